@@ -1,0 +1,18 @@
+/* cli.h - subcommands of the msrpload command line. Each returns the process exit code. */
+#ifndef MSRPLOAD_CLI_CLI_H
+#define MSRPLOAD_CLI_CLI_H
+
+/* Exit codes shared by every subcommand. */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILED = 1,      /* expectations failed, or malformed input */
+    EXIT_USAGE = 2,       /* bad command line or scenario */
+    EXIT_UNREACHABLE = 3, /* the target or relay could not be reached */
+};
+
+const char *msrpload_version(void);
+
+int cmd_decode(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+#endif

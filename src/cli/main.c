@@ -1,0 +1,55 @@
+/* main.c - `msrpload <command> ...`: dispatches to the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"decode", cmd_decode, "print each MSRP chunk of a raw byte stream as a JSON line"},
+    {"bench", cmd_bench, "measure the wire layer: parse and write speed beside memchr"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: msrpload <command> [options]\n"
+            "       msrpload --version | --help\n"
+            "\n"
+            "MSRP (RFC 4975/4976) load generator and conformance tester.\n"
+            "\n"
+            "commands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'msrpload <command> --help' describes a command's options.\n"
+                 "exit codes: 0 success, 1 failure or malformed input, 2 usage error,\n"
+                 "            3 target or relay unreachable\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("msrpload %s\n", msrpload_version());
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "msrpload: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

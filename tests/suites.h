@@ -1,0 +1,14 @@
+/* suites.h - one libcheck suite per module; check_main.c runs them all. */
+#ifndef MSRPLOAD_TESTS_SUITES_H
+#define MSRPLOAD_TESTS_SUITES_H
+
+#include <check.h>
+
+Suite *make_parser_suite(void);
+Suite *make_uri_suite(void);
+Suite *make_values_suite(void);
+Suite *make_writer_suite(void);
+Suite *make_roundtrip_suite(void);
+Suite *make_cli_suite(void);
+
+#endif
