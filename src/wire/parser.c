@@ -15,6 +15,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "wire/scan.h"
 #include "wire/values.h"
 
@@ -108,6 +112,22 @@ bool msrp_error_is_chunk_level(enum msrp_error e)
     return e >= MSRP_E_HEADER_SYNTAX && e < MSRP_E__COUNT;
 }
 
+const char *msrp_violation_name(unsigned bit)
+{
+    switch (bit) {
+    case MSRP_V_PATH_ORDER:
+        return "path-order";
+    case MSRP_V_HEADER_NO_SP:
+        return "header-no-sp";
+    case MSRP_V_EMPTY_BODY_NO_CRLF:
+        return "empty-body-no-crlf";
+    case MSRP_V_HEADER_NAME_CASE:
+        return "header-name-case";
+    default:
+        return NULL;
+    }
+}
+
 static const struct {
     const char *name;
     uint8_t len;
@@ -139,22 +159,62 @@ const char *msrp_header_name(enum msrp_header_id id)
     return (unsigned)id < MSRP_H__COUNT ? header_names[id].name : NULL;
 }
 
+/* The canonical spellings, which nearly every peer uses: one switch, one memcmp. */
+static enum msrp_header_id lookup_exact(const char *n, size_t len)
+{
+#define NAME_IS(lit) (memcmp(n, lit, sizeof(lit) - 1) == 0)
+    switch (len) {
+    case 6:
+        return NAME_IS("Status") ? MSRP_H_STATUS : MSRP_H_OTHER;
+    case 7:
+        return NAME_IS("To-Path") ? MSRP_H_TO_PATH : NAME_IS("Expires") ? MSRP_H_EXPIRES : MSRP_H_OTHER;
+    case 8:
+        return NAME_IS("Use-Path") ? MSRP_H_USE_PATH : MSRP_H_OTHER;
+    case 9:
+        return NAME_IS("From-Path") ? MSRP_H_FROM_PATH : MSRP_H_OTHER;
+    case 10:
+        return NAME_IS("Message-ID")   ? MSRP_H_MESSAGE_ID
+               : NAME_IS("Byte-Range") ? MSRP_H_BYTE_RANGE
+               : NAME_IS("Content-ID") ? MSRP_H_CONTENT_ID
+                                       : MSRP_H_OTHER;
+    case 11:
+        return NAME_IS("Min-Expires")   ? MSRP_H_MIN_EXPIRES
+               : NAME_IS("Max-Expires") ? MSRP_H_MAX_EXPIRES
+                                        : MSRP_H_OTHER;
+    case 12:
+        return NAME_IS("Content-Type") ? MSRP_H_CONTENT_TYPE : MSRP_H_OTHER;
+    case 13:
+        return NAME_IS("Authorization") ? MSRP_H_AUTHORIZATION : MSRP_H_OTHER;
+    case 14:
+        return NAME_IS("Success-Report")   ? MSRP_H_SUCCESS_REPORT
+               : NAME_IS("Failure-Report") ? MSRP_H_FAILURE_REPORT
+                                           : MSRP_H_OTHER;
+    case 16:
+        return NAME_IS("WWW-Authenticate") ? MSRP_H_WWW_AUTHENTICATE : MSRP_H_OTHER;
+    case 19:
+        return NAME_IS("Content-Description")   ? MSRP_H_CONTENT_DESCRIPTION
+               : NAME_IS("Content-Disposition") ? MSRP_H_CONTENT_DISPOSITION
+               : NAME_IS("Authentication-Info") ? MSRP_H_AUTHENTICATION_INFO
+                                                : MSRP_H_OTHER;
+    default:
+        return MSRP_H_OTHER;
+    }
+#undef NAME_IS
+}
+
 /* Sets *exact when the spelling is the canonical one (a checker may note other spellings). */
 static enum msrp_header_id lookup_header(const char *name, size_t len, bool *exact)
 {
-    for (int id = 1; id < MSRP_H__COUNT; id++) {
-        if (header_names[id].len != len)
-            continue;
-        if (memcmp(header_names[id].name, name, len) == 0) {
-            *exact = true;
-            return (enum msrp_header_id)id;
-        }
-        if (strncasecmp(header_names[id].name, name, len) == 0) {
-            *exact = false;
-            return (enum msrp_header_id)id;
-        }
-    }
+    enum msrp_header_id id = lookup_exact(name, len);
     *exact = true;
+    if (id != MSRP_H_OTHER)
+        return id;
+    /* ABNF literals are case-insensitive (RFC 5234 section 2.3). */
+    for (int k = 1; k < MSRP_H__COUNT; k++)
+        if (header_names[k].len == len && strncasecmp(header_names[k].name, name, len) == 0) {
+            *exact = false;
+            return (enum msrp_header_id)k;
+        }
     return MSRP_H_OTHER;
 }
 
@@ -314,24 +374,42 @@ static size_t header_limit(const struct msrp_parser *p, const struct msrp_chunk 
 }
 
 /*
- * Scans complete lines from p->_checked. Returns 1 when the head end was found (p->_head_len
- * set, *has_body telling which kind), 0 when more bytes are needed, MSRP_MALFORMED on a stream
- * error. The start line is validated as soon as it is complete so that a stream that is not
- * MSRP fails at once.
+ * First byte in p[i .. end) that is not utf8text (a control character other than HTAB, or DEL),
+ * or end. Sixteen bytes a step where SSE2 exists: header values are most of a small chunk.
+ */
+static inline size_t skip_text(const char *p, size_t i, size_t end)
+{
+#ifdef __SSE2__
+    const __m128i ctl_max = _mm_set1_epi8(0x1f), tab = _mm_set1_epi8('\t');
+    const __m128i del = _mm_set1_epi8(0x7f);
+    while (i + 16 <= end) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+        __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, ctl_max), ctl_max); /* v <= 0x1f */
+        ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, tab), ctl);
+        ctl = _mm_or_si128(ctl, _mm_cmpeq_epi8(v, del));
+        unsigned mask = (unsigned)_mm_movemask_epi8(ctl);
+        if (mask != 0)
+            return i + (size_t)__builtin_ctz(mask);
+        i += 16;
+    }
+#endif
+    while (i < end && (classes[(uint8_t)p[i]] & C_TEXT))
+        i++;
+    return i;
+}
+
+/*
+ * The quick scan that resumes a head split over several calls: looks at complete lines from
+ * p->_checked for the end of the head (a blank line, or a line starting with "-" - header
+ * names start with ALPHA, so that can only be the end-line) and enforces the line-length and
+ * line-count limits. Returns 1 when the head is complete, 0 when more bytes are needed,
+ * MSRP_MALFORMED on a stream error. parse_head() then parses the complete head once.
  */
 static int find_head_end(struct msrp_parser *p, const char *buf, size_t len,
-                         struct msrp_chunk *out, bool *has_body)
+                         const struct msrp_chunk *out)
 {
     size_t max_line = p->limits.max_line, limit = header_limit(p, out);
     size_t start = p->_checked;
-
-    /* Fail fast on a stream that does not even begin like MSRP. */
-    if (start == 0) {
-        size_t n = len < 5 ? len : 5;
-        if (memcmp(buf, "MSRP ", n) != 0)
-            return (int)fail(p, MSRP_E_PROTOCOL, 0);
-    }
-
     while (start < len) {
         size_t window = len - start < max_line ? len - start : max_line;
         const char *lf = memchr(buf + start, '\n', window);
@@ -343,36 +421,16 @@ static int find_head_end(struct msrp_parser *p, const char *buf, size_t len,
         size_t end = (size_t)(lf - buf); /* index of LF */
         if (end == start || buf[end - 1] != '\r')
             return (int)fail(p, MSRP_E_BARE_LF, end);
-
-        if (p->_lines == 0) {
-            size_t where;
-            enum msrp_error e = parse_start_line(buf, end - 1, out, &where);
-            if (e != MSRP_OK)
-                return (int)fail(p, e, where);
-            p->_tid_len = (uint8_t)out->tid.len;
-            memcpy(p->_tid, out->tid.ptr, out->tid.len);
-            p->_kind = out->kind;
-            p->_method_id = out->method_id;
-            p->_status = out->status;
-        } else if (end - 1 == start) {
-            p->_head_len = end + 1; /* blank line: content-stuff follows */
-            *has_body = true;
+        if (end - 1 == start || buf[start] == '-')
             return 1;
-        } else if (buf[start] == '-') {
-            p->_head_len = start; /* header names start with ALPHA: this is the end-line */
-            *has_body = false;
-            return 1;
-        } else if (p->_lines > limit) {
+        if (p->_lines > limit)
             return (int)fail(p, MSRP_E_TOO_MANY_HEADERS, start);
-        }
         p->_lines++;
         start = end + 1;
         p->_checked = start;
     }
     return 0;
 }
-
-/* ---- stage 2: the whole head, validated --------------------------------------------------- */
 
 static void chunk_error(struct msrp_chunk *out, enum msrp_error e)
 {
@@ -422,60 +480,61 @@ static void check_known_value(struct msrp_chunk *out, const struct msrp_header *
 
 /*
  * header = hname ":" SP hval CRLF, hname = ALPHA *token, hval = utf8text.
- * Parses the header lines in [from, to) - every line there is complete and CRLF-terminated,
- * as stage 1 established. Problems here are chunk errors: the framing does not depend on them.
+ * line[0 .. n) is one header line without its CRLF; text_ok says whether it is free of control
+ * characters. Problems are chunk errors: the framing does not depend on them.
  */
-static void parse_headers(const char *buf, size_t from, size_t to, struct msrp_chunk *out)
+static void parse_header_line(const char *line, size_t n, bool text_ok, struct msrp_chunk *out)
 {
-    const uint8_t *cls = char_class();
-    size_t i = from;
-    while (i < to) {
-        size_t line = i;
-        struct msrp_header *h = &out->headers[out->num_headers];
-        if (!(cls[(uint8_t)buf[i]] & C_ALPHA)) {
-            chunk_error(out, MSRP_E_HEADER_SYNTAX);
-            i = (size_t)((const char *)memchr(buf + i, '\n', to - i) - buf) + 1;
-            continue;
-        }
-        i++;
-        while (cls[(uint8_t)buf[i]] & C_TOKEN)
-            i++;
-        if (buf[i] != ':') {
-            chunk_error(out, MSRP_E_HEADER_SYNTAX);
-            i = (size_t)((const char *)memchr(buf + i, '\n', to - i) - buf) + 1;
-            continue;
-        }
-        h->name = msrp_span_make(buf + line, i - line);
-        i++;
-        if (buf[i] == ' ')
-            i++;
-        else
-            out->violations |= MSRP_V_HEADER_NO_SP;
-        size_t value = i;
-        while (cls[(uint8_t)buf[i]] & C_TEXT)
-            i++;
-        if (buf[i] != '\r' || buf[i + 1] != '\n') {
-            chunk_error(out, MSRP_E_HEADER_CHAR);
-            i = (size_t)((const char *)memchr(buf + i, '\n', to - i) - buf) + 1;
-            continue;
-        }
-        h->value = msrp_span_make(buf + value, i - value);
-        i += 2;
-
-        bool exact;
-        h->id = lookup_header(h->name.ptr, h->name.len, &exact);
-        if (!exact)
-            out->violations |= MSRP_V_HEADER_NAME_CASE;
-        if (h->id != MSRP_H_OTHER) {
-            if (out->known[h->id] < 0) {
-                out->known[h->id] = (int16_t)out->num_headers;
-                check_known_value(out, h);
-            } else if (header_names[h->id].once) {
-                chunk_error(out, MSRP_E_DUPLICATE_HEADER);
-            }
-        }
-        out->num_headers++;
+    /* Find the colon first: a known header in its canonical spelling (nearly every line) is a
+     * valid hname by construction, so only other names need the character-by-character check. */
+    size_t colon = 0;
+#ifdef __SSE2__
+    if (n >= 16) {
+        unsigned mask = (unsigned)_mm_movemask_epi8(
+            _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)line), _mm_set1_epi8(':')));
+        colon = mask != 0 ? (size_t)__builtin_ctz(mask) : 16;
     }
+#endif
+    while (colon < n && line[colon] != ':')
+        colon++;
+    if (colon == n || colon == 0)
+        goto syntax;
+    bool exact = true;
+    enum msrp_header_id id = lookup_exact(line, colon);
+    if (id == MSRP_H_OTHER) {
+        if (!(classes[(uint8_t)line[0]] & C_ALPHA))
+            goto syntax;
+        for (size_t i = 1; i < colon; i++)
+            if (!(classes[(uint8_t)line[i]] & C_TOKEN))
+                goto syntax;
+        id = lookup_header(line, colon, &exact);
+    }
+    if (!text_ok) {
+        chunk_error(out, MSRP_E_HEADER_CHAR);
+        return;
+    }
+    struct msrp_header *h = &out->headers[out->num_headers++];
+    h->name = msrp_span_make(line, colon);
+    h->id = id;
+    size_t i = colon + 1;
+    if (i < n && line[i] == ' ')
+        i++;
+    else
+        out->violations |= MSRP_V_HEADER_NO_SP;
+    h->value = msrp_span_make(line + i, n - i);
+    if (!exact)
+        out->violations |= MSRP_V_HEADER_NAME_CASE;
+    if (id != MSRP_H_OTHER) {
+        if (out->known[id] < 0) {
+            out->known[id] = (int16_t)(out->num_headers - 1);
+            check_known_value(out, h);
+        } else if (header_names[id].once) {
+            chunk_error(out, MSRP_E_DUPLICATE_HEADER);
+        }
+    }
+    return;
+syntax:
+    chunk_error(out, MSRP_E_HEADER_SYNTAX);
 }
 
 static void clear_chunk(struct msrp_chunk *out)
@@ -490,20 +549,86 @@ static void clear_chunk(struct msrp_chunk *out)
     out->violations = 0;
 }
 
-/* Parses the complete head buf[0 .. p->_head_len) into out. */
-static ssize_t parse_head(struct msrp_parser *p, const char *buf, bool has_body,
-                          struct msrp_chunk *out)
-{
-    clear_chunk(out);
-    const char *lf = memchr(buf, '\n', p->_head_len);
-    size_t where, first_header = (size_t)(lf - buf) + 1;
-    enum msrp_error e = parse_start_line(buf, first_header - 2, out, &where);
-    if (e != MSRP_OK)
-        return fail(p, e, where); /* cannot happen: stage 1 checked it; kept for safety */
-    size_t headers_end = has_body ? p->_head_len - 2 : p->_head_len;
-    parse_headers(buf, first_header, headers_end, out);
+enum { HEAD_MORE = 0, HEAD_DONE = 1 };
 
-    out->has_body = has_body;
+/*
+ * Parses and validates the head at buf[0] in one pass. Returns HEAD_DONE (p->_head_len and
+ * *has_body set), HEAD_MORE when the head is not complete yet (p->_checked and p->_lines then
+ * tell the quick scan where to resume), or MSRP_MALFORMED. It enforces the same limits, with
+ * the same error offsets, as find_head_end(), so a chunk fails the same way however it arrives.
+ */
+static int parse_head(struct msrp_parser *p, const char *buf, size_t len, struct msrp_chunk *out,
+                      bool *has_body)
+{
+    size_t max_line = p->limits.max_line, limit = header_limit(p, out);
+    clear_chunk(out);
+
+    /* Fail fast on a stream that does not even begin like MSRP. */
+    if (memcmp(buf, "MSRP ", len < 5 ? len : 5) != 0)
+        return (int)fail(p, MSRP_E_PROTOCOL, 0);
+    size_t window = len < max_line ? len : max_line;
+    const char *lf = memchr(buf, '\n', window);
+    if (lf == NULL) {
+        if (window == max_line)
+            return (int)fail(p, MSRP_E_LINE_TOO_LONG, 0);
+        p->_checked = 0;
+        p->_lines = 0;
+        return HEAD_MORE;
+    }
+    size_t end = (size_t)(lf - buf), where;
+    if (end == 0 || buf[end - 1] != '\r')
+        return (int)fail(p, MSRP_E_BARE_LF, end);
+    enum msrp_error e = parse_start_line(buf, end - 1, out, &where);
+    if (e != MSRP_OK)
+        return (int)fail(p, e, where);
+    p->_tid_len = (uint8_t)out->tid.len;
+    memcpy(p->_tid, out->tid.ptr, out->tid.len);
+    p->_kind = out->kind;
+    p->_method_id = out->method_id;
+    p->_status = out->status;
+
+    size_t line = end + 1, lines = 1;
+    for (;;) {
+        size_t limit_end = len - line < max_line ? len : line + max_line;
+        size_t eol = skip_text(buf, line, limit_end), next;
+        bool text_ok = true;
+        if (eol + 1 < limit_end && buf[eol] == '\r' && buf[eol + 1] == '\n') {
+            next = eol + 2;
+        } else {
+            /* A control character inside the line, or the line is not complete yet. */
+            lf = memchr(buf + line, '\n', limit_end - line);
+            if (lf == NULL) {
+                if (limit_end - line == max_line)
+                    return (int)fail(p, MSRP_E_LINE_TOO_LONG, line);
+                p->_checked = line;
+                p->_lines = lines;
+                return HEAD_MORE;
+            }
+            end = (size_t)(lf - buf);
+            if (end == line || buf[end - 1] != '\r')
+                return (int)fail(p, MSRP_E_BARE_LF, end);
+            eol = end - 1;
+            next = end + 1;
+            text_ok = false;
+        }
+        if (eol == line) {
+            p->_head_len = next; /* blank line: content-stuff follows */
+            *has_body = true;
+            break;
+        }
+        if (buf[line] == '-') {
+            p->_head_len = line; /* the end-line: a chunk without a body */
+            *has_body = false;
+            break;
+        }
+        if (lines > limit)
+            return (int)fail(p, MSRP_E_TOO_MANY_HEADERS, line);
+        parse_header_line(buf + line, eol - line, text_ok, out);
+        lines++;
+        line = next;
+    }
+
+    out->has_body = *has_body;
     out->has_head = true;
     if (out->known[MSRP_H_TO_PATH] < 0)
         chunk_error(out, MSRP_E_MISSING_TO_PATH);
@@ -511,9 +636,9 @@ static ssize_t parse_head(struct msrp_parser *p, const char *buf, bool has_body,
         chunk_error(out, MSRP_E_MISSING_FROM_PATH);
     else if (out->known[MSRP_H_TO_PATH] != 0 || out->known[MSRP_H_FROM_PATH] != 1)
         out->violations |= MSRP_V_PATH_ORDER;
-    if (has_body && out->known[MSRP_H_CONTENT_TYPE] < 0)
+    if (*has_body && out->known[MSRP_H_CONTENT_TYPE] < 0)
         chunk_error(out, MSRP_E_BODY_WITHOUT_CONTENT_TYPE);
-    return 0;
+    return HEAD_DONE;
 }
 
 /* ---- stage 3: the body ------------------------------------------------------------------ */
@@ -593,15 +718,18 @@ ssize_t msrp_parse(struct msrp_parser *p, const char *buf, size_t len, struct ms
         return MSRP_INCOMPLETE;
 
     if (p->_state == ST_HEAD) {
-        int r = find_head_end(p, buf, len, out, &has_body);
-        if (r <= 0)
-            return r == 0 ? MSRP_INCOMPLETE : MSRP_MALFORMED;
-        ssize_t e = parse_head(p, buf, has_body, out);
-        if (e < 0)
-            return e;
+        /* A head that arrived whole is parsed in one pass; a split one is first only scanned. */
+        if (p->_lines > 0) {
+            int r = find_head_end(p, buf, len, out);
+            if (r <= 0)
+                return r == 0 ? MSRP_INCOMPLETE : MSRP_MALFORMED;
+        }
+        int r = parse_head(p, buf, len, out, &has_body);
+        if (r != HEAD_DONE)
+            return r == HEAD_MORE ? MSRP_INCOMPLETE : MSRP_MALFORMED;
         head_fresh = true;
         if (!has_body) {
-            /* Stage 1 saw the whole line starting with "-": it must be our end-line. */
+            /* parse_head() saw the whole line starting with "-": it must be our end-line. */
             int m = match_end_line(p, buf, len, p->_head_len);
             if (m == MSRP_MALFORMED)
                 return MSRP_MALFORMED;
@@ -624,7 +752,7 @@ ssize_t msrp_parse(struct msrp_parser *p, const char *buf, size_t len, struct ms
         if (m == MSRP_MALFORMED)
             return MSRP_MALFORMED;
         if (m == END_LINE) {
-            if (!head_fresh && parse_head(p, buf, true, out) < 0)
+            if (!head_fresh && parse_head(p, buf, len, out, &has_body) != HEAD_DONE)
                 return MSRP_MALFORMED;
             out->violations |= MSRP_V_EMPTY_BODY_NO_CRLF;
             return emit(p, out, buf + body_start, 0, buf[body_start + 7 + p->_tid_len],
@@ -649,7 +777,8 @@ ssize_t msrp_parse(struct msrp_parser *p, const char *buf, size_t len, struct ms
         if (m == MSRP_MALFORMED)
             return MSRP_MALFORMED;
         if (m == END_LINE) {
-            if (p->_segment == 0 && !head_fresh && parse_head(p, buf, true, out) < 0)
+            if (p->_segment == 0 && !head_fresh &&
+                parse_head(p, buf, len, out, &has_body) != HEAD_DONE)
                 return MSRP_MALFORMED;
             char flag = buf[hit + 2 + 7 + p->_tid_len];
             return emit(p, out, buf + body_start, hit - body_start, flag,
@@ -667,7 +796,8 @@ ssize_t msrp_parse(struct msrp_parser *p, const char *buf, size_t len, struct ms
     size_t cap = p->limits.segment_cap;
     p->_checked = safe_end > body_start ? safe_end : body_start;
     if (cap != SIZE_MAX && avail > 0 && avail >= cap) {
-        if (p->_segment == 0 && !head_fresh && parse_head(p, buf, true, out) < 0)
+        if (p->_segment == 0 && !head_fresh &&
+                parse_head(p, buf, len, out, &has_body) != HEAD_DONE)
             return MSRP_MALFORMED;
         return emit(p, out, buf + body_start, avail, 0, safe_end);
     }

@@ -144,6 +144,9 @@ enum msrp_violation {
     MSRP_V_HEADER_NAME_CASE = 1u << 3, /* a known header spelled in another case */
 };
 
+/* Stable name of one violation bit ("path-order"), or NULL for an unknown bit. */
+const char *msrp_violation_name(unsigned bit);
+
 struct msrp_chunk {
     enum msrp_kind kind;
     struct msrp_span tid;
