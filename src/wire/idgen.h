@@ -12,13 +12,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MSRP_IDGEN_POOL 512
+#define MSRP_IDGEN_POOL 4096
 
 struct msrp_idgen {
     /* private */
     uint8_t _pool[MSRP_IDGEN_POOL];
     size_t _used;
-    /* Tests may replace the entropy source; NULL means RAND_bytes. Returns 0 on success. */
+    /* Tests may replace the entropy source after msrp_idgen_init(), which leaves the pool
+     * empty, so every byte handed out comes from it; NULL means RAND_bytes. Returns 0 on
+     * success. */
     int (*_fill)(void *ctx, uint8_t *buf, size_t len);
     void *_fill_ctx;
 };

@@ -40,6 +40,7 @@ struct msrp_out {
     char flag;                       /* '$', '+' or '#'; 0 means '$' */
 };
 
+/* The end-line iovec points into _tail: pass this struct to writev() where it was filled. */
 struct msrp_wire_chunk {
     struct iovec iov[3];   /* head, body, end-line (body omitted when empty) */
     int iovcnt;
@@ -52,11 +53,18 @@ struct msrp_wire_chunk {
 enum msrp_write_error {
     MSRP_W_OK = 0,
     MSRP_W_E_NOSPACE = -1,   /* head buffer too small: msrp_write_head_size() tells how much */
-    MSRP_W_E_INVALID = -2,   /* bad tid, method, status, flag, or a body without content type */
-    MSRP_W_E_RANDOM = -3,    /* the CSPRNG failed */
+    /* bad kind, tid, method, status, flag or report value; a body without content type; a
+     * response with a body; num_extra without extra; no tid and no ids; or, with ids NULL, a
+     * body holding the end-line */
+    MSRP_W_E_INVALID = -2,
+    MSRP_W_E_RANDOM = -3,    /* the CSPRNG failed, or kept drawing ids that clash with the body */
 };
 
-/* Bytes of head buffer that msrp_write() needs for c. */
+/*
+ * Bytes of head buffer that msrp_write() needs for c at most. Exact, except when c->tid is
+ * shorter than MSRP_GENERATED_TID_LEN and the body is non-empty: room is kept for a redrawn id.
+ * On MSRP_W_E_NOSPACE nothing has been written to head.
+ */
 size_t msrp_write_head_size(const struct msrp_out *c);
 
 /*
