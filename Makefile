@@ -74,11 +74,12 @@ $(BUILD)/check_runner: $(LIB_OBJS) $(TEST_OBJS)
 check: $(BUILD)/check_runner msrpload
 	$(BUILD)/check_runner
 
+# The sanitized tests also drive a sanitized msrpload binary (MSRPLOAD_BIN).
 asan:
 	$(MAKE) BUILD=build-asan OPT=-O1 \
 	    CFLAGS="$(CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-	    LDFLAGS="$(LDFLAGS) -fsanitize=address,undefined" build-asan/check_runner
-	CK_FORK=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    LDFLAGS="$(LDFLAGS) -fsanitize=address,undefined" build-asan/check_runner build-asan/msrpload
+	CK_FORK=no MSRPLOAD_BIN=build-asan/msrpload ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build-asan/check_runner
 
 bench: msrpload
@@ -102,8 +103,9 @@ fuzz: $(FUZZ_TARGETS)
 	@for t in $(FUZZ_TARGETS); do \
 	    name=$${t##*/}; corpus=$(FUZZ_BUILD)/corpus-$$name; mkdir -p $$corpus; \
 	    seeds=fuzz/seeds/$${name#fuzz_}; \
+	    [ $$name = fuzz_parser ] && seeds="tests/vectors tests/malformed"; \
 	    echo "fuzz: $$name for $(FUZZ_SECONDS)s (seeds: $$seeds)"; \
-	    $$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	    $$t -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -print_final_stats=1 \
 	        -artifact_prefix=$(FUZZ_BUILD)/crash-$$name- $$corpus $$seeds \
 	        >$(FUZZ_BUILD)/$$name.log 2>&1 || { tail -n 40 $(FUZZ_BUILD)/$$name.log; exit 1; }; \
 	    grep -E '^stat::number_of_executed_units' $(FUZZ_BUILD)/$$name.log | sed "s/^/  $$name /"; \
