@@ -1,0 +1,496 @@
+/*
+ * loop.c - the epoll event loop and its timer heap (contract in loop.h).
+ *
+ * I/O: level-triggered epoll over an fd-indexed table of (fn, arg, interest). Each epoll
+ * registration carries the fd and the slot's generation in epoll_event.data, so an event that
+ * epoll_wait() returned for a registration that a callback has since forgotten (and perhaps
+ * replaced) in the same iteration is recognised as stale and dropped.
+ *
+ * Timers: a binary min-heap of pointers to the callers' struct net_timer, ordered by
+ * (_deadline, _seq). Each timer records its heap index + 1 in _slot, so cancelling and
+ * re-arming find it without a search: every operation is O(log n).
+ *
+ * Wake-ups from other threads or signal handlers go through an eventfd that sits in the epoll
+ * set under a tag no fd can produce, so it never shows in the user's fd table.
+ */
+#include "net/loop.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+/* One epoll_wait() returns at most this many events; the rest wait for the next iteration. */
+#define NET_LOOP_MAX_EVENTS 256
+#define NET_LOOP_HEAP_MIN 64
+
+/*
+ * epoll_event.data of the wake-up eventfd. Regular registrations put the fd in the low 32
+ * bits, and fds are below INT_MAX, so their low half can never be all ones.
+ */
+#define NET_LOOP_WAKE_TAG UINT64_MAX
+
+#define NS_PER_MS 1000000u
+
+struct net_fd_slot {
+    net_io_fn fn;
+    void *arg;
+    unsigned events; /* NET_READABLE | NET_WRITABLE; 0 while silenced */
+    uint32_t gen;    /* bumped on forget, so stale pending events no longer match */
+    bool registered; /* in the epoll set (possibly with no interest) */
+};
+
+struct net_loop {
+    int epfd;
+    int wakefd;
+    /* Atomic because a signal handler or (followed by a wake) another thread may set it. */
+    atomic_bool stop;
+    /* ENOMEM once the timer heap failed to grow; run_once reports it from then on. */
+    int timer_err;
+
+    size_t max_fds;
+    struct net_fd_slot *fds;
+
+    struct net_timer **heap;
+    size_t nheap;
+    size_t heap_cap;
+    uint64_t next_seq;
+
+    struct epoll_event events[NET_LOOP_MAX_EVENTS];
+};
+
+uint64_t net_now_ns(void)
+{
+    struct timespec ts;
+
+    /* CLOCK_MONOTONIC cannot fail with a valid pointer; it never steps with the wall clock. */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- loop life cycle ---- */
+
+int net_loop_create(struct net_loop **out, size_t max_fds)
+{
+    struct net_loop *loop;
+    int rc;
+
+    /* fds are ints: a larger table could never be indexed, so the caller mixed up a limit. */
+    if (max_fds > (size_t)INT_MAX)
+        return EINVAL;
+    loop = calloc(1, sizeof(*loop));
+    if (loop == NULL)
+        return ENOMEM;
+    loop->epfd = -1;
+    loop->wakefd = -1;
+    atomic_init(&loop->stop, false);
+    loop->max_fds = max_fds;
+    /* calloc(0) may return NULL; one spare slot keeps "NULL means no memory" unambiguous. */
+    loop->fds = calloc(max_fds > 0 ? max_fds : 1, sizeof(*loop->fds));
+    if (loop->fds == NULL) {
+        rc = ENOMEM;
+        goto err;
+    }
+    loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (loop->epfd < 0) {
+        rc = errno;
+        goto err;
+    }
+    /* Non-blocking, so that a wake-up with a saturated counter cannot block a signal handler. */
+    loop->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (loop->wakefd < 0) {
+        rc = errno;
+        goto err;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = NET_LOOP_WAKE_TAG};
+    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->wakefd, &ev) != 0) {
+        rc = errno;
+        goto err;
+    }
+    *out = loop;
+    return 0;
+
+err:
+    if (loop->wakefd >= 0)
+        close(loop->wakefd);
+    if (loop->epfd >= 0)
+        close(loop->epfd);
+    free(loop->fds);
+    free(loop);
+    return rc;
+}
+
+/*
+ * Armed timers are left as they are: their owners may already be gone, so writing to them
+ * here could touch freed memory.
+ */
+void net_loop_destroy(struct net_loop *loop)
+{
+    if (loop == NULL)
+        return;
+    close(loop->wakefd);
+    close(loop->epfd);
+    free(loop->heap);
+    free(loop->fds);
+    free(loop);
+}
+
+/* ---- I/O registrations ---- */
+
+static uint64_t fd_tag(int fd, uint32_t gen)
+{
+    return (uint64_t)gen << 32 | (uint32_t)fd;
+}
+
+/*
+ * A silenced registration cannot ask for nothing: the kernel always adds EPOLLERR and
+ * EPOLLHUP, and level-triggered, a hung-up fd would then wake every epoll_wait() at once and
+ * spin the loop. Edge-triggered, it reports the condition at most once per change, and
+ * dispatch drops that report because the slot has no interest.
+ */
+static uint32_t epoll_mask(unsigned events)
+{
+    uint32_t m = 0;
+
+    if (events & NET_READABLE)
+        m |= EPOLLIN;
+    if (events & NET_WRITABLE)
+        m |= EPOLLOUT;
+    return m != 0 ? m : (uint32_t)EPOLLET;
+}
+
+static int epoll_update(struct net_loop *loop, int fd, const struct net_fd_slot *s, unsigned events)
+{
+    struct epoll_event ev = {.events = epoll_mask(events), .data.u64 = fd_tag(fd, s->gen)};
+
+    /* Re-enabling a silenced fd is a MOD: the registration stayed in the set. */
+    if (epoll_ctl(loop->epfd, s->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0)
+        return errno;
+    return 0;
+}
+
+int net_loop_watch(struct net_loop *loop, int fd, unsigned events, net_io_fn fn, void *arg)
+{
+    if (fd < 0)
+        return EBADF;
+    if ((size_t)fd >= loop->max_fds)
+        return ERANGE;
+    if (fn == NULL || (events & ~(NET_READABLE | NET_WRITABLE)) != 0)
+        return EINVAL;
+
+    struct net_fd_slot *s = &loop->fds[fd];
+    /*
+     * Writers toggle NET_WRITABLE often (only while output is queued), and callers need not
+     * track what they asked for last: an unchanged interest costs no system call.
+     */
+    if (!s->registered || s->events != events) {
+        int rc = epoll_update(loop, fd, s, events);
+        if (rc != 0)
+            return rc;
+    }
+    s->fn = fn;
+    s->arg = arg;
+    s->events = events;
+    s->registered = true;
+    return 0;
+}
+
+void net_loop_forget(struct net_loop *loop, int fd)
+{
+    if (fd < 0 || (size_t)fd >= loop->max_fds)
+        return;
+    struct net_fd_slot *s = &loop->fds[fd];
+    if (!s->registered)
+        return;
+    /* A failure means the fd was already closed, which removed it from the set anyway. */
+    (void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+    uint32_t gen = s->gen + 1;
+    *s = (struct net_fd_slot){.gen = gen};
+}
+
+/* ---- timer heap ---- */
+
+static bool timer_before(const struct net_timer *a, const struct net_timer *b)
+{
+    if (a->_deadline != b->_deadline)
+        return a->_deadline < b->_deadline;
+    return a->_seq < b->_seq;
+}
+
+static void heap_put(struct net_loop *loop, size_t i, struct net_timer *t)
+{
+    loop->heap[i] = t;
+    t->_slot = i + 1;
+}
+
+static void heap_sift_up(struct net_loop *loop, size_t i)
+{
+    struct net_timer *t = loop->heap[i];
+
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!timer_before(t, loop->heap[parent]))
+            break;
+        heap_put(loop, i, loop->heap[parent]);
+        i = parent;
+    }
+    heap_put(loop, i, t);
+}
+
+static void heap_sift_down(struct net_loop *loop, size_t i)
+{
+    struct net_timer *t = loop->heap[i];
+    size_t n = loop->nheap;
+
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= n)
+            break;
+        if (child + 1 < n && timer_before(loop->heap[child + 1], loop->heap[child]))
+            child++;
+        if (!timer_before(loop->heap[child], t))
+            break;
+        heap_put(loop, i, loop->heap[child]);
+        i = child;
+    }
+    heap_put(loop, i, t);
+}
+
+/* Restores the heap order around index i after its timer's key changed either way. */
+static void heap_fix(struct net_loop *loop, size_t i)
+{
+    if (i > 0 && timer_before(loop->heap[i], loop->heap[(i - 1) / 2]))
+        heap_sift_up(loop, i);
+    else
+        heap_sift_down(loop, i);
+}
+
+/* Takes the timer at index i out of the heap and marks it disarmed. */
+static void heap_remove(struct net_loop *loop, size_t i)
+{
+    struct net_timer *t = loop->heap[i];
+    struct net_timer *last = loop->heap[--loop->nheap];
+
+    if (i < loop->nheap) {
+        heap_put(loop, i, last);
+        heap_fix(loop, i);
+    }
+    t->_slot = 0;
+}
+
+static int heap_grow(struct net_loop *loop)
+{
+    size_t cap = loop->heap_cap > 0 ? loop->heap_cap * 2 : NET_LOOP_HEAP_MIN;
+
+    if (cap > SIZE_MAX / sizeof(*loop->heap))
+        return ENOMEM;
+    struct net_timer **heap = realloc(loop->heap, cap * sizeof(*heap));
+    if (heap == NULL)
+        return ENOMEM;
+    loop->heap = heap;
+    loop->heap_cap = cap;
+    return 0;
+}
+
+void net_timer_start(struct net_loop *loop, struct net_timer *t, uint64_t delay_ns)
+{
+    uint64_t now = net_now_ns();
+
+    /* A huge delay means "practically never": saturate rather than wrap into the past. */
+    t->_deadline = delay_ns > UINT64_MAX - now ? UINT64_MAX : now + delay_ns;
+    /*
+     * A fresh sequence number on every arming keeps equal deadlines in arming order, and lets
+     * the firing pass tell timers armed by its own callbacks (see fire_timers).
+     */
+    t->_seq = loop->next_seq++;
+    if (t->_slot != 0) {
+        assert(t->_slot <= loop->nheap && loop->heap[t->_slot - 1] == t);
+        heap_fix(loop, t->_slot - 1);
+        return;
+    }
+    if (loop->nheap == loop->heap_cap && heap_grow(loop) != 0) {
+        /* No way to return an error here: leave the timer disarmed and fail the loop. */
+        loop->timer_err = ENOMEM;
+        return;
+    }
+    size_t i = loop->nheap++;
+    heap_put(loop, i, t);
+    heap_sift_up(loop, i);
+}
+
+void net_timer_stop(struct net_loop *loop, struct net_timer *t)
+{
+    if (t->_slot == 0)
+        return;
+    assert(t->_slot <= loop->nheap && loop->heap[t->_slot - 1] == t);
+    heap_remove(loop, t->_slot - 1);
+}
+
+size_t net_loop_timers(const struct net_loop *loop)
+{
+    return loop->nheap;
+}
+
+/*
+ * Fires the timers that were due when the pass began, earliest first. `now` is read once and
+ * only timers armed before the pass (sequence below `first_new`) qualify: a callback that
+ * re-arms a timer with delay 0 would otherwise keep this loop running forever. Such a timer
+ * is due at once, so the next run_once() waits 0 ms and fires it then.
+ */
+static int fire_timers(struct net_loop *loop)
+{
+    if (loop->nheap == 0)
+        return 0;
+
+    uint64_t now = net_now_ns();
+    uint64_t first_new = loop->next_seq;
+    int ran = 0;
+
+    /*
+     * The root is the least (deadline, seq). A timer armed during the pass has a deadline of
+     * at least `now`, so if the root is new or not due, no older due timer can sort after it.
+     */
+    while (loop->nheap > 0) {
+        struct net_timer *t = loop->heap[0];
+        if (t->_deadline > now || t->_seq >= first_new)
+            break;
+        /* Disarmed before the call, so that the callback may arm it again. */
+        heap_remove(loop, 0);
+        t->fn(loop, t);
+        ran++;
+    }
+    return ran;
+}
+
+/* ---- the loop ---- */
+
+/* The epoll_wait() timeout: max_wait_ms, cut to the next deadline rounded up to a whole ms. */
+static int wait_timeout(const struct net_loop *loop, int max_wait_ms)
+{
+    int timeout = max_wait_ms < 0 ? -1 : max_wait_ms;
+
+    if (loop->nheap == 0)
+        return timeout;
+    uint64_t deadline = loop->heap[0]->_deadline;
+    uint64_t now = net_now_ns();
+    uint64_t ms = 0;
+    /* Rounding down would wake just before the deadline and spin through empty passes. */
+    if (deadline > now)
+        ms = (deadline - now) / NS_PER_MS + ((deadline - now) % NS_PER_MS != 0);
+    if (ms > INT_MAX)
+        ms = INT_MAX;
+    if (timeout < 0 || (int)ms < timeout)
+        timeout = (int)ms;
+    return timeout;
+}
+
+static void drain_wake(struct net_loop *loop)
+{
+    uint64_t count;
+
+    /*
+     * One read resets the counter however many wake-ups it holds. It cannot fail but with
+     * EAGAIN (nothing to reset), so the result is of no interest.
+     */
+    ssize_t rc = read(loop->wakefd, &count, sizeof(count));
+    (void)rc;
+}
+
+static int dispatch_io(struct net_loop *loop, int n)
+{
+    int ran = 0;
+
+    for (int i = 0; i < n; i++) {
+        uint64_t tag = loop->events[i].data.u64;
+        uint32_t ev = loop->events[i].events;
+
+        if (tag == NET_LOOP_WAKE_TAG) {
+            drain_wake(loop);
+            continue;
+        }
+        uint32_t fd = (uint32_t)tag;
+        if (fd >= loop->max_fds)
+            continue;
+        struct net_fd_slot *s = &loop->fds[fd];
+        /*
+         * An earlier callback of this iteration may have forgotten the fd (the generation
+         * moved on, even if it watched the fd again since) or silenced it.
+         */
+        if (!s->registered || s->gen != (uint32_t)(tag >> 32) || s->events == 0)
+            continue;
+
+        unsigned events;
+        if (ev & (EPOLLERR | EPOLLHUP)) {
+            /* As in ae: whichever way the callback looks next, it meets the error. */
+            events = NET_READABLE | NET_WRITABLE;
+        } else {
+            events = 0;
+            if (ev & EPOLLIN)
+                events |= NET_READABLE;
+            if (ev & EPOLLOUT)
+                events |= NET_WRITABLE;
+            /* An earlier callback may have narrowed the interest since epoll_wait(). */
+            events &= s->events;
+            if (events == 0)
+                continue;
+        }
+        s->fn(loop, (int)fd, events, s->arg);
+        ran++;
+    }
+    return ran;
+}
+
+int net_loop_run_once(struct net_loop *loop, int max_wait_ms)
+{
+    if (loop->timer_err != 0) {
+        errno = loop->timer_err;
+        return -1;
+    }
+    int n =
+        epoll_wait(loop->epfd, loop->events, NET_LOOP_MAX_EVENTS, wait_timeout(loop, max_wait_ms));
+    if (n < 0) {
+        if (errno != EINTR)
+            return -1;
+        /* A signal cut the wait short: nothing is ready, but timers may be due. */
+        n = 0;
+    }
+    int ran = dispatch_io(loop, n);
+    return ran + fire_timers(loop);
+}
+
+/*
+ * The flag is consumed here, so a stop requested before the call (say, by another thread
+ * that then woke the loop) is not lost, and the loop can be run again afterwards.
+ */
+int net_loop_run(struct net_loop *loop)
+{
+    while (!atomic_exchange(&loop->stop, false)) {
+        if (net_loop_run_once(loop, -1) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void net_loop_stop(struct net_loop *loop)
+{
+    atomic_store(&loop->stop, true);
+}
+
+void net_loop_wake(struct net_loop *loop)
+{
+    /* A signal handler may call this: write(2) is async-signal-safe but may change errno. */
+    int saved_errno = errno;
+    uint64_t one = 1;
+    ssize_t rc;
+
+    /* EAGAIN means the counter is near its limit, so a wake-up is pending already. */
+    do
+        rc = write(loop->wakefd, &one, sizeof(one));
+    while (rc < 0 && errno == EINTR);
+    errno = saved_errno;
+}
