@@ -186,7 +186,7 @@ static const struct vector_expect vectors[] = {
     {"4975-10.1-basic-im.msrp", 2, MSRP_REQUEST, "d93kswow", MSRP_METHOD_SEND, 5, 14, '$'},
     {"4975-10.2-xhtml.msrp", 1, MSRP_REQUEST, "1s2d3f4g", MSRP_METHOD_SEND, 5, 343, '$'},
     {"4975-10.3-chunked.msrp", 2, MSRP_REQUEST, "7443ds", MSRP_METHOD_SEND, 5, 77, '$'},
-    {"4975-7.1.2-interrupted.msrp", 2, MSRP_REQUEST, "a786hjs2", MSRP_METHOD_SEND, 5, 56, '#'},
+    {"4975-7.1.1-interrupted.msrp", 2, MSRP_REQUEST, "a786hjs2", MSRP_METHOD_SEND, 5, 56, '#'},
     {"4975-10.5-report.msrp", 2, MSRP_REQUEST, "5sdkd", MSRP_METHOD_SEND, 7, 14, '$'},
     {"4975-7.3-failure-report.msrp", 3, MSRP_REQUEST, "xy3Gh7p0", MSRP_METHOD_SEND, 6, 5, '$'},
     {"4975-7.1-empty-send.msrp", 1, MSRP_REQUEST, "ubk2Bind", MSRP_METHOD_SEND, 4, 0, '$'},
