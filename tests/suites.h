@@ -10,5 +10,9 @@ Suite *make_values_suite(void);
 Suite *make_writer_suite(void);
 Suite *make_roundtrip_suite(void);
 Suite *make_cli_suite(void);
+Suite *make_tls_suite(void);
+Suite *make_loop_suite(void);
+Suite *make_reasm_suite(void);
+Suite *make_session_suite(void);
 
 #endif

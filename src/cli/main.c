@@ -1,4 +1,5 @@
 /* main.c - `msrpload <command> ...`: dispatches to the subcommands. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +34,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* A peer that closes is reported by the write that fails, not by a signal. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -1,0 +1,333 @@
+/*
+ * server.c - one listening socket shared by many answering sessions, binding each incoming
+ * connection to the session its first request names in To-Path (RFC 4975 section 5.4 and the
+ * seed API's MSRPServer).
+ */
+#include "msrp/server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire/writer.h"
+
+/* A connection that has not said which session it is for within this time is closed. */
+#define FIRST_REQUEST_TIMEOUT_NS (30ull * 1000000000ull)
+
+struct expect {
+    struct expect *next;
+    struct msrp_server *srv;
+    struct msrp_session_config cfg;
+    char local_uri[MSRP_URI_MAX + 1];
+    char peer_path[2048];
+    struct msrp_uri uri;
+    const struct msrp_session_handlers *h;
+    void *user;
+    struct net_timer timer;
+    void (*on_timeout)(void *user);
+};
+
+struct pending {
+    struct pending *next, *prev;
+    struct msrp_server *srv;
+    struct net_conn *conn;
+    struct net_timer timer;
+};
+
+struct msrp_server {
+    struct net_loop *loop;
+    struct net_listener *listener;
+    struct expect *expects;
+    struct pending *pending;
+    uint64_t refused;
+};
+
+static void pending_free(struct pending *p)
+{
+    net_timer_stop(p->srv->loop, &p->timer);
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        p->srv->pending = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    free(p);
+}
+
+/* Handlers for a connection we are done with but that still flushes a 481. */
+static size_t discard_data(struct net_conn *c, const char *buf, size_t len)
+{
+    (void)c;
+    (void)buf;
+    return len;
+}
+
+static const struct net_conn_handlers discard_handlers = {.on_data = discard_data};
+
+static void refuse(struct pending *p, const struct msrp_chunk *c)
+{
+    struct msrp_server *srv = p->srv;
+    struct net_conn *conn = p->conn;
+    const struct msrp_header *from = msrp_chunk_header(c, MSRP_H_FROM_PATH);
+    const struct msrp_header *to = msrp_chunk_header(c, MSRP_H_TO_PATH);
+    srv->refused++;
+    /* RFC 4975 section 7.3: 481 when the session does not exist; REPORTs get no answer. */
+    if (c->method_id != MSRP_METHOD_REPORT && from != NULL && to != NULL &&
+        c->failure_report != MSRP_REPORT_NO) {
+        struct msrp_out out = {
+            .kind = MSRP_RESPONSE,
+            .tid = c->tid,
+            .status = 481,
+            .comment = MSRP_SPAN_LIT("Session Does Not Exist"),
+            .to_path = from->value,
+            .from_path = to->value,
+        };
+        char head[8192];
+        struct msrp_wire_chunk w;
+        if (msrp_write(&out, NULL, head, sizeof(head), &w) == MSRP_W_OK)
+            (void)net_conn_send(conn, w.iov, w.iovcnt);
+    }
+    net_conn_set_user(conn, NULL);
+    net_conn_set_handlers(conn, &discard_handlers);
+    pending_free(p);
+    net_conn_close(conn, true);
+}
+
+static struct expect *find_expect(struct msrp_server *srv, struct msrp_span to_path,
+                                  struct expect **prev_out)
+{
+    struct msrp_uri first;
+    struct msrp_span rest = to_path;
+    if (msrp_uri_list_next(&rest, &first) != 1)
+        return NULL;
+    struct expect *prev = NULL;
+    for (struct expect *e = srv->expects; e != NULL; prev = e, e = e->next) {
+        if (msrp_uri_equal(&first, &e->uri)) {
+            *prev_out = prev;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void unlink_expect(struct msrp_server *srv, struct expect *e, struct expect *prev)
+{
+    if (prev != NULL)
+        prev->next = e->next;
+    else
+        srv->expects = e->next;
+    net_timer_stop(srv->loop, &e->timer);
+}
+
+static size_t pending_data(struct net_conn *conn, const char *buf, size_t len)
+{
+    struct pending *p = net_conn_user(conn);
+    if (p == NULL)
+        return len;
+    /* Look at the first request's head without consuming it: the session will parse it. */
+    struct msrp_limits lim;
+    msrp_limits_default(&lim);
+    lim.max_headers = 32;
+    lim.segment_cap = 0;
+    struct msrp_parser parser;
+    msrp_parser_init(&parser, &lim);
+    struct msrp_header headers[32];
+    struct msrp_chunk c = {.headers = headers, .headers_cap = 32};
+    ssize_t r = msrp_parse(&parser, buf, len, &c);
+    if (r == MSRP_INCOMPLETE)
+        return 0;
+    if (r == MSRP_MALFORMED || !c.has_head || c.kind != MSRP_REQUEST) {
+        pending_free(p);
+        net_conn_set_user(conn, NULL);
+        net_conn_close(conn, false);
+        return len;
+    }
+    const struct msrp_header *to = msrp_chunk_header(&c, MSRP_H_TO_PATH);
+    struct expect *prev = NULL;
+    struct expect *e = to != NULL ? find_expect(p->srv, to->value, &prev) : NULL;
+    if (e == NULL) {
+        refuse(p, &c);
+        return len;
+    }
+    struct msrp_server *srv = p->srv;
+    unlink_expect(srv, e, prev);
+    pending_free(p);
+    struct msrp_session *s;
+    int err = msrp_session_accept(conn, &e->cfg, e->h, e->user, &s);
+    free(e);
+    if (err != 0)
+        return len;
+    return msrp_session_input(s, buf, len);
+}
+
+static void pending_closed(struct net_conn *conn, int err, const char *why)
+{
+    (void)err;
+    (void)why;
+    struct pending *p = net_conn_user(conn);
+    if (p != NULL)
+        pending_free(p);
+}
+
+static const struct net_conn_handlers pending_handlers = {
+    .on_data = pending_data,
+    .on_close = pending_closed,
+};
+
+static void pending_timeout(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct pending *p = t->arg;
+    struct net_conn *conn = p->conn;
+    pending_free(p);
+    net_conn_set_user(conn, NULL);
+    net_conn_close(conn, false);
+}
+
+static void server_accept(struct net_listener *l, struct net_conn *conn)
+{
+    struct msrp_server *srv = net_listener_user(l);
+    struct pending *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return; /* no handlers set: the listener refuses the connection */
+    p->srv = srv;
+    p->conn = conn;
+    p->next = srv->pending;
+    if (srv->pending != NULL)
+        srv->pending->prev = p;
+    srv->pending = p;
+    p->timer.fn = pending_timeout;
+    p->timer.arg = p;
+    net_timer_start(srv->loop, &p->timer, FIRST_REQUEST_TIMEOUT_NS);
+    net_conn_set_user(conn, p);
+    net_conn_set_handlers(conn, &pending_handlers);
+}
+
+int msrp_server_create(struct net_loop *loop, const char *host, uint16_t port,
+                       struct net_tls *tls, struct msrp_server **out, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int e = net_addr_resolve(host, port, &ss, &len);
+    if (e != 0) {
+        snprintf(err, errlen, "cannot resolve %s", host);
+        return e;
+    }
+    struct msrp_server *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return ENOMEM;
+    }
+    srv->loop = loop;
+    /* Read buffers sized for a session: the pending connection becomes one in place. */
+    struct net_conn_opts o;
+    net_conn_opts_default(&o);
+    o.read_buffer = msrp_session_read_buffer();
+    e = net_listener_open(loop, (struct sockaddr *)&ss, len, tls, server_accept, srv, &o,
+                          &srv->listener, err, errlen);
+    if (e != 0) {
+        free(srv);
+        return e;
+    }
+    *out = srv;
+    return 0;
+}
+
+void msrp_server_destroy(struct msrp_server *srv)
+{
+    if (srv == NULL)
+        return;
+    net_listener_close(srv->listener);
+    while (srv->expects != NULL) {
+        struct expect *e = srv->expects;
+        unlink_expect(srv, e, NULL);
+        free(e);
+    }
+    while (srv->pending != NULL) {
+        struct pending *p = srv->pending;
+        struct net_conn *conn = p->conn;
+        pending_free(p);
+        net_conn_set_user(conn, NULL);
+        net_conn_close(conn, false);
+    }
+    free(srv);
+}
+
+uint16_t msrp_server_port(const struct msrp_server *srv)
+{
+    return net_listener_port(srv->listener);
+}
+
+uint64_t msrp_server_refused(const struct msrp_server *srv)
+{
+    return srv->refused;
+}
+
+static void expect_timeout(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct expect *e = t->arg;
+    struct msrp_server *srv = e->srv;
+    struct expect *prev = NULL;
+    for (struct expect *x = srv->expects; x != NULL && x != e; x = x->next)
+        prev = x;
+    unlink_expect(srv, e, prev);
+    void (*fn)(void *) = e->on_timeout;
+    void *user = e->user;
+    free(e);
+    if (fn != NULL)
+        fn(user);
+}
+
+int msrp_server_expect(struct msrp_server *srv, const struct msrp_session_config *cfg,
+                       const struct msrp_session_handlers *h, void *user,
+                       uint64_t bind_timeout_ns, void (*on_bind_timeout)(void *user))
+{
+    if (cfg->local_uri == NULL || strlen(cfg->local_uri) > MSRP_URI_MAX)
+        return EINVAL;
+    if (cfg->peer_path != NULL && strlen(cfg->peer_path) >= sizeof(((struct expect *)0)->peer_path))
+        return EINVAL;
+    struct expect *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return ENOMEM;
+    strcpy(e->local_uri, cfg->local_uri);
+    if (msrp_uri_parse(e->local_uri, strlen(e->local_uri), &e->uri) != MSRP_URI_OK) {
+        free(e);
+        return EINVAL;
+    }
+    struct expect *prev = NULL;
+    if (find_expect(srv, msrp_span_cstr(e->local_uri), &prev) != NULL) {
+        free(e);
+        return EEXIST;
+    }
+    e->srv = srv;
+    e->cfg = *cfg;
+    e->cfg.local_uri = e->local_uri;
+    if (cfg->peer_path != NULL) {
+        strcpy(e->peer_path, cfg->peer_path);
+        e->cfg.peer_path = e->peer_path;
+    }
+    /* The session's own bind timer would start only once a connection arrives. */
+    e->cfg.bind_timeout_ns = 0;
+    e->h = h;
+    e->user = user;
+    e->on_timeout = on_bind_timeout;
+    e->timer.fn = expect_timeout;
+    e->timer.arg = e;
+    if (bind_timeout_ns > 0)
+        net_timer_start(srv->loop, &e->timer, bind_timeout_ns);
+    e->next = srv->expects;
+    srv->expects = e;
+    return 0;
+}
+
+void msrp_server_forget(struct msrp_server *srv, const char *local_uri)
+{
+    struct expect *prev = NULL;
+    struct expect *e = find_expect(srv, msrp_span_cstr(local_uri), &prev);
+    if (e != NULL) {
+        unlink_expect(srv, e, prev);
+        free(e);
+    }
+}

@@ -1,0 +1,39 @@
+/*
+ * server.h - a shared MSRP listener (the seed API's MSRPServer): one listening socket for many
+ * answering sessions.
+ *
+ * Each expected session is registered with its local URI. An incoming connection is held
+ * until its first request's head has arrived; its To-Path names the session it binds to
+ * (compared per RFC 4975 section 6.1), which then takes the connection over. A request for no
+ * expected session is answered 481 and the connection closed. An expected session that nobody
+ * binds within its bind timeout is reported through on_bind_timeout and forgotten.
+ *
+ * Thread safety: a server belongs to its loop's thread.
+ */
+#ifndef MSRPLOAD_MSRP_SERVER_H
+#define MSRPLOAD_MSRP_SERVER_H
+
+#include "msrp/session.h"
+
+struct msrp_server;
+
+/* Listens on host:port (port 0: any; msrp_server_port tells). tls NULL: plain TCP. */
+int msrp_server_create(struct net_loop *loop, const char *host, uint16_t port,
+                       struct net_tls *tls, struct msrp_server **out, char *err, size_t errlen);
+void msrp_server_destroy(struct msrp_server *srv);
+uint16_t msrp_server_port(const struct msrp_server *srv);
+
+/*
+ * Expects a session for cfg->local_uri (its session-id must be unique on this server). When a
+ * connection binds to it, an answering session is created with cfg, h and user (on_bound
+ * follows). bind_timeout_ns 0: wait forever. Returns 0, EEXIST, EINVAL or ENOMEM.
+ */
+int msrp_server_expect(struct msrp_server *srv, const struct msrp_session_config *cfg,
+                       const struct msrp_session_handlers *h, void *user,
+                       uint64_t bind_timeout_ns, void (*on_bind_timeout)(void *user));
+/* Stops expecting a session that has not bound yet; harmless otherwise. */
+void msrp_server_forget(struct msrp_server *srv, const char *local_uri);
+/* Connections refused with 481 so far (an unknown To-Path). */
+uint64_t msrp_server_refused(const struct msrp_server *srv);
+
+#endif

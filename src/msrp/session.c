@@ -1,0 +1,1169 @@
+/*
+ * session.c - an MSRP session endpoint: binding, outgoing messages cut into chunks, one
+ * transaction per chunk with its response timer, incoming chunks checked, answered and
+ * reassembled (RFC 4975 sections 5.4, 7.1-7.3).
+ *
+ * Transaction lookup is O(1): our transaction ids end in four base-62 characters naming the
+ * slot of the transaction, after eight random ones (the randomness RFC 4975 section 7.1 asks
+ * for). A response names its slot; the full id is then compared. When the writer had to draw
+ * another id (the body held the end-line), the slot is found by a scan instead.
+ */
+#include "msrp/session.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire/idgen.h"
+#include "wire/values.h"
+#include "wire/writer.h"
+
+#define MAX_HEADERS 32
+#define SEGMENT_CAP (64 * 1024)
+#define PATH_MAX_TEXT 2048
+#define RECENT_TIDS 64
+#define MSGID_LEN 16
+#define TID_RANDOM 8
+#define TID_SLOT_CHARS 4
+#define TX_BLOCK 64
+
+enum session_state { S_CONNECTING, S_BINDING, S_BOUND, S_CLOSING, S_ENDED };
+
+struct out_msg {
+    struct out_msg *next;  /* in the send queue */
+    struct out_msg *prev_all, *next_all; /* every message not reported yet */
+    const char *body;
+    size_t len;
+    size_t queued;         /* body bytes cut into chunks so far */
+    char message_id[MSGID_LEN];
+    char content_type[128];
+    enum msrp_report failure_report, success_report;
+    size_t chunk_size;
+    void *cookie;
+    unsigned outstanding;  /* chunks waiting for a response */
+    uint64_t chunks;
+    uint64_t first_sent_ns;
+    int status;            /* first failure, or 200 */
+    bool local;
+    bool failed;
+    bool is_bind;          /* the empty binding SEND */
+};
+
+struct tx {
+    struct msrp_session *s;
+    struct out_msg *msg;   /* NULL when free */
+    char tid[MSRP_TID_MAX];
+    uint8_t tid_len;
+    uint64_t sent_ns;
+    struct net_timer timer;
+    uint32_t next_free;
+};
+
+/* What is kept of an incoming chunk while its body arrives in segments. */
+struct in_chunk {
+    bool active;
+    bool ignore;           /* rejected at its head: swallow the rest */
+    bool is_send, is_report;
+    char tid[MSRP_TID_MAX];
+    uint8_t tid_len;
+    enum msrp_report failure_report, success_report;
+    int respond;           /* status to answer with at the end, 0: none */
+    size_t from_path_len;
+    char message_id[MSRP_REASM_ID_MAX];
+    uint8_t message_id_len;
+    uint64_t start;        /* Byte-Range start */
+    struct msrp_byte_range range;
+    bool has_range;
+    uint64_t body_len;
+    char content_type[128];
+    char from_path[PATH_MAX_TEXT]; /* last: the per-chunk reset stops before it */
+};
+
+struct msrp_session {
+    struct net_loop *loop;
+    struct net_conn *conn;
+    const struct msrp_session_handlers *h;
+    void *user;
+    struct msrp_session_config cfg;
+    enum session_state state;
+    bool calling;
+    bool ended;
+    unsigned busy;
+    bool free_when_idle;
+
+    char local_text[MSRP_URI_MAX + 1];
+    struct msrp_uri local;
+    char peer_text[PATH_MAX_TEXT];  /* the peer's full path, as To-Path of our requests */
+    size_t peer_len;
+    bool have_peer;
+    char accept_types[256];
+
+    struct msrp_parser parser;
+    struct msrp_header headers[MAX_HEADERS];
+    struct in_chunk in;
+    struct msrp_reasm *reasm;
+
+    struct out_msg *queue_head, *queue_tail; /* messages with bytes still to cut */
+    size_t pending;                          /* messages not reported yet */
+    struct out_msg *all;   /* every message not reported yet */
+    struct tx **tx_blocks; /* fixed blocks: armed timers inside must never move */
+    uint32_t tx_cap, tx_free, tx_used;
+
+    struct msrp_idgen ids;
+    struct net_timer bind_timer;
+    char recent_tids[RECENT_TIDS][MSRP_TID_MAX + 1];
+    unsigned recent_next;
+    char end_detail[160];
+};
+
+static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+const char *msrp_session_end_name(enum msrp_session_end e)
+{
+    switch (e) {
+    case MSRP_END_NONE:
+        return "none";
+    case MSRP_END_CLOSED:
+        return "closed";
+    case MSRP_END_PEER_CLOSED:
+        return "peer-closed";
+    case MSRP_END_CONNECT_FAILED:
+        return "connect-failed";
+    case MSRP_END_BIND_TIMEOUT:
+        return "bind-timeout";
+    case MSRP_END_BIND_REJECTED:
+        return "bind-rejected";
+    case MSRP_END_PROTOCOL:
+        return "protocol-error";
+    case MSRP_END_WRITE_OVERFLOW:
+        return "write-overflow";
+    }
+    return "unknown";
+}
+
+void msrp_session_config_default(struct msrp_session_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->response_timeout_ns = 30ull * 1000000000ull;
+    c->bind_timeout_ns = 30ull * 1000000000ull;
+    c->chunk_size = 2048;
+    c->accept_types = "*";
+    c->reasm.max_buffered = 16u << 20;
+    c->reasm.max_messages = 64;
+    c->reasm.max_message = 1ull << 40;
+}
+
+/* ---- lifetime ----------------------------------------------------------------------------- */
+
+static struct tx *tx_at(const struct msrp_session *s, uint32_t i)
+{
+    return &s->tx_blocks[i / TX_BLOCK][i % TX_BLOCK];
+}
+
+static void session_free(struct msrp_session *s)
+{
+    for (uint32_t i = 0; i < s->tx_cap; i++)
+        net_timer_stop(s->loop, &tx_at(s, i)->timer);
+    for (uint32_t b = 0; b < s->tx_cap / TX_BLOCK; b++)
+        free(s->tx_blocks[b]);
+    free(s->tx_blocks);
+    struct out_msg *m = s->all;
+    while (m != NULL) {
+        struct out_msg *next = m->next_all;
+        free(m);
+        m = next;
+    }
+    net_timer_stop(s->loop, &s->bind_timer);
+    msrp_reasm_destroy(s->reasm);
+    free(s);
+}
+
+/*
+ * Ends the session once: outstanding messages are reported as failed with the cause, the
+ * owner hears why, the connection is closed. The memory goes when no callback of ours is on
+ * the stack.
+ */
+static void session_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
+{
+    if (s->ended)
+        return;
+    s->ended = true;
+    s->state = S_ENDED;
+    net_timer_stop(s->loop, &s->bind_timer);
+    s->busy++;
+    for (uint32_t i = 0; i < s->tx_cap; i++)
+        net_timer_stop(s->loop, &tx_at(s, i)->timer);
+    /* Every message not reported yet is lost with the connection: status 0, local. */
+    uint64_t now = net_now_ns();
+    for (struct out_msg *m = s->all; m != NULL; m = m->next_all) {
+        if (m->is_bind || s->h->on_sent == NULL)
+            continue;
+        struct msrp_sent r = {m->cookie, 0, true, m->len, m->chunks, m->first_sent_ns, now};
+        s->h->on_sent(s, &r);
+    }
+    if (s->conn != NULL) {
+        struct net_conn *c = s->conn;
+        s->conn = NULL;
+        net_conn_set_user(c, NULL);
+        net_conn_close(c, why == MSRP_END_CLOSED);
+    }
+    if (s->h->on_end != NULL)
+        s->h->on_end(s, why, detail != NULL ? detail : "");
+    s->busy--;
+    if (s->busy == 0)
+        session_free(s);
+    else
+        s->free_when_idle = true;
+}
+
+static void leave(struct msrp_session *s)
+{
+    s->busy--;
+    if (s->busy == 0 && s->free_when_idle)
+        session_free(s);
+}
+
+/* ---- transactions ------------------------------------------------------------------------- */
+
+static struct tx *tx_alloc(struct msrp_session *s)
+{
+    if (s->tx_free == UINT32_MAX) {
+        uint32_t blocks = s->tx_cap / TX_BLOCK;
+        if (s->tx_cap + TX_BLOCK > 62u * 62 * 62 * 62)
+            return NULL;
+        struct tx **bp = realloc(s->tx_blocks, (blocks + 1) * sizeof(*bp));
+        if (bp == NULL)
+            return NULL;
+        s->tx_blocks = bp;
+        struct tx *block = calloc(TX_BLOCK, sizeof(*block));
+        if (block == NULL)
+            return NULL;
+        bp[blocks] = block;
+        for (uint32_t k = 0; k < TX_BLOCK; k++)
+            block[k].next_free = k + 1 < TX_BLOCK ? s->tx_cap + k + 1 : UINT32_MAX;
+        s->tx_free = s->tx_cap;
+        s->tx_cap += TX_BLOCK;
+    }
+    uint32_t i = s->tx_free;
+    struct tx *t = tx_at(s, i);
+    s->tx_free = t->next_free;
+    s->tx_used++;
+    t->next_free = i; /* remembers its own index while in use */
+    return t;
+}
+
+static void tx_release(struct msrp_session *s, struct tx *t)
+{
+    net_timer_stop(s->loop, &t->timer);
+    uint32_t self = t->next_free;
+    t->msg = NULL;
+    t->next_free = s->tx_free;
+    s->tx_free = self;
+    s->tx_used--;
+}
+
+static struct tx *tx_find(struct msrp_session *s, struct msrp_span tid)
+{
+    if (tid.len == TID_RANDOM + TID_SLOT_CHARS) {
+        uint32_t slot = 0;
+        bool ok = true;
+        for (size_t k = TID_RANDOM; k < tid.len && ok; k++) {
+            const char *p = memchr(base62, tid.ptr[k], 62);
+            ok = p != NULL;
+            slot = slot * 62 + (uint32_t)(ok ? p - base62 : 0);
+        }
+        if (ok && slot < s->tx_cap) {
+            struct tx *t = tx_at(s, slot);
+            if (t->msg != NULL && t->tid_len == tid.len && memcmp(t->tid, tid.ptr, tid.len) == 0)
+                return t;
+        }
+    }
+    for (uint32_t i = 0; i < s->tx_cap; i++) {
+        struct tx *t = tx_at(s, i);
+        if (t->msg != NULL && t->tid_len == tid.len && memcmp(t->tid, tid.ptr, tid.len) == 0)
+            return t;
+    }
+    return NULL;
+}
+
+/* ---- outgoing ----------------------------------------------------------------------------- */
+
+static void message_done(struct msrp_session *s, struct out_msg *m)
+{
+    struct msrp_sent r = {
+        .cookie = m->cookie,
+        .status = m->failed ? m->status : 200,
+        /* With Failure-Report: no, nothing confirms delivery: it was written, that is all. */
+        .local = m->local || (!m->failed && m->failure_report == MSRP_REPORT_NO),
+        .bytes = m->len,
+        .chunks = m->chunks,
+        .first_sent_ns = m->first_sent_ns,
+        .done_ns = net_now_ns(),
+    };
+    s->pending--;
+    bool bind = m->is_bind;
+    if (m->prev_all != NULL)
+        m->prev_all->next_all = m->next_all;
+    else
+        s->all = m->next_all;
+    if (m->next_all != NULL)
+        m->next_all->prev_all = m->prev_all;
+    free(m);
+    if (bind) {
+        if (r.status == 200) {
+            s->state = S_BOUND;
+            if (s->h->on_bound != NULL)
+                s->h->on_bound(s);
+        } else {
+            snprintf(s->end_detail, sizeof(s->end_detail), "binding SEND answered %d%s",
+                     r.status, r.local ? " (no response in time)" : "");
+            session_end(s, MSRP_END_BIND_REJECTED, s->end_detail);
+        }
+        return;
+    }
+    if (s->h->on_sent != NULL)
+        s->h->on_sent(s, &r);
+}
+
+/* A message is reported once every chunk is cut and every transaction is settled. */
+static void maybe_done(struct msrp_session *s, struct out_msg *m)
+{
+    if (m->outstanding == 0 && (m->queued == m->len || m->failed) && m->chunks > 0 &&
+        m != s->queue_head)
+        message_done(s, m);
+}
+
+static void settle(struct msrp_session *s, struct tx *t, int status, bool local)
+{
+    struct out_msg *m = t->msg;
+    if (s->h->on_chunk_result != NULL && !m->is_bind) {
+        struct msrp_chunk_result r = {m->cookie, status, local, t->sent_ns, net_now_ns()};
+        s->h->on_chunk_result(s, &r);
+    }
+    tx_release(s, t);
+    m->outstanding--;
+    if (local)
+        m->local = true; /* an outcome we decided ourselves, not one the peer gave */
+    if (status != 200 && !m->failed) {
+        m->failed = true;
+        m->status = status;
+        m->local = local;
+    }
+    maybe_done(s, m);
+}
+
+static void response_timeout(struct net_loop *loop, struct net_timer *timer)
+{
+    (void)loop;
+    struct tx *t = timer->arg;
+    struct msrp_session *s = t->s;
+    s->busy++;
+    /* Seed API semantics: silence is a failure only when a response was owed. */
+    bool owed = t->msg->failure_report == MSRP_REPORT_YES ||
+                t->msg->failure_report == MSRP_REPORT_ABSENT;
+    settle(s, t, owed ? 408 : 200, true);
+    leave(s);
+}
+
+static void pump(struct msrp_session *s);
+
+/* Cuts and queues the next chunk of the head message. Returns false when it cannot. */
+static bool send_next_chunk(struct msrp_session *s)
+{
+    struct out_msg *m = s->queue_head;
+    size_t n = m->len - m->queued;
+    if (n > m->chunk_size)
+        n = m->chunk_size;
+    bool last = m->queued + n == m->len;
+    struct msrp_byte_range range = {m->queued + 1, m->queued + n, m->len};
+
+    struct tx *t = NULL;
+    char tid[TID_RANDOM + TID_SLOT_CHARS];
+    if (m->failure_report != MSRP_REPORT_NO) {
+        t = tx_alloc(s);
+        if (t == NULL) {
+            session_end(s, MSRP_END_WRITE_OVERFLOW, "too many transactions in flight");
+            return false;
+        }
+    }
+    if (msrp_idgen_ident(&s->ids, tid, TID_RANDOM) != 0) {
+        session_end(s, MSRP_END_PROTOCOL, "the CSPRNG failed");
+        return false;
+    }
+    uint32_t slot = t != NULL ? t->next_free : 0;
+    for (int k = TID_SLOT_CHARS - 1; k >= 0; k--) {
+        tid[TID_RANDOM + k] = base62[slot % 62];
+        slot /= 62;
+    }
+
+    struct msrp_out out = {
+        .kind = MSRP_REQUEST,
+        .tid = msrp_span_make(tid, sizeof(tid)),
+        .method = MSRP_SPAN_LIT("SEND"),
+        .to_path = msrp_span_make(s->peer_text, s->peer_len),
+        .from_path = msrp_span_cstr(s->local_text),
+        .message_id = msrp_span_make(m->message_id, MSGID_LEN),
+        .byte_range = &range,
+        .failure_report = m->failure_report,
+        .success_report = m->success_report,
+        .flag = last ? '$' : '+',
+    };
+    /* Every message has a Content-Type, even an empty one (RFC 4975 section 7.1.1); only the
+     * binding SEND goes without a body section. */
+    if (!m->is_bind) {
+        out.content_type = msrp_span_cstr(m->content_type);
+        out.body = msrp_span_make(m->len > 0 ? m->body + m->queued : "", n);
+    }
+    char head[PATH_MAX_TEXT + MSRP_URI_MAX + 512];
+    struct msrp_wire_chunk w;
+    if (msrp_write(&out, &s->ids, head, sizeof(head), &w) != MSRP_W_OK) {
+        if (t != NULL) {
+            t->msg = m;
+            tx_release(s, t);
+        }
+        session_end(s, MSRP_END_PROTOCOL, "cannot format a chunk (path too long?)");
+        return false;
+    }
+    int e = net_conn_send(s->conn, w.iov, w.iovcnt);
+    if (e != 0) {
+        if (t != NULL) {
+            t->msg = m;
+            tx_release(s, t);
+        }
+        session_end(s, MSRP_END_WRITE_OVERFLOW, strerror(e));
+        return false;
+    }
+    uint64_t now = net_now_ns();
+    if (m->chunks == 0)
+        m->first_sent_ns = now;
+    m->chunks++;
+    m->queued += n;
+    if (t != NULL) {
+        t->s = s;
+        t->msg = m;
+        memcpy(t->tid, w.tid, w.tid_len);
+        t->tid_len = (uint8_t)w.tid_len;
+        t->sent_ns = now;
+        t->timer.fn = response_timeout;
+        t->timer.arg = t;
+        m->outstanding++;
+        net_timer_start(s->loop, &t->timer, s->cfg.response_timeout_ns);
+    }
+    if (last) {
+        s->queue_head = m->next;
+        if (s->queue_head == NULL)
+            s->queue_tail = NULL;
+        m->next = NULL;
+        maybe_done(s, m);
+    }
+    return true;
+}
+
+/* Queues chunks while the connection takes them (backpressure: stop when congested). */
+static void pump(struct msrp_session *s)
+{
+    while (!s->ended && s->queue_head != NULL && s->conn != NULL && net_conn_is_open(s->conn) &&
+           !net_conn_congested(s->conn)) {
+        struct out_msg *m = s->queue_head;
+        if (!m->is_bind && s->state != S_BOUND)
+            return;
+        if (m->failed) {
+            /* The peer refused it (e.g. 413): stop sending its remaining chunks. */
+            s->queue_head = m->next;
+            if (s->queue_head == NULL)
+                s->queue_tail = NULL;
+            m->next = NULL;
+            m->queued = m->len;
+            maybe_done(s, m);
+            continue;
+        }
+        if (!send_next_chunk(s))
+            return;
+    }
+}
+
+static struct out_msg *new_message(struct msrp_session *s, const char *body, size_t len,
+                                   const struct msrp_send_opts *o)
+{
+    struct out_msg *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return NULL;
+    m->body = body;
+    m->len = len;
+    const char *ct = o != NULL && o->content_type != NULL ? o->content_type : "text/plain";
+    snprintf(m->content_type, sizeof(m->content_type), "%s", ct);
+    m->failure_report = o != NULL ? o->failure_report : MSRP_REPORT_ABSENT;
+    m->success_report = o != NULL ? o->success_report : MSRP_REPORT_ABSENT;
+    m->chunk_size = o != NULL && o->chunk_size > 0 ? o->chunk_size : s->cfg.chunk_size;
+    m->cookie = o != NULL ? o->cookie : NULL;
+    m->status = 200;
+    if (msrp_idgen_ident(&s->ids, m->message_id, MSGID_LEN) != 0) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void enqueue(struct msrp_session *s, struct out_msg *m, bool front)
+{
+    m->next_all = s->all;
+    if (s->all != NULL)
+        s->all->prev_all = m;
+    s->all = m;
+    if (front) {
+        m->next = s->queue_head;
+        s->queue_head = m;
+        if (s->queue_tail == NULL)
+            s->queue_tail = m;
+    } else {
+        if (s->queue_tail != NULL)
+            s->queue_tail->next = m;
+        else
+            s->queue_head = m;
+        s->queue_tail = m;
+    }
+    s->pending++;
+}
+
+int msrp_session_send(struct msrp_session *s, const char *body, size_t len,
+                      const struct msrp_send_opts *opts)
+{
+    if (s->ended || s->state == S_CLOSING)
+        return ENOTCONN;
+    if (opts != NULL && opts->success_report == MSRP_REPORT_PARTIAL)
+        return EINVAL;
+    struct out_msg *m = new_message(s, body, len, opts);
+    if (m == NULL)
+        return ENOMEM;
+    enqueue(s, m, false);
+    if (s->busy == 0) {
+        s->busy++;
+        pump(s);
+        leave(s);
+    }
+    return 0;
+}
+
+/* ---- answering ---------------------------------------------------------------------------- */
+
+static const char *status_comment(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 403:
+        return "Forbidden";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Message Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 481:
+        return "Session Does Not Exist";
+    case 501:
+        return "Not Implemented";
+    default:
+        return "";
+    }
+}
+
+/* A response goes back along the request's From-Path (RFC 4975 section 7.2). */
+static void send_response(struct msrp_session *s, const char *tid, size_t tid_len,
+                          const char *to, size_t to_len, int status)
+{
+    if (s->conn == NULL)
+        return;
+    const char *comment = status_comment(status);
+    struct msrp_out out = {
+        .kind = MSRP_RESPONSE,
+        .tid = msrp_span_make(tid, tid_len),
+        .status = status,
+        .comment = msrp_span_cstr(comment),
+        .to_path = msrp_span_make(to, to_len),
+        .from_path = msrp_span_cstr(s->local_text),
+    };
+    char head[PATH_MAX_TEXT + MSRP_URI_MAX + 256];
+    struct msrp_wire_chunk w;
+    if (msrp_write(&out, NULL, head, sizeof(head), &w) == MSRP_W_OK)
+        (void)net_conn_send(s->conn, w.iov, w.iovcnt);
+}
+
+/* REPORT to the sender of a message (RFC 4975 section 7.1.2/7.1.3). */
+static void send_report(struct msrp_session *s, const char *to, size_t to_len, const char *mid,
+                        size_t mid_len, uint64_t total, int status)
+{
+    if (s->conn == NULL)
+        return;
+    char status_value[48];
+    snprintf(status_value, sizeof(status_value), "000 %d %s", status, status_comment(status));
+    struct msrp_byte_range range = {1, total, total};
+    struct msrp_out out = {
+        .kind = MSRP_REQUEST,
+        .method = MSRP_SPAN_LIT("REPORT"),
+        .to_path = msrp_span_make(to, to_len),
+        .from_path = msrp_span_cstr(s->local_text),
+        .message_id = msrp_span_make(mid, mid_len),
+        .byte_range = &range,
+        .status_value = msrp_span_cstr(status_value),
+    };
+    char head[PATH_MAX_TEXT + MSRP_URI_MAX + 256];
+    struct msrp_wire_chunk w;
+    if (msrp_write(&out, &s->ids, head, sizeof(head), &w) == MSRP_W_OK)
+        (void)net_conn_send(s->conn, w.iov, w.iovcnt);
+}
+
+static void violation(struct msrp_session *s, const char *kind, const char *detail)
+{
+    if (s->h->on_violation != NULL) {
+        struct msrp_peer_violation v = {kind, detail};
+        s->h->on_violation(s, &v);
+    }
+}
+
+/* Does the response rule of Failure-Report allow this status (RFC 4975 section 7.1.2)? */
+static bool may_respond(enum msrp_report fr, int status)
+{
+    if (fr == MSRP_REPORT_NO)
+        return false;
+    if (fr == MSRP_REPORT_PARTIAL)
+        return status != 200;
+    return true;
+}
+
+static bool type_accepted(const struct msrp_session *s, struct msrp_span ct)
+{
+    struct msrp_media_type mt;
+    if (!msrp_media_type_parse(ct, &mt))
+        return false;
+    const char *p = s->accept_types;
+    while (*p != '\0') {
+        while (*p == ' ')
+            p++;
+        const char *end = p;
+        while (*end != '\0' && *end != ' ')
+            end++;
+        size_t n = (size_t)(end - p);
+        if (n == 1 && *p == '*')
+            return true;
+        const char *slash = memchr(p, '/', n);
+        if (slash != NULL) {
+            struct msrp_span t = {p, (size_t)(slash - p)}, st = {slash + 1, (size_t)(end - slash - 1)};
+            if (msrp_span_eq_nocase(t, mt.type) &&
+                ((st.len == 1 && st.ptr[0] == '*') || msrp_span_eq_nocase(st, mt.subtype)))
+                return true;
+        }
+        p = end;
+    }
+    return false;
+}
+
+/* Path values compare URI by URI (RFC 4975 section 6.1). */
+static bool paths_equal(struct msrp_span a, struct msrp_span b)
+{
+    if (msrp_span_eq(a, b))
+        return true; /* the usual case: byte for byte what we sent or bound */
+    struct msrp_uri ua, ub;
+    for (;;) {
+        int ra = msrp_uri_list_next(&a, &ua), rb = msrp_uri_list_next(&b, &ub);
+        if (ra != rb)
+            return false;
+        if (ra <= 0)
+            return ra == 0;
+        if (!msrp_uri_equal(&ua, &ub))
+            return false;
+    }
+}
+
+static bool to_path_is_us(const struct msrp_session *s, struct msrp_span to)
+{
+    if (to.len == strlen(s->local_text) && memcmp(to.ptr, s->local_text, to.len) == 0)
+        return true;
+    struct msrp_uri u;
+    struct msrp_span rest = to;
+    if (msrp_uri_list_next(&rest, &u) != 1 || rest.len != 0)
+        return false;
+    return msrp_uri_equal(&u, &s->local);
+}
+
+static void note_tid(struct msrp_session *s, const struct msrp_chunk *c)
+{
+    for (unsigned i = 0; i < RECENT_TIDS; i++) {
+        if (strlen(s->recent_tids[i]) == c->tid.len &&
+            memcmp(s->recent_tids[i], c->tid.ptr, c->tid.len) == 0) {
+            violation(s, "reused-tid", "a transaction id was used again by a new request");
+            break;
+        }
+    }
+    memcpy(s->recent_tids[s->recent_next], c->tid.ptr, c->tid.len);
+    s->recent_tids[s->recent_next][c->tid.len] = '\0';
+    s->recent_next = (s->recent_next + 1) % RECENT_TIDS;
+}
+
+/* Looks at a request's head: decides its answer and whether its body counts. */
+static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
+{
+    struct in_chunk *in = &s->in;
+    memset(in, 0, offsetof(struct in_chunk, from_path));
+    in->active = true;
+    in->tid_len = (uint8_t)c->tid.len;
+    memcpy(in->tid, c->tid.ptr, c->tid.len);
+    in->failure_report = c->failure_report;
+    in->success_report = c->success_report;
+    in->is_send = c->method_id == MSRP_METHOD_SEND;
+    in->is_report = c->method_id == MSRP_METHOD_REPORT;
+    const struct msrp_header *from = msrp_chunk_header(c, MSRP_H_FROM_PATH);
+    const struct msrp_header *to = msrp_chunk_header(c, MSRP_H_TO_PATH);
+    in->from_path_len = 0;
+    if (from != NULL && from->value.len <= sizeof(in->from_path)) {
+        memcpy(in->from_path, from->value.ptr, from->value.len);
+        in->from_path_len = from->value.len;
+    }
+    note_tid(s, c);
+    for (unsigned bit = 1; bit != 0 && c->violations != 0; bit <<= 1)
+        if ((c->violations & bit) && msrp_violation_name(bit) != NULL)
+            violation(s, msrp_violation_name(bit), "tolerated deviation from RFC 4975 syntax");
+
+    /* REPORTs are never answered (RFC 4975 section 7.1.2), whatever is wrong with them. */
+    if (c->error != MSRP_OK) {
+        violation(s, msrp_error_name(c->error), msrp_error_text(c->error));
+        in->ignore = true;
+        if (!in->is_report && from != NULL)
+            in->respond = 400;
+        return;
+    }
+    if (!to_path_is_us(s, to->value)) {
+        violation(s, "to-path", "To-Path does not name this endpoint");
+        in->ignore = true;
+        in->respond = in->is_report ? 0 : 481;
+        return;
+    }
+    if (!s->have_peer || s->state != S_BOUND) {
+        /* Binding on the answering side: the first request names the peer (section 5.4). */
+        if (s->have_peer && !paths_equal(from->value, msrp_span_make(s->peer_text, s->peer_len))) {
+            violation(s, "from-path", "From-Path is not the expected peer");
+            in->ignore = true;
+            in->respond = in->is_report ? 0 : 481;
+            return;
+        }
+        if (!s->have_peer) {
+            memcpy(s->peer_text, from->value.ptr, in->from_path_len);
+            s->peer_len = in->from_path_len;
+            s->have_peer = true;
+        }
+        if (s->state != S_BOUND) {
+            s->state = S_BOUND;
+            net_timer_stop(s->loop, &s->bind_timer);
+            if (s->h->on_bound != NULL)
+                s->h->on_bound(s);
+            if (s->ended)
+                return;
+        }
+    } else if (!paths_equal(from->value, msrp_span_make(s->peer_text, s->peer_len))) {
+        violation(s, "from-path", "From-Path is not the bound peer");
+        in->ignore = true;
+        in->respond = in->is_report ? 0 : 481;
+        return;
+    }
+    if (in->is_report) {
+        const struct msrp_header *st = msrp_chunk_header(c, MSRP_H_STATUS);
+        const struct msrp_header *mid = msrp_chunk_header(c, MSRP_H_MESSAGE_ID);
+        struct msrp_status status = {0, 0, {NULL, 0}};
+        if (st != NULL)
+            msrp_status_parse(st->value, &status);
+        if (st == NULL || mid == NULL)
+            violation(s, "report-headers", "REPORT without Status or Message-ID");
+        if (s->h->on_report != NULL && mid != NULL) {
+            struct msrp_report_in r = {mid->value, status.code, c->byte_range};
+            s->h->on_report(s, &r);
+        }
+        in->ignore = true;
+        return;
+    }
+    if (!in->is_send) {
+        in->ignore = true;
+        in->respond = 501;
+        return;
+    }
+    const struct msrp_header *mid = msrp_chunk_header(c, MSRP_H_MESSAGE_ID);
+    if (mid == NULL || mid->value.len > sizeof(in->message_id)) {
+        violation(s, "message-id", "SEND without a usable Message-ID");
+        in->ignore = true;
+        in->respond = 400;
+        return;
+    }
+    memcpy(in->message_id, mid->value.ptr, mid->value.len);
+    in->message_id_len = (uint8_t)mid->value.len;
+    in->has_range = c->has_byte_range;
+    in->range = c->has_byte_range ? c->byte_range
+                                  : (struct msrp_byte_range){1, MSRP_RANGE_UNKNOWN,
+                                                             MSRP_RANGE_UNKNOWN};
+    in->start = in->range.start;
+    const struct msrp_header *ct = msrp_chunk_header(c, MSRP_H_CONTENT_TYPE);
+    if (ct != NULL && ct->value.len < sizeof(in->content_type)) {
+        memcpy(in->content_type, ct->value.ptr, ct->value.len);
+        in->content_type[ct->value.len] = '\0';
+        if (!type_accepted(s, ct->value)) {
+            in->ignore = true;
+            in->respond = 415;
+            return;
+        }
+    }
+    in->respond = 200;
+}
+
+static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
+{
+    struct in_chunk *in = &s->in;
+    uint64_t pos = in->start + c->body_offset;
+    in->body_len += c->body.len;
+    if (in->ignore || !in->is_send)
+        return;
+    if (c->body.len == 0 && c->flag == 0)
+        return;
+    /* An empty SEND without Content-Type binds or keeps alive: it carries no message. */
+    if (c->flag != 0 && in->body_len == 0 && in->range.total == 0 && in->content_type[0] == '\0')
+        return;
+    if (c->flag != 0 && in->has_range && in->range.end != MSRP_RANGE_UNKNOWN &&
+        in->range.end - in->range.start + 1 != in->body_len && c->flag != '#')
+        violation(s, "byte-range", "Byte-Range end does not match the body length");
+    struct msrp_reasm_done done;
+    uint64_t end = c->flag != 0 ? in->range.end : MSRP_RANGE_UNKNOWN;
+    uint64_t total = c->flag != 0 ? in->range.total : MSRP_RANGE_UNKNOWN;
+    enum msrp_reasm_status st = msrp_reasm_add(
+        s->reasm, msrp_span_make(in->message_id, in->message_id_len), pos, c->body.ptr,
+        c->body.len, c->flag, end, total, &done);
+    switch (st) {
+    case MSRP_REASM_PROGRESS:
+        break;
+    case MSRP_REASM_COMPLETE:
+    case MSRP_REASM_ABORTED:
+        if (s->h->on_received != NULL) {
+            struct msrp_received r = {&done, msrp_span_cstr(in->content_type),
+                                      st == MSRP_REASM_ABORTED};
+            s->h->on_received(s, &r);
+        }
+        if (st == MSRP_REASM_COMPLETE && in->success_report == MSRP_REPORT_YES)
+            send_report(s, in->from_path, in->from_path_len, in->message_id,
+                        in->message_id_len, done.total, 200);
+        break;
+    case MSRP_REASM_E_TOO_LARGE:
+    case MSRP_REASM_E_LIMIT:
+        in->ignore = true;
+        in->respond = 413;
+        if (in->failure_report == MSRP_REPORT_YES || in->failure_report == MSRP_REPORT_PARTIAL ||
+            in->failure_report == MSRP_REPORT_ABSENT)
+            send_report(s, in->from_path, in->from_path_len, in->message_id,
+                        in->message_id_len, in->start + in->body_len - 1, 413);
+        break;
+    case MSRP_REASM_E_RANGE:
+        violation(s, "byte-range", "Byte-Range inconsistent with earlier chunks");
+        in->ignore = true;
+        in->respond = 400;
+        break;
+    }
+}
+
+static void request_end(struct msrp_session *s)
+{
+    struct in_chunk *in = &s->in;
+    int status = in->respond;
+    if (s->cfg.always_respond_status != 0 && status == 200)
+        status = s->cfg.always_respond_status;
+    if (status != 0 && !in->is_report && may_respond(in->failure_report, status) &&
+        in->from_path_len > 0)
+        send_response(s, in->tid, in->tid_len, in->from_path, in->from_path_len, status);
+    in->active = false;
+}
+
+static void response_in(struct msrp_session *s, const struct msrp_chunk *c)
+{
+    struct tx *t = tx_find(s, c->tid);
+    if (t == NULL) {
+        violation(s, "unknown-response", "a response to no transaction of ours");
+        return;
+    }
+    settle(s, t, c->status, false);
+}
+
+static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
+{
+    struct msrp_session *s = net_conn_user(conn);
+    if (s == NULL)
+        return len;
+    s->busy++;
+    size_t used = 0;
+    while (used < len && !s->ended) {
+        struct msrp_chunk c = {.headers = s->headers, .headers_cap = MAX_HEADERS};
+        ssize_t r = msrp_parse(&s->parser, buf + used, len - used, &c);
+        if (r == MSRP_INCOMPLETE)
+            break;
+        if (r == MSRP_MALFORMED) {
+            snprintf(s->end_detail, sizeof(s->end_detail), "byte %llu from %s: %s",
+                     (unsigned long long)(s->parser.stream_offset + s->parser.error_offset),
+                     net_conn_peer(conn), msrp_error_text(s->parser.error));
+            violation(s, msrp_error_name(s->parser.error), s->end_detail);
+            session_end(s, MSRP_END_PROTOCOL, s->end_detail);
+            break;
+        }
+        used += (size_t)r;
+        if (c.kind == MSRP_RESPONSE) {
+            if (c.flag != 0)
+                response_in(s, &c);
+            continue;
+        }
+        if (c.has_head)
+            request_head(s, &c);
+        if (s->ended)
+            break;
+        request_body(s, &c);
+        if (c.flag != 0)
+            request_end(s);
+    }
+    if (!s->ended)
+        pump(s);
+    leave(s);
+    return used;
+}
+
+/* ---- connection events -------------------------------------------------------------------- */
+
+static void session_open(struct net_conn *conn)
+{
+    struct msrp_session *s = net_conn_user(conn);
+    if (s == NULL)
+        return;
+    s->busy++;
+    if (s->calling) {
+        /* RFC 4975 section 5.4: the caller binds with a SEND at once, empty if need be. */
+        s->state = S_BINDING;
+        struct out_msg *m = new_message(s, NULL, 0, NULL);
+        if (m == NULL) {
+            session_end(s, MSRP_END_PROTOCOL, "out of memory");
+        } else {
+            m->is_bind = true;
+            enqueue(s, m, true);
+            pump(s);
+        }
+    }
+    leave(s);
+}
+
+static void session_drain(struct net_conn *conn)
+{
+    struct msrp_session *s = net_conn_user(conn);
+    if (s == NULL)
+        return;
+    s->busy++;
+    pump(s);
+    if (!s->ended && !net_conn_congested(conn) && s->h->on_writable != NULL)
+        s->h->on_writable(s);
+    leave(s);
+}
+
+static void session_closed(struct net_conn *conn, int err, const char *why)
+{
+    struct msrp_session *s = net_conn_user(conn);
+    if (s == NULL)
+        return;
+    s->conn = NULL;
+    enum msrp_session_end e = MSRP_END_PEER_CLOSED;
+    if (s->state == S_CONNECTING)
+        e = MSRP_END_CONNECT_FAILED;
+    else if (err == EMSGSIZE)
+        e = MSRP_END_PROTOCOL;
+    snprintf(s->end_detail, sizeof(s->end_detail), "%s: %s", net_conn_peer(conn), why);
+    session_end(s, s->state == S_CLOSING && err == 0 ? MSRP_END_CLOSED : e, s->end_detail);
+}
+
+static const struct net_conn_handlers conn_handlers = {
+    .on_open = session_open,
+    .on_data = session_data,
+    .on_drain = session_drain,
+    .on_close = session_closed,
+};
+
+static void bind_timeout(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct msrp_session *s = t->arg;
+    session_end(s, MSRP_END_BIND_TIMEOUT, "the peer did not bind in time");
+}
+
+static void session_limits(struct msrp_limits *lim);
+
+static struct msrp_session *session_new(struct net_loop *loop,
+                                        const struct msrp_session_config *cfg,
+                                        const struct msrp_session_handlers *h, void *user,
+                                        int *err)
+{
+    struct msrp_session *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        *err = ENOMEM;
+        return NULL;
+    }
+    s->loop = loop;
+    s->cfg = *cfg;
+    s->h = h;
+    s->user = user;
+    s->tx_free = UINT32_MAX;
+    *err = EINVAL;
+    if (cfg->local_uri == NULL || strlen(cfg->local_uri) > MSRP_URI_MAX)
+        goto err;
+    strcpy(s->local_text, cfg->local_uri);
+    if (msrp_uri_parse(s->local_text, strlen(s->local_text), &s->local) != MSRP_URI_OK)
+        goto err;
+    if (cfg->peer_path != NULL) {
+        size_t n = strlen(cfg->peer_path);
+        if (n >= sizeof(s->peer_text) || msrp_uri_list_count(msrp_span_make(cfg->peer_path, n)) < 1)
+            goto err;
+        memcpy(s->peer_text, cfg->peer_path, n);
+        s->peer_len = n;
+        s->have_peer = true;
+    }
+    snprintf(s->accept_types, sizeof(s->accept_types), "%s",
+             cfg->accept_types != NULL ? cfg->accept_types : "*");
+    struct msrp_limits lim;
+    session_limits(&lim);
+    msrp_parser_init(&s->parser, &lim);
+    s->reasm = msrp_reasm_create(&cfg->reasm);
+    *err = ENOMEM;
+    if (s->reasm == NULL || msrp_idgen_init(&s->ids) != 0)
+        goto err;
+    s->bind_timer.fn = bind_timeout;
+    s->bind_timer.arg = s;
+    *err = 0;
+    return s;
+err:
+    msrp_reasm_destroy(s->reasm);
+    free(s);
+    return NULL;
+}
+
+static void session_limits(struct msrp_limits *lim)
+{
+    msrp_limits_default(lim);
+    lim->max_headers = MAX_HEADERS;
+    lim->max_line = PATH_MAX_TEXT + 64;
+    lim->segment_cap = SEGMENT_CAP;
+}
+
+size_t msrp_session_read_buffer(void)
+{
+    struct msrp_limits lim;
+    session_limits(&lim);
+    struct msrp_parser p;
+    msrp_parser_init(&p, &lim);
+    return msrp_parser_buffer_size(&p);
+}
+
+static void conn_opts_for(struct net_conn_opts *o)
+{
+    net_conn_opts_default(o);
+    o->read_buffer = msrp_session_read_buffer();
+}
+
+int msrp_session_connect(struct net_loop *loop, const struct msrp_session_config *cfg,
+                         const struct sockaddr *sa, socklen_t salen, struct net_tls *tls,
+                         const struct msrp_session_handlers *h, void *user,
+                         struct msrp_session **out)
+{
+    int e;
+    if (cfg->peer_path == NULL)
+        return EINVAL;
+    struct msrp_session *s = session_new(loop, cfg, h, user, &e);
+    if (s == NULL)
+        return e;
+    s->calling = true;
+    s->state = S_CONNECTING;
+    /* The TLS name is the host of the first URI of the peer's path. */
+    char sni[256] = "";
+    struct msrp_uri first;
+    struct msrp_span rest = msrp_span_make(s->peer_text, s->peer_len);
+    if (msrp_uri_list_next(&rest, &first) == 1 && first.host_type == MSRP_HOST_NAME &&
+        first.host.len < sizeof(sni)) {
+        memcpy(sni, first.host.ptr, first.host.len);
+        sni[first.host.len] = '\0';
+    }
+    struct net_conn_opts o;
+    conn_opts_for(&o);
+    e = net_conn_connect(loop, sa, salen, tls, sni[0] ? sni : NULL, &conn_handlers, s, &o,
+                         &s->conn);
+    if (e != 0) {
+        msrp_reasm_destroy(s->reasm);
+        free(s);
+        return e;
+    }
+    *out = s;
+    return 0;
+}
+
+int msrp_session_accept(struct net_conn *conn, const struct msrp_session_config *cfg,
+                        const struct msrp_session_handlers *h, void *user,
+                        struct msrp_session **out)
+{
+    int e;
+    struct msrp_session *s = session_new(net_conn_loop(conn), cfg, h, user, &e);
+    if (s == NULL) {
+        net_conn_close(conn, false);
+        return e;
+    }
+    s->conn = conn;
+    s->state = S_BINDING;
+    net_conn_set_user(conn, s);
+    net_conn_set_handlers(conn, &conn_handlers);
+    if (cfg->bind_timeout_ns > 0)
+        net_timer_start(s->loop, &s->bind_timer, cfg->bind_timeout_ns);
+    *out = s;
+    return 0;
+}
+
+size_t msrp_session_input(struct msrp_session *s, const char *buf, size_t len)
+{
+    return s->conn != NULL ? session_data(s->conn, buf, len) : len;
+}
+
+bool msrp_session_congested(const struct msrp_session *s)
+{
+    return s->conn == NULL || net_conn_congested(s->conn);
+}
+
+size_t msrp_session_pending(const struct msrp_session *s)
+{
+    return s->pending;
+}
+
+void msrp_session_close(struct msrp_session *s)
+{
+    if (s->ended)
+        return;
+    s->state = S_CLOSING;
+    if (s->conn != NULL)
+        net_conn_close(s->conn, true);
+    else
+        session_end(s, MSRP_END_CLOSED, "closed");
+}
+
+bool msrp_session_bound(const struct msrp_session *s)
+{
+    return s->state == S_BOUND;
+}
+
+void *msrp_session_user(const struct msrp_session *s)
+{
+    return s->user;
+}
+
+const char *msrp_session_local_uri(const struct msrp_session *s)
+{
+    return s->local_text;
+}
+
+const char *msrp_session_peer(const struct msrp_session *s)
+{
+    return s->conn != NULL ? net_conn_peer(s->conn) : "";
+}

@@ -1,0 +1,177 @@
+/*
+ * session.h - one MSRP session endpoint over one connection (RFC 4975 sections 5-8): binding,
+ * chunked sending with transactions and response timeouts, responses and REPORTs, and
+ * reassembly of incoming messages.
+ *
+ * The behaviour follows a mature MSRP stack (msrplib, see shared/seeds/):
+ *  - Binding: the calling side sends a SEND as soon as it is connected, an empty one when it
+ *    has nothing to send (RFC 4975 section 5.4). The answering side binds on the first request
+ *    whose From-Path is the expected peer path (any From-Path when none is expected).
+ *  - Every incoming request is checked: To-Path must be this endpoint's URI and From-Path the
+ *    bound peer's path (compared per RFC 4975 section 6.1), otherwise 481; a chunk error
+ *    (missing path, bad Byte-Range, ...) gets 400; an unknown method 501; a Content-Type
+ *    outside accept_types 415; a message larger than the reassembly allows 413.
+ *  - Responses follow Failure-Report: "yes" or absent, every SEND gets one; "partial", only
+ *    errors; "no", none. REPORTs are never answered (section 7.1.2).
+ *  - Response timeouts (section 7.1.2, and the seed API): a chunk sent with Failure-Report
+ *    "yes" or absent and not answered within response_timeout_ns fails with a local 408; with
+ *    "partial", silence until the timeout is success (a local 200); with "no", no timer is
+ *    armed and a chunk counts as delivered once written.
+ *  - Success REPORTs (section 7.1.3) are sent when a message that asked for one
+ *    (Success-Report: yes) is complete; failure REPORTs when a message with Failure-Report
+ *    "yes" or "partial" fails at the receiver.
+ *
+ * Thread safety: a session belongs to its loop's thread.
+ */
+#ifndef MSRPLOAD_MSRP_SESSION_H
+#define MSRPLOAD_MSRP_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msrp/reasm.h"
+#include "net/conn.h"
+#include "net/loop.h"
+#include "wire/parser.h"
+#include "wire/uri.h"
+
+struct msrp_session;
+
+/* Why a session ended, in words a report can print (SIPp's FailedTimeoutOnRecv style). */
+enum msrp_session_end {
+    MSRP_END_NONE = 0,
+    MSRP_END_CLOSED,          /* closed by us, orderly */
+    MSRP_END_PEER_CLOSED,     /* the peer closed the connection */
+    MSRP_END_CONNECT_FAILED,  /* TCP connect or TLS handshake failed or timed out */
+    MSRP_END_BIND_TIMEOUT,    /* the expected peer did not bind in time */
+    MSRP_END_BIND_REJECTED,   /* our binding SEND was refused (e.g. 481) */
+    MSRP_END_PROTOCOL,        /* the peer's bytes could not be framed */
+    MSRP_END_WRITE_OVERFLOW,  /* our queue to a peer that does not read hit its cap */
+};
+const char *msrp_session_end_name(enum msrp_session_end e);
+
+/* The outcome of one outgoing message. */
+struct msrp_sent {
+    void *cookie;             /* what msrp_session_send() was given */
+    int status;               /* 200, a peer's error code, or a local 408 / 413 */
+    bool local;               /* the status was made up locally (timeout) */
+    uint64_t bytes;           /* body bytes */
+    uint64_t chunks;
+    uint64_t first_sent_ns;   /* CLOCK_MONOTONIC: first byte queued */
+    uint64_t done_ns;         /* last response (or local outcome) */
+};
+
+/* One transaction's outcome, for latency statistics. */
+struct msrp_chunk_result {
+    void *cookie;
+    int status;
+    bool local;
+    uint64_t sent_ns;
+    uint64_t done_ns;
+};
+
+/* A complete (or aborted) incoming message. */
+struct msrp_received {
+    const struct msrp_reasm_done *info;
+    struct msrp_span content_type;
+    bool aborted;
+};
+
+/* A REPORT that arrived for one of our messages. */
+struct msrp_report_in {
+    struct msrp_span message_id;
+    int status;               /* from its Status header */
+    struct msrp_byte_range range;
+};
+
+/* Something the peer did against RFC 4975, for `serve` as a checker. */
+struct msrp_peer_violation {
+    const char *kind;         /* stable name: "byte-range", "reused-tid", "path-order", ... */
+    const char *detail;
+};
+
+struct msrp_session_handlers {
+    void (*on_bound)(struct msrp_session *s);
+    void (*on_sent)(struct msrp_session *s, const struct msrp_sent *m);
+    void (*on_chunk_result)(struct msrp_session *s, const struct msrp_chunk_result *r);
+    void (*on_received)(struct msrp_session *s, const struct msrp_received *m);
+    void (*on_report)(struct msrp_session *s, const struct msrp_report_in *r);
+    void (*on_violation)(struct msrp_session *s, const struct msrp_peer_violation *v);
+    /* Called once; the session is freed when it returns. */
+    void (*on_end)(struct msrp_session *s, enum msrp_session_end why, const char *detail);
+    /* The connection can take more: a producer stopped by msrp_session_congested() resumes. */
+    void (*on_writable)(struct msrp_session *s);
+};
+
+struct msrp_session_config {
+    const char *local_uri;        /* this endpoint, e.g. msrp://127.0.0.1:2855/abc;tcp */
+    const char *peer_path;        /* calling side: the peer's full path (To-Path); answering
+                                     side: the expected From-Path, or NULL to bind to anyone */
+    uint64_t response_timeout_ns; /* default 30 s */
+    uint64_t bind_timeout_ns;     /* answering side; default 30 s */
+    size_t chunk_size;            /* largest body per outgoing chunk; default 2048 */
+    const char *accept_types;     /* space-separated media types; "*" alone or as a subtype matches any; default "*" */
+    struct msrp_reasm_limits reasm;
+    int always_respond_status;    /* answering behaviour for load tests: 0 = normal */
+};
+
+void msrp_session_config_default(struct msrp_session_config *c);
+
+/* Per-message sending options. */
+struct msrp_send_opts {
+    const char *content_type;     /* default text/plain */
+    enum msrp_report failure_report; /* ABSENT: header omitted (same as yes) */
+    enum msrp_report success_report;
+    size_t chunk_size;            /* 0: the session's */
+    void *cookie;
+};
+
+/*
+ * Calling side: connects to the first URI of cfg->peer_path (via sa) and binds. The outcome
+ * arrives as on_bound or on_end. Returns 0 or an errno value.
+ */
+int msrp_session_connect(struct net_loop *loop, const struct msrp_session_config *cfg,
+                         const struct sockaddr *sa, socklen_t salen, struct net_tls *tls,
+                         const struct msrp_session_handlers *h, void *user,
+                         struct msrp_session **out);
+
+/*
+ * Answering side over an accepted connection: the session takes the connection over. The
+ * bind timer starts now. Returns 0 or an errno value (the connection is closed on error).
+ */
+int msrp_session_accept(struct net_conn *conn, const struct msrp_session_config *cfg,
+                        const struct msrp_session_handlers *h, void *user,
+                        struct msrp_session **out);
+
+/*
+ * Queues a message. The body is not copied: it must stay valid and unchanged until on_sent
+ * reports the message (load generators send from one shared payload). Chunks are produced as
+ * the connection takes them. Returns 0, or ENOTCONN when the session is ending, EINVAL for
+ * bad options, ENOMEM.
+ */
+int msrp_session_send(struct msrp_session *s, const char *body, size_t len,
+                      const struct msrp_send_opts *opts);
+
+/* The read buffer a connection needs for a session's parser (its limits and segment cap). */
+size_t msrp_session_read_buffer(void);
+
+/*
+ * Hands received bytes to the session as its connection would (for a listener that read the
+ * first request before it knew which session it belongs to). Returns the bytes consumed.
+ */
+size_t msrp_session_input(struct msrp_session *s, const char *buf, size_t len);
+
+/* True while the connection's queue is above its high-water mark: stop queuing messages. */
+bool msrp_session_congested(const struct msrp_session *s);
+/* Messages queued or waiting for responses. */
+size_t msrp_session_pending(const struct msrp_session *s);
+/* Closes after sending what is queued (RFC 4975: shutdown flushes, then closes). */
+void msrp_session_close(struct msrp_session *s);
+
+bool msrp_session_bound(const struct msrp_session *s);
+void *msrp_session_user(const struct msrp_session *s);
+const char *msrp_session_local_uri(const struct msrp_session *s);
+const char *msrp_session_peer(const struct msrp_session *s);
+
+#endif

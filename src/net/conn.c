@@ -1,0 +1,777 @@
+/*
+ * conn.c - non-blocking TCP/TLS connections: connect, accept, TLS handshake, a read buffer
+ * feeding the protocol above, a write queue with backpressure, and an orderly close.
+ *
+ * Output is written through with writev while nothing is queued (the common case on a fast
+ * loopback), and whatever the socket does not take is copied into one contiguous queue. TLS
+ * always goes through the queue: SSL_write takes one buffer, and writing each iovec as its own
+ * record would multiply TLS overhead for small chunks.
+ */
+#include "net/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+enum conn_state { CONNECTING, HANDSHAKE, OPEN, CLOSING, CLOSED };
+
+struct net_conn {
+    struct net_loop *loop;
+    int fd;
+    SSL *ssl;
+    enum conn_state state;
+    const struct net_conn_handlers *h;
+    void *user;
+    struct net_conn_opts opts;
+
+    char *rbuf;
+    size_t rlen;
+
+    char *wbuf; /* queued output is wbuf[whead .. whead + wlen) */
+    size_t whead, wlen, wcap;
+
+    bool congested;
+    bool reading;
+    bool tls_write_wants_read; /* SSL_write said WANT_READ: retry it when readable */
+    unsigned watched;          /* events currently asked of the loop */
+    unsigned busy;             /* depth of our own callbacks on the stack */
+    bool dead;                 /* closed while busy: free when the stack unwinds */
+    struct net_timer connect_timer;
+    uint64_t bytes_in, bytes_out;
+    char peer[64];
+};
+
+struct net_listener {
+    struct net_loop *loop;
+    int fd;
+    struct net_tls *tls;
+    net_accept_fn on_accept;
+    void *user;
+    struct net_conn_opts opts;
+    uint16_t port;
+};
+
+void net_conn_opts_default(struct net_conn_opts *o)
+{
+    o->read_buffer = 256 * 1024;
+    o->write_high = 1024 * 1024;
+    o->write_low = 256 * 1024;
+    o->write_cap = 64 * 1024 * 1024;
+    o->reads_per_wakeup = 16;
+    o->connect_timeout_ns = 10ull * 1000 * 1000 * 1000;
+}
+
+static void io_ready(struct net_loop *loop, int fd, unsigned events, void *arg);
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static void format_peer(const struct sockaddr *sa, char *out, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        port = ntohs(in->sin_port);
+        snprintf(out, len, "%s:%u", host, port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        port = ntohs(in6->sin6_port);
+        snprintf(out, len, "[%s]:%u", host, port);
+    } else {
+        snprintf(out, len, "?");
+    }
+}
+
+/* Asks the loop for exactly the events the state needs. */
+static void update_interest(struct net_conn *c)
+{
+    if (c->state == CLOSED)
+        return;
+    unsigned want = 0;
+    if (c->state == HANDSHAKE)
+        return; /* handshake_step() asks for what OpenSSL wants */
+    if (c->state == CONNECTING) {
+        want = NET_WRITABLE;
+    } else {
+        if ((c->reading && c->state == OPEN) || c->tls_write_wants_read)
+            want |= NET_READABLE;
+        if (c->wlen > 0)
+            want |= NET_WRITABLE;
+    }
+    if (want != c->watched) {
+        if (net_loop_watch(c->loop, c->fd, want, io_ready, c) == 0)
+            c->watched = want;
+    }
+}
+
+static void conn_free(struct net_conn *c)
+{
+    free(c->rbuf);
+    free(c->wbuf);
+    free(c);
+}
+
+/* Ends the connection: releases the socket, tells the owner once, frees when safe. */
+static void finish(struct net_conn *c, int err, const char *why)
+{
+    if (c->state == CLOSED)
+        return;
+    c->state = CLOSED;
+    net_timer_stop(c->loop, &c->connect_timer);
+    net_loop_forget(c->loop, c->fd);
+    if (c->ssl != NULL) {
+        if (err == 0)
+            SSL_shutdown(c->ssl); /* one non-blocking try at a close_notify */
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+        ERR_clear_error();
+    }
+    close(c->fd);
+    c->fd = -1;
+    c->busy++;
+    if (c->h != NULL && c->h->on_close != NULL)
+        c->h->on_close(c, err, why);
+    c->busy--;
+    if (c->busy == 0)
+        conn_free(c);
+    else
+        c->dead = true;
+}
+
+static void ssl_error_text(char *buf, size_t len, const char *what)
+{
+    char reason[160];
+    unsigned long e = ERR_get_error();
+    if (e != 0)
+        ERR_error_string_n(e, reason, sizeof(reason));
+    else
+        snprintf(reason, sizeof(reason), "%s", errno ? strerror(errno) : "connection reset");
+    ERR_clear_error();
+    snprintf(buf, len, "%s: %s", what, reason);
+}
+
+/* ---- output ------------------------------------------------------------------------------- */
+
+/* Makes room for n more queued bytes; returns false when out of memory. */
+static bool queue_reserve(struct net_conn *c, size_t n)
+{
+    if (c->whead > 0 && (c->whead + c->wlen + n > c->wcap || c->whead > c->wcap / 2)) {
+        memmove(c->wbuf, c->wbuf + c->whead, c->wlen);
+        c->whead = 0;
+    }
+    if (c->wlen + n <= c->wcap)
+        return true;
+    size_t cap = c->wcap ? c->wcap : 16 * 1024;
+    while (cap < c->wlen + n)
+        cap *= 2;
+    char *p = realloc(c->wbuf, cap);
+    if (p == NULL)
+        return false;
+    c->wbuf = p;
+    c->wcap = cap;
+    return true;
+}
+
+static void queue_iov(struct net_conn *c, const struct iovec *iov, int iovcnt, size_t skip)
+{
+    for (int i = 0; i < iovcnt; i++) {
+        size_t len = iov[i].iov_len;
+        const char *base = iov[i].iov_base;
+        if (skip >= len) {
+            skip -= len;
+            continue;
+        }
+        base += skip;
+        len -= skip;
+        skip = 0;
+        memcpy(c->wbuf + c->whead + c->wlen, base, len);
+        c->wlen += len;
+    }
+}
+
+static void note_queue_level(struct net_conn *c)
+{
+    if (!c->congested && c->wlen > c->opts.write_high)
+        c->congested = true;
+}
+
+/*
+ * Writes queued bytes until the queue is empty or the socket would block. Returns 0, or an
+ * errno value after which the connection must be finished.
+ */
+static int flush_queue(struct net_conn *c, const char **why)
+{
+    while (c->wlen > 0) {
+        ssize_t n;
+        if (c->ssl != NULL) {
+            ERR_clear_error();
+            int len = c->wlen > (1u << 30) ? (1 << 30) : (int)c->wlen;
+            int r = SSL_write(c->ssl, c->wbuf + c->whead, len);
+            if (r <= 0) {
+                int e = SSL_get_error(c->ssl, r);
+                if (e == SSL_ERROR_WANT_WRITE)
+                    return 0;
+                if (e == SSL_ERROR_WANT_READ) {
+                    c->tls_write_wants_read = true; /* renegotiation or key update */
+                    return 0;
+                }
+                *why = "TLS write failed";
+                return EPIPE;
+            }
+            c->tls_write_wants_read = false;
+            n = r;
+        } else {
+            n = send(c->fd, c->wbuf + c->whead, c->wlen, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                    return 0;
+                *why = "write failed";
+                return errno;
+            }
+        }
+        c->whead += (size_t)n;
+        c->wlen -= (size_t)n;
+        c->bytes_out += (uint64_t)n;
+    }
+    c->whead = 0;
+    return 0;
+}
+
+/* After output progress: drain notification, finishing a flushing close, interest. */
+static void after_output(struct net_conn *c)
+{
+    if (c->state == CLOSING && c->wlen == 0) {
+        finish(c, 0, "closed");
+        return;
+    }
+    if (c->congested && c->wlen <= c->opts.write_low) {
+        c->congested = false;
+        if (c->h->on_drain != NULL && c->state == OPEN)
+            c->h->on_drain(c);
+        if (c->state == CLOSED)
+            return;
+    }
+    update_interest(c);
+}
+
+int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
+{
+    if (c->state == CLOSING || c->state == CLOSED)
+        return EPIPE;
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++)
+        total += iov[i].iov_len;
+    if (c->wlen + total > c->opts.write_cap)
+        return ENOBUFS;
+
+    /*
+     * A failed write is not reported here: the bytes stay queued, the socket stays writable,
+     * and the next loop pass fails again and closes from the loop. So on_close never runs
+     * inside net_conn_send(), whose caller may be in the middle of another connection's work.
+     */
+    size_t written = 0;
+    if (c->state == OPEN && c->wlen == 0 && c->ssl == NULL) {
+        /* sendmsg rather than writev for MSG_NOSIGNAL: a closed peer is an error, not a
+         * SIGPIPE (OpenSSL's writes need the process to ignore SIGPIPE; main does). */
+        struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
+        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+        if (n > 0) {
+            written = (size_t)n;
+            c->bytes_out += (uint64_t)n;
+        }
+        if (written == total)
+            return 0;
+    }
+    if (!queue_reserve(c, total - written))
+        return ENOMEM;
+    queue_iov(c, iov, iovcnt, written);
+    note_queue_level(c);
+    if (c->state == OPEN && c->ssl != NULL && c->busy == 0) {
+        /* Outside our own callbacks, try TLS at once; inside, io_ready flushes on return. */
+        const char *why = NULL;
+        (void)flush_queue(c, &why); /* an error shows again, and closes, from the loop */
+    }
+    if (c->state == OPEN)
+        update_interest(c);
+    return 0;
+}
+
+/* ---- input -------------------------------------------------------------------------------- */
+
+/*
+ * Reads what is there (bounded per wake-up) and hands it to on_data. Returns 0, or an errno
+ * value / -1 for EOF after which the connection must be finished with *why.
+ */
+static int read_input(struct net_conn *c, const char **why)
+{
+    unsigned reads = 0;
+    for (;;) {
+        if (c->state != OPEN || !c->reading)
+            return 0;
+        bool pending = c->ssl != NULL && SSL_pending(c->ssl) > 0;
+        if (reads >= c->opts.reads_per_wakeup && !pending)
+            return 0;
+        size_t room = c->opts.read_buffer - c->rlen;
+        if (room == 0) {
+            *why = "peer sent more than the protocol layer can buffer";
+            return EMSGSIZE;
+        }
+        ssize_t n;
+        if (c->ssl != NULL) {
+            ERR_clear_error();
+            int r = SSL_read(c->ssl, c->rbuf + c->rlen, room > INT32_MAX ? INT32_MAX : (int)room);
+            if (r <= 0) {
+                int e = SSL_get_error(c->ssl, r);
+                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+                    return 0;
+                if (e == SSL_ERROR_ZERO_RETURN) {
+                    *why = "peer closed the TLS session";
+                    return -1;
+                }
+                *why = e == SSL_ERROR_SYSCALL ? "peer closed without TLS close_notify"
+                                              : "TLS read failed";
+                return e == SSL_ERROR_SYSCALL ? -1 : EPROTO;
+            }
+            n = r;
+        } else {
+            n = read(c->fd, c->rbuf + c->rlen, room);
+            if (n == 0) {
+                *why = "peer closed the connection";
+                return -1;
+            }
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EINTR)
+                    return 0;
+                *why = "read failed";
+                return errno;
+            }
+        }
+        reads++;
+        c->rlen += (size_t)n;
+        c->bytes_in += (uint64_t)n;
+        size_t used = c->h->on_data(c, c->rbuf, c->rlen);
+        if (c->state == CLOSED)
+            return 0;
+        if (used > c->rlen)
+            used = c->rlen;
+        memmove(c->rbuf, c->rbuf + used, c->rlen - used);
+        c->rlen -= used;
+    }
+}
+
+/* ---- connection set-up -------------------------------------------------------------------- */
+
+static void become_open(struct net_conn *c)
+{
+    c->state = OPEN;
+    net_timer_stop(c->loop, &c->connect_timer);
+    if (c->h->on_open != NULL)
+        c->h->on_open(c);
+    if (c->state != OPEN)
+        return;
+    const char *why = NULL;
+    int e = flush_queue(c, &why);
+    if (e != 0) {
+        finish(c, e, why);
+        return;
+    }
+    after_output(c);
+}
+
+static void handshake_step(struct net_conn *c)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        c->watched = 0;
+        become_open(c);
+        return;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        unsigned want = e == SSL_ERROR_WANT_READ ? NET_READABLE : NET_WRITABLE;
+        if (net_loop_watch(c->loop, c->fd, want, io_ready, c) == 0)
+            c->watched = want;
+        return;
+    }
+    char why[256];
+    ssl_error_text(why, sizeof(why), "TLS handshake failed");
+    finish(c, EPROTO, why);
+}
+
+static void connected(struct net_conn *c)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+        err = errno;
+    if (err != 0) {
+        finish(c, err, err == ECONNREFUSED ? "connection refused" : "connect failed");
+        return;
+    }
+    if (c->ssl != NULL) {
+        c->state = HANDSHAKE;
+        c->watched = 0;
+        handshake_step(c);
+    } else {
+        become_open(c);
+    }
+}
+
+static void connect_timeout(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct net_conn *c = t->arg;
+    finish(c, ETIMEDOUT, c->state == HANDSHAKE ? "TLS handshake timed out" : "connect timed out");
+}
+
+static void io_ready(struct net_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    struct net_conn *c = arg;
+    c->busy++;
+    const char *why = NULL;
+    int e = 0;
+    switch (c->state) {
+    case CONNECTING:
+        connected(c);
+        break;
+    case HANDSHAKE:
+        handshake_step(c);
+        break;
+    case OPEN:
+    case CLOSING:
+        if ((events & NET_WRITABLE) || (c->tls_write_wants_read && (events & NET_READABLE))) {
+            e = flush_queue(c, &why);
+            if (e != 0)
+                break;
+        }
+        if (events & NET_READABLE) {
+            e = read_input(c, &why);
+            if (e != 0)
+                break;
+        }
+        /* Handlers may have queued responses: send them before sleeping again. */
+        if (c->state != CLOSED && c->wlen > 0)
+            e = flush_queue(c, &why);
+        break;
+    case CLOSED:
+        break;
+    }
+    if (e != 0)
+        finish(c, e < 0 ? 0 : e, why);
+    else if (c->state == OPEN || c->state == CLOSING)
+        after_output(c);
+    c->busy--;
+    if (c->dead && c->busy == 0)
+        conn_free(c);
+}
+
+static struct net_conn *conn_new(struct net_loop *loop, int fd, struct net_tls *tls,
+                                 const char *sni, const struct net_conn_opts *opts)
+{
+    struct net_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    if (opts != NULL)
+        c->opts = *opts;
+    else
+        net_conn_opts_default(&c->opts);
+    c->rbuf = malloc(c->opts.read_buffer);
+    if (c->rbuf == NULL)
+        goto err;
+    if (tls != NULL) {
+        c->ssl = net_tls_session(tls, fd, sni);
+        if (c->ssl == NULL)
+            goto err;
+    }
+    c->loop = loop;
+    c->fd = fd;
+    c->reading = true;
+    c->connect_timer.fn = connect_timeout;
+    c->connect_timer.arg = c;
+    return c;
+err:
+    free(c->rbuf);
+    free(c);
+    return NULL;
+}
+
+static void tune_socket(int fd)
+{
+    int one = 1;
+    /* MSRP chunks are messages: send each at once rather than waiting for Nagle. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+int net_conn_connect(struct net_loop *loop, const struct sockaddr *sa, socklen_t salen,
+                     struct net_tls *tls, const char *sni, const struct net_conn_handlers *h,
+                     void *user, const struct net_conn_opts *opts, struct net_conn **out)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    tune_socket(fd);
+    struct net_conn *c = conn_new(loop, fd, tls, sni, opts);
+    int e = 0;
+    if (c == NULL) {
+        e = ENOMEM;
+        goto err;
+    }
+    c->h = h;
+    c->user = user;
+    format_peer(sa, c->peer, sizeof(c->peer));
+    if (connect(fd, sa, salen) != 0 && errno != EINPROGRESS) {
+        e = errno;
+        goto err;
+    }
+    c->state = CONNECTING;
+    c->watched = 0;
+    if ((e = net_loop_watch(loop, fd, NET_WRITABLE, io_ready, c)) != 0)
+        goto err;
+    c->watched = NET_WRITABLE;
+    if (c->opts.connect_timeout_ns > 0)
+        net_timer_start(loop, &c->connect_timer, c->opts.connect_timeout_ns);
+    *out = c;
+    return 0;
+err:
+    if (c != NULL) {
+        if (c->ssl != NULL)
+            SSL_free(c->ssl);
+        conn_free(c);
+    }
+    close(fd);
+    return e;
+}
+
+void net_conn_close(struct net_conn *c, bool flush)
+{
+    if (c->state == CLOSED || c->state == CLOSING)
+        return;
+    if (flush && c->state == OPEN && c->wlen > 0) {
+        c->state = CLOSING;
+        c->reading = false;
+        update_interest(c);
+        return;
+    }
+    finish(c, 0, "closed");
+}
+
+void net_conn_set_reading(struct net_conn *c, bool on)
+{
+    if (c->reading == on)
+        return;
+    c->reading = on;
+    if (c->state == OPEN)
+        update_interest(c);
+}
+
+bool net_conn_congested(const struct net_conn *c)
+{
+    return c->congested;
+}
+
+size_t net_conn_queued(const struct net_conn *c)
+{
+    return c->wlen;
+}
+
+bool net_conn_is_open(const struct net_conn *c)
+{
+    return c->state == OPEN;
+}
+
+bool net_conn_is_tls(const struct net_conn *c)
+{
+    return c->ssl != NULL;
+}
+
+void *net_conn_user(const struct net_conn *c)
+{
+    return c->user;
+}
+
+void net_conn_set_user(struct net_conn *c, void *user)
+{
+    c->user = user;
+}
+
+void net_conn_set_handlers(struct net_conn *c, const struct net_conn_handlers *h)
+{
+    c->h = h;
+}
+
+struct net_loop *net_conn_loop(const struct net_conn *c)
+{
+    return c->loop;
+}
+
+const char *net_conn_peer(const struct net_conn *c)
+{
+    return c->peer;
+}
+
+uint64_t net_conn_bytes_in(const struct net_conn *c)
+{
+    return c->bytes_in;
+}
+
+uint64_t net_conn_bytes_out(const struct net_conn *c)
+{
+    return c->bytes_out;
+}
+
+/* ---- listeners ---------------------------------------------------------------------------- */
+
+static void accept_ready(struct net_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)events;
+    struct net_listener *l = arg;
+    /* Bounded like reads, so a connection storm cannot starve established sessions. */
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0)
+            return; /* EAGAIN, or EMFILE and friends: try again on the next wake-up */
+        tune_socket(cfd);
+        struct net_conn *c = conn_new(loop, cfd, l->tls, NULL, &l->opts);
+        if (c == NULL) {
+            close(cfd);
+            continue;
+        }
+        format_peer((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
+        c->state = l->tls != NULL ? HANDSHAKE : CONNECTING;
+        l->on_accept(l, c);
+        if (c->h == NULL) {
+            /* The owner did not take it: refuse politely. */
+            c->h = &(const struct net_conn_handlers){0};
+            finish(c, 0, "not accepted");
+            continue;
+        }
+        if (c->opts.connect_timeout_ns > 0)
+            net_timer_start(loop, &c->connect_timer, c->opts.connect_timeout_ns);
+        c->busy++;
+        if (l->tls != NULL)
+            handshake_step(c);
+        else
+            become_open(c);
+        c->busy--;
+        if (c->dead && c->busy == 0)
+            conn_free(c);
+    }
+}
+
+int net_listener_open(struct net_loop *loop, const struct sockaddr *sa, socklen_t salen,
+                      struct net_tls *tls, net_accept_fn on_accept, void *user,
+                      const struct net_conn_opts *opts, struct net_listener **out, char *err,
+                      size_t errlen)
+{
+    char where[80];
+    format_peer(sa, where, sizeof(where));
+    struct net_listener *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return ENOMEM;
+    }
+    l->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int e = 0;
+    if (l->fd < 0) {
+        e = errno;
+        snprintf(err, errlen, "socket for %s: %s", where, strerror(e));
+        goto err;
+    }
+    int one = 1;
+    setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(l->fd, sa, salen) != 0 || listen(l->fd, 4096) != 0) {
+        e = errno;
+        snprintf(err, errlen, "cannot listen on %s: %s", where, strerror(e));
+        goto err;
+    }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof(bound);
+    getsockname(l->fd, (struct sockaddr *)&bound, &blen);
+    l->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                 : ((struct sockaddr_in *)&bound)->sin_port);
+    l->loop = loop;
+    l->tls = tls;
+    l->on_accept = on_accept;
+    l->user = user;
+    if (opts != NULL)
+        l->opts = *opts;
+    else
+        net_conn_opts_default(&l->opts);
+    if ((e = net_loop_watch(loop, l->fd, NET_READABLE, accept_ready, l)) != 0) {
+        snprintf(err, errlen, "cannot watch %s: %s", where, strerror(e));
+        goto err;
+    }
+    *out = l;
+    return 0;
+err:
+    if (l->fd >= 0)
+        close(l->fd);
+    free(l);
+    return e;
+}
+
+void net_listener_close(struct net_listener *l)
+{
+    if (l == NULL)
+        return;
+    net_loop_forget(l->loop, l->fd);
+    close(l->fd);
+    free(l);
+}
+
+uint16_t net_listener_port(const struct net_listener *l)
+{
+    return l->port;
+}
+
+void *net_listener_user(const struct net_listener *l)
+{
+    return l->user;
+}
+
+int net_addr_resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
+                     socklen_t *len)
+{
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons(port);
+        *len = sizeof(*in);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons(port);
+        *len = sizeof(*in6);
+        return 0;
+    }
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
+        return ENOENT;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    if (ss->ss_family == AF_INET)
+        in->sin_port = htons(port);
+    else
+        in6->sin6_port = htons(port);
+    freeaddrinfo(res);
+    return 0;
+}
