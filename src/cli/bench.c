@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/bench.h"
 #include "cli/cli.h"
 #include "wire/idgen.h"
 #include "wire/parser.h"
@@ -21,7 +22,7 @@
 static const char to_path[] = "msrp://biloxi.example.com:12763/kjhd37s2s20w2a;tcp";
 static const char from_path[] = "msrp://atlanta.example.com:7654/jshA7weztas;tcp";
 
-static double now_seconds(void)
+double bench_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -101,10 +102,10 @@ static void bench_parse_small(double seconds)
     struct msrp_header headers[16];
     struct msrp_chunk c = {.headers = headers, .headers_cap = 16};
     size_t chunks = 0;
-    double start = now_seconds(), elapsed;
+    double start = bench_now(), elapsed;
     do {
         chunks += parse_all(stream, len, &c);
-        elapsed = now_seconds() - start;
+        elapsed = bench_now() - start;
     } while (elapsed < seconds);
     print_figure("parse_small_chunks_per_s", (double)chunks / elapsed, "chunks/s");
     print_figure("parse_small_bytes_per_s", (double)chunks * (double)len / SMALL_COPIES / elapsed,
@@ -142,7 +143,7 @@ static double bench_parse_large(size_t body_len, double seconds, const char *nam
     struct msrp_header headers[16];
     struct msrp_chunk c = {.headers = headers, .headers_cap = 16};
     uint64_t bytes = 0;
-    double start = now_seconds(), elapsed;
+    double start = bench_now(), elapsed;
     do {
         for (int k = 0; k < 16; k++) {
             struct msrp_parser p;
@@ -154,7 +155,7 @@ static double bench_parse_large(size_t body_len, double seconds, const char *nam
             }
             bytes += c.body.len;
         }
-        elapsed = now_seconds() - start;
+        elapsed = bench_now() - start;
     } while (elapsed < seconds);
     double rate = (double)bytes / elapsed;
     print_figure(name, rate, "bytes/s");
@@ -162,13 +163,13 @@ static double bench_parse_large(size_t body_len, double seconds, const char *nam
     /* The limit beside it: memchr over the same body for a byte it does not contain. */
     if (body_len == (1u << 20)) {
         bytes = 0;
-        start = now_seconds();
+        start = bench_now();
         do {
             for (int k = 0; k < 16; k++) {
                 sink = (size_t)memchr(body, 0xff, body_len);
                 bytes += body_len;
             }
-            elapsed = now_seconds() - start;
+            elapsed = bench_now() - start;
         } while (elapsed < seconds);
         print_figure("memchr_bytes_per_s", (double)bytes / elapsed, "bytes/s");
     }
@@ -202,7 +203,7 @@ static void bench_write_small(double seconds)
     struct msrp_wire_chunk w;
     uint64_t chunks = 0;
     size_t acc = 0;
-    double start = now_seconds(), elapsed;
+    double start = bench_now(), elapsed;
     do {
         for (int k = 0; k < 1024; k++) {
             /* A new transaction id for every chunk, as a sender draws them. */
@@ -213,10 +214,15 @@ static void bench_write_small(double seconds)
             acc += w.total;
         }
         chunks += 1024;
-        elapsed = now_seconds() - start;
+        elapsed = bench_now() - start;
     } while (elapsed < seconds);
     sink = acc;
     print_figure("write_small_chunks_per_s", (double)chunks / elapsed, "chunks/s");
+}
+
+bool bench_selected(const char *group, const char *only)
+{
+    return strncmp(group, only, strlen(only)) == 0;
 }
 
 static void bench_usage(FILE *out)
@@ -232,8 +238,18 @@ static void bench_usage(FILE *out)
                  "  parse_large_body_bytes_per_s  the lower of the two\n"
                  "  memchr_bytes_per_s            memchr over the same 1 MiB: the limit to compare with\n"
                  "  write_small_chunks_per_s      small SENDs formatted with a fresh transaction id\n"
+                 "  tcp_raw_bytes_per_s           write/read over one loopback TCP connection: the\n"
+                 "                                limit for the next figure\n"
+                 "  e2e_64k_bytes_per_s           payload over one MSRP connection, 64 KiB chunks,\n"
+                 "                                Failure-Report no (receiver does not hash)\n"
+                 "  e2e_64k_percent_of_raw        the same as a share of tcp_raw_bytes_per_s\n"
+                 "  e2e_small_tx_per_s            100-byte messages, Failure-Report yes, 100\n"
+                 "                                sessions, 8 in flight each, both ends here\n"
+                 "  e2e_small_p50_us, e2e_small_p99_us  their transaction latency\n"
+                 "  idle_session_rss_bytes        memory per idle bound session over 10,000\n"
                  "Each figure runs for S seconds (default 1). --only runs the groups whose\n"
-                 "name starts with PREFIX (parse_small, parse_large, write_small).\n");
+                 "name starts with PREFIX (parse_small, parse_large, write_small, tcp_raw,\n"
+                 "e2e_64k, e2e_small, idle_session).\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -264,14 +280,15 @@ int cmd_bench(int argc, char **argv)
     }
     fprintf(stderr, "# msrpload bench: one core, %.1f s per figure, end-line scan: %s\n", seconds,
             msrp__scan_impl());
-    if (strncmp("parse_small", only, strlen(only)) == 0)
+    if (bench_selected("parse_small", only))
         bench_parse_small(seconds);
-    if (strncmp("parse_large", only, strlen(only)) == 0) {
+    if (bench_selected("parse_large", only)) {
         double r64 = bench_parse_large(64u << 10, seconds, "parse_large_body_64k_bytes_per_s");
         double r1m = bench_parse_large(1u << 20, seconds, "parse_large_body_1m_bytes_per_s");
         print_figure("parse_large_body_bytes_per_s", r64 < r1m ? r64 : r1m, "bytes/s");
     }
-    if (strncmp("write_small", only, strlen(only)) == 0)
+    if (bench_selected("write_small", only))
         bench_write_small(seconds);
+    bench_net(seconds, only);
     return EXIT_OK;
 }

@@ -53,6 +53,7 @@ struct msg {
     /* Sorted by start, never overlapping nor touching, all beyond prefix + 1. */
     struct extent *extents;
     EVP_MD_CTX *ctx;
+    bool digest; /* hash the prefix (limits.no_digest unset) */
 };
 
 struct msrp_reasm {
@@ -209,7 +210,8 @@ static struct msg *msg_new(struct msrp_reasm *r, struct msrp_span id)
     }
     if (!EVP_DigestInit_ex(ctx, r->md, NULL))
         return NULL;
-    *m = (struct msg){.id_len = id.len, .total = UNKNOWN, .ctx = ctx};
+    *m = (struct msg){.id_len = id.len, .total = UNKNOWN, .ctx = ctx,
+                      .digest = !r->limits.no_digest};
     memcpy(m->id, id.ptr, id.len);
     r->hint = r->count++;
     return m;
@@ -248,7 +250,7 @@ static void done_start(struct msrp_reasm_done *done, struct msrp_span id)
 
 static bool hash(struct msg *m, const unsigned char *p, size_t n)
 {
-    return n == 0 || EVP_DigestUpdate(m->ctx, p, n) == 1;
+    return n == 0 || !m->digest || EVP_DigestUpdate(m->ctx, p, n) == 1;
 }
 
 /* The first extent has become the continuation of the prefix: hash it and let it go. */
@@ -566,7 +568,8 @@ enum msrp_reasm_status msrp_reasm_add(struct msrp_reasm *r, struct msrp_span id,
     done->overlap_bytes = m->overlap;
     done->out_of_order = m->out_of_order;
     unsigned int n = 0;
-    if (EVP_DigestFinal_ex(m->ctx, done->sha256, &n) != 1 || n != sizeof(done->sha256))
+    if (m->digest &&
+        (EVP_DigestFinal_ex(m->ctx, done->sha256, &n) != 1 || n != sizeof(done->sha256)))
         return drop(r, m, MSRP_REASM_E_LIMIT);
     msg_release(r, m);
     return MSRP_REASM_COMPLETE;

@@ -67,6 +67,8 @@ struct msrp_reasm_limits {
     size_t max_buffered;  /* bytes held out of order, all messages together; default 16 MiB */
     size_t max_messages;  /* messages in progress at once; default 64 */
     uint64_t max_message; /* largest total accepted; default 2^40 */
+    bool no_digest;       /* skip SHA-256 (done->sha256 is zeros): for throughput runs that
+                             do not verify payloads, since hashing costs more than a copy */
 };
 
 enum msrp_reasm_status {

@@ -23,11 +23,11 @@
 #define MAX_HEADERS 32
 #define SEGMENT_CAP (64 * 1024)
 #define PATH_MAX_TEXT 2048
-#define RECENT_TIDS 64
+#define RECENT_TIDS 16
 #define MSGID_LEN 16
 #define TID_RANDOM 8
 #define TID_SLOT_CHARS 4
-#define TX_BLOCK 64
+#define TX_BLOCK 16
 
 enum session_state { S_CONNECTING, S_BINDING, S_BOUND, S_CLOSING, S_ENDED };
 
@@ -70,7 +70,10 @@ struct in_chunk {
     uint8_t tid_len;
     enum msrp_report failure_report, success_report;
     int respond;           /* status to answer with at the end, 0: none */
-    size_t from_path_len;
+    int report;            /* REPORT status to send after the response, 0: none */
+    uint64_t report_end;   /* its Byte-Range end (and total) */
+    const char *reply_to;  /* the request's From-Path: the bound peer's path, or scratch */
+    size_t reply_len;
     char message_id[MSRP_REASM_ID_MAX];
     uint8_t message_id_len;
     uint64_t start;        /* Byte-Range start */
@@ -78,7 +81,6 @@ struct in_chunk {
     bool has_range;
     uint64_t body_len;
     char content_type[128];
-    char from_path[PATH_MAX_TEXT]; /* last: the per-chunk reset stops before it */
 };
 
 struct msrp_session {
@@ -93,15 +95,15 @@ struct msrp_session {
     unsigned busy;
     bool free_when_idle;
 
-    char local_text[MSRP_URI_MAX + 1];
+    char *local_text;      /* our URI; s->local's spans point into it */
     struct msrp_uri local;
-    char peer_text[PATH_MAX_TEXT];  /* the peer's full path, as To-Path of our requests */
+    char *peer_text;       /* the peer's full path, as To-Path of our requests */
+    char *scratch_path;    /* a request's From-Path that is not the peer's (rare: 481s) */
     size_t peer_len;
     bool have_peer;
-    char accept_types[256];
+    char *accept_types;
 
     struct msrp_parser parser;
-    struct msrp_header headers[MAX_HEADERS];
     struct in_chunk in;
     struct msrp_reasm *reasm;
 
@@ -111,12 +113,30 @@ struct msrp_session {
     struct tx **tx_blocks; /* fixed blocks: armed timers inside must never move */
     uint32_t tx_cap, tx_free, tx_used;
 
-    struct msrp_idgen ids;
     struct net_timer bind_timer;
     char recent_tids[RECENT_TIDS][MSRP_TID_MAX + 1];
     unsigned recent_next;
     char end_detail[160];
 };
+
+/*
+ * Per-thread state shared by every session of a loop: the id generator's 4 KiB pool and the
+ * header array are needed only while a chunk is being made or read, never between calls, so
+ * an idle session costs neither.
+ */
+static _Thread_local struct msrp_idgen thread_idgen;
+static _Thread_local bool thread_idgen_ready;
+static _Thread_local struct msrp_header thread_headers[MAX_HEADERS];
+
+static struct msrp_idgen *thread_ids(void)
+{
+    if (!thread_idgen_ready) {
+        if (msrp_idgen_init(&thread_idgen) != 0)
+            return NULL;
+        thread_idgen_ready = true;
+    }
+    return &thread_idgen;
+}
 
 static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -177,6 +197,10 @@ static void session_free(struct msrp_session *s)
     }
     net_timer_stop(s->loop, &s->bind_timer);
     msrp_reasm_destroy(s->reasm);
+    free(s->local_text);
+    free(s->peer_text);
+    free(s->scratch_path);
+    free(s->accept_types);
     free(s);
 }
 
@@ -388,7 +412,7 @@ static bool send_next_chunk(struct msrp_session *s)
             return false;
         }
     }
-    if (msrp_idgen_ident(&s->ids, tid, TID_RANDOM) != 0) {
+    if (msrp_idgen_ident(thread_ids(), tid, TID_RANDOM) != 0) {
         session_end(s, MSRP_END_PROTOCOL, "the CSPRNG failed");
         return false;
     }
@@ -418,7 +442,7 @@ static bool send_next_chunk(struct msrp_session *s)
     }
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 512];
     struct msrp_wire_chunk w;
-    if (msrp_write(&out, &s->ids, head, sizeof(head), &w) != MSRP_W_OK) {
+    if (msrp_write(&out, thread_ids(), head, sizeof(head), &w) != MSRP_W_OK) {
         if (t != NULL) {
             t->msg = m;
             tx_release(s, t);
@@ -499,7 +523,7 @@ static struct out_msg *new_message(struct msrp_session *s, const char *body, siz
     m->chunk_size = o != NULL && o->chunk_size > 0 ? o->chunk_size : s->cfg.chunk_size;
     m->cookie = o != NULL ? o->cookie : NULL;
     m->status = 200;
-    if (msrp_idgen_ident(&s->ids, m->message_id, MSGID_LEN) != 0) {
+    if (msrp_idgen_ident(thread_ids(), m->message_id, MSGID_LEN) != 0) {
         free(m);
         return NULL;
     }
@@ -613,7 +637,7 @@ static void send_report(struct msrp_session *s, const char *to, size_t to_len, c
     };
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 256];
     struct msrp_wire_chunk w;
-    if (msrp_write(&out, &s->ids, head, sizeof(head), &w) == MSRP_W_OK)
+    if (msrp_write(&out, thread_ids(), head, sizeof(head), &w) == MSRP_W_OK)
         (void)net_conn_send(s->conn, w.iov, w.iovcnt);
 }
 
@@ -708,7 +732,7 @@ static void note_tid(struct msrp_session *s, const struct msrp_chunk *c)
 static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
 {
     struct in_chunk *in = &s->in;
-    memset(in, 0, offsetof(struct in_chunk, from_path));
+    memset(in, 0, sizeof(*in));
     in->active = true;
     in->tid_len = (uint8_t)c->tid.len;
     memcpy(in->tid, c->tid.ptr, c->tid.len);
@@ -718,10 +742,20 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     in->is_report = c->method_id == MSRP_METHOD_REPORT;
     const struct msrp_header *from = msrp_chunk_header(c, MSRP_H_FROM_PATH);
     const struct msrp_header *to = msrp_chunk_header(c, MSRP_H_TO_PATH);
-    in->from_path_len = 0;
-    if (from != NULL && from->value.len <= sizeof(in->from_path)) {
-        memcpy(in->from_path, from->value.ptr, from->value.len);
-        in->from_path_len = from->value.len;
+    /* Answers go back along the request's From-Path; normally that is the bound peer's path,
+     * so only a different one (which gets a 481) needs a copy. */
+    if (from != NULL && s->have_peer &&
+        msrp_span_eq(from->value, msrp_span_make(s->peer_text, s->peer_len))) {
+        in->reply_to = s->peer_text;
+        in->reply_len = s->peer_len;
+    } else if (from != NULL && from->value.len <= PATH_MAX_TEXT) {
+        if (s->scratch_path == NULL)
+            s->scratch_path = malloc(PATH_MAX_TEXT);
+        if (s->scratch_path != NULL) {
+            memcpy(s->scratch_path, from->value.ptr, from->value.len);
+            in->reply_to = s->scratch_path;
+            in->reply_len = from->value.len;
+        }
     }
     note_tid(s, c);
     for (unsigned bit = 1; bit != 0 && c->violations != 0; bit <<= 1)
@@ -751,9 +785,15 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
             return;
         }
         if (!s->have_peer) {
-            memcpy(s->peer_text, from->value.ptr, in->from_path_len);
-            s->peer_len = in->from_path_len;
+            s->peer_text = strndup(from->value.ptr, from->value.len);
+            if (s->peer_text == NULL) {
+                session_end(s, MSRP_END_PROTOCOL, "out of memory");
+                return;
+            }
+            s->peer_len = from->value.len;
             s->have_peer = true;
+            in->reply_to = s->peer_text;
+            in->reply_len = s->peer_len;
         }
         if (s->state != S_BOUND) {
             s->state = S_BOUND;
@@ -847,18 +887,22 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
                                       st == MSRP_REASM_ABORTED};
             s->h->on_received(s, &r);
         }
-        if (st == MSRP_REASM_COMPLETE && in->success_report == MSRP_REPORT_YES)
-            send_report(s, in->from_path, in->from_path_len, in->message_id,
-                        in->message_id_len, done.total, 200);
+        /* Sent by request_end, after the response to this last chunk: a REPORT must not
+         * announce a delivery before the chunk completing it is answered (or refused). */
+        if (st == MSRP_REASM_COMPLETE && in->success_report == MSRP_REPORT_YES) {
+            in->report = 200;
+            in->report_end = done.total;
+        }
         break;
     case MSRP_REASM_E_TOO_LARGE:
     case MSRP_REASM_E_LIMIT:
         in->ignore = true;
         in->respond = 413;
         if (in->failure_report == MSRP_REPORT_YES || in->failure_report == MSRP_REPORT_PARTIAL ||
-            in->failure_report == MSRP_REPORT_ABSENT)
-            send_report(s, in->from_path, in->from_path_len, in->message_id,
-                        in->message_id_len, in->start + in->body_len - 1, 413);
+            in->failure_report == MSRP_REPORT_ABSENT) {
+            in->report = 413;
+            in->report_end = in->start + in->body_len - 1;
+        }
         break;
     case MSRP_REASM_E_RANGE:
         violation(s, "byte-range", "Byte-Range inconsistent with earlier chunks");
@@ -875,8 +919,12 @@ static void request_end(struct msrp_session *s)
     if (s->cfg.always_respond_status != 0 && status == 200)
         status = s->cfg.always_respond_status;
     if (status != 0 && !in->is_report && may_respond(in->failure_report, status) &&
-        in->from_path_len > 0)
-        send_response(s, in->tid, in->tid_len, in->from_path, in->from_path_len, status);
+        in->reply_len > 0)
+        send_response(s, in->tid, in->tid_len, in->reply_to, in->reply_len, status);
+    /* A success REPORT only for a message whose last chunk was accepted. */
+    if (in->report != 0 && (in->report != 200 || status == 200) && in->reply_len > 0)
+        send_report(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len,
+                    in->report_end, in->report);
     in->active = false;
 }
 
@@ -898,7 +946,7 @@ static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
     s->busy++;
     size_t used = 0;
     while (used < len && !s->ended) {
-        struct msrp_chunk c = {.headers = s->headers, .headers_cap = MAX_HEADERS};
+        struct msrp_chunk c = {.headers = thread_headers, .headers_cap = MAX_HEADERS};
         ssize_t r = msrp_parse(&s->parser, buf + used, len - used, &c);
         if (r == MSRP_INCOMPLETE)
             break;
@@ -1014,25 +1062,29 @@ static struct msrp_session *session_new(struct net_loop *loop,
     *err = EINVAL;
     if (cfg->local_uri == NULL || strlen(cfg->local_uri) > MSRP_URI_MAX)
         goto err;
-    strcpy(s->local_text, cfg->local_uri);
-    if (msrp_uri_parse(s->local_text, strlen(s->local_text), &s->local) != MSRP_URI_OK)
+    s->local_text = strdup(cfg->local_uri);
+    if (s->local_text == NULL ||
+        msrp_uri_parse(s->local_text, strlen(s->local_text), &s->local) != MSRP_URI_OK)
         goto err;
     if (cfg->peer_path != NULL) {
         size_t n = strlen(cfg->peer_path);
-        if (n >= sizeof(s->peer_text) || msrp_uri_list_count(msrp_span_make(cfg->peer_path, n)) < 1)
+        if (n >= PATH_MAX_TEXT || msrp_uri_list_count(msrp_span_make(cfg->peer_path, n)) < 1)
             goto err;
-        memcpy(s->peer_text, cfg->peer_path, n);
+        s->peer_text = strdup(cfg->peer_path);
+        if (s->peer_text == NULL)
+            goto err;
         s->peer_len = n;
         s->have_peer = true;
     }
-    snprintf(s->accept_types, sizeof(s->accept_types), "%s",
-             cfg->accept_types != NULL ? cfg->accept_types : "*");
+    s->accept_types = strdup(cfg->accept_types != NULL ? cfg->accept_types : "*");
+    if (s->accept_types == NULL)
+        goto err;
     struct msrp_limits lim;
     session_limits(&lim);
     msrp_parser_init(&s->parser, &lim);
     s->reasm = msrp_reasm_create(&cfg->reasm);
     *err = ENOMEM;
-    if (s->reasm == NULL || msrp_idgen_init(&s->ids) != 0)
+    if (s->reasm == NULL || thread_ids() == NULL)
         goto err;
     s->bind_timer.fn = bind_timeout;
     s->bind_timer.arg = s;
@@ -1040,6 +1092,9 @@ static struct msrp_session *session_new(struct net_loop *loop,
     return s;
 err:
     msrp_reasm_destroy(s->reasm);
+    free(s->local_text);
+    free(s->peer_text);
+    free(s->accept_types);
     free(s);
     return NULL;
 }
@@ -1094,8 +1149,7 @@ int msrp_session_connect(struct net_loop *loop, const struct msrp_session_config
     e = net_conn_connect(loop, sa, salen, tls, sni[0] ? sni : NULL, &conn_handlers, s, &o,
                          &s->conn);
     if (e != 0) {
-        msrp_reasm_destroy(s->reasm);
-        free(s);
+        session_free(s);
         return e;
     }
     *out = s;

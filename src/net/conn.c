@@ -34,7 +34,7 @@ struct net_conn {
     struct net_conn_opts opts;
 
     char *rbuf;
-    size_t rlen;
+    size_t rlen, rcap; /* rcap grows towards opts.read_buffer only when the protocol needs it */
 
     char *wbuf; /* queued output is wbuf[whead .. whead + wlen) */
     size_t whead, wlen, wcap;
@@ -172,7 +172,7 @@ static bool queue_reserve(struct net_conn *c, size_t n)
     }
     if (c->wlen + n <= c->wcap)
         return true;
-    size_t cap = c->wcap ? c->wcap : 16 * 1024;
+    size_t cap = c->wcap ? c->wcap : 4096;
     while (cap < c->wlen + n)
         cap *= 2;
     char *p = realloc(c->wbuf, cap);
@@ -245,6 +245,12 @@ static int flush_queue(struct net_conn *c, const char **why)
         c->bytes_out += (uint64_t)n;
     }
     c->whead = 0;
+    /* An idle connection keeps no small queue buffer; a streaming one keeps its large one. */
+    if (c->wcap <= 64 * 1024) {
+        free(c->wbuf);
+        c->wbuf = NULL;
+        c->wcap = 0;
+    }
     return 0;
 }
 
@@ -280,8 +286,13 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
      * and the next loop pass fails again and closes from the loop. So on_close never runs
      * inside net_conn_send(), whose caller may be in the middle of another connection's work.
      */
+    /*
+     * Inside one of this connection's own callbacks (busy), only queue: io_ready flushes the
+     * whole queue in one write when the callback returns, so every response to one read
+     * leaves in one segment instead of one system call each.
+     */
     size_t written = 0;
-    if (c->state == OPEN && c->wlen == 0 && c->ssl == NULL) {
+    if (c->state == OPEN && c->wlen == 0 && c->ssl == NULL && c->busy == 0) {
         /* sendmsg rather than writev for MSG_NOSIGNAL: a closed peer is an error, not a
          * SIGPIPE (OpenSSL's writes need the process to ignore SIGPIPE; main does). */
         struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
@@ -322,11 +333,22 @@ static int read_input(struct net_conn *c, const char **why)
         bool pending = c->ssl != NULL && SSL_pending(c->ssl) > 0;
         if (reads >= c->opts.reads_per_wakeup && !pending)
             return 0;
-        size_t room = c->opts.read_buffer - c->rlen;
-        if (room == 0) {
-            *why = "peer sent more than the protocol layer can buffer";
-            return EMSGSIZE;
+        if (c->rlen == c->rcap) {
+            /* The protocol layer needs more bytes than it has room for: grow, up to the cap. */
+            if (c->rcap >= c->opts.read_buffer) {
+                *why = "peer sent more than the protocol layer can buffer";
+                return EMSGSIZE;
+            }
+            size_t cap = c->rcap * 4 < c->opts.read_buffer ? c->rcap * 4 : c->opts.read_buffer;
+            char *p = realloc(c->rbuf, cap);
+            if (p == NULL) {
+                *why = "out of memory";
+                return ENOMEM;
+            }
+            c->rbuf = p;
+            c->rcap = cap;
         }
+        size_t room = c->rcap - c->rlen;
         ssize_t n;
         if (c->ssl != NULL) {
             ERR_clear_error();
@@ -489,7 +511,9 @@ static struct net_conn *conn_new(struct net_loop *loop, int fd, struct net_tls *
         c->opts = *opts;
     else
         net_conn_opts_default(&c->opts);
-    c->rbuf = malloc(c->opts.read_buffer);
+    /* Most connections never need the whole read buffer: start small, grow on demand. */
+    c->rcap = c->opts.read_buffer < 16 * 1024 ? c->opts.read_buffer : 16 * 1024;
+    c->rbuf = malloc(c->rcap);
     if (c->rbuf == NULL)
         goto err;
     if (tls != NULL) {

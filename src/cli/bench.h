@@ -1,0 +1,16 @@
+/* bench.h - what the benchmark files of `msrpload bench` share. */
+#ifndef MSRPLOAD_CLI_BENCH_H
+#define MSRPLOAD_CLI_BENCH_H
+
+#include <stdbool.h>
+
+/* Seconds on CLOCK_MONOTONIC. */
+double bench_now(void);
+
+/* True when a figure group is selected by --only (empty: every group). */
+bool bench_selected(const char *group, const char *only);
+
+/* The network figures (bench_net.c). */
+void bench_net(double seconds, const char *only);
+
+#endif
