@@ -131,6 +131,7 @@ static void *answer_run(void *arg)
 {
     struct answer_side *a = arg;
     net_loop_run(a->loop);
+    msrp_session_abort_all(); /* this thread's answering sessions */
     return NULL;
 }
 
@@ -333,6 +334,7 @@ static double run_traffic(struct answer_side *a, int n, int depth, double second
     }
     *msgs_per_s = best_msgs;
     callers_close();
+    msrp_session_abort_all(); /* any caller that did not close within the bound */
     net_loop_destroy(C.loop);
     return best_bytes;
 }
@@ -436,6 +438,7 @@ static void bench_idle_rss(int n)
     long after = resident_bytes();
     figure("idle_session_rss_bytes", (double)(after - before) / n, "bytes");
     callers_close();
+    msrp_session_abort_all(); /* any caller that did not close within the bound */
     net_loop_destroy(C.loop);
     kill(child, SIGTERM);
     waitpid(child, NULL, 0);

@@ -41,6 +41,7 @@ struct msrp_server {
     struct expect *expects;
     struct pending *pending;
     uint64_t refused;
+    void (*on_session)(struct msrp_session *s, void *user);
 };
 
 static void pending_free(struct pending *p)
@@ -155,9 +156,12 @@ static size_t pending_data(struct net_conn *conn, const char *buf, size_t len)
     pending_free(p);
     struct msrp_session *s;
     int err = msrp_session_accept(conn, &e->cfg, e->h, e->user, &s);
+    void *user = e->user;
     free(e);
     if (err != 0)
         return len;
+    if (srv->on_session != NULL)
+        srv->on_session(s, user);
     return msrp_session_input(s, buf, len);
 }
 
@@ -320,6 +324,12 @@ int msrp_server_expect(struct msrp_server *srv, const struct msrp_session_config
     e->next = srv->expects;
     srv->expects = e;
     return 0;
+}
+
+void msrp_server_on_session(struct msrp_server *srv,
+                            void (*fn)(struct msrp_session *s, void *user))
+{
+    srv->on_session = fn;
 }
 
 void msrp_server_forget(struct msrp_server *srv, const char *local_uri)

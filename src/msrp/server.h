@@ -31,6 +31,14 @@ uint16_t msrp_server_port(const struct msrp_server *srv);
 int msrp_server_expect(struct msrp_server *srv, const struct msrp_session_config *cfg,
                        const struct msrp_session_handlers *h, void *user,
                        uint64_t bind_timeout_ns, void (*on_bind_timeout)(void *user));
+/*
+ * fn (NULL: none) is called each time a connection is handed to an expected session: right
+ * after the session is created with the expectation's user, before it reads the connection's
+ * first request. Its own handlers may run only once that request is complete, so this is how
+ * an owner learns of every session it may have to close.
+ */
+void msrp_server_on_session(struct msrp_server *srv,
+                            void (*fn)(struct msrp_session *s, void *user));
 /* Stops expecting a session that has not bound yet; harmless otherwise. */
 void msrp_server_forget(struct msrp_server *srv, const char *local_uri);
 /* Connections refused with 481 so far (an unknown To-Path). */

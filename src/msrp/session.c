@@ -37,10 +37,11 @@ struct out_msg {
     const char *body;
     size_t len;
     size_t queued;         /* body bytes cut into chunks so far */
-    char message_id[MSGID_LEN];
+    char message_id[MSGID_LEN + 1];
     char content_type[128];
     enum msrp_report failure_report, success_report;
     size_t chunk_size;
+    uint64_t response_timeout_ns;
     void *cookie;
     unsigned outstanding;  /* chunks waiting for a response */
     uint64_t chunks;
@@ -84,6 +85,8 @@ struct in_chunk {
 };
 
 struct msrp_session {
+    struct msrp_session *prev_live, *next_live; /* this thread's live sessions */
+    bool aborting;
     struct net_loop *loop;
     struct net_conn *conn;
     const struct msrp_session_handlers *h;
@@ -127,6 +130,26 @@ struct msrp_session {
 static _Thread_local struct msrp_idgen thread_idgen;
 static _Thread_local bool thread_idgen_ready;
 static _Thread_local struct msrp_header thread_headers[MAX_HEADERS];
+static _Thread_local struct msrp_session *thread_live;
+
+static void live_add(struct msrp_session *s)
+{
+    s->next_live = thread_live;
+    if (thread_live != NULL)
+        thread_live->prev_live = s;
+    thread_live = s;
+}
+
+static void live_remove(struct msrp_session *s)
+{
+    if (s->prev_live != NULL)
+        s->prev_live->next_live = s->next_live;
+    else if (thread_live == s)
+        thread_live = s->next_live;
+    if (s->next_live != NULL)
+        s->next_live->prev_live = s->prev_live;
+    s->prev_live = s->next_live = NULL;
+}
 
 static struct msrp_idgen *thread_ids(void)
 {
@@ -184,6 +207,7 @@ static struct tx *tx_at(const struct msrp_session *s, uint32_t i)
 
 static void session_free(struct msrp_session *s)
 {
+    live_remove(s);
     for (uint32_t i = 0; i < s->tx_cap; i++)
         net_timer_stop(s->loop, &tx_at(s, i)->timer);
     for (uint32_t b = 0; b < s->tx_cap / TX_BLOCK; b++)
@@ -224,14 +248,15 @@ static void session_end(struct msrp_session *s, enum msrp_session_end why, const
     for (struct out_msg *m = s->all; m != NULL; m = m->next_all) {
         if (m->is_bind || s->h->on_sent == NULL)
             continue;
-        struct msrp_sent r = {m->cookie, 0, true, m->len, m->chunks, m->first_sent_ns, now};
+        struct msrp_sent r = {m->cookie, m->message_id, 0,    true,
+                              m->len,    m->chunks,     m->first_sent_ns, now};
         s->h->on_sent(s, &r);
     }
     if (s->conn != NULL) {
         struct net_conn *c = s->conn;
         s->conn = NULL;
         net_conn_set_user(c, NULL);
-        net_conn_close(c, why == MSRP_END_CLOSED);
+        net_conn_close(c, why == MSRP_END_CLOSED && !s->aborting);
     }
     if (s->h->on_end != NULL)
         s->h->on_end(s, why, detail != NULL ? detail : "");
@@ -318,6 +343,7 @@ static void message_done(struct msrp_session *s, struct out_msg *m)
 {
     struct msrp_sent r = {
         .cookie = m->cookie,
+        .message_id = m->message_id,
         .status = m->failed ? m->status : 200,
         /* With Failure-Report: no, nothing confirms delivery: it was written, that is all. */
         .local = m->local || (!m->failed && m->failure_report == MSRP_REPORT_NO),
@@ -473,7 +499,7 @@ static bool send_next_chunk(struct msrp_session *s)
         t->timer.fn = response_timeout;
         t->timer.arg = t;
         m->outstanding++;
-        net_timer_start(s->loop, &t->timer, s->cfg.response_timeout_ns);
+        net_timer_start(s->loop, &t->timer, m->response_timeout_ns);
     }
     if (last) {
         s->queue_head = m->next;
@@ -522,6 +548,8 @@ static struct out_msg *new_message(struct msrp_session *s, const char *body, siz
     m->success_report = o != NULL ? o->success_report : MSRP_REPORT_ABSENT;
     m->chunk_size = o != NULL && o->chunk_size > 0 ? o->chunk_size : s->cfg.chunk_size;
     m->cookie = o != NULL ? o->cookie : NULL;
+    m->response_timeout_ns = o != NULL && o->response_timeout_ns > 0 ? o->response_timeout_ns
+                                                                       : s->cfg.response_timeout_ns;
     m->status = 200;
     if (msrp_idgen_ident(thread_ids(), m->message_id, MSGID_LEN) != 0) {
         free(m);
@@ -916,7 +944,9 @@ static void request_end(struct msrp_session *s)
 {
     struct in_chunk *in = &s->in;
     int status = in->respond;
-    if (s->cfg.always_respond_status != 0 && status == 200)
+    /* The forced answer is for messages; binding (an empty SEND without a body) still works. */
+    bool binding = in->body_len == 0 && in->content_type[0] == '\0';
+    if (s->cfg.always_respond_status != 0 && status == 200 && !binding)
         status = s->cfg.always_respond_status;
     if (status != 0 && !in->is_report && may_respond(in->failure_report, status) &&
         in->reply_len > 0)
@@ -1088,6 +1118,7 @@ static struct msrp_session *session_new(struct net_loop *loop,
         goto err;
     s->bind_timer.fn = bind_timeout;
     s->bind_timer.arg = s;
+    live_add(s);
     *err = 0;
     return s;
 err:
@@ -1200,6 +1231,19 @@ void msrp_session_close(struct msrp_session *s)
         net_conn_close(s->conn, true);
     else
         session_end(s, MSRP_END_CLOSED, "closed");
+}
+
+void msrp_session_abort_all(void)
+{
+    while (thread_live != NULL) {
+        struct msrp_session *s = thread_live;
+        live_remove(s); /* on_end may free it; it must not be found again */
+        if (s->ended) {
+            continue; /* ended, waiting for its callers to unwind: they free it */
+        }
+        s->aborting = true;
+        session_end(s, MSRP_END_CLOSED, "aborted at the end of the run");
+    }
 }
 
 bool msrp_session_bound(const struct msrp_session *s)

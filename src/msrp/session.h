@@ -54,6 +54,7 @@ const char *msrp_session_end_name(enum msrp_session_end e);
 /* The outcome of one outgoing message. */
 struct msrp_sent {
     void *cookie;             /* what msrp_session_send() was given */
+    const char *message_id;   /* its Message-ID (NUL-terminated; valid during the callback) */
     int status;               /* 200, a peer's error code, or a local 408 / 413 */
     bool local;               /* the status was made up locally (timeout) */
     uint64_t bytes;           /* body bytes */
@@ -124,6 +125,7 @@ struct msrp_send_opts {
     enum msrp_report failure_report; /* ABSENT: header omitted (same as yes) */
     enum msrp_report success_report;
     size_t chunk_size;            /* 0: the session's */
+    uint64_t response_timeout_ns; /* 0: the session's */
     void *cookie;
 };
 
@@ -168,6 +170,12 @@ bool msrp_session_congested(const struct msrp_session *s);
 size_t msrp_session_pending(const struct msrp_session *s);
 /* Closes after sending what is queued (RFC 4975: shutdown flushes, then closes). */
 void msrp_session_close(struct msrp_session *s);
+
+/*
+ * Ends every session of the calling thread at once, without flushing (on_end is called for
+ * each, with MSRP_END_CLOSED). For a worker whose loop has stopped: nothing is leaked.
+ */
+void msrp_session_abort_all(void);
 
 bool msrp_session_bound(const struct msrp_session *s);
 void *msrp_session_user(const struct msrp_session *s);

@@ -46,6 +46,7 @@ struct net_conn {
     unsigned busy;             /* depth of our own callbacks on the stack */
     bool dead;                 /* closed while busy: free when the stack unwinds */
     struct net_timer connect_timer;
+    struct net_timer resume_timer; /* reading resumed with decrypted TLS bytes pending */
     uint64_t bytes_in, bytes_out;
     char peer[64];
 };
@@ -106,7 +107,11 @@ static void update_interest(struct net_conn *c)
     } else {
         if ((c->reading && c->state == OPEN) || c->tls_write_wants_read)
             want |= NET_READABLE;
-        if (c->wlen > 0)
+        /*
+         * Congested with a short queue: net_conn_send() flushed TLS output itself, so no
+         * after_output() ran. The socket is writable, so the loop delivers on_drain at once.
+         */
+        if (c->wlen > 0 || c->congested)
             want |= NET_WRITABLE;
     }
     if (want != c->watched) {
@@ -129,6 +134,7 @@ static void finish(struct net_conn *c, int err, const char *why)
         return;
     c->state = CLOSED;
     net_timer_stop(c->loop, &c->connect_timer);
+    net_timer_stop(c->loop, &c->resume_timer);
     net_loop_forget(c->loop, c->fd);
     if (c->ssl != NULL) {
         if (err == 0)
@@ -389,6 +395,11 @@ static int read_input(struct net_conn *c, const char **why)
             used = c->rlen;
         memmove(c->rbuf, c->rbuf + used, c->rlen - used);
         c->rlen -= used;
+        /* Waiting for more input could wait forever: there is no room to read it into. */
+        if (c->rlen == c->opts.read_buffer) {
+            *why = "peer sent more than the protocol layer can buffer";
+            return EMSGSIZE;
+        }
     }
 }
 
@@ -416,7 +427,7 @@ static void handshake_step(struct net_conn *c)
     ERR_clear_error();
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
-        c->watched = 0;
+        /* c->watched still says what the loop watches: update_interest() corrects it. */
         become_open(c);
         return;
     }
@@ -456,6 +467,13 @@ static void connect_timeout(struct net_loop *loop, struct net_timer *t)
     (void)loop;
     struct net_conn *c = t->arg;
     finish(c, ETIMEDOUT, c->state == HANDSHAKE ? "TLS handshake timed out" : "connect timed out");
+}
+
+/* Bytes OpenSSL decrypted before reading stopped: no socket event will announce them. */
+static void resume_reading(struct net_loop *loop, struct net_timer *t)
+{
+    struct net_conn *c = t->arg;
+    io_ready(loop, c->fd, NET_READABLE, c);
 }
 
 static void io_ready(struct net_loop *loop, int fd, unsigned events, void *arg)
@@ -526,6 +544,8 @@ static struct net_conn *conn_new(struct net_loop *loop, int fd, struct net_tls *
     c->reading = true;
     c->connect_timer.fn = connect_timeout;
     c->connect_timer.arg = c;
+    c->resume_timer.fn = resume_reading;
+    c->resume_timer.arg = c;
     return c;
 err:
     free(c->rbuf);
@@ -582,7 +602,8 @@ err:
 
 void net_conn_close(struct net_conn *c, bool flush)
 {
-    if (c->state == CLOSED || c->state == CLOSING)
+    /* A flushing close can be made immediate, never the other way round. */
+    if (c->state == CLOSED || (c->state == CLOSING && flush))
         return;
     if (flush && c->state == OPEN && c->wlen > 0) {
         c->state = CLOSING;
@@ -598,8 +619,11 @@ void net_conn_set_reading(struct net_conn *c, bool on)
     if (c->reading == on)
         return;
     c->reading = on;
-    if (c->state == OPEN)
-        update_interest(c);
+    if (c->state != OPEN)
+        return;
+    update_interest(c);
+    if (on && c->ssl != NULL && SSL_pending(c->ssl) > 0)
+        net_timer_start(c->loop, &c->resume_timer, 0);
 }
 
 bool net_conn_congested(const struct net_conn *c)
@@ -659,6 +683,8 @@ uint64_t net_conn_bytes_out(const struct net_conn *c)
 
 /* ---- listeners ---------------------------------------------------------------------------- */
 
+static const struct net_conn_handlers no_handlers;
+
 static void accept_ready(struct net_loop *loop, int fd, unsigned events, void *arg)
 {
     (void)events;
@@ -678,20 +704,21 @@ static void accept_ready(struct net_loop *loop, int fd, unsigned events, void *a
         }
         format_peer((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
         c->state = l->tls != NULL ? HANDSHAKE : CONNECTING;
+        c->busy++; /* on_accept may close it: free only once we are done with it here */
         l->on_accept(l, c);
-        if (c->h == NULL) {
+        if (c->state != CLOSED && c->h == NULL) {
             /* The owner did not take it: refuse politely. */
-            c->h = &(const struct net_conn_handlers){0};
+            c->h = &no_handlers;
             finish(c, 0, "not accepted");
-            continue;
         }
-        if (c->opts.connect_timeout_ns > 0)
-            net_timer_start(loop, &c->connect_timer, c->opts.connect_timeout_ns);
-        c->busy++;
-        if (l->tls != NULL)
-            handshake_step(c);
-        else
-            become_open(c);
+        if (c->state != CLOSED) {
+            if (c->opts.connect_timeout_ns > 0)
+                net_timer_start(loop, &c->connect_timer, c->opts.connect_timeout_ns);
+            if (l->tls != NULL)
+                handshake_step(c);
+            else
+                become_open(c);
+        }
         c->busy--;
         if (c->dead && c->busy == 0)
             conn_free(c);
