@@ -14,5 +14,6 @@ const char *msrpload_version(void);
 
 int cmd_decode(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 #endif

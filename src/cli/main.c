@@ -13,7 +13,8 @@ struct command {
 
 static const struct command commands[] = {
     {"decode", cmd_decode, "print each MSRP chunk of a raw byte stream as a JSON line"},
-    {"bench", cmd_bench, "measure the wire layer: parse and write speed beside memchr"},
+    {"bench", cmd_bench, "measure parsing, writing and end-to-end speed beside their limits"},
+    {"serve", cmd_serve, "answer MSRP sessions and log each message and peer violation"},
 };
 
 static void usage(FILE *out)
