@@ -16,5 +16,6 @@ Suite *make_reasm_suite(void);
 Suite *make_session_suite(void);
 Suite *make_serve_suite(void);
 Suite *make_conn_suite(void);
+Suite *make_histogram_suite(void);
 
 #endif
