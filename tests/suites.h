@@ -17,5 +17,6 @@ Suite *make_session_suite(void);
 Suite *make_serve_suite(void);
 Suite *make_conn_suite(void);
 Suite *make_histogram_suite(void);
+Suite *make_scenario_suite(void);
 
 #endif

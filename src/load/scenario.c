@@ -1,0 +1,1143 @@
+/*
+ * scenario.c - loads a scenario file (scenarios/README.md), checks every value and compiles the
+ * steps into the flat array of scenario.h.
+ *
+ * The checker walks the JSON tree keeping the JSON path of the value it looks at
+ * ("$.steps[1].send"), so that the first problem it meets can be reported with its place. Within
+ * an object the unknown keys are looked for first (a misspelt key is the likeliest mistake, and
+ * it would otherwise surface as a confusing "required key missing"), then the known keys in the
+ * order the README's tables list them, then the rules that tie keys together. That order makes
+ * the message for a given file deterministic, which the tests rely on.
+ */
+#include "load/scenario.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "wire/uri.h"
+#include "wire/values.h"
+
+#define MAX_THREADS 256
+#define MAX_OUTSTANDING 1024
+#define MAX_SIZE (1ll << 40)
+/*
+ * Durations are capped so that any of them, in nanoseconds, fits an int64_t with room to add it
+ * to a CLOCK_MONOTONIC reading: 10^9 s is about 31 years, far beyond any run.
+ */
+#define MAX_SECONDS 1e9
+/* Scenarios are a few kilobytes; the cap keeps `run /dev/zero` from eating the memory. */
+#define MAX_FILE_BYTES (16u << 20)
+/* A string shown in a message is quoted whole up to this many bytes, described beyond it. */
+#define SHOW_STRING_MAX 64
+#define PATH_CAP 4096
+
+/* The largest json_int_t, meaning "no upper bound" to get_int. */
+#if JSON_INTEGER_IS_LONG_LONG
+#define INT_NO_MAX LLONG_MAX
+#else
+#define INT_NO_MAX LONG_MAX
+#endif
+
+#define STEP_WHAT "an object with one key: \"send\", \"expect\", \"pause\", \"repeat\" or \"close\""
+#define STEPS_WHAT "a non-empty array of steps"
+#define SIZE_WHAT "an integer 0..1099511627776 or an object with \"min\" and \"max\""
+#define STATUS_WHAT "an integer 100..999 or an array of 1 to 8 of them"
+#define NAME_WHAT "1 to 63 letters, digits, \".\", \"_\" or \"-\""
+#define CONTENT_TYPE_WHAT "a media type such as \"text/plain\""
+#define ACCEPT_WHAT "media types separated by spaces (\"text/plain\", \"text/*\" or \"*\")"
+
+/* Where the checker is and where its first complaint goes. */
+struct ctx {
+    const char *file;
+    char *err;
+    size_t errlen;
+    struct scenario *sc;
+    unsigned open_repeats; /* repeats whose END is still to come: room is kept for each */
+    size_t plen;
+    char path[PATH_CAP];
+};
+
+/* ---- the JSON path ------------------------------------------------------------------------ */
+
+/*
+ * Appends to the path and returns the length to restore afterwards. The step limit bounds the
+ * nesting (a repeat takes two steps), so the path always fits; should it not, it is cut short
+ * rather than overflowing, and only a message would suffer.
+ */
+static size_t path_push(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static size_t path_push(struct ctx *c, const char *fmt, ...)
+{
+    size_t mark = c->plen;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(c->path + c->plen, sizeof c->path - c->plen, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        c->plen += (size_t)n < sizeof c->path - c->plen ? (size_t)n : sizeof c->path - c->plen - 1;
+    return mark;
+}
+
+static void path_pop(struct ctx *c, size_t mark)
+{
+    c->plen = mark;
+    c->path[mark] = '\0';
+}
+
+/* ---- messages ----------------------------------------------------------------------------- */
+
+/* "FILE: $.path: " and the message. Only the first problem is reported: callers return -1 at
+ * once, so this is called at most once per load. */
+static int fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct ctx *c, const char *fmt, ...)
+{
+    if (c->errlen == 0)
+        return -1;
+    int n = snprintf(c->err, c->errlen, "%s: %s: ", c->file, c->path);
+    if (n >= 0 && (size_t)n < c->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/*
+ * The shortest text that reads back as the same double, marked as a real ("100.0", not "100")
+ * so that "expected an integer, got 100.0" makes sense. Whole numbers are written out in full
+ * (1e10 as 10000000000.0) up to where doubles stop holding every integer.
+ */
+static void format_real(double d, char *buf, size_t cap)
+{
+    if (d == trunc(d) && fabs(d) < 1e16) {
+        snprintf(buf, cap, "%.0f.0", d);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    if (strpbrk(buf, ".eEn") == NULL) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, cap - n, ".0");
+    }
+}
+
+/* A string as JSON would write it, so that control characters and quotes stay visible. */
+static void quote_string(const char *s, size_t len, char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[o++] = '"';
+    for (size_t i = 0; i < len && o + 8 < cap; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            buf[o++] = '\\';
+            buf[o++] = (char)ch;
+        } else if (ch == '\n') {
+            buf[o++] = '\\';
+            buf[o++] = 'n';
+        } else if (ch == '\t') {
+            buf[o++] = '\\';
+            buf[o++] = 't';
+        } else if (ch == '\r') {
+            buf[o++] = '\\';
+            buf[o++] = 'r';
+        } else if (ch < 0x20 || ch == 0x7f) {
+            o += (size_t)snprintf(buf + o, cap - o, "\\u%04x", ch);
+        } else {
+            buf[o++] = (char)ch;
+        }
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+}
+
+/*
+ * What was found, for "got ...": scalars by their value; strings by their value when the type was
+ * right (the value is then what is wrong) or as "a string" when it was not; containers by kind.
+ */
+static const char *describe(const json_t *v, bool string_value, char *buf, size_t cap)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return json_object_size(v) == 0 ? "an empty object" : "an object";
+    case JSON_ARRAY:
+        return json_array_size(v) == 0 ? "an empty array" : "an array";
+    case JSON_STRING: {
+        size_t len = json_string_length(v);
+        if (!string_value)
+            return "a string";
+        if (len > SHOW_STRING_MAX)
+            snprintf(buf, cap, "a string of %zu bytes", len);
+        else
+            quote_string(json_string_value(v), len, buf, cap);
+        return buf;
+    }
+    case JSON_INTEGER:
+        snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return buf;
+    case JSON_REAL:
+        format_real(json_real_value(v), buf, cap);
+        return buf;
+    case JSON_TRUE:
+        return "true";
+    case JSON_FALSE:
+        return "false";
+    case JSON_NULL:
+        break;
+    }
+    return "null";
+}
+
+/* "expected WHAT, got ..." at the current path. */
+static int expected(struct ctx *c, const char *what, const json_t *v, bool string_value)
+{
+    char buf[SHOW_STRING_MAX * 6 + 8];
+    return fail(c, "expected %s, got %s", what, describe(v, string_value, buf, sizeof buf));
+}
+
+/* ---- objects and their keys --------------------------------------------------------------- */
+
+/* Every key of obj must be in the NULL-terminated list allowed. */
+static int check_keys(struct ctx *c, const json_t *obj, const char *const *allowed)
+{
+    json_t *self = (json_t *)obj; /* jansson's iterators take a non-const object */
+    for (void *it = json_object_iter(self); it != NULL; it = json_object_iter_next(self, it)) {
+        const char *key = json_object_iter_key(it);
+        bool known = false;
+        for (const char *const *a = allowed; *a != NULL && !known; a++)
+            known = strcmp(*a, key) == 0;
+        if (known)
+            continue;
+        char list[512];
+        size_t o = 0;
+        list[0] = '\0';
+        for (const char *const *a = allowed; *a != NULL && o < sizeof list; a++)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s\"%s\"", a == allowed ? "" : ", ",
+                                  *a);
+        char name[SHOW_STRING_MAX * 6 + 8];
+        size_t klen = strlen(key);
+        if (klen > SHOW_STRING_MAX)
+            snprintf(name, sizeof name, "of %zu bytes", klen);
+        else
+            quote_string(key, klen, name, sizeof name);
+        if (allowed[0] == NULL)
+            return fail(c, "unknown key %s; this object takes no keys", name);
+        return fail(c, "unknown key %s; allowed keys: %s", name, list);
+    }
+    return 0;
+}
+
+static int need_object(struct ctx *c, const json_t *v)
+{
+    return json_is_object(v) ? 0 : expected(c, "an object", v, false);
+}
+
+/* ---- scalar values ------------------------------------------------------------------------ */
+
+/* An integer in lo..hi (hi == INT_NO_MAX: no upper bound); what overrides the description
+ * for values that may also take another form. Reals are refused even when whole: the tables say
+ * integer, and 1e3 or 100.0 are more often a slip than a choice. */
+static int get_int_what(struct ctx *c, const json_t *v, json_int_t lo, json_int_t hi,
+                        const char *what, json_int_t *out)
+{
+    char buf[80];
+    if (what == NULL) {
+        if (hi == INT_NO_MAX)
+            snprintf(buf, sizeof buf, "an integer >= %" JSON_INTEGER_FORMAT, lo);
+        else
+            snprintf(buf, sizeof buf, "an integer %" JSON_INTEGER_FORMAT "..%" JSON_INTEGER_FORMAT,
+                     lo, hi);
+        what = buf;
+    }
+    if (!json_is_integer(v))
+        return expected(c, what, v, false);
+    json_int_t x = json_integer_value(v);
+    if (x < lo || x > hi)
+        return expected(c, what, v, true);
+    *out = x;
+    return 0;
+}
+
+static int get_int(struct ctx *c, const json_t *v, json_int_t lo, json_int_t hi, json_int_t *out)
+{
+    return get_int_what(c, v, lo, hi, NULL, out);
+}
+
+static int get_u32(struct ctx *c, const json_t *v, json_int_t lo, uint32_t *out)
+{
+    json_int_t x;
+    if (get_int(c, v, lo, UINT32_MAX, &x) != 0)
+        return -1;
+    *out = (uint32_t)x;
+    return 0;
+}
+
+/* A number (integer or real) >= 0, or > 0 when zero_ok is false. */
+static int get_number(struct ctx *c, const json_t *v, bool zero_ok, double *out)
+{
+    const char *what = zero_ok ? "a number >= 0" : "a number > 0";
+    if (!json_is_number(v))
+        return expected(c, what, v, false);
+    double x = json_number_value(v);
+    if (zero_ok ? x < 0 : x <= 0)
+        return expected(c, what, v, true);
+    *out = x;
+    return 0;
+}
+
+/* Seconds as a number, >= 0 or > 0, at most MAX_SECONDS. */
+static int get_seconds(struct ctx *c, const json_t *v, bool zero_ok, double *out)
+{
+    const char *what = zero_ok ? "a number of seconds >= 0" : "a number of seconds > 0";
+    if (!json_is_number(v))
+        return expected(c, what, v, false);
+    double s = json_number_value(v);
+    if (zero_ok ? s < 0 : s <= 0)
+        return expected(c, what, v, true);
+    if (s > MAX_SECONDS)
+        return expected(c, "a number of seconds <= 1000000000", v, true);
+    *out = s;
+    return 0;
+}
+
+/* Seconds > 0 as whole nanoseconds: a value that would round to 0 ns is refused, since a
+ * positive duration that silently becomes none would change what the step does. */
+static int get_ns(struct ctx *c, const json_t *v, uint64_t *out)
+{
+    double s = 0;
+    if (get_seconds(c, v, false, &s) != 0)
+        return -1;
+    long long ns = llround(s * 1e9);
+    if (ns < 1)
+        return expected(c, "a number of seconds >= 0.000000001", v, true);
+    *out = (uint64_t)ns;
+    return 0;
+}
+
+/* Strings are copied whole or refused: a truncated name or URI would be a different one. */
+static int check_length(struct ctx *c, const json_t *v, size_t cap)
+{
+    size_t len = json_string_length(v);
+    if (len < cap)
+        return 0;
+    return fail(c, "expected a string of at most %zu bytes, got a string of %zu bytes", cap - 1,
+                len);
+}
+
+static int copy_string(struct ctx *c, const json_t *v, const char *what, char *dst, size_t cap)
+{
+    if (!json_is_string(v))
+        return expected(c, what, v, false);
+    if (check_length(c, v, cap) != 0)
+        return -1;
+    memcpy(dst, json_string_value(v), json_string_length(v) + 1);
+    return 0;
+}
+
+/* One of the NULL-terminated names; *out is its index. */
+static int get_enum(struct ctx *c, const json_t *v, const char *const *names, int *out)
+{
+    if (json_is_string(v)) {
+        for (int i = 0; names[i] != NULL; i++) {
+            if (strcmp(names[i], json_string_value(v)) == 0 &&
+                strlen(names[i]) == json_string_length(v)) {
+                *out = i;
+                return 0;
+            }
+        }
+    }
+    char what[160] = "one of ";
+    size_t o = strlen(what);
+    for (int i = 0; names[i] != NULL && o < sizeof what; i++)
+        o += (size_t)snprintf(what + o, sizeof what - o, "%s\"%s\"", i == 0 ? "" : ", ", names[i]);
+    return expected(c, what, v, json_is_string(v));
+}
+
+/* ---- the top-level strings ---------------------------------------------------------------- */
+
+/* The name becomes part of a folder name, so only characters that are safe there. */
+static int get_name(struct ctx *c, const json_t *v, char *dst, size_t cap)
+{
+    if (!json_is_string(v))
+        return expected(c, NAME_WHAT, v, false);
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    bool ok = len >= 1 && len < cap;
+    for (size_t i = 0; i < len && ok; i++) {
+        char ch = s[i];
+        ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+             ch == '.' || ch == '_' || ch == '-';
+    }
+    if (!ok)
+        return expected(c, NAME_WHAT, v, true);
+    memcpy(dst, s, len + 1);
+    return 0;
+}
+
+/* ---- load --------------------------------------------------------------------------------- */
+
+static unsigned online_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        return 1;
+    return n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
+}
+
+static int check_load(struct ctx *c, const json_t *load)
+{
+    static const char *const keys[] = {"threads",     "sessions", "concurrency", "session_rate",
+                                       "ramp_up",     "duration", "warm_up",     "mode",
+                                       "outstanding", "rate",     NULL};
+    static const char *const modes[] = {"closed", "open", NULL};
+    struct scenario *sc = c->sc;
+    json_t *v;
+    json_int_t x;
+    size_t mark;
+
+    if (need_object(c, load) != 0 || check_keys(c, load, keys) != 0)
+        return -1;
+
+    if ((v = json_object_get(load, "threads")) != NULL) {
+        mark = path_push(c, ".threads");
+        if (get_int(c, v, 0, MAX_THREADS, &x) != 0)
+            return -1;
+        sc->threads = (unsigned)x;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(load, "sessions")) != NULL) {
+        mark = path_push(c, ".sessions");
+        if (get_int(c, v, 1, INT_NO_MAX, &x) != 0)
+            return -1;
+        sc->sessions = (uint64_t)x;
+        path_pop(c, mark);
+    }
+    json_t *concurrency = json_object_get(load, "concurrency");
+    if (concurrency != NULL) {
+        mark = path_push(c, ".concurrency");
+        if (get_int(c, concurrency, 1, INT_NO_MAX, &x) != 0)
+            return -1;
+        sc->concurrency = (uint64_t)x;
+        sc->concurrency_given = true;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(load, "session_rate")) != NULL) {
+        mark = path_push(c, ".session_rate");
+        if (get_number(c, v, true, &sc->session_rate) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(load, "ramp_up")) != NULL) {
+        mark = path_push(c, ".ramp_up");
+        if (get_seconds(c, v, true, &sc->ramp_up_s) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(load, "duration")) != NULL) {
+        mark = path_push(c, ".duration");
+        if (get_seconds(c, v, false, &sc->duration_s) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(load, "warm_up")) != NULL) {
+        mark = path_push(c, ".warm_up");
+        if (get_seconds(c, v, true, &sc->warm_up_s) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(load, "mode")) != NULL) {
+        int m;
+        mark = path_push(c, ".mode");
+        if (get_enum(c, v, modes, &m) != 0)
+            return -1;
+        sc->mode = m == 0 ? SCENARIO_CLOSED : SCENARIO_OPEN;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(load, "outstanding")) != NULL) {
+        mark = path_push(c, ".outstanding");
+        if (get_int(c, v, 1, MAX_OUTSTANDING, &x) != 0)
+            return -1;
+        sc->outstanding = (unsigned)x;
+        path_pop(c, mark);
+    }
+    json_t *rate = json_object_get(load, "rate");
+    if (rate != NULL) {
+        mark = path_push(c, ".rate");
+        if (get_number(c, rate, false, &sc->rate) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+
+    /* The rules between keys, once each key is known to be right on its own. */
+    if (concurrency != NULL && sc->concurrency > sc->sessions) {
+        mark = path_push(c, ".concurrency");
+        return fail(c, "expected an integer <= load.sessions (%llu), got %llu",
+                    (unsigned long long)sc->sessions, (unsigned long long)sc->concurrency);
+    }
+    if (sc->mode == SCENARIO_OPEN && rate == NULL)
+        return fail(c, "\"rate\" is required when mode is \"open\"");
+    if (sc->mode == SCENARIO_CLOSED && rate != NULL) {
+        path_push(c, ".rate");
+        return fail(c, "\"rate\" is only allowed when mode is \"open\"");
+    }
+    return 0;
+}
+
+/* ---- topology ----------------------------------------------------------------------------- */
+
+static int check_target(struct ctx *c, const json_t *v, char *dst)
+{
+    bool tls = c->sc->tls;
+    const char *what = tls ? "an msrps:// URI" : "an msrp:// URI";
+    char buf[SHOW_STRING_MAX * 6 + 8];
+
+    if (!json_is_string(v))
+        return expected(c, what, v, false);
+    if (check_length(c, v, sizeof c->sc->targets[0]) != 0)
+        return -1;
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    struct msrp_uri u;
+    enum msrp_uri_error e = msrp_uri_parse(s, len, &u);
+    describe(v, true, buf, sizeof buf);
+    if (e != MSRP_URI_OK)
+        return fail(c, "expected %s, got %s (%s)", what, buf, msrp_uri_error_text(e));
+    if (u.secure != tls)
+        return fail(c, "expected %s as transport is \"%s\", got %s", what, tls ? "tls" : "tcp",
+                    buf);
+    /* Both msrp and msrps run over TCP (RFC 4975 section 6); no other transport exists here. */
+    if (!msrp_span_eq_nocase(u.transport, MSRP_SPAN_LIT("tcp")))
+        return fail(c, "expected %s with transport \"tcp\", got %s", what, buf);
+    memcpy(dst, s, len + 1);
+    return 0;
+}
+
+static int check_topology(struct ctx *c, const json_t *topo)
+{
+    static const char *const keys[] = {"kind", "transport", "targets", "ca_file", NULL};
+    static const char *const kinds[] = {"embedded", "target", NULL};
+    static const char *const transports[] = {"tcp", "tls", NULL};
+    struct scenario *sc = c->sc;
+    json_t *v;
+    size_t mark;
+    int i;
+
+    if (need_object(c, topo) != 0 || check_keys(c, topo, keys) != 0)
+        return -1;
+    if ((v = json_object_get(topo, "kind")) != NULL) {
+        mark = path_push(c, ".kind");
+        if (get_enum(c, v, kinds, &i) != 0)
+            return -1;
+        sc->topology = i == 0 ? SCENARIO_EMBEDDED : SCENARIO_TARGET;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(topo, "transport")) != NULL) {
+        mark = path_push(c, ".transport");
+        if (get_enum(c, v, transports, &i) != 0)
+            return -1;
+        sc->tls = i == 1;
+        path_pop(c, mark);
+    }
+
+    json_t *targets = json_object_get(topo, "targets");
+    if (targets != NULL) {
+        mark = path_push(c, ".targets");
+        if (sc->topology != SCENARIO_TARGET)
+            return fail(c, "\"targets\" is only allowed when kind is \"target\"");
+        const char *what = "an array of 1 to 64 MSRP URIs";
+        if (!json_is_array(targets) || json_array_size(targets) == 0)
+            return expected(c, what, targets, false);
+        if (json_array_size(targets) > SCENARIO_MAX_TARGETS)
+            return fail(c, "expected %s, got an array of %zu", what, json_array_size(targets));
+        for (size_t idx = 0; idx < json_array_size(targets); idx++) {
+            v = json_array_get(targets, idx);
+            size_t m2 = path_push(c, "[%zu]", idx);
+            if (check_target(c, v, sc->targets[idx]) != 0)
+                return -1;
+            path_pop(c, m2);
+        }
+        sc->num_targets = (unsigned)json_array_size(targets);
+        path_pop(c, mark);
+    } else if (sc->topology == SCENARIO_TARGET) {
+        return fail(c, "\"targets\" is required when kind is \"target\"");
+    }
+
+    if ((v = json_object_get(topo, "ca_file")) != NULL) {
+        mark = path_push(c, ".ca_file");
+        /* The embedded endpoints' certificate is made for the run, so a CA file could only be
+         * for target endpoints, and only TLS verifies anything. */
+        if (sc->topology != SCENARIO_TARGET || !sc->tls)
+            return fail(c, "\"ca_file\" is only allowed when kind is \"target\" and transport is "
+                           "\"tls\"");
+        if (copy_string(c, v, "a file path", sc->ca_file, sizeof sc->ca_file) != 0)
+            return -1;
+        if (sc->ca_file[0] == '\0')
+            return expected(c, "a file path", v, true);
+        path_pop(c, mark);
+    }
+    return 0;
+}
+
+/* ---- steps -------------------------------------------------------------------------------- */
+
+/*
+ * Appends a step; compile_step has made sure there is room. A BEGIN keeps a place for its END,
+ * so that a repeat whose body would fill the array is refused at the step that overflows rather
+ * than at the END, which has no place in the file to name.
+ */
+static struct step *emit(struct ctx *c, enum step_kind kind)
+{
+    struct scenario *sc = c->sc;
+    if (kind == STEP_REPEAT_BEGIN)
+        c->open_repeats++;
+    else if (kind == STEP_REPEAT_END)
+        c->open_repeats--;
+    struct step *st = &sc->steps[sc->num_steps++];
+    memset(st, 0, sizeof *st);
+    st->kind = kind;
+    return st;
+}
+
+static int check_size(struct ctx *c, const json_t *v, struct step_send *s)
+{
+    static const char *const keys[] = {"min", "max", NULL};
+    json_int_t lo, hi;
+
+    if (json_is_integer(v)) {
+        if (get_int_what(c, v, 0, MAX_SIZE, SIZE_WHAT, &lo) != 0)
+            return -1;
+        s->size_min = s->size_max = (uint64_t)lo;
+        return 0;
+    }
+    if (!json_is_object(v))
+        return expected(c, SIZE_WHAT, v, false);
+    if (check_keys(c, v, keys) != 0)
+        return -1;
+    const json_t *vmin = json_object_get(v, "min"), *vmax = json_object_get(v, "max");
+    if (vmin == NULL)
+        return fail(c, "required key \"min\" missing");
+    if (vmax == NULL)
+        return fail(c, "required key \"max\" missing");
+    size_t mark = path_push(c, ".min");
+    if (get_int(c, vmin, 0, MAX_SIZE, &lo) != 0)
+        return -1;
+    path_pop(c, mark);
+    path_push(c, ".max");
+    if (get_int(c, vmax, 0, MAX_SIZE, &hi) != 0)
+        return -1;
+    if (hi < lo)
+        return fail(
+            c, "expected an integer >= min (%" JSON_INTEGER_FORMAT "), got %" JSON_INTEGER_FORMAT,
+            lo, hi);
+    path_pop(c, mark);
+    s->size_min = (uint64_t)lo;
+    s->size_max = (uint64_t)hi;
+    return 0;
+}
+
+static int compile_send(struct ctx *c, const json_t *obj)
+{
+    static const char *const keys[] = {
+        "count", "size", "content_type", "chunk_size", "failure_report", "success_report", NULL};
+    static const char *const failure[] = {"yes", "no", "partial", "absent", NULL};
+    static const enum msrp_report failure_val[] = {MSRP_REPORT_YES, MSRP_REPORT_NO,
+                                                   MSRP_REPORT_PARTIAL, MSRP_REPORT_ABSENT};
+    static const char *const success[] = {"yes", "no", "absent", NULL};
+    static const enum msrp_report success_val[] = {MSRP_REPORT_YES, MSRP_REPORT_NO,
+                                                   MSRP_REPORT_ABSENT};
+    struct step_send s = {.count = 1,
+                          .size_min = 100,
+                          .size_max = 100,
+                          .chunk_size = 2048,
+                          .failure_report = MSRP_REPORT_ABSENT,
+                          .success_report = MSRP_REPORT_ABSENT};
+    json_t *v;
+    size_t mark;
+    int i;
+
+    strcpy(s.content_type, "text/plain");
+    if (need_object(c, obj) != 0 || check_keys(c, obj, keys) != 0)
+        return -1;
+    if ((v = json_object_get(obj, "count")) != NULL) {
+        mark = path_push(c, ".count");
+        if (get_u32(c, v, 1, &s.count) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "size")) != NULL) {
+        mark = path_push(c, ".size");
+        if (check_size(c, v, &s) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "content_type")) != NULL) {
+        mark = path_push(c, ".content_type");
+        if (copy_string(c, v, CONTENT_TYPE_WHAT, s.content_type, sizeof s.content_type) != 0)
+            return -1;
+        /* It goes on the wire as the Content-Type header: it must be one (RFC 4975 section 9),
+         * and a line end in it would forge headers. */
+        struct msrp_media_type mt;
+        if (!msrp_media_type_parse(msrp_span_cstr(s.content_type), &mt))
+            return expected(c, CONTENT_TYPE_WHAT, v, true);
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "chunk_size")) != NULL) {
+        mark = path_push(c, ".chunk_size");
+        if (get_u32(c, v, 1, &s.chunk_size) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "failure_report")) != NULL) {
+        mark = path_push(c, ".failure_report");
+        if (get_enum(c, v, failure, &i) != 0)
+            return -1;
+        s.failure_report = failure_val[i];
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "success_report")) != NULL) {
+        mark = path_push(c, ".success_report");
+        if (get_enum(c, v, success, &i) != 0)
+            return -1;
+        s.success_report = success_val[i];
+        path_pop(c, mark);
+    }
+
+    emit(c, STEP_SEND)->u.send = s;
+    return 0;
+}
+
+static int check_statuses(struct ctx *c, const json_t *v, struct step_expect *e)
+{
+    json_int_t x;
+    if (json_is_integer(v)) {
+        if (get_int_what(c, v, 100, 999, STATUS_WHAT, &x) != 0)
+            return -1;
+        e->statuses[0] = (int)x;
+        e->num_statuses = 1;
+        return 0;
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return expected(c, STATUS_WHAT, v, false);
+    if (json_array_size(v) > SCENARIO_MAX_STATUSES)
+        return fail(c, "expected %s, got an array of %zu", STATUS_WHAT, json_array_size(v));
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        size_t mark = path_push(c, "[%zu]", i);
+        if (get_int(c, json_array_get(v, i), 100, 999, &x) != 0)
+            return -1;
+        e->statuses[i] = (int)x;
+        path_pop(c, mark);
+    }
+    e->num_statuses = (unsigned)json_array_size(v);
+    return 0;
+}
+
+static int compile_expect(struct ctx *c, const json_t *obj)
+{
+    static const char *const keys[] = {"status", "report", "timeout", NULL};
+    struct step_expect e = {
+        .statuses = {200}, .num_statuses = 1, .report = 0, .timeout_ns = 30ull * 1000000000ull};
+    json_t *v;
+    json_int_t x;
+    size_t mark;
+
+    if (need_object(c, obj) != 0 || check_keys(c, obj, keys) != 0)
+        return -1;
+    if ((v = json_object_get(obj, "status")) != NULL) {
+        mark = path_push(c, ".status");
+        if (check_statuses(c, v, &e) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "report")) != NULL && !json_is_null(v)) {
+        mark = path_push(c, ".report");
+        if (get_int_what(c, v, 100, 999, "an integer 100..999 or null", &x) != 0)
+            return -1;
+        e.report = (int)x;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "timeout")) != NULL) {
+        mark = path_push(c, ".timeout");
+        if (get_ns(c, v, &e.timeout_ns) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+
+    emit(c, STEP_EXPECT)->u.expect = e;
+    return 0;
+}
+
+static int compile_list(struct ctx *c, const json_t *list);
+
+static int compile_repeat(struct ctx *c, const json_t *obj)
+{
+    static const char *const keys[] = {"times", "steps", NULL};
+    uint32_t times;
+
+    if (need_object(c, obj) != 0 || check_keys(c, obj, keys) != 0)
+        return -1;
+    const json_t *vtimes = json_object_get(obj, "times"), *body = json_object_get(obj, "steps");
+    if (vtimes == NULL)
+        return fail(c, "required key \"times\" missing");
+    if (body == NULL)
+        return fail(c, "required key \"steps\" missing");
+    size_t mark = path_push(c, ".times");
+    if (get_u32(c, vtimes, 0, &times) != 0)
+        return -1;
+    path_pop(c, mark);
+    mark = path_push(c, ".steps");
+    /* An empty body repeated until the run ends would spin without doing anything. */
+    if (!json_is_array(body) || json_array_size(body) == 0)
+        return expected(c, STEPS_WHAT, body, false);
+    path_pop(c, mark);
+
+    struct step *st = emit(c, STEP_REPEAT_BEGIN);
+    uint32_t begin = c->sc->num_steps - 1;
+    st->u.repeat.times = times;
+
+    mark = path_push(c, ".steps");
+    if (compile_list(c, body) != 0)
+        return -1;
+    path_pop(c, mark);
+
+    st = emit(c, STEP_REPEAT_END);
+    uint32_t end = c->sc->num_steps - 1;
+    st->u.repeat.times = times;
+    st->u.repeat.other = begin;
+    c->sc->steps[begin].u.repeat.other = end;
+    return 0;
+}
+
+static int compile_step(struct ctx *c, const json_t *item, bool *after_send)
+{
+    static const char *const keys[] = {"send", "expect", "pause", "repeat", "close", NULL};
+    static const char *const none[] = {NULL};
+
+    if (!json_is_object(item))
+        return expected(c, STEP_WHAT, item, false);
+    if (check_keys(c, item, keys) != 0)
+        return -1;
+    if (json_object_size(item) != 1) {
+        if (json_object_size(item) == 0)
+            return expected(c, STEP_WHAT, item, false);
+        return fail(c, "expected %s, got an object with %zu keys", STEP_WHAT,
+                    json_object_size(item));
+    }
+    void *it = json_object_iter((json_t *)item);
+    const char *key = json_object_iter_key(it);
+    const json_t *v = json_object_iter_value(it);
+
+    /* An expect checks the messages of the send right before it; anywhere else it would have
+     * nothing to check. */
+    bool is_send = strcmp(key, "send") == 0;
+    if (strcmp(key, "expect") == 0 && !*after_send)
+        return fail(c, "expect must directly follow a send in the same list of steps");
+    *after_send = is_send;
+
+    unsigned need = strcmp(key, "repeat") == 0 ? 2 : 1;
+    if (c->sc->num_steps + c->open_repeats + need > SCENARIO_MAX_STEPS)
+        return fail(c, "too many steps: at most %d in all, a repeat counting as 2",
+                    SCENARIO_MAX_STEPS);
+
+    size_t mark = path_push(c, ".%s", key);
+    int rc;
+    if (is_send) {
+        rc = compile_send(c, v);
+    } else if (strcmp(key, "expect") == 0) {
+        rc = compile_expect(c, v);
+    } else if (strcmp(key, "pause") == 0) {
+        uint64_t ns = 0;
+        rc = get_ns(c, v, &ns);
+        if (rc == 0)
+            emit(c, STEP_PAUSE)->u.pause_ns = ns;
+    } else if (strcmp(key, "repeat") == 0) {
+        rc = compile_repeat(c, v);
+    } else {
+        if (!json_is_object(v))
+            return expected(c, "an empty object", v, false);
+        rc = check_keys(c, v, none);
+        if (rc == 0)
+            emit(c, STEP_CLOSE);
+    }
+    if (rc != 0)
+        return -1;
+    path_pop(c, mark);
+    return 0;
+}
+
+static int compile_list(struct ctx *c, const json_t *list)
+{
+    bool after_send = false;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        size_t mark = path_push(c, "[%zu]", i);
+        if (compile_step(c, json_array_get(list, i), &after_send) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    return 0;
+}
+
+/* ---- answer ------------------------------------------------------------------------------- */
+
+/*
+ * The session matches the Content-Type against each space-separated entry: "*" alone matches
+ * anything, a "*" subtype any subtype of its type, anything else type and subtype exactly;
+ * parameters are not compared, so an entry with them could never match.
+ */
+static bool accept_types_valid(const char *s)
+{
+    unsigned entries = 0;
+    while (*s != '\0') {
+        while (*s == ' ')
+            s++;
+        const char *end = s;
+        while (*end != '\0' && *end != ' ')
+            end++;
+        if (end == s)
+            break;
+        size_t n = (size_t)(end - s);
+        entries++;
+        if (!(n == 1 && *s == '*')) {
+            struct msrp_media_type mt;
+            if (!msrp_media_type_parse(msrp_span_make(s, n), &mt) || mt.params.len != 0 ||
+                msrp_span_eq(mt.type, MSRP_SPAN_LIT("*")))
+                return false;
+        }
+        s = end;
+    }
+    return entries > 0;
+}
+
+static int check_answer(struct ctx *c, const json_t *ans)
+{
+    static const char *const keys[] = {"status", "accept_types", "max_message", NULL};
+    struct scenario *sc = c->sc;
+    json_t *v;
+    json_int_t x;
+    size_t mark;
+
+    if (need_object(c, ans) != 0 || check_keys(c, ans, keys) != 0)
+        return -1;
+    if ((v = json_object_get(ans, "status")) != NULL) {
+        mark = path_push(c, ".status");
+        if (get_int(c, v, 200, 999, &x) != 0)
+            return -1;
+        sc->answer_status = (int)x;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(ans, "accept_types")) != NULL) {
+        mark = path_push(c, ".accept_types");
+        if (copy_string(c, v, ACCEPT_WHAT, sc->accept_types, sizeof sc->accept_types) != 0)
+            return -1;
+        if (!accept_types_valid(sc->accept_types))
+            return expected(c, ACCEPT_WHAT, v, true);
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(ans, "max_message")) != NULL) {
+        mark = path_push(c, ".max_message");
+        if (get_int(c, v, 1, INT_NO_MAX, &x) != 0)
+            return -1;
+        sc->max_message = (uint64_t)x;
+        path_pop(c, mark);
+    }
+    return 0;
+}
+
+/* ---- the whole file ----------------------------------------------------------------------- */
+
+static void set_defaults(struct scenario *sc)
+{
+    sc->threads = 0;
+    sc->sessions = 100;
+    sc->concurrency = 0; /* = sessions, settled at the end: the file never gives 0 */
+    sc->session_rate = 0;
+    sc->ramp_up_s = 0;
+    sc->duration_s = 10;
+    sc->warm_up_s = 0;
+    sc->mode = SCENARIO_CLOSED;
+    sc->outstanding = 1;
+    sc->rate = 0;
+    sc->topology = SCENARIO_EMBEDDED;
+    sc->tls = false;
+    sc->answer_status = 200;
+    strcpy(sc->accept_types, "*");
+    sc->max_message = 1ull << 40;
+}
+
+/* Runs a section's checker with the path pointing at it. */
+static int section(struct ctx *c, const json_t *root, const char *key,
+                   int (*check)(struct ctx *, const json_t *))
+{
+    const json_t *v = json_object_get(root, key);
+    if (v == NULL)
+        return 0;
+    size_t mark = path_push(c, ".%s", key);
+    if (check(c, v) != 0)
+        return -1;
+    path_pop(c, mark);
+    return 0;
+}
+
+static int check_root(struct ctx *c, const json_t *root)
+{
+    static const char *const keys[] = {"name",  "description", "load", "topology",
+                                       "steps", "answer",      NULL};
+    struct scenario *sc = c->sc;
+    const json_t *v;
+    size_t mark;
+
+    if (need_object(c, root) != 0 || check_keys(c, root, keys) != 0)
+        return -1;
+    if ((v = json_object_get(root, "name")) == NULL)
+        return fail(c, "required key \"name\" missing");
+    mark = path_push(c, ".name");
+    if (get_name(c, v, sc->name, sizeof sc->name) != 0)
+        return -1;
+    path_pop(c, mark);
+    if ((v = json_object_get(root, "description")) != NULL) {
+        mark = path_push(c, ".description");
+        if (copy_string(c, v, "a string", sc->description, sizeof sc->description) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if (section(c, root, "load", check_load) != 0 ||
+        section(c, root, "topology", check_topology) != 0)
+        return -1;
+    if ((v = json_object_get(root, "steps")) == NULL)
+        return fail(c, "required key \"steps\" missing");
+    mark = path_push(c, ".steps");
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return expected(c, STEPS_WHAT, v, false);
+    if (compile_list(c, v) != 0)
+        return -1;
+    path_pop(c, mark);
+    if (section(c, root, "answer", check_answer) != 0)
+        return -1;
+
+    /* Settled last, so that they hold whether the file has a "load" section or not. */
+    if (sc->concurrency == 0)
+        sc->concurrency = sc->sessions;
+    if (sc->threads == 0)
+        sc->threads = online_cores();
+    return 0;
+}
+
+int scenario_parse(const char *path, const char *text, size_t len, struct scenario *sc, char *err,
+                   size_t errlen)
+{
+    memset(sc, 0, sizeof *sc);
+    if (errlen > 0)
+        err[0] = '\0';
+    if (strlen(path) >= sizeof sc->path) {
+        snprintf(err, errlen, "%s: file name longer than %zu bytes", path, sizeof sc->path - 1);
+        return -1;
+    }
+
+    json_error_t je;
+    json_t *root =
+        json_loadb(text != NULL ? text : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (root == NULL) {
+        snprintf(err, errlen, "%s: line %d column %d: %s", path, je.line, je.column, je.text);
+        return -1;
+    }
+
+    set_defaults(sc);
+    struct ctx c = {.file = path, .err = err, .errlen = errlen, .sc = sc};
+    path_push(&c, "$");
+    int rc = check_root(&c, root);
+    json_decref(root);
+    if (rc != 0)
+        goto err;
+
+    memcpy(sc->path, path, strlen(path) + 1);
+    sc->text = malloc(len + 1);
+    if (sc->text == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        goto err;
+    }
+    if (len > 0)
+        memcpy(sc->text, text, len);
+    sc->text[len] = '\0';
+    sc->text_len = len;
+    return 0;
+
+err:
+    /* A failed load leaves nothing half-filled for a caller to trip on. */
+    memset(sc, 0, sizeof *sc);
+    return -1;
+}
+
+int scenario_load(const char *path, struct scenario *sc, char *err, size_t errlen)
+{
+    char ebuf[128];
+    memset(sc, 0, sizeof *sc);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror_r(errno, ebuf, sizeof ebuf));
+        return -1;
+    }
+    /* One byte more than the cap may be read: that is how a file above it is recognised. */
+    size_t cap = 8192, len = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        if (len > MAX_FILE_BYTES) {
+            snprintf(err, errlen, "%s: larger than %u bytes, too large for a scenario", path,
+                     MAX_FILE_BYTES);
+            goto err;
+        }
+        if (len == cap) {
+            size_t ncap = cap * 2 > MAX_FILE_BYTES + 1 ? MAX_FILE_BYTES + 1 : cap * 2;
+            char *nb = realloc(buf, ncap);
+            if (nb == NULL) {
+                snprintf(err, errlen, "%s: out of memory", path);
+                goto err;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(err, errlen, "%s: cannot read: %s", path,
+                     strerror_r(errno, ebuf, sizeof ebuf));
+            goto err;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    int rc = scenario_parse(path, buf, len, sc, err, errlen);
+    free(buf);
+    return rc;
+
+err:
+    close(fd);
+    free(buf);
+    return -1;
+}
+
+void scenario_free(struct scenario *sc)
+{
+    if (sc == NULL)
+        return;
+    free(sc->text);
+    sc->text = NULL;
+    sc->text_len = 0;
+}

@@ -1,0 +1,912 @@
+/*
+ * check_scenario.c - the scenario loader (src/load/scenario.c).
+ *
+ * Valid: every file under tests/scenarios/valid/ is loaded and its fields checked one by one,
+ * defaults included. Invalid: a table of scenario texts, each with the exact message it must
+ * give, so that a change of wording or of the order in which things are checked shows up here.
+ * Files: a missing file, broken files on disk (line and column), scenarios/quickstart.json as the
+ * README documents it, and every scenario shipped under scenarios/.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "load/scenario.h"
+#include "suites.h"
+#include "testutil.h"
+
+#define N_ELEMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define NS_PER_S 1000000000ull
+#define ERR_CAP 2048
+
+/* Repeats a string literal: long and numerous values without a wall of text. */
+#define R2(s) s s
+#define R4(s) R2(R2(s))
+#define R8(s) R2(R4(s))
+#define R16(s) R2(R8(s))
+#define R32(s) R2(R16(s))
+#define R64(s) R2(R32(s))
+#define R128(s) R2(R64(s))
+#define R256(s) R2(R128(s))
+#define R255(s) R128(s) R64(s) R32(s) R16(s) R8(s) R4(s) R2(s) s
+
+/* ---- helpers ---- */
+
+/* The struct is large (targets, steps): kept off the stack. */
+static struct scenario *load_ok(const char *path)
+{
+    struct scenario *sc = calloc(1, sizeof *sc);
+    char err[ERR_CAP];
+    ck_assert_ptr_nonnull(sc);
+    int rc = scenario_load(path, sc, err, sizeof err);
+    ck_assert_msg(rc == 0, "%s does not load: %s", path, err);
+    return sc;
+}
+
+static void unload(struct scenario *sc)
+{
+    scenario_free(sc);
+    free(sc);
+}
+
+static unsigned expected_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
+}
+
+static void assert_send(const struct step *st, uint32_t count, uint64_t size_min, uint64_t size_max,
+                        const char *ctype, uint32_t chunk, enum msrp_report failure,
+                        enum msrp_report success)
+{
+    ck_assert_int_eq(st->kind, STEP_SEND);
+    ck_assert_uint_eq(st->u.send.count, count);
+    ck_assert_uint_eq(st->u.send.size_min, size_min);
+    ck_assert_uint_eq(st->u.send.size_max, size_max);
+    ck_assert_str_eq(st->u.send.content_type, ctype);
+    ck_assert_uint_eq(st->u.send.chunk_size, chunk);
+    ck_assert_int_eq(st->u.send.failure_report, failure);
+    ck_assert_int_eq(st->u.send.success_report, success);
+}
+
+/* A send with every default. */
+static void assert_default_send(const struct step *st)
+{
+    assert_send(st, 1, 100, 100, "text/plain", 2048, MSRP_REPORT_ABSENT, MSRP_REPORT_ABSENT);
+}
+
+static void assert_expect(const struct step *st, const int *statuses, unsigned n, int report,
+                          uint64_t timeout_ns)
+{
+    ck_assert_int_eq(st->kind, STEP_EXPECT);
+    ck_assert_uint_eq(st->u.expect.num_statuses, n);
+    for (unsigned i = 0; i < n; i++)
+        ck_assert_int_eq(st->u.expect.statuses[i], statuses[i]);
+    ck_assert_int_eq(st->u.expect.report, report);
+    ck_assert_uint_eq(st->u.expect.timeout_ns, timeout_ns);
+}
+
+static void assert_repeat(const struct scenario *sc, unsigned begin, unsigned end, uint32_t times)
+{
+    ck_assert_int_eq(sc->steps[begin].kind, STEP_REPEAT_BEGIN);
+    ck_assert_int_eq(sc->steps[end].kind, STEP_REPEAT_END);
+    ck_assert_uint_eq(sc->steps[begin].u.repeat.other, end);
+    ck_assert_uint_eq(sc->steps[end].u.repeat.other, begin);
+    ck_assert_uint_eq(sc->steps[begin].u.repeat.times, times);
+    ck_assert_uint_eq(sc->steps[end].u.repeat.times, times);
+}
+
+/* The load, topology and answer sections as their defaults leave them. */
+static void assert_default_load(const struct scenario *sc)
+{
+    ck_assert_uint_eq(sc->threads, expected_threads());
+    ck_assert_uint_eq(sc->sessions, 100);
+    ck_assert_uint_eq(sc->concurrency, 100);
+    ck_assert(!sc->concurrency_given);
+    ck_assert(sc->session_rate == 0);
+    ck_assert(sc->ramp_up_s == 0);
+    ck_assert(sc->duration_s == 10);
+    ck_assert(sc->warm_up_s == 0);
+    ck_assert_int_eq(sc->mode, SCENARIO_CLOSED);
+    ck_assert_uint_eq(sc->outstanding, 1);
+    ck_assert(sc->rate == 0);
+}
+
+static void assert_default_topology(const struct scenario *sc)
+{
+    ck_assert_int_eq(sc->topology, SCENARIO_EMBEDDED);
+    ck_assert(!sc->tls);
+    ck_assert_uint_eq(sc->num_targets, 0);
+    ck_assert_str_eq(sc->ca_file, "");
+}
+
+static void assert_default_answer(const struct scenario *sc)
+{
+    ck_assert_int_eq(sc->answer_status, 200);
+    ck_assert_str_eq(sc->accept_types, "*");
+    ck_assert_uint_eq(sc->max_message, 1ull << 40);
+}
+
+/* ---- Valid: each file under tests/scenarios/valid/ with its own checks ---- */
+
+static void check_minimal(const struct scenario *sc)
+{
+    ck_assert_str_eq(sc->name, "minimal");
+    ck_assert_str_eq(sc->description, "");
+    assert_default_load(sc);
+    assert_default_topology(sc);
+    assert_default_answer(sc);
+    ck_assert_uint_eq(sc->num_steps, 1);
+    assert_default_send(&sc->steps[0]);
+}
+
+static void check_every_key(const struct scenario *sc)
+{
+    ck_assert_str_eq(sc->name, "Every_key-1.0");
+    ck_assert_str_eq(sc->description, "every key of the format at least once");
+    ck_assert_uint_eq(sc->threads, 3);
+    ck_assert_uint_eq(sc->sessions, 500);
+    ck_assert_uint_eq(sc->concurrency, 50);
+    ck_assert(sc->concurrency_given);
+    ck_assert(sc->session_rate == 12.5);
+    ck_assert(sc->ramp_up_s == 2);
+    ck_assert(sc->duration_s == 60.5);
+    ck_assert(sc->warm_up_s == 5);
+    ck_assert_int_eq(sc->mode, SCENARIO_CLOSED);
+    ck_assert_uint_eq(sc->outstanding, 16);
+    ck_assert(sc->rate == 0);
+
+    ck_assert_int_eq(sc->topology, SCENARIO_EMBEDDED);
+    ck_assert(sc->tls);
+    ck_assert_uint_eq(sc->num_targets, 0);
+
+    ck_assert_uint_eq(sc->num_steps, 7);
+    assert_send(&sc->steps[0], 10, 4096, 4096, "application/octet-stream", 1024,
+                MSRP_REPORT_PARTIAL, MSRP_REPORT_YES);
+    static const int st[] = {200, 413};
+    assert_expect(&sc->steps[1], st, 2, 200, 2500000000ull);
+    ck_assert_int_eq(sc->steps[2].kind, STEP_PAUSE);
+    ck_assert_uint_eq(sc->steps[2].u.pause_ns, 250000000ull);
+    assert_repeat(sc, 3, 5, 2);
+    assert_send(&sc->steps[4], 1, 100, 100, "text/plain", 2048, MSRP_REPORT_NO, MSRP_REPORT_NO);
+    ck_assert_int_eq(sc->steps[6].kind, STEP_CLOSE);
+
+    ck_assert_int_eq(sc->answer_status, 486);
+    ck_assert_str_eq(sc->accept_types, "text/* application/octet-stream");
+    ck_assert_uint_eq(sc->max_message, 1048576);
+}
+
+static void check_open_mode(const struct scenario *sc)
+{
+    ck_assert_str_eq(sc->name, "open");
+    ck_assert_uint_eq(sc->threads, expected_threads()); /* 0 in the file */
+    ck_assert_uint_eq(sc->sessions, 10);
+    ck_assert_uint_eq(sc->concurrency, 10); /* absent: = sessions */
+    ck_assert(!sc->concurrency_given);
+    ck_assert_int_eq(sc->mode, SCENARIO_OPEN);
+    ck_assert(sc->rate == 2000.5);
+    ck_assert(sc->duration_s == 30);
+    ck_assert_uint_eq(sc->outstanding, 1);
+    ck_assert_uint_eq(sc->num_steps, 2);
+    assert_send(&sc->steps[0], 1000, 100, 100, "message/cpim", 2048, MSRP_REPORT_ABSENT,
+                MSRP_REPORT_ABSENT);
+    static const int st[] = {200};
+    assert_expect(&sc->steps[1], st, 1, 0, NS_PER_S);
+}
+
+static void check_target_tls(const struct scenario *sc)
+{
+    ck_assert_str_eq(sc->name, "remote-tls");
+    assert_default_load(sc);
+    ck_assert_int_eq(sc->topology, SCENARIO_TARGET);
+    ck_assert(sc->tls);
+    ck_assert_uint_eq(sc->num_targets, 3);
+    ck_assert_str_eq(sc->targets[0], "msrps://192.0.2.1:2855/abc;tcp");
+    ck_assert_str_eq(sc->targets[1], "msrps://[2001:db8::1]:12000;tcp");
+    ck_assert_str_eq(sc->targets[2], "msrps://relay.example.com;TCP");
+    ck_assert_str_eq(sc->ca_file, "certs/ca.pem");
+    ck_assert_uint_eq(sc->num_steps, 1);
+    assert_send(&sc->steps[0], 1, 100, 100, "text/plain", 2048, MSRP_REPORT_YES,
+                MSRP_REPORT_ABSENT);
+    ck_assert_int_eq(sc->answer_status, 600); /* checked, though target ignores it */
+}
+
+static void check_target_tcp(const struct scenario *sc)
+{
+    ck_assert_str_eq(sc->name, "remote");
+    ck_assert_int_eq(sc->topology, SCENARIO_TARGET);
+    ck_assert(!sc->tls);
+    ck_assert_uint_eq(sc->num_targets, 1);
+    ck_assert_str_eq(sc->targets[0], "msrp://127.0.0.1:2855/s1;tcp");
+    ck_assert_str_eq(sc->ca_file, "");
+    ck_assert_uint_eq(sc->num_steps, 2);
+    assert_default_send(&sc->steps[0]);
+    ck_assert_int_eq(sc->steps[1].kind, STEP_CLOSE);
+    assert_default_answer(sc);
+}
+
+static void check_nested_repeat(const struct scenario *sc)
+{
+    static const int st200[] = {200};
+    ck_assert_uint_eq(sc->num_steps, 13);
+    assert_default_send(&sc->steps[0]);
+    assert_repeat(sc, 1, 11, 3);
+    ck_assert_int_eq(sc->steps[2].kind, STEP_PAUSE);
+    ck_assert_uint_eq(sc->steps[2].u.pause_ns, 1000000ull);
+    assert_repeat(sc, 3, 9, 0);
+    assert_send(&sc->steps[4], 1, 1, 10, "text/plain", 2048, MSRP_REPORT_ABSENT,
+                MSRP_REPORT_ABSENT);
+    assert_expect(&sc->steps[5], st200, 1, 0, 30 * NS_PER_S);
+    assert_repeat(sc, 6, 8, 1);
+    ck_assert_int_eq(sc->steps[7].kind, STEP_CLOSE);
+    assert_default_send(&sc->steps[10]);
+    ck_assert_int_eq(sc->steps[12].kind, STEP_PAUSE);
+    ck_assert_uint_eq(sc->steps[12].u.pause_ns, NS_PER_S);
+}
+
+static void check_size_range(const struct scenario *sc)
+{
+    static const uint64_t lo[] = {0, 1ull << 40, 0, 7, 100};
+    static const uint64_t hi[] = {0, 1ull << 40, 1ull << 40, 7, 2000};
+    ck_assert_uint_eq(sc->num_steps, 5);
+    for (int i = 0; i < 5; i++)
+        assert_send(&sc->steps[i], 1, lo[i], hi[i], "text/plain", 2048, MSRP_REPORT_ABSENT,
+                    MSRP_REPORT_ABSENT);
+}
+
+static void check_expect_report(const struct scenario *sc)
+{
+    static const int eight[] = {200, 408, 413, 415, 481, 500, 501, 999};
+    static const int st100[] = {100}, st200[] = {200};
+    ck_assert_uint_eq(sc->num_steps, 6);
+    assert_send(&sc->steps[0], 1, 100, 100, "text/plain", 2048, MSRP_REPORT_ABSENT,
+                MSRP_REPORT_YES);
+    assert_expect(&sc->steps[1], eight, 8, 200, 1);
+    assert_expect(&sc->steps[3], st100, 1, 0, 30 * NS_PER_S);
+    assert_expect(&sc->steps[5], st200, 1, 0, 30 * NS_PER_S);
+}
+
+static const struct valid_file {
+    const char *path;
+    void (*check)(const struct scenario *sc);
+} valid_files[] = {
+    {"tests/scenarios/valid/minimal.json", check_minimal},
+    {"tests/scenarios/valid/every_key.json", check_every_key},
+    {"tests/scenarios/valid/open_mode.json", check_open_mode},
+    {"tests/scenarios/valid/target_tls.json", check_target_tls},
+    {"tests/scenarios/valid/target_tcp.json", check_target_tcp},
+    {"tests/scenarios/valid/nested_repeat.json", check_nested_repeat},
+    {"tests/scenarios/valid/size_range.json", check_size_range},
+    {"tests/scenarios/valid/expect_report.json", check_expect_report},
+};
+
+START_TEST(test_valid_file)
+{
+    const struct valid_file *vf = &valid_files[_i];
+    struct scenario *sc = load_ok(vf->path);
+    ck_assert_str_eq(sc->path, vf->path);
+    /* The report copies the file as it was read. */
+    size_t len;
+    char *text = read_file(vf->path, &len);
+    ck_assert_uint_eq(sc->text_len, len);
+    ck_assert(memcmp(sc->text, text, len) == 0);
+    ck_assert_int_eq(sc->text[len], '\0');
+    free(text);
+    vf->check(sc);
+    unload(sc);
+}
+END_TEST
+
+/* Every file in the folder has an entry in the table, so none is silently left unchecked. */
+START_TEST(test_valid_folder_covered)
+{
+    DIR *d = opendir("tests/scenarios/valid");
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    int files = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "tests/scenarios/valid/%s", e->d_name);
+        bool listed = false;
+        for (int i = 0; i < N_ELEMS(valid_files) && !listed; i++)
+            listed = strcmp(valid_files[i].path, path) == 0;
+        ck_assert_msg(listed, "%s has no checks in valid_files", path);
+        files++;
+    }
+    closedir(d);
+    ck_assert_int_eq(files, N_ELEMS(valid_files));
+}
+END_TEST
+
+/* ---- Invalid: text and the exact message (after "t.json: ") ---- */
+
+#define STEPS "\"steps\":[{\"send\":{}}]"
+#define WITH_LOAD(l) "{\"name\":\"n\",\"load\":" l "," STEPS "}"
+#define WITH_TOPO(t) "{\"name\":\"n\",\"topology\":" t "," STEPS "}"
+#define WITH_STEPS(s) "{\"name\":\"n\",\"steps\":" s "}"
+#define WITH_SEND(s) WITH_STEPS("[{\"send\":" s "}]")
+#define WITH_EXPECT(e) WITH_STEPS("[{\"send\":{}},{\"expect\":" e "}]")
+#define WITH_ANSWER(a) "{\"name\":\"n\"," STEPS ",\"answer\":" a "}"
+#define TARGET_TCP(list) WITH_TOPO("{\"kind\":\"target\",\"targets\":" list "}")
+#define TARGET_TLS(list)                                                                           \
+    WITH_TOPO("{\"kind\":\"target\",\"transport\":\"tls\",\"targets\":" list "}")
+
+#define STEP_WHAT                                                                                  \
+    "expected an object with one key: \"send\", \"expect\", \"pause\", \"repeat\" or "             \
+    "\"close\", got "
+#define LOAD_KEYS                                                                                  \
+    "\"threads\", \"sessions\", \"concurrency\", \"session_rate\", \"ramp_up\", "                  \
+    "\"duration\", \"warm_up\", \"mode\", \"outstanding\", \"rate\""
+#define SIZE_WHAT "expected an integer 0..1099511627776 or an object with \"min\" and \"max\", got "
+#define STATUS_WHAT "expected an integer 100..999 or an array of 1 to 8 of them, got "
+#define NAME_WHAT "expected 1 to 63 letters, digits, \".\", \"_\" or \"-\", got "
+#define ACCEPT_WHAT                                                                                \
+    "expected media types separated by spaces (\"text/plain\", \"text/*\" or \"*\"), got "
+#define EXPECT_PLACE "expect must directly follow a send in the same list of steps"
+#define TOO_MANY "too many steps: at most 256 in all, a repeat counting as 2"
+#define PAUSES(n) n("{\"pause\":1},")
+
+static const struct bad_case {
+    const char *json;
+    const char *msg;
+} bad_cases[] = {
+    /* malformed JSON: jansson's words, with line and column */
+    {"{\"name\":\"n\",", "line 1 column 12: string or '}' expected near end of file"},
+    {"{\n  \"name\": \"n\",\n  \"steps\": [,]\n}", "line 3 column 13: unexpected token near ','"},
+    {"{\"name\":\"n\"," STEPS "} x", "line 1 column 36: end of file expected near 'x'"},
+    {"", "line 1 column 0: unexpected token near end of file"},
+    {"{\"name\":\"a\",\"name\":\"b\"," STEPS "}",
+     "line 1 column 18: duplicate object key near '\"name\"'"},
+    {"{\"name\":\"n\",\"load\":{\"sessions\":1,\"sessions\":2}," STEPS "}",
+     "line 1 column 43: duplicate object key near '\"sessions\"'"},
+    {"{\"name\":\"n\",\"load\":{\"sessions\":99999999999999999999}," STEPS "}",
+     "line 1 column 51: too big integer near '99999999999999999999'"},
+
+    /* top level */
+    {"[]", "$: expected an object, got an empty array"},
+    {"\"x\"", "$: expected an object, got a string"},
+    {"{}", "$: required key \"name\" missing"},
+    {"{\"name\":\"n\"}", "$: required key \"steps\" missing"},
+    {"{\"nme\":\"n\"," STEPS "}",
+     "$: unknown key \"nme\"; allowed keys: \"name\", \"description\", \"load\", \"topology\", "
+     "\"steps\", \"answer\""},
+    {"{\"name\":\"n\",\"na\\nme\":1," STEPS "}",
+     "$: unknown key \"na\\nme\"; allowed keys: \"name\", \"description\", \"load\", "
+     "\"topology\", \"steps\", \"answer\""},
+    {"{\"name\":\"n\",\"" R64("k") "k\":1," STEPS "}",
+     "$: unknown key of 65 bytes; allowed keys: \"name\", \"description\", \"load\", "
+     "\"topology\", \"steps\", \"answer\""},
+    {"{\"name\":5," STEPS "}", "$.name: " NAME_WHAT "5"},
+    {"{\"name\":\"a b\"," STEPS "}", "$.name: " NAME_WHAT "\"a b\""},
+    {"{\"name\":\"\"," STEPS "}", "$.name: " NAME_WHAT "\"\""},
+    {"{\"name\":\"r\\u00e9sum\\u00e9\"," STEPS "}",
+     "$.name: " NAME_WHAT "\"r\xc3\xa9sum\xc3\xa9\""},
+    {"{\"name\":\"" R64("a") "\"," STEPS "}", "$.name: " NAME_WHAT "\"" R64("a") "\""},
+    {"{\"name\":\"n\",\"description\":null," STEPS "}",
+     "$.description: expected a string, got null"},
+    {"{\"name\":\"n\",\"description\":\"" R256("d") "\"," STEPS "}",
+     "$.description: expected a string of at most 255 bytes, got a string of 256 bytes"},
+
+    /* load */
+    {WITH_LOAD("[]"), "$.load: expected an object, got an empty array"},
+    {WITH_LOAD("{\"thread\":1}"), "$.load: unknown key \"thread\"; allowed keys: " LOAD_KEYS},
+    {WITH_LOAD("{\"threads\":257}"), "$.load.threads: expected an integer 0..256, got 257"},
+    {WITH_LOAD("{\"threads\":-1}"), "$.load.threads: expected an integer 0..256, got -1"},
+    {WITH_LOAD("{\"threads\":\"4\"}"), "$.load.threads: expected an integer 0..256, got a string"},
+    {WITH_LOAD("{\"sessions\":0}"), "$.load.sessions: expected an integer >= 1, got 0"},
+    {WITH_LOAD("{\"sessions\":1.5}"), "$.load.sessions: expected an integer >= 1, got 1.5"},
+    {WITH_LOAD("{\"sessions\":100.0}"), "$.load.sessions: expected an integer >= 1, got 100.0"},
+    {WITH_LOAD("{\"sessions\":1e3}"), "$.load.sessions: expected an integer >= 1, got 1000.0"},
+    {WITH_LOAD("{\"sessions\":\"100\"}"),
+     "$.load.sessions: expected an integer >= 1, got a string"},
+    {WITH_LOAD("{\"concurrency\":0}"), "$.load.concurrency: expected an integer >= 1, got 0"},
+    {WITH_LOAD("{\"sessions\":10,\"concurrency\":11}"),
+     "$.load.concurrency: expected an integer <= load.sessions (10), got 11"},
+    {WITH_LOAD("{\"concurrency\":101}"),
+     "$.load.concurrency: expected an integer <= load.sessions (100), got 101"},
+    {WITH_LOAD("{\"session_rate\":-1}"), "$.load.session_rate: expected a number >= 0, got -1"},
+    {WITH_LOAD("{\"session_rate\":true}"), "$.load.session_rate: expected a number >= 0, got true"},
+    {WITH_LOAD("{\"ramp_up\":-0.5}"),
+     "$.load.ramp_up: expected a number of seconds >= 0, got -0.5"},
+    {WITH_LOAD("{\"duration\":0}"), "$.load.duration: expected a number of seconds > 0, got 0"},
+    {WITH_LOAD("{\"duration\":1e10}"),
+     "$.load.duration: expected a number of seconds <= 1000000000, got 10000000000.0"},
+    {WITH_LOAD("{\"warm_up\":\"1\"}"),
+     "$.load.warm_up: expected a number of seconds >= 0, got a string"},
+    {WITH_LOAD("{\"mode\":\"half-open\"}"),
+     "$.load.mode: expected one of \"closed\", \"open\", got \"half-open\""},
+    {WITH_LOAD("{\"mode\":1}"), "$.load.mode: expected one of \"closed\", \"open\", got 1"},
+    {WITH_LOAD("{\"outstanding\":0}"), "$.load.outstanding: expected an integer 1..1024, got 0"},
+    {WITH_LOAD("{\"outstanding\":1025}"),
+     "$.load.outstanding: expected an integer 1..1024, got 1025"},
+    {WITH_LOAD("{\"mode\":\"open\",\"rate\":0}"), "$.load.rate: expected a number > 0, got 0"},
+    {WITH_LOAD("{\"mode\":\"open\",\"rate\":[]}"),
+     "$.load.rate: expected a number > 0, got an empty array"},
+    {WITH_LOAD("{\"mode\":\"open\"}"), "$.load: \"rate\" is required when mode is \"open\""},
+    {WITH_LOAD("{\"mode\":\"closed\",\"rate\":100}"),
+     "$.load.rate: \"rate\" is only allowed when mode is \"open\""},
+    {WITH_LOAD("{\"rate\":100}"), "$.load.rate: \"rate\" is only allowed when mode is \"open\""},
+
+    /* topology */
+    {WITH_TOPO("\"embedded\""), "$.topology: expected an object, got a string"},
+    {WITH_TOPO("{\"target\":[]}"),
+     "$.topology: unknown key \"target\"; allowed keys: \"kind\", \"transport\", \"targets\", "
+     "\"ca_file\""},
+    {WITH_TOPO("{\"kind\":\"remote\"}"),
+     "$.topology.kind: expected one of \"embedded\", \"target\", got \"remote\""},
+    {WITH_TOPO("{\"transport\":\"udp\"}"),
+     "$.topology.transport: expected one of \"tcp\", \"tls\", got \"udp\""},
+    {WITH_TOPO("{\"kind\":\"target\"}"),
+     "$.topology: \"targets\" is required when kind is \"target\""},
+    {TARGET_TCP("[]"),
+     "$.topology.targets: expected an array of 1 to 64 MSRP URIs, got an empty array"},
+    {TARGET_TCP("\"msrp://h;tcp\""),
+     "$.topology.targets: expected an array of 1 to 64 MSRP URIs, got a string"},
+    {TARGET_TCP("[" R64("\"msrp://h;tcp\",") "\"msrp://h;tcp\"]"),
+     "$.topology.targets: expected an array of 1 to 64 MSRP URIs, got an array of 65"},
+    {WITH_TOPO("{\"targets\":[\"msrp://h;tcp\"]}"),
+     "$.topology.targets: \"targets\" is only allowed when kind is \"target\""},
+    {TARGET_TCP("[\"http://x\"]"),
+     "$.topology.targets[0]: expected an msrp:// URI, got \"http://x\" (URI does not start "
+     "with msrp:// or msrps://)"},
+    {TARGET_TCP("[\"msrp://h;tcp\",\"msrp://h:99999;tcp\"]"),
+     "$.topology.targets[1]: expected an msrp:// URI, got \"msrp://h:99999;tcp\" (URI port is "
+     "empty, not decimal, or above 65535)"},
+    {TARGET_TCP("[\"msrp://h;tcp\",\"msrps://h;tcp\"]"),
+     "$.topology.targets[1]: expected an msrp:// URI as transport is \"tcp\", got "
+     "\"msrps://h;tcp\""},
+    {TARGET_TLS("[\"msrp://h;tcp\"]"),
+     "$.topology.targets[0]: expected an msrps:// URI as transport is \"tls\", got "
+     "\"msrp://h;tcp\""},
+    {TARGET_TCP("[\"msrp://h;udp\"]"),
+     "$.topology.targets[0]: expected an msrp:// URI with transport \"tcp\", got "
+     "\"msrp://h;udp\""},
+    {TARGET_TLS("[5]"), "$.topology.targets[0]: expected an msrps:// URI, got 5"},
+    {TARGET_TCP("[\"msrp://" R256("a") R128("a") R64("a") R32("a") R16("a") R4("a") "a;tcp\"]"),
+     "$.topology.targets[0]: expected a string of at most 511 bytes, got a string of 512 bytes"},
+    {WITH_TOPO("{\"kind\":\"target\",\"targets\":[\"msrp://h;tcp\"],\"ca_file\":\"ca.pem\"}"),
+     "$.topology.ca_file: \"ca_file\" is only allowed when kind is \"target\" and transport is "
+     "\"tls\""},
+    {WITH_TOPO("{\"transport\":\"tls\",\"ca_file\":\"ca.pem\"}"),
+     "$.topology.ca_file: \"ca_file\" is only allowed when kind is \"target\" and transport is "
+     "\"tls\""},
+    {WITH_TOPO("{\"kind\":\"target\",\"transport\":\"tls\",\"targets\":[\"msrps://h;tcp\"],"
+               "\"ca_file\":\"\"}"),
+     "$.topology.ca_file: expected a file path, got \"\""},
+    {WITH_TOPO("{\"kind\":\"target\",\"transport\":\"tls\",\"targets\":[\"msrps://h;tcp\"],"
+               "\"ca_file\":5}"),
+     "$.topology.ca_file: expected a file path, got 5"},
+
+    /* steps */
+    {WITH_STEPS("{}"), "$.steps: expected a non-empty array of steps, got an empty object"},
+    {WITH_STEPS("[]"), "$.steps: expected a non-empty array of steps, got an empty array"},
+    {WITH_STEPS("[1]"), "$.steps[0]: " STEP_WHAT "1"},
+    {WITH_STEPS("[{}]"), "$.steps[0]: " STEP_WHAT "an empty object"},
+    {WITH_STEPS("[{\"send\":{},\"pause\":1}]"), "$.steps[0]: " STEP_WHAT "an object with 2 keys"},
+    {WITH_STEPS("[{\"recv\":{}}]"),
+     "$.steps[0]: unknown key \"recv\"; allowed keys: \"send\", \"expect\", \"pause\", "
+     "\"repeat\", \"close\""},
+    {WITH_STEPS("[{\"expect\":{}}]"), "$.steps[0]: " EXPECT_PLACE},
+    {WITH_STEPS("[{\"send\":{}},{\"pause\":1},{\"expect\":{}}]"), "$.steps[2]: " EXPECT_PLACE},
+    {WITH_STEPS("[{\"send\":{}},{\"expect\":{}},{\"expect\":{}}]"), "$.steps[2]: " EXPECT_PLACE},
+    {WITH_STEPS("[{\"send\":{}},{\"repeat\":{\"times\":1,\"steps\":[{\"expect\":{}}]}}]"),
+     "$.steps[1].repeat.steps[0]: " EXPECT_PLACE},
+    {WITH_STEPS("[{\"repeat\":{\"times\":1,\"steps\":[{\"send\":{}}]}},{\"expect\":{}}]"),
+     "$.steps[1]: " EXPECT_PLACE},
+
+    /* send */
+    {WITH_SEND("1"), "$.steps[0].send: expected an object, got 1"},
+    {WITH_SEND("{\"bytes\":1}"),
+     "$.steps[0].send: unknown key \"bytes\"; allowed keys: \"count\", \"size\", "
+     "\"content_type\", \"chunk_size\", \"failure_report\", \"success_report\""},
+    {WITH_SEND("{\"count\":0}"), "$.steps[0].send.count: expected an integer 1..4294967295, got 0"},
+    {WITH_SEND("{\"count\":4294967296}"),
+     "$.steps[0].send.count: expected an integer 1..4294967295, got 4294967296"},
+    {WITH_SEND("{\"size\":-1}"), "$.steps[0].send.size: " SIZE_WHAT "-1"},
+    {WITH_SEND("{\"size\":1099511627777}"), "$.steps[0].send.size: " SIZE_WHAT "1099511627777"},
+    {WITH_SEND("{\"size\":\"big\"}"), "$.steps[0].send.size: " SIZE_WHAT "a string"},
+    {WITH_SEND("{\"size\":1.5}"), "$.steps[0].send.size: " SIZE_WHAT "1.5"},
+    {WITH_SEND("{\"size\":{\"min\":10,\"max\":5}}"),
+     "$.steps[0].send.size.max: expected an integer >= min (10), got 5"},
+    {WITH_SEND("{\"size\":{\"min\":1}}"), "$.steps[0].send.size: required key \"max\" missing"},
+    {WITH_SEND("{\"size\":{\"max\":1}}"), "$.steps[0].send.size: required key \"min\" missing"},
+    {WITH_SEND("{\"size\":{\"min\":1,\"max\":2,\"mean\":1}}"),
+     "$.steps[0].send.size: unknown key \"mean\"; allowed keys: \"min\", \"max\""},
+    {WITH_SEND("{\"size\":{\"min\":-1,\"max\":2}}"),
+     "$.steps[0].send.size.min: expected an integer 0..1099511627776, got -1"},
+    {WITH_SEND("{\"size\":{\"min\":0,\"max\":2.5}}"),
+     "$.steps[0].send.size.max: expected an integer 0..1099511627776, got 2.5"},
+    {WITH_SEND("{\"content_type\":\"text\"}"),
+     "$.steps[0].send.content_type: expected a media type such as \"text/plain\", got \"text\""},
+    {WITH_SEND("{\"content_type\":\"text/plain\\r\\nX: y\"}"),
+     "$.steps[0].send.content_type: expected a media type such as \"text/plain\", got "
+     "\"text/plain\\r\\nX: y\""},
+    {WITH_SEND("{\"content_type\":5}"),
+     "$.steps[0].send.content_type: expected a media type such as \"text/plain\", got 5"},
+    {WITH_SEND("{\"content_type\":\"text/" R64("a") R32("a") R16("a") R8("a") R2("a") "a\"}"),
+     "$.steps[0].send.content_type: expected a string of at most 127 bytes, got a string of "
+     "128 bytes"},
+    {WITH_SEND("{\"chunk_size\":0}"),
+     "$.steps[0].send.chunk_size: expected an integer 1..4294967295, got 0"},
+    {WITH_STEPS("[{\"pause\":1},{\"send\":{\"failure_report\":\"sometimes\"}}]"),
+     "$.steps[1].send.failure_report: expected one of \"yes\", \"no\", \"partial\", \"absent\", "
+     "got \"sometimes\""},
+    {WITH_SEND("{\"failure_report\":true}"),
+     "$.steps[0].send.failure_report: expected one of \"yes\", \"no\", \"partial\", \"absent\", "
+     "got true"},
+    {WITH_SEND("{\"success_report\":\"partial\"}"),
+     "$.steps[0].send.success_report: expected one of \"yes\", \"no\", \"absent\", got "
+     "\"partial\""},
+    {WITH_SEND("{\"success_report\":\"Yes\"}"),
+     "$.steps[0].send.success_report: expected one of \"yes\", \"no\", \"absent\", got \"Yes\""},
+
+    /* expect */
+    {WITH_EXPECT("200"), "$.steps[1].expect: expected an object, got 200"},
+    {WITH_EXPECT("{\"code\":200}"),
+     "$.steps[1].expect: unknown key \"code\"; allowed keys: \"status\", \"report\", "
+     "\"timeout\""},
+    {WITH_EXPECT("{\"status\":99}"), "$.steps[1].expect.status: " STATUS_WHAT "99"},
+    {WITH_EXPECT("{\"status\":1000}"), "$.steps[1].expect.status: " STATUS_WHAT "1000"},
+    {WITH_EXPECT("{\"status\":\"200\"}"), "$.steps[1].expect.status: " STATUS_WHAT "a string"},
+    {WITH_EXPECT("{\"status\":[]}"), "$.steps[1].expect.status: " STATUS_WHAT "an empty array"},
+    {WITH_EXPECT("{\"status\":[200,1000]}"),
+     "$.steps[1].expect.status[1]: expected an integer 100..999, got 1000"},
+    {WITH_EXPECT("{\"status\":[200,\"408\"]}"),
+     "$.steps[1].expect.status[1]: expected an integer 100..999, got a string"},
+    {WITH_EXPECT("{\"status\":[200,201,202,203,204,205,206,207,208]}"),
+     "$.steps[1].expect.status: " STATUS_WHAT "an array of 9"},
+    {WITH_EXPECT("{\"report\":99}"),
+     "$.steps[1].expect.report: expected an integer 100..999 or null, got 99"},
+    {WITH_EXPECT("{\"report\":\"200\"}"),
+     "$.steps[1].expect.report: expected an integer 100..999 or null, got a string"},
+    {WITH_EXPECT("{\"report\":false}"),
+     "$.steps[1].expect.report: expected an integer 100..999 or null, got false"},
+    {WITH_EXPECT("{\"timeout\":0}"),
+     "$.steps[1].expect.timeout: expected a number of seconds > 0, got 0"},
+    {WITH_EXPECT("{\"timeout\":-1}"),
+     "$.steps[1].expect.timeout: expected a number of seconds > 0, got -1"},
+    {WITH_EXPECT("{\"timeout\":1e-10}"),
+     "$.steps[1].expect.timeout: expected a number of seconds >= 0.000000001, got 1e-10"},
+    {WITH_EXPECT("{\"timeout\":null}"),
+     "$.steps[1].expect.timeout: expected a number of seconds > 0, got null"},
+
+    /* pause */
+    {WITH_STEPS("[{\"pause\":0}]"), "$.steps[0].pause: expected a number of seconds > 0, got 0"},
+    {WITH_STEPS("[{\"pause\":\"1s\"}]"),
+     "$.steps[0].pause: expected a number of seconds > 0, got a string"},
+    {WITH_STEPS("[{\"pause\":2e9}]"),
+     "$.steps[0].pause: expected a number of seconds <= 1000000000, got 2000000000.0"},
+
+    /* repeat */
+    {WITH_STEPS("[{\"repeat\":3}]"), "$.steps[0].repeat: expected an object, got 3"},
+    {WITH_STEPS("[{\"repeat\":{\"steps\":[{\"send\":{}}]}}]"),
+     "$.steps[0].repeat: required key \"times\" missing"},
+    {WITH_STEPS("[{\"repeat\":{\"times\":1}}]"),
+     "$.steps[0].repeat: required key \"steps\" missing"},
+    {WITH_STEPS("[{\"repeat\":{\"count\":1,\"times\":1,\"steps\":[{\"send\":{}}]}}]"),
+     "$.steps[0].repeat: unknown key \"count\"; allowed keys: \"times\", \"steps\""},
+    {WITH_STEPS("[{\"repeat\":{\"times\":-1,\"steps\":[{\"send\":{}}]}}]"),
+     "$.steps[0].repeat.times: expected an integer 0..4294967295, got -1"},
+    {WITH_STEPS("[{\"repeat\":{\"times\":1.5,\"steps\":[{\"send\":{}}]}}]"),
+     "$.steps[0].repeat.times: expected an integer 0..4294967295, got 1.5"},
+    {WITH_STEPS("[{\"repeat\":{\"times\":0,\"steps\":[]}}]"),
+     "$.steps[0].repeat.steps: expected a non-empty array of steps, got an empty array"},
+    {WITH_STEPS("[{\"repeat\":{\"times\":0,\"steps\":{}}}]"),
+     "$.steps[0].repeat.steps: expected a non-empty array of steps, got an empty object"},
+    {WITH_STEPS("[{\"repeat\":{\"times\":2,\"steps\":[{\"send\":{}},{\"repeat\":{\"times\":1,"
+                "\"steps\":[{\"pause\":-1}]}}]}}]"),
+     "$.steps[0].repeat.steps[1].repeat.steps[0].pause: expected a number of seconds > 0, "
+     "got -1"},
+
+    /* close */
+    {WITH_STEPS("[{\"close\":{\"now\":true}}]"),
+     "$.steps[0].close: unknown key \"now\"; this object takes no keys"},
+    {WITH_STEPS("[{\"close\":true}]"), "$.steps[0].close: expected an empty object, got true"},
+
+    /* the step limit: 256 compiled steps, a repeat taking two */
+    {WITH_STEPS("[" PAUSES(R256) "{\"pause\":1}]"), "$.steps[256]: " TOO_MANY},
+    {WITH_STEPS("[" PAUSES(R255) "{\"repeat\":{\"times\":1,\"steps\":[{\"close\":{}}]}}]"),
+     "$.steps[255]: " TOO_MANY},
+    {WITH_STEPS("[" PAUSES(R128) PAUSES(R64) PAUSES(R32) PAUSES(R16) PAUSES(R8) PAUSES(R4)
+                    PAUSES(R2) "{\"repeat\":{\"times\":1,\"steps\":[{\"close\":{}}]}}]"),
+     "$.steps[254].repeat.steps[0]: " TOO_MANY},
+
+    /* answer */
+    {WITH_ANSWER("200"), "$.answer: expected an object, got 200"},
+    {WITH_ANSWER("{\"code\":200}"),
+     "$.answer: unknown key \"code\"; allowed keys: \"status\", \"accept_types\", "
+     "\"max_message\""},
+    {WITH_ANSWER("{\"status\":199}"), "$.answer.status: expected an integer 200..999, got 199"},
+    {WITH_ANSWER("{\"status\":1000}"), "$.answer.status: expected an integer 200..999, got 1000"},
+    {WITH_ANSWER("{\"accept_types\":\"\"}"), "$.answer.accept_types: " ACCEPT_WHAT "\"\""},
+    {WITH_ANSWER("{\"accept_types\":\"   \"}"), "$.answer.accept_types: " ACCEPT_WHAT "\"   \""},
+    {WITH_ANSWER("{\"accept_types\":\"text\"}"), "$.answer.accept_types: " ACCEPT_WHAT "\"text\""},
+    {WITH_ANSWER("{\"accept_types\":\"*/*\"}"), "$.answer.accept_types: " ACCEPT_WHAT "\"*/*\""},
+    {WITH_ANSWER("{\"accept_types\":\"text/plain;charset=utf-8\"}"),
+     "$.answer.accept_types: " ACCEPT_WHAT "\"text/plain;charset=utf-8\""},
+    {WITH_ANSWER("{\"accept_types\":[\"text/plain\"]}"),
+     "$.answer.accept_types: " ACCEPT_WHAT "an array"},
+    {WITH_ANSWER("{\"accept_types\":\"text/" R128("a") R64("a") R32("a") R16("a") R8("a")
+                     R2("a") "a\"}"),
+     "$.answer.accept_types: expected a string of at most 255 bytes, got a string of 256 bytes"},
+    {WITH_ANSWER("{\"max_message\":0}"), "$.answer.max_message: expected an integer >= 1, got 0"},
+};
+
+START_TEST(test_invalid)
+{
+    const struct bad_case *bc = &bad_cases[_i];
+    struct scenario *sc = calloc(1, sizeof *sc);
+    char err[ERR_CAP], want[ERR_CAP];
+    ck_assert_ptr_nonnull(sc);
+    int rc = scenario_parse("t.json", bc->json, strlen(bc->json), sc, err, sizeof err);
+    ck_assert_msg(rc == -1, "case %d loaded: %s", _i, bc->json);
+    snprintf(want, sizeof want, "t.json: %s", bc->msg);
+    ck_assert_msg(strcmp(err, want) == 0, "case %d:\n got: %s\nwant: %s", _i, err, want);
+    /* A failed load leaves nothing to free and nothing half-filled. */
+    ck_assert_ptr_null(sc->text);
+    ck_assert_uint_eq(sc->num_steps, 0);
+    ck_assert_str_eq(sc->name, "");
+    scenario_free(sc);
+    free(sc);
+}
+END_TEST
+
+/* ---- Limits ---- */
+
+/* Builds {"name":"n","steps":[ depth nested repeats around one pause ]}. */
+static char *nested_repeats(int depth)
+{
+    static const char open[] = "{\"repeat\":{\"times\":1,\"steps\":[";
+    static const char close[] = "]}}";
+    static const char inner[] = "{\"pause\":1}";
+    size_t cap = 64 + (size_t)depth * (sizeof open + sizeof close) + sizeof inner;
+    char *s = malloc(cap);
+    ck_assert_ptr_nonnull(s);
+    size_t o = (size_t)snprintf(s, cap, "{\"name\":\"n\",\"steps\":[");
+    for (int i = 0; i < depth; i++)
+        o += (size_t)snprintf(s + o, cap - o, "%s", open);
+    o += (size_t)snprintf(s + o, cap - o, "%s", inner);
+    for (int i = 0; i < depth; i++)
+        o += (size_t)snprintf(s + o, cap - o, "%s", close);
+    snprintf(s + o, cap - o, "]}");
+    return s;
+}
+
+/* 127 nested repeats and a pause make 255 steps; BEGINs and ENDs pair up inside out. */
+START_TEST(test_deep_nesting_fits)
+{
+    char *text = nested_repeats(127);
+    struct scenario *sc = calloc(1, sizeof *sc);
+    char err[ERR_CAP];
+    ck_assert_ptr_nonnull(sc);
+    ck_assert_msg(scenario_parse("deep.json", text, strlen(text), sc, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_uint_eq(sc->num_steps, 255);
+    for (unsigned i = 0; i < 127; i++)
+        assert_repeat(sc, i, 254 - i, 1);
+    ck_assert_int_eq(sc->steps[127].kind, STEP_PAUSE);
+    unload(sc);
+    free(text);
+}
+END_TEST
+
+/* 128 nested repeats fill the array with BEGINs and ENDs: the pause inside has no room. */
+START_TEST(test_deep_nesting_overflows)
+{
+    char *text = nested_repeats(128);
+    struct scenario *sc = calloc(1, sizeof *sc);
+    char err[8192]; /* the path alone is over 2000 bytes */
+    ck_assert_ptr_nonnull(sc);
+    ck_assert_int_eq(scenario_parse("deep.json", text, strlen(text), sc, err, sizeof err), -1);
+    /* The innermost place: the pause inside the 128th repeat. */
+    char want[8192];
+    size_t o = (size_t)snprintf(want, sizeof want, "deep.json: $.steps[0]");
+    for (int i = 0; i < 128; i++)
+        o += (size_t)snprintf(want + o, sizeof want - o, ".repeat.steps[0]");
+    snprintf(want + o, sizeof want - o, ": " TOO_MANY);
+    ck_assert_str_eq(err, want);
+    unload(sc);
+    free(text);
+}
+END_TEST
+
+/* Exactly 256 compiled steps load. */
+START_TEST(test_max_steps_fit)
+{
+    static const char text[] =
+        WITH_STEPS("[" PAUSES(R128) PAUSES(R64) PAUSES(R32) PAUSES(R16) PAUSES(R8)
+                       PAUSES(R4) "{\"pause\":1},"
+                                  "{\"repeat\":{\"times\":1,\"steps\":[{\"close\":{}}]}}]");
+    struct scenario *sc = calloc(1, sizeof *sc);
+    char err[ERR_CAP];
+    ck_assert_ptr_nonnull(sc);
+    ck_assert_msg(scenario_parse("max.json", text, sizeof text - 1, sc, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_uint_eq(sc->num_steps, SCENARIO_MAX_STEPS);
+    assert_repeat(sc, 253, 255, 1);
+    unload(sc);
+}
+END_TEST
+
+/* The message is cut to the buffer, NUL-terminated, and a zero-sized buffer is left alone. */
+START_TEST(test_small_error_buffer)
+{
+    static const char text[] = "{}";
+    struct scenario *sc = calloc(1, sizeof *sc);
+    char err[16];
+    ck_assert_ptr_nonnull(sc);
+    memset(err, 'x', sizeof err);
+    ck_assert_int_eq(scenario_parse("t.json", text, 2, sc, err, 10), -1);
+    ck_assert_str_eq(err, "t.json: $");
+    ck_assert_int_eq(err[10], 'x');
+    ck_assert_int_eq(scenario_parse("t.json", text, 2, sc, NULL, 0), -1);
+    ck_assert_int_eq(scenario_load("tests/scenarios/none.json", sc, NULL, 0), -1);
+    free(sc);
+}
+END_TEST
+
+/* Text without a NUL after it: the loader must go by the length alone. */
+START_TEST(test_parse_by_length)
+{
+    static const char text[] = "{\"name\":\"n\",\"steps\":[{\"close\":{}}]}garbage";
+    size_t len = strlen("{\"name\":\"n\",\"steps\":[{\"close\":{}}]}");
+    char *copy = guarded_copy(text, len);
+    struct scenario *sc = calloc(1, sizeof *sc);
+    char err[ERR_CAP];
+    ck_assert_ptr_nonnull(sc);
+    ck_assert_msg(scenario_parse("g.json", copy, len, sc, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(sc->text_len, len);
+    ck_assert_str_eq(sc->text, "{\"name\":\"n\",\"steps\":[{\"close\":{}}]}");
+    unload(sc);
+    guarded_free(copy, len);
+}
+END_TEST
+
+/* scenario_free is harmless on a zeroed struct and twice in a row. */
+START_TEST(test_free_zeroed)
+{
+    struct scenario *sc = calloc(1, sizeof *sc);
+    ck_assert_ptr_nonnull(sc);
+    scenario_free(sc);
+    scenario_free(sc);
+    scenario_free(NULL);
+    free(sc);
+}
+END_TEST
+
+/* ---- Files ---- */
+
+START_TEST(test_missing_file)
+{
+    struct scenario *sc = calloc(1, sizeof *sc);
+    char err[ERR_CAP];
+    ck_assert_ptr_nonnull(sc);
+    ck_assert_int_eq(scenario_load("tests/scenarios/no-such.json", sc, err, sizeof err), -1);
+    ck_assert_str_eq(err, "tests/scenarios/no-such.json: cannot open: No such file or directory");
+    ck_assert_ptr_null(sc->text);
+    free(sc);
+}
+END_TEST
+
+START_TEST(test_directory)
+{
+    struct scenario *sc = calloc(1, sizeof *sc);
+    char err[ERR_CAP];
+    ck_assert_ptr_nonnull(sc);
+    ck_assert_int_eq(scenario_load("tests/scenarios", sc, err, sizeof err), -1);
+    ck_assert_str_eq(err, "tests/scenarios: cannot read: Is a directory");
+    free(sc);
+}
+END_TEST
+
+static const struct bad_file {
+    const char *path;
+    const char *msg;
+} bad_files[] = {
+    {"tests/scenarios/invalid/trailing_comma.json",
+     "tests/scenarios/invalid/trailing_comma.json: line 3 column 30: unexpected token near ']'"},
+    {"tests/scenarios/invalid/duplicate_key.json",
+     "tests/scenarios/invalid/duplicate_key.json: line 4 column 22: duplicate object key near "
+     "'\"sessions\"'"},
+    {"tests/scenarios/invalid/bad_report.json",
+     "tests/scenarios/invalid/bad_report.json: $.steps[1].send.failure_report: expected one of "
+     "\"yes\", \"no\", \"partial\", \"absent\", got \"sometimes\""},
+};
+
+START_TEST(test_invalid_file)
+{
+    const struct bad_file *bf = &bad_files[_i];
+    struct scenario *sc = calloc(1, sizeof *sc);
+    char err[ERR_CAP];
+    ck_assert_ptr_nonnull(sc);
+    ck_assert_int_eq(scenario_load(bf->path, sc, err, sizeof err), -1);
+    ck_assert_str_eq(err, bf->msg);
+    free(sc);
+}
+END_TEST
+
+/* The README's example, value by value. */
+START_TEST(test_quickstart)
+{
+    static const int st200[] = {200};
+    struct scenario *sc = load_ok("scenarios/quickstart.json");
+    ck_assert_str_eq(sc->name, "quickstart");
+    ck_assert_str_eq(sc->description,
+                     "100 sessions on loopback, each sending 100-byte messages, 4 in flight");
+    ck_assert_uint_eq(sc->threads, expected_threads());
+    ck_assert_uint_eq(sc->sessions, 100);
+    ck_assert_uint_eq(sc->concurrency, 100);
+    ck_assert(sc->duration_s == 10);
+    ck_assert(sc->warm_up_s == 1);
+    ck_assert(sc->ramp_up_s == 0);
+    ck_assert(sc->session_rate == 0);
+    ck_assert_int_eq(sc->mode, SCENARIO_CLOSED);
+    ck_assert_uint_eq(sc->outstanding, 4);
+    assert_default_topology(sc);
+    ck_assert_uint_eq(sc->num_steps, 4);
+    assert_repeat(sc, 0, 3, 0);
+    assert_send(&sc->steps[1], 1, 100, 100, "text/plain", 2048, MSRP_REPORT_YES,
+                MSRP_REPORT_ABSENT);
+    assert_expect(&sc->steps[2], st200, 1, 0, 30 * NS_PER_S);
+    assert_default_answer(sc);
+    unload(sc);
+}
+END_TEST
+
+/* Whatever ships under scenarios/ must load: a broken example is a bug. */
+START_TEST(test_shipped_scenarios)
+{
+    DIR *d = opendir("scenarios");
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    int loaded = 0;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 5, ".json") != 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "scenarios/%s", e->d_name);
+        unload(load_ok(path));
+        loaded++;
+    }
+    closedir(d);
+    ck_assert_int_ge(loaded, 1);
+}
+END_TEST
+
+Suite *make_scenario_suite(void)
+{
+    Suite *s = suite_create("scenario");
+
+    TCase *tc = tcase_create("Valid");
+    tcase_add_loop_test(tc, test_valid_file, 0, N_ELEMS(valid_files));
+    tcase_add_test(tc, test_valid_folder_covered);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("Invalid");
+    tcase_add_loop_test(tc, test_invalid, 0, N_ELEMS(bad_cases));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("Limits");
+    tcase_add_test(tc, test_deep_nesting_fits);
+    tcase_add_test(tc, test_deep_nesting_overflows);
+    tcase_add_test(tc, test_max_steps_fit);
+    tcase_add_test(tc, test_small_error_buffer);
+    tcase_add_test(tc, test_parse_by_length);
+    tcase_add_test(tc, test_free_zeroed);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("Files");
+    tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_directory);
+    tcase_add_loop_test(tc, test_invalid_file, 0, N_ELEMS(bad_files));
+    tcase_add_test(tc, test_quickstart);
+    tcase_add_test(tc, test_shipped_scenarios);
+    suite_add_tcase(s, tc);
+
+    return s;
+}
