@@ -51,8 +51,9 @@ $(DEPS_STAMP): tools/install-deps.sh
 	@tools/install-deps.sh
 	@mkdir -p $(@D) && touch $@
 
+# A rename replaces the binary even while a copy of it is running (cp would fail: text busy).
 msrpload: $(BUILD)/msrpload
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/msrpload: $(LIB_OBJS) $(CLI_OBJS)
 	$(CC) $(MSRP_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MSRP_LDLIBS) $(LDLIBS)
@@ -85,9 +86,9 @@ asan:
 bench: msrpload
 	./msrpload bench
 
-# Until the load runner lands, the main job is the wire benchmark (issue 5 replaces it).
+# The main job: the default scenario against msrpload's own answering endpoints on loopback.
 run: msrpload
-	./msrpload bench
+	./msrpload run scenarios/quickstart.json
 
 # libFuzzer targets: the library compiled again with clang and the fuzzer instrumentation.
 FUZZ_BUILD = build-fuzz

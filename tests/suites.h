@@ -14,6 +14,7 @@ Suite *make_tls_suite(void);
 Suite *make_loop_suite(void);
 Suite *make_reasm_suite(void);
 Suite *make_session_suite(void);
+Suite *make_run_suite(void);
 Suite *make_serve_suite(void);
 Suite *make_conn_suite(void);
 Suite *make_histogram_suite(void);

@@ -15,5 +15,6 @@ const char *msrpload_version(void);
 int cmd_decode(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

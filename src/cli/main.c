@@ -12,6 +12,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"run", cmd_run, "run a load scenario and write its report under results/"},
     {"decode", cmd_decode, "print each MSRP chunk of a raw byte stream as a JSON line"},
     {"bench", cmd_bench, "measure parsing, writing and end-to-end speed beside their limits"},
     {"serve", cmd_serve, "answer MSRP sessions and log each message and peer violation"},

@@ -1,0 +1,316 @@
+/*
+ * run.c - `msrpload run SCENARIO [options]`: load a scenario, apply the command line over it,
+ * run it, write the report and print the summary.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "load/runner.h"
+#include "load/scenario.h"
+#include "msrp/session.h"
+#include "net/tls.h"
+#include "report/report.h"
+#include "wire/uri.h"
+
+static volatile sig_atomic_t stop_requests;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (stop_requests < 2)
+        stop_requests++;
+}
+
+static void run_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: msrpload run SCENARIO [options]\n"
+            "\n"
+            "Runs the load a scenario file describes (scenarios/README.md is the format) and\n"
+            "writes its report under results/<name>-<UTC time>/. Options override the file:\n"
+            "  --threads N          worker threads (default: the file's, else the cores)\n"
+            "  --sessions N         sessions in the whole run\n"
+            "  --concurrency N      sessions open at once\n"
+            "  --session-rate R     new sessions per second (0: as fast as they bind)\n"
+            "  --rate R             open loop: R messages per second over the run\n"
+            "  --duration S         seconds of measured traffic\n"
+            "  --target URI         an external answering endpoint (repeat for more); switches\n"
+            "                       the topology to target\n"
+            "  --out DIR            write the report to DIR (which must not exist)\n"
+            "  --quiet              no progress lines on standard error\n"
+            "\n"
+            "Progress is printed once a second when standard error is a terminal. SIGINT or\n"
+            "SIGTERM stops new sessions, drains for up to 2 s and writes the report (marked\n"
+            "incomplete); a second signal stops at once and still writes what there is.\n"
+            "exit codes: 0 every expectation met, 1 some failed (or sessions failed),\n"
+            "            2 usage or scenario error, 3 the target could not be reached\n");
+}
+
+static int parse_u64(const char *opt, const char *v, uint64_t min, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno != 0 || *end != '\0' || v[0] == '-' || n < min) {
+        fprintf(stderr, "msrpload run: %s takes an integer >= %llu, got '%s'\n", opt,
+                (unsigned long long)min, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int parse_seconds(const char *opt, const char *v, bool zero_ok, double *out)
+{
+    char *end;
+    double d = strtod(v, &end);
+    if (*end != '\0' || d < 0 || (!zero_ok && d == 0) || d > 86400 * 30) {
+        fprintf(stderr, "msrpload run: %s takes a number of seconds%s, got '%s'\n", opt,
+                zero_ok ? " >= 0" : " > 0", v);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+static char *config_json(const struct scenario *sc)
+{
+    json_t *targets = json_array();
+    for (unsigned i = 0; i < sc->num_targets; i++)
+        json_array_append_new(targets, json_string(sc->targets[i]));
+    json_t *o = json_pack(
+        "{s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:s, s:I, s:f, s:s, s:s, s:o}", "threads",
+        (json_int_t)sc->threads, "sessions", (json_int_t)sc->sessions, "concurrency",
+        (json_int_t)sc->concurrency, "session_rate", sc->session_rate, "ramp_up", sc->ramp_up_s,
+        "duration", sc->duration_s, "warm_up", sc->warm_up_s, "mode",
+        sc->mode == SCENARIO_OPEN ? "open" : "closed", "outstanding", (json_int_t)sc->outstanding,
+        "rate", sc->rate, "topology", sc->topology == SCENARIO_TARGET ? "target" : "embedded",
+        "transport", sc->tls ? "tls" : "tcp", "targets", targets);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return text;
+}
+
+/* Embedded TLS: a certificate made for this run; the callers verify against it. */
+static int setup_tls(const struct scenario *sc, struct run_config *rc, char *tmpdir)
+{
+    char err[512];
+    if (!sc->tls)
+        return 0;
+    if (sc->topology == SCENARIO_TARGET) {
+        if (net_tls_client_create(&rc->client_tls, sc->ca_file[0] ? sc->ca_file : NULL, NULL,
+                                  NULL, err, sizeof(err)) != 0) {
+            fprintf(stderr, "msrpload run: %s\n", err);
+            return -1;
+        }
+        return 0;
+    }
+    strcpy(tmpdir, "/tmp/msrpload-run-XXXXXX");
+    if (mkdtemp(tmpdir) == NULL) {
+        fprintf(stderr, "msrpload run: cannot create a temporary directory: %s\n",
+                strerror(errno));
+        return -1;
+    }
+    char cert[256], key[256];
+    snprintf(cert, sizeof(cert), "%s/cert.pem", tmpdir);
+    snprintf(key, sizeof(key), "%s/key.pem", tmpdir);
+    int e = net_tls_make_self_signed(cert, key, "localhost", err, sizeof(err));
+    if (e == 0)
+        e = net_tls_server_create(&rc->server_tls, cert, key, NULL, err, sizeof(err));
+    if (e == 0)
+        e = net_tls_client_create(&rc->client_tls, cert, NULL, NULL, err, sizeof(err));
+    unlink(cert);
+    unlink(key);
+    rmdir(tmpdir);
+    if (e != 0) {
+        fprintf(stderr, "msrpload run: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const char *path = NULL, *out_dir = NULL;
+    bool quiet = false;
+    uint64_t threads = 0, sessions = 0, concurrency = 0;
+    double session_rate = -1, rate = -1, duration = -1;
+    const char *targets[SCENARIO_MAX_TARGETS];
+    unsigned ntargets = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            run_usage(stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            quiet = true;
+            continue;
+        }
+        if (a[0] == '-' && v == NULL) {
+            fprintf(stderr, "msrpload run: %s needs a value\n", a);
+            return EXIT_USAGE;
+        }
+        int bad = 0;
+        if (strcmp(a, "--threads") == 0)
+            bad = parse_u64(a, v, 1, &threads) || threads > 256;
+        else if (strcmp(a, "--sessions") == 0)
+            bad = parse_u64(a, v, 1, &sessions);
+        else if (strcmp(a, "--concurrency") == 0)
+            bad = parse_u64(a, v, 1, &concurrency);
+        else if (strcmp(a, "--session-rate") == 0)
+            bad = parse_seconds(a, v, true, &session_rate);
+        else if (strcmp(a, "--rate") == 0)
+            bad = parse_seconds(a, v, false, &rate);
+        else if (strcmp(a, "--duration") == 0)
+            bad = parse_seconds(a, v, false, &duration);
+        else if (strcmp(a, "--out") == 0)
+            out_dir = v;
+        else if (strcmp(a, "--target") == 0) {
+            struct msrp_uri u;
+            if (msrp_uri_parse(v, strlen(v), &u) != MSRP_URI_OK) {
+                fprintf(stderr, "msrpload run: --target %s: not an MSRP URI\n", v);
+                return EXIT_USAGE;
+            }
+            if (ntargets == SCENARIO_MAX_TARGETS) {
+                fprintf(stderr, "msrpload run: at most %d targets\n", SCENARIO_MAX_TARGETS);
+                return EXIT_USAGE;
+            }
+            targets[ntargets++] = v;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "msrpload run: unknown option '%s'\n\n", a);
+            run_usage(stderr);
+            return EXIT_USAGE;
+        } else if (path == NULL) {
+            path = a;
+            continue;
+        } else {
+            fprintf(stderr, "msrpload run: only one scenario file may be given\n");
+            return EXIT_USAGE;
+        }
+        if (bad)
+            return EXIT_USAGE;
+        i++;
+    }
+    if (path == NULL) {
+        run_usage(stderr);
+        return EXIT_USAGE;
+    }
+
+    static struct scenario sc;
+    char err[1024];
+    if (scenario_load(path, &sc, err, sizeof(err)) != 0) {
+        fprintf(stderr, "msrpload run: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (threads)
+        sc.threads = (unsigned)threads;
+    if (sessions) {
+        sc.sessions = sessions;
+        if (!sc.concurrency_given)
+            sc.concurrency = sessions; /* the default follows sessions (scenarios/README.md) */
+    }
+    if (concurrency)
+        sc.concurrency = concurrency;
+    if (sc.concurrency > sc.sessions)
+        sc.concurrency = sc.sessions; /* --sessions below the file's concurrency */
+    if (session_rate >= 0)
+        sc.session_rate = session_rate;
+    if (rate > 0) {
+        sc.mode = SCENARIO_OPEN;
+        sc.rate = rate;
+    }
+    if (duration > 0)
+        sc.duration_s = duration;
+    if (ntargets > 0) {
+        sc.topology = SCENARIO_TARGET;
+        sc.num_targets = ntargets;
+        for (unsigned t = 0; t < ntargets; t++) {
+            snprintf(sc.targets[t], sizeof(sc.targets[t]), "%s", targets[t]);
+            if ((strncmp(targets[t], "msrps:", 6) == 0) != sc.tls) {
+                fprintf(stderr, "msrpload run: --target %s: the scenario's transport is %s\n",
+                        targets[t], sc.tls ? "tls (msrps)" : "tcp (msrp)");
+                scenario_free(&sc);
+                return EXIT_USAGE;
+            }
+        }
+    }
+
+    struct run_config rc = {.sc = &sc, .stop = &stop_requests, .drain_s = 2};
+    rc.progress = !quiet && isatty(STDERR_FILENO);
+    char tmpdir[64];
+    if (setup_tls(&sc, &rc, tmpdir) != 0) {
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (!quiet)
+        fprintf(stderr, "msrpload run: %s: %llu sessions, %llu at once, %u threads, %s loop, %s\n",
+                sc.name, (unsigned long long)sc.sessions, (unsigned long long)sc.concurrency,
+                sc.threads, sc.mode == SCENARIO_OPEN ? "open" : "closed",
+                sc.topology == SCENARIO_TARGET ? "external targets" : "embedded endpoints");
+    struct run_stats stats;
+    if (stats_init(&stats) != 0) {
+        fprintf(stderr, "msrpload run: out of memory\n");
+        return EXIT_FAILED;
+    }
+    struct run_outcome outcome;
+    int rc_run = runner_run(&rc, &stats, &outcome, err, sizeof(err));
+    net_tls_destroy(rc.server_tls);
+    net_tls_destroy(rc.client_tls);
+    if (rc_run != 0) {
+        fprintf(stderr, "msrpload run: %s\n", err);
+        stats_free(&stats);
+        scenario_free(&sc);
+        return EXIT_FAILED;
+    }
+
+    char *cfg_json = config_json(&sc);
+    struct report_meta meta = {
+        .scenario_name = sc.name,
+        .scenario_file = sc.path,
+        .scenario_description = sc.description,
+        .scenario_text = sc.text,
+        .scenario_text_len = sc.text_len,
+        .config_json = cfg_json != NULL ? cfg_json : "{}",
+        .started_unix = outcome.started_unix,
+        .elapsed_s = outcome.elapsed_s,
+        .measured_s = outcome.measured_s,
+        .warm_up_s = sc.warm_up_s,
+        .incomplete = outcome.incomplete,
+        .first_error = outcome.first_error,
+        .version = msrpload_version(),
+        .end_closed = MSRP_END_CLOSED,
+    };
+    for (int i = 0; i < STATS_END_KINDS; i++)
+        meta.end_names[i] = msrp_session_end_name((enum msrp_session_end)i);
+    char dir[1024];
+    int werr = report_write(&stats, &meta, "results", out_dir, dir, sizeof(dir), err, sizeof(err));
+    report_print(stdout, &stats, &meta, werr == 0 ? dir : NULL);
+    if (werr != 0)
+        fprintf(stderr, "msrpload run: %s\n", err);
+
+    int code = EXIT_OK;
+    if (outcome.unreachable) {
+        fprintf(stderr, "msrpload run: no session could reach its endpoint: %s\n",
+                outcome.first_error);
+        code = EXIT_UNREACHABLE;
+    } else if (stats.expect_failures > 0 || stats.sessions_failed > 0 || werr != 0) {
+        code = EXIT_FAILED;
+    }
+    free(cfg_json);
+    stats_free(&stats);
+    scenario_free(&sc);
+    return code;
+}

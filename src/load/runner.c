@@ -1,0 +1,814 @@
+/*
+ * runner.c - worker threads driving many MSRP sessions through a scenario's steps.
+ *
+ * Each worker owns a loop, a slot array of `concurrency` calling sessions (its share), and in
+ * the embedded topology an msrp_server on 127.0.0.1 where each calling session is expected
+ * before it connects. A session walks the compiled steps with its own program counter (SIPp's
+ * model): `send` issues its messages (closed loop: at most `outstanding` in flight; open loop:
+ * on a fixed schedule, latency corrected from the intended send time), `expect` checks their
+ * outcomes as they arrive, `pause` arms a timer, `repeat` jumps back, `close` ends. When a
+ * session ends the slot starts the next one until the worker's share of `sessions` has run.
+ */
+#include "load/runner.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "msrp/server.h"
+#include "msrp/session.h"
+#include "net/conn.h"
+#include "net/loop.h"
+
+#define TICK_NS (100ull * 1000000ull)
+#define MAX_BODY (1ull << 30)
+
+struct worker;
+
+/* What a message carries to its outcome: when it should have left, and what it must meet. */
+struct msg_tag {
+    struct msg_tag *next_free;
+    uint64_t intended_ns;
+    const struct step_expect *expect;
+};
+
+struct lsession {
+    struct worker *w;
+    bool active;
+    struct msrp_session *s;
+    uint64_t started_ns;
+    bool bound, finished, closing;
+    unsigned pc;
+    uint32_t *repeat_left;     /* per step index (only REPEAT_BEGIN entries are used) */
+    /* the send step in progress */
+    const struct step_send *send;
+    const struct step_expect *expect;
+    uint32_t to_issue, in_flight, awaiting;
+    bool close_when_idle;      /* steps are done: close once in-flight messages settle */
+    uint32_t reports_wanted, reports_got;
+    bool waiting_reports;
+    uint64_t next_intended_ns; /* open mode schedule */
+    struct net_timer timer;    /* pause, open-loop pacing, REPORT wait */
+    char local_uri[96];
+    char expect_uri[96];
+};
+
+struct worker {
+    int index;
+    pthread_t thread;
+    const struct run_config *cfg;
+    const struct scenario *sc;
+    struct net_loop *loop;
+    struct msrp_server *srv;
+    uint16_t port;
+    struct sockaddr_storage target_addr[SCENARIO_MAX_TARGETS];
+    socklen_t target_len[SCENARIO_MAX_TARGETS];
+
+    struct run_stats stats;
+    struct lsession *slots;
+    unsigned nslots, open;
+    uint64_t quota, started;
+    uint64_t start_interval_ns, next_start_ns;
+    uint64_t t0_ns, warm_end_ns, end_ns;
+    bool stopping, done;
+    uint64_t drain_deadline_ns;
+    struct net_timer tick, starter;
+    const char *body;
+    struct msg_tag *free_tags;
+    uint64_t seq; /* session numbers for URIs */
+    char first_error[256];
+    /* read by the progress thread: relaxed atomics */
+    uint64_t prog_msgs, prog_errors, prog_bytes;
+    unsigned prog_open;
+};
+
+static bool counting(const struct worker *w, uint64_t now)
+{
+    return now >= w->warm_end_ns;
+}
+
+static struct stats_second *second(struct worker *w, uint64_t now)
+{
+    return stats_second_at(&w->stats, (size_t)((now - w->t0_ns) / 1000000000ull));
+}
+
+static void note_error(struct worker *w, const char *what)
+{
+    if (w->first_error[0] == '\0')
+        snprintf(w->first_error, sizeof(w->first_error), "%s", what);
+}
+
+/* ---- steps ------------------------------------------------------------------------------- */
+
+static void advance(struct lsession *ls);
+static void start_sessions(struct worker *w);
+static void maybe_step_done(struct lsession *ls);
+
+static uint64_t draw_size(const struct step_send *st)
+{
+    if (st->size_min == st->size_max)
+        return st->size_min;
+    return st->size_min + ((uint64_t)random() << 31 ^ (uint64_t)random()) %
+                              (st->size_max - st->size_min + 1);
+}
+
+static void send_one(struct lsession *ls, uint64_t intended_ns)
+{
+    const struct step_send *st = ls->send;
+    struct msrp_send_opts o = {
+        .content_type = st->content_type,
+        .failure_report = st->failure_report,
+        .success_report = st->success_report,
+        .chunk_size = st->chunk_size,
+        .response_timeout_ns = ls->expect != NULL ? ls->expect->timeout_ns : 0,
+    };
+    struct worker *w = ls->w;
+    struct msg_tag *tag = w->free_tags;
+    if (tag != NULL)
+        w->free_tags = tag->next_free;
+    else if ((tag = malloc(sizeof(*tag))) == NULL)
+        return;
+    tag->intended_ns = intended_ns;
+    tag->expect = ls->expect;
+    o.cookie = tag;
+    uint64_t size = draw_size(st);
+    if (msrp_session_send(ls->s, w->body, (size_t)size, &o) != 0) {
+        tag->next_free = w->free_tags;
+        w->free_tags = tag;
+        return;
+    }
+    ls->to_issue--;
+    ls->in_flight++;
+    if (counting(ls->w, net_now_ns()))
+        ls->w->stats.msgs_sent++;
+}
+
+static void issue(struct lsession *ls)
+{
+    const struct scenario *sc = ls->w->sc;
+    if (sc->mode == SCENARIO_OPEN)
+        return; /* the pacing timer issues */
+    while (ls->to_issue > 0 && ls->in_flight < sc->outstanding && !ls->closing &&
+           !msrp_session_congested(ls->s))
+        send_one(ls, net_now_ns());
+}
+
+static void pace(struct net_loop *loop, struct net_timer *t)
+{
+    struct lsession *ls = t->arg;
+    const struct scenario *sc = ls->w->sc;
+    uint64_t now = net_now_ns();
+    /* Every message whose intended time has come leaves now, late or not: that is what
+     * makes the corrected latency honest about coordinated omission. */
+    while (ls->to_issue > 0 && ls->next_intended_ns <= now && !ls->closing) {
+        send_one(ls, ls->next_intended_ns);
+        double interval = 1e9 * (double)sc->concurrency / sc->rate;
+        /* A rate so low that a session sends less than once a day is once a day. */
+        ls->next_intended_ns += interval < 8.64e13 ? (uint64_t)interval : 86400000000000ull;
+    }
+    if (ls->to_issue > 0 && !ls->closing)
+        net_timer_start(loop, t, ls->next_intended_ns - now);
+    else
+        maybe_step_done(ls);
+}
+
+static bool status_expected(const struct step_expect *e, int status)
+{
+    for (unsigned i = 0; i < e->num_statuses; i++)
+        if (e->statuses[i] == status)
+            return true;
+    return false;
+}
+
+static void step_done(struct lsession *ls)
+{
+    net_timer_stop(ls->w->loop, &ls->timer);
+    ls->waiting_reports = false;
+    ls->pc += ls->expect != NULL ? 2 : 1;
+    ls->send = NULL;
+    ls->expect = NULL;
+    advance(ls);
+}
+
+static void reports_timeout(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct lsession *ls = t->arg;
+    uint64_t missing = ls->reports_wanted - ls->reports_got;
+    ls->w->stats.reports_missing += missing;
+    ls->w->stats.expect_failures += missing;
+    step_done(ls);
+}
+
+/*
+ * A send step is done when its messages are issued: the session keeps `outstanding` messages
+ * in flight across steps, and each outcome meets its own step's expectation when it comes.
+ * Only a step that expects REPORTs waits for every outcome and REPORT first.
+ */
+static void maybe_step_done(struct lsession *ls)
+{
+    if (ls->send == NULL || ls->to_issue > 0 || ls->waiting_reports)
+        return;
+    bool wants_reports = ls->expect != NULL && ls->expect->report != 0;
+    if (wants_reports && ls->awaiting > 0)
+        return;
+    if (ls->expect != NULL && ls->expect->report != 0 && ls->reports_got < ls->reports_wanted) {
+        ls->waiting_reports = true;
+        ls->timer.fn = reports_timeout;
+        net_timer_start(ls->w->loop, &ls->timer, ls->expect->timeout_ns);
+        return;
+    }
+    step_done(ls);
+}
+
+static void issue_and_maybe_advance(struct lsession *ls)
+{
+    issue(ls);
+    maybe_step_done(ls);
+}
+
+static void pause_done(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct lsession *ls = t->arg;
+    ls->pc++;
+    advance(ls);
+}
+
+static void finish_session(struct lsession *ls)
+{
+    if (ls->closing)
+        return;
+    if (ls->in_flight > 0 && !ls->w->stopping) {
+        ls->close_when_idle = true; /* let the last outcomes arrive first */
+        return;
+    }
+    ls->closing = true;
+    ls->finished = true;
+    msrp_session_close(ls->s);
+}
+
+/* Walks steps until one has to wait. */
+static void advance(struct lsession *ls)
+{
+    const struct scenario *sc = ls->w->sc;
+    while (!ls->closing) {
+        if (ls->w->stopping || ls->pc >= sc->num_steps) {
+            finish_session(ls);
+            return;
+        }
+        const struct step *st = &sc->steps[ls->pc];
+        switch (st->kind) {
+        case STEP_SEND:
+            ls->send = &st->u.send;
+            ls->expect = ls->pc + 1 < sc->num_steps && sc->steps[ls->pc + 1].kind == STEP_EXPECT
+                             ? &sc->steps[ls->pc + 1].u.expect
+                             : NULL;
+            ls->to_issue = st->u.send.count;
+            ls->awaiting = st->u.send.count;
+            ls->reports_wanted = ls->expect != NULL && ls->expect->report ? st->u.send.count : 0;
+            ls->reports_got = 0;
+            if (sc->mode == SCENARIO_OPEN) {
+                ls->next_intended_ns = net_now_ns();
+                ls->timer.fn = pace;
+                pace(ls->w->loop, &ls->timer);
+                return;
+            }
+            issue(ls);
+            if (ls->to_issue > 0 || (ls->expect != NULL && ls->expect->report != 0))
+                return; /* the rest leaves as outcomes free room */
+            ls->send = NULL; /* issued: on to the next step while these are in flight */
+            ls->pc += ls->expect != NULL ? 2 : 1;
+            ls->expect = NULL;
+            break;
+        case STEP_EXPECT:
+            ls->pc++; /* only reached when not right after a send: the loader forbids it */
+            break;
+        case STEP_PAUSE:
+            ls->timer.fn = pause_done;
+            net_timer_start(ls->w->loop, &ls->timer, st->u.pause_ns);
+            return;
+        case STEP_REPEAT_BEGIN:
+            ls->repeat_left[ls->pc] = st->u.repeat.times;
+            ls->pc++;
+            break;
+        case STEP_REPEAT_END: {
+            unsigned begin = st->u.repeat.other;
+            uint32_t times = sc->steps[begin].u.repeat.times;
+            if (times == 0 || --ls->repeat_left[begin] > 0)
+                ls->pc = begin + 1;
+            else
+                ls->pc++;
+            break;
+        }
+        case STEP_CLOSE:
+            finish_session(ls);
+            return;
+        }
+    }
+}
+
+/* ---- session callbacks -------------------------------------------------------------------- */
+
+static void on_bound(struct msrp_session *s)
+{
+    struct lsession *ls = msrp_session_user(s);
+    struct worker *w = ls->w;
+    uint64_t now = net_now_ns();
+    ls->bound = true;
+    w->stats.sessions_bound++;
+    if (counting(w, now))
+        histogram_record(&w->stats.lat[LAT_BIND], (now - ls->started_ns) / 1000);
+    advance(ls);
+}
+
+static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
+{
+    struct lsession *ls = msrp_session_user(s);
+    struct worker *w = ls->w;
+    struct msg_tag *tag = m->cookie;
+    uint64_t now = net_now_ns();
+    bool ok = m->status == 200;
+    if (m->status == 0 && w->stopping) {
+        /* Cut off by the end of the run: neither a success nor a failure. */
+        if (counting(w, now))
+            w->stats.msgs_unfinished++;
+    } else if (counting(w, now)) {
+        struct run_stats *st = &w->stats;
+        if (m->status == 0) {
+            st->msgs_lost++;
+        } else {
+            stats_count_status(st, m->status);
+            if (m->local)
+                m->status == 408 ? st->timeouts_local_408++ : st->timeouts_local_200++;
+        }
+        if (ok) {
+            st->msgs_ok++;
+            st->payload_bytes += m->bytes;
+            histogram_record(&st->lat[LAT_MESSAGE], (m->done_ns - m->first_sent_ns) / 1000);
+            if (w->sc->mode == SCENARIO_OPEN && tag->intended_ns <= m->done_ns)
+                histogram_record(&st->lat[LAT_MESSAGE_CORRECTED],
+                                 (m->done_ns - tag->intended_ns) / 1000);
+        } else {
+            st->msgs_failed++;
+        }
+        st->chunks_sent += m->chunks;
+        struct stats_second *sec = second(w, now);
+        if (sec != NULL) {
+            ok ? sec->msgs_ok++ : sec->msgs_failed++;
+            sec->chunks += m->chunks;
+            sec->payload_bytes += ok ? m->bytes : 0;
+        }
+        __atomic_add_fetch(ok ? &w->prog_msgs : &w->prog_errors, 1, __ATOMIC_RELAXED);
+        if (ok)
+            __atomic_add_fetch(&w->prog_bytes, m->bytes, __ATOMIC_RELAXED);
+        if (tag->expect != NULL && !status_expected(tag->expect, m->status)) {
+            st->expect_failures++;
+            if (w->first_error[0] == '\0')
+                snprintf(w->first_error, sizeof(w->first_error),
+                         "a message got %d where the scenario expects %d", m->status,
+                         tag->expect->statuses[0]);
+        }
+    }
+    tag->next_free = w->free_tags;
+    w->free_tags = tag;
+    if (ls->in_flight > 0)
+        ls->in_flight--;
+    if (ls->awaiting > 0)
+        ls->awaiting--;
+    if (m->status == 0)
+        return; /* the session is ending: on_end follows */
+    if (ls->close_when_idle) {
+        if (ls->in_flight == 0) {
+            ls->close_when_idle = false;
+            finish_session(ls);
+        }
+        return;
+    }
+    issue_and_maybe_advance(ls);
+}
+
+static void on_chunk(struct msrp_session *s, const struct msrp_chunk_result *r)
+{
+    struct lsession *ls = msrp_session_user(s);
+    if (counting(ls->w, r->done_ns) && r->status == 200 && !r->local)
+        histogram_record(&ls->w->stats.lat[LAT_CHUNK], (r->done_ns - r->sent_ns) / 1000);
+}
+
+static void on_report(struct msrp_session *s, const struct msrp_report_in *r)
+{
+    struct lsession *ls = msrp_session_user(s);
+    if (ls->expect == NULL || ls->expect->report == 0)
+        return;
+    if (r->status == ls->expect->report) {
+        ls->reports_got++;
+        if (counting(ls->w, net_now_ns()))
+            ls->w->stats.reports_ok++;
+    }
+    if (ls->waiting_reports && ls->reports_got >= ls->reports_wanted)
+        step_done(ls);
+}
+
+static void on_writable(struct msrp_session *s)
+{
+    issue_and_maybe_advance(msrp_session_user(s));
+}
+
+static void on_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
+{
+    struct lsession *ls = msrp_session_user(s);
+    struct worker *w = ls->w;
+    net_timer_stop(w->loop, &ls->timer);
+    if ((unsigned)why < STATS_END_KINDS)
+        w->stats.session_ends[why]++;
+    uint64_t now = net_now_ns();
+    struct stats_second *sec = second(w, now);
+    bool failed = !(ls->finished && why == MSRP_END_CLOSED);
+    if (w->stopping && why == MSRP_END_CLOSED)
+        failed = false; /* closed by the end of the run, not by a fault */
+    if (failed) {
+        w->stats.sessions_failed++;
+        char what[256];
+        snprintf(what, sizeof(what), "session %s: %s (%s)", ls->local_uri,
+                 msrp_session_end_name(why), detail);
+        note_error(w, what);
+    } else if (ls->finished) {
+        w->stats.sessions_completed++;
+    }
+    if (sec != NULL) {
+        sec->sessions_ended++;
+        sec->sessions_failed += failed;
+    }
+    if (w->srv != NULL && !ls->bound)
+        msrp_server_forget(w->srv, ls->expect_uri);
+    free(ls->repeat_left);
+    ls->repeat_left = NULL;
+    ls->active = false;
+    ls->s = NULL;
+    w->open--;
+    __atomic_store_n(&w->prog_open, w->open, __ATOMIC_RELAXED);
+    start_sessions(w);
+}
+
+static const struct msrp_session_handlers calling_handlers = {
+    .on_bound = on_bound,
+    .on_sent = on_sent,
+    .on_chunk_result = on_chunk,
+    .on_report = on_report,
+    .on_writable = on_writable,
+    .on_end = on_end,
+};
+
+/* The embedded answering side only answers; its sessions need no callbacks but the end. */
+static void answer_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
+{
+    (void)s;
+    (void)why;
+    (void)detail;
+}
+
+static const struct msrp_session_handlers answering_handlers = {.on_end = answer_end};
+
+/* ---- starting sessions -------------------------------------------------------------------- */
+
+static bool start_one(struct worker *w, struct lsession *ls)
+{
+    const struct scenario *sc = w->sc;
+    uint64_t n = w->seq++;
+    memset(ls, 0, sizeof(*ls));
+    ls->w = w;
+    ls->timer.arg = ls;
+    ls->repeat_left = calloc(sc->num_steps, sizeof(uint32_t));
+    if (ls->repeat_left == NULL)
+        return false;
+    const char *scheme = sc->tls ? "msrps" : "msrp";
+    snprintf(ls->local_uri, sizeof(ls->local_uri), "%s://127.0.0.1:9/w%dc%llu;tcp", scheme,
+             w->index, (unsigned long long)n);
+    struct msrp_session_config cfg;
+    msrp_session_config_default(&cfg);
+    cfg.local_uri = ls->local_uri;
+    cfg.reasm.no_digest = true;
+    const struct sockaddr *sa;
+    socklen_t salen;
+    if (sc->topology == SCENARIO_EMBEDDED) {
+        snprintf(ls->expect_uri, sizeof(ls->expect_uri), "%s://127.0.0.1:%u/w%da%llu;tcp",
+                 scheme, w->port, w->index, (unsigned long long)n);
+        struct msrp_session_config acfg;
+        msrp_session_config_default(&acfg);
+        acfg.local_uri = ls->expect_uri;
+        acfg.accept_types = sc->accept_types;
+        acfg.always_respond_status = sc->answer_status == 200 ? 0 : sc->answer_status;
+        acfg.reasm.max_message = sc->max_message;
+        acfg.reasm.no_digest = true;
+        if (msrp_server_expect(w->srv, &acfg, &answering_handlers, NULL, 0, NULL) != 0) {
+            free(ls->repeat_left);
+            return false;
+        }
+        cfg.peer_path = ls->expect_uri;
+        sa = (struct sockaddr *)&w->target_addr[0];
+        salen = w->target_len[0];
+    } else {
+        unsigned t = (unsigned)(n % sc->num_targets);
+        cfg.peer_path = sc->targets[t];
+        sa = (struct sockaddr *)&w->target_addr[t];
+        salen = w->target_len[t];
+    }
+    ls->started_ns = net_now_ns();
+    ls->active = true;
+    int e = msrp_session_connect(w->loop, &cfg, sa, salen, w->cfg->client_tls,
+                                 &calling_handlers, ls, &ls->s);
+    if (e != 0) {
+        ls->active = false;
+        free(ls->repeat_left);
+        ls->repeat_left = NULL;
+        if (w->srv != NULL)
+            msrp_server_forget(w->srv, ls->expect_uri);
+        char what[128];
+        snprintf(what, sizeof(what), "cannot connect: %s", strerror(e));
+        note_error(w, what);
+        w->stats.sessions_failed++;
+        return false;
+    }
+    w->open++;
+    w->started++;
+    w->stats.sessions_started++;
+    struct stats_second *sec = second(w, ls->started_ns);
+    if (sec != NULL)
+        sec->sessions_started++;
+    __atomic_store_n(&w->prog_open, w->open, __ATOMIC_RELAXED);
+    return true;
+}
+
+static void starter_fired(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    start_sessions(t->arg);
+}
+
+/* Starts sessions while a slot is free, the share is not used up, and the pace allows. */
+static void start_sessions(struct worker *w)
+{
+    while (!w->stopping && w->open < w->nslots && w->started < w->quota) {
+        uint64_t now = net_now_ns();
+        if (w->start_interval_ns > 0 && now < w->next_start_ns) {
+            if (!net_timer_armed(&w->starter))
+                net_timer_start(w->loop, &w->starter, w->next_start_ns - now);
+            return;
+        }
+        struct lsession *ls = NULL;
+        for (unsigned i = 0; i < w->nslots && ls == NULL; i++)
+            if (!w->slots[i].active)
+                ls = &w->slots[i];
+        if (ls == NULL)
+            return;
+        w->next_start_ns = (w->next_start_ns > now ? w->next_start_ns : now) + w->start_interval_ns;
+        if (!start_one(w, ls))
+            w->quota--; /* a session that cannot even start counts as run */
+    }
+}
+
+/* ---- the worker's clock ------------------------------------------------------------------- */
+
+static void begin_stop(struct worker *w, uint64_t now)
+{
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    w->drain_deadline_ns = now + (uint64_t)(w->cfg->drain_s * 1e9);
+    for (unsigned i = 0; i < w->nslots; i++) {
+        struct lsession *ls = &w->slots[i];
+        if (ls->active && !ls->closing) {
+            ls->closing = true;
+            msrp_session_close(ls->s);
+        }
+    }
+}
+
+static void tick(struct net_loop *loop, struct net_timer *t)
+{
+    struct worker *w = t->arg;
+    uint64_t now = net_now_ns();
+    sig_atomic_t stop = *w->cfg->stop;
+    if (stop >= 2) {
+        net_loop_stop(loop);
+        return;
+    }
+    if (stop == 1 || now >= w->end_ns)
+        begin_stop(w, now);
+    /* The share is done: every session started has ended and no more may start. */
+    if (w->open == 0 && (w->stopping || w->started >= w->quota)) {
+        net_loop_stop(loop);
+        return;
+    }
+    if (w->stopping && now >= w->drain_deadline_ns) {
+        net_loop_stop(loop);
+        return;
+    }
+    net_timer_start(loop, t, TICK_NS);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    w->tick.fn = tick;
+    w->tick.arg = w;
+    w->starter.fn = starter_fired;
+    w->starter.arg = w;
+    w->next_start_ns = net_now_ns();
+    start_sessions(w);
+    net_timer_start(w->loop, &w->tick, TICK_NS);
+    net_loop_run(w->loop);
+    /* Whatever is still open ends now (its statistics are recorded); nothing starts again. */
+    w->stopping = true;
+    msrp_session_abort_all();
+    msrp_server_destroy(w->srv);
+    w->srv = NULL;
+    __atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* ---- the run ------------------------------------------------------------------------------ */
+
+static int worker_setup(struct worker *w, const struct run_config *cfg, int index, char *err,
+                        size_t errlen)
+{
+    const struct scenario *sc = cfg->sc;
+    w->index = index;
+    w->cfg = cfg;
+    w->sc = sc;
+    if (stats_init(&w->stats) != 0 || net_loop_create(&w->loop, 65536) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (sc->topology == SCENARIO_EMBEDDED) {
+        if (msrp_server_create(w->loop, "127.0.0.1", 0, cfg->server_tls, &w->srv, err,
+                               errlen) != 0)
+            return -1;
+        w->port = msrp_server_port(w->srv);
+        net_addr_resolve("127.0.0.1", w->port, &w->target_addr[0], &w->target_len[0]);
+    } else {
+        for (unsigned t = 0; t < sc->num_targets; t++) {
+            struct msrp_uri u;
+            msrp_uri_parse(sc->targets[t], strlen(sc->targets[t]), &u);
+            char host[256];
+            snprintf(host, sizeof(host), "%.*s", (int)u.host.len, u.host.ptr);
+            if (net_addr_resolve(host, u.has_port ? u.port : MSRP_DEFAULT_PORT,
+                                 &w->target_addr[t], &w->target_len[t]) != 0) {
+                snprintf(err, errlen, "%s: cannot resolve %s", sc->targets[t], host);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run_outcome *out,
+               char *err, size_t errlen)
+{
+    const struct scenario *sc = cfg->sc;
+    memset(out, 0, sizeof(*out));
+    uint64_t body_max = 0;
+    for (unsigned i = 0; i < sc->num_steps; i++)
+        if (sc->steps[i].kind == STEP_SEND && sc->steps[i].u.send.size_max > body_max)
+            body_max = sc->steps[i].u.send.size_max;
+    if (body_max > MAX_BODY) {
+        snprintf(err, errlen, "%s: messages above 1 GiB are not supported by the runner yet",
+                 sc->path);
+        return -1;
+    }
+    /* One read-only payload serves every message of every thread. */
+    char *body = malloc(body_max ? body_max : 1);
+    if (body == NULL) {
+        snprintf(err, errlen, "out of memory for a %llu-byte payload",
+                 (unsigned long long)body_max);
+        return -1;
+    }
+    for (uint64_t i = 0; i < body_max; i++)
+        body[i] = (char)('a' + i % 26);
+
+    unsigned threads = sc->threads;
+    if ((uint64_t)threads > sc->concurrency)
+        threads = (unsigned)sc->concurrency;
+    struct worker *ws = calloc(threads, sizeof(*ws));
+    int rc = -1;
+    if (ws == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    out->started_unix = (double)tv.tv_sec + tv.tv_usec / 1e6;
+    uint64_t t0 = net_now_ns();
+    uint64_t warm_end = t0 + (uint64_t)(sc->warm_up_s * 1e9);
+    uint64_t end = warm_end + (uint64_t)(sc->duration_s * 1e9);
+    for (unsigned i = 0; i < threads; i++) {
+        struct worker *w = &ws[i];
+        if (worker_setup(w, cfg, (int)i, err, errlen) != 0)
+            goto out;
+        /* Shares: the first threads take the remainders. */
+        w->nslots = (unsigned)(sc->concurrency / threads + (i < sc->concurrency % threads));
+        w->quota = sc->sessions / threads + (i < sc->sessions % threads);
+        w->slots = calloc(w->nslots, sizeof(*w->slots));
+        if (w->slots == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
+        double rate = sc->session_rate > 0 ? sc->session_rate / threads : 0;
+        double ramp = sc->ramp_up_s > 0 && w->nslots > 0 ? sc->ramp_up_s / w->nslots : 0;
+        double interval = rate > 0 ? 1.0 / rate : 0;
+        w->start_interval_ns = (uint64_t)(1e9 * (ramp > interval ? ramp : interval));
+        w->body = body;
+        w->t0_ns = t0;
+        w->warm_end_ns = warm_end;
+        w->end_ns = end;
+    }
+    for (unsigned i = 0; i < threads; i++)
+        if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0) {
+            snprintf(err, errlen, "cannot start worker thread %u", i);
+            *cfg->stop = 2;
+            for (unsigned j = 0; j < i; j++) {
+                net_loop_wake(ws[j].loop);
+                pthread_join(ws[j].thread, NULL);
+            }
+            goto out;
+        }
+
+    /* Progress, and passing stop requests on to the workers. */
+    uint64_t last_msgs = 0, last_bytes = 0;
+    uint64_t next_report = t0 + 1000000000ull;
+    for (;;) {
+        bool all_done = true;
+        for (unsigned i = 0; i < threads; i++)
+            all_done = all_done && __atomic_load_n(&ws[i].done, __ATOMIC_ACQUIRE);
+        if (all_done)
+            break;
+        usleep(20000);
+        if (*cfg->stop != 0)
+            for (unsigned i = 0; i < threads; i++)
+                net_loop_wake(ws[i].loop);
+        uint64_t now = net_now_ns();
+        if (cfg->progress && now >= next_report) {
+            uint64_t msgs = 0, errs = 0, bytes = 0;
+            unsigned open = 0;
+            for (unsigned i = 0; i < threads; i++) {
+                msgs += __atomic_load_n(&ws[i].prog_msgs, __ATOMIC_RELAXED);
+                errs += __atomic_load_n(&ws[i].prog_errors, __ATOMIC_RELAXED);
+                bytes += __atomic_load_n(&ws[i].prog_bytes, __ATOMIC_RELAXED);
+                open += __atomic_load_n(&ws[i].prog_open, __ATOMIC_RELAXED);
+            }
+            fprintf(stderr, "[%5.0fs] %u sessions open, %.0f msg/s, %.2f MB/s, %llu errors%s\n",
+                    (now - t0) / 1e9, open, (double)(msgs - last_msgs),
+                    (double)(bytes - last_bytes) / 1e6, (unsigned long long)errs,
+                    now < warm_end ? " (warm-up)" : "");
+            last_msgs = msgs;
+            last_bytes = bytes;
+            next_report += 1000000000ull;
+        }
+    }
+    for (unsigned i = 0; i < threads; i++)
+        pthread_join(ws[i].thread, NULL);
+    uint64_t t_end = net_now_ns();
+    out->elapsed_s = (t_end - t0) / 1e9;
+    double measured_end = (double)(t_end < end ? t_end : end);
+    out->measured_s = measured_end > warm_end ? (measured_end - warm_end) / 1e9 : 0;
+    out->incomplete = *cfg->stop != 0;
+    uint64_t bound = 0, connect_failed = 0;
+    for (unsigned i = 0; i < threads; i++) {
+        if (stats_merge(stats, &ws[i].stats) != 0) {
+            snprintf(err, errlen, "out of memory merging statistics");
+            goto out;
+        }
+        bound += ws[i].stats.sessions_bound;
+        connect_failed += ws[i].stats.session_ends[MSRP_END_CONNECT_FAILED];
+        if (out->first_error[0] == '\0' && ws[i].first_error[0] != '\0')
+            snprintf(out->first_error, sizeof(out->first_error), "%s", ws[i].first_error);
+    }
+    out->unreachable = bound == 0 && connect_failed > 0;
+    rc = 0;
+out:
+    if (ws != NULL) {
+        for (unsigned i = 0; i < threads; i++) {
+            struct worker *w = &ws[i];
+            for (unsigned k = 0; w->slots != NULL && k < w->nslots; k++)
+                free(w->slots[k].repeat_left);
+            while (w->free_tags != NULL) {
+                struct msg_tag *next = w->free_tags->next_free;
+                free(w->free_tags);
+                w->free_tags = next;
+            }
+            free(w->slots);
+            if (w->srv != NULL)
+                msrp_server_destroy(w->srv);
+            if (w->loop != NULL)
+                net_loop_destroy(w->loop);
+            stats_free(&w->stats);
+        }
+        free(ws);
+    }
+    free(body);
+    return rc;
+}

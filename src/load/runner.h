@@ -1,0 +1,48 @@
+/*
+ * runner.h - the multi-threaded load runner behind `msrpload run`.
+ *
+ * Worker threads each run one event loop with their share of the sessions (and, in the
+ * embedded topology, their own answering endpoints on loopback). No locks on the hot path:
+ * each worker records into its own run_stats, merged after the join. The calling thread
+ * prints progress and watches for a stop request (signals): the first one stops new sessions
+ * and drains for a bounded time, a second one stops at once; either way the statistics
+ * gathered so far are returned.
+ */
+#ifndef MSRPLOAD_LOAD_RUNNER_H
+#define MSRPLOAD_LOAD_RUNNER_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "load/scenario.h"
+#include "net/tls.h"
+#include "report/stats.h"
+
+struct run_config {
+    const struct scenario *sc;    /* with command-line overrides applied */
+    volatile sig_atomic_t *stop;  /* 0 run, 1 drain and stop, 2 stop at once (signals set it) */
+    bool progress;                /* a line on stderr every second */
+    struct net_tls *server_tls;   /* embedded answering endpoints (tls) */
+    struct net_tls *client_tls;   /* calling sessions (tls) */
+    double drain_s;               /* bounded drain after the end; default 2 s */
+};
+
+struct run_outcome {
+    double started_unix;          /* wall clock at the start */
+    double elapsed_s;             /* from start to the last worker's end */
+    double measured_s;            /* elapsed minus warm-up: the denominator of rates */
+    bool incomplete;              /* stopped by a signal before the scenario's end */
+    bool unreachable;             /* no session ever bound and connects failed */
+    char first_error[256];        /* the first session failure, for the summary */
+};
+
+/*
+ * Runs the scenario and merges every worker's statistics into *stats (initialised by the
+ * caller with stats_init). Returns 0 when the run happened (see outcome), or -1 with err set
+ * when it could not start (e.g. a listener or a thread could not be created).
+ */
+int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run_outcome *out,
+               char *err, size_t errlen);
+
+#endif

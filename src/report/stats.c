@@ -1,0 +1,118 @@
+/* stats.c - run statistics: per-thread recording, exact merging. */
+#include "report/stats.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 1 us to 1 hour at 3 significant digits, as the report asks. */
+#define LAT_HIGHEST (3600ull * 1000000ull)
+
+const char *lat_kind_name(enum lat_kind k)
+{
+    switch (k) {
+    case LAT_CHUNK:
+        return "chunk";
+    case LAT_MESSAGE:
+        return "message";
+    case LAT_MESSAGE_CORRECTED:
+        return "message-corrected";
+    case LAT_BIND:
+        return "bind";
+    case LAT__COUNT:
+        break;
+    }
+    return "unknown";
+}
+
+int stats_init(struct run_stats *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (int k = 0; k < LAT__COUNT; k++) {
+        int e = histogram_init(&s->lat[k], 1, LAT_HIGHEST, 3);
+        if (e != 0) {
+            for (int j = 0; j < k; j++)
+                histogram_free(&s->lat[j]);
+            return e;
+        }
+    }
+    return 0;
+}
+
+void stats_free(struct run_stats *s)
+{
+    for (int k = 0; k < LAT__COUNT; k++)
+        histogram_free(&s->lat[k]);
+    free(s->series);
+    s->series = NULL;
+}
+
+struct stats_second *stats_second_at(struct run_stats *s, size_t sec)
+{
+    if (sec >= s->series_cap) {
+        size_t cap = s->series_cap ? s->series_cap : 64;
+        while (cap <= sec)
+            cap *= 2;
+        struct stats_second *p = realloc(s->series, cap * sizeof(*p));
+        if (p == NULL)
+            return NULL;
+        memset(p + s->series_cap, 0, (cap - s->series_cap) * sizeof(*p));
+        s->series = p;
+        s->series_cap = cap;
+    }
+    if (sec >= s->series_len)
+        s->series_len = sec + 1;
+    return &s->series[sec];
+}
+
+void stats_count_status(struct run_stats *s, int status)
+{
+    if (status >= STATS_STATUS_MIN && status <= STATS_STATUS_MAX)
+        s->status_counts[status - STATS_STATUS_MIN]++;
+}
+
+int stats_merge(struct run_stats *dst, const struct run_stats *src)
+{
+    for (int k = 0; k < LAT__COUNT; k++) {
+        int e = histogram_add(&dst->lat[k], &src->lat[k]);
+        if (e != 0)
+            return e;
+    }
+#define ADD(f) dst->f += src->f
+    ADD(sessions_started);
+    ADD(sessions_bound);
+    ADD(sessions_completed);
+    ADD(sessions_failed);
+    ADD(msgs_sent);
+    ADD(msgs_ok);
+    ADD(msgs_failed);
+    ADD(msgs_lost);
+    ADD(msgs_unfinished);
+    ADD(timeouts_local_408);
+    ADD(timeouts_local_200);
+    ADD(chunks_sent);
+    ADD(payload_bytes);
+    ADD(expect_failures);
+    ADD(reports_ok);
+    ADD(reports_missing);
+    ADD(violations);
+#undef ADD
+    for (int i = 0; i < STATS_END_KINDS; i++)
+        dst->session_ends[i] += src->session_ends[i];
+    for (size_t i = 0; i < sizeof(dst->status_counts) / sizeof(dst->status_counts[0]); i++)
+        dst->status_counts[i] += src->status_counts[i];
+    for (size_t sec = 0; sec < src->series_len; sec++) {
+        struct stats_second *d = stats_second_at(dst, sec);
+        if (d == NULL)
+            return ENOMEM;
+        const struct stats_second *x = &src->series[sec];
+        d->msgs_ok += x->msgs_ok;
+        d->msgs_failed += x->msgs_failed;
+        d->chunks += x->chunks;
+        d->payload_bytes += x->payload_bytes;
+        d->sessions_started += x->sessions_started;
+        d->sessions_ended += x->sessions_ended;
+        d->sessions_failed += x->sessions_failed;
+    }
+    return 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * stats.h - what a run measures: counters, latency histograms and a per-second time series.
+ *
+ * Each worker thread records into its own run_stats without locks; the runner merges them
+ * after the join (stats_merge adds counters and histograms exactly and aligns the series by
+ * second). Latencies are in microseconds. README "What is measured" defines every figure.
+ */
+#ifndef MSRPLOAD_REPORT_STATS_H
+#define MSRPLOAD_REPORT_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "report/histogram.h"
+
+enum lat_kind {
+    LAT_CHUNK = 0,         /* SEND written -> its response read */
+    LAT_MESSAGE,           /* first byte of a message queued -> last chunk's outcome */
+    LAT_MESSAGE_CORRECTED, /* the same from the intended send time (open mode) */
+    LAT_BIND,              /* session started (connect) -> bound */
+    LAT__COUNT
+};
+const char *lat_kind_name(enum lat_kind k); /* "chunk", "message", ... (file and JSON names) */
+
+#define STATS_STATUS_MIN 100
+#define STATS_STATUS_MAX 999
+#define STATS_END_KINDS 8  /* enum msrp_session_end */
+
+/* One second of the run, counted from its start (warm-up included, flagged in the report). */
+struct stats_second {
+    uint64_t msgs_ok, msgs_failed, chunks, payload_bytes;
+    uint64_t sessions_started, sessions_ended, sessions_failed;
+};
+
+struct run_stats {
+    struct histogram lat[LAT__COUNT];
+    uint64_t sessions_started, sessions_bound, sessions_completed, sessions_failed;
+    uint64_t session_ends[STATS_END_KINDS];
+    uint64_t msgs_sent, msgs_ok, msgs_failed, msgs_lost;
+    uint64_t msgs_unfinished;       /* still in flight when the run ended: not a failure */
+    uint64_t timeouts_local_408;    /* no response to Failure-Report yes/absent in time */
+    uint64_t timeouts_local_200;    /* no (error) response to partial/no: counted as success */
+    uint64_t status_counts[STATS_STATUS_MAX - STATS_STATUS_MIN + 1];
+    uint64_t chunks_sent, payload_bytes;
+    uint64_t expect_failures, reports_ok, reports_missing;
+    uint64_t violations;
+    struct stats_second *series;
+    size_t series_len, series_cap;
+};
+
+/* Returns 0 or ENOMEM. */
+int stats_init(struct run_stats *s);
+void stats_free(struct run_stats *s);
+/* The series entry for second `sec` (grown as needed), or NULL when out of memory. */
+struct stats_second *stats_second_at(struct run_stats *s, size_t sec);
+/* dst += src. Returns 0 or an errno value. */
+int stats_merge(struct run_stats *dst, const struct run_stats *src);
+/* Counts one outcome code (local or from the peer). */
+void stats_count_status(struct run_stats *s, int status);
+
+#endif

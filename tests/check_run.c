@@ -1,0 +1,323 @@
+/*
+ * check_run.c - `msrpload run` end to end, as a user runs it: small embedded runs and their
+ * report files, exit codes for met and failed expectations, bad scenarios and unreachable
+ * targets, and a run cut short by SIGINT that still writes a valid report.
+ *
+ * The binary under test is $MSRPLOAD_BIN, or ./msrpload from the top of the tree.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "suites.h"
+#include "testutil.h"
+
+static const char *binary(void)
+{
+    const char *b = getenv("MSRPLOAD_BIN");
+    return b != NULL && *b != '\0' ? b : "./msrpload";
+}
+
+struct tmp {
+    char dir[64];
+};
+
+static void tmp_make(struct tmp *t)
+{
+    snprintf(t->dir, sizeof(t->dir), "/tmp/msrpload-run-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(t->dir));
+}
+
+static void tmp_remove(struct tmp *t)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *write_scenario(struct tmp *t, const char *name, const char *json)
+{
+    char *path;
+    ck_assert_int_ge(asprintf(&path, "%s/%s", t->dir, name), 0);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(json, f);
+    fclose(f);
+    return path;
+}
+
+/* Runs msrpload with args; stdout and stderr go to files in t. Returns the exit code. */
+static int run_msrpload(struct tmp *t, const char *args)
+{
+    char *cmd;
+    ck_assert_int_ge(asprintf(&cmd, "timeout 60 %s %s >%s/out 2>%s/err", binary(), args, t->dir,
+                              t->dir),
+                     0);
+    int st = system(cmd);
+    free(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *tmp_read(struct tmp *t, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", t->dir, name);
+    size_t len;
+    char *data = read_file(path, &len);
+    data = realloc(data, len + 1);
+    data[len] = '\0';
+    return data;
+}
+
+static json_t *load_summary(struct tmp *t, const char *out)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s/summary.json", t->dir, out);
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    ck_assert_msg(j != NULL, "%s: %s", path, e.text);
+    return j;
+}
+
+static json_int_t jint(json_t *root, const char *a, const char *b)
+{
+    json_t *o = json_object_get(root, a);
+    ck_assert_ptr_nonnull(o);
+    json_t *v = json_object_get(o, b);
+    ck_assert_msg(json_is_integer(v), "%s.%s is not an integer", a, b);
+    return json_integer_value(v);
+}
+
+#define SMALL_LOAD "\"load\": {\"threads\": 2, \"sessions\": 6, \"concurrency\": 3, \"duration\": 20}"
+
+START_TEST(small_embedded_run_and_report)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char *sc = write_scenario(&t, "small.json",
+                              "{\"name\": \"small\", " SMALL_LOAD ", \"steps\": ["
+                              "{\"send\": {\"count\": 5, \"size\": 3000, \"chunk_size\": 1000,"
+                              " \"failure_report\": \"yes\"}}, {\"expect\": {\"status\": 200}},"
+                              "{\"pause\": 0.01},"
+                              "{\"repeat\": {\"times\": 2, \"steps\": [{\"send\": {\"size\": 10}}]}}"
+                              "]}");
+    char args[512];
+    snprintf(args, sizeof(args), "run %s --quiet --out %s/report", sc, t.dir);
+    int code = run_msrpload(&t, args);
+    char *out = tmp_read(&t, "out"), *err = tmp_read(&t, "err");
+    ck_assert_msg(code == 0, "exit %d\nstdout: %s\nstderr: %s", code, out, err);
+    ck_assert_ptr_nonnull(strstr(out, "expectations: all met"));
+    ck_assert_ptr_nonnull(strstr(out, "report:"));
+
+    json_t *j = load_summary(&t, "report");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "version")), 1);
+    /* 6 sessions, each 5 + 2 messages, every one answered 200. */
+    ck_assert_int_eq(jint(j, "sessions", "started"), 6);
+    ck_assert_int_eq(jint(j, "sessions", "completed"), 6);
+    ck_assert_int_eq(jint(j, "sessions", "failed"), 0);
+    ck_assert_int_eq(jint(j, "messages", "sent"), 42);
+    ck_assert_int_eq(jint(j, "messages", "ok"), 42);
+    ck_assert_int_eq(jint(j, "expectations", "failures"), 0);
+    json_t *lat = json_object_get(json_object_get(j, "latency_us"), "chunk");
+    /* 30 messages of 3 chunks and 12 of one: 102 transactions. */
+    ck_assert_int_eq(json_integer_value(json_object_get(lat, "count")), 102);
+    ck_assert(json_integer_value(json_object_get(lat, "p99")) >=
+              json_integer_value(json_object_get(lat, "p50")));
+    ck_assert(json_is_false(json_object_get(json_object_get(j, "run"), "incomplete")));
+    json_decref(j);
+
+    /* The other files: time series, histograms, the scenario as run. */
+    char *csv = tmp_read(&t, "report/timeseries.csv");
+    ck_assert(strncmp(csv, "second,warm_up,msgs_ok,", 23) == 0);
+    ck_assert_ptr_nonnull(strstr(csv, "\n0,0,"));
+    char *hgrm = tmp_read(&t, "report/latency-chunk.hgrm");
+    ck_assert_ptr_nonnull(strstr(hgrm, "Percentile"));
+    ck_assert_ptr_nonnull(strstr(hgrm, "#[Max"));
+    char *copy = tmp_read(&t, "report/scenario.json");
+    size_t len;
+    char *orig = read_file(sc, &len);
+    ck_assert(strncmp(copy, orig, len) == 0);
+
+    /* A second run into the same directory refuses to overwrite it. */
+    code = run_msrpload(&t, args);
+    char *err2 = tmp_read(&t, "err");
+    ck_assert_int_eq(code, 1);
+    ck_assert_ptr_nonnull(strstr(err2, "never written over"));
+    free(err2);
+    free(orig);
+    free(copy);
+    free(hgrm);
+    free(csv);
+    free(out);
+    free(err);
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(failed_expectation_exits_1)
+{
+    struct tmp t;
+    tmp_make(&t);
+    /* The embedded side answers 403; the scenario expects 200. */
+    char *sc = write_scenario(&t, "refused.json",
+                              "{\"name\": \"refused\", " SMALL_LOAD ", \"steps\": ["
+                              "{\"send\": {\"count\": 2}}, {\"expect\": {\"status\": 200}}],"
+                              "\"answer\": {\"status\": 403}}");
+    char args[512];
+    snprintf(args, sizeof(args), "run %s --quiet --out %s/r", sc, t.dir);
+    int code = run_msrpload(&t, args);
+    char *out = tmp_read(&t, "out");
+    ck_assert_msg(code == 1, "exit %d: %s", code, out);
+    ck_assert_ptr_nonnull(strstr(out, "FAILED"));
+    json_t *j = load_summary(&t, "r");
+    ck_assert_int_eq(jint(j, "expectations", "failures"), 12);
+    json_t *by = json_object_get(json_object_get(j, "messages"), "by_status");
+    ck_assert_int_eq(json_integer_value(json_object_get(by, "403")), 12);
+    json_decref(j);
+
+    /* The same run expecting 403 meets its expectations. */
+    char *sc2 = write_scenario(&t, "refused-ok.json",
+                               "{\"name\": \"refusedok\", " SMALL_LOAD ", \"steps\": ["
+                               "{\"send\": {\"count\": 2}}, {\"expect\": {\"status\": [403]}}],"
+                               "\"answer\": {\"status\": 403}}");
+    snprintf(args, sizeof(args), "run %s --quiet --out %s/r2", sc2, t.dir);
+    code = run_msrpload(&t, args);
+    ck_assert_int_eq(code, 0);
+    free(out);
+    free(sc);
+    free(sc2);
+    tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(bad_scenario_exits_2)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char *sc = write_scenario(&t, "bad.json",
+                              "{\"name\": \"bad\", \"steps\": [{\"send\": {\"failure_report\":"
+                              " \"sometimes\"}}]}");
+    char args[512];
+    snprintf(args, sizeof(args), "run %s --quiet", sc);
+    int code = run_msrpload(&t, args);
+    char *err = tmp_read(&t, "err");
+    ck_assert_int_eq(code, 2);
+    ck_assert_msg(strstr(err, "$.steps[0].send.failure_report") != NULL, "stderr: %s", err);
+    ck_assert_int_eq(run_msrpload(&t, "run /nonexistent/x.json --quiet"), 2);
+    ck_assert_int_eq(run_msrpload(&t, "run --bogus"), 2);
+    ck_assert_int_eq(run_msrpload(&t, "run --help"), 0);
+    free(err);
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(unreachable_target_exits_3)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char *sc = write_scenario(&t, "far.json",
+                              "{\"name\": \"far\", \"load\": {\"threads\": 1, \"sessions\": 2,"
+                              " \"duration\": 5}, \"steps\": [{\"send\": {}}]}");
+    char args[512];
+    /* Port 1 on loopback: nothing listens there. */
+    snprintf(args, sizeof(args), "run %s --quiet --target 'msrp://127.0.0.1:1/x;tcp' --out %s/r",
+             sc, t.dir);
+    int code = run_msrpload(&t, args);
+    char *err = tmp_read(&t, "err");
+    ck_assert_msg(code == 3, "exit %d: %s", code, err);
+    ck_assert_ptr_nonnull(strstr(err, "could reach"));
+    free(err);
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(sigint_still_writes_report)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char *sc = write_scenario(&t, "long.json",
+                              "{\"name\": \"long\", \"load\": {\"threads\": 1, \"sessions\": 4,"
+                              " \"duration\": 30}, \"steps\": [{\"repeat\": {\"times\": 0,"
+                              " \"steps\": [{\"send\": {}}]}}]}");
+    char outdir[128];
+    snprintf(outdir, sizeof(outdir), "%s/r", t.dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(binary(), binary(), "run", sc, "--quiet", "--out", outdir, (char *)NULL);
+        _exit(127);
+    }
+    sleep(1);
+    kill(pid, SIGINT);
+    int status = 0;
+    /* Bounded: the drain lasts at most 2 s. */
+    for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; i++)
+        usleep(100000);
+    if (waitpid(pid, &status, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_abort_msg("msrpload run did not stop within 10 s of SIGINT");
+    }
+    ck_assert(WIFEXITED(status));
+    json_t *j = load_summary(&t, "r");
+    ck_assert(json_is_true(json_object_get(json_object_get(j, "run"), "incomplete")));
+    ck_assert_int_gt(jint(j, "messages", "ok"), 0);
+    json_decref(j);
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(success_reports_and_tls)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char *sc = write_scenario(&t, "rep.json",
+                              "{\"name\": \"rep\", " SMALL_LOAD ", \"topology\": {\"transport\":"
+                              " \"tls\"}, \"steps\": [{\"send\": {\"size\": 5000, \"chunk_size\":"
+                              " 2048, \"success_report\": \"yes\"}}, {\"expect\": {\"status\": 200,"
+                              " \"report\": 200, \"timeout\": 5}}]}");
+    char args[512];
+    snprintf(args, sizeof(args), "run %s --quiet --out %s/r", sc, t.dir);
+    int code = run_msrpload(&t, args);
+    char *out = tmp_read(&t, "out"), *err = tmp_read(&t, "err");
+    ck_assert_msg(code == 0, "exit %d\n%s\n%s", code, out, err);
+    json_t *j = load_summary(&t, "r");
+    ck_assert_int_eq(jint(j, "expectations", "reports_ok"), 6);
+    ck_assert_int_eq(jint(j, "expectations", "reports_missing"), 0);
+    json_decref(j);
+    free(out);
+    free(err);
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
+Suite *make_run_suite(void)
+{
+    Suite *s = suite_create("run");
+    TCase *tc = tcase_create("Run");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, small_embedded_run_and_report);
+    tcase_add_test(tc, failed_expectation_exits_1);
+    tcase_add_test(tc, bad_scenario_exits_2);
+    tcase_add_test(tc, unreachable_target_exits_3);
+    tcase_add_test(tc, sigint_still_writes_report);
+    tcase_add_test(tc, success_reports_and_tls);
+    suite_add_tcase(s, tc);
+    return s;
+}
