@@ -1,0 +1,142 @@
+#!/bin/bash
+# start.sh - start a Kamailio MSRP relay (tools/relay/kamailio.cfg) on 127.0.0.1, in the background.
+#
+# Usage: tools/relay/start.sh [PORT [TLS_PORT [CERT KEY]]]
+#
+#   PORT      TCP port for msrp://              (else $RELAY_PORT, else 2855)
+#   TLS_PORT  TLS port for msrps://, optional   (else $RELAY_TLS_PORT; empty/0 = no TLS)
+#   CERT KEY  PEM certificate and key for TLS   (else $RELAY_CERT/$RELAY_KEY, else a self-signed
+#             P-256 certificate for CN=localhost, IP:127.0.0.1 is made in the runtime directory)
+#
+# Environment (all optional):
+#   RELAY_DIR           runtime directory (pid file, log, cert); created if missing;
+#                       default: a new mktemp -d /tmp/msrpload-relay.XXXXXX
+#   RELAY_VERBOSE=1     log every MSRP frame to the log (Kamailio INFO level)
+#   RELAY_TCP_CHILDREN  TCP worker processes (default 4)
+#   RELAY_EXPIRES_MIN / RELAY_EXPIRES_DEFAULT / RELAY_EXPIRES_MAX   (30 / 600 / 3600)
+#   RELAY_REALM         digest realm (default msrpload.test)
+#   KAMAILIO            kamailio binary (default: kamailio in PATH, else /usr/sbin/kamailio)
+#
+# On success prints shell-quoted KEY='value' lines (eval-able) and exits 0:
+#   RELAY_URI='msrp://127.0.0.1:2855;tcp'
+#   RELAY_TLS_URI='msrps://127.0.0.1:2856;tcp'     (only with TLS)
+#   RELAY_PID='12345'
+#   RELAY_PIDFILE='/tmp/msrpload-relay.abc/kamailio.pid'
+#   RELAY_DIR='/tmp/msrpload-relay.abc'
+#   RELAY_LOG='/tmp/msrpload-relay.abc/kamailio.log'
+#   RELAY_CTL='unix:/tmp/msrpload-relay.abc/kamailio_ctl'   (kamcmd -s ... htable.dump msrp)
+# Stop it with: tools/relay/stop.sh "$RELAY_PIDFILE"
+#
+# Kamailio runs in the foreground mode (-DD, not daemonized) in its own session/process group
+# (setsid), so the pid in the pid file is the main process and its process group holds all
+# its workers. If the ports do not accept connections within 10 s, the log tail is printed,
+# whatever was started is killed, and the exit status is 1.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+cfg="$here/kamailio.cfg"
+
+port=${1:-${RELAY_PORT:-2855}}
+tls_port=${2:-${RELAY_TLS_PORT:-}}
+cert=${3:-${RELAY_CERT:-}}
+key=${4:-${RELAY_KEY:-}}
+[ "$tls_port" = "0" ] && tls_port=""
+
+die() { echo "start.sh: $*" >&2; exit 1; }
+
+is_port() { case "$1" in ''|*[!0-9]*) return 1 ;; esac; [ "$1" -ge 1 ] && [ "$1" -le 65535 ]; }
+is_port "$port" || die "bad TCP port '$port'"
+if [ -n "$tls_port" ]; then
+    is_port "$tls_port" || die "bad TLS port '$tls_port'"
+    [ "$tls_port" != "$port" ] || die "TCP and TLS ports must differ"
+fi
+
+kam=${KAMAILIO:-$(command -v kamailio || echo /usr/sbin/kamailio)}
+[ -x "$kam" ] || die "kamailio not found (apt-get install kamailio kamailio-tls-modules)"
+[ -r "$cfg" ] || die "missing $cfg"
+
+# true when something accepts TCP connections on 127.0.0.1:$1
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+port_open "$port" && die "127.0.0.1:$port is already in use"
+if [ -n "$tls_port" ]; then
+    port_open "$tls_port" && die "127.0.0.1:$tls_port is already in use"
+fi
+
+if [ -n "${RELAY_DIR:-}" ]; then
+    dir=$RELAY_DIR
+    mkdir -p "$dir"
+else
+    dir=$(mktemp -d /tmp/msrpload-relay.XXXXXX)
+fi
+dir=$(cd "$dir" && pwd)
+pidfile="$dir/kamailio.pid"
+log="$dir/kamailio.log"
+ctl="unix:$dir/kamailio_ctl"
+if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    die "a relay already runs from $dir (pid $(cat "$pidfile"))"
+fi
+rm -f "$pidfile" "$dir/kamailio_ctl"
+
+defs=(-A "MSRP_PORT=$port" -A "CTL_SOCK=\"$ctl\"")
+if [ -n "$tls_port" ]; then
+    if [ -z "$cert" ] || [ -z "$key" ]; then
+        cert="$dir/cert.pem"
+        key="$dir/key.pem"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -days 1 -keyout "$key" -out "$cert" >/dev/null 2>&1 \
+            || die "openssl could not make a self-signed certificate"
+    fi
+    [ -r "$cert" ] || die "cannot read certificate $cert"
+    [ -r "$key" ] || die "cannot read key $key"
+    cert=$(cd "$(dirname "$cert")" && pwd)/$(basename "$cert")
+    key=$(cd "$(dirname "$key")" && pwd)/$(basename "$key")
+    defs+=(-A WITH_TLS -A "MSRP_TLS_PORT=$tls_port" -A "TLS_CERT=\"$cert\"" -A "TLS_KEY=\"$key\"")
+fi
+[ "${RELAY_VERBOSE:-0}" != "0" ] && defs+=(-A RELAY_VERBOSE)
+[ -n "${RELAY_TCP_CHILDREN:-}" ] && defs+=(-A "TCP_CHILDREN=$RELAY_TCP_CHILDREN")
+[ -n "${RELAY_EXPIRES_MIN:-}" ] && defs+=(-A "EXPIRES_MIN=$RELAY_EXPIRES_MIN")
+[ -n "${RELAY_EXPIRES_DEFAULT:-}" ] && defs+=(-A "EXPIRES_DEFAULT=$RELAY_EXPIRES_DEFAULT")
+[ -n "${RELAY_EXPIRES_MAX:-}" ] && defs+=(-A "EXPIRES_MAX=$RELAY_EXPIRES_MAX")
+[ -n "${RELAY_REALM:-}" ] && defs+=(-A "AUTH_REALM=\"$RELAY_REALM\"")
+
+# -DD: the creator stays in the foreground (no daemon fork), so $! is the main process;
+# -E: log to stderr (the log file); setsid: own process group for stop.sh's last resort.
+setsid "$kam" -DD -E -f "$cfg" -P "$pidfile" -Y "$dir" -w "$dir" "${defs[@]}" \
+    </dev/null >"$log" 2>&1 &
+pid=$!
+
+fail() {
+    echo "start.sh: $*" >&2
+    echo "---- last lines of $log ----" >&2
+    tail -n 25 "$log" >&2 || true
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+        sleep 1
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    exit 1
+}
+
+ready=""
+for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || fail "kamailio exited during start-up"
+    if [ -s "$pidfile" ] && port_open "$port" \
+        && { [ -z "$tls_port" ] || port_open "$tls_port"; }; then
+        ready=1
+        break
+    fi
+    sleep 0.1
+done
+[ -n "$ready" ] || fail "127.0.0.1:$port${tls_port:+ / $tls_port} not accepting connections after 10 s"
+[ "$(cat "$pidfile")" = "$pid" ] || fail "pid file says $(cat "$pidfile"), started $pid"
+
+echo "RELAY_URI='msrp://127.0.0.1:$port;tcp'"
+[ -n "$tls_port" ] && echo "RELAY_TLS_URI='msrps://127.0.0.1:$tls_port;tcp'"
+[ -n "$tls_port" ] && echo "RELAY_CERT='$cert'"
+echo "RELAY_PID='$pid'"
+echo "RELAY_PIDFILE='$pidfile'"
+echo "RELAY_DIR='$dir'"
+echo "RELAY_LOG='$log'"
+echo "RELAY_CTL='$ctl'"
