@@ -35,6 +35,7 @@ struct world {
     uint64_t last_total, last_chunks_received, last_chunks_sent;
     int reports;
     int report_status;
+    bool last_received_aborted, last_sent_aborted;
 };
 
 static struct world W;
@@ -56,6 +57,7 @@ static void on_received(struct msrp_session *s, const struct msrp_received *m)
 {
     (void)s;
     W.received++;
+    W.last_received_aborted = m->aborted;
     memcpy(W.last_sha, m->info->sha256, 32);
     W.last_total = m->info->total;
     W.last_chunks_received = m->info->chunks;
@@ -67,6 +69,7 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
     W.sent++;
     W.last_status = m->status;
     W.last_local = m->local;
+    W.last_sent_aborted = m->aborted;
     W.last_chunks_sent = m->chunks;
 }
 
@@ -165,11 +168,14 @@ static struct msrp_session *connect_client(const char *peer, const char *sid, bo
     return s;
 }
 
+static const char *server_accept_types = "*";
+
 static void expect_server(const char *uri, uint64_t bind_timeout, void (*on_timeout)(void *))
 {
     struct msrp_session_config cfg;
     msrp_session_config_default(&cfg);
     cfg.local_uri = uri;
+    cfg.accept_types = server_accept_types;
     ck_assert_int_eq(msrp_server_expect(W.srv, &cfg, &server_handlers, NULL, bind_timeout,
                                         on_timeout),
                      0);
@@ -463,6 +469,123 @@ START_TEST(success_report_arrives)
 }
 END_TEST
 
+/* ---- sending variants: unknown totals, interruption, abort (RFC 4975 section 7.1.1) ------ */
+
+struct variant_case {
+    bool unknown_total;
+    uint64_t interrupt_after, abort_after;
+    uint64_t chunks;   /* chunks the sender writes */
+    bool aborted;
+};
+
+static const struct variant_case variants[] = {
+    {true, 0, 0, 3, false},    /* 3000 bytes in 1000-byte chunks, total "*" */
+    {false, 1500, 0, 4, false}, /* 1000, 500 (interrupted, end "*"), 1000, 500 */
+    {true, 1500, 0, 4, false},
+    {false, 0, 1500, 2, true},  /* 1000, then 500 ending in "#" */
+    {false, 0, 3000, 3, true},  /* the last chunk itself ends in "#" */
+};
+
+START_TEST(send_variants)
+{
+    const struct variant_case *vc = &variants[_i];
+    world_up(false);
+    char uri[128];
+    server_uri(uri, sizeof(uri), "variants", false);
+    expect_server(uri, 0, NULL);
+    connect_client(uri, "cli7", false, 0, 1000);
+    run_until(&W.bound_client, 1, 10);
+    char *body = pattern_body(3000);
+    unsigned char want[32];
+    unsigned n;
+    EVP_Digest(body, 3000, want, &n, EVP_sha256(), NULL);
+    struct msrp_send_opts o = {.unknown_total = vc->unknown_total,
+                               .interrupt_after = vc->interrupt_after,
+                               .abort_after = vc->abort_after};
+    ck_assert_int_eq(msrp_session_send(last_client, body, 3000, &o), 0);
+    run_until(&W.sent, 1, 10);
+    run_until(&W.received, 1, 10);
+    ck_assert_int_eq(W.last_status, 200);
+    ck_assert_uint_eq(W.last_chunks_sent, vc->chunks);
+    ck_assert_int_eq(W.last_sent_aborted, vc->aborted);
+    ck_assert_int_eq(W.last_received_aborted, vc->aborted);
+    if (!vc->aborted) {
+        ck_assert_uint_eq(W.last_total, 3000);
+        ck_assert(memcmp(W.last_sha, want, 32) == 0);
+    }
+    msrp_session_close(last_client);
+    run_until(&W.ended, 2, 10);
+    free(body);
+    world_down();
+}
+END_TEST
+
+/* ---- Failure-Report x Success-Report x outcome -------------------------------------------- */
+
+struct report_case {
+    enum msrp_report fr, sr;
+    bool refused;      /* the receiver refuses the Content-Type (415) */
+    int status;        /* the sender's outcome */
+    bool local;        /* made up by the sender, not answered by the peer */
+    int reports;       /* success REPORTs that arrive */
+};
+
+static const struct report_case report_cases[] = {
+    {MSRP_REPORT_ABSENT, MSRP_REPORT_ABSENT, false, 200, false, 0},
+    {MSRP_REPORT_ABSENT, MSRP_REPORT_YES, false, 200, false, 1},
+    {MSRP_REPORT_ABSENT, MSRP_REPORT_NO, false, 200, false, 0},
+    {MSRP_REPORT_YES, MSRP_REPORT_ABSENT, false, 200, false, 0},
+    {MSRP_REPORT_YES, MSRP_REPORT_YES, false, 200, false, 1},
+    {MSRP_REPORT_YES, MSRP_REPORT_NO, false, 200, false, 0},
+    {MSRP_REPORT_PARTIAL, MSRP_REPORT_ABSENT, false, 200, true, 0},
+    {MSRP_REPORT_PARTIAL, MSRP_REPORT_YES, false, 200, true, 1},
+    {MSRP_REPORT_PARTIAL, MSRP_REPORT_NO, false, 200, true, 0},
+    {MSRP_REPORT_NO, MSRP_REPORT_ABSENT, false, 200, true, 0},
+    {MSRP_REPORT_NO, MSRP_REPORT_YES, false, 200, true, 1},
+    {MSRP_REPORT_NO, MSRP_REPORT_NO, false, 200, true, 0},
+    {MSRP_REPORT_ABSENT, MSRP_REPORT_ABSENT, true, 415, false, 0},
+    {MSRP_REPORT_ABSENT, MSRP_REPORT_YES, true, 415, false, 0},
+    {MSRP_REPORT_YES, MSRP_REPORT_ABSENT, true, 415, false, 0},
+    {MSRP_REPORT_YES, MSRP_REPORT_YES, true, 415, false, 0},
+    {MSRP_REPORT_PARTIAL, MSRP_REPORT_ABSENT, true, 415, false, 0},
+    {MSRP_REPORT_PARTIAL, MSRP_REPORT_YES, true, 415, false, 0},
+    {MSRP_REPORT_NO, MSRP_REPORT_ABSENT, true, 200, true, 0},
+    {MSRP_REPORT_NO, MSRP_REPORT_YES, true, 200, true, 0},
+};
+
+START_TEST(report_table)
+{
+    const struct report_case *rc = &report_cases[_i];
+    world_up(false);
+    server_accept_types = "text/plain";
+    char uri[128];
+    server_uri(uri, sizeof(uri), "table", false);
+    expect_server(uri, 0, NULL);
+    server_accept_types = "*";
+    connect_client(uri, "cli8", false, 100 * 1000000ull, 0);
+    run_until(&W.bound_client, 1, 10);
+    struct msrp_send_opts o = {.content_type = rc->refused ? "image/png" : "text/plain",
+                               .failure_report = rc->fr,
+                               .success_report = rc->sr};
+    ck_assert_int_eq(msrp_session_send(last_client, "hello", 5, &o), 0);
+    run_until(&W.sent, 1, 10);
+    ck_assert_int_eq(W.last_status, rc->status);
+    ck_assert_int_eq(W.last_local, rc->local);
+    if (rc->reports > 0)
+        run_until(&W.reports, rc->reports, 5);
+    /* Give a REPORT that should not come the time to arrive, then check it did not. */
+    for (int k = 0; k < 5; k++)
+        net_loop_run_once(W.loop, 20);
+    ck_assert_int_eq(W.reports, rc->reports);
+    if (rc->reports > 0)
+        ck_assert_int_eq(W.report_status, 200);
+    ck_assert_int_eq(W.received, rc->refused ? 0 : 1);
+    msrp_session_close(last_client);
+    run_until(&W.ended, 2, 10);
+    world_down();
+}
+END_TEST
+
 Suite *make_session_suite(void)
 {
     Suite *s = suite_create("session");
@@ -470,6 +593,9 @@ Suite *make_session_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, transfer_sizes, 0, (int)(sizeof(transfers) / sizeof(transfers[0])));
     tcase_add_test(tc, success_report_arrives);
+    tcase_add_loop_test(tc, send_variants, 0, (int)(sizeof(variants) / sizeof(variants[0])));
+    tcase_add_loop_test(tc, report_table, 0,
+                        (int)(sizeof(report_cases) / sizeof(report_cases[0])));
     suite_add_tcase(s, tc);
     tc = tcase_create("Binding");
     tcase_set_timeout(tc, 30);

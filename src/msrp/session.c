@@ -42,6 +42,8 @@ struct out_msg {
     enum msrp_report failure_report, success_report;
     size_t chunk_size;
     uint64_t response_timeout_ns;
+    bool unknown_total, interrupted, aborted;
+    uint64_t interrupt_after, abort_after;
     void *cookie;
     unsigned outstanding;  /* chunks waiting for a response */
     uint64_t chunks;
@@ -248,8 +250,14 @@ static void session_end(struct msrp_session *s, enum msrp_session_end why, const
     for (struct out_msg *m = s->all; m != NULL; m = m->next_all) {
         if (m->is_bind || s->h->on_sent == NULL)
             continue;
-        struct msrp_sent r = {m->cookie, m->message_id, 0,    true,
-                              m->len,    m->chunks,     m->first_sent_ns, now};
+        struct msrp_sent r = {.cookie = m->cookie,
+                              .message_id = m->message_id,
+                              .status = 0,
+                              .local = true,
+                              .bytes = m->len,
+                              .chunks = m->chunks,
+                              .first_sent_ns = m->first_sent_ns,
+                              .done_ns = now};
         s->h->on_sent(s, &r);
     }
     if (s->conn != NULL) {
@@ -347,6 +355,7 @@ static void message_done(struct msrp_session *s, struct out_msg *m)
         .status = m->failed ? m->status : 200,
         /* With Failure-Report: no, nothing confirms delivery: it was written, that is all. */
         .local = m->local || (!m->failed && m->failure_report == MSRP_REPORT_NO),
+        .aborted = m->aborted,
         .bytes = m->len,
         .chunks = m->chunks,
         .first_sent_ns = m->first_sent_ns,
@@ -426,8 +435,21 @@ static bool send_next_chunk(struct msrp_session *s)
     size_t n = m->len - m->queued;
     if (n > m->chunk_size)
         n = m->chunk_size;
-    bool last = m->queued + n == m->len;
-    struct msrp_byte_range range = {m->queued + 1, m->queued + n, m->len};
+    /* RFC 4975 section 7.1.1: an aborted message ends with "#"; an interrupted chunk stops
+     * early with "+" after declaring an end of "*", and the next chunk goes on from there. */
+    bool aborting = false, interrupting = false;
+    if (m->abort_after > 0 && m->queued < m->abort_after && m->queued + n >= m->abort_after) {
+        n = m->abort_after - m->queued;
+        aborting = true;
+    } else if (m->interrupt_after > 0 && !m->interrupted && m->queued < m->interrupt_after &&
+               m->queued + n > m->interrupt_after) {
+        n = m->interrupt_after - m->queued;
+        interrupting = m->interrupted = true;
+    }
+    bool last = m->queued + n == m->len || aborting;
+    struct msrp_byte_range range = {m->queued + 1,
+                                     interrupting ? MSRP_RANGE_UNKNOWN : m->queued + n,
+                                     m->unknown_total ? MSRP_RANGE_UNKNOWN : m->len};
 
     struct tx *t = NULL;
     char tid[TID_RANDOM + TID_SLOT_CHARS];
@@ -458,7 +480,7 @@ static bool send_next_chunk(struct msrp_session *s)
         .byte_range = &range,
         .failure_report = m->failure_report,
         .success_report = m->success_report,
-        .flag = last ? '$' : '+',
+        .flag = aborting ? '#' : last ? '$' : '+',
     };
     /* Every message has a Content-Type, even an empty one (RFC 4975 section 7.1.1); only the
      * binding SEND goes without a body section. */
@@ -490,6 +512,10 @@ static bool send_next_chunk(struct msrp_session *s)
         m->first_sent_ns = now;
     m->chunks++;
     m->queued += n;
+    if (aborting) {
+        m->aborted = true;
+        m->queued = m->len; /* nothing more of it is sent */
+    }
     if (t != NULL) {
         t->s = s;
         t->msg = m;
@@ -548,6 +574,11 @@ static struct out_msg *new_message(struct msrp_session *s, const char *body, siz
     m->success_report = o != NULL ? o->success_report : MSRP_REPORT_ABSENT;
     m->chunk_size = o != NULL && o->chunk_size > 0 ? o->chunk_size : s->cfg.chunk_size;
     m->cookie = o != NULL ? o->cookie : NULL;
+    if (o != NULL) {
+        m->unknown_total = o->unknown_total;
+        m->interrupt_after = o->interrupt_after;
+        m->abort_after = o->abort_after <= len ? o->abort_after : 0;
+    }
     m->response_timeout_ns = o != NULL && o->response_timeout_ns > 0 ? o->response_timeout_ns
                                                                        : s->cfg.response_timeout_ns;
     m->status = 200;

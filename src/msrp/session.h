@@ -57,6 +57,7 @@ struct msrp_sent {
     const char *message_id;   /* its Message-ID (NUL-terminated; valid during the callback) */
     int status;               /* 200, a peer's error code, or a local 408 / 413 */
     bool local;               /* the status was made up locally (timeout) */
+    bool aborted;             /* we ended it with "#" (msrp_send_opts.abort_after) */
     uint64_t bytes;           /* body bytes */
     uint64_t chunks;
     uint64_t first_sent_ns;   /* CLOCK_MONOTONIC: first byte queued */
@@ -126,6 +127,13 @@ struct msrp_send_opts {
     enum msrp_report success_report;
     size_t chunk_size;            /* 0: the session's */
     uint64_t response_timeout_ns; /* 0: the session's */
+    bool unknown_total;           /* Byte-Range total "*" on every chunk: the receiver learns
+                                     the size from the "$" chunk (RFC 4975 section 7.1.1) */
+    uint64_t interrupt_after;     /* > 0: the chunk holding this byte stops after it with "+"
+                                     and range end "*", and the message goes on in a new chunk
+                                     (interruption, section 7.1.1) */
+    uint64_t abort_after;         /* > 0 and <= size: the message stops after this many bytes
+                                     with "#" (aborted, section 7.1.1) */
     void *cookie;
 };
 
