@@ -247,9 +247,15 @@ static void bench_usage(FILE *out)
                  "                                sessions, 8 in flight each, both ends here\n"
                  "  e2e_small_p50_us, e2e_small_p99_us  their transaction latency\n"
                  "  idle_session_rss_bytes        memory per idle bound session over 10,000\n"
+                 "  run_small_msgs_per_s, run_small_p99_us  msrpload run, embedded, 100 sessions,\n"
+                 "                                100-byte messages, Failure-Report yes, 4 in\n"
+                 "                                flight each, 2 threads\n"
+                 "  run_thread_scaling            the same with 2 threads over 1 thread\n"
+                 "  run_small_*_N_sessions        the same with N sessions: 10,000, or as many\n"
+                 "                                as the descriptor limit allows (2 sockets each)\n"
                  "Each figure runs for S seconds (default 1). --only runs the groups whose\n"
                  "name starts with PREFIX (parse_small, parse_large, write_small, tcp_raw,\n"
-                 "e2e_64k, e2e_small, idle_session).\n");
+                 "e2e_64k, e2e_small, idle_session, run).\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -290,5 +296,6 @@ int cmd_bench(int argc, char **argv)
     if (bench_selected("write_small", only))
         bench_write_small(seconds);
     bench_net(seconds, only);
+    bench_run(seconds, only);
     return EXIT_OK;
 }

@@ -10,7 +10,8 @@ double bench_now(void);
 /* True when a figure group is selected by --only (empty: every group). */
 bool bench_selected(const char *group, const char *only);
 
-/* The network figures (bench_net.c). */
+/* The network figures (bench_net.c) and the load runner's (bench_run.c). */
 void bench_net(double seconds, const char *only);
+void bench_run(double seconds, const char *only);
 
 #endif

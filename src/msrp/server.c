@@ -16,7 +16,8 @@
 #define FIRST_REQUEST_TIMEOUT_NS (30ull * 1000000000ull)
 
 struct expect {
-    struct expect *next;
+    struct expect *next, *prev; /* in its hash bucket */
+    size_t bucket;
     struct msrp_server *srv;
     struct msrp_session_config cfg;
     char local_uri[MSRP_URI_MAX + 1];
@@ -38,7 +39,10 @@ struct pending {
 struct msrp_server {
     struct net_loop *loop;
     struct net_listener *listener;
-    struct expect *expects;
+    /* Expected sessions hashed by session-id (compared exactly, RFC 4975 section 6.1), so
+     * binding each of 10,000 sessions does not compare 10,000 URIs. */
+    struct expect **buckets;
+    size_t nbuckets, nexpects;
     struct pending *pending;
     uint64_t refused;
     void (*on_session)(struct msrp_session *s, void *user);
@@ -95,29 +99,71 @@ static void refuse(struct pending *p, const struct msrp_chunk *c)
     net_conn_close(conn, true);
 }
 
-static struct expect *find_expect(struct msrp_server *srv, struct msrp_span to_path,
-                                  struct expect **prev_out)
+static size_t session_hash(struct msrp_span sid)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < sid.len; i++)
+        h = (h ^ (unsigned char)sid.ptr[i]) * 0x100000001b3ULL;
+    return (size_t)h;
+}
+
+static struct expect *find_expect(struct msrp_server *srv, struct msrp_span to_path)
 {
     struct msrp_uri first;
     struct msrp_span rest = to_path;
-    if (msrp_uri_list_next(&rest, &first) != 1)
+    if (srv->nbuckets == 0 || msrp_uri_list_next(&rest, &first) != 1)
         return NULL;
-    struct expect *prev = NULL;
-    for (struct expect *e = srv->expects; e != NULL; prev = e, e = e->next) {
-        if (msrp_uri_equal(&first, &e->uri)) {
-            *prev_out = prev;
+    size_t b = session_hash(first.session_id) & (srv->nbuckets - 1);
+    for (struct expect *e = srv->buckets[b]; e != NULL; e = e->next)
+        if (msrp_uri_equal(&first, &e->uri))
             return e;
-        }
-    }
     return NULL;
 }
 
-static void unlink_expect(struct msrp_server *srv, struct expect *e, struct expect *prev)
+static void link_expect(struct msrp_server *srv, struct expect *e)
 {
-    if (prev != NULL)
-        prev->next = e->next;
+    e->bucket = session_hash(e->uri.session_id) & (srv->nbuckets - 1);
+    e->prev = NULL;
+    e->next = srv->buckets[e->bucket];
+    if (e->next != NULL)
+        e->next->prev = e;
+    srv->buckets[e->bucket] = e;
+}
+
+/* Doubles the table when it holds twice as many expectations as buckets. */
+static int grow_buckets(struct msrp_server *srv)
+{
+    if (srv->nbuckets > 0 && srv->nexpects < srv->nbuckets * 2)
+        return 0;
+    size_t n = srv->nbuckets ? srv->nbuckets * 2 : 256;
+    struct expect **nb = calloc(n, sizeof(*nb));
+    if (nb == NULL)
+        return ENOMEM;
+    struct expect **old = srv->buckets;
+    size_t oldn = srv->nbuckets;
+    srv->buckets = nb;
+    srv->nbuckets = n;
+    for (size_t i = 0; i < oldn; i++) {
+        struct expect *e = old[i];
+        while (e != NULL) {
+            struct expect *next = e->next;
+            link_expect(srv, e);
+            e = next;
+        }
+    }
+    free(old);
+    return 0;
+}
+
+static void unlink_expect(struct msrp_server *srv, struct expect *e)
+{
+    if (e->prev != NULL)
+        e->prev->next = e->next;
     else
-        srv->expects = e->next;
+        srv->buckets[e->bucket] = e->next;
+    if (e->next != NULL)
+        e->next->prev = e->prev;
+    srv->nexpects--;
     net_timer_stop(srv->loop, &e->timer);
 }
 
@@ -145,14 +191,13 @@ static size_t pending_data(struct net_conn *conn, const char *buf, size_t len)
         return len;
     }
     const struct msrp_header *to = msrp_chunk_header(&c, MSRP_H_TO_PATH);
-    struct expect *prev = NULL;
-    struct expect *e = to != NULL ? find_expect(p->srv, to->value, &prev) : NULL;
+    struct expect *e = to != NULL ? find_expect(p->srv, to->value) : NULL;
     if (e == NULL) {
         refuse(p, &c);
         return len;
     }
     struct msrp_server *srv = p->srv;
-    unlink_expect(srv, e, prev);
+    unlink_expect(srv, e);
     pending_free(p);
     struct msrp_session *s;
     int err = msrp_session_accept(conn, &e->cfg, e->h, e->user, &s);
@@ -243,11 +288,13 @@ void msrp_server_destroy(struct msrp_server *srv)
     if (srv == NULL)
         return;
     net_listener_close(srv->listener);
-    while (srv->expects != NULL) {
-        struct expect *e = srv->expects;
-        unlink_expect(srv, e, NULL);
-        free(e);
-    }
+    for (size_t i = 0; i < srv->nbuckets; i++)
+        while (srv->buckets[i] != NULL) {
+            struct expect *e = srv->buckets[i];
+            unlink_expect(srv, e);
+            free(e);
+        }
+    free(srv->buckets);
     while (srv->pending != NULL) {
         struct pending *p = srv->pending;
         struct net_conn *conn = p->conn;
@@ -273,10 +320,7 @@ static void expect_timeout(struct net_loop *loop, struct net_timer *t)
     (void)loop;
     struct expect *e = t->arg;
     struct msrp_server *srv = e->srv;
-    struct expect *prev = NULL;
-    for (struct expect *x = srv->expects; x != NULL && x != e; x = x->next)
-        prev = x;
-    unlink_expect(srv, e, prev);
+    unlink_expect(srv, e);
     void (*fn)(void *) = e->on_timeout;
     void *user = e->user;
     free(e);
@@ -300,10 +344,13 @@ int msrp_server_expect(struct msrp_server *srv, const struct msrp_session_config
         free(e);
         return EINVAL;
     }
-    struct expect *prev = NULL;
-    if (find_expect(srv, msrp_span_cstr(e->local_uri), &prev) != NULL) {
+    if (find_expect(srv, msrp_span_cstr(e->local_uri)) != NULL) {
         free(e);
         return EEXIST;
+    }
+    if (grow_buckets(srv) != 0) {
+        free(e);
+        return ENOMEM;
     }
     e->srv = srv;
     e->cfg = *cfg;
@@ -321,8 +368,8 @@ int msrp_server_expect(struct msrp_server *srv, const struct msrp_session_config
     e->timer.arg = e;
     if (bind_timeout_ns > 0)
         net_timer_start(srv->loop, &e->timer, bind_timeout_ns);
-    e->next = srv->expects;
-    srv->expects = e;
+    link_expect(srv, e);
+    srv->nexpects++;
     return 0;
 }
 
@@ -334,10 +381,9 @@ void msrp_server_on_session(struct msrp_server *srv,
 
 void msrp_server_forget(struct msrp_server *srv, const char *local_uri)
 {
-    struct expect *prev = NULL;
-    struct expect *e = find_expect(srv, msrp_span_cstr(local_uri), &prev);
+    struct expect *e = find_expect(srv, msrp_span_cstr(local_uri));
     if (e != NULL) {
-        unlink_expect(srv, e, prev);
+        unlink_expect(srv, e);
         free(e);
     }
 }

@@ -319,7 +319,8 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
         const char *why = NULL;
         (void)flush_queue(c, &why); /* an error shows again, and closes, from the loop */
     }
-    if (c->state == OPEN)
+    /* Inside our own callbacks io_ready settles the interest once, after its flush. */
+    if (c->state == OPEN && c->busy == 0)
         update_interest(c);
     return 0;
 }
