@@ -4,8 +4,10 @@
  * Valid: every file under tests/scenarios/valid/ is loaded and its fields checked one by one,
  * defaults included. Invalid: a table of scenario texts, each with the exact message it must
  * give, so that a change of wording or of the order in which things are checked shows up here.
- * Files: a missing file, broken files on disk (line and column), scenarios/quickstart.json as the
- * README documents it, and every scenario shipped under scenarios/.
+ * Content: send.content_file read from temporary files (every byte value, empty, a device, over
+ * the 1 GiB cap, relative to the current directory). Files: a missing file, broken files on disk
+ * (line and column), scenarios/quickstart.json as the README documents it, the other shipped
+ * scenarios step by step, and every scenario shipped under scenarios/ loading.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -57,9 +59,10 @@ static unsigned expected_threads(void)
     return n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
 }
 
-static void assert_send(const struct step *st, uint32_t count, uint64_t size_min, uint64_t size_max,
-                        const char *ctype, uint32_t chunk, enum msrp_report failure,
-                        enum msrp_report success)
+/* The keys every send has had from the start; assert_send_cut for the chunking keys. */
+static void assert_send_base(const struct step *st, uint32_t count, uint64_t size_min,
+                             uint64_t size_max, const char *ctype, uint32_t chunk,
+                             enum msrp_report failure, enum msrp_report success)
 {
     ck_assert_int_eq(st->kind, STEP_SEND);
     ck_assert_uint_eq(st->u.send.count, count);
@@ -71,14 +74,53 @@ static void assert_send(const struct step *st, uint32_t count, uint64_t size_min
     ck_assert_int_eq(st->u.send.success_report, success);
 }
 
+/* order, overlap, unknown_total, interrupt_after and abort_after. */
+static void assert_send_cut(const struct step *st, enum step_order order, uint32_t overlap,
+                            bool unknown_total, uint64_t interrupt_after, uint64_t abort_after)
+{
+    ck_assert_int_eq(st->kind, STEP_SEND);
+    ck_assert_int_eq(st->u.send.order, order);
+    ck_assert_uint_eq(st->u.send.overlap, overlap);
+    ck_assert_int_eq(st->u.send.unknown_total, unknown_total);
+    ck_assert_uint_eq(st->u.send.interrupt_after, interrupt_after);
+    ck_assert_uint_eq(st->u.send.abort_after, abort_after);
+}
+
+/* A body made up to size, not read from a file. */
+static void assert_no_content(const struct step *st)
+{
+    ck_assert_ptr_null(st->u.send.content);
+    ck_assert_uint_eq(st->u.send.content_len, 0);
+}
+
+static void assert_content(const struct step *st, const void *bytes, size_t len)
+{
+    ck_assert_ptr_nonnull(st->u.send.content);
+    ck_assert_uint_eq(st->u.send.content_len, len);
+    ck_assert_uint_eq(st->u.send.size_min, len);
+    ck_assert_uint_eq(st->u.send.size_max, len);
+    ck_assert(memcmp(st->u.send.content, bytes, len) == 0);
+}
+
+/* A send without the chunking keys and without a content file. */
+static void assert_send(const struct step *st, uint32_t count, uint64_t size_min, uint64_t size_max,
+                        const char *ctype, uint32_t chunk, enum msrp_report failure,
+                        enum msrp_report success)
+{
+    assert_send_base(st, count, size_min, size_max, ctype, chunk, failure, success);
+    assert_send_cut(st, ORDER_IN_ORDER, 0, false, 0, 0);
+    assert_no_content(st);
+}
+
 /* A send with every default. */
 static void assert_default_send(const struct step *st)
 {
     assert_send(st, 1, 100, 100, "text/plain", 2048, MSRP_REPORT_ABSENT, MSRP_REPORT_ABSENT);
 }
 
-static void assert_expect(const struct step *st, const int *statuses, unsigned n, int report,
-                          uint64_t timeout_ns)
+/* answered: -1 not checked, 0 made up locally, 1 the peer's. */
+static void assert_expect_answered(const struct step *st, const int *statuses, unsigned n,
+                                   int report, uint64_t timeout_ns, int answered)
 {
     ck_assert_int_eq(st->kind, STEP_EXPECT);
     ck_assert_uint_eq(st->u.expect.num_statuses, n);
@@ -86,6 +128,13 @@ static void assert_expect(const struct step *st, const int *statuses, unsigned n
         ck_assert_int_eq(st->u.expect.statuses[i], statuses[i]);
     ck_assert_int_eq(st->u.expect.report, report);
     ck_assert_uint_eq(st->u.expect.timeout_ns, timeout_ns);
+    ck_assert_int_eq(st->u.expect.answered, answered);
+}
+
+static void assert_expect(const struct step *st, const int *statuses, unsigned n, int report,
+                          uint64_t timeout_ns)
+{
+    assert_expect_answered(st, statuses, n, report, timeout_ns, -1);
 }
 
 static void assert_repeat(const struct scenario *sc, unsigned begin, unsigned end, uint32_t times)
@@ -127,6 +176,10 @@ static void assert_default_answer(const struct scenario *sc)
     ck_assert_int_eq(sc->answer_status, 200);
     ck_assert_str_eq(sc->accept_types, "*");
     ck_assert_uint_eq(sc->max_message, 1ull << 40);
+    ck_assert_uint_eq(sc->answer_delay_min_ns, 0);
+    ck_assert_uint_eq(sc->answer_delay_max_ns, 0);
+    ck_assert(sc->answer_drop == 0);
+    ck_assert_uint_eq(sc->answer_reject_after, 0);
 }
 
 /* ---- Valid: each file under tests/scenarios/valid/ with its own checks ---- */
@@ -163,19 +216,97 @@ static void check_every_key(const struct scenario *sc)
     ck_assert_uint_eq(sc->num_targets, 0);
 
     ck_assert_uint_eq(sc->num_steps, 7);
-    assert_send(&sc->steps[0], 10, 4096, 4096, "application/octet-stream", 1024,
-                MSRP_REPORT_PARTIAL, MSRP_REPORT_YES);
+    assert_send_base(&sc->steps[0], 10, 4096, 4096, "application/octet-stream", 1024,
+                     MSRP_REPORT_PARTIAL, MSRP_REPORT_YES);
+    assert_send_cut(&sc->steps[0], ORDER_OVERLAPPING, 100, true, 1000, 4000);
+    assert_no_content(&sc->steps[0]);
     static const int st[] = {200, 413};
-    assert_expect(&sc->steps[1], st, 2, 200, 2500000000ull);
+    assert_expect_answered(&sc->steps[1], st, 2, 200, 2500000000ull, 1);
     ck_assert_int_eq(sc->steps[2].kind, STEP_PAUSE);
     ck_assert_uint_eq(sc->steps[2].u.pause_ns, 250000000ull);
     assert_repeat(sc, 3, 5, 2);
-    assert_send(&sc->steps[4], 1, 100, 100, "text/plain", 2048, MSRP_REPORT_NO, MSRP_REPORT_NO);
+    assert_send_base(&sc->steps[4], 1, 13, 13, "text/plain", 2048, MSRP_REPORT_NO, MSRP_REPORT_NO);
+    assert_send_cut(&sc->steps[4], ORDER_IN_ORDER, 0, false, 0, 0);
+    assert_content(&sc->steps[4], "hello, world\n", 13);
     ck_assert_int_eq(sc->steps[6].kind, STEP_CLOSE);
 
     ck_assert_int_eq(sc->answer_status, 486);
     ck_assert_str_eq(sc->accept_types, "text/* application/octet-stream");
     ck_assert_uint_eq(sc->max_message, 1048576);
+    ck_assert_uint_eq(sc->answer_delay_min_ns, 100000000ull);
+    ck_assert_uint_eq(sc->answer_delay_max_ns, 250000000ull);
+    ck_assert(sc->answer_drop == 0.5);
+    ck_assert_uint_eq(sc->answer_reject_after, 65536);
+}
+
+static void check_send_options(const struct scenario *sc)
+{
+    static const int st200[] = {200}, st408[] = {408};
+    ck_assert_str_eq(sc->name, "send-options");
+    assert_default_answer(sc);
+    ck_assert_uint_eq(sc->num_steps, 10);
+
+    /* in order with every cut at its limit: an abort at the last byte, an interruption at
+     * the one before */
+    assert_send_base(&sc->steps[0], 1, 20000, 20000, "text/plain", 1000, MSRP_REPORT_ABSENT,
+                     MSRP_REPORT_ABSENT);
+    assert_send_cut(&sc->steps[0], ORDER_IN_ORDER, 0, true, 19999, 20000);
+    assert_no_content(&sc->steps[0]);
+    assert_expect_answered(&sc->steps[1], st200, 1, 0, 30 * NS_PER_S, 0);
+
+    /* reverse takes unknown_total when it is false */
+    assert_send_base(&sc->steps[2], 1, 100, 100, "text/plain", 2048, MSRP_REPORT_ABSENT,
+                     MSRP_REPORT_ABSENT);
+    assert_send_cut(&sc->steps[2], ORDER_REVERSE, 0, false, 0, 0);
+    assert_no_content(&sc->steps[2]);
+    assert_expect_answered(&sc->steps[3], st408, 1, 0, 100000000ull, 0);
+
+    assert_send_base(&sc->steps[4], 1, 1, 5000, "text/plain", 100, MSRP_REPORT_ABSENT,
+                     MSRP_REPORT_ABSENT);
+    assert_send_cut(&sc->steps[4], ORDER_SHUFFLED, 0, false, 0, 0);
+
+    /* overlapping: the largest overlap, and cuts against a size range */
+    assert_send_base(&sc->steps[5], 1, 10, 3000, "text/plain", 1000, MSRP_REPORT_ABSENT,
+                     MSRP_REPORT_ABSENT);
+    assert_send_cut(&sc->steps[5], ORDER_OVERLAPPING, 999, false, 9, 10);
+    /* the default overlap of 16 */
+    assert_send_base(&sc->steps[6], 1, 100, 100, "text/plain", 17, MSRP_REPORT_ABSENT,
+                     MSRP_REPORT_ABSENT);
+    assert_send_cut(&sc->steps[6], ORDER_OVERLAPPING, 16, false, 0, 0);
+
+    /* a content file: its length is the size the cuts are checked against */
+    assert_send_base(&sc->steps[7], 1, 13, 13, "text/plain;charset=utf-8", 2048, MSRP_REPORT_ABSENT,
+                     MSRP_REPORT_ABSENT);
+    assert_send_cut(&sc->steps[7], ORDER_IN_ORDER, 0, false, 12, 13);
+    assert_content(&sc->steps[7], "hello, world\n", 13);
+
+    assert_send_base(&sc->steps[8], 1, 0, 2, "text/plain", 2048, MSRP_REPORT_ABSENT,
+                     MSRP_REPORT_ABSENT);
+    assert_send_cut(&sc->steps[8], ORDER_IN_ORDER, 0, false, 1, 0);
+    assert_expect_answered(&sc->steps[9], st200, 1, 0, 30 * NS_PER_S, 1);
+}
+
+static void check_answer_delay(const struct scenario *sc)
+{
+    static const int st408[] = {408};
+    ck_assert_uint_eq(sc->num_steps, 2);
+    assert_send(&sc->steps[0], 1, 100, 100, "text/plain", 2048, MSRP_REPORT_YES,
+                MSRP_REPORT_ABSENT);
+    assert_expect(&sc->steps[1], st408, 1, 0, 30 * NS_PER_S);
+    ck_assert_int_eq(sc->answer_status, 200);
+    ck_assert_uint_eq(sc->max_message, 1ull << 40);
+    ck_assert_uint_eq(sc->answer_delay_min_ns, 300000000ull);
+    ck_assert_uint_eq(sc->answer_delay_max_ns, 300000000ull);
+    ck_assert(sc->answer_drop == 1);
+    ck_assert_uint_eq(sc->answer_reject_after, 1);
+}
+
+/* Everything given at the value that means "nothing": the same as the defaults. */
+static void check_answer_delay_range(const struct scenario *sc)
+{
+    ck_assert_uint_eq(sc->num_steps, 1);
+    assert_default_send(&sc->steps[0]);
+    assert_default_answer(sc);
 }
 
 static void check_open_mode(const struct scenario *sc)
@@ -280,6 +411,9 @@ static const struct valid_file {
     {"tests/scenarios/valid/nested_repeat.json", check_nested_repeat},
     {"tests/scenarios/valid/size_range.json", check_size_range},
     {"tests/scenarios/valid/expect_report.json", check_expect_report},
+    {"tests/scenarios/valid/send_options.json", check_send_options},
+    {"tests/scenarios/valid/answer_delay.json", check_answer_delay},
+    {"tests/scenarios/valid/answer_delay_range.json", check_answer_delay_range},
 };
 
 START_TEST(test_valid_file)
@@ -349,6 +483,11 @@ END_TEST
 #define EXPECT_PLACE "expect must directly follow a send in the same list of steps"
 #define TOO_MANY "too many steps: at most 256 in all, a repeat counting as 2"
 #define PAUSES(n) n("{\"pause\":1},")
+#define ORDER_WHAT "expected one of \"in-order\", \"reverse\", \"shuffled\", \"overlapping\", got "
+#define OVERLAP_ONLY "\"overlap\" is only allowed when order is \"overlapping\""
+#define DELAY_WHAT "expected a number of seconds >= 0 or an object with \"min\" and \"max\", got "
+/* A content file in the tree, 13 bytes: "hello, world\n". */
+#define HELLO "tests/scenarios/data/hello.txt"
 
 static const struct bad_case {
     const char *json;
@@ -502,7 +641,9 @@ static const struct bad_case {
     {WITH_SEND("1"), "$.steps[0].send: expected an object, got 1"},
     {WITH_SEND("{\"bytes\":1}"),
      "$.steps[0].send: unknown key \"bytes\"; allowed keys: \"count\", \"size\", "
-     "\"content_type\", \"chunk_size\", \"failure_report\", \"success_report\""},
+     "\"content_file\", \"content_type\", \"chunk_size\", \"failure_report\", "
+     "\"success_report\", \"order\", \"overlap\", \"unknown_total\", \"interrupt_after\", "
+     "\"abort_after\""},
     {WITH_SEND("{\"count\":0}"), "$.steps[0].send.count: expected an integer 1..4294967295, got 0"},
     {WITH_SEND("{\"count\":4294967296}"),
      "$.steps[0].send.count: expected an integer 1..4294967295, got 4294967296"},
@@ -544,11 +685,120 @@ static const struct bad_case {
     {WITH_SEND("{\"success_report\":\"Yes\"}"),
      "$.steps[0].send.success_report: expected one of \"yes\", \"no\", \"absent\", got \"Yes\""},
 
+    /* send: order and overlap */
+    {WITH_SEND("{\"order\":\"random\"}"), "$.steps[0].send.order: " ORDER_WHAT "\"random\""},
+    {WITH_SEND("{\"order\":\"In-Order\"}"), "$.steps[0].send.order: " ORDER_WHAT "\"In-Order\""},
+    {WITH_SEND("{\"order\":1}"), "$.steps[0].send.order: " ORDER_WHAT "1"},
+    {WITH_SEND("{\"overlap\":16}"), "$.steps[0].send.overlap: " OVERLAP_ONLY},
+    {WITH_SEND("{\"order\":\"in-order\",\"overlap\":16}"),
+     "$.steps[0].send.overlap: " OVERLAP_ONLY},
+    {WITH_SEND("{\"order\":\"reverse\",\"overlap\":1}"), "$.steps[0].send.overlap: " OVERLAP_ONLY},
+    {WITH_SEND("{\"order\":\"overlapping\",\"overlap\":0}"),
+     "$.steps[0].send.overlap: expected an integer 1..4294967295, got 0"},
+    {WITH_SEND("{\"order\":\"overlapping\",\"overlap\":1.5}"),
+     "$.steps[0].send.overlap: expected an integer 1..4294967295, got 1.5"},
+    {WITH_SEND("{\"overlap\":0}"),
+     "$.steps[0].send.overlap: expected an integer 1..4294967295, got 0"},
+    {WITH_SEND("{\"order\":\"overlapping\",\"chunk_size\":100,\"overlap\":100}"),
+     "$.steps[0].send.overlap: expected an integer < chunk_size (100), got 100"},
+    {WITH_SEND("{\"order\":\"overlapping\",\"chunk_size\":16}"),
+     "$.steps[0].send.chunk_size: expected an integer > overlap (16) as order is \"overlapping\", "
+     "got 16"},
+    {WITH_SEND("{\"order\":\"overlapping\",\"chunk_size\":1,\"overlap\":1}"),
+     "$.steps[0].send.overlap: expected an integer < chunk_size (1), got 1"},
+
+    /* send: unknown_total, interrupt_after, abort_after */
+    {WITH_SEND("{\"unknown_total\":\"yes\"}"),
+     "$.steps[0].send.unknown_total: expected true or false, got a string"},
+    {WITH_SEND("{\"unknown_total\":1}"),
+     "$.steps[0].send.unknown_total: expected true or false, got 1"},
+    {WITH_SEND("{\"unknown_total\":null}"),
+     "$.steps[0].send.unknown_total: expected true or false, got null"},
+    {WITH_SEND("{\"order\":\"reverse\",\"unknown_total\":true}"),
+     "$.steps[0].send.unknown_total: \"unknown_total\" is not allowed when order is \"reverse\""},
+    {WITH_SEND("{\"order\":\"shuffled\",\"unknown_total\":true}"),
+     "$.steps[0].send.unknown_total: \"unknown_total\" is not allowed when order is "
+     "\"shuffled\""},
+    {WITH_SEND("{\"order\":\"shuffled\",\"interrupt_after\":10}"),
+     "$.steps[0].send.interrupt_after: \"interrupt_after\" is not allowed when order is "
+     "\"shuffled\""},
+    {WITH_SEND("{\"order\":\"reverse\",\"abort_after\":10}"),
+     "$.steps[0].send.abort_after: \"abort_after\" is not allowed when order is \"reverse\""},
+    /* more than one: the first in the table's order is named */
+    {WITH_SEND("{\"abort_after\":10,\"interrupt_after\":5,\"unknown_total\":true,"
+               "\"order\":\"reverse\"}"),
+     "$.steps[0].send.unknown_total: \"unknown_total\" is not allowed when order is \"reverse\""},
+    {WITH_SEND("{\"abort_after\":10,\"interrupt_after\":5,\"order\":\"reverse\"}"),
+     "$.steps[0].send.interrupt_after: \"interrupt_after\" is not allowed when order is "
+     "\"reverse\""},
+    {WITH_SEND("{\"interrupt_after\":0}"),
+     "$.steps[0].send.interrupt_after: expected an integer >= 1, got 0"},
+    {WITH_SEND("{\"interrupt_after\":\"10\"}"),
+     "$.steps[0].send.interrupt_after: expected an integer >= 1, got a string"},
+    {WITH_SEND("{\"abort_after\":-1}"),
+     "$.steps[0].send.abort_after: expected an integer >= 1, got -1"},
+    {WITH_SEND("{\"abort_after\":2.0}"),
+     "$.steps[0].send.abort_after: expected an integer >= 1, got 2.0"},
+    {WITH_SEND("{\"size\":100,\"abort_after\":101}"),
+     "$.steps[0].send.abort_after: expected an integer <= size (100), got 101"},
+    {WITH_SEND("{\"abort_after\":101}"),
+     "$.steps[0].send.abort_after: expected an integer <= size (100), got 101"},
+    {WITH_SEND("{\"size\":0,\"abort_after\":1}"),
+     "$.steps[0].send.abort_after: expected an integer <= size (0), got 1"},
+    {WITH_SEND("{\"size\":{\"min\":10,\"max\":1000},\"abort_after\":11}"),
+     "$.steps[0].send.abort_after: expected an integer <= size.min (10), got 11"},
+    {WITH_SEND("{\"size\":100,\"interrupt_after\":100}"),
+     "$.steps[0].send.interrupt_after: expected an integer < size (100), got 100"},
+    {WITH_SEND("{\"size\":{\"min\":10,\"max\":1000},\"interrupt_after\":1000}"),
+     "$.steps[0].send.interrupt_after: expected an integer < size.max (1000), got 1000"},
+    {WITH_SEND("{\"size\":100,\"abort_after\":50,\"interrupt_after\":50}"),
+     "$.steps[0].send.interrupt_after: expected an integer < abort_after (50), got 50"},
+    {WITH_SEND("{\"size\":100,\"abort_after\":50,\"interrupt_after\":100}"),
+     "$.steps[0].send.interrupt_after: expected an integer < size (100), got 100"},
+    {WITH_SEND("{\"order\":\"overlapping\",\"size\":100,\"abort_after\":101}"),
+     "$.steps[0].send.abort_after: expected an integer <= size (100), got 101"},
+
+    /* send: content_file */
+    {WITH_SEND("{\"size\":13,\"content_file\":\"" HELLO "\"}"),
+     "$.steps[0].send.content_file: \"content_file\" is not allowed together with \"size\""},
+    {WITH_SEND("{\"size\":13,\"content_file\":\"tests/scenarios/data/no-such.bin\"}"),
+     "$.steps[0].send.content_file: \"content_file\" is not allowed together with \"size\""},
+    {WITH_SEND("{\"content_file\":\"\"}"),
+     "$.steps[0].send.content_file: expected a file path, got \"\""},
+    {WITH_SEND("{\"content_file\":5}"),
+     "$.steps[0].send.content_file: expected a file path, got 5"},
+    {WITH_SEND("{\"content_file\":[\"" HELLO "\"]}"),
+     "$.steps[0].send.content_file: expected a file path, got an array"},
+    {WITH_SEND("{\"content_file\":\"" R256("d") R128("d") R64("d") R32("d") R16("d") R8("d") R4("d")
+                   R4("d") "\"}"),
+     "$.steps[0].send.content_file: expected a string of at most 511 bytes, got a string of 512 "
+     "bytes"},
+    {WITH_SEND("{\"content_file\":\"tests/scenarios/data/no-such.bin\"}"),
+     "$.steps[0].send.content_file: cannot open \"tests/scenarios/data/no-such.bin\": No such "
+     "file or directory"},
+    {WITH_SEND("{\"content_file\":\"tests/scenarios\"}"),
+     "$.steps[0].send.content_file: cannot read \"tests/scenarios\": Is a directory"},
+    {WITH_SEND("{\"content_file\":\"" HELLO "/x\"}"),
+     "$.steps[0].send.content_file: cannot open \"" HELLO "/x\": Not a directory"},
+    /* the rules that need the file's length: the body read is freed again */
+    {WITH_SEND("{\"content_file\":\"" HELLO "\",\"abort_after\":14}"),
+     "$.steps[0].send.abort_after: expected an integer <= the length of content_file (13), got 14"},
+    {WITH_SEND("{\"content_file\":\"" HELLO "\",\"interrupt_after\":13}"),
+     "$.steps[0].send.interrupt_after: expected an integer < the length of content_file (13), "
+     "got 13"},
+    /* a problem after a step that read its file: that body is freed too */
+    {WITH_STEPS("[{\"send\":{\"content_file\":\"" HELLO "\"}},{\"send\":{\"content_file\":\"" HELLO
+                "\"}},{\"pause\":0}]"),
+     "$.steps[2].pause: expected a number of seconds > 0, got 0"},
+    /* the rules that need no file come before it is read */
+    {WITH_SEND("{\"content_file\":\"tests/scenarios/data/no-such.bin\",\"overlap\":10}"),
+     "$.steps[0].send.overlap: " OVERLAP_ONLY},
+
     /* expect */
     {WITH_EXPECT("200"), "$.steps[1].expect: expected an object, got 200"},
     {WITH_EXPECT("{\"code\":200}"),
      "$.steps[1].expect: unknown key \"code\"; allowed keys: \"status\", \"report\", "
-     "\"timeout\""},
+     "\"timeout\", \"answered\""},
     {WITH_EXPECT("{\"status\":99}"), "$.steps[1].expect.status: " STATUS_WHAT "99"},
     {WITH_EXPECT("{\"status\":1000}"), "$.steps[1].expect.status: " STATUS_WHAT "1000"},
     {WITH_EXPECT("{\"status\":\"200\"}"), "$.steps[1].expect.status: " STATUS_WHAT "a string"},
@@ -573,6 +823,13 @@ static const struct bad_case {
      "$.steps[1].expect.timeout: expected a number of seconds >= 0.000000001, got 1e-10"},
     {WITH_EXPECT("{\"timeout\":null}"),
      "$.steps[1].expect.timeout: expected a number of seconds > 0, got null"},
+    {WITH_EXPECT("{\"answered\":\"yes\"}"),
+     "$.steps[1].expect.answered: expected true or false, got a string"},
+    {WITH_EXPECT("{\"answered\":0}"), "$.steps[1].expect.answered: expected true or false, got 0"},
+    {WITH_EXPECT("{\"answered\":null}"),
+     "$.steps[1].expect.answered: expected true or false, got null"},
+    {WITH_EXPECT("{\"answered\":{}}"),
+     "$.steps[1].expect.answered: expected true or false, got an empty object"},
 
     /* pause */
     {WITH_STEPS("[{\"pause\":0}]"), "$.steps[0].pause: expected a number of seconds > 0, got 0"},
@@ -619,7 +876,7 @@ static const struct bad_case {
     {WITH_ANSWER("200"), "$.answer: expected an object, got 200"},
     {WITH_ANSWER("{\"code\":200}"),
      "$.answer: unknown key \"code\"; allowed keys: \"status\", \"accept_types\", "
-     "\"max_message\""},
+     "\"max_message\", \"delay\", \"drop\", \"reject_after_bytes\""},
     {WITH_ANSWER("{\"status\":199}"), "$.answer.status: expected an integer 200..999, got 199"},
     {WITH_ANSWER("{\"status\":1000}"), "$.answer.status: expected an integer 200..999, got 1000"},
     {WITH_ANSWER("{\"accept_types\":\"\"}"), "$.answer.accept_types: " ACCEPT_WHAT "\"\""},
@@ -634,6 +891,39 @@ static const struct bad_case {
                      R2("a") "a\"}"),
      "$.answer.accept_types: expected a string of at most 255 bytes, got a string of 256 bytes"},
     {WITH_ANSWER("{\"max_message\":0}"), "$.answer.max_message: expected an integer >= 1, got 0"},
+    {WITH_ANSWER("{\"delay\":-1}"), "$.answer.delay: " DELAY_WHAT "-1"},
+    {WITH_ANSWER("{\"delay\":-0.5}"), "$.answer.delay: " DELAY_WHAT "-0.5"},
+    {WITH_ANSWER("{\"delay\":\"1\"}"), "$.answer.delay: " DELAY_WHAT "a string"},
+    {WITH_ANSWER("{\"delay\":[0,1]}"), "$.answer.delay: " DELAY_WHAT "an array"},
+    {WITH_ANSWER("{\"delay\":true}"), "$.answer.delay: " DELAY_WHAT "true"},
+    {WITH_ANSWER("{\"delay\":2e9}"),
+     "$.answer.delay: expected a number of seconds <= 1000000000, got 2000000000.0"},
+    {WITH_ANSWER("{\"delay\":{}}"), "$.answer.delay: required key \"min\" missing"},
+    {WITH_ANSWER("{\"delay\":{\"min\":1}}"), "$.answer.delay: required key \"max\" missing"},
+    {WITH_ANSWER("{\"delay\":{\"max\":1}}"), "$.answer.delay: required key \"min\" missing"},
+    {WITH_ANSWER("{\"delay\":{\"min\":0,\"max\":1,\"mean\":0.5}}"),
+     "$.answer.delay: unknown key \"mean\"; allowed keys: \"min\", \"max\""},
+    {WITH_ANSWER("{\"delay\":{\"min\":-1,\"max\":1}}"),
+     "$.answer.delay.min: expected a number of seconds >= 0, got -1"},
+    {WITH_ANSWER("{\"delay\":{\"min\":0,\"max\":\"1\"}}"),
+     "$.answer.delay.max: expected a number of seconds >= 0, got a string"},
+    {WITH_ANSWER("{\"delay\":{\"min\":0,\"max\":1e10}}"),
+     "$.answer.delay.max: expected a number of seconds <= 1000000000, got 10000000000.0"},
+    {WITH_ANSWER("{\"delay\":{\"min\":0.5,\"max\":0.2}}"),
+     "$.answer.delay.max: expected a number of seconds >= min (0.5), got 0.2"},
+    {WITH_ANSWER("{\"delay\":{\"min\":2,\"max\":1}}"),
+     "$.answer.delay.max: expected a number of seconds >= min (2), got 1"},
+    {WITH_ANSWER("{\"drop\":1.5}"), "$.answer.drop: expected a number 0..1, got 1.5"},
+    {WITH_ANSWER("{\"drop\":2}"), "$.answer.drop: expected a number 0..1, got 2"},
+    {WITH_ANSWER("{\"drop\":-0.1}"), "$.answer.drop: expected a number 0..1, got -0.1"},
+    {WITH_ANSWER("{\"drop\":\"0.5\"}"), "$.answer.drop: expected a number 0..1, got a string"},
+    {WITH_ANSWER("{\"drop\":null}"), "$.answer.drop: expected a number 0..1, got null"},
+    {WITH_ANSWER("{\"reject_after_bytes\":0}"),
+     "$.answer.reject_after_bytes: expected an integer >= 1, got 0"},
+    {WITH_ANSWER("{\"reject_after_bytes\":1.5}"),
+     "$.answer.reject_after_bytes: expected an integer >= 1, got 1.5"},
+    {WITH_ANSWER("{\"reject_after_bytes\":\"1k\"}"),
+     "$.answer.reject_after_bytes: expected an integer >= 1, got a string"},
 };
 
 START_TEST(test_invalid)
@@ -857,6 +1147,228 @@ START_TEST(test_quickstart)
 }
 END_TEST
 
+/* ---- Content files ---- */
+
+/* A temporary file holding len bytes; its path goes to path (at least 64 bytes). */
+static void temp_file(char *path, size_t cap, const void *bytes, size_t len)
+{
+    snprintf(path, cap, "/tmp/msrpload-content-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert(write(fd, bytes, len) == (ssize_t)len);
+    ck_assert_int_eq(close(fd), 0);
+}
+
+/* A scenario whose steps are the given text, parsed from memory; NULL with err filled. */
+static struct scenario *parse_steps(const char *steps, char *err, size_t errlen)
+{
+    char text[4096];
+    snprintf(text, sizeof text, "{\"name\":\"n\",\"steps\":%s}", steps);
+    struct scenario *sc = calloc(1, sizeof *sc);
+    ck_assert_ptr_nonnull(sc);
+    if (scenario_parse("c.json", text, strlen(text), sc, err, errlen) != 0) {
+        free(sc);
+        return NULL;
+    }
+    return sc;
+}
+
+/* Every byte value, NULs included, comes back as it was in the file, in each step's own copy;
+ * the file may go away afterwards. */
+START_TEST(test_content_file_bytes)
+{
+    unsigned char bytes[3000];
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (unsigned char)(i * 7 + (i >> 8));
+    char path[64], steps[512], err[ERR_CAP];
+    temp_file(path, sizeof path, bytes, sizeof bytes);
+    snprintf(steps, sizeof steps,
+             "[{\"send\":{\"content_file\":\"%s\",\"chunk_size\":1000,\"abort_after\":3000,"
+             "\"interrupt_after\":2999,\"order\":\"overlapping\"}},"
+             "{\"repeat\":{\"times\":2,\"steps\":[{\"send\":{\"content_file\":\"%s\"}}]}}]",
+             path, path);
+    struct scenario *sc = parse_steps(steps, err, sizeof err);
+    ck_assert_msg(sc != NULL, "%s", err);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_uint_eq(sc->num_steps, 4);
+    assert_send_base(&sc->steps[0], 1, 3000, 3000, "text/plain", 1000, MSRP_REPORT_ABSENT,
+                     MSRP_REPORT_ABSENT);
+    assert_send_cut(&sc->steps[0], ORDER_OVERLAPPING, 16, false, 2999, 3000);
+    assert_content(&sc->steps[0], bytes, sizeof bytes);
+    assert_content(&sc->steps[2], bytes, sizeof bytes);
+    ck_assert_ptr_ne(sc->steps[0].u.send.content, sc->steps[2].u.send.content);
+    /* scenario_free lets go of the bodies, and a second call finds nothing to free */
+    scenario_free(sc);
+    ck_assert_ptr_null(sc->steps[0].u.send.content);
+    ck_assert_uint_eq(sc->steps[0].u.send.content_len, 0);
+    ck_assert_ptr_null(sc->steps[2].u.send.content);
+    unload(sc);
+}
+END_TEST
+
+/* An empty file makes empty messages: a body that is there, of no bytes. */
+START_TEST(test_content_file_empty)
+{
+    char path[64], steps[256], err[ERR_CAP];
+    temp_file(path, sizeof path, "", 0);
+    snprintf(steps, sizeof steps, "[{\"send\":{\"content_file\":\"%s\"}}]", path);
+    struct scenario *sc = parse_steps(steps, err, sizeof err);
+    unlink(path);
+    ck_assert_msg(sc != NULL, "%s", err);
+    assert_content(&sc->steps[0], "", 0);
+    /* and nothing can be cut from it */
+    unload(sc);
+    temp_file(path, sizeof path, "", 0);
+    snprintf(steps, sizeof steps, "[{\"send\":{\"content_file\":\"%s\",\"abort_after\":1}}]", path);
+    ck_assert_ptr_null(parse_steps(steps, err, sizeof err));
+    unlink(path);
+    ck_assert_str_eq(err, "c.json: $.steps[0].send.abort_after: expected an integer <= the length "
+                          "of content_file (0), got 1");
+}
+END_TEST
+
+/* Not a regular file: read until its end all the same. */
+START_TEST(test_content_file_device)
+{
+    char err[ERR_CAP];
+    struct scenario *sc =
+        parse_steps("[{\"send\":{\"content_file\":\"/dev/null\"}}]", err, sizeof err);
+    ck_assert_msg(sc != NULL, "%s", err);
+    assert_content(&sc->steps[0], "", 0);
+    unload(sc);
+}
+END_TEST
+
+/* Above 1 GiB the file is refused before a byte is read (a sparse file costs no disk). */
+START_TEST(test_content_file_too_large)
+{
+    char path[64], steps[256], err[ERR_CAP], want[ERR_CAP];
+    temp_file(path, sizeof path, "", 0);
+    ck_assert_int_eq(truncate(path, (1ll << 30) + 1), 0);
+    snprintf(steps, sizeof steps, "[{\"send\":{\"content_file\":\"%s\"}}]", path);
+    ck_assert_ptr_null(parse_steps(steps, err, sizeof err));
+    unlink(path);
+    snprintf(want, sizeof want,
+             "c.json: $.steps[0].send.content_file: cannot read \"%s\": larger than 1073741824 "
+             "bytes",
+             path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* Writes text to dir/s.json; the path goes to path. */
+static void write_scenario(const char *dir, const char *text, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/s.json", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, strlen(text), f), strlen(text));
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Through scenario_load from another folder: a relative content_file is found from the current
+ * directory, not from the scenario's folder, and one that cannot be opened is named with the
+ * reason, after the scenario's own name and the JSON path. */
+START_TEST(test_content_file_relative)
+{
+    char dir[] = "/tmp/msrpload-scenario-XXXXXX", path[128], err[ERR_CAP], want[ERR_CAP];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+
+    write_scenario(dir, "{\"name\":\"n\",\"steps\":[{\"send\":{\"content_file\":\"" HELLO "\"}}]}",
+                   path, sizeof path);
+    struct scenario *sc = load_ok(path);
+    assert_content(&sc->steps[0], "hello, world\n", 13);
+    unload(sc);
+    unlink(path);
+
+    write_scenario(dir,
+                   "{\"name\":\"n\",\"steps\":[{\"pause\":1},{\"send\":"
+                   "{\"content_file\":\"no/such/body.bin\"}}]}",
+                   path, sizeof path);
+    sc = calloc(1, sizeof *sc);
+    ck_assert_ptr_nonnull(sc);
+    ck_assert_int_eq(scenario_load(path, sc, err, sizeof err), -1);
+    snprintf(want, sizeof want,
+             "%s: $.steps[1].send.content_file: cannot open \"no/such/body.bin\": No such file or "
+             "directory",
+             path);
+    ck_assert_str_eq(err, want);
+    ck_assert_ptr_null(sc->text);
+    ck_assert_uint_eq(sc->num_steps, 0);
+    free(sc);
+    unlink(path);
+    ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+/* The shipped scenarios the README's table describes, step by step. */
+START_TEST(test_shipped_chunking)
+{
+    static const int st200[] = {200};
+    struct scenario *sc = load_ok("scenarios/chunking.json");
+    ck_assert_str_eq(sc->name, "chunking");
+    assert_default_topology(sc);
+    assert_default_answer(sc);
+    ck_assert_uint_eq(sc->num_steps, 6);
+    assert_send(&sc->steps[0], 10, 1, 200000, "text/plain", 1000, MSRP_REPORT_YES,
+                MSRP_REPORT_ABSENT);
+    assert_send_base(&sc->steps[2], 5, 10000, 10000, "text/plain", 1000, MSRP_REPORT_YES,
+                     MSRP_REPORT_ABSENT);
+    assert_send_cut(&sc->steps[2], ORDER_IN_ORDER, 0, false, 2500, 0);
+    assert_send_base(&sc->steps[4], 5, 10000, 10000, "text/plain", 1000, MSRP_REPORT_YES,
+                     MSRP_REPORT_ABSENT);
+    assert_send_cut(&sc->steps[4], ORDER_IN_ORDER, 0, false, 0, 4500);
+    for (unsigned i = 1; i < 6; i += 2)
+        assert_expect(&sc->steps[i], st200, 1, 0, 30 * NS_PER_S);
+    unload(sc);
+}
+END_TEST
+
+START_TEST(test_shipped_byte_range)
+{
+    static const int st200[] = {200};
+    static const enum step_order orders[] = {ORDER_IN_ORDER, ORDER_REVERSE, ORDER_SHUFFLED,
+                                             ORDER_OVERLAPPING};
+    struct scenario *sc = load_ok("scenarios/byte-range.json");
+    ck_assert_str_eq(sc->name, "byte-range");
+    assert_default_answer(sc);
+    ck_assert_uint_eq(sc->num_steps, 8);
+    for (unsigned i = 0; i < 4; i++) {
+        const struct step *st = &sc->steps[2 * i];
+        assert_send_base(st, 3, 20000, 20000, "text/plain", 1000, MSRP_REPORT_ABSENT,
+                         MSRP_REPORT_YES);
+        assert_send_cut(st, orders[i], i == 3 ? 100 : 0, i == 0, 0, 0);
+        assert_no_content(st);
+        assert_expect(&sc->steps[2 * i + 1], st200, 1, 200, 5 * NS_PER_S);
+    }
+    unload(sc);
+}
+END_TEST
+
+START_TEST(test_shipped_failure_report_timeouts)
+{
+    static const int st200[] = {200}, st408[] = {408};
+    static const enum msrp_report fr[] = {MSRP_REPORT_YES, MSRP_REPORT_PARTIAL, MSRP_REPORT_NO,
+                                          MSRP_REPORT_YES};
+    struct scenario *sc = load_ok("scenarios/failure-report-timeouts.json");
+    ck_assert_str_eq(sc->name, "failure-report-timeouts");
+    ck_assert_uint_eq(sc->num_steps, 8);
+    for (unsigned i = 0; i < 4; i++)
+        assert_send(&sc->steps[2 * i], 1, 100, 100, "text/plain", 2048, fr[i], MSRP_REPORT_ABSENT);
+    /* every timeout but the last is shorter than the answers' delay */
+    assert_expect_answered(&sc->steps[1], st408, 1, 0, 100000000ull, 0);
+    assert_expect_answered(&sc->steps[3], st200, 1, 0, 100000000ull, 0);
+    assert_expect_answered(&sc->steps[5], st200, 1, 0, 100000000ull, 0);
+    assert_expect_answered(&sc->steps[7], st200, 1, 0, 5 * NS_PER_S, 1);
+    ck_assert_uint_eq(sc->answer_delay_min_ns, 300000000ull);
+    ck_assert_uint_eq(sc->answer_delay_max_ns, 300000000ull);
+    ck_assert(sc->answer_drop == 0);
+    ck_assert_uint_eq(sc->answer_reject_after, 0);
+    ck_assert_int_eq(sc->answer_status, 200);
+    unload(sc);
+}
+END_TEST
+
 /* Whatever ships under scenarios/ must load: a broken example is a bug. */
 START_TEST(test_shipped_scenarios)
 {
@@ -900,11 +1412,22 @@ Suite *make_scenario_suite(void)
     tcase_add_test(tc, test_free_zeroed);
     suite_add_tcase(s, tc);
 
+    tc = tcase_create("Content");
+    tcase_add_test(tc, test_content_file_bytes);
+    tcase_add_test(tc, test_content_file_empty);
+    tcase_add_test(tc, test_content_file_device);
+    tcase_add_test(tc, test_content_file_too_large);
+    tcase_add_test(tc, test_content_file_relative);
+    suite_add_tcase(s, tc);
+
     tc = tcase_create("Files");
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_directory);
     tcase_add_loop_test(tc, test_invalid_file, 0, N_ELEMS(bad_files));
     tcase_add_test(tc, test_quickstart);
+    tcase_add_test(tc, test_shipped_chunking);
+    tcase_add_test(tc, test_shipped_byte_range);
+    tcase_add_test(tc, test_shipped_failure_report_timeouts);
     tcase_add_test(tc, test_shipped_scenarios);
     suite_add_tcase(s, tc);
 

@@ -8,17 +8,23 @@
  * it would otherwise surface as a confusing "required key missing"), then the known keys in the
  * order the README's tables list them, then the rules that tie keys together. That order makes
  * the message for a given file deterministic, which the tests rely on.
+ *
+ * A send's content_file is read while its step is compiled, after the rules that need no file
+ * and before those that need its length; the body belongs to the step from then on, and every
+ * way out (a later problem, scenario_free) frees it.
  */
 #include "load/scenario.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -36,9 +42,13 @@
 #define MAX_SECONDS 1e9
 /* Scenarios are a few kilobytes; the cap keeps `run /dev/zero` from eating the memory. */
 #define MAX_FILE_BYTES (16u << 20)
+/* A send's content_file is read whole into memory: the cap keeps a wrong path from eating it. */
+#define MAX_CONTENT_BYTES (1u << 30)
 /* A string shown in a message is quoted whole up to this many bytes, described beyond it. */
 #define SHOW_STRING_MAX 64
 #define PATH_CAP 4096
+/* A content_file path (at most 511 bytes) quoted whole, every byte escaped at worst. */
+#define SCENARIO_PATH_SHOWN (512 * 6 + 8)
 
 /* The largest json_int_t, meaning "no upper bound" to get_int. */
 #if JSON_INTEGER_IS_LONG_LONG
@@ -54,6 +64,8 @@
 #define NAME_WHAT "1 to 63 letters, digits, \".\", \"_\" or \"-\""
 #define CONTENT_TYPE_WHAT "a media type such as \"text/plain\""
 #define ACCEPT_WHAT "media types separated by spaces (\"text/plain\", \"text/*\" or \"*\")"
+#define DELAY_WHAT "a number of seconds >= 0 or an object with \"min\" and \"max\""
+#define FILE_WHAT "a file path"
 
 /* Where the checker is and where its first complaint goes. */
 struct ctx {
@@ -364,6 +376,14 @@ static int get_enum(struct ctx *c, const json_t *v, const char *const *names, in
     return expected(c, what, v, json_is_string(v));
 }
 
+static int get_bool(struct ctx *c, const json_t *v, bool *out)
+{
+    if (!json_is_boolean(v))
+        return expected(c, "true or false", v, false);
+    *out = json_is_true(v);
+    return 0;
+}
+
 /* ---- the top-level strings ---------------------------------------------------------------- */
 
 /* The name becomes part of a folder name, so only characters that are safe there. */
@@ -481,7 +501,7 @@ static int check_load(struct ctx *c, const json_t *load)
 
     /* The rules between keys, once each key is known to be right on its own. */
     if (concurrency != NULL && sc->concurrency > sc->sessions) {
-        mark = path_push(c, ".concurrency");
+        path_push(c, ".concurrency");
         return fail(c, "expected an integer <= load.sessions (%llu), got %llu",
                     (unsigned long long)sc->sessions, (unsigned long long)sc->concurrency);
     }
@@ -646,23 +666,136 @@ static int check_size(struct ctx *c, const json_t *v, struct step_send *s)
     return 0;
 }
 
+/*
+ * Reads a send's content_file whole. The path is taken as given, so a relative one is relative
+ * to the current directory, like every other path msrpload is given.
+ */
+static int read_content(struct ctx *c, const char *file, char **out, size_t *outlen)
+{
+    char shown[SCENARIO_PATH_SHOWN];
+    char ebuf[128];
+    quote_string(file, strlen(file), shown, sizeof shown);
+
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(c, "cannot open %s: %s", shown, strerror_r(errno, ebuf, sizeof ebuf));
+    /* A regular file is read into a buffer of its size and one byte more, where the end of
+     * the file shows without a copy; anything else (a pipe, a device) grows as it comes. */
+    size_t cap = 65536, len = 0;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        if ((uint64_t)st.st_size > MAX_CONTENT_BYTES) {
+            close(fd);
+            return fail(c, "cannot read %s: larger than %u bytes", shown, MAX_CONTENT_BYTES);
+        }
+        cap = (size_t)st.st_size + 1;
+    }
+    char *buf = malloc(cap);
+    if (buf == NULL) {
+        close(fd);
+        return fail(c, "cannot read %s: out of memory", shown);
+    }
+    for (;;) {
+        if (len > MAX_CONTENT_BYTES) {
+            fail(c, "cannot read %s: larger than %u bytes", shown, MAX_CONTENT_BYTES);
+            goto err;
+        }
+        if (len == cap) {
+            size_t ncap = cap * 2 > MAX_CONTENT_BYTES + 1 ? MAX_CONTENT_BYTES + 1 : cap * 2;
+            char *nb = realloc(buf, ncap);
+            if (nb == NULL) {
+                fail(c, "cannot read %s: out of memory", shown);
+                goto err;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            fail(c, "cannot read %s: %s", shown, strerror_r(errno, ebuf, sizeof ebuf));
+            goto err;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    close(fd);
+    *out = buf;
+    *outlen = len;
+    return 0;
+
+err:
+    close(fd);
+    free(buf);
+    return -1;
+}
+
+/* How the rules on abort_after and interrupt_after name the message size they compare with. */
+static const char *size_name(bool content, bool range, bool low)
+{
+    if (content)
+        return "the length of content_file";
+    if (range)
+        return low ? "size.min" : "size.max";
+    return "size";
+}
+
+/*
+ * The rules on abort_after and interrupt_after, once the size is known (content_file's is known
+ * only once it has been read). Either would otherwise do nothing, silently: an abort past the
+ * end of a message, an interruption past its end or past its abort.
+ */
+static int check_cut(struct ctx *c, const struct step_send *s, bool range)
+{
+    bool content = s->content != NULL;
+    if (s->abort_after > s->size_min) {
+        path_push(c, ".abort_after");
+        return fail(c, "expected an integer <= %s (%llu), got %llu",
+                    size_name(content, range, true), (unsigned long long)s->size_min,
+                    (unsigned long long)s->abort_after);
+    }
+    if (s->interrupt_after > 0 && s->interrupt_after >= s->size_max) {
+        path_push(c, ".interrupt_after");
+        return fail(c, "expected an integer < %s (%llu), got %llu",
+                    size_name(content, range, false), (unsigned long long)s->size_max,
+                    (unsigned long long)s->interrupt_after);
+    }
+    if (s->interrupt_after > 0 && s->abort_after > 0 && s->interrupt_after >= s->abort_after) {
+        path_push(c, ".interrupt_after");
+        return fail(c, "expected an integer < abort_after (%llu), got %llu",
+                    (unsigned long long)s->abort_after, (unsigned long long)s->interrupt_after);
+    }
+    return 0;
+}
+
 static int compile_send(struct ctx *c, const json_t *obj)
 {
     static const char *const keys[] = {
-        "count", "size", "content_type", "chunk_size", "failure_report", "success_report", NULL};
+        "count",      "size",           "content_file",    "content_type",
+        "chunk_size", "failure_report", "success_report",  "order",
+        "overlap",    "unknown_total",  "interrupt_after", "abort_after",
+        NULL};
     static const char *const failure[] = {"yes", "no", "partial", "absent", NULL};
     static const enum msrp_report failure_val[] = {MSRP_REPORT_YES, MSRP_REPORT_NO,
                                                    MSRP_REPORT_PARTIAL, MSRP_REPORT_ABSENT};
     static const char *const success[] = {"yes", "no", "absent", NULL};
     static const enum msrp_report success_val[] = {MSRP_REPORT_YES, MSRP_REPORT_NO,
                                                    MSRP_REPORT_ABSENT};
+    /* In the order of enum step_order. */
+    static const char *const orders[] = {"in-order", "reverse", "shuffled", "overlapping", NULL};
     struct step_send s = {.count = 1,
                           .size_min = 100,
                           .size_max = 100,
                           .chunk_size = 2048,
                           .failure_report = MSRP_REPORT_ABSENT,
-                          .success_report = MSRP_REPORT_ABSENT};
+                          .success_report = MSRP_REPORT_ABSENT,
+                          .order = ORDER_IN_ORDER};
+    char content_file[512] = "";
+    uint32_t overlap = 16;
     json_t *v;
+    json_int_t x;
     size_t mark;
     int i;
 
@@ -675,10 +808,20 @@ static int compile_send(struct ctx *c, const json_t *obj)
             return -1;
         path_pop(c, mark);
     }
-    if ((v = json_object_get(obj, "size")) != NULL) {
+    const json_t *vsize = json_object_get(obj, "size");
+    if (vsize != NULL) {
         mark = path_push(c, ".size");
-        if (check_size(c, v, &s) != 0)
+        if (check_size(c, vsize, &s) != 0)
             return -1;
+        path_pop(c, mark);
+    }
+    const json_t *vfile = json_object_get(obj, "content_file");
+    if (vfile != NULL) {
+        mark = path_push(c, ".content_file");
+        if (copy_string(c, vfile, FILE_WHAT, content_file, sizeof content_file) != 0)
+            return -1;
+        if (content_file[0] == '\0')
+            return expected(c, FILE_WHAT, vfile, true);
         path_pop(c, mark);
     }
     if ((v = json_object_get(obj, "content_type")) != NULL) {
@@ -692,9 +835,10 @@ static int compile_send(struct ctx *c, const json_t *obj)
             return expected(c, CONTENT_TYPE_WHAT, v, true);
         path_pop(c, mark);
     }
-    if ((v = json_object_get(obj, "chunk_size")) != NULL) {
+    const json_t *vchunk = json_object_get(obj, "chunk_size");
+    if (vchunk != NULL) {
         mark = path_push(c, ".chunk_size");
-        if (get_u32(c, v, 1, &s.chunk_size) != 0)
+        if (get_u32(c, vchunk, 1, &s.chunk_size) != 0)
             return -1;
         path_pop(c, mark);
     }
@@ -711,6 +855,89 @@ static int compile_send(struct ctx *c, const json_t *obj)
             return -1;
         s.success_report = success_val[i];
         path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "order")) != NULL) {
+        mark = path_push(c, ".order");
+        if (get_enum(c, v, orders, &i) != 0)
+            return -1;
+        s.order = (enum step_order)i;
+        path_pop(c, mark);
+    }
+    const json_t *voverlap = json_object_get(obj, "overlap");
+    if (voverlap != NULL) {
+        mark = path_push(c, ".overlap");
+        if (get_u32(c, voverlap, 1, &overlap) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "unknown_total")) != NULL) {
+        mark = path_push(c, ".unknown_total");
+        if (get_bool(c, v, &s.unknown_total) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "interrupt_after")) != NULL) {
+        mark = path_push(c, ".interrupt_after");
+        if (get_int(c, v, 1, INT_NO_MAX, &x) != 0)
+            return -1;
+        s.interrupt_after = (uint64_t)x;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "abort_after")) != NULL) {
+        mark = path_push(c, ".abort_after");
+        if (get_int(c, v, 1, INT_NO_MAX, &x) != 0)
+            return -1;
+        s.abort_after = (uint64_t)x;
+        path_pop(c, mark);
+    }
+
+    /* The rules between keys, once each key is known to be right on its own. */
+    if (vfile != NULL && vsize != NULL) {
+        path_push(c, ".content_file");
+        return fail(c, "\"content_file\" is not allowed together with \"size\"");
+    }
+    if (voverlap != NULL && s.order != ORDER_OVERLAPPING) {
+        path_push(c, ".overlap");
+        return fail(c, "\"overlap\" is only allowed when order is \"overlapping\"");
+    }
+    /* A total of "*", an interruption and an abort are a sender's going through a message from
+     * its first byte; one whose last chunk may leave first knows the end and may have sent it. */
+    if (s.order == ORDER_REVERSE || s.order == ORDER_SHUFFLED) {
+        const char *key = s.unknown_total         ? "unknown_total"
+                          : s.interrupt_after > 0 ? "interrupt_after"
+                          : s.abort_after > 0     ? "abort_after"
+                                                  : NULL;
+        if (key != NULL) {
+            path_push(c, ".%s", key);
+            return fail(c, "\"%s\" is not allowed when order is \"%s\"", key, orders[s.order]);
+        }
+    }
+    if (s.order == ORDER_OVERLAPPING) {
+        /* Each chunk must carry at least one byte the one before did not. */
+        if (overlap >= s.chunk_size && voverlap != NULL) {
+            path_push(c, ".overlap");
+            return fail(c, "expected an integer < chunk_size (%" PRIu32 "), got %" PRIu32,
+                        s.chunk_size, overlap);
+        }
+        if (overlap >= s.chunk_size) {
+            path_push(c, ".chunk_size");
+            return fail(c,
+                        "expected an integer > overlap (%" PRIu32 ") as order is "
+                        "\"overlapping\", got %" PRIu32,
+                        overlap, s.chunk_size);
+        }
+        s.overlap = overlap;
+    }
+    if (vfile != NULL) {
+        mark = path_push(c, ".content_file");
+        if (read_content(c, content_file, &s.content, &s.content_len) != 0)
+            return -1;
+        path_pop(c, mark);
+        s.size_min = s.size_max = s.content_len;
+    }
+    if (check_cut(c, &s, vsize != NULL && json_is_object(vsize)) != 0) {
+        free(s.content);
+        return -1;
     }
 
     emit(c, STEP_SEND)->u.send = s;
@@ -744,9 +971,12 @@ static int check_statuses(struct ctx *c, const json_t *v, struct step_expect *e)
 
 static int compile_expect(struct ctx *c, const json_t *obj)
 {
-    static const char *const keys[] = {"status", "report", "timeout", NULL};
-    struct step_expect e = {
-        .statuses = {200}, .num_statuses = 1, .report = 0, .timeout_ns = 30ull * 1000000000ull};
+    static const char *const keys[] = {"status", "report", "timeout", "answered", NULL};
+    struct step_expect e = {.statuses = {200},
+                            .num_statuses = 1,
+                            .report = 0,
+                            .timeout_ns = 30ull * 1000000000ull,
+                            .answered = -1};
     json_t *v;
     json_int_t x;
     size_t mark;
@@ -770,6 +1000,14 @@ static int compile_expect(struct ctx *c, const json_t *obj)
         mark = path_push(c, ".timeout");
         if (get_ns(c, v, &e.timeout_ns) != 0)
             return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "answered")) != NULL) {
+        bool b = false;
+        mark = path_push(c, ".answered");
+        if (get_bool(c, v, &b) != 0)
+            return -1;
+        e.answered = b ? 1 : 0;
         path_pop(c, mark);
     }
 
@@ -918,9 +1156,57 @@ static bool accept_types_valid(const char *s)
     return entries > 0;
 }
 
+static uint64_t seconds_to_ns(double s)
+{
+    return (uint64_t)llround(s * 1e9);
+}
+
+/* answer.delay: seconds, or a range of them to draw from. */
+static int check_delay(struct ctx *c, const json_t *v)
+{
+    static const char *const keys[] = {"min", "max", NULL};
+    struct scenario *sc = c->sc;
+    double lo, hi;
+
+    if (json_is_number(v)) {
+        if (json_number_value(v) < 0)
+            return expected(c, DELAY_WHAT, v, true);
+        if (get_seconds(c, v, true, &lo) != 0)
+            return -1;
+        sc->answer_delay_min_ns = sc->answer_delay_max_ns = seconds_to_ns(lo);
+        return 0;
+    }
+    if (!json_is_object(v))
+        return expected(c, DELAY_WHAT, v, false);
+    if (check_keys(c, v, keys) != 0)
+        return -1;
+    const json_t *vmin = json_object_get(v, "min"), *vmax = json_object_get(v, "max");
+    if (vmin == NULL)
+        return fail(c, "required key \"min\" missing");
+    if (vmax == NULL)
+        return fail(c, "required key \"max\" missing");
+    size_t mark = path_push(c, ".min");
+    if (get_seconds(c, vmin, true, &lo) != 0)
+        return -1;
+    path_pop(c, mark);
+    path_push(c, ".max");
+    if (get_seconds(c, vmax, true, &hi) != 0)
+        return -1;
+    if (hi < lo) {
+        char buf[SHOW_STRING_MAX * 6 + 8], buf2[SHOW_STRING_MAX * 6 + 8];
+        return fail(c, "expected a number of seconds >= min (%s), got %s",
+                    describe(vmin, true, buf, sizeof buf), describe(vmax, true, buf2, sizeof buf2));
+    }
+    path_pop(c, mark);
+    sc->answer_delay_min_ns = seconds_to_ns(lo);
+    sc->answer_delay_max_ns = seconds_to_ns(hi);
+    return 0;
+}
+
 static int check_answer(struct ctx *c, const json_t *ans)
 {
-    static const char *const keys[] = {"status", "accept_types", "max_message", NULL};
+    static const char *const keys[] = {"status", "accept_types",       "max_message", "delay",
+                                       "drop",   "reject_after_bytes", NULL};
     struct scenario *sc = c->sc;
     json_t *v;
     json_int_t x;
@@ -950,6 +1236,29 @@ static int check_answer(struct ctx *c, const json_t *ans)
         sc->max_message = (uint64_t)x;
         path_pop(c, mark);
     }
+    if ((v = json_object_get(ans, "delay")) != NULL) {
+        mark = path_push(c, ".delay");
+        if (check_delay(c, v) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(ans, "drop")) != NULL) {
+        mark = path_push(c, ".drop");
+        if (!json_is_number(v))
+            return expected(c, "a number 0..1", v, false);
+        double d = json_number_value(v);
+        if (!(d >= 0 && d <= 1))
+            return expected(c, "a number 0..1", v, true);
+        sc->answer_drop = d;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(ans, "reject_after_bytes")) != NULL) {
+        mark = path_push(c, ".reject_after_bytes");
+        if (get_int(c, v, 1, INT_NO_MAX, &x) != 0)
+            return -1;
+        sc->answer_reject_after = (uint64_t)x;
+        path_pop(c, mark);
+    }
     return 0;
 }
 
@@ -972,6 +1281,9 @@ static void set_defaults(struct scenario *sc)
     sc->answer_status = 200;
     strcpy(sc->accept_types, "*");
     sc->max_message = 1ull << 40;
+    sc->answer_delay_min_ns = sc->answer_delay_max_ns = 0;
+    sc->answer_drop = 0;
+    sc->answer_reject_after = 0;
 }
 
 /* Runs a section's checker with the path pointing at it. */
@@ -1032,6 +1344,19 @@ static int check_root(struct ctx *c, const json_t *root)
     return 0;
 }
 
+/* The bodies read from content files, owned by the steps that name them. */
+static void free_contents(struct scenario *sc)
+{
+    for (unsigned i = 0; i < sc->num_steps && i < SCENARIO_MAX_STEPS; i++) {
+        struct step *st = &sc->steps[i];
+        if (st->kind != STEP_SEND)
+            continue;
+        free(st->u.send.content);
+        st->u.send.content = NULL;
+        st->u.send.content_len = 0;
+    }
+}
+
 int scenario_parse(const char *path, const char *text, size_t len, struct scenario *sc, char *err,
                    size_t errlen)
 {
@@ -1073,6 +1398,7 @@ int scenario_parse(const char *path, const char *text, size_t len, struct scenar
 
 err:
     /* A failed load leaves nothing half-filled for a caller to trip on. */
+    free_contents(sc);
     memset(sc, 0, sizeof *sc);
     return -1;
 }
@@ -1140,4 +1466,5 @@ void scenario_free(struct scenario *sc)
     free(sc->text);
     sc->text = NULL;
     sc->text_len = 0;
+    free_contents(sc);
 }

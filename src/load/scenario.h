@@ -34,13 +34,33 @@ enum step_kind {
     STEP_CLOSE,
 };
 
+/* The order in which the chunks of each message leave (send.order). */
+enum step_order {
+    ORDER_IN_ORDER = 0, /* first to last */
+    ORDER_REVERSE,      /* last to first */
+    ORDER_SHUFFLED,     /* a random order, drawn for each message */
+    ORDER_OVERLAPPING,  /* first to last, each chunk after the first starting `overlap` bytes
+                           before the end of the one before it */
+};
+
 struct step_send {
     uint32_t count;
-    uint64_t size_min, size_max; /* equal for a fixed size */
+    uint64_t size_min, size_max; /* equal for a fixed size; content_len with content */
     char content_type[128];
     uint32_t chunk_size;
     enum msrp_report failure_report; /* MSRP_REPORT_ABSENT: no header */
     enum msrp_report success_report;
+    enum step_order order;
+    uint32_t overlap;         /* ORDER_OVERLAPPING: bytes each chunk repeats, 1..chunk_size-1;
+                                 0 with every other order */
+    bool unknown_total;       /* Byte-Range total "*"; never with REVERSE or SHUFFLED */
+    uint64_t interrupt_after; /* 0: none; else < size_max (and < abort_after when that is
+                                 set); never with REVERSE or SHUFFLED */
+    uint64_t abort_after;     /* 0: none; else 1..size_min; never with REVERSE or SHUFFLED */
+    /* content_file: the body of every message, read when the scenario was loaded and owned by
+     * it (scenario_free frees it); NULL when the body is made up (size). */
+    char *content;
+    size_t content_len;
 };
 
 struct step_expect {
@@ -48,6 +68,8 @@ struct step_expect {
     unsigned num_statuses;
     int report;           /* 0: no REPORT expected */
     uint64_t timeout_ns;
+    int8_t answered;      /* -1: not checked; 1: the outcome must be the peer's response;
+                             0: it must have been made up locally (no response arrived) */
 };
 
 struct step {
@@ -94,6 +116,11 @@ struct scenario {
     int answer_status;
     char accept_types[256];
     uint64_t max_message;
+    uint64_t answer_delay_min_ns, answer_delay_max_ns; /* a response leaves after a delay drawn
+                                                           uniformly from min..max; 0..0: none */
+    double answer_drop;           /* 0..1: the fraction of SEND chunks that get no response */
+    uint64_t answer_reject_after; /* 0: none; else a message going beyond this many bytes is
+                                     refused with 413 */
 
     /* the file as read, for the report's copy of the scenario */
     char *text;
@@ -109,6 +136,7 @@ int scenario_load(const char *path, struct scenario *sc, char *err, size_t errle
 /* The same from text in memory (path only names it in messages). */
 int scenario_parse(const char *path, const char *text, size_t len, struct scenario *sc,
                    char *err, size_t errlen);
+/* Frees the file's text and the steps' content; *sc is left so that a second call is harmless. */
 void scenario_free(struct scenario *sc);
 
 #endif
