@@ -28,6 +28,7 @@
 #define TID_RANDOM 8
 #define TID_SLOT_CHARS 4
 #define TX_BLOCK 16
+#define DEFAULT_OVERLAP 16
 
 enum session_state { S_CONNECTING, S_BINDING, S_BOUND, S_CLOSING, S_ENDED };
 
@@ -44,6 +45,11 @@ struct out_msg {
     uint64_t response_timeout_ns;
     bool unknown_total, interrupted, aborted;
     uint64_t interrupt_after, abort_after;
+    enum msrp_chunk_order order;
+    size_t overlap;        /* OVERLAPPING: bytes each chunk repeats; 0 in every other order */
+    uint64_t ranges;       /* REVERSE, SHUFFLED: chunk ranges in the message */
+    uint64_t next_range;   /* SHUFFLED: the range sent next */
+    uint64_t stride;       /* SHUFFLED: the permutation's step, coprime with ranges */
     void *cookie;
     unsigned outstanding;  /* chunks waiting for a response */
     uint64_t chunks;
@@ -86,6 +92,24 @@ struct in_chunk {
     char content_type[128];
 };
 
+/*
+ * A 200 held back by response_delay (load tests), with the success REPORT that must follow
+ * it. One allocation per delayed response, freed when it is sent or the session ends.
+ */
+struct delayed_response {
+    struct delayed_response *prev, *next;
+    struct msrp_session *s;
+    struct net_timer timer;
+    char tid[MSRP_TID_MAX];
+    uint8_t tid_len;
+    uint8_t message_id_len;
+    int report;            /* success REPORT status after the response, 0: none */
+    uint64_t report_end;
+    char message_id[MSRP_REASM_ID_MAX];
+    size_t path_len;       /* 0: reply to the bound peer's path */
+    char path[];           /* a From-Path that is not byte for byte the bound peer's */
+};
+
 struct msrp_session {
     struct msrp_session *prev_live, *next_live; /* this thread's live sessions */
     bool aborting;
@@ -119,6 +143,9 @@ struct msrp_session {
     uint32_t tx_cap, tx_free, tx_used;
 
     struct net_timer bind_timer;
+    bool shaping;          /* drop_fraction or response delays are set */
+    uint64_t rng;          /* splitmix64 state for drops and delays: reproducible per session */
+    struct delayed_response *delayed; /* 200s waiting for their delay to expire */
     char recent_tids[RECENT_TIDS][MSRP_TID_MAX + 1];
     unsigned recent_next;
     char end_detail[160];
@@ -165,6 +192,36 @@ static struct msrp_idgen *thread_ids(void)
 
 static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+/* splitmix64: tiny, fast and good enough to decide drops and delays reproducibly. */
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* FNV-1a over n bytes. */
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 0x100000001B3ull;
+    }
+    return h;
+}
+
+static uint64_t gcd_u64(uint64_t a, uint64_t b)
+{
+    while (b != 0) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 const char *msrp_session_end_name(enum msrp_session_end e)
 {
     switch (e) {
@@ -207,6 +264,27 @@ static struct tx *tx_at(const struct msrp_session *s, uint32_t i)
     return &s->tx_blocks[i / TX_BLOCK][i % TX_BLOCK];
 }
 
+static void delayed_unlink(struct msrp_session *s, struct delayed_response *d)
+{
+    if (d->prev != NULL)
+        d->prev->next = d->next;
+    else
+        s->delayed = d->next;
+    if (d->next != NULL)
+        d->next->prev = d->prev;
+}
+
+/* Responses still waiting for their delay are not sent once the session ends. */
+static void delayed_free_all(struct msrp_session *s)
+{
+    while (s->delayed != NULL) {
+        struct delayed_response *d = s->delayed;
+        net_timer_stop(s->loop, &d->timer);
+        delayed_unlink(s, d);
+        free(d);
+    }
+}
+
 static void session_free(struct msrp_session *s)
 {
     live_remove(s);
@@ -222,6 +300,7 @@ static void session_free(struct msrp_session *s)
         m = next;
     }
     net_timer_stop(s->loop, &s->bind_timer);
+    delayed_free_all(s);
     msrp_reasm_destroy(s->reasm);
     free(s->local_text);
     free(s->peer_text);
@@ -245,6 +324,7 @@ static void session_end(struct msrp_session *s, enum msrp_session_end why, const
     s->busy++;
     for (uint32_t i = 0; i < s->tx_cap; i++)
         net_timer_stop(s->loop, &tx_at(s, i)->timer);
+    delayed_free_all(s);
     /* Every message not reported yet is lost with the connection: status 0, local. */
     uint64_t now = net_now_ns();
     for (struct out_msg *m = s->all; m != NULL; m = m->next_all) {
@@ -432,24 +512,34 @@ static void pump(struct msrp_session *s);
 static bool send_next_chunk(struct msrp_session *s)
 {
     struct out_msg *m = s->queue_head;
-    size_t n = m->len - m->queued;
-    if (n > m->chunk_size)
-        n = m->chunk_size;
-    /* RFC 4975 section 7.1.1: an aborted message ends with "#"; an interrupted chunk stops
-     * early with "+" after declaring an end of "*", and the next chunk goes on from there. */
-    bool aborting = false, interrupting = false;
-    if (m->abort_after > 0 && m->queued < m->abort_after && m->queued + n >= m->abort_after) {
-        n = m->abort_after - m->queued;
-        aborting = true;
-    } else if (m->interrupt_after > 0 && !m->interrupted && m->queued < m->interrupt_after &&
-               m->queued + n > m->interrupt_after) {
-        n = m->interrupt_after - m->queued;
-        interrupting = m->interrupted = true;
+    size_t start, n; /* the chunk's first byte (0-based) and length */
+    bool last, aborting = false, interrupting = false;
+    if (m->order == MSRP_ORDER_REVERSE || m->order == MSRP_ORDER_SHUFFLED) {
+        /* The in-order ranges, sent in another order: "$" goes on the one sent last (RFC 4975
+         * section 7.1.1), whichever range that is; the receiver places each by Byte-Range. */
+        uint64_t idx = m->order == MSRP_ORDER_REVERSE ? m->ranges - 1 - m->chunks : m->next_range;
+        start = (size_t)idx * m->chunk_size;
+        n = m->len - start < m->chunk_size ? m->len - start : m->chunk_size;
+        last = m->chunks + 1 == m->ranges;
+    } else {
+        /* In order, or overlapping: each chunk starts `overlap` bytes (0 in order) before the
+         * end of what was sent, never before the first byte. */
+        start = m->queued - (m->queued < m->overlap ? m->queued : m->overlap);
+        n = m->len - start < m->chunk_size ? m->len - start : m->chunk_size;
+        /* RFC 4975 section 7.1.1: an aborted message ends with "#"; an interrupted chunk stops
+         * early with "+" after declaring an end of "*", and the next chunk goes on from there. */
+        if (m->abort_after > 0 && m->queued < m->abort_after && start + n >= m->abort_after) {
+            n = m->abort_after - start;
+            aborting = true;
+        } else if (m->interrupt_after > 0 && !m->interrupted && m->queued < m->interrupt_after &&
+                   start + n > m->interrupt_after) {
+            n = m->interrupt_after - start;
+            interrupting = m->interrupted = true;
+        }
+        last = start + n == m->len || aborting;
     }
-    bool last = m->queued + n == m->len || aborting;
-    struct msrp_byte_range range = {m->queued + 1,
-                                     interrupting ? MSRP_RANGE_UNKNOWN : m->queued + n,
-                                     m->unknown_total ? MSRP_RANGE_UNKNOWN : m->len};
+    struct msrp_byte_range range = {start + 1, interrupting ? MSRP_RANGE_UNKNOWN : start + n,
+                                    m->unknown_total ? MSRP_RANGE_UNKNOWN : m->len};
 
     struct tx *t = NULL;
     char tid[TID_RANDOM + TID_SLOT_CHARS];
@@ -486,7 +576,7 @@ static bool send_next_chunk(struct msrp_session *s)
      * binding SEND goes without a body section. */
     if (!m->is_bind) {
         out.content_type = msrp_span_cstr(m->content_type);
-        out.body = msrp_span_make(m->len > 0 ? m->body + m->queued : "", n);
+        out.body = msrp_span_make(m->len > 0 ? m->body + start : "", n);
     }
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 512];
     struct msrp_wire_chunk w;
@@ -511,7 +601,14 @@ static bool send_next_chunk(struct msrp_session *s)
     if (m->chunks == 0)
         m->first_sent_ns = now;
     m->chunks++;
-    m->queued += n;
+    if (m->order == MSRP_ORDER_REVERSE || m->order == MSRP_ORDER_SHUFFLED) {
+        m->queued += n; /* disjoint ranges: their lengths add up to the message */
+        m->next_range += m->stride;
+        if (m->next_range >= m->ranges)
+            m->next_range -= m->ranges;
+    } else {
+        m->queued = start + n;
+    }
     if (aborting) {
         m->aborted = true;
         m->queued = m->len; /* nothing more of it is sent */
@@ -586,6 +683,21 @@ static struct out_msg *new_message(struct msrp_session *s, const char *body, siz
         free(m);
         return NULL;
     }
+    m->order = o != NULL ? o->order : MSRP_ORDER_IN_ORDER;
+    if (m->order == MSRP_ORDER_OVERLAPPING)
+        m->overlap = o->overlap > 0 ? o->overlap : DEFAULT_OVERLAP;
+    m->ranges = len == 0 ? 1 : (len - 1) / m->chunk_size + 1;
+    if (m->order == MSRP_ORDER_SHUFFLED && m->ranges > 1) {
+        /* Range k goes out as (stride * k + first) mod ranges: a permutation when stride and
+         * ranges are coprime, so a message of millions of chunks needs no table. Both come
+         * from the Message-ID, which is random already. first is never 0: the first chunk sent
+         * is not range 1, so a receiver always sees this message out of order. */
+        uint64_t h = hash_bytes(m->message_id, MSGID_LEN);
+        m->next_range = 1 + splitmix64(&h) % (m->ranges - 1);
+        m->stride = 1 + splitmix64(&h) % (m->ranges - 1);
+        while (gcd_u64(m->stride, m->ranges) != 1)
+            m->stride = m->stride % (m->ranges - 1) + 1;
+    }
     return m;
 }
 
@@ -617,6 +729,26 @@ int msrp_session_send(struct msrp_session *s, const char *body, size_t len,
         return ENOTCONN;
     if (opts != NULL && opts->success_report == MSRP_REPORT_PARTIAL)
         return EINVAL;
+    if (opts != NULL && opts->order != MSRP_ORDER_IN_ORDER) {
+        size_t chunk = opts->chunk_size > 0 ? opts->chunk_size : s->cfg.chunk_size;
+        switch (opts->order) {
+        case MSRP_ORDER_REVERSE:
+        case MSRP_ORDER_SHUFFLED:
+            /* Out of order, the receiver could not tell where a message of unknown size ends
+             * (the "$" chunk is not its end), and interrupting or aborting "after byte N"
+             * means nothing when the bytes do not go out in order. */
+            if (opts->unknown_total || opts->interrupt_after > 0 || opts->abort_after > 0)
+                return EINVAL;
+            break;
+        case MSRP_ORDER_OVERLAPPING:
+            /* Each chunk must bring at least one new byte. */
+            if ((opts->overlap > 0 ? opts->overlap : DEFAULT_OVERLAP) >= chunk)
+                return EINVAL;
+            break;
+        default:
+            return EINVAL;
+        }
+    }
     struct out_msg *m = new_message(s, body, len, opts);
     if (m == NULL)
         return ENOMEM;
@@ -706,6 +838,35 @@ static void violation(struct msrp_session *s, const char *kind, const char *deta
         struct msrp_peer_violation v = {kind, detail};
         s->h->on_violation(s, &v);
     }
+}
+
+/*
+ * The incoming message is refused as too large (RFC 4975 section 7.3.1: 413): the rest of
+ * the chunk is swallowed, and the sender hears of it by a failure REPORT unless it asked for
+ * none (Failure-Report: no; section 7.1.2). end is the REPORT's Byte-Range end.
+ */
+static void refuse_too_large(struct in_chunk *in, uint64_t end)
+{
+    in->ignore = true;
+    in->respond = 413;
+    if (in->failure_report == MSRP_REPORT_YES || in->failure_report == MSRP_REPORT_PARTIAL ||
+        in->failure_report == MSRP_REPORT_ABSENT) {
+        in->report = 413;
+        in->report_end = end;
+    }
+}
+
+/*
+ * reject_after_bytes (load tests): a chunk reaching beyond the limit is refused as if its
+ * message were too large, and whatever the reassembler holds of the message is dropped. An
+ * empty "#" piece releases a message without a trace (reasm.h), which is all a drop needs.
+ */
+static void reject_beyond_limit(struct msrp_session *s, uint64_t end)
+{
+    struct in_chunk *in = &s->in;
+    refuse_too_large(in, end);
+    (void)msrp_reasm_add(s->reasm, msrp_span_make(in->message_id, in->message_id_len), 1, "", 0,
+                         '#', MSRP_RANGE_UNKNOWN, MSRP_RANGE_UNKNOWN, NULL);
 }
 
 /* Does the response rule of Failure-Report allow this status (RFC 4975 section 7.1.2)? */
@@ -912,6 +1073,13 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
             return;
         }
     }
+    /* Checked last: it only turns what would be a 200 into a 413. A chunk whose end is "*"
+     * is checked as its body arrives. */
+    if (s->cfg.reject_after_bytes > 0 && in->range.end != MSRP_RANGE_UNKNOWN &&
+        in->range.end > s->cfg.reject_after_bytes) {
+        reject_beyond_limit(s, in->range.end);
+        return;
+    }
     in->respond = 200;
 }
 
@@ -922,6 +1090,10 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     in->body_len += c->body.len;
     if (in->ignore || !in->is_send)
         return;
+    if (s->cfg.reject_after_bytes > 0 && pos - 1 + c->body.len > s->cfg.reject_after_bytes) {
+        reject_beyond_limit(s, pos - 1 + c->body.len);
+        return;
+    }
     if (c->body.len == 0 && c->flag == 0)
         return;
     /* An empty SEND without Content-Type binds or keeps alive: it carries no message. */
@@ -933,9 +1105,17 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     struct msrp_reasm_done done;
     uint64_t end = c->flag != 0 ? in->range.end : MSRP_RANGE_UNKNOWN;
     uint64_t total = c->flag != 0 ? in->range.total : MSRP_RANGE_UNKNOWN;
+    /* "$" marks the last chunk sent (RFC 4975 section 7.1.1). A sender that sends chunks out
+     * of order puts it on a range that need not end the message, and the reassembler takes
+     * "$" as the message's end; when the Byte-Range says the chunk ends before the total, the
+     * total already tells where the message ends, so the chunk is handed over as one more
+     * range ("+") and completion waits for every byte. */
+    char flag = c->flag;
+    if (flag == '$' && end != MSRP_RANGE_UNKNOWN && total != MSRP_RANGE_UNKNOWN && end < total)
+        flag = '+';
     enum msrp_reasm_status st = msrp_reasm_add(
         s->reasm, msrp_span_make(in->message_id, in->message_id_len), pos, c->body.ptr,
-        c->body.len, c->flag, end, total, &done);
+        c->body.len, flag, end, total, &done);
     switch (st) {
     case MSRP_REASM_PROGRESS:
         break;
@@ -955,13 +1135,7 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
         break;
     case MSRP_REASM_E_TOO_LARGE:
     case MSRP_REASM_E_LIMIT:
-        in->ignore = true;
-        in->respond = 413;
-        if (in->failure_report == MSRP_REPORT_YES || in->failure_report == MSRP_REPORT_PARTIAL ||
-            in->failure_report == MSRP_REPORT_ABSENT) {
-            in->report = 413;
-            in->report_end = in->start + in->body_len - 1;
-        }
+        refuse_too_large(in, in->start + in->body_len - 1);
         break;
     case MSRP_REASM_E_RANGE:
         violation(s, "byte-range", "Byte-Range inconsistent with earlier chunks");
@@ -969,6 +1143,59 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
         in->respond = 400;
         break;
     }
+}
+
+static void delayed_fire(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct delayed_response *d = t->arg;
+    struct msrp_session *s = d->s;
+    delayed_unlink(s, d);
+    s->busy++;
+    const char *to = d->path_len > 0 ? d->path : s->peer_text;
+    size_t to_len = d->path_len > 0 ? d->path_len : s->peer_len;
+    send_response(s, d->tid, d->tid_len, to, to_len, 200);
+    if (d->report != 0)
+        send_report(s, to, to_len, d->message_id, d->message_id_len, d->report_end, d->report);
+    free(d);
+    leave(s);
+}
+
+/*
+ * Holds the current chunk's 200 (and the success REPORT after it, if any) back for delay_ns.
+ * The loop's timers fire in deadline order, equal deadlines in arming order, so responses
+ * leave in the order their delays expire. Returns false when out of memory: the caller then
+ * answers at once rather than not at all.
+ */
+static bool delay_response(struct msrp_session *s, uint64_t delay_ns, bool report)
+{
+    struct in_chunk *in = &s->in;
+    /* The bound peer's path lives as long as the session; only another spelling of it (the
+     * scratch buffer, reused by the next request) needs a copy. */
+    size_t path_len = in->reply_to == s->peer_text ? 0 : in->reply_len;
+    struct delayed_response *d = malloc(sizeof(*d) + path_len);
+    if (d == NULL)
+        return false;
+    memset(d, 0, sizeof(*d));
+    d->s = s;
+    memcpy(d->tid, in->tid, in->tid_len);
+    d->tid_len = in->tid_len;
+    if (report) {
+        d->report = in->report;
+        d->report_end = in->report_end;
+        memcpy(d->message_id, in->message_id, in->message_id_len);
+        d->message_id_len = in->message_id_len;
+    }
+    d->path_len = path_len;
+    memcpy(d->path, in->reply_to, path_len);
+    d->timer.fn = delayed_fire;
+    d->timer.arg = d;
+    d->next = s->delayed;
+    if (s->delayed != NULL)
+        s->delayed->prev = d;
+    s->delayed = d;
+    net_timer_start(s->loop, &d->timer, delay_ns);
+    return true;
 }
 
 static void request_end(struct msrp_session *s)
@@ -979,14 +1206,32 @@ static void request_end(struct msrp_session *s)
     bool binding = in->body_len == 0 && in->content_type[0] == '\0';
     if (s->cfg.always_respond_status != 0 && status == 200 && !binding)
         status = s->cfg.always_respond_status;
-    if (status != 0 && !in->is_report && may_respond(in->failure_report, status) &&
-        in->reply_len > 0)
-        send_response(s, in->tid, in->tid_len, in->reply_to, in->reply_len, status);
+    bool respond = status != 0 && !in->is_report && may_respond(in->failure_report, status) &&
+                   in->reply_len > 0;
     /* A success REPORT only for a message whose last chunk was accepted. */
-    if (in->report != 0 && (in->report != 200 || status == 200) && in->reply_len > 0)
+    bool report = in->report != 0 && (in->report != 200 || status == 200) && in->reply_len > 0;
+    in->active = false;
+    /* Load-test answering: only a 200 that would go out is dropped or delayed, and the PRNG
+     * is drawn only then, so the same traffic meets the same drops in every run. */
+    if (s->shaping && respond && status == 200 && !binding) {
+        if (s->cfg.drop_fraction > 0 &&
+            (double)(splitmix64(&s->rng) >> 11) * 0x1.0p-53 < s->cfg.drop_fraction) {
+            respond = false;
+        } else if (s->cfg.response_delay_max_ns > 0) {
+            uint64_t lo = s->cfg.response_delay_min_ns, span = s->cfg.response_delay_max_ns - lo;
+            uint64_t delay = lo;
+            if (span > 0)
+                delay += span == UINT64_MAX ? splitmix64(&s->rng)
+                                            : splitmix64(&s->rng) % (span + 1);
+            if (delay > 0 && delay_response(s, delay, report))
+                return;
+        }
+    }
+    if (respond)
+        send_response(s, in->tid, in->tid_len, in->reply_to, in->reply_len, status);
+    if (report)
         send_report(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len,
                     in->report_end, in->report);
-    in->active = false;
 }
 
 static void response_in(struct msrp_session *s, const struct msrp_chunk *c)
@@ -1137,6 +1382,15 @@ static struct msrp_session *session_new(struct net_loop *loop,
         s->peer_len = n;
         s->have_peer = true;
     }
+    /* The answering behaviour for load tests must make sense before a session starts. */
+    if (cfg->response_delay_min_ns > cfg->response_delay_max_ns ||
+        !(cfg->drop_fraction >= 0.0 && cfg->drop_fraction <= 1.0))
+        goto err;
+    s->shaping = cfg->drop_fraction > 0 || cfg->response_delay_max_ns > 0;
+    /* The session-id, not the whole URI: ports are often ephemeral, names are not. */
+    s->rng = cfg->answer_seed ^ hash_bytes(s->local.session_id.ptr, s->local.session_id.len);
+    if (s->cfg.chunk_size == 0)
+        s->cfg.chunk_size = 2048; /* "default 2048": 0 would cut empty chunks forever */
     s->accept_types = strdup(cfg->accept_types != NULL ? cfg->accept_types : "*");
     if (s->accept_types == NULL)
         goto err;

@@ -20,6 +20,18 @@
  *  - Success REPORTs (section 7.1.3) are sent when a message that asked for one
  *    (Success-Report: yes) is complete; failure REPORTs when a message with Failure-Report
  *    "yes" or "partial" fails at the receiver.
+ *  - Chunk order (msrp_send_opts.order): "$" always marks the chunk sent last (section 7.1.1),
+ *    whichever range it holds. As a receiver, a "$" chunk whose Byte-Range end is a number
+ *    below its numeric total is taken as one more range of the message, not as its end: the
+ *    total decides when the message is complete, so messages sent out of order reassemble.
+ *  - Answering behaviour for load tests (msrp_session_config): a response that would be 200
+ *    may be dropped (drop_fraction) or sent after a delay; a chunk reaching past
+ *    reject_after_bytes is answered 413. Error responses (400, 413, 415, 481, 501, a forced
+ *    always_respond_status) always go out at once and are never dropped. The binding SEND (no
+ *    body, no Content-Type) is exempt from all of these: it carries no message. A dropped
+ *    response only withholds the 200; the chunk is still reassembled and a success REPORT
+ *    still goes out. A delayed response holds back the success REPORT that follows it
+ *    (a REPORT never announces a delivery before the chunk that completed it is answered).
  *
  * Thread safety: a session belongs to its loop's thread.
  */
@@ -112,13 +124,41 @@ struct msrp_session_config {
                                      side: the expected From-Path, or NULL to bind to anyone */
     uint64_t response_timeout_ns; /* default 30 s */
     uint64_t bind_timeout_ns;     /* answering side; default 30 s */
-    size_t chunk_size;            /* largest body per outgoing chunk; default 2048 */
+    size_t chunk_size;            /* largest body per outgoing chunk; default (and 0) 2048 */
     const char *accept_types;     /* space-separated media types; "*" alone or as a subtype matches any; default "*" */
     struct msrp_reasm_limits reasm;
-    int always_respond_status;    /* answering behaviour for load tests: 0 = normal */
+    /* Answering behaviour for load tests (see the header comment). Values that make no sense
+     * (min > max, a fraction outside 0..1) make msrp_session_connect/_accept fail with
+     * EINVAL. */
+    int always_respond_status;    /* 0 = normal */
+    uint64_t response_delay_min_ns, response_delay_max_ns; /* a 200 to a SEND goes out after
+                                     a delay drawn uniformly from [min, max] (timers, never
+                                     blocking; responses leave in the order their delays
+                                     expire); 0/0: at once */
+    double drop_fraction;         /* 0..1: that fraction of 200s to SENDs is never sent */
+    uint64_t reject_after_bytes;  /* > 0: a SEND chunk reaching beyond this byte of its message
+                                     (its Byte-Range end, or start + body length - 1 when the
+                                     end is "*") is answered 413 and the message dropped */
+    uint64_t answer_seed;         /* the drops and delays come from a PRNG seeded with this
+                                     and a hash of local_uri's session-id: the same for the
+                                     same session in every run. 0 is a fine seed */
 };
 
 void msrp_session_config_default(struct msrp_session_config *c);
+
+/*
+ * The order in which a message's chunks are sent. Every order sends the same bytes with the
+ * message length as Byte-Range total; the chunk sent last ends in "$", all others in "+".
+ */
+enum msrp_chunk_order {
+    MSRP_ORDER_IN_ORDER = 0,  /* ranges 1-c, c+1-2c, ... (c: the chunk size) */
+    MSRP_ORDER_REVERSE,       /* the same ranges, last one first */
+    MSRP_ORDER_SHUFFLED,      /* the same ranges in a random order per message (an affine
+                                 permutation: nothing stored per chunk); with two or more
+                                 chunks the first one sent is never range 1 */
+    MSRP_ORDER_OVERLAPPING,   /* in order, but each chunk after the first starts `overlap`
+                                 bytes before the end of the one before and sends them again */
+};
 
 /* Per-message sending options. */
 struct msrp_send_opts {
@@ -134,6 +174,10 @@ struct msrp_send_opts {
                                      (interruption, section 7.1.1) */
     uint64_t abort_after;         /* > 0 and <= size: the message stops after this many bytes
                                      with "#" (aborted, section 7.1.1) */
+    enum msrp_chunk_order order;  /* unknown_total, interrupt_after and abort_after need
+                                     IN_ORDER or OVERLAPPING (EINVAL otherwise) */
+    size_t overlap;               /* OVERLAPPING: bytes sent again; 0: 16. Must be below the
+                                     chunk size (EINVAL otherwise) */
     void *cookie;
 };
 
@@ -158,7 +202,8 @@ int msrp_session_accept(struct net_conn *conn, const struct msrp_session_config 
  * Queues a message. The body is not copied: it must stay valid and unchanged until on_sent
  * reports the message (load generators send from one shared payload). Chunks are produced as
  * the connection takes them. Returns 0, or ENOTCONN when the session is ending, EINVAL for
- * bad options, ENOMEM.
+ * bad options (Success-Report partial; an unknown order; unknown_total, interrupt_after or
+ * abort_after with REVERSE or SHUFFLED; an overlap not below the chunk size), ENOMEM.
  */
 int msrp_session_send(struct msrp_session *s, const char *body, size_t len,
                       const struct msrp_send_opts *opts);
