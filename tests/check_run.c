@@ -307,6 +307,71 @@ START_TEST(success_reports_and_tls)
 }
 END_TEST
 
+static const char *shipped[] = {"quickstart", "chunking", "byte-range",
+                                 "failure-report-timeouts"};
+
+START_TEST(shipped_scenarios_meet_expectations)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char args[512];
+    snprintf(args, sizeof(args),
+             "run scenarios/%s.json --sessions 4 --threads 1 --duration 5 --quiet --out %s/r",
+             shipped[_i], t.dir);
+    int code = run_msrpload(&t, args);
+    char *out = tmp_read(&t, "out"), *err = tmp_read(&t, "err");
+    ck_assert_msg(code == 0, "%s: exit %d\n%s\n%s", shipped[_i], code, out, err);
+    ck_assert_ptr_nonnull(strstr(out, "expectations: all met"));
+    json_t *j = load_summary(&t, "r");
+    ck_assert_int_gt(jint(j, "messages", "sent"), 0);
+    ck_assert_int_eq(jint(j, "sessions", "failed"), 0);
+    json_decref(j);
+    free(out);
+    free(err);
+    tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(open_loop_latency_with_known_delay)
+{
+    /* The answering side holds every response 50 ms: both latencies must show it, and the
+     * corrected one (from the intended send time) can only be longer. */
+    struct tmp t;
+    tmp_make(&t);
+    char *sc = write_scenario(&t, "open.json",
+                              "{\"name\": \"open\", \"load\": {\"threads\": 1, \"sessions\": 4,"
+                              " \"duration\": 2, \"mode\": \"open\", \"rate\": 100},"
+                              " \"steps\": [{\"repeat\": {\"times\": 0, \"steps\": ["
+                              "{\"send\": {\"failure_report\": \"yes\"}}]}}],"
+                              " \"answer\": {\"delay\": 0.05}}");
+    char args[512];
+    snprintf(args, sizeof(args), "run %s --quiet --out %s/r", sc, t.dir);
+    int code = run_msrpload(&t, args);
+    char *out = tmp_read(&t, "out");
+    ck_assert_msg(code == 0, "exit %d: %s", code, out);
+    json_t *j = load_summary(&t, "r");
+    json_t *lat = json_object_get(j, "latency_us");
+    json_t *plain = json_object_get(lat, "message");
+    json_t *corrected = json_object_get(lat, "message-corrected");
+    json_int_t n = json_integer_value(json_object_get(plain, "count"));
+    /* 100 messages a second for 2 s, give or take the edges of the window. */
+    ck_assert_int_gt(n, 150);
+    ck_assert_int_le(n, 210);
+    ck_assert_int_eq(json_integer_value(json_object_get(corrected, "count")), n);
+    json_int_t p50 = json_integer_value(json_object_get(plain, "p50"));
+    json_int_t c50 = json_integer_value(json_object_get(corrected, "p50"));
+    json_int_t min = json_integer_value(json_object_get(plain, "min"));
+    ck_assert_msg(min >= 50000, "a response came back in %lld us, before the 50 ms delay",
+                  (long long)min);
+    ck_assert_int_ge(p50, 50000);
+    ck_assert_int_ge(c50, p50 - 1000); /* same bucket or later: never earlier than written */
+    json_decref(j);
+    free(out);
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
 Suite *make_run_suite(void)
 {
     Suite *s = suite_create("run");
@@ -318,6 +383,9 @@ Suite *make_run_suite(void)
     tcase_add_test(tc, unreachable_target_exits_3);
     tcase_add_test(tc, sigint_still_writes_report);
     tcase_add_test(tc, success_reports_and_tls);
+    tcase_add_loop_test(tc, shipped_scenarios_meet_expectations, 0,
+                        (int)(sizeof(shipped) / sizeof(shipped[0])));
+    tcase_add_test(tc, open_loop_latency_with_known_delay);
     suite_add_tcase(s, tc);
     return s;
 }

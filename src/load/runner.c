@@ -84,6 +84,9 @@ struct worker {
     /* read by the progress thread: relaxed atomics */
     uint64_t prog_msgs, prog_errors, prog_bytes;
     unsigned prog_open;
+    uint64_t prog_p99_us;       /* p99 message latency of the last whole second */
+    struct histogram interval;  /* this second's message latencies, for prog_p99_us */
+    uint64_t next_second_ns;
 };
 
 static bool counting(const struct worker *w, uint64_t now)
@@ -125,6 +128,12 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
         .success_report = st->success_report,
         .chunk_size = st->chunk_size,
         .response_timeout_ns = ls->expect != NULL ? ls->expect->timeout_ns : 0,
+        .unknown_total = st->unknown_total,
+        .interrupt_after = st->interrupt_after,
+        .abort_after = st->abort_after,
+        /* The loader's order names the session's, one for one. */
+        .order = (enum msrp_chunk_order)st->order,
+        .overlap = st->overlap,
     };
     struct worker *w = ls->w;
     struct msg_tag *tag = w->free_tags;
@@ -136,7 +145,8 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
     tag->expect = ls->expect;
     o.cookie = tag;
     uint64_t size = draw_size(st);
-    if (msrp_session_send(ls->s, w->body, (size_t)size, &o) != 0) {
+    const char *body = st->content != NULL ? st->content : w->body;
+    if (msrp_session_send(ls->s, body, (size_t)size, &o) != 0) {
         tag->next_free = w->free_tags;
         w->free_tags = tag;
         return;
@@ -273,9 +283,15 @@ static void advance(struct lsession *ls)
             ls->reports_wanted = ls->expect != NULL && ls->expect->report ? st->u.send.count : 0;
             ls->reports_got = 0;
             if (sc->mode == SCENARIO_OPEN) {
-                ls->next_intended_ns = net_now_ns();
+                /* One schedule per session, across steps: a step never restarts the clock,
+                 * and sending goes through the timer, so a session that fell behind catches
+                 * up in the loop rather than in a recursion through its steps. */
+                if (ls->next_intended_ns == 0)
+                    ls->next_intended_ns = net_now_ns();
                 ls->timer.fn = pace;
-                pace(ls->w->loop, &ls->timer);
+                uint64_t now = net_now_ns();
+                net_timer_start(ls->w->loop, &ls->timer,
+                                ls->next_intended_ns > now ? ls->next_intended_ns - now : 0);
                 return;
             }
             issue(ls);
@@ -350,6 +366,7 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
             st->msgs_ok++;
             st->payload_bytes += m->bytes;
             histogram_record(&st->lat[LAT_MESSAGE], (m->done_ns - m->first_sent_ns) / 1000);
+            histogram_record(&w->interval, (m->done_ns - m->first_sent_ns) / 1000);
             if (w->sc->mode == SCENARIO_OPEN && tag->intended_ns <= m->done_ns)
                 histogram_record(&st->lat[LAT_MESSAGE_CORRECTED],
                                  (m->done_ns - tag->intended_ns) / 1000);
@@ -372,6 +389,14 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
                 snprintf(w->first_error, sizeof(w->first_error),
                          "a message got %d where the scenario expects %d", m->status,
                          tag->expect->statuses[0]);
+        } else if (tag->expect != NULL && tag->expect->answered >= 0 &&
+                   (bool)tag->expect->answered == m->local) {
+            st->expect_failures++;
+            if (w->first_error[0] == '\0')
+                snprintf(w->first_error, sizeof(w->first_error),
+                         "a message's %d was %s where the scenario expects %s", m->status,
+                         m->local ? "made up locally" : "the peer's answer",
+                         m->local ? "an answer" : "none");
         }
     }
     tag->next_free = w->free_tags;
@@ -504,6 +529,11 @@ static bool start_one(struct worker *w, struct lsession *ls)
         acfg.always_respond_status = sc->answer_status == 200 ? 0 : sc->answer_status;
         acfg.reasm.max_message = sc->max_message;
         acfg.reasm.no_digest = true;
+        acfg.response_delay_min_ns = sc->answer_delay_min_ns;
+        acfg.response_delay_max_ns = sc->answer_delay_max_ns;
+        acfg.drop_fraction = sc->answer_drop;
+        acfg.reject_after_bytes = sc->answer_reject_after;
+        acfg.answer_seed = n;
         if (msrp_server_expect(w->srv, &acfg, &answering_handlers, NULL, 0, NULL) != 0) {
             free(ls->repeat_left);
             return false;
@@ -592,6 +622,13 @@ static void tick(struct net_loop *loop, struct net_timer *t)
 {
     struct worker *w = t->arg;
     uint64_t now = net_now_ns();
+    if (now >= w->next_second_ns) {
+        /* The progress line's "p99 so far" is the last whole second's, per worker. */
+        __atomic_store_n(&w->prog_p99_us, histogram_percentile(&w->interval, 99),
+                         __ATOMIC_RELAXED);
+        histogram_reset(&w->interval);
+        w->next_second_ns += 1000000000ull;
+    }
     sig_atomic_t stop = *w->cfg->stop;
     if (stop >= 2) {
         net_loop_stop(loop);
@@ -619,6 +656,7 @@ static void *worker_main(void *arg)
     w->starter.fn = starter_fired;
     w->starter.arg = w;
     w->next_start_ns = net_now_ns();
+    w->next_second_ns = w->t0_ns + 1000000000ull;
     start_sessions(w);
     net_timer_start(w->loop, &w->tick, TICK_NS);
     net_loop_run(w->loop);
@@ -640,7 +678,8 @@ static int worker_setup(struct worker *w, const struct run_config *cfg, int inde
     w->index = index;
     w->cfg = cfg;
     w->sc = sc;
-    if (stats_init(&w->stats) != 0 || net_loop_create(&w->loop, 65536) != 0) {
+    if (stats_init(&w->stats) != 0 || net_loop_create(&w->loop, 65536) != 0 ||
+        histogram_init(&w->interval, 1, 3600ull * 1000000ull, 2) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -752,18 +791,21 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
                 net_loop_wake(ws[i].loop);
         uint64_t now = net_now_ns();
         if (cfg->progress && now >= next_report) {
-            uint64_t msgs = 0, errs = 0, bytes = 0;
+            uint64_t msgs = 0, errs = 0, bytes = 0, p99 = 0;
             unsigned open = 0;
             for (unsigned i = 0; i < threads; i++) {
                 msgs += __atomic_load_n(&ws[i].prog_msgs, __ATOMIC_RELAXED);
                 errs += __atomic_load_n(&ws[i].prog_errors, __ATOMIC_RELAXED);
                 bytes += __atomic_load_n(&ws[i].prog_bytes, __ATOMIC_RELAXED);
                 open += __atomic_load_n(&ws[i].prog_open, __ATOMIC_RELAXED);
+                uint64_t p = __atomic_load_n(&ws[i].prog_p99_us, __ATOMIC_RELAXED);
+                p99 = p > p99 ? p : p99;
             }
-            fprintf(stderr, "[%5.0fs] %u sessions open, %.0f msg/s, %.2f MB/s, %llu errors%s\n",
+            fprintf(stderr,
+                    "[%5.0fs] %u sessions open, %.0f msg/s, %.2f MB/s, p99 %.2f ms, %llu errors%s\n",
                     (now - t0) / 1e9, open, (double)(msgs - last_msgs),
-                    (double)(bytes - last_bytes) / 1e6, (unsigned long long)errs,
-                    now < warm_end ? " (warm-up)" : "");
+                    (double)(bytes - last_bytes) / 1e6, (double)p99 / 1e3,
+                    (unsigned long long)errs, now < warm_end ? " (warm-up)" : "");
             last_msgs = msgs;
             last_bytes = bytes;
             next_report += 1000000000ull;
@@ -806,6 +848,7 @@ out:
             if (w->loop != NULL)
                 net_loop_destroy(w->loop);
             stats_free(&w->stats);
+            histogram_free(&w->interval);
         }
         free(ws);
     }
