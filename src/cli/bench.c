@@ -251,8 +251,8 @@ static void bench_usage(FILE *out)
                  "                                100-byte messages, Failure-Report yes, 4 in\n"
                  "                                flight each, 2 threads\n"
                  "  run_thread_scaling            the same with 2 threads over 1 thread\n"
-                 "  run_small_*_N_sessions        the same with N sessions: 10,000, or as many\n"
-                 "                                as the descriptor limit allows (2 sockets each)\n"
+                 "  run_small_*_10000_sessions    10,000 sessions, one thread, against msrpload's\n"
+                 "                                answering endpoints in a child process\n"
                  "Each figure runs for S seconds (default 1). --only runs the groups whose\n"
                  "name starts with PREFIX (parse_small, parse_large, write_small, tcp_raw,\n"
                  "e2e_64k, e2e_small, idle_session, run).\n");

@@ -46,6 +46,11 @@ struct msrp_server {
     struct pending *pending;
     uint64_t refused;
     void (*on_session)(struct msrp_session *s, void *user);
+    /* A sink for sessions nobody expects (msrp_server_expect_any); has_any false: refuse. */
+    bool has_any;
+    struct msrp_session_config any_cfg;
+    const struct msrp_session_handlers *any_h;
+    void *any_user;
 };
 
 static void pending_free(struct pending *p)
@@ -167,6 +172,34 @@ static void unlink_expect(struct msrp_server *srv, struct expect *e)
     net_timer_stop(srv->loop, &e->timer);
 }
 
+/* The sink: the session's own URI is whatever the first request's To-Path names first. */
+static size_t accept_any(struct pending *p, struct net_conn *conn, struct msrp_span to_path,
+                         const char *buf, size_t len)
+{
+    struct msrp_server *srv = p->srv;
+    char local[MSRP_URI_MAX + 1];
+    const char *sp = memchr(to_path.ptr, ' ', to_path.len);
+    size_t n = sp != NULL ? (size_t)(sp - to_path.ptr) : to_path.len;
+    pending_free(p);
+    if (n > MSRP_URI_MAX) {
+        net_conn_set_user(conn, NULL);
+        net_conn_close(conn, false);
+        return len;
+    }
+    memcpy(local, to_path.ptr, n);
+    local[n] = '\0';
+    struct msrp_session_config cfg = srv->any_cfg;
+    cfg.local_uri = local;
+    cfg.peer_path = NULL;
+    cfg.bind_timeout_ns = 0;
+    struct msrp_session *s;
+    if (msrp_session_accept(conn, &cfg, srv->any_h, srv->any_user, &s) != 0)
+        return len;
+    if (srv->on_session != NULL)
+        srv->on_session(s, srv->any_user);
+    return msrp_session_input(s, buf, len);
+}
+
 static size_t pending_data(struct net_conn *conn, const char *buf, size_t len)
 {
     struct pending *p = net_conn_user(conn);
@@ -192,6 +225,8 @@ static size_t pending_data(struct net_conn *conn, const char *buf, size_t len)
     }
     const struct msrp_header *to = msrp_chunk_header(&c, MSRP_H_TO_PATH);
     struct expect *e = to != NULL ? find_expect(p->srv, to->value) : NULL;
+    if (e == NULL && p->srv->has_any && to != NULL)
+        return accept_any(p, conn, to->value, buf, len);
     if (e == NULL) {
         refuse(p, &c);
         return len;
@@ -377,6 +412,15 @@ void msrp_server_on_session(struct msrp_server *srv,
                             void (*fn)(struct msrp_session *s, void *user))
 {
     srv->on_session = fn;
+}
+
+void msrp_server_expect_any(struct msrp_server *srv, const struct msrp_session_config *cfg,
+                            const struct msrp_session_handlers *h, void *user)
+{
+    srv->has_any = true;
+    srv->any_cfg = *cfg;
+    srv->any_h = h;
+    srv->any_user = user;
 }
 
 void msrp_server_forget(struct msrp_server *srv, const char *local_uri)

@@ -39,6 +39,15 @@ int msrp_server_expect(struct msrp_server *srv, const struct msrp_session_config
  */
 void msrp_server_on_session(struct msrp_server *srv,
                             void (*fn)(struct msrp_session *s, void *user));
+/*
+ * Answers every connection whose first request names no expected session: it gets an
+ * answering session whose own URI is the first URI of that request's To-Path (a sink for load
+ * generators; cfg's local_uri and peer_path are ignored, its other settings apply, and the
+ * strings it points to must outlive the server). Without it such connections get 481.
+ */
+void msrp_server_expect_any(struct msrp_server *srv, const struct msrp_session_config *cfg,
+                            const struct msrp_session_handlers *h, void *user);
+
 /* Stops expecting a session that has not bound yet; harmless otherwise. */
 void msrp_server_forget(struct msrp_server *srv, const char *local_uri);
 /* Connections refused with 481 so far (an unknown To-Path). */
