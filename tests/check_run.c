@@ -1,7 +1,8 @@
 /*
  * check_run.c - `msrpload run` end to end, as a user runs it: small embedded runs and their
  * report files, exit codes for met and failed expectations, bad scenarios and unreachable
- * targets, and a run cut short by SIGINT that still writes a valid report.
+ * targets, a run cut short by SIGINT that still writes a valid report, and raw steps whose
+ * expectations are met or not.
  *
  * The binary under test is $MSRPLOAD_BIN, or ./msrpload from the top of the tree.
  */
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,8 +309,8 @@ START_TEST(success_reports_and_tls)
 }
 END_TEST
 
-static const char *shipped[] = {"quickstart", "chunking", "byte-range",
-                                 "failure-report-timeouts"};
+static const char *shipped[] = {"quickstart", "chunking", "byte-range", "failure-report-timeouts",
+                                "raw-malformed"};
 
 START_TEST(shipped_scenarios_meet_expectations)
 {
@@ -372,6 +374,134 @@ START_TEST(open_loop_latency_with_known_delay)
 }
 END_TEST
 
+/* A raw SEND of "hello" with the given Byte-Range and extra header lines, as JSON text. */
+#define RAW_SEND(range, extra)                                                                     \
+    "MSRP {tid} SEND\\r\\nTo-Path: {to_path}\\r\\nFrom-Path: {from_path}\\r\\n"                    \
+    "Message-ID: {message_id}\\r\\nByte-Range: " range "\\r\\n" extra                              \
+    "Content-Type: text/plain\\r\\n\\r\\nhello\\r\\n-------{tid}$\\r\\n"
+#define RAW_FROB                                                                                   \
+    "MSRP {tid} FROB\\r\\nTo-Path: {to_path}\\r\\nFrom-Path: {from_path}\\r\\n-------{tid}$\\r\\n"
+#define RAW_STEP(template, rest) "{\"raw\": {\"template\": \"" template "\"" rest "}}"
+
+START_TEST(raw_steps_meet_expectations)
+{
+    struct tmp t;
+    tmp_make(&t);
+    /* 4 messages in flight before the peer is made to close: the close step waits for them,
+     * so none is lost with the connection. */
+    /* A scenario reads best one step a line. */
+    /* clang-format off */
+    char *sc = write_scenario(
+        &t, "raw.json",
+        "{\"name\": \"raw\", \"load\": {\"threads\": 2, \"sessions\": 6, \"concurrency\": 3,"
+        " \"duration\": 20, \"outstanding\": 4}, \"steps\": ["
+        RAW_STEP(RAW_SEND("1-5/5", ""), "") ","
+        RAW_STEP(RAW_SEND("1-x/5", ""), ", \"status\": 400") ","
+        RAW_STEP(RAW_FROB, ", \"status\": [400, 501], \"timeout\": 2") ","
+        RAW_STEP(RAW_SEND("1-5/5", "Failure-Report: no\\r\\n"), ", \"expect\": \"none\","
+                 " \"timeout\": 0.3") ","
+        "{\"send\": {\"count\": 8, \"size\": 20000, \"chunk_size\": 1000,"
+        " \"failure_report\": \"yes\"}}, {\"expect\": {\"status\": 200}},"
+        RAW_STEP("HELLO\\r\\n", ", \"expect\": \"close\", \"timeout\": 2") ","
+        "{\"send\": {}}]}");
+    /* clang-format on */
+    char args[512];
+    snprintf(args, sizeof(args), "run %s --quiet --out %s/r", sc, t.dir);
+    int code = run_msrpload(&t, args);
+    char *out = tmp_read(&t, "out"), *err = tmp_read(&t, "err");
+    ck_assert_msg(code == 0, "exit %d\nstdout: %s\nstderr: %s", code, out, err);
+    ck_assert_ptr_nonnull(strstr(out, "expectations: all met"));
+    json_t *j = load_summary(&t, "r");
+    /* Every session ended as its last raw step meant: the peer closed, and that completes it;
+     * the send after that step never ran. */
+    ck_assert_int_eq(jint(j, "sessions", "completed"), 6);
+    ck_assert_int_eq(jint(j, "sessions", "failed"), 0);
+    /* The close each session's last raw step asked for is an orderly end, not an error kind
+     * (the summary lists error kinds from these counts). */
+    json_t *ends = json_object_get(json_object_get(j, "sessions"), "ends");
+    ck_assert_int_eq(json_integer_value(json_object_get(ends, "closed")), 6);
+    ck_assert_ptr_null(json_object_get(ends, "peer-closed"));
+    ck_assert_ptr_null(strstr(out, "peer-closed"));
+    ck_assert_int_eq(jint(j, "messages", "sent"), 48);
+    ck_assert_int_eq(jint(j, "messages", "ok"), 48);
+    ck_assert_int_eq(jint(j, "messages", "lost"), 0);
+    ck_assert_int_eq(jint(j, "expectations", "failures"), 0);
+    json_decref(j);
+    free(out);
+    free(err);
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* Each way a raw expectation can be missed counts once per session, and names itself. */
+struct raw_miss {
+    const char *steps;
+    int failures_per_session;
+    bool session_fails; /* the connection went where the step did not expect it */
+    const char *first_error;
+};
+
+/* One case a line or two, as written. */
+/* clang-format off */
+static const struct raw_miss raw_misses[] = {
+    {RAW_STEP(RAW_SEND("1-x/5", ""), ""), 1, false,
+     "a raw step got 400 where the scenario expects 200"},
+    {RAW_STEP(RAW_FROB, ", \"status\": [400, 415]"), 1, false,
+     "a raw step got 501 where the scenario expects one of 400, 415"},
+    {RAW_STEP(RAW_SEND("1-5/5", "Failure-Report: no\\r\\n"), ", \"timeout\": 0.2"), 1, false,
+     "a raw step got no response within 0.2 s where the scenario expects 200"},
+    {RAW_STEP(RAW_SEND("1-5/5", ""), ", \"expect\": \"none\", \"timeout\": 0.3"), 1, false,
+     "a raw step got 200 where the scenario expects no response"},
+    {RAW_STEP(RAW_SEND("1-5/5", ""), ", \"expect\": \"close\", \"timeout\": 0.3"), 1, false,
+     "a raw step got 200 where the scenario expects the peer to close the connection"},
+    {RAW_STEP(RAW_SEND("1-5/5", "Failure-Report: no\\r\\n"), ", \"expect\": \"close\","
+              " \"timeout\": 0.2"),
+     1, false,
+     "a raw step saw the connection stay open for 0.2 s where the scenario expects the peer to "
+     "close it"},
+    {RAW_STEP("HELLO\\r\\n", ", \"status\": 400"), 1, true,
+     "a raw step saw the session end (peer-closed) where the scenario expects 400"},
+    {RAW_STEP("HELLO\\r\\n", ", \"expect\": \"none\""), 1, true,
+     "a raw step saw the session end (peer-closed) where the scenario expects no response"},
+    /* two misses in one session, and the steps go on after each */
+    {RAW_STEP(RAW_SEND("1-x/5", ""), ", \"status\": 200") "," RAW_STEP(RAW_FROB, "") ","
+     "{\"send\": {}}, {\"expect\": {\"status\": 200}}",
+     2, false, "a raw step got 400 where the scenario expects 200"},
+};
+/* clang-format on */
+
+START_TEST(raw_wrong_expectation_exits_1)
+{
+    const struct raw_miss *rm = &raw_misses[_i];
+    struct tmp t;
+    tmp_make(&t);
+    char *json;
+    ck_assert_int_ge(
+        asprintf(&json, "{\"name\": \"rawmiss\", " SMALL_LOAD ", \"steps\": [%s]}", rm->steps), 0);
+    char *sc = write_scenario(&t, "miss.json", json);
+    char args[512];
+    snprintf(args, sizeof(args), "run %s --quiet --out %s/r", sc, t.dir);
+    int code = run_msrpload(&t, args);
+    char *out = tmp_read(&t, "out"), *err = tmp_read(&t, "err");
+    ck_assert_msg(code == 1, "case %d: exit %d\nstdout: %s\nstderr: %s", _i, code, out, err);
+    ck_assert_ptr_nonnull(strstr(out, "FAILED"));
+    json_t *j = load_summary(&t, "r");
+    ck_assert_int_eq(jint(j, "expectations", "failures"), 6 * rm->failures_per_session);
+    ck_assert_int_eq(jint(j, "sessions", "failed"), rm->session_fails ? 6 : 0);
+    ck_assert_int_eq(jint(j, "sessions", "completed"), rm->session_fails ? 0 : 6);
+    const char *first = json_string_value(json_object_get(j, "first_error"));
+    ck_assert_msg(first != NULL && strcmp(first, rm->first_error) == 0, "case %d: first_error %s",
+                  _i, first != NULL ? first : "(none)");
+    json_decref(j);
+    free(out);
+    free(err);
+    free(sc);
+    free(json);
+    tmp_remove(&t);
+}
+END_TEST
+
 Suite *make_run_suite(void)
 {
     Suite *s = suite_create("run");
@@ -386,6 +516,9 @@ Suite *make_run_suite(void)
     tcase_add_loop_test(tc, shipped_scenarios_meet_expectations, 0,
                         (int)(sizeof(shipped) / sizeof(shipped[0])));
     tcase_add_test(tc, open_loop_latency_with_known_delay);
+    tcase_add_test(tc, raw_steps_meet_expectations);
+    tcase_add_loop_test(tc, raw_wrong_expectation_exits_1, 0,
+                        (int)(sizeof(raw_misses) / sizeof(raw_misses[0])));
     suite_add_tcase(s, tc);
     return s;
 }

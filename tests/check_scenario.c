@@ -5,9 +5,10 @@
  * defaults included. Invalid: a table of scenario texts, each with the exact message it must
  * give, so that a change of wording or of the order in which things are checked shows up here.
  * Content: send.content_file read from temporary files (every byte value, empty, a device, over
- * the 1 GiB cap, relative to the current directory). Files: a missing file, broken files on disk
- * (line and column), scenarios/quickstart.json as the README documents it, the other shipped
- * scenarios step by step, and every scenario shipped under scenarios/ loading.
+ * the 1 GiB cap, relative to the current directory). Raw: templates compiled into pieces, every
+ * byte value through \u0000..\u00ff, the 64 KiB cap at its edge. Files: a missing file, broken
+ * files on disk (line and column), scenarios/quickstart.json as the README documents it, the other
+ * shipped scenarios step by step, and every scenario shipped under scenarios/ loading.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -180,6 +181,59 @@ static void assert_default_answer(const struct scenario *sc)
     ck_assert_uint_eq(sc->answer_delay_max_ns, 0);
     ck_assert(sc->answer_drop == 0);
     ck_assert_uint_eq(sc->answer_reject_after, 0);
+}
+
+/* One piece of a compiled raw template: literal bytes (with their length: they may hold NULs),
+ * or a placeholder. */
+struct piece_want {
+    enum raw_part part;
+    const char *text;
+    size_t len;
+};
+
+/* clang-format off */
+#define TEXT(s) {RAW_PART_TEXT, s, sizeof(s) - 1}
+#define PART(p) {p, NULL, 0}
+/* clang-format on */
+
+static void assert_raw(const struct step *st, enum raw_expect expect, const int *statuses,
+                       unsigned n, uint64_t timeout_ns, const struct piece_want *want,
+                       unsigned npieces)
+{
+    ck_assert_int_eq(st->kind, STEP_RAW);
+    const struct step_raw *r = &st->u.raw;
+    ck_assert_int_eq(r->expect, expect);
+    ck_assert_uint_eq(r->num_statuses, n);
+    for (unsigned i = 0; i < n; i++)
+        ck_assert_int_eq(r->statuses[i], statuses[i]);
+    ck_assert_uint_eq(r->timeout_ns, timeout_ns);
+    ck_assert_uint_eq(r->num_pieces, npieces);
+    size_t text = 0, max = 0;
+    for (unsigned i = 0; i < npieces; i++) {
+        const struct raw_piece *p = &r->pieces[i];
+        ck_assert_msg(p->part == want[i].part, "piece %u is %d, not %d", i, p->part, want[i].part);
+        switch (p->part) {
+        case RAW_PART_TEXT:
+            ck_assert_uint_eq(p->len, want[i].len);
+            ck_assert_uint_le(p->off + p->len, r->text_len);
+            ck_assert_msg(memcmp(r->text + p->off, want[i].text, p->len) == 0, "piece %u", i);
+            text += p->len;
+            max += p->len;
+            break;
+        case RAW_PART_TID:
+            max += SCENARIO_RAW_TID_LEN;
+            break;
+        case RAW_PART_MESSAGE_ID:
+            max += SCENARIO_RAW_MESSAGE_ID_LEN;
+            break;
+        case RAW_PART_TO_PATH:
+        case RAW_PART_FROM_PATH:
+            max += SCENARIO_RAW_PATH_MAX;
+            break;
+        }
+    }
+    ck_assert_uint_eq(r->text_len, text);
+    ck_assert_uint_eq(r->max_len, max);
 }
 
 /* ---- Valid: each file under tests/scenarios/valid/ with its own checks ---- */
@@ -399,6 +453,43 @@ static void check_expect_report(const struct scenario *sc)
     assert_expect(&sc->steps[5], st200, 1, 0, 30 * NS_PER_S);
 }
 
+static void check_raw(const struct scenario *sc)
+{
+    static const int st400[] = {400}, st200[] = {200}, three[] = {400, 481, 501};
+    static const struct piece_want send[] = {
+        TEXT("MSRP "),
+        PART(RAW_PART_TID),
+        TEXT(" SEND\r\nTo-Path: "),
+        PART(RAW_PART_TO_PATH),
+        TEXT("\r\nFrom-Path: "),
+        PART(RAW_PART_FROM_PATH),
+        TEXT("\r\nMessage-ID: "),
+        PART(RAW_PART_MESSAGE_ID),
+        TEXT("\r\nByte-Range: 1-x/5\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------"),
+        PART(RAW_PART_TID),
+        TEXT("$\r\n"),
+    };
+    static const struct piece_want hello[] = {TEXT("HELLO\r\n")};
+    /* {{ and }} are braces; \u0000 and \u00ff single bytes; {local_uri} is {from_path} */
+    static const struct piece_want braces[] = {
+        TEXT("{\0\xff}"), PART(RAW_PART_FROM_PATH), TEXT("{"), PART(RAW_PART_TID), TEXT("}"),
+    };
+    static const struct piece_want path[] = {PART(RAW_PART_TO_PATH)};
+    /* é written as UTF-8 in the file and as \u00e9: the same byte either way */
+    static const struct piece_want latin1[] = {TEXT("\xe9\xe9")};
+
+    ck_assert_str_eq(sc->name, "raw");
+    assert_default_load(sc);
+    assert_default_answer(sc);
+    ck_assert_uint_eq(sc->num_steps, 6);
+    assert_raw(&sc->steps[0], RAW_EXPECT_RESPONSE, st400, 1, 2 * NS_PER_S, send, N_ELEMS(send));
+    assert_raw(&sc->steps[1], RAW_EXPECT_RESPONSE, st200, 1, 5 * NS_PER_S, hello, N_ELEMS(hello));
+    assert_raw(&sc->steps[2], RAW_EXPECT_NONE, NULL, 0, 300000000ull, braces, N_ELEMS(braces));
+    assert_raw(&sc->steps[3], RAW_EXPECT_CLOSE, NULL, 0, NS_PER_S, path, N_ELEMS(path));
+    assert_default_send(&sc->steps[4]);
+    assert_raw(&sc->steps[5], RAW_EXPECT_RESPONSE, three, 3, 5 * NS_PER_S, latin1, N_ELEMS(latin1));
+}
+
 static const struct valid_file {
     const char *path;
     void (*check)(const struct scenario *sc);
@@ -414,6 +505,7 @@ static const struct valid_file {
     {"tests/scenarios/valid/send_options.json", check_send_options},
     {"tests/scenarios/valid/answer_delay.json", check_answer_delay},
     {"tests/scenarios/valid/answer_delay_range.json", check_answer_delay_range},
+    {"tests/scenarios/valid/raw.json", check_raw},
 };
 
 START_TEST(test_valid_file)
@@ -470,8 +562,8 @@ END_TEST
     WITH_TOPO("{\"kind\":\"target\",\"transport\":\"tls\",\"targets\":" list "}")
 
 #define STEP_WHAT                                                                                  \
-    "expected an object with one key: \"send\", \"expect\", \"pause\", \"repeat\" or "             \
-    "\"close\", got "
+    "expected an object with one key: \"send\", \"expect\", \"pause\", \"repeat\", "               \
+    "\"close\" or \"raw\", got "
 #define LOAD_KEYS                                                                                  \
     "\"threads\", \"sessions\", \"concurrency\", \"session_rate\", \"ramp_up\", "                  \
     "\"duration\", \"warm_up\", \"mode\", \"outstanding\", \"rate\""
@@ -486,6 +578,11 @@ END_TEST
 #define ORDER_WHAT "expected one of \"in-order\", \"reverse\", \"shuffled\", \"overlapping\", got "
 #define OVERLAP_ONLY "\"overlap\" is only allowed when order is \"overlapping\""
 #define DELAY_WHAT "expected a number of seconds >= 0 or an object with \"min\" and \"max\", got "
+#define WITH_RAW(r) WITH_STEPS("[{\"raw\":" r "}]")
+#define BRACES "; write {{ and }} for literal braces"
+#define KNOWN                                                                                      \
+    "; known placeholders: {tid}, {to_path}, {from_path}, {message_id}, {local_uri}" BRACES
+#define ONE_BYTE "expected characters U+0000..U+00FF only (one byte each), got "
 /* A content file in the tree, 13 bytes: "hello, world\n". */
 #define HELLO "tests/scenarios/data/hello.txt"
 
@@ -628,7 +725,7 @@ static const struct bad_case {
     {WITH_STEPS("[{\"send\":{},\"pause\":1}]"), "$.steps[0]: " STEP_WHAT "an object with 2 keys"},
     {WITH_STEPS("[{\"recv\":{}}]"),
      "$.steps[0]: unknown key \"recv\"; allowed keys: \"send\", \"expect\", \"pause\", "
-     "\"repeat\", \"close\""},
+     "\"repeat\", \"close\", \"raw\""},
     {WITH_STEPS("[{\"expect\":{}}]"), "$.steps[0]: " EXPECT_PLACE},
     {WITH_STEPS("[{\"send\":{}},{\"pause\":1},{\"expect\":{}}]"), "$.steps[2]: " EXPECT_PLACE},
     {WITH_STEPS("[{\"send\":{}},{\"expect\":{}},{\"expect\":{}}]"), "$.steps[2]: " EXPECT_PLACE},
@@ -831,6 +928,88 @@ static const struct bad_case {
     {WITH_EXPECT("{\"answered\":{}}"),
      "$.steps[1].expect.answered: expected true or false, got an empty object"},
 
+    /* raw */
+    {WITH_RAW("\"x\""), "$.steps[0].raw: expected an object, got a string"},
+    {WITH_RAW("{}"), "$.steps[0].raw: required key \"template\" missing"},
+    {WITH_RAW("{\"template\":\"x\",\"tid\":\"abcd\"}"),
+     "$.steps[0].raw: unknown key \"tid\"; allowed keys: \"template\", \"expect\", \"status\", "
+     "\"timeout\""},
+    {WITH_RAW("{\"template\":5}"), "$.steps[0].raw.template: expected a non-empty string, got 5"},
+    {WITH_RAW("{\"template\":[\"MSRP\"]}"),
+     "$.steps[0].raw.template: expected a non-empty string, got an array"},
+    {WITH_RAW("{\"template\":\"\"}"),
+     "$.steps[0].raw.template: expected a non-empty string, got \"\""},
+    {WITH_RAW("{\"template\":\"MSRP {tdi} SEND\"}"),
+     "$.steps[0].raw.template: unknown placeholder \"{tdi}\"" KNOWN},
+    {WITH_RAW("{\"template\":\"{TID}\"}"),
+     "$.steps[0].raw.template: unknown placeholder \"{TID}\"" KNOWN},
+    {WITH_RAW("{\"template\":\"{}\"}"),
+     "$.steps[0].raw.template: unknown placeholder \"{}\"" KNOWN},
+    {WITH_RAW("{\"template\":\"{a\\nb}\"}"),
+     "$.steps[0].raw.template: unknown placeholder \"{a\\nb}\"" KNOWN},
+    /* a body with JSON in it whose braces were not doubled */
+    {WITH_RAW("{\"template\":\"\\r\\n{\\\"a\\\":1}\"}"),
+     "$.steps[0].raw.template: unknown placeholder \"{\\\"a\\\":1}\"" KNOWN},
+    {WITH_RAW("{\"template\":\"{" R64("x") "}\"}"),
+     "$.steps[0].raw.template: unknown placeholder of 66 bytes" KNOWN},
+    {WITH_RAW("{\"template\":\"MSRP {tid SEND\"}"),
+     "$.steps[0].raw.template: \"{\" at character 6 opens no placeholder" BRACES},
+    {WITH_RAW("{\"template\":\"{{{\"}"),
+     "$.steps[0].raw.template: \"{\" at character 3 opens no placeholder" BRACES},
+    {WITH_RAW("{\"template\":\"a}b\"}"),
+     "$.steps[0].raw.template: \"}\" at character 2 closes no placeholder" BRACES},
+    {WITH_RAW("{\"template\":\"{tid}}}}\"}"),
+     "$.steps[0].raw.template: \"}\" at character 8 closes no placeholder" BRACES},
+    {WITH_RAW("{\"template\":\"ab\\u0100\"}"),
+     "$.steps[0].raw.template: " ONE_BYTE "U+0100 at character 3"},
+    {WITH_RAW("{\"template\":\"\\u00ff\\u20ac\"}"),
+     "$.steps[0].raw.template: " ONE_BYTE "U+20AC at character 2"},
+    {WITH_RAW("{\"template\":\"x\xe2\x82\xac\"}"),
+     "$.steps[0].raw.template: " ONE_BYTE "U+20AC at character 2"},
+    {WITH_RAW("{\"template\":\"\\ud83d\\ude00\"}"),
+     "$.steps[0].raw.template: " ONE_BYTE "U+1F600 at character 1"},
+    {WITH_RAW("{\"template\":\"" R256(R256("a")) "b\"}"),
+     "$.steps[0].raw.template: expected at most 65536 bytes once expanded, got 65537"},
+    {WITH_RAW("{\"template\":\"" R128("{to_path}") "{local_uri}\"}"),
+     "$.steps[0].raw.template: expected at most 65536 bytes once expanded, got up to 65919 "
+     "({to_path}, {from_path} and {local_uri} counted as 511 bytes each)"},
+    {WITH_RAW("{\"template\":\"" R256(R255("a")) R128("a") R64("a") R32("a") R16("a")
+                  R4("a") "a{tid}\"}"),
+     "$.steps[0].raw.template: expected at most 65536 bytes once expanded, got 65537"},
+    {WITH_RAW("{\"template\":\"x\",\"expect\":\"maybe\"}"),
+     "$.steps[0].raw.expect: expected one of \"response\", \"none\", \"close\", got \"maybe\""},
+    {WITH_RAW("{\"template\":\"x\",\"expect\":null}"),
+     "$.steps[0].raw.expect: expected one of \"response\", \"none\", \"close\", got null"},
+    {WITH_RAW("{\"template\":\"x\",\"status\":99}"), "$.steps[0].raw.status: " STATUS_WHAT "99"},
+    {WITH_RAW("{\"template\":\"x\",\"status\":[200,1000]}"),
+     "$.steps[0].raw.status[1]: expected an integer 100..999, got 1000"},
+    {WITH_RAW("{\"template\":\"x\",\"expect\":\"none\",\"status\":200}"),
+     "$.steps[0].raw.status: \"status\" is only allowed when expect is \"response\""},
+    {WITH_RAW("{\"template\":\"x\",\"status\":[200],\"expect\":\"close\"}"),
+     "$.steps[0].raw.status: \"status\" is only allowed when expect is \"response\""},
+    {WITH_RAW("{\"template\":\"x\",\"timeout\":0}"),
+     "$.steps[0].raw.timeout: expected a number of seconds > 0, got 0"},
+    {WITH_RAW("{\"template\":\"x\",\"timeout\":\"1\"}"),
+     "$.steps[0].raw.timeout: expected a number of seconds > 0, got a string"},
+    /* a raw step is no send: an expect after it has nothing to check */
+    {WITH_STEPS("[{\"send\":{}},{\"raw\":{\"template\":\"x\"}},{\"expect\":{}}]"),
+     "$.steps[2]: " EXPECT_PLACE},
+    /* a problem after compiled templates: they are freed (ASan checks) */
+    {WITH_STEPS("[{\"raw\":{\"template\":\"{tid}x\"}},{\"repeat\":{\"times\":1,\"steps\":"
+                "[{\"raw\":{\"template\":\"y\"}},{\"pause\":0}]}}]"),
+     "$.steps[1].repeat.steps[1].pause: expected a number of seconds > 0, got 0"},
+    /* \u0000 is a byte for raw templates only: elsewhere it would cut a string short */
+    {"{\"name\":\"n\",\"description\":\"a\\u0000b\"," STEPS "}",
+     "$.description: expected a string, got \"a\\u0000b\""},
+    {"{\"name\":\"n\\u0000\"," STEPS "}", "$.name: " NAME_WHAT "\"n\\u0000\""},
+    {WITH_SEND("{\"content_type\":\"text/plain\\u0000x\"}"),
+     "$.steps[0].send.content_type: expected a media type such as \"text/plain\", got "
+     "\"text/plain\\u0000x\""},
+    {WITH_SEND("{\"content_file\":\"" HELLO "\\u0000x\"}"),
+     "$.steps[0].send.content_file: expected a file path, got \"" HELLO "\\u0000x\""},
+    {"{\"name\":\"n\",\"a\\u0000b\":1," STEPS "}",
+     "line 1 column 22: NUL byte in object key not supported near '\"a\\u0000b\"'"},
+
     /* pause */
     {WITH_STEPS("[{\"pause\":0}]"), "$.steps[0].pause: expected a number of seconds > 0, got 0"},
     {WITH_STEPS("[{\"pause\":\"1s\"}]"),
@@ -1018,6 +1197,45 @@ START_TEST(test_max_steps_fit)
                   err);
     ck_assert_uint_eq(sc->num_steps, SCENARIO_MAX_STEPS);
     assert_repeat(sc, 253, 255, 1);
+    unload(sc);
+}
+END_TEST
+
+/* A template that fills exactly 64 KiB once expanded loads; every byte value comes through. */
+START_TEST(test_raw_at_limit)
+{
+    static const char text[] = WITH_RAW("{\"template\":\"" R256(R255("a")) R128("a") R64("a")
+                                            R32("a") R16("a") R4("a") "{tid}\"}");
+    struct scenario *sc = calloc(1, sizeof *sc);
+    char err[ERR_CAP];
+    ck_assert_ptr_nonnull(sc);
+    ck_assert_msg(scenario_parse("raw.json", text, sizeof text - 1, sc, err, sizeof err) == 0, "%s",
+                  err);
+    ck_assert_uint_eq(sc->steps[0].u.raw.max_len, SCENARIO_RAW_MAX);
+    ck_assert_uint_eq(sc->steps[0].u.raw.text_len, SCENARIO_RAW_MAX - SCENARIO_RAW_TID_LEN);
+    unload(sc);
+
+    /* \u0000..\u00ff, each the byte of its value, 256 of them in one template; a brace is a
+     * brace however it is written, so \u007b and \u007d are doubled like { and } */
+    char json[258 * 6 + 128];
+    size_t o =
+        (size_t)snprintf(json, sizeof json, "{\"name\":\"n\",\"steps\":[{\"raw\":{\"template\":\"");
+    for (int b = 0; b < 256; b++)
+        o += (size_t)snprintf(json + o, sizeof json - o,
+                              b == '{' || b == '}' ? "\\u%04x\\u%04x" : "\\u%04x", b, b);
+    o += (size_t)snprintf(json + o, sizeof json - o, "\"}}]}");
+    sc = calloc(1, sizeof *sc);
+    ck_assert_ptr_nonnull(sc);
+    ck_assert_msg(scenario_parse("bytes.json", json, o, sc, err, sizeof err) == 0, "%s", err);
+    const struct step_raw *r = &sc->steps[0].u.raw;
+    ck_assert_uint_eq(r->num_pieces, 1);
+    ck_assert_uint_eq(r->text_len, 256);
+    for (int b = 0; b < 256; b++)
+        ck_assert_int_eq((unsigned char)r->text[b], b);
+    /* scenario_free lets go of the template, and a second call finds nothing to free */
+    scenario_free(sc);
+    ck_assert_ptr_null(sc->steps[0].u.raw.pieces);
+    ck_assert_ptr_null(sc->steps[0].u.raw.text);
     unload(sc);
 }
 END_TEST
@@ -1369,6 +1587,51 @@ START_TEST(test_shipped_failure_report_timeouts)
 }
 END_TEST
 
+START_TEST(test_shipped_raw_malformed)
+{
+    static const int st200[] = {200}, st400[] = {400}, st501[] = {501}, st481[] = {481};
+    struct scenario *sc = load_ok("scenarios/raw-malformed.json");
+    ck_assert_str_eq(sc->name, "raw-malformed");
+    assert_default_topology(sc);
+    assert_default_answer(sc);
+    ck_assert_uint_eq(sc->num_steps, 10);
+    assert_send(&sc->steps[0], 1, 100, 100, "text/plain", 2048, MSRP_REPORT_YES,
+                MSRP_REPORT_ABSENT);
+    assert_expect(&sc->steps[1], st200, 1, 0, 30 * NS_PER_S);
+    static const struct {
+        unsigned step;
+        enum raw_expect expect;
+        const int *statuses;
+        unsigned n;
+        uint64_t timeout_ns;
+        const char *has; /* bytes the template holds */
+    } raws[] = {
+        {2, RAW_EXPECT_RESPONSE, st200, 1, 5 * NS_PER_S, "\r\n\r\n\0\x7f\x80\xff\r\n-------"},
+        {3, RAW_EXPECT_RESPONSE, st400, 1, 5 * NS_PER_S, "Byte-Range: 1-x/5\r\n"},
+        {4, RAW_EXPECT_RESPONSE, st501, 1, 5 * NS_PER_S, " FROB\r\n"},
+        {5, RAW_EXPECT_RESPONSE, st481, 1, 5 * NS_PER_S, "To-Path: msrp://127.0.0.1:9/nobody;tcp"},
+        {6, RAW_EXPECT_NONE, NULL, 0, 300000000ull, "Failure-Report: no\r\n"},
+        {9, RAW_EXPECT_CLOSE, NULL, 0, 2 * NS_PER_S, "HELLO\r\n"},
+    };
+    for (unsigned i = 0; i < N_ELEMS(raws); i++) {
+        const struct step *st = &sc->steps[raws[i].step];
+        ck_assert_int_eq(st->kind, STEP_RAW);
+        ck_assert_int_eq(st->u.raw.expect, raws[i].expect);
+        ck_assert_uint_eq(st->u.raw.num_statuses, raws[i].n);
+        for (unsigned k = 0; k < raws[i].n; k++)
+            ck_assert_int_eq(st->u.raw.statuses[k], raws[i].statuses[k]);
+        ck_assert_uint_eq(st->u.raw.timeout_ns, raws[i].timeout_ns);
+        size_t n = strlen(raws[i].has) + (i == 0 ? 9 : 0); /* the first holds a NUL */
+        ck_assert_msg(memmem(st->u.raw.text, st->u.raw.text_len, raws[i].has, n) != NULL, "step %u",
+                      raws[i].step);
+    }
+    assert_send(&sc->steps[7], 1, 100, 100, "text/plain", 2048, MSRP_REPORT_YES,
+                MSRP_REPORT_ABSENT);
+    assert_expect(&sc->steps[8], st200, 1, 0, 30 * NS_PER_S);
+    unload(sc);
+}
+END_TEST
+
 /* Whatever ships under scenarios/ must load: a broken example is a bug. */
 START_TEST(test_shipped_scenarios)
 {
@@ -1407,6 +1670,7 @@ Suite *make_scenario_suite(void)
     tcase_add_test(tc, test_deep_nesting_fits);
     tcase_add_test(tc, test_deep_nesting_overflows);
     tcase_add_test(tc, test_max_steps_fit);
+    tcase_add_test(tc, test_raw_at_limit);
     tcase_add_test(tc, test_small_error_buffer);
     tcase_add_test(tc, test_parse_by_length);
     tcase_add_test(tc, test_free_zeroed);
@@ -1428,6 +1692,7 @@ Suite *make_scenario_suite(void)
     tcase_add_test(tc, test_shipped_chunking);
     tcase_add_test(tc, test_shipped_byte_range);
     tcase_add_test(tc, test_shipped_failure_report_timeouts);
+    tcase_add_test(tc, test_shipped_raw_malformed);
     tcase_add_test(tc, test_shipped_scenarios);
     suite_add_tcase(s, tc);
 

@@ -3,7 +3,8 @@
  * transfers checked by SHA-256 (TCP and TLS), response timeouts per Failure-Report, a peer that
  * closes mid-chunk, 481 for unknown sessions, bind timeouts, 1,000 sessions on one thread;
  * chunk orders (reverse, shuffled, overlapping) end to end and on the wire; the answering
- * behaviour for load tests (delayed and dropped responses, 413 beyond a byte limit).
+ * behaviour for load tests (delayed and dropped responses, 413 beyond a byte limit); raw
+ * sends (msrp_session_send_raw) and what the peer makes of them.
  * Every wait is bounded: a stuck test fails on its deadline instead of hanging.
  */
 #include <errno.h>
@@ -48,6 +49,11 @@ struct world {
     /* the answering side's behaviour, applied by expect_server() */
     uint64_t delay_min_ns, delay_max_ns, reject_after, answer_seed;
     double drop;
+    /* raw sends (on_raw_result) and the peer violations the client saw */
+    int raw_results, raw_status, client_violations;
+    bool raw_closed;
+    void *raw_cookie;
+    uint64_t raw_done_ns;
 };
 
 static struct world W;
@@ -120,9 +126,30 @@ static void on_report(struct msrp_session *s, const struct msrp_report_in *r)
 
 static const struct msrp_session_handlers server_handlers = {
     .on_bound = on_bound_server, .on_received = on_received, .on_end = on_end};
-static const struct msrp_session_handlers client_handlers = {
-    .on_bound = on_bound_client, .on_sent = on_sent, .on_end = on_end, .on_report = on_report,
-    .on_chunk_result = on_chunk_result};
+static void on_raw_result(struct msrp_session *s, void *cookie, int status, bool closed)
+{
+    (void)s;
+    W.raw_results++;
+    W.raw_status = status;
+    W.raw_closed = closed;
+    W.raw_cookie = cookie;
+    W.raw_done_ns = net_now_ns();
+}
+
+static void on_client_violation(struct msrp_session *s, const struct msrp_peer_violation *v)
+{
+    (void)s;
+    (void)v;
+    W.client_violations++;
+}
+
+static const struct msrp_session_handlers client_handlers = {.on_bound = on_bound_client,
+                                                             .on_sent = on_sent,
+                                                             .on_end = on_end,
+                                                             .on_report = on_report,
+                                                             .on_chunk_result = on_chunk_result,
+                                                             .on_raw_result = on_raw_result,
+                                                             .on_violation = on_client_violation};
 
 /* Runs the loop until *counter reaches want, or fails after seconds. */
 static void run_until(int *counter, int want, double seconds)
@@ -475,6 +502,180 @@ START_TEST(peer_closes_mid_chunk)
     ck_assert_int_eq(W.last_status, 0); /* lost with the connection */
     free(body);
     net_listener_close(l);
+    world_down();
+}
+END_TEST
+
+/* ---- raw sends (msrp_session_send_raw) --------------------------------------------------- */
+
+#define RAW_TID "rawTid4975x1"
+
+/* What a raw send carries; %1$s is the tid, %2$s the peer's path (To-Path), %3$s ours. */
+struct raw_case {
+    const char *name;
+    const char *fmt;
+    uint64_t timeout_ns;
+    int status;   /* the outcome: a response's status, or 0 */
+    bool closed;  /* the peer closes the connection instead */
+    int received; /* messages the answering side takes */
+};
+
+#define RAW_HEAD "MSRP %1$s SEND\r\nTo-Path: %2$s\r\nFrom-Path: %3$s\r\nMessage-ID: rawmsg1\r\n"
+#define RAW_BODY "Content-Type: text/plain\r\n\r\nhello\r\n-------%1$s$\r\n"
+
+static const struct raw_case raw_cases[] = {
+    /* A SEND as any endpoint would write it: the peer's 200 (RFC 4975 section 7.2). */
+    {"valid", RAW_HEAD "Byte-Range: 1-5/5\r\n" RAW_BODY, 5000000000ull, 200, false, 1},
+    /* Framed, but its Byte-Range is not a number: 400 (section 7.3, chunk error). */
+    {"bad-byte-range", RAW_HEAD "Byte-Range: 1-x/5\r\n" RAW_BODY, 5000000000ull, 400, false, 0},
+    /* A method nobody knows: 501 (section 12). */
+    {"unknown-method", "MSRP %1$s FROB\r\nTo-Path: %2$s\r\nFrom-Path: %3$s\r\n-------%1$s$\r\n",
+     5000000000ull, 501, false, 0},
+    /* Failure-Report: no asks for no response at all (section 7.1.2): the timeout passes. */
+    {"failure-report-no", RAW_HEAD "Byte-Range: 1-5/5\r\nFailure-Report: no\r\n" RAW_BODY,
+     200000000ull, 0, false, 1},
+    /* Not MSRP at all: the framing is lost and the peer must close (section 7.3). */
+    {"garbage", "HELLO\r\n", 5000000000ull, 0, true, 0},
+};
+
+static char *raw_bytes(const char *fmt, const char *to, const char *from)
+{
+    char *out;
+    ck_assert_int_ge(asprintf(&out, fmt, RAW_TID, to, from), 0);
+    return out;
+}
+
+START_TEST(raw_outcomes)
+{
+    const struct raw_case *rc = &raw_cases[_i];
+    world_up(false);
+    char uri[128];
+    server_uri(uri, sizeof(uri), "rawsrv", false);
+    expect_server(uri, 0, NULL);
+    connect_client(uri, "rawcli", false, 0, 0);
+    run_until(&W.bound_client, 1, 10);
+    /* The path the session addresses its peer with, for {to_path}. */
+    ck_assert_str_eq(msrp_session_peer_path(last_client), uri);
+    char *bytes = raw_bytes(rc->fmt, uri, msrp_session_local_uri(last_client));
+    int cookie;
+    uint64_t start = net_now_ns();
+    ck_assert_int_eq(msrp_session_send_raw(last_client, bytes, strlen(bytes), RAW_TID,
+                                           strlen(RAW_TID), rc->timeout_ns, &cookie),
+                     0);
+    free(bytes); /* the bytes are the caller's again once the call returns */
+    run_until(&W.raw_results, 1, 10);
+    ck_assert_msg(W.raw_status == rc->status, "%s: status %d", rc->name, W.raw_status);
+    ck_assert_int_eq(W.raw_closed, rc->closed);
+    ck_assert_ptr_eq(W.raw_cookie, &cookie);
+    /* The response matched the raw send: it was no response to nothing. */
+    ck_assert_int_eq(W.client_violations, 0);
+    if (rc->status == 0 && !rc->closed)
+        ck_assert_uint_ge(W.raw_done_ns - start, rc->timeout_ns);
+    else
+        ck_assert_uint_lt(W.raw_done_ns - start, rc->timeout_ns);
+    if (rc->closed) {
+        run_until(&W.ended, 2, 5);
+        ck_assert_int_eq(W.last_end, MSRP_END_PEER_CLOSED);
+    } else {
+        /* The session goes on as before: a message of ours still gets its 200. */
+        ck_assert_int_eq(msrp_session_send(last_client, "after", 5, NULL), 0);
+        run_until(&W.sent, 1, 10);
+        ck_assert_int_eq(W.last_status, 200);
+        run_until(&W.received, rc->received + 1, 5);
+        msrp_session_close(last_client);
+        run_until(&W.ended, 2, 10);
+    }
+    ck_assert_int_eq(W.received, rc->received + !rc->closed);
+    /* Exactly once: nothing more arrives after the outcome, not even from the timer. */
+    for (int k = 0; k < 3; k++)
+        net_loop_run_once(W.loop, 10);
+    ck_assert_int_eq(W.raw_results, 1);
+    world_down();
+}
+END_TEST
+
+/* Raw sends between messages of ours, and the responses in any order: each finds its own. */
+START_TEST(raw_among_messages)
+{
+    world_up(false);
+    char uri[128];
+    server_uri(uri, sizeof(uri), "rawmix", false);
+    expect_server(uri, 0, NULL);
+    connect_client(uri, "rawmix-c", false, 0, 1000);
+    run_until(&W.bound_client, 1, 10);
+    char *body = pattern_body(10000);
+    ck_assert_int_eq(msrp_session_send(last_client, body, 10000, NULL), 0);
+    char *bytes = raw_bytes(raw_cases[1].fmt, uri, msrp_session_local_uri(last_client));
+    ck_assert_int_eq(msrp_session_send_raw(last_client, bytes, strlen(bytes), RAW_TID,
+                                           strlen(RAW_TID), 5000000000ull, NULL),
+                     0);
+    free(bytes);
+    ck_assert_int_eq(msrp_session_send(last_client, body, 10000, NULL), 0);
+    run_until(&W.sent, 2, 10);
+    run_until(&W.raw_results, 1, 10);
+    ck_assert_int_eq(W.raw_status, 400);
+    ck_assert_int_eq(W.last_status, 200);
+    ck_assert_int_eq(W.received, 2);
+    ck_assert_int_eq(W.client_violations, 0);
+    msrp_session_close(last_client);
+    run_until(&W.ended, 2, 10);
+    free(body);
+    world_down();
+}
+END_TEST
+
+START_TEST(raw_refused)
+{
+    world_up(false);
+    char uri[128];
+    server_uri(uri, sizeof(uri), "rawref", false);
+    expect_server(uri, 0, NULL);
+    connect_client(uri, "rawref-c", false, 0, 0);
+    /* Not bound yet: the peer would take the bytes for a binding attempt. */
+    ck_assert_int_eq(msrp_session_send_raw(last_client, "x", 1, RAW_TID, 12, 1000000000ull, NULL),
+                     ENOTCONN);
+    run_until(&W.bound_client, 1, 10);
+    static const char tid33[] = "abcdefghijklmnopqrstuvwxyz0123456";
+    ck_assert_int_eq(msrp_session_send_raw(last_client, "x", 1, RAW_TID, 0, 1000000000ull, NULL),
+                     EINVAL);
+    ck_assert_int_eq(msrp_session_send_raw(last_client, "x", 1, tid33, 33, 1000000000ull, NULL),
+                     EINVAL);
+    ck_assert_int_eq(msrp_session_send_raw(last_client, "x", 1, NULL, 12, 1000000000ull, NULL),
+                     EINVAL);
+    ck_assert_int_eq(msrp_session_send_raw(last_client, "x", 1, RAW_TID, 12, 0, NULL), EINVAL);
+    msrp_session_close(last_client); /* nothing queued: it may be gone once this returns */
+    run_until(&W.ended, 2, 10);
+    ck_assert_int_eq(W.raw_results, 0); /* refused sends are never reported */
+    world_down();
+}
+END_TEST
+
+/* The session ends while raw sends wait: each hears of it once, as closed, and its timer goes. */
+START_TEST(raw_pending_at_end)
+{
+    world_up(false);
+    char uri[128];
+    server_uri(uri, sizeof(uri), "rawend", false);
+    expect_server(uri, 0, NULL);
+    connect_client(uri, "rawend-c", false, 0, 0);
+    run_until(&W.bound_client, 1, 10);
+    const struct raw_case *rc = &raw_cases[3]; /* Failure-Report: no: nothing comes back */
+    char *bytes = raw_bytes(rc->fmt, uri, msrp_session_local_uri(last_client));
+    ck_assert_int_eq(msrp_session_send_raw(last_client, bytes, strlen(bytes), RAW_TID,
+                                           strlen(RAW_TID), 300000000ull, NULL),
+                     0);
+    free(bytes);
+    run_until(&W.received, 1, 10);
+    msrp_session_close(last_client);
+    run_until(&W.ended, 2, 10);
+    ck_assert_int_eq(W.raw_results, 1);
+    ck_assert(W.raw_closed);
+    ck_assert_int_eq(W.raw_status, 0);
+    /* Past the timeout: the timer went with the session (ASan would see a use after free). */
+    uint64_t until = net_now_ns() + 400000000ull;
+    while (net_now_ns() < until)
+        net_loop_run_once(W.loop, 50);
+    ck_assert_int_eq(W.raw_results, 1);
     world_down();
 }
 END_TEST
@@ -1080,6 +1281,13 @@ Suite *make_session_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_loop_test(tc, silent_peer_timeouts, 0, (int)(sizeof(timeouts) / sizeof(timeouts[0])));
     tcase_add_test(tc, peer_closes_mid_chunk);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("Raw");
+    tcase_set_timeout(tc, 30);
+    tcase_add_loop_test(tc, raw_outcomes, 0, (int)(sizeof(raw_cases) / sizeof(raw_cases[0])));
+    tcase_add_test(tc, raw_among_messages);
+    tcase_add_test(tc, raw_refused);
+    tcase_add_test(tc, raw_pending_at_end);
     suite_add_tcase(s, tc);
     tc = tcase_create("Scale");
     tcase_set_timeout(tc, 120);

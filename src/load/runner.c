@@ -6,8 +6,9 @@
  * before it connects. A session walks the compiled steps with its own program counter (SIPp's
  * model): `send` issues its messages (closed loop: at most `outstanding` in flight; open loop:
  * on a fixed schedule, latency corrected from the intended send time), `expect` checks their
- * outcomes as they arrive, `pause` arms a timer, `repeat` jumps back, `close` ends. When a
- * session ends the slot starts the next one until the worker's share of `sessions` has run.
+ * outcomes as they arrive, `pause` arms a timer, `repeat` jumps back, `close` ends, `raw`
+ * writes its template's bytes and waits for what comes back. When a session ends the slot
+ * starts the next one until the worker's share of `sessions` has run.
  */
 #include "load/runner.h"
 
@@ -23,6 +24,7 @@
 #include "msrp/session.h"
 #include "net/conn.h"
 #include "net/loop.h"
+#include "wire/idgen.h"
 
 #define TICK_NS (100ull * 1000000ull)
 #define MAX_BODY (1ull << 30)
@@ -53,6 +55,10 @@ struct lsession {
     bool waiting_reports;
     uint64_t next_intended_ns; /* open mode schedule */
     struct net_timer timer;    /* pause, open-loop pacing, REPORT wait */
+    /* the raw step in progress: its outcome is on its way (the session times it) */
+    const struct step_raw *raw;
+    bool raw_closed;     /* the session ended during it: judged by on_end */
+    bool raw_after_idle; /* a "close" step waiting for the messages in flight */
     char local_uri[96];
     char expect_uri[96];
 };
@@ -87,6 +93,13 @@ struct worker {
     uint64_t prog_p99_us;       /* p99 message latency of the last whole second */
     struct histogram interval;  /* this second's message latencies, for prog_p99_us */
     uint64_t next_second_ns;
+    struct raw_scratch *raw; /* made by the first raw step; NULL for scenarios without */
+};
+
+/* Where a raw step's template is expanded, and the ids it draws. */
+struct raw_scratch {
+    struct msrp_idgen ids;
+    char buf[SCENARIO_RAW_MAX];
 };
 
 static bool counting(const struct worker *w, uint64_t now)
@@ -249,6 +262,175 @@ static void pause_done(struct net_loop *loop, struct net_timer *t)
     advance(ls);
 }
 
+/* ---- raw steps ---------------------------------------------------------------------------- */
+
+/* "200" or "one of 400, 501": what a raw step expects, for messages. */
+static void raw_expected_text(const struct step_raw *st, char *buf, size_t cap)
+{
+    size_t o = (size_t)snprintf(buf, cap, "%s", st->num_statuses > 1 ? "one of " : "");
+    for (unsigned i = 0; i < st->num_statuses && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%d", i > 0 ? ", " : "", st->statuses[i]);
+}
+
+/*
+ * Checks a raw step's outcome: status (0: none within the timeout), or the end of the session
+ * (why != MSRP_END_NONE). A mismatch counts as an expectation failure, whatever the warm-up:
+ * a raw step checks conformance, not performance. Returns whether the expectation was met.
+ */
+static bool raw_check(struct lsession *ls, const struct step_raw *st, int status,
+                      enum msrp_session_end why)
+{
+    struct worker *w = ls->w;
+    bool ended = why != MSRP_END_NONE;
+    char want[96], what[256];
+    double secs = (double)st->timeout_ns / 1e9;
+    const char *end = msrp_session_end_name(why);
+    switch (st->expect) {
+    case RAW_EXPECT_RESPONSE: {
+        bool listed = false;
+        for (unsigned i = 0; i < st->num_statuses; i++)
+            listed = listed || st->statuses[i] == status;
+        if (!ended && listed)
+            return true;
+        raw_expected_text(st, want, sizeof(want));
+        if (ended)
+            snprintf(what, sizeof(what),
+                     "a raw step saw the session end (%s) where the scenario expects %s", end,
+                     want);
+        else if (status == 0)
+            snprintf(what, sizeof(what),
+                     "a raw step got no response within %g s where the scenario expects %s", secs,
+                     want);
+        else
+            snprintf(what, sizeof(what), "a raw step got %d where the scenario expects %s", status,
+                     want);
+        break;
+    }
+    case RAW_EXPECT_NONE:
+        if (!ended && status == 0)
+            return true;
+        if (ended)
+            snprintf(what, sizeof(what),
+                     "a raw step saw the session end (%s) where the scenario expects no response",
+                     end);
+        else
+            snprintf(what, sizeof(what), "a raw step got %d where the scenario expects no response",
+                     status);
+        break;
+    case RAW_EXPECT_CLOSE:
+        /* RFC 4975 section 7.3: bytes that cannot be framed leave the receiver nothing but
+         * closing the connection. Only the peer closing counts, not the session failing. */
+        if (why == MSRP_END_PEER_CLOSED)
+            return true;
+        if (ended)
+            snprintf(what, sizeof(what),
+                     "a raw step saw the session end (%s) where the scenario expects the peer to "
+                     "close the connection",
+                     end);
+        else if (status == 0)
+            snprintf(what, sizeof(what),
+                     "a raw step saw the connection stay open for %g s where the scenario expects "
+                     "the peer to close it",
+                     secs);
+        else
+            snprintf(
+                what, sizeof(what),
+                "a raw step got %d where the scenario expects the peer to close the connection",
+                status);
+        break;
+    }
+    w->stats.expect_failures++;
+    note_error(w, what);
+    return false;
+}
+
+/* Fills the template in; returns its length, or SIZE_MAX when it would not fit the buffer. */
+static size_t raw_expand(const struct lsession *ls, const struct step_raw *st, char *out,
+                         const char *tid, const char *mid)
+{
+    size_t o = 0;
+    for (unsigned i = 0; i < st->num_pieces; i++) {
+        const struct raw_piece *p = &st->pieces[i];
+        const char *src = NULL;
+        size_t n = 0;
+        switch (p->part) {
+        case RAW_PART_TEXT:
+            src = st->text + p->off;
+            n = p->len;
+            break;
+        case RAW_PART_TID:
+            src = tid;
+            n = SCENARIO_RAW_TID_LEN;
+            break;
+        case RAW_PART_MESSAGE_ID:
+            src = mid;
+            n = SCENARIO_RAW_MESSAGE_ID_LEN;
+            break;
+        case RAW_PART_TO_PATH:
+            src = msrp_session_peer_path(ls->s);
+            n = strlen(src);
+            break;
+        case RAW_PART_FROM_PATH:
+            src = msrp_session_local_uri(ls->s);
+            n = strlen(src);
+            break;
+        }
+        if (n > SCENARIO_RAW_MAX - o)
+            return SIZE_MAX; /* a path beyond what the loader allowed for */
+        memcpy(out + o, src, n);
+        o += n;
+    }
+    return o;
+}
+
+/*
+ * Starts the raw step at pc. Returns true when it waits (for its outcome, or first for the
+ * messages in flight), false when it could not be sent: that is an expectation failure, and
+ * the caller goes on to the next step.
+ */
+static bool raw_start(struct lsession *ls, const struct step_raw *st)
+{
+    struct worker *w = ls->w;
+    /* The peer is expected to close the connection, and the messages still on their way
+     * would be lost with it, failing their own expectations: let them finish first. */
+    if (st->expect == RAW_EXPECT_CLOSE && ls->in_flight > 0) {
+        ls->raw_after_idle = true;
+        return true;
+    }
+    const char *problem = NULL;
+    if (w->raw == NULL) {
+        w->raw = malloc(sizeof(*w->raw));
+        if (w->raw == NULL || msrp_idgen_init(&w->raw->ids) != 0) {
+            free(w->raw);
+            w->raw = NULL;
+            problem = "cannot set up its id generator";
+        }
+    }
+    /* RFC 4975 section 7.1: transaction ids (and here Message-IDs) random enough that no one
+     * guesses them; the tid is also how the session tells this step's response apart. */
+    char tid[SCENARIO_RAW_TID_LEN], mid[SCENARIO_RAW_MESSAGE_ID_LEN];
+    size_t len = 0;
+    if (problem == NULL && (msrp_idgen_ident(&w->raw->ids, tid, sizeof(tid)) != 0 ||
+                            msrp_idgen_ident(&w->raw->ids, mid, sizeof(mid)) != 0))
+        problem = "the CSPRNG failed";
+    if (problem == NULL && (len = raw_expand(ls, st, w->raw->buf, tid, mid)) == SIZE_MAX)
+        problem = "its template is longer than 65536 bytes once expanded";
+    int e = 0;
+    if (problem == NULL && (e = msrp_session_send_raw(ls->s, w->raw->buf, len, tid, sizeof(tid),
+                                                      st->timeout_ns, (void *)st)) != 0)
+        problem = strerror(e);
+    if (problem == NULL) {
+        ls->raw = st;
+        ls->raw_closed = false;
+        return true;
+    }
+    char what[256];
+    snprintf(what, sizeof(what), "a raw step could not be sent: %s", problem);
+    w->stats.expect_failures++;
+    note_error(w, what);
+    return false;
+}
+
 static void finish_session(struct lsession *ls)
 {
     if (ls->closing)
@@ -324,6 +506,11 @@ static void advance(struct lsession *ls)
         case STEP_CLOSE:
             finish_session(ls);
             return;
+        case STEP_RAW:
+            if (raw_start(ls, &st->u.raw))
+                return; /* on_raw_result (or on_sent, for a close step) goes on */
+            ls->pc++;
+            break;
         }
     }
 }
@@ -414,6 +601,13 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
         }
         return;
     }
+    if (ls->raw_after_idle) {
+        if (ls->in_flight == 0) {
+            ls->raw_after_idle = false;
+            advance(ls); /* back to the raw step, which now finds nothing in flight */
+        }
+        return;
+    }
     issue_and_maybe_advance(ls);
 }
 
@@ -443,18 +637,49 @@ static void on_writable(struct msrp_session *s)
     issue_and_maybe_advance(msrp_session_user(s));
 }
 
+static void on_raw_result(struct msrp_session *s, void *cookie, int status, bool closed)
+{
+    struct lsession *ls = msrp_session_user(s);
+    const struct step_raw *st = cookie;
+    if (ls->raw != st)
+        return;
+    if (closed) {
+        /* on_end follows at once and knows why the session ended: it judges. */
+        ls->raw_closed = true;
+        return;
+    }
+    ls->raw = NULL;
+    if (ls->closing)
+        return; /* the run is ending: neither met nor failed */
+    raw_check(ls, st, status, MSRP_END_NONE);
+    ls->pc++;
+    advance(ls);
+}
+
 static void on_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
 {
     struct lsession *ls = msrp_session_user(s);
     struct worker *w = ls->w;
     net_timer_stop(w->loop, &ls->timer);
-    if ((unsigned)why < STATS_END_KINDS)
-        w->stats.session_ends[why]++;
     uint64_t now = net_now_ns();
     struct stats_second *sec = second(w, now);
     bool failed = !(ls->finished && why == MSRP_END_CLOSED);
     if (w->stopping && why == MSRP_END_CLOSED)
         failed = false; /* closed by the end of the run, not by a fault */
+    /* A raw step that expected the peer to close the connection: that is how this session
+     * was meant to end, so it completed (the steps after it are not walked). */
+    bool raw_met = false;
+    if (ls->raw != NULL && ls->raw_closed && !ls->closing)
+        raw_met = raw_check(ls, ls->raw, 0, why);
+    ls->raw = NULL;
+    if (raw_met) {
+        failed = false;
+        ls->finished = true;
+    }
+    /* A close the scenario asked for is counted as an orderly end, not as an error kind. */
+    enum msrp_session_end counted = raw_met ? MSRP_END_CLOSED : why;
+    if ((unsigned)counted < STATS_END_KINDS)
+        w->stats.session_ends[counted]++;
     if (failed) {
         w->stats.sessions_failed++;
         char what[256];
@@ -486,6 +711,7 @@ static const struct msrp_session_handlers calling_handlers = {
     .on_report = on_report,
     .on_writable = on_writable,
     .on_end = on_end,
+    .on_raw_result = on_raw_result,
 };
 
 /* The embedded answering side only answers; its sessions need no callbacks but the end. */
@@ -511,8 +737,12 @@ static bool start_one(struct worker *w, struct lsession *ls)
     if (ls->repeat_left == NULL)
         return false;
     const char *scheme = sc->tls ? "msrps" : "msrp";
-    snprintf(ls->local_uri, sizeof(ls->local_uri), "%s://127.0.0.1:9/w%dc%llu;tcp", scheme,
-             w->index, (unsigned long long)n);
+    /* With --shard I/N the ids start with "hI-", so N hosts never share a session id. */
+    char shard[16] = "";
+    if (w->cfg->shard_count > 1)
+        snprintf(shard, sizeof(shard), "h%u-", w->cfg->shard_index);
+    snprintf(ls->local_uri, sizeof(ls->local_uri), "%s://127.0.0.1:9/%sw%dc%llu;tcp", scheme,
+             shard, w->index, (unsigned long long)n);
     struct msrp_session_config cfg;
     msrp_session_config_default(&cfg);
     cfg.local_uri = ls->local_uri;
@@ -520,8 +750,8 @@ static bool start_one(struct worker *w, struct lsession *ls)
     const struct sockaddr *sa;
     socklen_t salen;
     if (sc->topology == SCENARIO_EMBEDDED) {
-        snprintf(ls->expect_uri, sizeof(ls->expect_uri), "%s://127.0.0.1:%u/w%da%llu;tcp",
-                 scheme, w->port, w->index, (unsigned long long)n);
+        snprintf(ls->expect_uri, sizeof(ls->expect_uri), "%s://127.0.0.1:%u/%sw%da%llu;tcp",
+                 scheme, w->port, shard, w->index, (unsigned long long)n);
         struct msrp_session_config acfg;
         msrp_session_config_default(&acfg);
         acfg.local_uri = ls->expect_uri;
@@ -843,6 +1073,7 @@ out:
                 w->free_tags = next;
             }
             free(w->slots);
+            free(w->raw);
             if (w->srv != NULL)
                 msrp_server_destroy(w->srv);
             if (w->loop != NULL)

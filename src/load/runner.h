@@ -26,6 +26,8 @@ struct run_config {
     struct net_tls *server_tls;   /* embedded answering endpoints (tls) */
     struct net_tls *client_tls;   /* calling sessions (tls) */
     double drain_s;               /* bounded drain after the end; default 2 s */
+    /* run --shard I/N: session ids get the prefix "hI-" (shard_count 0 or 1: no sharding) */
+    unsigned shard_index, shard_count;
 };
 
 struct run_outcome {

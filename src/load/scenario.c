@@ -11,7 +11,8 @@
  *
  * A send's content_file is read while its step is compiled, after the rules that need no file
  * and before those that need its length; the body belongs to the step from then on, and every
- * way out (a later problem, scenario_free) frees it.
+ * way out (a later problem, scenario_free) frees it. A raw step's template is compiled the same
+ * way: into pieces (literal bytes and placeholders) that the step owns once every key is right.
  */
 #include "load/scenario.h"
 
@@ -57,7 +58,8 @@
 #define INT_NO_MAX LONG_MAX
 #endif
 
-#define STEP_WHAT "an object with one key: \"send\", \"expect\", \"pause\", \"repeat\" or \"close\""
+#define STEP_WHAT                                                                                  \
+    "an object with one key: \"send\", \"expect\", \"pause\", \"repeat\", \"close\" or \"raw\""
 #define STEPS_WHAT "a non-empty array of steps"
 #define SIZE_WHAT "an integer 0..1099511627776 or an object with \"min\" and \"max\""
 #define STATUS_WHAT "an integer 100..999 or an array of 1 to 8 of them"
@@ -66,6 +68,8 @@
 #define ACCEPT_WHAT "media types separated by spaces (\"text/plain\", \"text/*\" or \"*\")"
 #define DELAY_WHAT "a number of seconds >= 0 or an object with \"min\" and \"max\""
 #define FILE_WHAT "a file path"
+#define BRACES_HINT "write {{ and }} for literal braces"
+#define PLACEHOLDERS "{tid}, {to_path}, {from_path}, {message_id}, {local_uri}"
 
 /* Where the checker is and where its first complaint goes. */
 struct ctx {
@@ -353,6 +357,10 @@ static int copy_string(struct ctx *c, const json_t *v, const char *what, char *d
         return expected(c, what, v, false);
     if (check_length(c, v, cap) != 0)
         return -1;
+    /* The file may hold \u0000 (a raw template needs it), but a NUL would silently cut these
+     * strings short: a different name, path or media type. */
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return expected(c, what, v, true);
     memcpy(dst, json_string_value(v), json_string_length(v) + 1);
     return 0;
 }
@@ -944,14 +952,15 @@ static int compile_send(struct ctx *c, const json_t *obj)
     return 0;
 }
 
-static int check_statuses(struct ctx *c, const json_t *v, struct step_expect *e)
+/* expect.status and raw.status: one code or a short list of them. */
+static int check_statuses(struct ctx *c, const json_t *v, int *statuses, unsigned *num)
 {
     json_int_t x;
     if (json_is_integer(v)) {
         if (get_int_what(c, v, 100, 999, STATUS_WHAT, &x) != 0)
             return -1;
-        e->statuses[0] = (int)x;
-        e->num_statuses = 1;
+        statuses[0] = (int)x;
+        *num = 1;
         return 0;
     }
     if (!json_is_array(v) || json_array_size(v) == 0)
@@ -962,10 +971,10 @@ static int check_statuses(struct ctx *c, const json_t *v, struct step_expect *e)
         size_t mark = path_push(c, "[%zu]", i);
         if (get_int(c, json_array_get(v, i), 100, 999, &x) != 0)
             return -1;
-        e->statuses[i] = (int)x;
+        statuses[i] = (int)x;
         path_pop(c, mark);
     }
-    e->num_statuses = (unsigned)json_array_size(v);
+    *num = (unsigned)json_array_size(v);
     return 0;
 }
 
@@ -985,7 +994,7 @@ static int compile_expect(struct ctx *c, const json_t *obj)
         return -1;
     if ((v = json_object_get(obj, "status")) != NULL) {
         mark = path_push(c, ".status");
-        if (check_statuses(c, v, &e) != 0)
+        if (check_statuses(c, v, e.statuses, &e.num_statuses) != 0)
             return -1;
         path_pop(c, mark);
     }
@@ -1013,6 +1022,252 @@ static int compile_expect(struct ctx *c, const json_t *obj)
 
     emit(c, STEP_EXPECT)->u.expect = e;
     return 0;
+}
+
+/* ---- raw ---------------------------------------------------------------------------------- */
+
+/* The placeholders a template may hold, and what each becomes. */
+static const struct {
+    const char *name;
+    enum raw_part part;
+} raw_names[] = {
+    {"tid", RAW_PART_TID},
+    {"to_path", RAW_PART_TO_PATH},
+    {"from_path", RAW_PART_FROM_PATH},
+    {"message_id", RAW_PART_MESSAGE_ID},
+    {"local_uri", RAW_PART_FROM_PATH},
+};
+
+#define RAW_NAMES (sizeof raw_names / sizeof raw_names[0])
+
+/* The index in raw_names of the placeholder name[0..len), or RAW_NAMES. */
+static size_t raw_lookup(const char *name, size_t len)
+{
+    size_t k = 0;
+    while (k < RAW_NAMES &&
+           !(strlen(raw_names[k].name) == len && memcmp(raw_names[k].name, name, len) == 0))
+        k++;
+    return k;
+}
+
+/* The template being compiled: its bytes (compacted in place into the literal text) and its
+ * pieces so far. */
+struct raw_build {
+    char *buf;
+    size_t text_len;
+    struct raw_piece *pieces;
+    unsigned num, cap;
+    size_t tids, message_ids, paths;
+};
+
+static bool raw_push(struct raw_build *b, enum raw_part part, uint32_t off, uint32_t len)
+{
+    /* Literal bytes that follow literal bytes join their piece ({{ and }} split nothing). */
+    if (part == RAW_PART_TEXT && b->num > 0 && b->pieces[b->num - 1].part == RAW_PART_TEXT) {
+        b->pieces[b->num - 1].len += len;
+        return true;
+    }
+    if (b->num == b->cap) {
+        unsigned ncap = b->cap == 0 ? 8 : b->cap * 2;
+        struct raw_piece *np = realloc(b->pieces, ncap * sizeof(*np));
+        if (np == NULL)
+            return false;
+        b->pieces = np;
+        b->cap = ncap;
+    }
+    b->pieces[b->num++] = (struct raw_piece){part, off, len};
+    return true;
+}
+
+/*
+ * A JSON string is Unicode, the wire is bytes: each character U+0000..U+00FF stands for the
+ * byte of that value (so "\u00ff" is the byte 0xff, as in Latin-1), and any other is refused
+ * rather than guessed at. jansson hands the string over as valid UTF-8 of len bytes; the bytes
+ * go to out, which has room for len.
+ */
+static int raw_decode(struct ctx *c, const char *in, size_t len, char *out, size_t *outlen)
+{
+    size_t n = 0, chars = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char b = (unsigned char)in[i];
+        size_t k = b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+        uint32_t cp = k == 1 ? b : k == 2 ? b & 0x1Fu : k == 3 ? b & 0x0Fu : b & 0x07u;
+        for (size_t j = 1; j < k && i + j < len; j++)
+            cp = cp << 6 | ((unsigned char)in[i + j] & 0x3Fu);
+        chars++;
+        if (cp > 0xFF)
+            return fail(c,
+                        "expected characters U+0000..U+00FF only (one byte each), got U+%04" PRIX32
+                        " at character %zu",
+                        cp, chars);
+        out[n++] = (char)cp;
+        i += k;
+    }
+    *outlen = n;
+    return 0;
+}
+
+/*
+ * Splits the template's bytes into literal text and placeholders, in the manner of Python's
+ * str.format: {name} is a placeholder, {{ and }} a brace, and any other brace a mistake (most
+ * likely a brace in a body that should have been doubled). The literal text is written over
+ * the bytes already read, so b->buf ends up holding just the text.
+ */
+static int raw_split(struct ctx *c, struct raw_build *b, size_t n)
+{
+    char *p = b->buf;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        char ch = p[i];
+        if ((ch == '{' || ch == '}') && i + 1 < n && p[i + 1] == ch) {
+            p[o] = ch;
+            if (!raw_push(b, RAW_PART_TEXT, (uint32_t)o, 1))
+                return fail(c, "out of memory");
+            o++;
+            i += 2;
+            continue;
+        }
+        if (ch == '}')
+            return fail(c, "\"}\" at character %zu closes no placeholder; " BRACES_HINT, i + 1);
+        if (ch != '{') {
+            size_t j = i;
+            while (j < n && p[j] != '{' && p[j] != '}')
+                j++;
+            memmove(p + o, p + i, j - i);
+            if (!raw_push(b, RAW_PART_TEXT, (uint32_t)o, (uint32_t)(j - i)))
+                return fail(c, "out of memory");
+            o += j - i;
+            i = j;
+            continue;
+        }
+        const char *close = memchr(p + i + 1, '}', n - i - 1);
+        if (close == NULL)
+            return fail(c, "\"{\" at character %zu opens no placeholder; " BRACES_HINT, i + 1);
+        size_t nlen = (size_t)(close - (p + i + 1));
+        size_t k = raw_lookup(p + i + 1, nlen);
+        if (k == RAW_NAMES) {
+            char shown[SHOW_STRING_MAX * 6 + 8];
+            if (nlen + 2 > SHOW_STRING_MAX)
+                snprintf(shown, sizeof shown, "of %zu bytes", nlen + 2);
+            else
+                quote_string(p + i, nlen + 2, shown, sizeof shown);
+            return fail(
+                c, "unknown placeholder %s; known placeholders: " PLACEHOLDERS "; " BRACES_HINT,
+                shown);
+        }
+        enum raw_part part = raw_names[k].part;
+        if (!raw_push(b, part, 0, 0))
+            return fail(c, "out of memory");
+        b->tids += part == RAW_PART_TID;
+        b->message_ids += part == RAW_PART_MESSAGE_ID;
+        b->paths += part == RAW_PART_TO_PATH || part == RAW_PART_FROM_PATH;
+        i += nlen + 2;
+    }
+    b->text_len = o;
+    return 0;
+}
+
+/* raw.template: compiled into b, or -1 with b holding whatever must be freed. */
+static int compile_template(struct ctx *c, const json_t *v, struct raw_build *b, size_t *max_len)
+{
+    if (!json_is_string(v))
+        return expected(c, "a non-empty string", v, false);
+    size_t len = json_string_length(v);
+    if (len == 0)
+        return expected(c, "a non-empty string", v, true);
+    /* Bytes can only shrink from the UTF-8 text (one per character), so len bytes hold them.
+     * A template beyond the cap is refused below, by its expanded length. */
+    b->buf = malloc(len);
+    if (b->buf == NULL)
+        return fail(c, "out of memory");
+    size_t n = 0;
+    if (raw_decode(c, json_string_value(v), len, b->buf, &n) != 0 || raw_split(c, b, n) != 0)
+        return -1;
+    size_t max = b->text_len + b->tids * SCENARIO_RAW_TID_LEN +
+                 b->message_ids * SCENARIO_RAW_MESSAGE_ID_LEN + b->paths * SCENARIO_RAW_PATH_MAX;
+    if (max > SCENARIO_RAW_MAX) {
+        if (b->paths == 0)
+            return fail(c, "expected at most %d bytes once expanded, got %zu", SCENARIO_RAW_MAX,
+                        max);
+        return fail(c,
+                    "expected at most %d bytes once expanded, got up to %zu ({to_path}, "
+                    "{from_path} and {local_uri} counted as %d bytes each)",
+                    SCENARIO_RAW_MAX, max, SCENARIO_RAW_PATH_MAX);
+    }
+    *max_len = max;
+    return 0;
+}
+
+static int compile_raw(struct ctx *c, const json_t *obj)
+{
+    static const char *const keys[] = {"template", "expect", "status", "timeout", NULL};
+    /* In the order of enum raw_expect. */
+    static const char *const expects[] = {"response", "none", "close", NULL};
+    struct step_raw r = {.expect = RAW_EXPECT_RESPONSE,
+                         .statuses = {200},
+                         .num_statuses = 1,
+                         .timeout_ns = 5ull * 1000000000ull};
+    struct raw_build b = {0};
+    const json_t *v;
+    size_t mark;
+    int i;
+
+    if (need_object(c, obj) != 0 || check_keys(c, obj, keys) != 0)
+        return -1;
+    const json_t *vtemplate = json_object_get(obj, "template");
+    if (vtemplate == NULL)
+        return fail(c, "required key \"template\" missing");
+    mark = path_push(c, ".template");
+    if (compile_template(c, vtemplate, &b, &r.max_len) != 0)
+        goto err;
+    path_pop(c, mark);
+    if ((v = json_object_get(obj, "expect")) != NULL) {
+        mark = path_push(c, ".expect");
+        if (get_enum(c, v, expects, &i) != 0)
+            goto err;
+        r.expect = (enum raw_expect)i;
+        path_pop(c, mark);
+    }
+    const json_t *vstatus = json_object_get(obj, "status");
+    if (vstatus != NULL) {
+        mark = path_push(c, ".status");
+        if (check_statuses(c, vstatus, r.statuses, &r.num_statuses) != 0)
+            goto err;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "timeout")) != NULL) {
+        mark = path_push(c, ".timeout");
+        if (get_ns(c, v, &r.timeout_ns) != 0)
+            goto err;
+        path_pop(c, mark);
+    }
+
+    /* The rules between keys, once each key is known to be right on its own. */
+    if (vstatus != NULL && r.expect != RAW_EXPECT_RESPONSE) {
+        path_push(c, ".status");
+        fail(c, "\"status\" is only allowed when expect is \"response\"");
+        goto err;
+    }
+    if (r.expect != RAW_EXPECT_RESPONSE)
+        r.num_statuses = 0;
+
+    /* The text is what is left once escapes and placeholders are gone: give back the rest. */
+    r.text = b.buf;
+    if (b.text_len > 0) {
+        char *shrunk = realloc(b.buf, b.text_len);
+        if (shrunk != NULL)
+            r.text = shrunk;
+    }
+    r.text_len = b.text_len;
+    r.pieces = b.pieces;
+    r.num_pieces = b.num;
+    emit(c, STEP_RAW)->u.raw = r;
+    return 0;
+
+err:
+    free(b.buf);
+    free(b.pieces);
+    return -1;
 }
 
 static int compile_list(struct ctx *c, const json_t *list);
@@ -1058,7 +1313,7 @@ static int compile_repeat(struct ctx *c, const json_t *obj)
 
 static int compile_step(struct ctx *c, const json_t *item, bool *after_send)
 {
-    static const char *const keys[] = {"send", "expect", "pause", "repeat", "close", NULL};
+    static const char *const keys[] = {"send", "expect", "pause", "repeat", "close", "raw", NULL};
     static const char *const none[] = {NULL};
 
     if (!json_is_object(item))
@@ -1100,6 +1355,8 @@ static int compile_step(struct ctx *c, const json_t *item, bool *after_send)
             emit(c, STEP_PAUSE)->u.pause_ns = ns;
     } else if (strcmp(key, "repeat") == 0) {
         rc = compile_repeat(c, v);
+    } else if (strcmp(key, "raw") == 0) {
+        rc = compile_raw(c, v);
     } else {
         if (!json_is_object(v))
             return expected(c, "an empty object", v, false);
@@ -1344,11 +1601,20 @@ static int check_root(struct ctx *c, const json_t *root)
     return 0;
 }
 
-/* The bodies read from content files, owned by the steps that name them. */
+/* The bodies read from content files and the raw templates, owned by their steps. */
 static void free_contents(struct scenario *sc)
 {
     for (unsigned i = 0; i < sc->num_steps && i < SCENARIO_MAX_STEPS; i++) {
         struct step *st = &sc->steps[i];
+        if (st->kind == STEP_RAW) {
+            free(st->u.raw.pieces);
+            free(st->u.raw.text);
+            st->u.raw.pieces = NULL;
+            st->u.raw.text = NULL;
+            st->u.raw.num_pieces = 0;
+            st->u.raw.text_len = 0;
+            continue;
+        }
         if (st->kind != STEP_SEND)
             continue;
         free(st->u.send.content);
@@ -1369,8 +1635,8 @@ int scenario_parse(const char *path, const char *text, size_t len, struct scenar
     }
 
     json_error_t je;
-    json_t *root =
-        json_loadb(text != NULL ? text : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    json_t *root = json_loadb(text != NULL ? text : "", len,
+                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (root == NULL) {
         snprintf(err, errlen, "%s: line %d column %d: %s", path, je.line, je.column, je.text);
         return -1;

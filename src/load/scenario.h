@@ -21,6 +21,14 @@
 #define SCENARIO_MAX_STEPS 256
 #define SCENARIO_MAX_TARGETS 64
 #define SCENARIO_MAX_STATUSES 8
+/* A raw step's bytes once its placeholders are filled in, at most. */
+#define SCENARIO_RAW_MAX 65536
+/* What a path placeholder is taken to fill at load time, when the paths are not known yet: the
+ * longest a target URI may be (the runner's own URIs are far shorter). */
+#define SCENARIO_RAW_PATH_MAX 511
+/* Lengths of the ids the runner draws for {tid} and {message_id}. */
+#define SCENARIO_RAW_TID_LEN 12
+#define SCENARIO_RAW_MESSAGE_ID_LEN 16
 
 enum scenario_mode { SCENARIO_CLOSED = 0, SCENARIO_OPEN };
 enum scenario_topology { SCENARIO_EMBEDDED = 0, SCENARIO_TARGET };
@@ -32,6 +40,7 @@ enum step_kind {
     STEP_REPEAT_BEGIN, /* marks where a repeat starts: its matching END jumps back here */
     STEP_REPEAT_END,
     STEP_CLOSE,
+    STEP_RAW,
 };
 
 /* The order in which the chunks of each message leave (send.order). */
@@ -72,11 +81,48 @@ struct step_expect {
                              0: it must have been made up locally (no response arrived) */
 };
 
+/* What a raw step must see come back (raw.expect). */
+enum raw_expect {
+    RAW_EXPECT_RESPONSE = 0, /* a response with the step's tid and one of the statuses */
+    RAW_EXPECT_NONE,         /* no response with that tid within the timeout */
+    RAW_EXPECT_CLOSE,        /* the peer closes the connection within the timeout */
+};
+
+/* One piece of a raw template: literal bytes, or a value the runner fills in for each send. */
+enum raw_part {
+    RAW_PART_TEXT = 0,   /* text[off .. off + len) */
+    RAW_PART_TID,        /* {tid}: SCENARIO_RAW_TID_LEN random characters, one per step */
+    RAW_PART_TO_PATH,    /* {to_path}: the peer's full path, as the session addresses it */
+    RAW_PART_FROM_PATH,  /* {from_path} and {local_uri}: the session's own URI */
+    RAW_PART_MESSAGE_ID, /* {message_id}: SCENARIO_RAW_MESSAGE_ID_LEN random characters */
+};
+
+struct raw_piece {
+    enum raw_part part;
+    uint32_t off, len; /* RAW_PART_TEXT only */
+};
+
+struct step_raw {
+    /* The template compiled once: pieces in order, and the literal bytes they point into
+     * (escapes and {{ }} already resolved). Both owned by the scenario (scenario_free). */
+    struct raw_piece *pieces;
+    unsigned num_pieces;
+    char *text;
+    size_t text_len;
+    size_t max_len; /* the most the expansion can take, paths counted as
+                       SCENARIO_RAW_PATH_MAX: at most SCENARIO_RAW_MAX */
+    enum raw_expect expect;
+    int statuses[SCENARIO_MAX_STATUSES]; /* RAW_EXPECT_RESPONSE only */
+    unsigned num_statuses;
+    uint64_t timeout_ns;
+};
+
 struct step {
     enum step_kind kind;
     union {
         struct step_send send;
         struct step_expect expect;
+        struct step_raw raw;
         uint64_t pause_ns;
         struct {
             uint32_t times;   /* 0: until the run ends */
@@ -136,7 +182,8 @@ int scenario_load(const char *path, struct scenario *sc, char *err, size_t errle
 /* The same from text in memory (path only names it in messages). */
 int scenario_parse(const char *path, const char *text, size_t len, struct scenario *sc,
                    char *err, size_t errlen);
-/* Frees the file's text and the steps' content; *sc is left so that a second call is harmless. */
+/* Frees the file's text, the steps' content and raw templates; *sc is left so that a second
+ * call is harmless. */
 void scenario_free(struct scenario *sc);
 
 #endif

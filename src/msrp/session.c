@@ -110,6 +110,19 @@ struct delayed_response {
     char path[];           /* a From-Path that is not byte for byte the bound peer's */
 };
 
+/*
+ * A raw send waiting for its outcome (msrp_session_send_raw): allocated only while pending,
+ * so an idle session pays one pointer for the feature.
+ */
+struct raw_wait {
+    struct raw_wait *next;
+    struct msrp_session *s;
+    struct net_timer timer;
+    void *cookie;
+    uint8_t tid_len;
+    char tid[MSRP_TID_MAX];
+};
+
 struct msrp_session {
     struct msrp_session *prev_live, *next_live; /* this thread's live sessions */
     bool aborting;
@@ -146,6 +159,7 @@ struct msrp_session {
     bool shaping;          /* drop_fraction or response delays are set */
     uint64_t rng;          /* splitmix64 state for drops and delays: reproducible per session */
     struct delayed_response *delayed; /* 200s waiting for their delay to expire */
+    struct raw_wait *raws; /* raw sends waiting for a response, their timeout or the end */
     char recent_tids[RECENT_TIDS][MSRP_TID_MAX + 1];
     unsigned recent_next;
     char end_detail[160];
@@ -259,6 +273,9 @@ void msrp_session_config_default(struct msrp_session_config *c)
 
 /* ---- lifetime ----------------------------------------------------------------------------- */
 
+static void leave(struct msrp_session *s);
+static void pump(struct msrp_session *s);
+
 static struct tx *tx_at(const struct msrp_session *s, uint32_t i)
 {
     return &s->tx_blocks[i / TX_BLOCK][i % TX_BLOCK];
@@ -285,9 +302,43 @@ static void delayed_free_all(struct msrp_session *s)
     }
 }
 
+/* Tells the owner how a raw send ended (status 0: no response) and forgets it. */
+static void raw_finish(struct msrp_session *s, struct raw_wait *r, int status, bool closed)
+{
+    struct raw_wait **pp = &s->raws;
+    while (*pp != r)
+        pp = &(*pp)->next;
+    *pp = r->next;
+    net_timer_stop(s->loop, &r->timer);
+    void *cookie = r->cookie;
+    free(r);
+    if (s->h->on_raw_result != NULL)
+        s->h->on_raw_result(s, cookie, status, closed);
+}
+
+static void raw_timeout(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct raw_wait *r = t->arg;
+    struct msrp_session *s = r->s;
+    s->busy++;
+    raw_finish(s, r, 0, false);
+    /* Messages queued by the handler wait for a pump while we are busy: give them one. */
+    if (!s->ended)
+        pump(s);
+    leave(s);
+}
+
 static void session_free(struct msrp_session *s)
 {
     live_remove(s);
+    /* session_end has reported every raw send; this only covers a session that never ran. */
+    while (s->raws != NULL) {
+        struct raw_wait *r = s->raws;
+        s->raws = r->next;
+        net_timer_stop(s->loop, &r->timer);
+        free(r);
+    }
     for (uint32_t i = 0; i < s->tx_cap; i++)
         net_timer_stop(s->loop, &tx_at(s, i)->timer);
     for (uint32_t b = 0; b < s->tx_cap / TX_BLOCK; b++)
@@ -340,6 +391,9 @@ static void session_end(struct msrp_session *s, enum msrp_session_end why, const
                               .done_ns = now};
         s->h->on_sent(s, &r);
     }
+    /* Raw sends still waiting learn that the connection went before their answer did. */
+    while (s->raws != NULL)
+        raw_finish(s, s->raws, 0, true);
     if (s->conn != NULL) {
         struct net_conn *c = s->conn;
         s->conn = NULL;
@@ -493,6 +547,8 @@ static void settle(struct msrp_session *s, struct tx *t, int status, bool local)
     maybe_done(s, m);
 }
 
+static void pump(struct msrp_session *s);
+
 static void response_timeout(struct net_loop *loop, struct net_timer *timer)
 {
     (void)loop;
@@ -503,10 +559,12 @@ static void response_timeout(struct net_loop *loop, struct net_timer *timer)
     bool owed = t->msg->failure_report == MSRP_REPORT_YES ||
                 t->msg->failure_report == MSRP_REPORT_ABSENT;
     settle(s, t, owed ? 408 : 200, true);
+    /* The owner may have queued more from on_sent: nothing else would send it until the
+     * next read, since a timer is not one of the connection's callbacks. */
+    if (!s->ended)
+        pump(s);
     leave(s);
 }
-
-static void pump(struct msrp_session *s);
 
 /* Cuts and queues the next chunk of the head message. Returns false when it cannot. */
 static bool send_next_chunk(struct msrp_session *s)
@@ -758,6 +816,38 @@ int msrp_session_send(struct msrp_session *s, const char *body, size_t len,
         pump(s);
         leave(s);
     }
+    return 0;
+}
+
+int msrp_session_send_raw(struct msrp_session *s, const char *bytes, size_t len, const char *tid,
+                          size_t tid_len, uint64_t timeout_ns, void *cookie)
+{
+    /* Before binding the peer would take the bytes as a binding attempt (RFC 4975 section
+     * 5.4), and our own binding SEND may not have left yet. */
+    if (s->ended || s->state != S_BOUND || s->conn == NULL)
+        return ENOTCONN;
+    if (tid == NULL || tid_len == 0 || tid_len > MSRP_TID_MAX || timeout_ns == 0)
+        return EINVAL;
+    struct raw_wait *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return ENOMEM;
+    /* Straight to the connection: the chunks of our messages are cut only as it takes them,
+     * so these bytes land between two whole chunks. */
+    struct iovec iov = {.iov_base = (void *)bytes, .iov_len = len};
+    int e = net_conn_send(s->conn, &iov, 1);
+    if (e != 0) {
+        free(r);
+        return e;
+    }
+    r->s = s;
+    r->cookie = cookie;
+    r->tid_len = (uint8_t)tid_len;
+    memcpy(r->tid, tid, tid_len);
+    r->timer.fn = raw_timeout;
+    r->timer.arg = r;
+    r->next = s->raws;
+    s->raws = r;
+    net_timer_start(s->loop, &r->timer, timeout_ns);
     return 0;
 }
 
@@ -1234,8 +1324,26 @@ static void request_end(struct msrp_session *s)
                     in->report_end, in->report);
 }
 
+/*
+ * A response to a raw send: matched on its transaction id before our own transactions, so
+ * that it does not count as a response to nothing (RFC 4975 section 7.2: a response carries
+ * its request's transaction id). Only looked at while a raw send is pending.
+ */
+static bool raw_response(struct msrp_session *s, const struct msrp_chunk *c)
+{
+    for (struct raw_wait *r = s->raws; r != NULL; r = r->next) {
+        if (r->tid_len == c->tid.len && memcmp(r->tid, c->tid.ptr, c->tid.len) == 0) {
+            raw_finish(s, r, c->status, false);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void response_in(struct msrp_session *s, const struct msrp_chunk *c)
 {
+    if (s->raws != NULL && raw_response(s, c))
+        return;
     struct tx *t = tx_find(s, c->tid);
     if (t == NULL) {
         violation(s, "unknown-response", "a response to no transaction of ours");
@@ -1549,4 +1657,9 @@ const char *msrp_session_local_uri(const struct msrp_session *s)
 const char *msrp_session_peer(const struct msrp_session *s)
 {
     return s->conn != NULL ? net_conn_peer(s->conn) : "";
+}
+
+const char *msrp_session_peer_path(const struct msrp_session *s)
+{
+    return s->have_peer ? s->peer_text : "";
 }

@@ -116,6 +116,14 @@ struct msrp_session_handlers {
     void (*on_end)(struct msrp_session *s, enum msrp_session_end why, const char *detail);
     /* The connection can take more: a producer stopped by msrp_session_congested() resumes. */
     void (*on_writable)(struct msrp_session *s);
+    /*
+     * The outcome of one msrp_session_send_raw(), called exactly once for each that returned
+     * 0: status is the code of the response carrying its transaction id, or 0 when none came;
+     * closed is true when the session ended (the connection closed, whoever closed it) before
+     * a response or the timeout, and on_end follows. Without this handler raw sends still
+     * work; their outcomes are dropped.
+     */
+    void (*on_raw_result)(struct msrp_session *s, void *cookie, int status, bool closed);
 };
 
 struct msrp_session_config {
@@ -208,6 +216,23 @@ int msrp_session_accept(struct net_conn *conn, const struct msrp_session_config 
 int msrp_session_send(struct msrp_session *s, const char *body, size_t len,
                       const struct msrp_send_opts *opts);
 
+/*
+ * Writes bytes to the connection exactly as they are, for conformance tests that send what a
+ * correct endpoint never would (a malformed Byte-Range, an unknown method, bytes that cannot
+ * be framed). They go after the chunks already written and before any chunk cut later, so
+ * they never split a chunk of ours. The session then watches for a response whose
+ * transaction id is tid (1..MSRP_TID_MAX bytes; responses are matched on it before our own
+ * transactions) and reports through on_raw_result: that response's status, 0 when
+ * timeout_ns (> 0) passes first, or closed when the session ends first. Several raw sends
+ * may be pending at once; each costs one small allocation while it is. Bytes the peer takes
+ * as a request of ours are not tracked otherwise: no timer, no reassembly, no REPORT.
+ * Returns 0; ENOTCONN before binding or once the session is closing or ended; EINVAL for a
+ * tid of the wrong length or a timeout of 0; ENOMEM; or net_conn_send()'s error (ENOBUFS
+ * when the queue is full), with nothing sent and on_raw_result never called.
+ */
+int msrp_session_send_raw(struct msrp_session *s, const char *bytes, size_t len, const char *tid,
+                          size_t tid_len, uint64_t timeout_ns, void *cookie);
+
 /* The read buffer a connection needs for a session's parser (its limits and segment cap). */
 size_t msrp_session_read_buffer(void);
 
@@ -234,5 +259,8 @@ bool msrp_session_bound(const struct msrp_session *s);
 void *msrp_session_user(const struct msrp_session *s);
 const char *msrp_session_local_uri(const struct msrp_session *s);
 const char *msrp_session_peer(const struct msrp_session *s);
+/* The peer's full path as this session uses it as To-Path (the answering side: once bound);
+ * "" while unknown. Valid as long as the session. */
+const char *msrp_session_peer_path(const struct msrp_session *s);
 
 #endif
