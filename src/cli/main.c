@@ -16,6 +16,8 @@ static const struct command commands[] = {
     {"decode", cmd_decode, "print each MSRP chunk of a raw byte stream as a JSON line"},
     {"bench", cmd_bench, "measure parsing, writing and end-to-end speed beside their limits"},
     {"serve", cmd_serve, "answer MSRP sessions and log each message and peer violation"},
+    {"compare", cmd_compare, "compare two run reports; exit 1 when the second regressed"},
+    {"merge", cmd_merge, "combine the reports of runs made on several hosts into one"},
 };
 
 static void usage(FILE *out)

@@ -43,6 +43,10 @@ static void run_usage(FILE *out)
             "  --target URI         an external answering endpoint (repeat for more); switches\n"
             "                       the topology to target\n"
             "  --out DIR            write the report to DIR (which must not exist)\n"
+            "  --shard I/N          this host runs share I of N (1 <= I <= N): sessions,\n"
+            "                       concurrency, session rate and rate are divided by N, and\n"
+            "                       session ids start with hI- (merge the N reports with\n"
+            "                       'msrpload merge')\n"
             "  --quiet              no progress lines on standard error\n"
             "\n"
             "Progress is printed once a second when standard error is a terminal. SIGINT or\n"
@@ -79,7 +83,29 @@ static int parse_seconds(const char *opt, const char *v, bool zero_ok, double *o
     return 0;
 }
 
-static char *config_json(const struct scenario *sc)
+/* "I/N" with 1 <= I <= N <= 65536. */
+static int parse_shard(const char *v, unsigned *index, unsigned *count)
+{
+    unsigned i, n;
+    int used = 0;
+    if (v[0] < '1' || v[0] > '9' || sscanf(v, "%u/%u%n", &i, &n, &used) != 2 ||
+        v[used] != '\0' || strchr(v, '+') != NULL || strchr(v, ' ') != NULL || i < 1 ||
+        n < i || n > 65536) {
+        fprintf(stderr, "msrpload run: --shard takes I/N with 1 <= I <= N, got '%s'\n", v);
+        return -1;
+    }
+    *index = i;
+    *count = n;
+    return 0;
+}
+
+/* Share `index` (1-based) of `total` split `count` ways; the first shards take the remainder. */
+static uint64_t shard_share(uint64_t total, unsigned index, unsigned count)
+{
+    return total / count + (index - 1 < total % count);
+}
+
+static char *config_json(const struct scenario *sc, unsigned shard_index, unsigned shard_count)
 {
     json_t *targets = json_array();
     for (unsigned i = 0; i < sc->num_targets; i++)
@@ -92,6 +118,9 @@ static char *config_json(const struct scenario *sc)
         sc->mode == SCENARIO_OPEN ? "open" : "closed", "outstanding", (json_int_t)sc->outstanding,
         "rate", sc->rate, "topology", sc->topology == SCENARIO_TARGET ? "target" : "embedded",
         "transport", sc->tls ? "tls" : "tcp", "targets", targets);
+    if (shard_count > 0)
+        json_object_set_new(o, "shard", json_pack("{s:I, s:I}", "index", (json_int_t)shard_index,
+                                                  "count", (json_int_t)shard_count));
     char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return text;
@@ -142,7 +171,7 @@ int cmd_run(int argc, char **argv)
     uint64_t threads = 0, sessions = 0, concurrency = 0;
     double session_rate = -1, rate = -1, duration = -1;
     const char *targets[SCENARIO_MAX_TARGETS];
-    unsigned ntargets = 0;
+    unsigned ntargets = 0, shard_index = 0, shard_count = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -173,6 +202,8 @@ int cmd_run(int argc, char **argv)
             bad = parse_seconds(a, v, false, &duration);
         else if (strcmp(a, "--out") == 0)
             out_dir = v;
+        else if (strcmp(a, "--shard") == 0)
+            bad = parse_shard(v, &shard_index, &shard_count);
         else if (strcmp(a, "--target") == 0) {
             struct msrp_uri u;
             if (msrp_uri_parse(v, strlen(v), &u) != MSRP_URI_OK) {
@@ -243,7 +274,25 @@ int cmd_run(int argc, char **argv)
         }
     }
 
-    struct run_config rc = {.sc = &sc, .stop = &stop_requests, .drain_s = 2};
+    if (shard_count > 0) {
+        /* The scenario describes the whole load over every host; this one runs its share. */
+        if (sc.sessions < shard_count) {
+            fprintf(stderr, "msrpload run: --shard %u/%u: %llu sessions cannot be shared by %u "
+                    "hosts\n", shard_index, shard_count, (unsigned long long)sc.sessions,
+                    shard_count);
+            scenario_free(&sc);
+            return EXIT_USAGE;
+        }
+        sc.sessions = shard_share(sc.sessions, shard_index, shard_count);
+        sc.concurrency = shard_share(sc.concurrency, shard_index, shard_count);
+        if (sc.concurrency == 0)
+            sc.concurrency = 1;
+        sc.session_rate /= shard_count;
+        sc.rate /= shard_count;
+    }
+
+    struct run_config rc = {.sc = &sc, .stop = &stop_requests, .drain_s = 2,
+                            .shard_index = shard_index, .shard_count = shard_count};
     rc.progress = !quiet && isatty(STDERR_FILENO);
     char tmpdir[64];
     if (setup_tls(&sc, &rc, tmpdir) != 0) {
@@ -255,11 +304,16 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
+    char shard_note[48] = "";
+    if (shard_count > 0)
+        snprintf(shard_note, sizeof(shard_note), ", shard %u/%u", shard_index, shard_count);
     if (!quiet)
-        fprintf(stderr, "msrpload run: %s: %llu sessions, %llu at once, %u threads, %s loop, %s\n",
+        fprintf(stderr,
+                "msrpload run: %s: %llu sessions, %llu at once, %u threads, %s loop, %s%s\n",
                 sc.name, (unsigned long long)sc.sessions, (unsigned long long)sc.concurrency,
                 sc.threads, sc.mode == SCENARIO_OPEN ? "open" : "closed",
-                sc.topology == SCENARIO_TARGET ? "external targets" : "embedded endpoints");
+                sc.topology == SCENARIO_TARGET ? "external targets" : "embedded endpoints",
+                shard_note);
     struct run_stats stats;
     if (stats_init(&stats) != 0) {
         fprintf(stderr, "msrpload run: out of memory\n");
@@ -276,7 +330,7 @@ int cmd_run(int argc, char **argv)
         return EXIT_FAILED;
     }
 
-    char *cfg_json = config_json(&sc);
+    char *cfg_json = config_json(&sc, shard_index, shard_count);
     struct report_meta meta = {
         .scenario_name = sc.name,
         .scenario_file = sc.path,

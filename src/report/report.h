@@ -2,9 +2,12 @@
  * report.h - what a run leaves behind: the files under results/ and the terminal summary.
  *
  * Files (README "Reports" describes every field): summary.json, timeseries.csv,
- * latency-<kind>.hgrm (HdrHistogram's percentile text format) and scenario.json (the scenario
- * as run). Each is written to a temporary name and renamed, so a reader never sees half a
- * file; an existing run directory is never reused.
+ * latency-<kind>.hgrm (HdrHistogram's percentile text format), latency-<kind>.hist (the raw
+ * bucket counts, so that runs merge exactly) and scenario.json (the scenario as run). Each is
+ * written to a temporary name and renamed, so a reader never sees half a file; an existing run
+ * directory is never reused. report_read_run reads a run directory back (compare, merge).
+ *
+ * Thread safety: none needed; every function works on its arguments only.
  */
 #ifndef MSRPLOAD_REPORT_REPORT_H
 #define MSRPLOAD_REPORT_REPORT_H
@@ -32,6 +35,14 @@ struct report_meta {
      * defines them; report/ stays below it). */
     const char *end_names[STATS_END_KINDS];
     size_t end_closed;           /* the index that means an orderly close (not an error) */
+    /* Optional (merge): one flag per second of st->series, 1 = warm-up; NULL: the seconds
+     * before warm_up_s are the warm-up. */
+    const unsigned char *series_warm_up;
+    /* Optional (merge): the run directories this report combines, written as "merged_from". */
+    const char *const *merged_from;
+    size_t merged_from_len;
+    /* Optional: the generator's host name; NULL: this machine's. */
+    const char *host;
 };
 
 /*
@@ -46,5 +57,71 @@ int report_write(const struct run_stats *st, const struct report_meta *meta,
 /* The h2load-style summary for a terminal. dir may be NULL when nothing was written. */
 void report_print(FILE *out, const struct run_stats *st, const struct report_meta *meta,
                   const char *dir);
+
+/*
+ * Writes text to dir/name through a temporary file (dir/.name.tmp) and a rename. Returns 0,
+ * or an errno value with a message naming the file in err.
+ */
+int report_write_file(const char *dir, const char *name, const char *text, size_t len,
+                      char *err, size_t errlen);
+
+/*
+ * The .hist format: a histogram's raw counts as text, lines of ASCII ending in LF.
+ *
+ *     msrpload-hist 1                    the format and its version: the first line
+ *     unit us                            the unit of every value below
+ *     lowest 1                           the layout, as given to histogram_init
+ *     highest 3600000000
+ *     sigfigs 3
+ *     total 1500                         values recorded (overflow excluded)
+ *     min 944                            the exact smallest and largest values recorded
+ *     max 32479                          (0 and 0 when total is 0)
+ *     overflow 0                         values above highest, counted and not recorded
+ *     buckets 2                          how many "value count" lines follow
+ *     944 1000                           one per non-empty bucket, in increasing value order:
+ *     1900 500                           the bucket's lowest equivalent value and its count
+ *     end                                the last line
+ *
+ * After the first line, lines starting with '#' and empty lines are ignored. Recording each value `count` times into a histogram
+ * with the same layout gives the same counts bucket by bucket. The reader also restores the
+ * exact min and max, by recording the first bucket's count at min and the last bucket's at max
+ * (values of those same buckets), and the overflow: the histogram read back equals the one
+ * written, counts, total, extremes and overflow.
+ */
+/* Writes h in the .hist format. Returns 0, or EIO when the stream reports an error. */
+int report_write_hist(const struct histogram *h, const char *unit, FILE *f);
+/*
+ * Reads a .hist stream into h, which this initialises (the caller frees it with
+ * histogram_free, also after a failure). Checks everything: the header, the layout, that each
+ * value is a bucket's lowest value, in increasing order, counts that add up to total, min and
+ * max inside the first and last buckets. Returns 0, EINVAL with "line N: what" in err, EIO
+ * on a read error, or ENOMEM. unit (may be NULL) receives the unit, at most 15 characters.
+ */
+int report_read_hist(FILE *f, struct histogram *h, char unit[16], char *err, size_t errlen);
+
+/* A run directory read back by report_read_run: what report_write wrote into it. */
+struct report_run {
+    struct run_stats stats;       /* counters, histograms (from the .hist files), series */
+    unsigned char *warm_up;       /* stats.series_len flags from timeseries.csv, 1 = warm-up */
+    char *scenario_name, *scenario_file, *scenario_description;
+    char *scenario_text;          /* scenario.json; NULL when the directory has none */
+    size_t scenario_text_len;
+    char *config_json;            /* summary.json's "config", compact JSON */
+    char *host, *version, *first_error;
+    double started_unix, elapsed_s, measured_s, warm_up_s;
+    bool incomplete;
+};
+
+/*
+ * Reads summary.json, timeseries.csv, every latency-<kind>.hist and (when present)
+ * scenario.json from dir into *run. end_names maps the names under sessions.ends back to
+ * their index (the names report_write was given). Counters summary.json lacks because an
+ * older msrpload wrote it (throughput counts, run.started_unix) are derived from what it has.
+ * Returns 0, or EINVAL / ENOENT / EIO / ENOMEM with a message naming the file (and the JSON
+ * path or line) in err. *run is always left freeable with report_run_free.
+ */
+int report_read_run(const char *dir, const char *const end_names[STATS_END_KINDS],
+                    struct report_run *run, char *err, size_t errlen);
+void report_run_free(struct report_run *run);
 
 #endif

@@ -73,6 +73,20 @@ void stats_count_status(struct run_stats *s, int status)
 
 int stats_merge(struct run_stats *dst, const struct run_stats *src)
 {
+    return stats_merge_at(dst, src, 0);
+}
+
+int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t offset)
+{
+    /* Check every layout first, so that a mismatch leaves dst as it was. */
+    for (int k = 0; k < LAT__COUNT; k++) {
+        const struct histogram *a = &dst->lat[k], *b = &src->lat[k];
+        if (a->highest != b->highest || a->unit_magnitude != b->unit_magnitude ||
+            a->sub_bucket_count != b->sub_bucket_count || a->counts_len != b->counts_len)
+            return EINVAL;
+    }
+    if (src->series_len > 0 && stats_second_at(dst, offset + src->series_len - 1) == NULL)
+        return ENOMEM;
     for (int k = 0; k < LAT__COUNT; k++) {
         int e = histogram_add(&dst->lat[k], &src->lat[k]);
         if (e != 0)
@@ -102,9 +116,7 @@ int stats_merge(struct run_stats *dst, const struct run_stats *src)
     for (size_t i = 0; i < sizeof(dst->status_counts) / sizeof(dst->status_counts[0]); i++)
         dst->status_counts[i] += src->status_counts[i];
     for (size_t sec = 0; sec < src->series_len; sec++) {
-        struct stats_second *d = stats_second_at(dst, sec);
-        if (d == NULL)
-            return ENOMEM;
+        struct stats_second *d = &dst->series[offset + sec]; /* grown above */
         const struct stats_second *x = &src->series[sec];
         d->msgs_ok += x->msgs_ok;
         d->msgs_failed += x->msgs_failed;

@@ -55,6 +55,13 @@ void stats_free(struct run_stats *s);
 struct stats_second *stats_second_at(struct run_stats *s, size_t sec);
 /* dst += src. Returns 0 or an errno value. */
 int stats_merge(struct run_stats *dst, const struct run_stats *src);
+/*
+ * dst += src with src's time series shifted: second k of src adds to second offset + k of
+ * dst (merging runs that started at different times). stats_merge is offset 0. Histograms
+ * must share a layout (EINVAL otherwise, before anything is added). Returns 0 or an errno
+ * value.
+ */
+int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t offset);
 /* Counts one outcome code (local or from the peer). */
 void stats_count_status(struct run_stats *s, int status);
 
