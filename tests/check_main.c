@@ -25,6 +25,7 @@ int main(void)
     srunner_add_suite(sr, make_conn_suite());
     srunner_add_suite(sr, make_histogram_suite());
     srunner_add_suite(sr, make_scenario_suite());
+    srunner_add_suite(sr, make_plot_suite());
     srunner_add_suite(sr, make_report_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -19,6 +19,7 @@ Suite *make_serve_suite(void);
 Suite *make_conn_suite(void);
 Suite *make_histogram_suite(void);
 Suite *make_scenario_suite(void);
+Suite *make_plot_suite(void);
 Suite *make_report_suite(void);
 
 #endif
