@@ -301,6 +301,15 @@ START_TEST(success_reports_and_tls)
     json_t *j = load_summary(&t, "r");
     ck_assert_int_eq(jint(j, "expectations", "reports_ok"), 6);
     ck_assert_int_eq(jint(j, "expectations", "reports_missing"), 0);
+    /* Every session connected and shook hands once (no warm-up: all counted). */
+    json_t *lat = json_object_get(j, "latency_us");
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(lat, "connect"), "count")),
+                     6);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_object_get(lat, "tls-handshake"), "count")), 6);
+    /* Headers, REPORTs and TLS records come on top of the 6 x 5000 payload bytes. */
+    ck_assert_int_gt(jint(j, "throughput", "wire_bytes_out"), 6 * 5000);
+    ck_assert_int_gt(jint(j, "throughput", "wire_bytes_in"), 0);
     json_decref(j);
     free(out);
     free(err);

@@ -36,6 +36,7 @@ struct msg_tag {
     struct msg_tag *next_free;
     uint64_t intended_ns;
     const struct step_expect *expect;
+    enum msrp_report failure_report;
 };
 
 struct lsession {
@@ -156,6 +157,7 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
         return;
     tag->intended_ns = intended_ns;
     tag->expect = ls->expect;
+    tag->failure_report = st->failure_report;
     o.cookie = tag;
     uint64_t size = draw_size(st);
     const char *body = st->content != NULL ? st->content : w->body;
@@ -524,8 +526,16 @@ static void on_bound(struct msrp_session *s)
     uint64_t now = net_now_ns();
     ls->bound = true;
     w->stats.sessions_bound++;
-    if (counting(w, now))
+    if (counting(w, now)) {
+        struct msrp_session_timing t;
+        msrp_session_timing(s, &t);
         histogram_record(&w->stats.lat[LAT_BIND], (now - ls->started_ns) / 1000);
+        if (t.connected_ns >= t.started_ns && t.connected_ns != 0)
+            histogram_record(&w->stats.lat[LAT_CONNECT], (t.connected_ns - t.started_ns) / 1000);
+        if (w->sc->tls && t.secured_ns >= t.connected_ns && t.connected_ns != 0)
+            histogram_record(&w->stats.lat[LAT_TLS_HANDSHAKE],
+                             (t.secured_ns - t.connected_ns) / 1000);
+    }
     advance(ls);
 }
 
@@ -546,8 +556,11 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
             st->msgs_lost++;
         } else {
             stats_count_status(st, m->status);
-            if (m->local)
+            if (m->local) {
                 m->status == 408 ? st->timeouts_local_408++ : st->timeouts_local_200++;
+                if ((unsigned)tag->failure_report < 4)
+                    st->timeouts_by_fr[tag->failure_report]++;
+            }
         }
         if (ok) {
             st->msgs_ok++;
@@ -662,6 +675,10 @@ static void on_end(struct msrp_session *s, enum msrp_session_end why, const char
     struct worker *w = ls->w;
     net_timer_stop(w->loop, &ls->timer);
     uint64_t now = net_now_ns();
+    uint64_t wire_in, wire_out;
+    msrp_session_wire_bytes(s, &wire_in, &wire_out);
+    w->stats.wire_bytes_in += wire_in;
+    w->stats.wire_bytes_out += wire_out;
     struct stats_second *sec = second(w, now);
     bool failed = !(ls->finished && why == MSRP_END_CLOSED);
     if (w->stopping && why == MSRP_END_CLOSED)

@@ -125,6 +125,8 @@ struct raw_wait {
 
 struct msrp_session {
     struct msrp_session *prev_live, *next_live; /* this thread's live sessions */
+    struct msrp_session_timing timing;
+    uint64_t wire_in, wire_out;  /* the connection's totals, kept when it closes */
     bool aborting;
     struct net_loop *loop;
     struct net_conn *conn;
@@ -365,6 +367,15 @@ static void session_free(struct msrp_session *s)
  * owner hears why, the connection is closed. The memory goes when no callback of ours is on
  * the stack.
  */
+/* Keeps what the connection knows (times, byte counts) for after it is gone. */
+static void note_conn(struct msrp_session *s, const struct net_conn *c)
+{
+    s->timing.connected_ns = net_conn_connected_ns(c);
+    s->timing.secured_ns = net_conn_open_ns(c);
+    s->wire_in = net_conn_bytes_in(c);
+    s->wire_out = net_conn_bytes_out(c);
+}
+
 static void session_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
 {
     if (s->ended)
@@ -396,6 +407,7 @@ static void session_end(struct msrp_session *s, enum msrp_session_end why, const
         raw_finish(s, s->raws, 0, true);
     if (s->conn != NULL) {
         struct net_conn *c = s->conn;
+        note_conn(s, c);
         s->conn = NULL;
         net_conn_set_user(c, NULL);
         net_conn_close(c, why == MSRP_END_CLOSED && !s->aborting);
@@ -507,6 +519,7 @@ static void message_done(struct msrp_session *s, struct out_msg *m)
     if (bind) {
         if (r.status == 200) {
             s->state = S_BOUND;
+            s->timing.bound_ns = net_now_ns();
             if (s->h->on_bound != NULL)
                 s->h->on_bound(s);
         } else {
@@ -1107,6 +1120,7 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
         }
         if (s->state != S_BOUND) {
             s->state = S_BOUND;
+            s->timing.bound_ns = net_now_ns();
             net_timer_stop(s->loop, &s->bind_timer);
             if (s->h->on_bound != NULL)
                 s->h->on_bound(s);
@@ -1432,6 +1446,7 @@ static void session_closed(struct net_conn *conn, int err, const char *why)
     struct msrp_session *s = net_conn_user(conn);
     if (s == NULL)
         return;
+    note_conn(s, conn);
     s->conn = NULL;
     enum msrp_session_end e = MSRP_END_PEER_CLOSED;
     if (s->state == S_CONNECTING)
@@ -1512,6 +1527,7 @@ static struct msrp_session *session_new(struct net_loop *loop,
     s->bind_timer.fn = bind_timeout;
     s->bind_timer.arg = s;
     live_add(s);
+    s->timing.started_ns = net_now_ns();
     *err = 0;
     return s;
 err:
@@ -1637,6 +1653,21 @@ void msrp_session_abort_all(void)
         s->aborting = true;
         session_end(s, MSRP_END_CLOSED, "aborted at the end of the run");
     }
+}
+
+void msrp_session_timing(const struct msrp_session *s, struct msrp_session_timing *t)
+{
+    *t = s->timing;
+    if (s->conn != NULL) {
+        t->connected_ns = net_conn_connected_ns(s->conn);
+        t->secured_ns = net_conn_open_ns(s->conn);
+    }
+}
+
+void msrp_session_wire_bytes(const struct msrp_session *s, uint64_t *in, uint64_t *out)
+{
+    *in = s->conn != NULL ? net_conn_bytes_in(s->conn) : s->wire_in;
+    *out = s->conn != NULL ? net_conn_bytes_out(s->conn) : s->wire_out;
 }
 
 bool msrp_session_bound(const struct msrp_session *s)

@@ -255,6 +255,18 @@ void msrp_session_close(struct msrp_session *s);
  */
 void msrp_session_abort_all(void);
 
+/* When the session got where: CLOCK_MONOTONIC ns, 0 for what has not happened. */
+struct msrp_session_timing {
+    uint64_t started_ns;   /* msrp_session_connect() or the accept */
+    uint64_t connected_ns; /* TCP established */
+    uint64_t secured_ns;   /* usable: after the TLS handshake (= connected_ns without TLS) */
+    uint64_t bound_ns;
+};
+void msrp_session_timing(const struct msrp_session *s, struct msrp_session_timing *t);
+
+/* Bytes this session's connection has read and written so far (valid in on_end too). */
+void msrp_session_wire_bytes(const struct msrp_session *s, uint64_t *in, uint64_t *out);
+
 bool msrp_session_bound(const struct msrp_session *s);
 void *msrp_session_user(const struct msrp_session *s);
 const char *msrp_session_local_uri(const struct msrp_session *s);

@@ -48,6 +48,7 @@ struct net_conn {
     struct net_timer connect_timer;
     struct net_timer resume_timer; /* reading resumed with decrypted TLS bytes pending */
     uint64_t bytes_in, bytes_out;
+    uint64_t connected_ns, open_ns; /* TCP established; usable (TLS handshake done) */
     char peer[64];
 };
 
@@ -409,6 +410,9 @@ static int read_input(struct net_conn *c, const char **why)
 static void become_open(struct net_conn *c)
 {
     c->state = OPEN;
+    c->open_ns = net_now_ns();
+    if (c->connected_ns == 0)
+        c->connected_ns = c->open_ns;
     net_timer_stop(c->loop, &c->connect_timer);
     if (c->h->on_open != NULL)
         c->h->on_open(c);
@@ -454,6 +458,7 @@ static void connected(struct net_conn *c)
         finish(c, err, err == ECONNREFUSED ? "connection refused" : "connect failed");
         return;
     }
+    c->connected_ns = net_now_ns();
     if (c->ssl != NULL) {
         c->state = HANDSHAKE;
         c->watched = 0;
@@ -682,6 +687,16 @@ uint64_t net_conn_bytes_out(const struct net_conn *c)
     return c->bytes_out;
 }
 
+uint64_t net_conn_connected_ns(const struct net_conn *c)
+{
+    return c->connected_ns;
+}
+
+uint64_t net_conn_open_ns(const struct net_conn *c)
+{
+    return c->open_ns;
+}
+
 /* ---- listeners ---------------------------------------------------------------------------- */
 
 static const struct net_conn_handlers no_handlers;
@@ -705,6 +720,7 @@ static void accept_ready(struct net_loop *loop, int fd, unsigned events, void *a
         }
         format_peer((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
         c->state = l->tls != NULL ? HANDSHAKE : CONNECTING;
+        c->connected_ns = net_now_ns();
         c->busy++; /* on_accept may close it: free only once we are done with it here */
         l->on_accept(l, c);
         if (c->state != CLOSED && c->h == NULL) {

@@ -91,6 +91,10 @@ struct net_loop *net_conn_loop(const struct net_conn *c);
 const char *net_conn_peer(const struct net_conn *c);
 uint64_t net_conn_bytes_in(const struct net_conn *c);
 uint64_t net_conn_bytes_out(const struct net_conn *c);
+/* CLOCK_MONOTONIC ns when TCP was established (accepted) and when the connection became
+ * usable (after any TLS handshake); 0 until then. */
+uint64_t net_conn_connected_ns(const struct net_conn *c);
+uint64_t net_conn_open_ns(const struct net_conn *c);
 
 /*
  * Called for each accepted connection before anything else happens to it: set its handlers

@@ -137,6 +137,13 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                   (json_int_t)st->msgs_unfinished, "timeouts", "local_408",
                   (json_int_t)st->timeouts_local_408, "local_200",
                   (json_int_t)st->timeouts_local_200, "by_status", by_status));
+    json_object_set_new(json_object_get(json_object_get(root, "messages"), "timeouts"),
+                        "by_failure_report",
+                        json_pack("{s:I, s:I, s:I, s:I}", "absent",
+                                  (json_int_t)st->timeouts_by_fr[0], "yes",
+                                  (json_int_t)st->timeouts_by_fr[1], "partial",
+                                  (json_int_t)st->timeouts_by_fr[3], "no",
+                                  (json_int_t)st->timeouts_by_fr[2]));
     json_object_set_new(root, "throughput",
                         json_pack("{s:f, s:f, s:f, s:I, s:I, s:I}", "messages_per_s",
                                   rate(st->msgs_ok, m->measured_s), "chunks_per_s",
@@ -144,6 +151,14 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                                   rate(st->payload_bytes, m->measured_s), "messages",
                                   (json_int_t)st->msgs_ok, "chunks", (json_int_t)st->chunks_sent,
                                   "payload_bytes", (json_int_t)st->payload_bytes));
+    json_t *tp = json_object_get(root, "throughput");
+    /* Connections count their bytes over their whole life, so these rates are over the whole
+     * run (warm-up included), unlike the message rates above. */
+    json_object_set_new(tp, "wire_bytes_in_per_s", json_real(rate(st->wire_bytes_in, m->elapsed_s)));
+    json_object_set_new(tp, "wire_bytes_out_per_s",
+                        json_real(rate(st->wire_bytes_out, m->elapsed_s)));
+    json_object_set_new(tp, "wire_bytes_in", json_integer((json_int_t)st->wire_bytes_in));
+    json_object_set_new(tp, "wire_bytes_out", json_integer((json_int_t)st->wire_bytes_out));
     json_t *lat = json_object();
     for (int k = 0; k < LAT__COUNT; k++)
         json_object_set_new(lat, lat_kind_name((enum lat_kind)k), latency_json(&st->lat[k]));
@@ -312,6 +327,8 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
     fprintf(out, "throughput: %.1f msg/s, %.1f chunks/s, %.2f MB/s payload\n",
             rate(st->msgs_ok, secs), rate(st->chunks_sent, secs),
             rate(st->payload_bytes, secs) / 1e6);
+    fprintf(out, "wire:       %.2f MB/s out, %.2f MB/s in (calling sessions, whole run)\n",
+            rate(st->wire_bytes_out, m->elapsed_s) / 1e6, rate(st->wire_bytes_in, m->elapsed_s) / 1e6);
     fprintf(out, "sessions:   %llu started, %llu bound, %llu completed, %llu failed\n",
             (unsigned long long)st->sessions_started, (unsigned long long)st->sessions_bound,
             (unsigned long long)st->sessions_completed, (unsigned long long)st->sessions_failed);
@@ -778,6 +795,12 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
     st->msgs_unfinished = jcount(&c, root, "messages.unfinished");
     st->timeouts_local_408 = jcount(&c, root, "messages.timeouts.local_408");
     st->timeouts_local_200 = jcount(&c, root, "messages.timeouts.local_200");
+    st->timeouts_by_fr[0] = jcount(&c, root, "messages.timeouts.by_failure_report.absent");
+    st->timeouts_by_fr[1] = jcount(&c, root, "messages.timeouts.by_failure_report.yes");
+    st->timeouts_by_fr[2] = jcount(&c, root, "messages.timeouts.by_failure_report.no");
+    st->timeouts_by_fr[3] = jcount(&c, root, "messages.timeouts.by_failure_report.partial");
+    st->wire_bytes_in = jcount(&c, root, "throughput.wire_bytes_in");
+    st->wire_bytes_out = jcount(&c, root, "throughput.wire_bytes_out");
     json_t *by = jpath(root, "messages.by_status");
     if (!json_is_object(by))
         jfail(&c, "messages.by_status", "missing or not an object");

@@ -19,6 +19,10 @@ const char *lat_kind_name(enum lat_kind k)
         return "message-corrected";
     case LAT_BIND:
         return "bind";
+    case LAT_CONNECT:
+        return "connect";
+    case LAT_TLS_HANDSHAKE:
+        return "tls-handshake";
     case LAT__COUNT:
         break;
     }
@@ -104,6 +108,10 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     ADD(msgs_unfinished);
     ADD(timeouts_local_408);
     ADD(timeouts_local_200);
+    ADD(wire_bytes_in);
+    ADD(wire_bytes_out);
+    for (int i = 0; i < 4; i++)
+        dst->timeouts_by_fr[i] += src->timeouts_by_fr[i];
     ADD(chunks_sent);
     ADD(payload_bytes);
     ADD(expect_failures);

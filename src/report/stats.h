@@ -18,6 +18,8 @@ enum lat_kind {
     LAT_MESSAGE,           /* first byte of a message queued -> last chunk's outcome */
     LAT_MESSAGE_CORRECTED, /* the same from the intended send time (open mode) */
     LAT_BIND,              /* session started (connect) -> bound */
+    LAT_CONNECT,           /* session started -> TCP established */
+    LAT_TLS_HANDSHAKE,     /* TCP established -> TLS handshake done (msrps only) */
     LAT__COUNT
 };
 const char *lat_kind_name(enum lat_kind k); /* "chunk", "message", ... (file and JSON names) */
@@ -40,6 +42,9 @@ struct run_stats {
     uint64_t msgs_unfinished;       /* still in flight when the run ended: not a failure */
     uint64_t timeouts_local_408;    /* no response to Failure-Report yes/absent in time */
     uint64_t timeouts_local_200;    /* no (error) response to partial/no: counted as success */
+    uint64_t timeouts_by_fr[4];     /* local outcomes by Failure-Report: absent, yes, no, partial
+                                       (the order of enum msrp_report) */
+    uint64_t wire_bytes_in, wire_bytes_out; /* the calling sessions' connections, TLS included */
     uint64_t status_counts[STATS_STATUS_MAX - STATS_STATUS_MIN + 1];
     uint64_t chunks_sent, payload_bytes;
     uint64_t expect_failures, reports_ok, reports_missing;
