@@ -284,6 +284,54 @@ START_TEST(sigint_still_writes_report)
 }
 END_TEST
 
+START_TEST(second_sigint_stops_at_once)
+{
+    /* Every answer is dropped, so the drain after the first signal would last its full bound;
+     * the second signal must end the run at once, and the report must still be written. */
+    struct tmp t;
+    tmp_make(&t);
+    char *sc = write_scenario(&t, "stuck.json",
+                              "{\"name\": \"stuck\", \"load\": {\"threads\": 1, \"sessions\": 4,"
+                              " \"duration\": 30}, \"steps\": [{\"repeat\": {\"times\": 0,"
+                              " \"steps\": [{\"send\": {\"failure_report\": \"yes\"}}]}}],"
+                              " \"answer\": {\"drop\": 1}}");
+    char outdir[128];
+    snprintf(outdir, sizeof(outdir), "%s/r", t.dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(binary(), binary(), "run", sc, "--quiet", "--out", outdir, (char *)NULL);
+        _exit(127);
+    }
+    sleep(1);
+    kill(pid, SIGINT);
+    usleep(200000);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    kill(pid, SIGINT);
+    int status = 0;
+    for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; i++)
+        usleep(20000);
+    if (waitpid(pid, &status, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_abort_msg("msrpload run did not stop within 2 s of the second SIGINT");
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double waited = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    /* The drain would have taken 2 s from the first signal: the second cut it short. */
+    ck_assert_msg(waited < 1.5, "stopped %.2f s after the second signal", waited);
+    json_t *j = load_summary(&t, "r");
+    ck_assert(json_is_true(json_object_get(json_object_get(j, "run"), "incomplete")));
+    json_decref(j);
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(success_reports_and_tls)
 {
     struct tmp t;
@@ -521,6 +569,7 @@ Suite *make_run_suite(void)
     tcase_add_test(tc, bad_scenario_exits_2);
     tcase_add_test(tc, unreachable_target_exits_3);
     tcase_add_test(tc, sigint_still_writes_report);
+    tcase_add_test(tc, second_sigint_stops_at_once);
     tcase_add_test(tc, success_reports_and_tls);
     tcase_add_loop_test(tc, shipped_scenarios_meet_expectations, 0,
                         (int)(sizeof(shipped) / sizeof(shipped[0])));

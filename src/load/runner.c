@@ -168,8 +168,6 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
     }
     ls->to_issue--;
     ls->in_flight++;
-    if (counting(ls->w, net_now_ns()))
-        ls->w->stats.msgs_sent++;
 }
 
 static void issue(struct lsession *ls)
@@ -178,6 +176,7 @@ static void issue(struct lsession *ls)
     if (sc->mode == SCENARIO_OPEN)
         return; /* the pacing timer issues */
     while (ls->to_issue > 0 && ls->in_flight < sc->outstanding && !ls->closing &&
+           !ls->w->stopping &&
            !msrp_session_congested(ls->s))
         send_one(ls, net_now_ns());
 }
@@ -189,7 +188,7 @@ static void pace(struct net_loop *loop, struct net_timer *t)
     uint64_t now = net_now_ns();
     /* Every message whose intended time has come leaves now, late or not: that is what
      * makes the corrected latency honest about coordinated omission. */
-    while (ls->to_issue > 0 && ls->next_intended_ns <= now && !ls->closing) {
+    while (ls->to_issue > 0 && ls->next_intended_ns <= now && !ls->closing && !ls->w->stopping) {
         send_one(ls, ls->next_intended_ns);
         double interval = 1e9 * (double)sc->concurrency / sc->rate;
         /* A rate so low that a session sends less than once a day is once a day. */
@@ -433,16 +432,21 @@ static bool raw_start(struct lsession *ls, const struct step_raw *st)
     return false;
 }
 
+/*
+ * Closes the session once its messages in flight have their outcomes (the drain: at the end
+ * of a run too, bounded by the drain deadline, after which the worker aborts what is left).
+ * A session ended by the end of the run has not completed its steps.
+ */
 static void finish_session(struct lsession *ls)
 {
     if (ls->closing)
         return;
-    if (ls->in_flight > 0 && !ls->w->stopping) {
+    if (ls->in_flight > 0) {
         ls->close_when_idle = true; /* let the last outcomes arrive first */
         return;
     }
     ls->closing = true;
-    ls->finished = true;
+    ls->finished = !ls->w->stopping;
     msrp_session_close(ls->s);
 }
 
@@ -546,6 +550,10 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
     struct msg_tag *tag = m->cookie;
     uint64_t now = net_now_ns();
     bool ok = m->status == 200;
+    /* Messages are counted when their outcome comes, so that sent = succeeded + failed +
+     * lost + unfinished over the measured window. */
+    if (counting(w, now))
+        w->stats.msgs_sent++;
     if (m->status == 0 && w->stopping) {
         /* Cut off by the end of the run: neither a success nor a failure. */
         if (counting(w, now))
@@ -856,11 +864,12 @@ static void begin_stop(struct worker *w, uint64_t now)
         return;
     w->stopping = true;
     w->drain_deadline_ns = now + (uint64_t)(w->cfg->drain_s * 1e9);
+    /* No new messages; each session closes when its messages in flight have settled. */
     for (unsigned i = 0; i < w->nslots; i++) {
         struct lsession *ls = &w->slots[i];
         if (ls->active && !ls->closing) {
-            ls->closing = true;
-            msrp_session_close(ls->s);
+            net_timer_stop(w->loop, &ls->timer);
+            finish_session(ls);
         }
     }
 }
