@@ -1057,11 +1057,14 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
                 uint64_t p = __atomic_load_n(&ws[i].prog_p99_us, __ATOMIC_RELAXED);
                 p99 = p > p99 ? p : p99;
             }
+            char p99_text[32] = "-"; /* no samples yet (warm-up) */
+            if (p99 > 0)
+                snprintf(p99_text, sizeof(p99_text), "%.2f ms", (double)p99 / 1e3);
             fprintf(stderr,
-                    "[%5.0fs] %u sessions open, %.0f msg/s, %.2f MB/s, p99 %.2f ms, %llu errors%s\n",
+                    "[%5.0fs] %u sessions open, %.0f msg/s, %.2f MB/s, p99 %s, %llu errors%s\n",
                     (now - t0) / 1e9, open, (double)(msgs - last_msgs),
-                    (double)(bytes - last_bytes) / 1e6, (double)p99 / 1e3,
-                    (unsigned long long)errs, now < warm_end ? " (warm-up)" : "");
+                    (double)(bytes - last_bytes) / 1e6, p99_text, (unsigned long long)errs,
+                    now < warm_end ? " (warm-up)" : "");
             last_msgs = msgs;
             last_bytes = bytes;
             next_report += 1000000000ull;
