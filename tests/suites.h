@@ -21,5 +21,6 @@ Suite *make_histogram_suite(void);
 Suite *make_scenario_suite(void);
 Suite *make_plot_suite(void);
 Suite *make_report_suite(void);
+Suite *make_digest_suite(void);
 
 #endif
