@@ -22,5 +22,6 @@ Suite *make_scenario_suite(void);
 Suite *make_plot_suite(void);
 Suite *make_report_suite(void);
 Suite *make_digest_suite(void);
+Suite *make_relay_suite(void);
 
 #endif

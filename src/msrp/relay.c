@@ -1,0 +1,438 @@
+/*
+ * relay.c - RFC 4976 AUTH client: connect, challenge, digest answer, Use-Path.
+ *
+ * One auth object drives one connection through a small state machine. Each AUTH is a new
+ * transaction (RFC 4976 section 5: a client answers a 401 with a new AUTH request, not a
+ * re-send of the old transaction id); responses whose transaction id is not the one in flight
+ * are ignored. The challenge's header value is copied, since the parser's spans point into the
+ * connection's read buffer, which the next read reuses; it is re-parsed whenever an answer is
+ * needed (for the 423 retry too, with the next nonce count).
+ */
+#include "msrp/relay.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wire/digest.h"
+#include "wire/idgen.h"
+#include "wire/parser.h"
+#include "wire/uri.h"
+#include "wire/values.h"
+#include "wire/writer.h"
+
+#define RELAY_HEADERS 32
+#define RELAY_CHALLENGE_MAX 2048
+#define RELAY_AUTHZ_MAX 4096
+#define RELAY_HEAD_MAX 8192
+#define RELAY_DEFAULT_TIMEOUT_NS 10000000000ull
+
+enum relay_state { RS_CONNECTING = 1, RS_WAITING, RS_DONE };
+
+struct msrp_relay_auth {
+    struct net_loop *loop;
+    struct net_conn *conn;
+    struct msrp_relay_auth_config cfg;
+    msrp_relay_auth_done_fn done;
+    void *user;
+    enum relay_state state;
+    struct net_timer timer;
+    struct msrp_parser parser;
+
+    char tid[MSRP_TID_MAX];
+    size_t tid_len;
+
+    /* The current challenge (a WWW-Authenticate value), its nonce count, and what was sent. */
+    char challenge[RELAY_CHALLENGE_MAX];
+    size_t challenge_len;
+    uint32_t nc;
+    bool last_answered;    /* the request in flight carried an Authorization header */
+    bool stale_used;       /* a stale=true challenge after an answer was already followed */
+    bool expires_retried;  /* the one 423 retry was made */
+    uint32_t expires;      /* Expires to send now (0: none) */
+
+    struct msrp_relay_auth_result result;
+    bool *gone; /* set by finish() while on_data runs, which must not touch a afterwards */
+};
+
+static _Thread_local struct msrp_idgen thread_ids;
+static _Thread_local bool thread_ids_ready;
+
+static struct msrp_idgen *relay_ids(void)
+{
+    if (!thread_ids_ready) {
+        if (msrp_idgen_init(&thread_ids) != 0)
+            return NULL;
+        thread_ids_ready = true;
+    }
+    return &thread_ids;
+}
+
+/* Parking handlers for a connection whose owner is being changed or which is closing. */
+static size_t parked_data(struct net_conn *c, const char *buf, size_t len)
+{
+    (void)c;
+    (void)buf;
+    (void)len;
+    return 0;
+}
+
+static void parked_close(struct net_conn *c, int err, const char *why)
+{
+    (void)c;
+    (void)err;
+    (void)why;
+}
+
+static const struct net_conn_handlers parked_handlers = {.on_data = parked_data,
+                                                         .on_close = parked_close};
+
+static void finish(struct msrp_relay_auth *a)
+{
+    a->state = RS_DONE;
+    if (a->gone != NULL)
+        *a->gone = true;
+    net_timer_stop(a->loop, &a->timer);
+    struct net_conn *c = a->conn;
+    a->conn = NULL;
+    if (c != NULL) {
+        net_conn_set_handlers(c, &parked_handlers);
+        net_conn_set_user(c, NULL);
+        if (a->result.ok)
+            a->result.conn = c;
+        else
+            net_conn_close(c, false);
+    }
+    a->done(a, &a->result, a->user);
+    free(a);
+}
+
+/* Ends in failure; the text is prefixed with the relay URI and the user (never the password). */
+__attribute__((format(printf, 2, 3))) static void fail(struct msrp_relay_auth *a,
+                                                       const char *fmt, ...)
+{
+    char what[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    a->result.ok = false;
+    snprintf(a->result.error, sizeof(a->result.error), "relay %s, user %s: %s",
+             a->cfg.relay_uri, a->cfg.username, what);
+    finish(a);
+}
+
+/* Sends a new AUTH request (a new transaction). Returns false after failing the auth. */
+static bool send_auth(struct msrp_relay_auth *a)
+{
+    struct msrp_idgen *ids = relay_ids();
+    if (ids == NULL) {
+        fail(a, "the random generator failed");
+        return false;
+    }
+    struct msrp_header extra[2];
+    size_t nextra = 0;
+    char authz[RELAY_AUTHZ_MAX];
+    char expires[16];
+
+    a->last_answered = false;
+    if (a->challenge_len > 0) {
+        struct msrp_digest d;
+        if (!msrp_digest_challenge_parse(msrp_span_make(a->challenge, a->challenge_len), &d)) {
+            fail(a, "malformed WWW-Authenticate challenge");
+            return false;
+        }
+        size_t len = 0;
+        a->nc++;
+        int rc = msrp_digest_answer(&d, a->cfg.username, a->cfg.password, "AUTH",
+                                    a->cfg.relay_uri, a->nc, NULL, ids, authz, sizeof(authz),
+                                    &len);
+        if (rc == EINVAL) {
+            fail(a, "cannot answer the challenge (unsupported algorithm or qop, or a bad "
+                    "character in user or URI)");
+            return false;
+        }
+        if (rc != 0) {
+            fail(a, "cannot compute the digest answer (%s)", strerror(rc));
+            return false;
+        }
+        extra[nextra++] = (struct msrp_header){.name = MSRP_SPAN_LIT("Authorization"),
+                                               .value = msrp_span_make(authz, len),
+                                               .id = MSRP_H_AUTHORIZATION};
+        a->last_answered = true;
+    }
+    if (a->expires > 0) {
+        int n = snprintf(expires, sizeof(expires), "%u", (unsigned)a->expires);
+        extra[nextra++] = (struct msrp_header){.name = MSRP_SPAN_LIT("Expires"),
+                                               .value = msrp_span_make(expires, (size_t)n),
+                                               .id = MSRP_H_EXPIRES};
+    }
+
+    struct msrp_out o = {
+        .kind = MSRP_REQUEST,
+        .method = MSRP_SPAN_LIT("AUTH"),
+        .to_path = msrp_span_cstr(a->cfg.relay_uri),
+        .from_path = msrp_span_cstr(a->cfg.local_uri),
+        .extra = extra,
+        .num_extra = nextra,
+    };
+    char head[RELAY_HEAD_MAX];
+    struct msrp_wire_chunk w;
+    int rc = msrp_write(&o, ids, head, sizeof(head), &w);
+    explicit_bzero(authz, sizeof(authz));
+    if (rc != MSRP_W_OK) {
+        explicit_bzero(head, sizeof(head));
+        fail(a, "cannot build the AUTH request (writer error %d)", rc);
+        return false;
+    }
+    memcpy(a->tid, w.tid, w.tid_len);
+    a->tid_len = w.tid_len;
+    rc = net_conn_send(a->conn, w.iov, w.iovcnt);
+    explicit_bzero(head, sizeof(head));
+    if (rc != 0) {
+        fail(a, "cannot send AUTH: %s", strerror(rc));
+        return false;
+    }
+    a->result.requests++;
+    a->state = RS_WAITING;
+    return true;
+}
+
+static bool copy_challenge(struct msrp_relay_auth *a, const struct msrp_chunk *ch,
+                           struct msrp_digest *d)
+{
+    const struct msrp_header *h = msrp_chunk_header(ch, MSRP_H_WWW_AUTHENTICATE);
+    if (h == NULL || h->value.len >= sizeof(a->challenge) ||
+        !msrp_digest_challenge_parse(h->value, d))
+        return false;
+    memcpy(a->challenge, h->value.ptr, h->value.len);
+    a->challenge_len = h->value.len;
+    a->nc = 0;
+    return true;
+}
+
+static void on_401(struct msrp_relay_auth *a, const struct msrp_chunk *ch)
+{
+    bool answered = a->last_answered;
+    struct msrp_digest d;
+    if (!copy_challenge(a, ch, &d)) {
+        fail(a, "401 without a usable WWW-Authenticate challenge");
+        return;
+    }
+    if (answered) {
+        bool stale = d.stale.ptr != NULL &&
+                     msrp_span_eq_nocase(d.stale, MSRP_SPAN_LIT("true"));
+        if (!stale || a->stale_used) {
+            fail(a, "authentication rejected (401 to the digest answer%s)",
+                 stale ? ", stale again" : "");
+            return;
+        }
+        a->stale_used = true;
+    }
+    send_auth(a);
+}
+
+static void on_423(struct msrp_relay_auth *a, const struct msrp_chunk *ch)
+{
+    if (a->expires_retried) {
+        fail(a, "423 Interval Out-of-Bounds again after retrying with Expires %u",
+             (unsigned)a->expires);
+        return;
+    }
+    const struct msrp_header *h = msrp_chunk_header(ch, MSRP_H_MIN_EXPIRES);
+    if (h == NULL)
+        h = msrp_chunk_header(ch, MSRP_H_MAX_EXPIRES);
+    uint32_t v;
+    if (h == NULL || !msrp_expires_parse(h->value, &v) || v == 0) {
+        fail(a, "423 without a usable Min-Expires or Max-Expires (asked for %u)",
+             (unsigned)a->expires);
+        return;
+    }
+    a->expires_retried = true;
+    a->expires = v;
+    send_auth(a);
+}
+
+static void on_200(struct msrp_relay_auth *a, const struct msrp_chunk *ch)
+{
+    const struct msrp_header *h = msrp_chunk_header(ch, MSRP_H_USE_PATH);
+    if (h == NULL) {
+        fail(a, "200 without Use-Path");
+        return;
+    }
+    if (h->value.len >= sizeof(a->result.use_path)) {
+        fail(a, "Use-Path too long (%zu bytes)", h->value.len);
+        return;
+    }
+    int n = msrp_uri_list_count(h->value);
+    if (n <= 0) {
+        fail(a, "200 with a malformed Use-Path (%s)",
+             n == 0 ? "empty" : msrp_uri_error_text((enum msrp_uri_error)-n));
+        return;
+    }
+    uint32_t exp = 0;
+    const struct msrp_header *e = msrp_chunk_header(ch, MSRP_H_EXPIRES);
+    if (e != NULL && !msrp_expires_parse(e->value, &exp)) {
+        fail(a, "200 with a malformed Expires");
+        return;
+    }
+    memcpy(a->result.use_path, h->value.ptr, h->value.len);
+    a->result.use_path[h->value.len] = '\0';
+    a->result.expires = exp;
+    a->result.ok = true;
+    a->result.error[0] = '\0';
+    finish(a);
+}
+
+static void on_response(struct msrp_relay_auth *a, const struct msrp_chunk *ch)
+{
+    a->result.status = ch->status;
+    if (ch->error != MSRP_OK) {
+        fail(a, "malformed %d response (%s)", ch->status, msrp_error_text(ch->error));
+        return;
+    }
+    switch (ch->status) {
+    case 200:
+        on_200(a, ch);
+        return;
+    case 401:
+        on_401(a, ch);
+        return;
+    case 403:
+        fail(a, "forbidden (wrong user or password?)");
+        return;
+    case 423:
+        on_423(a, ch);
+        return;
+    default:
+        fail(a, "unexpected response %d %.*s", ch->status, (int)(ch->comment.len > 80 ? 80 :
+             ch->comment.len), ch->comment.ptr != NULL ? ch->comment.ptr : "");
+        return;
+    }
+}
+
+static size_t relay_on_data(struct net_conn *c, const char *buf, size_t len)
+{
+    struct msrp_relay_auth *a = net_conn_user(c);
+    bool gone = false;
+    size_t used = 0;
+    a->gone = &gone;
+    while (a->state == RS_WAITING && used < len) {
+        struct msrp_header headers[RELAY_HEADERS];
+        struct msrp_chunk ch = {.headers = headers, .headers_cap = RELAY_HEADERS};
+        ssize_t n = msrp_parse(&a->parser, buf + used, len - used, &ch);
+        if (n == MSRP_INCOMPLETE)
+            break;
+        if (n == MSRP_MALFORMED) {
+            a->gone = NULL;
+            fail(a, "malformed answer from the relay (%s)", msrp_error_text(a->parser.error));
+            return len;
+        }
+        used += (size_t)n;
+        /* Responses carry no body; a request (or anything else) from the relay is ignored,
+         * as is a response to an earlier transaction. */
+        if (ch.kind != MSRP_RESPONSE || !ch.has_head)
+            continue;
+        if (!msrp_span_eq(ch.tid, msrp_span_make(a->tid, a->tid_len)))
+            continue;
+        on_response(a, &ch);
+        /* When the exchange ended, a is freed and the connection has a new owner (or is
+         * closing): leave what follows in the buffer for that owner. */
+        if (gone)
+            return used;
+    }
+    a->gone = NULL;
+    return used;
+}
+
+static void relay_on_open(struct net_conn *c)
+{
+    struct msrp_relay_auth *a = net_conn_user(c);
+    send_auth(a);
+}
+
+static void relay_on_close(struct net_conn *c, int err, const char *why)
+{
+    struct msrp_relay_auth *a = net_conn_user(c);
+    a->conn = NULL;
+    if (a->state == RS_CONNECTING)
+        fail(a, "cannot connect: %s", err != 0 ? strerror(err) : (why ? why : "closed"));
+    else if (err != 0)
+        fail(a, "connection failed: %s (%s)", strerror(err), why ? why : "");
+    else
+        fail(a, "the relay closed the connection");
+}
+
+static const struct net_conn_handlers relay_handlers = {
+    .on_open = relay_on_open, .on_data = relay_on_data, .on_close = relay_on_close};
+
+static void on_timeout(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct msrp_relay_auth *a = t->arg;
+    fail(a, "timed out after %.1f s %s", (double)a->cfg.timeout_ns / 1e9,
+         a->state == RS_CONNECTING ? "connecting" : "waiting for the relay's answer");
+}
+
+static bool uri_ok(const char *s)
+{
+    struct msrp_uri u;
+    return s != NULL && msrp_uri_parse(s, strlen(s), &u) == MSRP_URI_OK;
+}
+
+int msrp_relay_auth_start(struct net_loop *loop, const struct msrp_relay_auth_config *cfg,
+                          msrp_relay_auth_done_fn done, void *user, struct msrp_relay_auth **out)
+{
+    if (loop == NULL || cfg == NULL || done == NULL || !uri_ok(cfg->relay_uri) ||
+        !uri_ok(cfg->local_uri) || cfg->username == NULL || cfg->username[0] == '\0' ||
+        cfg->password == NULL || cfg->addr_len == 0 ||
+        cfg->addr_len > (socklen_t)sizeof(cfg->addr) ||
+        strpbrk(cfg->username, "\r\n") != NULL)
+        return EINVAL;
+    if (relay_ids() == NULL)
+        return EIO;
+    struct msrp_relay_auth *a = calloc(1, sizeof(*a));
+    if (a == NULL)
+        return ENOMEM;
+    a->loop = loop;
+    a->cfg = *cfg;
+    if (a->cfg.timeout_ns == 0)
+        a->cfg.timeout_ns = RELAY_DEFAULT_TIMEOUT_NS;
+    a->done = done;
+    a->user = user;
+    a->state = RS_CONNECTING;
+    a->expires = cfg->expires;
+    msrp_parser_init(&a->parser, NULL);
+
+    struct net_conn_opts opts;
+    net_conn_opts_default(&opts);
+    opts.read_buffer = 64 * 1024;
+    opts.connect_timeout_ns = a->cfg.timeout_ns;
+    int rc = net_conn_connect(loop, (const struct sockaddr *)&a->cfg.addr, a->cfg.addr_len,
+                              cfg->tls, cfg->sni, &relay_handlers, a, &opts, &a->conn);
+    if (rc != 0) {
+        free(a);
+        return rc;
+    }
+    a->timer.fn = on_timeout;
+    a->timer.arg = a;
+    net_timer_start(loop, &a->timer, a->cfg.timeout_ns);
+    if (out != NULL)
+        *out = a;
+    return 0;
+}
+
+void msrp_relay_auth_cancel(struct msrp_relay_auth *a)
+{
+    if (a == NULL)
+        return;
+    net_timer_stop(a->loop, &a->timer);
+    if (a->conn != NULL) {
+        net_conn_set_handlers(a->conn, &parked_handlers);
+        net_conn_set_user(a->conn, NULL);
+        net_conn_close(a->conn, false);
+    }
+    free(a);
+}
