@@ -22,11 +22,6 @@ struct run_result {
     size_t err_len;
 };
 
-static const char *binary(void)
-{
-    const char *b = getenv("MSRPLOAD_BIN");
-    return b != NULL && *b != '\0' ? b : "./msrpload";
-}
 
 /* Runs `msrpload ARGS` through the shell with stdin from `input` (or /dev/null). */
 static struct run_result run(const char *args, const char *input)
@@ -36,7 +31,7 @@ static struct run_result run(const char *args, const char *input)
     char *cmd, *out_path, *err_path;
     ck_assert_int_ge(asprintf(&out_path, "%s/out", dir), 0);
     ck_assert_int_ge(asprintf(&err_path, "%s/err", dir), 0);
-    ck_assert_int_ge(asprintf(&cmd, "%s %s <%s >%s 2>%s", binary(), args,
+    ck_assert_int_ge(asprintf(&cmd, "%s %s <%s >%s 2>%s", msrpload_binary(), args,
                               input != NULL ? input : "/dev/null", out_path, err_path),
                      0);
     int st = system(cmd);

@@ -14,11 +14,6 @@
 #include "suites.h"
 #include "testutil.h"
 
-static const char *binary(void)
-{
-    const char *b = getenv("MSRPLOAD_BIN");
-    return b != NULL && *b != '\0' ? b : "./msrpload";
-}
 
 /* Runs a shell command; stdout and stderr go to dir/out. Returns the exit code. */
 static int sh(const char *dir, const char *cmd)
@@ -59,7 +54,7 @@ START_TEST(plots_a_small_run)
         " \"duration\": 10}, \"steps\": [{\"send\": {\"count\": 20, \"size\": 500}}]}",
         f);
     fclose(f);
-    snprintf(cmd, sizeof(cmd), "%s run '%s' --quiet --out '%s/run'", binary(), path, dir);
+    snprintf(cmd, sizeof(cmd), "%s run '%s' --quiet --out '%s/run'", msrpload_binary(), path, dir);
     int code = sh(dir, cmd);
     ck_assert_msg(code == 0, "msrpload run exited %d: %s", code, slurp(dir, "out", NULL));
 

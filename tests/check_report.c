@@ -241,28 +241,6 @@ END_TEST
 
 /* ---- the binary ----------------------------------------------------------------------------- */
 
-static const char *binary(void)
-{
-    const char *b = getenv("MSRPLOAD_BIN");
-    return b != NULL && *b != '\0' ? b : "./msrpload";
-}
-
-struct tmp {
-    char dir[64];
-};
-
-static void tmp_make(struct tmp *t)
-{
-    snprintf(t->dir, sizeof(t->dir), "/tmp/msrpload-report-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(t->dir));
-}
-
-static void tmp_remove(struct tmp *t)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
 
 static char *tmp_path(struct tmp *t, const char *name)
 {
@@ -307,7 +285,7 @@ static void quick_run(struct tmp *t, const char *name, const char *extra)
     int code = MSRPLOAD(t,
                         "run scenarios/quickstart.json --sessions 4 --threads 1 --duration 1 "
                         "--quiet --out %s/%s %s",
-                        binary(), t->dir, name, extra);
+                        msrpload_binary(), t->dir, name, extra);
     char *out = tmp_read(t, "out"), *err = tmp_read(t, "err");
     ck_assert_msg(code == 0, "run %s: exit %d\n%s\n%s", name, code, out, err);
     free(out);
@@ -398,7 +376,7 @@ START_TEST(compare_real_runs)
     /* Each run against itself: no change, exit 0. */
     for (int i = 0; i < 2; i++) {
         const char *d = i ? "b" : "a";
-        int code = MSRPLOAD(&t, "compare %s/%s %s/%s", binary(), t.dir, d, t.dir, d);
+        int code = MSRPLOAD(&t, "compare %s/%s %s/%s", msrpload_binary(), t.dir, d, t.dir, d);
         char *out = tmp_read(&t, "out");
         ck_assert_msg(code == 0, "exit %d\n%s", code, out);
         ck_assert_ptr_nonnull(strstr(out, "messages/s"));
@@ -422,7 +400,7 @@ START_TEST(compare_real_runs)
     }
     save_json(&t, "slow/summary.json", j);
     json_decref(j);
-    int code = MSRPLOAD(&t, "compare %s/a %s/slow", binary(), t.dir, t.dir);
+    int code = MSRPLOAD(&t, "compare %s/a %s/slow", msrpload_binary(), t.dir, t.dir);
     char *out = tmp_read(&t, "out");
     ck_assert_msg(code == 1, "exit %d\n%s", code, out);
     ck_assert_ptr_nonnull(strstr(out, "REGRESSION"));
@@ -433,7 +411,7 @@ START_TEST(compare_real_runs)
     free(out);
 
     /* The same as JSON. */
-    code = MSRPLOAD(&t, "compare --json %s/a %s/slow", binary(), t.dir, t.dir);
+    code = MSRPLOAD(&t, "compare --json %s/a %s/slow", msrpload_binary(), t.dir, t.dir);
     ck_assert_int_eq(code, 1);
     out = tmp_read(&t, "out");
     json_error_t je;
@@ -453,10 +431,10 @@ START_TEST(compare_real_runs)
     free(out);
 
     /* A threshold above the changes lets it pass; "150%" is accepted too. */
-    ck_assert_int_eq(MSRPLOAD(&t, "compare %s/a %s/slow --threshold 150%%", binary(), t.dir, t.dir),
+    ck_assert_int_eq(MSRPLOAD(&t, "compare %s/a %s/slow --threshold 150%%", msrpload_binary(), t.dir, t.dir),
                      0);
     /* Faster is never a regression: the runs swapped. */
-    ck_assert_int_eq(MSRPLOAD(&t, "compare %s/slow %s/a", binary(), t.dir, t.dir), 0);
+    ck_assert_int_eq(MSRPLOAD(&t, "compare %s/slow %s/a", msrpload_binary(), t.dir, t.dir), 0);
 
     /* Only the latency worse (p99 up 20%), threshold 10: exit 1 naming the p99 alone. */
     ck_assert_int_eq(sh(&t, "cp -r %s/a %s/lat", t.dir, t.dir), 0);
@@ -464,7 +442,7 @@ START_TEST(compare_real_runs)
     jset(j, "latency_us/message/p99", json_integer(jint(j, "latency_us/message/p99") * 6 / 5 + 2));
     save_json(&t, "lat/summary.json", j);
     json_decref(j);
-    code = MSRPLOAD(&t, "compare %s/a %s/lat --threshold 10", binary(), t.dir, t.dir);
+    code = MSRPLOAD(&t, "compare %s/a %s/lat --threshold 10", msrpload_binary(), t.dir, t.dir);
     out = tmp_read(&t, "out");
     ck_assert_msg(code == 1, "exit %d\n%s", code, out);
     ck_assert_ptr_nonnull(strstr(out, "(message p99 +"));
@@ -491,7 +469,7 @@ START_TEST(compare_bad_input_exits_2)
     json_decref(j);
     ck_assert_int_eq(sh(&t, "echo '{\"version\": 1, ' >%s/garbage/summary.json", t.dir), 0);
 
-    ck_assert_int_eq(MSRPLOAD(&t, "compare %s/ok %s/ok", binary(), t.dir, t.dir), 0);
+    ck_assert_int_eq(MSRPLOAD(&t, "compare %s/ok %s/ok", msrpload_binary(), t.dir, t.dir), 0);
     static const struct {
         const char *base, *now, *named;
     } cases[] = {
@@ -501,7 +479,7 @@ START_TEST(compare_bad_input_exits_2)
         {"partial", "ok", "partial/summary.json: $.throughput"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int code = MSRPLOAD(&t, "compare %s/%s %s/%s", binary(), t.dir, cases[i].base, t.dir,
+        int code = MSRPLOAD(&t, "compare %s/%s %s/%s", msrpload_binary(), t.dir, cases[i].base, t.dir,
                             cases[i].now);
         char *err = tmp_read(&t, "err");
         ck_assert_msg(code == 2, "%s %s: exit %d", cases[i].base, cases[i].now, code);
@@ -520,9 +498,9 @@ START_TEST(compare_bad_input_exits_2)
     for (size_t i = 0; i < sizeof(usage) / sizeof(usage[0]); i++) {
         char args[512];
         snprintf(args, sizeof(args), usage[i], t.dir, t.dir, t.dir);
-        ck_assert_msg(MSRPLOAD(&t, "compare %s", binary(), args) == 2, "compare %s", args);
+        ck_assert_msg(MSRPLOAD(&t, "compare %s", msrpload_binary(), args) == 2, "compare %s", args);
     }
-    ck_assert_int_eq(MSRPLOAD(&t, "compare --help", binary()), 0);
+    ck_assert_int_eq(MSRPLOAD(&t, "compare --help", msrpload_binary()), 0);
     char *out = tmp_read(&t, "out");
     ck_assert_ptr_nonnull(strstr(out, "--threshold PCT"));
     free(out);
@@ -550,7 +528,7 @@ START_TEST(merge_two_hosts)
                   "--duration 1 --quiet --shard 1/2 --out %s/h1 & "
                   "timeout 60 %s run scenarios/quickstart.json --sessions 5 --threads 1 "
                   "--duration 1 --quiet --shard 2/2 --out %s/h2; r=$?; wait $! && exit $r",
-                  binary(), t.dir, binary(), t.dir);
+                  msrpload_binary(), t.dir, msrpload_binary(), t.dir);
     char *err = tmp_read(&t, "err");
     ck_assert_msg(code == 0, "exit %d: %s", code, err);
     free(err);
@@ -560,7 +538,7 @@ START_TEST(merge_two_hosts)
     ck_assert_int_eq(jint(in[0], "config/shard/index"), 1);
     ck_assert_int_eq(jint(in[1], "config/shard/count"), 2);
 
-    code = MSRPLOAD(&t, "merge %s/h1 %s/h2 --out %s/m", binary(), t.dir, t.dir, t.dir);
+    code = MSRPLOAD(&t, "merge %s/h1 %s/h2 --out %s/m", msrpload_binary(), t.dir, t.dir, t.dir);
     char *out = tmp_read(&t, "out");
     err = tmp_read(&t, "err");
     ck_assert_msg(code == 0, "exit %d\n%s\n%s", code, out, err);
@@ -623,23 +601,23 @@ START_TEST(merge_two_hosts)
     json_decref(mj);
 
     /* Never over an existing directory; inputs that cannot be read name the file. */
-    code = MSRPLOAD(&t, "merge %s/h1 %s/h2 --out %s/m", binary(), t.dir, t.dir, t.dir);
+    code = MSRPLOAD(&t, "merge %s/h1 %s/h2 --out %s/m", msrpload_binary(), t.dir, t.dir, t.dir);
     err = tmp_read(&t, "err");
     ck_assert_int_eq(code, 2);
     ck_assert_ptr_nonnull(strstr(err, "exists"));
     free(err);
-    ck_assert_int_eq(MSRPLOAD(&t, "merge %s/h1 %s/h2", binary(), t.dir, t.dir), 2);
-    ck_assert_int_eq(MSRPLOAD(&t, "merge --out %s/x", binary(), t.dir), 2);
-    ck_assert_int_eq(MSRPLOAD(&t, "merge %s/h1 %s/h1 --out %s/x", binary(), t.dir, t.dir, t.dir),
+    ck_assert_int_eq(MSRPLOAD(&t, "merge %s/h1 %s/h2", msrpload_binary(), t.dir, t.dir), 2);
+    ck_assert_int_eq(MSRPLOAD(&t, "merge --out %s/x", msrpload_binary(), t.dir), 2);
+    ck_assert_int_eq(MSRPLOAD(&t, "merge %s/h1 %s/h1 --out %s/x", msrpload_binary(), t.dir, t.dir, t.dir),
                      2);
     ck_assert_int_eq(
         sh(&t, "cp -r %s/h2 %s/nohist && rm %s/nohist/latency-bind.hist", t.dir, t.dir, t.dir), 0);
-    code = MSRPLOAD(&t, "merge %s/h1 %s/nohist --out %s/x", binary(), t.dir, t.dir, t.dir);
+    code = MSRPLOAD(&t, "merge %s/h1 %s/nohist --out %s/x", msrpload_binary(), t.dir, t.dir, t.dir);
     err = tmp_read(&t, "err");
     ck_assert_int_eq(code, 2);
     ck_assert_ptr_nonnull(strstr(err, "nohist/latency-bind.hist"));
     free(err);
-    code = MSRPLOAD(&t, "merge %s/h1 %s/none --out %s/x", binary(), t.dir, t.dir, t.dir);
+    code = MSRPLOAD(&t, "merge %s/h1 %s/none --out %s/x", msrpload_binary(), t.dir, t.dir, t.dir);
     err = tmp_read(&t, "err");
     ck_assert_int_eq(code, 2);
     ck_assert_ptr_nonnull(strstr(err, "none"));
@@ -648,7 +626,7 @@ START_TEST(merge_two_hosts)
     char *x = tmp_path(&t, "x");
     ck_assert_int_ne(stat(x, &sb), 0); /* nothing was created by the failures */
     free(x);
-    ck_assert_int_eq(MSRPLOAD(&t, "merge --help", binary()), 0);
+    ck_assert_int_eq(MSRPLOAD(&t, "merge --help", msrpload_binary()), 0);
 
     json_decref(m);
     json_decref(in[0]);
@@ -671,7 +649,7 @@ START_TEST(merge_aligns_by_wall_clock)
     save_json(&t, "later/summary.json", j);
     json_decref(j);
 
-    int code = MSRPLOAD(&t, "merge %s/a %s/later --out %s/m", binary(), t.dir, t.dir, t.dir);
+    int code = MSRPLOAD(&t, "merge %s/a %s/later --out %s/m", msrpload_binary(), t.dir, t.dir, t.dir);
     char *err = tmp_read(&t, "err");
     ck_assert_msg(code == 0, "exit %d: %s", code, err);
     ck_assert_ptr_nonnull(strstr(err, "warning"));
@@ -716,7 +694,7 @@ START_TEST(merge_aligns_by_wall_clock)
     json_object_del(jat(j, "throughput"), "payload_bytes");
     save_json(&t, "old/summary.json", j);
     json_decref(j);
-    code = MSRPLOAD(&t, "merge %s/old --out %s/m2", binary(), t.dir, t.dir);
+    code = MSRPLOAD(&t, "merge %s/old --out %s/m2", msrpload_binary(), t.dir, t.dir);
     err = tmp_read(&t, "err");
     ck_assert_msg(code == 0, "exit %d: %s", code, err);
     free(err);
@@ -764,10 +742,10 @@ static void first_from_path(struct tmp *t, const char *shard, char *from, size_t
         dup2(fd, 1);
         dup2(fd, 2);
         if (shard != NULL)
-            execl(binary(), binary(), "run", sc, "--quiet", "--target", target, "--out", out,
+            execl(msrpload_binary(), msrpload_binary(), "run", sc, "--quiet", "--target", target, "--out", out,
                   "--shard", shard, (char *)NULL);
         else
-            execl(binary(), binary(), "run", sc, "--quiet", "--target", target, "--out", out,
+            execl(msrpload_binary(), msrpload_binary(), "run", sc, "--quiet", "--target", target, "--out", out,
                   (char *)NULL);
         _exit(127);
     }
@@ -826,7 +804,7 @@ START_TEST(shard_usage_errors)
     static const char *bad[] = {"0/3", "4/3", "3", "a/b", "1/0", "2/3x", "-1/3", "1/ 3", ""};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int code = MSRPLOAD(&t, "run scenarios/quickstart.json --quiet --out %s/r --shard '%s'",
-                            binary(), t.dir, bad[i]);
+                            msrpload_binary(), t.dir, bad[i]);
         char *err = tmp_read(&t, "err");
         ck_assert_msg(code == 2, "--shard '%s': exit %d", bad[i], code);
         ck_assert_msg(strstr(err, "--shard") != NULL, "--shard '%s': %s", bad[i], err);
@@ -836,9 +814,9 @@ START_TEST(shard_usage_errors)
     int code = MSRPLOAD(&t,
                         "run scenarios/quickstart.json --quiet --sessions 2 --shard 1/3 "
                         "--out %s/r",
-                        binary(), t.dir);
+                        msrpload_binary(), t.dir);
     ck_assert_int_eq(code, 2);
-    ck_assert_int_eq(MSRPLOAD(&t, "run --help | grep -q -- '--shard I/N'", binary()), 0);
+    ck_assert_int_eq(MSRPLOAD(&t, "run --help | grep -q -- '--shard I/N'", msrpload_binary()), 0);
     tmp_remove(&t);
 }
 END_TEST

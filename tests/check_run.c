@@ -22,28 +22,6 @@
 #include "suites.h"
 #include "testutil.h"
 
-static const char *binary(void)
-{
-    const char *b = getenv("MSRPLOAD_BIN");
-    return b != NULL && *b != '\0' ? b : "./msrpload";
-}
-
-struct tmp {
-    char dir[64];
-};
-
-static void tmp_make(struct tmp *t)
-{
-    snprintf(t->dir, sizeof(t->dir), "/tmp/msrpload-run-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(t->dir));
-}
-
-static void tmp_remove(struct tmp *t)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
 
 static char *write_scenario(struct tmp *t, const char *name, const char *json)
 {
@@ -60,7 +38,7 @@ static char *write_scenario(struct tmp *t, const char *name, const char *json)
 static int run_msrpload(struct tmp *t, const char *args)
 {
     char *cmd;
-    ck_assert_int_ge(asprintf(&cmd, "timeout 60 %s %s >%s/out 2>%s/err", binary(), args, t->dir,
+    ck_assert_int_ge(asprintf(&cmd, "timeout 60 %s %s >%s/out 2>%s/err", msrpload_binary(), args, t->dir,
                               t->dir),
                      0);
     int st = system(cmd);
@@ -260,7 +238,7 @@ START_TEST(sigint_still_writes_report)
         int fd = open("/dev/null", O_WRONLY);
         dup2(fd, 1);
         dup2(fd, 2);
-        execl(binary(), binary(), "run", sc, "--quiet", "--out", outdir, (char *)NULL);
+        execl(msrpload_binary(), msrpload_binary(), "run", sc, "--quiet", "--out", outdir, (char *)NULL);
         _exit(127);
     }
     sleep(1);
@@ -303,7 +281,7 @@ START_TEST(second_sigint_stops_at_once)
         int fd = open("/dev/null", O_WRONLY);
         dup2(fd, 1);
         dup2(fd, 2);
-        execl(binary(), binary(), "run", sc, "--quiet", "--out", outdir, (char *)NULL);
+        execl(msrpload_binary(), msrpload_binary(), "run", sc, "--quiet", "--out", outdir, (char *)NULL);
         _exit(127);
     }
     sleep(1);

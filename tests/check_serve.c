@@ -27,6 +27,7 @@
 
 #include "net/loop.h"
 #include "suites.h"
+#include "testutil.h"
 #include "wire/parser.h"
 #include "wire/uri.h"
 
@@ -82,11 +83,6 @@ static void kill_leftovers(void)
             kill_child(children[i]);
 }
 
-static const char *binary(void)
-{
-    const char *b = getenv("MSRPLOAD_BIN");
-    return b != NULL && *b != '\0' ? b : "./msrpload";
-}
 
 /* Starts `msrpload serve ARGS` (ARGS split at spaces) with stdout and stderr on pipes. */
 static void serve_spawn(struct serve_proc *p, const char *args)
@@ -95,7 +91,7 @@ static void serve_spawn(struct serve_proc *p, const char *args)
     char *copy = strdup(args);
     char *argv[32];
     int argc = 0;
-    argv[argc++] = (char *)binary();
+    argv[argc++] = (char *)msrpload_binary();
     argv[argc++] = "serve";
     for (char *tok = strtok(copy, " "); tok != NULL && argc < 31; tok = strtok(NULL, " "))
         argv[argc++] = tok;

@@ -86,3 +86,22 @@ char *crlf_from_lf(const char *text, size_t *len)
     *len = j;
     return out;
 }
+
+const char *msrpload_binary(void)
+{
+    const char *b = getenv("MSRPLOAD_BIN");
+    return b != NULL && *b != '\0' ? b : "./msrpload";
+}
+
+void tmp_make(struct tmp *t)
+{
+    snprintf(t->dir, sizeof(t->dir), "/tmp/msrpload-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(t->dir));
+}
+
+void tmp_remove(struct tmp *t)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+    ck_assert_int_eq(system(cmd), 0);
+}

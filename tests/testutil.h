@@ -21,4 +21,14 @@ uint64_t test_rand(uint64_t *state);
 /* Converts "\r\n" written as literal line ends: a vector written with "\n" gets CRLF. */
 char *crlf_from_lf(const char *text, size_t *len);
 
+/* The msrpload binary under test: $MSRPLOAD_BIN (make asan sets it), else ./msrpload. */
+const char *msrpload_binary(void);
+
+/* A fresh temporary directory for one test, and its removal with everything in it. */
+struct tmp {
+    char dir[64];
+};
+void tmp_make(struct tmp *t);
+void tmp_remove(struct tmp *t);
+
 #endif
