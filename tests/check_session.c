@@ -126,8 +126,10 @@ static void on_report(struct msrp_session *s, const struct msrp_report_in *r)
 
 static const struct msrp_session_handlers server_handlers = {
     .on_bound = on_bound_server, .on_received = on_received, .on_end = on_end};
-static void on_raw_result(struct msrp_session *s, void *cookie, int status, bool closed)
+static void on_raw_result(struct msrp_session *s, void *cookie, int status, bool closed,
+                          const struct msrp_chunk *response)
 {
+    (void)response;
     (void)s;
     W.raw_results++;
     W.raw_status = status;

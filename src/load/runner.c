@@ -658,8 +658,10 @@ static void on_writable(struct msrp_session *s)
     issue_and_maybe_advance(msrp_session_user(s));
 }
 
-static void on_raw_result(struct msrp_session *s, void *cookie, int status, bool closed)
+static void on_raw_result(struct msrp_session *s, void *cookie, int status, bool closed,
+                          const struct msrp_chunk *response)
 {
+    (void)response;
     struct lsession *ls = msrp_session_user(s);
     const struct step_raw *st = cookie;
     if (ls->raw != st)

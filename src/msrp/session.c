@@ -305,7 +305,8 @@ static void delayed_free_all(struct msrp_session *s)
 }
 
 /* Tells the owner how a raw send ended (status 0: no response) and forgets it. */
-static void raw_finish(struct msrp_session *s, struct raw_wait *r, int status, bool closed)
+static void raw_finish(struct msrp_session *s, struct raw_wait *r, int status, bool closed,
+                       const struct msrp_chunk *response)
 {
     struct raw_wait **pp = &s->raws;
     while (*pp != r)
@@ -315,7 +316,7 @@ static void raw_finish(struct msrp_session *s, struct raw_wait *r, int status, b
     void *cookie = r->cookie;
     free(r);
     if (s->h->on_raw_result != NULL)
-        s->h->on_raw_result(s, cookie, status, closed);
+        s->h->on_raw_result(s, cookie, status, closed, response);
 }
 
 static void raw_timeout(struct net_loop *loop, struct net_timer *t)
@@ -324,7 +325,7 @@ static void raw_timeout(struct net_loop *loop, struct net_timer *t)
     struct raw_wait *r = t->arg;
     struct msrp_session *s = r->s;
     s->busy++;
-    raw_finish(s, r, 0, false);
+    raw_finish(s, r, 0, false, NULL);
     /* Messages queued by the handler wait for a pump while we are busy: give them one. */
     if (!s->ended)
         pump(s);
@@ -404,7 +405,7 @@ static void session_end(struct msrp_session *s, enum msrp_session_end why, const
     }
     /* Raw sends still waiting learn that the connection went before their answer did. */
     while (s->raws != NULL)
-        raw_finish(s, s->raws, 0, true);
+        raw_finish(s, s->raws, 0, true, NULL);
     if (s->conn != NULL) {
         struct net_conn *c = s->conn;
         note_conn(s, c);
@@ -890,12 +891,17 @@ static const char *status_comment(int status)
     }
 }
 
-/* A response goes back along the request's From-Path (RFC 4975 section 7.2). */
+/* Responses are hop by hop (RFC 4975 section 7.2, RFC 4976 section 6): the To-Path is the
+ * first URI of the request's From-Path, the previous hop, which is the whole path on a direct
+ * connection. A relay absorbs a response addressed to it instead of relaying it onwards. */
 static void send_response(struct msrp_session *s, const char *tid, size_t tid_len,
                           const char *to, size_t to_len, int status)
 {
     if (s->conn == NULL)
         return;
+    const char *sp = memchr(to, ' ', to_len);
+    if (sp != NULL)
+        to_len = (size_t)(sp - to);
     const char *comment = status_comment(status);
     struct msrp_out out = {
         .kind = MSRP_RESPONSE,
@@ -1347,7 +1353,7 @@ static bool raw_response(struct msrp_session *s, const struct msrp_chunk *c)
 {
     for (struct raw_wait *r = s->raws; r != NULL; r = r->next) {
         if (r->tid_len == c->tid.len && memcmp(r->tid, c->tid.ptr, c->tid.len) == 0) {
-            raw_finish(s, r, c->status, false);
+            raw_finish(s, r, c->status, false, c);
             return true;
         }
     }
@@ -1613,6 +1619,29 @@ int msrp_session_accept(struct net_conn *conn, const struct msrp_session_config 
     if (cfg->bind_timeout_ns > 0)
         net_timer_start(s->loop, &s->bind_timer, cfg->bind_timeout_ns);
     *out = s;
+    return 0;
+}
+
+int msrp_session_adopt(struct net_conn *conn, const struct msrp_session_config *cfg, bool calling,
+                       const struct msrp_session_handlers *h, void *user,
+                       struct msrp_session **out)
+{
+    if (calling && cfg->peer_path == NULL) {
+        net_conn_close(conn, false);
+        return EINVAL;
+    }
+    int e = msrp_session_accept(conn, cfg, h, user, out);
+    if (e != 0 || !calling)
+        return e;
+    struct msrp_session *s = *out;
+    net_timer_stop(s->loop, &s->bind_timer);
+    s->calling = true;
+    note_conn(s, conn);
+    s->busy++; /* kept alive past session_open, which may end it (out of memory) */
+    session_open(conn); /* the binding SEND, as on connect */
+    if (s->ended)
+        *out = NULL; /* on_end has been called already */
+    leave(s);
     return 0;
 }
 

@@ -120,10 +120,12 @@ struct msrp_session_handlers {
      * The outcome of one msrp_session_send_raw(), called exactly once for each that returned
      * 0: status is the code of the response carrying its transaction id, or 0 when none came;
      * closed is true when the session ended (the connection closed, whoever closed it) before
-     * a response or the timeout, and on_end follows. Without this handler raw sends still
-     * work; their outcomes are dropped.
+     * a response or the timeout, and on_end follows. response is that response as parsed
+     * (its headers, e.g. a 401's WWW-Authenticate), valid only during the call; NULL when
+     * none came. Without this handler raw sends still work; their outcomes are dropped.
      */
-    void (*on_raw_result)(struct msrp_session *s, void *cookie, int status, bool closed);
+    void (*on_raw_result)(struct msrp_session *s, void *cookie, int status, bool closed,
+                          const struct msrp_chunk *response);
 };
 
 struct msrp_session_config {
@@ -205,6 +207,21 @@ int msrp_session_connect(struct net_loop *loop, const struct msrp_session_config
 int msrp_session_accept(struct net_conn *conn, const struct msrp_session_config *cfg,
                         const struct msrp_session_handlers *h, void *user,
                         struct msrp_session **out);
+
+/*
+ * Takes over a connection that is already open and usable, e.g. one a relay has just
+ * authenticated (msrp_relay_auth_start's done()). With calling, the session binds at once as
+ * msrp_session_connect() does once connected (cfg->peer_path is required: through a relay, the
+ * relay's Use-Path followed by the peer's full path); otherwise it waits to be bound as
+ * msrp_session_accept() does (cfg->peer_path: the From-Path expected as the relay delivers it,
+ * which is the same list). Bytes already buffered on the connection are read with the next
+ * input. Returns 0 or an errno value (the connection is closed on error). In the one case
+ * where the binding SEND cannot even be allocated, on_end is called before it returns 0 and
+ * *out is set to NULL.
+ */
+int msrp_session_adopt(struct net_conn *conn, const struct msrp_session_config *cfg, bool calling,
+                       const struct msrp_session_handlers *h, void *user,
+                       struct msrp_session **out);
 
 /*
  * Queues a message. The body is not copied: it must stay valid and unchanged until on_sent
