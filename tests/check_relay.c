@@ -19,6 +19,7 @@
 #include "msrp/relay.h"
 #include "net/conn.h"
 #include "suites.h"
+#include "testutil.h"
 #include "wire/parser.h"
 #include "wire/values.h"
 #include "wire/writer.h"
@@ -533,124 +534,21 @@ END_TEST
 
 /* ---- the real Kamailio relay --------------------------------------------------------------- */
 
-static struct {
-    bool up;
-    char skip[640];
-    char uri[128];
-    char pidfile[512];
-    uint16_t port;
-} K;
+static struct test_relay K;
 
-static const char *relay_tools(void)
-{
-    const char *d = getenv("MSRPLOAD_RELAY_TOOLS");
-    return d != NULL ? d : "tools/relay";
-}
-
-static bool have_kamailio(void)
-{
-    return system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") == 0;
-}
-
-static bool line_value(const char *line, const char *key, char *out, size_t cap)
-{
-    size_t kl = strlen(key);
-    if (strncmp(line, key, kl) != 0 || line[kl] != '=' || line[kl + 1] != '\'')
-        return false;
-    const char *v = line + kl + 2;
-    const char *end = strchr(v, '\'');
-    if (end == NULL || (size_t)(end - v) >= cap)
-        return false;
-    memcpy(out, v, (size_t)(end - v));
-    out[end - v] = '\0';
-    return true;
-}
-
-/* Unchecked fixture: runs in the runner's own process, so the teardown always stops it. */
 static void kamailio_setup(void)
 {
-    memset(&K, 0, sizeof(K));
-    if (!have_kamailio()) {
-        if (geteuid() != 0) {
-            snprintf(K.skip, sizeof(K.skip), "kamailio not installed and not root");
-            return;
-        }
-        /* A fresh machine may have no package lists yet: update once if the install fails. */
-        int rc = system("export DEBIAN_FRONTEND=noninteractive; "
-                        "{ timeout 300 apt-get install -y -qq --no-install-recommends kamailio || "
-                        "{ timeout 300 apt-get update -qq && timeout 300 apt-get install -y -qq "
-                        "--no-install-recommends kamailio; }; } >/dev/null 2>&1");
-        if (rc != 0 || !have_kamailio()) {
-            snprintf(K.skip, sizeof(K.skip), "kamailio could not be installed (apt-get)");
-            return;
-        }
-    }
-    char script[512];
-    snprintf(script, sizeof(script), "%s/start.sh", relay_tools());
-    if (access(script, X_OK) != 0) {
-        snprintf(K.skip, sizeof(K.skip), "%s not found (run from the repository root)", script);
-        return;
-    }
-    for (int attempt = 0; attempt < 5 && !K.up; attempt++) {
-        unsigned port = 28000 + (unsigned)(getpid() + attempt * 7) % 1000;
-        /* Our own runtime directory, so that a failed start leaves nothing behind. */
-        char dir[] = "/tmp/msrpload-relay-test.XXXXXX";
-        if (mkdtemp(dir) == NULL)
-            break;
-        char cmd[768];
-        snprintf(cmd, sizeof(cmd), "RELAY_DIR=%s RELAY_TCP_CHILDREN=2 timeout 30 %s %u 2>/dev/null",
-                 dir, script, port);
-        FILE *p = popen(cmd, "r");
-        if (p == NULL)
-            break;
-        char line[1024];
-        K.uri[0] = K.pidfile[0] = '\0';
-        while (fgets(line, sizeof(line), p) != NULL) {
-            line[strcspn(line, "\r\n")] = '\0';
-            line_value(line, "RELAY_URI", K.uri, sizeof(K.uri));
-            line_value(line, "RELAY_PIDFILE", K.pidfile, sizeof(K.pidfile));
-        }
-        int st = pclose(p);
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && K.uri[0] != '\0' && K.pidfile[0] != '\0') {
-            K.up = true;
-            K.port = (uint16_t)port;
-        } else if (K.pidfile[0] != '\0') {
-            char stop[1024];
-            snprintf(stop, sizeof(stop), "timeout 20 %s/stop.sh '%s' --clean >/dev/null 2>&1",
-                     relay_tools(), K.pidfile);
-            if (system(stop) != 0)
-                fprintf(stderr, "check_relay: %s failed\n", stop);
-        }
-        if (!K.up) {
-            char rm[128];
-            snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
-            if (system(rm) != 0)
-                fprintf(stderr, "check_relay: %s failed\n", rm);
-        }
-    }
-    if (!K.up)
-        snprintf(K.skip, sizeof(K.skip), "tools/relay/start.sh failed (5 ports tried)");
+    test_relay_start(&K, false, "");
 }
 
 static void kamailio_teardown(void)
 {
-    if (K.pidfile[0] != '\0') {
-        char stop[1024];
-        snprintf(stop, sizeof(stop), "timeout 20 %s/stop.sh '%s' --clean >/dev/null 2>&1",
-                 relay_tools(), K.pidfile);
-        if (system(stop) != 0)
-            fprintf(stderr, "check_relay: %s failed\n", stop);
-    }
-    K.up = false;
-    K.pidfile[0] = '\0';
+    test_relay_stop(&K);
 }
 
 static bool kamailio_skip(const char *test)
 {
-    if (K.up)
-        return false;
-    fprintf(stderr, "%s: skipped: %s\n", test, K.skip);
-    return true;
+    return test_relay_skip(&K, test);
 }
 
 static void kamailio_auth(const char *pass, uint32_t expires)

@@ -671,9 +671,31 @@ static const struct bad_case {
     {WITH_TOPO("\"embedded\""), "$.topology: expected an object, got a string"},
     {WITH_TOPO("{\"target\":[]}"),
      "$.topology: unknown key \"target\"; allowed keys: \"kind\", \"transport\", \"targets\", "
-     "\"ca_file\""},
+     "\"ca_file\", \"relay\""},
     {WITH_TOPO("{\"kind\":\"remote\"}"),
-     "$.topology.kind: expected one of \"embedded\", \"target\", got \"remote\""},
+     "$.topology.kind: expected one of \"embedded\", \"target\", \"relay\", got \"remote\""},
+    {WITH_TOPO("{\"relay\":{}}"),
+     "$.topology.relay: \"relay\" is only allowed when kind is \"relay\""},
+    {WITH_TOPO("{\"kind\":\"relay\",\"relay\":[]}"),
+     "$.topology.relay: expected an object, got an empty array"},
+    {WITH_TOPO("{\"kind\":\"relay\",\"relay\":{\"password\":\"x\"}}"),
+     "$.topology.relay: unknown key \"password\"; allowed keys: \"uri\", \"user\", \"users\", "
+     "\"password_file\", \"expires\""},
+    {WITH_TOPO("{\"kind\":\"relay\",\"relay\":{\"uri\":\"msrps://r;tcp\"}}"),
+     "$.topology.relay.uri: expected an msrp:// URI as transport is \"tcp\", got "
+     "\"msrps://r;tcp\""},
+    {WITH_TOPO("{\"kind\":\"relay\",\"relay\":{\"user\":\"a%s\"}}"),
+     "$.topology.relay.user: expected a user name (printable, no quotes, at most one %d or "
+     "%0Nd), got \"a%s\""},
+    {WITH_TOPO("{\"kind\":\"relay\",\"relay\":{\"user\":\"u%d%d\"}}"),
+     "$.topology.relay.user: expected a user name (printable, no quotes, at most one %d or "
+     "%0Nd), got \"u%d%d\""},
+    {WITH_TOPO("{\"kind\":\"relay\",\"relay\":{\"users\":0}}"),
+     "$.topology.relay.users: expected an integer 1..4294967295, got 0"},
+    {WITH_TOPO("{\"kind\":\"relay\",\"relay\":{\"expires\":-5}}"),
+     "$.topology.relay.expires: expected an integer 1..4294967295, got -5"},
+    {WITH_TOPO("{\"kind\":\"relay\",\"relay\":{\"password_file\":\"\"}}"),
+     "$.topology.relay.password_file: expected a file path, got \"\""},
     {WITH_TOPO("{\"transport\":\"udp\"}"),
      "$.topology.transport: expected one of \"tcp\", \"tls\", got \"udp\""},
     {WITH_TOPO("{\"kind\":\"target\"}"),
@@ -705,11 +727,11 @@ static const struct bad_case {
     {TARGET_TCP("[\"msrp://" R256("a") R128("a") R64("a") R32("a") R16("a") R4("a") "a;tcp\"]"),
      "$.topology.targets[0]: expected a string of at most 511 bytes, got a string of 512 bytes"},
     {WITH_TOPO("{\"kind\":\"target\",\"targets\":[\"msrp://h;tcp\"],\"ca_file\":\"ca.pem\"}"),
-     "$.topology.ca_file: \"ca_file\" is only allowed when kind is \"target\" and transport is "
-     "\"tls\""},
+     "$.topology.ca_file: \"ca_file\" is only allowed when kind is \"target\" or \"relay\" and "
+     "transport is \"tls\""},
     {WITH_TOPO("{\"transport\":\"tls\",\"ca_file\":\"ca.pem\"}"),
-     "$.topology.ca_file: \"ca_file\" is only allowed when kind is \"target\" and transport is "
-     "\"tls\""},
+     "$.topology.ca_file: \"ca_file\" is only allowed when kind is \"target\" or \"relay\" and "
+     "transport is \"tls\""},
     {WITH_TOPO("{\"kind\":\"target\",\"transport\":\"tls\",\"targets\":[\"msrps://h;tcp\"],"
                "\"ca_file\":\"\"}"),
      "$.topology.ca_file: expected a file path, got \"\""},

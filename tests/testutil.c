@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static size_t page_size(void)
@@ -104,4 +105,140 @@ void tmp_remove(struct tmp *t)
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
     ck_assert_int_eq(system(cmd), 0);
+}
+
+/* ---- a real Kamailio relay ------------------------------------------------------------------ */
+
+static const char *relay_tools(void)
+{
+    const char *d = getenv("MSRPLOAD_RELAY_TOOLS");
+    return d != NULL ? d : "tools/relay";
+}
+
+static bool have_kamailio(void)
+{
+    return system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") == 0;
+}
+
+static bool have_kamailio_tls(void)
+{
+    return system("ls /usr/lib/*/kamailio/modules/tls.so /usr/lib/kamailio/modules/tls.so "
+                  ">/dev/null 2>&1") == 0 ||
+           system("test -n \"$(find /usr/lib -path '*kamailio/modules/tls.so' 2>/dev/null)\"") == 0;
+}
+
+/* Reads NAME='value' from start.sh's output. */
+static bool line_value(const char *line, const char *key, char *out, size_t cap)
+{
+    size_t kl = strlen(key);
+    if (strncmp(line, key, kl) != 0 || line[kl] != '=' || line[kl + 1] != '\'')
+        return false;
+    const char *v = line + kl + 2;
+    const char *end = strchr(v, '\'');
+    if (end == NULL || (size_t)(end - v) >= cap)
+        return false;
+    memcpy(out, v, (size_t)(end - v));
+    out[end - v] = '\0';
+    return true;
+}
+
+/* As root a missing package is installed; a fresh machine may need its lists updated first. */
+static bool install_packages(const char *packages)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "export DEBIAN_FRONTEND=noninteractive; "
+             "{ timeout 300 apt-get install -y -qq --no-install-recommends %s || "
+             "{ timeout 300 apt-get update -qq && timeout 300 apt-get install -y -qq "
+             "--no-install-recommends %s; }; } >/dev/null 2>&1",
+             packages, packages);
+    return system(cmd) == 0;
+}
+
+void test_relay_start(struct test_relay *r, bool tls, const char *env)
+{
+    memset(r, 0, sizeof(*r));
+    if (!have_kamailio() || (tls && !have_kamailio_tls())) {
+        if (geteuid() != 0) {
+            snprintf(r->skip, sizeof(r->skip), "kamailio%s not installed and not root",
+                     tls ? " (with kamailio-tls-modules)" : "");
+            return;
+        }
+        if (!install_packages(tls ? "kamailio kamailio-tls-modules" : "kamailio") ||
+            !have_kamailio() || (tls && !have_kamailio_tls())) {
+            snprintf(r->skip, sizeof(r->skip), "kamailio could not be installed (apt-get)");
+            return;
+        }
+    }
+    char script[512];
+    snprintf(script, sizeof(script), "%s/start.sh", relay_tools());
+    if (access(script, X_OK) != 0) {
+        snprintf(r->skip, sizeof(r->skip), "%s not found (run from the repository root)", script);
+        return;
+    }
+    for (int attempt = 0; attempt < 5 && !r->up; attempt++) {
+        unsigned port = 28000 + (unsigned)(getpid() * 3 + attempt * 7) % 1000 * 2;
+        /* Our own runtime directory, so that a failed start leaves nothing behind. */
+        char dir[] = "/tmp/msrpload-relay-test.XXXXXX";
+        if (mkdtemp(dir) == NULL)
+            break;
+        char ports[32];
+        if (tls)
+            snprintf(ports, sizeof(ports), "%u %u", port, port + 1);
+        else
+            snprintf(ports, sizeof(ports), "%u", port);
+        char cmd[1024];
+        snprintf(cmd, sizeof(cmd), "RELAY_DIR=%s RELAY_TCP_CHILDREN=2 %s timeout 30 %s %s 2>/dev/null",
+                 dir, env, script, ports);
+        FILE *p = popen(cmd, "r");
+        if (p == NULL)
+            break;
+        char line[1024];
+        r->uri[0] = r->pidfile[0] = r->tls_uri[0] = r->cert[0] = '\0';
+        while (fgets(line, sizeof(line), p) != NULL) {
+            line[strcspn(line, "\r\n")] = '\0';
+            line_value(line, "RELAY_URI", r->uri, sizeof(r->uri));
+            line_value(line, "RELAY_TLS_URI", r->tls_uri, sizeof(r->tls_uri));
+            line_value(line, "RELAY_CERT", r->cert, sizeof(r->cert));
+            line_value(line, "RELAY_PIDFILE", r->pidfile, sizeof(r->pidfile));
+        }
+        int st = pclose(p);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && r->uri[0] != '\0' && r->pidfile[0] != '\0' &&
+            (!tls || r->tls_uri[0] != '\0')) {
+            r->up = true;
+            r->port = (uint16_t)port;
+            r->tls_port = tls ? (uint16_t)(port + 1) : 0;
+        } else if (r->pidfile[0] != '\0') {
+            test_relay_stop(r);
+        }
+        if (!r->up) {
+            char rm[128];
+            snprintf(rm, sizeof(rm), "rm -rf '%s'", dir);
+            if (system(rm) != 0)
+                fprintf(stderr, "testutil: %s failed\n", rm);
+        }
+    }
+    if (!r->up)
+        snprintf(r->skip, sizeof(r->skip), "tools/relay/start.sh failed (5 ports tried)");
+}
+
+void test_relay_stop(struct test_relay *r)
+{
+    if (r->pidfile[0] != '\0') {
+        char stop[1024];
+        snprintf(stop, sizeof(stop), "timeout 20 %s/stop.sh '%s' --clean >/dev/null 2>&1",
+                 relay_tools(), r->pidfile);
+        if (system(stop) != 0)
+            fprintf(stderr, "testutil: %s failed\n", stop);
+    }
+    r->up = false;
+    r->pidfile[0] = '\0';
+}
+
+bool test_relay_skip(const struct test_relay *r, const char *test)
+{
+    if (r->up)
+        return false;
+    fprintf(stderr, "%s: skipped: %s\n", test, r->skip);
+    return true;
 }

@@ -2,6 +2,7 @@
 #ifndef MSRPLOAD_TESTS_TESTUTIL_H
 #define MSRPLOAD_TESTS_TESTUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,5 +31,22 @@ struct tmp {
 };
 void tmp_make(struct tmp *t);
 void tmp_remove(struct tmp *t);
+
+/*
+ * A real Kamailio MSRP relay on loopback (tools/relay/start.sh), for the tests that need one.
+ * When kamailio is missing it is installed as root and otherwise the relay stays down with the
+ * reason in skip; a test then prints "NAME: skipped: REASON" (test_relay_skip) and returns.
+ * env: extra VAR=value words for start.sh (e.g. "RELAY_EXPIRES_MIN=2"), or "".
+ */
+struct test_relay {
+    bool up;
+    char skip[640];
+    char uri[128], tls_uri[128];
+    char pidfile[512], cert[512];
+    uint16_t port, tls_port;
+};
+void test_relay_start(struct test_relay *r, bool tls, const char *env);
+void test_relay_stop(struct test_relay *r);
+bool test_relay_skip(const struct test_relay *r, const char *test);
 
 #endif

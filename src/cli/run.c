@@ -42,18 +42,30 @@ static void run_usage(FILE *out)
             "  --duration S         seconds of measured traffic\n"
             "  --target URI         an external answering endpoint (repeat for more); switches\n"
             "                       the topology to target\n"
+            "  --relay URI          authenticate both ends of every session with this relay\n"
+            "                       (RFC 4976) and send through it; switches the topology to\n"
+            "                       relay (msrps:// for TLS to the relay)\n"
+            "  --relay-user USER    the AUTH user; may hold one %%d or %%0Nd (e.g. load%%04d)\n"
+            "                       filled in with an account number\n"
+            "  --relay-users N      spread sessions over accounts 0..N-1 of that pattern\n"
+            "  --relay-password-file FILE\n"
+            "                       the password, on the first line of FILE (or set\n"
+            "                       MSRPLOAD_RELAY_PASSWORD; --relay-password PW also works\n"
+            "                       but shows it to every user of ps, with a warning)\n"
+            "  --relay-expires S    Expires asked for in AUTH (default: the relay's)\n"
             "  --out DIR            write the report to DIR (which must not exist)\n"
             "  --shard I/N          this host runs share I of N (1 <= I <= N): sessions,\n"
             "                       concurrency, session rate and rate are divided by N, and\n"
-            "                       session ids start with hI- (merge the N reports with\n"
-            "                       'msrpload merge')\n"
+            "                       session ids start with hI- and relay accounts are split\n"
+            "                       N ways (merge the N reports with 'msrpload merge')\n"
             "  --quiet              no progress lines on standard error\n"
             "\n"
             "Progress is printed once a second when standard error is a terminal. SIGINT or\n"
             "SIGTERM stops new sessions, drains for up to 2 s and writes the report (marked\n"
             "incomplete); a second signal stops at once and still writes what there is.\n"
-            "exit codes: 0 every expectation met, 1 some failed (or sessions failed),\n"
-            "            2 usage or scenario error, 3 the target could not be reached\n");
+            "exit codes: 0 every expectation met, 1 some failed (or sessions failed, or the\n"
+            "            relay refused every AUTH), 2 usage or scenario error, 3 the target\n"
+            "            or relay could not be reached\n");
 }
 
 static int parse_u64(const char *opt, const char *v, uint64_t min, uint64_t *out)
@@ -116,8 +128,17 @@ static char *config_json(const struct scenario *sc, unsigned shard_index, unsign
         (json_int_t)sc->concurrency, "session_rate", sc->session_rate, "ramp_up", sc->ramp_up_s,
         "duration", sc->duration_s, "warm_up", sc->warm_up_s, "mode",
         sc->mode == SCENARIO_OPEN ? "open" : "closed", "outstanding", (json_int_t)sc->outstanding,
-        "rate", sc->rate, "topology", sc->topology == SCENARIO_TARGET ? "target" : "embedded",
+        "rate", sc->rate, "topology",
+        sc->topology == SCENARIO_TARGET  ? "target"
+        : sc->topology == SCENARIO_RELAY ? "relay"
+                                         : "embedded",
         "transport", sc->tls ? "tls" : "tcp", "targets", targets);
+    /* Who authenticated where, never with what password. */
+    if (sc->topology == SCENARIO_RELAY)
+        json_object_set_new(o, "relay",
+                            json_pack("{s:s, s:s, s:I, s:I}", "uri", sc->relay.uri, "user",
+                                      sc->relay.user, "users", (json_int_t)sc->relay.users,
+                                      "expires", (json_int_t)sc->relay.expires));
     if (shard_count > 0)
         json_object_set_new(o, "shard", json_pack("{s:I, s:I}", "index", (json_int_t)shard_index,
                                                   "count", (json_int_t)shard_count));
@@ -132,7 +153,7 @@ static int setup_tls(const struct scenario *sc, struct run_config *rc, char *tmp
     char err[512];
     if (!sc->tls)
         return 0;
-    if (sc->topology == SCENARIO_TARGET) {
+    if (sc->topology != SCENARIO_EMBEDDED) {
         if (net_tls_client_create(&rc->client_tls, sc->ca_file[0] ? sc->ca_file : NULL, NULL,
                                   NULL, err, sizeof(err)) != 0) {
             fprintf(stderr, "msrpload run: %s\n", err);
@@ -164,8 +185,113 @@ static int setup_tls(const struct scenario *sc, struct run_config *rc, char *tmp
     return 0;
 }
 
+/* The relay password: --relay-password-file, else MSRPLOAD_RELAY_PASSWORD, else the
+ * scenario's password_file, else --relay-password. Its first line, without the line end. */
+static int relay_password(const struct scenario *sc, const char *file, const char *on_cmdline,
+                          char *out, size_t cap)
+{
+    const char *env = getenv("MSRPLOAD_RELAY_PASSWORD");
+    if (file == NULL && env != NULL && env[0] != '\0') {
+        snprintf(out, cap, "%s", env);
+        return 0;
+    }
+    if (file == NULL && sc->relay.password_file[0] != '\0')
+        file = sc->relay.password_file;
+    if (file == NULL && on_cmdline != NULL) {
+        snprintf(out, cap, "%s", on_cmdline);
+        return 0;
+    }
+    if (file == NULL) {
+        fprintf(stderr, "msrpload run: the relay needs a password: --relay-password-file FILE, "
+                        "or MSRPLOAD_RELAY_PASSWORD in the environment\n");
+        return -1;
+    }
+    FILE *f = fopen(file, "r");
+    if (f == NULL) {
+        fprintf(stderr, "msrpload run: relay password file %s: %s\n", file, strerror(errno));
+        return -1;
+    }
+    bool got = fgets(out, (int)cap, f) != NULL;
+    fclose(f);
+    out[got ? strcspn(out, "\r\n") : 0] = '\0';
+    if (out[0] == '\0') {
+        fprintf(stderr, "msrpload run: relay password file %s: the first line is empty\n", file);
+        return -1;
+    }
+    return 0;
+}
+
+/* The relay settings of the command line over the scenario's; checked together. */
+static int apply_relay(struct scenario *sc, const char *uri, const char *user, uint64_t users,
+                       uint64_t expires, unsigned shard_count)
+{
+    if (uri != NULL) {
+        struct msrp_uri u;
+        if (msrp_uri_parse(uri, strlen(uri), &u) != MSRP_URI_OK ||
+            strlen(uri) >= sizeof(sc->relay.uri)) {
+            fprintf(stderr, "msrpload run: --relay %s: not an MSRP URI\n", uri);
+            return -1;
+        }
+        sc->topology = SCENARIO_RELAY;
+        sc->tls = u.secure;
+        snprintf(sc->relay.uri, sizeof(sc->relay.uri), "%s", uri);
+    }
+    if (user != NULL) {
+        if (!scenario_relay_user_ok(user, NULL) || strlen(user) >= sizeof(sc->relay.user)) {
+            fprintf(stderr, "msrpload run: --relay-user %s: expected a user name (printable, "
+                            "no quotes, at most one %%d or %%0Nd)\n", user);
+            return -1;
+        }
+        snprintf(sc->relay.user, sizeof(sc->relay.user), "%s", user);
+    }
+    if (users > 0)
+        sc->relay.users = (uint32_t)users;
+    if (expires > 0)
+        sc->relay.expires = (uint32_t)expires;
+    if (sc->topology != SCENARIO_RELAY) {
+        if (user != NULL || users > 0 || expires > 0) {
+            fprintf(stderr, "msrpload run: --relay-user, --relay-users and --relay-expires need "
+                            "a relay (--relay URI or topology kind \"relay\")\n");
+            return -1;
+        }
+        return 0;
+    }
+    if (sc->relay.uri[0] == '\0') {
+        fprintf(stderr, "msrpload run: %s: the relay topology needs --relay URI (or "
+                        "topology.relay.uri)\n", sc->path);
+        return -1;
+    }
+    struct msrp_uri u;
+    msrp_uri_parse(sc->relay.uri, strlen(sc->relay.uri), &u);
+    if (u.secure != sc->tls) {
+        fprintf(stderr, "msrpload run: relay %s: the scenario's transport is %s\n", sc->relay.uri,
+                sc->tls ? "tls (msrps)" : "tcp (msrp)");
+        return -1;
+    }
+    if (sc->relay.user[0] == '\0') {
+        fprintf(stderr, "msrpload run: the relay needs a user: --relay-user USER (or "
+                        "topology.relay.user)\n");
+        return -1;
+    }
+    bool pattern = false;
+    scenario_relay_user_ok(sc->relay.user, &pattern);
+    if (sc->relay.users > 1 && !pattern) {
+        fprintf(stderr, "msrpload run: %u relay users need a pattern in the user name, such as "
+                        "load%%04d (got %s)\n", sc->relay.users, sc->relay.user);
+        return -1;
+    }
+    if (shard_count > 1 && pattern && sc->relay.users < shard_count) {
+        fprintf(stderr, "msrpload run: --shard over %u hosts needs at least %u relay users to "
+                        "give each its own (got %u)\n", shard_count, shard_count, sc->relay.users);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
+    const char *relay_uri = NULL, *relay_user = NULL, *relay_pw_file = NULL, *relay_pw = NULL;
+    uint64_t relay_users = 0, relay_expires = 0;
     const char *path = NULL, *out_dir = NULL;
     bool quiet = false;
     uint64_t threads = 0, sessions = 0, concurrency = 0;
@@ -204,6 +330,22 @@ int cmd_run(int argc, char **argv)
             out_dir = v;
         else if (strcmp(a, "--shard") == 0)
             bad = parse_shard(v, &shard_index, &shard_count);
+        else if (strcmp(a, "--relay") == 0)
+            relay_uri = v;
+        else if (strcmp(a, "--relay-user") == 0)
+            relay_user = v;
+        else if (strcmp(a, "--relay-users") == 0)
+            bad = parse_u64(a, v, 1, &relay_users) || relay_users > UINT32_MAX;
+        else if (strcmp(a, "--relay-password-file") == 0)
+            relay_pw_file = v;
+        else if (strcmp(a, "--relay-expires") == 0)
+            bad = parse_u64(a, v, 1, &relay_expires) || relay_expires > UINT32_MAX;
+        else if (strcmp(a, "--relay-password") == 0) {
+            relay_pw = v;
+            fprintf(stderr, "msrpload run: warning: a password on the command line can be read "
+                            "by every user of this machine (ps); prefer --relay-password-file "
+                            "or MSRPLOAD_RELAY_PASSWORD\n");
+        }
         else if (strcmp(a, "--target") == 0) {
             struct msrp_uri u;
             if (msrp_uri_parse(v, strlen(v), &u) != MSRP_URI_OK) {
@@ -260,6 +402,21 @@ int cmd_run(int argc, char **argv)
     }
     if (duration > 0)
         sc.duration_s = duration;
+    if (ntargets > 0 && relay_uri != NULL) {
+        fprintf(stderr, "msrpload run: --target and --relay exclude each other\n");
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
+    if (apply_relay(&sc, relay_uri, relay_user, relay_users, relay_expires, shard_count) != 0) {
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
+    static char password[512];
+    if (sc.topology == SCENARIO_RELAY &&
+        relay_password(&sc, relay_pw_file, relay_pw, password, sizeof(password)) != 0) {
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
     if (ntargets > 0) {
         sc.topology = SCENARIO_TARGET;
         sc.num_targets = ntargets;
@@ -292,7 +449,8 @@ int cmd_run(int argc, char **argv)
     }
 
     struct run_config rc = {.sc = &sc, .stop = &stop_requests, .drain_s = 2,
-                            .shard_index = shard_index, .shard_count = shard_count};
+                            .shard_index = shard_index, .shard_count = shard_count,
+                            .relay_password = password};
     rc.progress = !quiet && isatty(STDERR_FILENO);
     char tmpdir[64];
     if (setup_tls(&sc, &rc, tmpdir) != 0) {
@@ -312,7 +470,9 @@ int cmd_run(int argc, char **argv)
                 "msrpload run: %s: %llu sessions, %llu at once, %u threads, %s loop, %s%s\n",
                 sc.name, (unsigned long long)sc.sessions, (unsigned long long)sc.concurrency,
                 sc.threads, sc.mode == SCENARIO_OPEN ? "open" : "closed",
-                sc.topology == SCENARIO_TARGET ? "external targets" : "embedded endpoints",
+                sc.topology == SCENARIO_TARGET  ? "external targets"
+                : sc.topology == SCENARIO_RELAY ? "both ends through the relay"
+                                                : "embedded endpoints",
                 shard_note);
     struct run_stats stats;
     if (stats_init(&stats) != 0) {
@@ -321,6 +481,7 @@ int cmd_run(int argc, char **argv)
     }
     struct run_outcome outcome;
     int rc_run = runner_run(&rc, &stats, &outcome, err, sizeof(err));
+    explicit_bzero(password, sizeof(password));
     net_tls_destroy(rc.server_tls);
     net_tls_destroy(rc.client_tls);
     if (rc_run != 0) {
@@ -360,6 +521,9 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "msrpload run: no session could reach its endpoint: %s\n",
                 outcome.first_error);
         code = EXIT_UNREACHABLE;
+    } else if (stats.relay_auth_ok == 0 && stats.relay_auth_failed > 0) {
+        fprintf(stderr, "msrpload run: the relay refused every AUTH: %s\n", outcome.first_error);
+        code = EXIT_FAILED;
     } else if (stats.expect_failures > 0 || stats.sessions_failed > 0 || werr != 0) {
         code = EXIT_FAILED;
     }

@@ -28,6 +28,8 @@ struct run_config {
     double drain_s;               /* bounded drain after the end; default 2 s */
     /* run --shard I/N: session ids get the prefix "hI-" (shard_count 0 or 1: no sharding) */
     unsigned shard_index, shard_count;
+    /* relay topology (sc->relay says where and who): the password of every account */
+    const char *relay_password;
 };
 
 struct run_outcome {

@@ -551,10 +551,123 @@ static int check_target(struct ctx *c, const json_t *v, char *dst)
     return 0;
 }
 
+/* A user name for AUTH: printable, no quote or backslash (it goes into a quoted digest
+ * parameter), and at most one printf integer conversion (%d, %u or %0Nd) for --relay-users. */
+bool scenario_relay_user_ok(const char *user, bool *has_pattern)
+{
+    unsigned conversions = 0;
+    if (user[0] == '\0')
+        return false;
+    for (const char *p = user; *p != '\0'; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+            return false;
+        if (ch != '%')
+            continue;
+        if (p[1] == '%') {
+            p++;
+            continue;
+        }
+        p++;
+        if (*p == '0')
+            p++;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (*p != 'd' && *p != 'u')
+            return false;
+        conversions++;
+    }
+    if (has_pattern != NULL)
+        *has_pattern = conversions == 1;
+    return conversions <= 1;
+}
+
+void scenario_relay_user_format(const char *user, uint64_t account, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (cap == 0)
+        return;
+    for (const char *p = user; *p != '\0' && o + 1 < cap; p++) {
+        if (*p != '%') {
+            out[o++] = *p;
+            continue;
+        }
+        if (p[1] == '%') {
+            out[o++] = '%';
+            p++;
+            continue;
+        }
+        p++;
+        bool zero = *p == '0';
+        if (zero)
+            p++;
+        unsigned width = 0;
+        while (*p >= '0' && *p <= '9' && width < 64)
+            width = width * 10 + (unsigned)(*p++ - '0');
+        while (*p >= '0' && *p <= '9')
+            p++;
+        /* *p is 'd' or 'u' (checked by the loader): the number, padded to width. */
+        int n = snprintf(out + o, cap - o, zero ? "%0*llu" : "%*llu", (int)width,
+                         (unsigned long long)account);
+        if (n < 0)
+            break;
+        o += (size_t)n < cap - o ? (size_t)n : cap - o - 1;
+    }
+    out[o] = '\0';
+}
+
+static int check_relay(struct ctx *c, const json_t *relay)
+{
+    static const char *const keys[] = {"uri", "user", "users", "password_file", "expires", NULL};
+    struct scenario *sc = c->sc;
+    json_t *v;
+    size_t mark;
+
+    if (need_object(c, relay) != 0 || check_keys(c, relay, keys) != 0)
+        return -1;
+    if ((v = json_object_get(relay, "uri")) != NULL) {
+        mark = path_push(c, ".uri");
+        if (check_target(c, v, sc->relay.uri) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(relay, "user")) != NULL) {
+        mark = path_push(c, ".user");
+        const char *what = "a user name (printable, no quotes, at most one %d or %0Nd)";
+        if (copy_string(c, v, what, sc->relay.user, sizeof sc->relay.user) != 0)
+            return -1;
+        if (!scenario_relay_user_ok(sc->relay.user, NULL))
+            return expected(c, what, v, true);
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(relay, "users")) != NULL) {
+        mark = path_push(c, ".users");
+        if (get_u32(c, v, 1, &sc->relay.users) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(relay, "password_file")) != NULL) {
+        mark = path_push(c, ".password_file");
+        if (copy_string(c, v, "a file path", sc->relay.password_file,
+                        sizeof sc->relay.password_file) != 0)
+            return -1;
+        if (sc->relay.password_file[0] == '\0')
+            return expected(c, "a file path", v, true);
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(relay, "expires")) != NULL) {
+        mark = path_push(c, ".expires");
+        if (get_u32(c, v, 1, &sc->relay.expires) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    return 0;
+}
+
 static int check_topology(struct ctx *c, const json_t *topo)
 {
-    static const char *const keys[] = {"kind", "transport", "targets", "ca_file", NULL};
-    static const char *const kinds[] = {"embedded", "target", NULL};
+    static const char *const keys[] = {"kind", "transport", "targets", "ca_file", "relay", NULL};
+    static const char *const kinds[] = {"embedded", "target", "relay", NULL};
     static const char *const transports[] = {"tcp", "tls", NULL};
     struct scenario *sc = c->sc;
     json_t *v;
@@ -567,7 +680,7 @@ static int check_topology(struct ctx *c, const json_t *topo)
         mark = path_push(c, ".kind");
         if (get_enum(c, v, kinds, &i) != 0)
             return -1;
-        sc->topology = i == 0 ? SCENARIO_EMBEDDED : SCENARIO_TARGET;
+        sc->topology = i == 0 ? SCENARIO_EMBEDDED : i == 1 ? SCENARIO_TARGET : SCENARIO_RELAY;
         path_pop(c, mark);
     }
     if ((v = json_object_get(topo, "transport")) != NULL) {
@@ -601,13 +714,23 @@ static int check_topology(struct ctx *c, const json_t *topo)
         return fail(c, "\"targets\" is required when kind is \"target\"");
     }
 
+    json_t *relay = json_object_get(topo, "relay");
+    if (relay != NULL) {
+        mark = path_push(c, ".relay");
+        if (sc->topology != SCENARIO_RELAY)
+            return fail(c, "\"relay\" is only allowed when kind is \"relay\"");
+        if (check_relay(c, relay) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+
     if ((v = json_object_get(topo, "ca_file")) != NULL) {
         mark = path_push(c, ".ca_file");
         /* The embedded endpoints' certificate is made for the run, so a CA file could only be
-         * for target endpoints, and only TLS verifies anything. */
-        if (sc->topology != SCENARIO_TARGET || !sc->tls)
-            return fail(c, "\"ca_file\" is only allowed when kind is \"target\" and transport is "
-                           "\"tls\"");
+         * for target endpoints or a relay, and only TLS verifies anything. */
+        if (sc->topology == SCENARIO_EMBEDDED || !sc->tls)
+            return fail(c, "\"ca_file\" is only allowed when kind is \"target\" or \"relay\" "
+                           "and transport is \"tls\"");
         if (copy_string(c, v, "a file path", sc->ca_file, sizeof sc->ca_file) != 0)
             return -1;
         if (sc->ca_file[0] == '\0')
@@ -1535,6 +1658,7 @@ static void set_defaults(struct scenario *sc)
     sc->rate = 0;
     sc->topology = SCENARIO_EMBEDDED;
     sc->tls = false;
+    sc->relay.users = 1;
     sc->answer_status = 200;
     strcpy(sc->accept_types, "*");
     sc->max_message = 1ull << 40;

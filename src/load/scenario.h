@@ -31,7 +31,7 @@
 #define SCENARIO_RAW_MESSAGE_ID_LEN 16
 
 enum scenario_mode { SCENARIO_CLOSED = 0, SCENARIO_OPEN };
-enum scenario_topology { SCENARIO_EMBEDDED = 0, SCENARIO_TARGET };
+enum scenario_topology { SCENARIO_EMBEDDED = 0, SCENARIO_TARGET, SCENARIO_RELAY };
 
 enum step_kind {
     STEP_SEND = 1,
@@ -153,6 +153,15 @@ struct scenario {
     char targets[SCENARIO_MAX_TARGETS][512];
     unsigned num_targets;
     char ca_file[512];
+    /* kind "relay": both ends of every session authenticate with this relay (RFC 4976) and
+     * talk through it. Empty strings: not in the file (the command line must give them). */
+    struct {
+        char uri[512];            /* msrp:// or msrps:// (matching transport) */
+        char user[128];           /* may hold one printf integer conversion, e.g. load%04d */
+        uint32_t users;           /* accounts the pattern spreads sessions over; 1: no pattern */
+        char password_file[512];  /* the password is read at run time, never kept here */
+        uint32_t expires;         /* Expires asked for in AUTH; 0: the relay's default */
+    } relay;
 
     /* steps */
     struct step steps[SCENARIO_MAX_STEPS];
@@ -182,6 +191,12 @@ int scenario_load(const char *path, struct scenario *sc, char *err, size_t errle
 /* The same from text in memory (path only names it in messages). */
 int scenario_parse(const char *path, const char *text, size_t len, struct scenario *sc,
                    char *err, size_t errlen);
+/* True when user is usable as a relay user name (printable ASCII, no quote or backslash, at
+ * most one %d / %u / %0Nd conversion); *has_pattern (may be NULL) says whether it has one. */
+bool scenario_relay_user_ok(const char *user, bool *has_pattern);
+/* Writes user with its conversion (if any) filled in with account, e.g. load%04d, 7 -> load0007
+ * (truncated to cap). user must have passed scenario_relay_user_ok. */
+void scenario_relay_user_format(const char *user, uint64_t account, char *out, size_t cap);
 /* Frees the file's text, the steps' content and raw templates; *sc is left so that a second
  * call is harmless. */
 void scenario_free(struct scenario *sc);

@@ -24,7 +24,6 @@
 #include "wire/writer.h"
 
 #define RELAY_HEADERS 32
-#define RELAY_CHALLENGE_MAX 2048
 #define RELAY_AUTHZ_MAX 4096
 #define RELAY_HEAD_MAX 8192
 #define RELAY_DEFAULT_TIMEOUT_NS 10000000000ull
@@ -45,7 +44,7 @@ struct msrp_relay_auth {
     size_t tid_len;
 
     /* The current challenge (a WWW-Authenticate value), its nonce count, and what was sent. */
-    char challenge[RELAY_CHALLENGE_MAX];
+    char challenge[MSRP_RELAY_CHALLENGE_MAX];
     size_t challenge_len;
     uint32_t nc;
     bool last_answered;    /* the request in flight carried an Authorization header */
@@ -98,6 +97,8 @@ static void finish(struct msrp_relay_auth *a)
     struct net_conn *c = a->conn;
     a->conn = NULL;
     if (c != NULL) {
+        a->result.connected_ns = net_conn_connected_ns(c);
+        a->result.secured_ns = net_conn_open_ns(c);
         net_conn_set_handlers(c, &parked_handlers);
         net_conn_set_user(c, NULL);
         if (a->result.ok)
@@ -124,6 +125,64 @@ __attribute__((format(printf, 2, 3))) static void fail(struct msrp_relay_auth *a
     finish(a);
 }
 
+/* Why an AUTH could not be built, for the error text. */
+enum build_error { BUILD_OK = 0, BUILD_CHALLENGE, BUILD_ANSWER, BUILD_WRITE };
+
+/*
+ * Builds one AUTH request: the digest answer to challenge (when there is one) with nonce count
+ * nc, and Expires when asked for. head must stay alive as long as w is used; secrets are wiped
+ * from everything but head, which the caller wipes once sent.
+ */
+static enum build_error build_auth(const struct msrp_relay_auth_config *cfg, const char *challenge,
+                                   size_t challenge_len, uint32_t nc, uint32_t expires,
+                                   struct msrp_idgen *ids, char *head, size_t cap,
+                                   struct msrp_wire_chunk *w, int *why)
+{
+    struct msrp_header extra[2];
+    size_t nextra = 0;
+    char authz[RELAY_AUTHZ_MAX];
+    char expires_text[16];
+    *why = 0;
+    if (challenge_len > 0) {
+        struct msrp_digest d;
+        if (!msrp_digest_challenge_parse(msrp_span_make(challenge, challenge_len), &d))
+            return BUILD_CHALLENGE;
+        size_t len = 0;
+        int rc = msrp_digest_answer(&d, cfg->username, cfg->password, "AUTH", cfg->relay_uri, nc,
+                                    NULL, ids, authz, sizeof(authz), &len);
+        if (rc != 0) {
+            explicit_bzero(authz, sizeof(authz));
+            *why = rc;
+            return BUILD_ANSWER;
+        }
+        extra[nextra++] = (struct msrp_header){.name = MSRP_SPAN_LIT("Authorization"),
+                                               .value = msrp_span_make(authz, len),
+                                               .id = MSRP_H_AUTHORIZATION};
+    }
+    if (expires > 0) {
+        int n = snprintf(expires_text, sizeof(expires_text), "%u", (unsigned)expires);
+        extra[nextra++] = (struct msrp_header){.name = MSRP_SPAN_LIT("Expires"),
+                                               .value = msrp_span_make(expires_text, (size_t)n),
+                                               .id = MSRP_H_EXPIRES};
+    }
+    struct msrp_out o = {
+        .kind = MSRP_REQUEST,
+        .method = MSRP_SPAN_LIT("AUTH"),
+        .to_path = msrp_span_cstr(cfg->relay_uri),
+        .from_path = msrp_span_cstr(cfg->local_uri),
+        .extra = extra,
+        .num_extra = nextra,
+    };
+    int rc = msrp_write(&o, ids, head, cap, w);
+    explicit_bzero(authz, sizeof(authz));
+    if (rc != MSRP_W_OK) {
+        explicit_bzero(head, cap);
+        *why = rc;
+        return BUILD_WRITE;
+    }
+    return BUILD_OK;
+}
+
 /* Sends a new AUTH request (a new transaction). Returns false after failing the auth. */
 static bool send_auth(struct msrp_relay_auth *a)
 {
@@ -132,64 +191,33 @@ static bool send_auth(struct msrp_relay_auth *a)
         fail(a, "the random generator failed");
         return false;
     }
-    struct msrp_header extra[2];
-    size_t nextra = 0;
-    char authz[RELAY_AUTHZ_MAX];
-    char expires[16];
-
-    a->last_answered = false;
-    if (a->challenge_len > 0) {
-        struct msrp_digest d;
-        if (!msrp_digest_challenge_parse(msrp_span_make(a->challenge, a->challenge_len), &d)) {
-            fail(a, "malformed WWW-Authenticate challenge");
-            return false;
-        }
-        size_t len = 0;
+    a->last_answered = a->challenge_len > 0;
+    if (a->last_answered)
         a->nc++;
-        int rc = msrp_digest_answer(&d, a->cfg.username, a->cfg.password, "AUTH",
-                                    a->cfg.relay_uri, a->nc, NULL, ids, authz, sizeof(authz),
-                                    &len);
-        if (rc == EINVAL) {
-            fail(a, "cannot answer the challenge (unsupported algorithm or qop, or a bad "
-                    "character in user or URI)");
-            return false;
-        }
-        if (rc != 0) {
-            fail(a, "cannot compute the digest answer (%s)", strerror(rc));
-            return false;
-        }
-        extra[nextra++] = (struct msrp_header){.name = MSRP_SPAN_LIT("Authorization"),
-                                               .value = msrp_span_make(authz, len),
-                                               .id = MSRP_H_AUTHORIZATION};
-        a->last_answered = true;
-    }
-    if (a->expires > 0) {
-        int n = snprintf(expires, sizeof(expires), "%u", (unsigned)a->expires);
-        extra[nextra++] = (struct msrp_header){.name = MSRP_SPAN_LIT("Expires"),
-                                               .value = msrp_span_make(expires, (size_t)n),
-                                               .id = MSRP_H_EXPIRES};
-    }
-
-    struct msrp_out o = {
-        .kind = MSRP_REQUEST,
-        .method = MSRP_SPAN_LIT("AUTH"),
-        .to_path = msrp_span_cstr(a->cfg.relay_uri),
-        .from_path = msrp_span_cstr(a->cfg.local_uri),
-        .extra = extra,
-        .num_extra = nextra,
-    };
     char head[RELAY_HEAD_MAX];
     struct msrp_wire_chunk w;
-    int rc = msrp_write(&o, ids, head, sizeof(head), &w);
-    explicit_bzero(authz, sizeof(authz));
-    if (rc != MSRP_W_OK) {
-        explicit_bzero(head, sizeof(head));
-        fail(a, "cannot build the AUTH request (writer error %d)", rc);
+    int why;
+    switch (build_auth(&a->cfg, a->challenge, a->challenge_len, a->nc, a->expires, ids, head,
+                       sizeof(head), &w, &why)) {
+    case BUILD_OK:
+        break;
+    case BUILD_CHALLENGE:
+        fail(a, "malformed WWW-Authenticate challenge");
+        return false;
+    case BUILD_ANSWER:
+        if (why == EINVAL)
+            fail(a, "cannot answer the challenge (unsupported algorithm or qop, or a bad "
+                    "character in user or URI)");
+        else
+            fail(a, "cannot compute the digest answer (%s)", strerror(why));
+        return false;
+    case BUILD_WRITE:
+        fail(a, "cannot build the AUTH request (writer error %d)", why);
         return false;
     }
     memcpy(a->tid, w.tid, w.tid_len);
     a->tid_len = w.tid_len;
-    rc = net_conn_send(a->conn, w.iov, w.iovcnt);
+    int rc = net_conn_send(a->conn, w.iov, w.iovcnt);
     explicit_bzero(head, sizeof(head));
     if (rc != 0) {
         fail(a, "cannot send AUTH: %s", strerror(rc));
@@ -281,6 +309,9 @@ static void on_200(struct msrp_relay_auth *a, const struct msrp_chunk *ch)
     memcpy(a->result.use_path, h->value.ptr, h->value.len);
     a->result.use_path[h->value.len] = '\0';
     a->result.expires = exp;
+    memcpy(a->result.challenge, a->challenge, a->challenge_len);
+    a->result.challenge_len = a->challenge_len;
+    a->result.nc = a->nc;
     a->result.ok = true;
     a->result.error[0] = '\0';
     finish(a);
@@ -408,7 +439,7 @@ int msrp_relay_auth_start(struct net_loop *loop, const struct msrp_relay_auth_co
 
     struct net_conn_opts opts;
     net_conn_opts_default(&opts);
-    opts.read_buffer = 64 * 1024;
+    opts.read_buffer = cfg->read_buffer > 0 ? cfg->read_buffer : 64 * 1024;
     opts.connect_timeout_ns = a->cfg.timeout_ns;
     int rc = net_conn_connect(loop, (const struct sockaddr *)&a->cfg.addr, a->cfg.addr_len,
                               cfg->tls, cfg->sni, &relay_handlers, a, &opts, &a->conn);
@@ -435,4 +466,115 @@ void msrp_relay_auth_cancel(struct msrp_relay_auth *a)
         net_conn_close(a->conn, false);
     }
     free(a);
+}
+
+/* ---- refresh on a connection a session owns ------------------------------------------------ */
+
+void msrp_relay_refresh_init(struct msrp_relay_refresh *r, const struct msrp_relay_auth_result *res,
+                             uint32_t expires)
+{
+    memset(r, 0, sizeof(*r));
+    memcpy(r->challenge, res->challenge, res->challenge_len);
+    r->challenge_len = res->challenge_len;
+    r->nc = res->nc;
+    r->expires = expires;
+}
+
+int msrp_relay_refresh_request(struct msrp_relay_refresh *r, const struct msrp_relay_auth_config *cfg,
+                               char *buf, size_t cap, size_t *len)
+{
+    struct msrp_idgen *ids = relay_ids();
+    if (ids == NULL)
+        return EIO;
+    char head[RELAY_HEAD_MAX];
+    struct msrp_wire_chunk w;
+    int why;
+    uint32_t nc = r->challenge_len > 0 ? r->nc + 1 : 0;
+    enum build_error e = build_auth(cfg, r->challenge, r->challenge_len, nc, r->expires, ids,
+                                    head, sizeof(head), &w, &why);
+    if (e != BUILD_OK)
+        return e == BUILD_WRITE && why == MSRP_W_E_NOSPACE ? ENOSPC : EINVAL;
+    int rc = 0;
+    if (w.total > cap || w.tid_len > sizeof(r->tid)) {
+        rc = ENOSPC;
+    } else {
+        size_t off = 0;
+        for (int i = 0; i < w.iovcnt; i++) {
+            memcpy(buf + off, w.iov[i].iov_base, w.iov[i].iov_len);
+            off += w.iov[i].iov_len;
+        }
+        *len = off;
+        memcpy(r->tid, w.tid, w.tid_len);
+        r->tid_len = w.tid_len;
+        r->nc = nc;
+    }
+    explicit_bzero(head, sizeof(head));
+    return rc;
+}
+
+__attribute__((format(printf, 4, 5))) static enum msrp_relay_refresh_outcome
+refresh_fail(const struct msrp_relay_auth_config *cfg, char *err, size_t errlen, const char *fmt,
+             ...)
+{
+    char what[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    if (errlen > 0)
+        snprintf(err, errlen, "relay %s, user %s: refresh: %s", cfg->relay_uri, cfg->username,
+                 what);
+    return MSRP_RELAY_REFRESH_FAILED;
+}
+
+enum msrp_relay_refresh_outcome msrp_relay_refresh_response(struct msrp_relay_refresh *r,
+                                                            const struct msrp_relay_auth_config *cfg,
+                                                            const struct msrp_chunk *resp,
+                                                            uint32_t *expires, char *err,
+                                                            size_t errlen)
+{
+    if (resp == NULL)
+        return refresh_fail(cfg, err, errlen, "no answer in time");
+    if (resp->error != MSRP_OK)
+        return refresh_fail(cfg, err, errlen, "malformed %d response (%s)", resp->status,
+                            msrp_error_text(resp->error));
+    const struct msrp_header *h;
+    struct msrp_digest d;
+    uint32_t v;
+    switch (resp->status) {
+    case 200:
+        *expires = 0;
+        r->stale_used = r->expires_retried = false; /* the next refresh may need them again */
+        h = msrp_chunk_header(resp, MSRP_H_EXPIRES);
+        if (h != NULL && !msrp_expires_parse(h->value, expires))
+            return refresh_fail(cfg, err, errlen, "200 with a malformed Expires");
+        return MSRP_RELAY_REFRESH_DONE;
+    case 401:
+        h = msrp_chunk_header(resp, MSRP_H_WWW_AUTHENTICATE);
+        if (h == NULL || h->value.len >= sizeof(r->challenge) ||
+            !msrp_digest_challenge_parse(h->value, &d))
+            return refresh_fail(cfg, err, errlen, "401 without a usable WWW-Authenticate");
+        /* A relay may retire a nonce (stale=true): that one new challenge is answered. */
+        if (r->stale_used || d.stale.ptr == NULL ||
+            !msrp_span_eq_nocase(d.stale, MSRP_SPAN_LIT("true")))
+            return refresh_fail(cfg, err, errlen, "authentication rejected (401)");
+        r->stale_used = true;
+        memcpy(r->challenge, h->value.ptr, h->value.len);
+        r->challenge_len = h->value.len;
+        r->nc = 0;
+        return MSRP_RELAY_REFRESH_AGAIN;
+    case 423:
+        h = msrp_chunk_header(resp, MSRP_H_MIN_EXPIRES);
+        if (h == NULL)
+            h = msrp_chunk_header(resp, MSRP_H_MAX_EXPIRES);
+        if (r->expires_retried || h == NULL || !msrp_expires_parse(h->value, &v) || v == 0)
+            return refresh_fail(cfg, err, errlen, "423 Interval Out-of-Bounds");
+        r->expires_retried = true;
+        r->expires = v;
+        return MSRP_RELAY_REFRESH_AGAIN;
+    case 403:
+        return refresh_fail(cfg, err, errlen, "forbidden (403)");
+    default:
+        return refresh_fail(cfg, err, errlen, "unexpected response %d", resp->status);
+    }
 }

@@ -46,8 +46,10 @@
 #include "net/conn.h"
 #include "net/loop.h"
 #include "net/tls.h"
+#include "wire/parser.h"
 
 #define MSRP_RELAY_USE_PATH_MAX 2048
+#define MSRP_RELAY_CHALLENGE_MAX 1024
 
 struct msrp_relay_auth;
 
@@ -62,6 +64,8 @@ struct msrp_relay_auth_config {
     const char *local_uri;         /* our From-Path, e.g. "msrp://127.0.0.1:9/abc;tcp" */
     uint32_t expires;              /* Expires to ask for; 0: send none (relay default) */
     uint64_t timeout_ns;           /* the whole exchange, connect included; 0: 10 s */
+    size_t read_buffer;            /* the connection's read buffer; 0: 64 KiB. A session that
+                                      will adopt the connection wants msrp_session_read_buffer() */
 };
 
 struct msrp_relay_auth_result {
@@ -72,6 +76,13 @@ struct msrp_relay_auth_result {
     unsigned requests;             /* AUTH requests sent */
     char error[256];               /* on failure: what happened (relay URI and user named) */
     struct net_conn *conn;         /* on success: the connection, now the caller's (above) */
+    uint64_t connected_ns;         /* CLOCK_MONOTONIC: TCP established (0: never) */
+    uint64_t secured_ns;           /* TLS handshake done (= connected_ns without TLS) */
+    /* On success: the challenge answered last and its nonce count, for a later refresh
+     * (challenge_len 0 when the relay accepted without one). */
+    char challenge[MSRP_RELAY_CHALLENGE_MAX];
+    size_t challenge_len;
+    uint32_t nc;
 };
 
 typedef void (*msrp_relay_auth_done_fn)(struct msrp_relay_auth *a,
@@ -90,5 +101,42 @@ int msrp_relay_auth_start(struct net_loop *loop, const struct msrp_relay_auth_co
 /* Abandons an exchange that has not reported yet: closes its connection, frees it, and done()
  * is not called. Not to be called from inside done(). */
 void msrp_relay_auth_cancel(struct msrp_relay_auth *a);
+
+/*
+ * Refreshing an authentication before its Expires runs out (RFC 4976 section 5): a new AUTH on
+ * the same connection, answering the last challenge with the next nonce count. The connection
+ * belongs to a session by then, so the caller sends the request (msrp_session_send_raw() with
+ * r->tid) and hands back the response. A 401 with stale=true (the nonce expired) and a 423 are
+ * each followed once more (MSRP_RELAY_REFRESH_AGAIN: build and send the next request).
+ */
+struct msrp_relay_refresh {
+    char challenge[MSRP_RELAY_CHALLENGE_MAX];
+    size_t challenge_len;
+    uint32_t nc;
+    uint32_t expires;        /* asked for; 0: none */
+    bool stale_used, expires_retried;
+    char tid[64];            /* of the request built last */
+    size_t tid_len;
+};
+
+enum msrp_relay_refresh_outcome {
+    MSRP_RELAY_REFRESH_DONE = 0,  /* 200: *expires is the new lifetime (0: none given) */
+    MSRP_RELAY_REFRESH_AGAIN,     /* send the next request */
+    MSRP_RELAY_REFRESH_FAILED,    /* err says why (relay and user named, never the password) */
+};
+
+/* Starts from a successful auth's result. */
+void msrp_relay_refresh_init(struct msrp_relay_refresh *r, const struct msrp_relay_auth_result *res,
+                             uint32_t expires);
+/* Builds the next AUTH into buf (cfg: relay_uri, local_uri, username, password). Returns 0 and
+ * sets *len and r->tid, or EINVAL (no usable challenge), ENOSPC, EIO (the CSPRNG failed). */
+int msrp_relay_refresh_request(struct msrp_relay_refresh *r, const struct msrp_relay_auth_config *cfg,
+                               char *buf, size_t cap, size_t *len);
+/* Judges the response to it (NULL: none came in time). */
+enum msrp_relay_refresh_outcome msrp_relay_refresh_response(struct msrp_relay_refresh *r,
+                                                            const struct msrp_relay_auth_config *cfg,
+                                                            const struct msrp_chunk *resp,
+                                                            uint32_t *expires, char *err,
+                                                            size_t errlen);
 
 #endif

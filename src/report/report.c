@@ -168,6 +168,12 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                                   (json_int_t)st->expect_failures, "reports_ok",
                                   (json_int_t)st->reports_ok, "reports_missing",
                                   (json_int_t)st->reports_missing));
+    json_object_set_new(root, "relay",
+                        json_pack("{s:I, s:I, s:I, s:I}", "auth_ok",
+                                  (json_int_t)st->relay_auth_ok, "auth_failed",
+                                  (json_int_t)st->relay_auth_failed, "refresh_ok",
+                                  (json_int_t)st->relay_refresh_ok, "refresh_failed",
+                                  (json_int_t)st->relay_refresh_failed));
     json_object_set_new(root, "first_error", ascii_string(m->first_error));
     if (m->merged_from != NULL) {
         json_t *from = json_array();
@@ -362,6 +368,16 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
             fprintf(out, "%s %d x%llu", any ? "," : "errors:    ", c, (unsigned long long)n);
             any = true;
         }
+    }
+    if (st->relay_auth_failed > 0) {
+        fprintf(out, "%s relay AUTH failed x%llu", any ? "," : "errors:    ",
+                (unsigned long long)st->relay_auth_failed);
+        any = true;
+    }
+    if (st->relay_refresh_failed > 0) {
+        fprintf(out, "%s relay re-AUTH failed x%llu", any ? "," : "errors:    ",
+                (unsigned long long)st->relay_refresh_failed);
+        any = true;
     }
     for (int i = 0; i < STATS_END_KINDS; i++) {
         if ((size_t)i == m->end_closed || st->session_ends[i] == 0 || m->end_names[i] == NULL)
@@ -820,6 +836,13 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
     st->expect_failures = jcount(&c, root, "expectations.failures");
     st->reports_ok = jcount(&c, root, "expectations.reports_ok");
     st->reports_missing = jcount(&c, root, "expectations.reports_missing");
+    /* Reports from before relays were measured have no "relay" object: zeros. */
+    if (jpath(root, "relay") != NULL) {
+        st->relay_auth_ok = jcount(&c, root, "relay.auth_ok");
+        st->relay_auth_failed = jcount(&c, root, "relay.auth_failed");
+        st->relay_refresh_ok = jcount(&c, root, "relay.refresh_ok");
+        st->relay_refresh_failed = jcount(&c, root, "relay.refresh_failed");
+    }
     json_decref(root);
     if (!c.failed && (run->scenario_name == NULL || run->config_json == NULL ||
                       run->host == NULL || run->first_error == NULL)) {
@@ -929,6 +952,9 @@ int report_read_run(const char *dir, const char *const end_names[STATS_END_KINDS
         char path[1024], msg[256], unit[16];
         snprintf(path, sizeof(path), "%s/latency-%s.hist", dir, lat_kind_name((enum lat_kind)k));
         FILE *f = fopen(path, "r");
+        /* A kind added later (auth) is empty in a report written before it existed. */
+        if (f == NULL && errno == ENOENT && k == LAT_AUTH)
+            continue;
         if (f == NULL) {
             e = errno;
             snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));

@@ -23,6 +23,8 @@ const char *lat_kind_name(enum lat_kind k)
         return "connect";
     case LAT_TLS_HANDSHAKE:
         return "tls-handshake";
+    case LAT_AUTH:
+        return "auth";
     case LAT__COUNT:
         break;
     }
@@ -118,6 +120,10 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     ADD(reports_ok);
     ADD(reports_missing);
     ADD(violations);
+    ADD(relay_auth_ok);
+    ADD(relay_auth_failed);
+    ADD(relay_refresh_ok);
+    ADD(relay_refresh_failed);
 #undef ADD
     for (int i = 0; i < STATS_END_KINDS; i++)
         dst->session_ends[i] += src->session_ends[i];

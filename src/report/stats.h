@@ -20,6 +20,7 @@ enum lat_kind {
     LAT_BIND,              /* session started (connect) -> bound */
     LAT_CONNECT,           /* session started -> TCP established */
     LAT_TLS_HANDSHAKE,     /* TCP established -> TLS handshake done (msrps only) */
+    LAT_AUTH,              /* relay topology: AUTH exchange started (connect) -> its 200 */
     LAT__COUNT
 };
 const char *lat_kind_name(enum lat_kind k); /* "chunk", "message", ... (file and JSON names) */
@@ -49,6 +50,9 @@ struct run_stats {
     uint64_t chunks_sent, payload_bytes;
     uint64_t expect_failures, reports_ok, reports_missing;
     uint64_t violations;
+    /* relay topology: AUTH exchanges (both ends of each session) and refreshes (re-AUTH
+     * before Expires runs out) that succeeded and failed */
+    uint64_t relay_auth_ok, relay_auth_failed, relay_refresh_ok, relay_refresh_failed;
     struct stats_second *series;
     size_t series_len, series_cap;
 };
