@@ -388,6 +388,9 @@ static int read_input(struct net_conn *c, const char **why)
             }
         }
         reads++;
+        /* A short plain read emptied the socket: with level-triggered epoll the next bytes
+         * wake us again, so asking once more would only cost a read that says EAGAIN. */
+        bool drained = c->ssl == NULL && (size_t)n < room;
         c->rlen += (size_t)n;
         c->bytes_in += (uint64_t)n;
         size_t used = c->h->on_data(c, c->rbuf, c->rlen);
@@ -402,6 +405,8 @@ static int read_input(struct net_conn *c, const char **why)
             *why = "peer sent more than the protocol layer can buffer";
             return EMSGSIZE;
         }
+        if (drained)
+            return 0;
     }
 }
 
