@@ -253,9 +253,13 @@ static void bench_usage(FILE *out)
                  "  run_thread_scaling            the same with 2 threads over 1 thread\n"
                  "  run_small_*_10000_sessions    10,000 sessions, one thread, against msrpload's\n"
                  "                                answering endpoints in a child process\n"
+                 "  relay_tx_per_s, relay_p99_us  the run_small traffic (1 thread) through a real\n"
+                 "                                Kamailio relay, both ends authenticated\n"
+                 "  relay_cpu_ratio               msrpload's CPU seconds over Kamailio's for that\n"
+                 "                                traffic (skipped without kamailio)\n"
                  "Each figure runs for S seconds (default 1). --only runs the groups whose\n"
                  "name starts with PREFIX (parse_small, parse_large, write_small, tcp_raw,\n"
-                 "e2e_64k, e2e_small, idle_session, run).\n");
+                 "e2e_64k, e2e_small, idle_session, run, relay).\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -297,5 +301,6 @@ int cmd_bench(int argc, char **argv)
         bench_write_small(seconds);
     bench_net(seconds, only);
     bench_run(seconds, only);
+    bench_relay(seconds, only);
     return EXIT_OK;
 }

@@ -13,5 +13,7 @@ bool bench_selected(const char *group, const char *only);
 /* The network figures (bench_net.c) and the load runner's (bench_run.c). */
 void bench_net(double seconds, const char *only);
 void bench_run(double seconds, const char *only);
+/* The load runner through a real Kamailio relay (bench_run.c): skipped without one. */
+void bench_relay(double seconds, const char *only);
 
 #endif

@@ -7,7 +7,12 @@
  * sessions would need 20,000 sockets in one process, past the descriptor limit of many
  * machines, so the large figure runs msrpload's answering endpoints in a child process (a
  * shared listener that answers any session) and drives them as a target, one thread a side.
+ *
+ * The relay figures (`--only relay`) start a real Kamailio relay (tools/relay/start.sh) and
+ * run the same traffic through it, both ends of every session authenticated; they are
+ * skipped with a note when Kamailio is not installed.
  */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,12 +77,19 @@ static double run_small(unsigned threads, uint64_t sessions, double seconds, dou
     static struct scenario sc;
     small_scenario(&sc, threads, sessions, seconds);
     sc.warm_up_s = warm_up;
-    if (target != NULL) {
+    if (target != NULL && strncmp(target, "relay:", 6) == 0) {
+        /* "relay:URI": every session through that relay, over its 100 load accounts */
+        sc.topology = SCENARIO_RELAY;
+        snprintf(sc.relay.uri, sizeof(sc.relay.uri), "%s", target + 6);
+        snprintf(sc.relay.user, sizeof(sc.relay.user), "load%%04d");
+        sc.relay.users = 100;
+    } else if (target != NULL) {
         sc.topology = SCENARIO_TARGET;
         snprintf(sc.targets[0], sizeof(sc.targets[0]), "%s", target);
         sc.num_targets = 1;
     }
-    struct run_config rc = {.sc = &sc, .stop = &no_stop, .drain_s = 2};
+    struct run_config rc = {.sc = &sc, .stop = &no_stop, .drain_s = 2,
+                            .relay_password = "loadpass"};
     struct run_stats st;
     struct run_outcome out;
     char err[256];
@@ -171,4 +183,115 @@ void bench_run(double seconds, const char *only)
     waitpid(sink, NULL, 0);
     figure("run_small_msgs_per_s_10000_sessions", rn, "msgs/s");
     figure("run_small_p99_us_10000_sessions", p99, "us");
+}
+
+/* ---- through a real relay ------------------------------------------------------------------ */
+
+/* CPU seconds (user + system) of every live process in process group pgid, from /proc. */
+static double group_cpu_seconds(long pgid)
+{
+    double total = 0;
+    long tick = sysconf(_SC_CLK_TCK);
+    DIR *d = opendir("/proc");
+    if (d == NULL || tick <= 0) {
+        if (d != NULL)
+            closedir(d);
+        return 0;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char path[300], line[1024];
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size_t n = fread(line, 1, sizeof(line) - 1, f);
+        fclose(f);
+        line[n] = '\0';
+        /* Fields after the command (which may hold spaces) start past its closing ')'. */
+        const char *p = strrchr(line, ')');
+        char state;
+        long ppid, pgrp;
+        unsigned long long ut, st;
+        if (p == NULL ||
+            sscanf(p + 1, " %c %ld %ld %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &state, &ppid,
+                   &pgrp, &ut, &st) != 5)
+            continue;
+        if (pgrp == pgid)
+            total += (double)(ut + st) / (double)tick;
+    }
+    closedir(d);
+    return total;
+}
+
+static double self_cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+/* Reads NAME='value' from start.sh's output. */
+static void start_value(const char *line, const char *key, char *out, size_t cap)
+{
+    size_t kl = strlen(key);
+    if (strncmp(line, key, kl) != 0 || line[kl] != '=' || line[kl + 1] != '\'')
+        return;
+    const char *v = line + kl + 2;
+    const char *end = strchr(v, '\'');
+    if (end != NULL && (size_t)(end - v) < cap) {
+        memcpy(out, v, (size_t)(end - v));
+        out[end - v] = '\0';
+    }
+}
+
+void bench_relay(double seconds, const char *only)
+{
+    if (!bench_selected("relay", only))
+        return;
+    const char *tools = getenv("MSRPLOAD_RELAY_TOOLS");
+    if (tools == NULL)
+        tools = "tools/relay";
+    if (system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") != 0) {
+        fprintf(stderr, "bench: relay figures skipped: kamailio is not installed "
+                        "(apt-get install kamailio)\n");
+        return;
+    }
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "timeout 30 %s/start.sh %u 2>&1", tools,
+             29000u + (unsigned)getpid() % 500u * 2u);
+    FILE *p = popen(cmd, "r");
+    char line[1024], uri[256] = "", pidfile[512] = "", pid_text[32] = "";
+    while (p != NULL && fgets(line, sizeof(line), p) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        start_value(line, "RELAY_URI", uri, sizeof(uri));
+        start_value(line, "RELAY_PIDFILE", pidfile, sizeof(pidfile));
+        start_value(line, "RELAY_PID", pid_text, sizeof(pid_text));
+    }
+    if (p == NULL || pclose(p) != 0 || uri[0] == '\0' || pid_text[0] == '\0') {
+        fprintf(stderr, "bench: relay figures skipped: %s/start.sh failed\n", tools);
+        return;
+    }
+    /* start.sh runs the relay in a process group of its own, led by RELAY_PID. */
+    long pgid = strtol(pid_text, NULL, 10);
+    double secs = seconds < 3 ? 3 : seconds;
+    char target[300];
+    snprintf(target, sizeof(target), "relay:%s", uri);
+    double ours0 = self_cpu_seconds(), theirs0 = group_cpu_seconds(pgid);
+    double p99;
+    double rate = run_small(1, 100, secs, 1, target, &p99);
+    double ours = self_cpu_seconds() - ours0, theirs = group_cpu_seconds(pgid) - theirs0;
+    snprintf(cmd, sizeof(cmd), "timeout 20 %s/stop.sh '%s' --clean >/dev/null 2>&1", tools,
+             pidfile);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: %s failed\n", cmd);
+    figure("relay_tx_per_s", rate, "msgs/s");
+    figure("relay_p99_us", p99, "us");
+    /* Both processes' CPU over the same run: AUTH, binding and the measured traffic. */
+    printf("bench relay_cpu_ratio %.3f x\n", theirs > 0 ? ours / theirs : 0);
+    fflush(stdout);
+    fprintf(stderr, "# relay: msrpload %.2f CPU s, kamailio %.2f CPU s\n", ours, theirs);
 }
