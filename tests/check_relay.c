@@ -388,6 +388,168 @@ START_TEST(test_success)
 }
 END_TEST
 
+/* Parses one response from text (LF line ends become CRLF) into *c, headers in hdrs. */
+static void parse_response(const char *text, struct msrp_chunk *c, struct msrp_header *hdrs,
+                           size_t cap, char *buf, size_t bufcap)
+{
+    size_t n = 0;
+    for (const char *p = text; *p != '\0' && n + 2 < bufcap; p++) {
+        if (*p == '\n')
+            buf[n++] = '\r';
+        buf[n++] = *p;
+    }
+    struct msrp_parser parser;
+    msrp_parser_init(&parser, NULL);
+    memset(c, 0, sizeof(*c));
+    c->headers = hdrs;
+    c->headers_cap = cap;
+    ck_assert_int_eq(msrp_parse(&parser, buf, n, c), (ssize_t)n);
+    ck_assert_int_eq(c->kind, MSRP_RESPONSE);
+}
+
+START_TEST(test_refresh)
+{
+    world_up();
+    start_auth(PASS, 0);
+    run_until(&W.done, 1, 5);
+    ck_assert_msg(W.res.ok, "%s", W.res.error);
+    ck_assert_uint_gt(W.res.challenge_len, 0);
+    ck_assert_uint_eq(W.res.nc, 1);
+
+    /* The refresh answers the same challenge with the next nonce count, on the connection
+     * the caller now owns; the fake relay checks the digest as for any AUTH. */
+    struct msrp_relay_auth_config cfg;
+    config(&cfg, W.relay_uri, W.port, PASS, 0);
+    struct msrp_relay_refresh r;
+    msrp_relay_refresh_init(&r, &W.res, 120);
+    char req[4096];
+    size_t len = 0;
+    ck_assert_int_eq(msrp_relay_refresh_request(&r, &cfg, req, sizeof(req), &len), 0);
+    ck_assert_uint_eq(r.nc, 2);
+    ck_assert_ptr_nonnull(memmem(req, len, "nc=00000002", 11));
+    ck_assert_ptr_nonnull(memmem(req, len, "\r\nExpires: 120\r\n", 16));
+    ck_assert_ptr_null(memmem(req, len, PASS, strlen(PASS)));
+    struct iovec iov = {req, len};
+    ck_assert_int_eq(net_conn_send(W.adopted, &iov, 1), 0);
+    char end[80];
+    snprintf(end, sizeof(end), "-------%.*s$\r\n", (int)r.tid_len, r.tid);
+    uint64_t deadline = net_now_ns() + 3000000000ull;
+    while (strstr(W.adopted_buf, end) == NULL) {
+        ck_assert(net_now_ns() < deadline);
+        net_loop_run_once(W.loop, 20);
+    }
+    ck_assert_int_eq(W.digest_ok, 2);
+    ck_assert_uint_eq(W.last_expires, 120);
+    struct msrp_header hdrs[16];
+    struct msrp_chunk c;
+    struct msrp_parser parser;
+    msrp_parser_init(&parser, NULL);
+    memset(&c, 0, sizeof(c));
+    c.headers = hdrs;
+    c.headers_cap = 16;
+    ck_assert_int_gt(msrp_parse(&parser, W.adopted_buf, strlen(W.adopted_buf), &c), 0);
+    ck_assert_int_eq(c.status, 200);
+    ck_assert(msrp_span_eq(c.tid, msrp_span_make(r.tid, r.tid_len)));
+    uint32_t expires = 0;
+    char err[256] = "";
+    ck_assert_int_eq(msrp_relay_refresh_response(&r, &cfg, &c, &expires, err, sizeof(err)),
+                     MSRP_RELAY_REFRESH_DONE);
+    ck_assert_uint_eq(expires, 120);
+    world_down();
+}
+END_TEST
+
+START_TEST(test_refresh_answers)
+{
+    struct msrp_relay_auth_result res;
+    memset(&res, 0, sizeof(res));
+    static const char challenge[] = "Digest realm=\"" REALM "\", nonce=\"n1\", qop=\"auth\"";
+    memcpy(res.challenge, challenge, sizeof(challenge) - 1);
+    res.challenge_len = sizeof(challenge) - 1;
+    res.nc = 4;
+    struct msrp_relay_auth_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.relay_uri = "msrp://127.0.0.1:9;tcp";
+    cfg.local_uri = LOCAL_URI;
+    cfg.username = USER;
+    cfg.password = PASS;
+    struct msrp_relay_refresh r;
+    msrp_relay_refresh_init(&r, &res, 0);
+    struct msrp_header hdrs[16];
+    struct msrp_chunk c;
+    char buf[1024], err[256];
+    uint32_t expires = 99;
+#define HEAD "MSRP tid1 %s\nTo-Path: " LOCAL_URI "\nFrom-Path: msrp://127.0.0.1:9;tcp\n"
+    char text[1024];
+
+    /* No answer in time, 403, anything unexpected: failures that name relay and user only. */
+    ck_assert_int_eq(msrp_relay_refresh_response(&r, &cfg, NULL, &expires, err, sizeof(err)),
+                     MSRP_RELAY_REFRESH_FAILED);
+    ck_assert_ptr_nonnull(strstr(err, "no answer"));
+    snprintf(text, sizeof(text), HEAD "-------tid1$\n", "403 Forbidden");
+    parse_response(text, &c, hdrs, 16, buf, sizeof(buf));
+    ck_assert_int_eq(msrp_relay_refresh_response(&r, &cfg, &c, &expires, err, sizeof(err)),
+                     MSRP_RELAY_REFRESH_FAILED);
+    ck_assert_ptr_nonnull(strstr(err, "relay msrp://127.0.0.1:9;tcp, user " USER));
+    ck_assert_ptr_nonnull(strstr(err, "403"));
+    ck_assert_ptr_null(strstr(err, PASS));
+    snprintf(text, sizeof(text), HEAD "-------tid1$\n", "500 Oops");
+    parse_response(text, &c, hdrs, 16, buf, sizeof(buf));
+    ck_assert_int_eq(msrp_relay_refresh_response(&r, &cfg, &c, &expires, err, sizeof(err)),
+                     MSRP_RELAY_REFRESH_FAILED);
+
+    /* A stale nonce is followed once, with the new nonce and the count restarted. */
+    snprintf(text, sizeof(text),
+             HEAD "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"n2\", qop=\"auth\", "
+                  "stale=true\n-------tid1$\n", "401 Unauthorized");
+    parse_response(text, &c, hdrs, 16, buf, sizeof(buf));
+    ck_assert_int_eq(msrp_relay_refresh_response(&r, &cfg, &c, &expires, err, sizeof(err)),
+                     MSRP_RELAY_REFRESH_AGAIN);
+    char req[4096];
+    size_t len;
+    ck_assert_int_eq(msrp_relay_refresh_request(&r, &cfg, req, sizeof(req), &len), 0);
+    ck_assert_ptr_nonnull(memmem(req, len, "nonce=\"n2\"", 10));
+    ck_assert_ptr_nonnull(memmem(req, len, "nc=00000001", 11));
+    ck_assert_int_eq(msrp_relay_refresh_response(&r, &cfg, &c, &expires, err, sizeof(err)),
+                     MSRP_RELAY_REFRESH_FAILED); /* stale twice */
+    /* A 401 without stale after an answer: rejected. */
+    msrp_relay_refresh_init(&r, &res, 0);
+    snprintf(text, sizeof(text),
+             HEAD "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"n3\", qop=\"auth\"\n"
+                  "-------tid1$\n", "401 Unauthorized");
+    parse_response(text, &c, hdrs, 16, buf, sizeof(buf));
+    ck_assert_int_eq(msrp_relay_refresh_response(&r, &cfg, &c, &expires, err, sizeof(err)),
+                     MSRP_RELAY_REFRESH_FAILED);
+    ck_assert_ptr_nonnull(strstr(err, "rejected"));
+
+    /* 423 with Min-Expires: once, with that value in the next request. */
+    msrp_relay_refresh_init(&r, &res, 10);
+    snprintf(text, sizeof(text), HEAD "Min-Expires: 30\n-------tid1$\n",
+             "423 Interval Out-of-Bounds");
+    parse_response(text, &c, hdrs, 16, buf, sizeof(buf));
+    ck_assert_int_eq(msrp_relay_refresh_response(&r, &cfg, &c, &expires, err, sizeof(err)),
+                     MSRP_RELAY_REFRESH_AGAIN);
+    ck_assert_uint_eq(r.expires, 30);
+    ck_assert_int_eq(msrp_relay_refresh_request(&r, &cfg, req, sizeof(req), &len), 0);
+    ck_assert_ptr_nonnull(memmem(req, len, "\r\nExpires: 30\r\n", 15));
+    ck_assert_int_eq(msrp_relay_refresh_response(&r, &cfg, &c, &expires, err, sizeof(err)),
+                     MSRP_RELAY_REFRESH_FAILED);
+
+    /* 200: its Expires, and the next cycle may follow a stale nonce and a 423 again. */
+    snprintf(text, sizeof(text), HEAD "Expires: 45\n-------tid1$\n", "200 OK");
+    parse_response(text, &c, hdrs, 16, buf, sizeof(buf));
+    ck_assert_int_eq(msrp_relay_refresh_response(&r, &cfg, &c, &expires, err, sizeof(err)),
+                     MSRP_RELAY_REFRESH_DONE);
+    ck_assert_uint_eq(expires, 45);
+    ck_assert(!r.stale_used && !r.expires_retried);
+    snprintf(text, sizeof(text), HEAD "Expires: soon\n-------tid1$\n", "200 OK");
+    parse_response(text, &c, hdrs, 16, buf, sizeof(buf));
+    ck_assert_int_eq(msrp_relay_refresh_response(&r, &cfg, &c, &expires, err, sizeof(err)),
+                     MSRP_RELAY_REFRESH_FAILED);
+#undef HEAD
+}
+END_TEST
+
 START_TEST(test_wrong_password)
 {
     world_up();
@@ -611,6 +773,8 @@ Suite *make_relay_suite(void)
     tcase_set_timeout(tc, 20);
     tcase_add_test(tc, test_success);
     tcase_add_test(tc, test_wrong_password);
+    tcase_add_test(tc, test_refresh);
+    tcase_add_test(tc, test_refresh_answers);
     tcase_add_test(tc, test_expires_retry);
     tcase_add_test(tc, test_expires_kept);
     tcase_add_test(tc, test_stale_once);

@@ -1609,6 +1609,54 @@ START_TEST(test_shipped_failure_report_timeouts)
 }
 END_TEST
 
+START_TEST(test_relay_user_pattern)
+{
+    char out[64];
+    bool pattern = true;
+    ck_assert(scenario_relay_user_ok("alice", &pattern));
+    ck_assert(!pattern);
+    scenario_relay_user_format("alice", 7, out, sizeof(out));
+    ck_assert_str_eq(out, "alice");
+    ck_assert(scenario_relay_user_ok("load%04d", &pattern));
+    ck_assert(pattern);
+    scenario_relay_user_format("load%04d", 7, out, sizeof(out));
+    ck_assert_str_eq(out, "load0007");
+    scenario_relay_user_format("load%04d", 123456, out, sizeof(out));
+    ck_assert_str_eq(out, "load123456");
+    scenario_relay_user_format("u%d@x", 42, out, sizeof(out));
+    ck_assert_str_eq(out, "u42@x");
+    scenario_relay_user_format("%3u-%%", 5, out, sizeof(out));
+    ck_assert_str_eq(out, "  5-%");
+    scenario_relay_user_format("load%04d", 7, out, 5); /* truncated, still terminated */
+    ck_assert_str_eq(out, "load");
+    ck_assert(scenario_relay_user_ok("100%%", &pattern));
+    ck_assert(!pattern);
+    static const char *const bad[] = {"", "a b", "a\"b", "a\\b", "u%s", "u%d%d", "u%", "u%-4d",
+                                      "caf\xc3\xa9"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(!scenario_relay_user_ok(bad[i], NULL), "accepted '%s'", bad[i]);
+}
+END_TEST
+
+START_TEST(test_shipped_relay_auth)
+{
+    struct scenario *sc = load_ok("scenarios/relay-auth.json");
+    ck_assert_str_eq(sc->name, "relay-auth");
+    ck_assert_int_eq(sc->topology, SCENARIO_RELAY);
+    ck_assert(!sc->tls);
+    ck_assert_str_eq(sc->relay.uri, ""); /* given with --relay */
+    ck_assert_str_eq(sc->relay.user, "load%04d");
+    ck_assert_uint_eq(sc->relay.users, 100);
+    ck_assert_uint_eq(sc->relay.expires, 0);
+    ck_assert_uint_eq(sc->sessions, 20);
+    static const int st200[] = {200};
+    ck_assert_uint_eq(sc->num_steps, 4);
+    assert_send(&sc->steps[1], 1, 30000, 30000, "text/plain", 4096, MSRP_REPORT_YES,
+                MSRP_REPORT_YES);
+    assert_expect(&sc->steps[2], st200, 1, 200, 30 * NS_PER_S);
+}
+END_TEST
+
 START_TEST(test_shipped_raw_malformed)
 {
     static const int st200[] = {200}, st400[] = {400}, st501[] = {501}, st481[] = {481};
@@ -1715,6 +1763,8 @@ Suite *make_scenario_suite(void)
     tcase_add_test(tc, test_shipped_byte_range);
     tcase_add_test(tc, test_shipped_failure_report_timeouts);
     tcase_add_test(tc, test_shipped_raw_malformed);
+    tcase_add_test(tc, test_relay_user_pattern);
+    tcase_add_test(tc, test_shipped_relay_auth);
     tcase_add_test(tc, test_shipped_scenarios);
     suite_add_tcase(s, tc);
 

@@ -626,6 +626,138 @@ START_TEST(raw_among_messages)
 }
 END_TEST
 
+/* ---- sessions on connections opened elsewhere (a relay's, after AUTH) ----------------------- */
+
+#define BOB_URI "msrp://127.0.0.1:9/bob;tcp"
+#define ALICE_URI "msrp://127.0.0.1:9/alice;tcp"
+/* The From-Path a relay delivers to bob: his relay session, alice's, alice (RFC 4976). */
+#define RELAYED_FROM "msrp://relay.test:2855/rb;tcp msrp://relay.test:2855/ra;tcp " ALICE_URI
+
+static struct {
+    struct msrp_session *adopted;
+    char in[8192];
+    size_t in_len;
+} AD;
+
+static void adopt_answering(struct net_listener *l, struct net_conn *c)
+{
+    (void)l;
+    struct msrp_session_config cfg;
+    msrp_session_config_default(&cfg);
+    cfg.local_uri = BOB_URI;
+    cfg.peer_path = RELAYED_FROM;
+    ck_assert_int_eq(msrp_session_adopt(c, &cfg, false, &server_handlers, NULL, &AD.adopted), 0);
+}
+
+static size_t record_data(struct net_conn *c, const char *buf, size_t len)
+{
+    (void)c;
+    size_t n = len < sizeof(AD.in) - 1 - AD.in_len ? len : sizeof(AD.in) - 1 - AD.in_len;
+    memcpy(AD.in + AD.in_len, buf, n);
+    AD.in_len += n;
+    AD.in[AD.in_len] = '\0';
+    return len;
+}
+
+static const struct net_conn_handlers record_handlers = {.on_data = record_data};
+
+static void wait_for(const char *text)
+{
+    uint64_t deadline = net_now_ns() + 5000000000ull;
+    while (strstr(AD.in, text) == NULL) {
+        ck_assert_msg(net_now_ns() < deadline, "no '%s' in: %s", text, AD.in);
+        net_loop_run_once(W.loop, 20);
+    }
+}
+
+/* The answering end behind a relay binds to the relayed From-Path and answers hop by hop: the
+ * response's To-Path is the previous hop only, the first URI of the request's From-Path. */
+START_TEST(adopted_answering_end)
+{
+    world_up(false);
+    memset(&AD, 0, sizeof(AD));
+    struct sockaddr_storage ss;
+    socklen_t len;
+    ck_assert_int_eq(net_addr_resolve("127.0.0.1", 0, &ss, &len), 0);
+    struct net_listener *l;
+    char err[128];
+    ck_assert_int_eq(net_listener_open(W.loop, (struct sockaddr *)&ss, len, NULL, adopt_answering,
+                                       NULL, NULL, &l, err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(net_addr_resolve("127.0.0.1", net_listener_port(l), &ss, &len), 0);
+    struct net_conn *c;
+    ck_assert_int_eq(net_conn_connect(W.loop, (struct sockaddr *)&ss, len, NULL, NULL,
+                                      &record_handlers, NULL, NULL, &c),
+                     0);
+    static const char bind_send[] = "MSRP rly00001 SEND\r\nTo-Path: " BOB_URI "\r\n"
+                                    "From-Path: " RELAYED_FROM "\r\nMessage-ID: msg00001\r\n"
+                                    "-------rly00001$\r\n";
+    struct iovec iov = {(void *)bind_send, sizeof(bind_send) - 1};
+    ck_assert_int_eq(net_conn_send(c, &iov, 1), 0);
+    wait_for("-------rly00001$\r\n");
+    ck_assert_msg(W.bound_server == 1, "not bound; got: %s", AD.in);
+    ck_assert_str_eq(msrp_session_peer_path(AD.adopted), RELAYED_FROM);
+    ck_assert_ptr_nonnull(strstr(AD.in, "MSRP rly00001 200 OK\r\n"
+                                        "To-Path: msrp://relay.test:2855/rb;tcp\r\n"
+                                        "From-Path: " BOB_URI "\r\n"));
+    /* Another path than the bound one: 481, again to that request's previous hop only. */
+    static const char other[] = "MSRP rly00002 SEND\r\nTo-Path: " BOB_URI "\r\n"
+                                "From-Path: msrp://relay.test:2855/rx;tcp " ALICE_URI "\r\n"
+                                "Message-ID: msg00002\r\nByte-Range: 1-2/2\r\n"
+                                "Content-Type: text/plain\r\n\r\nhi\r\n-------rly00002$\r\n";
+    iov = (struct iovec){(void *)other, sizeof(other) - 1};
+    ck_assert_int_eq(net_conn_send(c, &iov, 1), 0);
+    wait_for("-------rly00002$\r\n");
+    ck_assert_ptr_nonnull(strstr(AD.in, "MSRP rly00002 481 Session Does Not Exist\r\n"
+                                        "To-Path: msrp://relay.test:2855/rx;tcp\r\n"));
+    ck_assert_int_eq(W.received, 1); /* the empty binding SEND only, not the refused one */
+    net_conn_close(c, false);
+    run_until(&W.ended, 1, 5);
+    net_listener_close(l);
+    world_down();
+}
+END_TEST
+
+static void adopt_calling(struct net_conn *c)
+{
+    struct msrp_session_config cfg;
+    msrp_session_config_default(&cfg);
+    cfg.local_uri = ALICE_URI;
+    cfg.peer_path = "msrp://relay.test:2855/ra;tcp msrp://relay.test:2855/rb;tcp " BOB_URI;
+    ck_assert_int_eq(msrp_session_adopt(c, &cfg, true, &client_handlers, NULL, &AD.adopted), 0);
+}
+
+static const struct net_conn_handlers open_then_adopt = {.on_open = adopt_calling};
+
+/* The calling end on a connection it did not open binds at once, to the whole relay path. */
+START_TEST(adopted_calling_end)
+{
+    world_up(false);
+    memset(&AD, 0, sizeof(AD));
+    uint16_t port;
+    struct net_listener *l = raw_listen(RAW_ANSWER_ALL, &port);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    ck_assert_int_eq(net_addr_resolve("127.0.0.1", port, &ss, &len), 0);
+    struct net_conn *c;
+    ck_assert_int_eq(net_conn_connect(W.loop, (struct sockaddr *)&ss, len, NULL, NULL,
+                                      &open_then_adopt, NULL, NULL, &c),
+                     0);
+    run_until(&W.bound_client, 1, 5);
+    ck_assert_str_eq(RAW.to, "msrp://relay.test:2855/ra;tcp msrp://relay.test:2855/rb;tcp " BOB_URI);
+    ck_assert_str_eq(RAW.from, ALICE_URI);
+    /* A message goes the same way and is answered. */
+    ck_assert_int_eq(msrp_session_send(AD.adopted, "hello", 5, NULL), 0);
+    run_until(&W.sent, 1, 5);
+    ck_assert_int_eq(W.last_status, 200);
+    ck_assert_int_eq(RAW.requests, 2);
+    msrp_session_close(AD.adopted);
+    run_until(&W.ended, 1, 5);
+    net_listener_close(l);
+    world_down();
+}
+END_TEST
+
 START_TEST(raw_refused)
 {
     world_up(false);
@@ -1254,6 +1386,8 @@ Suite *make_session_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, transfer_sizes, 0, (int)(sizeof(transfers) / sizeof(transfers[0])));
     tcase_add_test(tc, success_report_arrives);
+    tcase_add_test(tc, adopted_answering_end);
+    tcase_add_test(tc, adopted_calling_end);
     tcase_add_loop_test(tc, send_variants, 0, (int)(sizeof(variants) / sizeof(variants[0])));
     tcase_add_loop_test(tc, report_table, 0,
                         (int)(sizeof(report_cases) / sizeof(report_cases[0])));
