@@ -274,7 +274,7 @@ static int write_junit(const char *path, struct item **items, size_t n, bool str
                         k->level == CASE_SHOULD && !strict ? " (not counted)" : "");
                 xml_text(f, it->r.observed);
                 fprintf(f, "\">");
-                char head[2048];
+                char head[4096];
                 snprintf(head, sizeof head,
                          "requirement: %s\nexpected: %s\nobserved: %s\n\nwire exchange:\n",
                          k->requirement, k->expected, it->r.observed);
