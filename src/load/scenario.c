@@ -1313,23 +1313,31 @@ static int compile_checks(struct ctx *c, const json_t *obj, struct step_conform 
             return expected(c, "an object of header name -> regular expression", v, false);
         json_object_foreach((json_t *)v, name, val) {
             size_t m2 = path_push(c, ".%s", name);
-            struct header_check *hc = add_check(c, f);
-            if (hc == NULL || get_header_name(c, name, hc->name) != 0)
-                return -1;
-            hc->kind = CHECK_MATCHES;
-            if (!json_is_string(val))
-                return expected(c, "a regular expression (string)", val, false);
-            regex_t re;
-            int rc = regcomp(&re, json_string_value(val), REG_EXTENDED | REG_NOSUB);
-            if (rc != 0) {
-                char why[128];
-                regerror(rc, &re, why, sizeof why);
-                return fail(c, "expected a POSIX extended regular expression: %s", why);
+            /* One expression, or an array of them that must all match. */
+            size_t count = json_is_array(val) ? json_array_size(val) : 1;
+            if (count == 0)
+                return expected(c, "a regular expression or a non-empty array of them", val,
+                                false);
+            for (size_t j = 0; j < count; j++) {
+                const json_t *e = json_is_array(val) ? json_array_get(val, j) : val;
+                struct header_check *hc = add_check(c, f);
+                if (hc == NULL || get_header_name(c, name, hc->name) != 0)
+                    return -1;
+                hc->kind = CHECK_MATCHES;
+                if (!json_is_string(e))
+                    return expected(c, "a regular expression (string)", e, false);
+                regex_t re;
+                int rc = regcomp(&re, json_string_value(e), REG_EXTENDED | REG_NOSUB);
+                if (rc != 0) {
+                    char why[128];
+                    regerror(rc, &re, why, sizeof why);
+                    return fail(c, "expected a POSIX extended regular expression: %s", why);
+                }
+                regfree(&re);
+                hc->regex = strdup(json_string_value(e));
+                if (hc->regex == NULL)
+                    return fail(c, "out of memory");
             }
-            regfree(&re);
-            hc->regex = strdup(json_string_value(val));
-            if (hc->regex == NULL)
-                return fail(c, "out of memory");
             path_pop(c, m2);
         }
         path_pop(c, mark);
