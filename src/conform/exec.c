@@ -373,7 +373,9 @@ static bool frame_parse(const struct frame *f, struct msrp_chunk *ch, struct msr
 {
     if (f->malformed || f->bytes == NULL)
         return false;
-    struct msrp_parser p;
+    /* Some spans (the transaction id) may point into the parser: it outlives the call, until
+     * the next one. */
+    static _Thread_local struct msrp_parser p;
     msrp_parser_init(&p, NULL);
     memset(ch, 0, sizeof(*ch));
     ch->headers = hdrs;

@@ -929,7 +929,7 @@ static void send_response(struct msrp_session *s, const char *tid, size_t tid_le
     if (sp != NULL)
         to_len = (size_t)(sp - to);
     char bad_tid[MSRP_TID_MAX];
-    if (violating(s, "wrong-tid") && tid_len > 0) {
+    if (violating(s, "wrong-tid") && tid_len > 0 && s->answered_one) {
         memcpy(bad_tid, tid, tid_len);
         bad_tid[tid_len - 1] = bad_tid[tid_len - 1] == 'x' ? 'y' : 'x';
         tid = bad_tid;
@@ -1378,7 +1378,8 @@ static void request_end(struct msrp_session *s)
     bool report = in->report != 0 && (in->report != 200 || status == 200) && in->reply_len > 0;
     if (s->cfg.violate != NULL) {
         enum msrp_report fr = in->failure_report;
-        if ((violating(s, "absent-as-no") && fr == MSRP_REPORT_ABSENT) ||
+        /* The binding SEND is spared, so that the case itself meets the violation. */
+        if ((violating(s, "absent-as-no") && fr == MSRP_REPORT_ABSENT && s->answered_one) ||
             (violating(s, "no-response-fr-yes") && fr == MSRP_REPORT_YES) ||
             (violating(s, "silent-partial-error") && fr == MSRP_REPORT_PARTIAL) ||
             (violating(s, "no-response-empty") && binding && s->answered_one))
@@ -1396,7 +1397,6 @@ static void request_end(struct msrp_session *s)
         if (violating(s, "report-last-range") && report && in->has_range &&
             in->range.end != MSRP_RANGE_UNKNOWN)
             in->report_end = in->range.end;
-        s->answered_one = true;
     }
     in->active = false;
     /* Load-test answering: only a 200 that would go out is dropped or delayed, and the PRNG
@@ -1420,6 +1420,7 @@ static void request_end(struct msrp_session *s)
     if (report)
         send_report(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len,
                     in->report_end, in->report);
+    s->answered_one = true;
 }
 
 /*
