@@ -498,6 +498,21 @@ static size_t expand(struct cx *x, unsigned ep, const struct raw_piece *pieces, 
             case CONFORM_V_USER:
                 snprintf(tmp, sizeof tmp, "%s", x->p->user ? x->p->user : "");
                 break;
+            case CONFORM_V_UNKNOWN_SESSION: {
+                /* The peer's first URI with its session-id (if any) replaced: scheme and
+                 * authority end at the first "/" or ";" after "://". */
+                const char *u = x->p->target_uri != NULL ? x->p->target_uri : x->p->relay_uri;
+                size_t ulen = strcspn(u, " ");
+                const char *auth = strstr(u, "://");
+                size_t a = auth != NULL ? (size_t)(auth - u) + 3 : 0;
+                while (a < ulen && u[a] != '/' && u[a] != ';')
+                    a++;
+                const char *rest = memchr(u + a, ';', ulen - a);
+                snprintf(tmp, sizeof tmp, "%.*s/nosuchsession0%.*s", (int)a, u,
+                         rest != NULL ? (int)(ulen - (size_t)(rest - u)) : 0,
+                         rest != NULL ? rest : "");
+                break;
+            }
             }
             len = strlen(tmp);
             break;

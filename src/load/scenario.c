@@ -73,7 +73,7 @@
 #define PLACEHOLDERS "{tid}, {to_path}, {from_path}, {message_id}, {local_uri}"
 #define CONFORM_PLACEHOLDERS                                                                       \
     "{relay_uri}, {use_path}, {peer_use_path}, {peer_uri}, {authorization}, "                     \
-    "{bad_authorization}, {user}"
+    "{bad_authorization}, {user}, {unknown_session}"
 /* What a conformance placeholder is taken to fill at load time (a Use-Path can be long). */
 #define CONFORM_VALUE_MAX 2048
 
@@ -1052,6 +1052,7 @@ static const struct {
     {"authorization", RAW_PART_CONFORM, CONFORM_V_AUTHORIZATION},
     {"bad_authorization", RAW_PART_CONFORM, CONFORM_V_BAD_AUTHORIZATION},
     {"user", RAW_PART_CONFORM, CONFORM_V_USER},
+    {"unknown_session", RAW_PART_CONFORM, CONFORM_V_UNKNOWN_SESSION},
 };
 
 #define RAW_NAMES (sizeof raw_names / sizeof raw_names[0])

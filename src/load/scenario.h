@@ -109,6 +109,8 @@ enum conform_value {
                                     connection, with the configured user and password */
     CONFORM_V_BAD_AUTHORIZATION, /* {bad_authorization}: the same with a wrong password */
     CONFORM_V_USER,              /* {user}: the configured relay user */
+    CONFORM_V_UNKNOWN_SESSION,   /* {unknown_session}: the target's (or relay's) URI with a
+                                    session-id it never gave out */
 };
 
 struct raw_piece {
