@@ -23,5 +23,6 @@ Suite *make_plot_suite(void);
 Suite *make_report_suite(void);
 Suite *make_digest_suite(void);
 Suite *make_relay_suite(void);
+Suite *make_conform_suite(void);
 
 #endif
