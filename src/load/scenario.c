@@ -1489,9 +1489,11 @@ err:
 
 static int compile_raw(struct ctx *c, const json_t *obj)
 {
-    static const char *const keys[] = {"template", "expect",     "status",  "timeout",
-                                       "endpoint", "message_id", "headers", "match",
-                                       "absent",   NULL};
+    static const char *const load_keys[] = {"template", "expect", "status", "timeout", NULL};
+    static const char *const case_keys[] = {"template", "expect",     "status",  "timeout",
+                                            "endpoint", "message_id", "headers", "match",
+                                            "absent",   NULL};
+    const char *const *keys = c->is_case ? case_keys : load_keys;
     /* In the order of enum raw_expect. */
     static const char *const expects[] = {"response", "none", "close", NULL};
     struct step_raw r = {.expect = RAW_EXPECT_RESPONSE,
@@ -1611,8 +1613,11 @@ static int compile_repeat(struct ctx *c, const json_t *obj)
 
 static int compile_step(struct ctx *c, const json_t *item, bool *after_send)
 {
-    static const char *const keys[] = {"send",  "expect", "pause",   "repeat",
-                                       "close", "raw",    "receive", NULL};
+    static const char *const load_keys[] = {"send",  "expect", "pause", "repeat",
+                                            "close", "raw",    NULL};
+    static const char *const case_keys[] = {"send",  "expect", "pause",   "repeat",
+                                            "close", "raw",    "receive", NULL};
+    const char *const *keys = c->is_case ? case_keys : load_keys;
     static const char *const none[] = {NULL};
 
     if (!json_is_object(item))
@@ -1956,13 +1961,17 @@ static int section(struct ctx *c, const json_t *root, const char *key,
 
 static int check_root(struct ctx *c, const json_t *root)
 {
-    static const char *const keys[] = {"name",  "description", "load", "topology",
-                                       "steps", "answer",      "case", NULL};
+    static const char *const load_keys[] = {"name",  "description", "load", "topology",
+                                            "steps", "answer",      NULL};
+    static const char *const case_keys[] = {"name",  "description", "load", "topology",
+                                            "steps", "answer",      "case", NULL};
     struct scenario *sc = c->sc;
     const json_t *v;
     size_t mark;
 
-    if (need_object(c, root) != 0 || check_keys(c, root, keys) != 0)
+    /* Only case files list "case" among their keys, so load scenarios read as before. */
+    bool has_case = json_is_object(root) && json_object_get(root, "case") != NULL;
+    if (need_object(c, root) != 0 || check_keys(c, root, has_case ? case_keys : load_keys) != 0)
         return -1;
     /* A case file: its steps may use the conformance additions, and it needs no name. */
     if ((v = json_object_get(root, "case")) != NULL) {
