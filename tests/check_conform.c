@@ -46,6 +46,17 @@ static void stop(pid_t pid)
     waitpid(pid, &st, 0);
 }
 
+/* A whole file as a NUL-terminated string (read_file's buffer has no NUL). */
+static char *read_text(const char *path)
+{
+    size_t len;
+    char *raw = read_file(path, &len);
+    char *s = strndup(raw, len);
+    ck_assert_ptr_nonnull(s);
+    free(raw);
+    return s;
+}
+
 /* Runs a shell command, returns its exit code. */
 static int run(const char *cmd)
 {
@@ -68,8 +79,7 @@ START_TEST(test_all_pass_against_serve)
     stop(pid);
     char path[128];
     snprintf(path, sizeof path, "%s/out.tap", t.dir);
-    size_t len;
-    char *tap = read_file(path, &len);
+    char *tap = read_text(path);
     if (rc != 0)
         fprintf(stderr, "%s\n", tap);
     ck_assert_int_eq(rc, 0);
@@ -78,7 +88,7 @@ START_TEST(test_all_pass_against_serve)
     ck_assert(strstr(tap, "ok 1 - 4975-") != NULL);
     free(tap);
     snprintf(path, sizeof path, "%s/j.xml", t.dir);
-    char *xml = read_file(path, &len);
+    char *xml = read_text(path);
     ck_assert(strstr(xml, "<testsuite name=\"RFC 4975-7.2\"") != NULL);
     ck_assert(strstr(xml, "<failure") == NULL);
     free(xml);
@@ -160,8 +170,7 @@ START_TEST(test_relay_cases_against_kamailio)
     int rc = run(cmd);
     char path[128];
     snprintf(path, sizeof path, "%s/out.txt", t.dir);
-    size_t len;
-    char *out = read_file(path, &len);
+    char *out = read_text(path);
     /* What docs/interop.md records: these pass, and the relay generates no failure REPORT. */
     ck_assert_msg(strstr(out, "pass  4976-7.3/use-path") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "pass  4976-7.4/relayed-unchanged") != NULL, "%s", out);
