@@ -24,5 +24,6 @@ Suite *make_report_suite(void);
 Suite *make_digest_suite(void);
 Suite *make_relay_suite(void);
 Suite *make_relay_run_suite(void);
+Suite *make_conform_suite(void);
 
 #endif

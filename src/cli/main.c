@@ -18,6 +18,7 @@ static const struct command commands[] = {
     {"serve", cmd_serve, "answer MSRP sessions and log each message and peer violation"},
     {"compare", cmd_compare, "compare two run reports; exit 1 when the second regressed"},
     {"merge", cmd_merge, "combine the reports of runs made on several hosts into one"},
+    {"conform", cmd_conform, "check an MSRP endpoint or relay against RFC 4975/4976 cases"},
 };
 
 static void usage(FILE *out)

@@ -383,6 +383,12 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "msrpload run: %s\n", err);
         return EXIT_USAGE;
     }
+    if (sc.kase != NULL) {
+        fprintf(stderr, "msrpload run: %s: a conformance case; run it with msrpload conform\n",
+                path);
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
     if (threads)
         sc.threads = (unsigned)threads;
     if (sessions) {

@@ -107,6 +107,7 @@ struct serve {
     size_t nslots;
     size_t live; /* slots not given up */
     char accept_types[256];
+    const char *violate; /* hidden --violate: the wrong test peer of the conformance suite */
     uint64_t bind_timeout_ns;
     bool stopping;
     bool log_failed;
@@ -293,6 +294,7 @@ static int expect_slot(struct serve_slot *slot, uint64_t bind_timeout_ns)
     cfg.local_uri = slot->uri;
     cfg.peer_path = NULL; /* no SDP: the first request binds its From-Path */
     cfg.accept_types = sv->accept_types;
+    cfg.violate = sv->violate;
     return msrp_server_expect(sv->srv, &cfg, &serve_handlers, slot, bind_timeout_ns,
                               serve_bind_timeout);
 }
@@ -307,6 +309,7 @@ struct serve_opts {
     bool tls;
     const char *cert, *key;
     const char *accept_types;
+    const char *violate;
     const char *log;
     const char *uri_host;
     double bind_timeout;
@@ -381,6 +384,14 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o, int *rc)
             o->key = v;
         } else if ((v = opt_value(argc, argv, &i, "--accept-types", &missing)) != NULL) {
             o->accept_types = v;
+        } else if ((v = opt_value(argc, argv, &i, "--violate", &missing)) != NULL) {
+            /* Not in --help: it makes serve break one RFC rule on purpose, for the tests that
+             * prove each conformance case can fail (msrp_session_violations lists them). */
+            if (!msrp_session_violation_known(v)) {
+                *rc = usage_error("--violate: unknown violation '%s'", v);
+                return -1;
+            }
+            o->violate = v;
         } else if ((v = opt_value(argc, argv, &i, "--log", &missing)) != NULL) {
             o->log = v;
         } else if ((v = opt_value(argc, argv, &i, "--uri-host", &missing)) != NULL) {
@@ -572,6 +583,7 @@ int cmd_serve(int argc, char **argv)
             }
         }
     }
+    sv.violate = o.violate;
     if (o.accept_types != NULL) {
         if (strlen(o.accept_types) >= sizeof(sv.accept_types)) {
             rc = usage_error("%s", "--accept-types is too long");

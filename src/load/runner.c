@@ -419,6 +419,8 @@ static size_t raw_expand(const struct lsession *ls, const struct step_raw *st, c
             src = msrp_session_local_uri(ls->s);
             n = strlen(src);
             break;
+        case RAW_PART_CONFORM: /* case files only: never loaded for a run */
+            break;
         }
         if (n > SCENARIO_RAW_MAX - o)
             return SIZE_MAX; /* a path beyond what the loader allowed for */
@@ -563,6 +565,9 @@ static void advance(struct lsession *ls)
         case STEP_RAW:
             if (raw_start(ls, &st->u.raw))
                 return; /* on_raw_result (or on_sent, for a close step) goes on */
+            ls->pc++;
+            break;
+        case STEP_RECEIVE: /* case files only: `run` refuses them */
             ls->pc++;
             break;
         }

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <regex.h>
 
 #include "wire/uri.h"
 #include "wire/values.h"
@@ -70,6 +71,11 @@
 #define FILE_WHAT "a file path"
 #define BRACES_HINT "write {{ and }} for literal braces"
 #define PLACEHOLDERS "{tid}, {to_path}, {from_path}, {message_id}, {local_uri}"
+#define CONFORM_PLACEHOLDERS                                                                       \
+    "{relay_uri}, {use_path}, {peer_use_path}, {peer_uri}, {authorization}, "                     \
+    "{bad_authorization}, {user}, {unknown_session}"
+/* What a conformance placeholder is taken to fill at load time (a Use-Path can be long). */
+#define CONFORM_VALUE_MAX 2048
 
 /* Where the checker is and where its first complaint goes. */
 struct ctx {
@@ -77,6 +83,7 @@ struct ctx {
     char *err;
     size_t errlen;
     struct scenario *sc;
+    bool is_case;          /* the file has a top-level "case": conformance keys are allowed */
     unsigned open_repeats; /* repeats whose END is still to come: room is kept for each */
     size_t plen;
     char path[PATH_CAP];
@@ -1153,12 +1160,22 @@ static int compile_expect(struct ctx *c, const json_t *obj)
 static const struct {
     const char *name;
     enum raw_part part;
+    enum conform_value value; /* RAW_PART_CONFORM only */
 } raw_names[] = {
-    {"tid", RAW_PART_TID},
-    {"to_path", RAW_PART_TO_PATH},
-    {"from_path", RAW_PART_FROM_PATH},
-    {"message_id", RAW_PART_MESSAGE_ID},
-    {"local_uri", RAW_PART_FROM_PATH},
+    {"tid", RAW_PART_TID, 0},
+    {"to_path", RAW_PART_TO_PATH, 0},
+    {"from_path", RAW_PART_FROM_PATH, 0},
+    {"message_id", RAW_PART_MESSAGE_ID, 0},
+    {"local_uri", RAW_PART_FROM_PATH, 0},
+    /* conformance case files only */
+    {"relay_uri", RAW_PART_CONFORM, CONFORM_V_RELAY_URI},
+    {"use_path", RAW_PART_CONFORM, CONFORM_V_USE_PATH},
+    {"peer_use_path", RAW_PART_CONFORM, CONFORM_V_PEER_USE_PATH},
+    {"peer_uri", RAW_PART_CONFORM, CONFORM_V_PEER_URI},
+    {"authorization", RAW_PART_CONFORM, CONFORM_V_AUTHORIZATION},
+    {"bad_authorization", RAW_PART_CONFORM, CONFORM_V_BAD_AUTHORIZATION},
+    {"user", RAW_PART_CONFORM, CONFORM_V_USER},
+    {"unknown_session", RAW_PART_CONFORM, CONFORM_V_UNKNOWN_SESSION},
 };
 
 #define RAW_NAMES (sizeof raw_names / sizeof raw_names[0])
@@ -1180,7 +1197,7 @@ struct raw_build {
     size_t text_len;
     struct raw_piece *pieces;
     unsigned num, cap;
-    size_t tids, message_ids, paths;
+    size_t tids, message_ids, paths, conform;
 };
 
 static bool raw_push(struct raw_build *b, enum raw_part part, uint32_t off, uint32_t len)
@@ -1274,13 +1291,24 @@ static int raw_split(struct ctx *c, struct raw_build *b, size_t n)
                 snprintf(shown, sizeof shown, "of %zu bytes", nlen + 2);
             else
                 quote_string(p + i, nlen + 2, shown, sizeof shown);
+            if (c->is_case)
+                return fail(c,
+                            "unknown placeholder %s; known placeholders: " PLACEHOLDERS
+                            ", " CONFORM_PLACEHOLDERS "; " BRACES_HINT,
+                            shown);
             return fail(
                 c, "unknown placeholder %s; known placeholders: " PLACEHOLDERS "; " BRACES_HINT,
                 shown);
         }
         enum raw_part part = raw_names[k].part;
-        if (!raw_push(b, part, 0, 0))
+        if (part == RAW_PART_CONFORM && !c->is_case)
+            return fail(c,
+                        "placeholder {%s} is only allowed in conformance case files (with a "
+                        "top-level \"case\"); known placeholders: " PLACEHOLDERS,
+                        raw_names[k].name);
+        if (!raw_push(b, part, 0, part == RAW_PART_CONFORM ? (uint32_t)raw_names[k].value : 0))
             return fail(c, "out of memory");
+        b->conform += part == RAW_PART_CONFORM;
         b->tids += part == RAW_PART_TID;
         b->message_ids += part == RAW_PART_MESSAGE_ID;
         b->paths += part == RAW_PART_TO_PATH || part == RAW_PART_FROM_PATH;
@@ -1307,7 +1335,8 @@ static int compile_template(struct ctx *c, const json_t *v, struct raw_build *b,
     if (raw_decode(c, json_string_value(v), len, b->buf, &n) != 0 || raw_split(c, b, n) != 0)
         return -1;
     size_t max = b->text_len + b->tids * SCENARIO_RAW_TID_LEN +
-                 b->message_ids * SCENARIO_RAW_MESSAGE_ID_LEN + b->paths * SCENARIO_RAW_PATH_MAX;
+                 b->message_ids * SCENARIO_RAW_MESSAGE_ID_LEN + b->paths * SCENARIO_RAW_PATH_MAX +
+                 b->conform * CONFORM_VALUE_MAX;
     if (max > SCENARIO_RAW_MAX) {
         if (b->paths == 0)
             return fail(c, "expected at most %d bytes once expanded, got %zu", SCENARIO_RAW_MAX,
@@ -1321,9 +1350,273 @@ static int compile_template(struct ctx *c, const json_t *v, struct raw_build *b,
     return 0;
 }
 
+/* ---- conformance additions (case files only) ----------------------------------------------- */
+
+static void template_free(struct raw_template *t)
+{
+    free(t->pieces);
+    free(t->text);
+    memset(t, 0, sizeof(*t));
+}
+
+static void conform_free(struct step_conform *f)
+{
+    if (f == NULL)
+        return;
+    for (unsigned i = 0; i < f->num_checks; i++) {
+        template_free(&f->checks[i].value);
+        free(f->checks[i].regex);
+    }
+    free(f->checks);
+    free(f);
+}
+
+/* A header name as the checks use it: a token of at most 63 bytes. */
+static int get_header_name(struct ctx *c, const char *name, char *dst)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 63)
+        return fail(c, "expected a header name of 1 to 63 bytes, got one of %zu", n);
+    for (size_t i = 0; i < n; i++)
+        if (name[i] <= ' ' || name[i] == ':' || (unsigned char)name[i] >= 0x7f)
+            return fail(c, "expected a header name (no spaces, colons or control characters)");
+    memcpy(dst, name, n + 1);
+    return 0;
+}
+
+static struct header_check *add_check(struct ctx *c, struct step_conform *f)
+{
+    struct header_check *nc = realloc(f->checks, (f->num_checks + 1) * sizeof(*nc));
+    if (nc == NULL) {
+        fail(c, "out of memory");
+        return NULL;
+    }
+    f->checks = nc;
+    memset(&nc[f->num_checks], 0, sizeof(*nc));
+    return &nc[f->num_checks++];
+}
+
+/*
+ * "headers" (name -> template that must equal the value), "match" (name -> POSIX extended
+ * regular expression the value must match) and "absent" (names that must not appear), in that
+ * order, into f.
+ */
+static int compile_checks(struct ctx *c, const json_t *obj, struct step_conform *f)
+{
+    const json_t *v;
+    const char *name;
+    json_t *val;
+    if ((v = json_object_get(obj, "headers")) != NULL) {
+        size_t mark = path_push(c, ".headers");
+        if (!json_is_object(v))
+            return expected(c, "an object of header name -> expected value", v, false);
+        json_object_foreach((json_t *)v, name, val) {
+            size_t m2 = path_push(c, ".%s", name);
+            struct header_check *hc = add_check(c, f);
+            if (hc == NULL || get_header_name(c, name, hc->name) != 0)
+                return -1;
+            hc->kind = CHECK_EQUALS;
+            struct raw_build b = {0};
+            size_t max = 0;
+            if (json_is_string(val) && json_string_length(val) == 0) {
+                /* An empty value is allowed here, unlike in a template. */
+                free(b.buf);
+            } else if (compile_template(c, val, &b, &max) != 0) {
+                free(b.buf);
+                free(b.pieces);
+                return -1;
+            }
+            hc->value = (struct raw_template){b.pieces, b.num, b.buf, b.text_len};
+            path_pop(c, m2);
+        }
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "match")) != NULL) {
+        size_t mark = path_push(c, ".match");
+        if (!json_is_object(v))
+            return expected(c, "an object of header name -> regular expression", v, false);
+        json_object_foreach((json_t *)v, name, val) {
+            size_t m2 = path_push(c, ".%s", name);
+            /* One expression, or an array of them that must all match. */
+            size_t count = json_is_array(val) ? json_array_size(val) : 1;
+            if (count == 0)
+                return expected(c, "a regular expression or a non-empty array of them", val,
+                                false);
+            for (size_t j = 0; j < count; j++) {
+                const json_t *e = json_is_array(val) ? json_array_get(val, j) : val;
+                struct header_check *hc = add_check(c, f);
+                if (hc == NULL || get_header_name(c, name, hc->name) != 0)
+                    return -1;
+                hc->kind = CHECK_MATCHES;
+                if (!json_is_string(e))
+                    return expected(c, "a regular expression (string)", e, false);
+                regex_t re;
+                int rc = regcomp(&re, json_string_value(e), REG_EXTENDED | REG_NOSUB);
+                if (rc != 0) {
+                    char why[128];
+                    regerror(rc, &re, why, sizeof why);
+                    return fail(c, "expected a POSIX extended regular expression: %s", why);
+                }
+                regfree(&re);
+                hc->regex = strdup(json_string_value(e));
+                if (hc->regex == NULL)
+                    return fail(c, "out of memory");
+            }
+            path_pop(c, m2);
+        }
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "absent")) != NULL) {
+        size_t mark = path_push(c, ".absent");
+        if (!json_is_array(v))
+            return expected(c, "an array of header names", v, false);
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            size_t m2 = path_push(c, "[%zu]", i);
+            const json_t *e = json_array_get(v, i);
+            if (!json_is_string(e))
+                return expected(c, "a header name", e, false);
+            struct header_check *hc = add_check(c, f);
+            if (hc == NULL || get_header_name(c, json_string_value(e), hc->name) != 0)
+                return -1;
+            hc->kind = CHECK_ABSENT;
+            path_pop(c, m2);
+        }
+        path_pop(c, mark);
+    }
+    return 0;
+}
+
+static int get_endpoint(struct ctx *c, const json_t *obj, unsigned *out)
+{
+    static const char *const eps[] = {"a", "b", NULL};
+    const json_t *v = json_object_get(obj, "endpoint");
+    *out = 0;
+    if (v == NULL)
+        return 0;
+    size_t mark = path_push(c, ".endpoint");
+    int i;
+    if (get_enum(c, v, eps, &i) != 0)
+        return -1;
+    *out = (unsigned)i;
+    path_pop(c, mark);
+    return 0;
+}
+
+/* The conformance keys of a raw step; refused in load scenarios. */
+static int compile_raw_conform(struct ctx *c, const json_t *obj, struct step_conform **out)
+{
+    static const char *const extra[] = {"endpoint", "message_id", "headers", "match", "absent",
+                                        NULL};
+    static const char *const mids[] = {"new", "previous", NULL};
+    *out = NULL;
+    bool any = false;
+    for (const char *const *k = extra; *k != NULL; k++)
+        any = any || json_object_get(obj, *k) != NULL;
+    if (!any)
+        return 0;
+    if (!c->is_case) {
+        for (const char *const *k = extra; *k != NULL; k++)
+            if (json_object_get(obj, *k) != NULL) {
+                path_push(c, ".%s", *k);
+                return fail(c, "\"%s\" is only allowed in conformance case files (with a "
+                               "top-level \"case\")",
+                            *k);
+            }
+    }
+    struct step_conform *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return fail(c, "out of memory");
+    *out = f;
+    if (get_endpoint(c, obj, &f->endpoint) != 0)
+        return -1;
+    const json_t *v = json_object_get(obj, "message_id");
+    if (v != NULL) {
+        size_t mark = path_push(c, ".message_id");
+        int i;
+        if (get_enum(c, v, mids, &i) != 0)
+            return -1;
+        f->same_message_id = i == 1;
+        path_pop(c, mark);
+    }
+    return compile_checks(c, obj, f);
+}
+
+static int compile_receive(struct ctx *c, const json_t *obj)
+{
+    static const char *const keys[] = {"endpoint", "method", "expect", "timeout", "respond",
+                                       "headers", "match", "absent", NULL};
+    static const char *const expects[] = {"request", "none", NULL};
+    struct step_receive r = {.timeout_ns = 5ull * 1000000000ull};
+    const json_t *v;
+    size_t mark;
+    int i;
+
+    if (!c->is_case)
+        return fail(c, "a receive step is only allowed in conformance case files (with a "
+                       "top-level \"case\")");
+    if (need_object(c, obj) != 0 || check_keys(c, obj, keys) != 0)
+        return -1;
+    r.conform = calloc(1, sizeof(*r.conform));
+    if (r.conform == NULL)
+        return fail(c, "out of memory");
+    if (get_endpoint(c, obj, &r.conform->endpoint) != 0)
+        goto err;
+    if ((v = json_object_get(obj, "method")) != NULL) {
+        mark = path_push(c, ".method");
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) >= sizeof r.method) {
+            expected(c, "a method name such as \"REPORT\"", v, false);
+            goto err;
+        }
+        for (const char *p = json_string_value(v); *p != '\0'; p++)
+            if (*p < 'A' || *p > 'Z') {
+                expected(c, "a method name of upper-case letters", v, true);
+                goto err;
+            }
+        strcpy(r.method, json_string_value(v));
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "expect")) != NULL) {
+        mark = path_push(c, ".expect");
+        if (get_enum(c, v, expects, &i) != 0)
+            goto err;
+        r.none = i == 1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "timeout")) != NULL) {
+        mark = path_push(c, ".timeout");
+        if (get_ns(c, v, &r.timeout_ns) != 0)
+            goto err;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "respond")) != NULL) {
+        json_int_t x;
+        mark = path_push(c, ".respond");
+        if (get_int(c, v, 100, 999, &x) != 0)
+            goto err;
+        r.respond = (int)x;
+        path_pop(c, mark);
+    }
+    if (compile_checks(c, obj, r.conform) != 0)
+        goto err;
+    if (r.none && (r.respond != 0 || r.conform->num_checks != 0)) {
+        fail(c, "\"respond\" and header checks need expect \"request\"");
+        goto err;
+    }
+    emit(c, STEP_RECEIVE)->u.receive = r;
+    return 0;
+err:
+    conform_free(r.conform);
+    return -1;
+}
+
 static int compile_raw(struct ctx *c, const json_t *obj)
 {
-    static const char *const keys[] = {"template", "expect", "status", "timeout", NULL};
+    static const char *const load_keys[] = {"template", "expect", "status", "timeout", NULL};
+    static const char *const case_keys[] = {"template", "expect",     "status",  "timeout",
+                                            "endpoint", "message_id", "headers", "match",
+                                            "absent",   NULL};
+    const char *const *keys = c->is_case ? case_keys : load_keys;
     /* In the order of enum raw_expect. */
     static const char *const expects[] = {"response", "none", "close", NULL};
     struct step_raw r = {.expect = RAW_EXPECT_RESPONSE,
@@ -1373,6 +1666,12 @@ static int compile_raw(struct ctx *c, const json_t *obj)
     }
     if (r.expect != RAW_EXPECT_RESPONSE)
         r.num_statuses = 0;
+    if (compile_raw_conform(c, obj, &r.conform) != 0)
+        goto err;
+    if (r.conform != NULL && r.conform->num_checks > 0 && r.expect != RAW_EXPECT_RESPONSE) {
+        fail(c, "header checks need expect \"response\"");
+        goto err;
+    }
 
     /* The text is what is left once escapes and placeholders are gone: give back the rest. */
     r.text = b.buf;
@@ -1390,6 +1689,7 @@ static int compile_raw(struct ctx *c, const json_t *obj)
 err:
     free(b.buf);
     free(b.pieces);
+    conform_free(r.conform);
     return -1;
 }
 
@@ -1436,7 +1736,11 @@ static int compile_repeat(struct ctx *c, const json_t *obj)
 
 static int compile_step(struct ctx *c, const json_t *item, bool *after_send)
 {
-    static const char *const keys[] = {"send", "expect", "pause", "repeat", "close", "raw", NULL};
+    static const char *const load_keys[] = {"send",  "expect", "pause", "repeat",
+                                            "close", "raw",    NULL};
+    static const char *const case_keys[] = {"send",  "expect", "pause",   "repeat",
+                                            "close", "raw",    "receive", NULL};
+    const char *const *keys = c->is_case ? case_keys : load_keys;
     static const char *const none[] = {NULL};
 
     if (!json_is_object(item))
@@ -1480,6 +1784,8 @@ static int compile_step(struct ctx *c, const json_t *item, bool *after_send)
         rc = compile_repeat(c, v);
     } else if (strcmp(key, "raw") == 0) {
         rc = compile_raw(c, v);
+    } else if (strcmp(key, "receive") == 0) {
+        rc = compile_receive(c, v);
     } else {
         if (!json_is_object(v))
             return expected(c, "an empty object", v, false);
@@ -1642,6 +1948,102 @@ static int check_answer(struct ctx *c, const json_t *ans)
     return 0;
 }
 
+/* ---- the case object (conformance case files) --------------------------------------------- */
+
+static int case_string(struct ctx *c, const json_t *obj, const char *key, bool required, char *dst,
+                       size_t cap)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (v == NULL) {
+        if (required)
+            return fail(c, "required key \"%s\" missing", key);
+        return 0;
+    }
+    size_t mark = path_push(c, ".%s", key);
+    if (!json_is_string(v) || json_string_length(v) == 0)
+        return expected(c, "a non-empty string", v, false);
+    if (copy_string(c, v, "a string", dst, cap) != 0)
+        return -1;
+    path_pop(c, mark);
+    return 0;
+}
+
+static int check_case(struct ctx *c, const json_t *obj)
+{
+    static const char *const keys[] = {"id",       "rfc",   "section",   "title",
+                                       "requirement", "level", "expected", "needs",
+                                       "bind",     "endpoints", "wrong_peer", NULL};
+    static const char *const levels[] = {"MUST", "SHOULD", NULL};
+    static const char *const needs[] = {"target", "relay", NULL};
+    static const char *const eps[] = {"none", "a", "ab", NULL};
+    struct scenario_case *k = c->sc->kase;
+    const json_t *v;
+    size_t mark;
+    int i;
+
+    if (need_object(c, obj) != 0 || check_keys(c, obj, keys) != 0)
+        return -1;
+    if (case_string(c, obj, "id", true, k->id, sizeof k->id) != 0 ||
+        case_string(c, obj, "rfc", true, k->rfc, sizeof k->rfc) != 0 ||
+        case_string(c, obj, "section", true, k->section, sizeof k->section) != 0 ||
+        case_string(c, obj, "title", true, k->title, sizeof k->title) != 0 ||
+        case_string(c, obj, "requirement", true, k->requirement, sizeof k->requirement) != 0 ||
+        case_string(c, obj, "expected", true, k->expected, sizeof k->expected) != 0 ||
+        case_string(c, obj, "wrong_peer", false, k->wrong_peer, sizeof k->wrong_peer) != 0)
+        return -1;
+    /* The id names the RFC and section it checks: "RFC-SECTION/slug". */
+    char prefix[40];
+    snprintf(prefix, sizeof prefix, "%s-%s/", k->rfc, k->section);
+    if (strncmp(k->id, prefix, strlen(prefix)) != 0 || k->id[strlen(prefix)] == '\0') {
+        path_push(c, ".id");
+        return fail(c, "expected an id of the form \"%s<name>\", got \"%s\"", prefix, k->id);
+    }
+    for (const char *p = k->id; *p != '\0'; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
+              *p == '/')) {
+            path_push(c, ".id");
+            return fail(c, "expected an id of lower-case letters, digits, '-', '.' and '/'");
+        }
+    if (strcmp(k->rfc, "4975") != 0 && strcmp(k->rfc, "4976") != 0) {
+        path_push(c, ".rfc");
+        return fail(c, "expected \"4975\" or \"4976\", got \"%s\"", k->rfc);
+    }
+    if ((v = json_object_get(obj, "level")) == NULL)
+        return fail(c, "required key \"level\" missing");
+    mark = path_push(c, ".level");
+    if (get_enum(c, v, levels, &i) != 0)
+        return -1;
+    k->level = (enum case_level)i;
+    path_pop(c, mark);
+    if ((v = json_object_get(obj, "needs")) != NULL) {
+        mark = path_push(c, ".needs");
+        if (get_enum(c, v, needs, &i) != 0)
+            return -1;
+        k->needs = (enum case_needs)i;
+        path_pop(c, mark);
+    }
+    k->bind = k->needs == CASE_TARGET;
+    if ((v = json_object_get(obj, "bind")) != NULL) {
+        mark = path_push(c, ".bind");
+        if (get_bool(c, v, &k->bind) != 0)
+            return -1;
+        if (k->bind && k->needs != CASE_TARGET)
+            return fail(c, "\"bind\" is for target cases; relay cases use \"endpoints\"");
+        path_pop(c, mark);
+    }
+    k->endpoints = k->needs == CASE_RELAY ? CASE_EP_A : CASE_EP_NONE;
+    if ((v = json_object_get(obj, "endpoints")) != NULL) {
+        mark = path_push(c, ".endpoints");
+        if (k->needs != CASE_RELAY)
+            return fail(c, "\"endpoints\" is for relay cases (\"needs\": \"relay\")");
+        if (get_enum(c, v, eps, &i) != 0)
+            return -1;
+        k->endpoints = (enum case_endpoints)i;
+        path_pop(c, mark);
+    }
+    return 0;
+}
+
 /* ---- the whole file ----------------------------------------------------------------------- */
 
 static void set_defaults(struct scenario *sc)
@@ -1683,20 +2085,39 @@ static int section(struct ctx *c, const json_t *root, const char *key,
 
 static int check_root(struct ctx *c, const json_t *root)
 {
-    static const char *const keys[] = {"name",  "description", "load", "topology",
-                                       "steps", "answer",      NULL};
+    static const char *const load_keys[] = {"name",  "description", "load", "topology",
+                                            "steps", "answer",      NULL};
+    static const char *const case_keys[] = {"name",  "description", "load", "topology",
+                                            "steps", "answer",      "case", NULL};
     struct scenario *sc = c->sc;
     const json_t *v;
     size_t mark;
 
-    if (need_object(c, root) != 0 || check_keys(c, root, keys) != 0)
+    /* Only case files list "case" among their keys, so load scenarios read as before. */
+    bool has_case = json_is_object(root) && json_object_get(root, "case") != NULL;
+    if (need_object(c, root) != 0 || check_keys(c, root, has_case ? case_keys : load_keys) != 0)
         return -1;
-    if ((v = json_object_get(root, "name")) == NULL)
-        return fail(c, "required key \"name\" missing");
-    mark = path_push(c, ".name");
-    if (get_name(c, v, sc->name, sizeof sc->name) != 0)
-        return -1;
-    path_pop(c, mark);
+    /* A case file: its steps may use the conformance additions, and it needs no name. */
+    if ((v = json_object_get(root, "case")) != NULL) {
+        c->is_case = true;
+        sc->kase = calloc(1, sizeof(*sc->kase));
+        if (sc->kase == NULL)
+            return fail(c, "out of memory");
+        strcpy(sc->name, "conform");
+        mark = path_push(c, ".case");
+        if (check_case(c, v) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(root, "name")) == NULL) {
+        if (!c->is_case)
+            return fail(c, "required key \"name\" missing");
+    } else {
+        mark = path_push(c, ".name");
+        if (get_name(c, v, sc->name, sizeof sc->name) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
     if ((v = json_object_get(root, "description")) != NULL) {
         mark = path_push(c, ".description");
         if (copy_string(c, v, "a string", sc->description, sizeof sc->description) != 0)
@@ -1728,9 +2149,18 @@ static int check_root(struct ctx *c, const json_t *root)
 /* The bodies read from content files and the raw templates, owned by their steps. */
 static void free_contents(struct scenario *sc)
 {
+    free(sc->kase);
+    sc->kase = NULL;
     for (unsigned i = 0; i < sc->num_steps && i < SCENARIO_MAX_STEPS; i++) {
         struct step *st = &sc->steps[i];
+        if (st->kind == STEP_RECEIVE) {
+            conform_free(st->u.receive.conform);
+            st->u.receive.conform = NULL;
+            continue;
+        }
         if (st->kind == STEP_RAW) {
+            conform_free(st->u.raw.conform);
+            st->u.raw.conform = NULL;
             free(st->u.raw.pieces);
             free(st->u.raw.text);
             st->u.raw.pieces = NULL;

@@ -41,6 +41,7 @@ enum step_kind {
     STEP_REPEAT_END,
     STEP_CLOSE,
     STEP_RAW,
+    STEP_RECEIVE, /* conformance cases only (msrpload conform): wait for a request */
 };
 
 /* The order in which the chunks of each message leave (send.order). */
@@ -95,11 +96,65 @@ enum raw_part {
     RAW_PART_TO_PATH,    /* {to_path}: the peer's full path, as the session addresses it */
     RAW_PART_FROM_PATH,  /* {from_path} and {local_uri}: the session's own URI */
     RAW_PART_MESSAGE_ID, /* {message_id}: SCENARIO_RAW_MESSAGE_ID_LEN random characters */
+    RAW_PART_CONFORM,    /* conformance cases only: len holds an enum conform_value */
+};
+
+/* Values only `msrpload conform` fills in (placeholders allowed in case files only). */
+enum conform_value {
+    CONFORM_V_RELAY_URI = 0,     /* {relay_uri}: the relay's URI as given */
+    CONFORM_V_USE_PATH,          /* {use_path}: the Use-Path the relay gave endpoint a */
+    CONFORM_V_PEER_USE_PATH,     /* {peer_use_path}: the Use-Path it gave endpoint b */
+    CONFORM_V_PEER_URI,          /* {peer_uri}: endpoint b's own URI */
+    CONFORM_V_AUTHORIZATION,     /* {authorization}: digest answer to the last 401 on this
+                                    connection, with the configured user and password */
+    CONFORM_V_BAD_AUTHORIZATION, /* {bad_authorization}: the same with a wrong password */
+    CONFORM_V_USER,              /* {user}: the configured relay user */
+    CONFORM_V_UNKNOWN_SESSION,   /* {unknown_session}: the target's (or relay's) URI with a
+                                    session-id it never gave out */
 };
 
 struct raw_piece {
     enum raw_part part;
     uint32_t off, len; /* RAW_PART_TEXT only */
+};
+
+/* A compiled template: pieces in order and the literal bytes they point into. */
+struct raw_template {
+    struct raw_piece *pieces;
+    unsigned num_pieces;
+    char *text;
+    size_t text_len;
+};
+
+/* Conformance cases only: a check on one header of a chunk that arrived. */
+enum header_check_kind {
+    CHECK_EQUALS = 0, /* the first such header is there and its value is exactly the template */
+    CHECK_MATCHES,    /* it is there and matches a POSIX extended regular expression */
+    CHECK_ABSENT,     /* no such header */
+};
+
+struct header_check {
+    enum header_check_kind kind;
+    char name[64];
+    struct raw_template value; /* CHECK_EQUALS */
+    char *regex;               /* CHECK_MATCHES (checked to compile when loaded) */
+};
+
+/* Conformance-only parts of a raw or receive step (NULL in load scenarios). */
+struct step_conform {
+    unsigned endpoint;           /* 0: endpoint a (the default), 1: endpoint b (relay cases) */
+    bool same_message_id;        /* raw: {message_id} keeps the value of the previous step */
+    struct header_check *checks; /* on the response (raw) or the request (receive) */
+    unsigned num_checks;
+};
+
+/* A receive step (case files only): a request must (or must not) arrive. */
+struct step_receive {
+    char method[32];       /* "" for any request */
+    bool none;             /* true: no such request may arrive within the timeout */
+    uint64_t timeout_ns;
+    int respond;           /* > 0: answer the request with this status (hop by hop) */
+    struct step_conform *conform; /* never NULL for a receive step */
 };
 
 struct step_raw {
@@ -115,6 +170,7 @@ struct step_raw {
     int statuses[SCENARIO_MAX_STATUSES]; /* RAW_EXPECT_RESPONSE only */
     unsigned num_statuses;
     uint64_t timeout_ns;
+    struct step_conform *conform; /* case files only: NULL in load scenarios */
 };
 
 struct step {
@@ -123,12 +179,33 @@ struct step {
         struct step_send send;
         struct step_expect expect;
         struct step_raw raw;
+        struct step_receive receive;
         uint64_t pause_ns;
         struct {
             uint32_t times;   /* 0: until the run ends */
             uint32_t other;   /* BEGIN: index of its END; END: index of its BEGIN */
         } repeat;
     } u;
+};
+
+/* A conformance case: the top-level "case" object (scenarios/conformance/README.md). */
+enum case_level { CASE_MUST = 0, CASE_SHOULD };
+enum case_needs { CASE_TARGET = 0, CASE_RELAY };
+enum case_endpoints { CASE_EP_NONE = 0, CASE_EP_A, CASE_EP_AB };
+
+struct scenario_case {
+    char id[96];            /* "4975-7.2/response-tid" */
+    char rfc[8];            /* "4975" or "4976" */
+    char section[24];       /* "7.2" */
+    char title[256];
+    char requirement[1024]; /* in our own words */
+    char expected[512];
+    enum case_level level;
+    enum case_needs needs;
+    bool bind;              /* target cases: bind with an empty SEND first (default true) */
+    enum case_endpoints endpoints; /* relay cases: none (a bare connection), a, or a and b
+                                      authenticated */
+    char wrong_peer[64];    /* the violation of the wrong test peer that breaks this rule */
 };
 
 struct scenario {
@@ -176,6 +253,9 @@ struct scenario {
     double answer_drop;           /* 0..1: the fraction of SEND chunks that get no response */
     uint64_t answer_reject_after; /* 0: none; else a message going beyond this many bytes is
                                      refused with 413 */
+
+    /* a conformance case (top-level "case"), or NULL for a load scenario */
+    struct scenario_case *kase;
 
     /* the file as read, for the report's copy of the scenario */
     char *text;

@@ -159,6 +159,7 @@ struct msrp_session {
 
     struct net_timer bind_timer;
     bool shaping;          /* drop_fraction or response delays are set */
+    bool answered_one;     /* a request has been answered (cfg.violate "no-response-empty") */
     uint64_t rng;          /* splitmix64 state for drops and delays: reproducible per session */
     struct delayed_response *delayed; /* 200s waiting for their delay to expire */
     struct raw_wait *raws; /* raw sends waiting for a response, their timeout or the end */
@@ -865,6 +866,31 @@ int msrp_session_send_raw(struct msrp_session *s, const char *bytes, size_t len,
     return 0;
 }
 
+/* ---- the wrong test peer (cfg.violate) ---------------------------------------------------- */
+
+/* Each name breaks exactly one rule that a conformance case checks; see
+ * scenarios/conformance/README.md for which case each one must make fail. */
+const char *const msrp_session_violations[] = {
+    "wrong-tid",          "response-to-path",  "absent-as-no",       "no-response-fr-yes",
+    "respond-fr-no",      "respond-fr-partial", "silent-partial-error", "no-success-report",
+    "report-unasked",     "report-last-range", "report-aborted",     "no-481",
+    "200-for-400",        "no-501",            "answer-reports",     "reject-star-total",
+    "reject-star-end",    "413-large",         "no-413",             "no-response-empty",
+    NULL};
+
+bool msrp_session_violation_known(const char *name)
+{
+    for (size_t i = 0; msrp_session_violations[i] != NULL; i++)
+        if (strcmp(msrp_session_violations[i], name) == 0)
+            return true;
+    return false;
+}
+
+static bool violating(const struct msrp_session *s, const char *name)
+{
+    return s->cfg.violate != NULL && strcmp(s->cfg.violate, name) == 0;
+}
+
 /* ---- answering ---------------------------------------------------------------------------- */
 
 static const char *status_comment(int status)
@@ -902,6 +928,16 @@ static void send_response(struct msrp_session *s, const char *tid, size_t tid_le
     const char *sp = memchr(to, ' ', to_len);
     if (sp != NULL)
         to_len = (size_t)(sp - to);
+    char bad_tid[MSRP_TID_MAX];
+    if (violating(s, "wrong-tid") && tid_len > 0 && s->answered_one) {
+        memcpy(bad_tid, tid, tid_len);
+        bad_tid[tid_len - 1] = bad_tid[tid_len - 1] == 'x' ? 'y' : 'x';
+        tid = bad_tid;
+    }
+    if (violating(s, "response-to-path")) {
+        to = s->local_text;
+        to_len = strlen(s->local_text);
+    }
     const char *comment = status_comment(status);
     struct msrp_out out = {
         .kind = MSRP_RESPONSE,
@@ -1096,13 +1132,13 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
         violation(s, msrp_error_name(c->error), msrp_error_text(c->error));
         in->ignore = true;
         if (!in->is_report && from != NULL)
-            in->respond = 400;
+            in->respond = violating(s, "200-for-400") ? 200 : 400;
         return;
     }
     if (!to_path_is_us(s, to->value)) {
         violation(s, "to-path", "To-Path does not name this endpoint");
         in->ignore = true;
-        in->respond = in->is_report ? 0 : 481;
+        in->respond = in->is_report ? 0 : violating(s, "no-481") ? 200 : 481;
         return;
     }
     if (!s->have_peer || s->state != S_BOUND) {
@@ -1156,14 +1192,14 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     }
     if (!in->is_send) {
         in->ignore = true;
-        in->respond = 501;
+        in->respond = violating(s, "no-501") ? 200 : 501;
         return;
     }
     const struct msrp_header *mid = msrp_chunk_header(c, MSRP_H_MESSAGE_ID);
     if (mid == NULL || mid->value.len > sizeof(in->message_id)) {
         violation(s, "message-id", "SEND without a usable Message-ID");
         in->ignore = true;
-        in->respond = 400;
+        in->respond = violating(s, "200-for-400") ? 200 : 400;
         return;
     }
     memcpy(in->message_id, mid->value.ptr, mid->value.len);
@@ -1173,6 +1209,16 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
                                   : (struct msrp_byte_range){1, MSRP_RANGE_UNKNOWN,
                                                              MSRP_RANGE_UNKNOWN};
     in->start = in->range.start;
+    if ((violating(s, "reject-star-total") && in->range.total == MSRP_RANGE_UNKNOWN &&
+         c->has_byte_range) ||
+        (violating(s, "reject-star-end") && in->range.end == MSRP_RANGE_UNKNOWN &&
+         c->has_byte_range) ||
+        (violating(s, "413-large") && c->has_byte_range && in->range.end != MSRP_RANGE_UNKNOWN &&
+         in->range.end - in->range.start + 1 > 65536)) {
+        in->ignore = true;
+        in->respond = violating(s, "413-large") ? 413 : 400;
+        return;
+    }
     const struct msrp_header *ct = msrp_chunk_header(c, MSRP_H_CONTENT_TYPE);
     if (ct != NULL && ct->value.len < sizeof(in->content_type)) {
         memcpy(in->content_type, ct->value.ptr, ct->value.len);
@@ -1238,7 +1284,13 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
         }
         /* Sent by request_end, after the response to this last chunk: a REPORT must not
          * announce a delivery before the chunk completing it is answered (or refused). */
-        if (st == MSRP_REASM_COMPLETE && in->success_report == MSRP_REPORT_YES) {
+        if (st == MSRP_REASM_COMPLETE && (in->success_report == MSRP_REPORT_YES ||
+                                          violating(s, "report-unasked"))) {
+            in->report = 200;
+            in->report_end = done.total;
+        }
+        if (st == MSRP_REASM_ABORTED && in->success_report == MSRP_REPORT_YES &&
+            violating(s, "report-aborted")) {
             in->report = 200;
             in->report_end = done.total;
         }
@@ -1246,6 +1298,10 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     case MSRP_REASM_E_TOO_LARGE:
     case MSRP_REASM_E_LIMIT:
         refuse_too_large(in, in->start + in->body_len - 1);
+        if (violating(s, "no-413")) {
+            in->respond = 200;
+            in->report = 0;
+        }
         break;
     case MSRP_REASM_E_RANGE:
         violation(s, "byte-range", "Byte-Range inconsistent with earlier chunks");
@@ -1320,6 +1376,28 @@ static void request_end(struct msrp_session *s)
                    in->reply_len > 0;
     /* A success REPORT only for a message whose last chunk was accepted. */
     bool report = in->report != 0 && (in->report != 200 || status == 200) && in->reply_len > 0;
+    if (s->cfg.violate != NULL) {
+        enum msrp_report fr = in->failure_report;
+        /* The binding SEND is spared, so that the case itself meets the violation. */
+        if ((violating(s, "absent-as-no") && fr == MSRP_REPORT_ABSENT && s->answered_one) ||
+            (violating(s, "no-response-fr-yes") && fr == MSRP_REPORT_YES) ||
+            (violating(s, "silent-partial-error") && fr == MSRP_REPORT_PARTIAL) ||
+            (violating(s, "no-response-empty") && binding && s->answered_one))
+            respond = false;
+        if ((violating(s, "respond-fr-no") && fr == MSRP_REPORT_NO) ||
+            (violating(s, "respond-fr-partial") && fr == MSRP_REPORT_PARTIAL)) {
+            respond = status != 0 && !in->is_report && in->reply_len > 0;
+        }
+        if (violating(s, "answer-reports") && in->is_report && in->reply_len > 0) {
+            status = 200;
+            respond = true;
+        }
+        if (violating(s, "no-success-report") && in->report == 200)
+            report = false;
+        if (violating(s, "report-last-range") && report && in->has_range &&
+            in->range.end != MSRP_RANGE_UNKNOWN)
+            in->report_end = in->range.end;
+    }
     in->active = false;
     /* Load-test answering: only a 200 that would go out is dropped or delayed, and the PRNG
      * is drawn only then, so the same traffic meets the same drops in every run. */
@@ -1342,6 +1420,7 @@ static void request_end(struct msrp_session *s)
     if (report)
         send_report(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len,
                     in->report_end, in->report);
+    s->answered_one = true;
 }
 
 /*

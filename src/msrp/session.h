@@ -149,12 +149,19 @@ struct msrp_session_config {
     uint64_t reject_after_bytes;  /* > 0: a SEND chunk reaching beyond this byte of its message
                                      (its Byte-Range end, or start + body length - 1 when the
                                      end is "*") is answered 413 and the message dropped */
+    const char *violate;          /* NULL normally. For the conformance suite's wrong test peer
+                                     only (serve --violate): the name of one RFC rule this
+                                     session breaks on purpose (msrp_session_violations) */
     uint64_t answer_seed;         /* the drops and delays come from a PRNG seeded with this
                                      and a hash of local_uri's session-id: the same for the
                                      same session in every run. 0 is a fine seed */
 };
 
 void msrp_session_config_default(struct msrp_session_config *c);
+
+/* The names msrp_session_config.violate knows, NULL-terminated, and a check against them. */
+extern const char *const msrp_session_violations[];
+bool msrp_session_violation_known(const char *name);
 
 /*
  * The order in which a message's chunks are sent. Every order sends the same bytes with the

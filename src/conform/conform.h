@@ -1,0 +1,67 @@
+/*
+ * conform.h - runs one conformance case (a case file, scenarios/conformance/README.md) against
+ * an MSRP endpoint or relay, and says whether it passed, with the wire exchange.
+ *
+ * The executor walks the case's steps one after the other on its own connections (endpoint a,
+ * and for relay cases endpoint b), pumping a private net_loop until each step's outcome is
+ * known or its timeout passes. It writes and reads the bytes itself (net/conn and the wire
+ * parser), so a case sees every byte the peer sends, including what a session would swallow:
+ * responses to REPORTs, responses despite Failure-Report no, REPORTs nobody asked for.
+ *
+ * Thread safety: one case at a time per thread; nothing is shared between calls.
+ */
+#ifndef MSRPLOAD_CONFORM_CONFORM_H
+#define MSRPLOAD_CONFORM_CONFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "load/scenario.h"
+
+struct conform_peer {
+    /* Target mode: the endpoint under test (its session URI). NULL in relay mode. */
+    const char *target_uri;
+    /* Relay mode: the relay's URI and the account AUTH uses for both endpoints. */
+    const char *relay_uri;
+    const char *user;
+    const char *password;      /* never printed */
+    /* Filled by conform_peer_resolve(). */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    bool tls;
+    char sni[256];
+    double timeout_scale;      /* multiplies every step timeout; 0 means 1 */
+};
+
+/*
+ * Resolves the address of the target or relay URI into p. Returns 0, or -1 with a message in
+ * err (a URI that does not parse, a host that does not resolve).
+ */
+int conform_peer_resolve(struct conform_peer *p, char *err, size_t errlen);
+
+enum conform_verdict {
+    CONFORM_PASS = 0,
+    CONFORM_FAIL,
+    CONFORM_SKIP,        /* the case needs what this run lacks (a relay, a target) */
+    CONFORM_UNREACHABLE, /* the peer could not be reached or authenticated at all */
+};
+
+const char *conform_verdict_name(enum conform_verdict v);
+
+struct conform_result {
+    enum conform_verdict verdict;
+    char observed[2048];   /* on failure: what was seen instead; on skip: why */
+    char *wire;            /* the exchange, quoted with direction markers (malloc'd; may be
+                              NULL when nothing was exchanged) */
+    double seconds;
+};
+
+/* Runs one case (sc->kase must be set). Never fails as a call: the outcome is in *r. */
+void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
+                      struct conform_result *r);
+
+void conform_result_free(struct conform_result *r);
+
+#endif

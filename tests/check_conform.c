@@ -1,0 +1,196 @@
+/*
+ * check_conform.c - the conformance suite proves itself: every case passes against
+ * msrpload's own `serve`, and every case fails against a `serve --violate NAME` that breaks
+ * exactly the rule the case checks (its "wrong_peer"), so no case passes by accident. The
+ * relay cases run against a real Kamailio relay when one is installed (skipped otherwise,
+ * with a line saying so).
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "load/scenario.h"
+#include "suites.h"
+#include "testutil.h"
+
+/* Starts serve on a free-ish port with an optional violation; returns its pid. */
+static pid_t start_serve(int port, const char *violate)
+{
+    char listen[32];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        freopen("/dev/null", "w", stderr);
+        if (violate != NULL)
+            execl(msrpload_binary(), "msrpload", "serve", "--listen", listen, "--session-id",
+                  "s1", "--violate", violate, (char *)NULL);
+        else
+            execl(msrpload_binary(), "msrpload", "serve", "--listen", listen, "--session-id",
+                  "s1", (char *)NULL);
+        _exit(127);
+    }
+    usleep(300000);
+    return pid;
+}
+
+static void stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+}
+
+/* A whole file as a NUL-terminated string (read_file's buffer has no NUL). */
+static char *read_text(const char *path)
+{
+    size_t len;
+    char *raw = read_file(path, &len);
+    char *s = strndup(raw, len);
+    ck_assert_ptr_nonnull(s);
+    free(raw);
+    return s;
+}
+
+/* Runs a shell command, returns its exit code. */
+static int run(const char *cmd)
+{
+    int st = system(cmd);
+    ck_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+START_TEST(test_all_pass_against_serve)
+{
+    pid_t pid = start_serve(28701, NULL);
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --target 'msrp://127.0.0.1:28701/s1;tcp' --junit %s/j.xml "
+             "--json %s/r.json --tap > %s/out.tap",
+             msrpload_binary(), t.dir, t.dir, t.dir);
+    int rc = run(cmd);
+    stop(pid);
+    char path[128];
+    snprintf(path, sizeof path, "%s/out.tap", t.dir);
+    char *tap = read_text(path);
+    if (rc != 0)
+        fprintf(stderr, "%s\n", tap);
+    ck_assert_int_eq(rc, 0);
+    ck_assert(strstr(tap, "TAP version 13") != NULL);
+    ck_assert(strstr(tap, "not ok") == NULL);
+    ck_assert(strstr(tap, "ok 1 - 4975-") != NULL);
+    free(tap);
+    snprintf(path, sizeof path, "%s/j.xml", t.dir);
+    char *xml = read_text(path);
+    ck_assert(strstr(xml, "<testsuite name=\"RFC 4975-7.2\"") != NULL);
+    ck_assert(strstr(xml, "<failure") == NULL);
+    free(xml);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* Every target case, against the wrong peer made for it, must fail (exit 1). */
+START_TEST(test_each_case_fails_against_its_wrong_peer)
+{
+    FILE *ls = popen("ls scenarios/conformance/4975-*.json", "r");
+    ck_assert_ptr_nonnull(ls);
+    char file[512];
+    int port = 28710, checked = 0;
+    while (fgets(file, sizeof file, ls) != NULL) {
+        file[strcspn(file, "\n")] = '\0';
+        struct scenario sc;
+        char err[512];
+        ck_assert_msg(scenario_load(file, &sc, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(sc.kase->wrong_peer[0] != '\0', "%s has no wrong_peer", file);
+        pid_t pid = start_serve(port, sc.kase->wrong_peer);
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "%s conform --strict --target 'msrp://127.0.0.1:%d/s1;tcp' --case '%s' "
+                 ">/dev/null 2>&1",
+                 msrpload_binary(), port, sc.kase->id);
+        int rc = run(cmd);
+        stop(pid);
+        ck_assert_msg(rc == 1, "%s passed (exit %d) against serve --violate %s", sc.kase->id,
+                      rc, sc.kase->wrong_peer);
+        scenario_free(&sc);
+        port++;
+        checked++;
+    }
+    pclose(ls);
+    ck_assert_int_ge(checked, 20);
+}
+END_TEST
+
+START_TEST(test_usage_and_list)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s conform >/dev/null 2>&1", msrpload_binary());
+    ck_assert_int_eq(run(cmd), 2);
+    snprintf(cmd, sizeof cmd, "%s conform --list | grep -q '^4976-5.1/auth-required'",
+             msrpload_binary());
+    ck_assert_int_eq(run(cmd), 0);
+    /* Nothing listens there: exit 3. */
+    snprintf(cmd, sizeof cmd,
+             "%s conform --target 'msrp://127.0.0.1:9/x;tcp' --case 4975-7.2/response-tid "
+             ">/dev/null 2>&1",
+             msrpload_binary());
+    ck_assert_int_eq(run(cmd), 3);
+    /* A case file's conformance keys are refused in a load scenario. */
+    struct scenario sc;
+    char err[512];
+    const char *text = "{\"name\":\"x\",\"steps\":[{\"raw\":{\"template\":\"{relay_uri}\"}}]}";
+    ck_assert_int_eq(scenario_parse("t.json", text, strlen(text), &sc, err, sizeof err), -1);
+    ck_assert(strstr(err, "only allowed in conformance case files") != NULL);
+}
+END_TEST
+
+/* The relay cases against Kamailio: the results docs/interop.md describes. */
+START_TEST(test_relay_cases_against_kamailio)
+{
+    if (run("command -v kamailio >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "check_conform: kamailio is not installed: relay cases skipped\n");
+        return;
+    }
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "set -e; eval \"$(tools/relay/start.sh 28790)\"; echo alice-secret > %s/pw; "
+             "rc=0; %s conform --relay \"$RELAY_URI\" --relay-user alice "
+             "--relay-password-file %s/pw --case 4976- > %s/out.txt 2>&1 || rc=$?; "
+             "tools/relay/stop.sh \"$RELAY_PIDFILE\" --clean; exit $rc",
+             t.dir, msrpload_binary(), t.dir, t.dir);
+    int rc = run(cmd);
+    char path[128];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    char *out = read_text(path);
+    /* What docs/interop.md records: these pass, and the relay generates no failure REPORT. */
+    ck_assert_msg(strstr(out, "pass  4976-7.3/use-path") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "pass  4976-7.4/relayed-unchanged") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "pass  4976-7.3/digest-challenge") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "fail  4976-7.5/failure-reported-back") != NULL, "%s", out);
+    ck_assert_int_eq(rc, 1);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+Suite *make_conform_suite(void)
+{
+    Suite *s = suite_create("conform");
+    TCase *tc = tcase_create("Core");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, test_usage_and_list);
+    tcase_add_test(tc, test_all_pass_against_serve);
+    tcase_add_test(tc, test_each_case_fails_against_its_wrong_peer);
+    tcase_add_test(tc, test_relay_cases_against_kamailio);
+    suite_add_tcase(s, tc);
+    return s;
+}
