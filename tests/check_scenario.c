@@ -1657,6 +1657,7 @@ START_TEST(test_shipped_relay_auth)
     assert_send(&sc->steps[1], 1, 30000, 30000, "text/plain", 4096, MSRP_REPORT_YES,
                 MSRP_REPORT_YES);
     assert_expect(&sc->steps[2], st200, 1, 200, 30 * NS_PER_S);
+    unload(sc);
 }
 END_TEST
 

@@ -1152,7 +1152,9 @@ static void relay_auth_done(struct msrp_relay_auth *auth, const struct msrp_rela
         relay_pair_put(rp);
         return; /* the other side is still on its way */
     }
+    rp->refs++; /* alive through relay_pair_ready, which may end the slot and let go */
     relay_pair_ready(rp);
+    rp->refs--;
     relay_pair_put(rp);
 }
 
