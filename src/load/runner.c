@@ -646,7 +646,11 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
             __atomic_add_fetch(&w->prog_bytes, m->bytes, __ATOMIC_RELAXED);
         if (tag->expect != NULL && !status_expected(tag->expect, m->status)) {
             st->expect_failures++;
-            if (w->first_error[0] == '\0')
+            if (w->first_error[0] == '\0' && m->status == 0 && m->local)
+                snprintf(w->first_error, sizeof(w->first_error),
+                         "a message was lost with its connection (%.150s) where the scenario "
+                         "expects %d", msrp_session_end_detail(s), tag->expect->statuses[0]);
+            else if (w->first_error[0] == '\0')
                 snprintf(w->first_error, sizeof(w->first_error),
                          "a message got %d where the scenario expects %d", m->status,
                          tag->expect->statuses[0]);

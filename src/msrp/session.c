@@ -384,6 +384,9 @@ static void session_end(struct msrp_session *s, enum msrp_session_end why, const
         return;
     s->ended = true;
     s->state = S_ENDED;
+    /* Kept for msrp_session_end_detail(): the outcomes reported below may want to say why. */
+    if (detail != NULL && detail != s->end_detail)
+        snprintf(s->end_detail, sizeof(s->end_detail), "%s", detail);
     net_timer_stop(s->loop, &s->bind_timer);
     s->busy++;
     for (uint32_t i = 0; i < s->tx_cap; i++)
@@ -1781,6 +1784,11 @@ void msrp_session_wire_bytes(const struct msrp_session *s, uint64_t *in, uint64_
 bool msrp_session_bound(const struct msrp_session *s)
 {
     return s->state == S_BOUND;
+}
+
+const char *msrp_session_end_detail(const struct msrp_session *s)
+{
+    return s->ended ? s->end_detail : "";
 }
 
 void *msrp_session_user(const struct msrp_session *s)

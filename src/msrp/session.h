@@ -293,6 +293,9 @@ void msrp_session_wire_bytes(const struct msrp_session *s, uint64_t *in, uint64_
 
 bool msrp_session_bound(const struct msrp_session *s);
 void *msrp_session_user(const struct msrp_session *s);
+/* Why the session ended, in words ("127.0.0.1:2855: peer closed the connection"), once it has
+ * (valid in on_sent and on_end of the messages it ends with); "" before. */
+const char *msrp_session_end_detail(const struct msrp_session *s);
 const char *msrp_session_local_uri(const struct msrp_session *s);
 const char *msrp_session_peer(const struct msrp_session *s);
 /* The peer's full path as this session uses it as To-Path (the answering side: once bound);
