@@ -2,8 +2,9 @@
  * check_conform.c - the conformance suite proves itself: every case passes against
  * msrpload's own `serve`, and every case fails against a `serve --violate NAME` that breaks
  * exactly the rule the case checks (its "wrong_peer"), so no case passes by accident. The
- * relay cases run against a real Kamailio relay when one is installed (skipped otherwise,
- * with a line saying so).
+ * relay cases do the same against tests/fake_relay.c (correct, then with the case's
+ * violation), and run against a real Kamailio relay when one is installed (skipped
+ * otherwise, with a line saying so).
  */
 #include <check.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fake_relay.h"
 #include "load/scenario.h"
 #include "suites.h"
 #include "testutil.h"
@@ -128,6 +130,91 @@ START_TEST(test_each_case_fails_against_its_wrong_peer)
 }
 END_TEST
 
+/* Runs conform against the fake relay with the alice credentials; returns the exit code. */
+static int conform_relay(uint16_t port, const char *cases, const char *outfile)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char pw[128], cmd[1024];
+    snprintf(pw, sizeof pw, "%s/pw", t.dir);
+    FILE *f = fopen(pw, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("alice-secret\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --relay 'msrp://127.0.0.1:%u;tcp' --relay-user alice "
+             "--relay-password-file %s --case '%s' > %s 2>&1",
+             msrpload_binary(), (unsigned)port, pw, cases, outfile);
+    int rc = run(cmd);
+    tmp_remove(&t);
+    return rc;
+}
+
+/* The whole relay suite passes against the fake relay when it breaks no rule. */
+START_TEST(test_relay_cases_pass_against_fake_relay)
+{
+    uint16_t port = 0;
+    pid_t pid = fake_relay_start(NULL, &port);
+    ck_assert_int_gt(pid, 0);
+    struct tmp t;
+    tmp_make(&t);
+    char path[128];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    int rc = conform_relay(port, "4976-", path);
+    fake_relay_stop(pid);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    int passed = 0;
+    for (const char *q = out; (q = strstr(q, "pass  4976-")) != NULL; q++)
+        passed++;
+    ck_assert_msg(passed == 12, "%d relay cases passed:\n%s", passed, out);
+    ck_assert(strstr(out, "fail  ") == NULL);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* Every relay case, against the fake relay breaking exactly its rule, must fail (exit 1). */
+START_TEST(test_each_relay_case_fails_against_its_wrong_relay)
+{
+    FILE *ls = popen("ls scenarios/conformance/4976-*.json", "r");
+    ck_assert_ptr_nonnull(ls);
+    char file[512];
+    int checked = 0;
+    struct tmp t;
+    tmp_make(&t);
+    char path[128];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    while (fgets(file, sizeof file, ls) != NULL) {
+        file[strcspn(file, "\n")] = '\0';
+        struct scenario sc;
+        char err[512];
+        ck_assert_msg(scenario_load(file, &sc, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(fake_relay_known_violation(sc.kase->wrong_peer),
+                      "%s: wrong_peer \"%s\" is not a fake relay violation", file,
+                      sc.kase->wrong_peer);
+        uint16_t port = 0;
+        pid_t pid = fake_relay_start(sc.kase->wrong_peer, &port);
+        ck_assert_int_gt(pid, 0);
+        int rc = conform_relay(port, sc.kase->id, path);
+        fake_relay_stop(pid);
+        char *out = read_text(path);
+        /* Exit 1 and a fail line for this case: not exit 3 from a set-up that broke. */
+        char want[160];
+        snprintf(want, sizeof want, "fail  %s", sc.kase->id);
+        ck_assert_msg(rc == 1 && strstr(out, want) != NULL,
+                      "%s: exit %d against the fake relay with %s:\n%s", sc.kase->id, rc,
+                      sc.kase->wrong_peer, out);
+        free(out);
+        scenario_free(&sc);
+        checked++;
+    }
+    pclose(ls);
+    tmp_remove(&t);
+    ck_assert_int_eq(checked, 12);
+}
+END_TEST
+
 START_TEST(test_usage_and_list)
 {
     char cmd[512];
@@ -190,6 +277,8 @@ Suite *make_conform_suite(void)
     tcase_add_test(tc, test_usage_and_list);
     tcase_add_test(tc, test_all_pass_against_serve);
     tcase_add_test(tc, test_each_case_fails_against_its_wrong_peer);
+    tcase_add_test(tc, test_relay_cases_pass_against_fake_relay);
+    tcase_add_test(tc, test_each_relay_case_fails_against_its_wrong_relay);
     tcase_add_test(tc, test_relay_cases_against_kamailio);
     suite_add_tcase(s, tc);
     return s;

@@ -1,0 +1,507 @@
+/*
+ * fake_relay.c - see fake_relay.h. Plain sockets and poll() in a forked child, so that the
+ * msrpload binary the tests run can talk to it while the test process only waits. It frames
+ * MSRP itself (start line, headers, end-line) and rewrites only the two path headers, so a
+ * relayed chunk keeps every other byte as it came.
+ */
+#include "fake_relay.h"
+
+#include <ctype.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "wire/values.h"
+
+#define REALM "msrpload.test"
+#define MIN_EXPIRES 30
+#define MAXC 32
+#define MAXP 64
+#define BUFSZ 65536
+
+static const char *const violations[] = {
+    "relay-without-auth", "keep-malformed-open", "no-481",        "respond-fr-no",
+    "answer-report",      "accept-bad-password", "no-qop",        "no-423",
+    "no-use-path",        "keep-from-path",      "drop-reports",  "no-failure-report",
+    NULL};
+
+struct rconn {
+    int fd;
+    size_t len;
+    bool authed;
+    char sid[24];
+    char nonce[40];
+    char buf[BUFSZ];
+};
+
+/* A SEND relayed onward whose far-end response may need a failure REPORT back. */
+struct pending {
+    bool used, report;
+    int from;
+    char tid[64], from_path[1024], mid[128], range[64];
+};
+
+struct frame {
+    char tid[64], what[128];
+    size_t hs, he, len; /* headers start, end (after the last header's CRLF), frame length */
+};
+
+static struct {
+    int lis;
+    unsigned port;
+    char me[64]; /* "msrp://127.0.0.1:PORT" */
+    const char *viol;
+    struct rconn c[MAXC];
+    struct pending p[MAXP];
+    unsigned sids, nonces, tids;
+} R;
+
+static char out[BUFSZ + 8192];
+
+static bool viol(const char *name)
+{
+    return strcmp(R.viol, name) == 0;
+}
+
+bool fake_relay_known_violation(const char *name)
+{
+    for (unsigned i = 0; violations[i] != NULL; i++)
+        if (strcmp(violations[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void put(int i, const char *s, size_t n)
+{
+    while (n > 0 && R.c[i].fd >= 0) {
+        ssize_t w = send(R.c[i].fd, s, n, MSG_NOSIGNAL);
+        if (w <= 0)
+            return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void closeconn(int i)
+{
+    close(R.c[i].fd);
+    R.c[i].fd = -1;
+    R.c[i].authed = false;
+    for (unsigned k = 0; k < MAXP; k++)
+        if (R.p[k].used && R.p[k].from == i)
+            R.p[k].used = false;
+}
+
+/* -1: not MSRP (no way to find the next request), 0: incomplete, else f->len. */
+static int split(const char *b, size_t n, struct frame *f)
+{
+    const char *eol = memmem(b, n, "\r\n", 2);
+    if (eol == NULL)
+        return n > 8192 ? -1 : 0;
+    size_t l1 = (size_t)(eol - b);
+    if (l1 < 8 || memcmp(b, "MSRP ", 5) != 0)
+        return -1;
+    const char *t = b + 5, *sp = memchr(t, ' ', l1 - 5);
+    if (sp == NULL || sp == t || (size_t)(sp - t) >= sizeof f->tid ||
+        (size_t)(eol - sp - 1) >= sizeof f->what)
+        return -1;
+    for (const char *q = t; q < sp; q++)
+        if (!isalnum((unsigned char)*q) && strchr(".-+%=", *q) == NULL)
+            return -1;
+    snprintf(f->tid, sizeof f->tid, "%.*s", (int)(sp - t), t);
+    snprintf(f->what, sizeof f->what, "%.*s", (int)(eol - sp - 1), sp + 1);
+    char needle[80];
+    size_t nl = (size_t)snprintf(needle, sizeof needle, "\r\n-------%s", f->tid);
+    size_t from = l1;
+    for (;;) {
+        const char *p = memmem(b + from, n - from, needle, nl);
+        if (p == NULL)
+            return n >= BUFSZ ? -1 : 0;
+        size_t at = (size_t)(p - b);
+        if (at + nl + 3 > n)
+            return 0;
+        if (strchr("$+#", p[nl]) != NULL && p[nl + 1] == '\r' && p[nl + 2] == '\n') {
+            f->hs = l1 + 2;
+            f->len = at + nl + 3;
+            size_t q = f->hs;
+            while (q < at + 2) {
+                const char *e = memmem(b + q, at + 2 - q, "\r\n", 2);
+                if (e == NULL || e == b + q)
+                    break;
+                q = (size_t)(e - b) + 2;
+            }
+            f->he = q;
+            return 1;
+        }
+        from = at + 1;
+    }
+}
+
+static bool hget(const char *b, const struct frame *f, const char *name, char *v, size_t cap)
+{
+    size_t nlen = strlen(name);
+    for (size_t q = f->hs; q < f->he;) {
+        const char *e = memmem(b + q, f->he - q, "\r\n", 2);
+        size_t ll = (size_t)(e - (b + q));
+        if (ll > nlen + 1 && strncasecmp(b + q, name, nlen) == 0 && b[q + nlen] == ':') {
+            const char *s = b + q + nlen + 1;
+            while (*s == ' ')
+                s++;
+            snprintf(v, cap, "%.*s", (int)(e - s), s);
+            return true;
+        }
+        q += ll + 2;
+    }
+    return false;
+}
+
+static void my_uri(int i, char *u, size_t cap)
+{
+    if (R.c[i].authed)
+        snprintf(u, cap, "%s/%s;tcp", R.me, R.c[i].sid);
+    else
+        snprintf(u, cap, "%s;tcp", R.me);
+}
+
+/* A hop-by-hop response: To-Path is the previous hop, the first URI of the From-Path. */
+static void reply(int i, const char *b, const struct frame *f, int code, const char *comment,
+                  const char *extra)
+{
+    char fp[1024] = "", me[128];
+    hget(b, f, "From-Path", fp, sizeof fp);
+    fp[strcspn(fp, " ")] = '\0';
+    my_uri(i, me, sizeof me);
+    int n = snprintf(out, sizeof out,
+                     "MSRP %s %d %s\r\nTo-Path: %s\r\nFrom-Path: %s\r\n%s-------%s$\r\n", f->tid,
+                     code, comment, fp, me, extra != NULL ? extra : "", f->tid);
+    put(i, out, (size_t)n);
+}
+
+static void md5_hex(const char *s, char hex[33])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(s, strlen(s), md, &len, EVP_md5(), NULL);
+    for (unsigned k = 0; k < 16; k++)
+        snprintf(hex + 2 * k, 3, "%02x", md[k]);
+}
+
+static void cpy(struct msrp_span s, char *o, size_t cap)
+{
+    snprintf(o, cap, "%.*s", (int)(s.len < cap ? s.len : cap - 1), s.ptr);
+}
+
+/* RFC 2617 section 3.2.2 with qop=auth and method AUTH. */
+static bool digest_ok(const char *authz, const char *nonce)
+{
+    struct msrp_digest d;
+    if (!msrp_digest_challenge_parse(msrp_span_cstr(authz), &d))
+        return false;
+    char user[64], dn[64], uri[256], cn[64], nc[16], resp[64], buf[1024], h1[33], h2[33], w[33];
+    cpy(d.username, user, sizeof user);
+    cpy(d.nonce, dn, sizeof dn);
+    cpy(d.uri, uri, sizeof uri);
+    cpy(d.cnonce, cn, sizeof cn);
+    cpy(d.nc, nc, sizeof nc);
+    cpy(d.response, resp, sizeof resp);
+    const char *pass = strcmp(user, "alice") == 0 ? "alice-secret"
+                       : strcmp(user, "bob") == 0 ? "bob-secret"
+                                                  : NULL;
+    if (pass == NULL || strcmp(dn, nonce) != 0)
+        return false;
+    snprintf(buf, sizeof buf, "%s:%s:%s", user, REALM, pass);
+    md5_hex(buf, h1);
+    snprintf(buf, sizeof buf, "AUTH:%s", uri);
+    md5_hex(buf, h2);
+    snprintf(buf, sizeof buf, "%s:%s:%s:%s:auth:%s", h1, nonce, nc, cn, h2);
+    md5_hex(buf, w);
+    return strcmp(w, resp) == 0;
+}
+
+static void on_auth(int i, const char *b, const struct frame *f)
+{
+    struct rconn *c = &R.c[i];
+    char authz[1024], v[64], extra[512];
+    if (!hget(b, f, "Authorization", authz, sizeof authz) || c->nonce[0] == '\0' ||
+        strstr(authz, c->nonce) == NULL) {
+        snprintf(c->nonce, sizeof c->nonce, "fr%u%08x", ++R.nonces, (unsigned)getpid());
+        snprintf(extra, sizeof extra,
+                 "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"%s\"%s\r\n", c->nonce,
+                 viol("no-qop") ? "" : ", qop=\"auth\"");
+        reply(i, b, f, 401, "Unauthorized", extra);
+        return;
+    }
+    if (!digest_ok(authz, c->nonce) && !viol("accept-bad-password")) {
+        reply(i, b, f, 403, "Forbidden", NULL);
+        return;
+    }
+    unsigned long exp = 600;
+    if (hget(b, f, "Expires", v, sizeof v)) {
+        exp = strtoul(v, NULL, 10);
+        if (exp < MIN_EXPIRES && !viol("no-423")) {
+            reply(i, b, f, 423, "Interval Out-of-Bounds", "Min-Expires: 30\r\n");
+            return;
+        }
+    }
+    if (c->sid[0] == '\0')
+        snprintf(c->sid, sizeof c->sid, "frs%u", ++R.sids);
+    c->authed = true;
+    char uri[128];
+    my_uri(i, uri, sizeof uri);
+    if (viol("no-use-path"))
+        snprintf(extra, sizeof extra, "Expires: %lu\r\n", exp);
+    else
+        snprintf(extra, sizeof extra, "Use-Path: %s\r\nExpires: %lu\r\n", uri, exp);
+    reply(i, b, f, 200, "OK", extra);
+}
+
+/* Our own URIs lead the To-Path; the last of them names the session to forward to. */
+static int route(const char *tp, char *stripped, size_t scap, const char **rest)
+{
+    size_t ml = strlen(R.me);
+    int dest = -1;
+    stripped[0] = '\0';
+    const char *s = tp;
+    while (strncmp(s, R.me, ml) == 0 && (s[ml] == '/' || s[ml] == ';' || s[ml] == ' ' || !s[ml])) {
+        size_t ul = strcspn(s, " ");
+        char sid[64] = "";
+        if (s[ml] == '/')
+            snprintf(sid, sizeof sid, "%.*s", (int)strcspn(s + ml + 1, "; "), s + ml + 1);
+        dest = -1;
+        for (int j = 0; j < MAXC && sid[0] != '\0'; j++)
+            if (R.c[j].fd >= 0 && R.c[j].authed && strcmp(R.c[j].sid, sid) == 0)
+                dest = j;
+        if (dest < 0)
+            return -1; /* a session we never gave out (or that is gone) */
+        /* From-Path gets our URIs in the reverse order: the nearest hop first. */
+        size_t have = strlen(stripped), gap = have > 0 ? 1 : 0;
+        if (ul + gap + have >= scap)
+            return -1;
+        memmove(stripped + ul + gap, stripped, have + 1);
+        memcpy(stripped, s, ul);
+        if (gap)
+            stripped[ul] = ' ';
+        s += ul;
+        while (*s == ' ')
+            s++;
+    }
+    *rest = s;
+    return **rest != '\0' ? dest : -1;
+}
+
+static void on_request(int i, const char *b, const struct frame *f)
+{
+    char method[32], tp[1024] = "", fp[1024] = "", fr[16] = "yes", stripped[1024];
+    snprintf(method, sizeof method, "%.*s", (int)strcspn(f->what, " "), f->what);
+    bool send_ = strcmp(method, "SEND") == 0, report = strcmp(method, "REPORT") == 0;
+    if (!send_ && !report) {
+        reply(i, b, f, 501, "Not Implemented", NULL);
+        return;
+    }
+    hget(b, f, "Failure-Report", fr, sizeof fr);
+    bool ok200 = send_ ? strcmp(fr, "yes") == 0 || (strcmp(fr, "no") == 0 && viol("respond-fr-no"))
+                       : viol("answer-report");
+    if (!R.c[i].authed) {
+        if (send_ && viol("relay-without-auth"))
+            reply(i, b, f, 200, "OK", NULL);
+        else if (send_)
+            reply(i, b, f, 403, "Forbidden", NULL);
+        return;
+    }
+    hget(b, f, "To-Path", tp, sizeof tp);
+    hget(b, f, "From-Path", fp, sizeof fp);
+    const char *rest = NULL;
+    int dest = route(tp, stripped, sizeof stripped, &rest);
+    if (dest < 0) {
+        if (send_ && viol("no-481"))
+            reply(i, b, f, 200, "OK", NULL);
+        else if (send_)
+            reply(i, b, f, 481, "No Such Session", NULL);
+        return;
+    }
+    if (report && viol("drop-reports"))
+        return;
+    /* Forward: the start line, headers with the two paths rewritten, then the rest as is. */
+    size_t o = f->hs;
+    memcpy(out, b, o);
+    for (size_t q = f->hs; q < f->he;) {
+        const char *e = memmem(b + q, f->he - q, "\r\n", 2);
+        size_t ll = (size_t)(e - (b + q)) + 2;
+        if (strncasecmp(b + q, "To-Path:", 8) == 0)
+            o += (size_t)snprintf(out + o, sizeof out - o, "To-Path: %s\r\n", rest);
+        else if (strncasecmp(b + q, "From-Path:", 10) == 0 && !viol("keep-from-path"))
+            o += (size_t)snprintf(out + o, sizeof out - o, "From-Path: %s %s\r\n", stripped, fp);
+        else {
+            memcpy(out + o, b + q, ll);
+            o += ll;
+        }
+        q += ll;
+    }
+    memcpy(out + o, b + f->he, f->len - f->he);
+    put(dest, out, o + f->len - f->he);
+    if (send_ && strcmp(fr, "no") != 0) {
+        for (unsigned k = 0; k < MAXP; k++)
+            if (!R.p[k].used) {
+                struct pending *p = &R.p[k];
+                memset(p, 0, sizeof *p);
+                p->used = true;
+                p->from = i;
+                snprintf(p->tid, sizeof p->tid, "%s", f->tid);
+                snprintf(p->from_path, sizeof p->from_path, "%s", fp);
+                hget(b, f, "Message-ID", p->mid, sizeof p->mid);
+                hget(b, f, "Byte-Range", p->range, sizeof p->range);
+                break;
+            }
+    }
+    if (ok200)
+        reply(i, b, f, 200, "OK", NULL);
+}
+
+/* The far end's response to a relayed SEND: an error goes back to the sender as a REPORT. */
+static void on_response(const struct frame *f)
+{
+    int code = atoi(f->what);
+    for (unsigned k = 0; k < MAXP; k++) {
+        struct pending *p = &R.p[k];
+        if (!p->used || strcmp(p->tid, f->tid) != 0)
+            continue;
+        p->used = false;
+        if (code < 300 || viol("no-failure-report") || R.c[p->from].fd < 0)
+            return;
+        char tid[32], me[128], range[96] = "";
+        snprintf(tid, sizeof tid, "frR%u", ++R.tids);
+        my_uri(p->from, me, sizeof me);
+        if (p->range[0] != '\0')
+            snprintf(range, sizeof range, "Byte-Range: %s\r\n", p->range);
+        int n = snprintf(out, sizeof out,
+                         "MSRP %s REPORT\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: %s\r\n"
+                         "%sStatus: 000 %s\r\n-------%s$\r\n",
+                         tid, p->from_path, me, p->mid, range, f->what, tid);
+        put(p->from, out, (size_t)n);
+        return;
+    }
+}
+
+static void on_readable(int i)
+{
+    struct rconn *c = &R.c[i];
+    ssize_t n = recv(c->fd, c->buf + c->len, BUFSZ - c->len, 0);
+    if (n <= 0) {
+        closeconn(i);
+        return;
+    }
+    c->len += (size_t)n;
+    while (c->fd >= 0 && c->len > 0) {
+        struct frame f;
+        int r = split(c->buf, c->len, &f);
+        if (r == 0)
+            return;
+        if (r < 0) {
+            if (viol("keep-malformed-open"))
+                c->len = 0;
+            else
+                closeconn(i);
+            return;
+        }
+        if (isdigit((unsigned char)f.what[0]))
+            on_response(&f);
+        else if (strncmp(f.what, "AUTH", 4) == 0 && (f.what[4] == '\0' || f.what[4] == ' '))
+            on_auth(i, c->buf, &f);
+        else
+            on_request(i, c->buf, &f);
+        memmove(c->buf, c->buf + f.len, c->len - f.len);
+        c->len -= f.len;
+    }
+}
+
+static void serve_forever(void)
+{
+    for (int i = 0; i < MAXC; i++)
+        R.c[i].fd = -1;
+    for (;;) {
+        struct pollfd pf[MAXC + 1];
+        int idx[MAXC + 1], n = 0;
+        pf[n] = (struct pollfd){.fd = R.lis, .events = POLLIN};
+        idx[n++] = -1;
+        for (int i = 0; i < MAXC; i++)
+            if (R.c[i].fd >= 0) {
+                pf[n] = (struct pollfd){.fd = R.c[i].fd, .events = POLLIN};
+                idx[n++] = i;
+            }
+        if (poll(pf, (nfds_t)n, -1) < 0)
+            continue;
+        for (int k = 0; k < n; k++) {
+            if (pf[k].revents == 0)
+                continue;
+            if (idx[k] >= 0) {
+                if (R.c[idx[k]].fd == pf[k].fd)
+                    on_readable(idx[k]);
+                continue;
+            }
+            int fd = accept(R.lis, NULL, NULL);
+            if (fd < 0)
+                continue;
+            int i = 0;
+            while (i < MAXC && R.c[i].fd >= 0)
+                i++;
+            if (i == MAXC) {
+                close(fd);
+                continue;
+            }
+            memset(&R.c[i], 0, offsetof(struct rconn, buf));
+            R.c[i].fd = fd;
+        }
+    }
+}
+
+pid_t fake_relay_start(const char *violation, uint16_t *port)
+{
+    if (violation == NULL)
+        violation = "";
+    if (violation[0] != '\0' && !fake_relay_known_violation(violation))
+        return -1;
+    int lis = socket(AF_INET, SOCK_STREAM, 0);
+    if (lis < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (bind(lis, (struct sockaddr *)&a, sizeof a) != 0 || listen(lis, 16) != 0 ||
+        getsockname(lis, (struct sockaddr *)&a, &al) != 0) {
+        close(lis);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* The child must not outlive a test that dies before stopping it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        R.lis = lis;
+        R.port = *port;
+        R.viol = violation;
+        snprintf(R.me, sizeof R.me, "msrp://127.0.0.1:%u", R.port);
+        serve_forever();
+        _exit(0);
+    }
+    close(lis);
+    return pid;
+}
+
+void fake_relay_stop(pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+}

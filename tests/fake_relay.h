@@ -1,0 +1,32 @@
+/*
+ * fake_relay.h - a small RFC 4976 relay for the conformance tests, run in a child process.
+ *
+ * It is just enough of a relay for the 4976-* cases of scenarios/conformance to pass: digest
+ * AUTH (users alice/alice-secret and bob/bob-secret, realm "msrpload.test"), Use-Path and
+ * Expires, 423 below Expires 30, 403 before AUTH, 481 for unknown sessions, relaying between
+ * its authenticated clients with the paths rewritten, hop-by-hop 200s, and a failure REPORT
+ * to the sender when the far end refuses a chunk that asked for one.
+ *
+ * violation breaks exactly one of those rules (NULL or "" for none), so that each relay case
+ * can be shown to fail: "relay-without-auth", "keep-malformed-open", "no-481",
+ * "respond-fr-no", "answer-report", "accept-bad-password", "no-qop", "no-423",
+ * "no-use-path", "keep-from-path", "drop-reports", "no-failure-report".
+ */
+#ifndef MSRPLOAD_TESTS_FAKE_RELAY_H
+#define MSRPLOAD_TESTS_FAKE_RELAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* True when name is one of the violations above. */
+bool fake_relay_known_violation(const char *name);
+
+/*
+ * Listens on 127.0.0.1 (a kernel-chosen port, written to *port) and serves in a forked child
+ * until fake_relay_stop. Returns the child's pid, or -1.
+ */
+pid_t fake_relay_start(const char *violation, uint16_t *port);
+void fake_relay_stop(pid_t pid);
+
+#endif
