@@ -599,17 +599,24 @@ struct want {
     bool any_malformed;
 };
 
-static bool find_response(struct cx *x, void *arg)
+/* True when frame i is what w waits for: a response with its tid, or a request of its method. */
+static bool frame_wanted(const struct want *w, size_t i, bool response)
 {
-    (void)x;
-    struct want *w = arg;
+    struct frame *f = &w->e->frames[i];
+    struct msrp_header hdrs[CX_MAX_HEADERS];
+    struct msrp_chunk ch;
+    if (f->used || !frame_parse(f, &ch, hdrs))
+        return false;
+    if (response)
+        return ch.kind == MSRP_RESPONSE && span_is(ch.tid, w->tid);
+    return ch.kind == MSRP_REQUEST && (w->method[0] == '\0' || span_is(ch.method, w->method));
+}
+
+/* Stops the pump at the first wanted frame (its index in w->found), or at a close. */
+static bool find_frame(struct want *w, bool response)
+{
     for (size_t i = 0; i < w->e->nframes; i++) {
-        struct frame *f = &w->e->frames[i];
-        struct msrp_header hdrs[CX_MAX_HEADERS];
-        struct msrp_chunk ch;
-        if (f->used || !frame_parse(f, &ch, hdrs))
-            continue;
-        if (ch.kind == MSRP_RESPONSE && span_is(ch.tid, w->tid)) {
+        if (frame_wanted(w, i, response)) {
             w->found = i;
             return true;
         }
@@ -617,22 +624,16 @@ static bool find_response(struct cx *x, void *arg)
     return w->e->closed;
 }
 
+static bool find_response(struct cx *x, void *arg)
+{
+    (void)x;
+    return find_frame(arg, true);
+}
+
 static bool find_request(struct cx *x, void *arg)
 {
     (void)x;
-    struct want *w = arg;
-    for (size_t i = 0; i < w->e->nframes; i++) {
-        struct frame *f = &w->e->frames[i];
-        struct msrp_header hdrs[CX_MAX_HEADERS];
-        struct msrp_chunk ch;
-        if (f->used || !frame_parse(f, &ch, hdrs))
-            continue;
-        if (ch.kind == MSRP_REQUEST && (w->method[0] == '\0' || span_is(ch.method, w->method))) {
-            w->found = i;
-            return true;
-        }
-    }
-    return w->e->closed;
+    return find_frame(arg, false);
 }
 
 static bool ep_closed(struct cx *x, void *arg)
