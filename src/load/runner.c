@@ -739,6 +739,19 @@ static void on_raw_result(struct msrp_session *s, void *cookie, int status, bool
     advance(ls);
 }
 
+/* The slot is free again (its session, if it had one, is gone): the next one may start. */
+static void slot_ended(struct lsession *ls)
+{
+    struct worker *w = ls->w;
+    free(ls->repeat_left);
+    ls->repeat_left = NULL;
+    ls->active = false;
+    ls->s = NULL;
+    w->open--;
+    __atomic_store_n(&w->prog_open, w->open, __ATOMIC_RELAXED);
+    start_sessions(w);
+}
+
 static void on_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
 {
     struct lsession *ls = msrp_session_user(s);
@@ -784,13 +797,7 @@ static void on_end(struct msrp_session *s, enum msrp_session_end why, const char
         msrp_server_forget(w->srv, ls->expect_uri);
     if (ls->rp != NULL)
         relay_calling_ended(ls);
-    free(ls->repeat_left);
-    ls->repeat_left = NULL;
-    ls->active = false;
-    ls->s = NULL;
-    w->open--;
-    __atomic_store_n(&w->prog_open, w->open, __ATOMIC_RELAXED);
-    start_sessions(w);
+    slot_ended(ls);
 }
 
 static const struct msrp_session_handlers calling_handlers = {
@@ -913,12 +920,7 @@ static void relay_slot_end(struct lsession *ls, bool failed)
         release_held(side);
     }
     relay_detach(ls);
-    free(ls->repeat_left);
-    ls->repeat_left = NULL;
-    ls->active = false;
-    w->open--;
-    __atomic_store_n(&w->prog_open, w->open, __ATOMIC_RELAXED);
-    start_sessions(w);
+    slot_ended(ls);
 }
 
 static void relay_abandon(struct lsession *ls)
