@@ -1098,6 +1098,86 @@ START_TEST(wake_from_signal)
 }
 END_TEST
 
+/* ---- batching window ---- */
+
+/* Reads the pipe empty, so the next pass sees only new bytes. */
+static void drain_io(struct net_loop *loop, int fd, unsigned events, void *arg)
+{
+    char buf[64];
+    struct io_rec *r = arg;
+
+    (void)loop;
+    (void)events;
+    r->calls++;
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+}
+
+/* Each bound here is generous both ways: a window that was skipped, or slept when it must
+ * not be, is off by its full 300 ms. */
+#define WINDOW_MS 300
+
+START_TEST(io_batch_window)
+{
+    struct net_loop *loop = new_loop(MAX_FDS);
+    struct io_rec rec = {0};
+    int p[2];
+
+    make_pipe(p);
+    ck_assert_int_eq(net_loop_watch(loop, p[0], R, drain_io, &rec), 0);
+    net_loop_set_batch_window(loop, WINDOW_MS * MS);
+    ck_assert_uint_eq(net_loop_batch_window(loop), WINDOW_MS * MS);
+
+    /* The first event is handled at once: there was no pass with events before it. */
+    uint64_t t0 = net_now_ns();
+    put_byte(p[1]);
+    ck_assert_int_eq(net_loop_run_once(loop, 2000), 1);
+    ck_assert_uint_lt(net_now_ns() - t0, (WINDOW_MS - 100) * MS);
+
+    /* One right behind it waits out the rest of the window; two that came meanwhile are
+     * handled in one pass. */
+    put_byte(p[1]);
+    put_byte(p[1]);
+    ck_assert_int_eq(net_loop_run_once(loop, 2000), 1);
+    ck_assert_uint_ge(net_now_ns() - t0, WINDOW_MS * MS);
+    ck_assert_int_eq(rec.calls, 2);
+
+    /* An event further apart than the window is handled as soon as it comes. */
+    sleep_ms(WINDOW_MS + 50);
+    uint64_t t1 = net_now_ns();
+    put_byte(p[1]);
+    ck_assert_int_eq(net_loop_run_once(loop, 2000), 1);
+    ck_assert_uint_lt(net_now_ns() - t1, (WINDOW_MS - 100) * MS);
+
+    /* A poll (max_wait 0) never sleeps, even inside the window. */
+    t1 = net_now_ns();
+    put_byte(p[1]);
+    ck_assert_int_eq(net_loop_run_once(loop, 0), 1);
+    ck_assert_uint_lt(net_now_ns() - t1, (WINDOW_MS - 100) * MS);
+
+    /* A bounded wait sleeps at most its bound. */
+    t1 = net_now_ns();
+    ck_assert_int_eq(net_loop_run_once(loop, 50), 0);
+    ck_assert_uint_ge(net_now_ns() - t1, 50 * MS);
+    ck_assert_uint_lt(net_now_ns() - t1, (WINDOW_MS - 100) * MS);
+
+    /* Window 0: back to waking for every event. */
+    put_byte(p[1]);
+    ck_assert_int_eq(net_loop_run_once(loop, 2000), 1);
+    net_loop_set_batch_window(loop, 0);
+    t1 = net_now_ns();
+    put_byte(p[1]);
+    ck_assert_int_eq(net_loop_run_once(loop, 2000), 1);
+    ck_assert_uint_lt(net_now_ns() - t1, (WINDOW_MS - 100) * MS);
+    ck_assert_int_eq(rec.calls, 6);
+
+    net_loop_forget(loop, p[0]);
+    close_fd(&p[0]);
+    close_fd(&p[1]);
+    net_loop_destroy(loop);
+}
+END_TEST
+
 Suite *make_loop_suite(void)
 {
     Suite *s = suite_create("loop");
@@ -1122,6 +1202,7 @@ Suite *make_loop_suite(void)
     tcase_add_loop_test(tc, io_change_in_callback, 0, N_ELEMS(pair_vecs));
     tcase_add_loop_test(tc, io_watch_errors, 0, N_ELEMS(watch_err_vecs));
     tcase_add_test(tc, io_create_limits);
+    tcase_add_test(tc, io_batch_window);
     tcase_set_timeout(tc, 10);
     suite_add_tcase(s, tc);
 

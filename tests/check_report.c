@@ -596,6 +596,10 @@ START_TEST(merge_two_hosts)
     double want = (double)jint(m, "messages/ok") / measured;
     ck_assert(fabs(jnum(m, "throughput/messages_per_s") - want) < 1e-6 * want + 1e-9);
 
+    /* Batching windows merge as the widest: the most any latency may have been delayed. */
+    double b0 = jnum(in[0], "run/batch_window_max_us"), b1 = jnum(in[1], "run/batch_window_max_us");
+    ck_assert(fabs(jnum(m, "run/batch_window_max_us") - (b0 > b1 ? b0 : b1)) < 1e-3);
+
     json_t *mj = load_json(&t, "m/merge.json");
     ck_assert_uint_eq(json_array_size(jat(mj, "inputs")), 2);
     json_decref(mj);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "load/runner.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -537,6 +538,89 @@ START_TEST(raw_wrong_expectation_exits_1)
 }
 END_TEST
 
+/* The window "auto" picks from the median latency: a tenth, capped. */
+START_TEST(auto_batch_window_rule)
+{
+    ck_assert_uint_eq(runner_auto_batch_window_ns(0), 0);
+    ck_assert_uint_eq(runner_auto_batch_window_ns(100), 10000);
+    ck_assert_uint_eq(runner_auto_batch_window_ns(5000), 500000);
+    ck_assert_uint_eq(runner_auto_batch_window_ns(10000), RUNNER_AUTO_BATCH_MAX_NS);
+    ck_assert_uint_eq(runner_auto_batch_window_ns(3600000000ull), RUNNER_AUTO_BATCH_MAX_NS);
+}
+END_TEST
+
+/*
+ * Responses held 50 ms: "auto" sizes the window from that latency (a tenth is 5 ms, so the
+ * cap), the report says so, and no latency comes out below the delay. A fixed window and 0
+ * are used as given.
+ */
+static const struct {
+    const char *option; /* "" for the default */
+    double config;      /* config.batch_window: -1 for "auto", else seconds */
+    double max_us;      /* run.batch_window_max_us */
+} windows[] = {
+    {"", -1, RUNNER_AUTO_BATCH_MAX_NS / 1e3},
+    {"--batch-window 0.0002", 0.0002, 200},
+    {"--batch-window 0", 0, 0},
+};
+
+START_TEST(batch_window_in_report)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char *sc = write_scenario(&t, "held.json",
+                              "{\"name\": \"held\", \"load\": {\"threads\": 1, \"sessions\": 4,"
+                              " \"duration\": 1.5, \"mode\": \"open\", \"rate\": 200},"
+                              " \"steps\": [{\"repeat\": {\"times\": 0, \"steps\": ["
+                              "{\"send\": {\"failure_report\": \"yes\"}}]}}],"
+                              " \"answer\": {\"delay\": 0.05}}");
+    char args[512];
+    snprintf(args, sizeof(args), "run %s --quiet --out %s/r %s", sc, t.dir, windows[_i].option);
+    int code = run_msrpload(&t, args);
+    char *out = tmp_read(&t, "out");
+    ck_assert_msg(code == 0, "exit %d: %s", code, out);
+    json_t *j = load_summary(&t, "r");
+    json_t *config = json_object_get(json_object_get(j, "config"), "batch_window");
+    if (windows[_i].config < 0)
+        ck_assert_str_eq(json_string_value(config), "auto");
+    else
+        ck_assert(json_is_number(config) && json_number_value(config) == windows[_i].config);
+    json_t *w = json_object_get(json_object_get(j, "run"), "batch_window_max_us");
+    ck_assert_msg(json_is_number(w) && json_number_value(w) == windows[_i].max_us,
+                  "%s: batch_window_max_us %g", windows[_i].option, json_number_value(w));
+    /* The terminal summary names the window only when there was one. */
+    ck_assert((strstr(out, "batching:") != NULL) == (windows[_i].max_us > 0));
+    json_t *lat = json_object_get(json_object_get(j, "latency_us"), "message");
+    ck_assert_int_gt(json_integer_value(json_object_get(lat, "count")), 100);
+    ck_assert_int_ge(json_integer_value(json_object_get(lat, "min")), 50000);
+    json_decref(j);
+    free(out);
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(batch_window_usage_errors)
+{
+    static const char *const bad[] = {"fast", "-0.001", "0.2", "", "1e-3x"};
+    struct tmp t;
+    tmp_make(&t);
+    char *sc = write_scenario(&t, "s.json", "{\"name\": \"s\", \"steps\": [{\"send\": {}}]}");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char args[512];
+        snprintf(args, sizeof(args), "run %s --quiet --out %s/r --batch-window '%s'", sc, t.dir,
+                 bad[i]);
+        ck_assert_int_eq(run_msrpload(&t, args), 2);
+        char *err = tmp_read(&t, "err");
+        ck_assert_msg(strstr(err, "--batch-window takes auto or seconds from 0 to 0.1") != NULL,
+                      "%s: %s", bad[i], err);
+        free(err);
+    }
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
 Suite *make_run_suite(void)
 {
     Suite *s = suite_create("run");
@@ -552,6 +636,10 @@ Suite *make_run_suite(void)
     tcase_add_loop_test(tc, shipped_scenarios_meet_expectations, 0,
                         (int)(sizeof(shipped) / sizeof(shipped[0])));
     tcase_add_test(tc, open_loop_latency_with_known_delay);
+    tcase_add_test(tc, auto_batch_window_rule);
+    tcase_add_loop_test(tc, batch_window_in_report, 0,
+                        (int)(sizeof(windows) / sizeof(windows[0])));
+    tcase_add_test(tc, batch_window_usage_errors);
     tcase_add_test(tc, raw_steps_meet_expectations);
     tcase_add_loop_test(tc, raw_wrong_expectation_exits_1, 0,
                         (int)(sizeof(raw_misses) / sizeof(raw_misses[0])));

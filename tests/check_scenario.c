@@ -162,6 +162,8 @@ static void assert_default_load(const struct scenario *sc)
     ck_assert_int_eq(sc->mode, SCENARIO_CLOSED);
     ck_assert_uint_eq(sc->outstanding, 1);
     ck_assert(sc->rate == 0);
+    ck_assert(sc->batch_window_auto);
+    ck_assert(sc->batch_window_s == 0);
 }
 
 static void assert_default_topology(const struct scenario *sc)
@@ -267,6 +269,8 @@ static void check_every_key(const struct scenario *sc)
     ck_assert_int_eq(sc->mode, SCENARIO_CLOSED);
     ck_assert_uint_eq(sc->outstanding, 16);
     ck_assert(sc->rate == 0);
+    ck_assert(!sc->batch_window_auto);
+    ck_assert(sc->batch_window_s == 0.0005);
 
     ck_assert_int_eq(sc->topology, SCENARIO_EMBEDDED);
     ck_assert(sc->tls);
@@ -569,7 +573,7 @@ END_TEST
     "\"close\" or \"raw\", got "
 #define LOAD_KEYS                                                                                  \
     "\"threads\", \"sessions\", \"concurrency\", \"session_rate\", \"ramp_up\", "                  \
-    "\"duration\", \"warm_up\", \"mode\", \"outstanding\", \"rate\""
+    "\"duration\", \"warm_up\", \"mode\", \"outstanding\", \"rate\", \"batch_window\""
 #define SIZE_WHAT "expected an integer 0..1099511627776 or an object with \"min\" and \"max\", got "
 #define STATUS_WHAT "expected an integer 100..999 or an array of 1 to 8 of them, got "
 #define NAME_WHAT "expected 1 to 63 letters, digits, \".\", \"_\" or \"-\", got "
@@ -662,6 +666,14 @@ static const struct bad_case {
     {WITH_LOAD("{\"outstanding\":0}"), "$.load.outstanding: expected an integer 1..1024, got 0"},
     {WITH_LOAD("{\"outstanding\":1025}"),
      "$.load.outstanding: expected an integer 1..1024, got 1025"},
+    {WITH_LOAD("{\"batch_window\":\"fast\"}"),
+     "$.load.batch_window: expected \"auto\" or a number of seconds from 0 to 0.1, got \"fast\""},
+    {WITH_LOAD("{\"batch_window\":-0.001}"),
+     "$.load.batch_window: expected \"auto\" or a number of seconds from 0 to 0.1, got -0.001"},
+    {WITH_LOAD("{\"batch_window\":0.5}"),
+     "$.load.batch_window: expected \"auto\" or a number of seconds from 0 to 0.1, got 0.5"},
+    {WITH_LOAD("{\"batch_window\":true}"),
+     "$.load.batch_window: expected \"auto\" or a number of seconds from 0 to 0.1, got true"},
     {WITH_LOAD("{\"mode\":\"open\",\"rate\":0}"), "$.load.rate: expected a number > 0, got 0"},
     {WITH_LOAD("{\"mode\":\"open\",\"rate\":[]}"),
      "$.load.rate: expected a number > 0, got an empty array"},

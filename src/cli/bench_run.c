@@ -48,6 +48,7 @@ static void small_scenario(struct scenario *sc, unsigned threads, uint64_t sessi
     sc->warm_up_s = seconds / 4;
     sc->mode = SCENARIO_CLOSED;
     sc->outstanding = 4;
+    sc->batch_window_auto = true; /* as msrpload run does by default */
     sc->topology = SCENARIO_EMBEDDED;
     sc->answer_status = 200;
     snprintf(sc->accept_types, sizeof(sc->accept_types), "*");

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -28,6 +29,8 @@
 #include "wire/idgen.h"
 
 #define TICK_NS (100ull * 1000000ull)
+/* Fewer latencies than this in a second so far say too little to size a batching window. */
+#define AUTO_BATCH_MIN_SAMPLES 32u
 #define MAX_BODY (1ull << 30)
 
 struct worker;
@@ -1393,14 +1396,30 @@ static void begin_stop(struct worker *w, uint64_t now)
     }
 }
 
+uint64_t runner_auto_batch_window_ns(uint64_t median_latency_us)
+{
+    uint64_t ns = median_latency_us * 1000u / RUNNER_AUTO_BATCH_DIVISOR;
+    return ns < RUNNER_AUTO_BATCH_MAX_NS ? ns : RUNNER_AUTO_BATCH_MAX_NS;
+}
+
+static void set_batch_window(struct worker *w, uint64_t ns)
+{
+    net_loop_set_batch_window(w->loop, ns);
+    stats_note_batch_window(&w->stats, ns);
+}
+
 static void tick(struct net_loop *loop, struct net_timer *t)
 {
     struct worker *w = t->arg;
     uint64_t now = net_now_ns();
+    /* Every tick, from this second's latencies so far: a window follows the load in 100 ms. */
+    if (w->sc->batch_window_auto && histogram_count(&w->interval) >= AUTO_BATCH_MIN_SAMPLES)
+        set_batch_window(w, runner_auto_batch_window_ns(histogram_percentile(&w->interval, 50)));
     if (now >= w->next_second_ns) {
         /* The progress line's "p99 so far" is the last whole second's, per worker. */
         __atomic_store_n(&w->prog_p99_us, histogram_percentile(&w->interval, 99),
                          __ATOMIC_RELAXED);
+
         histogram_reset(&w->interval);
         w->next_second_ns += 1000000000ull;
     }
@@ -1432,6 +1451,11 @@ static void *worker_main(void *arg)
     w->starter.arg = w;
     w->next_start_ns = net_now_ns();
     w->next_second_ns = w->t0_ns + 1000000000ull;
+    /* Batching windows are tens to hundreds of microseconds: the default 50 us timer slack
+     * would stretch them. */
+    prctl(PR_SET_TIMERSLACK, 1000ul, 0ul, 0ul, 0ul);
+    if (!w->sc->batch_window_auto)
+        set_batch_window(w, (uint64_t)(w->sc->batch_window_s * 1e9 + 0.5));
     start_sessions(w);
     net_timer_start(w->loop, &w->tick, TICK_NS);
     net_loop_run(w->loop);

@@ -42,6 +42,17 @@ struct run_outcome {
 };
 
 /*
+ * The batching window "auto" gives a worker's loop (net_loop_set_batch_window) for the median
+ * message latency of its last second: a tenth of it, so the delay batching adds (half the
+ * window on average) stays near 5% of what is measured, and at most RUNNER_AUTO_BATCH_MAX_NS.
+ * A loaded peer answers in milliseconds and gets a window of a few hundred microseconds; a
+ * fast one, or no samples yet (0), gets (nearly) none.
+ */
+#define RUNNER_AUTO_BATCH_DIVISOR 10u
+#define RUNNER_AUTO_BATCH_MAX_NS 1000000u
+uint64_t runner_auto_batch_window_ns(uint64_t median_latency_us);
+
+/*
  * Runs the scenario and merges every worker's statistics into *stats (initialised by the
  * caller with stats_init). Returns 0 when the run happened (see outcome), or -1 with err set
  * when it could not start (e.g. a listener or a thread could not be created).

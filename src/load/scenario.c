@@ -430,11 +430,32 @@ static unsigned online_cores(void)
     return n > MAX_THREADS ? MAX_THREADS : (unsigned)n;
 }
 
+/* "auto", or seconds from 0 (off) to SCENARIO_MAX_BATCH_WINDOW_S. */
+static int get_batch_window(struct ctx *c, const json_t *v)
+{
+    static const char what[] = "\"auto\" or a number of seconds from 0 to 0.1";
+    if (json_is_string(v)) {
+        if (strcmp(json_string_value(v), "auto") != 0)
+            return expected(c, what, v, true);
+        c->sc->batch_window_auto = true;
+        c->sc->batch_window_s = 0;
+        return 0;
+    }
+    if (!json_is_number(v))
+        return expected(c, what, v, false);
+    double s = json_number_value(v);
+    if (!(s >= 0 && s <= SCENARIO_MAX_BATCH_WINDOW_S))
+        return expected(c, what, v, true);
+    c->sc->batch_window_auto = false;
+    c->sc->batch_window_s = s;
+    return 0;
+}
+
 static int check_load(struct ctx *c, const json_t *load)
 {
     static const char *const keys[] = {"threads",     "sessions", "concurrency", "session_rate",
                                        "ramp_up",     "duration", "warm_up",     "mode",
-                                       "outstanding", "rate",     NULL};
+                                       "outstanding", "rate",     "batch_window", NULL};
     static const char *const modes[] = {"closed", "open", NULL};
     struct scenario *sc = c->sc;
     json_t *v;
@@ -504,6 +525,12 @@ static int check_load(struct ctx *c, const json_t *load)
         if (get_int(c, v, 1, MAX_OUTSTANDING, &x) != 0)
             return -1;
         sc->outstanding = (unsigned)x;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(load, "batch_window")) != NULL) {
+        mark = path_push(c, ".batch_window");
+        if (get_batch_window(c, v) != 0)
+            return -1;
         path_pop(c, mark);
     }
     json_t *rate = json_object_get(load, "rate");
@@ -2058,6 +2085,8 @@ static void set_defaults(struct scenario *sc)
     sc->mode = SCENARIO_CLOSED;
     sc->outstanding = 1;
     sc->rate = 0;
+    sc->batch_window_auto = true;
+    sc->batch_window_s = 0;
     sc->topology = SCENARIO_EMBEDDED;
     sc->tls = false;
     sc->relay.users = 1;

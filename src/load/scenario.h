@@ -21,6 +21,7 @@
 #define SCENARIO_MAX_STEPS 256
 #define SCENARIO_MAX_TARGETS 64
 #define SCENARIO_MAX_STATUSES 8
+#define SCENARIO_MAX_BATCH_WINDOW_S 0.1
 /* A raw step's bytes once its placeholders are filled in, at most. */
 #define SCENARIO_RAW_MAX 65536
 /* What a path placeholder is taken to fill at load time, when the paths are not known yet: the
@@ -223,6 +224,10 @@ struct scenario {
     enum scenario_mode mode;
     unsigned outstanding;
     double rate;          /* open mode: messages/s over the run */
+    /* load.batch_window: each worker's event loop batching window (net_loop.h); "auto" sets it
+     * every second from the last second's median message latency (runner.h) */
+    bool batch_window_auto;
+    double batch_window_s;
 
     /* topology */
     enum scenario_topology topology;

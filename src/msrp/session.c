@@ -742,7 +742,10 @@ static struct out_msg *new_message(struct msrp_session *s, const char *body, siz
     m->body = body;
     m->len = len;
     const char *ct = o != NULL && o->content_type != NULL ? o->content_type : "text/plain";
-    snprintf(m->content_type, sizeof(m->content_type), "%s", ct);
+    /* Per message on the hot path: a bounded copy, not a formatted print. */
+    size_t ct_len = strnlen(ct, sizeof(m->content_type) - 1);
+    memcpy(m->content_type, ct, ct_len);
+    m->content_type[ct_len] = '\0';
     m->failure_report = o != NULL ? o->failure_report : MSRP_REPORT_ABSENT;
     m->success_report = o != NULL ? o->success_report : MSRP_REPORT_ABSENT;
     m->chunk_size = o != NULL && o->chunk_size > 0 ? o->chunk_size : s->cfg.chunk_size;

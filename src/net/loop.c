@@ -6,9 +6,9 @@
  * epoll_wait() returned for a registration that a callback has since forgotten (and perhaps
  * replaced) in the same iteration is recognised as stale and dropped.
  *
- * Timers: a binary min-heap of pointers to the callers' struct net_timer, ordered by
- * (_deadline, _seq). Each timer records its heap index + 1 in _slot, so cancelling and
- * re-arming find it without a search: every operation is O(log n).
+ * Timers: a binary min-heap of the callers' struct net_timer, ordered by (_deadline, _seq),
+ * each entry holding a copy of its timer's key. Each timer records its heap index + 1 in
+ * _slot, so cancelling and re-arming find it without a search: every operation is O(log n).
  *
  * Wake-ups from other threads or signal handlers go through an eventfd that sits in the epoll
  * set under a tag no fd can produce, so it never shows in the user's fd table.
@@ -45,6 +45,13 @@ struct net_fd_slot {
     bool registered; /* in the epoll set (possibly with no interest) */
 };
 
+/* A timer's key is kept beside its pointer, so sifting compares within the array instead of
+ * reading a timer from wherever its owner lives. */
+struct heap_entry {
+    uint64_t deadline, seq; /* copies of the timer's _deadline and _seq */
+    struct net_timer *timer;
+};
+
 struct net_loop {
     int epfd;
     int wakefd;
@@ -56,10 +63,14 @@ struct net_loop {
     size_t max_fds;
     struct net_fd_slot *fds;
 
-    struct net_timer **heap;
+    struct heap_entry *heap;
     size_t nheap;
     size_t heap_cap;
     uint64_t next_seq;
+
+    /* net_loop_set_batch_window(): 0 wakes for every event */
+    uint64_t batch_ns;
+    uint64_t last_wake_ns; /* when epoll_wait() last returned events */
 
     struct epoll_event events[NET_LOOP_MAX_EVENTS];
 };
@@ -215,56 +226,56 @@ void net_loop_forget(struct net_loop *loop, int fd)
 
 /* ---- timer heap ---- */
 
-static bool timer_before(const struct net_timer *a, const struct net_timer *b)
+static bool entry_before(const struct heap_entry *a, const struct heap_entry *b)
 {
-    if (a->_deadline != b->_deadline)
-        return a->_deadline < b->_deadline;
-    return a->_seq < b->_seq;
+    if (a->deadline != b->deadline)
+        return a->deadline < b->deadline;
+    return a->seq < b->seq;
 }
 
-static void heap_put(struct net_loop *loop, size_t i, struct net_timer *t)
+static void heap_put(struct net_loop *loop, size_t i, struct heap_entry e)
 {
-    loop->heap[i] = t;
-    t->_slot = i + 1;
+    loop->heap[i] = e;
+    e.timer->_slot = i + 1;
 }
 
 static void heap_sift_up(struct net_loop *loop, size_t i)
 {
-    struct net_timer *t = loop->heap[i];
+    struct heap_entry e = loop->heap[i];
 
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!timer_before(t, loop->heap[parent]))
+        if (!entry_before(&e, &loop->heap[parent]))
             break;
         heap_put(loop, i, loop->heap[parent]);
         i = parent;
     }
-    heap_put(loop, i, t);
+    heap_put(loop, i, e);
 }
 
 static void heap_sift_down(struct net_loop *loop, size_t i)
 {
-    struct net_timer *t = loop->heap[i];
+    struct heap_entry e = loop->heap[i];
     size_t n = loop->nheap;
 
     for (;;) {
         size_t child = 2 * i + 1;
         if (child >= n)
             break;
-        if (child + 1 < n && timer_before(loop->heap[child + 1], loop->heap[child]))
+        if (child + 1 < n && entry_before(&loop->heap[child + 1], &loop->heap[child]))
             child++;
-        if (!timer_before(loop->heap[child], t))
+        if (!entry_before(&loop->heap[child], &e))
             break;
         heap_put(loop, i, loop->heap[child]);
         i = child;
     }
-    heap_put(loop, i, t);
+    heap_put(loop, i, e);
 }
 
 /* Restores the heap order around index i after its timer's key changed either way. */
 static void heap_fix(struct net_loop *loop, size_t i)
 {
-    if (i > 0 && timer_before(loop->heap[i], loop->heap[(i - 1) / 2]))
+    if (i > 0 && entry_before(&loop->heap[i], &loop->heap[(i - 1) / 2]))
         heap_sift_up(loop, i);
     else
         heap_sift_down(loop, i);
@@ -273,8 +284,8 @@ static void heap_fix(struct net_loop *loop, size_t i)
 /* Takes the timer at index i out of the heap and marks it disarmed. */
 static void heap_remove(struct net_loop *loop, size_t i)
 {
-    struct net_timer *t = loop->heap[i];
-    struct net_timer *last = loop->heap[--loop->nheap];
+    struct net_timer *t = loop->heap[i].timer;
+    struct heap_entry last = loop->heap[--loop->nheap];
 
     if (i < loop->nheap) {
         heap_put(loop, i, last);
@@ -289,7 +300,7 @@ static int heap_grow(struct net_loop *loop)
 
     if (cap > SIZE_MAX / sizeof(*loop->heap))
         return ENOMEM;
-    struct net_timer **heap = realloc(loop->heap, cap * sizeof(*heap));
+    struct heap_entry *heap = realloc(loop->heap, cap * sizeof(*heap));
     if (heap == NULL)
         return ENOMEM;
     loop->heap = heap;
@@ -308,8 +319,10 @@ void net_timer_start(struct net_loop *loop, struct net_timer *t, uint64_t delay_
      * the firing pass tell timers armed by its own callbacks (see fire_timers).
      */
     t->_seq = loop->next_seq++;
+    struct heap_entry e = {t->_deadline, t->_seq, t};
     if (t->_slot != 0) {
-        assert(t->_slot <= loop->nheap && loop->heap[t->_slot - 1] == t);
+        assert(t->_slot <= loop->nheap && loop->heap[t->_slot - 1].timer == t);
+        loop->heap[t->_slot - 1] = e;
         heap_fix(loop, t->_slot - 1);
         return;
     }
@@ -319,7 +332,7 @@ void net_timer_start(struct net_loop *loop, struct net_timer *t, uint64_t delay_
         return;
     }
     size_t i = loop->nheap++;
-    heap_put(loop, i, t);
+    heap_put(loop, i, e);
     heap_sift_up(loop, i);
 }
 
@@ -327,7 +340,7 @@ void net_timer_stop(struct net_loop *loop, struct net_timer *t)
 {
     if (t->_slot == 0)
         return;
-    assert(t->_slot <= loop->nheap && loop->heap[t->_slot - 1] == t);
+    assert(t->_slot <= loop->nheap && loop->heap[t->_slot - 1].timer == t);
     heap_remove(loop, t->_slot - 1);
 }
 
@@ -356,7 +369,7 @@ static int fire_timers(struct net_loop *loop)
      * at least `now`, so if the root is new or not due, no older due timer can sort after it.
      */
     while (loop->nheap > 0) {
-        struct net_timer *t = loop->heap[0];
+        struct net_timer *t = loop->heap[0].timer;
         if (t->_deadline > now || t->_seq >= first_new)
             break;
         /* Disarmed before the call, so that the callback may arm it again. */
@@ -376,7 +389,7 @@ static int wait_timeout(const struct net_loop *loop, int max_wait_ms)
 
     if (loop->nheap == 0)
         return timeout;
-    uint64_t deadline = loop->heap[0]->_deadline;
+    uint64_t deadline = loop->heap[0].deadline;
     uint64_t now = net_now_ns();
     uint64_t ms = 0;
     /* Rounding down would wake just before the deadline and spin through empty passes. */
@@ -445,14 +458,50 @@ static int dispatch_io(struct net_loop *loop, int n)
     return ran;
 }
 
+void net_loop_set_batch_window(struct net_loop *loop, uint64_t ns)
+{
+    loop->batch_ns = ns;
+}
+
+uint64_t net_loop_batch_window(const struct net_loop *loop)
+{
+    return loop->batch_ns;
+}
+
+/*
+ * While events come faster than one per window, waking for each costs a context switch and
+ * a pass over one event, and each of our writes wakes the peer again for one frame. Sleeping
+ * out the rest of the window lets them pile up: one pass then reads several frames from each
+ * socket and answers them in one write.
+ */
+static void wait_out_window(struct net_loop *loop, int max_wait_ms)
+{
+    if (loop->batch_ns == 0 || loop->last_wake_ns == 0 || max_wait_ms == 0 ||
+        atomic_load(&loop->stop))
+        return;
+    uint64_t due = loop->last_wake_ns + loop->batch_ns;
+    uint64_t now = net_now_ns();
+    if (now >= due)
+        return;
+    if (max_wait_ms > 0 && due - now > (uint64_t)max_wait_ms * NS_PER_MS)
+        due = now + (uint64_t)max_wait_ms * NS_PER_MS;
+    struct timespec ts = {.tv_sec = (time_t)(due / 1000000000u),
+                          .tv_nsec = (long)(due % 1000000000u)};
+    /* EINTR: a signal may want the loop stopped, so it ends the wait early. */
+    (void)clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
 int net_loop_run_once(struct net_loop *loop, int max_wait_ms)
 {
     if (loop->timer_err != 0) {
         errno = loop->timer_err;
         return -1;
     }
+    wait_out_window(loop, max_wait_ms);
     int n =
         epoll_wait(loop->epfd, loop->events, NET_LOOP_MAX_EVENTS, wait_timeout(loop, max_wait_ms));
+    if (n > 0)
+        loop->last_wake_ns = net_now_ns();
     if (n < 0) {
         if (errno != EINTR)
             return -1;

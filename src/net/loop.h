@@ -70,6 +70,17 @@ static inline bool net_timer_armed(const struct net_timer *t)
 size_t net_loop_timers(const struct net_loop *loop);
 
 /*
+ * Batching window: after a pass that had events, the next wait first sleeps until ns have
+ * passed since that pass began, so events arriving closer together than ns are handled
+ * together (fewer wake-ups, fewer and larger reads and writes) at the price of up to ns of
+ * added delay each; events further apart than ns are handled as soon as they come. Timers may
+ * fire up to ns late. A wait with max_wait_ms 0 never sleeps, and one with max_wait_ms > 0
+ * sleeps at most that long. 0 (the default) turns batching off.
+ */
+void net_loop_set_batch_window(struct net_loop *loop, uint64_t ns);
+uint64_t net_loop_batch_window(const struct net_loop *loop);
+
+/*
  * Waits at most max_wait_ms (-1: until something happens, bounded by the next timer) and
  * dispatches what is ready: I/O callbacks, then due timers. Returns the number of callbacks
  * run, or -1 with errno set when epoll_wait failed for a reason other than EINTR (or ENOMEM,

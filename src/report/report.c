@@ -109,6 +109,8 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                                   "started_unix", m->started_unix, "elapsed_s", m->elapsed_s,
                                   "measured_s", m->measured_s, "warm_up_s", m->warm_up_s,
                                   "incomplete", m->incomplete));
+    json_object_set_new(json_object_get(root, "run"), "batch_window_max_us",
+                        json_real((double)st->batch_window_max_ns / 1e3));
     json_t *ends = json_object();
     for (int i = 0; i < STATS_END_KINDS; i++)
         if (st->session_ends[i] > 0 && m->end_names[i] != NULL)
@@ -393,6 +395,10 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
                 m->first_error != NULL && m->first_error[0] ? m->first_error : "see summary.json");
     else
         fprintf(out, "expectations: all met\n");
+    if (st->batch_window_max_ns > 0)
+        fprintf(out, "batching:   wake-ups up to %.0fus apart, so each latency includes up to that "
+                     "much (--batch-window 0: none)\n",
+                (double)st->batch_window_max_ns / 1e3);
     if (dir != NULL)
         fprintf(out, "report:     %s/\n", dir);
 }
@@ -836,6 +842,10 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
     st->expect_failures = jcount(&c, root, "expectations.failures");
     st->reports_ok = jcount(&c, root, "expectations.reports_ok");
     st->reports_missing = jcount(&c, root, "expectations.reports_missing");
+    /* Reports from before batching was reported have no window: none. */
+    json_t *window = jpath(root, "run.batch_window_max_us");
+    if (json_is_number(window) && json_number_value(window) > 0)
+        st->batch_window_max_ns = (uint64_t)(json_number_value(window) * 1e3 + 0.5);
     /* Reports from before relays were measured have no "relay" object: zeros. */
     if (jpath(root, "relay") != NULL) {
         st->relay_auth_ok = jcount(&c, root, "relay.auth_ok");

@@ -125,6 +125,7 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     ADD(relay_refresh_ok);
     ADD(relay_refresh_failed);
 #undef ADD
+    stats_note_batch_window(dst, src->batch_window_max_ns);
     for (int i = 0; i < STATS_END_KINDS; i++)
         dst->session_ends[i] += src->session_ends[i];
     for (size_t i = 0; i < sizeof(dst->status_counts) / sizeof(dst->status_counts[0]); i++)
@@ -141,4 +142,10 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
         d->sessions_failed += x->sessions_failed;
     }
     return 0;
+}
+
+void stats_note_batch_window(struct run_stats *s, uint64_t ns)
+{
+    if (ns > s->batch_window_max_ns)
+        s->batch_window_max_ns = ns;
 }

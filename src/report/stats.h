@@ -53,6 +53,9 @@ struct run_stats {
     /* relay topology: AUTH exchanges (both ends of each session) and refreshes (re-AUTH
      * before Expires runs out) that succeeded and failed */
     uint64_t relay_auth_ok, relay_auth_failed, relay_refresh_ok, relay_refresh_failed;
+    /* the widest event-loop batching window any worker used (net_loop_set_batch_window): each
+     * latency may include up to this much added delay; merged as the maximum */
+    uint64_t batch_window_max_ns;
     struct stats_second *series;
     size_t series_len, series_cap;
 };
@@ -71,6 +74,8 @@ int stats_merge(struct run_stats *dst, const struct run_stats *src);
  * value.
  */
 int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t offset);
+/* Notes a batching window a worker's loop now uses. */
+void stats_note_batch_window(struct run_stats *s, uint64_t ns);
 /* Counts one outcome code (local or from the peer). */
 void stats_count_status(struct run_stats *s, int status);
 
