@@ -1419,7 +1419,6 @@ static void tick(struct net_loop *loop, struct net_timer *t)
         /* The progress line's "p99 so far" is the last whole second's, per worker. */
         __atomic_store_n(&w->prog_p99_us, histogram_percentile(&w->interval, 99),
                          __ATOMIC_RELAXED);
-
         histogram_reset(&w->interval);
         w->next_second_ns += 1000000000ull;
     }
