@@ -57,8 +57,9 @@ static void run_usage(FILE *out)
             "                       wake at most once every S seconds while events come\n"
             "                       faster, so each wake-up reads and answers more frames\n"
             "                       at once (less CPU, up to S added to each latency);\n"
-            "                       auto (default): 1/10 of the last second's median\n"
-            "                       latency, at most 0.001; 0: wake for every event\n"
+            "                       auto (default): every 100 ms, 1/10 of the current\n"
+            "                       second's median latency, at most 0.001; 0: wake for\n"
+            "                       every event\n"
             "  --out DIR            write the report to DIR (which must not exist)\n"
             "  --shard I/N          this host runs share I of N (1 <= I <= N): sessions,\n"
             "                       concurrency, session rate and rate are divided by N, and\n"
@@ -297,14 +298,17 @@ static int apply_relay(struct scenario *sc, const char *uri, const char *user, u
     return 0;
 }
 
-/* --batch-window: "auto" or seconds from 0 to SCENARIO_MAX_BATCH_WINDOW_S; 1 when bad. */
-static int check_batch_window(const char *v)
+/* --batch-window: "auto" (*is_auto) or seconds from 0 to SCENARIO_MAX_BATCH_WINDOW_S
+ * (*seconds); returns 1 when bad. */
+static int parse_batch_window(const char *v, bool *is_auto, double *seconds)
 {
-    if (strcmp(v, "auto") == 0)
+    *is_auto = strcmp(v, "auto") == 0;
+    *seconds = 0;
+    if (*is_auto)
         return 0;
     char *end;
-    double s = strtod(v, &end);
-    if (end == v || *end != '\0' || !(s >= 0 && s <= SCENARIO_MAX_BATCH_WINDOW_S)) {
+    *seconds = strtod(v, &end);
+    if (end == v || *end != '\0' || !(*seconds >= 0 && *seconds <= SCENARIO_MAX_BATCH_WINDOW_S)) {
         fprintf(stderr, "msrpload run: --batch-window takes auto or seconds from 0 to %g, got "
                         "'%s'\n", SCENARIO_MAX_BATCH_WINDOW_S, v);
         return 1;
@@ -320,7 +324,8 @@ int cmd_run(int argc, char **argv)
     bool quiet = false;
     uint64_t threads = 0, sessions = 0, concurrency = 0;
     double session_rate = -1, rate = -1, duration = -1;
-    const char *batch_window = NULL;
+    bool batch_window_given = false, batch_window_auto = false;
+    double batch_window_s = 0;
     const char *targets[SCENARIO_MAX_TARGETS];
     unsigned ntargets = 0, shard_index = 0, shard_count = 0;
     for (int i = 1; i < argc; i++) {
@@ -351,8 +356,10 @@ int cmd_run(int argc, char **argv)
             bad = parse_seconds(a, v, false, &rate);
         else if (strcmp(a, "--duration") == 0)
             bad = parse_seconds(a, v, false, &duration);
-        else if (strcmp(a, "--batch-window") == 0)
-            bad = check_batch_window(batch_window = v);
+        else if (strcmp(a, "--batch-window") == 0) {
+            bad = parse_batch_window(v, &batch_window_auto, &batch_window_s);
+            batch_window_given = true;
+        }
         else if (strcmp(a, "--out") == 0)
             out_dir = v;
         else if (strcmp(a, "--shard") == 0)
@@ -435,9 +442,9 @@ int cmd_run(int argc, char **argv)
     }
     if (duration > 0)
         sc.duration_s = duration;
-    if (batch_window != NULL) {
-        sc.batch_window_auto = strcmp(batch_window, "auto") == 0;
-        sc.batch_window_s = sc.batch_window_auto ? 0 : strtod(batch_window, NULL);
+    if (batch_window_given) {
+        sc.batch_window_auto = batch_window_auto;
+        sc.batch_window_s = batch_window_s;
     }
     if (ntargets > 0 && relay_uri != NULL) {
         fprintf(stderr, "msrpload run: --target and --relay exclude each other\n");

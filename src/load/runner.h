@@ -42,9 +42,10 @@ struct run_outcome {
 };
 
 /*
- * The batching window "auto" gives a worker's loop (net_loop_set_batch_window) for the median
- * message latency of its last second: a tenth of it, so the delay batching adds (half the
- * window on average) stays near 5% of what is measured, and at most RUNNER_AUTO_BATCH_MAX_NS.
+ * The batching window "auto" gives a worker's loop (net_loop_set_batch_window), every 100 ms,
+ * for the median message latency of the current second so far: a tenth of it, so the delay
+ * batching adds (half the window on average) stays near 5% of what is measured, and at most
+ * RUNNER_AUTO_BATCH_MAX_NS.
  * A loaded peer answers in milliseconds and gets a window of a few hundred microseconds; a
  * fast one, or no samples yet (0), gets (nearly) none.
  */

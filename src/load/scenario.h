@@ -225,7 +225,7 @@ struct scenario {
     unsigned outstanding;
     double rate;          /* open mode: messages/s over the run */
     /* load.batch_window: each worker's event loop batching window (net_loop.h); "auto" sets it
-     * every second from the last second's median message latency (runner.h) */
+     * every 100 ms from the current second's median message latency (runner.h) */
     bool batch_window_auto;
     double batch_window_s;
 

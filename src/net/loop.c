@@ -500,8 +500,8 @@ int net_loop_run_once(struct net_loop *loop, int max_wait_ms)
     wait_out_window(loop, max_wait_ms);
     int n =
         epoll_wait(loop->epfd, loop->events, NET_LOOP_MAX_EVENTS, wait_timeout(loop, max_wait_ms));
-    if (n > 0)
-        loop->last_wake_ns = net_now_ns();
+    if (n > 0 && loop->batch_ns != 0)
+        loop->last_wake_ns = net_now_ns(); /* only batching reads it: no clock read otherwise */
     if (n < 0) {
         if (errno != EINTR)
             return -1;
