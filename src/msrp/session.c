@@ -24,7 +24,7 @@
 #define SEGMENT_CAP (64 * 1024)
 #define PATH_MAX_TEXT 2048
 #define RECENT_TIDS 16
-#define MSGID_LEN 16
+#define MSGID_LEN MSRP_MESSAGE_ID_LEN
 #define TID_RANDOM 8
 #define TID_SLOT_CHARS 4
 #define TX_BLOCK 16
@@ -265,7 +265,7 @@ const char *msrp_session_end_name(enum msrp_session_end e)
 void msrp_session_config_default(struct msrp_session_config *c)
 {
     memset(c, 0, sizeof(*c));
-    c->response_timeout_ns = 30ull * 1000000000ull;
+    c->response_timeout_ns = MSRP_DEFAULT_RESPONSE_TIMEOUT_NS;
     c->bind_timeout_ns = 30ull * 1000000000ull;
     c->chunk_size = 2048;
     c->accept_types = "*";
@@ -831,6 +831,10 @@ int msrp_session_send(struct msrp_session *s, const char *body, size_t len,
     struct out_msg *m = new_message(s, body, len, opts);
     if (m == NULL)
         return ENOMEM;
+    if (opts != NULL && opts->message_id_out != NULL) {
+        memcpy(opts->message_id_out, m->message_id, MSGID_LEN);
+        opts->message_id_out[MSGID_LEN] = '\0';
+    }
     enqueue(s, m, false);
     if (s->busy == 0) {
         s->busy++;

@@ -196,7 +196,15 @@ struct msrp_send_opts {
     size_t overlap;               /* OVERLAPPING: bytes sent again; 0: 16. Must be below the
                                      chunk size (EINVAL otherwise) */
     void *cookie;
+    char *message_id_out;         /* non-NULL: receives the message's Message-ID (a NUL after
+                                     MSRP_MESSAGE_ID_LEN characters), e.g. to recognise it
+                                     where another of our endpoints receives it */
 };
+
+/* msrp_session_config_default()'s response_timeout_ns. */
+#define MSRP_DEFAULT_RESPONSE_TIMEOUT_NS (30ull * 1000000000ull)
+/* Length of the Message-IDs msrp_session_send() draws. */
+#define MSRP_MESSAGE_ID_LEN 16
 
 /*
  * Calling side: connects to the first URI of cfg->peer_path (via sa) and binds. The outcome
