@@ -20,6 +20,7 @@ int main(void)
     srunner_add_suite(sr, make_tls_suite());
     srunner_add_suite(sr, make_reasm_suite());
     srunner_add_suite(sr, make_session_suite());
+    srunner_add_suite(sr, make_pending_suite());
     srunner_add_suite(sr, make_run_suite());
     srunner_add_suite(sr, make_serve_suite());
     srunner_add_suite(sr, make_conn_suite());

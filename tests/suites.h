@@ -15,6 +15,7 @@ Suite *make_loop_suite(void);
 Suite *make_reasm_suite(void);
 Suite *make_session_suite(void);
 Suite *make_run_suite(void);
+Suite *make_pending_suite(void);
 Suite *make_serve_suite(void);
 Suite *make_conn_suite(void);
 Suite *make_histogram_suite(void);
