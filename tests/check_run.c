@@ -96,6 +96,7 @@ START_TEST(small_embedded_run_and_report)
     char *out = tmp_read(&t, "out"), *err = tmp_read(&t, "err");
     ck_assert_msg(code == 0, "exit %d\nstdout: %s\nstderr: %s", code, out, err);
     ck_assert_ptr_nonnull(strstr(out, "expectations: all met"));
+    ck_assert_ptr_nonnull(strstr(out, "delivered:  42 messages reached msrpload's answering ends\n"));
     ck_assert_ptr_nonnull(strstr(out, "report:"));
 
     json_t *j = load_summary(&t, "report");
@@ -106,6 +107,9 @@ START_TEST(small_embedded_run_and_report)
     ck_assert_int_eq(jint(j, "sessions", "failed"), 0);
     ck_assert_int_eq(jint(j, "messages", "sent"), 42);
     ck_assert_int_eq(jint(j, "messages", "ok"), 42);
+    /* the embedded answering ends count what reaches them */
+    ck_assert_int_eq(jint(j, "messages", "delivered"), 42);
+    ck_assert_int_eq(jint(j, "messages", "undelivered"), 0);
     ck_assert_int_eq(jint(j, "expectations", "failures"), 0);
     json_t *lat = json_object_get(json_object_get(j, "latency_us"), "chunk");
     /* 30 messages of 3 chunks and 12 of one: 102 transactions. */

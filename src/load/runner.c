@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "load/pending.h"
 #include "msrp/relay.h"
 #include "msrp/server.h"
 #include "msrp/session.h"
@@ -41,6 +42,18 @@ struct msg_tag {
     uint64_t intended_ns;
     const struct step_expect *expect;
     enum msrp_report failure_report;
+    /* Relay topology: the relay's 200 is hop-by-hop, so a message is over only when our own
+     * answering end has it too (w->pending finds it by Message-ID until then). */
+    bool tracked, answered, delivered;
+    uint64_t delivered_ns;
+    struct outcome {
+        int status;
+        bool local;
+        uint64_t bytes, chunks, first_sent_ns, done_ns;
+    } answer;                        /* the relay's 200, kept while the delivery is awaited */
+    struct lsession *ls;
+    struct msg_tag *prev, *next;     /* ls->undelivered, oldest answer first */
+    char message_id[MSRP_MESSAGE_ID_LEN + 1];
 };
 
 struct lsession {
@@ -67,6 +80,7 @@ struct lsession {
     char local_uri[96];
     char expect_uri[96];
     struct relay_pair *rp;     /* relay topology: both ends' relay state; NULL otherwise */
+    struct msg_tag *undelivered, *undelivered_tail; /* answered by the relay, not yet here */
 };
 
 /*
@@ -133,6 +147,7 @@ struct worker {
     struct net_timer tick, starter;
     const char *body;
     struct msg_tag *free_tags;
+    struct pending_map pending;  /* relay topology: tracked messages not yet delivered */
     uint64_t seq; /* session numbers for URIs */
     char first_error[256];
     /* read by the progress thread: relaxed atomics */
@@ -205,7 +220,11 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
     tag->intended_ns = intended_ns;
     tag->expect = ls->expect;
     tag->failure_report = st->failure_report;
+    tag->tracked = ls->rp != NULL;
+    tag->answered = tag->delivered = false;
+    tag->ls = ls;
     o.cookie = tag;
+    o.message_id_out = tag->tracked ? tag->message_id : NULL;
     uint64_t size = draw_size(st);
     const char *body = st->content != NULL ? st->content : w->body;
     if (msrp_session_send(ls->s, body, (size_t)size, &o) != 0) {
@@ -213,6 +232,9 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
         w->free_tags = tag;
         return;
     }
+    /* One that cannot be filed (out of memory) is over at its 200, as without a relay. */
+    if (tag->tracked && pending_put(&w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN, tag) != 0)
+        tag->tracked = false;
     ls->to_issue--;
     ls->in_flight++;
 }
@@ -599,82 +621,109 @@ static void on_bound(struct msrp_session *s)
     advance(ls);
 }
 
-static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
+/* How long a message the relay has answered may take to arrive: its response timeout. */
+static uint64_t delivery_timeout_ns(const struct worker *w, const struct msg_tag *tag)
 {
-    struct lsession *ls = msrp_session_user(s);
+    (void)w;
+    return tag->expect != NULL && tag->expect->timeout_ns > 0 ? tag->expect->timeout_ns
+                                                              : MSRP_DEFAULT_RESPONSE_TIMEOUT_NS;
+}
+
+/*
+ * Counts one message's outcome (after warm-up) and checks it against its step's expectation.
+ * Messages are counted when their outcome comes, so that sent = succeeded + failed + lost +
+ * unfinished over the measured window. Status 0: the session ended first (lost, or cut off
+ * by the end of the run).
+ */
+static void count_outcome(struct lsession *ls, const struct msg_tag *tag, const struct outcome *o,
+                          bool undelivered, uint64_t now)
+{
     struct worker *w = ls->w;
-    struct msg_tag *tag = m->cookie;
-    uint64_t now = net_now_ns();
-    bool ok = m->status == 200;
-    /* Messages are counted when their outcome comes, so that sent = succeeded + failed +
-     * lost + unfinished over the measured window. */
-    if (counting(w, now))
-        w->stats.msgs_sent++;
-    if (m->status == 0 && w->stopping) {
-        /* Cut off by the end of the run: neither a success nor a failure. */
-        if (counting(w, now))
-            w->stats.msgs_unfinished++;
-    } else if (counting(w, now)) {
-        struct run_stats *st = &w->stats;
-        if (m->status == 0) {
-            st->msgs_lost++;
-        } else {
-            stats_count_status(st, m->status);
-            if (m->local) {
-                m->status == 408 ? st->timeouts_local_408++ : st->timeouts_local_200++;
-                if ((unsigned)tag->failure_report < 4)
-                    st->timeouts_by_fr[tag->failure_report]++;
-            }
-        }
-        if (ok) {
-            st->msgs_ok++;
-            st->payload_bytes += m->bytes;
-            histogram_record(&st->lat[LAT_MESSAGE], (m->done_ns - m->first_sent_ns) / 1000);
-            histogram_record(&w->interval, (m->done_ns - m->first_sent_ns) / 1000);
-            if (w->sc->mode == SCENARIO_OPEN && tag->intended_ns <= m->done_ns)
-                histogram_record(&st->lat[LAT_MESSAGE_CORRECTED],
-                                 (m->done_ns - tag->intended_ns) / 1000);
-        } else {
-            st->msgs_failed++;
-        }
-        st->chunks_sent += m->chunks;
-        struct stats_second *sec = second(w, now);
-        if (sec != NULL) {
-            ok ? sec->msgs_ok++ : sec->msgs_failed++;
-            sec->chunks += m->chunks;
-            sec->payload_bytes += ok ? m->bytes : 0;
-        }
-        __atomic_add_fetch(ok ? &w->prog_msgs : &w->prog_errors, 1, __ATOMIC_RELAXED);
-        if (ok)
-            __atomic_add_fetch(&w->prog_bytes, m->bytes, __ATOMIC_RELAXED);
-        if (tag->expect != NULL && !status_expected(tag->expect, m->status)) {
-            st->expect_failures++;
-            if (w->first_error[0] == '\0' && m->status == 0 && m->local)
-                snprintf(w->first_error, sizeof(w->first_error),
-                         "a message was lost with its connection (%.150s) where the scenario "
-                         "expects %d", msrp_session_end_detail(s), tag->expect->statuses[0]);
-            else if (w->first_error[0] == '\0')
-                snprintf(w->first_error, sizeof(w->first_error),
-                         "a message got %d where the scenario expects %d", m->status,
-                         tag->expect->statuses[0]);
-        } else if (tag->expect != NULL && tag->expect->answered >= 0 &&
-                   (bool)tag->expect->answered == m->local) {
-            st->expect_failures++;
-            if (w->first_error[0] == '\0')
-                snprintf(w->first_error, sizeof(w->first_error),
-                         "a message's %d was %s where the scenario expects %s", m->status,
-                         m->local ? "made up locally" : "the peer's answer",
-                         m->local ? "an answer" : "none");
+    bool ok = o->status == 200 && !undelivered;
+    /* The current second's latencies size the batching window and the progress line's p99,
+     * warm-up included, so that the window is right when measuring starts. */
+    if (ok)
+        histogram_record(&w->interval, (o->done_ns - o->first_sent_ns) / 1000);
+    if (!counting(w, now))
+        return;
+    struct run_stats *st = &w->stats;
+    st->msgs_sent++;
+    if (o->status == 0 && w->stopping) {
+        st->msgs_unfinished++; /* neither a success nor a failure */
+        return;
+    }
+    if (undelivered)
+        st->msgs_undelivered++;
+    else if (o->status == 0)
+        st->msgs_lost++;
+    else {
+        stats_count_status(st, o->status);
+        if (o->local) {
+            o->status == 408 ? st->timeouts_local_408++ : st->timeouts_local_200++;
+            if ((unsigned)tag->failure_report < 4)
+                st->timeouts_by_fr[tag->failure_report]++;
         }
     }
+    if (ok) {
+        st->msgs_ok++;
+        st->payload_bytes += o->bytes;
+        histogram_record(&st->lat[LAT_MESSAGE], (o->done_ns - o->first_sent_ns) / 1000);
+        if (w->sc->mode == SCENARIO_OPEN && tag->intended_ns <= o->done_ns)
+            histogram_record(&st->lat[LAT_MESSAGE_CORRECTED],
+                             (o->done_ns - tag->intended_ns) / 1000);
+    } else {
+        st->msgs_failed++;
+    }
+    st->chunks_sent += o->chunks;
+    struct stats_second *sec = second(w, now);
+    if (sec != NULL) {
+        ok ? sec->msgs_ok++ : sec->msgs_failed++;
+        sec->chunks += o->chunks;
+        sec->payload_bytes += ok ? o->bytes : 0;
+    }
+    __atomic_add_fetch(ok ? &w->prog_msgs : &w->prog_errors, 1, __ATOMIC_RELAXED);
+    if (ok)
+        __atomic_add_fetch(&w->prog_bytes, o->bytes, __ATOMIC_RELAXED);
+    if (tag->expect == NULL)
+        return;
+    if (undelivered) {
+        st->expect_failures++;
+        if (w->first_error[0] == '\0')
+            snprintf(w->first_error, sizeof(w->first_error),
+                     "a message the relay answered %d never reached the other end within %.1f s",
+                     o->status, (double)delivery_timeout_ns(w, tag) / 1e9);
+    } else if (!status_expected(tag->expect, o->status)) {
+        st->expect_failures++;
+        if (w->first_error[0] == '\0' && o->status == 0 && o->local)
+            snprintf(w->first_error, sizeof(w->first_error),
+                     "a message was lost with its connection (%.150s) where the scenario "
+                     "expects %d", msrp_session_end_detail(ls->s), tag->expect->statuses[0]);
+        else if (w->first_error[0] == '\0')
+            snprintf(w->first_error, sizeof(w->first_error),
+                     "a message got %d where the scenario expects %d", o->status,
+                     tag->expect->statuses[0]);
+    } else if (tag->expect->answered >= 0 && (bool)tag->expect->answered == o->local) {
+        st->expect_failures++;
+        if (w->first_error[0] == '\0')
+            snprintf(w->first_error, sizeof(w->first_error),
+                     "a message's %d was %s where the scenario expects %s", o->status,
+                     o->local ? "made up locally" : "the peer's answer",
+                     o->local ? "an answer" : "none");
+    }
+}
+
+/* The message is over: its tag goes back and its room in the window is free again. */
+static void message_over(struct lsession *ls, struct msg_tag *tag, bool session_ending)
+{
+    struct worker *w = ls->w;
     tag->next_free = w->free_tags;
     w->free_tags = tag;
     if (ls->in_flight > 0)
         ls->in_flight--;
     if (ls->awaiting > 0)
         ls->awaiting--;
-    if (m->status == 0)
-        return; /* the session is ending: on_end follows */
+    if (session_ending)
+        return; /* on_end follows */
     if (ls->close_when_idle) {
         if (ls->in_flight == 0) {
             ls->close_when_idle = false;
@@ -690,6 +739,99 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
         return;
     }
     issue_and_maybe_advance(ls);
+}
+
+/* ls->undelivered is in the order of the relay's answers, so its head runs out first. */
+static void undelivered_append(struct lsession *ls, struct msg_tag *tag)
+{
+    tag->next = NULL;
+    tag->prev = ls->undelivered_tail;
+    if (ls->undelivered_tail != NULL)
+        ls->undelivered_tail->next = tag;
+    else
+        ls->undelivered = tag;
+    ls->undelivered_tail = tag;
+}
+
+static void undelivered_unlink(struct lsession *ls, struct msg_tag *tag)
+{
+    if (tag->prev != NULL)
+        tag->prev->next = tag->next;
+    else
+        ls->undelivered = tag->next;
+    if (tag->next != NULL)
+        tag->next->prev = tag->prev;
+    else
+        ls->undelivered_tail = tag->prev;
+}
+
+static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
+{
+    struct lsession *ls = msrp_session_user(s);
+    struct worker *w = ls->w;
+    struct msg_tag *tag = m->cookie;
+    struct outcome o = {m->status, m->local, m->bytes, m->chunks, m->first_sent_ns, m->done_ns};
+    if (tag->tracked) {
+        if (m->status == 200 && !tag->delivered) {
+            /* The relay has it: the message is over when our other end has it too. */
+            tag->answered = true;
+            tag->answer = o;
+            undelivered_append(ls, tag);
+            return;
+        }
+        if (!tag->delivered)
+            pending_take(&w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN);
+    }
+    count_outcome(ls, tag, &o, false, net_now_ns());
+    message_over(ls, tag, m->status == 0);
+}
+
+/*
+ * Relay topology: a message reached our answering end. Its sender's outcome is counted now if
+ * the relay has answered it already (latency runs to this moment), else when the answer comes.
+ */
+static void delivered(struct worker *w, const char *message_id, uint64_t now)
+{
+    struct msg_tag *tag = pending_take(&w->pending, message_id, strlen(message_id));
+    if (tag == NULL)
+        return;
+    if (!tag->answered) {
+        tag->delivered = true;
+        tag->delivered_ns = now;
+        return;
+    }
+    undelivered_unlink(tag->ls, tag);
+    tag->answer.done_ns = now;
+    count_outcome(tag->ls, tag, &tag->answer, false, now);
+    message_over(tag->ls, tag, false);
+}
+
+/* Messages the relay answered that never arrived within their response timeout. */
+static void expire_undelivered(struct lsession *ls, uint64_t now)
+{
+    struct worker *w = ls->w;
+    while (ls->undelivered != NULL &&
+           ls->undelivered->answer.done_ns + delivery_timeout_ns(w, ls->undelivered) <= now) {
+        struct msg_tag *tag = ls->undelivered;
+        undelivered_unlink(ls, tag);
+        pending_take(&w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN);
+        count_outcome(ls, tag, &tag->answer, true, now);
+        message_over(ls, tag, false);
+    }
+}
+
+/* The calling session ended: what it still awaited is lost with it (or cut off by the stop). */
+static void drop_undelivered(struct lsession *ls, uint64_t now)
+{
+    struct worker *w = ls->w;
+    while (ls->undelivered != NULL) {
+        struct msg_tag *tag = ls->undelivered;
+        undelivered_unlink(ls, tag);
+        pending_take(&w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN);
+        struct outcome o = {.status = 0, .local = true};
+        count_outcome(ls, tag, &o, false, now);
+        message_over(ls, tag, true);
+    }
 }
 
 static void on_chunk(struct msrp_session *s, const struct msrp_chunk_result *r)
@@ -798,6 +940,7 @@ static void on_end(struct msrp_session *s, enum msrp_session_end why, const char
     }
     if (w->srv != NULL && !ls->bound)
         msrp_server_forget(w->srv, ls->expect_uri);
+    drop_undelivered(ls, now);
     if (ls->rp != NULL)
         relay_calling_ended(ls);
     slot_ended(ls);
@@ -821,7 +964,20 @@ static void answer_end(struct msrp_session *s, enum msrp_session_end why, const 
     (void)detail;
 }
 
-static const struct msrp_session_handlers answering_handlers = {.on_end = answer_end};
+/* A whole message reached one of our answering ends (user: its worker). */
+static void count_delivery(struct worker *w, const struct msrp_received *m, uint64_t now)
+{
+    if (!m->aborted && counting(w, now))
+        w->stats.msgs_delivered++;
+}
+
+static void answer_received(struct msrp_session *s, const struct msrp_received *m)
+{
+    count_delivery(msrp_session_user(s), m, net_now_ns());
+}
+
+static const struct msrp_session_handlers answering_handlers = {.on_received = answer_received,
+                                                                .on_end = answer_end};
 
 /* ---- the relay topology ------------------------------------------------------------------- */
 
@@ -1027,7 +1183,17 @@ static void relay_answer_raw(struct msrp_session *s, void *cookie, int status, b
         relay_refresh_result(side, closed, response);
 }
 
+static void relay_answer_received(struct msrp_session *s, const struct msrp_received *m)
+{
+    struct relay_side *side = msrp_session_user(s);
+    struct worker *w = side->rp->w;
+    uint64_t now = net_now_ns();
+    count_delivery(w, m, now);
+    delivered(w, m->info->message_id, now);
+}
+
 static const struct msrp_session_handlers relay_answer_handlers = {
+    .on_received = relay_answer_received,
     .on_end = relay_answer_end,
     .on_raw_result = relay_answer_raw,
 };
@@ -1317,7 +1483,7 @@ static bool start_one(struct worker *w, struct lsession *ls)
                  scheme, w->port, shard, w->index, (unsigned long long)n);
         struct msrp_session_config acfg;
         answer_config(w, ls, n, &acfg);
-        if (msrp_server_expect(w->srv, &acfg, &answering_handlers, NULL, 0, NULL) != 0) {
+        if (msrp_server_expect(w->srv, &acfg, &answering_handlers, w, 0, NULL) != 0) {
             free(ls->repeat_left);
             return false;
         }
@@ -1422,6 +1588,10 @@ static void tick(struct net_loop *loop, struct net_timer *t)
         histogram_reset(&w->interval);
         w->next_second_ns += 1000000000ull;
     }
+    if (pending_count(&w->pending) > 0)
+        for (unsigned i = 0; i < w->nslots; i++)
+            if (w->slots[i].active)
+                expire_undelivered(&w->slots[i], now);
     sig_atomic_t stop = *w->cfg->stop;
     if (stop >= 2) {
         net_loop_stop(loop);
@@ -1666,6 +1836,7 @@ out:
             if (w->loop != NULL)
                 net_loop_destroy(w->loop);
             stats_free(&w->stats);
+            pending_free(&w->pending);
             histogram_free(&w->interval);
         }
         free(ws);

@@ -139,6 +139,10 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                   (json_int_t)st->msgs_unfinished, "timeouts", "local_408",
                   (json_int_t)st->timeouts_local_408, "local_200",
                   (json_int_t)st->timeouts_local_200, "by_status", by_status));
+    json_object_set_new(json_object_get(root, "messages"), "undelivered",
+                        json_integer((json_int_t)st->msgs_undelivered));
+    json_object_set_new(json_object_get(root, "messages"), "delivered",
+                        json_integer((json_int_t)st->msgs_delivered));
     json_object_set_new(json_object_get(json_object_get(root, "messages"), "timeouts"),
                         "by_failure_report",
                         json_pack("{s:I, s:I, s:I, s:I}", "absent",
@@ -346,6 +350,16 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
             (unsigned long long)st->msgs_sent, (unsigned long long)st->msgs_ok,
             (unsigned long long)st->msgs_failed, (unsigned long long)st->timeouts_local_408,
             (unsigned long long)st->msgs_lost, (unsigned long long)st->msgs_unfinished);
+    /* Our own answering ends (embedded, relay) count what reaches them. A relay's 200 is
+     * hop-by-hop, so only this says whether it carried the messages it accepted. */
+    if (st->msgs_delivered > 0 || st->relay_auth_ok > 0) {
+        fprintf(out, "delivered:  %llu messages reached msrpload's answering ends",
+                (unsigned long long)st->msgs_delivered);
+        if (st->msgs_undelivered > 0)
+            fprintf(out, "; %llu the relay accepted never did (counted as failed)",
+                    (unsigned long long)st->msgs_undelivered);
+        fputc('\n', out);
+    }
     fprintf(out, "%-18s %10s %10s %10s %10s %10s %10s %10s\n", "latency", "count", "min", "mean",
             "p50", "p99", "p99.9", "max");
     for (int k = 0; k < LAT__COUNT; k++) {
@@ -842,6 +856,11 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
     st->expect_failures = jcount(&c, root, "expectations.failures");
     st->reports_ok = jcount(&c, root, "expectations.reports_ok");
     st->reports_missing = jcount(&c, root, "expectations.reports_missing");
+    /* Reports from before deliveries were counted have none. */
+    if (jpath(root, "messages.delivered") != NULL) {
+        st->msgs_delivered = jcount(&c, root, "messages.delivered");
+        st->msgs_undelivered = jcount(&c, root, "messages.undelivered");
+    }
     /* Reports from before batching was reported have no window: none. */
     json_t *window = jpath(root, "run.batch_window_max_us");
     if (json_is_number(window) && json_number_value(window) > 0)

@@ -108,6 +108,8 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     ADD(msgs_failed);
     ADD(msgs_lost);
     ADD(msgs_unfinished);
+    ADD(msgs_delivered);
+    ADD(msgs_undelivered);
     ADD(timeouts_local_408);
     ADD(timeouts_local_200);
     ADD(wire_bytes_in);

@@ -41,6 +41,13 @@ struct run_stats {
     uint64_t session_ends[STATS_END_KINDS];
     uint64_t msgs_sent, msgs_ok, msgs_failed, msgs_lost;
     uint64_t msgs_unfinished;       /* still in flight when the run ended: not a failure */
+    uint64_t msgs_undelivered;      /* relay topology: answered 200 by the relay, never
+                                       delivered to our other end within the response timeout
+                                       (counted as failed too) */
+    uint64_t msgs_delivered;        /* embedded and relay topologies: whole messages our own
+                                       answering ends received (after warm-up); through a
+                                       relay, whose 200s are hop-by-hop, the only proof that
+                                       a message got across */
     uint64_t timeouts_local_408;    /* no response to Failure-Report yes/absent in time */
     uint64_t timeouts_local_200;    /* no (error) response to partial/no: counted as success */
     uint64_t timeouts_by_fr[4];     /* local outcomes by Failure-Report: absent, yes, no, partial
