@@ -8,18 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIN_CAP 64
+#include "wire/hash.h"
 
-/* FNV-1a: ids are short, and ours are random already; the hash only has to spread them. */
-static uint64_t id_hash(const char *id, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)id[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
+#define MIN_CAP 64
 
 void pending_init(struct pending_map *m)
 {
@@ -66,7 +57,7 @@ int pending_put(struct pending_map *m, const char *id, size_t len, void *value)
 {
     if (len == 0 || len > PENDING_ID_MAX || value == NULL)
         return EINVAL;
-    uint64_t h = id_hash(id, len);
+    uint64_t h = fnv1a64(id, len);
     for (size_t i = m->cap > 0 ? (size_t)h & (m->cap - 1) : 0; m->cap > 0 && m->slots[i].value;
          i = (i + 1) & (m->cap - 1)) {
         if (same(&m->slots[i], h, id, len)) {
@@ -87,7 +78,7 @@ void *pending_take(struct pending_map *m, const char *id, size_t len)
 {
     if (m->cap == 0 || len == 0 || len > PENDING_ID_MAX)
         return NULL;
-    uint64_t h = id_hash(id, len);
+    uint64_t h = fnv1a64(id, len);
     size_t mask = m->cap - 1, i = (size_t)h & mask;
     while (m->slots[i].value != NULL && !same(&m->slots[i], h, id, len))
         i = (i + 1) & mask;

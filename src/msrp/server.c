@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire/hash.h"
 #include "wire/writer.h"
 
 /* A connection that has not said which session it is for within this time is closed. */
@@ -106,10 +107,7 @@ static void refuse(struct pending *p, const struct msrp_chunk *c)
 
 static size_t session_hash(struct msrp_span sid)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < sid.len; i++)
-        h = (h ^ (unsigned char)sid.ptr[i]) * 0x100000001b3ULL;
-    return (size_t)h;
+    return (size_t)fnv1a64(sid.ptr, sid.len);
 }
 
 static struct expect *find_expect(struct msrp_server *srv, struct msrp_span to_path)

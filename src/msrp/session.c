@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "wire/hash.h"
 #include "wire/idgen.h"
 #include "wire/values.h"
 #include "wire/writer.h"
@@ -218,16 +219,6 @@ static uint64_t splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-/* FNV-1a over n bytes. */
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    uint64_t h = 0xCBF29CE484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 0x100000001B3ull;
-    }
-    return h;
-}
 
 static uint64_t gcd_u64(uint64_t a, uint64_t b)
 {
@@ -771,7 +762,7 @@ static struct out_msg *new_message(struct msrp_session *s, const char *body, siz
          * ranges are coprime, so a message of millions of chunks needs no table. Both come
          * from the Message-ID, which is random already. first is never 0: the first chunk sent
          * is not range 1, so a receiver always sees this message out of order. */
-        uint64_t h = hash_bytes(m->message_id, MSGID_LEN);
+        uint64_t h = fnv1a64(m->message_id, MSGID_LEN);
         m->next_range = 1 + splitmix64(&h) % (m->ranges - 1);
         m->stride = 1 + splitmix64(&h) % (m->ranges - 1);
         while (gcd_u64(m->stride, m->ranges) != 1)
@@ -1606,7 +1597,7 @@ static struct msrp_session *session_new(struct net_loop *loop,
         goto err;
     s->shaping = cfg->drop_fraction > 0 || cfg->response_delay_max_ns > 0;
     /* The session-id, not the whole URI: ports are often ephemeral, names are not. */
-    s->rng = cfg->answer_seed ^ hash_bytes(s->local.session_id.ptr, s->local.session_id.len);
+    s->rng = cfg->answer_seed ^ fnv1a64(s->local.session_id.ptr, s->local.session_id.len);
     if (s->cfg.chunk_size == 0)
         s->cfg.chunk_size = 2048; /* "default 2048": 0 would cut empty chunks forever */
     s->accept_types = strdup(cfg->accept_types != NULL ? cfg->accept_types : "*");
