@@ -45,7 +45,6 @@ struct msg_tag {
     /* Relay topology: the relay's 200 is hop-by-hop, so a message is over only when our own
      * answering end has it too (w->pending finds it by Message-ID until then). */
     bool tracked, answered, delivered;
-    uint64_t delivered_ns;
     struct outcome {
         int status;
         bool local;
@@ -788,7 +787,8 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
 
 /*
  * Relay topology: a message reached our answering end. Its sender's outcome is counted now if
- * the relay has answered it already (latency runs to this moment), else when the answer comes.
+ * the relay has answered it already (latency runs to this moment), else when the answer comes
+ * (which is later, so latency runs to it).
  */
 static void delivered(struct worker *w, const char *message_id, uint64_t now)
 {
@@ -797,7 +797,6 @@ static void delivered(struct worker *w, const char *message_id, uint64_t now)
         return;
     if (!tag->answered) {
         tag->delivered = true;
-        tag->delivered_ns = now;
         return;
     }
     undelivered_unlink(tag->ls, tag);
