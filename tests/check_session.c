@@ -54,6 +54,9 @@ struct world {
     bool raw_closed;
     void *raw_cookie;
     uint64_t raw_done_ns;
+    /* on_writable: once the first message is done, send this one (NULL: nothing) */
+    const char *writable_body;
+    int writable_calls, writable_sends;
 };
 
 static struct world W;
@@ -145,7 +148,17 @@ static void on_client_violation(struct msrp_session *s, const struct msrp_peer_v
     W.client_violations++;
 }
 
+static void on_writable(struct msrp_session *s)
+{
+    W.writable_calls++;
+    if (W.writable_body != NULL && W.sent >= 1 && W.writable_sends == 0) {
+        ck_assert_int_eq(msrp_session_send(s, W.writable_body, strlen(W.writable_body), NULL), 0);
+        W.writable_sends++;
+    }
+}
+
 static const struct msrp_session_handlers client_handlers = {.on_bound = on_bound_client,
+                                                             .on_writable = on_writable,
                                                              .on_sent = on_sent,
                                                              .on_end = on_end,
                                                              .on_report = on_report,
@@ -256,6 +269,37 @@ static char *pattern_body(size_t len)
 }
 
 /* ---- transfers ---------------------------------------------------------------------------- */
+
+/*
+ * A producer stopped by congestion resumes from on_writable, which the connection's drain
+ * calls after sending what was queued: what on_writable queues must leave too. Here an 8 MiB
+ * message with Failure-Report no (done once its last chunk is queued) congests the connection;
+ * the second message is sent from on_writable and must arrive.
+ */
+START_TEST(send_from_on_writable)
+{
+    world_up(false);
+    char uri[128];
+    server_uri(uri, sizeof(uri), "srv1", false);
+    expect_server(uri, 0, NULL);
+    connect_client(uri, "cli1", false, 0, 65536);
+    run_until(&W.bound_client, 1, 10);
+    size_t size = 8u << 20;
+    char *body = pattern_body(size);
+    W.writable_body = "queued from on_writable";
+    struct msrp_send_opts o = {.content_type = "application/octet-stream",
+                               .failure_report = MSRP_REPORT_NO};
+    ck_assert_int_eq(msrp_session_send(last_client, body, size, &o), 0);
+    ck_assert(msrp_session_congested(last_client)); /* 8 MiB is above the high-water mark */
+    run_until(&W.received, 2, 10);
+    ck_assert_int_eq(W.writable_sends, 1);
+    ck_assert_uint_eq(W.last_total, strlen(W.writable_body));
+    msrp_session_close(last_client);
+    run_until(&W.ended, 2, 10);
+    free(body);
+    world_down();
+}
+END_TEST
 
 struct transfer_case {
     size_t size, chunk;
@@ -1386,6 +1430,7 @@ Suite *make_session_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, transfer_sizes, 0, (int)(sizeof(transfers) / sizeof(transfers[0])));
     tcase_add_test(tc, success_report_arrives);
+    tcase_add_test(tc, send_from_on_writable);
     tcase_add_test(tc, adopted_answering_end);
     tcase_add_test(tc, adopted_calling_end);
     tcase_add_loop_test(tc, send_variants, 0, (int)(sizeof(variants) / sizeof(variants[0])));

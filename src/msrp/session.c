@@ -1522,8 +1522,13 @@ static void session_drain(struct net_conn *conn)
         return;
     s->busy++;
     pump(s);
-    if (!s->ended && !net_conn_congested(conn) && s->h->on_writable != NULL)
+    if (!s->ended && !net_conn_congested(conn) && s->h->on_writable != NULL) {
         s->h->on_writable(s);
+        /* msrp_session_send() leaves the pumping to us while we are busy: without this, what
+         * the owner queued here would wait for the next read, which may never come. */
+        if (!s->ended)
+            pump(s);
+    }
     leave(s);
 }
 
