@@ -447,6 +447,54 @@ START_TEST(small_send_writes_through)
 END_TEST
 
 /*
+ * Sends made from another fd's callback (here a pipe's) are queued, not written: they leave
+ * together once the pass's callbacks are done, before the loop waits again.
+ */
+static struct {
+    size_t queued_inside;
+    uint64_t out_inside;
+    int calls;
+} Foreign;
+
+static void foreign_ready(struct net_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    (void)arg;
+    char c;
+    ck_assert_int_eq(read(fd, &c, 1), 1);
+    ck_assert_int_eq(send_pattern(&W.cli, 100), 0);
+    ck_assert_int_eq(send_pattern(&W.cli, 100), 0);
+    Foreign.queued_inside = net_conn_queued(W.cli.c);
+    Foreign.out_inside = net_conn_bytes_out(W.cli.c);
+    Foreign.calls++;
+}
+
+START_TEST(sends_from_other_callbacks_leave_at_pass_end)
+{
+    bool tls = _i;
+    pair_up(tls);
+    memset(&Foreign, 0, sizeof(Foreign));
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(net_loop_watch(W.loop, p[0], NET_READABLE, foreign_ready, NULL), 0);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    while (Foreign.calls == 0)
+        ck_assert_int_ge(net_loop_run_once(W.loop, 1000), 0);
+    ck_assert_uint_eq(Foreign.queued_inside, 200);
+    ck_assert_uint_eq(Foreign.out_inside, 0);
+    /* the same pass flushed both */
+    ck_assert_uint_eq(net_conn_queued(W.cli.c), 0);
+    ck_assert_uint_eq(net_conn_bytes_out(W.cli.c), 200);
+    RUN_UNTIL(W.srv.rx == 200);
+    ck_assert_int_eq(W.srv.bad_at, -1);
+    net_loop_forget(W.loop, p[0]);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+/*
  * Sends made while the connection is still being set up are queued, go out once it is open, and
  * a queue that was congested then drains with one on_drain.
  */
@@ -1087,6 +1135,7 @@ Suite *make_conn_suite(void)
     TCase *tc = new_tcase(s, "Core", 30);
     tcase_add_loop_test(tc, open_and_echo, 0, 2);
     tcase_add_loop_test(tc, small_send_writes_through, 0, 2);
+    tcase_add_loop_test(tc, sends_from_other_callbacks_leave_at_pass_end, 0, 2);
     tcase_add_loop_test(tc, sends_before_open_are_delivered, 0, 2);
 
     tc = new_tcase(s, "Backpressure", 60);

@@ -634,6 +634,56 @@ START_TEST(io_events)
 }
 END_TEST
 
+/* net_loop_dispatching(): what each kind of callback sees, and a 0-delay timer armed from an
+ * I/O callback runs in the same pass. */
+struct dispatch_rec {
+    int io_calls, timer_calls;
+    bool in_io, in_timer;
+    struct net_timer later;
+};
+
+static void dispatch_timer(struct net_loop *loop, struct net_timer *t)
+{
+    struct dispatch_rec *r = t->arg;
+    r->timer_calls++;
+    r->in_timer = net_loop_dispatching(loop);
+}
+
+static void dispatch_io_cb(struct net_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)events;
+    struct dispatch_rec *r = arg;
+    char c;
+    ck_assert_int_eq(read(fd, &c, 1), 1);
+    r->io_calls++;
+    r->in_io = net_loop_dispatching(loop);
+    net_timer_start(loop, &r->later, 0);
+}
+
+START_TEST(io_dispatching_flag)
+{
+    struct net_loop *loop = new_loop(MAX_FDS);
+    struct dispatch_rec rec = {0};
+    rec.later.fn = dispatch_timer;
+    rec.later.arg = &rec;
+    int p[2];
+    make_pipe(p);
+    ck_assert(!net_loop_dispatching(loop));
+    ck_assert_int_eq(net_loop_watch(loop, p[0], NET_READABLE, dispatch_io_cb, &rec), 0);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    ck_assert_int_eq(net_loop_run_once(loop, 1000), 2); /* the read and its timer, one pass */
+    ck_assert_int_eq(rec.io_calls, 1);
+    ck_assert_int_eq(rec.timer_calls, 1);
+    ck_assert(rec.in_io);
+    ck_assert(!rec.in_timer);
+    ck_assert(!net_loop_dispatching(loop));
+    net_loop_forget(loop, p[0]);
+    close_fd(&p[0]);
+    close_fd(&p[1]);
+    net_loop_destroy(loop);
+}
+END_TEST
+
 /* Interest 0 silences an fd; watching again re-enables it. */
 START_TEST(io_silence_and_resume)
 {
@@ -1197,6 +1247,7 @@ Suite *make_loop_suite(void)
     tc = tcase_create("Io");
     tcase_add_loop_test(tc, io_events, 0, N_ELEMS(io_vecs));
     tcase_add_test(tc, io_silence_and_resume);
+    tcase_add_test(tc, io_dispatching_flag);
     tcase_add_test(tc, io_silenced_hangup_blocks);
     tcase_add_test(tc, io_closed_without_forget);
     tcase_add_loop_test(tc, io_change_in_callback, 0, N_ELEMS(pair_vecs));

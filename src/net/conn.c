@@ -47,6 +47,7 @@ struct net_conn {
     bool dead;                 /* closed while busy: free when the stack unwinds */
     struct net_timer connect_timer;
     struct net_timer resume_timer; /* reading resumed with decrypted TLS bytes pending */
+    struct net_timer flush_timer;  /* a send from another connection's callback: see below */
     uint64_t bytes_in, bytes_out;
     uint64_t connected_ns, open_ns; /* TCP established; usable (TLS handshake done) */
     char peer[64];
@@ -73,6 +74,14 @@ void net_conn_opts_default(struct net_conn_opts *o)
 }
 
 static void io_ready(struct net_loop *loop, int fd, unsigned events, void *arg);
+
+/* What other connections' callbacks queued in this pass leaves in one write, as it would if
+ * the connection had become writable. */
+static void flush_at_pass_end(struct net_loop *loop, struct net_timer *t)
+{
+    struct net_conn *c = t->arg;
+    io_ready(loop, c->fd, NET_WRITABLE, c);
+}
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
@@ -136,6 +145,7 @@ static void finish(struct net_conn *c, int err, const char *why)
     c->state = CLOSED;
     net_timer_stop(c->loop, &c->connect_timer);
     net_timer_stop(c->loop, &c->resume_timer);
+    net_timer_stop(c->loop, &c->flush_timer);
     net_loop_forget(c->loop, c->fd);
     if (c->ssl != NULL) {
         if (err == 0)
@@ -298,8 +308,14 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
      * whole queue in one write when the callback returns, so every response to one read
      * leaves in one segment instead of one system call each.
      */
+    /*
+     * From another connection's callback (a relay's delivery on one connection frees room for
+     * a message on another), only queue too: a timer of delay 0 flushes after this pass's
+     * callbacks, so what several of them send here leaves in one write.
+     */
+    bool at_pass_end = c->state == OPEN && c->busy == 0 && net_loop_dispatching(c->loop);
     size_t written = 0;
-    if (c->state == OPEN && c->wlen == 0 && c->ssl == NULL && c->busy == 0) {
+    if (c->state == OPEN && c->wlen == 0 && c->ssl == NULL && c->busy == 0 && !at_pass_end) {
         /* sendmsg rather than writev for MSG_NOSIGNAL: a closed peer is an error, not a
          * SIGPIPE (OpenSSL's writes need the process to ignore SIGPIPE; main does). */
         struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
@@ -315,6 +331,11 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
         return ENOMEM;
     queue_iov(c, iov, iovcnt, written);
     note_queue_level(c);
+    if (at_pass_end) {
+        if (!net_timer_armed(&c->flush_timer))
+            net_timer_start(c->loop, &c->flush_timer, 0);
+        return 0;
+    }
     if (c->state == OPEN && c->ssl != NULL && c->busy == 0) {
         /* Outside our own callbacks, try TLS at once; inside, io_ready flushes on return. */
         const char *why = NULL;
@@ -557,6 +578,8 @@ static struct net_conn *conn_new(struct net_loop *loop, int fd, struct net_tls *
     c->connect_timer.arg = c;
     c->resume_timer.fn = resume_reading;
     c->resume_timer.arg = c;
+    c->flush_timer.fn = flush_at_pass_end;
+    c->flush_timer.arg = c;
     return c;
 err:
     free(c->rbuf);

@@ -71,6 +71,7 @@ struct net_loop {
     /* net_loop_set_batch_window(): 0 wakes for every event */
     uint64_t batch_ns;
     uint64_t last_wake_ns; /* when epoll_wait() last returned events */
+    bool dispatching;      /* running I/O callbacks (net_loop_dispatching()) */
 
     struct epoll_event events[NET_LOOP_MAX_EVENTS];
 };
@@ -468,6 +469,11 @@ uint64_t net_loop_batch_window(const struct net_loop *loop)
     return loop->batch_ns;
 }
 
+bool net_loop_dispatching(const struct net_loop *loop)
+{
+    return loop->dispatching;
+}
+
 /*
  * While events come faster than one per window, waking for each costs a context switch and
  * a pass over one event, and each of our writes wakes the peer again for one frame. Sleeping
@@ -508,7 +514,9 @@ int net_loop_run_once(struct net_loop *loop, int max_wait_ms)
         /* A signal cut the wait short: nothing is ready, but timers may be due. */
         n = 0;
     }
+    loop->dispatching = true;
     int ran = dispatch_io(loop, n);
+    loop->dispatching = false;
     return ran + fire_timers(loop);
 }
 

@@ -81,6 +81,12 @@ void net_loop_set_batch_window(struct net_loop *loop, uint64_t ns);
 uint64_t net_loop_batch_window(const struct net_loop *loop);
 
 /*
+ * True while the loop runs I/O callbacks; timers due in the same pass run after them, so work
+ * a callback defers with a timer of delay 0 is done before the loop waits again.
+ */
+bool net_loop_dispatching(const struct net_loop *loop);
+
+/*
  * Waits at most max_wait_ms (-1: until something happens, bounded by the next timer) and
  * dispatches what is ready: I/O callbacks, then due timers. Returns the number of callbacks
  * run, or -1 with errno set when epoll_wait failed for a reason other than EINTR (or ENOMEM,
