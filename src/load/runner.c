@@ -621,9 +621,8 @@ static void on_bound(struct msrp_session *s)
 }
 
 /* How long a message the relay has answered may take to arrive: its response timeout. */
-static uint64_t delivery_timeout_ns(const struct worker *w, const struct msg_tag *tag)
+static uint64_t delivery_timeout_ns(const struct msg_tag *tag)
 {
-    (void)w;
     return tag->expect != NULL && tag->expect->timeout_ns > 0 ? tag->expect->timeout_ns
                                                               : MSRP_DEFAULT_RESPONSE_TIMEOUT_NS;
 }
@@ -690,7 +689,7 @@ static void count_outcome(struct lsession *ls, const struct msg_tag *tag, const 
         if (w->first_error[0] == '\0')
             snprintf(w->first_error, sizeof(w->first_error),
                      "a message the relay answered %d never reached the other end within %.1f s",
-                     o->status, (double)delivery_timeout_ns(w, tag) / 1e9);
+                     o->status, (double)delivery_timeout_ns(tag) / 1e9);
     } else if (!status_expected(tag->expect, o->status)) {
         st->expect_failures++;
         if (w->first_error[0] == '\0' && o->status == 0 && o->local)
@@ -805,32 +804,32 @@ static void delivered(struct worker *w, const char *message_id, uint64_t now)
     message_over(tag->ls, tag, false);
 }
 
+/*
+ * Gives up on a message the relay answered but our other end never received: its response
+ * timeout ran out (expired: a failure, and the session goes on), or its session ended.
+ */
+static void give_up_delivery(struct lsession *ls, struct msg_tag *tag, bool expired, uint64_t now)
+{
+    undelivered_unlink(ls, tag);
+    pending_take(&ls->w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN);
+    struct outcome gone = {.status = 0, .local = true};
+    count_outcome(ls, tag, expired ? &tag->answer : &gone, expired, now);
+    message_over(ls, tag, !expired);
+}
+
 /* Messages the relay answered that never arrived within their response timeout. */
 static void expire_undelivered(struct lsession *ls, uint64_t now)
 {
-    struct worker *w = ls->w;
     while (ls->undelivered != NULL &&
-           ls->undelivered->answer.done_ns + delivery_timeout_ns(w, ls->undelivered) <= now) {
-        struct msg_tag *tag = ls->undelivered;
-        undelivered_unlink(ls, tag);
-        pending_take(&w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN);
-        count_outcome(ls, tag, &tag->answer, true, now);
-        message_over(ls, tag, false);
-    }
+           ls->undelivered->answer.done_ns + delivery_timeout_ns(ls->undelivered) <= now)
+        give_up_delivery(ls, ls->undelivered, true, now);
 }
 
 /* The calling session ended: what it still awaited is lost with it (or cut off by the stop). */
 static void drop_undelivered(struct lsession *ls, uint64_t now)
 {
-    struct worker *w = ls->w;
-    while (ls->undelivered != NULL) {
-        struct msg_tag *tag = ls->undelivered;
-        undelivered_unlink(ls, tag);
-        pending_take(&w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN);
-        struct outcome o = {.status = 0, .local = true};
-        count_outcome(ls, tag, &o, false, now);
-        message_over(ls, tag, true);
-    }
+    while (ls->undelivered != NULL)
+        give_up_delivery(ls, ls->undelivered, false, now);
 }
 
 static void on_chunk(struct msrp_session *s, const struct msrp_chunk_result *r)

@@ -219,7 +219,6 @@ static uint64_t splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-
 static uint64_t gcd_u64(uint64_t a, uint64_t b)
 {
     while (b != 0) {

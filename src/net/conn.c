@@ -306,12 +306,10 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
     /*
      * Inside one of this connection's own callbacks (busy), only queue: io_ready flushes the
      * whole queue in one write when the callback returns, so every response to one read
-     * leaves in one segment instead of one system call each.
-     */
-    /*
-     * From another connection's callback (a relay's delivery on one connection frees room for
-     * a message on another), only queue too: a timer of delay 0 flushes after this pass's
-     * callbacks, so what several of them send here leaves in one write.
+     * leaves in one segment instead of one system call each. From another connection's
+     * callback (a relay's delivery on one connection frees room for a message on another),
+     * only queue too: a timer of delay 0 flushes after this pass's callbacks, so what several
+     * of them send here leaves in one write.
      */
     bool at_pass_end = c->state == OPEN && c->busy == 0 && net_loop_dispatching(c->loop);
     size_t written = 0;

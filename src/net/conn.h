@@ -6,8 +6,9 @@
  * and copies only what the socket did not take, so callers may pass bodies they free right
  * after the call. Sends from the connection's own callbacks, or from another connection's
  * during the loop's I/O callbacks, are copied and leave in one write when the callback
- * returns or once the pass's callbacks are done. Backpressure: above opts.write_high queued bytes the connection is
- * congested (producers should stop); on_drain says when it fell below opts.write_low again;
+ * returns or once the pass's callbacks are done. Backpressure: above opts.write_high queued
+ * bytes the connection is congested (producers should stop); on_drain says when it fell
+ * below opts.write_low again;
  * beyond opts.write_cap net_conn_send() refuses with ENOBUFS. Each wake-up reads at most
  * opts.reads_per_wakeup times so one fast peer cannot starve the others (decrypted TLS bytes
  * still pending in OpenSSL are always drained).
