@@ -26,5 +26,6 @@ Suite *make_digest_suite(void);
 Suite *make_relay_suite(void);
 Suite *make_relay_run_suite(void);
 Suite *make_conform_suite(void);
+Suite *make_faults_suite(void);
 
 #endif
