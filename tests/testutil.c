@@ -1,11 +1,18 @@
-/* testutil.c - guard-page copies, file reading, a PRNG for reproducible tests. */
+/*
+ * testutil.c - guard-page copies, file reading, a PRNG for reproducible tests, visible skips
+ * counted across the forked test processes, and a real Kamailio relay on free loopback ports.
+ */
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -107,6 +114,65 @@ void tmp_remove(struct tmp *t)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* ---- visible skips ------------------------------------------------------------------------- */
+
+#define SKIPS_LISTED 64
+
+/* Shared by the runner and every test child it forks (the children only ever add). */
+struct skip_record {
+    unsigned count;
+    struct {
+        char test[96];
+        char reason[288];
+    } list[SKIPS_LISTED];
+};
+
+static struct skip_record *skips;
+
+void test_skips_init(void)
+{
+    void *m = mmap(NULL, sizeof(*skips), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        perror("testutil: the skip record cannot be mapped");
+        exit(EXIT_FAILURE);
+    }
+    skips = m;
+}
+
+void test_skip(const char *test, const char *fmt, ...)
+{
+    char reason[sizeof(skips->list[0].reason)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s: skipped: %s\n", test, reason);
+    if (skips == NULL)
+        return;
+    unsigned slot = __atomic_fetch_add(&skips->count, 1, __ATOMIC_SEQ_CST);
+    if (slot < SKIPS_LISTED) {
+        snprintf(skips->list[slot].test, sizeof(skips->list[slot].test), "%s", test);
+        snprintf(skips->list[slot].reason, sizeof(skips->list[slot].reason), "%s", reason);
+    }
+}
+
+size_t test_skips_count(void)
+{
+    return skips == NULL ? 0 : __atomic_load_n(&skips->count, __ATOMIC_SEQ_CST);
+}
+
+void test_skips_print(FILE *out)
+{
+    size_t n = test_skips_count();
+    if (n == 0)
+        return;
+    fprintf(out, "skipped tests:\n");
+    for (size_t i = 0; i < n && i < SKIPS_LISTED; i++)
+        fprintf(out, "  %s: %s\n", skips->list[i].test, skips->list[i].reason);
+    if (n > SKIPS_LISTED)
+        fprintf(out, "  ... and %zu more\n", n - SKIPS_LISTED);
+}
+
 /* ---- a real Kamailio relay ------------------------------------------------------------------ */
 
 static const char *relay_tools(void)
@@ -142,9 +208,13 @@ static bool line_value(const char *line, const char *key, char *out, size_t cap)
     return true;
 }
 
-/* As root a missing package is installed; a fresh machine may need its lists updated first. */
+/*
+ * As root a missing package is installed, never silently: one line says what. A fresh machine
+ * may need its lists updated first.
+ */
 static bool install_packages(const char *packages)
 {
+    fprintf(stderr, "testutil: installing %s (apt-get, as root) for the relay tests\n", packages);
     char cmd[512];
     snprintf(cmd, sizeof(cmd),
              "export DEBIAN_FRONTEND=noninteractive; "
@@ -152,12 +222,43 @@ static bool install_packages(const char *packages)
              "{ timeout 300 apt-get update -qq && timeout 300 apt-get install -y -qq "
              "--no-install-recommends %s; }; } >/dev/null 2>&1",
              packages, packages);
-    return system(cmd) == 0;
+    bool ok = system(cmd) == 0;
+    if (!ok)
+        fprintf(stderr, "testutil: apt-get install %s failed\n", packages);
+    return ok;
+}
+
+/* A loopback TCP port nothing listens on right now: bound to port 0, read back, released. */
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    uint16_t port = 0;
+    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+        port = ntohs(sin.sin_port);
+    close(fd);
+    return port;
+}
+
+/* True when $name is set to something other than "" or "0". */
+static bool env_on(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
 }
 
 void test_relay_start(struct test_relay *r, bool tls, const char *env)
 {
     memset(r, 0, sizeof(*r));
+    const char *forced = getenv("RELAY_FORCE_SKIP");
+    if (forced != NULL && *forced != '\0') {
+        snprintf(r->skip, sizeof(r->skip), "RELAY_FORCE_SKIP: %s", forced);
+        return;
+    }
     if (!have_kamailio() || (tls && !have_kamailio_tls())) {
         if (geteuid() != 0) {
             snprintf(r->skip, sizeof(r->skip), "kamailio%s not installed and not root",
@@ -176,19 +277,24 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env)
         snprintf(r->skip, sizeof(r->skip), "%s not found (run from the repository root)", script);
         return;
     }
+    /* Another process may take a port between free_port() and Kamailio's bind: start.sh then
+     * fails (it refuses a port in use, or Kamailio exits), and new ports are tried. */
+    char why[400] = "no free port";
     for (int attempt = 0; attempt < 5 && !r->up; attempt++) {
-        unsigned port = 28000 + (unsigned)(getpid() * 3 + attempt * 7) % 1000 * 2;
+        unsigned port = free_port(), tls_port = tls ? free_port() : 0;
+        if (port == 0 || (tls && (tls_port == 0 || tls_port == port)))
+            continue;
         /* Our own runtime directory, so that a failed start leaves nothing behind. */
         char dir[] = "/tmp/msrpload-relay-test.XXXXXX";
         if (mkdtemp(dir) == NULL)
             break;
         char ports[32];
         if (tls)
-            snprintf(ports, sizeof(ports), "%u %u", port, port + 1);
+            snprintf(ports, sizeof(ports), "%u %u", port, tls_port);
         else
             snprintf(ports, sizeof(ports), "%u", port);
         char cmd[1024];
-        snprintf(cmd, sizeof(cmd), "RELAY_DIR=%s RELAY_TCP_CHILDREN=2 %s timeout 30 %s %s 2>/dev/null",
+        snprintf(cmd, sizeof(cmd), "RELAY_DIR=%s RELAY_TCP_CHILDREN=2 %s timeout 30 %s %s 2>&1",
                  dir, env, script, ports);
         FILE *p = popen(cmd, "r");
         if (p == NULL)
@@ -201,13 +307,15 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env)
             line_value(line, "RELAY_TLS_URI", r->tls_uri, sizeof(r->tls_uri));
             line_value(line, "RELAY_CERT", r->cert, sizeof(r->cert));
             line_value(line, "RELAY_PIDFILE", r->pidfile, sizeof(r->pidfile));
+            if (strncmp(line, "start.sh: ", 10) == 0)
+                snprintf(why, sizeof(why), "%.300s", line);
         }
         int st = pclose(p);
         if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && r->uri[0] != '\0' && r->pidfile[0] != '\0' &&
             (!tls || r->tls_uri[0] != '\0')) {
             r->up = true;
             r->port = (uint16_t)port;
-            r->tls_port = tls ? (uint16_t)(port + 1) : 0;
+            r->tls_port = (uint16_t)tls_port;
         } else if (r->pidfile[0] != '\0') {
             test_relay_stop(r);
         }
@@ -219,7 +327,8 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env)
         }
     }
     if (!r->up)
-        snprintf(r->skip, sizeof(r->skip), "tools/relay/start.sh failed (5 ports tried)");
+        snprintf(r->skip, sizeof(r->skip), "the relay did not start on 5 free ports (last: %s)",
+                 why);
 }
 
 void test_relay_stop(struct test_relay *r)
@@ -239,6 +348,8 @@ bool test_relay_skip(const struct test_relay *r, const char *test)
 {
     if (r->up)
         return false;
-    fprintf(stderr, "%s: skipped: %s\n", test, r->skip);
+    if (env_on("REQUIRE_RELAY"))
+        ck_abort_msg("%s: the relay tests must run here (REQUIRE_RELAY=1), but %s", test, r->skip);
+    test_skip(test, "%s", r->skip);
     return true;
 }

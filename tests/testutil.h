@@ -1,10 +1,11 @@
-/* testutil.h - helpers shared by the test suites. */
+/* testutil.h - helpers shared by the test suites: files, a PRNG, skips, a real relay. */
 #ifndef MSRPLOAD_TESTS_TESTUTIL_H
 #define MSRPLOAD_TESTS_TESTUTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /*
  * Copies len bytes so that the last one sits right before a PROT_NONE page: reading one byte
@@ -33,9 +34,23 @@ void tmp_make(struct tmp *t);
 void tmp_remove(struct tmp *t);
 
 /*
+ * Visible skips. libcheck has no skip state and runs each test in a forked child, so a skip is
+ * recorded in a MAP_SHARED mapping that test_skips_init() makes before srunner_run_all; the
+ * runner then lists the skips and counts them apart from the passes. test_skip prints
+ * "TEST: skipped: REASON" on stderr and records it; the test then returns.
+ */
+void test_skips_init(void);
+void test_skip(const char *test, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+size_t test_skips_count(void);
+void test_skips_print(FILE *out);
+
+/*
  * A real Kamailio MSRP relay on loopback (tools/relay/start.sh), for the tests that need one.
- * When kamailio is missing it is installed as root and otherwise the relay stays down with the
- * reason in skip; a test then prints "NAME: skipped: REASON" (test_relay_skip) and returns.
+ * When kamailio is missing it is installed as root (one line on stderr says so) and otherwise
+ * the relay stays down with the reason in skip; test_relay_skip then records a skip and the
+ * test returns. REQUIRE_RELAY=1 (CI) turns that skip into a failure with the same reason;
+ * RELAY_FORCE_SKIP=REASON keeps the relay down as if Kamailio were missing (to test the skip).
+ * The relay's ports are free ports (bound to port 0 and released), tried again on a clash.
  * env: extra VAR=value words for start.sh (e.g. "RELAY_EXPIRES_MIN=2"), or "".
  */
 struct test_relay {
