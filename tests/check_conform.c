@@ -8,7 +8,6 @@
  * serve listens on a port the kernel picks, and is ready once it has printed its URI.
  */
 #include <check.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,63 +20,12 @@
 #include "suites.h"
 #include "testutil.h"
 
-/* A serve started by a test, listening on a port the kernel picked. */
-struct served {
-    pid_t pid;
-    unsigned port;
-};
-
-/*
- * Starts serve on 127.0.0.1:0 with an optional violation. serve prints its URI once it
- * listens, so reading that line (bounded) is the wait for it to be ready and gives the port.
- * Its event lines go to --log /dev/null, so nothing else is ever written to the pipe.
- */
-static struct served start_serve(const char *violate)
+/* serve on a port the kernel picks, answering session s1, with an optional violation. */
+static void start_serve(struct test_serve *sv, const char *violate)
 {
-    int out[2];
-    ck_assert_int_eq(pipe(out), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(out[1], STDOUT_FILENO);
-        close(out[0]);
-        close(out[1]);
-        freopen("/dev/null", "w", stderr);
-        if (violate != NULL)
-            execl(msrpload_binary(), "msrpload", "serve", "--listen", "127.0.0.1:0",
-                  "--session-id", "s1", "--log", "/dev/null", "--violate", violate, (char *)NULL);
-        else
-            execl(msrpload_binary(), "msrpload", "serve", "--listen", "127.0.0.1:0",
-                  "--session-id", "s1", "--log", "/dev/null", (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char line[256];
-    size_t len = 0;
-    while (len < sizeof(line) - 1 && memchr(line, '\n', len) == NULL) {
-        struct pollfd p = {.fd = out[0], .events = POLLIN};
-        if (poll(&p, 1, 20000) != 1)
-            break;
-        ssize_t n = read(out[0], line + len, sizeof(line) - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(out[0]);
-    line[len] = '\0';
-    struct served sv = {.pid = pid};
-    if (sscanf(line, "msrp://127.0.0.1:%u/s1;tcp", &sv.port) != 1 || sv.port == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        ck_abort_msg("serve printed no URI within 20 s (got \"%s\")", line);
-    }
-    return sv;
-}
-static void stop(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    int st;
-    waitpid(pid, &st, 0);
+    const char *plain[] = {"--session-id", "s1", NULL};
+    const char *broken[] = {"--session-id", "s1", "--violate", violate, NULL};
+    test_serve_start(sv, violate != NULL ? broken : plain);
 }
 
 /* A whole file as a NUL-terminated string (read_file's buffer has no NUL). */
@@ -101,16 +49,17 @@ static int run(const char *cmd)
 
 START_TEST(test_all_pass_against_serve)
 {
-    struct served sv = start_serve(NULL);
+    struct test_serve sv;
+    start_serve(&sv, NULL);
     struct tmp t;
     tmp_make(&t);
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' --junit %s/j.xml "
              "--json %s/r.json --tap > %s/out.tap",
-             msrpload_binary(), sv.port, t.dir, t.dir, t.dir);
+             msrpload_binary(), (unsigned)sv.port, t.dir, t.dir, t.dir);
     int rc = run(cmd);
-    stop(sv.pid);
+    test_serve_stop(&sv);
     char path[128];
     snprintf(path, sizeof path, "%s/out.tap", t.dir);
     char *tap = read_text(path);
@@ -143,14 +92,15 @@ START_TEST(test_each_case_fails_against_its_wrong_peer)
         char err[512];
         ck_assert_msg(scenario_load(file, &sc, err, sizeof err) == 0, "%s", err);
         ck_assert_msg(sc.kase->wrong_peer[0] != '\0', "%s has no wrong_peer", file);
-        struct served sv = start_serve(sc.kase->wrong_peer);
+        struct test_serve sv;
+        start_serve(&sv, sc.kase->wrong_peer);
         char cmd[1024];
         snprintf(cmd, sizeof cmd,
                  "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' --case '%s' "
                  ">/dev/null 2>&1",
-                 msrpload_binary(), sv.port, sc.kase->id);
+                 msrpload_binary(), (unsigned)sv.port, sc.kase->id);
         int rc = run(cmd);
-        stop(sv.pid);
+        test_serve_stop(&sv);
         ck_assert_msg(rc == 1, "%s passed (exit %d) against serve --violate %s", sc.kase->id,
                       rc, sc.kase->wrong_peer);
         scenario_free(&sc);

@@ -1,19 +1,25 @@
 /*
- * testutil.c - guard-page copies, file reading, a PRNG for reproducible tests, visible skips
- * counted across the forked test processes, and a real Kamailio relay on free loopback ports.
+ * testutil.c - guard-page copies, file reading, a PRNG for reproducible tests, msrpload serve
+ * on port 0 waited for until it listens, visible skips counted across the forked test
+ * processes, and a real Kamailio relay on free loopback ports.
  */
 #include "testutil.h"
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static size_t page_size(void)
@@ -112,6 +118,93 @@ void tmp_remove(struct tmp *t)
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
     ck_assert_int_eq(system(cmd), 0);
+}
+
+/* ---- msrpload serve on a port of the kernel's choosing ----------------------------------------- */
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void test_serve_start(struct test_serve *s, const char *const *args)
+{
+    memset(s, 0, sizeof(*s));
+    const char *argv[40] = {msrpload_binary(), "serve", "--listen", "127.0.0.1:0"};
+    int argc = 4;
+    bool has_log = false;
+    for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
+        ck_assert_int_lt(argc, 36);
+        has_log |= strcmp(args[i], "--log") == 0;
+        argv[argc++] = args[i];
+    }
+    if (!has_log) {
+        argv[argc++] = "--log";
+        argv[argc++] = "/dev/null";
+    }
+    argv[argc] = NULL;
+    int out[2];
+    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (dup2(out[1], STDOUT_FILENO) < 0 || devnull < 0 || dup2(devnull, STDERR_FILENO) < 0)
+            _exit(127);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    char line[sizeof(s->uri)];
+    size_t len = 0;
+    uint64_t deadline = monotonic_ms() + 20000;
+    while (len < sizeof(line) - 1 && memchr(line, '\n', len) == NULL) {
+        uint64_t now = monotonic_ms();
+        struct pollfd p = {.fd = out[0], .events = POLLIN};
+        if (now >= deadline || poll(&p, 1, (int)(deadline - now)) != 1)
+            break;
+        ssize_t n = read(out[0], line + len, sizeof(line) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(out[0]);
+    line[len] = '\0';
+    line[strcspn(line, "\r\n")] = '\0';
+    s->pid = pid;
+    const char *colon = strrchr(line, ':');
+    unsigned port = 0;
+    if (strncmp(line, "msrp", 4) != 0 || colon == NULL || sscanf(colon + 1, "%u", &port) != 1 ||
+        port == 0 || port > 65535) {
+        test_serve_stop(s);
+        ck_abort_msg("msrpload serve printed no URI within 20 s (got \"%s\")", line);
+    }
+    snprintf(s->uri, sizeof(s->uri), "%s", line);
+    s->port = (uint16_t)port;
+}
+
+int test_serve_stop(struct test_serve *s)
+{
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, SIGTERM);
+    int st = 0;
+    uint64_t deadline = monotonic_ms() + 10000;
+    pid_t got;
+    while ((got = waitpid(s->pid, &st, WNOHANG)) == 0 && monotonic_ms() < deadline)
+        usleep(10000);
+    if (got == 0) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, &st, 0);
+    }
+    s->pid = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* ---- visible skips ------------------------------------------------------------------------- */

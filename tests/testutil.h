@@ -34,6 +34,22 @@ void tmp_make(struct tmp *t);
 void tmp_remove(struct tmp *t);
 
 /*
+ * `msrpload serve --listen 127.0.0.1:0 ARGS...` for a test (args: NULL-terminated, or NULL).
+ * serve prints its session URIs once it listens: reading the first one (bounded, 20 s) into
+ * uri, with its port, is the wait for it to be ready; the test fails when none comes. Unless
+ * args has a --log of its own, the event lines go to /dev/null, so nothing else is written to
+ * the pipe; stderr goes to /dev/null. serve is killed if the test process dies.
+ * test_serve_stop sends SIGTERM, SIGKILL after 10 s; returns the exit code, -1 if killed.
+ */
+struct test_serve {
+    int pid;
+    uint16_t port;
+    char uri[256];
+};
+void test_serve_start(struct test_serve *s, const char *const *args);
+int test_serve_stop(struct test_serve *s);
+
+/*
  * Visible skips. libcheck has no skip state and runs each test in a forked child, so a skip is
  * recorded in a MAP_SHARED mapping that test_skips_init() makes before srunner_run_all; the
  * runner then lists the skips and counts them apart from the passes. test_skip prints
