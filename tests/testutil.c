@@ -286,6 +286,31 @@ static bool have_kamailio_tls(void)
            system("test -n \"$(find /usr/lib -path '*kamailio/modules/tls.so' 2>/dev/null)\"") == 0;
 }
 
+static bool have_command(const char *name)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", name);
+    return system(cmd) == 0;
+}
+
+/*
+ * The Debian packages the relay needs that are missing, each after a space, in out: Kamailio
+ * (its TLS module for tls), openssl for start.sh's certificate, ps (procps) for stop.sh.
+ */
+static bool relay_packages_missing(bool tls, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!have_kamailio())
+        snprintf(out + strlen(out), cap - strlen(out), " kamailio");
+    if (tls && !have_kamailio_tls())
+        snprintf(out + strlen(out), cap - strlen(out), " kamailio-tls-modules");
+    if (tls && !have_command("openssl"))
+        snprintf(out + strlen(out), cap - strlen(out), " openssl");
+    if (!have_command("ps"))
+        snprintf(out + strlen(out), cap - strlen(out), " procps");
+    return out[0] != '\0';
+}
+
 /* Reads NAME='value' from start.sh's output. */
 static bool line_value(const char *line, const char *key, char *out, size_t cap)
 {
@@ -352,15 +377,14 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env)
         snprintf(r->skip, sizeof(r->skip), "RELAY_FORCE_SKIP: %s", forced);
         return;
     }
-    if (!have_kamailio() || (tls && !have_kamailio_tls())) {
+    char missing[128];
+    if (relay_packages_missing(tls, missing, sizeof(missing))) {
         if (geteuid() != 0) {
-            snprintf(r->skip, sizeof(r->skip), "kamailio%s not installed and not root",
-                     tls ? " (with kamailio-tls-modules)" : "");
+            snprintf(r->skip, sizeof(r->skip), "not installed and not root:%s", missing);
             return;
         }
-        if (!install_packages(tls ? "kamailio kamailio-tls-modules" : "kamailio") ||
-            !have_kamailio() || (tls && !have_kamailio_tls())) {
-            snprintf(r->skip, sizeof(r->skip), "kamailio could not be installed (apt-get)");
+        if (!install_packages(missing + 1) || relay_packages_missing(tls, missing, sizeof(missing))) {
+            snprintf(r->skip, sizeof(r->skip), "could not be installed (apt-get):%s", missing);
             return;
         }
     }
