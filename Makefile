@@ -71,7 +71,9 @@ $(BUILD)/tests/%.o: MSRP_CFLAGS += $(CHECK_CFLAGS)
 $(BUILD)/check_runner: $(LIB_OBJS) $(TEST_OBJS)
 	$(CC) $(MSRP_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(MSRP_LDLIBS) $(LDLIBS)
 
-# Tests find their data and the binary from the top of the tree.
+# Tests find their data and the binary from the top of the tree. The runner ends with the
+# skipped tests (and why), then "N passed, N failed, N skipped"; REQUIRE_RELAY=1 (CI) makes a
+# relay test fail instead of skipping when its Kamailio relay cannot start.
 check: $(BUILD)/check_runner msrpload
 	$(BUILD)/check_runner
 

@@ -208,7 +208,7 @@ START_TEST(decode_malformed_reports_offset)
     free(raw);
     run_free(&r);
 
-    /* A chunk error: the chunk is printed with its error, then the run stops with exit 1. */
+    /* A chunk error: the chunk is printed with its error, and the exit code is 1. */
     r = run("decode tests/malformed/byte-range.syntax.msrp", NULL);
     ck_assert_int_eq(r.status, 1);
     ck_assert_uint_eq(json_lines(r.out, o, 2), 1);
@@ -221,6 +221,55 @@ START_TEST(decode_malformed_reports_offset)
     ck_assert_int_eq(r.status, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "does-not-exist"));
     run_free(&r);
+}
+END_TEST
+
+/*
+ * A chunk whose framing holds but whose head is invalid (a Message-ID that is not an ident)
+ * between two good ones: all three are printed, the bad one with its error, and decode still
+ * exits 1 once the stream is read to its end.
+ */
+START_TEST(decode_goes_on_after_a_bad_head)
+{
+    static const char good[] = "MSRP good%04d SEND\r\nTo-Path: msrp://b.example.com:8888/s1;tcp\r\n"
+                               "From-Path: msrp://a.example.com:7777/s2;tcp\r\n"
+                               "Message-ID: mid%05d\r\nByte-Range: 1-2/2\r\n"
+                               "Content-Type: text/plain\r\n\r\nhi\r\n-------good%04d$\r\n";
+    char path[] = "/tmp/msrpload-badhead-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "wb");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, good, 1, 1, 1);
+    long bad_at = ftell(f);
+    fputs("MSRP badd0002 SEND\r\nTo-Path: msrp://b.example.com:8888/s1;tcp\r\n"
+          "From-Path: msrp://a.example.com:7777/s2;tcp\r\nMessage-ID: ab\r\n"
+          "-------badd0002$\r\n",
+          f);
+    fprintf(f, good, 3, 3, 3);
+    fclose(f);
+    char *args;
+    ck_assert_int_ge(asprintf(&args, "decode %s", path), 0);
+    struct run_result r = run(args, NULL);
+    ck_assert_msg(r.status == 1, "exit %d: %s", r.status, r.err);
+    json_t *o[4];
+    ck_assert_uint_eq(json_lines(r.out, o, 4), 3);
+    ck_assert_str_eq(json_string_value(json_object_get(o[0], "tid")), "good0001");
+    ck_assert_ptr_null(json_object_get(o[0], "error"));
+    ck_assert_str_eq(json_string_value(json_object_get(o[1], "tid")), "badd0002");
+    ck_assert_str_eq(json_string_value(json_object_get(o[1], "error")), "message-id");
+    ck_assert_int_eq(json_integer_value(json_object_get(o[1], "offset")), bad_at);
+    ck_assert_str_eq(json_string_value(json_object_get(o[2], "tid")), "good0003");
+    ck_assert_ptr_null(json_object_get(o[2], "error"));
+    ck_assert_int_eq(json_integer_value(json_object_get(o[2], "body_len")), 2);
+    for (int i = 0; i < 3; i++)
+        json_decref(o[i]);
+    char want[64];
+    snprintf(want, sizeof(want), "chunk at byte %ld:", bad_at);
+    ck_assert_msg(strstr(r.err, want) != NULL, "stderr: %s", r.err);
+    run_free(&r);
+    unlink(path);
+    free(args);
 }
 END_TEST
 
@@ -345,6 +394,7 @@ Suite *make_cli_suite(void)
     tcase_add_test(tc, decode_report_example);
     tcase_add_test(tc, decode_responses_and_stars);
     tcase_add_test(tc, decode_malformed_reports_offset);
+    tcase_add_test(tc, decode_goes_on_after_a_bad_head);
     tcase_add_test(tc, decode_truncated_stream);
     tcase_add_test(tc, decode_large_body_in_segments);
     suite_add_tcase(s, tc);

@@ -3,8 +3,9 @@
  * msrpload's own `serve`, and every case fails against a `serve --violate NAME` that breaks
  * exactly the rule the case checks (its "wrong_peer"), so no case passes by accident. The
  * relay cases do the same against tests/fake_relay.c (correct, then with the case's
- * violation), and run against a real Kamailio relay when one is installed (skipped
- * otherwise, with a line saying so).
+ * violation), and run against a real Kamailio relay (tests/testutil.c: installed as root
+ * when missing, else a counted skip with its reason; a failure under REQUIRE_RELAY=1). Every
+ * serve listens on a port the kernel picks, and is ready once it has printed its URI.
  */
 #include <check.h>
 #include <signal.h>
@@ -19,33 +20,12 @@
 #include "suites.h"
 #include "testutil.h"
 
-/* Starts serve on a free-ish port with an optional violation; returns its pid. */
-static pid_t start_serve(int port, const char *violate)
+/* serve on a port the kernel picks, answering session s1, with an optional violation. */
+static void start_serve(struct test_serve *sv, const char *violate)
 {
-    char listen[32];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        freopen("/dev/null", "w", stdout);
-        freopen("/dev/null", "w", stderr);
-        if (violate != NULL)
-            execl(msrpload_binary(), "msrpload", "serve", "--listen", listen, "--session-id",
-                  "s1", "--violate", violate, (char *)NULL);
-        else
-            execl(msrpload_binary(), "msrpload", "serve", "--listen", listen, "--session-id",
-                  "s1", (char *)NULL);
-        _exit(127);
-    }
-    usleep(300000);
-    return pid;
-}
-
-static void stop(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    int st;
-    waitpid(pid, &st, 0);
+    const char *plain[] = {"--session-id", "s1", NULL};
+    const char *broken[] = {"--session-id", "s1", "--violate", violate, NULL};
+    test_serve_start(sv, violate != NULL ? broken : plain);
 }
 
 /* A whole file as a NUL-terminated string (read_file's buffer has no NUL). */
@@ -69,16 +49,17 @@ static int run(const char *cmd)
 
 START_TEST(test_all_pass_against_serve)
 {
-    pid_t pid = start_serve(28701, NULL);
+    struct test_serve sv;
+    start_serve(&sv, NULL);
     struct tmp t;
     tmp_make(&t);
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "%s conform --strict --target 'msrp://127.0.0.1:28701/s1;tcp' --junit %s/j.xml "
+             "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' --junit %s/j.xml "
              "--json %s/r.json --tap > %s/out.tap",
-             msrpload_binary(), t.dir, t.dir, t.dir);
+             msrpload_binary(), (unsigned)sv.port, t.dir, t.dir, t.dir);
     int rc = run(cmd);
-    stop(pid);
+    test_serve_stop(&sv);
     char path[128];
     snprintf(path, sizeof path, "%s/out.tap", t.dir);
     char *tap = read_text(path);
@@ -104,25 +85,25 @@ START_TEST(test_each_case_fails_against_its_wrong_peer)
     FILE *ls = popen("ls scenarios/conformance/4975-*.json", "r");
     ck_assert_ptr_nonnull(ls);
     char file[512];
-    int port = 28710, checked = 0;
+    int checked = 0;
     while (fgets(file, sizeof file, ls) != NULL) {
         file[strcspn(file, "\n")] = '\0';
         struct scenario sc;
         char err[512];
         ck_assert_msg(scenario_load(file, &sc, err, sizeof err) == 0, "%s", err);
         ck_assert_msg(sc.kase->wrong_peer[0] != '\0', "%s has no wrong_peer", file);
-        pid_t pid = start_serve(port, sc.kase->wrong_peer);
+        struct test_serve sv;
+        start_serve(&sv, sc.kase->wrong_peer);
         char cmd[1024];
         snprintf(cmd, sizeof cmd,
-                 "%s conform --strict --target 'msrp://127.0.0.1:%d/s1;tcp' --case '%s' "
+                 "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' --case '%s' "
                  ">/dev/null 2>&1",
-                 msrpload_binary(), port, sc.kase->id);
+                 msrpload_binary(), (unsigned)sv.port, sc.kase->id);
         int rc = run(cmd);
-        stop(pid);
+        test_serve_stop(&sv);
         ck_assert_msg(rc == 1, "%s passed (exit %d) against serve --violate %s", sc.kase->id,
                       rc, sc.kase->wrong_peer);
         scenario_free(&sc);
-        port++;
         checked++;
     }
     pclose(ls);
@@ -241,20 +222,19 @@ END_TEST
 /* The relay cases against Kamailio: the results docs/interop.md describes. */
 START_TEST(test_relay_cases_against_kamailio)
 {
-    if (run("command -v kamailio >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "check_conform: kamailio is not installed: relay cases skipped\n");
+    struct test_relay relay;
+    test_relay_start(&relay, false, "");
+    if (test_relay_skip(&relay, "conform relay_cases_against_kamailio"))
         return;
-    }
     struct tmp t;
     tmp_make(&t);
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "set -e; eval \"$(tools/relay/start.sh 28790)\"; echo alice-secret > %s/pw; "
-             "rc=0; %s conform --relay \"$RELAY_URI\" --relay-user alice "
-             "--relay-password-file %s/pw --case 4976- > %s/out.txt 2>&1 || rc=$?; "
-             "tools/relay/stop.sh \"$RELAY_PIDFILE\" --clean; exit $rc",
-             t.dir, msrpload_binary(), t.dir, t.dir);
+             "echo alice-secret > %s/pw && %s conform --relay '%s' --relay-user alice "
+             "--relay-password-file %s/pw --case 4976- > %s/out.txt 2>&1",
+             t.dir, msrpload_binary(), relay.uri, t.dir, t.dir);
     int rc = run(cmd);
+    test_relay_stop(&relay);
     char path[128];
     snprintf(path, sizeof path, "%s/out.txt", t.dir);
     char *out = read_text(path);

@@ -23,6 +23,7 @@
 #include "net/loop.h"
 #include "net/tls.h"
 #include "suites.h"
+#include "testutil.h"
 
 #define N_ELEMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define MS (1000ull * 1000ull)
@@ -953,7 +954,7 @@ START_TEST(connect_times_out)
         hangs = r != 0 && poll(&p, 1, 100) == 0;
     }
     if (!hangs) {
-        fprintf(stderr, "conn: connect_times_out skipped: the kernel completes every connect\n");
+        test_skip("conn connect_times_out", "the kernel completes every connect");
     } else {
         W.copts.connect_timeout_ns = 100 * MS;
         uint64_t start = net_now_ns();
@@ -1036,7 +1037,7 @@ START_TEST(ipv6_loopback)
     bool tls = _i;
     int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (probe < 0) {
-        fprintf(stderr, "conn: ipv6_loopback skipped: no IPv6 sockets (%s)\n", strerror(errno));
+        test_skip("conn ipv6_loopback", "no IPv6 sockets (%s)", strerror(errno));
         return;
     }
     close(probe);
@@ -1047,7 +1048,7 @@ START_TEST(ipv6_loopback)
     int rc = net_listener_open(W.loop, (struct sockaddr *)&ss, len, server_tls(tls), on_accept, &W,
                                &W.sopts, &W.lst, err, sizeof(err));
     if (rc == EADDRNOTAVAIL || rc == EAFNOSUPPORT) {
-        fprintf(stderr, "conn: ipv6_loopback skipped: %s\n", err);
+        test_skip("conn ipv6_loopback", "%s", err);
         return;
     }
     ck_assert_msg(rc == 0, "listen on ::1: %s", err);

@@ -714,7 +714,9 @@ static void kamailio_teardown(void)
 
 static bool kamailio_skip(const char *test)
 {
-    return test_relay_skip(&K, test);
+    char name[96];
+    snprintf(name, sizeof(name), "relay %s", test);
+    return test_relay_skip(&K, name);
 }
 
 static void kamailio_auth(const char *pass, uint32_t expires)

@@ -12,7 +12,8 @@
  *
  * One relay per tcase (unchecked fixtures): TCP with RELAY_EXPIRES_MIN=2 (so that refreshes
  * can be seen within seconds), and one with TLS. Every wait is bounded, every msrpload run is
- * under `timeout 60`. Without Kamailio every test prints why it is skipped and returns.
+ * under `timeout 60`. Without Kamailio every test prints why it is skipped and returns (a
+ * counted skip; a failure under REQUIRE_RELAY=1, see tests/testutil.h).
  */
 #include <jansson.h>
 #include <openssl/evp.h>

@@ -16,6 +16,7 @@ Suite *make_reasm_suite(void);
 Suite *make_session_suite(void);
 Suite *make_run_suite(void);
 Suite *make_pending_suite(void);
+Suite *make_skips_suite(void);
 Suite *make_serve_suite(void);
 Suite *make_conn_suite(void);
 Suite *make_histogram_suite(void);

@@ -1,12 +1,25 @@
-/* testutil.c - guard-page copies, file reading, a PRNG for reproducible tests. */
+/*
+ * testutil.c - guard-page copies, file reading, a PRNG for reproducible tests, msrpload serve
+ * on port 0 waited for until it listens, visible skips counted across the forked test
+ * processes, and a real Kamailio relay on free loopback ports.
+ */
 #include "testutil.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static size_t page_size(void)
@@ -107,6 +120,152 @@ void tmp_remove(struct tmp *t)
     ck_assert_int_eq(system(cmd), 0);
 }
 
+/* ---- msrpload serve on a port of the kernel's choosing ----------------------------------------- */
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void test_serve_start(struct test_serve *s, const char *const *args)
+{
+    memset(s, 0, sizeof(*s));
+    const char *argv[40] = {msrpload_binary(), "serve", "--listen", "127.0.0.1:0"};
+    int argc = 4;
+    bool has_log = false;
+    for (size_t i = 0; args != NULL && args[i] != NULL; i++) {
+        ck_assert_int_lt(argc, 36);
+        has_log |= strcmp(args[i], "--log") == 0;
+        argv[argc++] = args[i];
+    }
+    if (!has_log) {
+        argv[argc++] = "--log";
+        argv[argc++] = "/dev/null";
+    }
+    argv[argc] = NULL;
+    int out[2];
+    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int devnull = open("/dev/null", O_WRONLY);
+        if (dup2(out[1], STDOUT_FILENO) < 0 || devnull < 0 || dup2(devnull, STDERR_FILENO) < 0)
+            _exit(127);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    char line[sizeof(s->uri)];
+    size_t len = 0;
+    uint64_t deadline = monotonic_ms() + 20000;
+    while (len < sizeof(line) - 1 && memchr(line, '\n', len) == NULL) {
+        uint64_t now = monotonic_ms();
+        struct pollfd p = {.fd = out[0], .events = POLLIN};
+        if (now >= deadline || poll(&p, 1, (int)(deadline - now)) != 1)
+            break;
+        ssize_t n = read(out[0], line + len, sizeof(line) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(out[0]);
+    line[len] = '\0';
+    line[strcspn(line, "\r\n")] = '\0';
+    s->pid = pid;
+    const char *colon = strrchr(line, ':');
+    unsigned port = 0;
+    if (strncmp(line, "msrp", 4) != 0 || colon == NULL || sscanf(colon + 1, "%u", &port) != 1 ||
+        port == 0 || port > 65535) {
+        test_serve_stop(s);
+        ck_abort_msg("msrpload serve printed no URI within 20 s (got \"%s\")", line);
+    }
+    snprintf(s->uri, sizeof(s->uri), "%s", line);
+    s->port = (uint16_t)port;
+}
+
+int test_serve_stop(struct test_serve *s)
+{
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, SIGTERM);
+    int st = 0;
+    uint64_t deadline = monotonic_ms() + 10000;
+    pid_t got;
+    while ((got = waitpid(s->pid, &st, WNOHANG)) == 0 && monotonic_ms() < deadline)
+        usleep(10000);
+    if (got == 0) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, &st, 0);
+    }
+    s->pid = 0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* ---- visible skips ------------------------------------------------------------------------- */
+
+#define SKIPS_LISTED 64
+
+/* Shared by the runner and every test child it forks (the children only ever add). */
+struct skip_record {
+    unsigned count;
+    struct {
+        char test[96];
+        char reason[288];
+    } list[SKIPS_LISTED];
+};
+
+static struct skip_record *skips;
+
+void test_skips_init(void)
+{
+    void *m = mmap(NULL, sizeof(*skips), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        perror("testutil: the skip record cannot be mapped");
+        exit(EXIT_FAILURE);
+    }
+    skips = m;
+}
+
+void test_skip(const char *test, const char *fmt, ...)
+{
+    char reason[sizeof(skips->list[0].reason)];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s: skipped: %s\n", test, reason);
+    if (skips == NULL)
+        return;
+    unsigned slot = __atomic_fetch_add(&skips->count, 1, __ATOMIC_SEQ_CST);
+    if (slot < SKIPS_LISTED) {
+        snprintf(skips->list[slot].test, sizeof(skips->list[slot].test), "%s", test);
+        snprintf(skips->list[slot].reason, sizeof(skips->list[slot].reason), "%s", reason);
+    }
+}
+
+size_t test_skips_count(void)
+{
+    return skips == NULL ? 0 : __atomic_load_n(&skips->count, __ATOMIC_SEQ_CST);
+}
+
+void test_skips_print(FILE *out)
+{
+    size_t n = test_skips_count();
+    if (n == 0)
+        return;
+    fprintf(out, "skipped tests:\n");
+    for (size_t i = 0; i < n && i < SKIPS_LISTED; i++)
+        fprintf(out, "  %s: %s\n", skips->list[i].test, skips->list[i].reason);
+    if (n > SKIPS_LISTED)
+        fprintf(out, "  ... and %zu more\n", n - SKIPS_LISTED);
+}
+
 /* ---- a real Kamailio relay ------------------------------------------------------------------ */
 
 static const char *relay_tools(void)
@@ -127,6 +286,31 @@ static bool have_kamailio_tls(void)
            system("test -n \"$(find /usr/lib -path '*kamailio/modules/tls.so' 2>/dev/null)\"") == 0;
 }
 
+static bool have_command(const char *name)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", name);
+    return system(cmd) == 0;
+}
+
+/*
+ * The Debian packages the relay needs that are missing, each after a space, in out: Kamailio
+ * (its TLS module for tls), openssl for start.sh's certificate, ps (procps) for stop.sh.
+ */
+static bool relay_packages_missing(bool tls, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!have_kamailio())
+        snprintf(out + strlen(out), cap - strlen(out), " kamailio");
+    if (tls && !have_kamailio_tls())
+        snprintf(out + strlen(out), cap - strlen(out), " kamailio-tls-modules");
+    if (tls && !have_command("openssl"))
+        snprintf(out + strlen(out), cap - strlen(out), " openssl");
+    if (!have_command("ps"))
+        snprintf(out + strlen(out), cap - strlen(out), " procps");
+    return out[0] != '\0';
+}
+
 /* Reads NAME='value' from start.sh's output. */
 static bool line_value(const char *line, const char *key, char *out, size_t cap)
 {
@@ -142,9 +326,13 @@ static bool line_value(const char *line, const char *key, char *out, size_t cap)
     return true;
 }
 
-/* As root a missing package is installed; a fresh machine may need its lists updated first. */
+/*
+ * As root a missing package is installed, never silently: one line says what. A fresh machine
+ * may need its lists updated first.
+ */
 static bool install_packages(const char *packages)
 {
+    fprintf(stderr, "testutil: installing %s (apt-get, as root) for the relay tests\n", packages);
     char cmd[512];
     snprintf(cmd, sizeof(cmd),
              "export DEBIAN_FRONTEND=noninteractive; "
@@ -152,21 +340,51 @@ static bool install_packages(const char *packages)
              "{ timeout 300 apt-get update -qq && timeout 300 apt-get install -y -qq "
              "--no-install-recommends %s; }; } >/dev/null 2>&1",
              packages, packages);
-    return system(cmd) == 0;
+    bool ok = system(cmd) == 0;
+    if (!ok)
+        fprintf(stderr, "testutil: apt-get install %s failed\n", packages);
+    return ok;
+}
+
+/* A loopback TCP port nothing listens on right now: bound to port 0, read back, released. */
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(sin);
+    uint16_t port = 0;
+    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+        port = ntohs(sin.sin_port);
+    close(fd);
+    return port;
+}
+
+/* True when $name is set to something other than "" or "0". */
+static bool env_on(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
 }
 
 void test_relay_start(struct test_relay *r, bool tls, const char *env)
 {
     memset(r, 0, sizeof(*r));
-    if (!have_kamailio() || (tls && !have_kamailio_tls())) {
+    const char *forced = getenv("RELAY_FORCE_SKIP");
+    if (forced != NULL && *forced != '\0') {
+        snprintf(r->skip, sizeof(r->skip), "RELAY_FORCE_SKIP: %s", forced);
+        return;
+    }
+    char missing[128];
+    if (relay_packages_missing(tls, missing, sizeof(missing))) {
         if (geteuid() != 0) {
-            snprintf(r->skip, sizeof(r->skip), "kamailio%s not installed and not root",
-                     tls ? " (with kamailio-tls-modules)" : "");
+            snprintf(r->skip, sizeof(r->skip), "not installed and not root:%s", missing);
             return;
         }
-        if (!install_packages(tls ? "kamailio kamailio-tls-modules" : "kamailio") ||
-            !have_kamailio() || (tls && !have_kamailio_tls())) {
-            snprintf(r->skip, sizeof(r->skip), "kamailio could not be installed (apt-get)");
+        if (!install_packages(missing + 1) || relay_packages_missing(tls, missing, sizeof(missing))) {
+            snprintf(r->skip, sizeof(r->skip), "could not be installed (apt-get):%s", missing);
             return;
         }
     }
@@ -176,19 +394,24 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env)
         snprintf(r->skip, sizeof(r->skip), "%s not found (run from the repository root)", script);
         return;
     }
+    /* Another process may take a port between free_port() and Kamailio's bind: start.sh then
+     * fails (it refuses a port in use, or Kamailio exits), and new ports are tried. */
+    char why[400] = "no free port";
     for (int attempt = 0; attempt < 5 && !r->up; attempt++) {
-        unsigned port = 28000 + (unsigned)(getpid() * 3 + attempt * 7) % 1000 * 2;
+        unsigned port = free_port(), tls_port = tls ? free_port() : 0;
+        if (port == 0 || (tls && (tls_port == 0 || tls_port == port)))
+            continue;
         /* Our own runtime directory, so that a failed start leaves nothing behind. */
         char dir[] = "/tmp/msrpload-relay-test.XXXXXX";
         if (mkdtemp(dir) == NULL)
             break;
         char ports[32];
         if (tls)
-            snprintf(ports, sizeof(ports), "%u %u", port, port + 1);
+            snprintf(ports, sizeof(ports), "%u %u", port, tls_port);
         else
             snprintf(ports, sizeof(ports), "%u", port);
         char cmd[1024];
-        snprintf(cmd, sizeof(cmd), "RELAY_DIR=%s RELAY_TCP_CHILDREN=2 %s timeout 30 %s %s 2>/dev/null",
+        snprintf(cmd, sizeof(cmd), "RELAY_DIR=%s RELAY_TCP_CHILDREN=2 %s timeout 30 %s %s 2>&1",
                  dir, env, script, ports);
         FILE *p = popen(cmd, "r");
         if (p == NULL)
@@ -201,13 +424,15 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env)
             line_value(line, "RELAY_TLS_URI", r->tls_uri, sizeof(r->tls_uri));
             line_value(line, "RELAY_CERT", r->cert, sizeof(r->cert));
             line_value(line, "RELAY_PIDFILE", r->pidfile, sizeof(r->pidfile));
+            if (strncmp(line, "start.sh: ", 10) == 0)
+                snprintf(why, sizeof(why), "%.300s", line);
         }
         int st = pclose(p);
         if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && r->uri[0] != '\0' && r->pidfile[0] != '\0' &&
             (!tls || r->tls_uri[0] != '\0')) {
             r->up = true;
             r->port = (uint16_t)port;
-            r->tls_port = tls ? (uint16_t)(port + 1) : 0;
+            r->tls_port = (uint16_t)tls_port;
         } else if (r->pidfile[0] != '\0') {
             test_relay_stop(r);
         }
@@ -219,7 +444,8 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env)
         }
     }
     if (!r->up)
-        snprintf(r->skip, sizeof(r->skip), "tools/relay/start.sh failed (5 ports tried)");
+        snprintf(r->skip, sizeof(r->skip), "the relay did not start on 5 free ports (last: %s)",
+                 why);
 }
 
 void test_relay_stop(struct test_relay *r)
@@ -239,6 +465,8 @@ bool test_relay_skip(const struct test_relay *r, const char *test)
 {
     if (r->up)
         return false;
-    fprintf(stderr, "%s: skipped: %s\n", test, r->skip);
+    if (env_on("REQUIRE_RELAY"))
+        ck_abort_msg("%s: the relay tests must run here (REQUIRE_RELAY=1), but %s", test, r->skip);
+    test_skip(test, "%s", r->skip);
     return true;
 }

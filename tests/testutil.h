@@ -1,10 +1,11 @@
-/* testutil.h - helpers shared by the test suites. */
+/* testutil.h - helpers shared by the test suites: files, a PRNG, skips, a real relay. */
 #ifndef MSRPLOAD_TESTS_TESTUTIL_H
 #define MSRPLOAD_TESTS_TESTUTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /*
  * Copies len bytes so that the last one sits right before a PROT_NONE page: reading one byte
@@ -33,9 +34,39 @@ void tmp_make(struct tmp *t);
 void tmp_remove(struct tmp *t);
 
 /*
+ * `msrpload serve --listen 127.0.0.1:0 ARGS...` for a test (args: NULL-terminated, or NULL).
+ * serve prints its session URIs once it listens: reading the first one (bounded, 20 s) into
+ * uri, with its port, is the wait for it to be ready; the test fails when none comes. Unless
+ * args has a --log of its own, the event lines go to /dev/null, so nothing else is written to
+ * the pipe; stderr goes to /dev/null. serve is killed if the test process dies.
+ * test_serve_stop sends SIGTERM, SIGKILL after 10 s; returns the exit code, -1 if killed.
+ */
+struct test_serve {
+    int pid;
+    uint16_t port;
+    char uri[256];
+};
+void test_serve_start(struct test_serve *s, const char *const *args);
+int test_serve_stop(struct test_serve *s);
+
+/*
+ * Visible skips. libcheck has no skip state and runs each test in a forked child, so a skip is
+ * recorded in a MAP_SHARED mapping that test_skips_init() makes before srunner_run_all; the
+ * runner then lists the skips and counts them apart from the passes. test_skip prints
+ * "TEST: skipped: REASON" on stderr and records it; the test then returns.
+ */
+void test_skips_init(void);
+void test_skip(const char *test, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+size_t test_skips_count(void);
+void test_skips_print(FILE *out);
+
+/*
  * A real Kamailio MSRP relay on loopback (tools/relay/start.sh), for the tests that need one.
- * When kamailio is missing it is installed as root and otherwise the relay stays down with the
- * reason in skip; a test then prints "NAME: skipped: REASON" (test_relay_skip) and returns.
+ * When kamailio is missing it is installed as root (one line on stderr says so) and otherwise
+ * the relay stays down with the reason in skip; test_relay_skip then records a skip and the
+ * test returns. REQUIRE_RELAY=1 (CI) turns that skip into a failure with the same reason;
+ * RELAY_FORCE_SKIP=REASON keeps the relay down as if Kamailio were missing (to test the skip).
+ * The relay's ports are free ports (bound to port 0 and released), tried again on a clash.
  * env: extra VAR=value words for start.sh (e.g. "RELAY_EXPIRES_MIN=2"), or "".
  */
 struct test_relay {

@@ -2,13 +2,29 @@
 # install-deps.sh - make sure the Debian packages msrpload builds and tests with are present.
 #
 # As root it installs whatever is missing (apt-get update first, since a fresh machine may have
-# no package lists). Otherwise it prints the one apt-get line to run and exits 1.
-# Usage: tools/install-deps.sh [--check]   (--check only reports, exit 1 when something is missing)
+# no package lists), saying first in one line what it installs. Otherwise it prints the one
+# apt-get line to run and exits 1.
+# Usage: tools/install-deps.sh [--relay] [--check]
+#   --relay   also what the relay tests need (CI's .ci/run asks for it, as REQUIRE_RELAY=1
+#             makes those tests fail rather than skip without Kamailio)
+#   --check   only report; exit 1 when something is missing
 set -eu
 
 # Build: compiler, pkg-config, OpenSSL, jansson. Tests: check (+ subunit). Fuzzing: clang with
 # its sanitizer/libFuzzer runtime. Plots: gnuplot-nox.
 PACKAGES="gcc make pkg-config libssl-dev libjansson-dev check libsubunit-dev clang libclang-rt-dev gnuplot-nox"
+# The relay tests: Kamailio with every module tools/relay/kamailio.cfg loads (all in kamailio
+# but tls.so, in kamailio-tls-modules), openssl for start.sh's certificate, ps for stop.sh.
+RELAY_PACKAGES="kamailio kamailio-tls-modules openssl procps"
+
+check_only=""
+for arg in "$@"; do
+    case "$arg" in
+        --relay) PACKAGES="$PACKAGES $RELAY_PACKAGES" ;;
+        --check) check_only=1 ;;
+        *) echo "usage: tools/install-deps.sh [--relay] [--check]" >&2; exit 2 ;;
+    esac
+done
 
 missing=""
 for pkg in $PACKAGES; do
@@ -21,13 +37,13 @@ done
 
 [ -z "$missing" ] && exit 0
 
-if [ "${1:-}" = "--check" ]; then
+if [ -n "$check_only" ]; then
     echo "missing Debian packages:$missing" >&2
     exit 1
 fi
 
 if [ "$(id -u)" -eq 0 ]; then
-    echo "install-deps: installing$missing" >&2
+    echo "install-deps: installing$missing (apt-get, as root)" >&2
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     # shellcheck disable=SC2086

@@ -39,8 +39,11 @@ static void decode_usage(FILE *out)
             "  violations   tolerated deviations from the RFC 4975 grammar, when there are any\n"
             "  error        for a chunk whose framing is intact but whose head is invalid\n"
             "\n"
-            "Malformed input: the chunks before it are printed, then a message on standard error\n"
-            "with the byte offset and the reason, and the exit code is 1.\n");
+            "A chunk with an error is printed, named on standard error with its byte offset, and\n"
+            "decoding goes on to the end of the stream; the exit code is then 1.\n"
+            "Malformed framing (the end of a chunk cannot be found): the chunks before it are\n"
+            "printed, then a message on standard error with the byte offset and the reason, and\n"
+            "the exit code is 1.\n");
 }
 
 struct decode_state {
@@ -151,7 +154,7 @@ static int decode_stream(int fd, const char *name)
         goto out;
     }
     struct msrp_chunk c = {.headers = headers, .headers_cap = DECODE_MAX_HEADERS};
-    size_t have = 0;
+    size_t have = 0, bad_chunks = 0;
     bool eof = false;
     while (!eof || have > 0) {
         if (!eof && have < cap) {
@@ -186,12 +189,13 @@ static int decode_stream(int fd, const char *name)
             if (c.flag != 0) {
                 if (end_chunk(&st, c.flag) != 0)
                     goto out;
+                /* Its framing held, so the chunks after it can still be read: go on. */
                 if (st.chunk_error != MSRP_OK) {
                     fflush(stdout);
                     fprintf(stderr, "msrpload decode: %s: chunk at byte %" PRIu64 ": %s (%s)\n",
                             name, st.offset, msrp_error_text(st.chunk_error),
                             msrp_error_name(st.chunk_error));
-                    goto out;
+                    bad_chunks++;
                 }
             }
         }
@@ -209,7 +213,7 @@ static int decode_stream(int fd, const char *name)
                 name, p.stream_offset);
         goto out;
     }
-    rc = EXIT_OK;
+    rc = bad_chunks == 0 ? EXIT_OK : EXIT_FAILED;
 out:
     if (st.out != NULL)
         fclose(st.out);
