@@ -333,10 +333,16 @@ static void server_accept(struct net_listener *l, struct net_conn *conn)
 static void server_overload(struct net_listener *l, int err, uint64_t shed)
 {
     struct msrp_server *srv = net_listener_user(l);
-    server_event(srv, "refused", "descriptors", "",
-                 "accept failed: %s: %llu connections closed unserved since the last such line "
-                 "(raise RLIMIT_NOFILE, ulimit -n)",
-                 strerror(err), (unsigned long long)shed);
+    if (shed == 0)
+        server_event(srv, "refused", "descriptors", "",
+                     "accept failed: %s: no reserve descriptor, the listener pauses 100 ms at a "
+                     "time (raise RLIMIT_NOFILE, ulimit -n)",
+                     strerror(err));
+    else
+        server_event(srv, "refused", "descriptors", "",
+                     "accept failed: %s: %llu connections closed unserved since the last such "
+                     "line (raise RLIMIT_NOFILE, ulimit -n)",
+                     strerror(err), (unsigned long long)shed);
 }
 
 int msrp_server_create(struct net_loop *loop, const char *host, uint16_t port,

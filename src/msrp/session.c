@@ -1543,7 +1543,8 @@ static void pause_reading(struct msrp_session *s)
 static void idle_check(struct net_loop *loop, struct net_timer *t)
 {
     struct msrp_session *s = t->arg;
-    if (s->progress != s->progress_seen) {
+    /* Not reading (a peer that does not read us) is the stall timer's business. */
+    if (s->progress != s->progress_seen || s->paused) {
         s->progress_seen = s->progress;
         s->idle_quarters = 0;
     } else if (++s->idle_quarters >= 4) {

@@ -68,6 +68,7 @@ struct net_listener {
     struct net_timer report_timer; /* reports what was shed, at most once a second */
     uint64_t shed, last_report_ns;
     int shed_err;
+    bool report_due;
 };
 
 void net_conn_opts_default(struct net_conn_opts *o)
@@ -742,8 +743,9 @@ static void accept_ready(struct net_loop *loop, int fd, unsigned events, void *a
 static void report_overload(struct net_loop *loop, struct net_timer *t)
 {
     struct net_listener *l = t->arg;
-    if (l->shed == 0)
+    if (!l->report_due)
         return;
+    l->report_due = false;
     l->last_report_ns = net_now_ns();
     uint64_t n = l->shed;
     l->shed = 0;
@@ -756,6 +758,7 @@ static void note_shed(struct net_listener *l, int err, uint64_t n)
 {
     l->shed += n;
     l->shed_err = err;
+    l->report_due = true;
     if (net_timer_armed(&l->report_timer))
         return;
     uint64_t now = net_now_ns();
