@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "msrp/server.h"
 #include "net/loop.h"
 #include "suites.h"
 #include "testutil.h"
@@ -360,6 +361,69 @@ START_TEST(non_reading_peer_is_closed)
 }
 END_TEST
 
+/* The same in process, for the answering ends `msrpload run` embeds (msrp_server, session.c). */
+static struct {
+    bool ended;
+    enum msrp_session_end why;
+    char detail[256];
+} stalled_end;
+
+static void record_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
+{
+    (void)s;
+    stalled_end.ended = true;
+    stalled_end.why = why;
+    snprintf(stalled_end.detail, sizeof(stalled_end.detail), "%s", detail);
+}
+
+START_TEST(answering_session_stops_reading_a_peer_that_does_not_read)
+{
+    memset(&stalled_end, 0, sizeof(stalled_end));
+    struct net_loop *loop;
+    ck_assert_int_eq(net_loop_create(&loop, 1024), 0);
+    struct msrp_server *srv;
+    char err[256];
+    ck_assert_int_eq(msrp_server_create(loop, "127.0.0.1", 0, NULL, &srv, err, sizeof(err)), 0);
+    struct msrp_session_config cfg;
+    msrp_session_config_default(&cfg);
+    cfg.stall_timeout_ns = 300ull * 1000000ull;
+    static const struct msrp_session_handlers h = {.on_end = record_end};
+    msrp_server_expect_any(srv, &cfg, &h, NULL);
+    struct serve_child fake = {.port = msrp_server_port(srv)};
+    snprintf(fake.uri, sizeof(fake.uri), "msrp://127.0.0.1:%u/any1;tcp", fake.port);
+    struct client cl;
+    client_connect(&cl, fake.port, 4096);
+    fcntl(cl.fd, F_SETFL, fcntl(cl.fd, F_GETFL) | O_NONBLOCK);
+    char batch[64 * 1024];
+    size_t len = 0;
+    for (int i = 0; len + 400 < sizeof(batch); i++) {
+        char tid[16], mid[16];
+        snprintf(tid, sizeof(tid), "t%07d", i);
+        snprintf(mid, sizeof(mid), "m%07d", i);
+        len += format_send(batch + len, sizeof(batch) - len, &fake, tid, mid, "1-4/4", "abcd", '$');
+    }
+    uint64_t written = 0, deadline = net_now_ns() + 10000000000ull;
+    size_t off = 0;
+    while (!stalled_end.ended && net_now_ns() < deadline) {
+        ssize_t n = send(cl.fd, batch + off, len - off, MSG_NOSIGNAL);
+        if (n > 0) {
+            written += (uint64_t)n;
+            off = (off + (size_t)n) % len;
+        }
+        net_loop_run_once(loop, 5);
+    }
+    ck_assert_msg(stalled_end.ended, "the session kept reading a peer that never reads (%llu bytes)",
+                  (unsigned long long)written);
+    ck_assert_int_eq(stalled_end.why, MSRP_END_WRITE_OVERFLOW);
+    ck_assert_ptr_nonnull(strstr(stalled_end.detail, "has not read our responses"));
+    ck_assert_uint_lt(written, 64ull << 20);
+    close(cl.fd);
+    msrp_server_destroy(srv);
+    msrp_session_abort_all();
+    net_loop_destroy(loop);
+}
+END_TEST
+
 /* --log-max-bytes: the log is rotated to FILE.1 and never grows far beyond the cap. */
 START_TEST(log_rotates_at_its_cap)
 {
@@ -532,6 +596,7 @@ Suite *make_serve_limits_suite(void)
     tcase_add_checked_fixture(tc, NULL, kill_child);
     tcase_add_test(tc, descriptors_run_out);
     tcase_add_test(tc, non_reading_peer_is_closed);
+    tcase_add_test(tc, answering_session_stops_reading_a_peer_that_does_not_read);
     tcase_add_test(tc, log_rotates_at_its_cap);
     tcase_add_test(tc, conflicting_overlap_is_refused);
     tcase_add_test(tc, closes_before_binding_are_logged);
