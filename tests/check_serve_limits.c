@@ -182,8 +182,8 @@ static void client_connect(struct client *cl, uint16_t port, int rcvbuf)
     struct timeval tv = {.tv_sec = 3};
     setsockopt(cl->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(cl->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert_int_eq(connect(cl->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 }
 
@@ -256,9 +256,8 @@ static double cpu_seconds(pid_t pid)
     unsigned long utime = 0, stime = 0;
     /* Fields 3.. after the name: state ppid pgrp session tty tpgid flags minflt cminflt majflt
      * cmajflt utime stime. */
-    ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-                            &stime),
-                     2);
+    ck_assert_int_eq(
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime), 2);
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
@@ -277,12 +276,13 @@ START_TEST(descriptors_run_out)
     for (int i = 0; i < 60; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         ck_assert_int_ge(fds[i], 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(c.port),
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons(c.port),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         connect(fds[i], (struct sockaddr *)&sa, sizeof(sa));
     }
-    char *line = log_wait(&c, WAIT_MS, "\"refused\"", "\"descriptors\"", "Too many open files",
-                          NULL);
+    char *line =
+        log_wait(&c, WAIT_MS, "\"refused\"", "\"descriptors\"", "Too many open files", NULL);
     ck_assert_msg(line != NULL, "no refused line of kind descriptors");
     free(line);
     /* Not spinning: well under half a CPU over 1.5 s (a spinning loop takes all it gets). */
@@ -349,8 +349,8 @@ START_TEST(non_reading_peer_is_closed)
                   (unsigned long long)written);
     ck_assert_msg(written < 64ull << 20, "serve read %llu bytes from a peer that never reads",
                   (unsigned long long)written);
-    char *line = log_wait(&c, WAIT_MS, "\"end\"", "\"write-overflow\"",
-                          "has not read our responses", NULL);
+    char *line =
+        log_wait(&c, WAIT_MS, "\"end\"", "\"write-overflow\"", "has not read our responses", NULL);
     ck_assert_msg(line != NULL, "no end line saying why the peer was closed");
     free(line);
     /* --log-level sessions: no line per message. */
@@ -412,7 +412,8 @@ START_TEST(answering_session_stops_reading_a_peer_that_does_not_read)
         }
         net_loop_run_once(loop, 5);
     }
-    ck_assert_msg(stalled_end.ended, "the session kept reading a peer that never reads (%llu bytes)",
+    ck_assert_msg(stalled_end.ended,
+                  "the session kept reading a peer that never reads (%llu bytes)",
                   (unsigned long long)written);
     ck_assert_int_eq(stalled_end.why, MSRP_END_WRITE_OVERFLOW);
     ck_assert_ptr_nonnull(strstr(stalled_end.detail, "has not read our responses"));
@@ -533,10 +534,11 @@ START_TEST(idle_and_endless_sessions_time_out)
     /* A body that trickles forever: bytes arrive, a chunk never completes. */
     client_connect(&endless, c.port, 0);
     char head[1024];
-    int n = snprintf(head, sizeof(head),
-                     "MSRP tid00002 SEND\r\nTo-Path: %s\r\nFrom-Path: msrp://127.0.0.1:9/c2;tcp\r\n"
-                     "Message-ID: msg00002\r\nByte-Range: 1-*/*\r\nContent-Type: text/plain\r\n\r\n",
-                     second);
+    int n =
+        snprintf(head, sizeof(head),
+                 "MSRP tid00002 SEND\r\nTo-Path: %s\r\nFrom-Path: msrp://127.0.0.1:9/c2;tcp\r\n"
+                 "Message-ID: msg00002\r\nByte-Range: 1-*/*\r\nContent-Type: text/plain\r\n\r\n",
+                 second);
     client_write(&endless, head, (size_t)n);
     const char *sid = strrchr(second, '/') + 1;
     bool ended = false;

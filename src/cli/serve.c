@@ -95,7 +95,7 @@ static void serve_usage(FILE *out)
             "                       300; 0: never)\n"
             "  --stall-timeout S    a peer that does not read our responses is not read either\n"
             "                       while more than 1 MiB of them wait; still so after S seconds,\n"
-            "                       it is closed (end reason write-overflow) (default 60; 0: never)\n"
+            "                       it is closed (reason write-overflow; default 60, 0: never)\n"
             "  --first-request-timeout S\n"
             "                       a new connection must send its first request's head within\n"
             "                       S seconds or is closed (a refused line) (default 30)\n"
@@ -153,7 +153,7 @@ struct serve {
     uint64_t idle_timeout_ns, stall_timeout_ns;
     size_t max_extents;
     enum log_level log_level;
-    const char *log_path; /* NULL: standard output */
+    const char *log_path;   /* NULL: standard output */
     uint64_t log_max_bytes; /* 0: no rotation */
     bool stopping;
     bool log_failed;
@@ -559,11 +559,10 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o, int *rc)
                 *rc = usage_error("--stall-timeout wants seconds (0 or more), not '%s'", v);
                 return -1;
             }
-        } else if ((v = opt_value(argc, argv, &i, "--first-request-timeout", &missing)) !=
-                   NULL) {
+        } else if ((v = opt_value(argc, argv, &i, "--first-request-timeout", &missing)) != NULL) {
             if (!parse_seconds(v, &o->first_request_timeout) || o->first_request_timeout == 0) {
-                *rc = usage_error("--first-request-timeout wants seconds (more than 0), not '%s'",
-                                  v);
+                *rc =
+                    usage_error("--first-request-timeout wants seconds (more than 0), not '%s'", v);
                 return -1;
             }
         } else if ((v = opt_value(argc, argv, &i, "--log-max-bytes", &missing)) != NULL) {

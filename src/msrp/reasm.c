@@ -438,8 +438,8 @@ static enum msrp_reasm_status hold(struct msrp_reasm *r, struct msg *m, uint64_t
 {
     size_t fresh = len - shared;
     if (fresh > r->limits.max_buffered - r->buffered) {
-        snprintf(r->why, sizeof(r->why),
-                 "more than %zu bytes held out of order (max_buffered)", r->limits.max_buffered);
+        snprintf(r->why, sizeof(r->why), "more than %zu bytes held out of order (max_buffered)",
+                 r->limits.max_buffered);
         return MSRP_REASM_E_LIMIT;
     }
 
@@ -511,8 +511,7 @@ static enum msrp_reasm_status add_bytes(struct msrp_reasm *r, struct msg *m, uin
     if (len > 0 && pos <= m->prefix) {
         size_t dup = (size_t)min_u64(len, m->prefix - pos + 1);
         if (prefix_differs(r, m, pos, data, dup)) {
-            snprintf(r->why, sizeof(r->why),
-                     "bytes %llu-%llu received again with other content",
+            snprintf(r->why, sizeof(r->why), "bytes %llu-%llu received again with other content",
                      (unsigned long long)pos, (unsigned long long)(pos + dup - 1));
             return MSRP_REASM_E_CONFLICT;
         }

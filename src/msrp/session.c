@@ -939,8 +939,9 @@ static void answer_sent(struct msrp_session *s, int err)
 {
     if (err == 0 || err == EPIPE)
         return; /* EPIPE: closing already, the close says why */
-    snprintf(s->end_detail, sizeof(s->end_detail), "%s: cannot queue a response: %s (%zu bytes queued)",
-             net_conn_peer(s->conn), strerror(err), net_conn_queued(s->conn));
+    snprintf(s->end_detail, sizeof(s->end_detail),
+             "%s: cannot queue a response: %s (%zu bytes queued)", net_conn_peer(s->conn),
+             strerror(err), net_conn_queued(s->conn));
     session_end(s, MSRP_END_WRITE_OVERFLOW, s->end_detail);
 }
 
@@ -1548,10 +1549,9 @@ static void idle_check(struct net_loop *loop, struct net_timer *t)
         s->progress_seen = s->progress;
         s->idle_quarters = 0;
     } else if (++s->idle_quarters >= 4) {
-        snprintf(s->end_detail, sizeof(s->end_detail),
-                 "%s: no complete chunk for %.1f s (idle timeout)",
-                 s->conn != NULL ? net_conn_peer(s->conn) : "?",
-                 (double)s->cfg.idle_timeout_ns / 1e9);
+        snprintf(
+            s->end_detail, sizeof(s->end_detail), "%s: no complete chunk for %.1f s (idle timeout)",
+            s->conn != NULL ? net_conn_peer(s->conn) : "?", (double)s->cfg.idle_timeout_ns / 1e9);
         session_end(s, MSRP_END_IDLE_TIMEOUT, s->end_detail);
         return;
     }
@@ -1736,7 +1736,8 @@ static struct msrp_session *session_new(struct net_loop *loop,
     s->idle_timer.fn = idle_check;
     s->idle_timer.arg = s;
     if (cfg->idle_timeout_ns > 0)
-        net_timer_start(loop, &s->idle_timer, cfg->idle_timeout_ns / 4 ? cfg->idle_timeout_ns / 4 : 1);
+        net_timer_start(loop, &s->idle_timer,
+                        cfg->idle_timeout_ns / 4 ? cfg->idle_timeout_ns / 4 : 1);
     live_add(s);
     s->timing.started_ns = net_now_ns();
     *err = 0;

@@ -10,7 +10,11 @@
  *  - Every incoming request is checked: To-Path must be this endpoint's URI and From-Path the
  *    bound peer's path (compared per RFC 4975 section 6.1), otherwise 481; a chunk error
  *    (missing path, bad Byte-Range, ...) gets 400; an unknown method 501; a Content-Type
- *    outside accept_types 415; a message larger than the reassembly allows 413.
+ *    outside accept_types 415; a message larger than the reassembly allows 413 (on_refused
+ *    says which limit), as does one whose repeated bytes differ from the first copy (an
+ *    "overlap-conflict" violation); later chunks of a message refused with 413 get 413 too.
+ *  - Backpressure (answering side): while the connection's output is congested (a peer that
+ *    does not read our responses) the connection is not read; stall_timeout_ns ends it.
  *  - Responses follow Failure-Report: "yes" or absent, every SEND gets one; "partial", only
  *    errors; "no", none. REPORTs are never answered (section 7.1.2).
  *  - Response timeouts (section 7.1.2, and the seed API): a chunk sent with Failure-Report
