@@ -28,6 +28,8 @@
 #define E_LIMIT MSRP_REASM_E_LIMIT
 #define E_TOO_LARGE MSRP_REASM_E_TOO_LARGE
 #define E_RANGE MSRP_REASM_E_RANGE
+#define E_CONFLICT MSRP_REASM_E_CONFLICT
+#define E_REFUSED MSRP_REASM_E_REFUSED
 
 /* SHA-256 of the empty string and of "abc" (FIPS 180-2 appendix B.1). */
 static const unsigned char sha_empty[32] = {
@@ -674,7 +676,7 @@ START_TEST(test_totals)
 }
 END_TEST
 
-/* Held bytes that come again must come back equal; hashed bytes can only be counted. */
+/* Bytes that come again must come back equal, whether held or hashed already. */
 START_TEST(test_overlap_differs)
 {
     tbody_init();
@@ -686,24 +688,77 @@ START_TEST(test_overlap_differs)
 
     assert_status(add(r, "differ", 11, tbody + 10, 10, '+', 20, 30, &d), PROGRESS);
     ck_assert_uint_eq(msrp_reasm_buffered(r), 10);
-    assert_status(add(r, "differ", 15, bad + 14, 10, '+', 24, 30, &d), E_RANGE);
+    assert_status(add(r, "differ", 15, bad + 14, 10, '+', 24, 30, &d), E_CONFLICT);
+    assert_empty(r);
+    ck_assert_ptr_nonnull(strstr(msrp_reasm_why(r), "other content"));
+    /* Refused: the rest of the message does not start a new one (RFC 4975 section 10.5). */
+    assert_status(add(r, "differ", 1, tbody, 10, '+', 10, 30, &d), E_REFUSED);
     assert_empty(r);
 
     /* The same bytes but equal: accepted, 6 bytes of overlap. */
-    assert_status(add(r, "differ", 11, tbody + 10, 10, '+', 20, 30, &d), PROGRESS);
-    assert_status(add(r, "differ", 15, tbody + 14, 10, '+', 24, 30, &d), PROGRESS);
+    assert_status(add(r, "same", 11, tbody + 10, 10, '+', 20, 30, &d), PROGRESS);
+    assert_status(add(r, "same", 15, tbody + 14, 10, '+', 24, 30, &d), PROGRESS);
     ck_assert_uint_eq(msrp_reasm_buffered(r), 14);
-    assert_status(add(r, "differ", 1, tbody, 10, '+', 10, 30, &d), PROGRESS);
+    assert_status(add(r, "same", 1, tbody, 10, '+', 10, 30, &d), PROGRESS);
     ck_assert_uint_eq(msrp_reasm_buffered(r), 0);
-    /* Hashed already: a differing repeat is only counted. */
-    assert_status(add(r, "differ", 12, bad + 11, 10, '+', 21, 30, &d), PROGRESS);
-    assert_status(add(r, "differ", 25, tbody + 24, 6, '$', 30, 30, &d), COMPLETE);
+    /* Hashed already: an equal repeat is counted and checked... */
+    assert_status(add(r, "same", 12, tbody + 11, 10, '+', 21, 30, &d), PROGRESS);
+    assert_status(add(r, "same", 25, tbody + 24, 6, '$', 30, 30, &d), COMPLETE);
     unsigned char want[32];
     sha256_of(tbody, 30, want);
     ck_assert_mem_eq(d.sha256, want, 32);
     ck_assert_uint_eq(d.overlap_bytes, 6 + 10);
+    ck_assert_uint_eq(d.overlap_unchecked, 0);
     ck_assert_uint_eq(d.chunks, 5);
     assert_empty(r);
+
+    /* ...and a differing one is refused, not hashed into a mixture. */
+    assert_status(add(r, "mixed", 1, tbody, 20, '+', 20, 30, &d), PROGRESS);
+    assert_status(add(r, "mixed", 12, bad + 11, 10, '+', 21, 30, &d), E_CONFLICT);
+    assert_empty(r);
+    msrp_reasm_destroy(r);
+}
+END_TEST
+
+/* The reproducer: 1-6/12 AAAAAA, then 1-12/12 BBBBBBBBBBBB. */
+START_TEST(test_overlap_rewrites_prefix)
+{
+    struct msrp_reasm *r = msrp_reasm_create(NULL);
+    struct msrp_reasm_done d;
+    assert_status(add(r, "ab", 1, "AAAAAA", 6, '+', 6, 12, &d), PROGRESS);
+    assert_status(add(r, "ab", 1, "BBBBBBBBBBBB", 12, '$', 12, 12, &d), E_CONFLICT);
+    assert_status(add(r, "ab", 7, "BBBBBB", 6, '$', 12, 12, &d), E_REFUSED);
+    assert_empty(r);
+    /* The same repeat with the same bytes completes. */
+    assert_status(add(r, "aa", 1, "AAAAAA", 6, '+', 6, 12, &d), PROGRESS);
+    assert_status(add(r, "aa", 1, "AAAAAAAAAAAA", 12, '$', 12, 12, &d), COMPLETE);
+    ck_assert_uint_eq(d.overlap_bytes, 6);
+    msrp_reasm_destroy(r);
+}
+END_TEST
+
+/* Repeats reaching back beyond the window are counted as unchecked, never silently. */
+START_TEST(test_overlap_window)
+{
+    static unsigned char body[100];
+    uint64_t state = 3;
+    fill_rand(body, sizeof(body), &state);
+    struct msrp_reasm_limits l = {1 << 20, 8, 1 << 20, false, 0, 16};
+    struct msrp_reasm *r = msrp_reasm_create(&l);
+    struct msrp_reasm_done d;
+    assert_status(add(r, "win", 1, body, 50, '+', 50, 100, &d), PROGRESS);
+    /* 21..50 again: 30 bytes, the last 16 (35..50) compared, 14 unchecked. */
+    assert_status(add(r, "win", 21, body + 20, 40, '+', 60, 100, &d), PROGRESS);
+    assert_status(add(r, "win", 51, body + 50, 50, '$', 100, 100, &d), COMPLETE);
+    /* 51..60 came again too, all within the window. */
+    ck_assert_uint_eq(d.overlap_bytes, 30 + 10);
+    ck_assert_uint_eq(d.overlap_unchecked, 14);
+    /* A difference inside the window (position 55 of the prefix 1..60) is caught. */
+    unsigned char bad[100];
+    memcpy(bad, body, sizeof(bad));
+    bad[54] ^= 1;
+    assert_status(add(r, "win2", 1, body, 60, '+', 60, 100, &d), PROGRESS);
+    assert_status(add(r, "win2", 50, bad + 49, 10, '+', 59, 100, &d), E_CONFLICT);
     msrp_reasm_destroy(r);
 }
 END_TEST
@@ -871,15 +926,18 @@ START_TEST(test_max_messages)
     assert_status(add(r, "lim-B", 5, tbody + 4, 10, '+', 14, 20, &d), PROGRESS);
     ck_assert_uint_eq(msrp_reasm_buffered(r), 10);
     assert_status(add(r, "lim-C", 1, tbody, 10, '+', 10, 20, &d), E_LIMIT);
-    assert_status(add(r, "lim-C", 11, tbody + 10, 10, '$', 20, 20, &d), E_LIMIT);
+    ck_assert_ptr_nonnull(strstr(msrp_reasm_why(r), "max_messages"));
+    /* Refused (413): its later chunks, even an abort, are refused too (section 10.5). */
+    assert_status(add(r, "lim-C", 11, tbody + 10, 10, '$', 20, 20, &d), E_REFUSED);
+    assert_status(add(r, "lim-C", 1, tbody, 3, '#', 3, U, &d), E_REFUSED);
     ck_assert_uint_eq(msrp_reasm_in_progress(r), 2);
     ck_assert_uint_eq(msrp_reasm_buffered(r), 10);
     /* An abort needs no slot. */
-    assert_status(add(r, "lim-C", 1, tbody, 3, '#', 3, U, &d), ABORTED);
+    assert_status(add(r, "lim-D", 1, tbody, 3, '#', 3, U, &d), ABORTED);
     /* A finished message frees its slot. */
     assert_status(add(r, "lim-A", 11, tbody + 10, 10, '$', 20, 20, &d), COMPLETE);
-    assert_status(add(r, "lim-C", 1, tbody, 20, '$', 20, 20, &d), COMPLETE);
-    assert_status(add(r, "lim-C", 1, tbody, 20, '+', 20, U, &d), PROGRESS);
+    assert_status(add(r, "lim-E", 1, tbody, 20, '$', 20, 20, &d), COMPLETE);
+    assert_status(add(r, "lim-E", 1, tbody, 20, '+', 20, U, &d), PROGRESS);
     ck_assert_uint_eq(msrp_reasm_in_progress(r), 2);
     assert_status(add(r, "lim-B", 1, tbody, 4, '+', 4, 20, &d), PROGRESS);
     assert_status(add(r, "lim-B", 15, tbody + 14, 6, '$', 20, 20, &d), COMPLETE);
@@ -903,10 +961,12 @@ START_TEST(test_max_buffered)
     /* B would take 50 more: B is refused and dropped, A is untouched. */
     assert_status(add(r, "buf-B", 1, big, 10, '+', 10, U, &d), PROGRESS);
     assert_status(add(r, "buf-B", 20, big + 19, 50, '+', 69, U, &d), E_LIMIT);
+    ck_assert_ptr_nonnull(strstr(msrp_reasm_why(r), "max_buffered"));
     ck_assert_uint_eq(msrp_reasm_buffered(r), 60);
     ck_assert_uint_eq(msrp_reasm_in_progress(r), 1);
     /* Exactly up to the limit is fine; repeated bytes need no room. */
-    assert_status(add(r, "buf-B", 20, big + 19, 40, '+', 59, U, &d), PROGRESS);
+    assert_status(add(r, "buf-B2", 1, big, 10, '+', 10, U, &d), PROGRESS);
+    assert_status(add(r, "buf-B2", 20, big + 19, 40, '+', 59, U, &d), PROGRESS);
     ck_assert_uint_eq(msrp_reasm_buffered(r), 100);
     assert_status(add(r, "buf-A", 60, big + 59, 50, '+', 109, U, &d), PROGRESS);
     ck_assert_uint_eq(msrp_reasm_buffered(r), 100);
@@ -916,11 +976,11 @@ START_TEST(test_max_buffered)
     ck_assert_uint_eq(msrp_reasm_in_progress(r), 0 + 1);
     /* In-order bytes need no room at all; reaching B's held bytes frees them. */
     assert_status(add(r, "buf-C", 1, big, 400, '+', 400, U, &d), PROGRESS);
-    assert_status(add(r, "buf-B", 1, big, 19, '+', 19, U, &d), PROGRESS);
+    assert_status(add(r, "buf-B2", 11, big + 10, 9, '+', 19, U, &d), PROGRESS);
     ck_assert_uint_eq(msrp_reasm_buffered(r), 0);
-    /* A dropped message's later chunks start a new message. */
-    assert_status(add(r, "buf-A", 1, big, 10, '+', 10, U, &d), PROGRESS);
-    ck_assert_uint_eq(msrp_reasm_in_progress(r), 3);
+    /* A message refused for a limit does not start again under the same id. */
+    assert_status(add(r, "buf-A", 1, big, 10, '+', 10, U, &d), E_REFUSED);
+    ck_assert_uint_eq(msrp_reasm_in_progress(r), 2);
     msrp_reasm_destroy(r);
 
     /* max_buffered 0: nothing may arrive ahead of the prefix. */
@@ -928,7 +988,7 @@ START_TEST(test_max_buffered)
     assert_status(add(r, "buf-0", 1, big, 10, '+', 10, 20, &d), PROGRESS);
     assert_status(add(r, "buf-0", 12, big + 11, 9, '$', 20, 20, &d), E_LIMIT);
     assert_empty(r);
-    assert_status(add(r, "buf-0", 1, big, 20, '$', 20, 20, &d), COMPLETE);
+    assert_status(add(r, "buf-1", 1, big, 20, '$', 20, 20, &d), COMPLETE);
     msrp_reasm_destroy(r);
 }
 END_TEST
@@ -952,19 +1012,37 @@ START_TEST(test_max_extents)
     assert_status(add(r, "holes", pos, body + pos - 1, 1, '+', pos, U, &d), PROGRESS);
     pos += 2;
     assert_status(add(r, "holes", pos, body + pos - 1, 1, '+', pos, U, &d), E_LIMIT);
+    ck_assert_ptr_nonnull(strstr(msrp_reasm_why(r), "4096"));
     assert_empty(r);
 
     /* The same holes filled in: every one is taken as the prefix reaches it. */
     for (size_t i = 0; i < MSRP_REASM_MAX_EXTENTS; i++) {
         pos = 3 + 2 * (uint64_t)i;
-        assert_status(add(r, "holes", pos, body + pos - 1, 1, '+', pos, U, &d), PROGRESS);
+        assert_status(add(r, "holes2", pos, body + pos - 1, 1, '+', pos, U, &d), PROGRESS);
     }
-    assert_status(add(r, "holes", 1, body, n, '$', n, n, &d), COMPLETE);
+    assert_status(add(r, "holes2", 1, body, n, '$', n, n, &d), COMPLETE);
     unsigned char want[32];
     sha256_of(body, n, want);
     ck_assert_mem_eq(d.sha256, want, 32);
     ck_assert_uint_eq(d.overlap_bytes, MSRP_REASM_MAX_EXTENTS);
     assert_empty(r);
+    msrp_reasm_destroy(r);
+    free(body);
+}
+END_TEST
+
+/* limits.max_extents raises (or lowers) the bound on holes, and the refusal names it. */
+START_TEST(test_max_extents_configured)
+{
+    unsigned char *body = make_body(64, 4);
+    struct msrp_reasm_limits l = {1 << 20, 8, 1 << 20, false, 8, 0};
+    struct msrp_reasm *r = msrp_reasm_create(&l);
+    struct msrp_reasm_done d;
+    for (uint64_t pos = 3; pos < 3 + 2 * 8; pos += 2)
+        assert_status(add(r, "few", pos, body + pos - 1, 1, '+', pos, U, &d), PROGRESS);
+    assert_status(add(r, "few", 19, body + 18, 1, '+', 19, U, &d), E_LIMIT);
+    ck_assert_str_eq(msrp_reasm_why(r),
+                     "more than 8 separate out-of-order byte ranges (max_extents)");
     msrp_reasm_destroy(r);
     free(body);
 }
@@ -1057,6 +1135,8 @@ Suite *make_reasm_suite(void)
     tc = tcase_create("Totals");
     tcase_add_loop_test(tc, test_totals, 0, NELEM(totals_cases));
     tcase_add_test(tc, test_overlap_differs);
+    tcase_add_test(tc, test_overlap_rewrites_prefix);
+    tcase_add_test(tc, test_overlap_window);
     tcase_add_test(tc, test_ids);
     suite_add_tcase(s, tc);
 
@@ -1073,6 +1153,7 @@ Suite *make_reasm_suite(void)
     tcase_add_test(tc, test_max_messages);
     tcase_add_test(tc, test_max_buffered);
     tcase_add_test(tc, test_max_extents);
+    tcase_add_test(tc, test_max_extents_configured);
     tcase_add_test(tc, test_too_large);
     tcase_add_test(tc, test_big_in_order);
     suite_add_tcase(s, tc);

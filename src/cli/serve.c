@@ -36,6 +36,14 @@
 #define SERVE_WAIT_MS 200
 /* How long sessions get to flush and close at shutdown before serve exits regardless. */
 #define SERVE_CLOSE_GRACE_NS (1000ull * 1000000ull)
+#define SERVE_IDLE_TIMEOUT_S 300.0
+#define SERVE_STALL_TIMEOUT_S 60.0
+#define SERVE_FIRST_REQUEST_TIMEOUT_S 30.0
+#define SERVE_MIN_LOG_BYTES 1024
+
+/* Which lines --log-level keeps: each event has one of these levels, and lines at or above
+ * the chosen one are written. */
+enum log_level { LOG_ALL = 0, LOG_SESSIONS = 1, LOG_PROBLEMS = 2 };
 
 static void serve_usage(FILE *out)
 {
@@ -43,6 +51,9 @@ static void serve_usage(FILE *out)
             "usage: msrpload serve --listen HOST:PORT [--session-id ID ...] [--sessions N]\n"
             "                      [--tls [--cert FILE --key FILE]] [--accept-types LIST]\n"
             "                      [--bind-timeout S] [--uri-host HOST] [--log FILE]\n"
+            "                      [--log-max-bytes N] [--log-level all|sessions|problems]\n"
+            "                      [--idle-timeout S] [--stall-timeout S]\n"
+            "                      [--first-request-timeout S] [--max-extents N]\n"
             "\n"
             "Runs an answering MSRP endpoint (RFC 4975) for your own client or relay to talk to,\n"
             "and checks what that peer does. First it prints the URI of each session it answers,\n"
@@ -70,14 +81,44 @@ static void serve_usage(FILE *out)
             "  --uri-host HOST      host written in the URIs (default: the --listen host; useful\n"
             "                       when listening on 0.0.0.0 or ::)\n"
             "  --log FILE           append the JSON lines to FILE instead of standard output\n"
+            "  --log-max-bytes N    with --log: once FILE reaches N bytes (suffix k, m or g\n"
+            "                       allowed; at least 1024) it is renamed FILE.1, replacing an\n"
+            "                       older FILE.1, and a new FILE is started: at most about 2N\n"
+            "                       bytes on disk (default: no limit)\n"
+            "  --log-level LEVEL    all (default): every line; sessions: no message and report\n"
+            "                       lines; problems: only violation, refused and bind-timeout\n"
+            "                       lines and end lines with a reason other than closed or\n"
+            "                       peer-closed\n"
+            "  --idle-timeout S     a connection handed to a session that brings no complete\n"
+            "                       chunk for S to 1.25 S seconds is closed (end reason\n"
+            "                       idle-timeout): idle peers and endless bodies alike (default\n"
+            "                       300; 0: never)\n"
+            "  --stall-timeout S    a peer that does not read our responses is not read either\n"
+            "                       while more than 1 MiB of them wait; still so after S seconds,\n"
+            "                       it is closed (reason write-overflow; default 60, 0: never)\n"
+            "  --first-request-timeout S\n"
+            "                       a new connection must send its first request's head within\n"
+            "                       S seconds or is closed (a refused line) (default 30)\n"
+            "  --max-extents N      separate out-of-order byte ranges one incoming message may\n"
+            "                       have before it is refused with 413 (default 4096; more costs\n"
+            "                       CPU per chunk for heavily shuffled messages)\n"
             "\n"
             "After the URIs, one JSON object per line, each with \"event\" and \"time\" (UTC,\n"
             "ISO 8601 with milliseconds) and \"session\" (the session URI):\n"
             "  message       a complete or aborted incoming message: message_id,\n"
             "                content_type, size, sha256 (hex; null when aborted), chunks,\n"
-            "                aborted, out_of_order, overlap_bytes\n"
+            "                aborted, out_of_order, overlap_bytes, overlap_unchecked (bytes\n"
+            "                received again too far back to compare: more than 16 KiB back)\n"
             "  violation     the peer broke RFC 4975: kind (a stable name such as byte-range,\n"
-            "                reused-tid, path-order, to-path, from-path) and detail\n"
+            "                reused-tid, path-order, to-path, from-path, overlap-conflict,\n"
+            "                malformed-first-request) and detail\n"
+            "  refused       serve refused something: kind (too-large, reassembly-limit:\n"
+            "                a message answered 413, with message_id; unknown-session,\n"
+            "                first-request-timeout, to-path-too-long: a connection before\n"
+            "                any session took it; descriptors: connections closed at once for\n"
+            "                want of file descriptors, at most one line a second) and detail\n"
+            "                Lines about a connection no session took have \"session\": null\n"
+            "                and \"peer\" (its address).\n"
             "  report        a REPORT arrived: message_id, status, byte_range\n"
             "  bound         a peer bound the session: peer (its address)\n"
             "  end           the session ended: reason and detail; its URI is expected again\n"
@@ -109,6 +150,11 @@ struct serve {
     char accept_types[256];
     const char *violate; /* hidden --violate: the wrong test peer of the conformance suite */
     uint64_t bind_timeout_ns;
+    uint64_t idle_timeout_ns, stall_timeout_ns;
+    size_t max_extents;
+    enum log_level log_level;
+    const char *log_path;   /* NULL: standard output */
+    uint64_t log_max_bytes; /* 0: no rotation */
     bool stopping;
     bool log_failed;
     uint64_t bound, messages, violations, reports;
@@ -149,6 +195,27 @@ static FILE *event_begin(struct serve *sv, const char *event, const char *uri)
     return f;
 }
 
+/* --log-max-bytes: FILE becomes FILE.1 and a new FILE starts. */
+static void rotate_log(struct serve *sv)
+{
+    char old[4096];
+    if (snprintf(old, sizeof(old), "%s.1", sv->log_path) >= (int)sizeof(old))
+        return;
+    fclose(sv->log);
+    sv->log = NULL;
+    if (rename(sv->log_path, old) != 0)
+        fprintf(stderr, "msrpload serve: --log-max-bytes: cannot rename %s to %s: %s\n",
+                sv->log_path, old, strerror(errno));
+    sv->log = fopen(sv->log_path, "a");
+    if (sv->log == NULL) {
+        fprintf(stderr, "msrpload serve: --log %s: cannot reopen: %s; no more lines\n",
+                sv->log_path, strerror(errno));
+        sv->log = fopen("/dev/null", "a");
+        if (sv->log == NULL)
+            sv->log = stderr;
+    }
+}
+
 static void event_end(struct serve *sv, FILE *f)
 {
     fputs("}\n", f);
@@ -156,6 +223,11 @@ static void event_end(struct serve *sv, FILE *f)
     if ((fflush(f) != 0 || ferror(f)) && !sv->log_failed) {
         sv->log_failed = true;
         fprintf(stderr, "msrpload serve: cannot write the log: %s\n", strerror(errno));
+    }
+    if (sv->log_max_bytes > 0 && sv->log_path != NULL) {
+        long size = ftell(f);
+        if (size >= 0 && (uint64_t)size >= sv->log_max_bytes)
+            rotate_log(sv);
     }
 }
 
@@ -194,6 +266,8 @@ static void serve_bound(struct msrp_session *s)
     struct serve_slot *slot = slot_of(s);
     struct serve *sv = slot->sv;
     sv->bound++;
+    if (sv->log_level > LOG_SESSIONS)
+        return;
     FILE *f = event_begin(sv, "bound", slot->uri);
     const char *peer = msrp_session_peer(s);
     json_field_str(f, "peer", peer, strlen(peer));
@@ -205,6 +279,8 @@ static void serve_received(struct msrp_session *s, const struct msrp_received *m
     struct serve_slot *slot = slot_of(s);
     struct serve *sv = slot->sv;
     sv->messages++;
+    if (sv->log_level > LOG_ALL)
+        return;
     const struct msrp_reasm_done *d = m->info;
     FILE *f = event_begin(sv, "message", slot->uri);
     json_field_str(f, "message_id", d->message_id, strlen(d->message_id));
@@ -220,7 +296,8 @@ static void serve_received(struct msrp_session *s, const struct msrp_received *m
     }
     fprintf(f, ",\"chunks\":%" PRIu64 ",\"aborted\":%s,\"out_of_order\":%s", d->chunks,
             m->aborted ? "true" : "false", d->out_of_order ? "true" : "false");
-    fprintf(f, ",\"overlap_bytes\":%" PRIu64, d->overlap_bytes);
+    fprintf(f, ",\"overlap_bytes\":%" PRIu64 ",\"overlap_unchecked\":%" PRIu64, d->overlap_bytes,
+            d->overlap_unchecked);
     event_end(sv, f);
 }
 
@@ -229,6 +306,8 @@ static void serve_report(struct msrp_session *s, const struct msrp_report_in *r)
     struct serve_slot *slot = slot_of(s);
     struct serve *sv = slot->sv;
     sv->reports++;
+    if (sv->log_level > LOG_ALL)
+        return;
     FILE *f = event_begin(sv, "report", slot->uri);
     json_field_str(f, "message_id", r->message_id.ptr, r->message_id.len);
     fprintf(f, ",\"status\":%d,\"byte_range\":[%" PRIu64 ",", r->status, r->range.start);
@@ -257,16 +336,47 @@ static void serve_end(struct msrp_session *s, enum msrp_session_end why, const c
     struct serve_slot *slot = msrp_session_user(s);
     struct serve *sv = slot->sv;
     slot->session = NULL;
-    FILE *f = event_begin(sv, "end", slot->uri);
-    const char *reason = msrp_session_end_name(why);
-    json_field_str(f, "reason", reason, strlen(reason));
-    json_field_str(f, "detail", detail, strlen(detail));
-    event_end(sv, f);
+    bool orderly = why == MSRP_END_CLOSED || why == MSRP_END_PEER_CLOSED;
+    if (sv->log_level <= (orderly ? LOG_SESSIONS : LOG_PROBLEMS)) {
+        FILE *f = event_begin(sv, "end", slot->uri);
+        const char *reason = msrp_session_end_name(why);
+        json_field_str(f, "reason", reason, strlen(reason));
+        json_field_str(f, "detail", detail, strlen(detail));
+        event_end(sv, f);
+    }
     /* A client may come back: expect the same URI again, now without a deadline. */
     if (!sv->stopping && expect_slot(slot, 0) != 0) {
         fprintf(stderr, "msrpload serve: cannot expect %s again\n", slot->uri);
         sv->live--;
     }
+}
+
+static void serve_refused(struct msrp_session *s, const struct msrp_refusal *r)
+{
+    struct serve_slot *slot = slot_of(s);
+    struct serve *sv = slot->sv;
+    FILE *f = event_begin(sv, "refused", slot->uri);
+    json_field_str(f, "kind", r->kind, strlen(r->kind));
+    json_field_str(f, "message_id", r->message_id, strlen(r->message_id));
+    fprintf(f, ",\"status\":%d", r->status);
+    json_field_str(f, "detail", r->detail, strlen(r->detail));
+    event_end(sv, f);
+}
+
+/* A connection no session took: "session" is null, "peer" says whose it was. */
+static void serve_server_event(const struct msrp_server_event *ev, void *user)
+{
+    struct serve *sv = user;
+    if (strcmp(ev->event, "violation") == 0)
+        sv->violations++;
+    char when[48];
+    utc_now(when, sizeof(when));
+    FILE *f = sv->log;
+    fprintf(f, "{\"event\":\"%s\",\"time\":\"%s\",\"session\":null", ev->event, when);
+    json_field_str(f, "peer", ev->peer, strlen(ev->peer));
+    json_field_str(f, "kind", ev->kind, strlen(ev->kind));
+    json_field_str(f, "detail", ev->detail, strlen(ev->detail));
+    event_end(sv, f);
 }
 
 static const struct msrp_session_handlers serve_handlers = {
@@ -275,6 +385,7 @@ static const struct msrp_session_handlers serve_handlers = {
     .on_report = serve_report,
     .on_violation = serve_violation,
     .on_end = serve_end,
+    .on_refused = serve_refused,
 };
 
 static void serve_bind_timeout(void *user)
@@ -295,6 +406,9 @@ static int expect_slot(struct serve_slot *slot, uint64_t bind_timeout_ns)
     cfg.peer_path = NULL; /* no SDP: the first request binds its From-Path */
     cfg.accept_types = sv->accept_types;
     cfg.violate = sv->violate;
+    cfg.idle_timeout_ns = sv->idle_timeout_ns;
+    cfg.stall_timeout_ns = sv->stall_timeout_ns;
+    cfg.reasm.max_extents = sv->max_extents;
     return msrp_server_expect(sv->srv, &cfg, &serve_handlers, slot, bind_timeout_ns,
                               serve_bind_timeout);
 }
@@ -313,7 +427,46 @@ struct serve_opts {
     const char *log;
     const char *uri_host;
     double bind_timeout;
+    double idle_timeout, stall_timeout, first_request_timeout;
+    uint64_t log_max_bytes;
+    long max_extents;
+    enum log_level log_level;
 };
+
+/* Seconds: 0 or more, at most 10^9. */
+static bool parse_seconds(const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno != 0 || end == v || *end != '\0' || !(d >= 0) || d > 1e9)
+        return false;
+    *out = d;
+    return true;
+}
+
+/* Bytes with an optional k, m or g suffix (powers of 1024). */
+static bool parse_bytes(const char *v, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno != 0 || end == v || v[0] == '-')
+        return false;
+    unsigned shift = 0;
+    if (*end == 'k' || *end == 'K')
+        shift = 10;
+    else if (*end == 'm' || *end == 'M')
+        shift = 20;
+    else if (*end == 'g' || *end == 'G')
+        shift = 30;
+    if (shift != 0)
+        end++;
+    if (*end != '\0' || n > (UINT64_MAX >> shift))
+        return false;
+    *out = (uint64_t)n << shift;
+    return true;
+}
 
 /*
  * "--name VALUE" or "--name=VALUE": returns the value and advances *i, or NULL when argv[*i]
@@ -396,6 +549,49 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o, int *rc)
             o->log = v;
         } else if ((v = opt_value(argc, argv, &i, "--uri-host", &missing)) != NULL) {
             o->uri_host = v;
+        } else if ((v = opt_value(argc, argv, &i, "--idle-timeout", &missing)) != NULL) {
+            if (!parse_seconds(v, &o->idle_timeout)) {
+                *rc = usage_error("--idle-timeout wants seconds (0 or more), not '%s'", v);
+                return -1;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--stall-timeout", &missing)) != NULL) {
+            if (!parse_seconds(v, &o->stall_timeout)) {
+                *rc = usage_error("--stall-timeout wants seconds (0 or more), not '%s'", v);
+                return -1;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--first-request-timeout", &missing)) != NULL) {
+            if (!parse_seconds(v, &o->first_request_timeout) || o->first_request_timeout == 0) {
+                *rc =
+                    usage_error("--first-request-timeout wants seconds (more than 0), not '%s'", v);
+                return -1;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--log-max-bytes", &missing)) != NULL) {
+            if (!parse_bytes(v, &o->log_max_bytes) || o->log_max_bytes < SERVE_MIN_LOG_BYTES) {
+                *rc = usage_error("--log-max-bytes wants a size of at least 1024 bytes (k, m, g "
+                                  "suffixes allowed), not '%s'",
+                                  v);
+                return -1;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--log-level", &missing)) != NULL) {
+            if (strcmp(v, "all") == 0) {
+                o->log_level = LOG_ALL;
+            } else if (strcmp(v, "sessions") == 0) {
+                o->log_level = LOG_SESSIONS;
+            } else if (strcmp(v, "problems") == 0) {
+                o->log_level = LOG_PROBLEMS;
+            } else {
+                *rc = usage_error("--log-level wants all, sessions or problems, not '%s'", v);
+                return -1;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--max-extents", &missing)) != NULL) {
+            char *end;
+            errno = 0;
+            o->max_extents = strtol(v, &end, 10);
+            if (errno != 0 || end == v || *end != '\0' || o->max_extents < 1 ||
+                o->max_extents > 1000000) {
+                *rc = usage_error("--max-extents wants a number from 1 to 1000000, not '%s'", v);
+                return -1;
+            }
         } else if ((v = opt_value(argc, argv, &i, "--bind-timeout", &missing)) != NULL) {
             char *end;
             errno = 0;
@@ -419,6 +615,11 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o, int *rc)
     }
     if ((o->cert != NULL) != (o->key != NULL)) {
         *rc = usage_error("%s", "--cert and --key go together");
+        return -1;
+    }
+    if (o->log_max_bytes > 0 && o->log == NULL) {
+        *rc = usage_error("%s", "--log-max-bytes needs --log FILE (standard output cannot be "
+                                "rotated)");
         return -1;
     }
     if ((o->cert != NULL) && !o->tls) {
@@ -546,7 +747,9 @@ static int serve_run(struct serve *sv)
 
 int cmd_serve(int argc, char **argv)
 {
-    struct serve_opts o = {0};
+    struct serve_opts o = {.idle_timeout = SERVE_IDLE_TIMEOUT_S,
+                           .stall_timeout = SERVE_STALL_TIMEOUT_S,
+                           .first_request_timeout = SERVE_FIRST_REQUEST_TIMEOUT_S};
     struct serve sv = {0};
     char tmpdir[64] = "";
     int rc = EXIT_OK;
@@ -597,6 +800,12 @@ int cmd_serve(int argc, char **argv)
         strcpy(sv.accept_types, "*");
     }
     sv.bind_timeout_ns = (uint64_t)(o.bind_timeout * 1e9);
+    sv.idle_timeout_ns = (uint64_t)(o.idle_timeout * 1e9);
+    sv.stall_timeout_ns = (uint64_t)(o.stall_timeout * 1e9);
+    sv.max_extents = (size_t)o.max_extents; /* 0: the reassembler's default */
+    sv.log_level = o.log_level;
+    sv.log_path = o.log;
+    sv.log_max_bytes = o.log_max_bytes;
 
     sv.log = stdout;
     if (o.log != NULL) {
@@ -662,6 +871,8 @@ int cmd_serve(int argc, char **argv)
         goto out;
     }
     msrp_server_on_session(sv.srv, serve_session);
+    msrp_server_on_event(sv.srv, serve_server_event, &sv);
+    msrp_server_set_first_request_timeout(sv.srv, (uint64_t)(o.first_request_timeout * 1e9));
     uint16_t real_port = msrp_server_port(sv.srv);
 
     sv.nslots = o.sessions != 0 ? (size_t)o.sessions : (o.nids > 0 ? o.nids : 1);

@@ -10,11 +10,13 @@
  *
  * The messages of one reassembler live in a dense array: a session rarely has more than one
  * message arriving at once, so the slot used last is tried first and the rest is a short
- * linear scan. Released slots keep their digest context for the next message.
+ * linear scan. Released slots keep their digest context (and their window of the prefix's
+ * last bytes, which repeated bytes are compared with) for the next message.
  */
 #include "msrp/reasm.h"
 
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +56,16 @@ struct msg {
     struct extent *extents;
     EVP_MD_CTX *ctx;
     bool digest; /* hash the prefix (limits.no_digest unset) */
+    uint64_t unchecked; /* repeated prefix bytes too far back to compare */
+    /* The prefix's last bytes, a ring of r->window bytes: position p sits at (p - 1) % window.
+     * Allocated at the first hashed byte, kept with the slot like ctx. */
+    unsigned char *win;
+};
+
+/* A Message-ID refused with 413: its later chunks are refused too. */
+struct refused_id {
+    uint8_t len;
+    char id[MSRP_REASM_ID_MAX];
 };
 
 struct msrp_reasm {
@@ -65,6 +77,10 @@ struct msrp_reasm {
     size_t cap;
     size_t hint;     /* the slot used last */
     size_t buffered; /* sum of held over the messages, never above limits.max_buffered */
+    size_t max_extents, window; /* the limits with their defaults applied */
+    struct refused_id *refused; /* ring of MSRP_REASM_REFUSED_IDS, allocated at the first */
+    size_t nrefused, refused_next;
+    char why[112];
 };
 
 static inline uint64_t min_u64(uint64_t a, uint64_t b)
@@ -89,6 +105,8 @@ struct msrp_reasm *msrp_reasm_create(const struct msrp_reasm_limits *limits)
         r->limits.max_messages = REASM_DEFAULT_MAX_MESSAGES;
         r->limits.max_message = REASM_DEFAULT_MAX_MESSAGE;
     }
+    r->max_extents = r->limits.max_extents ? r->limits.max_extents : MSRP_REASM_MAX_EXTENTS;
+    r->window = r->limits.overlap_window ? r->limits.overlap_window : MSRP_REASM_OVERLAP_WINDOW;
     if (r->limits.no_digest)
         return r; /* no digest is ever started: load tests reassemble without hashing */
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
@@ -129,8 +147,10 @@ void msrp_reasm_destroy(struct msrp_reasm *r)
         if (i < r->count)
             free_extents(r, &r->msgs[i]);
         EVP_MD_CTX_free(r->msgs[i].ctx);
+        free(r->msgs[i].win);
     }
     free(r->msgs);
+    free(r->refused);
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
     EVP_MD_free(r->fetched);
 #endif
@@ -162,6 +182,10 @@ const char *msrp_reasm_status_name(enum msrp_reasm_status s)
         return "too-large";
     case MSRP_REASM_E_RANGE:
         return "range";
+    case MSRP_REASM_E_CONFLICT:
+        return "conflict";
+    case MSRP_REASM_E_REFUSED:
+        return "refused";
     }
     return "unknown";
 }
@@ -213,7 +237,8 @@ static struct msg *msg_new(struct msrp_reasm *r, struct msrp_span id)
     }
     if (digest && !EVP_DigestInit_ex(ctx, r->md, NULL))
         return NULL;
-    *m = (struct msg){.id_len = id.len, .total = UNKNOWN, .ctx = ctx, .digest = digest};
+    *m = (struct msg){
+        .id_len = id.len, .total = UNKNOWN, .ctx = ctx, .digest = digest, .win = m->win};
     memcpy(m->id, id.ptr, id.len);
     r->hint = r->count++;
     return m;
@@ -226,8 +251,10 @@ static void msg_release(struct msrp_reasm *r, struct msg *m)
     free_extents(r, m);
     if (i != last) {
         EVP_MD_CTX *idle = m->ctx;
+        unsigned char *idle_win = m->win;
         r->msgs[i] = r->msgs[last];
         r->msgs[last].ctx = idle;
+        r->msgs[last].win = idle_win;
     }
     r->count--;
     if (r->hint == last)
@@ -250,16 +277,62 @@ static void done_start(struct msrp_reasm_done *done, struct msrp_span id)
 
 /* ---- bytes ---------------------------------------------------------------------------- */
 
-static bool hash(struct msg *m, const unsigned char *p, size_t n)
+/* Hashes the n bytes that follow the prefix and keeps the last of them in the window. */
+static bool hash(struct msrp_reasm *r, struct msg *m, const unsigned char *p, size_t n)
 {
-    return n == 0 || !m->digest || EVP_DigestUpdate(m->ctx, p, n) == 1;
+    if (n == 0 || !m->digest)
+        return true;
+    if (EVP_DigestUpdate(m->ctx, p, n) != 1)
+        return false;
+    if (m->win == NULL && (m->win = malloc(r->window)) == NULL)
+        return false;
+    uint64_t pos = m->prefix + 1;
+    if (n > r->window) {
+        pos += n - r->window;
+        p += n - r->window;
+        n = r->window;
+    }
+    size_t at = (size_t)((pos - 1) % r->window);
+    size_t first = n < r->window - at ? n : r->window - at;
+    memcpy(m->win + at, p, first);
+    memcpy(m->win, p + first, n - first);
+    return true;
+}
+
+/*
+ * Bytes [pos, pos + len) repeat hashed bytes (pos + len - 1 <= prefix). Those still in the
+ * window are compared (true: they differ); the rest can only be counted as unchecked.
+ */
+static bool prefix_differs(struct msrp_reasm *r, struct msg *m, uint64_t pos,
+                           const unsigned char *data, size_t len)
+{
+    uint64_t kept_from = m->prefix + 1; /* nothing kept */
+    if (m->digest && m->win != NULL)
+        kept_from = m->prefix > r->window ? m->prefix - r->window + 1 : 1;
+    if (pos < kept_from) {
+        size_t skip = (size_t)min_u64(len, kept_from - pos);
+        m->unchecked += skip;
+        pos += skip;
+        data += skip;
+        len -= skip;
+    }
+    while (len > 0) {
+        size_t at = (size_t)((pos - 1) % r->window);
+        size_t n = len < r->window - at ? len : r->window - at;
+        if (memcmp(m->win + at, data, n) != 0)
+            return true;
+        pos += n;
+        data += n;
+        len -= n;
+    }
+    return false;
 }
 
 /* The first extent has become the continuation of the prefix: hash it and let it go. */
 static bool take_extent(struct msrp_reasm *r, struct msg *m)
 {
     struct extent *x = m->extents;
-    bool ok = hash(m, x->buf + x->off, x->len);
+    bool ok = hash(r, m, x->buf + x->off, x->len);
     m->prefix += x->len;
     m->extents = x->next;
     m->n_extents--;
@@ -306,7 +379,7 @@ static bool advance_prefix(struct msrp_reasm *r, struct msg *m, uint64_t pos,
         size_t n = len;
         if (x != NULL && x->start - pos < (uint64_t)len)
             n = (size_t)(x->start - pos);
-        if (!hash(m, data, n))
+        if (!hash(r, m, data, n))
             return false;
         m->prefix += n;
         pos += n;
@@ -364,8 +437,11 @@ static enum msrp_reasm_status hold(struct msrp_reasm *r, struct msg *m, uint64_t
                                    const unsigned char *data, size_t len, size_t shared)
 {
     size_t fresh = len - shared;
-    if (fresh > r->limits.max_buffered - r->buffered)
+    if (fresh > r->limits.max_buffered - r->buffered) {
+        snprintf(r->why, sizeof(r->why), "more than %zu bytes held out of order (max_buffered)",
+                 r->limits.max_buffered);
         return MSRP_REASM_E_LIMIT;
+    }
 
     uint64_t end = pos + len;
     struct extent **link = &m->extents;
@@ -376,8 +452,12 @@ static enum msrp_reasm_status hold(struct msrp_reasm *r, struct msg *m, uint64_t
     if (first == NULL || first->start > end) {
         /* A gap on both sides. Holes are what make this list long, so their number is bounded
          * as well as their bytes. */
-        if (m->n_extents >= MSRP_REASM_MAX_EXTENTS)
+        if (m->n_extents >= r->max_extents) {
+            snprintf(r->why, sizeof(r->why),
+                     "more than %zu separate out-of-order byte ranges (max_extents)",
+                     r->max_extents);
             return MSRP_REASM_E_LIMIT;
+        }
         struct extent *x = malloc(sizeof(*x));
         unsigned char *buf = malloc(len);
         if (x == NULL || buf == NULL) {
@@ -427,9 +507,14 @@ static enum msrp_reasm_status hold(struct msrp_reasm *r, struct msg *m, uint64_t
 static enum msrp_reasm_status add_bytes(struct msrp_reasm *r, struct msg *m, uint64_t pos,
                                         const unsigned char *data, size_t len)
 {
-    /* Bytes already hashed cannot be compared any more: they only count as overlap. */
+    /* Bytes already hashed are compared with the window, as far back as it reaches. */
     if (len > 0 && pos <= m->prefix) {
         size_t dup = (size_t)min_u64(len, m->prefix - pos + 1);
+        if (prefix_differs(r, m, pos, data, dup)) {
+            snprintf(r->why, sizeof(r->why), "bytes %llu-%llu received again with other content",
+                     (unsigned long long)pos, (unsigned long long)(pos + dup - 1));
+            return MSRP_REASM_E_CONFLICT;
+        }
         m->overlap += dup;
         pos += dup;
         data += dup;
@@ -440,8 +525,11 @@ static enum msrp_reasm_status add_bytes(struct msrp_reasm *r, struct msg *m, uin
 
     bool differ = false;
     size_t shared = held_overlap(m, pos, data, len, &differ);
-    if (differ)
-        return MSRP_REASM_E_RANGE;
+    if (differ) {
+        snprintf(r->why, sizeof(r->why), "bytes within %llu-%llu received again with other content",
+                 (unsigned long long)pos, (unsigned long long)(pos + len - 1));
+        return MSRP_REASM_E_CONFLICT;
+    }
     m->overlap += shared;
 
     if (pos == m->prefix + 1)
@@ -471,15 +559,16 @@ static enum msrp_reasm_status abort_msg(struct msrp_reasm *r, struct msg *m, str
     done->total = m->prefix + m->held + (len - dup);
     done->chunks = m->chunks + 1;
     done->overlap_bytes = m->overlap + dup;
+    done->overlap_unchecked = m->unchecked;
     done->out_of_order = m->out_of_order || (len > dup && pos > m->prefix + 1);
     msg_release(r, m);
     return MSRP_REASM_ABORTED;
 }
 
-enum msrp_reasm_status msrp_reasm_add(struct msrp_reasm *r, struct msrp_span id, uint64_t pos,
-                                      const char *data, size_t len, char chunk_flag,
-                                      uint64_t chunk_end, uint64_t chunk_total,
-                                      struct msrp_reasm_done *done)
+static enum msrp_reasm_status add_piece(struct msrp_reasm *r, struct msrp_span id, uint64_t pos,
+                                        const char *data, size_t len, char chunk_flag,
+                                        uint64_t chunk_end, uint64_t chunk_total,
+                                        struct msrp_reasm_done *done)
 {
     struct msrp_reasm_done scratch;
     if (done == NULL)
@@ -515,15 +604,21 @@ enum msrp_reasm_status msrp_reasm_add(struct msrp_reasm *r, struct msrp_span id,
     uint64_t implied = last;
     if (chunk_total != UNKNOWN)
         implied = max_u64(implied, chunk_total);
-    if (implied > r->limits.max_message)
+    if (implied > r->limits.max_message) {
+        snprintf(r->why, sizeof(r->why), "%llu bytes or more, above %llu (max_message)",
+                 (unsigned long long)implied, (unsigned long long)r->limits.max_message);
         return drop(r, m, MSRP_REASM_E_TOO_LARGE);
+    }
 
     if (m == NULL) {
         /* A piece that neither carries bytes nor ends a chunk changes nothing. */
         if (len == 0 && chunk_flag == 0)
             return MSRP_REASM_PROGRESS;
-        if (r->count >= r->limits.max_messages)
+        if (r->count >= r->limits.max_messages) {
+            snprintf(r->why, sizeof(r->why), "more than %zu messages in progress (max_messages)",
+                     r->limits.max_messages);
             return MSRP_REASM_E_LIMIT;
+        }
         m = msg_new(r, id);
         if (m == NULL)
             return MSRP_REASM_E_LIMIT;
@@ -568,6 +663,7 @@ enum msrp_reasm_status msrp_reasm_add(struct msrp_reasm *r, struct msrp_span id,
     done->total = m->total;
     done->chunks = m->chunks;
     done->overlap_bytes = m->overlap;
+    done->overlap_unchecked = m->unchecked;
     done->out_of_order = m->out_of_order;
     unsigned int n = 0;
     if (m->digest &&
@@ -575,4 +671,53 @@ enum msrp_reasm_status msrp_reasm_add(struct msrp_reasm *r, struct msrp_span id,
         return drop(r, m, MSRP_REASM_E_LIMIT);
     msg_release(r, m);
     return MSRP_REASM_COMPLETE;
+}
+
+static bool was_refused(const struct msrp_reasm *r, struct msrp_span id)
+{
+    for (size_t i = 0; i < r->nrefused; i++)
+        if (r->refused[i].len == id.len && memcmp(r->refused[i].id, id.ptr, id.len) == 0)
+            return true;
+    return false;
+}
+
+/* Without room to remember, the id is simply not remembered: its chunks then start afresh. */
+static void remember_refused(struct msrp_reasm *r, struct msrp_span id)
+{
+    if (r->refused == NULL &&
+        (r->refused = calloc(MSRP_REASM_REFUSED_IDS, sizeof(*r->refused))) == NULL)
+        return;
+    struct refused_id *slot = &r->refused[r->refused_next];
+    slot->len = (uint8_t)id.len;
+    memcpy(slot->id, id.ptr, id.len);
+    r->refused_next = (r->refused_next + 1) % MSRP_REASM_REFUSED_IDS;
+    if (r->nrefused < MSRP_REASM_REFUSED_IDS)
+        r->nrefused++;
+}
+
+enum msrp_reasm_status msrp_reasm_add(struct msrp_reasm *r, struct msrp_span id, uint64_t pos,
+                                      const char *data, size_t len, char chunk_flag,
+                                      uint64_t chunk_end, uint64_t chunk_total,
+                                      struct msrp_reasm_done *done)
+{
+    r->why[0] = '\0';
+    /* RFC 4975 section 10.5: after a 413 the sender MUST NOT send further chunks with the
+     * same Message-ID; those that come anyway must not start a new message. */
+    if (r->nrefused > 0 && was_refused(r, id)) {
+        snprintf(r->why, sizeof(r->why), "a chunk of a message refused before (413)");
+        return MSRP_REASM_E_REFUSED;
+    }
+    enum msrp_reasm_status s =
+        add_piece(r, id, pos, data, len, chunk_flag, chunk_end, chunk_total, done);
+    if (s == MSRP_REASM_E_LIMIT || s == MSRP_REASM_E_TOO_LARGE || s == MSRP_REASM_E_CONFLICT) {
+        if (r->why[0] == '\0')
+            snprintf(r->why, sizeof(r->why), "out of memory");
+        remember_refused(r, id);
+    }
+    return s;
+}
+
+const char *msrp_reasm_why(const struct msrp_reasm *r)
+{
+    return r->why;
 }

@@ -26,9 +26,12 @@
  *    piece carried (pos + len - 1, i.e. pos - 1 for an empty piece); if its Byte-Range end or
  *    total is a number, it must equal that byte (E_RANGE otherwise). A "+" chunk may end short
  *    of its Byte-Range end (an interrupted chunk, section 7.1.1) but not beyond it (E_RANGE).
- *  - Bytes received twice count in overlap_bytes. Where they repeat bytes still held out of
- *    order they must be equal (E_RANGE otherwise); bytes already hashed into the prefix cannot
- *    be compared any more and only count.
+ *  - Bytes received twice count in overlap_bytes and must be equal to what arrived first
+ *    (E_CONFLICT otherwise). Bytes still held out of order are compared directly; bytes
+ *    already hashed into the prefix are compared with a copy of the prefix's last
+ *    limits.overlap_window bytes. A repeat reaching further back cannot be compared any more:
+ *    those bytes count in overlap_unchecked too. Without a digest (limits.no_digest) nothing
+ *    of the prefix is kept and repeats of it are only counted (overlap_unchecked).
  *  - COMPLETE is reported with the piece that ends a chunk (chunk_flag != 0) once every byte
  *    1..total has arrived; done->chunks counts the chunk ends seen, "#" included.
  *  - "#": done->total is the number of distinct bytes received, the "#" piece's included;
@@ -36,14 +39,18 @@
  *    (its own bytes only) and stores nothing.
  *  - Limits: a new message when limits.max_messages are in progress is E_LIMIT and stores
  *    nothing. A piece that would take the bytes held out of order above limits.max_buffered,
- *    or a message above MSRP_REASM_MAX_EXTENTS separate out-of-order ranges, is E_LIMIT. A
+ *    or a message above limits.max_extents separate out-of-order ranges, is E_LIMIT. A
  *    total above limits.max_message, or a byte position above it, is E_TOO_LARGE. Allocation
- *    failures are reported as E_LIMIT. Limit values are taken literally (0 means none allowed);
- *    out-of-order buffers may reserve spare room up to twice the bytes they hold, never more
- *    than max_buffered still allows.
- *  - Every error status drops the message and frees its memory. Later chunks of a dropped
- *    (or completed, or aborted) message start a fresh message under the same id, which then
- *    normally stays incomplete: a receiver has already answered the first error.
+ *    failures are reported as E_LIMIT. Limit values are taken literally (0 means none allowed),
+ *    except max_extents and overlap_window, where 0 means the default; out-of-order buffers
+ *    may reserve spare room up to twice the bytes they hold, never more than max_buffered
+ *    still allows. msrp_reasm_why() says which limit it was.
+ *  - Every error status drops the message and frees its memory. After E_LIMIT, E_TOO_LARGE
+ *    or E_CONFLICT (which a receiver answers with 413: stop sending this message, RFC 4975
+ *    section 10.5) the id is remembered (the last MSRP_REASM_REFUSED_IDS of them), and every
+ *    later piece under it is E_REFUSED and stores nothing. Later chunks of a message dropped
+ *    for E_RANGE (or completed, or aborted) start a fresh message under the same id, which
+ *    then normally stays incomplete: a receiver has already answered the first error.
  *
  * Thread safety: one reassembler per session, used from one thread.
  */
@@ -59,9 +66,14 @@
 
 #define MSRP_REASM_ID_MAX MSRP_TID_MAX /* Message-ID is an ident: at most 32 characters */
 
-/* Separate out-of-order byte ranges one message may hold (touching ones merge into one): holes,
- * not bytes, make the bookkeeping slow, so their number is bounded too. */
+/* Default of limits.max_extents: separate out-of-order byte ranges one message may hold
+ * (touching ones merge into one). Holes, not bytes, make the bookkeeping slow (a piece walks
+ * the sorted list), so their number is bounded too. */
 #define MSRP_REASM_MAX_EXTENTS 4096
+/* Default of limits.overlap_window: bytes of the hashed prefix kept to compare repeats with. */
+#define MSRP_REASM_OVERLAP_WINDOW (16 * 1024)
+/* Refused Message-IDs remembered per reassembler (oldest forgotten first). */
+#define MSRP_REASM_REFUSED_IDS 16
 
 struct msrp_reasm_limits {
     size_t max_buffered;  /* bytes held out of order, all messages together; default 16 MiB */
@@ -69,6 +81,9 @@ struct msrp_reasm_limits {
     uint64_t max_message; /* largest total accepted; default 2^40 */
     bool no_digest;       /* skip SHA-256 (done->sha256 is zeros): for throughput runs that
                              do not verify payloads, since hashing costs more than a copy */
+    size_t max_extents;   /* separate out-of-order ranges per message; 0: the default 4096 */
+    size_t overlap_window; /* prefix bytes kept per message in progress to compare repeats
+                             with; 0: the default 16 KiB */
 };
 
 enum msrp_reasm_status {
@@ -77,8 +92,10 @@ enum msrp_reasm_status {
     MSRP_REASM_ABORTED,      /* the message was aborted with "#": see *done */
     MSRP_REASM_E_LIMIT,      /* max_buffered or max_messages would be exceeded: message dropped */
     MSRP_REASM_E_TOO_LARGE,  /* total above max_message (a receiver answers 413) */
-    MSRP_REASM_E_RANGE,      /* inconsistent: bytes past the known total, a total that changes,
-                                overlapping bytes that differ: message dropped */
+    MSRP_REASM_E_RANGE,      /* inconsistent: bytes past the known total, a total that changes:
+                                message dropped */
+    MSRP_REASM_E_CONFLICT,   /* bytes received again differ from what arrived first: dropped */
+    MSRP_REASM_E_REFUSED,    /* the id was refused before (E_LIMIT, E_TOO_LARGE, E_CONFLICT) */
 };
 
 struct msrp_reasm_done {
@@ -86,6 +103,7 @@ struct msrp_reasm_done {
     uint64_t total;         /* bytes in the complete message (or received, when aborted) */
     uint64_t chunks;        /* chunks that contributed */
     uint64_t overlap_bytes; /* bytes received more than once */
+    uint64_t overlap_unchecked; /* of those, repeats too far back to compare (see above) */
     bool out_of_order;      /* some piece arrived ahead of the prefix */
     unsigned char sha256[32];
 };
@@ -112,6 +130,10 @@ enum msrp_reasm_status msrp_reasm_add(struct msrp_reasm *r, struct msrp_span id,
 /* Bytes currently held out of order, and messages in progress. */
 size_t msrp_reasm_buffered(const struct msrp_reasm *r);
 size_t msrp_reasm_in_progress(const struct msrp_reasm *r);
+
+/* Why the last error status was returned, in words naming the limit ("more than 4096
+ * separate out-of-order ranges (max_extents)"); "" before any. Valid until the next add. */
+const char *msrp_reasm_why(const struct msrp_reasm *r);
 
 /* A name for logs and reports ("complete", "limit", ...). */
 const char *msrp_reasm_status_name(enum msrp_reasm_status s);

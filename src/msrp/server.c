@@ -6,6 +6,7 @@
 #include "msrp/server.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,8 @@
 #include "wire/hash.h"
 #include "wire/writer.h"
 
-/* A connection that has not said which session it is for within this time is closed. */
+/* A connection that has not said which session it is for within this time is closed
+ * (msrp_server_set_first_request_timeout changes it). */
 #define FIRST_REQUEST_TIMEOUT_NS (30ull * 1000000000ull)
 
 struct expect {
@@ -52,7 +54,28 @@ struct msrp_server {
     struct msrp_session_config any_cfg;
     const struct msrp_session_handlers *any_h;
     void *any_user;
+    uint64_t first_request_timeout_ns;
+    void (*on_event)(const struct msrp_server_event *ev, void *user);
+    void *event_user;
 };
+
+static void server_event(struct msrp_server *srv, const char *event, const char *kind,
+                         const char *peer, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void server_event(struct msrp_server *srv, const char *event, const char *kind,
+                         const char *peer, const char *fmt, ...)
+{
+    if (srv->on_event == NULL)
+        return;
+    char detail[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    struct msrp_server_event ev = {event, kind, peer, detail};
+    srv->on_event(&ev, srv->event_user);
+}
 
 static void pending_free(struct pending *p)
 {
@@ -83,6 +106,8 @@ static void refuse(struct pending *p, const struct msrp_chunk *c)
     const struct msrp_header *from = msrp_chunk_header(c, MSRP_H_FROM_PATH);
     const struct msrp_header *to = msrp_chunk_header(c, MSRP_H_TO_PATH);
     srv->refused++;
+    server_event(srv, "refused", "unknown-session", net_conn_peer(conn),
+                 "the first request's To-Path names no session here: 481");
     /* RFC 4975 section 7.3: 481 when the session does not exist; REPORTs get no answer. */
     if (c->method_id != MSRP_METHOD_REPORT && from != NULL && to != NULL &&
         c->failure_report != MSRP_REPORT_NO) {
@@ -180,6 +205,8 @@ static size_t accept_any(struct pending *p, struct net_conn *conn, struct msrp_s
     size_t n = sp != NULL ? (size_t)(sp - to_path.ptr) : to_path.len;
     pending_free(p);
     if (n > MSRP_URI_MAX) {
+        server_event(srv, "refused", "to-path-too-long", net_conn_peer(conn),
+                     "the first To-Path URI has %zu bytes, above %d", n, MSRP_URI_MAX);
         net_conn_set_user(conn, NULL);
         net_conn_close(conn, false);
         return len;
@@ -216,6 +243,14 @@ static size_t pending_data(struct net_conn *conn, const char *buf, size_t len)
     if (r == MSRP_INCOMPLETE)
         return 0;
     if (r == MSRP_MALFORMED || !c.has_head || c.kind != MSRP_REQUEST) {
+        if (r == MSRP_MALFORMED)
+            server_event(p->srv, "violation", "malformed-first-request", net_conn_peer(conn),
+                         "byte %llu before binding: %s",
+                         (unsigned long long)(parser.stream_offset + parser.error_offset),
+                         msrp_error_text(parser.error));
+        else
+            server_event(p->srv, "violation", "malformed-first-request", net_conn_peer(conn),
+                         "the first chunk is a response, not a request (RFC 4975 section 5.4)");
         pending_free(p);
         net_conn_set_user(conn, NULL);
         net_conn_close(conn, false);
@@ -245,11 +280,16 @@ static size_t pending_data(struct net_conn *conn, const char *buf, size_t len)
 
 static void pending_closed(struct net_conn *conn, int err, const char *why)
 {
-    (void)err;
-    (void)why;
     struct pending *p = net_conn_user(conn);
-    if (p != NULL)
-        pending_free(p);
+    if (p == NULL)
+        return;
+    /* A peer that just goes away is no news; one whose first bytes fill the read buffer
+     * without a request head is. */
+    if (err == EMSGSIZE)
+        server_event(p->srv, "violation", "malformed-first-request", net_conn_peer(conn),
+                     "%s: no request head in the first %llu bytes", why,
+                     (unsigned long long)net_conn_bytes_in(conn));
+    pending_free(p);
 }
 
 static const struct net_conn_handlers pending_handlers = {
@@ -262,6 +302,10 @@ static void pending_timeout(struct net_loop *loop, struct net_timer *t)
     (void)loop;
     struct pending *p = t->arg;
     struct net_conn *conn = p->conn;
+    server_event(p->srv, "refused", "first-request-timeout", net_conn_peer(conn),
+                 "no complete request head within %.1f s (%llu bytes received): closed",
+                 (double)p->srv->first_request_timeout_ns / 1e9,
+                 (unsigned long long)net_conn_bytes_in(conn));
     pending_free(p);
     net_conn_set_user(conn, NULL);
     net_conn_close(conn, false);
@@ -281,9 +325,24 @@ static void server_accept(struct net_listener *l, struct net_conn *conn)
     srv->pending = p;
     p->timer.fn = pending_timeout;
     p->timer.arg = p;
-    net_timer_start(srv->loop, &p->timer, FIRST_REQUEST_TIMEOUT_NS);
+    net_timer_start(srv->loop, &p->timer, srv->first_request_timeout_ns);
     net_conn_set_user(conn, p);
     net_conn_set_handlers(conn, &pending_handlers);
+}
+
+static void server_overload(struct net_listener *l, int err, uint64_t shed)
+{
+    struct msrp_server *srv = net_listener_user(l);
+    if (shed == 0)
+        server_event(srv, "refused", "descriptors", "",
+                     "accept failed: %s: no reserve descriptor, the listener pauses 100 ms at a "
+                     "time (raise RLIMIT_NOFILE, ulimit -n)",
+                     strerror(err));
+    else
+        server_event(srv, "refused", "descriptors", "",
+                     "accept failed: %s: %llu connections closed unserved since the last such "
+                     "line (raise RLIMIT_NOFILE, ulimit -n)",
+                     strerror(err), (unsigned long long)shed);
 }
 
 int msrp_server_create(struct net_loop *loop, const char *host, uint16_t port,
@@ -302,6 +361,7 @@ int msrp_server_create(struct net_loop *loop, const char *host, uint16_t port,
         return ENOMEM;
     }
     srv->loop = loop;
+    srv->first_request_timeout_ns = FIRST_REQUEST_TIMEOUT_NS;
     /* Read buffers sized for a session: the pending connection becomes one in place. */
     struct net_conn_opts o;
     net_conn_opts_default(&o);
@@ -312,6 +372,7 @@ int msrp_server_create(struct net_loop *loop, const char *host, uint16_t port,
         free(srv);
         return e;
     }
+    net_listener_on_overload(srv->listener, server_overload);
     *out = srv;
     return 0;
 }
@@ -428,4 +489,16 @@ void msrp_server_forget(struct msrp_server *srv, const char *local_uri)
         unlink_expect(srv, e);
         free(e);
     }
+}
+
+void msrp_server_on_event(struct msrp_server *srv,
+                          void (*fn)(const struct msrp_server_event *ev, void *user), void *user)
+{
+    srv->on_event = fn;
+    srv->event_user = user;
+}
+
+void msrp_server_set_first_request_timeout(struct msrp_server *srv, uint64_t ns)
+{
+    srv->first_request_timeout_ns = ns;
 }

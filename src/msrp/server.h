@@ -53,4 +53,22 @@ void msrp_server_forget(struct msrp_server *srv, const char *local_uri);
 /* Connections refused with 481 so far (an unknown To-Path). */
 uint64_t msrp_server_refused(const struct msrp_server *srv);
 
+/*
+ * What happened to a connection no session took, for a log: event "violation" (kind
+ * "malformed-first-request": its first bytes are no MSRP request) or "refused" (kind
+ * "unknown-session": answered 481; "first-request-timeout": no request head in time;
+ * "descriptors": connections accepted and closed at once for want of file descriptors, at
+ * most one event a second; "to-path-too-long").
+ */
+struct msrp_server_event {
+    const char *event;
+    const char *kind;
+    const char *peer;   /* "127.0.0.1:4711"; "" for "descriptors" */
+    const char *detail; /* in words, with the byte offset or the limit where there is one */
+};
+void msrp_server_on_event(struct msrp_server *srv,
+                          void (*fn)(const struct msrp_server_event *ev, void *user), void *user);
+/* How long a new connection has to send its first request's head (default 30 s). */
+void msrp_server_set_first_request_timeout(struct msrp_server *srv, uint64_t ns);
+
 #endif

@@ -159,6 +159,13 @@ struct msrp_session {
     uint32_t tx_cap, tx_free, tx_used;
 
     struct net_timer bind_timer;
+    /* idle_timeout_ns: checked every quarter of it; progress counts complete chunks. */
+    struct net_timer idle_timer;
+    uint64_t progress, progress_seen;
+    unsigned idle_quarters;
+    /* Answering side: not reading while our output is congested, since when stall_timer runs. */
+    bool paused;
+    struct net_timer stall_timer;
     bool shaping;          /* drop_fraction or response delays are set */
     bool answered_one;     /* a request has been answered (cfg.violate "no-response-empty") */
     uint64_t rng;          /* splitmix64 state for drops and delays: reproducible per session */
@@ -248,6 +255,8 @@ const char *msrp_session_end_name(enum msrp_session_end e)
         return "protocol-error";
     case MSRP_END_WRITE_OVERFLOW:
         return "write-overflow";
+    case MSRP_END_IDLE_TIMEOUT:
+        return "idle-timeout";
     }
     return "unknown";
 }
@@ -262,6 +271,7 @@ void msrp_session_config_default(struct msrp_session_config *c)
     c->reasm.max_buffered = 16u << 20;
     c->reasm.max_messages = 64;
     c->reasm.max_message = 1ull << 40;
+    c->stall_timeout_ns = 60ull * 1000000000ull;
 }
 
 /* ---- lifetime ----------------------------------------------------------------------------- */
@@ -345,6 +355,8 @@ static void session_free(struct msrp_session *s)
         m = next;
     }
     net_timer_stop(s->loop, &s->bind_timer);
+    net_timer_stop(s->loop, &s->idle_timer);
+    net_timer_stop(s->loop, &s->stall_timer);
     delayed_free_all(s);
     msrp_reasm_destroy(s->reasm);
     free(s->local_text);
@@ -378,6 +390,8 @@ static void session_end(struct msrp_session *s, enum msrp_session_end why, const
     if (detail != NULL && detail != s->end_detail)
         snprintf(s->end_detail, sizeof(s->end_detail), "%s", detail);
     net_timer_stop(s->loop, &s->bind_timer);
+    net_timer_stop(s->loop, &s->idle_timer);
+    net_timer_stop(s->loop, &s->stall_timer);
     s->busy++;
     for (uint32_t i = 0; i < s->tx_cap; i++)
         net_timer_stop(s->loop, &tx_at(s, i)->timer);
@@ -917,6 +931,20 @@ static const char *status_comment(int status)
     }
 }
 
+static void session_end(struct msrp_session *s, enum msrp_session_end why, const char *detail);
+
+/* A response or REPORT that the connection would not queue (its cap reached: the peer does
+ * not read) ends the session with the reason, rather than going missing unnoticed. */
+static void answer_sent(struct msrp_session *s, int err)
+{
+    if (err == 0 || err == EPIPE)
+        return; /* EPIPE: closing already, the close says why */
+    snprintf(s->end_detail, sizeof(s->end_detail),
+             "%s: cannot queue a response: %s (%zu bytes queued)", net_conn_peer(s->conn),
+             strerror(err), net_conn_queued(s->conn));
+    session_end(s, MSRP_END_WRITE_OVERFLOW, s->end_detail);
+}
+
 /* Responses are hop by hop (RFC 4975 section 7.2, RFC 4976 section 6): the To-Path is the
  * first URI of the request's From-Path, the previous hop, which is the whole path on a direct
  * connection. A relay absorbs a response addressed to it instead of relaying it onwards. */
@@ -950,7 +978,7 @@ static void send_response(struct msrp_session *s, const char *tid, size_t tid_le
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 256];
     struct msrp_wire_chunk w;
     if (msrp_write(&out, NULL, head, sizeof(head), &w) == MSRP_W_OK)
-        (void)net_conn_send(s->conn, w.iov, w.iovcnt);
+        answer_sent(s, net_conn_send(s->conn, w.iov, w.iovcnt));
 }
 
 /* REPORT to the sender of a message (RFC 4975 section 7.1.2/7.1.3). */
@@ -974,7 +1002,7 @@ static void send_report(struct msrp_session *s, const char *to, size_t to_len, c
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 256];
     struct msrp_wire_chunk w;
     if (msrp_write(&out, thread_ids(), head, sizeof(head), &w) == MSRP_W_OK)
-        (void)net_conn_send(s->conn, w.iov, w.iovcnt);
+        answer_sent(s, net_conn_send(s->conn, w.iov, w.iovcnt));
 }
 
 static void violation(struct msrp_session *s, const char *kind, const char *detail)
@@ -999,6 +1027,21 @@ static void refuse_too_large(struct in_chunk *in, uint64_t end)
         in->report = 413;
         in->report_end = end;
     }
+}
+
+/* The reassembly refused the message: its owner hears which limit, in words naming it. */
+static void refused(struct msrp_session *s, const char *kind)
+{
+    if (s->h->on_refused == NULL)
+        return;
+    char mid[MSRP_REASM_ID_MAX + 1];
+    memcpy(mid, s->in.message_id, s->in.message_id_len);
+    mid[s->in.message_id_len] = '\0';
+    char detail[200];
+    snprintf(detail, sizeof(detail), "%s; later chunks of the message get 413 too",
+             msrp_reasm_why(s->reasm));
+    struct msrp_refusal r = {mid, 413, kind, detail};
+    s->h->on_refused(s, &r);
 }
 
 /*
@@ -1301,7 +1344,27 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
         if (violating(s, "no-413")) {
             in->respond = 200;
             in->report = 0;
+        } else {
+            refused(s, st == MSRP_REASM_E_TOO_LARGE ? "too-large" : "reassembly-limit");
         }
+        break;
+    case MSRP_REASM_E_CONFLICT: {
+        /* RFC 4975 section 7.3.1: where chunks overlap, the last one received SHOULD take
+         * precedence, a SHOULD that spares receivers which have already consumed the earlier
+         * bytes, as this one has (hashed into the message's digest). Delivering a mixture
+         * would be wrong, so the message is refused as a whole: 413 asks the sender to stop
+         * sending it (section 10.5), and a failure REPORT follows as for any 413. */
+        char detail[200];
+        snprintf(detail, sizeof(detail), "Message-ID %.*s: %s", (int)in->message_id_len,
+                 in->message_id, msrp_reasm_why(s->reasm));
+        violation(s, "overlap-conflict", detail);
+        refuse_too_large(in, in->start + in->body_len - 1);
+        break;
+    }
+    case MSRP_REASM_E_REFUSED:
+        /* Refused before: 413 again (section 10.5), without another REPORT. */
+        in->ignore = true;
+        in->respond = 413;
         break;
     case MSRP_REASM_E_RANGE:
         violation(s, "byte-range", "Byte-Range inconsistent with earlier chunks");
@@ -1451,6 +1514,50 @@ static void response_in(struct msrp_session *s, const struct msrp_chunk *c)
     settle(s, t, c->status, false);
 }
 
+static void stalled(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct msrp_session *s = t->arg;
+    snprintf(s->end_detail, sizeof(s->end_detail),
+             "%s: the peer has not read our responses for %.1f s (%zu bytes queued)",
+             net_conn_peer(s->conn), (double)s->cfg.stall_timeout_ns / 1e9,
+             net_conn_queued(s->conn));
+    session_end(s, MSRP_END_WRITE_OVERFLOW, s->end_detail);
+}
+
+/*
+ * Answering side: a peer that does not read what we answer must not make us queue without
+ * bound, so its input waits (its own sends then block in TCP) until our output drains
+ * (session_drain), or the session ends when it stays stuck. The calling side always reads:
+ * one side that does keeps two endpoints from waiting on each other.
+ */
+static void pause_reading(struct msrp_session *s)
+{
+    if (s->paused)
+        return;
+    s->paused = true;
+    net_conn_set_reading(s->conn, false);
+    if (s->cfg.stall_timeout_ns > 0)
+        net_timer_start(s->loop, &s->stall_timer, s->cfg.stall_timeout_ns);
+}
+
+static void idle_check(struct net_loop *loop, struct net_timer *t)
+{
+    struct msrp_session *s = t->arg;
+    /* Not reading (a peer that does not read us) is the stall timer's business. */
+    if (s->progress != s->progress_seen || s->paused) {
+        s->progress_seen = s->progress;
+        s->idle_quarters = 0;
+    } else if (++s->idle_quarters >= 4) {
+        snprintf(
+            s->end_detail, sizeof(s->end_detail), "%s: no complete chunk for %.1f s (idle timeout)",
+            s->conn != NULL ? net_conn_peer(s->conn) : "?", (double)s->cfg.idle_timeout_ns / 1e9);
+        session_end(s, MSRP_END_IDLE_TIMEOUT, s->end_detail);
+        return;
+    }
+    net_timer_start(loop, t, s->cfg.idle_timeout_ns / 4);
+}
+
 static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
 {
     struct msrp_session *s = net_conn_user(conn);
@@ -1472,6 +1579,7 @@ static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
             break;
         }
         used += (size_t)r;
+        s->progress += c.flag != 0;
         if (c.kind == MSRP_RESPONSE) {
             if (c.flag != 0)
                 response_in(s, &c);
@@ -1487,6 +1595,8 @@ static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
     }
     if (!s->ended)
         pump(s);
+    if (!s->ended && !s->calling && s->conn != NULL && net_conn_congested(s->conn))
+        pause_reading(s);
     leave(s);
     return used;
 }
@@ -1520,6 +1630,11 @@ static void session_drain(struct net_conn *conn)
     if (s == NULL)
         return;
     s->busy++;
+    if (s->paused) {
+        s->paused = false;
+        net_timer_stop(s->loop, &s->stall_timer);
+        net_conn_set_reading(conn, true);
+    }
     pump(s);
     if (!s->ended && !net_conn_congested(conn) && s->h->on_writable != NULL) {
         s->h->on_writable(s);
@@ -1616,6 +1731,13 @@ static struct msrp_session *session_new(struct net_loop *loop,
         goto err;
     s->bind_timer.fn = bind_timeout;
     s->bind_timer.arg = s;
+    s->stall_timer.fn = stalled;
+    s->stall_timer.arg = s;
+    s->idle_timer.fn = idle_check;
+    s->idle_timer.arg = s;
+    if (cfg->idle_timeout_ns > 0)
+        net_timer_start(loop, &s->idle_timer,
+                        cfg->idle_timeout_ns / 4 ? cfg->idle_timeout_ns / 4 : 1);
     live_add(s);
     s->timing.started_ns = net_now_ns();
     *err = 0;

@@ -10,7 +10,11 @@
  *  - Every incoming request is checked: To-Path must be this endpoint's URI and From-Path the
  *    bound peer's path (compared per RFC 4975 section 6.1), otherwise 481; a chunk error
  *    (missing path, bad Byte-Range, ...) gets 400; an unknown method 501; a Content-Type
- *    outside accept_types 415; a message larger than the reassembly allows 413.
+ *    outside accept_types 415; a message larger than the reassembly allows 413 (on_refused
+ *    says which limit), as does one whose repeated bytes differ from the first copy (an
+ *    "overlap-conflict" violation); later chunks of a message refused with 413 get 413 too.
+ *  - Backpressure (answering side): while the connection's output is congested (a peer that
+ *    does not read our responses) the connection is not read; stall_timeout_ns ends it.
  *  - Responses follow Failure-Report: "yes" or absent, every SEND gets one; "partial", only
  *    errors; "no", none. REPORTs are never answered (section 7.1.2).
  *  - Response timeouts (section 7.1.2, and the seed API): a chunk sent with Failure-Report
@@ -59,7 +63,9 @@ enum msrp_session_end {
     MSRP_END_BIND_TIMEOUT,    /* the expected peer did not bind in time */
     MSRP_END_BIND_REJECTED,   /* our binding SEND was refused (e.g. 481) */
     MSRP_END_PROTOCOL,        /* the peer's bytes could not be framed */
-    MSRP_END_WRITE_OVERFLOW,  /* our queue to a peer that does not read hit its cap */
+    MSRP_END_WRITE_OVERFLOW,  /* our queue to a peer that does not read hit its cap, or
+                                 stayed congested for stall_timeout_ns */
+    MSRP_END_IDLE_TIMEOUT,    /* no complete chunk arrived within idle_timeout_ns */
 };
 const char *msrp_session_end_name(enum msrp_session_end e);
 
@@ -99,6 +105,14 @@ struct msrp_report_in {
     struct msrp_byte_range range;
 };
 
+/* An incoming message refused with 413 by the reassembly (a limit, or bytes that conflict). */
+struct msrp_refusal {
+    const char *message_id;   /* NUL-terminated */
+    int status;               /* 413 */
+    const char *kind;         /* stable name: "too-large", "reassembly-limit" */
+    const char *detail;       /* which limit, in words naming it */
+};
+
 /* Something the peer did against RFC 4975, for `serve` as a checker. */
 struct msrp_peer_violation {
     const char *kind;         /* stable name: "byte-range", "reused-tid", "path-order", ... */
@@ -126,6 +140,8 @@ struct msrp_session_handlers {
      */
     void (*on_raw_result)(struct msrp_session *s, void *cookie, int status, bool closed,
                           const struct msrp_chunk *response);
+    /* An incoming message was refused by a reassembly limit (its later chunks get 413 too). */
+    void (*on_refused)(struct msrp_session *s, const struct msrp_refusal *r);
 };
 
 struct msrp_session_config {
@@ -155,6 +171,14 @@ struct msrp_session_config {
     uint64_t answer_seed;         /* the drops and delays come from a PRNG seeded with this
                                      and a hash of local_uri's session-id: the same for the
                                      same session in every run. 0 is a fine seed */
+    uint64_t idle_timeout_ns;     /* > 0: the session ends (MSRP_END_IDLE_TIMEOUT) when no
+                                     complete chunk (request or response) arrives for between
+                                     this and 1.25 times this; catches idle peers and endless
+                                     bodies alike. Default 0: none */
+    uint64_t stall_timeout_ns;    /* answering side: while our output is congested (a peer that
+                                     does not read our responses) the connection is not read;
+                                     still congested after this, the session ends
+                                     (MSRP_END_WRITE_OVERFLOW). Default 60 s; 0: never */
 };
 
 void msrp_session_config_default(struct msrp_session_config *c);

@@ -61,6 +61,14 @@ struct net_listener {
     void *user;
     struct net_conn_opts opts;
     uint16_t port;
+    /* Out of descriptors (EMFILE, ENFILE): see shed_connection(). */
+    int reserve_fd;               /* /dev/null, given up to accept-and-close; -1 when lost */
+    struct net_timer pause_timer; /* the listener is not watched until it fires */
+    net_overload_fn on_overload;
+    struct net_timer report_timer; /* reports what was shed, at most once a second */
+    uint64_t shed, last_report_ns;
+    int shed_err;
+    bool report_due;
 };
 
 void net_conn_opts_default(struct net_conn_opts *o)
@@ -727,6 +735,74 @@ uint64_t net_conn_open_ns(const struct net_conn *c)
 
 static const struct net_conn_handlers no_handlers;
 
+static void accept_ready(struct net_loop *loop, int fd, unsigned events, void *arg);
+
+#define LISTENER_PAUSE_NS (100ull * 1000000ull)
+#define OVERLOAD_REPORT_NS (1000ull * 1000000ull)
+
+static void report_overload(struct net_loop *loop, struct net_timer *t)
+{
+    struct net_listener *l = t->arg;
+    if (!l->report_due)
+        return;
+    l->report_due = false;
+    l->last_report_ns = net_now_ns();
+    uint64_t n = l->shed;
+    l->shed = 0;
+    (void)loop;
+    if (l->on_overload != NULL)
+        l->on_overload(l, l->shed_err, n);
+}
+
+static void note_shed(struct net_listener *l, int err, uint64_t n)
+{
+    l->shed += n;
+    l->shed_err = err;
+    l->report_due = true;
+    if (net_timer_armed(&l->report_timer))
+        return;
+    uint64_t now = net_now_ns();
+    uint64_t next = l->last_report_ns + OVERLOAD_REPORT_NS;
+    net_timer_start(l->loop, &l->report_timer, next > now ? next - now : 0);
+}
+
+static void listener_resume(struct net_loop *loop, struct net_timer *t)
+{
+    struct net_listener *l = t->arg;
+    if (l->reserve_fd < 0)
+        l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    net_loop_watch(loop, l->fd, NET_READABLE, accept_ready, l);
+}
+
+/*
+ * accept() failed for want of a descriptor. The pending connection keeps the listener
+ * readable, so doing nothing would wake the loop again at once, forever. The reserve
+ * descriptor is given up for a moment to accept the connection and close it at once (the
+ * peer sees the close instead of waiting); without a reserve (another thread took the
+ * freed number) the listener is not watched for LISTENER_PAUSE_NS. Returns false when the
+ * listener is paused.
+ */
+static bool shed_connection(struct net_listener *l, int err)
+{
+    if (l->reserve_fd >= 0) {
+        close(l->reserve_fd);
+        l->reserve_fd = -1;
+        int cfd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+        int accept_err = cfd < 0 ? errno : 0;
+        if (cfd >= 0) {
+            close(cfd);
+            note_shed(l, err, 1);
+        }
+        l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (cfd >= 0 || accept_err == EAGAIN || accept_err == EWOULDBLOCK)
+            return true;
+    }
+    note_shed(l, err, 0);
+    net_loop_watch(l->loop, l->fd, 0, accept_ready, l);
+    net_timer_start(l->loop, &l->pause_timer, LISTENER_PAUSE_NS);
+    return false;
+}
+
 static void accept_ready(struct net_loop *loop, int fd, unsigned events, void *arg)
 {
     (void)events;
@@ -736,8 +812,11 @@ static void accept_ready(struct net_loop *loop, int fd, unsigned events, void *a
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
         int cfd = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (cfd < 0)
-            return; /* EAGAIN, or EMFILE and friends: try again on the next wake-up */
+        if (cfd < 0) {
+            if ((errno == EMFILE || errno == ENFILE) && shed_connection(l, errno))
+                continue;
+            return; /* EAGAIN, or a listener paused for want of descriptors */
+        }
         tune_socket(cfd);
         struct net_conn *c = conn_new(loop, cfd, l->tls, NULL, &l->opts);
         if (c == NULL) {
@@ -780,6 +859,11 @@ int net_listener_open(struct net_loop *loop, const struct sockaddr *sa, socklen_
         snprintf(err, errlen, "out of memory");
         return ENOMEM;
     }
+    l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    l->pause_timer.fn = listener_resume;
+    l->pause_timer.arg = l;
+    l->report_timer.fn = report_overload;
+    l->report_timer.arg = l;
     l->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int e = 0;
     if (l->fd < 0) {
@@ -816,6 +900,8 @@ int net_listener_open(struct net_loop *loop, const struct sockaddr *sa, socklen_
 err:
     if (l->fd >= 0)
         close(l->fd);
+    if (l->reserve_fd >= 0)
+        close(l->reserve_fd);
     free(l);
     return e;
 }
@@ -824,9 +910,18 @@ void net_listener_close(struct net_listener *l)
 {
     if (l == NULL)
         return;
+    net_timer_stop(l->loop, &l->pause_timer);
+    net_timer_stop(l->loop, &l->report_timer);
     net_loop_forget(l->loop, l->fd);
     close(l->fd);
+    if (l->reserve_fd >= 0)
+        close(l->reserve_fd);
     free(l);
+}
+
+void net_listener_on_overload(struct net_listener *l, net_overload_fn fn)
+{
+    l->on_overload = fn;
 }
 
 uint16_t net_listener_port(const struct net_listener *l)

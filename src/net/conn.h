@@ -114,6 +114,15 @@ int net_listener_open(struct net_loop *loop, const struct sockaddr *sa, socklen_
                       const struct net_conn_opts *opts, struct net_listener **out, char *err,
                       size_t errlen);
 void net_listener_close(struct net_listener *l);
+
+/*
+ * Out of descriptors (accept said EMFILE or ENFILE), a listener does not spin: it accepts
+ * and closes at once what it cannot keep, using a reserve descriptor it holds for this, or
+ * stops watching for 100 ms when it has none. fn (NULL: none) hears of it at most once a
+ * second: err is the errno and shed the connections closed unserved since the last call.
+ */
+typedef void (*net_overload_fn)(struct net_listener *l, int err, uint64_t shed);
+void net_listener_on_overload(struct net_listener *l, net_overload_fn fn);
 uint16_t net_listener_port(const struct net_listener *l);
 void *net_listener_user(const struct net_listener *l);
 
