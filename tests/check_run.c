@@ -500,6 +500,82 @@ START_TEST(soft_descriptor_limit_is_raised)
 }
 END_TEST
 
+/*
+ * Sessions spread over the targets across worker threads: 2 threads, 4 sessions at once, 4
+ * targets (one `msrpload serve` with 4 session ids, each bound by one connection at a time).
+ * Numbered per thread, both threads would start at the first target and two sessions would be
+ * refused with 481.
+ */
+START_TEST(targets_spread_over_threads)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "%s/uris", t.dir);
+    FILE *f = fopen(cmd, "w"); /* there before the first look at it */
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    pid_t serve = fork();
+    ck_assert_int_ge(serve, 0);
+    if (serve == 0) {
+        int fd = open(cmd, O_WRONLY);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        dup2(null, 2);
+        execl(msrpload_binary(), msrpload_binary(), "serve", "--listen", "127.0.0.1:0",
+              "--session-id", "t0", "--session-id", "t1", "--session-id", "t2", "--session-id",
+              "t3", (char *)NULL);
+        _exit(127);
+    }
+    /* Its URIs, one a line, once it listens (bounded: 10 s). */
+    char *uris = NULL;
+    int lines = 0;
+    for (int i = 0; i < 500 && lines < 4; i++) {
+        usleep(20000);
+        free(uris);
+        uris = tmp_read(&t, "uris");
+        lines = 0;
+        for (char *p = uris; *p != '\0'; p++)
+            lines += *p == '\n';
+    }
+    if (lines < 4) {
+        kill(serve, SIGKILL);
+        waitpid(serve, NULL, 0);
+        ck_abort_msg("serve printed %d URIs in 10 s: %s", lines, uris);
+    }
+    char targets[1024] = "";
+    char *save = NULL;
+    for (char *u = strtok_r(uris, "\n", &save); u != NULL; u = strtok_r(NULL, "\n", &save)) {
+        strncat(targets, " --target '", sizeof(targets) - strlen(targets) - 1);
+        strncat(targets, u, sizeof(targets) - strlen(targets) - 1);
+        strncat(targets, "'", sizeof(targets) - strlen(targets) - 1);
+    }
+    char *sc = write_scenario(&t, "spread.json",
+                              "{\"name\": \"spread\", \"load\": {\"threads\": 2, \"sessions\": 4,"
+                              " \"concurrency\": 4, \"duration\": 20}, \"steps\": [{\"send\": {}},"
+                              " {\"expect\": {\"status\": 200}}, {\"pause\": 0.5}]}");
+    char *args;
+    ck_assert_int_ge(asprintf(&args, "run %s --quiet --out %s/r%s", sc, t.dir, targets), 0);
+    int code = run_msrpload(&t, args);
+    kill(serve, SIGKILL);
+    waitpid(serve, NULL, 0);
+    char *out = tmp_read(&t, "out"), *err = tmp_read(&t, "err");
+    ck_assert_msg(code == 0, "exit %d\nstdout: %s\nstderr: %s", code, out, err);
+    json_t *j = load_summary(&t, "r");
+    ck_assert_int_eq(jint(j, "sessions", "bound"), 4);
+    ck_assert_int_eq(jint(j, "sessions", "completed"), 4);
+    ck_assert_int_eq(jint(j, "sessions", "failed"), 0);
+    ck_assert_int_eq(jint(j, "messages", "ok"), 4);
+    json_decref(j);
+    free(args);
+    free(out);
+    free(err);
+    free(sc);
+    free(uris);
+    tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(success_reports_and_tls)
 {
     struct tmp t;
@@ -825,6 +901,7 @@ Suite *make_run_suite(void)
     tcase_add_loop_test(tc, bad_values_refused_before_load, 0,
                         (int)(sizeof(bad_values) / sizeof(bad_values[0])));
     tcase_add_test(tc, soft_descriptor_limit_is_raised);
+    tcase_add_test(tc, targets_spread_over_threads);
     tcase_add_test(tc, success_reports_and_tls);
     tcase_add_loop_test(tc, shipped_scenarios_meet_expectations, 0,
                         (int)(sizeof(shipped) / sizeof(shipped[0])));
