@@ -411,6 +411,37 @@ static int descriptors_enough(const struct scenario *sc)
     return -1;
 }
 
+/*
+ * Memory a run needs at least: each connection starts with a 16 KiB read buffer (net/conn.c)
+ * besides its session's state, so 20 KiB a connection is a floor, not a forecast. Refused when
+ * that floor is above the machine's memory or RLIMIT_AS, whichever is lower.
+ */
+#define BYTES_PER_CONNECTION (20u * 1024u)
+
+static int memory_enough(const struct scenario *sc)
+{
+    uint64_t conns = (sc->topology == SCENARIO_TARGET ? 1 : 2) * sc->concurrency;
+    uint64_t need = conns * BYTES_PER_CONNECTION;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t limit = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : UINT64_MAX;
+    const char *which = "the machine's memory";
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (uint64_t)rl.rlim_cur < limit) {
+        limit = (uint64_t)rl.rlim_cur;
+        which = "RLIMIT_AS";
+    }
+    if (need <= limit)
+        return 0;
+    fprintf(stderr,
+            "msrpload run: %llu sessions at once need at least %llu MiB (%llu connections of "
+            "20 KiB or more), above %s (%llu MiB): lower --concurrency (load.concurrency in "
+            "%s)\n",
+            (unsigned long long)sc->concurrency, (unsigned long long)(need >> 20),
+            (unsigned long long)conns, which, (unsigned long long)(limit >> 20), sc->path);
+    return -1;
+}
+
 int cmd_run(int argc, char **argv)
 {
     const char *relay_uri = NULL, *relay_user = NULL, *relay_pw_file = NULL, *relay_pw = NULL;
@@ -592,7 +623,7 @@ int cmd_run(int argc, char **argv)
         sc.rate /= shard_count;
     }
 
-    if (descriptors_enough(&sc) != 0) {
+    if (memory_enough(&sc) != 0 || descriptors_enough(&sc) != 0) {
         scenario_free(&sc);
         return EXIT_USAGE;
     }
