@@ -207,6 +207,12 @@ START_TEST(bad_scenario_exits_2)
     ck_assert_int_eq(run_msrpload(&t, "run /nonexistent/x.json --quiet"), 2);
     ck_assert_int_eq(run_msrpload(&t, "run --bogus"), 2);
     ck_assert_int_eq(run_msrpload(&t, "run --help"), 0);
+    /* The help documents the interruption codes and the PARTIAL file. */
+    char *help = tmp_read(&t, "out");
+    ck_assert_msg(strstr(help, "130 interrupted by SIGINT, 143 by SIGTERM") != NULL &&
+                      strstr(help, "PARTIAL") != NULL,
+                  "run --help: %s", help);
+    free(help);
     free(err);
     free(sc);
     tmp_remove(&t);

@@ -70,19 +70,29 @@ static void run_usage(FILE *out)
             "                       auto (default): every 100 ms, 1/10 of the current\n"
             "                       second's median latency, at most 0.001; 0: wake for\n"
             "                       every event\n"
-            "  --out DIR            write the report to DIR (which must not exist)\n"
+            "  --out DIR            write the report to DIR (which must not exist; its parent\n"
+            "                       must); made before the load starts\n"
             "  --shard I/N          this host runs share I of N (1 <= I <= N): sessions,\n"
             "                       concurrency, session rate and rate are divided by N, and\n"
             "                       session ids start with hI- and relay accounts are split\n"
             "                       N ways (merge the N reports with 'msrpload merge')\n"
             "  --quiet              no progress lines on standard error\n"
             "\n"
+            "Everything is checked before the first session starts: values and their bounds\n"
+            "(threads 1..256, sessions up to 10^12, concurrency up to 1000000), descriptors\n"
+            "under RLIMIT_NOFILE (the soft limit is raised to the hard one when needed),\n"
+            "memory, and the report directory, which is made then. It holds a file named\n"
+            "PARTIAL until every report file is written: one that could not be written whole\n"
+            "(a full disk) keeps it, saying which file failed and why.\n"
+            "\n"
             "Progress is printed once a second when standard error is a terminal. SIGINT or\n"
             "SIGTERM stops new sessions, drains for up to 2 s and writes the report (marked\n"
             "incomplete); a second signal stops at once and still writes what there is.\n"
             "exit codes: 0 every expectation met, 1 some failed (or sessions failed, or the\n"
-            "            relay refused every AUTH), 2 usage or scenario error, 3 the target\n"
-            "            or relay could not be reached\n");
+            "            relay refused every AUTH, or the report could not be written whole),\n"
+            "            2 usage or scenario error (before anything starts), 3 the target or\n"
+            "            relay could not be reached, 130 interrupted by SIGINT, 143 by SIGTERM\n"
+            "            (an interruption comes before every other code)\n");
 }
 
 /* An integer from min to max, in decimal digits only. */
