@@ -735,7 +735,7 @@ int cmd_run(int argc, char **argv)
     } else if (stats.expect_failures > 0 || stats.sessions_failed > 0 || werr != 0) {
         code = EXIT_FAILED;
     }
-    /* Interruption comes first (README "Exit codes"): the shell's 128 + the signal. */
+    /* An interruption comes first (README's run exit codes): the shell's 128 + the signal. */
     if (outcome.incomplete && stop_signal != 0)
         code = 128 + stop_signal;
     free(cfg_json);
