@@ -203,14 +203,24 @@ START_TEST(interrupted_run)
 END_TEST
 
 /*
- * The report's directory on a tmpfs that fills up during the run: exit 1, stderr names the file
- * and the error, and PARTIAL stays, saying the same. The tmpfs lives in a mount namespace of
- * its own (unshare -m as root, unshare -rm otherwise), so the script below runs the whole row
- * there and copies out what the test looks at; the mount goes with the namespace, and is
- * unmounted before that.
+ * The report's directory on a tmpfs that fills up during the run, all of it or all but 8 KiB
+ * (room for summary.json and timeseries.csv, a page each, not for the histograms): exit 1,
+ * stderr names the file and the error, and PARTIAL stays, saying the same. The tmpfs lives in a
+ * mount namespace of its own (unshare -m as root, unshare -rm otherwise), so the script below
+ * runs the whole row there and copies out what the test looks at; the mount goes with the
+ * namespace, and is unmounted before that.
  */
+static const struct {
+    int leave_kib;       /* left free once the run has made its directory */
+    const char *failing; /* the file named in the error */
+    bool has_summary;
+} disks[] = {
+    {0, "/disk/r/summary.json: No space left on device", false},
+    {8, "/disk/r/latency-", true},
+};
+
 static const char disk_full_script[] =
-    "d=$1; bin=$2\n"
+    "d=$1; bin=$2; leave=$3\n"
     "mkdir -p \"$d/disk\"\n"
     "mount -t tmpfs -o size=1m msrpload-full \"$d/disk\" || exit 90\n"
     "\"$bin\" run \"$d/s.json\" --quiet --out \"$d/disk/r\" >\"$d/out\" 2>\"$d/err\" &\n"
@@ -218,8 +228,10 @@ static const char disk_full_script[] =
     "i=0\n"
     "while [ ! -e \"$d/disk/r/PARTIAL\" ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done\n"
     "dd if=/dev/zero of=\"$d/disk/filler\" bs=4096 2>/dev/null\n"
+    "[ \"$leave\" -eq 0 ] || truncate -s -\"$leave\"K \"$d/disk/filler\"\n"
     "wait $pid; code=$?\n"
     "ls -A \"$d/disk/r\" >\"$d/listing\"\n"
+    "mkdir \"$d/copy\" && cp \"$d/disk/r/summary.json\" \"$d/copy/\" 2>/dev/null\n"
     "cat \"$d/disk/r/PARTIAL\" >\"$d/partial\" 2>/dev/null\n"
     "umount \"$d/disk\"\n"
     "exit $code\n";
@@ -241,12 +253,14 @@ START_TEST(disk_full)
     fault_write(&f, "disk.sh", disk_full_script);
     char script[256];
     snprintf(script, sizeof(script), "%s/disk.sh", f.t.dir);
+    char leave[16];
+    snprintf(leave, sizeof(leave), "%d", disks[_i].leave_kib);
     bool root = system("unshare -m true >/dev/null 2>&1") == 0;
     f.pid = fork();
     ck_assert_int_ge(f.pid, 0);
     if (f.pid == 0) {
         execlp("unshare", "unshare", root ? "-m" : "-rm", "sh", script, f.t.dir,
-               msrpload_binary(), (char *)NULL);
+               msrpload_binary(), leave, (char *)NULL);
         _exit(127);
     }
     int code = fault_wait(&f, 30);
@@ -258,14 +272,25 @@ START_TEST(disk_full)
     char *err = fault_read(&f, "err"), *out = fault_read(&f, "out");
     char *listing = fault_read(&f, "listing"), *partial = fault_read(&f, "partial");
     ck_assert_msg(code == 1, "exit %d\nstdout: %s\nstderr: %s", code, out, err);
-    ck_assert_msg(strstr(err, "/disk/r/summary.json: No space left on device") != NULL &&
+    ck_assert_msg(strstr(err, disks[_i].failing) != NULL &&
+                      strstr(err, "No space left on device") != NULL &&
                       strstr(err, "PARTIAL") != NULL,
                   "stderr: %s", err);
     ck_assert_msg(strstr(listing, "PARTIAL\n") != NULL, "the directory holds: %s", listing);
-    ck_assert_msg(strstr(partial, "summary.json: No space left on device") != NULL,
+    ck_assert_msg(strstr(partial, disks[_i].failing + strlen("/disk/r/")) != NULL &&
+                      strstr(partial, "No space left on device") != NULL,
                   "PARTIAL says: %s", partial);
-    /* The measurement itself is not lost: the terminal summary has it. */
+    /* The measurement itself is not lost: the terminal summary has it, and summary.json when
+     * there was room for it. */
     ck_assert_msg(strstr(out, "sessions:   2 started") != NULL, "stdout: %s", out);
+    ck_assert_msg((strstr(listing, "summary.json\n") != NULL) == disks[_i].has_summary,
+                  "the directory holds: %s", listing);
+    if (disks[_i].has_summary) {
+        json_t *s = fault_summary(&f, "copy");
+        ck_assert(json_is_false(json_object_get(json_object_get(s, "run"), "incomplete")));
+        assert_counts_add_up(s);
+        json_decref(s);
+    }
     free(err);
     free(out);
     free(listing);
@@ -280,7 +305,7 @@ Suite *make_faults_suite(void)
     TCase *tc = tcase_create("matrix");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, interrupted_run, 0, (int)(sizeof(interrupts) / sizeof(interrupts[0])));
-    tcase_add_test(tc, disk_full);
+    tcase_add_loop_test(tc, disk_full, 0, (int)(sizeof(disks) / sizeof(disks[0])));
     suite_add_tcase(s, tc);
     return s;
 }
