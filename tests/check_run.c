@@ -404,9 +404,22 @@ START_TEST(out_dir_checked_before_load)
     free(args);
     free(bin);
 
-    /* A directory the user may not write into (root writes anywhere: nothing to see then). */
-    if (geteuid() == 0) {
-        printf("out_dir_checked_before_load: unwritable parent: skipped: running as root\n");
+    /* A directory the user may not write into. Root writes anywhere but on a read-only
+     * file system: a tmpfs mounted read-only in a mount namespace of its own. */
+    if (geteuid() == 0 && system("unshare -m true >/dev/null 2>&1") != 0) {
+        printf("out_dir_checked_before_load: unwritable parent: skipped: running as root "
+               "without mount namespaces\n");
+    } else if (geteuid() == 0) {
+        snprintf(path, sizeof(path), "%s/ro", t.dir);
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+        char prefix_ro[512];
+        snprintf(prefix_ro, sizeof(prefix_ro),
+                 "unshare -m sh -c 'mount -t tmpfs -o ro msrpload-ro %s && exec \"$0\" \"$@\"'",
+                 path);
+        ck_assert_int_ge(asprintf(&args, "run %s --quiet --out %s/ro/r", sc, t.dir), 0);
+        assert_refused_before_load(&t, run_limited(&t, prefix_ro, 10, args), "read-only",
+                                   "ro/r: Read-only file system");
+        free(args);
     } else {
         snprintf(path, sizeof(path), "%s/ro", t.dir);
         ck_assert_int_eq(mkdir(path, 0555), 0);
