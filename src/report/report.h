@@ -149,8 +149,8 @@ struct report_run {
  * scenario.json from dir into *run. end_names maps the names under sessions.ends back to
  * their index (the names report_write was given). Counters summary.json lacks because an
  * older msrpload wrote it (throughput counts, run.started_unix) are derived from what it has.
- * Returns 0, or EINVAL / ENOENT / EIO / ENOMEM with a message naming the file (and the JSON
- * path or line) in err. *run is always left freeable with report_run_free.
+ * A directory holding PARTIAL is refused (EINVAL, naming that file). Returns 0, or EINVAL /
+ * ENOENT / EIO / ENOMEM with a message naming the file (and the JSON path or line) in err. *run is always left freeable with report_run_free.
  */
 int report_read_run(const char *dir, const char *const end_names[STATS_END_KINDS],
                     struct report_run *run, char *err, size_t errlen);
