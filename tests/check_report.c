@@ -508,6 +508,34 @@ START_TEST(compare_bad_input_exits_2)
 }
 END_TEST
 
+/* A directory whose report was not written whole (PARTIAL) is neither compared nor merged; a
+ * finished run leaves no PARTIAL behind. */
+START_TEST(partial_report_is_refused)
+{
+    struct tmp t;
+    tmp_make(&t);
+    quick_run(&t, "a", "");
+    quick_run(&t, "b", "");
+    char *path = tmp_path(&t, "a/PARTIAL");
+    ck_assert_msg(access(path, F_OK) != 0, "a finished run keeps %s", path);
+    free(path);
+    ck_assert_int_eq(sh(&t, "echo 'cannot write summary.json' >%s/b/PARTIAL", t.dir), 0);
+    for (int i = 0; i < 2; i++) {
+        int code = i == 0 ? MSRPLOAD(&t, "compare %s/a %s/b", msrpload_binary(), t.dir, t.dir)
+                          : MSRPLOAD(&t, "merge %s/a %s/b --out %s/m", msrpload_binary(), t.dir,
+                                     t.dir, t.dir);
+        char *err = tmp_read(&t, "err");
+        ck_assert_msg(code == 2, "%s: exit %d: %s", i ? "merge" : "compare", code, err);
+        ck_assert_msg(strstr(err, "/b/PARTIAL") != NULL, "stderr: %s", err);
+        free(err);
+    }
+    path = tmp_path(&t, "m");
+    ck_assert_msg(access(path, F_OK) != 0, "merge wrote %s from a partial run", path);
+    free(path);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* ---- merge ---------------------------------------------------------------------------------- */
 
 static const char *const counters[] = {
@@ -842,6 +870,7 @@ Suite *make_report_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, compare_real_runs);
     tcase_add_test(tc, compare_bad_input_exits_2);
+    tcase_add_test(tc, partial_report_is_refused);
     suite_add_tcase(s, tc);
     tc = tcase_create("Merge");
     tcase_set_timeout(tc, 120);

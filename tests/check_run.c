@@ -35,16 +35,23 @@ static char *write_scenario(struct tmp *t, const char *name, const char *json)
     return path;
 }
 
-/* Runs msrpload with args; stdout and stderr go to files in t. Returns the exit code. */
-static int run_msrpload(struct tmp *t, const char *args)
+/* Runs `prefix timeout LIMIT msrpload args` in a shell (prefix: e.g. "ulimit -n 64;", or "");
+ * stdout and stderr go to files in t. Returns the exit code (124 when the limit cut it). */
+static int run_limited(struct tmp *t, const char *prefix, int limit_s, const char *args)
 {
     char *cmd;
-    ck_assert_int_ge(asprintf(&cmd, "timeout 60 %s %s >%s/out 2>%s/err", msrpload_binary(), args, t->dir,
-                              t->dir),
+    ck_assert_int_ge(asprintf(&cmd, "%s timeout %d %s %s >%s/out 2>%s/err", prefix, limit_s,
+                              msrpload_binary(), args, t->dir, t->dir),
                      0);
     int st = system(cmd);
     free(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Runs msrpload with args; stdout and stderr go to files in t. Returns the exit code. */
+static int run_msrpload(struct tmp *t, const char *args)
+{
+    return run_limited(t, "", 60, args);
 }
 
 static char *tmp_read(struct tmp *t, const char *name)
@@ -131,10 +138,10 @@ START_TEST(small_embedded_run_and_report)
     char *orig = read_file(sc, &len);
     ck_assert(strncmp(copy, orig, len) == 0);
 
-    /* A second run into the same directory refuses to overwrite it. */
+    /* A second run into the same directory refuses to overwrite it, before it starts. */
     code = run_msrpload(&t, args);
     char *err2 = tmp_read(&t, "err");
-    ck_assert_int_eq(code, 1);
+    ck_assert_int_eq(code, 2);
     ck_assert_ptr_nonnull(strstr(err2, "never written over"));
     free(err2);
     free(orig);
@@ -200,6 +207,12 @@ START_TEST(bad_scenario_exits_2)
     ck_assert_int_eq(run_msrpload(&t, "run /nonexistent/x.json --quiet"), 2);
     ck_assert_int_eq(run_msrpload(&t, "run --bogus"), 2);
     ck_assert_int_eq(run_msrpload(&t, "run --help"), 0);
+    /* The help documents the interruption codes and the PARTIAL file. */
+    char *help = tmp_read(&t, "out");
+    ck_assert_msg(strstr(help, "130 interrupted by SIGINT, 143 by SIGTERM") != NULL &&
+                      strstr(help, "PARTIAL") != NULL,
+                  "run --help: %s", help);
+    free(help);
     free(err);
     free(sc);
     tmp_remove(&t);
@@ -257,11 +270,15 @@ START_TEST(sigint_still_writes_report)
         waitpid(pid, &status, 0);
         ck_abort_msg("msrpload run did not stop within 10 s of SIGINT");
     }
-    ck_assert(WIFEXITED(status));
+    /* Interrupted: its own exit code (the shell's 128 + SIGINT), and a whole report. */
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 130, "status 0x%x", status);
     json_t *j = load_summary(&t, "r");
     ck_assert(json_is_true(json_object_get(json_object_get(j, "run"), "incomplete")));
     ck_assert_int_gt(jint(j, "messages", "ok"), 0);
     json_decref(j);
+    char partial[256];
+    snprintf(partial, sizeof(partial), "%s/PARTIAL", outdir);
+    ck_assert_msg(access(partial, F_OK) != 0, "%s is still there", partial);
     free(sc);
     tmp_remove(&t);
 }
@@ -307,10 +324,289 @@ START_TEST(second_sigint_stops_at_once)
     double waited = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     /* The drain would have taken 2 s from the first signal: the second cut it short. */
     ck_assert_msg(waited < 1.5, "stopped %.2f s after the second signal", waited);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 130, "status 0x%x", status);
     json_t *j = load_summary(&t, "r");
     ck_assert(json_is_true(json_object_get(json_object_get(j, "run"), "incomplete")));
     json_decref(j);
     free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* A scenario that would run for 30 s: a usage error must come long before the 10 s limit the
+ * tests give it (timeout's 124 otherwise), with no summary printed. */
+#define LONG_SCENARIO                                                                              \
+    "{\"name\": \"long\", \"load\": {\"threads\": 1, \"sessions\": 2, \"duration\": 30},"          \
+    " \"steps\": [{\"repeat\": {\"times\": 0, \"steps\": [{\"send\": {}}]}}]}"
+
+static void assert_refused_before_load(struct tmp *t, int code, const char *what,
+                                       const char *named)
+{
+    char *out = tmp_read(t, "out"), *err = tmp_read(t, "err");
+    ck_assert_msg(code == 2, "%s: exit %d (124: the load ran)\nstdout: %s\nstderr: %s", what,
+                  code, out, err);
+    ck_assert_msg(out[0] == '\0', "%s: the run printed a summary: %s", what, out);
+    ck_assert_msg(strstr(err, named) != NULL, "%s: stderr does not name %s: %s", what, named,
+                  err);
+    free(out);
+    free(err);
+}
+
+/* --out is checked (and made) before the load: a directory that exists, even empty, a parent
+ * that is a file, an empty path. */
+START_TEST(out_dir_checked_before_load)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char *sc = write_scenario(&t, "long.json", LONG_SCENARIO);
+    char *args;
+    ck_assert_int_eq(mkdir(t.dir, 0700) == 0 || errno == EEXIST, 1);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/exists", t.dir);
+    ck_assert_int_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/file", t.dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    static const struct {
+        const char *out, *named;
+    } cases[] = {
+        {"%s/exists", "exists: File exists"},
+        {"%s/file/r", "file/r: Not a directory"},
+        {"''", "--out: an empty path"},
+        {"%s/missing/r", "missing/r: No such file or directory"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[256];
+        snprintf(out, sizeof(out), cases[i].out, t.dir);
+        ck_assert_int_ge(asprintf(&args, "run %s --quiet --out %s", sc, out), 0);
+        assert_refused_before_load(&t, run_limited(&t, "", 10, args), out, cases[i].named);
+        free(args);
+    }
+    /* The existing directory was left as it was: empty. */
+    snprintf(path, sizeof(path), "%s/exists", t.dir);
+    ck_assert_int_eq(rmdir(path), 0);
+
+    /* Without --out, the default under results/: here results is a file. */
+    char *bin = realpath(msrpload_binary(), NULL);
+    ck_assert_ptr_nonnull(bin);
+    char prefix[512];
+    snprintf(prefix, sizeof(prefix), "cd %s && touch results &&", t.dir);
+    ck_assert_int_ge(asprintf(&args, "run %s --quiet", sc), 0);
+    char *cmd;
+    ck_assert_int_ge(asprintf(&cmd, "%s timeout 10 %s %s >%s/out 2>%s/err", prefix, bin, args,
+                              t.dir, t.dir),
+                     0);
+    int st = system(cmd);
+    assert_refused_before_load(&t, WIFEXITED(st) ? WEXITSTATUS(st) : -1, "results a file",
+                               "cannot create results/long-");
+    free(cmd);
+    free(args);
+    free(bin);
+
+    /* A directory the user may not write into. Root writes anywhere but on a read-only
+     * file system: a tmpfs mounted read-only in a mount namespace of its own. */
+    if (geteuid() == 0 && system("unshare -m true >/dev/null 2>&1") != 0) {
+        printf("out_dir_checked_before_load: unwritable parent: skipped: running as root "
+               "without mount namespaces\n");
+    } else if (geteuid() == 0) {
+        snprintf(path, sizeof(path), "%s/ro", t.dir);
+        ck_assert_int_eq(mkdir(path, 0755), 0);
+        char prefix_ro[512];
+        snprintf(prefix_ro, sizeof(prefix_ro),
+                 "unshare -m sh -c 'mount -t tmpfs -o ro msrpload-ro %s && exec \"$0\" \"$@\"'",
+                 path);
+        ck_assert_int_ge(asprintf(&args, "run %s --quiet --out %s/ro/r", sc, t.dir), 0);
+        assert_refused_before_load(&t, run_limited(&t, prefix_ro, 10, args), "read-only",
+                                   "ro/r: Read-only file system");
+        free(args);
+    } else {
+        snprintf(path, sizeof(path), "%s/ro", t.dir);
+        ck_assert_int_eq(mkdir(path, 0555), 0);
+        ck_assert_int_ge(asprintf(&args, "run %s --quiet --out %s/ro/r", sc, t.dir), 0);
+        assert_refused_before_load(&t, run_limited(&t, "", 10, args), "unwritable",
+                                   "ro/r: Permission denied");
+        free(args);
+    }
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* Bad values on the command line and in the file: each a message naming the option or the
+ * file's JSON path, exit 2, before anything starts. */
+static const struct {
+    const char *scenario; /* NULL: LONG_SCENARIO */
+    const char *options;
+    const char *named;
+} bad_values[] = {
+    {NULL, "--threads 300", "--threads takes an integer from 1 to 256, got '300'"},
+    {NULL, "--sessions 8589934592", "--sessions 8589934592: without --concurrency"},
+    {NULL, "--concurrency 8589934592", "--concurrency takes an integer from 1 to 1000000"},
+    {NULL, "--sessions 10000000000000", "--sessions takes an integer from 1 to 1000000000000"},
+    {NULL, "--duration nan", "--duration takes a number of seconds > 0"},
+    {NULL, "--rate nan", "--rate takes a number of messages per second > 0"},
+    {NULL, "--rate inf", "--rate takes a number of messages per second > 0"},
+    {NULL, "--session-rate nan", "--session-rate takes a number of sessions per second >= 0"},
+    {NULL, "--target 'msrp://127.0.0.1:9/x;udp'", "the transport must be tcp (;tcp), got ;udp"},
+    {NULL, "--relay 'msrp://127.0.0.1:9;udp' --relay-user u",
+     "--relay msrp://127.0.0.1:9;udp: the transport must be tcp"},
+    {NULL,
+     "--relay 'msrp://127.0.0.1:9;tcp' --relay-users 10 --relay-user "
+     "u123456789012345678901234567890123456789012345678901234567890123456789012345678901234567"
+     "89%040d",
+     "--relay-user u1234"},
+    {"{\"name\": \"big\", \"load\": {\"sessions\": 8589934592}, \"steps\": [{\"send\": {}}]}",
+     "", "$.load.sessions: expected at most 1000000 sessions"},
+    {"{\"name\": \"big\", \"load\": {\"sessions\": 8589934592, \"concurrency\": 8589934592},"
+     " \"steps\":"
+     " [{\"send\": {}}]}",
+     "", "$.load.concurrency: expected an integer 1..1000000"},
+    {"{\"name\": \"u\", \"topology\": {\"kind\": \"relay\", \"relay\": {\"uri\":"
+     " \"msrp://127.0.0.1:9;tcp\", \"users\": 10, \"user\": \"u12345678901234567890123456789012"
+     "34567890123456789012345678901234567890123456789012345678%040d\"}}, \"steps\":"
+     " [{\"send\": {}}]}",
+     "", "$.topology.relay.user: user names of at most 127 characters"},
+    /* 100 sessions at once in the embedded topology need about 2 x 100 descriptors. */
+    {NULL, "--sessions 100 --concurrency 100", "RLIMIT_NOFILE allows 64 (hard limit 64)"},
+    /* 10,000 at once need 2 x 10,000 connections of 20 KiB or more: 390 MiB. */
+    {NULL, "--sessions 10000 --concurrency 10000", "above RLIMIT_AS (256 MiB)"},
+};
+
+START_TEST(bad_values_refused_before_load)
+{
+    struct tmp t;
+    tmp_make(&t);
+    const char *json = bad_values[_i].scenario != NULL ? bad_values[_i].scenario : LONG_SCENARIO;
+    char *sc = write_scenario(&t, "s.json", json);
+    char *args;
+    ck_assert_int_ge(
+        asprintf(&args, "run %s --quiet --out %s/r %s", sc, t.dir, bad_values[_i].options), 0);
+    const char *prefix = "MSRPLOAD_RELAY_PASSWORD=pw";
+    if (strstr(bad_values[_i].named, "RLIMIT_NOFILE") != NULL)
+        prefix = "ulimit -n 64 &&";
+    if (strstr(bad_values[_i].named, "RLIMIT_AS") != NULL) {
+        /* A sanitized binary maps terabytes of shadow memory: it cannot start under any
+         * address-space limit. */
+        if (strstr(msrpload_binary(), "asan") != NULL) {
+            printf("bad_values_refused_before_load: %s: skipped: a sanitized binary cannot run "
+                   "under RLIMIT_AS\n", bad_values[_i].options);
+            free(args);
+            free(sc);
+            tmp_remove(&t);
+            return;
+        }
+        prefix = "ulimit -v 262144 &&";
+    }
+    int code = run_limited(&t, prefix, 10, args);
+    assert_refused_before_load(&t, code, bad_values[_i].options, bad_values[_i].named);
+    char path[256];
+    snprintf(path, sizeof(path), "%s/r", t.dir);
+    ck_assert_msg(access(path, F_OK) != 0, "a refused run left %s behind", path);
+    free(args);
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* A soft descriptor limit below the need, under a hard limit above it, is raised: the run
+ * goes ahead and every session completes. */
+START_TEST(soft_descriptor_limit_is_raised)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char *sc = write_scenario(&t, "many.json",
+                              "{\"name\": \"many\", \"load\": {\"threads\": 1, \"sessions\": 100,"
+                              " \"duration\": 20}, \"steps\": [{\"send\": {}},"
+                              " {\"expect\": {\"status\": 200}}, {\"pause\": 0.3}]}");
+    char args[512];
+    snprintf(args, sizeof(args), "run %s --quiet --out %s/r", sc, t.dir);
+    int code = run_limited(&t, "ulimit -Sn 64 && ulimit -Hn 4096 &&", 60, args);
+    char *out = tmp_read(&t, "out"), *err = tmp_read(&t, "err");
+    ck_assert_msg(code == 0, "exit %d\nstdout: %s\nstderr: %s", code, out, err);
+    json_t *j = load_summary(&t, "r");
+    ck_assert_int_eq(jint(j, "sessions", "completed"), 100);
+    ck_assert_int_eq(jint(j, "messages", "ok"), 100);
+    json_decref(j);
+    free(out);
+    free(err);
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
+/*
+ * Sessions spread over the targets across worker threads: 2 threads, 4 sessions at once, 4
+ * targets (one `msrpload serve` with 4 session ids, each bound by one connection at a time).
+ * Numbered per thread, both threads would start at the first target and two sessions would be
+ * refused with 481.
+ */
+START_TEST(targets_spread_over_threads)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd), "%s/uris", t.dir);
+    FILE *f = fopen(cmd, "w"); /* there before the first look at it */
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    pid_t serve = fork();
+    ck_assert_int_ge(serve, 0);
+    if (serve == 0) {
+        int fd = open(cmd, O_WRONLY);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        dup2(null, 2);
+        execl(msrpload_binary(), msrpload_binary(), "serve", "--listen", "127.0.0.1:0",
+              "--session-id", "t0", "--session-id", "t1", "--session-id", "t2", "--session-id",
+              "t3", (char *)NULL);
+        _exit(127);
+    }
+    /* Its URIs, one a line, once it listens (bounded: 10 s). */
+    char *uris = NULL;
+    int lines = 0;
+    for (int i = 0; i < 500 && lines < 4; i++) {
+        usleep(20000);
+        free(uris);
+        uris = tmp_read(&t, "uris");
+        lines = 0;
+        for (char *p = uris; *p != '\0'; p++)
+            lines += *p == '\n';
+    }
+    if (lines < 4) {
+        kill(serve, SIGKILL);
+        waitpid(serve, NULL, 0);
+        ck_abort_msg("serve printed %d URIs in 10 s: %s", lines, uris);
+    }
+    char targets[1024] = "";
+    char *save = NULL;
+    for (char *u = strtok_r(uris, "\n", &save); u != NULL; u = strtok_r(NULL, "\n", &save)) {
+        strncat(targets, " --target '", sizeof(targets) - strlen(targets) - 1);
+        strncat(targets, u, sizeof(targets) - strlen(targets) - 1);
+        strncat(targets, "'", sizeof(targets) - strlen(targets) - 1);
+    }
+    char *sc = write_scenario(&t, "spread.json",
+                              "{\"name\": \"spread\", \"load\": {\"threads\": 2, \"sessions\": 4,"
+                              " \"concurrency\": 4, \"duration\": 20}, \"steps\": [{\"send\": {}},"
+                              " {\"expect\": {\"status\": 200}}, {\"pause\": 0.5}]}");
+    char *args;
+    ck_assert_int_ge(asprintf(&args, "run %s --quiet --out %s/r%s", sc, t.dir, targets), 0);
+    int code = run_msrpload(&t, args);
+    kill(serve, SIGKILL);
+    waitpid(serve, NULL, 0);
+    char *out = tmp_read(&t, "out"), *err = tmp_read(&t, "err");
+    ck_assert_msg(code == 0, "exit %d\nstdout: %s\nstderr: %s", code, out, err);
+    json_t *j = load_summary(&t, "r");
+    ck_assert_int_eq(jint(j, "sessions", "bound"), 4);
+    ck_assert_int_eq(jint(j, "sessions", "completed"), 4);
+    ck_assert_int_eq(jint(j, "sessions", "failed"), 0);
+    ck_assert_int_eq(jint(j, "messages", "ok"), 4);
+    json_decref(j);
+    free(args);
+    free(out);
+    free(err);
+    free(sc);
+    free(uris);
     tmp_remove(&t);
 }
 END_TEST
@@ -636,6 +932,11 @@ Suite *make_run_suite(void)
     tcase_add_test(tc, unreachable_target_exits_3);
     tcase_add_test(tc, sigint_still_writes_report);
     tcase_add_test(tc, second_sigint_stops_at_once);
+    tcase_add_test(tc, out_dir_checked_before_load);
+    tcase_add_loop_test(tc, bad_values_refused_before_load, 0,
+                        (int)(sizeof(bad_values) / sizeof(bad_values[0])));
+    tcase_add_test(tc, soft_descriptor_limit_is_raised);
+    tcase_add_test(tc, targets_spread_over_threads);
     tcase_add_test(tc, success_reports_and_tls);
     tcase_add_loop_test(tc, shipped_scenarios_meet_expectations, 0,
                         (int)(sizeof(shipped) / sizeof(shipped[0])));

@@ -8,6 +8,9 @@ enum {
     EXIT_FAILED = 1,      /* expectations failed, or malformed input */
     EXIT_USAGE = 2,       /* bad command line or scenario */
     EXIT_UNREACHABLE = 3, /* the target or relay could not be reached */
+    /* run only: stopped by a signal, the shell's 128 + its number (the report is written) */
+    EXIT_SIGINT = 130,
+    EXIT_SIGTERM = 143,
 };
 
 const char *msrpload_version(void);

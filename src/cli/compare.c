@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "report/report.h"
 #include "report/stats.h"
 
 static void compare_usage(FILE *out)
@@ -32,7 +33,8 @@ static void compare_usage(FILE *out)
             "  --json               print the comparison as one JSON object\n"
             "\n"
             "exit codes: 0 no regression beyond the threshold, 1 NEW regressed,\n"
-            "            2 usage error, or a directory without a readable summary.json\n");
+            "            2 usage error, or a directory without a readable summary.json (or\n"
+            "            with a PARTIAL file: a report that was not written whole)\n");
 }
 
 /* What one side contributes: its summary.json, checked enough to be compared. */
@@ -47,6 +49,11 @@ struct side {
 static int load_side(struct side *s, const char *dir)
 {
     s->dir = dir;
+    if (report_dir_partial(dir)) {
+        fprintf(stderr, "msrpload compare: %s/" REPORT_PARTIAL_FILE ": the report in %s was not "
+                        "written whole; it is not compared\n", dir, dir);
+        return -1;
+    }
     snprintf(s->path, sizeof(s->path), "%s/summary.json", dir);
     json_error_t jerr;
     s->root = json_load_file(s->path, 0, &jerr);

@@ -44,7 +44,8 @@ static void merge_usage(FILE *out)
             "\n"
             "A scenario name that differs between runs is a warning.\n"
             "exit codes: 0 merged, 1 the report could not be written,\n"
-            "            2 usage error, or an input directory that cannot be read\n");
+            "            2 usage error, or an input directory that cannot be read (or\n"
+            "            that holds a PARTIAL file: a report that was not written whole)\n");
 }
 
 struct window {

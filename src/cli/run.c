@@ -4,10 +4,13 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -18,11 +21,17 @@
 #include "report/report.h"
 #include "wire/uri.h"
 
+/* Command-line bounds where the scenario file has none of its own. */
+#define MAX_RATE 1e9
+#define MAX_DURATION_S (86400.0 * 30)
+
 static volatile sig_atomic_t stop_requests;
+static volatile sig_atomic_t stop_signal; /* the first signal that asked to stop */
 
 static void on_signal(int sig)
 {
-    (void)sig;
+    if (stop_requests == 0)
+        stop_signal = sig;
     if (stop_requests < 2)
         stop_requests++;
 }
@@ -61,46 +70,86 @@ static void run_usage(FILE *out)
             "                       auto (default): every 100 ms, 1/10 of the current\n"
             "                       second's median latency, at most 0.001; 0: wake for\n"
             "                       every event\n"
-            "  --out DIR            write the report to DIR (which must not exist)\n"
+            "  --out DIR            write the report to DIR (which must not exist; its parent\n"
+            "                       must); made before the load starts\n"
             "  --shard I/N          this host runs share I of N (1 <= I <= N): sessions,\n"
             "                       concurrency, session rate and rate are divided by N, and\n"
             "                       session ids start with hI- and relay accounts are split\n"
             "                       N ways (merge the N reports with 'msrpload merge')\n"
             "  --quiet              no progress lines on standard error\n"
             "\n"
+            "Everything is checked before the first session starts: values and their bounds\n"
+            "(threads 1..256, sessions up to 10^12, concurrency up to 1000000), descriptors\n"
+            "under RLIMIT_NOFILE (the soft limit is raised to the hard one when needed),\n"
+            "memory, and the report directory, which is made then. It holds a file named\n"
+            "PARTIAL until every report file is written: one that could not be written whole\n"
+            "(a full disk) keeps it, saying which file failed and why.\n"
+            "\n"
             "Progress is printed once a second when standard error is a terminal. SIGINT or\n"
             "SIGTERM stops new sessions, drains for up to 2 s and writes the report (marked\n"
             "incomplete); a second signal stops at once and still writes what there is.\n"
             "exit codes: 0 every expectation met, 1 some failed (or sessions failed, or the\n"
-            "            relay refused every AUTH), 2 usage or scenario error, 3 the target\n"
-            "            or relay could not be reached\n");
+            "            relay refused every AUTH, or the report could not be written whole),\n"
+            "            2 usage or scenario error (before anything starts), 3 the target or\n"
+            "            relay could not be reached, 130 interrupted by SIGINT, 143 by SIGTERM\n"
+            "            (an interruption comes before every other code)\n");
 }
 
-static int parse_u64(const char *opt, const char *v, uint64_t min, uint64_t *out)
+/* An integer from min to max, in decimal digits only. */
+static int parse_u64(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
     errno = 0;
     unsigned long long n = strtoull(v, &end, 10);
-    if (errno != 0 || *end != '\0' || v[0] == '-' || n < min) {
-        fprintf(stderr, "msrpload run: %s takes an integer >= %llu, got '%s'\n", opt,
-                (unsigned long long)min, v);
+    if (errno != 0 || end == v || *end != '\0' || v[0] < '0' || v[0] > '9' || n < min ||
+        n > max) {
+        fprintf(stderr, "msrpload run: %s takes an integer from %llu to %llu, got '%s'\n", opt,
+                (unsigned long long)min, (unsigned long long)max, v);
         return -1;
     }
     *out = n;
     return 0;
 }
 
-static int parse_seconds(const char *opt, const char *v, bool zero_ok, double *out)
+/* A finite number >= 0 (or > 0) and at most max; unit says what it counts in the message.
+ * strtod takes "nan" and "inf", which no comparison would refuse: isfinite does. */
+static int parse_number(const char *opt, const char *v, const char *unit, bool zero_ok,
+                        double max, double *out)
 {
     char *end;
     double d = strtod(v, &end);
-    if (*end != '\0' || d < 0 || (!zero_ok && d == 0) || d > 86400 * 30) {
-        fprintf(stderr, "msrpload run: %s takes a number of seconds%s, got '%s'\n", opt,
-                zero_ok ? " >= 0" : " > 0", v);
+    if (end == v || *end != '\0' || !isfinite(d) || d < 0 || (!zero_ok && d == 0) || d > max) {
+        fprintf(stderr, "msrpload run: %s takes a number of %s %s 0 and at most %.15g, got '%s'\n",
+                opt, unit, zero_ok ? ">=" : ">", max, v);
         return -1;
     }
     *out = d;
     return 0;
+}
+
+/* A URI for --target or --relay: MSRP, short enough to be kept whole, and over TCP: RFC 4975
+ * section 6 specifies MSRP over TCP only (URIs designating it MUST include the "tcp" transport
+ * parameter); this tool speaks nothing else, so another transport would be used as TCP. */
+static bool tcp_uri_ok(const char *opt, const char *v)
+{
+    struct msrp_uri u;
+    enum msrp_uri_error e = msrp_uri_parse(v, strlen(v), &u);
+    if (e != MSRP_URI_OK) {
+        fprintf(stderr, "msrpload run: %s %s: not an MSRP URI (%s)\n", opt, v,
+                msrp_uri_error_text(e));
+        return false;
+    }
+    if (strlen(v) >= sizeof(((struct scenario *)NULL)->targets[0])) {
+        fprintf(stderr, "msrpload run: %s: a URI of at most %zu bytes, got %zu\n", opt,
+                sizeof(((struct scenario *)NULL)->targets[0]) - 1, strlen(v));
+        return false;
+    }
+    if (!msrp_span_eq_nocase(u.transport, MSRP_SPAN_LIT("tcp"))) {
+        fprintf(stderr, "msrpload run: %s %s: the transport must be tcp (;tcp), got ;%.*s\n", opt,
+                v, (int)u.transport.len, u.transport.ptr);
+        return false;
+    }
+    return true;
 }
 
 /* "I/N" with 1 <= I <= N <= 65536. */
@@ -238,11 +287,9 @@ static int apply_relay(struct scenario *sc, const char *uri, const char *user, u
 {
     if (uri != NULL) {
         struct msrp_uri u;
-        if (msrp_uri_parse(uri, strlen(uri), &u) != MSRP_URI_OK ||
-            strlen(uri) >= sizeof(sc->relay.uri)) {
-            fprintf(stderr, "msrpload run: --relay %s: not an MSRP URI\n", uri);
+        if (!tcp_uri_ok("--relay", uri))
             return -1;
-        }
+        msrp_uri_parse(uri, strlen(uri), &u);
         sc->topology = SCENARIO_RELAY;
         sc->tls = u.secure;
         snprintf(sc->relay.uri, sizeof(sc->relay.uri), "%s", uri);
@@ -286,6 +333,22 @@ static int apply_relay(struct scenario *sc, const char *uri, const char *user, u
     }
     bool pattern = false;
     scenario_relay_user_ok(sc->relay.user, &pattern);
+    /* The longest name the pattern makes is the one of the highest account (the numbers only
+     * grow wider); a longer one would be cut short, and be another user. */
+    char longest[SCENARIO_RELAY_USER_MAX + 64 + 32];
+    scenario_relay_user_format(sc->relay.user, sc->relay.users > 0 ? sc->relay.users - 1 : 0,
+                               longest, sizeof(longest));
+    if (strlen(longest) > SCENARIO_RELAY_USER_MAX) {
+        char where[600];
+        if (user != NULL)
+            snprintf(where, sizeof(where), "--relay-user %s", sc->relay.user);
+        else
+            snprintf(where, sizeof(where), "%s: $.topology.relay.user", sc->path);
+        fprintf(stderr, "msrpload run: %s: user names of at most %d characters, but account %u "
+                        "would be %zu long (%.40s...)\n", where, SCENARIO_RELAY_USER_MAX,
+                sc->relay.users > 0 ? sc->relay.users - 1 : 0, strlen(longest), longest);
+        return -1;
+    }
     if (sc->relay.users > 1 && !pattern) {
         fprintf(stderr, "msrpload run: %u relay users need a pattern in the user name, such as "
                         "load%%04d (got %s)\n", sc->relay.users, sc->relay.user);
@@ -317,6 +380,78 @@ static int parse_batch_window(const char *v, bool *is_auto, double *seconds)
     return 0;
 }
 
+/*
+ * Descriptors a run needs at most: per session at once, 2 in the embedded topology (the
+ * calling end and the accepted answering end), 2 through a relay (both ends connect to it),
+ * 1 to external targets; per worker thread its epoll, wake-up and listening descriptors; and
+ * room for standard streams, TLS files and the report.
+ */
+#define FDS_PER_THREAD 4
+#define FDS_SLACK 32
+
+static uint64_t descriptors_needed(const struct scenario *sc)
+{
+    uint64_t per_session = sc->topology == SCENARIO_TARGET ? 1 : 2;
+    uint64_t threads = sc->threads < sc->concurrency ? sc->threads : sc->concurrency;
+    return per_session * sc->concurrency + FDS_PER_THREAD * threads + FDS_SLACK;
+}
+
+/* Raises RLIMIT_NOFILE's soft limit toward its hard limit when the run needs more; refuses the
+ * run (returns -1, with a message) when even the hard limit is too low. */
+static int descriptors_enough(const struct scenario *sc)
+{
+    uint64_t need = descriptors_needed(sc);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        (uint64_t)rl.rlim_cur >= need)
+        return 0;
+    if (rl.rlim_max == RLIM_INFINITY || (uint64_t)rl.rlim_max >= need) {
+        struct rlimit raised = {.rlim_cur = (rlim_t)need, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            return 0;
+    }
+    fprintf(stderr,
+            "msrpload run: %llu sessions at once need about %llu file descriptors (%s per "
+            "session, plus threads and files), but RLIMIT_NOFILE allows %llu (hard limit "
+            "%llu): lower --concurrency (load.concurrency in %s) or raise the limit (ulimit -n)\n",
+            (unsigned long long)sc->concurrency, (unsigned long long)need,
+            sc->topology == SCENARIO_TARGET ? "1" : "2",
+            (unsigned long long)rl.rlim_cur,
+            rl.rlim_max == RLIM_INFINITY ? 0ull : (unsigned long long)rl.rlim_max, sc->path);
+    return -1;
+}
+
+/*
+ * Memory a run needs at least: each connection starts with a 16 KiB read buffer (net/conn.c)
+ * besides its session's state, so 20 KiB a connection is a floor, not a forecast. Refused when
+ * that floor is above the machine's memory or RLIMIT_AS, whichever is lower.
+ */
+#define BYTES_PER_CONNECTION (20u * 1024u)
+
+static int memory_enough(const struct scenario *sc)
+{
+    uint64_t conns = (sc->topology == SCENARIO_TARGET ? 1 : 2) * sc->concurrency;
+    uint64_t need = conns * BYTES_PER_CONNECTION;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    uint64_t limit = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : UINT64_MAX;
+    const char *which = "the machine's memory";
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (uint64_t)rl.rlim_cur < limit) {
+        limit = (uint64_t)rl.rlim_cur;
+        which = "RLIMIT_AS";
+    }
+    if (need <= limit)
+        return 0;
+    fprintf(stderr,
+            "msrpload run: %llu sessions at once need at least %llu MiB (%llu connections of "
+            "20 KiB or more), above %s (%llu MiB): lower --concurrency (load.concurrency in "
+            "%s)\n",
+            (unsigned long long)sc->concurrency, (unsigned long long)(need >> 20),
+            (unsigned long long)conns, which, (unsigned long long)(limit >> 20), sc->path);
+    return -1;
+}
+
 int cmd_run(int argc, char **argv)
 {
     const char *relay_uri = NULL, *relay_user = NULL, *relay_pw_file = NULL, *relay_pw = NULL;
@@ -346,17 +481,17 @@ int cmd_run(int argc, char **argv)
         }
         int bad = 0;
         if (strcmp(a, "--threads") == 0)
-            bad = parse_u64(a, v, 1, &threads) || threads > 256;
+            bad = parse_u64(a, v, 1, SCENARIO_MAX_THREADS, &threads);
         else if (strcmp(a, "--sessions") == 0)
-            bad = parse_u64(a, v, 1, &sessions);
+            bad = parse_u64(a, v, 1, SCENARIO_MAX_SESSIONS, &sessions);
         else if (strcmp(a, "--concurrency") == 0)
-            bad = parse_u64(a, v, 1, &concurrency);
+            bad = parse_u64(a, v, 1, SCENARIO_MAX_CONCURRENCY, &concurrency);
         else if (strcmp(a, "--session-rate") == 0)
-            bad = parse_seconds(a, v, true, &session_rate);
+            bad = parse_number(a, v, "sessions per second", true, MAX_RATE, &session_rate);
         else if (strcmp(a, "--rate") == 0)
-            bad = parse_seconds(a, v, false, &rate);
+            bad = parse_number(a, v, "messages per second", false, MAX_RATE, &rate);
         else if (strcmp(a, "--duration") == 0)
-            bad = parse_seconds(a, v, false, &duration);
+            bad = parse_number(a, v, "seconds", false, MAX_DURATION_S, &duration);
         else if (strcmp(a, "--batch-window") == 0) {
             bad = parse_batch_window(v, &batch_window_auto, &batch_window_s);
             batch_window_given = true;
@@ -370,11 +505,11 @@ int cmd_run(int argc, char **argv)
         else if (strcmp(a, "--relay-user") == 0)
             relay_user = v;
         else if (strcmp(a, "--relay-users") == 0)
-            bad = parse_u64(a, v, 1, &relay_users) || relay_users > UINT32_MAX;
+            bad = parse_u64(a, v, 1, UINT32_MAX, &relay_users);
         else if (strcmp(a, "--relay-password-file") == 0)
             relay_pw_file = v;
         else if (strcmp(a, "--relay-expires") == 0)
-            bad = parse_u64(a, v, 1, &relay_expires) || relay_expires > UINT32_MAX;
+            bad = parse_u64(a, v, 1, UINT32_MAX, &relay_expires);
         else if (strcmp(a, "--relay-password") == 0) {
             relay_pw = v;
             fprintf(stderr, "msrpload run: warning: a password on the command line can be read "
@@ -382,11 +517,8 @@ int cmd_run(int argc, char **argv)
                             "or MSRPLOAD_RELAY_PASSWORD\n");
         }
         else if (strcmp(a, "--target") == 0) {
-            struct msrp_uri u;
-            if (msrp_uri_parse(v, strlen(v), &u) != MSRP_URI_OK) {
-                fprintf(stderr, "msrpload run: --target %s: not an MSRP URI\n", v);
+            if (!tcp_uri_ok("--target", v))
                 return EXIT_USAGE;
-            }
             if (ntargets == SCENARIO_MAX_TARGETS) {
                 fprintf(stderr, "msrpload run: at most %d targets\n", SCENARIO_MAX_TARGETS);
                 return EXIT_USAGE;
@@ -433,6 +565,14 @@ int cmd_run(int argc, char **argv)
     }
     if (concurrency)
         sc.concurrency = concurrency;
+    if (sc.concurrency > SCENARIO_MAX_CONCURRENCY) {
+        fprintf(stderr, "msrpload run: --sessions %llu: without --concurrency (or "
+                        "load.concurrency) as many sessions run at once, and at most %llu may; "
+                        "give --concurrency\n",
+                (unsigned long long)sessions, (unsigned long long)SCENARIO_MAX_CONCURRENCY);
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
     if (sc.concurrency > sc.sessions)
         sc.concurrency = sc.sessions; /* --sessions below the file's concurrency */
     if (session_rate >= 0)
@@ -493,12 +633,31 @@ int cmd_run(int argc, char **argv)
         sc.rate /= shard_count;
     }
 
+    if (memory_enough(&sc) != 0 || descriptors_enough(&sc) != 0) {
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
+
     struct run_config rc = {.sc = &sc, .stop = &stop_requests, .drain_s = 2,
                             .shard_index = shard_index, .shard_count = shard_count,
                             .relay_password = password};
     rc.progress = !quiet && isatty(STDERR_FILENO);
     char tmpdir[64];
     if (setup_tls(&sc, &rc, tmpdir) != 0) {
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
+    /* The report's directory is made now, so that a run never measures for nothing: a path
+     * that cannot be a new directory is a usage error before any session starts. */
+    char dir[1024];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int derr = report_make_dir("results", out_dir, sc.name, (double)now.tv_sec, dir, sizeof(dir),
+                               err, sizeof(err));
+    if (derr != 0) {
+        fprintf(stderr, "msrpload run: %s%s\n", out_dir != NULL ? "--out: " : "", err);
+        net_tls_destroy(rc.server_tls);
+        net_tls_destroy(rc.client_tls);
         scenario_free(&sc);
         return EXIT_USAGE;
     }
@@ -522,6 +681,7 @@ int cmd_run(int argc, char **argv)
     struct run_stats stats;
     if (stats_init(&stats) != 0) {
         fprintf(stderr, "msrpload run: out of memory\n");
+        report_discard_dir(dir);
         return EXIT_FAILED;
     }
     struct run_outcome outcome;
@@ -531,6 +691,7 @@ int cmd_run(int argc, char **argv)
     net_tls_destroy(rc.client_tls);
     if (rc_run != 0) {
         fprintf(stderr, "msrpload run: %s\n", err);
+        report_discard_dir(dir); /* nothing ran: nothing to report */
         stats_free(&stats);
         scenario_free(&sc);
         return EXIT_FAILED;
@@ -555,11 +716,13 @@ int cmd_run(int argc, char **argv)
     };
     for (int i = 0; i < STATS_END_KINDS; i++)
         meta.end_names[i] = msrp_session_end_name((enum msrp_session_end)i);
-    char dir[1024];
-    int werr = report_write(&stats, &meta, "results", out_dir, dir, sizeof(dir), err, sizeof(err));
+    int werr = report_write_files(&stats, &meta, dir, err, sizeof(err));
+    if (werr == 0)
+        werr = report_finish_dir(dir, err, sizeof(err));
     report_print(stdout, &stats, &meta, werr == 0 ? dir : NULL);
     if (werr != 0)
-        fprintf(stderr, "msrpload run: %s\n", err);
+        fprintf(stderr, "msrpload run: %s (%s/" REPORT_PARTIAL_FILE " marks the report as "
+                        "partial)\n", err, dir);
 
     int code = EXIT_OK;
     if (outcome.unreachable) {
@@ -572,6 +735,9 @@ int cmd_run(int argc, char **argv)
     } else if (stats.expect_failures > 0 || stats.sessions_failed > 0 || werr != 0) {
         code = EXIT_FAILED;
     }
+    /* An interruption comes first (README's run exit codes): the shell's 128 + the signal. */
+    if (outcome.incomplete && stop_signal != 0)
+        code = 128 + stop_signal;
     free(cfg_json);
     stats_free(&stats);
     scenario_free(&sc);

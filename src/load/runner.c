@@ -1489,7 +1489,10 @@ static bool start_one(struct worker *w, struct lsession *ls)
         sa = (struct sockaddr *)&w->target_addr[0];
         salen = w->target_len[0];
     } else {
-        unsigned t = (unsigned)(n % sc->num_targets);
+        /* Numbered over every worker (as relay_user_for does): the threads' sessions spread
+         * over the targets together instead of each thread starting again at the first. */
+        uint64_t global = n * w->nworkers + (uint64_t)w->index;
+        unsigned t = (unsigned)(global % sc->num_targets);
         cfg.peer_path = sc->targets[t];
         sa = (struct sockaddr *)&w->target_addr[t];
         salen = w->target_len[t];

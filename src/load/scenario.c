@@ -34,7 +34,7 @@
 #include "wire/uri.h"
 #include "wire/values.h"
 
-#define MAX_THREADS 256
+#define MAX_THREADS SCENARIO_MAX_THREADS
 #define MAX_OUTSTANDING 1024
 #define MAX_SIZE (1ll << 40)
 /*
@@ -474,7 +474,7 @@ static int check_load(struct ctx *c, const json_t *load)
     }
     if ((v = json_object_get(load, "sessions")) != NULL) {
         mark = path_push(c, ".sessions");
-        if (get_int(c, v, 1, INT_NO_MAX, &x) != 0)
+        if (get_int(c, v, 1, (json_int_t)SCENARIO_MAX_SESSIONS, &x) != 0)
             return -1;
         sc->sessions = (uint64_t)x;
         path_pop(c, mark);
@@ -482,7 +482,7 @@ static int check_load(struct ctx *c, const json_t *load)
     json_t *concurrency = json_object_get(load, "concurrency");
     if (concurrency != NULL) {
         mark = path_push(c, ".concurrency");
-        if (get_int(c, concurrency, 1, INT_NO_MAX, &x) != 0)
+        if (get_int(c, concurrency, 1, (json_int_t)SCENARIO_MAX_CONCURRENCY, &x) != 0)
             return -1;
         sc->concurrency = (uint64_t)x;
         sc->concurrency_given = true;
@@ -2168,6 +2168,13 @@ static int check_root(struct ctx *c, const json_t *root)
         return -1;
 
     /* Settled last, so that they hold whether the file has a "load" section or not. */
+    if (sc->concurrency == 0 && sc->sessions > SCENARIO_MAX_CONCURRENCY) {
+        path_push(c, ".load.sessions");
+        return fail(c, "expected at most %llu sessions when load.concurrency is not given (it "
+                    "defaults to load.sessions), got %llu",
+                    (unsigned long long)SCENARIO_MAX_CONCURRENCY,
+                    (unsigned long long)sc->sessions);
+    }
     if (sc->concurrency == 0)
         sc->concurrency = sc->sessions;
     if (sc->threads == 0)

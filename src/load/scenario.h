@@ -22,6 +22,14 @@
 #define SCENARIO_MAX_TARGETS 64
 #define SCENARIO_MAX_STATUSES 8
 #define SCENARIO_MAX_BATCH_WINDOW_S 0.1
+/* Bounds of load.threads, load.sessions and load.concurrency (and their options): a worker's
+ * share of the concurrency is an unsigned count of session slots, and every slot holds
+ * memory and descriptors, so concurrency stays well inside both. */
+#define SCENARIO_MAX_THREADS 256
+#define SCENARIO_MAX_SESSIONS 1000000000000ull
+#define SCENARIO_MAX_CONCURRENCY 1000000ull
+/* The longest AUTH user name once its pattern is filled in (the runner's buffer less its NUL). */
+#define SCENARIO_RELAY_USER_MAX 127
 /* A raw step's bytes once its placeholders are filled in, at most. */
 #define SCENARIO_RAW_MAX 65536
 /* What a path placeholder is taken to fill at load time, when the paths are not known yet: the

@@ -37,31 +37,6 @@ static json_t *ascii_string(const char *s)
     return json_string(buf);
 }
 
-int report_write_file(const char *dir, const char *name, const char *text, size_t len,
-                      char *err, size_t errlen)
-{
-    char tmp[1024], final[1024];
-    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-    snprintf(final, sizeof(final), "%s/%s", dir, name);
-    errno = 0;
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f != NULL && fwrite(text, 1, len, f) == len;
-    if (f != NULL && fclose(f) != 0)
-        ok = false;
-    if (!ok) {
-        int e = errno ? errno : EIO;
-        snprintf(err, errlen, "cannot write %s: %s", final, strerror(e));
-        unlink(tmp);
-        return e;
-    }
-    if (rename(tmp, final) != 0) {
-        int e = errno;
-        snprintf(err, errlen, "cannot rename %s: %s", tmp, strerror(e));
-        return e;
-    }
-    return 0;
-}
-
 static json_t *latency_json(const struct histogram *h)
 {
     json_t *o = json_object();
@@ -220,53 +195,11 @@ static char *timeseries_csv(const struct run_stats *st, const struct report_meta
     return text;
 }
 
-static int make_run_dir(const struct report_meta *m, const char *root, const char *out_dir,
-                        char *dir, size_t dirlen, char *err, size_t errlen)
+/* The files of report_write_files, in order; stops at the first that fails. */
+static int write_all_files(const struct run_stats *st, const struct report_meta *meta,
+                           const char *dir, char *err, size_t errlen)
 {
-    if (out_dir != NULL) {
-        snprintf(dir, dirlen, "%s", out_dir);
-        if (mkdir(dir, 0755) != 0) {
-            int e = errno;
-            snprintf(err, errlen, "cannot create %s: %s%s", dir, strerror(e),
-                     e == EEXIST ? " (a run is never written over another)" : "");
-            return e;
-        }
-        return 0;
-    }
-    if (mkdir(root, 0755) != 0 && errno != EEXIST) {
-        int e = errno;
-        snprintf(err, errlen, "cannot create %s: %s", root, strerror(e));
-        return e;
-    }
-    time_t t = (time_t)m->started_unix;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    char stamp[32];
-    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-    for (int n = 1; n < 1000; n++) {
-        if (n == 1)
-            snprintf(dir, dirlen, "%s/%s-%s", root, m->scenario_name, stamp);
-        else
-            snprintf(dir, dirlen, "%s/%s-%s-%d", root, m->scenario_name, stamp, n);
-        if (mkdir(dir, 0755) == 0)
-            return 0;
-        if (errno != EEXIST) {
-            int e = errno;
-            snprintf(err, errlen, "cannot create %s: %s", dir, strerror(e));
-            return e;
-        }
-    }
-    snprintf(err, errlen, "too many runs named %s/%s-%s", root, m->scenario_name, stamp);
-    return EEXIST;
-}
-
-int report_write(const struct run_stats *st, const struct report_meta *meta,
-                 const char *results_root, const char *out_dir, char *dir, size_t dirlen,
-                 char *err, size_t errlen)
-{
-    int e = make_run_dir(meta, results_root, out_dir, dir, dirlen, err, errlen);
-    if (e != 0)
-        return e;
+    int e;
     char *summary = summary_json(st, meta);
     if (summary == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -317,6 +250,28 @@ int report_write(const struct run_stats *st, const struct report_meta *meta,
         return 0;
     return report_write_file(dir, "scenario.json", meta->scenario_text, meta->scenario_text_len,
                              err, errlen);
+}
+
+int report_write_files(const struct run_stats *st, const struct report_meta *meta,
+                       const char *dir, char *err, size_t errlen)
+{
+    int e = write_all_files(st, meta, dir, err, errlen);
+    if (e != 0)
+        report_mark_partial(dir, err);
+    return e;
+}
+
+int report_write(const struct run_stats *st, const struct report_meta *meta,
+                 const char *results_root, const char *out_dir, char *dir, size_t dirlen,
+                 char *err, size_t errlen)
+{
+    int e = report_make_dir(results_root, out_dir, meta->scenario_name, meta->started_unix, dir,
+                            dirlen, err, errlen);
+    if (e == 0)
+        e = report_write_files(st, meta, dir, err, errlen);
+    if (e == 0)
+        e = report_finish_dir(dir, err, errlen);
+    return e;
 }
 
 static void print_us(FILE *out, uint64_t us)
@@ -973,6 +928,11 @@ int report_read_run(const char *dir, const char *const end_names[STATS_END_KINDS
     if (e != 0) {
         snprintf(err, errlen, "%s: %s", dir, strerror(e));
         return e;
+    }
+    if (report_dir_partial(dir)) {
+        snprintf(err, errlen, "%s/" REPORT_PARTIAL_FILE ": the report in this directory was not "
+                 "written whole, so it is not read as a run", dir);
+        return EINVAL;
     }
     e = read_summary(dir, end_names, run, err, errlen);
     if (e == 0)

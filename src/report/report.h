@@ -5,7 +5,8 @@
  * latency-<kind>.hgrm (HdrHistogram's percentile text format), latency-<kind>.hist (the raw
  * bucket counts, so that runs merge exactly) and scenario.json (the scenario as run). Each is
  * written to a temporary name and renamed, so a reader never sees half a file; an existing run
- * directory is never reused. report_read_run reads a run directory back (compare, merge).
+ * directory is never reused, and one whose report is not whole holds a PARTIAL file.
+ * report_read_run reads a run directory back (compare, merge).
  *
  * Thread safety: none needed; every function works on its arguments only.
  */
@@ -46,10 +47,41 @@ struct report_meta {
 };
 
 /*
- * Creates the run directory: out_dir when given (it must not exist yet), else
- * results_root/<name>-<UTC time>[-N]. Writes the files. Returns 0, or an errno value with a
- * message naming the path in err. The directory's path goes to dir (size dirlen).
+ * The file in a run directory that says its report is not whole. report_make_dir creates it
+ * (saying the report is being written), report_write_files rewrites it with the reason when a
+ * file fails, and report_finish_dir removes it once every file is written: a directory left by
+ * a full disk, an I/O error or a kill mid-write keeps it. compare and merge refuse such a
+ * directory.
  */
+#define REPORT_PARTIAL_FILE "PARTIAL"
+
+/*
+ * Creates the run directory before the load starts, with its PARTIAL file: out_dir when given
+ * (it must not exist yet; its parent must), else results_root/<name>-<UTC time of when_unix>
+ * [-N]. Returns 0, or an errno value with a message naming the path in err (nothing is left
+ * behind then). The directory's path goes to dir (size dirlen).
+ */
+int report_make_dir(const char *results_root, const char *out_dir, const char *name,
+                    double when_unix, char *dir, size_t dirlen, char *err, size_t errlen);
+/*
+ * Writes the report's files into dir (made by report_make_dir). Returns 0, or an errno value
+ * with a message naming the file in err; PARTIAL then says which file failed and why (when that
+ * can still be written).
+ */
+int report_write_files(const struct run_stats *st, const struct report_meta *meta,
+                       const char *dir, char *err, size_t errlen);
+/* Replaces PARTIAL's text with one saying the report is partial and why (best effort). */
+void report_mark_partial(const char *dir, const char *why);
+/* Removes PARTIAL: call once every file of the report is written. Returns 0 or an errno. */
+int report_finish_dir(const char *dir, char *err, size_t errlen);
+/* Removes a directory made by report_make_dir when no run happened (PARTIAL, then the
+ * directory if it is empty). */
+void report_discard_dir(const char *dir);
+/* True when dir holds a PARTIAL file. */
+bool report_dir_partial(const char *dir);
+
+/* report_make_dir, report_write_files and report_finish_dir in one go (merge). Returns 0, or
+ * an errno value with a message naming the path in err. */
 int report_write(const struct run_stats *st, const struct report_meta *meta,
                  const char *results_root, const char *out_dir, char *dir, size_t dirlen,
                  char *err, size_t errlen);
@@ -117,8 +149,8 @@ struct report_run {
  * scenario.json from dir into *run. end_names maps the names under sessions.ends back to
  * their index (the names report_write was given). Counters summary.json lacks because an
  * older msrpload wrote it (throughput counts, run.started_unix) are derived from what it has.
- * Returns 0, or EINVAL / ENOENT / EIO / ENOMEM with a message naming the file (and the JSON
- * path or line) in err. *run is always left freeable with report_run_free.
+ * A directory holding PARTIAL is refused (EINVAL, naming that file). Returns 0, or EINVAL /
+ * ENOENT / EIO / ENOMEM with a message naming the file (and the JSON path or line) in err. *run is always left freeable with report_run_free.
  */
 int report_read_run(const char *dir, const char *const end_names[STATS_END_KINDS],
                     struct report_run *run, char *err, size_t errlen);
