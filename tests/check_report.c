@@ -512,7 +512,8 @@ END_TEST
 
 static const char *const counters[] = {
     "sessions/started",         "sessions/bound",        "sessions/completed",
-    "sessions/failed",          "messages/sent",         "messages/ok",
+    "sessions/failed",          "sessions/unfinished",   "messages/sent",
+    "messages/ok",
     "messages/failed",          "messages/unfinished",   "messages/delivered",
     "messages/undelivered",     "throughput/chunks",
     "throughput/payload_bytes", "expectations/failures", "latency_us/chunk/count",
@@ -699,6 +700,7 @@ START_TEST(merge_aligns_by_wall_clock)
     json_object_del(jat(j, "throughput"), "payload_bytes");
     json_object_del(jat(j, "messages"), "delivered");
     json_object_del(jat(j, "messages"), "undelivered");
+    json_object_del(jat(j, "sessions"), "unfinished");
     save_json(&t, "old/summary.json", j);
     json_decref(j);
     code = MSRPLOAD(&t, "merge %s/old --out %s/m2", msrpload_binary(), t.dir, t.dir);
@@ -711,6 +713,11 @@ START_TEST(merge_aligns_by_wall_clock)
     ck_assert_int_eq(jint(m, "throughput/payload_bytes"), jint(a, "throughput/payload_bytes"));
     ck_assert_int_eq(jint(m, "messages/delivered"), 0); /* not counted back then */
     ck_assert_int_eq(jint(m, "messages/undelivered"), 0);
+    /* Before sessions.unfinished: what was neither completed nor failed. */
+    ck_assert_int_eq(jint(m, "sessions/unfinished"), jint(a, "sessions/started") -
+                                                         jint(a, "sessions/completed") -
+                                                         jint(a, "sessions/failed"));
+    ck_assert_int_eq(jint(m, "sessions/unfinished"), jint(a, "sessions/unfinished"));
     json_decref(m);
     json_decref(a);
     tmp_remove(&t);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "load/runner.h"
 #include "msrp/session.h"
 #include "report/report.h"
 
@@ -127,7 +128,7 @@ int cmd_merge(int argc, char **argv)
 
     const char *end_names[STATS_END_KINDS];
     for (int i = 0; i < STATS_END_KINDS; i++)
-        end_names[i] = msrp_session_end_name((enum msrp_session_end)i);
+        end_names[i] = runner_end_name((unsigned)i);
     struct report_run *runs = calloc(ndirs, sizeof(*runs));
     struct window *windows = calloc(ndirs, sizeof(*windows));
     size_t *offsets = calloc(ndirs, sizeof(*offsets));

@@ -71,9 +71,9 @@ static void run_usage(FILE *out)
             "Progress is printed once a second when standard error is a terminal. SIGINT or\n"
             "SIGTERM stops new sessions, drains for up to 2 s and writes the report (marked\n"
             "incomplete); a second signal stops at once and still writes what there is.\n"
-            "exit codes: 0 every expectation met, 1 some failed (or sessions failed, or the\n"
-            "            relay refused every AUTH), 2 usage or scenario error, 3 the target\n"
-            "            or relay could not be reached\n");
+            "exit codes: 0 every expectation met, 1 some failed (or sessions failed, or no\n"
+            "            message met its expectation), 2 usage or scenario error, 3 no\n"
+            "            session bound (target or relay unreachable, AUTH refused)\n");
 }
 
 static int parse_u64(const char *opt, const char *v, uint64_t min, uint64_t *out)
@@ -554,22 +554,30 @@ int cmd_run(int argc, char **argv)
         .end_closed = MSRP_END_CLOSED,
     };
     for (int i = 0; i < STATS_END_KINDS; i++)
-        meta.end_names[i] = msrp_session_end_name((enum msrp_session_end)i);
+        meta.end_names[i] = runner_end_name((unsigned)i);
+    for (unsigned i = 0; i < sc.num_steps && !outcome.incomplete; i++)
+        if (sc.steps[i].kind == STEP_SEND)
+            meta.no_message_met = outcome.msgs_met == 0;
     char dir[1024];
     int werr = report_write(&stats, &meta, "results", out_dir, dir, sizeof(dir), err, sizeof(err));
     report_print(stdout, &stats, &meta, werr == 0 ? dir : NULL);
     if (werr != 0)
         fprintf(stderr, "msrpload run: %s\n", err);
 
+    /* README "Exit codes": a run that achieved nothing never exits 0. */
     int code = EXIT_OK;
     if (outcome.unreachable) {
-        fprintf(stderr, "msrpload run: no session could reach its endpoint: %s\n",
-                outcome.first_error);
+        fprintf(stderr, "msrpload run: %s: %s\n",
+                stats.relay_auth_ok == 0 && stats.relay_auth_failed > 0
+                    ? "the relay accepted no AUTH"
+                    : "no session could reach its endpoint",
+                outcome.first_error[0] ? outcome.first_error : "no session bound");
         code = EXIT_UNREACHABLE;
-    } else if (stats.relay_auth_ok == 0 && stats.relay_auth_failed > 0) {
-        fprintf(stderr, "msrpload run: the relay refused every AUTH: %s\n", outcome.first_error);
-        code = EXIT_FAILED;
     } else if (stats.expect_failures > 0 || stats.sessions_failed > 0 || werr != 0) {
+        code = EXIT_FAILED;
+    } else if (meta.no_message_met) {
+        fprintf(stderr, "msrpload run: no message met its expectation%s%s\n",
+                outcome.first_error[0] ? ": " : "", outcome.first_error);
         code = EXIT_FAILED;
     }
     free(cfg_json);

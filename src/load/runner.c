@@ -30,6 +30,8 @@
 #include "wire/idgen.h"
 
 #define TICK_NS (100ull * 1000000ull)
+/* After a session could not start for want of descriptors or memory: the wait before the next. */
+#define START_RETRY_NS (100ull * 1000000ull)
 /* Fewer latencies than this in a second so far say too little to size a batching window. */
 #define AUTO_BATCH_MIN_SAMPLES 32u
 #define MAX_BODY (1ull << 30)
@@ -112,7 +114,7 @@ struct relay_pair {
     unsigned refs;                    /* pending AUTHs + live sessions */
     uint64_t started_ns;
     uint64_t n;                       /* the session's number (answering seed) */
-    bool connect_failed;
+    bool connect_failed, auth_failed, held_closed; /* why the slot failed, for session_ends */
     char first_error[256];
     char *to_path[2];                 /* the To-Path each side sends (and expects as From-Path) */
 };
@@ -148,6 +150,7 @@ struct worker {
     struct msg_tag *free_tags;
     struct pending_map pending;  /* relay topology: tracked messages not yet delivered */
     uint64_t seq; /* session numbers for URIs */
+    uint64_t msgs_met; /* messages whose outcome met their expectation, warm-up included */
     char first_error[256];
     /* read by the progress thread: relaxed atomics */
     uint64_t prog_msgs, prog_errors, prog_bytes;
@@ -164,6 +167,17 @@ struct raw_scratch {
     char buf[SCENARIO_RAW_MAX];
 };
 
+const char *runner_end_name(unsigned kind)
+{
+    switch (kind) {
+    case RUNNER_END_AUTH_FAILED:
+        return "auth-failed";
+    case RUNNER_END_LOCAL_ERROR:
+        return "local-error";
+    }
+    return msrp_session_end_name((enum msrp_session_end)kind);
+}
+
 static bool counting(const struct worker *w, uint64_t now)
 {
     return now >= w->warm_end_ns;
@@ -177,7 +191,7 @@ static struct stats_second *second(struct worker *w, uint64_t now)
 static void note_error(struct worker *w, const char *what)
 {
     if (w->first_error[0] == '\0')
-        snprintf(w->first_error, sizeof(w->first_error), "%s", what);
+        snprintf(w->first_error, sizeof(w->first_error), "%.255s", what);
 }
 
 /* ---- steps ------------------------------------------------------------------------------- */
@@ -633,11 +647,25 @@ static uint64_t delivery_timeout_ns(const struct msg_tag *tag)
  * unfinished over the measured window. Status 0: the session ended first (lost, or cut off
  * by the end of the run).
  */
+/* Whether a message's outcome is what its step expects (without an expect step: a 200). */
+static bool outcome_met(const struct msg_tag *tag, const struct outcome *o, bool undelivered)
+{
+    if (undelivered || o->status == 0)
+        return false;
+    if (tag->expect == NULL)
+        return o->status == 200;
+    return status_expected(tag->expect, o->status) &&
+           !(tag->expect->answered >= 0 && (bool)tag->expect->answered == o->local);
+}
+
 static void count_outcome(struct lsession *ls, const struct msg_tag *tag, const struct outcome *o,
                           bool undelivered, uint64_t now)
 {
     struct worker *w = ls->w;
     bool ok = o->status == 200 && !undelivered;
+    /* Warm-up included: a run whose every message met its expectation early still did. */
+    if (outcome_met(tag, o, undelivered))
+        w->msgs_met++;
     /* The current second's latencies size the batching window and the progress line's p99,
      * warm-up included, so that the window is right when measuring starts. */
     if (ok)
@@ -669,8 +697,8 @@ static void count_outcome(struct lsession *ls, const struct msg_tag *tag, const 
         if (w->sc->mode == SCENARIO_OPEN && tag->intended_ns <= o->done_ns)
             histogram_record(&st->lat[LAT_MESSAGE_CORRECTED],
                              (o->done_ns - tag->intended_ns) / 1000);
-    } else {
-        st->msgs_failed++;
+    } else if (o->status != 0) {
+        st->msgs_failed++; /* a lost one (status 0) is counted as lost only */
     }
     st->chunks_sent += o->chunks;
     struct stats_second *sec = second(w, now);
@@ -931,6 +959,15 @@ static void on_end(struct msrp_session *s, enum msrp_session_end why, const char
         note_error(w, what);
     } else if (ls->finished) {
         w->stats.sessions_completed++;
+    } else {
+        w->stats.sessions_unfinished++; /* cut off by the end of the run */
+        if (!ls->bound) {
+            char what[400];
+            snprintf(what, sizeof(what),
+                     "session %s: not bound when the run ended (no answer to its binding SEND "
+                     "to %.100s)", ls->local_uri, msrp_session_peer_path(s));
+            note_error(w, what);
+        }
     }
     if (sec != NULL) {
         sec->sessions_ended++;
@@ -1019,6 +1056,7 @@ static void hold_close(struct net_conn *c, int err, const char *why)
     snprintf(what, sizeof(what), "relay %.100s, user %.60s: the connection closed after AUTH (%.40s)",
              side->cfg.relay_uri, side->user, why != NULL ? why : "closed");
     relay_note(side->rp, what);
+    side->rp->held_closed = true;
     side->held = NULL;
     side->ok = false;
     side->rp->refs--;
@@ -1058,9 +1096,20 @@ static void relay_slot_end(struct lsession *ls, bool failed)
     uint64_t now = net_now_ns();
     if (failed) {
         w->stats.sessions_failed++;
-        if (rp->connect_failed)
-            w->stats.session_ends[MSRP_END_CONNECT_FAILED]++;
+        unsigned kind = rp->connect_failed  ? MSRP_END_CONNECT_FAILED
+                        : rp->auth_failed   ? RUNNER_END_AUTH_FAILED
+                        : rp->held_closed   ? MSRP_END_PEER_CLOSED
+                                            : RUNNER_END_LOCAL_ERROR;
+        w->stats.session_ends[kind]++;
         note_error(w, rp->first_error[0] ? rp->first_error : "relay AUTH failed");
+    } else {
+        /* stopped while authenticating: closed by the end of the run */
+        w->stats.sessions_unfinished++;
+        w->stats.session_ends[MSRP_END_CLOSED]++;
+        char what[400];
+        snprintf(what, sizeof(what), "session %s: still authenticating with the relay %.100s "
+                 "when the run ended (no answer to AUTH)", ls->local_uri, w->sc->relay.uri);
+        note_error(w, what);
     }
     struct stats_second *sec = second(w, now);
     if (sec != NULL) {
@@ -1317,8 +1366,10 @@ static void relay_auth_done(struct msrp_relay_auth *auth, const struct msrp_rela
         net_conn_set_handlers(r->conn, &hold_handlers);
     } else {
         w->stats.relay_auth_failed++;
-        if (r->connected_ns == 0)
+        if (r->connected_ns == 0 || r->secured_ns == 0) /* TCP or TLS never came up */
             rp->connect_failed = true;
+        else
+            rp->auth_failed = true;
         relay_note(rp, r->error);
     }
     if (rp->side[1 - side->index].auth != NULL) {
@@ -1349,12 +1400,13 @@ static void relay_user_for(const struct worker *w, uint64_t n, int side, char *o
     scenario_relay_user_format(sc->relay.user, account, out, cap);
 }
 
-static bool relay_start(struct worker *w, struct lsession *ls, uint64_t n)
+/* Returns 0, or an errno value (its AUTHs could not start; the error is noted). */
+static int relay_start(struct worker *w, struct lsession *ls, uint64_t n)
 {
     const struct scenario *sc = w->sc;
     struct relay_pair *rp = calloc(1, sizeof(*rp));
     if (rp == NULL)
-        return false;
+        return ENOMEM;
     rp->w = w;
     rp->ls = ls;
     rp->started_ns = net_now_ns();
@@ -1390,18 +1442,17 @@ static bool relay_start(struct worker *w, struct lsession *ls, uint64_t n)
             snprintf(what, sizeof(what), "relay %.120s, user %.64s: cannot start AUTH: %s",
                      sc->relay.uri, side->user, strerror(e));
             note_error(w, what);
-            w->stats.relay_auth_failed++;
             if (i == 1) {
                 msrp_relay_auth_cancel(rp->side[0].auth);
                 rp->refs--;
             }
             ls->rp = NULL;
             free(rp);
-            return false;
+            return e;
         }
         rp->refs++;
     }
-    return true;
+    return 0;
 }
 
 /* ---- starting sessions -------------------------------------------------------------------- */
@@ -1436,16 +1487,50 @@ static void slot_started(struct worker *w, struct lsession *ls)
     __atomic_store_n(&w->prog_open, w->open, __ATOMIC_RELAXED);
 }
 
-static bool start_one(struct worker *w, struct lsession *ls)
+/* Errors of this machine rather than of the peer: running out of descriptors, memory, ports. */
+static bool local_errno(int e)
+{
+    return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS || e == EADDRNOTAVAIL ||
+           e == EAGAIN;
+}
+
+/*
+ * A session that could not even start: it is started and failed at once, so that the counts
+ * still add up (started = completed + failed + unfinished). Returns whether it was for want of
+ * local resources (the caller then waits before starting another).
+ */
+static bool start_failed(struct worker *w, struct lsession *ls, int e, const char *what)
+{
+    uint64_t now = net_now_ns();
+    bool local = local_errno(e);
+    free(ls->repeat_left);
+    ls->repeat_left = NULL;
+    ls->active = false;
+    w->started++;
+    w->stats.sessions_started++;
+    w->stats.sessions_failed++;
+    w->stats.session_ends[local ? RUNNER_END_LOCAL_ERROR : MSRP_END_CONNECT_FAILED]++;
+    struct stats_second *sec = second(w, now);
+    if (sec != NULL) {
+        sec->sessions_started++;
+        sec->sessions_ended++;
+        sec->sessions_failed++;
+    }
+    char text[256];
+    snprintf(text, sizeof(text), "session %s: %s: %s", ls->local_uri, what, strerror(e));
+    note_error(w, text);
+    return local;
+}
+
+enum start_result { START_OK, START_FAILED, START_NO_RESOURCES };
+
+static enum start_result start_one(struct worker *w, struct lsession *ls)
 {
     const struct scenario *sc = w->sc;
     uint64_t n = w->seq++;
     memset(ls, 0, sizeof(*ls));
     ls->w = w;
     ls->timer.arg = ls;
-    ls->repeat_left = calloc(sc->num_steps, sizeof(uint32_t));
-    if (ls->repeat_left == NULL)
-        return false;
     const char *scheme = sc->tls ? "msrps" : "msrp";
     /* With --shard I/N the ids start with "hI-", so N hosts never share a session id. */
     char shard[16] = "";
@@ -1453,6 +1538,9 @@ static bool start_one(struct worker *w, struct lsession *ls)
         snprintf(shard, sizeof(shard), "h%u-", w->cfg->shard_index);
     snprintf(ls->local_uri, sizeof(ls->local_uri), "%s://127.0.0.1:9/%sw%dc%llu;tcp", scheme,
              shard, w->index, (unsigned long long)n);
+    ls->repeat_left = calloc(sc->num_steps, sizeof(uint32_t));
+    if (ls->repeat_left == NULL)
+        return start_failed(w, ls, ENOMEM, "cannot start") ? START_NO_RESOURCES : START_FAILED;
     struct msrp_session_config cfg;
     msrp_session_config_default(&cfg);
     cfg.local_uri = ls->local_uri;
@@ -1466,25 +1554,22 @@ static bool start_one(struct worker *w, struct lsession *ls)
                  scheme, shard, w->index, (unsigned long long)n);
         ls->started_ns = net_now_ns();
         ls->active = true;
-        if (!relay_start(w, ls, n)) {
-            ls->active = false;
-            free(ls->repeat_left);
-            ls->repeat_left = NULL;
-            w->stats.sessions_failed++;
-            return false;
-        }
+        int e = relay_start(w, ls, n);
+        if (e != 0)
+            return start_failed(w, ls, e, "cannot start its AUTHs") ? START_NO_RESOURCES
+                                                                     : START_FAILED;
         slot_started(w, ls);
-        return true;
+        return START_OK;
     }
     if (sc->topology == SCENARIO_EMBEDDED) {
         snprintf(ls->expect_uri, sizeof(ls->expect_uri), "%s://127.0.0.1:%u/%sw%da%llu;tcp",
                  scheme, w->port, shard, w->index, (unsigned long long)n);
         struct msrp_session_config acfg;
         answer_config(w, ls, n, &acfg);
-        if (msrp_server_expect(w->srv, &acfg, &answering_handlers, w, 0, NULL) != 0) {
-            free(ls->repeat_left);
-            return false;
-        }
+        int e = msrp_server_expect(w->srv, &acfg, &answering_handlers, w, 0, NULL);
+        if (e != 0)
+            return start_failed(w, ls, e, "cannot expect its answering end") ? START_NO_RESOURCES
+                                                                              : START_FAILED;
         cfg.peer_path = ls->expect_uri;
         sa = (struct sockaddr *)&w->target_addr[0];
         salen = w->target_len[0];
@@ -1499,19 +1584,12 @@ static bool start_one(struct worker *w, struct lsession *ls)
     int e = msrp_session_connect(w->loop, &cfg, sa, salen, w->cfg->client_tls,
                                  &calling_handlers, ls, &ls->s);
     if (e != 0) {
-        ls->active = false;
-        free(ls->repeat_left);
-        ls->repeat_left = NULL;
         if (w->srv != NULL)
             msrp_server_forget(w->srv, ls->expect_uri);
-        char what[128];
-        snprintf(what, sizeof(what), "cannot connect: %s", strerror(e));
-        note_error(w, what);
-        w->stats.sessions_failed++;
-        return false;
+        return start_failed(w, ls, e, "cannot connect") ? START_NO_RESOURCES : START_FAILED;
     }
     slot_started(w, ls);
-    return true;
+    return START_OK;
 }
 
 static void starter_fired(struct net_loop *loop, struct net_timer *t)
@@ -1537,8 +1615,14 @@ static void start_sessions(struct worker *w)
         if (ls == NULL)
             return;
         w->next_start_ns = (w->next_start_ns > now ? w->next_start_ns : now) + w->start_interval_ns;
-        if (!start_one(w, ls))
-            w->quota--; /* a session that cannot even start counts as run */
+        /* One that cannot even start is counted as started and failed (start_failed). */
+        if (start_one(w, ls) == START_NO_RESOURCES) {
+            /* Out of descriptors or memory: wait for sessions to end and free some, rather
+             * than spend the rest of the share on failures in a blink. */
+            net_timer_stop(w->loop, &w->starter);
+            net_timer_start(w->loop, &w->starter, START_RETRY_NS);
+            return;
+        }
     }
 }
 
@@ -1803,18 +1887,20 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
     double measured_end = (double)(t_end < end ? t_end : end);
     out->measured_s = measured_end > warm_end ? (measured_end - warm_end) / 1e9 : 0;
     out->incomplete = *cfg->stop != 0;
-    uint64_t bound = 0, connect_failed = 0;
     for (unsigned i = 0; i < threads; i++) {
         if (stats_merge(stats, &ws[i].stats) != 0) {
             snprintf(err, errlen, "out of memory merging statistics");
             goto out;
         }
-        bound += ws[i].stats.sessions_bound;
-        connect_failed += ws[i].stats.session_ends[MSRP_END_CONNECT_FAILED];
+        out->msgs_met += ws[i].msgs_met;
         if (out->first_error[0] == '\0' && ws[i].first_error[0] != '\0')
             snprintf(out->first_error, sizeof(out->first_error), "%s", ws[i].first_error);
     }
-    out->unreachable = bound == 0 && connect_failed > 0;
+    /* No session bound, and not only because this machine ran out of something: whatever
+     * failed or was cut off at the end failed to reach its endpoint (connect, TLS, AUTH,
+     * bind refused or never answered). */
+    out->unreachable = stats->sessions_bound == 0 &&
+                       stats->sessions_started > stats->session_ends[RUNNER_END_LOCAL_ERROR];
     rc = 0;
 out:
     if (ws != NULL) {

@@ -32,13 +32,27 @@ struct run_config {
     const char *relay_password;
 };
 
+/*
+ * How sessions end (run_stats.session_ends): enum msrp_session_end, then two kinds for sessions
+ * that failed before a connection of their own carried them. Every started session ends in
+ * exactly one kind, so the kinds add up to sessions.started.
+ */
+#define RUNNER_END_AUTH_FAILED 8 /* relay topology: an AUTH refused, unanswered or malformed */
+#define RUNNER_END_LOCAL_ERROR 9 /* could not start here: descriptors, memory, ports */
+/* "closed", "peer-closed", ..., "auth-failed", "local-error" (summary.json sessions.ends) */
+const char *runner_end_name(unsigned kind);
+
 struct run_outcome {
     double started_unix;          /* wall clock at the start */
     double elapsed_s;             /* from start to the last worker's end */
     double measured_s;            /* elapsed minus warm-up: the denominator of rates */
     bool incomplete;              /* stopped by a signal before the scenario's end */
-    bool unreachable;             /* no session ever bound and connects failed */
+    bool unreachable;             /* no session ever bound, and not for want of local
+                                     resources alone (connect, TLS, bind or AUTH failed or
+                                     never answered) */
     char first_error[256];        /* the first session failure, for the summary */
+    uint64_t msgs_met;            /* messages whose outcome met their step's expectation (a
+                                     200 without one), warm-up included */
 };
 
 /*

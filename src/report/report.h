@@ -29,6 +29,9 @@ struct report_meta {
     double started_unix;
     double elapsed_s, measured_s, warm_up_s;
     bool incomplete;
+    /* The scenario sends messages and not one met its expectation (run only: merge leaves it
+     * false): the summary then never says "all met". */
+    bool no_message_met;
     const char *first_error;
     const char *version;
     /* Names of the session end kinds counted in run_stats.session_ends (the caller's layer
