@@ -172,6 +172,64 @@ static json_int_t session_end_count(json_t *s, const char *kind)
     return json_is_integer(n) ? json_integer_value(n) : 0;
 }
 
+/*
+ * errors.jsonl's line for kind (failure forensics), checked for its shape: a count, and at
+ * most 3 examples with a session, a peer, a time and at most 8 frames of at most 128 head
+ * bytes. Fails the test when the kind has no line.
+ */
+static json_t *errors_line(struct fault_run *f, const char *kind)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/report/errors.jsonl", f->t.dir);
+    FILE *fp = fopen(path, "r");
+    ck_assert_msg(fp != NULL, "%s: %s", path, strerror(errno));
+    char line[65536];
+    json_t *found = NULL;
+    while (found == NULL && fgets(line, sizeof(line), fp) != NULL) {
+        json_error_t e;
+        json_t *j = json_loads(line, 0, &e);
+        ck_assert_msg(j != NULL, "%s: %s", path, e.text);
+        if (strcmp(json_string_value(json_object_get(j, "kind")), kind) == 0)
+            found = j;
+        else
+            json_decref(j);
+    }
+    fclose(fp);
+    ck_assert_msg(found != NULL, "%s: no line of kind %s", path, kind);
+    json_t *examples = json_object_get(found, "examples");
+    ck_assert(json_is_integer(json_object_get(found, "count")));
+    ck_assert(json_array_size(examples) >= 1 && json_array_size(examples) <= 3);
+    size_t i;
+    json_t *ex;
+    json_array_foreach(examples, i, ex) {
+        ck_assert(json_is_string(json_object_get(ex, "session")));
+        ck_assert(json_is_string(json_object_get(ex, "peer")));
+        ck_assert(json_is_string(json_object_get(ex, "detail")));
+        ck_assert(json_is_string(json_object_get(ex, "time")));
+        ck_assert(json_is_number(json_object_get(ex, "t_s")));
+        json_t *frames = json_object_get(ex, "frames");
+        ck_assert(json_array_size(frames) <= 8);
+        size_t k;
+        json_t *fr;
+        json_array_foreach(frames, k, fr)
+            ck_assert(strlen(json_string_value(json_object_get(fr, "head"))) <= 128 * 4);
+    }
+    return found;
+}
+
+/* The first example's frame number i (negative: from the end) as "dir head". */
+static void example_frame(json_t *line, int i, char *out, size_t cap)
+{
+    json_t *frames = json_object_get(json_array_get(json_object_get(line, "examples"), 0),
+                                     "frames");
+    size_t n = json_array_size(frames);
+    ck_assert_msg(n > 0, "no frames in the first example");
+    json_t *fr = json_array_get(frames, i >= 0 ? (size_t)i : n - (size_t)-i);
+    ck_assert_ptr_nonnull(fr);
+    snprintf(out, cap, "%s %s", json_string_value(json_object_get(fr, "dir")),
+             json_string_value(json_object_get(fr, "head")));
+}
+
 /* ---- peers that misbehave on purpose ------------------------------------------------------ */
 
 enum peer_kind {
@@ -408,6 +466,14 @@ START_TEST(row_silent_target)
                       strstr(err, "not bound when the run ended") != NULL,
                   "stderr: %s", err);
     free(err);
+    /* Forensics: the sessions cut off unbound, with their binding SEND the last frame. */
+    json_t *line = errors_line(&f, "unbound-at-end");
+    ck_assert_int_eq(json_integer_value(json_object_get(line, "count")), 4);
+    char frame[1024];
+    example_frame(line, -1, frame, sizeof(frame));
+    ck_assert_msg(strncmp(frame, "out MSRP ", 9) == 0 && strstr(frame, " SEND\r\n") != NULL,
+                  "last frame: %s", frame);
+    json_decref(line);
     json_decref(s);
     tmp_remove(&f.t);
 }
@@ -456,6 +522,20 @@ START_TEST(row_garbage_target)
     json_t *s = fault_check(&f, code, 3, "garbage target");
     ck_assert_int_eq(count(s, "sessions", "failed"), 4);
     ck_assert_int_eq(session_end_count(s, "protocol-error"), 4);
+    /* Forensics: what the peer sent, as it came, after our binding SEND. */
+    json_t *line = errors_line(&f, "protocol-error");
+    ck_assert_int_eq(json_integer_value(json_object_get(line, "count")), 4);
+    char frame[1024];
+    example_frame(line, -1, frame, sizeof(frame));
+    ck_assert_msg(strncmp(frame, "in HTTP/1.1 400 Bad Request", 27) == 0, "last frame: %s", frame);
+    example_frame(line, 0, frame, sizeof(frame));
+    ck_assert_msg(strncmp(frame, "out MSRP ", 9) == 0, "first frame: %s", frame);
+    char *out = fault_read(&f, "out");
+    ck_assert_msg(strstr(out, "failures:") != NULL && strstr(out, "  protocol-error x4: at ") &&
+                      strstr(out, "last frames:") != NULL && strstr(out, "< HTTP/1.1 400") != NULL,
+                  "stdout: %s", out);
+    free(out);
+    json_decref(line);
     json_decref(s);
     tmp_remove(&f.t);
 }
@@ -485,6 +565,23 @@ START_TEST(row_answering_process_killed)
     ck_assert_int_eq(session_end_count(s, "peer-closed"), 4);
     ck_assert_int_gt(count(s, "messages", "ok"), 0);
     ck_assert_int_gt(count(s, "messages", "lost"), 0);
+    /* Forensics: who closed, with the last exchanges (our SENDs, its 200s) before it did. */
+    json_t *line = errors_line(&f, "peer-closed");
+    ck_assert_int_eq(json_integer_value(json_object_get(line, "count")), 4);
+    json_t *ex = json_array_get(json_object_get(line, "examples"), 0);
+    const char *detail = json_string_value(json_object_get(ex, "detail"));
+    ck_assert_msg(strstr(detail, "closed") != NULL || strstr(detail, "reset by peer") != NULL,
+                  "detail: %s", json_string_value(json_object_get(ex, "detail")));
+    ck_assert_uint_eq(json_array_size(json_object_get(ex, "frames")), 8);
+    bool sent = false, answered = false;
+    for (int i = 0; i < 8; i++) {
+        char frame[1024];
+        example_frame(line, i, frame, sizeof(frame));
+        sent = sent || (strncmp(frame, "out MSRP ", 9) == 0 && strstr(frame, " SEND\r\n"));
+        answered = answered || (strncmp(frame, "in MSRP ", 8) == 0 && strstr(frame, " 200 OK\r\n"));
+    }
+    ck_assert_msg(sent && answered, "no SEND out or 200 in among the last frames");
+    json_decref(line);
     json_decref(s);
     tmp_remove(&f.t);
 }

@@ -33,6 +33,7 @@ int main(void)
     srunner_add_suite(sr, make_relay_run_suite());
     srunner_add_suite(sr, make_conform_suite());
     srunner_add_suite(sr, make_faults_suite());
+    srunner_add_suite(sr, make_failures_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     int run = srunner_ntests_run(sr);

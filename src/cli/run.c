@@ -531,6 +531,7 @@ int cmd_run(int argc, char **argv)
     net_tls_destroy(rc.client_tls);
     if (rc_run != 0) {
         fprintf(stderr, "msrpload run: %s\n", err);
+        free(outcome.failures);
         stats_free(&stats);
         scenario_free(&sc);
         return EXIT_FAILED;
@@ -558,6 +559,11 @@ int cmd_run(int argc, char **argv)
     for (unsigned i = 0; i < sc.num_steps && !outcome.incomplete; i++)
         if (sc.steps[i].kind == STEP_SEND)
             meta.no_message_met = outcome.msgs_met == 0;
+    /* Failure forensics: errors.jsonl and the summary's failure lines. */
+    char *errors_jsonl = failure_jsonl(outcome.failures, &meta.errors_jsonl_len);
+    char *failures_text = failure_summary(outcome.failures);
+    meta.errors_jsonl = errors_jsonl != NULL ? errors_jsonl : "";
+    meta.failures_text = failures_text;
     char dir[1024];
     int werr = report_write(&stats, &meta, "results", out_dir, dir, sizeof(dir), err, sizeof(err));
     report_print(stdout, &stats, &meta, werr == 0 ? dir : NULL);
@@ -581,6 +587,9 @@ int cmd_run(int argc, char **argv)
         code = EXIT_FAILED;
     }
     free(cfg_json);
+    free(errors_jsonl);
+    free(failures_text);
+    free(outcome.failures);
     stats_free(&stats);
     scenario_free(&sc);
     return code;

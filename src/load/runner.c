@@ -21,6 +21,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "load/failures.h"
 #include "load/pending.h"
 #include "msrp/relay.h"
 #include "msrp/server.h"
@@ -152,6 +153,7 @@ struct worker {
     uint64_t seq; /* session numbers for URIs */
     uint64_t msgs_met; /* messages whose outcome met their expectation, warm-up included */
     char first_error[256];
+    struct failure_log *failures; /* counts and first examples per kind (errors.jsonl) */
     /* read by the progress thread: relaxed atomics */
     uint64_t prog_msgs, prog_errors, prog_bytes;
     unsigned prog_open;
@@ -192,6 +194,26 @@ static void note_error(struct worker *w, const char *what)
 {
     if (w->first_error[0] == '\0')
         snprintf(w->first_error, sizeof(w->first_error), "%.255s", what);
+}
+
+/* Whether the text of an expectation failure is worth formatting: the first error, or an
+ * example the failure log keeps. */
+static bool wants_text(const struct worker *w)
+{
+    return w->first_error[0] == '\0' || failure_wants_example(w->failures, FAILURE_EXPECTATION);
+}
+
+/* An outcome that did not meet the scenario's expectation (what: NULL when not wants_text). */
+static void expectation_failed(struct lsession *ls, uint64_t n, const char *what)
+{
+    struct worker *w = ls->w;
+    w->stats.expect_failures += n;
+    if (what != NULL)
+        note_error(w, what);
+    for (uint64_t i = 0; i < n; i++)
+        failure_note(w->failures, FAILURE_EXPECTATION, net_now_ns(), ls->local_uri,
+                     ls->s != NULL ? msrp_session_peer(ls->s) : "", what,
+                     ls->s != NULL ? msrp_session_trace(ls->s) : NULL);
 }
 
 /* ---- steps ------------------------------------------------------------------------------- */
@@ -306,7 +328,10 @@ static void reports_timeout(struct net_loop *loop, struct net_timer *t)
     struct lsession *ls = t->arg;
     uint64_t missing = ls->reports_wanted - ls->reports_got;
     ls->w->stats.reports_missing += missing;
-    ls->w->stats.expect_failures += missing;
+    char what[160];
+    snprintf(what, sizeof(what), "%llu REPORTs the scenario expects did not come within %g s",
+             (unsigned long long)missing, (double)ls->expect->timeout_ns / 1e9);
+    expectation_failed(ls, missing, what);
     step_done(ls);
 }
 
@@ -363,7 +388,6 @@ static void raw_expected_text(const struct step_raw *st, char *buf, size_t cap)
 static bool raw_check(struct lsession *ls, const struct step_raw *st, int status,
                       enum msrp_session_end why)
 {
-    struct worker *w = ls->w;
     bool ended = why != MSRP_END_NONE;
     char want[96], what[256];
     double secs = (double)st->timeout_ns / 1e9;
@@ -422,8 +446,7 @@ static bool raw_check(struct lsession *ls, const struct step_raw *st, int status
                 status);
         break;
     }
-    w->stats.expect_failures++;
-    note_error(w, what);
+    expectation_failed(ls, 1, what);
     return false;
 }
 
@@ -511,8 +534,7 @@ static bool raw_start(struct lsession *ls, const struct step_raw *st)
     }
     char what[256];
     snprintf(what, sizeof(what), "a raw step could not be sent: %s", problem);
-    w->stats.expect_failures++;
-    note_error(w, what);
+    expectation_failed(ls, 1, what);
     return false;
 }
 
@@ -712,30 +734,31 @@ static void count_outcome(struct lsession *ls, const struct msg_tag *tag, const 
         __atomic_add_fetch(&w->prog_bytes, o->bytes, __ATOMIC_RELAXED);
     if (tag->expect == NULL)
         return;
-    if (undelivered) {
-        st->expect_failures++;
-        if (w->first_error[0] == '\0')
-            snprintf(w->first_error, sizeof(w->first_error),
-                     "a message the relay answered %d never reached the other end within %.1f s",
-                     o->status, (double)delivery_timeout_ns(tag) / 1e9);
-    } else if (!status_expected(tag->expect, o->status)) {
-        st->expect_failures++;
-        if (w->first_error[0] == '\0' && o->status == 0 && o->local)
-            snprintf(w->first_error, sizeof(w->first_error),
-                     "a message was lost with its connection (%.150s) where the scenario "
-                     "expects %d", msrp_session_end_detail(ls->s), tag->expect->statuses[0]);
-        else if (w->first_error[0] == '\0')
-            snprintf(w->first_error, sizeof(w->first_error),
-                     "a message got %d where the scenario expects %d", o->status,
-                     tag->expect->statuses[0]);
-    } else if (tag->expect->answered >= 0 && (bool)tag->expect->answered == o->local) {
-        st->expect_failures++;
-        if (w->first_error[0] == '\0')
-            snprintf(w->first_error, sizeof(w->first_error),
-                     "a message's %d was %s where the scenario expects %s", o->status,
-                     o->local ? "made up locally" : "the peer's answer",
-                     o->local ? "an answer" : "none");
+    bool status_ok = status_expected(tag->expect, o->status);
+    bool answered_ok = !(tag->expect->answered >= 0 && (bool)tag->expect->answered == o->local);
+    if (!undelivered && status_ok && answered_ok)
+        return;
+    char what[256];
+    if (!wants_text(w)) {
+        expectation_failed(ls, 1, NULL); /* counted; its text would go nowhere */
+        return;
     }
+    if (undelivered)
+        snprintf(what, sizeof(what),
+                 "a message the relay answered %d never reached the other end within %.1f s",
+                 o->status, (double)delivery_timeout_ns(tag) / 1e9);
+    else if (!status_ok && o->status == 0 && o->local)
+        snprintf(what, sizeof(what),
+                 "a message was lost with its connection (%.150s) where the scenario expects %d",
+                 ls->s != NULL ? msrp_session_end_detail(ls->s) : "", tag->expect->statuses[0]);
+    else if (!status_ok)
+        snprintf(what, sizeof(what), "a message got %d where the scenario expects %d", o->status,
+                 tag->expect->statuses[0]);
+    else
+        snprintf(what, sizeof(what), "a message's %d was %s where the scenario expects %s",
+                 o->status, o->local ? "made up locally" : "the peer's answer",
+                 o->local ? "an answer" : "none");
+    expectation_failed(ls, 1, what);
 }
 
 /* The message is over: its tag goes back and its room in the window is free again. */
@@ -957,6 +980,8 @@ static void on_end(struct msrp_session *s, enum msrp_session_end why, const char
         snprintf(what, sizeof(what), "session %s: %s (%s)", ls->local_uri,
                  msrp_session_end_name(why), detail);
         note_error(w, what);
+        failure_note(w->failures, counted, now, ls->local_uri, msrp_session_peer(s), detail,
+                     msrp_session_trace(s));
     } else if (ls->finished) {
         w->stats.sessions_completed++;
     } else {
@@ -967,6 +992,9 @@ static void on_end(struct msrp_session *s, enum msrp_session_end why, const char
                      "session %s: not bound when the run ended (no answer to its binding SEND "
                      "to %.100s)", ls->local_uri, msrp_session_peer_path(s));
             note_error(w, what);
+            failure_note(w->failures, FAILURE_UNBOUND_AT_END, now, ls->local_uri,
+                         msrp_session_peer(s), "no answer to the binding SEND by the end of the run",
+                         msrp_session_trace(s));
         }
     }
     if (sec != NULL) {
@@ -1101,7 +1129,9 @@ static void relay_slot_end(struct lsession *ls, bool failed)
                         : rp->held_closed   ? MSRP_END_PEER_CLOSED
                                             : RUNNER_END_LOCAL_ERROR;
         w->stats.session_ends[kind]++;
-        note_error(w, rp->first_error[0] ? rp->first_error : "relay AUTH failed");
+        const char *why = rp->first_error[0] ? rp->first_error : "relay AUTH failed";
+        note_error(w, why);
+        failure_note(w->failures, kind, now, ls->local_uri, w->sc->relay.uri, why, NULL);
     } else {
         /* stopped while authenticating: closed by the end of the run */
         w->stats.sessions_unfinished++;
@@ -1110,6 +1140,8 @@ static void relay_slot_end(struct lsession *ls, bool failed)
         snprintf(what, sizeof(what), "session %s: still authenticating with the relay %.100s "
                  "when the run ended (no answer to AUTH)", ls->local_uri, w->sc->relay.uri);
         note_error(w, what);
+        failure_note(w->failures, FAILURE_UNBOUND_AT_END, now, ls->local_uri, w->sc->relay.uri,
+                     "no answer to AUTH by the end of the run", NULL);
     }
     struct stats_second *sec = second(w, now);
     if (sec != NULL) {
@@ -1313,6 +1345,7 @@ static void relay_pair_ready(struct relay_pair *rp)
     cfg.local_uri = ls->local_uri;
     cfg.peer_path = rp->to_path[0];
     cfg.reasm.no_digest = true;
+    cfg.trace_frames = true;
     c = a->held;
     a->held = NULL;
     e = msrp_session_adopt(c, &cfg, true, &calling_handlers, ls, &a->s);
@@ -1499,7 +1532,8 @@ static bool local_errno(int e)
  * still add up (started = completed + failed + unfinished). Returns whether it was for want of
  * local resources (the caller then waits before starting another).
  */
-static bool start_failed(struct worker *w, struct lsession *ls, int e, const char *what)
+static bool start_failed(struct worker *w, struct lsession *ls, int e, const char *what,
+                         const char *peer)
 {
     uint64_t now = net_now_ns();
     bool local = local_errno(e);
@@ -1519,6 +1553,10 @@ static bool start_failed(struct worker *w, struct lsession *ls, int e, const cha
     char text[256];
     snprintf(text, sizeof(text), "session %s: %s: %s", ls->local_uri, what, strerror(e));
     note_error(w, text);
+    char detail[160];
+    snprintf(detail, sizeof(detail), "%s: %s", what, strerror(e));
+    failure_note(w->failures, local ? RUNNER_END_LOCAL_ERROR : MSRP_END_CONNECT_FAILED, now,
+                 ls->local_uri, peer, detail, NULL);
     return local;
 }
 
@@ -1540,11 +1578,13 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
              shard, w->index, (unsigned long long)n);
     ls->repeat_left = calloc(sc->num_steps, sizeof(uint32_t));
     if (ls->repeat_left == NULL)
-        return start_failed(w, ls, ENOMEM, "cannot start") ? START_NO_RESOURCES : START_FAILED;
+        return start_failed(w, ls, ENOMEM, "cannot start", "") ? START_NO_RESOURCES
+                                                                : START_FAILED;
     struct msrp_session_config cfg;
     msrp_session_config_default(&cfg);
     cfg.local_uri = ls->local_uri;
     cfg.reasm.no_digest = true;
+    cfg.trace_frames = true; /* its last frames, should it fail (errors.jsonl) */
     const struct sockaddr *sa;
     socklen_t salen;
     if (sc->topology == SCENARIO_RELAY) {
@@ -1556,8 +1596,9 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
         ls->active = true;
         int e = relay_start(w, ls, n);
         if (e != 0)
-            return start_failed(w, ls, e, "cannot start its AUTHs") ? START_NO_RESOURCES
-                                                                     : START_FAILED;
+            return start_failed(w, ls, e, "cannot start its AUTHs", sc->relay.uri)
+                       ? START_NO_RESOURCES
+                       : START_FAILED;
         slot_started(w, ls);
         return START_OK;
     }
@@ -1568,8 +1609,9 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
         answer_config(w, ls, n, &acfg);
         int e = msrp_server_expect(w->srv, &acfg, &answering_handlers, w, 0, NULL);
         if (e != 0)
-            return start_failed(w, ls, e, "cannot expect its answering end") ? START_NO_RESOURCES
-                                                                              : START_FAILED;
+            return start_failed(w, ls, e, "cannot expect its answering end", "")
+                       ? START_NO_RESOURCES
+                       : START_FAILED;
         cfg.peer_path = ls->expect_uri;
         sa = (struct sockaddr *)&w->target_addr[0];
         salen = w->target_len[0];
@@ -1586,7 +1628,8 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
     if (e != 0) {
         if (w->srv != NULL)
             msrp_server_forget(w->srv, ls->expect_uri);
-        return start_failed(w, ls, e, "cannot connect") ? START_NO_RESOURCES : START_FAILED;
+        return start_failed(w, ls, e, "cannot connect", cfg.peer_path) ? START_NO_RESOURCES
+                                                                        : START_FAILED;
     }
     slot_started(w, ls);
     return START_OK;
@@ -1731,7 +1774,8 @@ static int worker_setup(struct worker *w, const struct run_config *cfg, int inde
     w->index = index;
     w->cfg = cfg;
     w->sc = sc;
-    if (stats_init(&w->stats) != 0 || net_loop_create(&w->loop, 65536) != 0 ||
+    w->failures = calloc(1, sizeof(*w->failures));
+    if (w->failures == NULL || stats_init(&w->stats) != 0 || net_loop_create(&w->loop, 65536) != 0 ||
         histogram_init(&w->interval, 1, 3600ull * 1000000ull, 2) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -1775,6 +1819,11 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
 {
     const struct scenario *sc = cfg->sc;
     memset(out, 0, sizeof(*out));
+    out->failures = calloc(1, sizeof(*out->failures));
+    if (out->failures == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     uint64_t body_max = 0;
     for (unsigned i = 0; i < sc->num_steps; i++)
         if (sc->steps[i].kind == STEP_SEND && sc->steps[i].u.send.size_max > body_max)
@@ -1807,6 +1856,8 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
     gettimeofday(&tv, NULL);
     out->started_unix = (double)tv.tv_sec + tv.tv_usec / 1e6;
     uint64_t t0 = net_now_ns();
+    out->failures->t0_ns = t0;
+    out->failures->started_unix = out->started_unix;
     uint64_t warm_end = t0 + (uint64_t)(sc->warm_up_s * 1e9);
     uint64_t end = warm_end + (uint64_t)(sc->duration_s * 1e9);
     for (unsigned i = 0; i < threads; i++) {
@@ -1828,6 +1879,8 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
         w->start_interval_ns = (uint64_t)(1e9 * (ramp > interval ? ramp : interval));
         w->body = body;
         w->t0_ns = t0;
+        w->failures->t0_ns = t0;
+        w->failures->started_unix = out->started_unix;
         w->warm_end_ns = warm_end;
         w->end_ns = end;
     }
@@ -1893,6 +1946,7 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
             goto out;
         }
         out->msgs_met += ws[i].msgs_met;
+        failure_merge(out->failures, ws[i].failures);
         if (out->first_error[0] == '\0' && ws[i].first_error[0] != '\0')
             snprintf(out->first_error, sizeof(out->first_error), "%s", ws[i].first_error);
     }
@@ -1920,6 +1974,7 @@ out:
             if (w->loop != NULL)
                 net_loop_destroy(w->loop);
             stats_free(&w->stats);
+            free(w->failures);
             pending_free(&w->pending);
             histogram_free(&w->interval);
         }

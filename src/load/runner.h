@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "load/failures.h"
 #include "load/scenario.h"
 #include "net/tls.h"
 #include "report/stats.h"
@@ -53,6 +54,8 @@ struct run_outcome {
     char first_error[256];        /* the first session failure, for the summary */
     uint64_t msgs_met;            /* messages whose outcome met their step's expectation (a
                                      200 without one), warm-up included */
+    struct failure_log *failures; /* per kind: counts and first examples (load/failures.h);
+                                     the caller frees it (free), also after a failed run */
 };
 
 /*

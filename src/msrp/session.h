@@ -43,6 +43,7 @@
 #include <stdint.h>
 
 #include "msrp/reasm.h"
+#include "msrp/trace.h"
 #include "net/conn.h"
 #include "net/loop.h"
 #include "wire/parser.h"
@@ -155,6 +156,7 @@ struct msrp_session_config {
     uint64_t answer_seed;         /* the drops and delays come from a PRNG seeded with this
                                      and a hash of local_uri's session-id: the same for the
                                      same session in every run. 0 is a fine seed */
+    bool trace_frames;            /* keep the last frames (msrp/trace.h) for msrp_session_trace */
 };
 
 void msrp_session_config_default(struct msrp_session_config *c);
@@ -305,7 +307,12 @@ void *msrp_session_user(const struct msrp_session *s);
  * (valid in on_sent and on_end of the messages it ends with); "" before. */
 const char *msrp_session_end_detail(const struct msrp_session *s);
 const char *msrp_session_local_uri(const struct msrp_session *s);
+/* The peer's address ("127.0.0.1:2855"); after the connection is gone (on_end), the one it
+ * had; "" when there never was one. */
 const char *msrp_session_peer(const struct msrp_session *s);
+/* The last frames exchanged (config.trace_frames), valid as long as the session; NULL when
+ * not traced. */
+const struct msrp_trace *msrp_session_trace(const struct msrp_session *s);
 /* The peer's full path as this session uses it as To-Path (the answering side: once bound);
  * "" while unknown. Valid as long as the session. */
 const char *msrp_session_peer_path(const struct msrp_session *s);

@@ -314,6 +314,10 @@ int report_write(const struct run_stats *st, const struct report_meta *meta,
                 return e;
         }
     }
+    if (meta->errors_jsonl != NULL &&
+        (e = report_write_file(dir, "errors.jsonl", meta->errors_jsonl, meta->errors_jsonl_len,
+                               err, errlen)) != 0)
+        return e;
     if (meta->scenario_text == NULL)
         return 0;
     return report_write_file(dir, "scenario.json", meta->scenario_text, meta->scenario_text_len,
@@ -408,6 +412,8 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
     }
     if (any)
         fputc('\n', out);
+    if (m->failures_text != NULL)
+        fputs(m->failures_text, out);
     /* "all met" only when nothing failed and something was achieved. */
     const char *first = m->first_error != NULL && m->first_error[0] ? m->first_error
                                                                      : "see summary.json";

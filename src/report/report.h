@@ -3,7 +3,8 @@
  *
  * Files (README "Reports" describes every field): summary.json, timeseries.csv,
  * latency-<kind>.hgrm (HdrHistogram's percentile text format), latency-<kind>.hist (the raw
- * bucket counts, so that runs merge exactly) and scenario.json (the scenario as run). Each is
+ * bucket counts, so that runs merge exactly), errors.jsonl (failure forensics, made by the
+ * caller's layer) and scenario.json (the scenario as run). Each is
  * written to a temporary name and renamed, so a reader never sees half a file; an existing run
  * directory is never reused. report_read_run reads a run directory back (compare, merge).
  *
@@ -46,6 +47,11 @@ struct report_meta {
     size_t merged_from_len;
     /* Optional: the generator's host name; NULL: this machine's. */
     const char *host;
+    /* Optional: errors.jsonl's text (failure forensics, one JSON object a line; written even
+     * when empty), and the summary's lines about failures. NULL: no such file, no lines. */
+    const char *errors_jsonl;
+    size_t errors_jsonl_len;
+    const char *failures_text;
 };
 
 /*
