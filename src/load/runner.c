@@ -8,7 +8,8 @@
  * on a fixed schedule, latency corrected from the intended send time), `expect` checks their
  * outcomes as they arrive, `pause` arms a timer, `repeat` jumps back, `close` ends, `raw`
  * writes its template's bytes and waits for what comes back. When a session ends the slot
- * starts the next one until the worker's share of `sessions` has run.
+ * starts the next one until the worker's share of `sessions` has run. The relay topology's
+ * AUTHs and pairs of sessions are in relay_pair.c; what both share, in runner_int.h.
  */
 #include "load/runner.h"
 
@@ -23,6 +24,7 @@
 
 #include "load/failures.h"
 #include "load/pending.h"
+#include "load/runner_int.h"
 #include "msrp/relay.h"
 #include "msrp/server.h"
 #include "msrp/session.h"
@@ -37,138 +39,6 @@
 #define AUTO_BATCH_MIN_SAMPLES 32u
 #define MAX_BODY (1ull << 30)
 
-struct worker;
-
-/* What a message carries to its outcome: when it should have left, and what it must meet. */
-struct msg_tag {
-    struct msg_tag *next_free;
-    uint64_t intended_ns;
-    const struct step_expect *expect;
-    enum msrp_report failure_report;
-    /* Relay topology: the relay's 200 is hop-by-hop, so a message is over only when our own
-     * answering end has it too (w->pending finds it by Message-ID until then). */
-    bool tracked, answered, delivered;
-    struct outcome {
-        int status;
-        bool local;
-        uint64_t bytes, chunks, first_sent_ns, done_ns;
-    } answer;                        /* the relay's 200, kept while the delivery is awaited */
-    struct lsession *ls;
-    struct msg_tag *prev, *next;     /* ls->undelivered, oldest answer first */
-    char message_id[MSRP_MESSAGE_ID_LEN + 1];
-};
-
-struct lsession {
-    struct worker *w;
-    bool active;
-    struct msrp_session *s;
-    uint64_t started_ns;
-    bool bound, finished, closing;
-    unsigned pc;
-    uint32_t *repeat_left;     /* per step index (only REPEAT_BEGIN entries are used) */
-    /* the send step in progress */
-    const struct step_send *send;
-    const struct step_expect *expect;
-    uint32_t to_issue, in_flight, awaiting;
-    bool close_when_idle;      /* steps are done: close once in-flight messages settle */
-    uint32_t reports_wanted, reports_got;
-    bool waiting_reports;
-    uint64_t next_intended_ns; /* open mode schedule */
-    struct net_timer timer;    /* pause, open-loop pacing, REPORT wait */
-    /* the raw step in progress: its outcome is on its way (the session times it) */
-    const struct step_raw *raw;
-    bool raw_closed;     /* the session ended during it: judged by on_end */
-    bool raw_after_idle; /* a "close" step waiting for the messages in flight */
-    char local_uri[96];
-    char expect_uri[96];
-    struct relay_pair *rp;     /* relay topology: both ends' relay state; NULL otherwise */
-    struct msg_tag *undelivered, *undelivered_tail; /* answered by the relay, not yet here */
-};
-
-/*
- * The relay topology: both ends of a session (side 0 calls, side 1 answers) authenticate with
- * the relay on their own connections, then each connection is handed to a session. The pair
- * outlives the slot when needed: it is freed when its AUTHs are over and both sessions have
- * ended (refs), so a late callback never finds a slot that already runs another session.
- */
-struct relay_side {
-    struct relay_pair *rp;
-    int index;                        /* 0 calling, 1 answering */
-    struct msrp_relay_auth *auth;     /* while authenticating */
-    struct net_conn *held;            /* authenticated, waiting for the other side */
-    struct msrp_session *s;           /* once adopted */
-    struct msrp_relay_auth_config cfg;
-    char user[128];
-    char use_path[MSRP_RELAY_USE_PATH_MAX];
-    struct msrp_relay_refresh refresh;
-    bool refreshing;
-    struct net_timer refresh_timer;
-    char local_uri[96];
-    uint32_t granted;                 /* Expires of the relay's 200 (0: none) */
-    bool ok, done;
-};
-
-struct relay_pair {
-    struct worker *w;
-    struct lsession *ls;              /* NULL once the slot has let go */
-    struct relay_side side[2];
-    unsigned refs;                    /* pending AUTHs + live sessions */
-    uint64_t started_ns;
-    uint64_t n;                       /* the session's number (answering seed) */
-    bool connect_failed, auth_failed, held_closed; /* why the slot failed, for session_ends */
-    char first_error[256];
-    char *to_path[2];                 /* the To-Path each side sends (and expects as From-Path) */
-};
-
-static void relay_calling_ended(struct lsession *ls);
-static void relay_abandon(struct lsession *ls);
-static void relay_refresh_result(struct relay_side *side, bool closed,
-                                 const struct msrp_chunk *response);
-
-struct worker {
-    int index;
-    pthread_t thread;
-    const struct run_config *cfg;
-    const struct scenario *sc;
-    struct net_loop *loop;
-    struct msrp_server *srv;
-    uint16_t port;
-    struct sockaddr_storage target_addr[SCENARIO_MAX_TARGETS];
-    socklen_t target_len[SCENARIO_MAX_TARGETS];
-    unsigned nworkers;
-    char relay_sni[256];
-
-    struct run_stats stats;
-    struct lsession *slots;
-    unsigned nslots, open;
-    uint64_t quota, started;
-    uint64_t start_interval_ns, next_start_ns;
-    uint64_t t0_ns, warm_end_ns, end_ns;
-    bool stopping, done;
-    uint64_t drain_deadline_ns;
-    struct net_timer tick, starter;
-    const char *body;
-    struct msg_tag *free_tags;
-    struct pending_map pending;  /* relay topology: tracked messages not yet delivered */
-    uint64_t seq; /* session numbers for URIs */
-    uint64_t msgs_met; /* messages whose outcome met their expectation, warm-up included */
-    char first_error[256];
-    struct failure_log *failures; /* counts and first examples per kind (errors.jsonl) */
-    /* read by the progress thread: relaxed atomics */
-    uint64_t prog_msgs, prog_errors, prog_bytes;
-    unsigned prog_open;
-    uint64_t prog_p99_us;       /* p99 message latency of the last whole second */
-    struct histogram interval;  /* this second's message latencies, for prog_p99_us */
-    uint64_t next_second_ns;
-    struct raw_scratch *raw; /* made by the first raw step; NULL for scenarios without */
-};
-
-/* Where a raw step's template is expanded, and the ids it draws. */
-struct raw_scratch {
-    struct msrp_idgen ids;
-    char buf[SCENARIO_RAW_MAX];
-};
-
 const char *runner_end_name(unsigned kind)
 {
     switch (kind) {
@@ -178,22 +48,6 @@ const char *runner_end_name(unsigned kind)
         return "local-error";
     }
     return msrp_session_end_name((enum msrp_session_end)kind);
-}
-
-static bool counting(const struct worker *w, uint64_t now)
-{
-    return now >= w->warm_end_ns;
-}
-
-static struct stats_second *second(struct worker *w, uint64_t now)
-{
-    return stats_second_at(&w->stats, (size_t)((now - w->t0_ns) / 1000000000ull));
-}
-
-static void note_error(struct worker *w, const char *what)
-{
-    if (w->first_error[0] == '\0')
-        snprintf(w->first_error, sizeof(w->first_error), "%.255s", what);
 }
 
 /* Whether the text of an expectation failure is worth formatting: the first error, or an
@@ -548,7 +402,7 @@ static void finish_session(struct lsession *ls)
     if (ls->closing)
         return;
     if (ls->s == NULL && ls->rp != NULL) {
-        relay_abandon(ls); /* still authenticating with the relay: nothing to drain */
+        relay_pair_abandon(ls); /* still authenticating with the relay: nothing to drain */
         return;
     }
     if (ls->in_flight > 0) {
@@ -840,7 +694,7 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
  * the relay has answered it already (latency runs to this moment), else when the answer comes
  * (which is later, so latency runs to it).
  */
-static void delivered(struct worker *w, const char *message_id, uint64_t now)
+void runner_delivered(struct worker *w, const char *message_id, uint64_t now)
 {
     struct msg_tag *tag = pending_take(&w->pending, message_id, strlen(message_id));
     if (tag == NULL)
@@ -914,7 +768,7 @@ static void on_raw_result(struct msrp_session *s, void *cookie, int status, bool
 {
     struct lsession *ls = msrp_session_user(s);
     if (ls->rp != NULL && cookie == &ls->rp->side[0]) {
-        relay_refresh_result(&ls->rp->side[0], closed, response);
+        relay_pair_refresh_result(&ls->rp->side[0], closed, response);
         return;
     }
     const struct step_raw *st = cookie;
@@ -934,7 +788,7 @@ static void on_raw_result(struct msrp_session *s, void *cookie, int status, bool
 }
 
 /* The slot is free again (its session, if it had one, is gone): the next one may start. */
-static void slot_ended(struct lsession *ls)
+void runner_slot_ended(struct lsession *ls)
 {
     struct worker *w = ls->w;
     free(ls->repeat_left);
@@ -1005,11 +859,11 @@ static void on_end(struct msrp_session *s, enum msrp_session_end why, const char
         msrp_server_forget(w->srv, ls->expect_uri);
     drop_undelivered(ls, now);
     if (ls->rp != NULL)
-        relay_calling_ended(ls);
-    slot_ended(ls);
+        relay_pair_calling_ended(ls);
+    runner_slot_ended(ls);
 }
 
-static const struct msrp_session_handlers calling_handlers = {
+const struct msrp_session_handlers runner_calling_handlers = {
     .on_bound = on_bound,
     .on_sent = on_sent,
     .on_chunk_result = on_chunk,
@@ -1028,7 +882,7 @@ static void answer_end(struct msrp_session *s, enum msrp_session_end why, const 
 }
 
 /* A whole message reached one of our answering ends (user: its worker). */
-static void count_delivery(struct worker *w, const struct msrp_received *m, uint64_t now)
+void runner_count_delivery(struct worker *w, const struct msrp_received *m, uint64_t now)
 {
     if (!m->aborted && counting(w, now))
         w->stats.msgs_delivered++;
@@ -1036,462 +890,16 @@ static void count_delivery(struct worker *w, const struct msrp_received *m, uint
 
 static void answer_received(struct msrp_session *s, const struct msrp_received *m)
 {
-    count_delivery(msrp_session_user(s), m, net_now_ns());
+    runner_count_delivery(msrp_session_user(s), m, net_now_ns());
 }
 
 static const struct msrp_session_handlers answering_handlers = {.on_received = answer_received,
                                                                 .on_end = answer_end};
 
-/* ---- the relay topology ------------------------------------------------------------------- */
-
-#define RELAY_AUTH_TIMEOUT_NS (10ull * 1000000000ull)
-#define RELAY_REFRESH_TIMEOUT_NS (10ull * 1000000000ull)
-
-/* Frees the pair once nothing refers to it: no AUTH, held connection or session, no slot. */
-static void relay_pair_put(struct relay_pair *rp)
-{
-    if (rp->refs > 0 || rp->ls != NULL)
-        return;
-    net_timer_stop(rp->w->loop, &rp->side[0].refresh_timer);
-    net_timer_stop(rp->w->loop, &rp->side[1].refresh_timer);
-    free(rp->to_path[0]);
-    free(rp->to_path[1]);
-    free(rp);
-}
-
-static void relay_note(struct relay_pair *rp, const char *what)
-{
-    if (rp->first_error[0] == '\0')
-        snprintf(rp->first_error, sizeof(rp->first_error), "%.255s", what);
-}
-
-/* An authenticated connection waiting for the other side's AUTH: bytes wait in its buffer. */
-static size_t hold_data(struct net_conn *c, const char *buf, size_t len)
-{
-    (void)c;
-    (void)buf;
-    (void)len;
-    return 0;
-}
-
-static void hold_close(struct net_conn *c, int err, const char *why)
-{
-    struct relay_side *side = net_conn_user(c);
-    (void)err;
-    if (side == NULL)
-        return;
-    char what[256];
-    snprintf(what, sizeof(what), "relay %.100s, user %.60s: the connection closed after AUTH (%.40s)",
-             side->cfg.relay_uri, side->user, why != NULL ? why : "closed");
-    relay_note(side->rp, what);
-    side->rp->held_closed = true;
-    side->held = NULL;
-    side->ok = false;
-    side->rp->refs--;
-    relay_pair_put(side->rp);
-}
-
-static const struct net_conn_handlers hold_handlers = {.on_data = hold_data,
-                                                       .on_close = hold_close};
-static const struct net_conn_handlers drop_handlers = {.on_data = hold_data};
-
-static void release_held(struct relay_side *side)
-{
-    struct net_conn *c = side->held;
-    if (c == NULL)
-        return;
-    side->held = NULL;
-    net_conn_set_user(c, NULL);
-    net_conn_set_handlers(c, &drop_handlers);
-    net_conn_close(c, false);
-    side->rp->refs--;
-}
-
-/* The slot lets go of its pair (the pair may live on until its sessions have ended). */
-static void relay_detach(struct lsession *ls)
-{
-    struct relay_pair *rp = ls->rp;
-    ls->rp = NULL;
-    rp->ls = NULL;
-    relay_pair_put(rp);
-}
-
-/* Ends a slot that never got a session: an AUTH failed, or the run stopped meanwhile. */
-static void relay_slot_end(struct lsession *ls, bool failed)
-{
-    struct worker *w = ls->w;
-    struct relay_pair *rp = ls->rp;
-    uint64_t now = net_now_ns();
-    if (failed) {
-        w->stats.sessions_failed++;
-        unsigned kind = rp->connect_failed  ? MSRP_END_CONNECT_FAILED
-                        : rp->auth_failed   ? RUNNER_END_AUTH_FAILED
-                        : rp->held_closed   ? MSRP_END_PEER_CLOSED
-                                            : RUNNER_END_LOCAL_ERROR;
-        w->stats.session_ends[kind]++;
-        const char *why = rp->first_error[0] ? rp->first_error : "relay AUTH failed";
-        note_error(w, why);
-        failure_note(w->failures, kind, now, ls->local_uri, w->sc->relay.uri, why, NULL);
-    } else {
-        /* stopped while authenticating: closed by the end of the run */
-        w->stats.sessions_unfinished++;
-        w->stats.session_ends[MSRP_END_CLOSED]++;
-        char what[400];
-        snprintf(what, sizeof(what), "session %s: still authenticating with the relay %.100s "
-                 "when the run ended (no answer to AUTH)", ls->local_uri, w->sc->relay.uri);
-        note_error(w, what);
-        failure_note(w->failures, FAILURE_UNBOUND_AT_END, now, ls->local_uri, w->sc->relay.uri,
-                     "no answer to AUTH by the end of the run", NULL);
-    }
-    struct stats_second *sec = second(w, now);
-    if (sec != NULL) {
-        sec->sessions_ended++;
-        sec->sessions_failed += failed;
-    }
-    for (int i = 0; i < 2; i++) {
-        struct relay_side *side = &rp->side[i];
-        if (side->auth != NULL) {
-            msrp_relay_auth_cancel(side->auth);
-            side->auth = NULL;
-            rp->refs--;
-        }
-        release_held(side);
-    }
-    relay_detach(ls);
-    slot_ended(ls);
-}
-
-static void relay_abandon(struct lsession *ls)
-{
-    relay_slot_end(ls, false);
-}
-
-static void relay_refresh_send(struct relay_side *side);
-
-static void relay_refresh_fire(struct net_loop *loop, struct net_timer *t)
-{
-    (void)loop;
-    relay_refresh_send(t->arg);
-}
-
-/* Re-AUTH when two thirds of the granted lifetime have passed (at least a second from now). */
-static void relay_refresh_schedule(struct relay_side *side, uint32_t expires)
-{
-    if (expires == 0)
-        return;
-    uint64_t delay = (uint64_t)expires * 2000000000ull / 3;
-    if (delay < 1000000000ull)
-        delay = 1000000000ull;
-    net_timer_start(side->rp->w->loop, &side->refresh_timer, delay);
-}
-
-static void relay_refresh_failed(struct relay_side *side, const char *what)
-{
-    struct worker *w = side->rp->w;
-    w->stats.relay_refresh_failed++;
-    note_error(w, what);
-}
-
-static void relay_refresh_send(struct relay_side *side)
-{
-    if (side->s == NULL || side->refreshing)
-        return;
-    if (!msrp_session_bound(side->s)) {
-        net_timer_start(side->rp->w->loop, &side->refresh_timer, 1000000000ull);
-        return;
-    }
-    char buf[8192];
-    size_t len = 0;
-    int e = msrp_relay_refresh_request(&side->refresh, &side->cfg, buf, sizeof(buf), &len);
-    if (e == 0)
-        e = msrp_session_send_raw(side->s, buf, len, side->refresh.tid, side->refresh.tid_len,
-                                  RELAY_REFRESH_TIMEOUT_NS, side);
-    explicit_bzero(buf, sizeof(buf));
-    if (e != 0) {
-        char what[256];
-        snprintf(what, sizeof(what), "relay %.120s, user %.64s: cannot send the refresh AUTH: %s",
-                 side->cfg.relay_uri, side->user, strerror(e));
-        relay_refresh_failed(side, what);
-        return;
-    }
-    side->refreshing = true;
-}
-
-static void relay_refresh_result(struct relay_side *side, bool closed,
-                                 const struct msrp_chunk *response)
-{
-    side->refreshing = false;
-    if (closed)
-        return; /* the session is ending: its end is counted there */
-    uint32_t expires = 0;
-    char err[256];
-    switch (msrp_relay_refresh_response(&side->refresh, &side->cfg, response, &expires, err,
-                                        sizeof(err))) {
-    case MSRP_RELAY_REFRESH_DONE:
-        side->rp->w->stats.relay_refresh_ok++;
-        relay_refresh_schedule(side, expires);
-        break;
-    case MSRP_RELAY_REFRESH_AGAIN:
-        relay_refresh_send(side);
-        break;
-    case MSRP_RELAY_REFRESH_FAILED:
-        relay_refresh_failed(side, err);
-        break;
-    }
-}
-
-/* The answering end through the relay: it only answers, and its pair learns when it ends. */
-static void relay_answer_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
-{
-    (void)why;
-    (void)detail;
-    struct relay_side *side = msrp_session_user(s);
-    struct relay_pair *rp = side->rp;
-    side->s = NULL;
-    net_timer_stop(rp->w->loop, &side->refresh_timer);
-    rp->refs--;
-    relay_pair_put(rp);
-}
-
-static void relay_answer_raw(struct msrp_session *s, void *cookie, int status, bool closed,
-                             const struct msrp_chunk *response)
-{
-    (void)status;
-    struct relay_side *side = msrp_session_user(s);
-    if (cookie == side)
-        relay_refresh_result(side, closed, response);
-}
-
-static void relay_answer_received(struct msrp_session *s, const struct msrp_received *m)
-{
-    struct relay_side *side = msrp_session_user(s);
-    struct worker *w = side->rp->w;
-    uint64_t now = net_now_ns();
-    count_delivery(w, m, now);
-    delivered(w, m->info->message_id, now);
-}
-
-static const struct msrp_session_handlers relay_answer_handlers = {
-    .on_received = relay_answer_received,
-    .on_end = relay_answer_end,
-    .on_raw_result = relay_answer_raw,
-};
-
-/* The calling session ended (on_end): the answering end closes too, the slot lets go. */
-static void relay_calling_ended(struct lsession *ls)
-{
-    struct relay_pair *rp = ls->rp;
-    struct relay_side *side = &rp->side[0];
-    net_timer_stop(rp->w->loop, &side->refresh_timer);
-    if (side->s != NULL) {
-        side->s = NULL;
-        rp->refs--;
-    }
-    if (rp->side[1].s != NULL)
-        msrp_session_close(rp->side[1].s);
-    relay_detach(ls);
-}
-
-static void answer_config(const struct worker *w, const struct lsession *ls, uint64_t n,
-                          struct msrp_session_config *acfg);
-
-/*
- * Both AUTHs are over. On success each side's path is the relay's Use-Path for it: the caller
- * sends to its own relay path, then the answerer's (RFC 4976 section 6: To-Path = the sender's
- * Use-Path + the peer's Use-Path + the peer's URI), and the relays deliver the reverse list as
- * From-Path, which is what each session expects from its peer.
- */
-static void relay_pair_ready(struct relay_pair *rp)
-{
-    struct lsession *ls = rp->ls;
-    if (ls == NULL)
-        return;
-    struct relay_side *a = &rp->side[0], *b = &rp->side[1];
-    if (!a->ok || !b->ok) {
-        relay_slot_end(ls, true);
-        return;
-    }
-    struct worker *w = rp->w;
-    for (int i = 0; i < 2; i++) {
-        const struct relay_side *me = &rp->side[i], *peer = &rp->side[1 - i];
-        size_t n = strlen(me->use_path) + strlen(peer->use_path) + strlen(peer->local_uri) + 3;
-        rp->to_path[i] = malloc(n);
-        if (rp->to_path[i] != NULL)
-            snprintf(rp->to_path[i], n, "%s %s %s", me->use_path, peer->use_path,
-                     peer->local_uri);
-    }
-    if (rp->to_path[0] == NULL || rp->to_path[1] == NULL) {
-        relay_note(rp, "out of memory");
-        relay_slot_end(ls, true);
-        return;
-    }
-    struct msrp_session_config acfg;
-    answer_config(w, ls, rp->n, &acfg);
-    acfg.peer_path = rp->to_path[1];
-    struct net_conn *c = b->held;
-    b->held = NULL; /* its reference passes to the session */
-    int e = msrp_session_adopt(c, &acfg, false, &relay_answer_handlers, b, &b->s);
-    if (e != 0 || b->s == NULL) {
-        if (e != 0)
-            rp->refs--;
-        char what[128];
-        snprintf(what, sizeof(what), "cannot start the answering session: %s", strerror(e));
-        relay_note(rp, what);
-        relay_slot_end(ls, true);
-        return;
-    }
-    struct msrp_session_config cfg;
-    msrp_session_config_default(&cfg);
-    cfg.local_uri = ls->local_uri;
-    cfg.peer_path = rp->to_path[0];
-    cfg.reasm.no_digest = true;
-    cfg.trace_frames = true;
-    c = a->held;
-    a->held = NULL;
-    e = msrp_session_adopt(c, &cfg, true, &calling_handlers, ls, &a->s);
-    if (e != 0) {
-        rp->refs--;
-        char what[128];
-        snprintf(what, sizeof(what), "cannot start the calling session: %s", strerror(e));
-        relay_note(rp, what);
-        relay_slot_end(ls, true);
-        return;
-    }
-    if (a->s == NULL)
-        return; /* on_end has run already */
-    ls->s = a->s;
-    relay_refresh_schedule(a, a->granted);
-    relay_refresh_schedule(b, b->granted);
-}
-
-static void relay_auth_done(struct msrp_relay_auth *auth, const struct msrp_relay_auth_result *r,
-                            void *user)
-{
-    (void)auth;
-    struct relay_side *side = user;
-    struct relay_pair *rp = side->rp;
-    struct worker *w = rp->w;
-    uint64_t now = net_now_ns();
-    side->auth = NULL;
-    side->done = true;
-    rp->refs--;
-    if (r->ok) {
-        w->stats.relay_auth_ok++;
-        if (counting(w, now)) {
-            histogram_record(&w->stats.lat[LAT_AUTH], (now - rp->started_ns) / 1000);
-            /* Connect and handshake figures are the calling side's, as in other topologies. */
-            if (side->index == 0 && r->connected_ns >= rp->started_ns) {
-                histogram_record(&w->stats.lat[LAT_CONNECT],
-                                 (r->connected_ns - rp->started_ns) / 1000);
-                if (w->sc->tls && r->secured_ns >= r->connected_ns)
-                    histogram_record(&w->stats.lat[LAT_TLS_HANDSHAKE],
-                                     (r->secured_ns - r->connected_ns) / 1000);
-            }
-        }
-        side->ok = true;
-        snprintf(side->use_path, sizeof(side->use_path), "%s", r->use_path);
-        /* A refresh asks again for what was asked for, before the lifetime granted ends. */
-        msrp_relay_refresh_init(&side->refresh, r, side->cfg.expires);
-        side->granted = r->expires;
-        side->held = r->conn;
-        rp->refs++;
-        net_conn_set_user(r->conn, side);
-        net_conn_set_handlers(r->conn, &hold_handlers);
-    } else {
-        w->stats.relay_auth_failed++;
-        if (r->connected_ns == 0 || r->secured_ns == 0) /* TCP or TLS never came up */
-            rp->connect_failed = true;
-        else
-            rp->auth_failed = true;
-        relay_note(rp, r->error);
-    }
-    if (rp->side[1 - side->index].auth != NULL) {
-        relay_pair_put(rp);
-        return; /* the other side is still on its way */
-    }
-    rp->refs++; /* alive through relay_pair_ready, which may end the slot and let go */
-    relay_pair_ready(rp);
-    rp->refs--;
-    relay_pair_put(rp);
-}
-
-/* Formats the AUTH user for one side of session number n (README "Relays": accounts). */
-static void relay_user_for(const struct worker *w, uint64_t n, int side, char *out, size_t cap)
-{
-    const struct scenario *sc = w->sc;
-    uint64_t users = sc->relay.users > 0 ? sc->relay.users : 1;
-    /* With --shard I/N each host takes its own slice of the accounts. */
-    uint64_t base = 0, span = users;
-    if (w->cfg->shard_count > 1) {
-        base = users * (w->cfg->shard_index - 1) / w->cfg->shard_count;
-        span = users * w->cfg->shard_index / w->cfg->shard_count - base;
-        if (span == 0)
-            span = 1;
-    }
-    uint64_t global = n * w->nworkers + (uint64_t)w->index;
-    uint64_t account = base + (2 * global + (uint64_t)side) % span;
-    scenario_relay_user_format(sc->relay.user, account, out, cap);
-}
-
-/* Returns 0, or an errno value (its AUTHs could not start; the error is noted). */
-static int relay_start(struct worker *w, struct lsession *ls, uint64_t n)
-{
-    const struct scenario *sc = w->sc;
-    struct relay_pair *rp = calloc(1, sizeof(*rp));
-    if (rp == NULL)
-        return ENOMEM;
-    rp->w = w;
-    rp->ls = ls;
-    rp->started_ns = net_now_ns();
-    rp->n = n;
-    ls->rp = rp;
-    for (int i = 0; i < 2; i++) {
-        struct relay_side *side = &rp->side[i];
-        side->rp = rp;
-        side->index = i;
-        side->refresh_timer.fn = relay_refresh_fire;
-        side->refresh_timer.arg = side;
-        snprintf(side->local_uri, sizeof(side->local_uri), "%s",
-                 i == 0 ? ls->local_uri : ls->expect_uri);
-        relay_user_for(w, n, i, side->user, sizeof(side->user));
-        struct msrp_relay_auth_config *c = &side->cfg;
-        c->relay_uri = sc->relay.uri;
-        c->addr = w->target_addr[0];
-        c->addr_len = w->target_len[0];
-        c->tls = sc->tls ? w->cfg->client_tls : NULL;
-        c->sni = w->relay_sni[0] ? w->relay_sni : NULL;
-        c->username = side->user;
-        c->password = w->cfg->relay_password;
-        c->local_uri = side->local_uri;
-        c->expires = sc->relay.expires;
-        c->timeout_ns = RELAY_AUTH_TIMEOUT_NS;
-        c->read_buffer = msrp_session_read_buffer();
-    }
-    for (int i = 0; i < 2; i++) {
-        struct relay_side *side = &rp->side[i];
-        int e = msrp_relay_auth_start(w->loop, &side->cfg, relay_auth_done, side, &side->auth);
-        if (e != 0) {
-            char what[256];
-            snprintf(what, sizeof(what), "relay %.120s, user %.64s: cannot start AUTH: %s",
-                     sc->relay.uri, side->user, strerror(e));
-            note_error(w, what);
-            if (i == 1) {
-                msrp_relay_auth_cancel(rp->side[0].auth);
-                rp->refs--;
-            }
-            ls->rp = NULL;
-            free(rp);
-            return e;
-        }
-        rp->refs++;
-    }
-    return 0;
-}
-
 /* ---- starting sessions -------------------------------------------------------------------- */
 
 /* The scenario's answering behaviour, for the answering end of session number n. */
-static void answer_config(const struct worker *w, const struct lsession *ls, uint64_t n,
+void runner_answer_config(const struct worker *w, const struct lsession *ls, uint64_t n,
                           struct msrp_session_config *acfg)
 {
     const struct scenario *sc = w->sc;
@@ -1594,7 +1002,7 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
                  scheme, shard, w->index, (unsigned long long)n);
         ls->started_ns = net_now_ns();
         ls->active = true;
-        int e = relay_start(w, ls, n);
+        int e = relay_pair_start(w, ls, n);
         if (e != 0)
             return start_failed(w, ls, e, "cannot start its AUTHs", sc->relay.uri)
                        ? START_NO_RESOURCES
@@ -1606,7 +1014,7 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
         snprintf(ls->expect_uri, sizeof(ls->expect_uri), "%s://127.0.0.1:%u/%sw%da%llu;tcp",
                  scheme, w->port, shard, w->index, (unsigned long long)n);
         struct msrp_session_config acfg;
-        answer_config(w, ls, n, &acfg);
+        runner_answer_config(w, ls, n, &acfg);
         int e = msrp_server_expect(w->srv, &acfg, &answering_handlers, w, 0, NULL);
         if (e != 0)
             return start_failed(w, ls, e, "cannot expect its answering end", "")
@@ -1624,7 +1032,7 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
     ls->started_ns = net_now_ns();
     ls->active = true;
     int e = msrp_session_connect(w->loop, &cfg, sa, salen, w->cfg->client_tls,
-                                 &calling_handlers, ls, &ls->s);
+                                 &runner_calling_handlers, ls, &ls->s);
     if (e != 0) {
         if (w->srv != NULL)
             msrp_server_forget(w->srv, ls->expect_uri);
@@ -1757,7 +1165,7 @@ static void *worker_main(void *arg)
     w->stopping = true;
     for (unsigned i = 0; i < w->nslots; i++)
         if (w->slots[i].active && w->slots[i].s == NULL && w->slots[i].rp != NULL)
-            relay_abandon(&w->slots[i]);
+            relay_pair_abandon(&w->slots[i]);
     msrp_session_abort_all();
     msrp_server_destroy(w->srv);
     w->srv = NULL;
