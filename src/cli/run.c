@@ -574,7 +574,7 @@ int cmd_run(int argc, char **argv)
     int code = EXIT_OK;
     if (outcome.unreachable) {
         fprintf(stderr, "msrpload run: %s: %s\n",
-                stats.relay_auth_ok == 0 && stats.relay_auth_failed > 0
+                stats.relay_auth_ok == 0 && stats.session_ends[RUNNER_END_AUTH_FAILED] > 0
                     ? "the relay accepted no AUTH"
                     : "no session could reach its endpoint",
                 outcome.first_error[0] ? outcome.first_error : "no session bound");
