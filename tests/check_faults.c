@@ -424,6 +424,20 @@ static json_t *fault_check(struct fault_run *f, int code, int want, const char *
     free(err);
     json_t *s = fault_summary(f, "report");
     assert_counts_add_up(s);
+    /* Every failed session is in errors.jsonl: each end kind but an orderly close has a line
+     * there with the same count. */
+    const char *kind;
+    json_t *n;
+    json_object_foreach(json_object_get(json_object_get(s, "sessions"), "ends"), kind, n) {
+        if (strcmp(kind, "closed") == 0)
+            continue;
+        json_t *line = errors_line(f, kind);
+        ck_assert_msg(json_integer_value(json_object_get(line, "count")) == json_integer_value(n),
+                      "%s: errors.jsonl counts %lld %s, sessions.ends %lld", row,
+                      (long long)json_integer_value(json_object_get(line, "count")), kind,
+                      (long long)json_integer_value(n));
+        json_decref(line);
+    }
     return s;
 }
 
