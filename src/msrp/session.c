@@ -1569,7 +1569,8 @@ static void session_closed(struct net_conn *conn, int err, const char *why)
         e = MSRP_END_CONNECT_FAILED;
     else if (err == EMSGSIZE)
         e = MSRP_END_PROTOCOL;
-    if (err != 0 && err != EMSGSIZE) /* "read failed" says more with its reason */
+    /* "read failed" says more with its reason; "connection refused" and others say it all */
+    if (err != 0 && err != EMSGSIZE && err != ECONNREFUSED && err != ETIMEDOUT && err != EPROTO)
         snprintf(s->end_detail, sizeof(s->end_detail), "%s: %s (%s)", net_conn_peer(conn), why,
                  strerror(err));
     else
