@@ -666,6 +666,15 @@ START_TEST(row_silent_relay)
     ck_assert_int_eq(count(s, "sessions", "started"), 4);
     ck_assert_int_eq(count(s, "sessions", "bound"), 0);
     ck_assert_int_eq(count(s, "relay", "auth_ok"), 0);
+    /* Forensics: the AUTH went out (without its Authorization header) and nothing came. */
+    json_t *line = errors_line(&f, "unbound-at-end");
+    ck_assert_int_eq(json_integer_value(json_object_get(line, "count")), 4);
+    char frame[1024];
+    example_frame(line, -1, frame, sizeof(frame));
+    ck_assert_msg(strncmp(frame, "out MSRP ", 9) == 0 && strstr(frame, " AUTH\r\n") != NULL &&
+                      strstr(frame, "Authorization") == NULL,
+                  "last frame: %s", frame);
+    json_decref(line);
     json_decref(s);
     tmp_remove(&f.t);
 }

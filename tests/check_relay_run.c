@@ -685,6 +685,19 @@ START_TEST(test_run_wrong_password)
     ck_assert_int_eq(jint(&r, "relay.auth_failed"), 4);
     ck_assert_int_eq(jint(&r, "sessions.failed"), 2);
     ck_assert_int_eq(jint(&r, "messages.sent"), 0);
+    ck_assert_int_eq(jint(&r, "sessions.ends.auth-failed"), 2);
+    /* Forensics: the AUTH exchange's frames, its digest answer left out, the relay's 403 in. */
+    char path[600];
+    snprintf(path, sizeof(path), "%s/errors.jsonl", r.dir);
+    size_t len;
+    char *errors = read_file(path, &len);
+    const char *has[] = {"\"kind\":\"auth-failed\",\"count\":2", " AUTH\\r\\n", " 403 "};
+    for (size_t i = 0; i < sizeof(has) / sizeof(has[0]); i++)
+        ck_assert_msg(memmem(errors, len, has[i], strlen(has[i])) != NULL,
+                      "no %s in errors.jsonl: %.*s", has[i], (int)len, errors);
+    ck_assert_msg(memmem(errors, len, "Authorization", 13) == NULL, "errors.jsonl: %.*s",
+                  (int)len, errors);
+    free(errors);
     run_free(&r);
     tmp_remove(&t);
 }

@@ -23,6 +23,7 @@ static void relay_pair_put(struct relay_pair *rp)
     net_timer_stop(rp->w->loop, &rp->side[1].refresh_timer);
     free(rp->to_path[0]);
     free(rp->to_path[1]);
+    free(rp->auth_trace);
     free(rp);
 }
 
@@ -89,6 +90,11 @@ static void relay_slot_end(struct lsession *ls, bool failed)
     struct worker *w = ls->w;
     struct relay_pair *rp = ls->rp;
     uint64_t now = net_now_ns();
+    /* The frames to show: the AUTH that failed, else one still waiting for its answer. */
+    const struct msrp_trace *trace = rp->auth_trace;
+    for (int i = 0; i < 2 && trace == NULL; i++)
+        if (rp->side[i].auth != NULL)
+            trace = msrp_relay_auth_trace(rp->side[i].auth);
     if (failed) {
         w->stats.sessions_failed++;
         unsigned kind = rp->connect_failed  ? MSRP_END_CONNECT_FAILED
@@ -98,7 +104,7 @@ static void relay_slot_end(struct lsession *ls, bool failed)
         w->stats.session_ends[kind]++;
         const char *why = rp->first_error[0] ? rp->first_error : "relay AUTH failed";
         note_error(w, why);
-        failure_note(w->failures, kind, now, ls->local_uri, w->sc->relay.uri, why, NULL);
+        failure_note(w->failures, kind, now, ls->local_uri, w->sc->relay.uri, why, trace);
     } else {
         /* stopped while authenticating: closed by the end of the run */
         w->stats.sessions_unfinished++;
@@ -108,7 +114,7 @@ static void relay_slot_end(struct lsession *ls, bool failed)
                  "when the run ended (no answer to AUTH)", ls->local_uri, w->sc->relay.uri);
         note_error(w, what);
         failure_note(w->failures, FAILURE_UNBOUND_AT_END, now, ls->local_uri, w->sc->relay.uri,
-                     "no answer to AUTH by the end of the run", NULL);
+                     "no answer to AUTH by the end of the run", trace);
     }
     struct stats_second *sec = second(w, now);
     if (sec != NULL) {
@@ -368,6 +374,10 @@ static void relay_auth_done(struct msrp_relay_auth *auth, const struct msrp_rela
         else
             rp->auth_failed = true;
         relay_note(rp, r->error);
+        /* Its frames, for errors.jsonl: the exchange is freed when this returns. */
+        if (rp->auth_trace == NULL && r->trace != NULL &&
+            (rp->auth_trace = malloc(sizeof(*rp->auth_trace))) != NULL)
+            *rp->auth_trace = *r->trace;
     }
     if (rp->side[1 - side->index].auth != NULL) {
         relay_pair_put(rp);

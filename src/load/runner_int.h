@@ -101,6 +101,7 @@ struct relay_pair {
     uint64_t started_ns;
     uint64_t n;                       /* the session's number (answering seed) */
     bool connect_failed, auth_failed, held_closed; /* why the slot failed, for session_ends */
+    struct msrp_trace *auth_trace;    /* the frames of the first AUTH that failed (forensics) */
     char first_error[256];
     char *to_path[2];                 /* the To-Path each side sends (and expects as From-Path) */
 };
