@@ -128,7 +128,8 @@ START_TEST(log_counts_keeps_first_examples_and_merges_earliest)
     ck_assert_str_eq(json_string_value(json_object_get(fr, "dir")), "out");
     ck_assert_str_eq(json_string_value(json_object_get(fr, "end")), "$");
     ck_assert_int_eq(json_integer_value(json_object_get(fr, "len")), 107);
-    ck_assert_str_eq(json_string_value(json_object_get(fr, "head")), "MSRP t7 SEND\r\nTo-Path: x\r\n");
+    ck_assert_str_eq(json_string_value(json_object_get(fr, "head")),
+                     "MSRP t7 SEND\r\nTo-Path: x\r\n");
     ck_assert_str_eq(json_string_value(json_object_get(second, "kind")), "unbound-at-end");
     json_decref(first);
     json_decref(second);

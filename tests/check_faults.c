@@ -313,8 +313,9 @@ static void peer_main(int ls, enum peer_kind kind)
                 continue;
             }
             if (kind == PEER_GARBAGE && !c->answered) {
-                static const char junk[] = "HTTP/1.1 400 Bad Request\r\nConnection: keep-alive\r\n\r\n"
-                                           "\x16\x03\x01 this is not MSRP\r\n";
+                static const char junk[] =
+                    "HTTP/1.1 400 Bad Request\r\nConnection: keep-alive\r\n\r\n"
+                    "\x16\x03\x01 this is not MSRP\r\n";
                 c->answered = write(c->fd, junk, sizeof(junk) - 1) > 0;
             } else if (kind == PEER_BIND_THEN_SILENT && !c->answered) {
                 size_t room = sizeof(c->buf) - 1 - c->len;

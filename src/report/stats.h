@@ -42,7 +42,7 @@ struct run_stats {
     /* started = completed + failed + unfinished (each session in exactly one), bound <= started,
      * and session_ends adds up to started (README "Reports") */
     uint64_t sessions_started, sessions_bound, sessions_completed, sessions_failed;
-    uint64_t sessions_unfinished;   /* cut off by the end of the run: neither completed nor failed */
+    uint64_t sessions_unfinished;   /* cut off by the end of the run: not completed, not failed */
     uint64_t session_ends[STATS_END_KINDS];
     uint64_t msgs_sent, msgs_ok, msgs_failed, msgs_lost;
     uint64_t msgs_unfinished;       /* still in flight when the run ended: not a failure */
