@@ -668,7 +668,9 @@ START_TEST(test_run_wrong_password)
     run_msrpload(&t, "wrong", args, &r);
     fprintf(stderr, "relay_run: wrong password: stderr:\n%s", r.err);
     print_outcome("wrong password", &r);
-    ck_assert_msg(r.code == 1, "exit %d; stderr: %s", r.code, r.err);
+    /* No session bound: every AUTH refused is the relay unreachable for this run (exit 3). */
+    ck_assert_msg(r.code == 3, "exit %d; stderr: %s", r.code, r.err);
+    ck_assert_msg(strstr(r.err, "the relay accepted no AUTH") != NULL, "stderr: %s", r.err);
     ck_assert_msg(strstr(r.err, K.uri) != NULL, "relay URI not in stderr: %s", r.err);
     ck_assert_msg(strstr(r.err, "user load00") != NULL, "user not in stderr: %s", r.err);
     ck_assert_msg(strstr(r.err, "forbidden") != NULL || strstr(r.err, "403") != NULL,
@@ -684,6 +686,19 @@ START_TEST(test_run_wrong_password)
     ck_assert_int_eq(jint(&r, "relay.auth_failed"), 4);
     ck_assert_int_eq(jint(&r, "sessions.failed"), 2);
     ck_assert_int_eq(jint(&r, "messages.sent"), 0);
+    ck_assert_int_eq(jint(&r, "sessions.ends.auth-failed"), 2);
+    /* Forensics: the AUTH exchange's frames, its digest answer left out, the relay's 403 in. */
+    char path[600];
+    snprintf(path, sizeof(path), "%s/errors.jsonl", r.dir);
+    size_t len;
+    char *errors = read_file(path, &len);
+    const char *has[] = {"\"kind\":\"auth-failed\",\"count\":2", " AUTH\\r\\n", " 403 "};
+    for (size_t i = 0; i < sizeof(has) / sizeof(has[0]); i++)
+        ck_assert_msg(memmem(errors, len, has[i], strlen(has[i])) != NULL,
+                      "no %s in errors.jsonl: %.*s", has[i], (int)len, errors);
+    ck_assert_msg(memmem(errors, len, "Authorization", 13) == NULL, "errors.jsonl: %.*s",
+                  (int)len, errors);
+    free(errors);
     run_free(&r);
     tmp_remove(&t);
 }
@@ -801,7 +816,9 @@ START_TEST(test_run_chunk_too_large)
     ck_assert_int_eq(jint(&r, "sessions.completed"), 0);
     ck_assert_int_eq(jint(&r, "sessions.failed"), 1);
     ck_assert_int_eq(jint(&r, "messages.sent"), 1);
-    ck_assert_int_eq(jint(&r, "messages.failed"), 1);
+    /* lost with its connection: counted as lost, not also as failed */
+    ck_assert_int_eq(jint(&r, "messages.lost"), 1);
+    ck_assert_int_eq(jint(&r, "messages.failed"), 0);
     ck_assert_msg(r.seconds < 30, "took %.1f s", r.seconds);
     run_free(&r);
 

@@ -540,7 +540,8 @@ END_TEST
 
 static const char *const counters[] = {
     "sessions/started",         "sessions/bound",        "sessions/completed",
-    "sessions/failed",          "messages/sent",         "messages/ok",
+    "sessions/failed",          "sessions/unfinished",   "messages/sent",
+    "messages/ok",
     "messages/failed",          "messages/unfinished",   "messages/delivered",
     "messages/undelivered",     "throughput/chunks",
     "throughput/payload_bytes", "expectations/failures", "latency_us/chunk/count",
@@ -567,11 +568,28 @@ START_TEST(merge_two_hosts)
     ck_assert_int_eq(jint(in[0], "config/shard/index"), 1);
     ck_assert_int_eq(jint(in[1], "config/shard/count"), 2);
 
+    /* Failure forensics: each run wrote errors.jsonl (empty: nothing failed); give them a line
+     * each, as failed runs would have, and the merged file must hold both, with their origin. */
+    ck_assert_int_eq(sh(&t, "test -f %s/h1/errors.jsonl && ! test -s %s/h1/errors.jsonl && "
+                            "echo '{\"kind\":\"peer-closed\",\"count\":2,\"examples\":[]}' "
+                            ">%s/h1/errors.jsonl && "
+                            "echo '{\"kind\":\"bind-timeout\",\"count\":1,\"examples\":[]}' "
+                            ">%s/h2/errors.jsonl",
+                        t.dir, t.dir, t.dir, t.dir),
+                     0);
     code = MSRPLOAD(&t, "merge %s/h1 %s/h2 --out %s/m", msrpload_binary(), t.dir, t.dir, t.dir);
     char *out = tmp_read(&t, "out");
     err = tmp_read(&t, "err");
     ck_assert_msg(code == 0, "exit %d\n%s\n%s", code, out, err);
     ck_assert_ptr_nonnull(strstr(out, "merged 2 runs"));
+    char *errors = tmp_read(&t, "m/errors.jsonl");
+    char want_errors[1024];
+    snprintf(want_errors, sizeof(want_errors),
+             "{\"kind\":\"peer-closed\",\"count\":2,\"examples\":[],\"from\":\"%s/h1\"}\n"
+             "{\"kind\":\"bind-timeout\",\"count\":1,\"examples\":[],\"from\":\"%s/h2\"}\n",
+             t.dir, t.dir);
+    ck_assert_str_eq(errors, want_errors);
+    free(errors);
     ck_assert_ptr_null(strstr(err, "warning"));
     free(out);
     free(err);
@@ -727,6 +745,7 @@ START_TEST(merge_aligns_by_wall_clock)
     json_object_del(jat(j, "throughput"), "payload_bytes");
     json_object_del(jat(j, "messages"), "delivered");
     json_object_del(jat(j, "messages"), "undelivered");
+    json_object_del(jat(j, "sessions"), "unfinished");
     save_json(&t, "old/summary.json", j);
     json_decref(j);
     code = MSRPLOAD(&t, "merge %s/old --out %s/m2", msrpload_binary(), t.dir, t.dir);
@@ -739,6 +758,11 @@ START_TEST(merge_aligns_by_wall_clock)
     ck_assert_int_eq(jint(m, "throughput/payload_bytes"), jint(a, "throughput/payload_bytes"));
     ck_assert_int_eq(jint(m, "messages/delivered"), 0); /* not counted back then */
     ck_assert_int_eq(jint(m, "messages/undelivered"), 0);
+    /* Before sessions.unfinished: what was neither completed nor failed. */
+    ck_assert_int_eq(jint(m, "sessions/unfinished"), jint(a, "sessions/started") -
+                                                         jint(a, "sessions/completed") -
+                                                         jint(a, "sessions/failed"));
+    ck_assert_int_eq(jint(m, "sessions/unfinished"), jint(a, "sessions/unfinished"));
     json_decref(m);
     json_decref(a);
     tmp_remove(&t);

@@ -105,6 +105,7 @@ static double run_small(unsigned threads, uint64_t sessions, double seconds, dou
     double rate = out.measured_s > 0 ? (double)st.msgs_ok / out.measured_s : 0;
     *p99_us = (double)histogram_percentile(&st.lat[LAT_MESSAGE], 99);
     stats_free(&st);
+    free(out.failures);
     return rate;
 }
 

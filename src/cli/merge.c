@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "load/runner.h"
 #include "msrp/session.h"
 #include "report/report.h"
 
@@ -80,6 +81,53 @@ static double merged_measured_s(struct window *w, size_t n)
     return total + group_len;
 }
 
+/*
+ * errors.jsonl of the merged report: every input's lines, each with "from" (its directory)
+ * added. An input without the file (older runs) adds nothing; a line that is not a JSON
+ * object is left out with a warning. Returns a malloc'd text, or NULL out of memory.
+ */
+static char *merged_errors(const char *const *dirs, size_t ndirs, json_t *warnings, size_t *len)
+{
+    char *text = NULL;
+    FILE *out = open_memstream(&text, len);
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < ndirs; i++) {
+        char path[1100];
+        snprintf(path, sizeof(path), "%s/errors.jsonl", dirs[i]);
+        FILE *in = fopen(path, "r");
+        if (in == NULL)
+            continue;
+        char *line = NULL;
+        size_t cap = 0;
+        for (unsigned n = 1; getline(&line, &cap, in) > 0; n++) {
+            json_t *j = json_loads(line, 0, NULL);
+            if (!json_is_object(j)) {
+                char w[1200];
+                snprintf(w, sizeof(w), "%s: line %u is not a JSON object: left out", path, n);
+                fprintf(stderr, "msrpload merge: warning: %s\n", w);
+                json_array_append_new(warnings, json_string(w));
+                json_decref(j);
+                continue;
+            }
+            json_object_set_new(j, "from", json_string(dirs[i]));
+            char *dumped =
+                json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+            json_decref(j);
+            if (dumped != NULL)
+                fprintf(out, "%s\n", dumped);
+            free(dumped);
+        }
+        free(line);
+        fclose(in);
+    }
+    if (fclose(out) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
 int cmd_merge(int argc, char **argv)
 {
     const char *out_dir = NULL;
@@ -128,7 +176,7 @@ int cmd_merge(int argc, char **argv)
 
     const char *end_names[STATS_END_KINDS];
     for (int i = 0; i < STATS_END_KINDS; i++)
-        end_names[i] = msrp_session_end_name((enum msrp_session_end)i);
+        end_names[i] = runner_end_name((unsigned)i);
     struct report_run *runs = calloc(ndirs, sizeof(*runs));
     struct window *windows = calloc(ndirs, sizeof(*windows));
     size_t *offsets = calloc(ndirs, sizeof(*offsets));
@@ -136,6 +184,7 @@ int cmd_merge(int argc, char **argv)
     struct run_stats merged;
     bool merged_ok = false;
     unsigned char *warm = NULL;
+    char *errors = NULL;
     json_t *warnings = json_array();
     char err[1200];
     if (runs == NULL || windows == NULL || offsets == NULL || real == NULL ||
@@ -240,6 +289,8 @@ int cmd_merge(int argc, char **argv)
     };
     for (int i = 0; i < STATS_END_KINDS; i++)
         meta.end_names[i] = end_names[i];
+    errors = merged_errors(dirs, ndirs, warnings, &meta.errors_jsonl_len);
+    meta.errors_jsonl = errors != NULL ? errors : "";
     char dir[1024];
     int e = report_write(&merged, &meta, "results", out_dir, dir, sizeof(dir), err, sizeof(err));
     if (e != 0) {
@@ -303,6 +354,7 @@ out:
     if (merged_ok)
         stats_free(&merged);
     json_decref(warnings);
+    free(errors);
     free(warm);
     free(real);
     free(offsets);

@@ -88,11 +88,12 @@ static void run_usage(FILE *out)
             "Progress is printed once a second when standard error is a terminal. SIGINT or\n"
             "SIGTERM stops new sessions, drains for up to 2 s and writes the report (marked\n"
             "incomplete); a second signal stops at once and still writes what there is.\n"
-            "exit codes: 0 every expectation met, 1 some failed (or sessions failed, or the\n"
-            "            relay refused every AUTH, or the report could not be written whole),\n"
-            "            2 usage or scenario error (before anything starts), 3 the target or\n"
-            "            relay could not be reached, 130 interrupted by SIGINT, 143 by SIGTERM\n"
-            "            (an interruption comes before every other code)\n");
+            "exit codes: 0 every expectation met, 1 some failed (or sessions failed, or no\n"
+            "            message met its expectation, or the report could not be written\n"
+            "            whole), 2 usage or scenario error (before anything starts), 3 no\n"
+            "            session bound (target or relay unreachable, AUTH refused),\n"
+            "            130 interrupted by SIGINT, 143 by SIGTERM (an interruption comes\n"
+            "            before every other code)\n");
 }
 
 /* An integer from min to max, in decimal digits only. */
@@ -692,6 +693,7 @@ int cmd_run(int argc, char **argv)
     if (rc_run != 0) {
         fprintf(stderr, "msrpload run: %s\n", err);
         report_discard_dir(dir); /* nothing ran: nothing to report */
+        free(outcome.failures);
         stats_free(&stats);
         scenario_free(&sc);
         return EXIT_FAILED;
@@ -715,7 +717,15 @@ int cmd_run(int argc, char **argv)
         .end_closed = MSRP_END_CLOSED,
     };
     for (int i = 0; i < STATS_END_KINDS; i++)
-        meta.end_names[i] = msrp_session_end_name((enum msrp_session_end)i);
+        meta.end_names[i] = runner_end_name((unsigned)i);
+    for (unsigned i = 0; i < sc.num_steps && !outcome.incomplete; i++)
+        if (sc.steps[i].kind == STEP_SEND)
+            meta.no_message_met = outcome.msgs_met == 0;
+    /* Failure forensics: errors.jsonl and the summary's failure lines. */
+    char *errors_jsonl = failure_jsonl(outcome.failures, &meta.errors_jsonl_len);
+    char *failures_text = failure_summary(outcome.failures);
+    meta.errors_jsonl = errors_jsonl != NULL ? errors_jsonl : "";
+    meta.failures_text = failures_text;
     int werr = report_write_files(&stats, &meta, dir, err, sizeof(err));
     if (werr == 0)
         werr = report_finish_dir(dir, err, sizeof(err));
@@ -724,21 +734,29 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "msrpload run: %s (%s/" REPORT_PARTIAL_FILE " marks the report as "
                         "partial)\n", err, dir);
 
+    /* README "Exit codes": a run that achieved nothing never exits 0. */
     int code = EXIT_OK;
     if (outcome.unreachable) {
-        fprintf(stderr, "msrpload run: no session could reach its endpoint: %s\n",
-                outcome.first_error);
+        fprintf(stderr, "msrpload run: %s: %s\n",
+                stats.relay_auth_ok == 0 && stats.session_ends[RUNNER_END_AUTH_FAILED] > 0
+                    ? "the relay accepted no AUTH"
+                    : "no session could reach its endpoint",
+                outcome.first_error[0] ? outcome.first_error : "no session bound");
         code = EXIT_UNREACHABLE;
-    } else if (stats.relay_auth_ok == 0 && stats.relay_auth_failed > 0) {
-        fprintf(stderr, "msrpload run: the relay refused every AUTH: %s\n", outcome.first_error);
-        code = EXIT_FAILED;
     } else if (stats.expect_failures > 0 || stats.sessions_failed > 0 || werr != 0) {
+        code = EXIT_FAILED;
+    } else if (meta.no_message_met) {
+        fprintf(stderr, "msrpload run: no message met its expectation%s%s\n",
+                outcome.first_error[0] ? ": " : "", outcome.first_error);
         code = EXIT_FAILED;
     }
     /* An interruption comes first (README's run exit codes): the shell's 128 + the signal. */
     if (outcome.incomplete && stop_signal != 0)
         code = 128 + stop_signal;
     free(cfg_json);
+    free(errors_jsonl);
+    free(failures_text);
+    free(outcome.failures);
     stats_free(&stats);
     scenario_free(&sc);
     return code;

@@ -8,7 +8,8 @@
  * on a fixed schedule, latency corrected from the intended send time), `expect` checks their
  * outcomes as they arrive, `pause` arms a timer, `repeat` jumps back, `close` ends, `raw`
  * writes its template's bytes and waits for what comes back. When a session ends the slot
- * starts the next one until the worker's share of `sessions` has run.
+ * starts the next one until the worker's share of `sessions` has run. The relay topology's
+ * AUTHs and pairs of sessions are in relay_pair.c; what both share, in runner_int.h.
  */
 #include "load/runner.h"
 
@@ -21,7 +22,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "load/failures.h"
 #include "load/pending.h"
+#include "load/runner_int.h"
 #include "msrp/relay.h"
 #include "msrp/server.h"
 #include "msrp/session.h"
@@ -30,154 +33,45 @@
 #include "wire/idgen.h"
 
 #define TICK_NS (100ull * 1000000ull)
+/* After a session could not start for want of descriptors or memory: the wait before the next. */
+#define START_RETRY_NS (100ull * 1000000ull)
 /* Fewer latencies than this in a second so far say too little to size a batching window. */
 #define AUTO_BATCH_MIN_SAMPLES 32u
 #define MAX_BODY (1ull << 30)
 
-struct worker;
+_Static_assert(RUNNER_END_LOCAL_ERROR < STATS_END_KINDS, "stats.h: STATS_END_KINDS too small");
 
-/* What a message carries to its outcome: when it should have left, and what it must meet. */
-struct msg_tag {
-    struct msg_tag *next_free;
-    uint64_t intended_ns;
-    const struct step_expect *expect;
-    enum msrp_report failure_report;
-    /* Relay topology: the relay's 200 is hop-by-hop, so a message is over only when our own
-     * answering end has it too (w->pending finds it by Message-ID until then). */
-    bool tracked, answered, delivered;
-    struct outcome {
-        int status;
-        bool local;
-        uint64_t bytes, chunks, first_sent_ns, done_ns;
-    } answer;                        /* the relay's 200, kept while the delivery is awaited */
-    struct lsession *ls;
-    struct msg_tag *prev, *next;     /* ls->undelivered, oldest answer first */
-    char message_id[MSRP_MESSAGE_ID_LEN + 1];
-};
-
-struct lsession {
-    struct worker *w;
-    bool active;
-    struct msrp_session *s;
-    uint64_t started_ns;
-    bool bound, finished, closing;
-    unsigned pc;
-    uint32_t *repeat_left;     /* per step index (only REPEAT_BEGIN entries are used) */
-    /* the send step in progress */
-    const struct step_send *send;
-    const struct step_expect *expect;
-    uint32_t to_issue, in_flight, awaiting;
-    bool close_when_idle;      /* steps are done: close once in-flight messages settle */
-    uint32_t reports_wanted, reports_got;
-    bool waiting_reports;
-    uint64_t next_intended_ns; /* open mode schedule */
-    struct net_timer timer;    /* pause, open-loop pacing, REPORT wait */
-    /* the raw step in progress: its outcome is on its way (the session times it) */
-    const struct step_raw *raw;
-    bool raw_closed;     /* the session ended during it: judged by on_end */
-    bool raw_after_idle; /* a "close" step waiting for the messages in flight */
-    char local_uri[96];
-    char expect_uri[96];
-    struct relay_pair *rp;     /* relay topology: both ends' relay state; NULL otherwise */
-    struct msg_tag *undelivered, *undelivered_tail; /* answered by the relay, not yet here */
-};
-
-/*
- * The relay topology: both ends of a session (side 0 calls, side 1 answers) authenticate with
- * the relay on their own connections, then each connection is handed to a session. The pair
- * outlives the slot when needed: it is freed when its AUTHs are over and both sessions have
- * ended (refs), so a late callback never finds a slot that already runs another session.
- */
-struct relay_side {
-    struct relay_pair *rp;
-    int index;                        /* 0 calling, 1 answering */
-    struct msrp_relay_auth *auth;     /* while authenticating */
-    struct net_conn *held;            /* authenticated, waiting for the other side */
-    struct msrp_session *s;           /* once adopted */
-    struct msrp_relay_auth_config cfg;
-    char user[128];
-    char use_path[MSRP_RELAY_USE_PATH_MAX];
-    struct msrp_relay_refresh refresh;
-    bool refreshing;
-    struct net_timer refresh_timer;
-    char local_uri[96];
-    uint32_t granted;                 /* Expires of the relay's 200 (0: none) */
-    bool ok, done;
-};
-
-struct relay_pair {
-    struct worker *w;
-    struct lsession *ls;              /* NULL once the slot has let go */
-    struct relay_side side[2];
-    unsigned refs;                    /* pending AUTHs + live sessions */
-    uint64_t started_ns;
-    uint64_t n;                       /* the session's number (answering seed) */
-    bool connect_failed;
-    char first_error[256];
-    char *to_path[2];                 /* the To-Path each side sends (and expects as From-Path) */
-};
-
-static void relay_calling_ended(struct lsession *ls);
-static void relay_abandon(struct lsession *ls);
-static void relay_refresh_result(struct relay_side *side, bool closed,
-                                 const struct msrp_chunk *response);
-
-struct worker {
-    int index;
-    pthread_t thread;
-    const struct run_config *cfg;
-    const struct scenario *sc;
-    struct net_loop *loop;
-    struct msrp_server *srv;
-    uint16_t port;
-    struct sockaddr_storage target_addr[SCENARIO_MAX_TARGETS];
-    socklen_t target_len[SCENARIO_MAX_TARGETS];
-    unsigned nworkers;
-    char relay_sni[256];
-
-    struct run_stats stats;
-    struct lsession *slots;
-    unsigned nslots, open;
-    uint64_t quota, started;
-    uint64_t start_interval_ns, next_start_ns;
-    uint64_t t0_ns, warm_end_ns, end_ns;
-    bool stopping, done;
-    uint64_t drain_deadline_ns;
-    struct net_timer tick, starter;
-    const char *body;
-    struct msg_tag *free_tags;
-    struct pending_map pending;  /* relay topology: tracked messages not yet delivered */
-    uint64_t seq; /* session numbers for URIs */
-    char first_error[256];
-    /* read by the progress thread: relaxed atomics */
-    uint64_t prog_msgs, prog_errors, prog_bytes;
-    unsigned prog_open;
-    uint64_t prog_p99_us;       /* p99 message latency of the last whole second */
-    struct histogram interval;  /* this second's message latencies, for prog_p99_us */
-    uint64_t next_second_ns;
-    struct raw_scratch *raw; /* made by the first raw step; NULL for scenarios without */
-};
-
-/* Where a raw step's template is expanded, and the ids it draws. */
-struct raw_scratch {
-    struct msrp_idgen ids;
-    char buf[SCENARIO_RAW_MAX];
-};
-
-static bool counting(const struct worker *w, uint64_t now)
+const char *runner_end_name(unsigned kind)
 {
-    return now >= w->warm_end_ns;
+    switch (kind) {
+    case RUNNER_END_AUTH_FAILED:
+        return "auth-failed";
+    case RUNNER_END_LOCAL_ERROR:
+        return "local-error";
+    }
+    return msrp_session_end_name((enum msrp_session_end)kind);
 }
 
-static struct stats_second *second(struct worker *w, uint64_t now)
+/* Whether the text of an expectation failure is worth formatting: the first error, or an
+ * example the failure log keeps. */
+static bool wants_text(const struct worker *w)
 {
-    return stats_second_at(&w->stats, (size_t)((now - w->t0_ns) / 1000000000ull));
+    return w->first_error[0] == '\0' || failure_wants_example(w->failures, FAILURE_EXPECTATION);
 }
 
-static void note_error(struct worker *w, const char *what)
+/* An outcome that did not meet the scenario's expectation (what: NULL when not wants_text). */
+static void expectation_failed(struct lsession *ls, uint64_t n, const char *what)
 {
-    if (w->first_error[0] == '\0')
-        snprintf(w->first_error, sizeof(w->first_error), "%s", what);
+    struct worker *w = ls->w;
+    w->stats.expect_failures += n;
+    if (what != NULL)
+        note_error(w, what);
+    if (n == 0)
+        return;
+    failure_note(w->failures, FAILURE_EXPECTATION, net_now_ns(), ls->local_uri,
+                 ls->s != NULL ? msrp_session_peer(ls->s) : "", what,
+                 ls->s != NULL ? msrp_session_trace(ls->s) : NULL);
+    w->failures->kinds[FAILURE_EXPECTATION].count += n - 1; /* one example says it for all */
 }
 
 /* ---- steps ------------------------------------------------------------------------------- */
@@ -292,7 +186,10 @@ static void reports_timeout(struct net_loop *loop, struct net_timer *t)
     struct lsession *ls = t->arg;
     uint64_t missing = ls->reports_wanted - ls->reports_got;
     ls->w->stats.reports_missing += missing;
-    ls->w->stats.expect_failures += missing;
+    char what[160];
+    snprintf(what, sizeof(what), "%llu REPORTs the scenario expects did not come within %g s",
+             (unsigned long long)missing, (double)ls->expect->timeout_ns / 1e9);
+    expectation_failed(ls, missing, what);
     step_done(ls);
 }
 
@@ -349,7 +246,6 @@ static void raw_expected_text(const struct step_raw *st, char *buf, size_t cap)
 static bool raw_check(struct lsession *ls, const struct step_raw *st, int status,
                       enum msrp_session_end why)
 {
-    struct worker *w = ls->w;
     bool ended = why != MSRP_END_NONE;
     char want[96], what[256];
     double secs = (double)st->timeout_ns / 1e9;
@@ -408,8 +304,7 @@ static bool raw_check(struct lsession *ls, const struct step_raw *st, int status
                 status);
         break;
     }
-    w->stats.expect_failures++;
-    note_error(w, what);
+    expectation_failed(ls, 1, what);
     return false;
 }
 
@@ -497,8 +392,7 @@ static bool raw_start(struct lsession *ls, const struct step_raw *st)
     }
     char what[256];
     snprintf(what, sizeof(what), "a raw step could not be sent: %s", problem);
-    w->stats.expect_failures++;
-    note_error(w, what);
+    expectation_failed(ls, 1, what);
     return false;
 }
 
@@ -512,7 +406,7 @@ static void finish_session(struct lsession *ls)
     if (ls->closing)
         return;
     if (ls->s == NULL && ls->rp != NULL) {
-        relay_abandon(ls); /* still authenticating with the relay: nothing to drain */
+        relay_pair_abandon(ls); /* still authenticating with the relay: nothing to drain */
         return;
     }
     if (ls->in_flight > 0) {
@@ -627,6 +521,17 @@ static uint64_t delivery_timeout_ns(const struct msg_tag *tag)
                                                               : MSRP_DEFAULT_RESPONSE_TIMEOUT_NS;
 }
 
+/* Whether a message's outcome is what its step expects (without an expect step: a 200). */
+static bool outcome_met(const struct msg_tag *tag, const struct outcome *o, bool undelivered)
+{
+    if (undelivered || o->status == 0)
+        return false;
+    if (tag->expect == NULL)
+        return o->status == 200;
+    return status_expected(tag->expect, o->status) &&
+           !(tag->expect->answered >= 0 && (bool)tag->expect->answered == o->local);
+}
+
 /*
  * Counts one message's outcome (after warm-up) and checks it against its step's expectation.
  * Messages are counted when their outcome comes, so that sent = succeeded + failed + lost +
@@ -638,6 +543,9 @@ static void count_outcome(struct lsession *ls, const struct msg_tag *tag, const 
 {
     struct worker *w = ls->w;
     bool ok = o->status == 200 && !undelivered;
+    /* Warm-up included: a run whose every message met its expectation early still did. */
+    if (outcome_met(tag, o, undelivered))
+        w->msgs_met++;
     /* The current second's latencies size the batching window and the progress line's p99,
      * warm-up included, so that the window is right when measuring starts. */
     if (ok)
@@ -669,8 +577,8 @@ static void count_outcome(struct lsession *ls, const struct msg_tag *tag, const 
         if (w->sc->mode == SCENARIO_OPEN && tag->intended_ns <= o->done_ns)
             histogram_record(&st->lat[LAT_MESSAGE_CORRECTED],
                              (o->done_ns - tag->intended_ns) / 1000);
-    } else {
-        st->msgs_failed++;
+    } else if (o->status != 0) {
+        st->msgs_failed++; /* a lost one (status 0) is counted as lost only */
     }
     st->chunks_sent += o->chunks;
     struct stats_second *sec = second(w, now);
@@ -684,30 +592,31 @@ static void count_outcome(struct lsession *ls, const struct msg_tag *tag, const 
         __atomic_add_fetch(&w->prog_bytes, o->bytes, __ATOMIC_RELAXED);
     if (tag->expect == NULL)
         return;
-    if (undelivered) {
-        st->expect_failures++;
-        if (w->first_error[0] == '\0')
-            snprintf(w->first_error, sizeof(w->first_error),
-                     "a message the relay answered %d never reached the other end within %.1f s",
-                     o->status, (double)delivery_timeout_ns(tag) / 1e9);
-    } else if (!status_expected(tag->expect, o->status)) {
-        st->expect_failures++;
-        if (w->first_error[0] == '\0' && o->status == 0 && o->local)
-            snprintf(w->first_error, sizeof(w->first_error),
-                     "a message was lost with its connection (%.150s) where the scenario "
-                     "expects %d", msrp_session_end_detail(ls->s), tag->expect->statuses[0]);
-        else if (w->first_error[0] == '\0')
-            snprintf(w->first_error, sizeof(w->first_error),
-                     "a message got %d where the scenario expects %d", o->status,
-                     tag->expect->statuses[0]);
-    } else if (tag->expect->answered >= 0 && (bool)tag->expect->answered == o->local) {
-        st->expect_failures++;
-        if (w->first_error[0] == '\0')
-            snprintf(w->first_error, sizeof(w->first_error),
-                     "a message's %d was %s where the scenario expects %s", o->status,
-                     o->local ? "made up locally" : "the peer's answer",
-                     o->local ? "an answer" : "none");
+    bool status_ok = status_expected(tag->expect, o->status);
+    bool answered_ok = !(tag->expect->answered >= 0 && (bool)tag->expect->answered == o->local);
+    if (!undelivered && status_ok && answered_ok)
+        return;
+    char what[256];
+    if (!wants_text(w)) {
+        expectation_failed(ls, 1, NULL); /* counted; its text would go nowhere */
+        return;
     }
+    if (undelivered)
+        snprintf(what, sizeof(what),
+                 "a message the relay answered %d never reached the other end within %.1f s",
+                 o->status, (double)delivery_timeout_ns(tag) / 1e9);
+    else if (!status_ok && o->status == 0 && o->local)
+        snprintf(what, sizeof(what),
+                 "a message was lost with its connection (%.150s) where the scenario expects %d",
+                 ls->s != NULL ? msrp_session_end_detail(ls->s) : "", tag->expect->statuses[0]);
+    else if (!status_ok)
+        snprintf(what, sizeof(what), "a message got %d where the scenario expects %d", o->status,
+                 tag->expect->statuses[0]);
+    else
+        snprintf(what, sizeof(what), "a message's %d was %s where the scenario expects %s",
+                 o->status, o->local ? "made up locally" : "the peer's answer",
+                 o->local ? "an answer" : "none");
+    expectation_failed(ls, 1, what);
 }
 
 /* The message is over: its tag goes back and its room in the window is free again. */
@@ -789,7 +698,7 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
  * the relay has answered it already (latency runs to this moment), else when the answer comes
  * (which is later, so latency runs to it).
  */
-static void delivered(struct worker *w, const char *message_id, uint64_t now)
+void runner_delivered(struct worker *w, const char *message_id, uint64_t now)
 {
     struct msg_tag *tag = pending_take(&w->pending, message_id, strlen(message_id));
     if (tag == NULL)
@@ -863,7 +772,7 @@ static void on_raw_result(struct msrp_session *s, void *cookie, int status, bool
 {
     struct lsession *ls = msrp_session_user(s);
     if (ls->rp != NULL && cookie == &ls->rp->side[0]) {
-        relay_refresh_result(&ls->rp->side[0], closed, response);
+        relay_pair_refresh_result(&ls->rp->side[0], closed, response);
         return;
     }
     const struct step_raw *st = cookie;
@@ -883,7 +792,7 @@ static void on_raw_result(struct msrp_session *s, void *cookie, int status, bool
 }
 
 /* The slot is free again (its session, if it had one, is gone): the next one may start. */
-static void slot_ended(struct lsession *ls)
+void runner_slot_ended(struct lsession *ls)
 {
     struct worker *w = ls->w;
     free(ls->repeat_left);
@@ -929,8 +838,23 @@ static void on_end(struct msrp_session *s, enum msrp_session_end why, const char
         snprintf(what, sizeof(what), "session %s: %s (%s)", ls->local_uri,
                  msrp_session_end_name(why), detail);
         note_error(w, what);
+        failure_note(w->failures, counted, now, ls->local_uri, msrp_session_peer(s), detail,
+                     msrp_session_trace(s));
     } else if (ls->finished) {
         w->stats.sessions_completed++;
+    } else {
+        w->stats.sessions_unfinished++; /* cut off by the end of the run */
+        if (!ls->bound) {
+            char what[400];
+            snprintf(what, sizeof(what),
+                     "session %s: not bound when the run ended (no answer to its binding SEND "
+                     "to %.100s)", ls->local_uri, msrp_session_peer_path(s));
+            note_error(w, what);
+            failure_note(w->failures, FAILURE_UNBOUND_AT_END, now, ls->local_uri,
+                         msrp_session_peer(s),
+                         "no answer to the binding SEND by the end of the run",
+                         msrp_session_trace(s));
+        }
     }
     if (sec != NULL) {
         sec->sessions_ended++;
@@ -940,11 +864,11 @@ static void on_end(struct msrp_session *s, enum msrp_session_end why, const char
         msrp_server_forget(w->srv, ls->expect_uri);
     drop_undelivered(ls, now);
     if (ls->rp != NULL)
-        relay_calling_ended(ls);
-    slot_ended(ls);
+        relay_pair_calling_ended(ls);
+    runner_slot_ended(ls);
 }
 
-static const struct msrp_session_handlers calling_handlers = {
+const struct msrp_session_handlers runner_calling_handlers = {
     .on_bound = on_bound,
     .on_sent = on_sent,
     .on_chunk_result = on_chunk,
@@ -963,7 +887,7 @@ static void answer_end(struct msrp_session *s, enum msrp_session_end why, const 
 }
 
 /* A whole message reached one of our answering ends (user: its worker). */
-static void count_delivery(struct worker *w, const struct msrp_received *m, uint64_t now)
+void runner_count_delivery(struct worker *w, const struct msrp_received *m, uint64_t now)
 {
     if (!m->aborted && counting(w, now))
         w->stats.msgs_delivered++;
@@ -971,443 +895,16 @@ static void count_delivery(struct worker *w, const struct msrp_received *m, uint
 
 static void answer_received(struct msrp_session *s, const struct msrp_received *m)
 {
-    count_delivery(msrp_session_user(s), m, net_now_ns());
+    runner_count_delivery(msrp_session_user(s), m, net_now_ns());
 }
 
 static const struct msrp_session_handlers answering_handlers = {.on_received = answer_received,
                                                                 .on_end = answer_end};
 
-/* ---- the relay topology ------------------------------------------------------------------- */
-
-#define RELAY_AUTH_TIMEOUT_NS (10ull * 1000000000ull)
-#define RELAY_REFRESH_TIMEOUT_NS (10ull * 1000000000ull)
-
-/* Frees the pair once nothing refers to it: no AUTH, held connection or session, no slot. */
-static void relay_pair_put(struct relay_pair *rp)
-{
-    if (rp->refs > 0 || rp->ls != NULL)
-        return;
-    net_timer_stop(rp->w->loop, &rp->side[0].refresh_timer);
-    net_timer_stop(rp->w->loop, &rp->side[1].refresh_timer);
-    free(rp->to_path[0]);
-    free(rp->to_path[1]);
-    free(rp);
-}
-
-static void relay_note(struct relay_pair *rp, const char *what)
-{
-    if (rp->first_error[0] == '\0')
-        snprintf(rp->first_error, sizeof(rp->first_error), "%.255s", what);
-}
-
-/* An authenticated connection waiting for the other side's AUTH: bytes wait in its buffer. */
-static size_t hold_data(struct net_conn *c, const char *buf, size_t len)
-{
-    (void)c;
-    (void)buf;
-    (void)len;
-    return 0;
-}
-
-static void hold_close(struct net_conn *c, int err, const char *why)
-{
-    struct relay_side *side = net_conn_user(c);
-    (void)err;
-    if (side == NULL)
-        return;
-    char what[256];
-    snprintf(what, sizeof(what), "relay %.100s, user %.60s: the connection closed after AUTH (%.40s)",
-             side->cfg.relay_uri, side->user, why != NULL ? why : "closed");
-    relay_note(side->rp, what);
-    side->held = NULL;
-    side->ok = false;
-    side->rp->refs--;
-    relay_pair_put(side->rp);
-}
-
-static const struct net_conn_handlers hold_handlers = {.on_data = hold_data,
-                                                       .on_close = hold_close};
-static const struct net_conn_handlers drop_handlers = {.on_data = hold_data};
-
-static void release_held(struct relay_side *side)
-{
-    struct net_conn *c = side->held;
-    if (c == NULL)
-        return;
-    side->held = NULL;
-    net_conn_set_user(c, NULL);
-    net_conn_set_handlers(c, &drop_handlers);
-    net_conn_close(c, false);
-    side->rp->refs--;
-}
-
-/* The slot lets go of its pair (the pair may live on until its sessions have ended). */
-static void relay_detach(struct lsession *ls)
-{
-    struct relay_pair *rp = ls->rp;
-    ls->rp = NULL;
-    rp->ls = NULL;
-    relay_pair_put(rp);
-}
-
-/* Ends a slot that never got a session: an AUTH failed, or the run stopped meanwhile. */
-static void relay_slot_end(struct lsession *ls, bool failed)
-{
-    struct worker *w = ls->w;
-    struct relay_pair *rp = ls->rp;
-    uint64_t now = net_now_ns();
-    if (failed) {
-        w->stats.sessions_failed++;
-        if (rp->connect_failed)
-            w->stats.session_ends[MSRP_END_CONNECT_FAILED]++;
-        note_error(w, rp->first_error[0] ? rp->first_error : "relay AUTH failed");
-    }
-    struct stats_second *sec = second(w, now);
-    if (sec != NULL) {
-        sec->sessions_ended++;
-        sec->sessions_failed += failed;
-    }
-    for (int i = 0; i < 2; i++) {
-        struct relay_side *side = &rp->side[i];
-        if (side->auth != NULL) {
-            msrp_relay_auth_cancel(side->auth);
-            side->auth = NULL;
-            rp->refs--;
-        }
-        release_held(side);
-    }
-    relay_detach(ls);
-    slot_ended(ls);
-}
-
-static void relay_abandon(struct lsession *ls)
-{
-    relay_slot_end(ls, false);
-}
-
-static void relay_refresh_send(struct relay_side *side);
-
-static void relay_refresh_fire(struct net_loop *loop, struct net_timer *t)
-{
-    (void)loop;
-    relay_refresh_send(t->arg);
-}
-
-/* Re-AUTH when two thirds of the granted lifetime have passed (at least a second from now). */
-static void relay_refresh_schedule(struct relay_side *side, uint32_t expires)
-{
-    if (expires == 0)
-        return;
-    uint64_t delay = (uint64_t)expires * 2000000000ull / 3;
-    if (delay < 1000000000ull)
-        delay = 1000000000ull;
-    net_timer_start(side->rp->w->loop, &side->refresh_timer, delay);
-}
-
-static void relay_refresh_failed(struct relay_side *side, const char *what)
-{
-    struct worker *w = side->rp->w;
-    w->stats.relay_refresh_failed++;
-    note_error(w, what);
-}
-
-static void relay_refresh_send(struct relay_side *side)
-{
-    if (side->s == NULL || side->refreshing)
-        return;
-    if (!msrp_session_bound(side->s)) {
-        net_timer_start(side->rp->w->loop, &side->refresh_timer, 1000000000ull);
-        return;
-    }
-    char buf[8192];
-    size_t len = 0;
-    int e = msrp_relay_refresh_request(&side->refresh, &side->cfg, buf, sizeof(buf), &len);
-    if (e == 0)
-        e = msrp_session_send_raw(side->s, buf, len, side->refresh.tid, side->refresh.tid_len,
-                                  RELAY_REFRESH_TIMEOUT_NS, side);
-    explicit_bzero(buf, sizeof(buf));
-    if (e != 0) {
-        char what[256];
-        snprintf(what, sizeof(what), "relay %.120s, user %.64s: cannot send the refresh AUTH: %s",
-                 side->cfg.relay_uri, side->user, strerror(e));
-        relay_refresh_failed(side, what);
-        return;
-    }
-    side->refreshing = true;
-}
-
-static void relay_refresh_result(struct relay_side *side, bool closed,
-                                 const struct msrp_chunk *response)
-{
-    side->refreshing = false;
-    if (closed)
-        return; /* the session is ending: its end is counted there */
-    uint32_t expires = 0;
-    char err[256];
-    switch (msrp_relay_refresh_response(&side->refresh, &side->cfg, response, &expires, err,
-                                        sizeof(err))) {
-    case MSRP_RELAY_REFRESH_DONE:
-        side->rp->w->stats.relay_refresh_ok++;
-        relay_refresh_schedule(side, expires);
-        break;
-    case MSRP_RELAY_REFRESH_AGAIN:
-        relay_refresh_send(side);
-        break;
-    case MSRP_RELAY_REFRESH_FAILED:
-        relay_refresh_failed(side, err);
-        break;
-    }
-}
-
-/* The answering end through the relay: it only answers, and its pair learns when it ends. */
-static void relay_answer_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
-{
-    (void)why;
-    (void)detail;
-    struct relay_side *side = msrp_session_user(s);
-    struct relay_pair *rp = side->rp;
-    side->s = NULL;
-    net_timer_stop(rp->w->loop, &side->refresh_timer);
-    rp->refs--;
-    relay_pair_put(rp);
-}
-
-static void relay_answer_raw(struct msrp_session *s, void *cookie, int status, bool closed,
-                             const struct msrp_chunk *response)
-{
-    (void)status;
-    struct relay_side *side = msrp_session_user(s);
-    if (cookie == side)
-        relay_refresh_result(side, closed, response);
-}
-
-static void relay_answer_received(struct msrp_session *s, const struct msrp_received *m)
-{
-    struct relay_side *side = msrp_session_user(s);
-    struct worker *w = side->rp->w;
-    uint64_t now = net_now_ns();
-    count_delivery(w, m, now);
-    delivered(w, m->info->message_id, now);
-}
-
-static const struct msrp_session_handlers relay_answer_handlers = {
-    .on_received = relay_answer_received,
-    .on_end = relay_answer_end,
-    .on_raw_result = relay_answer_raw,
-};
-
-/* The calling session ended (on_end): the answering end closes too, the slot lets go. */
-static void relay_calling_ended(struct lsession *ls)
-{
-    struct relay_pair *rp = ls->rp;
-    struct relay_side *side = &rp->side[0];
-    net_timer_stop(rp->w->loop, &side->refresh_timer);
-    if (side->s != NULL) {
-        side->s = NULL;
-        rp->refs--;
-    }
-    if (rp->side[1].s != NULL)
-        msrp_session_close(rp->side[1].s);
-    relay_detach(ls);
-}
-
-static void answer_config(const struct worker *w, const struct lsession *ls, uint64_t n,
-                          struct msrp_session_config *acfg);
-
-/*
- * Both AUTHs are over. On success each side's path is the relay's Use-Path for it: the caller
- * sends to its own relay path, then the answerer's (RFC 4976 section 6: To-Path = the sender's
- * Use-Path + the peer's Use-Path + the peer's URI), and the relays deliver the reverse list as
- * From-Path, which is what each session expects from its peer.
- */
-static void relay_pair_ready(struct relay_pair *rp)
-{
-    struct lsession *ls = rp->ls;
-    if (ls == NULL)
-        return;
-    struct relay_side *a = &rp->side[0], *b = &rp->side[1];
-    if (!a->ok || !b->ok) {
-        relay_slot_end(ls, true);
-        return;
-    }
-    struct worker *w = rp->w;
-    for (int i = 0; i < 2; i++) {
-        const struct relay_side *me = &rp->side[i], *peer = &rp->side[1 - i];
-        size_t n = strlen(me->use_path) + strlen(peer->use_path) + strlen(peer->local_uri) + 3;
-        rp->to_path[i] = malloc(n);
-        if (rp->to_path[i] != NULL)
-            snprintf(rp->to_path[i], n, "%s %s %s", me->use_path, peer->use_path,
-                     peer->local_uri);
-    }
-    if (rp->to_path[0] == NULL || rp->to_path[1] == NULL) {
-        relay_note(rp, "out of memory");
-        relay_slot_end(ls, true);
-        return;
-    }
-    struct msrp_session_config acfg;
-    answer_config(w, ls, rp->n, &acfg);
-    acfg.peer_path = rp->to_path[1];
-    struct net_conn *c = b->held;
-    b->held = NULL; /* its reference passes to the session */
-    int e = msrp_session_adopt(c, &acfg, false, &relay_answer_handlers, b, &b->s);
-    if (e != 0 || b->s == NULL) {
-        if (e != 0)
-            rp->refs--;
-        char what[128];
-        snprintf(what, sizeof(what), "cannot start the answering session: %s", strerror(e));
-        relay_note(rp, what);
-        relay_slot_end(ls, true);
-        return;
-    }
-    struct msrp_session_config cfg;
-    msrp_session_config_default(&cfg);
-    cfg.local_uri = ls->local_uri;
-    cfg.peer_path = rp->to_path[0];
-    cfg.reasm.no_digest = true;
-    c = a->held;
-    a->held = NULL;
-    e = msrp_session_adopt(c, &cfg, true, &calling_handlers, ls, &a->s);
-    if (e != 0) {
-        rp->refs--;
-        char what[128];
-        snprintf(what, sizeof(what), "cannot start the calling session: %s", strerror(e));
-        relay_note(rp, what);
-        relay_slot_end(ls, true);
-        return;
-    }
-    if (a->s == NULL)
-        return; /* on_end has run already */
-    ls->s = a->s;
-    relay_refresh_schedule(a, a->granted);
-    relay_refresh_schedule(b, b->granted);
-}
-
-static void relay_auth_done(struct msrp_relay_auth *auth, const struct msrp_relay_auth_result *r,
-                            void *user)
-{
-    (void)auth;
-    struct relay_side *side = user;
-    struct relay_pair *rp = side->rp;
-    struct worker *w = rp->w;
-    uint64_t now = net_now_ns();
-    side->auth = NULL;
-    side->done = true;
-    rp->refs--;
-    if (r->ok) {
-        w->stats.relay_auth_ok++;
-        if (counting(w, now)) {
-            histogram_record(&w->stats.lat[LAT_AUTH], (now - rp->started_ns) / 1000);
-            /* Connect and handshake figures are the calling side's, as in other topologies. */
-            if (side->index == 0 && r->connected_ns >= rp->started_ns) {
-                histogram_record(&w->stats.lat[LAT_CONNECT],
-                                 (r->connected_ns - rp->started_ns) / 1000);
-                if (w->sc->tls && r->secured_ns >= r->connected_ns)
-                    histogram_record(&w->stats.lat[LAT_TLS_HANDSHAKE],
-                                     (r->secured_ns - r->connected_ns) / 1000);
-            }
-        }
-        side->ok = true;
-        snprintf(side->use_path, sizeof(side->use_path), "%s", r->use_path);
-        /* A refresh asks again for what was asked for, before the lifetime granted ends. */
-        msrp_relay_refresh_init(&side->refresh, r, side->cfg.expires);
-        side->granted = r->expires;
-        side->held = r->conn;
-        rp->refs++;
-        net_conn_set_user(r->conn, side);
-        net_conn_set_handlers(r->conn, &hold_handlers);
-    } else {
-        w->stats.relay_auth_failed++;
-        if (r->connected_ns == 0)
-            rp->connect_failed = true;
-        relay_note(rp, r->error);
-    }
-    if (rp->side[1 - side->index].auth != NULL) {
-        relay_pair_put(rp);
-        return; /* the other side is still on its way */
-    }
-    rp->refs++; /* alive through relay_pair_ready, which may end the slot and let go */
-    relay_pair_ready(rp);
-    rp->refs--;
-    relay_pair_put(rp);
-}
-
-/* Formats the AUTH user for one side of session number n (README "Relays": accounts). */
-static void relay_user_for(const struct worker *w, uint64_t n, int side, char *out, size_t cap)
-{
-    const struct scenario *sc = w->sc;
-    uint64_t users = sc->relay.users > 0 ? sc->relay.users : 1;
-    /* With --shard I/N each host takes its own slice of the accounts. */
-    uint64_t base = 0, span = users;
-    if (w->cfg->shard_count > 1) {
-        base = users * (w->cfg->shard_index - 1) / w->cfg->shard_count;
-        span = users * w->cfg->shard_index / w->cfg->shard_count - base;
-        if (span == 0)
-            span = 1;
-    }
-    uint64_t global = n * w->nworkers + (uint64_t)w->index;
-    uint64_t account = base + (2 * global + (uint64_t)side) % span;
-    scenario_relay_user_format(sc->relay.user, account, out, cap);
-}
-
-static bool relay_start(struct worker *w, struct lsession *ls, uint64_t n)
-{
-    const struct scenario *sc = w->sc;
-    struct relay_pair *rp = calloc(1, sizeof(*rp));
-    if (rp == NULL)
-        return false;
-    rp->w = w;
-    rp->ls = ls;
-    rp->started_ns = net_now_ns();
-    rp->n = n;
-    ls->rp = rp;
-    for (int i = 0; i < 2; i++) {
-        struct relay_side *side = &rp->side[i];
-        side->rp = rp;
-        side->index = i;
-        side->refresh_timer.fn = relay_refresh_fire;
-        side->refresh_timer.arg = side;
-        snprintf(side->local_uri, sizeof(side->local_uri), "%s",
-                 i == 0 ? ls->local_uri : ls->expect_uri);
-        relay_user_for(w, n, i, side->user, sizeof(side->user));
-        struct msrp_relay_auth_config *c = &side->cfg;
-        c->relay_uri = sc->relay.uri;
-        c->addr = w->target_addr[0];
-        c->addr_len = w->target_len[0];
-        c->tls = sc->tls ? w->cfg->client_tls : NULL;
-        c->sni = w->relay_sni[0] ? w->relay_sni : NULL;
-        c->username = side->user;
-        c->password = w->cfg->relay_password;
-        c->local_uri = side->local_uri;
-        c->expires = sc->relay.expires;
-        c->timeout_ns = RELAY_AUTH_TIMEOUT_NS;
-        c->read_buffer = msrp_session_read_buffer();
-    }
-    for (int i = 0; i < 2; i++) {
-        struct relay_side *side = &rp->side[i];
-        int e = msrp_relay_auth_start(w->loop, &side->cfg, relay_auth_done, side, &side->auth);
-        if (e != 0) {
-            char what[256];
-            snprintf(what, sizeof(what), "relay %.120s, user %.64s: cannot start AUTH: %s",
-                     sc->relay.uri, side->user, strerror(e));
-            note_error(w, what);
-            w->stats.relay_auth_failed++;
-            if (i == 1) {
-                msrp_relay_auth_cancel(rp->side[0].auth);
-                rp->refs--;
-            }
-            ls->rp = NULL;
-            free(rp);
-            return false;
-        }
-        rp->refs++;
-    }
-    return true;
-}
-
 /* ---- starting sessions -------------------------------------------------------------------- */
 
 /* The scenario's answering behaviour, for the answering end of session number n. */
-static void answer_config(const struct worker *w, const struct lsession *ls, uint64_t n,
+void runner_answer_config(const struct worker *w, const struct lsession *ls, uint64_t n,
                           struct msrp_session_config *acfg)
 {
     const struct scenario *sc = w->sc;
@@ -1436,16 +933,55 @@ static void slot_started(struct worker *w, struct lsession *ls)
     __atomic_store_n(&w->prog_open, w->open, __ATOMIC_RELAXED);
 }
 
-static bool start_one(struct worker *w, struct lsession *ls)
+/* Errors of this machine rather than of the peer: running out of descriptors, memory, ports. */
+static bool local_errno(int e)
+{
+    return e == EMFILE || e == ENFILE || e == ENOMEM || e == ENOBUFS || e == EADDRNOTAVAIL ||
+           e == EAGAIN;
+}
+
+/*
+ * A session that could not even start: it is started and failed at once, so that the counts
+ * still add up (started = completed + failed + unfinished). Returns whether it was for want of
+ * local resources (the caller then waits before starting another).
+ */
+static bool start_failed(struct worker *w, struct lsession *ls, int e, const char *what,
+                         const char *peer)
+{
+    uint64_t now = net_now_ns();
+    bool local = local_errno(e);
+    free(ls->repeat_left);
+    ls->repeat_left = NULL;
+    ls->active = false;
+    w->started++;
+    w->stats.sessions_started++;
+    w->stats.sessions_failed++;
+    w->stats.session_ends[local ? RUNNER_END_LOCAL_ERROR : MSRP_END_CONNECT_FAILED]++;
+    struct stats_second *sec = second(w, now);
+    if (sec != NULL) {
+        sec->sessions_started++;
+        sec->sessions_ended++;
+        sec->sessions_failed++;
+    }
+    char text[256];
+    snprintf(text, sizeof(text), "session %s: %s: %s", ls->local_uri, what, strerror(e));
+    note_error(w, text);
+    char detail[160];
+    snprintf(detail, sizeof(detail), "%s: %s", what, strerror(e));
+    failure_note(w->failures, local ? RUNNER_END_LOCAL_ERROR : MSRP_END_CONNECT_FAILED, now,
+                 ls->local_uri, peer, detail, NULL);
+    return local;
+}
+
+enum start_result { START_OK, START_FAILED, START_NO_RESOURCES };
+
+static enum start_result start_one(struct worker *w, struct lsession *ls)
 {
     const struct scenario *sc = w->sc;
     uint64_t n = w->seq++;
     memset(ls, 0, sizeof(*ls));
     ls->w = w;
     ls->timer.arg = ls;
-    ls->repeat_left = calloc(sc->num_steps, sizeof(uint32_t));
-    if (ls->repeat_left == NULL)
-        return false;
     const char *scheme = sc->tls ? "msrps" : "msrp";
     /* With --shard I/N the ids start with "hI-", so N hosts never share a session id. */
     char shard[16] = "";
@@ -1453,10 +989,15 @@ static bool start_one(struct worker *w, struct lsession *ls)
         snprintf(shard, sizeof(shard), "h%u-", w->cfg->shard_index);
     snprintf(ls->local_uri, sizeof(ls->local_uri), "%s://127.0.0.1:9/%sw%dc%llu;tcp", scheme,
              shard, w->index, (unsigned long long)n);
+    ls->repeat_left = calloc(sc->num_steps, sizeof(uint32_t));
+    if (ls->repeat_left == NULL)
+        return start_failed(w, ls, ENOMEM, "cannot start", "") ? START_NO_RESOURCES
+                                                                : START_FAILED;
     struct msrp_session_config cfg;
     msrp_session_config_default(&cfg);
     cfg.local_uri = ls->local_uri;
     cfg.reasm.no_digest = true;
+    cfg.trace_frames = true; /* its last frames, should it fail (errors.jsonl) */
     const struct sockaddr *sa;
     socklen_t salen;
     if (sc->topology == SCENARIO_RELAY) {
@@ -1466,25 +1007,24 @@ static bool start_one(struct worker *w, struct lsession *ls)
                  scheme, shard, w->index, (unsigned long long)n);
         ls->started_ns = net_now_ns();
         ls->active = true;
-        if (!relay_start(w, ls, n)) {
-            ls->active = false;
-            free(ls->repeat_left);
-            ls->repeat_left = NULL;
-            w->stats.sessions_failed++;
-            return false;
-        }
+        int e = relay_pair_start(w, ls, n);
+        if (e != 0)
+            return start_failed(w, ls, e, "cannot start its AUTHs", sc->relay.uri)
+                       ? START_NO_RESOURCES
+                       : START_FAILED;
         slot_started(w, ls);
-        return true;
+        return START_OK;
     }
     if (sc->topology == SCENARIO_EMBEDDED) {
         snprintf(ls->expect_uri, sizeof(ls->expect_uri), "%s://127.0.0.1:%u/%sw%da%llu;tcp",
                  scheme, w->port, shard, w->index, (unsigned long long)n);
         struct msrp_session_config acfg;
-        answer_config(w, ls, n, &acfg);
-        if (msrp_server_expect(w->srv, &acfg, &answering_handlers, w, 0, NULL) != 0) {
-            free(ls->repeat_left);
-            return false;
-        }
+        runner_answer_config(w, ls, n, &acfg);
+        int e = msrp_server_expect(w->srv, &acfg, &answering_handlers, w, 0, NULL);
+        if (e != 0)
+            return start_failed(w, ls, e, "cannot expect its answering end", "")
+                       ? START_NO_RESOURCES
+                       : START_FAILED;
         cfg.peer_path = ls->expect_uri;
         sa = (struct sockaddr *)&w->target_addr[0];
         salen = w->target_len[0];
@@ -1500,21 +1040,15 @@ static bool start_one(struct worker *w, struct lsession *ls)
     ls->started_ns = net_now_ns();
     ls->active = true;
     int e = msrp_session_connect(w->loop, &cfg, sa, salen, w->cfg->client_tls,
-                                 &calling_handlers, ls, &ls->s);
+                                 &runner_calling_handlers, ls, &ls->s);
     if (e != 0) {
-        ls->active = false;
-        free(ls->repeat_left);
-        ls->repeat_left = NULL;
         if (w->srv != NULL)
             msrp_server_forget(w->srv, ls->expect_uri);
-        char what[128];
-        snprintf(what, sizeof(what), "cannot connect: %s", strerror(e));
-        note_error(w, what);
-        w->stats.sessions_failed++;
-        return false;
+        return start_failed(w, ls, e, "cannot connect", cfg.peer_path) ? START_NO_RESOURCES
+                                                                        : START_FAILED;
     }
     slot_started(w, ls);
-    return true;
+    return START_OK;
 }
 
 static void starter_fired(struct net_loop *loop, struct net_timer *t)
@@ -1540,8 +1074,14 @@ static void start_sessions(struct worker *w)
         if (ls == NULL)
             return;
         w->next_start_ns = (w->next_start_ns > now ? w->next_start_ns : now) + w->start_interval_ns;
-        if (!start_one(w, ls))
-            w->quota--; /* a session that cannot even start counts as run */
+        /* One that cannot even start is counted as started and failed (start_failed). */
+        if (start_one(w, ls) == START_NO_RESOURCES) {
+            /* Out of descriptors or memory: wait for sessions to end and free some, rather
+             * than spend the rest of the share on failures in a blink. */
+            net_timer_stop(w->loop, &w->starter);
+            net_timer_start(w->loop, &w->starter, START_RETRY_NS);
+            return;
+        }
     }
 }
 
@@ -1633,7 +1173,7 @@ static void *worker_main(void *arg)
     w->stopping = true;
     for (unsigned i = 0; i < w->nslots; i++)
         if (w->slots[i].active && w->slots[i].s == NULL && w->slots[i].rp != NULL)
-            relay_abandon(&w->slots[i]);
+            relay_pair_abandon(&w->slots[i]);
     msrp_session_abort_all();
     msrp_server_destroy(w->srv);
     w->srv = NULL;
@@ -1650,7 +1190,9 @@ static int worker_setup(struct worker *w, const struct run_config *cfg, int inde
     w->index = index;
     w->cfg = cfg;
     w->sc = sc;
-    if (stats_init(&w->stats) != 0 || net_loop_create(&w->loop, 65536) != 0 ||
+    w->failures = calloc(1, sizeof(*w->failures));
+    if (w->failures == NULL || stats_init(&w->stats) != 0 ||
+        net_loop_create(&w->loop, 65536) != 0 ||
         histogram_init(&w->interval, 1, 3600ull * 1000000ull, 2) != 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -1694,6 +1236,11 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
 {
     const struct scenario *sc = cfg->sc;
     memset(out, 0, sizeof(*out));
+    out->failures = calloc(1, sizeof(*out->failures));
+    if (out->failures == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     uint64_t body_max = 0;
     for (unsigned i = 0; i < sc->num_steps; i++)
         if (sc->steps[i].kind == STEP_SEND && sc->steps[i].u.send.size_max > body_max)
@@ -1726,6 +1273,8 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
     gettimeofday(&tv, NULL);
     out->started_unix = (double)tv.tv_sec + tv.tv_usec / 1e6;
     uint64_t t0 = net_now_ns();
+    out->failures->t0_ns = t0;
+    out->failures->started_unix = out->started_unix;
     uint64_t warm_end = t0 + (uint64_t)(sc->warm_up_s * 1e9);
     uint64_t end = warm_end + (uint64_t)(sc->duration_s * 1e9);
     for (unsigned i = 0; i < threads; i++) {
@@ -1747,6 +1296,8 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
         w->start_interval_ns = (uint64_t)(1e9 * (ramp > interval ? ramp : interval));
         w->body = body;
         w->t0_ns = t0;
+        w->failures->t0_ns = t0;
+        w->failures->started_unix = out->started_unix;
         w->warm_end_ns = warm_end;
         w->end_ns = end;
     }
@@ -1806,18 +1357,21 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
     double measured_end = (double)(t_end < end ? t_end : end);
     out->measured_s = measured_end > warm_end ? (measured_end - warm_end) / 1e9 : 0;
     out->incomplete = *cfg->stop != 0;
-    uint64_t bound = 0, connect_failed = 0;
     for (unsigned i = 0; i < threads; i++) {
         if (stats_merge(stats, &ws[i].stats) != 0) {
             snprintf(err, errlen, "out of memory merging statistics");
             goto out;
         }
-        bound += ws[i].stats.sessions_bound;
-        connect_failed += ws[i].stats.session_ends[MSRP_END_CONNECT_FAILED];
+        out->msgs_met += ws[i].msgs_met;
+        failure_merge(out->failures, ws[i].failures);
         if (out->first_error[0] == '\0' && ws[i].first_error[0] != '\0')
             snprintf(out->first_error, sizeof(out->first_error), "%s", ws[i].first_error);
     }
-    out->unreachable = bound == 0 && connect_failed > 0;
+    /* No session bound, and not only because this machine ran out of something: whatever
+     * failed or was cut off at the end failed to reach its endpoint (connect, TLS, AUTH,
+     * bind refused or never answered). */
+    out->unreachable = stats->sessions_bound == 0 &&
+                       stats->sessions_started > stats->session_ends[RUNNER_END_LOCAL_ERROR];
     rc = 0;
 out:
     if (ws != NULL) {
@@ -1837,6 +1391,7 @@ out:
             if (w->loop != NULL)
                 net_loop_destroy(w->loop);
             stats_free(&w->stats);
+            free(w->failures);
             pending_free(&w->pending);
             histogram_free(&w->interval);
         }

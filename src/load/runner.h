@@ -15,7 +15,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "load/failures.h"
 #include "load/scenario.h"
+#include "msrp/session.h"
 #include "net/tls.h"
 #include "report/stats.h"
 
@@ -32,13 +34,31 @@ struct run_config {
     const char *relay_password;
 };
 
+/*
+ * How sessions end (run_stats.session_ends): enum msrp_session_end, then two kinds for sessions
+ * that failed before a connection of their own carried them. Every started session ends in
+ * exactly one kind, so the kinds add up to sessions.started.
+ */
+#define RUNNER_END_AUTH_FAILED MSRP_END_KINDS /* relay topology: an AUTH refused, unanswered
+                                                or malformed */
+#define RUNNER_END_LOCAL_ERROR (MSRP_END_KINDS + 1) /* could not start here: descriptors,
+                                                       memory, ports */
+/* "closed", "peer-closed", ..., "auth-failed", "local-error" (summary.json sessions.ends) */
+const char *runner_end_name(unsigned kind);
+
 struct run_outcome {
     double started_unix;          /* wall clock at the start */
     double elapsed_s;             /* from start to the last worker's end */
     double measured_s;            /* elapsed minus warm-up: the denominator of rates */
     bool incomplete;              /* stopped by a signal before the scenario's end */
-    bool unreachable;             /* no session ever bound and connects failed */
+    bool unreachable;             /* no session ever bound, and not for want of local
+                                     resources alone (connect, TLS, bind or AUTH failed or
+                                     never answered) */
     char first_error[256];        /* the first session failure, for the summary */
+    uint64_t msgs_met;            /* messages whose outcome met their step's expectation (a
+                                     200 without one), warm-up included */
+    struct failure_log *failures; /* per kind: counts and first examples (load/failures.h);
+                                     the caller frees it (free), also after a failed run */
 };
 
 /*

@@ -54,7 +54,10 @@ struct msrp_relay_auth {
 
     struct msrp_relay_auth_result result;
     bool *gone; /* set by finish() while on_data runs, which must not touch a afterwards */
+    struct msrp_trace trace; /* the last frames, for failure forensics (no Authorization) */
 };
+
+static void trace_auth(struct msrp_relay_auth *a, const struct msrp_wire_chunk *w);
 
 static _Thread_local struct msrp_idgen thread_ids;
 static _Thread_local bool thread_ids_ready;
@@ -106,6 +109,7 @@ static void finish(struct msrp_relay_auth *a)
         else
             net_conn_close(c, false);
     }
+    a->result.trace = &a->trace;
     a->done(a, &a->result, a->user);
     free(a);
 }
@@ -218,6 +222,8 @@ static bool send_auth(struct msrp_relay_auth *a)
     memcpy(a->tid, w.tid, w.tid_len);
     a->tid_len = w.tid_len;
     int rc = net_conn_send(a->conn, w.iov, w.iovcnt);
+    if (rc == 0)
+        trace_auth(a, &w);
     explicit_bzero(head, sizeof(head));
     if (rc != 0) {
         fail(a, "cannot send AUTH: %s", strerror(rc));
@@ -226,6 +232,19 @@ static bool send_auth(struct msrp_relay_auth *a)
     a->result.requests++;
     a->state = RS_WAITING;
     return true;
+}
+
+/* Notes the AUTH we wrote, cut before its Authorization header: the digest answer stays out. */
+static void trace_auth(struct msrp_relay_auth *a, const struct msrp_wire_chunk *w)
+{
+    const char *head = w->iov[0].iov_base;
+    size_t n = w->iov[0].iov_len;
+    static const char header[] = "\r\nAuthorization:";
+    const char *authz = memmem(head, n, header, sizeof(header) - 1);
+    const struct iovec *end = &w->iov[w->iovcnt - 1];
+    char flag = end->iov_len >= 3 ? ((const char *)end->iov_base)[end->iov_len - 3] : 0;
+    msrp_trace_out(&a->trace, head, authz != NULL ? (size_t)(authz - head) + 2 : n, w->total,
+                   flag, net_now_ns());
 }
 
 static bool copy_challenge(struct msrp_relay_auth *a, const struct msrp_chunk *ch,
@@ -357,11 +376,16 @@ static size_t relay_on_data(struct net_conn *c, const char *buf, size_t len)
         if (n == MSRP_INCOMPLETE)
             break;
         if (n == MSRP_MALFORMED) {
+            msrp_trace_in_garbage(&a->trace, buf + used, len - used, net_now_ns());
             a->gone = NULL;
             fail(a, "malformed answer from the relay (%s)", msrp_error_text(a->parser.error));
             return len;
         }
         used += (size_t)n;
+        if (ch.has_head)
+            msrp_trace_in_head(&a->trace, &ch, net_now_ns());
+        if (ch.flag != 0)
+            msrp_trace_in_end(&a->trace, &ch, a->parser.stream_offset);
         /* Responses carry no body; a request (or anything else) from the relay is ignored,
          * as is a response to an earlier transaction. */
         if (ch.kind != MSRP_RESPONSE || !ch.has_head)
@@ -453,6 +477,11 @@ int msrp_relay_auth_start(struct net_loop *loop, const struct msrp_relay_auth_co
     if (out != NULL)
         *out = a;
     return 0;
+}
+
+const struct msrp_trace *msrp_relay_auth_trace(const struct msrp_relay_auth *a)
+{
+    return &a->trace;
 }
 
 void msrp_relay_auth_cancel(struct msrp_relay_auth *a)

@@ -43,6 +43,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "msrp/trace.h"
 #include "net/conn.h"
 #include "net/loop.h"
 #include "net/tls.h"
@@ -78,6 +79,7 @@ struct msrp_relay_auth_result {
     struct net_conn *conn;         /* on success: the connection, now the caller's (above) */
     uint64_t connected_ns;         /* CLOCK_MONOTONIC: TCP established (0: never) */
     uint64_t secured_ns;           /* TLS handshake done (= connected_ns without TLS) */
+    const struct msrp_trace *trace; /* the exchange's last frames, valid during done() */
     /* On success: the challenge answered last and its nonce count, for a later refresh
      * (challenge_len 0 when the relay accepted without one). */
     char challenge[MSRP_RELAY_CHALLENGE_MAX];
@@ -101,6 +103,9 @@ int msrp_relay_auth_start(struct net_loop *loop, const struct msrp_relay_auth_co
 /* Abandons an exchange that has not reported yet: closes its connection, frees it, and done()
  * is not called. Not to be called from inside done(). */
 void msrp_relay_auth_cancel(struct msrp_relay_auth *a);
+/* The exchange's last frames so far (msrp/trace.h; AUTHs cut before their Authorization
+ * header), valid until done() or cancel. */
+const struct msrp_trace *msrp_relay_auth_trace(const struct msrp_relay_auth *a);
 
 /*
  * Refreshing an authentication before its Expires runs out (RFC 4976 section 5): a new AUTH on

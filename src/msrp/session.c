@@ -174,6 +174,8 @@ struct msrp_session {
     char recent_tids[RECENT_TIDS][MSRP_TID_MAX + 1];
     unsigned recent_next;
     char end_detail[160];
+    char peer_addr[64];       /* the connection's peer, kept for after it is gone */
+    struct msrp_trace *trace; /* cfg.trace_frames: the last frames, for failure forensics */
 };
 
 /*
@@ -363,6 +365,7 @@ static void session_free(struct msrp_session *s)
     free(s->peer_text);
     free(s->scratch_path);
     free(s->accept_types);
+    free(s->trace);
     free(s);
 }
 
@@ -378,6 +381,7 @@ static void note_conn(struct msrp_session *s, const struct net_conn *c)
     s->timing.secured_ns = net_conn_open_ns(c);
     s->wire_in = net_conn_bytes_in(c);
     s->wire_out = net_conn_bytes_out(c);
+    snprintf(s->peer_addr, sizeof(s->peer_addr), "%s", net_conn_peer(c));
 }
 
 static void session_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
@@ -589,6 +593,14 @@ static void response_timeout(struct net_loop *loop, struct net_timer *timer)
 }
 
 /* Cuts and queues the next chunk of the head message. Returns false when it cannot. */
+/* Notes a frame we wrote in the session's trace (its end line's flag: 3 bytes before its end). */
+static void trace_out(struct msrp_session *s, const struct msrp_wire_chunk *w, uint64_t now)
+{
+    const struct iovec *end = &w->iov[w->iovcnt - 1];
+    char flag = end->iov_len >= 3 ? ((const char *)end->iov_base)[end->iov_len - 3] : 0;
+    msrp_trace_out(s->trace, w->iov[0].iov_base, w->iov[0].iov_len, w->total, flag, now);
+}
+
 static bool send_next_chunk(struct msrp_session *s)
 {
     struct out_msg *m = s->queue_head;
@@ -678,6 +690,8 @@ static bool send_next_chunk(struct msrp_session *s)
         return false;
     }
     uint64_t now = net_now_ns();
+    if (s->trace != NULL)
+        trace_out(s, &w, now);
     if (m->chunks == 0)
         m->first_sent_ns = now;
     m->chunks++;
@@ -868,6 +882,8 @@ int msrp_session_send_raw(struct msrp_session *s, const char *bytes, size_t len,
         free(r);
         return e;
     }
+    if (s->trace != NULL) /* flag 0: bytes of the caller's, framed or not */
+        msrp_trace_out(s->trace, bytes, len, len, 0, net_now_ns());
     r->s = s;
     r->cookie = cookie;
     r->tid_len = (uint8_t)tid_len;
@@ -977,8 +993,12 @@ static void send_response(struct msrp_session *s, const char *tid, size_t tid_le
     };
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 256];
     struct msrp_wire_chunk w;
-    if (msrp_write(&out, NULL, head, sizeof(head), &w) == MSRP_W_OK)
-        answer_sent(s, net_conn_send(s->conn, w.iov, w.iovcnt));
+    if (msrp_write(&out, NULL, head, sizeof(head), &w) == MSRP_W_OK) {
+        int err = net_conn_send(s->conn, w.iov, w.iovcnt);
+        if (err == 0 && s->trace != NULL)
+            trace_out(s, &w, net_now_ns());
+        answer_sent(s, err); /* last: it may end the session */
+    }
 }
 
 /* REPORT to the sender of a message (RFC 4975 section 7.1.2/7.1.3). */
@@ -1001,8 +1021,12 @@ static void send_report(struct msrp_session *s, const char *to, size_t to_len, c
     };
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 256];
     struct msrp_wire_chunk w;
-    if (msrp_write(&out, thread_ids(), head, sizeof(head), &w) == MSRP_W_OK)
-        answer_sent(s, net_conn_send(s->conn, w.iov, w.iovcnt));
+    if (msrp_write(&out, thread_ids(), head, sizeof(head), &w) == MSRP_W_OK) {
+        int err = net_conn_send(s->conn, w.iov, w.iovcnt);
+        if (err == 0 && s->trace != NULL)
+            trace_out(s, &w, net_now_ns());
+        answer_sent(s, err); /* last: it may end the session */
+    }
 }
 
 static void violation(struct msrp_session *s, const char *kind, const char *detail)
@@ -1571,6 +1595,8 @@ static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
         if (r == MSRP_INCOMPLETE)
             break;
         if (r == MSRP_MALFORMED) {
+            if (s->trace != NULL)
+                msrp_trace_in_garbage(s->trace, buf + used, len - used, net_now_ns());
             snprintf(s->end_detail, sizeof(s->end_detail), "byte %llu from %s: %s",
                      (unsigned long long)(s->parser.stream_offset + s->parser.error_offset),
                      net_conn_peer(conn), msrp_error_text(s->parser.error));
@@ -1580,6 +1606,12 @@ static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
         }
         used += (size_t)r;
         s->progress += c.flag != 0;
+        if (s->trace != NULL) {
+            if (c.has_head)
+                msrp_trace_in_head(s->trace, &c, net_now_ns());
+            if (c.flag != 0)
+                msrp_trace_in_end(s->trace, &c, s->parser.stream_offset);
+        }
         if (c.kind == MSRP_RESPONSE) {
             if (c.flag != 0)
                 response_in(s, &c);
@@ -1658,7 +1690,12 @@ static void session_closed(struct net_conn *conn, int err, const char *why)
         e = MSRP_END_CONNECT_FAILED;
     else if (err == EMSGSIZE)
         e = MSRP_END_PROTOCOL;
-    snprintf(s->end_detail, sizeof(s->end_detail), "%s: %s", net_conn_peer(conn), why);
+    /* "read failed" says more with its reason; "connection refused" and others say it all */
+    if (err != 0 && err != EMSGSIZE && err != ECONNREFUSED && err != ETIMEDOUT && err != EPROTO)
+        snprintf(s->end_detail, sizeof(s->end_detail), "%s: %s (%s)", net_conn_peer(conn), why,
+                 strerror(err));
+    else
+        snprintf(s->end_detail, sizeof(s->end_detail), "%s: %s", net_conn_peer(conn), why);
     session_end(s, s->state == S_CLOSING && err == 0 ? MSRP_END_CLOSED : e, s->end_detail);
 }
 
@@ -1728,6 +1765,8 @@ static struct msrp_session *session_new(struct net_loop *loop,
     s->reasm = msrp_reasm_create(&cfg->reasm);
     *err = ENOMEM;
     if (s->reasm == NULL || thread_ids() == NULL)
+        goto err;
+    if (cfg->trace_frames && (s->trace = calloc(1, sizeof(*s->trace))) == NULL)
         goto err;
     s->bind_timer.fn = bind_timeout;
     s->bind_timer.arg = s;
@@ -1927,7 +1966,12 @@ const char *msrp_session_local_uri(const struct msrp_session *s)
 
 const char *msrp_session_peer(const struct msrp_session *s)
 {
-    return s->conn != NULL ? net_conn_peer(s->conn) : "";
+    return s->conn != NULL ? net_conn_peer(s->conn) : s->peer_addr;
+}
+
+const struct msrp_trace *msrp_session_trace(const struct msrp_session *s)
+{
+    return s->trace;
 }
 
 const char *msrp_session_peer_path(const struct msrp_session *s)

@@ -47,6 +47,7 @@
 #include <stdint.h>
 
 #include "msrp/reasm.h"
+#include "msrp/trace.h"
 #include "net/conn.h"
 #include "net/loop.h"
 #include "wire/parser.h"
@@ -67,6 +68,8 @@ enum msrp_session_end {
                                  stayed congested for stall_timeout_ns */
     MSRP_END_IDLE_TIMEOUT,    /* no complete chunk arrived within idle_timeout_ns */
 };
+/* How many kinds there are (the last one + 1): the load runner numbers its own after them. */
+#define MSRP_END_KINDS (MSRP_END_IDLE_TIMEOUT + 1)
 const char *msrp_session_end_name(enum msrp_session_end e);
 
 /* The outcome of one outgoing message. */
@@ -179,6 +182,7 @@ struct msrp_session_config {
                                      does not read our responses) the connection is not read;
                                      still congested after this, the session ends
                                      (MSRP_END_WRITE_OVERFLOW). Default 60 s; 0: never */
+    bool trace_frames;            /* keep the last frames (msrp/trace.h) for msrp_session_trace */
 };
 
 void msrp_session_config_default(struct msrp_session_config *c);
@@ -329,7 +333,12 @@ void *msrp_session_user(const struct msrp_session *s);
  * (valid in on_sent and on_end of the messages it ends with); "" before. */
 const char *msrp_session_end_detail(const struct msrp_session *s);
 const char *msrp_session_local_uri(const struct msrp_session *s);
+/* The peer's address ("127.0.0.1:2855"); after the connection is gone (on_end), the one it
+ * had; "" when there never was one. */
 const char *msrp_session_peer(const struct msrp_session *s);
+/* The last frames exchanged (config.trace_frames), valid as long as the session; NULL when
+ * not traced. */
+const struct msrp_trace *msrp_session_trace(const struct msrp_session *s);
 /* The peer's full path as this session uses it as To-Path (the answering side: once bound);
  * "" while unknown. Valid as long as the session. */
 const char *msrp_session_peer_path(const struct msrp_session *s);

@@ -92,11 +92,12 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
             json_object_set_new(ends, m->end_names[i],
                                 json_integer((json_int_t)st->session_ends[i]));
     json_object_set_new(root, "sessions",
-                        json_pack("{s:I, s:I, s:I, s:I, s:o}", "started",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "started",
                                   (json_int_t)st->sessions_started, "bound",
                                   (json_int_t)st->sessions_bound, "completed",
                                   (json_int_t)st->sessions_completed, "failed",
-                                  (json_int_t)st->sessions_failed, "ends", ends));
+                                  (json_int_t)st->sessions_failed, "unfinished",
+                                  (json_int_t)st->sessions_unfinished, "ends", ends));
     json_t *by_status = json_object();
     for (int c = STATS_STATUS_MIN; c <= STATS_STATUS_MAX; c++) {
         uint64_t n = st->status_counts[c - STATS_STATUS_MIN];
@@ -246,6 +247,10 @@ static int write_all_files(const struct run_stats *st, const struct report_meta 
                 return e;
         }
     }
+    if (meta->errors_jsonl != NULL &&
+        (e = report_write_file(dir, "errors.jsonl", meta->errors_jsonl, meta->errors_jsonl_len,
+                               err, errlen)) != 0)
+        return e;
     if (meta->scenario_text == NULL)
         return 0;
     return report_write_file(dir, "scenario.json", meta->scenario_text, meta->scenario_text_len,
@@ -296,9 +301,12 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
             rate(st->payload_bytes, secs) / 1e6);
     fprintf(out, "wire:       %.2f MB/s out, %.2f MB/s in (calling sessions, whole run)\n",
             rate(st->wire_bytes_out, m->elapsed_s) / 1e6, rate(st->wire_bytes_in, m->elapsed_s) / 1e6);
-    fprintf(out, "sessions:   %llu started, %llu bound, %llu completed, %llu failed\n",
+    fprintf(out,
+            "sessions:   %llu started, %llu bound, %llu completed, %llu failed, %llu unfinished at "
+            "the end\n",
             (unsigned long long)st->sessions_started, (unsigned long long)st->sessions_bound,
-            (unsigned long long)st->sessions_completed, (unsigned long long)st->sessions_failed);
+            (unsigned long long)st->sessions_completed, (unsigned long long)st->sessions_failed,
+            (unsigned long long)st->sessions_unfinished);
     fprintf(out,
             "messages:   %llu sent, %llu succeeded, %llu failed (%llu timed out), %llu lost, "
             "%llu unfinished at the end\n",
@@ -359,9 +367,21 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
     }
     if (any)
         fputc('\n', out);
+    if (m->failures_text != NULL)
+        fputs(m->failures_text, out);
+    /* "all met" only when nothing failed and something was achieved. */
+    const char *first = m->first_error != NULL && m->first_error[0] ? m->first_error
+                                                                     : "see summary.json";
     if (st->expect_failures > 0)
         fprintf(out, "expectations: %llu FAILED (%s)\n", (unsigned long long)st->expect_failures,
-                m->first_error != NULL && m->first_error[0] ? m->first_error : "see summary.json");
+                first);
+    else if (st->sessions_started > 0 && st->sessions_bound == 0)
+        fprintf(out, "expectations: NOT MET: no session bound (%s)\n", first);
+    else if (st->sessions_failed > 0)
+        fprintf(out, "expectations: NOT MET: %llu sessions failed (%s)\n",
+                (unsigned long long)st->sessions_failed, first);
+    else if (m->no_message_met)
+        fprintf(out, "expectations: NOT MET: no message met its expectation (%s)\n", first);
     else
         fprintf(out, "expectations: all met\n");
     if (st->batch_window_max_ns > 0)
@@ -763,6 +783,12 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
     st->sessions_bound = jcount(&c, root, "sessions.bound");
     st->sessions_completed = jcount(&c, root, "sessions.completed");
     st->sessions_failed = jcount(&c, root, "sessions.failed");
+    /* Reports from before sessions.unfinished: what was neither completed nor failed. */
+    if (jpath(root, "sessions.unfinished") != NULL)
+        st->sessions_unfinished = jcount(&c, root, "sessions.unfinished");
+    else if (st->sessions_started >= st->sessions_completed + st->sessions_failed)
+        st->sessions_unfinished =
+            st->sessions_started - st->sessions_completed - st->sessions_failed;
     json_t *ends = jpath(root, "sessions.ends");
     const char *key;
     json_t *v;

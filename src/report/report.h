@@ -3,7 +3,8 @@
  *
  * Files (README "Reports" describes every field): summary.json, timeseries.csv,
  * latency-<kind>.hgrm (HdrHistogram's percentile text format), latency-<kind>.hist (the raw
- * bucket counts, so that runs merge exactly) and scenario.json (the scenario as run). Each is
+ * bucket counts, so that runs merge exactly), errors.jsonl (failure forensics, made by the
+ * caller's layer) and scenario.json (the scenario as run). Each is
  * written to a temporary name and renamed, so a reader never sees half a file; an existing run
  * directory is never reused, and one whose report is not whole holds a PARTIAL file.
  * report_read_run reads a run directory back (compare, merge).
@@ -30,6 +31,9 @@ struct report_meta {
     double started_unix;
     double elapsed_s, measured_s, warm_up_s;
     bool incomplete;
+    /* The scenario sends messages and not one met its expectation (run only: merge leaves it
+     * false): the summary then never says "all met". */
+    bool no_message_met;
     const char *first_error;
     const char *version;
     /* Names of the session end kinds counted in run_stats.session_ends (the caller's layer
@@ -44,6 +48,11 @@ struct report_meta {
     size_t merged_from_len;
     /* Optional: the generator's host name; NULL: this machine's. */
     const char *host;
+    /* Optional: errors.jsonl's text (failure forensics, one JSON object a line; written even
+     * when empty), and the summary's lines about failures. NULL: no such file, no lines. */
+    const char *errors_jsonl;
+    size_t errors_jsonl_len;
+    const char *failures_text;
 };
 
 /*

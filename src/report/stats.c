@@ -103,6 +103,7 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     ADD(sessions_bound);
     ADD(sessions_completed);
     ADD(sessions_failed);
+    ADD(sessions_unfinished);
     ADD(msgs_sent);
     ADD(msgs_ok);
     ADD(msgs_failed);

@@ -27,7 +27,10 @@ const char *lat_kind_name(enum lat_kind k); /* "chunk", "message", ... (file and
 
 #define STATS_STATUS_MIN 100
 #define STATS_STATUS_MAX 999
-#define STATS_END_KINDS 8  /* enum msrp_session_end */
+/* How a session ended: enum msrp_session_end (0..8), then the runner's kinds for sessions that
+ * never got a connection of their own (runner.h RUNNER_END_*, checked to fit in runner.c).
+ * Their names: runner_end_name. */
+#define STATS_END_KINDS 11
 
 /* One second of the run, counted from its start (warm-up included, flagged in the report). */
 struct stats_second {
@@ -37,7 +40,10 @@ struct stats_second {
 
 struct run_stats {
     struct histogram lat[LAT__COUNT];
+    /* started = completed + failed + unfinished (each session in exactly one), bound <= started,
+     * and session_ends adds up to started (README "Reports") */
     uint64_t sessions_started, sessions_bound, sessions_completed, sessions_failed;
+    uint64_t sessions_unfinished;   /* cut off by the end of the run: not completed, not failed */
     uint64_t session_ends[STATS_END_KINDS];
     uint64_t msgs_sent, msgs_ok, msgs_failed, msgs_lost;
     uint64_t msgs_unfinished;       /* still in flight when the run ended: not a failure */

@@ -1,0 +1,463 @@
+/*
+ * relay_pair.c - the relay topology of `msrpload run`: both ends of each session authenticate
+ * with the relay (RFC 4976 AUTH) on connections of their own, which become the calling and
+ * answering sessions once both AUTHs succeeded; each end re-AUTHs before its lifetime runs
+ * out. A pair outlives its slot while its AUTHs or sessions are still going.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "load/runner_int.h"
+
+#define RELAY_AUTH_TIMEOUT_NS (10ull * 1000000000ull)
+#define RELAY_REFRESH_TIMEOUT_NS (10ull * 1000000000ull)
+
+/* Frees the pair once nothing refers to it: no AUTH, held connection or session, no slot. */
+static void relay_pair_put(struct relay_pair *rp)
+{
+    if (rp->refs > 0 || rp->ls != NULL)
+        return;
+    net_timer_stop(rp->w->loop, &rp->side[0].refresh_timer);
+    net_timer_stop(rp->w->loop, &rp->side[1].refresh_timer);
+    free(rp->to_path[0]);
+    free(rp->to_path[1]);
+    free(rp->auth_trace);
+    free(rp);
+}
+
+static void relay_note(struct relay_pair *rp, const char *what)
+{
+    if (rp->first_error[0] == '\0')
+        snprintf(rp->first_error, sizeof(rp->first_error), "%.255s", what);
+}
+
+/* An authenticated connection waiting for the other side's AUTH: bytes wait in its buffer. */
+static size_t hold_data(struct net_conn *c, const char *buf, size_t len)
+{
+    (void)c;
+    (void)buf;
+    (void)len;
+    return 0;
+}
+
+static void hold_close(struct net_conn *c, int err, const char *why)
+{
+    struct relay_side *side = net_conn_user(c);
+    (void)err;
+    if (side == NULL)
+        return;
+    char what[256];
+    snprintf(what, sizeof(what), "relay %.100s, user %.60s: the connection closed after AUTH (%.40s)",
+             side->cfg.relay_uri, side->user, why != NULL ? why : "closed");
+    relay_note(side->rp, what);
+    side->rp->held_closed = true;
+    side->held = NULL;
+    side->ok = false;
+    side->rp->refs--;
+    relay_pair_put(side->rp);
+}
+
+static const struct net_conn_handlers hold_handlers = {.on_data = hold_data,
+                                                       .on_close = hold_close};
+static const struct net_conn_handlers drop_handlers = {.on_data = hold_data};
+
+static void release_held(struct relay_side *side)
+{
+    struct net_conn *c = side->held;
+    if (c == NULL)
+        return;
+    side->held = NULL;
+    net_conn_set_user(c, NULL);
+    net_conn_set_handlers(c, &drop_handlers);
+    net_conn_close(c, false);
+    side->rp->refs--;
+}
+
+/* The slot lets go of its pair (the pair may live on until its sessions have ended). */
+static void relay_detach(struct lsession *ls)
+{
+    struct relay_pair *rp = ls->rp;
+    ls->rp = NULL;
+    rp->ls = NULL;
+    relay_pair_put(rp);
+}
+
+/* Ends a slot that never got a session: an AUTH failed, or the run stopped meanwhile. */
+static void relay_slot_end(struct lsession *ls, bool failed)
+{
+    struct worker *w = ls->w;
+    struct relay_pair *rp = ls->rp;
+    uint64_t now = net_now_ns();
+    /* The frames to show: the AUTH that failed, else one still waiting for its answer. */
+    const struct msrp_trace *trace = rp->auth_trace;
+    for (int i = 0; i < 2 && trace == NULL; i++)
+        if (rp->side[i].auth != NULL)
+            trace = msrp_relay_auth_trace(rp->side[i].auth);
+    if (failed) {
+        w->stats.sessions_failed++;
+        unsigned kind = rp->connect_failed  ? MSRP_END_CONNECT_FAILED
+                        : rp->auth_failed   ? RUNNER_END_AUTH_FAILED
+                        : rp->held_closed   ? MSRP_END_PEER_CLOSED
+                                            : RUNNER_END_LOCAL_ERROR;
+        w->stats.session_ends[kind]++;
+        const char *why = rp->first_error[0] ? rp->first_error : "relay AUTH failed";
+        note_error(w, why);
+        failure_note(w->failures, kind, now, ls->local_uri, w->sc->relay.uri, why, trace);
+    } else {
+        /* stopped while authenticating: closed by the end of the run */
+        w->stats.sessions_unfinished++;
+        w->stats.session_ends[MSRP_END_CLOSED]++;
+        char what[400];
+        snprintf(what, sizeof(what), "session %s: still authenticating with the relay %.100s "
+                 "when the run ended (no answer to AUTH)", ls->local_uri, w->sc->relay.uri);
+        note_error(w, what);
+        failure_note(w->failures, FAILURE_UNBOUND_AT_END, now, ls->local_uri, w->sc->relay.uri,
+                     "no answer to AUTH by the end of the run", trace);
+    }
+    struct stats_second *sec = second(w, now);
+    if (sec != NULL) {
+        sec->sessions_ended++;
+        sec->sessions_failed += failed;
+    }
+    for (int i = 0; i < 2; i++) {
+        struct relay_side *side = &rp->side[i];
+        if (side->auth != NULL) {
+            msrp_relay_auth_cancel(side->auth);
+            side->auth = NULL;
+            rp->refs--;
+        }
+        release_held(side);
+    }
+    relay_detach(ls);
+    runner_slot_ended(ls);
+}
+
+void relay_pair_abandon(struct lsession *ls)
+{
+    relay_slot_end(ls, false);
+}
+
+static void relay_refresh_send(struct relay_side *side);
+
+static void relay_refresh_fire(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    relay_refresh_send(t->arg);
+}
+
+/* Re-AUTH when two thirds of the granted lifetime have passed (at least a second from now). */
+static void relay_refresh_schedule(struct relay_side *side, uint32_t expires)
+{
+    if (expires == 0)
+        return;
+    uint64_t delay = (uint64_t)expires * 2000000000ull / 3;
+    if (delay < 1000000000ull)
+        delay = 1000000000ull;
+    net_timer_start(side->rp->w->loop, &side->refresh_timer, delay);
+}
+
+static void relay_refresh_failed(struct relay_side *side, const char *what)
+{
+    struct worker *w = side->rp->w;
+    w->stats.relay_refresh_failed++;
+    note_error(w, what);
+}
+
+static void relay_refresh_send(struct relay_side *side)
+{
+    if (side->s == NULL || side->refreshing)
+        return;
+    if (!msrp_session_bound(side->s)) {
+        net_timer_start(side->rp->w->loop, &side->refresh_timer, 1000000000ull);
+        return;
+    }
+    char buf[8192];
+    size_t len = 0;
+    int e = msrp_relay_refresh_request(&side->refresh, &side->cfg, buf, sizeof(buf), &len);
+    if (e == 0)
+        e = msrp_session_send_raw(side->s, buf, len, side->refresh.tid, side->refresh.tid_len,
+                                  RELAY_REFRESH_TIMEOUT_NS, side);
+    explicit_bzero(buf, sizeof(buf));
+    if (e != 0) {
+        char what[256];
+        snprintf(what, sizeof(what), "relay %.120s, user %.64s: cannot send the refresh AUTH: %s",
+                 side->cfg.relay_uri, side->user, strerror(e));
+        relay_refresh_failed(side, what);
+        return;
+    }
+    side->refreshing = true;
+}
+
+void relay_pair_refresh_result(struct relay_side *side, bool closed,
+                               const struct msrp_chunk *response)
+{
+    side->refreshing = false;
+    if (closed)
+        return; /* the session is ending: its end is counted there */
+    uint32_t expires = 0;
+    char err[256];
+    switch (msrp_relay_refresh_response(&side->refresh, &side->cfg, response, &expires, err,
+                                        sizeof(err))) {
+    case MSRP_RELAY_REFRESH_DONE:
+        side->rp->w->stats.relay_refresh_ok++;
+        relay_refresh_schedule(side, expires);
+        break;
+    case MSRP_RELAY_REFRESH_AGAIN:
+        relay_refresh_send(side);
+        break;
+    case MSRP_RELAY_REFRESH_FAILED:
+        relay_refresh_failed(side, err);
+        break;
+    }
+}
+
+/* The answering end through the relay: it only answers, and its pair learns when it ends. */
+static void relay_answer_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
+{
+    (void)why;
+    (void)detail;
+    struct relay_side *side = msrp_session_user(s);
+    struct relay_pair *rp = side->rp;
+    side->s = NULL;
+    net_timer_stop(rp->w->loop, &side->refresh_timer);
+    rp->refs--;
+    relay_pair_put(rp);
+}
+
+static void relay_answer_raw(struct msrp_session *s, void *cookie, int status, bool closed,
+                             const struct msrp_chunk *response)
+{
+    (void)status;
+    struct relay_side *side = msrp_session_user(s);
+    if (cookie == side)
+        relay_pair_refresh_result(side, closed, response);
+}
+
+static void relay_answer_received(struct msrp_session *s, const struct msrp_received *m)
+{
+    struct relay_side *side = msrp_session_user(s);
+    struct worker *w = side->rp->w;
+    uint64_t now = net_now_ns();
+    runner_count_delivery(w, m, now);
+    runner_delivered(w, m->info->message_id, now);
+}
+
+static const struct msrp_session_handlers relay_answer_handlers = {
+    .on_received = relay_answer_received,
+    .on_end = relay_answer_end,
+    .on_raw_result = relay_answer_raw,
+};
+
+/* The calling session ended (on_end): the answering end closes too, the slot lets go. */
+void relay_pair_calling_ended(struct lsession *ls)
+{
+    struct relay_pair *rp = ls->rp;
+    struct relay_side *side = &rp->side[0];
+    net_timer_stop(rp->w->loop, &side->refresh_timer);
+    if (side->s != NULL) {
+        side->s = NULL;
+        rp->refs--;
+    }
+    if (rp->side[1].s != NULL)
+        msrp_session_close(rp->side[1].s);
+    relay_detach(ls);
+}
+
+/*
+ * Both AUTHs are over. On success each side's path is the relay's Use-Path for it: the caller
+ * sends to its own relay path, then the answerer's (RFC 4976 section 6: To-Path = the sender's
+ * Use-Path + the peer's Use-Path + the peer's URI), and the relays deliver the reverse list as
+ * From-Path, which is what each session expects from its peer.
+ */
+static void relay_pair_ready(struct relay_pair *rp)
+{
+    struct lsession *ls = rp->ls;
+    if (ls == NULL)
+        return;
+    struct relay_side *a = &rp->side[0], *b = &rp->side[1];
+    if (!a->ok || !b->ok) {
+        relay_slot_end(ls, true);
+        return;
+    }
+    struct worker *w = rp->w;
+    for (int i = 0; i < 2; i++) {
+        const struct relay_side *me = &rp->side[i], *peer = &rp->side[1 - i];
+        size_t n = strlen(me->use_path) + strlen(peer->use_path) + strlen(peer->local_uri) + 3;
+        rp->to_path[i] = malloc(n);
+        if (rp->to_path[i] != NULL)
+            snprintf(rp->to_path[i], n, "%s %s %s", me->use_path, peer->use_path,
+                     peer->local_uri);
+    }
+    if (rp->to_path[0] == NULL || rp->to_path[1] == NULL) {
+        relay_note(rp, "out of memory");
+        relay_slot_end(ls, true);
+        return;
+    }
+    struct msrp_session_config acfg;
+    runner_answer_config(w, ls, rp->n, &acfg);
+    acfg.peer_path = rp->to_path[1];
+    struct net_conn *c = b->held;
+    b->held = NULL; /* its reference passes to the session */
+    int e = msrp_session_adopt(c, &acfg, false, &relay_answer_handlers, b, &b->s);
+    if (e != 0 || b->s == NULL) {
+        if (e != 0)
+            rp->refs--;
+        char what[128];
+        snprintf(what, sizeof(what), "cannot start the answering session: %s", strerror(e));
+        relay_note(rp, what);
+        relay_slot_end(ls, true);
+        return;
+    }
+    struct msrp_session_config cfg;
+    msrp_session_config_default(&cfg);
+    cfg.local_uri = ls->local_uri;
+    cfg.peer_path = rp->to_path[0];
+    cfg.reasm.no_digest = true;
+    cfg.trace_frames = true;
+    c = a->held;
+    a->held = NULL;
+    e = msrp_session_adopt(c, &cfg, true, &runner_calling_handlers, ls, &a->s);
+    if (e != 0) {
+        rp->refs--;
+        char what[128];
+        snprintf(what, sizeof(what), "cannot start the calling session: %s", strerror(e));
+        relay_note(rp, what);
+        relay_slot_end(ls, true);
+        return;
+    }
+    if (a->s == NULL)
+        return; /* on_end has run already */
+    ls->s = a->s;
+    relay_refresh_schedule(a, a->granted);
+    relay_refresh_schedule(b, b->granted);
+}
+
+static void relay_auth_done(struct msrp_relay_auth *auth, const struct msrp_relay_auth_result *r,
+                            void *user)
+{
+    (void)auth;
+    struct relay_side *side = user;
+    struct relay_pair *rp = side->rp;
+    struct worker *w = rp->w;
+    uint64_t now = net_now_ns();
+    side->auth = NULL;
+    side->done = true;
+    rp->refs--;
+    if (r->ok) {
+        w->stats.relay_auth_ok++;
+        if (counting(w, now)) {
+            histogram_record(&w->stats.lat[LAT_AUTH], (now - rp->started_ns) / 1000);
+            /* Connect and handshake figures are the calling side's, as in other topologies. */
+            if (side->index == 0 && r->connected_ns >= rp->started_ns) {
+                histogram_record(&w->stats.lat[LAT_CONNECT],
+                                 (r->connected_ns - rp->started_ns) / 1000);
+                if (w->sc->tls && r->secured_ns >= r->connected_ns)
+                    histogram_record(&w->stats.lat[LAT_TLS_HANDSHAKE],
+                                     (r->secured_ns - r->connected_ns) / 1000);
+            }
+        }
+        side->ok = true;
+        snprintf(side->use_path, sizeof(side->use_path), "%s", r->use_path);
+        /* A refresh asks again for what was asked for, before the lifetime granted ends. */
+        msrp_relay_refresh_init(&side->refresh, r, side->cfg.expires);
+        side->granted = r->expires;
+        side->held = r->conn;
+        rp->refs++;
+        net_conn_set_user(r->conn, side);
+        net_conn_set_handlers(r->conn, &hold_handlers);
+    } else {
+        w->stats.relay_auth_failed++;
+        if (r->connected_ns == 0 || r->secured_ns == 0) /* TCP or TLS never came up */
+            rp->connect_failed = true;
+        else
+            rp->auth_failed = true;
+        relay_note(rp, r->error);
+        /* Its frames, for errors.jsonl: the exchange is freed when this returns. */
+        if (rp->auth_trace == NULL && r->trace != NULL &&
+            (rp->auth_trace = malloc(sizeof(*rp->auth_trace))) != NULL)
+            *rp->auth_trace = *r->trace;
+    }
+    if (rp->side[1 - side->index].auth != NULL) {
+        relay_pair_put(rp);
+        return; /* the other side is still on its way */
+    }
+    rp->refs++; /* alive through relay_pair_ready, which may end the slot and let go */
+    relay_pair_ready(rp);
+    rp->refs--;
+    relay_pair_put(rp);
+}
+
+/* Formats the AUTH user for one side of session number n (README "Relays": accounts). */
+static void relay_user_for(const struct worker *w, uint64_t n, int side, char *out, size_t cap)
+{
+    const struct scenario *sc = w->sc;
+    uint64_t users = sc->relay.users > 0 ? sc->relay.users : 1;
+    /* With --shard I/N each host takes its own slice of the accounts. */
+    uint64_t base = 0, span = users;
+    if (w->cfg->shard_count > 1) {
+        base = users * (w->cfg->shard_index - 1) / w->cfg->shard_count;
+        span = users * w->cfg->shard_index / w->cfg->shard_count - base;
+        if (span == 0)
+            span = 1;
+    }
+    uint64_t global = n * w->nworkers + (uint64_t)w->index;
+    uint64_t account = base + (2 * global + (uint64_t)side) % span;
+    scenario_relay_user_format(sc->relay.user, account, out, cap);
+}
+
+/* Returns 0, or an errno value (its AUTHs could not start; the error is noted). */
+int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n)
+{
+    const struct scenario *sc = w->sc;
+    struct relay_pair *rp = calloc(1, sizeof(*rp));
+    if (rp == NULL)
+        return ENOMEM;
+    rp->w = w;
+    rp->ls = ls;
+    rp->started_ns = net_now_ns();
+    rp->n = n;
+    ls->rp = rp;
+    for (int i = 0; i < 2; i++) {
+        struct relay_side *side = &rp->side[i];
+        side->rp = rp;
+        side->index = i;
+        side->refresh_timer.fn = relay_refresh_fire;
+        side->refresh_timer.arg = side;
+        snprintf(side->local_uri, sizeof(side->local_uri), "%s",
+                 i == 0 ? ls->local_uri : ls->expect_uri);
+        relay_user_for(w, n, i, side->user, sizeof(side->user));
+        struct msrp_relay_auth_config *c = &side->cfg;
+        c->relay_uri = sc->relay.uri;
+        c->addr = w->target_addr[0];
+        c->addr_len = w->target_len[0];
+        c->tls = sc->tls ? w->cfg->client_tls : NULL;
+        c->sni = w->relay_sni[0] ? w->relay_sni : NULL;
+        c->username = side->user;
+        c->password = w->cfg->relay_password;
+        c->local_uri = side->local_uri;
+        c->expires = sc->relay.expires;
+        c->timeout_ns = RELAY_AUTH_TIMEOUT_NS;
+        c->read_buffer = msrp_session_read_buffer();
+    }
+    for (int i = 0; i < 2; i++) {
+        struct relay_side *side = &rp->side[i];
+        int e = msrp_relay_auth_start(w->loop, &side->cfg, relay_auth_done, side, &side->auth);
+        if (e != 0) {
+            char what[256];
+            snprintf(what, sizeof(what), "relay %.120s, user %.64s: cannot start AUTH: %s",
+                     sc->relay.uri, side->user, strerror(e));
+            note_error(w, what);
+            if (i == 1) {
+                msrp_relay_auth_cancel(rp->side[0].auth);
+                rp->refs--;
+            }
+            ls->rp = NULL;
+            free(rp);
+            return e;
+        }
+        rp->refs++;
+    }
+    return 0;
+}
