@@ -82,6 +82,9 @@ struct in_chunk {
     int respond;           /* status to answer with at the end, 0: none */
     int report;            /* REPORT status to send after the response, 0: none */
     uint64_t report_end;   /* its Byte-Range end (and total) */
+    uint64_t report_start; /* 0: the REPORT covers 1-report_end/report_end; else it covers
+                              report_start-report_end/report_total (per-chunk-reports) */
+    uint64_t report_total;
     const char *reply_to;  /* the request's From-Path: the bound peer's path, or scratch */
     size_t reply_len;
     char message_id[MSRP_REASM_ID_MAX];
@@ -869,14 +872,17 @@ int msrp_session_send_raw(struct msrp_session *s, const char *bytes, size_t len,
 /* ---- the wrong test peer (cfg.violate) ---------------------------------------------------- */
 
 /* Each name breaks exactly one rule that a conformance case checks; see
- * scenarios/conformance/README.md for which case each one must make fail. */
+ * scenarios/conformance/README.md for which case each one must make fail. One breaks none:
+ * "per-chunk-reports" answers as RFC 4975 section 7.1.3 also allows (MAY), a success REPORT
+ * for each chunk as it arrives covering just that chunk, so that the cases can be shown to
+ * accept it. */
 const char *const msrp_session_violations[] = {
     "wrong-tid",          "response-to-path",  "absent-as-no",       "no-response-fr-yes",
     "respond-fr-no",      "respond-fr-partial", "silent-partial-error", "no-success-report",
     "report-unasked",     "report-last-range", "report-aborted",     "no-481",
     "200-for-400",        "no-501",            "answer-reports",     "reject-star-total",
     "reject-star-end",    "413-large",         "no-413",             "no-response-empty",
-    NULL};
+    "per-chunk-reports",  NULL};
 
 bool msrp_session_violation_known(const char *name)
 {
@@ -954,14 +960,14 @@ static void send_response(struct msrp_session *s, const char *tid, size_t tid_le
 }
 
 /* REPORT to the sender of a message (RFC 4975 section 7.1.2/7.1.3). */
-static void send_report(struct msrp_session *s, const char *to, size_t to_len, const char *mid,
-                        size_t mid_len, uint64_t total, int status)
+static void send_report_range(struct msrp_session *s, const char *to, size_t to_len,
+                              const char *mid, size_t mid_len, struct msrp_byte_range range,
+                              int status)
 {
     if (s->conn == NULL)
         return;
     char status_value[48];
     snprintf(status_value, sizeof(status_value), "000 %d %s", status, status_comment(status));
-    struct msrp_byte_range range = {1, total, total};
     struct msrp_out out = {
         .kind = MSRP_REQUEST,
         .method = MSRP_SPAN_LIT("REPORT"),
@@ -975,6 +981,14 @@ static void send_report(struct msrp_session *s, const char *to, size_t to_len, c
     struct msrp_wire_chunk w;
     if (msrp_write(&out, thread_ids(), head, sizeof(head), &w) == MSRP_W_OK)
         (void)net_conn_send(s->conn, w.iov, w.iovcnt);
+}
+
+/* A REPORT on the whole message: bytes 1-total of total. */
+static void send_report(struct msrp_session *s, const char *to, size_t to_len, const char *mid,
+                        size_t mid_len, uint64_t total, int status)
+{
+    send_report_range(s, to, to_len, mid, mid_len, (struct msrp_byte_range){1, total, total},
+                      status);
 }
 
 static void violation(struct msrp_session *s, const char *kind, const char *detail)
@@ -1309,6 +1323,14 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
         in->respond = 400;
         break;
     }
+    if ((st == MSRP_REASM_PROGRESS || st == MSRP_REASM_COMPLETE) && c->flag != 0 &&
+        c->flag != '#' && in->body_len > 0 && in->success_report == MSRP_REPORT_YES &&
+        violating(s, "per-chunk-reports")) {
+        in->report = 200;
+        in->report_start = in->start;
+        in->report_end = in->start + in->body_len - 1;
+        in->report_total = total;
+    }
 }
 
 static void delayed_fire(struct net_loop *loop, struct net_timer *t)
@@ -1401,7 +1423,7 @@ static void request_end(struct msrp_session *s)
     in->active = false;
     /* Load-test answering: only a 200 that would go out is dropped or delayed, and the PRNG
      * is drawn only then, so the same traffic meets the same drops in every run. */
-    if (s->shaping && respond && status == 200 && !binding) {
+    if (s->shaping && respond && status == 200 && !binding && in->report_start == 0) {
         if (s->cfg.drop_fraction > 0 &&
             (double)(splitmix64(&s->rng) >> 11) * 0x1.0p-53 < s->cfg.drop_fraction) {
             respond = false;
@@ -1417,7 +1439,12 @@ static void request_end(struct msrp_session *s)
     }
     if (respond)
         send_response(s, in->tid, in->tid_len, in->reply_to, in->reply_len, status);
-    if (report)
+    if (report && in->report_start != 0)
+        send_report_range(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len,
+                          (struct msrp_byte_range){in->report_start, in->report_end,
+                                                   in->report_total},
+                          in->report);
+    else if (report)
         send_report(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len,
                     in->report_end, in->report);
     s->answered_one = true;
