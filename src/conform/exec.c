@@ -88,6 +88,7 @@ struct cx {
     size_t nsent;
     enum msrp_report sent_fr;
     unsigned sent_ep;
+    uint64_t sent_size; /* the whole message's size; 0 when it was aborted */
     /* the record and the verdict */
     char *wire;
     size_t wire_len, wire_cap;
@@ -658,6 +659,77 @@ static void statuses_text(const int *list, unsigned n, char *out, size_t cap)
         o += (size_t)snprintf(out + o, cap - o, "%s%d", i == 0 ? "" : " or ", list[i]);
 }
 
+/* ---- what REPORTs cover -------------------------------------------------------------------- */
+
+/* RFC 4975 7.1.3 (MAY): a receiver may report on the whole message at once, or as chunks
+ * arrive, each REPORT covering some of the bytes. So a success check adds up the Byte-Ranges
+ * of every REPORT for the Message-ID instead of trusting the first one. */
+struct coverage {
+    uint64_t (*iv)[2]; /* [start, end], 1-based inclusive */
+    size_t n, cap;
+};
+
+static bool coverage_add(struct coverage *cv, uint64_t start, uint64_t end)
+{
+    if (cv->n == cv->cap) {
+        size_t cap = cv->cap == 0 ? 16 : cv->cap * 2;
+        void *p = realloc(cv->iv, cap * sizeof(*cv->iv));
+        if (p == NULL)
+            return false;
+        cv->iv = p;
+        cv->cap = cap;
+    }
+    cv->iv[cv->n][0] = start;
+    cv->iv[cv->n][1] = end;
+    cv->n++;
+    return true;
+}
+
+static int by_start(const void *a, const void *b)
+{
+    uint64_t x = (*(const uint64_t(*)[2])a)[0], y = (*(const uint64_t(*)[2])b)[0];
+    return x < y ? -1 : x > y;
+}
+
+/* The last byte of the run 1..k that the ranges cover together (0: not even byte 1). */
+static uint64_t coverage_prefix(struct coverage *cv)
+{
+    qsort(cv->iv, cv->n, sizeof(*cv->iv), by_start);
+    uint64_t upto = 0;
+    for (size_t i = 0; i < cv->n && cv->iv[i][0] <= upto + 1; i++)
+        if (cv->iv[i][1] > upto)
+            upto = cv->iv[i][1];
+    return upto;
+}
+
+/* Adds a REPORT's Byte-Range to cv. False, with the failure recorded, when it has none, it
+ * does not parse, or its total contradicts the message's (total: 0 when not known). */
+static bool coverage_take(struct cx *x, struct coverage *cv, const struct msrp_chunk *ch,
+                          uint64_t total, const char *what)
+{
+    const struct msrp_header *h = find_header(ch, "Byte-Range");
+    struct msrp_byte_range r;
+    if (h == NULL) {
+        failf(x, "%s has no Byte-Range; a success REPORT says which bytes arrived", what);
+        return false;
+    }
+    if (!msrp_byte_range_parse(h->value, &r) || r.end == MSRP_RANGE_UNKNOWN) {
+        failf(x, "%s has Byte-Range: %.*s, which does not name the bytes it reports on", what,
+              (int)h->value.len, h->value.ptr);
+        return false;
+    }
+    if (total != 0 && r.total != MSRP_RANGE_UNKNOWN && r.total != total) {
+        failf(x, "%s has Byte-Range: %.*s, but the message has %" PRIu64 " bytes", what,
+              (int)h->value.len, h->value.ptr, total);
+        return false;
+    }
+    if (r.end >= r.start && !coverage_add(cv, r.start, r.end)) {
+        failf(x, "out of memory");
+        return false;
+    }
+    return true;
+}
+
 /* ---- steps -------------------------------------------------------------------------------- */
 
 static struct ep *step_ep(struct cx *x, const struct step_conform *f)
@@ -776,11 +848,73 @@ static void step_raw(struct cx *x, const struct step_raw *st)
     run_checks(x, e->idx, st->conform, &ch, what);
 }
 
+/* True once the requests of w's method carrying x->mid cover bytes 1..w->found (or on a
+ * close). Checked requests are marked used; arg is a struct cover_want. */
+struct cover_want {
+    struct ep *e;
+    const struct step_receive *st;
+    struct coverage cv;
+    size_t seen;
+    bool bad;
+};
+
+static bool cover_step(struct cx *x, void *arg)
+{
+    struct cover_want *cw = arg;
+    struct ep *e = cw->e;
+    for (size_t i = 0; i < e->nframes && !cw->bad; i++) {
+        struct msrp_header hdrs[CX_MAX_HEADERS];
+        struct msrp_chunk ch;
+        if (e->frames[i].used || !frame_parse(&e->frames[i], &ch, hdrs) ||
+            ch.kind != MSRP_REQUEST || !span_is(ch.method, cw->st->method))
+            continue;
+        const struct msrp_header *mid = find_header(&ch, "Message-ID");
+        if (mid == NULL || !span_is(mid->value, x->mid))
+            continue;
+        e->frames[i].used = true;
+        cw->seen++;
+        char what[128];
+        snprintf(what, sizeof what, "the %s received by endpoint %c (transaction %.*s)",
+                 cw->st->method, 'a' + (int)e->idx, (int)ch.tid.len, ch.tid.ptr);
+        if (!run_checks(x, e->idx, cw->st->conform, &ch, what) ||
+            !coverage_take(x, &cw->cv, &ch, cw->st->cover, what))
+            cw->bad = true;
+    }
+    return cw->bad || e->closed || coverage_prefix(&cw->cv) >= cw->st->cover;
+}
+
+/* A receive with "cover": every REPORT (say) for the message passes the checks, and together
+ * they cover the whole message within the timeout. */
+static void receive_cover(struct cx *x, struct ep *e, const struct step_receive *st)
+{
+    struct cover_want cw = {.e = e, .st = st};
+    pump(x, net_now_ns() + scaled(x, st->timeout_ns), cover_step, &cw);
+    cover_step(x, &cw);
+    if (!cw.bad) {
+        uint64_t upto = coverage_prefix(&cw.cv);
+        if (cw.seen == 0)
+            failf(x, "endpoint %c received no %s for message %s within %.1f s%s%s",
+                  'a' + (int)e->idx, st->method, x->mid, (double)scaled(x, st->timeout_ns) / 1e9,
+                  e->closed ? "; the connection " : "", e->closed ? e->close_why : "");
+        else if (upto < st->cover)
+            failf(x, "the %zu %s(s) for message %s cover bytes 1-%" PRIu64 " of %" PRIu64
+                     " together (byte %" PRIu64 " is in none) within %.1f s; expected all of "
+                     "them covered",
+                  cw.seen, st->method, x->mid, upto, st->cover, upto + 1,
+                  (double)scaled(x, st->timeout_ns) / 1e9);
+    }
+    free(cw.cv.iv);
+}
+
 static void step_receive(struct cx *x, const struct step_receive *st)
 {
     struct ep *e = step_ep(x, st->conform);
     if (e == NULL)
         return;
+    if (st->cover > 0) {
+        receive_cover(x, e, st);
+        return;
+    }
     uint64_t deadline = net_now_ns() + scaled(x, st->timeout_ns);
     struct want w = {.e = e, .method = st->method};
     const char *what_m = st->method[0] != '\0' ? st->method : "request";
@@ -798,6 +932,8 @@ static void step_receive(struct cx *x, const struct step_receive *st)
             break;
         }
     }
+    if (st->optional && !got)
+        return;
     if (st->none) {
         if (got) {
             struct msrp_header hdrs[CX_MAX_HEADERS];
@@ -957,6 +1093,7 @@ static void step_send(struct cx *x, const struct step_send *s)
     }
     x->sent_fr = s->failure_report;
     x->sent_ep = 0;
+    x->sent_size = s->abort_after > 0 && s->abort_after < size ? 0 : size;
     char to[4096];
     path_to_peer(x, 0, to, sizeof to);
     for (size_t i = 0; i < n && !x->failed; i++) {
@@ -1027,16 +1164,21 @@ static bool all_answered(struct cx *x, void *arg)
     return true;
 }
 
+/* The REPORTs for the last send step's message: the first error status among them, or the
+ * success ones until they cover the whole message (RFC 4975 7.1.3 lets a receiver report as
+ * chunks arrive). */
 struct report_want {
-    int status;
-    bool found;
+    int status;   /* 0: none yet; the error status of the first REPORT that has one */
+    bool found;   /* a REPORT arrived */
+    bool bad;     /* a REPORT's Byte-Range is wrong (recorded by failf) */
+    struct coverage cv;
 };
 
 static bool find_report(struct cx *x, void *arg)
 {
     struct report_want *rw = arg;
     struct ep *e = &x->ep[x->sent_ep];
-    for (size_t j = 0; j < e->nframes; j++) {
+    for (size_t j = 0; j < e->nframes && !rw->bad; j++) {
         struct msrp_header hdrs[CX_MAX_HEADERS];
         struct msrp_chunk ch;
         if (e->frames[j].used || !frame_parse(&e->frames[j], &ch, hdrs) ||
@@ -1050,11 +1192,20 @@ static bool find_report(struct cx *x, void *arg)
         if (st != NULL)
             msrp_status_parse(st->value, &status);
         e->frames[j].used = true;
-        rw->status = status.code;
         rw->found = true;
-        return true;
+        if (status.code != 200) {
+            rw->status = status.code;
+            return true;
+        }
+        char what[128];
+        snprintf(what, sizeof what, "the success REPORT for message %s (transaction %.*s)",
+                 x->mid, (int)ch.tid.len, ch.tid.ptr);
+        if (x->sent_size > 0 && !coverage_take(x, &rw->cv, &ch, 0, what))
+            rw->bad = true;
     }
-    return e->closed;
+    if (rw->bad || e->closed)
+        return true;
+    return rw->found && (x->sent_size == 0 || coverage_prefix(&rw->cv) >= x->sent_size);
 }
 
 static void step_expect(struct cx *x, const struct step_expect *st)
@@ -1109,14 +1260,26 @@ static void step_expect(struct cx *x, const struct step_expect *st)
     if (st->report != 0) {
         struct report_want rw = {0};
         pump(x, net_now_ns() + scaled(x, st->timeout_ns), find_report, &rw);
+        find_report(x, &rw);
+        uint64_t upto = rw.status == 0 && x->sent_size > 0 ? coverage_prefix(&rw.cv) : 0;
+        free(rw.cv.iv);
+        if (rw.bad)
+            return;
         if (!rw.found) {
             failf(x, "no REPORT for message %s within %.1f s; expected one with Status %d",
                   x->mid, (double)scaled(x, st->timeout_ns) / 1e9, st->report);
             return;
         }
-        if (rw.status != st->report)
-            failf(x, "the REPORT for message %s has status %d; expected %d", x->mid, rw.status,
+        int got = rw.status != 0 ? rw.status : 200;
+        if (got != st->report) {
+            failf(x, "a REPORT for message %s has status %d; expected %d", x->mid, got,
                   st->report);
+            return;
+        }
+        if (got == 200 && x->sent_size > 0 && upto < x->sent_size)
+            failf(x, "the success REPORTs for message %s cover bytes 1-%" PRIu64 " of %" PRIu64
+                     " within %.1f s; expected all of them covered",
+                  x->mid, upto, x->sent_size, (double)scaled(x, st->timeout_ns) / 1e9);
     }
 }
 
@@ -1273,6 +1436,20 @@ static void walk(struct cx *x)
     }
 }
 
+enum conform_verdict conform_verdict_unmet(enum case_level level)
+{
+    switch (level) {
+    case CASE_MUST:
+        return CONFORM_FAIL;
+    case CASE_SHOULD:
+        return CONFORM_NON_STRICT;
+    case CASE_MAY:
+    case CASE_NONE:
+        break;
+    }
+    return CONFORM_INFO;
+}
+
 const char *conform_verdict_name(enum conform_verdict v)
 {
     switch (v) {
@@ -1280,6 +1457,10 @@ const char *conform_verdict_name(enum conform_verdict v)
         return "pass";
     case CONFORM_FAIL:
         return "fail";
+    case CONFORM_NON_STRICT:
+        return "non-strict";
+    case CONFORM_INFO:
+        return "info";
     case CONFORM_SKIP:
         return "skip";
     case CONFORM_UNREACHABLE:
@@ -1326,7 +1507,7 @@ void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
     if (x->unreachable) {
         r->verdict = CONFORM_UNREACHABLE;
     } else {
-        r->verdict = x->failed ? CONFORM_FAIL : CONFORM_PASS;
+        r->verdict = x->failed ? conform_verdict_unmet(k->level) : CONFORM_PASS;
     }
     snprintf(r->observed, sizeof r->observed, "%s", x->observed);
     r->wire = x->wire;
