@@ -165,6 +165,37 @@ START_TEST(test_all_pass_against_per_chunk_reports)
 }
 END_TEST
 
+/* An expect step's unobservable_if ends the case "unobservable" (not counted, exit 0) when
+ * the outcome is one of its statuses: here the 200 every peer gives to the chunked message. */
+START_TEST(test_unobservable_verdict)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[160];
+    snprintf(cmd, sizeof cmd,
+             "sed 's/\"unobservable_if\": \\[/\"unobservable_if\": [200, /' "
+             "scenarios/conformance/4975-7.1.1_large-chunk-received.json > %s/case.json && "
+             "grep -q '\"unobservable_if\": \\[200, ' %s/case.json",
+             t.dir, t.dir);
+    ck_assert_int_eq(run(cmd), 0);
+    pid_t pid = start_serve(28703, NULL);
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --cases %s --target 'msrp://127.0.0.1:28703/s1;tcp' --tap "
+             "> %s 2>&1",
+             msrpload_binary(), t.dir, path);
+    int rc = run(cmd);
+    stop(pid);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "ok 1 - 4975-7.1.1/large-chunk-received # SKIP unobservable: "
+                              "the message's outcome is 200") != NULL,
+                  "%s", out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* Runs one case with --strict, output in path; returns the exit code. */
 static int conform_target_case(int port, const char *id, const char *path)
 {
@@ -466,6 +497,7 @@ Suite *make_conform_suite(void)
     tcase_add_test(tc, test_usage_and_list);
     tcase_add_test(tc, test_all_pass_against_serve);
     tcase_add_test(tc, test_all_pass_against_per_chunk_reports);
+    tcase_add_test(tc, test_unobservable_verdict);
     tcase_add_test(tc, test_ids_never_disappear);
     tcase_add_test(tc, test_coverage_table);
     tcase_add_test(tc, test_each_case_fails_against_its_wrong_peer);

@@ -40,7 +40,9 @@ static void conform_usage(FILE *out)
             "checks, e.g. 4975-7.2/response-tid. Prints one line per case and its verdict:\n"
             "pass; fail (a MUST not met); non-strict (a SHOULD not met); info (behaviour the\n"
             "RFC allows (MAY) or names without a keyword was not seen: reported, never\n"
-            "failing); skip (with the reason). Under a verdict other than pass: the\n"
+            "failing); unobservable (the peer's answer hides what the case checks, e.g. a\n"
+            "413 to a message it needed taken; with the reason, not counted); skip (with\n"
+            "the reason). Under fail, non-strict and info: the\n"
             "requirement, what was expected, what was observed and the wire exchange (a> sent\n"
             "by endpoint a, a< received; CR and LF written as \\r \\n).\n"
             "\n"
@@ -275,7 +277,8 @@ static int write_junit(const char *path, struct item **items, size_t n, bool str
                 break;
             tests++;
             secs += items[j]->r.seconds;
-            if (!items[j]->ran || items[j]->r.verdict == CONFORM_SKIP)
+            if (!items[j]->ran || items[j]->r.verdict == CONFORM_SKIP ||
+                items[j]->r.verdict == CONFORM_UNOBSERVABLE)
                 skipped++;
             else if (items[j]->r.verdict != CONFORM_PASS && items[j]->r.verdict != CONFORM_INFO)
                 failures++;
@@ -290,8 +293,11 @@ static int write_junit(const char *path, struct item **items, size_t n, bool str
             fprintf(f, "    <testcase classname=\"rfc%s.%s\" name=\"", k->rfc, k->section);
             xml_text(f, k->id);
             fprintf(f, " (%s)\" time=\"%.3f\">\n", level_name(k->level), it->r.seconds);
-            if (!it->ran || it->r.verdict == CONFORM_SKIP) {
-                fprintf(f, "      <skipped message=\"");
+            if (!it->ran || it->r.verdict == CONFORM_SKIP ||
+                it->r.verdict == CONFORM_UNOBSERVABLE) {
+                fprintf(f, "      <skipped message=\"%s", it->r.verdict == CONFORM_UNOBSERVABLE
+                                                             ? "unobservable: "
+                                                             : "");
                 xml_text(f, it->ran ? it->r.observed : "not run");
                 fprintf(f, "\"/>\n");
             } else if (it->r.verdict == CONFORM_INFO) {
@@ -574,7 +580,8 @@ int cmd_conform(int argc, char **argv)
         goto out;
     }
 
-    size_t passed = 0, failed = 0, non_strict = 0, info = 0, failed_counted = 0, skipped = 0;
+    size_t passed = 0, failed = 0, non_strict = 0, info = 0, unobservable = 0, failed_counted = 0,
+           skipped = 0;
     bool unreachable = false;
     if (tap)
         printf("TAP version 13\n1..%zu\n", n);
@@ -603,14 +610,17 @@ int cmd_conform(int argc, char **argv)
             skipped++;
         else if (v == CONFORM_INFO)
             info++;
+        else if (v == CONFORM_UNOBSERVABLE)
+            unobservable++;
         else if (v == CONFORM_NON_STRICT)
             non_strict++;
         else
             failed++;
         failed_counted += counts;
         if (tap) {
-            if (v == CONFORM_SKIP) {
-                printf("ok %zu - %s # SKIP %s\n", i + 1, k->id, it->r.observed);
+            if (v == CONFORM_SKIP || v == CONFORM_UNOBSERVABLE) {
+                printf("ok %zu - %s # SKIP %s%s\n", i + 1, k->id,
+                       v == CONFORM_UNOBSERVABLE ? "unobservable: " : "", it->r.observed);
                 continue;
             }
             /* info is ok (it never fails); a non-strict outside --strict is a TODO. */
@@ -640,7 +650,7 @@ int cmd_conform(int argc, char **argv)
                : k->level == CASE_MAY    ? " (MAY)"
                                          : " (no keyword)",
                v == CONFORM_UNREACHABLE ? " (unreachable)" : "");
-        if (v == CONFORM_SKIP)
+        if (v == CONFORM_SKIP || v == CONFORM_UNOBSERVABLE)
             printf(": %s", it->r.observed);
         printf("\n");
         if (v == CONFORM_FAIL || v == CONFORM_NON_STRICT || v == CONFORM_INFO ||
@@ -650,9 +660,9 @@ int cmd_conform(int argc, char **argv)
     }
     char summary[320];
     snprintf(summary, sizeof summary,
-             "%zu cases: %zu passed, %zu failed, %zu non-strict, %zu info, %zu skipped (%zu "
-             "counted%s)",
-             n, passed, failed, non_strict, info, skipped, failed_counted,
+             "%zu cases: %zu passed, %zu failed, %zu non-strict, %zu info, %zu unobservable, %zu "
+             "skipped (%zu counted%s)",
+             n, passed, failed, non_strict, info, unobservable, skipped, failed_counted,
              strict ? ", --strict" : "; non-strict counts with --strict");
     if (tap)
         printf("# %s\n", summary);

@@ -50,6 +50,8 @@ enum conform_verdict {
     CONFORM_NON_STRICT,  /* a SHOULD not met: counts only with --strict */
     CONFORM_INFO,        /* behaviour the RFC allows (MAY) or names without a keyword was not
                             seen: reported, never failing */
+    CONFORM_UNOBSERVABLE,/* the peer's answer hides what the case checks (e.g. a 413 to a
+                            message the case needed taken): not counted, with the reason */
     CONFORM_SKIP,        /* the case needs what this run lacks (a relay, a target) */
     CONFORM_UNREACHABLE, /* the peer could not be reached or authenticated at all */
 };

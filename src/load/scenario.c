@@ -1137,7 +1137,10 @@ static int check_statuses(struct ctx *c, const json_t *v, int *statuses, unsigne
 
 static int compile_expect(struct ctx *c, const json_t *obj)
 {
-    static const char *const keys[] = {"status", "report", "timeout", "answered", NULL};
+    static const char *const load_keys[] = {"status", "report", "timeout", "answered", NULL};
+    static const char *const case_keys[] = {"status",   "report",          "timeout",
+                                            "answered", "unobservable_if", NULL};
+    const char *const *keys = c->is_case ? case_keys : load_keys;
     struct step_expect e = {.statuses = {200},
                             .num_statuses = 1,
                             .report = 0,
@@ -1174,6 +1177,12 @@ static int compile_expect(struct ctx *c, const json_t *obj)
         if (get_bool(c, v, &b) != 0)
             return -1;
         e.answered = b ? 1 : 0;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "unobservable_if")) != NULL) {
+        mark = path_push(c, ".unobservable_if");
+        if (check_statuses(c, v, e.unobservable_if, &e.num_unobservable_if) != 0)
+            return -1;
         path_pop(c, mark);
     }
 

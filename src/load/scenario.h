@@ -81,6 +81,10 @@ struct step_expect {
     uint64_t timeout_ns;
     int8_t answered;      /* -1: not checked; 1: the outcome must be the peer's response;
                              0: it must have been made up locally (no response arrived) */
+    /* case files only: outcomes after which what the case checks cannot be seen (e.g. 413:
+     * the peer takes no message that large), so the case ends "unobservable" */
+    int unobservable_if[SCENARIO_MAX_STATUSES];
+    unsigned num_unobservable_if;
 };
 
 /* What a raw step must see come back (raw.expect). */
