@@ -696,6 +696,8 @@ static int by_start(const void *a, const void *b)
 /* The last byte of the run 1..k that the ranges cover together (0: not even byte 1). */
 static uint64_t coverage_prefix(struct coverage *cv)
 {
+    if (cv->n == 0)
+        return 0; /* no REPORT yet: iv may still be NULL, which qsort must not see */
     qsort(cv->iv, cv->n, sizeof(*cv->iv), by_start);
     uint64_t upto = 0;
     for (size_t i = 0; i < cv->n && cv->iv[i][0] <= upto + 1; i++)
