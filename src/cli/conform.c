@@ -545,7 +545,7 @@ int cmd_conform(int argc, char **argv)
         }
         for (size_t i = 0; i < n; i++)
             cases[i] = &items[i]->sc;
-        if (conform_coverage(path, cases, n, markdown, stdout, err, sizeof err) != 0) {
+        if (conform_print_coverage(path, cases, n, markdown, stdout, err, sizeof err) != 0) {
             fprintf(stderr, "msrpload conform: %s\n", err);
             rc = EXIT_USAGE;
         }

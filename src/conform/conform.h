@@ -83,7 +83,7 @@ void conform_result_free(struct conform_result *r);
  * place: the list does not load, a case cites a requirement that is not listed, a requirement
  * has neither a case nor a reason, or a covered one still gives a reason.
  */
-int conform_coverage(const char *path, const struct scenario *const *cases, size_t ncases,
-                     bool markdown, FILE *out, char *err, size_t errlen);
+int conform_print_coverage(const char *path, const struct scenario *const *cases,
+                           size_t ncases, bool markdown, FILE *out, char *err, size_t errlen);
 
 #endif

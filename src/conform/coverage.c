@@ -262,8 +262,8 @@ static void print_table(FILE *f, const struct req *reqs, size_t n, bool markdown
             must_obs);
 }
 
-int conform_coverage(const char *path, const struct scenario *const *cases, size_t ncases,
-                     bool markdown, FILE *out, char *err, size_t errlen)
+int conform_print_coverage(const char *path, const struct scenario *const *cases,
+                           size_t ncases, bool markdown, FILE *out, char *err, size_t errlen)
 {
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
