@@ -41,8 +41,8 @@ static const char *member(const json_t *o, const char *key, bool required, const
     const json_t *v = json_object_get(o, key);
     if (v == NULL) {
         if (required) {
-            snprintf(err, errlen, "%s: $.requirements[%zu]: required key \"%s\" missing", path,
-                     i, key);
+            snprintf(err, errlen, "%s: $.requirements[%zu]: required key \"%s\" missing", path, i,
+                     key);
             *bad = true;
         }
         return NULL;
@@ -56,11 +56,11 @@ static const char *member(const json_t *o, const char *key, bool required, const
     return json_string_value(v);
 }
 
-static int load_reqs(const json_t *root, const char *path, struct req *reqs, size_t *n,
-                     char *err, size_t errlen)
+static int load_reqs(const json_t *root, const char *path, struct req *reqs, size_t *n, char *err,
+                     size_t errlen)
 {
-    static const char *const keys[] = {"id", "rfc", "section", "level", "says",
-                                       "unobservable", "not_covered", NULL};
+    static const char *const keys[] = {"id",   "rfc",          "section",     "level",
+                                       "says", "unobservable", "not_covered", NULL};
     static const char *const levels[] = {"MUST", "SHOULD", "MAY", "none", NULL};
     const json_t *list = json_object_get(root, "requirements");
     if (!json_is_array(list)) {
@@ -79,7 +79,8 @@ static int load_reqs(const json_t *root, const char *path, struct req *reqs, siz
         }
         const char *k;
         json_t *unused;
-        json_object_foreach((json_t *)o, k, unused) {
+        json_object_foreach((json_t *)o, k, unused)
+        {
             size_t j = 0;
             while (keys[j] != NULL && strcmp(keys[j], k) != 0)
                 j++;
@@ -134,8 +135,8 @@ static int load_reqs(const json_t *root, const char *path, struct req *reqs, siz
         }
         for (size_t m = 0; m < i; m++)
             if (strcmp(reqs[m].id, r->id) == 0) {
-                snprintf(err, errlen, "%s: $.requirements[%zu]: the id %s is listed twice", path,
-                         i, r->id);
+                snprintf(err, errlen, "%s: $.requirements[%zu]: the id %s is listed twice", path, i,
+                         r->id);
                 return -1;
             }
     }
@@ -159,8 +160,7 @@ static int join(struct req *reqs, size_t n, const struct scenario *const *cases,
             while (i < n && strcmp(reqs[i].id, k->requirements[q]) != 0)
                 i++;
             if (i == n) {
-                snprintf(err, errlen,
-                         "%s: $.case.requirements[%u]: %s is not listed in %s",
+                snprintf(err, errlen, "%s: $.case.requirements[%u]: %s is not listed in %s",
                          cases[c]->path, q, k->requirements[q], path);
                 return -1;
             }
@@ -178,8 +178,7 @@ static int join(struct req *reqs, size_t n, const struct scenario *const *cases,
             return -1;
         }
         if (r->ncases > 0 && (r->unobservable != NULL || r->not_covered != NULL)) {
-            snprintf(err, errlen,
-                     "%s: %s is covered by %s but still says it is %s", path, r->id,
+            snprintf(err, errlen, "%s: %s is covered by %s but still says it is %s", path, r->id,
                      r->cases[0]->id, r->unobservable != NULL ? "unobservable" : "not covered");
             return -1;
         }
@@ -258,12 +257,11 @@ static void print_table(FILE *f, const struct req *reqs, size_t n, bool markdown
             "%zu covered, %zu unobservable, %zu observable but not covered yet; %.0f%% of the "
             "observable MUSTs covered (%zu of %zu)\n",
             n, must, should, other, covered, unobs, n - covered - unobs,
-            must_obs > 0 ? 100.0 * (double)must_cov / (double)must_obs : 0.0, must_cov,
-            must_obs);
+            must_obs > 0 ? 100.0 * (double)must_cov / (double)must_obs : 0.0, must_cov, must_obs);
 }
 
-int conform_print_coverage(const char *path, const struct scenario *const *cases,
-                           size_t ncases, bool markdown, FILE *out, char *err, size_t errlen)
+int conform_print_coverage(const char *path, const struct scenario *const *cases, size_t ncases,
+                           bool markdown, FILE *out, char *err, size_t errlen)
 {
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
