@@ -1,5 +1,7 @@
 /*
- * exec.c - the conformance case executor (conform.h).
+ * exec.c - the conformance case executor (conform.h): connections, the wire record, frames,
+ * placeholders, header checks, set-up (binding, AUTH) and the walk through a case's steps,
+ * whose own code is in steps.c (cx.h holds what the two share).
  *
  * Each case gets a fresh loop and fresh connections, so one case's leftovers (a closed
  * connection, a late REPORT) never decide another's verdict. Steps run strictly one after the
