@@ -387,8 +387,9 @@ static bool raw_check(struct lsession *ls, const struct step_raw *st, int status
                      status);
         break;
     case RAW_EXPECT_CLOSE:
-        /* RFC 4975 section 7.3: bytes that cannot be framed leave the receiver nothing but
-         * closing the connection. Only the peer closing counts, not the session failing. */
+        /* Bytes that break the RFC 4975 section 9 grammar leave the receiver nothing but
+         * closing the connection (no section says more). Only the peer closing counts, not
+         * the session failing. */
         if (why == MSRP_END_PEER_CLOSED)
             return true;
         if (ended)
@@ -1216,7 +1217,7 @@ static void answer_config(const struct worker *w, const struct lsession *ls, uin
 
 /*
  * Both AUTHs are over. On success each side's path is the relay's Use-Path for it: the caller
- * sends to its own relay path, then the answerer's (RFC 4976 section 6: To-Path = the sender's
+ * sends to its own relay path, then the answerer's (RFC 4976 section 5.1: To-Path = the sender's
  * Use-Path + the peer's Use-Path + the peer's URI), and the relays deliver the reverse list as
  * From-Path, which is what each session expects from its peer.
  */

@@ -584,8 +584,9 @@ static bool send_next_chunk(struct msrp_session *s)
     size_t start, n; /* the chunk's first byte (0-based) and length */
     bool last, aborting = false, interrupting = false;
     if (m->order == MSRP_ORDER_REVERSE || m->order == MSRP_ORDER_SHUFFLED) {
-        /* The in-order ranges, sent in another order: "$" goes on the one sent last (RFC 4975
-         * section 7.1.1), whichever range that is; the receiver places each by Byte-Range. */
+        /* The in-order ranges, sent in another order: "$" goes on the one sent last, whichever
+         * range that is (RFC 4975 section 7.1 puts it on the range that ends the message:
+         * issue 13); the receiver places each by Byte-Range. */
         uint64_t idx = m->order == MSRP_ORDER_REVERSE ? m->ranges - 1 - m->chunks : m->next_range;
         start = (size_t)idx * m->chunk_size;
         n = m->len - start < m->chunk_size ? m->len - start : m->chunk_size;
@@ -595,7 +596,7 @@ static bool send_next_chunk(struct msrp_session *s)
          * end of what was sent, never before the first byte. */
         start = m->queued - (m->queued < m->overlap ? m->queued : m->overlap);
         n = m->len - start < m->chunk_size ? m->len - start : m->chunk_size;
-        /* RFC 4975 section 7.1.1: an aborted message ends with "#"; an interrupted chunk stops
+        /* RFC 4975 section 7.1: an aborted message ends with "#"; 7.1.1: an interrupted chunk stops
          * early with "+" after declaring an end of "*", and the next chunk goes on from there. */
         if (m->abort_after > 0 && m->queued < m->abort_after && start + n >= m->abort_after) {
             n = m->abort_after - start;
@@ -641,7 +642,7 @@ static bool send_next_chunk(struct msrp_session *s)
         .success_report = m->success_report,
         .flag = aborting ? '#' : last ? '$' : '+',
     };
-    /* Every message has a Content-Type, even an empty one (RFC 4975 section 7.1.1); only the
+    /* Every message has a Content-Type, even an empty one (RFC 4975 section 7.1); only the
      * binding SEND goes without a body section. */
     if (!m->is_bind) {
         out.content_type = msrp_span_cstr(m->content_type);
@@ -923,7 +924,7 @@ static const char *status_comment(int status)
     }
 }
 
-/* Responses are hop by hop (RFC 4975 section 7.2, RFC 4976 section 6): the To-Path is the
+/* Responses are hop by hop (RFC 4975 section 7.2, RFC 4976 section 6.4.1): the To-Path is the
  * first URI of the request's From-Path, the previous hop, which is the whole path on a direct
  * connection. A relay absorbs a response addressed to it instead of relaying it onwards. */
 static void send_response(struct msrp_session *s, const char *tid, size_t tid_len,
@@ -1000,9 +1001,9 @@ static void violation(struct msrp_session *s, const char *kind, const char *deta
 }
 
 /*
- * The incoming message is refused as too large (RFC 4975 section 7.3.1: 413): the rest of
+ * The incoming message is refused as too large (413, RFC 4975 section 10.5): the rest of
  * the chunk is swallowed, and the sender hears of it by a failure REPORT unless it asked for
- * none (Failure-Report: no; section 7.1.2). end is the REPORT's Byte-Range end.
+ * none (Failure-Report: no; section 7.1.4). end is the REPORT's Byte-Range end.
  */
 static void refuse_too_large(struct in_chunk *in, uint64_t end)
 {
@@ -1028,7 +1029,7 @@ static void reject_beyond_limit(struct msrp_session *s, uint64_t end)
                          '#', MSRP_RANGE_UNKNOWN, MSRP_RANGE_UNKNOWN, NULL);
 }
 
-/* Does the response rule of Failure-Report allow this status (RFC 4975 section 7.1.2)? */
+/* Does the response rule of Failure-Report allow this status (RFC 4975 sections 7.1.4, 7.2)? */
 static bool may_respond(enum msrp_report fr, int status)
 {
     if (fr == MSRP_REPORT_NO)
@@ -1275,11 +1276,11 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     struct msrp_reasm_done done;
     uint64_t end = c->flag != 0 ? in->range.end : MSRP_RANGE_UNKNOWN;
     uint64_t total = c->flag != 0 ? in->range.total : MSRP_RANGE_UNKNOWN;
-    /* "$" marks the last chunk sent (RFC 4975 section 7.1.1). A sender that sends chunks out
-     * of order puts it on a range that need not end the message, and the reassembler takes
-     * "$" as the message's end; when the Byte-Range says the chunk ends before the total, the
-     * total already tells where the message ends, so the chunk is handed over as one more
-     * range ("+") and completion waits for every byte. */
+    /* "$" marks the chunk that ends the message (RFC 4975 section 7.1). A sender that sends
+     * chunks out of order may put it on a range that does not end the message, and the
+     * reassembler takes "$" as the message's end; when the Byte-Range says the chunk ends
+     * before the total, the total already tells where the message ends, so the chunk is handed
+     * over as one more range ("+") and completion waits for every byte. */
     char flag = c->flag;
     if (flag == '$' && end != MSRP_RANGE_UNKNOWN && total != MSRP_RANGE_UNKNOWN && end < total)
         flag = '+';
