@@ -124,7 +124,7 @@ END_TEST
 
 START_TEST(decode_report_example)
 {
-    struct run_result r = run("decode tests/vectors/4975-10.5-report.msrp", NULL);
+    struct run_result r = run("decode tests/vectors/4975-11.6-report.msrp", NULL);
     ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
     json_t *o[4];
     ck_assert_uint_eq(json_lines(r.out, o, 4), 2);
@@ -150,7 +150,7 @@ START_TEST(decode_report_example)
 
     ck_assert_str_eq(json_string_value(json_object_get(o[1], "method")), "REPORT");
     size_t first_len;
-    char *raw = read_file("tests/vectors/4975-10.5-report.msrp", &first_len);
+    char *raw = read_file("tests/vectors/4975-11.6-report.msrp", &first_len);
     size_t second = (size_t)(strstr(raw, "MSRP dkei38sd") - raw);
     ck_assert_int_eq(json_integer_value(json_object_get(o[1], "offset")), (json_int_t)second);
     free(raw);
@@ -162,7 +162,7 @@ END_TEST
 
 START_TEST(decode_responses_and_stars)
 {
-    struct run_result r = run("decode -", "tests/vectors/4975-10.3-chunked.msrp");
+    struct run_result r = run("decode -", "tests/vectors/4975-11.3-chunked.msrp");
     ck_assert_int_eq(r.status, 0);
     json_t *o[4];
     ck_assert_uint_eq(json_lines(r.out, o, 4), 2);
@@ -174,7 +174,7 @@ START_TEST(decode_responses_and_stars)
     json_decref(o[1]);
     run_free(&r);
 
-    r = run("decode tests/vectors/4976-7-auth-responses.msrp", NULL);
+    r = run("decode tests/vectors/4976-5.1-auth-responses.msrp", NULL);
     ck_assert_int_eq(r.status, 0);
     ck_assert_uint_eq(json_lines(r.out, o, 4), 3);
     ck_assert_int_eq(json_integer_value(json_object_get(o[0], "status")), 401);
@@ -279,7 +279,7 @@ START_TEST(decode_truncated_stream)
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     size_t len;
-    char *raw = read_file("tests/vectors/4975-10.1-basic-im.msrp", &len);
+    char *raw = read_file("tests/vectors/4975-11.1-basic-im.msrp", &len);
     ck_assert_int_eq(write(fd, raw, len - 5), (ssize_t)(len - 5));
     close(fd);
     char *args;

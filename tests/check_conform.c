@@ -5,7 +5,10 @@
  * relay cases do the same against tests/fake_relay.c (correct, then with the case's
  * violation), and run against a real Kamailio relay (tests/testutil.c: installed as root
  * when missing, else a counted skip with its reason; a failure under REQUIRE_RELAY=1). Every
- * serve listens on a port the kernel picks, and is ready once it has printed its URI.
+ * serve listens on a port the kernel picks, and is ready once it has printed its URI. A case whose level is MAY or none (the RFC sentence has
+ * no MUST or SHOULD) cannot fail: against its wrong peer it must report info instead. Ids are
+ * a contract (tests/conformance-ids.txt), and the requirements list and its generated
+ * coverage document must agree with the cases.
  */
 #include <check.h>
 #include <signal.h>
@@ -47,6 +50,44 @@ static int run(const char *cmd)
     return WEXITSTATUS(st);
 }
 
+/* Every case file of the suite, loaded; the caller frees them with free_cases(). */
+struct case_list {
+    struct scenario *sc; /* 128 of them */
+    size_t n;
+};
+
+static void load_all_cases(struct case_list *cl)
+{
+    FILE *ls = popen("ls scenarios/conformance/*.json | grep -v /requirements.json", "r");
+    ck_assert_ptr_nonnull(ls);
+    char file[512];
+    cl->n = 0;
+    cl->sc = calloc(128, sizeof(*cl->sc));
+    ck_assert_ptr_nonnull(cl->sc);
+    while (fgets(file, sizeof file, ls) != NULL) {
+        file[strcspn(file, "\n")] = '\0';
+        char err[512];
+        ck_assert_int_lt(cl->n, 128);
+        ck_assert_msg(scenario_load(file, &cl->sc[cl->n], err, sizeof err) == 0, "%s", err);
+        cl->n++;
+    }
+    pclose(ls);
+}
+
+static void free_cases(struct case_list *cl)
+{
+    for (size_t i = 0; i < cl->n; i++)
+        scenario_free(&cl->sc[i]);
+    free(cl->sc);
+}
+
+/* What a case must report against its wrong peer: fail for a MUST, non-strict for a SHOULD
+ * (exit 1 under --strict), info for a MAY or a sentence without a keyword (exit 0). */
+static const char *unmet_word(const struct scenario_case *k)
+{
+    return k->level == CASE_MUST ? "fail" : k->level == CASE_SHOULD ? "non-strict" : "info";
+}
+
 START_TEST(test_all_pass_against_serve)
 {
     struct test_serve sv;
@@ -79,35 +120,107 @@ START_TEST(test_all_pass_against_serve)
 }
 END_TEST
 
-/* Every target case, against the wrong peer made for it, must fail (exit 1). */
+/* RFC 4975 7.1.3 lets a receiver send a success REPORT per chunk, each covering that chunk
+ * (serve --violate per-chunk-reports, which breaks no rule): every case still passes. The
+ * cases before the fix took the first REPORT and wanted it to cover 1-N/N, and failed three. */
+START_TEST(test_all_pass_against_per_chunk_reports)
+{
+    struct test_serve sv;
+    start_serve(&sv, "per-chunk-reports");
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[128];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1",
+             msrpload_binary(), (unsigned)sv.port, path);
+    int rc = run(cmd);
+    test_serve_stop(&sv);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "pass  4975-7.3.1/out-of-order-chunks") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "pass  4975-7.1.3/overlapping-chunks-reported") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "pass  4975-7.1.3/chunked-message-reported") != NULL, "%s", out);
+    ck_assert(strstr(out, "\nfail  ") == NULL && strstr(out, "\ninfo  ") == NULL);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* An expect step's unobservable_if ends the case "unobservable" (not counted, exit 0) when
+ * the outcome is one of its statuses: here the 200 every peer gives to the chunked message. */
+START_TEST(test_unobservable_verdict)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[160];
+    snprintf(cmd, sizeof cmd,
+             "sed 's/\"unobservable_if\": \\[/\"unobservable_if\": [200, /' "
+             "scenarios/conformance/4975-7.1.1_large-chunk-received.json > %s/case.json && "
+             "grep -q '\"unobservable_if\": \\[200, ' %s/case.json",
+             t.dir, t.dir);
+    ck_assert_int_eq(run(cmd), 0);
+    struct test_serve sv;
+    start_serve(&sv, NULL);
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --cases %s --target 'msrp://127.0.0.1:%u/s1;tcp' --tap "
+             "> %s 2>&1",
+             msrpload_binary(), t.dir, (unsigned)sv.port, path);
+    int rc = run(cmd);
+    test_serve_stop(&sv);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "ok 1 - 4975-7.1.1/large-chunk-received # SKIP unobservable: "
+                              "the message's outcome is 200") != NULL,
+                  "%s", out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* Runs one case with --strict, output in path; returns the exit code. */
+static int conform_target_case(uint16_t port, const char *id, const char *path)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' --case '%s' > %s 2>&1",
+             msrpload_binary(), (unsigned)port, id, path);
+    return run(cmd);
+}
+
+/* Every target case, against the wrong peer made for it, reports what its level calls for:
+ * fail (exit 1), non-strict (exit 1 under --strict) or info (exit 0). */
 START_TEST(test_each_case_fails_against_its_wrong_peer)
 {
-    FILE *ls = popen("ls scenarios/conformance/4975-*.json", "r");
-    ck_assert_ptr_nonnull(ls);
-    char file[512];
+    struct case_list cl;
+    load_all_cases(&cl);
+    struct tmp t;
+    tmp_make(&t);
+    char path[128];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
     int checked = 0;
-    while (fgets(file, sizeof file, ls) != NULL) {
-        file[strcspn(file, "\n")] = '\0';
-        struct scenario sc;
-        char err[512];
-        ck_assert_msg(scenario_load(file, &sc, err, sizeof err) == 0, "%s", err);
-        ck_assert_msg(sc.kase->wrong_peer[0] != '\0', "%s has no wrong_peer", file);
+    for (size_t i = 0; i < cl.n; i++) {
+        const struct scenario_case *k = cl.sc[i].kase;
+        if (k->needs != CASE_TARGET)
+            continue;
+        ck_assert_msg(k->wrong_peer[0] != '\0', "%s has no wrong_peer", k->id);
         struct test_serve sv;
-        start_serve(&sv, sc.kase->wrong_peer);
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd,
-                 "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' --case '%s' "
-                 ">/dev/null 2>&1",
-                 msrpload_binary(), (unsigned)sv.port, sc.kase->id);
-        int rc = run(cmd);
+        start_serve(&sv, k->wrong_peer);
+        int rc = conform_target_case(sv.port, k->id, path);
         test_serve_stop(&sv);
-        ck_assert_msg(rc == 1, "%s passed (exit %d) against serve --violate %s", sc.kase->id,
-                      rc, sc.kase->wrong_peer);
-        scenario_free(&sc);
+        char *out = read_text(path);
+        char want[160];
+        snprintf(want, sizeof want, "%s  %s", unmet_word(k), k->id);
+        ck_assert_msg(strstr(out, want) != NULL && rc == (k->level <= CASE_SHOULD ? 1 : 0),
+                      "%s: exit %d against serve --violate %s, expected \"%s\":\n%s", k->id, rc,
+                      k->wrong_peer, want, out);
+        free(out);
         checked++;
     }
-    pclose(ls);
-    ck_assert_int_ge(checked, 20);
+    free_cases(&cl);
+    tmp_remove(&t);
+    ck_assert_int_ge(checked, 23);
 }
 END_TEST
 
@@ -124,8 +237,9 @@ static int conform_relay(uint16_t port, const char *cases, const char *outfile)
     fclose(f);
     snprintf(cmd, sizeof cmd,
              "%s conform --strict --relay 'msrp://127.0.0.1:%u;tcp' --relay-user alice "
-             "--relay-password-file %s --case '%s' > %s 2>&1",
-             msrpload_binary(), (unsigned)port, pw, cases, outfile);
+             "--relay-password-file %s %s%s%s > %s 2>&1",
+             msrpload_binary(), (unsigned)port, pw, cases[0] != '\0' ? "--case '" : "", cases,
+             cases[0] != '\0' ? "'" : "", outfile);
     int rc = run(cmd);
     tmp_remove(&t);
     return rc;
@@ -141,58 +255,57 @@ START_TEST(test_relay_cases_pass_against_fake_relay)
     tmp_make(&t);
     char path[128];
     snprintf(path, sizeof path, "%s/out.txt", t.dir);
-    int rc = conform_relay(port, "4976-", path);
+    int rc = conform_relay(port, "", path);
     fake_relay_stop(pid);
     char *out = read_text(path);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
     int passed = 0;
-    for (const char *q = out; (q = strstr(q, "pass  4976-")) != NULL; q++)
+    for (const char *q = out; (q = strstr(q, "pass  ")) != NULL; q++)
         passed++;
-    ck_assert_msg(passed == 12, "%d relay cases passed:\n%s", passed, out);
+    ck_assert_msg(passed == 13, "%d relay cases passed:\n%s", passed, out);
+    ck_assert(strstr(out, "info  ") == NULL);
     ck_assert(strstr(out, "fail  ") == NULL);
     free(out);
     tmp_remove(&t);
 }
 END_TEST
 
-/* Every relay case, against the fake relay breaking exactly its rule, must fail (exit 1). */
+/* Every relay case, against the fake relay breaking exactly its rule, reports what its level
+ * calls for (fail and exit 1 for a MUST, info and exit 0 for a sentence without a keyword). */
 START_TEST(test_each_relay_case_fails_against_its_wrong_relay)
 {
-    FILE *ls = popen("ls scenarios/conformance/4976-*.json", "r");
-    ck_assert_ptr_nonnull(ls);
-    char file[512];
+    struct case_list cl;
+    load_all_cases(&cl);
     int checked = 0;
     struct tmp t;
     tmp_make(&t);
     char path[128];
     snprintf(path, sizeof path, "%s/out.txt", t.dir);
-    while (fgets(file, sizeof file, ls) != NULL) {
-        file[strcspn(file, "\n")] = '\0';
-        struct scenario sc;
-        char err[512];
-        ck_assert_msg(scenario_load(file, &sc, err, sizeof err) == 0, "%s", err);
-        ck_assert_msg(fake_relay_known_violation(sc.kase->wrong_peer),
-                      "%s: wrong_peer \"%s\" is not a fake relay violation", file,
-                      sc.kase->wrong_peer);
+    for (size_t i = 0; i < cl.n; i++) {
+        const struct scenario_case *k = cl.sc[i].kase;
+        if (k->needs != CASE_RELAY)
+            continue;
+        ck_assert_msg(fake_relay_known_violation(k->wrong_peer),
+                      "%s: wrong_peer \"%s\" is not a fake relay violation", k->id,
+                      k->wrong_peer);
         uint16_t port = 0;
-        pid_t pid = fake_relay_start(sc.kase->wrong_peer, &port);
+        pid_t pid = fake_relay_start(k->wrong_peer, &port);
         ck_assert_int_gt(pid, 0);
-        int rc = conform_relay(port, sc.kase->id, path);
+        int rc = conform_relay(port, k->id, path);
         fake_relay_stop(pid);
         char *out = read_text(path);
-        /* Exit 1 and a fail line for this case: not exit 3 from a set-up that broke. */
+        /* The case's own verdict, not exit 3 from a set-up that broke. */
         char want[160];
-        snprintf(want, sizeof want, "fail  %s", sc.kase->id);
-        ck_assert_msg(rc == 1 && strstr(out, want) != NULL,
-                      "%s: exit %d against the fake relay with %s:\n%s", sc.kase->id, rc,
-                      sc.kase->wrong_peer, out);
+        snprintf(want, sizeof want, "%s  %s", unmet_word(k), k->id);
+        ck_assert_msg(rc == (k->level <= CASE_SHOULD ? 1 : 0) && strstr(out, want) != NULL,
+                      "%s: exit %d against the fake relay with %s, expected \"%s\":\n%s", k->id,
+                      rc, k->wrong_peer, want, out);
         free(out);
-        scenario_free(&sc);
         checked++;
     }
-    pclose(ls);
+    free_cases(&cl);
     tmp_remove(&t);
-    ck_assert_int_eq(checked, 12);
+    ck_assert_int_eq(checked, 13);
 }
 END_TEST
 
@@ -201,7 +314,13 @@ START_TEST(test_usage_and_list)
     char cmd[512];
     snprintf(cmd, sizeof cmd, "%s conform >/dev/null 2>&1", msrpload_binary());
     ck_assert_int_eq(run(cmd), 2);
-    snprintf(cmd, sizeof cmd, "%s conform --list | grep -q '^4976-5.1/auth-required'",
+    snprintf(cmd, sizeof cmd, "%s conform --list | grep -q '^4976-5.1/auth-challenge'",
+             msrpload_binary());
+    ck_assert_int_eq(run(cmd), 0);
+    /* An old id still selects the case it became. */
+    snprintf(cmd, sizeof cmd,
+             "%s conform --list --case 4975-7.3/501-unknown-method | grep -q "
+             "'^4975-12/501-unknown-method '",
              msrpload_binary());
     ck_assert_int_eq(run(cmd), 0);
     /* Nothing listens there: exit 3. */
@@ -231,7 +350,7 @@ START_TEST(test_relay_cases_against_kamailio)
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "echo alice-secret > %s/pw && %s conform --relay '%s' --relay-user alice "
-             "--relay-password-file %s/pw --case 4976- > %s/out.txt 2>&1",
+             "--relay-password-file %s/pw > %s/out.txt 2>&1",
              t.dir, msrpload_binary(), relay.uri, t.dir, t.dir);
     int rc = run(cmd);
     test_relay_stop(&relay);
@@ -239,11 +358,114 @@ START_TEST(test_relay_cases_against_kamailio)
     snprintf(path, sizeof path, "%s/out.txt", t.dir);
     char *out = read_text(path);
     /* What docs/interop.md records: these pass, and the relay generates no failure REPORT. */
-    ck_assert_msg(strstr(out, "pass  4976-7.3/use-path") != NULL, "%s", out);
-    ck_assert_msg(strstr(out, "pass  4976-7.4/relayed-unchanged") != NULL, "%s", out);
-    ck_assert_msg(strstr(out, "pass  4976-7.3/digest-challenge") != NULL, "%s", out);
-    ck_assert_msg(strstr(out, "fail  4976-7.5/failure-reported-back") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "pass  4976-6.3/use-path-and-expires") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "pass  4976-6.4.1/send-forwarded-paths") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "pass  4976-9.1/challenge-qop") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "fail  4976-6.4.3/failure-reported-back") != NULL, "%s", out);
     ck_assert_int_eq(rc, 1);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* Ids are a contract: every id ever published (tests/conformance-ids.txt) is still a case's
+ * id or one of its aliases, so an expected-failure list built on it keeps working. */
+START_TEST(test_ids_never_disappear)
+{
+    struct case_list cl;
+    load_all_cases(&cl);
+    FILE *f = fopen("tests/conformance-ids.txt", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    int ids = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] == '\0' || line[0] == '#')
+            continue;
+        bool found = false;
+        for (size_t i = 0; i < cl.n && !found; i++) {
+            const struct scenario_case *k = cl.sc[i].kase;
+            found = strcmp(k->id, line) == 0;
+            for (unsigned a = 0; a < k->num_aliases && !found; a++)
+                found = strcmp(k->aliases[a], line) == 0;
+        }
+        ck_assert_msg(found, "the published id %s is neither a case id nor an alias", line);
+        ids++;
+    }
+    fclose(f);
+    /* And every current id is published. */
+    for (size_t i = 0; i < cl.n; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "grep -qx '%s' tests/conformance-ids.txt", cl.sc[i].kase->id);
+        ck_assert_msg(run(cmd) == 0, "%s is missing from tests/conformance-ids.txt",
+                      cl.sc[i].kase->id);
+    }
+    free_cases(&cl);
+    ck_assert_int_ge(ids, 36);
+}
+END_TEST
+
+/* Copies the suite into t, then runs the shell command then (in t's folder). */
+static void broken_copy(const struct tmp *t, const char *then)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "cp scenarios/conformance/*.json %s/ && cd %s && %s", t->dir,
+             t->dir, then);
+    ck_assert_int_eq(run(cmd), 0);
+}
+
+/* Runs --coverage on the cases in dir; returns the exit code, stderr in *err (malloc'd). */
+static int coverage_of(const char *dir, char **err)
+{
+    char cmd[1024], path[256];
+    snprintf(path, sizeof path, "%s/err.txt", dir);
+    snprintf(cmd, sizeof cmd, "%s conform --coverage --cases %s > /dev/null 2> %s",
+             msrpload_binary(), dir, path);
+    int rc = run(cmd);
+    *err = read_text(path);
+    return rc;
+}
+
+/* The requirements list agrees with the cases, and docs/conformance-coverage.md is what
+ * --coverage --markdown prints today. */
+START_TEST(test_coverage_table)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[160];
+    snprintf(path, sizeof path, "%s/cov.txt", t.dir);
+    snprintf(cmd, sizeof cmd, "%s conform --coverage > %s 2>&1", msrpload_binary(), path);
+    int rc = run(cmd);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert(strstr(out, "4975-7.1.3/report-received-bytes") != NULL);
+    ck_assert(strstr(out, "requirements listed (") != NULL);
+    ck_assert(strstr(out, "of the observable MUSTs covered") != NULL);
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --coverage --markdown > %s/cov.md && cmp -s %s/cov.md "
+             "docs/conformance-coverage.md",
+             msrpload_binary(), t.dir, t.dir);
+    ck_assert_msg(run(cmd) == 0, "docs/conformance-coverage.md is stale: regenerate it with "
+                                 "msrpload conform --coverage --markdown");
+    tmp_remove(&t);
+
+    /* A case citing a requirement that is not listed. */
+    tmp_make(&t);
+    broken_copy(&t, "sed -i 's|\"4975-7.2/response-tid\"|\"4975-7.2/nowhere\"|' "
+                    "4975-7.2_response-tid.json");
+    rc = coverage_of(t.dir, &out);
+    ck_assert_msg(rc == 2 && strstr(out, "4975-7.2/nowhere is not listed") != NULL,
+                  "exit %d: %s", rc, out);
+    free(out);
+    tmp_remove(&t);
+
+    /* A requirement left with neither a case nor a reason (its only case removed). */
+    tmp_make(&t);
+    broken_copy(&t, "rm 4975-12_501-unknown-method.json");
+    rc = coverage_of(t.dir, &out);
+    ck_assert_msg(rc == 2 && strstr(out, "4975-12/501-unknown-method has no case and no reason"),
+                  "exit %d: %s", rc, out);
     free(out);
     tmp_remove(&t);
 }
@@ -256,6 +478,10 @@ Suite *make_conform_suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_usage_and_list);
     tcase_add_test(tc, test_all_pass_against_serve);
+    tcase_add_test(tc, test_all_pass_against_per_chunk_reports);
+    tcase_add_test(tc, test_unobservable_verdict);
+    tcase_add_test(tc, test_ids_never_disappear);
+    tcase_add_test(tc, test_coverage_table);
     tcase_add_test(tc, test_each_case_fails_against_its_wrong_peer);
     tcase_add_test(tc, test_relay_cases_pass_against_fake_relay);
     tcase_add_test(tc, test_each_relay_case_fails_against_its_wrong_relay);

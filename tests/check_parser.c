@@ -183,16 +183,16 @@ struct vector_expect {
 static const struct vector_expect vectors[] = {
     {"4975-4-send.msrp", 1, MSRP_REQUEST, "a786hjs2", MSRP_METHOD_SEND, 5, 23, '$'},
     {"4975-4-response.msrp", 1, MSRP_RESPONSE, "a786hjs2", 200, 2, 0, '$'},
-    {"4975-10.1-basic-im.msrp", 2, MSRP_REQUEST, "d93kswow", MSRP_METHOD_SEND, 5, 14, '$'},
-    {"4975-10.2-xhtml.msrp", 1, MSRP_REQUEST, "1s2d3f4g", MSRP_METHOD_SEND, 5, 343, '$'},
-    {"4975-10.3-chunked.msrp", 2, MSRP_REQUEST, "7443ds", MSRP_METHOD_SEND, 5, 77, '$'},
+    {"4975-11.1-basic-im.msrp", 2, MSRP_REQUEST, "d93kswow", MSRP_METHOD_SEND, 5, 14, '$'},
+    {"4975-11.2-xhtml.msrp", 1, MSRP_REQUEST, "1s2d3f4g", MSRP_METHOD_SEND, 5, 343, '$'},
+    {"4975-11.3-chunked.msrp", 2, MSRP_REQUEST, "7443ds", MSRP_METHOD_SEND, 5, 77, '$'},
     {"4975-7.1.1-interrupted.msrp", 2, MSRP_REQUEST, "a786hjs2", MSRP_METHOD_SEND, 5, 56, '#'},
-    {"4975-10.5-report.msrp", 2, MSRP_REQUEST, "5sdkd", MSRP_METHOD_SEND, 7, 14, '$'},
-    {"4975-7.3-failure-report.msrp", 3, MSRP_REQUEST, "xy3Gh7p0", MSRP_METHOD_SEND, 6, 5, '$'},
+    {"4975-11.6-report.msrp", 2, MSRP_REQUEST, "5sdkd", MSRP_METHOD_SEND, 7, 14, '$'},
+    {"4975-7.1.4-failure-report.msrp", 3, MSRP_REQUEST, "xy3Gh7p0", MSRP_METHOD_SEND, 6, 5, '$'},
     {"4975-7.1-empty-send.msrp", 1, MSRP_REQUEST, "ubk2Bind", MSRP_METHOD_SEND, 4, 0, '$'},
-    {"4976-7-auth.msrp", 2, MSRP_REQUEST, "49fh", MSRP_METHOD_AUTH, 2, 0, '$'},
-    {"4976-7-auth-responses.msrp", 3, MSRP_RESPONSE, "49fh", 401, 3, 0, '$'},
-    {"4976-7-relayed-send.msrp", 2, MSRP_REQUEST, "6aef", MSRP_METHOD_SEND, 5, 14, '$'},
+    {"4976-5.1-auth.msrp", 2, MSRP_REQUEST, "49fh", MSRP_METHOD_AUTH, 2, 0, '$'},
+    {"4976-5.1-auth-responses.msrp", 3, MSRP_RESPONSE, "49fh", 401, 3, 0, '$'},
+    {"4976-3-relayed-send.msrp", 2, MSRP_REQUEST, "6aef", MSRP_METHOD_SEND, 5, 14, '$'},
     {"unknown-method-and-ext.msrp", 2, MSRP_REQUEST, "u8sT11ab", MSRP_METHOD_OTHER, 4, 0, '$'},
     {"lookalike-bodies.msrp", 1, MSRP_REQUEST, "abcd1234", MSRP_METHOD_SEND, 6, 226, '+'},
 };
@@ -285,7 +285,7 @@ START_TEST(vector_details)
 {
     /* Values the session layer relies on, from the Failure-Report / REPORT example. */
     size_t len;
-    char *data = read_file(VECTORS_DIR "/4975-10.5-report.msrp", &len);
+    char *data = read_file(VECTORS_DIR "/4975-11.6-report.msrp", &len);
     struct msrp_parser p;
     struct msrp_header headers[16];
     struct msrp_chunk c = {.headers = headers, .headers_cap = 16};
@@ -315,7 +315,7 @@ START_TEST(vector_details)
     ck_assert_uint_eq(p.stream_offset, len);
     free(data);
 
-    data = read_file(VECTORS_DIR "/4975-10.3-chunked.msrp", &len);
+    data = read_file(VECTORS_DIR "/4975-11.3-chunked.msrp", &len);
     msrp_parser_init(&p, NULL);
     r = msrp_parse(&p, data, len, &c);
     ck_assert_int_gt(r, 0);
@@ -324,7 +324,7 @@ START_TEST(vector_details)
     ck_assert_uint_eq(c.byte_range.total, MSRP_RANGE_UNKNOWN);
     free(data);
 
-    data = read_file(VECTORS_DIR "/4976-7-relayed-send.msrp", &len);
+    data = read_file(VECTORS_DIR "/4976-3-relayed-send.msrp", &len);
     msrp_parser_init(&p, NULL);
     r = msrp_parse(&p, data, len, &c);
     ck_assert_int_gt(r, 0);

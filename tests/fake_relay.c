@@ -33,7 +33,7 @@ static const char *const violations[] = {
     "relay-without-auth", "keep-malformed-open", "no-481",        "respond-fr-no",
     "answer-report",      "accept-bad-password", "no-qop",        "no-423",
     "no-use-path",        "keep-from-path",      "drop-reports",  "no-failure-report",
-    NULL};
+    "no-challenge",       NULL};
 
 struct rconn {
     int fd;
@@ -238,6 +238,8 @@ static void on_auth(int i, const char *b, const struct frame *f)
         snprintf(extra, sizeof extra,
                  "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"%s\"%s\r\n", c->nonce,
                  viol("no-qop") ? "" : ", qop=\"auth\"");
+        if (viol("no-challenge")) /* a 401 that gives the client nothing to answer */
+            extra[0] = '\0';
         reply(i, b, f, 401, "Unauthorized", extra);
         return;
     }

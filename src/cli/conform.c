@@ -3,9 +3,11 @@
  * scenarios/conformance/) against an endpoint or a relay, one line per case, with TAP, JUnit
  * and JSON reports for CI.
  *
- * Cases run one after the other, each on fresh connections (src/conform/exec.c). The exit code
- * counts MUST cases only, unless --strict: a SHOULD that fails is printed and reported, but it
- * does not fail the run.
+ * Cases run one after the other, each on fresh connections (src/conform/exec.c). A case that is
+ * not met gets the verdict its level calls for (conform.h): fail for a MUST, non-strict for a
+ * SHOULD, info for a MAY or a sentence without a keyword. The exit code counts fails only,
+ * unless --strict, which counts non-strict too; info never counts. --coverage prints the
+ * requirements list against the cases (src/conform/coverage.c) and runs nothing.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include "report/jsonw.h"
 
 #define MAX_CASES 512
+#define REQUIREMENTS_FILE "requirements.json"
 #define MAX_SELECT 32
 
 static void conform_usage(FILE *out)
@@ -29,13 +32,23 @@ static void conform_usage(FILE *out)
             "                        [--list] [--case ID-or-prefix ...] [--strict] [--tap]\n"
             "                        [--junit FILE] [--json FILE] [--cases DIR]\n"
             "                        [--timeout-scale X] [--verbose]\n"
+            "       msrpload conform --coverage [--markdown] [--cases DIR]\n"
             "\n"
             "Checks an MSRP endpoint (RFC 4975) or relay (RFC 4976) against the requirements of\n"
             "the RFCs that can be seen on the wire. Each case is a file under the cases folder\n"
-            "(scenarios/conformance/README.md), named by RFC and section, e.g.\n"
-            "4975-7.2/response-tid. Prints one line per case, pass, fail or skip and its id;\n"
-            "under a failure, the requirement, what was expected, what was observed and the\n"
-            "wire exchange (a> sent by endpoint a, a< received; CR and LF written as \\r \\n).\n"
+            "(scenarios/conformance/README.md), named by the RFC and section of the sentence it\n"
+            "checks, e.g. 4975-7.2/response-tid. Prints one line per case and its verdict:\n"
+            "  pass          the peer did what the case expects\n"
+            "  fail          a MUST not met\n"
+            "  non-strict    a SHOULD not met (counts only with --strict)\n"
+            "  info          behaviour the RFC allows (MAY) or names without a keyword was\n"
+            "                not seen: reported, never failing\n"
+            "  unobservable  the peer's answer hides what the case checks (e.g. a 413 to a\n"
+            "                message it needed taken): the reason, not counted\n"
+            "  skip          the run lacks what the case needs: the reason\n"
+            "Under fail, non-strict and info: the requirement, what was expected, what was\n"
+            "observed and the wire exchange (a> sent by endpoint a, a< received; CR and LF\n"
+            "written as \\r \\n).\n"
             "\n"
             "options:\n"
             "  --target URI         the endpoint under test: a session URI it answers, e.g.\n"
@@ -48,8 +61,14 @@ static void conform_usage(FILE *out)
             "                       its password: the first line of FILE\n"
             "  --list               list the selected cases (id, level, needs, title); run nothing\n"
             "  --case ID            run the case with this id, or every case whose id starts\n"
-            "                       with it (4975-7.1 or 4976-); may repeat\n"
-            "  --strict             SHOULD cases count too: any failure makes the exit code 1\n"
+            "                       with it (4975-7.1 or 4976-); an id a case had before (its\n"
+            "                       aliases, see the README's table) selects it too; may repeat\n"
+            "  --strict             SHOULD cases count too: non-strict makes the exit code 1\n"
+            "  --coverage           print the requirements list (requirements.json in the cases\n"
+            "                       folder) with the cases that cover each, or why none does,\n"
+            "                       and the counts; run nothing\n"
+            "  --markdown           with --coverage: as the Markdown document\n"
+            "                       docs/conformance-coverage.md\n"
             "  --tap                write TAP version 13 on standard output instead of the lines\n"
             "  --junit FILE         write a JUnit XML report: one testsuite per RFC section\n"
             "  --json FILE          write every result as JSON\n"
@@ -57,9 +76,11 @@ static void conform_usage(FILE *out)
             "  --timeout-scale X    multiply every timeout by X (a slow peer or link; default 1)\n"
             "  --verbose            print the wire exchange of passing cases too\n"
             "\n"
-            "exit codes: 0 every selected MUST case passed (with --strict: every case), 1 a case\n"
-            "            that counts failed, 2 usage error or a case file that does not load,\n"
-            "            3 the target or relay could not be reached (or authenticated with)\n");
+            "exit codes: 0 no case failed (with --strict: none failed or was non-strict; info\n"
+            "            never counts), 1 a case that counts failed, 2 usage error, a case file\n"
+            "            that does not load, or (--coverage) a requirements list that does not\n"
+            "            agree with the cases, 3 the target or relay could not be reached (or\n"
+            "            authenticated with)\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -100,7 +121,7 @@ static int load_cases(const char *dir, struct item **items, size_t cap)
     struct dirent *de;
     int rc = 0;
     while ((de = readdir(d)) != NULL) {
-        if (!ends_with(de->d_name, ".json"))
+        if (!ends_with(de->d_name, ".json") || strcmp(de->d_name, REQUIREMENTS_FILE) == 0)
             continue;
         if (n == cap) {
             fprintf(stderr, "msrpload conform: more than %zu case files in %s\n", cap, dir);
@@ -150,7 +171,17 @@ static int load_cases(const char *dir, struct item **items, size_t cap)
 
 static const char *level_name(enum case_level l)
 {
-    return l == CASE_MUST ? "MUST" : "SHOULD";
+    switch (l) {
+    case CASE_MUST:
+        return "MUST";
+    case CASE_SHOULD:
+        return "SHOULD";
+    case CASE_MAY:
+        return "MAY";
+    case CASE_NONE:
+        break;
+    }
+    return "none";
 }
 
 /* Prints text indented, every line behind prefix. */
@@ -169,7 +200,7 @@ static void print_detail(FILE *f, const struct item *it)
 {
     const struct scenario_case *k = it->sc.kase;
     fprintf(f, "      %s (RFC %s section %s, %s)\n", k->title, k->rfc, k->section,
-            level_name(k->level));
+            k->level == CASE_NONE ? "no keyword" : level_name(k->level));
     fprintf(f, "      requirement: %s\n", k->requirement);
     fprintf(f, "      expected:    %s\n", k->expected);
     if (it->r.observed[0] != '\0')
@@ -241,6 +272,8 @@ static int write_junit(const char *path, struct item **items, size_t n, bool str
         char sec[48], other[48];
         section_of(items[i]->sc.kase, sec, sizeof sec);
         size_t j = i, tests = 0, failures = 0, skipped = 0;
+        /* Failures are fails and non-stricts (a SHOULD failure outside --strict is still shown:
+         * the exit code says whether it counts); info is a passed test with the observation. */
         double secs = 0;
         for (; j < n; j++) {
             section_of(items[j]->sc.kase, other, sizeof other);
@@ -248,9 +281,10 @@ static int write_junit(const char *path, struct item **items, size_t n, bool str
                 break;
             tests++;
             secs += items[j]->r.seconds;
-            if (!items[j]->ran || items[j]->r.verdict == CONFORM_SKIP)
+            if (!items[j]->ran || items[j]->r.verdict == CONFORM_SKIP ||
+                items[j]->r.verdict == CONFORM_UNOBSERVABLE)
                 skipped++;
-            else if (items[j]->r.verdict != CONFORM_PASS)
+            else if (items[j]->r.verdict != CONFORM_PASS && items[j]->r.verdict != CONFORM_INFO)
                 failures++;
         }
         fprintf(f,
@@ -263,15 +297,24 @@ static int write_junit(const char *path, struct item **items, size_t n, bool str
             fprintf(f, "    <testcase classname=\"rfc%s.%s\" name=\"", k->rfc, k->section);
             xml_text(f, k->id);
             fprintf(f, " (%s)\" time=\"%.3f\">\n", level_name(k->level), it->r.seconds);
-            if (!it->ran || it->r.verdict == CONFORM_SKIP) {
-                fprintf(f, "      <skipped message=\"");
+            if (!it->ran || it->r.verdict == CONFORM_SKIP ||
+                it->r.verdict == CONFORM_UNOBSERVABLE) {
+                fprintf(f, "      <skipped message=\"%s", it->r.verdict == CONFORM_UNOBSERVABLE
+                                                             ? "unobservable: "
+                                                             : "");
                 xml_text(f, it->ran ? it->r.observed : "not run");
                 fprintf(f, "\"/>\n");
+            } else if (it->r.verdict == CONFORM_INFO) {
+                fprintf(f, "      <system-out>");
+                char head[4096];
+                snprintf(head, sizeof head, "info (%s, never failing): %s\nrequirement: %s\n",
+                         level_name(k->level), it->r.observed, k->requirement);
+                xml_cdata(f, head);
+                fprintf(f, "</system-out>\n");
             } else if (it->r.verdict != CONFORM_PASS) {
-                /* A SHOULD failure outside --strict is still reported as a failure: CI
-                 * shows it, and the exit code says whether it counts. */
-                fprintf(f, "      <failure type=\"%s%s\" message=\"", level_name(k->level),
-                        k->level == CASE_SHOULD && !strict ? " (not counted)" : "");
+                fprintf(f, "      <failure type=\"%s%s\" message=\"",
+                        conform_verdict_name(it->r.verdict),
+                        it->r.verdict == CONFORM_NON_STRICT && !strict ? " (not counted)" : "");
                 xml_text(f, it->r.observed);
                 fprintf(f, "\">");
                 char head[4096];
@@ -320,6 +363,17 @@ static int write_json(const char *path, struct item **items, size_t n, const cha
         json_str_field(f, "section", k->section, true);
         json_str_field(f, "level", level_name(k->level), true);
         json_str_field(f, "title", k->title, true);
+        fprintf(f, ",\"aliases\":[");
+        for (unsigned a = 0; a < k->num_aliases; a++) {
+            fprintf(f, "%s", a == 0 ? "" : ",");
+            jsonw_string(f, k->aliases[a], strlen(k->aliases[a]));
+        }
+        fprintf(f, "],\"requirements\":[");
+        for (unsigned a = 0; a < k->num_requirements; a++) {
+            fprintf(f, "%s", a == 0 ? "" : ",");
+            jsonw_string(f, k->requirements[a], strlen(k->requirements[a]));
+        }
+        fprintf(f, "]");
         json_str_field(f, "requirement", k->requirement, true);
         json_str_field(f, "expected", k->expected, true);
         json_str_field(f, "result",
@@ -347,13 +401,19 @@ static void tap_yaml_line(const char *key, const char *v)
 
 /* ---- the command -------------------------------------------------------------------------- */
 
-static bool selected(const char *id, char **sel, size_t nsel)
+/* A case is selected by its id or one of its old ids (aliases), whole or by prefix. */
+static bool selected(const struct scenario_case *k, char **sel, size_t nsel)
 {
     if (nsel == 0)
         return true;
-    for (size_t i = 0; i < nsel; i++)
-        if (strncmp(id, sel[i], strlen(sel[i])) == 0)
+    for (size_t i = 0; i < nsel; i++) {
+        size_t n = strlen(sel[i]);
+        if (strncmp(k->id, sel[i], n) == 0)
             return true;
+        for (unsigned a = 0; a < k->num_aliases; a++)
+            if (strncmp(k->aliases[a], sel[i], n) == 0)
+                return true;
+    }
     return false;
 }
 
@@ -381,7 +441,8 @@ int cmd_conform(int argc, char **argv)
     const char *dir = "scenarios/conformance";
     char *sel[MAX_SELECT];
     size_t nsel = 0;
-    bool list = false, strict = false, tap = false, verbose = false;
+    bool list = false, strict = false, tap = false, verbose = false, coverage = false,
+         markdown = false;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -395,6 +456,14 @@ int cmd_conform(int argc, char **argv)
         }
         if (strcmp(a, "--strict") == 0) {
             strict = true;
+            continue;
+        }
+        if (strcmp(a, "--coverage") == 0) {
+            coverage = true;
+            continue;
+        }
+        if (strcmp(a, "--markdown") == 0) {
+            markdown = true;
             continue;
         }
         if (strcmp(a, "--tap") == 0) {
@@ -443,7 +512,11 @@ int cmd_conform(int argc, char **argv)
                                    v);
         }
     }
-    if (!list) {
+    if (markdown && !coverage)
+        return usage_error("--markdown goes with --coverage%s", "");
+    if (coverage && (list || nsel > 0 || peer.target_uri != NULL || peer.relay_uri != NULL))
+        return usage_error("--coverage takes only --cases and --markdown%s", "");
+    if (!list && !coverage) {
         if ((peer.target_uri == NULL) == (peer.relay_uri == NULL))
             return usage_error("give either --target or --relay%s", "");
         if (peer.relay_uri != NULL && (peer.user == NULL || password_file == NULL))
@@ -458,7 +531,7 @@ int cmd_conform(int argc, char **argv)
         return EXIT_USAGE;
     size_t n = 0;
     for (int i = 0; i < loaded; i++) {
-        if (selected(items[i]->sc.kase->id, sel, nsel)) {
+        if (selected(items[i]->sc.kase, sel, nsel)) {
             items[n++] = items[i];
         } else {
             scenario_free(&items[i]->sc);
@@ -466,6 +539,23 @@ int cmd_conform(int argc, char **argv)
         }
     }
     int rc = EXIT_OK;
+    if (coverage) {
+        char path[4096], err[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, REQUIREMENTS_FILE);
+        const struct scenario **cases = calloc(n + 1, sizeof(*cases));
+        if (cases == NULL) {
+            rc = EXIT_USAGE;
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++)
+            cases[i] = &items[i]->sc;
+        if (conform_print_coverage(path, cases, n, markdown, stdout, err, sizeof err) != 0) {
+            fprintf(stderr, "msrpload conform: %s\n", err);
+            rc = EXIT_USAGE;
+        }
+        free(cases);
+        goto out;
+    }
     if (n == 0) {
         fprintf(stderr, "msrpload conform: no case matches the selection\n");
         return EXIT_USAGE;
@@ -494,7 +584,8 @@ int cmd_conform(int argc, char **argv)
         goto out;
     }
 
-    size_t passed = 0, failed = 0, failed_counted = 0, skipped = 0;
+    size_t passed = 0, failed = 0, non_strict = 0, info = 0, unobservable = 0, failed_counted = 0,
+           skipped = 0;
     bool unreachable = false;
     if (tap)
         printf("TAP version 13\n1..%zu\n", n);
@@ -515,25 +606,36 @@ int cmd_conform(int argc, char **argv)
             fprintf(stderr, "msrpload conform: %s: %s\n",
                     peer.target_uri != NULL ? peer.target_uri : peer.relay_uri, it->r.observed);
         }
-        bool counts = k->level == CASE_MUST || strict;
+        bool counts = v == CONFORM_FAIL || v == CONFORM_UNREACHABLE ||
+                      (v == CONFORM_NON_STRICT && strict);
         if (v == CONFORM_PASS)
             passed++;
         else if (v == CONFORM_SKIP)
             skipped++;
-        else {
+        else if (v == CONFORM_INFO)
+            info++;
+        else if (v == CONFORM_UNOBSERVABLE)
+            unobservable++;
+        else if (v == CONFORM_NON_STRICT)
+            non_strict++;
+        else
             failed++;
-            failed_counted += counts;
-        }
+        failed_counted += counts;
         if (tap) {
-            if (v == CONFORM_SKIP) {
-                printf("ok %zu - %s # SKIP %s\n", i + 1, k->id, it->r.observed);
+            if (v == CONFORM_SKIP || v == CONFORM_UNOBSERVABLE) {
+                printf("ok %zu - %s # SKIP %s%s\n", i + 1, k->id,
+                       v == CONFORM_UNOBSERVABLE ? "unobservable: " : "", it->r.observed);
                 continue;
             }
-            printf("%s %zu - %s%s\n", v == CONFORM_PASS ? "ok" : "not ok", i + 1, k->id,
-                   v != CONFORM_PASS && !counts ? " # TODO SHOULD, not counted without --strict"
-                                                : "");
+            /* info is ok (it never fails); a non-strict outside --strict is a TODO. */
+            bool ok = v == CONFORM_PASS || v == CONFORM_INFO;
+            printf("%s %zu - %s%s\n", ok ? "ok" : "not ok", i + 1, k->id,
+                   v == CONFORM_INFO         ? " (info: not seen, reported only)"
+                   : !ok && !counts ? " # TODO non-strict (a SHOULD), not counted without --strict"
+                                    : "");
             if (v != CONFORM_PASS) {
                 printf("  ---\n");
+                tap_yaml_line("verdict", conform_verdict_name(v));
                 tap_yaml_line("level", level_name(k->level));
                 tap_yaml_line("requirement", k->requirement);
                 tap_yaml_line("expected", k->expected);
@@ -545,21 +647,27 @@ int cmd_conform(int argc, char **argv)
             fflush(stdout);
             continue;
         }
-        const char *word = v == CONFORM_PASS ? "pass" : v == CONFORM_SKIP ? "skip" : "fail";
-        printf("%s  %s%s%s", word, k->id, k->level == CASE_SHOULD ? " (SHOULD)" : "",
+        const char *word = v == CONFORM_UNREACHABLE ? "fail" : conform_verdict_name(v);
+        printf("%s  %s%s%s", word, k->id,
+               k->level == CASE_MUST ? ""
+               : k->level == CASE_SHOULD ? " (SHOULD)"
+               : k->level == CASE_MAY    ? " (MAY)"
+                                         : " (no keyword)",
                v == CONFORM_UNREACHABLE ? " (unreachable)" : "");
-        if (v == CONFORM_SKIP)
+        if (v == CONFORM_SKIP || v == CONFORM_UNOBSERVABLE)
             printf(": %s", it->r.observed);
         printf("\n");
-        if (v == CONFORM_FAIL || v == CONFORM_UNREACHABLE || (verbose && v == CONFORM_PASS))
+        if (v == CONFORM_FAIL || v == CONFORM_NON_STRICT || v == CONFORM_INFO ||
+            v == CONFORM_UNREACHABLE || (verbose && v == CONFORM_PASS))
             print_detail(stdout, it);
         fflush(stdout);
     }
-    char summary[256];
+    char summary[320];
     snprintf(summary, sizeof summary,
-             "%zu cases: %zu passed, %zu failed (%zu counted%s), %zu skipped", n, passed, failed,
-             failed_counted, strict ? ", --strict" : "; SHOULD failures count with --strict",
-             skipped);
+             "%zu cases: %zu passed, %zu failed, %zu non-strict, %zu info, %zu unobservable, %zu "
+             "skipped (%zu counted%s)",
+             n, passed, failed, non_strict, info, unobservable, skipped, failed_counted,
+             strict ? ", --strict" : "; non-strict counts with --strict");
     if (tap)
         printf("# %s\n", summary);
     else

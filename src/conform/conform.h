@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "load/scenario.h"
@@ -41,18 +42,28 @@ struct conform_peer {
  */
 int conform_peer_resolve(struct conform_peer *p, char *err, size_t errlen);
 
+/* Verdicts in the manner of the Autobahn test suite: what a case that was not met means
+ * depends on the keyword of the RFC sentence it checks (the case's level). */
 enum conform_verdict {
     CONFORM_PASS = 0,
-    CONFORM_FAIL,
+    CONFORM_FAIL,        /* a MUST not met */
+    CONFORM_NON_STRICT,  /* a SHOULD not met: counts only with --strict */
+    CONFORM_INFO,        /* behaviour the RFC allows (MAY) or names without a keyword was not
+                            seen: reported, never failing */
+    CONFORM_UNOBSERVABLE,/* the peer's answer hides what the case checks (e.g. a 413 to a
+                            message the case needed taken): not counted, with the reason */
     CONFORM_SKIP,        /* the case needs what this run lacks (a relay, a target) */
     CONFORM_UNREACHABLE, /* the peer could not be reached or authenticated at all */
 };
+
+/* The verdict of a case of this level whose check was not met. */
+enum conform_verdict conform_verdict_unmet(enum case_level level);
 
 const char *conform_verdict_name(enum conform_verdict v);
 
 struct conform_result {
     enum conform_verdict verdict;
-    char observed[2048];   /* on failure: what was seen instead; on skip: why */
+    char observed[2048];   /* unless passed: what was seen instead; on skip: why */
     char *wire;            /* the exchange, quoted with direction markers (malloc'd; may be
                               NULL when nothing was exchanged) */
     double seconds;
@@ -63,5 +74,16 @@ void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
                       struct conform_result *r);
 
 void conform_result_free(struct conform_result *r);
+
+/*
+ * Prints the coverage table of the requirements list at path (requirements.json) against the
+ * given cases: one line per requirement (level, the cases that cover it or the reason none
+ * does) and a closing line with the counts; with markdown, the document
+ * docs/conformance-coverage.md. Returns 0, or -1 with a message in err naming the file and
+ * place: the list does not load, a case cites a requirement that is not listed, a requirement
+ * has neither a case nor a reason, or a covered one still gives a reason.
+ */
+int conform_print_coverage(const char *path, const struct scenario *const *cases,
+                           size_t ncases, bool markdown, FILE *out, char *err, size_t errlen);
 
 #endif

@@ -267,7 +267,7 @@ void relay_pair_calling_ended(struct lsession *ls)
 
 /*
  * Both AUTHs are over. On success each side's path is the relay's Use-Path for it: the caller
- * sends to its own relay path, then the answerer's (RFC 4976 section 6: To-Path = the sender's
+ * sends to its own relay path, then the answerer's (RFC 4976 section 5.1: To-Path = the sender's
  * Use-Path + the peer's Use-Path + the peer's URI), and the relays deliver the reverse list as
  * From-Path, which is what each session expects from its peer.
  */

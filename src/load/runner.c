@@ -283,8 +283,9 @@ static bool raw_check(struct lsession *ls, const struct step_raw *st, int status
                      status);
         break;
     case RAW_EXPECT_CLOSE:
-        /* RFC 4975 section 7.3: bytes that cannot be framed leave the receiver nothing but
-         * closing the connection. Only the peer closing counts, not the session failing. */
+        /* Bytes that break the RFC 4975 section 9 grammar leave the receiver nothing but
+         * closing the connection (no section says more). Only the peer closing counts, not
+         * the session failing. */
         if (why == MSRP_END_PEER_CLOSED)
             return true;
         if (ended)

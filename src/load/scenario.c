@@ -1137,7 +1137,10 @@ static int check_statuses(struct ctx *c, const json_t *v, int *statuses, unsigne
 
 static int compile_expect(struct ctx *c, const json_t *obj)
 {
-    static const char *const keys[] = {"status", "report", "timeout", "answered", NULL};
+    static const char *const load_keys[] = {"status", "report", "timeout", "answered", NULL};
+    static const char *const case_keys[] = {"status",   "report",          "timeout",
+                                            "answered", "unobservable_if", NULL};
+    const char *const *keys = c->is_case ? case_keys : load_keys;
     struct step_expect e = {.statuses = {200},
                             .num_statuses = 1,
                             .report = 0,
@@ -1174,6 +1177,12 @@ static int compile_expect(struct ctx *c, const json_t *obj)
         if (get_bool(c, v, &b) != 0)
             return -1;
         e.answered = b ? 1 : 0;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "unobservable_if")) != NULL) {
+        mark = path_push(c, ".unobservable_if");
+        if (check_statuses(c, v, e.unobservable_if, &e.num_unobservable_if) != 0)
+            return -1;
         path_pop(c, mark);
     }
 
@@ -1571,8 +1580,8 @@ static int compile_raw_conform(struct ctx *c, const json_t *obj, struct step_con
 static int compile_receive(struct ctx *c, const json_t *obj)
 {
     static const char *const keys[] = {"endpoint", "method", "expect", "timeout", "respond",
-                                       "headers", "match", "absent", NULL};
-    static const char *const expects[] = {"request", "none", NULL};
+                                       "cover",    "headers", "match", "absent", NULL};
+    static const char *const expects[] = {"request", "none", "optional", NULL};
     struct step_receive r = {.timeout_ns = 5ull * 1000000000ull};
     const json_t *v;
     size_t mark;
@@ -1608,6 +1617,15 @@ static int compile_receive(struct ctx *c, const json_t *obj)
         if (get_enum(c, v, expects, &i) != 0)
             goto err;
         r.none = i == 1;
+        r.optional = i == 2;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "cover")) != NULL) {
+        json_int_t x;
+        mark = path_push(c, ".cover");
+        if (get_int(c, v, 1, INT_NO_MAX, &x) != 0)
+            goto err;
+        r.cover = (uint64_t)x;
         path_pop(c, mark);
     }
     if ((v = json_object_get(obj, "timeout")) != NULL) {
@@ -1628,6 +1646,10 @@ static int compile_receive(struct ctx *c, const json_t *obj)
         goto err;
     if (r.none && (r.respond != 0 || r.conform->num_checks != 0)) {
         fail(c, "\"respond\" and header checks need expect \"request\"");
+        goto err;
+    }
+    if (r.cover != 0 && (r.none || r.optional || r.respond != 0)) {
+        fail(c, "\"cover\" needs expect \"request\" and no \"respond\"");
         goto err;
     }
     emit(c, STEP_RECEIVE)->u.receive = r;
@@ -1995,12 +2017,43 @@ static int case_string(struct ctx *c, const json_t *obj, const char *key, bool r
     return 0;
 }
 
+/* An optional array of up to SCENARIO_CASE_MAX_NAMES ids: lower-case letters, digits, '-',
+ * '.' and '/' (the alphabet of case ids). */
+static int case_names(struct ctx *c, const json_t *obj, const char *key,
+                      char (*dst)[SCENARIO_CASE_NAME_LEN], unsigned *n)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (v == NULL)
+        return 0;
+    size_t mark = path_push(c, ".%s", key);
+    if (!json_is_array(v) || json_array_size(v) > SCENARIO_CASE_MAX_NAMES)
+        return expected(c, "an array of at most 8 ids", v, false);
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        const json_t *e = json_array_get(v, i);
+        size_t m = path_push(c, "[%zu]", i);
+        if (!json_is_string(e) || json_string_length(e) == 0 ||
+            json_string_length(e) >= SCENARIO_CASE_NAME_LEN)
+            return expected(c, "an id string of at most 95 characters", e, false);
+        for (const char *p = json_string_value(e); *p != '\0'; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+                  *p == '.' || *p == '/'))
+                return expected(c, "an id of lower-case letters, digits, '-', '.' and '/'", e,
+                                true);
+        strcpy(dst[i], json_string_value(e));
+        path_pop(c, m);
+    }
+    *n = (unsigned)json_array_size(v);
+    path_pop(c, mark);
+    return 0;
+}
+
 static int check_case(struct ctx *c, const json_t *obj)
 {
     static const char *const keys[] = {"id",       "rfc",   "section",   "title",
                                        "requirement", "level", "expected", "needs",
-                                       "bind",     "endpoints", "wrong_peer", NULL};
-    static const char *const levels[] = {"MUST", "SHOULD", NULL};
+                                       "bind",     "endpoints", "wrong_peer", "aliases",
+                                       "requirements", NULL};
+    static const char *const levels[] = {"MUST", "SHOULD", "MAY", "none", NULL};
     static const char *const needs[] = {"target", "relay", NULL};
     static const char *const eps[] = {"none", "a", "ab", NULL};
     struct scenario_case *k = c->sc->kase;
@@ -2042,6 +2095,9 @@ static int check_case(struct ctx *c, const json_t *obj)
         return -1;
     k->level = (enum case_level)i;
     path_pop(c, mark);
+    if (case_names(c, obj, "aliases", k->aliases, &k->num_aliases) != 0 ||
+        case_names(c, obj, "requirements", k->requirements, &k->num_requirements) != 0)
+        return -1;
     if ((v = json_object_get(obj, "needs")) != NULL) {
         mark = path_push(c, ".needs");
         if (get_enum(c, v, needs, &i) != 0)

@@ -89,6 +89,10 @@ struct step_expect {
     uint64_t timeout_ns;
     int8_t answered;      /* -1: not checked; 1: the outcome must be the peer's response;
                              0: it must have been made up locally (no response arrived) */
+    /* case files only: outcomes after which what the case checks cannot be seen (e.g. 413:
+     * the peer takes no message that large), so the case ends "unobservable" */
+    int unobservable_if[SCENARIO_MAX_STATUSES];
+    unsigned num_unobservable_if;
 };
 
 /* What a raw step must see come back (raw.expect). */
@@ -161,6 +165,9 @@ struct step_conform {
 struct step_receive {
     char method[32];       /* "" for any request */
     bool none;             /* true: no such request may arrive within the timeout */
+    bool optional;         /* true: none may arrive; one that does must pass the checks */
+    uint64_t cover;        /* > 0: every such request with the step's Message-ID is checked,
+                              until their Byte-Ranges together cover bytes 1..cover */
     uint64_t timeout_ns;
     int respond;           /* > 0: answer the request with this status (hop by hop) */
     struct step_conform *conform; /* never NULL for a receive step */
@@ -197,8 +204,12 @@ struct step {
     } u;
 };
 
+#define SCENARIO_CASE_MAX_NAMES 8
+#define SCENARIO_CASE_NAME_LEN 96
+
 /* A conformance case: the top-level "case" object (scenarios/conformance/README.md). */
-enum case_level { CASE_MUST = 0, CASE_SHOULD };
+/* The keyword of the RFC sentence a case checks; CASE_NONE: a sentence without one. */
+enum case_level { CASE_MUST = 0, CASE_SHOULD, CASE_MAY, CASE_NONE };
 enum case_needs { CASE_TARGET = 0, CASE_RELAY };
 enum case_endpoints { CASE_EP_NONE = 0, CASE_EP_A, CASE_EP_AB };
 
@@ -215,6 +226,12 @@ struct scenario_case {
     enum case_endpoints endpoints; /* relay cases: none (a bare connection), a, or a and b
                                       authenticated */
     char wrong_peer[64];    /* the violation of the wrong test peer that breaks this rule */
+    /* ids the case had before (still accepted by conform --case), and the ids of the
+     * requirements it checks (scenarios/conformance/requirements.json) */
+    char aliases[SCENARIO_CASE_MAX_NAMES][SCENARIO_CASE_NAME_LEN];
+    unsigned num_aliases;
+    char requirements[SCENARIO_CASE_MAX_NAMES][SCENARIO_CASE_NAME_LEN];
+    unsigned num_requirements;
 };
 
 struct scenario {

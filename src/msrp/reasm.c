@@ -1,5 +1,5 @@
 /*
- * reasm.c - reassembly of incoming MSRP messages from chunks (RFC 4975 sections 5.1, 7.1.1,
+ * reasm.c - reassembly of incoming MSRP messages from chunks (RFC 4975 sections 5.1, 7.1, 7.1.1,
  * 7.3.1).
  *
  * Every message in progress keeps a SHA-256 context over its contiguous prefix 1..prefix and a
@@ -539,7 +539,7 @@ static enum msrp_reasm_status add_bytes(struct msrp_reasm *r, struct msg *m, uin
 }
 
 /*
- * "#": the sender gave up on the message (RFC 4975 section 7.1.1). Its bytes are dropped
+ * "#": the sender gave up on the message (RFC 4975 section 7.1). Its bytes are dropped
  * unchecked; done->total counts the distinct bytes that had arrived, this piece included.
  */
 static enum msrp_reasm_status abort_msg(struct msrp_reasm *r, struct msg *m, struct msrp_span id,
@@ -600,7 +600,7 @@ static enum msrp_reasm_status add_piece(struct msrp_reasm *r, struct msrp_span i
     }
 
     /* A receiver refuses a message whose size it cannot take as soon as it knows it, from the
-     * total or from a position (RFC 4975 section 7.3.1 answers it with 413). */
+     * total or from a position (RFC 4975 section 10.5: 413 asks the sender to stop). */
     uint64_t implied = last;
     if (chunk_total != UNKNOWN)
         implied = max_u64(implied, chunk_total);

@@ -1,5 +1,5 @@
 /*
- * reasm.h - reassembly of incoming MSRP messages from chunks (RFC 4975 sections 5.1, 7.1.1,
+ * reasm.h - reassembly of incoming MSRP messages from chunks (RFC 4975 sections 5.1, 7.1, 7.1.1,
  * 7.3.1).
  *
  * A message is identified by its Message-ID; its chunks carry Byte-Range start-end/total and
@@ -15,7 +15,7 @@
  * Completion: a message is complete once its total size is known and every byte 1..total has
  * arrived. The total is known from any chunk whose Byte-Range total is a number, or from a
  * chunk ending in "$": its last byte is then the last byte of the message. A chunk ending in
- * "#" aborts the message (RFC 4975 section 7.1.1): its bytes are dropped and it is reported
+ * "#" aborts the message (RFC 4975 section 7.1): its bytes are dropped and it is reported
  * once as aborted.
  *
  * Details (decided here; RFC 4975 leaves them to the receiver):

@@ -2,7 +2,7 @@
  * relay.c - RFC 4976 AUTH client: connect, challenge, digest answer, Use-Path.
  *
  * One auth object drives one connection through a small state machine. Each AUTH is a new
- * transaction (RFC 4976 section 5: a client answers a 401 with a new AUTH request, not a
+ * transaction (RFC 4976 section 5.1: a client answers a 401 with a new AUTH request, not a
  * re-send of the old transaction id); responses whose transaction id is not the one in flight
  * are ignored. The challenge's header value is copied, since the parser's spans point into the
  * connection's read buffer, which the next read reuses; it is re-parsed whenever an answer is

@@ -108,7 +108,7 @@ void msrp_relay_auth_cancel(struct msrp_relay_auth *a);
 const struct msrp_trace *msrp_relay_auth_trace(const struct msrp_relay_auth *a);
 
 /*
- * Refreshing an authentication before its Expires runs out (RFC 4976 section 5): a new AUTH on
+ * Refreshing an authentication before its Expires runs out (RFC 4976 section 5.1): a new AUTH on
  * the same connection, answering the last challenge with the next nonce count. The connection
  * belongs to a session by then, so the caller sends the request (msrp_session_send_raw() with
  * r->tid) and hands back the response. A 401 with stale=true (the nonce expired) and a 423 are

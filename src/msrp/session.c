@@ -82,6 +82,9 @@ struct in_chunk {
     int respond;           /* status to answer with at the end, 0: none */
     int report;            /* REPORT status to send after the response, 0: none */
     uint64_t report_end;   /* its Byte-Range end (and total) */
+    uint64_t report_start; /* 0: the REPORT covers 1-report_end/report_end; else it covers
+                              report_start-report_end/report_total (per-chunk-reports) */
+    uint64_t report_total;
     const char *reply_to;  /* the request's From-Path: the bound peer's path, or scratch */
     size_t reply_len;
     char message_id[MSRP_REASM_ID_MAX];
@@ -607,8 +610,9 @@ static bool send_next_chunk(struct msrp_session *s)
     size_t start, n; /* the chunk's first byte (0-based) and length */
     bool last, aborting = false, interrupting = false;
     if (m->order == MSRP_ORDER_REVERSE || m->order == MSRP_ORDER_SHUFFLED) {
-        /* The in-order ranges, sent in another order: "$" goes on the one sent last (RFC 4975
-         * section 7.1.1), whichever range that is; the receiver places each by Byte-Range. */
+        /* The in-order ranges, sent in another order: "$" goes on the one sent last, whichever
+         * range that is (RFC 4975 section 7.1 puts it on the range that ends the message:
+         * issue 13); the receiver places each by Byte-Range. */
         uint64_t idx = m->order == MSRP_ORDER_REVERSE ? m->ranges - 1 - m->chunks : m->next_range;
         start = (size_t)idx * m->chunk_size;
         n = m->len - start < m->chunk_size ? m->len - start : m->chunk_size;
@@ -618,7 +622,7 @@ static bool send_next_chunk(struct msrp_session *s)
          * end of what was sent, never before the first byte. */
         start = m->queued - (m->queued < m->overlap ? m->queued : m->overlap);
         n = m->len - start < m->chunk_size ? m->len - start : m->chunk_size;
-        /* RFC 4975 section 7.1.1: an aborted message ends with "#"; an interrupted chunk stops
+        /* RFC 4975 section 7.1: an aborted message ends with "#"; 7.1.1: an interrupted chunk stops
          * early with "+" after declaring an end of "*", and the next chunk goes on from there. */
         if (m->abort_after > 0 && m->queued < m->abort_after && start + n >= m->abort_after) {
             n = m->abort_after - start;
@@ -664,7 +668,7 @@ static bool send_next_chunk(struct msrp_session *s)
         .success_report = m->success_report,
         .flag = aborting ? '#' : last ? '$' : '+',
     };
-    /* Every message has a Content-Type, even an empty one (RFC 4975 section 7.1.1); only the
+    /* Every message has a Content-Type, even an empty one (RFC 4975 section 7.1); only the
      * binding SEND goes without a body section. */
     if (!m->is_bind) {
         out.content_type = msrp_span_cstr(m->content_type);
@@ -899,14 +903,17 @@ int msrp_session_send_raw(struct msrp_session *s, const char *bytes, size_t len,
 /* ---- the wrong test peer (cfg.violate) ---------------------------------------------------- */
 
 /* Each name breaks exactly one rule that a conformance case checks; see
- * scenarios/conformance/README.md for which case each one must make fail. */
+ * scenarios/conformance/README.md for which case each one must make fail. One breaks none:
+ * "per-chunk-reports" answers as RFC 4975 section 7.1.3 also allows (MAY), a success REPORT
+ * for each chunk as it arrives covering just that chunk, so that the cases can be shown to
+ * accept it. */
 const char *const msrp_session_violations[] = {
     "wrong-tid",          "response-to-path",  "absent-as-no",       "no-response-fr-yes",
     "respond-fr-no",      "respond-fr-partial", "silent-partial-error", "no-success-report",
     "report-unasked",     "report-last-range", "report-aborted",     "no-481",
     "200-for-400",        "no-501",            "answer-reports",     "reject-star-total",
     "reject-star-end",    "413-large",         "no-413",             "no-response-empty",
-    NULL};
+    "per-chunk-reports",  NULL};
 
 bool msrp_session_violation_known(const char *name)
 {
@@ -961,7 +968,7 @@ static void answer_sent(struct msrp_session *s, int err)
     session_end(s, MSRP_END_WRITE_OVERFLOW, s->end_detail);
 }
 
-/* Responses are hop by hop (RFC 4975 section 7.2, RFC 4976 section 6): the To-Path is the
+/* Responses are hop by hop (RFC 4975 section 7.2, RFC 4976 section 6.4.1): the To-Path is the
  * first URI of the request's From-Path, the previous hop, which is the whole path on a direct
  * connection. A relay absorbs a response addressed to it instead of relaying it onwards. */
 static void send_response(struct msrp_session *s, const char *tid, size_t tid_len,
@@ -1002,14 +1009,14 @@ static void send_response(struct msrp_session *s, const char *tid, size_t tid_le
 }
 
 /* REPORT to the sender of a message (RFC 4975 section 7.1.2/7.1.3). */
-static void send_report(struct msrp_session *s, const char *to, size_t to_len, const char *mid,
-                        size_t mid_len, uint64_t total, int status)
+static void send_report_range(struct msrp_session *s, const char *to, size_t to_len,
+                              const char *mid, size_t mid_len, struct msrp_byte_range range,
+                              int status)
 {
     if (s->conn == NULL)
         return;
     char status_value[48];
     snprintf(status_value, sizeof(status_value), "000 %d %s", status, status_comment(status));
-    struct msrp_byte_range range = {1, total, total};
     struct msrp_out out = {
         .kind = MSRP_REQUEST,
         .method = MSRP_SPAN_LIT("REPORT"),
@@ -1029,6 +1036,14 @@ static void send_report(struct msrp_session *s, const char *to, size_t to_len, c
     }
 }
 
+/* A REPORT on the whole message: bytes 1-total of total. */
+static void send_report(struct msrp_session *s, const char *to, size_t to_len, const char *mid,
+                        size_t mid_len, uint64_t total, int status)
+{
+    send_report_range(s, to, to_len, mid, mid_len, (struct msrp_byte_range){1, total, total},
+                      status);
+}
+
 static void violation(struct msrp_session *s, const char *kind, const char *detail)
 {
     if (s->h->on_violation != NULL) {
@@ -1038,9 +1053,9 @@ static void violation(struct msrp_session *s, const char *kind, const char *deta
 }
 
 /*
- * The incoming message is refused as too large (RFC 4975 section 7.3.1: 413): the rest of
+ * The incoming message is refused as too large (413, RFC 4975 section 10.5): the rest of
  * the chunk is swallowed, and the sender hears of it by a failure REPORT unless it asked for
- * none (Failure-Report: no; section 7.1.2). end is the REPORT's Byte-Range end.
+ * none (Failure-Report: no; section 7.1.4). end is the REPORT's Byte-Range end.
  */
 static void refuse_too_large(struct in_chunk *in, uint64_t end)
 {
@@ -1081,7 +1096,7 @@ static void reject_beyond_limit(struct msrp_session *s, uint64_t end)
                          '#', MSRP_RANGE_UNKNOWN, MSRP_RANGE_UNKNOWN, NULL);
 }
 
-/* Does the response rule of Failure-Report allow this status (RFC 4975 section 7.1.2)? */
+/* Does the response rule of Failure-Report allow this status (RFC 4975 sections 7.1.4, 7.2)? */
 static bool may_respond(enum msrp_report fr, int status)
 {
     if (fr == MSRP_REPORT_NO)
@@ -1328,11 +1343,11 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     struct msrp_reasm_done done;
     uint64_t end = c->flag != 0 ? in->range.end : MSRP_RANGE_UNKNOWN;
     uint64_t total = c->flag != 0 ? in->range.total : MSRP_RANGE_UNKNOWN;
-    /* "$" marks the last chunk sent (RFC 4975 section 7.1.1). A sender that sends chunks out
-     * of order puts it on a range that need not end the message, and the reassembler takes
-     * "$" as the message's end; when the Byte-Range says the chunk ends before the total, the
-     * total already tells where the message ends, so the chunk is handed over as one more
-     * range ("+") and completion waits for every byte. */
+    /* "$" marks the chunk that ends the message (RFC 4975 section 7.1). A sender that sends
+     * chunks out of order may put it on a range that does not end the message, and the
+     * reassembler takes "$" as the message's end; when the Byte-Range says the chunk ends
+     * before the total, the total already tells where the message ends, so the chunk is handed
+     * over as one more range ("+") and completion waits for every byte. */
     char flag = c->flag;
     if (flag == '$' && end != MSRP_RANGE_UNKNOWN && total != MSRP_RANGE_UNKNOWN && end < total)
         flag = '+';
@@ -1395,6 +1410,14 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
         in->ignore = true;
         in->respond = 400;
         break;
+    }
+    if ((st == MSRP_REASM_PROGRESS || st == MSRP_REASM_COMPLETE) && c->flag != 0 &&
+        c->flag != '#' && in->body_len > 0 && in->success_report == MSRP_REPORT_YES &&
+        violating(s, "per-chunk-reports")) {
+        in->report = 200;
+        in->report_start = in->start;
+        in->report_end = in->start + in->body_len - 1;
+        in->report_total = total;
     }
 }
 
@@ -1488,7 +1511,7 @@ static void request_end(struct msrp_session *s)
     in->active = false;
     /* Load-test answering: only a 200 that would go out is dropped or delayed, and the PRNG
      * is drawn only then, so the same traffic meets the same drops in every run. */
-    if (s->shaping && respond && status == 200 && !binding) {
+    if (s->shaping && respond && status == 200 && !binding && in->report_start == 0) {
         if (s->cfg.drop_fraction > 0 &&
             (double)(splitmix64(&s->rng) >> 11) * 0x1.0p-53 < s->cfg.drop_fraction) {
             respond = false;
@@ -1504,7 +1527,12 @@ static void request_end(struct msrp_session *s)
     }
     if (respond)
         send_response(s, in->tid, in->tid_len, in->reply_to, in->reply_len, status);
-    if (report)
+    if (report && in->report_start != 0)
+        send_report_range(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len,
+                          (struct msrp_byte_range){in->report_start, in->report_end,
+                                                   in->report_total},
+                          in->report);
+    else if (report)
         send_report(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len,
                     in->report_end, in->report);
     s->answered_one = true;

@@ -17,17 +17,18 @@
  *    does not read our responses) the connection is not read; stall_timeout_ns ends it.
  *  - Responses follow Failure-Report: "yes" or absent, every SEND gets one; "partial", only
  *    errors; "no", none. REPORTs are never answered (section 7.1.2).
- *  - Response timeouts (section 7.1.2, and the seed API): a chunk sent with Failure-Report
+ *  - Response timeouts (section 7.1.1, and the seed API): a chunk sent with Failure-Report
  *    "yes" or absent and not answered within response_timeout_ns fails with a local 408; with
  *    "partial", silence until the timeout is success (a local 200); with "no", no timer is
  *    armed and a chunk counts as delivered once written.
  *  - Success REPORTs (section 7.1.3) are sent when a message that asked for one
  *    (Success-Report: yes) is complete; failure REPORTs when a message with Failure-Report
  *    "yes" or "partial" fails at the receiver.
- *  - Chunk order (msrp_send_opts.order): "$" always marks the chunk sent last (section 7.1.1),
- *    whichever range it holds. As a receiver, a "$" chunk whose Byte-Range end is a number
- *    below its numeric total is taken as one more range of the message, not as its end: the
- *    total decides when the message is complete, so messages sent out of order reassemble.
+ *  - Chunk order (msrp_send_opts.order): "$" always marks the chunk sent last, whichever
+ *    range it holds (section 7.1 puts it on the chunk that ends the message: issue 13). As a
+ *    receiver, a "$" chunk whose Byte-Range end is a number below its numeric total is taken
+ *    as one more range of the message, not as its end: the total decides when the message is
+ *    complete, so messages sent out of order reassemble.
  *  - Answering behaviour for load tests (msrp_session_config): a response that would be 200
  *    may be dropped (drop_fraction) or sent after a delay; a chunk reaching past
  *    reject_after_bytes is answered 413. Error responses (400, 413, 415, 481, 501, a forced
@@ -213,12 +214,12 @@ struct msrp_send_opts {
     size_t chunk_size;            /* 0: the session's */
     uint64_t response_timeout_ns; /* 0: the session's */
     bool unknown_total;           /* Byte-Range total "*" on every chunk: the receiver learns
-                                     the size from the "$" chunk (RFC 4975 section 7.1.1) */
+                                     the size from the "$" chunk (RFC 4975 section 7.3.1) */
     uint64_t interrupt_after;     /* > 0: the chunk holding this byte stops after it with "+"
                                      and range end "*", and the message goes on in a new chunk
                                      (interruption, section 7.1.1) */
     uint64_t abort_after;         /* > 0 and <= size: the message stops after this many bytes
-                                     with "#" (aborted, section 7.1.1) */
+                                     with "#" (aborted, section 7.1) */
     enum msrp_chunk_order order;  /* unknown_total, interrupt_after and abort_after need
                                      IN_ORDER or OVERLAPPING (EINVAL otherwise) */
     size_t overlap;               /* OVERLAPPING: bytes sent again; 0: 16. Must be below the

@@ -1,5 +1,6 @@
 /*
- * tls.c - OpenSSL contexts for msrps (RFC 4975 section 11), and self-signed certificates.
+ * tls.c - OpenSSL contexts for msrps (RFC 4975 sections 5.4 and 14.2), and self-signed
+ * certificates.
  *
  * Every context is made for non-blocking sockets driven by an event loop: partial writes are
  * enabled and a retried write may come from a moved buffer, because the connection code

@@ -1,5 +1,5 @@
 /*
- * tls.h - OpenSSL contexts for msrps (RFC 4975 section 11: TLS with certificates).
+ * tls.h - OpenSSL contexts for msrps (RFC 4975 sections 5.4 and 14.2: TLS with certificates).
  *
  * A net_tls wraps an SSL_CTX for one role: a server with its certificate and key, or a client
  * with an optional CA file to verify servers against. Connections get an SSL object bound to

@@ -1,7 +1,7 @@
 /*
  * digest.c - answering an RFC 4976 AUTH challenge with RFC 2617 Digest (MD5, qop=auth).
  *
- * RFC 4976 section 10 takes HTTP Digest (RFC 2617) over as it is, with the AUTH method and the
+ * RFC 4976 section 9.1 takes HTTP Digest (RFC 2617) over as it is, with the AUTH method and the
  * relay's URI as digest-uri. We implement only what a client needs: the "auth" quality of
  * protection and the RFC 2069 compatibility form, with MD5 (RFC 2617 section 3.2.2.1/2). MD5-sess
  * and auth-int are refused rather than answered wrongly; no relay we know of asks for them.

@@ -1,5 +1,5 @@
 /*
- * parser.h - incremental, zero-copy MSRP chunk parser (RFC 4975 section 9, RFC 4976 section 10).
+ * parser.h - incremental, zero-copy MSRP chunk parser (RFC 4975 section 9, RFC 4976 section 7).
  *
  * Shape (after picohttpparser): the caller owns the bytes and calls msrp_parse() with everything
  * it has not yet consumed, starting at the first unconsumed byte. The parser answers
@@ -18,7 +18,8 @@
  * headers, broken end-line) lose the framing, so msrp_parse() returns MSRP_MALFORMED and the
  * connection must be closed. Chunk errors (missing To-Path, a malformed Byte-Range, a header
  * line that is not `name: value`) leave the framing intact: the chunk is returned as usual with
- * out->error set, so a receiver can still answer it with 400 (RFC 4975 section 7.3).
+ * out->error set, so a receiver can still answer it with 400 (RFC 4975 section 7.1.4: the error
+ * SHOULD go in the response; 400 is section 10.2).
  *
  * Virtual segments (the seed API's read_chunk(size)): with limits.segment_cap = C, a chunk
  * whose body has C or more bytes buffered without its end-line is handed over in pieces of at

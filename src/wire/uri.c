@@ -593,7 +593,7 @@ static bool is_wsp(char c)
 
 /*
  * To-Path = "To-Path:" SP MSRP-URI *( SP MSRP-URI ) (RFC 4975 section 9), likewise From-Path
- * and Use-Path (RFC 4976 section 10). Between two URIs we accept any run of SP and HTAB, as a
+ * and Use-Path (RFC 4976 section 7). Between two URIs we accept any run of SP and HTAB, as a
  * lenient receiver should. Whitespace must separate two URIs, though: at the start of the value
  * it leaves an empty first URI, and at the end an empty last one, and both fail with
  * MSRP_URI_E_SCHEME. So that the URI before trailing whitespace is still returned, the

@@ -1,5 +1,5 @@
 /*
- * values.c - structured MSRP header values (RFC 4975 section 9, RFC 4976 section 10, RFC 2617).
+ * values.c - structured MSRP header values (RFC 4975 section 9, RFC 4976 section 7, RFC 2617).
  *
  * Every parser here is one forward pass over a value the chunk parser has already cut out of
  * the head, with no allocation and no copying: results are spans into that value. Nothing reads
@@ -317,7 +317,7 @@ bool msrp_status_parse(struct msrp_span v, struct msrp_status *out)
     return true;
 }
 
-/* Expires, Min-Expires, Max-Expires = 1*DIGIT (RFC 4976 section 10), in uint32_t seconds. */
+/* Expires, Min-Expires, Max-Expires = 1*DIGIT (RFC 4976 section 7), in uint32_t seconds. */
 bool msrp_expires_parse(struct msrp_span v, uint32_t *out)
 {
     if (v.len == 0)

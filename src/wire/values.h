@@ -1,5 +1,5 @@
 /*
- * values.h - structured MSRP header values (RFC 4975 section 9, RFC 4976 section 10,
+ * values.h - structured MSRP header values (RFC 4975 section 9, RFC 4976 section 7,
  * RFC 2617 digest parameters). Zero-copy: results are spans into the value passed in.
  *
  * Every parser takes the value as the chunk parser returned it (the bytes after ": ", without
@@ -97,7 +97,7 @@ int msrp_param_next(struct msrp_span *rest, char sep, struct msrp_param *out);
 int msrp_unquote(struct msrp_span quoted_content, char *dst, size_t cap);
 
 /*
- * WWW-Authenticate, Authorization, Authentication-Info (RFC 4976 section 10 with RFC 2617):
+ * WWW-Authenticate, Authorization, Authentication-Info (RFC 4976 section 7 with RFC 2617):
  *   "Digest" SP param *( "," [SP] param ) for the first two, params alone for the third.
  * Known parameters are picked out; an unknown one is counted in `other` and skipped.
  * A parameter given twice is an error. Names and "Digest" are case-insensitive; any run of

@@ -1,0 +1,139 @@
+/*
+ * cx.h - the conformance executor's state, shared by its two halves and by nothing else:
+ * exec.c (the wire record, connections, frames, placeholders, set-up and the case) and
+ * steps.c (the steps: raw, receive, send, expect, and what REPORTs cover). Not a public
+ * interface: conform.h is.
+ *
+ * Thread safety: a struct cx belongs to the one case that runs it.
+ */
+#ifndef MSRPLOAD_CONFORM_CX_H
+#define MSRPLOAD_CONFORM_CX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "conform/conform.h"
+#include "msrp/relay.h"
+#include "net/conn.h"
+#include "net/loop.h"
+#include "wire/idgen.h"
+#include "wire/parser.h"
+#include "wire/writer.h"
+
+#define CX_MAX_HEADERS 64
+#define CX_READ_BUFFER (4u << 20)
+/* The wire record keeps at most this much in all; one event shows at most EVENT_SHOWN bytes
+ * from its start and EVENT_TAIL from its end (a 1 MiB body is not worth quoting). */
+#define WIRE_CAP (512u << 10)
+#define EVENT_SHOWN 1536
+#define EVENT_TAIL 96
+#define CX_CONNECT_TIMEOUT_NS (5ull * 1000000000ull)
+#define CX_BIND_TIMEOUT_NS (5ull * 1000000000ull)
+#define CX_MAX_CHUNKS 4096
+
+struct frame {
+    char *bytes;
+    size_t len;
+    bool used;
+    bool malformed; /* bytes that could not be framed (the rest of the stream) */
+};
+
+struct cx;
+
+struct ep {
+    struct cx *x;
+    unsigned idx;
+    struct net_conn *conn;
+    bool open, closed, failed;
+    char close_why[160];
+    struct msrp_parser parser;
+    struct frame *frames;
+    size_t nframes, cap;
+    char local_uri[128];
+    char use_path[MSRP_RELAY_USE_PATH_MAX];
+    char challenge[1024]; /* WWW-Authenticate of the last 401 seen */
+    uint32_t nc;
+    bool auth_done, auth_ok;
+    char auth_error[256];
+};
+
+/* What the last send step sent, for the expect after it. */
+struct sent_chunk {
+    char tid[MSRP_GENERATED_TID_LEN + 1];
+    int status; /* 0: no response yet */
+};
+
+struct cx {
+    struct net_loop *loop;
+    const struct scenario *sc;
+    const struct scenario_case *k;
+    const struct conform_peer *p;
+    struct ep ep[2];
+    unsigned neps;
+    struct msrp_idgen ids;
+    char tid[SCENARIO_RAW_TID_LEN + 1];
+    char mid[SCENARIO_RAW_MESSAGE_ID_LEN + 1];
+    /* the last send step */
+    struct sent_chunk *sent;
+    size_t nsent;
+    enum msrp_report sent_fr;
+    unsigned sent_ep;
+    uint64_t sent_size; /* the whole message's size; 0 when it was aborted */
+    /* the record and the verdict */
+    char *wire;
+    size_t wire_len, wire_cap;
+    bool wire_full;
+    bool failed, unreachable, unobservable;
+    char observed[2048];
+};
+
+struct want {
+    struct ep *e;
+    const char *tid;    /* a response with this tid */
+    const char *method; /* or a request with this method ("" any) */
+    size_t found;       /* frame index */
+    bool any_malformed;
+};
+
+/* ---- exec.c ------------------------------------------------------------------------------- */
+
+/* A note in the wire record ("# ..."). */
+void cx_wire_note(struct cx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The check was not met: the first call records why; later ones are ignored. */
+void cx_fail(struct cx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A step timeout times --timeout-scale. */
+uint64_t cx_scaled(const struct cx *x, uint64_t ns);
+/* Runs the loop until cond(x, arg) holds (true) or the deadline passes (false). */
+bool cx_pump(struct cx *x, uint64_t deadline, bool (*cond)(struct cx *, void *), void *arg);
+bool cx_send(struct cx *x, struct ep *e, const struct iovec *iov, int n);
+bool cx_send_text(struct cx *x, struct ep *e, const char *b, size_t n);
+/* Parses a kept frame again; false for bytes that never framed. */
+bool cx_frame_parse(const struct frame *f, struct msrp_chunk *ch, struct msrp_header *hdrs);
+bool cx_span_is(struct msrp_span s, const char *c);
+const struct msrp_header *cx_find_header(const struct msrp_chunk *ch, const char *name);
+/* The To-Path from endpoint ep to the peer. */
+void cx_path_to_peer(const struct cx *x, unsigned ep, char *out, size_t cap);
+/* Fills in a template's placeholders; SIZE_MAX when it does not fit cap. */
+size_t cx_expand(struct cx *x, unsigned ep, const struct raw_piece *pieces, unsigned n,
+                 const char *text, char *out, size_t cap);
+bool cx_draw_id(struct cx *x, char *out, size_t len);
+/* A step's header checks on a chunk (what names it in messages). */
+bool cx_run_checks(struct cx *x, unsigned ep, const struct step_conform *f,
+                   const struct msrp_chunk *ch, const char *what);
+/* cx_pump conditions: the response or request w (a struct want) waits for, or a close. */
+bool cx_find_response(struct cx *x, void *arg);
+bool cx_find_request(struct cx *x, void *arg);
+bool cx_ep_closed(struct cx *x, void *arg);
+bool cx_status_in(int status, const int *list, unsigned n);
+void cx_statuses_text(const int *list, unsigned n, char *out, size_t cap);
+
+/* ---- steps.c ------------------------------------------------------------------------------ */
+
+void cx_step_raw(struct cx *x, const struct step_raw *st);
+void cx_step_receive(struct cx *x, const struct step_receive *st);
+void cx_step_send(struct cx *x, const struct step_send *s);
+void cx_step_expect(struct cx *x, const struct step_expect *st);
+
+#endif
