@@ -12,6 +12,7 @@
 #include "msrp/session.h"
 #include "msrp/trace.h"
 #include "suites.h"
+#include "testutil.h"
 
 static void note_out(struct msrp_trace *t, int i)
 {
@@ -47,36 +48,56 @@ START_TEST(ring_keeps_the_last_frames_oldest_first)
 }
 END_TEST
 
-START_TEST(ring_cuts_heads_and_rebuilds_incoming_ones)
+START_TEST(ring_cuts_heads_and_copies_incoming_ones)
 {
     struct msrp_trace t = {0};
     char big[1000];
     memset(big, 'a', sizeof(big));
     msrp_trace_out(&t, big, sizeof(big), 5000, '+', 1);
-    /* an incoming response, from its parsed fields */
-    struct msrp_header hs[2] = {
-        {.name = MSRP_SPAN_LIT("To-Path"), .value = MSRP_SPAN_LIT("msrp://a:1/x;tcp")},
-        {.name = MSRP_SPAN_LIT("From-Path"), .value = MSRP_SPAN_LIT("msrp://b:2/y;tcp")},
-    };
-    struct msrp_chunk c = {.kind = MSRP_RESPONSE, .tid = MSRP_SPAN_LIT("abc"), .status = 481,
-                           .comment = MSRP_SPAN_LIT("No session"), .headers = hs,
-                           .num_headers = 2, .offset = 700, .flag = '$'};
-    msrp_trace_in_head(&t, &c, 2);
-    msrp_trace_in_end(&t, &c, 790);
+    /* an incoming response, copied from the buffer the parser read it from */
+    static const char wire[] = "MSRP abcd 481 No session\r\nTo-Path: msrp://a:1/x;tcp\r\n"
+                               "From-Path: msrp://b:2/y;tcp\r\n-------abcd$\r\n";
+    struct msrp_parser p;
+    msrp_parser_init(&p, NULL);
+    struct msrp_header hs[4];
+    struct msrp_chunk c = {.headers = hs, .headers_cap = 4};
+    size_t wire_len = sizeof(wire) - 1;
+    char *buf = guarded_copy(wire, wire_len);
+    ck_assert_int_eq(msrp_parse(&p, buf, wire_len, &c), (ssize_t)wire_len);
+    ck_assert(c.has_head);
+    c.offset = 700;
+    msrp_trace_in_head(&t, &c, buf, 2);
+    guarded_free(buf, wire_len);
+    msrp_trace_in_end(&t, &c, 700 + wire_len);
     msrp_trace_in_garbage(&t, "HTTP/1.1 200 OK\r\n\x01", 18, 3);
     struct msrp_trace_frame f[MSRP_TRACE_FRAMES];
     ck_assert_uint_eq(msrp_trace_copy(&t, f, MSRP_TRACE_FRAMES), 3);
     ck_assert_uint_eq(f[0].head_len, MSRP_TRACE_HEAD);
     ck_assert_uint_eq(f[0].len, 5000);
-    const char *want = "MSRP abc 481 No session\r\nTo-Path: msrp://a:1/x;tcp\r\n"
+    const char *want = "MSRP abcd 481 No session\r\nTo-Path: msrp://a:1/x;tcp\r\n"
                        "From-Path: msrp://b:2/y;tcp\r\n";
     ck_assert_uint_eq(f[1].head_len, strlen(want));
     ck_assert(memcmp(f[1].head, want, strlen(want)) == 0);
     ck_assert(!f[1].out);
-    ck_assert_uint_eq(f[1].len, 90);
+    ck_assert_uint_eq(f[1].len, wire_len);
     ck_assert_int_eq(f[1].flag, '$');
     ck_assert_int_eq(f[2].flag, '?');
     ck_assert_uint_eq(f[2].len, 18);
+
+    /* a head longer than the ring keeps is cut, read from the parser's buffer no further */
+    char longer[400];
+    int n = snprintf(longer, sizeof(longer),
+                     "MSRP t9xx SEND\r\nTo-Path: msrp://a:1/%0200d;tcp\r\nFrom-Path: msrp://b:2/y;tcp"
+                     "\r\nMessage-ID: m1\r\n-------t9xx$\r\n", 7);
+    buf = guarded_copy(longer, (size_t)n);
+    msrp_parser_init(&p, NULL);
+    c = (struct msrp_chunk){.headers = hs, .headers_cap = 4};
+    ck_assert_int_eq(msrp_parse(&p, buf, (size_t)n, &c), n);
+    msrp_trace_in_head(&t, &c, buf, 4);
+    guarded_free(buf, (size_t)n);
+    ck_assert_uint_eq(msrp_trace_copy(&t, f, MSRP_TRACE_FRAMES), 4);
+    ck_assert_uint_eq(f[3].head_len, MSRP_TRACE_HEAD);
+    ck_assert(memcmp(f[3].head, longer, MSRP_TRACE_HEAD) == 0);
 }
 END_TEST
 
@@ -159,7 +180,7 @@ Suite *make_failures_suite(void)
     Suite *s = suite_create("failures");
     TCase *tc = tcase_create("forensics");
     tcase_add_test(tc, ring_keeps_the_last_frames_oldest_first);
-    tcase_add_test(tc, ring_cuts_heads_and_rebuilds_incoming_ones);
+    tcase_add_test(tc, ring_cuts_heads_and_copies_incoming_ones);
     tcase_add_test(tc, log_counts_keeps_first_examples_and_merges_earliest);
     suite_add_tcase(s, tc);
     return s;

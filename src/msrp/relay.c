@@ -372,7 +372,8 @@ static size_t relay_on_data(struct net_conn *c, const char *buf, size_t len)
     while (a->state == RS_WAITING && used < len) {
         struct msrp_header headers[RELAY_HEADERS];
         struct msrp_chunk ch = {.headers = headers, .headers_cap = RELAY_HEADERS};
-        ssize_t n = msrp_parse(&a->parser, buf + used, len - used, &ch);
+        const char *at = buf + used;
+        ssize_t n = msrp_parse(&a->parser, at, len - used, &ch);
         if (n == MSRP_INCOMPLETE)
             break;
         if (n == MSRP_MALFORMED) {
@@ -383,7 +384,7 @@ static size_t relay_on_data(struct net_conn *c, const char *buf, size_t len)
         }
         used += (size_t)n;
         if (ch.has_head)
-            msrp_trace_in_head(&a->trace, &ch, net_now_ns());
+            msrp_trace_in_head(&a->trace, &ch, at, net_now_ns());
         if (ch.flag != 0)
             msrp_trace_in_end(&a->trace, &ch, a->parser.stream_offset);
         /* Responses carry no body; a request (or anything else) from the relay is ignored,

@@ -1619,7 +1619,8 @@ static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
     size_t used = 0;
     while (used < len && !s->ended) {
         struct msrp_chunk c = {.headers = thread_headers, .headers_cap = MAX_HEADERS};
-        ssize_t r = msrp_parse(&s->parser, buf + used, len - used, &c);
+        const char *at = buf + used;
+        ssize_t r = msrp_parse(&s->parser, at, len - used, &c);
         if (r == MSRP_INCOMPLETE)
             break;
         if (r == MSRP_MALFORMED) {
@@ -1636,7 +1637,7 @@ static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
         s->progress += c.flag != 0;
         if (s->trace != NULL) {
             if (c.has_head)
-                msrp_trace_in_head(s->trace, &c, net_now_ns());
+                msrp_trace_in_head(s->trace, &c, at, net_now_ns());
             if (c.flag != 0)
                 msrp_trace_in_end(s->trace, &c, s->parser.stream_offset);
         }

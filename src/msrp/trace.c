@@ -30,43 +30,42 @@ void msrp_trace_out(struct msrp_trace *t, const char *head, size_t head_len, siz
     f->flag = flag;
 }
 
-/* Appends a span to the head being rebuilt, as far as it fits. */
-static void put(struct msrp_trace_frame *f, const char *p, size_t n)
+static const char *span_end(struct msrp_span sp)
 {
-    size_t room = MSRP_TRACE_HEAD - f->head_len;
-    if (n > room)
-        n = room;
-    memcpy(f->head + f->head_len, p, n);
-    f->head_len = (uint16_t)(f->head_len + n);
+    return sp.ptr + sp.len;
 }
 
-void msrp_trace_in_head(struct msrp_trace *t, const struct msrp_chunk *c, uint64_t now_ns)
+void msrp_trace_in_head(struct msrp_trace *t, const struct msrp_chunk *c, const char *head,
+                        uint64_t now_ns)
 {
     struct msrp_trace_frame *f = next_slot(t);
-    f->head_len = 0;
+    /* The head ends with its last header value, or its start line: "MSRP" SP transact-id SP
+     * then a method, or a status code and maybe a comment (RFC 4975 section 9). The id is
+     * the parser's own copy, so only its length is read. */
+    const char *end;
+    if (c->num_headers > 0)
+        end = span_end(c->headers[c->num_headers - 1].value);
+    else if (c->kind != MSRP_RESPONSE)
+        end = span_end(c->method);
+    else if (c->comment.len > 0)
+        end = span_end(c->comment);
+    else
+        end = head + 5 + c->tid.len + 4;
+    size_t n = (size_t)(end - head);
+    if (n + 2 <= MSRP_TRACE_HEAD) {
+        memcpy(f->head, head, n);
+        memcpy(f->head + n, "\r\n", 2); /* the last line's CRLF, as the other lines keep */
+        n += 2;
+    } else {
+        n = MSRP_TRACE_HEAD;
+        memcpy(f->head, head, n);
+    }
+    f->head_len = (uint16_t)n;
     f->at_ns = now_ns;
     f->len = 0;
     f->offset = c->offset;
     f->out = false;
     f->flag = 0;
-    put(f, "MSRP ", 5);
-    put(f, c->tid.ptr, c->tid.len);
-    put(f, " ", 1);
-    if (c->kind == MSRP_RESPONSE) {
-        char code[4] = {(char)('0' + c->status / 100 % 10), (char)('0' + c->status / 10 % 10),
-                        (char)('0' + c->status % 10), ' '};
-        put(f, code, c->comment.len > 0 ? 4 : 3);
-        put(f, c->comment.ptr, c->comment.len);
-    } else {
-        put(f, c->method.ptr, c->method.len);
-    }
-    put(f, "\r\n", 2);
-    for (size_t i = 0; i < c->num_headers && f->head_len < MSRP_TRACE_HEAD; i++) {
-        put(f, c->headers[i].name.ptr, c->headers[i].name.len);
-        put(f, ": ", 2);
-        put(f, c->headers[i].value.ptr, c->headers[i].value.len);
-        put(f, "\r\n", 2);
-    }
 }
 
 void msrp_trace_in_end(struct msrp_trace *t, const struct msrp_chunk *c, uint64_t stream_end)

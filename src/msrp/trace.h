@@ -40,8 +40,13 @@ struct msrp_trace {
 /* A frame we wrote: head is its start line and headers, total its length on the wire. */
 void msrp_trace_out(struct msrp_trace *t, const char *head, size_t head_len, size_t total,
                     char flag, uint64_t now_ns);
-/* The head of an incoming chunk (c->has_head): rebuilt from its parsed fields. */
-void msrp_trace_in_head(struct msrp_trace *t, const struct msrp_chunk *c, uint64_t now_ns);
+/*
+ * The head of an incoming chunk (c->has_head) that msrp_parse read from a buffer starting at
+ * head (where that call began: a head is parsed whole or not at all), copied in one piece up
+ * to the end of its last header line.
+ */
+void msrp_trace_in_head(struct msrp_trace *t, const struct msrp_chunk *c, const char *head,
+                        uint64_t now_ns);
 /* The end of an incoming chunk: stream_end is the parser's offset after its end line. */
 void msrp_trace_in_end(struct msrp_trace *t, const struct msrp_chunk *c, uint64_t stream_end);
 /* Bytes that could not be framed (the parser's error): their first bytes, as they came. */
