@@ -12,6 +12,7 @@
  */
 #include "conform/cx.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <regex.h>
@@ -172,6 +173,8 @@ static size_t ep_data(struct net_conn *c, const char *buf, size_t len)
             e->cap = nc;
         }
         e->frames[e->nframes++] = f;
+        if (!f.malformed)
+            cx_frame_rules(e->x, e, &e->frames[e->nframes - 1]);
         used += take;
         if (f.malformed) {
             /* Nothing after unframable bytes can be trusted: stop reading this stream. */
@@ -447,6 +450,20 @@ size_t cx_expand(struct cx *x, unsigned ep, const struct raw_piece *pieces, unsi
                 snprintf(tmp, sizeof tmp, "%.*s/nosuchsession0%.*s", (int)a, u,
                          rest != NULL ? (int)(ulen - (size_t)(rest - u)) : 0,
                          rest != NULL ? rest : "");
+                break;
+            }
+            case CONFORM_V_TO_PATH_RECASED: {
+                /* Scheme, authority and parameters in upper case; the session-id, compared
+                 * with regard to case (RFC 4975 section 6.1), as it is. */
+                const char *u = x->p->target_uri != NULL ? x->p->target_uri : x->p->relay_uri;
+                size_t ulen = strcspn(u, " ");
+                const char *auth = strstr(u, "://");
+                size_t sid = auth != NULL ? (size_t)(auth - u) + 3 : 0;
+                sid += strcspn(u + sid, "/;");
+                size_t params = sid + strcspn(u + sid, ";");
+                for (size_t c = 0; c < ulen && c < sizeof tmp - 1; c++)
+                    tmp[c] = (char)(c < sid || c >= params ? toupper((unsigned char)u[c]) : u[c]);
+                tmp[ulen < sizeof tmp - 1 ? ulen : sizeof tmp - 1] = '\0';
                 break;
             }
             }

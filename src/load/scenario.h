@@ -124,6 +124,9 @@ enum conform_value {
     CONFORM_V_USER,              /* {user}: the configured relay user */
     CONFORM_V_UNKNOWN_SESSION,   /* {unknown_session}: the target's (or relay's) URI with a
                                     session-id it never gave out */
+    CONFORM_V_TO_PATH_RECASED,   /* {to_path_recased}: the target's URI with scheme, host and
+                                    transport in upper case, which RFC 4975 section 6.1
+                                    compares without regard to case */
 };
 
 struct raw_piece {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msrp/violate.h"
 #include "wire/hash.h"
 #include "wire/idgen.h"
 #include "wire/values.h"
@@ -913,7 +914,14 @@ const char *const msrp_session_violations[] = {
     "report-unasked",     "report-last-range", "report-aborted",     "no-481",
     "200-for-400",        "no-501",            "answer-reports",     "reject-star-total",
     "reject-star-end",    "413-large",         "no-413",             "no-response-empty",
-    "per-chunk-reports",  NULL};
+    "per-chunk-reports",
+    /* RFC 4975 section 6 on the URIs it writes; 7.1 and 7.1.2 on the REPORTs it sends; 7.1.2
+     * a REPORT for a REPORT; 7.1.4 a failure REPORT despite Failure-Report no; 7.3.1 and 14.3
+     * multipart types refused; 12 unknown headers refused; 6.1 URIs compared byte by byte */
+    "uri-no-tcp", "uri-no-port", "uri-password", "report-same-tid", "report-content-type",
+    "report-body-no-type", "report-big-body", "report-fr-header", "report-to-report",
+    "fr-no-failure-report", "refuse-multipart", "refuse-signed", "reject-unknown-header",
+    "exact-uri-compare", NULL};
 
 bool msrp_session_violation_known(const char *name)
 {
@@ -990,13 +998,15 @@ static void send_response(struct msrp_session *s, const char *tid, size_t tid_le
         to_len = strlen(s->local_text);
     }
     const char *comment = status_comment(status);
+    char own[MSRP_URI_MAX + 32];
     struct msrp_out out = {
         .kind = MSRP_RESPONSE,
         .tid = msrp_span_make(tid, tid_len),
         .status = status,
         .comment = msrp_span_cstr(comment),
         .to_path = msrp_span_make(to, to_len),
-        .from_path = msrp_span_cstr(s->local_text),
+        .from_path =
+            msrp_span_cstr(msrp_violate_own_uri(s->cfg.violate, s->local_text, own, sizeof own)),
     };
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 256];
     struct msrp_wire_chunk w;
@@ -1008,6 +1018,48 @@ static void send_response(struct msrp_session *s, const char *tid, size_t tid_le
     }
 }
 
+/* The wrong test peer's REPORTs: each violation breaks one rule of RFC 4975 section 7.1 or
+ * 7.1.2 (big holds the body of "report-big-body"). */
+static void violate_report(const struct msrp_session *s, struct msrp_out *out, char *big,
+                           size_t cap)
+{
+    static const struct msrp_header content_type = {MSRP_SPAN_LIT("Content-Type"),
+                                                    MSRP_SPAN_LIT("text/plain")};
+    static const struct msrp_header failure_report = {MSRP_SPAN_LIT("Failure-Report"),
+                                                      MSRP_SPAN_LIT("no")};
+    if (violating(s, "report-same-tid")) {
+        out->tid = MSRP_SPAN_LIT("samereporttid0"); /* 7.1: ids with 64 random bits */
+    } else if (violating(s, "report-content-type")) {
+        out->extra = &content_type; /* 7.1: no MIME header without a body */
+        out->num_extra = 1;
+    } else if (violating(s, "report-fr-header")) {
+        out->extra = &failure_report; /* 7.1.2: no Failure-Report in a REPORT */
+        out->num_extra = 1;
+    } else if (violating(s, "report-big-body")) {
+        memset(big, 'r', cap); /* 7.1: a non-SEND body of at most 10240 octets */
+        out->content_type = MSRP_SPAN_LIT("text/plain");
+        out->body = msrp_span_make(big, cap);
+    } else if (violating(s, "report-body-no-type")) {
+        out->content_type = MSRP_SPAN_LIT("text/plain"); /* taken out once written */
+        out->body = MSRP_SPAN_LIT("delivered");
+    }
+}
+
+/* "report-body-no-type": the written head loses its Content-Type line (7.1: a body comes
+ * with a Content-Type). */
+static void drop_content_type(struct msrp_wire_chunk *w)
+{
+    static const char line[] = "Content-Type: text/plain\r\n";
+    char *head = w->iov[0].iov_base;
+    char *at = memmem(head, w->iov[0].iov_len, line, sizeof line - 1);
+    if (at == NULL)
+        return;
+    size_t after = w->iov[0].iov_len - (size_t)(at - head) - (sizeof line - 1);
+    memmove(at, at + sizeof line - 1, after);
+    w->iov[0].iov_len -= sizeof line - 1;
+    w->total -= sizeof line - 1;
+}
+
 /* REPORT to the sender of a message (RFC 4975 section 7.1.2/7.1.3). */
 static void send_report_range(struct msrp_session *s, const char *to, size_t to_len,
                               const char *mid, size_t mid_len, struct msrp_byte_range range,
@@ -1017,18 +1069,25 @@ static void send_report_range(struct msrp_session *s, const char *to, size_t to_
         return;
     char status_value[48];
     snprintf(status_value, sizeof(status_value), "000 %d %s", status, status_comment(status));
+    char own[MSRP_URI_MAX + 32];
     struct msrp_out out = {
         .kind = MSRP_REQUEST,
         .method = MSRP_SPAN_LIT("REPORT"),
         .to_path = msrp_span_make(to, to_len),
-        .from_path = msrp_span_cstr(s->local_text),
+        .from_path =
+            msrp_span_cstr(msrp_violate_own_uri(s->cfg.violate, s->local_text, own, sizeof own)),
         .message_id = msrp_span_make(mid, mid_len),
         .byte_range = &range,
         .status_value = msrp_span_cstr(status_value),
     };
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 256];
     struct msrp_wire_chunk w;
+    char big[10241];
+    if (s->cfg.violate != NULL)
+        violate_report(s, &out, big, sizeof big);
     if (msrp_write(&out, thread_ids(), head, sizeof(head), &w) == MSRP_W_OK) {
+        if (violating(s, "report-body-no-type"))
+            drop_content_type(&w);
         int err = net_conn_send(s->conn, w.iov, w.iovcnt);
         if (err == 0 && s->trace != NULL)
             trace_out(s, &w, net_now_ns());
@@ -1106,6 +1165,21 @@ static bool may_respond(enum msrp_report fr, int status)
     return true;
 }
 
+/* "refuse-multipart" breaks RFC 4975 section 7.3.1 (multipart/mixed and multipart/alternative
+ * MUST be taken), "refuse-signed" section 14.3 (multipart/signed MUST be). */
+static bool violation_refuses_type(const struct msrp_session *s, struct msrp_span ct)
+{
+    struct msrp_media_type mt;
+    if (s->cfg.violate == NULL || !msrp_media_type_parse(ct, &mt) ||
+        !msrp_span_eq_nocase(mt.type, MSRP_SPAN_LIT("multipart")))
+        return false;
+    if (violating(s, "refuse-signed"))
+        return msrp_span_eq_nocase(mt.subtype, MSRP_SPAN_LIT("signed"));
+    return violating(s, "refuse-multipart") &&
+           (msrp_span_eq_nocase(mt.subtype, MSRP_SPAN_LIT("mixed")) ||
+            msrp_span_eq_nocase(mt.subtype, MSRP_SPAN_LIT("alternative")));
+}
+
 static bool type_accepted(const struct msrp_session *s, struct msrp_span ct)
 {
     struct msrp_media_type mt;
@@ -1154,6 +1228,8 @@ static bool to_path_is_us(const struct msrp_session *s, struct msrp_span to)
 {
     if (to.len == strlen(s->local_text) && memcmp(to.ptr, s->local_text, to.len) == 0)
         return true;
+    if (violating(s, "exact-uri-compare"))
+        return false; /* breaks RFC 4975 section 6.1: no case-insensitive scheme, host... */
     struct msrp_uri u;
     struct msrp_span rest = to;
     if (msrp_uri_list_next(&rest, &u) != 1 || rest.len != 0)
@@ -1219,6 +1295,14 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     }
     if (!to_path_is_us(s, to->value)) {
         violation(s, "to-path", "To-Path does not name this endpoint");
+        const struct msrp_header *fmid = msrp_chunk_header(c, MSRP_H_MESSAGE_ID);
+        if (violating(s, "fr-no-failure-report") && !in->is_report && fmid != NULL &&
+            c->failure_report == MSRP_REPORT_NO && fmid->value.len <= sizeof(in->message_id)) {
+            /* Breaks RFC 4975 section 7.1.4: a failure REPORT despite Failure-Report no. */
+            memcpy(in->message_id, fmid->value.ptr, fmid->value.len);
+            in->message_id_len = (uint8_t)fmid->value.len;
+            in->report = 481;
+        }
         in->ignore = true;
         in->respond = in->is_report ? 0 : violating(s, "no-481") ? 200 : 481;
         return;
@@ -1265,6 +1349,11 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
             msrp_status_parse(st->value, &status);
         if (st == NULL || mid == NULL)
             violation(s, "report-headers", "REPORT without Status or Message-ID");
+        if (violating(s, "report-to-report") && mid != NULL &&
+            mid->value.len <= sizeof(in->message_id)) {
+            memcpy(in->message_id, mid->value.ptr, mid->value.len);
+            in->message_id_len = (uint8_t)mid->value.len;
+        }
         if (s->h->on_report != NULL && mid != NULL) {
             struct msrp_report_in r = {mid->value, status.code, c->byte_range};
             s->h->on_report(s, &r);
@@ -1286,6 +1375,15 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     }
     memcpy(in->message_id, mid->value.ptr, mid->value.len);
     in->message_id_len = (uint8_t)mid->value.len;
+    if (violating(s, "reject-unknown-header")) {
+        /* Breaks RFC 4975 section 12: a header it does not understand MUST be ignored. */
+        for (size_t i = 0; i < c->num_headers; i++)
+            if (c->headers[i].id == MSRP_H_OTHER) {
+                in->ignore = true;
+                in->respond = 400;
+                return;
+            }
+    }
     in->has_range = c->has_byte_range;
     in->range = c->has_byte_range ? c->byte_range
                                   : (struct msrp_byte_range){1, MSRP_RANGE_UNKNOWN,
@@ -1305,7 +1403,7 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     if (ct != NULL && ct->value.len < sizeof(in->content_type)) {
         memcpy(in->content_type, ct->value.ptr, ct->value.len);
         in->content_type[ct->value.len] = '\0';
-        if (!type_accepted(s, ct->value)) {
+        if (!type_accepted(s, ct->value) || violation_refuses_type(s, ct->value)) {
             in->ignore = true;
             in->respond = 415;
             return;
@@ -1504,6 +1602,12 @@ static void request_end(struct msrp_session *s)
         }
         if (violating(s, "no-success-report") && in->report == 200)
             report = false;
+        if (violating(s, "report-to-report") && in->is_report && in->message_id_len > 0 &&
+            in->reply_len > 0) /* breaks RFC 4975 section 7.1.2 */
+            send_report(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len, 0,
+                        200);
+        if (violating(s, "fr-no-failure-report") && in->report == 481)
+            report = in->reply_len > 0;
         if (violating(s, "report-last-range") && report && in->has_range &&
             in->range.end != MSRP_RANGE_UNKNOWN)
             in->report_end = in->range.end;
