@@ -921,7 +921,11 @@ const char *const msrp_session_violations[] = {
     "uri-no-tcp", "uri-no-port", "uri-password", "report-same-tid", "report-content-type",
     "report-body-no-type", "report-big-body", "report-fr-header", "report-to-report",
     "fr-no-failure-report", "refuse-multipart", "refuse-signed", "reject-unknown-header",
-    "exact-uri-compare", NULL};
+    "exact-uri-compare",
+    /* RFC 4975 section 5.4, broken by the server before a session exists (server.h) */
+    "no-481-first", "speak-first",
+    /* section 9 header names compared with regard to case; 5.4 a first SEND with a body */
+    "case-sensitive-headers", "refuse-first-body", NULL};
 
 bool msrp_session_violation_known(const char *name)
 {
@@ -1309,6 +1313,12 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     }
     if (!s->have_peer || s->state != S_BOUND) {
         /* Binding on the answering side: the first request names the peer (section 5.4). */
+        if (violating(s, "refuse-first-body") && c->has_body) {
+            /* Breaks section 5.4: the first SEND MAY have a body. */
+            in->ignore = true;
+            in->respond = 400;
+            return;
+        }
         if (s->have_peer && !paths_equal(from->value, msrp_span_make(s->peer_text, s->peer_len))) {
             violation(s, "from-path", "From-Path is not the expected peer");
             in->ignore = true;
@@ -1375,6 +1385,18 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     }
     memcpy(in->message_id, mid->value.ptr, mid->value.len);
     in->message_id_len = (uint8_t)mid->value.len;
+    if (violating(s, "case-sensitive-headers")) {
+        /* Breaks RFC 4975 section 9 (ABNF literals, RFC 4234): names spelled otherwise. */
+        for (size_t i = 0; i < c->num_headers; i++) {
+            const char *canon = msrp_header_name(c->headers[i].id);
+            if (canon != NULL && (strlen(canon) != c->headers[i].name.len ||
+                                  memcmp(canon, c->headers[i].name.ptr, strlen(canon)) != 0)) {
+                in->ignore = true;
+                in->respond = 400;
+                return;
+            }
+        }
+    }
     if (violating(s, "reject-unknown-header")) {
         /* Breaks RFC 4975 section 12: a header it does not understand MUST be ignored. */
         for (size_t i = 0; i < c->num_headers; i++)
