@@ -1,7 +1,8 @@
 /*
  * framerules.c - rules that every chunk the peer writes must keep, whatever the case is
  * about: the URIs it writes (RFC 4975 section 6), how it builds requests (7.1) and REPORTs
- * (7.1.2). The executor runs them on each frame as it arrives (cx_frame_rules, from exec.c).
+ * (7.1.2: no Success-Report or Failure-Report, a Status of the section 9 form, a Message-ID).
+ * The executor runs them on each frame as it arrives (cx_frame_rules, from exec.c).
  *
  * A broken rule fails the case only when the case lists the rule's requirement id in its
  * "requirements": those cases provoke the frames the rule is about (responses, REPORTs) and
@@ -118,11 +119,32 @@ static void check_request(struct cx *x, const struct ep *e, const struct msrp_ch
                 break;
             }
     }
-    if (ch->method_id == MSRP_METHOD_REPORT &&
-        (msrp_chunk_header(ch, MSRP_H_SUCCESS_REPORT) != NULL ||
-         msrp_chunk_header(ch, MSRP_H_FAILURE_REPORT) != NULL))
+    if (ch->method_id != MSRP_METHOD_REPORT)
+        return;
+    if (msrp_chunk_header(ch, MSRP_H_SUCCESS_REPORT) != NULL ||
+        msrp_chunk_header(ch, MSRP_H_FAILURE_REPORT) != NULL)
         broken(x, e, ch, "4975-7.1.2/report-no-report-headers",
                "carries a Success-Report or Failure-Report header");
+    /* 7.1.2 (MUST): a Status, and the Message-ID of the SEND; section 9: Status is a 3-digit
+     * namespace, SP, a 3-digit code, then an optional SP and comment. */
+    const struct msrp_header *st = msrp_chunk_header(ch, MSRP_H_STATUS);
+    if (st == NULL) {
+        broken(x, e, ch, "4975-7.1.2/report-has-status", "has no Status header");
+    } else {
+        const char *v = st->value.ptr;
+        size_t n = st->value.len;
+        bool ok = n >= 7 && v[3] == ' ' && (n == 7 || v[7] == ' ');
+        for (size_t i = 0; ok && i < 7; i++)
+            ok = i == 3 || (v[i] >= '0' && v[i] <= '9');
+        if (!ok) {
+            snprintf(what, sizeof what,
+                     "has Status: %.*s, not a 3-digit namespace and a 3-digit code (section 9)",
+                     (int)(n > 64 ? 64 : n), v);
+            broken(x, e, ch, "4975-7.1.2/report-has-status", what);
+        }
+    }
+    if (msrp_chunk_header(ch, MSRP_H_MESSAGE_ID) == NULL)
+        broken(x, e, ch, "4975-7.1.2/report-message-id", "has no Message-ID header");
 }
 
 /* RFC 4975 section 7.1 (MUST): a transaction id holds at least 64 bits of randomness and does

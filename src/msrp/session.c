@@ -925,7 +925,9 @@ const char *const msrp_session_violations[] = {
     /* RFC 4975 section 5.4, broken by the server before a session exists (server.h) */
     "no-481-first", "speak-first",
     /* section 9 header names compared with regard to case; 5.4 a first SEND with a body */
-    "case-sensitive-headers", "refuse-first-body", NULL};
+    "case-sensitive-headers", "refuse-first-body",
+    /* 7.1: a body holding bytes that are no UTF-8 or lines that look like an end-line */
+    "refuse-odd-body", NULL};
 
 bool msrp_session_violation_known(const char *name)
 {
@@ -1441,6 +1443,19 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     in->respond = 200;
 }
 
+/* "refuse-odd-body" breaks RFC 4975 section 7.1 (a body may hold any bytes but its own
+ * end-line; 14.3: MSRP carries unencoded binary payloads): it refuses bodies with bytes
+ * outside printable ASCII and line ends, or with a line starting with seven dashes. */
+static bool odd_body(struct msrp_span b)
+{
+    for (size_t i = 0; i < b.len; i++) {
+        unsigned char ch = (unsigned char)b.ptr[i];
+        if (ch >= 0x80 || (ch < 0x20 && ch != '\r' && ch != '\n'))
+            return true;
+    }
+    return memmem(b.ptr, b.len, "\r\n-------", 9) != NULL;
+}
+
 static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
 {
     struct in_chunk *in = &s->in;
@@ -1454,6 +1469,11 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     }
     if (c->body.len == 0 && c->flag == 0)
         return;
+    if (violating(s, "refuse-odd-body") && odd_body(c->body)) {
+        in->ignore = true;
+        in->respond = 400;
+        return;
+    }
     /* An empty SEND without Content-Type binds or keeps alive: it carries no message. */
     if (c->flag != 0 && in->body_len == 0 && in->range.total == 0 && in->content_type[0] == '\0')
         return;
