@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -309,6 +312,66 @@ START_TEST(test_each_relay_case_fails_against_its_wrong_relay)
 }
 END_TEST
 
+/* A listener that writes `hello` to the first connection it accepts and keeps it open 3 s
+ * (a forked child on a kernel-chosen loopback port). */
+static pid_t start_talker(const char *hello, uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(fd, 4), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    *port = ntohs(a.sin_port);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int c = accept(fd, NULL, NULL);
+        if (c >= 0 && write(c, hello, strlen(hello)) < 0)
+            _exit(1);
+        sleep(3);
+        _exit(0);
+    }
+    close(fd);
+    return pid;
+}
+
+/* RFC 4975 5.4: the passive side sends nothing before the first request. A peer that sends
+ * a response, bytes that are no MSRP, or the start of a chunk breaks it as much as one that
+ * sends a request (which serve --violate speak-first shows); the receive step without a
+ * method took only requests before, and passed these. */
+START_TEST(test_passive_waits_sees_any_byte)
+{
+    static const char *const talk[] = {
+        "MSRP abcd1234 200 OK\r\nTo-Path: msrp://127.0.0.1:2855/x;tcp\r\n"
+        "From-Path: msrp://127.0.0.1:2855/y;tcp\r\n-------abcd1234$\r\n",
+        "HELLO THERE\r\n",
+        "MSRP abcd",
+    };
+    struct tmp t;
+    tmp_make(&t);
+    char path[128], cmd[1024];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    for (size_t i = 0; i < sizeof talk / sizeof talk[0]; i++) {
+        uint16_t port = 0;
+        pid_t pid = start_talker(talk[i], &port);
+        snprintf(cmd, sizeof cmd,
+                 "%s conform --target 'msrp://127.0.0.1:%u/s1;tcp' --case 4975-5.4/passive-waits "
+                 "> %s 2>&1",
+                 msrpload_binary(), (unsigned)port, path);
+        int rc = run(cmd);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        char *out = read_text(path);
+        ck_assert_msg(rc == 1 && strstr(out, "fail  4975-5.4/passive-waits") != NULL,
+                      "talker %zu: exit %d\n%s", i, rc, out);
+        free(out);
+    }
+    tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(test_usage_and_list)
 {
     char cmd[512];
@@ -477,6 +540,7 @@ Suite *make_conform_suite(void)
     TCase *tc = tcase_create("Core");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_usage_and_list);
+    tcase_add_test(tc, test_passive_waits_sees_any_byte);
     tcase_add_test(tc, test_all_pass_against_serve);
     tcase_add_test(tc, test_all_pass_against_per_chunk_reports);
     tcase_add_test(tc, test_unobservable_verdict);
