@@ -26,11 +26,16 @@
 #include "suites.h"
 #include "testutil.h"
 
-/* serve on a port the kernel picks, answering session s1, with an optional violation. */
+/* serve on a port the kernel picks, answering session s1, with an optional violation. It
+ * takes every media type the cases send but REFUSED_TYPE, which conform is told of
+ * (--refused-type) for 4975-7.3.1/415-unsupported-type. */
+#define ACCEPTED_TYPES "text/* multipart/* message/* application/octet-stream"
+#define REFUSED_TYPE "image/x-refused"
 static void start_serve(struct test_serve *sv, const char *violate)
 {
-    const char *plain[] = {"--session-id", "s1", NULL};
-    const char *broken[] = {"--session-id", "s1", "--violate", violate, NULL};
+    const char *plain[] = {"--session-id", "s1", "--accept-types", ACCEPTED_TYPES, NULL};
+    const char *broken[] = {"--session-id", "s1",    "--accept-types", ACCEPTED_TYPES,
+                            "--violate",    violate, NULL};
     test_serve_start(sv, violate != NULL ? broken : plain);
 }
 
@@ -99,7 +104,8 @@ START_TEST(test_all_pass_against_serve)
     tmp_make(&t);
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' --junit %s/j.xml "
+             "%s conform --strict --refused-type " REFUSED_TYPE
+             " --target 'msrp://127.0.0.1:%u/s1;tcp' --junit %s/j.xml "
              "--json %s/r.json --tap > %s/out.tap",
              msrpload_binary(), (unsigned)sv.port, t.dir, t.dir, t.dir);
     int rc = run(cmd);
@@ -135,7 +141,8 @@ START_TEST(test_all_pass_against_per_chunk_reports)
     char cmd[1024], path[128];
     snprintf(path, sizeof path, "%s/out.txt", t.dir);
     snprintf(cmd, sizeof cmd,
-             "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1",
+             "%s conform --strict --refused-type " REFUSED_TYPE
+             " --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1",
              msrpload_binary(), (unsigned)sv.port, path);
     int rc = run(cmd);
     test_serve_stop(&sv);
@@ -187,7 +194,8 @@ static int conform_target_case(uint16_t port, const char *id, const char *path)
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' --case '%s' > %s 2>&1",
+             "%s conform --strict --refused-type " REFUSED_TYPE
+             " --target 'msrp://127.0.0.1:%u/s1;tcp' --case '%s' > %s 2>&1",
              msrpload_binary(), (unsigned)port, id, path);
     return run(cmd);
 }
@@ -309,6 +317,37 @@ START_TEST(test_each_relay_case_fails_against_its_wrong_relay)
     free_cases(&cl);
     tmp_remove(&t);
     ck_assert_int_eq(checked, 13);
+}
+END_TEST
+
+/* Which media type a peer refuses is known only from its SDP: without --refused-type the 415
+ * case says so and is skipped (exit 0), it does not guess a type; a bad type is a usage error. */
+START_TEST(test_refused_type_needed)
+{
+    struct test_serve sv;
+    start_serve(&sv, NULL);
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[160];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' "
+             "--case 4975-7.3.1/415-unsupported-type > %s 2>&1",
+             msrpload_binary(), (unsigned)sv.port, path);
+    int rc = run(cmd);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --refused-type 'image/x y' --target 'msrp://127.0.0.1:%u/s1;tcp' "
+             ">/dev/null 2>&1",
+             msrpload_binary(), (unsigned)sv.port);
+    int bad = run(cmd);
+    test_serve_stop(&sv);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0 && strstr(out, "skip  4975-7.3.1/415-unsupported-type: needs a media "
+                                         "type the target is known not to take") != NULL,
+                  "exit %d:\n%s", rc, out);
+    ck_assert_int_eq(bad, 2);
+    free(out);
+    tmp_remove(&t);
 }
 END_TEST
 
@@ -541,6 +580,7 @@ Suite *make_conform_suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_usage_and_list);
     tcase_add_test(tc, test_passive_waits_sees_any_byte);
+    tcase_add_test(tc, test_refused_type_needed);
     tcase_add_test(tc, test_all_pass_against_serve);
     tcase_add_test(tc, test_all_pass_against_per_chunk_reports);
     tcase_add_test(tc, test_unobservable_verdict);

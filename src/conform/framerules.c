@@ -75,7 +75,7 @@ static void check_uris(struct cx *x, const struct ep *e, const struct msrp_chunk
                          (int)h->name.len, h->name.ptr, (int)(q - p), p);
                 broken(x, e, ch, "4975-6/ip-needs-port", what);
             }
-            if (memchr(u.userinfo.ptr, ':', u.userinfo.len) != NULL) {
+            if (u.userinfo.len > 0 && memchr(u.userinfo.ptr, ':', u.userinfo.len) != NULL) {
                 snprintf(what, sizeof what, "has %.*s: %.*s, whose userinfo holds a password",
                          (int)h->name.len, h->name.ptr, (int)(q - p), p);
                 broken(x, e, ch, "4975-6/no-password-in-uri", what);

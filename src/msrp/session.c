@@ -927,7 +927,9 @@ const char *const msrp_session_violations[] = {
     /* section 9 header names compared with regard to case; 5.4 a first SEND with a body */
     "case-sensitive-headers", "refuse-first-body",
     /* 7.1: a body holding bytes that are no UTF-8 or lines that look like an end-line */
-    "refuse-odd-body", NULL};
+    "refuse-odd-body",
+    /* 7.3.1: a type it does not take answered 200 instead of 415 */
+    "no-415", NULL};
 
 bool msrp_session_violation_known(const char *name)
 {
@@ -1427,7 +1429,8 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     if (ct != NULL && ct->value.len < sizeof(in->content_type)) {
         memcpy(in->content_type, ct->value.ptr, ct->value.len);
         in->content_type[ct->value.len] = '\0';
-        if (!type_accepted(s, ct->value) || violation_refuses_type(s, ct->value)) {
+        if ((!type_accepted(s, ct->value) && !violating(s, "no-415")) ||
+            violation_refuses_type(s, ct->value)) {
             in->ignore = true;
             in->respond = 415;
             return;
