@@ -1026,48 +1026,6 @@ static void send_response(struct msrp_session *s, const char *tid, size_t tid_le
     }
 }
 
-/* The wrong test peer's REPORTs: each violation breaks one rule of RFC 4975 section 7.1 or
- * 7.1.2 (big holds the body of "report-big-body"). */
-static void violate_report(const struct msrp_session *s, struct msrp_out *out, char *big,
-                           size_t cap)
-{
-    static const struct msrp_header content_type = {MSRP_SPAN_LIT("Content-Type"),
-                                                    MSRP_SPAN_LIT("text/plain")};
-    static const struct msrp_header failure_report = {MSRP_SPAN_LIT("Failure-Report"),
-                                                      MSRP_SPAN_LIT("no")};
-    if (violating(s, "report-same-tid")) {
-        out->tid = MSRP_SPAN_LIT("samereporttid0"); /* 7.1: ids with 64 random bits */
-    } else if (violating(s, "report-content-type")) {
-        out->extra = &content_type; /* 7.1: no MIME header without a body */
-        out->num_extra = 1;
-    } else if (violating(s, "report-fr-header")) {
-        out->extra = &failure_report; /* 7.1.2: no Failure-Report in a REPORT */
-        out->num_extra = 1;
-    } else if (violating(s, "report-big-body")) {
-        memset(big, 'r', cap); /* 7.1: a non-SEND body of at most 10240 octets */
-        out->content_type = MSRP_SPAN_LIT("text/plain");
-        out->body = msrp_span_make(big, cap);
-    } else if (violating(s, "report-body-no-type")) {
-        out->content_type = MSRP_SPAN_LIT("text/plain"); /* taken out once written */
-        out->body = MSRP_SPAN_LIT("delivered");
-    }
-}
-
-/* "report-body-no-type": the written head loses its Content-Type line (7.1: a body comes
- * with a Content-Type). */
-static void drop_content_type(struct msrp_wire_chunk *w)
-{
-    static const char line[] = "Content-Type: text/plain\r\n";
-    char *head = w->iov[0].iov_base;
-    char *at = memmem(head, w->iov[0].iov_len, line, sizeof line - 1);
-    if (at == NULL)
-        return;
-    size_t after = w->iov[0].iov_len - (size_t)(at - head) - (sizeof line - 1);
-    memmove(at, at + sizeof line - 1, after);
-    w->iov[0].iov_len -= sizeof line - 1;
-    w->total -= sizeof line - 1;
-}
-
 /* REPORT to the sender of a message (RFC 4975 section 7.1.2/7.1.3). */
 static void send_report_range(struct msrp_session *s, const char *to, size_t to_len,
                               const char *mid, size_t mid_len, struct msrp_byte_range range,
@@ -1092,10 +1050,10 @@ static void send_report_range(struct msrp_session *s, const char *to, size_t to_
     struct msrp_wire_chunk w;
     char big[10241];
     if (s->cfg.violate != NULL)
-        violate_report(s, &out, big, sizeof big);
+        msrp_violate_report(s->cfg.violate, &out, big, sizeof big);
     if (msrp_write(&out, thread_ids(), head, sizeof(head), &w) == MSRP_W_OK) {
         if (violating(s, "report-body-no-type"))
-            drop_content_type(&w);
+            msrp_violate_drop_content_type(&w);
         int err = net_conn_send(s->conn, w.iov, w.iovcnt);
         if (err == 0 && s->trace != NULL)
             trace_out(s, &w, net_now_ns());
@@ -1171,21 +1129,6 @@ static bool may_respond(enum msrp_report fr, int status)
     if (fr == MSRP_REPORT_PARTIAL)
         return status != 200;
     return true;
-}
-
-/* "refuse-multipart" breaks RFC 4975 section 7.3.1 (multipart/mixed and multipart/alternative
- * MUST be taken), "refuse-signed" section 14.3 (multipart/signed MUST be). */
-static bool violation_refuses_type(const struct msrp_session *s, struct msrp_span ct)
-{
-    struct msrp_media_type mt;
-    if (s->cfg.violate == NULL || !msrp_media_type_parse(ct, &mt) ||
-        !msrp_span_eq_nocase(mt.type, MSRP_SPAN_LIT("multipart")))
-        return false;
-    if (violating(s, "refuse-signed"))
-        return msrp_span_eq_nocase(mt.subtype, MSRP_SPAN_LIT("signed"));
-    return violating(s, "refuse-multipart") &&
-           (msrp_span_eq_nocase(mt.subtype, MSRP_SPAN_LIT("mixed")) ||
-            msrp_span_eq_nocase(mt.subtype, MSRP_SPAN_LIT("alternative")));
 }
 
 static bool type_accepted(const struct msrp_session *s, struct msrp_span ct)
@@ -1430,7 +1373,7 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
         memcpy(in->content_type, ct->value.ptr, ct->value.len);
         in->content_type[ct->value.len] = '\0';
         if ((!type_accepted(s, ct->value) && !violating(s, "no-415")) ||
-            violation_refuses_type(s, ct->value)) {
+            msrp_violate_refuses_type(s->cfg.violate, ct->value)) {
             in->ignore = true;
             in->respond = 415;
             return;
@@ -1446,19 +1389,6 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     in->respond = 200;
 }
 
-/* "refuse-odd-body" breaks RFC 4975 section 7.1 (a body may hold any bytes but its own
- * end-line; 14.3: MSRP carries unencoded binary payloads): it refuses bodies with bytes
- * outside printable ASCII and line ends, or with a line starting with seven dashes. */
-static bool odd_body(struct msrp_span b)
-{
-    for (size_t i = 0; i < b.len; i++) {
-        unsigned char ch = (unsigned char)b.ptr[i];
-        if (ch >= 0x80 || (ch < 0x20 && ch != '\r' && ch != '\n'))
-            return true;
-    }
-    return memmem(b.ptr, b.len, "\r\n-------", 9) != NULL;
-}
-
 static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
 {
     struct in_chunk *in = &s->in;
@@ -1472,7 +1402,7 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     }
     if (c->body.len == 0 && c->flag == 0)
         return;
-    if (violating(s, "refuse-odd-body") && odd_body(c->body)) {
+    if (msrp_violate_refuses_body(s->cfg.violate, c->body)) {
         in->ignore = true;
         in->respond = 400;
         return;
