@@ -351,6 +351,33 @@ START_TEST(test_refused_type_needed)
 }
 END_TEST
 
+/* A frame rule (src/conform/framerules.c) fails only the cases that list its requirement: in
+ * another case the breach is a note in the wire record and that case keeps its own verdict. */
+START_TEST(test_frame_rule_only_fails_its_cases)
+{
+    struct test_serve sv;
+    start_serve(&sv, "uri-no-tcp");
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[160];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --verbose --target 'msrp://127.0.0.1:%u/s1;tcp' "
+             "--case 4975-7.2/response-tid > %s 2>&1",
+             msrpload_binary(), (unsigned)sv.port, path);
+    int rc = run(cmd);
+    test_serve_stop(&sv);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0 && strstr(out, "pass  4975-7.2/response-tid") != NULL &&
+                      strstr(out, "# rule broken, not what this case checks: the response") !=
+                          NULL &&
+                      strstr(out, "(4975-6/tcp-transport-parameter)") != NULL,
+                  "exit %d:\n%s", rc, out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* A listener that writes `hello` to the first connection it accepts and keeps it open 3 s
  * (a forked child on a kernel-chosen loopback port). */
 static pid_t start_talker(const char *hello, uint16_t *port)
@@ -581,6 +608,7 @@ Suite *make_conform_suite(void)
     tcase_add_test(tc, test_usage_and_list);
     tcase_add_test(tc, test_passive_waits_sees_any_byte);
     tcase_add_test(tc, test_refused_type_needed);
+    tcase_add_test(tc, test_frame_rule_only_fails_its_cases);
     tcase_add_test(tc, test_all_pass_against_serve);
     tcase_add_test(tc, test_all_pass_against_per_chunk_reports);
     tcase_add_test(tc, test_unobservable_verdict);
