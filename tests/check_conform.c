@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,11 +26,16 @@
 #include "suites.h"
 #include "testutil.h"
 
-/* serve on a port the kernel picks, answering session s1, with an optional violation. */
+/* serve on a port the kernel picks, answering session s1, with an optional violation. It
+ * takes every media type the cases send but REFUSED_TYPE, which conform is told of
+ * (--refused-type) for 4975-7.3.1/415-unsupported-type. */
+#define ACCEPTED_TYPES "text/* multipart/* message/* application/octet-stream"
+#define REFUSED_TYPE "image/x-refused"
 static void start_serve(struct test_serve *sv, const char *violate)
 {
-    const char *plain[] = {"--session-id", "s1", NULL};
-    const char *broken[] = {"--session-id", "s1", "--violate", violate, NULL};
+    const char *plain[] = {"--session-id", "s1", "--accept-types", ACCEPTED_TYPES, NULL};
+    const char *broken[] = {"--session-id", "s1",    "--accept-types", ACCEPTED_TYPES,
+                            "--violate",    violate, NULL};
     test_serve_start(sv, violate != NULL ? broken : plain);
 }
 
@@ -96,7 +104,8 @@ START_TEST(test_all_pass_against_serve)
     tmp_make(&t);
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' --junit %s/j.xml "
+             "%s conform --strict --refused-type " REFUSED_TYPE
+             " --target 'msrp://127.0.0.1:%u/s1;tcp' --junit %s/j.xml "
              "--json %s/r.json --tap > %s/out.tap",
              msrpload_binary(), (unsigned)sv.port, t.dir, t.dir, t.dir);
     int rc = run(cmd);
@@ -132,7 +141,8 @@ START_TEST(test_all_pass_against_per_chunk_reports)
     char cmd[1024], path[128];
     snprintf(path, sizeof path, "%s/out.txt", t.dir);
     snprintf(cmd, sizeof cmd,
-             "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1",
+             "%s conform --strict --refused-type " REFUSED_TYPE
+             " --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1",
              msrpload_binary(), (unsigned)sv.port, path);
     int rc = run(cmd);
     test_serve_stop(&sv);
@@ -184,7 +194,8 @@ static int conform_target_case(uint16_t port, const char *id, const char *path)
 {
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
-             "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' --case '%s' > %s 2>&1",
+             "%s conform --strict --refused-type " REFUSED_TYPE
+             " --target 'msrp://127.0.0.1:%u/s1;tcp' --case '%s' > %s 2>&1",
              msrpload_binary(), (unsigned)port, id, path);
     return run(cmd);
 }
@@ -306,6 +317,124 @@ START_TEST(test_each_relay_case_fails_against_its_wrong_relay)
     free_cases(&cl);
     tmp_remove(&t);
     ck_assert_int_eq(checked, 13);
+}
+END_TEST
+
+/* Which media type a peer refuses is known only from its SDP: without --refused-type the 415
+ * case says so and is skipped (exit 0), it does not guess a type; a bad type is a usage error. */
+START_TEST(test_refused_type_needed)
+{
+    struct test_serve sv;
+    start_serve(&sv, NULL);
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[160];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' "
+             "--case 4975-7.3.1/415-unsupported-type > %s 2>&1",
+             msrpload_binary(), (unsigned)sv.port, path);
+    int rc = run(cmd);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --refused-type 'image/x y' --target 'msrp://127.0.0.1:%u/s1;tcp' "
+             ">/dev/null 2>&1",
+             msrpload_binary(), (unsigned)sv.port);
+    int bad = run(cmd);
+    test_serve_stop(&sv);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0 && strstr(out, "skip  4975-7.3.1/415-unsupported-type: needs a media "
+                                         "type the target is known not to take") != NULL,
+                  "exit %d:\n%s", rc, out);
+    ck_assert_int_eq(bad, 2);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* A frame rule (src/conform/framerules.c) fails only the cases that list its requirement: in
+ * another case the breach is a note in the wire record and that case keeps its own verdict. */
+START_TEST(test_frame_rule_only_fails_its_cases)
+{
+    struct test_serve sv;
+    start_serve(&sv, "uri-no-tcp");
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[160];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --verbose --target 'msrp://127.0.0.1:%u/s1;tcp' "
+             "--case 4975-7.2/response-tid > %s 2>&1",
+             msrpload_binary(), (unsigned)sv.port, path);
+    int rc = run(cmd);
+    test_serve_stop(&sv);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0 && strstr(out, "pass  4975-7.2/response-tid") != NULL &&
+                      strstr(out, "# rule broken, not what this case checks: the response") !=
+                          NULL &&
+                      strstr(out, "(4975-6/tcp-transport-parameter)") != NULL,
+                  "exit %d:\n%s", rc, out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* A listener that writes `hello` to the first connection it accepts and keeps it open 3 s
+ * (a forked child on a kernel-chosen loopback port). */
+static pid_t start_talker(const char *hello, uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(fd, 4), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    *port = ntohs(a.sin_port);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int c = accept(fd, NULL, NULL);
+        if (c >= 0 && write(c, hello, strlen(hello)) < 0)
+            _exit(1);
+        sleep(3);
+        _exit(0);
+    }
+    close(fd);
+    return pid;
+}
+
+/* RFC 4975 5.4: the passive side sends nothing before the first request. A peer that sends
+ * a response, bytes that are no MSRP, or the start of a chunk breaks it as much as one that
+ * sends a request (which serve --violate speak-first shows); the receive step without a
+ * method took only requests before, and passed these. */
+START_TEST(test_passive_waits_sees_any_byte)
+{
+    static const char *const talk[] = {
+        "MSRP abcd1234 200 OK\r\nTo-Path: msrp://127.0.0.1:2855/x;tcp\r\n"
+        "From-Path: msrp://127.0.0.1:2855/y;tcp\r\n-------abcd1234$\r\n",
+        "HELLO THERE\r\n",
+        "MSRP abcd",
+    };
+    struct tmp t;
+    tmp_make(&t);
+    char path[128], cmd[1024];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    for (size_t i = 0; i < sizeof talk / sizeof talk[0]; i++) {
+        uint16_t port = 0;
+        pid_t pid = start_talker(talk[i], &port);
+        snprintf(cmd, sizeof cmd,
+                 "%s conform --target 'msrp://127.0.0.1:%u/s1;tcp' --case 4975-5.4/passive-waits "
+                 "> %s 2>&1",
+                 msrpload_binary(), (unsigned)port, path);
+        int rc = run(cmd);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        char *out = read_text(path);
+        ck_assert_msg(rc == 1 && strstr(out, "fail  4975-5.4/passive-waits") != NULL,
+                      "talker %zu: exit %d\n%s", i, rc, out);
+        free(out);
+    }
+    tmp_remove(&t);
 }
 END_TEST
 
@@ -477,6 +606,9 @@ Suite *make_conform_suite(void)
     TCase *tc = tcase_create("Core");
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_usage_and_list);
+    tcase_add_test(tc, test_passive_waits_sees_any_byte);
+    tcase_add_test(tc, test_refused_type_needed);
+    tcase_add_test(tc, test_frame_rule_only_fails_its_cases);
     tcase_add_test(tc, test_all_pass_against_serve);
     tcase_add_test(tc, test_all_pass_against_per_chunk_reports);
     tcase_add_test(tc, test_unobservable_verdict);

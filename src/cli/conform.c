@@ -31,7 +31,7 @@ static void conform_usage(FILE *out)
             "                         --relay-password-file FILE)\n"
             "                        [--list] [--case ID-or-prefix ...] [--strict] [--tap]\n"
             "                        [--junit FILE] [--json FILE] [--cases DIR]\n"
-            "                        [--timeout-scale X] [--verbose]\n"
+            "                        [--timeout-scale X] [--refused-type TYPE] [--verbose]\n"
             "       msrpload conform --coverage [--markdown] [--cases DIR]\n"
             "\n"
             "Checks an MSRP endpoint (RFC 4975) or relay (RFC 4976) against the requirements of\n"
@@ -74,6 +74,10 @@ static void conform_usage(FILE *out)
             "  --json FILE          write every result as JSON\n"
             "  --cases DIR          where the case files are (default scenarios/conformance)\n"
             "  --timeout-scale X    multiply every timeout by X (a slow peer or link; default 1)\n"
+            "  --refused-type TYPE  a media type the target is known not to take (one missing\n"
+            "                       from its SDP accept-types), e.g. application/x-refused:\n"
+            "                       4975-7.3.1/415-unsupported-type sends it and wants 415;\n"
+            "                       without it that case is skipped\n"
             "  --verbose            print the wire exchange of passing cases too\n"
             "\n"
             "exit codes: 0 no case failed (with --strict: none failed or was non-strict; info\n"
@@ -476,7 +480,8 @@ int cmd_conform(int argc, char **argv)
         }
         static const char *const with_value[] = {
             "--target", "--relay", "--relay-user", "--relay-password-file", "--case",
-            "--junit",  "--json",  "--cases",      "--timeout-scale",       NULL};
+            "--junit",  "--json",  "--cases",      "--timeout-scale",       "--refused-type",
+            NULL};
         size_t k = 0;
         while (with_value[k] != NULL && strcmp(a, with_value[k]) != 0)
             k++;
@@ -503,6 +508,17 @@ int cmd_conform(int argc, char **argv)
             json = v;
         } else if (strcmp(a, "--cases") == 0) {
             dir = v;
+        } else if (strcmp(a, "--refused-type") == 0) {
+            /* type "/" subtype, tokens without parameters (RFC 4975 section 9, RFC 2045) */
+            size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "0123456789!#$&-^_.+%*'`|~/");
+            const char *slash = strchr(v, '/');
+            if (n != strlen(v) || slash == NULL || slash == v || slash[1] == '\0' ||
+                strchr(slash + 1, '/') != NULL || strlen(v) > 200)
+                return usage_error("--refused-type: expected a media type such as "
+                                   "application/x-refused, got '%s'",
+                                   v);
+            peer.refused_type = v;
         } else {
             char *end = NULL;
             peer.timeout_scale = strtod(v, &end);

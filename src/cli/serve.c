@@ -872,6 +872,7 @@ int cmd_serve(int argc, char **argv)
     }
     msrp_server_on_session(sv.srv, serve_session);
     msrp_server_on_event(sv.srv, serve_server_event, &sv);
+    msrp_server_set_violate(sv.srv, o.violate);
     msrp_server_set_first_request_timeout(sv.srv, (uint64_t)(o.first_request_timeout * 1e9));
     uint16_t real_port = msrp_server_port(sv.srv);
 

@@ -34,6 +34,9 @@ struct conform_peer {
     bool tls;
     char sni[256];
     double timeout_scale;      /* multiplies every step timeout; 0 means 1 */
+    /* A media type the target is known not to take ({refused_type}); NULL: the cases that
+     * need one are skipped. */
+    const char *refused_type;
 };
 
 /*

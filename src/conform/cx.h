@@ -32,6 +32,8 @@
 #define CX_CONNECT_TIMEOUT_NS (5ull * 1000000000ull)
 #define CX_BIND_TIMEOUT_NS (5ull * 1000000000ull)
 #define CX_MAX_CHUNKS 4096
+/* The request transaction ids of the peer kept per connection, for framerules.c. */
+#define CX_PEER_TIDS 256
 
 struct frame {
     char *bytes;
@@ -57,6 +59,8 @@ struct ep {
     uint32_t nc;
     bool auth_done, auth_ok;
     char auth_error[256];
+    char peer_tids[CX_PEER_TIDS][MSRP_TID_MAX + 1];
+    size_t npeer_tids;
 };
 
 /* What the last send step sent, for the expect after it. */
@@ -128,6 +132,12 @@ bool cx_find_request(struct cx *x, void *arg);
 bool cx_ep_closed(struct cx *x, void *arg);
 bool cx_status_in(int status, const int *list, unsigned n);
 void cx_statuses_text(const int *list, unsigned n, char *out, size_t cap);
+
+/* ---- framerules.c ------------------------------------------------------------------------- */
+
+/* The rules every frame the peer writes keeps (URIs, request and REPORT construction): a
+ * broken one fails the case if the case lists its requirement, else it is a wire note. */
+void cx_frame_rules(struct cx *x, struct ep *e, const struct frame *f);
 
 /* ---- steps.c ------------------------------------------------------------------------------ */
 

@@ -12,6 +12,7 @@
  */
 #include "conform/cx.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <regex.h>
@@ -172,6 +173,8 @@ static size_t ep_data(struct net_conn *c, const char *buf, size_t len)
             e->cap = nc;
         }
         e->frames[e->nframes++] = f;
+        if (!f.malformed)
+            cx_frame_rules(e->x, e, &e->frames[e->nframes - 1]);
         used += take;
         if (f.malformed) {
             /* Nothing after unframable bytes can be trusted: stop reading this stream. */
@@ -447,6 +450,23 @@ size_t cx_expand(struct cx *x, unsigned ep, const struct raw_piece *pieces, unsi
                 snprintf(tmp, sizeof tmp, "%.*s/nosuchsession0%.*s", (int)a, u,
                          rest != NULL ? (int)(ulen - (size_t)(rest - u)) : 0,
                          rest != NULL ? rest : "");
+                break;
+            }
+            case CONFORM_V_REFUSED_TYPE:
+                snprintf(tmp, sizeof tmp, "%s", x->p->refused_type ? x->p->refused_type : "");
+                break;
+            case CONFORM_V_TO_PATH_RECASED: {
+                /* Scheme, authority and parameters in upper case; the session-id, compared
+                 * with regard to case (RFC 4975 section 6.1), as it is. */
+                const char *u = x->p->target_uri != NULL ? x->p->target_uri : x->p->relay_uri;
+                size_t ulen = strcspn(u, " ");
+                const char *auth = strstr(u, "://");
+                size_t sid = auth != NULL ? (size_t)(auth - u) + 3 : 0;
+                sid += strcspn(u + sid, "/;");
+                size_t params = sid + strcspn(u + sid, ";");
+                for (size_t c = 0; c < ulen && c < sizeof tmp - 1; c++)
+                    tmp[c] = (char)(c < sid || c >= params ? toupper((unsigned char)u[c]) : u[c]);
+                tmp[ulen < sizeof tmp - 1 ? ulen : sizeof tmp - 1] = '\0';
                 break;
             }
             }
@@ -776,6 +796,21 @@ const char *conform_verdict_name(enum conform_verdict v)
     return "?";
 }
 
+/* True when a raw step of the case fills in placeholder v. */
+static bool uses_value(const struct scenario *sc, enum conform_value v)
+{
+    for (unsigned i = 0; i < sc->num_steps; i++) {
+        const struct step *st = &sc->steps[i];
+        if (st->kind != STEP_RAW)
+            continue;
+        for (unsigned j = 0; j < st->u.raw.num_pieces; j++)
+            if (st->u.raw.pieces[j].part == RAW_PART_CONFORM &&
+                st->u.raw.pieces[j].len == (size_t)v)
+                return true;
+    }
+    return false;
+}
+
 void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
                       struct conform_result *r)
 {
@@ -788,6 +823,12 @@ void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
         snprintf(r->observed, sizeof r->observed, "needs a %s (%s)",
                  k->needs == CASE_TARGET ? "target endpoint" : "relay",
                  k->needs == CASE_TARGET ? "--target" : "--relay");
+        return;
+    }
+    if (p->refused_type == NULL && uses_value(sc, CONFORM_V_REFUSED_TYPE)) {
+        r->verdict = CONFORM_SKIP;
+        snprintf(r->observed, sizeof r->observed,
+                 "needs a media type the target is known not to take (--refused-type)");
         return;
     }
     struct cx *x = calloc(1, sizeof(*x));

@@ -292,6 +292,26 @@ void cx_step_receive(struct cx *x, const struct step_receive *st)
     }
     if (st->optional && !got)
         return;
+    if (st->none && !got && st->method[0] == '\0') {
+        /* Any request expected none: then nothing at all may come, a response or bytes that
+         * are no MSRP included (RFC 4975 5.4: the passive side waits for a request). */
+        for (size_t i = 0; i < e->nframes; i++)
+            if (!e->frames[i].used) {
+                e->frames[i].used = true;
+                cx_fail(x, "endpoint %c received %zu bytes (%s); expected nothing",
+                        'a' + (int)e->idx, e->frames[i].len,
+                        e->frames[i].malformed ? "not MSRP" : "a response");
+                return;
+            }
+        uint64_t framed = 0;
+        for (size_t i = 0; i < e->nframes; i++)
+            framed += e->frames[i].len;
+        if (e->conn != NULL && net_conn_bytes_in(e->conn) > framed) {
+            cx_fail(x, "endpoint %c received %" PRIu64 " bytes that form no chunk yet; expected "
+                    "nothing", 'a' + (int)e->idx, net_conn_bytes_in(e->conn) - framed);
+            return;
+        }
+    }
     if (st->none) {
         if (got) {
             struct msrp_header hdrs[CX_MAX_HEADERS];

@@ -73,7 +73,7 @@
 #define PLACEHOLDERS "{tid}, {to_path}, {from_path}, {message_id}, {local_uri}"
 #define CONFORM_PLACEHOLDERS                                                                       \
     "{relay_uri}, {use_path}, {peer_use_path}, {peer_uri}, {authorization}, "                     \
-    "{bad_authorization}, {user}, {unknown_session}"
+    "{bad_authorization}, {user}, {unknown_session}, {to_path_recased}, {refused_type}"
 /* What a conformance placeholder is taken to fill at load time (a Use-Path can be long). */
 #define CONFORM_VALUE_MAX 2048
 
@@ -1212,6 +1212,8 @@ static const struct {
     {"bad_authorization", RAW_PART_CONFORM, CONFORM_V_BAD_AUTHORIZATION},
     {"user", RAW_PART_CONFORM, CONFORM_V_USER},
     {"unknown_session", RAW_PART_CONFORM, CONFORM_V_UNKNOWN_SESSION},
+    {"to_path_recased", RAW_PART_CONFORM, CONFORM_V_TO_PATH_RECASED},
+    {"refused_type", RAW_PART_CONFORM, CONFORM_V_REFUSED_TYPE},
 };
 
 #define RAW_NAMES (sizeof raw_names / sizeof raw_names[0])

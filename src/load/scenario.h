@@ -124,6 +124,11 @@ enum conform_value {
     CONFORM_V_USER,              /* {user}: the configured relay user */
     CONFORM_V_UNKNOWN_SESSION,   /* {unknown_session}: the target's (or relay's) URI with a
                                     session-id it never gave out */
+    CONFORM_V_TO_PATH_RECASED,   /* {to_path_recased}: the target's URI with scheme, host and
+                                    transport in upper case, which RFC 4975 section 6.1
+                                    compares without regard to case */
+    CONFORM_V_REFUSED_TYPE,      /* {refused_type}: conform --refused-type, a media type the
+                                    target does not take; cases using it skip without it */
 };
 
 struct raw_piece {

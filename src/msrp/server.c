@@ -55,6 +55,7 @@ struct msrp_server {
     const struct msrp_session_handlers *any_h;
     void *any_user;
     uint64_t first_request_timeout_ns;
+    const char *violate; /* msrp_server_set_violate */
     void (*on_event)(const struct msrp_server_event *ev, void *user);
     void *event_user;
 };
@@ -111,10 +112,11 @@ static void refuse(struct pending *p, const struct msrp_chunk *c)
     /* RFC 4975 section 7.3: 481 when the session does not exist; REPORTs get no answer. */
     if (c->method_id != MSRP_METHOD_REPORT && from != NULL && to != NULL &&
         c->failure_report != MSRP_REPORT_NO) {
+        bool no_481 = srv->violate != NULL && strcmp(srv->violate, "no-481-first") == 0;
         struct msrp_out out = {
             .kind = MSRP_RESPONSE,
             .tid = c->tid,
-            .status = 481,
+            .status = no_481 ? 200 : 481,
             .comment = MSRP_SPAN_LIT("Session Does Not Exist"),
             .to_path = from->value,
             .from_path = to->value,
@@ -328,6 +330,21 @@ static void server_accept(struct net_listener *l, struct net_conn *conn)
     net_timer_start(srv->loop, &p->timer, srv->first_request_timeout_ns);
     net_conn_set_user(conn, p);
     net_conn_set_handlers(conn, &pending_handlers);
+    if (srv->violate != NULL && strcmp(srv->violate, "speak-first") == 0) {
+        /* Breaks RFC 4975 section 5.4: a request before the active side's first one. */
+        static const char early[] = "MSRP speakfirst00 SEND\r\n"
+                                    "To-Path: msrp://127.0.0.1:2855/nobody;tcp\r\n"
+                                    "From-Path: msrp://127.0.0.1:2855/speaker;tcp\r\n"
+                                    "Message-ID: speakfirst\r\nByte-Range: 1-0/0\r\n"
+                                    "-------speakfirst00$\r\n";
+        struct iovec iov = {(void *)early, sizeof early - 1};
+        (void)net_conn_send(conn, &iov, 1);
+    }
+}
+
+void msrp_server_set_violate(struct msrp_server *srv, const char *violate)
+{
+    srv->violate = violate;
 }
 
 static void server_overload(struct net_listener *l, int err, uint64_t shed)

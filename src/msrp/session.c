@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msrp/violate.h"
 #include "wire/hash.h"
 #include "wire/idgen.h"
 #include "wire/values.h"
@@ -913,7 +914,22 @@ const char *const msrp_session_violations[] = {
     "report-unasked",     "report-last-range", "report-aborted",     "no-481",
     "200-for-400",        "no-501",            "answer-reports",     "reject-star-total",
     "reject-star-end",    "413-large",         "no-413",             "no-response-empty",
-    "per-chunk-reports",  NULL};
+    "per-chunk-reports",
+    /* RFC 4975 section 6 on the URIs it writes; 7.1 and 7.1.2 on the REPORTs it sends; 7.1.2
+     * a REPORT for a REPORT; 7.1.4 a failure REPORT despite Failure-Report no; 7.3.1 and 14.3
+     * multipart types refused; 12 unknown headers refused; 6.1 URIs compared byte by byte */
+    "uri-no-tcp", "uri-no-port", "uri-password", "report-same-tid", "report-content-type",
+    "report-body-no-type", "report-big-body", "report-fr-header", "report-to-report",
+    "fr-no-failure-report", "refuse-multipart", "refuse-signed", "reject-unknown-header",
+    "exact-uri-compare",
+    /* RFC 4975 section 5.4, broken by the server before a session exists (server.h) */
+    "no-481-first", "speak-first",
+    /* section 9 header names compared with regard to case; 5.4 a first SEND with a body */
+    "case-sensitive-headers", "refuse-first-body",
+    /* 7.1: a body holding bytes that are no UTF-8 or lines that look like an end-line */
+    "refuse-odd-body",
+    /* 7.3.1: a type it does not take answered 200 instead of 415 */
+    "no-415", NULL};
 
 bool msrp_session_violation_known(const char *name)
 {
@@ -990,13 +1006,15 @@ static void send_response(struct msrp_session *s, const char *tid, size_t tid_le
         to_len = strlen(s->local_text);
     }
     const char *comment = status_comment(status);
+    char own[MSRP_URI_MAX + 32];
     struct msrp_out out = {
         .kind = MSRP_RESPONSE,
         .tid = msrp_span_make(tid, tid_len),
         .status = status,
         .comment = msrp_span_cstr(comment),
         .to_path = msrp_span_make(to, to_len),
-        .from_path = msrp_span_cstr(s->local_text),
+        .from_path =
+            msrp_span_cstr(msrp_violate_own_uri(s->cfg.violate, s->local_text, own, sizeof own)),
     };
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 256];
     struct msrp_wire_chunk w;
@@ -1017,18 +1035,25 @@ static void send_report_range(struct msrp_session *s, const char *to, size_t to_
         return;
     char status_value[48];
     snprintf(status_value, sizeof(status_value), "000 %d %s", status, status_comment(status));
+    char own[MSRP_URI_MAX + 32];
     struct msrp_out out = {
         .kind = MSRP_REQUEST,
         .method = MSRP_SPAN_LIT("REPORT"),
         .to_path = msrp_span_make(to, to_len),
-        .from_path = msrp_span_cstr(s->local_text),
+        .from_path =
+            msrp_span_cstr(msrp_violate_own_uri(s->cfg.violate, s->local_text, own, sizeof own)),
         .message_id = msrp_span_make(mid, mid_len),
         .byte_range = &range,
         .status_value = msrp_span_cstr(status_value),
     };
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 256];
     struct msrp_wire_chunk w;
+    char big[10241];
+    if (s->cfg.violate != NULL)
+        msrp_violate_report(s->cfg.violate, &out, big, sizeof big);
     if (msrp_write(&out, thread_ids(), head, sizeof(head), &w) == MSRP_W_OK) {
+        if (violating(s, "report-body-no-type"))
+            msrp_violate_drop_content_type(&w);
         int err = net_conn_send(s->conn, w.iov, w.iovcnt);
         if (err == 0 && s->trace != NULL)
             trace_out(s, &w, net_now_ns());
@@ -1154,6 +1179,8 @@ static bool to_path_is_us(const struct msrp_session *s, struct msrp_span to)
 {
     if (to.len == strlen(s->local_text) && memcmp(to.ptr, s->local_text, to.len) == 0)
         return true;
+    if (violating(s, "exact-uri-compare"))
+        return false; /* breaks RFC 4975 section 6.1: no case-insensitive scheme, host... */
     struct msrp_uri u;
     struct msrp_span rest = to;
     if (msrp_uri_list_next(&rest, &u) != 1 || rest.len != 0)
@@ -1219,12 +1246,26 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     }
     if (!to_path_is_us(s, to->value)) {
         violation(s, "to-path", "To-Path does not name this endpoint");
+        const struct msrp_header *fmid = msrp_chunk_header(c, MSRP_H_MESSAGE_ID);
+        if (violating(s, "fr-no-failure-report") && !in->is_report && fmid != NULL &&
+            c->failure_report == MSRP_REPORT_NO && fmid->value.len <= sizeof(in->message_id)) {
+            /* Breaks RFC 4975 section 7.1.4: a failure REPORT despite Failure-Report no. */
+            memcpy(in->message_id, fmid->value.ptr, fmid->value.len);
+            in->message_id_len = (uint8_t)fmid->value.len;
+            in->report = 481;
+        }
         in->ignore = true;
         in->respond = in->is_report ? 0 : violating(s, "no-481") ? 200 : 481;
         return;
     }
     if (!s->have_peer || s->state != S_BOUND) {
         /* Binding on the answering side: the first request names the peer (section 5.4). */
+        if (violating(s, "refuse-first-body") && c->has_body) {
+            /* Breaks section 5.4: the first SEND MAY have a body. */
+            in->ignore = true;
+            in->respond = 400;
+            return;
+        }
         if (s->have_peer && !paths_equal(from->value, msrp_span_make(s->peer_text, s->peer_len))) {
             violation(s, "from-path", "From-Path is not the expected peer");
             in->ignore = true;
@@ -1265,6 +1306,11 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
             msrp_status_parse(st->value, &status);
         if (st == NULL || mid == NULL)
             violation(s, "report-headers", "REPORT without Status or Message-ID");
+        if (violating(s, "report-to-report") && mid != NULL &&
+            mid->value.len <= sizeof(in->message_id)) {
+            memcpy(in->message_id, mid->value.ptr, mid->value.len);
+            in->message_id_len = (uint8_t)mid->value.len;
+        }
         if (s->h->on_report != NULL && mid != NULL) {
             struct msrp_report_in r = {mid->value, status.code, c->byte_range};
             s->h->on_report(s, &r);
@@ -1286,6 +1332,27 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     }
     memcpy(in->message_id, mid->value.ptr, mid->value.len);
     in->message_id_len = (uint8_t)mid->value.len;
+    if (violating(s, "case-sensitive-headers")) {
+        /* Breaks RFC 4975 section 9 (ABNF literals, RFC 4234): names spelled otherwise. */
+        for (size_t i = 0; i < c->num_headers; i++) {
+            const char *canon = msrp_header_name(c->headers[i].id);
+            if (canon != NULL && (strlen(canon) != c->headers[i].name.len ||
+                                  memcmp(canon, c->headers[i].name.ptr, strlen(canon)) != 0)) {
+                in->ignore = true;
+                in->respond = 400;
+                return;
+            }
+        }
+    }
+    if (violating(s, "reject-unknown-header")) {
+        /* Breaks RFC 4975 section 12: a header it does not understand MUST be ignored. */
+        for (size_t i = 0; i < c->num_headers; i++)
+            if (c->headers[i].id == MSRP_H_OTHER) {
+                in->ignore = true;
+                in->respond = 400;
+                return;
+            }
+    }
     in->has_range = c->has_byte_range;
     in->range = c->has_byte_range ? c->byte_range
                                   : (struct msrp_byte_range){1, MSRP_RANGE_UNKNOWN,
@@ -1305,7 +1372,8 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     if (ct != NULL && ct->value.len < sizeof(in->content_type)) {
         memcpy(in->content_type, ct->value.ptr, ct->value.len);
         in->content_type[ct->value.len] = '\0';
-        if (!type_accepted(s, ct->value)) {
+        if ((!type_accepted(s, ct->value) && !violating(s, "no-415")) ||
+            msrp_violate_refuses_type(s->cfg.violate, ct->value)) {
             in->ignore = true;
             in->respond = 415;
             return;
@@ -1334,6 +1402,11 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     }
     if (c->body.len == 0 && c->flag == 0)
         return;
+    if (msrp_violate_refuses_body(s->cfg.violate, c->body)) {
+        in->ignore = true;
+        in->respond = 400;
+        return;
+    }
     /* An empty SEND without Content-Type binds or keeps alive: it carries no message. */
     if (c->flag != 0 && in->body_len == 0 && in->range.total == 0 && in->content_type[0] == '\0')
         return;
@@ -1504,6 +1577,12 @@ static void request_end(struct msrp_session *s)
         }
         if (violating(s, "no-success-report") && in->report == 200)
             report = false;
+        if (violating(s, "report-to-report") && in->is_report && in->message_id_len > 0 &&
+            in->reply_len > 0) /* breaks RFC 4975 section 7.1.2 */
+            send_report(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len, 0,
+                        200);
+        if (violating(s, "fr-no-failure-report") && in->report == 481)
+            report = in->reply_len > 0;
         if (violating(s, "report-last-range") && report && in->has_range &&
             in->range.end != MSRP_RANGE_UNKNOWN)
             in->report_end = in->range.end;

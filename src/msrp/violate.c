@@ -1,0 +1,114 @@
+/*
+ * violate.c - what the conformance suite's wrong test peer changes in what a session writes
+ * or takes (violate.h), each change breaking one rule of RFC 4975.
+ */
+#include "msrp/violate.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "wire/parser.h"
+#include "wire/values.h"
+
+const char *msrp_violate_own_uri(const char *violate, const char *uri, char *out, size_t cap)
+{
+    if (violate == NULL || strlen(uri) >= cap || strncmp(violate, "uri-", 4) != 0)
+        return uri;
+    const char *auth = strstr(uri, "://");
+    if (auth == NULL)
+        return uri;
+    auth += 3;
+    size_t pre = (size_t)(auth - uri);
+    if (strcmp(violate, "uri-password") == 0) {
+        /* RFC 4975 section 6: a userinfo MUST NOT hold a password. */
+        snprintf(out, cap, "%.*suser:secret@%s", (int)pre, uri, auth);
+        return strlen(uri) + 12 < cap ? out : uri;
+    }
+    if (strcmp(violate, "uri-no-tcp") == 0) {
+        /* Section 6: a URI for MSRP over TCP MUST carry the tcp transport parameter. */
+        const char *t = strcasestr(uri, ";tcp");
+        if (t == NULL)
+            return uri;
+        snprintf(out, cap, "%.*s%s", (int)(t - uri), uri, t + 4);
+        return out;
+    }
+    if (strcmp(violate, "uri-no-port") == 0) {
+        /* Section 6: a numeric IP address in the authority MUST come with a port. */
+        const char *colon = strchr(auth, ':');
+        const char *slash = strpbrk(auth, "/;");
+        if (colon == NULL || (slash != NULL && colon > slash) || *auth == '[')
+            return uri;
+        size_t digits = strspn(colon + 1, "0123456789");
+        snprintf(out, cap, "%.*s%s", (int)(colon - uri), uri, colon + 1 + digits);
+        return out;
+    }
+    return uri;
+}
+
+static bool is(const char *violate, const char *name)
+{
+    return violate != NULL && strcmp(violate, name) == 0;
+}
+
+void msrp_violate_report(const char *violate, struct msrp_out *out, char *big, size_t cap)
+{
+    static const struct msrp_header content_type = {MSRP_SPAN_LIT("Content-Type"),
+                                                    MSRP_SPAN_LIT("text/plain"), MSRP_H_OTHER};
+    static const struct msrp_header failure_report = {MSRP_SPAN_LIT("Failure-Report"),
+                                                      MSRP_SPAN_LIT("no"), MSRP_H_OTHER};
+    if (is(violate, "report-same-tid")) {
+        out->tid = MSRP_SPAN_LIT("samereporttid0"); /* 7.1: ids with 64 random bits */
+    } else if (is(violate, "report-content-type")) {
+        out->extra = &content_type; /* 7.1: no MIME header without a body */
+        out->num_extra = 1;
+    } else if (is(violate, "report-fr-header")) {
+        out->extra = &failure_report; /* 7.1.2: no Failure-Report in a REPORT */
+        out->num_extra = 1;
+    } else if (is(violate, "report-big-body")) {
+        memset(big, 'r', cap); /* 7.1: a non-SEND body of at most 10240 octets */
+        out->content_type = MSRP_SPAN_LIT("text/plain");
+        out->body = msrp_span_make(big, cap);
+    } else if (is(violate, "report-body-no-type")) {
+        out->content_type = MSRP_SPAN_LIT("text/plain"); /* taken out once written */
+        out->body = MSRP_SPAN_LIT("delivered");
+    }
+}
+
+void msrp_violate_drop_content_type(struct msrp_wire_chunk *w)
+{
+    static const char line[] = "Content-Type: text/plain\r\n";
+    char *head = w->iov[0].iov_base;
+    char *at = memmem(head, w->iov[0].iov_len, line, sizeof line - 1);
+    if (at == NULL)
+        return;
+    size_t after = w->iov[0].iov_len - (size_t)(at - head) - (sizeof line - 1);
+    memmove(at, at + sizeof line - 1, after);
+    w->iov[0].iov_len -= sizeof line - 1;
+    w->total -= sizeof line - 1;
+}
+
+bool msrp_violate_refuses_type(const char *violate, struct msrp_span ct)
+{
+    struct msrp_media_type mt;
+    if (violate == NULL || !msrp_media_type_parse(ct, &mt) ||
+        !msrp_span_eq_nocase(mt.type, MSRP_SPAN_LIT("multipart")))
+        return false;
+    if (is(violate, "refuse-signed"))
+        return msrp_span_eq_nocase(mt.subtype, MSRP_SPAN_LIT("signed"));
+    return is(violate, "refuse-multipart") &&
+           (msrp_span_eq_nocase(mt.subtype, MSRP_SPAN_LIT("mixed")) ||
+            msrp_span_eq_nocase(mt.subtype, MSRP_SPAN_LIT("alternative")));
+}
+
+bool msrp_violate_refuses_body(const char *violate, struct msrp_span b)
+{
+    if (!is(violate, "refuse-odd-body"))
+        return false;
+    for (size_t i = 0; i < b.len; i++) {
+        unsigned char ch = (unsigned char)b.ptr[i];
+        if (ch >= 0x80 || (ch < 0x20 && ch != '\r' && ch != '\n'))
+            return true;
+    }
+    return memmem(b.ptr, b.len, "\r\n-------", 9) != NULL;
+}
