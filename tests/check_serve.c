@@ -486,6 +486,33 @@ START_TEST(unknown_session_gets_481)
 }
 END_TEST
 
+/* RFC 4975 section 5.4: a request for a session already in use on another connection MUST
+ * get 506; serve answered 481 and closed. */
+START_TEST(second_connection_gets_506)
+{
+    struct serve_proc p;
+    serve_start(&p, "--listen 127.0.0.1:0 --session-id s1", 1);
+    struct client c;
+    bind_client(&c, &p);
+    struct client c2;
+    client_connect(&c2, p.port);
+    send_request(&c2, "SEND", "twice001", p.uri[0], CLIENT_FROM, "msg00001", "1-0/0", NULL, NULL,
+                 NULL, '$');
+    struct rx r;
+    expect_chunk(&c2, &r);
+    ck_assert_str_eq(r.tid, "twice001");
+    ck_assert_int_eq(r.status, 506);
+    ck_assert_str_eq(r.to, CLIENT_FROM);
+    /* The refused connection is closed; the bound one goes on. */
+    ck_assert_int_eq(client_recv(&c2, &r, IO_TIMEOUT_MS), 0);
+    client_close(&c2);
+    send_text(&c, "good0001", p.uri[0], "msg00002", NULL, "hello");
+    expect_response(&c, "good0001", 200);
+    client_close(&c);
+    serve_stop(&p);
+}
+END_TEST
+
 START_TEST(wrong_paths_after_binding_get_481)
 {
     struct serve_proc p;
@@ -902,6 +929,7 @@ Suite *make_serve_suite(void)
     tcase_add_test(tc, bind_with_empty_send);
     tcase_add_test(tc, unknown_session_gets_481);
     tcase_add_test(tc, wrong_paths_after_binding_get_481);
+    tcase_add_test(tc, second_connection_gets_506);
     tcase_add_test(tc, session_expected_again_after_end);
     suite_add_tcase(s, tc);
 

@@ -685,7 +685,7 @@ static bool auth_relay(struct cx *x, struct ep *e)
 static bool setup(struct cx *x)
 {
     const struct scenario_case *k = x->k;
-    x->neps = k->needs == CASE_RELAY && k->endpoints == CASE_EP_AB ? 2 : 1;
+    x->neps = k->endpoints == CASE_EP_AB ? 2 : 1;
     for (unsigned i = 0; i < x->neps; i++) {
         x->ep[i].x = x;
         x->ep[i].idx = i;
@@ -693,9 +693,10 @@ static bool setup(struct cx *x)
         make_local_uri(x, &x->ep[i]);
     }
     if (k->needs == CASE_TARGET) {
-        if (!ep_connect(x, &x->ep[0]))
+        if (!ep_connect(x, &x->ep[0]) || (k->bind && !bind_target(x)))
             return false;
-        return !k->bind || bind_target(x);
+        /* b: a second connection to the target that nothing binds */
+        return x->neps < 2 || ep_connect(x, &x->ep[1]);
     }
     if (k->endpoints == CASE_EP_NONE)
         return ep_connect(x, &x->ep[0]);

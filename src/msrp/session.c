@@ -140,6 +140,9 @@ struct msrp_session {
     enum session_state state;
     bool calling;
     bool ended;
+    /* The server that bound the connection to this session hears when it ends (506s). */
+    void (*on_release)(void *arg);
+    void *release_arg;
     unsigned busy;
     bool free_when_idle;
 
@@ -338,8 +341,17 @@ static void raw_timeout(struct net_loop *loop, struct net_timer *t)
     leave(s);
 }
 
+static void release(struct msrp_session *s)
+{
+    void (*fn)(void *) = s->on_release;
+    s->on_release = NULL;
+    if (fn != NULL)
+        fn(s->release_arg);
+}
+
 static void session_free(struct msrp_session *s)
 {
+    release(s);
     live_remove(s);
     /* session_end has reported every raw send; this only covers a session that never ran. */
     while (s->raws != NULL) {
@@ -428,6 +440,7 @@ static void session_end(struct msrp_session *s, enum msrp_session_end why, const
         net_conn_set_user(c, NULL);
         net_conn_close(c, why == MSRP_END_CLOSED && !s->aborting);
     }
+    release(s);
     if (s->h->on_end != NULL)
         s->h->on_end(s, why, detail != NULL ? detail : "");
     s->busy--;
@@ -913,7 +926,7 @@ const char *const msrp_session_violations[] = {
     "report-unasked",     "report-last-range", "report-aborted",     "no-481",
     "200-for-400",        "no-501",            "answer-reports",     "reject-star-total",
     "reject-star-end",    "413-large",         "no-413",             "no-response-empty",
-    "per-chunk-reports",  NULL};
+    "per-chunk-reports",  "481-for-506",       NULL};
 
 bool msrp_session_violation_known(const char *name)
 {
@@ -1921,6 +1934,12 @@ int msrp_session_adopt(struct net_conn *conn, const struct msrp_session_config *
 size_t msrp_session_input(struct msrp_session *s, const char *buf, size_t len)
 {
     return s->conn != NULL ? session_data(s->conn, buf, len) : len;
+}
+
+void msrp_session_on_release(struct msrp_session *s, void (*fn)(void *arg), void *arg)
+{
+    s->on_release = fn;
+    s->release_arg = arg;
 }
 
 bool msrp_session_congested(const struct msrp_session *s)

@@ -329,6 +329,9 @@ void msrp_session_timing(const struct msrp_session *s, struct msrp_session_timin
 void msrp_session_wire_bytes(const struct msrp_session *s, uint64_t *in, uint64_t *out);
 
 bool msrp_session_bound(const struct msrp_session *s);
+/* fn(arg) is called once when the session ends (before on_end) or is freed, NULL: none. For
+ * the server that handed it a connection, which refuses a second one meanwhile (506). */
+void msrp_session_on_release(struct msrp_session *s, void (*fn)(void *arg), void *arg);
 void *msrp_session_user(const struct msrp_session *s);
 /* Why the session ended, in words ("127.0.0.1:2855: peer closed the connection"), once it has
  * (valid in on_sent and on_end of the messages it ends with); "" before. */
