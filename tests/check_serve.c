@@ -731,6 +731,40 @@ START_TEST(violation_line_for_byte_range)
 }
 END_TEST
 
+/* serve checks what RFC 4975 makes a sender do: range end "*" on a body over 2048 octets
+ * (7.1.1, MUST) and "$" only on the chunk that ends the message (7.1, MUST). */
+START_TEST(violation_lines_for_sender_rules)
+{
+    struct serve_proc p;
+    serve_start(&p, "--listen 127.0.0.1:0 --session-id s1", 1);
+    struct client c;
+    bind_client(&c, &p);
+    char *big = malloc(3001);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', 3000);
+    big[3000] = '\0';
+    /* Right: "*" as the range end of a 3000-octet body; no violation. */
+    send_request(&c, "SEND", "star0001", p.uri[0], CLIENT_FROM, "msg00001", "1-*/3000", NULL,
+                 "text/plain", big, '$');
+    expect_response(&c, "star0001", 200);
+    send_request(&c, "SEND", "numr0001", p.uri[0], CLIENT_FROM, "msg00002", "1-3000/3000", NULL,
+                 "text/plain", big, '$');
+    expect_response(&c, "numr0001", 200);
+    send_request(&c, "SEND", "dolr0001", p.uri[0], CLIENT_FROM, "msg00003", "1-5/10", NULL,
+                 "text/plain", "hello", '$');
+    expect_response(&c, "dolr0001", 200);
+    json_t *o = next_event(&p, "violation");
+    ck_assert_str_eq(jstr(o, "kind"), "range-end-not-star");
+    json_decref(o);
+    o = next_event(&p, "violation");
+    ck_assert_str_eq(jstr(o, "kind"), "dollar-not-at-end");
+    json_decref(o);
+    free(big);
+    client_close(&c);
+    serve_stop(&p);
+}
+END_TEST
+
 START_TEST(session_expected_again_after_end)
 {
     struct serve_proc p;
@@ -948,6 +982,7 @@ Suite *make_serve_suite(void)
     tcase_add_checked_fixture(tc, NULL, kill_leftovers);
     tcase_add_test(tc, message_line_has_size_hash_chunks);
     tcase_add_test(tc, violation_line_for_byte_range);
+    tcase_add_test(tc, violation_lines_for_sender_rules);
     tcase_add_test(tc, log_file_gets_the_lines);
     suite_add_tcase(s, tc);
 

@@ -45,6 +45,7 @@ struct out_msg {
     size_t chunk_size;
     uint64_t response_timeout_ns;
     bool unknown_total, interrupted, aborted;
+    bool numeric_range_end; /* a real range end even on chunks over 2048 octets (testing) */
     uint64_t interrupt_after, abort_after;
     enum msrp_chunk_order order;
     size_t overlap;        /* OVERLAPPING: bytes each chunk repeats; 0 in every other order */
@@ -621,15 +622,16 @@ static bool send_next_chunk(struct msrp_session *s)
 {
     struct out_msg *m = s->queue_head;
     size_t start, n; /* the chunk's first byte (0-based) and length */
-    bool last, aborting = false, interrupting = false;
+    bool last, ends_message, aborting = false, interrupting = false;
     if (m->order == MSRP_ORDER_REVERSE || m->order == MSRP_ORDER_SHUFFLED) {
-        /* The in-order ranges, sent in another order: "$" goes on the one sent last, whichever
-         * range that is (RFC 4975 section 7.1 puts it on the range that ends the message:
-         * issue 13); the receiver places each by Byte-Range. */
+        /* The in-order ranges, sent in another order; the receiver places each by Byte-Range.
+         * "$" goes on the range that ends the message, whenever it leaves (RFC 4975 section
+         * 7.1, MUST), "+" on every other; the message is done once all ranges have left. */
         uint64_t idx = m->order == MSRP_ORDER_REVERSE ? m->ranges - 1 - m->chunks : m->next_range;
         start = (size_t)idx * m->chunk_size;
         n = m->len - start < m->chunk_size ? m->len - start : m->chunk_size;
         last = m->chunks + 1 == m->ranges;
+        ends_message = idx + 1 == m->ranges;
     } else {
         /* In order, or overlapping: each chunk starts `overlap` bytes (0 in order) before the
          * end of what was sent, never before the first byte. */
@@ -646,8 +648,13 @@ static bool send_next_chunk(struct msrp_session *s)
             interrupting = m->interrupted = true;
         }
         last = start + n == m->len || aborting;
+        ends_message = last;
     }
-    struct msrp_byte_range range = {start + 1, interrupting ? MSRP_RANGE_UNKNOWN : start + n,
+    /* RFC 4975 section 7.1.1: a sender MUST NOT send a chunk body over 2048 octets unless it is
+     * prepared to interrupt it, so such a chunk has "*" as its range end (MUST); a scenario may
+     * ask for the real end to test a receiver (numeric_range_end). */
+    bool end_star = interrupting || (n > MSRP_INTERRUPTIBLE_BODY && !m->numeric_range_end);
+    struct msrp_byte_range range = {start + 1, end_star ? MSRP_RANGE_UNKNOWN : start + n,
                                     m->unknown_total ? MSRP_RANGE_UNKNOWN : m->len};
 
     struct tx *t = NULL;
@@ -679,7 +686,7 @@ static bool send_next_chunk(struct msrp_session *s)
         .byte_range = &range,
         .failure_report = m->failure_report,
         .success_report = m->success_report,
-        .flag = aborting ? '#' : last ? '$' : '+',
+        .flag = aborting ? '#' : ends_message ? '$' : '+',
     };
     /* Every message has a Content-Type, even an empty one (RFC 4975 section 7.1); only the
      * binding SEND goes without a body section. */
@@ -787,6 +794,7 @@ static struct out_msg *new_message(struct msrp_session *s, const char *body, siz
     m->cookie = o != NULL ? o->cookie : NULL;
     if (o != NULL) {
         m->unknown_total = o->unknown_total;
+        m->numeric_range_end = o->numeric_range_end;
         m->interrupt_after = o->interrupt_after;
         m->abort_after = o->abort_after <= len ? o->abort_after : 0;
     }
@@ -1353,6 +1361,18 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     if (c->flag != 0 && in->has_range && in->range.end != MSRP_RANGE_UNKNOWN &&
         in->range.end - in->range.start + 1 != in->body_len && c->flag != '#')
         violation(s, "byte-range", "Byte-Range end does not match the body length");
+    /* What a sender MUST do that the receiver can see, logged so that serve checks clients:
+     * a body over 2048 octets has range end "*" (RFC 4975 section 7.1.1), and "$" marks only
+     * the chunk that ends the message (section 7.1). */
+    if (c->flag != 0 && in->has_range && in->range.end != MSRP_RANGE_UNKNOWN &&
+        in->body_len > MSRP_INTERRUPTIBLE_BODY)
+        violation(s, "range-end-not-star",
+                  "a chunk body over 2048 octets with a numeric range end, not \"*\" (RFC 4975 "
+                  "section 7.1.1, MUST)");
+    if (c->flag == '$' && in->has_range && in->range.end != MSRP_RANGE_UNKNOWN &&
+        in->range.total != MSRP_RANGE_UNKNOWN && in->range.end < in->range.total)
+        violation(s, "dollar-not-at-end",
+                  "\"$\" on a chunk that does not end the message (RFC 4975 section 7.1, MUST)");
     struct msrp_reasm_done done;
     uint64_t end = c->flag != 0 ? in->range.end : MSRP_RANGE_UNKNOWN;
     uint64_t total = c->flag != 0 ? in->range.total : MSRP_RANGE_UNKNOWN;
