@@ -147,6 +147,64 @@ START_TEST(test_all_pass_against_per_chunk_reports)
 }
 END_TEST
 
+/* Issue 13: every case's traffic also delivered one byte per write, cut between CR and LF
+ * and inside end-lines, and pipelined; --delivery all runs each pattern and fails a case whose
+ * verdicts differ. Against serve every case passes in every pattern. */
+START_TEST(test_all_pass_in_every_delivery)
+{
+    struct test_serve sv;
+    start_serve(&sv, NULL);
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[128];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --delivery all --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1",
+             msrpload_binary(), (unsigned)sv.port, path);
+    int rc = run(cmd);
+    test_serve_stop(&sv);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "0 failed, 0 non-strict, 0 info, 0 unobservable") != NULL &&
+                      strstr(out, "; delivery all") != NULL,
+                  "%s", out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* A peer that takes only requests that come whole in one read (serve --violate whole-reads,
+ * the bug the issue found in a real endpoint): with --delivery all the case fails, naming
+ * the patterns, though it passes when each request is written whole. */
+START_TEST(test_delivery_all_fails_differing_verdicts)
+{
+    struct test_serve sv;
+    start_serve(&sv, "whole-reads");
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[128];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    const char *fmt = "%s conform --delivery %s --case 4975-7.2/response-tid "
+                      "--target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1";
+    snprintf(cmd, sizeof cmd, fmt, msrpload_binary(), "whole", (unsigned)sv.port, path);
+    int rc = run(cmd);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    free(out);
+    snprintf(cmd, sizeof cmd, fmt, msrpload_binary(), "all", (unsigned)sv.port, path);
+    rc = run(cmd);
+    test_serve_stop(&sv);
+    out = read_text(path);
+    ck_assert_msg(rc == 1, "exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "fail  4975-7.2/response-tid") != NULL &&
+                      strstr(out, "the verdict depends on how the bytes are cut into writes "
+                                  "(whole: pass, bytes: fail)") != NULL,
+                  "%s", out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* An expect step's unobservable_if ends the case "unobservable" (not counted, exit 0) when
  * the outcome is one of its statuses: here the 200 every peer gives to the chunked message. */
 START_TEST(test_unobservable_verdict)
@@ -479,6 +537,8 @@ Suite *make_conform_suite(void)
     tcase_add_test(tc, test_usage_and_list);
     tcase_add_test(tc, test_all_pass_against_serve);
     tcase_add_test(tc, test_all_pass_against_per_chunk_reports);
+    tcase_add_test(tc, test_all_pass_in_every_delivery);
+    tcase_add_test(tc, test_delivery_all_fails_differing_verdicts);
     tcase_add_test(tc, test_unobservable_verdict);
     tcase_add_test(tc, test_ids_never_disappear);
     tcase_add_test(tc, test_coverage_table);

@@ -31,7 +31,7 @@ static void conform_usage(FILE *out)
             "                         --relay-password-file FILE)\n"
             "                        [--list] [--case ID-or-prefix ...] [--strict] [--tap]\n"
             "                        [--junit FILE] [--json FILE] [--cases DIR]\n"
-            "                        [--timeout-scale X] [--verbose]\n"
+            "                        [--timeout-scale X] [--delivery PATTERN] [--verbose]\n"
             "       msrpload conform --coverage [--markdown] [--cases DIR]\n"
             "\n"
             "Checks an MSRP endpoint (RFC 4975) or relay (RFC 4976) against the requirements of\n"
@@ -74,6 +74,13 @@ static void conform_usage(FILE *out)
             "  --json FILE          write every result as JSON\n"
             "  --cases DIR          where the case files are (default scenarios/conformance)\n"
             "  --timeout-scale X    multiply every timeout by X (a slow peer or link; default 1)\n"
+            "  --delivery PATTERN   how the requests a case sends are cut into writes: whole\n"
+            "                       (default: each request in one write), bytes (one byte per\n"
+            "                       write), split (writes cut between CR and LF and inside\n"
+            "                       each end-line), pipelined (all a case sends before it\n"
+            "                       next waits, binding SEND included, in one write), all\n"
+            "                       (each case in each of the four; a case whose verdicts\n"
+            "                       differ fails, naming them)\n"
             "  --verbose            print the wire exchange of passing cases too\n"
             "\n"
             "exit codes: 0 no case failed (with --strict: none failed or was non-strict; info\n"
@@ -476,7 +483,8 @@ int cmd_conform(int argc, char **argv)
         }
         static const char *const with_value[] = {
             "--target", "--relay", "--relay-user", "--relay-password-file", "--case",
-            "--junit",  "--json",  "--cases",      "--timeout-scale",       NULL};
+            "--junit",  "--json",  "--cases",      "--timeout-scale",       "--delivery",
+            NULL};
         size_t k = 0;
         while (with_value[k] != NULL && strcmp(a, with_value[k]) != 0)
             k++;
@@ -503,6 +511,13 @@ int cmd_conform(int argc, char **argv)
             json = v;
         } else if (strcmp(a, "--cases") == 0) {
             dir = v;
+        } else if (strcmp(a, "--delivery") == 0) {
+            int d = conform_delivery_parse(v);
+            if (d < 0)
+                return usage_error("--delivery: expected whole, bytes, split, pipelined or all, "
+                                   "got '%s'",
+                                   v);
+            peer.delivery = (enum conform_delivery)d;
         } else {
             char *end = NULL;
             peer.timeout_scale = strtod(v, &end);
@@ -662,12 +677,14 @@ int cmd_conform(int argc, char **argv)
             print_detail(stdout, it);
         fflush(stdout);
     }
-    char summary[320];
+    char summary[360];
     snprintf(summary, sizeof summary,
              "%zu cases: %zu passed, %zu failed, %zu non-strict, %zu info, %zu unobservable, %zu "
-             "skipped (%zu counted%s)",
+             "skipped (%zu counted%s)%s%s",
              n, passed, failed, non_strict, info, unobservable, skipped, failed_counted,
-             strict ? ", --strict" : "; non-strict counts with --strict");
+             strict ? ", --strict" : "; non-strict counts with --strict",
+             peer.delivery != CONFORM_DELIVER_WHOLE ? "; delivery " : "",
+             peer.delivery != CONFORM_DELIVER_WHOLE ? conform_delivery_name(peer.delivery) : "");
     if (tap)
         printf("# %s\n", summary);
     else

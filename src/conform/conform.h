@@ -21,6 +21,21 @@
 
 #include "load/scenario.h"
 
+/* How the executor writes what a case sends (conform --delivery). */
+enum conform_delivery {
+    CONFORM_DELIVER_WHOLE = 0, /* each request in one write, as built */
+    CONFORM_DELIVER_BYTES,     /* one byte per write */
+    CONFORM_DELIVER_SPLIT,     /* writes cut between CR and LF and inside each end-line */
+    CONFORM_DELIVER_PIPELINED, /* everything up to the next wait in one write, the binding
+                                  SEND included (its 200 is checked afterwards) */
+    CONFORM_DELIVER_ALL,       /* each case once in each of the above; differing verdicts fail */
+};
+#define CONFORM_DELIVERIES 4 /* the patterns ALL runs */
+
+/* "whole", "bytes", "split", "pipelined", "all"; conform_delivery_parse: -1 if unknown. */
+const char *conform_delivery_name(enum conform_delivery d);
+int conform_delivery_parse(const char *name);
+
 struct conform_peer {
     /* Target mode: the endpoint under test (its session URI). NULL in relay mode. */
     const char *target_uri;
@@ -34,6 +49,7 @@ struct conform_peer {
     bool tls;
     char sni[256];
     double timeout_scale;      /* multiplies every step timeout; 0 means 1 */
+    enum conform_delivery delivery; /* how the executor's bytes are cut into writes */
 };
 
 /*

@@ -46,6 +46,8 @@ struct ep {
     struct cx *x;
     unsigned idx;
     struct net_conn *conn;
+    char *held;        /* --delivery pipelined: bytes waiting for the next wait */
+    size_t held_len, held_cap;
     bool open, closed, failed;
     char close_why[160];
     struct msrp_parser parser;
@@ -67,6 +69,8 @@ struct sent_chunk {
 
 struct cx {
     struct net_loop *loop;
+    enum conform_delivery delivery; /* never ALL here: one pattern per run */
+    char bind_tid[SCENARIO_RAW_TID_LEN + 1]; /* pipelined: the binding SEND, checked later */
     const struct scenario *sc;
     const struct scenario_case *k;
     const struct conform_peer *p;

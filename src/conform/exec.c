@@ -212,9 +212,13 @@ uint64_t cx_scaled(const struct cx *x, uint64_t ns)
     return (uint64_t)((double)ns * s);
 }
 
-/* Runs the loop until cond() holds or the deadline passes; returns cond()'s last answer. */
+static void flush_held(struct cx *x);
+
+/* Runs the loop until cond() holds or the deadline passes; returns cond()'s last answer.
+ * Bytes held for a pipelined write leave first: the case is about to wait for an answer. */
 bool cx_pump(struct cx *x, uint64_t deadline, bool (*cond)(struct cx *, void *), void *arg)
 {
+    flush_held(x);
     for (;;) {
         if (cond != NULL && cond(x, arg))
             return true;
@@ -234,6 +238,98 @@ static bool ep_settled(struct cx *x, void *arg)
     return e->open || e->closed;
 }
 
+/* ---- delivery patterns (--delivery) ------------------------------------------------------ */
+
+static const char *const delivery_names[] = {"whole", "bytes", "split", "pipelined", "all"};
+
+const char *conform_delivery_name(enum conform_delivery d)
+{
+    return (unsigned)d <= CONFORM_DELIVER_ALL ? delivery_names[d] : "?";
+}
+
+int conform_delivery_parse(const char *name)
+{
+    for (int i = 0; i <= CONFORM_DELIVER_ALL; i++)
+        if (strcmp(name, delivery_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static bool ep_drained(struct cx *x, void *arg)
+{
+    (void)x;
+    struct ep *e = arg;
+    return e->conn == NULL || e->closed || net_conn_queued(e->conn) == 0;
+}
+
+/* One write; in the bytes and split patterns it must have left before the next one is made,
+ * or the connection would merge them. */
+static bool write_piece(struct cx *x, struct ep *e, const char *b, size_t n, bool alone)
+{
+    if (e->conn == NULL || e->closed) {
+        cx_fail(x, "endpoint %c: the connection closed while a request was being written (%s)",
+                'a' + (int)e->idx, e->close_why);
+        return false;
+    }
+    struct iovec iov = {(void *)b, n};
+    int rc = net_conn_send(e->conn, &iov, 1);
+    if (rc != 0) {
+        cx_fail(x, "endpoint %c: the bytes could not be sent: %s", 'a' + (int)e->idx, strerror(rc));
+        return false;
+    }
+    if (alone && net_conn_queued(e->conn) > 0) {
+        uint64_t deadline = net_now_ns() + cx_scaled(x, 10ull * 1000000000ull);
+        for (;;) { /* cx_pump would flush held bytes: none are held in these patterns */
+            if (ep_drained(x, e))
+                break;
+            if (net_now_ns() >= deadline) {
+                cx_fail(x, "endpoint %c: the peer stopped reading (%zu bytes not taken in 10 s)",
+                        'a' + (int)e->idx, net_conn_queued(e->conn));
+                return false;
+            }
+            net_loop_run_once(x->loop, 100);
+        }
+    }
+    return true;
+}
+
+/* Where the split pattern cuts: after every CR (so its LF comes in the next write) and after
+ * the third hyphen of anything that starts like an end-line. */
+static bool split_after(const char *b, size_t i)
+{
+    return b[i] == '\r' || (i >= 3 && b[i] == '-' && memcmp(b + i - 3, "\n---", 4) == 0);
+}
+
+static bool hold(struct ep *e, const char *b, size_t n)
+{
+    if (e->held_len + n > e->held_cap) {
+        size_t cap = e->held_cap ? e->held_cap : 4096;
+        while (cap < e->held_len + n)
+            cap *= 2;
+        char *nb = realloc(e->held, cap);
+        if (nb == NULL)
+            return false;
+        e->held = nb;
+        e->held_cap = cap;
+    }
+    memcpy(e->held + e->held_len, b, n);
+    e->held_len += n;
+    return true;
+}
+
+/* Pipelined: what each endpoint holds leaves in one write. */
+static void flush_held(struct cx *x)
+{
+    for (unsigned i = 0; i < 2; i++) {
+        struct ep *e = &x->ep[i];
+        if (e->held_len == 0)
+            continue;
+        size_t n = e->held_len;
+        e->held_len = 0;
+        write_piece(x, e, e->held, n, false);
+    }
+}
+
 bool cx_send(struct cx *x, struct ep *e, const struct iovec *iov, int n)
 {
     for (int i = 0; i < n; i++)
@@ -243,10 +339,34 @@ bool cx_send(struct cx *x, struct ep *e, const struct iovec *iov, int n)
                 'a' + (int)e->idx, e->close_why);
         return false;
     }
-    int rc = net_conn_send(e->conn, iov, n);
-    if (rc != 0) {
-        cx_fail(x, "endpoint %c: the bytes could not be sent: %s", 'a' + (int)e->idx, strerror(rc));
-        return false;
+    if (x->delivery == CONFORM_DELIVER_WHOLE) {
+        int rc = net_conn_send(e->conn, iov, n);
+        if (rc != 0) {
+            cx_fail(x, "endpoint %c: the bytes could not be sent: %s", 'a' + (int)e->idx,
+                    strerror(rc));
+            return false;
+        }
+        return true;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *b = iov[i].iov_base;
+        size_t len = iov[i].iov_len, from = 0;
+        if (x->delivery == CONFORM_DELIVER_PIPELINED) {
+            if (!hold(e, b, len)) {
+                cx_fail(x, "out of memory");
+                return false;
+            }
+            continue;
+        }
+        for (size_t j = 0; j < len; j++) {
+            if (x->delivery == CONFORM_DELIVER_BYTES || split_after(b, j)) {
+                if (!write_piece(x, e, b + from, j + 1 - from, true))
+                    return false;
+                from = j + 1;
+            }
+        }
+        if (from < len && !write_piece(x, e, b + from, len - from, true))
+            return false;
     }
     return true;
 }
@@ -608,6 +728,11 @@ static bool bind_target(struct cx *x)
     cx_wire_note(x, "a: binding the session with an empty SEND (RFC 4975 section 5.4)");
     if (!cx_send_text(x, e, buf, (size_t)n))
         return false;
+    if (x->delivery == CONFORM_DELIVER_PIPELINED && x->neps == 1) {
+        /* It leaves in one write with the case's first request; its 200 is checked after. */
+        memcpy(x->bind_tid, tid, sizeof x->bind_tid);
+        return true;
+    }
     struct want w = {.e = e, .tid = tid};
     if (!cx_pump(x, net_now_ns() + cx_scaled(x, CX_BIND_TIMEOUT_NS), bound_ok, &w) || e->closed) {
         cx_fail(x, "the binding SEND got no response (%s); the case cannot run",
@@ -730,6 +855,7 @@ static void walk(struct cx *x)
             cx_step_receive(x, &st->u.receive);
             break;
         case STEP_CLOSE:
+            flush_held(x);
             for (unsigned i = 0; i < x->neps; i++)
                 if (x->ep[i].conn != NULL)
                     net_conn_close(x->ep[i].conn, true);
@@ -777,8 +903,26 @@ const char *conform_verdict_name(enum conform_verdict v)
     return "?";
 }
 
-void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
-                      struct conform_result *r)
+/* Pipelined: the binding SEND left with the first request; it must have had its 200. */
+static void check_late_bind(struct cx *x)
+{
+    struct ep *e = &x->ep[0];
+    struct want w = {.e = e, .tid = x->bind_tid};
+    if (!cx_pump(x, net_now_ns() + cx_scaled(x, CX_BIND_TIMEOUT_NS), cx_find_response, &w)) {
+        cx_fail(x, "the binding SEND (pipelined with the case's requests) got no response (%s)",
+                e->closed ? e->close_why : "timeout");
+        return;
+    }
+    struct msrp_header hdrs[CX_MAX_HEADERS];
+    struct msrp_chunk ch;
+    e->frames[w.found].used = true;
+    if (cx_frame_parse(&e->frames[w.found], &ch, hdrs) && ch.status != 200)
+        cx_fail(x, "the binding SEND (pipelined with the case's requests) was answered %d",
+                ch.status);
+}
+
+static void run_pattern(const struct scenario *sc, const struct conform_peer *p,
+                        enum conform_delivery delivery, struct conform_result *r)
 {
     memset(r, 0, sizeof(*r));
     uint64_t t0 = net_now_ns();
@@ -801,12 +945,16 @@ void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
     x->sc = sc;
     x->k = k;
     x->p = p;
+    x->delivery = delivery;
     if (msrp_idgen_init(&x->ids) != 0) {
         snprintf(x->observed, sizeof x->observed, "the random generator failed");
         x->unreachable = true;
     } else if (setup(x)) {
         walk(x);
+        if (x->bind_tid[0] != '\0')
+            check_late_bind(x);
     }
+    flush_held(x);
     /* Let the closes reach the peer, then free everything the loop still holds. */
     for (unsigned i = 0; i < 2; i++)
         if (x->ep[i].conn != NULL)
@@ -825,11 +973,54 @@ void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
         for (size_t j = 0; j < x->ep[i].nframes; j++)
             free(x->ep[i].frames[j].bytes);
         free(x->ep[i].frames);
+        free(x->ep[i].held);
     }
     free(x->sent);
     net_loop_destroy(x->loop);
     free(x);
     r->seconds = (double)(net_now_ns() - t0) / 1e9;
+}
+
+/* --delivery all: the case once per pattern. MSRP is carried over TCP or TLS, byte streams
+ * that keep no write boundaries, so how the bytes are cut into writes must not change a
+ * verdict.
+ * The result is the first pattern's, or the first that differs from it, marked fail. */
+void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
+                      struct conform_result *r)
+{
+    if (p->delivery != CONFORM_DELIVER_ALL) {
+        run_pattern(sc, p, p->delivery, r);
+        return;
+    }
+    run_pattern(sc, p, CONFORM_DELIVER_WHOLE, r);
+    double seconds = r->seconds;
+    if (r->verdict == CONFORM_SKIP || r->verdict == CONFORM_UNREACHABLE)
+        return;
+    char seen[256];
+    snprintf(seen, sizeof seen, "whole: %s", conform_verdict_name(r->verdict));
+    for (int d = CONFORM_DELIVER_BYTES; d < CONFORM_DELIVERIES; d++) {
+        struct conform_result o;
+        run_pattern(sc, p, (enum conform_delivery)d, &o);
+        seconds += o.seconds;
+        size_t used = strlen(seen);
+        snprintf(seen + used, sizeof seen - used, ", %s: %s",
+                 conform_delivery_name((enum conform_delivery)d), conform_verdict_name(o.verdict));
+        if (o.verdict == r->verdict) {
+            conform_result_free(&o);
+            continue;
+        }
+        char why[1500];
+        snprintf(why, sizeof why, "%.1499s", o.observed);
+        conform_result_free(r);
+        *r = o;
+        r->verdict = CONFORM_FAIL;
+        snprintf(r->observed, sizeof r->observed,
+                 "the verdict depends on how the bytes are cut into writes (%s); with %s: %s",
+                 seen, conform_delivery_name((enum conform_delivery)d),
+                 why[0] != '\0' ? why : "passed");
+        break;
+    }
+    r->seconds = seconds;
 }
 
 void conform_result_free(struct conform_result *r)

@@ -934,7 +934,7 @@ const char *const msrp_session_violations[] = {
     "report-unasked",     "report-last-range", "report-aborted",     "no-481",
     "200-for-400",        "no-501",            "answer-reports",     "reject-star-total",
     "reject-star-end",    "413-large",         "no-413",             "no-response-empty",
-    "per-chunk-reports",  "481-for-506",       NULL};
+    "per-chunk-reports",  "481-for-506",       "whole-reads",        NULL};
 
 bool msrp_session_violation_known(const char *name)
 {
@@ -1063,6 +1063,15 @@ static void send_report(struct msrp_session *s, const char *to, size_t to_len, c
 {
     send_report_range(s, to, to_len, mid, mid_len, (struct msrp_byte_range){1, total, total},
                       status);
+}
+
+/* The wrong peer "413-large": a chunk that says it carries, or with range end "*" may carry
+ * (the rest of a known total), more than 64 KiB. */
+static bool large_chunk(const struct msrp_byte_range *r)
+{
+    if (r->end != MSRP_RANGE_UNKNOWN)
+        return r->end - r->start + 1 > 65536;
+    return r->total != MSRP_RANGE_UNKNOWN && r->total - r->start + 1 > 65536;
 }
 
 static void violation(struct msrp_session *s, const char *kind, const char *detail)
@@ -1316,8 +1325,7 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
          c->has_byte_range) ||
         (violating(s, "reject-star-end") && in->range.end == MSRP_RANGE_UNKNOWN &&
          c->has_byte_range) ||
-        (violating(s, "413-large") && c->has_byte_range && in->range.end != MSRP_RANGE_UNKNOWN &&
-         in->range.end - in->range.start + 1 > 65536)) {
+        (violating(s, "413-large") && c->has_byte_range && large_chunk(&in->range))) {
         in->ignore = true;
         in->respond = violating(s, "413-large") ? 413 : 400;
         return;
@@ -1653,8 +1661,12 @@ static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
     while (used < len && !s->ended) {
         struct msrp_chunk c = {.headers = thread_headers, .headers_cap = MAX_HEADERS};
         ssize_t r = msrp_parse(&s->parser, buf + used, len - used, &c);
-        if (r == MSRP_INCOMPLETE)
+        if (r == MSRP_INCOMPLETE) {
+            /* The wrong peer of conform --delivery: it takes only what comes in one read. */
+            if (violating(s, "whole-reads") && s->state == S_BOUND)
+                session_end(s, MSRP_END_PROTOCOL, "a request head cut across reads");
             break;
+        }
         if (r == MSRP_MALFORMED) {
             if (s->trace != NULL)
                 msrp_trace_in_garbage(s->trace, buf + used, len - used, net_now_ns());
