@@ -147,6 +147,32 @@ START_TEST(test_all_pass_against_per_chunk_reports)
 }
 END_TEST
 
+/* Issue 13 point 6, no false positive: serve --alt answers in another way the RFC allows
+ * (a success REPORT per chunk, 200s held back 0-100 ms so that they overtake one another and
+ * leave batched); every case still passes, in every delivery pattern. */
+START_TEST(test_all_pass_against_alt)
+{
+    struct test_serve sv;
+    const char *args[] = {"--session-id", "s1", "--alt", NULL};
+    test_serve_start(&sv, args);
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[128];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --delivery all --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1",
+             msrpload_binary(), (unsigned)sv.port, path);
+    int rc = run(cmd);
+    test_serve_stop(&sv);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "0 failed, 0 non-strict, 0 info, 0 unobservable") != NULL, "%s",
+                  out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* Issue 13: every case's traffic also delivered one byte per write, cut between CR and LF
  * and inside end-lines, and pipelined; --delivery all runs each pattern and fails a case whose
  * verdicts differ. Against serve every case passes in every pattern. */
@@ -538,6 +564,7 @@ Suite *make_conform_suite(void)
     tcase_add_test(tc, test_all_pass_against_serve);
     tcase_add_test(tc, test_all_pass_against_per_chunk_reports);
     tcase_add_test(tc, test_all_pass_in_every_delivery);
+    tcase_add_test(tc, test_all_pass_against_alt);
     tcase_add_test(tc, test_delivery_all_fails_differing_verdicts);
     tcase_add_test(tc, test_unobservable_verdict);
     tcase_add_test(tc, test_ids_never_disappear);
