@@ -354,6 +354,40 @@ START_TEST(test_relay_cases_pass_against_fake_relay)
 }
 END_TEST
 
+/* --quick skips the cases that may wait over 20 s (the relay probation case waits 31 s), and
+ * says so; against a relay that keeps the connection open the case would run its 31 s. */
+START_TEST(test_quick_skips_slow_cases)
+{
+    uint16_t port = 0;
+    pid_t pid = fake_relay_start("keep-malformed-open", &port);
+    ck_assert_int_gt(pid, 0);
+    struct tmp t;
+    tmp_make(&t);
+    char pw[128], cmd[1024], path[128];
+    snprintf(pw, sizeof pw, "%s/pw", t.dir);
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    FILE *f = fopen(pw, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("alice-secret\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --quick --relay 'msrp://127.0.0.1:%u;tcp' --relay-user alice "
+             "--relay-password-file %s --case 4976-6.1/ --case 4976-6.3/use-path-and-expires "
+             "> %s 2>&1",
+             msrpload_binary(), (unsigned)port, pw, path);
+    int rc = run(cmd);
+    fake_relay_stop(pid);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "skip  4976-6.1/malformed-input-closed (no keyword): slow: may "
+                              "wait 31 s for the peer; --quick skips cases over 20 s") != NULL,
+                  "%s", out);
+    ck_assert_msg(strstr(out, "pass  4976-6.3/use-path-and-expires") != NULL, "%s", out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* Every relay case, against the fake relay breaking exactly its rule, reports what its level
  * calls for (fail and exit 1 for a MUST, info and exit 0 for a sentence without a keyword). */
 START_TEST(test_each_relay_case_fails_against_its_wrong_relay)
@@ -571,6 +605,7 @@ Suite *make_conform_suite(void)
     tcase_add_test(tc, test_coverage_table);
     tcase_add_test(tc, test_each_case_fails_against_its_wrong_peer);
     tcase_add_test(tc, test_relay_cases_pass_against_fake_relay);
+    tcase_add_test(tc, test_quick_skips_slow_cases);
     tcase_add_test(tc, test_each_relay_case_fails_against_its_wrong_relay);
     tcase_add_test(tc, test_relay_cases_against_kamailio);
     suite_add_tcase(s, tc);

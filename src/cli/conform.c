@@ -31,7 +31,8 @@ static void conform_usage(FILE *out)
             "                         --relay-password-file FILE)\n"
             "                        [--list] [--case ID-or-prefix ...] [--strict] [--tap]\n"
             "                        [--junit FILE] [--json FILE] [--cases DIR]\n"
-            "                        [--timeout-scale X] [--delivery PATTERN] [--verbose]\n"
+            "                        [--timeout-scale X] [--delivery PATTERN] [--quick]\n"
+            "                        [--verbose]\n"
             "       msrpload conform --coverage [--markdown] [--cases DIR]\n"
             "\n"
             "Checks an MSRP endpoint (RFC 4975) or relay (RFC 4976) against the requirements of\n"
@@ -81,6 +82,9 @@ static void conform_usage(FILE *out)
             "                       next waits, binding SEND included, in one write), all\n"
             "                       (each case in each of the four; a case whose verdicts\n"
             "                       differ fails, naming them)\n"
+            "  --quick              skip the slow cases, those that may wait over 20 s for the\n"
+            "                       peer (a relay's 30 s probation): each is listed as skip,\n"
+            "                       saying so\n"
             "  --verbose            print the wire exchange of passing cases too\n"
             "\n"
             "exit codes: 0 no case failed (with --strict: none failed or was non-strict; info\n"
@@ -448,7 +452,7 @@ int cmd_conform(int argc, char **argv)
     const char *dir = "scenarios/conformance";
     char *sel[MAX_SELECT];
     size_t nsel = 0;
-    bool list = false, strict = false, tap = false, verbose = false, coverage = false,
+    bool list = false, strict = false, tap = false, verbose = false, quick = false, coverage = false,
          markdown = false;
 
     for (int i = 1; i < argc; i++) {
@@ -479,6 +483,10 @@ int cmd_conform(int argc, char **argv)
         }
         if (strcmp(a, "--verbose") == 0) {
             verbose = true;
+            continue;
+        }
+        if (strcmp(a, "--quick") == 0) {
+            quick = true;
             continue;
         }
         static const char *const with_value[] = {
@@ -607,9 +615,15 @@ int cmd_conform(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         struct item *it = items[i];
         const struct scenario_case *k = it->sc.kase;
+        double wait = conform_case_max_wait(&it->sc, &peer);
         if (unreachable) {
             it->r.verdict = CONFORM_SKIP;
             snprintf(it->r.observed, sizeof it->r.observed, "not run: the peer is unreachable");
+        } else if (quick && wait > CONFORM_QUICK_MAX_WAIT_S) {
+            it->r.verdict = CONFORM_SKIP;
+            snprintf(it->r.observed, sizeof it->r.observed,
+                     "slow: may wait %.0f s for the peer; --quick skips cases over %.0f s",
+                     wait, CONFORM_QUICK_MAX_WAIT_S);
         } else {
             conform_run_case(&it->sc, &peer, &it->r);
             it->ran = true;

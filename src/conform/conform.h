@@ -91,6 +91,12 @@ void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
 
 void conform_result_free(struct conform_result *r);
 
+/* The longest a case may wait on its peer, in seconds: its step timeouts and pauses added
+ * up, times the peer's timeout_scale (conform --quick skips cases above
+ * CONFORM_QUICK_MAX_WAIT_S, e.g. the 31 s wait for a relay's 30 s probation). */
+#define CONFORM_QUICK_MAX_WAIT_S 20.0
+double conform_case_max_wait(const struct scenario *sc, const struct conform_peer *p);
+
 /*
  * Prints the coverage table of the requirements list at path (requirements.json) against the
  * given cases: one line per requirement (level, the cases that cover it or the reason none

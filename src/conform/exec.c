@@ -1,7 +1,8 @@
 /*
  * exec.c - the conformance case executor (conform.h): connections, the wire record, frames,
  * placeholders, header checks, set-up (binding, AUTH) and the walk through a case's steps,
- * whose own code is in steps.c (cx.h holds what the two share).
+ * whose own code is in steps.c, the cutting into writes in delivery.c (cx.h holds what they
+ * share).
  *
  * Each case gets a fresh loop and fresh connections, so one case's leftovers (a closed
  * connection, a late REPORT) never decide another's verdict. Steps run strictly one after the
@@ -101,7 +102,7 @@ static void wire_bytes_part(struct cx *x, const char *marker, const char *b, siz
     }
 }
 
-static void wire_bytes(struct cx *x, unsigned ep, bool out, const char *b, size_t n)
+void cx_wire_bytes(struct cx *x, unsigned ep, bool out, const char *b, size_t n)
 {
     char marker[8];
     snprintf(marker, sizeof marker, "%c%s ", 'a' + (int)ep, out ? ">" : "<");
@@ -157,7 +158,7 @@ static size_t ep_data(struct net_conn *c, const char *buf, size_t len)
             memcpy(f.bytes, buf + used, take);
             f.len = take;
         }
-        wire_bytes(e->x, e->idx, false, buf + used, take);
+        cx_wire_bytes(e->x, e->idx, false, buf + used, take);
         if (f.malformed)
             cx_wire_note(e->x, "%c: the bytes above cannot be framed as MSRP (%s)",
                          'a' + (int)e->idx, msrp_error_name(e->parser.error));
@@ -212,13 +213,11 @@ uint64_t cx_scaled(const struct cx *x, uint64_t ns)
     return (uint64_t)((double)ns * s);
 }
 
-static void flush_held(struct cx *x);
-
 /* Runs the loop until cond() holds or the deadline passes; returns cond()'s last answer.
  * Bytes held for a pipelined write leave first: the case is about to wait for an answer. */
 bool cx_pump(struct cx *x, uint64_t deadline, bool (*cond)(struct cx *, void *), void *arg)
 {
-    flush_held(x);
+    cx_flush_held(x);
     for (;;) {
         if (cond != NULL && cond(x, arg))
             return true;
@@ -236,145 +235,6 @@ static bool ep_settled(struct cx *x, void *arg)
     (void)x;
     struct ep *e = arg;
     return e->open || e->closed;
-}
-
-/* ---- delivery patterns (--delivery) ------------------------------------------------------ */
-
-static const char *const delivery_names[] = {"whole", "bytes", "split", "pipelined", "all"};
-
-const char *conform_delivery_name(enum conform_delivery d)
-{
-    return (unsigned)d <= CONFORM_DELIVER_ALL ? delivery_names[d] : "?";
-}
-
-int conform_delivery_parse(const char *name)
-{
-    for (int i = 0; i <= CONFORM_DELIVER_ALL; i++)
-        if (strcmp(name, delivery_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-static bool ep_drained(struct cx *x, void *arg)
-{
-    (void)x;
-    struct ep *e = arg;
-    return e->conn == NULL || e->closed || net_conn_queued(e->conn) == 0;
-}
-
-/* One write; in the bytes and split patterns it must have left before the next one is made,
- * or the connection would merge them. */
-static bool write_piece(struct cx *x, struct ep *e, const char *b, size_t n, bool alone)
-{
-    if (e->conn == NULL || e->closed) {
-        cx_fail(x, "endpoint %c: the connection closed while a request was being written (%s)",
-                'a' + (int)e->idx, e->close_why);
-        return false;
-    }
-    struct iovec iov = {(void *)b, n};
-    int rc = net_conn_send(e->conn, &iov, 1);
-    if (rc != 0) {
-        cx_fail(x, "endpoint %c: the bytes could not be sent: %s", 'a' + (int)e->idx, strerror(rc));
-        return false;
-    }
-    if (alone && net_conn_queued(e->conn) > 0) {
-        uint64_t deadline = net_now_ns() + cx_scaled(x, 10ull * 1000000000ull);
-        for (;;) { /* cx_pump would flush held bytes: none are held in these patterns */
-            if (ep_drained(x, e))
-                break;
-            if (net_now_ns() >= deadline) {
-                cx_fail(x, "endpoint %c: the peer stopped reading (%zu bytes not taken in 10 s)",
-                        'a' + (int)e->idx, net_conn_queued(e->conn));
-                return false;
-            }
-            net_loop_run_once(x->loop, 100);
-        }
-    }
-    return true;
-}
-
-/* Where the split pattern cuts: after every CR (so its LF comes in the next write) and after
- * the third hyphen of anything that starts like an end-line. */
-static bool split_after(const char *b, size_t i)
-{
-    return b[i] == '\r' || (i >= 3 && b[i] == '-' && memcmp(b + i - 3, "\n---", 4) == 0);
-}
-
-static bool hold(struct ep *e, const char *b, size_t n)
-{
-    if (e->held_len + n > e->held_cap) {
-        size_t cap = e->held_cap ? e->held_cap : 4096;
-        while (cap < e->held_len + n)
-            cap *= 2;
-        char *nb = realloc(e->held, cap);
-        if (nb == NULL)
-            return false;
-        e->held = nb;
-        e->held_cap = cap;
-    }
-    memcpy(e->held + e->held_len, b, n);
-    e->held_len += n;
-    return true;
-}
-
-/* Pipelined: what each endpoint holds leaves in one write. */
-static void flush_held(struct cx *x)
-{
-    for (unsigned i = 0; i < 2; i++) {
-        struct ep *e = &x->ep[i];
-        if (e->held_len == 0)
-            continue;
-        size_t n = e->held_len;
-        e->held_len = 0;
-        write_piece(x, e, e->held, n, false);
-    }
-}
-
-bool cx_send(struct cx *x, struct ep *e, const struct iovec *iov, int n)
-{
-    for (int i = 0; i < n; i++)
-        wire_bytes(x, e->idx, true, iov[i].iov_base, iov[i].iov_len);
-    if (e->conn == NULL || e->closed) {
-        cx_fail(x, "endpoint %c: the connection is closed (%s); nothing could be sent",
-                'a' + (int)e->idx, e->close_why);
-        return false;
-    }
-    if (x->delivery == CONFORM_DELIVER_WHOLE) {
-        int rc = net_conn_send(e->conn, iov, n);
-        if (rc != 0) {
-            cx_fail(x, "endpoint %c: the bytes could not be sent: %s", 'a' + (int)e->idx,
-                    strerror(rc));
-            return false;
-        }
-        return true;
-    }
-    for (int i = 0; i < n; i++) {
-        const char *b = iov[i].iov_base;
-        size_t len = iov[i].iov_len, from = 0;
-        if (x->delivery == CONFORM_DELIVER_PIPELINED) {
-            if (!hold(e, b, len)) {
-                cx_fail(x, "out of memory");
-                return false;
-            }
-            continue;
-        }
-        for (size_t j = 0; j < len; j++) {
-            if (x->delivery == CONFORM_DELIVER_BYTES || split_after(b, j)) {
-                if (!write_piece(x, e, b + from, j + 1 - from, true))
-                    return false;
-                from = j + 1;
-            }
-        }
-        if (from < len && !write_piece(x, e, b + from, len - from, true))
-            return false;
-    }
-    return true;
-}
-
-bool cx_send_text(struct cx *x, struct ep *e, const char *b, size_t n)
-{
-    struct iovec iov = {(void *)b, n};
-    return cx_send(x, e, &iov, 1);
 }
 
 static void make_local_uri(struct cx *x, struct ep *e)
@@ -855,7 +715,7 @@ static void walk(struct cx *x)
             cx_step_receive(x, &st->u.receive);
             break;
         case STEP_CLOSE:
-            flush_held(x);
+            cx_flush_held(x);
             for (unsigned i = 0; i < x->neps; i++)
                 if (x->ep[i].conn != NULL)
                     net_conn_close(x->ep[i].conn, true);
@@ -954,7 +814,7 @@ static void run_pattern(const struct scenario *sc, const struct conform_peer *p,
         if (x->bind_tid[0] != '\0')
             check_late_bind(x);
     }
-    flush_held(x);
+    cx_flush_held(x);
     /* Let the closes reach the peer, then free everything the loop still holds. */
     for (unsigned i = 0; i < 2; i++)
         if (x->ep[i].conn != NULL)
@@ -1021,6 +881,32 @@ void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
         break;
     }
     r->seconds = seconds;
+}
+
+double conform_case_max_wait(const struct scenario *sc, const struct conform_peer *p)
+{
+    uint64_t ns = 0;
+    for (unsigned i = 0; i < sc->num_steps; i++) {
+        const struct step *st = &sc->steps[i];
+        switch (st->kind) {
+        case STEP_EXPECT:
+            ns += st->u.expect.timeout_ns;
+            break;
+        case STEP_RAW:
+            ns += st->u.raw.timeout_ns;
+            break;
+        case STEP_RECEIVE:
+            ns += st->u.receive.timeout_ns;
+            break;
+        case STEP_PAUSE:
+            ns += st->u.pause_ns;
+            break;
+        default:
+            break;
+        }
+    }
+    double scale = p->timeout_scale > 0 ? p->timeout_scale : 1.0;
+    return (double)ns / 1e9 * scale;
 }
 
 void conform_result_free(struct conform_result *r)
