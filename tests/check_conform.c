@@ -157,6 +157,90 @@ START_TEST(test_all_pass_against_per_chunk_reports)
 }
 END_TEST
 
+/* Issue 13 point 6, no false positive: serve --alt answers in another way the RFC allows
+ * (a success REPORT per chunk, 200s held back 0-100 ms so that they overtake one another and
+ * leave batched); every case still passes, in every delivery pattern. */
+START_TEST(test_all_pass_against_alt)
+{
+    struct test_serve sv;
+    const char *args[] = {"--session-id", "s1", "--alt", NULL};
+    test_serve_start(&sv, args);
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[128];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --delivery all --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1",
+             msrpload_binary(), (unsigned)sv.port, path);
+    int rc = run(cmd);
+    test_serve_stop(&sv);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "0 failed, 0 non-strict, 0 info, 0 unobservable") != NULL, "%s",
+                  out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* Issue 13: every case's traffic also delivered one byte per write, cut between CR and LF
+ * and inside end-lines, and pipelined; --delivery all runs each pattern and fails a case whose
+ * verdicts differ. Against serve every case passes in every pattern. */
+START_TEST(test_all_pass_in_every_delivery)
+{
+    struct test_serve sv;
+    start_serve(&sv, NULL);
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[128];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --strict --delivery all --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1",
+             msrpload_binary(), (unsigned)sv.port, path);
+    int rc = run(cmd);
+    test_serve_stop(&sv);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "0 failed, 0 non-strict, 0 info, 0 unobservable") != NULL &&
+                      strstr(out, "; delivery all") != NULL,
+                  "%s", out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* A peer that takes only requests that come whole in one read (serve --violate whole-reads,
+ * the bug the issue found in a real endpoint): with --delivery all the case fails, naming
+ * the patterns, though it passes when each request is written whole. */
+START_TEST(test_delivery_all_fails_differing_verdicts)
+{
+    struct test_serve sv;
+    start_serve(&sv, "whole-reads");
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[128];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    const char *fmt = "%s conform --delivery %s --case 4975-7.2/response-tid "
+                      "--target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1";
+    snprintf(cmd, sizeof cmd, fmt, msrpload_binary(), "whole", (unsigned)sv.port, path);
+    int rc = run(cmd);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    free(out);
+    snprintf(cmd, sizeof cmd, fmt, msrpload_binary(), "all", (unsigned)sv.port, path);
+    rc = run(cmd);
+    test_serve_stop(&sv);
+    out = read_text(path);
+    ck_assert_msg(rc == 1, "exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "fail  4975-7.2/response-tid") != NULL &&
+                      strstr(out, "the verdict depends on how the bytes are cut into writes "
+                                  "(whole: pass, bytes: fail)") != NULL,
+                  "%s", out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* An expect step's unobservable_if ends the case "unobservable" (not counted, exit 0) when
  * the outcome is one of its statuses: here the 200 every peer gives to the chunked message. */
 START_TEST(test_unobservable_verdict)
@@ -276,6 +360,40 @@ START_TEST(test_relay_cases_pass_against_fake_relay)
     ck_assert_msg(passed == 13, "%d relay cases passed:\n%s", passed, out);
     ck_assert(strstr(out, "info  ") == NULL);
     ck_assert(strstr(out, "fail  ") == NULL);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* --quick skips the cases that may wait over 20 s (the relay probation case waits 31 s), and
+ * says so; against a relay that keeps the connection open the case would run its 31 s. */
+START_TEST(test_quick_skips_slow_cases)
+{
+    uint16_t port = 0;
+    pid_t pid = fake_relay_start("keep-malformed-open", &port);
+    ck_assert_int_gt(pid, 0);
+    struct tmp t;
+    tmp_make(&t);
+    char pw[128], cmd[1024], path[128];
+    snprintf(pw, sizeof pw, "%s/pw", t.dir);
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    FILE *f = fopen(pw, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("alice-secret\n", f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "%s conform --quick --relay 'msrp://127.0.0.1:%u;tcp' --relay-user alice "
+             "--relay-password-file %s --case 4976-6.1/ --case 4976-6.3/use-path-and-expires "
+             "> %s 2>&1",
+             msrpload_binary(), (unsigned)port, pw, path);
+    int rc = run(cmd);
+    fake_relay_stop(pid);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "skip  4976-6.1/malformed-input-closed (no keyword): slow: may "
+                              "wait 31 s for the peer; --quick skips cases over 20 s") != NULL,
+                  "%s", out);
+    ck_assert_msg(strstr(out, "pass  4976-6.3/use-path-and-expires") != NULL, "%s", out);
     free(out);
     tmp_remove(&t);
 }
@@ -611,11 +729,15 @@ Suite *make_conform_suite(void)
     tcase_add_test(tc, test_frame_rule_only_fails_its_cases);
     tcase_add_test(tc, test_all_pass_against_serve);
     tcase_add_test(tc, test_all_pass_against_per_chunk_reports);
+    tcase_add_test(tc, test_all_pass_in_every_delivery);
+    tcase_add_test(tc, test_all_pass_against_alt);
+    tcase_add_test(tc, test_delivery_all_fails_differing_verdicts);
     tcase_add_test(tc, test_unobservable_verdict);
     tcase_add_test(tc, test_ids_never_disappear);
     tcase_add_test(tc, test_coverage_table);
     tcase_add_test(tc, test_each_case_fails_against_its_wrong_peer);
     tcase_add_test(tc, test_relay_cases_pass_against_fake_relay);
+    tcase_add_test(tc, test_quick_skips_slow_cases);
     tcase_add_test(tc, test_each_relay_case_fails_against_its_wrong_relay);
     tcase_add_test(tc, test_relay_cases_against_kamailio);
     suite_add_tcase(s, tc);

@@ -486,6 +486,33 @@ START_TEST(unknown_session_gets_481)
 }
 END_TEST
 
+/* RFC 4975 section 5.4: a request for a session already in use on another connection MUST
+ * get 506; serve answered 481 and closed. */
+START_TEST(second_connection_gets_506)
+{
+    struct serve_proc p;
+    serve_start(&p, "--listen 127.0.0.1:0 --session-id s1", 1);
+    struct client c;
+    bind_client(&c, &p);
+    struct client c2;
+    client_connect(&c2, p.port);
+    send_request(&c2, "SEND", "twice001", p.uri[0], CLIENT_FROM, "msg00001", "1-0/0", NULL, NULL,
+                 NULL, '$');
+    struct rx r;
+    expect_chunk(&c2, &r);
+    ck_assert_str_eq(r.tid, "twice001");
+    ck_assert_int_eq(r.status, 506);
+    ck_assert_str_eq(r.to, CLIENT_FROM);
+    /* The refused connection is closed; the bound one goes on. */
+    ck_assert_int_eq(client_recv(&c2, &r, IO_TIMEOUT_MS), 0);
+    client_close(&c2);
+    send_text(&c, "good0001", p.uri[0], "msg00002", NULL, "hello");
+    expect_response(&c, "good0001", 200);
+    client_close(&c);
+    serve_stop(&p);
+}
+END_TEST
+
 START_TEST(wrong_paths_after_binding_get_481)
 {
     struct serve_proc p;
@@ -704,6 +731,40 @@ START_TEST(violation_line_for_byte_range)
 }
 END_TEST
 
+/* serve checks what RFC 4975 makes a sender do: range end "*" on a body over 2048 octets
+ * (7.1.1, MUST) and "$" only on the chunk that ends the message (7.1, MUST). */
+START_TEST(violation_lines_for_sender_rules)
+{
+    struct serve_proc p;
+    serve_start(&p, "--listen 127.0.0.1:0 --session-id s1", 1);
+    struct client c;
+    bind_client(&c, &p);
+    char *big = malloc(3001);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'x', 3000);
+    big[3000] = '\0';
+    /* Right: "*" as the range end of a 3000-octet body; no violation. */
+    send_request(&c, "SEND", "star0001", p.uri[0], CLIENT_FROM, "msg00001", "1-*/3000", NULL,
+                 "text/plain", big, '$');
+    expect_response(&c, "star0001", 200);
+    send_request(&c, "SEND", "numr0001", p.uri[0], CLIENT_FROM, "msg00002", "1-3000/3000", NULL,
+                 "text/plain", big, '$');
+    expect_response(&c, "numr0001", 200);
+    send_request(&c, "SEND", "dolr0001", p.uri[0], CLIENT_FROM, "msg00003", "1-5/10", NULL,
+                 "text/plain", "hello", '$');
+    expect_response(&c, "dolr0001", 200);
+    json_t *o = next_event(&p, "violation");
+    ck_assert_str_eq(jstr(o, "kind"), "range-end-not-star");
+    json_decref(o);
+    o = next_event(&p, "violation");
+    ck_assert_str_eq(jstr(o, "kind"), "dollar-not-at-end");
+    json_decref(o);
+    free(big);
+    client_close(&c);
+    serve_stop(&p);
+}
+END_TEST
+
 START_TEST(session_expected_again_after_end)
 {
     struct serve_proc p;
@@ -902,6 +963,7 @@ Suite *make_serve_suite(void)
     tcase_add_test(tc, bind_with_empty_send);
     tcase_add_test(tc, unknown_session_gets_481);
     tcase_add_test(tc, wrong_paths_after_binding_get_481);
+    tcase_add_test(tc, second_connection_gets_506);
     tcase_add_test(tc, session_expected_again_after_end);
     suite_add_tcase(s, tc);
 
@@ -920,6 +982,7 @@ Suite *make_serve_suite(void)
     tcase_add_checked_fixture(tc, NULL, kill_leftovers);
     tcase_add_test(tc, message_line_has_size_hash_chunks);
     tcase_add_test(tc, violation_line_for_byte_range);
+    tcase_add_test(tc, violation_lines_for_sender_rules);
     tcase_add_test(tc, log_file_gets_the_lines);
     suite_add_tcase(s, tc);
 

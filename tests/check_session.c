@@ -1134,8 +1134,9 @@ START_TEST(order_on_the_wire)
     memset(seen, 0, sizeof(seen));
     for (int k = 0; k < got; k++) {
         const struct raw_record *r = &RAW.rec[k];
-        /* RFC 4975 section 7.1.1: "$" on the chunk sent last, "+" on every other. */
-        ck_assert_int_eq(r->flag, k == got - 1 ? '$' : '+');
+        /* RFC 4975 section 7.1: "$" on the chunk that ends the message, whenever it leaves,
+         * "+" on every other. */
+        ck_assert_int_eq(r->flag, r->range.end == wc->size ? '$' : '+');
         ck_assert_uint_eq(r->range.total, wc->size);
         ck_assert_uint_eq(r->range.end - r->range.start + 1, r->body);
         ck_assert_uint_le(r->range.end, wc->size);
@@ -1156,6 +1157,47 @@ START_TEST(order_on_the_wire)
     if (wc->order == REV || wc->order == SHUF) {
         ck_assert_uint_eq((uint64_t)got, ranges);
         ck_assert_uint_ne(RAW.rec[0].range.start, 1); /* the first range does not go first */
+    }
+    msrp_session_close(last_client);
+    run_until(&W.ended, 1, 5);
+    free(body);
+    net_listener_close(l);
+    world_down();
+}
+END_TEST
+
+/* RFC 4975 section 7.1.1: a chunk body over 2048 octets goes with range end "*" (MUST); one of
+ * 2048 or less, the last here, with its number. numeric_range_end (a scenario's way to test a
+ * receiver) writes the number on all of them. */
+START_TEST(large_chunks_end_star)
+{
+    world_up(false);
+    uint16_t port;
+    struct net_listener *l = raw_listen(RAW_ANSWER_ALL, &port);
+    W.port = port;
+    char uri[128];
+    server_uri(uri, sizeof(uri), "star", false);
+    connect_client(uri, "cli12", false, 0, 5000);
+    run_until(&W.bound_client, 1, 10);
+    char *body = pattern_body(12000);
+    for (int numeric = 0; numeric < 2; numeric++) {
+        int before = RAW.requests;
+        struct msrp_send_opts o = {.numeric_range_end = numeric};
+        ck_assert_int_eq(msrp_session_send(last_client, body, 12000, &o), 0);
+        run_until(&W.sent, 1 + numeric, 10);
+        ck_assert_int_eq(W.last_status, 200);
+        ck_assert_int_eq(RAW.requests - before, 3);
+        for (int k = 0; k < 3; k++) {
+            const struct raw_record *r = &RAW.rec[before - 1 + k];
+            ck_assert_uint_eq(r->range.start, (uint64_t)k * 5000 + 1);
+            ck_assert_uint_eq(r->body, k < 2 ? 5000 : 2000);
+            ck_assert_uint_eq(r->range.total, 12000);
+            if (k < 2 && !numeric)
+                ck_assert_uint_eq(r->range.end, MSRP_RANGE_UNKNOWN);
+            else
+                ck_assert_uint_eq(r->range.end, r->range.start + r->body - 1);
+            ck_assert_int_eq(r->flag, k == 2 ? '$' : '+');
+        }
     }
     msrp_session_close(last_client);
     run_until(&W.ended, 1, 5);
@@ -1440,6 +1482,7 @@ Suite *make_session_suite(void)
     tc = tcase_create("Order");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, order_transfers, 0, (int)(sizeof(orders) / sizeof(orders[0])));
+    tcase_add_test(tc, large_chunks_end_star);
     tcase_add_loop_test(tc, order_on_the_wire, 0,
                         (int)(sizeof(wire_cases) / sizeof(wire_cases[0])));
     tcase_add_test(tc, shuffled_differs_per_message);

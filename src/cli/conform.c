@@ -31,7 +31,8 @@ static void conform_usage(FILE *out)
             "                         --relay-password-file FILE)\n"
             "                        [--list] [--case ID-or-prefix ...] [--strict] [--tap]\n"
             "                        [--junit FILE] [--json FILE] [--cases DIR]\n"
-            "                        [--timeout-scale X] [--refused-type TYPE] [--verbose]\n"
+            "                        [--timeout-scale X] [--refused-type TYPE]\n"
+            "                        [--delivery PATTERN] [--quick] [--verbose]\n"
             "       msrpload conform --coverage [--markdown] [--cases DIR]\n"
             "\n"
             "Checks an MSRP endpoint (RFC 4975) or relay (RFC 4976) against the requirements of\n"
@@ -78,6 +79,16 @@ static void conform_usage(FILE *out)
             "                       from its SDP accept-types), e.g. application/x-refused:\n"
             "                       4975-7.3.1/415-unsupported-type sends it and wants 415;\n"
             "                       without it that case is skipped\n"
+            "  --delivery PATTERN   how the requests a case sends are cut into writes: whole\n"
+            "                       (default: each request in one write), bytes (one byte per\n"
+            "                       write), split (writes cut between CR and LF and inside\n"
+            "                       each end-line), pipelined (all a case sends before it\n"
+            "                       next waits, binding SEND included, in one write), all\n"
+            "                       (each case in each of the four; a case whose verdicts\n"
+            "                       differ fails, naming them)\n"
+            "  --quick              skip the slow cases, those that may wait over 20 s for the\n"
+            "                       peer (a relay's 30 s probation): each is listed as skip,\n"
+            "                       saying so\n"
             "  --verbose            print the wire exchange of passing cases too\n"
             "\n"
             "exit codes: 0 no case failed (with --strict: none failed or was non-strict; info\n"
@@ -445,7 +456,7 @@ int cmd_conform(int argc, char **argv)
     const char *dir = "scenarios/conformance";
     char *sel[MAX_SELECT];
     size_t nsel = 0;
-    bool list = false, strict = false, tap = false, verbose = false, coverage = false,
+    bool list = false, strict = false, tap = false, verbose = false, quick = false, coverage = false,
          markdown = false;
 
     for (int i = 1; i < argc; i++) {
@@ -478,10 +489,14 @@ int cmd_conform(int argc, char **argv)
             verbose = true;
             continue;
         }
+        if (strcmp(a, "--quick") == 0) {
+            quick = true;
+            continue;
+        }
         static const char *const with_value[] = {
             "--target", "--relay", "--relay-user", "--relay-password-file", "--case",
             "--junit",  "--json",  "--cases",      "--timeout-scale",       "--refused-type",
-            NULL};
+            "--delivery", NULL};
         size_t k = 0;
         while (with_value[k] != NULL && strcmp(a, with_value[k]) != 0)
             k++;
@@ -519,6 +534,13 @@ int cmd_conform(int argc, char **argv)
                                    "application/x-refused, got '%s'",
                                    v);
             peer.refused_type = v;
+        } else if (strcmp(a, "--delivery") == 0) {
+            int d = conform_delivery_parse(v);
+            if (d < 0)
+                return usage_error("--delivery: expected whole, bytes, split, pipelined or all, "
+                                   "got '%s'",
+                                   v);
+            peer.delivery = (enum conform_delivery)d;
         } else {
             char *end = NULL;
             peer.timeout_scale = strtod(v, &end);
@@ -608,9 +630,15 @@ int cmd_conform(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         struct item *it = items[i];
         const struct scenario_case *k = it->sc.kase;
+        double wait = conform_case_max_wait(&it->sc, &peer);
         if (unreachable) {
             it->r.verdict = CONFORM_SKIP;
             snprintf(it->r.observed, sizeof it->r.observed, "not run: the peer is unreachable");
+        } else if (quick && wait > CONFORM_QUICK_MAX_WAIT_S) {
+            it->r.verdict = CONFORM_SKIP;
+            snprintf(it->r.observed, sizeof it->r.observed,
+                     "slow: may wait %.0f s for the peer; --quick skips cases over %.0f s",
+                     wait, CONFORM_QUICK_MAX_WAIT_S);
         } else {
             conform_run_case(&it->sc, &peer, &it->r);
             it->ran = true;
@@ -678,12 +706,14 @@ int cmd_conform(int argc, char **argv)
             print_detail(stdout, it);
         fflush(stdout);
     }
-    char summary[320];
+    char summary[360];
     snprintf(summary, sizeof summary,
              "%zu cases: %zu passed, %zu failed, %zu non-strict, %zu info, %zu unobservable, %zu "
-             "skipped (%zu counted%s)",
+             "skipped (%zu counted%s)%s%s",
              n, passed, failed, non_strict, info, unobservable, skipped, failed_counted,
-             strict ? ", --strict" : "; non-strict counts with --strict");
+             strict ? ", --strict" : "; non-strict counts with --strict",
+             peer.delivery != CONFORM_DELIVER_WHOLE ? "; delivery " : "",
+             peer.delivery != CONFORM_DELIVER_WHOLE ? conform_delivery_name(peer.delivery) : "");
     if (tap)
         printf("# %s\n", summary);
     else

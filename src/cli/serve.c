@@ -40,6 +40,7 @@
 #define SERVE_STALL_TIMEOUT_S 60.0
 #define SERVE_FIRST_REQUEST_TIMEOUT_S 30.0
 #define SERVE_MIN_LOG_BYTES 1024
+#define SERVE_ALT_DELAY_MAX_NS (100ull * 1000000ull) /* --alt: a 200 waits up to 100 ms */
 
 /* Which lines --log-level keeps: each event has one of these levels, and lines at or above
  * the chosen one are written. */
@@ -102,6 +103,11 @@ static void serve_usage(FILE *out)
             "  --max-extents N      separate out-of-order byte ranges one incoming message may\n"
             "                       have before it is refused with 413 (default 4096; more costs\n"
             "                       CPU per chunk for heavily shuffled messages)\n"
+            "  --alt                a testing aid: answer in another way the RFC allows, to\n"
+            "                       show a client (or the conform suite) takes it: a success\n"
+            "                       REPORT per chunk as it arrives (RFC 4975 7.1.3), and each\n"
+            "                       200 to a message chunk held back 0 to 100 ms, so responses\n"
+            "                       overtake one another and leave batched in one write\n"
             "\n"
             "After the URIs, one JSON object per line, each with \"event\" and \"time\" (UTC,\n"
             "ISO 8601 with milliseconds) and \"session\" (the session URI):\n"
@@ -149,6 +155,7 @@ struct serve {
     size_t live; /* slots not given up */
     char accept_types[256];
     const char *violate; /* hidden --violate: the wrong test peer of the conformance suite */
+    bool alt;            /* --alt: answers otherwise, within what the RFC allows */
     uint64_t bind_timeout_ns;
     uint64_t idle_timeout_ns, stall_timeout_ns;
     size_t max_extents;
@@ -406,6 +413,14 @@ static int expect_slot(struct serve_slot *slot, uint64_t bind_timeout_ns)
     cfg.peer_path = NULL; /* no SDP: the first request binds its From-Path */
     cfg.accept_types = sv->accept_types;
     cfg.violate = sv->violate;
+    if (sv->alt) {
+        /* Per-chunk success REPORTs (RFC 4975 section 7.1.3 allows them), and 200s held back
+         * 0 to 100 ms each, drawn per response: they may overtake one another and leave
+         * together in one write, far inside the 30 s a sender waits (section 7.1.1). */
+        cfg.violate = "per-chunk-reports";
+        cfg.response_delay_min_ns = 0;
+        cfg.response_delay_max_ns = SERVE_ALT_DELAY_MAX_NS;
+    }
     cfg.idle_timeout_ns = sv->idle_timeout_ns;
     cfg.stall_timeout_ns = sv->stall_timeout_ns;
     cfg.reasm.max_extents = sv->max_extents;
@@ -424,6 +439,7 @@ struct serve_opts {
     const char *cert, *key;
     const char *accept_types;
     const char *violate;
+    bool alt;
     const char *log;
     const char *uri_host;
     double bind_timeout;
@@ -516,6 +532,10 @@ static int parse_opts(int argc, char **argv, struct serve_opts *o, int *rc)
         }
         if (strcmp(argv[i], "--tls") == 0) {
             o->tls = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--alt") == 0) {
+            o->alt = true;
             continue;
         }
         if ((v = opt_value(argc, argv, &i, "--listen", &missing)) != NULL) {
@@ -786,7 +806,12 @@ int cmd_serve(int argc, char **argv)
             }
         }
     }
+    if (o.alt && o.violate != NULL) {
+        rc = usage_error("--alt and --violate do not go together%s", "");
+        goto out;
+    }
     sv.violate = o.violate;
+    sv.alt = o.alt;
     if (o.accept_types != NULL) {
         if (strlen(o.accept_types) >= sizeof(sv.accept_types)) {
             rc = usage_error("%s", "--accept-types is too long");

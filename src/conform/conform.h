@@ -21,6 +21,21 @@
 
 #include "load/scenario.h"
 
+/* How the executor writes what a case sends (conform --delivery). */
+enum conform_delivery {
+    CONFORM_DELIVER_WHOLE = 0, /* each request in one write, as built */
+    CONFORM_DELIVER_BYTES,     /* one byte per write */
+    CONFORM_DELIVER_SPLIT,     /* writes cut between CR and LF and inside each end-line */
+    CONFORM_DELIVER_PIPELINED, /* everything up to the next wait in one write, the binding
+                                  SEND included (its 200 is checked afterwards) */
+    CONFORM_DELIVER_ALL,       /* each case once in each of the above; differing verdicts fail */
+};
+#define CONFORM_DELIVERIES 4 /* the patterns ALL runs */
+
+/* "whole", "bytes", "split", "pipelined", "all"; conform_delivery_parse: -1 if unknown. */
+const char *conform_delivery_name(enum conform_delivery d);
+int conform_delivery_parse(const char *name);
+
 struct conform_peer {
     /* Target mode: the endpoint under test (its session URI). NULL in relay mode. */
     const char *target_uri;
@@ -37,6 +52,7 @@ struct conform_peer {
     /* A media type the target is known not to take ({refused_type}); NULL: the cases that
      * need one are skipped. */
     const char *refused_type;
+    enum conform_delivery delivery; /* how the executor's bytes are cut into writes */
 };
 
 /*
@@ -77,6 +93,12 @@ void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
                       struct conform_result *r);
 
 void conform_result_free(struct conform_result *r);
+
+/* The longest a case may wait on its peer, in seconds: its step timeouts and pauses added
+ * up, times the peer's timeout_scale (conform --quick skips cases above
+ * CONFORM_QUICK_MAX_WAIT_S, e.g. the 31 s wait for a relay's 30 s probation). */
+#define CONFORM_QUICK_MAX_WAIT_S 20.0
+double conform_case_max_wait(const struct scenario *sc, const struct conform_peer *p);
 
 /*
  * Prints the coverage table of the requirements list at path (requirements.json) against the

@@ -1,7 +1,8 @@
 /*
  * cx.h - the conformance executor's state, shared by its two halves and by nothing else:
- * exec.c (the wire record, connections, frames, placeholders, set-up and the case) and
- * steps.c (the steps: raw, receive, send, expect, and what REPORTs cover). Not a public
+ * exec.c (the wire record, connections, frames, placeholders, set-up and the case),
+ * steps.c (the steps: raw, receive, send, expect, and what REPORTs cover) and delivery.c
+ * (how the bytes are cut into writes). Not a public
  * interface: conform.h is.
  *
  * Thread safety: a struct cx belongs to the one case that runs it.
@@ -48,6 +49,8 @@ struct ep {
     struct cx *x;
     unsigned idx;
     struct net_conn *conn;
+    char *held;        /* --delivery pipelined: bytes waiting for the next wait */
+    size_t held_len, held_cap;
     bool open, closed, failed;
     char close_why[160];
     struct msrp_parser parser;
@@ -71,6 +74,8 @@ struct sent_chunk {
 
 struct cx {
     struct net_loop *loop;
+    enum conform_delivery delivery; /* never ALL here: one pattern per run */
+    char bind_tid[SCENARIO_RAW_TID_LEN + 1]; /* pipelined: the binding SEND, checked later */
     const struct scenario *sc;
     const struct scenario_case *k;
     const struct conform_peer *p;
@@ -103,6 +108,8 @@ struct want {
 
 /* ---- exec.c ------------------------------------------------------------------------------- */
 
+/* Bytes sent (out) or received by endpoint ep, into the wire record. */
+void cx_wire_bytes(struct cx *x, unsigned ep, bool out, const char *b, size_t n);
 /* A note in the wire record ("# ..."). */
 void cx_wire_note(struct cx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The check was not met: the first call records why; later ones are ignored. */
@@ -111,8 +118,13 @@ void cx_fail(struct cx *x, const char *fmt, ...) __attribute__((format(printf, 2
 uint64_t cx_scaled(const struct cx *x, uint64_t ns);
 /* Runs the loop until cond(x, arg) holds (true) or the deadline passes (false). */
 bool cx_pump(struct cx *x, uint64_t deadline, bool (*cond)(struct cx *, void *), void *arg);
+/* ---- delivery.c --------------------------------------------------------------------------- */
+
+/* Writes (records first) what endpoint e sends, cut as x->delivery says. */
 bool cx_send(struct cx *x, struct ep *e, const struct iovec *iov, int n);
 bool cx_send_text(struct cx *x, struct ep *e, const char *b, size_t n);
+/* Pipelined: what each endpoint holds leaves now, one write each (cx_pump calls it). */
+void cx_flush_held(struct cx *x);
 /* Parses a kept frame again; false for bytes that never framed. */
 bool cx_frame_parse(const struct frame *f, struct msrp_chunk *ch, struct msrp_header *hdrs);
 bool cx_span_is(struct msrp_span s, const char *c);

@@ -1,7 +1,8 @@
 /*
  * exec.c - the conformance case executor (conform.h): connections, the wire record, frames,
  * placeholders, header checks, set-up (binding, AUTH) and the walk through a case's steps,
- * whose own code is in steps.c (cx.h holds what the two share).
+ * whose own code is in steps.c, the cutting into writes in delivery.c (cx.h holds what they
+ * share).
  *
  * Each case gets a fresh loop and fresh connections, so one case's leftovers (a closed
  * connection, a late REPORT) never decide another's verdict. Steps run strictly one after the
@@ -102,7 +103,7 @@ static void wire_bytes_part(struct cx *x, const char *marker, const char *b, siz
     }
 }
 
-static void wire_bytes(struct cx *x, unsigned ep, bool out, const char *b, size_t n)
+void cx_wire_bytes(struct cx *x, unsigned ep, bool out, const char *b, size_t n)
 {
     char marker[8];
     snprintf(marker, sizeof marker, "%c%s ", 'a' + (int)ep, out ? ">" : "<");
@@ -158,7 +159,7 @@ static size_t ep_data(struct net_conn *c, const char *buf, size_t len)
             memcpy(f.bytes, buf + used, take);
             f.len = take;
         }
-        wire_bytes(e->x, e->idx, false, buf + used, take);
+        cx_wire_bytes(e->x, e->idx, false, buf + used, take);
         if (f.malformed)
             cx_wire_note(e->x, "%c: the bytes above cannot be framed as MSRP (%s)",
                          'a' + (int)e->idx, msrp_error_name(e->parser.error));
@@ -215,9 +216,11 @@ uint64_t cx_scaled(const struct cx *x, uint64_t ns)
     return (uint64_t)((double)ns * s);
 }
 
-/* Runs the loop until cond() holds or the deadline passes; returns cond()'s last answer. */
+/* Runs the loop until cond() holds or the deadline passes; returns cond()'s last answer.
+ * Bytes held for a pipelined write leave first: the case is about to wait for an answer. */
 bool cx_pump(struct cx *x, uint64_t deadline, bool (*cond)(struct cx *, void *), void *arg)
 {
+    cx_flush_held(x);
     for (;;) {
         if (cond != NULL && cond(x, arg))
             return true;
@@ -235,29 +238,6 @@ static bool ep_settled(struct cx *x, void *arg)
     (void)x;
     struct ep *e = arg;
     return e->open || e->closed;
-}
-
-bool cx_send(struct cx *x, struct ep *e, const struct iovec *iov, int n)
-{
-    for (int i = 0; i < n; i++)
-        wire_bytes(x, e->idx, true, iov[i].iov_base, iov[i].iov_len);
-    if (e->conn == NULL || e->closed) {
-        cx_fail(x, "endpoint %c: the connection is closed (%s); nothing could be sent",
-                'a' + (int)e->idx, e->close_why);
-        return false;
-    }
-    int rc = net_conn_send(e->conn, iov, n);
-    if (rc != 0) {
-        cx_fail(x, "endpoint %c: the bytes could not be sent: %s", 'a' + (int)e->idx, strerror(rc));
-        return false;
-    }
-    return true;
-}
-
-bool cx_send_text(struct cx *x, struct ep *e, const char *b, size_t n)
-{
-    struct iovec iov = {(void *)b, n};
-    return cx_send(x, e, &iov, 1);
 }
 
 static void make_local_uri(struct cx *x, struct ep *e)
@@ -628,6 +608,11 @@ static bool bind_target(struct cx *x)
     cx_wire_note(x, "a: binding the session with an empty SEND (RFC 4975 section 5.4)");
     if (!cx_send_text(x, e, buf, (size_t)n))
         return false;
+    if (x->delivery == CONFORM_DELIVER_PIPELINED && x->neps == 1) {
+        /* It leaves in one write with the case's first request; its 200 is checked after. */
+        memcpy(x->bind_tid, tid, sizeof x->bind_tid);
+        return true;
+    }
     struct want w = {.e = e, .tid = tid};
     if (!cx_pump(x, net_now_ns() + cx_scaled(x, CX_BIND_TIMEOUT_NS), bound_ok, &w) || e->closed) {
         cx_fail(x, "the binding SEND got no response (%s); the case cannot run",
@@ -705,7 +690,7 @@ static bool auth_relay(struct cx *x, struct ep *e)
 static bool setup(struct cx *x)
 {
     const struct scenario_case *k = x->k;
-    x->neps = k->needs == CASE_RELAY && k->endpoints == CASE_EP_AB ? 2 : 1;
+    x->neps = k->endpoints == CASE_EP_AB ? 2 : 1;
     for (unsigned i = 0; i < x->neps; i++) {
         x->ep[i].x = x;
         x->ep[i].idx = i;
@@ -713,9 +698,10 @@ static bool setup(struct cx *x)
         make_local_uri(x, &x->ep[i]);
     }
     if (k->needs == CASE_TARGET) {
-        if (!ep_connect(x, &x->ep[0]))
+        if (!ep_connect(x, &x->ep[0]) || (k->bind && !bind_target(x)))
             return false;
-        return !k->bind || bind_target(x);
+        /* b: a second connection to the target that nothing binds */
+        return x->neps < 2 || ep_connect(x, &x->ep[1]);
     }
     if (k->endpoints == CASE_EP_NONE)
         return ep_connect(x, &x->ep[0]);
@@ -749,6 +735,7 @@ static void walk(struct cx *x)
             cx_step_receive(x, &st->u.receive);
             break;
         case STEP_CLOSE:
+            cx_flush_held(x);
             for (unsigned i = 0; i < x->neps; i++)
                 if (x->ep[i].conn != NULL)
                     net_conn_close(x->ep[i].conn, true);
@@ -811,8 +798,26 @@ static bool uses_value(const struct scenario *sc, enum conform_value v)
     return false;
 }
 
-void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
-                      struct conform_result *r)
+/* Pipelined: the binding SEND left with the first request; it must have had its 200. */
+static void check_late_bind(struct cx *x)
+{
+    struct ep *e = &x->ep[0];
+    struct want w = {.e = e, .tid = x->bind_tid};
+    if (!cx_pump(x, net_now_ns() + cx_scaled(x, CX_BIND_TIMEOUT_NS), cx_find_response, &w)) {
+        cx_fail(x, "the binding SEND (pipelined with the case's requests) got no response (%s)",
+                e->closed ? e->close_why : "timeout");
+        return;
+    }
+    struct msrp_header hdrs[CX_MAX_HEADERS];
+    struct msrp_chunk ch;
+    e->frames[w.found].used = true;
+    if (cx_frame_parse(&e->frames[w.found], &ch, hdrs) && ch.status != 200)
+        cx_fail(x, "the binding SEND (pipelined with the case's requests) was answered %d",
+                ch.status);
+}
+
+static void run_pattern(const struct scenario *sc, const struct conform_peer *p,
+                        enum conform_delivery delivery, struct conform_result *r)
 {
     memset(r, 0, sizeof(*r));
     uint64_t t0 = net_now_ns();
@@ -841,12 +846,16 @@ void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
     x->sc = sc;
     x->k = k;
     x->p = p;
+    x->delivery = delivery;
     if (msrp_idgen_init(&x->ids) != 0) {
         snprintf(x->observed, sizeof x->observed, "the random generator failed");
         x->unreachable = true;
     } else if (setup(x)) {
         walk(x);
+        if (x->bind_tid[0] != '\0')
+            check_late_bind(x);
     }
+    cx_flush_held(x);
     /* Let the closes reach the peer, then free everything the loop still holds. */
     for (unsigned i = 0; i < 2; i++)
         if (x->ep[i].conn != NULL)
@@ -865,11 +874,80 @@ void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
         for (size_t j = 0; j < x->ep[i].nframes; j++)
             free(x->ep[i].frames[j].bytes);
         free(x->ep[i].frames);
+        free(x->ep[i].held);
     }
     free(x->sent);
     net_loop_destroy(x->loop);
     free(x);
     r->seconds = (double)(net_now_ns() - t0) / 1e9;
+}
+
+/* --delivery all: the case once per pattern. MSRP is carried over TCP or TLS, byte streams
+ * that keep no write boundaries, so how the bytes are cut into writes must not change a
+ * verdict.
+ * The result is the first pattern's, or the first that differs from it, marked fail. */
+void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
+                      struct conform_result *r)
+{
+    if (p->delivery != CONFORM_DELIVER_ALL) {
+        run_pattern(sc, p, p->delivery, r);
+        return;
+    }
+    run_pattern(sc, p, CONFORM_DELIVER_WHOLE, r);
+    double seconds = r->seconds;
+    if (r->verdict == CONFORM_SKIP || r->verdict == CONFORM_UNREACHABLE)
+        return;
+    char seen[256];
+    snprintf(seen, sizeof seen, "whole: %s", conform_verdict_name(r->verdict));
+    for (int d = CONFORM_DELIVER_BYTES; d < CONFORM_DELIVERIES; d++) {
+        struct conform_result o;
+        run_pattern(sc, p, (enum conform_delivery)d, &o);
+        seconds += o.seconds;
+        size_t used = strlen(seen);
+        snprintf(seen + used, sizeof seen - used, ", %s: %s",
+                 conform_delivery_name((enum conform_delivery)d), conform_verdict_name(o.verdict));
+        if (o.verdict == r->verdict) {
+            conform_result_free(&o);
+            continue;
+        }
+        char why[1500];
+        snprintf(why, sizeof why, "%.1499s", o.observed);
+        conform_result_free(r);
+        *r = o;
+        r->verdict = CONFORM_FAIL;
+        snprintf(r->observed, sizeof r->observed,
+                 "the verdict depends on how the bytes are cut into writes (%s); with %s: %s",
+                 seen, conform_delivery_name((enum conform_delivery)d),
+                 why[0] != '\0' ? why : "passed");
+        break;
+    }
+    r->seconds = seconds;
+}
+
+double conform_case_max_wait(const struct scenario *sc, const struct conform_peer *p)
+{
+    uint64_t ns = 0;
+    for (unsigned i = 0; i < sc->num_steps; i++) {
+        const struct step *st = &sc->steps[i];
+        switch (st->kind) {
+        case STEP_EXPECT:
+            ns += st->u.expect.timeout_ns;
+            break;
+        case STEP_RAW:
+            ns += st->u.raw.timeout_ns;
+            break;
+        case STEP_RECEIVE:
+            ns += st->u.receive.timeout_ns;
+            break;
+        case STEP_PAUSE:
+            ns += st->u.pause_ns;
+            break;
+        default:
+            break;
+        }
+    }
+    double scale = p->timeout_scale > 0 ? p->timeout_scale : 1.0;
+    return (double)ns / 1e9 * scale;
 }
 
 void conform_result_free(struct conform_result *r)

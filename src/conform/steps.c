@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conform/cx.h"
+#include "msrp/session.h"
 #include "wire/values.h"
 
 /* ---- what REPORTs cover -------------------------------------------------------------------- */
@@ -364,7 +365,7 @@ void cx_step_receive(struct cx *x, const struct step_receive *st)
 /* One chunk of a send step: its range and flag. */
 struct plan {
     uint64_t start, end; /* 1-based, inclusive; end < start for an empty body */
-    bool end_star;       /* interrupted: the range end is "*" */
+    bool end_star;       /* interrupted or over 2048 octets: the range end is "*" */
     char flag;
 };
 
@@ -389,6 +390,10 @@ static size_t make_plan(struct cx *x, const struct step_send *s, uint64_t size, 
             end = s->interrupt_after;
             star = true;
         }
+        /* RFC 4975 section 7.1.1: a body over 2048 octets goes with range end "*" (MUST),
+         * unless the case breaks that on purpose (numeric_range_end). */
+        if (end - start + 1 > MSRP_INTERRUPTIBLE_BODY && !s->numeric_range_end)
+            star = true;
         p[n++] = (struct plan){start, end, star, '+'};
         if (end >= last)
             break;
@@ -423,8 +428,10 @@ static size_t make_plan(struct cx *x, const struct step_send *s, uint64_t size, 
             p[1] = t;
         }
     }
+    /* RFC 4975 section 7.1: "$" on the chunk that ends the message, whatever the order it
+     * leaves in, "#" on the last chunk of an aborted one, "+" on every other (MUST). */
     for (size_t i = 0; i < n; i++)
-        p[i].flag = i + 1 == n ? (s->abort_after > 0 ? '#' : '$') : '+';
+        p[i].flag = p[i].end >= last || last == 0 ? (s->abort_after > 0 ? '#' : '$') : '+';
     return n;
 }
 

@@ -98,6 +98,7 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
         .chunk_size = st->chunk_size,
         .response_timeout_ns = ls->expect != NULL ? ls->expect->timeout_ns : 0,
         .unknown_total = st->unknown_total,
+        .numeric_range_end = st->numeric_range_end,
         .interrupt_after = st->interrupt_after,
         .abort_after = st->abort_after,
         /* The loader's order names the session's, one for one. */

@@ -941,7 +941,7 @@ static int compile_send(struct ctx *c, const json_t *obj)
         "count",      "size",           "content_file",    "content_type",
         "chunk_size", "failure_report", "success_report",  "order",
         "overlap",    "unknown_total",  "interrupt_after", "abort_after",
-        NULL};
+        "numeric_range_end", NULL};
     static const char *const failure[] = {"yes", "no", "partial", "absent", NULL};
     static const enum msrp_report failure_val[] = {MSRP_REPORT_YES, MSRP_REPORT_NO,
                                                    MSRP_REPORT_PARTIAL, MSRP_REPORT_ABSENT};
@@ -1038,6 +1038,12 @@ static int compile_send(struct ctx *c, const json_t *obj)
     if ((v = json_object_get(obj, "unknown_total")) != NULL) {
         mark = path_push(c, ".unknown_total");
         if (get_bool(c, v, &s.unknown_total) != 0)
+            return -1;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "numeric_range_end")) != NULL) {
+        mark = path_push(c, ".numeric_range_end");
+        if (get_bool(c, v, &s.numeric_range_end) != 0)
             return -1;
         path_pop(c, mark);
     }
@@ -2119,10 +2125,12 @@ static int check_case(struct ctx *c, const json_t *obj)
     k->endpoints = k->needs == CASE_RELAY ? CASE_EP_A : CASE_EP_NONE;
     if ((v = json_object_get(obj, "endpoints")) != NULL) {
         mark = path_push(c, ".endpoints");
-        if (k->needs != CASE_RELAY)
-            return fail(c, "\"endpoints\" is for relay cases (\"needs\": \"relay\")");
         if (get_enum(c, v, eps, &i) != 0)
             return -1;
+        /* A target case may open a second connection, b, that nothing binds (506 cases). */
+        if (k->needs != CASE_RELAY && i != CASE_EP_AB)
+            return fail(c, "a target case takes only \"ab\" (a second connection, not bound); "
+                           "the other values are for relay cases");
         k->endpoints = (enum case_endpoints)i;
         path_pop(c, mark);
     }

@@ -73,6 +73,8 @@ struct step_send {
     uint32_t overlap;         /* ORDER_OVERLAPPING: bytes each chunk repeats, 1..chunk_size-1;
                                  0 with every other order */
     bool unknown_total;       /* Byte-Range total "*"; never with REVERSE or SHUFFLED */
+    bool numeric_range_end;   /* chunks over 2048 octets keep a numeric range end: breaks
+                                 RFC 4975 section 7.1.1 (MUST "*"), for testing */
     uint64_t interrupt_after; /* 0: none; else < size_max (and < abort_after when that is
                                  set); never with REVERSE or SHUFFLED */
     uint64_t abort_after;     /* 0: none; else 1..size_min; never with REVERSE or SHUFFLED */

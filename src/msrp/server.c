@@ -30,6 +30,9 @@ struct expect {
     void *user;
     struct net_timer timer;
     void (*on_timeout)(void *user);
+    /* Non-NULL once a connection is bound to it: the entry stays in the table until the
+     * session ends, so that a second connection for it gets 506 (RFC 4975 section 5.4). */
+    struct msrp_session *session;
 };
 
 struct pending {
@@ -90,7 +93,7 @@ static void pending_free(struct pending *p)
     free(p);
 }
 
-/* Handlers for a connection we are done with but that still flushes a 481. */
+/* Handlers for a connection we are done with but that still flushes a 481 or 506. */
 static size_t discard_data(struct net_conn *c, const char *buf, size_t len)
 {
     (void)c;
@@ -100,24 +103,32 @@ static size_t discard_data(struct net_conn *c, const char *buf, size_t len)
 
 static const struct net_conn_handlers discard_handlers = {.on_data = discard_data};
 
-static void refuse(struct pending *p, const struct msrp_chunk *c)
+/* status 481: the session does not exist; 506: it is bound to another connection. */
+static void refuse(struct pending *p, const struct msrp_chunk *c, int status)
 {
     struct msrp_server *srv = p->srv;
     struct net_conn *conn = p->conn;
     const struct msrp_header *from = msrp_chunk_header(c, MSRP_H_FROM_PATH);
     const struct msrp_header *to = msrp_chunk_header(c, MSRP_H_TO_PATH);
     srv->refused++;
-    server_event(srv, "refused", "unknown-session", net_conn_peer(conn),
-                 "the first request's To-Path names no session here: 481");
-    /* RFC 4975 section 7.3: 481 when the session does not exist; REPORTs get no answer. */
+    if (status == 506)
+        server_event(srv, "refused", "session-in-use", net_conn_peer(conn),
+                     "the first request's To-Path names a session bound to another "
+                     "connection: 506");
+    else
+        server_event(srv, "refused", "unknown-session", net_conn_peer(conn),
+                     "the first request's To-Path names no session here: 481");
+    /* RFC 4975 section 5.4: 481 when no session matches (MUST), 506 when it is already in use
+     * on another connection (MUST); REPORTs get no answer (7.1.2). */
     if (c->method_id != MSRP_METHOD_REPORT && from != NULL && to != NULL &&
         c->failure_report != MSRP_REPORT_NO) {
         bool no_481 = srv->violate != NULL && strcmp(srv->violate, "no-481-first") == 0;
         struct msrp_out out = {
             .kind = MSRP_RESPONSE,
             .tid = c->tid,
-            .status = no_481 ? 200 : 481,
-            .comment = MSRP_SPAN_LIT("Session Does Not Exist"),
+            .status = status == 481 && no_481 ? 200 : status,
+            .comment = status == 506 ? MSRP_SPAN_LIT("Session Already Bound")
+                                     : MSRP_SPAN_LIT("Session Does Not Exist"),
             .to_path = from->value,
             .from_path = to->value,
         };
@@ -197,6 +208,41 @@ static void unlink_expect(struct msrp_server *srv, struct expect *e)
     net_timer_stop(srv->loop, &e->timer);
 }
 
+/* The entry of a session that now has its connection: it leaves the table when the session
+ * ends, and a connection for it meanwhile gets 506. */
+static void bound_released(void *arg)
+{
+    struct expect *e = arg;
+    unlink_expect(e->srv, e);
+    free(e);
+}
+
+static void hold_bound(struct msrp_server *srv, struct expect *e, struct msrp_session *s)
+{
+    net_timer_stop(srv->loop, &e->timer);
+    e->session = s;
+    msrp_session_on_release(s, bound_released, e);
+}
+
+/* A sink session's entry (its URI as the first To-Path URI named it); NULL when the URI does
+ * not parse or memory is short, and then only the 506 for it is lost. */
+static struct expect *sink_entry(struct msrp_server *srv, const char *local)
+{
+    struct expect *e = calloc(1, sizeof(*e));
+    if (e == NULL)
+        return NULL;
+    snprintf(e->local_uri, sizeof e->local_uri, "%s", local);
+    if (msrp_uri_parse(e->local_uri, strlen(e->local_uri), &e->uri) != MSRP_URI_OK ||
+        grow_buckets(srv) != 0) {
+        free(e);
+        return NULL;
+    }
+    e->srv = srv;
+    link_expect(srv, e);
+    srv->nexpects++;
+    return e;
+}
+
 /* The sink: the session's own URI is whatever the first request's To-Path names first. */
 static size_t accept_any(struct pending *p, struct net_conn *conn, struct msrp_span to_path,
                          const char *buf, size_t len)
@@ -222,6 +268,9 @@ static size_t accept_any(struct pending *p, struct net_conn *conn, struct msrp_s
     struct msrp_session *s;
     if (msrp_session_accept(conn, &cfg, srv->any_h, srv->any_user, &s) != 0)
         return len;
+    struct expect *e = sink_entry(srv, local);
+    if (e != NULL)
+        hold_bound(srv, e, s);
     if (srv->on_session != NULL)
         srv->on_session(s, srv->any_user);
     return msrp_session_input(s, buf, len);
@@ -260,21 +309,30 @@ static size_t pending_data(struct net_conn *conn, const char *buf, size_t len)
     }
     const struct msrp_header *to = msrp_chunk_header(&c, MSRP_H_TO_PATH);
     struct expect *e = to != NULL ? find_expect(p->srv, to->value) : NULL;
+    if (e != NULL && e->session != NULL) {
+        /* The wrong test peer of the conformance case (serve --violate 481-for-506) answers
+         * as if the session did not exist. */
+        const char *v = e->cfg.violate;
+        refuse(p, &c, v != NULL && strcmp(v, "481-for-506") == 0 ? 481 : 506);
+        return len;
+    }
     if (e == NULL && p->srv->has_any && to != NULL)
         return accept_any(p, conn, to->value, buf, len);
     if (e == NULL) {
-        refuse(p, &c);
+        refuse(p, &c, 481);
         return len;
     }
     struct msrp_server *srv = p->srv;
-    unlink_expect(srv, e);
     pending_free(p);
     struct msrp_session *s;
     int err = msrp_session_accept(conn, &e->cfg, e->h, e->user, &s);
     void *user = e->user;
-    free(e);
-    if (err != 0)
+    if (err != 0) {
+        unlink_expect(srv, e);
+        free(e);
         return len;
+    }
+    hold_bound(srv, e, s);
     if (srv->on_session != NULL)
         srv->on_session(s, user);
     return msrp_session_input(s, buf, len);
@@ -402,6 +460,8 @@ void msrp_server_destroy(struct msrp_server *srv)
     for (size_t i = 0; i < srv->nbuckets; i++)
         while (srv->buckets[i] != NULL) {
             struct expect *e = srv->buckets[i];
+            if (e->session != NULL)
+                msrp_session_on_release(e->session, NULL, NULL);
             unlink_expect(srv, e);
             free(e);
         }
@@ -502,7 +562,7 @@ void msrp_server_expect_any(struct msrp_server *srv, const struct msrp_session_c
 void msrp_server_forget(struct msrp_server *srv, const char *local_uri)
 {
     struct expect *e = find_expect(srv, msrp_span_cstr(local_uri));
-    if (e != NULL) {
+    if (e != NULL && e->session == NULL) {
         unlink_expect(srv, e);
         free(e);
     }

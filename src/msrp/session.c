@@ -46,6 +46,7 @@ struct out_msg {
     size_t chunk_size;
     uint64_t response_timeout_ns;
     bool unknown_total, interrupted, aborted;
+    bool numeric_range_end; /* a real range end even on chunks over 2048 octets (testing) */
     uint64_t interrupt_after, abort_after;
     enum msrp_chunk_order order;
     size_t overlap;        /* OVERLAPPING: bytes each chunk repeats; 0 in every other order */
@@ -141,6 +142,9 @@ struct msrp_session {
     enum session_state state;
     bool calling;
     bool ended;
+    /* The server that bound the connection to this session hears when it ends (506s). */
+    void (*on_release)(void *arg);
+    void *release_arg;
     unsigned busy;
     bool free_when_idle;
 
@@ -339,8 +343,17 @@ static void raw_timeout(struct net_loop *loop, struct net_timer *t)
     leave(s);
 }
 
+static void release(struct msrp_session *s)
+{
+    void (*fn)(void *) = s->on_release;
+    s->on_release = NULL;
+    if (fn != NULL)
+        fn(s->release_arg);
+}
+
 static void session_free(struct msrp_session *s)
 {
+    release(s);
     live_remove(s);
     /* session_end has reported every raw send; this only covers a session that never ran. */
     while (s->raws != NULL) {
@@ -429,6 +442,7 @@ static void session_end(struct msrp_session *s, enum msrp_session_end why, const
         net_conn_set_user(c, NULL);
         net_conn_close(c, why == MSRP_END_CLOSED && !s->aborting);
     }
+    release(s);
     if (s->h->on_end != NULL)
         s->h->on_end(s, why, detail != NULL ? detail : "");
     s->busy--;
@@ -609,15 +623,16 @@ static bool send_next_chunk(struct msrp_session *s)
 {
     struct out_msg *m = s->queue_head;
     size_t start, n; /* the chunk's first byte (0-based) and length */
-    bool last, aborting = false, interrupting = false;
+    bool last, ends_message, aborting = false, interrupting = false;
     if (m->order == MSRP_ORDER_REVERSE || m->order == MSRP_ORDER_SHUFFLED) {
-        /* The in-order ranges, sent in another order: "$" goes on the one sent last, whichever
-         * range that is (RFC 4975 section 7.1 puts it on the range that ends the message:
-         * issue 13); the receiver places each by Byte-Range. */
+        /* The in-order ranges, sent in another order; the receiver places each by Byte-Range.
+         * "$" goes on the range that ends the message, whenever it leaves (RFC 4975 section
+         * 7.1, MUST), "+" on every other; the message is done once all ranges have left. */
         uint64_t idx = m->order == MSRP_ORDER_REVERSE ? m->ranges - 1 - m->chunks : m->next_range;
         start = (size_t)idx * m->chunk_size;
         n = m->len - start < m->chunk_size ? m->len - start : m->chunk_size;
         last = m->chunks + 1 == m->ranges;
+        ends_message = idx + 1 == m->ranges;
     } else {
         /* In order, or overlapping: each chunk starts `overlap` bytes (0 in order) before the
          * end of what was sent, never before the first byte. */
@@ -634,8 +649,13 @@ static bool send_next_chunk(struct msrp_session *s)
             interrupting = m->interrupted = true;
         }
         last = start + n == m->len || aborting;
+        ends_message = last;
     }
-    struct msrp_byte_range range = {start + 1, interrupting ? MSRP_RANGE_UNKNOWN : start + n,
+    /* RFC 4975 section 7.1.1: a sender MUST NOT send a chunk body over 2048 octets unless it is
+     * prepared to interrupt it, so such a chunk has "*" as its range end (MUST); a scenario may
+     * ask for the real end to test a receiver (numeric_range_end). */
+    bool end_star = interrupting || (n > MSRP_INTERRUPTIBLE_BODY && !m->numeric_range_end);
+    struct msrp_byte_range range = {start + 1, end_star ? MSRP_RANGE_UNKNOWN : start + n,
                                     m->unknown_total ? MSRP_RANGE_UNKNOWN : m->len};
 
     struct tx *t = NULL;
@@ -667,7 +687,7 @@ static bool send_next_chunk(struct msrp_session *s)
         .byte_range = &range,
         .failure_report = m->failure_report,
         .success_report = m->success_report,
-        .flag = aborting ? '#' : last ? '$' : '+',
+        .flag = aborting ? '#' : ends_message ? '$' : '+',
     };
     /* Every message has a Content-Type, even an empty one (RFC 4975 section 7.1); only the
      * binding SEND goes without a body section. */
@@ -775,6 +795,7 @@ static struct out_msg *new_message(struct msrp_session *s, const char *body, siz
     m->cookie = o != NULL ? o->cookie : NULL;
     if (o != NULL) {
         m->unknown_total = o->unknown_total;
+        m->numeric_range_end = o->numeric_range_end;
         m->interrupt_after = o->interrupt_after;
         m->abort_after = o->abort_after <= len ? o->abort_after : 0;
     }
@@ -929,7 +950,9 @@ const char *const msrp_session_violations[] = {
     /* 7.1: a body holding bytes that are no UTF-8 or lines that look like an end-line */
     "refuse-odd-body",
     /* 7.3.1: a type it does not take answered 200 instead of 415 */
-    "no-415", NULL};
+    "no-415",
+    /* 5.4: 481 where a second connection should get 506; conform --delivery's wrong peer */
+    "481-for-506", "whole-reads", NULL};
 
 bool msrp_session_violation_known(const char *name)
 {
@@ -1067,6 +1090,15 @@ static void send_report(struct msrp_session *s, const char *to, size_t to_len, c
 {
     send_report_range(s, to, to_len, mid, mid_len, (struct msrp_byte_range){1, total, total},
                       status);
+}
+
+/* The wrong peer "413-large": a chunk that says it carries, or with range end "*" may carry
+ * (the rest of a known total), more than 64 KiB. */
+static bool large_chunk(const struct msrp_byte_range *r)
+{
+    if (r->end != MSRP_RANGE_UNKNOWN)
+        return r->end - r->start + 1 > 65536;
+    return r->total != MSRP_RANGE_UNKNOWN && r->total - r->start + 1 > 65536;
 }
 
 static void violation(struct msrp_session *s, const char *kind, const char *detail)
@@ -1362,8 +1394,7 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
          c->has_byte_range) ||
         (violating(s, "reject-star-end") && in->range.end == MSRP_RANGE_UNKNOWN &&
          c->has_byte_range) ||
-        (violating(s, "413-large") && c->has_byte_range && in->range.end != MSRP_RANGE_UNKNOWN &&
-         in->range.end - in->range.start + 1 > 65536)) {
+        (violating(s, "413-large") && c->has_byte_range && large_chunk(&in->range))) {
         in->ignore = true;
         in->respond = violating(s, "413-large") ? 413 : 400;
         return;
@@ -1413,6 +1444,18 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     if (c->flag != 0 && in->has_range && in->range.end != MSRP_RANGE_UNKNOWN &&
         in->range.end - in->range.start + 1 != in->body_len && c->flag != '#')
         violation(s, "byte-range", "Byte-Range end does not match the body length");
+    /* What a sender MUST do that the receiver can see, logged so that serve checks clients:
+     * a body over 2048 octets has range end "*" (RFC 4975 section 7.1.1), and "$" marks only
+     * the chunk that ends the message (section 7.1). */
+    if (c->flag != 0 && in->has_range && in->range.end != MSRP_RANGE_UNKNOWN &&
+        in->body_len > MSRP_INTERRUPTIBLE_BODY)
+        violation(s, "range-end-not-star",
+                  "a chunk body over 2048 octets with a numeric range end, not \"*\" (RFC 4975 "
+                  "section 7.1.1, MUST)");
+    if (c->flag == '$' && in->has_range && in->range.end != MSRP_RANGE_UNKNOWN &&
+        in->range.total != MSRP_RANGE_UNKNOWN && in->range.end < in->range.total)
+        violation(s, "dollar-not-at-end",
+                  "\"$\" on a chunk that does not end the message (RFC 4975 section 7.1, MUST)");
     struct msrp_reasm_done done;
     uint64_t end = c->flag != 0 ? in->range.end : MSRP_RANGE_UNKNOWN;
     uint64_t total = c->flag != 0 ? in->range.total : MSRP_RANGE_UNKNOWN;
@@ -1700,8 +1743,12 @@ static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
         struct msrp_chunk c = {.headers = thread_headers, .headers_cap = MAX_HEADERS};
         const char *at = buf + used;
         ssize_t r = msrp_parse(&s->parser, at, len - used, &c);
-        if (r == MSRP_INCOMPLETE)
+        if (r == MSRP_INCOMPLETE) {
+            /* The wrong peer of conform --delivery: it takes only what comes in one read. */
+            if (violating(s, "whole-reads") && s->state == S_BOUND)
+                session_end(s, MSRP_END_PROTOCOL, "a request head cut across reads");
             break;
+        }
         if (r == MSRP_MALFORMED) {
             if (s->trace != NULL)
                 msrp_trace_in_garbage(s->trace, buf + used, len - used, net_now_ns());
@@ -2001,6 +2048,12 @@ int msrp_session_adopt(struct net_conn *conn, const struct msrp_session_config *
 size_t msrp_session_input(struct msrp_session *s, const char *buf, size_t len)
 {
     return s->conn != NULL ? session_data(s->conn, buf, len) : len;
+}
+
+void msrp_session_on_release(struct msrp_session *s, void (*fn)(void *arg), void *arg)
+{
+    s->on_release = fn;
+    s->release_arg = arg;
 }
 
 bool msrp_session_congested(const struct msrp_session *s)

@@ -206,6 +206,10 @@ enum msrp_chunk_order {
                                  bytes before the end of the one before and sends them again */
 };
 
+/* A chunk body larger than this is sent interruptible, with "*" as its range end (RFC 4975
+ * section 7.1.1, MUST). */
+#define MSRP_INTERRUPTIBLE_BODY 2048
+
 /* Per-message sending options. */
 struct msrp_send_opts {
     const char *content_type;     /* default text/plain */
@@ -215,6 +219,9 @@ struct msrp_send_opts {
     uint64_t response_timeout_ns; /* 0: the session's */
     bool unknown_total;           /* Byte-Range total "*" on every chunk: the receiver learns
                                      the size from the "$" chunk (RFC 4975 section 7.3.1) */
+    bool numeric_range_end;       /* chunks with a body over 2048 octets get their real range
+                                     end instead of "*": breaks RFC 4975 section 7.1.1 (MUST),
+                                     for testing a receiver */
     uint64_t interrupt_after;     /* > 0: the chunk holding this byte stops after it with "+"
                                      and range end "*", and the message goes on in a new chunk
                                      (interruption, section 7.1.1) */
@@ -329,6 +336,9 @@ void msrp_session_timing(const struct msrp_session *s, struct msrp_session_timin
 void msrp_session_wire_bytes(const struct msrp_session *s, uint64_t *in, uint64_t *out);
 
 bool msrp_session_bound(const struct msrp_session *s);
+/* fn(arg) is called once when the session ends (before on_end) or is freed, NULL: none. For
+ * the server that handed it a connection, which refuses a second one meanwhile (506). */
+void msrp_session_on_release(struct msrp_session *s, void (*fn)(void *arg), void *arg);
 void *msrp_session_user(const struct msrp_session *s);
 /* Why the session ended, in words ("127.0.0.1:2855: peer closed the connection"), once it has
  * (valid in on_sent and on_end of the messages it ends with); "" before. */
