@@ -908,6 +908,37 @@ START_TEST(peer_close_is_orderly)
 }
 END_TEST
 
+/*
+ * A peer that answers and then resets the connection (a server refusing a request from its
+ * head closes while the rest is still coming): what it sent before the reset is delivered
+ * before on_close, even when our write fails first in the same wake-up. Before, the failed
+ * write finished the connection and the answer, already in the socket, was never read.
+ */
+START_TEST(peer_answer_before_reset_is_read)
+{
+    uint16_t port;
+    int lfd = raw_listener(4, &port);
+    ck_assert_int_eq(connect_to("127.0.0.1", port, NULL), 0);
+    RUN_UNTIL(W.cli.opened == 1);
+    int sfd = accept(lfd, NULL, NULL);
+    ck_assert_int_ge(sfd, 0);
+    char answer[1000];
+    pattern_fill(answer, 0, sizeof(answer));
+    ck_assert_int_eq(write(sfd, answer, sizeof(answer)), (ssize_t)sizeof(answer));
+    struct linger reset = {.l_onoff = 1, .l_linger = 0};
+    ck_assert_int_eq(setsockopt(sfd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset)), 0);
+    close(sfd);
+    /* The reset reaches our socket while the loop is not running: our next write fails, and
+     * the wake-up that reports it reports the answer as readable too. */
+    usleep(50 * 1000);
+    ck_assert_int_eq(send_pattern(&W.cli, 100), 0);
+    RUN_UNTIL(W.cli.closed == 1);
+    ck_assert_uint_eq(W.cli.rx, sizeof(answer));
+    ck_assert_int_eq(W.cli.bad_at, -1);
+    close(lfd);
+}
+END_TEST
+
 /* ---- Connect ------------------------------------------------------------------------------ */
 
 START_TEST(connect_refused)
@@ -1154,6 +1185,7 @@ Suite *make_conn_suite(void)
     tcase_add_loop_test(tc, flush_close_delivers_everything, 0, N_ELEMS(flush_cases));
     tcase_add_loop_test(tc, on_close_exactly_once, 0, 2 * CLOSE_PLACES);
     tcase_add_loop_test(tc, peer_close_is_orderly, 0, N_ELEMS(peer_cases));
+    tcase_add_test(tc, peer_answer_before_reset_is_read);
 
     tc = new_tcase(s, "Connect", 30);
     tcase_add_loop_test(tc, connect_refused, 0, 2);

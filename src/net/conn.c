@@ -533,8 +533,15 @@ static void io_ready(struct net_loop *loop, int fd, unsigned events, void *arg)
     case CLOSING:
         if ((events & NET_WRITABLE) || (c->tls_write_wants_read && (events & NET_READABLE))) {
             e = flush_queue(c, &why);
-            if (e != 0)
+            if (e != 0) {
+                /* A peer that answered and then reset the connection (a refusal sent from a
+                 * request's head) left its answer in the socket: hand it up before finishing.
+                 * Plain TCP only: after a failed TLS write the session allows no more reads. */
+                const char *read_why;
+                if (c->ssl == NULL && (events & NET_READABLE))
+                    (void)read_input(c, &read_why);
                 break;
+            }
         }
         if (events & NET_READABLE) {
             e = read_input(c, &why);
