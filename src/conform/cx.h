@@ -120,7 +120,8 @@ uint64_t cx_scaled(const struct cx *x, uint64_t ns);
 bool cx_pump(struct cx *x, uint64_t deadline, bool (*cond)(struct cx *, void *), void *arg);
 /* ---- delivery.c --------------------------------------------------------------------------- */
 
-/* Writes (records first) what endpoint e sends, cut as x->delivery says. */
+/* Writes (records first) what endpoint e sends, cut as x->delivery says. False when the case
+ * failed; true also when the peer closed midway (the rest is not written, a wire note says so). */
 bool cx_send(struct cx *x, struct ep *e, const struct iovec *iov, int n);
 bool cx_send_text(struct cx *x, struct ep *e, const char *b, size_t n);
 /* Pipelined: what each endpoint holds leaves now, one write each (cx_pump calls it). */

@@ -32,35 +32,50 @@ static bool ep_drained(struct cx *x, void *arg)
     return e->conn == NULL || e->closed || net_conn_queued(e->conn) == 0;
 }
 
+enum piece { PIECE_FAILED, PIECE_PEER_GONE, PIECE_SENT };
+
+/* The peer closed while a request was still being written in pieces. A peer may answer a
+ * request from its head and close (a 481 to a first request names no session: RFC 4975
+ * section 5.4 says nothing against closing then), so this is no verdict: the rest is not
+ * written and the step checks what the peer answered. */
+static enum piece peer_gone(struct cx *x, struct ep *e)
+{
+    cx_wire_note(x, "endpoint %c: the peer closed the connection before the request was written "
+                    "whole (%s); what it answered is checked",
+                 'a' + (int)e->idx, e->close_why[0] != '\0' ? e->close_why : "closed");
+    return PIECE_PEER_GONE;
+}
+
 /* One write; in the bytes and split patterns it must have left before the next one is made,
  * or the connection would merge them. */
-static bool write_piece(struct cx *x, struct ep *e, const char *b, size_t n, bool alone)
+static enum piece write_piece(struct cx *x, struct ep *e, const char *b, size_t n, bool alone)
 {
-    if (e->conn == NULL || e->closed) {
-        cx_fail(x, "endpoint %c: the connection closed while a request was being written (%s)",
-                'a' + (int)e->idx, e->close_why);
-        return false;
-    }
+    if (e->conn == NULL || e->closed)
+        return peer_gone(x, e);
     struct iovec iov = {(void *)b, n};
     int rc = net_conn_send(e->conn, &iov, 1);
+    if (rc == EPIPE)
+        return peer_gone(x, e);
     if (rc != 0) {
         cx_fail(x, "endpoint %c: the bytes could not be sent: %s", 'a' + (int)e->idx, strerror(rc));
-        return false;
+        return PIECE_FAILED;
     }
     if (alone && net_conn_queued(e->conn) > 0) {
         uint64_t deadline = net_now_ns() + cx_scaled(x, 10ull * 1000000000ull);
         for (;;) { /* cx_pump would flush held bytes: none are held in these patterns */
+            if (e->conn == NULL || e->closed)
+                return peer_gone(x, e);
             if (ep_drained(x, e))
                 break;
             if (net_now_ns() >= deadline) {
                 cx_fail(x, "endpoint %c: the peer stopped reading (%zu bytes not taken in 10 s)",
                         'a' + (int)e->idx, net_conn_queued(e->conn));
-                return false;
+                return PIECE_FAILED;
             }
             net_loop_run_once(x->loop, 100);
         }
     }
-    return true;
+    return PIECE_SENT;
 }
 
 /* Where the split pattern cuts: after every CR (so its LF comes in the next write) and after
@@ -130,13 +145,17 @@ bool cx_send(struct cx *x, struct ep *e, const struct iovec *iov, int n)
         }
         for (size_t j = 0; j < len; j++) {
             if (x->delivery == CONFORM_DELIVER_BYTES || split_after(b, j)) {
-                if (!write_piece(x, e, b + from, j + 1 - from, true))
-                    return false;
+                enum piece r = write_piece(x, e, b + from, j + 1 - from, true);
+                if (r != PIECE_SENT)
+                    return r == PIECE_PEER_GONE;
                 from = j + 1;
             }
         }
-        if (from < len && !write_piece(x, e, b + from, len - from, true))
-            return false;
+        if (from < len) {
+            enum piece r = write_piece(x, e, b + from, len - from, true);
+            if (r != PIECE_SENT)
+                return r == PIECE_PEER_GONE;
+        }
     }
     return true;
 }
