@@ -1212,6 +1212,7 @@ static const struct {
     {"bad_authorization", RAW_PART_CONFORM, CONFORM_V_BAD_AUTHORIZATION},
     {"user", RAW_PART_CONFORM, CONFORM_V_USER},
     {"unknown_session", RAW_PART_CONFORM, CONFORM_V_UNKNOWN_SESSION},
+    {"basic_authorization", RAW_PART_CONFORM, CONFORM_V_BASIC_AUTHORIZATION},
 };
 
 #define RAW_NAMES (sizeof raw_names / sizeof raw_names[0])
@@ -1404,6 +1405,7 @@ static void conform_free(struct step_conform *f)
         free(f->checks[i].regex);
     }
     free(f->checks);
+    template_free(&f->body);
     free(f);
 }
 
@@ -1467,40 +1469,46 @@ static int compile_checks(struct ctx *c, const json_t *obj, struct step_conform 
         }
         path_pop(c, mark);
     }
-    if ((v = json_object_get(obj, "match")) != NULL) {
-        size_t mark = path_push(c, ".match");
-        if (!json_is_object(v))
-            return expected(c, "an object of header name -> regular expression", v, false);
-        json_object_foreach((json_t *)v, name, val) {
-            size_t m2 = path_push(c, ".%s", name);
-            /* One expression, or an array of them that must all match. */
-            size_t count = json_is_array(val) ? json_array_size(val) : 1;
-            if (count == 0)
-                return expected(c, "a regular expression or a non-empty array of them", val,
-                                false);
-            for (size_t j = 0; j < count; j++) {
-                const json_t *e = json_is_array(val) ? json_array_get(val, j) : val;
-                struct header_check *hc = add_check(c, f);
-                if (hc == NULL || get_header_name(c, name, hc->name) != 0)
-                    return -1;
-                hc->kind = CHECK_MATCHES;
-                if (!json_is_string(e))
-                    return expected(c, "a regular expression (string)", e, false);
-                regex_t re;
-                int rc = regcomp(&re, json_string_value(e), REG_EXTENDED | REG_NOSUB);
-                if (rc != 0) {
-                    char why[128];
-                    regerror(rc, &re, why, sizeof why);
-                    return fail(c, "expected a POSIX extended regular expression: %s", why);
+    static const struct {
+        const char *key;
+        enum header_check_kind kind;
+    } kinds[] = {{"match", CHECK_MATCHES}, {"not_match", CHECK_NOT_MATCHES}};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        if ((v = json_object_get(obj, kinds[k].key)) != NULL) {
+            size_t mark = path_push(c, ".%s", kinds[k].key);
+            if (!json_is_object(v))
+                return expected(c, "an object of header name -> regular expression", v, false);
+            json_object_foreach((json_t *)v, name, val) {
+                size_t m2 = path_push(c, ".%s", name);
+                /* One expression, or an array of them that must all match. */
+                size_t count = json_is_array(val) ? json_array_size(val) : 1;
+                if (count == 0)
+                    return expected(c, "a regular expression or a non-empty array of them", val,
+                                    false);
+                for (size_t j = 0; j < count; j++) {
+                    const json_t *e = json_is_array(val) ? json_array_get(val, j) : val;
+                    struct header_check *hc = add_check(c, f);
+                    if (hc == NULL || get_header_name(c, name, hc->name) != 0)
+                        return -1;
+                    hc->kind = kinds[k].kind;
+                    if (!json_is_string(e))
+                        return expected(c, "a regular expression (string)", e, false);
+                    regex_t re;
+                    int rc = regcomp(&re, json_string_value(e), REG_EXTENDED | REG_NOSUB);
+                    if (rc != 0) {
+                        char why[128];
+                        regerror(rc, &re, why, sizeof why);
+                        return fail(c, "expected a POSIX extended regular expression: %s", why);
+                    }
+                    regfree(&re);
+                    hc->regex = strdup(json_string_value(e));
+                    if (hc->regex == NULL)
+                        return fail(c, "out of memory");
                 }
-                regfree(&re);
-                hc->regex = strdup(json_string_value(e));
-                if (hc->regex == NULL)
-                    return fail(c, "out of memory");
+                path_pop(c, m2);
             }
-            path_pop(c, m2);
+            path_pop(c, mark);
         }
-        path_pop(c, mark);
     }
     if ((v = json_object_get(obj, "absent")) != NULL) {
         size_t mark = path_push(c, ".absent");
@@ -1541,8 +1549,8 @@ static int get_endpoint(struct ctx *c, const json_t *obj, unsigned *out)
 /* The conformance keys of a raw step; refused in load scenarios. */
 static int compile_raw_conform(struct ctx *c, const json_t *obj, struct step_conform **out)
 {
-    static const char *const extra[] = {"endpoint", "message_id", "headers", "match", "absent",
-                                        NULL};
+    static const char *const extra[] = {"endpoint", "message_id", "headers", "match",
+                                        "not_match", "absent",     NULL};
     static const char *const mids[] = {"new", "previous", NULL};
     *out = NULL;
     bool any = false;
@@ -1579,8 +1587,9 @@ static int compile_raw_conform(struct ctx *c, const json_t *obj, struct step_con
 
 static int compile_receive(struct ctx *c, const json_t *obj)
 {
-    static const char *const keys[] = {"endpoint", "method", "expect", "timeout", "respond",
-                                       "cover",    "headers", "match", "absent", NULL};
+    static const char *const keys[] = {"endpoint", "method",    "expect", "timeout",
+                                       "respond",  "cover",     "chunk_rules", "body", "headers",
+                                       "match",    "not_match", "absent", NULL};
     static const char *const expects[] = {"request", "none", "optional", NULL};
     struct step_receive r = {.timeout_ns = 5ull * 1000000000ull};
     const json_t *v;
@@ -1642,8 +1651,34 @@ static int compile_receive(struct ctx *c, const json_t *obj)
         r.respond = (int)x;
         path_pop(c, mark);
     }
+    if ((v = json_object_get(obj, "chunk_rules")) != NULL) {
+        mark = path_push(c, ".chunk_rules");
+        if (!json_is_boolean(v)) {
+            expected(c, "true or false", v, false);
+            goto err;
+        }
+        r.chunk_rules = json_is_true(v);
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "body")) != NULL) {
+        struct raw_build b = {0};
+        size_t max = 0;
+        mark = path_push(c, ".body");
+        if (compile_template(c, v, &b, &max) != 0) {
+            free(b.buf);
+            free(b.pieces);
+            goto err;
+        }
+        r.conform->body = (struct raw_template){b.pieces, b.num, b.buf, b.text_len};
+        r.conform->has_body = true;
+        path_pop(c, mark);
+    }
     if (compile_checks(c, obj, r.conform) != 0)
         goto err;
+    if ((r.chunk_rules || r.conform->has_body) && r.cover == 0) {
+        fail(c, "\"chunk_rules\" and \"body\" need \"cover\"");
+        goto err;
+    }
     if (r.none && (r.respond != 0 || r.conform->num_checks != 0)) {
         fail(c, "\"respond\" and header checks need expect \"request\"");
         goto err;
@@ -1664,7 +1699,7 @@ static int compile_raw(struct ctx *c, const json_t *obj)
     static const char *const load_keys[] = {"template", "expect", "status", "timeout", NULL};
     static const char *const case_keys[] = {"template", "expect",     "status",  "timeout",
                                             "endpoint", "message_id", "headers", "match",
-                                            "absent",   NULL};
+                                            "not_match", "absent",    NULL};
     const char *const *keys = c->is_case ? case_keys : load_keys;
     /* In the order of enum raw_expect. */
     static const char *const expects[] = {"response", "none", "close", NULL};
