@@ -37,6 +37,7 @@ static const char *const violations[] = {
     "no-challenge",           "accept-basic",        "offer-auth-int",
     "no-authentication-info", "ip-use-path",         "any-connection-uri",
     "response-to-far-path",   "merge-message-ids",   "flags-all-end",
+    "forward-bad-response",   "mangle-binary",       "numeric-large-end",
     NULL};
 
 struct rconn {
@@ -409,9 +410,17 @@ static void on_request(int i, const char *b, const struct frame *f)
     for (size_t q = f->hs; q < f->he;) {
         const char *e = memmem(b + q, f->he - q, "\r\n", 2);
         size_t ll = (size_t)(e - (b + q)) + 2;
+        char *star;
         if (R.skip > 0 && strncasecmp(b + q, "Byte-Range:", 11) == 0)
             o += (size_t)snprintf(out + o, sizeof out - o, "Byte-Range: 1-%zu/%zu\r\n",
                                   body1_len + body2_len, body1_len + body2_len);
+        else if (viol("numeric-large-end") && strncasecmp(b + q, "Byte-Range:", 11) == 0 &&
+                 (star = memchr(b + q, '*', ll)) != NULL && star[-1] == '-')
+            /* The end the chunk turned out to have, in place of the * it was sent with. */
+            o += (size_t)snprintf(out + o, sizeof out - o, "Byte-Range: %lu-%lu%.*s",
+                                  strtoul(b + q + 11, NULL, 10),
+                                  strtoul(b + q + 11, NULL, 10) + body1_len - 1,
+                                  (int)(ll - (size_t)(star + 1 - (b + q))), star + 1);
         else if (strncasecmp(b + q, "To-Path:", 8) == 0)
             o += (size_t)snprintf(out + o, sizeof out - o, "To-Path: %s\r\n", rest);
         else if (strncasecmp(b + q, "From-Path:", 10) == 0 && !viol("keep-from-path"))
@@ -430,6 +439,10 @@ static void on_request(int i, const char *b, const struct frame *f)
         o += (size_t)snprintf(out + o, sizeof out - o, "\r\n-------%s$\r\n", f->tid);
     } else {
         memcpy(out + o, b + f->he, f->len - f->he);
+        if (viol("mangle-binary"))
+            for (size_t k = o + 2; k < o + 2 + body1_len; k++)
+                if ((unsigned char)out[k] >= 0x80)
+                    out[k] = '?';
         o += f->len - f->he;
     }
     if (viol("flags-all-end"))
@@ -467,10 +480,19 @@ static void on_request(int i, const char *b, const struct frame *f)
     }
 }
 
-/* The far end's response to a relayed SEND: an error goes back to the sender as a REPORT. */
-static void on_response(const struct frame *f)
+/* The far end's response to a relayed SEND: an error goes back to the sender as a REPORT. A
+ * status that is not three digits does not parse and is dropped (RFC 4976 6.4.3). */
+static void on_response(const char *b, const struct frame *f)
 {
     int code = atoi(f->what);
+    bool parses = isdigit((unsigned char)f->what[1]) && isdigit((unsigned char)f->what[2]) &&
+                  (f->what[3] == ' ' || f->what[3] == '\0');
+    if (!parses) {
+        for (unsigned k = 0; k < MAXP && viol("forward-bad-response"); k++)
+            if (R.p[k].used && strcmp(R.p[k].tid, f->tid) == 0 && R.c[R.p[k].from].fd >= 0)
+                put(R.p[k].from, b, f->len);
+        return;
+    }
     for (unsigned k = 0; k < MAXP; k++) {
         struct pending *p = &R.p[k];
         if (!p->used || strcmp(p->tid, f->tid) != 0)
@@ -514,7 +536,7 @@ static void on_readable(int i)
             return;
         }
         if (isdigit((unsigned char)f.what[0]))
-            on_response(&f);
+            on_response(c->buf, &f);
         else if (strncmp(f.what, "AUTH", 4) == 0 && (f.what[4] == '\0' || f.what[4] == ' '))
             on_auth(i, c->buf, &f);
         else

@@ -67,7 +67,12 @@ static bool coverage_take(struct cx *x, struct coverage *cv, const struct msrp_c
         cx_fail(x, "%s has no Byte-Range; a success REPORT says which bytes arrived", what);
         return false;
     }
-    if (!msrp_byte_range_parse(h->value, &r) || r.end == MSRP_RANGE_UNKNOWN) {
+    bool parsed = msrp_byte_range_parse(h->value, &r);
+    /* A SEND chunk with range end * (RFC 4975 7.1.1) holds what its body holds. */
+    if (parsed && r.end == MSRP_RANGE_UNKNOWN && ch->kind == MSRP_REQUEST &&
+        ch->method_id == MSRP_METHOD_SEND && ch->has_body && ch->body.len > 0)
+        r.end = r.start + ch->body.len - 1;
+    if (!parsed || r.end == MSRP_RANGE_UNKNOWN) {
         cx_fail(x, "%s has Byte-Range: %.*s, which does not name the bytes it reports on", what,
                 (int)h->value.len, h->value.ptr);
         return false;
@@ -321,6 +326,43 @@ static void receive_cover(struct cx *x, struct ep *e, const struct step_receive 
     free(cw.cv.iv);
 }
 
+/* True once an unused frame of any kind (request, response, unframable bytes) is there. */
+static bool any_unused(struct cx *x, void *arg)
+{
+    (void)x;
+    struct ep *e = arg;
+    for (size_t i = 0; i < e->nframes; i++)
+        if (!e->frames[i].used)
+            return true;
+    return false;
+}
+
+/* expect "nothing": not a byte may arrive within the timeout. */
+static void receive_nothing(struct cx *x, struct ep *e, uint64_t deadline)
+{
+    if (!cx_pump(x, deadline, any_unused, e))
+        return;
+    for (size_t i = 0; i < e->nframes; i++) {
+        struct frame *f = &e->frames[i];
+        struct msrp_header hdrs[CX_MAX_HEADERS];
+        struct msrp_chunk ch;
+        if (f->used)
+            continue;
+        f->used = true;
+        if (!cx_frame_parse(f, &ch, hdrs))
+            cx_fail(x, "endpoint %c received %zu bytes that are not MSRP; expected nothing",
+                    'a' + (int)e->idx, f->len);
+        else if (ch.kind == MSRP_RESPONSE)
+            cx_fail(x, "endpoint %c received a response %d (transaction %.*s); expected nothing",
+                    'a' + (int)e->idx, ch.status, (int)ch.tid.len, ch.tid.ptr);
+        else
+            cx_fail(x, "endpoint %c received a %.*s (transaction %.*s); expected nothing",
+                    'a' + (int)e->idx, (int)ch.method.len, ch.method.ptr, (int)ch.tid.len,
+                    ch.tid.ptr);
+        return;
+    }
+}
+
 void cx_step_receive(struct cx *x, const struct step_receive *st)
 {
     struct ep *e = step_ep(x, st->conform);
@@ -331,6 +373,10 @@ void cx_step_receive(struct cx *x, const struct step_receive *st)
         return;
     }
     uint64_t deadline = net_now_ns() + cx_scaled(x, st->timeout_ns);
+    if (st->nothing) {
+        receive_nothing(x, e, deadline);
+        return;
+    }
     struct want w = {.e = e, .method = st->method};
     const char *what_m = st->method[0] != '\0' ? st->method : "request";
     bool got = cx_pump(x, deadline, cx_find_request, &w);
@@ -386,11 +432,14 @@ void cx_step_receive(struct cx *x, const struct step_receive *st)
             const char *sp = memchr(from->value.ptr, ' ', from->value.len);
             flen = sp != NULL ? (size_t)(sp - from->value.ptr) : from->value.len;
         }
-        char resp[4096];
+        char resp[4096], status[24];
+        snprintf(status, sizeof status, "%d", st->respond);
+        if (st->respond_text[0] != '\0')
+            snprintf(status, sizeof status, "%s", st->respond_text);
         int n = snprintf(resp, sizeof resp,
-                         "MSRP %.*s %d Response\r\nTo-Path: %.*s\r\nFrom-Path: %s\r\n-------%.*s"
+                         "MSRP %.*s %s Response\r\nTo-Path: %.*s\r\nFrom-Path: %s\r\n-------%.*s"
                          "$\r\n",
-                         (int)ch.tid.len, ch.tid.ptr, st->respond, (int)flen,
+                         (int)ch.tid.len, ch.tid.ptr, status, (int)flen,
                          from != NULL ? from->value.ptr : "", e->local_uri, (int)ch.tid.len,
                          ch.tid.ptr);
         if (n > 0 && (size_t)n < sizeof resp)

@@ -1590,7 +1590,7 @@ static int compile_receive(struct ctx *c, const json_t *obj)
     static const char *const keys[] = {"endpoint", "method",    "expect", "timeout",
                                        "respond",  "cover",     "chunk_rules", "body", "headers",
                                        "match",    "not_match", "absent", NULL};
-    static const char *const expects[] = {"request", "none", "optional", NULL};
+    static const char *const expects[] = {"request", "none", "optional", "nothing", NULL};
     struct step_receive r = {.timeout_ns = 5ull * 1000000000ull};
     const json_t *v;
     size_t mark;
@@ -1625,8 +1625,9 @@ static int compile_receive(struct ctx *c, const json_t *obj)
         mark = path_push(c, ".expect");
         if (get_enum(c, v, expects, &i) != 0)
             goto err;
-        r.none = i == 1;
+        r.none = i == 1 || i == 3;
         r.optional = i == 2;
+        r.nothing = i == 3;
         path_pop(c, mark);
     }
     if ((v = json_object_get(obj, "cover")) != NULL) {
@@ -1646,9 +1647,21 @@ static int compile_receive(struct ctx *c, const json_t *obj)
     if ((v = json_object_get(obj, "respond")) != NULL) {
         json_int_t x;
         mark = path_push(c, ".respond");
-        if (get_int(c, v, 100, 999, &x) != 0)
+        if (json_is_string(v)) {
+            /* A status line that does not parse, for a relay to drop (RFC 4976 6.4.3). */
+            const char *t = json_string_value(v);
+            if (json_string_length(v) == 0 || json_string_length(v) >= sizeof r.respond_text ||
+                strpbrk(t, " \r\n") != NULL) {
+                expected(c, "a status code, or a short status text without spaces", v, true);
+                goto err;
+            }
+            strcpy(r.respond_text, t);
+            r.respond = 1;
+        } else if (get_int(c, v, 100, 999, &x) != 0) {
             goto err;
-        r.respond = (int)x;
+        } else {
+            r.respond = (int)x;
+        }
         path_pop(c, mark);
     }
     if ((v = json_object_get(obj, "chunk_rules")) != NULL) {

@@ -170,10 +170,12 @@ struct step_receive {
     char method[32];       /* "" for any request */
     bool none;             /* true: no such request may arrive within the timeout */
     bool optional;         /* true: none may arrive; one that does must pass the checks */
+    bool nothing;          /* with none: no response and no unframable bytes either */
     uint64_t cover;        /* > 0: every such request with the step's Message-ID is checked,
                               until their Byte-Ranges together cover bytes 1..cover */
     uint64_t timeout_ns;
     int respond;           /* > 0: answer the request with this status (hop by hop) */
+    char respond_text[16]; /* or: this text in place of the status, e.g. "2x0" (unparseable) */
     bool chunk_rules;      /* with cover: each chunk's flag fits (RFC 4975 7.1) and a body
                               over 2048 octets has range end * (7.1.1) */
     struct step_conform *conform; /* never NULL for a receive step */
