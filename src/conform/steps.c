@@ -223,8 +223,7 @@ struct cover_want {
  * that does not (# would mean aborted); 7.1.1: a body over 2048 octets has range end *.
  * Whatever way a relay cuts the message (RFC 4976 6.4.1 MAY), the chunk holding its last
  * byte ends it. */
-static bool chunk_fits(struct cx *x, const struct msrp_chunk *ch, uint64_t total,
-                       const char *what)
+static bool chunk_fits(struct cx *x, const struct msrp_chunk *ch, uint64_t total, const char *what)
 {
     const struct msrp_header *h = cx_find_header(ch, "Byte-Range");
     struct msrp_byte_range r;
@@ -232,18 +231,20 @@ static bool chunk_fits(struct cx *x, const struct msrp_chunk *ch, uint64_t total
         return true; /* coverage_take has already said so */
     size_t blen = ch->has_body ? ch->body.len : 0;
     if (blen > 2048 && r.end != MSRP_RANGE_UNKNOWN) {
-        cx_fail(x, "%s has %zu octets of body and Byte-Range: %.*s; over 2048 octets the range "
-                   "end is * (RFC 4975 7.1.1)",
+        cx_fail(x,
+                "%s has %zu octets of body and Byte-Range: %.*s; over 2048 octets the range "
+                "end is * (RFC 4975 7.1.1)",
                 what, blen, (int)h->value.len, h->value.ptr);
         return false;
     }
     uint64_t last = r.start + blen - 1;
     char want = last >= total ? '$' : '+';
     if (ch->flag != want) {
-        cx_fail(x, "%s ends in %c, but it %s the message (bytes up to %" PRIu64 " of %" PRIu64
+        cx_fail(x,
+                "%s ends in %c, but it %s the message (bytes up to %" PRIu64 " of %" PRIu64
                 "); expected %c (RFC 4975 7.1)",
-                what, ch->flag != 0 ? ch->flag : '?', want == '$' ? "ends" : "does not end",
-                last, total, want);
+                what, ch->flag != 0 ? ch->flag : '?', want == '$' ? "ends" : "does not end", last,
+                total, want);
         return false;
     }
     return true;
@@ -262,15 +263,15 @@ static bool body_fits(struct cx *x, unsigned ep, const struct step_conform *f,
         cx_fail(x, "out of memory");
         return false;
     }
-    size_t n = cx_expand(x, ep, f->body.pieces, f->body.num_pieces, f->body.text, want,
-                         SCENARIO_RAW_MAX);
+    size_t n =
+        cx_expand(x, ep, f->body.pieces, f->body.num_pieces, f->body.text, want, SCENARIO_RAW_MAX);
     size_t blen = ch->has_body ? ch->body.len : 0;
     bool ok = n != SIZE_MAX && r.start >= 1 && r.start - 1 + blen <= n &&
               (blen == 0 || memcmp(want + r.start - 1, ch->body.ptr, blen) == 0);
     free(want);
     if (!ok)
-        cx_fail(x, "%s: its %zu octets of body are not the bytes the message has at %.*s",
-                what, blen, (int)h->value.len, h->value.ptr);
+        cx_fail(x, "%s: its %zu octets of body are not the bytes the message has at %.*s", what,
+                blen, (int)h->value.len, h->value.ptr);
     return ok;
 }
 

@@ -73,7 +73,7 @@
 #define PLACEHOLDERS "{tid}, {to_path}, {from_path}, {message_id}, {local_uri}"
 #define CONFORM_PLACEHOLDERS                                                                       \
     "{relay_uri}, {use_path}, {peer_use_path}, {peer_uri}, {authorization}, "                     \
-    "{bad_authorization}, {user}, {unknown_session}"
+    "{bad_authorization}, {basic_authorization}, {user}, {unknown_session}"
 /* What a conformance placeholder is taken to fill at load time (a Use-Path can be long). */
 #define CONFORM_VALUE_MAX 2048
 
