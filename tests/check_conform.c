@@ -262,7 +262,7 @@ START_TEST(test_relay_cases_pass_against_fake_relay)
     int passed = 0;
     for (const char *q = out; (q = strstr(q, "pass  ")) != NULL; q++)
         passed++;
-    ck_assert_msg(passed == 24, "%d relay cases passed:\n%s", passed, out);
+    ck_assert_msg(passed == 25, "%d relay cases passed:\n%s", passed, out);
     ck_assert(strstr(out, "info  ") == NULL);
     ck_assert(strstr(out, "fail  ") == NULL);
     free(out);
@@ -305,7 +305,7 @@ START_TEST(test_each_relay_case_fails_against_its_wrong_relay)
     }
     free_cases(&cl);
     tmp_remove(&t);
-    ck_assert_int_eq(checked, 24);
+    ck_assert_int_eq(checked, 25);
 }
 END_TEST
 
@@ -368,6 +368,8 @@ static void kamailio_check(int rc, const char *dir, const char *name, const char
         "pass  4976-6.3/expires-too-low",
         "pass  4976-6.3/uri-only-on-auth-connection",
         "pass  4976-6.3/use-path-and-expires",
+        /* the relay generates no REPORTs, neither for an error nor after 30 s of silence */
+        "fail  4976-6.4.1/408-after-30s",
         "pass  4976-6.4.1/no-merged-message-ids",
         "pass  4976-6.4.1/response-previous-hop-only",
         "pass  4976-6.4.1/send-forwarded-paths",
@@ -390,6 +392,30 @@ static void kamailio_check(int rc, const char *dir, const char *name, const char
     ck_assert_msg(rc == 1, "%s: exit %d:\n%s", what, rc, out);
     free(out);
 }
+
+/* --quick skips the slow cases, saying why, and runs nothing for them. */
+START_TEST(test_quick_skips_slow_cases)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char cmd[1024], path[128];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    snprintf(cmd, sizeof cmd,
+             "echo pw > %s/pw && %s conform --quick --relay 'msrp://127.0.0.1:9;tcp' "
+             "--relay-user alice --relay-password-file %s/pw --case 4976-6.4.1/408-after-30s "
+             "--case 4976-6.1/malformed-input-closed > %s 2>&1",
+             t.dir, msrpload_binary(), t.dir, path);
+    int rc = run(cmd);
+    char *out = read_text(path);
+    /* Nothing listens on port 9: exit 0 shows no case tried to connect. */
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "skip  4976-6.4.1/408-after-30s") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "skip  4976-6.1/malformed-input-closed") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "skipped by --quick") != NULL, "%s", out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
 
 START_TEST(test_relay_cases_against_kamailio)
 {
@@ -525,6 +551,7 @@ Suite *make_conform_suite(void)
     tcase_add_test(tc, test_each_case_fails_against_its_wrong_peer);
     tcase_add_test(tc, test_relay_cases_pass_against_fake_relay);
     tcase_add_test(tc, test_each_relay_case_fails_against_its_wrong_relay);
+    tcase_add_test(tc, test_quick_skips_slow_cases);
     tcase_add_test(tc, test_relay_cases_against_kamailio);
     suite_add_tcase(s, tc);
     return s;

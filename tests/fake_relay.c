@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wire/values.h"
@@ -38,7 +39,7 @@ static const char *const violations[] = {
     "no-authentication-info", "ip-use-path",         "any-connection-uri",
     "response-to-far-path",   "merge-message-ids",   "flags-all-end",
     "forward-bad-response",   "mangle-binary",       "numeric-large-end",
-    NULL};
+    "no-408",                 NULL};
 
 struct rconn {
     int fd;
@@ -51,8 +52,9 @@ struct rconn {
 
 /* A SEND relayed onward whose far-end response may need a failure REPORT back. */
 struct pending {
-    bool used, report;
+    bool used, report; /* report: Failure-Report yes, so silence gets a 408 (6.4.1) */
     int from;
+    long long sent; /* CLOCK_MONOTONIC ms */
     char tid[64], from_path[1024], mid[128], range[64];
 };
 
@@ -74,6 +76,13 @@ static struct {
 } R;
 
 static char out[BUFSZ + 8192];
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static bool viol(const char *name)
 {
@@ -454,6 +463,8 @@ static void on_request(int i, const char *b, const struct frame *f)
                 struct pending *p = &R.p[k];
                 memset(p, 0, sizeof *p);
                 p->used = true;
+                p->report = strcmp(fr, "yes") == 0;
+                p->sent = now_ms();
                 p->from = i;
                 snprintf(p->tid, sizeof p->tid, "%s", f->tid);
                 snprintf(p->from_path, sizeof p->from_path, "%s", fp);
@@ -480,6 +491,37 @@ static void on_request(int i, const char *b, const struct frame *f)
     }
 }
 
+/* A failure REPORT to the sender of a relayed SEND, with status ("481 No Such Session"). */
+static void report_back(const struct pending *p, const char *status)
+{
+    if (R.c[p->from].fd < 0)
+        return;
+    char tid[32], me[128], range[96] = "";
+    snprintf(tid, sizeof tid, "frR%u", ++R.tids);
+    my_uri(p->from, me, sizeof me);
+    if (p->range[0] != '\0')
+        snprintf(range, sizeof range, "Byte-Range: %s\r\n", p->range);
+    int n = snprintf(out, sizeof out,
+                     "MSRP %s REPORT\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: %s\r\n"
+                     "%sStatus: 000 %s\r\n-------%s$\r\n",
+                     tid, p->from_path, me, p->mid, range, status, tid);
+    put(p->from, out, (size_t)n);
+}
+
+/* RFC 4976 6.4.1: 30 s after a Failure-Report yes SEND went on without a response, a 408. */
+static void expire_pending(void)
+{
+    long long now = now_ms();
+    for (unsigned k = 0; k < MAXP; k++) {
+        struct pending *p = &R.p[k];
+        if (!p->used || !p->report || now - p->sent < 30000)
+            continue;
+        p->used = false;
+        if (!viol("no-408"))
+            report_back(p, "408 Request Timeout");
+    }
+}
+
 /* The far end's response to a relayed SEND: an error goes back to the sender as a REPORT. A
  * status that is not three digits does not parse and is dropped (RFC 4976 6.4.3). */
 static void on_response(const char *b, const struct frame *f)
@@ -498,18 +540,9 @@ static void on_response(const char *b, const struct frame *f)
         if (!p->used || strcmp(p->tid, f->tid) != 0)
             continue;
         p->used = false;
-        if (code < 300 || viol("no-failure-report") || R.c[p->from].fd < 0)
+        if (code < 300 || viol("no-failure-report"))
             return;
-        char tid[32], me[128], range[96] = "";
-        snprintf(tid, sizeof tid, "frR%u", ++R.tids);
-        my_uri(p->from, me, sizeof me);
-        if (p->range[0] != '\0')
-            snprintf(range, sizeof range, "Byte-Range: %s\r\n", p->range);
-        int n = snprintf(out, sizeof out,
-                         "MSRP %s REPORT\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: %s\r\n"
-                         "%sStatus: 000 %s\r\n-------%s$\r\n",
-                         tid, p->from_path, me, p->mid, range, f->what, tid);
-        put(p->from, out, (size_t)n);
+        report_back(p, f->what);
         return;
     }
 }
@@ -562,7 +595,9 @@ static void serve_forever(void)
                 pf[n] = (struct pollfd){.fd = R.c[i].fd, .events = POLLIN};
                 idx[n++] = i;
             }
-        if (poll(pf, (nfds_t)n, -1) < 0)
+        int ready = poll(pf, (nfds_t)n, 250);
+        expire_pending();
+        if (ready <= 0)
             continue;
         for (int k = 0; k < n; k++) {
             if (pf[k].revents == 0)

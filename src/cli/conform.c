@@ -29,8 +29,8 @@ static void conform_usage(FILE *out)
     fprintf(out,
             "usage: msrpload conform (--target URI | --relay URI --relay-user USER\n"
             "                         --relay-password-file FILE)\n"
-            "                        [--list] [--case ID-or-prefix ...] [--strict] [--tap]\n"
-            "                        [--junit FILE] [--json FILE] [--cases DIR]\n"
+            "                        [--list] [--case ID-or-prefix ...] [--strict] [--quick]\n"
+            "                        [--tap] [--junit FILE] [--json FILE] [--cases DIR]\n"
             "                        [--timeout-scale X] [--verbose]\n"
             "       msrpload conform --coverage [--markdown] [--cases DIR]\n"
             "\n"
@@ -64,6 +64,8 @@ static void conform_usage(FILE *out)
             "                       with it (4975-7.1 or 4976-); an id a case had before (its\n"
             "                       aliases, see the README's table) selects it too; may repeat\n"
             "  --strict             SHOULD cases count too: non-strict makes the exit code 1\n"
+            "  --quick              skip the slow cases (those that wait out a 30 s timer of\n"
+            "                       the RFC), each reported skip with the reason\n"
             "  --coverage           print the requirements list (requirements.json in the cases\n"
             "                       folder) with the cases that cover each, or why none does,\n"
             "                       and the counts; run nothing\n"
@@ -442,7 +444,7 @@ int cmd_conform(int argc, char **argv)
     char *sel[MAX_SELECT];
     size_t nsel = 0;
     bool list = false, strict = false, tap = false, verbose = false, coverage = false,
-         markdown = false;
+         markdown = false, quick = false;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -456,6 +458,10 @@ int cmd_conform(int argc, char **argv)
         }
         if (strcmp(a, "--strict") == 0) {
             strict = true;
+            continue;
+        }
+        if (strcmp(a, "--quick") == 0) {
+            quick = true;
             continue;
         }
         if (strcmp(a, "--coverage") == 0) {
@@ -595,6 +601,11 @@ int cmd_conform(int argc, char **argv)
         if (unreachable) {
             it->r.verdict = CONFORM_SKIP;
             snprintf(it->r.observed, sizeof it->r.observed, "not run: the peer is unreachable");
+        } else if (quick && k->slow) {
+            it->r.verdict = CONFORM_SKIP;
+            snprintf(it->r.observed, sizeof it->r.observed,
+                     "not run: a slow case (it waits out a 30 s timer of the RFC), skipped by "
+                     "--quick");
         } else {
             conform_run_case(&it->sc, &peer, &it->r);
             it->ran = true;

@@ -2100,7 +2100,7 @@ static int check_case(struct ctx *c, const json_t *obj)
     static const char *const keys[] = {"id",       "rfc",   "section",   "title",
                                        "requirement", "level", "expected", "needs",
                                        "bind",     "endpoints", "wrong_peer", "aliases",
-                                       "requirements", NULL};
+                                       "requirements", "slow", NULL};
     static const char *const levels[] = {"MUST", "SHOULD", "MAY", "none", NULL};
     static const char *const needs[] = {"target", "relay", NULL};
     static const char *const eps[] = {"none", "a", "ab", NULL};
@@ -2151,6 +2151,12 @@ static int check_case(struct ctx *c, const json_t *obj)
         if (get_enum(c, v, needs, &i) != 0)
             return -1;
         k->needs = (enum case_needs)i;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "slow")) != NULL) {
+        mark = path_push(c, ".slow");
+        if (get_bool(c, v, &k->slow) != 0)
+            return -1;
         path_pop(c, mark);
     }
     k->bind = k->needs == CASE_TARGET;

@@ -234,6 +234,7 @@ struct scenario_case {
     enum case_endpoints endpoints; /* relay cases: none (a bare connection), a, or a and b
                                       authenticated */
     char wrong_peer[64];    /* the violation of the wrong test peer that breaks this rule */
+    bool slow;              /* it waits out one of the RFC's timers (30 s); --quick skips it */
     /* ids the case had before (still accepted by conform --case), and the ids of the
      * requirements it checks (scenarios/conformance/requirements.json) */
     char aliases[SCENARIO_CASE_MAX_NAMES][SCENARIO_CASE_NAME_LEN];
