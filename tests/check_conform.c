@@ -393,6 +393,40 @@ static void kamailio_check(int rc, const char *dir, const char *name, const char
     free(out);
 }
 
+/* The step keys the relay cases brought are checked when a file loads, with its place. */
+START_TEST(test_relay_step_keys_checked)
+{
+    struct scenario sc;
+    char err[512], text[1024];
+    const char *kase =
+        "{\"case\":{\"id\":\"4976-6.4.1/x\",\"rfc\":\"4976\",\"section\":\"6.4.1\","
+        "\"title\":\"t\",\"requirement\":\"r\",\"expected\":\"e\",\"level\":\"MUST\","
+        "\"needs\":\"relay\",\"endpoints\":\"ab\",\"requirements\":[\"4976-6.4.1/path-rewrite\"]},"
+        "\"steps\":[%s]}";
+    static const struct {
+        const char *step, *complaint;
+    } bad[] = {
+        {"{\"receive\":{\"method\":\"SEND\",\"chunk_rules\":true}}", "need \"cover\""},
+        {"{\"receive\":{\"method\":\"SEND\",\"body\":\"x\"}}", "need \"cover\""},
+        {"{\"receive\":{\"method\":\"SEND\",\"respond\":\"2 0\"}}", "status text without"},
+        {"{\"receive\":{\"method\":\"SEND\",\"chunk_rules\":1,\"cover\":5}}", "true or false"},
+        {"{\"raw\":{\"template\":\"x\",\"not_match\":{\"To-Path\":\"(\"}}}", "regular expression"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, kase, bad[i].step);
+        err[0] = '\0';
+        ck_assert_int_eq(scenario_parse("c.json", text, strlen(text), &sc, err, sizeof err), -1);
+        ck_assert_msg(strstr(err, bad[i].complaint) != NULL && strstr(err, "$.steps[0]") != NULL,
+                      "%s: %s", bad[i].step, err);
+    }
+    /* Not in a load scenario. */
+    const char *load = "{\"name\":\"x\",\"steps\":[{\"raw\":{\"template\":\"x\","
+                       "\"not_match\":{\"To-Path\":\"y\"}}}]}";
+    ck_assert_int_eq(scenario_parse("t.json", load, strlen(load), &sc, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "only allowed in conformance case files") != NULL, "%s", err);
+}
+END_TEST
+
 /* --quick skips the slow cases, saying why, and runs nothing for them. */
 START_TEST(test_quick_skips_slow_cases)
 {
@@ -552,6 +586,7 @@ Suite *make_conform_suite(void)
     tcase_add_test(tc, test_relay_cases_pass_against_fake_relay);
     tcase_add_test(tc, test_each_relay_case_fails_against_its_wrong_relay);
     tcase_add_test(tc, test_quick_skips_slow_cases);
+    tcase_add_test(tc, test_relay_step_keys_checked);
     tcase_add_test(tc, test_relay_cases_against_kamailio);
     suite_add_tcase(s, tc);
     return s;
