@@ -39,7 +39,8 @@ static const char *const violations[] = {
     "no-authentication-info", "ip-use-path",         "any-connection-uri",
     "response-to-far-path",   "merge-message-ids",   "flags-all-end",
     "forward-bad-response",   "mangle-binary",       "numeric-large-end",
-    "no-408",                 NULL};
+    "no-408",                 "take-misaddressed-response",
+    NULL};
 
 struct rconn {
     int fd;
@@ -529,6 +530,11 @@ static void on_response(const char *b, const struct frame *f)
     int code = atoi(f->what);
     bool parses = isdigit((unsigned char)f->what[1]) && isdigit((unsigned char)f->what[2]) &&
                   (f->what[3] == ' ' || f->what[3] == '\0');
+    /* RFC 4976 6.4.3 (SHOULD): a response whose first To-Path URI is not ours is dropped. */
+    char tp[1024] = "";
+    hget(b, f, "To-Path", tp, sizeof tp);
+    if (parses && own_prefix(tp) == 0 && !viol("take-misaddressed-response"))
+        return;
     if (!parses) {
         for (unsigned k = 0; k < MAXP && viol("forward-bad-response"); k++)
             if (R.p[k].used && strcmp(R.p[k].tid, f->tid) == 0 && R.c[R.p[k].from].fd >= 0)

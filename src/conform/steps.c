@@ -440,9 +440,12 @@ void cx_step_receive(struct cx *x, const struct step_receive *st)
         int n = snprintf(resp, sizeof resp,
                          "MSRP %.*s %s Response\r\nTo-Path: %.*s\r\nFrom-Path: %s\r\n-------%.*s"
                          "$\r\n",
-                         (int)ch.tid.len, ch.tid.ptr, status, (int)flen,
-                         from != NULL ? from->value.ptr : "", e->local_uri, (int)ch.tid.len,
-                         ch.tid.ptr);
+                         (int)ch.tid.len, ch.tid.ptr, status,
+                         st->respond_to[0] != '\0' ? (int)strlen(st->respond_to) : (int)flen,
+                         st->respond_to[0] != '\0'
+                             ? st->respond_to
+                             : (from != NULL ? from->value.ptr : ""),
+                         e->local_uri, (int)ch.tid.len, ch.tid.ptr);
         if (n > 0 && (size_t)n < sizeof resp)
             cx_send_text(x, e, resp, (size_t)n);
     }

@@ -1588,7 +1588,7 @@ static int compile_raw_conform(struct ctx *c, const json_t *obj, struct step_con
 static int compile_receive(struct ctx *c, const json_t *obj)
 {
     static const char *const keys[] = {"endpoint", "method",    "expect", "timeout",
-                                       "respond",  "cover",     "chunk_rules", "body", "headers",
+                                       "respond",  "respond_to", "cover", "chunk_rules", "body", "headers",
                                        "match",    "not_match", "absent", NULL};
     static const char *const expects[] = {"request", "none", "optional", "nothing", NULL};
     struct step_receive r = {.timeout_ns = 5ull * 1000000000ull};
@@ -1664,6 +1664,18 @@ static int compile_receive(struct ctx *c, const json_t *obj)
         }
         path_pop(c, mark);
     }
+    if ((v = json_object_get(obj, "respond_to")) != NULL) {
+        /* A To-Path other than the previous hop, for a relay to drop (RFC 4976 6.4.3). */
+        mark = path_push(c, ".respond_to");
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) >= sizeof r.respond_to ||
+            strpbrk(json_string_value(v), " \r\n") != NULL) {
+            expected(c, "one URI (no spaces, under 128 bytes)", v, false);
+            goto err;
+        }
+        strcpy(r.respond_to, json_string_value(v));
+        path_pop(c, mark);
+    }
     if ((v = json_object_get(obj, "chunk_rules")) != NULL) {
         mark = path_push(c, ".chunk_rules");
         if (!json_is_boolean(v)) {
@@ -1690,6 +1702,10 @@ static int compile_receive(struct ctx *c, const json_t *obj)
         goto err;
     if ((r.chunk_rules || r.conform->has_body) && r.cover == 0) {
         fail(c, "\"chunk_rules\" and \"body\" need \"cover\"");
+        goto err;
+    }
+    if (r.respond_to[0] != '\0' && r.respond == 0) {
+        fail(c, "\"respond_to\" needs \"respond\"");
         goto err;
     }
     if (r.none && (r.respond != 0 || r.conform->num_checks != 0)) {

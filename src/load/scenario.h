@@ -176,6 +176,7 @@ struct step_receive {
     uint64_t timeout_ns;
     int respond;           /* > 0: answer the request with this status (hop by hop) */
     char respond_text[16]; /* or: this text in place of the status, e.g. "2x0" (unparseable) */
+    char respond_to[128]; /* "": To-Path = the previous hop; else this URI (misaddressed) */
     bool chunk_rules;      /* with cover: each chunk's flag fits (RFC 4975 7.1) and a body
                               over 2048 octets has range end * (7.1.1) */
     struct step_conform *conform; /* never NULL for a receive step */
