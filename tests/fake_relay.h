@@ -7,7 +7,8 @@
  * on the 200 to AUTH (9.1), 423 below Expires 30, 403 before AUTH, 481 for unknown sessions,
  * relaying between its authenticated clients with the paths rewritten (a client's relay URI
  * only from its own connection, 6.3), hop-by-hop 200s, unparseable or misaddressed responses
- * dropped (6.4.3), a 408 REPORT after 30 s without a response (6.4.1), and a failure REPORT to the sender when the far end refuses a chunk that asked for one.
+ * dropped (6.4.3), a 408 REPORT after 30 s without a response (6.4.1), and a failure REPORT
+ * to the sender when the far end refuses a chunk that asked for one.
  *
  * violation breaks exactly one of those rules (NULL or "" for none), so that each relay case
  * can be shown to fail: "relay-without-auth", "keep-malformed-open", "no-481",
