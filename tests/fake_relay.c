@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wire/values.h"
@@ -30,10 +31,16 @@
 #define BUFSZ 65536
 
 static const char *const violations[] = {
-    "relay-without-auth", "keep-malformed-open", "no-481",        "respond-fr-no",
-    "answer-report",      "accept-bad-password", "no-qop",        "no-423",
-    "no-use-path",        "keep-from-path",      "drop-reports",  "no-failure-report",
-    "no-challenge",       NULL};
+    "relay-without-auth",     "keep-malformed-open", "no-481",
+    "respond-fr-no",          "answer-report",       "accept-bad-password",
+    "no-qop",                 "no-423",              "no-use-path",
+    "keep-from-path",         "drop-reports",        "no-failure-report",
+    "no-challenge",           "accept-basic",        "offer-auth-int",
+    "no-authentication-info", "ip-use-path",         "any-connection-uri",
+    "response-to-far-path",   "merge-message-ids",   "flags-all-end",
+    "forward-bad-response",   "mangle-binary",       "numeric-large-end",
+    "no-408",                 "take-misaddressed-response",
+    NULL};
 
 struct rconn {
     int fd;
@@ -46,8 +53,9 @@ struct rconn {
 
 /* A SEND relayed onward whose far-end response may need a failure REPORT back. */
 struct pending {
-    bool used, report;
+    bool used, report; /* report: Failure-Report yes, so silence gets a 408 (6.4.1) */
     int from;
+    long long sent; /* CLOCK_MONOTONIC ms */
     char tid[64], from_path[1024], mid[128], range[64];
 };
 
@@ -59,14 +67,23 @@ struct frame {
 static struct {
     int lis;
     unsigned port;
-    char me[64]; /* "msrp://127.0.0.1:PORT" */
+    char me[64];   /* "msrp://127.0.0.1:PORT": what clients connect to */
+    char name[64]; /* "msrp://relay.msrpload.test:PORT": its Use-Path URIs (RFC 4976 4.2) */
     const char *viol;
     struct rconn c[MAXC];
     struct pending p[MAXP];
     unsigned sids, nonces, tids;
+    size_t skip; /* merge-message-ids: bytes of a second frame folded into the one handled */
 } R;
 
 static char out[BUFSZ + 8192];
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static bool viol(const char *name)
 {
@@ -168,7 +185,7 @@ static bool hget(const char *b, const struct frame *f, const char *name, char *v
 static void my_uri(int i, char *u, size_t cap)
 {
     if (R.c[i].authed)
-        snprintf(u, cap, "%s/%s;tcp", R.me, R.c[i].sid);
+        snprintf(u, cap, "%s/%s;tcp", viol("ip-use-path") ? R.me : R.name, R.c[i].sid);
     else
         snprintf(u, cap, "%s;tcp", R.me);
 }
@@ -201,8 +218,9 @@ static void cpy(struct msrp_span s, char *o, size_t cap)
     snprintf(o, cap, "%.*s", (int)(s.len < cap ? s.len : cap - 1), s.ptr);
 }
 
-/* RFC 2617 section 3.2.2 with qop=auth and method AUTH. */
-static bool digest_ok(const char *authz, const char *nonce)
+/* RFC 2617 section 3.2.2 with qop=auth and method AUTH. On success info gets the
+ * Authentication-Info value (3.2.3: rspauth is the response digest with an empty method). */
+static bool digest_ok(const char *authz, const char *nonce, char *info, size_t icap)
 {
     struct msrp_digest d;
     if (!msrp_digest_challenge_parse(msrp_span_cstr(authz), &d))
@@ -225,25 +243,51 @@ static bool digest_ok(const char *authz, const char *nonce)
     md5_hex(buf, h2);
     snprintf(buf, sizeof buf, "%s:%s:%s:%s:auth:%s", h1, nonce, nc, cn, h2);
     md5_hex(buf, w);
-    return strcmp(w, resp) == 0;
+    if (strcmp(w, resp) != 0)
+        return false;
+    snprintf(buf, sizeof buf, ":%s", uri);
+    md5_hex(buf, h2);
+    snprintf(buf, sizeof buf, "%s:%s:%s:%s:auth:%s", h1, nonce, nc, cn, h2);
+    md5_hex(buf, w);
+    snprintf(info, icap, "qop=auth, rspauth=\"%s\", cnonce=\"%s\", nc=%s", w, cn, nc);
+    return true;
+}
+
+/* Basic credentials (RFC 2617 section 2) that name a known user and password. */
+static bool basic_ok(const char *authz)
+{
+    unsigned char plain[256];
+    const char *b64 = authz + 6;
+    size_t n = strlen(b64);
+    if (n == 0 || n > 300 || EVP_DecodeBlock(plain, (const unsigned char *)b64, (int)n) < 0)
+        return false;
+    plain[(n / 4) * 3 < sizeof plain ? (n / 4) * 3 : sizeof plain - 1] = '\0';
+    return strcmp((char *)plain, "alice:alice-secret") == 0 ||
+           strcmp((char *)plain, "bob:bob-secret") == 0;
 }
 
 static void on_auth(int i, const char *b, const struct frame *f)
 {
     struct rconn *c = &R.c[i];
-    char authz[1024], v[64], extra[512];
-    if (!hget(b, f, "Authorization", authz, sizeof authz) || c->nonce[0] == '\0' ||
-        strstr(authz, c->nonce) == NULL) {
+    char authz[1024], v[64], extra[1024], info[512] = "";
+    bool has = hget(b, f, "Authorization", authz, sizeof authz);
+    /* RFC 4976 9.1: a relay accepts no Basic credentials (the violation does). */
+    bool basic = has && strncasecmp(authz, "Basic ", 6) == 0 && viol("accept-basic") &&
+                 basic_ok(authz);
+    if (!basic && (!has || c->nonce[0] == '\0' || strstr(authz, c->nonce) == NULL)) {
         snprintf(c->nonce, sizeof c->nonce, "fr%u%08x", ++R.nonces, (unsigned)getpid());
         snprintf(extra, sizeof extra,
                  "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"%s\"%s\r\n", c->nonce,
-                 viol("no-qop") ? "" : ", qop=\"auth\"");
+                 viol("no-qop")           ? ""
+                 : viol("offer-auth-int") ? ", qop=\"auth,auth-int\""
+                                          : ", qop=\"auth\"");
         if (viol("no-challenge")) /* a 401 that gives the client nothing to answer */
             extra[0] = '\0';
         reply(i, b, f, 401, "Unauthorized", extra);
         return;
     }
-    if (!digest_ok(authz, c->nonce) && !viol("accept-bad-password")) {
+    if (!basic && !digest_ok(authz, c->nonce, info, sizeof info) &&
+        !viol("accept-bad-password")) {
         reply(i, b, f, 403, "Forbidden", NULL);
         return;
     }
@@ -260,21 +304,40 @@ static void on_auth(int i, const char *b, const struct frame *f)
     c->authed = true;
     char uri[128];
     my_uri(i, uri, sizeof uri);
-    if (viol("no-use-path"))
-        snprintf(extra, sizeof extra, "Expires: %lu\r\n", exp);
-    else
-        snprintf(extra, sizeof extra, "Use-Path: %s\r\nExpires: %lu\r\n", uri, exp);
+    size_t xl = 0;
+    if (!viol("no-use-path"))
+        xl += (size_t)snprintf(extra + xl, sizeof extra - xl, "Use-Path: %s\r\n", uri);
+    xl += (size_t)snprintf(extra + xl, sizeof extra - xl, "Expires: %lu\r\n", exp);
+    if (info[0] != '\0' && !viol("no-authentication-info"))
+        snprintf(extra + xl, sizeof extra - xl, "Authentication-Info: %s\r\n", info);
     reply(i, b, f, 200, "OK", extra);
 }
 
-/* Our own URIs lead the To-Path; the last of them names the session to forward to. */
-static int route(const char *tp, char *stripped, size_t scap, const char **rest)
+/* The length of our own authority ("msrp://HOST:PORT") at the start of s, or 0. */
+static size_t own_prefix(const char *s)
 {
-    size_t ml = strlen(R.me);
-    int dest = -1;
+    const char *mine[] = {R.me, R.name};
+    for (unsigned k = 0; k < 2; k++) {
+        size_t ml = strlen(mine[k]);
+        if (strncmp(s, mine[k], ml) == 0 &&
+            (s[ml] == '/' || s[ml] == ';' || s[ml] == ' ' || s[ml] == '\0'))
+            return ml;
+    }
+    return 0;
+}
+
+/* Our own URIs lead the To-Path; the last of them names the session to forward to. One that
+ * is not the last was handed out to the sender: RFC 4976 6.3 makes it valid only on the
+ * connection its AUTH came on (from). -1: a URI we never gave out; -2: someone else's. */
+static int route(int from, const char *tp, char *stripped, size_t scap, const char **rest)
+{
+    size_t ml;
+    int dest = -1, prev = -1;
     stripped[0] = '\0';
     const char *s = tp;
-    while (strncmp(s, R.me, ml) == 0 && (s[ml] == '/' || s[ml] == ';' || s[ml] == ' ' || !s[ml])) {
+    while ((ml = own_prefix(s)) > 0) {
+        if (prev >= 0 && prev != from && !viol("any-connection-uri"))
+            return -2;
         size_t ul = strcspn(s, " ");
         char sid[64] = "";
         if (s[ml] == '/')
@@ -285,6 +348,7 @@ static int route(const char *tp, char *stripped, size_t scap, const char **rest)
                 dest = j;
         if (dest < 0)
             return -1; /* a session we never gave out (or that is gone) */
+        prev = dest;
         /* From-Path gets our URIs in the reverse order: the nearest hop first. */
         size_t have = strlen(stripped), gap = have > 0 ? 1 : 0;
         if (ul + gap + have >= scap)
@@ -323,7 +387,12 @@ static void on_request(int i, const char *b, const struct frame *f)
     hget(b, f, "To-Path", tp, sizeof tp);
     hget(b, f, "From-Path", fp, sizeof fp);
     const char *rest = NULL;
-    int dest = route(tp, stripped, sizeof stripped, &rest);
+    int dest = route(i, tp, stripped, sizeof stripped, &rest);
+    if (dest == -2) {
+        if (send_)
+            reply(i, b, f, 403, "Forbidden", NULL);
+        return;
+    }
     if (dest < 0) {
         if (send_ && viol("no-481"))
             reply(i, b, f, 200, "OK", NULL);
@@ -333,13 +402,36 @@ static void on_request(int i, const char *b, const struct frame *f)
     }
     if (report && viol("drop-reports"))
         return;
+    /* The violation folds the next SEND waiting in the buffer, whatever its Message-ID, into
+     * this one (RFC 4976 6.4.1 forbids it). */
+    struct frame f2;
+    size_t el = strlen(f->tid) + 12, body2_at = 0, body2_len = 0;
+    if (send_ && viol("merge-message-ids") && R.c[i].len > f->len &&
+        split(b + f->len, R.c[i].len - f->len, &f2) > 0 &&
+        f2.len >= f2.he + 2 + strlen(f2.tid) + 12) {
+        body2_at = f->len + f2.he + 2;
+        body2_len = f2.len - f2.he - 2 - (strlen(f2.tid) + 12);
+        R.skip = f2.len;
+    }
+    size_t body1_len = f->len >= f->he + 2 + el ? f->len - f->he - 2 - el : 0;
     /* Forward: the start line, headers with the two paths rewritten, then the rest as is. */
     size_t o = f->hs;
     memcpy(out, b, o);
     for (size_t q = f->hs; q < f->he;) {
         const char *e = memmem(b + q, f->he - q, "\r\n", 2);
         size_t ll = (size_t)(e - (b + q)) + 2;
-        if (strncasecmp(b + q, "To-Path:", 8) == 0)
+        char *star;
+        if (R.skip > 0 && strncasecmp(b + q, "Byte-Range:", 11) == 0)
+            o += (size_t)snprintf(out + o, sizeof out - o, "Byte-Range: 1-%zu/%zu\r\n",
+                                  body1_len + body2_len, body1_len + body2_len);
+        else if (viol("numeric-large-end") && strncasecmp(b + q, "Byte-Range:", 11) == 0 &&
+                 (star = memchr(b + q, '*', ll)) != NULL && star[-1] == '-')
+            /* The end the chunk turned out to have, in place of the * it was sent with. */
+            o += (size_t)snprintf(out + o, sizeof out - o, "Byte-Range: %lu-%lu%.*s",
+                                  strtoul(b + q + 11, NULL, 10),
+                                  strtoul(b + q + 11, NULL, 10) + body1_len - 1,
+                                  (int)(ll - (size_t)(star + 1 - (b + q))), star + 1);
+        else if (strncasecmp(b + q, "To-Path:", 8) == 0)
             o += (size_t)snprintf(out + o, sizeof out - o, "To-Path: %s\r\n", rest);
         else if (strncasecmp(b + q, "From-Path:", 10) == 0 && !viol("keep-from-path"))
             o += (size_t)snprintf(out + o, sizeof out - o, "From-Path: %s %s\r\n", stripped, fp);
@@ -349,14 +441,31 @@ static void on_request(int i, const char *b, const struct frame *f)
         }
         q += ll;
     }
-    memcpy(out + o, b + f->he, f->len - f->he);
-    put(dest, out, o + f->len - f->he);
+    if (R.skip > 0) {
+        memcpy(out + o, b + f->he, 2 + body1_len);
+        o += 2 + body1_len;
+        memcpy(out + o, b + body2_at, body2_len);
+        o += body2_len;
+        o += (size_t)snprintf(out + o, sizeof out - o, "\r\n-------%s$\r\n", f->tid);
+    } else {
+        memcpy(out + o, b + f->he, f->len - f->he);
+        if (viol("mangle-binary"))
+            for (size_t k = o + 2; k < o + 2 + body1_len; k++)
+                if ((unsigned char)out[k] >= 0x80)
+                    out[k] = '?';
+        o += f->len - f->he;
+    }
+    if (viol("flags-all-end"))
+        out[o - 3] = '$';
+    put(dest, out, o);
     if (send_ && strcmp(fr, "no") != 0) {
         for (unsigned k = 0; k < MAXP; k++)
             if (!R.p[k].used) {
                 struct pending *p = &R.p[k];
                 memset(p, 0, sizeof *p);
                 p->used = true;
+                p->report = strcmp(fr, "yes") == 0;
+                p->sent = now_ms();
                 p->from = i;
                 snprintf(p->tid, sizeof p->tid, "%s", f->tid);
                 snprintf(p->from_path, sizeof p->from_path, "%s", fp);
@@ -365,31 +474,81 @@ static void on_request(int i, const char *b, const struct frame *f)
                 break;
             }
     }
-    if (ok200)
+    if (ok200 && viol("response-to-far-path")) {
+        /* Addressed as if end to end: the whole path back, not just the previous hop. */
+        char me[128];
+        my_uri(i, me, sizeof me);
+        int n = snprintf(out, sizeof out,
+                         "MSRP %s 200 OK\r\nTo-Path: %s %s\r\nFrom-Path: %s\r\n-------%s$\r\n",
+                         f->tid, stripped, fp, me, f->tid);
+        put(i, out, (size_t)n);
+    } else if (ok200) {
         reply(i, b, f, 200, "OK", NULL);
+    }
+    if (R.skip > 0) {
+        struct frame f3;
+        if (split(b + f->len, R.c[i].len - f->len, &f3) > 0)
+            reply(i, b + f->len, &f3, 200, "OK", NULL);
+    }
 }
 
-/* The far end's response to a relayed SEND: an error goes back to the sender as a REPORT. */
-static void on_response(const struct frame *f)
+/* A failure REPORT to the sender of a relayed SEND, with status ("481 No Such Session"). */
+static void report_back(const struct pending *p, const char *status)
+{
+    if (R.c[p->from].fd < 0)
+        return;
+    char tid[32], me[128], range[96] = "";
+    snprintf(tid, sizeof tid, "frR%u", ++R.tids);
+    my_uri(p->from, me, sizeof me);
+    if (p->range[0] != '\0')
+        snprintf(range, sizeof range, "Byte-Range: %s\r\n", p->range);
+    int n = snprintf(out, sizeof out,
+                     "MSRP %s REPORT\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: %s\r\n"
+                     "%sStatus: 000 %s\r\n-------%s$\r\n",
+                     tid, p->from_path, me, p->mid, range, status, tid);
+    put(p->from, out, (size_t)n);
+}
+
+/* RFC 4976 6.4.1: 30 s after a Failure-Report yes SEND went on without a response, a 408. */
+static void expire_pending(void)
+{
+    long long now = now_ms();
+    for (unsigned k = 0; k < MAXP; k++) {
+        struct pending *p = &R.p[k];
+        if (!p->used || !p->report || now - p->sent < 30000)
+            continue;
+        p->used = false;
+        if (!viol("no-408"))
+            report_back(p, "408 Request Timeout");
+    }
+}
+
+/* The far end's response to a relayed SEND: an error goes back to the sender as a REPORT. A
+ * status that is not three digits does not parse and is dropped (RFC 4976 6.4.3). */
+static void on_response(const char *b, const struct frame *f)
 {
     int code = atoi(f->what);
+    bool parses = isdigit((unsigned char)f->what[1]) && isdigit((unsigned char)f->what[2]) &&
+                  (f->what[3] == ' ' || f->what[3] == '\0');
+    /* RFC 4976 6.4.3 (SHOULD): a response whose first To-Path URI is not ours is dropped. */
+    char tp[1024] = "";
+    hget(b, f, "To-Path", tp, sizeof tp);
+    if (parses && own_prefix(tp) == 0 && !viol("take-misaddressed-response"))
+        return;
+    if (!parses) {
+        for (unsigned k = 0; k < MAXP && viol("forward-bad-response"); k++)
+            if (R.p[k].used && strcmp(R.p[k].tid, f->tid) == 0 && R.c[R.p[k].from].fd >= 0)
+                put(R.p[k].from, b, f->len);
+        return;
+    }
     for (unsigned k = 0; k < MAXP; k++) {
         struct pending *p = &R.p[k];
         if (!p->used || strcmp(p->tid, f->tid) != 0)
             continue;
         p->used = false;
-        if (code < 300 || viol("no-failure-report") || R.c[p->from].fd < 0)
+        if (code < 300 || viol("no-failure-report"))
             return;
-        char tid[32], me[128], range[96] = "";
-        snprintf(tid, sizeof tid, "frR%u", ++R.tids);
-        my_uri(p->from, me, sizeof me);
-        if (p->range[0] != '\0')
-            snprintf(range, sizeof range, "Byte-Range: %s\r\n", p->range);
-        int n = snprintf(out, sizeof out,
-                         "MSRP %s REPORT\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: %s\r\n"
-                         "%sStatus: 000 %s\r\n-------%s$\r\n",
-                         tid, p->from_path, me, p->mid, range, f->what, tid);
-        put(p->from, out, (size_t)n);
+        report_back(p, f->what);
         return;
     }
 }
@@ -416,13 +575,15 @@ static void on_readable(int i)
             return;
         }
         if (isdigit((unsigned char)f.what[0]))
-            on_response(&f);
+            on_response(c->buf, &f);
         else if (strncmp(f.what, "AUTH", 4) == 0 && (f.what[4] == '\0' || f.what[4] == ' '))
             on_auth(i, c->buf, &f);
         else
             on_request(i, c->buf, &f);
-        memmove(c->buf, c->buf + f.len, c->len - f.len);
-        c->len -= f.len;
+        size_t used = f.len + R.skip;
+        R.skip = 0;
+        memmove(c->buf, c->buf + used, c->len - used);
+        c->len -= used;
     }
 }
 
@@ -440,7 +601,9 @@ static void serve_forever(void)
                 pf[n] = (struct pollfd){.fd = R.c[i].fd, .events = POLLIN};
                 idx[n++] = i;
             }
-        if (poll(pf, (nfds_t)n, -1) < 0)
+        int ready = poll(pf, (nfds_t)n, 250);
+        expire_pending();
+        if (ready <= 0)
             continue;
         for (int k = 0; k < n; k++) {
             if (pf[k].revents == 0)
@@ -492,6 +655,7 @@ pid_t fake_relay_start(const char *violation, uint16_t *port)
         R.port = *port;
         R.viol = violation;
         snprintf(R.me, sizeof R.me, "msrp://127.0.0.1:%u", R.port);
+        snprintf(R.name, sizeof R.name, "msrp://relay.msrpload.test:%u", R.port);
         serve_forever();
         _exit(0);
     }

@@ -3,14 +3,22 @@
  *
  * It is just enough of a relay for the 4976-* cases of scenarios/conformance to pass: digest
  * AUTH (users alice/alice-secret and bob/bob-secret, realm "msrpload.test"), Use-Path and
- * Expires, 423 below Expires 30, 403 before AUTH, 481 for unknown sessions, relaying between
- * its authenticated clients with the paths rewritten, hop-by-hop 200s, and a failure REPORT
+ * Expires (Use-Path URIs named relay.msrpload.test:PORT, RFC 4976 4.2), Authentication-Info
+ * on the 200 to AUTH (9.1), 423 below Expires 30, 403 before AUTH, 481 for unknown sessions,
+ * relaying between its authenticated clients with the paths rewritten (a client's relay URI
+ * only from its own connection, 6.3), hop-by-hop 200s, unparseable or misaddressed responses
+ * dropped (6.4.3), a 408 REPORT after 30 s without a response (6.4.1), and a failure REPORT
  * to the sender when the far end refuses a chunk that asked for one.
  *
  * violation breaks exactly one of those rules (NULL or "" for none), so that each relay case
  * can be shown to fail: "relay-without-auth", "keep-malformed-open", "no-481",
  * "respond-fr-no", "answer-report", "accept-bad-password", "no-qop", "no-423",
- * "no-use-path", "keep-from-path", "drop-reports", "no-failure-report".
+ * "no-use-path", "keep-from-path", "drop-reports", "no-failure-report", "no-challenge",
+ * "accept-basic", "offer-auth-int", "no-authentication-info", "ip-use-path",
+ * "any-connection-uri", "response-to-far-path", "merge-message-ids", "flags-all-end",
+ * "forward-bad-response", "mangle-binary", "numeric-large-end", "no-408",
+ * "take-misaddressed-response"
+ * (scenarios/conformance/README.md says what each does).
  */
 #ifndef MSRPLOAD_TESTS_FAKE_RELAY_H
 #define MSRPLOAD_TESTS_FAKE_RELAY_H

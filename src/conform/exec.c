@@ -23,6 +23,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #include "msrp/relay.h"
 #include "net/conn.h"
 #include "net/loop.h"
@@ -417,6 +419,17 @@ size_t cx_expand(struct cx *x, unsigned ep, const struct raw_piece *pieces, unsi
             case CONFORM_V_USER:
                 snprintf(tmp, sizeof tmp, "%s", x->p->user ? x->p->user : "");
                 break;
+            case CONFORM_V_BASIC_AUTHORIZATION: {
+                /* RFC 2617 section 2: "Basic " and base64 of user:password. */
+                char plain[600];
+                int pl = snprintf(plain, sizeof plain, "%s:%s", x->p->user ? x->p->user : "",
+                                  x->p->password ? x->p->password : "");
+                if (pl < 0 || (size_t)pl >= sizeof plain)
+                    pl = 0;
+                memcpy(tmp, "Basic ", 6);
+                EVP_EncodeBlock((unsigned char *)tmp + 6, (const unsigned char *)plain, pl);
+                break;
+            }
             case CONFORM_V_UNKNOWN_SESSION: {
                 /* The peer's first URI with its session-id (if any) replaced: scheme and
                  * authority end at the first "/" or ";" after "://". */
@@ -481,6 +494,8 @@ bool cx_run_checks(struct cx *x, unsigned ep, const struct step_conform *f,
     for (unsigned i = 0; i < f->num_checks; i++) {
         const struct header_check *hc = &f->checks[i];
         const struct msrp_header *h = cx_find_header(ch, hc->name);
+        if (hc->kind == CHECK_NOT_MATCHES && h == NULL)
+            continue;
         if (hc->kind == CHECK_ABSENT) {
             if (h != NULL) {
                 cx_fail(x, "%s has a %s header (%.*s), which must be absent", what, hc->name,
@@ -515,7 +530,12 @@ bool cx_run_checks(struct cx *x, unsigned ep, const struct step_conform *f,
             bool ok = val != NULL && regexec(&re, val, 0, NULL, 0) == 0;
             free(val);
             regfree(&re);
-            if (!ok) {
+            if (hc->kind == CHECK_NOT_MATCHES && ok) {
+                cx_fail(x, "%s has %s: %.*s, which matches /%s/; it must not", what, hc->name,
+                        (int)h->value.len, h->value.ptr, hc->regex);
+                return false;
+            }
+            if (hc->kind == CHECK_MATCHES && !ok) {
                 cx_fail(x, "%s has %s: %.*s, which does not match /%s/", what, hc->name,
                         (int)h->value.len, h->value.ptr, hc->regex);
                 return false;

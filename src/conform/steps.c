@@ -68,7 +68,12 @@ static bool coverage_take(struct cx *x, struct coverage *cv, const struct msrp_c
         cx_fail(x, "%s has no Byte-Range; a success REPORT says which bytes arrived", what);
         return false;
     }
-    if (!msrp_byte_range_parse(h->value, &r) || r.end == MSRP_RANGE_UNKNOWN) {
+    bool parsed = msrp_byte_range_parse(h->value, &r);
+    /* A SEND chunk with range end * (RFC 4975 7.1.1) holds what its body holds. */
+    if (parsed && r.end == MSRP_RANGE_UNKNOWN && ch->kind == MSRP_REQUEST &&
+        ch->method_id == MSRP_METHOD_SEND && ch->has_body && ch->body.len > 0)
+        r.end = r.start + ch->body.len - 1;
+    if (!parsed || r.end == MSRP_RANGE_UNKNOWN) {
         cx_fail(x, "%s has Byte-Range: %.*s, which does not name the bytes it reports on", what,
                 (int)h->value.len, h->value.ptr);
         return false;
@@ -215,6 +220,62 @@ struct cover_want {
     bool bad;
 };
 
+/* RFC 4975 7.1: the end-line's flag is $ on the chunk that ends the message and + on one
+ * that does not (# would mean aborted); 7.1.1: a body over 2048 octets has range end *.
+ * Whatever way a relay cuts the message (RFC 4976 6.4.1 MAY), the chunk holding its last
+ * byte ends it. */
+static bool chunk_fits(struct cx *x, const struct msrp_chunk *ch, uint64_t total, const char *what)
+{
+    const struct msrp_header *h = cx_find_header(ch, "Byte-Range");
+    struct msrp_byte_range r;
+    if (h == NULL || !msrp_byte_range_parse(h->value, &r))
+        return true; /* coverage_take has already said so */
+    size_t blen = ch->has_body ? ch->body.len : 0;
+    if (blen > 2048 && r.end != MSRP_RANGE_UNKNOWN) {
+        cx_fail(x,
+                "%s has %zu octets of body and Byte-Range: %.*s; over 2048 octets the range "
+                "end is * (RFC 4975 7.1.1)",
+                what, blen, (int)h->value.len, h->value.ptr);
+        return false;
+    }
+    uint64_t last = r.start + blen - 1;
+    char want = last >= total ? '$' : '+';
+    if (ch->flag != want) {
+        cx_fail(x,
+                "%s ends in %c, but it %s the message (bytes up to %" PRIu64 " of %" PRIu64
+                "); expected %c (RFC 4975 7.1)",
+                what, ch->flag != 0 ? ch->flag : '?', want == '$' ? "ends" : "does not end", last,
+                total, want);
+        return false;
+    }
+    return true;
+}
+
+/* The chunk's body is the message's bytes at its Byte-Range, unchanged. */
+static bool body_fits(struct cx *x, unsigned ep, const struct step_conform *f,
+                      const struct msrp_chunk *ch, const char *what)
+{
+    const struct msrp_header *h = cx_find_header(ch, "Byte-Range");
+    struct msrp_byte_range r;
+    if (h == NULL || !msrp_byte_range_parse(h->value, &r))
+        return true;
+    char *want = malloc(SCENARIO_RAW_MAX);
+    if (want == NULL) {
+        cx_fail(x, "out of memory");
+        return false;
+    }
+    size_t n =
+        cx_expand(x, ep, f->body.pieces, f->body.num_pieces, f->body.text, want, SCENARIO_RAW_MAX);
+    size_t blen = ch->has_body ? ch->body.len : 0;
+    bool ok = n != SIZE_MAX && r.start >= 1 && r.start - 1 + blen <= n &&
+              (blen == 0 || memcmp(want + r.start - 1, ch->body.ptr, blen) == 0);
+    free(want);
+    if (!ok)
+        cx_fail(x, "%s: its %zu octets of body are not the bytes the message has at %.*s", what,
+                blen, (int)h->value.len, h->value.ptr);
+    return ok;
+}
+
 static bool cover_step(struct cx *x, void *arg)
 {
     struct cover_want *cw = arg;
@@ -234,7 +295,9 @@ static bool cover_step(struct cx *x, void *arg)
         snprintf(what, sizeof what, "the %s received by endpoint %c (transaction %.*s)",
                  cw->st->method, 'a' + (int)e->idx, (int)ch.tid.len, ch.tid.ptr);
         if (!cx_run_checks(x, e->idx, cw->st->conform, &ch, what) ||
-            !coverage_take(x, &cw->cv, &ch, cw->st->cover, what))
+            !coverage_take(x, &cw->cv, &ch, cw->st->cover, what) ||
+            (cw->st->chunk_rules && !chunk_fits(x, &ch, cw->st->cover, what)) ||
+            (cw->st->conform->has_body && !body_fits(x, e->idx, cw->st->conform, &ch, what)))
             cw->bad = true;
     }
     return cw->bad || e->closed || coverage_prefix(&cw->cv) >= cw->st->cover;
@@ -265,6 +328,43 @@ static void receive_cover(struct cx *x, struct ep *e, const struct step_receive 
     free(cw.cv.iv);
 }
 
+/* True once an unused frame of any kind (request, response, unframable bytes) is there. */
+static bool any_unused(struct cx *x, void *arg)
+{
+    (void)x;
+    struct ep *e = arg;
+    for (size_t i = 0; i < e->nframes; i++)
+        if (!e->frames[i].used)
+            return true;
+    return false;
+}
+
+/* expect "nothing": not a byte may arrive within the timeout. */
+static void receive_nothing(struct cx *x, struct ep *e, uint64_t deadline)
+{
+    if (!cx_pump(x, deadline, any_unused, e))
+        return;
+    for (size_t i = 0; i < e->nframes; i++) {
+        struct frame *f = &e->frames[i];
+        struct msrp_header hdrs[CX_MAX_HEADERS];
+        struct msrp_chunk ch;
+        if (f->used)
+            continue;
+        f->used = true;
+        if (!cx_frame_parse(f, &ch, hdrs))
+            cx_fail(x, "endpoint %c received %zu bytes that are not MSRP; expected nothing",
+                    'a' + (int)e->idx, f->len);
+        else if (ch.kind == MSRP_RESPONSE)
+            cx_fail(x, "endpoint %c received a response %d (transaction %.*s); expected nothing",
+                    'a' + (int)e->idx, ch.status, (int)ch.tid.len, ch.tid.ptr);
+        else
+            cx_fail(x, "endpoint %c received a %.*s (transaction %.*s); expected nothing",
+                    'a' + (int)e->idx, (int)ch.method.len, ch.method.ptr, (int)ch.tid.len,
+                    ch.tid.ptr);
+        return;
+    }
+}
+
 void cx_step_receive(struct cx *x, const struct step_receive *st)
 {
     struct ep *e = step_ep(x, st->conform);
@@ -275,6 +375,10 @@ void cx_step_receive(struct cx *x, const struct step_receive *st)
         return;
     }
     uint64_t deadline = net_now_ns() + cx_scaled(x, st->timeout_ns);
+    if (st->nothing) {
+        receive_nothing(x, e, deadline);
+        return;
+    }
     struct want w = {.e = e, .method = st->method};
     const char *what_m = st->method[0] != '\0' ? st->method : "request";
     bool got = cx_pump(x, deadline, cx_find_request, &w);
@@ -350,13 +454,19 @@ void cx_step_receive(struct cx *x, const struct step_receive *st)
             const char *sp = memchr(from->value.ptr, ' ', from->value.len);
             flen = sp != NULL ? (size_t)(sp - from->value.ptr) : from->value.len;
         }
-        char resp[4096];
+        char resp[4096], status[24];
+        snprintf(status, sizeof status, "%d", st->respond);
+        if (st->respond_text[0] != '\0')
+            snprintf(status, sizeof status, "%s", st->respond_text);
         int n = snprintf(resp, sizeof resp,
-                         "MSRP %.*s %d Response\r\nTo-Path: %.*s\r\nFrom-Path: %s\r\n-------%.*s"
+                         "MSRP %.*s %s Response\r\nTo-Path: %.*s\r\nFrom-Path: %s\r\n-------%.*s"
                          "$\r\n",
-                         (int)ch.tid.len, ch.tid.ptr, st->respond, (int)flen,
-                         from != NULL ? from->value.ptr : "", e->local_uri, (int)ch.tid.len,
-                         ch.tid.ptr);
+                         (int)ch.tid.len, ch.tid.ptr, status,
+                         st->respond_to[0] != '\0' ? (int)strlen(st->respond_to) : (int)flen,
+                         st->respond_to[0] != '\0'
+                             ? st->respond_to
+                             : (from != NULL ? from->value.ptr : ""),
+                         e->local_uri, (int)ch.tid.len, ch.tid.ptr);
         if (n > 0 && (size_t)n < sizeof resp)
             cx_send_text(x, e, resp, (size_t)n);
     }

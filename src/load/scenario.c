@@ -73,7 +73,8 @@
 #define PLACEHOLDERS "{tid}, {to_path}, {from_path}, {message_id}, {local_uri}"
 #define CONFORM_PLACEHOLDERS                                                                       \
     "{relay_uri}, {use_path}, {peer_use_path}, {peer_uri}, {authorization}, "                     \
-    "{bad_authorization}, {user}, {unknown_session}, {to_path_recased}, {refused_type}"
+    "{bad_authorization}, {basic_authorization}, {user}, {unknown_session}, "                  \
+    "{to_path_recased}, {refused_type}"
 /* What a conformance placeholder is taken to fill at load time (a Use-Path can be long). */
 #define CONFORM_VALUE_MAX 2048
 
@@ -1220,6 +1221,7 @@ static const struct {
     {"unknown_session", RAW_PART_CONFORM, CONFORM_V_UNKNOWN_SESSION},
     {"to_path_recased", RAW_PART_CONFORM, CONFORM_V_TO_PATH_RECASED},
     {"refused_type", RAW_PART_CONFORM, CONFORM_V_REFUSED_TYPE},
+    {"basic_authorization", RAW_PART_CONFORM, CONFORM_V_BASIC_AUTHORIZATION},
 };
 
 #define RAW_NAMES (sizeof raw_names / sizeof raw_names[0])
@@ -1412,6 +1414,7 @@ static void conform_free(struct step_conform *f)
         free(f->checks[i].regex);
     }
     free(f->checks);
+    template_free(&f->body);
     free(f);
 }
 
@@ -1475,40 +1478,46 @@ static int compile_checks(struct ctx *c, const json_t *obj, struct step_conform 
         }
         path_pop(c, mark);
     }
-    if ((v = json_object_get(obj, "match")) != NULL) {
-        size_t mark = path_push(c, ".match");
-        if (!json_is_object(v))
-            return expected(c, "an object of header name -> regular expression", v, false);
-        json_object_foreach((json_t *)v, name, val) {
-            size_t m2 = path_push(c, ".%s", name);
-            /* One expression, or an array of them that must all match. */
-            size_t count = json_is_array(val) ? json_array_size(val) : 1;
-            if (count == 0)
-                return expected(c, "a regular expression or a non-empty array of them", val,
-                                false);
-            for (size_t j = 0; j < count; j++) {
-                const json_t *e = json_is_array(val) ? json_array_get(val, j) : val;
-                struct header_check *hc = add_check(c, f);
-                if (hc == NULL || get_header_name(c, name, hc->name) != 0)
-                    return -1;
-                hc->kind = CHECK_MATCHES;
-                if (!json_is_string(e))
-                    return expected(c, "a regular expression (string)", e, false);
-                regex_t re;
-                int rc = regcomp(&re, json_string_value(e), REG_EXTENDED | REG_NOSUB);
-                if (rc != 0) {
-                    char why[128];
-                    regerror(rc, &re, why, sizeof why);
-                    return fail(c, "expected a POSIX extended regular expression: %s", why);
+    static const struct {
+        const char *key;
+        enum header_check_kind kind;
+    } kinds[] = {{"match", CHECK_MATCHES}, {"not_match", CHECK_NOT_MATCHES}};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        if ((v = json_object_get(obj, kinds[k].key)) != NULL) {
+            size_t mark = path_push(c, ".%s", kinds[k].key);
+            if (!json_is_object(v))
+                return expected(c, "an object of header name -> regular expression", v, false);
+            json_object_foreach((json_t *)v, name, val) {
+                size_t m2 = path_push(c, ".%s", name);
+                /* One expression, or an array of them that must all match. */
+                size_t count = json_is_array(val) ? json_array_size(val) : 1;
+                if (count == 0)
+                    return expected(c, "a regular expression or a non-empty array of them", val,
+                                    false);
+                for (size_t j = 0; j < count; j++) {
+                    const json_t *e = json_is_array(val) ? json_array_get(val, j) : val;
+                    struct header_check *hc = add_check(c, f);
+                    if (hc == NULL || get_header_name(c, name, hc->name) != 0)
+                        return -1;
+                    hc->kind = kinds[k].kind;
+                    if (!json_is_string(e))
+                        return expected(c, "a regular expression (string)", e, false);
+                    regex_t re;
+                    int rc = regcomp(&re, json_string_value(e), REG_EXTENDED | REG_NOSUB);
+                    if (rc != 0) {
+                        char why[128];
+                        regerror(rc, &re, why, sizeof why);
+                        return fail(c, "expected a POSIX extended regular expression: %s", why);
+                    }
+                    regfree(&re);
+                    hc->regex = strdup(json_string_value(e));
+                    if (hc->regex == NULL)
+                        return fail(c, "out of memory");
                 }
-                regfree(&re);
-                hc->regex = strdup(json_string_value(e));
-                if (hc->regex == NULL)
-                    return fail(c, "out of memory");
+                path_pop(c, m2);
             }
-            path_pop(c, m2);
+            path_pop(c, mark);
         }
-        path_pop(c, mark);
     }
     if ((v = json_object_get(obj, "absent")) != NULL) {
         size_t mark = path_push(c, ".absent");
@@ -1549,8 +1558,8 @@ static int get_endpoint(struct ctx *c, const json_t *obj, unsigned *out)
 /* The conformance keys of a raw step; refused in load scenarios. */
 static int compile_raw_conform(struct ctx *c, const json_t *obj, struct step_conform **out)
 {
-    static const char *const extra[] = {"endpoint", "message_id", "headers", "match", "absent",
-                                        NULL};
+    static const char *const extra[] = {"endpoint", "message_id", "headers", "match",
+                                        "not_match", "absent",     NULL};
     static const char *const mids[] = {"new", "previous", NULL};
     *out = NULL;
     bool any = false;
@@ -1587,9 +1596,10 @@ static int compile_raw_conform(struct ctx *c, const json_t *obj, struct step_con
 
 static int compile_receive(struct ctx *c, const json_t *obj)
 {
-    static const char *const keys[] = {"endpoint", "method", "expect", "timeout", "respond",
-                                       "cover",    "headers", "match", "absent", NULL};
-    static const char *const expects[] = {"request", "none", "optional", NULL};
+    static const char *const keys[] = {"endpoint", "method",    "expect", "timeout",
+                                       "respond",  "respond_to", "cover", "chunk_rules", "body", "headers",
+                                       "match",    "not_match", "absent", NULL};
+    static const char *const expects[] = {"request", "none", "optional", "nothing", NULL};
     struct step_receive r = {.timeout_ns = 5ull * 1000000000ull};
     const json_t *v;
     size_t mark;
@@ -1624,8 +1634,9 @@ static int compile_receive(struct ctx *c, const json_t *obj)
         mark = path_push(c, ".expect");
         if (get_enum(c, v, expects, &i) != 0)
             goto err;
-        r.none = i == 1;
+        r.none = i == 1 || i == 3;
         r.optional = i == 2;
+        r.nothing = i == 3;
         path_pop(c, mark);
     }
     if ((v = json_object_get(obj, "cover")) != NULL) {
@@ -1645,13 +1656,67 @@ static int compile_receive(struct ctx *c, const json_t *obj)
     if ((v = json_object_get(obj, "respond")) != NULL) {
         json_int_t x;
         mark = path_push(c, ".respond");
-        if (get_int(c, v, 100, 999, &x) != 0)
+        if (json_is_string(v)) {
+            /* A status line that does not parse, for a relay to drop (RFC 4976 6.4.3). */
+            const char *t = json_string_value(v);
+            if (json_string_length(v) == 0 || json_string_length(v) >= sizeof r.respond_text ||
+                strpbrk(t, " \r\n") != NULL) {
+                expected(c, "a status code, or a short status text without spaces", v, true);
+                goto err;
+            }
+            strcpy(r.respond_text, t);
+            r.respond = 1;
+        } else if (get_int(c, v, 100, 999, &x) != 0) {
             goto err;
-        r.respond = (int)x;
+        } else {
+            r.respond = (int)x;
+        }
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "respond_to")) != NULL) {
+        /* A To-Path other than the previous hop, for a relay to drop (RFC 4976 6.4.3). */
+        mark = path_push(c, ".respond_to");
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) >= sizeof r.respond_to ||
+            strpbrk(json_string_value(v), " \r\n") != NULL) {
+            expected(c, "one URI (no spaces, under 128 bytes)", v, false);
+            goto err;
+        }
+        strcpy(r.respond_to, json_string_value(v));
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "chunk_rules")) != NULL) {
+        mark = path_push(c, ".chunk_rules");
+        if (!json_is_boolean(v)) {
+            expected(c, "true or false", v, false);
+            goto err;
+        }
+        r.chunk_rules = json_is_true(v);
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "body")) != NULL) {
+        struct raw_build b = {0};
+        size_t max = 0;
+        mark = path_push(c, ".body");
+        if (compile_template(c, v, &b, &max) != 0) {
+            free(b.buf);
+            free(b.pieces);
+            goto err;
+        }
+        r.conform->body = (struct raw_template){b.pieces, b.num, b.buf, b.text_len};
+        r.conform->has_body = true;
         path_pop(c, mark);
     }
     if (compile_checks(c, obj, r.conform) != 0)
         goto err;
+    if ((r.chunk_rules || r.conform->has_body) && r.cover == 0) {
+        fail(c, "\"chunk_rules\" and \"body\" need \"cover\"");
+        goto err;
+    }
+    if (r.respond_to[0] != '\0' && r.respond == 0) {
+        fail(c, "\"respond_to\" needs \"respond\"");
+        goto err;
+    }
     if (r.none && (r.respond != 0 || r.conform->num_checks != 0)) {
         fail(c, "\"respond\" and header checks need expect \"request\"");
         goto err;
@@ -1672,7 +1737,7 @@ static int compile_raw(struct ctx *c, const json_t *obj)
     static const char *const load_keys[] = {"template", "expect", "status", "timeout", NULL};
     static const char *const case_keys[] = {"template", "expect",     "status",  "timeout",
                                             "endpoint", "message_id", "headers", "match",
-                                            "absent",   NULL};
+                                            "not_match", "absent",    NULL};
     const char *const *keys = c->is_case ? case_keys : load_keys;
     /* In the order of enum raw_expect. */
     static const char *const expects[] = {"response", "none", "close", NULL};
@@ -2060,7 +2125,7 @@ static int check_case(struct ctx *c, const json_t *obj)
     static const char *const keys[] = {"id",       "rfc",   "section",   "title",
                                        "requirement", "level", "expected", "needs",
                                        "bind",     "endpoints", "wrong_peer", "aliases",
-                                       "requirements", NULL};
+                                       "requirements", "slow", NULL};
     static const char *const levels[] = {"MUST", "SHOULD", "MAY", "none", NULL};
     static const char *const needs[] = {"target", "relay", NULL};
     static const char *const eps[] = {"none", "a", "ab", NULL};
@@ -2111,6 +2176,12 @@ static int check_case(struct ctx *c, const json_t *obj)
         if (get_enum(c, v, needs, &i) != 0)
             return -1;
         k->needs = (enum case_needs)i;
+        path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "slow")) != NULL) {
+        mark = path_push(c, ".slow");
+        if (get_bool(c, v, &k->slow) != 0)
+            return -1;
         path_pop(c, mark);
     }
     k->bind = k->needs == CASE_TARGET;

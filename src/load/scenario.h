@@ -124,6 +124,7 @@ enum conform_value {
                                     connection, with the configured user and password */
     CONFORM_V_BAD_AUTHORIZATION, /* {bad_authorization}: the same with a wrong password */
     CONFORM_V_USER,              /* {user}: the configured relay user */
+    CONFORM_V_BASIC_AUTHORIZATION, /* {basic_authorization}: Basic credentials (RFC 2617) */
     CONFORM_V_UNKNOWN_SESSION,   /* {unknown_session}: the target's (or relay's) URI with a
                                     session-id it never gave out */
     CONFORM_V_TO_PATH_RECASED,   /* {to_path_recased}: the target's URI with scheme, host and
@@ -151,13 +152,14 @@ enum header_check_kind {
     CHECK_EQUALS = 0, /* the first such header is there and its value is exactly the template */
     CHECK_MATCHES,    /* it is there and matches a POSIX extended regular expression */
     CHECK_ABSENT,     /* no such header */
+    CHECK_NOT_MATCHES, /* absent, or its value does not match the expression */
 };
 
 struct header_check {
     enum header_check_kind kind;
     char name[64];
     struct raw_template value; /* CHECK_EQUALS */
-    char *regex;               /* CHECK_MATCHES (checked to compile when loaded) */
+    char *regex;               /* CHECK_MATCHES, CHECK_NOT_MATCHES (compiled once when loaded) */
 };
 
 /* Conformance-only parts of a raw or receive step (NULL in load scenarios). */
@@ -166,6 +168,8 @@ struct step_conform {
     bool same_message_id;        /* raw: {message_id} keeps the value of the previous step */
     struct header_check *checks; /* on the response (raw) or the request (receive) */
     unsigned num_checks;
+    bool has_body;               /* receive with cover: the whole message's bytes, which */
+    struct raw_template body;    /* every chunk must hold at its Byte-Range */
 };
 
 /* A receive step (case files only): a request must (or must not) arrive. */
@@ -173,10 +177,15 @@ struct step_receive {
     char method[32];       /* "" for any request */
     bool none;             /* true: no such request may arrive within the timeout */
     bool optional;         /* true: none may arrive; one that does must pass the checks */
+    bool nothing;          /* with none: no response and no unframable bytes either */
     uint64_t cover;        /* > 0: every such request with the step's Message-ID is checked,
                               until their Byte-Ranges together cover bytes 1..cover */
     uint64_t timeout_ns;
     int respond;           /* > 0: answer the request with this status (hop by hop) */
+    char respond_text[16]; /* or: this text in place of the status, e.g. "2x0" (unparseable) */
+    char respond_to[128]; /* "": To-Path = the previous hop; else this URI (misaddressed) */
+    bool chunk_rules;      /* with cover: each chunk's flag fits (RFC 4975 7.1) and a body
+                              over 2048 octets has range end * (7.1.1) */
     struct step_conform *conform; /* never NULL for a receive step */
 };
 
@@ -233,6 +242,7 @@ struct scenario_case {
     enum case_endpoints endpoints; /* relay cases: none (a bare connection), a, or a and b
                                       authenticated */
     char wrong_peer[64];    /* the violation of the wrong test peer that breaks this rule */
+    bool slow;              /* it waits out one of the RFC's timers (30 s); --quick skips it */
     /* ids the case had before (still accepted by conform --case), and the ids of the
      * requirements it checks (scenarios/conformance/requirements.json) */
     char aliases[SCENARIO_CASE_MAX_NAMES][SCENARIO_CASE_NAME_LEN];
