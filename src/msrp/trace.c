@@ -16,18 +16,25 @@ static struct msrp_trace_frame *next_slot(struct msrp_trace *t)
     return f;
 }
 
-void msrp_trace_out(struct msrp_trace *t, const char *head, size_t head_len, size_t total,
-                    char flag, uint64_t now_ns)
+/* A frame whose first bytes are at hand as one run (ours, or bytes that could not be framed). */
+static void note_bytes(struct msrp_trace *t, const char *bytes, size_t len, uint64_t total,
+                       bool out, char flag, uint64_t now_ns)
 {
     struct msrp_trace_frame *f = next_slot(t);
-    size_t n = head_len < MSRP_TRACE_HEAD ? head_len : MSRP_TRACE_HEAD;
-    memcpy(f->head, head, n);
+    size_t n = len < MSRP_TRACE_HEAD ? len : MSRP_TRACE_HEAD;
+    memcpy(f->head, bytes, n);
     f->head_len = (uint16_t)n;
     f->at_ns = now_ns;
     f->len = total;
     f->offset = 0;
-    f->out = true;
+    f->out = out;
     f->flag = flag;
+}
+
+void msrp_trace_out(struct msrp_trace *t, const char *head, size_t head_len, size_t total,
+                    char flag, uint64_t now_ns)
+{
+    note_bytes(t, head, head_len, total, true, flag, now_ns);
 }
 
 static const char *span_end(struct msrp_span sp)
@@ -82,15 +89,7 @@ void msrp_trace_in_end(struct msrp_trace *t, const struct msrp_chunk *c, uint64_
 void msrp_trace_in_garbage(struct msrp_trace *t, const char *bytes, size_t len,
                            uint64_t now_ns)
 {
-    struct msrp_trace_frame *f = next_slot(t);
-    size_t n = len < MSRP_TRACE_HEAD ? len : MSRP_TRACE_HEAD;
-    memcpy(f->head, bytes, n);
-    f->head_len = (uint16_t)n;
-    f->at_ns = now_ns;
-    f->len = len;
-    f->offset = 0;
-    f->out = false;
-    f->flag = '?';
+    note_bytes(t, bytes, len, len, false, '?', now_ns);
 }
 
 unsigned msrp_trace_copy(const struct msrp_trace *t, struct msrp_trace_frame *out, unsigned max)
