@@ -539,8 +539,10 @@ START_TEST(backpressure_cap_and_drain)
         ck_assert_int_eq(send_pattern(&W.cli, 64 * KIB), 0);
         ck_assert_int_ge(net_loop_run_once(W.loop, 0), 0);
     }
+    /* Congested means the queue went past write_high and has not drained to write_low since:
+     * the loop pass after the send may have handed some of it to a socket that grew. */
     size_t q = net_conn_queued(c);
-    ck_assert_uint_gt(q, high);
+    ck_assert_uint_gt(q, low);
     ck_assert_uint_le(q, cap);
     ck_assert_int_eq(W.srv.data_calls, 0);
     ck_assert_int_eq(W.cli.drained, 0);
