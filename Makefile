@@ -30,7 +30,7 @@ MSRP_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow -W
               -MMD -MP -Isrc $(PKG_CFLAGS)
 MSRP_LDLIBS = $(PKG_LIBS) -lpthread -lm
 
-LIB_SRCS := $(sort $(wildcard src/wire/*.c src/net/*.c src/msrp/*.c src/load/*.c \
+LIB_SRCS := $(sort $(wildcard src/wire/*.c src/net/*.c src/msrp/*.c src/scenario/*.c src/load/*.c \
                               src/conform/*.c src/report/*.c))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/*.c))
