@@ -425,6 +425,63 @@ START_TEST(answering_session_stops_reading_a_peer_that_does_not_read)
 }
 END_TEST
 
+/* A forked process running an expect_any sink (shared or not) until killed; its port. */
+static uint16_t sink_start(bool shared)
+{
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    child_pid = fork();
+    ck_assert_int_ge(child_pid, 0);
+    if (child_pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        struct net_loop *loop;
+        struct msrp_server *srv;
+        char err[256];
+        if (net_loop_create(&loop, 64) != 0 ||
+            msrp_server_create(loop, "127.0.0.1", 0, NULL, &srv, err, sizeof(err)) != 0)
+            _exit(1);
+        static const struct msrp_session_handlers none = {0};
+        static struct msrp_session_config cfg;
+        msrp_session_config_default(&cfg);
+        msrp_server_expect_any(srv, &cfg, &none, NULL);
+        msrp_server_any_shared(srv, shared);
+        uint16_t p = msrp_server_port(srv);
+        if (write(ready[1], &p, sizeof(p)) != sizeof(p))
+            _exit(1);
+        for (;;)
+            net_loop_run_once(loop, 1000);
+    }
+    close(ready[1]);
+    uint16_t port = 0;
+    ck_assert_int_eq(read(ready[0], &port, sizeof(port)), (ssize_t)sizeof(port));
+    close(ready[0]);
+    return port;
+}
+
+/* RFC 4975 section 5.4: a second connection for a session already bound gets 506 (MUST), from
+ * the sink too; a sink made shared (bench: 10,000 sessions naming one target URI) gives each
+ * connection its own session instead. */
+START_TEST(sink_second_connection_506_unless_shared)
+{
+    for (int shared = 0; shared <= 1; shared++) {
+        struct serve_child fake = {.port = sink_start(shared)};
+        snprintf(fake.uri, sizeof(fake.uri), "msrp://127.0.0.1:%u/one;tcp", fake.port);
+        struct client a, b;
+        client_connect(&a, fake.port, 0);
+        send_chunk(&a, &fake, "tida1", "msgida1", "1-4/4", "abcd", '$');
+        ck_assert_int_eq(response_status(&a, "tida1"), 200);
+        client_connect(&b, fake.port, 0);
+        send_chunk(&b, &fake, "tidb1", "msgidb1", "1-4/4", "abcd", '$');
+        ck_assert_int_eq(response_status(&b, "tidb1"), shared ? 200 : 506);
+        send_chunk(&a, &fake, "tida2", "msgida2", "1-4/4", "abcd", '$');
+        ck_assert_int_eq(response_status(&a, "tida2"), 200);
+        close(a.fd);
+        close(b.fd);
+        kill_child();
+    }
+}
+END_TEST
+
 /* --log-max-bytes: the log is rotated to FILE.1 and never grows far beyond the cap. */
 START_TEST(log_rotates_at_its_cap)
 {
@@ -600,6 +657,7 @@ Suite *make_serve_limits_suite(void)
     tcase_add_test(tc, non_reading_peer_is_closed);
     tcase_add_test(tc, answering_session_stops_reading_a_peer_that_does_not_read);
     tcase_add_test(tc, log_rotates_at_its_cap);
+    tcase_add_test(tc, sink_second_connection_506_unless_shared);
     tcase_add_test(tc, conflicting_overlap_is_refused);
     tcase_add_test(tc, closes_before_binding_are_logged);
     tcase_add_test(tc, idle_and_endless_sessions_time_out);

@@ -57,6 +57,7 @@ struct msrp_server {
     struct msrp_session_config any_cfg;
     const struct msrp_session_handlers *any_h;
     void *any_user;
+    bool any_shared; /* msrp_server_any_shared: no 506 for a sink URI already bound */
     uint64_t first_request_timeout_ns;
     const char *violate; /* msrp_server_set_violate */
     void (*on_event)(const struct msrp_server_event *ev, void *user);
@@ -268,7 +269,7 @@ static size_t accept_any(struct pending *p, struct net_conn *conn, struct msrp_s
     struct msrp_session *s;
     if (msrp_session_accept(conn, &cfg, srv->any_h, srv->any_user, &s) != 0)
         return len;
-    struct expect *e = sink_entry(srv, local);
+    struct expect *e = srv->any_shared ? NULL : sink_entry(srv, local);
     if (e != NULL)
         hold_bound(srv, e, s);
     if (srv->on_session != NULL)
@@ -548,6 +549,11 @@ void msrp_server_on_session(struct msrp_server *srv,
                             void (*fn)(struct msrp_session *s, void *user))
 {
     srv->on_session = fn;
+}
+
+void msrp_server_any_shared(struct msrp_server *srv, bool shared)
+{
+    srv->any_shared = shared;
 }
 
 void msrp_server_expect_any(struct msrp_server *srv, const struct msrp_session_config *cfg,

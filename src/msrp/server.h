@@ -47,6 +47,13 @@ void msrp_server_on_session(struct msrp_server *srv,
  */
 void msrp_server_expect_any(struct msrp_server *srv, const struct msrp_session_config *cfg,
                             const struct msrp_session_handlers *h, void *user);
+/*
+ * shared true: the sink gives every connection its own session even when another connection
+ * already holds a session of the same URI. That breaks RFC 4975 section 5.4 (a second
+ * connection for a bound session gets 506, MUST), so only a load sink whose clients all name
+ * one target URI (bench's 10,000 sessions) sets it. Default false: 506.
+ */
+void msrp_server_any_shared(struct msrp_server *srv, bool shared);
 
 /* Stops expecting a session that has not bound yet; harmless otherwise. */
 void msrp_server_forget(struct msrp_server *srv, const char *local_uri);
