@@ -5,6 +5,9 @@
  * Internal to src/load/; everything here belongs to one worker's loop thread, but for the
  * progress counters (relaxed atomics). A topology keeps its own state behind w->topo_state and
  * ls->topo, never in these structs.
+ *
+ * Owns: the shapes of a worker, a slot and a message tag. May not touch: a topology's state
+ * (kept behind void pointers), anything cli/ sees (runner.h).
  */
 #ifndef MSRPLOAD_LOAD_RUNNER_INT_H
 #define MSRPLOAD_LOAD_RUNNER_INT_H

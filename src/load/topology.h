@@ -47,7 +47,9 @@
  *
  * To add a topology (e.g. SIP-signalled sessions): write topology_<name>.c with these
  * functions and a `const struct topology_ops topology_<name>`, declare it below, add its
- * enum scenario_topology value and a row to the table in topology.c.
+ * enum scenario_topology value and a row to the table in topology.c. The scenario loader's
+ * list of topology kinds (and its keys, scenarios/README.md) and run's printing of the kind
+ * name it too; the runner core needs no change.
  */
 #ifndef MSRPLOAD_LOAD_TOPOLOGY_H
 #define MSRPLOAD_LOAD_TOPOLOGY_H

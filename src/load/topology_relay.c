@@ -67,7 +67,6 @@ struct relay_pair {
     char *to_path[2];                 /* the To-Path each side sends (and expects as From-Path) */
 };
 
-
 /* Frees the pair once nothing refers to it: no AUTH, held connection or session, no slot. */
 static void relay_pair_put(struct relay_pair *rp)
 {
