@@ -65,6 +65,7 @@ struct relay_pair {
     struct msrp_trace *auth_trace;    /* the frames of the first AUTH that failed (forensics) */
     char first_error[256];
     char *to_path[2];                 /* the To-Path each side sends (and expects as From-Path) */
+    struct msrp_session_config calling_cfg; /* the core's, for the calling session once adopted */
 };
 
 /* Frees the pair once nothing refers to it: no AUTH, held connection or session, no slot. */
@@ -369,12 +370,8 @@ static void relay_pair_ready(struct relay_pair *rp)
         relay_slot_end(ls, true);
         return;
     }
-    struct msrp_session_config cfg;
-    msrp_session_config_default(&cfg);
-    cfg.local_uri = ls->local_uri;
+    struct msrp_session_config cfg = rp->calling_cfg;
     cfg.peer_path = rp->to_path[0];
-    cfg.reasm.no_digest = true;
-    cfg.trace_frames = true;
     c = a->held;
     a->held = NULL;
     e = msrp_session_adopt(c, &cfg, true, &runner_calling_handlers, ls, &a->s);
@@ -467,7 +464,8 @@ static void relay_user_for(const struct worker *w, uint64_t n, int side, char *o
 }
 
 /* Returns 0, or an errno value (its AUTHs could not start; the error is noted). */
-static int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n)
+static int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n,
+                            const struct msrp_session_config *calling_cfg)
 {
     const struct scenario *sc = w->sc;
     const struct relay_state *st = w->topo_state;
@@ -478,6 +476,7 @@ static int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n)
     rp->ls = ls;
     rp->started_ns = net_now_ns();
     rp->n = n;
+    rp->calling_cfg = *calling_cfg;
     ls->topo = rp;
     for (int i = 0; i < 2; i++) {
         struct relay_side *side = &rp->side[i];
@@ -550,16 +549,15 @@ static int relay_init(struct worker *w, char *err, size_t errlen)
 
 /*
  * Both ends are ours and reach each other through the relay: the answering end's URI names no
- * listener (the relay delivers down its own connection). The calling session is configured
- * when both AUTHs are over (relay_pair_ready), as the core's *cfg would have it.
+ * listener (the relay delivers down its own connection). The calling session starts when both
+ * AUTHs are over (relay_pair_ready), with the core's *cfg kept in the pair until then.
  */
 static int relay_start(struct lsession *ls, uint64_t n, struct msrp_session_config *cfg,
                        struct topology_failure *why)
 {
-    (void)cfg;
     runner_name_answering_end(ls, 9, n);
     runner_slot_begin(ls);
-    int e = relay_pair_start(ls->w, ls, n);
+    int e = relay_pair_start(ls->w, ls, n, cfg);
     if (e != 0) {
         why->what = "cannot start its AUTHs";
         why->peer = ls->w->sc->relay.uri;
