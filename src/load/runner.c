@@ -110,7 +110,6 @@ void runner_answer_config(const struct worker *w, const struct lsession *ls, uin
     acfg->answer_seed = n;
 }
 
-
 static void slot_started(struct worker *w, struct lsession *ls)
 {
     w->open++;
