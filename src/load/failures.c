@@ -1,6 +1,9 @@
 /*
  * failures.c - the failure log of a run (failures.h): counts and first examples per kind,
  * merged over workers, written as errors.jsonl and summarised for the terminal.
+ *
+ * Owns: noting, merging and rendering failures. May not touch: the runner's workers or
+ * sessions (it is handed copies), files (it returns text; the report writes it).
  */
 #include "load/failures.h"
 

@@ -7,6 +7,9 @@
  * each kind's earliest examples. Recording costs nothing until a failure happens: the frames
  * come from the session's trace ring (msrp/trace.h), copied only here. Written as
  * errors.jsonl (README "Reports") and summarised in the terminal summary.
+ *
+ * Owns: the per-kind counts and examples and their two renderings (JSON lines, summary text).
+ * May not touch: files (the caller writes what failure_jsonl returns), the statistics.
  */
 #ifndef MSRPLOAD_LOAD_FAILURES_H
 #define MSRPLOAD_LOAD_FAILURES_H

@@ -1,5 +1,8 @@
 /*
  * pending.c - the Message-ID map of pending.h.
+ *
+ * Owns: the table's memory, its probing and backward-shift removal.
+ * May not touch: the values filed (runner tags), which it stores and returns as they are.
  */
 #include "load/pending.h"
 

@@ -6,6 +6,9 @@
  * takes it out again where its own answering end receives it. Open addressing with linear
  * probing; removal shifts later entries back, so there are no tombstones and lookups stay
  * short however long a run lasts.
+ *
+ * Owns: the map and its hashing of ids. May not touch: what the values are (the runner's
+ * message tags): it never dereferences them. Not thread safe: one map per worker.
  */
 #ifndef MSRPLOAD_LOAD_PENDING_H
 #define MSRPLOAD_LOAD_PENDING_H

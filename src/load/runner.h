@@ -1,5 +1,6 @@
 /*
- * runner.h - the multi-threaded load runner behind `msrpload run`.
+ * runner.h - the multi-threaded load runner behind `msrpload run`, and the contract of the
+ * load layer (src/load/).
  *
  * Worker threads each run one event loop with their share of the sessions (and, in the
  * embedded topology, their own answering endpoints on loopback). No locks on the hot path:
@@ -7,6 +8,22 @@
  * prints progress and watches for a stop request (signals): the first one stops new sessions
  * and drains for a bounded time, a second one stops at once; either way the statistics
  * gathered so far are returned.
+ *
+ * The layer's contract: src/load/ drives sessions of msrp/ over net/ loops through a loaded
+ * scenario, records into report/ statistics, and is used from cli/ only through this header
+ * and failures.h (and pending.h by its tests). It includes nothing from cli/ or conform/. It
+ * never exits the process and writes no file: it returns run_stats and run_outcome, and the
+ * caller writes the report. Its only output is the progress line on stderr (cfg->progress).
+ * runner_run blocks its caller until every worker has ended; cfg, its scenario and its TLS
+ * contexts must stay alive and unchanged meanwhile; *cfg->stop may be set by a signal handler.
+ *
+ * Its files: runner.c (workers, slots, the clock, the drain, the run), runner_steps.c (a
+ * calling session walking the steps, outcomes counted), topology.h and topology_*.c (where
+ * sessions go: embedded, target, relay), pending.c (messages found again by Message-ID),
+ * failures.c (the failure log), runner_int.h (what they share; private to the layer).
+ *
+ * Owns: the run's configuration and outcome types, the session end kinds of its own.
+ * May not touch: the scenario format (load/scenario.h), the report files (report/).
  */
 #ifndef MSRPLOAD_LOAD_RUNNER_H
 #define MSRPLOAD_LOAD_RUNNER_H

@@ -1,8 +1,13 @@
 /*
- * runner_int.h - what the load runner's files share (runner.c: steps, sessions, the run;
- * relay_pair.c: the relay topology's AUTHs and pairs of sessions): a worker, its session
- * slots and message tags. Internal to src/load/; everything here belongs to one worker's
- * loop thread, but for the progress counters (relaxed atomics).
+ * runner_int.h - the load runner's private header: a worker, its session slots and message
+ * tags, shared by the core (runner.c: workers, slots, the clock, the run; runner_steps.c: the
+ * calling session's steps and outcomes) and the topologies (topology.h, topology_*.c).
+ * Internal to src/load/; everything here belongs to one worker's loop thread, but for the
+ * progress counters (relaxed atomics). A topology keeps its own state behind w->topo_state and
+ * ls->topo, never in these structs.
+ *
+ * Owns: the shapes of a worker, a slot and a message tag. May not touch: a topology's state
+ * (kept behind void pointers), anything cli/ sees (runner.h).
  */
 #ifndef MSRPLOAD_LOAD_RUNNER_INT_H
 #define MSRPLOAD_LOAD_RUNNER_INT_H
@@ -14,8 +19,6 @@
 #include "load/failures.h"
 #include "load/pending.h"
 #include "load/runner.h"
-#include "msrp/relay.h"
-#include "msrp/server.h"
 #include "msrp/session.h"
 #include "net/conn.h"
 #include "net/loop.h"
@@ -23,6 +26,7 @@
 #include "wire/idgen.h"
 
 struct worker;
+struct topology_ops;
 
 /* What a message carries to its outcome: when it should have left, and what it must meet. */
 struct msg_tag {
@@ -30,8 +34,9 @@ struct msg_tag {
     uint64_t intended_ns;
     const struct step_expect *expect;
     enum msrp_report failure_report;
-    /* Relay topology: the relay's 200 is hop-by-hop, so a message is over only when our own
-     * answering end has it too (w->pending finds it by Message-ID until then). */
+    /* Delivery tracked (the relay topology): the relay's 200 is hop-by-hop, so a message is
+     * over only when our own answering end has it too (w->pending finds it by Message-ID until
+     * then). */
     bool tracked, answered, delivered;
     struct outcome {
         int status;
@@ -66,44 +71,8 @@ struct lsession {
     bool raw_after_idle; /* a "close" step waiting for the messages in flight */
     char local_uri[96];
     char expect_uri[96];
-    struct relay_pair *rp;     /* relay topology: both ends' relay state; NULL otherwise */
+    void *topo;                /* the topology's state for this session (relay: its pair) */
     struct msg_tag *undelivered, *undelivered_tail; /* answered by the relay, not yet here */
-};
-
-/*
- * The relay topology: both ends of a session (side 0 calls, side 1 answers) authenticate with
- * the relay on their own connections, then each connection is handed to a session. The pair
- * outlives the slot when needed: it is freed when its AUTHs are over and both sessions have
- * ended (refs), so a late callback never finds a slot that already runs another session.
- */
-struct relay_side {
-    struct relay_pair *rp;
-    int index;                        /* 0 calling, 1 answering */
-    struct msrp_relay_auth *auth;     /* while authenticating */
-    struct net_conn *held;            /* authenticated, waiting for the other side */
-    struct msrp_session *s;           /* once adopted */
-    struct msrp_relay_auth_config cfg;
-    char user[128];
-    char use_path[MSRP_RELAY_USE_PATH_MAX];
-    struct msrp_relay_refresh refresh;
-    bool refreshing;
-    struct net_timer refresh_timer;
-    char local_uri[96];
-    uint32_t granted;                 /* Expires of the relay's 200 (0: none) */
-    bool ok, done;
-};
-
-struct relay_pair {
-    struct worker *w;
-    struct lsession *ls;              /* NULL once the slot has let go */
-    struct relay_side side[2];
-    unsigned refs;                    /* pending AUTHs + live sessions */
-    uint64_t started_ns;
-    uint64_t n;                       /* the session's number (answering seed) */
-    bool connect_failed, auth_failed, held_closed; /* why the slot failed, for session_ends */
-    struct msrp_trace *auth_trace;    /* the frames of the first AUTH that failed (forensics) */
-    char first_error[256];
-    char *to_path[2];                 /* the To-Path each side sends (and expects as From-Path) */
 };
 
 struct worker {
@@ -112,12 +81,9 @@ struct worker {
     const struct run_config *cfg;
     const struct scenario *sc;
     struct net_loop *loop;
-    struct msrp_server *srv;
-    uint16_t port;
-    struct sockaddr_storage target_addr[SCENARIO_MAX_TARGETS];
-    socklen_t target_len[SCENARIO_MAX_TARGETS];
+    const struct topology_ops *topo; /* where its sessions go (topology.h) */
+    void *topo_state;                /* the topology's own, from its init to its fini */
     unsigned nworkers;
-    char relay_sni[256];
 
     struct run_stats stats;
     struct lsession *slots;
@@ -130,7 +96,7 @@ struct worker {
     struct net_timer tick, starter;
     const char *body;
     struct msg_tag *free_tags;
-    struct pending_map pending;  /* relay topology: tracked messages not yet delivered */
+    struct pending_map pending;  /* delivery tracked: messages not yet delivered */
     uint64_t seq; /* session numbers for URIs */
     uint64_t msgs_met; /* messages whose outcome met their expectation, warm-up included */
     char first_error[256];
@@ -167,27 +133,10 @@ static inline void note_error(struct worker *w, const char *what)
         snprintf(w->first_error, sizeof(w->first_error), "%.255s", what);
 }
 
-/* runner.c, for relay_pair.c */
-extern const struct msrp_session_handlers runner_calling_handlers;
-/* The slot is free again (its session, if it had one, is gone): the next one may start. */
-void runner_slot_ended(struct lsession *ls);
-/* A whole message reached one of our answering ends. */
-void runner_count_delivery(struct worker *w, const struct msrp_received *m, uint64_t now);
-/* Relay topology: the message with this Message-ID reached our answering end. */
-void runner_delivered(struct worker *w, const char *message_id, uint64_t now);
-/* The scenario's answering behaviour, for the answering end of session number n. */
-void runner_answer_config(const struct worker *w, const struct lsession *ls, uint64_t n,
-                          struct msrp_session_config *acfg);
-
-/* relay_pair.c, for runner.c */
-/* Starts both AUTHs of session number n. Returns 0, or an errno value (noted). */
-int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n);
-/* Ends a slot still authenticating (the run stops): neither completed nor failed. */
-void relay_pair_abandon(struct lsession *ls);
-/* The calling session ended (on_end): the answering end closes too, the slot lets go. */
-void relay_pair_calling_ended(struct lsession *ls);
-/* The outcome of a refresh AUTH sent on the calling session (on_raw_result). */
-void relay_pair_refresh_result(struct relay_side *side, bool closed,
-                               const struct msrp_chunk *response);
+/* Between the core's two files (what a topology may call is in topology.h). */
+/* runner_steps.c: closes the session once its messages in flight settle (the drain). */
+void runner_finish_session(struct lsession *ls);
+/* runner_steps.c: gives up on the messages the relay answered that never arrived in time. */
+void runner_expire_undelivered(struct lsession *ls, uint64_t now);
 
 #endif

@@ -1,18 +1,72 @@
 /*
- * relay_pair.c - the relay topology of `msrpload run`: both ends of each session authenticate
- * with the relay (RFC 4976 AUTH) on connections of their own, which become the calling and
- * answering sessions once both AUTHs succeeded; each end re-AUTHs before its lifetime runs
- * out. A pair outlives its slot while its AUTHs or sessions are still going.
+ * topology_relay.c - the relay topology of `msrpload run` (topology.h): both ends of each
+ * session authenticate with the relay (RFC 4976 AUTH) on connections of their own, which become
+ * the calling and answering sessions once both AUTHs succeeded; each end re-AUTHs before its
+ * lifetime runs out. A pair outlives its slot while its AUTHs or sessions are still going.
+ * The relay's 200 is hop-by-hop, so this topology tracks delivery: its answering end reports
+ * each message it receives (runner_delivered).
+ *
+ * Owns: the relay's address (resolved once per worker, at set-up), the AUTH accounts, the
+ * pairs of sessions and their refreshes, and what a slot that never got a session counts.
+ * May not touch: the steps, the counting of messages, slots and the clock (the runner core);
+ * it reaches them only through the functions topology.h lists.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "load/runner_int.h"
+#include "load/topology.h"
+#include "msrp/relay.h"
+#include "net/conn.h"
+#include "wire/uri.h"
 
 #define RELAY_AUTH_TIMEOUT_NS (10ull * 1000000000ull)
 #define RELAY_REFRESH_TIMEOUT_NS (10ull * 1000000000ull)
+
+/* Per worker, from init: where the relay is. */
+struct relay_state {
+    struct sockaddr_storage addr;
+    socklen_t len;
+    char sni[256];
+};
+
+/*
+ * The relay topology: both ends of a session (side 0 calls, side 1 answers) authenticate with
+ * the relay on their own connections, then each connection is handed to a session. The pair
+ * outlives the slot when needed: it is freed when its AUTHs are over and both sessions have
+ * ended (refs), so a late callback never finds a slot that already runs another session.
+ */
+struct relay_side {
+    struct relay_pair *rp;
+    int index;                        /* 0 calling, 1 answering */
+    struct msrp_relay_auth *auth;     /* while authenticating */
+    struct net_conn *held;            /* authenticated, waiting for the other side */
+    struct msrp_session *s;           /* once adopted */
+    struct msrp_relay_auth_config cfg;
+    char user[128];
+    char use_path[MSRP_RELAY_USE_PATH_MAX];
+    struct msrp_relay_refresh refresh;
+    bool refreshing;
+    struct net_timer refresh_timer;
+    char local_uri[96];
+    uint32_t granted;                 /* Expires of the relay's 200 (0: none) */
+    bool ok, done;
+};
+
+struct relay_pair {
+    struct worker *w;
+    struct lsession *ls;              /* NULL once the slot has let go */
+    struct relay_side side[2];
+    unsigned refs;                    /* pending AUTHs + live sessions */
+    uint64_t started_ns;
+    uint64_t n;                       /* the session's number (answering seed) */
+    bool connect_failed, auth_failed, held_closed; /* why the slot failed, for session_ends */
+    struct msrp_trace *auth_trace;    /* the frames of the first AUTH that failed (forensics) */
+    char first_error[256];
+    char *to_path[2];                 /* the To-Path each side sends (and expects as From-Path) */
+    struct msrp_session_config calling_cfg; /* the core's, for the calling session once adopted */
+};
 
 /* Frees the pair once nothing refers to it: no AUTH, held connection or session, no slot. */
 static void relay_pair_put(struct relay_pair *rp)
@@ -78,8 +132,8 @@ static void release_held(struct relay_side *side)
 /* The slot lets go of its pair (the pair may live on until its sessions have ended). */
 static void relay_detach(struct lsession *ls)
 {
-    struct relay_pair *rp = ls->rp;
-    ls->rp = NULL;
+    struct relay_pair *rp = ls->topo;
+    ls->topo = NULL;
     rp->ls = NULL;
     relay_pair_put(rp);
 }
@@ -88,7 +142,7 @@ static void relay_detach(struct lsession *ls)
 static void relay_slot_end(struct lsession *ls, bool failed)
 {
     struct worker *w = ls->w;
-    struct relay_pair *rp = ls->rp;
+    struct relay_pair *rp = ls->topo;
     uint64_t now = net_now_ns();
     /* The frames to show: the AUTH that failed, else one still waiting for its answer. */
     const struct msrp_trace *trace = rp->auth_trace;
@@ -134,12 +188,15 @@ static void relay_slot_end(struct lsession *ls, bool failed)
     runner_slot_ended(ls);
 }
 
-void relay_pair_abandon(struct lsession *ls)
+/* The run stops while the slot is still authenticating: neither completed nor failed. */
+static void relay_abandon(struct lsession *ls)
 {
     relay_slot_end(ls, false);
 }
 
 static void relay_refresh_send(struct relay_side *side);
+static void relay_pair_refresh_result(struct relay_side *side, bool closed,
+                                      const struct msrp_chunk *response);
 
 static void relay_refresh_fire(struct net_loop *loop, struct net_timer *t)
 {
@@ -190,8 +247,9 @@ static void relay_refresh_send(struct relay_side *side)
     side->refreshing = true;
 }
 
-void relay_pair_refresh_result(struct relay_side *side, bool closed,
-                               const struct msrp_chunk *response)
+/* The outcome of a refresh AUTH sent on either session (on_raw_result). */
+static void relay_pair_refresh_result(struct relay_side *side, bool closed,
+                                      const struct msrp_chunk *response)
 {
     side->refreshing = false;
     if (closed)
@@ -251,9 +309,11 @@ static const struct msrp_session_handlers relay_answer_handlers = {
 };
 
 /* The calling session ended (on_end): the answering end closes too, the slot lets go. */
-void relay_pair_calling_ended(struct lsession *ls)
+static void relay_session_ended(struct lsession *ls)
 {
-    struct relay_pair *rp = ls->rp;
+    struct relay_pair *rp = ls->topo;
+    if (rp == NULL)
+        return;
     struct relay_side *side = &rp->side[0];
     net_timer_stop(rp->w->loop, &side->refresh_timer);
     if (side->s != NULL) {
@@ -310,12 +370,8 @@ static void relay_pair_ready(struct relay_pair *rp)
         relay_slot_end(ls, true);
         return;
     }
-    struct msrp_session_config cfg;
-    msrp_session_config_default(&cfg);
-    cfg.local_uri = ls->local_uri;
+    struct msrp_session_config cfg = rp->calling_cfg;
     cfg.peer_path = rp->to_path[0];
-    cfg.reasm.no_digest = true;
-    cfg.trace_frames = true;
     c = a->held;
     a->held = NULL;
     e = msrp_session_adopt(c, &cfg, true, &runner_calling_handlers, ls, &a->s);
@@ -408,9 +464,11 @@ static void relay_user_for(const struct worker *w, uint64_t n, int side, char *o
 }
 
 /* Returns 0, or an errno value (its AUTHs could not start; the error is noted). */
-int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n)
+static int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n,
+                            const struct msrp_session_config *calling_cfg)
 {
     const struct scenario *sc = w->sc;
+    const struct relay_state *st = w->topo_state;
     struct relay_pair *rp = calloc(1, sizeof(*rp));
     if (rp == NULL)
         return ENOMEM;
@@ -418,7 +476,8 @@ int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n)
     rp->ls = ls;
     rp->started_ns = net_now_ns();
     rp->n = n;
-    ls->rp = rp;
+    rp->calling_cfg = *calling_cfg;
+    ls->topo = rp;
     for (int i = 0; i < 2; i++) {
         struct relay_side *side = &rp->side[i];
         side->rp = rp;
@@ -430,10 +489,10 @@ int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n)
         relay_user_for(w, n, i, side->user, sizeof(side->user));
         struct msrp_relay_auth_config *c = &side->cfg;
         c->relay_uri = sc->relay.uri;
-        c->addr = w->target_addr[0];
-        c->addr_len = w->target_len[0];
+        c->addr = st->addr;
+        c->addr_len = st->len;
         c->tls = sc->tls ? w->cfg->client_tls : NULL;
-        c->sni = w->relay_sni[0] ? w->relay_sni : NULL;
+        c->sni = st->sni[0] ? st->sni : NULL;
         c->username = side->user;
         c->password = w->cfg->relay_password;
         c->local_uri = side->local_uri;
@@ -453,7 +512,7 @@ int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n)
                 msrp_relay_auth_cancel(rp->side[0].auth);
                 rp->refs--;
             }
-            ls->rp = NULL;
+            ls->topo = NULL;
             free(rp);
             return e;
         }
@@ -461,3 +520,74 @@ int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n)
     }
     return 0;
 }
+
+/* ---- the topology's operations ----------------------------------------------------------- */
+
+/* The relay's URI is parsed and resolved once per worker, here, never per session. */
+static int relay_init(struct worker *w, char *err, size_t errlen)
+{
+    const struct scenario *sc = w->sc;
+    struct relay_state *st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    w->topo_state = st;
+    struct msrp_uri u;
+    msrp_uri_parse(sc->relay.uri, strlen(sc->relay.uri), &u);
+    char host[256];
+    snprintf(host, sizeof(host), "%.*s", (int)u.host.len, u.host.ptr);
+    if (u.host_type == MSRP_HOST_NAME)
+        snprintf(st->sni, sizeof(st->sni), "%s", host);
+    if (net_addr_resolve(host, u.has_port ? u.port : MSRP_DEFAULT_PORT, &st->addr, &st->len) !=
+        0) {
+        snprintf(err, errlen, "%s: cannot resolve %s", sc->relay.uri, host);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Both ends are ours and reach each other through the relay: the answering end's URI names no
+ * listener (the relay delivers down its own connection). The calling session starts when both
+ * AUTHs are over (relay_pair_ready), with the core's *cfg kept in the pair until then.
+ */
+static int relay_start(struct lsession *ls, uint64_t n, struct msrp_session_config *cfg,
+                       struct topology_failure *why)
+{
+    runner_name_answering_end(ls, 9, n);
+    runner_slot_begin(ls);
+    int e = relay_pair_start(ls->w, ls, n, cfg);
+    if (e != 0) {
+        why->what = "cannot start its AUTHs";
+        why->peer = ls->w->sc->relay.uri;
+    }
+    return e;
+}
+
+static bool relay_raw_result(struct lsession *ls, void *cookie, bool closed,
+                             const struct msrp_chunk *response)
+{
+    struct relay_pair *rp = ls->topo;
+    if (rp == NULL || cookie != &rp->side[0])
+        return false;
+    relay_pair_refresh_result(&rp->side[0], closed, response);
+    return true;
+}
+
+static void relay_fini(struct worker *w)
+{
+    free(w->topo_state);
+    w->topo_state = NULL;
+}
+
+const struct topology_ops topology_relay = {
+    .name = "relay",
+    .tracks_delivery = true,
+    .init = relay_init,
+    .start_session = relay_start,
+    .abandon = relay_abandon,
+    .raw_result = relay_raw_result,
+    .session_ended = relay_session_ended,
+    .fini = relay_fini,
+};

@@ -1,0 +1,844 @@
+/*
+ * runner_steps.c - one calling session of `msrpload run`, whatever the topology: it walks the
+ * scenario's compiled steps with its own program counter (SIPp's model), issues its messages
+ * (closed loop: at most `outstanding` in flight; open loop: on a fixed schedule, latency
+ * corrected from the intended send time), checks and counts each outcome into its worker's
+ * statistics, and answers the session's callbacks (runner_calling_handlers).
+ *
+ * Owns: the steps (send, expect, pause, repeat, close, raw), message tags and outcome counting,
+ * delivery tracking (messages a hop-by-hop 200 does not finish, found again by Message-ID in
+ * the worker's pending map), and what a calling session's end counts.
+ * May not touch: how sessions start or where they go (topology_*.c, through w->topo only),
+ * the worker's clock and threads (runner.c). Everything here runs on the worker's loop thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "load/failures.h"
+#include "load/pending.h"
+#include "load/runner_int.h"
+#include "load/topology.h"
+#include "msrp/session.h"
+#include "net/loop.h"
+#include "wire/idgen.h"
+
+/* Whether the text of an expectation failure is worth formatting: the first error, or an
+ * example the failure log keeps. */
+static bool wants_text(const struct worker *w)
+{
+    return w->first_error[0] == '\0' || failure_wants_example(w->failures, FAILURE_EXPECTATION);
+}
+
+/* An outcome that did not meet the scenario's expectation (what: NULL when not wants_text). */
+static void expectation_failed(struct lsession *ls, uint64_t n, const char *what)
+{
+    struct worker *w = ls->w;
+    w->stats.expect_failures += n;
+    if (what != NULL)
+        note_error(w, what);
+    if (n == 0)
+        return;
+    failure_note(w->failures, FAILURE_EXPECTATION, net_now_ns(), ls->local_uri,
+                 ls->s != NULL ? msrp_session_peer(ls->s) : "", what,
+                 ls->s != NULL ? msrp_session_trace(ls->s) : NULL);
+    w->failures->kinds[FAILURE_EXPECTATION].count += n - 1; /* one example says it for all */
+}
+
+/* ---- steps ------------------------------------------------------------------------------- */
+
+static void advance(struct lsession *ls);
+static void maybe_step_done(struct lsession *ls);
+
+static uint64_t draw_size(const struct step_send *st)
+{
+    if (st->size_min == st->size_max)
+        return st->size_min;
+    return st->size_min + ((uint64_t)random() << 31 ^ (uint64_t)random()) %
+                              (st->size_max - st->size_min + 1);
+}
+
+static void send_one(struct lsession *ls, uint64_t intended_ns)
+{
+    const struct step_send *st = ls->send;
+    struct msrp_send_opts o = {
+        .content_type = st->content_type,
+        .failure_report = st->failure_report,
+        .success_report = st->success_report,
+        .chunk_size = st->chunk_size,
+        .response_timeout_ns = ls->expect != NULL ? ls->expect->timeout_ns : 0,
+        .unknown_total = st->unknown_total,
+        .numeric_range_end = st->numeric_range_end,
+        .interrupt_after = st->interrupt_after,
+        .abort_after = st->abort_after,
+        /* The loader's order names the session's, one for one. */
+        .order = (enum msrp_chunk_order)st->order,
+        .overlap = st->overlap,
+    };
+    struct worker *w = ls->w;
+    struct msg_tag *tag = w->free_tags;
+    if (tag != NULL)
+        w->free_tags = tag->next_free;
+    else if ((tag = malloc(sizeof(*tag))) == NULL)
+        return;
+    tag->intended_ns = intended_ns;
+    tag->expect = ls->expect;
+    tag->failure_report = st->failure_report;
+    tag->tracked = w->topo->tracks_delivery;
+    tag->answered = tag->delivered = false;
+    tag->ls = ls;
+    o.cookie = tag;
+    o.message_id_out = tag->tracked ? tag->message_id : NULL;
+    uint64_t size = draw_size(st);
+    const char *body = st->content != NULL ? st->content : w->body;
+    if (msrp_session_send(ls->s, body, (size_t)size, &o) != 0) {
+        tag->next_free = w->free_tags;
+        w->free_tags = tag;
+        return;
+    }
+    /* One that cannot be filed (out of memory) is over at its 200, as without a relay. */
+    if (tag->tracked && pending_put(&w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN, tag) != 0)
+        tag->tracked = false;
+    ls->to_issue--;
+    ls->in_flight++;
+}
+
+static void issue(struct lsession *ls)
+{
+    const struct scenario *sc = ls->w->sc;
+    if (sc->mode == SCENARIO_OPEN)
+        return; /* the pacing timer issues */
+    while (ls->to_issue > 0 && ls->in_flight < sc->outstanding && !ls->closing &&
+           !ls->w->stopping &&
+           !msrp_session_congested(ls->s))
+        send_one(ls, net_now_ns());
+}
+
+static void pace(struct net_loop *loop, struct net_timer *t)
+{
+    struct lsession *ls = t->arg;
+    const struct scenario *sc = ls->w->sc;
+    uint64_t now = net_now_ns();
+    /* Every message whose intended time has come leaves now, late or not: that is what
+     * makes the corrected latency honest about coordinated omission. */
+    while (ls->to_issue > 0 && ls->next_intended_ns <= now && !ls->closing && !ls->w->stopping) {
+        send_one(ls, ls->next_intended_ns);
+        double interval = 1e9 * (double)sc->concurrency / sc->rate;
+        /* A rate so low that a session sends less than once a day is once a day. */
+        ls->next_intended_ns += interval < 8.64e13 ? (uint64_t)interval : 86400000000000ull;
+    }
+    if (ls->to_issue > 0 && !ls->closing)
+        net_timer_start(loop, t, ls->next_intended_ns - now);
+    else
+        maybe_step_done(ls);
+}
+
+static bool status_expected(const struct step_expect *e, int status)
+{
+    for (unsigned i = 0; i < e->num_statuses; i++)
+        if (e->statuses[i] == status)
+            return true;
+    return false;
+}
+
+static void step_done(struct lsession *ls)
+{
+    net_timer_stop(ls->w->loop, &ls->timer);
+    ls->waiting_reports = false;
+    ls->pc += ls->expect != NULL ? 2 : 1;
+    ls->send = NULL;
+    ls->expect = NULL;
+    advance(ls);
+}
+
+static void reports_timeout(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct lsession *ls = t->arg;
+    uint64_t missing = ls->reports_wanted - ls->reports_got;
+    ls->w->stats.reports_missing += missing;
+    char what[160];
+    snprintf(what, sizeof(what), "%llu REPORTs the scenario expects did not come within %g s",
+             (unsigned long long)missing, (double)ls->expect->timeout_ns / 1e9);
+    expectation_failed(ls, missing, what);
+    step_done(ls);
+}
+
+/*
+ * A send step is done when its messages are issued: the session keeps `outstanding` messages
+ * in flight across steps, and each outcome meets its own step's expectation when it comes.
+ * Only a step that expects REPORTs waits for every outcome and REPORT first.
+ */
+static void maybe_step_done(struct lsession *ls)
+{
+    if (ls->send == NULL || ls->to_issue > 0 || ls->waiting_reports)
+        return;
+    bool wants_reports = ls->expect != NULL && ls->expect->report != 0;
+    if (wants_reports && ls->awaiting > 0)
+        return;
+    if (ls->expect != NULL && ls->expect->report != 0 && ls->reports_got < ls->reports_wanted) {
+        ls->waiting_reports = true;
+        ls->timer.fn = reports_timeout;
+        net_timer_start(ls->w->loop, &ls->timer, ls->expect->timeout_ns);
+        return;
+    }
+    step_done(ls);
+}
+
+static void issue_and_maybe_advance(struct lsession *ls)
+{
+    issue(ls);
+    maybe_step_done(ls);
+}
+
+static void pause_done(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct lsession *ls = t->arg;
+    ls->pc++;
+    advance(ls);
+}
+
+/* ---- raw steps ---------------------------------------------------------------------------- */
+
+/* "200" or "one of 400, 501": what a raw step expects, for messages. */
+static void raw_expected_text(const struct step_raw *st, char *buf, size_t cap)
+{
+    size_t o = (size_t)snprintf(buf, cap, "%s", st->num_statuses > 1 ? "one of " : "");
+    for (unsigned i = 0; i < st->num_statuses && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%d", i > 0 ? ", " : "", st->statuses[i]);
+}
+
+/*
+ * Checks a raw step's outcome: status (0: none within the timeout), or the end of the session
+ * (why != MSRP_END_NONE). A mismatch counts as an expectation failure, whatever the warm-up:
+ * a raw step checks conformance, not performance. Returns whether the expectation was met.
+ */
+static bool raw_check(struct lsession *ls, const struct step_raw *st, int status,
+                      enum msrp_session_end why)
+{
+    bool ended = why != MSRP_END_NONE;
+    char want[96], what[256];
+    double secs = (double)st->timeout_ns / 1e9;
+    const char *end = msrp_session_end_name(why);
+    switch (st->expect) {
+    case RAW_EXPECT_RESPONSE: {
+        bool listed = false;
+        for (unsigned i = 0; i < st->num_statuses; i++)
+            listed = listed || st->statuses[i] == status;
+        if (!ended && listed)
+            return true;
+        raw_expected_text(st, want, sizeof(want));
+        if (ended)
+            snprintf(what, sizeof(what),
+                     "a raw step saw the session end (%s) where the scenario expects %s", end,
+                     want);
+        else if (status == 0)
+            snprintf(what, sizeof(what),
+                     "a raw step got no response within %g s where the scenario expects %s", secs,
+                     want);
+        else
+            snprintf(what, sizeof(what), "a raw step got %d where the scenario expects %s", status,
+                     want);
+        break;
+    }
+    case RAW_EXPECT_NONE:
+        if (!ended && status == 0)
+            return true;
+        if (ended)
+            snprintf(what, sizeof(what),
+                     "a raw step saw the session end (%s) where the scenario expects no response",
+                     end);
+        else
+            snprintf(what, sizeof(what), "a raw step got %d where the scenario expects no response",
+                     status);
+        break;
+    case RAW_EXPECT_CLOSE:
+        /* Bytes that break the RFC 4975 section 9 grammar leave the receiver nothing but
+         * closing the connection (no section says more). Only the peer closing counts, not
+         * the session failing. */
+        if (why == MSRP_END_PEER_CLOSED)
+            return true;
+        if (ended)
+            snprintf(what, sizeof(what),
+                     "a raw step saw the session end (%s) where the scenario expects the peer to "
+                     "close the connection",
+                     end);
+        else if (status == 0)
+            snprintf(what, sizeof(what),
+                     "a raw step saw the connection stay open for %g s where the scenario expects "
+                     "the peer to close it",
+                     secs);
+        else
+            snprintf(
+                what, sizeof(what),
+                "a raw step got %d where the scenario expects the peer to close the connection",
+                status);
+        break;
+    }
+    expectation_failed(ls, 1, what);
+    return false;
+}
+
+/* Fills the template in; returns its length, or SIZE_MAX when it would not fit the buffer. */
+static size_t raw_expand(const struct lsession *ls, const struct step_raw *st, char *out,
+                         const char *tid, const char *mid)
+{
+    size_t o = 0;
+    for (unsigned i = 0; i < st->num_pieces; i++) {
+        const struct raw_piece *p = &st->pieces[i];
+        const char *src = NULL;
+        size_t n = 0;
+        switch (p->part) {
+        case RAW_PART_TEXT:
+            src = st->text + p->off;
+            n = p->len;
+            break;
+        case RAW_PART_TID:
+            src = tid;
+            n = SCENARIO_RAW_TID_LEN;
+            break;
+        case RAW_PART_MESSAGE_ID:
+            src = mid;
+            n = SCENARIO_RAW_MESSAGE_ID_LEN;
+            break;
+        case RAW_PART_TO_PATH:
+            src = msrp_session_peer_path(ls->s);
+            n = strlen(src);
+            break;
+        case RAW_PART_FROM_PATH:
+            src = msrp_session_local_uri(ls->s);
+            n = strlen(src);
+            break;
+        case RAW_PART_CONFORM: /* case files only: never loaded for a run */
+            break;
+        }
+        if (n > SCENARIO_RAW_MAX - o)
+            return SIZE_MAX; /* a path beyond what the loader allowed for */
+        memcpy(out + o, src, n);
+        o += n;
+    }
+    return o;
+}
+
+/*
+ * Starts the raw step at pc. Returns true when it waits (for its outcome, or first for the
+ * messages in flight), false when it could not be sent: that is an expectation failure, and
+ * the caller goes on to the next step.
+ */
+static bool raw_start(struct lsession *ls, const struct step_raw *st)
+{
+    struct worker *w = ls->w;
+    /* The peer is expected to close the connection, and the messages still on their way
+     * would be lost with it, failing their own expectations: let them finish first. */
+    if (st->expect == RAW_EXPECT_CLOSE && ls->in_flight > 0) {
+        ls->raw_after_idle = true;
+        return true;
+    }
+    const char *problem = NULL;
+    if (w->raw == NULL) {
+        w->raw = malloc(sizeof(*w->raw));
+        if (w->raw == NULL || msrp_idgen_init(&w->raw->ids) != 0) {
+            free(w->raw);
+            w->raw = NULL;
+            problem = "cannot set up its id generator";
+        }
+    }
+    /* RFC 4975 section 7.1: transaction ids (and here Message-IDs) random enough that no one
+     * guesses them; the tid is also how the session tells this step's response apart. */
+    char tid[SCENARIO_RAW_TID_LEN], mid[SCENARIO_RAW_MESSAGE_ID_LEN];
+    size_t len = 0;
+    if (problem == NULL && (msrp_idgen_ident(&w->raw->ids, tid, sizeof(tid)) != 0 ||
+                            msrp_idgen_ident(&w->raw->ids, mid, sizeof(mid)) != 0))
+        problem = "the CSPRNG failed";
+    if (problem == NULL && (len = raw_expand(ls, st, w->raw->buf, tid, mid)) == SIZE_MAX)
+        problem = "its template is longer than 65536 bytes once expanded";
+    int e = 0;
+    if (problem == NULL && (e = msrp_session_send_raw(ls->s, w->raw->buf, len, tid, sizeof(tid),
+                                                      st->timeout_ns, (void *)st)) != 0)
+        problem = strerror(e);
+    if (problem == NULL) {
+        ls->raw = st;
+        ls->raw_closed = false;
+        return true;
+    }
+    char what[256];
+    snprintf(what, sizeof(what), "a raw step could not be sent: %s", problem);
+    expectation_failed(ls, 1, what);
+    return false;
+}
+
+/*
+ * Closes the session once its messages in flight have their outcomes (the drain: at the end
+ * of a run too, bounded by the drain deadline, after which the worker aborts what is left).
+ * A session ended by the end of the run has not completed its steps.
+ */
+void runner_finish_session(struct lsession *ls)
+{
+    if (ls->closing)
+        return;
+    if (ls->s == NULL && ls->w->topo->abandon != NULL) {
+        ls->w->topo->abandon(ls); /* its topology is still setting it up: nothing to drain */
+        return;
+    }
+    if (ls->in_flight > 0) {
+        ls->close_when_idle = true; /* let the last outcomes arrive first */
+        return;
+    }
+    ls->closing = true;
+    ls->finished = !ls->w->stopping;
+    msrp_session_close(ls->s);
+}
+
+/* Walks steps until one has to wait. */
+static void advance(struct lsession *ls)
+{
+    const struct scenario *sc = ls->w->sc;
+    while (!ls->closing) {
+        if (ls->w->stopping || ls->pc >= sc->num_steps) {
+            runner_finish_session(ls);
+            return;
+        }
+        const struct step *st = &sc->steps[ls->pc];
+        switch (st->kind) {
+        case STEP_SEND:
+            ls->send = &st->u.send;
+            ls->expect = ls->pc + 1 < sc->num_steps && sc->steps[ls->pc + 1].kind == STEP_EXPECT
+                             ? &sc->steps[ls->pc + 1].u.expect
+                             : NULL;
+            ls->to_issue = st->u.send.count;
+            ls->awaiting = st->u.send.count;
+            ls->reports_wanted = ls->expect != NULL && ls->expect->report ? st->u.send.count : 0;
+            ls->reports_got = 0;
+            if (sc->mode == SCENARIO_OPEN) {
+                /* One schedule per session, across steps: a step never restarts the clock,
+                 * and sending goes through the timer, so a session that fell behind catches
+                 * up in the loop rather than in a recursion through its steps. */
+                if (ls->next_intended_ns == 0)
+                    ls->next_intended_ns = net_now_ns();
+                ls->timer.fn = pace;
+                uint64_t now = net_now_ns();
+                net_timer_start(ls->w->loop, &ls->timer,
+                                ls->next_intended_ns > now ? ls->next_intended_ns - now : 0);
+                return;
+            }
+            issue(ls);
+            if (ls->to_issue > 0 || (ls->expect != NULL && ls->expect->report != 0))
+                return; /* the rest leaves as outcomes free room */
+            ls->send = NULL; /* issued: on to the next step while these are in flight */
+            ls->pc += ls->expect != NULL ? 2 : 1;
+            ls->expect = NULL;
+            break;
+        case STEP_EXPECT:
+            ls->pc++; /* only reached when not right after a send: the loader forbids it */
+            break;
+        case STEP_PAUSE:
+            ls->timer.fn = pause_done;
+            net_timer_start(ls->w->loop, &ls->timer, st->u.pause_ns);
+            return;
+        case STEP_REPEAT_BEGIN:
+            ls->repeat_left[ls->pc] = st->u.repeat.times;
+            ls->pc++;
+            break;
+        case STEP_REPEAT_END: {
+            unsigned begin = st->u.repeat.other;
+            uint32_t times = sc->steps[begin].u.repeat.times;
+            if (times == 0 || --ls->repeat_left[begin] > 0)
+                ls->pc = begin + 1;
+            else
+                ls->pc++;
+            break;
+        }
+        case STEP_CLOSE:
+            runner_finish_session(ls);
+            return;
+        case STEP_RAW:
+            if (raw_start(ls, &st->u.raw))
+                return; /* on_raw_result (or on_sent, for a close step) goes on */
+            ls->pc++;
+            break;
+        case STEP_RECEIVE: /* case files only: `run` refuses them */
+            ls->pc++;
+            break;
+        }
+    }
+}
+
+/* ---- session callbacks -------------------------------------------------------------------- */
+
+static void on_bound(struct msrp_session *s)
+{
+    struct lsession *ls = msrp_session_user(s);
+    struct worker *w = ls->w;
+    uint64_t now = net_now_ns();
+    ls->bound = true;
+    w->stats.sessions_bound++;
+    if (counting(w, now)) {
+        struct msrp_session_timing t;
+        msrp_session_timing(s, &t);
+        histogram_record(&w->stats.lat[LAT_BIND], (now - ls->started_ns) / 1000);
+        if (t.connected_ns >= t.started_ns && t.connected_ns != 0)
+            histogram_record(&w->stats.lat[LAT_CONNECT], (t.connected_ns - t.started_ns) / 1000);
+        if (w->sc->tls && t.secured_ns >= t.connected_ns && t.connected_ns != 0)
+            histogram_record(&w->stats.lat[LAT_TLS_HANDSHAKE],
+                             (t.secured_ns - t.connected_ns) / 1000);
+    }
+    advance(ls);
+}
+
+/* How long a message the relay has answered may take to arrive: its response timeout. */
+static uint64_t delivery_timeout_ns(const struct msg_tag *tag)
+{
+    return tag->expect != NULL && tag->expect->timeout_ns > 0 ? tag->expect->timeout_ns
+                                                              : MSRP_DEFAULT_RESPONSE_TIMEOUT_NS;
+}
+
+/* Whether a message's outcome is what its step expects (without an expect step: a 200). */
+static bool outcome_met(const struct msg_tag *tag, const struct outcome *o, bool undelivered)
+{
+    if (undelivered || o->status == 0)
+        return false;
+    if (tag->expect == NULL)
+        return o->status == 200;
+    return status_expected(tag->expect, o->status) &&
+           !(tag->expect->answered >= 0 && (bool)tag->expect->answered == o->local);
+}
+
+/*
+ * Counts one message's outcome (after warm-up) and checks it against its step's expectation.
+ * Messages are counted when their outcome comes, so that sent = succeeded + failed + lost +
+ * unfinished over the measured window. Status 0: the session ended first (lost, or cut off
+ * by the end of the run).
+ */
+static void count_outcome(struct lsession *ls, const struct msg_tag *tag, const struct outcome *o,
+                          bool undelivered, uint64_t now)
+{
+    struct worker *w = ls->w;
+    bool ok = o->status == 200 && !undelivered;
+    /* Warm-up included: a run whose every message met its expectation early still did. */
+    if (outcome_met(tag, o, undelivered))
+        w->msgs_met++;
+    /* The current second's latencies size the batching window and the progress line's p99,
+     * warm-up included, so that the window is right when measuring starts. */
+    if (ok)
+        histogram_record(&w->interval, (o->done_ns - o->first_sent_ns) / 1000);
+    if (!counting(w, now))
+        return;
+    struct run_stats *st = &w->stats;
+    st->msgs_sent++;
+    if (o->status == 0 && w->stopping) {
+        st->msgs_unfinished++; /* neither a success nor a failure */
+        return;
+    }
+    if (undelivered)
+        st->msgs_undelivered++;
+    else if (o->status == 0)
+        st->msgs_lost++;
+    else {
+        stats_count_status(st, o->status);
+        if (o->local) {
+            o->status == 408 ? st->timeouts_local_408++ : st->timeouts_local_200++;
+            if ((unsigned)tag->failure_report < 4)
+                st->timeouts_by_fr[tag->failure_report]++;
+        }
+    }
+    if (ok) {
+        st->msgs_ok++;
+        st->payload_bytes += o->bytes;
+        histogram_record(&st->lat[LAT_MESSAGE], (o->done_ns - o->first_sent_ns) / 1000);
+        if (w->sc->mode == SCENARIO_OPEN && tag->intended_ns <= o->done_ns)
+            histogram_record(&st->lat[LAT_MESSAGE_CORRECTED],
+                             (o->done_ns - tag->intended_ns) / 1000);
+    } else if (o->status != 0) {
+        st->msgs_failed++; /* a lost one (status 0) is counted as lost only */
+    }
+    st->chunks_sent += o->chunks;
+    struct stats_second *sec = second(w, now);
+    if (sec != NULL) {
+        ok ? sec->msgs_ok++ : sec->msgs_failed++;
+        sec->chunks += o->chunks;
+        sec->payload_bytes += ok ? o->bytes : 0;
+    }
+    __atomic_add_fetch(ok ? &w->prog_msgs : &w->prog_errors, 1, __ATOMIC_RELAXED);
+    if (ok)
+        __atomic_add_fetch(&w->prog_bytes, o->bytes, __ATOMIC_RELAXED);
+    if (tag->expect == NULL)
+        return;
+    bool status_ok = status_expected(tag->expect, o->status);
+    bool answered_ok = !(tag->expect->answered >= 0 && (bool)tag->expect->answered == o->local);
+    if (!undelivered && status_ok && answered_ok)
+        return;
+    char what[256];
+    if (!wants_text(w)) {
+        expectation_failed(ls, 1, NULL); /* counted; its text would go nowhere */
+        return;
+    }
+    if (undelivered)
+        snprintf(what, sizeof(what),
+                 "a message the relay answered %d never reached the other end within %.1f s",
+                 o->status, (double)delivery_timeout_ns(tag) / 1e9);
+    else if (!status_ok && o->status == 0 && o->local)
+        snprintf(what, sizeof(what),
+                 "a message was lost with its connection (%.150s) where the scenario expects %d",
+                 ls->s != NULL ? msrp_session_end_detail(ls->s) : "", tag->expect->statuses[0]);
+    else if (!status_ok)
+        snprintf(what, sizeof(what), "a message got %d where the scenario expects %d", o->status,
+                 tag->expect->statuses[0]);
+    else
+        snprintf(what, sizeof(what), "a message's %d was %s where the scenario expects %s",
+                 o->status, o->local ? "made up locally" : "the peer's answer",
+                 o->local ? "an answer" : "none");
+    expectation_failed(ls, 1, what);
+}
+
+/* The message is over: its tag goes back and its room in the window is free again. */
+static void message_over(struct lsession *ls, struct msg_tag *tag, bool session_ending)
+{
+    struct worker *w = ls->w;
+    tag->next_free = w->free_tags;
+    w->free_tags = tag;
+    if (ls->in_flight > 0)
+        ls->in_flight--;
+    if (ls->awaiting > 0)
+        ls->awaiting--;
+    if (session_ending)
+        return; /* on_end follows */
+    if (ls->close_when_idle) {
+        if (ls->in_flight == 0) {
+            ls->close_when_idle = false;
+            runner_finish_session(ls);
+        }
+        return;
+    }
+    if (ls->raw_after_idle) {
+        if (ls->in_flight == 0) {
+            ls->raw_after_idle = false;
+            advance(ls); /* back to the raw step, which now finds nothing in flight */
+        }
+        return;
+    }
+    issue_and_maybe_advance(ls);
+}
+
+/* ls->undelivered is in the order of the relay's answers, so its head runs out first. */
+static void undelivered_append(struct lsession *ls, struct msg_tag *tag)
+{
+    tag->next = NULL;
+    tag->prev = ls->undelivered_tail;
+    if (ls->undelivered_tail != NULL)
+        ls->undelivered_tail->next = tag;
+    else
+        ls->undelivered = tag;
+    ls->undelivered_tail = tag;
+}
+
+static void undelivered_unlink(struct lsession *ls, struct msg_tag *tag)
+{
+    if (tag->prev != NULL)
+        tag->prev->next = tag->next;
+    else
+        ls->undelivered = tag->next;
+    if (tag->next != NULL)
+        tag->next->prev = tag->prev;
+    else
+        ls->undelivered_tail = tag->prev;
+}
+
+static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
+{
+    struct lsession *ls = msrp_session_user(s);
+    struct worker *w = ls->w;
+    struct msg_tag *tag = m->cookie;
+    struct outcome o = {m->status, m->local, m->bytes, m->chunks, m->first_sent_ns, m->done_ns};
+    if (tag->tracked) {
+        if (m->status == 200 && !tag->delivered) {
+            /* The relay has it: the message is over when our other end has it too. */
+            tag->answered = true;
+            tag->answer = o;
+            undelivered_append(ls, tag);
+            return;
+        }
+        if (!tag->delivered)
+            pending_take(&w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN);
+    }
+    count_outcome(ls, tag, &o, false, net_now_ns());
+    message_over(ls, tag, m->status == 0);
+}
+
+/*
+ * Relay topology: a message reached our answering end. Its sender's outcome is counted now if
+ * the relay has answered it already (latency runs to this moment), else when the answer comes
+ * (which is later, so latency runs to it).
+ */
+void runner_delivered(struct worker *w, const char *message_id, uint64_t now)
+{
+    struct msg_tag *tag = pending_take(&w->pending, message_id, strlen(message_id));
+    if (tag == NULL)
+        return;
+    if (!tag->answered) {
+        tag->delivered = true;
+        return;
+    }
+    undelivered_unlink(tag->ls, tag);
+    tag->answer.done_ns = now;
+    count_outcome(tag->ls, tag, &tag->answer, false, now);
+    message_over(tag->ls, tag, false);
+}
+
+/*
+ * Gives up on a message the relay answered but our other end never received: its response
+ * timeout ran out (expired: a failure, and the session goes on), or its session ended.
+ */
+static void give_up_delivery(struct lsession *ls, struct msg_tag *tag, bool expired, uint64_t now)
+{
+    undelivered_unlink(ls, tag);
+    pending_take(&ls->w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN);
+    struct outcome gone = {.status = 0, .local = true};
+    count_outcome(ls, tag, expired ? &tag->answer : &gone, expired, now);
+    message_over(ls, tag, !expired);
+}
+
+/* Messages the relay answered that never arrived within their response timeout. */
+void runner_expire_undelivered(struct lsession *ls, uint64_t now)
+{
+    while (ls->undelivered != NULL &&
+           ls->undelivered->answer.done_ns + delivery_timeout_ns(ls->undelivered) <= now)
+        give_up_delivery(ls, ls->undelivered, true, now);
+}
+
+/* The calling session ended: what it still awaited is lost with it (or cut off by the stop). */
+static void drop_undelivered(struct lsession *ls, uint64_t now)
+{
+    while (ls->undelivered != NULL)
+        give_up_delivery(ls, ls->undelivered, false, now);
+}
+
+static void on_chunk(struct msrp_session *s, const struct msrp_chunk_result *r)
+{
+    struct lsession *ls = msrp_session_user(s);
+    if (counting(ls->w, r->done_ns) && r->status == 200 && !r->local)
+        histogram_record(&ls->w->stats.lat[LAT_CHUNK], (r->done_ns - r->sent_ns) / 1000);
+}
+
+static void on_report(struct msrp_session *s, const struct msrp_report_in *r)
+{
+    struct lsession *ls = msrp_session_user(s);
+    if (ls->expect == NULL || ls->expect->report == 0)
+        return;
+    if (r->status == ls->expect->report) {
+        ls->reports_got++;
+        if (counting(ls->w, net_now_ns()))
+            ls->w->stats.reports_ok++;
+    }
+    if (ls->waiting_reports && ls->reports_got >= ls->reports_wanted)
+        step_done(ls);
+}
+
+static void on_writable(struct msrp_session *s)
+{
+    issue_and_maybe_advance(msrp_session_user(s));
+}
+
+static void on_raw_result(struct msrp_session *s, void *cookie, int status, bool closed,
+                          const struct msrp_chunk *response)
+{
+    struct lsession *ls = msrp_session_user(s);
+    const struct topology_ops *topo = ls->w->topo;
+    if (topo->raw_result != NULL && topo->raw_result(ls, cookie, closed, response))
+        return; /* the topology's own exchange (the relay's refresh AUTH) */
+    const struct step_raw *st = cookie;
+    if (ls->raw != st)
+        return;
+    if (closed) {
+        /* on_end follows at once and knows why the session ended: it judges. */
+        ls->raw_closed = true;
+        return;
+    }
+    ls->raw = NULL;
+    if (ls->closing)
+        return; /* the run is ending: neither met nor failed */
+    raw_check(ls, st, status, MSRP_END_NONE);
+    ls->pc++;
+    advance(ls);
+}
+
+/* The slot is free again (its session, if it had one, is gone): the next one may start. */
+
+static void on_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
+{
+    struct lsession *ls = msrp_session_user(s);
+    struct worker *w = ls->w;
+    net_timer_stop(w->loop, &ls->timer);
+    uint64_t now = net_now_ns();
+    uint64_t wire_in, wire_out;
+    msrp_session_wire_bytes(s, &wire_in, &wire_out);
+    w->stats.wire_bytes_in += wire_in;
+    w->stats.wire_bytes_out += wire_out;
+    struct stats_second *sec = second(w, now);
+    bool failed = !(ls->finished && why == MSRP_END_CLOSED);
+    if (w->stopping && why == MSRP_END_CLOSED)
+        failed = false; /* closed by the end of the run, not by a fault */
+    /* A raw step that expected the peer to close the connection: that is how this session
+     * was meant to end, so it completed (the steps after it are not walked). */
+    bool raw_met = false;
+    if (ls->raw != NULL && ls->raw_closed && !ls->closing)
+        raw_met = raw_check(ls, ls->raw, 0, why);
+    ls->raw = NULL;
+    if (raw_met) {
+        failed = false;
+        ls->finished = true;
+    }
+    /* A close the scenario asked for is counted as an orderly end, not as an error kind. */
+    enum msrp_session_end counted = raw_met ? MSRP_END_CLOSED : why;
+    if ((unsigned)counted < STATS_END_KINDS)
+        w->stats.session_ends[counted]++;
+    if (failed) {
+        w->stats.sessions_failed++;
+        char what[256];
+        snprintf(what, sizeof(what), "session %s: %s (%s)", ls->local_uri,
+                 msrp_session_end_name(why), detail);
+        note_error(w, what);
+        failure_note(w->failures, counted, now, ls->local_uri, msrp_session_peer(s), detail,
+                     msrp_session_trace(s));
+    } else if (ls->finished) {
+        w->stats.sessions_completed++;
+    } else {
+        w->stats.sessions_unfinished++; /* cut off by the end of the run */
+        if (!ls->bound) {
+            char what[400];
+            snprintf(what, sizeof(what),
+                     "session %s: not bound when the run ended (no answer to its binding SEND "
+                     "to %.100s)", ls->local_uri, msrp_session_peer_path(s));
+            note_error(w, what);
+            failure_note(w->failures, FAILURE_UNBOUND_AT_END, now, ls->local_uri,
+                         msrp_session_peer(s),
+                         "no answer to the binding SEND by the end of the run",
+                         msrp_session_trace(s));
+        }
+    }
+    if (sec != NULL) {
+        sec->sessions_ended++;
+        sec->sessions_failed += failed;
+    }
+    drop_undelivered(ls, now);
+    if (w->topo->session_ended != NULL)
+        w->topo->session_ended(ls);
+    runner_slot_ended(ls);
+}
+
+const struct msrp_session_handlers runner_calling_handlers = {
+    .on_bound = on_bound,
+    .on_sent = on_sent,
+    .on_chunk_result = on_chunk,
+    .on_report = on_report,
+    .on_writable = on_writable,
+    .on_end = on_end,
+    .on_raw_result = on_raw_result,
+};
+
+/* A whole message reached one of our answering ends (user: its worker). */
+void runner_count_delivery(struct worker *w, const struct msrp_received *m, uint64_t now)
+{
+    if (!m->aborted && counting(w, now))
+        w->stats.msgs_delivered++;
+}
