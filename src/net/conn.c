@@ -22,7 +22,7 @@
 
 #include <openssl/err.h>
 
-enum conn_state { CONNECTING, HANDSHAKE, OPEN, CLOSING, CLOSED };
+enum conn_state { CONN_CONNECTING, CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING, CONN_CLOSED };
 
 struct net_conn {
     struct net_loop *loop;
@@ -115,15 +115,15 @@ static void format_peer(const struct sockaddr *sa, char *out, size_t len)
 /* Asks the loop for exactly the events the state needs. */
 static void update_interest(struct net_conn *c)
 {
-    if (c->state == CLOSED)
+    if (c->state == CONN_CLOSED)
         return;
     unsigned want = 0;
-    if (c->state == HANDSHAKE)
+    if (c->state == CONN_HANDSHAKE)
         return; /* handshake_step() asks for what OpenSSL wants */
-    if (c->state == CONNECTING) {
+    if (c->state == CONN_CONNECTING) {
         want = NET_WRITABLE;
     } else {
-        if ((c->reading && c->state == OPEN) || c->tls_write_wants_read)
+        if ((c->reading && c->state == CONN_OPEN) || c->tls_write_wants_read)
             want |= NET_READABLE;
         /*
          * Congested with a short queue: net_conn_send() flushed TLS output itself, so no
@@ -148,9 +148,9 @@ static void conn_free(struct net_conn *c)
 /* Ends the connection: releases the socket, tells the owner once, frees when safe. */
 static void finish(struct net_conn *c, int err, const char *why)
 {
-    if (c->state == CLOSED)
+    if (c->state == CONN_CLOSED)
         return;
-    c->state = CLOSED;
+    c->state = CONN_CLOSED;
     net_timer_stop(c->loop, &c->connect_timer);
     net_timer_stop(c->loop, &c->resume_timer);
     net_timer_stop(c->loop, &c->flush_timer);
@@ -282,15 +282,15 @@ static int flush_queue(struct net_conn *c, const char **why)
 /* After output progress: drain notification, finishing a flushing close, interest. */
 static void after_output(struct net_conn *c)
 {
-    if (c->state == CLOSING && c->wlen == 0) {
+    if (c->state == CONN_CLOSING && c->wlen == 0) {
         finish(c, 0, "closed");
         return;
     }
     if (c->congested && c->wlen <= c->opts.write_low) {
         c->congested = false;
-        if (c->h->on_drain != NULL && c->state == OPEN)
+        if (c->h->on_drain != NULL && c->state == CONN_OPEN)
             c->h->on_drain(c);
-        if (c->state == CLOSED)
+        if (c->state == CONN_CLOSED)
             return;
     }
     update_interest(c);
@@ -298,7 +298,7 @@ static void after_output(struct net_conn *c)
 
 int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
 {
-    if (c->state == CLOSING || c->state == CLOSED)
+    if (c->state == CONN_CLOSING || c->state == CONN_CLOSED)
         return EPIPE;
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
@@ -319,9 +319,10 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
      * only queue too: a timer of delay 0 flushes after this pass's callbacks, so what several
      * of them send here leaves in one write.
      */
-    bool at_pass_end = c->state == OPEN && c->busy == 0 && net_loop_dispatching(c->loop);
+    bool at_pass_end = c->state == CONN_OPEN && c->busy == 0 && net_loop_dispatching(c->loop);
     size_t written = 0;
-    if (c->state == OPEN && c->wlen == 0 && c->ssl == NULL && c->busy == 0 && !at_pass_end) {
+    if (c->state == CONN_OPEN && c->wlen == 0 && c->ssl == NULL && c->busy == 0 &&
+        !at_pass_end) {
         /* sendmsg rather than writev for MSG_NOSIGNAL: a closed peer is an error, not a
          * SIGPIPE (OpenSSL's writes need the process to ignore SIGPIPE; main does). */
         struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
@@ -342,13 +343,13 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
             net_timer_start(c->loop, &c->flush_timer, 0);
         return 0;
     }
-    if (c->state == OPEN && c->ssl != NULL && c->busy == 0) {
+    if (c->state == CONN_OPEN && c->ssl != NULL && c->busy == 0) {
         /* Outside our own callbacks, try TLS at once; inside, io_ready flushes on return. */
         const char *why = NULL;
         (void)flush_queue(c, &why); /* an error shows again, and closes, from the loop */
     }
     /* Inside our own callbacks io_ready settles the interest once, after its flush. */
-    if (c->state == OPEN && c->busy == 0)
+    if (c->state == CONN_OPEN && c->busy == 0)
         update_interest(c);
     return 0;
 }
@@ -363,7 +364,7 @@ static int read_input(struct net_conn *c, const char **why)
 {
     unsigned reads = 0;
     for (;;) {
-        if (c->state != OPEN || !c->reading)
+        if (c->state != CONN_OPEN || !c->reading)
             return 0;
         bool pending = c->ssl != NULL && SSL_pending(c->ssl) > 0;
         if (reads >= c->opts.reads_per_wakeup && !pending)
@@ -421,7 +422,7 @@ static int read_input(struct net_conn *c, const char **why)
         c->rlen += (size_t)n;
         c->bytes_in += (uint64_t)n;
         size_t used = c->h->on_data(c, c->rbuf, c->rlen);
-        if (c->state == CLOSED)
+        if (c->state == CONN_CLOSED)
             return 0;
         if (used > c->rlen)
             used = c->rlen;
@@ -441,14 +442,14 @@ static int read_input(struct net_conn *c, const char **why)
 
 static void become_open(struct net_conn *c)
 {
-    c->state = OPEN;
+    c->state = CONN_OPEN;
     c->open_ns = net_now_ns();
     if (c->connected_ns == 0)
         c->connected_ns = c->open_ns;
     net_timer_stop(c->loop, &c->connect_timer);
     if (c->h->on_open != NULL)
         c->h->on_open(c);
-    if (c->state != OPEN)
+    if (c->state != CONN_OPEN)
         return;
     const char *why = NULL;
     int e = flush_queue(c, &why);
@@ -492,7 +493,7 @@ static void connected(struct net_conn *c)
     }
     c->connected_ns = net_now_ns();
     if (c->ssl != NULL) {
-        c->state = HANDSHAKE;
+        c->state = CONN_HANDSHAKE;
         c->watched = 0;
         handshake_step(c);
     } else {
@@ -504,7 +505,8 @@ static void connect_timeout(struct net_loop *loop, struct net_timer *t)
 {
     (void)loop;
     struct net_conn *c = t->arg;
-    finish(c, ETIMEDOUT, c->state == HANDSHAKE ? "TLS handshake timed out" : "connect timed out");
+    finish(c, ETIMEDOUT,
+           c->state == CONN_HANDSHAKE ? "TLS handshake timed out" : "connect timed out");
 }
 
 /* Bytes OpenSSL decrypted before reading stopped: no socket event will announce them. */
@@ -523,14 +525,14 @@ static void io_ready(struct net_loop *loop, int fd, unsigned events, void *arg)
     const char *why = NULL;
     int e = 0;
     switch (c->state) {
-    case CONNECTING:
+    case CONN_CONNECTING:
         connected(c);
         break;
-    case HANDSHAKE:
+    case CONN_HANDSHAKE:
         handshake_step(c);
         break;
-    case OPEN:
-    case CLOSING:
+    case CONN_OPEN:
+    case CONN_CLOSING:
         if ((events & NET_WRITABLE) || (c->tls_write_wants_read && (events & NET_READABLE))) {
             e = flush_queue(c, &why);
             if (e != 0) {
@@ -549,15 +551,15 @@ static void io_ready(struct net_loop *loop, int fd, unsigned events, void *arg)
                 break;
         }
         /* Handlers may have queued responses: send them before sleeping again. */
-        if (c->state != CLOSED && c->wlen > 0)
+        if (c->state != CONN_CLOSED && c->wlen > 0)
             e = flush_queue(c, &why);
         break;
-    case CLOSED:
+    case CONN_CLOSED:
         break;
     }
     if (e != 0)
         finish(c, e < 0 ? 0 : e, why);
-    else if (c->state == OPEN || c->state == CLOSING)
+    else if (c->state == CONN_OPEN || c->state == CONN_CLOSING)
         after_output(c);
     c->busy--;
     if (c->dead && c->busy == 0)
@@ -628,7 +630,7 @@ int net_conn_connect(struct net_loop *loop, const struct sockaddr *sa, socklen_t
         e = errno;
         goto err;
     }
-    c->state = CONNECTING;
+    c->state = CONN_CONNECTING;
     c->watched = 0;
     if ((e = net_loop_watch(loop, fd, NET_WRITABLE, io_ready, c)) != 0)
         goto err;
@@ -650,10 +652,10 @@ err:
 void net_conn_close(struct net_conn *c, bool flush)
 {
     /* A flushing close can be made immediate, never the other way round. */
-    if (c->state == CLOSED || (c->state == CLOSING && flush))
+    if (c->state == CONN_CLOSED || (c->state == CONN_CLOSING && flush))
         return;
-    if (flush && c->state == OPEN && c->wlen > 0) {
-        c->state = CLOSING;
+    if (flush && c->state == CONN_OPEN && c->wlen > 0) {
+        c->state = CONN_CLOSING;
         c->reading = false;
         update_interest(c);
         return;
@@ -666,7 +668,7 @@ void net_conn_set_reading(struct net_conn *c, bool on)
     if (c->reading == on)
         return;
     c->reading = on;
-    if (c->state != OPEN)
+    if (c->state != CONN_OPEN)
         return;
     update_interest(c);
     if (on && c->ssl != NULL && SSL_pending(c->ssl) > 0)
@@ -685,7 +687,7 @@ size_t net_conn_queued(const struct net_conn *c)
 
 bool net_conn_is_open(const struct net_conn *c)
 {
-    return c->state == OPEN;
+    return c->state == CONN_OPEN;
 }
 
 bool net_conn_is_tls(const struct net_conn *c)
@@ -831,16 +833,16 @@ static void accept_ready(struct net_loop *loop, int fd, unsigned events, void *a
             continue;
         }
         format_peer((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
-        c->state = l->tls != NULL ? HANDSHAKE : CONNECTING;
+        c->state = l->tls != NULL ? CONN_HANDSHAKE : CONN_CONNECTING;
         c->connected_ns = net_now_ns();
         c->busy++; /* on_accept may close it: free only once we are done with it here */
         l->on_accept(l, c);
-        if (c->state != CLOSED && c->h == NULL) {
+        if (c->state != CONN_CLOSED && c->h == NULL) {
             /* The owner did not take it: refuse politely. */
             c->h = &no_handlers;
             finish(c, 0, "not accepted");
         }
-        if (c->state != CLOSED) {
+        if (c->state != CONN_CLOSED) {
             if (c->opts.connect_timeout_ns > 0)
                 net_timer_start(loop, &c->connect_timer, c->opts.connect_timeout_ns);
             if (l->tls != NULL)
