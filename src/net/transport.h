@@ -10,11 +10,12 @@
  *
  * The contract, for whoever writes the next transport
  * ----------------------------------------------------
- * Set-up. A struct net_transport_setup says how to make one: conn.c opens the socket (connect
- * or accept), makes it non-blocking, then calls setup->attach(t, setup, fd, server_name) with
- * t zeroed. attach fills t->ops, t->fd (= fd), t->impl (its own state, or NULL) and t->flags,
- * and returns 0 or an errno value (conn.c then closes the socket; attach must have freed what
- * it allocated). The role (client or server) is the setup's business: a listener's setup
+ * Set-up. A struct net_transport_setup says how to make one: conn.c makes a non-blocking
+ * socket (before connect() starts, or as accept() returns it) and calls
+ * setup->attach(t, setup, fd, server_name) with t zeroed. attach does no I/O (the socket may
+ * not be connected yet); it fills t->ops, t->fd (= fd), t->impl (its own state, or NULL) and
+ * t->flags, and returns 0 or an errno value (conn.c then closes the socket; attach must have
+ * freed what it allocated). The role (client or server) is the setup's business: a listener's setup
  * makes server transports, a connecting one client transports. server_name is the name the
  * client asked for (TLS SNI, a WebSocket Host), NULL when none or when accepting.
  *
@@ -29,7 +30,8 @@
  *   NET_IO_WANT_WRITE  nothing can happen until the socket is writable: retry then
  *   NET_IO_END         the byte stream is over: the op filled *end (end->err 0 for an
  *                      orderly end such as the peer's EOF, else an errno value; end->why a
- *                      short reason, static text or text written into end->text). conn.c
+ *                      short reason: static text, or text written into end->text, never
+ *                      text in impl, since on_close reads it after release()). conn.c
  *                      then finishes the connection: it calls no op after that but
  *                      shutdown (only when end->err is 0) and release, and, when a writev
  *                      failed, one read first if NET_TRANSPORT_READ_AFTER_WRITE_FAIL is set.
@@ -43,12 +45,12 @@
  *
  * handshake(t, end): NULL when there is none (TCP). Otherwise called once the socket is
  *   connected (or accepted), then again on each event it asked for, until it returns 0
- *   (done: the connection opens) or NET_IO_END (conn.c closes with end->err, normally
- *   EPROTO). The connect timeout covers it. No read or writev happens before it is done;
+ *   (done: the connection opens) or NET_IO_END (conn.c closes with end->err, or EPROTO when
+ *   that is 0: a handshake cut short is a failure). The connect timeout covers it. No read or writev happens before it is done;
  *   sends made meanwhile wait in conn.c's queue.
  * read(t, buf, len, end): len > 0. Returns 1..len bytes of the peer's payload put in buf,
- *   or a code above. Never 0. conn.c reads at most opts.reads_per_wakeup times per wake-up
- *   and then stops while pending() is 0.
+ *   or a code above, never 0. conn.c reads opts.reads_per_wakeup times per wake-up at most,
+ *   and beyond that only while pending() is non-zero.
  * writev(t, iov, iovcnt, end): iovcnt >= 1 and the iovecs hold at least one byte (some may
  *   be empty). Takes payload bytes from the front of iov, in order, and returns how many
  *   (1..total), or a code above. The bytes not taken are offered again, first, on the next
@@ -151,7 +153,7 @@ struct net_transport_setup {
 /* Plain TCP. */
 struct net_transport_setup net_transport_tcp(void);
 
-/* TLS in tls's role (client or server), on top of TCP. tls must outlive the transports. */
+/* TLS in tls's role (client or server), on the socket. tls must outlive the transports. */
 struct net_transport_setup net_transport_tls(struct net_tls *tls);
 
 #endif
