@@ -46,8 +46,8 @@
  * handshake(t, end): NULL when there is none (TCP). Otherwise called once the socket is
  *   connected (or accepted), then again on each event it asked for, until it returns 0
  *   (done: the connection opens) or NET_IO_END (conn.c closes with end->err, or EPROTO when
- *   that is 0: a handshake cut short is a failure). The connect timeout covers it. No read or writev happens before it is done;
- *   sends made meanwhile wait in conn.c's queue.
+ *   that is 0: a handshake cut short is a failure). The connect timeout covers it. No read
+ *   or writev happens before it is done; sends made meanwhile wait in conn.c's queue.
  * read(t, buf, len, end): len > 0. Returns 1..len bytes of the peer's payload put in buf,
  *   or a code above, never 0. conn.c reads opts.reads_per_wakeup times per wake-up at most,
  *   and beyond that only while pending() is non-zero.
