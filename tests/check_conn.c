@@ -3,7 +3,7 @@
  * accept, echo, write-through, backpressure (congestion, ENOBUFS at the cap, one on_drain),
  * bounded reads per wake-up, a handler that cannot make progress, flushing close, on_close
  * exactly once from every kind of place, connect failures and timeouts, TLS, IPv6 and address
- * resolution.
+ * resolution, and a third transport stacked on TCP or TLS through transport.h alone.
  *
  * Every test drives one net_loop from this thread. Every wait is a loop around
  * net_loop_run_once() with a deadline, so a stuck connection fails its test instead of hanging
@@ -22,6 +22,7 @@
 #include "net/conn.h"
 #include "net/loop.h"
 #include "net/tls.h"
+#include "net/transport.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -1151,6 +1152,208 @@ START_TEST(listener_port_in_use)
 }
 END_TEST
 
+/* ---- a third transport ---------------------------------------------------------------------- */
+
+/*
+ * A framing layer in miniature, written against transport.h alone, as a WebSocket layer would
+ * be: it stacks on the transport below (TCP or TLS), XORs every byte with XOR_KEY on the way
+ * out and back on the way in, and takes at most XOR_SCRATCH bytes per writev, so conn.c's
+ * queue has to offer the rest again.
+ */
+#define XOR_KEY 0x5a
+#define XOR_SCRATCH 4096
+
+struct xor_counts {
+    int attaches, handshakes, reads, writevs, shutdowns, releases;
+};
+
+struct xor_setup {
+    struct net_transport_setup lower;
+    struct xor_counts n;
+};
+
+struct xor_impl {
+    struct net_transport lower;
+    struct xor_counts *n;
+    char scratch[XOR_SCRATCH];
+};
+
+static int xor_handshake(struct net_transport *t, struct net_io_end *end)
+{
+    struct xor_impl *x = t->impl;
+    x->n->handshakes++;
+    if (x->lower.ops->handshake == NULL)
+        return 0;
+    return x->lower.ops->handshake(&x->lower, end);
+}
+
+static ssize_t xor_read(struct net_transport *t, char *buf, size_t len, struct net_io_end *end)
+{
+    struct xor_impl *x = t->impl;
+    x->n->reads++;
+    ssize_t n = x->lower.ops->read(&x->lower, buf, len, end);
+    for (ssize_t i = 0; i < n; i++)
+        buf[i] ^= XOR_KEY;
+    return n;
+}
+
+static ssize_t xor_writev(struct net_transport *t, const struct iovec *iov, int iovcnt,
+                          struct net_io_end *end)
+{
+    struct xor_impl *x = t->impl;
+    x->n->writevs++;
+    size_t len = 0;
+    for (int i = 0; i < iovcnt && len < XOR_SCRATCH; i++) {
+        const char *p = iov[i].iov_base;
+        for (size_t j = 0; j < iov[i].iov_len && len < XOR_SCRATCH; j++)
+            x->scratch[len++] = (char)(p[j] ^ XOR_KEY);
+    }
+    /* What the lower one did not take is offered to us again, and encoded again, next time. */
+    struct iovec out = {.iov_base = x->scratch, .iov_len = len};
+    return x->lower.ops->writev(&x->lower, &out, 1, end);
+}
+
+static size_t xor_pending(const struct net_transport *t)
+{
+    const struct xor_impl *x = t->impl;
+    return x->lower.ops->pending != NULL ? x->lower.ops->pending(&x->lower) : 0;
+}
+
+static void xor_shutdown(struct net_transport *t)
+{
+    struct xor_impl *x = t->impl;
+    x->n->shutdowns++;
+    if (x->lower.ops->shutdown != NULL)
+        x->lower.ops->shutdown(&x->lower);
+}
+
+static void xor_release(struct net_transport *t)
+{
+    struct xor_impl *x = t->impl;
+    x->n->releases++;
+    if (x->lower.ops->release != NULL)
+        x->lower.ops->release(&x->lower);
+    free(x);
+    t->impl = NULL;
+}
+
+static const struct net_transport_ops xor_ops = {
+    .name = "XOR",
+    .handshake = xor_handshake,
+    .read = xor_read,
+    .writev = xor_writev,
+    .pending = xor_pending,
+    .shutdown = xor_shutdown,
+    .release = xor_release,
+};
+
+static int xor_attach(struct net_transport *t, const struct net_transport_setup *s, int fd,
+                      const char *server_name)
+{
+    struct xor_setup *xs = s->arg;
+    struct xor_impl *x = calloc(1, sizeof(*x));
+    if (x == NULL)
+        return ENOMEM;
+    int rc = xs->lower.attach(&x->lower, &xs->lower, fd, server_name);
+    if (rc != 0) {
+        free(x);
+        return rc;
+    }
+    x->n = &xs->n;
+    xs->n.attaches++;
+    t->ops = &xor_ops;
+    t->fd = fd;
+    t->flags = NET_TRANSPORT_GATHERS |
+               (x->lower.flags & (NET_TRANSPORT_SHORT_READ_DRAINS |
+                                  NET_TRANSPORT_READ_AFTER_WRITE_FAIL | NET_TRANSPORT_ENCRYPTED));
+    t->impl = x;
+    return 0;
+}
+
+static struct net_transport_setup xor_over(struct xor_setup *xs, struct net_transport_setup lower)
+{
+    memset(xs, 0, sizeof(*xs));
+    xs->lower = lower;
+    return (struct net_transport_setup){.attach = xor_attach, .arg = xs};
+}
+
+/* Both ends XOR over TCP (_i 0) or TLS (_i 1): a pattern echoed through goes through intact. */
+START_TEST(third_transport_plugs_in)
+{
+    bool tls = _i;
+    static struct xor_setup sx, cx;
+    struct net_transport_setup sts = xor_over(&sx, tls ? net_transport_tls(W.stls)
+                                                       : net_transport_tcp());
+    struct net_transport_setup cts = xor_over(&cx, tls ? net_transport_tls(W.ctls)
+                                                       : net_transport_tcp());
+    struct sockaddr_storage ss;
+    socklen_t len;
+    ck_assert_int_eq(net_addr_resolve("127.0.0.1", 0, &ss, &len), 0);
+    char err[256] = "";
+    int rc = net_listener_open_via(W.loop, (struct sockaddr *)&ss, len, &sts, on_accept, &W,
+                                   &W.sopts, &W.lst, err, sizeof(err));
+    ck_assert_msg(rc == 0, "listen: %s", err);
+    ck_assert_int_eq(net_addr_resolve("127.0.0.1", net_listener_port(W.lst), &ss, &len), 0);
+    W.srv.mode = RX_ECHO;
+    ck_assert_int_eq(net_conn_connect_via(W.loop, (struct sockaddr *)&ss, len, &cts, "localhost",
+                                          &handlers, &W.cli, &W.copts, &W.cli.c),
+                     0);
+    RUN_UNTIL(W.cli.opened == 1 && W.srv.opened == 1);
+    ck_assert_int_eq(net_conn_is_tls(W.cli.c), tls);
+    ck_assert_int_eq(net_conn_is_tls(W.srv.c), tls);
+
+    /* 300 KiB, more than a scratch buffer and the socket take at once, echoed and checked. */
+    static const size_t pieces[] = {1, 3, 7, 4096, 65536, 100, 65535, 1, 70000, 100000};
+    uint64_t total = 0;
+    for (int i = 0; i < N_ELEMS(pieces); i++) {
+        ck_assert_int_eq(send_pattern(&W.cli, pieces[i]), 0);
+        total += pieces[i];
+    }
+    RUN_UNTIL(W.cli.rx == total);
+    ck_assert_int_eq(W.cli.bad_at, -1);
+    ck_assert_uint_eq(W.srv.rx, total);
+    ck_assert_int_ge(cx.n.writevs, (int)(total / XOR_SCRATCH));
+    ck_assert_int_gt(sx.n.reads, 0);
+
+    net_conn_close(W.cli.c, true);
+    RUN_UNTIL(W.cli.closed == 1 && W.srv.closed == 1);
+    ck_assert_int_eq(W.srv.close_err, 0);
+    ck_assert_int_eq(sx.n.attaches, 1);
+    ck_assert_int_eq(cx.n.attaches, 1);
+    /* Over TCP the handshake is done at its first step; TLS takes a few. */
+    ck_assert_int_ge(sx.n.handshakes, 1);
+    ck_assert_int_ge(cx.n.handshakes, 1);
+    if (!tls)
+        ck_assert_int_eq(sx.n.handshakes + cx.n.handshakes, 2);
+    /* Both ends ended in order, so each had its one try at saying so, and released once. */
+    ck_assert_int_eq(sx.n.shutdowns, 1);
+    ck_assert_int_eq(cx.n.shutdowns, 1);
+    ck_assert_int_eq(sx.n.releases, 1);
+    ck_assert_int_eq(cx.n.releases, 1);
+}
+END_TEST
+
+/* The stacked transport really is in the path: plain bytes sent to it arrive transformed. */
+START_TEST(third_transport_is_on_the_wire)
+{
+    static struct xor_setup sx;
+    struct net_transport_setup sts = xor_over(&sx, net_transport_tcp());
+    struct sockaddr_storage ss;
+    socklen_t len;
+    ck_assert_int_eq(net_addr_resolve("127.0.0.1", 0, &ss, &len), 0);
+    char err[256] = "";
+    int rc = net_listener_open_via(W.loop, (struct sockaddr *)&ss, len, &sts, on_accept, &W,
+                                   &W.sopts, &W.lst, err, sizeof(err));
+    ck_assert_msg(rc == 0, "listen: %s", err);
+    W.srv.mode = RX_VERIFY;
+    ck_assert_int_eq(connect_to("127.0.0.1", net_listener_port(W.lst), NULL), 0);
+    RUN_UNTIL(W.cli.opened == 1 && W.srv.opened == 1);
+    ck_assert_int_eq(send_pattern(&W.cli, 1000), 0);
+    RUN_UNTIL(W.srv.rx == 1000);
+    ck_assert_int_eq(W.srv.bad_at, 0); /* the pattern's first byte is 0, received as XOR_KEY */
+}
+END_TEST
+
 /* ---- the suite ---------------------------------------------------------------------------- */
 
 static TCase *new_tcase(Suite *s, const char *name, int timeout)
@@ -1201,5 +1404,9 @@ Suite *make_conn_suite(void)
     tcase_add_loop_test(tc, ipv6_loopback, 0, 2);
     tcase_add_test(tc, resolve_addresses);
     tcase_add_test(tc, listener_port_in_use);
+
+    tc = new_tcase(s, "Transport", 30);
+    tcase_add_loop_test(tc, third_transport_plugs_in, 0, 2);
+    tcase_add_test(tc, third_transport_is_on_the_wire);
     return s;
 }

@@ -1,11 +1,18 @@
 /*
- * conn.c - non-blocking TCP/TLS connections: connect, accept, TLS handshake, a read buffer
- * feeding the protocol above, a write queue with backpressure, and an orderly close.
+ * conn.c - non-blocking connections and listeners: connect, accept, the transport's
+ * handshake, a read buffer feeding the protocol above, a write queue with backpressure, and an
+ * orderly close.
  *
- * Output is written through with writev while nothing is queued (the common case on a fast
- * loopback), and whatever the socket does not take is copied into one contiguous queue. TLS
- * always goes through the queue: SSL_write takes one buffer, and writing each iovec as its own
- * record would multiply TLS overhead for small chunks.
+ * Owns the socket (created, tuned, watched, closed here), the connection's state, buffers,
+ * timers and lifetime, and every call of the handlers above. How bytes get on and off the
+ * socket belongs to the connection's transport (transport.h: TCP, TLS): this file calls its
+ * ops and may not look inside it (no OpenSSL here), nor know what the bytes mean (no MSRP).
+ *
+ * Output is written through with one writev while nothing is queued (the common case on a
+ * fast loopback), and whatever the socket does not take is copied into one contiguous queue.
+ * A transport that cannot gather (TLS) always goes through the queue: SSL_write takes one
+ * buffer, and writing each iovec as its own record would multiply TLS overhead for small
+ * chunks.
  */
 #include "net/conn.h"
 
@@ -20,14 +27,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
+#include "net/transport.h"
 
-enum conn_state { CONNECTING, HANDSHAKE, OPEN, CLOSING, CLOSED };
+enum conn_state { CONN_CONNECTING, CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING, CONN_CLOSED };
 
 struct net_conn {
     struct net_loop *loop;
-    int fd;
-    SSL *ssl;
+    struct net_transport tp; /* tp.fd: the socket, ours to watch and close */
     enum conn_state state;
     const struct net_conn_handlers *h;
     void *user;
@@ -41,22 +47,22 @@ struct net_conn {
 
     bool congested;
     bool reading;
-    bool tls_write_wants_read; /* SSL_write said WANT_READ: retry it when readable */
-    unsigned watched;          /* events currently asked of the loop */
-    unsigned busy;             /* depth of our own callbacks on the stack */
-    bool dead;                 /* closed while busy: free when the stack unwinds */
+    bool write_wants_read; /* the transport's writev wants read: retry when readable */
+    unsigned watched;      /* events currently asked of the loop */
+    unsigned busy;         /* depth of our own callbacks on the stack */
+    bool dead;             /* closed while busy: free when the stack unwinds */
     struct net_timer connect_timer;
-    struct net_timer resume_timer; /* reading resumed with decrypted TLS bytes pending */
+    struct net_timer resume_timer; /* reading resumed with bytes pending in the transport */
     struct net_timer flush_timer;  /* a send from another connection's callback: see below */
     uint64_t bytes_in, bytes_out;
-    uint64_t connected_ns, open_ns; /* TCP established; usable (TLS handshake done) */
+    uint64_t connected_ns, open_ns; /* TCP established; usable (handshake done) */
     char peer[64];
 };
 
 struct net_listener {
     struct net_loop *loop;
     int fd;
-    struct net_tls *tls;
+    struct net_transport_setup setup; /* for each accepted connection */
     net_accept_fn on_accept;
     void *user;
     struct net_conn_opts opts;
@@ -88,7 +94,7 @@ static void io_ready(struct net_loop *loop, int fd, unsigned events, void *arg);
 static void flush_at_pass_end(struct net_loop *loop, struct net_timer *t)
 {
     struct net_conn *c = t->arg;
-    io_ready(loop, c->fd, NET_WRITABLE, c);
+    io_ready(loop, c->tp.fd, NET_WRITABLE, c);
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -115,25 +121,26 @@ static void format_peer(const struct sockaddr *sa, char *out, size_t len)
 /* Asks the loop for exactly the events the state needs. */
 static void update_interest(struct net_conn *c)
 {
-    if (c->state == CLOSED)
+    if (c->state == CONN_CLOSED)
         return;
     unsigned want = 0;
-    if (c->state == HANDSHAKE)
-        return; /* handshake_step() asks for what OpenSSL wants */
-    if (c->state == CONNECTING) {
+    if (c->state == CONN_HANDSHAKE)
+        return; /* handshake_step() asks for what the transport wants */
+    if (c->state == CONN_CONNECTING) {
         want = NET_WRITABLE;
     } else {
-        if ((c->reading && c->state == OPEN) || c->tls_write_wants_read)
+        if ((c->reading && c->state == CONN_OPEN) || c->write_wants_read)
             want |= NET_READABLE;
         /*
-         * Congested with a short queue: net_conn_send() flushed TLS output itself, so no
-         * after_output() ran. The socket is writable, so the loop delivers on_drain at once.
+         * Congested with a short queue: net_conn_send() flushed a queue-only transport's
+         * output (TLS) itself, so no after_output() ran. The socket is writable, so the loop
+         * delivers on_drain at once.
          */
         if (c->wlen > 0 || c->congested)
             want |= NET_WRITABLE;
     }
     if (want != c->watched) {
-        if (net_loop_watch(c->loop, c->fd, want, io_ready, c) == 0)
+        if (net_loop_watch(c->loop, c->tp.fd, want, io_ready, c) == 0)
             c->watched = want;
     }
 }
@@ -148,22 +155,19 @@ static void conn_free(struct net_conn *c)
 /* Ends the connection: releases the socket, tells the owner once, frees when safe. */
 static void finish(struct net_conn *c, int err, const char *why)
 {
-    if (c->state == CLOSED)
+    if (c->state == CONN_CLOSED)
         return;
-    c->state = CLOSED;
+    c->state = CONN_CLOSED;
     net_timer_stop(c->loop, &c->connect_timer);
     net_timer_stop(c->loop, &c->resume_timer);
     net_timer_stop(c->loop, &c->flush_timer);
-    net_loop_forget(c->loop, c->fd);
-    if (c->ssl != NULL) {
-        if (err == 0)
-            SSL_shutdown(c->ssl); /* one non-blocking try at a close_notify */
-        SSL_free(c->ssl);
-        c->ssl = NULL;
-        ERR_clear_error();
-    }
-    close(c->fd);
-    c->fd = -1;
+    net_loop_forget(c->loop, c->tp.fd);
+    if (err == 0 && c->tp.ops->shutdown != NULL)
+        c->tp.ops->shutdown(&c->tp);
+    if (c->tp.ops->release != NULL)
+        c->tp.ops->release(&c->tp);
+    close(c->tp.fd);
+    c->tp.fd = -1;
     c->busy++;
     if (c->h != NULL && c->h->on_close != NULL)
         c->h->on_close(c, err, why);
@@ -172,18 +176,6 @@ static void finish(struct net_conn *c, int err, const char *why)
         conn_free(c);
     else
         c->dead = true;
-}
-
-static void ssl_error_text(char *buf, size_t len, const char *what)
-{
-    char reason[160];
-    unsigned long e = ERR_get_error();
-    if (e != 0)
-        ERR_error_string_n(e, reason, sizeof(reason));
-    else
-        snprintf(reason, sizeof(reason), "%s", errno ? strerror(errno) : "connection reset");
-    ERR_clear_error();
-    snprintf(buf, len, "%s: %s", what, reason);
 }
 
 /* ---- output ------------------------------------------------------------------------------- */
@@ -232,39 +224,22 @@ static void note_queue_level(struct net_conn *c)
 }
 
 /*
- * Writes queued bytes until the queue is empty or the socket would block. Returns 0, or an
- * errno value after which the connection must be finished.
+ * Writes queued bytes until the queue is empty or the transport would block. Returns 0, or an
+ * errno value after which the connection must be finished with end->why.
  */
-static int flush_queue(struct net_conn *c, const char **why)
+static int flush_queue(struct net_conn *c, struct net_io_end *end)
 {
     while (c->wlen > 0) {
-        ssize_t n;
-        if (c->ssl != NULL) {
-            ERR_clear_error();
-            int len = c->wlen > (1u << 30) ? (1 << 30) : (int)c->wlen;
-            int r = SSL_write(c->ssl, c->wbuf + c->whead, len);
-            if (r <= 0) {
-                int e = SSL_get_error(c->ssl, r);
-                if (e == SSL_ERROR_WANT_WRITE)
-                    return 0;
-                if (e == SSL_ERROR_WANT_READ) {
-                    c->tls_write_wants_read = true; /* renegotiation or key update */
-                    return 0;
-                }
-                *why = "TLS write failed";
-                return EPIPE;
-            }
-            c->tls_write_wants_read = false;
-            n = r;
-        } else {
-            n = send(c->fd, c->wbuf + c->whead, c->wlen, MSG_NOSIGNAL);
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR)
-                    return 0;
-                *why = "write failed";
-                return errno;
-            }
+        struct iovec queued = {.iov_base = c->wbuf + c->whead, .iov_len = c->wlen};
+        ssize_t n = c->tp.ops->writev(&c->tp, &queued, 1, end);
+        if (n < 0) {
+            if (n == NET_IO_WANT_READ)
+                c->write_wants_read = true;
+            else if (n == NET_IO_END)
+                return end->err != 0 ? end->err : EPIPE;
+            return 0;
         }
+        c->write_wants_read = false;
         c->whead += (size_t)n;
         c->wlen -= (size_t)n;
         c->bytes_out += (uint64_t)n;
@@ -282,15 +257,15 @@ static int flush_queue(struct net_conn *c, const char **why)
 /* After output progress: drain notification, finishing a flushing close, interest. */
 static void after_output(struct net_conn *c)
 {
-    if (c->state == CLOSING && c->wlen == 0) {
+    if (c->state == CONN_CLOSING && c->wlen == 0) {
         finish(c, 0, "closed");
         return;
     }
     if (c->congested && c->wlen <= c->opts.write_low) {
         c->congested = false;
-        if (c->h->on_drain != NULL && c->state == OPEN)
+        if (c->h->on_drain != NULL && c->state == CONN_OPEN)
             c->h->on_drain(c);
-        if (c->state == CLOSED)
+        if (c->state == CONN_CLOSED)
             return;
     }
     update_interest(c);
@@ -298,7 +273,7 @@ static void after_output(struct net_conn *c)
 
 int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
 {
-    if (c->state == CLOSING || c->state == CLOSED)
+    if (c->state == CONN_CLOSING || c->state == CONN_CLOSED)
         return EPIPE;
     size_t total = 0;
     for (int i = 0; i < iovcnt; i++)
@@ -319,13 +294,14 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
      * only queue too: a timer of delay 0 flushes after this pass's callbacks, so what several
      * of them send here leaves in one write.
      */
-    bool at_pass_end = c->state == OPEN && c->busy == 0 && net_loop_dispatching(c->loop);
+    bool at_pass_end = c->state == CONN_OPEN && c->busy == 0 && net_loop_dispatching(c->loop);
     size_t written = 0;
-    if (c->state == OPEN && c->wlen == 0 && c->ssl == NULL && c->busy == 0 && !at_pass_end) {
-        /* sendmsg rather than writev for MSG_NOSIGNAL: a closed peer is an error, not a
-         * SIGPIPE (OpenSSL's writes need the process to ignore SIGPIPE; main does). */
-        struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt};
-        ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+    if (c->state == CONN_OPEN && c->wlen == 0 && (c->tp.flags & NET_TRANSPORT_GATHERS) &&
+        c->busy == 0 && !at_pass_end) {
+        if (total == 0)
+            return 0; /* transports are never asked to write nothing */
+        struct net_io_end end;
+        ssize_t n = c->tp.ops->writev(&c->tp, iov, iovcnt, &end);
         if (n > 0) {
             written = (size_t)n;
             c->bytes_out += (uint64_t)n;
@@ -342,13 +318,14 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
             net_timer_start(c->loop, &c->flush_timer, 0);
         return 0;
     }
-    if (c->state == OPEN && c->ssl != NULL && c->busy == 0) {
-        /* Outside our own callbacks, try TLS at once; inside, io_ready flushes on return. */
-        const char *why = NULL;
-        (void)flush_queue(c, &why); /* an error shows again, and closes, from the loop */
+    if (c->state == CONN_OPEN && !(c->tp.flags & NET_TRANSPORT_GATHERS) && c->busy == 0) {
+        /* Outside our own callbacks, write a queue-only transport's (TLS) output at once;
+         * inside, io_ready flushes on return. */
+        struct net_io_end end;
+        (void)flush_queue(c, &end); /* an error shows again, and closes, from the loop */
     }
     /* Inside our own callbacks io_ready settles the interest once, after its flush. */
-    if (c->state == OPEN && c->busy == 0)
+    if (c->state == CONN_OPEN && c->busy == 0)
         update_interest(c);
     return 0;
 }
@@ -357,71 +334,50 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
 
 /*
  * Reads what is there (bounded per wake-up) and hands it to on_data. Returns 0, or an errno
- * value / -1 for EOF after which the connection must be finished with *why.
+ * value / -1 for the peer's orderly end, after which the connection must be finished with
+ * end->why.
  */
-static int read_input(struct net_conn *c, const char **why)
+static int read_input(struct net_conn *c, struct net_io_end *end)
 {
     unsigned reads = 0;
     for (;;) {
-        if (c->state != OPEN || !c->reading)
+        if (c->state != CONN_OPEN || !c->reading)
             return 0;
-        bool pending = c->ssl != NULL && SSL_pending(c->ssl) > 0;
-        if (reads >= c->opts.reads_per_wakeup && !pending)
+        /* Bytes the transport already holds (decrypted TLS) wake no one: take them now. */
+        if (reads >= c->opts.reads_per_wakeup &&
+            (c->tp.ops->pending == NULL || c->tp.ops->pending(&c->tp) == 0))
             return 0;
         if (c->rlen == c->rcap) {
             /* The protocol layer needs more bytes than it has room for: grow, up to the cap. */
             if (c->rcap >= c->opts.read_buffer) {
-                *why = "peer sent more than the protocol layer can buffer";
+                end->why = "peer sent more than the protocol layer can buffer";
                 return EMSGSIZE;
             }
             size_t cap = c->rcap * 4 < c->opts.read_buffer ? c->rcap * 4 : c->opts.read_buffer;
             char *p = realloc(c->rbuf, cap);
             if (p == NULL) {
-                *why = "out of memory";
+                end->why = "out of memory";
                 return ENOMEM;
             }
             c->rbuf = p;
             c->rcap = cap;
         }
         size_t room = c->rcap - c->rlen;
-        ssize_t n;
-        if (c->ssl != NULL) {
-            ERR_clear_error();
-            int r = SSL_read(c->ssl, c->rbuf + c->rlen, room > INT32_MAX ? INT32_MAX : (int)room);
-            if (r <= 0) {
-                int e = SSL_get_error(c->ssl, r);
-                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-                    return 0;
-                if (e == SSL_ERROR_ZERO_RETURN) {
-                    *why = "peer closed the TLS session";
-                    return -1;
-                }
-                *why = e == SSL_ERROR_SYSCALL ? "peer closed without TLS close_notify"
-                                              : "TLS read failed";
-                return e == SSL_ERROR_SYSCALL ? -1 : EPROTO;
-            }
-            n = r;
-        } else {
-            n = read(c->fd, c->rbuf + c->rlen, room);
-            if (n == 0) {
-                *why = "peer closed the connection";
-                return -1;
-            }
-            if (n < 0) {
-                if (errno == EAGAIN || errno == EINTR)
-                    return 0;
-                *why = "read failed";
-                return errno;
-            }
+        ssize_t n = c->tp.ops->read(&c->tp, c->rbuf + c->rlen, room, end);
+        if (n < 0) {
+            /* A read that wants write is retried on the next readable event. */
+            if (n != NET_IO_END)
+                return 0;
+            return end->err != 0 ? end->err : -1;
         }
         reads++;
         /* A short plain read emptied the socket: with level-triggered epoll the next bytes
          * wake us again, so asking once more would only cost a read that says EAGAIN. */
-        bool drained = c->ssl == NULL && (size_t)n < room;
+        bool drained = (c->tp.flags & NET_TRANSPORT_SHORT_READ_DRAINS) && (size_t)n < room;
         c->rlen += (size_t)n;
         c->bytes_in += (uint64_t)n;
         size_t used = c->h->on_data(c, c->rbuf, c->rlen);
-        if (c->state == CLOSED)
+        if (c->state == CONN_CLOSED)
             return 0;
         if (used > c->rlen)
             used = c->rlen;
@@ -429,7 +385,7 @@ static int read_input(struct net_conn *c, const char **why)
         c->rlen -= used;
         /* Waiting for more input could wait forever: there is no room to read it into. */
         if (c->rlen == c->opts.read_buffer) {
-            *why = "peer sent more than the protocol layer can buffer";
+            end->why = "peer sent more than the protocol layer can buffer";
             return EMSGSIZE;
         }
         if (drained)
@@ -441,58 +397,57 @@ static int read_input(struct net_conn *c, const char **why)
 
 static void become_open(struct net_conn *c)
 {
-    c->state = OPEN;
+    c->state = CONN_OPEN;
     c->open_ns = net_now_ns();
     if (c->connected_ns == 0)
         c->connected_ns = c->open_ns;
     net_timer_stop(c->loop, &c->connect_timer);
     if (c->h->on_open != NULL)
         c->h->on_open(c);
-    if (c->state != OPEN)
+    if (c->state != CONN_OPEN)
         return;
-    const char *why = NULL;
-    int e = flush_queue(c, &why);
+    struct net_io_end end;
+    int e = flush_queue(c, &end);
     if (e != 0) {
-        finish(c, e, why);
+        finish(c, e, end.why);
         return;
     }
     after_output(c);
 }
 
+/* One step of the transport's handshake; the loop watches for exactly what it wants next. */
 static void handshake_step(struct net_conn *c)
 {
-    ERR_clear_error();
-    int r = SSL_do_handshake(c->ssl);
-    if (r == 1) {
+    struct net_io_end end;
+    int r = c->tp.ops->handshake(&c->tp, &end);
+    if (r == 0) {
         /* c->watched still says what the loop watches: update_interest() corrects it. */
         become_open(c);
         return;
     }
-    int e = SSL_get_error(c->ssl, r);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        unsigned want = e == SSL_ERROR_WANT_READ ? NET_READABLE : NET_WRITABLE;
-        if (net_loop_watch(c->loop, c->fd, want, io_ready, c) == 0)
+    if (r == NET_IO_WANT_READ || r == NET_IO_WANT_WRITE) {
+        unsigned want = r == NET_IO_WANT_READ ? NET_READABLE : NET_WRITABLE;
+        if (net_loop_watch(c->loop, c->tp.fd, want, io_ready, c) == 0)
             c->watched = want;
         return;
     }
-    char why[256];
-    ssl_error_text(why, sizeof(why), "TLS handshake failed");
-    finish(c, EPROTO, why);
+    /* A handshake cut short is a failure, even when the peer's end was orderly. */
+    finish(c, end.err != 0 ? end.err : EPROTO, end.why);
 }
 
 static void connected(struct net_conn *c)
 {
     int err = 0;
     socklen_t len = sizeof(err);
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+    if (getsockopt(c->tp.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         err = errno;
     if (err != 0) {
         finish(c, err, err == ECONNREFUSED ? "connection refused" : "connect failed");
         return;
     }
     c->connected_ns = net_now_ns();
-    if (c->ssl != NULL) {
-        c->state = HANDSHAKE;
+    if (c->tp.ops->handshake != NULL) {
+        c->state = CONN_HANDSHAKE;
         c->watched = 0;
         handshake_step(c);
     } else {
@@ -504,14 +459,21 @@ static void connect_timeout(struct net_loop *loop, struct net_timer *t)
 {
     (void)loop;
     struct net_conn *c = t->arg;
-    finish(c, ETIMEDOUT, c->state == HANDSHAKE ? "TLS handshake timed out" : "connect timed out");
+    if (c->state != CONN_HANDSHAKE) {
+        finish(c, ETIMEDOUT, "connect timed out");
+        return;
+    }
+    char why[64];
+    snprintf(why, sizeof(why), "%s handshake timed out", c->tp.ops->name);
+    finish(c, ETIMEDOUT, why);
 }
 
-/* Bytes OpenSSL decrypted before reading stopped: no socket event will announce them. */
+/* Bytes the transport took in before reading stopped (decrypted TLS): no socket event will
+ * announce them. */
 static void resume_reading(struct net_loop *loop, struct net_timer *t)
 {
     struct net_conn *c = t->arg;
-    io_ready(loop, c->fd, NET_READABLE, c);
+    io_ready(loop, c->tp.fd, NET_READABLE, c);
 }
 
 static void io_ready(struct net_loop *loop, int fd, unsigned events, void *arg)
@@ -520,52 +482,56 @@ static void io_ready(struct net_loop *loop, int fd, unsigned events, void *arg)
     (void)fd;
     struct net_conn *c = arg;
     c->busy++;
-    const char *why = NULL;
+    struct net_io_end end;
+    end.why = NULL;
     int e = 0;
     switch (c->state) {
-    case CONNECTING:
+    case CONN_CONNECTING:
         connected(c);
         break;
-    case HANDSHAKE:
+    case CONN_HANDSHAKE:
         handshake_step(c);
         break;
-    case OPEN:
-    case CLOSING:
-        if ((events & NET_WRITABLE) || (c->tls_write_wants_read && (events & NET_READABLE))) {
-            e = flush_queue(c, &why);
+    case CONN_OPEN:
+    case CONN_CLOSING:
+        if ((events & NET_WRITABLE) || (c->write_wants_read && (events & NET_READABLE))) {
+            e = flush_queue(c, &end);
             if (e != 0) {
                 /* A peer that answered and then reset the connection (a refusal sent from a
                  * request's head) left its answer in the socket: hand it up before finishing.
                  * Plain TCP only: after a failed TLS write the session allows no more reads. */
-                const char *read_why;
-                if (c->ssl == NULL && (events & NET_READABLE))
-                    (void)read_input(c, &read_why);
+                struct net_io_end read_end;
+                if ((c->tp.flags & NET_TRANSPORT_READ_AFTER_WRITE_FAIL) &&
+                    (events & NET_READABLE))
+                    (void)read_input(c, &read_end);
                 break;
             }
         }
         if (events & NET_READABLE) {
-            e = read_input(c, &why);
+            e = read_input(c, &end);
             if (e != 0)
                 break;
         }
         /* Handlers may have queued responses: send them before sleeping again. */
-        if (c->state != CLOSED && c->wlen > 0)
-            e = flush_queue(c, &why);
+        if (c->state != CONN_CLOSED && c->wlen > 0)
+            e = flush_queue(c, &end);
         break;
-    case CLOSED:
+    case CONN_CLOSED:
         break;
     }
     if (e != 0)
-        finish(c, e < 0 ? 0 : e, why);
-    else if (c->state == OPEN || c->state == CLOSING)
+        finish(c, e < 0 ? 0 : e, end.why);
+    else if (c->state == CONN_OPEN || c->state == CONN_CLOSING)
         after_output(c);
     c->busy--;
     if (c->dead && c->busy == 0)
         conn_free(c);
 }
 
-static struct net_conn *conn_new(struct net_loop *loop, int fd, struct net_tls *tls,
-                                 const char *sni, const struct net_conn_opts *opts)
+/* A connection on fd with its transport attached, or NULL (out of memory). */
+static struct net_conn *conn_new(struct net_loop *loop, int fd,
+                                 const struct net_transport_setup *ts, const char *server_name,
+                                 const struct net_conn_opts *opts)
 {
     struct net_conn *c = calloc(1, sizeof(*c));
     if (c == NULL)
@@ -579,13 +545,9 @@ static struct net_conn *conn_new(struct net_loop *loop, int fd, struct net_tls *
     c->rbuf = malloc(c->rcap);
     if (c->rbuf == NULL)
         goto err;
-    if (tls != NULL) {
-        c->ssl = net_tls_session(tls, fd, sni);
-        if (c->ssl == NULL)
-            goto err;
-    }
+    if (ts->attach(&c->tp, ts, fd, server_name) != 0)
+        goto err;
     c->loop = loop;
-    c->fd = fd;
     c->reading = true;
     c->connect_timer.fn = connect_timeout;
     c->connect_timer.arg = c;
@@ -607,15 +569,30 @@ static void tune_socket(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* The transport set-up the older entry points' tls argument stands for. */
+static struct net_transport_setup setup_for(struct net_tls *tls)
+{
+    return tls != NULL ? net_transport_tls(tls) : net_transport_tcp();
+}
+
 int net_conn_connect(struct net_loop *loop, const struct sockaddr *sa, socklen_t salen,
                      struct net_tls *tls, const char *sni, const struct net_conn_handlers *h,
                      void *user, const struct net_conn_opts *opts, struct net_conn **out)
+{
+    struct net_transport_setup ts = setup_for(tls);
+    return net_conn_connect_via(loop, sa, salen, &ts, sni, h, user, opts, out);
+}
+
+int net_conn_connect_via(struct net_loop *loop, const struct sockaddr *sa, socklen_t salen,
+                         const struct net_transport_setup *ts, const char *server_name,
+                         const struct net_conn_handlers *h, void *user,
+                         const struct net_conn_opts *opts, struct net_conn **out)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return errno;
     tune_socket(fd);
-    struct net_conn *c = conn_new(loop, fd, tls, sni, opts);
+    struct net_conn *c = conn_new(loop, fd, ts, server_name, opts);
     int e = 0;
     if (c == NULL) {
         e = ENOMEM;
@@ -628,7 +605,7 @@ int net_conn_connect(struct net_loop *loop, const struct sockaddr *sa, socklen_t
         e = errno;
         goto err;
     }
-    c->state = CONNECTING;
+    c->state = CONN_CONNECTING;
     c->watched = 0;
     if ((e = net_loop_watch(loop, fd, NET_WRITABLE, io_ready, c)) != 0)
         goto err;
@@ -639,8 +616,8 @@ int net_conn_connect(struct net_loop *loop, const struct sockaddr *sa, socklen_t
     return 0;
 err:
     if (c != NULL) {
-        if (c->ssl != NULL)
-            SSL_free(c->ssl);
+        if (c->tp.ops->release != NULL)
+            c->tp.ops->release(&c->tp);
         conn_free(c);
     }
     close(fd);
@@ -650,10 +627,10 @@ err:
 void net_conn_close(struct net_conn *c, bool flush)
 {
     /* A flushing close can be made immediate, never the other way round. */
-    if (c->state == CLOSED || (c->state == CLOSING && flush))
+    if (c->state == CONN_CLOSED || (c->state == CONN_CLOSING && flush))
         return;
-    if (flush && c->state == OPEN && c->wlen > 0) {
-        c->state = CLOSING;
+    if (flush && c->state == CONN_OPEN && c->wlen > 0) {
+        c->state = CONN_CLOSING;
         c->reading = false;
         update_interest(c);
         return;
@@ -666,10 +643,10 @@ void net_conn_set_reading(struct net_conn *c, bool on)
     if (c->reading == on)
         return;
     c->reading = on;
-    if (c->state != OPEN)
+    if (c->state != CONN_OPEN)
         return;
     update_interest(c);
-    if (on && c->ssl != NULL && SSL_pending(c->ssl) > 0)
+    if (on && c->tp.ops->pending != NULL && c->tp.ops->pending(&c->tp) > 0)
         net_timer_start(c->loop, &c->resume_timer, 0);
 }
 
@@ -685,12 +662,12 @@ size_t net_conn_queued(const struct net_conn *c)
 
 bool net_conn_is_open(const struct net_conn *c)
 {
-    return c->state == OPEN;
+    return c->state == CONN_OPEN;
 }
 
 bool net_conn_is_tls(const struct net_conn *c)
 {
-    return c->ssl != NULL;
+    return (c->tp.flags & NET_TRANSPORT_ENCRYPTED) != 0;
 }
 
 void *net_conn_user(const struct net_conn *c)
@@ -825,25 +802,25 @@ static void accept_ready(struct net_loop *loop, int fd, unsigned events, void *a
             return; /* EAGAIN, or a listener paused for want of descriptors */
         }
         tune_socket(cfd);
-        struct net_conn *c = conn_new(loop, cfd, l->tls, NULL, &l->opts);
+        struct net_conn *c = conn_new(loop, cfd, &l->setup, NULL, &l->opts);
         if (c == NULL) {
             close(cfd);
             continue;
         }
         format_peer((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
-        c->state = l->tls != NULL ? HANDSHAKE : CONNECTING;
+        c->state = c->tp.ops->handshake != NULL ? CONN_HANDSHAKE : CONN_CONNECTING;
         c->connected_ns = net_now_ns();
         c->busy++; /* on_accept may close it: free only once we are done with it here */
         l->on_accept(l, c);
-        if (c->state != CLOSED && c->h == NULL) {
+        if (c->state != CONN_CLOSED && c->h == NULL) {
             /* The owner did not take it: refuse politely. */
             c->h = &no_handlers;
             finish(c, 0, "not accepted");
         }
-        if (c->state != CLOSED) {
+        if (c->state != CONN_CLOSED) {
             if (c->opts.connect_timeout_ns > 0)
                 net_timer_start(loop, &c->connect_timer, c->opts.connect_timeout_ns);
-            if (l->tls != NULL)
+            if (c->tp.ops->handshake != NULL)
                 handshake_step(c);
             else
                 become_open(c);
@@ -858,6 +835,15 @@ int net_listener_open(struct net_loop *loop, const struct sockaddr *sa, socklen_
                       struct net_tls *tls, net_accept_fn on_accept, void *user,
                       const struct net_conn_opts *opts, struct net_listener **out, char *err,
                       size_t errlen)
+{
+    struct net_transport_setup ts = setup_for(tls);
+    return net_listener_open_via(loop, sa, salen, &ts, on_accept, user, opts, out, err, errlen);
+}
+
+int net_listener_open_via(struct net_loop *loop, const struct sockaddr *sa, socklen_t salen,
+                          const struct net_transport_setup *ts, net_accept_fn on_accept,
+                          void *user, const struct net_conn_opts *opts,
+                          struct net_listener **out, char *err, size_t errlen)
 {
     char where[80];
     format_peer(sa, where, sizeof(where));
@@ -891,7 +877,7 @@ int net_listener_open(struct net_loop *loop, const struct sockaddr *sa, socklen_
     l->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                  : ((struct sockaddr_in *)&bound)->sin_port);
     l->loop = loop;
-    l->tls = tls;
+    l->setup = *ts;
     l->on_accept = on_accept;
     l->user = user;
     if (opts != NULL)

@@ -1,17 +1,27 @@
 /*
- * conn.h - non-blocking TCP and TLS connections and listeners on a net_loop.
+ * conn.h - non-blocking TCP and TLS connections and listeners on a net_loop: the main header
+ * of src/net/.
+ *
+ * The layer's contract. src/net/ moves bytes and knows nothing of what they mean (no MSRP,
+ * no include from msrp/ or above). The protocol above calls in: it opens connections
+ * (net_conn_connect) or listeners (net_listener_open), sends iovecs (net_conn_send), and
+ * closes; the layer calls back with bytes in (on_data), readiness (on_open), room to write
+ * again (on_drain) and the end (on_close), all from the loop (loop.h: the loop, timers).
+ * What the bytes travel through (TCP, TLS, later more) is a transport (transport.h) chosen at
+ * set-up; the protocol above never sees it. tls.h makes the TLS contexts. Errors are errno
+ * values with a short reason; nothing here exits or prints.
  *
  * A connection owns a read buffer that feeds its on_data handler and a write queue drained
- * with writev (TCP) or SSL_write (TLS). Sending writes through at once when nothing is queued
- * and copies only what the socket did not take, so callers may pass bodies they free right
- * after the call. Sends from the connection's own callbacks, or from another connection's
- * during the loop's I/O callbacks, are copied and leave in one write when the callback
- * returns or once the pass's callbacks are done. Backpressure: above opts.write_high queued
- * bytes the connection is congested (producers should stop); on_drain says when it fell
- * below opts.write_low again;
- * beyond opts.write_cap net_conn_send() refuses with ENOBUFS. Each wake-up reads at most
- * opts.reads_per_wakeup times so one fast peer cannot starve the others (decrypted TLS bytes
- * still pending in OpenSSL are always drained).
+ * through its transport (writev on TCP, SSL_write on TLS). Sending writes through at once
+ * when nothing is queued and copies only what the socket did not take, so callers may pass
+ * bodies they free right after the call. Sends from the connection's own callbacks, or from
+ * another connection's during the loop's I/O callbacks, are copied and leave in one write
+ * when the callback returns or once the pass's callbacks are done. Backpressure: above
+ * opts.write_high queued bytes the connection is congested (producers should stop); on_drain
+ * says when it fell below opts.write_low again; beyond opts.write_cap net_conn_send() refuses
+ * with ENOBUFS. Each wake-up reads at most opts.reads_per_wakeup times so one fast peer
+ * cannot starve the others (bytes the transport already holds, such as decrypted TLS bytes
+ * still pending in OpenSSL, are always drained).
  *
  * Lifetime: on_close is called exactly once, with the reason; the connection is freed right
  * after it returns, so a handler must drop its pointer there. Closing from inside one of the
@@ -33,6 +43,7 @@
 
 struct net_conn;
 struct net_listener;
+struct net_transport_setup; /* transport.h */
 
 struct net_conn_handlers {
     /* The connection is usable: TCP connected (or accepted) and any TLS handshake done. */
@@ -69,6 +80,17 @@ void net_conn_opts_default(struct net_conn_opts *o);
 int net_conn_connect(struct net_loop *loop, const struct sockaddr *sa, socklen_t salen,
                      struct net_tls *tls, const char *sni, const struct net_conn_handlers *h,
                      void *user, const struct net_conn_opts *opts, struct net_conn **out);
+
+/*
+ * The same over any transport (transport.h): ts says how to make it (net_transport_tcp(),
+ * net_transport_tls(tls), or another); server_name is what the transport sends as the name of
+ * the server (TLS SNI; may be NULL). ts is copied: it need not outlive the call, but what its
+ * arg points at must outlive the connection.
+ */
+int net_conn_connect_via(struct net_loop *loop, const struct sockaddr *sa, socklen_t salen,
+                         const struct net_transport_setup *ts, const char *server_name,
+                         const struct net_conn_handlers *h, void *user,
+                         const struct net_conn_opts *opts, struct net_conn **out);
 
 /*
  * Queues iov for sending (see the header comment). Returns 0, EPIPE once the connection is
@@ -113,6 +135,11 @@ int net_listener_open(struct net_loop *loop, const struct sockaddr *sa, socklen_
                       struct net_tls *tls, net_accept_fn on_accept, void *user,
                       const struct net_conn_opts *opts, struct net_listener **out, char *err,
                       size_t errlen);
+/* The same over any transport, made for each accepted connection as ts says (copied). */
+int net_listener_open_via(struct net_loop *loop, const struct sockaddr *sa, socklen_t salen,
+                          const struct net_transport_setup *ts, net_accept_fn on_accept,
+                          void *user, const struct net_conn_opts *opts,
+                          struct net_listener **out, char *err, size_t errlen);
 void net_listener_close(struct net_listener *l);
 
 /*

@@ -1,6 +1,9 @@
 /*
  * loop.c - the epoll event loop and its timer heap (contract in loop.h).
  *
+ * Owns the epoll set, the fd table and the timer heap. It may not know what is behind an fd
+ * (connections and listeners are conn.c's), nor read, write or close one it did not make.
+ *
  * I/O: level-triggered epoll over an fd-indexed table of (fn, arg, interest). Each epoll
  * registration carries the fd and the slot's generation in epoll_event.data, so an event that
  * epoll_wait() returned for a registration that a callback has since forgotten (and perhaps

@@ -2,6 +2,11 @@
  * tls.c - OpenSSL contexts for msrps (RFC 4975 sections 5.4 and 14.2), and self-signed
  * certificates.
  *
+ * Owns the SSL_CTX of each role and the per-connection SSL objects' set-up (names to send and
+ * verify); what a connection then does with its SSL object (handshake, reads, writes, close)
+ * belongs to the TLS transport (transport_tls.c). It may not touch sockets, loops or
+ * connections.
+ *
  * Every context is made for non-blocking sockets driven by an event loop: partial writes are
  * enabled and a retried write may come from a moved buffer, because the connection code
  * writes straight out of its output queue, which compacts between retries. Set-up functions

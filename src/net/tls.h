@@ -4,8 +4,9 @@
  * A net_tls wraps an SSL_CTX for one role: a server with its certificate and key, or a client
  * with an optional CA file to verify servers against. Connections get an SSL object bound to
  * their non-blocking socket from net_tls_session(); the handshake and I/O are driven by the
- * connection code (conn.c). Set-up functions fill a caller's error buffer with OpenSSL's
- * reason, naming the file involved (redis anet.c style), and return 0 or an errno value.
+ * TLS transport (transport_tls.c) under the connection code (conn.c). Set-up functions fill
+ * a caller's error buffer with OpenSSL's reason, naming the file involved (redis anet.c
+ * style), and return 0 or an errno value.
  *
  * Thread safety: a net_tls may be shared by threads once created (SSL_CTX is); SSL objects
  * belong to one connection.
