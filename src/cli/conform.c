@@ -8,6 +8,11 @@
  * SHOULD, info for a MAY or a sentence without a keyword. The exit code counts fails only,
  * unless --strict, which counts non-strict too; info never counts. --coverage prints the
  * requirements list against the cases (src/conform/coverage.c) and runs nothing.
+ *
+ * Owns: the command line (options, case files found and selected, the password file), the
+ * order the cases run in, the messages on standard error and the exit code. May not touch: how
+ * a case runs (src/conform/exec.c and its parts) or how results are written (TAP, JUnit, JSON
+ * and the case lines are src/conform/results.c); it holds no protocol or report logic.
  */
 #include <dirent.h>
 #include <errno.h>

@@ -9,6 +9,13 @@
  * directory is never reused, and one whose report is not whole holds a PARTIAL file.
  * report_read_run reads a run directory back (compare, merge).
  *
+ * The contract of src/report/, a bottom layer: it opens no socket and starts no thread, and
+ * includes nothing from wire/, net/, msrp/, load/, conform/ or cli/; what it must know of the
+ * layers above (the names of the session end kinds, the version) is passed in. Its headers are
+ * this one, stats.h, histogram.h, jsonw.h and merge.h (several runs into one report). A call
+ * returns 0 or an errno value (or a status) with a message in err and never exits; text goes
+ * only to the stream or directory the caller names.
+ *
  * Thread safety: none needed; every function works on its arguments only.
  */
 #ifndef MSRPLOAD_REPORT_REPORT_H
