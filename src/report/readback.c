@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,79 @@ enum hist_key { HK_UNIT, HK_LOWEST, HK_HIGHEST, HK_SIGFIGS, HK_TOTAL, HK_MIN, HK
 static const char *hist_keys[HK__COUNT] = {"unit", "lowest", "highest", "sigfigs",
                                             "total", "min", "max", "overflow"};
 
+/* "line N: " and the complaint, into err. */
+static void line_error(char *err, size_t errlen, unsigned lineno, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void line_error(char *err, size_t errlen, unsigned lineno, const char *fmt, ...)
+{
+    int n = snprintf(err, errlen, "line %u: ", lineno);
+    if (n >= 0 && (size_t)n < errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+}
+
+/* The bucket lines of a .hist file read so far. */
+struct hist_buckets {
+    uint64_t n, seen, sum, prev;
+};
+
+/* One "value count" line (line lineno): checked against the header (val) and the lines before
+ * it, then recorded into h. False with the complaint in err. */
+static bool hist_read_bucket(struct histogram *h, const uint64_t val[HK__COUNT],
+                             struct hist_buckets *b, const char *value, const char *count,
+                             unsigned lineno, char *err, size_t errlen)
+{
+#define BUCKET_FAIL(...)                                                                          \
+    do {                                                                                          \
+        line_error(err, errlen, lineno, __VA_ARGS__);                                             \
+        return false;                                                                             \
+    } while (0)
+    uint64_t v, c;
+    if (!parse_u64(value, &v) || !parse_u64(count, &c))
+        BUCKET_FAIL("expected \"value count\", got '%s %s'", value, count);
+    if (v > h->highest)
+        BUCKET_FAIL("value %llu above highest %llu", (unsigned long long)v,
+                    (unsigned long long)h->highest);
+    if (histogram_lowest_equivalent(h, v) != v)
+        BUCKET_FAIL("%llu is not the lowest value of a bucket (that is %llu)",
+                    (unsigned long long)v, (unsigned long long)histogram_lowest_equivalent(h, v));
+    if (b->seen > 0 && v <= b->prev)
+        BUCKET_FAIL("value %llu not above the previous one", (unsigned long long)v);
+    if (c == 0 || b->sum + c < b->sum)
+        BUCKET_FAIL("count %llu", (unsigned long long)c);
+    uint64_t mn = val[HK_MIN], mx = val[HK_MAX];
+    bool first = b->seen == 0, last = b->seen + 1 == b->n;
+    if (first && histogram_lowest_equivalent(h, mn) != v)
+        BUCKET_FAIL("min %llu is not in the first bucket (%llu)", (unsigned long long)mn,
+                    (unsigned long long)v);
+    if (last && histogram_lowest_equivalent(h, mx) != v)
+        BUCKET_FAIL("max %llu is not in the last bucket (%llu)", (unsigned long long)mx,
+                    (unsigned long long)v);
+    /*
+     * The first bucket's values are counted at min and the last bucket's at max: the same
+     * buckets, and the histogram's exact extremes come back as they were written.
+     */
+    if (first && last) {
+        if (c == 1 && mn != mx)
+            BUCKET_FAIL("one value, but min %llu and max %llu differ", (unsigned long long)mn,
+                        (unsigned long long)mx);
+        histogram_record_n(h, mn, 1);
+        histogram_record_n(h, mx, c - 1);
+    } else {
+        histogram_record_n(h, first ? mn : last ? mx : v, c);
+    }
+    b->sum += c;
+    b->prev = v;
+    if (++b->seen == b->n && b->sum != val[HK_TOTAL])
+        BUCKET_FAIL("the counts add up to %llu, total says %llu", (unsigned long long)b->sum,
+                    (unsigned long long)val[HK_TOTAL]);
+    return true;
+#undef BUCKET_FAIL
+}
+
 int report_read_hist(FILE *f, struct histogram *h, char unit[16], char *err, size_t errlen)
 {
     memset(h, 0, sizeof(*h));
@@ -82,14 +156,12 @@ int report_read_hist(FILE *f, struct histogram *h, char unit[16], char *err, siz
     uint64_t val[HK__COUNT] = {0};
     bool have[HK__COUNT] = {false};
     char unit_buf[16] = "";
-    uint64_t nbuckets = 0, seen = 0, sum = 0, prev = 0;
+    struct hist_buckets b = {0};
     enum { S_MAGIC, S_HEAD, S_BUCKETS, S_END, S_DONE } state = S_MAGIC;
     int e = EINVAL;
 #define FAIL(...)                                                                                 \
     do {                                                                                          \
-        int n_ = snprintf(err, errlen, "line %u: ", lineno);                                      \
-        if (n_ >= 0 && (size_t)n_ < errlen)                                                       \
-            snprintf(err + n_, errlen - (size_t)n_, __VA_ARGS__);                                 \
+        line_error(err, errlen, lineno, __VA_ARGS__);                                             \
         goto out;                                                                                 \
     } while (0)
     ssize_t n;
@@ -111,7 +183,7 @@ int report_read_hist(FILE *f, struct histogram *h, char unit[16], char *err, siz
         char *sp = strchr(line, ' ');
         if (state == S_END) {
             if (strcmp(line, "end") != 0)
-                FAIL("expected \"end\" after %llu buckets", (unsigned long long)nbuckets);
+                FAIL("expected \"end\" after %llu buckets", (unsigned long long)b.n);
             state = S_DONE;
             continue;
         }
@@ -124,7 +196,7 @@ int report_read_hist(FILE *f, struct histogram *h, char unit[16], char *err, siz
                 for (int k = 0; k < HK__COUNT; k++)
                     if (!have[k])
                         FAIL("\"buckets\" before \"%s\"", hist_keys[k]);
-                if (!parse_u64(arg, &nbuckets))
+                if (!parse_u64(arg, &b.n))
                     FAIL("buckets: not a count: '%s'", arg);
                 int ie = val[HK_SIGFIGS] > 5 ? EINVAL
                                              : histogram_init(h, val[HK_LOWEST], val[HK_HIGHEST],
@@ -138,9 +210,8 @@ int report_read_hist(FILE *f, struct histogram *h, char unit[16], char *err, siz
                          (unsigned long long)val[HK_LOWEST], (unsigned long long)val[HK_HIGHEST],
                          (unsigned long long)val[HK_SIGFIGS]);
                 uint64_t total = val[HK_TOTAL], mn = val[HK_MIN], mx = val[HK_MAX];
-                if (nbuckets > h->counts_len || (total == 0) != (nbuckets == 0) ||
-                    nbuckets > total)
-                    FAIL("%llu buckets for %llu values", (unsigned long long)nbuckets,
+                if (b.n > h->counts_len || (total == 0) != (b.n == 0) || b.n > total)
+                    FAIL("%llu buckets for %llu values", (unsigned long long)b.n,
                          (unsigned long long)total);
                 if (total == 0 ? (mn != 0 || mx != 0) : (mn > mx || mx > h->highest))
                     FAIL("min %llu and max %llu do not fit %llu values up to %llu",
@@ -151,7 +222,7 @@ int report_read_hist(FILE *f, struct histogram *h, char unit[16], char *err, siz
                         FAIL("overflow with a range that covers every value");
                     histogram_record_n(h, h->highest + 1, val[HK_OVERFLOW]);
                 }
-                state = nbuckets > 0 ? S_BUCKETS : S_END;
+                state = b.n > 0 ? S_BUCKETS : S_END;
                 continue;
             }
             int k = 0;
@@ -172,48 +243,10 @@ int report_read_hist(FILE *f, struct histogram *h, char unit[16], char *err, siz
             continue;
         }
         /* S_BUCKETS: "value count". */
-        uint64_t v, c;
-        if (!parse_u64(line, &v) || !parse_u64(arg, &c))
-            FAIL("expected \"value count\", got '%s %s'", line, arg);
-        if (v > h->highest)
-            FAIL("value %llu above highest %llu", (unsigned long long)v,
-                 (unsigned long long)h->highest);
-        if (histogram_lowest_equivalent(h, v) != v)
-            FAIL("%llu is not the lowest value of a bucket (that is %llu)", (unsigned long long)v,
-                 (unsigned long long)histogram_lowest_equivalent(h, v));
-        if (seen > 0 && v <= prev)
-            FAIL("value %llu not above the previous one", (unsigned long long)v);
-        if (c == 0 || sum + c < sum)
-            FAIL("count %llu", (unsigned long long)c);
-        uint64_t mn = val[HK_MIN], mx = val[HK_MAX];
-        bool first = seen == 0, last = seen + 1 == nbuckets;
-        if (first && histogram_lowest_equivalent(h, mn) != v)
-            FAIL("min %llu is not in the first bucket (%llu)", (unsigned long long)mn,
-                 (unsigned long long)v);
-        if (last && histogram_lowest_equivalent(h, mx) != v)
-            FAIL("max %llu is not in the last bucket (%llu)", (unsigned long long)mx,
-                 (unsigned long long)v);
-        /*
-         * The first bucket's values are counted at min and the last bucket's at max: the same
-         * buckets, and the histogram's exact extremes come back as they were written.
-         */
-        if (first && last) {
-            if (c == 1 && mn != mx)
-                FAIL("one value, but min %llu and max %llu differ", (unsigned long long)mn,
-                     (unsigned long long)mx);
-            histogram_record_n(h, mn, 1);
-            histogram_record_n(h, mx, c - 1);
-        } else {
-            histogram_record_n(h, first ? mn : last ? mx : v, c);
-        }
-        sum += c;
-        prev = v;
-        if (++seen == nbuckets) {
-            if (sum != val[HK_TOTAL])
-                FAIL("the counts add up to %llu, total says %llu", (unsigned long long)sum,
-                     (unsigned long long)val[HK_TOTAL]);
+        if (!hist_read_bucket(h, val, &b, line, arg, lineno, err, errlen))
+            goto out;
+        if (b.seen == b.n)
             state = S_END;
-        }
     }
     if (ferror(f)) {
         e = EIO;
