@@ -58,6 +58,51 @@ static int run(const char *cmd)
     return WEXITSTATUS(st);
 }
 
+/* What one conform run printed, and its exit code. */
+struct conform_output {
+    struct tmp t; /* the run's folder: out.txt, and the files arguments name under {dir} */
+    int rc;
+    char *out;    /* conform's standard output and error */
+};
+
+/* Runs `msrpload conform ARGS --target 'msrp://127.0.0.1:PORT/s1;tcp'`, each argument quoted
+ * for the shell, a leading "{dir}" in one replaced by the run's folder. */
+static void run_conform_at(uint16_t port, const char *const *args, struct conform_output *o)
+{
+    tmp_make(&o->t);
+    char cmd[2048], path[128];
+    size_t n = (size_t)snprintf(cmd, sizeof cmd, "%s conform", msrpload_binary());
+    for (size_t i = 0; args[i] != NULL; i++) {
+        bool in_dir = strncmp(args[i], "{dir}", 5) == 0;
+        n += (size_t)snprintf(cmd + n, sizeof cmd - n, " '%s%s'", in_dir ? o->t.dir : "",
+                              args[i] + (in_dir ? 5 : 0));
+        ck_assert_int_lt(n, sizeof cmd);
+    }
+    snprintf(path, sizeof path, "%s/out.txt", o->t.dir);
+    n += (size_t)snprintf(cmd + n, sizeof cmd - n,
+                          " --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1", (unsigned)port, path);
+    ck_assert_int_lt(n, sizeof cmd);
+    o->rc = run(cmd);
+    o->out = read_text(path);
+}
+
+/* run_conform_at against a serve of start_serve's (violate may be NULL), started and stopped
+ * around it. */
+static void run_conform_against_serve(const char *violate, const char *const *args,
+                                      struct conform_output *o)
+{
+    struct test_serve sv;
+    start_serve(&sv, violate);
+    run_conform_at(sv.port, args, o);
+    test_serve_stop(&sv);
+}
+
+static void conform_output_free(struct conform_output *o)
+{
+    free(o->out);
+    tmp_remove(&o->t);
+}
+
 /* Every case file of the suite, loaded; the caller frees them with free_cases(). */
 struct case_list {
     struct scenario *sc; /* 128 of them */
@@ -98,34 +143,24 @@ static const char *unmet_word(const struct scenario_case *k)
 
 START_TEST(test_all_pass_against_serve)
 {
-    struct test_serve sv;
-    start_serve(&sv, NULL);
-    struct tmp t;
-    tmp_make(&t);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "%s conform --strict --refused-type " REFUSED_TYPE
-             " --target 'msrp://127.0.0.1:%u/s1;tcp' --junit %s/j.xml "
-             "--json %s/r.json --tap > %s/out.tap",
-             msrpload_binary(), (unsigned)sv.port, t.dir, t.dir, t.dir);
-    int rc = run(cmd);
-    test_serve_stop(&sv);
+    static const char *const args[] = {"--strict", "--refused-type", REFUSED_TYPE,   "--junit",
+                                       "{dir}/j.xml", "--json",      "{dir}/r.json", "--tap",
+                                       NULL};
+    struct conform_output o;
+    run_conform_against_serve(NULL, args, &o);
+    if (o.rc != 0)
+        fprintf(stderr, "%s\n", o.out);
+    ck_assert_int_eq(o.rc, 0);
+    ck_assert(strstr(o.out, "TAP version 13") != NULL);
+    ck_assert(strstr(o.out, "not ok") == NULL);
+    ck_assert(strstr(o.out, "ok 1 - 4975-") != NULL);
     char path[128];
-    snprintf(path, sizeof path, "%s/out.tap", t.dir);
-    char *tap = read_text(path);
-    if (rc != 0)
-        fprintf(stderr, "%s\n", tap);
-    ck_assert_int_eq(rc, 0);
-    ck_assert(strstr(tap, "TAP version 13") != NULL);
-    ck_assert(strstr(tap, "not ok") == NULL);
-    ck_assert(strstr(tap, "ok 1 - 4975-") != NULL);
-    free(tap);
-    snprintf(path, sizeof path, "%s/j.xml", t.dir);
+    snprintf(path, sizeof path, "%s/j.xml", o.t.dir);
     char *xml = read_text(path);
     ck_assert(strstr(xml, "<testsuite name=\"RFC 4975-7.2\"") != NULL);
     ck_assert(strstr(xml, "<failure") == NULL);
     free(xml);
-    tmp_remove(&t);
+    conform_output_free(&o);
 }
 END_TEST
 
@@ -134,26 +169,16 @@ END_TEST
  * cases before the fix took the first REPORT and wanted it to cover 1-N/N, and failed three. */
 START_TEST(test_all_pass_against_per_chunk_reports)
 {
-    struct test_serve sv;
-    start_serve(&sv, "per-chunk-reports");
-    struct tmp t;
-    tmp_make(&t);
-    char cmd[1024], path[128];
-    snprintf(path, sizeof path, "%s/out.txt", t.dir);
-    snprintf(cmd, sizeof cmd,
-             "%s conform --strict --refused-type " REFUSED_TYPE
-             " --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1",
-             msrpload_binary(), (unsigned)sv.port, path);
-    int rc = run(cmd);
-    test_serve_stop(&sv);
-    char *out = read_text(path);
-    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    static const char *const args[] = {"--strict", "--refused-type", REFUSED_TYPE, NULL};
+    struct conform_output o;
+    run_conform_against_serve("per-chunk-reports", args, &o);
+    const char *out = o.out;
+    ck_assert_msg(o.rc == 0, "exit %d:\n%s", o.rc, out);
     ck_assert_msg(strstr(out, "pass  4975-7.3.1/out-of-order-chunks") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "pass  4975-7.1.3/overlapping-chunks-reported") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "pass  4975-7.1.3/chunked-message-reported") != NULL, "%s", out);
     ck_assert(strstr(out, "\nfail  ") == NULL && strstr(out, "\ninfo  ") == NULL);
-    free(out);
-    tmp_remove(&t);
+    conform_output_free(&o);
 }
 END_TEST
 
@@ -163,23 +188,16 @@ END_TEST
 START_TEST(test_all_pass_against_alt)
 {
     struct test_serve sv;
-    const char *args[] = {"--session-id", "s1", "--alt", NULL};
-    test_serve_start(&sv, args);
-    struct tmp t;
-    tmp_make(&t);
-    char cmd[1024], path[128];
-    snprintf(path, sizeof path, "%s/out.txt", t.dir);
-    snprintf(cmd, sizeof cmd,
-             "%s conform --strict --delivery all --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1",
-             msrpload_binary(), (unsigned)sv.port, path);
-    int rc = run(cmd);
+    const char *serve_args[] = {"--session-id", "s1", "--alt", NULL};
+    static const char *const args[] = {"--strict", "--delivery", "all", NULL};
+    test_serve_start(&sv, serve_args);
+    struct conform_output o;
+    run_conform_at(sv.port, args, &o);
     test_serve_stop(&sv);
-    char *out = read_text(path);
-    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
-    ck_assert_msg(strstr(out, "0 failed, 0 non-strict, 0 info, 0 unobservable") != NULL, "%s",
-                  out);
-    free(out);
-    tmp_remove(&t);
+    ck_assert_msg(o.rc == 0, "exit %d:\n%s", o.rc, o.out);
+    ck_assert_msg(strstr(o.out, "0 failed, 0 non-strict, 0 info, 0 unobservable") != NULL, "%s",
+                  o.out);
+    conform_output_free(&o);
 }
 END_TEST
 
@@ -188,24 +206,14 @@ END_TEST
  * verdicts differ. Against serve every case passes in every pattern. */
 START_TEST(test_all_pass_in_every_delivery)
 {
-    struct test_serve sv;
-    start_serve(&sv, NULL);
-    struct tmp t;
-    tmp_make(&t);
-    char cmd[1024], path[128];
-    snprintf(path, sizeof path, "%s/out.txt", t.dir);
-    snprintf(cmd, sizeof cmd,
-             "%s conform --strict --delivery all --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1",
-             msrpload_binary(), (unsigned)sv.port, path);
-    int rc = run(cmd);
-    test_serve_stop(&sv);
-    char *out = read_text(path);
-    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
-    ck_assert_msg(strstr(out, "0 failed, 0 non-strict, 0 info, 0 unobservable") != NULL &&
-                      strstr(out, "; delivery all") != NULL,
-                  "%s", out);
-    free(out);
-    tmp_remove(&t);
+    static const char *const args[] = {"--strict", "--delivery", "all", NULL};
+    struct conform_output o;
+    run_conform_against_serve(NULL, args, &o);
+    ck_assert_msg(o.rc == 0, "exit %d:\n%s", o.rc, o.out);
+    ck_assert_msg(strstr(o.out, "0 failed, 0 non-strict, 0 info, 0 unobservable") != NULL &&
+                      strstr(o.out, "; delivery all") != NULL,
+                  "%s", o.out);
+    conform_output_free(&o);
 }
 END_TEST
 
@@ -216,28 +224,22 @@ START_TEST(test_delivery_all_fails_differing_verdicts)
 {
     struct test_serve sv;
     start_serve(&sv, "whole-reads");
-    struct tmp t;
-    tmp_make(&t);
-    char cmd[1024], path[128];
-    snprintf(path, sizeof path, "%s/out.txt", t.dir);
-    const char *fmt = "%s conform --delivery %s --case 4975-7.2/response-tid "
-                      "--target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1";
-    snprintf(cmd, sizeof cmd, fmt, msrpload_binary(), "whole", (unsigned)sv.port, path);
-    int rc = run(cmd);
-    char *out = read_text(path);
-    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
-    free(out);
-    snprintf(cmd, sizeof cmd, fmt, msrpload_binary(), "all", (unsigned)sv.port, path);
-    rc = run(cmd);
+    static const char *const whole[] = {"--delivery", "whole", "--case", "4975-7.2/response-tid",
+                                        NULL};
+    static const char *const all[] = {"--delivery", "all", "--case", "4975-7.2/response-tid",
+                                      NULL};
+    struct conform_output o;
+    run_conform_at(sv.port, whole, &o);
+    ck_assert_msg(o.rc == 0, "exit %d:\n%s", o.rc, o.out);
+    conform_output_free(&o);
+    run_conform_at(sv.port, all, &o);
     test_serve_stop(&sv);
-    out = read_text(path);
-    ck_assert_msg(rc == 1, "exit %d:\n%s", rc, out);
-    ck_assert_msg(strstr(out, "fail  4975-7.2/response-tid") != NULL &&
-                      strstr(out, "the verdict depends on how the bytes are cut into writes "
-                                  "(whole: pass, bytes: fail)") != NULL,
-                  "%s", out);
-    free(out);
-    tmp_remove(&t);
+    ck_assert_msg(o.rc == 1, "exit %d:\n%s", o.rc, o.out);
+    ck_assert_msg(strstr(o.out, "fail  4975-7.2/response-tid") != NULL &&
+                      strstr(o.out, "the verdict depends on how the bytes are cut into writes "
+                                    "(whole: pass, bytes: fail)") != NULL,
+                  "%s", o.out);
+    conform_output_free(&o);
 }
 END_TEST
 
@@ -247,42 +249,24 @@ START_TEST(test_unobservable_verdict)
 {
     struct tmp t;
     tmp_make(&t);
-    char cmd[1024], path[160];
+    char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "sed 's/\"unobservable_if\": \\[/\"unobservable_if\": [200, /' "
              "scenarios/conformance/4975-7.1.1_large-chunk-received.json > %s/case.json && "
              "grep -q '\"unobservable_if\": \\[200, ' %s/case.json",
              t.dir, t.dir);
     ck_assert_int_eq(run(cmd), 0);
-    struct test_serve sv;
-    start_serve(&sv, NULL);
-    snprintf(path, sizeof path, "%s/out.txt", t.dir);
-    snprintf(cmd, sizeof cmd,
-             "%s conform --strict --cases %s --target 'msrp://127.0.0.1:%u/s1;tcp' --tap "
-             "> %s 2>&1",
-             msrpload_binary(), t.dir, (unsigned)sv.port, path);
-    int rc = run(cmd);
-    test_serve_stop(&sv);
-    char *out = read_text(path);
-    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
-    ck_assert_msg(strstr(out, "ok 1 - 4975-7.1.1/large-chunk-received # SKIP unobservable: "
-                              "the message's outcome is 200") != NULL,
-                  "%s", out);
-    free(out);
+    const char *args[] = {"--strict", "--cases", t.dir, "--tap", NULL};
+    struct conform_output o;
+    run_conform_against_serve(NULL, args, &o);
+    ck_assert_msg(o.rc == 0, "exit %d:\n%s", o.rc, o.out);
+    ck_assert_msg(strstr(o.out, "ok 1 - 4975-7.1.1/large-chunk-received # SKIP unobservable: "
+                                "the message's outcome is 200") != NULL,
+                  "%s", o.out);
+    conform_output_free(&o);
     tmp_remove(&t);
 }
 END_TEST
-
-/* Runs one case with --strict, output in path; returns the exit code. */
-static int conform_target_case(uint16_t port, const char *id, const char *path)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "%s conform --strict --refused-type " REFUSED_TYPE
-             " --target 'msrp://127.0.0.1:%u/s1;tcp' --case '%s' > %s 2>&1",
-             msrpload_binary(), (unsigned)port, id, path);
-    return run(cmd);
-}
 
 /* Every target case, against the wrong peer made for it, reports what its level calls for:
  * fail (exit 1), non-strict (exit 1 under --strict) or info (exit 0). */
@@ -290,31 +274,24 @@ START_TEST(test_each_case_fails_against_its_wrong_peer)
 {
     struct case_list cl;
     load_all_cases(&cl);
-    struct tmp t;
-    tmp_make(&t);
-    char path[128];
-    snprintf(path, sizeof path, "%s/out.txt", t.dir);
     int checked = 0;
     for (size_t i = 0; i < cl.n; i++) {
         const struct scenario_case *k = cl.sc[i].kase;
         if (k->needs != CASE_TARGET)
             continue;
         ck_assert_msg(k->wrong_peer[0] != '\0', "%s has no wrong_peer", k->id);
-        struct test_serve sv;
-        start_serve(&sv, k->wrong_peer);
-        int rc = conform_target_case(sv.port, k->id, path);
-        test_serve_stop(&sv);
-        char *out = read_text(path);
+        const char *args[] = {"--strict", "--refused-type", REFUSED_TYPE, "--case", k->id, NULL};
+        struct conform_output o;
+        run_conform_against_serve(k->wrong_peer, args, &o);
         char want[160];
         snprintf(want, sizeof want, "%s  %s", unmet_word(k), k->id);
-        ck_assert_msg(strstr(out, want) != NULL && rc == (k->level <= CASE_SHOULD ? 1 : 0),
-                      "%s: exit %d against serve --violate %s, expected \"%s\":\n%s", k->id, rc,
-                      k->wrong_peer, want, out);
-        free(out);
+        ck_assert_msg(strstr(o.out, want) != NULL && o.rc == (k->level <= CASE_SHOULD ? 1 : 0),
+                      "%s: exit %d against serve --violate %s, expected \"%s\":\n%s", k->id,
+                      o.rc, k->wrong_peer, want, o.out);
+        conform_output_free(&o);
         checked++;
     }
     free_cases(&cl);
-    tmp_remove(&t);
     ck_assert_int_ge(checked, 23);
 }
 END_TEST
@@ -445,28 +422,19 @@ START_TEST(test_refused_type_needed)
 {
     struct test_serve sv;
     start_serve(&sv, NULL);
-    struct tmp t;
-    tmp_make(&t);
-    char cmd[1024], path[160];
-    snprintf(path, sizeof path, "%s/out.txt", t.dir);
-    snprintf(cmd, sizeof cmd,
-             "%s conform --strict --target 'msrp://127.0.0.1:%u/s1;tcp' "
-             "--case 4975-7.3.1/415-unsupported-type > %s 2>&1",
-             msrpload_binary(), (unsigned)sv.port, path);
-    int rc = run(cmd);
-    snprintf(cmd, sizeof cmd,
-             "%s conform --refused-type 'image/x y' --target 'msrp://127.0.0.1:%u/s1;tcp' "
-             ">/dev/null 2>&1",
-             msrpload_binary(), (unsigned)sv.port);
-    int bad = run(cmd);
+    static const char *const args[] = {"--strict", "--case", "4975-7.3.1/415-unsupported-type",
+                                       NULL};
+    static const char *const bad_type[] = {"--refused-type", "image/x y", NULL};
+    struct conform_output o, bad;
+    run_conform_at(sv.port, args, &o);
+    run_conform_at(sv.port, bad_type, &bad);
     test_serve_stop(&sv);
-    char *out = read_text(path);
-    ck_assert_msg(rc == 0 && strstr(out, "skip  4975-7.3.1/415-unsupported-type: needs a media "
-                                         "type the target is known not to take") != NULL,
-                  "exit %d:\n%s", rc, out);
-    ck_assert_int_eq(bad, 2);
-    free(out);
-    tmp_remove(&t);
+    ck_assert_msg(o.rc == 0 && strstr(o.out, "skip  4975-7.3.1/415-unsupported-type: needs a "
+                                             "media type the target is known not to take") != NULL,
+                  "exit %d:\n%s", o.rc, o.out);
+    ck_assert_int_eq(bad.rc, 2);
+    conform_output_free(&o);
+    conform_output_free(&bad);
 }
 END_TEST
 
@@ -474,26 +442,16 @@ END_TEST
  * another case the breach is a note in the wire record and that case keeps its own verdict. */
 START_TEST(test_frame_rule_only_fails_its_cases)
 {
-    struct test_serve sv;
-    start_serve(&sv, "uri-no-tcp");
-    struct tmp t;
-    tmp_make(&t);
-    char cmd[1024], path[160];
-    snprintf(path, sizeof path, "%s/out.txt", t.dir);
-    snprintf(cmd, sizeof cmd,
-             "%s conform --strict --verbose --target 'msrp://127.0.0.1:%u/s1;tcp' "
-             "--case 4975-7.2/response-tid > %s 2>&1",
-             msrpload_binary(), (unsigned)sv.port, path);
-    int rc = run(cmd);
-    test_serve_stop(&sv);
-    char *out = read_text(path);
-    ck_assert_msg(rc == 0 && strstr(out, "pass  4975-7.2/response-tid") != NULL &&
-                      strstr(out, "# rule broken, not what this case checks: the response") !=
+    static const char *const args[] = {"--strict", "--verbose", "--case", "4975-7.2/response-tid",
+                                       NULL};
+    struct conform_output o;
+    run_conform_against_serve("uri-no-tcp", args, &o);
+    ck_assert_msg(o.rc == 0 && strstr(o.out, "pass  4975-7.2/response-tid") != NULL &&
+                      strstr(o.out, "# rule broken, not what this case checks: the response") !=
                           NULL &&
-                      strstr(out, "(4975-6/tcp-transport-parameter)") != NULL,
-                  "exit %d:\n%s", rc, out);
-    free(out);
-    tmp_remove(&t);
+                      strstr(o.out, "(4975-6/tcp-transport-parameter)") != NULL,
+                  "exit %d:\n%s", o.rc, o.out);
+    conform_output_free(&o);
 }
 END_TEST
 
@@ -534,26 +492,18 @@ START_TEST(test_passive_waits_sees_any_byte)
         "HELLO THERE\r\n",
         "MSRP abcd",
     };
-    struct tmp t;
-    tmp_make(&t);
-    char path[128], cmd[1024];
-    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    static const char *const args[] = {"--case", "4975-5.4/passive-waits", NULL};
     for (size_t i = 0; i < sizeof talk / sizeof talk[0]; i++) {
         uint16_t port = 0;
         pid_t pid = start_talker(talk[i], &port);
-        snprintf(cmd, sizeof cmd,
-                 "%s conform --target 'msrp://127.0.0.1:%u/s1;tcp' --case 4975-5.4/passive-waits "
-                 "> %s 2>&1",
-                 msrpload_binary(), (unsigned)port, path);
-        int rc = run(cmd);
+        struct conform_output o;
+        run_conform_at(port, args, &o);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
-        char *out = read_text(path);
-        ck_assert_msg(rc == 1 && strstr(out, "fail  4975-5.4/passive-waits") != NULL,
-                      "talker %zu: exit %d\n%s", i, rc, out);
-        free(out);
+        ck_assert_msg(o.rc == 1 && strstr(o.out, "fail  4975-5.4/passive-waits") != NULL,
+                      "talker %zu: exit %d\n%s", i, o.rc, o.out);
+        conform_output_free(&o);
     }
-    tmp_remove(&t);
 }
 END_TEST
 

@@ -2,6 +2,9 @@
  * bench.c - `msrpload bench`: figures for the wire layer, one `bench <name> <value> <unit>` per
  * line on stdout, each measured beside the limit it should be compared with (memchr speed for
  * body scanning). Every figure runs for a fixed time, so the whole run is bounded.
+ *
+ * Owns: the bench command line, the wire-layer figures and the printing of every figure. May
+ * not touch: the layers it measures (it calls their public functions as any caller would).
  */
 #include <stdio.h>
 #include <stdlib.h>

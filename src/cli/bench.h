@@ -1,4 +1,8 @@
-/* bench.h - what the benchmark files of `msrpload bench` share. */
+/*
+ * bench.h - what the benchmark files of `msrpload bench` share.
+ *
+ * Private to src/cli/bench*.c; nothing outside them includes it.
+ */
 #ifndef MSRPLOAD_CLI_BENCH_H
 #define MSRPLOAD_CLI_BENCH_H
 

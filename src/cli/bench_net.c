@@ -4,6 +4,9 @@
  * bound session costs. Both ends run in this process on their own threads and loops (the
  * answering side of the memory figure runs in a child process, so that only the calling
  * sessions are measured). Every figure runs for a fixed time and stops by itself.
+ *
+ * Owns: the network figures' set-up and timing. May not touch: msrp/ and net/ internals (it
+ * drives sessions and loops through their public headers only).
  */
 #include <errno.h>
 #include <netinet/in.h>

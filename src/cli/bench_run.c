@@ -11,6 +11,9 @@
  * The relay figures (`--only relay`) start a real Kamailio relay (tools/relay/start.sh) and
  * run the same traffic through it, both ends of every session authenticated; they are
  * skipped with a note when Kamailio is not installed.
+ *
+ * Owns: the runner figures' set-up and timing. May not touch: load/ internals (it runs
+ * scenarios through runner.h as `msrpload run` does).
  */
 #include <dirent.h>
 #include <signal.h>

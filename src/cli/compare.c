@@ -6,6 +6,9 @@
  * files existed still compare. A regression is throughput (messages or payload bytes per
  * second) lower by more than the threshold, or p99 latency higher by more than it: the message
  * kind's, else the chunk kind's when the runs have no message latencies in common.
+ *
+ * Owns: the command line, the messages and exit codes, and (for now) the comparison rule
+ * itself. May not touch: the report files' writing (report/) or any protocol code.
  */
 #include <errno.h>
 #include <jansson.h>

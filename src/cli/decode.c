@@ -3,6 +3,9 @@
  *
  * Memory stays bounded whatever the input: the parser hands over bodies larger than
  * DECODE_SEGMENT in virtual segments, and the body's SHA-256 is computed as they pass.
+ *
+ * Owns: the command line and the JSON line per chunk. May not touch: the framing (wire/parser.c
+ * does it; this file only reads the parser's output).
  */
 #include <errno.h>
 #include <fcntl.h>

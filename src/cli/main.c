@@ -1,4 +1,9 @@
-/* main.c - `msrpload <command> ...`: dispatches to the subcommands. */
+/*
+ * main.c - `msrpload <command> ...`: dispatches to the subcommands.
+ *
+ * Owns: the command table, the top-level usage and --version. May not touch: any
+ * subcommand's options or work (each cmd_* parses its own arguments).
+ */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

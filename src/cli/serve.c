@@ -10,6 +10,10 @@
  *
  * One net_loop in the main thread does everything. Signals only set a flag and wake the loop
  * (both async-signal-safe); the loop notices the flag within one pass and shuts down in order.
+ *
+ * Owns: the command line, the answering sessions' event log (JSON lines), signals and the
+ * exit code. May not touch: the session's protocol rules and deliberate violations (msrp/) or
+ * the transport (net/); it reacts to their callbacks.
  */
 #include <errno.h>
 #include <inttypes.h>

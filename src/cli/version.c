@@ -1,4 +1,9 @@
-/* version.c - the version string, from `git describe` at build time. */
+/*
+ * version.c - the version string, from `git describe` at build time.
+ *
+ * Owns: msrpload_version(). May not touch: anything else; the layers below get the version
+ * passed in (report_meta.version, report_merge_input.version).
+ */
 #include "cli/cli.h"
 
 #ifndef MSRPLOAD_VERSION

@@ -8,6 +8,14 @@
  * parser), so a case sees every byte the peer sends, including what a session would swallow:
  * responses to REPORTs, responses despite Failure-Report no, REPORTs nobody asked for.
  *
+ * The contract of src/conform/: it sits beside load/, above msrp/, net/, wire/ and report/, and
+ * includes only from those and from the scenario loader (case files are scenarios); nothing
+ * below includes from it, and it never includes cli/. Its public headers are this one (a
+ * case run, its verdict, the coverage table) and results.h (the case lines, TAP, JUnit and
+ * JSON); cx.h is private to its files. It never exits and never prints on its own: a call
+ * returns its outcome (a verdict in a struct, or an error text in err), and text goes only to
+ * the stream or file a caller names. Every wait is bounded by a step's timeout.
+ *
  * Thread safety: one case at a time per thread; nothing is shared between calls.
  */
 #ifndef MSRPLOAD_CONFORM_CONFORM_H

@@ -9,6 +9,9 @@
  * joins the two. The list is held to that: a case citing a requirement that is not listed, a
  * requirement with neither a case nor a reason, a reason on a requirement a case covers, are
  * errors, so the table can never quietly drift from the cases.
+ *
+ * Owns: requirements.json's loading and checks and the table's text. May not touch: the cases'
+ * execution (exec.c) or any connection; it reads case files only as loaded scenarios.
  */
 #include "conform/conform.h"
 

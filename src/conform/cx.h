@@ -1,9 +1,10 @@
 /*
- * cx.h - the conformance executor's state, shared by its two halves and by nothing else:
- * exec.c (the wire record, connections, frames, placeholders, set-up and the case),
- * steps.c (the steps: raw, receive, send, expect, and what REPORTs cover) and delivery.c
- * (how the bytes are cut into writes). Not a public
- * interface: conform.h is.
+ * cx.h - the conformance executor's state, shared by its parts and by nothing else:
+ * exec.c (placeholders, header checks, set-up and the walk to a verdict), endpoints.c
+ * (connections, AUTH, the frames read from them, the pump), wirelog.c (the wire record),
+ * steps.c (the steps: raw, receive, send, expect, and what REPORTs cover), delivery.c (how
+ * the bytes are cut into writes) and framerules.c (the rules on every frame the peer writes).
+ * Not a public interface: conform.h is.
  *
  * Thread safety: a struct cx belongs to the one case that runs it.
  */
@@ -106,7 +107,7 @@ struct want {
     bool any_malformed;
 };
 
-/* ---- exec.c ------------------------------------------------------------------------------- */
+/* ---- wirelog.c ---------------------------------------------------------------------------- */
 
 /* Bytes sent (out) or received by endpoint ep, into the wire record. */
 void cx_wire_bytes(struct cx *x, unsigned ep, bool out, const char *b, size_t n);
@@ -114,22 +115,32 @@ void cx_wire_bytes(struct cx *x, unsigned ep, bool out, const char *b, size_t n)
 void cx_wire_note(struct cx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The check was not met: the first call records why; later ones are ignored. */
 void cx_fail(struct cx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- endpoints.c -------------------------------------------------------------------------- */
+
 /* A step timeout times --timeout-scale. */
 uint64_t cx_scaled(const struct cx *x, uint64_t ns);
 /* Runs the loop until cond(x, arg) holds (true) or the deadline passes (false). */
 bool cx_pump(struct cx *x, uint64_t deadline, bool (*cond)(struct cx *, void *), void *arg);
-/* ---- delivery.c --------------------------------------------------------------------------- */
-
-/* Writes (records first) what endpoint e sends, cut as x->delivery says. False when the case
- * failed; true also when the peer closed midway (the rest is not written, a wire note says so). */
-bool cx_send(struct cx *x, struct ep *e, const struct iovec *iov, int n);
-bool cx_send_text(struct cx *x, struct ep *e, const char *b, size_t n);
-/* Pipelined: what each endpoint holds leaves now, one write each (cx_pump calls it). */
-void cx_flush_held(struct cx *x);
+/* Gives endpoint e a fresh local URI (its From-Path) for this case. */
+void cx_ep_local_uri(struct cx *x, struct ep *e);
+/* Connects e to the peer (TLS when its URI says so) and waits until it is open. False: the
+ * peer is unreachable, why in x->observed. */
+bool cx_ep_connect(struct cx *x, struct ep *e);
+/* Connects e to the relay and authenticates (RFC 4976 AUTH), keeping its Use-Path. False: the
+ * relay is unreachable or refused, why in x->observed. */
+bool cx_auth_relay(struct cx *x, struct ep *e);
 /* Parses a kept frame again; false for bytes that never framed. */
 bool cx_frame_parse(const struct frame *f, struct msrp_chunk *ch, struct msrp_header *hdrs);
 bool cx_span_is(struct msrp_span s, const char *c);
 const struct msrp_header *cx_find_header(const struct msrp_chunk *ch, const char *name);
+/* cx_pump conditions: the response or request w (a struct want) waits for, or a close. */
+bool cx_find_response(struct cx *x, void *arg);
+bool cx_find_request(struct cx *x, void *arg);
+bool cx_ep_closed(struct cx *x, void *arg);
+
+/* ---- exec.c ------------------------------------------------------------------------------- */
+
 /* The To-Path from endpoint ep to the peer. */
 void cx_path_to_peer(const struct cx *x, unsigned ep, char *out, size_t cap);
 /* Fills in a template's placeholders; SIZE_MAX when it does not fit cap. */
@@ -139,12 +150,17 @@ bool cx_draw_id(struct cx *x, char *out, size_t len);
 /* A step's header checks on a chunk (what names it in messages). */
 bool cx_run_checks(struct cx *x, unsigned ep, const struct step_conform *f,
                    const struct msrp_chunk *ch, const char *what);
-/* cx_pump conditions: the response or request w (a struct want) waits for, or a close. */
-bool cx_find_response(struct cx *x, void *arg);
-bool cx_find_request(struct cx *x, void *arg);
-bool cx_ep_closed(struct cx *x, void *arg);
 bool cx_status_in(int status, const int *list, unsigned n);
 void cx_statuses_text(const int *list, unsigned n, char *out, size_t cap);
+
+/* ---- delivery.c --------------------------------------------------------------------------- */
+
+/* Writes (records first) what endpoint e sends, cut as x->delivery says. False when the case
+ * failed; true also when the peer closed midway (the rest is not written, a wire note says so). */
+bool cx_send(struct cx *x, struct ep *e, const struct iovec *iov, int n);
+bool cx_send_text(struct cx *x, struct ep *e, const char *b, size_t n);
+/* Pipelined: what each endpoint holds leaves now, one write each (cx_pump calls it). */
+void cx_flush_held(struct cx *x);
 
 /* ---- framerules.c ------------------------------------------------------------------------- */
 

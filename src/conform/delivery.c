@@ -3,6 +3,9 @@
  * each request whole, one byte per write, cut between CR and LF and inside end-lines, or
  * pipelined (held until the case next waits, then one write). cx_send and cx_send_text are
  * the executor's only way to the wire.
+ *
+ * Owns: the cutting into writes and the bytes held for a pipelined write. May not touch: what
+ * is sent (the steps build it) or the reading side (endpoints.c).
  */
 #include <errno.h>
 #include <stdlib.h>

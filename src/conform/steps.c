@@ -2,6 +2,10 @@
  * steps.c - the steps of a conformance case (cx.h): raw (send a template, check what comes
  * back), receive (a request the peer sends, or none), send and expect (one message and its
  * outcome), and adding up what a message's REPORTs cover.
+ *
+ * Owns: what each step sends and what it accepts as the peer's answer. May not touch: the
+ * connections (endpoints.c), the writes' cutting (delivery.c) or the verdict's naming (exec.c);
+ * a step only records an unmet check with cx_fail or notes in the wire record.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,0 +1,341 @@
+/*
+ * endpoints.c - the conformance executor's endpoints (a, and b for relay cases): the peer's
+ * address from its URI, connecting over TCP or TLS, AUTH with a relay, and the reading side:
+ * every chunk the peer writes is framed, copied whole into its endpoint's frame list in
+ * arrival order, quoted into the wire record and checked by the frame rules (framerules.c);
+ * the pump runs the case's loop until what a step waits for has arrived. It sends nothing a
+ * case asks for (delivery.c and steps.c do) and decides no verdict (exec.c does).
+ */
+#include "conform/cx.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "msrp/relay.h"
+#include "net/conn.h"
+#include "net/loop.h"
+#include "net/tls.h"
+#include "wire/idgen.h"
+#include "wire/parser.h"
+#include "wire/uri.h"
+
+/* ---- connections -------------------------------------------------------------------------- */
+
+static size_t ep_data(struct net_conn *c, const char *buf, size_t len)
+{
+    struct ep *e = net_conn_user(c);
+    size_t used = 0;
+    while (used < len) {
+        struct msrp_header hdrs[CX_MAX_HEADERS];
+        struct msrp_chunk ch = {.headers = hdrs, .headers_cap = CX_MAX_HEADERS};
+        ssize_t n = msrp_parse(&e->parser, buf + used, len - used, &ch);
+        if (n == MSRP_INCOMPLETE)
+            break;
+        struct frame f = {0};
+        size_t take = n == MSRP_MALFORMED ? len - used : (size_t)n;
+        f.malformed = n == MSRP_MALFORMED;
+        f.bytes = malloc(take);
+        if (f.bytes != NULL) {
+            memcpy(f.bytes, buf + used, take);
+            f.len = take;
+        }
+        cx_wire_bytes(e->x, e->idx, false, buf + used, take);
+        if (f.malformed)
+            cx_wire_note(e->x, "%c: the bytes above cannot be framed as MSRP (%s)",
+                         'a' + (int)e->idx, msrp_error_name(e->parser.error));
+        if (e->nframes == e->cap) {
+            size_t nc = e->cap == 0 ? 16 : e->cap * 2;
+            struct frame *nf = realloc(e->frames, nc * sizeof(*nf));
+            if (nf == NULL) {
+                free(f.bytes);
+                return len;
+            }
+            e->frames = nf;
+            e->cap = nc;
+        }
+        e->frames[e->nframes++] = f;
+        if (!f.malformed)
+            cx_frame_rules(e->x, e, &e->frames[e->nframes - 1]);
+        used += take;
+        if (f.malformed) {
+            /* Nothing after unframable bytes can be trusted: stop reading this stream. */
+            msrp_parser_init(&e->parser, NULL);
+            break;
+        }
+    }
+    return used;
+}
+
+static void ep_open(struct net_conn *c)
+{
+    struct ep *e = net_conn_user(c);
+    e->open = true;
+}
+
+static void ep_close(struct net_conn *c, int err, const char *why)
+{
+    struct ep *e = net_conn_user(c);
+    e->closed = true;
+    e->conn = NULL;
+    if (!e->open)
+        e->failed = true;
+    snprintf(e->close_why, sizeof e->close_why, "%s%s%s", err == 0 ? "closed" : "error",
+             why != NULL && why[0] != '\0' ? ": " : "", why != NULL ? why : "");
+    cx_wire_note(e->x, "%c: connection %s", 'a' + (int)e->idx, e->close_why);
+}
+
+static const struct net_conn_handlers ep_handlers = {
+    .on_open = ep_open,
+    .on_data = ep_data,
+    .on_close = ep_close,
+};
+
+uint64_t cx_scaled(const struct cx *x, uint64_t ns)
+{
+    double s = x->p->timeout_scale > 0 ? x->p->timeout_scale : 1.0;
+    return (uint64_t)((double)ns * s);
+}
+
+/* Runs the loop until cond() holds or the deadline passes; returns cond()'s last answer.
+ * Bytes held for a pipelined write leave first: the case is about to wait for an answer. */
+bool cx_pump(struct cx *x, uint64_t deadline, bool (*cond)(struct cx *, void *), void *arg)
+{
+    cx_flush_held(x);
+    for (;;) {
+        if (cond != NULL && cond(x, arg))
+            return true;
+        uint64_t now = net_now_ns();
+        if (now >= deadline)
+            return cond != NULL && cond(x, arg);
+        uint64_t left_ms = (deadline - now + 999999) / 1000000;
+        if (net_loop_run_once(x->loop, left_ms > 100 ? 100 : (int)left_ms) < 0 && errno != EINTR)
+            return false;
+    }
+}
+
+static bool ep_settled(struct cx *x, void *arg)
+{
+    (void)x;
+    struct ep *e = arg;
+    return e->open || e->closed;
+}
+
+void cx_ep_local_uri(struct cx *x, struct ep *e)
+{
+    char id[17];
+    if (msrp_idgen_ident(&x->ids, id, 16) != 0)
+        memcpy(id, "conform0conform0", 16);
+    id[16] = '\0';
+    snprintf(e->local_uri, sizeof e->local_uri, "%s://127.0.0.1:2855/%s;tcp",
+             x->p->tls ? "msrps" : "msrp", id);
+}
+
+static struct net_tls *client_tls(void)
+{
+    static _Thread_local struct net_tls *tls;
+    char err[256];
+    if (tls == NULL && net_tls_client_create(&tls, NULL, NULL, NULL, err, sizeof err) != 0)
+        tls = NULL;
+    return tls;
+}
+
+bool cx_ep_connect(struct cx *x, struct ep *e)
+{
+    struct net_conn_opts o;
+    net_conn_opts_default(&o);
+    o.read_buffer = CX_READ_BUFFER;
+    o.connect_timeout_ns = cx_scaled(x, CX_CONNECT_TIMEOUT_NS);
+    struct net_tls *tls = x->p->tls ? client_tls() : NULL;
+    int rc = net_conn_connect(x->loop, (const struct sockaddr *)&x->p->addr, x->p->addr_len, tls,
+                              x->p->sni[0] != '\0' ? x->p->sni : NULL, &ep_handlers, e, &o,
+                              &e->conn);
+    if (rc != 0) {
+        snprintf(x->observed, sizeof x->observed, "cannot connect: %s", strerror(rc));
+        x->unreachable = true;
+        return false;
+    }
+    cx_pump(x, net_now_ns() + cx_scaled(x, CX_CONNECT_TIMEOUT_NS) + 1000000000ull, ep_settled, e);
+    if (!e->open) {
+        snprintf(x->observed, sizeof x->observed, "cannot connect: %s",
+                 e->closed ? e->close_why : "timed out");
+        x->unreachable = true;
+        return false;
+    }
+    return true;
+}
+
+/* ---- frames ------------------------------------------------------------------------------- */
+
+/* Parses a kept frame again; hdrs must hold CX_MAX_HEADERS. */
+bool cx_frame_parse(const struct frame *f, struct msrp_chunk *ch, struct msrp_header *hdrs)
+{
+    if (f->malformed || f->bytes == NULL)
+        return false;
+    /* Some spans (the transaction id) may point into the parser: it outlives the call, until
+     * the next one. */
+    static _Thread_local struct msrp_parser p;
+    msrp_parser_init(&p, NULL);
+    memset(ch, 0, sizeof(*ch));
+    ch->headers = hdrs;
+    ch->headers_cap = CX_MAX_HEADERS;
+    return msrp_parse(&p, f->bytes, f->len, ch) > 0;
+}
+
+bool cx_span_is(struct msrp_span s, const char *c)
+{
+    return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0;
+}
+
+/* The first header with this name (case-insensitive), or NULL. */
+const struct msrp_header *cx_find_header(const struct msrp_chunk *ch, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < ch->num_headers; i++)
+        if (ch->headers[i].name.len == n && strncasecmp(ch->headers[i].name.ptr, name, n) == 0)
+            return &ch->headers[i];
+    return NULL;
+}
+
+/* ---- waiting for chunks ------------------------------------------------------------------- */
+
+/* True when frame i is what w waits for: a response with its tid, or a request of its method. */
+static bool frame_wanted(const struct want *w, size_t i, bool response)
+{
+    struct frame *f = &w->e->frames[i];
+    struct msrp_header hdrs[CX_MAX_HEADERS];
+    struct msrp_chunk ch;
+    if (f->used || !cx_frame_parse(f, &ch, hdrs))
+        return false;
+    if (response)
+        return ch.kind == MSRP_RESPONSE && cx_span_is(ch.tid, w->tid);
+    return ch.kind == MSRP_REQUEST && (w->method[0] == '\0' || cx_span_is(ch.method, w->method));
+}
+
+/* Stops the pump at the first wanted frame (its index in w->found), or at a close. */
+static bool find_frame(struct want *w, bool response)
+{
+    for (size_t i = 0; i < w->e->nframes; i++) {
+        if (frame_wanted(w, i, response)) {
+            w->found = i;
+            return true;
+        }
+    }
+    return w->e->closed;
+}
+
+bool cx_find_response(struct cx *x, void *arg)
+{
+    (void)x;
+    return find_frame(arg, true);
+}
+
+bool cx_find_request(struct cx *x, void *arg)
+{
+    (void)x;
+    return find_frame(arg, false);
+}
+
+bool cx_ep_closed(struct cx *x, void *arg)
+{
+    (void)x;
+    return ((struct ep *)arg)->closed;
+}
+
+/* ---- relay AUTH --------------------------------------------------------------------------- */
+
+static void auth_done(struct msrp_relay_auth *a, const struct msrp_relay_auth_result *r,
+                      void *user)
+{
+    (void)a;
+    struct ep *e = user;
+    e->auth_done = true;
+    e->auth_ok = r->ok;
+    if (!r->ok) {
+        snprintf(e->auth_error, sizeof e->auth_error, "%s", r->error);
+        return;
+    }
+    snprintf(e->use_path, sizeof e->use_path, "%s", r->use_path);
+    e->conn = r->conn;
+    e->open = true;
+    net_conn_set_handlers(e->conn, &ep_handlers);
+    net_conn_set_user(e->conn, e);
+}
+
+static bool auth_settled(struct cx *x, void *arg)
+{
+    (void)x;
+    return ((struct ep *)arg)->auth_done;
+}
+
+bool cx_auth_relay(struct cx *x, struct ep *e)
+{
+    struct msrp_relay_auth_config cfg = {
+        .relay_uri = x->p->relay_uri,
+        .addr = x->p->addr,
+        .addr_len = x->p->addr_len,
+        .tls = x->p->tls ? client_tls() : NULL,
+        .sni = x->p->sni[0] != '\0' ? x->p->sni : NULL,
+        .username = x->p->user,
+        .password = x->p->password,
+        .local_uri = e->local_uri,
+        .timeout_ns = cx_scaled(x, 10ull * 1000000000ull),
+    };
+    int rc = msrp_relay_auth_start(x->loop, &cfg, auth_done, e, NULL);
+    if (rc != 0) {
+        snprintf(x->observed, sizeof x->observed, "relay AUTH could not start: %s",
+                 strerror(rc));
+        x->unreachable = true;
+        return false;
+    }
+    cx_pump(x, net_now_ns() + cfg.timeout_ns + 2000000000ull, auth_settled, e);
+    if (!e->auth_ok) {
+        snprintf(x->observed, sizeof x->observed, "endpoint %c could not authenticate: %s",
+                 'a' + (int)e->idx, e->auth_done ? e->auth_error : "timed out");
+        x->unreachable = true;
+        return false;
+    }
+    cx_wire_note(x,
+                 "%c: authenticated with the relay as %s (AUTH exchange not quoted); Use-Path: %s",
+                 'a' + (int)e->idx, x->p->user, e->use_path);
+    return true;
+}
+
+/* ---- the peer's address ------------------------------------------------------------------- */
+
+int conform_peer_resolve(struct conform_peer *p, char *err, size_t errlen)
+{
+    const char *uri = p->target_uri != NULL ? p->target_uri : p->relay_uri;
+    if (uri == NULL) {
+        snprintf(err, errlen, "no --target or --relay given");
+        return -1;
+    }
+    /* A target may be a full path; the connection goes to its first URI. */
+    size_t len = strcspn(uri, " ");
+    struct msrp_uri u;
+    enum msrp_uri_error ue = msrp_uri_parse(uri, len, &u);
+    if (ue != MSRP_URI_OK) {
+        snprintf(err, errlen, "%s: not an MSRP URI: %s", uri, msrp_uri_error_text(ue));
+        return -1;
+    }
+    char host[256];
+    if (u.host.len >= sizeof host) {
+        snprintf(err, errlen, "%s: host too long", uri);
+        return -1;
+    }
+    memcpy(host, u.host.ptr, u.host.len);
+    host[u.host.len] = '\0';
+    int rc = net_addr_resolve(host, u.has_port ? u.port : MSRP_DEFAULT_PORT, &p->addr,
+                              &p->addr_len);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot resolve %s: %s", uri, host,
+                 rc == ENOENT ? "unknown host" : strerror(rc));
+        return -1;
+    }
+    p->tls = u.secure;
+    if (u.host_type == MSRP_HOST_NAME)
+        snprintf(p->sni, sizeof p->sni, "%s", host);
+    return 0;
+}
