@@ -23,7 +23,7 @@
 
 #include "cli/bench.h"
 #include "load/runner.h"
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 #include "msrp/server.h"
 
 static volatile sig_atomic_t no_stop;

@@ -17,7 +17,7 @@
 
 #include "cli/cli.h"
 #include "conform/conform.h"
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 #include "report/jsonw.h"
 
 #define MAX_CASES 512

@@ -15,7 +15,7 @@
 
 #include "cli/cli.h"
 #include "load/runner.h"
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 #include "msrp/session.h"
 #include "net/tls.h"
 #include "report/report.h"

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "load/failures.h"
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 #include "msrp/session.h"
 #include "net/tls.h"
 #include "report/stats.h"

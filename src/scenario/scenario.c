@@ -14,7 +14,7 @@
  * way out (a later problem, scenario_free) frees it. A raw step's template is compiled the same
  * way: into pieces (literal bytes and placeholders) that the step owns once every key is right.
  */
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,8 +9,8 @@
  *
  * Thread safety: a loaded scenario is read-only and may be shared by every worker thread.
  */
-#ifndef MSRPLOAD_LOAD_SCENARIO_H
-#define MSRPLOAD_LOAD_SCENARIO_H
+#ifndef MSRPLOAD_SCENARIO_SCENARIO_H
+#define MSRPLOAD_SCENARIO_SCENARIO_H
 
 #include <stdbool.h>
 #include <stddef.h>
