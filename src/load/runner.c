@@ -1173,8 +1173,7 @@ static int worker_setup(struct worker *w, const struct run_config *cfg, int inde
         w->port = msrp_server_port(w->srv);
         net_addr_resolve("127.0.0.1", w->port, &w->target_addr[0], &w->target_len[0]);
     } else if (sc->topology == SCENARIO_RELAY) {
-        struct msrp_uri u;
-        msrp_uri_parse(sc->relay.uri, strlen(sc->relay.uri), &u);
+        const struct msrp_uri u = sc->relay.parsed; /* parsed once, by the scenario layer */
         char host[256];
         snprintf(host, sizeof(host), "%.*s", (int)u.host.len, u.host.ptr);
         if (u.host_type == MSRP_HOST_NAME)
