@@ -369,6 +369,39 @@ void scenario_relay_user_format(const char *user, uint64_t account, char *out, s
  * changed; the loader and scenario_apply_overrides call it, and so must a caller that fills a
  * scenario by hand. The spans point into sc->relay.uri. */
 void scenario_relay_parse(struct scenario *sc);
+/*
+ * The command line's values over a scenario's (msrpload run's options), read by
+ * scenario_override_option and applied by scenario_apply_overrides. Not given: 0, NULL, or
+ * a negative number for the doubles (scenario_overrides_init sets them so).
+ */
+struct scenario_overrides {
+    uint64_t threads, sessions, concurrency;
+    double session_rate, rate, duration;
+    bool batch_window_given, batch_window_auto;
+    double batch_window_s;
+    const char *targets[SCENARIO_MAX_TARGETS]; /* the option values, which must outlive o */
+    unsigned num_targets;
+    const char *relay_uri, *relay_user;
+    uint64_t relay_users, relay_expires;
+    unsigned shard_index, shard_count; /* --shard I/N; 0 and 0 without it */
+};
+
+void scenario_overrides_init(struct scenario_overrides *o);
+/*
+ * Reads option opt (e.g. "--threads") with its value v into o when it is one of the
+ * scenario's, checking v with the loader's bounds. Returns 1 when taken, 0 when opt is not a
+ * scenario option, -1 when v is wrong, with a message naming the option in err.
+ */
+int scenario_override_option(struct scenario_overrides *o, const char *opt, const char *v,
+                             char *err, size_t errlen);
+/*
+ * Applies o over a loaded scenario, with the rules that tie options to the file (the
+ * concurrency follows --sessions unless the file gave it; a relay needs a URI, a user and a
+ * matching transport; targets match the transport; --shard takes this host's share). Returns 0,
+ * or -1 with a message in err (sc may then be partly changed: free it, do not run it).
+ */
+int scenario_apply_overrides(struct scenario *sc, const struct scenario_overrides *o, char *err,
+                             size_t errlen);
 /* Frees the file's text, the steps' content and raw templates; *sc is left so that a second
  * call is harmless. */
 void scenario_free(struct scenario *sc);
