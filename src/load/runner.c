@@ -102,7 +102,7 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
         .interrupt_after = st->interrupt_after,
         .abort_after = st->abort_after,
         /* The loader's order names the session's, one for one. */
-        .order = (enum msrp_chunk_order)st->order,
+        .order = st->order,
         .overlap = st->overlap,
     };
     struct worker *w = ls->w;

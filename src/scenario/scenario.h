@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msrp/order.h"
 #include "wire/parser.h"
 #include "wire/uri.h"
 
@@ -63,14 +64,14 @@ enum step_kind {
     STEP_RECEIVE, /* conformance cases only (msrpload conform): wait for a request */
 };
 
-/* The order in which the chunks of each message leave (send.order). */
-enum step_order {
-    ORDER_IN_ORDER = 0, /* first to last */
-    ORDER_REVERSE,      /* last to first */
-    ORDER_SHUFFLED,     /* a random order, drawn for each message */
-    ORDER_OVERLAPPING,  /* first to last, each chunk after the first starting `overlap` bytes
-                           before the end of the one before it */
-};
+/* Old names of enum msrp_chunk_order's values (send.order, msrp/order.h): the rename commit
+ * that follows replaces every use and these lines. */
+#define ORDER_IN_ORDER MSRP_ORDER_IN_ORDER
+#define ORDER_REVERSE MSRP_ORDER_REVERSE
+#define ORDER_SHUFFLED MSRP_ORDER_SHUFFLED
+#define ORDER_OVERLAPPING MSRP_ORDER_OVERLAPPING
+#define step_order msrp_chunk_order
+
 
 struct step_send {
     uint32_t count;
@@ -79,7 +80,7 @@ struct step_send {
     uint32_t chunk_size;
     enum msrp_report failure_report; /* MSRP_REPORT_ABSENT: no header */
     enum msrp_report success_report;
-    enum step_order order;
+    enum msrp_chunk_order order; /* as msrp_send_opts.order */
     uint32_t overlap;         /* ORDER_OVERLAPPING: bytes each chunk repeats, 1..chunk_size-1;
                                  0 with every other order */
     bool unknown_total;       /* Byte-Range total "*"; never with REVERSE or SHUFFLED */
