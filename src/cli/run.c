@@ -269,14 +269,19 @@ static int memory_enough(const struct scenario *sc)
     return -1;
 }
 
-int cmd_run(int argc, char **argv)
-{
-    const char *relay_pw_file = NULL, *relay_pw = NULL;
-    const char *path = NULL, *out_dir = NULL;
-    bool quiet = false;
+/* What the command line says beyond the scenario's overrides. */
+struct run_options {
+    const char *path, *out_dir, *relay_pw_file, *relay_pw;
+    bool quiet;
     struct scenario_overrides over;
+};
+
+/* Reads the command line into ro. Returns -1 to go on, or the exit code (usage, --help). */
+static int read_options(int argc, char **argv, struct run_options *ro)
+{
     char err[1024];
-    scenario_overrides_init(&over);
+    memset(ro, 0, sizeof(*ro));
+    scenario_overrides_init(&ro->over);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -285,14 +290,14 @@ int cmd_run(int argc, char **argv)
             return EXIT_OK;
         }
         if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            quiet = true;
+            ro->quiet = true;
             continue;
         }
         if (a[0] == '-' && v == NULL) {
             fprintf(stderr, "msrpload run: %s needs a value\n", a);
             return EXIT_USAGE;
         }
-        int bad = scenario_override_option(&over, a, v, err, sizeof(err));
+        int bad = scenario_override_option(&ro->over, a, v, err, sizeof(err));
         if (bad == 1) {
             i++;
             continue;
@@ -302,11 +307,11 @@ int cmd_run(int argc, char **argv)
             return EXIT_USAGE;
         }
         if (strcmp(a, "--out") == 0) {
-            out_dir = v;
+            ro->out_dir = v;
         } else if (strcmp(a, "--relay-password-file") == 0) {
-            relay_pw_file = v;
+            ro->relay_pw_file = v;
         } else if (strcmp(a, "--relay-password") == 0) {
-            relay_pw = v;
+            ro->relay_pw = v;
             fprintf(stderr, "msrpload run: warning: a password on the command line can be read "
                             "by every user of this machine (ps); prefer --relay-password-file "
                             "or MSRPLOAD_RELAY_PASSWORD\n");
@@ -314,8 +319,8 @@ int cmd_run(int argc, char **argv)
             fprintf(stderr, "msrpload run: unknown option '%s'\n\n", a);
             run_usage(stderr);
             return EXIT_USAGE;
-        } else if (path == NULL) {
-            path = a;
+        } else if (ro->path == NULL) {
+            ro->path = a;
             continue;
         } else {
             fprintf(stderr, "msrpload run: only one scenario file may be given\n");
@@ -323,10 +328,90 @@ int cmd_run(int argc, char **argv)
         }
         i++;
     }
-    if (path == NULL) {
+    if (ro->path == NULL) {
         run_usage(stderr);
         return EXIT_USAGE;
     }
+    return -1;
+}
+
+
+/* Writes the run's report into dir and prints its summary; returns the run's exit code. */
+static int report_run(const struct scenario *sc, const struct scenario_overrides *over,
+                      const struct run_stats *stats, const struct run_outcome *outcome,
+                      const char *dir)
+{
+    char err[1024];
+    char *cfg_json = config_json(sc, over->shard_index, over->shard_count);
+    struct report_meta meta = {
+        .scenario_name = sc->name,
+        .scenario_file = sc->path,
+        .scenario_description = sc->description,
+        .scenario_text = sc->text,
+        .scenario_text_len = sc->text_len,
+        .config_json = cfg_json != NULL ? cfg_json : "{}",
+        .started_unix = outcome->started_unix,
+        .elapsed_s = outcome->elapsed_s,
+        .measured_s = outcome->measured_s,
+        .warm_up_s = sc->warm_up_s,
+        .incomplete = outcome->incomplete,
+        .first_error = outcome->first_error,
+        .version = msrpload_version(),
+        .end_closed = MSRP_END_CLOSED,
+    };
+    for (int i = 0; i < STATS_END_KINDS; i++)
+        meta.end_names[i] = runner_end_name((unsigned)i);
+    for (unsigned i = 0; i < sc->num_steps && !outcome->incomplete; i++)
+        if (sc->steps[i].kind == STEP_SEND)
+            meta.no_message_met = outcome->msgs_met == 0;
+    /* Failure forensics: errors.jsonl and the summary's failure lines. */
+    char *errors_jsonl = failure_jsonl(outcome->failures, &meta.errors_jsonl_len);
+    char *failures_text = failure_summary(outcome->failures);
+    meta.errors_jsonl = errors_jsonl != NULL ? errors_jsonl : "";
+    meta.failures_text = failures_text;
+    int werr = report_write_files(stats, &meta, dir, err, sizeof(err));
+    if (werr == 0)
+        werr = report_finish_dir(dir, err, sizeof(err));
+    report_print(stdout, stats, &meta, werr == 0 ? dir : NULL);
+    if (werr != 0)
+        fprintf(stderr, "msrpload run: %s (%s/" REPORT_PARTIAL_FILE " marks the report as "
+                        "partial)\n", err, dir);
+
+    /* README "Exit codes": a run that achieved nothing never exits 0. */
+    int code = EXIT_OK;
+    if (outcome->unreachable) {
+        fprintf(stderr, "msrpload run: %s: %s\n",
+                stats->relay_auth_ok == 0 && stats->session_ends[RUNNER_END_AUTH_FAILED] > 0
+                    ? "the relay accepted no AUTH"
+                    : "no session could reach its endpoint",
+                outcome->first_error[0] ? outcome->first_error : "no session bound");
+        code = EXIT_UNREACHABLE;
+    } else if (stats->expect_failures > 0 || stats->sessions_failed > 0 || werr != 0) {
+        code = EXIT_FAILED;
+    } else if (meta.no_message_met) {
+        fprintf(stderr, "msrpload run: no message met its expectation%s%s\n",
+                outcome->first_error[0] ? ": " : "", outcome->first_error);
+        code = EXIT_FAILED;
+    }
+    /* An interruption comes first (README's run exit codes): the shell's 128 + the signal. */
+    if (outcome->incomplete && stop_signal != 0)
+        code = 128 + stop_signal;
+    free(cfg_json);
+    free(errors_jsonl);
+    free(failures_text);
+    return code;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_options ro;
+    int early = read_options(argc, argv, &ro);
+    if (early >= 0)
+        return early;
+    const char *path = ro.path, *out_dir = ro.out_dir;
+    const struct scenario_overrides *over = &ro.over;
+    bool quiet = ro.quiet;
+    char err[1024];
 
     static struct scenario sc;
     if (scenario_load(path, &sc, err, sizeof(err)) != 0) {
@@ -339,14 +424,14 @@ int cmd_run(int argc, char **argv)
         scenario_free(&sc);
         return EXIT_USAGE;
     }
-    if (scenario_apply_overrides(&sc, &over, err, sizeof(err)) != 0) {
+    if (scenario_apply_overrides(&sc, over, err, sizeof(err)) != 0) {
         fprintf(stderr, "msrpload run: %s\n", err);
         scenario_free(&sc);
         return EXIT_USAGE;
     }
     static char password[512];
     if (sc.topology == SCENARIO_RELAY &&
-        relay_password(&sc, relay_pw_file, relay_pw, password, sizeof(password)) != 0) {
+        relay_password(&sc, ro.relay_pw_file, ro.relay_pw, password, sizeof(password)) != 0) {
         scenario_free(&sc);
         return EXIT_USAGE;
     }
@@ -356,7 +441,7 @@ int cmd_run(int argc, char **argv)
     }
 
     struct run_config rc = {.sc = &sc, .stop = &stop_requests, .drain_s = 2,
-                            .shard_index = over.shard_index, .shard_count = over.shard_count,
+                            .shard_index = over->shard_index, .shard_count = over->shard_count,
                             .relay_password = password};
     rc.progress = !quiet && isatty(STDERR_FILENO);
     char tmpdir[64];
@@ -384,9 +469,9 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     char shard_note[48] = "";
-    if (over.shard_count > 0)
-        snprintf(shard_note, sizeof(shard_note), ", shard %u/%u", over.shard_index,
-                 over.shard_count);
+    if (over->shard_count > 0)
+        snprintf(shard_note, sizeof(shard_note), ", shard %u/%u", over->shard_index,
+                 over->shard_count);
     if (!quiet)
         fprintf(stderr,
                 "msrpload run: %s: %llu sessions, %llu at once, %u threads, %s loop, %s%s\n",
@@ -416,63 +501,7 @@ int cmd_run(int argc, char **argv)
         return EXIT_FAILED;
     }
 
-    char *cfg_json = config_json(&sc, over.shard_index, over.shard_count);
-    struct report_meta meta = {
-        .scenario_name = sc.name,
-        .scenario_file = sc.path,
-        .scenario_description = sc.description,
-        .scenario_text = sc.text,
-        .scenario_text_len = sc.text_len,
-        .config_json = cfg_json != NULL ? cfg_json : "{}",
-        .started_unix = outcome.started_unix,
-        .elapsed_s = outcome.elapsed_s,
-        .measured_s = outcome.measured_s,
-        .warm_up_s = sc.warm_up_s,
-        .incomplete = outcome.incomplete,
-        .first_error = outcome.first_error,
-        .version = msrpload_version(),
-        .end_closed = MSRP_END_CLOSED,
-    };
-    for (int i = 0; i < STATS_END_KINDS; i++)
-        meta.end_names[i] = runner_end_name((unsigned)i);
-    for (unsigned i = 0; i < sc.num_steps && !outcome.incomplete; i++)
-        if (sc.steps[i].kind == STEP_SEND)
-            meta.no_message_met = outcome.msgs_met == 0;
-    /* Failure forensics: errors.jsonl and the summary's failure lines. */
-    char *errors_jsonl = failure_jsonl(outcome.failures, &meta.errors_jsonl_len);
-    char *failures_text = failure_summary(outcome.failures);
-    meta.errors_jsonl = errors_jsonl != NULL ? errors_jsonl : "";
-    meta.failures_text = failures_text;
-    int werr = report_write_files(&stats, &meta, dir, err, sizeof(err));
-    if (werr == 0)
-        werr = report_finish_dir(dir, err, sizeof(err));
-    report_print(stdout, &stats, &meta, werr == 0 ? dir : NULL);
-    if (werr != 0)
-        fprintf(stderr, "msrpload run: %s (%s/" REPORT_PARTIAL_FILE " marks the report as "
-                        "partial)\n", err, dir);
-
-    /* README "Exit codes": a run that achieved nothing never exits 0. */
-    int code = EXIT_OK;
-    if (outcome.unreachable) {
-        fprintf(stderr, "msrpload run: %s: %s\n",
-                stats.relay_auth_ok == 0 && stats.session_ends[RUNNER_END_AUTH_FAILED] > 0
-                    ? "the relay accepted no AUTH"
-                    : "no session could reach its endpoint",
-                outcome.first_error[0] ? outcome.first_error : "no session bound");
-        code = EXIT_UNREACHABLE;
-    } else if (stats.expect_failures > 0 || stats.sessions_failed > 0 || werr != 0) {
-        code = EXIT_FAILED;
-    } else if (meta.no_message_met) {
-        fprintf(stderr, "msrpload run: no message met its expectation%s%s\n",
-                outcome.first_error[0] ? ": " : "", outcome.first_error);
-        code = EXIT_FAILED;
-    }
-    /* An interruption comes first (README's run exit codes): the shell's 128 + the signal. */
-    if (outcome.incomplete && stop_signal != 0)
-        code = 128 + stop_signal;
-    free(cfg_json);
-    free(errors_jsonl);
-    free(failures_text);
+    int code = report_run(&sc, over, &stats, &outcome, dir);
     free(outcome.failures);
     stats_free(&stats);
     scenario_free(&sc);
