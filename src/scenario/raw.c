@@ -203,142 +203,134 @@ static int compile_raw_conform(struct scn__ctx *c, const json_t *obj, struct ste
     return compile_checks(c, obj, f);
 }
 
+/* receive.method: "" for any request, else a method name of upper-case letters. */
+static int read_method(struct scn__ctx *c, const json_t *v, void *base)
+{
+    struct step_receive *r = base;
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        json_string_length(v) >= sizeof r->method)
+        return scn__expected(c, "a method name such as \"REPORT\"", v, false);
+    for (const char *p = json_string_value(v); *p != '\0'; p++)
+        if (*p < 'A' || *p > 'Z')
+            return scn__expected(c, "a method name of upper-case letters", v, true);
+    strcpy(r->method, json_string_value(v));
+    return 0;
+}
+
+static int read_receive_expect(struct scn__ctx *c, const json_t *v, void *base)
+{
+    static const char *const expects[] = {"request", "none", "optional", "nothing", NULL};
+    struct step_receive *r = base;
+    int i;
+    if (scn__get_enum(c, v, expects, &i) != 0)
+        return -1;
+    r->none = i == 1 || i == 3;
+    r->optional = i == 2;
+    r->nothing = i == 3;
+    return 0;
+}
+
+static int read_respond(struct scn__ctx *c, const json_t *v, void *base)
+{
+    struct step_receive *r = base;
+    json_int_t x;
+    if (json_is_string(v)) {
+        /* A status line that does not parse, for a relay to drop (RFC 4976 6.4.3). */
+        const char *t = json_string_value(v);
+        if (json_string_length(v) == 0 || json_string_length(v) >= sizeof r->respond_text ||
+            strpbrk(t, " \r\n") != NULL)
+            return scn__expected(c, "a status code, or a short status text without spaces", v,
+                                 true);
+        strcpy(r->respond_text, t);
+        r->respond = 1;
+        return 0;
+    }
+    if (scn__get_int(c, v, 100, 999, &x) != 0)
+        return -1;
+    r->respond = (int)x;
+    return 0;
+}
+
+/* A To-Path other than the previous hop, for a relay to drop (RFC 4976 6.4.3). */
+static int read_respond_to(struct scn__ctx *c, const json_t *v, void *base)
+{
+    struct step_receive *r = base;
+    if (!json_is_string(v) || json_string_length(v) == 0 ||
+        json_string_length(v) >= sizeof r->respond_to ||
+        strpbrk(json_string_value(v), " \r\n") != NULL)
+        return scn__expected(c, "one URI (no spaces, under 128 bytes)", v, false);
+    strcpy(r->respond_to, json_string_value(v));
+    return 0;
+}
+
+static int read_body(struct scn__ctx *c, const json_t *v, void *base)
+{
+    struct step_receive *r = base;
+    struct scn__raw_build b = {0};
+    size_t max = 0;
+    if (scn__compile_template(c, v, &b, &max) != 0) {
+        free(b.buf);
+        free(b.pieces);
+        return -1;
+    }
+    r->conform->body = (struct raw_template){b.pieces, b.num, b.buf, b.text_len};
+    r->conform->has_body = true;
+    return 0;
+}
+
+/* The rules between a receive's keys, once each is known to be right on its own. */
+static int check_receive_rules(struct scn__ctx *c, const struct step_receive *r)
+{
+    if ((r->chunk_rules || r->conform->has_body) && r->cover == 0)
+        return scn__fail(c, "\"chunk_rules\" and \"body\" need \"cover\"");
+    if (r->respond_to[0] != '\0' && r->respond == 0)
+        return scn__fail(c, "\"respond_to\" needs \"respond\"");
+    if (r->none && (r->respond != 0 || r->conform->num_checks != 0))
+        return scn__fail(c, "\"respond\" and header checks need expect \"request\"");
+    if (r->cover != 0 && (r->none || r->optional || r->respond != 0))
+        return scn__fail(c, "\"cover\" needs expect \"request\" and no \"respond\"");
+    return 0;
+}
+
 int scn__compile_receive(struct scn__ctx *c, const json_t *obj)
 {
-    static const char *const keys[] = {"endpoint", "method",    "expect", "timeout",
-                                       "respond",  "respond_to", "cover", "chunk_rules", "body", "headers",
-                                       "match",    "not_match", "absent", NULL};
-    static const char *const expects[] = {"request", "none", "optional", "nothing", NULL};
+    static const char *const allowed[] = {
+        "endpoint", "method", "expect", "timeout", "respond", "respond_to", "cover",
+        "chunk_rules", "body", "headers", "match", "not_match", "absent", NULL};
+    static const struct scn__key keys[] = {
+        SCN_KEY_CUSTOM("method", read_method),
+        SCN_KEY_CUSTOM("expect", read_receive_expect),
+        SCN_KEY_INT("cover", struct step_receive, cover, 1, INT_NO_MAX),
+        SCN_KEY_NS("timeout", struct step_receive, timeout_ns),
+        SCN_KEY_CUSTOM("respond", read_respond),
+        SCN_KEY_CUSTOM("respond_to", read_respond_to),
+        SCN_KEY_BOOL("chunk_rules", struct step_receive, chunk_rules),
+        SCN_KEY_CUSTOM("body", read_body),
+    };
     struct step_receive r = {.timeout_ns = 5ull * 1000000000ull};
-    const json_t *v;
-    size_t mark;
-    int i;
 
     if (!c->is_case)
         return scn__fail(c, "a receive step is only allowed in conformance case files (with a "
-                       "top-level \"case\")");
-    if (scn__need_object(c, obj) != 0 || scn__check_keys(c, obj, keys) != 0)
+                            "top-level \"case\")");
+    if (scn__need_object(c, obj) != 0 || scn__check_keys(c, obj, allowed) != 0)
         return -1;
     r.conform = calloc(1, sizeof(*r.conform));
     if (r.conform == NULL)
         return scn__fail(c, "out of memory");
-    if (get_endpoint(c, obj, &r.conform->endpoint) != 0)
-        goto err;
-    if ((v = json_object_get(obj, "method")) != NULL) {
-        mark = scn__path_push(c, ".method");
-        if (!json_is_string(v) || json_string_length(v) == 0 ||
-            json_string_length(v) >= sizeof r.method) {
-            scn__expected(c, "a method name such as \"REPORT\"", v, false);
-            goto err;
-        }
-        for (const char *p = json_string_value(v); *p != '\0'; p++)
-            if (*p < 'A' || *p > 'Z') {
-                scn__expected(c, "a method name of upper-case letters", v, true);
-                goto err;
-            }
-        strcpy(r.method, json_string_value(v));
-        scn__path_pop(c, mark);
-    }
-    if ((v = json_object_get(obj, "expect")) != NULL) {
-        mark = scn__path_push(c, ".expect");
-        if (scn__get_enum(c, v, expects, &i) != 0)
-            goto err;
-        r.none = i == 1 || i == 3;
-        r.optional = i == 2;
-        r.nothing = i == 3;
-        scn__path_pop(c, mark);
-    }
-    if ((v = json_object_get(obj, "cover")) != NULL) {
-        json_int_t x;
-        mark = scn__path_push(c, ".cover");
-        if (scn__get_int(c, v, 1, INT_NO_MAX, &x) != 0)
-            goto err;
-        r.cover = (uint64_t)x;
-        scn__path_pop(c, mark);
-    }
-    if ((v = json_object_get(obj, "timeout")) != NULL) {
-        mark = scn__path_push(c, ".timeout");
-        if (scn__get_ns(c, v, &r.timeout_ns) != 0)
-            goto err;
-        scn__path_pop(c, mark);
-    }
-    if ((v = json_object_get(obj, "respond")) != NULL) {
-        json_int_t x;
-        mark = scn__path_push(c, ".respond");
-        if (json_is_string(v)) {
-            /* A status line that does not parse, for a relay to drop (RFC 4976 6.4.3). */
-            const char *t = json_string_value(v);
-            if (json_string_length(v) == 0 || json_string_length(v) >= sizeof r.respond_text ||
-                strpbrk(t, " \r\n") != NULL) {
-                scn__expected(c, "a status code, or a short status text without spaces", v, true);
-                goto err;
-            }
-            strcpy(r.respond_text, t);
-            r.respond = 1;
-        } else if (scn__get_int(c, v, 100, 999, &x) != 0) {
-            goto err;
-        } else {
-            r.respond = (int)x;
-        }
-        scn__path_pop(c, mark);
-    }
-    if ((v = json_object_get(obj, "respond_to")) != NULL) {
-        /* A To-Path other than the previous hop, for a relay to drop (RFC 4976 6.4.3). */
-        mark = scn__path_push(c, ".respond_to");
-        if (!json_is_string(v) || json_string_length(v) == 0 ||
-            json_string_length(v) >= sizeof r.respond_to ||
-            strpbrk(json_string_value(v), " \r\n") != NULL) {
-            scn__expected(c, "one URI (no spaces, under 128 bytes)", v, false);
-            goto err;
-        }
-        strcpy(r.respond_to, json_string_value(v));
-        scn__path_pop(c, mark);
-    }
-    if ((v = json_object_get(obj, "chunk_rules")) != NULL) {
-        mark = scn__path_push(c, ".chunk_rules");
-        if (!json_is_boolean(v)) {
-            scn__expected(c, "true or false", v, false);
-            goto err;
-        }
-        r.chunk_rules = json_is_true(v);
-        scn__path_pop(c, mark);
-    }
-    if ((v = json_object_get(obj, "body")) != NULL) {
-        struct scn__raw_build b = {0};
-        size_t max = 0;
-        mark = scn__path_push(c, ".body");
-        if (scn__compile_template(c, v, &b, &max) != 0) {
-            free(b.buf);
-            free(b.pieces);
-            goto err;
-        }
-        r.conform->body = (struct raw_template){b.pieces, b.num, b.buf, b.text_len};
-        r.conform->has_body = true;
-        scn__path_pop(c, mark);
-    }
-    if (compile_checks(c, obj, r.conform) != 0)
-        goto err;
-    if ((r.chunk_rules || r.conform->has_body) && r.cover == 0) {
-        scn__fail(c, "\"chunk_rules\" and \"body\" need \"cover\"");
-        goto err;
-    }
-    if (r.respond_to[0] != '\0' && r.respond == 0) {
-        scn__fail(c, "\"respond_to\" needs \"respond\"");
-        goto err;
-    }
-    if (r.none && (r.respond != 0 || r.conform->num_checks != 0)) {
-        scn__fail(c, "\"respond\" and header checks need expect \"request\"");
-        goto err;
-    }
-    if (r.cover != 0 && (r.none || r.optional || r.respond != 0)) {
-        scn__fail(c, "\"cover\" needs expect \"request\" and no \"respond\"");
-        goto err;
+    if (get_endpoint(c, obj, &r.conform->endpoint) != 0 ||
+        SCN__READ_KEYS(c, obj, keys, &r) != 0 || compile_checks(c, obj, r.conform) != 0 ||
+        check_receive_rules(c, &r) != 0) {
+        scn__conform_free(r.conform);
+        return -1;
     }
     scn__emit(c, STEP_RECEIVE)->u.receive = r;
     return 0;
-err:
-    scn__conform_free(r.conform);
-    return -1;
+}
+
+static int read_raw_status(struct scn__ctx *c, const json_t *v, void *base)
+{
+    struct step_raw *r = base;
+    return scn__check_statuses(c, v, r->statuses, &r->num_statuses);
 }
 
 int scn__compile_raw(struct scn__ctx *c, const json_t *obj)
@@ -347,50 +339,34 @@ int scn__compile_raw(struct scn__ctx *c, const json_t *obj)
     static const char *const case_keys[] = {"template", "expect",     "status",  "timeout",
                                             "endpoint", "message_id", "headers", "match",
                                             "not_match", "absent",    NULL};
-    const char *const *keys = c->is_case ? case_keys : load_keys;
     /* In the order of enum raw_expect. */
     static const char *const expects[] = {"response", "none", "close", NULL};
+    static const struct scn__key keys[] = {
+        SCN_KEY_ENUM("expect", struct step_raw, expect, expects, NULL),
+        SCN_KEY_CUSTOM("status", read_raw_status),
+        SCN_KEY_NS("timeout", struct step_raw, timeout_ns),
+    };
     struct step_raw r = {.expect = RAW_EXPECT_RESPONSE,
                          .statuses = {200},
                          .num_statuses = 1,
                          .timeout_ns = 5ull * 1000000000ull};
     struct scn__raw_build b = {0};
-    const json_t *v;
-    size_t mark;
-    int i;
 
-    if (scn__need_object(c, obj) != 0 || scn__check_keys(c, obj, keys) != 0)
+    if (scn__need_object(c, obj) != 0 ||
+        scn__check_keys(c, obj, c->is_case ? case_keys : load_keys) != 0)
         return -1;
     const json_t *vtemplate = json_object_get(obj, "template");
     if (vtemplate == NULL)
         return scn__fail(c, "required key \"template\" missing");
-    mark = scn__path_push(c, ".template");
+    size_t mark = scn__path_push(c, ".template");
     if (scn__compile_template(c, vtemplate, &b, &r.max_len) != 0)
         goto err;
     scn__path_pop(c, mark);
-    if ((v = json_object_get(obj, "expect")) != NULL) {
-        mark = scn__path_push(c, ".expect");
-        if (scn__get_enum(c, v, expects, &i) != 0)
-            goto err;
-        r.expect = (enum raw_expect)i;
-        scn__path_pop(c, mark);
-    }
-    const json_t *vstatus = json_object_get(obj, "status");
-    if (vstatus != NULL) {
-        mark = scn__path_push(c, ".status");
-        if (scn__check_statuses(c, vstatus, r.statuses, &r.num_statuses) != 0)
-            goto err;
-        scn__path_pop(c, mark);
-    }
-    if ((v = json_object_get(obj, "timeout")) != NULL) {
-        mark = scn__path_push(c, ".timeout");
-        if (scn__get_ns(c, v, &r.timeout_ns) != 0)
-            goto err;
-        scn__path_pop(c, mark);
-    }
+    if (SCN__READ_KEYS(c, obj, keys, &r) != 0)
+        goto err;
 
     /* The rules between keys, once each key is known to be right on its own. */
-    if (vstatus != NULL && r.expect != RAW_EXPECT_RESPONSE) {
+    if (json_object_get(obj, "status") != NULL && r.expect != RAW_EXPECT_RESPONSE) {
         scn__path_push(c, ".status");
         scn__fail(c, "\"status\" is only allowed when expect is \"response\"");
         goto err;
