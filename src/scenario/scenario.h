@@ -72,7 +72,6 @@ enum step_kind {
 #define ORDER_OVERLAPPING MSRP_ORDER_OVERLAPPING
 #define step_order msrp_chunk_order
 
-
 struct step_send {
     uint32_t count;
     uint64_t size_min, size_max; /* equal for a fixed size; content_len with content */
