@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "fake_relay.h"
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 #include "suites.h"
 #include "testutil.h"
 

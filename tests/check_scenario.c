@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 #include "suites.h"
 #include "testutil.h"
 

@@ -26,7 +26,7 @@
 
 #include "cli/bench.h"
 #include "load/runner.h"
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 #include "msrp/server.h"
 
 static volatile sig_atomic_t no_stop;
@@ -85,6 +85,7 @@ static double run_small(unsigned threads, uint64_t sessions, double seconds, dou
         /* "relay:URI": every session through that relay, over its 100 load accounts */
         sc.topology = SCENARIO_RELAY;
         snprintf(sc.relay.uri, sizeof(sc.relay.uri), "%s", target + 6);
+        scenario_relay_parse(&sc);
         snprintf(sc.relay.user, sizeof(sc.relay.user), "load%%04d");
         sc.relay.users = 100;
     } else if (target != NULL) {

@@ -23,7 +23,7 @@
 #include "cli/cli.h"
 #include "conform/conform.h"
 #include "conform/results.h"
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 
 #define MAX_CASES 512
 #define REQUIREMENTS_FILE "requirements.json"

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <jansson.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,15 +17,10 @@
 
 #include "cli/cli.h"
 #include "load/runner.h"
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 #include "msrp/session.h"
 #include "net/tls.h"
 #include "report/report.h"
-#include "wire/uri.h"
-
-/* Command-line bounds where the scenario file has none of its own. */
-#define MAX_RATE 1e9
-#define MAX_DURATION_S (86400.0 * 30)
 
 static volatile sig_atomic_t stop_requests;
 static volatile sig_atomic_t stop_signal; /* the first signal that asked to stop */
@@ -97,85 +91,6 @@ static void run_usage(FILE *out)
             "            session bound (target or relay unreachable, AUTH refused),\n"
             "            130 interrupted by SIGINT, 143 by SIGTERM (an interruption comes\n"
             "            before every other code)\n");
-}
-
-/* An integer from min to max, in decimal digits only. */
-static int parse_u64(const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || v[0] < '0' || v[0] > '9' || n < min ||
-        n > max) {
-        fprintf(stderr, "msrpload run: %s takes an integer from %llu to %llu, got '%s'\n", opt,
-                (unsigned long long)min, (unsigned long long)max, v);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
-/* A finite number >= 0 (or > 0) and at most max; unit says what it counts in the message.
- * strtod takes "nan" and "inf", which no comparison would refuse: isfinite does. */
-static int parse_number(const char *opt, const char *v, const char *unit, bool zero_ok,
-                        double max, double *out)
-{
-    char *end;
-    double d = strtod(v, &end);
-    if (end == v || *end != '\0' || !isfinite(d) || d < 0 || (!zero_ok && d == 0) || d > max) {
-        fprintf(stderr, "msrpload run: %s takes a number of %s %s 0 and at most %.15g, got '%s'\n",
-                opt, unit, zero_ok ? ">=" : ">", max, v);
-        return -1;
-    }
-    *out = d;
-    return 0;
-}
-
-/* A URI for --target or --relay: MSRP, short enough to be kept whole, and over TCP: RFC 4975
- * section 6 specifies MSRP over TCP only (URIs designating it MUST include the "tcp" transport
- * parameter); this tool speaks nothing else, so another transport would be used as TCP. */
-static bool tcp_uri_ok(const char *opt, const char *v)
-{
-    struct msrp_uri u;
-    enum msrp_uri_error e = msrp_uri_parse(v, strlen(v), &u);
-    if (e != MSRP_URI_OK) {
-        fprintf(stderr, "msrpload run: %s %s: not an MSRP URI (%s)\n", opt, v,
-                msrp_uri_error_text(e));
-        return false;
-    }
-    if (strlen(v) >= sizeof(((struct scenario *)NULL)->targets[0])) {
-        fprintf(stderr, "msrpload run: %s: a URI of at most %zu bytes, got %zu\n", opt,
-                sizeof(((struct scenario *)NULL)->targets[0]) - 1, strlen(v));
-        return false;
-    }
-    if (!msrp_span_eq_nocase(u.transport, MSRP_SPAN_LIT("tcp"))) {
-        fprintf(stderr, "msrpload run: %s %s: the transport must be tcp (;tcp), got ;%.*s\n", opt,
-                v, (int)u.transport.len, u.transport.ptr);
-        return false;
-    }
-    return true;
-}
-
-/* "I/N" with 1 <= I <= N <= 65536. */
-static int parse_shard(const char *v, unsigned *index, unsigned *count)
-{
-    unsigned i, n;
-    int used = 0;
-    if (v[0] < '1' || v[0] > '9' || sscanf(v, "%u/%u%n", &i, &n, &used) != 2 ||
-        v[used] != '\0' || strchr(v, '+') != NULL || strchr(v, ' ') != NULL || i < 1 ||
-        n < i || n > 65536) {
-        fprintf(stderr, "msrpload run: --shard takes I/N with 1 <= I <= N, got '%s'\n", v);
-        return -1;
-    }
-    *index = i;
-    *count = n;
-    return 0;
-}
-
-/* Share `index` (1-based) of `total` split `count` ways; the first shards take the remainder. */
-static uint64_t shard_share(uint64_t total, unsigned index, unsigned count)
-{
-    return total / count + (index - 1 < total % count);
 }
 
 static char *config_json(const struct scenario *sc, unsigned shard_index, unsigned shard_count)
@@ -285,105 +200,6 @@ static int relay_password(const struct scenario *sc, const char *file, const cha
     return 0;
 }
 
-/* The relay settings of the command line over the scenario's; checked together. */
-static int apply_relay(struct scenario *sc, const char *uri, const char *user, uint64_t users,
-                       uint64_t expires, unsigned shard_count)
-{
-    if (uri != NULL) {
-        struct msrp_uri u;
-        if (!tcp_uri_ok("--relay", uri))
-            return -1;
-        msrp_uri_parse(uri, strlen(uri), &u);
-        sc->topology = SCENARIO_RELAY;
-        sc->tls = u.secure;
-        snprintf(sc->relay.uri, sizeof(sc->relay.uri), "%s", uri);
-    }
-    if (user != NULL) {
-        if (!scenario_relay_user_ok(user, NULL) || strlen(user) >= sizeof(sc->relay.user)) {
-            fprintf(stderr, "msrpload run: --relay-user %s: expected a user name (printable, "
-                            "no quotes, at most one %%d or %%0Nd)\n", user);
-            return -1;
-        }
-        snprintf(sc->relay.user, sizeof(sc->relay.user), "%s", user);
-    }
-    if (users > 0)
-        sc->relay.users = (uint32_t)users;
-    if (expires > 0)
-        sc->relay.expires = (uint32_t)expires;
-    if (sc->topology != SCENARIO_RELAY) {
-        if (user != NULL || users > 0 || expires > 0) {
-            fprintf(stderr, "msrpload run: --relay-user, --relay-users and --relay-expires need "
-                            "a relay (--relay URI or topology kind \"relay\")\n");
-            return -1;
-        }
-        return 0;
-    }
-    if (sc->relay.uri[0] == '\0') {
-        fprintf(stderr, "msrpload run: %s: the relay topology needs --relay URI (or "
-                        "topology.relay.uri)\n", sc->path);
-        return -1;
-    }
-    struct msrp_uri u;
-    msrp_uri_parse(sc->relay.uri, strlen(sc->relay.uri), &u);
-    if (u.secure != sc->tls) {
-        fprintf(stderr, "msrpload run: relay %s: the scenario's transport is %s\n", sc->relay.uri,
-                sc->tls ? "tls (msrps)" : "tcp (msrp)");
-        return -1;
-    }
-    if (sc->relay.user[0] == '\0') {
-        fprintf(stderr, "msrpload run: the relay needs a user: --relay-user USER (or "
-                        "topology.relay.user)\n");
-        return -1;
-    }
-    bool pattern = false;
-    scenario_relay_user_ok(sc->relay.user, &pattern);
-    /* The longest name the pattern makes is the one of the highest account (the numbers only
-     * grow wider); a longer one would be cut short, and be another user. */
-    char longest[SCENARIO_RELAY_USER_MAX + 64 + 32];
-    scenario_relay_user_format(sc->relay.user, sc->relay.users > 0 ? sc->relay.users - 1 : 0,
-                               longest, sizeof(longest));
-    if (strlen(longest) > SCENARIO_RELAY_USER_MAX) {
-        char where[600];
-        if (user != NULL)
-            snprintf(where, sizeof(where), "--relay-user %s", sc->relay.user);
-        else
-            snprintf(where, sizeof(where), "%s: $.topology.relay.user", sc->path);
-        fprintf(stderr, "msrpload run: %s: user names of at most %d characters, but account %u "
-                        "would be %zu long (%.40s...)\n", where, SCENARIO_RELAY_USER_MAX,
-                sc->relay.users > 0 ? sc->relay.users - 1 : 0, strlen(longest), longest);
-        return -1;
-    }
-    if (sc->relay.users > 1 && !pattern) {
-        fprintf(stderr, "msrpload run: %u relay users need a pattern in the user name, such as "
-                        "load%%04d (got %s)\n", sc->relay.users, sc->relay.user);
-        return -1;
-    }
-    if (shard_count > 1 && pattern && sc->relay.users < shard_count) {
-        fprintf(stderr, "msrpload run: --shard over %u hosts needs at least %u relay users to "
-                        "give each its own (got %u)\n", shard_count, shard_count, sc->relay.users);
-        return -1;
-    }
-    return 0;
-}
-
-/* --batch-window: "auto" (*is_auto) or seconds from 0 to SCENARIO_MAX_BATCH_WINDOW_S
- * (*seconds); returns 1 when bad. */
-static int parse_batch_window(const char *v, bool *is_auto, double *seconds)
-{
-    *is_auto = strcmp(v, "auto") == 0;
-    *seconds = 0;
-    if (*is_auto)
-        return 0;
-    char *end;
-    *seconds = strtod(v, &end);
-    if (end == v || *end != '\0' || !(*seconds >= 0 && *seconds <= SCENARIO_MAX_BATCH_WINDOW_S)) {
-        fprintf(stderr, "msrpload run: --batch-window takes auto or seconds from 0 to %g, got "
-                        "'%s'\n", SCENARIO_MAX_BATCH_WINDOW_S, v);
-        return 1;
-    }
-    return 0;
-}
-
 /*
  * Descriptors a run needs at most: per session at once, 2 in the embedded topology (the
  * calling end and the accepted answering end), 2 through a relay (both ends connect to it),
@@ -456,18 +272,19 @@ static int memory_enough(const struct scenario *sc)
     return -1;
 }
 
-int cmd_run(int argc, char **argv)
+/* What the command line says beyond the scenario's overrides. */
+struct run_options {
+    const char *path, *out_dir, *relay_pw_file, *relay_pw;
+    bool quiet;
+    struct scenario_overrides over;
+};
+
+/* Reads the command line into ro. Returns -1 to go on, or the exit code (usage, --help). */
+static int read_options(int argc, char **argv, struct run_options *ro)
 {
-    const char *relay_uri = NULL, *relay_user = NULL, *relay_pw_file = NULL, *relay_pw = NULL;
-    uint64_t relay_users = 0, relay_expires = 0;
-    const char *path = NULL, *out_dir = NULL;
-    bool quiet = false;
-    uint64_t threads = 0, sessions = 0, concurrency = 0;
-    double session_rate = -1, rate = -1, duration = -1;
-    bool batch_window_given = false, batch_window_auto = false;
-    double batch_window_s = 0;
-    const char *targets[SCENARIO_MAX_TARGETS];
-    unsigned ntargets = 0, shard_index = 0, shard_count = 0;
+    char err[1024];
+    memset(ro, 0, sizeof(*ro));
+    scenario_overrides_init(&ro->over);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -476,80 +293,130 @@ int cmd_run(int argc, char **argv)
             return EXIT_OK;
         }
         if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            quiet = true;
+            ro->quiet = true;
             continue;
         }
         if (a[0] == '-' && v == NULL) {
             fprintf(stderr, "msrpload run: %s needs a value\n", a);
             return EXIT_USAGE;
         }
-        int bad = 0;
-        if (strcmp(a, "--threads") == 0)
-            bad = parse_u64(a, v, 1, SCENARIO_MAX_THREADS, &threads);
-        else if (strcmp(a, "--sessions") == 0)
-            bad = parse_u64(a, v, 1, SCENARIO_MAX_SESSIONS, &sessions);
-        else if (strcmp(a, "--concurrency") == 0)
-            bad = parse_u64(a, v, 1, SCENARIO_MAX_CONCURRENCY, &concurrency);
-        else if (strcmp(a, "--session-rate") == 0)
-            bad = parse_number(a, v, "sessions per second", true, MAX_RATE, &session_rate);
-        else if (strcmp(a, "--rate") == 0)
-            bad = parse_number(a, v, "messages per second", false, MAX_RATE, &rate);
-        else if (strcmp(a, "--duration") == 0)
-            bad = parse_number(a, v, "seconds", false, MAX_DURATION_S, &duration);
-        else if (strcmp(a, "--batch-window") == 0) {
-            bad = parse_batch_window(v, &batch_window_auto, &batch_window_s);
-            batch_window_given = true;
+        int bad = scenario_override_option(&ro->over, a, v, err, sizeof(err));
+        if (bad == 1) {
+            i++;
+            continue;
         }
-        else if (strcmp(a, "--out") == 0)
-            out_dir = v;
-        else if (strcmp(a, "--shard") == 0)
-            bad = parse_shard(v, &shard_index, &shard_count);
-        else if (strcmp(a, "--relay") == 0)
-            relay_uri = v;
-        else if (strcmp(a, "--relay-user") == 0)
-            relay_user = v;
-        else if (strcmp(a, "--relay-users") == 0)
-            bad = parse_u64(a, v, 1, UINT32_MAX, &relay_users);
-        else if (strcmp(a, "--relay-password-file") == 0)
-            relay_pw_file = v;
-        else if (strcmp(a, "--relay-expires") == 0)
-            bad = parse_u64(a, v, 1, UINT32_MAX, &relay_expires);
-        else if (strcmp(a, "--relay-password") == 0) {
-            relay_pw = v;
+        if (bad < 0) {
+            fprintf(stderr, "msrpload run: %s\n", err);
+            return EXIT_USAGE;
+        }
+        if (strcmp(a, "--out") == 0) {
+            ro->out_dir = v;
+        } else if (strcmp(a, "--relay-password-file") == 0) {
+            ro->relay_pw_file = v;
+        } else if (strcmp(a, "--relay-password") == 0) {
+            ro->relay_pw = v;
             fprintf(stderr, "msrpload run: warning: a password on the command line can be read "
                             "by every user of this machine (ps); prefer --relay-password-file "
                             "or MSRPLOAD_RELAY_PASSWORD\n");
-        }
-        else if (strcmp(a, "--target") == 0) {
-            if (!tcp_uri_ok("--target", v))
-                return EXIT_USAGE;
-            if (ntargets == SCENARIO_MAX_TARGETS) {
-                fprintf(stderr, "msrpload run: at most %d targets\n", SCENARIO_MAX_TARGETS);
-                return EXIT_USAGE;
-            }
-            targets[ntargets++] = v;
         } else if (a[0] == '-') {
             fprintf(stderr, "msrpload run: unknown option '%s'\n\n", a);
             run_usage(stderr);
             return EXIT_USAGE;
-        } else if (path == NULL) {
-            path = a;
+        } else if (ro->path == NULL) {
+            ro->path = a;
             continue;
         } else {
             fprintf(stderr, "msrpload run: only one scenario file may be given\n");
             return EXIT_USAGE;
         }
-        if (bad)
-            return EXIT_USAGE;
         i++;
     }
-    if (path == NULL) {
+    if (ro->path == NULL) {
         run_usage(stderr);
         return EXIT_USAGE;
     }
+    return -1;
+}
+
+
+/* Writes the run's report into dir and prints its summary; returns the run's exit code. */
+static int report_run(const struct scenario *sc, const struct scenario_overrides *over,
+                      const struct run_stats *stats, const struct run_outcome *outcome,
+                      const char *dir)
+{
+    char err[1024];
+    char *cfg_json = config_json(sc, over->shard_index, over->shard_count);
+    struct report_meta meta = {
+        .scenario_name = sc->name,
+        .scenario_file = sc->path,
+        .scenario_description = sc->description,
+        .scenario_text = sc->text,
+        .scenario_text_len = sc->text_len,
+        .config_json = cfg_json != NULL ? cfg_json : "{}",
+        .started_unix = outcome->started_unix,
+        .elapsed_s = outcome->elapsed_s,
+        .measured_s = outcome->measured_s,
+        .warm_up_s = sc->warm_up_s,
+        .incomplete = outcome->incomplete,
+        .first_error = outcome->first_error,
+        .version = msrpload_version(),
+        .end_closed = MSRP_END_CLOSED,
+    };
+    for (int i = 0; i < STATS_END_KINDS; i++)
+        meta.end_names[i] = runner_end_name((unsigned)i);
+    for (unsigned i = 0; i < sc->num_steps && !outcome->incomplete; i++)
+        if (sc->steps[i].kind == STEP_SEND)
+            meta.no_message_met = outcome->msgs_met == 0;
+    /* Failure forensics: errors.jsonl and the summary's failure lines. */
+    char *errors_jsonl = failure_jsonl(outcome->failures, &meta.errors_jsonl_len);
+    char *failures_text = failure_summary(outcome->failures);
+    meta.errors_jsonl = errors_jsonl != NULL ? errors_jsonl : "";
+    meta.failures_text = failures_text;
+    int werr = report_write_files(stats, &meta, dir, err, sizeof(err));
+    if (werr == 0)
+        werr = report_finish_dir(dir, err, sizeof(err));
+    report_print(stdout, stats, &meta, werr == 0 ? dir : NULL);
+    if (werr != 0)
+        fprintf(stderr, "msrpload run: %s (%s/" REPORT_PARTIAL_FILE " marks the report as "
+                        "partial)\n", err, dir);
+
+    /* README "Exit codes": a run that achieved nothing never exits 0. */
+    int code = EXIT_OK;
+    if (outcome->unreachable) {
+        fprintf(stderr, "msrpload run: %s: %s\n",
+                stats->relay_auth_ok == 0 && stats->session_ends[RUNNER_END_AUTH_FAILED] > 0
+                    ? "the relay accepted no AUTH"
+                    : "no session could reach its endpoint",
+                outcome->first_error[0] ? outcome->first_error : "no session bound");
+        code = EXIT_UNREACHABLE;
+    } else if (stats->expect_failures > 0 || stats->sessions_failed > 0 || werr != 0) {
+        code = EXIT_FAILED;
+    } else if (meta.no_message_met) {
+        fprintf(stderr, "msrpload run: no message met its expectation%s%s\n",
+                outcome->first_error[0] ? ": " : "", outcome->first_error);
+        code = EXIT_FAILED;
+    }
+    /* An interruption comes first (README's run exit codes): the shell's 128 + the signal. */
+    if (outcome->incomplete && stop_signal != 0)
+        code = 128 + stop_signal;
+    free(cfg_json);
+    free(errors_jsonl);
+    free(failures_text);
+    return code;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_options ro;
+    int early = read_options(argc, argv, &ro);
+    if (early >= 0)
+        return early;
+    const char *path = ro.path, *out_dir = ro.out_dir;
+    const struct scenario_overrides *over = &ro.over;
+    bool quiet = ro.quiet;
+    char err[1024];
 
     static struct scenario sc;
-    char err[1024];
     if (scenario_load(path, &sc, err, sizeof(err)) != 0) {
         fprintf(stderr, "msrpload run: %s\n", err);
         return EXIT_USAGE;
@@ -560,90 +427,24 @@ int cmd_run(int argc, char **argv)
         scenario_free(&sc);
         return EXIT_USAGE;
     }
-    if (threads)
-        sc.threads = (unsigned)threads;
-    if (sessions) {
-        sc.sessions = sessions;
-        if (!sc.concurrency_given)
-            sc.concurrency = sessions; /* the default follows sessions (scenarios/README.md) */
-    }
-    if (concurrency)
-        sc.concurrency = concurrency;
-    if (sc.concurrency > SCENARIO_MAX_CONCURRENCY) {
-        fprintf(stderr, "msrpload run: --sessions %llu: without --concurrency (or "
-                        "load.concurrency) as many sessions run at once, and at most %llu may; "
-                        "give --concurrency\n",
-                (unsigned long long)sessions, (unsigned long long)SCENARIO_MAX_CONCURRENCY);
-        scenario_free(&sc);
-        return EXIT_USAGE;
-    }
-    if (sc.concurrency > sc.sessions)
-        sc.concurrency = sc.sessions; /* --sessions below the file's concurrency */
-    if (session_rate >= 0)
-        sc.session_rate = session_rate;
-    if (rate > 0) {
-        sc.mode = SCENARIO_OPEN;
-        sc.rate = rate;
-    }
-    if (duration > 0)
-        sc.duration_s = duration;
-    if (batch_window_given) {
-        sc.batch_window_auto = batch_window_auto;
-        sc.batch_window_s = batch_window_s;
-    }
-    if (ntargets > 0 && relay_uri != NULL) {
-        fprintf(stderr, "msrpload run: --target and --relay exclude each other\n");
-        scenario_free(&sc);
-        return EXIT_USAGE;
-    }
-    if (apply_relay(&sc, relay_uri, relay_user, relay_users, relay_expires, shard_count) != 0) {
+    if (scenario_apply_overrides(&sc, over, err, sizeof(err)) != 0) {
+        fprintf(stderr, "msrpload run: %s\n", err);
         scenario_free(&sc);
         return EXIT_USAGE;
     }
     static char password[512];
     if (sc.topology == SCENARIO_RELAY &&
-        relay_password(&sc, relay_pw_file, relay_pw, password, sizeof(password)) != 0) {
+        relay_password(&sc, ro.relay_pw_file, ro.relay_pw, password, sizeof(password)) != 0) {
         scenario_free(&sc);
         return EXIT_USAGE;
     }
-    if (ntargets > 0) {
-        sc.topology = SCENARIO_TARGET;
-        sc.num_targets = ntargets;
-        for (unsigned t = 0; t < ntargets; t++) {
-            snprintf(sc.targets[t], sizeof(sc.targets[t]), "%s", targets[t]);
-            if ((strncmp(targets[t], "msrps:", 6) == 0) != sc.tls) {
-                fprintf(stderr, "msrpload run: --target %s: the scenario's transport is %s\n",
-                        targets[t], sc.tls ? "tls (msrps)" : "tcp (msrp)");
-                scenario_free(&sc);
-                return EXIT_USAGE;
-            }
-        }
-    }
-
-    if (shard_count > 0) {
-        /* The scenario describes the whole load over every host; this one runs its share. */
-        if (sc.sessions < shard_count) {
-            fprintf(stderr, "msrpload run: --shard %u/%u: %llu sessions cannot be shared by %u "
-                    "hosts\n", shard_index, shard_count, (unsigned long long)sc.sessions,
-                    shard_count);
-            scenario_free(&sc);
-            return EXIT_USAGE;
-        }
-        sc.sessions = shard_share(sc.sessions, shard_index, shard_count);
-        sc.concurrency = shard_share(sc.concurrency, shard_index, shard_count);
-        if (sc.concurrency == 0)
-            sc.concurrency = 1;
-        sc.session_rate /= shard_count;
-        sc.rate /= shard_count;
-    }
-
     if (memory_enough(&sc) != 0 || descriptors_enough(&sc) != 0) {
         scenario_free(&sc);
         return EXIT_USAGE;
     }
 
     struct run_config rc = {.sc = &sc, .stop = &stop_requests, .drain_s = 2,
-                            .shard_index = shard_index, .shard_count = shard_count,
+                            .shard_index = over->shard_index, .shard_count = over->shard_count,
                             .relay_password = password};
     rc.progress = !quiet && isatty(STDERR_FILENO);
     char tmpdir[64];
@@ -671,8 +472,9 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     char shard_note[48] = "";
-    if (shard_count > 0)
-        snprintf(shard_note, sizeof(shard_note), ", shard %u/%u", shard_index, shard_count);
+    if (over->shard_count > 0)
+        snprintf(shard_note, sizeof(shard_note), ", shard %u/%u", over->shard_index,
+                 over->shard_count);
     if (!quiet)
         fprintf(stderr,
                 "msrpload run: %s: %llu sessions, %llu at once, %u threads, %s loop, %s%s\n",
@@ -702,63 +504,7 @@ int cmd_run(int argc, char **argv)
         return EXIT_FAILED;
     }
 
-    char *cfg_json = config_json(&sc, shard_index, shard_count);
-    struct report_meta meta = {
-        .scenario_name = sc.name,
-        .scenario_file = sc.path,
-        .scenario_description = sc.description,
-        .scenario_text = sc.text,
-        .scenario_text_len = sc.text_len,
-        .config_json = cfg_json != NULL ? cfg_json : "{}",
-        .started_unix = outcome.started_unix,
-        .elapsed_s = outcome.elapsed_s,
-        .measured_s = outcome.measured_s,
-        .warm_up_s = sc.warm_up_s,
-        .incomplete = outcome.incomplete,
-        .first_error = outcome.first_error,
-        .version = msrpload_version(),
-        .end_closed = MSRP_END_CLOSED,
-    };
-    for (int i = 0; i < STATS_END_KINDS; i++)
-        meta.end_names[i] = runner_end_name((unsigned)i);
-    for (unsigned i = 0; i < sc.num_steps && !outcome.incomplete; i++)
-        if (sc.steps[i].kind == STEP_SEND)
-            meta.no_message_met = outcome.msgs_met == 0;
-    /* Failure forensics: errors.jsonl and the summary's failure lines. */
-    char *errors_jsonl = failure_jsonl(outcome.failures, &meta.errors_jsonl_len);
-    char *failures_text = failure_summary(outcome.failures);
-    meta.errors_jsonl = errors_jsonl != NULL ? errors_jsonl : "";
-    meta.failures_text = failures_text;
-    int werr = report_write_files(&stats, &meta, dir, err, sizeof(err));
-    if (werr == 0)
-        werr = report_finish_dir(dir, err, sizeof(err));
-    report_print(stdout, &stats, &meta, werr == 0 ? dir : NULL);
-    if (werr != 0)
-        fprintf(stderr, "msrpload run: %s (%s/" REPORT_PARTIAL_FILE " marks the report as "
-                        "partial)\n", err, dir);
-
-    /* README "Exit codes": a run that achieved nothing never exits 0. */
-    int code = EXIT_OK;
-    if (outcome.unreachable) {
-        fprintf(stderr, "msrpload run: %s: %s\n",
-                stats.relay_auth_ok == 0 && stats.session_ends[RUNNER_END_AUTH_FAILED] > 0
-                    ? "the relay accepted no AUTH"
-                    : "no session could reach its endpoint",
-                outcome.first_error[0] ? outcome.first_error : "no session bound");
-        code = EXIT_UNREACHABLE;
-    } else if (stats.expect_failures > 0 || stats.sessions_failed > 0 || werr != 0) {
-        code = EXIT_FAILED;
-    } else if (meta.no_message_met) {
-        fprintf(stderr, "msrpload run: no message met its expectation%s%s\n",
-                outcome.first_error[0] ? ": " : "", outcome.first_error);
-        code = EXIT_FAILED;
-    }
-    /* An interruption comes first (README's run exit codes): the shell's 128 + the signal. */
-    if (outcome.incomplete && stop_signal != 0)
-        code = 128 + stop_signal;
-    free(cfg_json);
-    free(errors_jsonl);
-    free(failures_text);
+    int code = report_run(&sc, over, &stats, &outcome, dir);
     free(outcome.failures);
     stats_free(&stats);
     scenario_free(&sc);

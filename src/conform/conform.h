@@ -27,7 +27,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 
 /* How the executor writes what a case sends (conform --delivery). */
 enum conform_delivery {

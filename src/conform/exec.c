@@ -76,65 +76,37 @@ static void digest_value(struct cx *x, struct ep *e, const char *password, char 
     }
 }
 
-/* Fills a template in for endpoint ep. Returns the length, or SIZE_MAX when it cannot. */
-size_t cx_expand(struct cx *x, unsigned ep, const struct raw_piece *pieces, unsigned n,
-                 const char *text, char *out, size_t cap)
+/* The value of a conformance placeholder for endpoint ep, into tmp (cap bytes). */
+static void conform_value(struct cx *x, unsigned ep, enum conform_value value, char *tmp,
+                          size_t cap)
 {
-    size_t o = 0;
-    char tmp[4096];
-    for (unsigned i = 0; i < n; i++) {
-        const struct raw_piece *pc = &pieces[i];
-        const char *src = tmp;
-        size_t len = 0;
         tmp[0] = '\0';
-        switch (pc->part) {
-        case RAW_PART_TEXT:
-            src = text + pc->off;
-            len = pc->len;
-            break;
-        case RAW_PART_TID:
-            src = x->tid;
-            len = strlen(x->tid);
-            break;
-        case RAW_PART_MESSAGE_ID:
-            src = x->mid;
-            len = strlen(x->mid);
-            break;
-        case RAW_PART_TO_PATH:
-            cx_path_to_peer(x, ep, tmp, sizeof tmp);
-            len = strlen(tmp);
-            break;
-        case RAW_PART_FROM_PATH:
-            src = x->ep[ep].local_uri;
-            len = strlen(src);
-            break;
-        case RAW_PART_CONFORM:
-            switch ((enum conform_value)pc->len) {
+    switch (value) {
             case CONFORM_V_RELAY_URI:
-                snprintf(tmp, sizeof tmp, "%s", x->p->relay_uri ? x->p->relay_uri : "");
+        snprintf(tmp, cap, "%s", x->p->relay_uri ? x->p->relay_uri : "");
                 break;
             case CONFORM_V_USE_PATH:
-                snprintf(tmp, sizeof tmp, "%s", x->ep[0].use_path);
+        snprintf(tmp, cap, "%s", x->ep[0].use_path);
                 break;
             case CONFORM_V_PEER_USE_PATH:
-                snprintf(tmp, sizeof tmp, "%s", x->ep[1].use_path);
+        snprintf(tmp, cap, "%s", x->ep[1].use_path);
                 break;
             case CONFORM_V_PEER_URI:
-                snprintf(tmp, sizeof tmp, "%s", x->ep[1].local_uri);
+        snprintf(tmp, cap, "%s", x->ep[1].local_uri);
                 break;
             case CONFORM_V_AUTHORIZATION:
                 digest_value(x, &x->ep[ep], x->p->password ? x->p->password : "", tmp,
-                             sizeof tmp);
+                     cap);
                 break;
             case CONFORM_V_BAD_AUTHORIZATION: {
                 /* A password that is certainly not the right one. */
                 char wrong[300];
                 snprintf(wrong, sizeof wrong, "%s-not", x->p->password ? x->p->password : "");
-                digest_value(x, &x->ep[ep], wrong, tmp, sizeof tmp);
+        digest_value(x, &x->ep[ep], wrong, tmp, cap);
                 break;
             }
             case CONFORM_V_USER:
-                snprintf(tmp, sizeof tmp, "%s", x->p->user ? x->p->user : "");
+        snprintf(tmp, cap, "%s", x->p->user ? x->p->user : "");
                 break;
             case CONFORM_V_BASIC_AUTHORIZATION: {
                 /* RFC 2617 section 2: "Basic " and base64 of user:password. */
@@ -157,13 +129,13 @@ size_t cx_expand(struct cx *x, unsigned ep, const struct raw_piece *pieces, unsi
                 while (a < ulen && u[a] != '/' && u[a] != ';')
                     a++;
                 const char *rest = memchr(u + a, ';', ulen - a);
-                snprintf(tmp, sizeof tmp, "%.*s/nosuchsession0%.*s", (int)a, u,
+        snprintf(tmp, cap, "%.*s/nosuchsession0%.*s", (int)a, u,
                          rest != NULL ? (int)(ulen - (size_t)(rest - u)) : 0,
                          rest != NULL ? rest : "");
                 break;
             }
             case CONFORM_V_REFUSED_TYPE:
-                snprintf(tmp, sizeof tmp, "%s", x->p->refused_type ? x->p->refused_type : "");
+        snprintf(tmp, cap, "%s", x->p->refused_type ? x->p->refused_type : "");
                 break;
             case CONFORM_V_TO_PATH_RECASED: {
                 /* Scheme, authority and parameters in upper case; the session-id, compared
@@ -174,21 +146,34 @@ size_t cx_expand(struct cx *x, unsigned ep, const struct raw_piece *pieces, unsi
                 size_t sid = auth != NULL ? (size_t)(auth - u) + 3 : 0;
                 sid += strcspn(u + sid, "/;");
                 size_t params = sid + strcspn(u + sid, ";");
-                for (size_t c = 0; c < ulen && c < sizeof tmp - 1; c++)
+        for (size_t c = 0; c < ulen && c < cap - 1; c++)
                     tmp[c] = (char)(c < sid || c >= params ? toupper((unsigned char)u[c]) : u[c]);
-                tmp[ulen < sizeof tmp - 1 ? ulen : sizeof tmp - 1] = '\0';
+        tmp[ulen < cap - 1 ? ulen : cap - 1] = '\0';
                 break;
             }
             }
-            len = strlen(tmp);
-            break;
+}
+
+/* Fills a template in for endpoint ep. Returns the length, or SIZE_MAX when it cannot. Only
+ * the values the template uses are computed: {authorization} draws a nonce count. */
+size_t cx_expand(struct cx *x, unsigned ep, const struct raw_piece *pieces, unsigned n,
+                 const char *text, char *out, size_t cap)
+{
+    char to_path[4096], values[CONFORM_V_COUNT][4096];
+    struct scenario_vars vars = {.tid = msrp_span_cstr(x->tid),
+                                 .message_id = msrp_span_cstr(x->mid),
+                                 .from_path = msrp_span_cstr(x->ep[ep].local_uri)};
+    if (scenario_template_uses(pieces, n, RAW_PART_TO_PATH, 0)) {
+        cx_path_to_peer(x, ep, to_path, sizeof to_path);
+        vars.to_path = msrp_span_cstr(to_path);
         }
-        if (len > cap - o)
-            return SIZE_MAX;
-        memcpy(out + o, src, len);
-        o += len;
+    for (unsigned v = 0; v < CONFORM_V_COUNT; v++) {
+        if (!scenario_template_uses(pieces, n, RAW_PART_CONFORM, (enum conform_value)v))
+            continue;
+        conform_value(x, ep, (enum conform_value)v, values[v], sizeof values[v]);
+        vars.conform[v] = msrp_span_cstr(values[v]);
     }
-    return o;
+    return scenario_template_expand(pieces, n, text, &vars, out, cap);
 }
 
 bool cx_draw_id(struct cx *x, char *out, size_t len)

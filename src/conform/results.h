@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #include "conform/conform.h"
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 
 /* One case of a run and its outcome. */
 struct conform_item {

@@ -23,7 +23,7 @@
  * failures.c (the failure log), runner_int.h (what they share; private to the layer).
  *
  * Owns: the run's configuration and outcome types, the session end kinds of its own.
- * May not touch: the scenario format (load/scenario.h), the report files (report/).
+ * May not touch: the scenario format (scenario/scenario.h), the report files (report/).
  */
 #ifndef MSRPLOAD_LOAD_RUNNER_H
 #define MSRPLOAD_LOAD_RUNNER_H
@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #include "load/failures.h"
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 #include "msrp/session.h"
 #include "net/tls.h"
 #include "report/stats.h"

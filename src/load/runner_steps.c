@@ -72,7 +72,7 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
         .interrupt_after = st->interrupt_after,
         .abort_after = st->abort_after,
         /* The loader's order names the session's, one for one. */
-        .order = (enum msrp_chunk_order)st->order,
+        .order = st->order,
         .overlap = st->overlap,
     };
     struct worker *w = ls->w;
@@ -280,47 +280,6 @@ static bool raw_check(struct lsession *ls, const struct step_raw *st, int status
     return false;
 }
 
-/* Fills the template in; returns its length, or SIZE_MAX when it would not fit the buffer. */
-static size_t raw_expand(const struct lsession *ls, const struct step_raw *st, char *out,
-                         const char *tid, const char *mid)
-{
-    size_t o = 0;
-    for (unsigned i = 0; i < st->num_pieces; i++) {
-        const struct raw_piece *p = &st->pieces[i];
-        const char *src = NULL;
-        size_t n = 0;
-        switch (p->part) {
-        case RAW_PART_TEXT:
-            src = st->text + p->off;
-            n = p->len;
-            break;
-        case RAW_PART_TID:
-            src = tid;
-            n = SCENARIO_RAW_TID_LEN;
-            break;
-        case RAW_PART_MESSAGE_ID:
-            src = mid;
-            n = SCENARIO_RAW_MESSAGE_ID_LEN;
-            break;
-        case RAW_PART_TO_PATH:
-            src = msrp_session_peer_path(ls->s);
-            n = strlen(src);
-            break;
-        case RAW_PART_FROM_PATH:
-            src = msrp_session_local_uri(ls->s);
-            n = strlen(src);
-            break;
-        case RAW_PART_CONFORM: /* case files only: never loaded for a run */
-            break;
-        }
-        if (n > SCENARIO_RAW_MAX - o)
-            return SIZE_MAX; /* a path beyond what the loader allowed for */
-        memcpy(out + o, src, n);
-        o += n;
-    }
-    return o;
-}
-
 /*
  * Starts the raw step at pc. Returns true when it waits (for its outcome, or first for the
  * messages in flight), false when it could not be sent: that is an expectation failure, and
@@ -351,7 +310,15 @@ static bool raw_start(struct lsession *ls, const struct step_raw *st)
     if (problem == NULL && (msrp_idgen_ident(&w->raw->ids, tid, sizeof(tid)) != 0 ||
                             msrp_idgen_ident(&w->raw->ids, mid, sizeof(mid)) != 0))
         problem = "the CSPRNG failed";
-    if (problem == NULL && (len = raw_expand(ls, st, w->raw->buf, tid, mid)) == SIZE_MAX)
+    struct scenario_vars vars = {
+        .tid = msrp_span_make(tid, sizeof(tid)),
+        .message_id = msrp_span_make(mid, sizeof(mid)),
+        .to_path = msrp_span_cstr(msrp_session_peer_path(ls->s)),
+        .from_path = msrp_span_cstr(msrp_session_local_uri(ls->s)),
+    };
+    if (problem == NULL && (len = scenario_template_expand(st->pieces, st->num_pieces, st->text,
+                                                           &vars, w->raw->buf,
+                                                           SCENARIO_RAW_MAX)) == SIZE_MAX)
         problem = "its template is longer than 65536 bytes once expanded";
     int e = 0;
     if (problem == NULL && (e = msrp_session_send_raw(ls->s, w->raw->buf, len, tid, sizeof(tid),

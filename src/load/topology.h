@@ -59,7 +59,7 @@
 #include <stdint.h>
 
 #include "load/runner_int.h"
-#include "load/scenario.h"
+#include "scenario/scenario.h"
 #include "msrp/session.h"
 
 /* Why a session could not start, for its failure example (both static or in the slot). */

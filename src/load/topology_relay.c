@@ -533,8 +533,7 @@ static int relay_init(struct worker *w, char *err, size_t errlen)
         return -1;
     }
     w->topo_state = st;
-    struct msrp_uri u;
-    msrp_uri_parse(sc->relay.uri, strlen(sc->relay.uri), &u);
+    const struct msrp_uri u = sc->relay.parsed; /* parsed once, by the scenario layer */
     char host[256];
     snprintf(host, sizeof(host), "%.*s", (int)u.host.len, u.host.ptr);
     if (u.host_type == MSRP_HOST_NAME)

@@ -47,6 +47,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msrp/order.h"
 #include "msrp/reasm.h"
 #include "msrp/trace.h"
 #include "net/conn.h"
@@ -192,19 +193,8 @@ void msrp_session_config_default(struct msrp_session_config *c);
 extern const char *const msrp_session_violations[];
 bool msrp_session_violation_known(const char *name);
 
-/*
- * The order in which a message's chunks are sent. Every order sends the same bytes with the
- * message length as Byte-Range total; the chunk sent last ends in "$", all others in "+".
- */
-enum msrp_chunk_order {
-    MSRP_ORDER_IN_ORDER = 0,  /* ranges 1-c, c+1-2c, ... (c: the chunk size) */
-    MSRP_ORDER_REVERSE,       /* the same ranges, last one first */
-    MSRP_ORDER_SHUFFLED,      /* the same ranges in a random order per message (an affine
-                                 permutation: nothing stored per chunk); with two or more
-                                 chunks the first one sent is never range 1 */
-    MSRP_ORDER_OVERLAPPING,   /* in order, but each chunk after the first starts `overlap`
-                                 bytes before the end of the one before and sends them again */
-};
+/* enum msrp_chunk_order, the order in which a message's chunks are sent: msrp/order.h. */
+
 
 /* A chunk body larger than this is sent interruptible, with "*" as its range end (RFC 4975
  * section 7.1.1, MUST). */

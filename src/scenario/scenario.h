@@ -1,22 +1,33 @@
 /*
- * scenario.h - a JSON scenario file (scenarios/README.md is the format) loaded, checked and
- * compiled into the structures the load runner walks.
+ * scenario.h - the scenario layer: a JSON scenario file (scenarios/README.md is the format, and
+ * scenarios/conformance/README.md for case files) loaded, checked and compiled into the
+ * structures the load runner (src/load/) and the conformance executor (src/conform/) walk.
+ *
+ * Contract of the layer (src/scenario/): pure. It reads JSON, checks every value, compiles the
+ * steps and their templates, applies the command line's overrides and expands templates with
+ * values its callers hand in. It does no I/O beyond reading the scenario file and a send's
+ * content_file while loading, starts no threads, and keeps no state outside the struct
+ * scenario it fills. It sits above wire/ (URIs, media types) and msrp/'s chunk order enum, and
+ * below load/, conform/ and cli/; nothing here includes from those.
  *
  * Like SIPp's scenarios, the per-session steps are compiled once into a flat array that every
  * session walks with its own program counter; `repeat` becomes a jump back with a counter.
  * Every value is checked before anything runs: the first problem is reported as
  * "FILE: $.json.path: what was expected, got what" and loading fails.
  *
- * Thread safety: a loaded scenario is read-only and may be shared by every worker thread.
+ * Thread safety: a loaded scenario is read-only and may be shared by every worker thread;
+ * scenario_template_expand may be called from any thread on a shared scenario.
  */
-#ifndef MSRPLOAD_LOAD_SCENARIO_H
-#define MSRPLOAD_LOAD_SCENARIO_H
+#ifndef MSRPLOAD_SCENARIO_SCENARIO_H
+#define MSRPLOAD_SCENARIO_SCENARIO_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msrp/order.h"
 #include "wire/parser.h"
+#include "wire/uri.h"
 
 #define SCENARIO_MAX_STEPS 256
 #define SCENARIO_MAX_TARGETS 64
@@ -53,14 +64,13 @@ enum step_kind {
     STEP_RECEIVE, /* conformance cases only (msrpload conform): wait for a request */
 };
 
-/* The order in which the chunks of each message leave (send.order). */
-enum step_order {
-    ORDER_IN_ORDER = 0, /* first to last */
-    ORDER_REVERSE,      /* last to first */
-    ORDER_SHUFFLED,     /* a random order, drawn for each message */
-    ORDER_OVERLAPPING,  /* first to last, each chunk after the first starting `overlap` bytes
-                           before the end of the one before it */
-};
+/* Old names of enum msrp_chunk_order's values (send.order, msrp/order.h): the rename commit
+ * that follows replaces every use and these lines. */
+#define ORDER_IN_ORDER MSRP_ORDER_IN_ORDER
+#define ORDER_REVERSE MSRP_ORDER_REVERSE
+#define ORDER_SHUFFLED MSRP_ORDER_SHUFFLED
+#define ORDER_OVERLAPPING MSRP_ORDER_OVERLAPPING
+#define step_order msrp_chunk_order
 
 struct step_send {
     uint32_t count;
@@ -69,7 +79,7 @@ struct step_send {
     uint32_t chunk_size;
     enum msrp_report failure_report; /* MSRP_REPORT_ABSENT: no header */
     enum msrp_report success_report;
-    enum step_order order;
+    enum msrp_chunk_order order; /* as msrp_send_opts.order */
     uint32_t overlap;         /* ORDER_OVERLAPPING: bytes each chunk repeats, 1..chunk_size-1;
                                  0 with every other order */
     bool unknown_total;       /* Byte-Range total "*"; never with REVERSE or SHUFFLED */
@@ -133,6 +143,7 @@ enum conform_value {
     CONFORM_V_REFUSED_TYPE,      /* {refused_type}: conform --refused-type, a media type the
                                     target does not take; cases using it skip without it */
 };
+#define CONFORM_V_COUNT (CONFORM_V_REFUSED_TYPE + 1)
 
 struct raw_piece {
     enum raw_part part;
@@ -146,6 +157,32 @@ struct raw_template {
     char *text;
     size_t text_len;
 };
+
+/*
+ * The values a template's placeholders take in one expansion, as pointer and length (a tid or
+ * Message-ID need no NUL). A value whose ptr is NULL was not given: its placeholders expand to
+ * nothing (a load run gives no conformance values; the loader refuses them in its files).
+ */
+struct scenario_vars {
+    struct msrp_span tid;        /* {tid} */
+    struct msrp_span message_id; /* {message_id} */
+    struct msrp_span to_path;    /* {to_path} */
+    struct msrp_span from_path;  /* {from_path}, {local_uri} */
+    struct msrp_span conform[CONFORM_V_COUNT]; /* RAW_PART_CONFORM, by enum conform_value */
+};
+
+/*
+ * Fills the template (pieces in order, pointing into text) in with vars into out. Returns the
+ * length written, or SIZE_MAX when it would not fit in cap bytes (out then holds a prefix and
+ * must not be used). Pure: reads only its arguments, writes only out.
+ */
+size_t scenario_template_expand(const struct raw_piece *pieces, unsigned num_pieces,
+                                const char *text, const struct scenario_vars *vars, char *out,
+                                size_t cap);
+/* Whether the template holds a placeholder of this part (and, for RAW_PART_CONFORM, of this
+ * conform value), so that a caller computes only the values it will use. */
+bool scenario_template_uses(const struct raw_piece *pieces, unsigned num_pieces,
+                            enum raw_part part, enum conform_value value);
 
 /* Conformance cases only: a check on one header of a chunk that arrived. */
 enum header_check_kind {
@@ -285,6 +322,10 @@ struct scenario {
         uint32_t users;           /* accounts the pattern spreads sessions over; 1: no pattern */
         char password_file[512];  /* the password is read at run time, never kept here */
         uint32_t expires;         /* Expires asked for in AUTH; 0: the relay's default */
+        /* uri parsed once (scenario_relay_parse), its spans pointing into uri: valid while
+         * uri is unchanged and the struct is not copied; parsed false while uri is empty */
+        bool parsed_ok;
+        struct msrp_uri parsed;
     } relay;
 
     /* steps */
@@ -324,6 +365,43 @@ bool scenario_relay_user_ok(const char *user, bool *has_pattern);
 /* Writes user with its conversion (if any) filled in with account, e.g. load%04d, 7 -> load0007
  * (truncated to cap). user must have passed scenario_relay_user_ok. */
 void scenario_relay_user_format(const char *user, uint64_t account, char *out, size_t cap);
+/* Parses relay.uri into relay.parsed (relay.parsed_ok says whether it could) once uri is set or
+ * changed; the loader and scenario_apply_overrides call it, and so must a caller that fills a
+ * scenario by hand. The spans point into sc->relay.uri. */
+void scenario_relay_parse(struct scenario *sc);
+/*
+ * The command line's values over a scenario's (msrpload run's options), read by
+ * scenario_override_option and applied by scenario_apply_overrides. Not given: 0, NULL, or
+ * a negative number for the doubles (scenario_overrides_init sets them so).
+ */
+struct scenario_overrides {
+    uint64_t threads, sessions, concurrency;
+    double session_rate, rate, duration;
+    bool batch_window_given, batch_window_auto;
+    double batch_window_s;
+    const char *targets[SCENARIO_MAX_TARGETS]; /* the option values, which must outlive o */
+    unsigned num_targets;
+    const char *relay_uri, *relay_user;
+    uint64_t relay_users, relay_expires;
+    unsigned shard_index, shard_count; /* --shard I/N; 0 and 0 without it */
+};
+
+void scenario_overrides_init(struct scenario_overrides *o);
+/*
+ * Reads option opt (e.g. "--threads") with its value v into o when it is one of the
+ * scenario's, checking v with the loader's bounds. Returns 1 when taken, 0 when opt is not a
+ * scenario option, -1 when v is wrong, with a message naming the option in err.
+ */
+int scenario_override_option(struct scenario_overrides *o, const char *opt, const char *v,
+                             char *err, size_t errlen);
+/*
+ * Applies o over a loaded scenario, with the rules that tie options to the file (the
+ * concurrency follows --sessions unless the file gave it; a relay needs a URI, a user and a
+ * matching transport; targets match the transport; --shard takes this host's share). Returns 0,
+ * or -1 with a message in err (sc may then be partly changed: free it, do not run it).
+ */
+int scenario_apply_overrides(struct scenario *sc, const struct scenario_overrides *o, char *err,
+                             size_t errlen);
 /* Frees the file's text, the steps' content and raw templates; *sc is left so that a second
  * call is harmless. */
 void scenario_free(struct scenario *sc);
