@@ -236,6 +236,13 @@ static const struct rule_case {
              HEAD("ord00003", "SEND") "Message-ID: mmsg0001\r\nByte-Range: 9-12/12\r\n"
                                       "Content-Type: text/plain\r\n\r\nijkl" END("ord00003",
                                                                                   "$")},
+    /* The chunk ending the message sent first (as 4975-7.3.1/out-of-order-chunks does). */
+    {"4975-7.1.1/chunks-in-order", "chunks-in-order", NULL,
+     HEAD("ore00001", "SEND") "Message-ID: mmsg0001\r\nByte-Range: 11-20/20\r\nContent-Type: "
+                              "text/plain\r\n\r\nklmnopqrst" END("ore00001", "$")
+         HEAD("ore00002", "SEND") "Message-ID: mmsg0001\r\nByte-Range: 1-10/20\r\n"
+                                  "Content-Type: text/plain\r\n\r\nabcdefghij" END("ore00002",
+                                                                                     "+")},
     /* A 3000-octet body with a numeric range end (section 7.1.1). */
     {"4975-7.1.1/over-2048-star-end", "range-end-not-star", NULL,
      HEAD("str00001", "SEND") "Message-ID: mmsg0001\r\nByte-Range: 1-3000/3000\r\nContent-Type: "

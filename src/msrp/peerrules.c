@@ -52,13 +52,16 @@ static struct msrp_peer_message *message_find(struct msrp_peer_rules *r, uint64_
 
 /*
  * The rules of RFC 4975 section 7.1.1 that tie a SEND chunk to the earlier chunks of its
- * message, checked while the message is open (its latest chunk ended in "+"):
+ * message, checked while the message is open (more chunks must follow: its latest chunk ended
+ * in "+", or its "$" chunk came before all its bytes had):
  *  - "all subsequent chunks MUST, include a Byte-Range header field";
  *  - "All chunks of the same message MUST use the same Failure-Report and Success-Report
  *    values in their SEND requests" (compared as meant: an absent header is its default);
  *  - "The sender MUST send all chunks in Byte-Range order": flagged only when a chunk starts
- *    before the chunk sent just before it, so that an overlapping resend is not a breach.
- * A Message-ID seen for the first time, or again after its "$" or "#", starts a new entry.
+ *    before the chunk sent just before it, so that an overlapping resend is not a breach;
+ *    once a message.
+ * A Message-ID seen for the first time, or again once its message ended ("#", or every byte
+ * of its total sent), starts a new entry.
  */
 static void check_send_chunk(struct msrp_peer_rules *r, const struct msrp_chunk *c,
                              const struct report_to *to)
@@ -87,7 +90,8 @@ static void check_send_chunk(struct msrp_peer_rules *r, const struct msrp_chunk 
                      "chunk of the message", (int)mid->value.len, mid->value.ptr);
             report(to, "same-report-headers-on-all-chunks", detail);
         }
-        if (c->has_byte_range && c->byte_range.start < m->last_start) {
+        if (c->has_byte_range && c->byte_range.start < m->last_start && !m->order_told) {
+            m->order_told = true; /* once a message: a shuffled one breaks it at most chunks */
             snprintf(detail, sizeof detail,
                      "Message-ID %.*s: a chunk starting at byte %llu sent after one starting at "
                      "byte %llu", (int)mid->value.len, mid->value.ptr,
@@ -100,9 +104,14 @@ static void check_send_chunk(struct msrp_peer_rules *r, const struct msrp_chunk 
             r->_next = (r->_next + 1) % MSRP_PEER_RULES_MESSAGES;
         }
         m->id_hash = h;
+        m->order_told = false;
+        m->received = 0;
+        m->total = MSRP_RANGE_UNKNOWN;
         m->success = sr;
         m->failure = fr;
     }
+    if (c->has_byte_range && c->byte_range.total != MSRP_RANGE_UNKNOWN)
+        m->total = c->byte_range.total;
     r->_message = m;
 }
 
@@ -129,9 +138,14 @@ void msrp_peer_rules_check(struct msrp_peer_rules *r, const struct msrp_chunk *c
         return;
     if (r->_has_body)
         msrp_rules_check_body_size(r->_method, r->_body_len, rule_broken, &to);
-    if (r->_message != NULL) {
-        r->_message->open = c->flag == '+';
-        r->_message->last_start = r->_start;
+    struct msrp_peer_message *m = r->_message;
+    if (m != NULL) {
+        m->received += r->_body_len;
+        /* A known total says when every byte has been sent, whatever the order; without one
+         * the "$" chunk ends the message. "#" always does. */
+        m->open = c->flag != '#' && (m->total != MSRP_RANGE_UNKNOWN ? m->received < m->total
+                                                                     : c->flag == '+');
+        m->last_start = r->_start;
     }
     r->_checking = false;
 }

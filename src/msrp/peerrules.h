@@ -27,7 +27,11 @@ struct msrp_peer_message {
     uint64_t id_hash;         /* FNV-1a of the Message-ID; 0: slot unused */
     enum msrp_report success, failure; /* as the first chunk said, absent made explicit */
     uint64_t last_start;      /* range start of its latest chunk */
-    bool open;                /* its latest chunk ended in "+": more chunks must follow */
+    uint64_t received;        /* body octets of its chunks so far (repeats counted again) */
+    uint64_t total;           /* its Byte-Range total, or MSRP_RANGE_UNKNOWN */
+    bool open;                /* more chunks must follow: not aborted, and the total not
+                                 reached (no total: the latest chunk ended in "+") */
+    bool order_told;          /* chunks-in-order logged once for it already */
 };
 
 struct msrp_peer_rules {
