@@ -252,6 +252,10 @@ static const struct rule_case {
                                 "OK\r\nSuccess-Report: yes\r\n-------rrh00001$\r\n"},
     {"4975-7.1.2/report-has-status", "report-has-status", NULL,
      HEAD("rst00001", "REPORT") "Message-ID: mmsg0001\r\nByte-Range: 1-5/5\r\n-------rst00001$\r\n"},
+    /* A Status that is not "000 200": the parser's error, named by the same requirement. */
+    {"4975-7.1.2/report-has-status", "status-header", NULL,
+     HEAD("rsf00001", "REPORT") "Message-ID: mmsg0001\r\nByte-Range: 1-5/5\r\nStatus: "
+                                "200\r\n-------rsf00001$\r\n"},
     {"4975-7.1.2/report-message-id", "report-message-id", NULL,
      HEAD("rmi00001", "REPORT") "Byte-Range: 1-5/5\r\nStatus: 000 200 OK\r\n-------rmi00001$\r\n"},
 };
