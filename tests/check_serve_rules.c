@@ -204,6 +204,14 @@ static const struct rule_case {
     {"4975-7.1/non-send-body-limit", "non-send-body-limit", NULL,
      HEAD("big00001", "REPORT") "Message-ID: mmsg0001\r\nByte-Range: 1-5/5\r\nStatus: 000 200 "
                                 "OK\r\nContent-Type: text/plain\r\n\r\n{L}" END("big00001", "$")},
+    /* An end-line with another transaction id, and one with a space after its flag
+     * (section 7.1); both lose the framing, and serve closes the connection. */
+    {"4975-7.1/end-line-format", "end-line", NULL,
+     HEAD("eln00001", "SEND") "Message-ID: mmsg0001\r\nByte-Range: 1-0/0\r\n"
+                              "-------wrong001$\r\n"},
+    {"4975-7.1/end-line-format", "flag", NULL,
+     HEAD("elf00001", "SEND") "Message-ID: mmsg0001\r\nByte-Range: 1-0/0\r\n"
+                              "-------elf00001$ \r\n"},
     {"4975-7.1/transaction-id-unique", "reused-tid", NULL,
      HEAD("dup00001", "SEND") "Message-ID: mmsg0001\r\nByte-Range: 1-5/5\r\nContent-Type: "
                               "text/plain\r\n\r\nhello" END("dup00001", "$")

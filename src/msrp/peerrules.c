@@ -157,6 +157,10 @@ static const struct {
     {"reused-tid", "4975-7.1/transaction-id-unique"},
     {"body-without-content-type", "4975-7.1/body-has-content-type"},
     {"status-header", "4975-7.1.2/report-has-status"}, /* the parser's: Status malformed */
+    /* The parser's: a head line of dashes that is not this chunk's end-line (another
+     * transaction id), an end-line whose flag is not followed by CRLF. */
+    {"end-line", "4975-7.1/end-line-format"},
+    {"flag", "4975-7.1/end-line-format"},
     {"dollar-not-at-end", "4975-7.1/continuation-flags"},
     {"range-end-not-star", "4975-7.1.1/over-2048-star-end"},
     /* An answering session sends no request but REPORTs: a response that answers none of
