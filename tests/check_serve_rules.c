@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "net/loop.h"
@@ -361,6 +362,32 @@ START_TEST(conforming_client_no_violation)
 }
 END_TEST
 
+/* msrpload's own sending keeps the rules serve checks (issue 13 point 5): a run of messages
+ * up to 200 kB in chunks, interrupted and aborted ones too, leaves no violation line. */
+START_TEST(msrpload_run_no_violation)
+{
+    struct rig r;
+    rig_start(&r);
+    close(r.fd); /* this test's client is msrpload run */
+    r.fd = -1;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "%s run scenarios/chunking.json --quiet --target '%s' --sessions 1 --concurrency 1 "
+             "--duration 20 --out %s/run >/dev/null 2>&1",
+             msrpload_binary(), r.serve.uri, r.tmp.dir);
+    int st = system(cmd);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "msrpload run: status %d", st);
+    char *line = log_wait(&r, "\"event\":\"end\"", NULL);
+    ck_assert_msg(line != NULL, "serve logged no end of the session");
+    free(line);
+    line = log_wait(&r, "\"event\":\"message\"", "\"aborted\":true", NULL);
+    ck_assert_msg(line != NULL, "the run sent no aborted message: did it run at all?");
+    free(line);
+    log_only(&r, NULL);
+    rig_stop(&r);
+}
+END_TEST
+
 Suite *make_serve_rules_suite(void)
 {
     Suite *s = suite_create("serve_rules");
@@ -370,6 +397,7 @@ Suite *make_serve_rules_suite(void)
                         (int)(sizeof rule_cases / sizeof rule_cases[0]));
     tcase_add_test(tc, client_answers_a_report);
     tcase_add_test(tc, conforming_client_no_violation);
+    tcase_add_test(tc, msrpload_run_no_violation);
     suite_add_tcase(s, tc);
     return s;
 }
