@@ -30,5 +30,6 @@ Suite *make_conform_suite(void);
 Suite *make_faults_suite(void);
 Suite *make_serve_limits_suite(void);
 Suite *make_failures_suite(void);
+Suite *make_serve_rules_suite(void);
 
 #endif

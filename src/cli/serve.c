@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "msrp/peerrules.h"
 #include "msrp/server.h"
 #include "msrp/session.h"
 #include "net/conn.h"
@@ -121,7 +122,9 @@ static void serve_usage(FILE *out)
             "                received again too far back to compare: more than 16 KiB back)\n"
             "  violation     the peer broke RFC 4975: kind (a stable name such as byte-range,\n"
             "                reused-tid, path-order, to-path, from-path, overlap-conflict,\n"
-            "                malformed-first-request) and detail\n"
+            "                malformed-first-request, chunks-in-order) and detail; and\n"
+            "                requirement, the rule's id in scenarios/conformance/\n"
+            "                requirements.json, where the kind names one\n"
             "  refused       serve refused something: kind (too-large, reassembly-limit:\n"
             "                a message answered 413, with message_id; unknown-session,\n"
             "                first-request-timeout, to-path-too-long: a connection before\n"
@@ -333,12 +336,19 @@ static void serve_violation(struct msrp_session *s, const struct msrp_peer_viola
 {
     struct serve_slot *slot = slot_of(s);
     struct serve *sv = slot->sv;
+    const char *kind = v->kind != NULL ? v->kind : "unknown";
+    if (msrp_peer_rules_allows(kind))
+        return;
     sv->violations++;
     FILE *f = event_begin(sv, "violation", slot->uri);
-    const char *kind = v->kind != NULL ? v->kind : "unknown";
     const char *detail = v->detail != NULL ? v->detail : "";
     json_field_str(f, "kind", kind, strlen(kind));
     json_field_str(f, "detail", detail, strlen(detail));
+    /* The rule broken, by its id in scenarios/conformance/requirements.json, where the kind
+     * names one: serve checks clients against the rules the conformance cases check. */
+    const char *req = msrp_peer_rules_requirement(kind);
+    if (req != NULL)
+        json_field_str(f, "requirement", req, strlen(req));
     event_end(sv, f);
 }
 

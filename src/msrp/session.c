@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "msrp/peerrules.h"
 #include "msrp/violate.h"
 #include "wire/hash.h"
 #include "wire/idgen.h"
@@ -181,6 +182,7 @@ struct msrp_session {
     struct raw_wait *raws; /* raw sends waiting for a response, their timeout or the end */
     char recent_tids[RECENT_TIDS][MSRP_TID_MAX + 1];
     unsigned recent_next;
+    struct msrp_peer_rules peer_rules; /* serve's check of the peer's chunks (peerrules.h) */
     char end_detail[160];
     char peer_addr[64];       /* the connection's peer, kept for after it is gone */
     struct msrp_trace *trace; /* cfg.trace_frames: the last frames, for failure forensics */
@@ -1767,6 +1769,7 @@ static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
             if (c.flag != 0)
                 msrp_trace_in_end(s->trace, &c, s->parser.stream_offset);
         }
+        msrp_peer_rules_check(&s->peer_rules, &c, s, s->h->on_violation);
         if (c.kind == MSRP_RESPONSE) {
             if (c.flag != 0)
                 response_in(s, &c);
