@@ -2,7 +2,7 @@
  * framerules.c - rules that every chunk the peer writes must keep, whatever the case is
  * about: the URIs it writes (RFC 4975 section 6), how it builds requests (7.1) and REPORTs
  * (7.1.2: no Success-Report or Failure-Report, a Status of the section 9 form, a Message-ID).
- * The executor runs them on each frame as it arrives (cx_frame_rules, from exec.c). The
+ * The executor runs them on each frame as it arrives (cx_frame_rules, from endpoints.c). The
  * predicates themselves are src/wire/rules.c, shared with serve's check of its clients; this
  * file decides what a breach does to a case, and keeps the transaction ids seen.
  *
