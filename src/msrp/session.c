@@ -139,6 +139,7 @@ struct msrp_session {
     const struct msrp_session_handlers *h;
     void *user;
     struct msrp_session_config cfg;
+    enum msrp_violation_id violation; /* cfg.violate, parsed once */
     enum session_state state;
     bool calling;
     bool ended;
@@ -924,47 +925,31 @@ int msrp_session_send_raw(struct msrp_session *s, const char *bytes, size_t len,
 
 /* ---- the wrong test peer (cfg.violate) ---------------------------------------------------- */
 
-/* Each name breaks exactly one rule that a conformance case checks; see
- * scenarios/conformance/README.md for which case each one must make fail. One breaks none:
- * "per-chunk-reports" answers as RFC 4975 section 7.1.3 also allows (MAY), a success REPORT
- * for each chunk as it arrives covering just that chunk, so that the cases can be shown to
- * accept it. */
+/* The names of MSRP_VIOLATIONS (session.h), in the order of enum msrp_violation_id. */
 const char *const msrp_session_violations[] = {
-    "wrong-tid",          "response-to-path",  "absent-as-no",       "no-response-fr-yes",
-    "respond-fr-no",      "respond-fr-partial", "silent-partial-error", "no-success-report",
-    "report-unasked",     "report-last-range", "report-aborted",     "no-481",
-    "200-for-400",        "no-501",            "answer-reports",     "reject-star-total",
-    "reject-star-end",    "413-large",         "no-413",             "no-response-empty",
-    "per-chunk-reports",
-    /* RFC 4975 section 6 on the URIs it writes; 7.1 and 7.1.2 on the REPORTs it sends; 7.1.2
-     * a REPORT for a REPORT; 7.1.4 a failure REPORT despite Failure-Report no; 7.3.1 and 14.3
-     * multipart types refused; 12 unknown headers refused; 6.1 URIs compared byte by byte */
-    "uri-no-tcp", "uri-no-port", "uri-password", "report-same-tid", "report-content-type",
-    "report-body-no-type", "report-big-body", "report-fr-header", "report-to-report",
-    "fr-no-failure-report", "refuse-multipart", "refuse-signed", "reject-unknown-header",
-    "exact-uri-compare",
-    /* RFC 4975 section 5.4, broken by the server before a session exists (server.h) */
-    "no-481-first", "speak-first",
-    /* section 9 header names compared with regard to case; 5.4 a first SEND with a body */
-    "case-sensitive-headers", "refuse-first-body",
-    /* 7.1: a body holding bytes that are no UTF-8 or lines that look like an end-line */
-    "refuse-odd-body",
-    /* 7.3.1: a type it does not take answered 200 instead of 415 */
-    "no-415",
-    /* 5.4: 481 where a second connection should get 506; conform --delivery's wrong peer */
-    "481-for-506", "whole-reads", NULL};
+#define MSRP_VIOLATION_NAME(ident, name) name,
+    MSRP_VIOLATIONS(MSRP_VIOLATION_NAME)
+#undef MSRP_VIOLATION_NAME
+    NULL};
+
+enum msrp_violation_id msrp_session_violation_id(const char *name)
+{
+    if (name == NULL)
+        return MSRP_VIOLATE_NONE;
+    for (size_t i = 0; msrp_session_violations[i] != NULL; i++)
+        if (strcmp(msrp_session_violations[i], name) == 0)
+            return (enum msrp_violation_id)(i + 1);
+    return MSRP_VIOLATE_NONE;
+}
 
 bool msrp_session_violation_known(const char *name)
 {
-    for (size_t i = 0; msrp_session_violations[i] != NULL; i++)
-        if (strcmp(msrp_session_violations[i], name) == 0)
-            return true;
-    return false;
+    return msrp_session_violation_id(name) != MSRP_VIOLATE_NONE;
 }
 
-static bool violating(const struct msrp_session *s, const char *name)
+static bool violating(const struct msrp_session *s, enum msrp_violation_id v)
 {
-    return s->cfg.violate != NULL && strcmp(s->cfg.violate, name) == 0;
+    return s->violation == v;
 }
 
 /* ---- answering ---------------------------------------------------------------------------- */
@@ -1019,12 +1004,12 @@ static void send_response(struct msrp_session *s, const char *tid, size_t tid_le
     if (sp != NULL)
         to_len = (size_t)(sp - to);
     char bad_tid[MSRP_TID_MAX];
-    if (violating(s, "wrong-tid") && tid_len > 0 && s->answered_one) {
+    if (violating(s, MSRP_VIOLATE_WRONG_TID) && tid_len > 0 && s->answered_one) {
         memcpy(bad_tid, tid, tid_len);
         bad_tid[tid_len - 1] = bad_tid[tid_len - 1] == 'x' ? 'y' : 'x';
         tid = bad_tid;
     }
-    if (violating(s, "response-to-path")) {
+    if (violating(s, MSRP_VIOLATE_RESPONSE_TO_PATH)) {
         to = s->local_text;
         to_len = strlen(s->local_text);
     }
@@ -1037,7 +1022,7 @@ static void send_response(struct msrp_session *s, const char *tid, size_t tid_le
         .comment = msrp_span_cstr(comment),
         .to_path = msrp_span_make(to, to_len),
         .from_path =
-            msrp_span_cstr(msrp_violate_own_uri(s->cfg.violate, s->local_text, own, sizeof own)),
+            msrp_span_cstr(msrp_violate_own_uri(s->violation, s->local_text, own, sizeof own)),
     };
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 256];
     struct msrp_wire_chunk w;
@@ -1064,7 +1049,7 @@ static void send_report_range(struct msrp_session *s, const char *to, size_t to_
         .method = MSRP_SPAN_LIT("REPORT"),
         .to_path = msrp_span_make(to, to_len),
         .from_path =
-            msrp_span_cstr(msrp_violate_own_uri(s->cfg.violate, s->local_text, own, sizeof own)),
+            msrp_span_cstr(msrp_violate_own_uri(s->violation, s->local_text, own, sizeof own)),
         .message_id = msrp_span_make(mid, mid_len),
         .byte_range = &range,
         .status_value = msrp_span_cstr(status_value),
@@ -1072,10 +1057,10 @@ static void send_report_range(struct msrp_session *s, const char *to, size_t to_
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 256];
     struct msrp_wire_chunk w;
     char big[10241];
-    if (s->cfg.violate != NULL)
-        msrp_violate_report(s->cfg.violate, &out, big, sizeof big);
+    if (s->violation != MSRP_VIOLATE_NONE)
+        msrp_violate_report(s->violation, &out, big, sizeof big);
     if (msrp_write(&out, thread_ids(), head, sizeof(head), &w) == MSRP_W_OK) {
-        if (violating(s, "report-body-no-type"))
+        if (violating(s, MSRP_VIOLATE_REPORT_BODY_NO_TYPE))
             msrp_violate_drop_content_type(&w);
         int err = net_conn_send(s->conn, w.iov, w.iovcnt);
         if (err == 0 && s->trace != NULL)
@@ -1211,7 +1196,7 @@ static bool to_path_is_us(const struct msrp_session *s, struct msrp_span to)
 {
     if (to.len == strlen(s->local_text) && memcmp(to.ptr, s->local_text, to.len) == 0)
         return true;
-    if (violating(s, "exact-uri-compare"))
+    if (violating(s, MSRP_VIOLATE_EXACT_URI_COMPARE))
         return false; /* breaks RFC 4975 section 6.1: no case-insensitive scheme, host... */
     struct msrp_uri u;
     struct msrp_span rest = to;
@@ -1273,13 +1258,13 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
         violation(s, msrp_error_name(c->error), msrp_error_text(c->error));
         in->ignore = true;
         if (!in->is_report && from != NULL)
-            in->respond = violating(s, "200-for-400") ? 200 : 400;
+            in->respond = violating(s, MSRP_VIOLATE_200_FOR_400) ? 200 : 400;
         return;
     }
     if (!to_path_is_us(s, to->value)) {
         violation(s, "to-path", "To-Path does not name this endpoint");
         const struct msrp_header *fmid = msrp_chunk_header(c, MSRP_H_MESSAGE_ID);
-        if (violating(s, "fr-no-failure-report") && !in->is_report && fmid != NULL &&
+        if (violating(s, MSRP_VIOLATE_FR_NO_FAILURE_REPORT) && !in->is_report && fmid != NULL &&
             c->failure_report == MSRP_REPORT_NO && fmid->value.len <= sizeof(in->message_id)) {
             /* Breaks RFC 4975 section 7.1.4: a failure REPORT despite Failure-Report no. */
             memcpy(in->message_id, fmid->value.ptr, fmid->value.len);
@@ -1287,12 +1272,12 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
             in->report = 481;
         }
         in->ignore = true;
-        in->respond = in->is_report ? 0 : violating(s, "no-481") ? 200 : 481;
+        in->respond = in->is_report ? 0 : violating(s, MSRP_VIOLATE_NO_481) ? 200 : 481;
         return;
     }
     if (!s->have_peer || s->state != S_BOUND) {
         /* Binding on the answering side: the first request names the peer (section 5.4). */
-        if (violating(s, "refuse-first-body") && c->has_body) {
+        if (violating(s, MSRP_VIOLATE_REFUSE_FIRST_BODY) && c->has_body) {
             /* Breaks section 5.4: the first SEND MAY have a body. */
             in->ignore = true;
             in->respond = 400;
@@ -1338,7 +1323,7 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
             msrp_status_parse(st->value, &status);
         if (st == NULL || mid == NULL)
             violation(s, "report-headers", "REPORT without Status or Message-ID");
-        if (violating(s, "report-to-report") && mid != NULL &&
+        if (violating(s, MSRP_VIOLATE_REPORT_TO_REPORT) && mid != NULL &&
             mid->value.len <= sizeof(in->message_id)) {
             memcpy(in->message_id, mid->value.ptr, mid->value.len);
             in->message_id_len = (uint8_t)mid->value.len;
@@ -1352,19 +1337,19 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     }
     if (!in->is_send) {
         in->ignore = true;
-        in->respond = violating(s, "no-501") ? 200 : 501;
+        in->respond = violating(s, MSRP_VIOLATE_NO_501) ? 200 : 501;
         return;
     }
     const struct msrp_header *mid = msrp_chunk_header(c, MSRP_H_MESSAGE_ID);
     if (mid == NULL || mid->value.len > sizeof(in->message_id)) {
         violation(s, "message-id", "SEND without a usable Message-ID");
         in->ignore = true;
-        in->respond = violating(s, "200-for-400") ? 200 : 400;
+        in->respond = violating(s, MSRP_VIOLATE_200_FOR_400) ? 200 : 400;
         return;
     }
     memcpy(in->message_id, mid->value.ptr, mid->value.len);
     in->message_id_len = (uint8_t)mid->value.len;
-    if (violating(s, "case-sensitive-headers")) {
+    if (violating(s, MSRP_VIOLATE_CASE_SENSITIVE_HEADERS)) {
         /* Breaks RFC 4975 section 9 (ABNF literals, RFC 4234): names spelled otherwise. */
         for (size_t i = 0; i < c->num_headers; i++) {
             const char *canon = msrp_header_name(c->headers[i].id);
@@ -1376,7 +1361,7 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
             }
         }
     }
-    if (violating(s, "reject-unknown-header")) {
+    if (violating(s, MSRP_VIOLATE_REJECT_UNKNOWN_HEADER)) {
         /* Breaks RFC 4975 section 12: a header it does not understand MUST be ignored. */
         for (size_t i = 0; i < c->num_headers; i++)
             if (c->headers[i].id == MSRP_H_OTHER) {
@@ -1390,21 +1375,21 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
                                   : (struct msrp_byte_range){1, MSRP_RANGE_UNKNOWN,
                                                              MSRP_RANGE_UNKNOWN};
     in->start = in->range.start;
-    if ((violating(s, "reject-star-total") && in->range.total == MSRP_RANGE_UNKNOWN &&
+    if ((violating(s, MSRP_VIOLATE_REJECT_STAR_TOTAL) && in->range.total == MSRP_RANGE_UNKNOWN &&
          c->has_byte_range) ||
-        (violating(s, "reject-star-end") && in->range.end == MSRP_RANGE_UNKNOWN &&
+        (violating(s, MSRP_VIOLATE_REJECT_STAR_END) && in->range.end == MSRP_RANGE_UNKNOWN &&
          c->has_byte_range) ||
-        (violating(s, "413-large") && c->has_byte_range && large_chunk(&in->range))) {
+        (violating(s, MSRP_VIOLATE_413_LARGE) && c->has_byte_range && large_chunk(&in->range))) {
         in->ignore = true;
-        in->respond = violating(s, "413-large") ? 413 : 400;
+        in->respond = violating(s, MSRP_VIOLATE_413_LARGE) ? 413 : 400;
         return;
     }
     const struct msrp_header *ct = msrp_chunk_header(c, MSRP_H_CONTENT_TYPE);
     if (ct != NULL && ct->value.len < sizeof(in->content_type)) {
         memcpy(in->content_type, ct->value.ptr, ct->value.len);
         in->content_type[ct->value.len] = '\0';
-        if ((!type_accepted(s, ct->value) && !violating(s, "no-415")) ||
-            msrp_violate_refuses_type(s->cfg.violate, ct->value)) {
+        if ((!type_accepted(s, ct->value) && !violating(s, MSRP_VIOLATE_NO_415)) ||
+            msrp_violate_refuses_type(s->violation, ct->value)) {
             in->ignore = true;
             in->respond = 415;
             return;
@@ -1433,7 +1418,7 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     }
     if (c->body.len == 0 && c->flag == 0)
         return;
-    if (msrp_violate_refuses_body(s->cfg.violate, c->body)) {
+    if (msrp_violate_refuses_body(s->violation, c->body)) {
         in->ignore = true;
         in->respond = 400;
         return;
@@ -1483,12 +1468,12 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
         /* Sent by request_end, after the response to this last chunk: a REPORT must not
          * announce a delivery before the chunk completing it is answered (or refused). */
         if (st == MSRP_REASM_COMPLETE && (in->success_report == MSRP_REPORT_YES ||
-                                          violating(s, "report-unasked"))) {
+                                          violating(s, MSRP_VIOLATE_REPORT_UNASKED))) {
             in->report = 200;
             in->report_end = done.total;
         }
         if (st == MSRP_REASM_ABORTED && in->success_report == MSRP_REPORT_YES &&
-            violating(s, "report-aborted")) {
+            violating(s, MSRP_VIOLATE_REPORT_ABORTED)) {
             in->report = 200;
             in->report_end = done.total;
         }
@@ -1496,7 +1481,7 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     case MSRP_REASM_E_TOO_LARGE:
     case MSRP_REASM_E_LIMIT:
         refuse_too_large(in, in->start + in->body_len - 1);
-        if (violating(s, "no-413")) {
+        if (violating(s, MSRP_VIOLATE_NO_413)) {
             in->respond = 200;
             in->report = 0;
         } else {
@@ -1529,7 +1514,7 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     }
     if ((st == MSRP_REASM_PROGRESS || st == MSRP_REASM_COMPLETE) && c->flag != 0 &&
         c->flag != '#' && in->body_len > 0 && in->success_report == MSRP_REPORT_YES &&
-        violating(s, "per-chunk-reports")) {
+        violating(s, MSRP_VIOLATE_PER_CHUNK_REPORTS)) {
         in->report = 200;
         in->report_start = in->start;
         in->report_end = in->start + in->body_len - 1;
@@ -1602,31 +1587,31 @@ static void request_end(struct msrp_session *s)
                    in->reply_len > 0;
     /* A success REPORT only for a message whose last chunk was accepted. */
     bool report = in->report != 0 && (in->report != 200 || status == 200) && in->reply_len > 0;
-    if (s->cfg.violate != NULL) {
+    if (s->violation != MSRP_VIOLATE_NONE) {
         enum msrp_report fr = in->failure_report;
         /* The binding SEND is spared, so that the case itself meets the violation. */
-        if ((violating(s, "absent-as-no") && fr == MSRP_REPORT_ABSENT && s->answered_one) ||
-            (violating(s, "no-response-fr-yes") && fr == MSRP_REPORT_YES) ||
-            (violating(s, "silent-partial-error") && fr == MSRP_REPORT_PARTIAL) ||
-            (violating(s, "no-response-empty") && binding && s->answered_one))
+        if ((violating(s, MSRP_VIOLATE_ABSENT_AS_NO) && fr == MSRP_REPORT_ABSENT && s->answered_one) ||
+            (violating(s, MSRP_VIOLATE_NO_RESPONSE_FR_YES) && fr == MSRP_REPORT_YES) ||
+            (violating(s, MSRP_VIOLATE_SILENT_PARTIAL_ERROR) && fr == MSRP_REPORT_PARTIAL) ||
+            (violating(s, MSRP_VIOLATE_NO_RESPONSE_EMPTY) && binding && s->answered_one))
             respond = false;
-        if ((violating(s, "respond-fr-no") && fr == MSRP_REPORT_NO) ||
-            (violating(s, "respond-fr-partial") && fr == MSRP_REPORT_PARTIAL)) {
+        if ((violating(s, MSRP_VIOLATE_RESPOND_FR_NO) && fr == MSRP_REPORT_NO) ||
+            (violating(s, MSRP_VIOLATE_RESPOND_FR_PARTIAL) && fr == MSRP_REPORT_PARTIAL)) {
             respond = status != 0 && !in->is_report && in->reply_len > 0;
         }
-        if (violating(s, "answer-reports") && in->is_report && in->reply_len > 0) {
+        if (violating(s, MSRP_VIOLATE_ANSWER_REPORTS) && in->is_report && in->reply_len > 0) {
             status = 200;
             respond = true;
         }
-        if (violating(s, "no-success-report") && in->report == 200)
+        if (violating(s, MSRP_VIOLATE_NO_SUCCESS_REPORT) && in->report == 200)
             report = false;
-        if (violating(s, "report-to-report") && in->is_report && in->message_id_len > 0 &&
+        if (violating(s, MSRP_VIOLATE_REPORT_TO_REPORT) && in->is_report && in->message_id_len > 0 &&
             in->reply_len > 0) /* breaks RFC 4975 section 7.1.2 */
             send_report(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len, 0,
                         200);
-        if (violating(s, "fr-no-failure-report") && in->report == 481)
+        if (violating(s, MSRP_VIOLATE_FR_NO_FAILURE_REPORT) && in->report == 481)
             report = in->reply_len > 0;
-        if (violating(s, "report-last-range") && report && in->has_range &&
+        if (violating(s, MSRP_VIOLATE_REPORT_LAST_RANGE) && report && in->has_range &&
             in->range.end != MSRP_RANGE_UNKNOWN)
             in->report_end = in->range.end;
     }
@@ -1745,7 +1730,7 @@ static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
         ssize_t r = msrp_parse(&s->parser, at, len - used, &c);
         if (r == MSRP_INCOMPLETE) {
             /* The wrong peer of conform --delivery: it takes only what comes in one read. */
-            if (violating(s, "whole-reads") && s->state == S_BOUND)
+            if (violating(s, MSRP_VIOLATE_WHOLE_READS) && s->state == S_BOUND)
                 session_end(s, MSRP_END_PROTOCOL, "a request head cut across reads");
             break;
         }
@@ -1882,6 +1867,7 @@ static struct msrp_session *session_new(struct net_loop *loop,
     }
     s->loop = loop;
     s->cfg = *cfg;
+    s->violation = msrp_session_violation_id(cfg->violate);
     s->h = h;
     s->user = user;
     s->tx_free = UINT32_MAX;
