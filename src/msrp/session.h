@@ -38,7 +38,26 @@
  *    still goes out. A delayed response holds back the success REPORT that follows it
  *    (a REPORT never announces a delivery before the chunk that completed it is answered).
  *
- * Thread safety: a session belongs to its loop's thread.
+ * The msrp layer (src/msrp/) in short: MSRP endpoints over net/ connections, framed and
+ * written by wire/; it knows nothing of scenarios, load or reports (they sit above it). Its
+ * rooms: session.c, session_out.c, session_in.c (this header; they share session_int.h),
+ * reasm (reassembly), server (the shared listener), relay (the RFC 4976 AUTH client), trace
+ * (the last frames), violate (the wrong test peer's changes), uri_addr (URI to address).
+ *
+ * What a session owns: its connection, once connected, accepted or adopted (it closes it);
+ * the bookkeeping of every message it was given, but not the bodies (see msrp_session_send);
+ * its reassembly, transactions and timers. The handlers are kept by pointer: they must outlive
+ * the session.
+ *
+ * Callbacks (msrp_session_handlers) run on the session's loop thread: from the loop (a read,
+ * a drain, a timer) and from inside msrp_session_send, _close, _adopt and _abort_all when an
+ * outcome is reached at once (a message sent with Failure-Report no, a session that ends). A
+ * handler may call any msrp_session_ function on its session, _close included; the session is
+ * never freed under a handler. on_end is its last call: the session is freed when it returns.
+ *
+ * Thread safety: a session belongs to its loop's thread; nothing of it may be touched from
+ * another. Per-thread scratch state (the id generator, the header array) is shared by the
+ * sessions of one thread only.
  */
 #ifndef MSRPLOAD_MSRP_SESSION_H
 #define MSRPLOAD_MSRP_SESSION_H
