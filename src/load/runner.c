@@ -28,6 +28,7 @@
 #include "msrp/relay.h"
 #include "msrp/server.h"
 #include "msrp/session.h"
+#include "msrp/uri_addr.h"
 #include "net/conn.h"
 #include "net/loop.h"
 #include "wire/idgen.h"
@@ -1206,28 +1207,24 @@ static int worker_setup(struct worker *w, const struct run_config *cfg, int inde
         w->port = msrp_server_port(w->srv);
         net_addr_resolve("127.0.0.1", w->port, &w->target_addr[0], &w->target_len[0]);
     } else if (sc->topology == SCENARIO_RELAY) {
-        struct msrp_uri u;
-        msrp_uri_parse(sc->relay.uri, strlen(sc->relay.uri), &u);
-        char host[256];
-        snprintf(host, sizeof(host), "%.*s", (int)u.host.len, u.host.ptr);
-        if (u.host_type == MSRP_HOST_NAME)
-            snprintf(w->relay_sni, sizeof(w->relay_sni), "%s", host);
-        if (net_addr_resolve(host, u.has_port ? u.port : MSRP_DEFAULT_PORT, &w->target_addr[0],
-                             &w->target_len[0]) != 0) {
-            snprintf(err, errlen, "%s: cannot resolve %s", sc->relay.uri, host);
+        struct msrp_uri_addr a;
+        if (msrp_uri_resolve(sc->relay.uri, &a, NULL, 0) != 0) {
+            snprintf(err, errlen, "%s: cannot resolve %s", sc->relay.uri, a.host);
             return -1;
         }
+        if (a.host_is_name)
+            snprintf(w->relay_sni, sizeof(w->relay_sni), "%s", a.host);
+        w->target_addr[0] = a.addr;
+        w->target_len[0] = a.addr_len;
     } else {
         for (unsigned t = 0; t < sc->num_targets; t++) {
-            struct msrp_uri u;
-            msrp_uri_parse(sc->targets[t], strlen(sc->targets[t]), &u);
-            char host[256];
-            snprintf(host, sizeof(host), "%.*s", (int)u.host.len, u.host.ptr);
-            if (net_addr_resolve(host, u.has_port ? u.port : MSRP_DEFAULT_PORT,
-                                 &w->target_addr[t], &w->target_len[t]) != 0) {
-                snprintf(err, errlen, "%s: cannot resolve %s", sc->targets[t], host);
+            struct msrp_uri_addr a;
+            if (msrp_uri_resolve(sc->targets[t], &a, NULL, 0) != 0) {
+                snprintf(err, errlen, "%s: cannot resolve %s", sc->targets[t], a.host);
                 return -1;
             }
+            w->target_addr[t] = a.addr;
+            w->target_len[t] = a.addr_len;
         }
     }
     return 0;
