@@ -1,14 +1,14 @@
 /*
  * session.c - the core of an MSRP session endpoint (RFC 4975 sections 5-8): its life cycle
  * (created by connect, accept or adopt; ended once; freed when no callback of ours is on the
- * stack), the connection's handlers (what is read is framed here and each chunk handed to the
- * outgoing or incoming room), the bind, idle and stall timers, the accessors of session.h, and
- * the names of the wrong test peer (MSRP_VIOLATIONS), parsed once per session.
+ * stack), the connection's open, drain and close handlers (its reads go to session_in.c), the
+ * bind, idle and stall timers, the accessors of session.h, and the names of the wrong test
+ * peer (MSRP_VIOLATIONS), parsed once per session.
  *
- * Owns: struct msrp_session's life cycle and connection, the per-thread scratch state (id
- * generator, header array, live sessions). May not touch: how chunks are cut, sent or settled
- * (session_out.c), how requests are checked and answered (session_in.c); it calls their
- * session__ functions (session_int.h) and nothing below the connection (net/) but its API.
+ * Owns: struct msrp_session's life cycle and connection, the per-thread id generator and live
+ * sessions. May not touch: how chunks are cut, sent or settled (session_out.c), how what is
+ * read is framed, checked and answered (session_in.c); it calls their session__ functions
+ * (session_int.h), and of net/ nothing but its API.
  */
 #include "msrp/session.h"
 
@@ -22,17 +22,15 @@
 #include "wire/hash.h"
 #include "wire/idgen.h"
 
-#define MAX_HEADERS 32
 #define SEGMENT_CAP (64 * 1024)
 
 /*
- * Per-thread state shared by every session of a loop: the id generator's 4 KiB pool and the
- * header array are needed only while a chunk is being made or read, never between calls, so
- * an idle session costs neither.
+ * Per-thread state shared by every session of a loop: the id generator's 4 KiB pool is needed
+ * only while a chunk is being made, never between calls, so an idle session does not pay for
+ * it (the header array for reading is session_in.c's).
  */
-static _Thread_local struct msrp_idgen thread_idgen;
-static _Thread_local bool thread_idgen_ready;
-static _Thread_local struct msrp_header thread_headers[MAX_HEADERS];
+_Thread_local struct msrp_idgen session__idgen;
+_Thread_local bool session__idgen_ready;
 static _Thread_local struct msrp_session *thread_live;
 
 static void live_add(struct msrp_session *s)
@@ -54,14 +52,12 @@ static void live_remove(struct msrp_session *s)
     s->prev_live = s->next_live = NULL;
 }
 
-struct msrp_idgen *session__ids(void)
+struct msrp_idgen *session__ids_init(void)
 {
-    if (!thread_idgen_ready) {
-        if (msrp_idgen_init(&thread_idgen) != 0)
-            return NULL;
-        thread_idgen_ready = true;
-    }
-    return &thread_idgen;
+    if (msrp_idgen_init(&session__idgen) != 0)
+        return NULL;
+    session__idgen_ready = true;
+    return &session__idgen;
 }
 
 const char *msrp_session_end_name(enum msrp_session_end e)
@@ -261,7 +257,7 @@ static void stalled(struct net_loop *loop, struct net_timer *t)
  * (session_drain), or the session ends when it stays stuck. The calling side always reads:
  * one side that does keeps two endpoints from waiting on each other.
  */
-static void pause_reading(struct msrp_session *s)
+void session__pause_reading(struct msrp_session *s)
 {
     if (s->paused)
         return;
@@ -286,62 +282,6 @@ static void idle_check(struct net_loop *loop, struct net_timer *t)
         return;
     }
     net_timer_start(loop, t, s->cfg.idle_timeout_ns / 4);
-}
-
-static size_t session_data(struct net_conn *conn, const char *buf, size_t len)
-{
-    struct msrp_session *s = net_conn_user(conn);
-    if (s == NULL)
-        return len;
-    s->busy++;
-    size_t used = 0;
-    while (used < len && !s->ended) {
-        struct msrp_chunk c = {.headers = thread_headers, .headers_cap = MAX_HEADERS};
-        const char *at = buf + used;
-        ssize_t r = msrp_parse(&s->parser, at, len - used, &c);
-        if (r == MSRP_INCOMPLETE) {
-            /* The wrong peer of conform --delivery: it takes only what comes in one read. */
-            if (session__violating(s, MSRP_VIOLATE_WHOLE_READS) && s->state == S_BOUND)
-                session__end(s, MSRP_END_PROTOCOL, "a request head cut across reads");
-            break;
-        }
-        if (r == MSRP_MALFORMED) {
-            if (s->trace != NULL)
-                msrp_trace_in_garbage(s->trace, buf + used, len - used, net_now_ns());
-            snprintf(s->end_detail, sizeof(s->end_detail), "byte %llu from %s: %s",
-                     (unsigned long long)(s->parser.stream_offset + s->parser.error_offset),
-                     net_conn_peer(conn), msrp_error_text(s->parser.error));
-            session__violation(s, msrp_error_name(s->parser.error), s->end_detail);
-            session__end(s, MSRP_END_PROTOCOL, s->end_detail);
-            break;
-        }
-        used += (size_t)r;
-        s->progress += c.flag != 0;
-        if (s->trace != NULL) {
-            if (c.has_head)
-                msrp_trace_in_head(s->trace, &c, at, net_now_ns());
-            if (c.flag != 0)
-                msrp_trace_in_end(s->trace, &c, s->parser.stream_offset);
-        }
-        if (c.kind == MSRP_RESPONSE) {
-            if (c.flag != 0)
-                session__response_in(s, &c);
-            continue;
-        }
-        if (c.has_head)
-            session__request_head(s, &c);
-        if (s->ended)
-            break;
-        session__request_body(s, &c);
-        if (c.flag != 0)
-            session__request_end(s);
-    }
-    if (!s->ended)
-        session__pump(s);
-    if (!s->ended && !s->calling && s->conn != NULL && net_conn_congested(s->conn))
-        pause_reading(s);
-    session__leave(s);
-    return used;
 }
 
 /* ---- connection events -------------------------------------------------------------------- */
@@ -405,7 +345,7 @@ static void session_closed(struct net_conn *conn, int err, const char *why)
 
 static const struct net_conn_handlers conn_handlers = {
     .on_open = session_open,
-    .on_data = session_data,
+    .on_data = session__data,
     .on_drain = session_drain,
     .on_close = session_closed,
 };
@@ -498,7 +438,7 @@ err:
 static void session_limits(struct msrp_limits *lim)
 {
     msrp_limits_default(lim);
-    lim->max_headers = MAX_HEADERS;
+    lim->max_headers = SESSION_MAX_HEADERS;
     lim->max_line = PATH_MAX_TEXT + 64;
     lim->segment_cap = SEGMENT_CAP;
 }
@@ -597,7 +537,7 @@ int msrp_session_adopt(struct net_conn *conn, const struct msrp_session_config *
 
 size_t msrp_session_input(struct msrp_session *s, const char *buf, size_t len)
 {
-    return s->conn != NULL ? session_data(s->conn, buf, len) : len;
+    return s->conn != NULL ? session__data(s->conn, buf, len) : len;
 }
 
 void msrp_session_on_release(struct msrp_session *s, void (*fn)(void *arg), void *arg)

@@ -1,15 +1,16 @@
 /*
  * session_in.c - the incoming room of an MSRP session (RFC 4975 sections 5.4, 7.1-7.3, 10):
- * each request the peer sends is checked before it is handled (request_check), bound to this
- * session on the answering side, answered (responses hop by hop, REPORTs to the sender, 200s
- * dropped or delayed for load tests) and its body handed to reassembly; REPORTs for our own
- * messages go to the owner. The wrong test peer's changes to all this (s->violation) are made
- * here or in violate.c.
+ * what the connection reads is framed chunk by chunk (session__data; responses go on to
+ * session_out.c); each request the peer sends is checked before it is handled
+ * (request_check), bound to this session on the answering side, answered (responses hop by
+ * hop, REPORTs to the sender, 200s dropped or delayed for load tests) and its body handed to
+ * reassembly; REPORTs for our own messages go to the owner. The wrong test peer's changes to
+ * all this (s->violation) are made here or in violate.c.
  *
- * Owns: struct in_chunk (the request being read), the delayed responses, the reassembly
- * hand-off and everything we write in answer. May not touch: our outgoing messages and their
- * transactions (session_out.c), the connection's handlers and the session's life cycle
- * (session.c: it ends a session only through session__end).
+ * Owns: the parser's input, struct in_chunk (the request being read), the delayed responses,
+ * the reassembly hand-off and everything we write in answer. May not touch: our outgoing
+ * messages and their transactions (session_out.c), the connection's other handlers and the
+ * session's life cycle (session.c: it ends a session only through session__end).
  */
 #include "msrp/session.h"
 
@@ -23,6 +24,12 @@
 #include "msrp/violate.h"
 #include "wire/values.h"
 #include "wire/writer.h"
+
+/*
+ * The header array is needed only while a chunk is being read, never between calls, so it is
+ * shared by every session of the thread and an idle session does not pay for it.
+ */
+static _Thread_local struct msrp_header thread_headers[SESSION_MAX_HEADERS];
 
 /* ---- answering ---------------------------------------------------------------------------- */
 
@@ -519,7 +526,7 @@ static void send_head(struct msrp_session *s, const struct msrp_chunk *c)
 }
 
 /* Looks at a request's head: decides its answer and whether its body counts. */
-void session__request_head(struct msrp_session *s, const struct msrp_chunk *c)
+static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
 {
     struct in_chunk *in = &s->in;
     const struct msrp_header *from = msrp_chunk_header(c, MSRP_H_FROM_PATH);
@@ -539,7 +546,7 @@ void session__request_head(struct msrp_session *s, const struct msrp_chunk *c)
     send_head(s, c);
 }
 
-void session__request_body(struct msrp_session *s, const struct msrp_chunk *c)
+static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
 {
     struct in_chunk *in = &s->in;
     uint64_t pos = in->start + c->body_offset;
@@ -730,7 +737,70 @@ static bool delay_response(struct msrp_session *s, uint64_t delay_ns, bool repor
     return true;
 }
 
-void session__request_end(struct msrp_session *s)
+/*
+ * The wrong test peer's answers (s->violation): whether the request is answered, with what,
+ * and what REPORT follows, each changed to break one rule of RFC 4975. One violation at a
+ * time, so each case stands alone.
+ */
+static void wrong_answer(struct msrp_session *s, bool binding, int *status, bool *respond,
+                         bool *report)
+{
+    struct in_chunk *in = &s->in;
+    enum msrp_report fr = in->failure_report;
+    switch (s->violation) {
+    /* The binding SEND is spared, so that the case itself meets the violation. */
+    case MSRP_VIOLATE_ABSENT_AS_NO:
+        if (fr == MSRP_REPORT_ABSENT && s->answered_one)
+            *respond = false;
+        break;
+    case MSRP_VIOLATE_NO_RESPONSE_FR_YES:
+        if (fr == MSRP_REPORT_YES)
+            *respond = false;
+        break;
+    case MSRP_VIOLATE_SILENT_PARTIAL_ERROR:
+        if (fr == MSRP_REPORT_PARTIAL)
+            *respond = false;
+        break;
+    case MSRP_VIOLATE_NO_RESPONSE_EMPTY:
+        if (binding && s->answered_one)
+            *respond = false;
+        break;
+    case MSRP_VIOLATE_RESPOND_FR_NO:
+    case MSRP_VIOLATE_RESPOND_FR_PARTIAL:
+        if (fr == (s->violation == MSRP_VIOLATE_RESPOND_FR_NO ? MSRP_REPORT_NO
+                                                                 : MSRP_REPORT_PARTIAL))
+            *respond = *status != 0 && !in->is_report && in->reply_len > 0;
+        break;
+    case MSRP_VIOLATE_ANSWER_REPORTS:
+        if (in->is_report && in->reply_len > 0) {
+            *status = 200;
+            *respond = true;
+        }
+        break;
+    case MSRP_VIOLATE_NO_SUCCESS_REPORT:
+        if (in->report == 200)
+            *report = false;
+        break;
+    case MSRP_VIOLATE_REPORT_TO_REPORT:
+        if (in->is_report && in->message_id_len > 0 &&
+            in->reply_len > 0) /* breaks RFC 4975 section 7.1.2 */
+            send_report(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len, 0,
+                        200);
+        break;
+    case MSRP_VIOLATE_FR_NO_FAILURE_REPORT:
+        if (in->report == 481)
+            *report = in->reply_len > 0;
+        break;
+    case MSRP_VIOLATE_REPORT_LAST_RANGE:
+        if (*report && in->has_range && in->range.end != MSRP_RANGE_UNKNOWN)
+            in->report_end = in->range.end;
+        break;
+    default:
+        break;
+    }
+}
+
+static void request_end(struct msrp_session *s)
 {
     struct in_chunk *in = &s->in;
     int status = in->respond;
@@ -742,34 +812,8 @@ void session__request_end(struct msrp_session *s)
                    in->reply_len > 0;
     /* A success REPORT only for a message whose last chunk was accepted. */
     bool report = in->report != 0 && (in->report != 200 || status == 200) && in->reply_len > 0;
-    if (s->violation != MSRP_VIOLATE_NONE) {
-        enum msrp_report fr = in->failure_report;
-        /* The binding SEND is spared, so that the case itself meets the violation. */
-        if ((session__violating(s, MSRP_VIOLATE_ABSENT_AS_NO) && fr == MSRP_REPORT_ABSENT && s->answered_one) ||
-            (session__violating(s, MSRP_VIOLATE_NO_RESPONSE_FR_YES) && fr == MSRP_REPORT_YES) ||
-            (session__violating(s, MSRP_VIOLATE_SILENT_PARTIAL_ERROR) && fr == MSRP_REPORT_PARTIAL) ||
-            (session__violating(s, MSRP_VIOLATE_NO_RESPONSE_EMPTY) && binding && s->answered_one))
-            respond = false;
-        if ((session__violating(s, MSRP_VIOLATE_RESPOND_FR_NO) && fr == MSRP_REPORT_NO) ||
-            (session__violating(s, MSRP_VIOLATE_RESPOND_FR_PARTIAL) && fr == MSRP_REPORT_PARTIAL)) {
-            respond = status != 0 && !in->is_report && in->reply_len > 0;
-        }
-        if (session__violating(s, MSRP_VIOLATE_ANSWER_REPORTS) && in->is_report && in->reply_len > 0) {
-            status = 200;
-            respond = true;
-        }
-        if (session__violating(s, MSRP_VIOLATE_NO_SUCCESS_REPORT) && in->report == 200)
-            report = false;
-        if (session__violating(s, MSRP_VIOLATE_REPORT_TO_REPORT) && in->is_report && in->message_id_len > 0 &&
-            in->reply_len > 0) /* breaks RFC 4975 section 7.1.2 */
-            send_report(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len, 0,
-                        200);
-        if (session__violating(s, MSRP_VIOLATE_FR_NO_FAILURE_REPORT) && in->report == 481)
-            report = in->reply_len > 0;
-        if (session__violating(s, MSRP_VIOLATE_REPORT_LAST_RANGE) && report && in->has_range &&
-            in->range.end != MSRP_RANGE_UNKNOWN)
-            in->report_end = in->range.end;
-    }
+    if (s->violation != MSRP_VIOLATE_NONE)
+        wrong_answer(s, binding, &status, &respond, &report);
     in->active = false;
     /* Load-test answering: only a 200 that would go out is dropped or delayed, and the PRNG
      * is drawn only then, so the same traffic meets the same drops in every run. */
@@ -798,4 +842,62 @@ void session__request_end(struct msrp_session *s)
         send_report(s, in->reply_to, in->reply_len, in->message_id, in->message_id_len,
                     in->report_end, in->report);
     s->answered_one = true;
+}
+
+/* ---- reading ----------------------------------------------------------------------------- */
+
+size_t session__data(struct net_conn *conn, const char *buf, size_t len)
+{
+    struct msrp_session *s = net_conn_user(conn);
+    if (s == NULL)
+        return len;
+    s->busy++;
+    size_t used = 0;
+    while (used < len && !s->ended) {
+        struct msrp_chunk c = {.headers = thread_headers, .headers_cap = SESSION_MAX_HEADERS};
+        const char *at = buf + used;
+        ssize_t r = msrp_parse(&s->parser, at, len - used, &c);
+        if (r == MSRP_INCOMPLETE) {
+            /* The wrong peer of conform --delivery: it takes only what comes in one read. */
+            if (session__violating(s, MSRP_VIOLATE_WHOLE_READS) && s->state == S_BOUND)
+                session__end(s, MSRP_END_PROTOCOL, "a request head cut across reads");
+            break;
+        }
+        if (r == MSRP_MALFORMED) {
+            if (s->trace != NULL)
+                msrp_trace_in_garbage(s->trace, buf + used, len - used, net_now_ns());
+            snprintf(s->end_detail, sizeof(s->end_detail), "byte %llu from %s: %s",
+                     (unsigned long long)(s->parser.stream_offset + s->parser.error_offset),
+                     net_conn_peer(conn), msrp_error_text(s->parser.error));
+            session__violation(s, msrp_error_name(s->parser.error), s->end_detail);
+            session__end(s, MSRP_END_PROTOCOL, s->end_detail);
+            break;
+        }
+        used += (size_t)r;
+        s->progress += c.flag != 0;
+        if (s->trace != NULL) {
+            if (c.has_head)
+                msrp_trace_in_head(s->trace, &c, at, net_now_ns());
+            if (c.flag != 0)
+                msrp_trace_in_end(s->trace, &c, s->parser.stream_offset);
+        }
+        if (c.kind == MSRP_RESPONSE) {
+            if (c.flag != 0)
+                session__response_in(s, &c);
+            continue;
+        }
+        if (c.has_head)
+            request_head(s, &c);
+        if (s->ended)
+            break;
+        request_body(s, &c);
+        if (c.flag != 0)
+            request_end(s);
+    }
+    if (!s->ended)
+        session__pump(s);
+    if (!s->ended && !s->calling && s->conn != NULL && net_conn_congested(s->conn))
+        session__pause_reading(s);
+    session__leave(s);
+    return used;
 }

@@ -5,17 +5,19 @@
  * is session.h.
  *
  * The rooms:
- *  - session.c: the core: life cycle (create, end, free), the connection's handlers (framing
- *    what it reads and handing each chunk on), the bind, idle and stall timers, the accessors
- *    and the wrong test peer's names (MSRP_VIOLATIONS, parsed once into s->violation).
+ *  - session.c: the core: life cycle (create, end, free), the connection's open, drain and
+ *    close handlers, the bind, idle and stall timers, the accessors and the wrong test peer's
+ *    names (MSRP_VIOLATIONS, parsed once into s->violation).
  *  - session_out.c: outgoing: messages cut into chunks, one transaction per chunk with its
  *    response timer, responses to them, local outcomes (408, 200 by silence), raw sends.
- *  - session_in.c: incoming: the checks on a request before it is handled, binding on the
+ *  - session_in.c: incoming: what the connection reads, framed chunk by chunk (responses go
+ *    to session_out.c), the checks on a request before it is handled, binding on the
  *    answering side, REPORTs received, the hand-off to reassembly, and our answers to the
- *    peer (responses, REPORTs, delayed or dropped 200s).
+ *    peer (responses, REPORTs, delayed or dropped 200s). The read loop lives here so that
+ *    the per-chunk request path stays within one file (the compiler inlines it).
  *
  * Threading: as session.h (a session belongs to its loop's thread); the per-thread scratch
- * state (id generator, header array, live list) lives in session.c.
+ * state lives in session.c (id generator, live sessions) and session_in.c (header array).
  */
 #ifndef MSRPLOAD_MSRP_SESSION_INT_H
 #define MSRPLOAD_MSRP_SESSION_INT_H
@@ -28,6 +30,7 @@
 #include "wire/writer.h"
 
 #define PATH_MAX_TEXT 2048
+#define SESSION_MAX_HEADERS 32
 #define RECENT_TIDS 16
 #define MSGID_LEN MSRP_MESSAGE_ID_LEN
 #define TX_BLOCK 16
@@ -134,12 +137,12 @@ struct msrp_session {
     struct msrp_session_timing timing;
     uint64_t wire_in, wire_out;  /* the connection's totals, kept when it closes */
     bool aborting;
+    enum msrp_violation_id violation; /* cfg.violate, parsed once (in the padding after a bool) */
     struct net_loop *loop;
     struct net_conn *conn;
     const struct msrp_session_handlers *h;
     void *user;
     struct msrp_session_config cfg;
-    enum msrp_violation_id violation; /* cfg.violate, parsed once */
     enum session_state state;
     bool calling;
     bool ended;
@@ -208,12 +211,21 @@ static inline uint64_t session__splitmix64(uint64_t *state)
 
 /* ---- session.c: the core ---- */
 
-/* This thread's id generator (NULL only if it could not be seeded). */
-struct msrp_idgen *session__ids(void);
+/* This thread's id generator (NULL only if it could not be seeded). Inline: every chunk we
+ * write asks for it, and the answer is the same after the first time. */
+extern _Thread_local struct msrp_idgen session__idgen;
+extern _Thread_local bool session__idgen_ready;
+struct msrp_idgen *session__ids_init(void);
+static inline struct msrp_idgen *session__ids(void)
+{
+    return session__idgen_ready ? &session__idgen : session__ids_init();
+}
 /* Ends the session once (see session.c); the memory goes when no callback is on the stack. */
 void session__end(struct msrp_session *s, enum msrp_session_end why, const char *detail);
 /* The end of a section entered with s->busy++: frees a session that ended meanwhile. */
 void session__leave(struct msrp_session *s);
+/* Answering side: stops reading while our output is congested (the stall timer runs). */
+void session__pause_reading(struct msrp_session *s);
 
 /* ---- session_out.c: outgoing ---- */
 
@@ -231,10 +243,9 @@ void session__trace_out(struct msrp_session *s, const struct msrp_wire_chunk *w,
 
 /* ---- session_in.c: incoming ---- */
 
-/* A request's head, each piece of its body, its end-line: checked, answered, reassembled. */
-void session__request_head(struct msrp_session *s, const struct msrp_chunk *c);
-void session__request_body(struct msrp_session *s, const struct msrp_chunk *c);
-void session__request_end(struct msrp_session *s);
+/* The connection's on_data: frames what was read and hands each chunk on (requests here, a
+ * response to session__response_in). Returns the bytes consumed. */
+size_t session__data(struct net_conn *conn, const char *buf, size_t len);
 /* Something the peer did against RFC 4975, for the owner (serve logs it). */
 void session__violation(struct msrp_session *s, const char *kind, const char *detail);
 /* Responses still waiting for their delay are not sent once the session ends. */
