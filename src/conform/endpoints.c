@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "msrp/relay.h"
+#include "msrp/uri_addr.h"
 #include "net/conn.h"
 #include "net/loop.h"
 #include "net/tls.h"
@@ -312,30 +313,13 @@ int conform_peer_resolve(struct conform_peer *p, char *err, size_t errlen)
         snprintf(err, errlen, "no --target or --relay given");
         return -1;
     }
-    /* A target may be a full path; the connection goes to its first URI. */
-    size_t len = strcspn(uri, " ");
-    struct msrp_uri u;
-    enum msrp_uri_error ue = msrp_uri_parse(uri, len, &u);
-    if (ue != MSRP_URI_OK) {
-        snprintf(err, errlen, "%s: not an MSRP URI: %s", uri, msrp_uri_error_text(ue));
+    struct msrp_uri_addr a; /* a full path connects to its first URI */
+    if (msrp_uri_resolve(uri, &a, err, errlen) != 0)
         return -1;
-    }
-    char host[256];
-    if (u.host.len >= sizeof host) {
-        snprintf(err, errlen, "%s: host too long", uri);
-        return -1;
-    }
-    memcpy(host, u.host.ptr, u.host.len);
-    host[u.host.len] = '\0';
-    int rc = net_addr_resolve(host, u.has_port ? u.port : MSRP_DEFAULT_PORT, &p->addr,
-                              &p->addr_len);
-    if (rc != 0) {
-        snprintf(err, errlen, "%s: cannot resolve %s: %s", uri, host,
-                 rc == ENOENT ? "unknown host" : strerror(rc));
-        return -1;
-    }
-    p->tls = u.secure;
-    if (u.host_type == MSRP_HOST_NAME)
-        snprintf(p->sni, sizeof p->sni, "%s", host);
+    p->addr = a.addr;
+    p->addr_len = a.addr_len;
+    p->tls = a.secure;
+    if (a.host_is_name)
+        snprintf(p->sni, sizeof p->sni, "%s", a.host);
     return 0;
 }

@@ -18,6 +18,7 @@
 
 #include "load/topology.h"
 #include "msrp/relay.h"
+#include "msrp/uri_addr.h"
 #include "net/conn.h"
 #include "wire/uri.h"
 
@@ -533,16 +534,15 @@ static int relay_init(struct worker *w, char *err, size_t errlen)
         return -1;
     }
     w->topo_state = st;
-    const struct msrp_uri u = sc->relay.parsed; /* parsed once, by the scenario layer */
-    char host[256];
-    snprintf(host, sizeof(host), "%.*s", (int)u.host.len, u.host.ptr);
-    if (u.host_type == MSRP_HOST_NAME)
-        snprintf(st->sni, sizeof(st->sni), "%s", host);
-    if (net_addr_resolve(host, u.has_port ? u.port : MSRP_DEFAULT_PORT, &st->addr, &st->len) !=
-        0) {
-        snprintf(err, errlen, "%s: cannot resolve %s", sc->relay.uri, host);
+    struct msrp_uri_addr a; /* the URI as the scenario layer parsed it, once */
+    if (msrp_uri_resolve_parsed(&sc->relay.parsed, sc->relay.uri, &a, NULL, 0) != 0) {
+        snprintf(err, errlen, "%s: cannot resolve %s", sc->relay.uri, a.host);
         return -1;
     }
+    if (a.host_is_name)
+        snprintf(st->sni, sizeof(st->sni), "%s", a.host);
+    st->addr = a.addr;
+    st->len = a.addr_len;
     return 0;
 }
 

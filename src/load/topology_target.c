@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "load/topology.h"
+#include "msrp/uri_addr.h"
 #include "net/conn.h"
 #include "wire/uri.h"
 
@@ -29,15 +30,13 @@ static int target_init(struct worker *w, char *err, size_t errlen)
     }
     w->topo_state = st;
     for (unsigned t = 0; t < sc->num_targets; t++) {
-        struct msrp_uri u;
-        msrp_uri_parse(sc->targets[t], strlen(sc->targets[t]), &u);
-        char host[256];
-        snprintf(host, sizeof(host), "%.*s", (int)u.host.len, u.host.ptr);
-        if (net_addr_resolve(host, u.has_port ? u.port : MSRP_DEFAULT_PORT,
-                             &st->target_addr[t], &st->target_len[t]) != 0) {
-            snprintf(err, errlen, "%s: cannot resolve %s", sc->targets[t], host);
+        struct msrp_uri_addr a;
+        if (msrp_uri_resolve(sc->targets[t], &a, NULL, 0) != 0) {
+            snprintf(err, errlen, "%s: cannot resolve %s", sc->targets[t], a.host);
             return -1;
         }
+        st->target_addr[t] = a.addr;
+        st->target_len[t] = a.addr_len;
     }
     return 0;
 }

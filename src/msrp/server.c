@@ -23,6 +23,7 @@ struct expect {
     size_t bucket;
     struct msrp_server *srv;
     struct msrp_session_config cfg;
+    enum msrp_violation_id violation; /* cfg.violate, parsed once */
     char local_uri[MSRP_URI_MAX + 1];
     char peer_path[2048];
     struct msrp_uri uri;
@@ -59,7 +60,7 @@ struct msrp_server {
     void *any_user;
     bool any_shared; /* msrp_server_any_shared: no 506 for a sink URI already bound */
     uint64_t first_request_timeout_ns;
-    const char *violate; /* msrp_server_set_violate */
+    enum msrp_violation_id violation; /* msrp_server_set_violate, parsed once */
     void (*on_event)(const struct msrp_server_event *ev, void *user);
     void *event_user;
 };
@@ -123,7 +124,7 @@ static void refuse(struct pending *p, const struct msrp_chunk *c, int status)
      * on another connection (MUST); REPORTs get no answer (7.1.2). */
     if (c->method_id != MSRP_METHOD_REPORT && from != NULL && to != NULL &&
         c->failure_report != MSRP_REPORT_NO) {
-        bool no_481 = srv->violate != NULL && strcmp(srv->violate, "no-481-first") == 0;
+        bool no_481 = srv->violation == MSRP_VIOLATE_NO_481_FIRST;
         struct msrp_out out = {
             .kind = MSRP_RESPONSE,
             .tid = c->tid,
@@ -313,8 +314,7 @@ static size_t pending_data(struct net_conn *conn, const char *buf, size_t len)
     if (e != NULL && e->session != NULL) {
         /* The wrong test peer of the conformance case (serve --violate 481-for-506) answers
          * as if the session did not exist. */
-        const char *v = e->cfg.violate;
-        refuse(p, &c, v != NULL && strcmp(v, "481-for-506") == 0 ? 481 : 506);
+        refuse(p, &c, e->violation == MSRP_VIOLATE_481_FOR_506 ? 481 : 506);
         return len;
     }
     if (e == NULL && p->srv->has_any && to != NULL)
@@ -389,7 +389,7 @@ static void server_accept(struct net_listener *l, struct net_conn *conn)
     net_timer_start(srv->loop, &p->timer, srv->first_request_timeout_ns);
     net_conn_set_user(conn, p);
     net_conn_set_handlers(conn, &pending_handlers);
-    if (srv->violate != NULL && strcmp(srv->violate, "speak-first") == 0) {
+    if (srv->violation == MSRP_VIOLATE_SPEAK_FIRST) {
         /* Breaks RFC 4975 section 5.4: a request before the active side's first one. */
         static const char early[] = "MSRP speakfirst00 SEND\r\n"
                                     "To-Path: msrp://127.0.0.1:2855/nobody;tcp\r\n"
@@ -403,7 +403,7 @@ static void server_accept(struct net_listener *l, struct net_conn *conn)
 
 void msrp_server_set_violate(struct msrp_server *srv, const char *violate)
 {
-    srv->violate = violate;
+    srv->violation = msrp_session_violation_id(violate);
 }
 
 static void server_overload(struct net_listener *l, int err, uint64_t shed)
@@ -526,6 +526,7 @@ int msrp_server_expect(struct msrp_server *srv, const struct msrp_session_config
     }
     e->srv = srv;
     e->cfg = *cfg;
+    e->violation = msrp_session_violation_id(cfg->violate);
     e->cfg.local_uri = e->local_uri;
     if (cfg->peer_path != NULL) {
         strcpy(e->peer_path, cfg->peer_path);

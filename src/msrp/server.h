@@ -78,7 +78,8 @@ void msrp_server_on_event(struct msrp_server *srv,
 /* The conformance suite's wrong test peer (serve --violate, msrp_session_violations): with
  * "no-481-first" a first request for no expected session gets 200 instead of 481 (RFC 4975
  * section 5.4), with "speak-first" a new connection is sent a request before the peer's
- * first one (section 5.4: the passive side waits). NULL (default): neither. */
+ * first one (section 5.4: the passive side waits). NULL (default): neither. The name is
+ * parsed here, once (msrp_session_violation_id): it need not outlive the call. */
 void msrp_server_set_violate(struct msrp_server *srv, const char *violate);
 /* How long a new connection has to send its first request's head (default 30 s). */
 void msrp_server_set_first_request_timeout(struct msrp_server *srv, uint64_t ns);

@@ -38,7 +38,26 @@
  *    still goes out. A delayed response holds back the success REPORT that follows it
  *    (a REPORT never announces a delivery before the chunk that completed it is answered).
  *
- * Thread safety: a session belongs to its loop's thread.
+ * The msrp layer (src/msrp/) in short: MSRP endpoints over net/ connections, framed and
+ * written by wire/; it knows nothing of scenarios, load or reports (they sit above it). Its
+ * rooms: session.c, session_out.c, session_in.c (this header; they share session_int.h),
+ * reasm (reassembly), server (the shared listener), relay (the RFC 4976 AUTH client), trace
+ * (the last frames), violate (the wrong test peer's changes), uri_addr (URI to address).
+ *
+ * What a session owns: its connection, once connected, accepted or adopted (it closes it);
+ * the bookkeeping of every message it was given, but not the bodies (see msrp_session_send);
+ * its reassembly, transactions and timers. The handlers are kept by pointer: they must outlive
+ * the session.
+ *
+ * Callbacks (msrp_session_handlers) run on the session's loop thread: from the loop (a read,
+ * a drain, a timer) and from inside msrp_session_send, _close, _adopt and _abort_all when an
+ * outcome is reached at once (a message sent with Failure-Report no, a session that ends). A
+ * handler may call any msrp_session_ function on its session, _close included; the session is
+ * never freed under a handler. on_end is its last call: the session is freed when it returns.
+ *
+ * Thread safety: a session belongs to its loop's thread; nothing of it may be touched from
+ * another. Per-thread scratch state (the id generator, the header array) is shared by the
+ * sessions of one thread only.
  */
 #ifndef MSRPLOAD_MSRP_SESSION_H
 #define MSRPLOAD_MSRP_SESSION_H
@@ -189,9 +208,82 @@ struct msrp_session_config {
 
 void msrp_session_config_default(struct msrp_session_config *c);
 
-/* The names msrp_session_config.violate knows, NULL-terminated, and a check against them. */
+/*
+ * The wrong test peer (msrp_session_config.violate, serve --violate): the one list of the rules
+ * a session or the server can break on purpose, as X(IDENT, "name"). Each name breaks exactly
+ * one rule that a conformance case checks; see scenarios/conformance/README.md for which case
+ * each one must make fail. One breaks none: "per-chunk-reports" answers as RFC 4975 section
+ * 7.1.3 also allows (MAY), a success REPORT for each chunk as it arrives covering just that
+ * chunk, so that the cases can be shown to accept it.
+ */
+#define MSRP_VIOLATIONS(X) \
+    X(WRONG_TID, "wrong-tid") \
+    X(RESPONSE_TO_PATH, "response-to-path") \
+    X(ABSENT_AS_NO, "absent-as-no") \
+    X(NO_RESPONSE_FR_YES, "no-response-fr-yes") \
+    X(RESPOND_FR_NO, "respond-fr-no") \
+    X(RESPOND_FR_PARTIAL, "respond-fr-partial") \
+    X(SILENT_PARTIAL_ERROR, "silent-partial-error") \
+    X(NO_SUCCESS_REPORT, "no-success-report") \
+    X(REPORT_UNASKED, "report-unasked") \
+    X(REPORT_LAST_RANGE, "report-last-range") \
+    X(REPORT_ABORTED, "report-aborted") \
+    X(NO_481, "no-481") \
+    X(200_FOR_400, "200-for-400") \
+    X(NO_501, "no-501") \
+    X(ANSWER_REPORTS, "answer-reports") \
+    X(REJECT_STAR_TOTAL, "reject-star-total") \
+    X(REJECT_STAR_END, "reject-star-end") \
+    X(413_LARGE, "413-large") \
+    X(NO_413, "no-413") \
+    X(NO_RESPONSE_EMPTY, "no-response-empty") \
+    X(PER_CHUNK_REPORTS, "per-chunk-reports") \
+    /* RFC 4975 section 6 on the URIs it writes; 7.1 and 7.1.2 on the REPORTs it sends; 7.1.2
+     * a REPORT for a REPORT; 7.1.4 a failure REPORT despite Failure-Report no; 7.3.1 and 14.3
+     * multipart types refused; 12 unknown headers refused; 6.1 URIs compared byte by byte */ \
+    X(URI_NO_TCP, "uri-no-tcp") \
+    X(URI_NO_PORT, "uri-no-port") \
+    X(URI_PASSWORD, "uri-password") \
+    X(REPORT_SAME_TID, "report-same-tid") \
+    X(REPORT_CONTENT_TYPE, "report-content-type") \
+    X(REPORT_BODY_NO_TYPE, "report-body-no-type") \
+    X(REPORT_BIG_BODY, "report-big-body") \
+    X(REPORT_FR_HEADER, "report-fr-header") \
+    X(REPORT_TO_REPORT, "report-to-report") \
+    X(FR_NO_FAILURE_REPORT, "fr-no-failure-report") \
+    X(REFUSE_MULTIPART, "refuse-multipart") \
+    X(REFUSE_SIGNED, "refuse-signed") \
+    X(REJECT_UNKNOWN_HEADER, "reject-unknown-header") \
+    X(EXACT_URI_COMPARE, "exact-uri-compare") \
+    /* RFC 4975 section 5.4, broken by the server before a session exists (server.h) */ \
+    X(NO_481_FIRST, "no-481-first") \
+    X(SPEAK_FIRST, "speak-first") \
+    /* section 9 header names compared with regard to case; 5.4 a first SEND with a body */ \
+    X(CASE_SENSITIVE_HEADERS, "case-sensitive-headers") \
+    X(REFUSE_FIRST_BODY, "refuse-first-body") \
+    /* 7.1: a body holding bytes that are no UTF-8 or lines that look like an end-line */ \
+    X(REFUSE_ODD_BODY, "refuse-odd-body") \
+    /* 7.3.1: a type it does not take answered 200 instead of 415 */ \
+    X(NO_415, "no-415") \
+    /* 5.4: 481 where a second connection should get 506; conform --delivery's wrong peer */ \
+    X(481_FOR_506, "481-for-506") \
+    X(WHOLE_READS, "whole-reads")
+
+/* One per name of MSRP_VIOLATIONS, in its order; NONE: the session breaks nothing. */
+enum msrp_violation_id {
+    MSRP_VIOLATE_NONE = 0,
+#define MSRP_VIOLATION_ENUM(ident, name) MSRP_VIOLATE_##ident,
+    MSRP_VIOLATIONS(MSRP_VIOLATION_ENUM)
+#undef MSRP_VIOLATION_ENUM
+};
+
+/* The names msrp_session_config.violate knows, NULL-terminated (msrp_session_violations[id -
+ * 1] is the name of id), and a check against them. */
 extern const char *const msrp_session_violations[];
 bool msrp_session_violation_known(const char *name);
+/* The id of a name (parsed once, when a session or server is configured); MSRP_VIOLATE_NONE
+ * for NULL or a name not in the list. */
+enum msrp_violation_id msrp_session_violation_id(const char *name);
 
 /* enum msrp_chunk_order, the order in which a message's chunks are sent: msrp/order.h. */
 

@@ -11,21 +11,24 @@
 #include "wire/parser.h"
 #include "wire/values.h"
 
-const char *msrp_violate_own_uri(const char *violate, const char *uri, char *out, size_t cap)
+const char *msrp_violate_own_uri(enum msrp_violation_id violate, const char *uri, char *out,
+                                 size_t cap)
 {
-    if (violate == NULL || strlen(uri) >= cap || strncmp(violate, "uri-", 4) != 0)
+    if ((violate != MSRP_VIOLATE_URI_PASSWORD && violate != MSRP_VIOLATE_URI_NO_TCP &&
+         violate != MSRP_VIOLATE_URI_NO_PORT) ||
+        strlen(uri) >= cap)
         return uri;
     const char *auth = strstr(uri, "://");
     if (auth == NULL)
         return uri;
     auth += 3;
     size_t pre = (size_t)(auth - uri);
-    if (strcmp(violate, "uri-password") == 0) {
+    if (violate == MSRP_VIOLATE_URI_PASSWORD) {
         /* RFC 4975 section 6: a userinfo MUST NOT hold a password. */
         snprintf(out, cap, "%.*suser:secret@%s", (int)pre, uri, auth);
         return strlen(uri) + 12 < cap ? out : uri;
     }
-    if (strcmp(violate, "uri-no-tcp") == 0) {
+    if (violate == MSRP_VIOLATE_URI_NO_TCP) {
         /* Section 6: a URI for MSRP over TCP MUST carry the tcp transport parameter. */
         const char *t = strcasestr(uri, ";tcp");
         if (t == NULL)
@@ -33,7 +36,7 @@ const char *msrp_violate_own_uri(const char *violate, const char *uri, char *out
         snprintf(out, cap, "%.*s%s", (int)(t - uri), uri, t + 4);
         return out;
     }
-    if (strcmp(violate, "uri-no-port") == 0) {
+    if (violate == MSRP_VIOLATE_URI_NO_PORT) {
         /* Section 6: a numeric IP address in the authority MUST come with a port. */
         const char *colon = strchr(auth, ':');
         const char *slash = strpbrk(auth, "/;");
@@ -46,30 +49,26 @@ const char *msrp_violate_own_uri(const char *violate, const char *uri, char *out
     return uri;
 }
 
-static bool is(const char *violate, const char *name)
-{
-    return violate != NULL && strcmp(violate, name) == 0;
-}
-
-void msrp_violate_report(const char *violate, struct msrp_out *out, char *big, size_t cap)
+void msrp_violate_report(enum msrp_violation_id violate, struct msrp_out *out, char *big,
+                         size_t cap)
 {
     static const struct msrp_header content_type = {MSRP_SPAN_LIT("Content-Type"),
                                                     MSRP_SPAN_LIT("text/plain"), MSRP_H_OTHER};
     static const struct msrp_header failure_report = {MSRP_SPAN_LIT("Failure-Report"),
                                                       MSRP_SPAN_LIT("no"), MSRP_H_OTHER};
-    if (is(violate, "report-same-tid")) {
+    if (violate == MSRP_VIOLATE_REPORT_SAME_TID) {
         out->tid = MSRP_SPAN_LIT("samereporttid0"); /* 7.1: ids with 64 random bits */
-    } else if (is(violate, "report-content-type")) {
+    } else if (violate == MSRP_VIOLATE_REPORT_CONTENT_TYPE) {
         out->extra = &content_type; /* 7.1: no MIME header without a body */
         out->num_extra = 1;
-    } else if (is(violate, "report-fr-header")) {
+    } else if (violate == MSRP_VIOLATE_REPORT_FR_HEADER) {
         out->extra = &failure_report; /* 7.1.2: no Failure-Report in a REPORT */
         out->num_extra = 1;
-    } else if (is(violate, "report-big-body")) {
+    } else if (violate == MSRP_VIOLATE_REPORT_BIG_BODY) {
         memset(big, 'r', cap); /* 7.1: a non-SEND body of at most 10240 octets */
         out->content_type = MSRP_SPAN_LIT("text/plain");
         out->body = msrp_span_make(big, cap);
-    } else if (is(violate, "report-body-no-type")) {
+    } else if (violate == MSRP_VIOLATE_REPORT_BODY_NO_TYPE) {
         out->content_type = MSRP_SPAN_LIT("text/plain"); /* taken out once written */
         out->body = MSRP_SPAN_LIT("delivered");
     }
@@ -88,22 +87,23 @@ void msrp_violate_drop_content_type(struct msrp_wire_chunk *w)
     w->total -= sizeof line - 1;
 }
 
-bool msrp_violate_refuses_type(const char *violate, struct msrp_span ct)
+bool msrp_violate_refuses_type(enum msrp_violation_id violate, struct msrp_span ct)
 {
     struct msrp_media_type mt;
-    if (violate == NULL || !msrp_media_type_parse(ct, &mt) ||
+    if ((violate != MSRP_VIOLATE_REFUSE_SIGNED && violate != MSRP_VIOLATE_REFUSE_MULTIPART) ||
+        !msrp_media_type_parse(ct, &mt) ||
         !msrp_span_eq_nocase(mt.type, MSRP_SPAN_LIT("multipart")))
         return false;
-    if (is(violate, "refuse-signed"))
+    if (violate == MSRP_VIOLATE_REFUSE_SIGNED)
         return msrp_span_eq_nocase(mt.subtype, MSRP_SPAN_LIT("signed"));
-    return is(violate, "refuse-multipart") &&
+    return violate == MSRP_VIOLATE_REFUSE_MULTIPART &&
            (msrp_span_eq_nocase(mt.subtype, MSRP_SPAN_LIT("mixed")) ||
             msrp_span_eq_nocase(mt.subtype, MSRP_SPAN_LIT("alternative")));
 }
 
-bool msrp_violate_refuses_body(const char *violate, struct msrp_span b)
+bool msrp_violate_refuses_body(enum msrp_violation_id violate, struct msrp_span b)
 {
-    if (!is(violate, "refuse-odd-body"))
+    if (violate != MSRP_VIOLATE_REFUSE_ODD_BODY)
         return false;
     for (size_t i = 0; i < b.len; i++) {
         unsigned char ch = (unsigned char)b.ptr[i];

@@ -1,9 +1,9 @@
 /*
  * violate.h - the conformance suite's wrong test peer (serve --violate,
  * msrp_session_config.violate): the changes to what a session writes or takes that each break
- * one rule of RFC 4975, kept out of session.c. Used by session.c only; every function leaves
- * things as they are when violate is NULL or names another violation. The list of names is
- * msrp_session_violations (session.h).
+ * one rule of RFC 4975, kept out of session.c. Used by the session only; every function leaves
+ * things as they are when violate is MSRP_VIOLATE_NONE or another violation. The list of
+ * names is MSRP_VIOLATIONS (session.h); the session parses its name once into the id.
  */
 #ifndef MSRPLOAD_MSRP_VIOLATE_H
 #define MSRPLOAD_MSRP_VIOLATE_H
@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "msrp/session.h"
 #include "wire/span.h"
 #include "wire/writer.h"
 
@@ -19,19 +20,21 @@
  * ";tcp" transport parameter, "uri-no-port" without its ":port", "uri-password" with a
  * "user:secret@" userinfo (section 6). Returns uri or out (which holds cap bytes).
  */
-const char *msrp_violate_own_uri(const char *violate, const char *uri, char *out, size_t cap);
+const char *msrp_violate_own_uri(enum msrp_violation_id violate, const char *uri, char *out,
+                                 size_t cap);
 
 /* A REPORT about to be written: "report-same-tid", "report-content-type", "report-fr-header",
  * "report-big-body" (a body of cap bytes in big), "report-body-no-type" (7.1, 7.1.2). */
-void msrp_violate_report(const char *violate, struct msrp_out *out, char *big, size_t cap);
+void msrp_violate_report(enum msrp_violation_id violate, struct msrp_out *out, char *big,
+                         size_t cap);
 /* "report-body-no-type", once the REPORT is written: its head loses the Content-Type line. */
 void msrp_violate_drop_content_type(struct msrp_wire_chunk *w);
 
 /* True when the violation refuses this Content-Type: "refuse-multipart" multipart/mixed and
  * multipart/alternative (7.3.1), "refuse-signed" multipart/signed (14.3). */
-bool msrp_violate_refuses_type(const char *violate, struct msrp_span content_type);
+bool msrp_violate_refuses_type(enum msrp_violation_id violate, struct msrp_span content_type);
 /* True when "refuse-odd-body" refuses this body: bytes outside printable ASCII and line ends,
  * or a line of seven dashes (7.1 lets a body hold anything but its own end-line). */
-bool msrp_violate_refuses_body(const char *violate, struct msrp_span body);
+bool msrp_violate_refuses_body(enum msrp_violation_id violate, struct msrp_span body);
 
 #endif
