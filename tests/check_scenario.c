@@ -65,7 +65,7 @@ static void assert_send_base(const struct step *st, uint32_t count, uint64_t siz
                              uint64_t size_max, const char *ctype, uint32_t chunk,
                              enum msrp_report failure, enum msrp_report success)
 {
-    ck_assert_int_eq(st->kind, STEP_SEND);
+    ck_assert_int_eq(st->kind, SCN_STEP_SEND);
     ck_assert_uint_eq(st->u.send.count, count);
     ck_assert_uint_eq(st->u.send.size_min, size_min);
     ck_assert_uint_eq(st->u.send.size_max, size_max);
@@ -76,10 +76,10 @@ static void assert_send_base(const struct step *st, uint32_t count, uint64_t siz
 }
 
 /* order, overlap, unknown_total, interrupt_after and abort_after. */
-static void assert_send_cut(const struct step *st, enum step_order order, uint32_t overlap,
+static void assert_send_cut(const struct step *st, enum msrp_chunk_order order, uint32_t overlap,
                             bool unknown_total, uint64_t interrupt_after, uint64_t abort_after)
 {
-    ck_assert_int_eq(st->kind, STEP_SEND);
+    ck_assert_int_eq(st->kind, SCN_STEP_SEND);
     ck_assert_int_eq(st->u.send.order, order);
     ck_assert_uint_eq(st->u.send.overlap, overlap);
     ck_assert_int_eq(st->u.send.unknown_total, unknown_total);
@@ -109,7 +109,7 @@ static void assert_send(const struct step *st, uint32_t count, uint64_t size_min
                         enum msrp_report success)
 {
     assert_send_base(st, count, size_min, size_max, ctype, chunk, failure, success);
-    assert_send_cut(st, ORDER_IN_ORDER, 0, false, 0, 0);
+    assert_send_cut(st, MSRP_ORDER_IN_ORDER, 0, false, 0, 0);
     assert_no_content(st);
 }
 
@@ -123,7 +123,7 @@ static void assert_default_send(const struct step *st)
 static void assert_expect_answered(const struct step *st, const int *statuses, unsigned n,
                                    int report, uint64_t timeout_ns, int answered)
 {
-    ck_assert_int_eq(st->kind, STEP_EXPECT);
+    ck_assert_int_eq(st->kind, SCN_STEP_EXPECT);
     ck_assert_uint_eq(st->u.expect.num_statuses, n);
     for (unsigned i = 0; i < n; i++)
         ck_assert_int_eq(st->u.expect.statuses[i], statuses[i]);
@@ -140,8 +140,8 @@ static void assert_expect(const struct step *st, const int *statuses, unsigned n
 
 static void assert_repeat(const struct scenario *sc, unsigned begin, unsigned end, uint32_t times)
 {
-    ck_assert_int_eq(sc->steps[begin].kind, STEP_REPEAT_BEGIN);
-    ck_assert_int_eq(sc->steps[end].kind, STEP_REPEAT_END);
+    ck_assert_int_eq(sc->steps[begin].kind, SCN_STEP_REPEAT_BEGIN);
+    ck_assert_int_eq(sc->steps[end].kind, SCN_STEP_REPEAT_END);
     ck_assert_uint_eq(sc->steps[begin].u.repeat.other, end);
     ck_assert_uint_eq(sc->steps[end].u.repeat.other, begin);
     ck_assert_uint_eq(sc->steps[begin].u.repeat.times, times);
@@ -202,7 +202,7 @@ static void assert_raw(const struct step *st, enum raw_expect expect, const int 
                        unsigned n, uint64_t timeout_ns, const struct piece_want *want,
                        unsigned npieces)
 {
-    ck_assert_int_eq(st->kind, STEP_RAW);
+    ck_assert_int_eq(st->kind, SCN_STEP_RAW);
     const struct step_raw *r = &st->u.raw;
     ck_assert_int_eq(r->expect, expect);
     ck_assert_uint_eq(r->num_statuses, n);
@@ -279,17 +279,17 @@ static void check_every_key(const struct scenario *sc)
     ck_assert_uint_eq(sc->num_steps, 7);
     assert_send_base(&sc->steps[0], 10, 4096, 4096, "application/octet-stream", 1024,
                      MSRP_REPORT_PARTIAL, MSRP_REPORT_YES);
-    assert_send_cut(&sc->steps[0], ORDER_OVERLAPPING, 100, true, 1000, 4000);
+    assert_send_cut(&sc->steps[0], MSRP_ORDER_OVERLAPPING, 100, true, 1000, 4000);
     assert_no_content(&sc->steps[0]);
     static const int st[] = {200, 413};
     assert_expect_answered(&sc->steps[1], st, 2, 200, 2500000000ull, 1);
-    ck_assert_int_eq(sc->steps[2].kind, STEP_PAUSE);
+    ck_assert_int_eq(sc->steps[2].kind, SCN_STEP_PAUSE);
     ck_assert_uint_eq(sc->steps[2].u.pause_ns, 250000000ull);
     assert_repeat(sc, 3, 5, 2);
     assert_send_base(&sc->steps[4], 1, 13, 13, "text/plain", 2048, MSRP_REPORT_NO, MSRP_REPORT_NO);
-    assert_send_cut(&sc->steps[4], ORDER_IN_ORDER, 0, false, 0, 0);
+    assert_send_cut(&sc->steps[4], MSRP_ORDER_IN_ORDER, 0, false, 0, 0);
     assert_content(&sc->steps[4], "hello, world\n", 13);
-    ck_assert_int_eq(sc->steps[6].kind, STEP_CLOSE);
+    ck_assert_int_eq(sc->steps[6].kind, SCN_STEP_CLOSE);
 
     ck_assert_int_eq(sc->answer_status, 486);
     ck_assert_str_eq(sc->accept_types, "text/* application/octet-stream");
@@ -311,39 +311,39 @@ static void check_send_options(const struct scenario *sc)
      * the one before */
     assert_send_base(&sc->steps[0], 1, 20000, 20000, "text/plain", 1000, MSRP_REPORT_ABSENT,
                      MSRP_REPORT_ABSENT);
-    assert_send_cut(&sc->steps[0], ORDER_IN_ORDER, 0, true, 19999, 20000);
+    assert_send_cut(&sc->steps[0], MSRP_ORDER_IN_ORDER, 0, true, 19999, 20000);
     assert_no_content(&sc->steps[0]);
     assert_expect_answered(&sc->steps[1], st200, 1, 0, 30 * NS_PER_S, 0);
 
     /* reverse takes unknown_total when it is false */
     assert_send_base(&sc->steps[2], 1, 100, 100, "text/plain", 2048, MSRP_REPORT_ABSENT,
                      MSRP_REPORT_ABSENT);
-    assert_send_cut(&sc->steps[2], ORDER_REVERSE, 0, false, 0, 0);
+    assert_send_cut(&sc->steps[2], MSRP_ORDER_REVERSE, 0, false, 0, 0);
     assert_no_content(&sc->steps[2]);
     assert_expect_answered(&sc->steps[3], st408, 1, 0, 100000000ull, 0);
 
     assert_send_base(&sc->steps[4], 1, 1, 5000, "text/plain", 100, MSRP_REPORT_ABSENT,
                      MSRP_REPORT_ABSENT);
-    assert_send_cut(&sc->steps[4], ORDER_SHUFFLED, 0, false, 0, 0);
+    assert_send_cut(&sc->steps[4], MSRP_ORDER_SHUFFLED, 0, false, 0, 0);
 
     /* overlapping: the largest overlap, and cuts against a size range */
     assert_send_base(&sc->steps[5], 1, 10, 3000, "text/plain", 1000, MSRP_REPORT_ABSENT,
                      MSRP_REPORT_ABSENT);
-    assert_send_cut(&sc->steps[5], ORDER_OVERLAPPING, 999, false, 9, 10);
+    assert_send_cut(&sc->steps[5], MSRP_ORDER_OVERLAPPING, 999, false, 9, 10);
     /* the default overlap of 16 */
     assert_send_base(&sc->steps[6], 1, 100, 100, "text/plain", 17, MSRP_REPORT_ABSENT,
                      MSRP_REPORT_ABSENT);
-    assert_send_cut(&sc->steps[6], ORDER_OVERLAPPING, 16, false, 0, 0);
+    assert_send_cut(&sc->steps[6], MSRP_ORDER_OVERLAPPING, 16, false, 0, 0);
 
     /* a content file: its length is the size the cuts are checked against */
     assert_send_base(&sc->steps[7], 1, 13, 13, "text/plain;charset=utf-8", 2048, MSRP_REPORT_ABSENT,
                      MSRP_REPORT_ABSENT);
-    assert_send_cut(&sc->steps[7], ORDER_IN_ORDER, 0, false, 12, 13);
+    assert_send_cut(&sc->steps[7], MSRP_ORDER_IN_ORDER, 0, false, 12, 13);
     assert_content(&sc->steps[7], "hello, world\n", 13);
 
     assert_send_base(&sc->steps[8], 1, 0, 2, "text/plain", 2048, MSRP_REPORT_ABSENT,
                      MSRP_REPORT_ABSENT);
-    assert_send_cut(&sc->steps[8], ORDER_IN_ORDER, 0, false, 1, 0);
+    assert_send_cut(&sc->steps[8], MSRP_ORDER_IN_ORDER, 0, false, 1, 0);
     assert_expect_answered(&sc->steps[9], st200, 1, 0, 30 * NS_PER_S, 1);
 }
 
@@ -415,7 +415,7 @@ static void check_target_tcp(const struct scenario *sc)
     ck_assert_str_eq(sc->ca_file, "");
     ck_assert_uint_eq(sc->num_steps, 2);
     assert_default_send(&sc->steps[0]);
-    ck_assert_int_eq(sc->steps[1].kind, STEP_CLOSE);
+    ck_assert_int_eq(sc->steps[1].kind, SCN_STEP_CLOSE);
     assert_default_answer(sc);
 }
 
@@ -425,16 +425,16 @@ static void check_nested_repeat(const struct scenario *sc)
     ck_assert_uint_eq(sc->num_steps, 13);
     assert_default_send(&sc->steps[0]);
     assert_repeat(sc, 1, 11, 3);
-    ck_assert_int_eq(sc->steps[2].kind, STEP_PAUSE);
+    ck_assert_int_eq(sc->steps[2].kind, SCN_STEP_PAUSE);
     ck_assert_uint_eq(sc->steps[2].u.pause_ns, 1000000ull);
     assert_repeat(sc, 3, 9, 0);
     assert_send(&sc->steps[4], 1, 1, 10, "text/plain", 2048, MSRP_REPORT_ABSENT,
                 MSRP_REPORT_ABSENT);
     assert_expect(&sc->steps[5], st200, 1, 0, 30 * NS_PER_S);
     assert_repeat(sc, 6, 8, 1);
-    ck_assert_int_eq(sc->steps[7].kind, STEP_CLOSE);
+    ck_assert_int_eq(sc->steps[7].kind, SCN_STEP_CLOSE);
     assert_default_send(&sc->steps[10]);
-    ck_assert_int_eq(sc->steps[12].kind, STEP_PAUSE);
+    ck_assert_int_eq(sc->steps[12].kind, SCN_STEP_PAUSE);
     ck_assert_uint_eq(sc->steps[12].u.pause_ns, NS_PER_S);
 }
 
@@ -1204,7 +1204,7 @@ START_TEST(test_deep_nesting_fits)
     ck_assert_uint_eq(sc->num_steps, 255);
     for (unsigned i = 0; i < 127; i++)
         assert_repeat(sc, i, 254 - i, 1);
-    ck_assert_int_eq(sc->steps[127].kind, STEP_PAUSE);
+    ck_assert_int_eq(sc->steps[127].kind, SCN_STEP_PAUSE);
     unload(sc);
     free(text);
 }
@@ -1458,7 +1458,7 @@ START_TEST(test_content_file_bytes)
     ck_assert_uint_eq(sc->num_steps, 4);
     assert_send_base(&sc->steps[0], 1, 3000, 3000, "text/plain", 1000, MSRP_REPORT_ABSENT,
                      MSRP_REPORT_ABSENT);
-    assert_send_cut(&sc->steps[0], ORDER_OVERLAPPING, 16, false, 2999, 3000);
+    assert_send_cut(&sc->steps[0], MSRP_ORDER_OVERLAPPING, 16, false, 2999, 3000);
     assert_content(&sc->steps[0], bytes, sizeof bytes);
     assert_content(&sc->steps[2], bytes, sizeof bytes);
     ck_assert_ptr_ne(sc->steps[0].u.send.content, sc->steps[2].u.send.content);
@@ -1579,10 +1579,10 @@ START_TEST(test_shipped_chunking)
                 MSRP_REPORT_ABSENT);
     assert_send_base(&sc->steps[2], 5, 10000, 10000, "text/plain", 1000, MSRP_REPORT_YES,
                      MSRP_REPORT_ABSENT);
-    assert_send_cut(&sc->steps[2], ORDER_IN_ORDER, 0, false, 2500, 0);
+    assert_send_cut(&sc->steps[2], MSRP_ORDER_IN_ORDER, 0, false, 2500, 0);
     assert_send_base(&sc->steps[4], 5, 10000, 10000, "text/plain", 1000, MSRP_REPORT_YES,
                      MSRP_REPORT_ABSENT);
-    assert_send_cut(&sc->steps[4], ORDER_IN_ORDER, 0, false, 0, 4500);
+    assert_send_cut(&sc->steps[4], MSRP_ORDER_IN_ORDER, 0, false, 0, 4500);
     for (unsigned i = 1; i < 6; i += 2)
         assert_expect(&sc->steps[i], st200, 1, 0, 30 * NS_PER_S);
     unload(sc);
@@ -1592,8 +1592,8 @@ END_TEST
 START_TEST(test_shipped_byte_range)
 {
     static const int st200[] = {200};
-    static const enum step_order orders[] = {ORDER_IN_ORDER, ORDER_REVERSE, ORDER_SHUFFLED,
-                                             ORDER_OVERLAPPING};
+    static const enum msrp_chunk_order orders[] = {MSRP_ORDER_IN_ORDER, MSRP_ORDER_REVERSE, MSRP_ORDER_SHUFFLED,
+                                             MSRP_ORDER_OVERLAPPING};
     struct scenario *sc = load_ok("scenarios/byte-range.json");
     ck_assert_str_eq(sc->name, "byte-range");
     assert_default_answer(sc);
@@ -1711,7 +1711,7 @@ START_TEST(test_shipped_raw_malformed)
     };
     for (unsigned i = 0; i < N_ELEMS(raws); i++) {
         const struct step *st = &sc->steps[raws[i].step];
-        ck_assert_int_eq(st->kind, STEP_RAW);
+        ck_assert_int_eq(st->kind, SCN_STEP_RAW);
         ck_assert_int_eq(st->u.raw.expect, raws[i].expect);
         ck_assert_uint_eq(st->u.raw.num_statuses, raws[i].n);
         for (unsigned k = 0; k < raws[i].n; k++)

@@ -57,16 +57,16 @@ static void small_scenario(struct scenario *sc, unsigned threads, uint64_t sessi
     snprintf(sc->accept_types, sizeof(sc->accept_types), "*");
     sc->max_message = 1ull << 40;
     struct step *s = sc->steps;
-    s[0].kind = STEP_REPEAT_BEGIN;
+    s[0].kind = SCN_STEP_REPEAT_BEGIN;
     s[0].u.repeat.times = 0;
     s[0].u.repeat.other = 2;
-    s[1].kind = STEP_SEND;
+    s[1].kind = SCN_STEP_SEND;
     s[1].u.send.count = 1;
     s[1].u.send.size_min = s[1].u.send.size_max = 100;
     snprintf(s[1].u.send.content_type, sizeof(s[1].u.send.content_type), "text/plain");
     s[1].u.send.chunk_size = 2048;
     s[1].u.send.failure_report = MSRP_REPORT_YES;
-    s[2].kind = STEP_REPEAT_END;
+    s[2].kind = SCN_STEP_REPEAT_END;
     s[2].u.repeat.other = 0;
     sc->num_steps = 3;
 }

@@ -365,7 +365,7 @@ static int report_run(const struct scenario *sc, const struct scenario_overrides
     for (int i = 0; i < STATS_END_KINDS; i++)
         meta.end_names[i] = runner_end_name((unsigned)i);
     for (unsigned i = 0; i < sc->num_steps && !outcome->incomplete; i++)
-        if (sc->steps[i].kind == STEP_SEND)
+        if (sc->steps[i].kind == SCN_STEP_SEND)
             meta.no_message_met = outcome->msgs_met == 0;
     /* Failure forensics: errors.jsonl and the summary's failure lines. */
     char *errors_jsonl = failure_jsonl(outcome->failures, &meta.errors_jsonl_len);

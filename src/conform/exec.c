@@ -196,9 +196,9 @@ bool cx_run_checks(struct cx *x, unsigned ep, const struct step_conform *f,
     for (unsigned i = 0; i < f->num_checks; i++) {
         const struct header_check *hc = &f->checks[i];
         const struct msrp_header *h = cx_find_header(ch, hc->name);
-        if (hc->kind == CHECK_NOT_MATCHES && h == NULL)
+        if (hc->kind == SCN_CHECK_NOT_MATCHES && h == NULL)
             continue;
-        if (hc->kind == CHECK_ABSENT) {
+        if (hc->kind == SCN_CHECK_ABSENT) {
             if (h != NULL) {
                 cx_fail(x, "%s has a %s header (%.*s), which must be absent", what, hc->name,
                         (int)h->value.len, h->value.ptr);
@@ -210,7 +210,7 @@ bool cx_run_checks(struct cx *x, unsigned ep, const struct step_conform *f,
             cx_fail(x, "%s has no %s header", what, hc->name);
             return false;
         }
-        if (hc->kind == CHECK_EQUALS) {
+        if (hc->kind == SCN_CHECK_EQUALS) {
             char want[8192];
             size_t n = cx_expand(x, ep, hc->value.pieces, hc->value.num_pieces, hc->value.text,
                                  want, sizeof want - 1);
@@ -232,12 +232,12 @@ bool cx_run_checks(struct cx *x, unsigned ep, const struct step_conform *f,
             bool ok = val != NULL && regexec(&re, val, 0, NULL, 0) == 0;
             free(val);
             regfree(&re);
-            if (hc->kind == CHECK_NOT_MATCHES && ok) {
+            if (hc->kind == SCN_CHECK_NOT_MATCHES && ok) {
                 cx_fail(x, "%s has %s: %.*s, which matches /%s/; it must not", what, hc->name,
                         (int)h->value.len, h->value.ptr, hc->regex);
                 return false;
             }
-            if (hc->kind == CHECK_MATCHES && !ok) {
+            if (hc->kind == SCN_CHECK_MATCHES && !ok) {
                 cx_fail(x, "%s has %s: %.*s, which does not match /%s/", what, hc->name,
                         (int)h->value.len, h->value.ptr, hc->regex);
                 return false;
@@ -339,29 +339,29 @@ static void walk(struct cx *x)
     for (unsigned pc = 0; pc < sc->num_steps && !x->failed && !x->unobservable; pc++) {
         const struct step *st = &sc->steps[pc];
         switch (st->kind) {
-        case STEP_SEND:
+        case SCN_STEP_SEND:
             cx_step_send(x, &st->u.send);
             break;
-        case STEP_EXPECT:
+        case SCN_STEP_EXPECT:
             cx_step_expect(x, &st->u.expect);
             break;
-        case STEP_PAUSE:
+        case SCN_STEP_PAUSE:
             cx_pump(x, net_now_ns() + st->u.pause_ns, NULL, NULL);
             break;
-        case STEP_RAW:
+        case SCN_STEP_RAW:
             cx_step_raw(x, &st->u.raw);
             break;
-        case STEP_RECEIVE:
+        case SCN_STEP_RECEIVE:
             cx_step_receive(x, &st->u.receive);
             break;
-        case STEP_CLOSE:
+        case SCN_STEP_CLOSE:
             cx_flush_held(x);
             for (unsigned i = 0; i < x->neps; i++)
                 if (x->ep[i].conn != NULL)
                     net_conn_close(x->ep[i].conn, true);
             return;
-        case STEP_REPEAT_BEGIN:
-        case STEP_REPEAT_END:
+        case SCN_STEP_REPEAT_BEGIN:
+        case SCN_STEP_REPEAT_END:
             /* Cases are straight lines: a repeat runs its body once. */
             break;
         }
@@ -408,7 +408,7 @@ static bool uses_value(const struct scenario *sc, enum conform_value v)
 {
     for (unsigned i = 0; i < sc->num_steps; i++) {
         const struct step *st = &sc->steps[i];
-        if (st->kind != STEP_RAW)
+        if (st->kind != SCN_STEP_RAW)
             continue;
         for (unsigned j = 0; j < st->u.raw.num_pieces; j++)
             if (st->u.raw.pieces[j].part == RAW_PART_CONFORM &&
@@ -550,16 +550,16 @@ double conform_case_max_wait(const struct scenario *sc, const struct conform_pee
     for (unsigned i = 0; i < sc->num_steps; i++) {
         const struct step *st = &sc->steps[i];
         switch (st->kind) {
-        case STEP_EXPECT:
+        case SCN_STEP_EXPECT:
             ns += st->u.expect.timeout_ns;
             break;
-        case STEP_RAW:
+        case SCN_STEP_RAW:
             ns += st->u.raw.timeout_ns;
             break;
-        case STEP_RECEIVE:
+        case SCN_STEP_RECEIVE:
             ns += st->u.receive.timeout_ns;
             break;
-        case STEP_PAUSE:
+        case SCN_STEP_PAUSE:
             ns += st->u.pause_ns;
             break;
         default:

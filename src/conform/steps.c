@@ -512,16 +512,16 @@ static size_t make_plan(struct cx *x, const struct step_send *s, uint64_t size, 
         if (end >= last)
             break;
         start = end + 1;
-        if (s->order == ORDER_OVERLAPPING && end + 1 > s->overlap && !star)
+        if (s->order == MSRP_ORDER_OVERLAPPING && end + 1 > s->overlap && !star)
             start = end + 1 - s->overlap;
     }
-    if (s->order == ORDER_REVERSE) {
+    if (s->order == MSRP_ORDER_REVERSE) {
         for (size_t i = 0; i < n / 2; i++) {
             struct plan t = p[i];
             p[i] = p[n - 1 - i];
             p[n - 1 - i] = t;
         }
-    } else if (s->order == ORDER_SHUFFLED && n > 1) {
+    } else if (s->order == MSRP_ORDER_SHUFFLED && n > 1) {
         for (size_t i = n - 1; i > 0; i--) {
             uint8_t r[4];
             uint32_t v = 0;

@@ -350,7 +350,7 @@ static char *make_body(const struct scenario *sc, char *err, size_t errlen)
 {
     uint64_t body_max = 0;
     for (unsigned i = 0; i < sc->num_steps; i++)
-        if (sc->steps[i].kind == STEP_SEND && sc->steps[i].u.send.size_max > body_max)
+        if (sc->steps[i].kind == SCN_STEP_SEND && sc->steps[i].u.send.size_max > body_max)
             body_max = sc->steps[i].u.send.size_max;
     if (body_max > MAX_BODY) {
         snprintf(err, errlen, "%s: messages above 1 GiB are not supported by the runner yet",

@@ -368,9 +368,9 @@ static void advance(struct lsession *ls)
         }
         const struct step *st = &sc->steps[ls->pc];
         switch (st->kind) {
-        case STEP_SEND:
+        case SCN_STEP_SEND:
             ls->send = &st->u.send;
-            ls->expect = ls->pc + 1 < sc->num_steps && sc->steps[ls->pc + 1].kind == STEP_EXPECT
+            ls->expect = ls->pc + 1 < sc->num_steps && sc->steps[ls->pc + 1].kind == SCN_STEP_EXPECT
                              ? &sc->steps[ls->pc + 1].u.expect
                              : NULL;
             ls->to_issue = st->u.send.count;
@@ -396,18 +396,18 @@ static void advance(struct lsession *ls)
             ls->pc += ls->expect != NULL ? 2 : 1;
             ls->expect = NULL;
             break;
-        case STEP_EXPECT:
+        case SCN_STEP_EXPECT:
             ls->pc++; /* only reached when not right after a send: the loader forbids it */
             break;
-        case STEP_PAUSE:
+        case SCN_STEP_PAUSE:
             ls->timer.fn = pause_done;
             net_timer_start(ls->w->loop, &ls->timer, st->u.pause_ns);
             return;
-        case STEP_REPEAT_BEGIN:
+        case SCN_STEP_REPEAT_BEGIN:
             ls->repeat_left[ls->pc] = st->u.repeat.times;
             ls->pc++;
             break;
-        case STEP_REPEAT_END: {
+        case SCN_STEP_REPEAT_END: {
             unsigned begin = st->u.repeat.other;
             uint32_t times = sc->steps[begin].u.repeat.times;
             if (times == 0 || --ls->repeat_left[begin] > 0)
@@ -416,15 +416,15 @@ static void advance(struct lsession *ls)
                 ls->pc++;
             break;
         }
-        case STEP_CLOSE:
+        case SCN_STEP_CLOSE:
             runner_finish_session(ls);
             return;
-        case STEP_RAW:
+        case SCN_STEP_RAW:
             if (raw_start(ls, &st->u.raw))
                 return; /* on_raw_result (or on_sent, for a close step) goes on */
             ls->pc++;
             break;
-        case STEP_RECEIVE: /* case files only: `run` refuses them */
+        case SCN_STEP_RECEIVE: /* case files only: `run` refuses them */
             ls->pc++;
             break;
         }

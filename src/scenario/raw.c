@@ -71,7 +71,7 @@ static int compile_checks(struct scn__ctx *c, const json_t *obj, struct step_con
             struct header_check *hc = add_check(c, f);
             if (hc == NULL || get_header_name(c, name, hc->name) != 0)
                 return -1;
-            hc->kind = CHECK_EQUALS;
+            hc->kind = SCN_CHECK_EQUALS;
             struct scn__raw_build b = {0};
             size_t max = 0;
             if (json_is_string(val) && json_string_length(val) == 0) {
@@ -90,7 +90,7 @@ static int compile_checks(struct scn__ctx *c, const json_t *obj, struct step_con
     static const struct {
         const char *key;
         enum header_check_kind kind;
-    } kinds[] = {{"match", CHECK_MATCHES}, {"not_match", CHECK_NOT_MATCHES}};
+    } kinds[] = {{"match", SCN_CHECK_MATCHES}, {"not_match", SCN_CHECK_NOT_MATCHES}};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
         if ((v = json_object_get(obj, kinds[k].key)) != NULL) {
             size_t mark = scn__path_push(c, ".%s", kinds[k].key);
@@ -140,7 +140,7 @@ static int compile_checks(struct scn__ctx *c, const json_t *obj, struct step_con
             struct header_check *hc = add_check(c, f);
             if (hc == NULL || get_header_name(c, json_string_value(e), hc->name) != 0)
                 return -1;
-            hc->kind = CHECK_ABSENT;
+            hc->kind = SCN_CHECK_ABSENT;
             scn__path_pop(c, m2);
         }
         scn__path_pop(c, mark);
@@ -323,7 +323,7 @@ int scn__compile_receive(struct scn__ctx *c, const json_t *obj)
         scn__conform_free(r.conform);
         return -1;
     }
-    scn__emit(c, STEP_RECEIVE)->u.receive = r;
+    scn__emit(c, SCN_STEP_RECEIVE)->u.receive = r;
     return 0;
 }
 
@@ -390,7 +390,7 @@ int scn__compile_raw(struct scn__ctx *c, const json_t *obj)
     r.text_len = b.text_len;
     r.pieces = b.pieces;
     r.num_pieces = b.num;
-    scn__emit(c, STEP_RAW)->u.raw = r;
+    scn__emit(c, SCN_STEP_RAW)->u.raw = r;
     return 0;
 
 err:

@@ -168,12 +168,12 @@ static void free_contents(struct scenario *sc)
     sc->kase = NULL;
     for (unsigned i = 0; i < sc->num_steps && i < SCENARIO_MAX_STEPS; i++) {
         struct step *st = &sc->steps[i];
-        if (st->kind == STEP_RECEIVE) {
+        if (st->kind == SCN_STEP_RECEIVE) {
             scn__conform_free(st->u.receive.conform);
             st->u.receive.conform = NULL;
             continue;
         }
-        if (st->kind == STEP_RAW) {
+        if (st->kind == SCN_STEP_RAW) {
             scn__conform_free(st->u.raw.conform);
             st->u.raw.conform = NULL;
             free(st->u.raw.pieces);
@@ -184,7 +184,7 @@ static void free_contents(struct scenario *sc)
             st->u.raw.text_len = 0;
             continue;
         }
-        if (st->kind != STEP_SEND)
+        if (st->kind != SCN_STEP_SEND)
             continue;
         free(st->u.send.content);
         st->u.send.content = NULL;

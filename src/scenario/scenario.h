@@ -54,23 +54,15 @@ enum scenario_mode { SCENARIO_CLOSED = 0, SCENARIO_OPEN };
 enum scenario_topology { SCENARIO_EMBEDDED = 0, SCENARIO_TARGET, SCENARIO_RELAY };
 
 enum step_kind {
-    STEP_SEND = 1,
-    STEP_EXPECT,
-    STEP_PAUSE,
-    STEP_REPEAT_BEGIN, /* marks where a repeat starts: its matching END jumps back here */
-    STEP_REPEAT_END,
-    STEP_CLOSE,
-    STEP_RAW,
-    STEP_RECEIVE, /* conformance cases only (msrpload conform): wait for a request */
+    SCN_STEP_SEND = 1,
+    SCN_STEP_EXPECT,
+    SCN_STEP_PAUSE,
+    SCN_STEP_REPEAT_BEGIN, /* marks where a repeat starts: its matching END jumps back here */
+    SCN_STEP_REPEAT_END,
+    SCN_STEP_CLOSE,
+    SCN_STEP_RAW,
+    SCN_STEP_RECEIVE, /* conformance cases only (msrpload conform): wait for a request */
 };
-
-/* Old names of enum msrp_chunk_order's values (send.order, msrp/order.h): the rename commit
- * that follows replaces every use and these lines. */
-#define ORDER_IN_ORDER MSRP_ORDER_IN_ORDER
-#define ORDER_REVERSE MSRP_ORDER_REVERSE
-#define ORDER_SHUFFLED MSRP_ORDER_SHUFFLED
-#define ORDER_OVERLAPPING MSRP_ORDER_OVERLAPPING
-#define step_order msrp_chunk_order
 
 struct step_send {
     uint32_t count;
@@ -80,7 +72,7 @@ struct step_send {
     enum msrp_report failure_report; /* MSRP_REPORT_ABSENT: no header */
     enum msrp_report success_report;
     enum msrp_chunk_order order; /* as msrp_send_opts.order */
-    uint32_t overlap;         /* ORDER_OVERLAPPING: bytes each chunk repeats, 1..chunk_size-1;
+    uint32_t overlap;         /* MSRP_ORDER_OVERLAPPING: bytes each chunk repeats, 1..chunk_size-1;
                                  0 with every other order */
     bool unknown_total;       /* Byte-Range total "*"; never with REVERSE or SHUFFLED */
     bool numeric_range_end;   /* chunks over 2048 octets keep a numeric range end: breaks
@@ -186,17 +178,17 @@ bool scenario_template_uses(const struct raw_piece *pieces, unsigned num_pieces,
 
 /* Conformance cases only: a check on one header of a chunk that arrived. */
 enum header_check_kind {
-    CHECK_EQUALS = 0, /* the first such header is there and its value is exactly the template */
-    CHECK_MATCHES,    /* it is there and matches a POSIX extended regular expression */
-    CHECK_ABSENT,     /* no such header */
-    CHECK_NOT_MATCHES, /* absent, or its value does not match the expression */
+    SCN_CHECK_EQUALS = 0, /* the first such header is there and its value is exactly the template */
+    SCN_CHECK_MATCHES,    /* it is there and matches a POSIX extended regular expression */
+    SCN_CHECK_ABSENT,     /* no such header */
+    SCN_CHECK_NOT_MATCHES, /* absent, or its value does not match the expression */
 };
 
 struct header_check {
     enum header_check_kind kind;
     char name[64];
-    struct raw_template value; /* CHECK_EQUALS */
-    char *regex;               /* CHECK_MATCHES, CHECK_NOT_MATCHES (compiled once when loaded) */
+    struct raw_template value; /* SCN_CHECK_EQUALS */
+    char *regex;               /* SCN_CHECK_MATCHES, SCN_CHECK_NOT_MATCHES (compiled once when loaded) */
 };
 
 /* Conformance-only parts of a raw or receive step (NULL in load scenarios). */

@@ -39,9 +39,9 @@
 struct step *scn__emit(struct scn__ctx *c, enum step_kind kind)
 {
     struct scenario *sc = c->sc;
-    if (kind == STEP_REPEAT_BEGIN)
+    if (kind == SCN_STEP_REPEAT_BEGIN)
         c->open_repeats++;
-    else if (kind == STEP_REPEAT_END)
+    else if (kind == SCN_STEP_REPEAT_END)
         c->open_repeats--;
     struct step *st = &sc->steps[sc->num_steps++];
     memset(st, 0, sizeof *st);
@@ -210,7 +210,7 @@ static bool content_type_valid(const char *s)
     return msrp_media_type_parse(msrp_span_cstr(s), &mt);
 }
 
-/* In the order of enum step_order. */
+/* In the order of enum msrp_chunk_order. */
 static const char *const orders[] = {"in-order", "reverse", "shuffled", "overlapping", NULL};
 
 /* The rules between a send's keys, once each key is known to be right on its own. */
@@ -222,13 +222,13 @@ static int check_send_rules(struct scn__ctx *c, const json_t *obj, struct send_b
         return scn__fail(c, "\"content_file\" is not allowed together with \"size\"");
     }
     bool has_overlap = json_object_get(obj, "overlap") != NULL;
-    if (has_overlap && s->order != ORDER_OVERLAPPING) {
+    if (has_overlap && s->order != MSRP_ORDER_OVERLAPPING) {
         scn__path_push(c, ".overlap");
         return scn__fail(c, "\"overlap\" is only allowed when order is \"overlapping\"");
     }
     /* A total of "*", an interruption and an abort are a sender's going through a message from
      * its first byte; one whose last chunk may leave first knows the end and may have sent it. */
-    if (s->order == ORDER_REVERSE || s->order == ORDER_SHUFFLED) {
+    if (s->order == MSRP_ORDER_REVERSE || s->order == MSRP_ORDER_SHUFFLED) {
         const char *key = s->unknown_total         ? "unknown_total"
                           : s->interrupt_after > 0 ? "interrupt_after"
                           : s->abort_after > 0     ? "abort_after"
@@ -239,7 +239,7 @@ static int check_send_rules(struct scn__ctx *c, const json_t *obj, struct send_b
                              orders[s->order]);
         }
     }
-    if (s->order == ORDER_OVERLAPPING) {
+    if (s->order == MSRP_ORDER_OVERLAPPING) {
         /* Each chunk must carry at least one byte the one before did not. */
         if (b->overlap >= s->chunk_size && has_overlap) {
             scn__path_push(c, ".overlap");
@@ -294,7 +294,7 @@ static int compile_send(struct scn__ctx *c, const json_t *obj)
                                  .chunk_size = 2048,
                                  .failure_report = MSRP_REPORT_ABSENT,
                                  .success_report = MSRP_REPORT_ABSENT,
-                                 .order = ORDER_IN_ORDER},
+                                 .order = MSRP_ORDER_IN_ORDER},
                            .overlap = 16};
 
     strcpy(b.s.content_type, "text/plain");
@@ -313,7 +313,7 @@ static int compile_send(struct scn__ctx *c, const json_t *obj)
         free(b.s.content);
         return -1;
     }
-    scn__emit(c, STEP_SEND)->u.send = b.s;
+    scn__emit(c, SCN_STEP_SEND)->u.send = b.s;
     return 0;
 }
 
@@ -399,7 +399,7 @@ static int compile_expect(struct scn__ctx *c, const json_t *obj)
         scn__check_keys(c, obj, c->is_case ? case_keys : load_keys) != 0 ||
         SCN__READ_KEYS(c, obj, keys, &e) != 0)
         return -1;
-    scn__emit(c, STEP_EXPECT)->u.expect = e;
+    scn__emit(c, SCN_STEP_EXPECT)->u.expect = e;
     return 0;
 }
 
@@ -425,7 +425,7 @@ static int compile_repeat(struct scn__ctx *c, const json_t *obj)
         return scn__expected(c, STEPS_WHAT, body, false);
     scn__path_pop(c, mark);
 
-    struct step *st = scn__emit(c, STEP_REPEAT_BEGIN);
+    struct step *st = scn__emit(c, SCN_STEP_REPEAT_BEGIN);
     uint32_t begin = c->sc->num_steps - 1;
     st->u.repeat.times = times;
 
@@ -434,7 +434,7 @@ static int compile_repeat(struct scn__ctx *c, const json_t *obj)
         return -1;
     scn__path_pop(c, mark);
 
-    st = scn__emit(c, STEP_REPEAT_END);
+    st = scn__emit(c, SCN_STEP_REPEAT_END);
     uint32_t end = c->sc->num_steps - 1;
     st->u.repeat.times = times;
     st->u.repeat.other = begin;
@@ -487,7 +487,7 @@ static int compile_step(struct scn__ctx *c, const json_t *item, bool *after_send
         uint64_t ns = 0;
         rc = scn__get_ns(c, v, &ns);
         if (rc == 0)
-            scn__emit(c, STEP_PAUSE)->u.pause_ns = ns;
+            scn__emit(c, SCN_STEP_PAUSE)->u.pause_ns = ns;
     } else if (strcmp(key, "repeat") == 0) {
         rc = compile_repeat(c, v);
     } else if (strcmp(key, "raw") == 0) {
@@ -499,7 +499,7 @@ static int compile_step(struct scn__ctx *c, const json_t *item, bool *after_send
             return scn__expected(c, "an empty object", v, false);
         rc = scn__check_keys(c, v, none);
         if (rc == 0)
-            scn__emit(c, STEP_CLOSE);
+            scn__emit(c, SCN_STEP_CLOSE);
     }
     if (rc != 0)
         return -1;
