@@ -342,6 +342,28 @@ START_TEST(test_relay_cases_pass_against_fake_relay)
 }
 END_TEST
 
+/* RFC 4976 6.4.1 lets a relay answer a SEND it will not forward with a 200 and report the
+ * problem in a REPORT: the refusal cases accept that as well as an error response. */
+START_TEST(test_relay_refusal_by_report_passes)
+{
+    uint16_t port = 0;
+    pid_t pid = fake_relay_start("report-refusals", &port);
+    ck_assert_int_gt(pid, 0);
+    struct tmp t;
+    tmp_make(&t);
+    char path[128];
+    snprintf(path, sizeof path, "%s/out.txt", t.dir);
+    int rc = conform_relay(port, "4976-6.4/", path);
+    fake_relay_stop(pid);
+    char *out = read_text(path);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    ck_assert_msg(strstr(out, "pass  4976-6.4/unauthenticated-send-refused") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "pass  4976-6.4/unknown-session-refused") != NULL, "%s", out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* --quick skips the cases that may wait over 20 s (the relay probation case waits 31 s), and
  * says so; against a relay that keeps the connection open the case would run its 31 s. */
 START_TEST(test_quick_skips_long_waits)
@@ -610,6 +632,10 @@ START_TEST(test_relay_step_keys_checked)
         {"{\"receive\":{\"method\":\"SEND\",\"respond\":\"2 0\"}}", "status text without"},
         {"{\"receive\":{\"method\":\"SEND\",\"chunk_rules\":1,\"cover\":5}}", "true or false"},
         {"{\"raw\":{\"template\":\"x\",\"not_match\":{\"To-Path\":\"(\"}}}", "regular expression"},
+        {"{\"raw\":{\"template\":\"x\",\"or_failure_report\":true}}", "errors only"},
+        {"{\"raw\":{\"template\":\"x\",\"or_failure_report\":true,\"status\":[200,481]}}",
+         "errors only"},
+        {"{\"raw\":{\"template\":\"x\",\"or_failure_report\":\"yes\"}}", "true or false"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(text, sizeof text, kase, bad[i].step);
@@ -790,6 +816,7 @@ Suite *make_conform_suite(void)
     tcase_add_test(tc, test_coverage_table);
     tcase_add_test(tc, test_each_case_fails_against_its_wrong_peer);
     tcase_add_test(tc, test_relay_cases_pass_against_fake_relay);
+    tcase_add_test(tc, test_relay_refusal_by_report_passes);
     tcase_add_test(tc, test_quick_skips_long_waits);
     tcase_add_test(tc, test_each_relay_case_fails_against_its_wrong_relay);
     tcase_add_test(tc, test_quick_skips_slow_cases);

@@ -42,6 +42,9 @@ static const char *const violations[] = {
     "no-408",                 "take-misaddressed-response",
     NULL};
 
+/* Other ways of doing right that some cases must accept as well (not violations). */
+static const char *const alternatives[] = {"report-refusals", NULL};
+
 struct rconn {
     int fd;
     size_t len;
@@ -365,6 +368,26 @@ static int route(int from, const char *tp, char *stripped, size_t scap, const ch
     return **rest != '\0' ? dest : -1;
 }
 
+static void report_back(const struct pending *p, const char *status);
+
+/* A SEND the relay will not forward: the error as the response or, in the alternative
+ * "report-refusals" (RFC 4976 6.4.1: a 200 at once, then the problem in a REPORT, when
+ * Failure-Report is yes), as a 200 and then a failure REPORT. status: "481 No Such Session". */
+static void refuse(int i, const char *b, const struct frame *f, const char *fr,
+                   const char *status)
+{
+    if (!viol("report-refusals") || strcmp(fr, "yes") != 0) {
+        reply(i, b, f, atoi(status), status + 4, NULL);
+        return;
+    }
+    reply(i, b, f, 200, "OK", NULL);
+    struct pending p = {.from = i};
+    hget(b, f, "From-Path", p.from_path, sizeof p.from_path);
+    hget(b, f, "Message-ID", p.mid, sizeof p.mid);
+    hget(b, f, "Byte-Range", p.range, sizeof p.range);
+    report_back(&p, status);
+}
+
 static void on_request(int i, const char *b, const struct frame *f)
 {
     char method[32], tp[1024] = "", fp[1024] = "", fr[16] = "yes", stripped[1024];
@@ -381,7 +404,7 @@ static void on_request(int i, const char *b, const struct frame *f)
         if (send_ && viol("relay-without-auth"))
             reply(i, b, f, 200, "OK", NULL);
         else if (send_)
-            reply(i, b, f, 403, "Forbidden", NULL);
+            refuse(i, b, f, fr, "403 Forbidden");
         return;
     }
     hget(b, f, "To-Path", tp, sizeof tp);
@@ -397,7 +420,7 @@ static void on_request(int i, const char *b, const struct frame *f)
         if (send_ && viol("no-481"))
             reply(i, b, f, 200, "OK", NULL);
         else if (send_)
-            reply(i, b, f, 481, "No Such Session", NULL);
+            refuse(i, b, f, fr, "481 No Such Session");
         return;
     }
     if (report && viol("drop-reports"))
@@ -633,7 +656,10 @@ pid_t fake_relay_start(const char *violation, uint16_t *port)
 {
     if (violation == NULL)
         violation = "";
-    if (violation[0] != '\0' && !fake_relay_known_violation(violation))
+    bool alternative = false;
+    for (unsigned i = 0; alternatives[i] != NULL; i++)
+        alternative = alternative || strcmp(alternatives[i], violation) == 0;
+    if (violation[0] != '\0' && !alternative && !fake_relay_known_violation(violation))
         return -1;
     int lis = socket(AF_INET, SOCK_STREAM, 0);
     if (lis < 0)

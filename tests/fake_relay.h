@@ -18,7 +18,9 @@
  * "any-connection-uri", "response-to-far-path", "merge-message-ids", "flags-all-end",
  * "forward-bad-response", "mangle-binary", "numeric-large-end", "no-408",
  * "take-misaddressed-response"
- * (scenarios/conformance/README.md says what each does).
+ * (scenarios/conformance/README.md says what each does). "report-refusals" is no violation
+ * but another right way: a SEND it will not forward (no AUTH yet, unknown session) gets a 200
+ * and then a failure REPORT (RFC 4976 6.4.1) instead of an error response.
  */
 #ifndef MSRPLOAD_TESTS_FAKE_RELAY_H
 #define MSRPLOAD_TESTS_FAKE_RELAY_H

@@ -168,7 +168,7 @@ static int get_endpoint(struct scn__ctx *c, const json_t *obj, unsigned *out)
 static int compile_raw_conform(struct scn__ctx *c, const json_t *obj, struct step_conform **out)
 {
     static const char *const extra[] = {"endpoint", "message_id", "headers", "match",
-                                        "not_match", "absent",     NULL};
+                                        "not_match", "absent",     "or_failure_report", NULL};
     static const char *const mids[] = {"new", "previous", NULL};
     *out = NULL;
     bool any = false;
@@ -198,6 +198,12 @@ static int compile_raw_conform(struct scn__ctx *c, const json_t *obj, struct ste
         if (scn__get_enum(c, v, mids, &i) != 0)
             return -1;
         f->same_message_id = i == 1;
+        scn__path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "or_failure_report")) != NULL) {
+        size_t mark = scn__path_push(c, ".or_failure_report");
+        if (scn__get_bool(c, v, &f->or_failure_report) != 0)
+            return -1;
         scn__path_pop(c, mark);
     }
     return compile_checks(c, obj, f);
@@ -333,12 +339,21 @@ static int read_raw_status(struct scn__ctx *c, const json_t *v, void *base)
     return scn__check_statuses(c, v, r->statuses, &r->num_statuses);
 }
 
+static bool status_listed(const struct step_raw *r, int status)
+{
+    for (unsigned i = 0; i < r->num_statuses; i++)
+        if (r->statuses[i] == status)
+            return true;
+    return false;
+}
+
 int scn__compile_raw(struct scn__ctx *c, const json_t *obj)
 {
     static const char *const load_keys[] = {"template", "expect", "status", "timeout", NULL};
     static const char *const case_keys[] = {"template", "expect",     "status",  "timeout",
                                             "endpoint", "message_id", "headers", "match",
-                                            "not_match", "absent",    NULL};
+                                            "not_match", "absent",    "or_failure_report",
+                                            NULL};
     /* In the order of enum raw_expect. */
     static const char *const expects[] = {"response", "none", "close", NULL};
     static const struct scn__key keys[] = {
@@ -377,6 +392,13 @@ int scn__compile_raw(struct scn__ctx *c, const json_t *obj)
         goto err;
     if (r.conform != NULL && r.conform->num_checks > 0 && r.expect != RAW_EXPECT_RESPONSE) {
         scn__fail(c, "header checks need expect \"response\"");
+        goto err;
+    }
+    if (r.conform != NULL && r.conform->or_failure_report &&
+        (r.expect != RAW_EXPECT_RESPONSE || status_listed(&r, 200))) {
+        scn__path_push(c, ".or_failure_report");
+        scn__fail(c, "needs expect \"response\" and a \"status\" list of errors only (the 200 "
+                     "it lets through is followed by one of them in a REPORT)");
         goto err;
     }
 

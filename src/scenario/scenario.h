@@ -195,6 +195,10 @@ struct header_check {
 struct step_conform {
     unsigned endpoint;           /* 0: endpoint a (the default), 1: endpoint b (relay cases) */
     bool same_message_id;        /* raw: {message_id} keeps the value of the previous step */
+    bool or_failure_report;      /* raw: a 200 followed within the timeout by a REPORT for the
+                                    step's Message-ID with an error status of "status" counts
+                                    as that error (RFC 4976 6.4.1: a relay answers a SEND at
+                                    once and reports a failure in a REPORT) */
     struct header_check *checks; /* on the response (raw) or the request (receive) */
     unsigned num_checks;
     bool has_body;               /* receive with cover: the whole message's bytes, which */
