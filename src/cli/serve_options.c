@@ -1,0 +1,422 @@
+/*
+ * serve_options.c - the command line of `msrpload serve`: its --help, each option read and
+ * bounded, how the options combine, the listening address (split and resolved, not opened)
+ * and the session ids.
+ *
+ * Owns: the options' syntax, their bounds and defaults, and every usage error. May not touch:
+ * anything that runs (the log file, TLS, the listener and the sessions are serve.c's) or any
+ * protocol rule (msrp/ says which --violate names exist; this file only asks).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/serve.h"
+#include "msrp/session.h"
+#include "net/conn.h"
+
+#define SERVE_MAX_SESSIONS 100000
+#define SERVE_MIN_LOG_BYTES 1024
+#define SERVE_IDLE_TIMEOUT_S 300.0
+#define SERVE_STALL_TIMEOUT_S 60.0
+#define SERVE_FIRST_REQUEST_TIMEOUT_S 30.0
+
+static void serve_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: msrpload serve --listen HOST:PORT [--session-id ID ...] [--sessions N]\n"
+            "                      [--tls [--cert FILE --key FILE]] [--accept-types LIST]\n"
+            "                      [--bind-timeout S] [--uri-host HOST] [--log FILE]\n"
+            "                      [--log-max-bytes N] [--log-level all|sessions|problems]\n"
+            "                      [--idle-timeout S] [--stall-timeout S]\n"
+            "                      [--first-request-timeout S] [--max-extents N]\n"
+            "\n"
+            "Runs an answering MSRP endpoint (RFC 4975) for your own client or relay to talk to,\n"
+            "and checks what that peer does. First it prints the URI of each session it answers,\n"
+            "one per line (msrp://HOST:PORT/ID;tcp, or msrps:// with --tls); give one of them to\n"
+            "your client as the To-Path. The first request on a session binds the peer whose\n"
+            "From-Path it carries. After a session ends, the same URI is expected again, so the\n"
+            "client may reconnect.\n"
+            "\n"
+            "options:\n"
+            "  --listen HOST:PORT   address to listen on; IPv6 as [::1]:PORT; port 0 picks a free\n"
+            "                       port (the URIs show the real one)\n"
+            "  --session-id ID      a session to answer (may repeat; session-id characters of\n"
+            "                       RFC 4975 section 9)\n"
+            "  --sessions N         answer N sessions in all: the --session-id ones, then random\n"
+            "                       ids (default: one random id when no --session-id is given)\n"
+            "  --tls                msrps: TLS on the listening socket; without --cert/--key a\n"
+            "                       self-signed certificate is made in a temporary folder\n"
+            "  --cert FILE, --key FILE\n"
+            "                       the server certificate and private key (PEM)\n"
+            "  --accept-types LIST  media types accepted, separated by spaces or commas\n"
+            "                       (\"text/plain image/*\"); others get 415 (default \"*\")\n"
+            "  --bind-timeout S     a session that nobody binds within S seconds of the start is\n"
+            "                       given up (a bind-timeout line); when every session has been\n"
+            "                       given up, serve exits 1 (default 0: wait forever)\n"
+            "  --uri-host HOST      host written in the URIs (default: the --listen host; useful\n"
+            "                       when listening on 0.0.0.0 or ::)\n"
+            "  --log FILE           append the JSON lines to FILE instead of standard output\n"
+            "  --log-max-bytes N    with --log: once FILE reaches N bytes (suffix k, m or g\n"
+            "                       allowed; at least 1024) it is renamed FILE.1, replacing an\n"
+            "                       older FILE.1, and a new FILE is started: at most about 2N\n"
+            "                       bytes on disk (default: no limit)\n"
+            "  --log-level LEVEL    all (default): every line; sessions: no message and report\n"
+            "                       lines; problems: only violation, refused and bind-timeout\n"
+            "                       lines and end lines with a reason other than closed or\n"
+            "                       peer-closed\n"
+            "  --idle-timeout S     a connection handed to a session that brings no complete\n"
+            "                       chunk for S to 1.25 S seconds is closed (end reason\n"
+            "                       idle-timeout): idle peers and endless bodies alike (default\n"
+            "                       300; 0: never)\n"
+            "  --stall-timeout S    a peer that does not read our responses is not read either\n"
+            "                       while more than 1 MiB of them wait; still so after S seconds,\n"
+            "                       it is closed (reason write-overflow; default 60, 0: never)\n"
+            "  --first-request-timeout S\n"
+            "                       a new connection must send its first request's head within\n"
+            "                       S seconds or is closed (a refused line) (default 30)\n"
+            "  --max-extents N      separate out-of-order byte ranges one incoming message may\n"
+            "                       have before it is refused with 413 (default 4096; more costs\n"
+            "                       CPU per chunk for heavily shuffled messages)\n"
+            "  --alt                a testing aid: answer in another way the RFC allows, to\n"
+            "                       show a client (or the conform suite) takes it: a success\n"
+            "                       REPORT per chunk as it arrives (RFC 4975 7.1.3), and each\n"
+            "                       200 to a message chunk held back 0 to 100 ms, so responses\n"
+            "                       overtake one another and leave batched in one write\n"
+            "\n"
+            "After the URIs, one JSON object per line, each with \"event\" and \"time\" (UTC,\n"
+            "ISO 8601 with milliseconds) and \"session\" (the session URI):\n"
+            "  message       a complete or aborted incoming message: message_id,\n"
+            "                content_type, size, sha256 (hex; null when aborted), chunks,\n"
+            "                aborted, out_of_order, overlap_bytes, overlap_unchecked (bytes\n"
+            "                received again too far back to compare: more than 16 KiB back)\n"
+            "  violation     the peer broke RFC 4975: kind (a stable name such as byte-range,\n"
+            "                reused-tid, path-order, to-path, from-path, overlap-conflict,\n"
+            "                malformed-first-request, chunks-in-order) and detail; and\n"
+            "                requirement, the rule's id in scenarios/conformance/\n"
+            "                requirements.json, where the kind names one\n"
+            "  refused       serve refused something: kind (too-large, reassembly-limit:\n"
+            "                a message answered 413, with message_id; unknown-session,\n"
+            "                first-request-timeout, to-path-too-long: a connection before\n"
+            "                any session took it; descriptors: connections closed at once for\n"
+            "                want of file descriptors, at most one line a second) and detail\n"
+            "                Lines about a connection no session took have \"session\": null\n"
+            "                and \"peer\" (its address).\n"
+            "  report        a REPORT arrived: message_id, status, byte_range\n"
+            "  bound         a peer bound the session: peer (its address)\n"
+            "  end           the session ended: reason and detail; its URI is expected again\n"
+            "  bind-timeout  nobody bound the session within --bind-timeout\n"
+            "\n"
+            "SIGINT or SIGTERM closes the sessions, prints a summary on standard error and\n"
+            "exits 0.\n"
+            "exit codes: 0 stopped by a signal, 1 failure (every session given up), 2 usage error\n"
+            "            (bad option or address), 3 cannot listen on the address\n");
+}
+
+/* Seconds: 0 or more, at most 10^9. */
+static bool parse_seconds(const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno != 0 || end == v || *end != '\0' || !(d >= 0) || d > 1e9)
+        return false;
+    *out = d;
+    return true;
+}
+
+/* Bytes with an optional k, m or g suffix (powers of 1024). */
+static bool parse_bytes(const char *v, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (errno != 0 || end == v || v[0] == '-')
+        return false;
+    unsigned shift = 0;
+    if (*end == 'k' || *end == 'K')
+        shift = 10;
+    else if (*end == 'm' || *end == 'M')
+        shift = 20;
+    else if (*end == 'g' || *end == 'G')
+        shift = 30;
+    if (shift != 0)
+        end++;
+    if (*end != '\0' || n > (UINT64_MAX >> shift))
+        return false;
+    *out = (uint64_t)n << shift;
+    return true;
+}
+
+/*
+ * "--name VALUE" or "--name=VALUE": returns the value and advances *i, or NULL when argv[*i]
+ * is not this option. A missing value is reported and *missing set.
+ */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "msrpload serve: %s needs a value\n", name);
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* A whole number from 1 to max. */
+static bool parse_count(const char *v, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || n < 1 || n > max)
+        return false;
+    *out = n;
+    return true;
+}
+
+static bool parse_log_level(const char *v, enum log_level *out)
+{
+    if (strcmp(v, "all") == 0)
+        *out = LOG_ALL;
+    else if (strcmp(v, "sessions") == 0)
+        *out = LOG_SESSIONS;
+    else if (strcmp(v, "problems") == 0)
+        *out = LOG_PROBLEMS;
+    else
+        return false;
+    return true;
+}
+
+int serve_usage_error(const char *fmt, const char *arg)
+{
+    fputs("msrpload serve: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\n\n", stderr);
+    serve_usage(stderr);
+    return EXIT_USAGE;
+}
+
+/*
+ * Reads the option at argv[*i], and its value (advancing *i), into o. Returns -1 to go on, or
+ * the exit code to stop with (--help, a usage error).
+ */
+static int read_option(int argc, char **argv, int *i, struct serve_opts *o)
+{
+    bool missing = false;
+    const char *v;
+    if (strcmp(argv[*i], "--help") == 0 || strcmp(argv[*i], "-h") == 0) {
+        serve_usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[*i], "--tls") == 0) {
+        o->tls = true;
+        return -1;
+    }
+    if (strcmp(argv[*i], "--alt") == 0) {
+        o->alt = true;
+        return -1;
+    }
+    if ((v = opt_value(argc, argv, i, "--listen", &missing)) != NULL) {
+        o->listen = v;
+    } else if ((v = opt_value(argc, argv, i, "--session-id", &missing)) != NULL) {
+        o->ids[o->nids++] = v;
+    } else if ((v = opt_value(argc, argv, i, "--sessions", &missing)) != NULL) {
+        if (!parse_count(v, SERVE_MAX_SESSIONS, &o->sessions))
+            return serve_usage_error("--sessions wants a number from 1 to 100000, not '%s'", v);
+    } else if ((v = opt_value(argc, argv, i, "--cert", &missing)) != NULL) {
+        o->cert = v;
+    } else if ((v = opt_value(argc, argv, i, "--key", &missing)) != NULL) {
+        o->key = v;
+    } else if ((v = opt_value(argc, argv, i, "--accept-types", &missing)) != NULL) {
+        o->accept_types = v;
+    } else if ((v = opt_value(argc, argv, i, "--violate", &missing)) != NULL) {
+        /* Not in --help: it makes serve break one RFC rule on purpose, for the tests that
+         * prove each conformance case can fail (msrp_session_violations lists them). */
+        if (!msrp_session_violation_known(v))
+            return serve_usage_error("--violate: unknown violation '%s'", v);
+        o->violate = v;
+    } else if ((v = opt_value(argc, argv, i, "--log", &missing)) != NULL) {
+        o->log = v;
+    } else if ((v = opt_value(argc, argv, i, "--uri-host", &missing)) != NULL) {
+        o->uri_host = v;
+    } else if ((v = opt_value(argc, argv, i, "--idle-timeout", &missing)) != NULL) {
+        if (!parse_seconds(v, &o->idle_timeout))
+            return serve_usage_error("--idle-timeout wants seconds (0 or more), not '%s'", v);
+    } else if ((v = opt_value(argc, argv, i, "--stall-timeout", &missing)) != NULL) {
+        if (!parse_seconds(v, &o->stall_timeout))
+            return serve_usage_error("--stall-timeout wants seconds (0 or more), not '%s'", v);
+    } else if ((v = opt_value(argc, argv, i, "--first-request-timeout", &missing)) != NULL) {
+        if (!parse_seconds(v, &o->first_request_timeout) || o->first_request_timeout == 0)
+            return serve_usage_error(
+                "--first-request-timeout wants seconds (more than 0), not '%s'", v);
+    } else if ((v = opt_value(argc, argv, i, "--log-max-bytes", &missing)) != NULL) {
+        if (!parse_bytes(v, &o->log_max_bytes) || o->log_max_bytes < SERVE_MIN_LOG_BYTES)
+            return serve_usage_error("--log-max-bytes wants a size of at least 1024 bytes (k, "
+                                     "m, g suffixes allowed), not '%s'",
+                                     v);
+    } else if ((v = opt_value(argc, argv, i, "--log-level", &missing)) != NULL) {
+        if (!parse_log_level(v, &o->log_level))
+            return serve_usage_error("--log-level wants all, sessions or problems, not '%s'", v);
+    } else if ((v = opt_value(argc, argv, i, "--max-extents", &missing)) != NULL) {
+        if (!parse_count(v, 1000000, &o->max_extents))
+            return serve_usage_error("--max-extents wants a number from 1 to 1000000, not '%s'", v);
+    } else if ((v = opt_value(argc, argv, i, "--bind-timeout", &missing)) != NULL) {
+        if (!parse_seconds(v, &o->bind_timeout))
+            return serve_usage_error("--bind-timeout wants seconds (0 or more), not '%s'", v);
+    } else if (missing) {
+        return EXIT_USAGE; /* opt_value said which */
+    } else {
+        return serve_usage_error("unknown option or argument '%s'", argv[*i]);
+    }
+    return -1;
+}
+
+/* How the options combine, once all are read. Returns -1 when they do, else the exit code. */
+static int check_combinations(const struct serve_opts *o)
+{
+    if (o->listen == NULL)
+        return serve_usage_error("%s", "--listen HOST:PORT is required");
+    if ((o->cert != NULL) != (o->key != NULL))
+        return serve_usage_error("%s", "--cert and --key go together");
+    if (o->log_max_bytes > 0 && o->log == NULL)
+        return serve_usage_error("%s", "--log-max-bytes needs --log FILE (standard output "
+                                       "cannot be rotated)");
+    if ((o->cert != NULL) && !o->tls)
+        return serve_usage_error("%s", "--cert and --key need --tls");
+    if (o->sessions != 0 && (size_t)o->sessions < o->nids)
+        return serve_usage_error("%s", "--sessions is smaller than the number of --session-id");
+    return -1;
+}
+
+/*
+ * Splits HOST:PORT ([v6]:PORT for IPv6). host gets the bare host; uri_host the form a URI
+ * wants (brackets kept). Returns false on a malformed address.
+ */
+static bool split_listen(const char *s, char *host, size_t hostlen, char *uri_host, size_t urilen,
+                         uint16_t *port)
+{
+    const char *colon;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL || close[1] != ':' || (size_t)(close - s - 1) >= hostlen ||
+            close == s + 1)
+            return false;
+        memcpy(host, s + 1, (size_t)(close - s - 1));
+        host[close - s - 1] = '\0';
+        colon = close + 1;
+        if ((size_t)(colon - s) >= urilen)
+            return false;
+        memcpy(uri_host, s, (size_t)(colon - s));
+        uri_host[colon - s] = '\0';
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL || colon == s || memchr(s, ':', (size_t)(colon - s)) != NULL ||
+            (size_t)(colon - s) >= hostlen || (size_t)(colon - s) >= urilen)
+            return false;
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+        strcpy(uri_host, host);
+    }
+    const char *p = colon + 1;
+    if (*p == '\0' || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p))
+        return false;
+    long v = strtol(p, NULL, 10);
+    if (v > 65535)
+        return false;
+    *port = (uint16_t)v;
+    return true;
+}
+
+/* RFC 4975 section 9: session-id = 1*( unreserved / "+" / "=" / "/" ). */
+static bool valid_session_id(const char *id)
+{
+    static const char extra[] = "-._~+=/";
+    if (*id == '\0')
+        return false;
+    for (const char *p = id; *p != '\0'; p++) {
+        char c = *p;
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && strchr(extra, c) == NULL)
+            return false;
+    }
+    return true;
+}
+
+/*
+ * What the options name, checked in this order: the listening address (--listen, its host
+ * resolved, and --uri-host), the session ids, --alt against --violate, and --accept-types
+ * (its commas made spaces). Returns -1 when all is well, else the exit code.
+ */
+static int check_names(struct serve_opts *o)
+{
+    if (!split_listen(o->listen, o->host, sizeof(o->host), o->host_in_uris, sizeof(o->host_in_uris),
+                      &o->port))
+        return serve_usage_error("--listen wants HOST:PORT (IPv6 as [::1]:PORT), not '%s'",
+                                 o->listen);
+    if (o->uri_host != NULL) {
+        bool v6 = strchr(o->uri_host, ':') != NULL && o->uri_host[0] != '[';
+        snprintf(o->host_in_uris, sizeof(o->host_in_uris), v6 ? "[%s]" : "%s", o->uri_host);
+    }
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    if (net_addr_resolve(o->host, o->port, &ss, &sslen) != 0) {
+        fprintf(stderr, "msrpload serve: cannot resolve '%s' (from --listen %s)\n", o->host,
+                o->listen);
+        return EXIT_USAGE;
+    }
+    for (size_t i = 0; i < o->nids; i++) {
+        if (!valid_session_id(o->ids[i]))
+            return serve_usage_error("'%s' is not a session-id (RFC 4975 section 9)", o->ids[i]);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(o->ids[i], o->ids[j]) == 0)
+                return serve_usage_error("--session-id %s is given twice", o->ids[i]);
+    }
+    if (o->alt && o->violate != NULL)
+        return serve_usage_error("--alt and --violate do not go together%s", "");
+    if (o->accept_types != NULL) {
+        if (strlen(o->accept_types) >= sizeof(o->accept_list))
+            return serve_usage_error("%s", "--accept-types is too long");
+        strcpy(o->accept_list, o->accept_types);
+        for (char *p = o->accept_list; *p != '\0'; p++)
+            if (*p == ',')
+                *p = ' ';
+    } else {
+        strcpy(o->accept_list, "*");
+    }
+    return -1;
+}
+
+int serve_read_options(int argc, char **argv, struct serve_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->idle_timeout = SERVE_IDLE_TIMEOUT_S;
+    o->stall_timeout = SERVE_STALL_TIMEOUT_S;
+    o->first_request_timeout = SERVE_FIRST_REQUEST_TIMEOUT_S;
+    o->ids = calloc((size_t)argc, sizeof(*o->ids));
+    if (o->ids == NULL)
+        return EXIT_FAILED;
+    for (int i = 1; i < argc; i++) {
+        int stop = read_option(argc, argv, &i, o);
+        if (stop >= 0)
+            return stop;
+    }
+    int stop = check_combinations(o);
+    if (stop >= 0)
+        return stop;
+    return check_names(o);
+}
+
+void serve_free_options(struct serve_opts *o)
+{
+    free(o->ids);
+    o->ids = NULL;
+}
