@@ -1,0 +1,79 @@
+/*
+ * transport_ws.h - WebSocket (RFC 6455) as a transport stacked on another one (TCP or TLS),
+ * with the subprotocol "msrp" of RFC 7977: the maker of ws transports for
+ * net_conn_connect_via() and net_listener_open_via().
+ *
+ * What it does, both roles: the opening handshake inside the transport's handshake op (so
+ * on_open fires only once the upgrade is done; the connect timeout covers it), frames out and
+ * in, masking on client frames (RFC 6455 5.3, from memory of that section), text and binary
+ * frames both read as bytes (RFC 7977 4: both MUST be accepted), pings answered with pongs,
+ * a peer's close frame answered and turned into an orderly end naming the close code, a local
+ * close sending a close frame (code 1000). Outgoing data goes in binary frames (RFC 7977 4: a
+ * text frame must not carry non-UTF-8 bytes, and bodies may be anything).
+ *
+ * Message boundaries (RFC 7977 5.1: one MSRP chunk per WebSocket message, never two). conn.c
+ * hands a transport a byte stream in which several sends may run together, so the ws
+ * transport is given a boundary finder at set-up (struct net_ws_boundary): a scanner that is
+ * fed every outgoing byte once, in order, and says where a message ends. The msrp layer's
+ * finder is wire/chunk_end.h (it looks for the chunk's end-line). Why this and not a
+ * boundary flag in conn.c's queue: conn.c's queue stays one byte array with no per-send
+ * bookkeeping and TCP and TLS pay nothing; the finder's cost is one memchr pass over bytes
+ * the transport copies anyway, and it is right however the layer above splits its sends. A
+ * message is one frame when it fits opts.frame_max, else a run of fragments (FIN on the last),
+ * and when the offered bytes stop before the message's end the frame goes out without FIN
+ * and the message continues in the next. Without a finder, each frame built is a message.
+ *
+ * Incoming: each data frame's payload is handed up as bytes, message boundaries are not
+ * marked (the MSRP parser above finds chunks by itself).
+ *
+ * Thread safety: a struct net_ws may be shared by threads (it is read only after set-up).
+ */
+#ifndef MSRPLOAD_NET_TRANSPORT_WS_H
+#define MSRPLOAD_NET_TRANSPORT_WS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "net/transport.h"
+
+/*
+ * Feeds buf[0..len), the outgoing stream's next bytes (each byte exactly once, in order).
+ * Returns the count of bytes up to and including the current message's last byte when it ends
+ * inside buf (1..len), else 0. state: state_size bytes, zeroed when a connection starts.
+ */
+typedef size_t (*net_ws_find_end_fn)(void *state, const char *buf, size_t len);
+
+struct net_ws_boundary {
+    net_ws_find_end_fn find_end; /* NULL: every frame built is a message */
+    size_t state_size;
+};
+
+struct net_ws_opts {
+    bool server;        /* accept upgrades (true) or send them (false) */
+    const char *path;   /* client: the request target; NULL: "/" */
+    const char *host;   /* client: the Host header; NULL: the connection's server name */
+    size_t frame_max;   /* the largest frame payload sent; 0: 1 MiB */
+    struct net_ws_boundary boundary;
+};
+
+/* The maker's own state: fill it with net_transport_ws(); it must outlive the transports. */
+struct net_ws {
+    struct net_transport_setup _below;
+    struct net_ws_opts _opts;
+    char _path[256];
+    char _host[256];
+};
+
+/*
+ * Fills ws from below (the transport under the WebSocket: net_transport_tcp() or
+ * net_transport_tls(), copied) and o (copied, strings too), and returns the setup that
+ * makes ws transports. Paths or hosts longer than 255 bytes are cut.
+ */
+struct net_transport_setup net_transport_ws(struct net_ws *ws,
+                                            const struct net_transport_setup *below,
+                                            const struct net_ws_opts *o);
+
+/* base64(SHA-1(key + RFC 6455's GUID)): the Sec-WebSocket-Accept for key (29 bytes with NUL). */
+void net_ws_accept_key(const char *key, char out[32]);
+
+#endif
