@@ -31,5 +31,6 @@ Suite *make_faults_suite(void);
 Suite *make_serve_limits_suite(void);
 Suite *make_failures_suite(void);
 Suite *make_serve_rules_suite(void);
+Suite *make_ws_suite(void);
 
 #endif

@@ -76,7 +76,9 @@ struct ws_conn {
     /* Incoming: the rest of a data frame's piece (in wslay's buffer), the frame so far. */
     const unsigned char *in_data;
     size_t in_data_len;
-    bool wslay_may_hold; /* wslay's buffer may hold bytes no socket event will announce */
+    /* Bytes handed to wslay and bytes of frames it has given back (headers and payload):
+     * the difference waits in wslay's buffer, where no socket event announces it. */
+    uint64_t fed, parsed;
     uint64_t frame_got;
     unsigned char ctrl[125];
     size_t ctrl_len;
@@ -117,11 +119,14 @@ static ssize_t ws_recv_cb(uint8_t *buf, size_t len, int flags, void *user)
         n = n < len ? n : len;
         memcpy(buf, w->in + w->in_off, n);
         w->in_off += n;
+        w->fed += n;
         return (ssize_t)n;
     }
     ssize_t r = w->lower.ops->read(&w->lower, (char *)buf, len, &w->lower_end);
-    if (r > 0)
+    if (r > 0) {
+        w->fed += (uint64_t)r;
         return r;
+    }
     w->lower_code = (int)r;
     return -1; /* wslay turns this into WSLAY_ERR_WANT_READ */
 }
@@ -411,16 +416,13 @@ static ssize_t ws_read(struct net_transport *t, char *buf, size_t len, struct ne
         memset(&io, 0, sizeof(io));
         w->lower_code = 0;
         ssize_t r = wslay_frame_recv(w->frames, &io);
-        if (r == WSLAY_ERR_WANT_READ) {
-            w->wslay_may_hold = false;
+        if (r == WSLAY_ERR_WANT_READ)
             return lower_said(w, end);
-        }
         if (r < 0) {
             end->err = EPROTO;
             end->why = "WebSocket frame malformed";
             return NET_IO_END;
         }
-        w->wslay_may_hold = true;
         if (w->frame_got == 0) {
             const char *bad = frame_refused(w, &io);
             if (bad != NULL) {
@@ -429,7 +431,12 @@ static ssize_t ws_read(struct net_transport *t, char *buf, size_t len, struct ne
                 return NET_IO_END;
             }
             w->ctrl_len = 0;
+            /* wslay accepts only the shortest length encoding, so the header's size is
+             * known from the length (RFC 6455 5.2, from memory). */
+            w->parsed += 2 + (io.payload_length >= 65536 ? 8 : io.payload_length >= 126 ? 2 : 0) +
+                         (io.mask ? 4 : 0);
         }
+        w->parsed += io.data_length;
         w->frame_got += io.data_length;
         bool frame_done = w->frame_got == io.payload_length;
         if (frame_done)
@@ -462,7 +469,7 @@ static size_t ws_pending(const struct net_transport *t)
     const struct ws_conn *w = t->impl;
     if (w->phase != WS_OPEN)
         return 0;
-    size_t n = w->in_data_len + (w->in_len - w->in_off) + (w->wslay_may_hold ? 1 : 0);
+    size_t n = w->in_data_len + (w->in_len - w->in_off) + (size_t)(w->fed - w->parsed);
     if (w->lower.ops->pending != NULL)
         n += w->lower.ops->pending(&w->lower);
     return n;
