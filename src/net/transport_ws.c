@@ -67,7 +67,7 @@ struct ws_conn {
      * frame_taken offered bytes, reported taken once it has left. */
     unsigned char *obuf;
     size_t ocap, olen, ooff, frame_taken;
-    bool in_message;  /* a data frame without FIN went out: the next one continues it */
+    bool in_message; /* a data frame without FIN went out: the next one continues it */
     bool close_sent;
     unsigned char pong[125];
     size_t pong_len;
@@ -100,8 +100,7 @@ void net_ws_accept_key(const char *key, char out[32])
     EVP_EncodeBlock((unsigned char *)out, digest, SHA_DIGEST_LENGTH);
 }
 
-static void end_with(struct net_io_end *end, int err, const char *fmt, const char *a,
-                     const char *b)
+static void end_with(struct net_io_end *end, int err, const char *fmt, const char *a, const char *b)
 {
     end->err = err;
     snprintf(end->text, sizeof(end->text), fmt, a, b);
@@ -263,8 +262,8 @@ static int build_data(struct ws_conn *w, const struct iovec *iov, int iovcnt, si
     if (obuf_reserve(w, WS_HEADER_MAX + n) != 0)
         return ENOMEM;
     unsigned char key[4];
-    size_t h = put_header(w, w->obuf, w->in_message ? WS_OP_CONTINUATION : WS_OP_BINARY, fin,
-                          n, key);
+    size_t h =
+        put_header(w, w->obuf, w->in_message ? WS_OP_CONTINUATION : WS_OP_BINARY, fin, n, key);
     const unsigned char *mask = o->server ? NULL : key;
     size_t done = 0;
     off = first_off;
@@ -433,7 +432,10 @@ static ssize_t ws_read(struct net_transport *t, char *buf, size_t len, struct ne
             w->ctrl_len = 0;
             /* wslay accepts only the shortest length encoding, so the header's size is
              * known from the length (RFC 6455 5.2, from memory). */
-            w->parsed += 2 + (io.payload_length >= 65536 ? 8 : io.payload_length >= 126 ? 2 : 0) +
+            w->parsed += 2 +
+                         (io.payload_length >= 65536 ? 8
+                          : io.payload_length >= 126 ? 2
+                                                     : 0) +
                          (io.mask ? 4 : 0);
         }
         w->parsed += io.data_length;
@@ -512,13 +514,16 @@ static void parse_fields(const char *text, size_t len, struct hs_fields *f)
     f->first = p;
     f->first_len = eol ? (size_t)(eol - p) : 0;
     p = eol ? eol + 2 : limit;
-    static const char *const names[] = {"Upgrade", "Connection", "Sec-WebSocket-Key",
-                                        "Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
+    static const char *const names[] = {"Upgrade",
+                                        "Connection",
+                                        "Sec-WebSocket-Key",
+                                        "Sec-WebSocket-Version",
+                                        "Sec-WebSocket-Protocol",
                                         "Sec-WebSocket-Accept"};
     const char **vals[] = {&f->upgrade, &f->connection, &f->key,
-                           &f->version, &f->protocol, &f->accept};
+                           &f->version, &f->protocol,   &f->accept};
     size_t *lens[] = {&f->upgrade_len, &f->connection_len, &f->key_len,
-                      &f->version_len, &f->protocol_len, &f->accept_len};
+                      &f->version_len, &f->protocol_len,   &f->accept_len};
     while (p < limit && (eol = memchr(p, '\r', (size_t)(limit - p))) != NULL && eol > p) {
         const char *colon = memchr(p, ':', (size_t)(eol - p));
         if (colon != NULL) {
@@ -648,8 +653,8 @@ static int recv_upgrade(struct ws_conn *w, struct net_io_end *end)
                      w->ws->_opts.server ? "client" : w->host, "4096");
             return NET_IO_END;
         }
-        ssize_t r = w->lower.ops->read(&w->lower, w->in + w->in_len, sizeof(w->in) - w->in_len,
-                                       end);
+        ssize_t r =
+            w->lower.ops->read(&w->lower, w->in + w->in_len, sizeof(w->in) - w->in_len, end);
         if (r < 0) {
             if (r == NET_IO_END && end->err == 0) {
                 end->err = EPROTO;
@@ -764,8 +769,9 @@ static int ws_attach(struct net_transport *t, const struct net_transport_setup *
         free(w);
         return e;
     }
-    static const struct wslay_frame_callbacks cbs = {
-        .send_callback = ws_send_cb, .recv_callback = ws_recv_cb, .genmask_callback = ws_genmask_cb};
+    static const struct wslay_frame_callbacks cbs = {.send_callback = ws_send_cb,
+                                                     .recv_callback = ws_recv_cb,
+                                                     .genmask_callback = ws_genmask_cb};
     if (wslay_frame_context_init(&w->frames, &cbs, w) != 0) {
         t->impl = w;
         ws_release(t);

@@ -49,10 +49,10 @@ struct net_ws_boundary {
 };
 
 struct net_ws_opts {
-    bool server;        /* accept upgrades (true) or send them (false) */
-    const char *path;   /* client: the request target; NULL: "/" */
-    const char *host;   /* client: the Host header; NULL: the connection's server name */
-    size_t frame_max;   /* the largest frame payload sent; 0: 1 MiB */
+    bool server;      /* accept upgrades (true) or send them (false) */
+    const char *path; /* client: the request target; NULL: "/" */
+    const char *host; /* client: the Host header; NULL: the connection's server name */
+    size_t frame_max; /* the largest frame payload sent; 0: 1 MiB */
     struct net_ws_boundary boundary;
 };
 
