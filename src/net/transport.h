@@ -3,8 +3,8 @@
  *
  * conn.c owns everything a protocol above sees (read buffer, write queue, backpressure,
  * timers, lifetime, on_open/on_data/on_drain/on_close); a transport owns only how bytes get
- * on and off one socket: plain TCP (transport_tcp.c), TLS (transport_tls.c), and later a
- * framing layer such as WebSocket over either. conn.c calls a transport through the ops
+ * on and off one socket: plain TCP (transport_tcp.c), TLS (transport_tls.c), and WebSocket
+ * framing over either (transport_ws.c). conn.c calls a transport through the ops
  * below and never looks inside it; a transport never calls back into conn.c, the loop or the
  * protocol above, and never allocates per read or write.
  *
@@ -88,6 +88,14 @@
  *                               reset the connection can still be read (plain TCP; not TLS,
  *                               whose session allows no reads after a failed write).
  *   NET_TRANSPORT_ENCRYPTED     the bytes travel encrypted (net_conn_is_tls()).
+ *
+ * Message boundaries. writev sees a byte stream: conn.c's queue keeps no record of where one
+ *   net_conn_send() ended and the next began, and several sends may leave in one writev. A
+ *   transport that must frame messages (WebSocket: one MSRP chunk per message, RFC 7977 5.1)
+ *   is given a boundary finder by its maker at set-up (transport_ws.h: struct
+ *   net_ws_boundary), which it feeds each outgoing byte once; the protocol above supplies it
+ *   (wire/chunk_end.h for MSRP), so net/ learns nothing of the protocol. This keeps the queue
+ *   one byte array and costs TCP and TLS nothing; see transport_ws.h for why.
  *
  * Costs. read and writev are the hot path: each is one indirect call from conn.c and must
  * make at most the system calls the work needs (one read, one sendmsg), copy nothing it does
