@@ -12,7 +12,7 @@
  * stack buffer and hands each 4 KiB to its send callback, so a client frame would cost one
  * write per 4 KiB or, to avoid that, a second copy into a buffer of ours. Writing the header
  * ourselves (a few bytes, RFC 6455 5.2 from memory of its layout) lets the payload be masked
- * as it is copied into the outgoing buffer: one pass, eight bytes at a time, one write per
+ * as it is copied into the outgoing buffer: one pass, 16 bytes at a time, one write per
  * frame. wslay_frame_recv() parses and unmasks incoming frames and checks their header rules.
  */
 #include "net/transport_ws.h"
@@ -189,8 +189,11 @@ static size_t put_header(struct ws_conn *w, unsigned char *h, unsigned opcode, b
 
 /*
  * Copies n bytes, masked with key from payload offset pos on (RFC 6455 5.3: byte i is XORed
- * with key[i % 4]), eight bytes at a time; key NULL copies plainly.
+ * with key[i % 4]), 32 bytes at a time in two 16-byte vectors (GCC's vector extension, which
+ * compiles to SSE2 here and to plain words elsewhere); key NULL copies plainly.
  */
+typedef unsigned char ws_v16 __attribute__((vector_size(16)));
+
 static void copy_masked(unsigned char *dst, const unsigned char *src, size_t n,
                         const unsigned char *key, uint64_t pos)
 {
@@ -198,20 +201,23 @@ static void copy_masked(unsigned char *dst, const unsigned char *src, size_t n,
         memcpy(dst, src, n);
         return;
     }
-    unsigned char k8[8];
-    for (int j = 0; j < 8; j++)
-        k8[j] = key[(pos + (uint64_t)j) % 4];
-    uint64_t k;
-    memcpy(&k, k8, 8);
+    unsigned char k16[16];
+    for (int j = 0; j < 16; j++)
+        k16[j] = key[(pos + (uint64_t)j) % 4];
+    ws_v16 k;
+    memcpy(&k, k16, 16);
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t v;
-        memcpy(&v, src + i, 8);
-        v ^= k;
-        memcpy(dst + i, &v, 8);
+    for (; i + 32 <= n; i += 32) {
+        ws_v16 a, b;
+        memcpy(&a, src + i, 16);
+        memcpy(&b, src + i + 16, 16);
+        a ^= k;
+        b ^= k;
+        memcpy(dst + i, &a, 16);
+        memcpy(dst + i + 16, &b, 16);
     }
     for (; i < n; i++)
-        dst[i] = src[i] ^ k8[i % 8];
+        dst[i] = src[i] ^ k16[i % 16];
 }
 
 /* A control frame (pong, close) into the idle obuf; it carries no offered bytes. */
