@@ -601,7 +601,7 @@ static void header_value(const struct bytes *b, const char *name, char *out, siz
     snprintf(out, outlen, "%.*s", (int)(eol - p), p);
 }
 
-enum answer { ANSWER_GOOD, ANSWER_WRONG_ACCEPT, ANSWER_NO_PROTOCOL, ANSWER_400 };
+enum answer { ANSWER_GOOD, ANSWER_WRONG_ACCEPT, ANSWER_NO_PROTOCOL, ANSWER_400, ANSWER_WITH_FRAME };
 
 /* A WS client (over TCP) to a raw server that reads its request and answers as told. */
 static int raw_server_for_client(enum answer how, int *lfd)
@@ -634,7 +634,12 @@ static int raw_server_for_client(enum answer how, int *lfd)
                  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\n"
                  "Connection: upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
                  accept, how == ANSWER_NO_PROTOCOL ? "" : "Sec-WebSocket-Protocol: msrp\r\n");
-    raw_send(fd, resp, strlen(resp));
+    size_t n = strlen(resp);
+    if (how == ANSWER_WITH_FRAME) { /* a binary frame "early" in the same segment */
+        memcpy(resp + n, "\x82\x05" "early", 7);
+        n += 7;
+    }
+    raw_send(fd, resp, n);
     bytes_free(&req);
     return fd;
 }
@@ -763,6 +768,21 @@ START_TEST(chunk_across_two_sends_is_one_message)
 }
 END_TEST
 
+/*
+ * A frame that arrives with the 101, in the same segment, is read during the handshake: it
+ * must reach on_data after on_open although no socket event will announce it.
+ */
+START_TEST(client_reads_frame_sent_with_101)
+{
+    int lfd, fd = raw_server_for_client(ANSWER_WITH_FRAME, &lfd);
+    RUN_UNTIL(W.cli.opened == 1);
+    RUN_UNTIL(W.cli.rx.len == 5);
+    ck_assert(memcmp(W.cli.rx.p, "early", 5) == 0);
+    close(fd);
+    close(lfd);
+}
+END_TEST
+
 /* A server frame that is masked is a protocol error for the client. */
 START_TEST(client_refuses_masked_server_frame)
 {
@@ -873,6 +893,7 @@ Suite *make_ws_suite(void)
     tcase_add_test(tc, client_ping_text_and_close);
     tcase_add_test(tc, client_refuses_masked_server_frame);
     tcase_add_test(tc, client_reads_frames_held_in_buffer);
+    tcase_add_test(tc, client_reads_frame_sent_with_101);
     tcase_add_test(tc, chunk_across_two_sends_is_one_message);
 
     tc = new_tcase(s, "Server", 30);

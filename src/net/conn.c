@@ -406,6 +406,10 @@ static void become_open(struct net_conn *c)
         c->h->on_open(c);
     if (c->state != CONN_OPEN)
         return;
+    /* Bytes the handshake read past its own end (a WebSocket frame right behind the 101)
+     * wait in the transport, and no socket event will announce them. */
+    if (c->reading && c->tp.ops->pending != NULL && c->tp.ops->pending(&c->tp) > 0)
+        net_timer_start(c->loop, &c->resume_timer, 0);
     struct net_io_end end;
     int e = flush_queue(c, &end);
     if (e != 0) {
