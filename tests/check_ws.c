@@ -636,7 +636,10 @@ static int raw_server_for_client(enum answer how, int *lfd)
                  accept, how == ANSWER_NO_PROTOCOL ? "" : "Sec-WebSocket-Protocol: msrp\r\n");
     size_t n = strlen(resp);
     if (how == ANSWER_WITH_FRAME) { /* a binary frame "early" in the same segment */
-        memcpy(resp + n, "\x82\x05" "early", 7);
+        memcpy(resp + n,
+               "\x82\x05"
+               "early",
+               7);
         n += 7;
     }
     raw_send(fd, resp, n);
@@ -865,6 +868,105 @@ START_TEST(server_answers_rfc7977_example)
 }
 END_TEST
 
+/* ---- msrpload serve --ws ------------------------------------------------------------------ */
+
+/* A SEND of "hello" to uri, with transaction id tid1. */
+static size_t send_to(char *buf, size_t cap, const char *uri)
+{
+    int n = snprintf(buf, cap,
+                     "MSRP tid1 SEND\r\nTo-Path: %s\r\nFrom-Path: msrp://c.invalid:9/me;ws\r\n"
+                     "Message-ID: msg1\r\nByte-Range: 1-5/5\r\nContent-Type: text/plain\r\n\r\n"
+                     "hello\r\n-------tid1$\r\n",
+                     uri);
+    ck_assert(n > 0 && (size_t)n < cap);
+    return (size_t)n;
+}
+
+/* serve --ws over a raw socket: the upgrade, then a SEND in one masked frame gets its 200 in
+ * one unmasked message holding exactly that response. */
+START_TEST(serve_ws_answers_in_one_message)
+{
+    struct test_serve sv;
+    const char *const args[] = {"--ws", NULL};
+    test_serve_start(&sv, args);
+    ck_assert_msg(strstr(sv.uri, ";ws") != NULL, "uri: %s", sv.uri);
+    int fd = raw_connect(sv.port);
+    static const char req[] =
+        "GET /msrp HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Protocol: msrp\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    raw_send(fd, req, sizeof(req) - 1);
+    struct bytes in = {0};
+    raw_recv_until(fd, &in, 0, "\r\n\r\n");
+    ck_assert(memcmp(in.p, "HTTP/1.1 101", 12) == 0);
+    ck_assert_ptr_nonnull(memmem(in.p, in.len, "\r\nSec-WebSocket-Protocol: msrp\r\n", 32));
+    size_t off = after_handshake(&in);
+
+    char chunk[1024];
+    size_t n = send_to(chunk, sizeof(chunk), sv.uri);
+    unsigned char frame[1100];
+    static const unsigned char key[4] = {9, 8, 7, 6};
+    frame[0] = 0x82;
+    frame[1] = 0x80 | 126;
+    frame[2] = (unsigned char)(n >> 8);
+    frame[3] = (unsigned char)n;
+    memcpy(frame + 4, key, 4);
+    for (size_t i = 0; i < n; i++)
+        frame[8 + i] = (unsigned char)chunk[i] ^ key[i % 4];
+    raw_send(fd, frame, 8 + n);
+
+    struct frame f;
+    uint64_t dl = net_now_ns() + WAIT_NS;
+    size_t at = off;
+    while (!read_frame(&in, &at, &f)) {
+        at = off;
+        ck_assert_msg(net_now_ns() < dl, "no frame from serve");
+        raw_recv_until(fd, &in, in.len + 1, NULL);
+    }
+    ck_assert(f.fin && !f.masked);
+    ck_assert_uint_eq(f.opcode, 0x2);
+    ck_assert_msg(f.len > 18 && memcmp(f.payload, "MSRP tid1 200 OK\r\n", 18) == 0, "%.*s",
+                  (int)f.len, f.payload);
+    struct msrp_chunk_end_scan s = {0};
+    ck_assert_uint_eq(msrp_chunk_end_scan(&s, (const char *)f.payload, f.len), f.len);
+    bytes_free(&in);
+    close(fd);
+    ck_assert_int_eq(test_serve_stop(&sv), 0);
+}
+END_TEST
+
+/* serve --ws --tls (wss) with our client over TLS: the SEND is answered 200. */
+START_TEST(serve_wss_answers_our_client)
+{
+    struct test_serve sv;
+    const char *const args[] = {"--ws", "--tls", NULL};
+    test_serve_start(&sv, args);
+    ck_assert_msg(strncmp(sv.uri, "msrps://", 8) == 0 && strstr(sv.uri, ";ws") != NULL, "uri: %s",
+                  sv.uri);
+    struct net_tls *any = NULL; /* serve's certificate is a fresh self-signed one */
+    char err[256];
+    ck_assert_int_eq(net_tls_client_create(&any, NULL, NULL, NULL, err, sizeof(err)), 0);
+    static struct net_ws cws;
+    struct net_transport_setup tls = net_transport_tls(any);
+    struct net_ws_opts co = {.path = "/", .boundary = msrp_boundary};
+    struct net_transport_setup cts = net_transport_ws(&cws, &tls, &co);
+    connect_via(&cts, sv.port);
+    RUN_UNTIL(W.cli.opened == 1 || W.cli.closed == 1);
+    ck_assert_msg(W.cli.opened == 1, "closed: %s", W.cli.why);
+    char chunk[1024];
+    size_t n = send_to(chunk, sizeof(chunk), sv.uri);
+    struct iovec v = {chunk, n};
+    ck_assert_int_eq(net_conn_send(W.cli.c, &v, 1), 0);
+    RUN_UNTIL(W.cli.rx.len > 0 && memmem(W.cli.rx.p, W.cli.rx.len, "-------tid1$\r\n", 14));
+    ck_assert_msg(memcmp(W.cli.rx.p, "MSRP tid1 200 OK\r\n", 18) == 0, "%.*s", (int)W.cli.rx.len,
+                  W.cli.rx.p);
+    net_conn_close(W.cli.c, false);
+    W.cli.c = NULL;
+    net_tls_destroy(any);
+    ck_assert_int_eq(test_serve_stop(&sv), 0);
+}
+END_TEST
+
 /* ---- the suite ---------------------------------------------------------------------------- */
 
 static TCase *new_tcase(Suite *s, const char *name, int timeout)
@@ -899,5 +1001,9 @@ Suite *make_ws_suite(void)
     tc = new_tcase(s, "Server", 30);
     tcase_add_loop_test(tc, server_refuses_non_upgrade, 0, N_ELEMS(bad_requests));
     tcase_add_test(tc, server_answers_rfc7977_example);
+
+    tc = new_tcase(s, "Serve", 60);
+    tcase_add_test(tc, serve_ws_answers_in_one_message);
+    tcase_add_test(tc, serve_wss_answers_our_client);
     return s;
 }

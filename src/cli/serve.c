@@ -33,7 +33,9 @@
 #include "msrp/session.h"
 #include "net/loop.h"
 #include "net/tls.h"
+#include "net/transport_ws.h"
 #include "report/jsonw.h"
+#include "wire/chunk_end.h"
 #include "wire/idgen.h"
 #include "wire/uri.h"
 
@@ -57,6 +59,7 @@ struct serve {
     struct net_loop *loop;
     struct msrp_server *srv;
     struct net_tls *tls;
+    struct net_ws ws; /* --ws: the WebSocket maker, over TCP or tls */
     FILE *log;
     struct serve_slot *slots;
     size_t nslots;
@@ -415,7 +418,17 @@ static int start_server(struct serve *sv, const struct serve_opts *o)
     }
     /* A well-formed address we cannot listen on (in use, not ours, no permission) is exit 3,
      * the code for an address that cannot be used; a malformed one was exit 2 before. */
-    if (msrp_server_create(sv->loop, o->host, o->port, sv->tls, &sv->srv, err, sizeof(err)) != 0) {
+    struct net_transport_setup ts = sv->tls ? net_transport_tls(sv->tls) : net_transport_tcp();
+    if (o->ws) {
+        /* One chunk per WebSocket message (RFC 7977 5.1): the chunk end finder says where. */
+        struct net_ws_opts wo = {.server = true,
+                                 .boundary = {.find_end = msrp_chunk_end_find,
+                                              .state_size = sizeof(struct msrp_chunk_end_scan)}};
+        struct net_transport_setup below = ts;
+        ts = net_transport_ws(&sv->ws, &below, &wo);
+    }
+    if (msrp_server_create_via(sv->loop, o->host, o->port, &ts, &sv->srv, err, sizeof(err)) !=
+        0) {
         fprintf(stderr, "msrpload serve: cannot listen on %s: %s\n", o->listen, err);
         return EXIT_UNREACHABLE;
     }
@@ -452,8 +465,9 @@ static int expect_slots(struct serve *sv, const struct serve_opts *o)
             }
             random_id[SERVE_RANDOM_ID_LEN] = '\0';
         }
-        int n = snprintf(slot->uri, sizeof(slot->uri), "%s://%s:%u/%s;tcp",
-                         o->tls ? "msrps" : "msrp", o->host_in_uris, real_port, id);
+        int n = snprintf(slot->uri, sizeof(slot->uri), "%s://%s:%u/%s;%s",
+                         o->tls ? "msrps" : "msrp", o->host_in_uris, real_port, id,
+                         o->ws ? "ws" : "tcp");
         struct msrp_uri parsed;
         if (n < 0 || (size_t)n >= sizeof(slot->uri) ||
             msrp_uri_parse(slot->uri, (size_t)n, &parsed) != MSRP_URI_OK)

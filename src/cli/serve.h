@@ -24,6 +24,7 @@ struct serve_opts {
     size_t nids;
     long sessions; /* 0: not given */
     bool tls;
+    bool ws; /* --ws: WebSocket (RFC 7977) on the listening socket, over TCP or TLS */
     const char *cert, *key;
     const char *accept_types;
     const char *violate;

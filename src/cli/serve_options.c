@@ -27,7 +27,7 @@ static void serve_usage(FILE *out)
 {
     fprintf(out,
             "usage: msrpload serve --listen HOST:PORT [--session-id ID ...] [--sessions N]\n"
-            "                      [--tls [--cert FILE --key FILE]] [--accept-types LIST]\n"
+            "                      [--tls [--cert FILE --key FILE]] [--ws] [--accept-types LIST]\n"
             "                      [--bind-timeout S] [--uri-host HOST] [--log FILE]\n"
             "                      [--log-max-bytes N] [--log-level all|sessions|problems]\n"
             "                      [--idle-timeout S] [--stall-timeout S]\n"
@@ -35,10 +35,10 @@ static void serve_usage(FILE *out)
             "\n"
             "Runs an answering MSRP endpoint (RFC 4975) for your own client or relay to talk to,\n"
             "and checks what that peer does. First it prints the URI of each session it answers,\n"
-            "one per line (msrp://HOST:PORT/ID;tcp, or msrps:// with --tls); give one of them to\n"
-            "your client as the To-Path. The first request on a session binds the peer whose\n"
-            "From-Path it carries. After a session ends, the same URI is expected again, so the\n"
-            "client may reconnect.\n"
+            "one per line (msrp://HOST:PORT/ID;tcp, msrps:// with --tls, ID;ws with --ws); give\n"
+            "one of them to your client as the To-Path. The first request on a session binds the\n"
+            "peer whose From-Path it carries. After a session ends, the same URI is expected\n"
+            "again, so the client may reconnect.\n"
             "\n"
             "options:\n"
             "  --listen HOST:PORT   address to listen on; IPv6 as [::1]:PORT; port 0 picks a free\n"
@@ -49,6 +49,9 @@ static void serve_usage(FILE *out)
             "                       ids (default: one random id when no --session-id is given)\n"
             "  --tls                msrps: TLS on the listening socket; without --cert/--key a\n"
             "                       self-signed certificate is made in a temporary folder\n"
+            "  --ws                 WebSocket (RFC 7977): clients upgrade with the subprotocol\n"
+            "                       msrp (any request path); wss with --tls. serve is then a test\n"
+            "                       peer for WebSocket clients, not the relay RFC 7977 describes\n"
             "  --cert FILE, --key FILE\n"
             "                       the server certificate and private key (PEM)\n"
             "  --accept-types LIST  media types accepted, separated by spaces or commas\n"
@@ -219,6 +222,10 @@ static int read_option(int argc, char **argv, int *i, struct serve_opts *o)
     }
     if (strcmp(argv[*i], "--tls") == 0) {
         o->tls = true;
+        return -1;
+    }
+    if (strcmp(argv[*i], "--ws") == 0) {
+        o->ws = true;
         return -1;
     }
     if (strcmp(argv[*i], "--alt") == 0) {

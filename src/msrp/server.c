@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/transport.h"
 #include "wire/hash.h"
 #include "wire/writer.h"
 
@@ -424,6 +425,14 @@ static void server_overload(struct net_listener *l, int err, uint64_t shed)
 int msrp_server_create(struct net_loop *loop, const char *host, uint16_t port,
                        struct net_tls *tls, struct msrp_server **out, char *err, size_t errlen)
 {
+    struct net_transport_setup ts = tls != NULL ? net_transport_tls(tls) : net_transport_tcp();
+    return msrp_server_create_via(loop, host, port, &ts, out, err, errlen);
+}
+
+int msrp_server_create_via(struct net_loop *loop, const char *host, uint16_t port,
+                           const struct net_transport_setup *ts, struct msrp_server **out,
+                           char *err, size_t errlen)
+{
     struct sockaddr_storage ss;
     socklen_t len;
     int e = net_addr_resolve(host, port, &ss, &len);
@@ -442,8 +451,8 @@ int msrp_server_create(struct net_loop *loop, const char *host, uint16_t port,
     struct net_conn_opts o;
     net_conn_opts_default(&o);
     o.read_buffer = msrp_session_read_buffer();
-    e = net_listener_open(loop, (struct sockaddr *)&ss, len, tls, server_accept, srv, &o,
-                          &srv->listener, err, errlen);
+    e = net_listener_open_via(loop, (struct sockaddr *)&ss, len, ts, server_accept, srv, &o,
+                              &srv->listener, err, errlen);
     if (e != 0) {
         free(srv);
         return e;

@@ -20,6 +20,10 @@ struct msrp_server;
 /* Listens on host:port (port 0: any; msrp_server_port tells). tls NULL: plain TCP. */
 int msrp_server_create(struct net_loop *loop, const char *host, uint16_t port,
                        struct net_tls *tls, struct msrp_server **out, char *err, size_t errlen);
+/* The same over any transport (net/transport.h; WebSocket: net/transport_ws.h), copied. */
+int msrp_server_create_via(struct net_loop *loop, const char *host, uint16_t port,
+                           const struct net_transport_setup *ts, struct msrp_server **out,
+                           char *err, size_t errlen);
 void msrp_server_destroy(struct msrp_server *srv);
 uint16_t msrp_server_port(const struct msrp_server *srv);
 
