@@ -8,6 +8,7 @@
  * Every wait is a loop around net_loop_run_once() with a deadline, as in check_conn.c.
  */
 #include <errno.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "msrp/server.h"
+#include "msrp/session.h"
 #include "net/conn.h"
 #include "net/loop.h"
 #include "net/tls.h"
@@ -967,6 +970,129 @@ START_TEST(serve_wss_answers_our_client)
 }
 END_TEST
 
+/* ---- MSRP sessions over WebSocket --------------------------------------------------------- */
+
+static struct {
+    int bound_client, bound_server, sent, received, ended, client_violations;
+    int status;
+    uint64_t total, chunks_sent, chunks_received;
+    unsigned char sha[32];
+} S;
+
+static void s_bound_client(struct msrp_session *s)
+{
+    (void)s;
+    S.bound_client++;
+}
+
+static void s_bound_server(struct msrp_session *s)
+{
+    (void)s;
+    S.bound_server++;
+}
+
+static void s_sent(struct msrp_session *s, const struct msrp_sent *m)
+{
+    (void)s;
+    S.sent++;
+    S.status = m->status;
+    S.chunks_sent = m->chunks;
+}
+
+static void s_received(struct msrp_session *s, const struct msrp_received *m)
+{
+    (void)s;
+    S.received++;
+    S.total = m->info->total;
+    S.chunks_received = m->info->chunks;
+    memcpy(S.sha, m->info->sha256, 32);
+}
+
+static void s_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
+{
+    (void)s, (void)why, (void)detail;
+    S.ended++;
+}
+
+static void s_violation(struct msrp_session *s, const struct msrp_peer_violation *v)
+{
+    (void)s, (void)v;
+    S.client_violations++;
+}
+
+/*
+ * A calling session (msrp_session_connect_via) and an answering one (msrp_server_create_via),
+ * both over WebSocket on TCP (_i 0) or TLS (_i 1): a 1 MiB message in 64 KiB chunks arrives
+ * whole (SHA-256 checked) and is answered 200 chunk by chunk.
+ */
+START_TEST(sessions_over_ws)
+{
+    bool tls = _i;
+    memset(&S, 0, sizeof(S));
+    static struct net_ws sws, cws;
+    struct net_transport_setup slow = tls ? net_transport_tls(W.stls) : net_transport_tcp();
+    struct net_transport_setup clow = tls ? net_transport_tls(W.ctls) : net_transport_tcp();
+    struct net_ws_opts so = {.server = true, .boundary = msrp_boundary};
+    struct net_ws_opts co = {.path = "/msrp", .boundary = msrp_boundary};
+    struct net_transport_setup sts = net_transport_ws(&sws, &slow, &so);
+    struct net_transport_setup cts = net_transport_ws(&cws, &clow, &co);
+    struct msrp_server *srv = NULL;
+    char err[256];
+    ck_assert_msg(msrp_server_create_via(W.loop, "127.0.0.1", 0, &sts, &srv, err, sizeof(err)) == 0,
+                  "%s", err);
+    char uri[128], local[128];
+    snprintf(uri, sizeof(uri), "%s://%s:%u/srv1;ws", tls ? "msrps" : "msrp",
+             tls ? "localhost" : "127.0.0.1", msrp_server_port(srv));
+    snprintf(local, sizeof(local), "%s://cli4abcd.invalid/cli1;ws", tls ? "msrps" : "msrp");
+    struct msrp_session_config cfg;
+    msrp_session_config_default(&cfg);
+    cfg.local_uri = uri;
+    cfg.accept_types = "*";
+    static const struct msrp_session_handlers sh = {
+        .on_bound = s_bound_server, .on_received = s_received, .on_end = s_end};
+    ck_assert_int_eq(msrp_server_expect(srv, &cfg, &sh, NULL, 0, NULL), 0);
+
+    msrp_session_config_default(&cfg);
+    cfg.local_uri = local;
+    cfg.peer_path = uri;
+    cfg.chunk_size = 65536;
+    static const struct msrp_session_handlers ch = {.on_bound = s_bound_client,
+                                                    .on_sent = s_sent,
+                                                    .on_end = s_end,
+                                                    .on_violation = s_violation};
+    struct sockaddr_storage ss;
+    socklen_t len;
+    ck_assert_int_eq(net_addr_resolve("127.0.0.1", msrp_server_port(srv), &ss, &len), 0);
+    struct msrp_session *cli;
+    ck_assert_int_eq(
+        msrp_session_connect_via(W.loop, &cfg, (struct sockaddr *)&ss, len, &cts, &ch, NULL, &cli),
+        0);
+    RUN_UNTIL(S.bound_client == 1 || S.ended > 0);
+    ck_assert_int_eq(S.bound_client, 1);
+
+    size_t size = 1u << 20;
+    char *body = malloc(size);
+    uint64_t x = 42;
+    for (size_t i = 0; i < size; i++)
+        body[i] = (char)(test_rand(&x) >> 56);
+    unsigned char want[32];
+    unsigned n;
+    EVP_Digest(body, size, want, &n, EVP_sha256(), NULL);
+    struct msrp_send_opts o = {.content_type = "application/octet-stream"};
+    ck_assert_int_eq(msrp_session_send(cli, body, size, &o), 0);
+    RUN_UNTIL(S.sent == 1 && S.received == 1);
+    ck_assert_int_eq(S.status, 200);
+    ck_assert_uint_eq(S.total, size);
+    ck_assert_uint_eq(S.chunks_sent, 16);
+    ck_assert_uint_eq(S.chunks_received, 16);
+    ck_assert(memcmp(S.sha, want, 32) == 0);
+    msrp_session_close(cli);
+    RUN_UNTIL(S.ended == 2);
+    free(body);
+    msrp_server_destroy(srv);
+}
+END_TEST
+
 /* ---- the suite ---------------------------------------------------------------------------- */
 
 static TCase *new_tcase(Suite *s, const char *name, int timeout)
@@ -1001,6 +1127,9 @@ Suite *make_ws_suite(void)
     tc = new_tcase(s, "Server", 30);
     tcase_add_loop_test(tc, server_refuses_non_upgrade, 0, N_ELEMS(bad_requests));
     tcase_add_test(tc, server_answers_rfc7977_example);
+
+    tc = new_tcase(s, "Sessions", 60);
+    tcase_add_loop_test(tc, sessions_over_ws, 0, 2);
 
     tc = new_tcase(s, "Serve", 60);
     tcase_add_test(tc, serve_ws_answers_in_one_message);

@@ -20,6 +20,7 @@
 
 #include "msrp/session_int.h"
 #include "msrp/peerrules.h"
+#include "net/transport.h"
 #include "wire/hash.h"
 #include "wire/idgen.h"
 
@@ -469,6 +470,16 @@ int msrp_session_connect(struct net_loop *loop, const struct msrp_session_config
                          const struct msrp_session_handlers *h, void *user,
                          struct msrp_session **out)
 {
+    struct net_transport_setup ts = tls != NULL ? net_transport_tls(tls) : net_transport_tcp();
+    return msrp_session_connect_via(loop, cfg, sa, salen, &ts, h, user, out);
+}
+
+int msrp_session_connect_via(struct net_loop *loop, const struct msrp_session_config *cfg,
+                             const struct sockaddr *sa, socklen_t salen,
+                             const struct net_transport_setup *ts,
+                             const struct msrp_session_handlers *h, void *user,
+                             struct msrp_session **out)
+{
     int e;
     if (cfg->peer_path == NULL)
         return EINVAL;
@@ -488,8 +499,8 @@ int msrp_session_connect(struct net_loop *loop, const struct msrp_session_config
     }
     struct net_conn_opts o;
     conn_opts_for(&o);
-    e = net_conn_connect(loop, sa, salen, tls, sni[0] ? sni : NULL, &conn_handlers, s, &o,
-                         &s->conn);
+    e = net_conn_connect_via(loop, sa, salen, ts, sni[0] ? sni : NULL, &conn_handlers, s, &o,
+                             &s->conn);
     if (e != 0) {
         session_free(s);
         return e;

@@ -332,6 +332,17 @@ int msrp_session_connect(struct net_loop *loop, const struct msrp_session_config
                          const struct sockaddr *sa, socklen_t salen, struct net_tls *tls,
                          const struct msrp_session_handlers *h, void *user,
                          struct msrp_session **out);
+/*
+ * The same over any transport (net/transport.h), e.g. WebSocket (net/transport_ws.h, with
+ * wire/chunk_end.h's finder so that each chunk is one message, RFC 7977 5.1). ts is copied;
+ * what its arg points at must outlive the session. The host of the first URI of the peer's
+ * path is the server name the transport is given (TLS SNI, the WebSocket Host).
+ */
+int msrp_session_connect_via(struct net_loop *loop, const struct msrp_session_config *cfg,
+                             const struct sockaddr *sa, socklen_t salen,
+                             const struct net_transport_setup *ts,
+                             const struct msrp_session_handlers *h, void *user,
+                             struct msrp_session **out);
 
 /*
  * Answering side over an accepted connection: the session takes the connection over. The
