@@ -717,16 +717,16 @@ START_TEST(client_ping_text_and_close)
 END_TEST
 
 /*
- * 200 tiny frames in one send: one read takes them all into wslay's buffer, more than conn.c
- * reads per wake-up; pending() must say so, or the rest waits for a socket event that never
- * comes.
+ * 2000 tiny frames in one send: one read takes them all, into the transport's buffer and
+ * wslay's, more than conn.c reads per wake-up; pending() must count both, or the rest waits
+ * for a socket event that never comes.
  */
 START_TEST(client_reads_frames_held_in_buffer)
 {
     int lfd, fd = raw_server_for_client(ANSWER_GOOD, &lfd);
     RUN_UNTIL(W.cli.opened == 1);
-    unsigned char burst[200 * 5];
-    for (int i = 0; i < 200; i++) {
+    static unsigned char burst[2000 * 5];
+    for (int i = 0; i < 2000; i++) {
         unsigned char *f = burst + 5 * i;
         f[0] = 0x82;
         f[1] = 3;
@@ -735,8 +735,8 @@ START_TEST(client_reads_frames_held_in_buffer)
         f[4] = 'b';
     }
     raw_send(fd, burst, sizeof(burst));
-    RUN_UNTIL(W.cli.rx.len == 600);
-    for (int i = 0; i < 200; i++)
+    RUN_UNTIL(W.cli.rx.len == 6000);
+    for (int i = 0; i < 2000; i++)
         ck_assert_int_eq(W.cli.rx.p[3 * i], (unsigned char)i);
     close(fd);
     close(lfd);
