@@ -6,10 +6,15 @@
  * What it does, both roles: the opening handshake inside the transport's handshake op (so
  * on_open fires only once the upgrade is done; the connect timeout covers it), frames out and
  * in, masking on client frames (RFC 6455 5.3, from memory of that section), text and binary
- * frames both read as bytes (RFC 7977 4: both MUST be accepted), pings answered with pongs,
- * a peer's close frame answered and turned into an orderly end naming the close code, a local
- * close sending a close frame (code 1000). Outgoing data goes in binary frames (RFC 7977 4: a
- * text frame must not carry non-UTF-8 bytes, and bodies may be anything).
+ * frames both read as bytes (RFC 7977 4.2: both MUST be accepted, text read as binary), pings
+ * answered with pongs, a peer's close frame answered and turned into an orderly end naming the
+ * close code, a local close sending a close frame (code 1000). Outgoing data goes in binary
+ * frames: a text frame must hold UTF-8 (RFC 6455 5.6, from memory) and bodies may be anything.
+ *
+ * Limits. A pong or the answer to a close frame is tried once, when no data frame is under
+ * way (else the pong follows the frame); if the socket takes only part of it and conn.c has
+ * nothing queued, the rest waits for the next send. Data frames are not checked for order (a
+ * continuation with no message open is read as bytes like any other).
  *
  * Message boundaries (RFC 7977 5.1: one MSRP chunk per WebSocket message, never two). conn.c
  * hands a transport a byte stream in which several sends may run together, so the ws
