@@ -193,7 +193,7 @@ static size_t put_header(struct ws_conn *w, unsigned char *h, unsigned opcode, b
             h[n++] = (unsigned char)(len >> (8 * i));
     }
     if (mask) {
-        if (RAND_bytes(key, 4) != 1) /* RFC 6455 5.3: an unpredictable key per frame */
+        if (RAND_bytes(key, 4) != 1) /* RFC 6455 5.3 (from memory): unpredictable keys */
             memset(key, 0x5a, 4);
         memcpy(h + n, key, 4);
         n += 4;
@@ -202,7 +202,7 @@ static size_t put_header(struct ws_conn *w, unsigned char *h, unsigned opcode, b
 }
 
 /*
- * Copies n bytes, masked with key from payload offset pos on (RFC 6455 5.3: byte i is XORed
+ * Copies n bytes, masked with key from payload offset pos on (RFC 6455 5.3, from memory: byte i is XORed
  * with key[i % 4]), 32 bytes at a time in two 16-byte vectors (GCC's vector extension, which
  * compiles to SSE2 here and to plain words elsewhere); key NULL copies plainly.
  */
@@ -474,7 +474,7 @@ static ssize_t ws_read(struct net_transport *t, char *buf, size_t len, struct ne
             continue;
         if (io.opcode == WS_OP_CLOSE)
             return peer_closed(w, end);
-        if (io.opcode == WS_OP_PING) { /* RFC 6455 5.5.2: answer with the same payload */
+        if (io.opcode == WS_OP_PING) { /* RFC 6455 5.5.2-3, from memory: pong, same payload */
             memcpy(w->pong, w->ctrl, w->ctrl_len);
             w->pong_len = w->ctrl_len;
             if (w->olen == 0)
