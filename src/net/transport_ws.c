@@ -202,9 +202,9 @@ static size_t put_header(struct ws_conn *w, unsigned char *h, unsigned opcode, b
 }
 
 /*
- * Copies n bytes, masked with key from payload offset pos on (RFC 6455 5.3, from memory: byte i is XORed
- * with key[i % 4]), 32 bytes at a time in two 16-byte vectors (GCC's vector extension, which
- * compiles to SSE2 here and to plain words elsewhere); key NULL copies plainly.
+ * Copies n bytes, masked with key from payload offset pos on (RFC 6455 5.3, from memory:
+ * byte i is XORed with key[i % 4]), 32 bytes at a time in two 16-byte vectors (GCC's vector
+ * extension, which compiles to SSE2 here and to plain words elsewhere); key NULL copies.
  */
 typedef unsigned char ws_v16 __attribute__((vector_size(16)));
 
