@@ -26,39 +26,13 @@
 #include "net/transport_ws.h"
 #include "suites.h"
 #include "testutil.h"
+#include "ws_testutil.h"
 #include "wire/chunk_end.h"
 
 #define N_ELEMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define MS (1000ull * 1000ull)
 #define KIB ((size_t)1024)
 #define WAIT_NS (10000 * MS)
-
-/* ---- a growing byte buffer ---------------------------------------------------------------- */
-
-struct bytes {
-    unsigned char *p;
-    size_t len, cap;
-};
-
-static void bytes_add(struct bytes *b, const void *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n)
-            cap *= 2;
-        b->p = realloc(b->p, cap);
-        ck_assert_ptr_nonnull(b->p);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-}
-
-static void bytes_free(struct bytes *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
-}
 
 /* ---- MSRP chunks to send ------------------------------------------------------------------ */
 
@@ -140,150 +114,7 @@ START_TEST(accept_key_of_rfc7977_example)
 }
 END_TEST
 
-/* ---- a tap: records the bytes a transport above it writes --------------------------------- */
-
-struct tap_setup {
-    struct net_transport_setup lower;
-    struct bytes out; /* every byte written, in order (one connection per tap) */
-};
-
-struct tap_impl {
-    struct net_transport lower;
-    struct tap_setup *ts;
-};
-
-static int tap_handshake(struct net_transport *t, struct net_io_end *end)
-{
-    struct tap_impl *x = t->impl;
-    return x->lower.ops->handshake ? x->lower.ops->handshake(&x->lower, end) : 0;
-}
-
-static ssize_t tap_read(struct net_transport *t, char *buf, size_t len, struct net_io_end *end)
-{
-    struct tap_impl *x = t->impl;
-    return x->lower.ops->read(&x->lower, buf, len, end);
-}
-
-static ssize_t tap_writev(struct net_transport *t, const struct iovec *iov, int iovcnt,
-                          struct net_io_end *end)
-{
-    struct tap_impl *x = t->impl;
-    /* The lower one may take only the first iovec (TLS): offer it one at a time. */
-    ssize_t r = x->lower.ops->writev(&x->lower, iov, 1, end);
-    (void)iovcnt;
-    if (r > 0)
-        bytes_add(&x->ts->out, iov[0].iov_base, (size_t)r);
-    return r;
-}
-
-static size_t tap_pending(const struct net_transport *t)
-{
-    const struct tap_impl *x = t->impl;
-    return x->lower.ops->pending ? x->lower.ops->pending(&x->lower) : 0;
-}
-
-static void tap_shutdown(struct net_transport *t)
-{
-    struct tap_impl *x = t->impl;
-    if (x->lower.ops->shutdown)
-        x->lower.ops->shutdown(&x->lower);
-}
-
-static void tap_release(struct net_transport *t)
-{
-    struct tap_impl *x = t->impl;
-    if (x->lower.ops->release)
-        x->lower.ops->release(&x->lower);
-    free(x);
-    t->impl = NULL;
-}
-
-static const struct net_transport_ops tap_ops = {
-    .name = "tap",
-    .handshake = tap_handshake,
-    .read = tap_read,
-    .writev = tap_writev,
-    .pending = tap_pending,
-    .shutdown = tap_shutdown,
-    .release = tap_release,
-};
-
-static int tap_attach(struct net_transport *t, const struct net_transport_setup *s, int fd,
-                      const char *server_name)
-{
-    struct tap_setup *ts = s->arg;
-    struct tap_impl *x = calloc(1, sizeof(*x));
-    if (x == NULL)
-        return ENOMEM;
-    int rc = ts->lower.attach(&x->lower, &ts->lower, fd, server_name);
-    if (rc != 0) {
-        free(x);
-        return rc;
-    }
-    x->ts = ts;
-    t->ops = &tap_ops;
-    t->fd = fd;
-    t->flags = x->lower.flags & NET_TRANSPORT_ENCRYPTED;
-    t->impl = x;
-    return 0;
-}
-
-static struct net_transport_setup tap_over(struct tap_setup *ts, struct net_transport_setup lower)
-{
-    ts->lower = lower;
-    return (struct net_transport_setup){.attach = tap_attach, .arg = ts};
-}
-
-/* ---- the test's own frame reader ---------------------------------------------------------- */
-
-struct frame {
-    bool fin, masked;
-    unsigned opcode;
-    size_t len;
-    const unsigned char *payload; /* masked as sent */
-    unsigned char key[4];
-};
-
-/* Reads the frame at b[*off]; returns false when no whole frame is there. */
-static bool read_frame(const struct bytes *b, size_t *off, struct frame *f)
-{
-    size_t o = *off;
-    if (b->len - o < 2)
-        return false;
-    const unsigned char *p = b->p + o;
-    f->fin = p[0] & 0x80;
-    f->opcode = p[0] & 0xf;
-    f->masked = p[1] & 0x80;
-    uint64_t len = p[1] & 0x7f;
-    size_t h = 2;
-    if (len == 126) {
-        len = (uint64_t)p[2] << 8 | p[3];
-        h = 4;
-    } else if (len == 127) {
-        len = 0;
-        for (int i = 0; i < 8; i++)
-            len = len << 8 | p[2 + i];
-        h = 10;
-    }
-    if (f->masked) {
-        memcpy(f->key, p + h, 4);
-        h += 4;
-    }
-    if (b->len - o < h + len)
-        return false;
-    f->len = (size_t)len;
-    f->payload = p + h;
-    *off = o + h + (size_t)len;
-    return true;
-}
-
-/* Past the HTTP handshake's blank line. */
-static size_t after_handshake(const struct bytes *b)
-{
-    unsigned char *blank = memmem(b->p, b->len, "\r\n\r\n", 4);
-    ck_assert_ptr_nonnull(blank);
-    return (size_t)(blank - b->p) + 4;
-}
+/* ---- one chunk per message, checked -------------------------------------------------------- */
 
 /*
  * Splits the frames in b into messages and checks them against want, the chunks sent in
