@@ -1,6 +1,7 @@
 /*
  * bench_net.c - network figures of `msrpload bench`: raw loopback TCP (the limit), MSRP end to
- * end with 64 KiB chunks, small transactions with their p99 latency, and the memory an idle
+ * end with 64 KiB chunks over TCP and over TLS (beside the raw TLS loop of bench_tls.c, with
+ * the same contexts), small transactions with their p99 latency, and the memory an idle
  * bound session costs. Both ends run in this process on their own threads and loops (the
  * answering side of the memory figure runs in a child process, so that only the calling
  * sessions are measured). Every figure runs for a fixed time and stops by itself.
