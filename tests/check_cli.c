@@ -381,6 +381,34 @@ START_TEST(bench_output_format)
 }
 END_TEST
 
+/*
+ * The TLS figures (one msrps session for a tenth of a second): the raw loop and MSRP over
+ * TLS each print their figures, the raw loop names the negotiated version and cipher, and
+ * --only keeps the TCP figures out. The raw loop's writer must also be stopped when its
+ * window is full (a hang here is a timeout of this test).
+ */
+START_TEST(bench_tls_figures)
+{
+    struct run_result r = run("bench --seconds 0.1 --only e2e_tls", NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    const char *names[] = {"tls_raw_bytes_per_s", "e2e_tls_64k_bytes_per_s",
+                           "e2e_tls_64k_percent_of_raw"};
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_msg(strstr(r.out, names[i]) != NULL, "no %s in %s", names[i], r.out);
+    ck_assert_msg(strstr(r.out, "tcp_raw") == NULL && strstr(r.out, "e2e_64k") == NULL,
+                  "TCP figures ran: %s", r.out);
+    ck_assert_msg(strstr(r.err, "# tls: TLSv1.") != NULL, "no cipher line: %s", r.err);
+    run_free(&r);
+
+    /* The limit alone: no MSRP session. */
+    r = run("bench --seconds 0.1 --only tls", NULL);
+    ck_assert_msg(r.status == 0, "exit %d: %s", r.status, r.err);
+    ck_assert(strstr(r.out, "bench tls_raw_bytes_per_s ") != NULL);
+    ck_assert_msg(strstr(r.out, "e2e_") == NULL, "MSRP figures ran: %s", r.out);
+    run_free(&r);
+}
+END_TEST
+
 Suite *make_cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -388,6 +416,7 @@ Suite *make_cli_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, version_and_help);
     tcase_add_test(tc, bench_output_format);
+    tcase_add_test(tc, bench_tls_figures);
     suite_add_tcase(s, tc);
     tc = tcase_create("Decode");
     tcase_set_timeout(tc, 60);

@@ -1,7 +1,7 @@
 /*
  * bench.c - `msrpload bench`: figures for the wire layer, one `bench <name> <value> <unit>` per
  * line on stdout, each measured beside the limit it should be compared with (memchr speed for
- * body scanning). Every figure runs for a fixed time, so the whole run is bounded.
+ * body scanning; raw TCP and raw TLS loops for throughput: bench_net.c, bench_tls.c). Every figure runs for a fixed time, so the whole run is bounded.
  *
  * Owns: the bench command line, the wire-layer figures and the printing of every figure. May
  * not touch: the layers it measures (it calls their public functions as any caller would).
@@ -246,6 +246,12 @@ static void bench_usage(FILE *out)
                  "  e2e_64k_bytes_per_s           payload over one MSRP connection, 64 KiB chunks,\n"
                  "                                Failure-Report no (receiver does not hash)\n"
                  "  e2e_64k_percent_of_raw        the same as a share of tcp_raw_bytes_per_s\n"
+                 "  tls_raw_bytes_per_s           SSL_write/SSL_read of 1 MiB buffers over one\n"
+                 "                                loopback connection with the TLS contexts of\n"
+                 "                                msrps (version and cipher on stderr): the\n"
+                 "                                limit for the next figure\n"
+                 "  e2e_tls_64k_bytes_per_s       e2e_64k over one msrps (TLS) connection\n"
+                 "  e2e_tls_64k_percent_of_raw    the same as a share of tls_raw_bytes_per_s\n"
                  "  e2e_small_tx_per_s            100-byte messages, Failure-Report yes, 100\n"
                  "                                sessions, 8 in flight each, both ends here\n"
                  "  e2e_small_p50_us, e2e_small_p99_us  their transaction latency\n"
@@ -264,7 +270,8 @@ static void bench_usage(FILE *out)
                  "                                traffic (skipped without kamailio)\n"
                  "Each figure runs for S seconds (default 1). --only runs the groups whose\n"
                  "name starts with PREFIX (parse_small, parse_large, write_small, tcp_raw,\n"
-                 "e2e_64k, e2e_small, idle_session, run, relay).\n");
+                 "e2e_64k, tls_raw, e2e_tls_64k, e2e_small, idle_session, run, relay);\n"
+                 "a figure given as a share of a limit runs that limit too.\n");
 }
 
 int cmd_bench(int argc, char **argv)

@@ -14,6 +14,18 @@ double bench_now(void);
 /* True when a figure group is selected by --only (empty: every group). */
 bool bench_selected(const char *group, const char *only);
 
+/* The TLS contexts of the TLS figures (bench_tls.c): a fresh self-signed certificate for the
+ * answering side and a client that verifies it, as `msrpload run` makes for embedded TLS. */
+struct net_tls;
+struct bench_tls {
+    struct net_tls *server, *client;
+};
+void bench_tls_open(struct bench_tls *t); /* exits on failure */
+void bench_tls_close(struct bench_tls *t);
+/* The raw OpenSSL loop over loopback with those contexts: prints tls_raw_bytes_per_s and the
+ * negotiated version and cipher (a `#` line on stderr); returns the figure. */
+double bench_tls_raw(double seconds, const struct bench_tls *t);
+
 /* The network figures (bench_net.c) and the load runner's (bench_run.c). */
 void bench_net(double seconds, const char *only);
 void bench_run(double seconds, const char *only);

@@ -1,6 +1,7 @@
 /*
  * bench_net.c - network figures of `msrpload bench`: raw loopback TCP (the limit), MSRP end to
- * end with 64 KiB chunks, small transactions with their p99 latency, and the memory an idle
+ * end with 64 KiB chunks over TCP and over TLS (beside the raw TLS loop of bench_tls.c, with
+ * the same contexts), small transactions with their p99 latency, and the memory an idle
  * bound session costs. Both ends run in this process on their own threads and loops (the
  * answering side of the memory figure runs in a child process, so that only the calling
  * sessions are measured). Every figure runs for a fixed time and stops by itself.
@@ -138,17 +139,19 @@ static void *answer_run(void *arg)
     return NULL;
 }
 
-static void answer_start(struct answer_side *a, int sessions)
+/* tls NULL: plain msrp over TCP; otherwise msrps with that (server) context. */
+static void answer_start(struct answer_side *a, int sessions, struct net_tls *tls)
 {
     memset(a, 0, sizeof(*a));
     char err[256];
     if (net_loop_create(&a->loop, 65536) != 0 ||
-        msrp_server_create(a->loop, "127.0.0.1", 0, NULL, &a->srv, err, sizeof(err)) != 0)
+        msrp_server_create(a->loop, "127.0.0.1", 0, tls, &a->srv, err, sizeof(err)) != 0)
         die("cannot start the answering side");
     a->port = msrp_server_port(a->srv);
     for (int i = 0; i < sessions; i++) {
         char uri[96];
-        snprintf(uri, sizeof(uri), "msrp://127.0.0.1:%u/bench%05d;tcp", a->port, i);
+        snprintf(uri, sizeof(uri), "%s://127.0.0.1:%u/bench%05d;tcp", tls ? "msrps" : "msrp",
+                 a->port, i);
         struct msrp_session_config cfg;
         msrp_session_config_default(&cfg);
         cfg.local_uri = uri;
@@ -249,8 +252,10 @@ static const struct msrp_session_handlers caller_handlers = {
     .on_end = caller_end,
 };
 
-static void callers_connect(int n, uint16_t port, double timeout)
+/* tls NULL: plain msrp over TCP; otherwise msrps with that (client) context. */
+static void callers_connect(int n, uint16_t port, struct net_tls *tls, double timeout)
 {
+    const char *scheme = tls ? "msrps" : "msrp";
     C.callers = calloc((size_t)n, sizeof(*C.callers));
     C.n = n;
     C.bound = 0;
@@ -259,14 +264,14 @@ static void callers_connect(int n, uint16_t port, double timeout)
     net_addr_resolve("127.0.0.1", port, &ss, &len);
     for (int i = 0; i < n; i++) {
         char peer[96], local[96];
-        snprintf(peer, sizeof(peer), "msrp://127.0.0.1:%u/bench%05d;tcp", port, i);
-        snprintf(local, sizeof(local), "msrp://127.0.0.1:9/caller%05d;tcp", i);
+        snprintf(peer, sizeof(peer), "%s://127.0.0.1:%u/bench%05d;tcp", scheme, port, i);
+        snprintf(local, sizeof(local), "%s://127.0.0.1:9/caller%05d;tcp", scheme, i);
         struct msrp_session_config cfg;
         msrp_session_config_default(&cfg);
         cfg.local_uri = local;
         cfg.peer_path = peer;
         cfg.reasm.no_digest = true;
-        if (msrp_session_connect(C.loop, &cfg, (struct sockaddr *)&ss, len, NULL,
+        if (msrp_session_connect(C.loop, &cfg, (struct sockaddr *)&ss, len, tls,
                                  &caller_handlers, &C.callers[i], &C.callers[i].s) != 0)
             die("cannot connect a session");
     }
@@ -309,11 +314,11 @@ static int cmp_u64(const void *a, const void *b)
  * latencies are left in C.
  */
 static double run_traffic(struct answer_side *a, int n, int depth, double seconds,
-                          double *msgs_per_s)
+                          struct net_tls *tls, double *msgs_per_s)
 {
     if (net_loop_create(&C.loop, 65536) != 0)
         die("cannot create a loop");
-    callers_connect(n, a->port, 10);
+    callers_connect(n, a->port, tls, 10);
     C.depth = depth;
     C.sending = true;
     for (int i = 0; i < n; i++)
@@ -342,23 +347,31 @@ static double run_traffic(struct answer_side *a, int n, int depth, double second
     return best_bytes;
 }
 
-static void bench_e2e_64k(double seconds, double raw)
+/*
+ * One connection, 64 KiB chunks of 4 MiB messages, 4 in flight: over TCP (tls NULL) or over
+ * TLS with the bench's contexts. The name prefix says which ("e2e_64k", "e2e_tls_64k").
+ */
+static void bench_e2e_64k(double seconds, double raw, const struct bench_tls *tls,
+                          const char *name)
 {
     static char body[4 << 20];
     memset(body, 'x', sizeof(body));
     struct answer_side a;
-    answer_start(&a, 1);
+    answer_start(&a, 1, tls ? tls->server : NULL);
     memset(&C, 0, sizeof(C));
     C.body = body;
     C.body_len = sizeof(body);
     C.chunk = 64 * 1024;
     C.fr = MSRP_REPORT_NO;
     double msgs;
-    double rate = run_traffic(&a, 1, 4, seconds, &msgs);
+    double rate = run_traffic(&a, 1, 4, seconds, tls ? tls->client : NULL, &msgs);
     answer_stop(&a);
-    figure("e2e_64k_bytes_per_s", rate, "bytes/s");
+    char full[64];
+    snprintf(full, sizeof(full), "%s_bytes_per_s", name);
+    figure(full, rate, "bytes/s");
+    snprintf(full, sizeof(full), "%s_percent_of_raw", name);
     if (raw > 0)
-        figure("e2e_64k_percent_of_raw", 100.0 * rate / raw, "%");
+        figure(full, 100.0 * rate / raw, "%");
 }
 
 static void bench_e2e_small(double seconds)
@@ -366,7 +379,7 @@ static void bench_e2e_small(double seconds)
     static char body[100];
     memset(body, 'y', sizeof(body));
     struct answer_side a;
-    answer_start(&a, 100);
+    answer_start(&a, 100, NULL);
     memset(&C, 0, sizeof(C));
     C.body = body;
     C.body_len = sizeof(body);
@@ -375,7 +388,7 @@ static void bench_e2e_small(double seconds)
     C.lat_cap = 20u << 20;
     C.lat_ns = malloc(C.lat_cap * sizeof(*C.lat_ns));
     double msgs;
-    run_traffic(&a, 100, 8, seconds, &msgs);
+    run_traffic(&a, 100, 8, seconds, NULL, &msgs);
     answer_stop(&a);
     figure("e2e_small_tx_per_s", msgs, "tx/s");
     if (C.lat_n > 0) {
@@ -420,7 +433,7 @@ static void bench_idle_rss(int n)
         /* The answering side, alone in its process. */
         close(ready[0]);
         struct answer_side a;
-        answer_start(&a, n);
+        answer_start(&a, n, NULL);
         ssize_t w = write(ready[1], &a.port, sizeof(a.port));
         (void)w;
         pause(); /* until the parent's SIGTERM */
@@ -435,7 +448,7 @@ static void bench_idle_rss(int n)
     if (net_loop_create(&C.loop, (size_t)n + 1024) != 0)
         die("cannot create a loop");
     long before = resident_bytes();
-    callers_connect(n, port, 60);
+    callers_connect(n, port, NULL, 60);
     for (int i = 0; i < 20; i++)
         net_loop_run_once(C.loop, 5); /* let every binding settle */
     long after = resident_bytes();
@@ -453,7 +466,16 @@ void bench_net(double seconds, const char *only)
     if (bench_selected("tcp_raw", only) || bench_selected("e2e_64k", only))
         raw = bench_tcp_raw(seconds);
     if (bench_selected("e2e_64k", only))
-        bench_e2e_64k(seconds, raw);
+        bench_e2e_64k(seconds, raw, NULL, "e2e_64k");
+    if (bench_selected("tls_raw", only) || bench_selected("e2e_tls_64k", only)) {
+        /* The TLS pair: its limit first, then MSRP over the same contexts. */
+        struct bench_tls tls;
+        bench_tls_open(&tls);
+        double tls_raw = bench_tls_raw(seconds, &tls);
+        if (bench_selected("e2e_tls_64k", only))
+            bench_e2e_64k(seconds, tls_raw, &tls, "e2e_tls_64k");
+        bench_tls_close(&tls);
+    }
     if (bench_selected("e2e_small", only))
         bench_e2e_small(seconds);
     if (bench_selected("idle_session", only))
