@@ -246,6 +246,9 @@ static void bench_usage(FILE *out)
                  "  e2e_64k_bytes_per_s           payload over one MSRP connection, 64 KiB chunks,\n"
                  "                                Failure-Report no (receiver does not hash)\n"
                  "  e2e_64k_percent_of_raw        the same as a share of tcp_raw_bytes_per_s\n"
+                 "  e2e_ws_64k_bytes_per_s        e2e_64k over one WebSocket (RFC 7977) on TCP,\n"
+                 "                                one chunk per message, client frames masked\n"
+                 "  e2e_ws_64k_percent_of_raw     the same as a share of tcp_raw_bytes_per_s\n"
                  "  tls_raw_bytes_per_s           SSL_write/SSL_read of 1 MiB buffers over one\n"
                  "                                loopback connection with the TLS contexts of\n"
                  "                                msrps (version and cipher on stderr): the\n"
@@ -270,7 +273,8 @@ static void bench_usage(FILE *out)
                  "                                traffic (skipped without kamailio)\n"
                  "Each figure runs for S seconds (default 1). --only runs the groups whose\n"
                  "name starts with PREFIX (parse_small, parse_large, write_small, tcp_raw,\n"
-                 "e2e_64k, tls_raw, e2e_tls_64k, e2e_small, idle_session, run, relay);\n"
+                 "e2e_64k, e2e_ws_64k, tls_raw, e2e_tls_64k, e2e_small, idle_session, run,\n"
+                 "relay);\n"
                  "a figure given as a share of a limit runs that limit too.\n");
 }
 

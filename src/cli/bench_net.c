@@ -26,6 +26,8 @@
 #include "msrp/server.h"
 #include "msrp/session.h"
 #include "net/loop.h"
+#include "net/transport_ws.h"
+#include "wire/chunk_end.h"
 
 static void figure(const char *name, double value, const char *unit)
 {
@@ -139,19 +141,43 @@ static void *answer_run(void *arg)
     return NULL;
 }
 
-/* tls NULL: plain msrp over TCP; otherwise msrps with that (server) context. */
-static void answer_start(struct answer_side *a, int sessions, struct net_tls *tls)
+/*
+ * What the two ends talk over: tls NULL for plain TCP, else msrps with that context; ws: a
+ * WebSocket (RFC 7977) on top, one chunk per message, the URIs' transport parameter "ws".
+ */
+struct bench_link {
+    struct net_tls *tls;
+    bool ws;
+};
+
+static const struct bench_link plain_tcp = {NULL, false};
+static struct net_ws ws_answer, ws_call; /* the ws transports' makers (read only once made) */
+
+/* The transport of one end of link: server true for the answering side's listener. */
+static struct net_transport_setup link_transport(const struct bench_link *l, bool server)
+{
+    struct net_transport_setup below = l->tls ? net_transport_tls(l->tls) : net_transport_tcp();
+    if (!l->ws)
+        return below;
+    struct net_ws_opts o = {.server = server,
+                            .boundary = {.find_end = msrp_chunk_end_find,
+                                         .state_size = sizeof(struct msrp_chunk_end_scan)}};
+    return net_transport_ws(server ? &ws_answer : &ws_call, &below, &o);
+}
+
+static void answer_start(struct answer_side *a, int sessions, const struct bench_link *l)
 {
     memset(a, 0, sizeof(*a));
     char err[256];
+    struct net_transport_setup ts = link_transport(l, true);
     if (net_loop_create(&a->loop, 65536) != 0 ||
-        msrp_server_create(a->loop, "127.0.0.1", 0, tls, &a->srv, err, sizeof(err)) != 0)
+        msrp_server_create_via(a->loop, "127.0.0.1", 0, &ts, &a->srv, err, sizeof(err)) != 0)
         die("cannot start the answering side");
     a->port = msrp_server_port(a->srv);
     for (int i = 0; i < sessions; i++) {
         char uri[96];
-        snprintf(uri, sizeof(uri), "%s://127.0.0.1:%u/bench%05d;tcp", tls ? "msrps" : "msrp",
-                 a->port, i);
+        snprintf(uri, sizeof(uri), "%s://127.0.0.1:%u/bench%05d;%s", l->tls ? "msrps" : "msrp",
+                 a->port, i, l->ws ? "ws" : "tcp");
         struct msrp_session_config cfg;
         msrp_session_config_default(&cfg);
         cfg.local_uri = uri;
@@ -252,10 +278,10 @@ static const struct msrp_session_handlers caller_handlers = {
     .on_end = caller_end,
 };
 
-/* tls NULL: plain msrp over TCP; otherwise msrps with that (client) context. */
-static void callers_connect(int n, uint16_t port, struct net_tls *tls, double timeout)
+static void callers_connect(int n, uint16_t port, const struct bench_link *l, double timeout)
 {
-    const char *scheme = tls ? "msrps" : "msrp";
+    const char *scheme = l->tls ? "msrps" : "msrp", *param = l->ws ? "ws" : "tcp";
+    struct net_transport_setup ts = link_transport(l, false);
     C.callers = calloc((size_t)n, sizeof(*C.callers));
     C.n = n;
     C.bound = 0;
@@ -264,15 +290,15 @@ static void callers_connect(int n, uint16_t port, struct net_tls *tls, double ti
     net_addr_resolve("127.0.0.1", port, &ss, &len);
     for (int i = 0; i < n; i++) {
         char peer[96], local[96];
-        snprintf(peer, sizeof(peer), "%s://127.0.0.1:%u/bench%05d;tcp", scheme, port, i);
-        snprintf(local, sizeof(local), "%s://127.0.0.1:9/caller%05d;tcp", scheme, i);
+        snprintf(peer, sizeof(peer), "%s://127.0.0.1:%u/bench%05d;%s", scheme, port, i, param);
+        snprintf(local, sizeof(local), "%s://127.0.0.1:9/caller%05d;%s", scheme, i, param);
         struct msrp_session_config cfg;
         msrp_session_config_default(&cfg);
         cfg.local_uri = local;
         cfg.peer_path = peer;
         cfg.reasm.no_digest = true;
-        if (msrp_session_connect(C.loop, &cfg, (struct sockaddr *)&ss, len, tls,
-                                 &caller_handlers, &C.callers[i], &C.callers[i].s) != 0)
+        if (msrp_session_connect_via(C.loop, &cfg, (struct sockaddr *)&ss, len, &ts,
+                                     &caller_handlers, &C.callers[i], &C.callers[i].s) != 0)
             die("cannot connect a session");
     }
     double start = bench_now();
@@ -314,11 +340,11 @@ static int cmp_u64(const void *a, const void *b)
  * latencies are left in C.
  */
 static double run_traffic(struct answer_side *a, int n, int depth, double seconds,
-                          struct net_tls *tls, double *msgs_per_s)
+                          const struct bench_link *l, double *msgs_per_s)
 {
     if (net_loop_create(&C.loop, 65536) != 0)
         die("cannot create a loop");
-    callers_connect(n, a->port, tls, 10);
+    callers_connect(n, a->port, l, 10);
     C.depth = depth;
     C.sending = true;
     for (int i = 0; i < n; i++)
@@ -349,22 +375,25 @@ static double run_traffic(struct answer_side *a, int n, int depth, double second
 
 /*
  * One connection, 64 KiB chunks of 4 MiB messages, 4 in flight: over TCP (tls NULL) or over
- * TLS with the bench's contexts. The name prefix says which ("e2e_64k", "e2e_tls_64k").
+ * TLS with the bench's contexts, either under a WebSocket when ws. The name prefix says which
+ * ("e2e_64k", "e2e_tls_64k", "e2e_ws_64k").
  */
-static void bench_e2e_64k(double seconds, double raw, const struct bench_tls *tls,
+static void bench_e2e_64k(double seconds, double raw, const struct bench_tls *tls, bool ws,
                           const char *name)
 {
+    struct bench_link answer_link = {tls ? tls->server : NULL, ws};
+    struct bench_link call_link = {tls ? tls->client : NULL, ws};
     static char body[4 << 20];
     memset(body, 'x', sizeof(body));
     struct answer_side a;
-    answer_start(&a, 1, tls ? tls->server : NULL);
+    answer_start(&a, 1, &answer_link);
     memset(&C, 0, sizeof(C));
     C.body = body;
     C.body_len = sizeof(body);
     C.chunk = 64 * 1024;
     C.fr = MSRP_REPORT_NO;
     double msgs;
-    double rate = run_traffic(&a, 1, 4, seconds, tls ? tls->client : NULL, &msgs);
+    double rate = run_traffic(&a, 1, 4, seconds, &call_link, &msgs);
     answer_stop(&a);
     char full[64];
     snprintf(full, sizeof(full), "%s_bytes_per_s", name);
@@ -379,7 +408,7 @@ static void bench_e2e_small(double seconds)
     static char body[100];
     memset(body, 'y', sizeof(body));
     struct answer_side a;
-    answer_start(&a, 100, NULL);
+    answer_start(&a, 100, &plain_tcp);
     memset(&C, 0, sizeof(C));
     C.body = body;
     C.body_len = sizeof(body);
@@ -388,7 +417,7 @@ static void bench_e2e_small(double seconds)
     C.lat_cap = 20u << 20;
     C.lat_ns = malloc(C.lat_cap * sizeof(*C.lat_ns));
     double msgs;
-    run_traffic(&a, 100, 8, seconds, NULL, &msgs);
+    run_traffic(&a, 100, 8, seconds, &plain_tcp, &msgs);
     answer_stop(&a);
     figure("e2e_small_tx_per_s", msgs, "tx/s");
     if (C.lat_n > 0) {
@@ -433,7 +462,7 @@ static void bench_idle_rss(int n)
         /* The answering side, alone in its process. */
         close(ready[0]);
         struct answer_side a;
-        answer_start(&a, n, NULL);
+        answer_start(&a, n, &plain_tcp);
         ssize_t w = write(ready[1], &a.port, sizeof(a.port));
         (void)w;
         pause(); /* until the parent's SIGTERM */
@@ -448,7 +477,7 @@ static void bench_idle_rss(int n)
     if (net_loop_create(&C.loop, (size_t)n + 1024) != 0)
         die("cannot create a loop");
     long before = resident_bytes();
-    callers_connect(n, port, NULL, 60);
+    callers_connect(n, port, &plain_tcp, 60);
     for (int i = 0; i < 20; i++)
         net_loop_run_once(C.loop, 5); /* let every binding settle */
     long after = resident_bytes();
@@ -465,15 +494,20 @@ void bench_net(double seconds, const char *only)
     double raw = 0;
     if (bench_selected("tcp_raw", only) || bench_selected("e2e_64k", only))
         raw = bench_tcp_raw(seconds);
+    if (bench_selected("e2e_64k", only) || bench_selected("e2e_ws_64k", only))
+        raw = raw > 0 ? raw : bench_tcp_raw(seconds);
     if (bench_selected("e2e_64k", only))
-        bench_e2e_64k(seconds, raw, NULL, "e2e_64k");
+        bench_e2e_64k(seconds, raw, NULL, false, "e2e_64k");
+    /* The same over a WebSocket on TCP, beside the same raw TCP limit. */
+    if (bench_selected("e2e_ws_64k", only))
+        bench_e2e_64k(seconds, raw, NULL, true, "e2e_ws_64k");
     if (bench_selected("tls_raw", only) || bench_selected("e2e_tls_64k", only)) {
         /* The TLS pair: its limit first, then MSRP over the same contexts. */
         struct bench_tls tls;
         bench_tls_open(&tls);
         double tls_raw = bench_tls_raw(seconds, &tls);
         if (bench_selected("e2e_tls_64k", only))
-            bench_e2e_64k(seconds, tls_raw, &tls, "e2e_tls_64k");
+            bench_e2e_64k(seconds, tls_raw, &tls, false, "e2e_tls_64k");
         bench_tls_close(&tls);
     }
     if (bench_selected("e2e_small", only))
