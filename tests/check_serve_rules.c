@@ -362,6 +362,27 @@ START_TEST(conforming_client_no_violation)
 }
 END_TEST
 
+/* RFC 7977 5.2.1: "ws" is a transport parameter too, and RFC 4975 6's MUST is about URIs of
+ * MSRP over TCP: a WebSocket client's URI in a path through a relay is no violation. */
+START_TEST(ws_uri_in_path_no_violation)
+{
+    struct rig r;
+    rig_start(&r);
+    rig_write(&r,
+              HEAD("wsp00001", "SEND") "Message-ID: wmsg0001\r\nByte-Range: 1-5/5\r\n"
+                                       "Content-Type: text/plain\r\n\r\nhello" END("wsp00001", "$"),
+              "msrp://127.0.0.1:9/relay1;tcp msrp://df7jal23ls0d.invalid:2855/c1;ws");
+    char *in = rig_read_until(&r, "MSRP wsp00001 200");
+    ck_assert_msg(in != NULL, "serve did not answer the SEND");
+    free(in);
+    char *line = log_wait(&r, "\"event\":\"message\"", "\"message_id\":\"wmsg0001\"", NULL);
+    ck_assert_ptr_nonnull(line);
+    free(line);
+    log_only(&r, NULL);
+    rig_stop(&r);
+}
+END_TEST
+
 /* msrpload's own sending keeps the rules serve checks (issue 13 point 5): a run of messages
  * up to 200 kB in chunks, interrupted and aborted ones too, leaves no violation line. */
 START_TEST(msrpload_run_no_violation)
@@ -397,6 +418,7 @@ Suite *make_serve_rules_suite(void)
                         (int)(sizeof rule_cases / sizeof rule_cases[0]));
     tcase_add_test(tc, client_answers_a_report);
     tcase_add_test(tc, conforming_client_no_violation);
+    tcase_add_test(tc, ws_uri_in_path_no_violation);
     tcase_add_test(tc, msrpload_run_no_violation);
     suite_add_tcase(s, tc);
     return s;

@@ -20,7 +20,9 @@ static void breach(msrp_rule_fn fn, void *user, const char *requirement, const c
 }
 
 /* RFC 4975 section 6: tcp transport parameter (MUST), a port with a numeric IP (MUST), no
- * password in the userinfo (MUST). Checked on every URI of To-Path and From-Path. */
+ * password in the userinfo (MUST). Checked on every URI of To-Path and From-Path. The MUST is
+ * about URIs "designating MSRP over TCP": a URI with RFC 7977's "ws" (5.2.1, a WebSocket
+ * client's, in a path through a relay) designates another transport and is no breach. */
 static void check_uris(const struct msrp_header *h, msrp_rule_fn fn, void *user)
 {
     const char *p = h->value.ptr, *end = h->value.ptr + h->value.len;
@@ -40,7 +42,9 @@ static void check_uris(const struct msrp_header *h, msrp_rule_fn fn, void *user)
                      (int)h->name.len, h->name.ptr, (int)(q - p), p);
             breach(fn, user, "4975-6/tcp-transport-parameter", what);
         } else if (ue == MSRP_URI_OK) {
-            if (u.transport.len != 3 || strncasecmp(u.transport.ptr, "tcp", 3) != 0) {
+            bool tcp = u.transport.len == 3 && strncasecmp(u.transport.ptr, "tcp", 3) == 0;
+            bool ws = u.transport.len == 2 && strncasecmp(u.transport.ptr, "ws", 2) == 0;
+            if (!tcp && !ws) {
                 snprintf(what, sizeof what,
                          "has %.*s: %.*s, whose transport is not tcp on a TCP connection",
                          (int)h->name.len, h->name.ptr, (int)(q - p), p);
