@@ -403,7 +403,7 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env)
         ws = have_kamailio_module("websocket.so");
     if (!ws)
         snprintf(r->ws_skip, sizeof(r->ws_skip), "the Kamailio websocket module is missing (%s)",
-                 geteuid() == 0 ? "apt-get install kamailio-websocket-modules failed"
+                 geteuid() == 0 ? "kamailio-websocket-modules could not be installed (apt-get)"
                                 : "not installed and not root: kamailio-websocket-modules");
     char script[512];
     snprintf(script, sizeof(script), "%s/start.sh", relay_tools());
