@@ -26,6 +26,7 @@ Suite *make_report_suite(void);
 Suite *make_digest_suite(void);
 Suite *make_relay_suite(void);
 Suite *make_relay_run_suite(void);
+Suite *make_relay_ws_suite(void);
 Suite *make_conform_suite(void);
 Suite *make_faults_suite(void);
 Suite *make_serve_limits_suite(void);

@@ -279,11 +279,20 @@ static bool have_kamailio(void)
     return system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") == 0;
 }
 
+static bool have_kamailio_module(const char *file)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd),
+             "test -n \"$(find /usr/lib /usr/local/lib -path '*kamailio/modules/%s' 2>/dev/null)\"",
+             file);
+    return system(cmd) == 0;
+}
+
 static bool have_kamailio_tls(void)
 {
     return system("ls /usr/lib/*/kamailio/modules/tls.so /usr/lib/kamailio/modules/tls.so "
                   ">/dev/null 2>&1") == 0 ||
-           system("test -n \"$(find /usr/lib -path '*kamailio/modules/tls.so' 2>/dev/null)\"") == 0;
+           have_kamailio_module("tls.so");
 }
 
 static bool have_command(const char *name)
@@ -388,6 +397,14 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env)
             return;
         }
     }
+    /* WebSocket is extra: without its module the relay still runs, for the TCP/TLS tests. */
+    bool ws = have_kamailio_module("websocket.so");
+    if (!ws && geteuid() == 0 && install_packages("kamailio-websocket-modules"))
+        ws = have_kamailio_module("websocket.so");
+    if (!ws)
+        snprintf(r->ws_skip, sizeof(r->ws_skip), "the Kamailio websocket module is missing (%s)",
+                 geteuid() == 0 ? "kamailio-websocket-modules could not be installed (apt-get)"
+                                : "not installed and not root: kamailio-websocket-modules");
     char script[512];
     snprintf(script, sizeof(script), "%s/start.sh", relay_tools());
     if (access(script, X_OK) != 0) {
@@ -399,7 +416,13 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env)
     char why[400] = "no free port";
     for (int attempt = 0; attempt < 5 && !r->up; attempt++) {
         unsigned port = free_port(), tls_port = tls ? free_port() : 0;
+        unsigned ws_port = ws ? free_port() : 0, wss_port = ws && tls ? free_port() : 0;
         if (port == 0 || (tls && (tls_port == 0 || tls_port == port)))
+            continue;
+        if (ws && (ws_port == 0 || ws_port == port || ws_port == tls_port))
+            continue;
+        if (ws && tls &&
+            (wss_port == 0 || wss_port == port || wss_port == tls_port || wss_port == ws_port))
             continue;
         /* Our own runtime directory, so that a failed start leaves nothing behind. */
         char dir[] = "/tmp/msrpload-relay-test.XXXXXX";
@@ -410,29 +433,39 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env)
             snprintf(ports, sizeof(ports), "%u %u", port, tls_port);
         else
             snprintf(ports, sizeof(ports), "%u", port);
+        char ws_env[64] = "";
+        if (ws)
+            snprintf(ws_env, sizeof(ws_env), "RELAY_WS_PORT=%u RELAY_WSS_PORT=%u", ws_port,
+                     wss_port);
         char cmd[1024];
-        snprintf(cmd, sizeof(cmd), "RELAY_DIR=%s RELAY_TCP_CHILDREN=2 %s timeout 30 %s %s 2>&1",
-                 dir, env, script, ports);
+        snprintf(cmd, sizeof(cmd), "RELAY_DIR=%s RELAY_TCP_CHILDREN=2 %s %s timeout 30 %s %s 2>&1",
+                 dir, ws_env, env, script, ports);
         FILE *p = popen(cmd, "r");
         if (p == NULL)
             break;
         char line[1024];
         r->uri[0] = r->pidfile[0] = r->tls_uri[0] = r->cert[0] = '\0';
+        r->ws_uri[0] = r->wss_uri[0] = '\0';
         while (fgets(line, sizeof(line), p) != NULL) {
             line[strcspn(line, "\r\n")] = '\0';
             line_value(line, "RELAY_URI", r->uri, sizeof(r->uri));
             line_value(line, "RELAY_TLS_URI", r->tls_uri, sizeof(r->tls_uri));
             line_value(line, "RELAY_CERT", r->cert, sizeof(r->cert));
+            line_value(line, "RELAY_WS_URI", r->ws_uri, sizeof(r->ws_uri));
+            line_value(line, "RELAY_WSS_URI", r->wss_uri, sizeof(r->wss_uri));
             line_value(line, "RELAY_PIDFILE", r->pidfile, sizeof(r->pidfile));
             if (strncmp(line, "start.sh: ", 10) == 0)
                 snprintf(why, sizeof(why), "%.300s", line);
         }
         int st = pclose(p);
         if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && r->uri[0] != '\0' && r->pidfile[0] != '\0' &&
-            (!tls || r->tls_uri[0] != '\0')) {
+            (!tls || r->tls_uri[0] != '\0') && (!ws || r->ws_uri[0] != '\0') &&
+            (!ws || !tls || r->wss_uri[0] != '\0')) {
             r->up = true;
             r->port = (uint16_t)port;
             r->tls_port = (uint16_t)tls_port;
+            r->ws_port = (uint16_t)ws_port;
+            r->wss_port = (uint16_t)wss_port;
         } else if (r->pidfile[0] != '\0') {
             test_relay_stop(r);
         }
@@ -468,5 +501,18 @@ bool test_relay_skip(const struct test_relay *r, const char *test)
     if (env_on("REQUIRE_RELAY"))
         ck_abort_msg("%s: the relay tests must run here (REQUIRE_RELAY=1), but %s", test, r->skip);
     test_skip(test, "%s", r->skip);
+    return true;
+}
+
+bool test_relay_ws_skip(const struct test_relay *r, const char *test)
+{
+    if (test_relay_skip(r, test))
+        return true;
+    if (r->ws_port != 0)
+        return false;
+    if (env_on("REQUIRE_RELAY"))
+        ck_abort_msg("%s: the relay tests must run here (REQUIRE_RELAY=1), but %s", test,
+                     r->ws_skip);
+    test_skip(test, "%s", r->ws_skip);
     return true;
 }

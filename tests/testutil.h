@@ -68,6 +68,10 @@ void test_skips_print(FILE *out);
  * RELAY_FORCE_SKIP=REASON keeps the relay down as if Kamailio were missing (to test the skip).
  * The relay's ports are free ports (bound to port 0 and released), tried again on a clash.
  * env: extra VAR=value words for start.sh (e.g. "RELAY_EXPIRES_MIN=2"), or "".
+ * When Kamailio's websocket module is there (installed as root when missing, like the rest)
+ * the relay also serves MSRP over WebSocket (RFC 7977) on ws_port (and wss_port with tls);
+ * otherwise ws_port stays 0 with the reason in ws_skip, and the relay runs without WS.
+ * test_relay_ws_skip is test_relay_skip for the tests that need the WS ports.
  */
 struct test_relay {
     bool up;
@@ -75,9 +79,13 @@ struct test_relay {
     char uri[128], tls_uri[128];
     char pidfile[512], cert[512];
     uint16_t port, tls_port;
+    char ws_uri[128], wss_uri[128]; /* ws://127.0.0.1:PORT/, wss://127.0.0.1:PORT/ */
+    uint16_t ws_port, wss_port;
+    char ws_skip[160];
 };
 void test_relay_start(struct test_relay *r, bool tls, const char *env);
 void test_relay_stop(struct test_relay *r);
 bool test_relay_skip(const struct test_relay *r, const char *test);
+bool test_relay_ws_skip(const struct test_relay *r, const char *test);
 
 #endif

@@ -14,8 +14,9 @@ set -eu
 # its sanitizer/libFuzzer runtime. Plots: gnuplot-nox.
 PACKAGES="gcc make pkg-config libssl-dev libjansson-dev libwslay-dev check libsubunit-dev clang libclang-rt-dev gnuplot-nox"
 # The relay tests: Kamailio with every module tools/relay/kamailio.cfg loads (all in kamailio
-# but tls.so, in kamailio-tls-modules), openssl for start.sh's certificate, ps for stop.sh.
-RELAY_PACKAGES="kamailio kamailio-tls-modules openssl procps"
+# but tls.so, in kamailio-tls-modules, and websocket.so for MSRP over WebSocket, in
+# kamailio-websocket-modules), openssl for start.sh's certificate, ps for stop.sh.
+RELAY_PACKAGES="kamailio kamailio-tls-modules kamailio-websocket-modules openssl procps"
 
 check_only=""
 for arg in "$@"; do

@@ -9,6 +9,9 @@
 #             P-256 certificate for CN=localhost, IP:127.0.0.1 is made in the runtime directory)
 #
 # Environment (all optional):
+#   RELAY_WS_PORT       also listen for MSRP over WebSocket (RFC 7977) on this port (ws://);
+#                       needs the websocket module (Debian: kamailio-websocket-modules)
+#   RELAY_WSS_PORT      with TLS and RELAY_WS_PORT: also wss:// on this port
 #   RELAY_DIR           runtime directory (pid file, log, cert); created if missing;
 #                       default: a new mktemp -d /tmp/msrpload-relay.XXXXXX
 #   RELAY_VERBOSE=1     log every MSRP frame to the log (Kamailio INFO level)
@@ -20,6 +23,10 @@
 # On success prints shell-quoted KEY='value' lines (eval-able) and exits 0:
 #   RELAY_URI='msrp://127.0.0.1:2855;tcp'
 #   RELAY_TLS_URI='msrps://127.0.0.1:2856;tcp'     (only with TLS)
+#   RELAY_WS_URI='ws://127.0.0.1:2857/'             (only with RELAY_WS_PORT)
+#   RELAY_WS_MSRP_URI='msrp://127.0.0.1:2857;ws'    (the same as an RFC 7977 MSRP URI)
+#   RELAY_WSS_URI='wss://127.0.0.1:2858/'           (only with TLS and RELAY_WSS_PORT)
+#   RELAY_WSS_MSRP_URI='msrps://127.0.0.1:2858;ws'
 #   RELAY_PID='12345'
 #   RELAY_PIDFILE='/tmp/msrpload-relay.abc/kamailio.pid'
 #   RELAY_DIR='/tmp/msrpload-relay.abc'
@@ -40,7 +47,11 @@ port=${1:-${RELAY_PORT:-2855}}
 tls_port=${2:-${RELAY_TLS_PORT:-}}
 cert=${3:-${RELAY_CERT:-}}
 key=${4:-${RELAY_KEY:-}}
+ws_port=${RELAY_WS_PORT:-}
+wss_port=${RELAY_WSS_PORT:-}
 [ "$tls_port" = "0" ] && tls_port=""
+[ "$ws_port" = "0" ] && ws_port=""
+[ "$wss_port" = "0" ] && wss_port=""
 
 die() { echo "start.sh: $*" >&2; exit 1; }
 
@@ -50,18 +61,35 @@ if [ -n "$tls_port" ]; then
     is_port "$tls_port" || die "bad TLS port '$tls_port'"
     [ "$tls_port" != "$port" ] || die "TCP and TLS ports must differ"
 fi
+if [ -n "$ws_port" ]; then
+    is_port "$ws_port" || die "bad WS port '$ws_port'"
+    [ "$ws_port" != "$port" ] && [ "$ws_port" != "$tls_port" ] || die "the WS port must differ from the others"
+fi
+if [ -n "$wss_port" ]; then
+    [ -n "$ws_port" ] && [ -n "$tls_port" ] || die "RELAY_WSS_PORT needs RELAY_WS_PORT and a TLS port"
+    is_port "$wss_port" || die "bad WSS port '$wss_port'"
+    [ "$wss_port" != "$port" ] && [ "$wss_port" != "$tls_port" ] && [ "$wss_port" != "$ws_port" ] \
+        || die "the WSS port must differ from the others"
+fi
 
 kam=${KAMAILIO:-$(command -v kamailio || echo /usr/sbin/kamailio)}
 [ -x "$kam" ] || die "kamailio not found (apt-get install kamailio kamailio-tls-modules)"
 [ -r "$cfg" ] || die "missing $cfg"
+if [ -n "$ws_port" ]; then
+    if [ -z "$(find /usr/lib /usr/local/lib -path '*kamailio/modules/websocket.so' 2>/dev/null | head -n 1)" ]; then
+        die "the kamailio websocket module is missing (apt-get install kamailio-websocket-modules)"
+    fi
+fi
 
 # true when something accepts TCP connections on 127.0.0.1:$1
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 port_open "$port" && die "127.0.0.1:$port is already in use"
-if [ -n "$tls_port" ]; then
-    port_open "$tls_port" && die "127.0.0.1:$tls_port is already in use"
-fi
+for p in "$tls_port" "$ws_port" "$wss_port"; do
+    if [ -n "$p" ]; then
+        port_open "$p" && die "127.0.0.1:$p is already in use"
+    fi
+done
 
 if [ -n "${RELAY_DIR:-}" ]; then
     dir=$RELAY_DIR
@@ -94,6 +122,8 @@ if [ -n "$tls_port" ]; then
     key=$(cd "$(dirname "$key")" && pwd)/$(basename "$key")
     defs+=(-A WITH_TLS -A "MSRP_TLS_PORT=$tls_port" -A "TLS_CERT=\"$cert\"" -A "TLS_KEY=\"$key\"")
 fi
+[ -n "$ws_port" ] && defs+=(-A "WS_PORT=$ws_port")
+[ -n "$wss_port" ] && defs+=(-A "WSS_PORT=$wss_port")
 [ "${RELAY_VERBOSE:-0}" != "0" ] && defs+=(-A RELAY_VERBOSE)
 [ -n "${RELAY_TCP_CHILDREN:-}" ] && defs+=(-A "TCP_CHILDREN=$RELAY_TCP_CHILDREN")
 [ -n "${RELAY_EXPIRES_MIN:-}" ] && defs+=(-A "EXPIRES_MIN=$RELAY_EXPIRES_MIN")
@@ -123,18 +153,28 @@ ready=""
 for _ in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || fail "kamailio exited during start-up"
     if [ -s "$pidfile" ] && port_open "$port" \
-        && { [ -z "$tls_port" ] || port_open "$tls_port"; }; then
+        && { [ -z "$tls_port" ] || port_open "$tls_port"; } \
+        && { [ -z "$ws_port" ] || port_open "$ws_port"; } \
+        && { [ -z "$wss_port" ] || port_open "$wss_port"; }; then
         ready=1
         break
     fi
     sleep 0.1
 done
-[ -n "$ready" ] || fail "127.0.0.1:$port${tls_port:+ / $tls_port} not accepting connections after 10 s"
+[ -n "$ready" ] || fail "127.0.0.1:$port${tls_port:+ / $tls_port}${ws_port:+ / $ws_port}${wss_port:+ / $wss_port} not accepting connections after 10 s"
 [ "$(cat "$pidfile")" = "$pid" ] || fail "pid file says $(cat "$pidfile"), started $pid"
 
 echo "RELAY_URI='msrp://127.0.0.1:$port;tcp'"
 [ -n "$tls_port" ] && echo "RELAY_TLS_URI='msrps://127.0.0.1:$tls_port;tcp'"
 [ -n "$tls_port" ] && echo "RELAY_CERT='$cert'"
+if [ -n "$ws_port" ]; then
+    echo "RELAY_WS_URI='ws://127.0.0.1:$ws_port/'"
+    echo "RELAY_WS_MSRP_URI='msrp://127.0.0.1:$ws_port;ws'"
+fi
+if [ -n "$wss_port" ]; then
+    echo "RELAY_WSS_URI='wss://127.0.0.1:$wss_port/'"
+    echo "RELAY_WSS_MSRP_URI='msrps://127.0.0.1:$wss_port;ws'"
+fi
 echo "RELAY_PID='$pid'"
 echo "RELAY_PIDFILE='$pidfile'"
 echo "RELAY_DIR='$dir'"
