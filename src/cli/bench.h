@@ -13,6 +13,9 @@ double bench_now(void);
 
 /* True when a figure group is selected by --only (empty: every group). */
 bool bench_selected(const char *group, const char *only);
+/* A connected blocking loopback TCP pair, TCP_NODELAY on both as conn.c sets; exits on
+ * failure. */
+void bench_loopback_pair(int *client, int *server);
 
 /* The TLS contexts of the TLS figures (bench_tls.c): a fresh self-signed certificate for the
  * answering side and a client that verifies it, as `msrpload run` makes for embedded TLS. */

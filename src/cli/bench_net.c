@@ -59,7 +59,7 @@ static void *raw_write_loop(void *arg)
     return NULL;
 }
 
-static void loopback_pair(int *a, int *b)
+void bench_loopback_pair(int *client, int *server)
 {
     int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -67,13 +67,17 @@ static void loopback_pair(int *a, int *b)
     if (l < 0 || bind(l, (struct sockaddr *)&sa, len) != 0 || listen(l, 1) != 0 ||
         getsockname(l, (struct sockaddr *)&sa, &len) != 0)
         die("cannot listen on 127.0.0.1");
-    *a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (*a < 0 || connect(*a, (struct sockaddr *)&sa, len) != 0)
+    *client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*client < 0 || connect(*client, (struct sockaddr *)&sa, len) != 0)
         die("cannot connect to 127.0.0.1");
-    *b = accept(l, NULL, NULL);
+    *server = accept(l, NULL, NULL);
     close(l);
+    if (*server < 0)
+        die("cannot accept on 127.0.0.1");
+    /* As conn.c sets on every connection it makes. */
     int one = 1;
-    setsockopt(*a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(*client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(*server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 /*
@@ -86,7 +90,7 @@ static void loopback_pair(int *a, int *b)
 static double bench_tcp_raw(double seconds)
 {
     int wfd, rfd;
-    loopback_pair(&wfd, &rfd);
+    bench_loopback_pair(&wfd, &rfd);
     struct raw_writer w = {.fd = wfd};
     pthread_t t;
     pthread_create(&t, NULL, raw_write_loop, &w);

@@ -72,27 +72,6 @@ void bench_tls_close(struct bench_tls *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* A connected loopback pair (blocking): *client connected to *server. */
-static void tls_loopback_pair(int *client, int *server)
-{
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(sa);
-    if (l < 0 || bind(l, (struct sockaddr *)&sa, len) != 0 || listen(l, 1) != 0 ||
-        getsockname(l, (struct sockaddr *)&sa, &len) != 0)
-        die("cannot listen on 127.0.0.1");
-    *client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (*client < 0 || connect(*client, (struct sockaddr *)&sa, len) != 0)
-        die("cannot connect to 127.0.0.1");
-    *server = accept(l, NULL, NULL);
-    close(l);
-    if (*server < 0)
-        die("cannot accept on 127.0.0.1");
-    /* As conn.c sets on every connection it makes. */
-    int one = 1;
-    setsockopt(*client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    setsockopt(*server, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
 
 struct tls_writer {
     SSL *ssl;
@@ -143,7 +122,7 @@ static double tls_read_window(SSL *ssl, char *buf, double seconds)
 double bench_tls_raw(double seconds, const struct bench_tls *t)
 {
     int cfd, sfd;
-    tls_loopback_pair(&cfd, &sfd);
+    bench_loopback_pair(&cfd, &sfd);
     /* An address as the SNI name, as an msrps URI to 127.0.0.1 gives: checked, not sent. */
     struct tls_writer w = {.ssl = net_tls_session(t->client, cfd, "127.0.0.1")};
     SSL *server = net_tls_session(t->server, sfd, NULL);

@@ -74,6 +74,10 @@ int scn__expected(struct scn__ctx *c, const char *what, const json_t *v, bool st
 
 /* Every key of obj must be in the NULL-terminated list allowed (which the message lists). */
 int scn__check_keys(struct scn__ctx *c, const json_t *obj, const char *const *allowed);
+/* A {"min": ..., "max": ...} object: only those keys, both present; their values in *vmin and
+ * *vmax (the caller reads and compares them). */
+int scn__get_min_max(struct scn__ctx *c, const json_t *v, const json_t **vmin,
+                     const json_t **vmax);
 int scn__need_object(struct scn__ctx *c, const json_t *v);
 /* An integer lo..hi (hi INT_NO_MAX: no bound); what, when not NULL, words the expectation. */
 int scn__get_int_what(struct scn__ctx *c, const json_t *v, json_int_t lo, json_int_t hi,

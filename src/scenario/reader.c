@@ -162,6 +162,21 @@ int scn__expected(struct scn__ctx *c, const char *what, const json_t *v, bool st
 /* ---- objects and their keys --------------------------------------------------------------- */
 
 /* Every key of obj must be in the NULL-terminated list allowed. */
+int scn__get_min_max(struct scn__ctx *c, const json_t *v, const json_t **vmin,
+                     const json_t **vmax)
+{
+    static const char *const keys[] = {"min", "max", NULL};
+    if (scn__check_keys(c, v, keys) != 0)
+        return -1;
+    *vmin = json_object_get(v, "min");
+    *vmax = json_object_get(v, "max");
+    if (*vmin == NULL)
+        return scn__fail(c, "required key \"min\" missing");
+    if (*vmax == NULL)
+        return scn__fail(c, "required key \"max\" missing");
+    return 0;
+}
+
 int scn__check_keys(struct scn__ctx *c, const json_t *obj, const char *const *allowed)
 {
     json_t *self = (json_t *)obj; /* jansson's iterators take a non-const object */

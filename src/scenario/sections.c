@@ -339,7 +339,6 @@ static uint64_t seconds_to_ns(double s)
 /* answer.delay: seconds, or a range of them to draw from. */
 static int read_delay(struct scn__ctx *c, const json_t *v, void *base)
 {
-    static const char *const keys[] = {"min", "max", NULL};
     struct scenario *sc = base;
     double lo, hi;
 
@@ -353,13 +352,9 @@ static int read_delay(struct scn__ctx *c, const json_t *v, void *base)
     }
     if (!json_is_object(v))
         return scn__expected(c, DELAY_WHAT, v, false);
-    if (scn__check_keys(c, v, keys) != 0)
+    const json_t *vmin, *vmax;
+    if (scn__get_min_max(c, v, &vmin, &vmax) != 0)
         return -1;
-    const json_t *vmin = json_object_get(v, "min"), *vmax = json_object_get(v, "max");
-    if (vmin == NULL)
-        return scn__fail(c, "required key \"min\" missing");
-    if (vmax == NULL)
-        return scn__fail(c, "required key \"max\" missing");
     size_t mark = scn__path_push(c, ".min");
     if (scn__get_seconds(c, vmin, true, &lo) != 0)
         return -1;

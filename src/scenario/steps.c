@@ -51,7 +51,6 @@ struct step *scn__emit(struct scn__ctx *c, enum step_kind kind)
 
 static int check_size(struct scn__ctx *c, const json_t *v, struct step_send *s)
 {
-    static const char *const keys[] = {"min", "max", NULL};
     json_int_t lo, hi;
 
     if (json_is_integer(v)) {
@@ -62,13 +61,9 @@ static int check_size(struct scn__ctx *c, const json_t *v, struct step_send *s)
     }
     if (!json_is_object(v))
         return scn__expected(c, SIZE_WHAT, v, false);
-    if (scn__check_keys(c, v, keys) != 0)
+    const json_t *vmin, *vmax;
+    if (scn__get_min_max(c, v, &vmin, &vmax) != 0)
         return -1;
-    const json_t *vmin = json_object_get(v, "min"), *vmax = json_object_get(v, "max");
-    if (vmin == NULL)
-        return scn__fail(c, "required key \"min\" missing");
-    if (vmax == NULL)
-        return scn__fail(c, "required key \"max\" missing");
     size_t mark = scn__path_push(c, ".min");
     if (scn__get_int(c, vmin, 0, MAX_SIZE, &lo) != 0)
         return -1;
