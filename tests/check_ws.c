@@ -162,6 +162,7 @@ static int check_messages(const struct bytes *b, const struct bytes *chunks, int
 struct end {
     struct net_conn *c;
     int opened, closed, close_err;
+    unsigned close_code; /* net_conn_peer_close_code() at on_close */
     char why[256];
     bool echo;
     struct bytes rx;
@@ -206,6 +207,7 @@ static void on_close(struct net_conn *c, int err, const char *why)
     struct end *e = net_conn_user(c);
     e->closed++;
     e->close_err = err;
+    e->close_code = net_conn_peer_close_code(c);
     snprintf(e->why, sizeof(e->why), "%s", why ? why : "");
     e->c = NULL;
 }
@@ -307,6 +309,12 @@ START_TEST(echo_one_chunk_per_message)
     connect_via(&cts, listen_via(&sts));
     RUN_UNTIL(W.cli.opened == 1 && W.srv.opened == 1);
     ck_assert_int_eq(net_conn_is_tls(W.cli.c), tls);
+    /* The TLS part and the upgrade are timed apart: connected <= secured <= open. */
+    uint64_t conn_ns = net_conn_connected_ns(W.cli.c), sec_ns = net_conn_secured_ns(W.cli.c);
+    ck_assert_uint_ne(conn_ns, 0);
+    ck_assert_uint_ge(sec_ns, conn_ns);
+    ck_assert_uint_ge(net_conn_open_ns(W.cli.c), sec_ns);
+    ck_assert_uint_eq(net_conn_peer_close_code(W.cli.c), 0);
 
     static const size_t sizes[] = {0, 1, 100, 4096, 65536, 70000, 300 * KIB, 5, 0};
     struct bytes chunks = {0};
@@ -342,6 +350,7 @@ START_TEST(echo_one_chunk_per_message)
     RUN_UNTIL(W.cli.closed == 1 && W.srv.closed == 1);
     ck_assert_int_eq(W.srv.close_err, 0);
     ck_assert_msg(strstr(W.srv.why, "close code 1000") != NULL, "why: %s", W.srv.why);
+    ck_assert_uint_eq(W.srv.close_code, 1000);
     bytes_free(&chunks);
     bytes_free(&stap.out);
     bytes_free(&ctap.out);
@@ -535,6 +544,7 @@ START_TEST(client_ping_text_and_close)
     RUN_UNTIL(W.cli.closed == 1);
     ck_assert_int_eq(W.cli.close_err, 0);
     ck_assert_msg(strstr(W.cli.why, "close code 1001") != NULL, "why: %s", W.cli.why);
+    ck_assert_uint_eq(W.cli.close_code, 1001);
     raw_recv_until(fd, &in, off + 8, NULL);
     ck_assert(read_frame(&in, &off, &f));
     ck_assert_uint_eq(f.opcode, 0x8);

@@ -101,7 +101,8 @@ static void finish(struct msrp_relay_auth *a)
     a->conn = NULL;
     if (c != NULL) {
         a->result.connected_ns = net_conn_connected_ns(c);
-        a->result.secured_ns = net_conn_open_ns(c);
+        a->result.secured_ns = net_conn_secured_ns(c);
+        a->result.open_ns = net_conn_open_ns(c);
         net_conn_set_handlers(c, &parked_handlers);
         net_conn_set_user(c, NULL);
         if (a->result.ok)
@@ -466,8 +467,11 @@ int msrp_relay_auth_start(struct net_loop *loop, const struct msrp_relay_auth_co
     net_conn_opts_default(&opts);
     opts.read_buffer = cfg->read_buffer > 0 ? cfg->read_buffer : 64 * 1024;
     opts.connect_timeout_ns = a->cfg.timeout_ns;
-    int rc = net_conn_connect(loop, (const struct sockaddr *)&a->cfg.addr, a->cfg.addr_len,
-                              cfg->tls, cfg->sni, &relay_handlers, a, &opts, &a->conn);
+    struct net_transport_setup plain =
+        cfg->tls != NULL ? net_transport_tls(cfg->tls) : net_transport_tcp();
+    int rc = net_conn_connect_via(loop, (const struct sockaddr *)&a->cfg.addr, a->cfg.addr_len,
+                                  cfg->transport != NULL ? cfg->transport : &plain, cfg->sni,
+                                  &relay_handlers, a, &opts, &a->conn);
     if (rc != 0) {
         free(a);
         return rc;

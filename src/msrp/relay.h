@@ -47,6 +47,7 @@
 #include "net/conn.h"
 #include "net/loop.h"
 #include "net/tls.h"
+#include "net/transport.h"
 #include "wire/parser.h"
 
 #define MSRP_RELAY_USE_PATH_MAX 2048
@@ -59,6 +60,10 @@ struct msrp_relay_auth_config {
     struct sockaddr_storage addr;  /* where to connect (resolved by the caller) */
     socklen_t addr_len;
     struct net_tls *tls;           /* client context for msrps; NULL for tcp */
+    /* How to connect when not plain TCP or TLS over tls (a WebSocket: net_transport_ws()
+     * stacked on either); NULL: TCP or TLS as tls says. What it points at must outlive the
+     * connection (it is handed over on success). */
+    const struct net_transport_setup *transport;
     const char *sni;               /* TLS server name; NULL: none */
     const char *username;
     const char *password;          /* never printed; must stay valid until done() */
@@ -79,6 +84,7 @@ struct msrp_relay_auth_result {
     struct net_conn *conn;         /* on success: the connection, now the caller's (above) */
     uint64_t connected_ns;         /* CLOCK_MONOTONIC: TCP established (0: never) */
     uint64_t secured_ns;           /* TLS handshake done (= connected_ns without TLS) */
+    uint64_t open_ns;              /* usable: WebSocket upgrade done (= secured_ns without) */
     const struct msrp_trace *trace; /* the exchange's last frames, valid during done() */
     /* On success: the challenge answered last and its nonce count, for a later refresh
      * (challenge_len 0 when the relay accepted without one). */

@@ -150,7 +150,9 @@ static void session_free(struct msrp_session *s)
 static void note_conn(struct msrp_session *s, const struct net_conn *c)
 {
     s->timing.connected_ns = net_conn_connected_ns(c);
-    s->timing.secured_ns = net_conn_open_ns(c);
+    s->timing.secured_ns = net_conn_secured_ns(c);
+    s->timing.open_ns = net_conn_open_ns(c);
+    s->peer_close_code = net_conn_peer_close_code(c);
     s->wire_in = net_conn_bytes_in(c);
     s->wire_out = net_conn_bytes_out(c);
     snprintf(s->peer_addr, sizeof(s->peer_addr), "%s", net_conn_peer(c));
@@ -602,8 +604,14 @@ void msrp_session_timing(const struct msrp_session *s, struct msrp_session_timin
     *t = s->timing;
     if (s->conn != NULL) {
         t->connected_ns = net_conn_connected_ns(s->conn);
-        t->secured_ns = net_conn_open_ns(s->conn);
+        t->secured_ns = net_conn_secured_ns(s->conn);
+        t->open_ns = net_conn_open_ns(s->conn);
     }
+}
+
+unsigned msrp_session_peer_close_code(const struct msrp_session *s)
+{
+    return s->conn != NULL ? net_conn_peer_close_code(s->conn) : s->peer_close_code;
 }
 
 void msrp_session_wire_bytes(const struct msrp_session *s, uint64_t *in, uint64_t *out)

@@ -420,10 +420,15 @@ void msrp_session_abort_all(void);
 struct msrp_session_timing {
     uint64_t started_ns;   /* msrp_session_connect() or the accept */
     uint64_t connected_ns; /* TCP established */
-    uint64_t secured_ns;   /* usable: after the TLS handshake (= connected_ns without TLS) */
+    uint64_t secured_ns;   /* after the TLS handshake (= connected_ns without TLS) */
+    uint64_t open_ns;      /* usable: after a WebSocket upgrade too (= secured_ns without) */
     uint64_t bound_ns;
 };
 void msrp_session_timing(const struct msrp_session *s, struct msrp_session_timing *t);
+
+/* The close code of the peer's WebSocket close frame (net_conn_peer_close_code(); valid in
+ * on_end too), 0 when none came. */
+unsigned msrp_session_peer_close_code(const struct msrp_session *s);
 
 /* Bytes this session's connection has read and written so far (valid in on_end too). */
 void msrp_session_wire_bytes(const struct msrp_session *s, uint64_t *in, uint64_t *out);

@@ -138,6 +138,7 @@ struct msrp_session {
     struct msrp_session *prev_live, *next_live; /* this thread's live sessions */
     struct msrp_session_timing timing;
     uint64_t wire_in, wire_out;  /* the connection's totals, kept when it closes */
+    unsigned peer_close_code;    /* the WebSocket close code it saw, kept likewise */
     bool aborting;
     enum msrp_violation_id violation; /* cfg.violate, parsed once (in the padding after a bool) */
     struct net_loop *loop;

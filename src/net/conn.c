@@ -719,6 +719,18 @@ uint64_t net_conn_open_ns(const struct net_conn *c)
     return c->open_ns;
 }
 
+uint64_t net_conn_secured_ns(const struct net_conn *c)
+{
+    if (c->tp.lower_ready_ns != 0 && c->open_ns != 0)
+        return c->tp.lower_ready_ns;
+    return c->open_ns;
+}
+
+unsigned net_conn_peer_close_code(const struct net_conn *c)
+{
+    return c->tp.peer_close_code;
+}
+
 /* ---- listeners ---------------------------------------------------------------------------- */
 
 static const struct net_conn_handlers no_handlers;

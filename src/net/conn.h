@@ -120,6 +120,13 @@ uint64_t net_conn_bytes_out(const struct net_conn *c);
  * usable (after any TLS handshake); 0 until then. */
 uint64_t net_conn_connected_ns(const struct net_conn *c);
 uint64_t net_conn_open_ns(const struct net_conn *c);
+/* When the transport under a WebSocket finished its handshake (TLS done; TCP established
+ * for ws on TCP), so that open - secured is the upgrade alone; = open_ns without a
+ * WebSocket. 0 until then. */
+uint64_t net_conn_secured_ns(const struct net_conn *c);
+/* The close code in the peer's WebSocket close frame (RFC 6455; 1005: the frame had none);
+ * 0 when no close frame came (or no WebSocket). */
+unsigned net_conn_peer_close_code(const struct net_conn *c);
 
 /*
  * Called for each accepted connection before anything else happens to it: set its handlers

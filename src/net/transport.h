@@ -108,6 +108,7 @@
 #define MSRPLOAD_NET_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -149,6 +150,12 @@ struct net_transport {
     int fd;         /* owned by conn.c (see above) */
     unsigned flags; /* NET_TRANSPORT_* */
     void *impl;     /* the implementation's state */
+    /* Set by a stacked transport, read by conn.c: when the transport under it finished its
+     * handshake (TLS under a WebSocket; the start of the upgrade over plain TCP), 0 until
+     * then; and the close code of the peer's WebSocket close frame (1005 when it carried
+     * none), 0 when none came. They let reports tell TLS time from upgrade time. */
+    uint64_t lower_ready_ns;
+    unsigned peer_close_code;
 };
 
 /* How to make transports; arg is the maker's own (TLS: the struct net_tls). */

@@ -25,6 +25,8 @@
  */
 #include "net/transport_ws.h"
 
+#include "net/loop.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -387,9 +389,10 @@ static const char *frame_refused(const struct ws_conn *w, const struct wslay_fra
 }
 
 /* The peer's close frame is complete: answer it and end (RFC 6455 5.5.1, from memory). */
-static ssize_t peer_closed(struct ws_conn *w, struct net_io_end *end)
+static ssize_t peer_closed(struct net_transport *t, struct ws_conn *w, struct net_io_end *end)
 {
     unsigned code = w->ctrl_len >= 2 ? (unsigned)w->ctrl[0] << 8 | w->ctrl[1] : 1005;
+    t->peer_close_code = code;
     if (!w->close_sent) {
         w->close_sent = true;
         try_control(w, WS_OP_CLOSE, w->ctrl, w->ctrl_len >= 2 ? 2 : 0);
@@ -473,7 +476,7 @@ static ssize_t ws_read(struct net_transport *t, char *buf, size_t len, struct ne
         if (!frame_done)
             continue;
         if (io.opcode == WS_OP_CLOSE)
-            return peer_closed(w, end);
+            return peer_closed(t, w, end);
         if (io.opcode == WS_OP_PING) { /* RFC 6455 5.5.2-3, from memory: pong, same payload */
             memcpy(w->pong, w->ctrl, w->ctrl_len);
             w->pong_len = w->ctrl_len;
@@ -707,6 +710,7 @@ static int ws_handshake(struct net_transport *t, struct net_io_end *end)
     case WS_LOWER_HANDSHAKE:
         if (w->lower.ops->handshake != NULL && (r = w->lower.ops->handshake(&w->lower, end)) != 0)
             return r;
+        t->lower_ready_ns = net_now_ns();
         if (w->ws->_opts.server) {
             w->phase = WS_RECV_UPGRADE;
             return ws_handshake(t, end);
