@@ -51,7 +51,17 @@ static void run_usage(FILE *out)
             "  --relay URI          authenticate both ends of every session with this relay\n"
             "                       (RFC 4976) and send through it; switches the topology to\n"
             "                       relay (msrps:// for TLS to the relay); a message is done\n"
-            "                       when the relay has answered it and the other end has it\n"
+            "                       when the relay has answered it and the other end has it;\n"
+            "                       ws://HOST:PORT/PATH, wss://... or msrp[s]://HOST:PORT;ws\n"
+            "                       reach it over a WebSocket (RFC 7977)\n"
+            "  --relay-ws URI       the relay's WebSocket address (ws://, wss://, ;ws) beside a\n"
+            "                       TCP or TLS --relay, for ends over ws or wss (none is derived\n"
+            "                       from the other)\n"
+            "  --transport T        tcp, tls, ws or wss for both ends (--relay and --target\n"
+            "                       URIs must suit it; --relay sets it to its own otherwise)\n"
+            "  --caller-transport T, --answerer-transport T\n"
+            "                       one end's own, through a relay (e.g. ws to the relay on\n"
+            "                       one end, tcp on the other)\n"
             "  --relay-user USER    the AUTH user; may hold one %%d or %%0Nd (e.g. load%%04d)\n"
             "                       filled in with an account number\n"
             "  --relay-users N      spread sessions over accounts 0..N-1 of that pattern\n"
@@ -108,16 +118,23 @@ static char *config_json(const struct scenario *sc, unsigned shard_index, unsign
         sc->topology == SCENARIO_TARGET  ? "target"
         : sc->topology == SCENARIO_RELAY ? "relay"
                                          : "embedded",
-        "transport", sc->tls ? "tls" : "tcp", "targets", targets);
+        "transport", scenario_transport_name(sc->transport), "targets", targets);
+    /* Each end's, as it ran (they differ only through a relay). */
+    json_object_set_new(
+        o, "transports",
+        json_pack("{s:s, s:s}", "caller",
+                  scenario_transport_name(sc->end_transport[SCENARIO_CALLER]), "answerer",
+                  scenario_transport_name(sc->end_transport[SCENARIO_ANSWERER])));
     json_object_set_new(o, "batch_window", sc->batch_window_auto
                                                ? json_string("auto")
                                                : json_real(sc->batch_window_s));
     /* Who authenticated where, never with what password. */
     if (sc->topology == SCENARIO_RELAY)
         json_object_set_new(o, "relay",
-                            json_pack("{s:s, s:s, s:I, s:I}", "uri", sc->relay.uri, "user",
-                                      sc->relay.user, "users", (json_int_t)sc->relay.users,
-                                      "expires", (json_int_t)sc->relay.expires));
+                            json_pack("{s:s, s:s, s:s, s:I, s:I}", "uri", sc->relay.uri,
+                                      "ws_uri", sc->relay.ws_uri, "user", sc->relay.user,
+                                      "users", (json_int_t)sc->relay.users, "expires",
+                                      (json_int_t)sc->relay.expires));
     if (shard_count > 0)
         json_object_set_new(o, "shard", json_pack("{s:I, s:I}", "index", (json_int_t)shard_index,
                                                   "count", (json_int_t)shard_count));

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -77,13 +78,42 @@ static void shard_prefix(const struct worker *w, char *out, size_t cap)
         snprintf(out, cap, "h%u-", w->cfg->shard_index);
 }
 
-void runner_name_answering_end(struct lsession *ls, unsigned port, uint64_t n)
+/*
+ * The URI of one of our ends over transport t: msrp or msrps, ";tcp" or ";ws" (RFC 7977
+ * 5.2.1). A WebSocket client cannot know the address its connection came from, so its URI
+ * takes a random token under ".invalid" as host (RFC 7977 8.1.1 and Appendix A; nothing
+ * routes by it through a relay); other ends name 127.0.0.1:port.
+ */
+static void end_uri(struct worker *w, enum scenario_transport t, bool ws_client, unsigned port,
+                    const char *id, char *out, size_t cap)
 {
-    const struct worker *w = ls->w;
-    char shard[16];
+    const char *scheme = scenario_transport_secure(t) ? "msrps" : "msrp";
+    if (scenario_transport_ws(t) && ws_client) {
+        static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+        char token[13];
+        /* xorshift64: the token need only differ between sessions, not be secret */
+        for (int i = 0; i < 12; i++) {
+            w->uri_seed ^= w->uri_seed << 13;
+            w->uri_seed ^= w->uri_seed >> 7;
+            w->uri_seed ^= w->uri_seed << 17;
+            token[i] = alphabet[w->uri_seed % 36];
+        }
+        token[12] = '\0';
+        snprintf(out, cap, "%s://%s.invalid:2855/%s;ws", scheme, token, id);
+        return;
+    }
+    snprintf(out, cap, "%s://127.0.0.1:%u/%s;%s", scheme, port, id,
+             scenario_transport_ws(t) ? "ws" : "tcp");
+}
+
+void runner_name_answering_end(struct lsession *ls, unsigned port, uint64_t n, bool ws_client)
+{
+    struct worker *w = ls->w;
+    char shard[16], id[64];
     shard_prefix(w, shard, sizeof(shard));
-    snprintf(ls->expect_uri, sizeof(ls->expect_uri), "%s://127.0.0.1:%u/%sw%da%llu;tcp",
-             w->sc->tls ? "msrps" : "msrp", port, shard, w->index, (unsigned long long)n);
+    snprintf(id, sizeof(id), "%sw%da%llu", shard, w->index, (unsigned long long)n);
+    end_uri(w, w->sc->end_transport[SCENARIO_ANSWERER], ws_client, port, id, ls->expect_uri,
+            sizeof(ls->expect_uri));
 }
 
 void runner_slot_begin(struct lsession *ls)
@@ -102,7 +132,7 @@ void runner_answer_config(const struct worker *w, const struct lsession *ls, uin
     acfg->accept_types = sc->accept_types;
     acfg->always_respond_status = sc->answer_status == 200 ? 0 : sc->answer_status;
     acfg->reasm.max_message = sc->max_message;
-    acfg->reasm.no_digest = true;
+    acfg->reasm.no_digest = !sc->answer_check_sha256;
     acfg->response_delay_min_ns = sc->answer_delay_min_ns;
     acfg->response_delay_max_ns = sc->answer_delay_max_ns;
     acfg->drop_fraction = sc->answer_drop;
@@ -170,10 +200,12 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
     memset(ls, 0, sizeof(*ls));
     ls->w = w;
     ls->timer.arg = ls;
-    char shard[16];
+    char shard[16], id[64];
     shard_prefix(w, shard, sizeof(shard));
-    snprintf(ls->local_uri, sizeof(ls->local_uri), "%s://127.0.0.1:9/%sw%dc%llu;tcp",
-             sc->tls ? "msrps" : "msrp", shard, w->index, (unsigned long long)n);
+    snprintf(id, sizeof(id), "%sw%dc%llu", shard, w->index, (unsigned long long)n);
+    /* the calling end is always the client of its connection */
+    end_uri(w, sc->end_transport[SCENARIO_CALLER], true, 9, id, ls->local_uri,
+            sizeof(ls->local_uri));
     ls->repeat_left = calloc(sc->num_steps, sizeof(uint32_t));
     if (ls->repeat_left == NULL)
         return start_failed(w, ls, ENOMEM, "cannot start", "") ? START_NO_RESOURCES
@@ -336,6 +368,9 @@ static int worker_setup(struct worker *w, const struct run_config *cfg, int inde
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (getrandom(&w->uri_seed, sizeof(w->uri_seed), 0) != sizeof(w->uri_seed) ||
+        w->uri_seed == 0)
+        w->uri_seed = net_now_ns() | 1; /* any nonzero seed will do for the URIs' tokens */
     w->topo = topology_for(sc->topology);
     if (w->topo == NULL) {
         snprintf(err, errlen, "%s: no such topology", sc->path);
@@ -346,7 +381,7 @@ static int worker_setup(struct worker *w, const struct run_config *cfg, int inde
 
 /* One read-only payload serves every message of every thread. NULL (err filled) when the
  * scenario's largest message is too large or memory runs out. */
-static char *make_body(const struct scenario *sc, char *err, size_t errlen)
+static char *make_body(const struct scenario *sc, uint64_t *len, char *err, size_t errlen)
 {
     uint64_t body_max = 0;
     for (unsigned i = 0; i < sc->num_steps; i++)
@@ -365,6 +400,7 @@ static char *make_body(const struct scenario *sc, char *err, size_t errlen)
     }
     for (uint64_t i = 0; i < body_max; i++)
         body[i] = (char)('a' + i % 26);
+    *len = body_max;
     return body;
 }
 
@@ -446,7 +482,8 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    char *body = make_body(sc, err, errlen);
+    uint64_t body_len = 0;
+    char *body = make_body(sc, &body_len, err, errlen);
     if (body == NULL)
         return -1;
 
@@ -485,6 +522,7 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
         double interval = rate > 0 ? 1.0 / rate : 0;
         w->start_interval_ns = (uint64_t)(1e9 * (ramp > interval ? ramp : interval));
         w->body = body;
+        w->body_len = body_len;
         w->t0_ns = t0;
         w->failures->t0_ns = t0;
         w->failures->started_unix = out->started_unix;

@@ -95,9 +95,11 @@ struct worker {
     uint64_t drain_deadline_ns;
     struct net_timer tick, starter;
     const char *body;
+    uint64_t body_len; /* body's bytes: the largest message's */
     struct msg_tag *free_tags;
     struct pending_map pending;  /* delivery tracked: messages not yet delivered */
     uint64_t seq; /* session numbers for URIs */
+    uint64_t uri_seed; /* the random hosts of WebSocket clients' URIs (runner.c end_uri) */
     uint64_t msgs_met; /* messages whose outcome met their expectation, warm-up included */
     char first_error[256];
     struct failure_log *failures; /* counts and first examples per kind (errors.jsonl) */

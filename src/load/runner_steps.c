@@ -11,6 +11,7 @@
  * May not touch: how sessions start or where they go (topology_*.c, through w->topo only),
  * the worker's clock and threads (runner.c). Everything here runs on the worker's loop thread.
  */
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -444,11 +445,13 @@ static void on_bound(struct msrp_session *s)
         struct msrp_session_timing t;
         msrp_session_timing(s, &t);
         histogram_record(&w->stats.lat[LAT_BIND], (now - ls->started_ns) / 1000);
-        if (t.connected_ns >= t.started_ns && t.connected_ns != 0)
+        /* Only a connection the session made itself: an adopted one (the relay's, after
+         * AUTH) was counted by its topology when it came up. */
+        if (t.connected_ns >= t.started_ns && t.connected_ns != 0) {
             histogram_record(&w->stats.lat[LAT_CONNECT], (t.connected_ns - t.started_ns) / 1000);
-        if (w->sc->tls && t.secured_ns >= t.connected_ns && t.connected_ns != 0)
-            histogram_record(&w->stats.lat[LAT_TLS_HANDSHAKE],
-                             (t.secured_ns - t.connected_ns) / 1000);
+            runner_record_handshakes(w, w->sc->end_transport[SCENARIO_CALLER], t.connected_ns,
+                                     t.secured_ns, t.open_ns);
+        }
     }
     advance(ls);
 }
@@ -741,6 +744,9 @@ static void on_end(struct msrp_session *s, enum msrp_session_end why, const char
     msrp_session_wire_bytes(s, &wire_in, &wire_out);
     w->stats.wire_bytes_in += wire_in;
     w->stats.wire_bytes_out += wire_out;
+    unsigned close_code = msrp_session_peer_close_code(s);
+    if (close_code != 0)
+        stats_count_ws_close(&w->stats, close_code, 1);
     struct stats_second *sec = second(w, now);
     bool failed = !(ls->finished && why == MSRP_END_CLOSED);
     if (w->stopping && why == MSRP_END_CLOSED)
@@ -803,9 +809,43 @@ const struct msrp_session_handlers runner_calling_handlers = {
     .on_raw_result = on_raw_result,
 };
 
-/* A whole message reached one of our answering ends (user: its worker). */
+void runner_record_handshakes(struct worker *w, enum scenario_transport t, uint64_t connected_ns,
+                              uint64_t secured_ns, uint64_t open_ns)
+{
+    if (connected_ns == 0)
+        return;
+    if (scenario_transport_secure(t) && secured_ns >= connected_ns)
+        histogram_record(&w->stats.lat[LAT_TLS_HANDSHAKE], (secured_ns - connected_ns) / 1000);
+    if (scenario_transport_ws(t) && secured_ns != 0 && open_ns >= secured_ns)
+        histogram_record(&w->stats.lat[LAT_WS_HANDSHAKE], (open_ns - secured_ns) / 1000);
+}
+
+/* A whole message reached one of our answering ends (user: its worker). With
+ * answer.check_sha256 its bytes are compared with what the runner sends: the shared payload's
+ * first `total` bytes (the loader refuses the check with content files). */
 void runner_count_delivery(struct worker *w, const struct msrp_received *m, uint64_t now)
 {
-    if (!m->aborted && counting(w, now))
+    if (m->aborted)
+        return;
+    if (w->sc->answer_check_sha256) {
+        unsigned char want[32];
+        unsigned int len = 0;
+        bool same = m->info->total <= w->body_len &&
+                    EVP_Digest(w->body, (size_t)m->info->total, want, &len, EVP_sha256(),
+                               NULL) == 1 &&
+                    len == 32 && memcmp(want, m->info->sha256, 32) == 0;
+        if (!same) {
+            w->stats.expect_failures++;
+            char what[200];
+            snprintf(what, sizeof(what), "message %.40s: its %llu bytes arrived with another "
+                     "SHA-256 than the bytes sent", m->info->message_id,
+                     (unsigned long long)m->info->total);
+            note_error(w, what);
+            return;
+        }
+        if (counting(w, now))
+            w->stats.msgs_checked++;
+    }
+    if (counting(w, now))
         w->stats.msgs_delivered++;
 }

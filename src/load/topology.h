@@ -96,12 +96,18 @@ const struct topology_ops *topology_for(enum scenario_topology kind);
 extern const struct msrp_session_handlers runner_calling_handlers;
 /* The session's clock starts (bind latency runs from here) and the slot is taken. */
 void runner_slot_begin(struct lsession *ls);
-/* Names the answering end of session number n in ls->expect_uri, on 127.0.0.1:port. */
-void runner_name_answering_end(struct lsession *ls, unsigned port, uint64_t n);
+/* Names the answering end of session number n in ls->expect_uri, on 127.0.0.1:port, over the
+ * answering end's transport; ws_client: it is a WebSocket client (through a relay), so its
+ * host is a random .invalid one (RFC 7977 Appendix A). */
+void runner_name_answering_end(struct lsession *ls, unsigned port, uint64_t n, bool ws_client);
 /* The scenario's answering behaviour, for the answering end of session number n. */
 void runner_answer_config(const struct worker *w, const struct lsession *ls, uint64_t n,
                           struct msrp_session_config *acfg);
-/* A whole message reached one of our answering ends. */
+/* The handshake latencies of one connection over transport t (tls-handshake: TCP up to TLS
+ * done; ws-handshake: that to the WebSocket upgrade done), after the warm-up's check. */
+void runner_record_handshakes(struct worker *w, enum scenario_transport t, uint64_t connected_ns,
+                              uint64_t secured_ns, uint64_t open_ns);
+/* A whole message reached one of our answering ends (checked with answer.check_sha256). */
 void runner_count_delivery(struct worker *w, const struct msrp_received *m, uint64_t now);
 /* Delivery tracked: the message with this Message-ID reached our answering end. */
 void runner_delivered(struct worker *w, const char *message_id, uint64_t now);

@@ -6,8 +6,15 @@
  * The relay's 200 is hop-by-hop, so this topology tracks delivery: its answering end reports
  * each message it receives (runner_delivered).
  *
- * Owns: the relay's address (resolved once per worker, at set-up), the AUTH accounts, the
- * pairs of sessions and their refreshes, and what a slot that never got a session counts.
+ * Each end travels as its transport says (scenario end_transport): tcp or tls to the relay's
+ * TCP address (relay.uri), ws or wss as a WebSocket client (RFC 7977) of its WebSocket address
+ * (relay.ws_uri), whose MSRP URI form (msrp[s]://HOST:PORT;ws) is that end's AUTH To-Path, as
+ * in RFC 7977 8.1.1. A relay bridges the two, so a session may be WS on one end and TCP on
+ * the other; the Use-Paths it grants route by session-id either way.
+ *
+ * Owns: the relay's addresses (resolved once per worker, at set-up) and the WebSocket
+ * transport's set-up, the AUTH accounts, the pairs of sessions and their refreshes, and what a
+ * slot that never got a session counts.
  * May not touch: the steps, the counting of messages, slots and the clock (the runner core);
  * it reaches them only through the functions topology.h lists.
  */
@@ -20,16 +27,27 @@
 #include "msrp/relay.h"
 #include "msrp/uri_addr.h"
 #include "net/conn.h"
+#include "net/transport_ws.h"
+#include "wire/chunk_end.h"
 #include "wire/uri.h"
 
 #define RELAY_AUTH_TIMEOUT_NS (10ull * 1000000000ull)
 #define RELAY_REFRESH_TIMEOUT_NS (10ull * 1000000000ull)
 
-/* Per worker, from init: where the relay is. */
-struct relay_state {
+/* Per worker, from init: where the relay is, [0] its TCP (or TLS) address, [1] its WebSocket
+ * one (each when some end uses it), and how a WebSocket end connects. */
+struct relay_addr {
+    const char *uri;   /* AUTH's To-Path: relay.uri, or relay.ws_msrp_uri */
     struct sockaddr_storage addr;
     socklen_t len;
-    char sni[256];
+    char host[256];    /* the TLS server name (a name) or the address its certificate names */
+};
+struct relay_state {
+    struct relay_addr at[2];
+    /* outlives the connections it makes (the AUTHs hand them to sessions): freed by fini,
+     * once every session is gone */
+    struct net_ws ws;
+    struct net_transport_setup ws_setup;
 };
 
 /*
@@ -104,7 +122,8 @@ static void hold_close(struct net_conn *c, int err, const char *why)
     if (side == NULL)
         return;
     char what[256];
-    snprintf(what, sizeof(what), "relay %.100s, user %.60s: the connection closed after AUTH (%.40s)",
+    snprintf(what, sizeof(what),
+             "relay %.100s, user %.60s: the connection closed after AUTH (%.40s)",
              side->cfg.relay_uri, side->user, why != NULL ? why : "closed");
     relay_note(side->rp, what);
     side->rp->held_closed = true;
@@ -159,16 +178,19 @@ static void relay_slot_end(struct lsession *ls, bool failed)
         w->stats.session_ends[kind]++;
         const char *why = rp->first_error[0] ? rp->first_error : "relay AUTH failed";
         note_error(w, why);
-        failure_note(w->failures, kind, now, ls->local_uri, w->sc->relay.uri, why, trace);
+        failure_note(w->failures, kind, now, ls->local_uri, rp->side[0].cfg.relay_uri, why,
+                     trace);
     } else {
         /* stopped while authenticating: closed by the end of the run */
         w->stats.sessions_unfinished++;
         w->stats.session_ends[MSRP_END_CLOSED]++;
         char what[400];
         snprintf(what, sizeof(what), "session %s: still authenticating with the relay %.100s "
-                 "when the run ended (no answer to AUTH)", ls->local_uri, w->sc->relay.uri);
+                 "when the run ended (no answer to AUTH)", ls->local_uri,
+                 rp->side[0].cfg.relay_uri);
         note_error(w, what);
-        failure_note(w->failures, FAILURE_UNBOUND_AT_END, now, ls->local_uri, w->sc->relay.uri,
+        failure_note(w->failures, FAILURE_UNBOUND_AT_END, now, ls->local_uri,
+                     rp->side[0].cfg.relay_uri,
                      "no answer to AUTH by the end of the run", trace);
     }
     struct stats_second *sec = second(w, now);
@@ -410,9 +432,8 @@ static void relay_auth_done(struct msrp_relay_auth *auth, const struct msrp_rela
             if (side->index == 0 && r->connected_ns >= rp->started_ns) {
                 histogram_record(&w->stats.lat[LAT_CONNECT],
                                  (r->connected_ns - rp->started_ns) / 1000);
-                if (w->sc->tls && r->secured_ns >= r->connected_ns)
-                    histogram_record(&w->stats.lat[LAT_TLS_HANDSHAKE],
-                                     (r->secured_ns - r->connected_ns) / 1000);
+                runner_record_handshakes(w, w->sc->end_transport[SCENARIO_CALLER],
+                                         r->connected_ns, r->secured_ns, r->open_ns);
             }
         }
         side->ok = true;
@@ -426,7 +447,8 @@ static void relay_auth_done(struct msrp_relay_auth *auth, const struct msrp_rela
         net_conn_set_handlers(r->conn, &hold_handlers);
     } else {
         w->stats.relay_auth_failed++;
-        if (r->connected_ns == 0 || r->secured_ns == 0) /* TCP or TLS never came up */
+        /* TCP, TLS or the WebSocket upgrade never came up */
+        if (r->connected_ns == 0 || r->secured_ns == 0 || r->open_ns == 0)
             rp->connect_failed = true;
         else
             rp->auth_failed = true;
@@ -489,11 +511,14 @@ static int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n,
                  i == 0 ? ls->local_uri : ls->expect_uri);
         relay_user_for(w, n, i, side->user, sizeof(side->user));
         struct msrp_relay_auth_config *c = &side->cfg;
-        c->relay_uri = sc->relay.uri;
-        c->addr = st->addr;
-        c->addr_len = st->len;
-        c->tls = sc->tls ? w->cfg->client_tls : NULL;
-        c->sni = st->sni[0] ? st->sni : NULL;
+        enum scenario_transport t = sc->end_transport[i];
+        const struct relay_addr *at = &st->at[scenario_transport_ws(t)];
+        c->relay_uri = at->uri;
+        c->addr = at->addr;
+        c->addr_len = at->len;
+        c->tls = scenario_transport_secure(t) ? w->cfg->client_tls : NULL;
+        c->transport = scenario_transport_ws(t) ? &st->ws_setup : NULL;
+        c->sni = at->host[0] ? at->host : NULL;
         c->username = side->user;
         c->password = w->cfg->relay_password;
         c->local_uri = side->local_uri;
@@ -507,7 +532,7 @@ static int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n,
         if (e != 0) {
             char what[256];
             snprintf(what, sizeof(what), "relay %.120s, user %.64s: cannot start AUTH: %s",
-                     sc->relay.uri, side->user, strerror(e));
+                     side->cfg.relay_uri, side->user, strerror(e));
             note_error(w, what);
             if (i == 1) {
                 msrp_relay_auth_cancel(rp->side[0].auth);
@@ -524,7 +549,24 @@ static int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n,
 
 /* ---- the topology's operations ----------------------------------------------------------- */
 
-/* The relay's URI is parsed and resolved once per worker, here, never per session. */
+/* One of the relay's addresses, resolved. The host goes to TLS as the name to check (an
+ * address literal is checked against the certificate's IP names, and sent as no SNI). */
+static int relay_resolve(struct relay_addr *at, const char *uri, const struct msrp_uri *parsed,
+                         char *err, size_t errlen)
+{
+    struct msrp_uri_addr a; /* the URI as the scenario layer parsed it, once */
+    at->uri = uri;
+    if (msrp_uri_resolve_parsed(parsed, uri, &a, NULL, 0) != 0) {
+        snprintf(err, errlen, "%s: cannot resolve %s", uri, a.host);
+        return -1;
+    }
+    snprintf(at->host, sizeof(at->host), "%s", a.host);
+    at->addr = a.addr;
+    at->len = a.addr_len;
+    return 0;
+}
+
+/* The relay's URIs are parsed and resolved once per worker, here, never per session. */
 static int relay_init(struct worker *w, char *err, size_t errlen)
 {
     const struct scenario *sc = w->sc;
@@ -534,15 +576,31 @@ static int relay_init(struct worker *w, char *err, size_t errlen)
         return -1;
     }
     w->topo_state = st;
-    struct msrp_uri_addr a; /* the URI as the scenario layer parsed it, once */
-    if (msrp_uri_resolve_parsed(&sc->relay.parsed, sc->relay.uri, &a, NULL, 0) != 0) {
-        snprintf(err, errlen, "%s: cannot resolve %s", sc->relay.uri, a.host);
-        return -1;
+    bool ws_end = false, tcp_end = false;
+    for (int i = 0; i < 2; i++) {
+        ws_end = ws_end || scenario_transport_ws(sc->end_transport[i]);
+        tcp_end = tcp_end || !scenario_transport_ws(sc->end_transport[i]);
     }
-    if (a.host_is_name)
-        snprintf(st->sni, sizeof(st->sni), "%s", a.host);
-    st->addr = a.addr;
-    st->len = a.addr_len;
+    if (tcp_end && relay_resolve(&st->at[0], sc->relay.uri, &sc->relay.parsed, err, errlen) != 0)
+        return -1;
+    if (!ws_end)
+        return 0;
+    if (relay_resolve(&st->at[1], sc->relay.ws_msrp_uri, &sc->relay.ws_parsed, err, errlen) != 0)
+        return -1;
+    /* The upgrade's Host is the relay's host and port as the URI gives them. */
+    const struct msrp_uri *u = &sc->relay.ws_parsed;
+    bool v6 = u->host_type == MSRP_HOST_IPV6;
+    char host[300];
+    snprintf(host, sizeof(host), "%s%.*s%s:%u", v6 ? "[" : "", (int)u->host.len, u->host.ptr,
+             v6 ? "]" : "", u->has_port ? (unsigned)u->port : 2855u);
+    struct net_transport_setup below = sc->relay.ws_secure ? net_transport_tls(w->cfg->client_tls)
+                                                           : net_transport_tcp();
+    /* One chunk per WebSocket message (RFC 7977 5.1): the chunk end finder says where. */
+    struct net_ws_opts o = {.path = sc->relay.ws_path,
+                            .host = host,
+                            .boundary = {.find_end = msrp_chunk_end_find,
+                                         .state_size = sizeof(struct msrp_chunk_end_scan)}};
+    st->ws_setup = net_transport_ws(&st->ws, &below, &o);
     return 0;
 }
 
@@ -554,12 +612,14 @@ static int relay_init(struct worker *w, char *err, size_t errlen)
 static int relay_start(struct lsession *ls, uint64_t n, struct msrp_session_config *cfg,
                        struct topology_failure *why)
 {
-    runner_name_answering_end(ls, 9, n);
+    runner_name_answering_end(ls, 9, n, true);
     runner_slot_begin(ls);
     int e = relay_pair_start(ls->w, ls, n, cfg);
     if (e != 0) {
         why->what = "cannot start its AUTHs";
-        why->peer = ls->w->sc->relay.uri;
+        const struct scenario *sc = ls->w->sc;
+        why->peer = scenario_transport_ws(sc->end_transport[SCENARIO_CALLER]) ? sc->relay.ws_uri
+                                                                             : sc->relay.uri;
     }
     return e;
 }

@@ -3,21 +3,31 @@
  * connect to the --target URIs, which answer as they will; session number n over all workers
  * picks the target, so the threads spread over the targets together.
  *
- * Owns: the targets' resolved addresses (once per worker, at set-up).
+ * Targets ";ws" (transport ws or wss) are reached as a WebSocket client (RFC 7977), the
+ * upgrade's request target "/" and its Host the target's host and port.
+ *
+ * Owns: the targets' resolved addresses and transports (once per worker, at set-up).
  * May not touch: the steps, the counting of outcomes, slots and the clock (the runner core);
  * it reaches them only through the functions topology.h lists.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "load/topology.h"
 #include "msrp/uri_addr.h"
 #include "net/conn.h"
+#include "net/transport_ws.h"
+#include "wire/chunk_end.h"
 #include "wire/uri.h"
 
 struct target_state {
     struct sockaddr_storage target_addr[SCENARIO_MAX_TARGETS];
     socklen_t target_len[SCENARIO_MAX_TARGETS];
+    struct net_transport_setup ts[SCENARIO_MAX_TARGETS];
+    struct net_ws ws[SCENARIO_MAX_TARGETS]; /* ws, wss: each target's maker (its Host) */
 };
 
 static int target_init(struct worker *w, char *err, size_t errlen)
@@ -37,6 +47,22 @@ static int target_init(struct worker *w, char *err, size_t errlen)
         }
         st->target_addr[t] = a.addr;
         st->target_len[t] = a.addr_len;
+        st->ts[t] = w->cfg->client_tls != NULL ? net_transport_tls(w->cfg->client_tls)
+                                               : net_transport_tcp();
+        if (scenario_transport_ws(sc->transport)) {
+            char host[300];
+            uint16_t port = ntohs(a.addr.ss_family == AF_INET6
+                                      ? ((struct sockaddr_in6 *)&a.addr)->sin6_port
+                                      : ((struct sockaddr_in *)&a.addr)->sin_port);
+            snprintf(host, sizeof(host), strchr(a.host, ':') ? "[%s]:%u" : "%s:%u", a.host,
+                     (unsigned)port);
+            /* One chunk per WebSocket message (RFC 7977 5.1). */
+            struct net_ws_opts o = {.host = host,
+                                    .boundary = {.find_end = msrp_chunk_end_find,
+                                                 .state_size = sizeof(struct msrp_chunk_end_scan)}};
+            struct net_transport_setup below = st->ts[t];
+            st->ts[t] = net_transport_ws(&st->ws[t], &below, &o);
+        }
     }
     return 0;
 }
@@ -53,9 +79,9 @@ static int target_start(struct lsession *ls, uint64_t n, struct msrp_session_con
     unsigned t = (unsigned)(global % sc->num_targets);
     cfg->peer_path = sc->targets[t];
     runner_slot_begin(ls);
-    int e = msrp_session_connect(w->loop, cfg, (struct sockaddr *)&st->target_addr[t],
-                                 st->target_len[t], w->cfg->client_tls, &runner_calling_handlers,
-                                 ls, &ls->s);
+    int e = msrp_session_connect_via(w->loop, cfg, (struct sockaddr *)&st->target_addr[t],
+                                     st->target_len[t], &st->ts[t], &runner_calling_handlers, ls,
+                                     &ls->s);
     if (e != 0) {
         why->what = "cannot connect";
         why->peer = cfg->peer_path;

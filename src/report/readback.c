@@ -462,6 +462,21 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
         else
             st->session_ends[i] = jcount(&c, root, p);
     }
+    /* Reports from before WebSocket transports have no close codes. */
+    json_t *codes = jpath(root, "sessions.ws_close_codes");
+    if (codes != NULL && !json_is_object(codes))
+        jfail(&c, "sessions.ws_close_codes", "not an object");
+    json_object_foreach(json_is_object(codes) ? codes : NULL, key, v) {
+        char p[128];
+        snprintf(p, sizeof(p), "sessions.ws_close_codes.%s", key);
+        uint64_t code;
+        if (strcmp(key, "other") == 0)
+            st->ws_close_other = jcount(&c, root, p);
+        else if (!parse_u64(key, &code) || code < 1 || code > 65535)
+            jfail(&c, p, "not a close code 1..65535 or \"other\"");
+        else
+            stats_count_ws_close(st, (unsigned)code, jcount(&c, root, p));
+    }
     st->msgs_sent = jcount(&c, root, "messages.sent");
     st->msgs_ok = jcount(&c, root, "messages.ok");
     st->msgs_failed = jcount(&c, root, "messages.failed");
@@ -499,6 +514,8 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
         st->msgs_delivered = jcount(&c, root, "messages.delivered");
         st->msgs_undelivered = jcount(&c, root, "messages.undelivered");
     }
+    if (jpath(root, "messages.checked") != NULL)
+        st->msgs_checked = jcount(&c, root, "messages.checked");
     /* Reports from before batching was reported have no window: none. */
     json_t *window = jpath(root, "run.batch_window_max_us");
     if (json_is_number(window) && json_number_value(window) > 0)
@@ -624,8 +641,9 @@ int report_read_run(const char *dir, const char *const end_names[STATS_END_KINDS
         char path[1024], msg[256], unit[16];
         snprintf(path, sizeof(path), "%s/latency-%s.hist", dir, lat_kind_name((enum lat_kind)k));
         FILE *f = fopen(path, "r");
-        /* A kind added later (auth) is empty in a report written before it existed. */
-        if (f == NULL && errno == ENOENT && k == LAT_AUTH)
+        /* A kind added later (auth, ws-handshake) is empty in a report written before it
+         * existed. */
+        if (f == NULL && errno == ENOENT && (k == LAT_AUTH || k == LAT_WS_HANDSHAKE))
             continue;
         if (f == NULL) {
             e = errno;

@@ -103,6 +103,15 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                                   (json_int_t)st->sessions_completed, "failed",
                                   (json_int_t)st->sessions_failed, "unfinished",
                                   (json_int_t)st->sessions_unfinished, "ends", ends));
+    json_t *codes = json_object();
+    for (unsigned i = 0; i < st->ws_close_len; i++) {
+        char code[16];
+        snprintf(code, sizeof(code), "%u", st->ws_close[i].code);
+        json_object_set_new(codes, code, json_integer((json_int_t)st->ws_close[i].n));
+    }
+    if (st->ws_close_other > 0)
+        json_object_set_new(codes, "other", json_integer((json_int_t)st->ws_close_other));
+    json_object_set_new(json_object_get(root, "sessions"), "ws_close_codes", codes);
     json_t *by_status = json_object();
     for (int c = STATS_STATUS_MIN; c <= STATS_STATUS_MAX; c++) {
         uint64_t n = st->status_counts[c - STATS_STATUS_MIN];
@@ -124,6 +133,8 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                         json_integer((json_int_t)st->msgs_undelivered));
     json_object_set_new(json_object_get(root, "messages"), "delivered",
                         json_integer((json_int_t)st->msgs_delivered));
+    json_object_set_new(json_object_get(root, "messages"), "checked",
+                        json_integer((json_int_t)st->msgs_checked));
     json_object_set_new(json_object_get(json_object_get(root, "messages"), "timeouts"),
                         "by_failure_report",
                         json_pack("{s:I, s:I, s:I, s:I}", "absent",
@@ -294,6 +305,22 @@ static void print_us(FILE *out, uint64_t us)
         fprintf(out, " %8lluus", (unsigned long long)us);
 }
 
+/* The transport of each end, as the configuration says (run and merge alike): one name when
+ * both ends share it. Nothing for a configuration without one (an older report). */
+static void print_transport(FILE *out, const char *config_json)
+{
+    json_t *cfg = config_json != NULL ? json_loads(config_json, 0, NULL) : NULL;
+    const char *both = json_string_value(json_object_get(cfg, "transport"));
+    json_t *ends = json_object_get(cfg, "transports");
+    const char *caller = json_string_value(json_object_get(ends, "caller"));
+    const char *answerer = json_string_value(json_object_get(ends, "answerer"));
+    if (caller != NULL && answerer != NULL && strcmp(caller, answerer) != 0)
+        fprintf(out, "transport:  caller %s, answerer %s\n", caller, answerer);
+    else if (caller != NULL || both != NULL)
+        fprintf(out, "transport:  %s\n", caller != NULL ? caller : both);
+    json_decref(cfg);
+}
+
 void report_print(FILE *out, const struct run_stats *st, const struct report_meta *m,
                   const char *dir)
 {
@@ -306,6 +333,7 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
             rate(st->payload_bytes, secs) / 1e6);
     fprintf(out, "wire:       %.2f MB/s out, %.2f MB/s in (calling sessions, whole run)\n",
             rate(st->wire_bytes_out, m->elapsed_s) / 1e6, rate(st->wire_bytes_in, m->elapsed_s) / 1e6);
+    print_transport(out, m->config_json);
     fprintf(out,
             "sessions:   %llu started, %llu bound, %llu completed, %llu failed, %llu unfinished at "
             "the end\n",
@@ -318,11 +346,22 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
             (unsigned long long)st->msgs_sent, (unsigned long long)st->msgs_ok,
             (unsigned long long)st->msgs_failed, (unsigned long long)st->timeouts_local_408,
             (unsigned long long)st->msgs_lost, (unsigned long long)st->msgs_unfinished);
+    if (st->ws_close_len > 0 || st->ws_close_other > 0) {
+        fprintf(out, "ws close:  ");
+        for (unsigned i = 0; i < st->ws_close_len; i++)
+            fprintf(out, "%s %u x%llu", i ? "," : "", st->ws_close[i].code,
+                    (unsigned long long)st->ws_close[i].n);
+        if (st->ws_close_other > 0)
+            fprintf(out, ", other x%llu", (unsigned long long)st->ws_close_other);
+        fprintf(out, " (codes in the peers' WebSocket close frames, 1005: none given)\n");
+    }
     /* Our own answering ends (embedded, relay) count what reaches them. A relay's 200 is
      * hop-by-hop, so only this says whether it carried the messages it accepted. */
     if (st->msgs_delivered > 0 || st->relay_auth_ok > 0) {
         fprintf(out, "delivered:  %llu messages reached msrpload's answering ends",
                 (unsigned long long)st->msgs_delivered);
+        if (st->msgs_checked > 0)
+            fprintf(out, ", %llu of them checked by SHA-256", (unsigned long long)st->msgs_checked);
         if (st->msgs_undelivered > 0)
             fprintf(out, "; %llu the relay accepted never did (counted as failed)",
                     (unsigned long long)st->msgs_undelivered);

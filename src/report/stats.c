@@ -25,6 +25,8 @@ const char *lat_kind_name(enum lat_kind k)
         return "tls-handshake";
     case LAT_AUTH:
         return "auth";
+    case LAT_WS_HANDSHAKE:
+        return "ws-handshake";
     case LAT__COUNT:
         break;
     }
@@ -71,6 +73,20 @@ struct stats_second *stats_second_at(struct run_stats *s, size_t sec)
     return &s->series[sec];
 }
 
+void stats_count_ws_close(struct run_stats *s, unsigned code, uint64_t n)
+{
+    for (unsigned i = 0; i < s->ws_close_len; i++)
+        if (s->ws_close[i].code == code) {
+            s->ws_close[i].n += n;
+            return;
+        }
+    if (s->ws_close_len == STATS_WS_CLOSE_CODES) {
+        s->ws_close_other += n;
+        return;
+    }
+    s->ws_close[s->ws_close_len++] = (struct stats_ws_close){.code = code, .n = n};
+}
+
 void stats_count_status(struct run_stats *s, int status)
 {
     if (status >= STATS_STATUS_MIN && status <= STATS_STATUS_MAX)
@@ -111,6 +127,7 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     ADD(msgs_unfinished);
     ADD(msgs_delivered);
     ADD(msgs_undelivered);
+    ADD(msgs_checked);
     ADD(timeouts_local_408);
     ADD(timeouts_local_200);
     ADD(wire_bytes_in);
@@ -131,6 +148,9 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     stats_note_batch_window(dst, src->batch_window_max_ns);
     for (int i = 0; i < STATS_END_KINDS; i++)
         dst->session_ends[i] += src->session_ends[i];
+    for (unsigned i = 0; i < src->ws_close_len; i++)
+        stats_count_ws_close(dst, src->ws_close[i].code, src->ws_close[i].n);
+    dst->ws_close_other += src->ws_close_other;
     for (size_t i = 0; i < sizeof(dst->status_counts) / sizeof(dst->status_counts[0]); i++)
         dst->status_counts[i] += src->status_counts[i];
     for (size_t sec = 0; sec < src->series_len; sec++) {

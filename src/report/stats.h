@@ -19,8 +19,9 @@ enum lat_kind {
     LAT_MESSAGE_CORRECTED, /* the same from the intended send time (open mode) */
     LAT_BIND,              /* session started (connect) -> bound */
     LAT_CONNECT,           /* session started -> TCP established */
-    LAT_TLS_HANDSHAKE,     /* TCP established -> TLS handshake done (msrps only) */
+    LAT_TLS_HANDSHAKE,     /* TCP established -> TLS handshake done (tls and wss only) */
     LAT_AUTH,              /* relay topology: AUTH exchange started (connect) -> its 200 */
+    LAT_WS_HANDSHAKE,      /* TCP established or TLS done -> WebSocket upgrade done (ws, wss) */
     LAT__COUNT
 };
 const char *lat_kind_name(enum lat_kind k); /* "chunk", "message", ... (file and JSON names) */
@@ -31,6 +32,8 @@ const char *lat_kind_name(enum lat_kind k); /* "chunk", "message", ... (file and
  * never got a connection of their own (runner.h RUNNER_END_*, checked to fit in runner.c).
  * Their names: runner_end_name. */
 #define STATS_END_KINDS 11
+/* Distinct WebSocket close codes counted one by one; more go to ws_close_other. */
+#define STATS_WS_CLOSE_CODES 16
 
 /* One second of the run, counted from its start (warm-up included, flagged in the report). */
 struct stats_second {
@@ -45,6 +48,15 @@ struct run_stats {
     uint64_t sessions_started, sessions_bound, sessions_completed, sessions_failed;
     uint64_t sessions_unfinished;   /* cut off by the end of the run: not completed, not failed */
     uint64_t session_ends[STATS_END_KINDS];
+    /* The close codes the peers' WebSocket close frames carried as the calling sessions ended
+     * (RFC 6455 7.4, from memory; 1005: a close frame without a code), by code in the order
+     * first seen; ws_close_other counts codes beyond the table's room. */
+    struct stats_ws_close {
+        unsigned code;
+        uint64_t n;
+    } ws_close[STATS_WS_CLOSE_CODES];
+    unsigned ws_close_len;
+    uint64_t ws_close_other;
     uint64_t msgs_sent, msgs_ok, msgs_failed, msgs_lost;
     uint64_t msgs_unfinished;       /* still in flight when the run ended: not a failure */
     uint64_t msgs_undelivered;      /* relay topology: answered 200 by the relay, never
@@ -54,6 +66,9 @@ struct run_stats {
                                        answering ends received (after warm-up); through a
                                        relay, whose 200s are hop-by-hop, the only proof that
                                        a message got across */
+    uint64_t msgs_checked;          /* of those, compared by SHA-256 with what was sent
+                                       (answer.check_sha256); a mismatch is an expectation
+                                       failure instead */
     uint64_t timeouts_local_408;    /* no response to Failure-Report yes/absent in time */
     uint64_t timeouts_local_200;    /* no (error) response to partial/no: counted as success */
     uint64_t timeouts_by_fr[4];     /* local outcomes by Failure-Report: absent, yes, no, partial
@@ -89,6 +104,8 @@ int stats_merge(struct run_stats *dst, const struct run_stats *src);
 int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t offset);
 /* Notes a batching window a worker's loop now uses. */
 void stats_note_batch_window(struct run_stats *s, uint64_t ns);
+/* Counts n sessions whose peer closed its WebSocket with this code (1..65535). */
+void stats_count_ws_close(struct run_stats *s, unsigned code, uint64_t n);
 /* Counts one outcome code (local or from the peer). */
 void stats_count_status(struct run_stats *s, int status);
 

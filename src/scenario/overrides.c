@@ -98,10 +98,12 @@ static int parse_shard(struct scenario_overrides *o, const char *v, char *err, s
     return 0;
 }
 
-/* A URI for --target or --relay: MSRP, short enough to be kept whole, and over TCP: RFC 4975
- * section 6 specifies MSRP over TCP only (URIs designating it MUST include the "tcp" transport
- * parameter); this tool speaks nothing else, so another transport would be used as TCP. */
-static bool tcp_uri_ok(const char *opt, const char *v, char *err, size_t errlen)
+/* A URI for --target or --relay: MSRP, short enough to be kept whole, over TCP or a WebSocket:
+ * RFC 4975 section 6 specifies MSRP over TCP (URIs designating it MUST include the "tcp"
+ * transport parameter) and RFC 7977 5.2.1 adds "ws"; this tool speaks nothing else, so
+ * another transport would be used as one of those. Which of the two fits the transport is
+ * checked once every option is known (check_targets, apply_relay). */
+static bool msrp_uri_ok(const char *opt, const char *v, char *err, size_t errlen)
 {
     struct msrp_uri u;
     enum msrp_uri_error e = msrp_uri_parse(v, strlen(v), &u);
@@ -114,17 +116,30 @@ static bool tcp_uri_ok(const char *opt, const char *v, char *err, size_t errlen)
                  sizeof(((struct scenario *)NULL)->targets[0]) - 1, strlen(v));
         return false;
     }
-    if (!msrp_span_eq_nocase(u.transport, MSRP_SPAN_LIT("tcp"))) {
-        snprintf(err, errlen, "%s %s: the transport must be tcp (;tcp), got ;%.*s", opt, v,
-                 (int)u.transport.len, u.transport.ptr);
+    if (!msrp_span_eq_nocase(u.transport, MSRP_SPAN_LIT("tcp")) &&
+        !msrp_span_eq_nocase(u.transport, MSRP_SPAN_LIT("ws"))) {
+        snprintf(err, errlen, "%s %s: the transport must be tcp (;tcp) or ws (;ws), got ;%.*s",
+                 opt, v, (int)u.transport.len, u.transport.ptr);
         return false;
     }
     return true;
 }
 
+/* --transport, --caller-transport, --answerer-transport. */
+static int parse_transport(const char *opt, const char *v, enum scenario_transport *out,
+                           bool *given, char *err, size_t errlen)
+{
+    if (scenario_transport_parse(v, out) != 0) {
+        snprintf(err, errlen, "%s takes tcp, tls, ws or wss, got '%s'", opt, v);
+        return -1;
+    }
+    *given = true;
+    return 0;
+}
+
 static int add_target(struct scenario_overrides *o, const char *v, char *err, size_t errlen)
 {
-    if (!tcp_uri_ok("--target", v, err, errlen))
+    if (!msrp_uri_ok("--target", v, err, errlen))
         return -1;
     if (o->num_targets == SCENARIO_MAX_TARGETS) {
         snprintf(err, errlen, "at most %d targets", SCENARIO_MAX_TARGETS);
@@ -157,6 +172,16 @@ int scenario_override_option(struct scenario_overrides *o, const char *opt, cons
         rc = parse_shard(o, v, err, errlen);
     else if (strcmp(opt, "--relay") == 0)
         o->relay_uri = v, rc = 0;
+    else if (strcmp(opt, "--relay-ws") == 0)
+        o->relay_ws_uri = v, rc = 0;
+    else if (strcmp(opt, "--transport") == 0)
+        rc = parse_transport(opt, v, &o->transport, &o->transport_given, err, errlen);
+    else if (strcmp(opt, "--caller-transport") == 0)
+        rc = parse_transport(opt, v, &o->end_transport[SCENARIO_CALLER],
+                             &o->end_transport_given[SCENARIO_CALLER], err, errlen);
+    else if (strcmp(opt, "--answerer-transport") == 0)
+        rc = parse_transport(opt, v, &o->end_transport[SCENARIO_ANSWERER],
+                             &o->end_transport_given[SCENARIO_ANSWERER], err, errlen);
     else if (strcmp(opt, "--relay-user") == 0)
         o->relay_user = v, rc = 0;
     else if (strcmp(opt, "--relay-users") == 0)
@@ -250,19 +275,119 @@ static int check_relay_user(const struct scenario *sc, const struct scenario_ove
     return 0;
 }
 
-/* --relay, --relay-user, --relay-users and --relay-expires over the file's relay; checked
- * together, and the URI kept parsed. */
+/* The kind of address --relay gives: the transport both ends take unless told otherwise. */
+static enum scenario_transport relay_kind(const struct scenario *sc, bool ws)
+{
+    if (ws)
+        return sc->relay.ws_secure ? SCENARIO_WSS : SCENARIO_WS;
+    return sc->relay.parsed.secure ? SCENARIO_TLS : SCENARIO_TCP;
+}
+
+/* --relay (either form) and --relay-ws into the relay's two addresses. */
+static int apply_relay_uris(struct scenario *sc, const struct scenario_overrides *o, char *err,
+                            size_t errlen)
+{
+    char why[700];
+    bool relay_ws = o->relay_uri != NULL && scenario_uri_is_ws(o->relay_uri);
+    if (o->relay_uri != NULL) {
+        if (relay_ws) {
+            if (scenario_relay_set_ws(sc, o->relay_uri, why, sizeof(why)) != 0) {
+                snprintf(err, errlen, "--relay %s", why);
+                return -1;
+            }
+        } else {
+            if (!msrp_uri_ok("--relay", o->relay_uri, err, errlen))
+                return -1;
+            snprintf(sc->relay.uri, sizeof(sc->relay.uri), "%s", o->relay_uri);
+            scenario_relay_parse(sc);
+        }
+        sc->topology = SCENARIO_RELAY;
+        if (!o->transport_given)
+            sc->transport = relay_kind(sc, relay_ws);
+    }
+    if (o->relay_ws_uri != NULL) {
+        if (relay_ws) {
+            snprintf(err, errlen, "--relay %s and --relay-ws %s: both are WebSocket addresses; "
+                     "--relay-ws is the WebSocket one when --relay gives the TCP (or TLS) one",
+                     o->relay_uri, o->relay_ws_uri);
+            return -1;
+        }
+        if (!scenario_uri_is_ws(o->relay_ws_uri)) {
+            snprintf(err, errlen, "--relay-ws %s: expected ws://HOST:PORT/PATH, wss://... or an "
+                     "MSRP URI with ;ws (RFC 7977 5.2.1)", o->relay_ws_uri);
+            return -1;
+        }
+        if (scenario_relay_set_ws(sc, o->relay_ws_uri, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "--relay-ws %s", why);
+            return -1;
+        }
+        sc->topology = SCENARIO_RELAY;
+    }
+    return 0;
+}
+
+/* Each end has the relay address its transport needs, with the matching scheme: a ws or wss
+ * end the WebSocket one, a tcp or tls end the TCP one. None is derived from the other: a
+ * relay's WebSocket port is its own (Kamailio listens for each on a port of its own). */
+static int check_relay_ends(const struct scenario *sc, char *err, size_t errlen)
+{
+    static const char *const end_key[2] = {"caller_transport", "answerer_transport"};
+    static const char *const end_name[2] = {"calling", "answering"};
+    for (int i = 0; i < 2; i++) {
+        enum scenario_transport t = sc->end_transport[i];
+        static const char *const end_opt[2] = {"--caller-transport", "--answerer-transport"};
+        char why[128];
+        snprintf(why, sizeof(why), "the %s end's transport is %s (%s%s%s)", end_name[i],
+                 scenario_transport_name(t), sc->end_transport_given[i] ? end_opt[i] : "",
+                 sc->end_transport_given[i] ? ", topology." : "",
+                 sc->end_transport_given[i] ? end_key[i] : "--transport, topology.transport");
+        bool secure = scenario_transport_secure(t);
+        if (scenario_transport_ws(t)) {
+            if (sc->relay.ws_uri[0] == '\0') {
+                snprintf(err, errlen, "%s: it needs the relay's WebSocket address: --relay "
+                         "%s://HOST:PORT/PATH, or --relay-ws URI beside a TCP --relay (or "
+                         "topology.relay.uri / topology.relay.ws_uri); msrpload derives none "
+                         "from %s", why, secure ? "wss" : "ws",
+                         sc->relay.uri[0] ? sc->relay.uri : "the TCP address");
+                return -1;
+            }
+            if (sc->relay.ws_secure != secure) {
+                snprintf(err, errlen, "%s, but the relay's WebSocket address %s is %s", why,
+                         sc->relay.ws_uri, sc->relay.ws_secure ? "wss (TLS)" : "ws (no TLS)");
+                return -1;
+            }
+        } else {
+            if (sc->relay.uri[0] == '\0') {
+                snprintf(err, errlen, "%s: it needs the relay's %s address: --relay "
+                         "%s://HOST:PORT;tcp (or topology.relay.uri)%s", why,
+                         secure ? "TLS" : "TCP", secure ? "msrps" : "msrp",
+                         sc->relay.ws_uri[0] ? ", with the WebSocket one in --relay-ws; "
+                                               "msrpload derives none from the WebSocket one"
+                                             : "");
+                return -1;
+            }
+            if (sc->relay.parsed.secure != secure) {
+                snprintf(err, errlen, "relay %s: %s, so it takes an %s:// URI", sc->relay.uri,
+                         why, secure ? "msrps" : "msrp");
+                return -1;
+            }
+            if (!msrp_span_eq_nocase(sc->relay.parsed.transport, MSRP_SPAN_LIT("tcp"))) {
+                snprintf(err, errlen, "relay %s: %s, so its address has the transport tcp "
+                         "(;tcp)", sc->relay.uri, why);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* --relay, --relay-ws, --relay-user, --relay-users and --relay-expires over the file's relay;
+ * checked together, and the URIs kept parsed. */
 static int apply_relay(struct scenario *sc, const struct scenario_overrides *o, char *err,
                        size_t errlen)
 {
-    if (o->relay_uri != NULL) {
-        if (!tcp_uri_ok("--relay", o->relay_uri, err, errlen))
-            return -1;
-        sc->topology = SCENARIO_RELAY;
-        snprintf(sc->relay.uri, sizeof(sc->relay.uri), "%s", o->relay_uri);
-        scenario_relay_parse(sc);
-        sc->tls = sc->relay.parsed.secure;
-    }
+    if (apply_relay_uris(sc, o, err, errlen) != 0)
+        return -1;
     if (o->relay_user != NULL) {
         if (!scenario_relay_user_ok(o->relay_user, NULL) ||
             strlen(o->relay_user) >= sizeof(sc->relay.user)) {
@@ -276,25 +401,60 @@ static int apply_relay(struct scenario *sc, const struct scenario_overrides *o, 
         sc->relay.users = (uint32_t)o->relay_users;
     if (o->relay_expires > 0)
         sc->relay.expires = (uint32_t)o->relay_expires;
+    for (int i = 0; i < 2; i++)
+        if (o->end_transport_given[i]) {
+            sc->end_transport[i] = o->end_transport[i];
+            sc->end_transport_given[i] = true;
+        }
+    scenario_transports_settle(sc);
     if (sc->topology != SCENARIO_RELAY) {
         if (o->relay_user != NULL || o->relay_users > 0 || o->relay_expires > 0) {
             snprintf(err, errlen, "--relay-user, --relay-users and --relay-expires need a relay "
                                   "(--relay URI or topology kind \"relay\")");
             return -1;
         }
+        if (o->end_transport_given[0] || o->end_transport_given[1]) {
+            snprintf(err, errlen, "--caller-transport and --answerer-transport need a relay "
+                                  "(--relay URI or topology kind \"relay\"): both ends are "
+                                  "msrpload's own only through one; --transport sets both");
+            return -1;
+        }
         return 0;
     }
-    if (sc->relay.uri[0] == '\0') {
+    if (sc->relay.uri[0] == '\0' && sc->relay.ws_uri[0] == '\0') {
         snprintf(err, errlen, "%s: the relay topology needs --relay URI (or "
                               "topology.relay.uri)", sc->path);
         return -1;
     }
-    if (sc->relay.parsed.secure != sc->tls) {
-        snprintf(err, errlen, "relay %s: the scenario's transport is %s", sc->relay.uri,
-                 sc->tls ? "tls (msrps)" : "tcp (msrp)");
+    if (check_relay_ends(sc, err, errlen) != 0)
+        return -1;
+    return check_relay_user(sc, o, err, errlen);
+}
+
+/* Every target suits the transport: msrps:// for tls and wss, ";ws" for ws and wss. */
+static int check_targets(const struct scenario *sc, const struct scenario_overrides *o,
+                         char *err, size_t errlen)
+{
+    enum scenario_transport t = sc->transport;
+    for (unsigned i = 0; i < sc->num_targets; i++) {
+        struct msrp_uri u;
+        const char *v = sc->targets[i];
+        bool ws = scenario_transport_ws(t), secure = scenario_transport_secure(t);
+        if (msrp_uri_parse(v, strlen(v), &u) == MSRP_URI_OK && u.secure == secure &&
+            msrp_span_eq_nocase(u.transport, ws ? MSRP_SPAN_LIT("ws") : MSRP_SPAN_LIT("tcp")))
+            continue;
+        char where[600];
+        if (o->num_targets > 0)
+            snprintf(where, sizeof(where), "--target %s", v);
+        else
+            snprintf(where, sizeof(where), "%s: $.topology.targets[%u]", sc->path, i);
+        snprintf(err, errlen, "%s: the transport is %s%s, so targets are %s://...;%s URIs",
+                 where, scenario_transport_name(t),
+                 o->transport_given ? " (--transport)" : "", secure ? "msrps" : "msrp",
+                 ws ? "ws" : "tcp");
         return -1;
     }
-    return check_relay_user(sc, o, err, errlen);
+    return 0;
 }
 
 /* Share `index` (1-based) of `total` split `count` ways; the first shards take the remainder. */
@@ -308,24 +468,23 @@ int scenario_apply_overrides(struct scenario *sc, const struct scenario_override
 {
     if (apply_load(sc, o, err, errlen) != 0)
         return -1;
-    if (o->num_targets > 0 && o->relay_uri != NULL) {
+    if (o->num_targets > 0 && (o->relay_uri != NULL || o->relay_ws_uri != NULL)) {
         snprintf(err, errlen, "--target and --relay exclude each other");
         return -1;
     }
+    if (o->transport_given)
+        sc->transport = o->transport;
     if (apply_relay(sc, o, err, errlen) != 0)
         return -1;
     if (o->num_targets > 0) {
         sc->topology = SCENARIO_TARGET;
         sc->num_targets = o->num_targets;
-        for (unsigned t = 0; t < o->num_targets; t++) {
+        for (unsigned t = 0; t < o->num_targets; t++)
             snprintf(sc->targets[t], sizeof(sc->targets[t]), "%s", o->targets[t]);
-            if ((strncmp(o->targets[t], "msrps:", 6) == 0) != sc->tls) {
-                snprintf(err, errlen, "--target %s: the scenario's transport is %s",
-                         o->targets[t], sc->tls ? "tls (msrps)" : "tcp (msrp)");
-                return -1;
-            }
-        }
+        scenario_transports_settle(sc);
     }
+    if (sc->topology == SCENARIO_TARGET && check_targets(sc, o, err, errlen) != 0)
+        return -1;
     if (o->shard_count > 0) {
         /* The scenario describes the whole load over every host; this one runs its share. */
         if (sc->sessions < o->shard_count) {

@@ -68,6 +68,7 @@ static void set_defaults(struct scenario *sc)
     sc->batch_window_s = 0;
     sc->topology = SCENARIO_EMBEDDED;
     sc->tls = false;
+    sc->transport = SCENARIO_TCP;
     sc->relay.users = 1;
     sc->answer_status = 200;
     strcpy(sc->accept_types, "*");
@@ -145,6 +146,14 @@ static int check_root(struct scn__ctx *c, const json_t *root)
     scn__path_pop(c, mark);
     if (section(c, root, "answer", scn__check_answer) != 0)
         return -1;
+    /* The receiver compares with the bytes the runner makes up: a content_file is not them. */
+    for (unsigned i = 0; sc->answer_check_sha256 && i < sc->num_steps; i++)
+        if (sc->steps[i].kind == SCN_STEP_SEND && sc->steps[i].u.send.content != NULL) {
+            scn__path_push(c, ".answer.check_sha256");
+            return scn__fail(c, "true only when every send makes its body up (size), "
+                                "not with content_file");
+        }
+    scenario_transports_settle(sc);
 
     /* Settled last, so that they hold whether the file has a "load" section or not. */
     if (sc->concurrency == 0 && sc->sessions > SCENARIO_MAX_CONCURRENCY) {
@@ -311,4 +320,9 @@ void scenario_relay_parse(struct scenario *sc)
                                          &sc->relay.parsed) == MSRP_URI_OK;
     if (!sc->relay.parsed_ok)
         memset(&sc->relay.parsed, 0, sizeof sc->relay.parsed);
+    sc->relay.ws_parsed_ok = sc->relay.ws_msrp_uri[0] != '\0' &&
+                             msrp_uri_parse(sc->relay.ws_msrp_uri, strlen(sc->relay.ws_msrp_uri),
+                                            &sc->relay.ws_parsed) == MSRP_URI_OK;
+    if (!sc->relay.ws_parsed_ok)
+        memset(&sc->relay.ws_parsed, 0, sizeof sc->relay.ws_parsed);
 }

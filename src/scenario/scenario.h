@@ -52,6 +52,22 @@
 
 enum scenario_mode { SCENARIO_CLOSED = 0, SCENARIO_OPEN };
 enum scenario_topology { SCENARIO_EMBEDDED = 0, SCENARIO_TARGET, SCENARIO_RELAY };
+/* How one end of a session travels: MSRP over TCP, over TLS (msrps), or over a WebSocket (RFC
+ * 7977) on TCP (ws) or on TLS (wss). Names: scenario_transport_name. */
+enum scenario_transport { SCENARIO_TCP = 0, SCENARIO_TLS, SCENARIO_WS, SCENARIO_WSS };
+#define SCENARIO_TRANSPORTS 4
+/* The ends of a session, as indexes of scenario.end_transport. */
+#define SCENARIO_CALLER 0
+#define SCENARIO_ANSWERER 1
+
+static inline bool scenario_transport_secure(enum scenario_transport t)
+{
+    return t == SCENARIO_TLS || t == SCENARIO_WSS;
+}
+static inline bool scenario_transport_ws(enum scenario_transport t)
+{
+    return t == SCENARIO_WS || t == SCENARIO_WSS;
+}
 
 enum step_kind {
     SCN_STEP_SEND = 1,
@@ -306,14 +322,28 @@ struct scenario {
 
     /* topology */
     enum scenario_topology topology;
-    bool tls;
+    enum scenario_transport transport; /* topology.transport: both ends unless given apart */
+    /* Each end's (SCENARIO_CALLER, SCENARIO_ANSWERER): the relay topology's
+     * topology.caller_transport / answerer_transport (given: the flags), else transport;
+     * kept so by scenario_transports_settle. */
+    enum scenario_transport end_transport[2];
+    bool end_transport_given[2];
+    bool tls;             /* settled too: some end runs over TLS (tls or wss) */
     char targets[SCENARIO_MAX_TARGETS][512];
     unsigned num_targets;
     char ca_file[512];
     /* kind "relay": both ends of every session authenticate with this relay (RFC 4976) and
      * talk through it. Empty strings: not in the file (the command line must give them). */
     struct {
-        char uri[512];            /* msrp:// or msrps:// (matching transport) */
+        char uri[512];            /* msrp:// or msrps:// ...;tcp: the relay's TCP or TLS
+                                     address, for the ends over tcp or tls */
+        /* The relay's WebSocket address, for the ends over ws or wss: as given (ws://, wss://
+         * or the MSRP URI with RFC 7977's ";ws"), as an MSRP URI (msrp[s]://HOST:PORT;ws,
+         * AUTH's To-Path) and the upgrade's request target; "" when not given. */
+        char ws_uri[512];
+        char ws_msrp_uri[512];
+        char ws_path[256];
+        bool ws_secure;           /* wss:// or msrps:...;ws */
         char user[128];           /* may hold one printf integer conversion, e.g. load%04d */
         uint32_t users;           /* accounts the pattern spreads sessions over; 1: no pattern */
         char password_file[512];  /* the password is read at run time, never kept here */
@@ -322,6 +352,8 @@ struct scenario {
          * uri is unchanged and the struct is not copied; parsed false while uri is empty */
         bool parsed_ok;
         struct msrp_uri parsed;
+        bool ws_parsed_ok;        /* ws_msrp_uri, the same way */
+        struct msrp_uri ws_parsed;
     } relay;
 
     /* steps */
@@ -335,6 +367,8 @@ struct scenario {
     uint64_t answer_delay_min_ns, answer_delay_max_ns; /* a response leaves after a delay drawn
                                                            uniformly from min..max; 0..0: none */
     double answer_drop;           /* 0..1: the fraction of SEND chunks that get no response */
+    bool answer_check_sha256;     /* answer.check_sha256: each whole message received is
+                                     hashed and compared with what was sent */
     uint64_t answer_reject_after; /* 0: none; else a message going beyond this many bytes is
                                      refused with 413 */
 
@@ -365,6 +399,23 @@ void scenario_relay_user_format(const char *user, uint64_t account, char *out, s
  * changed; the loader and scenario_apply_overrides call it, and so must a caller that fills a
  * scenario by hand. The spans point into sc->relay.uri. */
 void scenario_relay_parse(struct scenario *sc);
+/* "tcp", "tls", "ws" or "wss". */
+const char *scenario_transport_name(enum scenario_transport t);
+/* Reads one of those names; returns 0, or -1 for anything else. */
+int scenario_transport_parse(const char *s, enum scenario_transport *out);
+/* Sets each end's transport that was not given apart to sc->transport, and sc->tls. The loader
+ * and scenario_apply_overrides call it, and so must a caller that fills a scenario by hand. */
+void scenario_transports_settle(struct scenario *sc);
+/* True when uri is a WebSocket address: ws:// or wss://, or an MSRP URI whose transport is
+ * "ws" (RFC 7977 5.2.1). */
+bool scenario_uri_is_ws(const char *uri);
+/*
+ * A relay's WebSocket address (ws://HOST[:PORT][/PATH], wss://..., or msrp[s]://HOST:PORT;ws)
+ * into sc->relay's ws_uri, ws_msrp_uri (the ws:// form becomes msrp://HOST:PORT;ws, its port
+ * written out: 80 or 443 when absent), ws_path ("/" for the MSRP form) and ws_secure, then
+ * parsed. Returns 0, or -1 with why (the URI named by the caller) in err.
+ */
+int scenario_relay_set_ws(struct scenario *sc, const char *uri, char *err, size_t errlen);
 /*
  * The command line's values over a scenario's (msrpload run's options), read by
  * scenario_override_option and applied by scenario_apply_overrides. Not given: 0, NULL, or
@@ -377,7 +428,10 @@ struct scenario_overrides {
     double batch_window_s;
     const char *targets[SCENARIO_MAX_TARGETS]; /* the option values, which must outlive o */
     unsigned num_targets;
-    const char *relay_uri, *relay_user;
+    const char *relay_uri, *relay_ws_uri, *relay_user;
+    /* --transport, --caller-transport, --answerer-transport: given when the flag is set */
+    enum scenario_transport transport, end_transport[2];
+    bool transport_given, end_transport_given[2];
     uint64_t relay_users, relay_expires;
     unsigned shard_index, shard_count; /* --shard I/N; 0 and 0 without it */
 };

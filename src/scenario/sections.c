@@ -99,11 +99,14 @@ int scn__check_load(struct scn__ctx *c, const json_t *load)
 
 /* ---- topology ----------------------------------------------------------------------------- */
 
-/* A target's or the relay's URI; the relay's is kept parsed as well (scenario_relay_parse). */
-static int check_target(struct scn__ctx *c, const json_t *v, char *dst)
+/* A target's or the relay's URI over transport t (msrp:// or msrps://, ";tcp", or ";ws" over a
+ * WebSocket, RFC 7977 5.2.1); any: either scheme will do (a relay address no end uses yet). */
+static int check_uri(struct scn__ctx *c, const json_t *v, char *dst, enum scenario_transport t,
+                     bool any)
 {
-    bool tls = c->sc->tls;
-    const char *what = tls ? "an msrps:// URI" : "an msrp:// URI";
+    bool tls = scenario_transport_secure(t);
+    const char *param = scenario_transport_ws(t) ? "ws" : "tcp";
+    const char *what = any ? "an MSRP URI" : tls ? "an msrps:// URI" : "an msrp:// URI";
     char buf[SHOW_STRING_MAX * 6 + 8];
 
     if (!json_is_string(v))
@@ -117,23 +120,85 @@ static int check_target(struct scn__ctx *c, const json_t *v, char *dst)
     scn__describe(v, true, buf, sizeof buf);
     if (e != MSRP_URI_OK)
         return scn__fail(c, "expected %s, got %s (%s)", what, buf, msrp_uri_error_text(e));
-    if (u.secure != tls)
+    if (!any && u.secure != tls)
         return scn__fail(c, "expected %s as transport is \"%s\", got %s", what,
-                         tls ? "tls" : "tcp", buf);
-    /* Both msrp and msrps run over TCP (RFC 4975 section 6); no other transport exists here. */
-    if (!msrp_span_eq_nocase(u.transport, MSRP_SPAN_LIT("tcp")))
-        return scn__fail(c, "expected %s with transport \"tcp\", got %s", what, buf);
+                         scenario_transport_name(t), buf);
+    /* msrp and msrps run over TCP (RFC 4975 section 6) or a WebSocket (RFC 7977 5.2.1). */
+    if (!msrp_span_eq_nocase(u.transport, msrp_span_make(param, strlen(param))))
+        return scn__fail(c, "expected %s with transport \"%s\", got %s", what, param, buf);
     memcpy(dst, s, len + 1);
     return 0;
 }
 
+static int check_target(struct scn__ctx *c, const json_t *v, char *dst)
+{
+    return check_uri(c, v, dst, c->sc->transport, false);
+}
+
+/* The relay's WebSocket address (relay.uri in a ws form, or relay.ws_uri), given once. */
+static int read_relay_ws(struct scn__ctx *c, const json_t *v, struct scenario *sc)
+{
+    static const char what[] = "ws://HOST:PORT/PATH, wss://... or an MSRP URI with ;ws";
+    if (!json_is_string(v))
+        return scn__expected(c, what, v, false);
+    if (sc->relay.ws_uri[0] != '\0')
+        return scn__fail(c, "the relay's WebSocket address is given twice (relay.uri is one "
+                            "already: give the TCP address there)");
+    char err[700];
+    if (scenario_relay_set_ws(sc, json_string_value(v), err, sizeof err) != 0)
+        return scn__fail(c, "%s", err);
+    return 0;
+}
+
+/* relay.uri: the TCP (or TLS) address, or the WebSocket one in a ws form. Its scheme must
+ * suit the ends over tcp or tls (transports are read before the relay). */
 static int read_relay_uri(struct scn__ctx *c, const json_t *v, void *base)
 {
     struct scenario *sc = base;
-    if (check_target(c, v, sc->relay.uri) != 0)
+    if (json_is_string(v) && scenario_uri_is_ws(json_string_value(v)))
+        return read_relay_ws(c, v, sc);
+    int tcp_end = -1;
+    for (int i = 1; i >= 0; i--)
+        if (!scenario_transport_ws(sc->end_transport[i]))
+            tcp_end = i;
+    enum scenario_transport t = tcp_end >= 0 ? sc->end_transport[tcp_end] : SCENARIO_TCP;
+    if (check_uri(c, v, sc->relay.uri, t, tcp_end < 0) != 0)
         return -1;
     scenario_relay_parse(sc);
     return 0;
+}
+
+static int read_relay_ws_uri(struct scn__ctx *c, const json_t *v, void *base)
+{
+    struct scenario *sc = base;
+    if (json_is_string(v) && !scenario_uri_is_ws(json_string_value(v)))
+        return scn__expected(c, "ws://HOST:PORT/PATH, wss://... or an MSRP URI with ;ws", v,
+                             true);
+    return read_relay_ws(c, v, sc);
+}
+
+/* topology.caller_transport / answerer_transport: one end's own (relay topology only). */
+static int read_end_transport(struct scn__ctx *c, const json_t *v, struct scenario *sc, int end)
+{
+    static const char what[] = "one of \"tcp\", \"tls\", \"ws\", \"wss\"";
+    if (sc->topology != SCENARIO_RELAY)
+        return scn__fail(c, "only allowed when kind is \"relay\" (both ends are msrpload's "
+                            "own only through a relay)");
+    if (!json_is_string(v) ||
+        scenario_transport_parse(json_string_value(v), &sc->end_transport[end]) != 0)
+        return scn__expected(c, what, v, true);
+    sc->end_transport_given[end] = true;
+    return 0;
+}
+
+static int read_caller_transport(struct scn__ctx *c, const json_t *v, void *base)
+{
+    return read_end_transport(c, v, base, SCENARIO_CALLER);
+}
+
+static int read_answerer_transport(struct scn__ctx *c, const json_t *v, void *base)
+{
+    return read_end_transport(c, v, base, SCENARIO_ANSWERER);
 }
 
 static bool relay_user_valid(const char *user)
@@ -208,10 +273,11 @@ void scenario_relay_user_format(const char *user, uint64_t account, char *out, s
 
 static int check_relay(struct scn__ctx *c, const json_t *relay)
 {
-    static const char *const allowed[] = {"uri", "user", "users", "password_file", "expires",
-                                          NULL};
+    static const char *const allowed[] = {"uri",     "ws_uri", "user", "users", "password_file",
+                                          "expires", NULL};
     static const struct scn__key keys[] = {
         SCN_KEY_CUSTOM("uri", read_relay_uri),
+        SCN_KEY_CUSTOM("ws_uri", read_relay_ws_uri),
         SCN_KEY_STRING("user", struct scenario, relay.user, RELAY_USER_WHAT, false,
                        relay_user_valid),
         SCN_KEY_INT("users", struct scenario, relay.users, 1, UINT32_MAX),
@@ -246,14 +312,17 @@ static int check_targets(struct scn__ctx *c, const json_t *targets)
 
 int scn__check_topology(struct scn__ctx *c, const json_t *topo)
 {
-    static const char *const allowed[] = {"kind", "transport", "targets", "ca_file", "relay",
-                                          NULL};
-    /* In the order of enum scenario_topology. */
+    static const char *const allowed[] = {"kind",    "transport",         "caller_transport",
+                                          "answerer_transport", "targets", "ca_file",
+                                          "relay",   NULL};
+    /* In the order of enum scenario_topology, and of enum scenario_transport. */
     static const char *const kinds[] = {"embedded", "target", "relay", NULL};
-    static const char *const transports[] = {"tcp", "tls", NULL};
+    static const char *const transports[] = {"tcp", "tls", "ws", "wss", NULL};
     static const struct scn__key keys[] = {
         SCN_KEY_ENUM("kind", struct scenario, topology, kinds, NULL),
-        SCN_KEY_ENUM("transport", struct scenario, tls, transports, NULL),
+        SCN_KEY_ENUM("transport", struct scenario, transport, transports, NULL),
+        SCN_KEY_CUSTOM("caller_transport", read_caller_transport),
+        SCN_KEY_CUSTOM("answerer_transport", read_answerer_transport),
     };
     struct scenario *sc = c->sc;
     const json_t *v;
@@ -262,6 +331,7 @@ int scn__check_topology(struct scn__ctx *c, const json_t *topo)
     if (scn__need_object(c, topo) != 0 || scn__check_keys(c, topo, allowed) != 0 ||
         SCN__READ_KEYS(c, topo, keys, sc) != 0)
         return -1;
+    scenario_transports_settle(sc);
 
     if ((v = json_object_get(topo, "targets")) != NULL) {
         mark = scn__path_push(c, ".targets");
@@ -287,7 +357,7 @@ int scn__check_topology(struct scn__ctx *c, const json_t *topo)
          * for target endpoints or a relay, and only TLS verifies anything. */
         if (sc->topology == SCENARIO_EMBEDDED || !sc->tls)
             return scn__fail(c, "\"ca_file\" is only allowed when kind is \"target\" or "
-                                "\"relay\" and transport is \"tls\"");
+                                "\"relay\" and transport is \"tls\" (or \"wss\", for an end)");
         if (scn__copy_string(c, v, FILE_WHAT, sc->ca_file, sizeof sc->ca_file) != 0)
             return -1;
         if (sc->ca_file[0] == '\0')
@@ -390,7 +460,7 @@ static int read_drop(struct scn__ctx *c, const json_t *v, void *base)
 int scn__check_answer(struct scn__ctx *c, const json_t *ans)
 {
     static const char *const allowed[] = {"status", "accept_types",       "max_message", "delay",
-                                          "drop",   "reject_after_bytes", NULL};
+                                          "drop",   "reject_after_bytes", "check_sha256", NULL};
     static const struct scn__key keys[] = {
         SCN_KEY_INT("status", struct scenario, answer_status, 200, 999),
         SCN_KEY_STRING("accept_types", struct scenario, accept_types, ACCEPT_WHAT, false,
@@ -399,6 +469,7 @@ int scn__check_answer(struct scn__ctx *c, const json_t *ans)
         SCN_KEY_CUSTOM("delay", read_delay),
         SCN_KEY_CUSTOM("drop", read_drop),
         SCN_KEY_INT("reject_after_bytes", struct scenario, answer_reject_after, 1, INT_NO_MAX),
+        SCN_KEY_BOOL("check_sha256", struct scenario, answer_check_sha256),
     };
     if (scn__need_object(c, ans) != 0 || scn__check_keys(c, ans, allowed) != 0)
         return -1;
