@@ -448,7 +448,7 @@ static const struct {
     {NULL, "--rate nan", "--rate takes a number of messages per second > 0"},
     {NULL, "--rate inf", "--rate takes a number of messages per second > 0"},
     {NULL, "--session-rate nan", "--session-rate takes a number of sessions per second >= 0"},
-    {NULL, "--target 'msrp://127.0.0.1:9/x;udp'", "the transport must be tcp (;tcp), got ;udp"},
+    {NULL, "--target 'msrp://127.0.0.1:9/x;udp'", "the transport must be tcp (;tcp) or ws (;ws), got ;udp"},
     {NULL, "--relay 'msrp://127.0.0.1:9;udp' --relay-user u",
      "--relay msrp://127.0.0.1:9;udp: the transport must be tcp"},
     {NULL,

@@ -693,8 +693,8 @@ static const struct bad_case {
     /* topology */
     {WITH_TOPO("\"embedded\""), "$.topology: expected an object, got a string"},
     {WITH_TOPO("{\"target\":[]}"),
-     "$.topology: unknown key \"target\"; allowed keys: \"kind\", \"transport\", \"targets\", "
-     "\"ca_file\", \"relay\""},
+     "$.topology: unknown key \"target\"; allowed keys: \"kind\", \"transport\", "
+     "\"caller_transport\", \"answerer_transport\", \"targets\", \"ca_file\", \"relay\""},
     {WITH_TOPO("{\"kind\":\"remote\"}"),
      "$.topology.kind: expected one of \"embedded\", \"target\", \"relay\", got \"remote\""},
     {WITH_TOPO("{\"relay\":{}}"),
@@ -702,7 +702,7 @@ static const struct bad_case {
     {WITH_TOPO("{\"kind\":\"relay\",\"relay\":[]}"),
      "$.topology.relay: expected an object, got an empty array"},
     {WITH_TOPO("{\"kind\":\"relay\",\"relay\":{\"password\":\"x\"}}"),
-     "$.topology.relay: unknown key \"password\"; allowed keys: \"uri\", \"user\", \"users\", "
+     "$.topology.relay: unknown key \"password\"; allowed keys: \"uri\", \"ws_uri\", \"user\", \"users\", "
      "\"password_file\", \"expires\""},
     {WITH_TOPO("{\"kind\":\"relay\",\"relay\":{\"uri\":\"msrps://r;tcp\"}}"),
      "$.topology.relay.uri: expected an msrp:// URI as transport is \"tcp\", got "
@@ -720,7 +720,7 @@ static const struct bad_case {
     {WITH_TOPO("{\"kind\":\"relay\",\"relay\":{\"password_file\":\"\"}}"),
      "$.topology.relay.password_file: expected a file path, got \"\""},
     {WITH_TOPO("{\"transport\":\"udp\"}"),
-     "$.topology.transport: expected one of \"tcp\", \"tls\", got \"udp\""},
+     "$.topology.transport: expected one of \"tcp\", \"tls\", \"ws\", \"wss\", got \"udp\""},
     {WITH_TOPO("{\"kind\":\"target\"}"),
      "$.topology: \"targets\" is required when kind is \"target\""},
     {TARGET_TCP("[]"),
@@ -751,10 +751,10 @@ static const struct bad_case {
      "$.topology.targets[0]: expected a string of at most 511 bytes, got a string of 512 bytes"},
     {WITH_TOPO("{\"kind\":\"target\",\"targets\":[\"msrp://h;tcp\"],\"ca_file\":\"ca.pem\"}"),
      "$.topology.ca_file: \"ca_file\" is only allowed when kind is \"target\" or \"relay\" and "
-     "transport is \"tls\""},
+     "an end's transport is \"tls\" or \"wss\""},
     {WITH_TOPO("{\"transport\":\"tls\",\"ca_file\":\"ca.pem\"}"),
      "$.topology.ca_file: \"ca_file\" is only allowed when kind is \"target\" or \"relay\" and "
-     "transport is \"tls\""},
+     "an end's transport is \"tls\" or \"wss\""},
     {WITH_TOPO("{\"kind\":\"target\",\"transport\":\"tls\",\"targets\":[\"msrps://h;tcp\"],"
                "\"ca_file\":\"\"}"),
      "$.topology.ca_file: expected a file path, got \"\""},
@@ -1102,7 +1102,7 @@ static const struct bad_case {
     {WITH_ANSWER("200"), "$.answer: expected an object, got 200"},
     {WITH_ANSWER("{\"code\":200}"),
      "$.answer: unknown key \"code\"; allowed keys: \"status\", \"accept_types\", "
-     "\"max_message\", \"delay\", \"drop\", \"reject_after_bytes\""},
+     "\"max_message\", \"delay\", \"drop\", \"reject_after_bytes\", \"check_sha256\""},
     {WITH_ANSWER("{\"status\":199}"), "$.answer.status: expected an integer 200..999, got 199"},
     {WITH_ANSWER("{\"status\":1000}"), "$.answer.status: expected an integer 200..999, got 1000"},
     {WITH_ANSWER("{\"accept_types\":\"\"}"), "$.answer.accept_types: " ACCEPT_WHAT "\"\""},

@@ -27,6 +27,7 @@ Suite *make_digest_suite(void);
 Suite *make_relay_suite(void);
 Suite *make_relay_run_suite(void);
 Suite *make_relay_ws_suite(void);
+Suite *make_relay_ws_run_suite(void);
 Suite *make_conform_suite(void);
 Suite *make_faults_suite(void);
 Suite *make_serve_limits_suite(void);

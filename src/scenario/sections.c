@@ -357,7 +357,7 @@ int scn__check_topology(struct scn__ctx *c, const json_t *topo)
          * for target endpoints or a relay, and only TLS verifies anything. */
         if (sc->topology == SCENARIO_EMBEDDED || !sc->tls)
             return scn__fail(c, "\"ca_file\" is only allowed when kind is \"target\" or "
-                                "\"relay\" and transport is \"tls\" (or \"wss\", for an end)");
+                                "\"relay\" and an end's transport is \"tls\" or \"wss\"");
         if (scn__copy_string(c, v, FILE_WHAT, sc->ca_file, sizeof sc->ca_file) != 0)
             return -1;
         if (sc->ca_file[0] == '\0')
