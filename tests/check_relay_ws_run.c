@@ -284,6 +284,13 @@ START_TEST(test_run_wss_wrong_ca)
     ck_assert_int_eq(jint(&r, "sessions.ends.connect-failed"), 2);
     ck_assert_int_eq(jint(&r, "messages.sent"), 0);
     ck_assert_int_eq(jint(&r, "latency_us.ws-handshake.count"), 0);
+    /* the failure names the session by its own URI: a WebSocket client's random .invalid
+     * host and the ws transport parameter (RFC 7977 8.1.1, Appendix A, 5.2.1) */
+    const char *uri = strstr(r.out, "msrps://");
+    ck_assert_msg(uri != NULL, "no session URI in the summary: %s", r.out);
+    const char *inv = strstr(uri, ".invalid:2855/");
+    ck_assert_msg(inv != NULL && inv - uri == 8 + 12, "summary: %s", r.out);
+    ck_assert_msg(strncmp(strchr(inv, ' ') - 3, ";ws", 3) == 0, "summary: %s", r.out);
     run_free(&r);
     tmp_remove(&t);
 }

@@ -686,6 +686,84 @@ START_TEST(merge_two_hosts)
 }
 END_TEST
 
+/* Runs over WebSocket: their new fields (ws-handshake latency, close codes, the transports)
+ * merge and compare, and a report from before them (no such file or key) still merges. */
+START_TEST(merge_ws_runs)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char *sc = tmp_path(&t, "ws.json");
+    FILE *f = fopen(sc, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"name\": \"ws\", \"load\": {\"sessions\": 4, \"duration\": 1},"
+          " \"topology\": {\"kind\": \"embedded\", \"transport\": \"ws\"},"
+          " \"steps\": [{\"send\": {\"count\": 2, \"size\": 3000, \"chunk_size\": 1000}}],"
+          " \"answer\": {\"check_sha256\": true}}\n", f);
+    ck_assert_int_eq(fclose(f), 0);
+    for (int i = 1; i <= 2; i++) {
+        int code = MSRPLOAD(&t, "run %s --threads 1 --quiet --out %s/h%d", msrpload_binary(), sc,
+                            t.dir, i);
+        char *out = tmp_read(&t, "out");
+        ck_assert_msg(code == 0, "run %d: exit %d\n%s", i, code, out);
+        ck_assert_ptr_nonnull(strstr(out, "transport:  ws\n"));
+        ck_assert_ptr_nonnull(strstr(out, "8 of them checked by SHA-256"));
+        free(out);
+    }
+    /* The peers' close codes as a run would have counted them, had its peers closed first. */
+    ck_assert_int_eq(sh(&t, "sed -i 's/\"ws_close_codes\": {}/\"ws_close_codes\": {\"1000\": 2, "
+                            "\"1011\": 1}/' %s/h1/summary.json && sed -i 's/\"ws_close_codes\": "
+                            "{}/\"ws_close_codes\": {\"1000\": 3}/' %s/h2/summary.json",
+                        t.dir, t.dir),
+                     0);
+    int code = MSRPLOAD(&t, "merge %s/h1 %s/h2 --out %s/m", msrpload_binary(), t.dir, t.dir,
+                        t.dir);
+    char *out = tmp_read(&t, "out"), *err = tmp_read(&t, "err");
+    ck_assert_msg(code == 0, "exit %d\n%s\n%s", code, out, err);
+    ck_assert_ptr_nonnull(strstr(out, "transport:  ws\n"));
+    ck_assert_msg(strstr(out, "ws close:   1000 x5, 1011 x1") != NULL, "%s", out);
+    free(out);
+    free(err);
+    json_t *in[2] = {load_json(&t, "h1/summary.json"), load_json(&t, "h2/summary.json")};
+    json_t *m = load_json(&t, "m/summary.json");
+    ck_assert_int_eq(jint(m, "sessions/ws_close_codes/1000"), 5);
+    ck_assert_int_eq(jint(m, "sessions/ws_close_codes/1011"), 1);
+    ck_assert_int_eq(jint(in[0], "latency_us/ws-handshake/count"), 4);
+    ck_assert_int_eq(jint(m, "latency_us/ws-handshake/count"), 8);
+    ck_assert_int_eq(jint(m, "latency_us/tls-handshake/count"), 0);
+    ck_assert_int_eq(jint(m, "messages/checked"),
+                     jint(in[0], "messages/checked") + jint(in[1], "messages/checked"));
+    ck_assert_str_eq(json_string_value(jat(m, "config/transports/caller")), "ws");
+    ck_assert_str_eq(json_string_value(jat(m, "config/transports/answerer")), "ws");
+    /* A report written before WebSocket transports: no such histogram, key or count. */
+    ck_assert_int_eq(
+        sh(&t, "cp -r %s/h2 %s/old && rm %s/old/latency-ws-handshake.* && python3 -c \""
+               "import json; p='%s/old/summary.json'; d=json.load(open(p)); "
+               "del d['sessions']['ws_close_codes']; del d['messages']['checked']; "
+               "del d['config']['transports']; json.dump(d, open(p, 'w'))\"",
+               t.dir, t.dir, t.dir, t.dir),
+        0);
+    code = MSRPLOAD(&t, "merge %s/h1 %s/old --out %s/m2", msrpload_binary(), t.dir, t.dir,
+                    t.dir);
+    err = tmp_read(&t, "err");
+    ck_assert_msg(code == 0, "exit %d: %s", code, err);
+    free(err);
+    json_t *m2 = load_json(&t, "m2/summary.json");
+    ck_assert_int_eq(jint(m2, "latency_us/ws-handshake/count"), 4);
+    ck_assert_int_eq(jint(m2, "sessions/ws_close_codes/1000"), 2);
+    code = MSRPLOAD(&t, "compare %s/h1 %s/old", msrpload_binary(), t.dir, t.dir);
+    out = tmp_read(&t, "out");
+    ck_assert_msg(code == 0, "compare: exit %d\n%s", code, out);
+    ck_assert_ptr_nonnull(strstr(out, "ws-handshake"));
+    free(out);
+    json_decref(m2);
+    json_decref(m);
+    json_decref(in[0]);
+    json_decref(in[1]);
+    free(sc);
+    tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(merge_aligns_by_wall_clock)
 {
     struct tmp t;
@@ -900,6 +978,7 @@ Suite *make_report_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, merge_two_hosts);
     tcase_add_test(tc, merge_aligns_by_wall_clock);
+    tcase_add_test(tc, merge_ws_runs);
     suite_add_tcase(s, tc);
     tc = tcase_create("Shard");
     tcase_set_timeout(tc, 120);
