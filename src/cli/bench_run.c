@@ -9,8 +9,9 @@
  * shared listener that answers any session) and drives them as a target, one thread a side.
  *
  * The relay figures (`--only relay`) start a real Kamailio relay (tools/relay/start.sh) and
- * run the same traffic through it, both ends of every session authenticated; they are
- * skipped with a note when Kamailio is not installed.
+ * run the same traffic through it, both ends of every session authenticated, once over TCP and
+ * once with both ends over WebSocket (RFC 7977, the relay's ws port, when Kamailio's
+ * websocket module is there); they are skipped with a note when Kamailio is not installed.
  *
  * Owns: the runner figures' set-up and timing. May not touch: load/ internals (it runs
  * scenarios through runner.h as `msrpload run` does).
@@ -81,7 +82,18 @@ static double run_small(unsigned threads, uint64_t sessions, double seconds, dou
     static struct scenario sc;
     small_scenario(&sc, threads, sessions, seconds);
     sc.warm_up_s = warm_up;
-    if (target != NULL && strncmp(target, "relay:", 6) == 0) {
+    if (target != NULL && strncmp(target, "relay-ws:", 9) == 0) {
+        /* "relay-ws:URI": the same, both ends WebSocket clients of the relay's ws:// URI */
+        sc.topology = SCENARIO_RELAY;
+        sc.transport = SCENARIO_WS;
+        char err[300];
+        if (scenario_relay_set_ws(&sc, target + 9, err, sizeof(err)) != 0) {
+            fprintf(stderr, "bench: %s\n", err);
+            exit(1);
+        }
+        snprintf(sc.relay.user, sizeof(sc.relay.user), "load%%04d");
+        sc.relay.users = 100;
+    } else if (target != NULL && strncmp(target, "relay:", 6) == 0) {
         /* "relay:URI": every session through that relay, over its 100 load accounts */
         sc.topology = SCENARIO_RELAY;
         snprintf(sc.relay.uri, sizeof(sc.relay.uri), "%s", target + 6);
@@ -93,6 +105,7 @@ static double run_small(unsigned threads, uint64_t sessions, double seconds, dou
         snprintf(sc.targets[0], sizeof(sc.targets[0]), "%s", target);
         sc.num_targets = 1;
     }
+    scenario_transports_settle(&sc);
     struct run_config rc = {.sc = &sc, .stop = &no_stop, .drain_s = 2,
                             .relay_password = "loadpass"};
     struct run_stats st;
@@ -272,14 +285,21 @@ void bench_relay(double seconds, const char *only)
                         "(apt-get install kamailio)\n");
         return;
     }
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "timeout 30 %s/start.sh %u 2>&1", tools,
-             29000u + (unsigned)getpid() % 500u * 2u);
+    /* The WebSocket port too when Kamailio's websocket module is there (start.sh refuses it
+     * otherwise, and the WS figures are skipped with a note). */
+    bool ws = system("find /usr/lib /usr/local/lib -path '*kamailio/modules/websocket.so' "
+                     "2>/dev/null | grep -q .") == 0;
+    unsigned port = 29000u + (unsigned)getpid() % 500u * 2u;
+    char cmd[1024], ws_env[32] = "";
+    if (ws) /* the port just after the TCP one */
+        snprintf(ws_env, sizeof(ws_env), "RELAY_WS_PORT=%u ", port + 1);
+    snprintf(cmd, sizeof(cmd), "%stimeout 30 %s/start.sh %u 2>&1", ws_env, tools, port);
     FILE *p = popen(cmd, "r");
-    char line[1024], uri[256] = "", pidfile[512] = "", pid_text[32] = "";
+    char line[1024], uri[256] = "", ws_uri[256] = "", pidfile[512] = "", pid_text[32] = "";
     while (p != NULL && fgets(line, sizeof(line), p) != NULL) {
         line[strcspn(line, "\r\n")] = '\0';
         start_value(line, "RELAY_URI", uri, sizeof(uri));
+        start_value(line, "RELAY_WS_URI", ws_uri, sizeof(ws_uri));
         start_value(line, "RELAY_PIDFILE", pidfile, sizeof(pidfile));
         start_value(line, "RELAY_PID", pid_text, sizeof(pid_text));
     }
@@ -291,19 +311,32 @@ void bench_relay(double seconds, const char *only)
     long pgid = strtol(pid_text, NULL, 10);
     double secs = seconds < 3 ? 3 : seconds;
     char target[300];
-    snprintf(target, sizeof(target), "relay:%s", uri);
-    double ours0 = self_cpu_seconds(), theirs0 = group_cpu_seconds(pgid);
-    double p99;
-    double rate = run_small(1, 100, secs, 1, target, &p99);
-    double ours = self_cpu_seconds() - ours0, theirs = group_cpu_seconds(pgid) - theirs0;
+    /* The same traffic over TCP, then over WebSocket (RFC 7977) on both ends. */
+    for (int over_ws = 0; over_ws <= 1; over_ws++) {
+        if (over_ws && ws_uri[0] == '\0') {
+            fprintf(stderr, "bench: relay_ws figures skipped: Kamailio's websocket module is "
+                            "missing (apt-get install kamailio-websocket-modules)\n");
+            break;
+        }
+        snprintf(target, sizeof(target), "%s:%s", over_ws ? "relay-ws" : "relay",
+                 over_ws ? ws_uri : uri);
+        double ours0 = self_cpu_seconds(), theirs0 = group_cpu_seconds(pgid);
+        double p99;
+        double rate = run_small(1, 100, secs, 1, target, &p99);
+        double ours = self_cpu_seconds() - ours0, theirs = group_cpu_seconds(pgid) - theirs0;
+        const char *pre = over_ws ? "relay_ws" : "relay";
+        char name[64];
+        snprintf(name, sizeof(name), "%s_tx_per_s", pre);
+        figure(name, rate, "msgs/s");
+        snprintf(name, sizeof(name), "%s_p99_us", pre);
+        figure(name, p99, "us");
+        /* Both processes' CPU over the same run: AUTH, binding and the measured traffic. */
+        printf("bench %s_cpu_ratio %.3f x\n", pre, theirs > 0 ? ours / theirs : 0);
+        fflush(stdout);
+        fprintf(stderr, "# %s: msrpload %.2f CPU s, kamailio %.2f CPU s\n", pre, ours, theirs);
+    }
     snprintf(cmd, sizeof(cmd), "timeout 20 %s/stop.sh '%s' --clean >/dev/null 2>&1", tools,
              pidfile);
     if (system(cmd) != 0)
         fprintf(stderr, "bench: %s failed\n", cmd);
-    figure("relay_tx_per_s", rate, "msgs/s");
-    figure("relay_p99_us", p99, "us");
-    /* Both processes' CPU over the same run: AUTH, binding and the measured traffic. */
-    printf("bench relay_cpu_ratio %.3f x\n", theirs > 0 ? ours / theirs : 0);
-    fflush(stdout);
-    fprintf(stderr, "# relay: msrpload %.2f CPU s, kamailio %.2f CPU s\n", ours, theirs);
 }
