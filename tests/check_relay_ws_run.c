@@ -8,11 +8,16 @@
  * another one. summary.json is read back with jansson: every message delivered and checked,
  * the transports in its config, a ws-handshake latency beside connect and tls-handshake.
  *
- * One relay per tcase (unchecked fixtures): without TLS, and with TLS (wss). Every msrpload
- * run is under `timeout 60`. Without Kamailio or its websocket module every test prints why it
+ * And without a relay (tcase "Local"): the embedded answering end over wss, and `msrpload
+ * serve --ws` reached as ";ws" targets.
+ *
+ * One relay per relay tcase (unchecked fixtures): without TLS, and with TLS (wss). Every
+ * msrpload run is under `timeout 60`. Without Kamailio or its websocket module every test prints why it
  * is skipped and returns (a counted skip; a failure under REQUIRE_RELAY=1, tests/testutil.h).
  */
+#include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +301,110 @@ START_TEST(test_run_wss_wrong_ca)
 }
 END_TEST
 
+/* ---- without a relay ------------------------------------------------------------------------ */
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs(text, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The embedded answering end accepts wss upgrades (TLS below): every session's handshakes are
+ * timed apart (TCP, TLS, then the upgrade) and every message is checked by SHA-256. */
+START_TEST(test_run_embedded_wss)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char sc[600], args[1024];
+    snprintf(sc, sizeof(sc), "%s/wss.json", t.dir);
+    write_text(sc, "{\"name\": \"wss\", \"load\": {\"threads\": 2, \"sessions\": 6,"
+                   " \"concurrency\": 3, \"duration\": 20}, \"topology\": {\"transport\": \"wss\"},"
+                   " \"steps\": [{\"send\": {\"size\": 5000, \"chunk_size\": 1000}},"
+                   " {\"expect\": {\"status\": 200}}], \"answer\": {\"check_sha256\": true}}");
+    snprintf(args, sizeof(args), "'%s'", sc);
+    struct run_out r;
+    run_msrpload(&t, "embedded", args, &r);
+    ck_assert_msg(r.code == 0, "exit %d; stderr: %s", r.code, r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "transport:  wss\n"));
+    ck_assert_int_eq(jint(&r, "latency_us.connect.count"), 6);
+    ck_assert_int_eq(jint(&r, "latency_us.tls-handshake.count"), 6);
+    ck_assert_int_eq(jint(&r, "latency_us.ws-handshake.count"), 6);
+    ck_assert_int_eq(jint(&r, "messages.checked"), 6);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* serve --ws prints ";ws" URIs: two targets reached as a WebSocket client; a ";tcp" target
+ * with transport ws is refused before anything runs, naming the option. */
+START_TEST(test_run_ws_targets)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/uris", t.dir);
+    write_text(path, "");
+    pid_t serve = fork();
+    ck_assert_int_ge(serve, 0);
+    if (serve == 0) {
+        int fd = open(path, O_WRONLY);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        dup2(null, 2);
+        execl(msrpload_binary(), msrpload_binary(), "serve", "--listen", "127.0.0.1:0", "--ws",
+              "--session-id", "w0", "--session-id", "w1", (char *)NULL);
+        _exit(127);
+    }
+    /* its URIs, one a line, once it listens (bounded: 10 s) */
+    char *uris = NULL;
+    size_t len = 0;
+    int lines = 0;
+    for (int i = 0; i < 500 && lines < 2; i++) {
+        usleep(20000);
+        free(uris);
+        uris = read_text(path, &len);
+        lines = 0;
+        for (char *p = uris; *p != '\0'; p++)
+            lines += *p == '\n';
+    }
+    if (lines < 2) {
+        kill(serve, SIGKILL);
+        waitpid(serve, NULL, 0);
+        ck_abort_msg("serve printed %d URIs in 10 s: %s", lines, uris);
+    }
+    char *second = strchr(uris, '\n') + 1;
+    second[-1] = '\0';
+    second[strcspn(second, "\n")] = '\0';
+    ck_assert_msg(strstr(uris, ";ws") != NULL, "serve --ws printed %s", uris);
+    char sc[600], args[1600];
+    snprintf(sc, sizeof(sc), "%s/ws.json", t.dir);
+    write_text(sc, "{\"name\": \"ws\", \"load\": {\"sessions\": 2, \"threads\": 1,"
+                   " \"duration\": 20}, \"topology\": {\"transport\": \"ws\"}, \"steps\":"
+                   " [{\"send\": {\"size\": 3000, \"chunk_size\": 1000}},"
+                   " {\"expect\": {\"status\": 200}}]}");
+    snprintf(args, sizeof(args), "'%s' --target '%s' --target '%s'", sc, uris, second);
+    struct run_out r;
+    run_msrpload(&t, "targets", args, &r);
+    kill(serve, SIGKILL);
+    waitpid(serve, NULL, 0);
+    ck_assert_msg(r.code == 0, "exit %d; stderr: %s", r.code, r.err);
+    ck_assert_int_eq(jint(&r, "messages.ok"), 2);
+    ck_assert_int_eq(jint(&r, "latency_us.ws-handshake.count"), 2);
+    ck_assert_int_eq(jint(&r, "latency_us.tls-handshake.count"), 0);
+    run_free(&r);
+    snprintf(args, sizeof(args), "'%s' --target 'msrp://127.0.0.1:9/x;tcp'", sc);
+    run_msrpload(&t, "badtarget", args, &r);
+    ck_assert_int_eq(r.code, 2);
+    ck_assert_msg(strstr(r.err, "--target msrp://127.0.0.1:9/x;tcp: the transport is ws, so "
+                                "targets are msrp://...;ws URIs") != NULL, "%s", r.err);
+    run_free(&r);
+    free(uris);
+    tmp_remove(&t);
+}
+END_TEST
+
 static void plain_setup(void)
 {
     test_relay_start(&K, false, "");
@@ -329,5 +438,11 @@ Suite *make_relay_ws_run_suite(void)
     tcase_add_test(tt, test_run_wss_verified);
     tcase_add_test(tt, test_run_wss_wrong_ca);
     suite_add_tcase(s, tt);
+
+    TCase *tl = tcase_create("Local");
+    tcase_set_timeout(tl, 120);
+    tcase_add_test(tl, test_run_embedded_wss);
+    tcase_add_test(tl, test_run_ws_targets);
+    suite_add_tcase(s, tl);
     return s;
 }

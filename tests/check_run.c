@@ -611,112 +611,6 @@ START_TEST(targets_spread_over_threads)
 }
 END_TEST
 
-/*
- * WebSocket transports without a relay (RFC 7977): the embedded answering end accepts wss
- * upgrades (TLS below), and `msrpload serve --ws` is reached as ";ws" targets. Every session's
- * handshakes are timed apart: TCP, TLS, then the upgrade.
- */
-START_TEST(websocket_embedded_and_targets)
-{
-    struct tmp t;
-    tmp_make(&t);
-    char *sc = write_scenario(&t, "wss.json",
-                              "{\"name\": \"wss\", " SMALL_LOAD ", \"topology\": {\"transport\":"
-                              " \"wss\"}, \"steps\": [{\"send\": {\"size\": 5000, \"chunk_size\":"
-                              " 1000}}, {\"expect\": {\"status\": 200}}], \"answer\":"
-                              " {\"check_sha256\": true}}");
-    char args[1024];
-    snprintf(args, sizeof(args), "run %s --quiet --out %s/e", sc, t.dir);
-    int code = run_msrpload(&t, args);
-    char *out = tmp_read(&t, "out"), *err = tmp_read(&t, "err");
-    ck_assert_msg(code == 0, "exit %d\n%s\n%s", code, out, err);
-    ck_assert_ptr_nonnull(strstr(out, "transport:  wss\n"));
-    free(out);
-    free(err);
-    json_t *j = load_summary(&t, "e");
-    json_t *lat = json_object_get(j, "latency_us");
-    static const char *const kinds[] = {"connect", "tls-handshake", "ws-handshake"};
-    for (int k = 0; k < 3; k++)
-        ck_assert_int_eq(
-            json_integer_value(json_object_get(json_object_get(lat, kinds[k]), "count")), 6);
-    ck_assert_int_eq(jint(j, "messages", "checked"), 6);
-    json_decref(j);
-
-    /* serve --ws prints its URIs (";ws"), one a line, once it listens (bounded: 10 s). */
-    char path[512];
-    snprintf(path, sizeof(path), "%s/uris", t.dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fclose(f);
-    pid_t serve = fork();
-    ck_assert_int_ge(serve, 0);
-    if (serve == 0) {
-        int fd = open(path, O_WRONLY);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        dup2(null, 2);
-        execl(msrpload_binary(), msrpload_binary(), "serve", "--listen", "127.0.0.1:0", "--ws",
-              "--session-id", "w0", "--session-id", "w1", (char *)NULL);
-        _exit(127);
-    }
-    char *uris = NULL;
-    int lines = 0;
-    for (int i = 0; i < 500 && lines < 2; i++) {
-        usleep(20000);
-        free(uris);
-        uris = tmp_read(&t, "uris");
-        lines = 0;
-        for (char *p = uris; *p != '\0'; p++)
-            lines += *p == '\n';
-    }
-    if (lines < 2) {
-        kill(serve, SIGKILL);
-        waitpid(serve, NULL, 0);
-        ck_abort_msg("serve printed %d URIs in 10 s: %s", lines, uris);
-    }
-    char *nl = strchr(uris, '\n');
-    *nl = '\0';
-    char *second = nl + 1;
-    second[strcspn(second, "\n")] = '\0';
-    ck_assert_msg(strstr(uris, ";ws") != NULL, "serve --ws printed %s", uris);
-    char *plain = write_scenario(&t, "ws.json",
-                                 "{\"name\": \"ws\", \"load\": {\"sessions\": 2, \"threads\": 1,"
-                                 " \"duration\": 20}, \"topology\": {\"transport\": \"ws\"},"
-                                 " \"steps\": [{\"send\": {\"size\": 3000, \"chunk_size\": 1000}},"
-                                 " {\"expect\": {\"status\": 200}}]}");
-    snprintf(args, sizeof(args), "run %s --quiet --out %s/t --target '%s' --target '%s'", plain,
-             t.dir, uris, second);
-    code = run_msrpload(&t, args);
-    kill(serve, SIGKILL);
-    waitpid(serve, NULL, 0);
-    out = tmp_read(&t, "out");
-    err = tmp_read(&t, "err");
-    ck_assert_msg(code == 0, "exit %d\n%s\n%s", code, out, err);
-    j = load_summary(&t, "t");
-    ck_assert_int_eq(jint(j, "messages", "ok"), 2);
-    lat = json_object_get(j, "latency_us");
-    ck_assert_int_eq(
-        json_integer_value(json_object_get(json_object_get(lat, "ws-handshake"), "count")), 2);
-    ck_assert_int_eq(
-        json_integer_value(json_object_get(json_object_get(lat, "tls-handshake"), "count")), 0);
-    /* a ;tcp target with transport ws is refused before anything runs, naming the option */
-    snprintf(args, sizeof(args), "run %s --quiet --out %s/bad --target 'msrp://127.0.0.1:9/x;tcp'",
-             plain, t.dir);
-    ck_assert_int_eq(run_msrpload(&t, args), 2);
-    free(err);
-    err = tmp_read(&t, "err");
-    ck_assert_msg(strstr(err, "--target msrp://127.0.0.1:9/x;tcp: the transport is ws, so "
-                              "targets are msrp://...;ws URIs") != NULL, "%s", err);
-    json_decref(j);
-    free(out);
-    free(err);
-    free(uris);
-    free(plain);
-    free(sc);
-    tmp_remove(&t);
-}
-END_TEST
-
 START_TEST(success_reports_and_tls)
 {
     struct tmp t;
@@ -1044,7 +938,6 @@ Suite *make_run_suite(void)
     tcase_add_test(tc, soft_descriptor_limit_is_raised);
     tcase_add_test(tc, targets_spread_over_threads);
     tcase_add_test(tc, success_reports_and_tls);
-    tcase_add_test(tc, websocket_embedded_and_targets);
     tcase_add_loop_test(tc, shipped_scenarios_meet_expectations, 0,
                         (int)(sizeof(shipped) / sizeof(shipped[0])));
     tcase_add_test(tc, open_loop_latency_with_known_delay);

@@ -21,6 +21,7 @@ Suite *make_serve_suite(void);
 Suite *make_conn_suite(void);
 Suite *make_histogram_suite(void);
 Suite *make_scenario_suite(void);
+TCase *make_scenario_ws_tcase(void); /* check_scenario_ws.c, in the scenario suite */
 Suite *make_plot_suite(void);
 Suite *make_report_suite(void);
 Suite *make_digest_suite(void);
