@@ -337,14 +337,13 @@ START_TEST(test_run_embedded_wss)
 }
 END_TEST
 
-/* serve --ws prints ";ws" URIs: two targets reached as a WebSocket client; a ";tcp" target
- * with transport ws is refused before anything runs, naming the option. */
-START_TEST(test_run_ws_targets)
+/* `msrpload serve --listen 127.0.0.1:0 --ws ARGS...` (at most 6 more words) printing its
+ * URIs into t's "uris" file; returns its pid once it has printed nuris lines (bounded: 10 s),
+ * with the file's text in *uris. */
+static pid_t serve_ws(const struct tmp *t, const char *const *args, int nuris, char **uris)
 {
-    struct tmp t;
-    tmp_make(&t);
     char path[600];
-    snprintf(path, sizeof(path), "%s/uris", t.dir);
+    snprintf(path, sizeof(path), "%s/uris", t->dir);
     write_text(path, "");
     pid_t serve = fork();
     ck_assert_int_ge(serve, 0);
@@ -353,27 +352,40 @@ START_TEST(test_run_ws_targets)
         int null = open("/dev/null", O_WRONLY);
         dup2(fd, 1);
         dup2(null, 2);
-        execl(msrpload_binary(), msrpload_binary(), "serve", "--listen", "127.0.0.1:0", "--ws",
-              "--session-id", "w0", "--session-id", "w1", (char *)NULL);
+        const char *argv[16] = {msrpload_binary(), "serve", "--listen", "127.0.0.1:0", "--ws"};
+        for (int i = 0; i < 6 && args[i] != NULL; i++)
+            argv[5 + i] = args[i];
+        execv(msrpload_binary(), (char *const *)argv);
         _exit(127);
     }
-    /* its URIs, one a line, once it listens (bounded: 10 s) */
-    char *uris = NULL;
     size_t len = 0;
     int lines = 0;
-    for (int i = 0; i < 500 && lines < 2; i++) {
+    *uris = NULL;
+    for (int i = 0; i < 500 && lines < nuris; i++) {
         usleep(20000);
-        free(uris);
-        uris = read_text(path, &len);
+        free(*uris);
+        *uris = read_text(path, &len);
         lines = 0;
-        for (char *p = uris; *p != '\0'; p++)
+        for (char *p = *uris; *p != '\0'; p++)
             lines += *p == '\n';
     }
-    if (lines < 2) {
+    if (lines < nuris) {
         kill(serve, SIGKILL);
         waitpid(serve, NULL, 0);
-        ck_abort_msg("serve printed %d URIs in 10 s: %s", lines, uris);
+        ck_abort_msg("serve printed %d URIs in 10 s: %s", lines, *uris);
     }
+    return serve;
+}
+
+/* serve --ws prints ";ws" URIs: two targets reached as a WebSocket client; a ";tcp" target
+ * with transport ws is refused before anything runs, naming the option. */
+START_TEST(test_run_ws_targets)
+{
+    struct tmp t;
+    tmp_make(&t);
+    static const char *const ids[] = {"--session-id", "w0", "--session-id", "w1", NULL};
+    char *uris;
+    pid_t serve = serve_ws(&t, ids, 2, &uris);
     char *second = strchr(uris, '\n') + 1;
     second[-1] = '\0';
     second[strcspn(second, "\n")] = '\0';
@@ -399,6 +411,37 @@ START_TEST(test_run_ws_targets)
     ck_assert_int_eq(r.code, 2);
     ck_assert_msg(strstr(r.err, "--target msrp://127.0.0.1:9/x;tcp: the transport is ws, so "
                                 "targets are msrp://...;ws URIs") != NULL, "%s", r.err);
+    run_free(&r);
+    free(uris);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* A peer that closes its WebSocket (serve's idle timeout: a close frame with 1000) ends the
+ * session as peer-closed, and its close code is counted (sessions.ws_close_codes). */
+START_TEST(test_run_ws_close_code)
+{
+    struct tmp t;
+    tmp_make(&t);
+    static const char *const args[] = {"--idle-timeout", "1", "--session-id", "i0", NULL};
+    char *uris;
+    pid_t serve = serve_ws(&t, args, 1, &uris);
+    uris[strcspn(uris, "\n")] = '\0';
+    char sc[600], cmd[1600];
+    snprintf(sc, sizeof(sc), "%s/idle.json", t.dir);
+    write_text(sc, "{\"name\": \"idle\", \"load\": {\"sessions\": 1, \"threads\": 1,"
+                   " \"duration\": 20}, \"topology\": {\"transport\": \"ws\"}, \"steps\":"
+                   " [{\"send\": {}}, {\"expect\": {\"status\": 200}}, {\"pause\": 4},"
+                   " {\"send\": {}}]}");
+    snprintf(cmd, sizeof(cmd), "'%s' --target '%s'", sc, uris);
+    struct run_out r;
+    run_msrpload(&t, "idle", cmd, &r);
+    kill(serve, SIGKILL);
+    waitpid(serve, NULL, 0);
+    ck_assert_msg(r.code == 1, "exit %d; stderr: %s", r.code, r.err);
+    ck_assert_int_eq(jint(&r, "sessions.ends.peer-closed"), 1);
+    ck_assert_int_eq(jint(&r, "sessions.ws_close_codes.1000"), 1);
+    ck_assert_msg(strstr(r.out, "ws close:   1000 x1") != NULL, "summary: %s", r.out);
     run_free(&r);
     free(uris);
     tmp_remove(&t);
@@ -443,6 +486,7 @@ Suite *make_relay_ws_run_suite(void)
     tcase_set_timeout(tl, 120);
     tcase_add_test(tl, test_run_embedded_wss);
     tcase_add_test(tl, test_run_ws_targets);
+    tcase_add_test(tl, test_run_ws_close_code);
     suite_add_tcase(s, tl);
     return s;
 }
