@@ -397,7 +397,7 @@ static void raw_recv_until(int fd, struct bytes *b, size_t want, const char *tex
         ck_assert_msg(net_now_ns() < dl, "timed out waiting for %zu bytes / %s", want,
                       text ? text : "-");
         ck_assert_int_ge(net_loop_run_once(W.loop, 5), 0);
-        char buf[4096];
+        static char buf[64 * 1024];
         ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
         if (r > 0)
             bytes_add(b, buf, (size_t)r);
@@ -548,9 +548,8 @@ START_TEST(client_ping_text_and_close)
 END_TEST
 
 /*
- * 2000 tiny frames in one send: one read takes them all, into the transport's buffer and
- * wslay's, more than conn.c reads per wake-up; pending() must count both, or the rest waits
- * for a socket event that never comes.
+ * 2000 tiny frames in one send: one read takes them all (more than conn.c reads per wake-up)
+ * and every frame's payload must come out of it, moved down over the headers between them.
  */
 START_TEST(client_reads_frames_held_in_buffer)
 {
@@ -575,8 +574,24 @@ START_TEST(client_reads_frames_held_in_buffer)
 END_TEST
 
 /*
- * A chunk whose second half is sent later: the first frame goes without FIN (the finder has
- * not seen the end-line), the second continues the message and ends it.
+ * Runs the loop n times, 5 ms each at most, and returns how many callbacks ran: a connection
+ * that watched a writable socket it could not write to would run one in every pass.
+ */
+static int run_passes(int n)
+{
+    int callbacks = 0;
+    for (int i = 0; i < n; i++) {
+        int r = net_loop_run_once(W.loop, 5);
+        ck_assert_int_ge(r, 0);
+        callbacks += r;
+    }
+    return callbacks;
+}
+
+/*
+ * A chunk whose second half is sent later: nothing leaves until its end is offered (the frame
+ * header needs the whole length; transport.h NET_IO_WANT_MORE), and nothing spins meanwhile;
+ * then the chunk leaves as one frame with FIN.
  */
 START_TEST(chunk_across_two_sends_is_one_message)
 {
@@ -593,15 +608,79 @@ START_TEST(chunk_across_two_sends_is_one_message)
     RUN_UNTIL(W.cli.opened == 1 && W.srv.opened == 1);
     struct bytes chunk = {0};
     make_chunk(&chunk, 7, 1000);
+    size_t upgrade = ctap.out.len;
     struct iovec v = {chunk.p, 600};
     ck_assert_int_eq(net_conn_send(W.cli.c, &v, 1), 0);
-    RUN_UNTIL(W.srv.rx.len == 600);
+    ck_assert_int_le(run_passes(20), 3);
+    ck_assert_uint_eq(ctap.out.len, upgrade); /* not a byte of a frame */
+    ck_assert_uint_eq(W.srv.rx.len, 0);
+    ck_assert_uint_eq(net_conn_queued(W.cli.c), 600);
     v = (struct iovec){chunk.p + 600, chunk.len - 600};
     ck_assert_int_eq(net_conn_send(W.cli.c, &v, 1), 0);
     RUN_UNTIL(W.srv.rx.len == chunk.len);
-    ck_assert_int_eq(check_messages(&ctap.out, &chunk, 1, true), 2);
+    ck_assert(memcmp(W.srv.rx.p, chunk.p, chunk.len) == 0);
+    ck_assert_int_eq(check_messages(&ctap.out, &chunk, 1, true), 1);
+    ck_assert_uint_eq(net_conn_queued(W.cli.c), 0);
     bytes_free(&chunk);
     bytes_free(&ctap.out);
+}
+END_TEST
+
+/*
+ * Seen by a raw WebSocket server: _i 0, a 70,000-byte chunk (64-bit length) sent in four
+ * pieces, the end-line itself cut, then a second chunk in the same send as the last piece; _i
+ * 1, a 3 MiB chunk in seven pieces while the peer reads nothing (the socket fills: the frame
+ * leaves over many writes). Each chunk arrives as exactly one masked binary frame with FIN,
+ * nothing leaves before a chunk's end is offered, and no pass spins while waiting.
+ */
+START_TEST(chunk_in_pieces_is_one_frame_to_raw_peer)
+{
+    int lfd, fd = raw_server_for_client(ANSWER_GOOD, &lfd);
+    RUN_UNTIL(W.cli.opened == 1);
+    struct bytes chunks = {0};
+    make_chunk(&chunks, 1, _i == 0 ? 70000 : 3 * 1024 * KIB);
+    size_t first = chunks.len;
+    make_chunk(&chunks, 2, 10);
+    int pieces = _i == 0 ? 4 : 7;
+    size_t cuts[8];
+    for (int k = 0; k < pieces; k++)
+        cuts[k] = first / (size_t)pieces * (size_t)k;
+    if (_i == 0)
+        cuts[3] = first - 5; /* inside "$\r\n" of the end-line: "-------t1x$\r\n" */
+    cuts[pieces] = chunks.len;
+    struct bytes in = {0};
+    for (int k = 0; k < pieces; k++) {
+        struct iovec v = {chunks.p + cuts[k], cuts[k + 1] - cuts[k]};
+        ck_assert_int_eq(net_conn_send(W.cli.c, &v, 1), 0);
+        if (k == pieces - 1)
+            break;
+        ck_assert_int_le(run_passes(10), 3);
+        char b[64];
+        ck_assert_int_lt(recv(fd, b, sizeof(b), MSG_DONTWAIT), 0); /* nothing left yet */
+    }
+    raw_recv_until(fd, &in, chunks.len + 14 + 6, NULL); /* two headers: 64-bit and 7-bit length */
+    size_t off = 0, at = 0;
+    for (int m = 0; m < 2; m++) {
+        struct frame f;
+        ck_assert(read_frame(&in, &off, &f));
+        ck_assert(f.fin && f.masked);
+        ck_assert_uint_eq(f.opcode, 0x2);
+        size_t want = m == 0 ? first : chunks.len - first;
+        ck_assert_uint_eq(f.len, want);
+        unsigned char *plain = malloc(f.len);
+        ck_assert_ptr_nonnull(plain);
+        for (size_t i = 0; i < f.len; i++)
+            plain[i] = f.payload[i] ^ f.key[i % 4];
+        ck_assert(memcmp(plain, chunks.p + at, f.len) == 0);
+        free(plain);
+        at += f.len;
+    }
+    ck_assert_uint_eq(off, in.len);
+    ck_assert_uint_eq(net_conn_queued(W.cli.c), 0);
+    bytes_free(&in);
+    bytes_free(&chunks);
+    close(fd);
+    close(lfd);
 }
 END_TEST
 
@@ -954,6 +1033,7 @@ Suite *make_ws_suite(void)
     tcase_add_test(tc, client_reads_frames_held_in_buffer);
     tcase_add_test(tc, client_reads_frame_sent_with_101);
     tcase_add_test(tc, chunk_across_two_sends_is_one_message);
+    tcase_add_loop_test(tc, chunk_in_pieces_is_one_frame_to_raw_peer, 0, 2);
 
     tc = new_tcase(s, "Server", 30);
     tcase_add_loop_test(tc, server_refuses_non_upgrade, 0, N_ELEMS(bad_requests));

@@ -1,7 +1,7 @@
 /*
  * ws_testutil.c - helpers of the WebSocket tests (check_ws.c): a growing byte buffer, a tap
  * transport that records what the transport above it writes, and a frame reader of the
- * tests' own, written from the frame layout alone so that it checks wslay and us from outside.
+ * tests' own, written from the frame layout alone so that it checks our frames from outside.
  */
 #include "ws_testutil.h"
 
