@@ -14,7 +14,8 @@
  * The mask is the hot path of a WebSocket server (every byte a client sends is masked): it
  * works on 16-byte vectors (GCC's vector extension: SSE2 on x86-64, plain words elsewhere)
  * with the key turned to the payload offset, loaded and stored through memcpy so no access
- * needs alignment. Measured with wslay (byte by byte) at 1.5-1.9 GB/s, this at memcpy speed.
+ * needs alignment. Measured on 64 KiB frames, one core: 10-18 GB/s (memcpy 21-23 GB/s), where
+ * wslay_frame_recv(), which unmasked byte by byte, passed 0.3-0.7 GB/s.
  */
 #include "wire/ws_frame.h"
 
