@@ -350,40 +350,11 @@ END_TEST
 
 /* ---- a raw socket playing the other side -------------------------------------------------- */
 
-static int raw_listen(uint16_t *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(listen(fd, 4), 0);
-    socklen_t l = sizeof(sa);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
-
 static int raw_accept(int lfd)
 {
     int fd = -1;
     RUN_UNTIL((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0);
     return fd;
-}
-
-static int raw_connect(uint16_t port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa = {
-        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-    return fd;
-}
-
-static void raw_send(int fd, const void *p, size_t n)
-{
-    ck_assert_int_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
 }
 
 /* Runs the loop and reads fd into b until b holds at least want bytes or text (if given). */
@@ -404,35 +375,6 @@ static void raw_recv_until(int fd, struct bytes *b, size_t want, const char *tex
         else if (r == 0)
             ck_assert_msg(b->len >= want, "peer closed after %zu bytes", b->len);
     }
-}
-
-/* A frame as a peer writes it: masked (a client) with a fixed key, or not. */
-static void raw_frame(int fd, unsigned first, const void *payload, size_t n, bool mask)
-{
-    unsigned char f[256];
-    ck_assert_uint_lt(n, 126);
-    size_t h = 0;
-    f[h++] = (unsigned char)first;
-    f[h++] = (unsigned char)((mask ? 0x80 : 0) | n);
-    static const unsigned char key[4] = {0x11, 0x22, 0x33, 0x44};
-    if (mask) {
-        memcpy(f + h, key, 4);
-        h += 4;
-    }
-    for (size_t i = 0; i < n; i++)
-        f[h + i] = ((const unsigned char *)payload)[i] ^ (mask ? key[i % 4] : 0);
-    raw_send(fd, f, h + n);
-}
-
-/* The value of header name in the handshake text b (NUL-terminated copy in out). */
-static void header_value(const struct bytes *b, const char *name, char *out, size_t outlen)
-{
-    char *p = memmem(b->p, b->len, name, strlen(name));
-    ck_assert_msg(p != NULL, "no %s", name);
-    p += strlen(name);
-    char *eol = memmem(p, b->len - (size_t)(p - (char *)b->p), "\r\n", 2);
-    ck_assert_ptr_nonnull(eol);
-    snprintf(out, outlen, "%.*s", (int)(eol - p), p);
 }
 
 enum answer { ANSWER_GOOD, ANSWER_WRONG_ACCEPT, ANSWER_NO_PROTOCOL, ANSWER_400, ANSWER_WITH_FRAME };
@@ -708,6 +650,25 @@ START_TEST(client_refuses_masked_server_frame)
     RUN_UNTIL(W.cli.closed == 1);
     ck_assert_int_eq(W.cli.close_err, EPROTO);
     ck_assert_msg(strstr(W.cli.why, "masked") != NULL, "why: %s", W.cli.why);
+    close(fd);
+    close(lfd);
+}
+END_TEST
+
+/*
+ * A data frame and a frame with a reserved opcode in one segment (read in place by one read):
+ * the data is handed up first, then the connection ends with EPROTO naming the fault.
+ */
+START_TEST(client_reads_data_before_bad_frame)
+{
+    int lfd, fd = raw_server_for_client(ANSWER_GOOD, &lfd);
+    RUN_UNTIL(W.cli.opened == 1);
+    raw_send(fd, "\x82\x03" "abc" "\x83\x01" "d", 8);
+    RUN_UNTIL(W.cli.closed == 1);
+    ck_assert_uint_eq(W.cli.rx.len, 3);
+    ck_assert(memcmp(W.cli.rx.p, "abc", 3) == 0);
+    ck_assert_int_eq(W.cli.close_err, EPROTO);
+    ck_assert_msg(strstr(W.cli.why, "unknown opcode") != NULL, "why: %s", W.cli.why);
     close(fd);
     close(lfd);
 }
@@ -1030,6 +991,7 @@ Suite *make_ws_suite(void)
     tcase_add_loop_test(tc, client_refuses_bad_101, 0, 3);
     tcase_add_test(tc, client_ping_text_and_close);
     tcase_add_test(tc, client_refuses_masked_server_frame);
+    tcase_add_test(tc, client_reads_data_before_bad_frame);
     tcase_add_test(tc, client_reads_frames_held_in_buffer);
     tcase_add_test(tc, client_reads_frame_sent_with_101);
     tcase_add_test(tc, chunk_across_two_sends_is_one_message);
