@@ -28,7 +28,7 @@ OPT ?= -O2
 MSRP_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
               -Wmissing-prototypes -Wno-missing-field-initializers -fno-strict-aliasing \
               -MMD -MP -Isrc $(PKG_CFLAGS)
-MSRP_LDLIBS = $(PKG_LIBS) -lwslay -lpthread -lm
+MSRP_LDLIBS = $(PKG_LIBS) -lpthread -lm
 
 LIB_SRCS := $(sort $(wildcard src/wire/*.c src/net/*.c src/msrp/*.c src/scenario/*.c src/load/*.c \
                               src/conform/*.c src/report/*.c))

@@ -359,40 +359,11 @@ END_TEST
 
 /* ---- a raw socket playing the other side -------------------------------------------------- */
 
-static int raw_listen(uint16_t *port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(listen(fd, 4), 0);
-    socklen_t l = sizeof(sa);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
-
 static int raw_accept(int lfd)
 {
     int fd = -1;
     RUN_UNTIL((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0);
     return fd;
-}
-
-static int raw_connect(uint16_t port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa = {
-        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-    return fd;
-}
-
-static void raw_send(int fd, const void *p, size_t n)
-{
-    ck_assert_int_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
 }
 
 /* Runs the loop and reads fd into b until b holds at least want bytes or text (if given). */
@@ -406,42 +377,13 @@ static void raw_recv_until(int fd, struct bytes *b, size_t want, const char *tex
         ck_assert_msg(net_now_ns() < dl, "timed out waiting for %zu bytes / %s", want,
                       text ? text : "-");
         ck_assert_int_ge(net_loop_run_once(W.loop, 5), 0);
-        char buf[4096];
+        static char buf[64 * 1024];
         ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
         if (r > 0)
             bytes_add(b, buf, (size_t)r);
         else if (r == 0)
             ck_assert_msg(b->len >= want, "peer closed after %zu bytes", b->len);
     }
-}
-
-/* A frame as a peer writes it: masked (a client) with a fixed key, or not. */
-static void raw_frame(int fd, unsigned first, const void *payload, size_t n, bool mask)
-{
-    unsigned char f[256];
-    ck_assert_uint_lt(n, 126);
-    size_t h = 0;
-    f[h++] = (unsigned char)first;
-    f[h++] = (unsigned char)((mask ? 0x80 : 0) | n);
-    static const unsigned char key[4] = {0x11, 0x22, 0x33, 0x44};
-    if (mask) {
-        memcpy(f + h, key, 4);
-        h += 4;
-    }
-    for (size_t i = 0; i < n; i++)
-        f[h + i] = ((const unsigned char *)payload)[i] ^ (mask ? key[i % 4] : 0);
-    raw_send(fd, f, h + n);
-}
-
-/* The value of header name in the handshake text b (NUL-terminated copy in out). */
-static void header_value(const struct bytes *b, const char *name, char *out, size_t outlen)
-{
-    char *p = memmem(b->p, b->len, name, strlen(name));
-    ck_assert_msg(p != NULL, "no %s", name);
-    p += strlen(name);
-    char *eol = memmem(p, b->len - (size_t)(p - (char *)b->p), "\r\n", 2);
-    ck_assert_ptr_nonnull(eol);
-    snprintf(out, outlen, "%.*s", (int)(eol - p), p);
 }
 
 enum answer { ANSWER_GOOD, ANSWER_WRONG_ACCEPT, ANSWER_NO_PROTOCOL, ANSWER_400, ANSWER_WITH_FRAME };
@@ -558,9 +500,8 @@ START_TEST(client_ping_text_and_close)
 END_TEST
 
 /*
- * 2000 tiny frames in one send: one read takes them all, into the transport's buffer and
- * wslay's, more than conn.c reads per wake-up; pending() must count both, or the rest waits
- * for a socket event that never comes.
+ * 2000 tiny frames in one send: one read takes them all (more than conn.c reads per wake-up)
+ * and every frame's payload must come out of it, moved down over the headers between them.
  */
 START_TEST(client_reads_frames_held_in_buffer)
 {
@@ -585,8 +526,24 @@ START_TEST(client_reads_frames_held_in_buffer)
 END_TEST
 
 /*
- * A chunk whose second half is sent later: the first frame goes without FIN (the finder has
- * not seen the end-line), the second continues the message and ends it.
+ * Runs the loop n times, 5 ms each at most, and returns how many callbacks ran: a connection
+ * that watched a writable socket it could not write to would run one in every pass.
+ */
+static int run_passes(int n)
+{
+    int callbacks = 0;
+    for (int i = 0; i < n; i++) {
+        int r = net_loop_run_once(W.loop, 5);
+        ck_assert_int_ge(r, 0);
+        callbacks += r;
+    }
+    return callbacks;
+}
+
+/*
+ * A chunk whose second half is sent later: nothing leaves until its end is offered (the frame
+ * header needs the whole length; transport.h NET_IO_WANT_MORE), and nothing spins meanwhile;
+ * then the chunk leaves as one frame with FIN.
  */
 START_TEST(chunk_across_two_sends_is_one_message)
 {
@@ -603,15 +560,79 @@ START_TEST(chunk_across_two_sends_is_one_message)
     RUN_UNTIL(W.cli.opened == 1 && W.srv.opened == 1);
     struct bytes chunk = {0};
     make_chunk(&chunk, 7, 1000);
+    size_t upgrade = ctap.out.len;
     struct iovec v = {chunk.p, 600};
     ck_assert_int_eq(net_conn_send(W.cli.c, &v, 1), 0);
-    RUN_UNTIL(W.srv.rx.len == 600);
+    ck_assert_int_le(run_passes(20), 3);
+    ck_assert_uint_eq(ctap.out.len, upgrade); /* not a byte of a frame */
+    ck_assert_uint_eq(W.srv.rx.len, 0);
+    ck_assert_uint_eq(net_conn_queued(W.cli.c), 600);
     v = (struct iovec){chunk.p + 600, chunk.len - 600};
     ck_assert_int_eq(net_conn_send(W.cli.c, &v, 1), 0);
     RUN_UNTIL(W.srv.rx.len == chunk.len);
-    ck_assert_int_eq(check_messages(&ctap.out, &chunk, 1, true), 2);
+    ck_assert(memcmp(W.srv.rx.p, chunk.p, chunk.len) == 0);
+    ck_assert_int_eq(check_messages(&ctap.out, &chunk, 1, true), 1);
+    ck_assert_uint_eq(net_conn_queued(W.cli.c), 0);
     bytes_free(&chunk);
     bytes_free(&ctap.out);
+}
+END_TEST
+
+/*
+ * Seen by a raw WebSocket server: _i 0, a 70,000-byte chunk (64-bit length) sent in four
+ * pieces, the end-line itself cut, then a second chunk in the same send as the last piece; _i
+ * 1, a 3 MiB chunk in seven pieces while the peer reads nothing (the socket fills: the frame
+ * leaves over many writes). Each chunk arrives as exactly one masked binary frame with FIN,
+ * nothing leaves before a chunk's end is offered, and no pass spins while waiting.
+ */
+START_TEST(chunk_in_pieces_is_one_frame_to_raw_peer)
+{
+    int lfd, fd = raw_server_for_client(ANSWER_GOOD, &lfd);
+    RUN_UNTIL(W.cli.opened == 1);
+    struct bytes chunks = {0};
+    make_chunk(&chunks, 1, _i == 0 ? 70000 : 3 * 1024 * KIB);
+    size_t first = chunks.len;
+    make_chunk(&chunks, 2, 10);
+    int pieces = _i == 0 ? 4 : 7;
+    size_t cuts[8];
+    for (int k = 0; k < pieces; k++)
+        cuts[k] = first / (size_t)pieces * (size_t)k;
+    if (_i == 0)
+        cuts[3] = first - 5; /* inside "$\r\n" of the end-line: "-------t1x$\r\n" */
+    cuts[pieces] = chunks.len;
+    struct bytes in = {0};
+    for (int k = 0; k < pieces; k++) {
+        struct iovec v = {chunks.p + cuts[k], cuts[k + 1] - cuts[k]};
+        ck_assert_int_eq(net_conn_send(W.cli.c, &v, 1), 0);
+        if (k == pieces - 1)
+            break;
+        ck_assert_int_le(run_passes(10), 3);
+        char b[64];
+        ck_assert_int_lt(recv(fd, b, sizeof(b), MSG_DONTWAIT), 0); /* nothing left yet */
+    }
+    raw_recv_until(fd, &in, chunks.len + 14 + 6, NULL); /* two headers: 64-bit and 7-bit length */
+    size_t off = 0, at = 0;
+    for (int m = 0; m < 2; m++) {
+        struct frame f;
+        ck_assert(read_frame(&in, &off, &f));
+        ck_assert(f.fin && f.masked);
+        ck_assert_uint_eq(f.opcode, 0x2);
+        size_t want = m == 0 ? first : chunks.len - first;
+        ck_assert_uint_eq(f.len, want);
+        unsigned char *plain = malloc(f.len);
+        ck_assert_ptr_nonnull(plain);
+        for (size_t i = 0; i < f.len; i++)
+            plain[i] = f.payload[i] ^ f.key[i % 4];
+        ck_assert(memcmp(plain, chunks.p + at, f.len) == 0);
+        free(plain);
+        at += f.len;
+    }
+    ck_assert_uint_eq(off, in.len);
+    ck_assert_uint_eq(net_conn_queued(W.cli.c), 0);
+    bytes_free(&in);
+    bytes_free(&chunks);
+    close(fd);
+    close(lfd);
 }
 END_TEST
 
@@ -639,6 +660,25 @@ START_TEST(client_refuses_masked_server_frame)
     RUN_UNTIL(W.cli.closed == 1);
     ck_assert_int_eq(W.cli.close_err, EPROTO);
     ck_assert_msg(strstr(W.cli.why, "masked") != NULL, "why: %s", W.cli.why);
+    close(fd);
+    close(lfd);
+}
+END_TEST
+
+/*
+ * A data frame and a frame with a reserved opcode in one segment (read in place by one read):
+ * the data is handed up first, then the connection ends with EPROTO naming the fault.
+ */
+START_TEST(client_reads_data_before_bad_frame)
+{
+    int lfd, fd = raw_server_for_client(ANSWER_GOOD, &lfd);
+    RUN_UNTIL(W.cli.opened == 1);
+    raw_send(fd, "\x82\x03" "abc" "\x83\x01" "d", 8);
+    RUN_UNTIL(W.cli.closed == 1);
+    ck_assert_uint_eq(W.cli.rx.len, 3);
+    ck_assert(memcmp(W.cli.rx.p, "abc", 3) == 0);
+    ck_assert_int_eq(W.cli.close_err, EPROTO);
+    ck_assert_msg(strstr(W.cli.why, "unknown opcode") != NULL, "why: %s", W.cli.why);
     close(fd);
     close(lfd);
 }
@@ -961,9 +1001,11 @@ Suite *make_ws_suite(void)
     tcase_add_loop_test(tc, client_refuses_bad_101, 0, 3);
     tcase_add_test(tc, client_ping_text_and_close);
     tcase_add_test(tc, client_refuses_masked_server_frame);
+    tcase_add_test(tc, client_reads_data_before_bad_frame);
     tcase_add_test(tc, client_reads_frames_held_in_buffer);
     tcase_add_test(tc, client_reads_frame_sent_with_101);
     tcase_add_test(tc, chunk_across_two_sends_is_one_message);
+    tcase_add_loop_test(tc, chunk_in_pieces_is_one_frame_to_raw_peer, 0, 2);
 
     tc = new_tcase(s, "Server", 30);
     tcase_add_loop_test(tc, server_refuses_non_upgrade, 0, N_ELEMS(bad_requests));

@@ -35,5 +35,6 @@ Suite *make_serve_limits_suite(void);
 Suite *make_failures_suite(void);
 Suite *make_serve_rules_suite(void);
 Suite *make_ws_suite(void);
+Suite *make_ws_frame_suite(void);
 
 #endif

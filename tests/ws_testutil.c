@@ -1,14 +1,19 @@
 /*
  * ws_testutil.c - helpers of the WebSocket tests (check_ws.c): a growing byte buffer, a tap
  * transport that records what the transport above it writes, and a frame reader of the
- * tests' own, written from the frame layout alone so that it checks wslay and us from outside.
+ * tests' own, written from the frame layout alone so that it checks our frames from outside,
+ * and the raw sockets that play the other side by hand.
  */
 #include "ws_testutil.h"
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* ---- a growing byte buffer ---------------------------------------------------------------- */
 
@@ -162,4 +167,64 @@ size_t after_handshake(const struct bytes *b)
     unsigned char *blank = memmem(b->p, b->len, "\r\n\r\n", 4);
     ck_assert_ptr_nonnull(blank);
     return (size_t)(blank - b->p) + 4;
+}
+
+/* ---- a raw socket playing the other side -------------------------------------------------- */
+
+int raw_listen(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(fd, 4), 0);
+    socklen_t l = sizeof(sa);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &l), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+int raw_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    return fd;
+}
+
+void raw_send(int fd, const void *p, size_t n)
+{
+    ck_assert_int_eq(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+/* A frame as a peer writes it: masked (a client) with a fixed key, or not. */
+void raw_frame(int fd, unsigned first, const void *payload, size_t n, bool mask)
+{
+    unsigned char f[256];
+    ck_assert_uint_lt(n, 126);
+    size_t h = 0;
+    f[h++] = (unsigned char)first;
+    f[h++] = (unsigned char)((mask ? 0x80 : 0) | n);
+    static const unsigned char key[4] = {0x11, 0x22, 0x33, 0x44};
+    if (mask) {
+        memcpy(f + h, key, 4);
+        h += 4;
+    }
+    for (size_t i = 0; i < n; i++)
+        f[h + i] = ((const unsigned char *)payload)[i] ^ (mask ? key[i % 4] : 0);
+    raw_send(fd, f, h + n);
+}
+
+/* The value of header name in the handshake text b (NUL-terminated copy in out). */
+void header_value(const struct bytes *b, const char *name, char *out, size_t outlen)
+{
+    char *p = memmem(b->p, b->len, name, strlen(name));
+    ck_assert_msg(p != NULL, "no %s", name);
+    p += strlen(name);
+    char *eol = memmem(p, b->len - (size_t)(p - (char *)b->p), "\r\n", 2);
+    ck_assert_ptr_nonnull(eol);
+    snprintf(out, outlen, "%.*s", (int)(eol - p), p);
 }

@@ -1,12 +1,14 @@
 /*
  * ws_testutil.h - helpers of the WebSocket tests (check_ws.c): a growing byte buffer, a tap
- * transport recording the bytes a transport above it writes, and the tests' own frame reader.
+ * transport recording the bytes a transport above it writes, the tests' own frame reader, and
+ * raw sockets playing the other side.
  */
 #ifndef MSRPLOAD_TESTS_WS_TESTUTIL_H
 #define MSRPLOAD_TESTS_WS_TESTUTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "net/transport.h"
 
@@ -37,5 +39,14 @@ struct frame {
 bool read_frame(const struct bytes *b, size_t *off, struct frame *f);
 /* The offset just past the HTTP handshake's blank line (fails the test when there is none). */
 size_t after_handshake(const struct bytes *b);
+
+/* Raw loopback sockets (non-blocking once connected); each fails the test on an error. */
+int raw_listen(uint16_t *port);
+int raw_connect(uint16_t port);
+void raw_send(int fd, const void *p, size_t n);
+/* A frame of n < 126 bytes as a peer writes it: masked (a client) with a fixed key, or not. */
+void raw_frame(int fd, unsigned first, const void *payload, size_t n, bool mask);
+/* The value of header name in the handshake text b (NUL-terminated copy in out). */
+void header_value(const struct bytes *b, const char *name, char *out, size_t outlen);
 
 #endif

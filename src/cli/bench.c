@@ -249,6 +249,8 @@ static void bench_usage(FILE *out)
                  "  e2e_ws_64k_bytes_per_s        e2e_64k over one WebSocket (RFC 7977) on TCP,\n"
                  "                                one chunk per message, client frames masked\n"
                  "  e2e_ws_64k_percent_of_raw     the same as a share of tcp_raw_bytes_per_s\n"
+                 "  e2e_ws_64k_percent_of_e2e     the same as a share of e2e_64k_bytes_per_s of\n"
+                 "                                the same run (so e2e_ws_64k runs e2e_64k too)\n"
                  "  tls_raw_bytes_per_s           SSL_write/SSL_read of 1 MiB buffers over one\n"
                  "                                loopback connection with the TLS contexts of\n"
                  "                                msrps (version and cipher on stderr): the\n"

@@ -48,6 +48,7 @@ struct net_conn {
     bool congested;
     bool reading;
     bool write_wants_read; /* the transport's writev wants read: retry when readable */
+    bool write_wants_more; /* writev took nothing until more is queued: do not watch writable */
     unsigned watched;      /* events currently asked of the loop */
     unsigned busy;         /* depth of our own callbacks on the stack */
     bool dead;             /* closed while busy: free when the stack unwinds */
@@ -136,7 +137,7 @@ static void update_interest(struct net_conn *c)
          * output (TLS) itself, so no after_output() ran. The socket is writable, so the loop
          * delivers on_drain at once.
          */
-        if (c->wlen > 0 || c->congested)
+        if ((c->wlen > 0 || c->congested) && !c->write_wants_more)
             want |= NET_WRITABLE;
     }
     if (want != c->watched) {
@@ -235,6 +236,8 @@ static int flush_queue(struct net_conn *c, struct net_io_end *end)
         if (n < 0) {
             if (n == NET_IO_WANT_READ)
                 c->write_wants_read = true;
+            else if (n == NET_IO_WANT_MORE)
+                c->write_wants_more = true;
             else if (n == NET_IO_END)
                 return end->err != 0 ? end->err : EPIPE;
             return 0;
@@ -257,7 +260,8 @@ static int flush_queue(struct net_conn *c, struct net_io_end *end)
 /* After output progress: drain notification, finishing a flushing close, interest. */
 static void after_output(struct net_conn *c)
 {
-    if (c->state == CONN_CLOSING && c->wlen == 0) {
+    /* What waits for more (an unfinished WebSocket message) cannot leave whole: drop it. */
+    if (c->state == CONN_CLOSING && (c->wlen == 0 || c->write_wants_more)) {
         finish(c, 0, "closed");
         return;
     }
@@ -296,6 +300,7 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
      */
     bool at_pass_end = c->state == CONN_OPEN && c->busy == 0 && net_loop_dispatching(c->loop);
     size_t written = 0;
+    c->write_wants_more = false; /* new bytes: a transport waiting for more may go on */
     if (c->state == CONN_OPEN && c->wlen == 0 && (c->tp.flags & NET_TRANSPORT_GATHERS) &&
         c->busy == 0 && !at_pass_end) {
         if (total == 0)
@@ -305,6 +310,8 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
         if (n > 0) {
             written = (size_t)n;
             c->bytes_out += (uint64_t)n;
+        } else if (n == NET_IO_WANT_MORE) {
+            c->write_wants_more = true;
         }
         if (written == total)
             return 0;
@@ -517,7 +524,7 @@ static void io_ready(struct net_loop *loop, int fd, unsigned events, void *arg)
                 break;
         }
         /* Handlers may have queued responses: send them before sleeping again. */
-        if (c->state != CONN_CLOSED && c->wlen > 0)
+        if (c->state != CONN_CLOSED && c->wlen > 0 && !c->write_wants_more)
             e = flush_queue(c, &end);
         break;
     case CONN_CLOSED:
@@ -633,7 +640,7 @@ void net_conn_close(struct net_conn *c, bool flush)
     /* A flushing close can be made immediate, never the other way round. */
     if (c->state == CONN_CLOSED || (c->state == CONN_CLOSING && flush))
         return;
-    if (flush && c->state == CONN_OPEN && c->wlen > 0) {
+    if (flush && c->state == CONN_OPEN && c->wlen > 0 && !c->write_wants_more) {
         c->state = CONN_CLOSING;
         c->reading = false;
         update_interest(c);

@@ -35,6 +35,10 @@
  *                      then finishes the connection: it calls no op after that but
  *                      shutdown (only when end->err is 0) and release, and, when a writev
  *                      failed, one read first if NET_TRANSPORT_READ_AFTER_WRITE_FAIL is set.
+ *   NET_IO_WANT_MORE   writev only: nothing can happen until more bytes are offered (a
+ *                      framing transport holds off until a message's end is there: see
+ *                      writev below); conn.c stops watching for writability and calls writev
+ *                      again after the next net_conn_send() adds bytes
  * EAGAIN and EINTR are never errors: they are NET_IO_WANT_READ (read) or NET_IO_WANT_WRITE
  * (writev) in the op's own direction. A want in the other direction is the transport saying
  * which event conn.c must wait for: conn.c remembers a writev that wants read (TLS
@@ -63,6 +67,17 @@
  *   writability only while its queue holds bytes, so the last byte of a frame is reported
  *   taken when the whole frame has left. Writes must not raise SIGPIPE (send with
  *   MSG_NOSIGNAL; OpenSSL's writes rely on main ignoring it).
+ *   A transport that frames messages and must know a message's length before its first byte
+ *   leaves (WebSocket: one frame per MSRP chunk) returns NET_IO_WANT_MORE when the offered
+ *   bytes stop inside a message it has not started to send: it takes none of them (after
+ *   reporting any whole messages before them taken, in an earlier return) and holds no
+ *   output for them. It must bound what it waits for (ws: frame_max) and frame what it has
+ *   once that much is offered, so a queue can never wait on it for ever. conn.c then sends
+ *   nothing until the next send; a flushing close with only such an unfinished message
+ *   queued ends at once (the message cannot leave whole). The layer above must send each
+ *   message to its end without waiting for on_drain in the middle of it, or it waits as long
+ *   as the transport does (msrp sends each chunk in one net_conn_send()).
+ *   read and handshake never return NET_IO_WANT_MORE.
  * pending(t): NULL when the transport never holds received bytes itself. Otherwise the bytes
  *   it has already taken off the socket (decrypted, unframed) that read() would return:
  *   no socket event announces them, so conn.c keeps reading past its per-wake-up cap while
@@ -117,6 +132,7 @@ struct net_tls; /* tls.h */
 #define NET_IO_WANT_READ (-1)
 #define NET_IO_WANT_WRITE (-2)
 #define NET_IO_END (-3)
+#define NET_IO_WANT_MORE (-4)
 
 #define NET_TRANSPORT_GATHERS 0x1u
 #define NET_TRANSPORT_SHORT_READ_DRAINS 0x2u

@@ -23,10 +23,23 @@
  * finder is wire/chunk_end.h (it looks for the chunk's end-line). Why this and not a
  * boundary flag in conn.c's queue: conn.c's queue stays one byte array with no per-send
  * bookkeeping and TCP and TLS pay nothing; the finder's cost is one memchr pass over bytes
- * the transport copies anyway, and it is right however the layer above splits its sends. A
- * message is one frame when it fits opts.frame_max, else a run of fragments (FIN on the last),
- * and when the offered bytes stop before the message's end the frame goes out without FIN
- * and the message continues in the next. Without a finder, each frame built is a message.
+ * the transport copies anyway, and it is right however the layer above splits its sends.
+ *
+ * Each message leaves as exactly one unfragmented frame while it fits opts.frame_max: Kamailio
+ * 5.6 drops a connection on a fragmented message (tools/relay/README.md), although a message
+ * may be fragmented (RFC 6455 5.4, from memory) and RFC 7977 5.1 asks only for one message.
+ * A frame's header holds its payload's length, so while the offered bytes stop inside a
+ * message (a chunk sent in several net_conn_send() calls) writev takes none of them and
+ * returns NET_IO_WANT_MORE (transport.h): conn.c keeps them queued, stops watching for
+ * writability, and offers them again with the next send; the finder goes on from where it
+ * stopped. Only a message longer than frame_max goes as fragments of frame_max bytes (FIN on
+ * the last), which bounds the wait. frame_max's default, NET_WS_FRAME_MAX_DEFAULT (16 MiB), is
+ * far above any chunk a session sends (64 KiB in the bench, 2048 bytes by default); what bounds
+ * it is memory: the whole message waits in conn.c's queue (opts.write_cap, 64 MiB by default)
+ * and its frame is built in one buffer of the transport, as large as the largest frame sent.
+ * A layer above that stops in the middle of a message until on_drain would wait for ever when
+ * the message is longer than conn.c's write_high but shorter than frame_max; msrp never does
+ * (a chunk is one send). Without a finder, each writev's offered bytes are a message.
  *
  * Incoming: each data frame's payload is handed up as bytes, message boundaries are not
  * marked (the MSRP parser above finds chunks by itself).
@@ -53,11 +66,13 @@ struct net_ws_boundary {
     size_t state_size;
 };
 
+#define NET_WS_FRAME_MAX_DEFAULT ((size_t)16 << 20)
+
 struct net_ws_opts {
     bool server;      /* accept upgrades (true) or send them (false) */
     const char *path; /* client: the request target; NULL: "/" */
     const char *host; /* client: the Host header; NULL: the connection's server name */
-    size_t frame_max; /* the largest frame payload sent; 0: 1 MiB */
+    size_t frame_max; /* the largest frame payload sent; 0: NET_WS_FRAME_MAX_DEFAULT */
     struct net_ws_boundary boundary;
 };
 
