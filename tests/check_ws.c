@@ -660,6 +660,17 @@ START_TEST(client_refuses_masked_server_frame)
     RUN_UNTIL(W.cli.closed == 1);
     ck_assert_int_eq(W.cli.close_err, EPROTO);
     ck_assert_msg(strstr(W.cli.why, "masked") != NULL, "why: %s", W.cli.why);
+    /* It said why before closing: a masked close frame with 1002 (protocol error). */
+    struct bytes in = {0};
+    struct frame f;
+    size_t off = 0;
+    raw_recv_until(fd, &in, 8, NULL);
+    ck_assert(read_frame(&in, &off, &f));
+    ck_assert_uint_eq(f.opcode, 0x8);
+    ck_assert(f.masked);
+    ck_assert_uint_eq(f.len, 2);
+    ck_assert_int_eq((f.payload[0] ^ f.key[0]) << 8 | (f.payload[1] ^ f.key[1]), 1002);
+    bytes_free(&in);
     close(fd);
     close(lfd);
 }

@@ -381,6 +381,13 @@ static size_t read_frames(struct ws_conn *w, unsigned char *dst, size_t cap,
         struct ws_frame_out ev;
         used += ws_frame_read(&w->rd, src + used, avail, &ev);
         if (ev.event == WS_FRAME_ERROR) {
+            /* Failing the connection (RFC 6455 7.1.7, from memory) tells the peer why when
+             * it can: a close frame with 1002, protocol error (7.4.1), tried once. */
+            if (!w->close_sent) {
+                static const unsigned char protocol_error[2] = {0x03, 0xea};
+                w->close_sent = true;
+                try_control(w, WS_OP_CLOSE, protocol_error, sizeof(protocol_error));
+            }
             w->end_saved.err = EPROTO;
             w->end_saved.why = ev.why;
             w->end_due = true;

@@ -8,7 +8,9 @@
  * in, masking on client frames (RFC 6455 5.3, from memory of that section), text and binary
  * frames both read as bytes (RFC 7977 4.2: both MUST be accepted, text read as binary), pings
  * answered with pongs, a peer's close frame answered and turned into an orderly end naming the
- * close code, a local close sending a close frame (code 1000). Outgoing data goes in binary
+ * close code, a local close sending a close frame (code 1000), a malformed frame from the
+ * peer answered with a close frame (code 1002, tried once) before the connection ends
+ * with EPROTO. Outgoing data goes in binary
  * frames: a text frame must hold UTF-8 (RFC 6455 5.6, from memory) and bodies may be anything.
  *
  * Limits. A pong or the answer to a close frame is tried once, when no data frame is under
