@@ -33,5 +33,7 @@ Suite *make_serve_limits_suite(void);
 Suite *make_failures_suite(void);
 Suite *make_serve_rules_suite(void);
 Suite *make_ws_suite(void);
+Suite *make_prom_suite(void);
+Suite *make_metrics_suite(void);
 
 #endif
