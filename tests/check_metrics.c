@@ -5,8 +5,9 @@
  * (Debian's package) that scrapes a run and agrees with its summary (counts exactly, the rate
  * it computes within 5%), loading tools/prometheus/'s recording rules.
  *
- * Without /usr/bin/prometheus the Prometheus test is a visible skip with its reason; under
- * REQUIRE_PROMETHEUS=1 (CI, with tools/install-deps.sh --prometheus) it fails instead.
+ * Without /usr/bin/prometheus (or $PROMETHEUS_BIN) the Prometheus test is a visible skip with
+ * its reason; under REQUIRE_PROMETHEUS=1 (CI, with tools/install-deps.sh --prometheus) it
+ * fails instead.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,7 +30,12 @@
 #include "suites.h"
 #include "testutil.h"
 
-#define PROMETHEUS_BIN "/usr/bin/prometheus"
+/* The Prometheus binary: $PROMETHEUS_BIN (a missing one shows the skip), else Debian's. */
+static const char *prometheus_bin(void)
+{
+    const char *env = getenv("PROMETHEUS_BIN");
+    return env != NULL && *env != '\0' ? env : "/usr/bin/prometheus";
+}
 
 static uint16_t free_port(void)
 {
@@ -511,8 +517,10 @@ static bool env_on(const char *name)
 
 START_TEST(prometheus_scrapes_a_run)
 {
-    if (access(PROMETHEUS_BIN, X_OK) != 0) {
-        const char *why = PROMETHEUS_BIN " is not installed (tools/install-deps.sh --prometheus)";
+    if (access(prometheus_bin(), X_OK) != 0) {
+        char why[600];
+        snprintf(why, sizeof(why), "%s is not installed (tools/install-deps.sh --prometheus)",
+                 prometheus_bin());
         if (env_on("REQUIRE_PROMETHEUS"))
             ck_abort_msg("prometheus_scrapes_a_run must run here (REQUIRE_PROMETHEUS=1), but %s",
                          why);
@@ -539,7 +547,7 @@ START_TEST(prometheus_scrapes_a_run)
     snprintf(a_web, sizeof(a_web), "--web.listen-address=127.0.0.1:%u", prom_port);
     snprintf(out, sizeof(out), "%s/prom.out", t.dir);
     snprintf(err, sizeof(err), "%s/prom.err", t.dir);
-    const char *pargv[] = {PROMETHEUS_BIN, a_cfg, a_db, a_web, "--log.level=warn", NULL};
+    const char *pargv[] = {prometheus_bin(), a_cfg, a_db, a_web, "--log.level=warn", NULL};
     pid_t prom = spawn(pargv, out, err);
     int st = 0, code;
     for (int i = 0; i < 600 && st != 200; i++) {

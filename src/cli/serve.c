@@ -211,7 +211,7 @@ static void serve_received(struct msrp_session *s, const struct msrp_received *m
     struct serve *sv = slot->sv;
     const struct msrp_reasm_done *done = m->info;
     sv->messages++;
-    sv->now.payload_bytes += done->total;
+    sv->now.payload_bytes += done != NULL ? done->total : 0;
     if (sv->log_level > LOG_ALL)
         return;
     const struct msrp_reasm_done *d = m->info;

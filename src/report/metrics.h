@@ -31,7 +31,8 @@ struct metrics_latency {
 };
 
 struct metrics_snapshot {
-    /* run_stats' counters, as they are (stats.h says what each counts) */
+    /* run_stats' counters, as they are (stats.h says what each counts). Every field before
+     * lat is a uint64_t: metrics_add sums them as one array. */
     uint64_t sessions_started, sessions_bound, sessions_completed, sessions_failed;
     uint64_t sessions_unfinished;
     uint64_t session_ends[STATS_END_KINDS];

@@ -180,7 +180,7 @@ static void messages(FILE *f, const struct metrics_snapshot *s, const struct bas
         uint64_t n = s->status_counts[c - STATS_STATUS_MIN];
         if (n == 0)
             continue;
-        char code[8], cls[8];
+        char code[16], cls[16];
         snprintf(code, sizeof(code), "%d", c);
         snprintf(cls, sizeof(cls), "%dxx", c / 100);
         labels(f, "msrpload_messages_by_status_total", b, "code", code, "class", cls);
