@@ -123,10 +123,25 @@ START_TEST(snapshot_from_stats_and_sum)
     struct run_stats st;
     some_stats(&st);
     static struct metrics_snapshot a, b;
-    metrics_from_stats(&a, &st);
+    metrics_from_stats(&a, &st, true);
     ck_assert_uint_eq(a.msgs_ok, 37);
     ck_assert_uint_eq(a.status_counts[481 - STATS_STATUS_MIN], 1);
     ck_assert_uint_eq(a.lat[LAT__COUNT - 1].count, (uint64_t)LAT__COUNT * 10);
+    /* Counters only: the latencies reduced last time stay; then reduced again. */
+    histogram_record(&st.lat[0], 5);
+    st.msgs_ok++;
+    metrics_from_stats(&a, &st, false);
+    ck_assert_uint_eq(a.msgs_ok, 38);
+    ck_assert_uint_eq(a.lat[0].count, 10);
+    ck_assert_uint_eq(a.lat[0].cum[0], 0);
+    metrics_from_stats(&a, &st, true);
+    ck_assert_uint_eq(a.lat[0].count, 11);
+    ck_assert_uint_eq(a.lat[0].cum[0], 1);
+    st.msgs_ok--;
+    histogram_reset(&st.lat[0]);
+    for (uint64_t v = 1; v <= 10; v++)
+        histogram_record(&st.lat[0], v * 137);
+    metrics_from_stats(&a, &st, true);
     a.sessions_open = 3;
     a.target_rate = 50;
     b = a;
@@ -151,7 +166,7 @@ START_TEST(run_text_families_and_names)
     struct run_stats st;
     some_stats(&st);
     static struct metrics_snapshot s;
-    metrics_from_stats(&s, &st);
+    metrics_from_stats(&s, &st, true);
     s.msgs_in_flight = 9;
     struct prom_run_meta m = meta("plain");
     size_t len = 0;
@@ -246,7 +261,7 @@ START_TEST(run_text_histograms)
     struct run_stats st;
     some_stats(&st);
     static struct metrics_snapshot s;
-    metrics_from_stats(&s, &st);
+    metrics_from_stats(&s, &st, true);
     struct prom_run_meta m = meta("h");
     size_t len;
     char *text = prom_render_run(&s, &m, &len);

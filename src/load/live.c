@@ -1,7 +1,8 @@
 /*
  * live.c - live metrics of a running load (runner.h, struct runner_live): each worker
- * publishes a snapshot of its own statistics every tick (100 ms), and any thread (the HTTP
- * server's) reads their sum.
+ * publishes a snapshot of its own statistics every tick (100 ms; its latency histograms,
+ * whose reduction walks their counts, once a second), and any thread (the HTTP server's)
+ * reads their sum.
  *
  * No lock on the hot path: a worker reduces its run_stats to a metrics_snapshot on its own
  * thread, then copies it into its slot under the slot's mutex with a trylock, so it never
@@ -76,13 +77,13 @@ int runner_live__attach(struct runner_live *l, unsigned workers)
 }
 
 /* On the worker's thread: its statistics and gauges now, into its slot. */
-void runner_live__publish(struct worker *w, bool wait)
+void runner_live__publish(struct worker *w, bool wait, bool latency)
 {
     struct runner_live *l = w->cfg->live;
     struct metrics_snapshot *m = w->live_snap;
     if (l == NULL || m == NULL || (unsigned)w->index >= l->nslots)
         return;
-    metrics_from_stats(m, &w->stats);
+    metrics_from_stats(m, &w->stats, latency);
     uint64_t now = net_now_ns();
     m->sessions_open = w->open;
     for (unsigned i = 0; i < w->nslots; i++)
@@ -122,7 +123,7 @@ int runner_live_finish(struct runner_live *l, const struct run_stats *final)
     struct metrics_snapshot *m = malloc(sizeof(*m));
     if (m == NULL)
         return ENOMEM;
-    metrics_from_stats(m, final);
+    metrics_from_stats(m, final, true);
     m->finished = true;
     pthread_mutex_lock(&l->lock);
     l->final = *m;

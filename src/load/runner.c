@@ -263,7 +263,8 @@ static void tick(struct net_loop *loop, struct net_timer *t)
     /* Every tick, from this second's latencies so far: a window follows the load in 100 ms. */
     if (w->sc->batch_window_auto && histogram_count(&w->interval) >= AUTO_BATCH_MIN_SAMPLES)
         set_batch_window(w, runner_auto_batch_window_ns(histogram_percentile(&w->interval, 50)));
-    if (now >= w->next_second_ns) {
+    bool new_second = now >= w->next_second_ns;
+    if (new_second) {
         /* The progress line's "p99 so far" is the last whole second's, per worker. */
         __atomic_store_n(&w->prog_p99_us, histogram_percentile(&w->interval, 99),
                          __ATOMIC_RELAXED);
@@ -291,7 +292,7 @@ static void tick(struct net_loop *loop, struct net_timer *t)
         return;
     }
     if (w->live_snap != NULL)
-        runner_live__publish(w, false);
+        runner_live__publish(w, false, new_second);
     net_timer_start(loop, t, TICK_NS);
 }
 
@@ -320,7 +321,7 @@ static void *worker_main(void *arg)
     msrp_session_abort_all();
     w->topo->fini(w);
     if (w->live_snap != NULL)
-        runner_live__publish(w, true); /* everything it counted, before the merge */
+        runner_live__publish(w, true, true); /* everything it counted, before the merge */
     __atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
     return NULL;
 }

@@ -137,9 +137,10 @@ static inline void note_error(struct worker *w, const char *what)
 
 /* live.c: the runner makes room for its workers' snapshots before they start. */
 int runner_live__attach(struct runner_live *l, unsigned workers);
-/* live.c, on the worker's thread: its statistics now into its slot; wait false: skipped when
- * a reader holds the slot (never blocks the loop). */
-void runner_live__publish(struct worker *w, bool wait);
+/* live.c, on the worker's thread: its statistics now into its slot (latency: the histograms
+ * reduced again too, else last time's kept); wait false: skipped when a reader holds the slot
+ * (never blocks the loop). */
+void runner_live__publish(struct worker *w, bool wait, bool latency);
 
 /* Between the core's two files (what a topology may call is in topology.h). */
 /* runner_steps.c: closes the session once its messages in flight settle (the drain). */

@@ -16,9 +16,14 @@ const uint64_t metrics_lat_bounds_us[METRICS_LAT_BUCKETS] = {
     100000,  250000,  500000,   1000000,  2500000,  5000000,  10000000, 30000000, 60000000,
 };
 
-void metrics_from_stats(struct metrics_snapshot *m, const struct run_stats *s)
+void metrics_from_stats(struct metrics_snapshot *m, const struct run_stats *s, bool latency)
 {
+    struct metrics_latency saved[LAT__COUNT];
+    if (!latency)
+        memcpy(saved, m->lat, sizeof(saved)); /* the last reduction stays */
     memset(m, 0, sizeof(*m));
+    if (!latency)
+        memcpy(m->lat, saved, sizeof(saved));
     m->sessions_started = s->sessions_started;
     m->sessions_bound = s->sessions_bound;
     m->sessions_completed = s->sessions_completed;
@@ -47,7 +52,7 @@ void metrics_from_stats(struct metrics_snapshot *m, const struct run_stats *s)
     m->relay_auth_failed = s->relay_auth_failed;
     m->relay_refresh_ok = s->relay_refresh_ok;
     m->relay_refresh_failed = s->relay_refresh_failed;
-    for (int k = 0; k < LAT__COUNT; k++) {
+    for (int k = 0; latency && k < LAT__COUNT; k++) {
         struct metrics_latency *l = &m->lat[k];
         histogram_cumulative(&s->lat[k], metrics_lat_bounds_us, METRICS_LAT_BUCKETS, l->cum,
                              &l->sum_us);

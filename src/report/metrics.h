@@ -5,8 +5,9 @@
  * target rate).
  *
  * Pure and small (a few KiB, no pointers), so a snapshot can be copied under a lock in
- * microseconds: a worker makes one from its own run_stats (metrics_from_stats), publishes the
- * copy, and whoever serves the metrics adds the workers' copies up (metrics_add). Rendering
+ * microseconds: a worker makes one from its own run_stats (metrics_from_stats: counters every
+ * time, latencies when asked, as their reduction walks the histograms), publishes the copy,
+ * and whoever serves the metrics adds the workers' copies up (metrics_add). Rendering
  * them as text is prom.h's. docs/metrics.md says what each figure means.
  *
  * Owns: the snapshot's shape and the latency bucket bounds. May not touch: run_stats (read
@@ -52,8 +53,12 @@ struct metrics_snapshot {
     bool finished;           /* the run is over: these are its final, merged counts */
 };
 
-/* *m = s's counters and latencies; gauges zero. One pass over each histogram's counts. */
-void metrics_from_stats(struct metrics_snapshot *m, const struct run_stats *s);
+/*
+ * *m = s's counters, and its latencies when `latency` (one pass over each histogram's counts,
+ * up to its largest value: tens to hundreds of microseconds in all); otherwise m->lat keeps
+ * what it had. Gauges and flags zero.
+ */
+void metrics_from_stats(struct metrics_snapshot *m, const struct run_stats *s, bool latency);
 /* dst += src: counters, latencies and gauges add up; warming_up if either is. finished is
  * left as it is (only the caller knows when the run is over). */
 void metrics_add(struct metrics_snapshot *dst, const struct metrics_snapshot *src);
