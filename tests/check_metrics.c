@@ -449,6 +449,75 @@ START_TEST(serve_metrics_endpoint)
 }
 END_TEST
 
+/* serve's counters follow what a run sends it: every message the run had answered 200 is a
+ * message serve received, with its bytes, on the one session it bound. */
+START_TEST(serve_metrics_count_a_run)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char out[512], err[512], listen[64];
+    snprintf(out, sizeof(out), "%s/serve.out", t.dir);
+    snprintf(err, sizeof(err), "%s/serve.err", t.dir);
+    uint16_t port = free_port();
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+    const char *argv[] = {msrpload_binary(), "serve", "--listen", "127.0.0.1:0", "--session-id",
+                          "m1", "--log-level", "problems", "--metrics-listen", listen, NULL};
+    pid_t pid = spawn(argv, out, err);
+    char uri[256] = "";
+    for (int i = 0; i < 200 && uri[0] == '\0'; i++) {
+        if (access(out, R_OK) != 0) { /* the child has not opened it yet */
+            usleep(50000);
+            continue;
+        }
+        char *text = slurp(t.dir, "serve.out");
+        if (strchr(text, '\n') != NULL)
+            snprintf(uri, sizeof(uri), "%.*s", (int)strcspn(text, "\n"), text);
+        free(text);
+        if (uri[0] == '\0')
+            usleep(50000);
+    }
+    ck_assert_msg(uri[0] != '\0', "serve printed no URI");
+    char text[1024];
+    snprintf(text, sizeof(text), RUN_SCENARIO, "to-serve", "1", "");
+    write_text(t.dir, "s.json", text);
+    char args[1024], *run_err;
+    snprintf(args, sizeof(args), "run %s/s.json --quiet --out %s/report --threads 1 --sessions 1 "
+                                 "--concurrency 1 --target '%s'", t.dir, t.dir, uri);
+    int code = msrpload_cmd(&t, args, &run_err);
+    ck_assert_msg(code == 0, "run exit %d: %s", code, run_err);
+    free(run_err);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/report/summary.json", t.dir);
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    ck_assert_msg(j != NULL, "%s", je.text);
+    double ok = (double)jget(j, "messages", "ok");
+    ck_assert(ok > 0);
+    /* The session's end reaches serve's loop a moment after the run exits: polled, bounded. */
+    char *body = NULL;
+    for (int i = 0; i < 100; i++) {
+        free(body);
+        ck_assert_int_eq(http(port, "GET", "/metrics", NULL, &body), 200);
+        if (metric(body, "msrpload_serve_sessions_ended_total{") == 1)
+            break;
+        usleep(50000);
+    }
+    ck_assert_msg(metric(body, "msrpload_serve_sessions_ended_total{") == 1, "%s", body);
+    ck_assert(metric(body, "msrpload_serve_sessions_bound_total{") == 1);
+    ck_assert_msg(metric(body, "msrpload_serve_messages_received_total{") == ok, "%g vs %g",
+                  metric(body, "msrpload_serve_messages_received_total{"), ok);
+    ck_assert(metric(body, "msrpload_serve_payload_bytes_received_total{") ==
+              (double)jget(j, "throughput", "payload_bytes"));
+    ck_assert(metric(body, "msrpload_serve_violations_total{") == 0);
+    ck_assert(metric(body, "msrpload_serve_sessions_open{") == 0);
+    free(body);
+    json_decref(j);
+    kill(pid, SIGTERM);
+    ck_assert_int_eq(wait_exit(pid, 20), 0);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* ---- a real Prometheus ------------------------------------------------------------------- */
 
 static void urlencode(const char *in, char *out, size_t cap)
@@ -638,6 +707,7 @@ Suite *make_metrics_suite(void)
     tcase_add_test(tc, bad_metrics_listen_is_a_usage_error);
     tcase_add_test(tc, metrics_port_in_use);
     tcase_add_test(tc, serve_metrics_endpoint);
+    tcase_add_test(tc, serve_metrics_count_a_run);
     tcase_add_test(tc, prometheus_scrapes_a_run);
     suite_add_tcase(s, tc);
     return s;
