@@ -18,7 +18,7 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
-PKGS := openssl jansson
+PKGS := openssl jansson libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
@@ -73,7 +73,8 @@ $(BUILD)/check_runner: $(LIB_OBJS) $(TEST_OBJS)
 
 # Tests find their data and the binary from the top of the tree. The runner ends with the
 # skipped tests (and why), then "N passed, N failed, N skipped"; REQUIRE_RELAY=1 (CI) makes a
-# relay test fail instead of skipping when its Kamailio relay cannot start.
+# relay test fail instead of skipping when its Kamailio relay cannot start; REQUIRE_PROMETHEUS=1
+# the same for the test with a real Prometheus (tools/install-deps.sh --prometheus).
 check: $(BUILD)/check_runner msrpload
 	$(BUILD)/check_runner
 

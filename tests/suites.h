@@ -36,5 +36,7 @@ Suite *make_failures_suite(void);
 Suite *make_serve_rules_suite(void);
 Suite *make_ws_suite(void);
 Suite *make_ws_frame_suite(void);
+Suite *make_prom_suite(void);
+Suite *make_metrics_suite(void);
 
 #endif

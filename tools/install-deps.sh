@@ -4,26 +4,34 @@
 # As root it installs whatever is missing (apt-get update first, since a fresh machine may have
 # no package lists), saying first in one line what it installs. Otherwise it prints the one
 # apt-get line to run and exits 1.
-# Usage: tools/install-deps.sh [--relay] [--check]
+# Usage: tools/install-deps.sh [--relay] [--prometheus] [--check]
 #   --relay   also what the relay tests need (CI's .ci/run asks for it, as REQUIRE_RELAY=1
 #             makes those tests fail rather than skip without Kamailio)
+#   --prometheus  also Prometheus, for the test that has a real one scrape a run's live
+#             metrics (CI asks for it too, with REQUIRE_PROMETHEUS=1)
 #   --check   only report; exit 1 when something is missing
 set -eu
 
-# Build: compiler, pkg-config, OpenSSL, jansson. Tests: check (+ subunit). Fuzzing: clang with
-# its sanitizer/libFuzzer runtime. Plots: gnuplot-nox.
-PACKAGES="gcc make pkg-config libssl-dev libjansson-dev check libsubunit-dev clang libclang-rt-dev gnuplot-nox"
+# Build: compiler, pkg-config, OpenSSL, jansson, libmicrohttpd (the HTTP server of
+# --metrics-listen, on its own thread). Tests: check (+ subunit). Fuzzing: clang with its
+# sanitizer/libFuzzer runtime. Plots: gnuplot-nox.
+PACKAGES="gcc make pkg-config libssl-dev libjansson-dev libmicrohttpd-dev check libsubunit-dev clang libclang-rt-dev gnuplot-nox"
 # The relay tests: Kamailio with every module tools/relay/kamailio.cfg loads (all in kamailio
 # but tls.so, in kamailio-tls-modules, and websocket.so for MSRP over WebSocket, in
 # kamailio-websocket-modules), openssl for start.sh's certificate, ps for stop.sh.
 RELAY_PACKAGES="kamailio kamailio-tls-modules kamailio-websocket-modules openssl procps"
+# The Prometheus test (tests/check_metrics.c) starts its own prometheus on a loopback port.
+# The package's service would listen on every interface (:9090): it is stopped and disabled
+# right after the install, where systemd runs.
+PROMETHEUS_PACKAGES="prometheus"
 
 check_only=""
 for arg in "$@"; do
     case "$arg" in
         --relay) PACKAGES="$PACKAGES $RELAY_PACKAGES" ;;
+        --prometheus) PACKAGES="$PACKAGES $PROMETHEUS_PACKAGES" ;;
         --check) check_only=1 ;;
-        *) echo "usage: tools/install-deps.sh [--relay] [--check]" >&2; exit 2 ;;
+        *) echo "usage: tools/install-deps.sh [--relay] [--prometheus] [--check]" >&2; exit 2 ;;
     esac
 done
 
@@ -49,6 +57,13 @@ if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >&2
+    case " $missing " in
+        *" prometheus "*)
+            if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+                systemctl disable --now prometheus >/dev/null 2>&1 || true
+                echo "install-deps: stopped and disabled the prometheus service (the test runs its own, on loopback)" >&2
+            fi ;;
+    esac
     exit 0
 fi
 

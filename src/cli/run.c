@@ -2,8 +2,9 @@
  * run.c - `msrpload run SCENARIO [options]`: load a scenario, apply the command line over it,
  * run it, write the report and print the summary.
  *
- * Owns: the command line, its overrides of the scenario, the run directory's life and the exit
- * code. May not touch: how sessions run (load/, msrp/) or how the report is written (report/).
+ * Owns: the command line, its overrides of the scenario, the run directory's life, the wiring
+ * of live metrics (--metrics-listen: load/live.c's snapshots rendered by report/prom.c for
+ * cli/metrics_http.c, and the linger) and the exit code. May not touch: how sessions run (load/, msrp/) or how the report is written (report/).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -16,10 +17,12 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/metrics_http.h"
 #include "load/runner.h"
 #include "scenario/scenario.h"
 #include "msrp/session.h"
 #include "net/tls.h"
+#include "report/prom.h"
 #include "report/report.h"
 
 static volatile sig_atomic_t stop_requests;
@@ -83,6 +86,13 @@ static void run_usage(FILE *out)
             "                       concurrency, session rate and rate are divided by N, and\n"
             "                       session ids start with hI- and relay accounts are split\n"
             "                       N ways (merge the N reports with 'msrpload merge')\n"
+            "  --metrics-listen HOST:PORT\n"
+            "                       serve live Prometheus metrics at http://HOST:PORT/metrics\n"
+            "                       while the run goes (docs/metrics.md lists them); port 0\n"
+            "                       picks a free one, printed on standard error\n"
+            "  --metrics-linger S   keep serving the final counts for S seconds after the\n"
+            "                       report is written (default 0), so that a scraper sees\n"
+            "                       them: give at least two scrape intervals\n"
             "  --quiet              no progress lines on standard error\n"
             "\n"
             "Everything is checked before the first session starts: values and their bounds\n"
@@ -226,18 +236,22 @@ static int relay_password(const struct scenario *sc, const char *file, const cha
 #define FDS_PER_THREAD 4
 #define FDS_SLACK 32
 
-static uint64_t descriptors_needed(const struct scenario *sc)
+/* --metrics-listen: its socket, its thread's epoll and wake-up, and its 8 connections. */
+#define FDS_METRICS 12
+
+static uint64_t descriptors_needed(const struct scenario *sc, bool metrics)
 {
     uint64_t per_session = sc->topology == SCENARIO_TARGET ? 1 : 2;
     uint64_t threads = sc->threads < sc->concurrency ? sc->threads : sc->concurrency;
-    return per_session * sc->concurrency + FDS_PER_THREAD * threads + FDS_SLACK;
+    return per_session * sc->concurrency + FDS_PER_THREAD * threads + FDS_SLACK +
+           (metrics ? FDS_METRICS : 0);
 }
 
 /* Raises RLIMIT_NOFILE's soft limit toward its hard limit when the run needs more; refuses the
  * run (returns -1, with a message) when even the hard limit is too low. */
-static int descriptors_enough(const struct scenario *sc)
+static int descriptors_enough(const struct scenario *sc, bool metrics)
 {
-    uint64_t need = descriptors_needed(sc);
+    uint64_t need = descriptors_needed(sc, metrics);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
         (uint64_t)rl.rlim_cur >= need)
@@ -292,6 +306,8 @@ static int memory_enough(const struct scenario *sc)
 /* What the command line says beyond the scenario's overrides. */
 struct run_options {
     const char *path, *out_dir, *relay_pw_file, *relay_pw;
+    const char *metrics_listen; /* NULL: no live metrics */
+    double metrics_linger;      /* seconds the final counts stay served */
     bool quiet;
     struct scenario_overrides over;
 };
@@ -330,6 +346,18 @@ static int read_options(int argc, char **argv, struct run_options *ro)
             ro->out_dir = v;
         } else if (strcmp(a, "--relay-password-file") == 0) {
             ro->relay_pw_file = v;
+        } else if (strcmp(a, "--metrics-listen") == 0) {
+            ro->metrics_listen = v;
+        } else if (strcmp(a, "--metrics-linger") == 0) {
+            char *end;
+            errno = 0;
+            ro->metrics_linger = strtod(v, &end);
+            if (errno != 0 || end == v || *end != '\0' || !(ro->metrics_linger >= 0) ||
+                ro->metrics_linger > 3600) {
+                fprintf(stderr, "msrpload run: --metrics-linger %s: expected seconds from 0 to "
+                                "3600\n", v);
+                return EXIT_USAGE;
+            }
         } else if (strcmp(a, "--relay-password") == 0) {
             ro->relay_pw = v;
             fprintf(stderr, "msrpload run: warning: a password on the command line can be read "
@@ -352,9 +380,93 @@ static int read_options(int argc, char **argv, struct run_options *ro)
         run_usage(stderr);
         return EXIT_USAGE;
     }
+    if (ro->metrics_linger > 0 && ro->metrics_listen == NULL) {
+        fprintf(stderr, "msrpload run: --metrics-linger needs --metrics-listen\n");
+        return EXIT_USAGE;
+    }
     return -1;
 }
 
+
+/* --metrics-listen: the workers' live figures (load/live.c), rendered for each scrape. */
+struct live_metrics {
+    struct runner_live *live;
+    struct metrics_http *http;
+    struct prom_run_meta meta;
+    char shard[32];
+};
+
+/* On the HTTP thread: the sum of what the workers last published, as Prometheus text. */
+static char *render_run(void *arg, size_t *len)
+{
+    struct live_metrics *lm = arg;
+    struct metrics_snapshot *snap = malloc(sizeof(*snap));
+    if (snap == NULL)
+        return NULL;
+    runner_live_read(lm->live, snap);
+    char *text = prom_render_run(snap, &lm->meta, len);
+    free(snap);
+    return text;
+}
+
+static void live_metrics_stop(struct live_metrics *lm)
+{
+    metrics_http_stop(lm->http); /* first: no scrape reads lm->live after this */
+    lm->http = NULL;
+    runner_live_free(lm->live);
+    lm->live = NULL;
+}
+
+/* Listens before anything starts, so that a bad value or a port in use is a usage error. */
+static int live_metrics_start(struct live_metrics *lm, const struct scenario *sc,
+                              const struct scenario_overrides *over, const char *listen,
+                              bool quiet)
+{
+    char err[512];
+    memset(lm, 0, sizeof(*lm));
+    snprintf(lm->shard, sizeof(lm->shard), "%u/%u", over->shard_count > 0 ? over->shard_index : 1,
+             over->shard_count > 0 ? over->shard_count : 1);
+    lm->meta.scenario = sc->name;
+    lm->meta.shard = lm->shard;
+    lm->meta.topology = sc->topology == SCENARIO_TARGET  ? "target"
+                        : sc->topology == SCENARIO_RELAY ? "relay"
+                                                         : "embedded";
+    for (int i = 0; i < STATS_END_KINDS; i++) /* "none" is no way to end */
+        lm->meta.end_names[i] = i == MSRP_END_NONE ? NULL : runner_end_name((unsigned)i);
+    if (runner_live_create(&lm->live) != 0) {
+        fprintf(stderr, "msrpload run: out of memory\n");
+        return -1;
+    }
+    if (metrics_http_start(&lm->http, listen, render_run, lm, err, sizeof(err)) != 0) {
+        fprintf(stderr, "msrpload run: %s\n", err);
+        live_metrics_stop(lm);
+        return -1;
+    }
+    /* A port of 0 is known only now: said even with --quiet. */
+    size_t n = strlen(listen);
+    if (!quiet || (n >= 2 && strcmp(listen + n - 2, ":0") == 0))
+        fprintf(stderr, "msrpload run: metrics at %s\n", metrics_http_url(lm->http));
+    return 0;
+}
+
+/*
+ * --metrics-linger: the final counts stay served for that long after the report, so that the
+ * next scrape sees them. A signal ends it at once; a run stopped by a signal does not linger.
+ */
+static void live_metrics_linger(double seconds, bool quiet)
+{
+    if (seconds <= 0 || stop_requests != 0)
+        return;
+    if (!quiet)
+        fprintf(stderr, "msrpload run: serving the final metrics for %.3g s more\n", seconds);
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    do {
+        usleep(50000);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while (stop_requests == 0 &&
+             (double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
+}
 
 /* Writes the run's report into dir and prints its summary; returns the run's exit code. */
 static int report_run(const struct scenario *sc, const struct scenario_overrides *over,
@@ -455,17 +567,24 @@ int cmd_run(int argc, char **argv)
         scenario_free(&sc);
         return EXIT_USAGE;
     }
-    if (memory_enough(&sc) != 0 || descriptors_enough(&sc) != 0) {
+    if (memory_enough(&sc) != 0 || descriptors_enough(&sc, ro.metrics_listen != NULL) != 0) {
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
+    static struct live_metrics lm; /* its address is the HTTP thread's until it stops */
+    if (ro.metrics_listen != NULL &&
+        live_metrics_start(&lm, &sc, over, ro.metrics_listen, quiet) != 0) {
         scenario_free(&sc);
         return EXIT_USAGE;
     }
 
     struct run_config rc = {.sc = &sc, .stop = &stop_requests, .drain_s = 2,
                             .shard_index = over->shard_index, .shard_count = over->shard_count,
-                            .relay_password = password};
+                            .relay_password = password, .live = lm.live};
     rc.progress = !quiet && isatty(STDERR_FILENO);
     char tmpdir[64];
     if (setup_tls(&sc, &rc, tmpdir) != 0) {
+        live_metrics_stop(&lm);
         scenario_free(&sc);
         return EXIT_USAGE;
     }
@@ -480,6 +599,7 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "msrpload run: %s%s\n", out_dir != NULL ? "--out: " : "", err);
         net_tls_destroy(rc.server_tls);
         net_tls_destroy(rc.client_tls);
+        live_metrics_stop(&lm);
         scenario_free(&sc);
         return EXIT_USAGE;
     }
@@ -505,6 +625,7 @@ int cmd_run(int argc, char **argv)
     if (stats_init(&stats) != 0) {
         fprintf(stderr, "msrpload run: out of memory\n");
         report_discard_dir(dir);
+        live_metrics_stop(&lm);
         return EXIT_FAILED;
     }
     struct run_outcome outcome;
@@ -517,11 +638,18 @@ int cmd_run(int argc, char **argv)
         report_discard_dir(dir); /* nothing ran: nothing to report */
         free(outcome.failures);
         stats_free(&stats);
+        live_metrics_stop(&lm);
         scenario_free(&sc);
         return EXIT_FAILED;
     }
+    /* From now on a scrape sees the merged counts, the very ones summary.json gets. */
+    if (lm.live != NULL && runner_live_finish(lm.live, &stats) != 0)
+        fprintf(stderr, "msrpload run: out of memory for the final metrics\n");
 
     int code = report_run(&sc, over, &stats, &outcome, dir);
+    if (lm.http != NULL)
+        live_metrics_linger(ro.metrics_linger, quiet);
+    live_metrics_stop(&lm);
     free(outcome.failures);
     stats_free(&stats);
     scenario_free(&sc);

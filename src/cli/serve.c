@@ -12,13 +12,15 @@
  * (both async-signal-safe); the loop notices the flag within one pass and shuts down in order.
  *
  * Owns: setting up the answering sessions from the options (serve_options.c reads and checks
- * the command line), their event log (JSON lines), signals, the orderly shutdown and the exit
- * code. May not touch: the options' syntax and usage errors (serve_options.c), the session's
+ * the command line), their event log (JSON lines), their live metrics (--metrics-listen,
+ * published by the loop thread after each pass, served by cli/metrics_http.c), signals, the
+ * orderly shutdown and the exit code. May not touch: the options' syntax and usage errors (serve_options.c), the session's
  * protocol rules and deliberate violations (msrp/) or the transport (net/); it reacts to their
  * callbacks.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/metrics_http.h"
 #include "cli/serve.h"
 #include "msrp/peerrules.h"
 #include "msrp/server.h"
@@ -35,6 +38,7 @@
 #include "net/tls.h"
 #include "net/transport_ws.h"
 #include "report/jsonw.h"
+#include "report/prom.h"
 #include "wire/chunk_end.h"
 #include "wire/idgen.h"
 #include "wire/uri.h"
@@ -79,6 +83,13 @@ struct serve {
     uint64_t bound, messages, violations, reports;
     uint64_t refused; /* connections the server refused, taken before it goes */
     char tmpdir[64];  /* the self-signed certificate's folder; "" when none */
+    /* --metrics-listen: the loop thread keeps now (with the counters above) and copies it to
+     * pub after each pass (under pub_lock, which only it and the HTTP thread take) */
+    struct metrics_http *metrics;
+    struct prom_serve_snapshot now, pub;
+    struct prom_serve_meta metrics_meta;
+    char metrics_label[320];
+    pthread_mutex_t pub_lock;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -198,7 +209,9 @@ static void serve_received(struct msrp_session *s, const struct msrp_received *m
 {
     struct serve_slot *slot = slot_of(s);
     struct serve *sv = slot->sv;
+    const struct msrp_reasm_done *done = m->info;
     sv->messages++;
+    sv->now.payload_bytes += done != NULL ? done->total : 0;
     if (sv->log_level > LOG_ALL)
         return;
     const struct msrp_reasm_done *d = m->info;
@@ -263,6 +276,8 @@ static void serve_end(struct msrp_session *s, enum msrp_session_end why, const c
     struct serve_slot *slot = msrp_session_user(s);
     struct serve *sv = slot->sv;
     slot->session = NULL;
+    if ((unsigned)why < PROM_SERVE_END_KINDS)
+        sv->now.ends[why]++;
     bool orderly = why == MSRP_END_CLOSED || why == MSRP_END_PEER_CLOSED;
     if (sv->log_level <= (orderly ? LOG_SESSIONS : LOG_PROBLEMS)) {
         FILE *f = event_begin(sv, "end", slot->uri);
@@ -346,6 +361,67 @@ static int expect_slot(struct serve_slot *slot, uint64_t bind_timeout_ns)
     cfg.reasm.max_extents = sv->max_extents;
     return msrp_server_expect(sv->srv, &cfg, &serve_handlers, slot, bind_timeout_ns,
                               serve_bind_timeout);
+}
+
+static size_t sessions_alive(const struct serve *sv)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < sv->nslots; i++)
+        n += sv->slots[i].session != NULL;
+    return n;
+}
+
+/* ---- live metrics ------------------------------------------------------------------------- */
+
+/* On the loop thread, after each pass (at most SERVE_WAIT_MS apart): the figures now. */
+static void metrics_publish(struct serve *sv)
+{
+    if (sv->metrics == NULL)
+        return;
+    struct prom_serve_snapshot *n = &sv->now;
+    n->bound = sv->bound;
+    n->messages = sv->messages;
+    n->reports = sv->reports;
+    n->violations = sv->violations;
+    n->refused = sv->srv != NULL ? msrp_server_refused(sv->srv) : sv->refused;
+    n->open = sessions_alive(sv);
+    n->expected = sv->live;
+    pthread_mutex_lock(&sv->pub_lock);
+    sv->pub = *n;
+    pthread_mutex_unlock(&sv->pub_lock);
+}
+
+/* On the HTTP thread: the last published figures as Prometheus text. */
+static char *metrics_render(void *arg, size_t *len)
+{
+    struct serve *sv = arg;
+    struct prom_serve_snapshot snap;
+    pthread_mutex_lock(&sv->pub_lock);
+    snap = sv->pub;
+    pthread_mutex_unlock(&sv->pub_lock);
+    return prom_render_serve(&snap, &sv->metrics_meta, len);
+}
+
+/* --metrics-listen: a bad value is a usage error (2), an address we cannot listen on 3, as
+ * for --listen. Returns 0, or the exit code. */
+static int metrics_start(struct serve *sv, const struct serve_opts *o)
+{
+    char err[512];
+    /* The label names the address served, with the port really listened on. */
+    snprintf(sv->metrics_label, sizeof(sv->metrics_label), "%s:%u", o->host_in_uris,
+             (unsigned)msrp_server_port(sv->srv));
+    sv->metrics_meta.listen = sv->metrics_label;
+    for (int i = 1; i < MSRP_END_KINDS && i < PROM_SERVE_END_KINDS; i++)
+        sv->metrics_meta.end_names[i] = msrp_session_end_name((enum msrp_session_end)i);
+    pthread_mutex_init(&sv->pub_lock, NULL);
+    enum metrics_http_error e =
+        metrics_http_start(&sv->metrics, o->metrics_listen, metrics_render, sv, err, sizeof(err));
+    if (e != METRICS_HTTP_OK) {
+        fprintf(stderr, "msrpload serve: %s\n", err);
+        return e == METRICS_HTTP_BAD_VALUE ? EXIT_USAGE : EXIT_UNREACHABLE;
+    }
+    fprintf(stderr, "msrpload serve: metrics at %s\n", metrics_http_url(sv->metrics));
+    return 0;
 }
 
 /* ---- setting up --------------------------------------------------------------------------- */
@@ -504,6 +580,8 @@ static int serve_setup(struct serve *sv, const struct serve_opts *o)
         rc = start_server(sv, o);
     if (rc == 0)
         rc = expect_slots(sv, o);
+    if (rc == 0 && o->metrics_listen != NULL)
+        rc = metrics_start(sv, o);
     return rc;
 }
 
@@ -524,18 +602,11 @@ static void announce(struct serve *sv)
 
 /* ---- running ------------------------------------------------------------------------------ */
 
-static size_t sessions_alive(const struct serve *sv)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < sv->nslots; i++)
-        n += sv->slots[i].session != NULL;
-    return n;
-}
-
 static int serve_run(struct serve *sv)
 {
     int rc = EXIT_OK;
     while (stop_signal == 0) {
+        metrics_publish(sv);
         if (net_loop_run_once(sv->loop, SERVE_WAIT_MS) < 0) {
             fprintf(stderr, "msrpload serve: event loop failed: %s\n", strerror(errno));
             rc = EXIT_FAILED;
@@ -586,6 +657,10 @@ static void remove_temp_cert(const char *dir)
 static void serve_teardown(struct serve *sv)
 {
     signal_loop = NULL;
+    if (sv->metrics != NULL) {
+        metrics_http_stop(sv->metrics); /* no scrape reads sv after this */
+        pthread_mutex_destroy(&sv->pub_lock);
+    }
     if (sv->srv != NULL)
         msrp_server_destroy(sv->srv);
     msrp_session_abort_all();

@@ -31,6 +31,7 @@ struct serve_opts {
     bool alt;
     const char *log;
     const char *uri_host;
+    const char *metrics_listen; /* NULL: no live metrics */
     double bind_timeout;
     double idle_timeout, stall_timeout, first_request_timeout;
     uint64_t log_max_bytes;

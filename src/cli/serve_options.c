@@ -61,6 +61,11 @@ static void serve_usage(FILE *out)
             "                       given up, serve exits 1 (default 0: wait forever)\n"
             "  --uri-host HOST      host written in the URIs (default: the --listen host; useful\n"
             "                       when listening on 0.0.0.0 or ::)\n"
+            "  --metrics-listen HOST:PORT\n"
+            "                       serve live Prometheus metrics (sessions bound, open and\n"
+            "                       ended, messages, bytes, REPORTs, violations; docs/metrics.md)\n"
+            "                       at http://HOST:PORT/metrics; port 0 picks a free one\n"
+            "                       (printed on standard error)\n"
             "  --log FILE           append the JSON lines to FILE instead of standard output\n"
             "  --log-max-bytes N    with --log: once FILE reaches N bytes (suffix k, m or g\n"
             "                       allowed; at least 1024) it is renamed FILE.1, replacing an\n"
@@ -115,7 +120,8 @@ static void serve_usage(FILE *out)
             "SIGINT or SIGTERM closes the sessions, prints a summary on standard error and\n"
             "exits 0.\n"
             "exit codes: 0 stopped by a signal, 1 failure (every session given up), 2 usage error\n"
-            "            (bad option or address), 3 cannot listen on the address\n");
+            "            (bad option or address), 3 cannot listen on the address (--listen or\n"
+            "            --metrics-listen)\n");
 }
 
 /* Seconds: 0 or more, at most 10^9. */
@@ -253,6 +259,8 @@ static int read_option(int argc, char **argv, int *i, struct serve_opts *o)
         o->violate = v;
     } else if ((v = opt_value(argc, argv, i, "--log", &missing)) != NULL) {
         o->log = v;
+    } else if ((v = opt_value(argc, argv, i, "--metrics-listen", &missing)) != NULL) {
+        o->metrics_listen = v; /* checked as it is opened (serve.c): one parser, metrics_http.c */
     } else if ((v = opt_value(argc, argv, i, "--uri-host", &missing)) != NULL) {
         o->uri_host = v;
     } else if ((v = opt_value(argc, argv, i, "--idle-timeout", &missing)) != NULL) {

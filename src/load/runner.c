@@ -8,7 +8,8 @@
  * The calling thread prints progress and merges the workers' statistics after the join.
  *
  * Owns: workers and their threads, slots and the starting of sessions, the clock and the
- * drain, the run's set-up, merge and teardown.
+ * drain, the run's set-up, merge and teardown; with live metrics on, each tick publishes the
+ * worker's snapshot (live.c).
  * May not touch: where sessions go or how they reach their peer (topology_*.c, only through
  * w->topo), what a session does and counts once started (runner_steps.c).
  */
@@ -294,7 +295,8 @@ static void tick(struct net_loop *loop, struct net_timer *t)
     /* Every tick, from this second's latencies so far: a window follows the load in 100 ms. */
     if (w->sc->batch_window_auto && histogram_count(&w->interval) >= AUTO_BATCH_MIN_SAMPLES)
         set_batch_window(w, runner_auto_batch_window_ns(histogram_percentile(&w->interval, 50)));
-    if (now >= w->next_second_ns) {
+    bool new_second = now >= w->next_second_ns;
+    if (new_second) {
         /* The progress line's "p99 so far" is the last whole second's, per worker. */
         __atomic_store_n(&w->prog_p99_us, histogram_percentile(&w->interval, 99),
                          __ATOMIC_RELAXED);
@@ -321,6 +323,8 @@ static void tick(struct net_loop *loop, struct net_timer *t)
         net_loop_stop(loop);
         return;
     }
+    if (w->live_snap != NULL)
+        runner_live__publish(w, false, new_second);
     net_timer_start(loop, t, TICK_NS);
 }
 
@@ -348,6 +352,8 @@ static void *worker_main(void *arg)
             w->topo->abandon(&w->slots[i]);
     msrp_session_abort_all();
     w->topo->fini(w);
+    if (w->live_snap != NULL)
+        runner_live__publish(w, true, true); /* everything it counted, before the merge */
     __atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
     return NULL;
 }
@@ -469,6 +475,7 @@ static void free_workers(struct worker *ws, unsigned threads)
         free(w->failures);
         pending_free(&w->pending);
         histogram_free(&w->interval);
+        free(w->live_snap);
     }
 }
 
@@ -504,11 +511,19 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
     out->failures->started_unix = out->started_unix;
     uint64_t warm_end = t0 + (uint64_t)(sc->warm_up_s * 1e9);
     uint64_t end = warm_end + (uint64_t)(sc->duration_s * 1e9);
+    if (cfg->live != NULL && runner_live__attach(cfg->live, threads) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
     for (unsigned i = 0; i < threads; i++) {
         struct worker *w = &ws[i];
         w->nworkers = threads;
         if (worker_setup(w, cfg, (int)i, err, errlen) != 0)
             goto out;
+        if (cfg->live != NULL && (w->live_snap = calloc(1, sizeof(*w->live_snap))) == NULL) {
+            snprintf(err, errlen, "out of memory");
+            goto out;
+        }
         /* Shares: the first threads take the remainders. */
         w->nslots = (unsigned)(sc->concurrency / threads + (i < sc->concurrency % threads));
         w->quota = sc->sessions / threads + (i < sc->sessions % threads);

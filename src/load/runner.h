@@ -20,7 +20,8 @@
  * Its files: runner.c (workers, slots, the clock, the drain, the run), runner_steps.c (a
  * calling session walking the steps, outcomes counted), topology.h and topology_*.c (where
  * sessions go: embedded, target, relay), pending.c (messages found again by Message-ID),
- * failures.c (the failure log), runner_int.h (what they share; private to the layer).
+ * failures.c (the failure log), live.c (live metrics), runner_int.h (what they share;
+ * private to the layer).
  *
  * Owns: the run's configuration and outcome types, the session end kinds of its own.
  * May not touch: the scenario format (scenario/scenario.h), the report files (report/).
@@ -36,7 +37,10 @@
 #include "scenario/scenario.h"
 #include "msrp/session.h"
 #include "net/tls.h"
+#include "report/metrics.h"
 #include "report/stats.h"
+
+struct runner_live;
 
 struct run_config {
     const struct scenario *sc;    /* with command-line overrides applied */
@@ -49,6 +53,8 @@ struct run_config {
     unsigned shard_index, shard_count;
     /* relay topology (sc->relay says where and who): the password of every account */
     const char *relay_password;
+    /* live metrics (--metrics-listen): what the workers publish every tick; NULL: none */
+    struct runner_live *live;
 };
 
 /*
@@ -89,6 +95,19 @@ struct run_outcome {
 #define RUNNER_AUTO_BATCH_DIVISOR 10u
 #define RUNNER_AUTO_BATCH_MAX_NS 1000000u
 uint64_t runner_auto_batch_window_ns(uint64_t median_latency_us);
+
+/*
+ * Live metrics (live.c): the workers each publish a snapshot of their statistics every tick
+ * (100 ms, a trylock on the worker's side: never a wait on its loop), and any thread reads
+ * their sum. Made by the caller before runner_run, read from any thread until freed.
+ * runner_live_read fills *out with the sum (zeros before the run starts); after
+ * runner_live_finish (the caller's, with the merged statistics after runner_run) every read
+ * returns those final counts with finished set. Functions return 0 or ENOMEM.
+ */
+int runner_live_create(struct runner_live **out);
+void runner_live_read(struct runner_live *l, struct metrics_snapshot *out);
+int runner_live_finish(struct runner_live *l, const struct run_stats *final);
+void runner_live_free(struct runner_live *l);
 
 /*
  * Runs the scenario and merges every worker's statistics into *stats (initialised by the

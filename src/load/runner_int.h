@@ -23,6 +23,7 @@
 #include "net/conn.h"
 #include "net/loop.h"
 #include "report/histogram.h"
+#include "report/metrics.h"
 #include "wire/idgen.h"
 
 struct worker;
@@ -110,6 +111,7 @@ struct worker {
     struct histogram interval;  /* this second's message latencies, for prog_p99_us */
     uint64_t next_second_ns;
     struct raw_scratch *raw; /* made by the first raw step; NULL for scenarios without */
+    struct metrics_snapshot *live_snap; /* live metrics: this worker's scratch (live.c) */
 };
 
 /* Where a raw step's template is expanded, and the ids it draws. */
@@ -134,6 +136,13 @@ static inline void note_error(struct worker *w, const char *what)
     if (w->first_error[0] == '\0')
         snprintf(w->first_error, sizeof(w->first_error), "%.255s", what);
 }
+
+/* live.c: the runner makes room for its workers' snapshots before they start. */
+int runner_live__attach(struct runner_live *l, unsigned workers);
+/* live.c, on the worker's thread: its statistics now into its slot (latency: the histograms
+ * reduced again too, else last time's kept); wait false: skipped when a reader holds the slot
+ * (never blocks the loop). */
+void runner_live__publish(struct worker *w, bool wait, bool latency);
 
 /* Between the core's two files (what a topology may call is in topology.h). */
 /* runner_steps.c: closes the session once its messages in flight settle (the drain). */

@@ -238,6 +238,32 @@ uint64_t histogram_count(const struct histogram *h)
     return h->_total;
 }
 
+void histogram_cumulative(const struct histogram *h, const uint64_t *bounds, size_t n,
+                          uint64_t *cum, double *sum)
+{
+    double total = 0.0;
+    uint64_t seen = 0;
+    size_t i = 0;
+    bool any = h->_total > 0;
+    /* Nothing is recorded past the largest value: the walk stops at its sub-bucket. */
+    size_t stop = any ? index_of(h, h->_max) : 0;
+    for (size_t j = 0; j < n; j++) {
+        /* The sub-bucket holding the bound counts in full: its values are equivalent. */
+        size_t upto = index_of(h, bounds[j] < h->highest ? bounds[j] : h->highest);
+        if (upto > stop)
+            upto = stop;
+        for (; any && i <= upto; i++) {
+            seen += h->counts[i];
+            total += middle_at(h, i) * (double)h->counts[i];
+        }
+        cum[j] = seen;
+    }
+    for (; any && i <= stop; i++)
+        total += middle_at(h, i) * (double)h->counts[i];
+    if (sum != NULL)
+        *sum = total;
+}
+
 uint64_t histogram_lowest_equivalent(const struct histogram *h, uint64_t v)
 {
     return value_at(h, index_of(h, v));

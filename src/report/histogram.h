@@ -113,6 +113,16 @@ double histogram_stddev(const struct histogram *h);
  * histogram_min (the lowest equivalent value, as HdrHistogram does for 0). 0 when empty.
  */
 uint64_t histogram_percentile(const struct histogram *h, double p);
+/*
+ * Cumulative counts at ascending upper bounds, as a Prometheus histogram's buckets want them:
+ * cum[j] = recorded values at or below bounds[j], where the sub-bucket holding bounds[j]
+ * counts in full (its values are equivalent: within the relative precision of the bound).
+ * *sum (when not NULL) is the sum of every recorded value, each counted at the middle of its
+ * sub-bucket as histogram_mean does. One pass over the counts, up to the largest value
+ * recorded; no allocation. bounds must ascend; bounds above highest take every value.
+ */
+void histogram_cumulative(const struct histogram *h, const uint64_t *bounds, size_t n,
+                          uint64_t *cum, double *sum);
 /* The bounds of the sub-bucket that holds (or would hold) v: any v, even above highest. */
 uint64_t histogram_lowest_equivalent(const struct histogram *h, uint64_t v);
 uint64_t histogram_highest_equivalent(const struct histogram *h, uint64_t v);
