@@ -457,13 +457,6 @@ static void run_pattern(const struct scenario *sc, const struct conform_peer *p,
                  "msrp://HOST:PORT;ws, RFC 7977)");
         return;
     }
-    if (k->b_plain && (p->relay_b_uri == NULL || p->hop[1].ws)) {
-        r->verdict = CONFORM_SKIP;
-        snprintf(r->observed, sizeof r->observed,
-                 "needs endpoint b on a non-WebSocket transport of the relay, as a non-WebSocket "
-                 "peer (--relay-b msrp://HOST:PORT;tcp)");
-        return;
-    }
     if (p->refused_type == NULL && uses_value(sc, CONFORM_V_REFUSED_TYPE)) {
         r->verdict = CONFORM_SKIP;
         snprintf(r->observed, sizeof r->observed,

@@ -64,8 +64,7 @@ int scn__check_case(struct scn__ctx *c, const json_t *obj)
     static const char *const allowed[] = {"id",       "rfc",   "section",   "title",
                                           "requirement", "level", "expected", "needs",
                                           "bind",     "endpoints", "wrong_peer", "aliases",
-                                          "requirements", "slow", "websocket", "b_plain",
-                                          NULL};
+                                          "requirements", "slow", "websocket", NULL};
     static const char *const levels[] = {"MUST", "SHOULD", "MAY", "none", NULL};
     /* In the order of enum case_needs. */
     static const char *const need_names[] = {"target", "relay", NULL};
@@ -76,7 +75,6 @@ int scn__check_case(struct scn__ctx *c, const json_t *obj)
         SCN_KEY_ENUM("needs", struct scenario_case, needs, need_names, NULL),
         SCN_KEY_BOOL("slow", struct scenario_case, slow),
         SCN_KEY_ENUM("websocket", struct scenario_case, websocket, ws_names, NULL),
-        SCN_KEY_BOOL("b_plain", struct scenario_case, b_plain),
     };
     static const char *const eps[] = {"none", "a", "ab", NULL};
     struct scenario_case *k = c->sc->kase;
@@ -133,9 +131,9 @@ int scn__check_case(struct scn__ctx *c, const json_t *obj)
             return scn__fail(c, "\"bind\" is for target cases; relay cases use \"endpoints\"");
         scn__path_pop(c, mark);
     }
-    if ((k->websocket != CASE_WS_ANY || k->b_plain) && k->needs != CASE_RELAY)
-        return scn__fail(c, "\"websocket\" and \"b_plain\" are for relay cases (RFC 7977 5.1: "
-                            "MSRP over WebSocket goes through a relay)");
+    if (k->websocket != CASE_WS_ANY && k->needs != CASE_RELAY)
+        return scn__fail(c, "\"websocket\" is for relay cases (RFC 7977 5.1: MSRP over "
+                            "WebSocket goes through a relay)");
     k->endpoints = k->needs == CASE_RELAY ? CASE_EP_A : CASE_EP_NONE;
     if ((v = json_object_get(obj, "endpoints")) != NULL) {
         mark = scn__path_push(c, ".endpoints");

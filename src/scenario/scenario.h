@@ -285,10 +285,8 @@ struct scenario_case {
     bool slow;              /* it waits out one of the RFC's timers (30 s); --quick skips it */
     /* RFC 7977 relay cases ("websocket"): 0 any transport; else the case needs a relay
      * reached over WebSocket, and the raw kinds send a's frames through conform's raw-frame
-     * path (binary, text, or each message as two fragments). b_plain: b must reach the relay
-     * without WebSocket (conform --relay-b), as a non-WebSocket peer. */
+     * path (binary, text, or each message as two fragments). */
     enum case_websocket websocket;
-    bool b_plain;
     /* ids the case had before (still accepted by conform --case), and the ids of the
      * requirements it checks (scenarios/conformance/requirements.json) */
     char aliases[SCENARIO_CASE_MAX_NAMES][SCENARIO_CASE_NAME_LEN];
