@@ -140,6 +140,15 @@ START_TEST(test_ws_options)
     snprintf(cmd, sizeof cmd, "%s conform --relay 'ws://127.0.0.1:9/' --relay-user alice "
              "--relay-password-file %s/pw --case 7977-6 > %s 2>&1", bin, t.dir, path);
     ck_assert_int_eq(run(cmd), 3);
+
+    /* Over WebSocket a chunk cut into writes becomes fragments: only whole and pipelined. */
+    snprintf(cmd, sizeof cmd, "%s conform --relay 'ws://127.0.0.1:9/' --relay-user alice "
+             "--relay-password-file %s/pw --delivery bytes > %s 2>&1", bin, t.dir, path);
+    ck_assert_int_eq(run(cmd), 2);
+    out = read_text(path);
+    ck_assert_msg(strstr(out, "over WebSocket only whole and pipelined apply") != NULL, "%s",
+                  out);
+    free(out);
     tmp_remove(&t);
 
     /* A case file asking for WebSocket that is no relay case is refused. */

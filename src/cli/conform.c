@@ -99,7 +99,8 @@ static void conform_usage(FILE *out)
             "                       each end-line), pipelined (all a case sends before it\n"
             "                       next waits, binding SEND included, in one write), all\n"
             "                       (each case in each of the four; a case whose verdicts\n"
-            "                       differ fails, naming them)\n"
+            "                       differ fails, naming them); over WebSocket only whole\n"
+            "                       and pipelined (a WebSocket keeps message boundaries)\n"
             "  --quick              skip the slow cases: those marked slow (they wait out a\n"
             "                       30 s timer of the RFC) and those that may wait over 20 s\n"
             "                       for the peer; each is listed as skip, saying so\n"
@@ -467,6 +468,16 @@ int cmd_conform(int argc, char **argv)
         if (conform_peer_resolve(&o.peer, err, sizeof err) != 0) {
             fprintf(stderr, "msrpload conform: %s\n", err);
             rc = EXIT_UNREACHABLE;
+        } else if ((o.peer.hop[0].ws || o.peer.hop[1].ws) &&
+                   o.peer.delivery != CONFORM_DELIVER_WHOLE &&
+                   o.peer.delivery != CONFORM_DELIVER_PIPELINED) {
+            /* A WebSocket keeps message boundaries: a chunk cut into writes leaves as one
+             * message in several frames, which 7977-3/fragmented-message-accepted checks on
+             * its own; every other case would only measure that again. */
+            rc = usage_error("--delivery %s cuts chunks into several writes, which over a "
+                             "WebSocket become fragments of one message; over WebSocket only "
+                             "whole and pipelined apply",
+                             conform_delivery_name(o.peer.delivery));
         } else {
             rc = run_cases(&o, &o.peer, items, n);
         }
