@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "conform/conform.h"
+#include "fake_relay.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -164,6 +165,101 @@ START_TEST(test_ws_options)
 }
 END_TEST
 
+/* conform --strict against the fake relay's WebSocket mode; returns the exit code. */
+static int fake_ws_run(uint16_t port, const char *args, const char *dir, char **out)
+{
+    char cmd[1024], path[160];
+    snprintf(path, sizeof path, "%s/out.txt", dir);
+    snprintf(cmd, sizeof cmd,
+             "echo alice-secret > %s/pw && %s conform --strict --relay 'ws://127.0.0.1:%u/' "
+             "--relay-user alice --relay-password-file %s/pw %s > %s 2>&1",
+             dir, msrpload_binary(), (unsigned)port, dir, args, path);
+    int rc = run(cmd);
+    *out = read_text(path);
+    return rc;
+}
+
+/* Every relay case passes over WebSocket against the fake relay that breaks no rule (--quick:
+ * the two that wait out 30 s timers are proven over TCP in check_conform.c). */
+START_TEST(test_relay_cases_pass_against_fake_ws_relay)
+{
+    uint16_t port = 0;
+    pid_t pid = fake_relay_start_ws(NULL, &port);
+    ck_assert_int_gt(pid, 0);
+    struct tmp t;
+    tmp_make(&t);
+    char *out = NULL;
+    int rc = fake_ws_run(port, "--quick", t.dir, &out);
+    fake_relay_stop(pid);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    int passed = 0;
+    for (const char *q = out; (q = strstr(q, "pass  ")) != NULL; q++)
+        passed++;
+    /* 26 relay cases less the 2 slow ones, and the 8 RFC 7977 cases */
+    ck_assert_msg(passed == 32, "%d passed:\n%s", passed, out);
+    ck_assert(strstr(out, "info  ") == NULL && strstr(out, "fail  ") == NULL);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* Each RFC 7977 case, against the fake WebSocket relay breaking exactly its rule, reports what
+ * its level calls for: fail (exit 1) for a MUST, non-strict (exit 1 under --strict) for a
+ * SHOULD, info (exit 0) for a sentence without a keyword; never exit 3. */
+START_TEST(test_each_ws_case_fails_against_its_wrong_relay)
+{
+    struct tmp t;
+    tmp_make(&t);
+    static const struct {
+        const char *id, *violation, *verdict;
+        int rc;
+        const char *observed; /* what the verdict's observation says */
+    } cases[] = {
+        {"7977-3/fragmented-message-accepted", "ws-no-fragments", "info", 0,
+         "closed the connection"},
+        {"7977-4.1/subprotocol-in-101", "ws-no-msrp-101", "fail", 1,
+         "has no \"msrp\" in Sec-WebSocket-Protocol"},
+        {"7977-4.2/binary-frames-accepted", "ws-refuse-binary-send", "fail", 1,
+         "closed the connection"},
+        {"7977-4.2/text-frames-accepted", "ws-refuse-text", "fail", 1, "closed the connection"},
+        {"7977-5.1/one-chunk-per-message", "ws-split-chunks", "fail", 1,
+         "ended inside an MSRP chunk"},
+        {"7977-5.3.1/unauthenticated-connection-refused", "relay-without-auth", "fail", 1,
+         "200"},
+        {"7977-6/bodiless-send-accepted", "ws-refuse-bodiless", "fail", 1, "400"},
+        {"7977-7/cors-allow-origin", "ws-no-cors", "non-strict", 1,
+         "no Access-Control-Allow-Origin"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        /* the case file names the same wrong peer */
+        char file[256], *text;
+        snprintf(file, sizeof file, "scenarios/conformance/%s.json", cases[i].id);
+        *strchr(file + strlen("scenarios/conformance/"), '/') = '_';
+        text = read_text(file);
+        char want_peer[128];
+        snprintf(want_peer, sizeof want_peer, "\"wrong_peer\": \"%s\"", cases[i].violation);
+        ck_assert_msg(strstr(text, want_peer) != NULL, "%s: %s", file, want_peer);
+        free(text);
+
+        uint16_t port = 0;
+        pid_t pid = fake_relay_start_ws(cases[i].violation, &port);
+        ck_assert_int_gt(pid, 0);
+        char args[160], want[160], *out = NULL;
+        snprintf(args, sizeof args, "--case '%s'", cases[i].id);
+        int rc = fake_ws_run(port, args, t.dir, &out);
+        fake_relay_stop(pid);
+        snprintf(want, sizeof want, "%s  %s", cases[i].verdict, cases[i].id);
+        const char *obs = strstr(out, "observed:");
+        ck_assert_msg(rc == cases[i].rc && strstr(out, want) != NULL && obs != NULL &&
+                          strstr(obs, cases[i].observed) != NULL,
+                      "%s: exit %d against %s, expected \"%s\":\n%s", cases[i].id, rc,
+                      cases[i].violation, want, out);
+        free(out);
+    }
+    tmp_remove(&t);
+}
+END_TEST
+
 /* What Kamailio 5.6 does over WebSocket (docs/interop.md): the relay cases as over TCP, but
  * the non-MSRP bytes of 4976-6.1 make it close the WebSocket connection at once. */
 static const char *const ws_expected[] = {
@@ -283,6 +379,8 @@ Suite *make_conform_ws_suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_relay_uri_forms);
     tcase_add_test(tc, test_ws_options);
+    tcase_add_test(tc, test_relay_cases_pass_against_fake_ws_relay);
+    tcase_add_test(tc, test_each_ws_case_fails_against_its_wrong_relay);
     tcase_add_test(tc, test_conform_against_kamailio_ws);
     suite_add_tcase(s, tc);
     return s;
