@@ -260,6 +260,74 @@ START_TEST(test_each_ws_case_fails_against_its_wrong_relay)
 }
 END_TEST
 
+/* Runs of white space as one space, for comparing quotes with the RFC's wrapped lines. */
+static void squeeze(char *s)
+{
+    char *w = s;
+    bool space = false;
+    for (const char *r = s; *r != '\0'; r++) {
+        bool sp = *r == ' ' || *r == '\n' || *r == '\r' || *r == '\t';
+        if (sp && space)
+            continue;
+        *w++ = sp ? ' ' : *r;
+        space = sp;
+    }
+    *w = '\0';
+}
+
+/* Every sentence an RFC 7977 case quotes ("...", 30 characters or more) is in the RFC's text
+ * (../shared/rfc/rfc7977.txt beside the repository; a counted skip without it). */
+START_TEST(test_ws_case_quotes_are_the_rfc_s)
+{
+    FILE *f = fopen("../shared/rfc/rfc7977.txt", "r");
+    if (f == NULL) {
+        test_skip("conform_ws case_quotes", "../shared/rfc/rfc7977.txt is not there");
+        return;
+    }
+    fclose(f);
+    char *rfc = read_text("../shared/rfc/rfc7977.txt");
+    squeeze(rfc);
+    static const char *const files[] = {
+        "7977-3_fragmented-message-accepted",   "7977-4.1_subprotocol-in-101",
+        "7977-4.2_binary-frames-accepted",      "7977-4.2_text-frames-accepted",
+        "7977-5.1_one-chunk-per-message",       "7977-5.3.1_unauthenticated-connection-refused",
+        "7977-6_bodiless-send-accepted",        "7977-7_cors-allow-origin",
+    };
+    int quotes = 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[160], err[512];
+        snprintf(path, sizeof path, "scenarios/conformance/%s.json", files[i]);
+        struct scenario sc;
+        ck_assert_msg(scenario_load(path, &sc, err, sizeof err) == 0, "%s", err);
+        const char *r = sc.kase->requirement;
+        /* A quote runs from a '"' to the next one not preceded by a backslash. */
+        for (const char *q = strchr(r, '"'); q != NULL;) {
+            const char *e = q + 1;
+            while (*e != '\0' && !(*e == '"' && e[-1] != '\\'))
+                e++;
+            if (*e == '\0')
+                break;
+            char quote[1024];
+            size_t n = 0;
+            for (const char *c = q + 1; c < e && n + 1 < sizeof quote; c++)
+                if (!(*c == '\\' && c[1] == '"'))
+                    quote[n++] = *c;
+            quote[n] = '\0';
+            squeeze(quote);
+            if (n >= 30) {
+                ck_assert_msg(strstr(rfc, quote) != NULL, "%s quotes what RFC 7977 does not say: %s",
+                              files[i], quote);
+                quotes++;
+            }
+            q = strchr(e + 1, '"');
+        }
+        scenario_free(&sc);
+    }
+    ck_assert_int_ge(quotes, 8);
+    free(rfc);
+}
+END_TEST
+
 /* What Kamailio 5.6 does over WebSocket (docs/interop.md): the relay cases as over TCP, but
  * the non-MSRP bytes of 4976-6.1 make it close the WebSocket connection at once. */
 static const char *const ws_expected[] = {
@@ -379,6 +447,7 @@ Suite *make_conform_ws_suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_relay_uri_forms);
     tcase_add_test(tc, test_ws_options);
+    tcase_add_test(tc, test_ws_case_quotes_are_the_rfc_s);
     tcase_add_test(tc, test_relay_cases_pass_against_fake_ws_relay);
     tcase_add_test(tc, test_each_ws_case_fails_against_its_wrong_relay);
     tcase_add_test(tc, test_conform_against_kamailio_ws);
