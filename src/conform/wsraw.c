@@ -452,8 +452,9 @@ static size_t raw_pending(const struct net_transport *t)
 {
     const struct ws_raw *r = t->impl;
     size_t lower = r->lower.ops->pending != NULL ? r->lower.ops->pending(&r->lower) : 0;
-    /* Whole payload bytes held count; a partial header does not (no read would return it). */
-    return lower + (r->left > 0 ? r->in_len : 0);
+    /* Every byte held counts: it may be the rest of a frame or whole frames behind it, which
+     * no socket event would announce; a partial header only costs one read that wants more. */
+    return lower + r->in_len;
 }
 
 /* ---- the upgrade --------------------------------------------------------------------------- */
