@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/transport_ws.h"
 #include "wire/values.h"
 
 #define REALM "msrpload.test"
@@ -40,6 +41,10 @@ static const char *const violations[] = {
     "response-to-far-path",   "merge-message-ids",   "flags-all-end",
     "forward-bad-response",   "mangle-binary",       "numeric-large-end",
     "no-408",                 "take-misaddressed-response",
+    /* WebSocket mode only (fake_relay_start_ws) */
+    "ws-no-msrp-101",         "ws-split-chunks",     "ws-refuse-text",
+    "ws-refuse-binary-send",  "ws-refuse-bodiless",  "ws-no-fragments",
+    "ws-no-cors",
     NULL};
 
 /* Other ways of doing right that some cases must accept as well (not violations). */
@@ -51,6 +56,11 @@ struct rconn {
     bool authed;
     char sid[24];
     char nonce[40];
+    /* WebSocket mode: the upgrade's head until it is answered, then frames not yet whole */
+    bool ws_up;
+    size_t hs_len, wsin_len;
+    char hs[4096];
+    unsigned char wsin[BUFSZ];
     char buf[BUFSZ];
 };
 
@@ -73,6 +83,7 @@ static struct {
     char me[64];   /* "msrp://127.0.0.1:PORT": what clients connect to */
     char name[64]; /* "msrp://relay.msrpload.test:PORT": its Use-Path URIs (RFC 4976 4.2) */
     const char *viol;
+    bool ws; /* every connection is a WebSocket with subprotocol msrp (RFC 7977) */
     struct rconn c[MAXC];
     struct pending p[MAXP];
     unsigned sids, nonces, tids;
@@ -101,7 +112,7 @@ bool fake_relay_known_violation(const char *name)
     return false;
 }
 
-static void put(int i, const char *s, size_t n)
+static void put_raw(int i, const char *s, size_t n)
 {
     while (n > 0 && R.c[i].fd >= 0) {
         ssize_t w = send(R.c[i].fd, s, n, MSG_NOSIGNAL);
@@ -110,6 +121,45 @@ static void put(int i, const char *s, size_t n)
         s += w;
         n -= (size_t)w;
     }
+}
+
+/* One unmasked server frame, FIN set (RFC 6455 5.2, from memory). */
+static void put_frame(int i, unsigned opcode, const char *s, size_t n)
+{
+    unsigned char h[10];
+    size_t hl = 2;
+    h[0] = (unsigned char)(0x80 | opcode);
+    if (n < 126) {
+        h[1] = (unsigned char)n;
+    } else if (n <= 0xffff) {
+        h[1] = 126;
+        h[2] = (unsigned char)(n >> 8);
+        h[3] = (unsigned char)n;
+        hl = 4;
+    } else {
+        h[1] = 127;
+        for (int k = 0; k < 8; k++)
+            h[2 + k] = (unsigned char)((uint64_t)n >> (56 - 8 * k));
+        hl = 10;
+    }
+    put_raw(i, (const char *)h, hl);
+    put_raw(i, s, n);
+}
+
+/* Every put is one whole chunk: over WebSocket, one message (RFC 7977 5.1), unless the
+ * violation cuts each in two messages. */
+static void put(int i, const char *s, size_t n)
+{
+    if (!R.ws) {
+        put_raw(i, s, n);
+        return;
+    }
+    if (viol("ws-split-chunks") && n >= 2) {
+        put_frame(i, 0x2, s, n / 2);
+        put_frame(i, 0x2, s + n / 2, n - n / 2);
+        return;
+    }
+    put_frame(i, 0x2, s, n);
 }
 
 static void closeconn(int i)
@@ -425,6 +475,12 @@ static void on_request(int i, const char *b, const struct frame *f)
     }
     if (report && viol("drop-reports"))
         return;
+    char br[64] = "";
+    if (send_ && viol("ws-refuse-bodiless") && hget(b, f, "Byte-Range", br, sizeof br) &&
+        strcmp(br, "1-0/0") == 0) {
+        reply(i, b, f, 400, "Bad Request", NULL);
+        return;
+    }
     /* The violation folds the next SEND waiting in the buffer, whatever its Message-ID, into
      * this one (RFC 4976 6.4.1 forbids it). */
     struct frame f2;
@@ -576,15 +632,149 @@ static void on_response(const char *b, const struct frame *f)
     }
 }
 
+/* The value of header name in an HTTP head (case-insensitive), or false. */
+static bool head_get(const char *head, const char *name, char *v, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *q = strstr(head, "\r\n"); q != NULL; q = strstr(q + 2, "\r\n")) {
+        if (strncasecmp(q + 2, name, nl) == 0 && q[2 + nl] == ':') {
+            const char *s = q + 3 + nl;
+            s += strspn(s, " ");
+            snprintf(v, cap, "%.*s", (int)strcspn(s, "\r\n"), s);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The upgrade: 101 with the accept key and subprotocol msrp (RFC 7977 4.1), and
+ * Access-Control-Allow-Origin when the request has Origin (7). False: not whole yet, or gone. */
+static bool ws_upgrade(int i)
+{
+    struct rconn *c = &R.c[i];
+    c->hs[c->hs_len] = '\0';
+    char *eoh = strstr(c->hs, "\r\n\r\n");
+    if (eoh == NULL) {
+        if (c->hs_len + 1 >= sizeof c->hs)
+            closeconn(i);
+        return false;
+    }
+    char key[128], origin[256], accept[32], resp[512];
+    if (!head_get(c->hs, "Sec-WebSocket-Key", key, sizeof key)) {
+        closeconn(i);
+        return false;
+    }
+    net_ws_accept_key(key, accept);
+    bool has_origin = head_get(c->hs, "Origin", origin, sizeof origin);
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s\r\n",
+                     accept, viol("ws-no-msrp-101") ? "" : "Sec-WebSocket-Protocol: msrp\r\n",
+                     has_origin && !viol("ws-no-cors") ? "Access-Control-Allow-Origin: *\r\n"
+                                                       : "");
+    put_raw(i, resp, (size_t)n);
+    size_t head = (size_t)(eoh + 4 - c->hs), extra = c->hs_len - head;
+    memcpy(c->wsin, c->hs + head, extra);
+    c->wsin_len = extra;
+    c->ws_up = true;
+    return true;
+}
+
+/* Takes the whole client frames of c->wsin: their unmasked payloads go to c->buf as bytes
+ * (text and binary alike, RFC 7977 4.2; continuations appended, so a fragmented message is
+ * put together). False when the connection is gone. */
+static bool ws_frames(int i)
+{
+    struct rconn *c = &R.c[i];
+    for (;;) {
+        if (c->wsin_len < 2)
+            return true;
+        unsigned char *h = c->wsin;
+        unsigned op = h[0] & 0x0f;
+        bool fin = (h[0] & 0x80) != 0, masked = (h[1] & 0x80) != 0;
+        uint64_t plen = h[1] & 0x7f;
+        size_t hl = 2 + (plen == 126 ? 2 : plen == 127 ? 8 : 0) + (masked ? 4 : 0);
+        if (c->wsin_len < hl)
+            return true;
+        if (plen == 126) {
+            plen = (uint64_t)h[2] << 8 | h[3];
+        } else if (plen == 127) {
+            plen = 0;
+            for (int k = 0; k < 8; k++)
+                plen = plen << 8 | h[2 + k];
+        }
+        if (plen > BUFSZ - 16) {
+            closeconn(i);
+            return false;
+        }
+        if (c->wsin_len < hl + plen)
+            return true;
+        unsigned char *pl = h + hl;
+        if (masked)
+            for (uint64_t k = 0; k < plen; k++)
+                pl[k] ^= h[hl - 4 + (k & 3)];
+        bool refuse = op == 0x8 || (op == 0x1 && viol("ws-refuse-text")) ||
+                      ((op == 0x0 || !fin) && op < 0x8 && viol("ws-no-fragments")) ||
+                      (op == 0x2 && viol("ws-refuse-binary-send") && plen > 5 &&
+                       memmem(pl, plen < 80 ? plen : 80, " SEND\r\n", 7) != NULL);
+        if (refuse) {
+            closeconn(i);
+            return false;
+        }
+        if (op == 0x9)
+            put_frame(i, 0xA, (const char *)pl, plen);
+        if (op <= 0x2) {
+            if (c->len + plen > BUFSZ) {
+                closeconn(i);
+                return false;
+            }
+            memcpy(c->buf + c->len, pl, plen);
+            c->len += plen;
+        }
+        size_t used = hl + plen;
+        memmove(c->wsin, c->wsin + used, c->wsin_len - used);
+        c->wsin_len -= used;
+    }
+}
+
+static bool ws_read(int i)
+{
+    struct rconn *c = &R.c[i];
+    char tmp[BUFSZ];
+    size_t room = c->ws_up ? BUFSZ - c->wsin_len : sizeof c->hs - 1 - c->hs_len;
+    if (room > sizeof tmp)
+        room = sizeof tmp;
+    ssize_t n = room > 0 ? recv(c->fd, tmp, room, 0) : -1;
+    if (n <= 0) {
+        closeconn(i);
+        return false;
+    }
+    if (!c->ws_up) {
+        memcpy(c->hs + c->hs_len, tmp, (size_t)n);
+        c->hs_len += (size_t)n;
+        if (!ws_upgrade(i))
+            return false;
+    } else {
+        memcpy(c->wsin + c->wsin_len, tmp, (size_t)n);
+        c->wsin_len += (size_t)n;
+    }
+    return ws_frames(i);
+}
+
 static void on_readable(int i)
 {
     struct rconn *c = &R.c[i];
-    ssize_t n = recv(c->fd, c->buf + c->len, BUFSZ - c->len, 0);
-    if (n <= 0) {
-        closeconn(i);
-        return;
+    if (R.ws) {
+        if (!ws_read(i))
+            return;
+    } else {
+        ssize_t n = recv(c->fd, c->buf + c->len, BUFSZ - c->len, 0);
+        if (n <= 0) {
+            closeconn(i);
+            return;
+        }
+        c->len += (size_t)n;
     }
-    c->len += (size_t)n;
     while (c->fd >= 0 && c->len > 0) {
         struct frame f;
         int r = split(c->buf, c->len, &f);
@@ -652,7 +842,7 @@ static void serve_forever(void)
     }
 }
 
-pid_t fake_relay_start(const char *violation, uint16_t *port)
+static pid_t start(const char *violation, uint16_t *port, bool ws)
 {
     if (violation == NULL)
         violation = "";
@@ -680,6 +870,7 @@ pid_t fake_relay_start(const char *violation, uint16_t *port)
         R.lis = lis;
         R.port = *port;
         R.viol = violation;
+        R.ws = ws;
         snprintf(R.me, sizeof R.me, "msrp://127.0.0.1:%u", R.port);
         snprintf(R.name, sizeof R.name, "msrp://relay.msrpload.test:%u", R.port);
         serve_forever();
@@ -687,6 +878,16 @@ pid_t fake_relay_start(const char *violation, uint16_t *port)
     }
     close(lis);
     return pid;
+}
+
+pid_t fake_relay_start(const char *violation, uint16_t *port)
+{
+    return start(violation, port, false);
+}
+
+pid_t fake_relay_start_ws(const char *violation, uint16_t *port)
+{
+    return start(violation, port, true);
 }
 
 void fake_relay_stop(pid_t pid)

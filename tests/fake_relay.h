@@ -37,6 +37,16 @@ bool fake_relay_known_violation(const char *name);
  * until fake_relay_stop. Returns the child's pid, or -1.
  */
 pid_t fake_relay_start(const char *violation, uint16_t *port);
+/*
+ * The same over WebSocket (RFC 7977), for the 7977-* cases: each connection is upgraded (101
+ * with subprotocol msrp and, for a request with Origin, Access-Control-Allow-Origin), client
+ * frames text or binary are read as bytes and fragments put together, each chunk it sends is
+ * one binary message. Its own violations: "ws-no-msrp-101", "ws-split-chunks" (each chunk in
+ * two messages), "ws-refuse-text" (a text frame closes the connection), "ws-refuse-binary-send"
+ * (so does a binary frame holding a SEND), "ws-refuse-bodiless" (400 to a bodiless SEND),
+ * "ws-no-fragments" (a frame without FIN or a continuation closes it), "ws-no-cors".
+ */
+pid_t fake_relay_start_ws(const char *violation, uint16_t *port);
 void fake_relay_stop(pid_t pid);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * conform.c - `msrpload conform`: runs the RFC 4975/4976 conformance cases (case files under
+ * conform.c - `msrpload conform`: runs the RFC 4975/4976/7977 conformance cases (case files under
  * scenarios/conformance/) against an endpoint or a relay, one line per case, with TAP, JUnit
  * and JSON reports for CI.
  *
@@ -32,18 +32,19 @@
 static void conform_usage(FILE *out)
 {
     fprintf(out,
-            "usage: msrpload conform (--target URI | --relay URI --relay-user USER\n"
-            "                         --relay-password-file FILE)\n"
+            "usage: msrpload conform (--target URI | --relay URI [--relay-b URI]\n"
+            "                         --relay-user USER --relay-password-file FILE)\n"
             "                        [--list] [--case ID-or-prefix ...] [--strict] [--tap]\n"
             "                        [--junit FILE] [--json FILE] [--cases DIR]\n"
             "                        [--timeout-scale X] [--refused-type TYPE]\n"
             "                        [--delivery PATTERN] [--quick] [--verbose]\n"
             "       msrpload conform --coverage [--markdown] [--cases DIR]\n"
             "\n"
-            "Checks an MSRP endpoint (RFC 4975) or relay (RFC 4976) against the requirements of\n"
-            "the RFCs that can be seen on the wire. Each case is a file under the cases folder\n"
-            "(scenarios/conformance/README.md), named by the RFC and section of the sentence it\n"
-            "checks, e.g. 4975-7.2/response-tid. Prints one line per case and its verdict:\n"
+            "Checks an MSRP endpoint (RFC 4975) or relay (RFC 4976; over WebSocket, RFC 7977)\n"
+            "against the requirements of the RFCs that can be seen on the wire. Each case is a\n"
+            "file under the cases folder (scenarios/conformance/README.md), named by the RFC\n"
+            "and section of the sentence it checks, e.g. 4975-7.2/response-tid. Prints one\n"
+            "line per case and its verdict:\n"
             "  pass          the peer did what the case expects\n"
             "  fail          a MUST not met\n"
             "  non-strict    a SHOULD not met (counts only with --strict)\n"
@@ -61,7 +62,16 @@ static void conform_usage(FILE *out)
             "                       msrp://127.0.0.1:2855/s1;tcp (msrps:// for TLS, not verified);\n"
             "                       runs the endpoint cases, skips the relay cases\n"
             "  --relay URI          the relay under test, e.g. msrp://127.0.0.1:2855;tcp: runs the\n"
-            "                       relay cases, skips the endpoint cases\n"
+            "                       relay cases, skips the endpoint cases. Over WebSocket (RFC\n"
+            "                       7977): ws://HOST:PORT/PATH, wss://HOST:PORT/PATH (TLS, not\n"
+            "                       verified), or msrp://HOST:PORT;ws / msrps://HOST:PORT;ws\n"
+            "                       (path /); both test endpoints then connect and AUTH through\n"
+            "                       a WebSocket with subprotocol msrp, and the RFC 7977 cases\n"
+            "                       run (they are skipped otherwise)\n"
+            "  --relay-b URI        endpoint b connects here instead (same forms), e.g. the\n"
+            "                       relay's plain TCP URI beside a WebSocket --relay: a over\n"
+            "                       WebSocket, b over TCP through a bridging relay; the cases\n"
+            "                       that need a non-WebSocket peer run only with it\n"
             "  --relay-user USER    the account both test endpoints authenticate with\n"
             "  --relay-password-file FILE\n"
             "                       its password: the first line of FILE\n"
@@ -90,7 +100,8 @@ static void conform_usage(FILE *out)
             "                       each end-line), pipelined (all a case sends before it\n"
             "                       next waits, binding SEND included, in one write), all\n"
             "                       (each case in each of the four; a case whose verdicts\n"
-            "                       differ fails, naming them)\n"
+            "                       differ fails, naming them); over WebSocket only whole\n"
+            "                       and pipelined (each chunk leaves as one frame anyway)\n"
             "  --quick              skip the slow cases: those marked slow (they wait out a\n"
             "                       30 s timer of the RFC) and those that may wait over 20 s\n"
             "                       for the peer; each is listed as skip, saying so\n"
@@ -235,6 +246,8 @@ static int set_option(struct conform_opts *o, const char *a, char *v)
         o->peer.target_uri = v;
     } else if (strcmp(a, "--relay") == 0) {
         o->peer.relay_uri = v;
+    } else if (strcmp(a, "--relay-b") == 0) {
+        o->peer.relay_b_uri = v;
     } else if (strcmp(a, "--relay-user") == 0) {
         o->peer.user = v;
     } else if (strcmp(a, "--relay-password-file") == 0) {
@@ -290,7 +303,7 @@ static int parse_options(int argc, char **argv, struct conform_opts *o)
         {"--verbose", &o->verbose},
     };
     static const char *const with_value[] = {
-        "--target", "--relay", "--relay-user", "--relay-password-file", "--case",
+        "--target", "--relay", "--relay-b", "--relay-user", "--relay-password-file", "--case",
         "--junit",  "--json",  "--cases",      "--timeout-scale",       "--refused-type",
         "--delivery", NULL};
     for (int i = 1; i < argc; i++) {
@@ -327,6 +340,8 @@ static int parse_options(int argc, char **argv, struct conform_opts *o)
             return usage_error("give either --target or --relay%s", "");
         if (o->peer.relay_uri != NULL && (o->peer.user == NULL || o->password_file == NULL))
             return usage_error("--relay needs --relay-user and --relay-password-file%s", "");
+        if (o->peer.relay_b_uri != NULL && o->peer.relay_uri == NULL)
+            return usage_error("--relay-b goes with --relay%s", "");
         if (o->peer.target_uri != NULL && (o->peer.user != NULL || o->password_file != NULL))
             return usage_error("--relay-user and --relay-password-file go with --relay%s", "");
     }
@@ -454,6 +469,16 @@ int cmd_conform(int argc, char **argv)
         if (conform_peer_resolve(&o.peer, err, sizeof err) != 0) {
             fprintf(stderr, "msrpload conform: %s\n", err);
             rc = EXIT_UNREACHABLE;
+        } else if ((o.peer.hop[0].ws || o.peer.hop[1].ws) &&
+                   o.peer.delivery != CONFORM_DELIVER_WHOLE &&
+                   o.peer.delivery != CONFORM_DELIVER_PIPELINED) {
+            /* The WebSocket transport frames a chunk only once its end is queued (one
+             * unfragmented frame per chunk), so a chunk cut into writes still leaves whole:
+             * bytes and split would only repeat whole. */
+            rc = usage_error("--delivery %s cuts chunks into several writes, but over a "
+                             "WebSocket each chunk leaves as one frame however it is written, "
+                             "so only whole and pipelined apply",
+                             conform_delivery_name(o.peer.delivery));
         } else {
             rc = run_cases(&o, &o.peer, items, n);
         }

@@ -44,18 +44,55 @@ enum conform_delivery {
 const char *conform_delivery_name(enum conform_delivery d);
 int conform_delivery_parse(const char *name);
 
+/*
+ * A relay URI as conform --relay and --relay-b take it: an MSRP URI (msrp://HOST:PORT;tcp,
+ * msrps://...), an MSRP URI with RFC 7977's ws transport (msrp://HOST:PORT;ws, msrps://...;ws:
+ * section 5.2.1 defines "ws" as the transport parameter of a URI to be contacted with the
+ * WebSocket MSRP subprotocol), or a WebSocket URI ws://HOST[:PORT][/PATH] or wss://... (RFC
+ * 6455 3, from memory of that section: default ports 80 and 443, path "/"). The ws:// forms
+ * get an MSRP URI with the ws transport for To-Path and the AUTH digest (msrp[s]://HOST:PORT;ws,
+ * as RFC 7977 8.1.1's AUTH To-Path msrps://alice@a.example.com:443;ws).
+ */
+struct conform_relay_uri {
+    bool ws;            /* reached over WebSocket */
+    bool secure;        /* TLS under it (msrps, wss) */
+    char host[256];     /* without IPv6 brackets */
+    uint16_t port;
+    char path[256];     /* ws: the HTTP request target ("/" unless a ws:// URI names one) */
+    char msrp_uri[320]; /* the MSRP form of the URI (the given one when it was MSRP already) */
+};
+
+/* Parses uri. Returns 0, or -1 with a message naming uri in err (a ws:// URI that does not
+ * parse, a bad port, a host too long; an MSRP URI is only checked for its ws transport here,
+ * msrp_uri_resolve() checks the rest). */
+int conform_relay_uri_parse(const char *uri, struct conform_relay_uri *out, char *err,
+                            size_t errlen);
+
+/* Where one test endpoint connects (filled by conform_peer_resolve()). */
+struct conform_hop {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    bool tls;
+    char sni[256];
+    bool ws;               /* through a WebSocket (RFC 7977) */
+    char ws_path[256];     /* the upgrade's request target */
+    char ws_host[300];     /* its Host header: host[:port] */
+    char msrp_uri[320];    /* the relay's MSRP URI: AUTH To-Path, {relay_uri}, digest uri */
+};
+
 struct conform_peer {
     /* Target mode: the endpoint under test (its session URI). NULL in relay mode. */
     const char *target_uri;
     /* Relay mode: the relay's URI and the account AUTH uses for both endpoints. */
     const char *relay_uri;
+    /* Relay mode: where endpoint b connects instead (--relay-b), e.g. the relay's plain TCP
+     * URI beside a WebSocket --relay, so that a and b meet through a bridging relay; NULL:
+     * b connects as a does. */
+    const char *relay_b_uri;
     const char *user;
     const char *password;      /* never printed */
-    /* Filled by conform_peer_resolve(). */
-    struct sockaddr_storage addr;
-    socklen_t addr_len;
-    bool tls;
-    char sni[256];
+    /* Filled by conform_peer_resolve(): where a (hop[0]) and b (hop[1]) connect. */
+    struct conform_hop hop[2];
     double timeout_scale;      /* multiplies every step timeout; 0 means 1 */
     /* A media type the target is known not to take ({refused_type}); NULL: the cases that
      * need one are skipped. */

@@ -20,6 +20,7 @@
 #include "msrp/relay.h"
 #include "net/conn.h"
 #include "net/loop.h"
+#include "net/transport_ws.h"
 #include "wire/idgen.h"
 #include "wire/parser.h"
 #include "wire/writer.h"
@@ -46,10 +47,16 @@ struct frame {
 
 struct cx;
 
+struct ws_raw; /* wsraw.c */
+
 struct ep {
     struct cx *x;
     unsigned idx;
     struct net_conn *conn;
+    /* how conn was made (endpoints.c): they must outlive it */
+    struct net_transport_setup below, setup;
+    struct net_ws ws;
+    struct ws_raw *raw; /* conform's raw WebSocket path (wsraw.c), when the case wants it */
     char *held;        /* --delivery pipelined: bytes waiting for the next wait */
     size_t held_len, held_cap;
     bool open, closed, failed;
@@ -95,6 +102,7 @@ struct cx {
     char *wire;
     size_t wire_len, wire_cap;
     bool wire_full;
+    bool in_steps; /* set-up (connect, AUTH) is over: the case's own steps run */
     bool failed, unreachable, unobservable;
     char observed[2048];
 };
@@ -138,6 +146,20 @@ const struct msrp_header *cx_find_header(const struct msrp_chunk *ch, const char
 bool cx_find_response(struct cx *x, void *arg);
 bool cx_find_request(struct cx *x, void *arg);
 bool cx_ep_closed(struct cx *x, void *arg);
+
+/* ---- wsraw.c ------------------------------------------------------------------------------ */
+
+/* True when endpoint e goes through conform's raw WebSocket path (the case's "websocket" asks
+ * for frame-level control and e's hop is a WebSocket one). */
+bool cx_ws_raw_wanted(const struct cx *x, const struct ep *e);
+/* The setup of a raw-path transport over below for e (e->raw is made here; cx_ws_raw_free
+ * frees it after the connection is gone). */
+struct net_transport_setup cx_ws_raw_setup(struct cx *x, struct ep *e,
+                                           const struct net_transport_setup *below);
+void cx_ws_raw_free(struct ep *e);
+/* What the raw path saw that breaks RFC 7977 (101 without msrp, a message holding other than
+ * one chunk, ...): judged at the end of the case, as the frame rules are. */
+void cx_ws_raw_judge(struct cx *x);
 
 /* ---- exec.c ------------------------------------------------------------------------------- */
 

@@ -46,7 +46,7 @@ void cx_path_to_peer(const struct cx *x, unsigned ep, char *out, size_t cap)
     }
     const struct ep *me = &x->ep[ep];
     if (x->neps < 2) {
-        snprintf(out, cap, "%s", me->use_path[0] != '\0' ? me->use_path : x->p->relay_uri);
+        snprintf(out, cap, "%s", me->use_path[0] != '\0' ? me->use_path : x->p->hop[ep].msrp_uri);
         return;
     }
     const struct ep *other = &x->ep[1 - ep];
@@ -68,7 +68,7 @@ static void digest_value(struct cx *x, struct ep *e, const char *password, char 
     }
     size_t len = 0;
     if (msrp_digest_answer(&d, x->p->user != NULL ? x->p->user : "", password, "AUTH",
-                           x->p->relay_uri != NULL ? x->p->relay_uri : "", ++e->nc, NULL,
+                           x->p->hop[e->idx].msrp_uri, ++e->nc, NULL,
                            &x->ids, out, cap, &len) != 0) {
         cx_fail(x, "the relay's challenge cannot be answered (RFC 2617 MD5, qop auth): %s",
                 e->challenge);
@@ -83,7 +83,7 @@ static void conform_value(struct cx *x, unsigned ep, enum conform_value value, c
         tmp[0] = '\0';
     switch (value) {
             case CONFORM_V_RELAY_URI:
-        snprintf(tmp, cap, "%s", x->p->relay_uri ? x->p->relay_uri : "");
+        snprintf(tmp, cap, "%s", x->p->relay_uri ? x->p->hop[ep].msrp_uri : "");
                 break;
             case CONFORM_V_USE_PATH:
         snprintf(tmp, cap, "%s", x->ep[0].use_path);
@@ -122,7 +122,7 @@ static void conform_value(struct cx *x, unsigned ep, enum conform_value value, c
             case CONFORM_V_UNKNOWN_SESSION: {
                 /* The peer's first URI with its session-id (if any) replaced: scheme and
                  * authority end at the first "/" or ";" after "://". */
-                const char *u = x->p->target_uri != NULL ? x->p->target_uri : x->p->relay_uri;
+                const char *u = x->p->target_uri != NULL ? x->p->target_uri : x->p->hop[ep].msrp_uri;
                 size_t ulen = strcspn(u, " ");
                 const char *auth = strstr(u, "://");
                 size_t a = auth != NULL ? (size_t)(auth - u) + 3 : 0;
@@ -140,7 +140,7 @@ static void conform_value(struct cx *x, unsigned ep, enum conform_value value, c
             case CONFORM_V_TO_PATH_RECASED: {
                 /* Scheme, authority and parameters in upper case; the session-id, compared
                  * with regard to case (RFC 4975 section 6.1), as it is. */
-                const char *u = x->p->target_uri != NULL ? x->p->target_uri : x->p->relay_uri;
+                const char *u = x->p->target_uri != NULL ? x->p->target_uri : x->p->hop[ep].msrp_uri;
                 size_t ulen = strcspn(u, " ");
                 const char *auth = strstr(u, "://");
                 size_t sid = auth != NULL ? (size_t)(auth - u) + 3 : 0;
@@ -450,6 +450,13 @@ static void run_pattern(const struct scenario *sc, const struct conform_peer *p,
                  k->needs == CASE_TARGET ? "--target" : "--relay");
         return;
     }
+    if (k->websocket != CASE_WS_ANY && !p->hop[0].ws) {
+        r->verdict = CONFORM_SKIP;
+        snprintf(r->observed, sizeof r->observed,
+                 "needs a relay reached over WebSocket (--relay ws://HOST:PORT/ or "
+                 "msrp://HOST:PORT;ws, RFC 7977)");
+        return;
+    }
     if (p->refused_type == NULL && uses_value(sc, CONFORM_V_REFUSED_TYPE)) {
         r->verdict = CONFORM_SKIP;
         snprintf(r->observed, sizeof r->observed,
@@ -471,9 +478,11 @@ static void run_pattern(const struct scenario *sc, const struct conform_peer *p,
         snprintf(x->observed, sizeof x->observed, "the random generator failed");
         x->unreachable = true;
     } else if (setup(x)) {
+        x->in_steps = true;
         walk(x);
         if (x->bind_tid[0] != '\0')
             check_late_bind(x);
+        cx_ws_raw_judge(x);
     }
     cx_flush_held(x);
     /* Let the closes reach the peer, then free everything the loop still holds. */
@@ -498,6 +507,8 @@ static void run_pattern(const struct scenario *sc, const struct conform_peer *p,
     }
     free(x->sent);
     net_loop_destroy(x->loop);
+    for (unsigned i = 0; i < 2; i++)
+        cx_ws_raw_free(&x->ep[i]);
     free(x);
     r->seconds = (double)(net_now_ns() - t0) / 1e9;
 }

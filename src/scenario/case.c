@@ -64,13 +64,17 @@ int scn__check_case(struct scn__ctx *c, const json_t *obj)
     static const char *const allowed[] = {"id",       "rfc",   "section",   "title",
                                           "requirement", "level", "expected", "needs",
                                           "bind",     "endpoints", "wrong_peer", "aliases",
-                                          "requirements", "slow", NULL};
+                                          "requirements", "slow", "websocket", NULL};
     static const char *const levels[] = {"MUST", "SHOULD", "MAY", "none", NULL};
     /* In the order of enum case_needs. */
     static const char *const need_names[] = {"target", "relay", NULL};
+    /* In the order of enum case_websocket. */
+    static const char *const ws_names[] = {"any", "ws", "raw", "raw-text", "raw-fragmented",
+                                           NULL};
     static const struct scn__key keys[] = {
         SCN_KEY_ENUM("needs", struct scenario_case, needs, need_names, NULL),
         SCN_KEY_BOOL("slow", struct scenario_case, slow),
+        SCN_KEY_ENUM("websocket", struct scenario_case, websocket, ws_names, NULL),
     };
     static const char *const eps[] = {"none", "a", "ab", NULL};
     struct scenario_case *k = c->sc->kase;
@@ -101,9 +105,10 @@ int scn__check_case(struct scn__ctx *c, const json_t *obj)
             scn__path_push(c, ".id");
             return scn__fail(c, "expected an id of lower-case letters, digits, '-', '.' and '/'");
         }
-    if (strcmp(k->rfc, "4975") != 0 && strcmp(k->rfc, "4976") != 0) {
+    if (strcmp(k->rfc, "4975") != 0 && strcmp(k->rfc, "4976") != 0 &&
+        strcmp(k->rfc, "7977") != 0) {
         scn__path_push(c, ".rfc");
-        return scn__fail(c, "expected \"4975\" or \"4976\", got \"%s\"", k->rfc);
+        return scn__fail(c, "expected \"4975\", \"4976\" or \"7977\", got \"%s\"", k->rfc);
     }
     if ((v = json_object_get(obj, "level")) == NULL)
         return scn__fail(c, "required key \"level\" missing");
@@ -126,6 +131,9 @@ int scn__check_case(struct scn__ctx *c, const json_t *obj)
             return scn__fail(c, "\"bind\" is for target cases; relay cases use \"endpoints\"");
         scn__path_pop(c, mark);
     }
+    if (k->websocket != CASE_WS_ANY && k->needs != CASE_RELAY)
+        return scn__fail(c, "\"websocket\" is for relay cases (RFC 7977 5.1: MSRP over "
+                            "WebSocket goes through a relay)");
     k->endpoints = k->needs == CASE_RELAY ? CASE_EP_A : CASE_EP_NONE;
     if ((v = json_object_get(obj, "endpoints")) != NULL) {
         mark = scn__path_push(c, ".endpoints");

@@ -277,6 +277,13 @@ struct step {
 enum case_level { CASE_MUST = 0, CASE_SHOULD, CASE_MAY, CASE_NONE };
 enum case_needs { CASE_TARGET = 0, CASE_RELAY };
 enum case_endpoints { CASE_EP_NONE = 0, CASE_EP_A, CASE_EP_AB };
+enum case_websocket {
+    CASE_WS_ANY = 0,
+    CASE_WS_WS,             /* "ws": msrpload's own WebSocket transport */
+    CASE_WS_RAW,            /* "raw": conform's raw frames, binary */
+    CASE_WS_RAW_TEXT,       /* "raw-text": text frames */
+    CASE_WS_RAW_FRAGMENTED, /* "raw-fragmented": each message a binary frame and a continuation */
+};
 
 struct scenario_case {
     char id[96];            /* "4975-7.2/response-tid" */
@@ -292,6 +299,10 @@ struct scenario_case {
                                       authenticated */
     char wrong_peer[64];    /* the violation of the wrong test peer that breaks this rule */
     bool slow;              /* it waits out one of the RFC's timers (30 s); --quick skips it */
+    /* RFC 7977 relay cases ("websocket"): 0 any transport; else the case needs a relay
+     * reached over WebSocket, and the raw kinds send a's frames through conform's raw-frame
+     * path (binary, text, or each message as two fragments). */
+    enum case_websocket websocket;
     /* ids the case had before (still accepted by conform --case), and the ids of the
      * requirements it checks (scenarios/conformance/requirements.json) */
     char aliases[SCENARIO_CASE_MAX_NAMES][SCENARIO_CASE_NAME_LEN];
