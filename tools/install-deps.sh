@@ -10,9 +10,10 @@
 #   --check   only report; exit 1 when something is missing
 set -eu
 
-# Build: compiler, pkg-config, OpenSSL, jansson, wslay (WebSocket framing). Tests: check (+ subunit). Fuzzing: clang with
+# Build: compiler, pkg-config, OpenSSL, jansson, wslay (WebSocket framing), libosip2 (SIP and
+# SDP parsing and building; only its parser library is linked). Tests: check (+ subunit). Fuzzing: clang with
 # its sanitizer/libFuzzer runtime. Plots: gnuplot-nox.
-PACKAGES="gcc make pkg-config libssl-dev libjansson-dev libwslay-dev check libsubunit-dev clang libclang-rt-dev gnuplot-nox"
+PACKAGES="gcc make pkg-config libssl-dev libjansson-dev libwslay-dev libosip2-dev check libsubunit-dev clang libclang-rt-dev gnuplot-nox"
 # The relay tests: Kamailio with every module tools/relay/kamailio.cfg loads (all in kamailio
 # but tls.so, in kamailio-tls-modules, and websocket.so for MSRP over WebSocket, in
 # kamailio-websocket-modules), openssl for start.sh's certificate, ps for stop.sh.
