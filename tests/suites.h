@@ -33,5 +33,6 @@ Suite *make_serve_limits_suite(void);
 Suite *make_failures_suite(void);
 Suite *make_serve_rules_suite(void);
 Suite *make_ws_suite(void);
+Suite *make_sdp_msrp_suite(void);
 
 #endif
