@@ -215,6 +215,17 @@ START_TEST(test_parse_nul_and_null)
     ck_assert_int_eq(sip_sdp_msrp_parse(crlf, n - strlen("a=path:msrp://alice.example.com:7394/"
                                                          "2s93i93idj;tcp\r\n"), d, why, sizeof why),
                      SIP_SDP_E_NO_PATH);
+    /* Cut right after a CR (libosip2 alone reads past the end there), and with no final
+     * CRLF at all: both read from guarded copies. */
+    const char *cut = strstr(crlf, "*\r\n") + 2;
+    char *g = guarded_copy(crlf, (size_t)(cut - crlf));
+    ck_assert_int_eq(sip_sdp_msrp_parse(g, (size_t)(cut - crlf), d, why, sizeof why),
+                     SIP_SDP_E_NO_PATH);
+    guarded_free(g, (size_t)(cut - crlf));
+    g = guarded_copy(crlf, n - 2);
+    ck_assert_int_eq(sip_sdp_msrp_parse(g, n - 2, d, why, sizeof why), SIP_SDP_OK);
+    ck_assert_str_eq(d->path, "msrp://alice.example.com:7394/2s93i93idj;tcp");
+    guarded_free(g, n - 2);
     free(crlf);
     free(d);
 }

@@ -20,6 +20,7 @@
 #include <osipparser2/osip_port.h>
 #include <osipparser2/sdp_message.h>
 
+#include "sip/msg.h"
 #include "wire/uri.h"
 #include "wire/values.h"
 
@@ -427,14 +428,18 @@ enum sip_sdp_error sip_sdp_msrp_parse(const char *sdp, size_t len, struct sip_sd
         say(why, wc, "SDP holds a NUL byte");
         return SIP_SDP_E_SYNTAX;
     }
-    /* sdp_message_parse wants a C string; the copy also bounds what it reads. */
-    char *text = malloc(len + 1);
+    /* sdp_message_parse wants a C string. libosip2 5.3.0 reads past the NUL when the text
+     * ends in a CR without its LF (found by test_parse_garbage under ASan), so a last line
+     * without LF gets a CRLF here, and zeros pad the copy. */
+    char *text = calloc(1, len + 8);
     if (!text) {
         say(why, wc, "out of memory");
         return SIP_SDP_E_TOO_LONG;
     }
     memcpy(text, sdp, len);
-    text[len] = '\0';
+    if (len == 0 || text[len - 1] != '\n')
+        memcpy(text + len, "\r\n", 2);
+    sip_osip_init();
     sdp_message_t *m = NULL;
     enum sip_sdp_error err = SIP_SDP_OK;
     if (sdp_message_init(&m) != 0) {
