@@ -35,5 +35,6 @@ Suite *make_serve_rules_suite(void);
 Suite *make_ws_suite(void);
 Suite *make_sdp_msrp_suite(void);
 Suite *make_sip_msg_suite(void);
+Suite *make_sip_txn_suite(void);
 
 #endif
