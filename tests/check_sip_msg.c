@@ -89,7 +89,8 @@ START_TEST(test_frame_keepalive_and_pairs)
     ck_assert_int_eq(frame_guarded("\r\n\r\n\r", 5, &f), SIP_FRAME_NEED_MORE);
     ck_assert_uint_eq(f.skip, 4);
     /* Two messages back to back: the first, then the second from where it ends. */
-    const char *bye = "BYE sip:alice@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKb\r\n"
+    const char *bye = "BYE sip:alice@127.0.0.1:5070 SIP/2.0\r\n"
+                      "Via: SIP/2.0/TCP h;branch=z9hG4bKb\r\n"
                       "From: <sip:bob@x>;tag=b\r\nTo: <sip:alice@x>;tag=a\r\nCall-ID: c\r\n"
                       "CSeq: 1 BYE\r\nl:0\r\n\r\n";
     memcpy(buf, inv, n);
