@@ -23,15 +23,18 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+# libosip2's pkg-config name also links -losip2 (its transaction layer); src/sip/ uses only the
+# parser and SDP model, libosipparser2, so that is the one library linked.
+OSIP_CFLAGS = $(shell pkg-config --cflags libosip2 2>/dev/null)
 
 OPT ?= -O2
 MSRP_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
               -Wmissing-prototypes -Wno-missing-field-initializers -fno-strict-aliasing \
-              -MMD -MP -Isrc $(PKG_CFLAGS)
-MSRP_LDLIBS = $(PKG_LIBS) -lpthread -lm
+              -MMD -MP -Isrc $(PKG_CFLAGS) $(OSIP_CFLAGS)
+MSRP_LDLIBS = $(PKG_LIBS) -losipparser2 -lpthread -lm
 
 LIB_SRCS := $(sort $(wildcard src/wire/*.c src/net/*.c src/msrp/*.c src/scenario/*.c src/load/*.c \
-                              src/conform/*.c src/report/*.c))
+                              src/conform/*.c src/report/*.c src/sip/*.c))
 CLI_SRCS := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS := $(sort $(wildcard tests/*.c))
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))

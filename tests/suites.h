@@ -39,5 +39,8 @@ Suite *make_ws_suite(void);
 Suite *make_ws_frame_suite(void);
 Suite *make_prom_suite(void);
 Suite *make_metrics_suite(void);
+Suite *make_sdp_msrp_suite(void);
+Suite *make_sip_msg_suite(void);
+Suite *make_sip_txn_suite(void);
 
 #endif

@@ -277,10 +277,13 @@ static void bench_usage(FILE *out)
                  "                                ends WebSocket clients (RFC 7977) of the\n"
                  "                                relay's ws port (skipped without Kamailio's\n"
                  "                                websocket module)\n"
+                 "  sip_parse_build_per_s         an INVITE with an MSRP SDP offer (src/sip/)\n"
+                 "                                parsed, its SDP read, and written out again\n"
+                 "                                with a Via added, as a proxy would\n"
                  "Each figure runs for S seconds (default 1). --only runs the groups whose\n"
                  "name starts with PREFIX (parse_small, parse_large, write_small, tcp_raw,\n"
                  "e2e_64k, e2e_ws_64k, tls_raw, e2e_tls_64k, e2e_small, idle_session, run,\n"
-                 "relay);\n"
+                 "relay, sip_parse_build);\n"
                  "a figure given as a share of a limit runs that limit too.\n");
 }
 
@@ -321,6 +324,7 @@ int cmd_bench(int argc, char **argv)
     }
     if (bench_selected("write_small", only))
         bench_write_small(seconds);
+    bench_sip(seconds, only);
     bench_net(seconds, only);
     bench_run(seconds, only);
     bench_relay(seconds, only);

@@ -32,6 +32,8 @@ double bench_tls_raw(double seconds, const struct bench_tls *t);
 /* The network figures (bench_net.c) and the load runner's (bench_run.c). */
 void bench_net(double seconds, const char *only);
 void bench_run(double seconds, const char *only);
+/* An INVITE with an MSRP SDP offer parsed and written again (bench_sip.c). */
+void bench_sip(double seconds, const char *only);
 /* The load runner through a real Kamailio relay (bench_run.c): skipped without one. */
 void bench_relay(double seconds, const char *only);
 
