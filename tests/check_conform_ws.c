@@ -147,7 +147,7 @@ START_TEST(test_ws_options)
              "--relay-password-file %s/pw --delivery bytes > %s 2>&1", bin, t.dir, path);
     ck_assert_int_eq(run(cmd), 2);
     out = read_text(path);
-    ck_assert_msg(strstr(out, "over WebSocket only whole and pipelined apply") != NULL, "%s",
+    ck_assert_msg(strstr(out, "so only whole and pipelined apply") != NULL, "%s",
                   out);
     free(out);
     tmp_remove(&t);
@@ -256,6 +256,26 @@ START_TEST(test_each_ws_case_fails_against_its_wrong_relay)
                       cases[i].violation, want, out);
         free(out);
     }
+    tmp_remove(&t);
+}
+END_TEST
+
+/* RFC 7977 5.3.1 asks only that a connection that never authenticated be refused: a relay
+ * that closes it on the SEND passes, as one that answers with an error does. */
+START_TEST(test_unauthenticated_refusal_by_close_passes)
+{
+    struct tmp t;
+    tmp_make(&t);
+    uint16_t port = 0;
+    pid_t pid = fake_relay_start_ws("close-refusals", &port);
+    ck_assert_int_gt(pid, 0);
+    char *out = NULL;
+    int rc = fake_ws_run(port, "--case 7977-5.3.1/unauthenticated-connection-refused", t.dir,
+                         &out);
+    fake_relay_stop(pid);
+    ck_assert_msg(rc == 0 && strstr(out, "pass  7977-5.3.1/unauthenticated-connection-refused"),
+                  "exit %d:\n%s", rc, out);
+    free(out);
     tmp_remove(&t);
 }
 END_TEST
@@ -450,6 +470,7 @@ Suite *make_conform_ws_suite(void)
     tcase_add_test(tc, test_ws_case_quotes_are_the_rfc_s);
     tcase_add_test(tc, test_relay_cases_pass_against_fake_ws_relay);
     tcase_add_test(tc, test_each_ws_case_fails_against_its_wrong_relay);
+    tcase_add_test(tc, test_unauthenticated_refusal_by_close_passes);
     tcase_add_test(tc, test_conform_against_kamailio_ws);
     suite_add_tcase(s, tc);
     return s;

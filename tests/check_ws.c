@@ -102,6 +102,9 @@ START_TEST(chunk_end_ignores_other_ids_and_non_chunks)
     struct msrp_chunk_end_scan s2 = {0};
     static const char junk[] = "GET / HTTP/1.1\r\n\r\n-------abc$\r\n";
     ck_assert_uint_eq(msrp_chunk_end_scan(&s2, junk, sizeof(junk) - 1), 0);
+    /* ... and the finder says it has given up, so a transport sends them as offered. */
+    ck_assert(msrp_chunk_end_lost(&s2));
+    ck_assert(!msrp_chunk_end_lost(&s));
 }
 END_TEST
 
@@ -257,8 +260,6 @@ static void world_teardown(void)
     bytes_free(&W.srv.rx);
 }
 
-static const struct net_ws_boundary msrp_boundary = {
-    .find_end = msrp_chunk_end_find, .state_size = sizeof(struct msrp_chunk_end_scan)};
 
 static uint16_t listen_via(const struct net_transport_setup *ts)
 {
@@ -301,8 +302,8 @@ START_TEST(echo_one_chunk_per_message)
         tap_over(&stap, tls ? net_transport_tls(W.stls) : net_transport_tcp());
     struct net_transport_setup clow =
         tap_over(&ctap, tls ? net_transport_tls(W.ctls) : net_transport_tcp());
-    struct net_ws_opts so = {.server = true, .frame_max = frame_max, .boundary = msrp_boundary};
-    struct net_ws_opts co = {.path = "/msrp", .frame_max = frame_max, .boundary = msrp_boundary};
+    struct net_ws_opts so = {.server = true, .frame_max = frame_max, .boundary = msrp_ws_boundary};
+    struct net_ws_opts co = {.path = "/msrp", .frame_max = frame_max, .boundary = msrp_ws_boundary};
     struct net_transport_setup sts = net_transport_ws(&sws, &slow, &so);
     struct net_transport_setup cts = net_transport_ws(&cws, &clow, &co);
     W.srv.echo = true;
@@ -395,7 +396,7 @@ static int raw_server_for_client(enum answer how, int *lfd)
     *lfd = raw_listen(&port);
     static struct net_ws cws;
     struct net_transport_setup tcp = net_transport_tcp();
-    struct net_ws_opts co = {.path = "/chat", .boundary = msrp_boundary};
+    struct net_ws_opts co = {.path = "/chat", .boundary = msrp_ws_boundary};
     struct net_transport_setup cts = net_transport_ws(&cws, &tcp, &co);
     connect_via(&cts, port);
     int fd = raw_accept(*lfd);
@@ -552,8 +553,8 @@ START_TEST(chunk_across_two_sends_is_one_message)
     memset(&ctap, 0, sizeof(ctap));
     struct net_transport_setup tcp = net_transport_tcp();
     struct net_transport_setup clow = tap_over(&ctap, net_transport_tcp());
-    struct net_ws_opts so = {.server = true, .boundary = msrp_boundary};
-    struct net_ws_opts co = {.boundary = msrp_boundary};
+    struct net_ws_opts so = {.server = true, .boundary = msrp_ws_boundary};
+    struct net_ws_opts co = {.boundary = msrp_ws_boundary};
     struct net_transport_setup sts = net_transport_ws(&sws, &tcp, &so);
     struct net_transport_setup cts = net_transport_ws(&cws, &clow, &co);
     connect_via(&cts, listen_via(&sts));
@@ -637,6 +638,33 @@ START_TEST(chunk_in_pieces_is_one_frame_to_raw_peer)
 END_TEST
 
 /*
+ * Bytes that are no MSRP chunk (a conformance case's garbage) have no end to wait for: they
+ * leave as offered, one message per send, instead of waiting in the queue for good.
+ */
+START_TEST(non_chunk_bytes_leave_as_offered)
+{
+    int lfd, fd = raw_server_for_client(ANSWER_GOOD, &lfd);
+    RUN_UNTIL(W.cli.opened == 1);
+    static const char junk[] = "GET / HTTP/1.1\r\nHost: relay\r\n\r\n";
+    struct iovec v = {(void *)junk, sizeof(junk) - 1};
+    ck_assert_int_eq(net_conn_send(W.cli.c, &v, 1), 0);
+    struct bytes in = {0};
+    raw_recv_until(fd, &in, 6 + sizeof(junk) - 1, NULL);
+    struct frame f;
+    size_t off = 0;
+    ck_assert(read_frame(&in, &off, &f));
+    ck_assert(f.fin && f.masked);
+    ck_assert_uint_eq(f.len, sizeof(junk) - 1);
+    for (size_t i = 0; i < f.len; i++)
+        ck_assert_int_eq(f.payload[i] ^ f.key[i % 4], junk[i]);
+    ck_assert_uint_eq(net_conn_queued(W.cli.c), 0);
+    bytes_free(&in);
+    close(fd);
+    close(lfd);
+}
+END_TEST
+
+/*
  * A frame that arrives with the 101, in the same segment, is read during the handshake: it
  * must reach on_data after on_open although no socket event will announce it.
  */
@@ -701,7 +729,7 @@ static uint16_t ws_server(void)
 {
     static struct net_ws sws;
     struct net_transport_setup tcp = net_transport_tcp();
-    struct net_ws_opts so = {.server = true, .boundary = msrp_boundary};
+    struct net_ws_opts so = {.server = true, .boundary = msrp_ws_boundary};
     struct net_transport_setup sts = net_transport_ws(&sws, &tcp, &so);
     return listen_via(&sts);
 }
@@ -843,7 +871,7 @@ START_TEST(serve_wss_answers_our_client)
     ck_assert_int_eq(net_tls_client_create(&any, NULL, NULL, NULL, err, sizeof(err)), 0);
     static struct net_ws cws;
     struct net_transport_setup tls = net_transport_tls(any);
-    struct net_ws_opts co = {.path = "/", .boundary = msrp_boundary};
+    struct net_ws_opts co = {.path = "/", .boundary = msrp_ws_boundary};
     struct net_transport_setup cts = net_transport_ws(&cws, &tls, &co);
     connect_via(&cts, sv.port);
     RUN_UNTIL(W.cli.opened == 1 || W.cli.closed == 1);
@@ -924,8 +952,8 @@ START_TEST(sessions_over_ws)
     static struct net_ws sws, cws;
     struct net_transport_setup slow = tls ? net_transport_tls(W.stls) : net_transport_tcp();
     struct net_transport_setup clow = tls ? net_transport_tls(W.ctls) : net_transport_tcp();
-    struct net_ws_opts so = {.server = true, .boundary = msrp_boundary};
-    struct net_ws_opts co = {.path = "/msrp", .boundary = msrp_boundary};
+    struct net_ws_opts so = {.server = true, .boundary = msrp_ws_boundary};
+    struct net_ws_opts co = {.path = "/msrp", .boundary = msrp_ws_boundary};
     struct net_transport_setup sts = net_transport_ws(&sws, &slow, &so);
     struct net_transport_setup cts = net_transport_ws(&cws, &clow, &co);
     struct msrp_server *srv = NULL;
@@ -1017,6 +1045,7 @@ Suite *make_ws_suite(void)
     tcase_add_test(tc, client_reads_frame_sent_with_101);
     tcase_add_test(tc, chunk_across_two_sends_is_one_message);
     tcase_add_loop_test(tc, chunk_in_pieces_is_one_frame_to_raw_peer, 0, 2);
+    tcase_add_test(tc, non_chunk_bytes_leave_as_offered);
 
     tc = new_tcase(s, "Server", 30);
     tcase_add_loop_test(tc, server_refuses_non_upgrade, 0, N_ELEMS(bad_requests));

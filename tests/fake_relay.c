@@ -48,7 +48,7 @@ static const char *const violations[] = {
     NULL};
 
 /* Other ways of doing right that some cases must accept as well (not violations). */
-static const char *const alternatives[] = {"report-refusals", NULL};
+static const char *const alternatives[] = {"report-refusals", "close-refusals", NULL};
 
 struct rconn {
     int fd;
@@ -422,10 +422,15 @@ static void report_back(const struct pending *p, const char *status);
 
 /* A SEND the relay will not forward: the error as the response or, in the alternative
  * "report-refusals" (RFC 4976 6.4.1: a 200 at once, then the problem in a REPORT, when
- * Failure-Report is yes), as a 200 and then a failure REPORT. status: "481 No Such Session". */
+ * Failure-Report is yes), as a 200 and then a failure REPORT, or in the alternative
+ * "close-refusals" by closing the connection. status: "481 No Such Session". */
 static void refuse(int i, const char *b, const struct frame *f, const char *fr,
                    const char *status)
 {
+    if (viol("close-refusals")) { /* refusing by closing the connection instead */
+        closeconn(i);
+        return;
+    }
     if (!viol("report-refusals") || strcmp(fr, "yes") != 0) {
         reply(i, b, f, atoi(status), status + 4, NULL);
         return;

@@ -20,7 +20,8 @@
  * "take-misaddressed-response"
  * (scenarios/conformance/README.md says what each does). "report-refusals" is no violation
  * but another right way: a SEND it will not forward (no AUTH yet, unknown session) gets a 200
- * and then a failure REPORT (RFC 4976 6.4.1) instead of an error response.
+ * and then a failure REPORT (RFC 4976 6.4.1) instead of an error response; "close-refusals"
+ * closes the connection instead (RFC 7977 5.3.1 asks only that such a connection be refused).
  */
 #ifndef MSRPLOAD_TESTS_FAKE_RELAY_H
 #define MSRPLOAD_TESTS_FAKE_RELAY_H

@@ -27,7 +27,6 @@
 #include "msrp/session.h"
 #include "net/loop.h"
 #include "net/transport_ws.h"
-#include "wire/chunk_end.h"
 
 static void figure(const char *name, double value, const char *unit)
 {
@@ -163,9 +162,7 @@ static struct net_transport_setup link_transport(const struct bench_link *l, boo
     struct net_transport_setup below = l->tls ? net_transport_tls(l->tls) : net_transport_tcp();
     if (!l->ws)
         return below;
-    struct net_ws_opts o = {.server = server,
-                            .boundary = {.find_end = msrp_chunk_end_find,
-                                         .state_size = sizeof(struct msrp_chunk_end_scan)}};
+    struct net_ws_opts o = {.server = server, .boundary = msrp_ws_boundary};
     return net_transport_ws(server ? &ws_answer : &ws_call, &below, &o);
 }
 

@@ -39,7 +39,6 @@
 #include "net/transport_ws.h"
 #include "report/jsonw.h"
 #include "report/prom.h"
-#include "wire/chunk_end.h"
 #include "wire/idgen.h"
 #include "wire/uri.h"
 
@@ -497,9 +496,7 @@ static int start_server(struct serve *sv, const struct serve_opts *o)
     struct net_transport_setup ts = sv->tls ? net_transport_tls(sv->tls) : net_transport_tcp();
     if (o->ws) {
         /* One chunk per WebSocket message (RFC 7977 5.1): the chunk end finder says where. */
-        struct net_ws_opts wo = {.server = true,
-                                 .boundary = {.find_end = msrp_chunk_end_find,
-                                              .state_size = sizeof(struct msrp_chunk_end_scan)}};
+        struct net_ws_opts wo = {.server = true, .boundary = msrp_ws_boundary};
         struct net_transport_setup below = ts;
         ts = net_transport_ws(&sv->ws, &below, &wo);
     }

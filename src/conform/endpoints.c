@@ -18,12 +18,12 @@
 #include <strings.h>
 
 #include "msrp/relay.h"
+#include "msrp/session.h"
 #include "msrp/uri_addr.h"
 #include "net/conn.h"
 #include "net/loop.h"
 #include "net/tls.h"
 #include "net/transport_ws.h"
-#include "wire/chunk_end.h"
 #include "wire/idgen.h"
 #include "wire/parser.h"
 #include "wire/uri.h"
@@ -186,8 +186,7 @@ static const struct net_transport_setup *ep_transport(struct cx *x, struct ep *e
     struct net_ws_opts wo = {.server = false,
                              .path = h->ws_path,
                              .host = h->ws_host,
-                             .boundary = {.find_end = msrp_chunk_end_find,
-                                          .state_size = sizeof(struct msrp_chunk_end_scan)}};
+                             .boundary = msrp_ws_boundary};
     e->setup = net_transport_ws(&e->ws, &e->below, &wo);
     return &e->setup;
 }

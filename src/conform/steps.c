@@ -228,6 +228,13 @@ void cx_step_raw(struct cx *x, const struct step_raw *st)
             }
         }
         if (!got) {
+            if (e->closed && st->conform != NULL && st->conform->or_closed) {
+                /* Refused by closing: what the case accepts in place of an error. */
+                cx_wire_note(x, "%c: the peer closed the connection (%s) instead of answering "
+                                "transaction %s: a refusal",
+                             'a' + (int)st->conform->endpoint, e->close_why, x->tid);
+                return;
+            }
             if (e->closed)
                 cx_fail(x,
                         "the peer closed the connection (%s) without a response to "

@@ -18,7 +18,6 @@
 #include "msrp/server.h"
 #include "net/conn.h"
 #include "net/transport_ws.h"
-#include "wire/chunk_end.h"
 
 struct embedded_state {
     struct msrp_server *srv;
@@ -62,8 +61,7 @@ static int embedded_init(struct worker *w, char *err, size_t errlen)
     st->client = w->cfg->client_tls != NULL ? net_transport_tls(w->cfg->client_tls)
                                             : net_transport_tcp();
     /* One chunk per WebSocket message (RFC 7977 5.1): the chunk end finder says where. */
-    struct net_ws_opts o = {.boundary = {.find_end = msrp_chunk_end_find,
-                                         .state_size = sizeof(struct msrp_chunk_end_scan)}};
+    struct net_ws_opts o = {.boundary = msrp_ws_boundary};
     if (scenario_transport_ws(t)) {
         o.server = true;
         struct net_transport_setup below = server;

@@ -28,7 +28,6 @@
 #include "msrp/uri_addr.h"
 #include "net/conn.h"
 #include "net/transport_ws.h"
-#include "wire/chunk_end.h"
 #include "wire/uri.h"
 
 #define RELAY_AUTH_TIMEOUT_NS (10ull * 1000000000ull)
@@ -598,8 +597,7 @@ static int relay_init(struct worker *w, char *err, size_t errlen)
     /* One chunk per WebSocket message (RFC 7977 5.1): the chunk end finder says where. */
     struct net_ws_opts o = {.path = sc->relay.ws_path,
                             .host = host,
-                            .boundary = {.find_end = msrp_chunk_end_find,
-                                         .state_size = sizeof(struct msrp_chunk_end_scan)}};
+                            .boundary = msrp_ws_boundary};
     st->ws_setup = net_transport_ws(&st->ws, &below, &o);
     return 0;
 }

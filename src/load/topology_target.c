@@ -20,7 +20,6 @@
 #include "msrp/uri_addr.h"
 #include "net/conn.h"
 #include "net/transport_ws.h"
-#include "wire/chunk_end.h"
 #include "wire/uri.h"
 
 struct target_state {
@@ -58,8 +57,7 @@ static int target_init(struct worker *w, char *err, size_t errlen)
                      (unsigned)port);
             /* One chunk per WebSocket message (RFC 7977 5.1). */
             struct net_ws_opts o = {.host = host,
-                                    .boundary = {.find_end = msrp_chunk_end_find,
-                                                 .state_size = sizeof(struct msrp_chunk_end_scan)}};
+                                    .boundary = msrp_ws_boundary};
             struct net_transport_setup below = st->ts[t];
             st->ts[t] = net_transport_ws(&st->ws[t], &below, &o);
         }

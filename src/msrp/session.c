@@ -21,8 +21,13 @@
 #include "msrp/session_int.h"
 #include "msrp/peerrules.h"
 #include "net/transport.h"
+#include "wire/chunk_end.h"
 #include "wire/hash.h"
 #include "wire/idgen.h"
+
+const struct net_ws_boundary msrp_ws_boundary = {.find_end = msrp_chunk_end_find,
+                                                 .lost = msrp_chunk_end_lost,
+                                                 .state_size = sizeof(struct msrp_chunk_end_scan)};
 
 #define SEGMENT_CAP (64 * 1024)
 

@@ -71,6 +71,7 @@
 #include "msrp/trace.h"
 #include "net/conn.h"
 #include "net/loop.h"
+#include "net/transport_ws.h"
 #include "wire/parser.h"
 #include "wire/uri.h"
 
@@ -451,5 +452,9 @@ const struct msrp_trace *msrp_session_trace(const struct msrp_session *s);
 /* The peer's full path as this session uses it as To-Path (the answering side: once bound);
  * "" while unknown. Valid as long as the session. */
 const char *msrp_session_peer_path(const struct msrp_session *s);
+
+/* Where MSRP chunks end in an outgoing stream, for a WebSocket transport (RFC 7977 5.1: one
+ * chunk per message): wire/chunk_end.h's finder, with its give-up test for non-chunk bytes. */
+extern const struct net_ws_boundary msrp_ws_boundary;
 
 #endif

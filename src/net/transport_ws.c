@@ -214,6 +214,10 @@ static size_t next_frame_len(struct ws_conn *w, const struct iovec *iov, int iov
         from += piece;
     }
     w->scanned = limit;
+    if (w->ws->_opts.boundary.lost != NULL && w->ws->_opts.boundary.lost(w->scan)) {
+        w->scanned = 0; /* no end will come: what is offered is the message */
+        return limit;
+    }
     if (limit < max)
         return 0;
     w->scanned = 0;

@@ -41,7 +41,9 @@
  * and its frame is built in one buffer of the transport, as large as the largest frame sent.
  * A layer above that stops in the middle of a message until on_drain would wait for ever when
  * the message is longer than conn.c's write_high but shorter than frame_max; msrp never does
- * (a chunk is one send). Without a finder, each writev's offered bytes are a message.
+ * (a chunk is one send). Without a finder, each writev's offered bytes are a message, and
+ * so they are once the finder's lost() says no end will come (bytes that are no chunk, such
+ * as a conformance case's garbage, which would otherwise wait in the queue for good).
  *
  * Incoming: each data frame's payload is handed up as bytes, message boundaries are not
  * marked (the MSRP parser above finds chunks by itself).
@@ -62,9 +64,14 @@
  * inside buf (1..len), else 0. state: state_size bytes, zeroed when a connection starts.
  */
 typedef size_t (*net_ws_find_end_fn)(void *state, const char *buf, size_t len);
+/* True once the finder knows no end will come (the stream is not one it can split: bytes
+ * that are no MSRP chunk, sent on purpose by a conformance case): from then on the offered
+ * bytes go out as they are offered, each offering a message, instead of waiting for an end. */
+typedef bool (*net_ws_lost_fn)(const void *state);
 
 struct net_ws_boundary {
     net_ws_find_end_fn find_end; /* NULL: every frame built is a message */
+    net_ws_lost_fn lost;         /* NULL: the finder never gives up */
     size_t state_size;
 };
 

@@ -167,8 +167,9 @@ static int get_endpoint(struct scn__ctx *c, const json_t *obj, unsigned *out)
 /* The conformance keys of a raw step; refused in load scenarios. */
 static int compile_raw_conform(struct scn__ctx *c, const json_t *obj, struct step_conform **out)
 {
-    static const char *const extra[] = {"endpoint", "message_id", "headers", "match",
-                                        "not_match", "absent",     "or_failure_report", NULL};
+    static const char *const extra[] = {"endpoint", "message_id",        "headers",
+                                        "match",    "not_match",         "absent",
+                                        "or_failure_report", "or_closed", NULL};
     static const char *const mids[] = {"new", "previous", NULL};
     *out = NULL;
     bool any = false;
@@ -203,6 +204,12 @@ static int compile_raw_conform(struct scn__ctx *c, const json_t *obj, struct ste
     if ((v = json_object_get(obj, "or_failure_report")) != NULL) {
         size_t mark = scn__path_push(c, ".or_failure_report");
         if (scn__get_bool(c, v, &f->or_failure_report) != 0)
+            return -1;
+        scn__path_pop(c, mark);
+    }
+    if ((v = json_object_get(obj, "or_closed")) != NULL) {
+        size_t mark = scn__path_push(c, ".or_closed");
+        if (scn__get_bool(c, v, &f->or_closed) != 0)
             return -1;
         scn__path_pop(c, mark);
     }
@@ -353,7 +360,7 @@ int scn__compile_raw(struct scn__ctx *c, const json_t *obj)
     static const char *const case_keys[] = {"template", "expect",     "status",  "timeout",
                                             "endpoint", "message_id", "headers", "match",
                                             "not_match", "absent",    "or_failure_report",
-                                            NULL};
+                                            "or_closed", NULL};
     /* In the order of enum raw_expect. */
     static const char *const expects[] = {"response", "none", "close", NULL};
     static const struct scn__key keys[] = {
@@ -399,6 +406,11 @@ int scn__compile_raw(struct scn__ctx *c, const json_t *obj)
         scn__path_push(c, ".or_failure_report");
         scn__fail(c, "needs expect \"response\" and a \"status\" list of errors only (the 200 "
                      "it lets through is followed by one of them in a REPORT)");
+        goto err;
+    }
+    if (r.conform != NULL && r.conform->or_closed && r.expect != RAW_EXPECT_RESPONSE) {
+        scn__path_push(c, ".or_closed");
+        scn__fail(c, "needs expect \"response\" (a close then stands for the error response)");
         goto err;
     }
 

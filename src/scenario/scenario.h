@@ -215,6 +215,9 @@ struct step_conform {
                                     step's Message-ID with an error status of "status" counts
                                     as that error (RFC 4976 6.4.1: a relay answers a SEND at
                                     once and reports a failure in a REPORT) */
+    bool or_closed;              /* raw: the peer closing the connection without a response
+                                    also counts as a refusal (a relay may refuse an
+                                    unauthenticated connection by closing it) */
     struct header_check *checks; /* on the response (raw) or the request (receive) */
     unsigned num_checks;
     bool has_body;               /* receive with cover: the whole message's bytes, which */

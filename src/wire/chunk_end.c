@@ -101,3 +101,8 @@ size_t msrp_chunk_end_find(void *scan_state, const char *buf, size_t len)
 {
     return msrp_chunk_end_scan(scan_state, buf, len);
 }
+
+bool msrp_chunk_end_lost(const void *scan_state)
+{
+    return ((const struct msrp_chunk_end_scan *)scan_state)->state == SCAN_LOST;
+}

@@ -12,6 +12,7 @@
 #ifndef MSRPLOAD_WIRE_CHUNK_END_H
 #define MSRPLOAD_WIRE_CHUNK_END_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Zero it before the first byte of a stream (calloc or = {0}). */
@@ -35,5 +36,8 @@ size_t msrp_chunk_end_scan(struct msrp_chunk_end_scan *s, const char *buf, size_
 
 /* The same shape as net/transport_ws.h's boundary finder, for passing as one. */
 size_t msrp_chunk_end_find(void *scan_state, const char *buf, size_t len);
+/* True once the stream has turned out not to be chunks (the "one long chunk" above): no end
+ * will be found in it. net/transport_ws.h's lost function. */
+bool msrp_chunk_end_lost(const void *scan_state);
 
 #endif
