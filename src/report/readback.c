@@ -641,9 +641,9 @@ int report_read_run(const char *dir, const char *const end_names[STATS_END_KINDS
         char path[1024], msg[256], unit[16];
         snprintf(path, sizeof(path), "%s/latency-%s.hist", dir, lat_kind_name((enum lat_kind)k));
         FILE *f = fopen(path, "r");
-        /* A kind added later (auth, ws-handshake) is empty in a report written before it
-         * existed. */
-        if (f == NULL && errno == ENOENT && (k == LAT_AUTH || k == LAT_WS_HANDSHAKE))
+        /* A kind added later (auth, ws-handshake and every kind after it) is empty in a
+         * report written before it existed. */
+        if (f == NULL && errno == ENOENT && (k == LAT_AUTH || k >= LAT_WS_HANDSHAKE))
             continue;
         if (f == NULL) {
             e = errno;
