@@ -159,6 +159,8 @@ void runner_live__publish(struct worker *w, bool wait, bool latency);
  * (requested messages, each second's stage and target). */
 uint64_t runner_sched_first(struct lsession *ls, uint64_t now);
 uint64_t runner_sched_next(struct lsession *ls);
+/* How long a pacing timer waits from now for a message due at due_ns (schedule.c). */
+uint64_t runner_sched_wait(const struct worker *w, uint64_t due_ns, uint64_t now);
 void runner_sched_sent(struct worker *w, uint64_t intended_ns, uint64_t handed_ns);
 bool runner_stages_tick(struct worker *w, uint64_t now);
 unsigned runner_slots_allowed(const struct worker *w);

@@ -124,12 +124,13 @@ static void pace(struct net_loop *loop, struct net_timer *t)
     uint64_t now = net_now_ns();
     /* Every message whose intended time has come leaves now, late or not: that is what
      * makes the corrected latency honest about coordinated omission. */
-    while (ls->to_issue > 0 && ls->next_intended_ns <= now && !ls->closing && !ls->w->stopping) {
+    while (ls->to_issue > 0 && ls->next_intended_ns <= now && !ls->closing && !ls->w->stopping &&
+           ls->next_intended_ns < ls->w->end_ns) { /* nothing is due after the end */
         send_one(ls, ls->next_intended_ns);
         ls->next_intended_ns = runner_sched_next(ls); /* schedule.c: the rate or the stages */
     }
     if (ls->to_issue > 0 && !ls->closing)
-        net_timer_start(loop, t, ls->next_intended_ns - now);
+        net_timer_start(loop, t, runner_sched_wait(ls->w, ls->next_intended_ns, now));
     else
         maybe_step_done(ls);
 }
