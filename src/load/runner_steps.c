@@ -1,8 +1,8 @@
 /*
  * runner_steps.c - one calling session of `msrpload run`, whatever the topology: it walks the
  * scenario's compiled steps with its own program counter (SIPp's model), issues its messages
- * (closed loop: at most `outstanding` in flight; open loop: on a fixed schedule, latency
- * corrected from the intended send time), checks and counts each outcome into its worker's
+ * (closed loop: at most `outstanding` in flight; open loop: on schedule.c's schedule,
+ * latency corrected from the intended send time), checks and counts each outcome into its worker's
  * statistics, and answers the session's callbacks (runner_calling_handlers).
  *
  * Owns: the steps (send, expect, pause, repeat, close, raw), message tags and outcome counting,
