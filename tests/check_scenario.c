@@ -573,7 +573,7 @@ END_TEST
     "\"close\" or \"raw\", got "
 #define LOAD_KEYS                                                                                  \
     "\"threads\", \"sessions\", \"concurrency\", \"session_rate\", \"ramp_up\", "                  \
-    "\"duration\", \"warm_up\", \"mode\", \"outstanding\", \"rate\", \"batch_window\""
+    "\"duration\", \"warm_up\", \"mode\", \"outstanding\", \"rate\", \"batch_window\", \"stages\""
 #define SIZE_WHAT "expected an integer 0..1099511627776 or an object with \"min\" and \"max\", got "
 #define STATUS_WHAT "expected an integer 100..999 or an array of 1 to 8 of them, got "
 #define NAME_WHAT "expected 1 to 63 letters, digits, \".\", \"_\" or \"-\", got "

@@ -129,6 +129,44 @@ static double run_small(unsigned threads, uint64_t sessions, double seconds, dou
     return rate;
 }
 
+/*
+ * The same traffic in the open loop at `rate` messages per second (2 threads, 100 sessions):
+ * prints open_loop_lag_p99_us (intended send time -> handed to the session) and
+ * open_loop_rate_ratio (messages handed over / the schedule's, after warm-up).
+ */
+static void run_open(double rate, double seconds)
+{
+    static struct scenario sc;
+    small_scenario(&sc, 2, 100, seconds);
+    sc.mode = SCENARIO_OPEN;
+    sc.rate = rate;
+    scenario_transports_settle(&sc);
+    struct run_config rc = {.sc = &sc, .stop = &no_stop, .drain_s = 2};
+    struct run_stats st;
+    struct run_outcome out;
+    char err[256];
+    if (stats_init(&st) != 0 || runner_run(&rc, &st, &out, err, sizeof(err)) != 0) {
+        fprintf(stderr, "bench: the runner failed: %s\n", err);
+        exit(1);
+    }
+    if (st.sessions_failed > 0 || st.msgs_failed > 0 || st.sched_requested <= 0) {
+        fprintf(stderr, "bench: %llu sessions and %llu messages failed (%s): no figure\n",
+                (unsigned long long)st.sessions_failed, (unsigned long long)st.msgs_failed,
+                out.first_error);
+        exit(1);
+    }
+    const struct histogram *lag = &st.lat[LAT_SCHEDULE_LAG];
+    figure("open_loop_lag_p99_us", (double)histogram_percentile(lag, 99), "us");
+    printf("bench open_loop_rate_ratio %.4f x\n", (double)st.sched_sent / st.sched_requested);
+    fflush(stdout);
+    fprintf(stderr, "# open loop at %.0f msg/s: lag p50 %llu us, p99.9 %llu us, max %llu us\n",
+            rate, (unsigned long long)histogram_percentile(lag, 50),
+            (unsigned long long)histogram_percentile(lag, 99.9),
+            (unsigned long long)histogram_max(lag));
+    stats_free(&st);
+    free(out.failures);
+}
+
 /* A child process answering any session on 127.0.0.1 until it is killed; *port says where. */
 static pid_t start_sink(uint16_t *port)
 {
@@ -186,6 +224,8 @@ void bench_run(double seconds, const char *only)
     /* A ratio: two decimals, not the whole numbers of the other figures. */
     printf("bench run_thread_scaling %.2f x\n", r1 > 0 ? r2 / r1 : 0);
     fflush(stdout);
+    /* The open loop at half the closed loop's capacity just measured. */
+    run_open(r2 / 2, secs);
 
     /* 10,000 sessions against a child process of answering endpoints. */
     struct rlimit rl;

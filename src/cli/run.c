@@ -493,6 +493,14 @@ static int report_run(const struct scenario *sc, const struct scenario_overrides
     };
     for (int i = 0; i < STATS_END_KINDS; i++)
         meta.end_names[i] = runner_end_name((unsigned)i);
+    struct report_stage stages[SCENARIO_MAX_STAGES];
+    for (unsigned i = 0; i < sc->num_stages; i++)
+        stages[i] = (struct report_stage){sc->stages[i].start_s, sc->stages[i].duration_s,
+                                          sc->stages[i].from, sc->stages[i].target,
+                                          sc->stages[i].ramp};
+    meta.stages = stages;
+    meta.num_stages = sc->num_stages;
+    meta.stages_sessions = sc->mode == SCENARIO_CLOSED;
     for (unsigned i = 0; i < sc->num_steps && !outcome->incomplete; i++)
         if (sc->steps[i].kind == SCN_STEP_SEND)
             meta.no_message_met = outcome->msgs_met == 0;

@@ -90,7 +90,8 @@ void runner_live__publish(struct worker *w, bool wait, bool latency)
         if (w->slots[i].active)
             m->msgs_in_flight += w->slots[i].in_flight;
     if (w->sc->mode == SCENARIO_OPEN && !w->stopping && w->nworkers > 0)
-        m->target_rate = w->sc->rate / w->nworkers; /* the workers' shares add up to it */
+        m->target_rate = scenario_stage_target(w->sc, (double)(now - w->t0_ns) / 1e9) /
+                         w->nworkers; /* the workers' shares add up to it; stages move it */
     m->warming_up = now < w->warm_end_ns;
     /* The slots array is fixed while workers run (attached before, freed after them). */
     struct live_slot *s = &l->slots[w->index];

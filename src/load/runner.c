@@ -233,7 +233,7 @@ static void starter_fired(struct net_loop *loop, struct net_timer *t)
 /* Starts sessions while a slot is free, the share is not used up, and the pace allows. */
 static void start_sessions(struct worker *w)
 {
-    while (!w->stopping && w->open < w->nslots && w->started < w->quota) {
+    while (!w->stopping && w->open < runner_slots_allowed(w) && w->started < w->quota) {
         uint64_t now = net_now_ns();
         if (w->start_interval_ns > 0 && now < w->next_start_ns) {
             if (!net_timer_armed(&w->starter))
@@ -323,6 +323,8 @@ static void tick(struct net_loop *loop, struct net_timer *t)
         net_loop_stop(loop);
         return;
     }
+    if (runner_stages_tick(w, now))
+        start_sessions(w); /* closed-loop stages ask for more sessions now */
     if (w->live_snap != NULL)
         runner_live__publish(w, false, new_second);
     net_timer_start(loop, t, TICK_NS);
@@ -342,6 +344,7 @@ static void *worker_main(void *arg)
     prctl(PR_SET_TIMERSLACK, 1000ul, 0ul, 0ul, 0ul);
     if (!w->sc->batch_window_auto)
         set_batch_window(w, (uint64_t)(w->sc->batch_window_s * 1e9 + 0.5));
+    runner_stages_tick(w, net_now_ns()); /* the stages' sessions at the start */
     start_sessions(w);
     net_timer_start(w->loop, &w->tick, TICK_NS);
     net_loop_run(w->loop);
@@ -573,6 +576,9 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
         if (out->first_error[0] == '\0' && ws[i].first_error[0] != '\0')
             snprintf(out->first_error, sizeof(out->first_error), "%s", ws[i].first_error);
     }
+    /* What the load asked for: requested messages, each second's stage and target. */
+    runner_sched_fill(sc, stats, sc->warm_up_s, (measured_end - (double)t0) / 1e9,
+                      (double)(end - t0) / 1e9);
     /* No session bound, and not only because this machine ran out of something: whatever
      * failed or was cut off at the end failed to reach its endpoint (connect, TLS, AUTH,
      * bind refused or never answered). */

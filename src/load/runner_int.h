@@ -65,6 +65,9 @@ struct lsession {
     uint32_t reports_wanted, reports_got;
     bool waiting_reports;
     uint64_t next_intended_ns; /* open mode schedule */
+    double sched_pos;          /* under load.stages: its last message's place in the
+                                  schedule (schedule.c) */
+    bool retiring;             /* closed-loop stages asked for fewer sessions: it closes */
     struct net_timer timer;    /* pause, open-loop pacing, REPORT wait */
     /* the raw step in progress: its outcome is on its way (the session times it) */
     const struct step_raw *raw;
@@ -112,6 +115,12 @@ struct worker {
     uint64_t next_second_ns;
     struct raw_scratch *raw; /* made by the first raw step; NULL for scenarios without */
     struct metrics_snapshot *live_snap; /* live metrics: this worker's scratch (live.c) */
+    /* load.stages (schedule.c): sessions' phases drawn, the current stage, the last tick,
+     * and the sessions the closed-loop stages let this worker hold open now */
+    uint64_t sched_seq;
+    unsigned stage_idx;
+    uint64_t stage_tick_ns;
+    unsigned allowed;
 };
 
 /* Where a raw step's template is expanded, and the ids it draws. */
@@ -143,6 +152,20 @@ int runner_live__attach(struct runner_live *l, unsigned workers);
  * reduced again too, else last time's kept); wait false: skipped when a reader holds the slot
  * (never blocks the loop). */
 void runner_live__publish(struct worker *w, bool wait, bool latency);
+
+/* schedule.c: the open loop's first and next intended send times of a session; a message
+ * handed to its session (lag, achieved counts); the stages at a tick (returns true when more
+ * sessions may open); the slots a worker may fill now; after the run, the asked-for figures
+ * (requested messages, each second's stage and target). */
+uint64_t runner_sched_first(struct lsession *ls, uint64_t now);
+uint64_t runner_sched_next(struct lsession *ls);
+/* How long a pacing timer waits from now for a message due at due_ns (schedule.c). */
+uint64_t runner_sched_wait(const struct worker *w, uint64_t due_ns, uint64_t now);
+void runner_sched_sent(struct worker *w, uint64_t intended_ns, uint64_t handed_ns);
+bool runner_stages_tick(struct worker *w, uint64_t now);
+unsigned runner_slots_allowed(const struct worker *w);
+void runner_sched_fill(const struct scenario *sc, struct run_stats *st, double warm_up_s,
+                       double measured_end_s, double run_s);
 
 /* Between the core's two files (what a topology may call is in topology.h). */
 /* runner_steps.c: closes the session once its messages in flight settle (the drain). */

@@ -1,8 +1,8 @@
 /*
  * runner_steps.c - one calling session of `msrpload run`, whatever the topology: it walks the
  * scenario's compiled steps with its own program counter (SIPp's model), issues its messages
- * (closed loop: at most `outstanding` in flight; open loop: on a fixed schedule, latency
- * corrected from the intended send time), checks and counts each outcome into its worker's
+ * (closed loop: at most `outstanding` in flight; open loop: on schedule.c's schedule,
+ * latency corrected from the intended send time), checks and counts each outcome into its worker's
  * statistics, and answers the session's callbacks (runner_calling_handlers).
  *
  * Owns: the steps (send, expect, pause, repeat, close, raw), message tags and outcome counting,
@@ -92,11 +92,14 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
     o.message_id_out = tag->tracked ? tag->message_id : NULL;
     uint64_t size = draw_size(st);
     const char *body = st->content != NULL ? st->content : w->body;
+    /* Open loop: when it is handed over, against when it was due (schedule.c). */
+    uint64_t handed_ns = w->sc->mode == SCENARIO_OPEN ? net_now_ns() : intended_ns;
     if (msrp_session_send(ls->s, body, (size_t)size, &o) != 0) {
         tag->next_free = w->free_tags;
         w->free_tags = tag;
         return;
     }
+    runner_sched_sent(w, intended_ns, handed_ns);
     /* One that cannot be filed (out of memory) is over at its 200, as without a relay. */
     if (tag->tracked && pending_put(&w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN, tag) != 0)
         tag->tracked = false;
@@ -110,7 +113,7 @@ static void issue(struct lsession *ls)
     if (sc->mode == SCENARIO_OPEN)
         return; /* the pacing timer issues */
     while (ls->to_issue > 0 && ls->in_flight < sc->outstanding && !ls->closing &&
-           !ls->w->stopping &&
+           !ls->w->stopping && !ls->retiring &&
            !msrp_session_congested(ls->s))
         send_one(ls, net_now_ns());
 }
@@ -118,18 +121,16 @@ static void issue(struct lsession *ls)
 static void pace(struct net_loop *loop, struct net_timer *t)
 {
     struct lsession *ls = t->arg;
-    const struct scenario *sc = ls->w->sc;
     uint64_t now = net_now_ns();
     /* Every message whose intended time has come leaves now, late or not: that is what
      * makes the corrected latency honest about coordinated omission. */
-    while (ls->to_issue > 0 && ls->next_intended_ns <= now && !ls->closing && !ls->w->stopping) {
+    while (ls->to_issue > 0 && ls->next_intended_ns <= now && !ls->closing && !ls->w->stopping &&
+           ls->next_intended_ns < ls->w->end_ns) { /* nothing is due after the end */
         send_one(ls, ls->next_intended_ns);
-        double interval = 1e9 * (double)sc->concurrency / sc->rate;
-        /* A rate so low that a session sends less than once a day is once a day. */
-        ls->next_intended_ns += interval < 8.64e13 ? (uint64_t)interval : 86400000000000ull;
+        ls->next_intended_ns = runner_sched_next(ls); /* schedule.c: the rate or the stages */
     }
     if (ls->to_issue > 0 && !ls->closing)
-        net_timer_start(loop, t, ls->next_intended_ns - now);
+        net_timer_start(loop, t, runner_sched_wait(ls->w, ls->next_intended_ns, now));
     else
         maybe_step_done(ls);
 }
@@ -354,7 +355,7 @@ void runner_finish_session(struct lsession *ls)
         return;
     }
     ls->closing = true;
-    ls->finished = !ls->w->stopping;
+    ls->finished = !ls->w->stopping && !ls->retiring;
     msrp_session_close(ls->s);
 }
 
@@ -383,7 +384,7 @@ static void advance(struct lsession *ls)
                  * and sending goes through the timer, so a session that fell behind catches
                  * up in the loop rather than in a recursion through its steps. */
                 if (ls->next_intended_ns == 0)
-                    ls->next_intended_ns = net_now_ns();
+                    ls->next_intended_ns = runner_sched_first(ls, net_now_ns());
                 ls->timer.fn = pace;
                 uint64_t now = net_now_ns();
                 net_timer_start(ls->w->loop, &ls->timer,
@@ -749,8 +750,8 @@ static void on_end(struct msrp_session *s, enum msrp_session_end why, const char
         stats_count_ws_close(&w->stats, close_code, 1);
     struct stats_second *sec = second(w, now);
     bool failed = !(ls->finished && why == MSRP_END_CLOSED);
-    if (w->stopping && why == MSRP_END_CLOSED)
-        failed = false; /* closed by the end of the run, not by a fault */
+    if ((w->stopping || ls->retiring) && why == MSRP_END_CLOSED)
+        failed = false; /* closed by the end of the run (or a stage), not by a fault */
     /* A raw step that expected the peer to close the connection: that is how this session
      * was meant to end, so it completed (the steps after it are not walked). */
     bool raw_met = false;

@@ -406,6 +406,34 @@ static int wait_timeout(const struct net_loop *loop, int max_wait_ms)
     return timeout;
 }
 
+/*
+ * The wait itself. A timer's deadline in whole milliseconds would make every timer up to 1 ms
+ * late (the open loop's send times measured it: p50 0.5 ms); epoll_pwait2 (Linux 5.11) takes
+ * the wait in nanoseconds. Where the kernel lacks it (ENOSYS), epoll_wait's milliseconds.
+ */
+static int wait_events(struct net_loop *loop, int max_wait_ms)
+{
+    static atomic_bool no_pwait2;
+    if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+        uint64_t ns = max_wait_ms < 0 ? UINT64_MAX : (uint64_t)max_wait_ms * NS_PER_MS;
+        if (loop->nheap > 0) {
+            uint64_t deadline = loop->heap[0].deadline, now = net_now_ns();
+            uint64_t left = deadline > now ? deadline - now : 0;
+            if (left < ns)
+                ns = left;
+        }
+        struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000u),
+                              .tv_nsec = (long)(ns % 1000000000u)};
+        int n = epoll_pwait2(loop->epfd, loop->events, NET_LOOP_MAX_EVENTS,
+                             ns == UINT64_MAX ? NULL : &ts, NULL);
+        if (n >= 0 || errno != ENOSYS)
+            return n;
+        atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
+    }
+    return epoll_wait(loop->epfd, loop->events, NET_LOOP_MAX_EVENTS,
+                      wait_timeout(loop, max_wait_ms));
+}
+
 static void drain_wake(struct net_loop *loop)
 {
     uint64_t count;
@@ -489,6 +517,10 @@ static void wait_out_window(struct net_loop *loop, int max_wait_ms)
         atomic_load(&loop->stop))
         return;
     uint64_t due = loop->last_wake_ns + loop->batch_ns;
+    /* A timer due sooner ends the wait: batching gathers events, it does not delay timers
+     * (an open loop's send times, measured as schedule-lag). */
+    if (loop->nheap > 0 && loop->heap[0].deadline < due)
+        due = loop->heap[0].deadline;
     uint64_t now = net_now_ns();
     if (now >= due)
         return;
@@ -507,8 +539,7 @@ int net_loop_run_once(struct net_loop *loop, int max_wait_ms)
         return -1;
     }
     wait_out_window(loop, max_wait_ms);
-    int n =
-        epoll_wait(loop->epfd, loop->events, NET_LOOP_MAX_EVENTS, wait_timeout(loop, max_wait_ms));
+    int n = wait_events(loop, max_wait_ms);
     if (n > 0 && loop->batch_ns != 0)
         loop->last_wake_ns = net_now_ns(); /* only batching reads it: no clock read otherwise */
     if (n < 0) {

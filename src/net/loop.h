@@ -73,8 +73,8 @@ size_t net_loop_timers(const struct net_loop *loop);
  * Batching window: after a pass that had events, the next wait first sleeps until ns have
  * passed since that pass began, so events arriving closer together than ns are handled
  * together (fewer wake-ups, fewer and larger reads and writes) at the price of up to ns of
- * added delay each; events further apart than ns are handled as soon as they come. Timers may
- * fire up to ns late. A wait with max_wait_ms 0 never sleeps, and one with max_wait_ms > 0
+ * added delay each; events further apart than ns are handled as soon as they come. A timer
+ * due sooner ends the wait (timers are not delayed by it). A wait with max_wait_ms 0 never sleeps, and one with max_wait_ms > 0
  * sleeps at most that long. 0 (the default) turns batching off.
  */
 void net_loop_set_batch_window(struct net_loop *loop, uint64_t ns);

@@ -275,6 +275,21 @@ static enum report_merge_status write_merged(struct merge *m, FILE *summary, cha
     };
     for (int i = 0; i < STATS_END_KINDS; i++)
         meta.end_names[i] = in->end_names[i];
+    /* load.stages: the first run's, with the targets of every run that has as many stages
+     * added up (shards run their share of each stage at the same time). */
+    struct report_stage stages[STATS_MAX_STAGES];
+    meta.num_stages = first->stats.num_stages;
+    meta.stages_sessions = first->stages_sessions;
+    meta.stages = stages;
+    for (size_t k = 0; k < meta.num_stages; k++) {
+        stages[k] = first->stages[k];
+        stages[k].from = stages[k].to = 0;
+        for (size_t i = 0; i < in->ndirs; i++)
+            if (m->runs[i].stats.num_stages == meta.num_stages) {
+                stages[k].from += m->runs[i].stages[k].from;
+                stages[k].to += m->runs[i].stages[k].to;
+            }
+    }
     m->errors = merged_errors(m, &meta.errors_jsonl_len);
     meta.errors_jsonl = m->errors != NULL ? m->errors : "";
     char dir[1024], why[1200];

@@ -389,6 +389,42 @@ static bool parse_iso_time(const char *s, double *out)
     return true;
 }
 
+/* summary.json "stages" (absent before stages existed, or without them). */
+static void read_stages(struct jctx *c, json_t *root, struct report_run *run)
+{
+    json_t *a = jpath(root, "stages");
+    if (a == NULL)
+        return;
+    if (!json_is_array(a) || json_array_size(a) > STATS_MAX_STAGES) {
+        jfail(c, "stages", "not an array of at most 64 stages");
+        return;
+    }
+    struct run_stats *st = &run->stats;
+    st->num_stages = (unsigned)json_array_size(a);
+    run->stages_sessions = json_array_size(a) > 0 &&
+                           json_object_get(json_array_get(a, 0), "sessions") != NULL;
+    const char *key = run->stages_sessions ? "sessions" : "rate";
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        json_t *o = json_array_get(a, i);
+        char p[64];
+        struct report_stage *g = &run->stages[i];
+        snprintf(p, sizeof(p), "stages[%zu]", i);
+        json_t *ramp = json_object_get(o, "ramp");
+        if (!json_is_object(o) || !json_is_boolean(ramp)) {
+            jfail(c, p, "not a stage with \"ramp\"");
+            return;
+        }
+        g->ramp = json_is_true(ramp);
+        /* jpath takes dotted names: read the stage's own object. */
+        g->start_s = jnumber(c, o, "start_s");
+        g->duration_s = jnumber(c, o, "duration_s");
+        g->from = jnumber(c, o, "from");
+        g->to = jnumber(c, o, key);
+        st->stage_sent[i] = jcount(c, o, "sent");
+        st->stage_session_ms[i] = jcount(c, o, "session_ms");
+    }
+}
+
 static int read_summary(const char *dir, const char *const end_names[STATS_END_KINDS],
                         struct report_run *run, char *err, size_t errlen)
 {
@@ -527,6 +563,12 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
         st->relay_refresh_ok = jcount(&c, root, "relay.refresh_ok");
         st->relay_refresh_failed = jcount(&c, root, "relay.refresh_failed");
     }
+    /* Reports from before the open loop was measured, or of closed-loop runs: zeros. */
+    if (jpath(root, "open_loop") != NULL) {
+        st->sched_sent = jcount(&c, root, "open_loop.sent");
+        st->sched_requested = jnumber(&c, root, "open_loop.requested_messages");
+    }
+    read_stages(&c, root, run);
     json_decref(root);
     if (!c.failed && (run->scenario_name == NULL || run->config_json == NULL ||
                       run->host == NULL || run->first_error == NULL)) {
@@ -540,6 +582,30 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
     "second,warm_up,msgs_ok,msgs_failed,chunks,payload_bytes,sessions_started,sessions_ended,"    \
     "sessions_failed"
 
+#define SERIES_ASKED ",msgs_sent,stage,target_rate,target_sessions"
+
+/* "msgs_sent,stage,target_rate,target_sessions": a count, then fields that may be empty. */
+static int read_asked(char *tail, struct stats_second *s)
+{
+    char *f[4];
+    for (int k = 0; k < 4; k++)
+        if ((f[k] = strsep(&tail, ",")) == NULL)
+            return -1;
+    uint64_t stage = 0;
+    if (!parse_u64(f[0], &s->msgs_sent) || (f[1][0] != '\0' && !parse_u64(f[1], &stage)) ||
+        stage >= STATS_MAX_STAGES)
+        return -1;
+    s->stage = f[1][0] != '\0' ? (uint32_t)stage + 1 : 0;
+    char *end;
+    s->target_rate = f[2][0] != '\0' ? strtod(f[2], &end) : 0;
+    if (f[2][0] != '\0' && *end != '\0')
+        return -1;
+    s->target_sessions = f[3][0] != '\0' ? strtod(f[3], &end) : 0;
+    if (f[3][0] != '\0' && *end != '\0')
+        return -1;
+    return 0;
+}
+
 static int read_series(const char *dir, struct report_run *run, char *err, size_t errlen)
 {
     char path[1024];
@@ -552,6 +618,7 @@ static int read_series(const char *dir, struct report_run *run, char *err, size_
     }
     char *line = NULL;
     size_t cap = 0, lineno = 0, warm_cap = 0;
+    bool asked = false;
     ssize_t n;
     int e = 0;
     while (e == 0 && (n = getline(&line, &cap, f)) >= 0) {
@@ -563,8 +630,19 @@ static int read_series(const char *dir, struct report_run *run, char *err, size_
                 snprintf(err, errlen, "%s: line 1: not msrpload's time series header", path);
                 e = EINVAL;
             }
+            /* Written before the sends and what was asked for were in the series: zeros. */
+            asked = strstr(line, SERIES_ASKED) != NULL;
             continue;
         }
+        /* The asked-for columns, after the 12 others (the cumulative counts are not read):
+         * kept aside before the line is cut up below. */
+        char tail[160] = "";
+        const char *t = line;
+        for (int k = 0; asked && k < 12 && t != NULL; k++)
+            if ((t = strchr(t, ',')) != NULL)
+                t++;
+        if (asked && t != NULL)
+            snprintf(tail, sizeof(tail), "%s", t);
         uint64_t x[9];
         int nf = 0;
         char *save = NULL;
@@ -597,6 +675,12 @@ static int read_series(const char *dir, struct report_run *run, char *err, size_
         *s = (struct stats_second){.msgs_ok = x[2], .msgs_failed = x[3], .chunks = x[4],
                                    .payload_bytes = x[5], .sessions_started = x[6],
                                    .sessions_ended = x[7], .sessions_failed = x[8]};
+        if (asked && read_asked(tail, s) != 0) {
+            snprintf(err, errlen, "%s: line %zu: expected msgs_sent, stage, target_rate and "
+                     "target_sessions after the 12 counts", path, lineno);
+            e = EINVAL;
+            break;
+        }
     }
     if (e == 0 && ferror(f)) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(EIO));
@@ -641,9 +725,9 @@ int report_read_run(const char *dir, const char *const end_names[STATS_END_KINDS
         char path[1024], msg[256], unit[16];
         snprintf(path, sizeof(path), "%s/latency-%s.hist", dir, lat_kind_name((enum lat_kind)k));
         FILE *f = fopen(path, "r");
-        /* A kind added later (auth, ws-handshake) is empty in a report written before it
-         * existed. */
-        if (f == NULL && errno == ENOENT && (k == LAT_AUTH || k == LAT_WS_HANDSHAKE))
+        /* A kind added later (auth, ws-handshake and every kind after it) is empty in a
+         * report written before it existed. */
+        if (f == NULL && errno == ENOENT && (k == LAT_AUTH || k >= LAT_WS_HANDSHAKE))
             continue;
         if (f == NULL) {
             e = errno;

@@ -63,6 +63,47 @@ static double rate(uint64_t n, double seconds)
     return seconds > 0 ? (double)n / seconds : 0;
 }
 
+/* The open loop's achieved against requested messages (absent for a closed-loop run). */
+static json_t *open_loop_json(const struct run_stats *st, const struct report_meta *m)
+{
+    const struct histogram *lag = &st->lat[LAT_SCHEDULE_LAG];
+    json_t *o = json_pack("{s:f, s:I, s:f, s:f, s:f}", "requested_messages", st->sched_requested,
+                          "sent", (json_int_t)st->sched_sent, "requested_per_s",
+                          m->measured_s > 0 ? st->sched_requested / m->measured_s : 0,
+                          "achieved_per_s", rate(st->sched_sent, m->measured_s), "ratio",
+                          st->sched_requested > 0 ? (double)st->sched_sent / st->sched_requested
+                                                  : 0);
+    json_object_set_new(o, "lag_p50_us",
+                        json_integer((json_int_t)histogram_percentile(lag, 50)));
+    json_object_set_new(o, "lag_p99_us",
+                        json_integer((json_int_t)histogram_percentile(lag, 99)));
+    return o;
+}
+
+/* load.stages as run, each with what it asked for and what it got (warm-up included). */
+static json_t *stages_json(const struct run_stats *st, const struct report_meta *m)
+{
+    json_t *a = json_array();
+    const char *key = m->stages_sessions ? "sessions" : "rate";
+    for (size_t i = 0; i < m->num_stages && i < STATS_MAX_STAGES; i++) {
+        const struct report_stage *g = &m->stages[i];
+        double mean = g->ramp ? (g->from + g->to) / 2 : g->to;
+        double d = g->duration_s;
+        json_t *o = json_pack("{s:I, s:f, s:f, s:b, s:f, s:f}", "index", (json_int_t)i,
+                              "start_s", g->start_s, "duration_s", d, "ramp", g->ramp, "from",
+                              g->from, key, g->to);
+        json_object_set_new(o, m->stages_sessions ? "requested_sessions" : "requested_rate",
+                            json_real(mean));
+        json_object_set_new(o, "sent", json_integer((json_int_t)st->stage_sent[i]));
+        json_object_set_new(o, "achieved_rate", json_real(rate(st->stage_sent[i], d)));
+        json_object_set_new(o, "sessions_mean",
+                            json_real(d > 0 ? (double)st->stage_session_ms[i] / 1e3 / d : 0));
+        json_object_set_new(o, "session_ms", json_integer((json_int_t)st->stage_session_ms[i]));
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
 static char *summary_json(const struct run_stats *st, const struct report_meta *m)
 {
     json_t *root = json_object();
@@ -157,6 +198,10 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                         json_real(rate(st->wire_bytes_out, m->elapsed_s)));
     json_object_set_new(tp, "wire_bytes_in", json_integer((json_int_t)st->wire_bytes_in));
     json_object_set_new(tp, "wire_bytes_out", json_integer((json_int_t)st->wire_bytes_out));
+    if (st->sched_requested > 0 || st->sched_sent > 0)
+        json_object_set_new(root, "open_loop", open_loop_json(st, m));
+    if (m->num_stages > 0)
+        json_object_set_new(root, "stages", stages_json(st, m));
     json_t *lat = json_object();
     for (int k = 0; k < LAT__COUNT; k++)
         json_object_set_new(lat, lat_kind_name((enum lat_kind)k), latency_json(&st->lat[k]));
@@ -191,7 +236,8 @@ static char *timeseries_csv(const struct run_stats *st, const struct report_meta
     if (f == NULL)
         return NULL;
     fputs("second,warm_up,msgs_ok,msgs_failed,chunks,payload_bytes,sessions_started,"
-          "sessions_ended,sessions_failed,cum_msgs_ok,cum_msgs_failed,cum_payload_bytes\n",
+          "sessions_ended,sessions_failed,cum_msgs_ok,cum_msgs_failed,cum_payload_bytes,"
+          "msgs_sent,stage,target_rate,target_sessions\n",
           f);
     uint64_t ok = 0, failed = 0, bytes = 0;
     for (size_t i = 0; i < st->series_len; i++) {
@@ -201,12 +247,24 @@ static char *timeseries_csv(const struct run_stats *st, const struct report_meta
         bytes += x->payload_bytes;
         int warm = m->series_warm_up != NULL ? m->series_warm_up[i] != 0
                                              : (double)i < m->warm_up_s;
-        fprintf(f, "%zu,%d,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu\n", i, warm,
+        fprintf(f, "%zu,%d,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu", i, warm,
                 (unsigned long long)x->msgs_ok,
                 (unsigned long long)x->msgs_failed, (unsigned long long)x->chunks,
                 (unsigned long long)x->payload_bytes, (unsigned long long)x->sessions_started,
                 (unsigned long long)x->sessions_ended, (unsigned long long)x->sessions_failed,
                 (unsigned long long)ok, (unsigned long long)failed, (unsigned long long)bytes);
+        /* Asked for: the stage (0-based, empty without stages) and the target integrated over
+         * the second (empty when nothing was asked: closed loop without stages). */
+        fprintf(f, ",%llu,", (unsigned long long)x->msgs_sent);
+        if (x->stage > 0)
+            fprintf(f, "%u", x->stage - 1);
+        fputc(',', f);
+        if (x->target_rate > 0)
+            fprintf(f, "%.3f", x->target_rate);
+        fputc(',', f);
+        if (x->target_sessions > 0)
+            fprintf(f, "%.3f", x->target_sessions);
+        fputc('\n', f);
     }
     fclose(f);
     return text;
@@ -365,6 +423,31 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
         if (st->msgs_undelivered > 0)
             fprintf(out, "; %llu the relay accepted never did (counted as failed)",
                     (unsigned long long)st->msgs_undelivered);
+        fputc('\n', out);
+    }
+    if (st->sched_requested > 0) {
+        const struct histogram *lag = &st->lat[LAT_SCHEDULE_LAG];
+        fprintf(out,
+                "open loop:  %.1f msg/s achieved of %.1f requested (%.4f), send lag p50 %lluus "
+                "p99 %lluus\n",
+                rate(st->sched_sent, secs), secs > 0 ? st->sched_requested / secs : 0,
+                (double)st->sched_sent / st->sched_requested,
+                (unsigned long long)histogram_percentile(lag, 50),
+                (unsigned long long)histogram_percentile(lag, 99));
+    }
+    for (size_t i = 0; i < m->num_stages && i < STATS_MAX_STAGES; i++) {
+        const struct report_stage *g = &m->stages[i];
+        double mean = g->ramp ? (g->from + g->to) / 2 : g->to;
+        fprintf(out, "stage %-4zu  %gs %s %g%s: %.1f msg/s sent", i, g->duration_s,
+                g->ramp ? "ramp to" : "at", g->to, m->stages_sessions ? " sessions" : " msg/s",
+                rate(st->stage_sent[i], g->duration_s));
+        if (m->stages_sessions)
+            fprintf(out, ", %.1f sessions open on average (asked %.1f)",
+                    g->duration_s > 0 ? (double)st->stage_session_ms[i] / 1e3 / g->duration_s
+                                      : 0,
+                    mean);
+        else
+            fprintf(out, " (asked %.1f)", mean);
         fputc('\n', out);
     }
     fprintf(out, "%-18s %10s %10s %10s %10s %10s %10s %10s\n", "latency", "count", "min", "mean",

@@ -27,6 +27,13 @@
 
 #include "report/stats.h"
 
+/* One of load.stages as run (the target moves from `from` to `to` over its duration, or is
+ * `to` throughout when ramp is false): messages per second, or sessions open at once. */
+struct report_stage {
+    double start_s, duration_s, from, to;
+    bool ramp;
+};
+
 /* What the report says about the run besides the statistics. */
 struct report_meta {
     const char *scenario_name;
@@ -60,6 +67,12 @@ struct report_meta {
     const char *errors_jsonl;
     size_t errors_jsonl_len;
     const char *failures_text;
+    /* Optional: load.stages as run (summary.json "stages", with each one's achieved rate from
+     * st->stage_sent); stages_sessions: their targets are sessions (closed loop), else
+     * messages per second. */
+    const struct report_stage *stages;
+    size_t num_stages;
+    bool stages_sessions;
 };
 
 /*
@@ -158,6 +171,8 @@ struct report_run {
     char *host, *version, *first_error;
     double started_unix, elapsed_s, measured_s, warm_up_s;
     bool incomplete;
+    struct report_stage stages[STATS_MAX_STAGES]; /* summary.json "stages" (stats.num_stages) */
+    bool stages_sessions;
 };
 
 /*

@@ -27,6 +27,8 @@ const char *lat_kind_name(enum lat_kind k)
         return "auth";
     case LAT_WS_HANDSHAKE:
         return "ws-handshake";
+    case LAT_SCHEDULE_LAG:
+        return "schedule-lag";
     case LAT__COUNT:
         break;
     }
@@ -144,7 +146,15 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     ADD(relay_auth_failed);
     ADD(relay_refresh_ok);
     ADD(relay_refresh_failed);
+    ADD(sched_sent);
+    ADD(sched_requested);
 #undef ADD
+    if (src->num_stages > dst->num_stages)
+        dst->num_stages = src->num_stages;
+    for (int i = 0; i < STATS_MAX_STAGES; i++) {
+        dst->stage_sent[i] += src->stage_sent[i];
+        dst->stage_session_ms[i] += src->stage_session_ms[i];
+    }
     stats_note_batch_window(dst, src->batch_window_max_ns);
     for (int i = 0; i < STATS_END_KINDS; i++)
         dst->session_ends[i] += src->session_ends[i];
@@ -163,6 +173,11 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
         d->sessions_started += x->sessions_started;
         d->sessions_ended += x->sessions_ended;
         d->sessions_failed += x->sessions_failed;
+        d->msgs_sent += x->msgs_sent;
+        if (x->stage > d->stage)
+            d->stage = x->stage;
+        d->target_rate += x->target_rate;
+        d->target_sessions += x->target_sessions;
     }
     return 0;
 }

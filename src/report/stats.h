@@ -22,6 +22,8 @@ enum lat_kind {
     LAT_TLS_HANDSHAKE,     /* TCP established -> TLS handshake done (tls and wss only) */
     LAT_AUTH,              /* relay topology: AUTH exchange started (connect) -> its 200 */
     LAT_WS_HANDSHAKE,      /* TCP established or TLS done -> WebSocket upgrade done (ws, wss) */
+    LAT_SCHEDULE_LAG,      /* open mode: a message's intended send time -> handed to its
+                              session (how far the scheduler lags) */
     LAT__COUNT
 };
 const char *lat_kind_name(enum lat_kind k); /* "chunk", "message", ... (file and JSON names) */
@@ -35,10 +37,21 @@ const char *lat_kind_name(enum lat_kind k); /* "chunk", "message", ... (file and
 /* Distinct WebSocket close codes counted one by one; more go to ws_close_other. */
 #define STATS_WS_CLOSE_CODES 16
 
+/* load.stages: at most this many (scenario.h SCENARIO_MAX_STAGES, the same). */
+#define STATS_MAX_STAGES 64
+
 /* One second of the run, counted from its start (warm-up included, flagged in the report). */
 struct stats_second {
     uint64_t msgs_ok, msgs_failed, chunks, payload_bytes;
     uint64_t sessions_started, sessions_ended, sessions_failed;
+    uint64_t msgs_sent;     /* handed to their sessions in this second (their outcomes are
+                               counted in the second they come) */
+    /* What was asked for, filled in by the runner after its merge: the stage the second
+     * starts in (1-based; 0: no stages), and the target integrated over the second, that is
+     * the messages the open loop scheduled in it, or the mean sessions the closed-loop stages
+     * asked to hold open (0: none asked; shards' targets add up when merged) */
+    uint32_t stage;
+    double target_rate, target_sessions;
 };
 
 struct run_stats {
@@ -84,6 +97,17 @@ struct run_stats {
     /* the widest event-loop batching window any worker used (net_loop_set_batch_window): each
      * latency may include up to this much added delay; merged as the maximum */
     uint64_t batch_window_max_ns;
+    /* Open mode, after warm-up: messages handed to their sessions, and how many the schedule
+     * asked for over the measured window (the rate integrated over it, filled in by the
+     * runner): achieved versus requested. */
+    uint64_t sched_sent;
+    double sched_requested;
+    /* load.stages: how many (the most of the runs merged), and per stage, warm-up included:
+     * messages handed to sessions while it ran, and calling sessions open integrated over it
+     * (session-milliseconds, each worker adding at its 100 ms tick) */
+    unsigned num_stages;
+    uint64_t stage_sent[STATS_MAX_STAGES];
+    uint64_t stage_session_ms[STATS_MAX_STAGES];
     struct stats_second *series;
     size_t series_len, series_cap;
 };

@@ -151,6 +151,8 @@ int scn__read_keys(struct scn__ctx *c, const json_t *obj, const struct scn__key 
 /* ---- sections (sections.c, case.c) -------------------------------------------------------- */
 
 int scn__check_load(struct scn__ctx *c, const json_t *load);
+/* load.stages and the load keys' rules beside them (stages.c), once the keys are read. */
+int scn__check_stages(struct scn__ctx *c, const json_t *load);
 int scn__check_topology(struct scn__ctx *c, const json_t *topo);
 int scn__check_answer(struct scn__ctx *c, const json_t *ans);
 int scn__check_case(struct scn__ctx *c, const json_t *obj);

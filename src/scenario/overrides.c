@@ -219,6 +219,20 @@ static int apply_load(struct scenario *sc, const struct scenario_overrides *o, c
         sc->concurrency = sc->sessions; /* --sessions below the file's concurrency */
     if (o->session_rate >= 0)
         sc->session_rate = o->session_rate;
+    /* The stages say the rate (or the sessions open at once) and the run's length. */
+    const char *beside = sc->num_stages == 0                        ? NULL
+                         : o->rate > 0                              ? "--rate"
+                         : o->duration > 0                          ? "--duration"
+                         : o->concurrency && sc->mode == SCENARIO_CLOSED ? "--concurrency"
+                                                                    : NULL;
+    if (beside != NULL) {
+        snprintf(err, errlen, "%s: not allowed with the scenario's load.stages, which give the "
+                              "%s", beside,
+                 strcmp(beside, "--duration") == 0 ? "run's length (their durations added up)"
+                 : sc->mode == SCENARIO_OPEN       ? "rate"
+                                                   : "sessions open at once");
+        return -1;
+    }
     if (o->rate > 0) {
         sc->mode = SCENARIO_OPEN;
         sc->rate = o->rate;
@@ -499,6 +513,7 @@ int scenario_apply_overrides(struct scenario *sc, const struct scenario_override
             sc->concurrency = 1;
         sc->session_rate /= o->shard_count;
         sc->rate /= o->shard_count;
+        scenario_stages_scale(sc, o->shard_index, o->shard_count);
     }
     return 0;
 }

@@ -39,6 +39,8 @@
 #define SCENARIO_MAX_THREADS 256
 #define SCENARIO_MAX_SESSIONS 1000000000000ull
 #define SCENARIO_MAX_CONCURRENCY 1000000ull
+/* load.stages: at most this many (report/stats.h STATS_MAX_STAGES is the same) */
+#define SCENARIO_MAX_STAGES 64
 /* The longest AUTH user name once its pattern is filled in (the runner's buffer less its NUL). */
 #define SCENARIO_RELAY_USER_MAX 127
 /* A raw step's bytes once its placeholders are filled in, at most. */
@@ -314,6 +316,18 @@ struct scenario_case {
     unsigned num_requirements;
 };
 
+/*
+ * One stage of load.stages: over duration_s (from start_s, seconds from the start of the run)
+ * the target goes linearly from `from` (the stage before's target, 0 for the first) to
+ * `target`, or is `target` throughout when ramp is false. The target is messages per second
+ * (open loop) or sessions open at once (closed loop).
+ */
+struct scenario_stage {
+    double duration_s, target;
+    bool ramp;
+    double from, start_s; /* settled by the loader */
+};
+
 struct scenario {
     char name[64];
     char description[256];
@@ -333,6 +347,10 @@ struct scenario {
      * every 100 ms from the current second's median message latency (runner.h) */
     bool batch_window_auto;
     double batch_window_s;
+    /* load.stages (stages.c): k6-like steps or ramps of the open-loop rate or of the sessions
+     * open at once (closed loop); 0 stages: a constant rate or concurrency */
+    struct scenario_stage stages[SCENARIO_MAX_STAGES];
+    unsigned num_stages;
 
     /* topology */
     enum scenario_topology topology;
@@ -466,6 +484,24 @@ int scenario_override_option(struct scenario_overrides *o, const char *opt, cons
  */
 int scenario_apply_overrides(struct scenario *sc, const struct scenario_overrides *o, char *err,
                              size_t errlen);
+/*
+ * The stages' schedule (stages.c), in seconds from the start of the run. With no stages the
+ * open-loop rate is constant (sc->rate) and never ends. scenario_stages_total: their summed
+ * durations (0 without stages). scenario_stage_at: the index of the stage t falls in (the last
+ * one beyond the end). scenario_stage_target: the target at t (0 beyond the end).
+ * scenario_stage_integral: the target integrated from a to b (messages scheduled, open loop).
+ * scenario_stage_when: the time at which that integral from 0 reaches n, or INFINITY when it
+ * never does.
+ */
+double scenario_stages_total(const struct scenario *sc);
+unsigned scenario_stage_at(const struct scenario *sc, double t);
+double scenario_stage_target(const struct scenario *sc, double t);
+double scenario_stage_integral(const struct scenario *sc, double a, double b);
+double scenario_stage_when(const struct scenario *sc, double n);
+/* Divides every stage's targets by n (--shard: this host's share); sessions stay >= 1 when
+ * they were. */
+void scenario_stages_scale(struct scenario *sc, unsigned index, unsigned n);
+
 /* Frees the file's text, the steps' content and raw templates; *sc is left so that a second
  * call is harmless. */
 void scenario_free(struct scenario *sc);

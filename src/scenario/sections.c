@@ -59,7 +59,8 @@ int scn__check_load(struct scn__ctx *c, const json_t *load)
     /* As the README lists them; the table below is the order they are read in. */
     static const char *const allowed[] = {"threads",     "sessions", "concurrency", "session_rate",
                                           "ramp_up",     "duration", "warm_up",     "mode",
-                                          "outstanding", "rate",     "batch_window", NULL};
+                                          "outstanding", "rate",     "batch_window", "stages",
+                                          NULL};
     /* In the order of enum scenario_mode. */
     static const char *const modes[] = {"closed", "open", NULL};
     static const struct scn__key keys[] = {
@@ -82,6 +83,8 @@ int scn__check_load(struct scn__ctx *c, const json_t *load)
         return -1;
 
     /* The rules between keys, once each key is known to be right on its own. */
+    if (json_object_get(load, "stages") != NULL)
+        return scn__check_stages(c, load); /* stages.c: with their own rules */
     bool has_rate = json_object_get(load, "rate") != NULL;
     if (json_object_get(load, "concurrency") != NULL && sc->concurrency > sc->sessions) {
         scn__path_push(c, ".concurrency");
