@@ -620,10 +620,13 @@ int cmd_run(int argc, char **argv)
     if (over->shard_count > 0)
         snprintf(shard_note, sizeof(shard_note), ", shard %u/%u", over->shard_index,
                  over->shard_count);
+    /* Closed-loop stages leave the total open: no number to print for it then. */
+    char total[48] = "as many sessions as the stages open";
+    if (sc.sessions < SCENARIO_MAX_SESSIONS || sc.num_stages == 0)
+        snprintf(total, sizeof(total), "%llu sessions", (unsigned long long)sc.sessions);
     if (!quiet)
-        fprintf(stderr,
-                "msrpload run: %s: %llu sessions, %llu at once, %u threads, %s loop, %s%s\n",
-                sc.name, (unsigned long long)sc.sessions, (unsigned long long)sc.concurrency,
+        fprintf(stderr, "msrpload run: %s: %s, %llu at once, %u threads, %s loop, %s%s\n",
+                sc.name, total, (unsigned long long)sc.concurrency,
                 sc.threads, sc.mode == SCENARIO_OPEN ? "open" : "closed",
                 sc.topology == SCENARIO_TARGET  ? "external targets"
                 : sc.topology == SCENARIO_RELAY ? "both ends through the relay"
