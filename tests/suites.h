@@ -42,5 +42,6 @@ Suite *make_metrics_suite(void);
 Suite *make_sdp_msrp_suite(void);
 Suite *make_sip_msg_suite(void);
 Suite *make_sip_txn_suite(void);
+Suite *make_cpim_suite(void);
 
 #endif
