@@ -594,9 +594,13 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     char flag = c->flag;
     if (flag == '$' && end != MSRP_RANGE_UNKNOWN && total != MSRP_RANGE_UNKNOWN && end < total)
         flag = '+';
-    enum msrp_reasm_status st = msrp_reasm_add(
-        s->reasm, msrp_span_make(in->message_id, in->message_id_len), pos, c->body.ptr,
-        c->body.len, flag, end, total, &done);
+    struct msrp_span mid = msrp_span_make(in->message_id, in->message_id_len);
+    if (s->bodies != NULL)
+        msrp_bodies_add(s->bodies, mid, pos, c->body.ptr, c->body.len);
+    enum msrp_reasm_status st = msrp_reasm_add(s->reasm, mid, pos, c->body.ptr, c->body.len,
+                                               flag, end, total, &done);
+    if (s->bodies != NULL && st != MSRP_REASM_PROGRESS && st != MSRP_REASM_COMPLETE)
+        msrp_bodies_drop(s->bodies, mid);
     switch (st) {
     case MSRP_REASM_PROGRESS:
         break;
@@ -604,9 +608,13 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     case MSRP_REASM_ABORTED:
         if (s->h->on_received != NULL) {
             struct msrp_received r = {&done, msrp_span_cstr(in->content_type),
-                                      st == MSRP_REASM_ABORTED};
+                                      st == MSRP_REASM_ABORTED, {NULL, 0}};
+            if (s->bodies != NULL && st == MSRP_REASM_COMPLETE)
+                r.body = msrp_bodies_get(s->bodies, mid, done.total);
             s->h->on_received(s, &r);
         }
+        if (s->bodies != NULL)
+            msrp_bodies_drop(s->bodies, mid);
         /* Sent by request_end, after the response to this last chunk: a REPORT must not
          * announce a delivery before the chunk completing it is answered (or refused). */
         if (st == MSRP_REASM_COMPLETE && (in->success_report == MSRP_REPORT_YES ||
