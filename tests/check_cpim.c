@@ -273,5 +273,6 @@ Suite *make_cpim_suite(void)
     tcase_add_loop_test(tc, imdn_xml_rules, 0, N_ELEMS(xml_cases));
     tcase_add_test(tc, datetime_format);
     suite_add_tcase(s, tc);
+    suite_add_tcase(s, make_cpim_run_tcase());
     return s;
 }
