@@ -4,10 +4,12 @@
  * back to what was put in, the RFCs' own examples parse, and each header or XML rule refused
  * is refused at the byte that breaks it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "suites.h"
+#include "msrp/bodies.h"
 #include "wire/cpim.h"
 #include "wire/imdn.h"
 
@@ -262,6 +264,40 @@ START_TEST(datetime_format)
 }
 END_TEST
 
+/* The bodies a session keeps for CPIM (src/msrp/bodies.c): pieces in any order, the cap, the
+ * slots running out, and a slot free again once dropped. */
+START_TEST(kept_bodies)
+{
+    struct msrp_bodies *b = msrp_bodies_create(10);
+    ck_assert_ptr_nonnull(b);
+    struct msrp_span a = MSRP_SPAN_LIT("msgA"), big = MSRP_SPAN_LIT("msgB");
+    msrp_bodies_add(b, a, 6, "world", 5);
+    msrp_bodies_add(b, a, 1, "hello", 5);
+    msrp_bodies_add(b, a, 3, "llo", 3); /* a repeat */
+    struct msrp_span got = msrp_bodies_get(b, a, 10);
+    ck_assert(got.ptr != NULL && got.len == 10 && memcmp(got.ptr, "helloworld", 10) == 0);
+    msrp_bodies_add(b, big, 1, "0123456789", 10);
+    msrp_bodies_add(b, big, 11, "x", 1); /* beyond the cap: not kept */
+    ck_assert_ptr_null(msrp_bodies_get(b, big, 11).ptr);
+    msrp_bodies_drop(b, big);
+    msrp_bodies_drop(b, a);
+    ck_assert_ptr_null(msrp_bodies_get(b, a, 10).ptr);
+    /* every slot taken: one more message is not kept; dropping one frees its slot */
+    char ids[MSRP_BODIES_SLOTS + 1][8];
+    for (int i = 0; i <= MSRP_BODIES_SLOTS; i++) {
+        snprintf(ids[i], sizeof(ids[i]), "m%d", i);
+        msrp_bodies_add(b, msrp_span_cstr(ids[i]), 1, "ab", 2);
+    }
+    ck_assert_ptr_nonnull(msrp_bodies_get(b, msrp_span_cstr(ids[0]), 2).ptr);
+    ck_assert_ptr_null(msrp_bodies_get(b, msrp_span_cstr(ids[MSRP_BODIES_SLOTS]), 2).ptr);
+    msrp_bodies_drop(b, msrp_span_cstr(ids[0]));
+    msrp_bodies_add(b, msrp_span_cstr(ids[MSRP_BODIES_SLOTS]), 1, "cd", 2);
+    got = msrp_bodies_get(b, msrp_span_cstr(ids[MSRP_BODIES_SLOTS]), 2);
+    ck_assert(got.ptr != NULL && memcmp(got.ptr, "cd", 2) == 0);
+    msrp_bodies_destroy(b);
+}
+END_TEST
+
 Suite *make_cpim_suite(void)
 {
     Suite *s = suite_create("cpim");
@@ -272,6 +308,7 @@ Suite *make_cpim_suite(void)
     tcase_add_test(tc, imdn_build_parse);
     tcase_add_loop_test(tc, imdn_xml_rules, 0, N_ELEMS(xml_cases));
     tcase_add_test(tc, datetime_format);
+    tcase_add_test(tc, kept_bodies);
     suite_add_tcase(s, tc);
     suite_add_tcase(s, make_cpim_run_tcase());
     return s;

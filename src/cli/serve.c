@@ -359,6 +359,7 @@ static int expect_slot(struct serve_slot *slot, uint64_t bind_timeout_ns)
     cfg.peer_path = NULL; /* no SDP: the first request binds its From-Path */
     cfg.accept_types = sv->accept_types;
     cfg.keep_bodies_max = MSRP_CPIM_KEEP_MAX; /* message/cpim bodies are read (cpim_peer.h) */
+    cfg.keep_bodies_type = "message/cpim";
     cfg.violate = sv->violate;
     if (sv->alt) {
         /* Per-chunk success REPORTs (RFC 4975 section 7.1.3 allows them), and 200s held back

@@ -140,6 +140,7 @@ void runner_answer_config(const struct worker *w, const struct lsession *ls, uin
     acfg->reject_after_bytes = sc->answer_reject_after;
     acfg->answer_seed = n;
     acfg->keep_bodies_max = runner_cpim_keep(w);
+    acfg->keep_bodies_type = "message/cpim";
 }
 
 static void slot_started(struct worker *w, struct lsession *ls)
@@ -218,6 +219,7 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
     cfg.reasm.no_digest = true;
     cfg.trace_frames = true; /* its last frames, should it fail (errors.jsonl) */
     cfg.keep_bodies_max = runner_cpim_keep(w); /* notifications read back (send.cpim) */
+    cfg.keep_bodies_type = "message/cpim";
     struct topology_failure why = {"cannot start", ""};
     int e = w->topo->start_session(ls, n, &cfg, &why);
     if (e != 0)

@@ -209,6 +209,9 @@ struct msrp_session_config {
     bool trace_frames;            /* keep the last frames (msrp/trace.h) for msrp_session_trace */
     size_t keep_bodies_max;       /* > 0: incoming messages up to this size are kept whole and
                                      handed to on_received (msrp/bodies.h); default 0: none */
+    const char *keep_bodies_type; /* with keep_bodies_max: only messages of this type/subtype
+                                     (parameters aside, without case; it must outlive the
+                                     session); NULL: every type */
 };
 
 void msrp_session_config_default(struct msrp_session_config *c);
