@@ -283,7 +283,7 @@ START_TEST(kept_bodies)
     msrp_bodies_drop(b, a);
     ck_assert_ptr_null(msrp_bodies_get(b, a, 10).ptr);
     /* every slot taken: one more message is not kept; dropping one frees its slot */
-    char ids[MSRP_BODIES_SLOTS + 1][8];
+    char ids[MSRP_BODIES_SLOTS + 1][16];
     for (int i = 0; i <= MSRP_BODIES_SLOTS; i++) {
         snprintf(ids[i], sizeof(ids[i]), "m%d", i);
         msrp_bodies_add(b, msrp_span_cstr(ids[i]), 1, "ab", 2);
