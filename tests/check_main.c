@@ -50,6 +50,7 @@ int main(void)
     srunner_add_suite(sr, make_sdp_msrp_suite());
     srunner_add_suite(sr, make_sip_msg_suite());
     srunner_add_suite(sr, make_sip_txn_suite());
+    srunner_add_suite(sr, make_cpim_suite());
     srunner_add_suite(sr, make_skips_suite());
     srunner_add_suite(sr, make_stages_suite());
     test_skips_init(); /* before any test is forked, so that every child shares it */

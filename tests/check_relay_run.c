@@ -919,6 +919,44 @@ START_TEST(test_run_undelivered)
 END_TEST
 
 /*
+ * send.cpim through the relay: each message asks for positive-delivery, our answering end
+ * sends the notification back in a SEND, and it travels back through the relay like any SEND
+ * to the calling end, which matches every one.
+ */
+START_TEST(test_run_cpim)
+{
+    if (test_relay_skip(&K, "relay_run run_cpim"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char pw[256], scen[256], args[1024];
+    password_file(&t, "loadpass", pw, sizeof(pw));
+    snprintf(scen, sizeof(scen), "%s/cpim.json", t.dir);
+    write_text(scen,
+               "{\"name\": \"relay-cpim\",\n"
+               " \"load\": {\"sessions\": 4, \"concurrency\": 4, \"duration\": 20, "
+               "\"outstanding\": 2},\n"
+               " \"topology\": {\"kind\": \"relay\", \"transport\": \"tcp\",\n"
+               "              \"relay\": {\"user\": \"load%04d\", \"users\": 100}},\n"
+               " \"steps\": [{\"send\": {\"size\": 200, \"count\": 10, \"cpim\": true}},\n"
+               "             {\"expect\": {\"status\": 200, \"timeout\": 5}}]}\n");
+    snprintf(args, sizeof(args), "'%s' --relay '%s' --relay-password-file '%s'", scen, K.uri, pw);
+    struct run_out r;
+    run_msrpload(&t, "cpim", args, &r);
+    print_outcome("cpim", &r);
+    ck_assert_msg(r.code == 0, "exit %d; stdout: %s; stderr: %s", r.code, r.out, r.err);
+    ck_assert_int_eq(jint(&r, "messages.ok"), 40);
+    ck_assert_int_eq(jint(&r, "messages.imdn.requested"), 40);
+    ck_assert_int_eq(jint(&r, "messages.imdn.received"), 40);
+    ck_assert_int_eq(jint(&r, "messages.imdn.missing"), 0);
+    ck_assert_int_eq(jint(&r, "latency_us.imdn-delivery.count"), 40);
+    ck_assert_int_eq(jint(&r, "expectations.failures"), 0);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
+/*
  * 100 sessions with 4 messages each in flight for 3 s, as `make bench` drives the relay.
  * Counting a message as in flight until it arrives keeps this within what the relay carries:
  * when the relay's hop-by-hop 200 freed the room, the relay took frames faster than it could
@@ -992,6 +1030,7 @@ Suite *make_relay_run_suite(void)
     tcase_add_test(tc, test_run_chunk_too_large);
     tcase_add_test(tc, test_run_shard);
     tcase_add_test(tc, test_run_undelivered);
+    tcase_add_test(tc, test_run_cpim);
     tcase_add_test(tc, test_run_saturated);
     suite_add_tcase(s, tc);
 

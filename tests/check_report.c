@@ -734,9 +734,11 @@ START_TEST(merge_ws_runs)
                      jint(in[0], "messages/checked") + jint(in[1], "messages/checked"));
     ck_assert_str_eq(json_string_value(jat(m, "config/transports/caller")), "ws");
     ck_assert_str_eq(json_string_value(jat(m, "config/transports/answerer")), "ws");
-    /* A report written before WebSocket transports: no such histogram, key or count. */
+    /* A report written before WebSocket transports: no such histogram, key or count. Made
+     * from h1 itself, so that compare sees the same latencies and only the missing parts
+     * (two runs' p99s may differ past compare's threshold on a busy machine). */
     ck_assert_int_eq(
-        sh(&t, "cp -r %s/h2 %s/old && rm %s/old/latency-ws-handshake.* && python3 -c \""
+        sh(&t, "cp -r %s/h1 %s/old && rm %s/old/latency-ws-handshake.* && python3 -c \""
                "import json; p='%s/old/summary.json'; d=json.load(open(p)); "
                "del d['sessions']['ws_close_codes']; del d['messages']['checked']; "
                "del d['config']['transports']; json.dump(d, open(p, 'w'))\"",

@@ -810,7 +810,7 @@ static const struct bad_case {
      "$.steps[0].send: unknown key \"bytes\"; allowed keys: \"count\", \"size\", "
      "\"content_file\", \"content_type\", \"chunk_size\", \"failure_report\", "
      "\"success_report\", \"order\", \"overlap\", \"unknown_total\", \"interrupt_after\", "
-     "\"abort_after\", \"numeric_range_end\""},
+     "\"abort_after\", \"numeric_range_end\", \"cpim\""},
     {WITH_SEND("{\"numeric_range_end\":1}"),
      "$.steps[0].send.numeric_range_end: expected true or false, got 1"},
     {WITH_SEND("{\"count\":0}"), "$.steps[0].send.count: expected an integer 1..4294967295, got 0"},
@@ -1127,7 +1127,8 @@ static const struct bad_case {
     {WITH_ANSWER("200"), "$.answer: expected an object, got 200"},
     {WITH_ANSWER("{\"code\":200}"),
      "$.answer: unknown key \"code\"; allowed keys: \"status\", \"accept_types\", "
-     "\"max_message\", \"delay\", \"drop\", \"reject_after_bytes\", \"check_sha256\""},
+     "\"max_message\", \"delay\", \"drop\", \"reject_after_bytes\", \"check_sha256\", "
+     "\"accept_wrapped_types\""},
     {WITH_ANSWER("{\"status\":199}"), "$.answer.status: expected an integer 200..999, got 199"},
     {WITH_ANSWER("{\"status\":1000}"), "$.answer.status: expected an integer 200..999, got 1000"},
     {WITH_ANSWER("{\"accept_types\":\"\"}"), "$.answer.accept_types: " ACCEPT_WHAT "\"\""},

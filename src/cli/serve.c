@@ -31,6 +31,7 @@
 #include "cli/cli.h"
 #include "cli/metrics_http.h"
 #include "cli/serve.h"
+#include "msrp/cpim_peer.h"
 #include "msrp/peerrules.h"
 #include "msrp/server.h"
 #include "msrp/session.h"
@@ -69,6 +70,8 @@ struct serve {
     size_t live; /* slots not given up */
     /* The media types accepted: the options' list, which outlives the run. */
     const char *accept_types;
+    const char *wrapped_types; /* --accept-wrapped-types; NULL: none */
+    bool no_imdn;
     const char *violate; /* hidden --violate: the wrong test peer of the conformance suite */
     bool alt;            /* --alt: answers otherwise, within what the RFC allows */
     uint64_t bind_timeout_ns;
@@ -204,6 +207,8 @@ static void serve_bound(struct msrp_session *s)
     event_end(sv, f);
 }
 
+static void serve_violation(struct msrp_session *s, const struct msrp_peer_violation *v);
+
 static void serve_received(struct msrp_session *s, const struct msrp_received *m)
 {
     struct serve_slot *slot = slot_of(s);
@@ -211,6 +216,12 @@ static void serve_received(struct msrp_session *s, const struct msrp_received *m
     const struct msrp_reasm_done *done = m->info;
     sv->messages++;
     sv->now.payload_bytes += done != NULL ? done->total : 0;
+    struct msrp_cpim_result cr;
+    msrp_cpim_handle(s, m, sv->accept_types, sv->wrapped_types, !sv->no_imdn, &cr);
+    if (cr.verdict == MSRP_CPIM_MALFORMED) {
+        struct msrp_peer_violation v = {"cpim", cr.detail};
+        serve_violation(s, &v);
+    }
     if (sv->log_level > LOG_ALL)
         return;
     const struct msrp_reasm_done *d = m->info;
@@ -346,6 +357,8 @@ static int expect_slot(struct serve_slot *slot, uint64_t bind_timeout_ns)
     cfg.local_uri = slot->uri;
     cfg.peer_path = NULL; /* no SDP: the first request binds its From-Path */
     cfg.accept_types = sv->accept_types;
+    cfg.keep_bodies_max = MSRP_CPIM_KEEP_MAX; /* message/cpim bodies are read (cpim_peer.h) */
+    cfg.keep_bodies_type = "message/cpim";
     cfg.violate = sv->violate;
     if (sv->alt) {
         /* Per-chunk success REPORTs (RFC 4975 section 7.1.3 allows them), and 200s held back
@@ -563,6 +576,8 @@ static int serve_setup(struct serve *sv, const struct serve_opts *o)
     sv->violate = o->violate;
     sv->alt = o->alt;
     sv->accept_types = o->accept_list;
+    sv->wrapped_types = o->wrapped_list[0] != '\0' ? o->wrapped_list : NULL;
+    sv->no_imdn = o->no_imdn;
     sv->bind_timeout_ns = (uint64_t)(o->bind_timeout * 1e9);
     sv->idle_timeout_ns = (uint64_t)(o->idle_timeout * 1e9);
     sv->stall_timeout_ns = (uint64_t)(o->stall_timeout * 1e9);

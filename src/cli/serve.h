@@ -27,6 +27,8 @@ struct serve_opts {
     bool ws; /* --ws: WebSocket (RFC 7977) on the listening socket, over TCP or TLS */
     const char *cert, *key;
     const char *accept_types;
+    const char *accept_wrapped_types; /* NULL: none given */
+    bool no_imdn;  /* --no-imdn: check CPIM but send no delivery notification */
     const char *violate;
     bool alt;
     const char *log;
@@ -42,6 +44,7 @@ struct serve_opts {
     char host_in_uris[300]; /* the host the session URIs write (IPv6 in brackets) */
     uint16_t port;          /* --listen's port: 0 picks a free one */
     char accept_list[SERVE_ACCEPT_TYPES_MAX]; /* --accept-types, commas made spaces; "*" */
+    char wrapped_list[SERVE_ACCEPT_TYPES_MAX]; /* --accept-wrapped-types, the same; "" */
 };
 
 /*

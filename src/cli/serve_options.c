@@ -28,6 +28,7 @@ static void serve_usage(FILE *out)
     fprintf(out,
             "usage: msrpload serve --listen HOST:PORT [--session-id ID ...] [--sessions N]\n"
             "                      [--tls [--cert FILE --key FILE]] [--ws] [--accept-types LIST]\n"
+            "                      [--accept-wrapped-types LIST] [--no-imdn]\n"
             "                      [--bind-timeout S] [--uri-host HOST] [--log FILE]\n"
             "                      [--log-max-bytes N] [--log-level all|sessions|problems]\n"
             "                      [--idle-timeout S] [--stall-timeout S]\n"
@@ -56,6 +57,15 @@ static void serve_usage(FILE *out)
             "                       the server certificate and private key (PEM)\n"
             "  --accept-types LIST  media types accepted, separated by spaces or commas\n"
             "                       (\"text/plain image/*\"); others get 415 (default \"*\")\n"
+            "  --accept-wrapped-types LIST\n"
+            "                       media types accepted only inside message/cpim (RFC 4975\n"
+            "                       section 8.6); a CPIM message wrapping a type in neither list\n"
+            "                       is a violation (kind cpim). Each message/cpim message is\n"
+            "                       checked (RFC 3862, RFC 5438) and, when it asks for\n"
+            "                       positive-delivery, answered with a delivery notification\n"
+            "                       (message/imdn+xml inside message/cpim) on the same session\n"
+            "  --no-imdn            check CPIM but never send a delivery notification (a peer\n"
+            "                       that does not notify)\n"
             "  --bind-timeout S     a session that nobody binds within S seconds of the start is\n"
             "                       given up (a bind-timeout line); when every session has been\n"
             "                       given up, serve exits 1 (default 0: wait forever)\n"
@@ -102,7 +112,8 @@ static void serve_usage(FILE *out)
             "                received again too far back to compare: more than 16 KiB back)\n"
             "  violation     the peer broke RFC 4975: kind (a stable name such as byte-range,\n"
             "                reused-tid, path-order, to-path, from-path, overlap-conflict,\n"
-            "                malformed-first-request, chunks-in-order) and detail; and\n"
+            "                malformed-first-request, chunks-in-order; cpim: a message/cpim\n"
+            "                body or its IMDN breaking RFC 3862, 5438 or 4975 8.6) and detail; and\n"
             "                requirement, the rule's id in scenarios/conformance/\n"
             "                requirements.json, where the kind names one\n"
             "  refused       serve refused something: kind (too-large, reassembly-limit:\n"
@@ -238,6 +249,10 @@ static int read_option(int argc, char **argv, int *i, struct serve_opts *o)
         o->alt = true;
         return -1;
     }
+    if (strcmp(argv[*i], "--no-imdn") == 0) {
+        o->no_imdn = true;
+        return -1;
+    }
     if ((v = opt_value(argc, argv, i, "--listen", &missing)) != NULL) {
         o->listen = v;
     } else if ((v = opt_value(argc, argv, i, "--session-id", &missing)) != NULL) {
@@ -251,6 +266,8 @@ static int read_option(int argc, char **argv, int *i, struct serve_opts *o)
         o->key = v;
     } else if ((v = opt_value(argc, argv, i, "--accept-types", &missing)) != NULL) {
         o->accept_types = v;
+    } else if ((v = opt_value(argc, argv, i, "--accept-wrapped-types", &missing)) != NULL) {
+        o->accept_wrapped_types = v;
     } else if ((v = opt_value(argc, argv, i, "--violate", &missing)) != NULL) {
         /* Not in --help: it makes serve break one RFC rule on purpose, for the tests that
          * prove each conformance case can fail (msrp_session_violations lists them). */
@@ -406,6 +423,14 @@ static int check_names(struct serve_opts *o)
                 *p = ' ';
     } else {
         strcpy(o->accept_list, "*");
+    }
+    if (o->accept_wrapped_types != NULL) {
+        if (strlen(o->accept_wrapped_types) >= sizeof(o->wrapped_list))
+            return serve_usage_error("%s", "--accept-wrapped-types is too long");
+        strcpy(o->wrapped_list, o->accept_wrapped_types);
+        for (char *p = o->wrapped_list; *p != '\0'; p++)
+            if (*p == ',')
+                *p = ' ';
     }
     return -1;
 }

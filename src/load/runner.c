@@ -139,6 +139,8 @@ void runner_answer_config(const struct worker *w, const struct lsession *ls, uin
     acfg->drop_fraction = sc->answer_drop;
     acfg->reject_after_bytes = sc->answer_reject_after;
     acfg->answer_seed = n;
+    acfg->keep_bodies_max = runner_cpim_keep(w);
+    acfg->keep_bodies_type = "message/cpim";
 }
 
 static void slot_started(struct worker *w, struct lsession *ls)
@@ -216,6 +218,8 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
     cfg.local_uri = ls->local_uri;
     cfg.reasm.no_digest = true;
     cfg.trace_frames = true; /* its last frames, should it fail (errors.jsonl) */
+    cfg.keep_bodies_max = runner_cpim_keep(w); /* notifications read back (send.cpim) */
+    cfg.keep_bodies_type = "message/cpim";
     struct topology_failure why = {"cannot start", ""};
     int e = w->topo->start_session(ls, n, &cfg, &why);
     if (e != 0)
@@ -303,7 +307,7 @@ static void tick(struct net_loop *loop, struct net_timer *t)
         histogram_reset(&w->interval);
         w->next_second_ns += 1000000000ull;
     }
-    if (pending_count(&w->pending) > 0)
+    if (pending_count(&w->pending) > 0 || pending_count(&w->imdn_wait) > 0)
         for (unsigned i = 0; i < w->nslots; i++)
             if (w->slots[i].active)
                 runner_expire_undelivered(&w->slots[i], now);
@@ -477,6 +481,8 @@ static void free_workers(struct worker *ws, unsigned threads)
         stats_free(&w->stats);
         free(w->failures);
         pending_free(&w->pending);
+        pending_free(&w->imdn_wait);
+        free(w->cpim_ids);
         histogram_free(&w->interval);
         free(w->live_snap);
     }

@@ -29,6 +29,9 @@
 struct worker;
 struct topology_ops;
 
+/* Length of the imdn.Message-IDs the runner draws (RFC 5438 6.3: 16 of 62 characters). */
+#define RUNNER_IMDN_ID_LEN 16
+
 /* What a message carries to its outcome: when it should have left, and what it must meet. */
 struct msg_tag {
     struct msg_tag *next_free;
@@ -47,6 +50,12 @@ struct msg_tag {
     struct lsession *ls;
     struct msg_tag *prev, *next;     /* ls->undelivered, oldest answer first */
     char message_id[MSRP_MESSAGE_ID_LEN + 1];
+    /* send.cpim with positive-delivery (runner_cpim.c): over only once its notification has
+     * come too, found in w->imdn_wait by imdn_id; parked on ls->imdn_head after its 200 */
+    bool imdn_wanted, imdn_counted, imdn_requested, imdn_got, imdn_parked;
+    uint64_t imdn_queued_ns, imdn_due_ns;
+    struct msg_tag *imdn_prev, *imdn_next;
+    char imdn_id[RUNNER_IMDN_ID_LEN + 1];
 };
 
 struct lsession {
@@ -77,6 +86,8 @@ struct lsession {
     char expect_uri[96];
     void *topo;                /* the topology's state for this session (relay: its pair) */
     struct msg_tag *undelivered, *undelivered_tail; /* answered by the relay, not yet here */
+    struct msg_tag *imdn_head, *imdn_tail; /* answered, awaiting their notification (oldest
+                                              first: runner_cpim.c) */
 };
 
 struct worker {
@@ -102,6 +113,8 @@ struct worker {
     uint64_t body_len; /* body's bytes: the largest message's */
     struct msg_tag *free_tags;
     struct pending_map pending;  /* delivery tracked: messages not yet delivered */
+    struct pending_map imdn_wait; /* send.cpim: tags awaiting a notification, by imdn_id */
+    struct msrp_idgen *cpim_ids;  /* the imdn.Message-IDs (made by the first cpim send) */
     uint64_t seq; /* session numbers for URIs */
     uint64_t uri_seed; /* the random hosts of WebSocket clients' URIs (runner.c end_uri) */
     uint64_t msgs_met; /* messages whose outcome met their expectation, warm-up included */
@@ -172,5 +185,28 @@ void runner_sched_fill(const struct scenario *sc, struct run_stats *st, double w
 void runner_finish_session(struct lsession *ls);
 /* runner_steps.c: gives up on the messages the relay answered that never arrived in time. */
 void runner_expire_undelivered(struct lsession *ls, uint64_t now);
+/* runner_steps.c for runner_cpim.c: an expectation failed n times; a message is over. */
+void runner_expect_failed(struct lsession *ls, uint64_t n, const char *what);
+void runner_message_over(struct lsession *ls, struct msg_tag *tag, bool session_ending);
+
+/* runner_cpim.c (send.cpim, its notifications; the file's comment says how) */
+/* The sessions' keep_bodies_max: 0 unless a send uses cpim. */
+size_t runner_cpim_keep(const struct worker *w);
+/* Wraps body in message/cpim into *out (malloc'd, for msrp_send_opts.owns_body) and files the
+ * tag's notification; -1 when it cannot. runner_cpim_unsent undoes it when the send fails. */
+int runner_cpim_wrap(struct lsession *ls, struct msg_tag *tag, const struct step_send *st,
+                     const char *body, size_t size, char **out, size_t *out_len);
+void runner_cpim_unsent(struct worker *w, struct msg_tag *tag);
+/* The message's final status is known: a notification is owed after a 200. */
+void runner_cpim_answered(struct lsession *ls, struct msg_tag *tag, int status);
+/* From message_over: true when the tag waits for its notification (not over yet). */
+bool runner_cpim_park(struct lsession *ls, struct msg_tag *tag, bool session_ending);
+void runner_cpim_expire(struct lsession *ls, uint64_t now);
+void runner_cpim_session_end(struct lsession *ls);
+/* An answering end received m on s (embedded and relay topologies). */
+void runner_answer_cpim(struct worker *w, struct msrp_session *s, const struct msrp_received *m);
+/* The calling session received m: a notification is matched. */
+void runner_cpim_calling_received(struct lsession *ls, struct msrp_session *s,
+                                  const struct msrp_received *m);
 
 #endif

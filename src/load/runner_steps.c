@@ -46,6 +46,11 @@ static void expectation_failed(struct lsession *ls, uint64_t n, const char *what
     w->failures->kinds[FAILURE_EXPECTATION].count += n - 1; /* one example says it for all */
 }
 
+void runner_expect_failed(struct lsession *ls, uint64_t n, const char *what)
+{
+    expectation_failed(ls, n, what);
+}
+
 /* ---- steps ------------------------------------------------------------------------------- */
 
 static void advance(struct lsession *ls);
@@ -87,6 +92,8 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
     tag->failure_report = st->failure_report;
     tag->tracked = w->topo->tracks_delivery;
     tag->answered = tag->delivered = false;
+    tag->imdn_wanted = tag->imdn_counted = tag->imdn_requested = false;
+    tag->imdn_got = tag->imdn_parked = false;
     tag->ls = ls;
     o.cookie = tag;
     o.message_id_out = tag->tracked ? tag->message_id : NULL;
@@ -94,7 +101,22 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
     const char *body = st->content != NULL ? st->content : w->body;
     /* Open loop: when it is handed over, against when it was due (schedule.c). */
     uint64_t handed_ns = w->sc->mode == SCENARIO_OPEN ? net_now_ns() : intended_ns;
-    if (msrp_session_send(ls->s, body, (size_t)size, &o) != 0) {
+    char *wrapped = NULL;
+    size_t wrapped_len = 0;
+    /* send.cpim: the body goes inside message/cpim (runner_cpim.c) */
+    if (st->cpim.on) {
+        if (runner_cpim_wrap(ls, tag, st, body, (size_t)size, &wrapped, &wrapped_len) != 0) {
+            tag->next_free = w->free_tags;
+            w->free_tags = tag;
+            return;
+        }
+        o.content_type = "message/cpim";
+        o.owns_body = true;
+    }
+    if (msrp_session_send(ls->s, wrapped != NULL ? wrapped : body,
+                          wrapped != NULL ? wrapped_len : (size_t)size, &o) != 0) {
+        free(wrapped);
+        runner_cpim_unsent(w, tag);
         tag->next_free = w->free_tags;
         w->free_tags = tag;
         return;
@@ -566,6 +588,8 @@ static void count_outcome(struct lsession *ls, const struct msg_tag *tag, const 
 static void message_over(struct lsession *ls, struct msg_tag *tag, bool session_ending)
 {
     struct worker *w = ls->w;
+    if (runner_cpim_park(ls, tag, session_ending))
+        return; /* over when its notification comes (runner_cpim.c) */
     tag->next_free = w->free_tags;
     w->free_tags = tag;
     if (ls->in_flight > 0)
@@ -621,6 +645,7 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
     struct worker *w = ls->w;
     struct msg_tag *tag = m->cookie;
     struct outcome o = {m->status, m->local, m->bytes, m->chunks, m->first_sent_ns, m->done_ns};
+    runner_cpim_answered(ls, tag, m->status);
     if (tag->tracked) {
         if (m->status == 200 && !tag->delivered) {
             /* The relay has it: the message is over when our other end has it too. */
@@ -670,8 +695,14 @@ static void give_up_delivery(struct lsession *ls, struct msg_tag *tag, bool expi
 }
 
 /* Messages the relay answered that never arrived within their response timeout. */
+void runner_message_over(struct lsession *ls, struct msg_tag *tag, bool session_ending)
+{
+    message_over(ls, tag, session_ending);
+}
+
 void runner_expire_undelivered(struct lsession *ls, uint64_t now)
 {
+    runner_cpim_expire(ls, now);
     while (ls->undelivered != NULL &&
            ls->undelivered->answer.done_ns + delivery_timeout_ns(ls->undelivered) <= now)
         give_up_delivery(ls, ls->undelivered, true, now);
@@ -794,13 +825,20 @@ static void on_end(struct msrp_session *s, enum msrp_session_end why, const char
         sec->sessions_ended++;
         sec->sessions_failed += failed;
     }
+    runner_cpim_session_end(ls);
     drop_undelivered(ls, now);
     if (w->topo->session_ended != NULL)
         w->topo->session_ended(ls);
     runner_slot_ended(ls);
 }
 
+static void on_received(struct msrp_session *s, const struct msrp_received *m)
+{
+    runner_cpim_calling_received(msrp_session_user(s), s, m);
+}
+
 const struct msrp_session_handlers runner_calling_handlers = {
+    .on_received = on_received,
     .on_bound = on_bound,
     .on_sent = on_sent,
     .on_chunk_result = on_chunk,

@@ -41,6 +41,7 @@ static void answer_end(struct msrp_session *s, enum msrp_session_end why, const 
 static void answer_received(struct msrp_session *s, const struct msrp_received *m)
 {
     runner_count_delivery(msrp_session_user(s), m, net_now_ns());
+    runner_answer_cpim(msrp_session_user(s), s, m);
 }
 
 static const struct msrp_session_handlers answering_handlers = {.on_received = answer_received,

@@ -322,6 +322,7 @@ static void relay_answer_received(struct msrp_session *s, const struct msrp_rece
     uint64_t now = net_now_ns();
     runner_count_delivery(w, m, now);
     runner_delivered(w, m->info->message_id, now);
+    runner_answer_cpim(w, s, m);
 }
 
 static const struct msrp_session_handlers relay_answer_handlers = {

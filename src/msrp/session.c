@@ -134,6 +134,8 @@ static void session_free(struct msrp_session *s)
     struct out_msg *m = s->all;
     while (m != NULL) {
         struct out_msg *next = m->next_all;
+        if (m->owns_body)
+            free((void *)m->body);
         free(m);
         m = next;
     }
@@ -142,6 +144,7 @@ static void session_free(struct msrp_session *s)
     net_timer_stop(s->loop, &s->stall_timer);
     session__delayed_free_all(s);
     msrp_reasm_destroy(s->reasm);
+    msrp_bodies_destroy(s->bodies);
     free(s->local_text);
     free(s->peer_text);
     free(s->scratch_path);
@@ -421,6 +424,8 @@ static struct msrp_session *session_new(struct net_loop *loop,
     *err = ENOMEM;
     if (s->reasm == NULL || session__ids() == NULL)
         goto err;
+    if (cfg->keep_bodies_max > 0 && (s->bodies = msrp_bodies_create(cfg->keep_bodies_max)) == NULL)
+        goto err;
     if (cfg->trace_frames && (s->trace = calloc(1, sizeof(*s->trace))) == NULL)
         goto err;
     /* Only a session someone hears violations from (serve) pays for checking its peer. */
@@ -441,6 +446,7 @@ static struct msrp_session *session_new(struct net_loop *loop,
     return s;
 err:
     msrp_reasm_destroy(s->reasm);
+    msrp_bodies_destroy(s->bodies);
     free(s->trace);
     free(s->local_text);
     free(s->peer_text);

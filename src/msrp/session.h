@@ -121,6 +121,9 @@ struct msrp_received {
     const struct msrp_reasm_done *info;
     struct msrp_span content_type;
     bool aborted;
+    /* The whole body when the session keeps bodies (msrp_session_config.keep_bodies_max) and
+     * this one was kept; ptr NULL otherwise. Valid during the call only. */
+    struct msrp_span body;
 };
 
 /* A REPORT that arrived for one of our messages. */
@@ -205,6 +208,11 @@ struct msrp_session_config {
                                      still congested after this, the session ends
                                      (MSRP_END_WRITE_OVERFLOW). Default 60 s; 0: never */
     bool trace_frames;            /* keep the last frames (msrp/trace.h) for msrp_session_trace */
+    size_t keep_bodies_max;       /* > 0: incoming messages up to this size are kept whole and
+                                     handed to on_received (msrp/bodies.h); default 0: none */
+    const char *keep_bodies_type; /* with keep_bodies_max: only messages of this type/subtype
+                                     (parameters aside, without case; it must outlive the
+                                     session); NULL: every type */
 };
 
 void msrp_session_config_default(struct msrp_session_config *c);
@@ -315,6 +323,8 @@ struct msrp_send_opts {
     size_t overlap;               /* OVERLAPPING: bytes sent again; 0: 16. Must be below the
                                      chunk size (EINVAL otherwise) */
     void *cookie;
+    bool owns_body;               /* the body was malloc'd and the session frees it when the
+                                     message is over (only when msrp_session_send returns 0) */
     char *message_id_out;         /* non-NULL: receives the message's Message-ID (a NUL after
                                      MSRP_MESSAGE_ID_LEN characters), e.g. to recognise it
                                      where another of our endpoints receives it */

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "msrp/session_int.h"
 #include "msrp/peerrules.h"
@@ -547,6 +548,17 @@ static void request_head(struct msrp_session *s, const struct msrp_chunk *c)
     send_head(s, c);
 }
 
+/* Whether this chunk's message is one whose body is kept (cfg.keep_bodies_type). */
+static bool keep_body(const struct msrp_session *s)
+{
+    const char *want = s->cfg.keep_bodies_type;
+    if (want == NULL)
+        return true;
+    size_t n = strlen(want);
+    const char *ct = s->in.content_type;
+    return strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
 static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
 {
     struct in_chunk *in = &s->in;
@@ -594,9 +606,13 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     char flag = c->flag;
     if (flag == '$' && end != MSRP_RANGE_UNKNOWN && total != MSRP_RANGE_UNKNOWN && end < total)
         flag = '+';
-    enum msrp_reasm_status st = msrp_reasm_add(
-        s->reasm, msrp_span_make(in->message_id, in->message_id_len), pos, c->body.ptr,
-        c->body.len, flag, end, total, &done);
+    struct msrp_span mid = msrp_span_make(in->message_id, in->message_id_len);
+    if (s->bodies != NULL && keep_body(s))
+        msrp_bodies_add(s->bodies, mid, pos, c->body.ptr, c->body.len);
+    enum msrp_reasm_status st = msrp_reasm_add(s->reasm, mid, pos, c->body.ptr, c->body.len,
+                                               flag, end, total, &done);
+    if (s->bodies != NULL && st != MSRP_REASM_PROGRESS && st != MSRP_REASM_COMPLETE)
+        msrp_bodies_drop(s->bodies, mid);
     switch (st) {
     case MSRP_REASM_PROGRESS:
         break;
@@ -604,9 +620,13 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     case MSRP_REASM_ABORTED:
         if (s->h->on_received != NULL) {
             struct msrp_received r = {&done, msrp_span_cstr(in->content_type),
-                                      st == MSRP_REASM_ABORTED};
+                                      st == MSRP_REASM_ABORTED, {NULL, 0}};
+            if (s->bodies != NULL && st == MSRP_REASM_COMPLETE)
+                r.body = msrp_bodies_get(s->bodies, mid, done.total);
             s->h->on_received(s, &r);
         }
+        if (s->bodies != NULL)
+            msrp_bodies_drop(s->bodies, mid);
         /* Sent by request_end, after the response to this last chunk: a REPORT must not
          * announce a delivery before the chunk completing it is answered (or refused). */
         if (st == MSRP_REASM_COMPLETE && (in->success_report == MSRP_REPORT_YES ||

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "msrp/bodies.h"
 #include "msrp/session.h"
 
 struct msrp_peer_rules;
@@ -59,6 +60,7 @@ struct out_msg {
     uint64_t next_range;   /* SHUFFLED: the range sent next */
     uint64_t stride;       /* SHUFFLED: the permutation's step, coprime with ranges */
     void *cookie;
+    bool owns_body;        /* free body with the message (msrp_send_opts.owns_body) */
     unsigned outstanding;  /* chunks waiting for a response */
     uint64_t chunks;
     uint64_t first_sent_ns;
@@ -166,6 +168,7 @@ struct msrp_session {
     struct msrp_parser parser;
     struct in_chunk in;
     struct msrp_reasm *reasm;
+    struct msrp_bodies *bodies; /* cfg.keep_bodies_max > 0: kept bodies; NULL otherwise */
 
     struct out_msg *queue_head, *queue_tail; /* messages with bytes still to cut */
     size_t pending;                          /* messages not reported yet */

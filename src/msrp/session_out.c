@@ -131,6 +131,8 @@ static void message_done(struct msrp_session *s, struct out_msg *m)
         s->all = m->next_all;
     if (m->next_all != NULL)
         m->next_all->prev_all = m->prev_all;
+    if (m->owns_body)
+        free((void *)m->body);
     free(m);
     if (bind) {
         if (r.status == 200) {
@@ -376,6 +378,7 @@ static struct out_msg *new_message(struct msrp_session *s, const char *body, siz
     m->chunk_size = o != NULL && o->chunk_size > 0 ? o->chunk_size : s->cfg.chunk_size;
     m->cookie = o != NULL ? o->cookie : NULL;
     if (o != NULL) {
+        m->owns_body = o->owns_body;
         m->unknown_total = o->unknown_total;
         m->numeric_range_end = o->numeric_range_end;
         m->interrupt_after = o->interrupt_after;

@@ -552,6 +552,13 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
     }
     if (jpath(root, "messages.checked") != NULL)
         st->msgs_checked = jcount(&c, root, "messages.checked");
+    /* Reports from before CPIM have no notifications. */
+    if (jpath(root, "messages.imdn") != NULL) {
+        st->imdn_requested = jcount(&c, root, "messages.imdn.requested");
+        st->imdn_received = jcount(&c, root, "messages.imdn.received");
+        st->imdn_missing = jcount(&c, root, "messages.imdn.missing");
+        st->imdn_unfinished = jcount(&c, root, "messages.imdn.unfinished");
+    }
     /* Reports from before batching was reported have no window: none. */
     json_t *window = jpath(root, "run.batch_window_max_us");
     if (json_is_number(window) && json_number_value(window) > 0)
@@ -725,9 +732,9 @@ int report_read_run(const char *dir, const char *const end_names[STATS_END_KINDS
         char path[1024], msg[256], unit[16];
         snprintf(path, sizeof(path), "%s/latency-%s.hist", dir, lat_kind_name((enum lat_kind)k));
         FILE *f = fopen(path, "r");
-        /* A kind added later (auth, ws-handshake and every kind after it) is empty in a
-         * report written before it existed. */
-        if (f == NULL && errno == ENOENT && (k == LAT_AUTH || k >= LAT_WS_HANDSHAKE))
+        /* A kind added later (auth and every kind after it) is empty in a report written
+         * before it existed. */
+        if (f == NULL && errno == ENOENT && k >= LAT_AUTH)
             continue;
         if (f == NULL) {
             e = errno;

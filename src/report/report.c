@@ -176,6 +176,12 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                         json_integer((json_int_t)st->msgs_delivered));
     json_object_set_new(json_object_get(root, "messages"), "checked",
                         json_integer((json_int_t)st->msgs_checked));
+    json_object_set_new(json_object_get(root, "messages"), "imdn",
+                        json_pack("{s:I, s:I, s:I, s:I}", "requested",
+                                  (json_int_t)st->imdn_requested, "received",
+                                  (json_int_t)st->imdn_received, "missing",
+                                  (json_int_t)st->imdn_missing, "unfinished",
+                                  (json_int_t)st->imdn_unfinished));
     json_object_set_new(json_object_get(json_object_get(root, "messages"), "timeouts"),
                         "by_failure_report",
                         json_pack("{s:I, s:I, s:I, s:I}", "absent",
@@ -450,6 +456,11 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
             fprintf(out, " (asked %.1f)", mean);
         fputc('\n', out);
     }
+    if (st->imdn_requested > 0)
+        fprintf(out, "imdn:       %llu delivery notifications requested, %llu received, %llu "
+                     "missing, %llu cut off by the end\n",
+                (unsigned long long)st->imdn_requested, (unsigned long long)st->imdn_received,
+                (unsigned long long)st->imdn_missing, (unsigned long long)st->imdn_unfinished);
     fprintf(out, "%-18s %10s %10s %10s %10s %10s %10s %10s\n", "latency", "count", "min", "mean",
             "p50", "p99", "p99.9", "max");
     for (int k = 0; k < LAT__COUNT; k++) {

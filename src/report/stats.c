@@ -29,6 +29,8 @@ const char *lat_kind_name(enum lat_kind k)
         return "ws-handshake";
     case LAT_SCHEDULE_LAG:
         return "schedule-lag";
+    case LAT_IMDN_DELIVERY:
+        return "imdn-delivery";
     case LAT__COUNT:
         break;
     }
@@ -141,6 +143,10 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     ADD(expect_failures);
     ADD(reports_ok);
     ADD(reports_missing);
+    ADD(imdn_requested);
+    ADD(imdn_received);
+    ADD(imdn_missing);
+    ADD(imdn_unfinished);
     ADD(violations);
     ADD(relay_auth_ok);
     ADD(relay_auth_failed);

@@ -24,6 +24,7 @@ enum lat_kind {
     LAT_WS_HANDSHAKE,      /* TCP established or TLS done -> WebSocket upgrade done (ws, wss) */
     LAT_SCHEDULE_LAG,      /* open mode: a message's intended send time -> handed to its
                               session (how far the scheduler lags) */
+    LAT_IMDN_DELIVERY,     /* a cpim message queued -> its delivery notification received */
     LAT__COUNT
 };
 const char *lat_kind_name(enum lat_kind k); /* "chunk", "message", ... (file and JSON names) */
@@ -90,6 +91,10 @@ struct run_stats {
     uint64_t status_counts[STATS_STATUS_MAX - STATS_STATUS_MIN + 1];
     uint64_t chunks_sent, payload_bytes;
     uint64_t expect_failures, reports_ok, reports_missing;
+    /* send.cpim with positive-delivery: notifications owed (the message was answered 200),
+     * received, missing (not within the response timeout, or lost with their session) and
+     * unfinished (cut off by the end of the run); requested = received + missing + unfinished */
+    uint64_t imdn_requested, imdn_received, imdn_missing, imdn_unfinished;
     uint64_t violations;
     /* relay topology: AUTH exchanges (both ends of each session) and refreshes (re-AUTH
      * before Expires runs out) that succeeded and failed */

@@ -163,6 +163,10 @@ int scn__check_case(struct scn__ctx *c, const json_t *obj);
 struct step *scn__emit(struct scn__ctx *c, enum step_kind kind);
 int scn__check_statuses(struct scn__ctx *c, const json_t *v, int *statuses, unsigned *num);
 int scn__compile_list(struct scn__ctx *c, const json_t *list);
+/* send_cpim.c: a send's "cpim" value into s->cpim (type_given: the send has content_type),
+ * and the answer section's types checked against every cpim send (RFC 4975 section 8.6). */
+int scn__read_cpim(struct scn__ctx *c, const json_t *v, struct step_send *s, bool type_given);
+int scn__check_cpim_types(struct scn__ctx *c);
 int scn__compile_raw(struct scn__ctx *c, const json_t *obj);
 int scn__compile_receive(struct scn__ctx *c, const json_t *obj);
 void scn__conform_free(struct step_conform *f);

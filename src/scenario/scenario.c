@@ -153,6 +153,8 @@ static int check_root(struct scn__ctx *c, const json_t *root)
             return scn__fail(c, "true only when every send makes its body up (size), "
                                 "not with content_file");
         }
+    if (scn__check_cpim_types(c) != 0)
+        return -1;
     scenario_transports_settle(sc);
 
     /* Settled last, so that they hold whether the file has a "load" section or not. */

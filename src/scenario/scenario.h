@@ -98,6 +98,13 @@ struct step_send {
     uint64_t interrupt_after; /* 0: none; else < size_max (and < abort_after when that is
                                  set); never with REVERSE or SHUFFLED */
     uint64_t abort_after;     /* 0: none; else 1..size_min; never with REVERSE or SHUFFLED */
+    /* cpim (scenarios/README.md): each message wrapped in message/cpim (RFC 3862), the SEND's
+     * Content-Type message/cpim and content_type above the inner one; on false, none of it */
+    struct step_cpim {
+        bool on;
+        char from[128], to[128]; /* URIs for From and To */
+        unsigned notify;         /* CPIM_NOTIFY_* (wire/cpim.h): imdn.Disposition-Notification */
+    } cpim;
     /* content_file: the body of every message, read when the scenario was loaded and owned by
      * it (scenario_free frees it); NULL when the body is made up (size). */
     char *content;
@@ -395,6 +402,7 @@ struct scenario {
     /* answer */
     int answer_status;
     char accept_types[256];
+    char accept_wrapped_types[256]; /* types allowed only inside message/cpim (RFC 4975 8.6) */
     uint64_t max_message;
     uint64_t answer_delay_min_ns, answer_delay_max_ns; /* a response leaves after a delay drawn
                                                            uniformly from min..max; 0..0: none */

@@ -463,7 +463,8 @@ static int read_drop(struct scn__ctx *c, const json_t *v, void *base)
 int scn__check_answer(struct scn__ctx *c, const json_t *ans)
 {
     static const char *const allowed[] = {"status", "accept_types",       "max_message", "delay",
-                                          "drop",   "reject_after_bytes", "check_sha256", NULL};
+                                          "drop",   "reject_after_bytes", "check_sha256",
+                                          "accept_wrapped_types", NULL};
     static const struct scn__key keys[] = {
         SCN_KEY_INT("status", struct scenario, answer_status, 200, 999),
         SCN_KEY_STRING("accept_types", struct scenario, accept_types, ACCEPT_WHAT, false,
@@ -473,6 +474,8 @@ int scn__check_answer(struct scn__ctx *c, const json_t *ans)
         SCN_KEY_CUSTOM("drop", read_drop),
         SCN_KEY_INT("reject_after_bytes", struct scenario, answer_reject_after, 1, INT_NO_MAX),
         SCN_KEY_BOOL("check_sha256", struct scenario, answer_check_sha256),
+        SCN_KEY_STRING("accept_wrapped_types", struct scenario, accept_wrapped_types,
+                       ACCEPT_WHAT, false, accept_types_valid),
     };
     if (scn__need_object(c, ans) != 0 || scn__check_keys(c, ans, allowed) != 0)
         return -1;

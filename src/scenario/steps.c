@@ -259,7 +259,7 @@ static int compile_send(struct scn__ctx *c, const json_t *obj)
         "count",      "size",           "content_file",    "content_type",
         "chunk_size", "failure_report", "success_report",  "order",
         "overlap",    "unknown_total",  "interrupt_after", "abort_after",
-        "numeric_range_end", NULL};
+        "numeric_range_end", "cpim", NULL};
     static const char *const failure[] = {"yes", "no", "partial", "absent", NULL};
     static const int failure_val[] = {MSRP_REPORT_YES, MSRP_REPORT_NO, MSRP_REPORT_PARTIAL,
                                       MSRP_REPORT_ABSENT};
@@ -302,6 +302,15 @@ static int compile_send(struct scn__ctx *c, const json_t *obj)
             return -1;
         scn__path_pop(c, mark);
         b.s.size_min = b.s.size_max = b.s.content_len;
+    }
+    const json_t *vcpim = json_object_get(obj, "cpim");
+    if (vcpim != NULL) {
+        size_t mark = scn__path_push(c, ".cpim");
+        if (scn__read_cpim(c, vcpim, &b.s, json_object_get(obj, "content_type") != NULL) != 0) {
+            free(b.s.content);
+            return -1;
+        }
+        scn__path_pop(c, mark);
     }
     const json_t *vsize = json_object_get(obj, "size");
     if (check_cut(c, &b.s, vsize != NULL && json_is_object(vsize)) != 0) {
