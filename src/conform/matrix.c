@@ -95,7 +95,10 @@ struct conform_matrix *conform_matrix_load(const char *const *paths, size_t n, c
         json_error_t je;
         json_t *root = json_load_file(paths[c], 0, &je);
         if (root == NULL) {
-            snprintf(err, errlen, "%s:%d: %s", paths[c], je.line, je.text);
+            if (je.line > 0)
+                snprintf(err, errlen, "%s:%d: %s", paths[c], je.line, je.text);
+            else /* not opened or empty: jansson's text names the file already */
+                snprintf(err, errlen, "%s", je.text);
             goto fail;
         }
         struct column *col = &m->col[m->ncol++];
