@@ -77,7 +77,8 @@ $(BUILD)/check_runner: $(LIB_OBJS) $(TEST_OBJS)
 # Tests find their data and the binary from the top of the tree. The runner ends with the
 # skipped tests (and why), then "N passed, N failed, N skipped"; REQUIRE_RELAY=1 (CI) makes a
 # relay test fail instead of skipping when its Kamailio relay cannot start; REQUIRE_PROMETHEUS=1
-# the same for the test with a real Prometheus (tools/install-deps.sh --prometheus).
+# the same for the test with a real Prometheus (tools/install-deps.sh --prometheus), and
+# REQUIRE_BROWSER=1 for the test that loads the conformance matrix in Chromium (--browser).
 check: $(BUILD)/check_runner msrpload
 	$(BUILD)/check_runner
 

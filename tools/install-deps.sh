@@ -4,11 +4,13 @@
 # As root it installs whatever is missing (apt-get update first, since a fresh machine may have
 # no package lists), saying first in one line what it installs. Otherwise it prints the one
 # apt-get line to run and exits 1.
-# Usage: tools/install-deps.sh [--relay] [--prometheus] [--check]
+# Usage: tools/install-deps.sh [--relay] [--prometheus] [--browser] [--check]
 #   --relay   also what the relay tests need (CI's .ci/run asks for it, as REQUIRE_RELAY=1
 #             makes those tests fail rather than skip without Kamailio)
 #   --prometheus  also Prometheus, for the test that has a real one scrape a run's live
 #             metrics (CI asks for it too, with REQUIRE_PROMETHEUS=1)
+#   --browser also Chromium, for the test that loads conform-report's HTML matrix in a real
+#             headless browser (CI asks for it too, with REQUIRE_BROWSER=1)
 #   --check   only report; exit 1 when something is missing
 set -eu
 
@@ -25,14 +27,18 @@ RELAY_PACKAGES="kamailio kamailio-tls-modules kamailio-websocket-modules openssl
 # The package's service would listen on every interface (:9090): it is stopped and disabled
 # right after the install, where systemd runs.
 PROMETHEUS_PACKAGES="prometheus"
+# The browser test (tests/check_conform_report.c, tests/browser_testutil.c) runs Debian's
+# chromium headless: --dump-dom and --screenshot.
+BROWSER_PACKAGES="chromium"
 
 check_only=""
 for arg in "$@"; do
     case "$arg" in
         --relay) PACKAGES="$PACKAGES $RELAY_PACKAGES" ;;
         --prometheus) PACKAGES="$PACKAGES $PROMETHEUS_PACKAGES" ;;
+        --browser) PACKAGES="$PACKAGES $BROWSER_PACKAGES" ;;
         --check) check_only=1 ;;
-        *) echo "usage: tools/install-deps.sh [--relay] [--prometheus] [--check]" >&2; exit 2 ;;
+        *) echo "usage: tools/install-deps.sh [--relay] [--prometheus] [--browser] [--check]" >&2; exit 2 ;;
     esac
 done
 

@@ -29,5 +29,6 @@ int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_conform(int argc, char **argv);
+int cmd_conform_report(int argc, char **argv);
 
 #endif

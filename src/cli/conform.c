@@ -22,6 +22,7 @@
 
 #include "cli/cli.h"
 #include "conform/conform.h"
+#include "conform/expect.h"
 #include "conform/results.h"
 #include "scenario/scenario.h"
 
@@ -38,6 +39,7 @@ static void conform_usage(FILE *out)
             "                        [--junit FILE] [--json FILE] [--cases DIR]\n"
             "                        [--timeout-scale X] [--refused-type TYPE]\n"
             "                        [--delivery PATTERN] [--quick] [--verbose]\n"
+            "                        [--expect FILE] [--write-expect FILE] [--name NAME]\n"
             "       msrpload conform --coverage [--markdown] [--cases DIR]\n"
             "\n"
             "Checks an MSRP endpoint (RFC 4975) or relay (RFC 4976; over WebSocket, RFC 7977)\n"
@@ -106,12 +108,28 @@ static void conform_usage(FILE *out)
             "                       30 s timer of the RFC) and those that may wait over 20 s\n"
             "                       for the peer; each is listed as skip, saying so\n"
             "  --verbose            print the wire exchange of passing cases too\n"
+            "  --expect FILE        the verdicts the implementation is known to get; the exit\n"
+            "                       code then says whether any changed (see below). FILE is\n"
+            "                       JSON when its first non-blank character is '{' (\"expect\":\n"
+            "                       [{\"id\",\"verdict\",\"reason\"}], or a --json results file),\n"
+            "                       else text: one 'CASE-ID VERDICT # reason' a line, '#'\n"
+            "                       lines are comments. Old ids (aliases) resolve to the\n"
+            "                       current ones. Lists the cases that regressed, newly pass,\n"
+            "                       changed otherwise, were not compared (skipped in this run\n"
+            "                       or expected skip), are not in the file, and the file's ids\n"
+            "                       no case has; only the first three make the exit code 1\n"
+            "  --write-expect FILE  write this run's verdicts as an --expect file (text form)\n"
+            "  --name NAME          the implementation's name in the --json results (the\n"
+            "                       column title of conform-report; default the URI)\n"
             "\n"
             "exit codes: 0 no case failed (with --strict: none failed or was non-strict; info\n"
             "            never counts), 1 a case that counts failed, 2 usage error, a case file\n"
             "            that does not load, or (--coverage) a requirements list that does not\n"
             "            agree with the cases, 3 the target or relay could not be reached (or\n"
-            "            authenticated with)\n");
+            "            authenticated with)\n"
+            "            With --expect: 0 every verdict as expected, 1 one regressed, newly\n"
+            "            passes or changed (failures that were expected do not count), 2 and 3\n"
+            "            as above (2 also for an --expect file that does not load: file:line)\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -234,6 +252,7 @@ static int read_password(const char *path, char *out, size_t cap)
 struct conform_opts {
     struct conform_peer peer;
     const char *password_file, *junit, *json, *dir;
+    const char *expect, *write_expect, *name; /* --expect, --write-expect, --name */
     char *sel[MAX_SELECT];
     size_t nsel;
     bool list, strict, tap, verbose, quick, coverage, markdown;
@@ -260,6 +279,14 @@ static int set_option(struct conform_opts *o, const char *a, char *v)
         o->junit = v;
     } else if (strcmp(a, "--json") == 0) {
         o->json = v;
+    } else if (strcmp(a, "--expect") == 0) {
+        o->expect = v;
+    } else if (strcmp(a, "--write-expect") == 0) {
+        o->write_expect = v;
+    } else if (strcmp(a, "--name") == 0) {
+        if (v[0] == '\0' || strlen(v) > 200)
+            return usage_error("--name: expected 1 to 200 characters, got '%s'", v);
+        o->name = v;
     } else if (strcmp(a, "--cases") == 0) {
         o->dir = v;
     } else if (strcmp(a, "--refused-type") == 0) {
@@ -305,7 +332,7 @@ static int parse_options(int argc, char **argv, struct conform_opts *o)
     static const char *const with_value[] = {
         "--target", "--relay", "--relay-b", "--relay-user", "--relay-password-file", "--case",
         "--junit",  "--json",  "--cases",      "--timeout-scale",       "--refused-type",
-        "--delivery", NULL};
+        "--delivery", "--expect", "--write-expect", "--name", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -335,6 +362,9 @@ static int parse_options(int argc, char **argv, struct conform_opts *o)
     if (o->coverage &&
         (o->list || o->nsel > 0 || o->peer.target_uri != NULL || o->peer.relay_uri != NULL))
         return usage_error("--coverage takes only --cases and --markdown%s", "");
+    if ((o->list || o->coverage) && (o->expect != NULL || o->write_expect != NULL))
+        return usage_error("--expect and --write-expect go with a run, not --list or "
+                           "--coverage%s", "");
     if (!o->list && !o->coverage) {
         if ((o->peer.target_uri == NULL) == (o->peer.relay_uri == NULL))
             return usage_error("give either --target or --relay%s", "");
@@ -369,7 +399,7 @@ static int print_coverage(const struct conform_opts *o, struct conform_item **it
 
 /* Runs the n cases one after the other, printing each as it ends; returns the exit code. */
 static int run_cases(const struct conform_opts *o, const struct conform_peer *peer,
-                     struct conform_item **items, size_t n)
+                     struct conform_item **items, size_t n, struct conform_expect *expect)
 {
     struct conform_tally tally = {0};
     bool unreachable = false;
@@ -410,18 +440,33 @@ static int run_cases(const struct conform_opts *o, const struct conform_peer *pe
     int rc = EXIT_OK;
     char err[4200];
     const char *peer_text = peer->target_uri != NULL ? peer->target_uri : peer->relay_uri;
+    const char *name = o->name != NULL ? o->name : peer_text;
+    size_t changed = 0;
+    if (expect != NULL && !unreachable)
+        changed = conform_expect_compare(expect, items, n, stdout, o->tap ? "# " : "");
+    if (o->write_expect != NULL && unreachable) {
+        fprintf(stderr, "msrpload conform: %s not written: the peer was unreachable\n",
+                o->write_expect);
+    } else if (o->write_expect != NULL &&
+               conform_expect_write(o->write_expect, items, n, name, msrpload_version(), err,
+                                    sizeof err) != 0) {
+        fprintf(stderr, "msrpload conform: %s\n", err);
+        rc = EXIT_FAILED;
+    }
     if (o->junit != NULL &&
         conform_results_write_junit(o->junit, items, n, o->strict, err, sizeof err) != 0) {
         fprintf(stderr, "msrpload conform: %s\n", err);
         rc = EXIT_FAILED;
     }
-    if (o->json != NULL && conform_results_write_json(o->json, items, n, peer_text,
+    if (o->json != NULL && conform_results_write_json(o->json, items, n, peer_text, name,
                                                       msrpload_version(), err, sizeof err) != 0) {
         fprintf(stderr, "msrpload conform: %s\n", err);
         rc = EXIT_FAILED;
     }
     if (unreachable)
         rc = EXIT_UNREACHABLE;
+    else if (expect != NULL)
+        rc = changed > 0 ? EXIT_FAILED : rc; /* what changed counts, not what fails */
     else if (tally.counted > 0)
         rc = EXIT_FAILED;
     return rc;
@@ -438,6 +483,23 @@ int cmd_conform(int argc, char **argv)
     int loaded = load_cases(o.dir, items, MAX_CASES);
     if (loaded < 0)
         return EXIT_USAGE;
+    /* The expectations are read against every case, selected or not: an id of the file
+     * that is an alias resolves, and one that names no case at all is told apart. */
+    struct conform_expect expect;
+    bool have_expect = false;
+    if (o.expect != NULL) {
+        char xerr[1024];
+        if (conform_expect_load(o.expect, items, (size_t)loaded, &expect, xerr, sizeof xerr) !=
+            0) {
+            fprintf(stderr, "msrpload conform: %s\n", xerr);
+            for (int i = 0; i < loaded; i++) {
+                scenario_free(&items[i]->sc);
+                free(items[i]);
+            }
+            return EXIT_USAGE;
+        }
+        have_expect = true;
+    }
     size_t n = 0;
     for (int i = 0; i < loaded; i++) {
         if (selected(items[i]->sc.kase, o.sel, o.nsel)) {
@@ -453,7 +515,7 @@ int cmd_conform(int argc, char **argv)
         rc = print_coverage(&o, items, n);
     } else if (n == 0) {
         fprintf(stderr, "msrpload conform: no case matches the selection\n");
-        return EXIT_USAGE;
+        rc = EXIT_USAGE;
     } else if (o.list) {
         for (size_t i = 0; i < n; i++) {
             const struct scenario_case *k = items[i]->sc.kase;
@@ -480,10 +542,12 @@ int cmd_conform(int argc, char **argv)
                              "so only whole and pipelined apply",
                              conform_delivery_name(o.peer.delivery));
         } else {
-            rc = run_cases(&o, &o.peer, items, n);
+            rc = run_cases(&o, &o.peer, items, n, have_expect ? &expect : NULL);
         }
     }
 
+    if (have_expect)
+        conform_expect_free(&expect);
     for (size_t i = 0; i < n; i++) {
         conform_result_free(&items[i]->r);
         scenario_free(&items[i]->sc);

@@ -24,6 +24,8 @@ static const struct command commands[] = {
     {"compare", cmd_compare, "compare two run reports; exit 1 when the second regressed"},
     {"merge", cmd_merge, "combine the reports of runs made on several hosts into one"},
     {"conform", cmd_conform, "check an MSRP endpoint or relay against RFC 4975/4976 cases"},
+    {"conform-report", cmd_conform_report,
+     "render conform --json results of implementations as an HTML/Markdown matrix"},
 };
 
 static void usage(FILE *out)

@@ -189,7 +189,8 @@ static void json_str_field(FILE *f, const char *name, const char *v, bool comma)
 }
 
 int conform_results_write_json(const char *path, struct conform_item *const *items, size_t n,
-                               const char *peer, const char *version, char *err, size_t errlen)
+                               const char *peer, const char *name, const char *version,
+                               char *err, size_t errlen)
 {
     FILE *f = fopen(path, "w");
     if (f == NULL) {
@@ -198,6 +199,7 @@ int conform_results_write_json(const char *path, struct conform_item *const *ite
     }
     fprintf(f, "{\"generator\":\"msrpload %s\",", version);
     json_str_field(f, "peer", peer, false);
+    json_str_field(f, "name", name, true);
     fprintf(f, ",\"cases\":[\n");
     for (size_t i = 0; i < n; i++) {
         const struct conform_item *it = items[i];
@@ -225,7 +227,8 @@ int conform_results_write_json(const char *path, struct conform_item *const *ite
                        it->ran ? conform_verdict_name(it->r.verdict) : "not-run", true);
         json_str_field(f, "observed", it->r.observed, true);
         fprintf(f, ",\"seconds\":%.3f", it->r.seconds);
-        if (it->r.wire != NULL && it->r.verdict != CONFORM_PASS)
+        /* Passes too: conform-report opens any cell's exchange. */
+        if (it->r.wire != NULL)
             json_str_field(f, "wire", it->r.wire, true);
         fprintf(f, "}");
     }

@@ -56,11 +56,13 @@ void conform_results_print_summary(FILE *f, const struct conform_tally *t, size_
 /*
  * Write the JUnit XML (one testsuite per RFC section; items sorted by id) or the JSON report
  * of n cases to path. version is msrpload's, for the JSON's generator; peer is the target or
- * relay URI. Return 0, or -1 with "path: reason" in err.
+ * relay URI; name the implementation's name (conform --name, the column title of
+ * conform-report). The JSON holds every case's wire exchange, passes included. Return 0, or -1 with "path: reason" in err.
  */
 int conform_results_write_junit(const char *path, struct conform_item *const *items, size_t n,
                                 bool strict, char *err, size_t errlen);
 int conform_results_write_json(const char *path, struct conform_item *const *items, size_t n,
-                               const char *peer, const char *version, char *err, size_t errlen);
+                               const char *peer, const char *name, const char *version,
+                               char *err, size_t errlen);
 
 #endif
