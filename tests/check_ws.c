@@ -658,6 +658,19 @@ START_TEST(non_chunk_bytes_leave_as_offered)
     for (size_t i = 0; i < f.len; i++)
         ck_assert_int_eq(f.payload[i] ^ f.key[i % 4], junk[i]);
     ck_assert_uint_eq(net_conn_queued(W.cli.c), 0);
+    /* Chunks after the garbage are framed one by one again (two in one send: two frames). */
+    struct bytes chunks = {0};
+    make_chunk(&chunks, 1, 100);
+    size_t first = chunks.len;
+    make_chunk(&chunks, 2, 200);
+    struct iovec cv = {chunks.p, chunks.len};
+    ck_assert_int_eq(net_conn_send(W.cli.c, &cv, 1), 0);
+    raw_recv_until(fd, &in, off + 2 * 6 + chunks.len, NULL);
+    ck_assert(read_frame(&in, &off, &f));
+    ck_assert_uint_eq(f.len, first);
+    ck_assert(read_frame(&in, &off, &f));
+    ck_assert_uint_eq(f.len, chunks.len - first);
+    bytes_free(&chunks);
     bytes_free(&in);
     close(fd);
     close(lfd);

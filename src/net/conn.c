@@ -372,9 +372,14 @@ static int read_input(struct net_conn *c, struct net_io_end *end)
         size_t room = c->rcap - c->rlen;
         ssize_t n = c->tp.ops->read(&c->tp, c->rbuf + c->rlen, room, end);
         if (n < 0) {
-            /* A read that wants write is retried on the next readable event. */
-            if (n != NET_IO_END)
+            /* A read that wants write is retried on the next readable event. A transport
+             * that stopped early (WebSocket: a run of frames without payload) may still hold
+             * bytes no socket event will announce: come back for them. */
+            if (n != NET_IO_END) {
+                if (c->tp.ops->pending != NULL && c->tp.ops->pending(&c->tp) > 0)
+                    net_timer_start(c->loop, &c->resume_timer, 0);
                 return 0;
+            }
             return end->err != 0 ? end->err : -1;
         }
         reads++;

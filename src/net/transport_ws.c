@@ -215,7 +215,10 @@ static size_t next_frame_len(struct ws_conn *w, const struct iovec *iov, int iov
     }
     w->scanned = limit;
     if (w->ws->_opts.boundary.lost != NULL && w->ws->_opts.boundary.lost(w->scan)) {
-        w->scanned = 0; /* no end will come: what is offered is the message */
+        /* No end will come: what is offered is the message, and the finder starts afresh
+         * on what follows, so that chunks sent after the garbage are framed one by one. */
+        w->scanned = 0;
+        memset(w->scan, 0, w->ws->_opts.boundary.state_size);
         return limit;
     }
     if (limit < max)

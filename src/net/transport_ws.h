@@ -43,7 +43,8 @@
  * the message is longer than conn.c's write_high but shorter than frame_max; msrp never does
  * (a chunk is one send). Without a finder, each writev's offered bytes are a message, and
  * so they are once the finder's lost() says no end will come (bytes that are no chunk, such
- * as a conformance case's garbage, which would otherwise wait in the queue for good).
+ * as a conformance case's garbage, which would otherwise wait in the queue for good); the
+ * finder then starts afresh, so chunks that follow are framed one by one again.
  *
  * Incoming: each data frame's payload is handed up as bytes, message boundaries are not
  * marked (the MSRP parser above finds chunks by itself).
