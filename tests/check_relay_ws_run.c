@@ -257,11 +257,18 @@ START_TEST(test_run_wss_verified)
     tmp_make(&t);
     char path[600], args[1024];
     wss_scenario(&t, K.cert, path, sizeof(path));
-    /* Sessions start 100 ms apart: Kamailio relays between its own clients through a TLS
-     * connection to itself, and when many sessions open it at once some attempts fail and the
-     * first frames come back 481 (tools/relay/README.md, "quirks"); that is the relay's. */
-    snprintf(args, sizeof(args), "'%s' --relay '%s' --session-rate 10", path, K.wss_uri);
+    /* Kamailio relays between its own clients through a TLS connection to itself; when many
+     * sessions open it at once, some attempts fail and under CPU pressure the relay's WSS side
+     * went down altogether (tools/relay/README.md, "quirks"). That is the relay's, not what
+     * this test measures: one session first opens that connection, then sessions start 100 ms
+     * apart. */
     struct run_out r;
+    snprintf(args, sizeof(args), "'%s' --relay '%s' --sessions 1 --concurrency 1", path,
+             K.wss_uri);
+    run_msrpload(&t, "wss-first", args, &r);
+    ck_assert_msg(r.code == 0, "the first session: exit %d; stderr: %s", r.code, r.err);
+    run_free(&r);
+    snprintf(args, sizeof(args), "'%s' --relay '%s' --session-rate 10", path, K.wss_uri);
     run_msrpload(&t, "wss", args, &r);
     assert_all_delivered(&r, "wss", "wss");
     run_free(&r);
