@@ -257,17 +257,8 @@ START_TEST(test_run_wss_verified)
     tmp_make(&t);
     char path[600], args[1024];
     wss_scenario(&t, K.cert, path, sizeof(path));
-    /* Kamailio relays between its own clients through a TLS connection to itself; when many
-     * sessions open it at once, some attempts fail and under CPU pressure the relay's WSS side
-     * went down altogether (tools/relay/README.md, "quirks"). That is the relay's, not what
-     * this test measures: one session first opens that connection, then sessions start 100 ms
-     * apart. */
+    /* One Kamailio TCP worker (tls_setup): see there. Sessions start 100 ms apart. */
     struct run_out r;
-    snprintf(args, sizeof(args), "'%s' --relay '%s' --sessions 1 --concurrency 1", path,
-             K.wss_uri);
-    run_msrpload(&t, "wss-first", args, &r);
-    ck_assert_msg(r.code == 0, "the first session: exit %d; stderr: %s", r.code, r.err);
-    run_free(&r);
     snprintf(args, sizeof(args), "'%s' --relay '%s' --session-rate 10", path, K.wss_uri);
     run_msrpload(&t, "wss", args, &r);
     assert_all_delivered(&r, "wss", "wss");
@@ -460,9 +451,17 @@ static void plain_setup(void)
     test_relay_start(&K, false, "");
 }
 
+/*
+ * Kamailio 5.6.3 with Debian 12's OpenSSL 3 double-frees TLS state in shared memory when
+ * several of its TCP worker processes handle TLS at once ("qm_free(): BUG: freeing already
+ * freed pointer ... tls_init.c: ser_free" in its log, then handshakes cut short or a
+ * segfault; kamailio/kamailio#3791; the tls_threads_mode fix came after 5.6.3). With one
+ * worker it does not happen (0 of 15 runs under CPU pressure, against about 1 in 10 with
+ * four), so the wss tests run the relay that way: they test msrpload, not that defect.
+ */
 static void tls_setup(void)
 {
-    test_relay_start(&K, true, "");
+    test_relay_start(&K, true, "RELAY_TCP_CHILDREN=1");
 }
 
 static void relay_teardown(void)

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conform/results.h"
+
 /* One case: the first file's description of it, and each column's result object. */
 struct row {
     json_t *desc;   /* the case object that named it first (borrowed from its file) */
@@ -202,31 +204,6 @@ static void count_column(const struct conform_matrix *m, size_t c, size_t *cnt)
 
 /* ---- HTML --------------------------------------------------------------------------------- */
 
-/* Text as HTML: markup characters as entities, control bytes but LF and tab as '?'. */
-static void html(FILE *f, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        default:
-            fputc((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t' ? '?' : *s, f);
-        }
-    }
-}
 
 /* A verdict word as a CSS class name: only [a-z-], anything else as '-'. */
 static void css_word(FILE *f, const char *s)
@@ -272,19 +249,19 @@ static void html_cell(FILE *f, json_t *desc, json_t *cell)
         return;
     }
     fputs("<details><summary>", f);
-    html(f, v);
+    conform_markup_text(f, v);
     fputs("</summary><div class=\"detail\"><p><b>expected:</b> ", f);
-    html(f, str(desc, "expected"));
+    conform_markup_text(f, str(desc, "expected"));
     if (str(cell, "observed")[0] != '\0') {
         fputs("</p><p><b>observed:</b> ", f);
-        html(f, str(cell, "observed"));
+        conform_markup_text(f, str(cell, "observed"));
     }
     fputs("</p>", f);
     if (str(cell, "wire")[0] != '\0') {
         fputs("<p><b>wire exchange</b> (a&gt; sent by endpoint a, a&lt; received)</p>"
               "<pre class=\"wire\">",
               f);
-        html(f, str(cell, "wire"));
+        conform_markup_text(f, str(cell, "wire"));
         fputs("</pre>", f);
     }
     fputs("</div></details></td>", f);
@@ -296,7 +273,7 @@ void conform_matrix_html(const struct conform_matrix *m, FILE *f, const char *ge
                "<title>MSRP conformance matrix</title><style>%s</style></head><body>\n",
             style);
     fputs("<h1>MSRP conformance matrix</h1>\n<p>", f);
-    html(f, generator);
+    conform_markup_text(f, generator);
     fprintf(f, ": %zu cases, %zu implementations. Cells open the expected and observed "
                "behaviour and the wire exchange.</p>\n",
             m->nrow, m->ncol);
@@ -304,10 +281,10 @@ void conform_matrix_html(const struct conform_matrix *m, FILE *f, const char *ge
           f);
     for (size_t c = 0; c < m->ncol; c++) {
         fputs("<th class=\"impl\">", f);
-        html(f, m->col[c].name);
+        conform_markup_text(f, m->col[c].name);
         if (strcmp(m->col[c].name, m->col[c].peer) != 0) {
             fputs("<br><small>", f);
-            html(f, m->col[c].peer);
+            conform_markup_text(f, m->col[c].peer);
             fputs("</small>", f);
         }
         fputs("</th>", f);
@@ -332,22 +309,22 @@ void conform_matrix_html(const struct conform_matrix *m, FILE *f, const char *ge
         snprintf(sec, sizeof sec, "RFC %s section %s", str(d, "rfc"), str(d, "section"));
         if (strcmp(sec, last) != 0) {
             fprintf(f, "<tr class=\"section\"><th colspan=\"%zu\">", m->ncol + 3);
-            html(f, sec);
+            conform_markup_text(f, sec);
             fputs("</th></tr>\n", f);
             snprintf(last, sizeof last, "%s", sec);
         }
         fputs("<tr class=\"case\"><th class=\"id\">", f);
-        html(f, str(d, "id"));
+        conform_markup_text(f, str(d, "id"));
         fputs("<br><small>", f);
-        html(f, str(d, "title"));
+        conform_markup_text(f, str(d, "title"));
         fputs("</small></th><td class=\"level lvl-", f);
         css_word(f, str(d, "level"));
         fputs("\">", f);
-        html(f, str(d, "level"));
+        conform_markup_text(f, str(d, "level"));
         fputs("</td><td class=\"req\" title=\"", f);
-        html(f, str(d, "requirement"));
+        conform_markup_text(f, str(d, "requirement"));
         fputs("\">", f);
-        requirement_ids(f, d, "<br>", html);
+        requirement_ids(f, d, "<br>", conform_markup_text);
         fputs("</td>", f);
         for (size_t c = 0; c < m->ncol; c++)
             html_cell(f, d, m->row[i].cell[c]);

@@ -56,27 +56,27 @@ static void print_detail(FILE *f, const struct conform_item *it)
 
 /* ---- reports ------------------------------------------------------------------------------ */
 
-static void xml_text(FILE *f, const char *s)
+void conform_markup_text(FILE *f, const char *s)
 {
     for (; *s != '\0'; s++) {
         switch (*s) {
+        case '&':
+            fputs("&amp;", f);
+            break;
         case '<':
             fputs("&lt;", f);
             break;
         case '>':
             fputs("&gt;", f);
             break;
-        case '&':
-            fputs("&amp;", f);
-            break;
         case '"':
             fputs("&quot;", f);
             break;
+        case '\'':
+            fputs("&#39;", f);
+            break;
         default:
-            if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
-                fputc('?', f);
-            else
-                fputc(*s, f);
+            fputc((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t' ? '?' : *s, f);
         }
     }
 }
@@ -139,14 +139,14 @@ int conform_results_write_junit(const char *path, struct conform_item *const *it
             const struct conform_item *it = items[i];
             const struct scenario_case *k = it->sc.kase;
             fprintf(f, "    <testcase classname=\"rfc%s.%s\" name=\"", k->rfc, k->section);
-            xml_text(f, k->id);
+            conform_markup_text(f, k->id);
             fprintf(f, " (%s)\" time=\"%.3f\">\n", conform_level_name(k->level), it->r.seconds);
             if (!it->ran || it->r.verdict == CONFORM_SKIP ||
                 it->r.verdict == CONFORM_UNOBSERVABLE) {
                 fprintf(f, "      <skipped message=\"%s", it->r.verdict == CONFORM_UNOBSERVABLE
                                                              ? "unobservable: "
                                                              : "");
-                xml_text(f, it->ran ? it->r.observed : "not run");
+                conform_markup_text(f, it->ran ? it->r.observed : "not run");
                 fprintf(f, "\"/>\n");
             } else if (it->r.verdict == CONFORM_INFO) {
                 fprintf(f, "      <system-out>");
@@ -159,7 +159,7 @@ int conform_results_write_junit(const char *path, struct conform_item *const *it
                 fprintf(f, "      <failure type=\"%s%s\" message=\"",
                         conform_verdict_name(it->r.verdict),
                         it->r.verdict == CONFORM_NON_STRICT && !strict ? " (not counted)" : "");
-                xml_text(f, it->r.observed);
+                conform_markup_text(f, it->r.observed);
                 fprintf(f, "\">");
                 char head[4096];
                 snprintf(head, sizeof head,
