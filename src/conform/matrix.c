@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "conform/results.h"
+#include "report/markup.h"
 
 /* One case: the first file's description of it, and each column's result object. */
 struct row {
@@ -249,19 +250,19 @@ static void html_cell(FILE *f, json_t *desc, json_t *cell)
         return;
     }
     fputs("<details><summary>", f);
-    conform_markup_text(f, v);
+    markup_text(f, v);
     fputs("</summary><div class=\"detail\"><p><b>expected:</b> ", f);
-    conform_markup_text(f, str(desc, "expected"));
+    markup_text(f, str(desc, "expected"));
     if (str(cell, "observed")[0] != '\0') {
         fputs("</p><p><b>observed:</b> ", f);
-        conform_markup_text(f, str(cell, "observed"));
+        markup_text(f, str(cell, "observed"));
     }
     fputs("</p>", f);
     if (str(cell, "wire")[0] != '\0') {
         fputs("<p><b>wire exchange</b> (a&gt; sent by endpoint a, a&lt; received)</p>"
               "<pre class=\"wire\">",
               f);
-        conform_markup_text(f, str(cell, "wire"));
+        markup_text(f, str(cell, "wire"));
         fputs("</pre>", f);
     }
     fputs("</div></details></td>", f);
@@ -273,7 +274,7 @@ void conform_matrix_html(const struct conform_matrix *m, FILE *f, const char *ge
                "<title>MSRP conformance matrix</title><style>%s</style></head><body>\n",
             style);
     fputs("<h1>MSRP conformance matrix</h1>\n<p>", f);
-    conform_markup_text(f, generator);
+    markup_text(f, generator);
     fprintf(f, ": %zu cases, %zu implementations. Cells open the expected and observed "
                "behaviour and the wire exchange.</p>\n",
             m->nrow, m->ncol);
@@ -281,10 +282,10 @@ void conform_matrix_html(const struct conform_matrix *m, FILE *f, const char *ge
           f);
     for (size_t c = 0; c < m->ncol; c++) {
         fputs("<th class=\"impl\">", f);
-        conform_markup_text(f, m->col[c].name);
+        markup_text(f, m->col[c].name);
         if (strcmp(m->col[c].name, m->col[c].peer) != 0) {
             fputs("<br><small>", f);
-            conform_markup_text(f, m->col[c].peer);
+            markup_text(f, m->col[c].peer);
             fputs("</small>", f);
         }
         fputs("</th>", f);
@@ -309,22 +310,22 @@ void conform_matrix_html(const struct conform_matrix *m, FILE *f, const char *ge
         snprintf(sec, sizeof sec, "RFC %s section %s", str(d, "rfc"), str(d, "section"));
         if (strcmp(sec, last) != 0) {
             fprintf(f, "<tr class=\"section\"><th colspan=\"%zu\">", m->ncol + 3);
-            conform_markup_text(f, sec);
+            markup_text(f, sec);
             fputs("</th></tr>\n", f);
             snprintf(last, sizeof last, "%s", sec);
         }
         fputs("<tr class=\"case\"><th class=\"id\">", f);
-        conform_markup_text(f, str(d, "id"));
+        markup_text(f, str(d, "id"));
         fputs("<br><small>", f);
-        conform_markup_text(f, str(d, "title"));
+        markup_text(f, str(d, "title"));
         fputs("</small></th><td class=\"level lvl-", f);
         css_word(f, str(d, "level"));
         fputs("\">", f);
-        conform_markup_text(f, str(d, "level"));
+        markup_text(f, str(d, "level"));
         fputs("</td><td class=\"req\" title=\"", f);
-        conform_markup_text(f, str(d, "requirement"));
+        markup_text(f, str(d, "requirement"));
         fputs("\">", f);
-        requirement_ids(f, d, "<br>", conform_markup_text);
+        requirement_ids(f, d, "<br>", markup_text);
         fputs("</td>", f);
         for (size_t c = 0; c < m->ncol; c++)
             html_cell(f, d, m->row[i].cell[c]);

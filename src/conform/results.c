@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "report/jsonw.h"
+#include "report/markup.h"
 
 const char *conform_level_name(enum case_level l)
 {
@@ -55,31 +56,6 @@ static void print_detail(FILE *f, const struct conform_item *it)
 }
 
 /* ---- reports ------------------------------------------------------------------------------ */
-
-void conform_markup_text(FILE *f, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        case '"':
-            fputs("&quot;", f);
-            break;
-        case '\'':
-            fputs("&#39;", f);
-            break;
-        default:
-            fputc((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t' ? '?' : *s, f);
-        }
-    }
-}
 
 /* CDATA cannot hold "]]>": split it across two sections. */
 static void xml_cdata(FILE *f, const char *s)
@@ -139,14 +115,14 @@ int conform_results_write_junit(const char *path, struct conform_item *const *it
             const struct conform_item *it = items[i];
             const struct scenario_case *k = it->sc.kase;
             fprintf(f, "    <testcase classname=\"rfc%s.%s\" name=\"", k->rfc, k->section);
-            conform_markup_text(f, k->id);
+            markup_text(f, k->id);
             fprintf(f, " (%s)\" time=\"%.3f\">\n", conform_level_name(k->level), it->r.seconds);
             if (!it->ran || it->r.verdict == CONFORM_SKIP ||
                 it->r.verdict == CONFORM_UNOBSERVABLE) {
                 fprintf(f, "      <skipped message=\"%s", it->r.verdict == CONFORM_UNOBSERVABLE
                                                              ? "unobservable: "
                                                              : "");
-                conform_markup_text(f, it->ran ? it->r.observed : "not run");
+                markup_text(f, it->ran ? it->r.observed : "not run");
                 fprintf(f, "\"/>\n");
             } else if (it->r.verdict == CONFORM_INFO) {
                 fprintf(f, "      <system-out>");
@@ -159,7 +135,7 @@ int conform_results_write_junit(const char *path, struct conform_item *const *it
                 fprintf(f, "      <failure type=\"%s%s\" message=\"",
                         conform_verdict_name(it->r.verdict),
                         it->r.verdict == CONFORM_NON_STRICT && !strict ? " (not counted)" : "");
-                conform_markup_text(f, it->r.observed);
+                markup_text(f, it->r.observed);
                 fprintf(f, "\">");
                 char head[4096];
                 snprintf(head, sizeof head,

@@ -32,9 +32,6 @@ struct conform_tally {
 
 /* "MUST", "SHOULD", "MAY", "none". */
 const char *conform_level_name(enum case_level l);
-/* Text inside XML or HTML (JUnit, the matrix): the five markup characters as entities,
- * control bytes other than LF and tab as '?'. */
-void conform_markup_text(FILE *f, const char *s);
 
 /* Whether verdict v makes a run fail: fail and unreachable, and non-strict under strict. */
 bool conform_verdict_counts(enum conform_verdict v, bool strict);
