@@ -551,6 +551,12 @@ static void count_outcome(struct lsession *ls, const struct msg_tag *tag, const 
         ok ? sec->msgs_ok++ : sec->msgs_failed++;
         sec->chunks += o->chunks;
         sec->payload_bytes += ok ? o->bytes : 0;
+        if (ok) {
+            uint64_t us = (o->done_ns - o->first_sent_ns) / 1000;
+            sec->msg_latency_sum_us += us;
+            if (us > sec->msg_latency_max_us)
+                sec->msg_latency_max_us = us;
+        }
     }
     __atomic_add_fetch(ok ? &w->prog_msgs : &w->prog_errors, 1, __ATOMIC_RELAXED);
     if (ok)

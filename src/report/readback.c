@@ -590,9 +590,11 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
     "sessions_failed"
 
 #define SERIES_ASKED ",msgs_sent,stage,target_rate,target_sessions"
+#define SERIES_LATENCY ",msg_latency_sum_us,msg_latency_max_us"
 
-/* "msgs_sent,stage,target_rate,target_sessions": a count, then fields that may be empty. */
-static int read_asked(char *tail, struct stats_second *s)
+/* "msgs_sent,stage,target_rate,target_sessions": a count, then fields that may be empty;
+ * with latency, then the second's message latency sum and maximum. */
+static int read_asked(char *tail, struct stats_second *s, bool latency)
 {
     char *f[4];
     for (int k = 0; k < 4; k++)
@@ -610,6 +612,12 @@ static int read_asked(char *tail, struct stats_second *s)
     s->target_sessions = f[3][0] != '\0' ? strtod(f[3], &end) : 0;
     if (f[3][0] != '\0' && *end != '\0')
         return -1;
+    if (!latency)
+        return 0;
+    char *sum = strsep(&tail, ","), *max = strsep(&tail, ",");
+    if (sum == NULL || max == NULL || tail != NULL || !parse_u64(sum, &s->msg_latency_sum_us) ||
+        !parse_u64(max, &s->msg_latency_max_us))
+        return -1;
     return 0;
 }
 
@@ -625,7 +633,7 @@ static int read_series(const char *dir, struct report_run *run, char *err, size_
     }
     char *line = NULL;
     size_t cap = 0, lineno = 0, warm_cap = 0;
-    bool asked = false;
+    bool asked = false, latency = false;
     ssize_t n;
     int e = 0;
     while (e == 0 && (n = getline(&line, &cap, f)) >= 0) {
@@ -639,11 +647,12 @@ static int read_series(const char *dir, struct report_run *run, char *err, size_
             }
             /* Written before the sends and what was asked for were in the series: zeros. */
             asked = strstr(line, SERIES_ASKED) != NULL;
+            latency = asked && strstr(line, SERIES_LATENCY) != NULL;
             continue;
         }
         /* The asked-for columns, after the 12 others (the cumulative counts are not read):
          * kept aside before the line is cut up below. */
-        char tail[160] = "";
+        char tail[256] = "";
         const char *t = line;
         for (int k = 0; asked && k < 12 && t != NULL; k++)
             if ((t = strchr(t, ',')) != NULL)
@@ -682,9 +691,9 @@ static int read_series(const char *dir, struct report_run *run, char *err, size_
         *s = (struct stats_second){.msgs_ok = x[2], .msgs_failed = x[3], .chunks = x[4],
                                    .payload_bytes = x[5], .sessions_started = x[6],
                                    .sessions_ended = x[7], .sessions_failed = x[8]};
-        if (asked && read_asked(tail, s) != 0) {
+        if (asked && read_asked(tail, s, latency) != 0) {
             snprintf(err, errlen, "%s: line %zu: expected msgs_sent, stage, target_rate and "
-                     "target_sessions after the 12 counts", path, lineno);
+                     "target_sessions (and the latency sum and maximum) after the 12 counts", path, lineno);
             e = EINVAL;
             break;
         }

@@ -1,10 +1,11 @@
 /*
  * report.c - the run directory's files (summary.json, timeseries.csv, the histograms,
- * errors.jsonl, scenario.json) and the terminal summary. Owns what a report says and how it is
- * laid out; may not touch how runs are read back (readback.c) or merged (merge.c), and, like
+ * errors.jsonl, scenario.json; report.html is html.c's) and the terminal summary. Owns what a
+ * report says and how it is laid out; may not touch how runs are read back (readback.c) or merged (merge.c), and, like
  * all of report/, includes nothing from the layers above.
  */
 #include "report/report.h"
+#include "report/html.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -243,7 +244,7 @@ static char *timeseries_csv(const struct run_stats *st, const struct report_meta
         return NULL;
     fputs("second,warm_up,msgs_ok,msgs_failed,chunks,payload_bytes,sessions_started,"
           "sessions_ended,sessions_failed,cum_msgs_ok,cum_msgs_failed,cum_payload_bytes,"
-          "msgs_sent,stage,target_rate,target_sessions\n",
+          "msgs_sent,stage,target_rate,target_sessions,msg_latency_sum_us,msg_latency_max_us\n",
           f);
     uint64_t ok = 0, failed = 0, bytes = 0;
     for (size_t i = 0; i < st->series_len; i++) {
@@ -270,7 +271,8 @@ static char *timeseries_csv(const struct run_stats *st, const struct report_meta
         fputc(',', f);
         if (x->target_sessions > 0)
             fprintf(f, "%.3f", x->target_sessions);
-        fputc('\n', f);
+        fprintf(f, ",%llu,%llu\n", (unsigned long long)x->msg_latency_sum_us,
+                (unsigned long long)x->msg_latency_max_us);
     }
     fclose(f);
     return text;
@@ -331,10 +333,19 @@ static int write_all_files(const struct run_stats *st, const struct report_meta 
         (e = report_write_file(dir, "errors.jsonl", meta->errors_jsonl, meta->errors_jsonl_len,
                                err, errlen)) != 0)
         return e;
-    if (meta->scenario_text == NULL)
-        return 0;
-    return report_write_file(dir, "scenario.json", meta->scenario_text, meta->scenario_text_len,
-                             err, errlen);
+    if (meta->scenario_text != NULL &&
+        (e = report_write_file(dir, "scenario.json", meta->scenario_text,
+                               meta->scenario_text_len, err, errlen)) != 0)
+        return e;
+    size_t hlen = 0;
+    char *html = report_html(st, meta, &hlen);
+    if (html == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return ENOMEM;
+    }
+    e = report_write_file(dir, "report.html", html, hlen, err, errlen);
+    free(html);
+    return e;
 }
 
 int report_write_files(const struct run_stats *st, const struct report_meta *meta,

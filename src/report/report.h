@@ -4,7 +4,8 @@
  * Files (README "Reports" describes every field): summary.json, timeseries.csv,
  * latency-<kind>.hgrm (HdrHistogram's percentile text format), latency-<kind>.hist (the raw
  * bucket counts, so that runs merge exactly), errors.jsonl (failure forensics, made by the
- * caller's layer) and scenario.json (the scenario as run). Each is
+ * caller's layer), scenario.json (the scenario as run) and report.html (the page for a person,
+ * html.h). Each is
  * written to a temporary name and renamed, so a reader never sees half a file; an existing run
  * directory is never reused, and one whose report is not whole holds a PARTIAL file.
  * report_read_run reads a run directory back (compare, merge); readback.c holds the readers.
@@ -12,7 +13,8 @@
  * The contract of src/report/, a bottom layer: it opens no socket and starts no thread, and
  * includes nothing from wire/, net/, msrp/, load/, conform/ or cli/; what it must know of the
  * layers above (the names of the session end kinds, the version) is passed in. Its headers are
- * this one, stats.h, histogram.h, jsonw.h and merge.h (several runs into one report). A call
+ * this one, stats.h, histogram.h, jsonw.h, markup.h (XML and HTML text), html.h
+ * (report.html) and merge.h (several runs into one report). A call
  * returns 0 or an errno value (or a status) with a message in err and never exits; text goes
  * only to the stream or directory the caller names.
  *

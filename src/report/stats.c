@@ -184,6 +184,9 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
             d->stage = x->stage;
         d->target_rate += x->target_rate;
         d->target_sessions += x->target_sessions;
+        d->msg_latency_sum_us += x->msg_latency_sum_us;
+        if (x->msg_latency_max_us > d->msg_latency_max_us)
+            d->msg_latency_max_us = x->msg_latency_max_us;
     }
     return 0;
 }

@@ -53,6 +53,9 @@ struct stats_second {
      * asked to hold open (0: none asked; shards' targets add up when merged) */
     uint32_t stage;
     double target_rate, target_sessions;
+    /* The message latency (as LAT_MESSAGE) of the msgs_ok that succeeded in this second:
+     * summed and the largest, so that the mean (sum / msgs_ok) and the maximum merge exactly */
+    uint64_t msg_latency_sum_us, msg_latency_max_us;
 };
 
 struct run_stats {
