@@ -40,6 +40,7 @@ int main(void)
     srunner_add_suite(sr, make_conform_suite());
     srunner_add_suite(sr, make_conform_ws_suite());
     srunner_add_suite(sr, make_conform_report_suite());
+    srunner_add_suite(sr, make_report_html_suite());
     srunner_add_suite(sr, make_faults_suite());
     srunner_add_suite(sr, make_serve_limits_suite());
     srunner_add_suite(sr, make_failures_suite());

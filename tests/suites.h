@@ -32,6 +32,7 @@ Suite *make_relay_ws_run_suite(void);
 Suite *make_conform_suite(void);
 Suite *make_conform_ws_suite(void);
 Suite *make_conform_report_suite(void);
+Suite *make_report_html_suite(void);
 Suite *make_faults_suite(void);
 Suite *make_serve_limits_suite(void);
 Suite *make_failures_suite(void);

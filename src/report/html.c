@@ -198,14 +198,15 @@ static void chart(FILE *f, const char *id, const char *title, struct axis x, str
     for (size_t k = 0; k < ns; k++) {
         fprintf(f, "<path class=\"series\" data-series=\"%s\" stroke=\"%s\" d=\"", s[k].name,
                 palette[k % NPALETTE]);
-        bool pen = false;
+        bool pen = false, any = false;
         for (size_t i = 0; i < s[k].n; i++) {
             if (isnan(s[k].y[i])) {
                 pen = false;
                 continue;
             }
-            fprintf(f, "%s%.1f %.1f", pen ? " L" : (i > 0 ? " M" : "M"), px(&x, s[k].x[i]),
+            fprintf(f, "%s%c%.1f %.1f", any ? " " : "", pen ? 'L' : 'M', px(&x, s[k].x[i]),
                     py(&y, s[k].y[i]));
+            any = true;
             if (s[k].steps)
                 fprintf(f, " L%.1f %.1f", px(&x, s[k].x[i] + 1), py(&y, s[k].y[i]));
             pen = true;
@@ -313,41 +314,41 @@ static void summary_table(FILE *f, const struct run_stats *st, const struct repo
 {
     double s = m->measured_s;
     fputs("<h2>Summary</h2>\n<div class=\"grid\"><table id=\"summary\"><tbody>\n", f);
-    row_real(f, "throughput.messages_per_s", "messages per second", rate(st->msgs_ok, s), 1);
-    row_real(f, "throughput.chunks_per_s", "chunks per second", rate(st->chunks_sent, s), 1);
-    row_real(f, "throughput.payload_bytes_per_s", "payload bytes per second",
+    row_real(f, "throughput/messages_per_s", "messages per second", rate(st->msgs_ok, s), 1);
+    row_real(f, "throughput/chunks_per_s", "chunks per second", rate(st->chunks_sent, s), 1);
+    row_real(f, "throughput/payload_bytes_per_s", "payload bytes per second",
              rate(st->payload_bytes, s), 0);
-    row_int(f, "throughput.payload_bytes", "payload bytes", st->payload_bytes);
-    row_int(f, "throughput.wire_bytes_out", "wire bytes out", st->wire_bytes_out);
-    row_int(f, "throughput.wire_bytes_in", "wire bytes in", st->wire_bytes_in);
-    row_real(f, "run.elapsed_s", "seconds in all", m->elapsed_s, 2);
-    row_real(f, "run.measured_s", "seconds measured", m->measured_s, 2);
+    row_int(f, "throughput/payload_bytes", "payload bytes", st->payload_bytes);
+    row_int(f, "throughput/wire_bytes_out", "wire bytes out", st->wire_bytes_out);
+    row_int(f, "throughput/wire_bytes_in", "wire bytes in", st->wire_bytes_in);
+    row_real(f, "run/elapsed_s", "seconds in all", m->elapsed_s, 2);
+    row_real(f, "run/measured_s", "seconds measured", m->measured_s, 2);
     if (st->sched_requested > 0 || st->sched_sent > 0) {
-        row_real(f, "open_loop.requested_per_s", "open loop: requested per second",
+        row_real(f, "open_loop/requested_per_s", "open loop: requested per second",
                  s > 0 ? st->sched_requested / s : 0, 1);
-        row_real(f, "open_loop.achieved_per_s", "open loop: achieved per second",
+        row_real(f, "open_loop/achieved_per_s", "open loop: achieved per second",
                  rate(st->sched_sent, s), 1);
     }
     fputs("</tbody></table>\n<table id=\"counts\"><tbody>\n", f);
-    row_int(f, "sessions.started", "sessions started", st->sessions_started);
-    row_int(f, "sessions.bound", "sessions bound", st->sessions_bound);
-    row_int(f, "sessions.completed", "sessions completed", st->sessions_completed);
-    row_int(f, "sessions.failed", "sessions failed", st->sessions_failed);
-    row_int(f, "sessions.unfinished", "sessions unfinished at the end", st->sessions_unfinished);
-    row_int(f, "messages.sent", "messages sent", st->msgs_sent);
-    row_int(f, "messages.ok", "messages succeeded", st->msgs_ok);
-    row_int(f, "messages.failed", "messages failed", st->msgs_failed);
-    row_int(f, "messages.timeouts.local_408", "of them timed out (local 408)",
+    row_int(f, "sessions/started", "sessions started", st->sessions_started);
+    row_int(f, "sessions/bound", "sessions bound", st->sessions_bound);
+    row_int(f, "sessions/completed", "sessions completed", st->sessions_completed);
+    row_int(f, "sessions/failed", "sessions failed", st->sessions_failed);
+    row_int(f, "sessions/unfinished", "sessions unfinished at the end", st->sessions_unfinished);
+    row_int(f, "messages/sent", "messages sent", st->msgs_sent);
+    row_int(f, "messages/ok", "messages succeeded", st->msgs_ok);
+    row_int(f, "messages/failed", "messages failed", st->msgs_failed);
+    row_int(f, "messages/timeouts/local_408", "of them timed out (local 408)",
             st->timeouts_local_408);
-    row_int(f, "messages.lost", "messages lost", st->msgs_lost);
-    row_int(f, "messages.unfinished", "messages unfinished at the end", st->msgs_unfinished);
+    row_int(f, "messages/lost", "messages lost", st->msgs_lost);
+    row_int(f, "messages/unfinished", "messages unfinished at the end", st->msgs_unfinished);
     if (st->msgs_delivered > 0 || st->relay_auth_ok > 0)
-        row_int(f, "messages.delivered", "messages delivered to our answering ends",
+        row_int(f, "messages/delivered", "messages delivered to our answering ends",
                 st->msgs_delivered);
     if (st->imdn_requested > 0)
-        row_int(f, "messages.imdn.received", "delivery notifications received",
+        row_int(f, "messages/imdn/received", "delivery notifications received",
                 st->imdn_received);
-    row_int(f, "expectations.failures", "expectation failures", st->expect_failures);
+    row_int(f, "expectations/failures", "expectation failures", st->expect_failures);
     fputs("</tbody></table></div>\n", f);
 }
 
@@ -369,16 +370,16 @@ static void latency_table(FILE *f, const struct run_stats *st)
             continue;
         const char *name = lat_kind_name((enum lat_kind)k);
         fprintf(f, "<tr data-kind=\"%s\"><th>%s</th>", name, name);
-        fprintf(f, "<td class=\"num\" data-key=\"latency_us.%s.count\">%llu</td>", name,
+        fprintf(f, "<td class=\"num\" data-key=\"latency_us/%s/count\">%llu</td>", name,
                 (unsigned long long)histogram_count(h));
-        fprintf(f, "<td class=\"num\" data-key=\"latency_us.%s.min\">%llu</td>", name,
+        fprintf(f, "<td class=\"num\" data-key=\"latency_us/%s/min\">%llu</td>", name,
                 (unsigned long long)histogram_min(h));
-        fprintf(f, "<td class=\"num\" data-key=\"latency_us.%s.mean\">%.1f</td>", name,
+        fprintf(f, "<td class=\"num\" data-key=\"latency_us/%s/mean\">%.1f</td>", name,
                 histogram_mean(h));
         for (size_t i = 0; i < NTABLE_PCT; i++)
-            fprintf(f, "<td class=\"num\" data-key=\"latency_us.%s.%s\">%llu</td>", name,
+            fprintf(f, "<td class=\"num\" data-key=\"latency_us/%s/%s\">%llu</td>", name,
                     table_pct_names[i], (unsigned long long)histogram_percentile(h, table_pct[i]));
-        fprintf(f, "<td class=\"num\" data-key=\"latency_us.%s.max\">%llu</td></tr>\n", name,
+        fprintf(f, "<td class=\"num\" data-key=\"latency_us/%s/max\">%llu</td></tr>\n", name,
                 (unsigned long long)histogram_max(h));
     }
     fputs("</tbody></table>\n", f);

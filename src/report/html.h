@@ -4,12 +4,12 @@
  * report_write_files writes beside summary.json, for a run and for a merge alike.
  *
  * What it shows, each in an element tests (and scripts) can find:
- *   table#summary    one row per headline figure, <tr data-key="messages.sent">, the key
- *                    being the figure's path in summary.json (dots between the names); the
+ *   table#summary,   one row per headline figure, <tr data-key="messages/sent">, the key
+ *   table#counts     being the figure's path in summary.json ('/' between the names); the
  *                    <td> holds the same number (integers as they are, rates to 0.1)
  *   table#latency    per latency kind that recorded anything, <tr data-kind="message">, its
- *                    count, min, mean and percentiles in µs, <td data-key="latency_us.
- *                    message.p99"> as in summary.json
+ *                    count, min, mean and percentiles in µs, <td data-key="latency_us/
+ *                    message/p99"> as in summary.json
  *   svg#throughput   per second: messages succeeded, failed and sent (and the open loop's
  *                    target when there is one); svg#latency-over-time: each second's mean and
  *                    largest message latency (timeseries.csv's msg_latency columns); both
