@@ -120,6 +120,8 @@ struct series {
     const double *x, *y;
     size_t n;          /* points; a NAN y breaks the line */
     bool steps;        /* each point holds from its x to x + 1 (a count per second) */
+    bool dashed;       /* what was asked for, beneath what happened */
+    const char *color; /* NULL: the palette's, by position */
 };
 
 /* The plot area inside the SVG. */
@@ -196,8 +198,9 @@ static void chart(FILE *f, const char *id, const char *title, struct axis x, str
     markup_text(f, ylabel);
     fputs("</text>\n", f);
     for (size_t k = 0; k < ns; k++) {
-        fprintf(f, "<path class=\"series\" data-series=\"%s\" stroke=\"%s\" d=\"", s[k].name,
-                palette[k % NPALETTE]);
+        fprintf(f, "<path class=\"series\" data-series=\"%s\" stroke=\"%s\"%s d=\"",
+                s[k].name, s[k].color != NULL ? s[k].color : palette[k % NPALETTE],
+                s[k].dashed ? " stroke-dasharray=\"7 4\"" : "");
         bool pen = false, any = false;
         for (size_t i = 0; i < s[k].n; i++) {
             if (isnan(s[k].y[i])) {
@@ -215,7 +218,9 @@ static void chart(FILE *f, const char *id, const char *title, struct axis x, str
     }
     fputs("</svg>\n<figcaption><ul class=\"legend\">", f);
     for (size_t k = 0; k < ns; k++) {
-        fprintf(f, "<li><i style=\"background:%s\"></i>", palette[k % NPALETTE]);
+        fprintf(f, "<li><i style=\"background:%s%s\"></i>",
+                s[k].color != NULL ? s[k].color : palette[k % NPALETTE],
+                s[k].dashed ? ";opacity:.6" : "");
         markup_text(f, s[k].label);
         fputs("</li>", f);
     }
@@ -433,25 +438,26 @@ static bool time_charts(FILE *f, const struct run_stats *st, const struct report
             lat_hi = fmax(lat_hi, max[i]);
         }
     }
+    /* The target (when there is one) first, so that what happened is drawn over it. */
     struct series tp[] = {
-        {"msgs_ok", "messages succeeded", x, ok, n, true},
-        {"msgs_failed", "messages failed", x, failed, n, true},
-        {"msgs_sent", "messages sent", x, sent, n, true},
-        {"target_rate", "open loop target", x, target, n, true},
+        {"target_rate", "open loop target", x, target, n, true, true, "#ff7f0e"},
+        {"msgs_sent", "messages sent", x, sent, n, true, false, "#2ca02c"},
+        {"msgs_ok", "messages succeeded", x, ok, n, true, false, "#1f77b4"},
+        {"msgs_failed", "messages failed", x, failed, n, true, false, "#d62728"},
     };
     struct axis xa = {0, (double)n, AXIS_SECONDS, 0};
     double shade = warm_end(st, m);
     chart(f, "throughput", "messages per second over the run", xa,
           (struct axis){0, top, AXIS_COUNT, 0}, "seconds from the start", "messages per second",
-          tp, any_target ? 4 : 3, shade);
+          any_target ? tp : tp + 1, any_target ? 4 : 3, shade);
     if (isinf(lat_lo)) {
         fputs("<p id=\"no-latency-series\">No message succeeded: there is no latency over time "
               "to show.</p>\n",
               f);
     } else {
         struct series lat[] = {
-            {"latency_mean", "mean message latency", x, mean, n, true},
-            {"latency_max", "largest message latency", x, max, n, true},
+            {"latency_mean", "mean message latency", x, mean, n, true, false, NULL},
+            {"latency_max", "largest message latency", x, max, n, true, false, NULL},
         };
         chart(f, "latency-over-time", "message latency per second", xa,
               (struct axis){lat_lo, lat_hi, AXIS_LATENCY, 0}, "seconds from the start",
@@ -495,7 +501,8 @@ static bool spectrum(FILE *f, const struct run_stats *st)
         }
         xhi = fmax(xhi, x[n - 1]);
         s[ns++] = (struct series){lat_kind_name((enum lat_kind)k),
-                                  lat_kind_name((enum lat_kind)k), x, y, n, false};
+                                  lat_kind_name((enum lat_kind)k), x, y, n, false, false,
+                                  NULL};
     }
     fputs("<h2>Latency percentile spectrum</h2>\n", f);
     if (ns == 0)
