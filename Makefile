@@ -78,7 +78,8 @@ $(BUILD)/check_runner: $(LIB_OBJS) $(TEST_OBJS)
 # skipped tests (and why), then "N passed, N failed, N skipped"; REQUIRE_RELAY=1 (CI) makes a
 # relay test fail instead of skipping when its Kamailio relay cannot start; REQUIRE_PROMETHEUS=1
 # the same for the test with a real Prometheus (tools/install-deps.sh --prometheus), and
-# REQUIRE_BROWSER=1 for the test that loads the conformance matrix in Chromium (--browser).
+# REQUIRE_BROWSER=1 for the tests that load pages in Chromium (--browser): the conformance
+# matrix and report.html.
 check: $(BUILD)/check_runner msrpload
 	$(BUILD)/check_runner
 

@@ -9,8 +9,9 @@
 #             makes those tests fail rather than skip without Kamailio)
 #   --prometheus  also Prometheus, for the test that has a real one scrape a run's live
 #             metrics (CI asks for it too, with REQUIRE_PROMETHEUS=1)
-#   --browser also Chromium, for the test that loads conform-report's HTML matrix in a real
-#             headless browser (CI asks for it too, with REQUIRE_BROWSER=1)
+#   --browser also Chromium, for the tests that load conform-report's HTML matrix and a run's
+#             report.html in a real headless browser (CI asks for it too, with
+#             REQUIRE_BROWSER=1)
 #   --check   only report; exit 1 when something is missing
 set -eu
 
