@@ -5,6 +5,8 @@
  * REQUIRE_BROWSER=1) and its DOM checked against the same directory's summary.json,
  * errors.jsonl and timeseries.csv; a screenshot into the test's folder. Without a browser the
  * file itself is still checked: it exists, loads nothing, and escapes the scenario's text.
+ * report_html is also called directly: markup in every outside text, a long series drawn in
+ * groups, an empty run.
  */
 #include <check.h>
 #include <jansson.h>
@@ -15,6 +17,7 @@
 #include <sys/wait.h>
 
 #include "browser_testutil.h"
+#include "report/html.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -328,12 +331,90 @@ START_TEST(test_report_html_in_browser)
 }
 END_TEST
 
+/* Every text from outside escaped (scenario, configuration, first error, an errors.jsonl line
+ * of a peer's bytes; a line that is not JSON left out), and a 4000-second series drawn in
+ * groups of 3 seconds. */
+START_TEST(test_report_html_escapes_and_groups)
+{
+    struct run_stats st;
+    ck_assert_int_eq(stats_init(&st), 0);
+    ck_assert_ptr_nonnull(stats_second_at(&st, 3999));
+    st.series[0] = (struct stats_second){.msgs_ok = 3, .msgs_sent = 3,
+                                         .msg_latency_sum_us = 300, .msg_latency_max_us = 500};
+    st.series[3999].msgs_failed = 9;
+    st.msgs_ok = 3;
+    st.expect_failures = 1;
+    for (uint64_t us = 100; us <= 500; us += 200)
+        histogram_record(&st.lat[LAT_MESSAGE], us);
+    static const char errors[] =
+        "{\"kind\":\"x\\\"<y\",\"count\":2,\"examples\":[{\"t_s\":1.5,\"time\":\"T\","
+        "\"session\":\"<s>\",\"peer\":\"p\",\"detail\":\"<d> & 'q'\",\"frames\":[{\"dir\":"
+        "\"in\",\"t_s\":1,\"len\":5,\"end\":\"$\",\"head\":\"MSRP <h>\\r\\n\","
+        "\"head_cut\":false}]}]}\nnot JSON <at all>\n";
+    static const char scenario[] = "{\"x\": \"</pre><script>\"}";
+    struct report_meta m = {
+        .scenario_name = "<name>",
+        .scenario_file = "f&.json",
+        .scenario_description = "a \"b\"",
+        .scenario_text = scenario,
+        .scenario_text_len = sizeof(scenario) - 1,
+        .config_json = "{\"k\": \"</pre><script>alert(1)</script>\"}",
+        .measured_s = 4000,
+        .elapsed_s = 4000,
+        .first_error = "<err>",
+        .version = "v<1>",
+        .end_names = {"closed"},
+        .errors_jsonl = errors,
+        .errors_jsonl_len = sizeof(errors) - 1,
+    };
+    size_t len;
+    char *html = report_html(&st, &m, &len);
+    ck_assert_ptr_nonnull(html);
+    ck_assert_uint_eq(strlen(html), len);
+    static const char *const never[] = {"<script", "<name>", "<err>", "<s>", "<d>", "<h>",
+                                        "v<1>", "<y", "<at all>"};
+    for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
+        ck_assert_msg(strstr(html, never[i]) == NULL, "%s unescaped", never[i]);
+    static const char *const want[] = {
+        "<title>msrpload report: &lt;name&gt;</title>", "(first: &lt;err&gt;)",
+        "f&amp;.json", "a &quot;b&quot;", "<tr class=\"failure\" data-kind=\"x&quot;&lt;y\">",
+        "1.500 s: &lt;d&gt; &amp; &#39;q&#39;</summary>", "MSRP &lt;h&gt;",
+        "&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;", "id=\"scenario\">{&quot;x&quot;",
+        "<p id=\"series-grouped\">Each point covers 3 seconds of the 4000:"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(html, want[i]) != NULL, "no %s", want[i]);
+    ck_assert_uint_eq(count(html, "<tr class=\"failure\""), 1);
+    /* 1334 points of 3 seconds, two coordinates each: M, then 2667 L */
+    char *path = element(html, "<path class=\"series\" data-series=\"msgs_ok\"", "/>");
+    ck_assert_ptr_nonnull(path);
+    ck_assert_uint_eq(count(path, " L"), 2 * 1334 - 1);
+    free(path);
+    ck_assert_uint_eq(series_in(html, "spectrum"), 1);
+    ck_assert_uint_eq(series_in(html, "latency-over-time"), 2);
+    free(html);
+    stats_free(&st);
+
+    /* nothing at all: each part says so */
+    ck_assert_int_eq(stats_init(&st), 0);
+    struct report_meta empty = {.scenario_name = "e", .end_names = {"closed"}};
+    html = report_html(&st, &empty, &len);
+    ck_assert_ptr_nonnull(html);
+    ck_assert(strstr(html, "id=\"no-series\"") != NULL);
+    ck_assert(strstr(html, "id=\"no-spectrum\"") != NULL);
+    ck_assert(strstr(html, "id=\"no-failures\"") != NULL);
+    ck_assert(strstr(html, "<pre id=\"config\"></pre>") != NULL);
+    free(html);
+    stats_free(&st);
+}
+END_TEST
+
 Suite *make_report_html_suite(void)
 {
     Suite *s = suite_create("report_html");
     TCase *tc = tcase_create("page");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_report_html_in_browser);
+    tcase_add_test(tc, test_report_html_escapes_and_groups);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -119,7 +119,8 @@ struct series {
     const char *label; /* in the legend */
     const double *x, *y;
     size_t n;          /* points; a NAN y breaks the line */
-    bool steps;        /* each point holds from its x to x + 1 (a count per second) */
+    double width;      /* > 0: each point holds from its x to x + width (a count per
+                          second, or per group of seconds); 0: a line through the points */
     bool dashed;       /* what was asked for, beneath what happened */
     const char *color; /* NULL: the palette's, by position */
 };
@@ -210,8 +211,8 @@ static void chart(FILE *f, const char *id, const char *title, struct axis x, str
             fprintf(f, "%s%c%.1f %.1f", any ? " " : "", pen ? 'L' : 'M', px(&x, s[k].x[i]),
                     py(&y, s[k].y[i]));
             any = true;
-            if (s[k].steps)
-                fprintf(f, " L%.1f %.1f", px(&x, s[k].x[i] + 1), py(&y, s[k].y[i]));
+            if (s[k].width > 0)
+                fprintf(f, " L%.1f %.1f", px(&x, s[k].x[i] + s[k].width), py(&y, s[k].y[i]));
             pen = true;
         }
         fputs("\"/>\n", f);
@@ -404,7 +405,13 @@ static double warm_end(const struct run_stats *st, const struct report_meta *m)
     return (double)i;
 }
 
-/* Throughput and latency per second. Returns false when out of memory. */
+/* At most this many points per series over time: a longer run is drawn in groups of whole
+ * seconds (rates averaged over the group, the latency as its messages' mean and the largest),
+ * so that the page of a day-long run stays small enough to open at once. */
+#define TIME_POINTS 1500
+
+/* Throughput and latency per second (or per group of seconds). Returns false when out of
+ * memory. */
 static bool time_charts(FILE *f, const struct run_stats *st, const struct report_meta *m)
 {
     size_t n = st->series_len;
@@ -413,39 +420,57 @@ static bool time_charts(FILE *f, const struct run_stats *st, const struct report
         fputs("<p id=\"no-series\">The time series is empty.</p>\n", f);
         return true;
     }
-    double *v = calloc(7 * n, sizeof(double));
+    size_t g = (n + TIME_POINTS - 1) / TIME_POINTS, np = (n + g - 1) / g;
+    double *v = calloc(7 * np, sizeof(double));
     if (v == NULL)
         return false;
-    double *x = v, *ok = v + n, *failed = v + 2 * n, *sent = v + 3 * n, *target = v + 4 * n;
-    double *mean = v + 5 * n, *max = v + 6 * n;
+    double *x = v, *ok = v + np, *failed = v + 2 * np, *sent = v + 3 * np;
+    double *target = v + 4 * np, *mean = v + 5 * np, *max = v + 6 * np;
     double top = 0, lat_lo = INFINITY, lat_hi = -INFINITY;
     bool any_target = false;
-    for (size_t i = 0; i < n; i++) {
-        const struct stats_second *s = &st->series[i];
-        x[i] = (double)i;
-        ok[i] = (double)s->msgs_ok;
-        failed[i] = (double)s->msgs_failed;
-        sent[i] = (double)s->msgs_sent;
-        target[i] = s->target_rate > 0 ? s->target_rate : NAN;
-        any_target = any_target || s->target_rate > 0;
-        top = fmax(top, fmax(fmax(ok[i], failed[i]), fmax(sent[i], s->target_rate)));
-        mean[i] = max[i] = NAN;
-        if (s->msgs_ok > 0) {
+    for (size_t p = 0; p < np; p++) {
+        size_t a = p * g, b = a + g < n ? a + g : n;
+        uint64_t n_ok = 0, n_failed = 0, n_sent = 0, lat_sum = 0, lat_max = 0;
+        double asked = 0, secs = (double)(b - a);
+        for (size_t i = a; i < b; i++) {
+            const struct stats_second *s = &st->series[i];
+            n_ok += s->msgs_ok;
+            n_failed += s->msgs_failed;
+            n_sent += s->msgs_sent;
+            asked += s->target_rate;
+            lat_sum += s->msg_latency_sum_us;
+            lat_max = s->msg_latency_max_us > lat_max ? s->msg_latency_max_us : lat_max;
+        }
+        x[p] = (double)a;
+        ok[p] = (double)n_ok / secs;
+        failed[p] = (double)n_failed / secs;
+        sent[p] = (double)n_sent / secs;
+        target[p] = asked > 0 ? asked / secs : NAN;
+        any_target = any_target || asked > 0;
+        top = fmax(top, fmax(fmax(ok[p], failed[p]), fmax(sent[p], asked / secs)));
+        mean[p] = max[p] = NAN;
+        if (n_ok > 0) {
             /* log10 of µs; under 1 µs counts as 1 µs (the axis starts at 1) */
-            mean[i] = log10(fmax(1, (double)s->msg_latency_sum_us / (double)s->msgs_ok));
-            max[i] = log10(fmax(1, (double)s->msg_latency_max_us));
-            lat_lo = fmin(lat_lo, mean[i]);
-            lat_hi = fmax(lat_hi, max[i]);
+            mean[p] = log10(fmax(1, (double)lat_sum / (double)n_ok));
+            max[p] = log10(fmax(1, (double)lat_max));
+            lat_lo = fmin(lat_lo, mean[p]);
+            lat_hi = fmax(lat_hi, max[p]);
         }
     }
+    if (g > 1)
+        fprintf(f, "<p id=\"series-grouped\">Each point covers %zu seconds of the %zu: the rates "
+                   "are averaged over them, the latency is their messages' mean and the "
+                   "largest.</p>\n",
+                g, n);
+    double w = (double)g;
     /* The target (when there is one) first, so that what happened is drawn over it. */
     struct series tp[] = {
-        {"target_rate", "open loop target", x, target, n, true, true, "#ff7f0e"},
-        {"msgs_sent", "messages sent", x, sent, n, true, false, "#2ca02c"},
-        {"msgs_ok", "messages succeeded", x, ok, n, true, false, "#1f77b4"},
-        {"msgs_failed", "messages failed", x, failed, n, true, false, "#d62728"},
+        {"target_rate", "open loop target", x, target, np, w, true, "#ff7f0e"},
+        {"msgs_sent", "messages sent", x, sent, np, w, false, "#2ca02c"},
+        {"msgs_ok", "messages succeeded", x, ok, np, w, false, "#1f77b4"},
+        {"msgs_failed", "messages failed", x, failed, np, w, false, "#d62728"},
     };
-    struct axis xa = {0, (double)n, AXIS_SECONDS, 0};
+    struct axis xa = {0, (double)(np * g), AXIS_SECONDS, 0};
     double shade = warm_end(st, m);
     chart(f, "throughput", "messages per second over the run", xa,
           (struct axis){0, top, AXIS_COUNT, 0}, "seconds from the start", "messages per second",
@@ -456,8 +481,8 @@ static bool time_charts(FILE *f, const struct run_stats *st, const struct report
               f);
     } else {
         struct series lat[] = {
-            {"latency_mean", "mean message latency", x, mean, n, true, false, NULL},
-            {"latency_max", "largest message latency", x, max, n, true, false, NULL},
+            {"latency_mean", "mean message latency", x, mean, np, w, false, NULL},
+            {"latency_max", "largest message latency", x, max, np, w, false, NULL},
         };
         chart(f, "latency-over-time", "message latency per second", xa,
               (struct axis){lat_lo, lat_hi, AXIS_LATENCY, 0}, "seconds from the start",
@@ -501,7 +526,7 @@ static bool spectrum(FILE *f, const struct run_stats *st)
         }
         xhi = fmax(xhi, x[n - 1]);
         s[ns++] = (struct series){lat_kind_name((enum lat_kind)k),
-                                  lat_kind_name((enum lat_kind)k), x, y, n, false, false,
+                                  lat_kind_name((enum lat_kind)k), x, y, n, 0, false,
                                   NULL};
     }
     fputs("<h2>Latency percentile spectrum</h2>\n", f);
