@@ -13,7 +13,8 @@
  *   svg#throughput   per second: messages succeeded, failed and sent (and the open loop's
  *                    target when there is one); svg#latency-over-time: each second's mean and
  *                    largest message latency (timeseries.csv's msg_latency columns); both
- *                    with the warm-up shaded
+ *                    with the warm-up shaded; past 1500 seconds, in groups of whole seconds
+ *                    (p#series-grouped says how many)
  *   svg#spectrum     the latency percentile spectrum of every kind that recorded anything,
  *                    from its histogram (log scales: 0%, 90%, 99%, 99.9% ... against µs)
  *                    Every series is one <path class="series" data-series="NAME">.
