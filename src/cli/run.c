@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -93,6 +94,10 @@ static void run_usage(FILE *out)
             "  --metrics-linger S   keep serving the final counts for S seconds after the\n"
             "                       report is written (default 0), so that a scraper sees\n"
             "                       them: give at least two scrape intervals\n"
+            "  --seed N             the seed of message sizes and think times (0..2^63-1;\n"
+            "                       default: load.seed, else one drawn at random); the\n"
+            "                       report records it, and the same seed (with the same\n"
+            "                       --threads and --shard) draws the same per session\n"
             "  --quiet              no progress lines on standard error\n"
             "\n"
             "Everything is checked before the first session starts: values and their bounds\n"
@@ -145,12 +150,27 @@ static char *config_json(const struct scenario *sc, unsigned shard_index, unsign
                                       "ws_uri", sc->relay.ws_uri, "user", sc->relay.user,
                                       "users", (json_int_t)sc->relay.users, "expires",
                                       (json_int_t)sc->relay.expires));
+    /* Given back with --seed, the run draws the same sizes and think times per session. */
+    json_object_set_new(o, "seed", json_integer((json_int_t)sc->seed));
     if (shard_count > 0)
         json_object_set_new(o, "shard", json_pack("{s:I, s:I}", "index", (json_int_t)shard_index,
                                                   "count", (json_int_t)shard_count));
     char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return text;
+}
+
+/* A seed for a run that was given none: from the kernel's generator (the clock should it
+ * fail), kept within 0..2^63-1 so that --seed takes it back. */
+static uint64_t draw_seed(void)
+{
+    uint64_t x = 0;
+    if (getrandom(&x, sizeof(x), 0) != (ssize_t)sizeof(x)) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        x = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+    }
+    return x & (uint64_t)INT64_MAX;
 }
 
 /* Embedded TLS: a certificate made for this run; the callers verify against it. */
@@ -569,6 +589,8 @@ int cmd_run(int argc, char **argv)
         scenario_free(&sc);
         return EXIT_USAGE;
     }
+    if (!sc.seed_given)
+        sc.seed = draw_seed();
     static char password[512];
     if (sc.topology == SCENARIO_RELAY &&
         relay_password(&sc, ro.relay_pw_file, ro.relay_pw, password, sizeof(password)) != 0) {
@@ -625,13 +647,13 @@ int cmd_run(int argc, char **argv)
     if (sc.sessions < SCENARIO_MAX_SESSIONS || sc.num_stages == 0)
         snprintf(total, sizeof(total), "%llu sessions", (unsigned long long)sc.sessions);
     if (!quiet)
-        fprintf(stderr, "msrpload run: %s: %s, %llu at once, %u threads, %s loop, %s%s\n",
+        fprintf(stderr, "msrpload run: %s: %s, %llu at once, %u threads, %s loop, %s%s, seed %llu\n",
                 sc.name, total, (unsigned long long)sc.concurrency,
                 sc.threads, sc.mode == SCENARIO_OPEN ? "open" : "closed",
                 sc.topology == SCENARIO_TARGET  ? "external targets"
                 : sc.topology == SCENARIO_RELAY ? "both ends through the relay"
                                                 : "embedded endpoints",
-                shard_note);
+                shard_note, (unsigned long long)sc.seed);
     struct run_stats stats;
     if (stats_init(&stats) != 0) {
         fprintf(stderr, "msrpload run: out of memory\n");

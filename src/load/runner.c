@@ -203,6 +203,7 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
     memset(ls, 0, sizeof(*ls));
     ls->w = w;
     ls->timer.arg = ls;
+    distrib_rng_session(&ls->rng, sc->seed, runner_session_index(w, n));
     char shard[16], id[64];
     shard_prefix(w, shard, sizeof(shard));
     snprintf(id, sizeof(id), "%sw%dc%llu", shard, w->index, (unsigned long long)n);

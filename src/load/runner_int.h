@@ -74,6 +74,11 @@ struct lsession {
     uint32_t reports_wanted, reports_got;
     bool waiting_reports;
     uint64_t next_intended_ns; /* open mode schedule */
+    /* sizes and think times (send.size, send.think) are drawn from this, seeded from the
+     * run's seed and the session's number (runner_session_index); a think time makes the
+     * session's next message wait until think_due_ns */
+    struct distrib_rng rng;
+    uint64_t think_due_ns;
     double sched_pos;          /* under load.stages: its last message's place in the
                                   schedule (schedule.c) */
     bool retiring;             /* closed-loop stages asked for fewer sessions: it closes */
@@ -179,6 +184,16 @@ bool runner_stages_tick(struct worker *w, uint64_t now);
 unsigned runner_slots_allowed(const struct worker *w);
 void runner_sched_fill(const struct scenario *sc, struct run_stats *st, double warm_up_s,
                        double measured_end_s, double run_s);
+
+/* The number that seeds session n of worker w (distrib.h): the same for the same --threads,
+ * --shard and n, whatever the threads' timing; distinct for every session of a sharded run. */
+static inline uint64_t runner_session_index(const struct worker *w, uint64_t n)
+{
+    uint64_t index = n * w->nworkers + (uint64_t)w->index;
+    if (w->cfg->shard_count > 1)
+        index = index * w->cfg->shard_count + (w->cfg->shard_index - 1);
+    return index;
+}
 
 /* Between the core's two files (what a topology may call is in topology.h). */
 /* runner_steps.c: closes the session once its messages in flight settle (the drain). */

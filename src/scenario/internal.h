@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "scenario/distrib.h"
 #include "scenario/scenario.h"
 
 #define MAX_THREADS SCENARIO_MAX_THREADS
@@ -188,5 +189,14 @@ struct scn__raw_build {
 int scn__compile_template(struct scn__ctx *c, const json_t *v, struct scn__raw_build *b,
                           size_t *max_len);
 void scn__template_free(struct raw_template *t);
+
+/* ---- distributions (distrib.c) ----------------------------------------------------------- */
+
+/* A send's size (size true: whole bytes) or a think time (seconds) at the current path: a
+ * number (fixed), {"min", "max"} (uniform), or an object with "dist" (scenarios/README.md).
+ * On failure d owns nothing. */
+int scn__read_distrib(struct scn__ctx *c, const json_t *v, bool size, struct distrib *d);
+/* steps.c: frees what a send step owns (content, size and think tables). */
+void scn__send_free(struct step_send *s);
 
 #endif

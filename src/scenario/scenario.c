@@ -197,9 +197,7 @@ static void free_contents(struct scenario *sc)
         }
         if (st->kind != SCN_STEP_SEND)
             continue;
-        free(st->u.send.content);
-        st->u.send.content = NULL;
-        st->u.send.content_len = 0;
+        scn__send_free(&st->u.send);
     }
 }
 

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "msrp/order.h"
+#include "scenario/distrib.h"
 #include "wire/parser.h"
 #include "wire/uri.h"
 
@@ -84,7 +85,14 @@ enum step_kind {
 
 struct step_send {
     uint32_t count;
-    uint64_t size_min, size_max; /* equal for a fixed size; content_len with content */
+    uint64_t size_min, size_max; /* the least and most a size can be: equal for a fixed
+                                    size; content_len with content */
+    /* size: the distribution each message's size is drawn from (distrib.h); fixed at
+     * content_len with content. Its table, if any, is owned by the scenario. */
+    struct distrib size;
+    /* think: after each message of this step leaves, the session's next message waits this
+     * long (drawn each time; seconds). Fixed 0: no wait. Closed mode only. */
+    struct distrib think;
     char content_type[128];
     uint32_t chunk_size;
     enum msrp_report failure_report; /* MSRP_REPORT_ABSENT: no header */
@@ -350,6 +358,11 @@ struct scenario {
     enum scenario_mode mode;
     unsigned outstanding;
     double rate;          /* open mode: messages/s over the run */
+    /* load.seed or --seed: the run's seed, from which each calling session's generator is
+     * seeded with its number (distrib.h); cmd_run draws one when neither gives it, and the
+     * report records it */
+    uint64_t seed;
+    bool seed_given;
     /* load.batch_window: each worker's event loop batching window (net_loop.h); "auto" sets it
      * every 100 ms from the current second's median message latency (runner.h) */
     bool batch_window_auto;
@@ -474,6 +487,8 @@ struct scenario_overrides {
     bool transport_given, end_transport_given[2];
     uint64_t relay_users, relay_expires;
     unsigned shard_index, shard_count; /* --shard I/N; 0 and 0 without it */
+    uint64_t seed;     /* --seed */
+    bool seed_given;
 };
 
 void scenario_overrides_init(struct scenario_overrides *o);
