@@ -235,6 +235,9 @@ static void assert_raw(const struct step *st, enum raw_expect expect, const int 
         case RAW_PART_CONFORM: /* only in case files, which these vectors are not */
             ck_abort_msg("piece %u: a conformance placeholder in a load scenario", i);
             break;
+        case RAW_PART_DATA: /* only with run --data, which these vectors are loaded without */
+            ck_abort_msg("piece %u: a data column without data", i);
+            break;
         }
     }
     ck_assert_uint_eq(r->text_len, text);

@@ -94,6 +94,15 @@ static void run_usage(FILE *out)
             "  --metrics-linger S   keep serving the final counts for S seconds after the\n"
             "                       report is written (default 0), so that a scraper sees\n"
             "                       them: give at least two scrape intervals\n"
+            "  --data FILE          per-session data: a CSV file with a header row naming its\n"
+            "                       columns, which raw templates use as {column}; user and\n"
+            "                       password (each relay account's), target (the session's\n"
+            "                       target URI), content_file (its messages' body) are taken\n"
+            "                       by name; passwords never reach logs or reports\n"
+            "  --data-order sequential|random|shard\n"
+            "                       which row each session (each account, through a relay)\n"
+            "                       takes: in turn (default), drawn from the seed, or in\n"
+            "                       turn within this --shard's slice of the rows\n"
             "  --seed N             the seed of message sizes and think times (0..2^63-1;\n"
             "                       default: load.seed, else one drawn at random); the\n"
             "                       report records it, and the same seed (with the same\n"
@@ -150,6 +159,16 @@ static char *config_json(const struct scenario *sc, unsigned shard_index, unsign
                                       "ws_uri", sc->relay.ws_uri, "user", sc->relay.user,
                                       "users", (json_int_t)sc->relay.users, "expires",
                                       (json_int_t)sc->relay.expires));
+    /* --data: which file, its columns and order; never a value (passwords) */
+    if (sc->data != NULL) {
+        json_t *cols = json_array();
+        for (unsigned i = 0; i < sc->data->num_cols; i++)
+            json_array_append_new(cols, json_string(sc->data->names[i]));
+        json_object_set_new(o, "data",
+                            json_pack("{s:s, s:I, s:o, s:s}", "file", sc->data->path, "rows",
+                                      (json_int_t)sc->data->num_rows, "columns", cols, "order",
+                                      scenario_data_order_name(sc->data->order)));
+    }
     /* Given back with --seed, the run draws the same sizes and think times per session. */
     json_object_set_new(o, "seed", json_integer((json_int_t)sc->seed));
     if (shard_count > 0)
@@ -330,6 +349,8 @@ struct run_options {
     double metrics_linger;      /* seconds the final counts stay served */
     bool quiet;
     struct scenario_overrides over;
+    const char *data_path;              /* --data FILE, or NULL */
+    const char *data_order;             /* --data-order, or NULL (sequential) */
 };
 
 /* Reads the command line into ro. Returns -1 to go on, or the exit code (usage, --help). */
@@ -364,6 +385,10 @@ static int read_options(int argc, char **argv, struct run_options *ro)
         }
         if (strcmp(a, "--out") == 0) {
             ro->out_dir = v;
+        } else if (strcmp(a, "--data") == 0) {
+            ro->data_path = v;
+        } else if (strcmp(a, "--data-order") == 0) {
+            ro->data_order = v;
         } else if (strcmp(a, "--relay-password-file") == 0) {
             ro->relay_pw_file = v;
         } else if (strcmp(a, "--metrics-listen") == 0) {
@@ -562,6 +587,58 @@ static int report_run(const struct scenario *sc, const struct scenario_overrides
     return code;
 }
 
+/* run --data: read before the scenario, whose templates may name its columns; it holds
+ * passwords, so it is wiped and freed at exit however the command ends. */
+static struct scenario_data *run_data;
+
+static void free_run_data(void)
+{
+    scenario_data_free(run_data);
+    run_data = NULL;
+}
+
+/* --data FILE and --data-order into run_data, its targets (a target column) among the
+ * overrides' --target URIs. Returns 0, or -1 after saying why. */
+static int load_data(struct run_options *ro)
+{
+    char err[1024];
+    enum scenario_data_order order = SCENARIO_DATA_SEQUENTIAL;
+    if (ro->data_order != NULL && ro->data_path == NULL) {
+        fprintf(stderr, "msrpload run: --data-order needs --data FILE\n");
+        return -1;
+    }
+    if (ro->data_path == NULL)
+        return 0;
+    if (ro->data_order != NULL && scenario_data_order_parse(ro->data_order, &order) != 0) {
+        fprintf(stderr, "msrpload run: --data-order takes sequential, random or shard, got "
+                        "'%s'\n", ro->data_order);
+        return -1;
+    }
+    if (order == SCENARIO_DATA_SHARD && ro->over.shard_count == 0) {
+        fprintf(stderr, "msrpload run: --data-order shard needs --shard I/N\n");
+        return -1;
+    }
+    if (scenario_data_load(ro->data_path, &run_data, err, sizeof(err)) != 0) {
+        fprintf(stderr, "msrpload run: --data %s\n", err);
+        return -1;
+    }
+    atexit(free_run_data);
+    run_data->order = order;
+    if (run_data->col_target < 0)
+        return 0;
+    if (ro->over.num_targets > 0) {
+        fprintf(stderr, "msrpload run: --target and --data %s's target column exclude each "
+                        "other\n", ro->data_path);
+        return -1;
+    }
+    if (scenario_data_targets(run_data, ro->over.targets, &ro->over.num_targets, err,
+                              sizeof(err)) != 0) {
+        fprintf(stderr, "msrpload run: --data %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct run_options ro;
@@ -574,7 +651,9 @@ int cmd_run(int argc, char **argv)
     char err[1024];
 
     static struct scenario sc;
-    if (scenario_load(path, &sc, err, sizeof(err)) != 0) {
+    if (load_data(&ro) != 0)
+        return EXIT_USAGE;
+    if (scenario_load_with_data(path, run_data, &sc, err, sizeof(err)) != 0) {
         fprintf(stderr, "msrpload run: %s\n", err);
         return EXIT_USAGE;
     }
@@ -592,7 +671,8 @@ int cmd_run(int argc, char **argv)
     if (!sc.seed_given)
         sc.seed = draw_seed();
     static char password[512];
-    if (sc.topology == SCENARIO_RELAY &&
+    /* run --data's password column gives every account's password */
+    if (sc.topology == SCENARIO_RELAY && !(run_data != NULL && run_data->col_password >= 0) &&
         relay_password(&sc, ro.relay_pw_file, ro.relay_pw, password, sizeof(password)) != 0) {
         scenario_free(&sc);
         return EXIT_USAGE;

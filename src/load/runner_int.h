@@ -13,6 +13,7 @@
 #define MSRPLOAD_LOAD_RUNNER_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -79,6 +80,10 @@ struct lsession {
      * session's next message wait until think_due_ns */
     struct distrib_rng rng;
     uint64_t think_due_ns;
+    /* run --data: the row of this session (of its calling end, through a relay), by column;
+     * NULL without data (runner_data_row) */
+    const struct msrp_span *data_row;
+    size_t data_index;
     double sched_pos;          /* under load.stages: its last message's place in the
                                   schedule (schedule.c) */
     bool retiring;             /* closed-loop stages asked for fewer sessions: it closes */
@@ -193,6 +198,23 @@ static inline uint64_t runner_session_index(const struct worker *w, uint64_t n)
     if (w->cfg->shard_count > 1)
         index = index * w->cfg->shard_count + (w->cfg->shard_index - 1);
     return index;
+}
+
+/* run --data (scenario.h): the row of session n of worker w, side 0 (the calling end) or 1
+ * (the answering end: through a relay, where each end is an account, two rows a session);
+ * its index, or SIZE_MAX without data. */
+static inline size_t runner_data_row(const struct worker *w, uint64_t n, int side)
+{
+    const struct scenario_data *d = w->sc->data;
+    if (d == NULL)
+        return SIZE_MAX;
+    uint64_t local = n * w->nworkers + (uint64_t)w->index, global = runner_session_index(w, n);
+    if (w->sc->topology == SCENARIO_RELAY) {
+        local = 2 * local + (uint64_t)side;
+        global = 2 * global + (uint64_t)side;
+    }
+    return scenario_data_row(d, local, global, w->sc->seed, w->cfg->shard_index,
+                             w->cfg->shard_count);
 }
 
 /* Between the core's two files (what a topology may call is in topology.h). */

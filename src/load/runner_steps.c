@@ -105,6 +105,12 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
     o.message_id_out = tag->tracked ? tag->message_id : NULL;
     uint64_t size = draw_size(ls, st);
     const char *body = st->content != NULL ? st->content : w->body;
+    /* run --data's content_file: the session's row says the body of its messages */
+    const struct scenario_data *data = w->sc->data;
+    if (data != NULL && data->col_content_file >= 0 && st->content == NULL) {
+        body = data->contents[ls->data_index].ptr;
+        size = data->contents[ls->data_index].len;
+    }
     /* Open loop: when it is handed over, against when it was due (schedule.c). */
     uint64_t handed_ns = w->sc->mode == SCENARIO_OPEN ? net_now_ns() : intended_ns;
     char *wrapped = NULL;
@@ -365,6 +371,7 @@ static bool raw_start(struct lsession *ls, const struct step_raw *st)
         .message_id = msrp_span_make(mid, sizeof(mid)),
         .to_path = msrp_span_cstr(msrp_session_peer_path(ls->s)),
         .from_path = msrp_span_cstr(msrp_session_local_uri(ls->s)),
+        .data = ls->data_row,
     };
     if (problem == NULL && (len = scenario_template_expand(st->pieces, st->num_pieces, st->text,
                                                            &vars, w->raw->buf,

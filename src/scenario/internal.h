@@ -51,6 +51,7 @@ struct scn__ctx {
     size_t errlen;
     struct scenario *sc;
     bool is_case;          /* the file has a top-level "case": conformance keys are allowed */
+    const struct scenario_data *data; /* run --data: columns raw templates may name, or NULL */
     unsigned open_repeats; /* repeats whose END is still to come: room is kept for each */
     size_t plen;
     char path[PATH_CAP];
@@ -182,6 +183,7 @@ struct scn__raw_build {
     struct raw_piece *pieces;
     unsigned num, cap;
     size_t tids, message_ids, paths, conform;
+    size_t data_bytes; /* the longest values of the data columns named, added up */
 };
 
 /* A template string compiled into b, its longest expansion in *max_len; on -1, b holds what

@@ -255,6 +255,9 @@ static int apply_load(struct scenario *sc, const struct scenario_overrides *o, c
 static int check_relay_user(const struct scenario *sc, const struct scenario_overrides *o,
                             char *err, size_t errlen)
 {
+    /* run --data's user column names every account (sc->data is set by the loader) */
+    if (sc->data != NULL && sc->data->col_user >= 0)
+        return 0;
     if (sc->relay.user[0] == '\0') {
         snprintf(err, errlen, "the relay needs a user: --relay-user USER (or "
                               "topology.relay.user)");
