@@ -668,6 +668,13 @@ int cmd_run(int argc, char **argv)
         scenario_free(&sc);
         return EXIT_USAGE;
     }
+    /* the answering end hashes what it expects from the run's one body pattern */
+    if (run_data != NULL && run_data->col_content_file >= 0 && sc.answer_check_sha256) {
+        fprintf(stderr, "msrpload run: --data %s: a content_file column is not allowed with "
+                        "answer.check_sha256\n", run_data->path);
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
     if (!sc.seed_given)
         sc.seed = draw_seed();
     static char password[512];
