@@ -269,7 +269,7 @@ START_TEST(run_sessions_take_their_rows)
                  runs[i].extra, t.dir, i);
         int rc = run_cmd(&t, args);
         ck_assert_msg(rc == 0, "exit %d with %s", rc, runs[i].extra);
-        char name[8];
+        char name[32];
         snprintf(name, sizeof(name), "r%zu", i);
         json_t *j = summary(&t, name);
         ck_assert_int_eq(jget(j, "throughput", "payload_bytes"), want);

@@ -392,7 +392,7 @@ START_TEST(run_sizes_follow_the_configuration)
                  (unsigned long long)seed, threads[i], t.dir, i);
         int rc = run_cmd(&t, args);
         ck_assert_msg(rc == 0, "exit %d with --threads %s", rc, threads[i]);
-        char name[8];
+        char name[16];
         snprintf(name, sizeof(name), "r%d", i);
         json_t *j = summary(t.dir, name);
         ck_assert_int_eq(jget(j, "messages", "ok"), RUN_SESSIONS * RUN_COUNT);

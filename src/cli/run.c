@@ -2,7 +2,8 @@
  * run.c - `msrpload run SCENARIO [options]`: load a scenario, apply the command line over it,
  * run it, write the report and print the summary.
  *
- * Owns: the command line, its overrides of the scenario, the run directory's life, the wiring
+ * Owns: the command line, its overrides of the scenario, --data's file for the run (read before
+ * the scenario, freed at exit), the run's seed when none is given, the run directory's life, the wiring
  * of live metrics (--metrics-listen: load/live.c's snapshots rendered by report/prom.c for
  * cli/metrics_http.c, and the linger) and the exit code. May not touch: how sessions run (load/, msrp/) or how the report is written (report/).
  */

@@ -5,7 +5,9 @@
  * latency corrected from the intended send time), checks and counts each outcome into its worker's
  * statistics, and answers the session's callbacks (runner_calling_handlers).
  *
- * Owns: the steps (send, expect, pause, repeat, close, raw), message tags and outcome counting,
+ * Owns: the steps (send, expect, pause, repeat, close, raw), each message's size and think time
+ * drawn from the step's distributions with the session's generator (scenario/distrib.h), and
+ * run --data's row in a message (content_file) or a raw template; message tags and outcome counting,
  * delivery tracking (messages a hop-by-hop 200 does not finish, found again by Message-ID in
  * the worker's pending map), and what a calling session's end counts.
  * May not touch: how sessions start or where they go (topology_*.c, through w->topo only),

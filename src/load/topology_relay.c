@@ -13,7 +13,8 @@
  * the other; the Use-Paths it grants route by session-id either way.
  *
  * Owns: the relay's addresses (resolved once per worker, at set-up) and the WebSocket
- * transport's set-up, the AUTH accounts, the pairs of sessions and their refreshes, and what a
+ * transport's set-up, the AUTH accounts (the user pattern's, or run --data's user and password
+ * columns, a row for each end), the pairs of sessions and their refreshes, and what a
  * slot that never got a session counts.
  * May not touch: the steps, the counting of messages, slots and the clock (the runner core);
  * it reaches them only through the functions topology.h lists.
