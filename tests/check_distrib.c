@@ -303,6 +303,20 @@ START_TEST(scenario_reads_distributions)
         ck_assert_msg(strstr(err, bad[i].msg) == err, "case %zu: got \"%s\", want \"%s\"", i,
                       err, bad[i].msg);
     }
+    /* pause takes a distribution too (seconds: exponential, not lognormal) */
+    static const char pause[] = "{\"name\":\"d\",\"steps\":[{\"pause\":{\"dist\":"
+                                "\"exponential\",\"mean\":0.01}},{\"send\":{}}]}";
+    ck_assert_int_eq(scenario_parse("d.json", pause, strlen(pause), &sc, err, sizeof(err)), 0);
+    ck_assert_int_eq(sc.steps[0].kind, SCN_STEP_PAUSE);
+    ck_assert_int_eq(sc.steps[0].pause_dist.kind, DISTRIB_EXPONENTIAL);
+    ck_assert_double_eq(sc.steps[0].pause_dist.mean, 0.01);
+    scenario_free(&sc);
+    static const char bad_pause[] = "{\"name\":\"d\",\"steps\":[{\"pause\":{\"dist\":"
+                                    "\"lognormal\",\"mean\":1,\"stddev\":1}}]}";
+    ck_assert_int_eq(
+        scenario_parse("d.json", bad_pause, strlen(bad_pause), &sc, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "d.json: $.steps[0].pause.dist: expected one of") == err, "%s",
+                  err);
     /* --rate makes a closed scenario open: its think times are refused then */
     parse_send("", "\"think\": 0.5", err, sizeof(err), &sc);
     ck_assert_str_eq(err, "");
@@ -411,9 +425,9 @@ START_TEST(run_sizes_follow_the_configuration)
 }
 END_TEST
 
-/* A fixed think time spaces a session's messages: ten messages cannot leave in less than nine
- * think times (a lower bound only: the machine may be slower, never faster). Without --seed
- * the run draws a seed and records it. */
+/* A fixed think time spaces a session's messages: the eleven cannot leave in less than ten
+ * think times and the pause between (a lower bound only: the machine may be slower, never
+ * faster). Without --seed the run draws a seed and records it. */
 START_TEST(run_think_time_spaces_messages)
 {
     struct tmp t;
@@ -421,13 +435,15 @@ START_TEST(run_think_time_spaces_messages)
     char scn[128], args[512];
     snprintf(scn, sizeof(scn), "%s/d.json", t.dir);
     write_file(scn, "{\"name\":\"d\",\"load\":{\"sessions\":2,\"duration\":30,\"outstanding\":4},"
-                    "\"steps\":[{\"send\":{\"count\":10,\"think\":0.05}}]}");
+                    "\"steps\":[{\"send\":{\"count\":10,\"think\":0.05}},"
+                    "{\"pause\":{\"min\":0.2,\"max\":0.2}},{\"send\":{}}]}");
     snprintf(args, sizeof(args), "run %s --out %s/r --threads 1 --quiet", scn, t.dir);
     ck_assert_int_eq(run_cmd(&t, args), 0);
     json_t *j = summary(t.dir, "r");
-    ck_assert_int_eq(jget(j, "messages", "ok"), 20);
+    ck_assert_int_eq(jget(j, "messages", "ok"), 22);
+    /* nine think times, the tenth before the last send, and the pause drawn from 0.2..0.2 */
     double elapsed = json_real_value(json_object_get(json_object_get(j, "run"), "elapsed_s"));
-    ck_assert_msg(elapsed >= 9 * 0.05, "elapsed %g s", elapsed);
+    ck_assert_msg(elapsed >= 10 * 0.05 + 0.2, "elapsed %g s", elapsed);
     ck_assert(json_is_integer(json_object_get(json_object_get(j, "config"), "seed")));
     json_decref(j);
     tmp_remove(&t);

@@ -460,7 +460,10 @@ static void advance(struct lsession *ls)
             break;
         case SCN_STEP_PAUSE:
             ls->timer.fn = pause_done;
-            net_timer_start(ls->w->loop, &ls->timer, st->u.pause_ns);
+            net_timer_start(ls->w->loop, &ls->timer,
+                            st->pause_dist.max > 0
+                                ? (uint64_t)(distrib_draw(&st->pause_dist, &ls->rng) * 1e9)
+                                : st->u.pause_ns);
             return;
         case SCN_STEP_REPEAT_BEGIN:
             ls->repeat_left[ls->pc] = st->u.repeat.times;

@@ -289,6 +289,9 @@ struct step {
             uint32_t other;   /* BEGIN: index of its END; END: index of its BEGIN */
         } repeat;
     } u;
+    /* a pause given as {"min", "max"} or {"dist": ...} (load scenarios only): each session
+     * draws its wait from it (u.pause_ns is then 0); kind FIXED with max 0 otherwise */
+    struct distrib pause_dist;
 };
 
 #define SCENARIO_CASE_MAX_NAMES 8

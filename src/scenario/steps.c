@@ -490,6 +490,12 @@ static int compile_step(struct scn__ctx *c, const json_t *item, bool *after_send
         rc = compile_send(c, v);
     } else if (strcmp(key, "expect") == 0) {
         rc = compile_expect(c, v);
+    } else if (strcmp(key, "pause") == 0 && json_is_object(v) && !c->is_case) {
+        /* a wait drawn for each session from a distribution, as send.think */
+        struct distrib d;
+        rc = scn__read_distrib(c, v, false, &d);
+        if (rc == 0)
+            scn__emit(c, SCN_STEP_PAUSE)->pause_dist = d;
     } else if (strcmp(key, "pause") == 0) {
         uint64_t ns = 0;
         rc = scn__get_ns(c, v, &ns);
