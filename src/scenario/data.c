@@ -3,7 +3,9 @@
  * injection files give each call its own values (scenario.h, struct scenario_data;
  * scenarios/README.md, "Per-session data").
  *
- * Owns: the file's format (RFC 4180's commas and double quotes, a header of column names),
+ * Owns: the file's format (RFC 4180 section 2's commas, double quotes with "" for a quote, and
+ * header line; that RFC is not in ../shared/rfc, its section 2 was read through the search
+ * tool; unlike it, line breaks inside a quoted value are refused, see read_field),
  * the checks of the columns with a meaning of their own (user, password, target,
  * content_file), the content files they name (read whole, once each), and which row a slot
  * takes in each order. Every problem names the file, the line and the column. May not touch:
