@@ -646,7 +646,7 @@ START_TEST(success_reports_and_tls)
 END_TEST
 
 static const char *shipped[] = {"quickstart", "chunking", "byte-range", "failure-report-timeouts",
-                                "raw-malformed"};
+                                "raw-malformed", "chat-mix"};
 
 START_TEST(shipped_scenarios_meet_expectations)
 {

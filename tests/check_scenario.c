@@ -235,6 +235,9 @@ static void assert_raw(const struct step *st, enum raw_expect expect, const int 
         case RAW_PART_CONFORM: /* only in case files, which these vectors are not */
             ck_abort_msg("piece %u: a conformance placeholder in a load scenario", i);
             break;
+        case RAW_PART_DATA: /* only with run --data, which these vectors are loaded without */
+            ck_abort_msg("piece %u: a data column without data", i);
+            break;
         }
     }
     ck_assert_uint_eq(r->text_len, text);
@@ -573,8 +576,10 @@ END_TEST
     "\"close\" or \"raw\", got "
 #define LOAD_KEYS                                                                                  \
     "\"threads\", \"sessions\", \"concurrency\", \"session_rate\", \"ramp_up\", "                  \
-    "\"duration\", \"warm_up\", \"mode\", \"outstanding\", \"rate\", \"batch_window\", \"stages\""
-#define SIZE_WHAT "expected an integer 0..1099511627776 or an object with \"min\" and \"max\", got "
+    "\"duration\", \"warm_up\", \"mode\", \"outstanding\", \"rate\", \"batch_window\", \"stages\", \"seed\""
+#define SIZE_WHAT                                                                                  \
+    "expected an integer 0..1099511627776, an object with \"min\" and \"max\", or one with "      \
+    "\"dist\", got "
 #define STATUS_WHAT "expected an integer 100..999 or an array of 1 to 8 of them, got "
 #define NAME_WHAT "expected 1 to 63 letters, digits, \".\", \"_\" or \"-\", got "
 #define ACCEPT_WHAT                                                                                \
@@ -810,7 +815,7 @@ static const struct bad_case {
      "$.steps[0].send: unknown key \"bytes\"; allowed keys: \"count\", \"size\", "
      "\"content_file\", \"content_type\", \"chunk_size\", \"failure_report\", "
      "\"success_report\", \"order\", \"overlap\", \"unknown_total\", \"interrupt_after\", "
-     "\"abort_after\", \"numeric_range_end\", \"cpim\""},
+     "\"abort_after\", \"numeric_range_end\", \"cpim\", \"think\""},
     {WITH_SEND("{\"numeric_range_end\":1}"),
      "$.steps[0].send.numeric_range_end: expected true or false, got 1"},
     {WITH_SEND("{\"count\":0}"), "$.steps[0].send.count: expected an integer 1..4294967295, got 0"},

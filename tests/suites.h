@@ -47,5 +47,7 @@ Suite *make_sip_txn_suite(void);
 Suite *make_stages_suite(void);
 Suite *make_cpim_suite(void);
 TCase *make_cpim_run_tcase(void); /* check_cpim_run.c, in the cpim suite */
+Suite *make_distrib_suite(void);
+Suite *make_data_suite(void);
 
 #endif

@@ -64,6 +64,8 @@ static void small_scenario(struct scenario *sc, unsigned threads, uint64_t sessi
     s[1].kind = SCN_STEP_SEND;
     s[1].u.send.count = 1;
     s[1].u.send.size_min = s[1].u.send.size_max = 100;
+    s[1].u.send.size = (struct distrib){.kind = DISTRIB_FIXED, .value = 100, .min = 100,
+                                        .max = 100};
     snprintf(s[1].u.send.content_type, sizeof(s[1].u.send.content_type), "text/plain");
     s[1].u.send.chunk_size = 2048;
     s[1].u.send.failure_report = MSRP_REPORT_YES;

@@ -2,7 +2,8 @@
  * run.c - `msrpload run SCENARIO [options]`: load a scenario, apply the command line over it,
  * run it, write the report and print the summary.
  *
- * Owns: the command line, its overrides of the scenario, the run directory's life, the wiring
+ * Owns: the command line, its overrides of the scenario, --data's file for the run (read before
+ * the scenario, freed at exit), the run's seed when none is given, the run directory's life, the wiring
  * of live metrics (--metrics-listen: load/live.c's snapshots rendered by report/prom.c for
  * cli/metrics_http.c, and the linger) and the exit code. May not touch: how sessions run (load/, msrp/) or how the report is written (report/).
  */
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -93,6 +95,19 @@ static void run_usage(FILE *out)
             "  --metrics-linger S   keep serving the final counts for S seconds after the\n"
             "                       report is written (default 0), so that a scraper sees\n"
             "                       them: give at least two scrape intervals\n"
+            "  --data FILE          per-session data: a CSV file with a header row naming its\n"
+            "                       columns, which raw templates use as {column}; user and\n"
+            "                       password (each relay account's), target (the session's\n"
+            "                       target URI), content_file (its messages' body) are taken\n"
+            "                       by name; passwords never reach logs or reports\n"
+            "  --data-order sequential|random|shard\n"
+            "                       which row each session (each account, through a relay)\n"
+            "                       takes: in turn (default), drawn from the seed, or in\n"
+            "                       turn within this --shard's slice of the rows\n"
+            "  --seed N             the seed of message sizes and think times (0..2^63-1;\n"
+            "                       default: load.seed, else one drawn at random); the\n"
+            "                       report records it, and the same seed (with the same\n"
+            "                       --threads and --shard) draws the same per session\n"
             "  --quiet              no progress lines on standard error\n"
             "\n"
             "Everything is checked before the first session starts: values and their bounds\n"
@@ -145,12 +160,37 @@ static char *config_json(const struct scenario *sc, unsigned shard_index, unsign
                                       "ws_uri", sc->relay.ws_uri, "user", sc->relay.user,
                                       "users", (json_int_t)sc->relay.users, "expires",
                                       (json_int_t)sc->relay.expires));
+    /* --data: which file, its columns and order; never a value (passwords) */
+    if (sc->data != NULL) {
+        json_t *cols = json_array();
+        for (unsigned i = 0; i < sc->data->num_cols; i++)
+            json_array_append_new(cols, json_string(sc->data->names[i]));
+        json_object_set_new(o, "data",
+                            json_pack("{s:s, s:I, s:o, s:s}", "file", sc->data->path, "rows",
+                                      (json_int_t)sc->data->num_rows, "columns", cols, "order",
+                                      scenario_data_order_name(sc->data->order)));
+    }
+    /* Given back with --seed, the run draws the same sizes and think times per session. */
+    json_object_set_new(o, "seed", json_integer((json_int_t)sc->seed));
     if (shard_count > 0)
         json_object_set_new(o, "shard", json_pack("{s:I, s:I}", "index", (json_int_t)shard_index,
                                                   "count", (json_int_t)shard_count));
     char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return text;
+}
+
+/* A seed for a run that was given none: from the kernel's generator (the clock should it
+ * fail), kept within 0..2^63-1 so that --seed takes it back. */
+static uint64_t draw_seed(void)
+{
+    uint64_t x = 0;
+    if (getrandom(&x, sizeof(x), 0) != (ssize_t)sizeof(x)) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        x = (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+    }
+    return x & (uint64_t)INT64_MAX;
 }
 
 /* Embedded TLS: a certificate made for this run; the callers verify against it. */
@@ -310,6 +350,8 @@ struct run_options {
     double metrics_linger;      /* seconds the final counts stay served */
     bool quiet;
     struct scenario_overrides over;
+    const char *data_path;              /* --data FILE, or NULL */
+    const char *data_order;             /* --data-order, or NULL (sequential) */
 };
 
 /* Reads the command line into ro. Returns -1 to go on, or the exit code (usage, --help). */
@@ -344,6 +386,10 @@ static int read_options(int argc, char **argv, struct run_options *ro)
         }
         if (strcmp(a, "--out") == 0) {
             ro->out_dir = v;
+        } else if (strcmp(a, "--data") == 0) {
+            ro->data_path = v;
+        } else if (strcmp(a, "--data-order") == 0) {
+            ro->data_order = v;
         } else if (strcmp(a, "--relay-password-file") == 0) {
             ro->relay_pw_file = v;
         } else if (strcmp(a, "--metrics-listen") == 0) {
@@ -542,6 +588,58 @@ static int report_run(const struct scenario *sc, const struct scenario_overrides
     return code;
 }
 
+/* run --data: read before the scenario, whose templates may name its columns; it holds
+ * passwords, so it is wiped and freed at exit however the command ends. */
+static struct scenario_data *run_data;
+
+static void free_run_data(void)
+{
+    scenario_data_free(run_data);
+    run_data = NULL;
+}
+
+/* --data FILE and --data-order into run_data, its targets (a target column) among the
+ * overrides' --target URIs. Returns 0, or -1 after saying why. */
+static int load_data(struct run_options *ro)
+{
+    char err[1024];
+    enum scenario_data_order order = SCENARIO_DATA_SEQUENTIAL;
+    if (ro->data_order != NULL && ro->data_path == NULL) {
+        fprintf(stderr, "msrpload run: --data-order needs --data FILE\n");
+        return -1;
+    }
+    if (ro->data_path == NULL)
+        return 0;
+    if (ro->data_order != NULL && scenario_data_order_parse(ro->data_order, &order) != 0) {
+        fprintf(stderr, "msrpload run: --data-order takes sequential, random or shard, got "
+                        "'%s'\n", ro->data_order);
+        return -1;
+    }
+    if (order == SCENARIO_DATA_SHARD && ro->over.shard_count == 0) {
+        fprintf(stderr, "msrpload run: --data-order shard needs --shard I/N\n");
+        return -1;
+    }
+    if (scenario_data_load(ro->data_path, &run_data, err, sizeof(err)) != 0) {
+        fprintf(stderr, "msrpload run: --data %s\n", err);
+        return -1;
+    }
+    atexit(free_run_data);
+    run_data->order = order;
+    if (run_data->col_target < 0)
+        return 0;
+    if (ro->over.num_targets > 0) {
+        fprintf(stderr, "msrpload run: --target and --data %s's target column exclude each "
+                        "other\n", ro->data_path);
+        return -1;
+    }
+    if (scenario_data_targets(run_data, ro->over.targets, &ro->over.num_targets, err,
+                              sizeof(err)) != 0) {
+        fprintf(stderr, "msrpload run: --data %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_run(int argc, char **argv)
 {
     struct run_options ro;
@@ -554,7 +652,9 @@ int cmd_run(int argc, char **argv)
     char err[1024];
 
     static struct scenario sc;
-    if (scenario_load(path, &sc, err, sizeof(err)) != 0) {
+    if (load_data(&ro) != 0)
+        return EXIT_USAGE;
+    if (scenario_load_with_data(path, run_data, &sc, err, sizeof(err)) != 0) {
         fprintf(stderr, "msrpload run: %s\n", err);
         return EXIT_USAGE;
     }
@@ -569,8 +669,18 @@ int cmd_run(int argc, char **argv)
         scenario_free(&sc);
         return EXIT_USAGE;
     }
+    /* the answering end hashes what it expects from the run's one body pattern */
+    if (run_data != NULL && run_data->col_content_file >= 0 && sc.answer_check_sha256) {
+        fprintf(stderr, "msrpload run: --data %s: a content_file column is not allowed with "
+                        "answer.check_sha256\n", run_data->path);
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
+    if (!sc.seed_given)
+        sc.seed = draw_seed();
     static char password[512];
-    if (sc.topology == SCENARIO_RELAY &&
+    /* run --data's password column gives every account's password */
+    if (sc.topology == SCENARIO_RELAY && !(run_data != NULL && run_data->col_password >= 0) &&
         relay_password(&sc, ro.relay_pw_file, ro.relay_pw, password, sizeof(password)) != 0) {
         scenario_free(&sc);
         return EXIT_USAGE;
@@ -625,13 +735,13 @@ int cmd_run(int argc, char **argv)
     if (sc.sessions < SCENARIO_MAX_SESSIONS || sc.num_stages == 0)
         snprintf(total, sizeof(total), "%llu sessions", (unsigned long long)sc.sessions);
     if (!quiet)
-        fprintf(stderr, "msrpload run: %s: %s, %llu at once, %u threads, %s loop, %s%s\n",
+        fprintf(stderr, "msrpload run: %s: %s, %llu at once, %u threads, %s loop, %s%s, seed %llu\n",
                 sc.name, total, (unsigned long long)sc.concurrency,
                 sc.threads, sc.mode == SCENARIO_OPEN ? "open" : "closed",
                 sc.topology == SCENARIO_TARGET  ? "external targets"
                 : sc.topology == SCENARIO_RELAY ? "both ends through the relay"
                                                 : "embedded endpoints",
-                shard_note);
+                shard_note, (unsigned long long)sc.seed);
     struct run_stats stats;
     if (stats_init(&stats) != 0) {
         fprintf(stderr, "msrpload run: out of memory\n");

@@ -203,6 +203,10 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
     memset(ls, 0, sizeof(*ls));
     ls->w = w;
     ls->timer.arg = ls;
+    distrib_rng_session(&ls->rng, sc->seed, runner_session_index(w, n));
+    size_t row = runner_data_row(w, n, 0);
+    ls->data_row = row != SIZE_MAX ? scenario_data_cells(sc->data, row) : NULL;
+    ls->data_index = row;
     char shard[16], id[64];
     shard_prefix(w, shard, sizeof(shard));
     snprintf(id, sizeof(id), "%sw%dc%llu", shard, w->index, (unsigned long long)n);

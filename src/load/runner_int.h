@@ -13,6 +13,7 @@
 #define MSRPLOAD_LOAD_RUNNER_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -74,6 +75,15 @@ struct lsession {
     uint32_t reports_wanted, reports_got;
     bool waiting_reports;
     uint64_t next_intended_ns; /* open mode schedule */
+    /* sizes and think times (send.size, send.think) are drawn from this, seeded from the
+     * run's seed and the session's number (runner_session_index); a think time makes the
+     * session's next message wait until think_due_ns */
+    struct distrib_rng rng;
+    uint64_t think_due_ns;
+    /* run --data: the row of this session (of its calling end, through a relay), by column;
+     * NULL without data (runner_data_row) */
+    const struct msrp_span *data_row;
+    size_t data_index;
     double sched_pos;          /* under load.stages: its last message's place in the
                                   schedule (schedule.c) */
     bool retiring;             /* closed-loop stages asked for fewer sessions: it closes */
@@ -179,6 +189,33 @@ bool runner_stages_tick(struct worker *w, uint64_t now);
 unsigned runner_slots_allowed(const struct worker *w);
 void runner_sched_fill(const struct scenario *sc, struct run_stats *st, double warm_up_s,
                        double measured_end_s, double run_s);
+
+/* The number that seeds session n of worker w (distrib.h): the same for the same --threads,
+ * --shard and n, whatever the threads' timing; distinct for every session of a sharded run. */
+static inline uint64_t runner_session_index(const struct worker *w, uint64_t n)
+{
+    uint64_t index = n * w->nworkers + (uint64_t)w->index;
+    if (w->cfg->shard_count > 1)
+        index = index * w->cfg->shard_count + (w->cfg->shard_index - 1);
+    return index;
+}
+
+/* run --data (scenario.h): the row of session n of worker w, side 0 (the calling end) or 1
+ * (the answering end: through a relay, where each end is an account, two rows a session);
+ * its index, or SIZE_MAX without data. */
+static inline size_t runner_data_row(const struct worker *w, uint64_t n, int side)
+{
+    const struct scenario_data *d = w->sc->data;
+    if (d == NULL)
+        return SIZE_MAX;
+    uint64_t local = n * w->nworkers + (uint64_t)w->index, global = runner_session_index(w, n);
+    if (w->sc->topology == SCENARIO_RELAY) {
+        local = 2 * local + (uint64_t)side;
+        global = 2 * global + (uint64_t)side;
+    }
+    return scenario_data_row(d, local, global, w->sc->seed, w->cfg->shard_index,
+                             w->cfg->shard_count);
+}
 
 /* Between the core's two files (what a topology may call is in topology.h). */
 /* runner_steps.c: closes the session once its messages in flight settle (the drain). */

@@ -5,7 +5,9 @@
  * latency corrected from the intended send time), checks and counts each outcome into its worker's
  * statistics, and answers the session's callbacks (runner_calling_handlers).
  *
- * Owns: the steps (send, expect, pause, repeat, close, raw), message tags and outcome counting,
+ * Owns: the steps (send, expect, pause, repeat, close, raw), each message's size and think time
+ * drawn from the step's distributions with the session's generator (scenario/distrib.h), and
+ * run --data's row in a message (content_file) or a raw template; message tags and outcome counting,
  * delivery tracking (messages a hop-by-hop 200 does not finish, found again by Message-ID in
  * the worker's pending map), and what a calling session's end counts.
  * May not touch: how sessions start or where they go (topology_*.c, through w->topo only),
@@ -56,12 +58,18 @@ void runner_expect_failed(struct lsession *ls, uint64_t n, const char *what)
 static void advance(struct lsession *ls);
 static void maybe_step_done(struct lsession *ls);
 
-static uint64_t draw_size(const struct step_send *st)
+/* send.size from its distribution with the session's own generator (distrib.h). */
+static uint64_t draw_size(struct lsession *ls, const struct step_send *st)
 {
-    if (st->size_min == st->size_max)
-        return st->size_min;
-    return st->size_min + ((uint64_t)random() << 31 ^ (uint64_t)random()) %
-                              (st->size_max - st->size_min + 1);
+    return st->content != NULL ? st->content_len : distrib_draw_u64(&st->size, &ls->rng);
+}
+
+/* send.think: the session's next message waits a time drawn after each of this step's. */
+static void draw_think(struct lsession *ls, const struct step_send *st, uint64_t now)
+{
+    ls->think_due_ns = 0;
+    if (st->think.max > 0)
+        ls->think_due_ns = now + (uint64_t)(distrib_draw(&st->think, &ls->rng) * 1e9);
 }
 
 static void send_one(struct lsession *ls, uint64_t intended_ns)
@@ -97,8 +105,14 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
     tag->ls = ls;
     o.cookie = tag;
     o.message_id_out = tag->tracked ? tag->message_id : NULL;
-    uint64_t size = draw_size(st);
+    uint64_t size = draw_size(ls, st);
     const char *body = st->content != NULL ? st->content : w->body;
+    /* run --data's content_file: the session's row says the body of its messages */
+    const struct scenario_data *data = w->sc->data;
+    if (data != NULL && data->col_content_file >= 0 && st->content == NULL) {
+        body = data->contents[ls->data_index].ptr;
+        size = data->contents[ls->data_index].len;
+    }
     /* Open loop: when it is handed over, against when it was due (schedule.c). */
     uint64_t handed_ns = w->sc->mode == SCENARIO_OPEN ? net_now_ns() : intended_ns;
     char *wrapped = NULL;
@@ -122,11 +136,20 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
         return;
     }
     runner_sched_sent(w, intended_ns, handed_ns);
+    draw_think(ls, st, handed_ns);
     /* One that cannot be filed (out of memory) is over at its 200, as without a relay. */
     if (tag->tracked && pending_put(&w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN, tag) != 0)
         tag->tracked = false;
     ls->to_issue--;
     ls->in_flight++;
+}
+
+static void issue_and_maybe_advance(struct lsession *ls);
+
+static void think_over(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    issue_and_maybe_advance(t->arg);
 }
 
 static void issue(struct lsession *ls)
@@ -136,8 +159,19 @@ static void issue(struct lsession *ls)
         return; /* the pacing timer issues */
     while (ls->to_issue > 0 && ls->in_flight < sc->outstanding && !ls->closing &&
            !ls->w->stopping && !ls->retiring &&
-           !msrp_session_congested(ls->s))
-        send_one(ls, net_now_ns());
+           !msrp_session_congested(ls->s)) {
+        uint64_t now = net_now_ns();
+        if (ls->think_due_ns > now) {
+            /* thinking (send.think): the timer issues once it is over; the timer is free
+             * while a step still has messages to issue */
+            if (!net_timer_armed(&ls->timer)) {
+                ls->timer.fn = think_over;
+                net_timer_start(ls->w->loop, &ls->timer, ls->think_due_ns - now);
+            }
+            return;
+        }
+        send_one(ls, now);
+    }
 }
 
 static void pace(struct net_loop *loop, struct net_timer *t)
@@ -339,6 +373,7 @@ static bool raw_start(struct lsession *ls, const struct step_raw *st)
         .message_id = msrp_span_make(mid, sizeof(mid)),
         .to_path = msrp_span_cstr(msrp_session_peer_path(ls->s)),
         .from_path = msrp_span_cstr(msrp_session_local_uri(ls->s)),
+        .data = ls->data_row,
     };
     if (problem == NULL && (len = scenario_template_expand(st->pieces, st->num_pieces, st->text,
                                                            &vars, w->raw->buf,
@@ -425,7 +460,10 @@ static void advance(struct lsession *ls)
             break;
         case SCN_STEP_PAUSE:
             ls->timer.fn = pause_done;
-            net_timer_start(ls->w->loop, &ls->timer, st->u.pause_ns);
+            net_timer_start(ls->w->loop, &ls->timer,
+                            st->pause_dist.max > 0
+                                ? (uint64_t)(distrib_draw(&st->pause_dist, &ls->rng) * 1e9)
+                                : st->u.pause_ns);
             return;
         case SCN_STEP_REPEAT_BEGIN:
             ls->repeat_left[ls->pc] = st->u.repeat.times;

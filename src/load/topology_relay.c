@@ -13,7 +13,8 @@
  * the other; the Use-Paths it grants route by session-id either way.
  *
  * Owns: the relay's addresses (resolved once per worker, at set-up) and the WebSocket
- * transport's set-up, the AUTH accounts, the pairs of sessions and their refreshes, and what a
+ * transport's set-up, the AUTH accounts (the user pattern's, or run --data's user and password
+ * columns, a row for each end), the pairs of sessions and their refreshes, and what a
  * slot that never got a session counts.
  * May not touch: the steps, the counting of messages, slots and the clock (the runner core);
  * it reaches them only through the functions topology.h lists.
@@ -468,10 +469,16 @@ static void relay_auth_done(struct msrp_relay_auth *auth, const struct msrp_rela
     relay_pair_put(rp);
 }
 
-/* Formats the AUTH user for one side of session number n (README "Relays": accounts). */
+/* Formats the AUTH user for one side of session number n (README "Relays": accounts); run
+ * --data's user column, when there is one, names each account instead. */
 static void relay_user_for(const struct worker *w, uint64_t n, int side, char *out, size_t cap)
 {
     const struct scenario *sc = w->sc;
+    size_t row = runner_data_row(w, n, side);
+    if (row != SIZE_MAX && sc->data->col_user >= 0) {
+        snprintf(out, cap, "%s", scenario_data_cells(sc->data, row)[sc->data->col_user].ptr);
+        return;
+    }
     uint64_t users = sc->relay.users > 0 ? sc->relay.users : 1;
     /* With --shard I/N each host takes its own slice of the accounts. */
     uint64_t base = 0, span = users;
@@ -521,6 +528,9 @@ static int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n,
         c->sni = at->host[0] ? at->host : NULL;
         c->username = side->user;
         c->password = w->cfg->relay_password;
+        size_t row = runner_data_row(w, n, i); /* run --data's password column: the account's */
+        if (row != SIZE_MAX && sc->data->col_password >= 0)
+            c->password = scenario_data_cells(sc->data, row)[sc->data->col_password].ptr;
         c->local_uri = side->local_uri;
         c->expires = sc->relay.expires;
         c->timeout_ns = RELAY_AUTH_TIMEOUT_NS;

@@ -75,6 +75,10 @@ static int target_start(struct lsession *ls, uint64_t n, struct msrp_session_con
      * over the targets together instead of each thread starting again at the first. */
     uint64_t global = n * w->nworkers + (uint64_t)w->index;
     unsigned t = (unsigned)(global % sc->num_targets);
+    /* run --data's target column: the session's row names it (scenario_data_targets made it
+     * one of sc->targets) */
+    if (ls->data_row != NULL && sc->data->col_target >= 0 && sc->data->target_index != NULL)
+        t = sc->data->target_index[ls->data_index];
     cfg->peer_path = sc->targets[t];
     runner_slot_begin(ls);
     int e = msrp_session_connect_via(w->loop, cfg, (struct sockaddr *)&st->target_addr[t],

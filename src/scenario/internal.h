@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "scenario/distrib.h"
 #include "scenario/scenario.h"
 
 #define MAX_THREADS SCENARIO_MAX_THREADS
@@ -50,6 +51,7 @@ struct scn__ctx {
     size_t errlen;
     struct scenario *sc;
     bool is_case;          /* the file has a top-level "case": conformance keys are allowed */
+    const struct scenario_data *data; /* run --data: columns raw templates may name, or NULL */
     unsigned open_repeats; /* repeats whose END is still to come: room is kept for each */
     size_t plen;
     char path[PATH_CAP];
@@ -181,6 +183,7 @@ struct scn__raw_build {
     struct raw_piece *pieces;
     unsigned num, cap;
     size_t tids, message_ids, paths, conform;
+    size_t data_bytes; /* the longest values of the data columns named, added up */
 };
 
 /* A template string compiled into b, its longest expansion in *max_len; on -1, b holds what
@@ -188,5 +191,14 @@ struct scn__raw_build {
 int scn__compile_template(struct scn__ctx *c, const json_t *v, struct scn__raw_build *b,
                           size_t *max_len);
 void scn__template_free(struct raw_template *t);
+
+/* ---- distributions (distrib.c) ----------------------------------------------------------- */
+
+/* A send's size (size true: whole bytes) or a think time (seconds) at the current path: a
+ * number (fixed), {"min", "max"} (uniform), or an object with "dist" (scenarios/README.md).
+ * On failure d owns nothing. */
+int scn__read_distrib(struct scn__ctx *c, const json_t *v, bool size, struct distrib *d);
+/* steps.c: frees what a send step owns (content, size and think tables). */
+void scn__send_free(struct step_send *s);
 
 #endif

@@ -190,6 +190,10 @@ int scenario_override_option(struct scenario_overrides *o, const char *opt, cons
         rc = parse_u64(opt, v, 1, UINT32_MAX, &o->relay_expires, err, errlen);
     else if (strcmp(opt, "--target") == 0)
         rc = add_target(o, v, err, errlen);
+    else if (strcmp(opt, "--seed") == 0) {
+        rc = parse_u64(opt, v, 0, INT64_MAX, &o->seed, err, errlen);
+        o->seed_given = rc == 0;
+    }
     else
         return 0;
     return rc == 0 ? 1 : -1;
@@ -251,6 +255,9 @@ static int apply_load(struct scenario *sc, const struct scenario_overrides *o, c
 static int check_relay_user(const struct scenario *sc, const struct scenario_overrides *o,
                             char *err, size_t errlen)
 {
+    /* run --data's user column names every account (sc->data is set by the loader) */
+    if (sc->data != NULL && sc->data->col_user >= 0)
+        return 0;
     if (sc->relay.user[0] == '\0') {
         snprintf(err, errlen, "the relay needs a user: --relay-user USER (or "
                               "topology.relay.user)");
@@ -477,11 +484,29 @@ static uint64_t shard_share(uint64_t total, unsigned index, unsigned count)
     return total / count + (index - 1 < total % count);
 }
 
+/* send.think waits between a closed loop's messages; the open loop's rate says when they leave. */
+static int check_think(const struct scenario *sc, char *err, size_t errlen)
+{
+    if (sc->mode != SCENARIO_OPEN)
+        return 0;
+    for (unsigned i = 0; i < sc->num_steps; i++)
+        if (sc->steps[i].kind == SCN_STEP_SEND && sc->steps[i].u.send.think.max > 0) {
+            snprintf(err, errlen, "--rate: not allowed with the scenario's send.think (step %u): "
+                                  "a think time paces a closed loop only", i);
+            return -1;
+        }
+    return 0;
+}
+
 int scenario_apply_overrides(struct scenario *sc, const struct scenario_overrides *o, char *err,
                              size_t errlen)
 {
-    if (apply_load(sc, o, err, errlen) != 0)
+    if (apply_load(sc, o, err, errlen) != 0 || check_think(sc, err, errlen) != 0)
         return -1;
+    if (o->seed_given) {
+        sc->seed = o->seed;
+        sc->seed_given = true;
+    }
     if (o->num_targets > 0 && (o->relay_uri != NULL || o->relay_ws_uri != NULL)) {
         snprintf(err, errlen, "--target and --relay exclude each other");
         return -1;

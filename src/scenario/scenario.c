@@ -197,14 +197,19 @@ static void free_contents(struct scenario *sc)
         }
         if (st->kind != SCN_STEP_SEND)
             continue;
-        free(st->u.send.content);
-        st->u.send.content = NULL;
-        st->u.send.content_len = 0;
+        scn__send_free(&st->u.send);
     }
 }
 
 int scenario_parse(const char *path, const char *text, size_t len, struct scenario *sc, char *err,
                    size_t errlen)
+{
+    return scenario_parse_with_data(path, text, len, NULL, sc, err, errlen);
+}
+
+int scenario_parse_with_data(const char *path, const char *text, size_t len,
+                             const struct scenario_data *data, struct scenario *sc, char *err,
+                             size_t errlen)
 {
     memset(sc, 0, sizeof *sc);
     if (errlen > 0)
@@ -223,7 +228,7 @@ int scenario_parse(const char *path, const char *text, size_t len, struct scenar
     }
 
     set_defaults(sc);
-    struct scn__ctx c = {.file = path, .err = err, .errlen = errlen, .sc = sc};
+    struct scn__ctx c = {.file = path, .err = err, .errlen = errlen, .sc = sc, .data = data};
     scn__path_push(&c, "$");
     int rc = check_root(&c, root);
     json_decref(root);
@@ -231,6 +236,7 @@ int scenario_parse(const char *path, const char *text, size_t len, struct scenar
         goto err;
 
     memcpy(sc->path, path, strlen(path) + 1);
+    sc->data = data;
     sc->text = malloc(len + 1);
     if (sc->text == NULL) {
         snprintf(err, errlen, "%s: out of memory", path);
@@ -250,6 +256,12 @@ err:
 }
 
 int scenario_load(const char *path, struct scenario *sc, char *err, size_t errlen)
+{
+    return scenario_load_with_data(path, NULL, sc, err, errlen);
+}
+
+int scenario_load_with_data(const char *path, const struct scenario_data *data,
+                            struct scenario *sc, char *err, size_t errlen)
 {
     char ebuf[128];
     memset(sc, 0, sizeof *sc);
@@ -295,7 +307,7 @@ int scenario_load(const char *path, struct scenario *sc, char *err, size_t errle
         len += (size_t)n;
     }
     close(fd);
-    int rc = scenario_parse(path, buf, len, sc, err, errlen);
+    int rc = scenario_parse_with_data(path, buf, len, data, sc, err, errlen);
     free(buf);
     return rc;
 

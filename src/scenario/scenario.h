@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "msrp/order.h"
+#include "scenario/distrib.h"
 #include "wire/parser.h"
 #include "wire/uri.h"
 
@@ -84,7 +85,14 @@ enum step_kind {
 
 struct step_send {
     uint32_t count;
-    uint64_t size_min, size_max; /* equal for a fixed size; content_len with content */
+    uint64_t size_min, size_max; /* the least and most a size can be: equal for a fixed
+                                    size; content_len with content */
+    /* size: the distribution each message's size is drawn from (distrib.h); fixed at
+     * content_len with content. Its table, if any, is owned by the scenario. */
+    struct distrib size;
+    /* think: after each message of this step leaves, the session's next message waits this
+     * long (drawn each time; seconds). Fixed 0: no wait. Closed mode only. */
+    struct distrib think;
     char content_type[128];
     uint32_t chunk_size;
     enum msrp_report failure_report; /* MSRP_REPORT_ABSENT: no header */
@@ -139,6 +147,7 @@ enum raw_part {
     RAW_PART_FROM_PATH,  /* {from_path} and {local_uri}: the session's own URI */
     RAW_PART_MESSAGE_ID, /* {message_id}: SCENARIO_RAW_MESSAGE_ID_LEN random characters */
     RAW_PART_CONFORM,    /* conformance cases only: len holds an enum conform_value */
+    RAW_PART_DATA,       /* {column} of run --data: len holds the column's index */
 };
 
 /* Values only `msrpload conform` fills in (placeholders allowed in case files only). */
@@ -186,6 +195,7 @@ struct scenario_vars {
     struct msrp_span to_path;    /* {to_path} */
     struct msrp_span from_path;  /* {from_path}, {local_uri} */
     struct msrp_span conform[CONFORM_V_COUNT]; /* RAW_PART_CONFORM, by enum conform_value */
+    const struct msrp_span *data; /* RAW_PART_DATA: the session's row, by column (NULL: none) */
 };
 
 /*
@@ -279,6 +289,9 @@ struct step {
             uint32_t other;   /* BEGIN: index of its END; END: index of its BEGIN */
         } repeat;
     } u;
+    /* a pause given as {"min", "max"} or {"dist": ...} (load scenarios only): each session
+     * draws its wait from it (u.pause_ns is then 0); kind FIXED with max 0 otherwise */
+    struct distrib pause_dist;
 };
 
 #define SCENARIO_CASE_MAX_NAMES 8
@@ -324,6 +337,70 @@ struct scenario_case {
 };
 
 /*
+ * run --data FILE (data.c; scenarios/README.md, "Per-session data"): a CSV file with a header
+ * row, read whole before the scenario, whose columns the scenario may name: {column} in raw
+ * templates, and by their names user and password (each end's relay AUTH), target (the
+ * session's target URI) and content_file (the body of the session's messages). Rows are given
+ * out per session (per account, two a session, through a relay) in one of three orders.
+ * Read-only once loaded; owned by its caller, which frees it after the scenario.
+ */
+enum scenario_data_order {
+    SCENARIO_DATA_SEQUENTIAL = 0, /* slot k takes row k mod rows (k numbered over every shard) */
+    SCENARIO_DATA_RANDOM,         /* a row drawn for each slot from the run's seed */
+    SCENARIO_DATA_SHARD,          /* --shard I/N: this host's slice of the rows, in turn */
+};
+#define SCENARIO_DATA_MAX_COLUMNS 64
+#define SCENARIO_DATA_VALUE_MAX 4096
+struct scenario_data {
+    char path[512];
+    unsigned num_cols;
+    char names[SCENARIO_DATA_MAX_COLUMNS][64];
+    size_t num_rows;
+    struct msrp_span *cells; /* num_rows * num_cols, row by row, each NUL-terminated */
+    size_t col_max[SCENARIO_DATA_MAX_COLUMNS]; /* each column's longest value */
+    int col_user, col_password, col_target, col_content_file; /* -1: no such column */
+    /* content_file: each row's file read whole (rows naming one file share its bytes) */
+    struct msrp_span *contents;
+    enum scenario_data_order order;
+    char *text; /* the values' bytes (cells point into it), text_cap of them */
+    size_t text_cap;
+    char **files; /* the distinct content files' bytes */
+    size_t num_files;
+    /* target: each row's index among the distinct targets (scenario_data_targets) */
+    unsigned *target_index;
+    unsigned *row_line; /* each row's line in the file, for messages */
+};
+
+/* Reads FILE (at most 64 MiB; at most SCENARIO_DATA_MAX_COLUMNS columns, values of at most
+ * SCENARIO_DATA_VALUE_MAX bytes). Returns 0 with *out (scenario_data_free), or -1 with
+ * "FILE line L column C (NAME): why" in err. */
+int scenario_data_load(const char *path, struct scenario_data **out, char *err, size_t errlen);
+/* The same from text in memory (path names it in messages; content files are read). */
+int scenario_data_parse(const char *path, const char *text, size_t len,
+                        struct scenario_data **out, char *err, size_t errlen);
+void scenario_data_free(struct scenario_data *d);
+/* The target column's distinct URIs (at most SCENARIO_MAX_TARGETS, else -1 with why in err)
+ * into targets (pointing into d) and *n, in their first row's order, and each row's index
+ * among them into d->target_index. */
+int scenario_data_targets(struct scenario_data *d, const char **targets, unsigned *n, char *err,
+                          size_t errlen);
+/* "sequential", "random", "shard"; and back (0, or -1 for another name). */
+const char *scenario_data_order_name(enum scenario_data_order o);
+int scenario_data_order_parse(const char *s, enum scenario_data_order *out);
+/*
+ * The row of slot `local` on this host, `global` over every host (they differ only under
+ * --shard: global numbers the slots of all hosts apart, local those of this one). Pure.
+ */
+size_t scenario_data_row(const struct scenario_data *d, uint64_t local, uint64_t global,
+                         uint64_t seed, unsigned shard_index, unsigned shard_count);
+/* The cells of row r, by column. */
+static inline const struct msrp_span *scenario_data_cells(const struct scenario_data *d,
+                                                          size_t r)
+{
+    return d->cells + r * d->num_cols;
+}
+
+/*
  * One stage of load.stages: over duration_s (from start_s, seconds from the start of the run)
  * the target goes linearly from `from` (the stage before's target, 0 for the first) to
  * `target`, or is `target` throughout when ramp is false. The target is messages per second
@@ -350,6 +427,11 @@ struct scenario {
     enum scenario_mode mode;
     unsigned outstanding;
     double rate;          /* open mode: messages/s over the run */
+    /* load.seed or --seed: the run's seed, from which each calling session's generator is
+     * seeded with its number (distrib.h); cmd_run draws one when neither gives it, and the
+     * report records it */
+    uint64_t seed;
+    bool seed_given;
     /* load.batch_window: each worker's event loop batching window (net_loop.h); "auto" sets it
      * every 100 ms from the current second's median message latency (runner.h) */
     bool batch_window_auto;
@@ -412,6 +494,10 @@ struct scenario {
     uint64_t answer_reject_after; /* 0: none; else a message going beyond this many bytes is
                                      refused with 413 */
 
+    /* run --data: the per-session data the scenario was loaded with (its {column}s), or NULL;
+     * not owned (the caller frees it after scenario_free) */
+    const struct scenario_data *data;
+
     /* a conformance case (top-level "case"), or NULL for a load scenario */
     struct scenario_case *kase;
 
@@ -426,6 +512,14 @@ struct scenario {
  * On failure *sc is left zeroed (scenario_free on it is harmless); err may be NULL if errlen is 0.
  */
 int scenario_load(const char *path, struct scenario *sc, char *err, size_t errlen);
+/* scenario_load with run --data's columns known, so its raw templates may name them (data
+ * may be NULL); sc->data is set to it. */
+int scenario_load_with_data(const char *path, const struct scenario_data *data,
+                            struct scenario *sc, char *err, size_t errlen);
+/* The same from text in memory (path only names it in messages). */
+int scenario_parse_with_data(const char *path, const char *text, size_t len,
+                             const struct scenario_data *data, struct scenario *sc, char *err,
+                             size_t errlen);
 /* The same from text in memory (path only names it in messages). */
 int scenario_parse(const char *path, const char *text, size_t len, struct scenario *sc,
                    char *err, size_t errlen);
@@ -474,6 +568,8 @@ struct scenario_overrides {
     bool transport_given, end_transport_given[2];
     uint64_t relay_users, relay_expires;
     unsigned shard_index, shard_count; /* --shard I/N; 0 and 0 without it */
+    uint64_t seed;     /* --seed */
+    bool seed_given;
 };
 
 void scenario_overrides_init(struct scenario_overrides *o);

@@ -42,6 +42,18 @@ static int read_batch_window(struct scn__ctx *c, const json_t *v, void *base)
     return 0;
 }
 
+/* load.seed: an integer 0..2^63-1, so that any seed the report records can be given back. */
+static int read_seed(struct scn__ctx *c, const json_t *v, void *base)
+{
+    struct scenario *sc = base;
+    json_int_t x;
+    if (scn__get_int(c, v, 0, INT_NO_MAX, &x) != 0)
+        return -1;
+    sc->seed = (uint64_t)x;
+    sc->seed_given = true;
+    return 0;
+}
+
 /* Given in the file, the concurrency no longer follows --sessions. */
 static int read_concurrency(struct scn__ctx *c, const json_t *v, void *base)
 {
@@ -60,7 +72,7 @@ int scn__check_load(struct scn__ctx *c, const json_t *load)
     static const char *const allowed[] = {"threads",     "sessions", "concurrency", "session_rate",
                                           "ramp_up",     "duration", "warm_up",     "mode",
                                           "outstanding", "rate",     "batch_window", "stages",
-                                          NULL};
+                                          "seed",        NULL};
     /* In the order of enum scenario_mode. */
     static const char *const modes[] = {"closed", "open", NULL};
     static const struct scn__key keys[] = {
@@ -75,6 +87,7 @@ int scn__check_load(struct scn__ctx *c, const json_t *load)
         SCN_KEY_INT("outstanding", struct scenario, outstanding, 1, MAX_OUTSTANDING),
         SCN_KEY_CUSTOM("batch_window", read_batch_window),
         SCN_KEY_NUMBER("rate", struct scenario, rate, false),
+        SCN_KEY_CUSTOM("seed", read_seed),
     };
     struct scenario *sc = c->sc;
 

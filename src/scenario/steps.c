@@ -22,7 +22,6 @@
 
 #define STEP_WHAT                                                                                  \
     "an object with one key: \"send\", \"expect\", \"pause\", \"repeat\", \"close\" or \"raw\""
-#define SIZE_WHAT "an integer 0..1099511627776 or an object with \"min\" and \"max\""
 #define CONTENT_TYPE_WHAT "a media type such as \"text/plain\""
 /* A send's content_file is read whole into memory: the cap keeps a wrong path from eating it. */
 #define MAX_CONTENT_BYTES (1u << 30)
@@ -51,33 +50,10 @@ struct step *scn__emit(struct scn__ctx *c, enum step_kind kind)
 
 static int check_size(struct scn__ctx *c, const json_t *v, struct step_send *s)
 {
-    json_int_t lo, hi;
-
-    if (json_is_integer(v)) {
-        if (scn__get_int_what(c, v, 0, MAX_SIZE, SIZE_WHAT, &lo) != 0)
-            return -1;
-        s->size_min = s->size_max = (uint64_t)lo;
-        return 0;
-    }
-    if (!json_is_object(v))
-        return scn__expected(c, SIZE_WHAT, v, false);
-    const json_t *vmin, *vmax;
-    if (scn__get_min_max(c, v, &vmin, &vmax) != 0)
+    if (scn__read_distrib(c, v, true, &s->size) != 0)
         return -1;
-    size_t mark = scn__path_push(c, ".min");
-    if (scn__get_int(c, vmin, 0, MAX_SIZE, &lo) != 0)
-        return -1;
-    scn__path_pop(c, mark);
-    scn__path_push(c, ".max");
-    if (scn__get_int(c, vmax, 0, MAX_SIZE, &hi) != 0)
-        return -1;
-    if (hi < lo)
-        return scn__fail(
-            c, "expected an integer >= min (%" JSON_INTEGER_FORMAT "), got %" JSON_INTEGER_FORMAT,
-            lo, hi);
-    scn__path_pop(c, mark);
-    s->size_min = (uint64_t)lo;
-    s->size_max = (uint64_t)hi;
+    s->size_min = (uint64_t)s->size.min;
+    s->size_max = (uint64_t)s->size.max;
     return 0;
 }
 
@@ -197,6 +173,28 @@ static int read_size(struct scn__ctx *c, const json_t *v, void *base)
     return check_size(c, v, &((struct send_build *)base)->s);
 }
 
+static int read_think(struct scn__ctx *c, const json_t *v, void *base)
+{
+    struct step_send *s = &((struct send_build *)base)->s;
+    if (scn__read_distrib(c, v, false, &s->think) != 0)
+        return -1;
+    /* The open loop's schedule says when each message leaves (schedule.c). */
+    if (c->sc->mode == SCENARIO_OPEN && s->think.max > 0)
+        return scn__fail(c, "not allowed when load.mode is \"open\": the rate says when "
+                            "messages leave");
+    return 0;
+}
+
+/* What a send step owns beyond its struct: its content and its size table. */
+void scn__send_free(struct step_send *s)
+{
+    free(s->content);
+    s->content = NULL;
+    s->content_len = 0;
+    distrib_free(&s->size);
+    distrib_free(&s->think);
+}
+
 /* It goes on the wire as the Content-Type header: it must be one (RFC 4975 section 9), and a
  * line end in it would forge headers. */
 static bool content_type_valid(const char *s)
@@ -259,7 +257,7 @@ static int compile_send(struct scn__ctx *c, const json_t *obj)
         "count",      "size",           "content_file",    "content_type",
         "chunk_size", "failure_report", "success_report",  "order",
         "overlap",    "unknown_total",  "interrupt_after", "abort_after",
-        "numeric_range_end", "cpim", NULL};
+        "numeric_range_end", "cpim", "think", NULL};
     static const char *const failure[] = {"yes", "no", "partial", "absent", NULL};
     static const int failure_val[] = {MSRP_REPORT_YES, MSRP_REPORT_NO, MSRP_REPORT_PARTIAL,
                                       MSRP_REPORT_ABSENT};
@@ -269,6 +267,7 @@ static int compile_send(struct scn__ctx *c, const json_t *obj)
     static const struct scn__key keys[] = {
         SCN_KEY_INT("count", B, s.count, 1, UINT32_MAX),
         SCN_KEY_CUSTOM("size", read_size),
+        SCN_KEY_CUSTOM("think", read_think),
         SCN_KEY_STRING("content_file", B, content_file, FILE_WHAT, true, NULL),
         SCN_KEY_STRING("content_type", B, s.content_type, CONTENT_TYPE_WHAT, false,
                        content_type_valid),
@@ -286,6 +285,8 @@ static int compile_send(struct scn__ctx *c, const json_t *obj)
     struct send_build b = {.s = {.count = 1,
                                  .size_min = 100,
                                  .size_max = 100,
+                                 .size = {.kind = DISTRIB_FIXED, .value = 100, .min = 100,
+                                          .max = 100},
                                  .chunk_size = 2048,
                                  .failure_report = MSRP_REPORT_ABSENT,
                                  .success_report = MSRP_REPORT_ABSENT,
@@ -293,32 +294,34 @@ static int compile_send(struct scn__ctx *c, const json_t *obj)
                            .overlap = 16};
 
     strcpy(b.s.content_type, "text/plain");
-    if (scn__need_object(c, obj) != 0 || scn__check_keys(c, obj, allowed) != 0 ||
-        SCN__READ_KEYS(c, obj, keys, &b) != 0 || check_send_rules(c, obj, &b) != 0)
+    if (scn__need_object(c, obj) != 0 || scn__check_keys(c, obj, allowed) != 0)
         return -1;
+    /* From here the step may own a size table and a content: every way out frees them. */
+    if (SCN__READ_KEYS(c, obj, keys, &b) != 0 || check_send_rules(c, obj, &b) != 0)
+        goto fail;
     if (b.content_file[0] != '\0') {
         size_t mark = scn__path_push(c, ".content_file");
         if (read_content(c, b.content_file, &b.s.content, &b.s.content_len) != 0)
-            return -1;
+            goto fail;
         scn__path_pop(c, mark);
         b.s.size_min = b.s.size_max = b.s.content_len;
+        b.s.size.value = b.s.size.min = b.s.size.max = (double)b.s.content_len;
     }
     const json_t *vcpim = json_object_get(obj, "cpim");
     if (vcpim != NULL) {
         size_t mark = scn__path_push(c, ".cpim");
-        if (scn__read_cpim(c, vcpim, &b.s, json_object_get(obj, "content_type") != NULL) != 0) {
-            free(b.s.content);
-            return -1;
-        }
+        if (scn__read_cpim(c, vcpim, &b.s, json_object_get(obj, "content_type") != NULL) != 0)
+            goto fail;
         scn__path_pop(c, mark);
     }
     const json_t *vsize = json_object_get(obj, "size");
-    if (check_cut(c, &b.s, vsize != NULL && json_is_object(vsize)) != 0) {
-        free(b.s.content);
-        return -1;
-    }
+    if (check_cut(c, &b.s, vsize != NULL && json_is_object(vsize)) != 0)
+        goto fail;
     scn__emit(c, SCN_STEP_SEND)->u.send = b.s;
     return 0;
+fail:
+    scn__send_free(&b.s);
+    return -1;
 }
 
 
@@ -487,6 +490,12 @@ static int compile_step(struct scn__ctx *c, const json_t *item, bool *after_send
         rc = compile_send(c, v);
     } else if (strcmp(key, "expect") == 0) {
         rc = compile_expect(c, v);
+    } else if (strcmp(key, "pause") == 0 && json_is_object(v) && !c->is_case) {
+        /* a wait drawn for each session from a distribution, as send.think */
+        struct distrib d;
+        rc = scn__read_distrib(c, v, false, &d);
+        if (rc == 0)
+            scn__emit(c, SCN_STEP_PAUSE)->pause_dist = d;
     } else if (strcmp(key, "pause") == 0) {
         uint64_t ns = 0;
         rc = scn__get_ns(c, v, &ns);

@@ -49,6 +49,17 @@ static const struct {
 
 #define RAW_NAMES (sizeof raw_names / sizeof raw_names[0])
 
+/* The --data column named name[0..len): its index, -1 for none, -2 for the password column,
+ * which no template may hold. */
+static int data_column(const struct scn__ctx *c, const char *name, size_t len)
+{
+    const struct scenario_data *d = c->data;
+    for (unsigned i = 0; d != NULL && i < d->num_cols; i++)
+        if (strlen(d->names[i]) == len && memcmp(d->names[i], name, len) == 0)
+            return (int)i == d->col_password ? -2 : (int)i;
+    return -1;
+}
+
 /* The index in raw_names of the placeholder name[0..len), or RAW_NAMES. */
 static size_t raw_lookup(const char *name, size_t len)
 {
@@ -144,6 +155,18 @@ static int raw_split(struct scn__ctx *c, struct scn__raw_build *b, size_t n)
             return scn__fail(c, "\"{\" at character %zu opens no placeholder; " BRACES_HINT, i + 1);
         size_t nlen = (size_t)(close - (p + i + 1));
         size_t k = raw_lookup(p + i + 1, nlen);
+        /* run --data's columns: a load scenario's {user} is the data's, not conform's */
+        int col = data_column(c, p + i + 1, nlen);
+        if (col == -2)
+            return scn__fail(c, "placeholder {password}: the data file's passwords go only "
+                                "into relay AUTH, never into bytes msrpload sends or logs");
+        if (col >= 0 && (k == RAW_NAMES || (raw_names[k].part == RAW_PART_CONFORM && !c->is_case))) {
+            if (!raw_push(b, RAW_PART_DATA, 0, (uint32_t)col))
+                return scn__fail(c, "out of memory");
+            b->data_bytes += c->data->col_max[col];
+            i += nlen + 2;
+            continue;
+        }
         if (k == RAW_NAMES) {
             char shown[SHOW_STRING_MAX * 6 + 8];
             if (nlen + 2 > SHOW_STRING_MAX)
@@ -195,7 +218,7 @@ int scn__compile_template(struct scn__ctx *c, const json_t *v, struct scn__raw_b
         return -1;
     size_t max = b->text_len + b->tids * SCENARIO_RAW_TID_LEN +
                  b->message_ids * SCENARIO_RAW_MESSAGE_ID_LEN + b->paths * SCENARIO_RAW_PATH_MAX +
-                 b->conform * CONFORM_VALUE_MAX;
+                 b->conform * CONFORM_VALUE_MAX + b->data_bytes;
     if (max > SCENARIO_RAW_MAX) {
         if (b->paths == 0)
             return scn__fail(c, "expected at most %d bytes once expanded, got %zu", SCENARIO_RAW_MAX,
@@ -235,6 +258,10 @@ static struct msrp_span piece_value(const struct raw_piece *p, const char *text,
     case RAW_PART_CONFORM:
         if (p->len < CONFORM_V_COUNT)
             return vars->conform[p->len];
+        break;
+    case RAW_PART_DATA:
+        if (vars->data != NULL)
+            return vars->data[p->len];
         break;
     }
     return msrp_span_make(NULL, 0);
