@@ -140,21 +140,42 @@ static void issue(struct lsession *ls)
         send_one(ls, net_now_ns());
 }
 
+/*
+ * Open loop: every message of the session whose intended time has come leaves in this call,
+ * late or not (that is what makes the corrected latency honest about coordinated omission),
+ * across the send steps of a repeat, and all of them in one write: a session that fell
+ * behind (the machine was busy elsewhere) catches up at the cost of one system call, not
+ * one per message and loop pass, which at a rate near the loop's limit never caught up.
+ * At most RUNNER_PACE_BURST at a time, so one session cannot hold the loop.
+ */
 static void pace(struct net_loop *loop, struct net_timer *t)
 {
     struct lsession *ls = t->arg;
+    struct worker *w = ls->w;
     uint64_t now = net_now_ns();
-    /* Every message whose intended time has come leaves now, late or not: that is what
-     * makes the corrected latency honest about coordinated omission. */
-    while (ls->to_issue > 0 && ls->next_intended_ns <= now && !ls->closing && !ls->w->stopping &&
-           ls->next_intended_ns < ls->w->end_ns) { /* nothing is due after the end */
+    struct net_conn *c = ls->s != NULL ? msrp_session_conn(ls->s) : NULL;
+    if (c != NULL)
+        net_conn_hold(c); /* released below: one write for what this call sends */
+    ls->pacing = true;    /* cleared if the slot ends meanwhile (runner_slot_ended) */
+    unsigned sent = 0;
+    while (ls->pacing && ls->send != NULL && ls->to_issue > 0 && !ls->closing && !w->stopping &&
+           ls->next_intended_ns <= now && ls->next_intended_ns < w->end_ns && /* nothing is due
+                                                                                 after the end */
+           sent < RUNNER_PACE_BURST) {
         send_one(ls, ls->next_intended_ns);
         ls->next_intended_ns = runner_sched_next(ls); /* schedule.c: the rate or the stages */
+        sent++;
+        /* The step is issued: walk on (a repeat's next send step continues this loop, as
+         * advance() leaves its timer to us while pacing). */
+        if (ls->to_issue == 0)
+            maybe_step_done(ls);
     }
-    if (ls->to_issue > 0 && !ls->closing)
-        net_timer_start(loop, t, runner_sched_wait(ls->w, ls->next_intended_ns, now));
-    else
-        maybe_step_done(ls);
+    bool ours = ls->pacing;
+    ls->pacing = false;
+    if (ours && ls->send != NULL && ls->to_issue > 0 && !ls->closing && ls->timer.fn == pace)
+        net_timer_start(loop, t, runner_sched_wait(w, ls->next_intended_ns, net_now_ns()));
+    if (c != NULL)
+        net_conn_release(c);
 }
 
 static bool status_expected(const struct step_expect *e, int status)
@@ -405,12 +426,13 @@ static void advance(struct lsession *ls)
                 /* One schedule per session, across steps: a step never restarts the clock,
                  * and sending goes through the timer, so a session that fell behind catches
                  * up in the loop rather than in a recursion through its steps. */
-                if (ls->next_intended_ns == 0)
-                    ls->next_intended_ns = runner_sched_first(ls, net_now_ns());
-                ls->timer.fn = pace;
                 uint64_t now = net_now_ns();
-                net_timer_start(ls->w->loop, &ls->timer,
-                                ls->next_intended_ns > now ? ls->next_intended_ns - now : 0);
+                if (ls->next_intended_ns == 0)
+                    ls->next_intended_ns = runner_sched_first(ls, now);
+                ls->timer.fn = pace;
+                if (!ls->pacing) /* else pace() is on it now */
+                    net_timer_start(ls->w->loop, &ls->timer,
+                                    runner_sched_wait(ls->w, ls->next_intended_ns, now));
                 return;
             }
             issue(ls);
