@@ -64,7 +64,9 @@ static uint64_t draw_size(const struct step_send *st)
                               (st->size_max - st->size_min + 1);
 }
 
-static void send_one(struct lsession *ls, uint64_t intended_ns)
+/* Sends the step's next message; returns whether it was handed over. The open loop's pacing
+ * records its lag itself, once written (pace()); the closed loop's is recorded here. */
+static bool send_one(struct lsession *ls, uint64_t intended_ns)
 {
     const struct step_send *st = ls->send;
     struct msrp_send_opts o = {
@@ -86,7 +88,7 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
     if (tag != NULL)
         w->free_tags = tag->next_free;
     else if ((tag = malloc(sizeof(*tag))) == NULL)
-        return;
+        return false;
     tag->intended_ns = intended_ns;
     tag->expect = ls->expect;
     tag->failure_report = st->failure_report;
@@ -99,8 +101,6 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
     o.message_id_out = tag->tracked ? tag->message_id : NULL;
     uint64_t size = draw_size(st);
     const char *body = st->content != NULL ? st->content : w->body;
-    /* Open loop: when it is handed over, against when it was due (schedule.c). */
-    uint64_t handed_ns = w->sc->mode == SCENARIO_OPEN ? net_now_ns() : intended_ns;
     char *wrapped = NULL;
     size_t wrapped_len = 0;
     /* send.cpim: the body goes inside message/cpim (runner_cpim.c) */
@@ -108,7 +108,7 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
         if (runner_cpim_wrap(ls, tag, st, body, (size_t)size, &wrapped, &wrapped_len) != 0) {
             tag->next_free = w->free_tags;
             w->free_tags = tag;
-            return;
+            return false;
         }
         o.content_type = "message/cpim";
         o.owns_body = true;
@@ -119,14 +119,16 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
         runner_cpim_unsent(w, tag);
         tag->next_free = w->free_tags;
         w->free_tags = tag;
-        return;
+        return false;
     }
-    runner_sched_sent(w, intended_ns, handed_ns);
+    if (w->sc->mode != SCENARIO_OPEN)
+        runner_sched_sent(w, intended_ns, intended_ns);
     /* One that cannot be filed (out of memory) is over at its 200, as without a relay. */
     if (tag->tracked && pending_put(&w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN, tag) != 0)
         tag->tracked = false;
     ls->to_issue--;
     ls->in_flight++;
+    return true;
 }
 
 static void issue(struct lsession *ls)
@@ -137,7 +139,7 @@ static void issue(struct lsession *ls)
     while (ls->to_issue > 0 && ls->in_flight < sc->outstanding && !ls->closing &&
            !ls->w->stopping && !ls->retiring &&
            !msrp_session_congested(ls->s))
-        send_one(ls, net_now_ns());
+        (void)send_one(ls, net_now_ns());
 }
 
 /*
@@ -146,7 +148,9 @@ static void issue(struct lsession *ls)
  * across the send steps of a repeat, and all of them in one write: a session that fell
  * behind (the machine was busy elsewhere) catches up at the cost of one system call, not
  * one per message and loop pass, which at a rate near the loop's limit never caught up.
- * At most RUNNER_PACE_BURST at a time, so one session cannot hold the loop.
+ * At most RUNNER_PACE_BURST at a time, so one session cannot hold the loop. The lag of each
+ * (schedule.c) runs from its intended time to when that write returned: on the wire, not
+ * merely handed to the session.
  */
 static void pace(struct net_loop *loop, struct net_timer *t)
 {
@@ -157,14 +161,16 @@ static void pace(struct net_loop *loop, struct net_timer *t)
     if (c != NULL)
         net_conn_hold(c); /* released below: one write for what this call sends */
     ls->pacing = true;    /* cleared if the slot ends meanwhile (runner_slot_ended) */
-    unsigned sent = 0;
+    uint64_t sent_due[RUNNER_PACE_BURST];
+    unsigned sent = 0, tries = 0;
     while (ls->pacing && ls->send != NULL && ls->to_issue > 0 && !ls->closing && !w->stopping &&
            ls->next_intended_ns <= now && ls->next_intended_ns < w->end_ns && /* nothing is due
                                                                                  after the end */
-           sent < RUNNER_PACE_BURST) {
-        send_one(ls, ls->next_intended_ns);
+           tries < RUNNER_PACE_BURST) {
+        if (send_one(ls, ls->next_intended_ns))
+            sent_due[sent++] = ls->next_intended_ns;
         ls->next_intended_ns = runner_sched_next(ls); /* schedule.c: the rate or the stages */
-        sent++;
+        tries++;
         /* The step is issued: walk on (a repeat's next send step continues this loop, as
          * advance() leaves its timer to us while pacing). */
         if (ls->to_issue == 0)
@@ -175,7 +181,10 @@ static void pace(struct net_loop *loop, struct net_timer *t)
     if (ours && ls->send != NULL && ls->to_issue > 0 && !ls->closing && ls->timer.fn == pace)
         net_timer_start(loop, t, runner_sched_wait(w, ls->next_intended_ns, net_now_ns()));
     if (c != NULL)
-        net_conn_release(c);
+        net_conn_release(c); /* the write */
+    uint64_t written_ns = net_now_ns();
+    for (unsigned i = 0; i < sent; i++)
+        runner_sched_sent(w, sent_due[i], written_ns);
 }
 
 static bool status_expected(const struct step_expect *e, int status)

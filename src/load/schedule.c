@@ -100,21 +100,21 @@ static unsigned stage_now(struct worker *w, uint64_t now)
     return w->stage_idx;
 }
 
-void runner_sched_sent(struct worker *w, uint64_t intended_ns, uint64_t handed_ns)
+void runner_sched_sent(struct worker *w, uint64_t intended_ns, uint64_t sent_ns)
 {
-    struct stats_second *sec = second(w, handed_ns);
+    struct stats_second *sec = second(w, sent_ns);
     if (sec != NULL)
         sec->msgs_sent++;
     if (w->sc->num_stages > 0)
-        w->stats.stage_sent[stage_now(w, handed_ns)]++;
-    if (w->sc->mode != SCENARIO_OPEN || !counting(w, handed_ns))
+        w->stats.stage_sent[stage_now(w, sent_ns)]++;
+    if (w->sc->mode != SCENARIO_OPEN || !counting(w, sent_ns))
         return;
     /* Achieved: the messages due within the measured window that left (however late: the
      * lag says how late), against the schedule's count over that window. */
     if (intended_ns >= w->warm_end_ns && intended_ns < w->end_ns)
         w->stats.sched_sent++;
     histogram_record(&w->stats.lat[LAT_SCHEDULE_LAG],
-                     handed_ns > intended_ns ? (handed_ns - intended_ns) / 1000 : 0);
+                     sent_ns > intended_ns ? (sent_ns - intended_ns) / 1000 : 0);
 }
 
 /* This worker's share of the closed-loop stages' sessions at now (as --threads shares
