@@ -684,6 +684,85 @@ START_TEST(io_dispatching_flag)
 }
 END_TEST
 
+/*
+ * A timer due when the wait returns fires before the pass's I/O callbacks; one that its
+ * callback arms with delay 0 waits for the next pass, though I/O ran in between; one that an
+ * I/O callback arms fires in the same pass, after it.
+ */
+struct order_rec {
+    char log[16];
+    int n;
+    bool rearm;
+    int later_does; /* to first, which the pass holds aside: 0 nothing, 1 stop, 2 re-arm */
+    struct net_timer first, later;
+};
+
+static void order_first(struct net_loop *loop, struct net_timer *t)
+{
+    struct order_rec *r = t->arg;
+    r->log[r->n++] = 'T';
+    if (r->rearm) {
+        r->rearm = false;
+        net_timer_start(loop, t, 0);
+    }
+}
+
+static void order_later(struct net_loop *loop, struct net_timer *t)
+{
+    struct order_rec *r = t->arg;
+    r->log[r->n++] = 'L';
+    ck_assert(net_timer_armed(&r->first)); /* held aside, still armed */
+    if (r->later_does == 1)
+        net_timer_stop(loop, &r->first);
+    else if (r->later_does == 2)
+        net_timer_start(loop, &r->first, 0);
+}
+
+static void order_io(struct net_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)events;
+    struct order_rec *r = arg;
+    char c;
+    ck_assert_int_eq(read(fd, &c, 1), 1);
+    r->log[r->n++] = 'I';
+    net_timer_start(loop, &r->later, 0);
+}
+
+START_TEST(io_due_timers_fire_first)
+{
+    struct net_loop *loop = new_loop(MAX_FDS);
+    struct order_rec rec = {.rearm = true, .later_does = _i};
+    rec.first.fn = order_first;
+    rec.first.arg = &rec;
+    rec.later.fn = order_later;
+    rec.later.arg = &rec;
+    int p[2];
+    make_pipe(p);
+    ck_assert_int_eq(net_loop_watch(loop, p[0], NET_READABLE, order_io, &rec), 0);
+    net_timer_start(loop, &rec.first, 0);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    ck_assert_int_eq(net_loop_run_once(loop, 1000), 3);
+    ck_assert_str_eq(rec.log, "TIL");
+    if (_i == 1) {
+        /* stopped while held aside: not put back */
+        ck_assert(!net_timer_armed(&rec.first));
+        ck_assert_uint_eq(net_loop_timers(loop), 0);
+    } else {
+        /* re-armed by its own call (or again while held): next pass, once */
+        ck_assert(net_timer_armed(&rec.first));
+        ck_assert_uint_eq(net_loop_timers(loop), 1);
+        ck_assert_int_eq(net_loop_run_once(loop, 1000), 1);
+        ck_assert_str_eq(rec.log, "TILT");
+    }
+    ck_assert_int_eq(net_loop_run_once(loop, 0), 0);
+    ck_assert_uint_eq(net_loop_timers(loop), 0);
+    net_loop_forget(loop, p[0]);
+    close_fd(&p[0]);
+    close_fd(&p[1]);
+    net_loop_destroy(loop);
+}
+END_TEST
+
 /* Interest 0 silences an fd; watching again re-enables it. */
 START_TEST(io_silence_and_resume)
 {
@@ -1248,6 +1327,7 @@ Suite *make_loop_suite(void)
     tcase_add_loop_test(tc, io_events, 0, N_ELEMS(io_vecs));
     tcase_add_test(tc, io_silence_and_resume);
     tcase_add_test(tc, io_dispatching_flag);
+    tcase_add_loop_test(tc, io_due_timers_fire_first, 0, 3);
     tcase_add_test(tc, io_silenced_hangup_blocks);
     tcase_add_test(tc, io_closed_without_forget);
     tcase_add_loop_test(tc, io_change_in_callback, 0, N_ELEMS(pair_vecs));

@@ -268,7 +268,7 @@ static void bench_usage(FILE *out)
                  "  run_thread_scaling            the same with 2 threads over 1 thread\n"
                  "  open_loop_lag_p99_us          the same traffic in the open loop (2 threads)\n"
                  "                                at half of run_small_msgs_per_s: p99 of how\n"
-                 "                                late each message was handed to its session\n"
+                 "                                late the write carrying each message returned\n"
                  "                                after its intended send time\n"
                  "  open_loop_rate_ratio          that run's messages sent / the schedule's,\n"
                  "                                after warm-up (1.0000: on time, every one)\n"

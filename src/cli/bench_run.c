@@ -133,8 +133,8 @@ static double run_small(unsigned threads, uint64_t sessions, double seconds, dou
 
 /*
  * The same traffic in the open loop at `rate` messages per second (2 threads, 100 sessions):
- * prints open_loop_lag_p99_us (intended send time -> handed to the session) and
- * open_loop_rate_ratio (messages handed over / the schedule's, after warm-up).
+ * prints open_loop_lag_p99_us (intended send time -> the write carrying it returned) and
+ * open_loop_rate_ratio (messages due after warm-up that were sent / the schedule's count).
  */
 static void run_open(double rate, double seconds)
 {

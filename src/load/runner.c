@@ -63,6 +63,7 @@ void runner_slot_ended(struct lsession *ls)
     free(ls->repeat_left);
     ls->repeat_left = NULL;
     ls->active = false;
+    ls->pacing = false; /* a pacing call on the stack stops with this session */
     ls->s = NULL;
     w->open--;
     __atomic_store_n(&w->prog_open, w->open, __ATOMIC_RELAXED);

@@ -98,6 +98,14 @@ struct run_outcome {
 uint64_t runner_auto_batch_window_ns(uint64_t median_latency_us);
 
 /*
+ * The open loop's pacing timers (schedule.c) wake on a grid of RUNNER_PACE_GRID_NS from the
+ * run's start t0_ns: the wait from now until the first grid point at or after due_ns (0 when
+ * it has passed), on a grid of grid_ns.
+ */
+#define RUNNER_PACE_GRID_NS 20000u
+uint64_t runner_sched_grid_wait(uint64_t t0_ns, uint64_t grid_ns, uint64_t due_ns, uint64_t now);
+
+/*
  * Live metrics (live.c): the workers each publish a snapshot of their statistics every tick
  * (100 ms, a trylock on the worker's side: never a wait on its loop), and any thread reads
  * their sum. Made by the caller before runner_run, read from any thread until freed.

@@ -30,6 +30,10 @@
 struct worker;
 struct topology_ops;
 
+/* Open loop: at most this many messages of one session leave in one call of its pacing timer
+ * (a session far behind catches up over several loop passes, never holding the loop). */
+#define RUNNER_PACE_BURST 64u
+
 /* Length of the imdn.Message-IDs the runner draws (RFC 5438 6.3: 16 of 62 characters). */
 #define RUNNER_IMDN_ID_LEN 16
 
@@ -87,6 +91,7 @@ struct lsession {
     double sched_pos;          /* under load.stages: its last message's place in the
                                   schedule (schedule.c) */
     bool retiring;             /* closed-loop stages asked for fewer sessions: it closes */
+    bool pacing;               /* open loop: inside its pacing timer's call (runner_steps.c) */
     struct net_timer timer;    /* pause, open-loop pacing, REPORT wait */
     /* the raw step in progress: its outcome is on its way (the session times it) */
     const struct step_raw *raw;

@@ -72,7 +72,9 @@ static void draw_think(struct lsession *ls, const struct step_send *st, uint64_t
         ls->think_due_ns = now + (uint64_t)(distrib_draw(&st->think, &ls->rng) * 1e9);
 }
 
-static void send_one(struct lsession *ls, uint64_t intended_ns)
+/* Sends the step's next message; returns whether it was handed over. The open loop's pacing
+ * records its lag itself, once written (pace()); the closed loop's is recorded here. */
+static bool send_one(struct lsession *ls, uint64_t intended_ns)
 {
     const struct step_send *st = ls->send;
     struct msrp_send_opts o = {
@@ -94,7 +96,7 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
     if (tag != NULL)
         w->free_tags = tag->next_free;
     else if ((tag = malloc(sizeof(*tag))) == NULL)
-        return;
+        return false;
     tag->intended_ns = intended_ns;
     tag->expect = ls->expect;
     tag->failure_report = st->failure_report;
@@ -113,8 +115,6 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
         body = data->contents[ls->data_index].ptr;
         size = data->contents[ls->data_index].len;
     }
-    /* Open loop: when it is handed over, against when it was due (schedule.c). */
-    uint64_t handed_ns = w->sc->mode == SCENARIO_OPEN ? net_now_ns() : intended_ns;
     char *wrapped = NULL;
     size_t wrapped_len = 0;
     /* send.cpim: the body goes inside message/cpim (runner_cpim.c) */
@@ -122,7 +122,7 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
         if (runner_cpim_wrap(ls, tag, st, body, (size_t)size, &wrapped, &wrapped_len) != 0) {
             tag->next_free = w->free_tags;
             w->free_tags = tag;
-            return;
+            return false;
         }
         o.content_type = "message/cpim";
         o.owns_body = true;
@@ -133,15 +133,17 @@ static void send_one(struct lsession *ls, uint64_t intended_ns)
         runner_cpim_unsent(w, tag);
         tag->next_free = w->free_tags;
         w->free_tags = tag;
-        return;
+        return false;
     }
-    runner_sched_sent(w, intended_ns, handed_ns);
-    draw_think(ls, st, handed_ns);
+    if (w->sc->mode != SCENARIO_OPEN)
+        runner_sched_sent(w, intended_ns, intended_ns);
+    draw_think(ls, st, intended_ns);
     /* One that cannot be filed (out of memory) is over at its 200, as without a relay. */
     if (tag->tracked && pending_put(&w->pending, tag->message_id, MSRP_MESSAGE_ID_LEN, tag) != 0)
         tag->tracked = false;
     ls->to_issue--;
     ls->in_flight++;
+    return true;
 }
 
 static void issue_and_maybe_advance(struct lsession *ls);
@@ -170,25 +172,53 @@ static void issue(struct lsession *ls)
             }
             return;
         }
-        send_one(ls, now);
+        (void)send_one(ls, now);
     }
 }
 
+/*
+ * Open loop: every message of the session whose intended time has come leaves in this call,
+ * late or not (that is what makes the corrected latency honest about coordinated omission),
+ * across the send steps of a repeat, and all of them in one write: a session that fell
+ * behind (the machine was busy elsewhere) catches up at the cost of one system call, not
+ * one per message and loop pass, which at a rate near the loop's limit never caught up.
+ * At most RUNNER_PACE_BURST at a time, so one session cannot hold the loop. The lag of each
+ * (schedule.c) runs from its intended time to when that write returned: on the wire, not
+ * merely handed to the session.
+ */
 static void pace(struct net_loop *loop, struct net_timer *t)
 {
     struct lsession *ls = t->arg;
+    struct worker *w = ls->w;
     uint64_t now = net_now_ns();
-    /* Every message whose intended time has come leaves now, late or not: that is what
-     * makes the corrected latency honest about coordinated omission. */
-    while (ls->to_issue > 0 && ls->next_intended_ns <= now && !ls->closing && !ls->w->stopping &&
-           ls->next_intended_ns < ls->w->end_ns) { /* nothing is due after the end */
-        send_one(ls, ls->next_intended_ns);
+    struct net_conn *c = ls->s != NULL ? msrp_session_conn(ls->s) : NULL;
+    if (c != NULL)
+        net_conn_hold(c); /* released below: one write for what this call sends */
+    ls->pacing = true;    /* cleared if the slot ends meanwhile (runner_slot_ended) */
+    uint64_t sent_due[RUNNER_PACE_BURST];
+    unsigned sent = 0, tries = 0;
+    while (ls->pacing && ls->send != NULL && ls->to_issue > 0 && !ls->closing && !w->stopping &&
+           ls->next_intended_ns <= now && ls->next_intended_ns < w->end_ns && /* nothing is due
+                                                                                 after the end */
+           tries < RUNNER_PACE_BURST) {
+        if (send_one(ls, ls->next_intended_ns))
+            sent_due[sent++] = ls->next_intended_ns;
         ls->next_intended_ns = runner_sched_next(ls); /* schedule.c: the rate or the stages */
+        tries++;
+        /* The step is issued: walk on (a repeat's next send step continues this loop, as
+         * advance() leaves its timer to us while pacing). */
+        if (ls->to_issue == 0)
+            maybe_step_done(ls);
     }
-    if (ls->to_issue > 0 && !ls->closing)
-        net_timer_start(loop, t, runner_sched_wait(ls->w, ls->next_intended_ns, now));
-    else
-        maybe_step_done(ls);
+    bool ours = ls->pacing;
+    ls->pacing = false;
+    if (ours && ls->send != NULL && ls->to_issue > 0 && !ls->closing && ls->timer.fn == pace)
+        net_timer_start(loop, t, runner_sched_wait(w, ls->next_intended_ns, net_now_ns()));
+    if (c != NULL)
+        net_conn_release(c); /* the write */
+    uint64_t written_ns = net_now_ns();
+    for (unsigned i = 0; i < sent; i++)
+        runner_sched_sent(w, sent_due[i], written_ns);
 }
 
 static bool status_expected(const struct step_expect *e, int status)
@@ -440,12 +470,13 @@ static void advance(struct lsession *ls)
                 /* One schedule per session, across steps: a step never restarts the clock,
                  * and sending goes through the timer, so a session that fell behind catches
                  * up in the loop rather than in a recursion through its steps. */
-                if (ls->next_intended_ns == 0)
-                    ls->next_intended_ns = runner_sched_first(ls, net_now_ns());
-                ls->timer.fn = pace;
                 uint64_t now = net_now_ns();
-                net_timer_start(ls->w->loop, &ls->timer,
-                                ls->next_intended_ns > now ? ls->next_intended_ns - now : 0);
+                if (ls->next_intended_ns == 0)
+                    ls->next_intended_ns = runner_sched_first(ls, now);
+                ls->timer.fn = pace;
+                if (!ls->pacing) /* else pace() is on it now */
+                    net_timer_start(ls->w->loop, &ls->timer,
+                                    runner_sched_wait(ls->w, ls->next_intended_ns, now));
                 return;
             }
             issue(ls);

@@ -576,6 +576,11 @@ void msrp_session_on_release(struct msrp_session *s, void (*fn)(void *arg), void
     s->release_arg = arg;
 }
 
+struct net_conn *msrp_session_conn(const struct msrp_session *s)
+{
+    return s->conn;
+}
+
 bool msrp_session_congested(const struct msrp_session *s)
 {
     return s->conn == NULL || net_conn_congested(s->conn);

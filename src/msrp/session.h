@@ -414,6 +414,9 @@ size_t msrp_session_read_buffer(void);
  */
 size_t msrp_session_input(struct msrp_session *s, const char *buf, size_t len);
 
+/* The session's connection (NULL before it has one and after it ended): for
+ * net_conn_hold(), to send several messages in one write. */
+struct net_conn *msrp_session_conn(const struct msrp_session *s);
 /* True while the connection's queue is above its high-water mark: stop queuing messages. */
 bool msrp_session_congested(const struct msrp_session *s);
 /* Messages queued or waiting for responses. */

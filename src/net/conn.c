@@ -654,6 +654,29 @@ void net_conn_close(struct net_conn *c, bool flush)
     finish(c, 0, "closed");
 }
 
+void net_conn_hold(struct net_conn *c)
+{
+    c->busy++; /* as inside our own callbacks: net_conn_send() only queues */
+}
+
+void net_conn_release(struct net_conn *c)
+{
+    /* The outermost hold flushes, as io_ready does after its callbacks (a hold taken inside
+     * one of them leaves the flush to io_ready). */
+    if (c->busy == 1 && (c->state == CONN_OPEN || c->state == CONN_CLOSING)) {
+        struct net_io_end end;
+        end.why = NULL;
+        int e = c->wlen > 0 && !c->write_wants_more ? flush_queue(c, &end) : 0;
+        if (e != 0)
+            finish(c, e < 0 ? 0 : e, end.why);
+        else
+            after_output(c);
+    }
+    c->busy--;
+    if (c->dead && c->busy == 0)
+        conn_free(c);
+}
+
 void net_conn_set_reading(struct net_conn *c, bool on)
 {
     if (c->reading == on)

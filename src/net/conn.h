@@ -98,6 +98,16 @@ int net_conn_connect_via(struct net_loop *loop, const struct sockaddr *sa, sockl
  */
 int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt);
 
+/*
+ * Holds output back: until the matching net_conn_release(), what net_conn_send() is given is
+ * only queued, and the release writes it all at once (one write for several messages that a
+ * caller outside the connection's own callbacks sends in a row, as those callbacks' sends
+ * already are). The connection stays allocated while held, even if it closes meanwhile
+ * (on_close still runs at once): the release frees it then. Holds nest; each needs its release.
+ */
+void net_conn_hold(struct net_conn *c);
+void net_conn_release(struct net_conn *c);
+
 /* Closes: with flush, after the queued bytes are sent (reading stops at once). */
 void net_conn_close(struct net_conn *c, bool flush);
 

@@ -32,6 +32,11 @@
 #define NET_LOOP_MAX_EVENTS 256
 #define NET_LOOP_HEAP_MIN 64
 
+/* A timer's _slot while fire_timers() holds it out of the heap (armed, but in no slot), and
+ * how many it holds at most. */
+#define HELD_SLOT SIZE_MAX
+#define NET_LOOP_HELD_MAX 32
+
 /*
  * epoll_event.data of the wake-up eventfd. Regular registrations put the fd in the low 32
  * bits, and fds are below INT_MAX, so their low half can never be all ones.
@@ -324,6 +329,8 @@ void net_timer_start(struct net_loop *loop, struct net_timer *t, uint64_t delay_
      */
     t->_seq = loop->next_seq++;
     struct heap_entry e = {t->_deadline, t->_seq, t};
+    if (t->_slot == HELD_SLOT)
+        t->_slot = 0; /* set aside by fire_timers: it puts back only what is still held */
     if (t->_slot != 0) {
         assert(t->_slot <= loop->nheap && loop->heap[t->_slot - 1].timer == t);
         loop->heap[t->_slot - 1] = e;
@@ -344,6 +351,10 @@ void net_timer_stop(struct net_loop *loop, struct net_timer *t)
 {
     if (t->_slot == 0)
         return;
+    if (t->_slot == HELD_SLOT) {
+        t->_slot = 0; /* set aside by fire_timers, which now leaves it out */
+        return;
+    }
     assert(t->_slot <= loop->nheap && loop->heap[t->_slot - 1].timer == t);
     heap_remove(loop, t->_slot - 1);
 }
@@ -354,12 +365,15 @@ size_t net_loop_timers(const struct net_loop *loop)
 }
 
 /*
- * Fires the timers that were due when the pass began, earliest first. `now` is read once and
- * only timers armed before the pass (sequence below `first_new`) qualify: a callback that
- * re-arms a timer with delay 0 would otherwise keep this loop running forever. Such a timer
- * is due at once, so the next run_once() waits 0 ms and fires it then.
+ * Fires the timers due now, earliest first. `now` is read once and only timers armed before
+ * this call (sequence below `first_new`) qualify: a callback that re-arms a timer with delay 0
+ * would otherwise keep this loop running forever. A pass fires twice (see run_once); the
+ * second firing also leaves the timers armed by the first one's callbacks, [skip_lo, skip_hi),
+ * to the next pass: they are set aside (up to NET_LOOP_HELD_MAX; past that the firing stops
+ * there, and the rest fires in the next pass) and put back after it, unless a callback
+ * stopped or re-armed them meanwhile.
  */
-static int fire_timers(struct net_loop *loop)
+static int fire_timers(struct net_loop *loop, uint64_t skip_lo, uint64_t skip_hi)
 {
     if (loop->nheap == 0)
         return 0;
@@ -372,14 +386,37 @@ static int fire_timers(struct net_loop *loop)
      * The root is the least (deadline, seq). A timer armed during the pass has a deadline of
      * at least `now`, so if the root is new or not due, no older due timer can sort after it.
      */
+    struct heap_entry held[NET_LOOP_HELD_MAX];
+    size_t nheld = 0;
     while (loop->nheap > 0) {
         struct net_timer *t = loop->heap[0].timer;
         if (t->_deadline > now || t->_seq >= first_new)
             break;
+        if (t->_seq >= skip_lo && t->_seq < skip_hi) {
+            if (nheld == NET_LOOP_HELD_MAX)
+                break;
+            held[nheld++] = loop->heap[0];
+            heap_remove(loop, 0);
+            t->_slot = HELD_SLOT;
+            continue;
+        }
         /* Disarmed before the call, so that the callback may arm it again. */
         heap_remove(loop, 0);
         t->fn(loop, t);
         ran++;
+    }
+    for (size_t i = 0; i < nheld; i++) {
+        struct net_timer *t = held[i].timer;
+        if (t->_slot != HELD_SLOT)
+            continue; /* stopped or re-armed by a callback meanwhile */
+        if (loop->nheap == loop->heap_cap && heap_grow(loop) != 0) {
+            t->_slot = 0;
+            loop->timer_err = ENOMEM; /* as net_timer_start: the loop fails from now on */
+            continue;
+        }
+        size_t j = loop->nheap++;
+        heap_put(loop, j, held[i]);
+        heap_sift_up(loop, j);
     }
     return ran;
 }
@@ -550,10 +587,20 @@ int net_loop_run_once(struct net_loop *loop, int max_wait_ms)
         /* A signal cut the wait short: nothing is ready, but timers may be due. */
         n = 0;
     }
+    /*
+     * Timers that were due when the wait returned fire first: what they do (an open loop's
+     * sends on schedule) should not wait behind up to NET_LOOP_MAX_EVENTS I/O callbacks; the
+     * schedule's lag measured about half of itself there. Then the I/O, then the timers due
+     * by now that I/O callbacks armed (a flush at the pass's end) or that came due meanwhile;
+     * never, in the same pass, one that the first firing's callbacks armed.
+     */
+    uint64_t skip_lo = loop->next_seq;
+    int ran = fire_timers(loop, 0, 0);
+    uint64_t skip_hi = loop->next_seq;
     loop->dispatching = true;
-    int ran = dispatch_io(loop, n);
+    ran += dispatch_io(loop, n);
     loop->dispatching = false;
-    return ran + fire_timers(loop);
+    return ran + fire_timers(loop, skip_lo, skip_hi);
 }
 
 /*

@@ -88,9 +88,11 @@ bool net_loop_dispatching(const struct net_loop *loop);
 
 /*
  * Waits at most max_wait_ms (-1: until something happens, bounded by the next timer) and
- * dispatches what is ready: I/O callbacks, then due timers. Returns the number of callbacks
- * run, or -1 with errno set when epoll_wait failed for a reason other than EINTR (or ENOMEM,
- * see net_timer_start). Not to be called from a callback: the loop is not reentrant.
+ * dispatches what is ready: the timers due when the wait returned, then I/O callbacks, then
+ * the timers due by then (those the I/O callbacks armed with delay 0 among them; not those
+ * the first firing's callbacks armed, which wait for the next pass). Returns the number of
+ * callbacks run, or -1 with errno set when epoll_wait failed for a reason other than EINTR
+ * (or ENOMEM, see net_timer_start). Not to be called from a callback: the loop is not reentrant.
  */
 int net_loop_run_once(struct net_loop *loop, int max_wait_ms);
 
