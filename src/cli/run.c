@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "cli/metrics_http.h"
+#include "cli/run_capacity.h"
 #include "load/runner.h"
 #include "scenario/scenario.h"
 #include "msrp/session.h"
@@ -310,6 +311,7 @@ struct run_options {
     double metrics_linger;      /* seconds the final counts stay served */
     bool quiet;
     struct scenario_overrides over;
+    struct capacity_options cap; /* --find-capacity and its options */
 };
 
 /* Reads the command line into ro. Returns -1 to go on, or the exit code (usage, --help). */
@@ -318,6 +320,7 @@ static int read_options(int argc, char **argv, struct run_options *ro)
     char err[1024];
     memset(ro, 0, sizeof(*ro));
     scenario_overrides_init(&ro->over);
+    capacity_options_init(&ro->cap);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -327,6 +330,15 @@ static int read_options(int argc, char **argv, struct run_options *ro)
         }
         if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             ro->quiet = true;
+            continue;
+        }
+        int cap = capacity_option(&ro->cap, a, v, err, sizeof(err));
+        if (cap < 0) {
+            fprintf(stderr, "msrpload run: %s\n", err);
+            return EXIT_USAGE;
+        }
+        if (cap > 0) {
+            i += cap == 1;
             continue;
         }
         if (a[0] == '-' && v == NULL) {
@@ -382,6 +394,11 @@ static int read_options(int argc, char **argv, struct run_options *ro)
     }
     if (ro->metrics_linger > 0 && ro->metrics_listen == NULL) {
         fprintf(stderr, "msrpload run: --metrics-linger needs --metrics-listen\n");
+        return EXIT_USAGE;
+    }
+    if (capacity_options_check(&ro->cap, &ro->over, ro->metrics_listen != NULL, err,
+                               sizeof(err)) != 0) {
+        fprintf(stderr, "msrpload run: %s\n", err);
         return EXIT_USAGE;
     }
     return -1;
@@ -468,10 +485,16 @@ static void live_metrics_linger(double seconds, bool quiet)
              (double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
 }
 
-/* Writes the run's report into dir and prints its summary; returns the run's exit code. */
-static int report_run(const struct scenario *sc, const struct scenario_overrides *over,
-                      const struct run_stats *stats, const struct run_outcome *outcome,
-                      const char *dir)
+int run_stop_signal(void)
+{
+    return stop_signal;
+}
+
+/* Writes the run's report into dir and prints its summary (when summary); returns the run's
+ * exit code. */
+int run_report_write(const struct scenario *sc, const struct scenario_overrides *over,
+                     const struct run_stats *stats, const struct run_outcome *outcome,
+                     const char *dir, bool summary)
 {
     char err[1024];
     char *cfg_json = config_json(sc, over->shard_index, over->shard_count);
@@ -512,14 +535,17 @@ static int report_run(const struct scenario *sc, const struct scenario_overrides
     int werr = report_write_files(stats, &meta, dir, err, sizeof(err));
     if (werr == 0)
         werr = report_finish_dir(dir, err, sizeof(err));
-    report_print(stdout, stats, &meta, werr == 0 ? dir : NULL);
+    if (summary)
+        report_print(stdout, stats, &meta, werr == 0 ? dir : NULL);
     if (werr != 0)
         fprintf(stderr, "msrpload run: %s (%s/" REPORT_PARTIAL_FILE " marks the report as "
                         "partial)\n", err, dir);
 
     /* README "Exit codes": a run that achieved nothing never exits 0. */
     int code = EXIT_OK;
-    if (outcome->unreachable) {
+    if (!summary) {
+        code = werr != 0 ? EXIT_FAILED : EXIT_OK; /* the caller judges the run */
+    } else if (outcome->unreachable) {
         fprintf(stderr, "msrpload run: %s: %s\n",
                 stats->relay_auth_ok == 0 && stats->session_ends[RUNNER_END_AUTH_FAILED] > 0
                     ? "the relay accepted no AUTH"
@@ -616,6 +642,14 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
+    if (ro.cap.on) {
+        int code = run_capacity(&sc, over, &rc, &ro.cap, dir, quiet);
+        explicit_bzero(password, sizeof(password));
+        net_tls_destroy(rc.server_tls);
+        net_tls_destroy(rc.client_tls);
+        scenario_free(&sc);
+        return code;
+    }
     char shard_note[48] = "";
     if (over->shard_count > 0)
         snprintf(shard_note, sizeof(shard_note), ", shard %u/%u", over->shard_index,
@@ -657,7 +691,7 @@ int cmd_run(int argc, char **argv)
     if (lm.live != NULL && runner_live_finish(lm.live, &stats) != 0)
         fprintf(stderr, "msrpload run: out of memory for the final metrics\n");
 
-    int code = report_run(&sc, over, &stats, &outcome, dir);
+    int code = run_report_write(&sc, over, &stats, &outcome, dir, true);
     if (lm.http != NULL)
         live_metrics_linger(ro.metrics_linger, quiet);
     live_metrics_stop(&lm);
