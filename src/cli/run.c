@@ -94,6 +94,25 @@ static void run_usage(FILE *out)
             "  --metrics-linger S   keep serving the final counts for S seconds after the\n"
             "                       report is written (default 0), so that a scraper sees\n"
             "                       them: give at least two scrape intervals\n"
+            "  --find-capacity      search for the highest open-loop rate that meets --slo\n"
+            "                       over a full step: each step a run at one rate (sessions\n"
+            "                       replaced as they end), the rate doubled until a step\n"
+            "                       fails, then bisected; every step's report in step-NN/,\n"
+            "                       capacity.json and capacity.svg beside them\n"
+            "  --slo SLO            e.g. 'p99<50ms,errors<0.1%%': pNN<DURATION (us, ms, s;\n"
+            "                       latency from the intended send time), errors<N%% (failed\n"
+            "                       messages), achieved>=N%% (sent / requested; 95%% unless\n"
+            "                       given); <= and >= also\n"
+            "  --capacity-start R   the first step's rate (default 100 msg/s)\n"
+            "  --capacity-max R     the highest rate tried (default 100000)\n"
+            "  --capacity-factor F  each step's rate over the last before a failure (default 2)\n"
+            "  --capacity-resolution P\n"
+            "                       stop bisecting within P%% of the rate met (default 5)\n"
+            "  --capacity-step-seconds S\n"
+            "                       each step's measured seconds (default 10)\n"
+            "  --capacity-warm-up S before each step, not measured (default 2)\n"
+            "  --capacity-max-steps N\n"
+            "                       at most N steps (default 20, at most 64)\n"
             "  --quiet              no progress lines on standard error\n"
             "\n"
             "Everything is checked before the first session starts: values and their bounds\n"
@@ -111,7 +130,9 @@ static void run_usage(FILE *out)
             "            whole), 2 usage or scenario error (before anything starts), 3 no\n"
             "            session bound (target or relay unreachable, AUTH refused),\n"
             "            130 interrupted by SIGINT, 143 by SIGTERM (an interruption comes\n"
-            "            before every other code)\n");
+            "            before every other code); with --find-capacity: 0 a capacity was\n"
+            "            found, 1 the first step failed the SLO (or a file could not be\n"
+            "            written), 3 the first step reached nothing\n");
 }
 
 static char *config_json(const struct scenario *sc, unsigned shard_index, unsigned shard_count)

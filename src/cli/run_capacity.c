@@ -298,8 +298,14 @@ int run_capacity(struct scenario *sc, const struct scenario_overrides *over,
                 dir);
 
     if (o->search.best_met > 0) {
-        printf("capacity: %g msg/s met %s over a full %g s step", o->search.best_met, slo_text,
-               o->step_s);
+        /* The step that set it: what it really sent and had answered, beside what it asked. */
+        const struct capacity_row *best = NULL;
+        for (unsigned i = 0; i < n; i++)
+            if (rows[i].met && rows[i].requested == o->search.best_met)
+                best = &rows[i];
+        printf("capacity: %g msg/s requested (%.1f sent/s, %.1f ok/s) met %s over a full %g s "
+               "step", o->search.best_met, best != NULL ? best->achieved : 0,
+               best != NULL ? best->ok_rate : 0, slo_text, o->step_s);
         if (o->search.lowest_fail > 0)
             printf("; %g msg/s did not", o->search.lowest_fail);
         else if (strcmp(end, "max-rate") == 0)

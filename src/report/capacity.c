@@ -126,7 +126,8 @@ static double nice_step(double span, int n)
 static void x_ticks(FILE *f, const struct axis *x, int y0, int y1)
 {
     if (x->log) {
-        for (double dec = pow(10, floor(log10(x->lo))); dec <= x->hi * 1.0001; dec *= 10)
+        double dec = pow(10, floor(log10(x->lo)));
+        for (int k = 0; k < 12 && dec <= x->hi * 1.0001; k++, dec *= 10)
             for (int m = 1; m <= 5; m += (m == 1 ? 1 : 3)) { /* 1, 2, 5 */
                 double v = dec * m;
                 if (v < x->lo * 0.9999 || v > x->hi * 1.0001)
@@ -140,7 +141,8 @@ static void x_ticks(FILE *f, const struct axis *x, int y0, int y1)
         return;
     }
     double st = nice_step(x->hi - x->lo, 8);
-    for (double v = ceil(x->lo / st) * st; v <= x->hi * 1.0001; v += st) {
+    double v = ceil(x->lo / st) * st;
+    for (int k = 0; k < 20 && v <= x->hi + st * 1e-6; k++, v += st) {
         double px = ax(x, v);
         fprintf(f, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#e4e4e4'/>\n", px, y0, px,
                 y1);
@@ -151,7 +153,8 @@ static void x_ticks(FILE *f, const struct axis *x, int y0, int y1)
 static void y_ticks(FILE *f, const struct axis *y)
 {
     double st = nice_step(y->hi - y->lo, 5);
-    for (double v = 0; v <= y->hi * 1.0001; v += st) {
+    double v = 0;
+    for (int k = 0; k < 20 && v <= y->hi + st * 1e-6; k++, v += st) {
         double py = ax(y, v);
         fprintf(f, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#e4e4e4'/>\n", LEFT, py,
                 W - RIGHT, py);
@@ -247,10 +250,11 @@ char *capacity_svg_text(const struct capacity_doc *d, size_t *len)
     if (d->slo_latency_us > 0 && lat_hi > 4 * d->slo_latency_us / 1e3)
         lat_hi = 4 * d->slo_latency_us / 1e3;
     bool logx = rhi > 20 * rlo;
-    struct axis x = {logx ? rlo / 1.15 : fmax(0, rlo - (rhi - rlo) * 0.05 - 1e-9),
-                     logx ? rhi * 1.15 : rhi + (rhi - rlo) * 0.05 + 1e-9, logx, LEFT, W - RIGHT};
-    if (!(x.hi > x.lo))
-        x.lo = rlo * 0.9, x.hi = rhi * 1.1 + 1e-9;
+    /* A margin of 5% of the span each side, and at least 10% of the highest rate in all (one
+     * step alone, or steps close together). */
+    double pad = fmax((rhi - rlo) * 0.05, rhi * 0.05);
+    struct axis x = {logx ? rlo / 1.15 : fmax(0, rlo - pad), logx ? rhi * 1.15 : rhi + pad,
+                     logx, LEFT, W - RIGHT};
     struct axis y1 = {0, lat_hi > 0 ? lat_hi * 1.1 : 1, false, TOP1 + PANEL_H, TOP1};
     struct axis y2 = {0, ach_hi > 0 ? ach_hi * 1.1 : 1, false, TOP2 + PANEL_H, TOP2};
 
