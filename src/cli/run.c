@@ -581,7 +581,7 @@ int run_report_write(const struct scenario *sc, const struct scenario_overrides 
         code = EXIT_FAILED;
     }
     /* An interruption comes first (README's run exit codes): the shell's 128 + the signal. */
-    if (outcome->incomplete && stop_signal != 0)
+    if (summary && outcome->incomplete && stop_signal != 0)
         code = 128 + stop_signal;
     free(cfg_json);
     free(errors_jsonl);

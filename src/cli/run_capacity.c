@@ -209,10 +209,11 @@ static int run_step(struct scenario *sc, const struct scenario_overrides *over,
     snprintf(row->dir, sizeof(row->dir), "step-%02u", row->index);
     snprintf(sub, sizeof(sub), "%s/%s", dir, row->dir);
     if (report_make_dir(NULL, sub, sc->name, outcome.started_unix, made, sizeof(made), why,
-                        sizeof(why)) != 0 ||
-        run_report_write(sc, over, &stats, &outcome, made, false) != 0) {
+                        sizeof(why)) != 0) {
         fprintf(stderr, "msrpload run: step %u's report: %s\n", row->index, why);
         row->dir[0] = '\0';
+    } else if (run_report_write(sc, over, &stats, &outcome, made, false) != 0) {
+        row->dir[0] = '\0'; /* run_report_write said why; PARTIAL in it too */
     }
     free(outcome.failures);
     stats_free(&stats);
