@@ -228,6 +228,17 @@ int run_capacity(struct scenario *sc, const struct scenario_overrides *over,
     sc->mode = SCENARIO_OPEN;
     sc->num_stages = 0;
     sc->sessions = SCENARIO_MAX_SESSIONS;
+    /* The sessions' own ramp (load.ramp_up, or concurrency at session_rate) stays out of
+     * the measured window: the warm-up lasts at least as long. */
+    double ramp = sc->ramp_up_s;
+    if (sc->session_rate > 0 && (double)sc->concurrency / sc->session_rate > ramp)
+        ramp = (double)sc->concurrency / sc->session_rate;
+    if (ramp > o->warm_up_s) {
+        if (!quiet)
+            fprintf(stderr, "msrpload run: each step's warm-up is %g s, the time the "
+                            "scenario takes to open its sessions\n", ramp);
+        o->warm_up_s = ramp;
+    }
     sc->warm_up_s = o->warm_up_s;
     sc->duration_s = o->step_s;
 
