@@ -334,8 +334,9 @@ int run_capacity(struct scenario *sc, const struct scenario_overrides *over,
 
     if (interrupted && run_stop_signal() != 0)
         return 128 + run_stop_signal();
+    /* A search cut short by a step that could not start is not an answer. */
     if (o->search.best_met > 0)
-        return werr == 0 ? EXIT_OK : EXIT_FAILED;
+        return werr == 0 && !failed_to_run ? EXIT_OK : EXIT_FAILED;
     if (unreachable)
         return EXIT_UNREACHABLE;
     return EXIT_FAILED;
