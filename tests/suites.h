@@ -45,6 +45,9 @@ Suite *make_sdp_msrp_suite(void);
 Suite *make_sip_msg_suite(void);
 Suite *make_sip_txn_suite(void);
 Suite *make_stages_suite(void);
+Suite *make_capacity_suite(void);
+TCase *make_capacity_run_tcase(void);   /* check_capacity_run.c, in the capacity suite */
+TCase *make_capacity_relay_tcase(void); /* the same, through the scripted Kamailio relay */
 Suite *make_cpim_suite(void);
 TCase *make_cpim_run_tcase(void); /* check_cpim_run.c, in the cpim suite */
 Suite *make_distrib_suite(void);

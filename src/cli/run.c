@@ -20,6 +20,7 @@
 
 #include "cli/cli.h"
 #include "cli/metrics_http.h"
+#include "cli/run_capacity.h"
 #include "load/runner.h"
 #include "scenario/scenario.h"
 #include "msrp/session.h"
@@ -108,6 +109,25 @@ static void run_usage(FILE *out)
             "                       default: load.seed, else one drawn at random); the\n"
             "                       report records it, and the same seed (with the same\n"
             "                       --threads and --shard) draws the same per session\n"
+            "  --find-capacity      search for the highest open-loop rate that meets --slo\n"
+            "                       over a full step: each step a run at one rate (sessions\n"
+            "                       replaced as they end), the rate doubled until a step\n"
+            "                       fails, then bisected; every step's report in step-NN/,\n"
+            "                       capacity.json and capacity.svg beside them\n"
+            "  --slo SLO            e.g. 'p99<50ms,errors<0.1%%': pNN<DURATION (us, ms, s;\n"
+            "                       latency from the intended send time), errors<N%% (failed\n"
+            "                       messages), achieved>=N%% (sent / requested; 95%% unless\n"
+            "                       given); <= and >= also\n"
+            "  --capacity-start R   the first step's rate (default 100 msg/s)\n"
+            "  --capacity-max R     the highest rate tried (default 100000)\n"
+            "  --capacity-factor F  each step's rate over the last before a failure (default 2)\n"
+            "  --capacity-resolution P\n"
+            "                       stop bisecting within P%% of the rate met (default 5)\n"
+            "  --capacity-step-seconds S\n"
+            "                       each step's measured seconds (default 10)\n"
+            "  --capacity-warm-up S before each step, not measured (default 2)\n"
+            "  --capacity-max-steps N\n"
+            "                       at most N steps (default 20, at most 64)\n"
             "  --quiet              no progress lines on standard error\n"
             "\n"
             "Everything is checked before the first session starts: values and their bounds\n"
@@ -125,7 +145,9 @@ static void run_usage(FILE *out)
             "            whole), 2 usage or scenario error (before anything starts), 3 no\n"
             "            session bound (target or relay unreachable, AUTH refused),\n"
             "            130 interrupted by SIGINT, 143 by SIGTERM (an interruption comes\n"
-            "            before every other code)\n");
+            "            before every other code); with --find-capacity: 0 a capacity was\n"
+            "            found, 1 the first step failed the SLO (or a file could not be\n"
+            "            written), 3 the first step reached nothing\n");
 }
 
 static char *config_json(const struct scenario *sc, unsigned shard_index, unsigned shard_count)
@@ -352,6 +374,7 @@ struct run_options {
     struct scenario_overrides over;
     const char *data_path;              /* --data FILE, or NULL */
     const char *data_order;             /* --data-order, or NULL (sequential) */
+    struct capacity_options cap; /* --find-capacity and its options */
 };
 
 /* Reads the command line into ro. Returns -1 to go on, or the exit code (usage, --help). */
@@ -360,6 +383,7 @@ static int read_options(int argc, char **argv, struct run_options *ro)
     char err[1024];
     memset(ro, 0, sizeof(*ro));
     scenario_overrides_init(&ro->over);
+    capacity_options_init(&ro->cap);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -369,6 +393,15 @@ static int read_options(int argc, char **argv, struct run_options *ro)
         }
         if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             ro->quiet = true;
+            continue;
+        }
+        int cap = capacity_option(&ro->cap, a, v, err, sizeof(err));
+        if (cap < 0) {
+            fprintf(stderr, "msrpload run: %s\n", err);
+            return EXIT_USAGE;
+        }
+        if (cap > 0) {
+            i += cap == 1;
             continue;
         }
         if (a[0] == '-' && v == NULL) {
@@ -428,6 +461,11 @@ static int read_options(int argc, char **argv, struct run_options *ro)
     }
     if (ro->metrics_linger > 0 && ro->metrics_listen == NULL) {
         fprintf(stderr, "msrpload run: --metrics-linger needs --metrics-listen\n");
+        return EXIT_USAGE;
+    }
+    if (capacity_options_check(&ro->cap, &ro->over, ro->metrics_listen != NULL, err,
+                               sizeof(err)) != 0) {
+        fprintf(stderr, "msrpload run: %s\n", err);
         return EXIT_USAGE;
     }
     return -1;
@@ -514,10 +552,16 @@ static void live_metrics_linger(double seconds, bool quiet)
              (double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
 }
 
-/* Writes the run's report into dir and prints its summary; returns the run's exit code. */
-static int report_run(const struct scenario *sc, const struct scenario_overrides *over,
-                      const struct run_stats *stats, const struct run_outcome *outcome,
-                      const char *dir)
+int run_stop_signal(void)
+{
+    return stop_signal;
+}
+
+/* Writes the run's report into dir and prints its summary (when summary); returns the run's
+ * exit code. */
+int run_report_write(const struct scenario *sc, const struct scenario_overrides *over,
+                     const struct run_stats *stats, const struct run_outcome *outcome,
+                     const char *dir, bool summary)
 {
     char err[1024];
     char *cfg_json = config_json(sc, over->shard_index, over->shard_count);
@@ -558,14 +602,17 @@ static int report_run(const struct scenario *sc, const struct scenario_overrides
     int werr = report_write_files(stats, &meta, dir, err, sizeof(err));
     if (werr == 0)
         werr = report_finish_dir(dir, err, sizeof(err));
-    report_print(stdout, stats, &meta, werr == 0 ? dir : NULL);
+    if (summary)
+        report_print(stdout, stats, &meta, werr == 0 ? dir : NULL);
     if (werr != 0)
         fprintf(stderr, "msrpload run: %s (%s/" REPORT_PARTIAL_FILE " marks the report as "
                         "partial)\n", err, dir);
 
     /* README "Exit codes": a run that achieved nothing never exits 0. */
     int code = EXIT_OK;
-    if (outcome->unreachable) {
+    if (!summary) {
+        code = werr != 0 ? EXIT_FAILED : EXIT_OK; /* the caller judges the run */
+    } else if (outcome->unreachable) {
         fprintf(stderr, "msrpload run: %s: %s\n",
                 stats->relay_auth_ok == 0 && stats->session_ends[RUNNER_END_AUTH_FAILED] > 0
                     ? "the relay accepted no AUTH"
@@ -580,7 +627,7 @@ static int report_run(const struct scenario *sc, const struct scenario_overrides
         code = EXIT_FAILED;
     }
     /* An interruption comes first (README's run exit codes): the shell's 128 + the signal. */
-    if (outcome->incomplete && stop_signal != 0)
+    if (summary && outcome->incomplete && stop_signal != 0)
         code = 128 + stop_signal;
     free(cfg_json);
     free(errors_jsonl);
@@ -726,6 +773,14 @@ int cmd_run(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
+    if (ro.cap.on) {
+        int code = run_capacity(&sc, over, &rc, &ro.cap, dir, quiet);
+        explicit_bzero(password, sizeof(password));
+        net_tls_destroy(rc.server_tls);
+        net_tls_destroy(rc.client_tls);
+        scenario_free(&sc);
+        return code;
+    }
     char shard_note[48] = "";
     if (over->shard_count > 0)
         snprintf(shard_note, sizeof(shard_note), ", shard %u/%u", over->shard_index,
@@ -767,7 +822,7 @@ int cmd_run(int argc, char **argv)
     if (lm.live != NULL && runner_live_finish(lm.live, &stats) != 0)
         fprintf(stderr, "msrpload run: out of memory for the final metrics\n");
 
-    int code = report_run(&sc, over, &stats, &outcome, dir);
+    int code = run_report_write(&sc, over, &stats, &outcome, dir, true);
     if (lm.http != NULL)
         live_metrics_linger(ro.metrics_linger, quiet);
     live_metrics_stop(&lm);

@@ -10,8 +10,8 @@
  * gathered so far are returned.
  *
  * The layer's contract: src/load/ drives sessions of msrp/ over net/ loops through a loaded
- * scenario, records into report/ statistics, and is used from cli/ only through this header
- * and failures.h (and pending.h by its tests). It includes nothing from cli/ or conform/. It
+ * scenario, records into report/ statistics, and is used from cli/ only through this header,
+ * failures.h and capacity.h (the pure rules of run --find-capacity; pending.h by its tests). It includes nothing from cli/ or conform/. It
  * never exits the process and writes no file: it returns run_stats and run_outcome, and the
  * caller writes the report. Its only output is the progress line on stderr (cfg->progress).
  * runner_run blocks its caller until every worker has ended; cfg, its scenario and its TLS
