@@ -397,6 +397,44 @@ START_TEST(open_loop_catches_up_after_a_hold_up)
 }
 END_TEST
 
+/*
+ * Open-loop sessions that end and are replaced: each slot's schedule goes on in its next
+ * session, so short sessions send at the rate asked for. A new session that sent its first
+ * message at once sent one per set-up time here (hundreds), far over the 80 scheduled. Only
+ * an upper bound is asserted: a loaded machine may send fewer.
+ */
+START_TEST(open_loop_replaced_sessions_keep_the_rate)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char path[300], args[600];
+    snprintf(path, sizeof path, "%s/c.json", t.dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"name\": \"c\", \"load\": {\"mode\": \"open\", \"rate\": 40, \"sessions\": 100000,"
+          " \"concurrency\": 4, \"threads\": 1, \"duration\": 2, \"warm_up\": 0},"
+          " \"steps\": [{\"send\": {}}]}",
+          f);
+    fclose(f);
+    snprintf(args, sizeof args, "run %s --quiet --out %s/r", path, t.dir);
+    int code = run(&t, args);
+    ck_assert_msg(code == 0, "exit %d", code);
+    snprintf(path, sizeof path, "%s/r/summary.json", t.dir);
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    ck_assert_ptr_nonnull(j);
+    json_int_t sent = json_integer_value(json_object_get(json_object_get(j, "messages"), "sent"));
+    json_int_t started =
+        json_integer_value(json_object_get(json_object_get(j, "sessions"), "started"));
+    /* 40/s over 2 s, and each of the 4 slots' last one may be due at the very end */
+    ck_assert_msg(sent >= 1 && sent <= 84, "%lld sent, 80 scheduled", (long long)sent);
+    ck_assert_msg(started <= sent + 4, "%lld sessions for %lld messages", (long long)started,
+                  (long long)sent);
+    json_decref(j);
+    tmp_remove(&t);
+}
+END_TEST
+
 Suite *make_stages_suite(void)
 {
     Suite *s = suite_create("stages");
@@ -410,6 +448,7 @@ Suite *make_stages_suite(void)
     tcase_add_test(tc, staged_closed_run_follows_the_stages);
     tcase_add_test(tc, pacing_grid_wait);
     tcase_add_test(tc, open_loop_catches_up_after_a_hold_up);
+    tcase_add_test(tc, open_loop_replaced_sessions_keep_the_rate);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -201,7 +201,14 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
 {
     const struct scenario *sc = w->sc;
     uint64_t n = w->seq++;
+    /* Open loop: the slot's schedule goes on in its next session (schedule.c), so sessions
+     * that end and are replaced keep to the rate asked for instead of each new one sending
+     * its first message at once. */
+    uint64_t slot_next_ns = ls->next_intended_ns;
+    double slot_pos = ls->sched_pos;
     memset(ls, 0, sizeof(*ls));
+    ls->next_intended_ns = slot_next_ns;
+    ls->sched_pos = slot_pos;
     ls->w = w;
     ls->timer.arg = ls;
     distrib_rng_session(&ls->rng, sc->seed, runner_session_index(w, n));

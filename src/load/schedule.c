@@ -13,6 +13,9 @@
  * sends at N positions spaced concurrency apart, so a session's next message is due when N
  * has grown by concurrency since its last. With a constant rate that is the fixed interval
  * concurrency / rate; under stages the inverse of N (scenario_stage_when) gives the time.
+ * The schedule belongs to the slot, not the session: a session that ends leaves its next
+ * intended time to the one that replaces it (runner.c start_one), so runner_sched_first is
+ * asked only for a slot's first session.
  */
 #include <math.h>
 
@@ -41,7 +44,7 @@ uint64_t runner_sched_first(struct lsession *ls, uint64_t now)
     struct worker *w = ls->w;
     const struct scenario *sc = w->sc;
     if (sc->num_stages == 0)
-        return now; /* a constant rate: the first message at once */
+        return now; /* a constant rate: the slot's first message at once */
     /* Under stages a session starts at a phase of its own within its spacing, spread over
      * the sessions by the golden ratio, so that a ramp from 0 is not met by a burst of one
      * message from every session. */
