@@ -697,7 +697,7 @@ static void output_tail(const char *path, char *out, size_t cap)
     while (fgets(line, sizeof line, f) != NULL)
         if (strspn(line, " \t\r\n") != strlen(line)) {
             line[strcspn(line, "\r\n")] = '\0';
-            snprintf(out, cap, "%s", line);
+            snprintf(out, cap, "%.280s", line);
         }
     fclose(f);
 }
