@@ -245,6 +245,37 @@ START_TEST(test_passive_judges_one_connection)
 }
 END_TEST
 
+/* --write-expect and --expect work on client cases as on the others: the same client again is
+ * exit 0, the client with the case's violation exit 1 naming the case as regressed. */
+START_TEST(test_expect_round_trip)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char *out, extra[800];
+    snprintf(extra, sizeof extra,
+             "--case 4975-7.1/client-content-type --client-cmd '%s' --write-expect %s/x.txt",
+             CLIENT_CMD, t.dir);
+    int rc = conform_listen(&t, extra, &out);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    free(out);
+    snprintf(extra, sizeof extra,
+             "--case 4975-7.1/client-content-type --client-cmd '%s' --expect %s/x.txt",
+             CLIENT_CMD, t.dir);
+    rc = conform_listen(&t, extra, &out);
+    ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+    free(out);
+    snprintf(extra, sizeof extra,
+             "--case 4975-7.1/client-content-type --client-cmd '%s send-no-content-type' "
+             "--expect %s/x.txt", CLIENT_CMD, t.dir);
+    rc = conform_listen(&t, extra, &out);
+    ck_assert_msg(rc == 1 && strstr(out, "regressed") != NULL &&
+                      strstr(out, "4975-7.1/client-content-type") != NULL,
+                  "exit %d:\n%s", rc, out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(test_listen_options_need_listen)
 {
     char cmd[512];
@@ -280,6 +311,7 @@ Suite *make_conform_listen_suite(void)
     tcase_add_test(tc, test_own_client_passes_every_case);
     tcase_add_test(tc, test_each_case_fails_with_its_violation);
     tcase_add_test(tc, test_passive_judges_one_connection);
+    tcase_add_test(tc, test_expect_round_trip);
     suite_add_tcase(s, tc);
     return s;
 }
