@@ -226,6 +226,37 @@ static void judge_413(const struct lcapture *c, struct judged *j)
     }
 }
 
+/* RFC 4975 section 7.1: "If the chunk represents the data that forms the end of the complete
+ * message, the flag value MUST be a "$". If the sender is aborting an incomplete message [...]
+ * the flag MUST be a "#". Otherwise, the flag MUST be a "+"." Judged on the SEND chunks whose
+ * message has a known total: the last byte a chunk holds says whether it ends the message. */
+static void judge_flags(const struct lcapture *c, struct judged *j)
+{
+    bool saw_plus = false, saw_end = false;
+    for (size_t i = 0; i < c->nchunks; i++) {
+        const struct lchunk *ch = &c->chunks[i];
+        if (!is_send(ch) || !ch->has_range || ch->total == MSRP_RANGE_UNKNOWN ||
+            ch->error != MSRP_OK)
+            continue;
+        uint64_t last = ch->start + ch->body_len - 1; /* 0 for "1-0/0" */
+        bool ends = last >= ch->total;
+        saw_end |= ends;
+        saw_plus |= !ends;
+        if ((ends && ch->flag != '$') || (!ends && ch->flag == '$')) {
+            j->exercised = j->breached = true;
+            snprintf(j->text, sizeof j->text,
+                     "chunk %zu (tid %s) holds bytes %llu-%llu of %llu and ends in \"%c\"", i + 1,
+                     ch->tid, (unsigned long long)ch->start, (unsigned long long)last,
+                     (unsigned long long)ch->total, ch->flag);
+            return;
+        }
+    }
+    j->exercised = saw_plus && saw_end;
+    if (!j->exercised)
+        snprintf(j->text, sizeof j->text,
+                 "no message with a known total came in more than one chunk");
+}
+
 static void judge_one(const struct lcapture *c, const char *id, bool passive, struct judged *j)
 {
     memset(j, 0, sizeof *j);
@@ -244,6 +275,8 @@ static void judge_one(const struct lcapture *c, const char *id, bool passive, st
         judge_tids(c, j);
     } else if (strcmp(id, "4975-7.1.1/over-2048-star-end") == 0) {
         judge_star_end(c, j);
+    } else if (strcmp(id, "4975-7.1/continuation-flags") == 0) {
+        judge_flags(c, j);
     } else if (strcmp(id, "4975-7.1.1/empty-range-starts-at-one") == 0) {
         judge_empty_range(c, j);
     } else if (strcmp(id, "4975-10.5/stop-after-413") == 0) {

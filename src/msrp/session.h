@@ -290,7 +290,9 @@ void msrp_session_config_default(struct msrp_session_config *c);
     X(NUMERIC_RANGE_END, "numeric-range-end") \
     X(EMPTY_RANGE_ZERO, "empty-range-zero") \
     X(IGNORE_413, "ignore-413") \
-    X(NO_BIND_SEND, "no-bind-send")
+    X(NO_BIND_SEND, "no-bind-send") \
+    /* 7.1: "$" on every chunk, not only on the one that ends the message */ \
+    X(FLAGS_ALL_END, "flags-all-end")
 
 /* One per name of MSRP_VIOLATIONS, in its order; NONE: the session breaks nothing. */
 enum msrp_violation_id {

@@ -279,7 +279,9 @@ static bool send_next_chunk(struct msrp_session *s)
         .byte_range = &range,
         .failure_report = m->failure_report,
         .success_report = m->success_report,
-        .flag = aborting ? '#' : ends_message ? '$' : '+',
+        .flag = aborting                                                  ? '#'
+                : ends_message || session__violating(s, MSRP_VIOLATE_FLAGS_ALL_END) ? '$'
+                                                                                    : '+',
     };
     if (m->chunks > 0 && session__violating(s, MSRP_VIOLATE_NO_BYTE_RANGE))
         out.byte_range = NULL; /* breaks 7.1.1: Byte-Range on every chunk after the first */
