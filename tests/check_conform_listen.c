@@ -287,6 +287,10 @@ START_TEST(test_listen_options_need_listen)
     ck_assert_int_eq(run(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s conform --listen nowhere > /dev/null 2>&1", msrpload_binary());
     ck_assert_int_eq(run(cmd), 2);
+    /* Passive, and nobody connects within --timeout: exit 3, as for an unreachable target. */
+    snprintf(cmd, sizeof cmd, "%s conform --listen 127.0.0.1:0 --timeout 1 > /dev/null 2>&1",
+             msrpload_binary());
+    ck_assert_int_eq(run(cmd), 3);
     /* --list --listen lists the client cases, and only them. */
     snprintf(cmd, sizeof cmd, "%s conform --list --listen 127.0.0.1:0 | grep -cE '^[^ ]+ +[A-Za-z]+ +client '",
              msrpload_binary());

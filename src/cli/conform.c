@@ -149,7 +149,8 @@ static void conform_usage(FILE *out)
             "            never counts), 1 a case that counts failed, 2 usage error, a case file\n"
             "            that does not load, or (--coverage) a requirements list that does not\n"
             "            agree with the cases, 3 the target or relay could not be reached (or\n"
-            "            authenticated with)\n"
+            "            authenticated with), or no client connected (--listen without\n"
+            "            --client-cmd)\n"
             "            With --expect: 0 every verdict as expected, 1 one regressed, newly\n"
             "            passes or changed (failures that were expected do not count), 2 and 3\n"
             "            as above (2 also for an --expect file that does not load: file:line)\n");
@@ -505,7 +506,9 @@ static int run_cases(const struct conform_opts *o, const struct conform_peer *pe
             /* Nothing else will fare better: say so once and stop trying. */
             unreachable = true;
             fprintf(stderr, "msrpload conform: %s: %s\n",
-                    peer->target_uri != NULL ? peer->target_uri : peer->relay_uri,
+                    listener != NULL            ? listen_text
+                    : peer->target_uri != NULL ? peer->target_uri
+                                               : peer->relay_uri,
                     it->r.observed);
         }
         conform_tally_add(&tally, it->r.verdict, o->strict);
@@ -622,9 +625,11 @@ int cmd_conform(int argc, char **argv)
             fprintf(stderr, "msrpload conform: %s\n", err);
             rc = EXIT_USAGE;
         } else {
-            if (o.client_cmd != NULL || !o.tap)
-                fprintf(stderr, "msrpload conform: listening on %s port %u\n", l.host,
-                        (unsigned)l.port);
+            fprintf(stderr, "msrpload conform: listening on %s port %u\n", l.host,
+                    (unsigned)l.port);
+            if (o.client_cmd == NULL)
+                fprintf(stderr, "msrpload conform: waiting for a client to open %s\n",
+                        l.passive_uri);
             rc = run_cases(&o, &o.peer, &l, items, n, have_expect ? &expect : NULL);
             conform_listen_close(&l);
         }

@@ -166,6 +166,9 @@ struct conform_listener {
     double timeout;             /* --timeout: seconds per case; 0: the case's own */
     double timeout_scale;       /* 0 means 1 */
     char dir[128];              /* a private temporary folder: {file}, the command's output */
+    char passive_uri[320];      /* set by conform_listen_open: the session URI the passive
+                                   mode answers (session_id, or one drawn at random), for the
+                                   caller to tell the user */
 };
 
 /* Listens on hostport ("HOST:PORT", "[V6]:PORT"; only loopback and local addresses make

@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +47,8 @@ static double now_s(void)
 }
 
 /* ---- the listening socket ----------------------------------------------------------------- */
+
+static void session_uri(const struct conform_listener *l, const char *sid, char *out, size_t cap);
 
 int conform_listen_open(struct conform_listener *l, const char *hostport, char *err,
                         size_t errlen)
@@ -107,6 +107,15 @@ int conform_listen_open(struct conform_listener *l, const char *hostport, char *
         return -1;
     }
     l->fd = fd;
+    struct msrp_idgen ids;
+    char sid[33];
+    if (l->session_id != NULL)
+        snprintf(sid, sizeof sid, "%s", l->session_id);
+    else if (msrp_idgen_init(&ids) == 0 && msrp_idgen_ident(&ids, sid, 16) == 0)
+        sid[16] = '\0';
+    else
+        snprintf(sid, sizeof sid, "conform%ld", (long)getpid());
+    session_uri(l, sid, l->passive_uri, sizeof l->passive_uri);
     return 0;
 }
 
@@ -319,12 +328,12 @@ static void chunk_head(struct lrun *r, const struct msrp_chunk *ev)
     ch->range_start_text = -1;
     r->cur_from[0] = '\0';
     char line[1400];
-    size_t o = (size_t)snprintf(line, sizeof line, "MSRP %s %.*s%s", ch->tid,
-                                (int)(ev->kind == MSRP_REQUEST ? ev->method.len : 0),
-                                ev->kind == MSRP_REQUEST ? ev->method.ptr : "",
-                                ev->kind == MSRP_REQUEST ? "" : "");
-    if (ev->kind != MSRP_REQUEST)
-        o += (size_t)snprintf(line + o, sizeof line - o, "%d", ev->status);
+    size_t o;
+    if (ev->kind == MSRP_REQUEST)
+        o = (size_t)snprintf(line, sizeof line, "MSRP %s %.*s", ch->tid,
+                             (int)(ev->method.len > 64 ? 64 : ev->method.len), ev->method.ptr);
+    else
+        o = (size_t)snprintf(line, sizeof line, "MSRP %s %d", ch->tid, ev->status);
     o += (size_t)snprintf(line + o, sizeof line - o, "\\r\\n");
     for (size_t i = 0; i < ev->num_headers && o < sizeof line - 10; i++) {
         const struct msrp_header *h = &ev->headers[i];
@@ -864,17 +873,18 @@ void conform_listen_passive(struct conform_listener *l, const struct scenario *c
     if (ok) {
         r->l = l;
         r->c = c;
-        set_session(r, l);
+        snprintf(r->my_uri, sizeof r->my_uri, "%s", l->passive_uri);
         double scale = l->timeout_scale > 0 ? l->timeout_scale : 1;
         r->deadline = now_s() + (l->timeout > 0 ? l->timeout : PASSIVE_DEFAULT_S) * scale;
-        fprintf(stderr, "msrpload conform: waiting for a client to open %s\n", r->my_uri);
         capture(r, -1);
     }
     for (size_t i = 0; i < n; i++) {
         struct conform_result *res = &results[i];
         memset(res, 0, sizeof *res);
         if (!ok || !c->connected) {
-            res->verdict = CONFORM_SKIP;
+            /* Nothing to judge at all: the run says so in its exit code, as for a target
+             * that cannot be reached. */
+            res->verdict = CONFORM_UNREACHABLE;
             snprintf(res->observed, sizeof res->observed, "no client connected: %s",
                      ok ? c->end_why : "out of memory");
         } else {
