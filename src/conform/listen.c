@@ -197,6 +197,7 @@ struct lrun {
     struct lchunk cur;             /* the chunk being read */
     bool in_chunk;
     char cur_from[1024];           /* its From-Path, for the client's path */
+    char cur_to[320];              /* its To-Path */
     /* the client's message (its first SEND with a body) */
     char mid[LISTEN_MID_MAX];
     uint64_t total, received;
@@ -291,12 +292,17 @@ static void send_message(struct lrun *r)
     mid[16] = '\0';
     int n = snprintf(out, sizeof out,
                      "MSRP %s SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: %s\r\n"
-                     "Byte-Range: 1-5/5\r\nSuccess-Report: yes\r\nContent-Type: text/plain\r\n"
+                     "Byte-Range: 1-5/5\r\nSuccess-Report: yes\r\nFailure-Report: yes\r\n"
+                     "Content-Type: text/plain\r\n"
                      "\r\nhello\r\n-------%s$\r\n",
                      tid, r->client_path, r->my_uri, mid, tid);
     if (n <= 0 || (size_t)n >= sizeof out)
         return;
     memcpy(r->c->send_mid, mid, sizeof mid);
+    memcpy(r->c->send_tid, tid, sizeof tid);
+    snprintf(r->c->my_uri, sizeof r->c->my_uri, "%s", r->my_uri);
+    snprintf(r->c->client_uri, sizeof r->c->client_uri, "%.*s",
+             (int)strcspn(r->client_path, " "), r->client_path);
     r->c->send_sent = true;
     put(r, out, (size_t)n);
 }
@@ -327,6 +333,7 @@ static void chunk_head(struct lrun *r, const struct msrp_chunk *ev)
     ch->fr = ev->failure_report;
     ch->range_start_text = -1;
     r->cur_from[0] = '\0';
+    r->cur_to[0] = '\0';
     char line[1400];
     size_t o;
     if (ev->kind == MSRP_REQUEST)
@@ -344,6 +351,8 @@ static void chunk_head(struct lrun *r, const struct msrp_chunk *ev)
             copy_span(ch->mid, sizeof ch->mid, h->value);
         else if (h->id == MSRP_H_FROM_PATH)
             copy_span(r->cur_from, sizeof r->cur_from, h->value);
+        else if (h->id == MSRP_H_TO_PATH)
+            copy_span(r->cur_to, sizeof r->cur_to, h->value);
         else if (h->id == MSRP_H_BYTE_RANGE && h->value.len > 0 && h->value.ptr[0] >= '0' &&
                  h->value.ptr[0] <= '9') {
             /* The range-start as written, even when the whole value does not parse. */
@@ -391,8 +400,20 @@ static void chunk_end(struct lrun *r, char flag)
             (flag == '$' && r->total == 0))
             r->message_done = true;
     }
-    if (ch->kind == MSRP_RESPONSE && c->report_sent && strcmp(ch->tid, c->report_tid) == 0)
+    if (ch->kind == MSRP_RESPONSE && c->report_sent && strcmp(ch->tid, c->report_tid) == 0) {
         c->report_answered = true;
+    } else if (ch->kind == MSRP_RESPONSE && c->send_sent && strcmp(ch->tid, c->send_tid) == 0) {
+        if (!c->send_answered) {
+            c->send_answered = true;
+            c->send_status = ch->status;
+            snprintf(c->send_resp_to, sizeof c->send_resp_to, "%s", r->cur_to);
+            snprintf(c->send_resp_from, sizeof c->send_resp_from, "%.*s",
+                     (int)(sizeof c->send_resp_from - 1), r->cur_from);
+        }
+    } else if (ch->kind == MSRP_RESPONSE) {
+        if (c->stray_responses++ == 0)
+            memcpy(c->stray_tid, ch->tid, sizeof c->stray_tid);
+    }
     if (ch->kind == MSRP_REQUEST && ch->method == MSRP_METHOD_REPORT && c->send_sent &&
         strcmp(ch->mid, c->send_mid) == 0)
         r->report_got = true;

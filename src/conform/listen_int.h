@@ -63,6 +63,14 @@ struct lcapture {
     bool report_answered;         /* a response carried that REPORT's tid */
     bool send_sent;               /* a SEND to the client (send_to_client) */
     char send_mid[LISTEN_MID_MAX];
+    char send_tid[LISTEN_TID_MAX];
+    /* the client's response to that SEND (its tid), and responses that answer nothing */
+    bool send_answered;
+    int send_status;
+    char send_resp_to[320], send_resp_from[320];
+    size_t stray_responses;
+    char stray_tid[LISTEN_TID_MAX];
+    char my_uri[320], client_uri[320]; /* the checker's URI; the client's (its From-Path) */
     bool peer_closed;
     char end_why[160];            /* how the capture ended */
     /* the wire record: a< what the client wrote, a> what the checker wrote */

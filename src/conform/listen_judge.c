@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conform/listen_int.h"
 
@@ -257,6 +258,53 @@ static void judge_flags(const struct lcapture *c, struct judged *j)
                  "no message with a known total came in more than one chunk");
 }
 
+/* RFC 4975 section 7.2: a request with Failure-Report "yes" (the checker's SEND says so) gets
+ * a response at once (MUST); "The transaction identifier in the response start line MUST
+ * match the transaction identifier from the original request"; a response to a SEND has the
+ * first URI of the request's From-Path as its To-Path and the responder's URI as its
+ * From-Path (stated without a keyword). URIs compared without regard to case (section 6.1
+ * compares scheme and host so; the session-id part is the checker's own spelling). */
+static void judge_response(const struct lcapture *c, const char *id, bool passive,
+                           struct judged *j)
+{
+    if (!c->send_sent) {
+        snprintf(j->text, sizeof j->text, "%s",
+                 passive ? "the checker sends the client a message only when a case runs the "
+                           "client (--client-cmd)"
+                         : "the client sent no request, so the checker sent it no message");
+        return;
+    }
+    j->exercised = true;
+    if (strcmp(id, "4975-7.2/response-tid") == 0) {
+        if (!c->send_answered && c->stray_responses > 0) {
+            j->breached = true;
+            snprintf(j->text, sizeof j->text,
+                     "no response carried the tid %s of the checker's SEND; %zu response(s) "
+                     "answered no request of the checker (first: tid %s)", c->send_tid,
+                     c->stray_responses, c->stray_tid);
+        } else if (!c->send_answered) {
+            j->exercised = false;
+            snprintf(j->text, sizeof j->text, "no response came at all");
+        }
+    } else if (strcmp(id, "4975-7.2/respond-fr-yes") == 0) {
+        if (!c->send_answered && c->stray_responses == 0) {
+            j->breached = true;
+            snprintf(j->text, sizeof j->text, "no response to the checker's SEND (tid %s, "
+                     "Failure-Report yes)", c->send_tid);
+        }
+    } else if (!c->send_answered) {
+        j->exercised = false;
+        snprintf(j->text, sizeof j->text, "no response to the checker's SEND came");
+    } else if (strcasecmp(c->send_resp_to, c->my_uri) != 0 ||
+               strcasecmp(c->send_resp_from, c->client_uri) != 0) {
+        j->breached = true;
+        snprintf(j->text, sizeof j->text,
+                 "the response (tid %s) has To-Path %.100s and From-Path %.100s; the SEND came "
+                 "from %.100s to %.100s", c->send_tid, c->send_resp_to, c->send_resp_from,
+                 c->my_uri, c->client_uri);
+    }
+}
+
 static void judge_one(const struct lcapture *c, const char *id, bool passive, struct judged *j)
 {
     memset(j, 0, sizeof *j);
@@ -275,6 +323,10 @@ static void judge_one(const struct lcapture *c, const char *id, bool passive, st
         judge_tids(c, j);
     } else if (strcmp(id, "4975-7.1.1/over-2048-star-end") == 0) {
         judge_star_end(c, j);
+    } else if (strcmp(id, "4975-7.2/response-tid") == 0 ||
+               strcmp(id, "4975-7.2/respond-fr-yes") == 0 ||
+               strcmp(id, "4975-7.2/response-paths") == 0) {
+        judge_response(c, id, passive, j);
     } else if (strcmp(id, "4975-7.1/continuation-flags") == 0) {
         judge_flags(c, j);
     } else if (strcmp(id, "4975-7.1.1/empty-range-starts-at-one") == 0) {
