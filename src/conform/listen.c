@@ -265,7 +265,7 @@ static void respond(struct lrun *r, const struct lchunk *ch, int status, const c
 
 /* The checker's own requests: a REPORT for the client's message (report_back) and a SEND
  * asking for a success REPORT (send_to_client). */
-static void send_report(struct lrun *r)
+static void send_report_status(struct lrun *r, const char *status)
 {
     char tid[13], out[2048];
     if (msrp_idgen_ident(&r->ids, tid, 12) != 0)
@@ -273,14 +273,19 @@ static void send_report(struct lrun *r)
     tid[12] = '\0';
     int n = snprintf(out, sizeof out,
                      "MSRP %s REPORT\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: %s\r\n"
-                     "Byte-Range: 1-%llu/%llu\r\nStatus: 000 200 OK\r\n-------%s$\r\n",
+                     "Byte-Range: 1-%llu/%llu\r\nStatus: %s\r\n-------%s$\r\n",
                      tid, r->client_path, r->my_uri, r->mid, (unsigned long long)r->received,
-                     (unsigned long long)r->received, tid);
+                     (unsigned long long)(r->total > 0 ? r->total : r->received), status, tid);
     if (n <= 0 || (size_t)n >= sizeof out)
         return;
     memcpy(r->c->report_tid, tid, sizeof tid);
     r->c->report_sent = true;
     put(r, out, (size_t)n);
+}
+
+static void send_report(struct lrun *r)
+{
+    send_report_status(r, "000 200 OK");
 }
 
 static void send_message(struct lrun *r)
@@ -444,6 +449,18 @@ static void chunk_end(struct lrun *r, char flag)
         respond(r, ch, 501, "Not Implemented");
         return;
     }
+    if (ours && r->k != NULL && r->k->client.answer == CASE_ANSWER_REPORT_413) {
+        /* 200 to the chunk, then a REPORT of 413 for the message (RFC 4975 10.5: a 413 in a
+         * REPORT stops the message as one in a response does). */
+        if (ch->fr != MSRP_REPORT_NO && ch->fr != MSRP_REPORT_PARTIAL)
+            respond(r, ch, 200, "OK");
+        if (!c->sent_413) {
+            memcpy(c->mid_413, r->mid, sizeof c->mid_413);
+            send_report_status(r, "000 413 Stop");
+            c->sent_413 = true;
+        }
+        return;
+    }
     bool refuse = ours && r->k != NULL && r->k->client.answer == CASE_ANSWER_413;
     if (refuse) {
         if (!c->sent_413) {
@@ -504,7 +521,7 @@ static bool exchange_over(const struct lrun *r)
     if (r->k == NULL)
         return r->mid[0] == '\0' || r->message_done;
     const struct case_client *cl = &r->k->client;
-    if (cl->size > 0 && !r->message_done && !(cl->answer == CASE_ANSWER_413 && c->sent_413))
+    if (cl->size > 0 && !r->message_done && !(cl->answer != CASE_ANSWER_200 && c->sent_413))
         return false;
     if (cl->report_back && !c->report_sent)
         return false;

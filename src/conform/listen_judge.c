@@ -331,7 +331,8 @@ static void judge_one(const struct lcapture *c, const char *id, bool passive, st
         judge_flags(c, j);
     } else if (strcmp(id, "4975-7.1.1/empty-range-starts-at-one") == 0) {
         judge_empty_range(c, j);
-    } else if (strcmp(id, "4975-10.5/stop-after-413") == 0) {
+    } else if (strcmp(id, "4975-10.5/stop-after-413") == 0 ||
+               strcmp(id, "4975-7.3.2/report-read-as-response") == 0) {
         judge_413(c, j);
     } else if (strcmp(id, "4975-5.4/active-sends-first") == 0) {
         j->exercised = true;
@@ -418,12 +419,12 @@ void listen_judge(const struct lcapture *c, const struct scenario_case *k, bool 
     size_t so = 0, bo = 0;
     bool any_breach = false, any_skip = false;
     /* Cases whose exchange the checker must drive cannot be judged from a passive capture. */
-    if (passive && (k->client.answer == CASE_ANSWER_413 || k->client.report_back ||
+    if (passive && (k->client.answer != CASE_ANSWER_200 || k->client.report_back ||
                     k->client.send_to_client)) {
         r->verdict = CONFORM_SKIP;
         snprintf(r->observed, sizeof r->observed,
                  "the checker must act in this case (%s): it needs --client-cmd",
-                 k->client.answer == CASE_ANSWER_413 ? "it answers 413"
+                 k->client.answer != CASE_ANSWER_200 ? "it answers 413"
                  : k->client.report_back             ? "it sends a REPORT"
                                                      : "it sends the client a message");
         return;

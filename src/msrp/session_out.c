@@ -450,6 +450,20 @@ static void enqueue(struct msrp_session *s, struct out_msg *m, bool front)
     s->pending++;
 }
 
+void session__refused_by_report(struct msrp_session *s, struct msrp_span message_id)
+{
+    for (struct out_msg *m = s->all; m != NULL; m = m->next_all)
+        if (!m->failed && message_id.len == MSGID_LEN &&
+            memcmp(m->message_id, message_id.ptr, MSGID_LEN) == 0) {
+            /* Only marked: the pump drops it when it comes to the head of the queue, and a
+             * message already cut whole ends as its last transaction settles. */
+            m->failed = true;
+            m->status = 413;
+            m->local = false;
+            return;
+        }
+}
+
 void session__send_bind(struct msrp_session *s)
 {
     if (session__violating(s, MSRP_VIOLATE_NO_BIND_SEND))

@@ -65,7 +65,7 @@ static int check_client(struct scn__ctx *c, const json_t *obj, struct case_clien
     static const char *const allowed[] = {"size", "chunk_size", "success_report", "answer",
                                           "report_back", "send_to_client", "timeout", NULL};
     static const char *const reports[] = {"absent", "yes", "no", NULL};
-    static const char *const answers[] = {"200", "413", NULL};
+    static const char *const answers[] = {"200", "413", "report-413", NULL};
     static const struct scn__key keys[] = {
         SCN_KEY_INT("size", struct case_client, size, 0, 64 << 20),
         SCN_KEY_INT("chunk_size", struct case_client, chunk_size, 1, 1 << 20),

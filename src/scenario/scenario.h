@@ -290,7 +290,7 @@ enum case_level { CASE_MUST = 0, CASE_SHOULD, CASE_MAY, CASE_NONE };
 enum case_needs { CASE_TARGET = 0, CASE_RELAY, CASE_CLIENT };
 /* What a client case (needs "client", conform --listen) asks of the implementation under test
  * through --client-cmd, and how the checker answers it (scenarios/conformance/README.md). */
-enum case_answer { CASE_ANSWER_200 = 0, CASE_ANSWER_413 };
+enum case_answer { CASE_ANSWER_200 = 0, CASE_ANSWER_413, CASE_ANSWER_REPORT_413 };
 struct case_client {
     uint64_t size;          /* {size}, {file}: the message it is told to send (0: none) */
     uint64_t chunk_size;    /* {chunk_size}: 0 when the case does not ask for one */
