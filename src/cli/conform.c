@@ -25,6 +25,7 @@
 #include "conform/expect.h"
 #include "conform/results.h"
 #include "scenario/scenario.h"
+#include "wire/parser.h"
 
 #define MAX_CASES 512
 #define REQUIREMENTS_FILE "requirements.json"
@@ -40,6 +41,8 @@ static void conform_usage(FILE *out)
             "                        [--timeout-scale X] [--refused-type TYPE]\n"
             "                        [--delivery PATTERN] [--quick] [--verbose]\n"
             "                        [--expect FILE] [--write-expect FILE] [--name NAME]\n"
+            "       msrpload conform --listen HOST:PORT [--client-cmd TEMPLATE]\n"
+            "                        [--session-id ID] [--timeout S] [the run options above]\n"
             "       msrpload conform --coverage [--markdown] [--cases DIR]\n"
             "\n"
             "Checks an MSRP endpoint (RFC 4975) or relay (RFC 4976; over WebSocket, RFC 7977)\n"
@@ -70,6 +73,26 @@ static void conform_usage(FILE *out)
             "                       (path /); both test endpoints then connect and AUTH through\n"
             "                       a WebSocket with subprotocol msrp, and the RFC 7977 cases\n"
             "                       run (they are skipped otherwise)\n"
+            "  --listen HOST:PORT   play the answering endpoint and check what the client under\n"
+            "                       test sends: runs the client cases (needs \"client\"), skips\n"
+            "                       the others; port 0 picks a free one. Plain TCP only\n"
+            "  --client-cmd TEMPLATE\n"
+            "                       a shell command run once per client case to make the client\n"
+            "                       act, e.g. 'my-client --to {uri} --send {file} --chunk\n"
+            "                       {chunk_size} --report {success_report}'. Placeholders (each\n"
+            "                       value inserted single-quoted): {uri} the session URI to\n"
+            "                       send to, {file} a file holding the body to send, {size} its\n"
+            "                       length, {chunk_size} the largest chunk body to use,\n"
+            "                       {success_report} yes, no or absent, {session_id}, {host},\n"
+            "                       {port}, {case} the case id. A case that needs a\n"
+            "                       placeholder the template lacks is skipped, saying which.\n"
+            "                       The command's process group is ended (SIGTERM, then\n"
+            "                       SIGKILL) when the case is over. Without --client-cmd one\n"
+            "                       connection is awaited and every client case judged from it\n"
+            "  --session-id ID      the session id of the URI the client is given (default: a\n"
+            "                       random one per case)\n"
+            "  --timeout S          with --listen: the most seconds a case waits for the client\n"
+            "                       (default: the case's own, 30 s without --client-cmd)\n"
             "  --relay-b URI        endpoint b connects here instead (same forms), e.g. the\n"
             "                       relay's plain TCP URI beside a WebSocket --relay: a over\n"
             "                       WebSocket, b over TCP through a bridging relay; the cases\n"
@@ -126,7 +149,8 @@ static void conform_usage(FILE *out)
             "            never counts), 1 a case that counts failed, 2 usage error, a case file\n"
             "            that does not load, or (--coverage) a requirements list that does not\n"
             "            agree with the cases, 3 the target or relay could not be reached (or\n"
-            "            authenticated with)\n"
+            "            authenticated with), or no client connected (--listen without\n"
+            "            --client-cmd)\n"
             "            With --expect: 0 every verdict as expected, 1 one regressed, newly\n"
             "            passes or changed (failures that were expected do not count), 2 and 3\n"
             "            as above (2 also for an --expect file that does not load: file:line)\n");
@@ -253,6 +277,8 @@ struct conform_opts {
     struct conform_peer peer;
     const char *password_file, *junit, *json, *dir;
     const char *expect, *write_expect, *name; /* --expect, --write-expect, --name */
+    const char *listen, *client_cmd, *session_id; /* --listen and its options */
+    double timeout;                               /* --timeout (with --listen) */
     char *sel[MAX_SELECT];
     size_t nsel;
     bool list, strict, tap, verbose, quick, coverage, markdown;
@@ -289,6 +315,24 @@ static int set_option(struct conform_opts *o, const char *a, char *v)
         o->name = v;
     } else if (strcmp(a, "--cases") == 0) {
         o->dir = v;
+    } else if (strcmp(a, "--listen") == 0) {
+        o->listen = v;
+    } else if (strcmp(a, "--client-cmd") == 0) {
+        if (v[0] == '\0')
+            return usage_error("--client-cmd: expected a command%s", "");
+        o->client_cmd = v;
+    } else if (strcmp(a, "--session-id") == 0) {
+        /* RFC 4975 section 9: session-id = 1*( unreserved / "+" / "=" / "/" ); kept to the
+         * ident characters here, so that it needs no escaping anywhere */
+        if (!msrp_is_ident(v, strlen(v)))
+            return usage_error("--session-id: expected 4 to 32 letters, digits or . - + %% =, "
+                               "starting with a letter or digit, got '%s'", v);
+        o->session_id = v;
+    } else if (strcmp(a, "--timeout") == 0) {
+        char *end = NULL;
+        o->timeout = strtod(v, &end);
+        if (end == v || *end != '\0' || !(o->timeout > 0) || o->timeout > 3600)
+            return usage_error("--timeout: expected seconds in (0, 3600], got '%s'", v);
     } else if (strcmp(a, "--refused-type") == 0) {
         /* type "/" subtype, tokens without parameters (RFC 4975 section 9, RFC 2045) */
         size_t n = strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -332,7 +376,8 @@ static int parse_options(int argc, char **argv, struct conform_opts *o)
     static const char *const with_value[] = {
         "--target", "--relay", "--relay-b", "--relay-user", "--relay-password-file", "--case",
         "--junit",  "--json",  "--cases",      "--timeout-scale",       "--refused-type",
-        "--delivery", "--expect", "--write-expect", "--name", NULL};
+        "--delivery", "--expect", "--write-expect", "--name", "--listen", "--client-cmd",
+        "--session-id", "--timeout", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -365,9 +410,16 @@ static int parse_options(int argc, char **argv, struct conform_opts *o)
     if ((o->list || o->coverage) && (o->expect != NULL || o->write_expect != NULL))
         return usage_error("--expect and --write-expect go with a run, not --list or "
                            "--coverage%s", "");
-    if (!o->list && !o->coverage) {
+    if ((o->client_cmd != NULL || o->session_id != NULL || o->timeout > 0) && o->listen == NULL)
+        return usage_error("--client-cmd, --session-id and --timeout go with --listen%s", "");
+    if (o->listen != NULL && (o->peer.target_uri != NULL || o->peer.relay_uri != NULL))
+        return usage_error("--listen checks a client: it does not go with --target or "
+                           "--relay%s", "");
+    if (o->listen != NULL && o->peer.delivery != CONFORM_DELIVER_WHOLE)
+        return usage_error("--delivery is for --target and --relay runs%s", "");
+    if (!o->list && !o->coverage && o->listen == NULL) {
         if ((o->peer.target_uri == NULL) == (o->peer.relay_uri == NULL))
-            return usage_error("give either --target or --relay%s", "");
+            return usage_error("give either --target, --relay or --listen%s", "");
         if (o->peer.relay_uri != NULL && (o->peer.user == NULL || o->password_file == NULL))
             return usage_error("--relay needs --relay-user and --relay-password-file%s", "");
         if (o->peer.relay_b_uri != NULL && o->peer.relay_uri == NULL)
@@ -399,25 +451,53 @@ static int print_coverage(const struct conform_opts *o, struct conform_item **it
 
 /* Runs the n cases one after the other, printing each as it ends; returns the exit code. */
 static int run_cases(const struct conform_opts *o, const struct conform_peer *peer,
-                     struct conform_item **items, size_t n, struct conform_expect *expect)
+                     struct conform_listener *listener, struct conform_item **items, size_t n,
+                     struct conform_expect *expect)
 {
     struct conform_tally tally = {0};
     bool unreachable = false;
+    char listen_text[320] = "";
+    if (listener != NULL)
+        snprintf(listen_text, sizeof listen_text, "client at %s%s%s:%u",
+                 strchr(listener->host, ':') != NULL ? "[" : "", listener->host,
+                 strchr(listener->host, ':') != NULL ? "]" : "", (unsigned)listener->port);
+    struct conform_result *passive = NULL;
+    if (listener != NULL && listener->client_cmd == NULL) {
+        /* One connection, every case judged from it. */
+        const struct scenario **cases = calloc(n + 1, sizeof(*cases));
+        passive = calloc(n + 1, sizeof(*passive));
+        if (cases == NULL || passive == NULL) {
+            free(cases);
+            free(passive);
+            fprintf(stderr, "msrpload conform: out of memory\n");
+            return EXIT_FAILED;
+        }
+        for (size_t i = 0; i < n; i++)
+            cases[i] = &items[i]->sc;
+        conform_listen_passive(listener, cases, n, passive);
+        free(cases);
+    }
     if (o->tap)
         conform_results_tap_plan(stdout, n);
     for (size_t i = 0; i < n; i++) {
         struct conform_item *it = items[i];
         const struct scenario_case *k = it->sc.kase;
-        double wait = conform_case_max_wait(&it->sc, peer);
+        double wait = listener != NULL ? k->client.timeout : conform_case_max_wait(&it->sc, peer);
         if (unreachable) {
             it->r.verdict = CONFORM_SKIP;
             snprintf(it->r.observed, sizeof it->r.observed, "not run: the peer is unreachable");
-        } else if (o->quick && (k->slow || wait > CONFORM_QUICK_MAX_WAIT_S)) {
+        } else if (o->quick && passive == NULL && (k->slow || wait > CONFORM_QUICK_MAX_WAIT_S)) {
             it->r.verdict = CONFORM_SKIP;
             snprintf(it->r.observed, sizeof it->r.observed,
                      "slow: %s; --quick skips cases marked slow or that may wait over %.0f s",
                      k->slow ? "it waits out a 30 s timer of the RFC" : "it may wait long",
                      CONFORM_QUICK_MAX_WAIT_S);
+        } else if (passive != NULL) {
+            it->r = passive[i];
+            it->ran = true;
+        } else if (listener != NULL) {
+            conform_listen_run_case(listener, &it->sc, &it->r);
+            it->ran = true;
         } else {
             conform_run_case(&it->sc, peer, &it->r);
             it->ran = true;
@@ -426,7 +506,9 @@ static int run_cases(const struct conform_opts *o, const struct conform_peer *pe
             /* Nothing else will fare better: say so once and stop trying. */
             unreachable = true;
             fprintf(stderr, "msrpload conform: %s: %s\n",
-                    peer->target_uri != NULL ? peer->target_uri : peer->relay_uri,
+                    listener != NULL            ? listen_text
+                    : peer->target_uri != NULL ? peer->target_uri
+                                               : peer->relay_uri,
                     it->r.observed);
         }
         conform_tally_add(&tally, it->r.verdict, o->strict);
@@ -435,11 +517,14 @@ static int run_cases(const struct conform_opts *o, const struct conform_peer *pe
         else
             conform_results_print_case(stdout, it, o->verbose);
     }
+    free(passive);
     conform_results_print_summary(stdout, &tally, n, o->strict, peer->delivery, o->tap);
 
     int rc = EXIT_OK;
     char err[4200];
-    const char *peer_text = peer->target_uri != NULL ? peer->target_uri : peer->relay_uri;
+    const char *peer_text = listener != NULL          ? listen_text
+                            : peer->target_uri != NULL ? peer->target_uri
+                                                       : peer->relay_uri;
     const char *name = o->name != NULL ? o->name : peer_text;
     size_t changed = 0;
     if (expect != NULL && !unreachable)
@@ -502,7 +587,11 @@ int cmd_conform(int argc, char **argv)
     }
     size_t n = 0;
     for (int i = 0; i < loaded; i++) {
-        if (selected(items[i]->sc.kase, o.sel, o.nsel)) {
+        /* --listen runs the client cases only, --target and --relay (and --list without
+         * --listen) the others; --coverage counts them all. */
+        bool client = items[i]->sc.kase->needs == CASE_CLIENT;
+        if (selected(items[i]->sc.kase, o.sel, o.nsel) &&
+            (o.coverage || client == (o.listen != NULL))) {
             items[n++] = items[i];
         } else {
             scenario_free(&items[i]->sc);
@@ -520,11 +609,30 @@ int cmd_conform(int argc, char **argv)
         for (size_t i = 0; i < n; i++) {
             const struct scenario_case *k = items[i]->sc.kase;
             printf("%-48s %-6s %-6s %s\n", k->id, conform_level_name(k->level),
-                   k->needs == CASE_TARGET ? "target" : "relay", k->title);
+                   k->needs == CASE_TARGET ? "target"
+                   : k->needs == CASE_RELAY ? "relay"
+                                            : "client",
+                   k->title);
         }
     } else if (o.password_file != NULL &&
                read_password(o.password_file, password, sizeof password) != 0) {
         rc = EXIT_USAGE;
+    } else if (o.listen != NULL) {
+        struct conform_listener l = {.session_id = o.session_id, .client_cmd = o.client_cmd,
+                                     .timeout = o.timeout,
+                                     .timeout_scale = o.peer.timeout_scale};
+        if (conform_listen_open(&l, o.listen, err, sizeof err) != 0) {
+            fprintf(stderr, "msrpload conform: %s\n", err);
+            rc = EXIT_USAGE;
+        } else {
+            fprintf(stderr, "msrpload conform: listening on %s port %u\n", l.host,
+                    (unsigned)l.port);
+            if (o.client_cmd == NULL)
+                fprintf(stderr, "msrpload conform: waiting for a client to open %s\n",
+                        l.passive_uri);
+            rc = run_cases(&o, &o.peer, &l, items, n, have_expect ? &expect : NULL);
+            conform_listen_close(&l);
+        }
     } else {
         if (o.password_file != NULL)
             o.peer.password = password;
@@ -542,7 +650,7 @@ int cmd_conform(int argc, char **argv)
                              "so only whole and pipelined apply",
                              conform_delivery_name(o.peer.delivery));
         } else {
-            rc = run_cases(&o, &o.peer, items, n, have_expect ? &expect : NULL);
+            rc = run_cases(&o, &o.peer, NULL, items, n, have_expect ? &expect : NULL);
         }
     }
 

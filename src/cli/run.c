@@ -369,6 +369,7 @@ static int memory_enough(const struct scenario *sc)
 struct run_options {
     const char *path, *out_dir, *relay_pw_file, *relay_pw;
     const char *metrics_listen; /* NULL: no live metrics */
+    const char *violate;        /* hidden --violate NAME: conform --listen's wrong client */
     double metrics_linger;      /* seconds the final counts stay served */
     bool quiet;
     struct scenario_overrides over;
@@ -427,6 +428,14 @@ static int read_options(int argc, char **argv, struct run_options *ro)
             ro->relay_pw_file = v;
         } else if (strcmp(a, "--metrics-listen") == 0) {
             ro->metrics_listen = v;
+        } else if (strcmp(a, "--violate") == 0) {
+            /* Hidden, as serve's: the calling side breaks one rule of RFC 4975 on purpose, so
+             * that conform --listen's sender cases can be shown to fail (msrp/session.h). */
+            if (!msrp_session_violation_known(v)) {
+                fprintf(stderr, "msrpload run: --violate: unknown violation '%s'\n", v);
+                return EXIT_USAGE;
+            }
+            ro->violate = v;
         } else if (strcmp(a, "--metrics-linger") == 0) {
             char *end;
             errno = 0;
@@ -745,7 +754,8 @@ int cmd_run(int argc, char **argv)
 
     struct run_config rc = {.sc = &sc, .stop = &stop_requests, .drain_s = 2,
                             .shard_index = over->shard_index, .shard_count = over->shard_count,
-                            .relay_password = password, .live = lm.live};
+                            .relay_password = password, .live = lm.live,
+                            .violate = ro.violate};
     rc.progress = !quiet && isatty(STDERR_FILENO);
     char tmpdir[64];
     if (setup_tls(&sc, &rc, tmpdir) != 0) {

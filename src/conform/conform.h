@@ -145,6 +145,45 @@ void conform_result_free(struct conform_result *r);
 #define CONFORM_QUICK_MAX_WAIT_S 20.0
 double conform_case_max_wait(const struct scenario *sc, const struct conform_peer *p);
 
+
+/*
+ * conform --listen (listen.c, listen_judge.c): the checker plays the answering endpoint of a
+ * session and judges what the implementation under test sends: the client cases (needs
+ * "client"). With client_cmd each case runs it once, its placeholders filled in for the case
+ * ({uri}, {file}, {size}, {chunk_size}, {success_report}, {session_id}, {host}, {port},
+ * {case}; each value single-quoted for the shell), takes the one connection it opens, answers
+ * as the case says (200s, a 413, a REPORT, a SEND of its own), and ends the command (its
+ * process group, SIGTERM then SIGKILL) when the case is over. Without client_cmd (passive) one
+ * connection is captured, answered with 200s, and every client case judged from it. Every wait
+ * is bounded: the case's timeout (or timeout when set) times timeout_scale.
+ */
+struct conform_listener {
+    int fd;                     /* the listening socket; -1 when closed */
+    char host[256];             /* as given, without IPv6 brackets */
+    uint16_t port;              /* the bound port (the one the kernel picked for port 0) */
+    const char *session_id;     /* --session-id; NULL: a random one per case */
+    const char *client_cmd;     /* --client-cmd; NULL: passive */
+    double timeout;             /* --timeout: seconds per case; 0: the case's own */
+    double timeout_scale;       /* 0 means 1 */
+    char dir[128];              /* a private temporary folder: {file}, the command's output */
+    char passive_uri[320];      /* set by conform_listen_open: the session URI the passive
+                                   mode answers (session_id, or one drawn at random), for the
+                                   caller to tell the user */
+};
+
+/* Listens on hostport ("HOST:PORT", "[V6]:PORT"; only loopback and local addresses make
+ * sense). Returns 0, or -1 with a message in err. */
+int conform_listen_open(struct conform_listener *l, const char *hostport, char *err,
+                        size_t errlen);
+void conform_listen_close(struct conform_listener *l);
+/* Runs one client case with l->client_cmd. Never fails as a call: the outcome is in *r. */
+void conform_listen_run_case(struct conform_listener *l, const struct scenario *sc,
+                             struct conform_result *r);
+/* Passive: captures one connection (waits up to l->timeout, default 30 s, for it and for
+ * what follows), then judges each of the n cases into results[i]. */
+void conform_listen_passive(struct conform_listener *l, const struct scenario *const *cases,
+                            size_t n, struct conform_result *results);
+
 /*
  * Prints the coverage table of the requirements list at path (requirements.json) against the
  * given cases: one line per requirement (level, the cases that cover it or the reason none

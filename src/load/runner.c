@@ -232,6 +232,7 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
     cfg.trace_frames = true; /* its last frames, should it fail (errors.jsonl) */
     cfg.keep_bodies_max = runner_cpim_keep(w); /* notifications read back (send.cpim) */
     cfg.keep_bodies_type = "message/cpim";
+    cfg.violate = w->cfg->violate;
     struct topology_failure why = {"cannot start", ""};
     int e = w->topo->start_session(ls, n, &cfg, &why);
     if (e != 0)

@@ -56,6 +56,9 @@ struct run_config {
     const char *relay_password;
     /* live metrics (--metrics-listen): what the workers publish every tick; NULL: none */
     struct runner_live *live;
+    /* run's hidden --violate: the one RFC rule every calling session breaks on purpose
+     * (msrp_session_config.violate; conform --listen's proof); NULL normally */
+    const char *violate;
 };
 
 /*

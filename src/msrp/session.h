@@ -276,7 +276,23 @@ void msrp_session_config_default(struct msrp_session_config *c);
     X(NO_415, "no-415") \
     /* 5.4: 481 where a second connection should get 506; conform --delivery's wrong peer */ \
     X(481_FOR_506, "481-for-506") \
-    X(WHOLE_READS, "whole-reads")
+    X(WHOLE_READS, "whole-reads") \
+    /* The calling side's, for conform --listen (sender cases): 7.1 transaction ids without
+     * randomness (only the slot part varies), a body without Content-Type; 7.1.1 chunks after
+     * the first without Byte-Range, Success-Report flipped after the first chunk, chunks
+     * last to first, a numeric range end over 2048 octets, an empty SEND's range from 0;
+     * 10.5 chunks still sent after a 413; 5.4 no binding SEND from the active side */ \
+    X(FIXED_TID, "fixed-tid") \
+    X(SEND_NO_CONTENT_TYPE, "send-no-content-type") \
+    X(NO_BYTE_RANGE, "no-byte-range") \
+    X(REPORT_HEADERS_CHANGE, "report-headers-change") \
+    X(CHUNKS_REVERSED, "chunks-reversed") \
+    X(NUMERIC_RANGE_END, "numeric-range-end") \
+    X(EMPTY_RANGE_ZERO, "empty-range-zero") \
+    X(IGNORE_413, "ignore-413") \
+    X(NO_BIND_SEND, "no-bind-send") \
+    /* 7.1: "$" on every chunk, not only on the one that ends the message */ \
+    X(FLAGS_ALL_END, "flags-all-end")
 
 /* One per name of MSRP_VIOLATIONS, in its order; NONE: the session breaks nothing. */
 enum msrp_violation_id {

@@ -445,6 +445,8 @@ static void report_in(struct msrp_session *s, const struct msrp_chunk *c)
         memcpy(in->message_id, mid->value.ptr, mid->value.len);
         in->message_id_len = (uint8_t)mid->value.len;
     }
+    if (mid != NULL && status.code == 413)
+        session__refused_by_report(s, mid->value);
     if (s->h->on_report != NULL && mid != NULL) {
         struct msrp_report_in r = {mid->value, status.code, c->byte_range};
         s->h->on_report(s, &r);

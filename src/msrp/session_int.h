@@ -241,6 +241,10 @@ void session__pause_reading(struct msrp_session *s);
 void session__pump(struct msrp_session *s);
 /* The calling side's binding SEND (RFC 4975 section 5.4), queued first and pumped. */
 void session__send_bind(struct msrp_session *s);
+/* A REPORT of 413 for one of our messages (RFC 4975 section 10.5: after a 413 "in a response,
+ * or in a REPORT request", no further chunks of it): the message fails with 413, and the pump
+ * sends no more of it. */
+void session__refused_by_report(struct msrp_session *s, struct msrp_span message_id);
 /* A complete response: settles the raw send or the transaction it answers. */
 void session__response_in(struct msrp_session *s, const struct msrp_chunk *c);
 /* Tells the owner how a raw send ended (status 0: no response) and forgets it. */

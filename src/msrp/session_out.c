@@ -24,11 +24,14 @@
 #include <string.h>
 
 #include "msrp/session_int.h"
+#include "msrp/violate.h"
 #include "wire/hash.h"
 #include "wire/idgen.h"
 #include "wire/writer.h"
 
-#define TID_RANDOM 8
+/* RFC 4975 section 7.1: a transaction id "MUST contain at least 64 bits of randomness":
+ * 11 characters of 62 hold 65.5 bits (8 held 47.6, which conform --listen's tid case found). */
+#define TID_RANDOM 11
 #define TID_SLOT_CHARS 4
 #define DEFAULT_OVERLAP 16
 
@@ -242,6 +245,8 @@ static bool send_next_chunk(struct msrp_session *s)
     bool end_star = interrupting || (n > MSRP_INTERRUPTIBLE_BODY && !m->numeric_range_end);
     struct msrp_byte_range range = {start + 1, end_star ? MSRP_RANGE_UNKNOWN : start + n,
                                     m->unknown_total ? MSRP_RANGE_UNKNOWN : m->len};
+    if (m->len == 0 && session__violating(s, MSRP_VIOLATE_EMPTY_RANGE_ZERO))
+        range.start = 0; /* breaks 7.1.1: "0-0/0" where "1-0/0" is due */
 
     struct tx *t = NULL;
     char tid[TID_RANDOM + TID_SLOT_CHARS];
@@ -256,6 +261,8 @@ static bool send_next_chunk(struct msrp_session *s)
         session__end(s, MSRP_END_PROTOCOL, "the CSPRNG failed");
         return false;
     }
+    if (session__violating(s, MSRP_VIOLATE_FIXED_TID))
+        memset(tid, 'a', TID_RANDOM); /* breaks 7.1: only the slot characters vary */
     uint32_t slot = t != NULL ? t->next_free : 0;
     for (int k = TID_SLOT_CHARS - 1; k >= 0; k--) {
         tid[TID_RANDOM + k] = base62[slot % 62];
@@ -272,8 +279,15 @@ static bool send_next_chunk(struct msrp_session *s)
         .byte_range = &range,
         .failure_report = m->failure_report,
         .success_report = m->success_report,
-        .flag = aborting ? '#' : ends_message ? '$' : '+',
+        .flag = aborting                                                  ? '#'
+                : ends_message || session__violating(s, MSRP_VIOLATE_FLAGS_ALL_END) ? '$'
+                                                                                    : '+',
     };
+    if (m->chunks > 0 && session__violating(s, MSRP_VIOLATE_NO_BYTE_RANGE))
+        out.byte_range = NULL; /* breaks 7.1.1: Byte-Range on every chunk after the first */
+    if (m->chunks > 0 && session__violating(s, MSRP_VIOLATE_REPORT_HEADERS_CHANGE))
+        out.success_report = m->success_report == MSRP_REPORT_YES ? MSRP_REPORT_NO
+                                                                  : MSRP_REPORT_YES;
     /* Every message has a Content-Type, even an empty one (RFC 4975 section 7.1); only the
      * binding SEND goes without a body section. */
     if (!m->is_bind) {
@@ -290,6 +304,8 @@ static bool send_next_chunk(struct msrp_session *s)
         session__end(s, MSRP_END_PROTOCOL, "cannot format a chunk (path too long?)");
         return false;
     }
+    if (!m->is_bind && session__violating(s, MSRP_VIOLATE_SEND_NO_CONTENT_TYPE))
+        msrp_violate_drop_content_type(&w); /* breaks 7.1: a body without Content-Type */
     int e = net_conn_send(s->conn, w.iov, w.iovcnt);
     if (e != 0) {
         if (t != NULL) {
@@ -345,7 +361,7 @@ void session__pump(struct msrp_session *s)
         struct out_msg *m = s->queue_head;
         if (!m->is_bind && s->state != S_BOUND)
             return;
-        if (m->failed) {
+        if (m->failed && !session__violating(s, MSRP_VIOLATE_IGNORE_413)) {
             /* The peer refused it (e.g. 413): stop sending its remaining chunks. */
             s->queue_head = m->next;
             if (s->queue_head == NULL)
@@ -392,6 +408,10 @@ static struct out_msg *new_message(struct msrp_session *s, const char *body, siz
         return NULL;
     }
     m->order = o != NULL ? o->order : MSRP_ORDER_IN_ORDER;
+    if (session__violating(s, MSRP_VIOLATE_CHUNKS_REVERSED) && len > 0)
+        m->order = MSRP_ORDER_REVERSE; /* breaks 7.1.1: chunks in Byte-Range order */
+    if (session__violating(s, MSRP_VIOLATE_NUMERIC_RANGE_END))
+        m->numeric_range_end = true; /* breaks 7.1.1: "*" on chunks over 2048 octets */
     if (m->order == MSRP_ORDER_OVERLAPPING)
         m->overlap = o->overlap > 0 ? o->overlap : DEFAULT_OVERLAP;
     m->ranges = len == 0 ? 1 : (len - 1) / m->chunk_size + 1;
@@ -430,8 +450,24 @@ static void enqueue(struct msrp_session *s, struct out_msg *m, bool front)
     s->pending++;
 }
 
+void session__refused_by_report(struct msrp_session *s, struct msrp_span message_id)
+{
+    for (struct out_msg *m = s->all; m != NULL; m = m->next_all)
+        if (!m->failed && message_id.len == MSGID_LEN &&
+            memcmp(m->message_id, message_id.ptr, MSGID_LEN) == 0) {
+            /* Only marked: the pump drops it when it comes to the head of the queue, and a
+             * message already cut whole ends as its last transaction settles. */
+            m->failed = true;
+            m->status = 413;
+            m->local = false;
+            return;
+        }
+}
+
 void session__send_bind(struct msrp_session *s)
 {
+    if (session__violating(s, MSRP_VIOLATE_NO_BIND_SEND))
+        return; /* breaks 5.4: the active side sends a SEND at once */
     struct out_msg *m = new_message(s, NULL, 0, NULL);
     if (m == NULL) {
         session__end(s, MSRP_END_PROTOCOL, "out of memory");

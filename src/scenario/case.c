@@ -59,15 +59,41 @@ static int case_names(struct scn__ctx *c, const json_t *obj, const char *key,
     return 0;
 }
 
+/* The "client" object of a client case: what --client-cmd is told to do. */
+static int check_client(struct scn__ctx *c, const json_t *obj, struct case_client *cl)
+{
+    static const char *const allowed[] = {"size", "chunk_size", "success_report", "answer",
+                                          "report_back", "send_to_client", "timeout", NULL};
+    static const char *const reports[] = {"absent", "yes", "no", NULL};
+    static const char *const answers[] = {"200", "413", "report-413", NULL};
+    static const struct scn__key keys[] = {
+        SCN_KEY_INT("size", struct case_client, size, 0, 64 << 20),
+        SCN_KEY_INT("chunk_size", struct case_client, chunk_size, 1, 1 << 20),
+        SCN_KEY_ENUM("success_report", struct case_client, success_report, reports, NULL),
+        SCN_KEY_ENUM("answer", struct case_client, answer, answers, NULL),
+        SCN_KEY_BOOL("report_back", struct case_client, report_back),
+        SCN_KEY_BOOL("send_to_client", struct case_client, send_to_client),
+        SCN_KEY_SECONDS("timeout", struct case_client, timeout, false),
+    };
+    size_t mark = scn__path_push(c, ".client");
+    if (scn__need_object(c, obj) != 0 || scn__check_keys(c, obj, allowed) != 0)
+        return -1;
+    cl->timeout = 10;
+    if (SCN__READ_KEYS(c, obj, keys, cl) != 0)
+        return -1;
+    scn__path_pop(c, mark);
+    return 0;
+}
+
 int scn__check_case(struct scn__ctx *c, const json_t *obj)
 {
     static const char *const allowed[] = {"id",       "rfc",   "section",   "title",
                                           "requirement", "level", "expected", "needs",
                                           "bind",     "endpoints", "wrong_peer", "aliases",
-                                          "requirements", "slow", "websocket", NULL};
+                                          "requirements", "slow", "websocket", "client", NULL};
     static const char *const levels[] = {"MUST", "SHOULD", "MAY", "none", NULL};
     /* In the order of enum case_needs. */
-    static const char *const need_names[] = {"target", "relay", NULL};
+    static const char *const need_names[] = {"target", "relay", "client", NULL};
     /* In the order of enum case_websocket. */
     static const char *const ws_names[] = {"any", "ws", "raw", "raw-text", "raw-fragmented",
                                            NULL};
@@ -123,6 +149,14 @@ int scn__check_case(struct scn__ctx *c, const json_t *obj)
     if (SCN__READ_KEYS(c, obj, keys, k) != 0)
         return -1;
     k->bind = k->needs == CASE_TARGET;
+    if ((v = json_object_get(obj, "client")) != NULL) {
+        if (k->needs != CASE_CLIENT)
+            return scn__fail(c, "\"client\" is for client cases (needs \"client\")");
+        if (check_client(c, v, &k->client) != 0)
+            return -1;
+    } else if (k->needs == CASE_CLIENT) {
+        return scn__fail(c, "a client case needs its \"client\" object");
+    }
     if ((v = json_object_get(obj, "bind")) != NULL) {
         mark = scn__path_push(c, ".bind");
         if (scn__get_bool(c, v, &k->bind) != 0)

@@ -136,14 +136,23 @@ static int check_root(struct scn__ctx *c, const json_t *root)
     if (section(c, root, "load", scn__check_load) != 0 ||
         section(c, root, "topology", scn__check_topology) != 0)
         return -1;
-    if ((v = json_object_get(root, "steps")) == NULL)
-        return scn__fail(c, "required key \"steps\" missing");
-    mark = scn__path_push(c, ".steps");
-    if (!json_is_array(v) || json_array_size(v) == 0)
-        return scn__expected(c, STEPS_WHAT, v, false);
-    if (scn__compile_list(c, v) != 0)
-        return -1;
-    scn__path_pop(c, mark);
+    /* A client case (conform --listen) has no steps: the client under test acts, the
+     * checker answers (its "client" object says how). */
+    bool client_case = sc->kase != NULL && sc->kase->needs == CASE_CLIENT;
+    if ((v = json_object_get(root, "steps")) == NULL) {
+        if (!client_case)
+            return scn__fail(c, "required key \"steps\" missing");
+    } else if (client_case) {
+        return scn__fail(c, "a client case has no \"steps\" (its \"case\".\"client\" says "
+                            "what the client does)");
+    } else {
+        mark = scn__path_push(c, ".steps");
+        if (!json_is_array(v) || json_array_size(v) == 0)
+            return scn__expected(c, STEPS_WHAT, v, false);
+        if (scn__compile_list(c, v) != 0)
+            return -1;
+        scn__path_pop(c, mark);
+    }
     if (section(c, root, "answer", scn__check_answer) != 0)
         return -1;
     /* The receiver compares with the bytes the runner makes up: a content_file is not them. */

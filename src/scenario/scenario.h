@@ -300,7 +300,19 @@ struct step {
 /* A conformance case: the top-level "case" object (scenarios/conformance/README.md). */
 /* The keyword of the RFC sentence a case checks; CASE_NONE: a sentence without one. */
 enum case_level { CASE_MUST = 0, CASE_SHOULD, CASE_MAY, CASE_NONE };
-enum case_needs { CASE_TARGET = 0, CASE_RELAY };
+enum case_needs { CASE_TARGET = 0, CASE_RELAY, CASE_CLIENT };
+/* What a client case (needs "client", conform --listen) asks of the implementation under test
+ * through --client-cmd, and how the checker answers it (scenarios/conformance/README.md). */
+enum case_answer { CASE_ANSWER_200 = 0, CASE_ANSWER_413, CASE_ANSWER_REPORT_413 };
+struct case_client {
+    uint64_t size;          /* {size}, {file}: the message it is told to send (0: none) */
+    uint64_t chunk_size;    /* {chunk_size}: 0 when the case does not ask for one */
+    int success_report;     /* {success_report}: 0 absent, 1 yes, 2 no */
+    enum case_answer answer;/* the checker's answer to the message's chunks */
+    bool report_back;       /* the checker sends a REPORT for the client's message */
+    bool send_to_client;    /* the checker sends the client a message with Success-Report yes */
+    double timeout;         /* seconds the case waits for the client, at most (default 10) */
+};
 enum case_endpoints { CASE_EP_NONE = 0, CASE_EP_A, CASE_EP_AB };
 enum case_websocket {
     CASE_WS_ANY = 0,
@@ -334,6 +346,7 @@ struct scenario_case {
     unsigned num_aliases;
     char requirements[SCENARIO_CASE_MAX_NAMES][SCENARIO_CASE_NAME_LEN];
     unsigned num_requirements;
+    struct case_client client; /* needs "client" only */
 };
 
 /*
