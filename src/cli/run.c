@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "cli/metrics_http.h"
+#include "cli/start_at.h"
 #include "load/runner.h"
 #include "scenario/scenario.h"
 #include "msrp/session.h"
@@ -93,6 +94,9 @@ static void run_usage(FILE *out)
             "  --metrics-linger S   keep serving the final counts for S seconds after the\n"
             "                       report is written (default 0), so that a scraper sees\n"
             "                       them: give at least two scrape intervals\n"
+            "  --start-at UNIX_TIME start the load at this wall-clock time (seconds since 1970),\n"
+            "                       once everything is set up, so that shards on several hosts\n"
+            "                       start together; refused when more than 5 s past\n"
             "  --quiet              no progress lines on standard error\n"
             "\n"
             "Everything is checked before the first session starts: values and their bounds\n"
@@ -308,6 +312,7 @@ struct run_options {
     const char *path, *out_dir, *relay_pw_file, *relay_pw;
     const char *metrics_listen; /* NULL: no live metrics */
     double metrics_linger;      /* seconds the final counts stay served */
+    double start_at;            /* --start-at: UNIX time; 0: at once */
     bool quiet;
     struct scenario_overrides over;
 };
@@ -356,6 +361,12 @@ static int read_options(int argc, char **argv, struct run_options *ro)
                 ro->metrics_linger > 3600) {
                 fprintf(stderr, "msrpload run: --metrics-linger %s: expected seconds from 0 to "
                                 "3600\n", v);
+                return EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--start-at") == 0) {
+            if (start_at_parse(v, &ro->start_at, err, sizeof(err)) != 0 ||
+                start_at_check(ro->start_at, err, sizeof(err)) != 0) {
+                fprintf(stderr, "msrpload run: %s\n", err);
                 return EXIT_USAGE;
             }
         } else if (strcmp(a, "--relay-password") == 0) {
@@ -632,6 +643,19 @@ int cmd_run(int argc, char **argv)
                 : sc.topology == SCENARIO_RELAY ? "both ends through the relay"
                                                 : "embedded endpoints",
                 shard_note);
+    /* --start-at: last, so that every shard has spent its own set-up time before it. */
+    if (ro.start_at > 0) {
+        if (!quiet)
+            fprintf(stderr, "msrpload run: waiting for --start-at %.3f\n", ro.start_at);
+        if (start_at_wait(ro.start_at, &stop_requests) != 0) {
+            report_discard_dir(dir); /* nothing ran: nothing to report */
+            net_tls_destroy(rc.server_tls);
+            net_tls_destroy(rc.client_tls);
+            live_metrics_stop(&lm);
+            scenario_free(&sc);
+            return 128 + stop_signal;
+        }
+    }
     struct run_stats stats;
     if (stats_init(&stats) != 0) {
         fprintf(stderr, "msrpload run: out of memory\n");
