@@ -29,6 +29,9 @@
 
 #include "net/transport.h"
 
+/* A connection's read buffer to start with (it grows when a frame needs more). */
+#define RBUF_START (16u * 1024u)
+
 enum conn_state { CONN_CONNECTING, CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING, CONN_CLOSED };
 
 struct net_conn {
@@ -39,8 +42,9 @@ struct net_conn {
     void *user;
     struct net_conn_opts opts;
 
-    char *rbuf;
+    char *rbuf;        /* NULL while idle: see read_input */
     size_t rlen, rcap; /* rcap grows towards opts.read_buffer only when the protocol needs it */
+    uint64_t drained_ns; /* when a read last emptied the socket and the buffer */
 
     char *wbuf; /* queued output is wbuf[whead .. whead + wlen) */
     size_t whead, wlen, wcap;
@@ -354,6 +358,10 @@ static int read_input(struct net_conn *c, struct net_io_end *end)
         if (reads >= c->opts.reads_per_wakeup &&
             (c->tp.ops->pending == NULL || c->tp.ops->pending(&c->tp) == 0))
             return 0;
+        if (c->rbuf == NULL && (c->rbuf = malloc(c->rcap)) == NULL) {
+            end->why = "out of memory";
+            return ENOMEM;
+        }
         if (c->rlen == c->rcap) {
             /* The protocol layer needs more bytes than it has room for: grow, up to the cap. */
             if (c->rcap >= c->opts.read_buffer) {
@@ -400,8 +408,19 @@ static int read_input(struct net_conn *c, struct net_io_end *end)
             end->why = "peer sent more than the protocol layer can buffer";
             return EMSGSIZE;
         }
-        if (drained)
+        if (drained) {
+            /* A connection whose input comes seldom (the last time it emptied was 50 ms
+             * ago or more) keeps no empty read buffer between reads, as it keeps no empty
+             * write queue: a held-open idle session then costs its state, not 16 KiB more.
+             * A busy one keeps its buffer rather than allocate one for every read. */
+            uint64_t now = net_now_ns();
+            if (c->rlen == 0 && c->rcap <= RBUF_START && now - c->drained_ns >= 50000000ull) {
+                free(c->rbuf);
+                c->rbuf = NULL;
+            }
+            c->drained_ns = now;
             return 0;
+        }
     }
 }
 
@@ -556,11 +575,10 @@ static struct net_conn *conn_new(struct net_loop *loop, int fd,
         c->opts = *opts;
     else
         net_conn_opts_default(&c->opts);
-    /* Most connections never need the whole read buffer: start small, grow on demand. */
-    c->rcap = c->opts.read_buffer < 16 * 1024 ? c->opts.read_buffer : 16 * 1024;
-    c->rbuf = malloc(c->rcap);
-    if (c->rbuf == NULL)
-        goto err;
+    /* Most connections never need the whole read buffer: start small, grow on demand. It
+     * is made by the first read (read_input), so that connections opened together do not
+     * each hold one before they have anything to read. */
+    c->rcap = c->opts.read_buffer < RBUF_START ? c->opts.read_buffer : RBUF_START;
     if (ts->attach(&c->tp, ts, fd, server_name) != 0)
         goto err;
     c->loop = loop;
