@@ -54,6 +54,7 @@ int main(void)
     srunner_add_suite(sr, make_cpim_suite());
     srunner_add_suite(sr, make_skips_suite());
     srunner_add_suite(sr, make_stages_suite());
+    srunner_add_suite(sr, make_shards_suite());
     test_skips_init(); /* before any test is forked, so that every child shares it */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -44,6 +44,7 @@ Suite *make_sdp_msrp_suite(void);
 Suite *make_sip_msg_suite(void);
 Suite *make_sip_txn_suite(void);
 Suite *make_stages_suite(void);
+Suite *make_shards_suite(void);
 Suite *make_cpim_suite(void);
 TCase *make_cpim_run_tcase(void); /* check_cpim_run.c, in the cpim suite */
 
