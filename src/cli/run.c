@@ -277,9 +277,10 @@ static int descriptors_enough(const struct scenario *sc, bool metrics)
 }
 
 /*
- * Memory a run needs at least: each connection starts with a 16 KiB read buffer (net/conn.c)
- * besides its session's state, so 20 KiB a connection is a floor, not a forecast. Refused when
- * that floor is above the machine's memory or RLIMIT_AS, whichever is lower.
+ * Memory a run needs at least: a connection with traffic holds a 16 KiB read buffer (net/conn.c)
+ * besides its session's state, so 20 KiB a connection is a floor, not a forecast (an idle one
+ * lets its buffer go: the report's memory.bytes_per_session_end). Refused when that floor is
+ * above the machine's memory or RLIMIT_AS, whichever is lower.
  */
 #define BYTES_PER_CONNECTION (20u * 1024u)
 
