@@ -351,6 +351,11 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
 static int read_input(struct net_conn *c, struct net_io_end *end)
 {
     unsigned reads = 0;
+    /* A connection without a buffer of its own reads into this one: the bytes the protocol
+     * layer takes need no buffer, and only a partial frame left over gets one (of rcap). Held
+     * open by the hundred thousand, idle sessions then cost their state and not a buffer
+     * each, nor the heap holes that buffers made and let go would leave between them. */
+    char stack_buf[RBUF_START];
     for (;;) {
         if (c->state != CONN_OPEN || !c->reading)
             return 0;
@@ -358,11 +363,8 @@ static int read_input(struct net_conn *c, struct net_io_end *end)
         if (reads >= c->opts.reads_per_wakeup &&
             (c->tp.ops->pending == NULL || c->tp.ops->pending(&c->tp) == 0))
             return 0;
-        if (c->rbuf == NULL && (c->rbuf = malloc(c->rcap)) == NULL) {
-            end->why = "out of memory";
-            return ENOMEM;
-        }
-        if (c->rlen == c->rcap) {
+        bool on_stack = c->rbuf == NULL; /* then rlen is 0 and rcap at most RBUF_START */
+        if (!on_stack && c->rlen == c->rcap) {
             /* The protocol layer needs more bytes than it has room for: grow, up to the cap. */
             if (c->rcap >= c->opts.read_buffer) {
                 end->why = "peer sent more than the protocol layer can buffer";
@@ -377,8 +379,10 @@ static int read_input(struct net_conn *c, struct net_io_end *end)
             c->rbuf = p;
             c->rcap = cap;
         }
-        size_t room = c->rcap - c->rlen;
-        ssize_t n = c->tp.ops->read(&c->tp, c->rbuf + c->rlen, room, end);
+        char *buf = on_stack ? stack_buf : c->rbuf;
+        size_t cap = on_stack && c->rcap > sizeof(stack_buf) ? sizeof(stack_buf) : c->rcap;
+        size_t room = cap - c->rlen;
+        ssize_t n = c->tp.ops->read(&c->tp, buf + c->rlen, room, end);
         if (n < 0) {
             /* A read that wants write is retried on the next readable event. A transport
              * that stopped early (WebSocket: a run of frames without payload) may still hold
@@ -396,13 +400,22 @@ static int read_input(struct net_conn *c, struct net_io_end *end)
         bool drained = (c->tp.flags & NET_TRANSPORT_SHORT_READ_DRAINS) && (size_t)n < room;
         c->rlen += (size_t)n;
         c->bytes_in += (uint64_t)n;
-        size_t used = c->h->on_data(c, c->rbuf, c->rlen);
+        size_t used = c->h->on_data(c, buf, c->rlen);
         if (c->state == CONN_CLOSED)
             return 0;
         if (used > c->rlen)
             used = c->rlen;
-        memmove(c->rbuf, c->rbuf + used, c->rlen - used);
-        c->rlen -= used;
+        size_t left = c->rlen - used;
+        if (on_stack && left > 0) {
+            if ((c->rbuf = malloc(c->rcap)) == NULL) {
+                end->why = "out of memory";
+                return ENOMEM;
+            }
+            memcpy(c->rbuf, buf + used, left);
+        } else if (!on_stack) {
+            memmove(c->rbuf, c->rbuf + used, left);
+        }
+        c->rlen = left;
         /* Waiting for more input could wait forever: there is no room to read it into. */
         if (c->rlen == c->opts.read_buffer) {
             end->why = "peer sent more than the protocol layer can buffer";
@@ -411,10 +424,11 @@ static int read_input(struct net_conn *c, struct net_io_end *end)
         if (drained) {
             /* A connection whose input comes seldom (the last time it emptied was 50 ms
              * ago or more) keeps no empty read buffer between reads, as it keeps no empty
-             * write queue: a held-open idle session then costs its state, not 16 KiB more.
-             * A busy one keeps its buffer rather than allocate one for every read. */
+             * write queue. A busy one keeps its buffer rather than allocate one again for
+             * the next partial frame. */
             uint64_t now = net_now_ns();
-            if (c->rlen == 0 && c->rcap <= RBUF_START && now - c->drained_ns >= 50000000ull) {
+            if (c->rbuf != NULL && c->rlen == 0 && c->rcap <= RBUF_START &&
+                now - c->drained_ns >= 50000000ull) {
                 free(c->rbuf);
                 c->rbuf = NULL;
             }
@@ -576,8 +590,7 @@ static struct net_conn *conn_new(struct net_loop *loop, int fd,
     else
         net_conn_opts_default(&c->opts);
     /* Most connections never need the whole read buffer: start small, grow on demand. It
-     * is made by the first read (read_input), so that connections opened together do not
-     * each hold one before they have anything to read. */
+     * is made only when a read leaves a partial frame (read_input). */
     c->rcap = c->opts.read_buffer < RBUF_START ? c->opts.read_buffer : RBUF_START;
     if (ts->attach(&c->tp, ts, fd, server_name) != 0)
         goto err;
