@@ -29,6 +29,7 @@ need() { [ $# -ge 2 ] || die "$1 needs a value"; }
 
 while [ $# -gt 0 ]; do
     case "$1" in
+        -h|--help) sed -n '2,/^set -eu/p' "$0" | sed -e '/^set -eu/d' -e 's/^# \{0,1\}//'; exit 0 ;;
         --shards) need "$@"; shards=$2; shift 2 ;;
         --scenario) need "$@"; scenario=$2; shift 2 ;;
         --image) need "$@"; image=$2; shift 2 ;;
