@@ -81,13 +81,13 @@ shard_merge() {
         sleep 1
     done
     worst=0
-    dirs=""
+    set --
     i=1
     while [ "$i" -le "$MSRPLOAD_SHARDS" ]; do
         code=missing
         [ -f "$MSRPLOAD_RESULTS/shard-$i.exit" ] && code=$(cat "$MSRPLOAD_RESULTS/shard-$i.exit")
         if [ -f "$MSRPLOAD_RESULTS/shard-$i/summary.json" ]; then
-            dirs="$dirs $MSRPLOAD_RESULTS/shard-$i"
+            set -- "$@" "$MSRPLOAD_RESULTS/shard-$i"
         else
             echo "entrypoint: merge: shard $i has no report (exit $code)" >&2
             worst=1
@@ -95,12 +95,11 @@ shard_merge() {
         [ "$code" != 0 ] && worst=1
         i=$((i + 1))
     done
-    if [ -z "$dirs" ]; then
+    if [ $# -eq 0 ]; then
         echo "entrypoint: merge: no shard wrote a report" >&2
         exit 1
     fi
-    # shellcheck disable=SC2086
-    "$bin" merge $dirs --out "$MSRPLOAD_RESULTS/merged" || exit 1
+    "$bin" merge "$@" --out "$MSRPLOAD_RESULTS/merged" || exit 1
     exit "$worst"
 }
 

@@ -306,6 +306,7 @@ START_TEST(shards_sh_merges_exactly)
         sent += jint(s, "messages.sent");
         ok += jint(s, "messages.ok");
         ends += jint(s, "memory.session_ends_peak_open");
+        ck_assert_int_gt(jint(s, "memory.rss_start_bytes"), 0);
         json_decref(s);
     }
     char path[256];
@@ -335,6 +336,33 @@ START_TEST(shards_sh_merges_exactly)
 }
 END_TEST
 
+/* serve's numbered ids and run's target pattern, and the patterns both refuse. */
+START_TEST(numbered_session_ids)
+{
+    struct tmp t;
+    tmp_make(&t);
+    ck_assert_int_eq(sh(&t, "timeout 10 %s serve --listen 127.0.0.1:0 --session-id 'n%%03d' "
+                            "--sessions 3 --bind-timeout 0.2",
+                        msrpload_binary()),
+                     1); /* every session given up: exit 1, after the URIs */
+    char *out = tmp_text(&t, "out");
+    ck_assert_msg(strstr(out, "/n000;tcp\n") != NULL && strstr(out, "/n002;tcp\n") != NULL &&
+                      strstr(out, "/n003;tcp") == NULL,
+                  "%s", out);
+    free(out);
+    ck_assert_int_eq(sh(&t, "%s serve --listen 127.0.0.1:0 --session-id 'n%%d%%d' --sessions 3",
+                        msrpload_binary()),
+                     2);
+    ck_assert_int_eq(sh(&t, "%s run scenarios/quickstart.json --target 'msrp://127.0.0.1:9/s%%x;tcp'",
+                        msrpload_binary()),
+                     2);
+    char *err = tmp_text(&t, "err");
+    ck_assert_msg(strstr(err, "not an MSRP URI") != NULL, "%s", err);
+    free(err);
+    tmp_remove(&t);
+}
+END_TEST
+
 Suite *make_shards_suite(void)
 {
     Suite *s = suite_create("shards");
@@ -343,6 +371,7 @@ Suite *make_shards_suite(void)
     tcase_add_test(tc, manifest_renders_shards_and_arguments);
     tcase_add_test(tc, entrypoint_shard_arithmetic);
     tcase_add_test(tc, start_at_refuses_bad_times);
+    tcase_add_test(tc, numbered_session_ids);
     tcase_add_test(tc, shards_sh_merges_exactly);
     suite_add_tcase(s, tc);
     return s;
