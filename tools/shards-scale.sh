@@ -8,6 +8,8 @@
 #
 # Usage: tools/shards-scale.sh [SESSIONS [SHARDS [SERVES]]]   (default 100000 10 8)
 #   SCALE_RATE=R    new sessions per second over all shards (default 10000)
+#   SCALE_SCENARIO=FILE  another scenario (default scenarios/idle-sessions.json; e.g.
+#                   scenarios/held-sessions.json, where each session talks every 5 s)
 #   SCALE_PORT=P    the serves' port (default 17100)
 #   SHARDS_OUT=DIR  as for tools/shards.sh (default results/shards-<UTC time>)
 #   any further run options: SCALE_ARGS="..." (e.g. "--threads 1")
@@ -70,7 +72,8 @@ echo "shards-scale.sh: $serves serves answer $per_serve sessions each on 127.0.0
 
 code=0
 # shellcheck disable=SC2086
-SHARDS_START_IN=${SHARDS_START_IN:-3} "$top/tools/shards.sh" "$shards" "$top/scenarios/idle-sessions.json" \
+SHARDS_START_IN=${SHARDS_START_IN:-3} "$top/tools/shards.sh" "$shards" \
+    "${SCALE_SCENARIO:-$top/scenarios/idle-sessions.json}" \
     --sessions "$sessions" --concurrency "$sessions" --session-rate "$rate" $targets \
     ${SCALE_ARGS:-} || code=$?
 for p in $pids; do kill "$p" 2>/dev/null || true; done
