@@ -7,18 +7,18 @@
 # session end and the rates.
 #
 # Usage: tools/shards-scale.sh [SESSIONS [SHARDS [SERVES]]]   (default 100000 10 8)
-#   SCALE_RATE=R    new sessions per second over all shards (default 10000)
+#   SCALE_RATE=R    new sessions per second over all shards (default 8000)
 #   SCALE_SCENARIO=FILE  another scenario (default scenarios/idle-sessions.json; e.g.
 #                   scenarios/held-sessions.json, where each session talks every 5 s)
 #   SCALE_PORT=P    the serves' port (default 17100)
 #   SHARDS_OUT=DIR  as for tools/shards.sh (default results/shards-<UTC time>)
-#   any further run options: SCALE_ARGS="..." (e.g. "--threads 1")
+#   SCALE_ARGS="..."  further run options (default "--threads 1": many shards share the cores)
 set -eu
 
 sessions=${1:-100000}
 shards=${2:-10}
 serves=${3:-8}
-rate=${SCALE_RATE:-10000}
+rate=${SCALE_RATE:-8000}
 port=${SCALE_PORT:-17100}
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${MSRPLOAD_BIN:-$top/msrpload}
@@ -75,7 +75,7 @@ code=0
 SHARDS_START_IN=${SHARDS_START_IN:-3} "$top/tools/shards.sh" "$shards" \
     "${SCALE_SCENARIO:-$top/scenarios/idle-sessions.json}" \
     --sessions "$sessions" --concurrency "$sessions" --session-rate "$rate" $targets \
-    ${SCALE_ARGS:-} || code=$?
+    ${SCALE_ARGS---threads 1} || code=$?
 for p in $pids; do kill "$p" 2>/dev/null || true; done
 for p in $pids; do wait "$p" 2>/dev/null || true; done
 pids=""
