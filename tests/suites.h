@@ -49,6 +49,7 @@ Suite *make_stages_suite(void);
 Suite *make_capacity_suite(void);
 TCase *make_capacity_run_tcase(void);   /* check_capacity_run.c, in the capacity suite */
 TCase *make_capacity_relay_tcase(void); /* the same, through the scripted Kamailio relay */
+Suite *make_shards_suite(void);
 Suite *make_cpim_suite(void);
 TCase *make_cpim_run_tcase(void); /* check_cpim_run.c, in the cpim suite */
 Suite *make_distrib_suite(void);

@@ -18,8 +18,10 @@ set -eu
 # Build: compiler, pkg-config, OpenSSL, jansson, libmicrohttpd (the HTTP server of
 # --metrics-listen, on its own thread), libosip2 (SIP and SDP parsing and building; only its
 # parser library is linked). Tests: check (+ subunit). Fuzzing: clang with its
-# sanitizer/libFuzzer runtime. Plots: gnuplot-nox.
-PACKAGES="gcc make pkg-config libssl-dev libjansson-dev libmicrohttpd-dev libosip2-dev check libsubunit-dev clang libclang-rt-dev gnuplot-nox"
+# sanitizer/libFuzzer runtime. Plots: gnuplot-nox. The Kubernetes manifest's test
+# (deploy/kubernetes/check-manifest.py): python3-yaml to read it back, python3-kubernetes for
+# the API's models to check it against.
+PACKAGES="gcc make pkg-config libssl-dev libjansson-dev libmicrohttpd-dev libosip2-dev check libsubunit-dev clang libclang-rt-dev gnuplot-nox python3-yaml python3-kubernetes"
 # The relay tests: Kamailio with every module tools/relay/kamailio.cfg loads (all in kamailio
 # but tls.so, in kamailio-tls-modules, and websocket.so for MSRP over WebSocket, in
 # kamailio-websocket-modules), openssl for start.sh's certificate, ps for stop.sh.

@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "cli/metrics_http.h"
 #include "cli/run_capacity.h"
+#include "cli/start_at.h"
 #include "load/runner.h"
 #include "scenario/scenario.h"
 #include "msrp/session.h"
@@ -128,6 +129,9 @@ static void run_usage(FILE *out)
             "  --capacity-warm-up S before each step, not measured (default 2)\n"
             "  --capacity-max-steps N\n"
             "                       at most N steps (default 20, at most 64)\n"
+            "  --start-at UNIX_TIME start the load at this wall-clock time (seconds since 1970),\n"
+            "                       once everything is set up, so that shards on several hosts\n"
+            "                       start together; refused when more than 5 s past\n"
             "  --quiet              no progress lines on standard error\n"
             "\n"
             "Everything is checked before the first session starts: values and their bounds\n"
@@ -335,9 +339,10 @@ static int descriptors_enough(const struct scenario *sc, bool metrics)
 }
 
 /*
- * Memory a run needs at least: each connection starts with a 16 KiB read buffer (net/conn.c)
- * besides its session's state, so 20 KiB a connection is a floor, not a forecast. Refused when
- * that floor is above the machine's memory or RLIMIT_AS, whichever is lower.
+ * Memory a run needs at least: a connection with traffic holds a 16 KiB read buffer (net/conn.c)
+ * besides its session's state, so 20 KiB a connection is a floor, not a forecast (an idle one
+ * lets its buffer go: the report's memory.bytes_per_session_end). Refused when that floor is
+ * above the machine's memory or RLIMIT_AS, whichever is lower.
  */
 #define BYTES_PER_CONNECTION (20u * 1024u)
 
@@ -371,6 +376,7 @@ struct run_options {
     const char *metrics_listen; /* NULL: no live metrics */
     const char *violate;        /* hidden --violate NAME: conform --listen's wrong client */
     double metrics_linger;      /* seconds the final counts stay served */
+    double start_at;            /* --start-at: UNIX time; 0: at once */
     bool quiet;
     struct scenario_overrides over;
     const char *data_path;              /* --data FILE, or NULL */
@@ -444,6 +450,12 @@ static int read_options(int argc, char **argv, struct run_options *ro)
                 ro->metrics_linger > 3600) {
                 fprintf(stderr, "msrpload run: --metrics-linger %s: expected seconds from 0 to "
                                 "3600\n", v);
+                return EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--start-at") == 0) {
+            if (start_at_parse(v, &ro->start_at, err, sizeof(err)) != 0 ||
+                start_at_check(ro->start_at, err, sizeof(err)) != 0) {
+                fprintf(stderr, "msrpload run: %s\n", err);
                 return EXIT_USAGE;
             }
         } else if (strcmp(a, "--relay-password") == 0) {
@@ -807,6 +819,19 @@ int cmd_run(int argc, char **argv)
                 : sc.topology == SCENARIO_RELAY ? "both ends through the relay"
                                                 : "embedded endpoints",
                 shard_note, (unsigned long long)sc.seed);
+    /* --start-at: last, so that every shard has spent its own set-up time before it. */
+    if (ro.start_at > 0) {
+        if (!quiet)
+            fprintf(stderr, "msrpload run: waiting for --start-at %.3f\n", ro.start_at);
+        if (start_at_wait(ro.start_at, &stop_requests) != 0) {
+            report_discard_dir(dir); /* nothing ran: nothing to report */
+            net_tls_destroy(rc.server_tls);
+            net_tls_destroy(rc.client_tls);
+            live_metrics_stop(&lm);
+            scenario_free(&sc);
+            return 128 + stop_signal;
+        }
+    }
     struct run_stats stats;
     if (stats_init(&stats) != 0) {
         fprintf(stderr, "msrpload run: out of memory\n");

@@ -40,6 +40,7 @@
 #include "net/transport_ws.h"
 #include "report/jsonw.h"
 #include "report/prom.h"
+#include "scenario/scenario.h"
 #include "wire/idgen.h"
 #include "wire/uri.h"
 
@@ -542,9 +543,12 @@ static int expect_slots(struct serve *sv, const struct serve_opts *o)
     for (size_t i = 0; i < sv->nslots; i++) {
         struct serve_slot *slot = &sv->slots[i];
         slot->sv = sv;
-        char random_id[SERVE_RANDOM_ID_LEN + 1];
+        char random_id[SERVE_RANDOM_ID_LEN + 1], numbered[128];
         const char *id = i < o->nids ? o->ids[i] : random_id;
-        if (i >= o->nids) {
+        if (o->id_pattern != NULL) {
+            scenario_target_format(o->id_pattern, i, numbered, sizeof(numbered));
+            id = numbered;
+        } else if (i >= o->nids) {
             if (msrp_idgen_ident(&ids, random_id, SERVE_RANDOM_ID_LEN) != 0) {
                 fprintf(stderr, "msrpload serve: the random generator failed\n");
                 return EXIT_FAILED;

@@ -22,6 +22,7 @@ struct serve_opts {
     const char *listen;
     const char **ids; /* --session-id, in order; freed by serve_free_options() */
     size_t nids;
+    const char *id_pattern; /* the one --session-id with a %d: ids 0..--sessions - 1 */
     long sessions; /* 0: not given */
     bool tls;
     bool ws; /* --ws: WebSocket (RFC 7977) on the listening socket, over TCP or TLS */

@@ -16,6 +16,7 @@
 #include "cli/serve.h"
 #include "msrp/session.h"
 #include "net/conn.h"
+#include "scenario/scenario.h"
 
 #define SERVE_MAX_SESSIONS 100000
 #define SERVE_MIN_LOG_BYTES 1024
@@ -48,6 +49,9 @@ static void serve_usage(FILE *out)
             "                       RFC 4975 section 9)\n"
             "  --sessions N         answer N sessions in all: the --session-id ones, then random\n"
             "                       ids (default: one random id when no --session-id is given)\n"
+            "                       A lone --session-id with one %%d, %%u or %%0Nd (s%%d) names\n"
+            "                       them all instead: s0 to s<N-1>, as run --target fills in\n"
+            "                       msrp://HOST:PORT/s%%d;tcp\n"
             "  --tls                msrps: TLS on the listening socket; without --cert/--key a\n"
             "                       self-signed certificate is made in a temporary folder\n"
             "  --ws                 WebSocket (RFC 7977): clients upgrade with the subprotocol\n"
@@ -404,6 +408,19 @@ static int check_names(struct serve_opts *o)
         fprintf(stderr, "msrpload serve: cannot resolve '%s' (from --listen %s)\n", o->host,
                 o->listen);
         return EXIT_USAGE;
+    }
+    if (o->nids == 1 && strchr(o->ids[0], '%') != NULL) {
+        /* A numbered family of ids (run --target 'msrp://.../s%d;tcp' fills in the same). */
+        char first[128], last[128];
+        uint64_t n = o->sessions != 0 ? o->sessions : 1;
+        bool ok = scenario_target_format(o->ids[0], 0, first, sizeof(first));
+        scenario_target_format(o->ids[0], n - 1, last, sizeof(last));
+        if (!ok || !valid_session_id(first) || !valid_session_id(last))
+            return serve_usage_error("--session-id %s: a pattern holds one %%d, %%u or %%0Nd "
+                                     "in session-id characters (RFC 4975 section 9)",
+                                     o->ids[0]);
+        o->id_pattern = o->ids[0];
+        o->nids = 0;
     }
     for (size_t i = 0; i < o->nids; i++) {
         if (!valid_session_id(o->ids[i]))

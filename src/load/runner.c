@@ -430,9 +430,45 @@ static char *make_body(const struct scenario *sc, uint64_t *len, char *err, size
     return body;
 }
 
+/* The process's resident memory in bytes (/proc/self/statm's second field); 0 if unknown. */
+static uint64_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long long size = 0, resident = 0;
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%llu %llu", &size, &resident) != 2)
+        resident = 0;
+    fclose(f);
+    long page = sysconf(_SC_PAGESIZE);
+    return (uint64_t)resident * (uint64_t)(page > 0 ? page : 4096);
+}
+
+/* Memory per open session end (stats.h mem_*): sampled by watch_workers every 250 ms. */
+struct mem_watch {
+    unsigned ends_per_session; /* connections in this process per calling session */
+    uint64_t rss_peak_open, ends_peak_open, next_ns;
+};
+
+static void mem_sample(struct mem_watch *mw, const struct worker *ws, unsigned threads,
+                       uint64_t now)
+{
+    if (now < mw->next_ns)
+        return;
+    mw->next_ns = now + 250000000ull;
+    uint64_t open = 0;
+    for (unsigned i = 0; i < threads; i++)
+        open += __atomic_load_n(&ws[i].prog_open, __ATOMIC_RELAXED);
+    /* The last sample at the most ends open: sessions that hold still have settled by then. */
+    if (open > 0 && open * mw->ends_per_session >= mw->ends_peak_open) {
+        mw->ends_peak_open = open * mw->ends_per_session;
+        mw->rss_peak_open = rss_bytes();
+    }
+}
+
 /* Until every worker is done: the progress line, and passing stop requests on to the workers. */
 static void watch_workers(const struct run_config *cfg, struct worker *ws, unsigned threads,
-                          uint64_t t0, uint64_t warm_end)
+                          uint64_t t0, uint64_t warm_end, struct mem_watch *mw)
 {
     uint64_t last_msgs = 0, last_bytes = 0;
     uint64_t next_report = t0 + 1000000000ull;
@@ -447,6 +483,7 @@ static void watch_workers(const struct run_config *cfg, struct worker *ws, unsig
             for (unsigned i = 0; i < threads; i++)
                 net_loop_wake(ws[i].loop);
         uint64_t now = net_now_ns();
+        mem_sample(mw, ws, threads, now);
         if (cfg->progress && now >= next_report) {
             uint64_t msgs = 0, errs = 0, bytes = 0, p99 = 0;
             unsigned open = 0;
@@ -566,6 +603,9 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
         w->warm_end_ns = warm_end;
         w->end_ns = end;
     }
+    /* Through external targets a session is one connection here; otherwise two. */
+    struct mem_watch mw = {.ends_per_session = sc->topology == SCENARIO_TARGET ? 1 : 2};
+    uint64_t rss_start = rss_bytes();
     for (unsigned i = 0; i < threads; i++)
         if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0) {
             snprintf(err, errlen, "cannot start worker thread %u", i);
@@ -577,7 +617,7 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
             goto out;
         }
 
-    watch_workers(cfg, ws, threads, t0, warm_end);
+    watch_workers(cfg, ws, threads, t0, warm_end, &mw);
     for (unsigned i = 0; i < threads; i++)
         pthread_join(ws[i].thread, NULL);
     uint64_t t_end = net_now_ns();
@@ -595,6 +635,9 @@ int runner_run(const struct run_config *cfg, struct run_stats *stats, struct run
         if (out->first_error[0] == '\0' && ws[i].first_error[0] != '\0')
             snprintf(out->first_error, sizeof(out->first_error), "%s", ws[i].first_error);
     }
+    stats->mem_rss_start = rss_start;
+    stats->mem_rss_peak_open = mw.rss_peak_open;
+    stats->mem_ends_peak_open = mw.ends_peak_open;
     /* What the load asked for: requested messages, each second's stage and target. */
     runner_sched_fill(sc, stats, sc->warm_up_s, (measured_end - (double)t0) / 1e9,
                       (double)(end - t0) / 1e9);

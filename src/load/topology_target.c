@@ -3,6 +3,11 @@
  * connect to the --target URIs, which answer as they will; session number n over all workers
  * picks the target, so the threads spread over the targets together.
  *
+ * A target whose session id holds a %d pattern (scenario_target_format) is filled in with the
+ * session's slot numbered over every worker and shard: sessions open at once never share a
+ * session id, and a slot's next session takes its id again once the last one has closed
+ * (`serve --session-id 's%d' --sessions N` expects each id again after its session ends).
+ *
  * Targets ";ws" (transport ws or wss) are reached as a WebSocket client (RFC 7977), the
  * upgrade's request target "/" and its Host the target's host and port.
  *
@@ -27,6 +32,7 @@ struct target_state {
     socklen_t target_len[SCENARIO_MAX_TARGETS];
     struct net_transport_setup ts[SCENARIO_MAX_TARGETS];
     struct net_ws ws[SCENARIO_MAX_TARGETS]; /* ws, wss: each target's maker (its Host) */
+    bool numbered; /* some target holds a session-id pattern: choose by slot */
 };
 
 static int target_init(struct worker *w, char *err, size_t errlen)
@@ -40,7 +46,9 @@ static int target_init(struct worker *w, char *err, size_t errlen)
     w->topo_state = st;
     for (unsigned t = 0; t < sc->num_targets; t++) {
         struct msrp_uri_addr a;
-        if (msrp_uri_resolve(sc->targets[t], &a, NULL, 0) != 0) {
+        char first[sizeof(sc->targets[0])];
+        st->numbered |= scenario_target_format(sc->targets[t], 0, first, sizeof(first));
+        if (msrp_uri_resolve(first, &a, NULL, 0) != 0) {
             snprintf(err, errlen, "%s: cannot resolve %s", sc->targets[t], a.host);
             return -1;
         }
@@ -74,19 +82,28 @@ static int target_start(struct lsession *ls, uint64_t n, struct msrp_session_con
     /* Numbered over every worker (as relay_user_for does): the threads' sessions spread
      * over the targets together instead of each thread starting again at the first. */
     uint64_t global = n * w->nworkers + (uint64_t)w->index;
+    char filled[sizeof(sc->targets[0])];
+    if (st->numbered) {
+        /* The slot over every worker, then over every shard: unique among open sessions. */
+        uint64_t slot = (uint64_t)(ls - w->slots);
+        unsigned shards = w->cfg->shard_count > 0 ? w->cfg->shard_count : 1;
+        unsigned shard = w->cfg->shard_count > 0 ? w->cfg->shard_index - 1 : 0;
+        global = (slot * w->nworkers + (uint64_t)w->index) * shards + shard;
+    }
     unsigned t = (unsigned)(global % sc->num_targets);
     /* run --data's target column: the session's row names it (scenario_data_targets made it
      * one of sc->targets) */
     if (ls->data_row != NULL && sc->data->col_target >= 0 && sc->data->target_index != NULL)
         t = sc->data->target_index[ls->data_index];
-    cfg->peer_path = sc->targets[t];
+    scenario_target_format(sc->targets[t], global / sc->num_targets, filled, sizeof(filled));
+    cfg->peer_path = filled; /* the session keeps its own copy */
     runner_slot_begin(ls);
     int e = msrp_session_connect_via(w->loop, cfg, (struct sockaddr *)&st->target_addr[t],
                                      st->target_len[t], &st->ts[t], &runner_calling_handlers, ls,
                                      &ls->s);
     if (e != 0) {
         why->what = "cannot connect";
-        why->peer = cfg->peer_path;
+        why->peer = sc->targets[t]; /* static, unlike filled */
     }
     return e;
 }

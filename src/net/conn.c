@@ -29,6 +29,9 @@
 
 #include "net/transport.h"
 
+/* A connection's read buffer to start with (it grows when a frame needs more). */
+#define RBUF_START (16u * 1024u)
+
 enum conn_state { CONN_CONNECTING, CONN_HANDSHAKE, CONN_OPEN, CONN_CLOSING, CONN_CLOSED };
 
 struct net_conn {
@@ -39,8 +42,9 @@ struct net_conn {
     void *user;
     struct net_conn_opts opts;
 
-    char *rbuf;
+    char *rbuf;        /* NULL while idle: see read_input */
     size_t rlen, rcap; /* rcap grows towards opts.read_buffer only when the protocol needs it */
+    uint64_t drained_ns; /* when a read last emptied the socket and the buffer */
 
     char *wbuf; /* queued output is wbuf[whead .. whead + wlen) */
     size_t whead, wlen, wcap;
@@ -347,6 +351,11 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
 static int read_input(struct net_conn *c, struct net_io_end *end)
 {
     unsigned reads = 0;
+    /* A connection without a buffer of its own reads into this one: the bytes the protocol
+     * layer takes need no buffer, and only a partial frame left over gets one (of rcap). Held
+     * open by the hundred thousand, idle sessions then cost their state and not a buffer
+     * each, nor the heap holes that buffers made and let go would leave between them. */
+    char stack_buf[RBUF_START];
     for (;;) {
         if (c->state != CONN_OPEN || !c->reading)
             return 0;
@@ -354,7 +363,8 @@ static int read_input(struct net_conn *c, struct net_io_end *end)
         if (reads >= c->opts.reads_per_wakeup &&
             (c->tp.ops->pending == NULL || c->tp.ops->pending(&c->tp) == 0))
             return 0;
-        if (c->rlen == c->rcap) {
+        bool on_stack = c->rbuf == NULL; /* then rlen is 0 and rcap at most RBUF_START */
+        if (!on_stack && c->rlen == c->rcap) {
             /* The protocol layer needs more bytes than it has room for: grow, up to the cap. */
             if (c->rcap >= c->opts.read_buffer) {
                 end->why = "peer sent more than the protocol layer can buffer";
@@ -369,8 +379,10 @@ static int read_input(struct net_conn *c, struct net_io_end *end)
             c->rbuf = p;
             c->rcap = cap;
         }
-        size_t room = c->rcap - c->rlen;
-        ssize_t n = c->tp.ops->read(&c->tp, c->rbuf + c->rlen, room, end);
+        char *buf = on_stack ? stack_buf : c->rbuf;
+        size_t cap = on_stack && c->rcap > sizeof(stack_buf) ? sizeof(stack_buf) : c->rcap;
+        size_t room = cap - c->rlen;
+        ssize_t n = c->tp.ops->read(&c->tp, buf + c->rlen, room, end);
         if (n < 0) {
             /* A read that wants write is retried on the next readable event. A transport
              * that stopped early (WebSocket: a run of frames without payload) may still hold
@@ -388,20 +400,41 @@ static int read_input(struct net_conn *c, struct net_io_end *end)
         bool drained = (c->tp.flags & NET_TRANSPORT_SHORT_READ_DRAINS) && (size_t)n < room;
         c->rlen += (size_t)n;
         c->bytes_in += (uint64_t)n;
-        size_t used = c->h->on_data(c, c->rbuf, c->rlen);
+        size_t used = c->h->on_data(c, buf, c->rlen);
         if (c->state == CONN_CLOSED)
             return 0;
         if (used > c->rlen)
             used = c->rlen;
-        memmove(c->rbuf, c->rbuf + used, c->rlen - used);
-        c->rlen -= used;
+        size_t left = c->rlen - used;
+        if (on_stack && left > 0) {
+            if ((c->rbuf = malloc(c->rcap)) == NULL) {
+                end->why = "out of memory";
+                return ENOMEM;
+            }
+            memcpy(c->rbuf, buf + used, left);
+        } else if (!on_stack) {
+            memmove(c->rbuf, c->rbuf + used, left);
+        }
+        c->rlen = left;
         /* Waiting for more input could wait forever: there is no room to read it into. */
         if (c->rlen == c->opts.read_buffer) {
             end->why = "peer sent more than the protocol layer can buffer";
             return EMSGSIZE;
         }
-        if (drained)
+        if (drained) {
+            /* A connection whose input comes seldom (the last time it emptied was 50 ms
+             * ago or more) keeps no empty read buffer between reads, as it keeps no empty
+             * write queue. A busy one keeps its buffer rather than allocate one again for
+             * the next partial frame. */
+            uint64_t now = net_now_ns();
+            if (c->rbuf != NULL && c->rlen == 0 && c->rcap <= RBUF_START &&
+                now - c->drained_ns >= 50000000ull) {
+                free(c->rbuf);
+                c->rbuf = NULL;
+            }
+            c->drained_ns = now;
             return 0;
+        }
     }
 }
 
@@ -556,11 +589,9 @@ static struct net_conn *conn_new(struct net_loop *loop, int fd,
         c->opts = *opts;
     else
         net_conn_opts_default(&c->opts);
-    /* Most connections never need the whole read buffer: start small, grow on demand. */
-    c->rcap = c->opts.read_buffer < 16 * 1024 ? c->opts.read_buffer : 16 * 1024;
-    c->rbuf = malloc(c->rcap);
-    if (c->rbuf == NULL)
-        goto err;
+    /* Most connections never need the whole read buffer: start small, grow on demand. It
+     * is made only when a read leaves a partial frame (read_input). */
+    c->rcap = c->opts.read_buffer < RBUF_START ? c->opts.read_buffer : RBUF_START;
     if (ts->attach(&c->tp, ts, fd, server_name) != 0)
         goto err;
     c->loop = loop;

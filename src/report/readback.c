@@ -575,6 +575,12 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
         st->sched_sent = jcount(&c, root, "open_loop.sent");
         st->sched_requested = jnumber(&c, root, "open_loop.requested_messages");
     }
+    /* Reports from before memory was measured: zeros. */
+    if (jpath(root, "memory") != NULL) {
+        st->mem_rss_start = jcount(&c, root, "memory.rss_start_bytes");
+        st->mem_rss_peak_open = jcount(&c, root, "memory.rss_peak_open_bytes");
+        st->mem_ends_peak_open = jcount(&c, root, "memory.session_ends_peak_open");
+    }
     read_stages(&c, root, run);
     json_decref(root);
     if (!c.failed && (run->scenario_name == NULL || run->config_json == NULL ||

@@ -105,6 +105,22 @@ static json_t *stages_json(const struct run_stats *st, const struct report_meta 
     return a;
 }
 
+/* Bytes of resident memory per session end open at the peak sample (0: none was open). */
+static double memory_per_end(const struct run_stats *st)
+{
+    if (st->mem_ends_peak_open == 0 || st->mem_rss_peak_open < st->mem_rss_start)
+        return 0;
+    return (double)(st->mem_rss_peak_open - st->mem_rss_start) / (double)st->mem_ends_peak_open;
+}
+
+static json_t *memory_json(const struct run_stats *st)
+{
+    return json_pack("{s:I, s:I, s:I, s:f}", "rss_start_bytes", (json_int_t)st->mem_rss_start,
+                     "rss_peak_open_bytes", (json_int_t)st->mem_rss_peak_open,
+                     "session_ends_peak_open", (json_int_t)st->mem_ends_peak_open,
+                     "bytes_per_session_end", memory_per_end(st));
+}
+
 static char *summary_json(const struct run_stats *st, const struct report_meta *m)
 {
     json_t *root = json_object();
@@ -224,6 +240,7 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                                   (json_int_t)st->relay_auth_failed, "refresh_ok",
                                   (json_int_t)st->relay_refresh_ok, "refresh_failed",
                                   (json_int_t)st->relay_refresh_failed));
+    json_object_set_new(root, "memory", memory_json(st));
     json_object_set_new(root, "first_error", ascii_string(m->first_error));
     if (m->merged_from != NULL) {
         json_t *from = json_array();
@@ -421,6 +438,11 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
             (unsigned long long)st->msgs_sent, (unsigned long long)st->msgs_ok,
             (unsigned long long)st->msgs_failed, (unsigned long long)st->timeouts_local_408,
             (unsigned long long)st->msgs_lost, (unsigned long long)st->msgs_unfinished);
+    if (st->mem_ends_peak_open > 0)
+        fprintf(out, "memory:     %.2f KiB per open session end (%llu ends open, RSS %.1f -> "
+                "%.1f MiB)\n", memory_per_end(st) / 1024,
+                (unsigned long long)st->mem_ends_peak_open, (double)st->mem_rss_start / 1048576,
+                (double)st->mem_rss_peak_open / 1048576);
     if (st->ws_close_len > 0 || st->ws_close_other > 0) {
         fprintf(out, "ws close:  ");
         for (unsigned i = 0; i < st->ws_close_len; i++)

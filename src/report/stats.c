@@ -154,6 +154,9 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     ADD(relay_refresh_failed);
     ADD(sched_sent);
     ADD(sched_requested);
+    ADD(mem_rss_start);
+    ADD(mem_rss_peak_open);
+    ADD(mem_ends_peak_open);
 #undef ADD
     if (src->num_stages > dst->num_stages)
         dst->num_stages = src->num_stages;

@@ -116,6 +116,11 @@ struct run_stats {
     unsigned num_stages;
     uint64_t stage_sent[STATS_MAX_STAGES];
     uint64_t stage_session_ms[STATS_MAX_STAGES];
+    /* Memory of the process (RSS, /proc/self/statm): before the first session, and at the
+     * once-a-second sample that found the most session ends open (a connection each: the
+     * calling end, and msrpload's own answering end where it has one), with that count.
+     * Merged by adding: N processes' RSS over N processes' ends. */
+    uint64_t mem_rss_start, mem_rss_peak_open, mem_ends_peak_open;
     struct stats_second *series;
     size_t series_len, series_cap;
 };

@@ -106,7 +106,11 @@ static int parse_shard(struct scenario_overrides *o, const char *v, char *err, s
 static bool msrp_uri_ok(const char *opt, const char *v, char *err, size_t errlen)
 {
     struct msrp_uri u;
-    enum msrp_uri_error e = msrp_uri_parse(v, strlen(v), &u);
+    char first[sizeof(((struct scenario *)NULL)->targets[0])]; /* a target's pattern filled */
+    scenario_target_format(v, 0, first, sizeof(first));
+    if (strcmp(opt, "--target") != 0)
+        snprintf(first, sizeof(first), "%s", v);
+    enum msrp_uri_error e = msrp_uri_parse(first, strlen(first), &u);
     if (e != MSRP_URI_OK) {
         snprintf(err, errlen, "%s %s: not an MSRP URI (%s)", opt, v, msrp_uri_error_text(e));
         return false;
@@ -460,8 +464,10 @@ static int check_targets(const struct scenario *sc, const struct scenario_overri
     for (unsigned i = 0; i < sc->num_targets; i++) {
         struct msrp_uri u;
         const char *v = sc->targets[i];
+        char first[sizeof(sc->targets[0])];
+        scenario_target_format(v, 0, first, sizeof(first));
         bool ws = scenario_transport_ws(t), secure = scenario_transport_secure(t);
-        if (msrp_uri_parse(v, strlen(v), &u) == MSRP_URI_OK && u.secure == secure &&
+        if (msrp_uri_parse(first, strlen(first), &u) == MSRP_URI_OK && u.secure == secure &&
             msrp_span_eq_nocase(u.transport, ws ? MSRP_SPAN_LIT("ws") : MSRP_SPAN_LIT("tcp")))
             continue;
         char where[600];

@@ -542,6 +542,14 @@ bool scenario_relay_user_ok(const char *user, bool *has_pattern);
 /* Writes user with its conversion (if any) filled in with account, e.g. load%04d, 7 -> load0007
  * (truncated to cap). user must have passed scenario_relay_user_ok. */
 void scenario_relay_user_format(const char *user, uint64_t account, char *out, size_t cap);
+/*
+ * A target URI may hold one %d, %u or %0Nd (e.g. msrp://127.0.0.2:7000/s%d;tcp, answered by
+ * `serve --session-id 's%d' --sessions N`): each calling session fills it in with its place
+ * among the sessions open at once (topology_target.c), so that many sessions share one
+ * answering process with a session id each. Writes the URI for n into out and returns true;
+ * without such a pattern copies uri and returns false (a stray '%' then fails as a URI).
+ */
+bool scenario_target_format(const char *uri, uint64_t n, char *out, size_t cap);
 /* Parses relay.uri into relay.parsed (relay.parsed_ok says whether it could) once uri is set or
  * changed; the loader and scenario_apply_overrides call it, and so must a caller that fills a
  * scenario by hand. The spans point into sc->relay.uri. */

@@ -118,7 +118,7 @@ int scn__check_load(struct scn__ctx *c, const json_t *load)
 /* A target's or the relay's URI over transport t (msrp:// or msrps://, ";tcp", or ";ws" over a
  * WebSocket, RFC 7977 5.2.1); any: either scheme will do (a relay address no end uses yet). */
 static int check_uri(struct scn__ctx *c, const json_t *v, char *dst, enum scenario_transport t,
-                     bool any)
+                     bool any, bool pattern)
 {
     bool tls = scenario_transport_secure(t);
     const char *param = scenario_transport_ws(t) ? "ws" : "tcp";
@@ -132,7 +132,10 @@ static int check_uri(struct scn__ctx *c, const json_t *v, char *dst, enum scenar
     const char *s = json_string_value(v);
     size_t len = json_string_length(v);
     struct msrp_uri u;
-    enum msrp_uri_error e = msrp_uri_parse(s, len, &u);
+    /* A target's session-id pattern: the URI is checked as the first session fills it in. */
+    char first[sizeof c->sc->targets[0]];
+    bool filled = pattern && scenario_target_format(s, 0, first, sizeof(first));
+    enum msrp_uri_error e = msrp_uri_parse(filled ? first : s, filled ? strlen(first) : len, &u);
     scn__describe(v, true, buf, sizeof buf);
     if (e != MSRP_URI_OK)
         return scn__fail(c, "expected %s, got %s (%s)", what, buf, msrp_uri_error_text(e));
@@ -148,7 +151,7 @@ static int check_uri(struct scn__ctx *c, const json_t *v, char *dst, enum scenar
 
 static int check_target(struct scn__ctx *c, const json_t *v, char *dst)
 {
-    return check_uri(c, v, dst, c->sc->transport, false);
+    return check_uri(c, v, dst, c->sc->transport, false, true);
 }
 
 /* The relay's WebSocket address (relay.uri in a ws form, or relay.ws_uri), given once. */
@@ -178,7 +181,7 @@ static int read_relay_uri(struct scn__ctx *c, const json_t *v, void *base)
         if (!scenario_transport_ws(sc->end_transport[i]))
             tcp_end = i;
     enum scenario_transport t = tcp_end >= 0 ? sc->end_transport[tcp_end] : SCENARIO_TCP;
-    if (check_uri(c, v, sc->relay.uri, t, tcp_end < 0) != 0)
+    if (check_uri(c, v, sc->relay.uri, t, tcp_end < 0, false) != 0)
         return -1;
     scenario_relay_parse(sc);
     return 0;
@@ -493,4 +496,15 @@ int scn__check_answer(struct scn__ctx *c, const json_t *ans)
     if (scn__need_object(c, ans) != 0 || scn__check_keys(c, ans, allowed) != 0)
         return -1;
     return SCN__READ_KEYS(c, ans, keys, c->sc);
+}
+
+bool scenario_target_format(const char *uri, uint64_t n, char *out, size_t cap)
+{
+    bool has_pattern = false;
+    if (strchr(uri, '%') == NULL || !scenario_relay_user_ok(uri, &has_pattern) || !has_pattern) {
+        snprintf(out, cap, "%s", uri);
+        return false;
+    }
+    scenario_relay_user_format(uri, n, out, cap);
+    return true;
 }
