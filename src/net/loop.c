@@ -32,10 +32,13 @@
 #define NET_LOOP_MAX_EVENTS 256
 #define NET_LOOP_HEAP_MIN 64
 
-/* A timer's _slot while fire_timers() holds it out of the heap (armed, but in no slot), and
- * how many it holds at most. */
-#define HELD_SLOT SIZE_MAX
+/* How many timers fire_timers() holds out of the heap at most, and their _slot while held:
+ * HELD_BASE + their index in loop->held (armed, but in no heap slot). The index lets
+ * net_timer_stop/start take a held timer back out of loop->held, so that fire_timers never
+ * looks at a timer again once its owner stopped it (and may have freed it). */
 #define NET_LOOP_HELD_MAX 32
+#define HELD_BASE (SIZE_MAX - NET_LOOP_HELD_MAX)
+#define IS_HELD(slot) ((slot) > HELD_BASE)
 
 /*
  * epoll_event.data of the wake-up eventfd. Regular registrations put the fd in the low 32
@@ -75,6 +78,10 @@ struct net_loop {
     size_t nheap;
     size_t heap_cap;
     uint64_t next_seq;
+    /* the timers fire_timers() holds out of the heap during its call (entries NULLed when
+     * their timer is stopped or re-armed meanwhile) */
+    struct heap_entry held[NET_LOOP_HELD_MAX];
+    size_t nheld;
 
     /* net_loop_set_batch_window(): 0 wakes for every event */
     uint64_t batch_ns;
@@ -329,8 +336,11 @@ void net_timer_start(struct net_loop *loop, struct net_timer *t, uint64_t delay_
      */
     t->_seq = loop->next_seq++;
     struct heap_entry e = {t->_deadline, t->_seq, t};
-    if (t->_slot == HELD_SLOT)
-        t->_slot = 0; /* set aside by fire_timers: it puts back only what is still held */
+    if (IS_HELD(t->_slot)) {
+        /* set aside by fire_timers: no longer its to put back */
+        loop->held[t->_slot - HELD_BASE - 1].timer = NULL;
+        t->_slot = 0;
+    }
     if (t->_slot != 0) {
         assert(t->_slot <= loop->nheap && loop->heap[t->_slot - 1].timer == t);
         loop->heap[t->_slot - 1] = e;
@@ -351,8 +361,10 @@ void net_timer_stop(struct net_loop *loop, struct net_timer *t)
 {
     if (t->_slot == 0)
         return;
-    if (t->_slot == HELD_SLOT) {
-        t->_slot = 0; /* set aside by fire_timers, which now leaves it out */
+    if (IS_HELD(t->_slot)) {
+        /* set aside by fire_timers, which now leaves it out (and never reads it again) */
+        loop->held[t->_slot - HELD_BASE - 1].timer = NULL;
+        t->_slot = 0;
         return;
     }
     assert(t->_slot <= loop->nheap && loop->heap[t->_slot - 1].timer == t);
@@ -386,18 +398,17 @@ static int fire_timers(struct net_loop *loop, uint64_t skip_lo, uint64_t skip_hi
      * The root is the least (deadline, seq). A timer armed during the pass has a deadline of
      * at least `now`, so if the root is new or not due, no older due timer can sort after it.
      */
-    struct heap_entry held[NET_LOOP_HELD_MAX];
-    size_t nheld = 0;
+    loop->nheld = 0;
     while (loop->nheap > 0) {
         struct net_timer *t = loop->heap[0].timer;
         if (t->_deadline > now || t->_seq >= first_new)
             break;
         if (t->_seq >= skip_lo && t->_seq < skip_hi) {
-            if (nheld == NET_LOOP_HELD_MAX)
+            if (loop->nheld == NET_LOOP_HELD_MAX)
                 break;
-            held[nheld++] = loop->heap[0];
+            loop->held[loop->nheld++] = loop->heap[0];
             heap_remove(loop, 0);
-            t->_slot = HELD_SLOT;
+            t->_slot = HELD_BASE + loop->nheld; /* index nheld - 1 */
             continue;
         }
         /* Disarmed before the call, so that the callback may arm it again. */
@@ -405,9 +416,11 @@ static int fire_timers(struct net_loop *loop, uint64_t skip_lo, uint64_t skip_hi
         t->fn(loop, t);
         ran++;
     }
+    size_t nheld = loop->nheld;
+    loop->nheld = 0;
     for (size_t i = 0; i < nheld; i++) {
-        struct net_timer *t = held[i].timer;
-        if (t->_slot != HELD_SLOT)
+        struct net_timer *t = loop->held[i].timer;
+        if (t == NULL)
             continue; /* stopped or re-armed by a callback meanwhile */
         if (loop->nheap == loop->heap_cap && heap_grow(loop) != 0) {
             t->_slot = 0;
@@ -415,7 +428,7 @@ static int fire_timers(struct net_loop *loop, uint64_t skip_lo, uint64_t skip_hi
             continue;
         }
         size_t j = loop->nheap++;
-        heap_put(loop, j, held[i]);
+        heap_put(loop, j, loop->held[i]);
         heap_sift_up(loop, j);
     }
     return ran;
