@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -198,6 +199,14 @@ START_TEST(usage_errors_come_before_anything_runs)
         free(err);
         ck_assert_msg(access(dir, F_OK) != 0, "%s: a report directory was made", cases[i].args);
     }
+    /* --start-at (a minute ahead: a valid time) is a usage error beside the search */
+    snprintf(args, sizeof args, "'%s' --out '%s' --find-capacity --slo 'p99<50ms' --start-at %lld",
+             scen, dir, (long long)time(NULL) + 60);
+    int code = run(&t, args);
+    char *err = slurp(&t, "err");
+    ck_assert_msg(code == 2 && strstr(err, "does not go with --start-at") != NULL,
+                  "--start-at: exit %d, stderr: %s", code, err);
+    free(err);
     /* --help names the options */
     ck_assert_int_eq(run(&t, "--help"), 0);
     char *out = slurp(&t, "out");

@@ -489,6 +489,11 @@ static int read_options(int argc, char **argv, struct run_options *ro)
         fprintf(stderr, "msrpload run: %s\n", err);
         return EXIT_USAGE;
     }
+    if (ro->cap.on && ro->start_at > 0) {
+        fprintf(stderr, "msrpload run: --find-capacity does not go with --start-at (the search "
+                        "runs on one host)\n");
+        return EXIT_USAGE;
+    }
     return -1;
 }
 
@@ -737,6 +742,15 @@ int cmd_run(int argc, char **argv)
         scenario_free(&sc);
         return EXIT_USAGE;
     }
+    /* The search's steps are open loops, whose rate says when messages leave: a think time
+     * would be dropped without a word. */
+    for (unsigned i = 0; ro.cap.on && i < sc.num_steps; i++)
+        if (sc.steps[i].kind == SCN_STEP_SEND && sc.steps[i].u.send.think.max > 0) {
+            fprintf(stderr, "msrpload run: --find-capacity: not allowed with the scenario's "
+                            "send.think (step %u): a think time paces a closed loop only\n", i);
+            scenario_free(&sc);
+            return EXIT_USAGE;
+        }
     /* the answering end hashes what it expects from the run's one body pattern */
     if (run_data != NULL && run_data->col_content_file >= 0 && sc.answer_check_sha256) {
         fprintf(stderr, "msrpload run: --data %s: a content_file column is not allowed with "

@@ -202,6 +202,11 @@ static int run_step(struct scenario *sc, const struct scenario_overrides *over,
     if (!row->met && outcome.first_error[0] != '\0' && row->failed + row->sessions_failed > 0) {
         size_t n = strlen(row->why);
         snprintf(row->why + n, sizeof(row->why) - n, "; first error: %s", outcome.first_error);
+        /* The peer's text, perhaps cut inside a UTF-8 sequence: ASCII only, so that JSON
+         * takes it (json_pack refuses invalid UTF-8, and capacity.json would be lost). */
+        for (char *c = row->why + n; *c != '\0'; c++)
+            if ((unsigned char)*c >= 0x7f || (unsigned char)*c < 0x20)
+                *c = '?';
     }
     *unreachable = outcome.unreachable;
 

@@ -10,6 +10,7 @@
  * others red. The x axis is logarithmic when the rates span more than a factor of 20.
  */
 #include "report/capacity.h"
+#include "report/markup.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -83,22 +84,6 @@ char *capacity_json_text(const struct capacity_doc *d, size_t *len)
 #define TOP1 60
 #define TOP2 (TOP1 + PANEL_H + 70)
 #define H (TOP2 + PANEL_H + 50)
-
-/* Text for SVG: &, < and > escaped, quotes too (the text may sit in an attribute). */
-static void xml_text(FILE *f, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default:
-            if ((unsigned char)*s >= 0x20 || *s == '\t')
-                fputc(*s, f);
-        }
-    }
-}
 
 struct axis {
     double lo, hi;
@@ -265,9 +250,9 @@ char *capacity_svg_text(const struct capacity_doc *d, size_t *len)
             "<rect width='100%%' height='100%%' fill='white'/>\n",
             W, H, W, H);
     fputs("<text x='20' y='24' font-size='15' font-weight='bold'>", f);
-    xml_text(f, d->scenario);
+    markup_text(f, d->scenario);
     fputs(": capacity search, SLO ", f);
-    xml_text(f, d->slo);
+    markup_text(f, d->slo);
     fputs("</text>\n<text x='20' y='42'>", f);
     if (d->capacity > 0)
         fprintf(f, "capacity %g messages/s", d->capacity);
@@ -277,7 +262,7 @@ char *capacity_svg_text(const struct capacity_doc *d, size_t *len)
         fprintf(f, "; lowest rate that failed %g messages/s", d->first_failed);
     fprintf(f, "; %u steps of %g s (after %g s warm-up each); search ended: ", d->num_rows,
             d->step_s, d->warm_up_s);
-    xml_text(f, d->end);
+    markup_text(f, d->end);
     fputs("</text>\n", f);
 
     /* Upper panel: latency. */
