@@ -101,6 +101,31 @@ START_TEST(csv_mistakes_name_line_and_column)
 }
 END_TEST
 
+/* Rows naming the same content_file share one copy of it; each other name is read once. */
+START_TEST(content_files_read_once_per_name)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char a[128], b[128], csv[600];
+    snprintf(a, sizeof a, "%s/a", t.dir);
+    snprintf(b, sizeof b, "%s/b", t.dir);
+    write_file(a, "alpha");
+    write_file(b, "bravo!");
+    snprintf(csv, sizeof csv, "content_file\n%s\n%s\n%s\n%s\n", a, b, a, b);
+    struct scenario_data *d = parse_ok(csv);
+    ck_assert_uint_eq(d->num_rows, 4);
+    ck_assert_uint_eq(d->num_files, 2);
+    ck_assert_ptr_eq(d->contents[0].ptr, d->contents[2].ptr);
+    ck_assert_ptr_eq(d->contents[1].ptr, d->contents[3].ptr);
+    ck_assert_ptr_ne(d->contents[0].ptr, d->contents[1].ptr);
+    ck_assert_uint_eq(d->contents[0].len, 5);
+    ck_assert_uint_eq(d->contents[3].len, 6);
+    ck_assert(memcmp(d->contents[3].ptr, "bravo!", 6) == 0);
+    scenario_data_free(d);
+    tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(rows_taken_in_each_order)
 {
     struct scenario_data *d = parse_ok("n\n0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n");
@@ -406,6 +431,7 @@ Suite *make_data_suite(void)
     tcase_add_test(tc, csv_read_with_quotes_and_columns);
     tcase_add_loop_test(tc, csv_mistakes_name_line_and_column, 0,
                         (int)(sizeof bad_csv / sizeof bad_csv[0]));
+    tcase_add_test(tc, content_files_read_once_per_name);
     tcase_add_test(tc, rows_taken_in_each_order);
     tcase_add_test(tc, templates_name_columns_but_never_the_password);
     tcase_add_test(tc, run_sessions_take_their_rows);

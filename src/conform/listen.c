@@ -718,7 +718,9 @@ static pid_t spawn(const char *cmd, const char *out_path)
 static void reap(pid_t pid)
 {
     int st;
-    if (waitpid(pid, &st, WNOHANG) == pid) {
+    pid_t w = waitpid(pid, &st, WNOHANG);
+    /* ECHILD: capture() reaped it already (it ended without connecting) */
+    if (w == pid || (w < 0 && errno == ECHILD)) {
         kill(-pid, SIGKILL); /* anything it left running in its group */
         return;
     }

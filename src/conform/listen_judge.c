@@ -24,15 +24,18 @@ static bool is_send(const struct lchunk *ch)
     return ch->kind == MSRP_REQUEST && ch->method == MSRP_METHOD_SEND;
 }
 
-/* The most chunks any one message (Message-ID) of the client came in. */
+/* The most chunks, up to 2, any one message (Message-ID) of the client came in, among its
+ * first MOST_CHUNKS_SCAN chunks: the scan is quadratic, and a client may send 200,000. */
+#define MOST_CHUNKS_SCAN 4096
 static size_t most_chunks(const struct lcapture *c)
 {
     size_t best = 0;
-    for (size_t i = 0; i < c->nchunks && best < 2; i++) {
+    size_t end = c->nchunks < MOST_CHUNKS_SCAN ? c->nchunks : MOST_CHUNKS_SCAN;
+    for (size_t i = 0; i < end && best < 2; i++) {
         if (!is_send(&c->chunks[i]) || c->chunks[i].mid[0] == '\0')
             continue;
         size_t n = 0;
-        for (size_t j = i; j < c->nchunks && n < 2; j++)
+        for (size_t j = i; j < end && n < 2; j++)
             if (is_send(&c->chunks[j]) && strcmp(c->chunks[j].mid, c->chunks[i].mid) == 0)
                 n++;
         best = n > best ? n : best;

@@ -93,9 +93,12 @@ static int target_start(struct lsession *ls, uint64_t n, struct msrp_session_con
     unsigned t = (unsigned)(global % sc->num_targets);
     /* run --data's target column: the session's row names it (scenario_data_targets made it
      * one of sc->targets) */
-    if (ls->data_row != NULL && sc->data->col_target >= 0 && sc->data->target_index != NULL)
+    uint64_t id_n = global / sc->num_targets; /* unique among the sessions open on target t */
+    if (ls->data_row != NULL && sc->data->col_target >= 0 && sc->data->target_index != NULL) {
         t = sc->data->target_index[ls->data_index];
-    scenario_target_format(sc->targets[t], global / sc->num_targets, filled, sizeof(filled));
+        id_n = global; /* the rows choose the target: only the whole number is unique */
+    }
+    scenario_target_format(sc->targets[t], id_n, filled, sizeof(filled));
     cfg->peer_path = filled; /* the session keeps its own copy */
     runner_slot_begin(ls);
     int e = msrp_session_connect_via(w->loop, cfg, (struct sockaddr *)&st->target_addr[t],

@@ -13,6 +13,7 @@
  * Passwords are kept only in the cells; nothing here prints a value of the password column.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,42 +253,61 @@ static int read_content(const char *file, uint64_t left, char **out, size_t *len
     return 0;
 }
 
-/* content_file: each row's file, read once however many rows name it. */
+/* FNV-1a of a cell, for load_contents' table of file names. */
+static uint64_t name_hash(const struct msrp_span *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < s->len; i++)
+        h = (h ^ (unsigned char)s->ptr[i]) * 1099511628211ull;
+    return h;
+}
+
+/* content_file: each row's file, read once however many rows name it (the rows naming a
+ * file are found through a hash table of the first row of each name: a search among the
+ * rows before would be quadratic in a file of many rows). */
 static int load_contents(struct scenario_data *d, char *err, size_t errlen)
 {
     int col = d->col_content_file;
+    size_t slots = 16;
+    while (slots < 2 * d->num_rows)
+        slots *= 2;
     d->contents = calloc(d->num_rows, sizeof(*d->contents));
     d->files = calloc(d->num_rows, sizeof(*d->files));
-    if (d->contents == NULL || d->files == NULL) {
+    size_t *first = malloc(slots * sizeof(*first)); /* a row number, or SIZE_MAX: empty */
+    if (d->contents == NULL || d->files == NULL || first == NULL) {
+        free(first);
         snprintf(err, errlen, "%s: out of memory", d->path);
         return -1;
     }
+    for (size_t i = 0; i < slots; i++)
+        first[i] = SIZE_MAX;
     uint64_t total = 0;
     for (size_t r = 0; r < d->num_rows; r++) {
         const struct msrp_span *name = &scenario_data_cells(d, r)[col];
-        size_t same = r;
-        /* rows naming a file already read share it (the first such row, looked up among the
-         * rows before: a file read for each row would be the larger cost) */
-        for (size_t q = 0; q < r && same == r; q++) {
-            const struct msrp_span *o = &scenario_data_cells(d, q)[col];
+        size_t i = (size_t)name_hash(name) & (slots - 1);
+        for (; first[i] != SIZE_MAX; i = (i + 1) & (slots - 1)) {
+            const struct msrp_span *o = &scenario_data_cells(d, first[i])[col];
             if (o->len == name->len && memcmp(o->ptr, name->ptr, name->len) == 0)
-                same = q;
+                break;
         }
-        if (same != r) {
-            d->contents[r] = d->contents[same];
+        if (first[i] != SIZE_MAX) {
+            d->contents[r] = d->contents[first[i]];
             continue;
         }
+        first[i] = r;
         char why[700];
         size_t len = 0;
         if (read_content(name->ptr, CONTENT_TOTAL_MAX - total, &d->files[d->num_files], &len,
                          why, sizeof(why)) != 0) {
             snprintf(err, errlen, "%s line %u column %d (content_file): %s", d->path,
                      d->row_line[r], col + 1, why);
+            free(first);
             return -1;
         }
         total += len;
         d->contents[r] = msrp_span_make(d->files[d->num_files++], len);
     }
+    free(first);
     return 0;
 }
 
