@@ -60,6 +60,7 @@ static void start_sessions(struct worker *w);
 void runner_slot_ended(struct lsession *ls)
 {
     struct worker *w = ls->w;
+    net_timer_stop(w->loop, &ls->life);
     free(ls->repeat_left);
     ls->repeat_left = NULL;
     ls->active = false;
@@ -179,6 +180,7 @@ static bool start_failed(struct worker *w, struct lsession *ls, int e, const cha
     w->stats.sessions_started++;
     w->stats.sessions_failed++;
     w->stats.session_ends[local ? RUNNER_END_LOCAL_ERROR : MSRP_END_CONNECT_FAILED]++;
+    w->stats.session_endings[STATS_ENDINGS - 1]++; /* not by a lifetime */
     struct stats_second *sec = second(w, now);
     if (sec != NULL) {
         sec->sessions_started++;
@@ -238,6 +240,7 @@ static enum start_result start_one(struct worker *w, struct lsession *ls)
     if (e != 0)
         return start_failed(w, ls, e, why.what, why.peer) ? START_NO_RESOURCES : START_FAILED;
     slot_started(w, ls);
+    runner_lifetime_start(ls);
     return START_OK;
 }
 
@@ -371,6 +374,7 @@ static void *worker_main(void *arg)
         if (w->slots[i].active && w->slots[i].s == NULL && w->topo->abandon != NULL)
             w->topo->abandon(&w->slots[i]);
     msrp_session_abort_all();
+    runner_close_silent(w);
     w->topo->fini(w);
     if (w->live_snap != NULL)
         runner_live__publish(w, true, true); /* everything it counted, before the merge */

@@ -93,6 +93,11 @@ struct lsession {
     bool retiring;             /* closed-loop stages asked for fewer sessions: it closes */
     bool pacing;               /* open loop: inside its pacing timer's call (runner_steps.c) */
     struct net_timer timer;    /* pause, open-loop pacing, REPORT wait */
+    /* load.session_lifetime (churn): when it is over the session ends the way drawn for it
+     * (enum scenario_ending), counted by that way in stats.session_endings */
+    struct net_timer life;
+    bool lifetime_over;
+    unsigned ending;
     /* the raw step in progress: its outcome is on its way (the session times it) */
     const struct step_raw *raw;
     bool raw_closed;     /* the session ended during it: judged by on_end */
@@ -149,6 +154,16 @@ struct worker {
     unsigned stage_idx;
     uint64_t stage_tick_ns;
     unsigned allowed;
+    /* load.endings "silent": connections left open, reading stopped, closed at the run's end
+     * (or when the peer closes them first) */
+    struct silent_conn *silent;
+    uint64_t silent_count;
+};
+
+struct silent_conn {
+    struct net_conn *c;
+    struct worker *w;
+    struct silent_conn *prev, *next;
 };
 
 /* Where a raw step's template is expanded, and the ids it draws. */
@@ -221,6 +236,11 @@ static inline size_t runner_data_row(const struct worker *w, uint64_t n, int sid
     return scenario_data_row(d, local, global, w->sc->seed, w->cfg->shard_index,
                              w->cfg->shard_count);
 }
+
+/* runner_steps.c: a session starts its lifetime timer (no-op without load.session_lifetime);
+ * the worker closes its silent connections at the end. */
+void runner_lifetime_start(struct lsession *ls);
+void runner_close_silent(struct worker *w);
 
 /* Between the core's two files (what a topology may call is in topology.h). */
 /* runner_steps.c: closes the session once its messages in flight settle (the drain). */

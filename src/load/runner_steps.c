@@ -160,7 +160,7 @@ static void issue(struct lsession *ls)
     if (sc->mode == SCENARIO_OPEN)
         return; /* the pacing timer issues */
     while (ls->to_issue > 0 && ls->in_flight < sc->outstanding && !ls->closing &&
-           !ls->w->stopping && !ls->retiring &&
+           !ls->w->stopping && !ls->retiring && !ls->lifetime_over &&
            !msrp_session_congested(ls->s)) {
         uint64_t now = net_now_ns();
         if (ls->think_due_ns > now) {
@@ -198,6 +198,7 @@ static void pace(struct net_loop *loop, struct net_timer *t)
     uint64_t sent_due[RUNNER_PACE_BURST];
     unsigned sent = 0, tries = 0;
     while (ls->pacing && ls->send != NULL && ls->to_issue > 0 && !ls->closing && !w->stopping &&
+           !ls->lifetime_over &&
            ls->next_intended_ns <= now && ls->next_intended_ns < w->end_ns && /* nothing is due
                                                                                  after the end */
            tries < RUNNER_PACE_BURST) {
@@ -451,7 +452,7 @@ static void advance(struct lsession *ls)
 {
     const struct scenario *sc = ls->w->sc;
     while (!ls->closing) {
-        if (ls->w->stopping || ls->pc >= sc->num_steps) {
+        if (ls->w->stopping || ls->lifetime_over || ls->pc >= sc->num_steps) {
             runner_finish_session(ls);
             return;
         }
@@ -588,7 +589,7 @@ static void count_outcome(struct lsession *ls, const struct msg_tag *tag, const 
         return;
     struct run_stats *st = &w->stats;
     st->msgs_sent++;
-    if (o->status == 0 && w->stopping) {
+    if (o->status == 0 && (w->stopping || ls->lifetime_over)) { /* cut by the run or churn */
         st->msgs_unfinished++; /* neither a success nor a failure */
         return;
     }
@@ -872,6 +873,7 @@ static void on_end(struct msrp_session *s, enum msrp_session_end why, const char
     enum msrp_session_end counted = raw_met ? MSRP_END_CLOSED : why;
     if ((unsigned)counted < STATS_END_KINDS)
         w->stats.session_ends[counted]++;
+    w->stats.session_endings[ls->lifetime_over ? ls->ending : STATS_ENDINGS - 1]++;
     if (failed) {
         w->stats.sessions_failed++;
         char what[256];

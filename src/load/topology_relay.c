@@ -193,6 +193,7 @@ static void relay_slot_end(struct lsession *ls, bool failed)
                      rp->side[0].cfg.relay_uri,
                      "no answer to AUTH by the end of the run", trace);
     }
+    w->stats.session_endings[STATS_ENDINGS - 1]++; /* not by a lifetime */
     struct stats_second *sec = second(w, now);
     if (sec != NULL) {
         sec->sessions_ended++;

@@ -602,6 +602,29 @@ void msrp_session_close(struct msrp_session *s)
         session__end(s, MSRP_END_CLOSED, "closed");
 }
 
+struct net_conn *msrp_session_leave(struct msrp_session *s, enum msrp_leave how)
+{
+    if (s->ended)
+        return NULL;
+    struct net_conn *c = s->conn;
+    s->state = S_CLOSING;
+    if (c != NULL) {
+        /* the connection is no longer the session's: session__end leaves it alone */
+        note_conn(s, c);
+        s->conn = NULL;
+        net_conn_set_user(c, NULL);
+        if (how == MSRP_LEAVE_RESET)
+            net_conn_reset(c);
+        else if (how == MSRP_LEAVE_ABRUPT)
+            net_conn_close(c, false);
+        else
+            net_conn_set_reading(c, false);
+    }
+    static const char *const details[] = {"closed abruptly", "reset", "left silent"};
+    session__end(s, MSRP_END_CLOSED, details[how]);
+    return how == MSRP_LEAVE_SILENT ? c : NULL;
+}
+
 void msrp_session_abort_all(void)
 {
     while (thread_live != NULL) {

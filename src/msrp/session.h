@@ -440,6 +440,18 @@ size_t msrp_session_pending(const struct msrp_session *s);
 /* Closes after sending what is queued (RFC 4975: shutdown flushes, then closes). */
 void msrp_session_close(struct msrp_session *s);
 
+/* How msrp_session_leave ends a session without waiting for its responses (the load runner's
+ * load.endings other than "clean", which is msrp_session_close). */
+enum msrp_leave {
+    MSRP_LEAVE_ABRUPT = 0, /* close() at once, what is queued dropped */
+    MSRP_LEAVE_RESET,      /* an RST (net_conn_reset) */
+    MSRP_LEAVE_SILENT,     /* the connection stays open, reading stopped: handed to the caller */
+};
+/* Ends s now: on_end (MSRP_END_CLOSED) and its messages' outcomes (status 0) come before it
+ * returns. SILENT returns the connection (NULL if it had none), no longer the session's: the
+ * caller sets its handlers and user and closes it; the others return NULL. */
+struct net_conn *msrp_session_leave(struct msrp_session *s, enum msrp_leave how);
+
 /*
  * Ends every session of the calling thread at once, without flushing (on_end is called for
  * each, with MSRP_END_CLOSED). For a worker whose loop has stopped: nothing is leaked.

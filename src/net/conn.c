@@ -668,6 +668,17 @@ void net_conn_close(struct net_conn *c, bool flush)
     finish(c, 0, "closed");
 }
 
+/* SO_LINGER with a zero timeout makes close() drop what is unsent and send an RST (socket(7));
+ * the TLS close_notify is skipped too: a reset says nothing more. */
+void net_conn_reset(struct net_conn *c)
+{
+    if (c->state == CONN_CLOSED)
+        return;
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    (void)setsockopt(c->tp.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    finish(c, ECONNABORTED, "reset by us");
+}
+
 void net_conn_hold(struct net_conn *c)
 {
     c->busy++; /* as inside our own callbacks: net_conn_send() only queues */

@@ -111,6 +111,9 @@ void net_conn_release(struct net_conn *c);
 /* Closes: with flush, after the queued bytes are sent (reading stops at once). */
 void net_conn_close(struct net_conn *c, bool flush);
 
+/* Closes at once with a TCP reset (RST), unsent bytes dropped; on_close gets ECONNABORTED. */
+void net_conn_reset(struct net_conn *c);
+
 /* Stops or resumes reading (a receiver whose own output is congested stops taking input). */
 void net_conn_set_reading(struct net_conn *c, bool on);
 

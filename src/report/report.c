@@ -161,6 +161,25 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                                   (json_int_t)st->sessions_completed, "failed",
                                   (json_int_t)st->sessions_failed, "unfinished",
                                   (json_int_t)st->sessions_unfinished, "ends", ends));
+    /* Churn (load.session_lifetime): sessions per second over the whole run, and how each
+     * ended (README "Reports"); every session started has ended by the report. */
+    json_t *sess = json_object_get(root, "sessions");
+    uint64_t ended = 0;
+    for (int i = 0; i < STATS_ENDINGS; i++)
+        ended += st->session_endings[i];
+    json_object_set_new(sess, "ended", json_integer((json_int_t)ended));
+    json_object_set_new(sess, "started_per_s",
+                        json_real(m->elapsed_s > 0 ? (double)st->sessions_started / m->elapsed_s
+                                                   : 0));
+    json_object_set_new(sess, "ended_per_s",
+                        json_real(m->elapsed_s > 0 ? (double)ended / m->elapsed_s : 0));
+    static const char *const ending_names[STATS_ENDINGS] = {"clean", "abrupt", "reset",
+                                                            "silent", "other"};
+    json_t *endings = json_object();
+    for (int i = 0; i < STATS_ENDINGS; i++)
+        json_object_set_new(endings, ending_names[i],
+                            json_integer((json_int_t)st->session_endings[i]));
+    json_object_set_new(sess, "endings", endings);
     json_t *codes = json_object();
     for (unsigned i = 0; i < st->ws_close_len; i++) {
         char code[16];

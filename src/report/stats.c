@@ -167,6 +167,8 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     stats_note_batch_window(dst, src->batch_window_max_ns);
     for (int i = 0; i < STATS_END_KINDS; i++)
         dst->session_ends[i] += src->session_ends[i];
+    for (int i = 0; i < STATS_ENDINGS; i++)
+        dst->session_endings[i] += src->session_endings[i];
     for (unsigned i = 0; i < src->ws_close_len; i++)
         stats_count_ws_close(dst, src->ws_close[i].code, src->ws_close[i].n);
     dst->ws_close_other += src->ws_close_other;

@@ -59,6 +59,7 @@ static void set_defaults(struct scenario *sc)
     sc->concurrency = 0; /* = sessions, settled at the end: the file never gives 0 */
     sc->session_rate = 0;
     sc->ramp_up_s = 0;
+    sc->endings[SCENARIO_ENDING_CLEAN] = 1; /* load.endings not given: every lifetime ends clean */
     sc->duration_s = 10;
     sc->warm_up_s = 0;
     sc->mode = SCENARIO_CLOSED;
@@ -326,10 +327,14 @@ err:
     return -1;
 }
 
+const char *const scenario_ending_names[SCENARIO_ENDINGS] = {"clean", "abrupt", "reset",
+                                                             "silent"};
+
 void scenario_free(struct scenario *sc)
 {
     if (sc == NULL)
         return;
+    distrib_free(&sc->session_lifetime);
     free(sc->text);
     sc->text = NULL;
     sc->text_len = 0;

@@ -425,6 +425,17 @@ struct scenario_stage {
     double from, start_s; /* settled by the loader */
 };
 
+/* load.endings: how a session whose lifetime is over ends (runner_steps.c), in this order. */
+enum scenario_ending {
+    SCENARIO_ENDING_CLEAN = 0, /* close after the responses in flight (msrp_session_close) */
+    SCENARIO_ENDING_ABRUPT,    /* close() without waiting */
+    SCENARIO_ENDING_RESET,     /* RST (SO_LINGER 0) */
+    SCENARIO_ENDING_SILENT,    /* stop reading and writing; closed at the run's end */
+    SCENARIO_ENDINGS
+};
+/* "clean", "abrupt", "reset", "silent". */
+extern const char *const scenario_ending_names[SCENARIO_ENDINGS];
+
 struct scenario {
     char name[64];
     char description[256];
@@ -445,6 +456,12 @@ struct scenario {
      * report records it */
     uint64_t seed;
     bool seed_given;
+    /* load.session_lifetime (churn): each calling session ends after a lifetime drawn from
+     * this (seconds) unless its steps end it first, the way drawn by load.endings' weights
+     * (enum scenario_ending; only "clean" when not given); has_lifetime false: no lifetime */
+    bool has_lifetime;
+    struct distrib session_lifetime;
+    double endings[SCENARIO_ENDINGS];
     /* load.batch_window: each worker's event loop batching window (net_loop.h); "auto" sets it
      * every 100 ms from the current second's median message latency (runner.h) */
     bool batch_window_auto;

@@ -66,13 +66,54 @@ static int read_concurrency(struct scn__ctx *c, const json_t *v, void *base)
     return 0;
 }
 
+/* load.session_lifetime: seconds, fixed or drawn as send.think's (distrib.c). */
+static int read_lifetime(struct scn__ctx *c, const json_t *v, void *base)
+{
+    struct scenario *sc = base;
+    distrib_free(&sc->session_lifetime);
+    if (scn__read_distrib(c, v, false, &sc->session_lifetime) != 0)
+        return -1;
+    if (!(sc->session_lifetime.max > 0))
+        return scn__fail(c, "expected a lifetime above 0 seconds");
+    sc->has_lifetime = true;
+    return 0;
+}
+
+/* load.endings: {"clean": W, "abrupt": W, "reset": W, "silent": W}, weights >= 0, some > 0. */
+static int read_endings(struct scn__ctx *c, const json_t *v, void *base)
+{
+    struct scenario *sc = base;
+    if (scn__need_object(c, v) != 0)
+        return -1;
+    double w[SCENARIO_ENDINGS] = {0}, total = 0;
+    const char *key;
+    json_t *x;
+    json_object_foreach((json_t *)v, key, x) {
+        unsigned k = 0;
+        while (k < SCENARIO_ENDINGS && strcmp(key, scenario_ending_names[k]) != 0)
+            k++;
+        size_t mark = scn__path_push(c, ".%s", key);
+        if (k == SCENARIO_ENDINGS)
+            return scn__fail(c, "unknown ending (expected clean, abrupt, reset or silent)");
+        if (scn__get_number(c, x, true, &w[k]) != 0)
+            return -1;
+        total += w[k];
+        scn__path_pop(c, mark);
+    }
+    if (!(total > 0))
+        return scn__fail(c, "expected at least one weight above 0");
+    memcpy(sc->endings, w, sizeof(w));
+    return 0;
+}
+
 int scn__check_load(struct scn__ctx *c, const json_t *load)
 {
     /* As the README lists them; the table below is the order they are read in. */
     static const char *const allowed[] = {"threads",     "sessions", "concurrency", "session_rate",
                                           "ramp_up",     "duration", "warm_up",     "mode",
                                           "outstanding", "rate",     "batch_window", "stages",
-                                          "seed",        NULL};
+                                          "seed",        "session_lifetime", "endings",
+                                          NULL};
     /* In the order of enum scenario_mode. */
     static const char *const modes[] = {"closed", "open", NULL};
     static const struct scn__key keys[] = {
@@ -88,6 +129,8 @@ int scn__check_load(struct scn__ctx *c, const json_t *load)
         SCN_KEY_CUSTOM("batch_window", read_batch_window),
         SCN_KEY_NUMBER("rate", struct scenario, rate, false),
         SCN_KEY_CUSTOM("seed", read_seed),
+        SCN_KEY_CUSTOM("session_lifetime", read_lifetime),
+        SCN_KEY_CUSTOM("endings", read_endings),
     };
     struct scenario *sc = c->sc;
 
@@ -96,6 +139,10 @@ int scn__check_load(struct scn__ctx *c, const json_t *load)
         return -1;
 
     /* The rules between keys, once each key is known to be right on its own. */
+    if (json_object_get(load, "endings") != NULL && !sc->has_lifetime) {
+        scn__path_push(c, ".endings");
+        return scn__fail(c, "only allowed with load.session_lifetime");
+    }
     if (json_object_get(load, "stages") != NULL)
         return scn__check_stages(c, load); /* stages.c: with their own rules */
     bool has_rate = json_object_get(load, "rate") != NULL;
