@@ -53,6 +53,7 @@ Suite *make_shards_suite(void);
 Suite *make_cpim_suite(void);
 TCase *make_cpim_run_tcase(void); /* check_cpim_run.c, in the cpim suite */
 Suite *make_distrib_suite(void);
+Suite *make_churn_suite(void);
 Suite *make_data_suite(void);
 
 #endif
