@@ -102,6 +102,19 @@ START_TEST(churn_run_endings_add_up_and_follow_weights)
     ck_assert(json_real_value(json_object_get(sess, "started_per_s")) > 0);
     ck_assert(json_real_value(json_object_get(sess, "ended_per_s")) > 0);
     json_decref(j);
+    /* merge reads the endings back and adds them (a copy stands for a second host) */
+    snprintf(cmd, sizeof(cmd), "cp -r %s/r %s/r2 && timeout 60 %s merge %s/r %s/r2 --out %s/m "
+             ">%s/out 2>&1", t.dir, t.dir, msrpload_binary(), t.dir, t.dir, t.dir, t.dir);
+    st = system(cmd);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "merge failed: %d", st);
+    snprintf(path, sizeof(path), "%s/m/summary.json", t.dir);
+    j = json_load_file(path, 0, &e);
+    ck_assert_msg(j != NULL, "%s: %s", path, e.text);
+    endings = json_object_get(json_object_get(j, "sessions"), "endings");
+    for (int k = 0; k < 4; k++)
+        ck_assert_int_eq(json_integer_value(json_object_get(endings, kinds[k])), 2 * n[k]);
+    ck_assert_int_eq(jget(j, "sessions", "ended"), 2 * ended);
+    json_decref(j);
     tmp_remove(&t);
 }
 END_TEST

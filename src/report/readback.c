@@ -498,6 +498,16 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
         else
             st->session_ends[i] = jcount(&c, root, p);
     }
+    /* Reports from before churn have no sessions.endings: every session ended otherwise. */
+    if (jpath(root, "sessions.endings") != NULL) {
+        for (int i = 0; i < STATS_ENDINGS; i++) {
+            char p[64];
+            snprintf(p, sizeof(p), "sessions.endings.%s", stats_ending_names[i]);
+            st->session_endings[i] = jcount(&c, root, p);
+        }
+    } else {
+        st->session_endings[STATS_ENDINGS - 1] = st->sessions_started;
+    }
     /* Reports from before WebSocket transports have no close codes. */
     json_t *codes = jpath(root, "sessions.ws_close_codes");
     if (codes != NULL && !json_is_object(codes))

@@ -173,11 +173,9 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                                                    : 0));
     json_object_set_new(sess, "ended_per_s",
                         json_real(m->elapsed_s > 0 ? (double)ended / m->elapsed_s : 0));
-    static const char *const ending_names[STATS_ENDINGS] = {"clean", "abrupt", "reset",
-                                                            "silent", "other"};
     json_t *endings = json_object();
     for (int i = 0; i < STATS_ENDINGS; i++)
-        json_object_set_new(endings, ending_names[i],
+        json_object_set_new(endings, stats_ending_names[i],
                             json_integer((json_int_t)st->session_endings[i]));
     json_object_set_new(sess, "endings", endings);
     json_t *codes = json_object();

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const stats_ending_names[STATS_ENDINGS] = {"clean", "abrupt", "reset", "silent",
+                                                     "other"};
+
 /* 1 us to 1 hour at 3 significant digits, as the report asks. */
 #define LAT_HIGHEST (3600ull * 1000000ull)
 

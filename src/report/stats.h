@@ -37,6 +37,8 @@ const char *lat_kind_name(enum lat_kind k); /* "chunk", "message", ... (file and
 #define STATS_END_KINDS 11
 /* Ways a session ended under load.session_lifetime (run_stats.session_endings). */
 #define STATS_ENDINGS 5
+/* Their names in summary.json's sessions.endings: clean, abrupt, reset, silent, other. */
+extern const char *const stats_ending_names[STATS_ENDINGS];
 /* Distinct WebSocket close codes counted one by one; more go to ws_close_other. */
 #define STATS_WS_CLOSE_CODES 16
 
