@@ -443,7 +443,8 @@ void runner_finish_session(struct lsession *ls)
         return;
     }
     ls->closing = true;
-    ls->finished = !ls->w->stopping && !ls->retiring;
+    /* one whose lifetime is over (churn) completed, even if the run ends meanwhile */
+    ls->finished = ls->lifetime_over || (!ls->w->stopping && !ls->retiring);
     msrp_session_close(ls->s);
 }
 
