@@ -576,7 +576,8 @@ END_TEST
     "\"close\" or \"raw\", got "
 #define LOAD_KEYS                                                                                  \
     "\"threads\", \"sessions\", \"concurrency\", \"session_rate\", \"ramp_up\", "                  \
-    "\"duration\", \"warm_up\", \"mode\", \"outstanding\", \"rate\", \"batch_window\", \"stages\", \"seed\""
+    "\"duration\", \"warm_up\", \"mode\", \"outstanding\", \"rate\", \"batch_window\", "  \
+    "\"stages\", \"seed\", \"session_lifetime\", \"endings\""
 #define SIZE_WHAT                                                                                  \
     "expected an integer 0..1099511627776, an object with \"min\" and \"max\", or one with "      \
     "\"dist\", got "
