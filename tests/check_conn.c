@@ -394,6 +394,42 @@ static struct net_tls *server_tls(bool tls)
 
 /* ---- Core --------------------------------------------------------------------------------- */
 
+/* How the peer sees each way of closing (the churn endings): _i / 2 picks close without flush,
+ * drop or reset; _i % 2 TLS. */
+START_TEST(peer_sees_close_drop_reset)
+{
+    int how = _i / 2;
+    bool tls = _i % 2;
+    pair_up(tls);
+    struct net_conn *c = W.cli.c;
+    if (how == 0)
+        net_conn_close(c, false);
+    else if (how == 1)
+        net_conn_drop(c);
+    else
+        net_conn_reset(c);
+    ck_assert_int_eq(W.cli.closed, 1);
+    ck_assert_int_eq(W.cli.close_err, how == 0 ? 0 : ECONNABORTED);
+    RUN_UNTIL(W.srv.closed == 1);
+    if (how == 2 && !tls)
+        ck_assert_int_eq(W.srv.close_err, ECONNRESET); /* the RST */
+    else if (how == 2) /* TLS reads a reset as a bare end (transport_tls.c) */
+        ck_assert_str_eq(W.srv.why, "peer closed without TLS close_notify");
+    else if (tls && how == 1)
+        /* no close_notify: OpenSSL 3 reads the bare EOF as an error (EPROTO), older ones as
+         * SSL_ERROR_SYSCALL (transport_tls.c) */
+        ck_assert_msg(W.srv.close_err == EPROTO ||
+                          strcmp(W.srv.why, "peer closed without TLS close_notify") == 0,
+                      "%d %s", W.srv.close_err, W.srv.why);
+    else
+        ck_assert_int_eq(W.srv.close_err, 0);
+    if (tls && how == 0)
+        ck_assert_str_eq(W.srv.why, "peer closed the TLS session"); /* close_notify came */
+    else if (tls)
+        ck_assert_str_ne(W.srv.why, "peer closed the TLS session");
+}
+END_TEST
+
 START_TEST(open_and_echo)
 {
     bool tls = _i;
@@ -1430,6 +1466,7 @@ Suite *make_conn_suite(void)
 
     TCase *tc = new_tcase(s, "Core", 30);
     tcase_add_loop_test(tc, open_and_echo, 0, 2);
+    tcase_add_loop_test(tc, peer_sees_close_drop_reset, 0, 6);
     tcase_add_loop_test(tc, small_send_writes_through, 0, 2);
     tcase_add_loop_test(tc, sends_from_other_callbacks_leave_at_pass_end, 0, 2);
     tcase_add_loop_test(tc, sends_before_open_are_delivered, 0, 2);

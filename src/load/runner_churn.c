@@ -66,9 +66,10 @@ static void lifetime_over(struct net_loop *loop, struct net_timer *t)
         return;
     }
     ls->closing = true;
-    enum msrp_leave how = ls->ending == SCENARIO_ENDING_ABRUPT ? MSRP_LEAVE_ABRUPT
-                          : ls->ending == SCENARIO_ENDING_RESET ? MSRP_LEAVE_RESET
-                                                                : MSRP_LEAVE_SILENT;
+    enum msrp_leave how = ls->ending == SCENARIO_ENDING_ABRUPT   ? MSRP_LEAVE_ABRUPT
+                          : ls->ending == SCENARIO_ENDING_RESET  ? MSRP_LEAVE_RESET
+                          : ls->ending == SCENARIO_ENDING_SILENT ? MSRP_LEAVE_SILENT
+                                                                 : MSRP_LEAVE_DROP;
     /* on_end runs inside and may start the slot's next session: ls is not ours after this */
     struct net_conn *c = msrp_session_leave(ls->s, how);
     if (c == NULL)

@@ -617,10 +617,13 @@ struct net_conn *msrp_session_leave(struct msrp_session *s, enum msrp_leave how)
             net_conn_reset(c);
         else if (how == MSRP_LEAVE_ABRUPT)
             net_conn_close(c, false);
+        else if (how == MSRP_LEAVE_DROP)
+            net_conn_drop(c);
         else
             net_conn_set_reading(c, false);
     }
-    static const char *const details[] = {"closed abruptly", "reset", "left silent"};
+    static const char *const details[] = {"closed abruptly", "reset", "left silent",
+                                             "closed without TLS close_notify"};
     session__end(s, MSRP_END_CLOSED, details[how]);
     return how == MSRP_LEAVE_SILENT ? c : NULL;
 }

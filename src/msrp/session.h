@@ -446,6 +446,7 @@ enum msrp_leave {
     MSRP_LEAVE_ABRUPT = 0, /* close() at once, what is queued dropped */
     MSRP_LEAVE_RESET,      /* an RST (net_conn_reset) */
     MSRP_LEAVE_SILENT,     /* the connection stays open, reading stopped: handed to the caller */
+    MSRP_LEAVE_DROP,       /* close() at once without TLS close_notify or WebSocket close */
 };
 /* Ends s now: on_end (MSRP_END_CLOSED) and its messages' outcomes (status 0) come before it
  * returns. SILENT returns the connection (NULL if it had none), no longer the session's: the

@@ -679,6 +679,12 @@ void net_conn_reset(struct net_conn *c)
     finish(c, ECONNABORTED, "reset by us");
 }
 
+/* An error end skips the transport's shutdown: no close_notify, no WebSocket close frame. */
+void net_conn_drop(struct net_conn *c)
+{
+    finish(c, ECONNABORTED, "dropped by us");
+}
+
 void net_conn_hold(struct net_conn *c)
 {
     c->busy++; /* as inside our own callbacks: net_conn_send() only queues */

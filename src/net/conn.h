@@ -113,6 +113,9 @@ void net_conn_close(struct net_conn *c, bool flush);
 
 /* Closes at once with a TCP reset (RST), unsent bytes dropped; on_close gets ECONNABORTED. */
 void net_conn_reset(struct net_conn *c);
+/* Closes at once with a plain FIN, skipping the transport's own goodbye (TLS close_notify,
+ * WebSocket close frame); on_close gets ECONNABORTED. */
+void net_conn_drop(struct net_conn *c);
 
 /* Stops or resumes reading (a receiver whose own output is congested stops taking input). */
 void net_conn_set_reading(struct net_conn *c, bool on);

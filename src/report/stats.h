@@ -36,8 +36,9 @@ const char *lat_kind_name(enum lat_kind k); /* "chunk", "message", ... (file and
  * Their names: runner_end_name. */
 #define STATS_END_KINDS 11
 /* Ways a session ended under load.session_lifetime (run_stats.session_endings). */
-#define STATS_ENDINGS 5
-/* Their names in summary.json's sessions.endings: clean, abrupt, reset, silent, other. */
+#define STATS_ENDINGS 6
+/* Their names in summary.json's sessions.endings: clean, abrupt, reset, silent,
+ * no_close_notify, other. */
 extern const char *const stats_ending_names[STATS_ENDINGS];
 /* Distinct WebSocket close codes counted one by one; more go to ws_close_other. */
 #define STATS_WS_CLOSE_CODES 16
@@ -70,8 +71,8 @@ struct run_stats {
     uint64_t sessions_unfinished;   /* cut off by the end of the run: not completed, not failed */
     uint64_t session_ends[STATS_END_KINDS];
     /* load.session_lifetime: how each ended session ended, by the runner's ending kinds (the
-     * first four: clean, abrupt, reset, silent, once its lifetime was over; the last: not by
-     * its lifetime: its steps, a failure, the run's end); adds up to started */
+     * first five: clean, abrupt, reset, silent, no_close_notify, once its lifetime was over;
+     * the last: not by its lifetime: its steps, a failure, the run's end); adds up to started */
     uint64_t session_endings[STATS_ENDINGS];
     /* The close codes the peers' WebSocket close frames carried as the calling sessions ended
      * (RFC 6455 7.4, from memory; 1005: a close frame without a code), by code in the order

@@ -328,7 +328,7 @@ err:
 }
 
 const char *const scenario_ending_names[SCENARIO_ENDINGS] = {"clean", "abrupt", "reset",
-                                                             "silent"};
+                                                             "silent", "no_close_notify"};
 
 void scenario_free(struct scenario *sc)
 {

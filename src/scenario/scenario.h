@@ -431,9 +431,10 @@ enum scenario_ending {
     SCENARIO_ENDING_ABRUPT,    /* close() without waiting */
     SCENARIO_ENDING_RESET,     /* RST (SO_LINGER 0) */
     SCENARIO_ENDING_SILENT,    /* stop reading and writing; closed at the run's end */
+    SCENARIO_ENDING_NO_CLOSE_NOTIFY, /* close() without TLS close_notify (TCP: as abrupt) */
     SCENARIO_ENDINGS
 };
-/* "clean", "abrupt", "reset", "silent". */
+/* "clean", "abrupt", "reset", "silent", "no_close_notify". */
 extern const char *const scenario_ending_names[SCENARIO_ENDINGS];
 
 struct scenario {
