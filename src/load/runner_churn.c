@@ -37,8 +37,18 @@ static void silent_closed(struct net_conn *c, int err, const char *why)
     free(sc);
 }
 
+/* Reading is stopped, so no bytes come; should the connection still offer some (bytes its
+ * transport took in before), they are dropped unread. */
+static size_t silent_data(struct net_conn *c, const char *buf, size_t len)
+{
+    (void)c;
+    (void)buf;
+    return len;
+}
+
 /* A silent connection reads nothing and is written nothing more: only its close is heard. */
-static const struct net_conn_handlers silent_handlers = {.on_close = silent_closed};
+static const struct net_conn_handlers silent_handlers = {.on_data = silent_data,
+                                                         .on_close = silent_closed};
 
 void runner_close_silent(struct worker *w)
 {
