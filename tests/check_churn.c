@@ -66,6 +66,15 @@ START_TEST(churn_run_endings_add_up_and_follow_weights)
     int st = system(cmd);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "run failed: %d", st);
     char path[200];
+    snprintf(path, sizeof(path), "%s/out", t.dir);
+    size_t out_len;
+    char *out = read_file(path, &out_len);
+    ck_assert_ptr_nonnull(out);
+    out = realloc(out, out_len + 1);
+    out[out_len] = '\0';
+    ck_assert_msg(strstr(out, "churn:") != NULL && strstr(out, "ended by lifetime:") != NULL,
+                  "%s", out);
+    free(out);
     snprintf(path, sizeof(path), "%s/r/summary.json", t.dir);
     json_error_t e;
     json_t *j = json_load_file(path, 0, &e);

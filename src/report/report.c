@@ -449,6 +449,14 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
             (unsigned long long)st->sessions_started, (unsigned long long)st->sessions_bound,
             (unsigned long long)st->sessions_completed, (unsigned long long)st->sessions_failed,
             (unsigned long long)st->sessions_unfinished);
+    /* Churn: shown when some session ended by its lifetime (load.session_lifetime). */
+    if (st->session_endings[STATS_ENDINGS - 1] < st->sessions_started) {
+        fprintf(out, "churn:      %.1f sessions/s started, ended by lifetime:",
+                rate(st->sessions_started, m->elapsed_s));
+        for (int i = 0; i < STATS_ENDINGS - 1; i++)
+            fprintf(out, " %llu %s%s", (unsigned long long)st->session_endings[i],
+                    stats_ending_names[i], i + 2 < STATS_ENDINGS ? "," : "\n");
+    }
     fprintf(out,
             "messages:   %llu sent, %llu succeeded, %llu failed (%llu timed out), %llu lost, "
             "%llu unfinished at the end\n",
