@@ -306,8 +306,8 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
     if (!queue_reserve(c, total - written))
         return ENOMEM;
     queue_iov(c, iov, iovcnt, written);
-    note_queue_level(c);
     if (at_pass_end) {
+        note_queue_level(c);
         if (!net_timer_armed(&c->flush_timer))
             net_timer_start(c->loop, &c->flush_timer, 0);
         return 0;
@@ -318,6 +318,9 @@ int net_conn_send(struct net_conn *c, const struct iovec *iov, int iovcnt)
         struct net_io_end end;
         (void)flush_queue(c, &end); /* an error shows again, and closes, from the loop */
     }
+    /* Congested by what is left queued: a queue the immediate write emptied would otherwise
+     * stay congested with nothing left to drain it, and on_drain would never come. */
+    note_queue_level(c);
     /* Inside our own callbacks io_ready settles the interest once, after its flush. */
     if (c->state == CONN_OPEN && c->busy == 0)
         update_interest(c);
