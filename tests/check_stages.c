@@ -187,6 +187,26 @@ static int run(struct tmp *t, const char *args)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Runs the scenario text as c.json in t's directory (exit 0 asserted) and returns its
+ * summary.json, for the caller to json_decref. */
+static json_t *run_scenario(struct tmp *t, const char *scenario)
+{
+    char path[300], args[600];
+    snprintf(path, sizeof path, "%s/c.json", t->dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(scenario, f);
+    fclose(f);
+    snprintf(args, sizeof args, "run %s --quiet --out %s/r", path, t->dir);
+    int code = run(t, args);
+    ck_assert_msg(code == 0, "exit %d", code);
+    snprintf(path, sizeof path, "%s/r/summary.json", t->dir);
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    ck_assert_msg(j != NULL, "%s: %s", path, je.text);
+    return j;
+}
+
 /* The time series' columns by name, one row a second. */
 struct series {
     size_t rows;
@@ -365,23 +385,11 @@ START_TEST(open_loop_catches_up_after_a_hold_up)
 {
     struct tmp t;
     tmp_make(&t);
-    char path[300], args[600];
-    snprintf(path, sizeof path, "%s/c.json", t.dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("{\"name\": \"c\", \"load\": {\"mode\": \"open\", \"rate\": 200, \"sessions\": 1,"
-          " \"concurrency\": 1, \"threads\": 1, \"duration\": 2, \"warm_up\": 0},"
-          " \"steps\": [{\"send\": {}}, {\"pause\": 0.5},"
-          " {\"repeat\": {\"times\": 0, \"steps\": [{\"send\": {}}]}}]}",
-          f);
-    fclose(f);
-    snprintf(args, sizeof args, "run %s --quiet --out %s/r", path, t.dir);
-    int code = run(&t, args);
-    ck_assert_msg(code == 0, "exit %d", code);
-    snprintf(path, sizeof path, "%s/r/summary.json", t.dir);
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
-    ck_assert_ptr_nonnull(j);
+    json_t *j = run_scenario(
+        &t, "{\"name\": \"c\", \"load\": {\"mode\": \"open\", \"rate\": 200, \"sessions\": 1,"
+            " \"concurrency\": 1, \"threads\": 1, \"duration\": 2, \"warm_up\": 0},"
+            " \"steps\": [{\"send\": {}}, {\"pause\": 0.5},"
+            " {\"repeat\": {\"times\": 0, \"steps\": [{\"send\": {}}]}}]}");
     json_t *ol = json_object_get(j, "open_loop");
     double requested = json_number_value(json_object_get(ol, "requested_messages"));
     double sent = (double)json_integer_value(json_object_get(ol, "sent"));
@@ -407,22 +415,10 @@ START_TEST(open_loop_replaced_sessions_keep_the_rate)
 {
     struct tmp t;
     tmp_make(&t);
-    char path[300], args[600];
-    snprintf(path, sizeof path, "%s/c.json", t.dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("{\"name\": \"c\", \"load\": {\"mode\": \"open\", \"rate\": 40, \"sessions\": 100000,"
-          " \"concurrency\": 4, \"threads\": 1, \"duration\": 2, \"warm_up\": 0},"
-          " \"steps\": [{\"send\": {}}]}",
-          f);
-    fclose(f);
-    snprintf(args, sizeof args, "run %s --quiet --out %s/r", path, t.dir);
-    int code = run(&t, args);
-    ck_assert_msg(code == 0, "exit %d", code);
-    snprintf(path, sizeof path, "%s/r/summary.json", t.dir);
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
-    ck_assert_ptr_nonnull(j);
+    json_t *j = run_scenario(
+        &t, "{\"name\": \"c\", \"load\": {\"mode\": \"open\", \"rate\": 40, \"sessions\": 100000,"
+            " \"concurrency\": 4, \"threads\": 1, \"duration\": 2, \"warm_up\": 0},"
+            " \"steps\": [{\"send\": {}}]}");
     json_int_t sent = json_integer_value(json_object_get(json_object_get(j, "messages"), "sent"));
     json_int_t started =
         json_integer_value(json_object_get(json_object_get(j, "sessions"), "started"));
