@@ -3,8 +3,9 @@
  * against the embedded answering ends with lifetimes of a few milliseconds starts many more
  * sessions than its concurrency, ends each once (the endings add up to the sessions ended)
  * and draws the endings by their weights; each way of ending as the peer's socket sees it
- * (msrp_session_leave: an RST, an EOF, a connection left open); the loader's errors name
- * the JSON path. Every wait is bounded.
+ * (msrp_session_leave: an RST, an EOF, a connection left open, one left open and still read);
+ * no_reauth through the scripted Kamailio, and refused without a relay; the loader's errors
+ * name the JSON path. Every wait is bounded.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -200,7 +201,8 @@ static int peer_reads(int fd)
 }
 
 static const enum msrp_leave leave_kinds[] = {MSRP_LEAVE_ABRUPT, MSRP_LEAVE_RESET,
-                                              MSRP_LEAVE_SILENT, MSRP_LEAVE_DROP};
+                                              MSRP_LEAVE_SILENT, MSRP_LEAVE_DROP,
+                                              MSRP_LEAVE_IDLE};
 
 START_TEST(peer_sees_each_ending)
 {
@@ -222,13 +224,14 @@ START_TEST(peer_sees_each_ending)
         ck_assert_ptr_null(c);
         ck_assert_int_eq(peer_reads(peer), 0); /* a FIN, not a reset */
     } else {
-        /* silent: still open, and what the peer sends is not read */
+        /* silent: still open, and what the peer sends is not read; idle (no_reauth): still
+         * open and still read (by the caller's handlers: here none, which drop it) */
         ck_assert_ptr_nonnull(c);
         ck_assert(net_conn_is_open(c));
         ck_assert_int_eq(send(peer, "hello", 5, 0), 5);
         for (int i = 0; i < 5; i++)
             net_loop_run_once(loop, 10);
-        ck_assert_int_eq(net_conn_bytes_in(c), 0);
+        ck_assert_int_eq(net_conn_bytes_in(c), how == MSRP_LEAVE_IDLE ? 5 : 0);
         char b;
         ck_assert_int_eq(recv(peer, &b, 1, MSG_DONTWAIT), -1); /* no EOF: open */
         ck_assert_int_eq(errno, EAGAIN);
@@ -240,6 +243,102 @@ START_TEST(peer_sees_each_ending)
     for (int i = 0; i < 3; i++)
         net_loop_run_once(loop, 0);
     net_loop_destroy(loop);
+}
+END_TEST
+
+/* Through the scripted Kamailio: sessions whose lifetime ends no_reauth leave their AUTH to the
+ * relay's Expires while the clean ones close; both are counted, the run has no failures, and
+ * the no_reauth ones held their connections to the end (the relay may close them first). */
+START_TEST(churn_through_relay_no_reauth)
+{
+    struct test_relay k;
+    test_relay_start(&k, false, "RELAY_EXPIRES_MIN=2");
+    if (test_relay_skip(&k, "churn churn_through_relay_no_reauth")) {
+        test_relay_stop(&k);
+        return;
+    }
+    struct tmp t;
+    tmp_make(&t);
+    char scn[160], pw[160], cmd[1400];
+    snprintf(scn, sizeof(scn), "%s/churn.json", t.dir);
+    snprintf(pw, sizeof(pw), "%s/pw", t.dir);
+    write_text(pw, "loadpass\n");
+    write_text(scn,
+               "{ \"name\": \"churn-relay\",\n"
+               "  \"load\": { \"sessions\": 1000000, \"concurrency\": 6, \"duration\": 3,\n"
+               "    \"threads\": 1, \"seed\": 11, \"mode\": \"closed\",\n"
+               "    \"session_lifetime\": {\"min\": 0.05, \"max\": 0.15},\n"
+               "    \"endings\": {\"clean\": 1, \"no_reauth\": 1} },\n"
+               "  \"topology\": { \"kind\": \"relay\", \"transport\": \"tcp\",\n"
+               "    \"relay\": { \"user\": \"load%04d\", \"users\": 100, \"expires\": 2 } },\n"
+               "  \"steps\": [ { \"repeat\": { \"times\": 0, \"steps\": [\n"
+               "    { \"send\": { \"size\": 100 } }, { \"expect\": { \"status\": 200 } },\n"
+               "    { \"pause\": 0.01 } ] } } ],\n"
+               "  \"answer\": { \"status\": 200 } }\n");
+    snprintf(cmd, sizeof(cmd),
+             "timeout 60 %s run %s --relay '%s' --relay-password-file %s --out %s/r >%s/out 2>&1",
+             msrpload_binary(), scn, k.uri, pw, t.dir, t.dir);
+    int st = system(cmd);
+    test_relay_stop(&k);
+    char path[200];
+    snprintf(path, sizeof(path), "%s/out", t.dir);
+    size_t out_len;
+    char *out = read_file(path, &out_len);
+    ck_assert_ptr_nonnull(out);
+    out = realloc(out, out_len + 1);
+    out[out_len] = '\0';
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "run failed: %d\n%s", st, out);
+    ck_assert_msg(strstr(out, " no_reauth") != NULL, "%s", out);
+    free(out);
+    snprintf(path, sizeof(path), "%s/r/summary.json", t.dir);
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    ck_assert_msg(j != NULL, "%s: %s", path, e.text);
+    json_t *endings = json_object_get(json_object_get(j, "sessions"), "endings");
+    json_int_t clean = json_integer_value(json_object_get(endings, "clean"));
+    json_int_t idle = json_integer_value(json_object_get(endings, "no_reauth"));
+    json_int_t other = json_integer_value(json_object_get(endings, "other"));
+    json_int_t started = jget(j, "sessions", "started");
+    /* lifetimes of 50-150 ms over 3 s on 6 slots: dozens of each */
+    ck_assert_msg(clean >= 10 && idle >= 10, "clean %lld, no_reauth %lld", (long long)clean,
+                  (long long)idle);
+    ck_assert_int_eq(clean + idle + other, started);
+    ck_assert_int_eq(jget(j, "sessions", "ended"), started);
+    ck_assert_int_eq(jget(j, "sessions", "failed"), 0);
+    ck_assert_int_eq(jget(j, "messages", "failed"), 0);
+    ck_assert_int_eq(jget(j, "messages", "lost"), 0);
+    /* every session, both of its ends, authenticated afresh; none lived to refresh */
+    ck_assert_int_eq(jget(j, "relay", "auth_failed"), 0);
+    ck_assert_int_eq(jget(j, "relay", "refresh_ok"), 0);
+    json_decref(j);
+    tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(no_reauth_needs_a_relay)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char scn[160], cmd[1024];
+    snprintf(scn, sizeof(scn), "%s/churn.json", t.dir);
+    write_text(scn, "{ \"name\": \"c\", \"load\": { \"sessions\": 2, \"duration\": 1,\n"
+                    "  \"session_lifetime\": 0.1, \"endings\": {\"no_reauth\": 1} },\n"
+                    "  \"steps\": [ { \"send\": {} } ] }\n");
+    snprintf(cmd, sizeof(cmd), "timeout 60 %s run %s --out %s/r >%s/out 2>&1",
+             msrpload_binary(), scn, t.dir, t.dir);
+    int st = system(cmd);
+    char path[200];
+    snprintf(path, sizeof(path), "%s/out", t.dir);
+    size_t out_len;
+    char *out = read_file(path, &out_len);
+    ck_assert_ptr_nonnull(out);
+    out = realloc(out, out_len + 1);
+    out[out_len] = '\0';
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "exit %d: %s", st, out);
+    ck_assert_msg(strstr(out, "load.endings.no_reauth") != NULL && strstr(out, "relay") != NULL,
+                  "%s", out);
+    free(out);
+    tmp_remove(&t);
 }
 END_TEST
 
@@ -303,8 +402,10 @@ Suite *make_churn_suite(void)
     TCase *tc = tcase_create("churn");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, loader_reads_and_names_paths);
-    tcase_add_loop_test(tc, peer_sees_each_ending, 0, 4);
+    tcase_add_loop_test(tc, peer_sees_each_ending, 0, 5);
     tcase_add_test(tc, churn_run_endings_add_up_and_follow_weights);
+    tcase_add_test(tc, no_reauth_needs_a_relay);
+    tcase_add_test(tc, churn_through_relay_no_reauth);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -3,9 +3,11 @@
  * each calling session draws a lifetime and a way to end from its own generator when it
  * starts; when the lifetime is over (its steps not having ended it first) it ends that way:
  * clean (msrp_session_close after the responses in flight), abrupt (close() at once), reset
- * (an RST) or silent (the connection kept open, reading stopped, nothing more written, closed
- * at the run's end unless its peer closes it first). Its slot then starts the next session
- * (runner.c), so set-up and tear-down go on for the whole run.
+ * (an RST), silent (the connection kept open, reading stopped, nothing more written, closed
+ * at the run's end unless its peer closes it first) or, through a relay, no_reauth (the same,
+ * but still read, so that only the relay's Expires can end what its AUTH set up: RFC 4976
+ * section 6.3, when the AUTH carried an Expires the relay MUST invalidate the URI after it). Its slot then starts
+ * the next session (runner.c), so set-up and tear-down go on for the whole run.
  *
  * Owns: the lifetime timer's firing, the draw of the ending, the worker's silent connections.
  * May not touch: how sessions are counted when they end (runner_steps.c on_end counts
@@ -37,8 +39,8 @@ static void silent_closed(struct net_conn *c, int err, const char *why)
     free(sc);
 }
 
-/* Reading is stopped, so no bytes come; should the connection still offer some (bytes its
- * transport took in before), they are dropped unread. */
+/* A silent connection's reading is stopped, so no bytes come, but for what its transport took
+ * in before; a no_reauth one is still read. Either way the bytes are dropped unread. */
 static size_t silent_data(struct net_conn *c, const char *buf, size_t len)
 {
     (void)c;
@@ -79,6 +81,7 @@ static void lifetime_over(struct net_loop *loop, struct net_timer *t)
     enum msrp_leave how = ls->ending == SCENARIO_ENDING_ABRUPT   ? MSRP_LEAVE_ABRUPT
                           : ls->ending == SCENARIO_ENDING_RESET  ? MSRP_LEAVE_RESET
                           : ls->ending == SCENARIO_ENDING_SILENT ? MSRP_LEAVE_SILENT
+                          : ls->ending == SCENARIO_ENDING_NO_REAUTH ? MSRP_LEAVE_IDLE
                                                                  : MSRP_LEAVE_DROP;
     /* on_end runs inside and may start the slot's next session: ls is not ours after this */
     struct net_conn *c = msrp_session_leave(ls->s, how);

@@ -620,12 +620,12 @@ struct net_conn *msrp_session_leave(struct msrp_session *s, enum msrp_leave how)
         else if (how == MSRP_LEAVE_DROP)
             net_conn_drop(c);
         else
-            net_conn_set_reading(c, false);
+            net_conn_set_reading(c, how == MSRP_LEAVE_IDLE); /* idle: read even if paused */
     }
     static const char *const details[] = {"closed abruptly", "reset", "left silent",
-                                             "closed without TLS close_notify"};
+                                             "closed without TLS close_notify", "left idle"};
     session__end(s, MSRP_END_CLOSED, details[how]);
-    return how == MSRP_LEAVE_SILENT ? c : NULL;
+    return how == MSRP_LEAVE_SILENT || how == MSRP_LEAVE_IDLE ? c : NULL;
 }
 
 void msrp_session_abort_all(void)

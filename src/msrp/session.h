@@ -447,10 +447,11 @@ enum msrp_leave {
     MSRP_LEAVE_RESET,      /* an RST (net_conn_reset) */
     MSRP_LEAVE_SILENT,     /* the connection stays open, reading stopped: handed to the caller */
     MSRP_LEAVE_DROP,       /* close() at once without TLS close_notify or WebSocket close */
+    MSRP_LEAVE_IDLE,       /* the connection stays open and still read: handed to the caller */
 };
 /* Ends s now: on_end (MSRP_END_CLOSED) and its messages' outcomes (status 0) come before it
- * returns. SILENT returns the connection (NULL if it had none), no longer the session's: the
- * caller sets its handlers and user and closes it; the others return NULL. */
+ * returns. SILENT and IDLE return the connection (NULL if it had none), no longer the session's:
+ * the caller sets its handlers and user and closes it; the others return NULL. */
 struct net_conn *msrp_session_leave(struct msrp_session *s, enum msrp_leave how);
 
 /*

@@ -6,7 +6,7 @@
 #include <string.h>
 
 const char *const stats_ending_names[STATS_ENDINGS] = {"clean", "abrupt", "reset", "silent",
-                                                     "no_close_notify", "other"};
+                                                     "no_close_notify", "no_reauth", "other"};
 
 /* 1 us to 1 hour at 3 significant digits, as the report asks. */
 #define LAT_HIGHEST (3600ull * 1000000ull)

@@ -36,9 +36,9 @@ const char *lat_kind_name(enum lat_kind k); /* "chunk", "message", ... (file and
  * Their names: runner_end_name. */
 #define STATS_END_KINDS 11
 /* Ways a session ended under load.session_lifetime (run_stats.session_endings). */
-#define STATS_ENDINGS 6
+#define STATS_ENDINGS 7
 /* Their names in summary.json's sessions.endings: clean, abrupt, reset, silent,
- * no_close_notify, other. */
+ * no_close_notify, no_reauth, other. */
 extern const char *const stats_ending_names[STATS_ENDINGS];
 /* Distinct WebSocket close codes counted one by one; more go to ws_close_other. */
 #define STATS_WS_CLOSE_CODES 16
@@ -71,7 +71,8 @@ struct run_stats {
     uint64_t sessions_unfinished;   /* cut off by the end of the run: not completed, not failed */
     uint64_t session_ends[STATS_END_KINDS];
     /* load.session_lifetime: how each ended session ended, by the runner's ending kinds (the
-     * first five: clean, abrupt, reset, silent, no_close_notify, once its lifetime was over;
+     * first six: clean, abrupt, reset, silent, no_close_notify, no_reauth, once its lifetime
+     * was over;
      * the last: not by its lifetime: its steps, a failure, the run's end); adds up to started */
     uint64_t session_endings[STATS_ENDINGS];
     /* The close codes the peers' WebSocket close frames carried as the calling sessions ended

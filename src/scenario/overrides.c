@@ -530,6 +530,12 @@ int scenario_apply_overrides(struct scenario *sc, const struct scenario_override
     }
     if (sc->topology == SCENARIO_TARGET && check_targets(sc, o, err, errlen) != 0)
         return -1;
+    /* Only a relay has an AUTH to leave unrefreshed (checked once --relay and --target are in). */
+    if (sc->endings[SCENARIO_ENDING_NO_REAUTH] > 0 && sc->topology != SCENARIO_RELAY) {
+        snprintf(err, errlen, "load.endings.no_reauth: only through a relay (topology.kind "
+                              "\"relay\" or --relay)");
+        return -1;
+    }
     if (o->shard_count > 0) {
         /* The scenario describes the whole load over every host; this one runs its share. */
         if (sc->sessions < o->shard_count) {

@@ -328,7 +328,8 @@ err:
 }
 
 const char *const scenario_ending_names[SCENARIO_ENDINGS] = {"clean", "abrupt", "reset",
-                                                             "silent", "no_close_notify"};
+                                                             "silent", "no_close_notify",
+                                                             "no_reauth"};
 
 void scenario_free(struct scenario *sc)
 {

@@ -432,9 +432,11 @@ enum scenario_ending {
     SCENARIO_ENDING_RESET,     /* RST (SO_LINGER 0) */
     SCENARIO_ENDING_SILENT,    /* stop reading and writing; closed at the run's end */
     SCENARIO_ENDING_NO_CLOSE_NOTIFY, /* close() without TLS close_notify (TCP: as abrupt) */
+    SCENARIO_ENDING_NO_REAUTH, /* relay only: idle and never re-AUTHed, still read; closed at
+                                * the run's end, so the relay's Expires has to clean up */
     SCENARIO_ENDINGS
 };
-/* "clean", "abrupt", "reset", "silent", "no_close_notify". */
+/* "clean", "abrupt", "reset", "silent", "no_close_notify", "no_reauth". */
 extern const char *const scenario_ending_names[SCENARIO_ENDINGS];
 
 struct scenario {

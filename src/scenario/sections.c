@@ -79,8 +79,9 @@ static int read_lifetime(struct scn__ctx *c, const json_t *v, void *base)
     return 0;
 }
 
-/* load.endings: {"clean": W, "abrupt": W, "reset": W, "silent": W, "no_close_notify": W},
- * weights >= 0, some > 0. */
+/* load.endings: {"clean": W, "abrupt": W, "reset": W, "silent": W, "no_close_notify": W,
+ * "no_reauth": W}, weights >= 0, some > 0; no_reauth only through a relay (checked with the
+ * topology). */
 static int read_endings(struct scn__ctx *c, const json_t *v, void *base)
 {
     struct scenario *sc = base;
@@ -95,8 +96,8 @@ static int read_endings(struct scn__ctx *c, const json_t *v, void *base)
             k++;
         size_t mark = scn__path_push(c, ".%s", key);
         if (k == SCENARIO_ENDINGS)
-            return scn__fail(c, "unknown ending (expected clean, abrupt, reset, silent or "
-                                 "no_close_notify)");
+            return scn__fail(c, "unknown ending (expected clean, abrupt, reset, silent, "
+                                 "no_close_notify or no_reauth)");
         if (scn__get_number(c, x, true, &w[k]) != 0)
             return -1;
         total += w[k];
