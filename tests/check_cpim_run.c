@@ -40,8 +40,10 @@ static char *slurp(const char *dir, const char *name)
 
 static json_int_t jint(json_t *root, const char *a, const char *b, const char *c)
 {
-    json_t *v = json_object_get(json_object_get(json_object_get(root, a), b), c);
-    ck_assert_msg(json_is_integer(v), "%s.%s.%s is no integer", a, b, c);
+    json_t *v = json_object_get(json_object_get(root, a), b);
+    if (c != NULL)
+        v = json_object_get(v, c);
+    ck_assert_msg(json_is_integer(v), "%s.%s.%s is no integer", a, b, c != NULL ? c : "");
     return json_integer_value(v);
 }
 
@@ -124,6 +126,60 @@ static void target_scenario(const char *path, const char *uri, bool malformed)
                        : "");
     write_file(path, text);
 }
+
+/* Messages beyond the answering end's least body room (MSRP_CPIM_KEEP_MAX, 256 KiB) still get
+ * their notification: the room follows the largest message the steps can send. */
+START_TEST(large_messages_are_notified)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char path[160], args[512];
+    snprintf(path, sizeof(path), "%s/big.json", t.dir);
+    write_file(path, "{ \"name\": \"big\", \"load\": { \"sessions\": 2, \"duration\": 20 },\n"
+                     "  \"steps\": [ { \"send\": { \"count\": 3, \"size\": 300000,\n"
+                     "    \"chunk_size\": 8192, \"cpim\": true } },\n"
+                     "    { \"expect\": { \"status\": 200, \"timeout\": 5 } } ],\n"
+                     "  \"answer\": { \"accept_types\": \"message/cpim\",\n"
+                     "    \"accept_wrapped_types\": \"text/plain message/imdn+xml\" } }\n");
+    snprintf(args, sizeof(args), "run %s --out %s/r", path, t.dir);
+    int rc = run_cmd(&t, args);
+    char *out = slurp(t.dir, "out");
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    char dir[128];
+    snprintf(dir, sizeof(dir), "%s/r", t.dir);
+    json_t *j = summary(dir);
+    ck_assert_int_eq(jint(j, "messages", "imdn", "requested"), 6);
+    ck_assert_int_eq(jint(j, "messages", "imdn", "received"), 6);
+    ck_assert_int_eq(jint(j, "messages", "imdn", "missing"), 0);
+    json_decref(j);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* The shipped RCS chat (sizes from chat-sizes.csv, up to an inline 300 kB picture): every
+ * message gets its 200 and its delivery notification. */
+START_TEST(rcs_chat_every_notification)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char args[512];
+    snprintf(args, sizeof(args),
+             "run scenarios/rcs-chat.json --sessions 12 --concurrency 12 --out %s/r", t.dir);
+    int rc = run_cmd(&t, args);
+    char *out = slurp(t.dir, "out");
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    char dir[128];
+    snprintf(dir, sizeof(dir), "%s/r", t.dir);
+    json_t *j = summary(dir);
+    ck_assert_int_eq(jint(j, "sessions", "completed", NULL), 12);
+    ck_assert_int_eq(jint(j, "messages", "imdn", "requested"), 360);
+    ck_assert_int_eq(jint(j, "messages", "imdn", "received"), 360);
+    json_decref(j);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
 
 START_TEST(serve_logs_malformed_cpim)
 {
@@ -215,6 +271,9 @@ static const struct scn_case scn_cases[] = {
     {"sha256", "{\"name\":\"e\",\"steps\":[{\"send\":{\"cpim\":true}}],"
                "\"answer\":{\"check_sha256\":true}}",
      "$.answer.check_sha256: not with a cpim send"},
+    {"too-large", "{\"name\":\"e\",\"steps\":[{\"send\":{\"cpim\":true,"
+                  "\"size\":{\"min\":10,\"max\":67108865}}}]}",
+     "$.steps[0].send.size: at most 67108864 bytes with cpim"},
 };
 
 START_TEST(scenario_refuses)
@@ -240,6 +299,8 @@ TCase *make_cpim_run_tcase(void)
     TCase *tc = tcase_create("cpim_run");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, embedded_round_trip);
+    tcase_add_test(tc, large_messages_are_notified);
+    tcase_add_test(tc, rcs_chat_every_notification);
     tcase_add_test(tc, serve_logs_malformed_cpim);
     tcase_add_test(tc, missing_notifications_fail_the_run);
     tcase_add_loop_test(tc, scenario_refuses, 0, (int)(sizeof(scn_cases) / sizeof(scn_cases[0])));

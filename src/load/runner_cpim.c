@@ -23,10 +23,20 @@
 size_t runner_cpim_keep(const struct worker *w)
 {
     const struct scenario *sc = w->sc;
-    for (unsigned i = 0; i < sc->num_steps; i++)
-        if (sc->steps[i].kind == SCN_STEP_SEND && sc->steps[i].u.send.cpim.on)
-            return MSRP_CPIM_KEEP_MAX;
-    return 0;
+    size_t keep = 0;
+    for (unsigned i = 0; i < sc->num_steps; i++) {
+        const struct step_send *st = &sc->steps[i].u.send;
+        if (sc->steps[i].kind != SCN_STEP_SEND || !st->cpim.on)
+            continue;
+        /* the largest wrapped message: its body plus the CPIM headers (well under 4 KiB; the
+         * loader caps size_max at SCENARIO_CPIM_SIZE_MAX) */
+        size_t need = (size_t)st->size_max + 4096;
+        if (need < MSRP_CPIM_KEEP_MAX)
+            need = MSRP_CPIM_KEEP_MAX;
+        if (need > keep)
+            keep = need;
+    }
+    return keep;
 }
 
 int runner_cpim_wrap(struct lsession *ls, struct msg_tag *tag, const struct step_send *st,

@@ -252,7 +252,8 @@ void runner_expect_failed(struct lsession *ls, uint64_t n, const char *what);
 void runner_message_over(struct lsession *ls, struct msg_tag *tag, bool session_ending);
 
 /* runner_cpim.c (send.cpim, its notifications; the file's comment says how) */
-/* The sessions' keep_bodies_max: 0 unless a send uses cpim. */
+/* The sessions' keep_bodies_max: 0 unless a send uses cpim, else room for its largest
+ * wrapped message (at least MSRP_CPIM_KEEP_MAX). */
 size_t runner_cpim_keep(const struct worker *w);
 /* Wraps body in message/cpim into *out (malloc'd, for msrp_send_opts.owns_body) and files the
  * tag's notification; -1 when it cannot. runner_cpim_unsent undoes it when the send fails. */

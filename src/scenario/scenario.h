@@ -83,6 +83,10 @@ enum step_kind {
     SCN_STEP_RECEIVE, /* conformance cases only (msrpload conform): wait for a request */
 };
 
+/* The largest inner body a cpim send may have: its answering end keeps each message/cpim body
+ * whole (runner_cpim_keep sizes that from the steps). */
+#define SCENARIO_CPIM_SIZE_MAX (64u * 1024u * 1024u)
+
 struct step_send {
     uint32_t count;
     uint64_t size_min, size_max; /* the least and most a size can be: equal for a fixed

@@ -313,6 +313,15 @@ static int compile_send(struct scn__ctx *c, const json_t *obj)
         if (scn__read_cpim(c, vcpim, &b.s, json_object_get(obj, "content_type") != NULL) != 0)
             goto fail;
         scn__path_pop(c, mark);
+        /* The answering end keeps a message/cpim body whole to check it and answer its IMDN
+         * (runner_cpim_keep): a size it could not keep would go unanswered. */
+        if (b.s.cpim.on && b.s.size_max > SCENARIO_CPIM_SIZE_MAX) {
+            scn__path_push(c, b.s.content != NULL ? ".content_file" : ".size");
+            scn__fail(c, "at most %u bytes with cpim (the answering end keeps each "
+                         "message/cpim body whole to check it), got up to %llu",
+                      SCENARIO_CPIM_SIZE_MAX, (unsigned long long)b.s.size_max);
+            goto fail;
+        }
     }
     const json_t *vsize = json_object_get(obj, "size");
     if (check_cut(c, &b.s, vsize != NULL && json_is_object(vsize)) != 0)
