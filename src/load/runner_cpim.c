@@ -121,7 +121,9 @@ static void imdn_lost(struct lsession *ls, struct msg_tag *tag, bool expired)
     tag->imdn_wanted = false;
     if (!tag->imdn_requested || !tag->imdn_counted)
         return;
-    if (w->stopping && !expired) {
+    /* cut off, as its message would be: by the run's end, or by a churn ending that does not
+     * wait (load.endings other than clean) */
+    if ((w->stopping || ls->lifetime_over) && !expired) {
         w->stats.imdn_unfinished++;
         return;
     }

@@ -516,7 +516,7 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
     }
     if (st->imdn_requested > 0)
         fprintf(out, "imdn:       %llu delivery notifications requested, %llu received, %llu "
-                     "missing, %llu cut off by the end\n",
+                     "missing, %llu cut off by the end or a churn ending\n",
                 (unsigned long long)st->imdn_requested, (unsigned long long)st->imdn_received,
                 (unsigned long long)st->imdn_missing, (unsigned long long)st->imdn_unfinished);
     fprintf(out, "%-18s %10s %10s %10s %10s %10s %10s %10s\n", "latency", "count", "min", "mean",
