@@ -136,6 +136,7 @@ static void session_free(struct msrp_session *s)
         struct out_msg *next = m->next_all;
         if (m->owns_body)
             free((void *)m->body);
+        free(m->scratch);
         free(m);
         m = next;
     }
