@@ -366,7 +366,8 @@ bool runner_file_sent(struct lsession *ls, struct msg_tag *tag, const struct msr
     struct worker *w = ls->w;
     struct ft_xfer *x = tag->ft;
     struct stats_files *sf = &w->stats.files;
-    sf->bytes += m->bytes;
+    /* an aborted message's bytes are its length: it carried only the cut's */
+    sf->bytes += m->aborted ? x->cut : m->bytes;
     if (m->aborted)
         sf->interrupted++;
     if (tag->ft_part == 1) {
