@@ -12,7 +12,9 @@
  * generated one from the session's seed, so a transfer of any size costs one chunk of memory.
  *
  * Interrupted and resumed: the first message stops after `cut` bytes with "#" (RFC 4975
- * section 7.1: the sender aborts the message; the session and its chat go on), and the rest
+ * section 7.1: "If the sender is aborting an incomplete message ... the flag MUST be a '#'";
+ * RFC 5547 section 8.4 aborts a file transfer exactly so, "Since a file is transmitted as one
+ * MSRP message, aborting the MSRP message effectively aborts the file transfer"), and the rest
  * goes as a new message. RFC 5547 section 6 says where the rest sits in the file with the
  * 'file-range' attribute ("start offset" 1-based, inclusive), and that it "must not be
  * confused with the Byte-Range header in MSRP": "MSRP starts counting the delivered message
@@ -25,8 +27,14 @@
  * Receiving (answer.check_sha256, embedded and relay topologies): our answering end hashes
  * each transfer's bytes in file order as they arrive (msrp_session_handlers.on_piece), the
  * first message's bytes at their file offsets and the resumption's after them, and at the
- * end compares the joined file's SHA-1 with the file-selector's (RFC 5547 section 8.3: the
- * receiver "SHOULD compute the hash of the file after its reception and check it").
+ * end compares the joined file's SHA-1 with the file-selector's (RFC 5547 section 8.2: the
+ * file receiver "SHOULD compute the hash of the file after its reception and check it against
+ * the hash received"; section 8.3.1 the same for an answerer).
+ *
+ * Where this differs from RFC 5547 on purpose, as a load generator without SDP: section 8.7
+ * says senders "MUST NOT send additional files over the same MSRP session" and 8.4 that a
+ * sender that aborted SHOULD then close the MSRP session; here a session carries its chat and
+ * any number of transfers, and resumes on the same session (scenarios/README.md says so).
  *
  * Owns: struct ft_xfer and the worker's table (w->files), the report's files counts and list.
  * Runs on the worker's loop thread only.
