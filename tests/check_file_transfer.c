@@ -262,6 +262,31 @@ START_TEST(abandoned_without_resume)
 }
 END_TEST
 
+/* A peer that refuses a file (413 past its byte limit): each transfer fails, none is hashed
+ * whole, and the counts still add up. */
+START_TEST(refused_counts_add_up)
+{
+    struct tmp t;
+    tmp_make(&t);
+    int rc;
+    const char *steps = "{\"send\": {\"count\": 2, \"chunk_size\": 4096, \"file\": {\"size\": "
+                        "100000, \"interrupt_at\": 20000}}}, {\"expect\": {\"status\": 200}}";
+    json_t *j = run_steps(&t, "\"sessions\": 1", steps,
+                          ", \"check_sha256\": true, \"reject_after_bytes\": 50000", &rc);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_msg(rc != 0, "a run whose files were refused exited 0");
+    ck_assert_int_eq(fint(j, "transfers"), 2);
+    ck_assert_int_eq(fint(j, "failed"), 2);
+    ck_assert_int_eq(fint(j, "completed"), 0);
+    ck_assert_int_eq(fint(j, "interrupted"), 2);
+    ck_assert_int_eq(hash_count(j, "ok") + hash_count(j, "failed"), 0);
+    check_sums(j);
+    ck_assert_int_eq(json_integer_value(json_object_get(listed(j, 0), "status")), 413);
+    json_decref(j);
+    tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(chat_and_files_mixed)
 {
     struct tmp t;
@@ -413,6 +438,7 @@ Suite *make_file_transfer_suite(void)
     tcase_add_test(tc, resumed_joined_verified);
     tcase_add_test(tc, corrupted_resume_detected);
     tcase_add_test(tc, abandoned_without_resume);
+    tcase_add_test(tc, refused_counts_add_up);
     tcase_add_test(tc, chat_and_files_mixed);
     tcase_add_test(tc, large_generated_bounded_memory);
     tcase_add_loop_test(tc, bad_input_named, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));

@@ -197,6 +197,7 @@ void session__end(struct msrp_session *s, enum msrp_session_end why, const char 
                               .message_id = m->message_id,
                               .status = 0,
                               .local = true,
+                              .aborted = m->aborted, /* its "#" had left */
                               .bytes = m->len,
                               .chunks = m->chunks,
                               .first_sent_ns = m->first_sent_ns,

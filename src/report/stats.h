@@ -84,7 +84,8 @@ struct stats_file_rec {
 struct stats_files {
     uint64_t transfers, completed, failed, abandoned, unfinished;
     uint64_t interrupted, resumed;
-    uint64_t bytes;            /* file bytes sent, both messages of a resumed transfer */
+    uint64_t bytes;            /* file bytes of the messages, both of a resumed transfer (an
+                                  interrupted first one: its cut; a lost one: its length) */
     uint64_t hash_ok, hash_failed;
     struct stats_file_rec *list; /* up to STATS_FILES_LISTED, malloc'd (stats_free) */
     unsigned list_len;

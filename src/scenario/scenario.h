@@ -5,10 +5,11 @@
  *
  * Contract of the layer (src/scenario/): pure. It reads JSON, checks every value, compiles the
  * steps and their templates, applies the command line's overrides and expands templates with
- * values its callers hand in. It does no I/O beyond reading the scenario file and a send's
- * content_file while loading, starts no threads, and keeps no state outside the struct
- * scenario it fills. It sits above wire/ (URIs, media types) and msrp/'s chunk order enum, and
- * below load/, conform/ and cli/; nothing here includes from those.
+ * values its callers hand in. It does no I/O beyond reading the scenario file, a send's
+ * content_file and a send.file's directory (each file hashed, send_file.c) while loading,
+ * starts no threads, and keeps no state outside the struct scenario it fills. It sits above
+ * wire/ (URIs, media types) and msrp/'s chunk order enum, and below load/, conform/ and cli/;
+ * nothing here includes from those.
  *
  * Like SIPp's scenarios, the per-session steps are compiled once into a flat array that every
  * session walks with its own program counter; `repeat` becomes a jump back with a counter.

@@ -222,6 +222,9 @@ int scn__read_file(struct scn__ctx *c, const json_t *v, struct step_send *s, con
     if (check_send_keys(c, send) != 0)
         return -1;
     size_t mark = scn__path_push(c, ".file");
+    /* a conformance case sends the bytes it describes, not files */
+    if (c->sc->kase != NULL)
+        return scn__fail(c, "not allowed in a conformance case file");
     if (!json_is_object(v))
         return scn__expected(c, FILE_OBJ_WHAT, v, false);
     static const char *const allowed[] = {"dir",    "size",   "pick", "interrupt_at",
