@@ -82,7 +82,7 @@ struct ft_xfer {
 struct ft_worker {
     struct pending_map table; /* Message-ID -> ft_xfer, for the answering end */
     struct msrp_idgen ids;    /* file-transfer-ids */
-    uint64_t next_file;       /* pick "sequential": the next file of the directory */
+    uint64_t next_file[SCENARIO_MAX_STEPS]; /* pick "sequential": each step's next file */
 };
 
 /* The generated content: 8 bytes per counter value, from the transfer's key (splitmix64's
@@ -249,7 +249,7 @@ int runner_file_send(struct lsession *ls, struct msg_tag *tag, const struct step
     const char *name = gen_name, *type = st->content_type;
     if (f->num_files > 0) {
         uint64_t i = f->random ? distrib_below(&ls->rng, f->num_files)
-                               : fw->next_file++ % f->num_files;
+                               : fw->next_file[ls->pc % SCENARIO_MAX_STEPS]++ % f->num_files;
         x->src = &f->files[i];
         x->size = x->src->size;
         memcpy(x->sha1, x->src->sha1, 20);
