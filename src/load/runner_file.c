@@ -409,6 +409,15 @@ bool runner_file_sent(struct lsession *ls, struct msg_tag *tag, const struct msr
         close(x->fd);
         x->fd = -1;
     }
+    /* Not answered 200: the answering end will not finish it, so its table entries go now
+     * rather than at the worker's end (the table stays as large as the transfers in flight). */
+    if (m->status != 200 && w->files != NULL)
+        for (int i = 0; i < 2; i++)
+            if (x->mid[i][0] != '\0' &&
+                pending_get(&w->files->table, x->mid[i], MSRP_MESSAGE_ID_LEN) == x) {
+                pending_take(&w->files->table, x->mid[i], MSRP_MESSAGE_ID_LEN);
+                xfer_put(x);
+            }
     tag->ft = NULL;
     xfer_put(x);
     return false;
