@@ -18,7 +18,8 @@
  * goes as a new message. RFC 5547 section 6 says where the rest sits in the file with the
  * 'file-range' attribute ("start offset" 1-based, inclusive), and that it "must not be
  * confused with the Byte-Range header in MSRP": "MSRP starts counting the delivered message
- * at octet number 1, independently of the position of that octet in the file". So the
+ * at octet number 1, independently of the position of that octet in the file" (section 8.7:
+ * the sender "MUST extract the indicated range of octets", which MSRP numbers from 1). So the
  * resumption's Byte-Range runs 1..size-cut, its file-range cut+1..size, and section 8.1 makes
  * it a new transfer with a new file-transfer-id. There is no SDP between our ends: the
  * answering end learns the file-range the way an SDP answer would tell it, from this
