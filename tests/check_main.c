@@ -54,6 +54,7 @@ int main(void)
     srunner_add_suite(sr, make_sip_msg_suite());
     srunner_add_suite(sr, make_sip_txn_suite());
     srunner_add_suite(sr, make_cpim_suite());
+    srunner_add_suite(sr, make_file_transfer_suite());
     srunner_add_suite(sr, make_skips_suite());
     srunner_add_suite(sr, make_stages_suite());
     srunner_add_suite(sr, make_distrib_suite());

@@ -816,7 +816,7 @@ static const struct bad_case {
      "$.steps[0].send: unknown key \"bytes\"; allowed keys: \"count\", \"size\", "
      "\"content_file\", \"content_type\", \"chunk_size\", \"failure_report\", "
      "\"success_report\", \"order\", \"overlap\", \"unknown_total\", \"interrupt_after\", "
-     "\"abort_after\", \"numeric_range_end\", \"cpim\", \"think\""},
+     "\"abort_after\", \"numeric_range_end\", \"cpim\", \"think\", \"file\""},
     {WITH_SEND("{\"numeric_range_end\":1}"),
      "$.steps[0].send.numeric_range_end: expected true or false, got 1"},
     {WITH_SEND("{\"count\":0}"), "$.steps[0].send.count: expected an integer 1..4294967295, got 0"},

@@ -51,6 +51,7 @@ TCase *make_capacity_run_tcase(void);   /* check_capacity_run.c, in the capacity
 TCase *make_capacity_relay_tcase(void); /* the same, through the scripted Kamailio relay */
 Suite *make_shards_suite(void);
 Suite *make_cpim_suite(void);
+Suite *make_file_transfer_suite(void); /* check_file_transfer.c: send.file */
 TCase *make_cpim_run_tcase(void); /* check_cpim_run.c, in the cpim suite */
 Suite *make_distrib_suite(void);
 Suite *make_churn_suite(void);

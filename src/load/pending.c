@@ -77,6 +77,17 @@ int pending_put(struct pending_map *m, const char *id, size_t len, void *value)
     return 0;
 }
 
+void *pending_get(const struct pending_map *m, const char *id, size_t len)
+{
+    if (m->cap == 0 || len == 0 || len > PENDING_ID_MAX)
+        return NULL;
+    uint64_t h = fnv1a64(id, len);
+    size_t mask = m->cap - 1, i = (size_t)h & mask;
+    while (m->slots[i].value != NULL && !same(&m->slots[i], h, id, len))
+        i = (i + 1) & mask;
+    return m->slots[i].value;
+}
+
 void *pending_take(struct pending_map *m, const char *id, size_t len)
 {
     if (m->cap == 0 || len == 0 || len > PENDING_ID_MAX)

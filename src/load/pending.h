@@ -35,6 +35,8 @@ void pending_free(struct pending_map *m);
 /* Files value (non-NULL) under id; an id already filed is replaced. Returns 0, EINVAL (id
  * empty or longer than PENDING_ID_MAX, value NULL) or ENOMEM. */
 int pending_put(struct pending_map *m, const char *id, size_t len, void *value);
+/* The value filed under id, left in place; NULL when there is none. */
+void *pending_get(const struct pending_map *m, const char *id, size_t len);
 /* Removes the entry for id and returns its value; NULL when there is none. */
 void *pending_take(struct pending_map *m, const char *id, size_t len);
 static inline size_t pending_count(const struct pending_map *m)

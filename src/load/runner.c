@@ -530,6 +530,7 @@ static void free_workers(struct worker *ws, unsigned threads)
         free(w->raw);
         if (w->topo != NULL)
             w->topo->fini(w);
+        runner_file_fini(w);
         if (w->loop != NULL)
             net_loop_destroy(w->loop);
         stats_free(&w->stats);

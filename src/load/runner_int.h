@@ -61,6 +61,11 @@ struct msg_tag {
     uint64_t imdn_queued_ns, imdn_due_ns;
     struct msg_tag *imdn_prev, *imdn_next;
     char imdn_id[RUNNER_IMDN_ID_LEN + 1];
+    /* send.file (runner_file.c): the transfer this message carries, NULL for chat; ft_part 1:
+     * the interrupted first message of a resumed transfer (over in runner_file_sent, not a
+     * message of the step), 2: the transfer's last message (the step's) */
+    struct ft_xfer *ft;
+    unsigned char ft_part;
 };
 
 struct lsession {
@@ -158,6 +163,7 @@ struct worker {
      * (or when the peer closes them first) */
     struct silent_conn *silent;
     uint64_t silent_count;
+    struct ft_worker *files; /* send.file's transfers (runner_file.c); NULL until the first */
 };
 
 struct silent_conn {
@@ -250,6 +256,22 @@ void runner_expire_undelivered(struct lsession *ls, uint64_t now);
 /* runner_steps.c for runner_cpim.c: an expectation failed n times; a message is over. */
 void runner_expect_failed(struct lsession *ls, uint64_t n, const char *what);
 void runner_message_over(struct lsession *ls, struct msg_tag *tag, bool session_ending);
+
+/* runner_file.c (send.file; the file's comment says how) */
+/* Sends one file transfer of the step for tag (o: the send's options, cookie tag): 1 when
+ * handed over, 0 when not (as msrp_session_send failing), -1 when the transfer failed here
+ * and was counted (the step's message is then spent, with no outcome to wait for). */
+int runner_file_send(struct lsession *ls, struct msg_tag *tag, const struct step_send *st,
+                     struct msrp_send_opts *o);
+/* on_sent of a file message: counts it; true when the tag was the first part of a resumed
+ * transfer and is spent (the caller stops), false when the outcome goes on as the step's. */
+bool runner_file_sent(struct lsession *ls, struct msg_tag *tag, const struct msrp_sent *m);
+/* The answering end: one body piece (msrp_session_handlers.on_piece), and a whole message
+ * (true when it was one of the transfers' messages: not the chat payload). */
+void runner_file_piece(struct worker *w, struct msrp_span mid, uint64_t pos, const char *p,
+                       size_t len, char flag);
+bool runner_file_received(struct worker *w, const struct msrp_received *m);
+void runner_file_fini(struct worker *w);
 
 /* runner_cpim.c (send.cpim, its notifications; the file's comment says how) */
 /* The sessions' keep_bodies_max: 0 unless a send uses cpim, else room for its largest

@@ -105,8 +105,25 @@ static bool send_one(struct lsession *ls, uint64_t intended_ns)
     tag->imdn_wanted = tag->imdn_counted = tag->imdn_requested = false;
     tag->imdn_got = tag->imdn_parked = false;
     tag->ls = ls;
+    tag->ft = NULL;
     o.cookie = tag;
     o.message_id_out = tag->tracked ? tag->message_id : NULL;
+    if (st->file != NULL) {
+        /* send.file: a file transfer, one or two messages (runner_file.c) */
+        int r = runner_file_send(ls, tag, st, &o);
+        if (r <= 0) {
+            tag->next_free = w->free_tags;
+            w->free_tags = tag;
+            if (r < 0) {
+                expectation_failed(ls, 1, "send.file: a file transfer could not start");
+                ls->to_issue--;
+                if (ls->awaiting > 0)
+                    ls->awaiting--;
+            }
+            return false;
+        }
+        goto sent;
+    }
     uint64_t size = draw_size(ls, st);
     const char *body = st->content != NULL ? st->content : w->body;
     /* run --data's content_file: the session's row says the body of its messages */
@@ -135,6 +152,7 @@ static bool send_one(struct lsession *ls, uint64_t intended_ns)
         w->free_tags = tag;
         return false;
     }
+sent:
     if (w->sc->mode != SCENARIO_OPEN)
         runner_sched_sent(w, intended_ns, intended_ns);
     draw_think(ls, st, intended_ns);
@@ -721,6 +739,8 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
     struct lsession *ls = msrp_session_user(s);
     struct worker *w = ls->w;
     struct msg_tag *tag = m->cookie;
+    if (tag->ft != NULL && runner_file_sent(ls, tag, m))
+        return; /* the interrupted first part of a resumed file transfer */
     struct outcome o = {m->status, m->local, m->bytes, m->chunks, m->first_sent_ns, m->done_ns};
     runner_cpim_answered(ls, tag, m->status);
     if (tag->tracked) {
@@ -942,9 +962,11 @@ void runner_record_handshakes(struct worker *w, enum scenario_transport t, uint6
  * first `total` bytes (the loader refuses the check with content files). */
 void runner_count_delivery(struct worker *w, const struct msrp_received *m, uint64_t now)
 {
+    /* a file transfer's message: its check is the whole file's (runner_file.c) */
+    bool file = runner_file_received(w, m);
     if (m->aborted)
         return;
-    if (w->sc->answer_check_sha256) {
+    if (w->sc->answer_check_sha256 && !file) {
         unsigned char want[32];
         unsigned int len = 0;
         bool same = m->info->total <= w->body_len &&

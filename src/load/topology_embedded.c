@@ -44,8 +44,16 @@ static void answer_received(struct msrp_session *s, const struct msrp_received *
     runner_answer_cpim(msrp_session_user(s), s, m);
 }
 
+/* send.file with answer.check_sha256: each piece hashed in file order (runner_file.c). */
+static void answer_piece(struct msrp_session *s, struct msrp_span mid, uint64_t pos,
+                         const char *p, size_t len, char flag)
+{
+    runner_file_piece(msrp_session_user(s), mid, pos, p, len, flag);
+}
+
 static const struct msrp_session_handlers answering_handlers = {.on_received = answer_received,
-                                                                .on_end = answer_end};
+                                                                .on_end = answer_end,
+                                                                .on_piece = answer_piece};
 
 static int embedded_init(struct worker *w, char *err, size_t errlen)
 {

@@ -327,8 +327,17 @@ static void relay_answer_received(struct msrp_session *s, const struct msrp_rece
     runner_answer_cpim(w, s, m);
 }
 
+/* send.file with answer.check_sha256: each piece hashed in file order (runner_file.c). */
+static void relay_answer_piece(struct msrp_session *s, struct msrp_span mid, uint64_t pos,
+                               const char *p, size_t len, char flag)
+{
+    struct relay_side *side = msrp_session_user(s);
+    runner_file_piece(side->rp->w, mid, pos, p, len, flag);
+}
+
 static const struct msrp_session_handlers relay_answer_handlers = {
     .on_received = relay_answer_received,
+    .on_piece = relay_answer_piece,
     .on_end = relay_answer_end,
     .on_raw_result = relay_answer_raw,
 };

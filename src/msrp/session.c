@@ -136,6 +136,7 @@ static void session_free(struct msrp_session *s)
         struct out_msg *next = m->next_all;
         if (m->owns_body)
             free((void *)m->body);
+        free(m->scratch);
         free(m);
         m = next;
     }
@@ -196,6 +197,7 @@ void session__end(struct msrp_session *s, enum msrp_session_end why, const char 
                               .message_id = m->message_id,
                               .status = 0,
                               .local = true,
+                              .aborted = m->aborted, /* its "#" had left */
                               .bytes = m->len,
                               .chunks = m->chunks,
                               .first_sent_ns = m->first_sent_ns,

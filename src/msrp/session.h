@@ -170,6 +170,12 @@ struct msrp_session_handlers {
                           const struct msrp_chunk *response);
     /* An incoming message was refused by a reassembly limit (its later chunks get 413 too). */
     void (*on_refused)(struct msrp_session *s, const struct msrp_refusal *r);
+    /* Each body piece of an incoming SEND as it arrives, before reassembly: message id, its
+     * 1-based position in the message, its bytes (valid during the call), and the chunk's
+     * flag with its last piece ('$', '+', '#'; 0 before). For an owner that hashes a message
+     * across messages (a file transfer resumed in a second message). */
+    void (*on_piece)(struct msrp_session *s, struct msrp_span message_id, uint64_t pos,
+                     const char *p, size_t len, char flag);
 };
 
 struct msrp_session_config {
@@ -344,6 +350,14 @@ struct msrp_send_opts {
     char *message_id_out;         /* non-NULL: receives the message's Message-ID (a NUL after
                                      MSRP_MESSAGE_ID_LEN characters), e.g. to recognise it
                                      where another of our endpoints receives it */
+    /* A body made as it leaves (file transfers: a file read or generated content): with fill
+     * set, msrp_session_send's body is ignored and each chunk's n bytes from 0-based offset
+     * off are asked for as the chunk is cut, into a buffer of one chunk the message owns, so
+     * a message of any size costs one chunk of memory. fill returns 0, or -1 when it cannot
+     * (the session then ends, MSRP_END_PROTOCOL, "cannot make a chunk's body"). Needs
+     * IN_ORDER (EINVAL otherwise): each byte is asked for once, in order. */
+    int (*fill)(void *arg, uint64_t off, char *dst, size_t n);
+    void *fill_arg;
 };
 
 /* msrp_session_config_default()'s response_timeout_ns. */

@@ -609,6 +609,8 @@ static void request_body(struct msrp_session *s, const struct msrp_chunk *c)
     if (flag == '$' && end != MSRP_RANGE_UNKNOWN && total != MSRP_RANGE_UNKNOWN && end < total)
         flag = '+';
     struct msrp_span mid = msrp_span_make(in->message_id, in->message_id_len);
+    if (s->h->on_piece != NULL)
+        s->h->on_piece(s, mid, pos, c->body.ptr, c->body.len, c->flag);
     if (s->bodies != NULL && keep_body(s))
         msrp_bodies_add(s->bodies, mid, pos, c->body.ptr, c->body.len);
     enum msrp_reasm_status st = msrp_reasm_add(s->reasm, mid, pos, c->body.ptr, c->body.len,

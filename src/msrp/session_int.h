@@ -61,6 +61,9 @@ struct out_msg {
     uint64_t stride;       /* SHUFFLED: the permutation's step, coprime with ranges */
     void *cookie;
     bool owns_body;        /* free body with the message (msrp_send_opts.owns_body) */
+    int (*fill)(void *arg, uint64_t off, char *dst, size_t n); /* msrp_send_opts.fill */
+    void *fill_arg;
+    char *scratch;         /* fill: one chunk's bytes, freed with the message */
     unsigned outstanding;  /* chunks waiting for a response */
     uint64_t chunks;
     uint64_t first_sent_ns;

@@ -136,6 +136,7 @@ static void message_done(struct msrp_session *s, struct out_msg *m)
         m->next_all->prev_all = m->prev_all;
     if (m->owns_body)
         free((void *)m->body);
+    free(m->scratch);
     free(m);
     if (bind) {
         if (r.status == 200) {
@@ -292,7 +293,29 @@ static bool send_next_chunk(struct msrp_session *s)
      * binding SEND goes without a body section. */
     if (!m->is_bind) {
         out.content_type = msrp_span_cstr(m->content_type);
-        out.body = msrp_span_make(m->len > 0 ? m->body + start : "", n);
+        out.body = msrp_span_make(m->len > 0 && m->body != NULL ? m->body + start : "", n);
+        /* A body made as it leaves: the chunk's bytes into the message's one-chunk buffer
+         * (the connection copies what the socket does not take at once). */
+        if (m->fill != NULL && n > 0) {
+            if (m->scratch == NULL &&
+                (m->scratch = malloc(m->chunk_size < m->len ? m->chunk_size : m->len)) == NULL) {
+                if (t != NULL) {
+                    t->msg = m;
+                    tx_release(s, t);
+                }
+                session__end(s, MSRP_END_PROTOCOL, "out of memory");
+                return false;
+            }
+            if (m->fill(m->fill_arg, start, m->scratch, n) != 0) {
+                if (t != NULL) {
+                    t->msg = m;
+                    tx_release(s, t);
+                }
+                session__end(s, MSRP_END_PROTOCOL, "cannot make a chunk's body");
+                return false;
+            }
+            out.body = msrp_span_make(m->scratch, n);
+        }
     }
     char head[PATH_MAX_TEXT + MSRP_URI_MAX + 512];
     struct msrp_wire_chunk w;
@@ -399,6 +422,8 @@ static struct out_msg *new_message(struct msrp_session *s, const char *body, siz
         m->numeric_range_end = o->numeric_range_end;
         m->interrupt_after = o->interrupt_after;
         m->abort_after = o->abort_after <= len ? o->abort_after : 0;
+        m->fill = o->fill;
+        m->fill_arg = o->fill_arg;
     }
     m->response_timeout_ns = o != NULL && o->response_timeout_ns > 0 ? o->response_timeout_ns
                                                                        : s->cfg.response_timeout_ns;
@@ -485,6 +510,8 @@ int msrp_session_send(struct msrp_session *s, const char *body, size_t len,
         return ENOTCONN;
     if (opts != NULL && opts->success_report == MSRP_REPORT_PARTIAL)
         return EINVAL;
+    if (opts != NULL && opts->fill != NULL && opts->order != MSRP_ORDER_IN_ORDER)
+        return EINVAL; /* each byte is made once, in order */
     if (opts != NULL && opts->order != MSRP_ORDER_IN_ORDER) {
         size_t chunk = opts->chunk_size > 0 ? opts->chunk_size : s->cfg.chunk_size;
         switch (opts->order) {

@@ -562,6 +562,19 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
     }
     if (jpath(root, "messages.checked") != NULL)
         st->msgs_checked = jcount(&c, root, "messages.checked");
+    /* send.file's counts (report/files.c), in reports of runs that sent files */
+    if (jpath(root, "files") != NULL) {
+        st->files.transfers = jcount(&c, root, "files.transfers");
+        st->files.completed = jcount(&c, root, "files.completed");
+        st->files.failed = jcount(&c, root, "files.failed");
+        st->files.abandoned = jcount(&c, root, "files.abandoned");
+        st->files.unfinished = jcount(&c, root, "files.unfinished");
+        st->files.interrupted = jcount(&c, root, "files.interrupted");
+        st->files.resumed = jcount(&c, root, "files.resumed");
+        st->files.bytes = jcount(&c, root, "files.bytes");
+        st->files.hash_ok = jcount(&c, root, "files.hash_checked.ok");
+        st->files.hash_failed = jcount(&c, root, "files.hash_checked.failed");
+    }
     /* Reports from before CPIM have no notifications. */
     if (jpath(root, "messages.imdn") != NULL) {
         st->imdn_requested = jcount(&c, root, "messages.imdn.requested");

@@ -5,6 +5,7 @@
  * all of report/, includes nothing from the layers above.
  */
 #include "report/report.h"
+#include "report/files.h"
 #include "report/html.h"
 
 #include <errno.h>
@@ -258,6 +259,8 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                                   (json_int_t)st->relay_refresh_ok, "refresh_failed",
                                   (json_int_t)st->relay_refresh_failed));
     json_object_set_new(root, "memory", memory_json(st));
+    if (st->files.transfers > 0)
+        json_object_set_new(root, "files", report_files_json(&st->files));
     json_object_set_new(root, "first_error", ascii_string(m->first_error));
     if (m->merged_from != NULL) {
         json_t *from = json_array();
@@ -463,6 +466,7 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
             (unsigned long long)st->msgs_sent, (unsigned long long)st->msgs_ok,
             (unsigned long long)st->msgs_failed, (unsigned long long)st->timeouts_local_408,
             (unsigned long long)st->msgs_lost, (unsigned long long)st->msgs_unfinished);
+    report_files_text(out, &st->files);
     if (st->mem_ends_peak_open > 0)
         fprintf(out, "memory:     %.2f KiB per open session end (%llu ends open, RSS %.1f -> "
                 "%.1f MiB)\n", memory_per_end(st) / 1024,

@@ -60,6 +60,9 @@ void stats_free(struct run_stats *s)
         histogram_free(&s->lat[k]);
     free(s->series);
     s->series = NULL;
+    free(s->files.list);
+    s->files.list = NULL;
+    s->files.list_len = 0;
 }
 
 struct stats_second *stats_second_at(struct run_stats *s, size_t sec)
@@ -135,6 +138,23 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     ADD(msgs_delivered);
     ADD(msgs_undelivered);
     ADD(msgs_checked);
+    ADD(files.transfers);
+    ADD(files.completed);
+    ADD(files.failed);
+    ADD(files.abandoned);
+    ADD(files.unfinished);
+    ADD(files.interrupted);
+    ADD(files.resumed);
+    ADD(files.bytes);
+    ADD(files.hash_ok);
+    ADD(files.hash_failed);
+    for (unsigned i = 0; i < src->files.list_len && dst->files.list_len < STATS_FILES_LISTED;
+         i++) {
+        if (dst->files.list == NULL &&
+            (dst->files.list = calloc(STATS_FILES_LISTED, sizeof(*dst->files.list))) == NULL)
+            break; /* the list is an example: counts stay whole without it */
+        dst->files.list[dst->files.list_len++] = src->files.list[i];
+    }
     ADD(timeouts_local_408);
     ADD(timeouts_local_200);
     ADD(wire_bytes_in);

@@ -63,6 +63,34 @@ struct stats_second {
     uint64_t msg_latency_sum_us, msg_latency_max_us;
 };
 
+/* send.file transfers listed one by one in the report, at most (the first ones started). */
+#define STATS_FILES_LISTED 100
+
+/* One file transfer as the report lists it (load/runner_file.c fills it in). */
+struct stats_file_rec {
+    char selector[400];        /* RFC 5547 section 6 file-selector: name, type, size, hash */
+    char transfer_id[33];      /* file-transfer-id (section 8.1), of the first message */
+    char resume_id[33];        /* the resumption's own (section 8.1: a new transfer); "" */
+    char message_id[2][17];    /* the first message's and the resumption's ("": none) */
+    uint64_t size, interrupted_at; /* interrupted_at: bytes of the first message; 0: none */
+    char outcome[12];          /* "completed", "failed", "abandoned", "unfinished" */
+    char hash[10];             /* at the answering end: "ok", "failed", "unchecked" */
+    int status;                /* the last message's final status (0: none) */
+};
+
+/* send.file (runner_file.c), warm-up included: transfers = completed + failed + abandoned
+ * + unfinished; resumed <= interrupted; hash_ok + hash_failed: transfers the answering end
+ * finished receiving with answer.check_sha256 (SHA-1 of the whole, joined file). */
+struct stats_files {
+    uint64_t transfers, completed, failed, abandoned, unfinished;
+    uint64_t interrupted, resumed;
+    uint64_t bytes;            /* file bytes of the messages, both of a resumed transfer (an
+                                  interrupted first one: its cut; a lost one: its length) */
+    uint64_t hash_ok, hash_failed;
+    struct stats_file_rec *list; /* up to STATS_FILES_LISTED, malloc'd (stats_free) */
+    unsigned list_len;
+};
+
 struct run_stats {
     struct histogram lat[LAT__COUNT];
     /* started = completed + failed + unfinished (each session in exactly one), bound <= started,
@@ -131,6 +159,7 @@ struct run_stats {
      * calling end, and msrpload's own answering end where it has one), with that count.
      * Merged by adding: N processes' RSS over N processes' ends. */
     uint64_t mem_rss_start, mem_rss_peak_open, mem_ends_peak_open;
+    struct stats_files files;
     struct stats_second *series;
     size_t series_len, series_cap;
 };

@@ -169,6 +169,9 @@ int scn__compile_list(struct scn__ctx *c, const json_t *list);
  * and the answer section's types checked against every cpim send (RFC 4975 section 8.6). */
 int scn__read_cpim(struct scn__ctx *c, const json_t *v, struct step_send *s, bool type_given);
 int scn__check_cpim_types(struct scn__ctx *c);
+/* send_file.c: a send's "file" value v into s->file (send: the send's object, whose other
+ * keys it checks against a file); the directory is read and hashed. */
+int scn__read_file(struct scn__ctx *c, const json_t *v, struct step_send *s, const json_t *send);
 int scn__compile_raw(struct scn__ctx *c, const json_t *obj);
 int scn__compile_receive(struct scn__ctx *c, const json_t *obj);
 void scn__conform_free(struct step_conform *f);

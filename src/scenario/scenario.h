@@ -5,10 +5,11 @@
  *
  * Contract of the layer (src/scenario/): pure. It reads JSON, checks every value, compiles the
  * steps and their templates, applies the command line's overrides and expands templates with
- * values its callers hand in. It does no I/O beyond reading the scenario file and a send's
- * content_file while loading, starts no threads, and keeps no state outside the struct
- * scenario it fills. It sits above wire/ (URIs, media types) and msrp/'s chunk order enum, and
- * below load/, conform/ and cli/; nothing here includes from those.
+ * values its callers hand in. It does no I/O beyond reading the scenario file, a send's
+ * content_file and a send.file's directory (each file hashed, send_file.c) while loading,
+ * starts no threads, and keeps no state outside the struct scenario it fills. It sits above
+ * wire/ (URIs, media types) and msrp/'s chunk order enum, and below load/, conform/ and cli/;
+ * nothing here includes from those.
  *
  * Like SIPp's scenarios, the per-session steps are compiled once into a flat array that every
  * session walks with its own program counter; `repeat` becomes a jump back with a counter.
@@ -121,7 +122,50 @@ struct step_send {
      * it (scenario_free frees it); NULL when the body is made up (size). */
     char *content;
     size_t content_len;
+    /* file (send_file.c): each message is a file transfer (RFC 5547 over MSRP); NULL for
+     * chat. Owned by the scenario. */
+    struct step_file *file;
 };
+
+/* The largest file a send.file may send or generate: 1 GiB. */
+#define SCENARIO_FILE_MAX (1ull << 30)
+/* Files a send.file's directory may hold. */
+#define SCENARIO_FILE_DIR_MAX 10000
+
+/* One file of a send.file's directory, read and hashed once while loading. */
+struct scenario_file {
+    char *path;               /* dir + "/" + name, as opened */
+    char *name;               /* the file's name (RFC 5547 section 6 name selector) */
+    uint64_t size;
+    char type[128];           /* Content-Type: from the name's extension */
+    unsigned char sha1[20];   /* RFC 5547 section 6: the hash selector is SHA-1 (MUST) */
+};
+
+/*
+ * send.file (scenarios/README.md, "send.file"): each message of the step is one file sent
+ * whole as a single MSRP message (RFC 5547 section 8.7, MUST), from a directory (files[],
+ * taken in turn or at random) or generated (size drawn from the step's distribution, its
+ * bytes made from the session's seed as they leave). interrupt_*: the first message stops
+ * there with "#" (RFC 4975 section 7.1), and with resume the rest goes as a new message.
+ */
+struct step_file {
+    char dir[512];            /* "": generated */
+    struct scenario_file *files;
+    unsigned num_files;
+    bool random;              /* pick "random": else "sequential" */
+    struct distrib size;      /* generated: whole bytes, 1..SCENARIO_FILE_MAX */
+    bool type_given;          /* the send's content_type overrides the file's type */
+    uint64_t interrupt_bytes; /* > 0: after this many bytes (below every file's size) */
+    double interrupt_frac;    /* > 0 (< 1): after this fraction of each file (at least 1 byte) */
+    bool resume;              /* the rest is sent as a new message (default true) */
+    bool test_corrupt_resume; /* testing only: the resumed part's first byte is flipped, so
+                                 the receiver's check must fail */
+};
+/* Where a file of size bytes is interrupted (the bytes the first message carries), or 0 for
+ * none: interrupt_bytes, or interrupt_frac of it, at least 1 and below size. Pure. */
+uint64_t scenario_file_cut(const struct step_file *f, uint64_t size);
+/* Frees what a send.file owns (its files and their names); NULL is harmless. */
+void scenario_file_free(struct step_file *f);
 
 struct step_expect {
     int statuses[SCENARIO_MAX_STATUSES];

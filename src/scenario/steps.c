@@ -193,6 +193,8 @@ void scn__send_free(struct step_send *s)
     s->content_len = 0;
     distrib_free(&s->size);
     distrib_free(&s->think);
+    scenario_file_free(s->file);
+    s->file = NULL;
 }
 
 /* It goes on the wire as the Content-Type header: it must be one (RFC 4975 section 9), and a
@@ -257,7 +259,7 @@ static int compile_send(struct scn__ctx *c, const json_t *obj)
         "count",      "size",           "content_file",    "content_type",
         "chunk_size", "failure_report", "success_report",  "order",
         "overlap",    "unknown_total",  "interrupt_after", "abort_after",
-        "numeric_range_end", "cpim", "think", NULL};
+        "numeric_range_end", "cpim", "think", "file", NULL};
     static const char *const failure[] = {"yes", "no", "partial", "absent", NULL};
     static const int failure_val[] = {MSRP_REPORT_YES, MSRP_REPORT_NO, MSRP_REPORT_PARTIAL,
                                       MSRP_REPORT_ABSENT};
@@ -323,6 +325,9 @@ static int compile_send(struct scn__ctx *c, const json_t *obj)
             goto fail;
         }
     }
+    const json_t *vfile = json_object_get(obj, "file");
+    if (vfile != NULL && scn__read_file(c, vfile, &b.s, obj) != 0)
+        goto fail;
     const json_t *vsize = json_object_get(obj, "size");
     if (check_cut(c, &b.s, vsize != NULL && json_is_object(vsize)) != 0)
         goto fail;
