@@ -267,10 +267,10 @@ void relay_state_judge(const struct relay_state *rs, const struct relay_state_ru
     human_count(run->sessions_started, churned, sizeof(churned));
     if (b == NULL || a == NULL || (b->has == 0 && a->has == 0)) {
         snprintf(v->text, sizeof(v->text),
-                 "relay state: no comparison (%s sample missing or empty; %llu of %zu samples "
+                 "relay state: no comparison (%s sample missing or empty; %llu samples "
                  "failed%s%s)",
                  b == NULL || b->has == 0 ? "the before-the-run" : "the after-the-run",
-                 (unsigned long long)rs->failures, rs->len + (size_t)rs->failures,
+                 (unsigned long long)rs->failures,
                  rs->first_failure[0] ? ": " : "", rs->first_failure);
         v->warning = true;
         return;
