@@ -197,6 +197,13 @@ START_TEST(verdict_sessions_left_and_growth)
     run.growth_floor = 0;
     relay_state_judge(&rs, &run, &v);
     ck_assert_msg(v.warning, "%s", v.text);
+    /* --relay-state-judge: only the names listed are judged */
+    run.judge = "rss_bytes,shm_used";
+    relay_state_judge(&rs, &run, &v);
+    ck_assert_msg(!v.warning && v.num_growth == 0, "%s", v.text);
+    run.judge = "x,shm_used_bytes";
+    relay_state_judge(&rs, &run, &v);
+    ck_assert_msg(v.warning && v.num_growth == 1, "%s", v.text);
     relay_state_free(&rs);
 }
 END_TEST
@@ -539,6 +546,7 @@ START_TEST(options_refused)
          "--relay-state-grace expires: only through a relay"},
         {"--relay-state true --relay-state-max-growth -1", "--relay-state-max-growth -1:"},
         {"--relay-state ''", "--relay-state: the command is empty"},
+        {"--relay-state true --relay-state-judge a,,b", "--relay-state-judge a,,b: expected"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char tag[16];

@@ -95,6 +95,21 @@ int relay_state_option(struct relay_state_opts *o, const char *a, const char *v,
         snprintf(o->grace_spec, sizeof(o->grace_spec), "%s", v);
         return 1;
     }
+    if (strcmp(a, "--relay-state-judge") == 0) {
+        /* names as CMD prints them, separated by commas, none empty */
+        bool ok = v[0] != '\0' && v[0] != ',' && v[strlen(v) - 1] != ',' &&
+                  strstr(v, ",,") == NULL;
+        for (const char *p = v; ok && *p != '\0'; p++)
+            ok = *p == ',' || *p == '_' || *p == '.' || *p == '-' ||
+                 (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
+        if (!ok) {
+            snprintf(err, errlen, "--relay-state-judge %s: expected names separated by commas "
+                                  "(e.g. shm_used_bytes,rss_anon_bytes)", v);
+            return -1;
+        }
+        o->judge = v;
+        return 1;
+    }
     if (strcmp(a, "--relay-state-max-growth") == 0) {
         char *end;
         errno = 0;

@@ -22,6 +22,7 @@ struct relay_state_opts {
     double grace_s;         /* ... plus this (or this alone) */
     bool max_growth_given;
     double max_growth;      /* --relay-state-max-growth bytes per 1000 sessions */
+    const char *judge;      /* --relay-state-judge NAMES (comma-separated); NULL: *_bytes */
     const char *other_given; /* the last --relay-state-* option given (needs --relay-state) */
 };
 

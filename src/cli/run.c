@@ -153,6 +153,9 @@ static void run_usage(FILE *out)
             "                       memory growth (any *_bytes value) above B bytes per\n"
             "                       1000 sessions started (default 65536; never below 1 MiB\n"
             "                       in all) makes the verdict a warning\n"
+            "  --relay-state-judge NAMES\n"
+            "                       the values judged for growth, comma-separated (default:\n"
+            "                       every name ending in _bytes)\n"
             "  --quiet              no progress lines on standard error\n"
             "\n"
             "Everything is checked before the first session starts: values and their bounds\n"
@@ -653,7 +656,8 @@ static void relay_state_conclude(struct relay_sampler *sampler, const struct rel
                                 .msrpload_open = 0,
                                 .grace_s = grace,
                                 .max_growth_per_1000 = o->max_growth,
-                                .growth_floor = RELAY_STATE_GROWTH_FLOOR};
+                                .growth_floor = RELAY_STATE_GROWTH_FLOOR,
+                                .judge = o->judge};
     const struct relay_state *rs = relay_sampler_finish(sampler, grace, &r.grace_cut);
     struct relay_state_verdict v;
     relay_state_judge(rs, &r, &v);

@@ -257,6 +257,21 @@ static void say(struct relay_state_verdict *v, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Whether name's growth is judged: in the list, else when it ends in "_bytes". */
+static bool judged(const char *name, const char *list)
+{
+    if (list == NULL)
+        return ends_with(name, "_bytes");
+    size_t n = strlen(name);
+    for (const char *p = list; *p != '\0';) {
+        size_t k = strcspn(p, ",");
+        if (k == n && strncmp(p, name, n) == 0)
+            return true;
+        p += k + (p[k] == ',');
+    }
+    return false;
+}
+
 void relay_state_judge(const struct relay_state *rs, const struct relay_state_run *run,
                        struct relay_state_verdict *v)
 {
@@ -298,7 +313,7 @@ void relay_state_judge(const struct relay_state *rs, const struct relay_state_ru
     if (allowed < run->growth_floor)
         allowed = run->growth_floor;
     for (unsigned i = 0; i < rs->num_names; i++) {
-        if (!ends_with(rs->names[i], "_bytes") || !(b->has >> i & 1u) || !(a->has >> i & 1u))
+        if (!judged(rs->names[i], run->judge) || !(b->has >> i & 1u) || !(a->has >> i & 1u))
             continue;
         unsigned g = v->num_growth++;
         v->growth[g].name = rs->names[i];
@@ -391,6 +406,7 @@ char *relay_state_json(const struct relay_state *rs, const struct relay_state_ru
     json_object_set_new(vj, "growth", growth);
     json_object_set_new(vj, "max_growth_per_1000", json_real(run->max_growth_per_1000));
     json_object_set_new(vj, "growth_floor", json_real(run->growth_floor));
+    json_object_set_new(vj, "judged", json_string(run->judge != NULL ? run->judge : "*_bytes"));
     json_object_set_new(vj, "text", json_string(v->text));
     json_object_set_new(o, "verdict", vj);
     char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);

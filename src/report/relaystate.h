@@ -86,6 +86,8 @@ struct relay_state_run {
     bool grace_cut;                /* the grace period was cut short (or skipped) by a signal */
     double max_growth_per_1000;    /* bytes per 1000 sessions above which growth is a warning */
     double growth_floor;           /* growth up to this many bytes is never a warning */
+    const char *judge;             /* comma-separated names judged for growth; NULL: every
+                                      name ending in "_bytes" */
 };
 
 /* Default --relay-state-max-growth (bytes per 1000 sessions started) and the fixed floor. */
@@ -100,7 +102,7 @@ struct relay_state_verdict {
     double sessions_before, sessions_after, sessions_left; /* left = after - before - open */
     unsigned num_growth;
     struct {
-        const char *name;          /* a name ending in "_bytes" present in both samples */
+        const char *name;          /* a judged name present in both samples */
         double before, after, delta, per_1000;
         bool over;                 /* above max(floor, max_growth_per_1000 * sessions/1000) */
     } growth[RELAY_STATE_MAX_NAMES];

@@ -26,6 +26,9 @@
 # Kamailio 5.6.3 then answers msrp.cmaplist with "error: 500 - No Connections Map Table"
 # (and kamcmd still exits 0).
 #
+#   rss_anon_bytes    the sum of RssAnon (/proc/PID/status): private memory only, where
+#                     Kamailio's per-process (pkg) memory lives; the shared memory pool is
+#                     not in it, so pages of it touched for the first time do not show here
 #   processes         how many processes that group has
 #
 # Exit status: 0, or 1 with a message on stderr when the relay cannot be asked (kamcmd
@@ -82,16 +85,19 @@ case "$main" in ''|*[!0-9]*) die "$pidfile holds no pid" ;; esac
 # start.sh runs Kamailio under setsid: its process group is the main pid. One ps call lists
 # the group's processes with their RSS (KiB); Pss is read for those processes only.
 members=$(ps -e -o pgid=,pid=,rss= | awk -v g="$main" '$1 == g { print $2, $3 }')
-rss_kb=0 pss_kb=0 procs=0 pss_ok=1
+rss_kb=0 pss_kb=0 anon_kb=0 procs=0 pss_ok=1 anon_ok=1
 while read -r pid kb; do
     [ -n "$pid" ] || continue
     rss_kb=$(( rss_kb + kb ))
     procs=$(( procs + 1 ))
     p=$(awk '$1 == "Pss:" { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null)
     if [ -n "$p" ]; then pss_kb=$(( pss_kb + p )); else pss_ok=0; fi
+    a=$(awk '$1 == "RssAnon:" { print $2 }' "/proc/$pid/status" 2>/dev/null)
+    if [ -n "$a" ]; then anon_kb=$(( anon_kb + a )); else anon_ok=0; fi
 done <<<"$members"
 [ "$procs" -gt 0 ] || die "no process of the relay's process group $main found in /proc"
 echo "rss_bytes $(( rss_kb * 1024 ))"
 [ "$pss_ok" = 1 ] && echo "pss_bytes $(( pss_kb * 1024 ))"
+[ "$anon_ok" = 1 ] && echo "rss_anon_bytes $(( anon_kb * 1024 ))"
 echo "processes $procs"
 exit 0
