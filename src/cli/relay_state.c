@@ -263,18 +263,25 @@ static int run_cmd(const char *cmd, double timeout_s, volatile sig_atomic_t *sto
             close(fds[i].fd);
     if (timed_out || stopped)
         kill(-pid, SIGKILL);
-    int status = 0;
-    /* the pipes are closed: the shell has ended or is being killed; wait for it, bounded */
+    /* The pipes are closed: the shell has ended or is being killed. Wait for it without
+     * reaping it (WNOWAIT), so that its pid, and so its process group's id, cannot be anybody
+     * else's when whatever it left behind in the group is killed; then reap it. Bounded. */
     double wait_until = mono_s() + (timed_out || stopped ? 5 : timeout_s);
-    pid_t w;
-    while ((w = waitpid(pid, &status, WNOHANG)) == 0 && mono_s() < wait_until)
-        usleep(10000);
-    if (w == 0) {
-        kill(-pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        timed_out = true;
+    siginfo_t si;
+    bool ended = false;
+    while (!ended && mono_s() < wait_until) {
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 && errno != EINTR)
+            break;
+        ended = si.si_pid == pid;
+        if (!ended)
+            usleep(10000);
     }
-    kill(-pid, SIGKILL); /* whatever the shell left behind in its group */
+    if (!ended)
+        timed_out = true;
+    kill(-pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
     out[n_out] = '\0';
     *out_len = n_out;
     char eline[ERR_KEEP + 1];

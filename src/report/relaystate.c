@@ -362,7 +362,8 @@ char *relay_state_json(const struct relay_state *rs, const struct relay_state_ru
         json_decref(samples);
         return NULL;
     }
-    json_object_set_new(o, "command", json_string(command));
+    json_t *cmd = json_string(command);
+    json_object_set_new(o, "command", cmd != NULL ? cmd : json_string("(not UTF-8)"));
     json_object_set_new(o, "interval_s", json_real(interval_s));
     json_object_set_new(o, "grace", json_string(grace_spec));
     json_object_set_new(o, "grace_s", json_real(run->grace_s));
