@@ -140,7 +140,7 @@ static void two_samples(struct relay_state *rs, const char *before, const char *
 static struct relay_state_run run_of(uint64_t sessions)
 {
     return (struct relay_state_run){.started_unix = 1001, .sessions_started = sessions,
-                                    .grace_s = 10,
+                                    .grace_s = 10, .waited_s = 10,
                                     .max_growth_per_1000 = RELAY_STATE_DEFAULT_MAX_GROWTH,
                                     .growth_floor = RELAY_STATE_GROWTH_FLOOR};
 }
@@ -615,6 +615,8 @@ START_TEST(run_interrupted_keeps_series)
     json_t *rs = json_object_get(j, "relay_state");
     ck_assert_ptr_nonnull(rs);
     ck_assert(json_is_true(json_object_get(rs, "grace_cut")));
+    /* the signal came during the run: the 30 s grace period was not waited */
+    ck_assert_double_lt(json_number_value(json_object_get(rs, "waited_s")), 30);
     json_t *samples = json_object_get(rs, "samples");
     ck_assert_uint_ge(json_array_size(samples), 4); /* 3 or more, and the one after */
     json_t *last = json_array_get(samples, json_array_size(samples) - 1);
@@ -676,6 +678,7 @@ START_TEST(relay_kamailio_state)
     fprintf(stderr, "relay_state: through Kamailio: %s", r.out);
     ck_assert_msg(r.code == 0, "exit %d: %s", r.code, r.err);
     ck_assert_double_eq(json_number_value(rstate(&r, "grace_s")), 3);
+    ck_assert_double_ge(json_number_value(rstate(&r, "waited_s")), 3);
     json_t *names = rstate(&r, "names");
     const char *want[] = {"sessions", "shm_used_bytes", "rss_bytes", "tcp_connections"};
     for (size_t i = 0; i < 4; i++) {

@@ -454,8 +454,9 @@ static void stop_thread(struct relay_sampler *s)
 }
 
 const struct relay_state *relay_sampler_finish(struct relay_sampler *s, double grace_s,
-                                               bool *grace_cut)
+                                               bool *grace_cut, double *waited_s)
 {
+    double t0 = mono_s();
     pthread_mutex_lock(&s->mu);
     s->phase = RELAY_STATE_GRACE;
     pthread_mutex_unlock(&s->mu);
@@ -472,6 +473,7 @@ const struct relay_state *relay_sampler_finish(struct relay_sampler *s, double g
             *grace_cut = s->stop != NULL && *s->stop != 0;
         }
     }
+    *waited_s = mono_s() - t0;
     stop_thread(s);
     char why[512];
     if (s->stop != NULL && *s->stop >= 2)

@@ -47,10 +47,11 @@ int relay_sampler_start(struct relay_sampler **out, const struct relay_state_opt
 /*
  * After the load: samples go on (phase "grace") for grace_s seconds unless a signal came or
  * comes (the wait ends then: grace_cut), then the thread stops and the "after" sample is
- * taken (not after a second signal). Returns the series, which the sampler keeps.
+ * taken (not after a second signal); waited_s: the seconds actually waited. Returns the
+ * series, which the sampler keeps.
  */
 const struct relay_state *relay_sampler_finish(struct relay_sampler *s, double grace_s,
-                                               bool *grace_cut);
+                                               bool *grace_cut, double *waited_s);
 void relay_sampler_free(struct relay_sampler *s);
 
 #endif

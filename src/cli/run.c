@@ -658,7 +658,8 @@ static void relay_state_conclude(struct relay_sampler *sampler, const struct rel
                                 .max_growth_per_1000 = o->max_growth,
                                 .growth_floor = RELAY_STATE_GROWTH_FLOOR,
                                 .judge = o->judge};
-    const struct relay_state *rs = relay_sampler_finish(sampler, grace, &r.grace_cut);
+    const struct relay_state *rs = relay_sampler_finish(sampler, grace, &r.grace_cut,
+                                                        &r.waited_s);
     struct relay_state_verdict v;
     relay_state_judge(rs, &r, &v);
     relay_report.json = relay_state_json(rs, &r, &v, o->cmd, o->interval_s, o->grace_spec);

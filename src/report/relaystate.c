@@ -345,7 +345,7 @@ void relay_state_judge(const struct relay_state *rs, const struct relay_state_ru
     if (run->grace_cut)
         say(v, "; the grace period was cut short by a signal");
     else
-        say(v, ", %.0f s after the run", run->grace_s);
+        say(v, ", %.0f s after the run", run->waited_s);
     if (rs->failures > 0)
         say(v, "; %llu samples failed", (unsigned long long)rs->failures);
 }
@@ -368,6 +368,7 @@ char *relay_state_json(const struct relay_state *rs, const struct relay_state_ru
     json_object_set_new(o, "grace", json_string(grace_spec));
     json_object_set_new(o, "grace_s", json_real(run->grace_s));
     json_object_set_new(o, "grace_cut", json_boolean(run->grace_cut));
+    json_object_set_new(o, "waited_s", json_real(run->waited_s));
     for (unsigned i = 0; i < rs->num_names; i++)
         json_array_append_new(names, json_string(rs->names[i]));
     json_object_set_new(o, "names", names);

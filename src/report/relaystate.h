@@ -82,7 +82,8 @@ struct relay_state_run {
     double started_unix;           /* the load's start: sample times are offsets from it */
     uint64_t sessions_started;     /* sessions msrpload started (churned) */
     uint64_t msrpload_open;        /* sessions msrpload still held open at the last sample */
-    double grace_s;                /* the grace period waited after the run */
+    double grace_s;                /* the grace period after the run, as resolved */
+    double waited_s;               /* the seconds actually waited (less when cut short) */
     bool grace_cut;                /* the grace period was cut short (or skipped) by a signal */
     double max_growth_per_1000;    /* bytes per 1000 sessions above which growth is a warning */
     double growth_floor;           /* growth up to this many bytes is never a warning */
