@@ -3,8 +3,8 @@
  *
  * Owns: running CMD (/bin/sh -c, its own process group, stdin /dev/null, stdout read up to
  * 64 KiB, the first line of stderr kept for the error), the bound on one invocation (the
- * group is SIGKILLed past it), the sampling thread and its schedule, and the warnings on
- * standard error. The workers never wait for it: the command runs on the sampling thread
+ * group is SIGKILLed past it), the sampling thread and its schedule, the warnings on
+ * standard error, and the grace period's resolution and wait after the load. The workers never wait for it: the command runs on the sampling thread
  * (or on the main thread before the load and after it), never on a worker's loop.
  */
 #include "cli/relay_state.h"
@@ -492,4 +492,44 @@ void relay_sampler_free(struct relay_sampler *s)
     pthread_cond_destroy(&s->cv);
     relay_state_free(&s->rs);
     free(s);
+}
+
+void relay_state_conclude(struct relay_sampler *s, const struct relay_state_opts *o,
+                          uint64_t expires_asked, uint64_t expires_granted,
+                          uint64_t sessions_started, double started_unix,
+                          struct relay_state_report *out)
+{
+    double grace = o->grace_s;
+    if (o->grace_expires) {
+        uint64_t expires = expires_granted > 0 ? expires_granted : expires_asked;
+        if (expires == 0)
+            fprintf(stderr, "msrpload run: --relay-state-grace %s: the relay granted no Expires "
+                            "and none was asked for: no Expires in the grace period\n",
+                    o->grace_spec);
+        grace += (double)expires;
+    }
+    struct relay_state_run r = {.started_unix = started_unix,
+                                .sessions_started = sessions_started,
+                                .msrpload_open = 0,
+                                .grace_s = grace,
+                                .max_growth_per_1000 = o->max_growth,
+                                .growth_floor = RELAY_STATE_GROWTH_FLOOR,
+                                .judge = o->judge};
+    const struct relay_state *rs = relay_sampler_finish(s, grace, &r.grace_cut, &r.waited_s);
+    struct relay_state_verdict v;
+    relay_state_judge(rs, &r, &v);
+    memset(out, 0, sizeof(*out));
+    out->json = relay_state_json(rs, &r, &v, o->cmd, o->interval_s, o->grace_spec);
+    out->csv = relay_state_csv(rs, started_unix, &out->csv_len);
+    if (out->json == NULL || out->csv == NULL)
+        fprintf(stderr, "msrpload run: --relay-state: out of memory for its report\n");
+    snprintf(out->verdict, sizeof(out->verdict), "%s", v.text);
+    out->warning = v.warning;
+}
+
+void relay_state_report_free(struct relay_state_report *r)
+{
+    free(r->json);
+    free(r->csv);
+    r->json = r->csv = NULL;
 }

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "report/relaystate.h"
 
@@ -53,5 +54,25 @@ int relay_sampler_start(struct relay_sampler **out, const struct relay_state_opt
 const struct relay_state *relay_sampler_finish(struct relay_sampler *s, double grace_s,
                                                bool *grace_cut, double *waited_s);
 void relay_sampler_free(struct relay_sampler *s);
+
+/* The report's part: summary.json's relay_state (JSON text), relay-state.csv, the verdict. */
+struct relay_state_report {
+    char *json, *csv; /* NULL: none (no --relay-state, or out of memory: said on stderr) */
+    size_t csv_len;
+    char verdict[512];
+    bool warning;
+};
+
+/*
+ * After the load: resolves the grace period (--relay-state-grace: seconds, or the Expires the
+ * relay granted, else expires_asked, plus the seconds given), waits it (relay_sampler_finish),
+ * judges and renders into out. msrpload holds no session then: every worker closed its
+ * connections, the silent endings' too (load/runner_churn.c), before runner_run returned.
+ */
+void relay_state_conclude(struct relay_sampler *s, const struct relay_state_opts *o,
+                          uint64_t expires_asked, uint64_t expires_granted,
+                          uint64_t sessions_started, double started_unix,
+                          struct relay_state_report *out);
+void relay_state_report_free(struct relay_state_report *r);
 
 #endif

@@ -5,7 +5,7 @@
  * Owns: the command line, its overrides of the scenario, --data's file for the run (read before
  * the scenario, freed at exit), the run's seed when none is given, the run directory's life, the wiring
  * of live metrics (--metrics-listen: load/live.c's snapshots rendered by report/prom.c for
- * cli/metrics_http.c, and the linger) and the exit code. May not touch: how sessions run (load/, msrp/) or how the report is written (report/).
+ * cli/metrics_http.c, and the linger), when --relay-state samples (cli/relay_state.c) and the exit code. May not touch: how sessions run (load/, msrp/) or how the report is written (report/).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -624,51 +624,7 @@ static void live_metrics_linger(double seconds, bool quiet)
 
 /* --relay-state's part of the report, filled in by cmd_run after the grace period and
  * written by run_report_write (NULL json: no --relay-state). */
-static struct {
-    char *json, *csv;
-    size_t csv_len;
-    char verdict[512];
-    bool warning;
-} relay_report;
-
-/*
- * After the load: the grace period (--relay-state-grace: seconds, or the relay's granted
- * Expires, else the one asked for), the last sample, the verdict, and the report's parts.
- * msrpload holds no session then: every worker closed its connections, silent ones too
- * (load/runner_churn.c), before runner_run returned.
- */
-static void relay_state_conclude(struct relay_sampler *sampler, const struct relay_state_opts *o,
-                                 const struct scenario *sc, const struct run_stats *stats,
-                                 const struct run_outcome *outcome)
-{
-    double grace = o->grace_s;
-    if (o->grace_expires) {
-        uint64_t expires = stats->relay_expires_max > 0 ? stats->relay_expires_max
-                                                        : sc->relay.expires;
-        if (expires == 0)
-            fprintf(stderr, "msrpload run: --relay-state-grace %s: the relay granted no Expires "
-                            "and none was asked for: no Expires in the grace period\n",
-                    o->grace_spec);
-        grace += (double)expires;
-    }
-    struct relay_state_run r = {.started_unix = outcome->started_unix,
-                                .sessions_started = stats->sessions_started,
-                                .msrpload_open = 0,
-                                .grace_s = grace,
-                                .max_growth_per_1000 = o->max_growth,
-                                .growth_floor = RELAY_STATE_GROWTH_FLOOR,
-                                .judge = o->judge};
-    const struct relay_state *rs = relay_sampler_finish(sampler, grace, &r.grace_cut,
-                                                        &r.waited_s);
-    struct relay_state_verdict v;
-    relay_state_judge(rs, &r, &v);
-    relay_report.json = relay_state_json(rs, &r, &v, o->cmd, o->interval_s, o->grace_spec);
-    relay_report.csv = relay_state_csv(rs, outcome->started_unix, &relay_report.csv_len);
-    if (relay_report.json == NULL || relay_report.csv == NULL)
-        fprintf(stderr, "msrpload run: --relay-state: out of memory for its report\n");
-    snprintf(relay_report.verdict, sizeof(relay_report.verdict), "%s", v.text);
-    relay_report.warning = v.warning;
-}
+static struct relay_state_report relay_report;
 
 int run_stop_signal(void)
 {
@@ -994,11 +950,11 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "msrpload run: out of memory for the final metrics\n");
 
     if (sampler != NULL)
-        relay_state_conclude(sampler, &ro.rstate, &sc, &stats, &outcome);
+        relay_state_conclude(sampler, &ro.rstate, sc.relay.expires, stats.relay_expires_max,
+                             stats.sessions_started, outcome.started_unix, &relay_report);
     int code = run_report_write(&sc, over, &stats, &outcome, dir, true);
     relay_sampler_free(sampler);
-    free(relay_report.json);
-    free(relay_report.csv);
+    relay_state_report_free(&relay_report);
     if (lm.http != NULL)
         live_metrics_linger(ro.metrics_linger, quiet);
     live_metrics_stop(&lm);
