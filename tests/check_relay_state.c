@@ -406,6 +406,17 @@ START_TEST(run_series_and_clean_verdict)
         rows++;
     ck_assert_uint_eq(rows, n + 1);
     free(csv);
+    /* report.html shows the verdict and the series */
+    snprintf(path, sizeof(path), "%s/report.html", r.dir);
+    char *html = slurp(path);
+    ck_assert_msg(strstr(html, "<p id=\"relay-state-verdict\">relay state: 0 sessions left") !=
+                      NULL,
+                  "no verdict in report.html");
+    ck_assert_ptr_nonnull(strstr(html, "<svg id=\"relay-state-sessions\""));
+    char *mem = strstr(html, "<svg id=\"relay-state-memory\"");
+    ck_assert_ptr_nonnull(mem);
+    ck_assert_ptr_nonnull(strstr(mem, "data-series=\"shm_used_bytes\""));
+    free(html);
     run_free(&r);
     tmp_remove(&t);
 }
