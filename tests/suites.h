@@ -56,5 +56,6 @@ TCase *make_cpim_run_tcase(void); /* check_cpim_run.c, in the cpim suite */
 Suite *make_distrib_suite(void);
 Suite *make_churn_suite(void);
 Suite *make_data_suite(void);
+Suite *make_relay_state_suite(void);
 
 #endif

@@ -5,7 +5,7 @@
  * Owns: the command line, its overrides of the scenario, --data's file for the run (read before
  * the scenario, freed at exit), the run's seed when none is given, the run directory's life, the wiring
  * of live metrics (--metrics-listen: load/live.c's snapshots rendered by report/prom.c for
- * cli/metrics_http.c, and the linger) and the exit code. May not touch: how sessions run (load/, msrp/) or how the report is written (report/).
+ * cli/metrics_http.c, and the linger), when --relay-state samples (cli/relay_state.c) and the exit code. May not touch: how sessions run (load/, msrp/) or how the report is written (report/).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -20,6 +20,7 @@
 
 #include "cli/cli.h"
 #include "cli/metrics_http.h"
+#include "cli/relay_state.h"
 #include "cli/run_capacity.h"
 #include "cli/start_at.h"
 #include "load/runner.h"
@@ -132,6 +133,29 @@ static void run_usage(FILE *out)
             "  --start-at UNIX_TIME start the load at this wall-clock time (seconds since 1970),\n"
             "                       once everything is set up, so that shards on several hosts\n"
             "                       start together; refused when more than 5 s past\n"
+            "  --relay-state CMD    run CMD (/bin/sh -c) before the load, every\n"
+            "                       --relay-state-interval seconds during it and once after\n"
+            "                       it and a grace period; it prints 'name value' lines\n"
+            "                       (sessions, shm_used_bytes, rss_bytes, ...; README \"Leak\n"
+            "                       checks on the relay\"), kept in summary.json relay_state\n"
+            "                       and relay-state.csv, with a verdict: relay sessions left\n"
+            "                       over, memory growth per 1000 sessions started\n"
+            "  --relay-state-interval S\n"
+            "                       seconds between samples during the run (default 5)\n"
+            "  --relay-state-grace S|expires|expires+S\n"
+            "                       wait after the run before the last sample: S seconds\n"
+            "                       (default 5), or the Expires the relay granted in AUTH\n"
+            "                       (else the one asked for), plus S\n"
+            "  --relay-state-timeout S\n"
+            "                       bound on one run of CMD (default 10); past it CMD's\n"
+            "                       process group is killed and the sample fails\n"
+            "  --relay-state-max-growth B\n"
+            "                       memory growth (any *_bytes value) above B bytes per\n"
+            "                       1000 sessions started (default 65536; never below 1 MiB\n"
+            "                       in all) makes the verdict a warning\n"
+            "  --relay-state-judge NAMES\n"
+            "                       the values judged for growth, comma-separated (default:\n"
+            "                       every name ending in _bytes)\n"
             "  --quiet              no progress lines on standard error\n"
             "\n"
             "Everything is checked before the first session starts: values and their bounds\n"
@@ -382,6 +406,7 @@ struct run_options {
     const char *data_path;              /* --data FILE, or NULL */
     const char *data_order;             /* --data-order, or NULL (sequential) */
     struct capacity_options cap; /* --find-capacity and its options */
+    struct relay_state_opts rstate; /* --relay-state and its options */
 };
 
 /* Reads the command line into ro. Returns -1 to go on, or the exit code (usage, --help). */
@@ -391,6 +416,7 @@ static int read_options(int argc, char **argv, struct run_options *ro)
     memset(ro, 0, sizeof(*ro));
     scenario_overrides_init(&ro->over);
     capacity_options_init(&ro->cap);
+    relay_state_opts_init(&ro->rstate);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -414,6 +440,15 @@ static int read_options(int argc, char **argv, struct run_options *ro)
         if (a[0] == '-' && v == NULL) {
             fprintf(stderr, "msrpload run: %s needs a value\n", a);
             return EXIT_USAGE;
+        }
+        int rs = relay_state_option(&ro->rstate, a, v, err, sizeof(err));
+        if (rs < 0) {
+            fprintf(stderr, "msrpload run: %s\n", err);
+            return EXIT_USAGE;
+        }
+        if (rs > 0) {
+            i++;
+            continue;
         }
         int bad = scenario_override_option(&ro->over, a, v, err, sizeof(err));
         if (bad == 1) {
@@ -487,6 +522,15 @@ static int read_options(int argc, char **argv, struct run_options *ro)
     if (capacity_options_check(&ro->cap, &ro->over, ro->metrics_listen != NULL, err,
                                sizeof(err)) != 0) {
         fprintf(stderr, "msrpload run: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (relay_state_opts_check(&ro->rstate, err, sizeof(err)) != 0) {
+        fprintf(stderr, "msrpload run: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (ro->cap.on && ro->rstate.cmd != NULL) {
+        fprintf(stderr, "msrpload run: --find-capacity does not go with --relay-state (run the "
+                        "rate found once with it)\n");
         return EXIT_USAGE;
     }
     if (ro->cap.on && ro->start_at > 0) {
@@ -578,6 +622,10 @@ static void live_metrics_linger(double seconds, bool quiet)
              (double)(now.tv_sec - start.tv_sec) + (now.tv_nsec - start.tv_nsec) / 1e9 < seconds);
 }
 
+/* --relay-state's part of the report, filled in by cmd_run after the grace period and
+ * written by run_report_write (NULL json: no --relay-state). */
+static struct relay_state_report relay_report;
+
 int run_stop_signal(void)
 {
     return stop_signal;
@@ -625,11 +673,18 @@ int run_report_write(const struct scenario *sc, const struct scenario_overrides 
     char *failures_text = failure_summary(outcome->failures);
     meta.errors_jsonl = errors_jsonl != NULL ? errors_jsonl : "";
     meta.failures_text = failures_text;
+    meta.relay_state_json = relay_report.json;
     int werr = report_write_files(stats, &meta, dir, err, sizeof(err));
+    if (werr == 0 && relay_report.csv != NULL &&
+        (werr = report_write_file(dir, "relay-state.csv", relay_report.csv,
+                                  relay_report.csv_len, err, sizeof(err))) != 0)
+        report_mark_partial(dir, err);
     if (werr == 0)
         werr = report_finish_dir(dir, err, sizeof(err));
     if (summary)
         report_print(stdout, stats, &meta, werr == 0 ? dir : NULL);
+    if (summary && relay_report.json != NULL)
+        fprintf(stdout, "%s\n", relay_report.verdict);
     if (werr != 0)
         fprintf(stderr, "msrpload run: %s (%s/" REPORT_PARTIAL_FILE " marks the report as "
                         "partial)\n", err, dir);
@@ -758,6 +813,13 @@ int cmd_run(int argc, char **argv)
         scenario_free(&sc);
         return EXIT_USAGE;
     }
+    if (ro.rstate.grace_expires && sc.topology != SCENARIO_RELAY) {
+        fprintf(stderr, "msrpload run: --relay-state-grace %s: only through a relay (--relay "
+                        "or topology.kind relay), whose AUTH grants the Expires\n",
+                ro.rstate.grace_spec);
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
     if (!sc.seed_given)
         sc.seed = draw_seed();
     static char password[512];
@@ -833,12 +895,26 @@ int cmd_run(int argc, char **argv)
                 : sc.topology == SCENARIO_RELAY ? "both ends through the relay"
                                                 : "embedded endpoints",
                 shard_note, (unsigned long long)sc.seed);
+    /* --relay-state: the first sample before the load; a command that fails now is a usage
+     * error, before any session starts. */
+    struct relay_sampler *sampler = NULL;
+    if (ro.rstate.cmd != NULL &&
+        relay_sampler_start(&sampler, &ro.rstate, &stop_requests, quiet, err, sizeof(err)) != 0) {
+        fprintf(stderr, "msrpload run: %s\n", err);
+        report_discard_dir(dir);
+        net_tls_destroy(rc.server_tls);
+        net_tls_destroy(rc.client_tls);
+        live_metrics_stop(&lm);
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
     /* --start-at: last, so that every shard has spent its own set-up time before it. */
     if (ro.start_at > 0) {
         if (!quiet)
             fprintf(stderr, "msrpload run: waiting for --start-at %.3f\n", ro.start_at);
         if (start_at_wait(ro.start_at, &stop_requests) != 0) {
             report_discard_dir(dir); /* nothing ran: nothing to report */
+            relay_sampler_free(sampler);
             net_tls_destroy(rc.server_tls);
             net_tls_destroy(rc.client_tls);
             live_metrics_stop(&lm);
@@ -850,6 +926,7 @@ int cmd_run(int argc, char **argv)
     if (stats_init(&stats) != 0) {
         fprintf(stderr, "msrpload run: out of memory\n");
         report_discard_dir(dir);
+        relay_sampler_free(sampler);
         live_metrics_stop(&lm);
         return EXIT_FAILED;
     }
@@ -861,6 +938,7 @@ int cmd_run(int argc, char **argv)
     if (rc_run != 0) {
         fprintf(stderr, "msrpload run: %s\n", err);
         report_discard_dir(dir); /* nothing ran: nothing to report */
+        relay_sampler_free(sampler);
         free(outcome.failures);
         stats_free(&stats);
         live_metrics_stop(&lm);
@@ -871,7 +949,12 @@ int cmd_run(int argc, char **argv)
     if (lm.live != NULL && runner_live_finish(lm.live, &stats) != 0)
         fprintf(stderr, "msrpload run: out of memory for the final metrics\n");
 
+    if (sampler != NULL)
+        relay_state_conclude(sampler, &ro.rstate, sc.relay.expires, stats.relay_expires_max,
+                             stats.sessions_started, outcome.started_unix, &relay_report);
     int code = run_report_write(&sc, over, &stats, &outcome, dir, true);
+    relay_sampler_free(sampler);
+    relay_state_report_free(&relay_report);
     if (lm.http != NULL)
         live_metrics_linger(ro.metrics_linger, quiet);
     live_metrics_stop(&lm);

@@ -452,6 +452,8 @@ static void relay_auth_done(struct msrp_relay_auth *auth, const struct msrp_rela
         /* A refresh asks again for what was asked for, before the lifetime granted ends. */
         msrp_relay_refresh_init(&side->refresh, r, side->cfg.expires);
         side->granted = r->expires;
+        if (r->expires > w->stats.relay_expires_max) /* run --relay-state-grace expires */
+            w->stats.relay_expires_max = r->expires;
         side->held = r->conn;
         rp->refs++;
         net_conn_set_user(r->conn, side);

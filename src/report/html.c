@@ -679,6 +679,67 @@ static void stages_table(FILE *f, const struct run_stats *st, const struct repor
     fputs("</tbody></table>\n", f);
 }
 
+/* run --relay-state: the verdict line and the series (summary.json relay_state): sessions,
+ * and the values judged for growth in MB. Names are [A-Za-z0-9_.-] (report/relaystate.h).
+ * No warm-up is shaded: the samples start before the load (-INFINITY). */
+static void relay_state_section(FILE *f, const struct report_meta *m)
+{
+    json_t *rs = m->relay_state_json != NULL ? json_loads(m->relay_state_json, 0, NULL) : NULL;
+    if (rs == NULL)
+        return;
+    json_t *samples = json_object_get(rs, "samples");
+    json_t *verdict = json_object_get(rs, "verdict");
+    json_t *growth = json_object_get(verdict, "growth");
+    fputs("<h2>Relay state</h2>\n<p id=\"relay-state-verdict\">", f);
+    markup_text(f, jstr(verdict, "text"));
+    fputs("</p>\n", f);
+    size_t n = json_array_size(samples), ng = json_object_size(growth);
+    double *x = calloc(n + 1, sizeof(double)), *ys = calloc((n + 1) * (ng + 1), sizeof(double));
+    struct series *sr = calloc(ng + 1, sizeof(*sr));
+    if (x == NULL || ys == NULL || sr == NULL || n == 0)
+        goto out;
+    struct axis ax = {.lo = 0, .hi = 1, .kind = AXIS_SECONDS};
+    struct axis as = {.lo = 0, .hi = 1, .kind = AXIS_COUNT}, am = as;
+    bool any_sessions = false;
+    for (size_t i = 0; i < n; i++) {
+        json_t *smp = json_array_get(samples, i);
+        x[i] = json_number_value(json_object_get(smp, "t_s"));
+        ax.lo = x[i] < ax.lo ? x[i] : ax.lo;
+        ax.hi = x[i] > ax.hi ? x[i] : ax.hi;
+        json_t *vals = json_object_get(smp, "values");
+        json_t *v = json_object_get(vals, "sessions");
+        ys[i] = json_is_number(v) ? json_number_value(v) : NAN;
+        any_sessions |= json_is_number(v);
+        as.hi = ys[i] > as.hi ? ys[i] : as.hi;
+        const char *name;
+        json_t *g;
+        size_t k = 0;
+        json_object_foreach(growth, name, g) {
+            v = json_object_get(vals, name);
+            double mb = json_is_number(v) ? json_number_value(v) / 1e6 : NAN;
+            ys[(k + 1) * n + i] = mb;
+            am.hi = mb > am.hi ? mb : am.hi;
+            sr[k] = (struct series){.name = name, .label = name, .x = x,
+                                    .y = &ys[(k + 1) * n], .n = n};
+            k++;
+        }
+    }
+    if (any_sessions) {
+        struct series ss = {.name = "sessions", .label = "relay sessions", .x = x, .y = ys,
+                            .n = n};
+        chart(f, "relay-state-sessions", "relay sessions over the run", ax, as,
+              "seconds from the load's start", "sessions", &ss, 1, -INFINITY);
+    }
+    if (ng > 0)
+        chart(f, "relay-state-memory", "relay memory over the run (values judged for growth)",
+              ax, am, "seconds from the load's start", "MB", sr, ng, -INFINITY);
+out:
+    free(x);
+    free(ys);
+    free(sr);
+    json_decref(rs);
+}
+
 static void configuration(FILE *f, const struct report_meta *m)
 {
     fputs("<h2>Configuration</h2>\n<pre id=\"config\">", f);
@@ -720,6 +781,7 @@ char *report_html(const struct run_stats *st, const struct report_meta *m, size_
     status_table(f, st, m);
     failures_table(f, m);
     stages_table(f, st, m);
+    relay_state_section(f, m);
     configuration(f, m);
     fputs("<p class=\"meta\">Written by msrpload ", f);
     markup_text(f, m->version != NULL ? m->version : "");

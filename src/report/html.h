@@ -23,6 +23,9 @@
  *                    its count and first examples, each a <details class="example"> holding
  *                    the connection's last frames
  *   table#stages     load.stages as run (when there are stages)
+ *   p#relay-state-verdict, svg#relay-state-sessions, svg#relay-state-memory
+ *                    run --relay-state only: the verdict line, the relay's sessions and
+ *                    the values judged for growth (MB, one path each) over the run
  *   pre#config       the configuration as run; pre#scenario the scenario (scenario.json)
  *
  * Every text that came from outside (scenario, configuration, peers' bytes in the examples)

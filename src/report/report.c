@@ -262,6 +262,11 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
     if (st->files.transfers > 0)
         json_object_set_new(root, "files", report_files_json(&st->files));
     json_object_set_new(root, "first_error", ascii_string(m->first_error));
+    if (m->relay_state_json != NULL) {
+        json_t *rsj = json_loads(m->relay_state_json, 0, &jerr);
+        if (rsj != NULL)
+            json_object_set_new(root, "relay_state", rsj);
+    }
     if (m->merged_from != NULL) {
         json_t *from = json_array();
         for (size_t i = 0; i < m->merged_from_len; i++)

@@ -75,6 +75,9 @@ struct report_meta {
     const struct report_stage *stages;
     size_t num_stages;
     bool stages_sessions;
+    /* Optional (run --relay-state): summary.json's "relay_state" object as JSON text
+     * (report/relaystate.h); NULL: none. */
+    const char *relay_state_json;
 };
 
 /*

@@ -188,6 +188,8 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
         dst->stage_session_ms[i] += src->stage_session_ms[i];
     }
     stats_note_batch_window(dst, src->batch_window_max_ns);
+    if (src->relay_expires_max > dst->relay_expires_max)
+        dst->relay_expires_max = src->relay_expires_max;
     for (int i = 0; i < STATS_END_KINDS; i++)
         dst->session_ends[i] += src->session_ends[i];
     for (int i = 0; i < STATS_ENDINGS; i++)

@@ -140,6 +140,9 @@ struct run_stats {
     /* relay topology: AUTH exchanges (both ends of each session) and refreshes (re-AUTH
      * before Expires runs out) that succeeded and failed */
     uint64_t relay_auth_ok, relay_auth_failed, relay_refresh_ok, relay_refresh_failed;
+    /* the largest Expires a relay's AUTH 200 granted (run --relay-state-grace expires); the
+     * maximum when merged; 0: none seen */
+    uint64_t relay_expires_max;
     /* the widest event-loop batching window any worker used (net_loop_set_batch_window): each
      * latency may include up to this much added delay; merged as the maximum */
     uint64_t batch_window_max_ns;
