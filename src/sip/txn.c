@@ -252,6 +252,22 @@ void *sip_txn_user(const struct sip_txn *t)
     return t->user;
 }
 
+void sip_txn_set_user(struct sip_txn *t, void *user)
+{
+    t->user = user;
+}
+
+int sip_txn_last_code(const struct sip_txn *t)
+{
+    return t->last_code;
+}
+
+struct sip_txn *sip_txn_server_find(struct sip_txn_table *tab, const char *branch,
+                                    const char *method)
+{
+    return branch && method ? find(tab, branch, method, true) : NULL;
+}
+
 bool sip_txn_is_server(const struct sip_txn *t)
 {
     return t->server;

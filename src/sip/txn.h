@@ -92,8 +92,17 @@ struct sip_txn *sip_txn_server_request(struct sip_txn_table *tab, const osip_mes
 void sip_txn_server_respond(struct sip_txn_table *tab, struct sip_txn *t, int code,
                             const char *text, size_t len);
 
+/* Server: the live server transaction with that branch and method (a CANCEL finds its INVITE's
+ * by the INVITE's branch, RFC 3261 section 9.2, from memory), or NULL. */
+struct sip_txn *sip_txn_server_find(struct sip_txn_table *tab, const char *branch,
+                                    const char *method);
+
 enum sip_txn_state sip_txn_state(const struct sip_txn *t);
 void *sip_txn_user(const struct sip_txn *t);
+/* Sets the TU's pointer (a server transaction's, which sip_txn_server_request leaves NULL). */
+void sip_txn_set_user(struct sip_txn *t, void *user);
+/* The last final (or provisional) status sent or heard; 0 when none. */
+int sip_txn_last_code(const struct sip_txn *t);
 bool sip_txn_is_server(const struct sip_txn *t);
 
 #endif
