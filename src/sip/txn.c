@@ -372,6 +372,8 @@ bool sip_txn_client_response(struct sip_txn_table *tab, const osip_message_t *re
     if (!t)
         return false;
     int code = resp->status_code;
+    if (t->state != SIP_TXN_COMPLETED)
+        t->last_code = code;
     if (t->state == SIP_TXN_COMPLETED) {
         /* A retransmitted final response: absorbed; an INVITE's gets its ACK again. */
         if (t->invite && code >= 300)
