@@ -27,7 +27,13 @@ static uint64_t fnv(uint64_t h, const char *s)
 
 static uint64_t key_hash(const char *call_id, const char *local_tag, const char *remote_tag)
 {
-    return fnv(fnv(fnv(0xcbf29ce484222325ull, call_id), local_tag), remote_tag);
+    uint64_t h = fnv(fnv(fnv(0xcbf29ce484222325ull, call_id), local_tag), remote_tag);
+    /* FNV-1a's low bits follow the last bytes closely (ids differing only in their final
+     * digits crowd a few buckets); a final mix spreads them over the bits the mask keeps. */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
 }
 
 struct sip_dialog_table *sip_dialog_table_create(void)
