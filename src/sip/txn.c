@@ -167,7 +167,7 @@ static void on_end_timer(struct net_loop *loop, struct net_timer *tm)
     (void)loop;
     struct sip_txn *t = tm->arg;
     struct sip_txn_table *tab = t->tab;
-    /* B, F: no final response; H: no ACK. The others (D, K, I, J) end a lingering one. */
+    /* B, F: no final response; H: no ACK. The others (D, K, I, J, L) end a lingering one. */
     bool timeout = t->server ? (t->invite && t->state == SIP_TXN_COMPLETED)
                              : (t->state == SIP_TXN_CALLING || t->state == SIP_TXN_PROCEEDING);
     if (timeout)
@@ -432,7 +432,8 @@ struct sip_txn *sip_txn_server_request(struct sip_txn_table *tab, const osip_mes
     }
     struct sip_txn *t = find(tab, branch, req->sip_method, true);
     if (t) {
-        if (t->last)
+        /* Accepted: the TU resends the 2xx itself; the copy is swallowed. */
+        if (t->last && t->state != SIP_TXN_ACCEPTED)
             tab->io.send(tab->ctx, t, t->last, t->last_len);
         return t;
     }
@@ -461,7 +462,13 @@ void sip_txn_server_respond(struct sip_txn_table *tab, struct sip_txn *t, int co
     if (code < 200)
         return;
     if (t->invite && code < 300) {
-        end_txn(t); /* the TU retransmits its 2xx until the ACK (17.2.1) */
+        /* The TU retransmits its 2xx until the ACK (17.2.1); the transaction stays, in
+         * RFC 6026's Accepted state (from memory: RFC 6026 is not in ../shared/rfc/), only to
+         * absorb copies of the INVITE, and Timer L (64*T1) ends it. RFC 3261 alone ended it
+         * here, and a copy of the INVITE crossing the 2xx then started a second call. */
+        t->state = SIP_TXN_ACCEPTED;
+        net_timer_stop(tab->loop, &t->retx);
+        net_timer_start(tab->loop, &t->end, 64 * tab->cfg.t1_ns);
         return;
     }
     t->state = SIP_TXN_COMPLETED;
