@@ -268,6 +268,9 @@ START_TEST(calls_both_ways)
         ck_assert_int_ge(net_loop_run_once(loop, 5), 0);
     ck_assert_uint_eq(sip_ua_transactions(alice.ua), 0);
     ck_assert_uint_eq(sip_ua_transactions(bob.ua), 0);
+    const char *last = NULL;
+    ck_assert_msg(sip_ua_transport_errors(alice.ua, &last) == 0, "alice: %s", last);
+    ck_assert_msg(sip_ua_transport_errors(bob.ua, &last) == 0, "bob: %s", last);
 }
 END_TEST
 
@@ -711,6 +714,61 @@ START_TEST(invite_challenged_and_2xx_resent)
 }
 END_TEST
 
+/* ---- stream framing ---------------------------------------------------------------------------- */
+
+/* Reads what the agent sent on fd, running the loop meanwhile; returns bytes (0 at EOF, -1 when
+ * nothing came within max_ms). */
+static ssize_t read_running(int fd, char *buf, size_t cap, int max_ms)
+{
+    uint64_t end = net_now_ns() + (uint64_t)max_ms * 1000000ull;
+    while (net_now_ns() < end) {
+        ssize_t n = recv(fd, buf, cap, MSG_DONTWAIT);
+        if (n >= 0)
+            return n;
+        ck_assert_int_ge(net_loop_run_once(loop, 5), 0);
+    }
+    return -1;
+}
+
+START_TEST(stream_framing_and_garbage)
+{
+    open_party(&bob, "bob", SIP_TP_TCP, NULL);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(sip_ua_port(bob.ua)),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof to), 0);
+    char req[2048], resp[4096];
+    size_t len = 0;
+    struct sip_req q = {.method = "OPTIONS", .uri = "sip:bob@127.0.0.1", .from = "<sip:t@x>",
+                        .from_tag = "ft", .to = "<sip:bob@127.0.0.1>", .call_id = "opt-1",
+                        .cseq = 1, .via_transport = "TCP", .via_host = "127.0.0.1",
+                        .via_port = 9, .branch = "z9hG4bKopt1", .expires = -1,
+                        .content_type = "text/plain", .body = "hello", .body_len = 5};
+    ck_assert_int_eq(sip_msg_build_request(&q, req, sizeof req, &len, NULL, 0), 0);
+    /* Keep-alive CRLFs, then the message in two pieces, the cut inside the body: nothing may
+     * be answered before the body's last byte (Content-Length framing). */
+    ck_assert_int_eq(send(fd, "\r\n\r\n", 4, 0), 4);
+    ck_assert_int_eq(send(fd, req, len - 2, 0), (ssize_t)(len - 2));
+    ck_assert_int_eq(read_running(fd, resp, sizeof resp, 100), -1);
+    ck_assert_int_eq(send(fd, req + len - 2, 2, 0), 2);
+    ssize_t n = read_running(fd, resp, sizeof resp - 1, 3000);
+    ck_assert_int_gt(n, 0);
+    resp[n] = '\0';
+    ck_assert_msg(strncmp(resp, "SIP/2.0 200", 11) == 0, "got: %.60s", resp);
+    ck_assert_ptr_nonnull(strstr(resp, "z9hG4bKopt1"));
+    ck_assert_uint_eq(sip_tp_connections(sip_ua_transport(bob.ua)), 1);
+    /* Not SIP: the agent closes the stream and says why. */
+    static const char garbage[] = "\x01\x02 no sip here\r\n\r\n";
+    ck_assert_int_eq(send(fd, garbage, sizeof garbage - 1, 0), (ssize_t)(sizeof garbage - 1));
+    ck_assert_int_eq(read_running(fd, resp, sizeof resp, 3000), 0);
+    const char *last = NULL;
+    ck_assert_uint_ge(sip_ua_transport_errors(bob.ua, &last), 1);
+    ck_assert_uint_eq(sip_tp_connections(sip_ua_transport(bob.ua)), 0);
+    close(fd);
+}
+END_TEST
+
 Suite *make_sip_ua_suite(void)
 {
     Suite *s = suite_create("sip_ua");
@@ -726,6 +784,7 @@ Suite *make_sip_ua_suite(void)
     tcase_add_test(tc, register_digest_refresh);
     tcase_add_test(tc, register_wrong_password);
     tcase_add_test(tc, invite_challenged_and_2xx_resent);
+    tcase_add_test(tc, stream_framing_and_garbage);
     suite_add_tcase(s, tc);
     return s;
 }

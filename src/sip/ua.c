@@ -345,7 +345,7 @@ static int respond(struct sip_ua *ua, struct sip_txn *t, const osip_message_t *r
 {
     struct sip_resp p = {
         .code = code, .to_tag = to_tag,
-        .contact = (code < 300 && MSG_IS_INVITE(req)) ? ua->contact : NULL,
+        .contact = (code > 100 && code < 300 && MSG_IS_INVITE(req)) ? ua->contact : NULL,
         .content_type = sdp ? "application/sdp" : NULL, .body = sdp, .body_len = sdp ? sdp_len : 0,
         .extra_name = xname, .extra_value = xvalue,
     };

@@ -83,6 +83,9 @@ struct sip_tp *sip_ua_transport(struct sip_ua *ua);
 size_t sip_ua_calls(const struct sip_ua *ua);
 size_t sip_ua_dialogs(const struct sip_ua *ua);
 size_t sip_ua_transactions(const struct sip_ua *ua);
+/* What the transport reported: bytes that were not SIP, connections that failed or closed
+ * with an error, sends refused; *last (when last is not NULL) the latest, "" when none. */
+uint64_t sip_ua_transport_errors(const struct sip_ua *ua, const char **last);
 
 /*
  * Registers the AOR with the registrar (a SIP URI, e.g. "sip:127.0.0.1:5060") for expires

@@ -330,6 +330,20 @@ static int copy_str(char *dst, size_t cap, const char *src)
     return 0;
 }
 
+static void on_tp_error(void *ctx, const char *what)
+{
+    struct sip_ua *ua = ctx;
+    ua->tp_errors++;
+    snprintf(ua->tp_last_error, sizeof ua->tp_last_error, "%s", what);
+}
+
+uint64_t sip_ua_transport_errors(const struct sip_ua *ua, const char **last)
+{
+    if (last)
+        *last = ua->tp_last_error;
+    return ua->tp_errors;
+}
+
 int sip_ua_create(struct net_loop *loop, const struct sip_ua_config *cfg, struct sip_ua **out,
                   char *err, size_t errlen)
 {
@@ -370,7 +384,7 @@ int sip_ua_create(struct net_loop *loop, const struct sip_ua_config *cfg, struct
         free(ua);
         return EIO;
     }
-    static const struct sip_tp_handlers th = {ua_on_message, NULL};
+    static const struct sip_tp_handlers th = {ua_on_message, on_tp_error};
     int r = sip_tp_create(loop, &cfg->transport, &th, ua, &ua->tp, err, errlen);
     if (r) {
         free(ua);

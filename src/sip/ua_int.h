@@ -78,6 +78,8 @@ struct sip_ua {
     struct sip_call *calls;
     size_t ncalls;
     bool destroying;
+    uint64_t tp_errors;     /* transport.c's on_error: not SIP, or a send that failed */
+    char tp_last_error[200];
     struct {
         char registrar[256];
         struct sip_addr dest;
