@@ -681,8 +681,9 @@ static void challenger_io(struct net_loop *l, int fd, unsigned ev, void *arg)
         } else if (MSG_IS_ACK(m)) {
             r->oks++; /* ACKs counted here */
         } else if (MSG_IS_BYE(m)) {
-            r->byes++;
-            raw_reply(r, m, 200, NULL, NULL, NULL);
+            if (!raw_repeat(r, m))
+                r->byes++;
+            raw_reply(r, m, 200, NULL, NULL, NULL); /* a copy gets the 200 again */
         }
         osip_message_free(m);
     }
