@@ -230,6 +230,11 @@ static void call_and_bye(struct party *a, struct party *b, struct party *byer)
     ck_assert_ptr_nonnull(strstr(b->peer_sdp, a->path));
     ck_assert_uint_eq(sip_ua_dialogs(a->ua), 1);
     ck_assert_uint_eq(sip_ua_dialogs(b->ua), 1);
+    /* Both ends name the same call. */
+    ck_assert_ptr_eq(a->call, c);
+    ck_assert_int_gt(strlen(sip_call_id(c)), 0);
+    ck_assert_str_eq(sip_call_id(a->call), sip_call_id(b->call));
+    ck_assert(sip_call_outgoing(a->call) && !sip_call_outgoing(b->call));
     ck_assert_int_eq(sip_call_bye(byer->call), 0);
     struct party *other = byer == a ? b : a;
     int other_ended = byer == a ? b_ended : a_ended;

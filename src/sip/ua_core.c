@@ -487,6 +487,6 @@ bool sip_call_outgoing(const struct sip_call *c)
 
 const char *sip_call_id(const struct sip_call *c)
 {
-    return c->invite && c->invite->call_id ? osip_call_id_get_number(c->invite->call_id) : "";
+    return c->call_id ? c->call_id : "";
 }
 

@@ -53,6 +53,7 @@ struct sip_call {
     struct sip_dialog *dialog;
     struct sip_addr dest;     /* caller: the INVITE's next hop; answerer: where it came from */
     char local_tag[24];
+    char *call_id;
     char *ok_text, *ack_text; /* answerer: the 2xx; caller: the ACK for it */
     size_t ok_len, ack_len;
     struct sip_addr ack_dest;
