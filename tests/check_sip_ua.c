@@ -391,16 +391,23 @@ static osip_message_t *raw_read(struct raw *r)
     return m;
 }
 
-static void raw_reply(struct raw *r, const osip_message_t *req, int code, const char *contact,
-                      const char *xname, const char *xvalue)
+static void raw_reply_tag(struct raw *r, const osip_message_t *req, int code,
+                          const char *to_tag, const char *contact, const char *xname,
+                          const char *xvalue)
 {
-    struct sip_resp p = {.code = code, .to_tag = "rawtag", .contact = contact,
+    struct sip_resp p = {.code = code, .to_tag = to_tag, .contact = contact,
                          .extra_name = xname, .extra_value = xvalue};
     char out[4096];
     size_t len = 0;
     ck_assert_int_eq(sip_msg_build_response(req, &p, out, sizeof out, &len, NULL, 0), 0);
     ck_assert_int_eq(sendto(r->fd, out, len, 0, (struct sockaddr *)&r->last_from,
                             r->last_from_len), (ssize_t)len);
+}
+
+static void raw_reply(struct raw *r, const osip_message_t *req, int code, const char *contact,
+                      const char *xname, const char *xvalue)
+{
+    raw_reply_tag(r, req, code, "rawtag", contact, xname, xvalue);
 }
 
 /* True when m repeats the request before it (same branch): with T1 at 10 ms and the peers on
@@ -775,6 +782,72 @@ START_TEST(stream_framing_and_garbage)
 }
 END_TEST
 
+/* A forking proxy's two answers: the INVITE gets a 200 from "fork1" and one from "fork2".
+ * Counts ACKs and BYEs per To tag ([0] fork1, [1] fork2). */
+struct forker {
+    struct raw raw;
+    int acks[2], byes[2];
+};
+
+static void forker_io(struct net_loop *l, int fd, unsigned ev, void *arg)
+{
+    (void)l;
+    (void)fd;
+    (void)ev;
+    struct forker *f = arg;
+    osip_message_t *m;
+    char contact[80];
+    snprintf(contact, sizeof contact, "<sip:raw@127.0.0.1:%u>", f->raw.port);
+    while ((m = raw_read(&f->raw)) != NULL) {
+        const char *tag = sip_msg_to_tag(m);
+        int which = tag && strcmp(tag, "fork2") == 0 ? 1 : 0;
+        if (MSG_IS_INVITE(m) && !raw_repeat(&f->raw, m)) {
+            raw_reply_tag(&f->raw, m, 200, "fork1", contact, NULL, NULL);
+            raw_reply_tag(&f->raw, m, 200, "fork2", contact, NULL, NULL);
+        } else if (MSG_IS_ACK(m)) {
+            f->acks[which]++;
+        } else if (MSG_IS_BYE(m)) {
+            if (!raw_repeat(&f->raw, m))
+                f->byes[which]++;
+            raw_reply_tag(&f->raw, m, 200, NULL, NULL, NULL, NULL);
+        }
+        osip_message_free(m);
+    }
+}
+
+START_TEST(forked_second_2xx_ended)
+{
+    open_party(&alice, "alice", SIP_TP_UDP, NULL);
+    struct forker f;
+    memset(&f, 0, sizeof f);
+    raw_open(&f.raw, forker_io);
+    net_loop_forget(loop, f.raw.fd);
+    ck_assert_int_eq(net_loop_watch(loop, f.raw.fd, NET_READABLE, forker_io, &f), 0);
+    char target[128];
+    snprintf(target, sizeof target, "sip:raw@127.0.0.1:%u", f.raw.port);
+    size_t len = 0;
+    const char *sdp = offer(alice.path, "text/plain", &len);
+    ck_assert_ptr_nonnull(sip_ua_call(alice.ua, target, sdp, len, NULL));
+    /* The first 200 makes the call; the second is ACKed and ended with a BYE. */
+    ck_assert(run_until(&f.byes[1], 1, 3000));
+    ck_assert_int_eq(alice.established, 1);
+    ck_assert_int_eq(alice.ended, 0);
+    ck_assert_int_eq(f.acks[0], 1);
+    ck_assert_int_eq(f.acks[1], 1);
+    ck_assert_int_eq(f.byes[0], 0);
+    ck_assert_int_eq(sip_call_bye(alice.call), 0);
+    ck_assert(run_until(&alice.ended, 1, 3000));
+    ck_assert_int_eq(alice.why, SIP_END_LOCAL_BYE);
+    ck_assert_int_eq(f.byes[0], 1);
+    ck_assert_int_eq(f.byes[1], 1);
+    uint64_t end = net_now_ns() + 3000ull * 1000000ull;
+    while (sip_ua_transactions(alice.ua) && net_now_ns() < end)
+        ck_assert_int_ge(net_loop_run_once(loop, 5), 0);
+    ck_assert_uint_eq(sip_ua_dialogs(alice.ua), 0);
+    raw_close(&f.raw);
+}
+END_TEST
+
 Suite *make_sip_ua_suite(void)
 {
     Suite *s = suite_create("sip_ua");
@@ -791,6 +864,7 @@ Suite *make_sip_ua_suite(void)
     tcase_add_test(tc, register_wrong_password);
     tcase_add_test(tc, invite_challenged_and_2xx_resent);
     tcase_add_test(tc, stream_framing_and_garbage);
+    tcase_add_test(tc, forked_second_2xx_ended);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -292,7 +292,7 @@ void ua_io_response(void *ctx, struct sip_txn *t, const osip_message_t *resp)
             invite_response(r->call, resp);
         break;
     case RQ_BYE:
-        if (code >= 200)
+        if (code >= 200 && r->call)
             ua_call_end(r->call, SIP_END_LOCAL_BYE, code, resp->reason_phrase);
         break;
     case RQ_CANCEL:
@@ -318,7 +318,8 @@ void ua_io_timeout(void *ctx, struct sip_txn *t)
             ua_call_end(r->call, SIP_END_TIMEOUT, 408, "no final response (Timer B)");
         break;
     case RQ_BYE:
-        ua_call_end(r->call, SIP_END_LOCAL_BYE, 408, "no response to BYE (Timer F)");
+        if (r->call)
+            ua_call_end(r->call, SIP_END_LOCAL_BYE, 408, "no response to BYE (Timer F)");
         break;
     case RQ_CANCEL:
     case RQ_SERVER:
@@ -538,6 +539,11 @@ static void incoming_bye(struct sip_ua *ua, struct sip_txn *t, const osip_messag
         respond(ua, t, m, 481, NULL, NULL, 0, NULL, NULL, NULL, NULL);
         return;
     }
+    if (!d->user) {
+        /* A dialog we are ending ourselves (unwanted_2xx): agreed, our BYE ends it. */
+        respond(ua, t, m, 200, NULL, NULL, 0, NULL, NULL, NULL, NULL);
+        return;
+    }
     if (!sip_dialog_check_remote_cseq(d, sip_msg_cseq(m))) {
         respond(ua, t, m, 500, NULL, NULL, 0, NULL, NULL, NULL, NULL);
         return;
@@ -594,8 +600,57 @@ static void handle_request(struct sip_ua *ua, osip_message_t **mp, const struct 
         respond(ua, t, m, 405, NULL, NULL, 0, "Allow", UA_ALLOW, NULL, NULL);
 }
 
+/* The ACK for a 2xx in dialog d (cseq the INVITE's), built afresh. */
+static void send_dialog_ack(struct sip_ua *ua, struct sip_dialog *d, uint32_t cseq)
+{
+    char branch[40], hop[512], buf[4096];
+    size_t len = 0;
+    struct sip_addr dest;
+    ua_new_branch(ua, branch, sizeof branch);
+    struct sip_dialog_via v = ua_our_via(ua, branch);
+    v.contact = NULL;
+    if (sip_dialog_build_request(d, "ACK", cseq, &v, NULL, NULL, 0, buf, sizeof buf, &len, NULL,
+                                 0) == 0 &&
+        sip_dialog_next_hop(d, hop, sizeof hop) == 0 && sip_addr_from_uri(&dest, hop) == 0)
+        sip_tp_send(ua->tp, &dest, buf, len);
+}
+
+/*
+ * A 2xx to an INVITE of ours that no call wants: from a second branch of a forked INVITE, or
+ * after the call gave up. It is acknowledged and the dialog it made ended with a BYE at once
+ * (RFC 3261 section 13.2.2.4, from memory); the dialog stays, without a call, until the BYE's
+ * transaction ends, so copies of the 2xx only get the ACK again.
+ */
+static void unwanted_2xx(struct sip_ua *ua, const osip_message_t *m)
+{
+    if (!m->from || !m->from->url || !m->from->url->username ||
+        strcmp(m->from->url->username, ua->user) != 0)
+        return; /* not from one of our INVITEs */
+    /* The response carries the INVITE's From, To, Call-ID and CSeq: enough for the dialog. */
+    struct sip_dialog *d = sip_dialog_create_uac(ua->dialogs, m, m);
+    if (!d)
+        return;
+    send_dialog_ack(ua, d, sip_msg_cseq(m));
+    char branch[40], hop[512], buf[4096];
+    size_t len = 0;
+    struct sip_addr dest;
+    ua_new_branch(ua, branch, sizeof branch);
+    struct sip_dialog_via v = ua_our_via(ua, branch);
+    struct sip_txn *t = NULL;
+    if (sip_dialog_build_request(d, "BYE", 0, &v, NULL, NULL, 0, buf, sizeof buf, &len, NULL,
+                                 0) == 0 &&
+        sip_dialog_next_hop(d, hop, sizeof hop) == 0 && sip_addr_from_uri(&dest, hop) == 0)
+        t = ua_start_client(ua, RQ_BYE, NULL, &dest, branch, "BYE", buf, len, 0);
+    struct ua_req *r = t ? sip_txn_user(t) : NULL;
+    if (r)
+        r->orphan = d;
+    else
+        sip_dialog_remove(ua->dialogs, d);
+}
+
 /* A response no transaction took. A 2xx to our INVITE resent by the answerer gets our ACK
- * again (RFC 3261 section 13.2.2.4, from memory); anything else is dropped. */
+ * again (RFC 3261 section 13.2.2.4, from memory); one no call wants is ACKed and ended;
+ * anything else is dropped. */
 static void stray_response(struct sip_ua *ua, const osip_message_t *m)
 {
     const char *method = sip_msg_cseq_method(m);
@@ -605,6 +660,10 @@ static void stray_response(struct sip_ua *ua, const osip_message_t *m)
     struct sip_call *c = d ? d->user : NULL;
     if (c && c->outgoing && c->ack_text)
         sip_tp_send(ua->tp, &c->ack_dest, c->ack_text, c->ack_len);
+    else if (d && !c)
+        send_dialog_ack(ua, d, sip_msg_cseq(m)); /* a copy for a dialog we are ending */
+    else if (!d)
+        unwanted_2xx(ua, m);
 }
 
 void ua_on_message(void *ctx, osip_message_t *m, const struct sip_addr *from)

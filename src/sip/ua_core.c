@@ -89,6 +89,8 @@ struct ua_req *ua_req_new(struct sip_ua *ua, enum req_kind kind, struct sip_call
 
 void ua_req_free(struct ua_req *r)
 {
+    if (r->orphan)
+        sip_dialog_remove(r->ua->dialogs, r->orphan);
     if (r->call)
         ua_call_unref(r->call);
     free(r->text);

@@ -31,6 +31,7 @@ struct ua_req {
     char *text; /* client: the request as sent, for a retry with credentials */
     size_t len;
     unsigned auth_done; /* 1: a 401 answered, 2: a 407 answered */
+    struct sip_dialog *orphan; /* a BYE for a 2xx no call wanted: its dialog, removed with it */
 };
 
 enum call_state {
