@@ -41,7 +41,7 @@ struct sip_dialog_table *sip_dialog_table_create(void)
     struct sip_dialog_table *tab = calloc(1, sizeof *tab);
     if (!tab)
         return NULL;
-    tab->nbuckets = 1024;
+    tab->nbuckets = 64; /* doubles as it fills: an idle agent costs little */
     tab->buckets = calloc(tab->nbuckets, sizeof *tab->buckets);
     if (!tab->buckets) {
         free(tab);

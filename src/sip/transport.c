@@ -29,7 +29,13 @@
 #define UDP_READS_PER_WAKEUP 64
 /* A datagram larger than this is not taken (RFC 3261 18.1.1's 65,535-byte bound, from memory). */
 #define UDP_MAX 65536
-#define CONN_BUCKETS 1024
+/* Connections per agent start in a small table that doubles as it fills: an agent talking to
+ * one proxy needs one, a listening one may take thousands. */
+#define CONN_BUCKETS_MIN 16
+
+/* One datagram buffer per thread, shared by the agents of its loop (an agent is used only on
+ * its loop's thread), so 10,000 agents do not hold 10,000 of them. */
+static _Thread_local char dgram_buf[UDP_MAX];
 
 struct tp_conn {
     struct tp_conn *next; /* hash chain */
@@ -48,10 +54,9 @@ struct sip_tp {
     uint16_t port;
     int udp_fd;
     struct net_listener *listener;
-    struct tp_conn *buckets[CONN_BUCKETS];
-    size_t nconns;
+    struct tp_conn **buckets;
+    size_t nbuckets, nconns;
     uint64_t connects;
-    char *dgram;
 };
 
 const char *sip_tp_kind_name(enum sip_tp_kind k)
@@ -166,16 +171,16 @@ static void on_udp(struct net_loop *loop, int fd, unsigned events, void *arg)
         struct sip_addr from;
         memset(&from, 0, sizeof from);
         from.len = sizeof from.ss;
-        ssize_t n = recvfrom(fd, tp->dgram, UDP_MAX, MSG_DONTWAIT, (struct sockaddr *)&from.ss,
+        ssize_t n = recvfrom(fd, dgram_buf, UDP_MAX, MSG_DONTWAIT, (struct sockaddr *)&from.ss,
                              &from.len);
         if (n < 0)
             return; /* EAGAIN: drained; anything else: the next datagram may do better */
         /* CRLF keep-alives and empty datagrams carry no message. */
         size_t k = 0;
-        while (k < (size_t)n && (tp->dgram[k] == '\r' || tp->dgram[k] == '\n'))
+        while (k < (size_t)n && (dgram_buf[k] == '\r' || dgram_buf[k] == '\n'))
             k++;
         if (k < (size_t)n)
-            deliver(tp, tp->dgram + k, (size_t)n - k, &from);
+            deliver(tp, dgram_buf + k, (size_t)n - k, &from);
     }
 }
 
@@ -183,7 +188,7 @@ static void on_udp(struct net_loop *loop, int fd, unsigned events, void *arg)
 
 static struct tp_conn **conn_slot(struct sip_tp *tp, uint64_t h)
 {
-    return &tp->buckets[h & (CONN_BUCKETS - 1)];
+    return &tp->buckets[h & (tp->nbuckets - 1)];
 }
 
 static struct tp_conn *conn_find(struct sip_tp *tp, const struct sip_addr *a)
@@ -195,8 +200,29 @@ static struct tp_conn *conn_find(struct sip_tp *tp, const struct sip_addr *a)
     return NULL;
 }
 
+static void conn_grow(struct sip_tp *tp)
+{
+    size_t n = tp->nbuckets * 2;
+    struct tp_conn **b = calloc(n, sizeof *b);
+    if (!b)
+        return; /* longer chains, still correct */
+    for (size_t i = 0; i < tp->nbuckets; i++) {
+        struct tp_conn *c = tp->buckets[i], *next;
+        for (; c; c = next) {
+            next = c->next;
+            c->next = b[c->hash & (n - 1)];
+            b[c->hash & (n - 1)] = c;
+        }
+    }
+    free(tp->buckets);
+    tp->buckets = b;
+    tp->nbuckets = n;
+}
+
 static struct tp_conn *conn_add(struct sip_tp *tp, const struct sip_addr *a)
 {
+    if (tp->nconns >= tp->nbuckets)
+        conn_grow(tp);
     struct tp_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
@@ -323,20 +349,27 @@ int sip_tp_create(struct net_loop *loop, const struct sip_tp_config *cfg,
     tp->h = *h;
     tp->ctx = ctx;
     tp->udp_fd = -1;
+    tp->nbuckets = CONN_BUCKETS_MIN;
+    tp->buckets = calloc(tp->nbuckets, sizeof *tp->buckets);
+    if (!tp->buckets) {
+        free(tp);
+        snprintf(err, errlen, "SIP transport: out of memory");
+        return ENOMEM;
+    }
     snprintf(tp->host, sizeof tp->host, "%s", cfg->host ? cfg->host : "127.0.0.1");
     tp->cfg.host = tp->host;
     struct sip_addr bind_addr;
     if (sip_addr_set(&bind_addr, tp->host, cfg->port) != 0) {
         snprintf(err, errlen, "SIP transport: host '%s' is not a numeric address", tp->host);
+        free(tp->buckets);
         free(tp);
         return EINVAL;
     }
     int r = 0;
     if (cfg->kind == SIP_TP_UDP) {
-        tp->dgram = malloc(UDP_MAX);
         int fd = socket(bind_addr.ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (!tp->dgram || fd < 0) {
-            r = tp->dgram ? errno : ENOMEM;
+        if (fd < 0) {
+            r = errno;
             snprintf(err, errlen, "SIP transport UDP: socket: %s", strerror(r));
         } else if (bind(fd, (struct sockaddr *)&bind_addr.ss, bind_addr.len) != 0) {
             r = errno;
@@ -348,7 +381,7 @@ int sip_tp_create(struct net_loop *loop, const struct sip_tp_config *cfg,
         if (r) {
             if (fd >= 0)
                 close(fd);
-            free(tp->dgram);
+            free(tp->buckets);
             free(tp);
             return r;
         }
@@ -369,6 +402,7 @@ int sip_tp_create(struct net_loop *loop, const struct sip_tp_config *cfg,
         if (r) {
             snprintf(err, errlen, "SIP transport %s: listen on %s:%u: %s",
                      sip_tp_kind_name(cfg->kind), tp->host, cfg->port, e);
+            free(tp->buckets);
             free(tp);
             return r;
         }
@@ -382,7 +416,7 @@ void sip_tp_destroy(struct sip_tp *tp)
 {
     if (!tp)
         return;
-    for (size_t i = 0; i < CONN_BUCKETS; i++)
+    for (size_t i = 0; i < tp->nbuckets; i++)
         while (tp->buckets[i]) {
             struct tp_conn *c = tp->buckets[i];
             net_conn_set_user(c->conn, NULL);
@@ -395,7 +429,7 @@ void sip_tp_destroy(struct sip_tp *tp)
         net_loop_forget(tp->loop, tp->udp_fd);
         close(tp->udp_fd);
     }
-    free(tp->dgram);
+    free(tp->buckets);
     free(tp);
 }
 

@@ -212,7 +212,7 @@ struct sip_txn_table *sip_txn_table_create(struct net_loop *loop,
     /* Timer D: at least 32 s over unreliable transports, 0 over reliable ones. */
     if (!tab->cfg.timer_d_ns)
         tab->cfg.timer_d_ns = 32000 * MS;
-    tab->nbuckets = 1024;
+    tab->nbuckets = 64; /* doubles as it fills: an idle agent costs little */
     tab->buckets = calloc(tab->nbuckets, sizeof *tab->buckets);
     if (!tab->buckets) {
         free(tab);
