@@ -4,8 +4,12 @@
  * MSRP SDP from sdp_msrp.c, 200, ACK, BYE from either side), 486, CANCEL before the answer
  * (487 both sides), 488 for an unacceptable offer, REGISTER against an in-test registrar that
  * challenges and checks the digest itself (and the refresh), a caller that never ACKs (the 2xx
- * is resent, then the answerer ends the dialog with BYE at 64*T1) and a peer that never
- * answers (Timer B: 408). The raw peers here are plain UDP sockets driven by the test.
+ * is resent, then the answerer ends the dialog with BYE at 64*T1; a copy of its INVITE after
+ * the 2xx is no second call), a peer that never answers (Timer B: 408), 407 on an INVITE and
+ * 401 on a BYE (the peers check the digest themselves), a 2xx resent (ACKed again), a forked
+ * second 2xx (ACKed and ended with BYE), and TCP framing (keep-alives, a message cut inside
+ * its body, a stream that is not SIP). The raw peers are plain sockets driven by the test on
+ * the same loop, so they count a request's copies (same branch) once.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -848,6 +852,63 @@ START_TEST(forked_second_2xx_ended)
 }
 END_TEST
 
+/* A UAS that answers the INVITE at once and wants credentials (401) on the BYE. */
+static void bye_challenger_io(struct net_loop *l, int fd, unsigned ev, void *arg)
+{
+    (void)l;
+    (void)fd;
+    (void)ev;
+    struct raw *r = arg;
+    osip_message_t *m;
+    char contact[80];
+    snprintf(contact, sizeof contact, "<sip:raw@127.0.0.1:%u>", r->port);
+    while ((m = raw_read(r)) != NULL) {
+        if (MSG_IS_INVITE(m) && !raw_repeat(r, m)) {
+            raw_reply(r, m, 200, contact, NULL, NULL);
+        } else if (MSG_IS_BYE(m) && !raw_repeat(r, m)) {
+            r->byes++;
+            osip_authorization_t *a = NULL;
+            osip_message_get_authorization(m, 0, &a);
+            if (!a) {
+                r->unauth++;
+                raw_reply(r, m, 401, NULL, "WWW-Authenticate",
+                          "Digest realm=\"" REALM "\", nonce=\"bye1\", qop=\"auth\"");
+            } else if (digest_ok(a, "BYE")) {
+                r->valid_auth++;
+                raw_reply(r, m, 200, NULL, NULL, NULL);
+            } else {
+                r->bad_auth++;
+                raw_reply(r, m, 403, NULL, NULL, NULL);
+            }
+        }
+        osip_message_free(m);
+    }
+}
+
+START_TEST(bye_challenged)
+{
+    open_party(&alice, "alice", SIP_TP_UDP, PASSWORD);
+    struct raw uas;
+    raw_open(&uas, bye_challenger_io);
+    char target[128];
+    snprintf(target, sizeof target, "sip:raw@127.0.0.1:%u", uas.port);
+    size_t len = 0;
+    const char *sdp = offer(alice.path, "text/plain", &len);
+    ck_assert_ptr_nonnull(sip_ua_call(alice.ua, target, sdp, len, NULL));
+    ck_assert(run_until(&alice.established, 1, 3000));
+    ck_assert_int_eq(sip_call_bye(alice.call), 0);
+    ck_assert(run_until(&alice.ended, 1, 3000));
+    /* The BYE went twice: without, then with credentials (a new CSeq), and the 200 ended it. */
+    ck_assert_int_eq(uas.byes, 2);
+    ck_assert_int_eq(uas.unauth, 1);
+    ck_assert_int_eq(uas.valid_auth, 1);
+    ck_assert_int_eq(uas.bad_auth, 0);
+    ck_assert_int_eq(alice.why, SIP_END_LOCAL_BYE);
+    ck_assert_int_eq(alice.end_status, 200);
+    raw_close(&uas);
+}
+END_TEST
+
 Suite *make_sip_ua_suite(void)
 {
     Suite *s = suite_create("sip_ua");
@@ -865,6 +926,7 @@ Suite *make_sip_ua_suite(void)
     tcase_add_test(tc, invite_challenged_and_2xx_resent);
     tcase_add_test(tc, stream_framing_and_garbage);
     tcase_add_test(tc, forked_second_2xx_ended);
+    tcase_add_test(tc, bye_challenged);
     suite_add_tcase(s, tc);
     return s;
 }
