@@ -542,7 +542,8 @@ static void unq(const char *in, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)n, in ? in : "");
 }
 
-/* RFC 2617 section 3.2.2's request-digest with qop=auth, computed here independently. */
+/* The request-digest with qop=auth (RFC 2617 section 3.2.2, from memory: RFC 2617 is not in
+ * ../shared/rfc/), computed here independently of src/wire/digest.c. */
 static bool digest_ok(const osip_authorization_t *a, const char *method)
 {
     char user[64], realm[64], nonce[64], uri[256], resp[64], nc[16], cnonce[64], qop[16];

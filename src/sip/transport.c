@@ -27,7 +27,7 @@
 
 /* Datagrams read per wake-up, so one busy socket cannot hold the loop. */
 #define UDP_READS_PER_WAKEUP 64
-/* A datagram larger than this is not taken (RFC 3261 18.1.1's 65,535-byte bound, from memory). */
+/* The largest UDP payload: a whole datagram always fits. */
 #define UDP_MAX 65536
 /* Connections per agent start in a small table that doubles as it fills: an agent talking to
  * one proxy needs one, a listening one may take thousands. */

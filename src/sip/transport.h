@@ -74,7 +74,7 @@ int sip_tp_send(struct sip_tp *tp, const struct sip_addr *to, const char *buf, s
 
 /* Fills a from a numeric host and port. Returns 0 or EINVAL. */
 int sip_addr_set(struct sip_addr *a, const char *host, uint16_t port);
-/* The host and port of a SIP URI (port 0 -> 5060, or 5061 for sips: RFC 3261 19.1.2, from
+/* The host and port of a SIP URI (port 0 -> 5060, or 5061 for sips: RFC 3261 19.1.1, from
  * memory), resolved with net_addr_resolve() (numeric addresses do not block). 0 or an errno
  * value. */
 int sip_addr_from_uri(struct sip_addr *a, const char *uri_text);

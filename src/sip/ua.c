@@ -199,7 +199,7 @@ int sip_call_cancel(struct sip_call *c)
     if (c->cancel_wanted)
         return 0;
     c->cancel_wanted = true;
-    /* A CANCEL may not be sent before a provisional response came (RFC 3261 section 9.1,
+    /* A CANCEL SHOULD NOT be sent before a provisional response came (RFC 3261 section 9.1,
      * from memory): it waits for the first 1xx. */
     if (c->got_1xx)
         send_cancel(c);
@@ -267,8 +267,8 @@ static void invite_response(struct sip_call *c, const osip_message_t *resp)
     keep_peer_sdp(c, resp);
     if (ua->cfg.cb.on_established)
         ua->cfg.cb.on_established(ua->cfg.ctx, c, c->peer_sdp, c->peer_sdp_len);
-    /* Answered while our CANCEL was on its way: the call is ended with a BYE (RFC 3261
-     * section 15, from memory). */
+    /* Answered while our CANCEL was on its way (the race RFC 3261 section 9.1 describes, from
+     * memory): the call the caller no longer wants is ended with a BYE (section 15). */
     if (!c->ended && c->cancel_wanted)
         sip_call_bye(c);
     settle(c);
@@ -502,7 +502,8 @@ static void incoming_invite(struct sip_ua *ua, struct sip_txn *t, struct ua_req 
     r->call = c;
     c->refs++;
     /* 100 at once, so a UDP caller stops resending while the application decides (RFC 3261
-     * section 8.2.6.1, from memory: a UAS may send 100 Trying). */
+     * section 17.2.1, from memory: the server transaction sends 100 Trying unless the TU
+     * answers within 200 ms; here the TU's answer may take longer, so always). */
     respond(ua, t, m, 100, NULL, NULL, 0, NULL, NULL, NULL, NULL);
     if (!ua->cfg.cb.on_incoming) {
         sip_call_reject(c, 480);

@@ -107,7 +107,8 @@ struct sip_call *sip_ua_call(struct sip_ua *ua, const char *target, const char *
 /* The answering side: a 1xx (no body), 2xx (sdp: the answer) or >= 300 (sip_call_reject). */
 int sip_call_answer(struct sip_call *call, int status, const char *sdp, size_t sdp_len);
 int sip_call_reject(struct sip_call *call, int status);
-/* The calling side, before the final response: CANCEL (sent once a 1xx came, RFC 3261 9.1). */
+/* The calling side, before the final response: CANCEL (sent once a 1xx came, RFC 3261 9.1,
+ * from memory). */
 int sip_call_cancel(struct sip_call *call);
 /* Either side, once established (or the answerer waiting for its ACK): BYE. */
 int sip_call_bye(struct sip_call *call);
