@@ -71,7 +71,8 @@ struct sip_ua_config {
 /* Returns 0 or an errno value with err filled. */
 int sip_ua_create(struct net_loop *loop, const struct sip_ua_config *cfg, struct sip_ua **out,
                   char *err, size_t errlen);
-/* Ends every call at once (on_ended with SIP_END_ERROR, nothing sent) and frees the agent. */
+/* Ends every call at once (on_ended with SIP_END_ERROR, nothing sent) and frees the agent.
+ * Not to be called from one of the agent's own callbacks (the loop may still be in its code). */
 void sip_ua_destroy(struct sip_ua *ua);
 
 /* "sip:user@host:port;transport=tcp": the agent's Contact URI. */
