@@ -53,6 +53,8 @@ int main(void)
     srunner_add_suite(sr, make_sdp_msrp_suite());
     srunner_add_suite(sr, make_sip_msg_suite());
     srunner_add_suite(sr, make_sip_txn_suite());
+    srunner_add_suite(sr, make_sip_ua_suite());
+    srunner_add_suite(sr, make_sip_dialog_suite());
     srunner_add_suite(sr, make_cpim_suite());
     srunner_add_suite(sr, make_file_transfer_suite());
     srunner_add_suite(sr, make_skips_suite());

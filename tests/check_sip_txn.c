@@ -296,10 +296,20 @@ START_TEST(test_server_side)
     run_until_empty(&f);
     ck_assert_int_eq(f.rec.timeouts, 1);
 
-    /* INVITE answered 2xx: ends at once. */
+    /* INVITE answered 2xx: Accepted (RFC 6026, from memory), a copy of the INVITE swallowed
+     * (no new transaction, nothing sent: the TU resends its 2xx), then Timer L ends it with
+     * no timeout. */
     t = sip_txn_server_request(f.tab, req, &is_new);
     sip_txn_server_respond(f.tab, t, 200, "SIP/2.0 200 OK\r\n\r\n", 18);
+    ck_assert_uint_eq(sip_txn_count(f.tab), 1);
+    ck_assert_int_eq(sip_txn_state(t), SIP_TXN_ACCEPTED);
+    int sends_before = f.rec.sends, timeouts_before = f.rec.timeouts;
+    ck_assert_ptr_eq(sip_txn_server_request(f.tab, req, &is_new), t);
+    ck_assert(!is_new);
+    ck_assert_int_eq(f.rec.sends, sends_before);
+    run_until_empty(&f);
     ck_assert_uint_eq(sip_txn_count(f.tab), 0);
+    ck_assert_int_eq(f.rec.timeouts, timeouts_before);
     osip_message_free(busy);
     osip_message_free(ackm);
     osip_message_free(req);

@@ -45,6 +45,8 @@ Suite *make_metrics_suite(void);
 Suite *make_sdp_msrp_suite(void);
 Suite *make_sip_msg_suite(void);
 Suite *make_sip_txn_suite(void);
+Suite *make_sip_ua_suite(void);
+Suite *make_sip_dialog_suite(void);
 Suite *make_stages_suite(void);
 Suite *make_capacity_suite(void);
 TCase *make_capacity_run_tcase(void);   /* check_capacity_run.c, in the capacity suite */

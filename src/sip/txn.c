@@ -167,7 +167,7 @@ static void on_end_timer(struct net_loop *loop, struct net_timer *tm)
     (void)loop;
     struct sip_txn *t = tm->arg;
     struct sip_txn_table *tab = t->tab;
-    /* B, F: no final response; H: no ACK. The others (D, K, I, J) end a lingering one. */
+    /* B, F: no final response; H: no ACK. The others (D, K, I, J, L) end a lingering one. */
     bool timeout = t->server ? (t->invite && t->state == SIP_TXN_COMPLETED)
                              : (t->state == SIP_TXN_CALLING || t->state == SIP_TXN_PROCEEDING);
     if (timeout)
@@ -212,7 +212,7 @@ struct sip_txn_table *sip_txn_table_create(struct net_loop *loop,
     /* Timer D: at least 32 s over unreliable transports, 0 over reliable ones. */
     if (!tab->cfg.timer_d_ns)
         tab->cfg.timer_d_ns = 32000 * MS;
-    tab->nbuckets = 1024;
+    tab->nbuckets = 64; /* doubles as it fills: an idle agent costs little */
     tab->buckets = calloc(tab->nbuckets, sizeof *tab->buckets);
     if (!tab->buckets) {
         free(tab);
@@ -250,6 +250,22 @@ enum sip_txn_state sip_txn_state(const struct sip_txn *t)
 void *sip_txn_user(const struct sip_txn *t)
 {
     return t->user;
+}
+
+void sip_txn_set_user(struct sip_txn *t, void *user)
+{
+    t->user = user;
+}
+
+int sip_txn_last_code(const struct sip_txn *t)
+{
+    return t->last_code;
+}
+
+struct sip_txn *sip_txn_server_find(struct sip_txn_table *tab, const char *branch,
+                                    const char *method)
+{
+    return branch && method ? find(tab, branch, method, true) : NULL;
 }
 
 bool sip_txn_is_server(const struct sip_txn *t)
@@ -356,6 +372,8 @@ bool sip_txn_client_response(struct sip_txn_table *tab, const osip_message_t *re
     if (!t)
         return false;
     int code = resp->status_code;
+    if (t->state != SIP_TXN_COMPLETED)
+        t->last_code = code;
     if (t->state == SIP_TXN_COMPLETED) {
         /* A retransmitted final response: absorbed; an INVITE's gets its ACK again. */
         if (t->invite && code >= 300)
@@ -414,7 +432,8 @@ struct sip_txn *sip_txn_server_request(struct sip_txn_table *tab, const osip_mes
     }
     struct sip_txn *t = find(tab, branch, req->sip_method, true);
     if (t) {
-        if (t->last)
+        /* Accepted: the TU resends the 2xx itself; the copy is swallowed. */
+        if (t->last && t->state != SIP_TXN_ACCEPTED)
             tab->io.send(tab->ctx, t, t->last, t->last_len);
         return t;
     }
@@ -443,7 +462,13 @@ void sip_txn_server_respond(struct sip_txn_table *tab, struct sip_txn *t, int co
     if (code < 200)
         return;
     if (t->invite && code < 300) {
-        end_txn(t); /* the TU retransmits its 2xx until the ACK (17.2.1) */
+        /* The TU retransmits its 2xx until the ACK (17.2.1); the transaction stays, in
+         * RFC 6026's Accepted state (from memory: RFC 6026 is not in ../shared/rfc/), only to
+         * absorb copies of the INVITE, and Timer L (64*T1) ends it. RFC 3261 alone ended it
+         * here, and a copy of the INVITE crossing the 2xx then started a second call. */
+        t->state = SIP_TXN_ACCEPTED;
+        net_timer_stop(tab->loop, &t->retx);
+        net_timer_start(tab->loop, &t->end, 64 * tab->cfg.t1_ns);
         return;
     }
     t->state = SIP_TXN_COMPLETED;

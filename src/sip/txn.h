@@ -2,7 +2,8 @@
  * txn.h - SIP client and server transactions on one net_loop: a table keyed by the top Via's
  * branch and the method (CSeq method for responses; an ACK finds its INVITE), so finding the
  * transaction of a message costs O(1) however many are live; the RFC 3261 section 17 timers
- * (A, B, D for INVITE clients, E, F, K for the others; G, H, I, J on the server side) on the
+ * (A, B, D for INVITE clients, E, F, K for the others; G, H, I, J on the server side, and
+ * RFC 6026's L for an INVITE answered 2xx) on the
  * loop's timer heap.
  *
  * RFC 3261 is not in ../shared/rfc/: every rule here is "RFC 3261 section 17, from memory".
@@ -32,6 +33,8 @@ enum sip_txn_state {
     SIP_TXN_COMPLETED,  /* final response (non-2xx for INVITE) heard or sent; absorbing
                          * retransmissions until Timer D / K / H / J */
     SIP_TXN_CONFIRMED,  /* server INVITE: the ACK for a non-2xx came; Timer I */
+    SIP_TXN_ACCEPTED,   /* server INVITE: a 2xx sent; copies of the INVITE are absorbed
+                         * until Timer L (64*T1) ends it (RFC 6026, from memory) */
 };
 
 struct sip_txn_io {
@@ -88,12 +91,23 @@ struct sip_txn *sip_txn_server_request(struct sip_txn_table *tab, const osip_mes
                                        bool *is_new);
 
 /* Server: sends a response (text copied) for t; code decides the state (see txn.c). A 2xx to
- * an INVITE ends the transaction at once, as the TU retransmits 2xx itself. */
+ * an INVITE puts it in Accepted: the TU retransmits the 2xx itself, and the transaction only
+ * swallows copies of the INVITE until Timer L, so that a copy sent before the 2xx arrived is
+ * not taken for a new call. */
 void sip_txn_server_respond(struct sip_txn_table *tab, struct sip_txn *t, int code,
                             const char *text, size_t len);
 
+/* Server: the live server transaction with that branch and method (a CANCEL finds its INVITE's
+ * by the INVITE's branch, RFC 3261 section 9.2, from memory), or NULL. */
+struct sip_txn *sip_txn_server_find(struct sip_txn_table *tab, const char *branch,
+                                    const char *method);
+
 enum sip_txn_state sip_txn_state(const struct sip_txn *t);
 void *sip_txn_user(const struct sip_txn *t);
+/* Sets the TU's pointer (a server transaction's, which sip_txn_server_request leaves NULL). */
+void sip_txn_set_user(struct sip_txn *t, void *user);
+/* The last final (or provisional) status sent or heard; 0 when none. */
+int sip_txn_last_code(const struct sip_txn *t);
 bool sip_txn_is_server(const struct sip_txn *t);
 
 #endif
