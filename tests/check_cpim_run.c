@@ -128,7 +128,9 @@ static void target_scenario(const char *path, const char *uri, bool malformed)
 }
 
 /* Messages beyond the answering end's least body room (MSRP_CPIM_KEEP_MAX, 256 KiB) still get
- * their notification: the room follows the largest message the steps can send. */
+ * their notification: the room follows the largest message the steps can send. With
+ * answer.check_sha256 the plain messages beside them are compared by SHA-256, the CPIM ones
+ * checked by their CPIM rules only. */
 START_TEST(large_messages_are_notified)
 {
     struct tmp t;
@@ -138,8 +140,10 @@ START_TEST(large_messages_are_notified)
     write_file(path, "{ \"name\": \"big\", \"load\": { \"sessions\": 2, \"duration\": 20 },\n"
                      "  \"steps\": [ { \"send\": { \"count\": 3, \"size\": 300000,\n"
                      "    \"chunk_size\": 8192, \"cpim\": true } },\n"
-                     "    { \"expect\": { \"status\": 200, \"timeout\": 5 } } ],\n"
-                     "  \"answer\": { \"accept_types\": \"message/cpim\",\n"
+                     "    { \"expect\": { \"status\": 200, \"timeout\": 5 } },\n"
+                     "    { \"send\": { \"count\": 2, \"size\": 5000 } } ],\n"
+                     "  \"answer\": { \"check_sha256\": true,\n"
+                     "    \"accept_types\": \"message/cpim text/plain\",\n"
                      "    \"accept_wrapped_types\": \"text/plain message/imdn+xml\" } }\n");
     snprintf(args, sizeof(args), "run %s --out %s/r", path, t.dir);
     int rc = run_cmd(&t, args);
@@ -151,6 +155,8 @@ START_TEST(large_messages_are_notified)
     ck_assert_int_eq(jint(j, "messages", "imdn", "requested"), 6);
     ck_assert_int_eq(jint(j, "messages", "imdn", "received"), 6);
     ck_assert_int_eq(jint(j, "messages", "imdn", "missing"), 0);
+    ck_assert_int_eq(jint(j, "messages", "delivered", NULL), 10);
+    ck_assert_int_eq(jint(j, "messages", "checked", NULL), 4);
     json_decref(j);
     free(out);
     tmp_remove(&t);
@@ -268,9 +274,6 @@ static const struct scn_case scn_cases[] = {
      "{\"name\":\"e\",\"steps\":[{\"send\":{\"content_type\":\"text/plain\","
      "\"cpim\":{\"content_type\":\"text/html\"}}}]}",
      "$.steps[0].send.cpim.content_type: not allowed together"},
-    {"sha256", "{\"name\":\"e\",\"steps\":[{\"send\":{\"cpim\":true}}],"
-               "\"answer\":{\"check_sha256\":true}}",
-     "$.answer.check_sha256: not with a cpim send"},
     {"too-large", "{\"name\":\"e\",\"steps\":[{\"send\":{\"cpim\":true,"
                   "\"size\":{\"min\":10,\"max\":67108865}}}]}",
      "$.steps[0].send.size: at most 67108864 bytes with cpim"},
