@@ -252,7 +252,8 @@ END_TEST
  * lifetime ends no_reauth leave their AUTH to the relay's Expires, abrupt ones close at once,
  * clean ones close after their answers; every ending is counted, the run has no failures, and
  * the notifications owed to sessions cut off by their ending count as unfinished, not missing
- * (a relay's notification takes long enough to be owed when an ending comes). */
+ * (a relay's notification takes long enough to be owed when an ending comes), and so do the
+ * file transfers an ending cuts. */
 START_TEST(churn_through_relay)
 {
     struct test_relay k;
@@ -277,8 +278,12 @@ START_TEST(churn_through_relay)
                "    \"relay\": { \"user\": \"load%04d\", \"users\": 100, \"expires\": 2 } },\n"
                "  \"steps\": [ { \"repeat\": { \"times\": 0, \"steps\": [\n"
                "    { \"send\": { \"size\": 100, \"cpim\": true } },\n"
+               "    { \"expect\": { \"status\": 200 } },\n"
+               "    { \"send\": { \"chunk_size\": 4096, \"file\": { \"size\": 30000,\n"
+               "      \"interrupt_at\": 0.5 } } },\n"
                "    { \"expect\": { \"status\": 200 } } ] } } ],\n"
-               "  \"answer\": { \"status\": 200, \"accept_types\": \"message/cpim\",\n"
+               "  \"answer\": { \"status\": 200, \"check_sha256\": true,\n"
+               "    \"accept_types\": \"message/cpim application/octet-stream\",\n"
                "    \"accept_wrapped_types\": \"text/plain message/imdn+xml\" } }\n");
     snprintf(cmd, sizeof(cmd),
              "timeout 60 %s run %s --relay '%s' --relay-password-file %s --out %s/r >%s/out 2>&1",
@@ -315,6 +320,14 @@ START_TEST(churn_through_relay)
     ck_assert_int_eq(jget(imdn, "missing", NULL), 0);
     ck_assert_int_eq(requested, received + cut);
     ck_assert_int_gt(received, 0);
+    /* file transfers cut by an ending are unfinished too; none failed, none mis-hashed */
+    json_t *files = json_object_get(j, "files");
+    ck_assert_int_eq(jget(files, "failed", NULL), 0);
+    ck_assert_int_eq(jget(files, "abandoned", NULL), 0);
+    ck_assert_int_eq(jget(files, "transfers", NULL),
+                     jget(files, "completed", NULL) + jget(files, "unfinished", NULL));
+    ck_assert_int_gt(jget(files, "completed", NULL), 0);
+    ck_assert_int_eq(jget(json_object_get(files, "hash_checked"), "failed", NULL), 0);
     ck_assert_int_eq(jget(j, "sessions", "ended"), started);
     ck_assert_int_eq(jget(j, "sessions", "failed"), 0);
     ck_assert_int_eq(jget(j, "messages", "failed"), 0);

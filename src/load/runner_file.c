@@ -394,7 +394,8 @@ bool runner_file_sent(struct lsession *ls, struct msg_tag *tag, const struct msr
     } else if (m->status == 200) {
         sf->abandoned++; /* interrupted, and resume is false */
         outcome = "abandoned";
-    } else if (m->status == 0 && w->stopping) {
+    } else if (m->status == 0 && (w->stopping || ls->lifetime_over)) {
+        /* cut off by the run's end or by a churn ending, as its messages are */
         sf->unfinished++;
         outcome = "unfinished";
     } else {
