@@ -53,6 +53,7 @@ int main(void)
     srunner_add_suite(sr, make_sdp_msrp_suite());
     srunner_add_suite(sr, make_sip_msg_suite());
     srunner_add_suite(sr, make_sip_txn_suite());
+    srunner_add_suite(sr, make_sip_peers_suite());
     srunner_add_suite(sr, make_cpim_suite());
     srunner_add_suite(sr, make_skips_suite());
     srunner_add_suite(sr, make_stages_suite());

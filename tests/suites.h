@@ -55,5 +55,6 @@ TCase *make_cpim_run_tcase(void); /* check_cpim_run.c, in the cpim suite */
 Suite *make_distrib_suite(void);
 Suite *make_churn_suite(void);
 Suite *make_data_suite(void);
+Suite *make_sip_peers_suite(void); /* check_sip_peers.c: Kamailio proxy + SIPp peers */
 
 #endif
