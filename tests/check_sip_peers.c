@@ -13,6 +13,8 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,7 +180,7 @@ static bool skip_all(struct test_sip *s, const char *test, bool msrp, const char
 {
     if (test_sipp_skip(test))
         return true;
-    test_sip_start(s, msrp, env);
+    test_sip_start(s, false, msrp, env);
     return test_sip_skip(s, test);
 }
 
@@ -425,6 +427,62 @@ START_TEST(sip_with_msrp_relay)
 }
 END_TEST
 
+/*
+ * The TLS listener (SIPp has no TLS here, so a raw client): a REGISTER without credentials over
+ * TLS is challenged like over UDP and TCP, 401 with a Digest WWW-Authenticate in the realm.
+ */
+START_TEST(sip_tls_register_challenged)
+{
+    struct test_sip s;
+    test_sip_start(&s, true, false, "");
+    if (test_sip_skip(&s, "sip_tls_register_challenged"))
+        return;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(s.tls_port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    ck_assert_ptr_nonnull(ctx);
+    SSL *ssl = SSL_new(ctx);
+    ck_assert_ptr_nonnull(ssl);
+    SSL_set_fd(ssl, fd);
+    ck_assert_msg(SSL_connect(ssl) == 1, "TLS handshake with 127.0.0.1:%u failed",
+                  (unsigned)s.tls_port);
+    char req[512];
+    int n = snprintf(req, sizeof(req),
+                     "REGISTER sip:msrpload.test SIP/2.0\r\n"
+                     "Via: SIP/2.0/TLS 127.0.0.1:9;branch=z9hG4bKsiptls1;rport\r\n"
+                     "Max-Forwards: 70\r\n"
+                     "From: <sip:sip0004@msrpload.test>;tag=tls1\r\n"
+                     "To: <sip:sip0004@msrpload.test>\r\n"
+                     "Call-ID: siptls1@127.0.0.1\r\n"
+                     "CSeq: 1 REGISTER\r\n"
+                     "Contact: <sips:sip0004@127.0.0.1:9>\r\n"
+                     "Content-Length: 0\r\n\r\n");
+    ck_assert_int_eq(SSL_write(ssl, req, n), n);
+    char resp[2048];
+    size_t got = 0;
+    resp[0] = '\0';
+    for (int i = 0; i < 20 && strstr(resp, "\r\n\r\n") == NULL && got + 1 < sizeof(resp); i++) {
+        int r = SSL_read(ssl, resp + got, (int)(sizeof(resp) - got - 1));
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        resp[got] = '\0';
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    ck_assert_msg(strncmp(resp, "SIP/2.0 401 ", 12) == 0 &&
+                      strstr(resp, "WWW-Authenticate: Digest realm=\"msrpload.test\"") != NULL,
+                  "over TLS the proxy answered: %s", resp);
+    test_sip_stop(&s);
+}
+END_TEST
+
 Suite *make_sip_peers_suite(void)
 {
     Suite *s = suite_create("sip_peers");
@@ -440,6 +498,7 @@ Suite *make_sip_peers_suite(void)
     tcase_add_test(tc, sip_uas_noack_acked);
     tcase_add_test(tc, sip_unregistered_404);
     tcase_add_test(tc, sip_with_msrp_relay);
+    tcase_add_test(tc, sip_tls_register_challenged);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -95,12 +95,21 @@ static bool line_value(const char *line, const char *key, char *out, size_t cap)
     return true;
 }
 
-void test_sip_start(struct test_sip *s, bool msrp, const char *env)
+void test_sip_start(struct test_sip *s, bool tls, bool msrp, const char *env)
 {
     memset(s, 0, sizeof(*s));
     if (system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") != 0) {
         snprintf(s->skip, sizeof(s->skip),
                  "kamailio is not installed (tools/install-deps.sh --relay --sip)");
+        return;
+    }
+    if (tls && system("ls /usr/lib/*/kamailio/modules/tls.so >/dev/null 2>&1") != 0) {
+        snprintf(s->skip, sizeof(s->skip),
+                 "the Kamailio TLS module is not installed (kamailio-tls-modules)");
+        return;
+    }
+    if (tls && system("command -v openssl >/dev/null 2>&1") != 0) {
+        snprintf(s->skip, sizeof(s->skip), "openssl is not installed (start.sh makes the certificate)");
         return;
     }
     if (system("command -v ps >/dev/null 2>&1") != 0) {
@@ -116,7 +125,9 @@ void test_sip_start(struct test_sip *s, bool msrp, const char *env)
     char why[400] = "no free port";
     for (int attempt = 0; attempt < 5 && !s->up; attempt++) {
         uint16_t port = test_sip_free_port(), mport = msrp ? test_sip_free_port() : 0;
-        if (port == 0 || (msrp && (mport == 0 || mport == port)))
+        uint16_t tport = tls ? test_sip_free_port() : 0;
+        if (port == 0 || (msrp && (mport == 0 || mport == port)) ||
+            (tls && (tport == 0 || tport == port || tport == mport)))
             continue;
         char dir[] = "/tmp/msrpload-sip-test.XXXXXX";
         if (mkdtemp(dir) == NULL)
@@ -124,8 +135,8 @@ void test_sip_start(struct test_sip *s, bool msrp, const char *env)
         char cmd[1024];
         snprintf(cmd, sizeof(cmd),
                  "SIP_DIR=%s SIP_TCP_CHILDREN=2 SIP_UDP_CHILDREN=2 SIP_MSRP_PORT=%u %s "
-                 "timeout 30 %s %u 2>&1",
-                 dir, (unsigned)mport, env, script, (unsigned)port);
+                 "timeout 30 %s %u %u 2>&1",
+                 dir, (unsigned)mport, env, script, (unsigned)port, (unsigned)tport);
         FILE *p = popen(cmd, "r");
         if (p == NULL)
             break;
@@ -142,6 +153,7 @@ void test_sip_start(struct test_sip *s, bool msrp, const char *env)
             s->up = true;
             s->port = port;
             s->msrp_port = mport;
+            s->tls_port = tport;
         } else {
             test_sip_stop(s);
             char rm[128];

@@ -8,7 +8,7 @@
 
 /*
  * A real Kamailio SIP registrar/proxy on loopback (tools/sip/start.sh): UDP and TCP on port,
- * and with msrp the MSRP relay of tools/relay in the same instance on msrp_port. The ports are
+ * with tls also TLS on tls_port (start.sh's self-signed certificate), and with msrp the MSRP relay of tools/relay in the same instance on msrp_port. The ports are
  * free for both UDP and TCP (bound to port 0 and released), tried again on a clash. When
  * Kamailio is missing the proxy stays down with the reason in skip; test_sip_skip then records
  * a visible skip and the test returns. REQUIRE_SIP=1 or REQUIRE_RELAY=1 (CI) turns that skip
@@ -17,10 +17,10 @@
 struct test_sip {
     bool up;
     char skip[512];
-    uint16_t port, msrp_port;
+    uint16_t port, tls_port, msrp_port;
     char pidfile[512];
 };
-void test_sip_start(struct test_sip *s, bool msrp, const char *env);
+void test_sip_start(struct test_sip *s, bool tls, bool msrp, const char *env);
 void test_sip_stop(struct test_sip *s);
 bool test_sip_skip(const struct test_sip *s, const char *test);
 
