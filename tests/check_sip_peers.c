@@ -165,7 +165,7 @@ static void check_answered(const struct test_sip *s, const struct call *c, bool 
     /* the answer's a=path at the caller */
     log_value(c->uac_log, "answer-path", v, sizeof(v));
     ck_assert_str_eq(v, c->uas_path);
-    /* record-route: the proxy's own URI, loose routing (RFC 3261 16.6 step 4: ;lr) */
+    /* record-route: the proxy's own URI with ;lr (tools/sip/kamailio.cfg record_route()) */
     snprintf(rr, sizeof(rr), "<sip:127.0.0.1:%u", (unsigned)s->port);
     log_value(c->uas_log, "record-route", v, sizeof(v));
     ck_assert_msg(strncmp(v, rr, strlen(rr)) == 0 && strstr(v, ";lr") != NULL,
@@ -197,7 +197,7 @@ START_TEST(sip_register_digest)
     int rc = sipp_register(&s, &t, "uac-register.xml", "sip0003", "sippass", contact, false, log);
     char *text = test_slurp(log);
     ck_assert_msg(rc == 0, "REGISTER with the right password: sipp exit %d, log: %s", rc, text);
-    /* 200 lists the binding it saved (RFC 3261 10.3 step 8) */
+    /* the 200 lists the binding it saved, with its expiry */
     ck_assert_msg(strstr(text, "registered sip0003:") != NULL &&
                       strstr(text, "<sip:sip0003@127.0.0.1:9>;expires=") != NULL,
                   "log: %s", text);
@@ -390,7 +390,8 @@ static void read_head(int fd, char *buf, size_t cap)
 }
 
 /* The proxy with the MSRP relay in the same instance: a call through it still completes, and
- * the relay port challenges an MSRP AUTH (RFC 4976 5.1: 401 with a Digest WWW-Authenticate). */
+ * the relay port challenges an MSRP AUTH (RFC 4976 5.1: an AUTH without Authorization MUST get
+ * 401 with a WWW-Authenticate header). */
 START_TEST(sip_with_msrp_relay)
 {
     struct test_sip s;
