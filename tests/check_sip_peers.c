@@ -2,7 +2,9 @@
  * check_sip_peers.c - the real SIP peers on their own: the scripted Kamailio registrar/proxy
  * (tools/sip) and the SIPp scenarios (tests/sip) that msrpload's SIP tests call and answer.
  *
- * Each test starts its own proxy on free loopback ports and runs SIPp processes against it:
+ * Each tcase starts one proxy on free loopback ports (an unchecked fixture, so it is stopped even
+ * when a test fails) and each test runs SIPp processes against it, with a callee of its own
+ * (registrations stay for the tcase):
  * REGISTER with digest (right and wrong password), INVITE with an MSRP SDP offer from a SIPp
  * UAC through the proxy to a registered SIPp UAS over UDP and TCP (the a=path of each side
  * arrives intact at the other, the proxy record-routes), the negative answering peers (486,
@@ -84,12 +86,13 @@ struct call {
 };
 
 /*
- * callee (user sip0002) REGISTERs a SIPp UAS running uas_scenario; a SIPp UAC (sip0001) calls
+ * callee (a user sipNNNN) REGISTERs a SIPp UAS running uas_scenario; a SIPp UAC (sip0001) calls
  * it through the proxy with uac-invite.xml. ack: "yes" or "no" (withheld). uas_pause_ms: the
  * UAS's -d (uas-silent.xml's silence), or NULL.
  */
-static void call_through(const struct test_sip *s, const struct tmp *t, const char *uas_scenario,
-                         bool tcp, const char *ack, const char *uas_pause_ms, struct call *c)
+static void call_through(const struct test_sip *s, const struct tmp *t, const char *callee,
+                         const char *uas_scenario, bool tcp, const char *ack,
+                         const char *uas_pause_ms, struct call *c)
 {
     memset(c, 0, sizeof(*c));
     char cwd[512];
@@ -98,11 +101,11 @@ static void call_through(const struct test_sip *s, const struct tmp *t, const ch
     ck_assert_uint_ne(uas_port, 0);
     char contact[128], uas_port_s[16];
     snprintf(uas_port_s, sizeof(uas_port_s), "%u", (unsigned)uas_port);
-    snprintf(contact, sizeof(contact), "sip:sip0002@127.0.0.1:%u%s", (unsigned)uas_port,
+    snprintf(contact, sizeof(contact), "sip:%s@127.0.0.1:%u%s", callee, (unsigned)uas_port,
              tcp ? ";transport=tcp" : "");
     char reg_log[128];
     snprintf(reg_log, sizeof(reg_log), "%s/register.log", t->dir);
-    c->reg_rc = sipp_register(s, t, "uac-register.xml", "sip0002", "sippass", contact, tcp, reg_log);
+    c->reg_rc = sipp_register(s, t, "uac-register.xml", callee, "sippass", contact, tcp, reg_log);
     ck_assert_msg(c->reg_rc == 0, "the callee's REGISTER failed: sipp exit %d", c->reg_rc);
 
     char uas_scen[700], uac_scen[700], uas_log[128], uac_log[128], proxy[64], uac_port_s[16];
@@ -112,7 +115,7 @@ static void call_through(const struct test_sip *s, const struct tmp *t, const ch
     snprintf(uac_log, sizeof(uac_log), "%s/uac.log", t->dir);
     snprintf(proxy, sizeof(proxy), "127.0.0.1:%u", (unsigned)s->port);
     const char *tr = tcp ? "t1" : "u1";
-    const char *uas_args[] = {"-sf", uas_scen, "-m", "1", "-s", "sip0002",
+    const char *uas_args[] = {"-sf", uas_scen, "-m", "1", "-s", callee,
                               "-key", "msrp_port", UAS_MSRP_PORT, "-key", "session", "uasSess42",
                               "-i", "127.0.0.1", "-p", uas_port_s, "-t", tr,
                               "-d", uas_pause_ms != NULL ? uas_pause_ms : "0",
@@ -126,7 +129,7 @@ static void call_through(const struct test_sip *s, const struct tmp *t, const ch
     uint16_t uac_port = test_sip_free_port();
     ck_assert_uint_ne(uac_port, 0);
     snprintf(uac_port_s, sizeof(uac_port_s), "%u", (unsigned)uac_port);
-    const char *uac_args[] = {"-sf", uac_scen, "-m", "1", "-s", "sip0002",
+    const char *uac_args[] = {"-sf", uac_scen, "-m", "1", "-s", callee,
                               "-key", "from", "sip0001", "-key", "msrp_port", UAC_MSRP_PORT,
                               "-key", "session", "uacSess17", "-key", "ack", ack,
                               "-au", "sip0001", "-ap", "sippass",
@@ -176,25 +179,48 @@ static void check_answered(const struct test_sip *s, const struct call *c, bool 
     ck_assert_msg(strncmp(v, rr, strlen(rr)) == 0, "Record-Route at the caller: '%s'", v);
 }
 
-static bool skip_all(struct test_sip *s, const char *test, bool msrp, const char *env)
+/* One proxy per tcase: plain (tm's fr_timer short for the silent callee), with the MSRP relay,
+ * with TLS. */
+static struct test_sip PLAIN, RELAYED, TLS;
+
+static void plain_setup(void)
 {
-    if (test_sipp_skip(test))
-        return true;
-    test_sip_start(s, false, msrp, env);
-    return test_sip_skip(s, test);
+    test_sip_start(&PLAIN, false, false, "SIP_FR_TIMER=3000");
+}
+
+static void relayed_setup(void)
+{
+    test_sip_start(&RELAYED, false, true, "");
+}
+
+static void tls_setup(void)
+{
+    test_sip_start(&TLS, true, false, "");
+}
+
+static void proxies_teardown(void)
+{
+    test_sip_stop(&PLAIN);
+    test_sip_stop(&RELAYED);
+    test_sip_stop(&TLS);
+}
+
+static bool skip_all(const struct test_sip *s, const char *test)
+{
+    return test_sipp_skip(test) || test_sip_skip(s, test);
 }
 
 START_TEST(sip_register_digest)
 {
-    struct test_sip s;
-    if (skip_all(&s, "sip_register_digest", false, ""))
+    const struct test_sip *s = &PLAIN;
+    if (skip_all(s, "sip_register_digest"))
         return;
     struct tmp t;
     tmp_make(&t);
     char log[128], contact[64];
     snprintf(contact, sizeof(contact), "sip:sip0003@127.0.0.1:9");
     snprintf(log, sizeof(log), "%s/ok.log", t.dir);
-    int rc = sipp_register(&s, &t, "uac-register.xml", "sip0003", "sippass", contact, false, log);
+    int rc = sipp_register(s, &t, "uac-register.xml", "sip0003", "sippass", contact, false, log);
     char *text = test_slurp(log);
     ck_assert_msg(rc == 0, "REGISTER with the right password: sipp exit %d, log: %s", rc, text);
     /* the 200 lists the binding it saved, with its expiry */
@@ -205,11 +231,11 @@ START_TEST(sip_register_digest)
 
     /* the same scenario with a wrong password must fail (it expects 200) */
     snprintf(log, sizeof(log), "%s/bad.log", t.dir);
-    rc = sipp_register(&s, &t, "uac-register.xml", "sip0003", "wrongpass", contact, false, log);
+    rc = sipp_register(s, &t, "uac-register.xml", "sip0003", "wrongpass", contact, false, log);
     ck_assert_msg(rc != 0, "REGISTER with a wrong password succeeded");
     /* and it is refused with exactly 403 */
     snprintf(log, sizeof(log), "%s/forbidden.log", t.dir);
-    rc = sipp_register(&s, &t, "uac-register-forbidden.xml", "sip0003", "wrongpass", contact,
+    rc = sipp_register(s, &t, "uac-register-forbidden.xml", "sip0003", "wrongpass", contact,
                        false, log);
     text = test_slurp(log);
     ck_assert_msg(rc == 0 && strstr(text, "refused sip0003: 403") != NULL,
@@ -217,55 +243,53 @@ START_TEST(sip_register_digest)
     free(text);
     /* an unknown user as well */
     snprintf(log, sizeof(log), "%s/unknown.log", t.dir);
-    rc = sipp_register(&s, &t, "uac-register-forbidden.xml", "nobody", "sippass", contact, false,
+    rc = sipp_register(s, &t, "uac-register-forbidden.xml", "nobody", "sippass", contact, false,
                        log);
     ck_assert_msg(rc == 0, "unknown user: sipp exit %d (403 expected)", rc);
     tmp_remove(&t);
-    test_sip_stop(&s);
 }
 END_TEST
 
-static void answered_call(const char *test, bool tcp)
+static void answered_call(const char *test, const char *callee, bool tcp)
 {
-    struct test_sip s;
-    if (skip_all(&s, test, false, ""))
+    const struct test_sip *s = &PLAIN;
+    if (skip_all(s, test))
         return;
     struct tmp t;
     tmp_make(&t);
     struct call c;
-    call_through(&s, &t, "uas-answer.xml", tcp, "yes", NULL, &c);
-    check_answered(&s, &c, tcp);
+    call_through(s, &t, callee, "uas-answer.xml", tcp, "yes", NULL, &c);
+    check_answered(s, &c, tcp);
     ck_assert_msg(strstr(c.uas_log, "ack=received") && strstr(c.uas_log, "bye=received"),
                   "UAS log: %s", c.uas_log);
     ck_assert_msg(strstr(c.uac_log, "bye=200") != NULL, "UAC log: %s", c.uac_log);
     call_free(&c);
     tmp_remove(&t);
-    test_sip_stop(&s);
 }
 
 START_TEST(sip_invite_udp)
 {
-    answered_call("sip_invite_udp", false);
+    answered_call("sip_invite_udp", "sip0010", false);
 }
 END_TEST
 
 START_TEST(sip_invite_tcp)
 {
-    answered_call("sip_invite_tcp", true);
+    answered_call("sip_invite_tcp", "sip0011", true);
 }
 END_TEST
 
 /* A refusing answerer: the caller sees its status code through the proxy. */
-static void refused_call(const char *test, const char *scenario, const char *pause_ms,
-                         const char *env, const char *code)
+static void refused_call(const char *test, const char *callee, const char *scenario,
+                         const char *pause_ms, const char *code)
 {
-    struct test_sip s;
-    if (skip_all(&s, test, false, env))
+    const struct test_sip *s = &PLAIN;
+    if (skip_all(s, test))
         return;
     struct tmp t;
     tmp_make(&t);
     struct call c;
-    call_through(&s, &t, scenario, false, "yes", pause_ms, &c);
+    call_through(s, &t, callee, scenario, false, "yes", pause_ms, &c);
     ck_assert_msg(c.uac_rc == 0 && c.uas_rc == 0, "sipp exits: UAC %d, UAS %d\nUAC log:\n%s",
                   c.uac_rc, c.uas_rc, c.uac_log);
     char v[64];
@@ -277,38 +301,38 @@ static void refused_call(const char *test, const char *scenario, const char *pau
     ck_assert_str_eq(v, c.uac_path);
     call_free(&c);
     tmp_remove(&t);
-    test_sip_stop(&s);
 }
 
 START_TEST(sip_uas_busy_486)
 {
-    refused_call("sip_uas_busy_486", "uas-busy.xml", NULL, "", "486");
+    refused_call("sip_uas_busy_486", "sip0012", "uas-busy.xml", NULL, "486");
 }
 END_TEST
 
 START_TEST(sip_uas_reject_488)
 {
-    refused_call("sip_uas_reject_488", "uas-reject-488.xml", NULL, "", "488");
+    refused_call("sip_uas_reject_488", "sip0013", "uas-reject-488.xml", NULL, "488");
 }
 END_TEST
 
-/* Silence: the proxy's tm gives up after SIP_FR_TIMER and answers 408 itself. */
+/* Silence: the proxy's tm gives up after SIP_FR_TIMER (3 s in this tcase) and answers 408
+ * itself; the callee stays silent for 8 s. */
 START_TEST(sip_uas_silent_408)
 {
-    refused_call("sip_uas_silent_408", "uas-silent.xml", "6000", "SIP_FR_TIMER=1500", "408");
+    refused_call("sip_uas_silent_408", "sip0014", "uas-silent.xml", "8000", "408");
 }
 END_TEST
 
 START_TEST(sip_uas_noack)
 {
-    struct test_sip s;
-    if (skip_all(&s, "sip_uas_noack", false, ""))
+    const struct test_sip *s = &PLAIN;
+    if (skip_all(s, "sip_uas_noack"))
         return;
     struct tmp t;
     tmp_make(&t);
     struct call c;
-    call_through(&s, &t, "uas-noack.xml", false, "no", NULL, &c);
-    check_answered(&s, &c, false);
+    call_through(s, &t, "sip0015", "uas-noack.xml", false, "no", NULL, &c);
+    check_answered(s, &c, false);
     /* no ACK came: the answerer ended the dialog with BYE through the proxy, answered 200 */
     ck_assert_msg(strstr(c.uac_log, "ack=withheld") && strstr(c.uac_log, "bye-from-peer"),
                   "UAC log: %s", c.uac_log);
@@ -317,34 +341,32 @@ START_TEST(sip_uas_noack)
                   "UAS log: %s", c.uas_log);
     call_free(&c);
     tmp_remove(&t);
-    test_sip_stop(&s);
 }
 END_TEST
 
 /* The same answering peer with a caller that does ACK: it takes the ACK and the caller's BYE. */
 START_TEST(sip_uas_noack_acked)
 {
-    struct test_sip s;
-    if (skip_all(&s, "sip_uas_noack_acked", false, ""))
+    const struct test_sip *s = &PLAIN;
+    if (skip_all(s, "sip_uas_noack_acked"))
         return;
     struct tmp t;
     tmp_make(&t);
     struct call c;
-    call_through(&s, &t, "uas-noack.xml", false, "yes", NULL, &c);
-    check_answered(&s, &c, false);
+    call_through(s, &t, "sip0016", "uas-noack.xml", false, "yes", NULL, &c);
+    check_answered(s, &c, false);
     ck_assert_msg(strstr(c.uas_log, "ack=received") && !strstr(c.uas_log, "ack=missing"),
                   "UAS log: %s", c.uas_log);
     call_free(&c);
     tmp_remove(&t);
-    test_sip_stop(&s);
 }
 END_TEST
 
 /* An INVITE for a user nobody registered: 404 from the proxy (after the 407 round). */
 START_TEST(sip_unregistered_404)
 {
-    struct test_sip s;
-    if (skip_all(&s, "sip_unregistered_404", false, ""))
+    const struct test_sip *s = &PLAIN;
+    if (skip_all(s, "sip_unregistered_404"))
         return;
     struct tmp t;
     tmp_make(&t);
@@ -352,7 +374,7 @@ START_TEST(sip_unregistered_404)
     ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
     snprintf(scen, sizeof(scen), "%s/%s/uac-invite.xml", cwd, SCEN);
     snprintf(log, sizeof(log), "%s/uac.log", t.dir);
-    snprintf(proxy, sizeof(proxy), "127.0.0.1:%u", (unsigned)s.port);
+    snprintf(proxy, sizeof(proxy), "127.0.0.1:%u", (unsigned)s->port);
     snprintf(port, sizeof(port), "%u", (unsigned)test_sip_free_port());
     const char *args[] = {"-sf", scen, "-m", "1", "-s", "sip0050", "-key", "from", "sip0001",
                           "-key", "msrp_port", UAC_MSRP_PORT, "-key", "session", "x1",
@@ -368,7 +390,6 @@ START_TEST(sip_unregistered_404)
     ck_assert_msg(rc == 0 && strcmp(v, "404") == 0, "sipp exit %d, log: %s", rc, text);
     free(text);
     tmp_remove(&t);
-    test_sip_stop(&s);
 }
 END_TEST
 
@@ -394,19 +415,19 @@ static void read_head(int fd, char *buf, size_t cap)
  * 401 with a WWW-Authenticate header). */
 START_TEST(sip_with_msrp_relay)
 {
-    struct test_sip s;
-    if (skip_all(&s, "sip_with_msrp_relay", true, ""))
+    const struct test_sip *s = &RELAYED;
+    if (skip_all(s, "sip_with_msrp_relay"))
         return;
     struct tmp t;
     tmp_make(&t);
     struct call c;
-    call_through(&s, &t, "uas-answer.xml", false, "yes", NULL, &c);
-    check_answered(&s, &c, false);
+    call_through(s, &t, "sip0017", "uas-answer.xml", false, "yes", NULL, &c);
+    check_answered(s, &c, false);
     call_free(&c);
 
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(s.msrp_port),
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(s->msrp_port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
     char req[512];
@@ -415,7 +436,7 @@ START_TEST(sip_with_msrp_relay)
                      "To-Path: msrp://127.0.0.1:%u;tcp\r\n"
                      "From-Path: msrp://127.0.0.1:9/sipPeers1;tcp\r\n"
                      "-------t1auth$\r\n",
-                     (unsigned)s.msrp_port);
+                     (unsigned)s->msrp_port);
     ck_assert_int_eq(write(fd, req, (size_t)n), n);
     char resp[2048];
     read_head(fd, resp, sizeof(resp));
@@ -424,7 +445,6 @@ START_TEST(sip_with_msrp_relay)
                       strstr(resp, "WWW-Authenticate: Digest") != NULL,
                   "the relay answered: %s", resp);
     tmp_remove(&t);
-    test_sip_stop(&s);
 }
 END_TEST
 
@@ -434,13 +454,12 @@ END_TEST
  */
 START_TEST(sip_tls_register_challenged)
 {
-    struct test_sip s;
-    test_sip_start(&s, true, false, "");
-    if (test_sip_skip(&s, "sip_tls_register_challenged"))
+    const struct test_sip *s = &TLS;
+    if (test_sip_skip(s, "sip_tls_register_challenged"))
         return;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(s.tls_port),
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(s->tls_port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
     struct timeval tv = {.tv_sec = 5};
@@ -451,7 +470,7 @@ START_TEST(sip_tls_register_challenged)
     ck_assert_ptr_nonnull(ssl);
     SSL_set_fd(ssl, fd);
     ck_assert_msg(SSL_connect(ssl) == 1, "TLS handshake with 127.0.0.1:%u failed",
-                  (unsigned)s.tls_port);
+                  (unsigned)s->tls_port);
     char req[512];
     int n = snprintf(req, sizeof(req),
                      "REGISTER sip:msrpload.test SIP/2.0\r\n"
@@ -480,7 +499,6 @@ START_TEST(sip_tls_register_challenged)
     ck_assert_msg(strncmp(resp, "SIP/2.0 401 ", 12) == 0 &&
                       strstr(resp, "WWW-Authenticate: Digest realm=\"msrpload.test\"") != NULL,
                   "over TLS the proxy answered: %s", resp);
-    test_sip_stop(&s);
 }
 END_TEST
 
@@ -489,6 +507,7 @@ Suite *make_sip_peers_suite(void)
     Suite *s = suite_create("sip_peers");
     TCase *tc = tcase_create("peers");
     tcase_set_timeout(tc, 120);
+    tcase_add_unchecked_fixture(tc, plain_setup, proxies_teardown);
     tcase_add_test(tc, sip_register_digest);
     tcase_add_test(tc, sip_invite_udp);
     tcase_add_test(tc, sip_invite_tcp);
@@ -498,8 +517,16 @@ Suite *make_sip_peers_suite(void)
     tcase_add_test(tc, sip_uas_noack);
     tcase_add_test(tc, sip_uas_noack_acked);
     tcase_add_test(tc, sip_unregistered_404);
-    tcase_add_test(tc, sip_with_msrp_relay);
-    tcase_add_test(tc, sip_tls_register_challenged);
     suite_add_tcase(s, tc);
+    TCase *tr = tcase_create("relayed");
+    tcase_set_timeout(tr, 120);
+    tcase_add_unchecked_fixture(tr, relayed_setup, proxies_teardown);
+    tcase_add_test(tr, sip_with_msrp_relay);
+    suite_add_tcase(s, tr);
+    TCase *tt = tcase_create("tls");
+    tcase_set_timeout(tt, 60);
+    tcase_add_unchecked_fixture(tt, tls_setup, proxies_teardown);
+    tcase_add_test(tt, sip_tls_register_challenged);
+    suite_add_tcase(s, tt);
     return s;
 }
