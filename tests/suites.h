@@ -59,5 +59,6 @@ Suite *make_distrib_suite(void);
 Suite *make_churn_suite(void);
 Suite *make_data_suite(void);
 Suite *make_relay_state_suite(void);
+Suite *make_sip_peers_suite(void); /* check_sip_peers.c: Kamailio proxy + SIPp peers */
 
 #endif

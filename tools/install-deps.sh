@@ -4,9 +4,12 @@
 # As root it installs whatever is missing (apt-get update first, since a fresh machine may have
 # no package lists), saying first in one line what it installs. Otherwise it prints the one
 # apt-get line to run and exits 1.
-# Usage: tools/install-deps.sh [--relay] [--prometheus] [--browser] [--check]
+# Usage: tools/install-deps.sh [--relay] [--sip] [--prometheus] [--browser] [--check]
 #   --relay   also what the relay tests need (CI's .ci/run asks for it, as REQUIRE_RELAY=1
 #             makes those tests fail rather than skip without Kamailio)
+#   --sip     also what the SIP tests need: the scripted Kamailio proxy of tools/sip (the same
+#             packages as --relay) and SIPp for the peers of tests/sip (CI asks for it, with
+#             REQUIRE_SIP=1)
 #   --prometheus  also Prometheus, for the test that has a real one scrape a run's live
 #             metrics (CI asks for it too, with REQUIRE_PROMETHEUS=1)
 #   --browser also Chromium, for the tests that load conform-report's HTML matrix and a run's
@@ -26,6 +29,10 @@ PACKAGES="gcc make pkg-config libssl-dev libjansson-dev libmicrohttpd-dev libosi
 # but tls.so, in kamailio-tls-modules, and websocket.so for MSRP over WebSocket, in
 # kamailio-websocket-modules), openssl for start.sh's certificate, ps for stop.sh.
 RELAY_PACKAGES="kamailio kamailio-tls-modules kamailio-websocket-modules openssl procps"
+# The SIP tests (tests/check_sip_peers.c): Kamailio as registrar/proxy (tools/sip/kamailio.cfg
+# loads nothing beyond the kamailio and kamailio-tls-modules packages), SIPp (Debian
+# sip-tester) as the independent SIP peers of tests/sip, ps for stop.sh.
+SIP_PACKAGES="kamailio kamailio-tls-modules openssl procps sip-tester"
 # The Prometheus test (tests/check_metrics.c) starts its own prometheus on a loopback port.
 # The package's service would listen on every interface (:9090): it is stopped and disabled
 # right after the install, where systemd runs.
@@ -38,14 +45,17 @@ check_only=""
 for arg in "$@"; do
     case "$arg" in
         --relay) PACKAGES="$PACKAGES $RELAY_PACKAGES" ;;
+        --sip) PACKAGES="$PACKAGES $SIP_PACKAGES" ;;
         --prometheus) PACKAGES="$PACKAGES $PROMETHEUS_PACKAGES" ;;
         --browser) PACKAGES="$PACKAGES $BROWSER_PACKAGES" ;;
         --check) check_only=1 ;;
-        *) echo "usage: tools/install-deps.sh [--relay] [--prometheus] [--browser] [--check]" >&2; exit 2 ;;
+        *) echo "usage: tools/install-deps.sh [--relay] [--sip] [--prometheus] [--browser] [--check]" >&2; exit 2 ;;
     esac
 done
 
 missing=""
+# --relay and --sip share packages: each is looked at once
+PACKAGES=$(printf '%s\n' $PACKAGES | awk '!seen[$0]++' | tr '\n' ' ')
 for pkg in $PACKAGES; do
     status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
     case "$status" in

@@ -1,0 +1,171 @@
+#!/bin/bash
+# start.sh - start the scripted Kamailio SIP registrar/proxy (tools/sip/kamailio.cfg) on
+# 127.0.0.1 in the background, optionally with the MSRP relay in the same instance.
+#
+# Usage: tools/sip/start.sh [PORT [TLS_PORT [CERT KEY]]]
+#
+#   PORT      UDP and TCP port for SIP          (else $SIP_PORT, else 5060)
+#   TLS_PORT  TLS port for SIP, optional        (else $SIP_TLS_PORT; empty/0 = no TLS)
+#   CERT KEY  PEM certificate and key for TLS   (else $SIP_CERT/$SIP_KEY, else a self-signed
+#             P-256 certificate for CN=localhost, IP:127.0.0.1 is made in the runtime directory)
+#
+# Environment (all optional):
+#   SIP_MSRP_PORT      also run the MSRP relay (tools/relay/msrp-routes.cfg) on this TCP port
+#   SIP_MSRP_TLS_PORT  with TLS and SIP_MSRP_PORT: msrps:// on this port
+#   SIP_DIR            runtime directory (default: a new mktemp -d /tmp/msrpload-sip.XXXXXX)
+#   SIP_VERBOSE=1      log every SIP request (INFO)
+#   SIP_FR_TIMER / SIP_FR_INV_TIMER   tm timers in ms (5000 / 30000): no reply -> 408
+#   SIP_TCP_CHILDREN / SIP_UDP_CHILDREN   worker processes (4 / 4)
+#   SIP_REALM          digest realm (default msrpload.test)
+#   KAMAILIO           kamailio binary (default: kamailio in PATH, else /usr/sbin/kamailio)
+#
+# On success prints shell-quoted KEY='value' lines (eval-able) and exits 0:
+#   SIP_URI='sip:127.0.0.1:5060'                    (UDP; ;transport=tcp for TCP)
+#   SIP_TCP_URI='sip:127.0.0.1:5060;transport=tcp'
+#   SIP_TLS_URI='sips:127.0.0.1:5061'              (only with TLS)
+#   SIP_CERT='/tmp/msrpload-sip.abc/cert.pem'       (only with TLS)
+#   RELAY_URI='msrp://127.0.0.1:2855;tcp'           (only with SIP_MSRP_PORT)
+#   RELAY_TLS_URI='msrps://127.0.0.1:2856;tcp'      (only with SIP_MSRP_TLS_PORT)
+#   SIP_PID='12345'
+#   SIP_PIDFILE='/tmp/msrpload-sip.abc/kamailio.pid'
+#   SIP_DIR='/tmp/msrpload-sip.abc'
+#   SIP_LOG='/tmp/msrpload-sip.abc/kamailio.log'
+#   SIP_CTL='unix:/tmp/msrpload-sip.abc/kamailio_ctl'   (kamcmd -s ... ul.dump)
+# Stop it with: tools/sip/stop.sh "$SIP_PIDFILE" [--clean]
+#
+# As tools/relay/start.sh: kamailio -DD -E under setsid (own process group, the pid file holds
+# the main process), ports in use refused, at most 10 s for the pid file and every TCP/TLS port
+# to accept a connection (the UDP port is bound by then: Kamailio binds UDP before it forks
+# the TCP main process); on failure the log tail is printed, what was started killed, exit 1.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+cfg="$here/kamailio.cfg"
+
+port=${1:-${SIP_PORT:-5060}}
+tls_port=${2:-${SIP_TLS_PORT:-}}
+cert=${3:-${SIP_CERT:-}}
+key=${4:-${SIP_KEY:-}}
+msrp_port=${SIP_MSRP_PORT:-}
+msrp_tls_port=${SIP_MSRP_TLS_PORT:-}
+[ "$tls_port" = "0" ] && tls_port=""
+[ "$msrp_port" = "0" ] && msrp_port=""
+[ "$msrp_tls_port" = "0" ] && msrp_tls_port=""
+
+die() { echo "start.sh: $*" >&2; exit 1; }
+
+is_port() { case "$1" in ''|*[!0-9]*) return 1 ;; esac; [ "$1" -ge 1 ] && [ "$1" -le 65535 ]; }
+is_port "$port" || die "bad SIP port '$port'"
+seen=" $port "
+for p in "$tls_port" "$msrp_port" "$msrp_tls_port"; do
+    [ -n "$p" ] || continue
+    is_port "$p" || die "bad port '$p'"
+    case "$seen" in *" $p "*) die "port $p given twice: every port must differ" ;; esac
+    seen="$seen$p "
+done
+if [ -n "$msrp_tls_port" ]; then
+    [ -n "$msrp_port" ] && [ -n "$tls_port" ] || die "SIP_MSRP_TLS_PORT needs SIP_MSRP_PORT and a TLS port"
+fi
+
+kam=${KAMAILIO:-$(command -v kamailio || echo /usr/sbin/kamailio)}
+[ -x "$kam" ] || die "kamailio not found (apt-get install kamailio kamailio-tls-modules)"
+[ -r "$cfg" ] || die "missing $cfg"
+
+# true when something accepts TCP connections on 127.0.0.1:$1
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# true when a UDP socket is bound to 127.0.0.1:$1 (ss from iproute2, else unknown = false)
+udp_bound() { command -v ss >/dev/null 2>&1 && ss -Hlun "sport = :$1" 2>/dev/null | grep -q .; }
+
+for p in $seen; do
+    port_open "$p" && die "127.0.0.1:$p is already in use"
+done
+udp_bound "$port" && die "UDP 127.0.0.1:$port is already in use"
+
+if [ -n "${SIP_DIR:-}" ]; then
+    dir=$SIP_DIR
+    mkdir -p "$dir"
+else
+    dir=$(mktemp -d /tmp/msrpload-sip.XXXXXX)
+fi
+dir=$(cd "$dir" && pwd)
+pidfile="$dir/kamailio.pid"
+log="$dir/kamailio.log"
+ctl="unix:$dir/kamailio_ctl"
+if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    die "a kamailio already runs from $dir (pid $(cat "$pidfile"))"
+fi
+rm -f "$pidfile" "$dir/kamailio_ctl"
+
+defs=(-A "SIP_PORT=$port" -A "CTL_SOCK=\"$ctl\"")
+if [ -n "$tls_port" ]; then
+    if [ -z "$cert" ] || [ -z "$key" ]; then
+        cert="$dir/cert.pem"
+        key="$dir/key.pem"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -days 1 -keyout "$key" -out "$cert" >/dev/null 2>&1 \
+            || die "openssl could not make a self-signed certificate"
+    fi
+    [ -r "$cert" ] || die "cannot read certificate $cert"
+    [ -r "$key" ] || die "cannot read key $key"
+    cert=$(cd "$(dirname "$cert")" && pwd)/$(basename "$cert")
+    key=$(cd "$(dirname "$key")" && pwd)/$(basename "$key")
+    defs+=(-A WITH_TLS -A "SIP_TLS_PORT=$tls_port" -A "TLS_CERT=\"$cert\"" -A "TLS_KEY=\"$key\"")
+fi
+if [ -n "$msrp_port" ]; then
+    defs+=(-A WITH_MSRP -A "MSRP_PORT=$msrp_port")
+    [ -n "$msrp_tls_port" ] && defs+=(-A "MSRP_TLS_PORT=$msrp_tls_port")
+fi
+[ "${SIP_VERBOSE:-0}" != "0" ] && defs+=(-A SIP_VERBOSE)
+[ -n "${SIP_FR_TIMER:-}" ] && defs+=(-A "FR_TIMER=$SIP_FR_TIMER")
+[ -n "${SIP_FR_INV_TIMER:-}" ] && defs+=(-A "FR_INV_TIMER=$SIP_FR_INV_TIMER")
+[ -n "${SIP_TCP_CHILDREN:-}" ] && defs+=(-A "TCP_CHILDREN=$SIP_TCP_CHILDREN")
+[ -n "${SIP_UDP_CHILDREN:-}" ] && defs+=(-A "UDP_CHILDREN=$SIP_UDP_CHILDREN")
+[ -n "${SIP_REALM:-}" ] && defs+=(-A "AUTH_REALM=\"$SIP_REALM\"")
+
+setsid "$kam" -DD -E -f "$cfg" -P "$pidfile" -Y "$dir" -w "$dir" "${defs[@]}" \
+    </dev/null >"$log" 2>&1 &
+pid=$!
+
+fail() {
+    echo "start.sh: $*" >&2
+    echo "---- last lines of $log ----" >&2
+    tail -n 25 "$log" >&2 || true
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+        sleep 1
+        kill -KILL -- "-$pid" 2>/dev/null || true
+    fi
+    exit 1
+}
+
+ready=""
+for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || fail "kamailio exited during start-up"
+    all=1
+    [ -s "$pidfile" ] || all=""
+    for p in $seen; do
+        [ -n "$all" ] && { port_open "$p" || all=""; }
+    done
+    if [ -n "$all" ]; then
+        ready=1
+        break
+    fi
+    sleep 0.1
+done
+[ -n "$ready" ] || fail "127.0.0.1 ports$(printf ' %s' $seen) not accepting connections after 10 s"
+[ "$(cat "$pidfile")" = "$pid" ] || fail "pid file says $(cat "$pidfile"), started $pid"
+
+echo "SIP_URI='sip:127.0.0.1:$port'"
+echo "SIP_TCP_URI='sip:127.0.0.1:$port;transport=tcp'"
+if [ -n "$tls_port" ]; then
+    echo "SIP_TLS_URI='sips:127.0.0.1:$tls_port'"
+    echo "SIP_CERT='$cert'"
+fi
+[ -n "$msrp_port" ] && echo "RELAY_URI='msrp://127.0.0.1:$msrp_port;tcp'"
+[ -n "$msrp_tls_port" ] && echo "RELAY_TLS_URI='msrps://127.0.0.1:$msrp_tls_port;tcp'"
+echo "SIP_PID='$pid'"
+echo "SIP_PIDFILE='$pidfile'"
+echo "SIP_DIR='$dir'"
+echo "SIP_LOG='$log'"
+echo "SIP_CTL='$ctl'"
