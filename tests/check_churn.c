@@ -115,9 +115,20 @@ START_TEST(churn_run_endings_add_up_and_follow_weights)
     ck_assert(json_real_value(json_object_get(sess, "started_per_s")) > 0);
     ck_assert(json_real_value(json_object_get(sess, "ended_per_s")) > 0);
     json_decref(j);
-    /* merge reads the endings back and adds them (a copy stands for a second host) */
-    snprintf(cmd, sizeof(cmd), "cp -r %s/r %s/r2 && timeout 60 %s merge %s/r %s/r2 --out %s/m "
-             ">%s/out 2>&1", t.dir, t.dir, msrpload_binary(), t.dir, t.dir, t.dir, t.dir);
+    /* merge reads the endings back and adds them (a copy stands for a second host, written by
+     * an msrpload from before the no_reauth ending: the key is missing there) */
+    snprintf(cmd, sizeof(cmd), "cp -r %s/r %s/r2", t.dir, t.dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(path, sizeof(path), "%s/r2/summary.json", t.dir);
+    j = json_load_file(path, 0, &e);
+    ck_assert_msg(j != NULL, "%s: %s", path, e.text);
+    ck_assert_int_eq(json_object_del(json_object_get(json_object_get(j, "sessions"), "endings"),
+                                     "no_reauth"),
+                     0);
+    ck_assert_int_eq(json_dump_file(j, path, 0), 0);
+    json_decref(j);
+    snprintf(cmd, sizeof(cmd), "timeout 60 %s merge %s/r %s/r2 --out %s/m >%s/out 2>&1",
+             msrpload_binary(), t.dir, t.dir, t.dir, t.dir);
     st = system(cmd);
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "merge failed: %d", st);
     snprintf(path, sizeof(path), "%s/m/summary.json", t.dir);

@@ -220,6 +220,38 @@ START_TEST(resumed_joined_verified)
 }
 END_TEST
 
+/* Failure-Report: no after a think time: each message is written whole, and so over, inside
+ * msrp_session_send (from the think timer, the session idle): transfers and chat still count
+ * once each, and every session finishes its steps (it hung, waiting for a message counted
+ * before it was filed, and a transfer was used after it was freed). */
+START_TEST(reported_while_sending)
+{
+    struct tmp t;
+    tmp_make(&t);
+    int rc;
+    const char *steps = "{\"send\": {\"count\": 3, \"failure_report\": \"no\", \"think\": 0.02,"
+                        " \"file\": {\"size\": 1000, \"interrupt_at\": 0.5}}},"
+                        "{\"send\": {\"count\": 3, \"failure_report\": \"no\", \"think\": 0.02,"
+                        " \"file\": {\"size\": 900}}},"
+                        "{\"send\": {\"count\": 5, \"size\": 100, \"failure_report\": \"no\","
+                        " \"think\": 0.02}}";
+    json_t *j = run_steps(&t, "\"sessions\": 2", steps, CHECK, &rc);
+    ck_assert_msg(rc == 0 && j != NULL, "exit %d", rc);
+    json_t *sess = json_object_get(j, "sessions");
+    ck_assert_int_eq(json_integer_value(json_object_get(sess, "completed")), 2);
+    json_t *msgs = json_object_get(j, "messages");
+    ck_assert_int_eq(json_integer_value(json_object_get(msgs, "sent")), 22);
+    ck_assert_int_eq(json_integer_value(json_object_get(msgs, "ok")), 22);
+    ck_assert_int_eq(fint(j, "transfers"), 12);
+    ck_assert_int_eq(fint(j, "completed"), 12);
+    ck_assert_int_eq(fint(j, "resumed"), 6);
+    ck_assert_int_eq(hash_count(j, "ok"), 12);
+    check_sums(j);
+    json_decref(j);
+    tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(corrupted_resume_detected)
 {
     struct tmp t;
@@ -437,6 +469,7 @@ Suite *make_file_transfer_suite(void)
     tcase_add_test(tc, directory_transfer);
     tcase_add_test(tc, resumed_joined_verified);
     tcase_add_test(tc, corrupted_resume_detected);
+    tcase_add_test(tc, reported_while_sending);
     tcase_add_test(tc, abandoned_without_resume);
     tcase_add_test(tc, refused_counts_add_up);
     tcase_add_test(tc, chat_and_files_mixed);

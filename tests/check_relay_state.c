@@ -553,6 +553,7 @@ START_TEST(options_refused)
         {"--relay-state true --relay-state-interval 0", "--relay-state-interval 0: expected"},
         {"--relay-state true --relay-state-grace soon", "--relay-state-grace soon: expected"},
         {"--relay-state true --relay-state-grace expires-3", "--relay-state-grace expires-3:"},
+        {"--relay-state true --relay-state-grace expires+", "--relay-state-grace expires+:"},
         {"--relay-state true --relay-state-grace expires",
          "--relay-state-grace expires: only through a relay"},
         {"--relay-state true --relay-state-max-growth -1", "--relay-state-max-growth -1:"},

@@ -307,6 +307,9 @@ START_TEST(test_server_side)
     ck_assert_ptr_eq(sip_txn_server_request(f.tab, req, &is_new), t);
     ck_assert(!is_new);
     ck_assert_int_eq(f.rec.sends, sends_before);
+    /* an ACK reusing the INVITE's branch is the 2xx's: it goes to the TU, not swallowed */
+    ck_assert_ptr_null(sip_txn_server_request(f.tab, ackm, &is_new));
+    ck_assert_int_eq(sip_txn_state(t), SIP_TXN_ACCEPTED);
     run_until_empty(&f);
     ck_assert_uint_eq(sip_txn_count(f.tab), 0);
     ck_assert_int_eq(f.rec.timeouts, timeouts_before);

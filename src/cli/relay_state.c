@@ -85,8 +85,10 @@ int relay_state_option(struct relay_state_opts *o, const char *a, const char *v,
             o->grace_expires = true;
             rest = v[7] == '+' ? v + 8 : v + 7;
         }
+        /* "expires" alone, or "expires+S" with S given ("expires+" names no time) */
+        bool bare = o->grace_expires && v[7] == '\0';
         bool ok = strlen(v) < sizeof(o->grace_spec) &&
-                  ((o->grace_expires && rest[0] == '\0') || seconds(rest, 0, 86400, &o->grace_s));
+                  (bare || seconds(rest, 0, 86400, &o->grace_s));
         if (!ok || (o->grace_expires && v[7] != '\0' && v[7] != '+')) {
             snprintf(err, errlen, "--relay-state-grace %s: expected seconds (0 to 86400), "
                                   "'expires' (the relay's AUTH Expires) or 'expires+S'", v);

@@ -123,7 +123,8 @@ static void imdn_lost(struct lsession *ls, struct msg_tag *tag, bool expired)
         return;
     /* cut off, as its message would be: by the run's end, or by a churn ending that does not
      * wait (load.endings other than clean) */
-    if ((w->stopping || ls->lifetime_over) && !expired) {
+    if ((w->stopping || (ls->lifetime_over && ls->ending != SCENARIO_ENDING_CLEAN)) &&
+        !expired) {
         w->stats.imdn_unfinished++;
         return;
     }

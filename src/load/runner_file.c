@@ -302,15 +302,20 @@ int runner_file_send(struct lsession *ls, struct msg_tag *tag, const struct step
     if (first != tag) {
         *first = *tag;
         first->tracked = false; /* aborted: never delivered whole */
+        first->in_send = false; /* its outcome needs no filing by send_one: taken at once */
         o1.cookie = first;
     }
     first->ft = x;
     first->ft_part = x->resume ? 1 : 2;
-    x->refs = 1;
-    if (msrp_session_send(ls->s, NULL, (size_t)x->size, &o1) != 0) {
+    /* the first message's reference, and this function's: msrp_session_send may report the
+     * message (and drop its reference) before it returns */
+    x->refs = 2;
+    struct msrp_session *s = ls->s;
+    if (msrp_session_send(s, NULL, (size_t)x->size, &o1) != 0) {
         if (first != tag)
             tag_give(w, first);
         tag->ft = NULL;
+        x->refs = 1;
         xfer_put(x);
         return 0;
     }
@@ -333,6 +338,7 @@ int runner_file_send(struct lsession *ls, struct msg_tag *tag, const struct step
     if (!x->resume) {
         if (o->message_id_out != NULL)
             memcpy(o->message_id_out, x->mid[0], MSRP_MESSAGE_ID_LEN + 1);
+        xfer_put(x);
         return 1;
     }
     /* the resumption: a new message whose Byte-Range starts at 1 (RFC 5547 section 6) and
@@ -347,7 +353,9 @@ int runner_file_send(struct lsession *ls, struct msg_tag *tag, const struct step
     tag->ft = x;
     tag->ft_part = 2;
     x->refs++;
-    if (msrp_session_send(ls->s, NULL, (size_t)(x->size - x->cut), &o2) != 0) {
+    /* the first message may have ended the session (a file that shrank since it was read) */
+    if (ls->s != s ||
+        msrp_session_send(s, NULL, (size_t)(x->size - x->cut), &o2) != 0) {
         /* the first message is on its way and ends in its own on_sent (part 1, not
          * counted there): the transfer failed here, and the step's message with it */
         x->refs--;
@@ -356,6 +364,7 @@ int runner_file_send(struct lsession *ls, struct msg_tag *tag, const struct step
         if (x->rec >= 0)
             snprintf(sf->list[x->rec].outcome, sizeof(sf->list[x->rec].outcome), "failed");
         note_error(w, "send.file: the resumption could not be queued (the session is ending)");
+        xfer_put(x);
         return -1;
     }
     if (o->message_id_out != NULL)
@@ -367,6 +376,7 @@ int runner_file_send(struct lsession *ls, struct msg_tag *tag, const struct step
         memcpy(r->message_id[1], x->mid[1], sizeof(r->message_id[1]));
         msrp_idgen_ident(&fw->ids, r->resume_id, FT_ID_LEN);
     }
+    xfer_put(x);
     return 1;
 }
 
@@ -394,8 +404,10 @@ bool runner_file_sent(struct lsession *ls, struct msg_tag *tag, const struct msr
     } else if (m->status == 200) {
         sf->abandoned++; /* interrupted, and resume is false */
         outcome = "abandoned";
-    } else if (m->status == 0 && (w->stopping || ls->lifetime_over)) {
-        /* cut off by the run's end or by a churn ending, as its messages are */
+    } else if (m->status == 0 &&
+               (w->stopping || (ls->lifetime_over && ls->ending != SCENARIO_ENDING_CLEAN))) {
+        /* cut off by the run's end or by a churn ending that does not wait, as its messages
+         * are */
         sf->unfinished++;
         outcome = "unfinished";
     } else {

@@ -66,6 +66,10 @@ struct msg_tag {
      * message of the step), 2: the transfer's last message (the step's) */
     struct ft_xfer *ft;
     unsigned char ft_part;
+    /* msrp_session_send may report a message before it returns (Failure-Report: no, sent from
+     * a timer, written at once): its outcome waits in `early` until send_one has filed it */
+    bool in_send, has_early;
+    struct msrp_sent early;
 };
 
 struct lsession {

@@ -73,6 +73,9 @@ static void draw_think(struct lsession *ls, const struct step_send *st, uint64_t
         ls->think_due_ns = now + (uint64_t)(distrib_draw(&st->think, &ls->rng) * 1e9);
 }
 
+/* A message's outcome (on_sent, or send_one for one reported while being sent). */
+static void sent_outcome(struct lsession *ls, const struct msrp_sent *m);
+
 /* Sends the step's next message; returns whether it was handed over. The open loop's pacing
  * records its lag itself, once written (pace()); the closed loop's is recorded here. */
 static bool send_one(struct lsession *ls, uint64_t intended_ns)
@@ -107,11 +110,14 @@ static bool send_one(struct lsession *ls, uint64_t intended_ns)
     tag->imdn_got = tag->imdn_parked = false;
     tag->ls = ls;
     tag->ft = NULL;
+    tag->in_send = true;
+    tag->has_early = false;
     o.cookie = tag;
     o.message_id_out = tag->tracked ? tag->message_id : NULL;
     if (st->file != NULL) {
         /* send.file: a file transfer, one or two messages (runner_file.c) */
         int r = runner_file_send(ls, tag, st, &o);
+        tag->in_send = false;
         if (r <= 0) {
             tag->next_free = w->free_tags;
             w->free_tags = tag;
@@ -145,8 +151,10 @@ static bool send_one(struct lsession *ls, uint64_t intended_ns)
         o.content_type = "message/cpim";
         o.owns_body = true;
     }
-    if (msrp_session_send(ls->s, wrapped != NULL ? wrapped : body,
-                          wrapped != NULL ? wrapped_len : (size_t)size, &o) != 0) {
+    int e = msrp_session_send(ls->s, wrapped != NULL ? wrapped : body,
+                              wrapped != NULL ? wrapped_len : (size_t)size, &o);
+    tag->in_send = false;
+    if (e != 0) {
         free(wrapped);
         runner_cpim_unsent(w, tag);
         tag->next_free = w->free_tags;
@@ -162,6 +170,11 @@ sent:
         tag->tracked = false;
     ls->to_issue--;
     ls->in_flight++;
+    if (tag->has_early) {
+        /* over already: counted now that it is filed, as though it had come a moment later */
+        tag->has_early = false;
+        sent_outcome(ls, &tag->early);
+    }
     return true;
 }
 
@@ -735,9 +748,8 @@ static void undelivered_unlink(struct lsession *ls, struct msg_tag *tag)
         ls->undelivered_tail = tag->prev;
 }
 
-static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
+static void sent_outcome(struct lsession *ls, const struct msrp_sent *m)
 {
-    struct lsession *ls = msrp_session_user(s);
     struct worker *w = ls->w;
     struct msg_tag *tag = m->cookie;
     if (tag->ft != NULL && runner_file_sent(ls, tag, m))
@@ -757,6 +769,19 @@ static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
     }
     count_outcome(ls, tag, &o, false, net_now_ns());
     message_over(ls, tag, m->status == 0);
+}
+
+static void on_sent(struct msrp_session *s, const struct msrp_sent *m)
+{
+    struct msg_tag *tag = m->cookie;
+    if (tag->in_send) {
+        /* reported from inside msrp_session_send: send_one counts it once it is filed */
+        tag->early = *m;
+        tag->early.message_id = NULL; /* the session's copy is gone; tag->message_id stays */
+        tag->has_early = true;
+        return;
+    }
+    sent_outcome(msrp_session_user(s), m);
 }
 
 /*

@@ -503,7 +503,8 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
         for (int i = 0; i < STATS_ENDINGS; i++) {
             char p[64];
             snprintf(p, sizeof(p), "sessions.endings.%s", stats_ending_names[i]);
-            st->session_endings[i] = jcount(&c, root, p);
+            /* an ending newer than the report (no_reauth) was not drawn in it: none */
+            st->session_endings[i] = jpath(root, p) != NULL ? jcount(&c, root, p) : 0;
         }
     } else {
         st->session_endings[STATS_ENDINGS - 1] = st->sessions_started;

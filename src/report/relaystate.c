@@ -350,6 +350,14 @@ void relay_state_judge(const struct relay_state *rs, const struct relay_state_ru
         say(v, "; %llu samples failed", (unsigned long long)rs->failures);
 }
 
+/* The command and what it printed are the user's bytes: JSON keeps them only as UTF-8 (a
+ * string jansson refuses would drop the key without a word). */
+static json_t *utf8_or_note(const char *s)
+{
+    json_t *v = json_string(s != NULL ? s : "");
+    return v != NULL ? v : json_string("(not UTF-8)");
+}
+
 char *relay_state_json(const struct relay_state *rs, const struct relay_state_run *run,
                        const struct relay_state_verdict *v, const char *command,
                        double interval_s, const char *grace_spec)
@@ -362,8 +370,7 @@ char *relay_state_json(const struct relay_state *rs, const struct relay_state_ru
         json_decref(samples);
         return NULL;
     }
-    json_t *cmd = json_string(command);
-    json_object_set_new(o, "command", cmd != NULL ? cmd : json_string("(not UTF-8)"));
+    json_object_set_new(o, "command", utf8_or_note(command));
     json_object_set_new(o, "interval_s", json_real(interval_s));
     json_object_set_new(o, "grace", json_string(grace_spec));
     json_object_set_new(o, "grace_s", json_real(run->grace_s));
@@ -386,9 +393,9 @@ char *relay_state_json(const struct relay_state *rs, const struct relay_state_ru
     json_object_set_new(o, "samples", samples);
     json_object_set_new(o, "thinned", json_integer((json_int_t)rs->thinned));
     json_object_set_new(o, "failures", json_integer((json_int_t)rs->failures));
-    json_object_set_new(o, "first_failure", json_string(rs->first_failure));
+    json_object_set_new(o, "first_failure", utf8_or_note(rs->first_failure));
     json_object_set_new(o, "warnings", json_integer((json_int_t)rs->warnings));
-    json_object_set_new(o, "first_warning", json_string(rs->first_warning));
+    json_object_set_new(o, "first_warning", utf8_or_note(rs->first_warning));
     json_t *vj = json_object();
     json_object_set_new(vj, "comparable", json_boolean(v->comparable));
     json_object_set_new(vj, "warning", json_boolean(v->warning));
@@ -409,7 +416,7 @@ char *relay_state_json(const struct relay_state *rs, const struct relay_state_ru
     json_object_set_new(vj, "max_growth_per_1000", json_real(run->max_growth_per_1000));
     json_object_set_new(vj, "growth_floor", json_real(run->growth_floor));
     json_object_set_new(vj, "judged", json_string(run->judge != NULL ? run->judge : "*_bytes"));
-    json_object_set_new(vj, "text", json_string(v->text));
+    json_object_set_new(vj, "text", utf8_or_note(v->text));
     json_object_set_new(o, "verdict", vj);
     char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);

@@ -421,7 +421,9 @@ struct sip_txn *sip_txn_server_request(struct sip_txn_table *tab, const osip_mes
         /* An ACK for a non-2xx has the INVITE's branch (17.1.1.3); for a 2xx it has its own
          * and matches nothing here. */
         struct sip_txn *t = find(tab, branch, "INVITE", true);
-        if (!t)
+        /* Accepted (after a 2xx): a peer that reuses the INVITE's branch on the 2xx's ACK must
+         * still reach the TU, which is waiting for it (RFC 6026, from memory) */
+        if (!t || t->state == SIP_TXN_ACCEPTED)
             return NULL;
         if (t->state == SIP_TXN_COMPLETED) {
             t->state = SIP_TXN_CONFIRMED;
