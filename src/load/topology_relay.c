@@ -536,6 +536,7 @@ static int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n,
         c->expires = sc->relay.expires;
         c->timeout_ns = RELAY_AUTH_TIMEOUT_NS;
         c->read_buffer = msrp_session_read_buffer();
+        c->violate = (int)msrp_session_violation_id(w->cfg->violate); /* run's hidden --violate */
     }
     for (int i = 0; i < 2; i++) {
         struct relay_side *side = &rp->side[i];

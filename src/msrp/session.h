@@ -292,7 +292,16 @@ void msrp_session_config_default(struct msrp_session_config *c);
     X(IGNORE_413, "ignore-413") \
     X(NO_BIND_SEND, "no-bind-send") \
     /* 7.1: "$" on every chunk, not only on the one that ends the message */ \
-    X(FLAGS_ALL_END, "flags-all-end")
+    X(FLAGS_ALL_END, "flags-all-end") \
+    /* The relay client's (msrp/relay.c), for conform --listen --as-relay: RFC 4976 5.1 no AUTH
+     * at all (the session starts on the bare connection), a digest response that does not
+     * verify; 9.1 an Authorization without cnonce and nc, its uri not in quotes; 5.1 no retry
+     * after a 401 stale=true */ \
+    X(RELAY_SKIP_AUTH, "relay-skip-auth") \
+    X(DIGEST_BAD_RESPONSE, "digest-bad-response") \
+    X(DIGEST_NO_CNONCE, "digest-no-cnonce") \
+    X(DIGEST_URI_UNQUOTED, "digest-uri-unquoted") \
+    X(NO_STALE_RETRY, "no-stale-retry")
 
 /* One per name of MSRP_VIOLATIONS, in its order; NONE: the session breaks nothing. */
 enum msrp_violation_id {

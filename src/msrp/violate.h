@@ -37,4 +37,10 @@ bool msrp_violate_refuses_type(enum msrp_violation_id violate, struct msrp_span 
  * or a line of seven dashes (7.1 lets a body hold anything but its own end-line). */
 bool msrp_violate_refuses_body(enum msrp_violation_id violate, struct msrp_span body);
 
+/* An Authorization value about to be sent by the relay client (msrp/relay.c): with
+ * "digest-bad-response" its response digest has one hex digit changed, with "digest-no-cnonce"
+ * its cnonce and nc parameters are taken out, with "digest-uri-unquoted" its uri value loses
+ * its quotes (RFC 4976 5.1 and 9.1). *len is updated. */
+void msrp_violate_digest(enum msrp_violation_id violate, char *authz, size_t *len);
+
 #endif
