@@ -41,6 +41,7 @@
 #define REQ_RETRY "4976-5.1/client-retries-with-credentials"
 #define REQ_CNONCE "4976-9.1/client-cnonce-nc"
 #define REQ_URI_QUOTED "4976-9.1/client-uri-quoted"
+#define REQ_PORT "4976-8/client-paths-explicit-port"
 
 struct rconn {
     int fd;
@@ -74,7 +75,7 @@ struct rrun {
     struct msrp_header hdrs[64];
     double deadline, last_byte_at;
     /* what the judges need */
-    unsigned authz_seen, authz_verified, sends, retries_due, retries_done;
+    unsigned authz_seen, authz_verified, sends, non_auth, retries_due, retries_done;
     bool any_request;
 };
 
@@ -277,6 +278,42 @@ static void on_auth(struct rrun *r, struct rconn *k)
     respond(r, k, 200, "OK", extra);
 }
 
+/* The first URI of list without an explicit port (its length in *len), or NULL. */
+static const char *portless_uri(const char *list, size_t *len)
+{
+    for (const char *u = list; *u != '\0';) {
+        u += strspn(u, " ");
+        size_t n = strcspn(u, " ");
+        if (n == 0)
+            break;
+        const char *auth = strstr(u, "://");
+        if (auth != NULL && auth < u + n) {
+            auth += 3;
+            size_t alen = strcspn(auth, "/; ");
+            const char *at = memchr(auth, '@', alen);
+            if (at != NULL) { /* userinfo@ comes before the host */
+                alen -= (size_t)(at + 1 - auth);
+                auth = at + 1;
+            }
+            const char *host_end = auth;
+            if (*auth == '[') {
+                const char *rb = memchr(auth, ']', alen);
+                host_end = rb != NULL ? rb + 1 : auth + alen;
+            } else {
+                const char *colon = memchr(auth, ':', alen);
+                host_end = colon != NULL ? colon : auth + alen;
+            }
+            if (host_end >= auth + alen || *host_end != ':' || !(host_end[1] >= '0' &&
+                                                                  host_end[1] <= '9')) {
+                *len = n;
+                return u;
+            }
+        }
+        u += n;
+    }
+    return NULL;
+}
+
 /* A request read whole. */
 static void on_request(struct rrun *r, struct rconn *k)
 {
@@ -286,6 +323,19 @@ static void on_request(struct rrun *r, struct rconn *k)
         on_auth(r, k);
         return;
     }
+    /* RFC 4976 section 8: "MSRP URIs exchanged in SDP and in To-Path and From-Path headers in
+     * non-AUTH requests MUST have an explicit port number." */
+    r->non_auth++;
+    size_t plen = 0;
+    const char *pl = portless_uri(k->to_path, &plen);
+    const char *which = "To-Path";
+    if (pl == NULL) {
+        pl = portless_uri(k->from_path, &plen);
+        which = "From-Path";
+    }
+    if (pl != NULL)
+        breach(r, REQ_PORT, "%s (tid %s): its %s holds %.*s, without a port", k->method_text,
+               k->tid, which, (int)(plen > 200 ? 200 : plen), pl);
     if (!k->authed) {
         /* RFC 4976 5.1: "The client MUST authenticate itself to each of its relays using
          * HTTP Digest authentication"; a relay URI is valid only on the connection its AUTH
@@ -470,6 +520,10 @@ static bool exercised(const struct rrun *r, const char *id, char *why, size_t ca
             if (r->conns[i].requests > 0 && (r->sends > 0 || !r->conns[i].authed))
                 return r->sends > 0 || breach_of(r->c, id) != NULL;
         return false;
+    }
+    if (strcmp(id, REQ_PORT) == 0) {
+        snprintf(why, cap, "the client sent no request but AUTH");
+        return r->non_auth > 0;
     }
     if (strcmp(id, REQ_RETRY) == 0) {
         snprintf(why, cap, "the checker sent no 401");

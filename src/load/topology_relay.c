@@ -27,6 +27,7 @@
 #include "load/topology.h"
 #include "msrp/relay.h"
 #include "msrp/uri_addr.h"
+#include "msrp/violate.h"
 #include "net/conn.h"
 #include "net/transport_ws.h"
 #include "wire/uri.h"
@@ -369,11 +370,17 @@ static void relay_pair_ready(struct relay_pair *rp)
     struct worker *w = rp->w;
     for (int i = 0; i < 2; i++) {
         const struct relay_side *me = &rp->side[i], *peer = &rp->side[1 - i];
-        size_t n = strlen(me->use_path) + strlen(peer->use_path) + strlen(peer->local_uri) + 3;
+        /* run's hidden --violate to-path-no-port: the peer's URI without its port (RFC 4976
+         * section 8, conform --listen --as-relay's proof) */
+        char bare[sizeof(peer->local_uri)];
+        const char *peer_uri = peer->local_uri;
+        if (msrp_session_violation_id(w->cfg->violate) == MSRP_VIOLATE_TO_PATH_NO_PORT)
+            peer_uri = msrp_violate_own_uri(MSRP_VIOLATE_URI_NO_PORT, peer_uri, bare,
+                                            sizeof(bare));
+        size_t n = strlen(me->use_path) + strlen(peer->use_path) + strlen(peer_uri) + 3;
         rp->to_path[i] = malloc(n);
         if (rp->to_path[i] != NULL)
-            snprintf(rp->to_path[i], n, "%s %s %s", me->use_path, peer->use_path,
-                     peer->local_uri);
+            snprintf(rp->to_path[i], n, "%s %s %s", me->use_path, peer->use_path, peer_uri);
     }
     if (rp->to_path[0] == NULL || rp->to_path[1] == NULL) {
         relay_note(rp, "out of memory");

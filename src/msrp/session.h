@@ -296,8 +296,10 @@ void msrp_session_config_default(struct msrp_session_config *c);
     /* The relay client's (msrp/relay.c), for conform --listen --as-relay: RFC 4976 5.1 no AUTH
      * at all (the session starts on the bare connection), a digest response that does not
      * verify; 9.1 an Authorization without cnonce and nc, its uri not in quotes; 5.1 no retry
-     * after a 401 stale=true */ \
+     * after a 401 stale=true; 8 the peer's URI in the To-Path without its port
+     * (load/topology_relay.c) */ \
     X(RELAY_SKIP_AUTH, "relay-skip-auth") \
+    X(TO_PATH_NO_PORT, "to-path-no-port") \
     X(DIGEST_BAD_RESPONSE, "digest-bad-response") \
     X(DIGEST_NO_CNONCE, "digest-no-cnonce") \
     X(DIGEST_URI_UNQUOTED, "digest-uri-unquoted") \
