@@ -97,7 +97,7 @@ START_TEST(test_own_relay_client_passes_every_case)
     struct scenario *sc = calloc(32, sizeof(*sc));
     ck_assert_ptr_nonnull(sc);
     size_t n = relay_cases(sc, 32);
-    ck_assert_int_ge(n, 6);
+    ck_assert_int_ge(n, 7);
     for (size_t i = 0; i < n; i++) {
         char want[160];
         snprintf(want, sizeof want, "pass  %s", sc[i].kase->id);
@@ -128,7 +128,7 @@ START_TEST(test_each_relay_case_fails_with_its_violation)
     struct scenario *sc = calloc(32, sizeof(*sc));
     ck_assert_ptr_nonnull(sc);
     size_t n = relay_cases(sc, 32);
-    ck_assert_int_ge(n, 6);
+    ck_assert_int_ge(n, 7);
     for (size_t i = 0; i < n; i++) {
         const struct scenario_case *k = sc[i].kase;
         ck_assert_msg(k->wrong_peer[0] != '\0', "%s has no wrong_peer", k->id);

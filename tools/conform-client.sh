@@ -17,8 +17,9 @@
 #
 #   --client-cmd 'tools/conform-client.sh relay {uri} {user} {password_file}'
 #
-# runs one session of the relay topology (both ends AUTH with the checker, the caller sends
-# one 1000-byte message in chunks of 400, then 3 s pause) with `msrpload run --relay URI
+# runs two sessions, one after the other, of the relay topology (both ends AUTH with the
+# checker, the caller sends one 1000-byte message in chunks of 400, then a 1 s pause; a
+# session's AUTHs and relay URIs are its own) with `msrpload run --relay URI
 # --relay-user USER --relay-password-file FILE`; a fifth argument is again a hidden violation.
 set -u
 bin=${MSRPLOAD_BIN:-build/msrpload}
@@ -28,11 +29,11 @@ if [ "${1:-}" = relay ]; then
   cat > "$dir/client.json" <<JSON
 {
   "name": "conform-relay-client",
-  "load": { "sessions": 1, "concurrency": 1 },
+  "load": { "sessions": 2, "concurrency": 1 },
   "topology": { "kind": "relay", "transport": "tcp", "relay": { "user": "$user" } },
   "steps": [
     { "send": { "size": 1000, "chunk_size": 400 } },
-    { "pause": 3 }
+    { "pause": 1 }
   ]
 }
 JSON

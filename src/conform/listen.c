@@ -353,6 +353,8 @@ static void chunk_head(struct lrun *r, const struct msrp_chunk *ev)
                               h->value.ptr);
         if (h->id == MSRP_H_MESSAGE_ID)
             copy_span(ch->mid, sizeof ch->mid, h->value);
+        else if (msrp_span_eq_nocase(h->name, MSRP_SPAN_LIT("Content-Transfer-Encoding")))
+            ch->transfer_encoding = true;
         else if (h->id == MSRP_H_FROM_PATH)
             copy_span(r->cur_from, sizeof r->cur_from, h->value);
         else if (h->id == MSRP_H_TO_PATH)

@@ -35,6 +35,7 @@ struct lchunk {
     long long range_start_text;   /* the range-start as written, -1 when none could be read
                                      (kept apart: "0-0/0" does not parse as a Byte-Range) */
     bool has_body;
+    bool transfer_encoding;       /* it had a Content-Transfer-Encoding header */
     uint64_t body_len;
     enum msrp_report sr, fr;      /* Success-Report and Failure-Report as written */
     char flag;

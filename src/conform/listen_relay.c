@@ -3,8 +3,8 @@
  * 4976 relay with one account (--relay-user, --relay-password-file), judging what a relay
  * client sends. Owns the relay's connections for one case (up to RELAY_CONNS: a client such
  * as msrpload's opens one per end), its digest challenges and their checking, its answers
- * (401, 403, 200 with Use-Path, Expires and Authentication-Info; 200 to SENDs, which it does
- * not forward), and the verdicts of the relay-client cases ("client": {"relay": ...}).
+ * (401, 403, 200 with Use-Path, Expires and Authentication-Info; 200 to SENDs), and the
+ * forwarding of SENDs and REPORTs between two clients of the relay (both ends of a session), and the verdicts of the relay-client cases ("client": {"relay": ...}).
  * May not touch: the client command (listen.c) or how results are written (results.c).
  *
  * The digest answer is verified by computing the expected one with the client side's own
@@ -29,11 +29,16 @@
 #include "wire/idgen.h"
 #include "wire/values.h"
 
-#define RELAY_CONNS 4
+#define RELAY_CONNS 8
+#define RELAY_URIS 16
 #define RELAY_BUF (64u << 10)
 #define RELAY_REALM "conform"
 #define RELAY_EXPIRES 600
-#define QUIET_S 1.0
+#define QUIET_S 2.0
+/* A request is forwarded when its head (but the paths) and body fit these; a larger one is
+ * answered but not forwarded, and the wire record says so. */
+#define FWD_HEAD_MAX 4096
+#define FWD_BODY_MAX (64u << 10)
 
 /* The requirements the relay-client cases judge (scenarios/conformance/requirements.json). */
 #define REQ_AUTH_FIRST "4976-5.1/client-uses-digest"
@@ -42,6 +47,7 @@
 #define REQ_CNONCE "4976-9.1/client-cnonce-nc"
 #define REQ_URI_QUOTED "4976-9.1/client-uri-quoted"
 #define REQ_PORT "4976-8/client-paths-explicit-port"
+#define REQ_REUSE "4976-3.1/no-uri-reuse"
 
 struct rconn {
     int fd;
@@ -63,6 +69,13 @@ struct rconn {
     char to_path[1024], from_path[1024], authz[2048];
     bool has_authz;
     enum msrp_report fr;
+    /* what is forwarded of it: its other headers, its body, its flag */
+    char fwd_head[FWD_HEAD_MAX];
+    size_t fwd_head_len;
+    char *fwd_body;
+    size_t fwd_body_len;
+    bool has_body, fwd_ok;
+    char flag;
 };
 
 struct rrun {
@@ -76,6 +89,14 @@ struct rrun {
     double deadline, last_byte_at;
     /* what the judges need */
     unsigned authz_seen, authz_verified, sends, non_auth, retries_due, retries_done;
+    /* each relay URI the checker granted that a SEND used, with the session it went to (the
+     * last To-Path URI) the first time; and the sessions seen */
+    struct {
+        char uri[200], session[400];
+    } used[RELAY_URIS];
+    size_t nused;
+    char sessions[2][400];
+    size_t nsessions;
     bool any_request;
 };
 
@@ -314,6 +335,92 @@ static const char *portless_uri(const char *list, size_t *len)
     return NULL;
 }
 
+/*
+ * Forwards a SEND or REPORT whose To-Path starts with the relay URI granted on its connection
+ * and goes on with one granted on another (or the same) connection: the two-hop route of a
+ * session between two clients of one relay. Both hops' rewrite at once (RFC 4976 6.4.1 and
+ * 6.4.2: each hop removes its URI from the front of the To-Path and puts it at the front of
+ * the From-Path), with a new transaction id; the response the next client sends is not
+ * passed back (the checker answered the sender already, hop by hop).
+ */
+static void forward(struct rrun *r, struct rconn *k)
+{
+    char first[400], second[400];
+    first_uri(k->to_path, first, sizeof first);
+    const char *rest = k->to_path + strlen(first);
+    rest += strspn(rest, " ");
+    first_uri(rest, second, sizeof second);
+    const char *after = rest + strlen(second);
+    after += strspn(after, " ");
+    if (strcmp(first, k->use_path) != 0 || second[0] == '\0' || *after == '\0')
+        return;
+    struct rconn *to = NULL;
+    for (size_t i = 0; i < r->nconns && to == NULL; i++)
+        if (r->conns[i].fd >= 0 && strcmp(r->conns[i].use_path, second) == 0)
+            to = &r->conns[i];
+    if (to == NULL)
+        return;
+    if (!k->fwd_ok) {
+        listen_wire_add(r->c, "# %s (tid %s) not forwarded: over %u header or %u body bytes\n",
+                        k->method_text, k->tid, FWD_HEAD_MAX, FWD_BODY_MAX);
+        return;
+    }
+    char tid[17];
+    if (msrp_idgen_ident(&r->ids, tid, 16) != 0)
+        return;
+    tid[16] = '\0';
+    size_t cap = FWD_HEAD_MAX + FWD_BODY_MAX + 4096;
+    char *out = malloc(cap);
+    if (out == NULL)
+        return;
+    int n = snprintf(out, cap, "MSRP %s %s\r\nTo-Path: %s\r\nFrom-Path: %s %s %s\r\n%.*s", tid,
+                     k->method_text, after, second, first, k->from_path,
+                     (int)k->fwd_head_len, k->fwd_head);
+    size_t o = n > 0 ? (size_t)n : cap;
+    if (o + k->fwd_body_len + 64 < cap) {
+        if (k->has_body) {
+            memcpy(out + o, "\r\n", 2);
+            memcpy(out + o + 2, k->fwd_body, k->fwd_body_len);
+            memcpy(out + o + 2 + k->fwd_body_len, "\r\n", 2);
+            o += 4 + k->fwd_body_len;
+        }
+        o += (size_t)snprintf(out + o, cap - o, "-------%s%c\r\n", tid, k->flag);
+        listen_wire_add(r->c, "# forwarded to connection %zu:\n", (size_t)(to - r->conns) + 1);
+        put(r, to, out, o);
+    }
+    free(out);
+}
+
+/* RFC 4976 section 3.1: "the client MUST NOT reuse the same URI for multiple sessions": a
+ * relay URI the checker granted (on any connection) that SENDs to two sessions (their last
+ * To-Path URIs) carry first in their To-Path. */
+static void note_use(struct rrun *r, const struct rconn *k)
+{
+    char first[400];
+    first_uri(k->to_path, first, sizeof first);
+    const char *session = last_uri(k->to_path);
+    if (r->nsessions < 2 && (r->nsessions == 0 || strcmp(r->sessions[0], session) != 0))
+        snprintf(r->sessions[r->nsessions++], sizeof r->sessions[0], "%.399s", session);
+    bool granted = false;
+    for (size_t i = 0; i < r->nconns && !granted; i++)
+        granted = r->conns[i].use_path[0] != '\0' && strcmp(r->conns[i].use_path, first) == 0;
+    if (!granted)
+        return;
+    for (size_t i = 0; i < r->nused; i++) {
+        if (strcmp(r->used[i].uri, first) != 0)
+            continue;
+        if (strcmp(r->used[i].session, session) != 0)
+            breach(r, REQ_REUSE, "SEND (tid %s): the relay URI %s, used before for the session "
+                   "%.150s, now for %.150s", k->tid, first, r->used[i].session, session);
+        return;
+    }
+    if (r->nused < RELAY_URIS) {
+        snprintf(r->used[r->nused].uri, sizeof r->used[0].uri, "%.199s", first);
+        snprintf(r->used[r->nused].session, sizeof r->used[0].session, "%.399s", session);
+        r->nused++;
+    }
+}
+
 /* A request read whole. */
 static void on_request(struct rrun *r, struct rconn *k)
 {
@@ -349,9 +456,13 @@ static void on_request(struct rrun *r, struct rconn *k)
     }
     if (k->method == MSRP_METHOD_SEND) {
         r->sends++;
+        note_use(r, k);
         if (k->fr != MSRP_REPORT_NO && k->fr != MSRP_REPORT_PARTIAL)
-            respond(r, k, 200, "OK", ""); /* hop by hop; the checker forwards nothing */
-    } else if (k->method != MSRP_METHOD_REPORT) {
+            respond(r, k, 200, "OK", ""); /* hop by hop (RFC 4976 6.4.1) */
+        forward(r, k);
+    } else if (k->method == MSRP_METHOD_REPORT) {
+        forward(r, k);
+    } else {
         respond(r, k, 501, "Not Implemented", "");
     }
 }
@@ -370,6 +481,7 @@ static bool feed(struct rrun *r, struct rconn *k)
     if (got < 0 && (errno == EAGAIN || errno == EINTR))
         return true;
     if (got <= 0) {
+        r->last_byte_at = now_s();
         listen_wire_add(r->c, "# connection %zu closed by the client\n",
                         (size_t)(k - r->conns) + 1);
         return false;
@@ -401,20 +513,45 @@ static bool feed(struct rrun *r, struct rconn *k)
             k->fr = ev.failure_report;
             k->has_authz = false;
             k->to_path[0] = k->from_path[0] = '\0';
+            k->has_body = ev.has_body;
+            k->fwd_ok = true;
+            k->fwd_head_len = 0;
+            k->fwd_body_len = 0;
             for (size_t i = 0; i < ev.num_headers; i++) {
                 const struct msrp_header *h = &ev.headers[i];
-                if (h->id == MSRP_H_TO_PATH)
+                if (h->id == MSRP_H_TO_PATH) {
                     copy_span(k->to_path, sizeof k->to_path, h->value);
-                else if (h->id == MSRP_H_FROM_PATH)
+                } else if (h->id == MSRP_H_FROM_PATH) {
                     copy_span(k->from_path, sizeof k->from_path, h->value);
-                else if (h->id == MSRP_H_AUTHORIZATION) {
-                    copy_span(k->authz, sizeof k->authz, h->value);
-                    k->has_authz = true;
+                } else {
+                    if (h->id == MSRP_H_AUTHORIZATION) {
+                        copy_span(k->authz, sizeof k->authz, h->value);
+                        k->has_authz = true;
+                    }
+                    size_t room = sizeof k->fwd_head - k->fwd_head_len;
+                    int w = snprintf(k->fwd_head + k->fwd_head_len, room, "%.*s: %.*s\r\n",
+                                     (int)h->name.len, h->name.ptr, (int)h->value.len,
+                                     h->value.ptr);
+                    if (w < 0 || (size_t)w >= room)
+                        k->fwd_ok = false;
+                    else
+                        k->fwd_head_len += (size_t)w;
                 }
             }
         }
         used += (size_t)n;
+        if (k->in_chunk && k->fwd_ok && ev.body.len > 0 && k->kind == MSRP_REQUEST) {
+            if (k->fwd_body == NULL)
+                k->fwd_body = malloc(FWD_BODY_MAX);
+            if (k->fwd_body == NULL || ev.body.len > FWD_BODY_MAX - k->fwd_body_len) {
+                k->fwd_ok = false;
+            } else {
+                memcpy(k->fwd_body + k->fwd_body_len, ev.body.ptr, ev.body.len);
+                k->fwd_body_len += ev.body.len;
+            }
+        }
         if (ev.flag != 0 && k->in_chunk) {
+            k->flag = ev.flag;
             k->in_chunk = false;
             if (k->kind == MSRP_REQUEST && k->from_path[0] != '\0')
                 on_request(r, k);
@@ -432,6 +569,8 @@ static void close_conn(struct rconn *k)
     k->fd = -1;
     free(k->buf);
     k->buf = NULL;
+    free(k->fwd_body);
+    k->fwd_body = NULL;
 }
 
 /* Runs the case's exchange: connections accepted and answered until every connection the
@@ -450,13 +589,10 @@ static void relay_capture(struct rrun *r, pid_t child)
             snprintf(r->c->end_why, sizeof r->c->end_why, "the case's time ran out");
             break;
         }
-        if (r->accepted > 0 && open == 0) {
+        /* a client may run one session after another on new connections: the case is over
+         * once none is open and none came for a while (or the command ended) */
+        if (r->accepted > 0 && open == 0 && t - r->last_byte_at >= QUIET_S * scale) {
             snprintf(r->c->end_why, sizeof r->c->end_why, "the client closed its connections");
-            break;
-        }
-        if (r->sends > 0 && t - r->last_byte_at >= QUIET_S * scale) {
-            snprintf(r->c->end_why, sizeof r->c->end_why,
-                     "the client's SEND was answered and the line quiet");
             break;
         }
         if (child_done && open == 0) {
@@ -520,6 +656,11 @@ static bool exercised(const struct rrun *r, const char *id, char *why, size_t ca
             if (r->conns[i].requests > 0 && (r->sends > 0 || !r->conns[i].authed))
                 return r->sends > 0 || breach_of(r->c, id) != NULL;
         return false;
+    }
+    if (strcmp(id, REQ_REUSE) == 0) {
+        snprintf(why, cap, "the client's SENDs went to %zu session(s); two are needed",
+                 r->nsessions);
+        return r->nsessions >= 2;
     }
     if (strcmp(id, REQ_PORT) == 0) {
         snprintf(why, cap, "the client sent no request but AUTH");

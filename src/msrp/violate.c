@@ -88,6 +88,22 @@ void msrp_violate_drop_content_type(struct msrp_wire_chunk *w)
     w->total -= sizeof line - 1;
 }
 
+void msrp_violate_add_transfer_encoding(struct msrp_wire_chunk *w, size_t cap)
+{
+    static const char line[] = "Content-Transfer-Encoding: binary\r\n";
+    char *head = w->iov[0].iov_base;
+    size_t len = w->iov[0].iov_len;
+    char *from = memmem(head, len, "\r\nFrom-Path: ", 13);
+    char *eol = from != NULL ? memmem(from + 2, len - (size_t)(from + 2 - head), "\r\n", 2) : NULL;
+    if (eol == NULL || len + sizeof line - 1 > cap)
+        return;
+    char *at = eol + 2;
+    memmove(at + sizeof line - 1, at, len - (size_t)(at - head));
+    memcpy(at, line, sizeof line - 1);
+    w->iov[0].iov_len += sizeof line - 1;
+    w->total += sizeof line - 1;
+}
+
 bool msrp_violate_refuses_type(enum msrp_violation_id violate, struct msrp_span ct)
 {
     struct msrp_media_type mt;
