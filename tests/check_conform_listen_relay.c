@@ -16,7 +16,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "msrp/violate.h"
 #include "scenario/scenario.h"
+#include "wire/values.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -224,11 +226,53 @@ START_TEST(test_as_relay_options)
 }
 END_TEST
 
+/* The wrong relay client's Authorization edits (msrp/violate.c) leave a header that still
+ * reads, missing exactly what each breaks; other violations leave it alone. */
+START_TEST(test_violate_digest_edits)
+{
+    static const char base[] = "Digest username=\"u\", realm=\"r\", nonce=\"n\", "
+                               "uri=\"msrp://h:1;tcp\", response=\"0123456789abcdef0123456789abcdef\", "
+                               "algorithm=MD5, cnonce=\"c\", qop=auth, nc=00000001";
+    char a[512];
+    size_t len;
+    struct msrp_digest d;
+
+    snprintf(a, sizeof a, "%s", base);
+    len = strlen(a);
+    msrp_violate_digest(MSRP_VIOLATE_DIGEST_NO_CNONCE, a, &len);
+    ck_assert_uint_eq(len, strlen(a));
+    ck_assert_msg(msrp_digest_challenge_parse(msrp_span_cstr(a), &d), "%s", a);
+    ck_assert_ptr_null(d.cnonce.ptr);
+    ck_assert_ptr_null(d.nc.ptr);
+    ck_assert_ptr_nonnull(d.qop.ptr);
+    ck_assert_ptr_nonnull(d.response.ptr);
+
+    snprintf(a, sizeof a, "%s", base);
+    len = strlen(a);
+    msrp_violate_digest(MSRP_VIOLATE_DIGEST_URI_UNQUOTED, a, &len);
+    ck_assert_uint_eq(len, strlen(a));
+    ck_assert_uint_eq(len, strlen(base) - 2);
+    ck_assert_ptr_nonnull(strstr(a, " uri=msrp://h:1;tcp, response=\"0123"));
+
+    snprintf(a, sizeof a, "%s", base);
+    len = strlen(a);
+    msrp_violate_digest(MSRP_VIOLATE_DIGEST_BAD_RESPONSE, a, &len);
+    ck_assert_uint_eq(len, strlen(base));
+    ck_assert_ptr_nonnull(strstr(a, "response=\"1123456789abcdef"));
+
+    snprintf(a, sizeof a, "%s", base);
+    len = strlen(a);
+    msrp_violate_digest(MSRP_VIOLATE_FIXED_TID, a, &len);
+    ck_assert_str_eq(a, base);
+}
+END_TEST
+
 Suite *make_conform_listen_relay_suite(void)
 {
     Suite *s = suite_create("conform_listen_relay");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_violate_digest_edits);
     tcase_add_test(tc, test_as_relay_options);
     tcase_add_test(tc, test_wrong_password_fails_digest);
     tcase_add_test(tc, test_own_relay_client_passes_every_case);

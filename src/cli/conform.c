@@ -43,6 +43,7 @@ static void conform_usage(FILE *out)
             "                        [--expect FILE] [--write-expect FILE] [--name NAME]\n"
             "       msrpload conform --listen HOST:PORT [--client-cmd TEMPLATE]\n"
             "                        [--session-id ID] [--timeout S] [the run options above]\n"
+            "                        [--as-relay --relay-user USER --relay-password-file FILE]\n"
             "       msrpload conform --coverage [--markdown] [--cases DIR]\n"
             "\n"
             "Checks an MSRP endpoint (RFC 4975) or relay (RFC 4976; over WebSocket, RFC 7977)\n"
