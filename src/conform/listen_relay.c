@@ -469,8 +469,9 @@ static void on_request(struct rrun *r, struct rconn *k)
 
 static void copy_span(char *dst, size_t cap, struct msrp_span s)
 {
-    size_t n = s.len < cap - 1 ? s.len : cap - 1;
-    memcpy(dst, s.ptr, n);
+    size_t n = s.ptr == NULL ? 0 : s.len < cap - 1 ? s.len : cap - 1; /* a response: no method */
+    if (n > 0)
+        memcpy(dst, s.ptr, n);
     dst[n] = '\0';
 }
 
