@@ -194,6 +194,10 @@ START_TEST(test_as_relay_options)
     snprintf(cmd, sizeof cmd, "%s conform --listen 127.0.0.1:0 --as-relay --client-cmd x "
                               "> /dev/null 2>&1", msrpload_binary());
     ck_assert_int_eq(run(cmd), 2);
+    snprintf(cmd, sizeof cmd, "%s conform --listen 127.0.0.1:0 --as-relay --relay-user u "
+                              "--relay-password-file /dev/null > /dev/null 2>&1",
+             msrpload_binary());
+    ck_assert_int_eq(run(cmd), 2); /* no passive relay mode: --client-cmd is needed */
     /* --list: --as-relay lists the relay-client cases only; --listen alone none of them */
     snprintf(cmd, sizeof cmd, "%s conform --list --listen 127.0.0.1:0 --as-relay | grep -c "
                               "' client '", msrpload_binary());

@@ -422,6 +422,9 @@ static int parse_options(int argc, char **argv, struct conform_opts *o)
         return usage_error("--client-cmd, --session-id and --timeout go with --listen%s", "");
     if (o->as_relay && o->listen == NULL)
         return usage_error("--as-relay goes with --listen%s", "");
+    if (o->as_relay && !o->list && o->client_cmd == NULL)
+        return usage_error("--as-relay needs --client-cmd (the relay runs each case's client "
+                           "command; there is no passive relay mode)%s", "");
     if (o->as_relay && !o->list && (o->peer.user == NULL || o->password_file == NULL))
         return usage_error("--as-relay needs --relay-user and --relay-password-file (the "
                            "relay's one account)%s", "");
