@@ -46,6 +46,7 @@ int main(void)
     srunner_add_suite(sr, make_failures_suite());
     srunner_add_suite(sr, make_serve_rules_suite());
     srunner_add_suite(sr, make_conform_listen_suite());
+    srunner_add_suite(sr, make_conform_listen_relay_suite());
     srunner_add_suite(sr, make_ws_suite());
     srunner_add_suite(sr, make_ws_frame_suite());
     srunner_add_suite(sr, make_prom_suite());

@@ -38,6 +38,7 @@ Suite *make_serve_limits_suite(void);
 Suite *make_failures_suite(void);
 Suite *make_serve_rules_suite(void);
 Suite *make_conform_listen_suite(void);
+Suite *make_conform_listen_relay_suite(void);
 Suite *make_ws_suite(void);
 Suite *make_ws_frame_suite(void);
 Suite *make_prom_suite(void);

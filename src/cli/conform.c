@@ -43,6 +43,7 @@ static void conform_usage(FILE *out)
             "                        [--expect FILE] [--write-expect FILE] [--name NAME]\n"
             "       msrpload conform --listen HOST:PORT [--client-cmd TEMPLATE]\n"
             "                        [--session-id ID] [--timeout S] [the run options above]\n"
+            "                        [--as-relay --relay-user USER --relay-password-file FILE]\n"
             "       msrpload conform --coverage [--markdown] [--cases DIR]\n"
             "\n"
             "Checks an MSRP endpoint (RFC 4975) or relay (RFC 4976; over WebSocket, RFC 7977)\n"
@@ -89,6 +90,12 @@ static void conform_usage(FILE *out)
             "                       The command's process group is ended (SIGTERM, then\n"
             "                       SIGKILL) when the case is over. Without --client-cmd one\n"
             "                       connection is awaited and every client case judged from it\n"
+            "  --as-relay           with --listen: play an RFC 4976 relay instead, with one\n"
+            "                       account (--relay-user, --relay-password-file), and run the\n"
+            "                       relay-client cases: digest AUTH challenged and verified,\n"
+            "                       Use-Path and Expires granted, SENDs answered (not\n"
+            "                       forwarded). {uri} is then the relay's URI, {user} and\n"
+            "                       {password_file} the account\n"
             "  --session-id ID      the session id of the URI the client is given (default: a\n"
             "                       random one per case)\n"
             "  --timeout S          with --listen: the most seconds a case waits for the client\n"
@@ -282,6 +289,7 @@ struct conform_opts {
     char *sel[MAX_SELECT];
     size_t nsel;
     bool list, strict, tap, verbose, quick, coverage, markdown;
+    bool as_relay;                                /* --as-relay (with --listen) */
 };
 
 /* An option with a value (v); returns -1, or the exit code of a usage error. */
@@ -371,7 +379,7 @@ static int parse_options(int argc, char **argv, struct conform_opts *o)
     } flags[] = {
         {"--list", &o->list},         {"--strict", &o->strict}, {"--quick", &o->quick},
         {"--coverage", &o->coverage}, {"--markdown", &o->markdown}, {"--tap", &o->tap},
-        {"--verbose", &o->verbose},
+        {"--verbose", &o->verbose},   {"--as-relay", &o->as_relay},
     };
     static const char *const with_value[] = {
         "--target", "--relay", "--relay-b", "--relay-user", "--relay-password-file", "--case",
@@ -412,6 +420,14 @@ static int parse_options(int argc, char **argv, struct conform_opts *o)
                            "--coverage%s", "");
     if ((o->client_cmd != NULL || o->session_id != NULL || o->timeout > 0) && o->listen == NULL)
         return usage_error("--client-cmd, --session-id and --timeout go with --listen%s", "");
+    if (o->as_relay && o->listen == NULL)
+        return usage_error("--as-relay goes with --listen%s", "");
+    if (o->as_relay && !o->list && o->client_cmd == NULL)
+        return usage_error("--as-relay needs --client-cmd (the relay runs each case's client "
+                           "command; there is no passive relay mode)%s", "");
+    if (o->as_relay && !o->list && (o->peer.user == NULL || o->password_file == NULL))
+        return usage_error("--as-relay needs --relay-user and --relay-password-file (the "
+                           "relay's one account)%s", "");
     if (o->listen != NULL && (o->peer.target_uri != NULL || o->peer.relay_uri != NULL))
         return usage_error("--listen checks a client: it does not go with --target or "
                            "--relay%s", "");
@@ -590,8 +606,10 @@ int cmd_conform(int argc, char **argv)
         /* --listen runs the client cases only, --target and --relay (and --list without
          * --listen) the others; --coverage counts them all. */
         bool client = items[i]->sc.kase->needs == CASE_CLIENT;
+        /* --as-relay runs the relay-client cases only, --listen without it the others */
+        bool relay_client = client && items[i]->sc.kase->client.relay != 0;
         if (selected(items[i]->sc.kase, o.sel, o.nsel) &&
-            (o.coverage || client == (o.listen != NULL))) {
+            (o.coverage || (client == (o.listen != NULL) && relay_client == o.as_relay))) {
             items[n++] = items[i];
         } else {
             scenario_free(&items[i]->sc);
@@ -620,7 +638,9 @@ int cmd_conform(int argc, char **argv)
     } else if (o.listen != NULL) {
         struct conform_listener l = {.session_id = o.session_id, .client_cmd = o.client_cmd,
                                      .timeout = o.timeout,
-                                     .timeout_scale = o.peer.timeout_scale};
+                                     .timeout_scale = o.peer.timeout_scale,
+                                     .as_relay = o.as_relay, .relay_user = o.peer.user,
+                                     .relay_password = password};
         if (conform_listen_open(&l, o.listen, err, sizeof err) != 0) {
             fprintf(stderr, "msrpload conform: %s\n", err);
             rc = EXIT_USAGE;

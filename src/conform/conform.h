@@ -166,6 +166,10 @@ struct conform_listener {
     double timeout;             /* --timeout: seconds per case; 0: the case's own */
     double timeout_scale;       /* 0 means 1 */
     char dir[128];              /* a private temporary folder: {file}, the command's output */
+    /* --as-relay (listen_relay.c): the checker is an RFC 4976 relay with this one account
+     * (--relay-user, --relay-password-file); only then do the relay-client cases run */
+    bool as_relay;
+    const char *relay_user, *relay_password;
     char passive_uri[320];      /* set by conform_listen_open: the session URI the passive
                                    mode answers (session_id, or one drawn at random), for the
                                    caller to tell the user */

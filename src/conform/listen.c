@@ -125,7 +125,7 @@ void conform_listen_close(struct conform_listener *l)
         close(l->fd);
     l->fd = -1;
     if (l->dir[0] != '\0') {
-        static const char *const files[] = {"body", "client.out", NULL};
+        static const char *const files[] = {"body", "client.out", "password", NULL};
         char p[256];
         for (int i = 0; files[i] != NULL; i++) {
             snprintf(p, sizeof p, "%s/%s", l->dir, files[i]);
@@ -138,8 +138,7 @@ void conform_listen_close(struct conform_listener *l)
 
 /* ---- the wire record ---------------------------------------------------------------------- */
 
-static void wire_add(struct lcapture *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void wire_add(struct lcapture *c, const char *fmt, ...)
+void listen_wire_add(struct lcapture *c, const char *fmt, ...)
 {
     if (c->wire_full)
         return;
@@ -162,7 +161,7 @@ static void wire_add(struct lcapture *c, const char *fmt, ...)
 }
 
 /* Bytes as one record line: CR and LF written as \r \n, other control bytes as \xHH. */
-static void wire_bytes(struct lcapture *c, const char *dir, const char *b, size_t n)
+void listen_wire_bytes(struct lcapture *c, const char *dir, const char *b, size_t n)
 {
     char line[1200];
     size_t o = 0;
@@ -178,7 +177,7 @@ static void wire_bytes(struct lcapture *c, const char *dir, const char *b, size_
             line[o++] = (char)ch;
     }
     line[o] = '\0';
-    wire_add(c, "%s %s%s\n", dir, line, o + 8 >= sizeof line ? "..." : "");
+    listen_wire_add(c, "%s %s%s\n", dir, line, o + 8 >= sizeof line ? "..." : "");
 }
 
 /* ---- one connection ----------------------------------------------------------------------- */
@@ -235,7 +234,7 @@ static void on_rule(struct msrp_session *s, const struct msrp_peer_violation *v)
 /* Writes all of b, waiting (bounded by the run's deadline) while the socket is full. */
 static void put(struct lrun *r, const char *b, size_t n)
 {
-    wire_bytes(r->c, "a>", b, n);
+    listen_wire_bytes(r->c, "a>", b, n);
     while (n > 0 && !r->write_failed) {
         ssize_t w = send(r->fd, b, n, MSG_NOSIGNAL);
         if (w > 0) {
@@ -354,6 +353,8 @@ static void chunk_head(struct lrun *r, const struct msrp_chunk *ev)
                               h->value.ptr);
         if (h->id == MSRP_H_MESSAGE_ID)
             copy_span(ch->mid, sizeof ch->mid, h->value);
+        else if (msrp_span_eq_nocase(h->name, MSRP_SPAN_LIT("Content-Transfer-Encoding")))
+            ch->transfer_encoding = true;
         else if (h->id == MSRP_H_FROM_PATH)
             copy_span(r->cur_from, sizeof r->cur_from, h->value);
         else if (h->id == MSRP_H_TO_PATH)
@@ -371,7 +372,7 @@ static void chunk_head(struct lrun *r, const struct msrp_chunk *ev)
     if (o >= sizeof line)
         o = sizeof line - 1;
     line[o] = '\0';
-    wire_add(r->c, "a< %s%s\n", line, ev->error != MSRP_OK ? "   # a chunk error" : "");
+    listen_wire_add(r->c, "a< %s%s\n", line, ev->error != MSRP_OK ? "   # a chunk error" : "");
     r->in_chunk = true;
 }
 
@@ -383,10 +384,10 @@ static void chunk_end(struct lrun *r, char flag)
     ch->flag = flag;
     r->in_chunk = false;
     if (ch->body_len > 0 || ch->has_body)
-        wire_add(c, "a< [%llu body bytes]\\r\\n-------%s%c\\r\\n\n",
+        listen_wire_add(c, "a< [%llu body bytes]\\r\\n-------%s%c\\r\\n\n",
                  (unsigned long long)ch->body_len, ch->tid, flag);
     else
-        wire_add(c, "a< -------%s%c\\r\\n\n", ch->tid, flag);
+        listen_wire_add(c, "a< -------%s%c\\r\\n\n", ch->tid, flag);
     if (ch->kind == MSRP_REQUEST && c->first_request_s < 0)
         c->first_request_s = now_s() - r->accepted_at;
     if (ch->kind == MSRP_REQUEST && r->client_path[0] == '\0')
@@ -493,7 +494,7 @@ static void feed(struct lrun *r, struct msrp_parser *p, char *buf, size_t *len)
                      (unsigned long long)(p->stream_offset + p->error_offset),
                      msrp_error_text(p->error));
             add_breach(r->c, "4975-9/grammar", "%s", r->c->end_why);
-            wire_bytes(r->c, "a<", buf + used, *len - used > 300 ? 300 : *len - used);
+            listen_wire_bytes(r->c, "a<", buf + used, *len - used > 300 ? 300 : *len - used);
             *len = 0;
             r->write_failed = true; /* nothing more can be read: the capture ends */
             return;
@@ -567,7 +568,7 @@ static void capture(struct lrun *r, pid_t child)
     }
     c->connected = true;
     r->accepted_at = r->last_byte_at = now_s();
-    wire_add(c, "# the client connected to %s\n", r->my_uri);
+    listen_wire_add(c, "# the client connected to %s\n", r->my_uri);
     struct msrp_parser parser;
     struct msrp_limits lim;
     msrp_limits_default(&lim);
@@ -636,7 +637,7 @@ static void capture(struct lrun *r, pid_t child)
         len += (size_t)n;
         feed(r, &parser, buf, &len);
     }
-    wire_add(c, "# %s\n", c->end_why);
+    listen_wire_add(c, "# %s\n", c->end_why);
     free(buf);
     close(r->fd);
     r->fd = -1;
@@ -763,6 +764,17 @@ static int write_body(const char *path, uint64_t size)
     return fclose(f);
 }
 
+/* The account's password for {password_file}: owner-only, removed with the folder. */
+static int write_secret(const char *path, const char *secret)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    size_t n = strlen(secret);
+    bool ok = write(fd, secret, n) == (ssize_t)n && write(fd, "\n", 1) == 1;
+    return close(fd) == 0 && ok ? 0 : -1;
+}
+
 static void session_uri(const struct conform_listener *l, const char *sid, char *out, size_t cap)
 {
     bool v6 = strchr(l->host, ':') != NULL;
@@ -820,6 +832,7 @@ void conform_listen_run_case(struct conform_listener *l, const struct scenario *
     struct placeholder ph[] = {
         {"uri", ""}, {"file", ""}, {"size", ""}, {"chunk_size", ""}, {"success_report", ""},
         {"session_id", ""}, {"host", ""}, {"port", ""}, {"case", ""},
+        {"user", ""}, {"password_file", ""},
     };
     snprintf(ph[0].value, sizeof ph[0].value, "%s", r->my_uri);
     snprintf(ph[1].value, sizeof ph[1].value, "%s", file);
@@ -832,6 +845,16 @@ void conform_listen_run_case(struct conform_listener *l, const struct scenario *
     snprintf(ph[6].value, sizeof ph[6].value, "%s", l->host);
     snprintf(ph[7].value, sizeof ph[7].value, "%u", (unsigned)l->port);
     snprintf(ph[8].value, sizeof ph[8].value, "%s", k->id);
+    char pwfile[256];
+    snprintf(pwfile, sizeof pwfile, "%s/password", l->dir);
+    if (cl->relay != 0) {
+        /* a relay-client case: {uri} is the relay's URI, and the account is the checker's */
+        bool v6 = strchr(l->host, ':') != NULL;
+        snprintf(ph[0].value, sizeof ph[0].value, "msrp://%s%s%s:%u;tcp", v6 ? "[" : "", l->host,
+                 v6 ? "]" : "", (unsigned)l->port);
+        snprintf(ph[9].value, sizeof ph[9].value, "%s", l->relay_user);
+        snprintf(ph[10].value, sizeof ph[10].value, "%s", pwfile);
+    }
     /* A case whose action the template cannot say is skipped, naming what is missing. */
     const char *missing = strstr(l->client_cmd, "{uri}") == NULL ? "{uri}"
                           : cl->size > 0 && strstr(l->client_cmd, "{file}") == NULL &&
@@ -842,6 +865,10 @@ void conform_listen_run_case(struct conform_listener *l, const struct scenario *
                           : cl->success_report != 0 &&
                                     strstr(l->client_cmd, "{success_report}") == NULL
                               ? "{success_report}"
+                          : cl->relay != 0 && strstr(l->client_cmd, "{user}") == NULL
+                              ? "{user}"
+                          : cl->relay != 0 && strstr(l->client_cmd, "{password_file}") == NULL
+                              ? "{password_file}"
                               : NULL;
     char cmd[4096];
     if (missing != NULL) {
@@ -854,6 +881,13 @@ void conform_listen_run_case(struct conform_listener *l, const struct scenario *
         res->verdict = CONFORM_SKIP;
         snprintf(res->observed, sizeof res->observed,
                  "the --client-cmd line is over %zu bytes once filled in", sizeof cmd);
+    } else if (cl->relay != 0 && !l->as_relay) {
+        res->verdict = CONFORM_SKIP;
+        snprintf(res->observed, sizeof res->observed,
+                 "a relay-client case: it runs with --as-relay");
+    } else if (cl->relay != 0 && write_secret(pwfile, l->relay_password) != 0) {
+        res->verdict = CONFORM_SKIP;
+        snprintf(res->observed, sizeof res->observed, "%s: %s", pwfile, strerror(errno));
     } else if (write_body(file, cl->size) != 0) {
         res->verdict = CONFORM_SKIP;
         snprintf(res->observed, sizeof res->observed, "%s: %s", file, strerror(errno));
@@ -866,7 +900,7 @@ void conform_listen_run_case(struct conform_listener *l, const struct scenario *
     }
     double scale = l->timeout_scale > 0 ? l->timeout_scale : 1;
     r->deadline = now_s() + (l->timeout > 0 ? l->timeout : cl->timeout) * scale;
-    wire_add(c, "# the client command: %s\n", cmd);
+    listen_wire_add(c, "# the client command: %s\n", cmd);
     /* A connection left in the backlog by an earlier case's client (ended since) is not this
      * case's: closed unread. */
     for (int i = 0; i < 64; i++) {
@@ -882,7 +916,10 @@ void conform_listen_run_case(struct conform_listener *l, const struct scenario *
         snprintf(res->observed, sizeof res->observed, "cannot start the client command: %s",
                  strerror(errno));
     } else {
-        capture(r, pid);
+        if (cl->relay != 0)
+            c->connected = listen_relay_case(l, k, pid, r->deadline, c, res);
+        else
+            capture(r, pid);
         reap(pid);
         if (!c->connected) {
             char tail[300];
@@ -891,7 +928,7 @@ void conform_listen_run_case(struct conform_listener *l, const struct scenario *
             snprintf(res->observed, sizeof res->observed,
                      "the client did not connect: %s%s%s", c->end_why,
                      tail[0] != '\0' ? "; its last line: " : "", tail);
-        } else {
+        } else if (cl->relay == 0) {
             listen_judge(c, k, false, res);
         }
     }

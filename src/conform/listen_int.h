@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "conform/conform.h"
 #include "wire/parser.h"
@@ -34,6 +35,7 @@ struct lchunk {
     long long range_start_text;   /* the range-start as written, -1 when none could be read
                                      (kept apart: "0-0/0" does not parse as a Byte-Range) */
     bool has_body;
+    bool transfer_encoding;       /* it had a Content-Transfer-Encoding header */
     uint64_t body_len;
     enum msrp_report sr, fr;      /* Success-Report and Failure-Report as written */
     char flag;
@@ -86,5 +88,16 @@ void listen_judge(const struct lcapture *c, const struct scenario_case *k, bool 
 /* The tids' randomness, estimated (listen_judge.c; for the observed text). */
 double listen_tid_bits(const struct lcapture *c, size_t *ntids, size_t *repeats,
                        char *repeat_tid, size_t cap);
+
+/* listen.c: the wire record (a< the client's bytes, a> the checker's). */
+void listen_wire_add(struct lcapture *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void listen_wire_bytes(struct lcapture *c, const char *dir, const char *b, size_t n);
+
+/* listen_relay.c: a relay-client case ("client": {"relay": ...}) run with the client command
+ * child started until deadline: the checker as an RFC 4976 relay. Breaches and the wire record
+ * go into c, the verdict into res. Returns whether the client connected at all (when not,
+ * c->end_why says why and res is left alone). */
+bool listen_relay_case(struct conform_listener *l, const struct scenario_case *k, pid_t child,
+                       double deadline, struct lcapture *c, struct conform_result *res);
 
 #endif

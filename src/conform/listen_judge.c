@@ -308,6 +308,26 @@ static void judge_response(const struct lcapture *c, const char *id, bool passiv
     }
 }
 
+/* RFC 4975 section 7.1.1: "transfer encoding is always "binary", and transfer-encoding
+ * parameters MUST NOT be present." Judged on the client's SENDs with a body. */
+static void judge_transfer_encoding(const struct lcapture *c, struct judged *j)
+{
+    for (size_t i = 0; i < c->nchunks; i++) {
+        const struct lchunk *ch = &c->chunks[i];
+        if (!is_send(ch) || !ch->has_body)
+            continue;
+        j->exercised = true;
+        if (ch->transfer_encoding) {
+            j->breached = true;
+            snprintf(j->text, sizeof j->text,
+                     "chunk %zu (tid %s) has a Content-Transfer-Encoding header", i + 1, ch->tid);
+            return;
+        }
+    }
+    if (!j->exercised)
+        snprintf(j->text, sizeof j->text, "no SEND with a body came");
+}
+
 static void judge_one(const struct lcapture *c, const char *id, bool passive, struct judged *j)
 {
     memset(j, 0, sizeof *j);
@@ -324,6 +344,8 @@ static void judge_one(const struct lcapture *c, const char *id, bool passive, st
     size_t chunks = most_chunks(c);
     if (strcmp(id, "4975-7.1/transaction-id-unique") == 0) {
         judge_tids(c, j);
+    } else if (strcmp(id, "4975-7.1.1/no-transfer-encoding") == 0) {
+        judge_transfer_encoding(c, j);
     } else if (strcmp(id, "4975-7.1.1/over-2048-star-end") == 0) {
         judge_star_end(c, j);
     } else if (strcmp(id, "4975-7.2/response-tid") == 0 ||

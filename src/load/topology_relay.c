@@ -27,6 +27,7 @@
 #include "load/topology.h"
 #include "msrp/relay.h"
 #include "msrp/uri_addr.h"
+#include "msrp/violate.h"
 #include "net/conn.h"
 #include "net/transport_ws.h"
 #include "wire/uri.h"
@@ -48,6 +49,9 @@ struct relay_state {
      * once every session is gone */
     struct net_ws ws;
     struct net_transport_setup ws_setup;
+    /* run's hidden --violate reuse-relay-uri: the first calling end's Use-Path, which every
+     * later calling end puts in its To-Path instead of its own (RFC 4976 section 3.1) */
+    char first_use_path[MSRP_RELAY_USE_PATH_MAX];
 };
 
 /*
@@ -378,11 +382,24 @@ static void relay_pair_ready(struct relay_pair *rp)
     struct worker *w = rp->w;
     for (int i = 0; i < 2; i++) {
         const struct relay_side *me = &rp->side[i], *peer = &rp->side[1 - i];
-        size_t n = strlen(me->use_path) + strlen(peer->use_path) + strlen(peer->local_uri) + 3;
+        const char *mine = me->use_path;
+        struct relay_state *st = w->topo_state;
+        if (i == 0 && msrp_session_violation_id(w->cfg->violate) == MSRP_VIOLATE_REUSE_RELAY_URI) {
+            if (st->first_use_path[0] == '\0')
+                snprintf(st->first_use_path, sizeof(st->first_use_path), "%s", me->use_path);
+            mine = st->first_use_path;
+        }
+        /* run's hidden --violate to-path-no-port: the peer's URI without its port (RFC 4976
+         * section 8, conform --listen --as-relay's proof) */
+        char bare[sizeof(peer->local_uri)];
+        const char *peer_uri = peer->local_uri;
+        if (msrp_session_violation_id(w->cfg->violate) == MSRP_VIOLATE_TO_PATH_NO_PORT)
+            peer_uri = msrp_violate_own_uri(MSRP_VIOLATE_URI_NO_PORT, peer_uri, bare,
+                                            sizeof(bare));
+        size_t n = strlen(mine) + strlen(peer->use_path) + strlen(peer_uri) + 3;
         rp->to_path[i] = malloc(n);
         if (rp->to_path[i] != NULL)
-            snprintf(rp->to_path[i], n, "%s %s %s", me->use_path, peer->use_path,
-                     peer->local_uri);
+            snprintf(rp->to_path[i], n, "%s %s %s", mine, peer->use_path, peer_uri);
     }
     if (rp->to_path[0] == NULL || rp->to_path[1] == NULL) {
         relay_note(rp, "out of memory");
@@ -547,6 +564,7 @@ static int relay_pair_start(struct worker *w, struct lsession *ls, uint64_t n,
         c->expires = sc->relay.expires;
         c->timeout_ns = RELAY_AUTH_TIMEOUT_NS;
         c->read_buffer = msrp_session_read_buffer();
+        c->violate = (int)msrp_session_violation_id(w->cfg->violate); /* run's hidden --violate */
     }
     for (int i = 0; i < 2; i++) {
         struct relay_side *side = &rp->side[i];

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "wire/digest.h"
+#include "msrp/session.h"
+#include "msrp/violate.h"
 #include "wire/idgen.h"
 #include "wire/parser.h"
 #include "wire/uri.h"
@@ -160,6 +162,7 @@ static enum build_error build_auth(const struct msrp_relay_auth_config *cfg, con
             *why = rc;
             return BUILD_ANSWER;
         }
+        msrp_violate_digest((enum msrp_violation_id)cfg->violate, authz, &len);
         extra[nextra++] = (struct msrp_header){.name = MSRP_SPAN_LIT("Authorization"),
                                                .value = msrp_span_make(authz, len),
                                                .id = MSRP_H_AUTHORIZATION};
@@ -272,6 +275,8 @@ static void on_401(struct msrp_relay_auth *a, const struct msrp_chunk *ch)
     if (answered) {
         bool stale = d.stale.ptr != NULL &&
                      msrp_span_eq_nocase(d.stale, MSRP_SPAN_LIT("true"));
+        if (a->cfg.violate == MSRP_VIOLATE_NO_STALE_RETRY)
+            stale = false; /* the wrong client: RFC 4976 5.1's SHOULD retry, not followed */
         if (!stale || a->stale_used) {
             fail(a, "authentication rejected (401 to the digest answer%s)",
                  stale ? ", stale again" : "");
@@ -407,6 +412,14 @@ static size_t relay_on_data(struct net_conn *c, const char *buf, size_t len)
 static void relay_on_open(struct net_conn *c)
 {
     struct msrp_relay_auth *a = net_conn_user(c);
+    if (a->cfg.violate == MSRP_VIOLATE_RELAY_SKIP_AUTH) {
+        /* The wrong client: no AUTH at all (RFC 4976 5.1); the session starts on the bare
+         * connection with the relay's own URI as its "Use-Path". */
+        snprintf(a->result.use_path, sizeof(a->result.use_path), "%s", a->cfg.relay_uri);
+        a->result.ok = true;
+        finish(a);
+        return;
+    }
     send_auth(a);
 }
 

@@ -72,6 +72,9 @@ struct msrp_relay_auth_config {
     uint64_t timeout_ns;           /* the whole exchange, connect included; 0: 10 s */
     size_t read_buffer;            /* the connection's read buffer; 0: 64 KiB. A session that
                                       will adopt the connection wants msrp_session_read_buffer() */
+    int violate;                   /* run's hidden --violate (enum msrp_violation_id, session.h):
+                                      the relay-client ones break an RFC 4976 rule on purpose
+                                      (conform --listen --as-relay's proof); 0 normally */
 };
 
 struct msrp_relay_auth_result {

@@ -297,8 +297,22 @@ void msrp_session_config_default(struct msrp_session_config *c);
     X(EMPTY_RANGE_ZERO, "empty-range-zero") \
     X(IGNORE_413, "ignore-413") \
     X(NO_BIND_SEND, "no-bind-send") \
-    /* 7.1: "$" on every chunk, not only on the one that ends the message */ \
-    X(FLAGS_ALL_END, "flags-all-end")
+    /* 7.1: "$" on every chunk, not only on the one that ends the message; 7.1.1 a
+     * Content-Transfer-Encoding header on SENDs with a body */ \
+    X(FLAGS_ALL_END, "flags-all-end") \
+    X(SEND_TRANSFER_ENCODING, "send-transfer-encoding") \
+    /* The relay client's (msrp/relay.c), for conform --listen --as-relay: RFC 4976 5.1 no AUTH
+     * at all (the session starts on the bare connection), a digest response that does not
+     * verify; 9.1 an Authorization without cnonce and nc, its uri not in quotes; 5.1 no retry
+     * after a 401 stale=true; 8 the peer's URI in the To-Path without its port; 3.1 the
+     * first session's relay URI reused by later ones (the last two: load/topology_relay.c) */ \
+    X(RELAY_SKIP_AUTH, "relay-skip-auth") \
+    X(REUSE_RELAY_URI, "reuse-relay-uri") \
+    X(TO_PATH_NO_PORT, "to-path-no-port") \
+    X(DIGEST_BAD_RESPONSE, "digest-bad-response") \
+    X(DIGEST_NO_CNONCE, "digest-no-cnonce") \
+    X(DIGEST_URI_UNQUOTED, "digest-uri-unquoted") \
+    X(NO_STALE_RETRY, "no-stale-retry")
 
 /* One per name of MSRP_VIOLATIONS, in its order; NONE: the session breaks nothing. */
 enum msrp_violation_id {

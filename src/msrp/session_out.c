@@ -329,6 +329,8 @@ static bool send_next_chunk(struct msrp_session *s)
     }
     if (!m->is_bind && session__violating(s, MSRP_VIOLATE_SEND_NO_CONTENT_TYPE))
         msrp_violate_drop_content_type(&w); /* breaks 7.1: a body without Content-Type */
+    if (!m->is_bind && m->len > 0 && session__violating(s, MSRP_VIOLATE_SEND_TRANSFER_ENCODING))
+        msrp_violate_add_transfer_encoding(&w, sizeof(head)); /* breaks 7.1.1 */
     int e = net_conn_send(s->conn, w.iov, w.iovcnt);
     if (e != 0) {
         if (t != NULL) {

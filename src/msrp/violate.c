@@ -1,6 +1,7 @@
 /*
  * violate.c - what the conformance suite's wrong test peer changes in what a session writes
- * or takes (violate.h), each change breaking one rule of RFC 4975.
+ * or takes (violate.h), each change breaking one rule of RFC 4975; and what the wrong relay
+ * client (msrp/relay.c) changes in its digest answer, breaking one rule of RFC 4976.
  */
 #include "msrp/violate.h"
 
@@ -87,6 +88,22 @@ void msrp_violate_drop_content_type(struct msrp_wire_chunk *w)
     w->total -= sizeof line - 1;
 }
 
+void msrp_violate_add_transfer_encoding(struct msrp_wire_chunk *w, size_t cap)
+{
+    static const char line[] = "Content-Transfer-Encoding: binary\r\n";
+    char *head = w->iov[0].iov_base;
+    size_t len = w->iov[0].iov_len;
+    char *from = memmem(head, len, "\r\nFrom-Path: ", 13);
+    char *eol = from != NULL ? memmem(from + 2, len - (size_t)(from + 2 - head), "\r\n", 2) : NULL;
+    if (eol == NULL || len + sizeof line - 1 > cap)
+        return;
+    char *at = eol + 2;
+    memmove(at + sizeof line - 1, at, len - (size_t)(at - head));
+    memcpy(at, line, sizeof line - 1);
+    w->iov[0].iov_len += sizeof line - 1;
+    w->total += sizeof line - 1;
+}
+
 bool msrp_violate_refuses_type(enum msrp_violation_id violate, struct msrp_span ct)
 {
     struct msrp_media_type mt;
@@ -111,4 +128,51 @@ bool msrp_violate_refuses_body(enum msrp_violation_id violate, struct msrp_span 
             return true;
     }
     return memmem(b.ptr, b.len, "\r\n-------", 9) != NULL;
+}
+
+/* Removes the parameter starting at name (up to its following comma, or the comma before it
+ * when it is the last). */
+static void drop_param(char *authz, size_t *len, const char *name)
+{
+    char *at = strstr(authz, name);
+    if (at == NULL)
+        return;
+    char *end = at + strlen(name);
+    if (*end == '"') {
+        char *q = strchr(end + 1, '"');
+        end = q != NULL ? q + 1 : authz + *len;
+    } else {
+        end += strcspn(end, ",");
+    }
+    if (*end == ',') {
+        end++;
+        end += strspn(end, " ");
+    } else if (at > authz && at[-1] == ' ' && at - 2 >= authz && at[-2] == ',') {
+        at -= 2; /* the last parameter: its comma goes with it */
+    }
+    memmove(at, end, (size_t)(authz + *len - end) + 1);
+    *len -= (size_t)(end - at);
+}
+
+void msrp_violate_digest(enum msrp_violation_id violate, char *authz, size_t *len)
+{
+    if (violate == MSRP_VIOLATE_DIGEST_BAD_RESPONSE) {
+        /* RFC 4976 5.1: the answer must be a digest the password verifies */
+        char *r = strstr(authz, "response=\"");
+        if (r != NULL && r[10] != '"')
+            r[10] = r[10] == '0' ? '1' : '0';
+    } else if (violate == MSRP_VIOLATE_DIGEST_URI_UNQUOTED) {
+        /* RFC 4976 9.1: "the value of the uri parameter MUST be in quotes" */
+        char *u = strstr(authz, "uri=\"");
+        char *q = u != NULL ? strchr(u + 5, '"') : NULL;
+        if (q != NULL) {
+            memmove(q, q + 1, (size_t)(authz + *len - q)); /* the closing quote */
+            memmove(u + 4, u + 5, (size_t)(authz + *len - 1 - (u + 5)) + 1); /* the opening */
+            *len -= 2;
+        }
+    } else if (violate == MSRP_VIOLATE_DIGEST_NO_CNONCE) {
+        /* RFC 4976 9.1: "Clients MUST send cnonce and nonce-count parameters" */
+        drop_param(authz, len, "cnonce=");
+        drop_param(authz, len, "nc=");
+    }
 }

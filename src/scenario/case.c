@@ -63,7 +63,9 @@ static int case_names(struct scn__ctx *c, const json_t *obj, const char *key,
 static int check_client(struct scn__ctx *c, const json_t *obj, struct case_client *cl)
 {
     static const char *const allowed[] = {"size", "chunk_size", "success_report", "answer",
-                                          "report_back", "send_to_client", "timeout", NULL};
+                                          "report_back", "send_to_client", "timeout", "relay",
+                                          NULL};
+    static const char *const relays[] = {"none", "auth", "stale", NULL};
     static const char *const reports[] = {"absent", "yes", "no", NULL};
     static const char *const answers[] = {"200", "413", "report-413", NULL};
     static const struct scn__key keys[] = {
@@ -74,6 +76,7 @@ static int check_client(struct scn__ctx *c, const json_t *obj, struct case_clien
         SCN_KEY_BOOL("report_back", struct case_client, report_back),
         SCN_KEY_BOOL("send_to_client", struct case_client, send_to_client),
         SCN_KEY_SECONDS("timeout", struct case_client, timeout, false),
+        SCN_KEY_ENUM("relay", struct case_client, relay, relays, NULL),
     };
     size_t mark = scn__path_push(c, ".client");
     if (scn__need_object(c, obj) != 0 || scn__check_keys(c, obj, allowed) != 0)

@@ -360,6 +360,10 @@ struct case_client {
     bool report_back;       /* the checker sends a REPORT for the client's message */
     bool send_to_client;    /* the checker sends the client a message with Success-Report yes */
     double timeout;         /* seconds the case waits for the client, at most (default 10) */
+    /* "relay": a relay-client case (conform --listen --as-relay): 0 "none", 1 "auth" the
+     * checker is an RFC 4976 relay, 2 "stale" and answers the first digest answer with a 401
+     * stale=true */
+    int relay;
 };
 enum case_endpoints { CASE_EP_NONE = 0, CASE_EP_A, CASE_EP_AB };
 enum case_websocket {
