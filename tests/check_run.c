@@ -839,6 +839,34 @@ START_TEST(raw_wrong_expectation_exits_1)
 END_TEST
 
 /* The window "auto" picks from the median latency: a tenth, capped. */
+/* Messages with Failure-Report no, issued after a pause (from a timer, the session idle), are
+ * each over inside msrp_session_send: a step of 300,000 of them runs flat, not one call deeper
+ * per message (it overflowed a 4 MB stack), within a 1 MB stack. */
+START_TEST(messages_over_while_sent_run_flat)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char *path = write_scenario(&t, "deep.json",
+                                "{\"name\": \"deep\", \"load\": {\"sessions\": 1, \"threads\": 1,"
+                                " \"duration\": 30, \"outstanding\": 4},"
+                                " \"steps\": [{\"pause\": 0.05}, {\"send\": {\"count\": 300000,"
+                                " \"size\": 10, \"failure_report\": \"no\"}}]}");
+    char args[512];
+    snprintf(args, sizeof(args), "run %s --out %s/r", path, t.dir);
+    int rc = run_limited(&t, "ulimit -s 1024;", 60, args);
+    char *err = tmp_read(&t, "err");
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+    json_t *j = load_summary(&t, "r");
+    ck_assert_int_eq(jint(j, "messages", "sent"), 300000);
+    ck_assert_int_eq(jint(j, "messages", "ok"), 300000);
+    ck_assert_int_eq(jint(j, "sessions", "completed"), 1);
+    json_decref(j);
+    free(err);
+    free(path);
+    tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(auto_batch_window_rule)
 {
     ck_assert_uint_eq(runner_auto_batch_window_ns(0), 0);
@@ -938,6 +966,7 @@ Suite *make_run_suite(void)
     tcase_add_test(tc, soft_descriptor_limit_is_raised);
     tcase_add_test(tc, targets_spread_over_threads);
     tcase_add_test(tc, success_reports_and_tls);
+    tcase_add_test(tc, messages_over_while_sent_run_flat);
     tcase_add_loop_test(tc, shipped_scenarios_meet_expectations, 0,
                         (int)(sizeof(shipped) / sizeof(shipped[0])));
     tcase_add_test(tc, open_loop_latency_with_known_delay);

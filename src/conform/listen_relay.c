@@ -231,7 +231,14 @@ static void on_auth(struct rrun *r, struct rconn *k)
     /* the nonce answered: this connection's, or else the answer cannot be checked */
     bool answers = d.nonce.ptr != NULL && d.nonce.len == strlen(k->nonce) &&
                    memcmp(d.nonce.ptr, k->nonce, d.nonce.len) == 0;
-    if (answers && k->challenged) {
+    if (!answers) {
+        /* a nonce this connection was not given: a client may send credentials at once with
+         * one it was given before (RFC 4976 5.1: the first AUTH "will generally not contain"
+         * them), which cannot be checked here: challenged afresh, not judged */
+        challenge(r, k, false);
+        return;
+    }
+    if (k->challenged) {
         k->challenged = false;
         r->retries_done++;
     }
@@ -249,9 +256,7 @@ static void on_auth(struct rrun *r, struct rconn *k)
     struct msrp_digest ours;
     bool ok = false;
     const char *why = NULL;
-    if (!answers) {
-        why = "it answers a nonce this connection was not given";
-    } else if (strcmp(user, r->l->relay_user) != 0) {
+    if (strcmp(user, r->l->relay_user) != 0) {
         why = "its username is not the account's";
     } else if (strcmp(uri, want_uri) != 0) {
         why = "its uri is not the rightmost To-Path URI";

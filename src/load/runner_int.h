@@ -101,6 +101,8 @@ struct lsession {
                                   schedule (schedule.c) */
     bool retiring;             /* closed-loop stages asked for fewer sessions: it closes */
     bool pacing;               /* open loop: inside its pacing timer's call (runner_steps.c) */
+    bool settling_early;       /* send_one counting an outcome msrp_session_send reported:
+                                * message_over leaves the next sends to send_one's caller */
     struct net_timer timer;    /* pause, open-loop pacing, REPORT wait */
     /* load.session_lifetime (churn): when it is over the session ends the way drawn for it
      * (enum scenario_ending), counted by that way in stats.session_endings */

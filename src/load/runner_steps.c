@@ -171,9 +171,13 @@ sent:
     ls->to_issue--;
     ls->in_flight++;
     if (tag->has_early) {
-        /* over already: counted now that it is filed, as though it had come a moment later */
+        /* over already: counted now that it is filed, as though it had come a moment later.
+         * The next message is not issued from in here (that would recurse once a message for
+         * as long as each is over at once): the caller's loop (issue(), pace()) goes on. */
         tag->has_early = false;
+        ls->settling_early = true;
         sent_outcome(ls, &tag->early);
+        ls->settling_early = false;
     }
     return true;
 }
@@ -622,7 +626,10 @@ static void count_outcome(struct lsession *ls, const struct msg_tag *tag, const 
         return;
     struct run_stats *st = &w->stats;
     st->msgs_sent++;
-    if (o->status == 0 && (w->stopping || ls->lifetime_over)) { /* cut by the run or churn */
+    /* cut by the run, or by a churn ending that does not wait (a clean one waits: what it
+     * loses is lost) */
+    if (o->status == 0 &&
+        (w->stopping || (ls->lifetime_over && ls->ending != SCENARIO_ENDING_CLEAN))) {
         st->msgs_unfinished++; /* neither a success nor a failure */
         return;
     }
@@ -721,6 +728,8 @@ static void message_over(struct lsession *ls, struct msg_tag *tag, bool session_
         }
         return;
     }
+    if (ls->settling_early)
+        return; /* send_one's caller issues the next and walks on (issue(), pace(), advance()) */
     issue_and_maybe_advance(ls);
 }
 
