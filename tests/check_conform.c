@@ -39,25 +39,6 @@ static void start_serve(struct test_serve *sv, const char *violate)
     test_serve_start(sv, violate != NULL ? broken : plain);
 }
 
-/* A whole file as a NUL-terminated string (read_file's buffer has no NUL). */
-static char *read_text(const char *path)
-{
-    size_t len;
-    char *raw = read_file(path, &len);
-    char *s = strndup(raw, len);
-    ck_assert_ptr_nonnull(s);
-    free(raw);
-    return s;
-}
-
-/* Runs a shell command, returns its exit code. */
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    ck_assert(WIFEXITED(st));
-    return WEXITSTATUS(st);
-}
-
 /* What one conform run printed, and its exit code. */
 struct conform_output {
     struct tmp t; /* the run's folder: out.txt, and the files arguments name under {dir} */
@@ -82,8 +63,8 @@ static void run_conform_at(uint16_t port, const char *const *args, struct confor
     n += (size_t)snprintf(cmd + n, sizeof cmd - n,
                           " --target 'msrp://127.0.0.1:%u/s1;tcp' > %s 2>&1", (unsigned)port, path);
     ck_assert_int_lt(n, sizeof cmd);
-    o->rc = run(cmd);
-    o->out = read_text(path);
+    o->rc = test_run_shell(cmd);
+    o->out = test_read_text(path);
 }
 
 /* run_conform_at against a serve of start_serve's (violate may be NULL), started and stopped
@@ -156,7 +137,7 @@ START_TEST(test_all_pass_against_serve)
     ck_assert(strstr(o.out, "ok 1 - 4975-") != NULL);
     char path[128];
     snprintf(path, sizeof path, "%s/j.xml", o.t.dir);
-    char *xml = read_text(path);
+    char *xml = test_read_text(path);
     ck_assert(strstr(xml, "<testsuite name=\"RFC 4975-7.2\"") != NULL);
     ck_assert(strstr(xml, "<failure") == NULL);
     free(xml);
@@ -255,7 +236,7 @@ START_TEST(test_unobservable_verdict)
              "scenarios/conformance/4975-7.1.1_large-chunk-received.json > %s/case.json && "
              "grep -q '\"unobservable_if\": \\[200, ' %s/case.json",
              t.dir, t.dir);
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(test_run_shell(cmd), 0);
     const char *args[] = {"--strict", "--cases", t.dir, "--tap", NULL};
     struct conform_output o;
     run_conform_against_serve(NULL, args, &o);
@@ -312,7 +293,7 @@ static int conform_relay(uint16_t port, const char *cases, const char *outfile)
              "--relay-password-file %s %s%s%s > %s 2>&1",
              msrpload_binary(), (unsigned)port, pw, cases[0] != '\0' ? "--case '" : "", cases,
              cases[0] != '\0' ? "'" : "", outfile);
-    int rc = run(cmd);
+    int rc = test_run_shell(cmd);
     tmp_remove(&t);
     return rc;
 }
@@ -329,7 +310,7 @@ START_TEST(test_relay_cases_pass_against_fake_relay)
     snprintf(path, sizeof path, "%s/out.txt", t.dir);
     int rc = conform_relay(port, "", path);
     fake_relay_stop(pid);
-    char *out = read_text(path);
+    char *out = test_read_text(path);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
     int passed = 0;
     for (const char *q = out; (q = strstr(q, "pass  ")) != NULL; q++)
@@ -355,7 +336,7 @@ START_TEST(test_relay_refusal_by_report_passes)
     snprintf(path, sizeof path, "%s/out.txt", t.dir);
     int rc = conform_relay(port, "4976-6.4/", path);
     fake_relay_stop(pid);
-    char *out = read_text(path);
+    char *out = test_read_text(path);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
     ck_assert_msg(strstr(out, "pass  4976-6.4/unauthenticated-send-refused") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "pass  4976-6.4/unknown-session-refused") != NULL, "%s", out);
@@ -385,9 +366,9 @@ START_TEST(test_quick_skips_long_waits)
              "--relay-password-file %s --case 4976-6.1/ --case 4976-6.3/use-path-and-expires "
              "> %s 2>&1",
              msrpload_binary(), (unsigned)port, pw, path);
-    int rc = run(cmd);
+    int rc = test_run_shell(cmd);
     fake_relay_stop(pid);
-    char *out = read_text(path);
+    char *out = test_read_text(path);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
     ck_assert_msg(strstr(out, "skip  4976-6.1/malformed-input-closed (no keyword): slow: it "
                               "waits out a 30 s timer of the RFC; --quick skips cases marked "
@@ -423,7 +404,7 @@ START_TEST(test_each_relay_case_fails_against_its_wrong_relay)
         ck_assert_int_gt(pid, 0);
         int rc = conform_relay(port, k->id, path);
         fake_relay_stop(pid);
-        char *out = read_text(path);
+        char *out = test_read_text(path);
         /* The case's own verdict, not exit 3 from a set-up that broke. */
         char want[160];
         snprintf(want, sizeof want, "%s  %s", unmet_word(k), k->id);
@@ -534,22 +515,22 @@ START_TEST(test_usage_and_list)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "%s conform >/dev/null 2>&1", msrpload_binary());
-    ck_assert_int_eq(run(cmd), 2);
+    ck_assert_int_eq(test_run_shell(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s conform --list | grep -q '^4976-5.1/auth-challenge'",
              msrpload_binary());
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(test_run_shell(cmd), 0);
     /* An old id still selects the case it became. */
     snprintf(cmd, sizeof cmd,
              "%s conform --list --case 4975-7.3/501-unknown-method | grep -q "
              "'^4975-12/501-unknown-method '",
              msrpload_binary());
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(test_run_shell(cmd), 0);
     /* Nothing listens there: exit 3. */
     snprintf(cmd, sizeof cmd,
              "%s conform --target 'msrp://127.0.0.1:9/x;tcp' --case 4975-7.2/response-tid "
              ">/dev/null 2>&1",
              msrpload_binary());
-    ck_assert_int_eq(run(cmd), 3);
+    ck_assert_int_eq(test_run_shell(cmd), 3);
     /* A case file's conformance keys are refused in a load scenario. */
     struct scenario sc;
     char err[512];
@@ -568,14 +549,14 @@ static int kamailio_run(const char *uri, const char *dir, const char *name)
              "echo alice-secret > %s/pw && %s conform --relay '%s' --relay-user alice "
              "--relay-password-file %s/pw > %s/%s 2>&1",
              dir, msrpload_binary(), uri, dir, dir, name);
-    return run(cmd);
+    return test_run_shell(cmd);
 }
 
 static void kamailio_check(int rc, const char *dir, const char *name, const char *what)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *out = read_text(path);
+    char *out = test_read_text(path);
     static const char *const expected[] = {
         "pass  4975-7.1.1/relay-over-2048-star-end",
         "pass  4975-7.1.2/relay-no-response-to-report",
@@ -666,8 +647,8 @@ START_TEST(test_quick_skips_slow_cases)
              "--relay-user alice --relay-password-file %s/pw --case 4976-6.4.1/408-after-30s "
              "--case 4976-6.1/malformed-input-closed > %s 2>&1",
              t.dir, msrpload_binary(), t.dir, path);
-    int rc = run(cmd);
-    char *out = read_text(path);
+    int rc = test_run_shell(cmd);
+    char *out = test_read_text(path);
     /* Nothing listens on port 9: exit 0 shows no case tried to connect. */
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
     ck_assert_msg(strstr(out, "skip  4976-6.4.1/408-after-30s") != NULL, "%s", out);
@@ -724,7 +705,7 @@ START_TEST(test_ids_never_disappear)
     for (size_t i = 0; i < cl.n; i++) {
         char cmd[256];
         snprintf(cmd, sizeof cmd, "grep -qx '%s' tests/conformance-ids.txt", cl.sc[i].kase->id);
-        ck_assert_msg(run(cmd) == 0, "%s is missing from tests/conformance-ids.txt",
+        ck_assert_msg(test_run_shell(cmd) == 0, "%s is missing from tests/conformance-ids.txt",
                       cl.sc[i].kase->id);
     }
     free_cases(&cl);
@@ -738,7 +719,7 @@ static void broken_copy(const struct tmp *t, const char *then)
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "cp scenarios/conformance/*.json %s/ && cd %s && %s", t->dir,
              t->dir, then);
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(test_run_shell(cmd), 0);
 }
 
 /* Runs --coverage on the cases in dir; returns the exit code, stderr in *err (malloc'd). */
@@ -748,8 +729,8 @@ static int coverage_of(const char *dir, char **err)
     snprintf(path, sizeof path, "%s/err.txt", dir);
     snprintf(cmd, sizeof cmd, "%s conform --coverage --cases %s > /dev/null 2> %s",
              msrpload_binary(), dir, path);
-    int rc = run(cmd);
-    *err = read_text(path);
+    int rc = test_run_shell(cmd);
+    *err = test_read_text(path);
     return rc;
 }
 
@@ -762,8 +743,8 @@ START_TEST(test_coverage_table)
     char cmd[1024], path[160];
     snprintf(path, sizeof path, "%s/cov.txt", t.dir);
     snprintf(cmd, sizeof cmd, "%s conform --coverage > %s 2>&1", msrpload_binary(), path);
-    int rc = run(cmd);
-    char *out = read_text(path);
+    int rc = test_run_shell(cmd);
+    char *out = test_read_text(path);
     ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
     ck_assert(strstr(out, "4975-7.1.3/report-received-bytes") != NULL);
     ck_assert(strstr(out, "requirements listed (") != NULL);
@@ -773,8 +754,9 @@ START_TEST(test_coverage_table)
              "%s conform --coverage --markdown > %s/cov.md && cmp -s %s/cov.md "
              "docs/conformance-coverage.md",
              msrpload_binary(), t.dir, t.dir);
-    ck_assert_msg(run(cmd) == 0, "docs/conformance-coverage.md is stale: regenerate it with "
-                                 "msrpload conform --coverage --markdown");
+    ck_assert_msg(test_run_shell(cmd) == 0,
+                  "docs/conformance-coverage.md is stale: regenerate it with "
+                  "msrpload conform --coverage --markdown");
     tmp_remove(&t);
 
     /* A case citing a requirement that is not listed. */

@@ -24,23 +24,6 @@
 
 #define CLIENT_CMD "tools/conform-client.sh {uri} {file} {chunk_size} {success_report}"
 
-static char *read_text(const char *path)
-{
-    size_t len;
-    char *raw = read_file(path, &len);
-    char *s = strndup(raw != NULL ? raw : "", raw != NULL ? len : 0);
-    ck_assert_ptr_nonnull(s);
-    free(raw);
-    return s;
-}
-
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    ck_assert(WIFEXITED(st));
-    return WEXITSTATUS(st);
-}
-
 /* Runs `msrpload conform --listen 127.0.0.1:0 EXTRA` (EXTRA is shell text), its output in
  * *out (malloc'd); returns the exit code. */
 static int conform_listen(const struct tmp *t, const char *extra, char **out)
@@ -50,31 +33,9 @@ static int conform_listen(const struct tmp *t, const char *extra, char **out)
     int n = snprintf(cmd, sizeof cmd, "MSRPLOAD_BIN='%s' %s conform --listen 127.0.0.1:0 %s > %s 2>&1",
                      msrpload_binary(), msrpload_binary(), extra, path);
     ck_assert_int_lt(n, (int)sizeof cmd);
-    int rc = run(cmd);
-    *out = read_text(path);
+    int rc = test_run_shell(cmd);
+    *out = test_read_text(path);
     return rc;
-}
-
-/* The client cases of the suite, loaded (at most 64); free with scenario_free. */
-static size_t client_cases(struct scenario *sc, size_t cap)
-{
-    FILE *ls = popen("ls scenarios/conformance/*.json | grep -v /requirements.json", "r");
-    ck_assert_ptr_nonnull(ls);
-    char file[512];
-    size_t n = 0;
-    while (fgets(file, sizeof file, ls) != NULL) {
-        file[strcspn(file, "\n")] = '\0';
-        char err[512];
-        ck_assert_int_lt(n, cap);
-        ck_assert_msg(scenario_load(file, &sc[n], err, sizeof err) == 0, "%s", err);
-        /* the relay-client cases (conform --listen --as-relay): check_conform_listen_relay.c */
-        if (sc[n].kase->needs == CASE_CLIENT && sc[n].kase->client.relay == 0)
-            n++;
-        else
-            scenario_free(&sc[n]);
-    }
-    pclose(ls);
-    return n;
 }
 
 START_TEST(test_own_client_passes_every_case)
@@ -86,7 +47,7 @@ START_TEST(test_own_client_passes_every_case)
     int rc = conform_listen(&t, extra, &out);
     struct scenario *sc = calloc(64, sizeof(*sc));
     ck_assert_ptr_nonnull(sc);
-    size_t n = client_cases(sc, 64);
+    size_t n = test_conform_client_cases(sc, 64, false);
     ck_assert_int_ge(n, 11);
     for (size_t i = 0; i < n; i++) {
         char want[160];
@@ -103,7 +64,7 @@ START_TEST(test_own_client_passes_every_case)
     ck_assert_ptr_null(strstr(out, "4975-7.2/response-tid"));
     char path[160];
     snprintf(path, sizeof path, "%s/r.json", t.dir);
-    char *json = read_text(path);
+    char *json = test_read_text(path);
     ck_assert_ptr_nonnull(strstr(json, "\"4975-7.1.1/client-byte-range\""));
     ck_assert_ptr_nonnull(strstr(json, "client at 127.0.0.1:"));
     free(json);
@@ -116,7 +77,7 @@ START_TEST(test_each_case_fails_with_its_violation)
 {
     struct scenario *sc = calloc(64, sizeof(*sc));
     ck_assert_ptr_nonnull(sc);
-    size_t n = client_cases(sc, 64);
+    size_t n = test_conform_client_cases(sc, 64, false);
     ck_assert_int_ge(n, 11);
     for (size_t i = 0; i < n; i++) {
         const struct scenario_case *k = sc[i].kase;
@@ -215,7 +176,7 @@ START_TEST(test_passive_judges_one_connection)
             nanosleep(&pause, NULL);
             continue;
         }
-        char *text = read_text(out_path);
+        char *text = test_read_text(out_path);
         const char *at = strstr(text, "listening on 127.0.0.1 port ");
         if (at != NULL)
             port = (unsigned)atoi(at + strlen("listening on 127.0.0.1 port "));
@@ -230,13 +191,13 @@ START_TEST(test_passive_judges_one_connection)
              "MSRPLOAD_BIN='%s' tools/conform-client.sh 'msrp://127.0.0.1:%u/passive1;tcp' %s "
              "1000 yes > /dev/null 2>&1",
              msrpload_binary(), port, body);
-    ck_assert_int_eq(run(cmd), 0);
+    ck_assert_int_eq(test_run_shell(cmd), 0);
     int st = 0;
     for (int i = 0; i < 400 && waitpid(pid, &st, WNOHANG) == 0; i++) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    char *out = read_text(out_path);
+    char *out = test_read_text(out_path);
     ck_assert_msg(strstr(out, "pass  4975-7.1.1/client-byte-range\n") != NULL &&
                       strstr(out, "pass  4975-7.1.1/client-same-report-headers\n") != NULL &&
                       strstr(out, "pass  4975-5.4/client-active-sends-first\n") != NULL,
@@ -290,16 +251,16 @@ START_TEST(test_listen_options_need_listen)
     char cmd[512];
     snprintf(cmd, sizeof cmd, "%s conform --target 'msrp://127.0.0.1:9/s;tcp' --client-cmd x "
                               "> /dev/null 2>&1", msrpload_binary());
-    ck_assert_int_eq(run(cmd), 2);
+    ck_assert_int_eq(test_run_shell(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s conform --listen 127.0.0.1:0 --target "
                               "'msrp://127.0.0.1:9/s;tcp' > /dev/null 2>&1", msrpload_binary());
-    ck_assert_int_eq(run(cmd), 2);
+    ck_assert_int_eq(test_run_shell(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s conform --listen nowhere > /dev/null 2>&1", msrpload_binary());
-    ck_assert_int_eq(run(cmd), 2);
+    ck_assert_int_eq(test_run_shell(cmd), 2);
     /* Passive, and nobody connects within --timeout: exit 3, as for an unreachable target. */
     snprintf(cmd, sizeof cmd, "%s conform --listen 127.0.0.1:0 --timeout 1 > /dev/null 2>&1",
              msrpload_binary());
-    ck_assert_int_eq(run(cmd), 3);
+    ck_assert_int_eq(test_run_shell(cmd), 3);
     /* --list --listen lists the client cases, and only them. */
     snprintf(cmd, sizeof cmd, "%s conform --list --listen 127.0.0.1:0 | grep -cE '^[^ ]+ +[A-Za-z]+ +client '",
              msrpload_binary());
@@ -309,7 +270,7 @@ START_TEST(test_listen_options_need_listen)
     pclose(p);
     ck_assert_int_ge(count, 11);
     snprintf(cmd, sizeof cmd, "%s conform --list | grep -qE '^[^ ]+ +[A-Za-z]+ +client '", msrpload_binary());
-    ck_assert_int_ne(run(cmd), 0);
+    ck_assert_int_ne(test_run_shell(cmd), 0);
 }
 END_TEST
 

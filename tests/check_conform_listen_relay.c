@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "msrp/violate.h"
 #include "scenario/scenario.h"
@@ -24,31 +23,6 @@
 
 #define RELAY_CMD "tools/conform-client.sh relay {uri} {user} {password_file}"
 
-static char *read_text(const char *path)
-{
-    size_t len;
-    char *raw = read_file(path, &len);
-    char *s = strndup(raw != NULL ? raw : "", raw != NULL ? len : 0);
-    ck_assert_ptr_nonnull(s);
-    free(raw);
-    return s;
-}
-
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    ck_assert(WIFEXITED(st));
-    return WEXITSTATUS(st);
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 /* Runs `msrpload conform --listen 127.0.0.1:0 --as-relay` with the account relay-user /
  * t->dir/pw (password "relay-secret") and EXTRA (shell text); its output in *out (malloc'd);
  * returns the exit code. */
@@ -57,36 +31,15 @@ static int conform_relay(const struct tmp *t, const char *extra, char **out)
     char cmd[2048], path[160], pw[160];
     snprintf(path, sizeof path, "%s/out.txt", t->dir);
     snprintf(pw, sizeof pw, "%s/pw", t->dir);
-    write_text(pw, "relay-secret\n");
+    test_write_text(pw, "relay-secret\n");
     int n = snprintf(cmd, sizeof cmd,
                      "MSRPLOAD_BIN='%s' %s conform --listen 127.0.0.1:0 --as-relay --relay-user "
                      "relay-user --relay-password-file %s %s > %s 2>&1",
                      msrpload_binary(), msrpload_binary(), pw, extra, path);
     ck_assert_int_lt(n, (int)sizeof cmd);
-    int rc = run(cmd);
-    *out = read_text(path);
+    int rc = test_run_shell(cmd);
+    *out = test_read_text(path);
     return rc;
-}
-
-/* The relay-client cases of the suite, loaded (at most 32); free with scenario_free. */
-static size_t relay_cases(struct scenario *sc, size_t cap)
-{
-    FILE *ls = popen("ls scenarios/conformance/*.json | grep -v /requirements.json", "r");
-    ck_assert_ptr_nonnull(ls);
-    char file[512];
-    size_t n = 0;
-    while (fgets(file, sizeof file, ls) != NULL) {
-        file[strcspn(file, "\n")] = '\0';
-        char err[512];
-        ck_assert_int_lt(n, cap);
-        ck_assert_msg(scenario_load(file, &sc[n], err, sizeof err) == 0, "%s", err);
-        if (sc[n].kase->needs == CASE_CLIENT && sc[n].kase->client.relay != 0)
-            n++;
-        else
-            scenario_free(&sc[n]);
-    }
-    pclose(ls);
-    return n;
 }
 
 START_TEST(test_own_relay_client_passes_every_case)
@@ -98,7 +51,7 @@ START_TEST(test_own_relay_client_passes_every_case)
     int rc = conform_relay(&t, extra, &out);
     struct scenario *sc = calloc(32, sizeof(*sc));
     ck_assert_ptr_nonnull(sc);
-    size_t n = relay_cases(sc, 32);
+    size_t n = test_conform_client_cases(sc, 32, true);
     ck_assert_int_ge(n, 7);
     for (size_t i = 0; i < n; i++) {
         char want[160];
@@ -117,7 +70,7 @@ START_TEST(test_own_relay_client_passes_every_case)
     ck_assert_ptr_null(strstr(out, "4975-7.1.1/client-byte-range"));
     char path[160];
     snprintf(path, sizeof path, "%s/r.json", t.dir);
-    char *json = read_text(path);
+    char *json = test_read_text(path);
     ck_assert_ptr_nonnull(strstr(json, "\"4976-5.1/client-digest-response\""));
     free(json);
     free(out);
@@ -129,7 +82,7 @@ START_TEST(test_each_relay_case_fails_with_its_violation)
 {
     struct scenario *sc = calloc(32, sizeof(*sc));
     ck_assert_ptr_nonnull(sc);
-    size_t n = relay_cases(sc, 32);
+    size_t n = test_conform_client_cases(sc, 32, true);
     ck_assert_int_ge(n, 7);
     for (size_t i = 0; i < n; i++) {
         const struct scenario_case *k = sc[i].kase;
@@ -168,7 +121,7 @@ START_TEST(test_wrong_password_fails_digest)
     tmp_make(&t);
     char other[160], extra[600], *out;
     snprintf(other, sizeof other, "%s/other", t.dir);
-    write_text(other, "not-the-secret\n");
+    test_write_text(other, "not-the-secret\n");
     snprintf(extra, sizeof extra,
              "--case 4976-5.1/client-digest-response --verbose "
              "--client-cmd ': {password_file}; tools/conform-client.sh relay {uri} {user} %s'",
@@ -190,14 +143,14 @@ START_TEST(test_as_relay_options)
     /* --as-relay goes with --listen, and needs the account */
     snprintf(cmd, sizeof cmd, "%s conform --as-relay --target 'msrp://127.0.0.1:9/s;tcp' "
                               "> /dev/null 2>&1", msrpload_binary());
-    ck_assert_int_eq(run(cmd), 2);
+    ck_assert_int_eq(test_run_shell(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s conform --listen 127.0.0.1:0 --as-relay --client-cmd x "
                               "> /dev/null 2>&1", msrpload_binary());
-    ck_assert_int_eq(run(cmd), 2);
+    ck_assert_int_eq(test_run_shell(cmd), 2);
     snprintf(cmd, sizeof cmd, "%s conform --listen 127.0.0.1:0 --as-relay --relay-user u "
                               "--relay-password-file /dev/null > /dev/null 2>&1",
              msrpload_binary());
-    ck_assert_int_eq(run(cmd), 2); /* no passive relay mode: --client-cmd is needed */
+    ck_assert_int_eq(test_run_shell(cmd), 2); /* no passive relay mode: --client-cmd is needed */
     /* --list: --as-relay lists the relay-client cases only; --listen alone none of them */
     snprintf(cmd, sizeof cmd, "%s conform --list --listen 127.0.0.1:0 --as-relay | grep -c "
                               "' client '", msrpload_binary());
@@ -207,14 +160,14 @@ START_TEST(test_as_relay_options)
     pclose(p);
     struct scenario *sc = calloc(32, sizeof(*sc));
     ck_assert_ptr_nonnull(sc);
-    size_t n = relay_cases(sc, 32);
+    size_t n = test_conform_client_cases(sc, 32, true);
     for (size_t i = 0; i < n; i++)
         scenario_free(&sc[i]);
     free(sc);
     ck_assert_int_eq(count, (int)n);
     snprintf(cmd, sizeof cmd, "%s conform --list --listen 127.0.0.1:0 | grep -q 4976-9.1/client-",
              msrpload_binary());
-    ck_assert_int_ne(run(cmd), 0);
+    ck_assert_int_ne(test_run_shell(cmd), 0);
     /* a template without {user}: the case is skipped, saying so */
     struct tmp t;
     tmp_make(&t);

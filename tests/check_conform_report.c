@@ -44,19 +44,8 @@ static int conform(const struct tmp *t, const char *violate, const char *extra, 
     int st = system(cmd);
     test_serve_stop(&sv);
     ck_assert(WIFEXITED(st));
-    size_t len;
-    char *raw = read_file(path, &len);
-    *out = strndup(raw, len);
-    free(raw);
+    *out = test_read_text(path);
     return WEXITSTATUS(st);
-}
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    ck_assert_int_eq(fclose(f), 0);
 }
 
 START_TEST(test_expect_round_trip)
@@ -112,7 +101,7 @@ START_TEST(test_expect_file_forms_and_errors)
     tmp_make(&t);
     char path[256], extra[512], *out;
     snprintf(path, sizeof path, "%s/e.txt", t.dir);
-    write_text(path, "# comment\n\n4975-7.3/501-unknown-method pass # an old id\n"
+    test_write_text(path, "# comment\n\n4975-7.3/501-unknown-method pass # an old id\n"
                      "4975-12/unknown-header-ignored   pass\nno-such/case fail # a typo\n");
     snprintf(extra, sizeof extra, "--expect %s --json %s/r.json --name 'serve <1>'", path, t.dir);
     int rc = conform(&t, NULL, extra, &out);
@@ -131,25 +120,29 @@ START_TEST(test_expect_file_forms_and_errors)
     free(out);
     /* the JSON form; a verdict that is not one names the file and line */
     snprintf(path, sizeof path, "%s/e.json", t.dir);
-    write_text(path, " {\"expect\": [{\"id\": \"4975-12/501-unknown-method\", \"verdict\": \"fail\"}]}");
+    test_write_text(path,
+                    " {\"expect\": [{\"id\": \"4975-12/501-unknown-method\", "
+                    "\"verdict\": \"fail\"}]}");
     snprintf(extra, sizeof extra, "--expect %s", path);
     rc = conform(&t, NULL, extra, &out);
     ck_assert_msg(rc == 1 && strstr(out, "1 newly passing") != NULL, "exit %d:\n%s", rc, out);
     free(out);
     snprintf(path, sizeof path, "%s/bad.txt", t.dir);
-    write_text(path, "4975-12/501-unknown-method pass\n\n4975-9/header-names-any-case passed # typo\n");
+    test_write_text(path,
+                    "4975-12/501-unknown-method pass\n\n"
+                    "4975-9/header-names-any-case passed # typo\n");
     snprintf(extra, sizeof extra, "--expect %s", path);
     rc = conform(&t, NULL, extra, &out);
     ck_assert_msg(rc == 2 && strstr(out, "bad.txt:3: unknown verdict 'passed'") != NULL,
                   "exit %d:\n%s", rc, out);
     free(out);
-    write_text(path, "4975-12/501-unknown-method pass\n4975-7.3/501-unknown-method fail\n");
+    test_write_text(path, "4975-12/501-unknown-method pass\n4975-7.3/501-unknown-method fail\n");
     rc = conform(&t, NULL, extra, &out);
     ck_assert_msg(rc == 2 && strstr(out, "bad.txt:2: ") != NULL &&
                       strstr(out, "already named on line 1") != NULL,
                   "exit %d:\n%s", rc, out);
     free(out);
-    write_text(path, "4975-12/501-unknown-method\n");
+    test_write_text(path, "4975-12/501-unknown-method\n");
     rc = conform(&t, NULL, extra, &out);
     ck_assert_msg(rc == 2 && strstr(out, "bad.txt:1: expected \"CASE-ID VERDICT") != NULL,
                   "exit %d:\n%s", rc, out);

@@ -11,29 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "conform/conform.h"
 #include "fake_relay.h"
 #include "suites.h"
 #include "testutil.h"
-
-static char *read_text(const char *path)
-{
-    size_t len;
-    char *raw = read_file(path, &len);
-    char *s = strndup(raw, len);
-    ck_assert_ptr_nonnull(s);
-    free(raw);
-    return s;
-}
-
-static int run(const char *cmd)
-{
-    int st = system(cmd);
-    ck_assert(WIFEXITED(st));
-    return WEXITSTATUS(st);
-}
 
 /* The WebSocket forms and the MSRP forms, with what each gives. */
 START_TEST(test_relay_uri_forms)
@@ -110,29 +92,29 @@ START_TEST(test_ws_options)
 
     snprintf(cmd, sizeof cmd, "%s conform --target 'msrp://127.0.0.1:9/s;tcp' --relay-b "
              "'msrp://127.0.0.1:9;tcp' > %s 2>&1", bin, path);
-    ck_assert_int_eq(run(cmd), 2);
-    char *out = read_text(path);
+    ck_assert_int_eq(test_run_shell(cmd), 2);
+    char *out = test_read_text(path);
     ck_assert_msg(strstr(out, "--relay-b goes with --relay") != NULL, "%s", out);
     free(out);
 
     snprintf(cmd, sizeof cmd, "%s conform --target 'ws://127.0.0.1:9/' > %s 2>&1", bin, path);
-    ck_assert_int_eq(run(cmd), 3);
-    out = read_text(path);
+    ck_assert_int_eq(test_run_shell(cmd), 3);
+    out = test_read_text(path);
     ck_assert_msg(strstr(out, "WebSocket URIs are for --relay") != NULL, "%s", out);
     free(out);
 
     snprintf(cmd, sizeof cmd, "echo pw > %s/pw && %s conform --relay 'ws://127.0.0.1:70000/' "
              "--relay-user alice --relay-password-file %s/pw > %s 2>&1", t.dir, bin, t.dir, path);
-    ck_assert_int_eq(run(cmd), 3);
-    out = read_text(path);
+    ck_assert_int_eq(test_run_shell(cmd), 3);
+    out = test_read_text(path);
     ck_assert_msg(strstr(out, "ws://127.0.0.1:70000/: a port") != NULL, "%s", out);
     free(out);
 
     /* Nothing listens on port 9: exit 0 shows that no 7977 case tried to connect. */
     snprintf(cmd, sizeof cmd, "%s conform --relay 'msrp://127.0.0.1:9;tcp' --relay-user alice "
              "--relay-password-file %s/pw --case 7977- > %s 2>&1", bin, t.dir, path);
-    ck_assert_int_eq(run(cmd), 0);
-    out = read_text(path);
+    ck_assert_int_eq(test_run_shell(cmd), 0);
+    out = test_read_text(path);
     ck_assert_msg(strstr(out, "skip  7977-4.2/text-frames-accepted: needs a relay reached over "
                               "WebSocket") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "8 cases: 0 passed") != NULL, "%s", out);
@@ -140,13 +122,13 @@ START_TEST(test_ws_options)
 
     snprintf(cmd, sizeof cmd, "%s conform --relay 'ws://127.0.0.1:9/' --relay-user alice "
              "--relay-password-file %s/pw --case 7977-6 > %s 2>&1", bin, t.dir, path);
-    ck_assert_int_eq(run(cmd), 3);
+    ck_assert_int_eq(test_run_shell(cmd), 3);
 
     /* Over WebSocket a chunk cut into writes becomes fragments: only whole and pipelined. */
     snprintf(cmd, sizeof cmd, "%s conform --relay 'ws://127.0.0.1:9/' --relay-user alice "
              "--relay-password-file %s/pw --delivery bytes > %s 2>&1", bin, t.dir, path);
-    ck_assert_int_eq(run(cmd), 2);
-    out = read_text(path);
+    ck_assert_int_eq(test_run_shell(cmd), 2);
+    out = test_read_text(path);
     ck_assert_msg(strstr(out, "so only whole and pipelined apply") != NULL, "%s",
                   out);
     free(out);
@@ -174,8 +156,8 @@ static int fake_ws_run(uint16_t port, const char *args, const char *dir, char **
              "echo alice-secret > %s/pw && %s conform --strict --relay 'ws://127.0.0.1:%u/' "
              "--relay-user alice --relay-password-file %s/pw %s > %s 2>&1",
              dir, msrpload_binary(), (unsigned)port, dir, args, path);
-    int rc = run(cmd);
-    *out = read_text(path);
+    int rc = test_run_shell(cmd);
+    *out = test_read_text(path);
     return rc;
 }
 
@@ -235,7 +217,7 @@ START_TEST(test_each_ws_case_fails_against_its_wrong_relay)
         char file[256], *text;
         snprintf(file, sizeof file, "scenarios/conformance/%s.json", cases[i].id);
         *strchr(file + strlen("scenarios/conformance/"), '/') = '_';
-        text = read_text(file);
+        text = test_read_text(file);
         char want_peer[128];
         snprintf(want_peer, sizeof want_peer, "\"wrong_peer\": \"%s\"", cases[i].violation);
         ck_assert_msg(strstr(text, want_peer) != NULL, "%s: %s", file, want_peer);
@@ -305,7 +287,7 @@ START_TEST(test_ws_case_quotes_are_the_rfc_s)
         return;
     }
     fclose(f);
-    char *rfc = read_text("../shared/rfc/rfc7977.txt");
+    char *rfc = test_read_text("../shared/rfc/rfc7977.txt");
     squeeze(rfc);
     static const char *const files[] = {
         "7977-3_fragmented-message-accepted",   "7977-4.1_subprotocol-in-101",
@@ -407,7 +389,7 @@ static int kamailio_ws_run(const char *dir, const char *relay, const char *relay
              "echo alice-secret > %s/pw && %s conform --relay '%s' %s %s --relay-user alice "
              "--relay-password-file %s/pw > %s/%s 2>&1",
              dir, msrpload_binary(), relay, b, c, dir, dir, name);
-    return run(cmd);
+    return test_run_shell(cmd);
 }
 
 static void kamailio_ws_check(int rc, int want_rc, const char *dir, const char *name,
@@ -415,7 +397,7 @@ static void kamailio_ws_check(int rc, int want_rc, const char *dir, const char *
 {
     char path[160];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    char *out = read_text(path);
+    char *out = test_read_text(path);
     /* The whole output is longer than check lets a message be: it goes to stderr instead. */
     bool ok = rc == want_rc;
     for (size_t i = 0; ok && expected[i] != NULL; i++)
@@ -458,7 +440,7 @@ START_TEST(test_conform_against_kamailio_ws)
      * one, a's the .invalid ws one of RFC 7977 Appendix A. */
     char path[160];
     snprintf(path, sizeof path, "%s/mixed.txt", t.dir);
-    char *out = read_text(path);
+    char *out = test_read_text(path);
     ck_assert_msg(strstr(out, "b> From-Path: msrp://127.0.0.1:2855/") != NULL, "%s", out);
     ck_assert_msg(strstr(out, ".invalid:2855/") != NULL, "%s", out);
     free(out);

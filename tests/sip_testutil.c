@@ -28,15 +28,9 @@ static const char *sip_tools(void)
     return d != NULL ? d : "tools/sip";
 }
 
-static bool env_on(const char *name)
-{
-    const char *v = getenv(name);
-    return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
-}
-
 static bool required(void)
 {
-    return env_on("REQUIRE_SIP") || env_on("REQUIRE_RELAY");
+    return test_env_on("REQUIRE_SIP") || test_env_on("REQUIRE_RELAY");
 }
 
 static void sleep_ms(long ms)
@@ -78,21 +72,6 @@ uint16_t test_sip_free_port(void)
         }
     }
     return 0;
-}
-
-/* Reads NAME='value' from start.sh's output. */
-static bool line_value(const char *line, const char *key, char *out, size_t cap)
-{
-    size_t kl = strlen(key);
-    if (strncmp(line, key, kl) != 0 || line[kl] != '=' || line[kl + 1] != '\'')
-        return false;
-    const char *v = line + kl + 2;
-    const char *end = strchr(v, '\'');
-    if (end == NULL || (size_t)(end - v) >= cap)
-        return false;
-    memcpy(out, v, (size_t)(end - v));
-    out[end - v] = '\0';
-    return true;
 }
 
 void test_sip_start(struct test_sip *s, bool tls, bool msrp, const char *env)
@@ -144,7 +123,7 @@ void test_sip_start(struct test_sip *s, bool tls, bool msrp, const char *env)
         s->pidfile[0] = '\0';
         while (fgets(line, sizeof(line), p) != NULL) {
             line[strcspn(line, "\r\n")] = '\0';
-            line_value(line, "SIP_PIDFILE", s->pidfile, sizeof(s->pidfile));
+            test_line_value(line, "SIP_PIDFILE", s->pidfile, sizeof(s->pidfile));
             if (strncmp(line, "start.sh: ", 10) == 0)
                 snprintf(why, sizeof(why), "%.300s", line);
         }
@@ -169,13 +148,7 @@ void test_sip_start(struct test_sip *s, bool tls, bool msrp, const char *env)
 
 void test_sip_stop(struct test_sip *s)
 {
-    if (s->pidfile[0] != '\0') {
-        char stop[1024];
-        snprintf(stop, sizeof(stop), "timeout 20 %s/stop.sh '%s' --clean >/dev/null 2>&1",
-                 sip_tools(), s->pidfile);
-        if (system(stop) != 0)
-            fprintf(stderr, "sip_testutil: %s failed\n", stop);
-    }
+    test_stop_script(sip_tools(), s->pidfile, "sip_testutil");
     s->up = false;
     s->pidfile[0] = '\0';
 }

@@ -1,7 +1,8 @@
 /*
- * testutil.c - guard-page copies, file reading, a PRNG for reproducible tests, msrpload serve
- * on port 0 waited for until it listens, visible skips counted across the forked test
- * processes, and a real Kamailio relay on free loopback ports.
+ * testutil.c - guard-page copies, file reading and writing, shell commands, the conformance
+ * suite's client cases, a PRNG for reproducible tests, msrpload serve on port 0 waited for
+ * until it listens, visible skips counted across the forked test processes, and a real
+ * Kamailio relay on free loopback ports (its start/stop helpers shared with sip_testutil.c).
  */
 #include "testutil.h"
 
@@ -21,6 +22,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "scenario/scenario.h"
 
 static size_t page_size(void)
 {
@@ -71,6 +74,51 @@ char *read_file(const char *path, size_t *len)
     fclose(f);
     *len = n;
     return buf;
+}
+
+char *test_read_text(const char *path)
+{
+    size_t len;
+    char *raw = read_file(path, &len);
+    char *s = strndup(raw, len);
+    ck_assert_ptr_nonnull(s);
+    free(raw);
+    return s;
+}
+
+void test_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+int test_run_shell(const char *cmd)
+{
+    int st = system(cmd);
+    ck_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+size_t test_conform_client_cases(struct scenario *sc, size_t cap, bool relay)
+{
+    FILE *ls = popen("ls scenarios/conformance/*.json | grep -v /requirements.json", "r");
+    ck_assert_ptr_nonnull(ls);
+    char file[512];
+    size_t n = 0;
+    while (fgets(file, sizeof file, ls) != NULL) {
+        file[strcspn(file, "\n")] = '\0';
+        char err[512];
+        ck_assert_int_lt(n, cap);
+        ck_assert_msg(scenario_load(file, &sc[n], err, sizeof err) == 0, "%s", err);
+        if (sc[n].kase->needs == CASE_CLIENT && (sc[n].kase->client.relay != 0) == relay)
+            n++;
+        else
+            scenario_free(&sc[n]);
+    }
+    pclose(ls);
+    return n;
 }
 
 uint64_t test_rand(uint64_t *state)
@@ -320,8 +368,7 @@ static bool relay_packages_missing(bool tls, char *out, size_t cap)
     return out[0] != '\0';
 }
 
-/* Reads NAME='value' from start.sh's output. */
-static bool line_value(const char *line, const char *key, char *out, size_t cap)
+bool test_line_value(const char *line, const char *key, char *out, size_t cap)
 {
     size_t kl = strlen(key);
     if (strncmp(line, key, kl) != 0 || line[kl] != '=' || line[kl + 1] != '\'')
@@ -371,8 +418,7 @@ static uint16_t free_port(void)
     return port;
 }
 
-/* True when $name is set to something other than "" or "0". */
-static bool env_on(const char *name)
+bool test_env_on(const char *name)
 {
     const char *v = getenv(name);
     return v != NULL && *v != '\0' && strcmp(v, "0") != 0;
@@ -448,12 +494,12 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env)
         r->ws_uri[0] = r->wss_uri[0] = '\0';
         while (fgets(line, sizeof(line), p) != NULL) {
             line[strcspn(line, "\r\n")] = '\0';
-            line_value(line, "RELAY_URI", r->uri, sizeof(r->uri));
-            line_value(line, "RELAY_TLS_URI", r->tls_uri, sizeof(r->tls_uri));
-            line_value(line, "RELAY_CERT", r->cert, sizeof(r->cert));
-            line_value(line, "RELAY_WS_URI", r->ws_uri, sizeof(r->ws_uri));
-            line_value(line, "RELAY_WSS_URI", r->wss_uri, sizeof(r->wss_uri));
-            line_value(line, "RELAY_PIDFILE", r->pidfile, sizeof(r->pidfile));
+            test_line_value(line, "RELAY_URI", r->uri, sizeof(r->uri));
+            test_line_value(line, "RELAY_TLS_URI", r->tls_uri, sizeof(r->tls_uri));
+            test_line_value(line, "RELAY_CERT", r->cert, sizeof(r->cert));
+            test_line_value(line, "RELAY_WS_URI", r->ws_uri, sizeof(r->ws_uri));
+            test_line_value(line, "RELAY_WSS_URI", r->wss_uri, sizeof(r->wss_uri));
+            test_line_value(line, "RELAY_PIDFILE", r->pidfile, sizeof(r->pidfile));
             if (strncmp(line, "start.sh: ", 10) == 0)
                 snprintf(why, sizeof(why), "%.300s", line);
         }
@@ -481,15 +527,20 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env)
                  why);
 }
 
+void test_stop_script(const char *tools, const char *pidfile, const char *who)
+{
+    if (pidfile[0] == '\0')
+        return;
+    char stop[1024];
+    snprintf(stop, sizeof(stop), "timeout 20 %s/stop.sh '%s' --clean >/dev/null 2>&1", tools,
+             pidfile);
+    if (system(stop) != 0)
+        fprintf(stderr, "%s: %s failed\n", who, stop);
+}
+
 void test_relay_stop(struct test_relay *r)
 {
-    if (r->pidfile[0] != '\0') {
-        char stop[1024];
-        snprintf(stop, sizeof(stop), "timeout 20 %s/stop.sh '%s' --clean >/dev/null 2>&1",
-                 relay_tools(), r->pidfile);
-        if (system(stop) != 0)
-            fprintf(stderr, "testutil: %s failed\n", stop);
-    }
+    test_stop_script(relay_tools(), r->pidfile, "testutil");
     r->up = false;
     r->pidfile[0] = '\0';
 }
@@ -498,7 +549,7 @@ bool test_relay_skip(const struct test_relay *r, const char *test)
 {
     if (r->up)
         return false;
-    if (env_on("REQUIRE_RELAY"))
+    if (test_env_on("REQUIRE_RELAY"))
         ck_abort_msg("%s: the relay tests must run here (REQUIRE_RELAY=1), but %s", test, r->skip);
     test_skip(test, "%s", r->skip);
     return true;
@@ -510,7 +561,7 @@ bool test_relay_ws_skip(const struct test_relay *r, const char *test)
         return true;
     if (r->ws_port != 0)
         return false;
-    if (env_on("REQUIRE_RELAY"))
+    if (test_env_on("REQUIRE_RELAY"))
         ck_abort_msg("%s: the relay tests must run here (REQUIRE_RELAY=1), but %s", test,
                      r->ws_skip);
     test_skip(test, "%s", r->ws_skip);

@@ -16,6 +16,18 @@ void guarded_free(char *p, size_t len);
 
 /* Reads a whole file into a malloc'd buffer; aborts the test on error. */
 char *read_file(const char *path, size_t *len);
+/* A whole file as a malloc'd NUL-terminated string (read_file's buffer has no NUL). */
+char *test_read_text(const char *path);
+/* Writes text to path (created or truncated); aborts the test on error. */
+void test_write_text(const char *path, const char *text);
+/* Runs a shell command (system(3)); aborts the test unless it exited; returns its exit code. */
+int test_run_shell(const char *cmd);
+
+struct scenario;
+/* The client cases of scenarios/conformance/ (conform --listen), loaded into sc (at most cap,
+ * more fails the test): with relay, the relay-client cases (conform --listen --as-relay),
+ * else the endpoint-client ones. Free each with scenario_free. */
+size_t test_conform_client_cases(struct scenario *sc, size_t cap, bool relay);
 
 /* Small deterministic PRNG (xorshift64*) for reproducible random tests. */
 uint64_t test_rand(uint64_t *state);
@@ -87,5 +99,14 @@ void test_relay_start(struct test_relay *r, bool tls, const char *env);
 void test_relay_stop(struct test_relay *r);
 bool test_relay_skip(const struct test_relay *r, const char *test);
 bool test_relay_ws_skip(const struct test_relay *r, const char *test);
+
+/* Shared by the Kamailio starters (test_relay_*; sip_testutil.c's test_sip_*):
+ * test_env_on: $name is set to something other than "" or "0";
+ * test_line_value: NAME='value' (key NAME) from a line of a start.sh's output, into out;
+ * test_stop_script: `TOOLS/stop.sh PIDFILE --clean` (at most 20 s) when pidfile is not "",
+ * a failure one line on stderr that starts with who. */
+bool test_env_on(const char *name);
+bool test_line_value(const char *line, const char *key, char *out, size_t cap);
+void test_stop_script(const char *tools, const char *pidfile, const char *who);
 
 #endif

@@ -14,8 +14,7 @@
 #include "sip/msg.h"
 
 struct sip_dialog_table {
-    struct sip_dialog **buckets;
-    size_t nbuckets, count;
+    struct sip_chain chain;
 };
 
 static uint64_t fnv(uint64_t h, const char *s)
@@ -41,9 +40,8 @@ struct sip_dialog_table *sip_dialog_table_create(void)
     struct sip_dialog_table *tab = calloc(1, sizeof *tab);
     if (!tab)
         return NULL;
-    tab->nbuckets = 64; /* doubles as it fills: an idle agent costs little */
-    tab->buckets = calloc(tab->nbuckets, sizeof *tab->buckets);
-    if (!tab->buckets) {
+    /* 64 buckets, doubled as it fills: an idle agent costs little */
+    if (sip_chain_init(&tab->chain, 64) != 0) {
         free(tab);
         return NULL;
     }
@@ -67,56 +65,29 @@ void sip_dialog_table_destroy(struct sip_dialog_table *tab)
 {
     if (!tab)
         return;
-    for (size_t i = 0; i < tab->nbuckets; i++)
-        while (tab->buckets[i]) {
-            struct sip_dialog *d = tab->buckets[i];
-            tab->buckets[i] = d->_next;
-            free_dialog(d);
+    for (size_t i = 0; i < tab->chain.nbuckets; i++)
+        while (tab->chain.buckets[i]) {
+            struct sip_chain_link *l = tab->chain.buckets[i];
+            tab->chain.buckets[i] = l->next;
+            free_dialog(SIP_CHAIN_ENTRY(l, struct sip_dialog, _link));
         }
-    free(tab->buckets);
+    sip_chain_free(&tab->chain);
     free(tab);
 }
 
 size_t sip_dialog_count(const struct sip_dialog_table *tab)
 {
-    return tab->count;
+    return tab->chain.count;
 }
 
 size_t sip_dialog_buckets(const struct sip_dialog_table *tab)
 {
-    return tab->nbuckets;
+    return tab->chain.nbuckets;
 }
 
 size_t sip_dialog_longest_chain(const struct sip_dialog_table *tab)
 {
-    size_t longest = 0;
-    for (size_t i = 0; i < tab->nbuckets; i++) {
-        size_t n = 0;
-        for (struct sip_dialog *d = tab->buckets[i]; d; d = d->_next)
-            n++;
-        if (n > longest)
-            longest = n;
-    }
-    return longest;
-}
-
-static void grow(struct sip_dialog_table *tab)
-{
-    size_t n = tab->nbuckets * 2;
-    struct sip_dialog **b = calloc(n, sizeof *b);
-    if (!b)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i < tab->nbuckets; i++) {
-        struct sip_dialog *d = tab->buckets[i], *next;
-        for (; d; d = next) {
-            next = d->_next;
-            d->_next = b[d->_hash & (n - 1)];
-            b[d->_hash & (n - 1)] = d;
-        }
-    }
-    free(tab->buckets);
-    tab->buckets = b;
-    tab->nbuckets = n;
+    return sip_chain_longest(&tab->chain);
 }
 
 struct sip_dialog *sip_dialog_find(struct sip_dialog_table *tab, const char *call_id,
@@ -125,10 +96,12 @@ struct sip_dialog *sip_dialog_find(struct sip_dialog_table *tab, const char *cal
     if (!call_id || !local_tag || !remote_tag)
         return NULL;
     uint64_t h = key_hash(call_id, local_tag, remote_tag);
-    for (struct sip_dialog *d = tab->buckets[h & (tab->nbuckets - 1)]; d; d = d->_next)
-        if (d->_hash == h && strcmp(d->call_id, call_id) == 0 &&
+    for (struct sip_chain_link *l = *sip_chain_slot(&tab->chain, h); l; l = l->next) {
+        struct sip_dialog *d = SIP_CHAIN_ENTRY(l, struct sip_dialog, _link);
+        if (l->hash == h && strcmp(d->call_id, call_id) == 0 &&
             strcmp(d->local_tag, local_tag) == 0 && strcmp(d->remote_tag, remote_tag) == 0)
             return d;
+    }
     return NULL;
 }
 
@@ -173,13 +146,7 @@ struct sip_dialog *sip_dialog_find_response(struct sip_dialog_table *tab,
 
 void sip_dialog_remove(struct sip_dialog_table *tab, struct sip_dialog *d)
 {
-    for (struct sip_dialog **p = &tab->buckets[d->_hash & (tab->nbuckets - 1)]; *p;
-         p = &(*p)->_next)
-        if (*p == d) {
-            *p = d->_next;
-            tab->count--;
-            break;
-        }
+    sip_chain_remove(&tab->chain, &d->_link);
     free_dialog(d);
 }
 
@@ -235,18 +202,14 @@ static int take_routes(struct sip_dialog *d, const osip_message_t *m, bool rever
 
 static struct sip_dialog *insert(struct sip_dialog_table *tab, struct sip_dialog *d)
 {
-    d->_hash = key_hash(d->call_id, d->local_tag, d->remote_tag);
+    d->_link.hash = key_hash(d->call_id, d->local_tag, d->remote_tag);
     if (sip_dialog_find(tab, d->call_id, d->local_tag, d->remote_tag)) {
         free_dialog(d);
         errno = EEXIST;
         return NULL;
     }
-    if (tab->count >= tab->nbuckets)
-        grow(tab);
-    struct sip_dialog **s = &tab->buckets[d->_hash & (tab->nbuckets - 1)];
-    d->_next = *s;
-    *s = d;
-    tab->count++;
+    sip_chain_reserve(&tab->chain);
+    sip_chain_insert(&tab->chain, &d->_link);
     return d;
 }
 

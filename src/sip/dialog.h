@@ -16,15 +16,16 @@
 
 #include <osipparser2/osip_message.h>
 
+#include "sip/chain.h"
+
 struct sip_dialog_table;
 
 /* Route headers kept per dialog; a longer Record-Route makes the dialog fail to set up. */
 #define SIP_DIALOG_ROUTES_MAX 8
 
 struct sip_dialog {
-    /* private: the chain and key hash */
-    struct sip_dialog *_next;
-    uint64_t _hash;
+    /* private: the chain link and key hash */
+    struct sip_chain_link _link;
     /* public, read-only for the caller */
     char *call_id, *local_tag, *remote_tag;
     char *local_uri, *remote_uri; /* From / To of our requests (name-addr as received) */

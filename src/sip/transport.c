@@ -23,6 +23,7 @@
 #include "net/conn.h"
 #include "net/loop.h"
 #include "net/transport.h"
+#include "sip/chain.h"
 #include "sip/msg.h"
 
 /* Datagrams read per wake-up, so one busy socket cannot hold the loop. */
@@ -38,11 +39,10 @@
 static _Thread_local char dgram_buf[UDP_MAX];
 
 struct tp_conn {
-    struct tp_conn *next; /* hash chain */
+    struct sip_chain_link link; /* hash chain and the peer address's hash */
     struct sip_tp *tp;
     struct net_conn *conn;
     struct sip_addr peer;
-    uint64_t hash;
 };
 
 struct sip_tp {
@@ -54,8 +54,7 @@ struct sip_tp {
     uint16_t port;
     int udp_fd;
     struct net_listener *listener;
-    struct tp_conn **buckets;
-    size_t nbuckets, nconns;
+    struct sip_chain conns;
     uint64_t connects;
 };
 
@@ -186,64 +185,33 @@ static void on_udp(struct net_loop *loop, int fd, unsigned events, void *arg)
 
 /* ---- streams -------------------------------------------------------------------------------- */
 
-static struct tp_conn **conn_slot(struct sip_tp *tp, uint64_t h)
-{
-    return &tp->buckets[h & (tp->nbuckets - 1)];
-}
-
 static struct tp_conn *conn_find(struct sip_tp *tp, const struct sip_addr *a)
 {
     uint64_t h = addr_hash(a);
-    for (struct tp_conn *c = *conn_slot(tp, h); c; c = c->next)
-        if (c->hash == h && sip_addr_equal(&c->peer, a))
+    for (struct sip_chain_link *l = *sip_chain_slot(&tp->conns, h); l; l = l->next) {
+        struct tp_conn *c = SIP_CHAIN_ENTRY(l, struct tp_conn, link);
+        if (l->hash == h && sip_addr_equal(&c->peer, a))
             return c;
-    return NULL;
-}
-
-static void conn_grow(struct sip_tp *tp)
-{
-    size_t n = tp->nbuckets * 2;
-    struct tp_conn **b = calloc(n, sizeof *b);
-    if (!b)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i < tp->nbuckets; i++) {
-        struct tp_conn *c = tp->buckets[i], *next;
-        for (; c; c = next) {
-            next = c->next;
-            c->next = b[c->hash & (n - 1)];
-            b[c->hash & (n - 1)] = c;
-        }
     }
-    free(tp->buckets);
-    tp->buckets = b;
-    tp->nbuckets = n;
+    return NULL;
 }
 
 static struct tp_conn *conn_add(struct sip_tp *tp, const struct sip_addr *a)
 {
-    if (tp->nconns >= tp->nbuckets)
-        conn_grow(tp);
+    sip_chain_reserve(&tp->conns);
     struct tp_conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->tp = tp;
     c->peer = *a;
-    c->hash = addr_hash(a);
-    struct tp_conn **s = conn_slot(tp, c->hash);
-    c->next = *s;
-    *s = c;
-    tp->nconns++;
+    c->link.hash = addr_hash(a);
+    sip_chain_insert(&tp->conns, &c->link);
     return c;
 }
 
 static void conn_remove(struct sip_tp *tp, struct tp_conn *c)
 {
-    for (struct tp_conn **p = conn_slot(tp, c->hash); *p; p = &(*p)->next)
-        if (*p == c) {
-            *p = c->next;
-            tp->nconns--;
-            break;
-        }
+    sip_chain_remove(&tp->conns, &c->link);
     free(c);
 }
 
@@ -349,9 +317,7 @@ int sip_tp_create(struct net_loop *loop, const struct sip_tp_config *cfg,
     tp->h = *h;
     tp->ctx = ctx;
     tp->udp_fd = -1;
-    tp->nbuckets = CONN_BUCKETS_MIN;
-    tp->buckets = calloc(tp->nbuckets, sizeof *tp->buckets);
-    if (!tp->buckets) {
+    if (sip_chain_init(&tp->conns, CONN_BUCKETS_MIN) != 0) {
         free(tp);
         snprintf(err, errlen, "SIP transport: out of memory");
         return ENOMEM;
@@ -361,7 +327,7 @@ int sip_tp_create(struct net_loop *loop, const struct sip_tp_config *cfg,
     struct sip_addr bind_addr;
     if (sip_addr_set(&bind_addr, tp->host, cfg->port) != 0) {
         snprintf(err, errlen, "SIP transport: host '%s' is not a numeric address", tp->host);
-        free(tp->buckets);
+        sip_chain_free(&tp->conns);
         free(tp);
         return EINVAL;
     }
@@ -381,7 +347,7 @@ int sip_tp_create(struct net_loop *loop, const struct sip_tp_config *cfg,
         if (r) {
             if (fd >= 0)
                 close(fd);
-            free(tp->buckets);
+            sip_chain_free(&tp->conns);
             free(tp);
             return r;
         }
@@ -402,7 +368,7 @@ int sip_tp_create(struct net_loop *loop, const struct sip_tp_config *cfg,
         if (r) {
             snprintf(err, errlen, "SIP transport %s: listen on %s:%u: %s",
                      sip_tp_kind_name(cfg->kind), tp->host, cfg->port, e);
-            free(tp->buckets);
+            sip_chain_free(&tp->conns);
             free(tp);
             return r;
         }
@@ -416,9 +382,9 @@ void sip_tp_destroy(struct sip_tp *tp)
 {
     if (!tp)
         return;
-    for (size_t i = 0; i < tp->nbuckets; i++)
-        while (tp->buckets[i]) {
-            struct tp_conn *c = tp->buckets[i];
+    for (size_t i = 0; i < tp->conns.nbuckets; i++)
+        while (tp->conns.buckets[i]) {
+            struct tp_conn *c = SIP_CHAIN_ENTRY(tp->conns.buckets[i], struct tp_conn, link);
             net_conn_set_user(c->conn, NULL);
             net_conn_close(c->conn, false);
             conn_remove(tp, c);
@@ -429,7 +395,7 @@ void sip_tp_destroy(struct sip_tp *tp)
         net_loop_forget(tp->loop, tp->udp_fd);
         close(tp->udp_fd);
     }
-    free(tp->buckets);
+    sip_chain_free(&tp->conns);
     free(tp);
 }
 
@@ -455,7 +421,7 @@ const char *sip_tp_host(const struct sip_tp *tp)
 
 size_t sip_tp_connections(const struct sip_tp *tp)
 {
-    return tp->nconns;
+    return tp->conns.count;
 }
 
 uint64_t sip_tp_connects(const struct sip_tp *tp)

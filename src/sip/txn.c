@@ -16,12 +16,12 @@
 #include <string.h>
 
 #include "net/loop.h"
+#include "sip/chain.h"
 #include "sip/msg.h"
 
 struct sip_txn {
-    struct sip_txn *next; /* hash chain */
+    struct sip_chain_link link; /* hash chain and key hash */
     struct sip_txn_table *tab;
-    uint64_t hash;
     char *branch;
     char method[16];      /* the request's; "INVITE" for its ACK's lookup */
     bool server, invite;
@@ -41,8 +41,7 @@ struct sip_txn_table {
     struct sip_txn_config cfg;
     struct sip_txn_io io;
     void *ctx;
-    struct sip_txn **buckets;
-    size_t nbuckets, count;
+    struct sip_chain chain;
 };
 
 #define MS 1000000ull
@@ -59,49 +58,17 @@ static uint64_t key_hash(const char *branch, const char *method)
     return h;
 }
 
-static struct sip_txn **slot(struct sip_txn_table *tab, uint64_t h)
-{
-    return &tab->buckets[h & (tab->nbuckets - 1)];
-}
-
 static struct sip_txn *find(struct sip_txn_table *tab, const char *branch, const char *method,
                             bool server)
 {
     uint64_t h = key_hash(branch, method);
-    for (struct sip_txn *t = *slot(tab, h); t; t = t->next)
-        if (t->hash == h && t->server == server && strcmp(t->method, method) == 0 &&
+    for (struct sip_chain_link *l = *sip_chain_slot(&tab->chain, h); l; l = l->next) {
+        struct sip_txn *t = SIP_CHAIN_ENTRY(l, struct sip_txn, link);
+        if (l->hash == h && t->server == server && strcmp(t->method, method) == 0 &&
             strcmp(t->branch, branch) == 0)
             return t;
-    return NULL;
-}
-
-static void grow(struct sip_txn_table *tab)
-{
-    size_t n = tab->nbuckets * 2;
-    struct sip_txn **b = calloc(n, sizeof *b);
-    if (!b)
-        return; /* longer chains, still correct */
-    for (size_t i = 0; i < tab->nbuckets; i++) {
-        struct sip_txn *t = tab->buckets[i], *next;
-        for (; t; t = next) {
-            next = t->next;
-            t->next = b[t->hash & (n - 1)];
-            b[t->hash & (n - 1)] = t;
-        }
     }
-    free(tab->buckets);
-    tab->buckets = b;
-    tab->nbuckets = n;
-}
-
-static void unlink_txn(struct sip_txn_table *tab, struct sip_txn *t)
-{
-    for (struct sip_txn **p = slot(tab, t->hash); *p; p = &(*p)->next)
-        if (*p == t) {
-            *p = t->next;
-            tab->count--;
-            return;
-        }
+    return NULL;
 }
 
 static void end_txn(struct sip_txn *t)
@@ -109,7 +76,7 @@ static void end_txn(struct sip_txn *t)
     struct sip_txn_table *tab = t->tab;
     net_timer_stop(tab->loop, &t->retx);
     net_timer_stop(tab->loop, &t->end);
-    unlink_txn(tab, t);
+    sip_chain_remove(&tab->chain, &t->link);
     if (tab->io.on_end)
         tab->io.on_end(tab->ctx, t);
     free(t->branch);
@@ -212,9 +179,8 @@ struct sip_txn_table *sip_txn_table_create(struct net_loop *loop,
     /* Timer D: at least 32 s over unreliable transports, 0 over reliable ones. */
     if (!tab->cfg.timer_d_ns)
         tab->cfg.timer_d_ns = 32000 * MS;
-    tab->nbuckets = 64; /* doubles as it fills: an idle agent costs little */
-    tab->buckets = calloc(tab->nbuckets, sizeof *tab->buckets);
-    if (!tab->buckets) {
+    /* 64 buckets, doubled as it fills: an idle agent costs little */
+    if (sip_chain_init(&tab->chain, 64) != 0) {
         free(tab);
         return NULL;
     }
@@ -225,21 +191,21 @@ void sip_txn_table_destroy(struct sip_txn_table *tab)
 {
     if (!tab)
         return;
-    for (size_t i = 0; i < tab->nbuckets; i++)
-        while (tab->buckets[i])
-            end_txn(tab->buckets[i]);
-    free(tab->buckets);
+    for (size_t i = 0; i < tab->chain.nbuckets; i++)
+        while (tab->chain.buckets[i])
+            end_txn(SIP_CHAIN_ENTRY(tab->chain.buckets[i], struct sip_txn, link));
+    sip_chain_free(&tab->chain);
     free(tab);
 }
 
 size_t sip_txn_count(const struct sip_txn_table *tab)
 {
-    return tab->count;
+    return tab->chain.count;
 }
 
 size_t sip_txn_buckets(const struct sip_txn_table *tab)
 {
-    return tab->nbuckets;
+    return tab->chain.nbuckets;
 }
 
 enum sip_txn_state sip_txn_state(const struct sip_txn *t)
@@ -290,22 +256,18 @@ static struct sip_txn *new_txn(struct sip_txn_table *tab, const char *branch, co
         errno = ENOMEM;
         return NULL;
     }
-    if (tab->count >= tab->nbuckets)
-        grow(tab);
+    sip_chain_reserve(&tab->chain);
     t->tab = tab;
     strcpy(t->method, method);
     t->server = server;
     t->invite = strcmp(method, "INVITE") == 0;
-    t->hash = key_hash(branch, method);
+    t->link.hash = key_hash(branch, method);
     t->retx.fn = on_retx;
     t->retx.arg = t;
     t->end.fn = on_end_timer;
     t->end.arg = t;
     t->start_ns = net_now_ns();
-    struct sip_txn **s = slot(tab, t->hash);
-    t->next = *s;
-    *s = t;
-    tab->count++;
+    sip_chain_insert(&tab->chain, &t->link);
     return t;
 }
 

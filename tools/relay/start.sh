@@ -42,6 +42,9 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 cfg="$here/kamailio.cfg"
+# die, is_port, port_open, kam_runtime_dir, kam_tls_cert, kam_fail, kam_wait_ready
+# shellcheck source=../lib/kamailio.sh
+. "$here/../lib/kamailio.sh"
 
 port=${1:-${RELAY_PORT:-2855}}
 tls_port=${2:-${RELAY_TLS_PORT:-}}
@@ -53,9 +56,6 @@ wss_port=${RELAY_WSS_PORT:-}
 [ "$ws_port" = "0" ] && ws_port=""
 [ "$wss_port" = "0" ] && wss_port=""
 
-die() { echo "start.sh: $*" >&2; exit 1; }
-
-is_port() { case "$1" in ''|*[!0-9]*) return 1 ;; esac; [ "$1" -ge 1 ] && [ "$1" -le 65535 ]; }
 is_port "$port" || die "bad TCP port '$port'"
 if [ -n "$tls_port" ]; then
     is_port "$tls_port" || die "bad TLS port '$tls_port'"
@@ -81,9 +81,6 @@ if [ -n "$ws_port" ]; then
     fi
 fi
 
-# true when something accepts TCP connections on 127.0.0.1:$1
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 port_open "$port" && die "127.0.0.1:$port is already in use"
 for p in "$tls_port" "$ws_port" "$wss_port"; do
     if [ -n "$p" ]; then
@@ -91,35 +88,11 @@ for p in "$tls_port" "$ws_port" "$wss_port"; do
     fi
 done
 
-if [ -n "${RELAY_DIR:-}" ]; then
-    dir=$RELAY_DIR
-    mkdir -p "$dir"
-else
-    dir=$(mktemp -d /tmp/msrpload-relay.XXXXXX)
-fi
-dir=$(cd "$dir" && pwd)
-pidfile="$dir/kamailio.pid"
-log="$dir/kamailio.log"
-ctl="unix:$dir/kamailio_ctl"
-if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    die "a relay already runs from $dir (pid $(cat "$pidfile"))"
-fi
-rm -f "$pidfile" "$dir/kamailio_ctl"
+kam_runtime_dir "${RELAY_DIR:-}" relay "a relay"
 
 defs=(-A "MSRP_PORT=$port" -A "CTL_SOCK=\"$ctl\"")
 if [ -n "$tls_port" ]; then
-    if [ -z "$cert" ] || [ -z "$key" ]; then
-        cert="$dir/cert.pem"
-        key="$dir/key.pem"
-        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-            -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-            -days 1 -keyout "$key" -out "$cert" >/dev/null 2>&1 \
-            || die "openssl could not make a self-signed certificate"
-    fi
-    [ -r "$cert" ] || die "cannot read certificate $cert"
-    [ -r "$key" ] || die "cannot read key $key"
-    cert=$(cd "$(dirname "$cert")" && pwd)/$(basename "$cert")
-    key=$(cd "$(dirname "$key")" && pwd)/$(basename "$key")
+    kam_tls_cert
     defs+=(-A WITH_TLS -A "MSRP_TLS_PORT=$tls_port" -A "TLS_CERT=\"$cert\"" -A "TLS_KEY=\"$key\"")
 fi
 [ -n "$ws_port" ] && defs+=(-A "WS_PORT=$ws_port")
@@ -137,32 +110,8 @@ setsid "$kam" -DD -E -f "$cfg" -P "$pidfile" -Y "$dir" -w "$dir" "${defs[@]}" \
     </dev/null >"$log" 2>&1 &
 pid=$!
 
-fail() {
-    echo "start.sh: $*" >&2
-    echo "---- last lines of $log ----" >&2
-    tail -n 25 "$log" >&2 || true
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-        sleep 1
-        kill -KILL -- "-$pid" 2>/dev/null || true
-    fi
-    exit 1
-}
-
-ready=""
-for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || fail "kamailio exited during start-up"
-    if [ -s "$pidfile" ] && port_open "$port" \
-        && { [ -z "$tls_port" ] || port_open "$tls_port"; } \
-        && { [ -z "$ws_port" ] || port_open "$ws_port"; } \
-        && { [ -z "$wss_port" ] || port_open "$wss_port"; }; then
-        ready=1
-        break
-    fi
-    sleep 0.1
-done
-[ -n "$ready" ] || fail "127.0.0.1:$port${tls_port:+ / $tls_port}${ws_port:+ / $ws_port}${wss_port:+ / $wss_port} not accepting connections after 10 s"
-[ "$(cat "$pidfile")" = "$pid" ] || fail "pid file says $(cat "$pidfile"), started $pid"
+kam_wait_ready "$port" "$tls_port" "$ws_port" "$wss_port" \
+    || kam_fail "127.0.0.1:$port${tls_port:+ / $tls_port}${ws_port:+ / $ws_port}${wss_port:+ / $wss_port} not accepting connections after 10 s"
 
 echo "RELAY_URI='msrp://127.0.0.1:$port;tcp'"
 [ -n "$tls_port" ] && echo "RELAY_TLS_URI='msrps://127.0.0.1:$tls_port;tcp'"

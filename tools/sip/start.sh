@@ -41,6 +41,9 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 cfg="$here/kamailio.cfg"
+# die, is_port, port_open, kam_runtime_dir, kam_tls_cert, kam_fail, kam_wait_ready
+# shellcheck source=../lib/kamailio.sh
+. "$here/../lib/kamailio.sh"
 
 port=${1:-${SIP_PORT:-5060}}
 tls_port=${2:-${SIP_TLS_PORT:-}}
@@ -52,9 +55,6 @@ msrp_tls_port=${SIP_MSRP_TLS_PORT:-}
 [ "$msrp_port" = "0" ] && msrp_port=""
 [ "$msrp_tls_port" = "0" ] && msrp_tls_port=""
 
-die() { echo "start.sh: $*" >&2; exit 1; }
-
-is_port() { case "$1" in ''|*[!0-9]*) return 1 ;; esac; [ "$1" -ge 1 ] && [ "$1" -le 65535 ]; }
 is_port "$port" || die "bad SIP port '$port'"
 seen=" $port "
 for p in "$tls_port" "$msrp_port" "$msrp_tls_port"; do
@@ -71,8 +71,6 @@ kam=${KAMAILIO:-$(command -v kamailio || echo /usr/sbin/kamailio)}
 [ -x "$kam" ] || die "kamailio not found (apt-get install kamailio kamailio-tls-modules)"
 [ -r "$cfg" ] || die "missing $cfg"
 
-# true when something accepts TCP connections on 127.0.0.1:$1
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # true when a UDP socket is bound to 127.0.0.1:$1 (ss from iproute2, else unknown = false)
 udp_bound() { command -v ss >/dev/null 2>&1 && ss -Hlun "sport = :$1" 2>/dev/null | grep -q .; }
 
@@ -81,35 +79,11 @@ for p in $seen; do
 done
 udp_bound "$port" && die "UDP 127.0.0.1:$port is already in use"
 
-if [ -n "${SIP_DIR:-}" ]; then
-    dir=$SIP_DIR
-    mkdir -p "$dir"
-else
-    dir=$(mktemp -d /tmp/msrpload-sip.XXXXXX)
-fi
-dir=$(cd "$dir" && pwd)
-pidfile="$dir/kamailio.pid"
-log="$dir/kamailio.log"
-ctl="unix:$dir/kamailio_ctl"
-if [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    die "a kamailio already runs from $dir (pid $(cat "$pidfile"))"
-fi
-rm -f "$pidfile" "$dir/kamailio_ctl"
+kam_runtime_dir "${SIP_DIR:-}" sip "a kamailio"
 
 defs=(-A "SIP_PORT=$port" -A "CTL_SOCK=\"$ctl\"")
 if [ -n "$tls_port" ]; then
-    if [ -z "$cert" ] || [ -z "$key" ]; then
-        cert="$dir/cert.pem"
-        key="$dir/key.pem"
-        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-            -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-            -days 1 -keyout "$key" -out "$cert" >/dev/null 2>&1 \
-            || die "openssl could not make a self-signed certificate"
-    fi
-    [ -r "$cert" ] || die "cannot read certificate $cert"
-    [ -r "$key" ] || die "cannot read key $key"
-    cert=$(cd "$(dirname "$cert")" && pwd)/$(basename "$cert")
-    key=$(cd "$(dirname "$key")" && pwd)/$(basename "$key")
+    kam_tls_cert
     defs+=(-A WITH_TLS -A "SIP_TLS_PORT=$tls_port" -A "TLS_CERT=\"$cert\"" -A "TLS_KEY=\"$key\"")
 fi
 if [ -n "$msrp_port" ]; then
@@ -127,34 +101,9 @@ setsid "$kam" -DD -E -f "$cfg" -P "$pidfile" -Y "$dir" -w "$dir" "${defs[@]}" \
     </dev/null >"$log" 2>&1 &
 pid=$!
 
-fail() {
-    echo "start.sh: $*" >&2
-    echo "---- last lines of $log ----" >&2
-    tail -n 25 "$log" >&2 || true
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-        sleep 1
-        kill -KILL -- "-$pid" 2>/dev/null || true
-    fi
-    exit 1
-}
-
-ready=""
-for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || fail "kamailio exited during start-up"
-    all=1
-    [ -s "$pidfile" ] || all=""
-    for p in $seen; do
-        [ -n "$all" ] && { port_open "$p" || all=""; }
-    done
-    if [ -n "$all" ]; then
-        ready=1
-        break
-    fi
-    sleep 0.1
-done
-[ -n "$ready" ] || fail "127.0.0.1 ports$(printf ' %s' $seen) not accepting connections after 10 s"
-[ "$(cat "$pidfile")" = "$pid" ] || fail "pid file says $(cat "$pidfile"), started $pid"
+# shellcheck disable=SC2086 # $seen: the ports, one word each
+kam_wait_ready $seen \
+    || kam_fail "127.0.0.1 ports$(printf ' %s' $seen) not accepting connections after 10 s"
 
 echo "SIP_URI='sip:127.0.0.1:$port'"
 echo "SIP_TCP_URI='sip:127.0.0.1:$port;transport=tcp'"
