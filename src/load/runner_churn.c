@@ -6,8 +6,9 @@
  * (an RST), silent (the connection kept open, reading stopped, nothing more written, closed
  * at the run's end unless its peer closes it first) or, through a relay, no_reauth (the same,
  * but still read, so that only the relay's Expires can end what its AUTH set up: RFC 4976
- * section 6.3, when the AUTH carried an Expires the relay MUST invalidate the URI after it). Its slot then starts
- * the next session (runner.c), so set-up and tear-down go on for the whole run.
+ * section 6.3, when the AUTH carried an Expires the relay MUST invalidate the URI after it).
+ * Its slot then starts the next session (runner.c), so set-up and tear-down go on for the
+ * whole run.
  *
  * Owns: the lifetime timer's firing, the draw of the ending, the worker's silent connections.
  * May not touch: how sessions are counted when they end (runner_steps.c on_end counts

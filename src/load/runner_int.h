@@ -279,6 +279,15 @@ void runner_file_piece(struct worker *w, struct msrp_span mid, uint64_t pos, con
 bool runner_file_received(struct worker *w, const struct msrp_received *m);
 void runner_file_fini(struct worker *w);
 
+/* runner_raw.c (raw steps) */
+/* Starts the raw step: true when it waits (for its outcome, or first for the messages in
+ * flight), false when it could not be sent (an expectation failure; the caller goes on). */
+bool runner_raw_start(struct lsession *ls, const struct step_raw *st);
+/* Checks a raw step's outcome (status 0: none in time; why: the session's end, or
+ * MSRP_END_NONE); a mismatch is an expectation failure. Returns whether it was met. */
+bool runner_raw_check(struct lsession *ls, const struct step_raw *st, int status,
+                      enum msrp_session_end why);
+
 /* runner_cpim.c (send.cpim, its notifications; the file's comment says how) */
 /* The sessions' keep_bodies_max: 0 unless a send uses cpim, else room for its largest
  * wrapped message (at least MSRP_CPIM_KEEP_MAX). */

@@ -532,7 +532,7 @@ int scenario_apply_overrides(struct scenario *sc, const struct scenario_override
         return -1;
     /* Only a relay has an AUTH to leave unrefreshed (checked once --relay and --target are in). */
     if (sc->endings[SCENARIO_ENDING_NO_REAUTH] > 0 && sc->topology != SCENARIO_RELAY) {
-        snprintf(err, errlen, "load.endings.no_reauth: only through a relay (topology.kind "
+        snprintf(err, errlen, "$.load.endings.no_reauth: only through a relay (topology.kind "
                               "\"relay\" or --relay)");
         return -1;
     }
