@@ -354,6 +354,8 @@ struct raw {
     uint32_t last_cseq;
     bool cseq_rose; /* every REGISTER's CSeq above the one before */
     int grant;      /* registrar: expires granted */
+    int fail_next;  /* registrar: answer the next N authorized REGISTERs 503 */
+    bool other_first; /* registrar: list first a binding of the user on a longer port */
     char nonce[32];
     int retransmissions; /* requests seen again (same branch): not answered, not counted */
     char last_branch[64];
@@ -608,10 +610,18 @@ static void registrar_io(struct net_loop *l, int fd, unsigned ev, void *arg)
             char *cu = NULL, contact[300];
             ck_assert_ptr_nonnull(c);
             osip_uri_to_str(c->url, &cu);
-            snprintf(contact, sizeof contact, "<%s>;expires=%d", cu,
+            int n = 0;
+            if (r->other_first) /* ours with a digit added: another agent, not ours */
+                n = snprintf(contact, sizeof contact, "<%s1>;expires=7, ", cu);
+            snprintf(contact + n, sizeof contact - (size_t)n, "<%s>;expires=%d", cu,
                      r->last_expires == 0 ? 0 : r->grant);
             osip_free(cu);
-            raw_reply(r, m, 200, contact, NULL, NULL);
+            if (r->fail_next > 0) {
+                r->fail_next--;
+                raw_reply(r, m, 503, NULL, NULL, NULL);
+            } else {
+                raw_reply(r, m, 200, contact, NULL, NULL);
+            }
         }
         osip_message_free(m);
     }
@@ -644,6 +654,31 @@ START_TEST(register_digest_refresh)
     ck_assert(!sip_ua_registered(alice.ua));
     ck_assert(reg.cseq_rose);
     ck_assert_int_eq(reg.bad_auth, 0);
+    raw_close(&reg);
+}
+END_TEST
+
+/* A 503 is tried again (a 4xx is not: register_wrong_password), and the expiry read is our
+ * own binding's, not that of another binding of the user whose Contact starts like ours. */
+START_TEST(register_retried_own_binding)
+{
+    open_party(&alice, "alice", SIP_TP_UDP, PASSWORD);
+    struct raw reg;
+    raw_open(&reg, registrar_io);
+    reg.grant = 30;
+    reg.fail_next = 1;
+    reg.other_first = true;
+    char uri[64];
+    snprintf(uri, sizeof uri, "sip:127.0.0.1:%u", reg.port);
+    ck_assert_int_eq(sip_ua_register(alice.ua, uri, 4), 0); /* the retry waits 4/4 s */
+    ck_assert(run_until(&alice.reg_events, 1, 3000));
+    ck_assert_int_eq(alice.reg_status, 503);
+    ck_assert(!sip_ua_registered(alice.ua));
+    ck_assert(run_until(&alice.reg_events, 2, 4000));
+    ck_assert_int_eq(alice.reg_status, 200);
+    ck_assert_int_eq(alice.reg_expires, 30);
+    ck_assert(sip_ua_registered(alice.ua));
+    ck_assert_int_eq(reg.valid_auth, 2);
     raw_close(&reg);
 }
 END_TEST
@@ -924,6 +959,7 @@ Suite *make_sip_ua_suite(void)
     tcase_add_test(tc, missing_ack);
     tcase_add_test(tc, register_digest_refresh);
     tcase_add_test(tc, register_wrong_password);
+    tcase_add_test(tc, register_retried_own_binding);
     tcase_add_test(tc, invite_challenged_and_2xx_resent);
     tcase_add_test(tc, stream_framing_and_garbage);
     tcase_add_test(tc, forked_second_2xx_ended);

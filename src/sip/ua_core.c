@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *sip_call_end_name(enum sip_call_end e)
 {
@@ -237,12 +238,50 @@ static int send_register(struct sip_ua *ua, int expires)
                : (errno ? errno : ENOMEM);
 }
 
+/*
+ * A REGISTER that timed out (408), met a server failure (5xx) or could not be sent is tried
+ * again while the agent still wants the binding: under load one lost UDP refresh would
+ * otherwise drop the user for good. A 4xx or 6xx (wrong password, forbidden) is final. The
+ * wait is a quarter of the asked expiry, between 1 and 32 s, so a dead registrar is not hammered.
+ */
+static void reg_retry_later(struct sip_ua *ua, int code)
+{
+    if (!ua->reg.active || !(code == 408 || (code >= 500 && code < 600)))
+        return;
+    int wait_s = ua->reg.expires / 4;
+    wait_s = wait_s < 1 ? 1 : wait_s > 32 ? 32 : wait_s;
+    net_timer_start(ua->loop, &ua->reg.refresh, (uint64_t)wait_s * S_NS);
+}
+
 static void on_refresh(struct net_loop *loop, struct net_timer *tm)
 {
     (void)loop;
     struct sip_ua *ua = tm->arg;
-    if (ua->reg.active && send_register(ua, ua->reg.expires) != 0 && ua->cfg.cb.on_registered)
+    if (!ua->reg.active || send_register(ua, ua->reg.expires) == 0)
+        return;
+    reg_retry_later(ua, 500);
+    if (ua->cfg.cb.on_registered)
         ua->cfg.cb.on_registered(ua->cfg.ctx, ua, 500, 0);
+}
+
+/* A binding the registrar lists is ours when its user, host and port are our Contact's (a
+ * registrar may add parameters or drop ours; other agents of the AOR have other ports). */
+static bool contact_is_ours(const struct sip_ua *ua, const osip_uri_t *u)
+{
+    if (!u->username || !u->host || strcmp(u->username, ua->user) != 0)
+        return false;
+    /* Our Contact's host is the transport's, an IPv6 one written in brackets. */
+    const char *host = u->host;
+    size_t hl = strlen(host);
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+        host++;
+        hl -= 2;
+    }
+    const char *ours = sip_tp_host(ua->tp);
+    if (strlen(ours) != hl || strncasecmp(host, ours, hl) != 0)
+        return false;
+    unsigned port = u->port ? (unsigned)strtoul(u->port, NULL, 10) : 5060u;
+    return port == sip_tp_port(ua->tp);
 }
 
 /* The expiry granted: our Contact's expires parameter, else the Expires header, else what we
@@ -252,12 +291,8 @@ static int granted_expires(struct sip_ua *ua, const osip_message_t *resp)
     for (int i = 0; i < osip_list_size(&resp->contacts); i++) {
         osip_contact_t *c = osip_list_get(&resp->contacts, i);
         osip_generic_param_t *p = NULL;
-        char *s = NULL;
-        if (!c || !c->url || osip_uri_to_str(c->url, &s) != 0 || !s)
-            continue;
-        bool ours = strstr(ua->contact_uri, s) != NULL || strstr(s, ua->contact_uri) != NULL;
-        osip_free(s);
-        if (ours && osip_contact_param_get_byname(c, "expires", &p) == 0 && p && p->gvalue)
+        if (c && c->url && contact_is_ours(ua, c->url) &&
+            osip_contact_param_get_byname(c, "expires", &p) == 0 && p && p->gvalue)
             return atoi(p->gvalue);
     }
     osip_header_t *h = NULL;
@@ -280,6 +315,7 @@ void ua_reg_response(struct sip_ua *ua, const osip_message_t *resp)
             net_timer_start(ua->loop, &ua->reg.refresh, (uint64_t)expires * S_NS / 2);
     } else {
         ua->reg.registered = false;
+        reg_retry_later(ua, code);
     }
     if (ua->cfg.cb.on_registered)
         ua->cfg.cb.on_registered(ua->cfg.ctx, ua, code, expires);
