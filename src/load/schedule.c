@@ -43,12 +43,15 @@ uint64_t runner_sched_first(struct lsession *ls, uint64_t now)
 {
     struct worker *w = ls->w;
     const struct scenario *sc = w->sc;
-    if (sc->num_stages == 0)
-        return now; /* a constant rate: the slot's first message at once */
-    /* Under stages a session starts at a phase of its own within its spacing, spread over
-     * the sessions by the golden ratio, so that a ramp from 0 is not met by a burst of one
-     * message from every session. */
+    /* A slot's first message comes at a phase of its own within its spacing, spread over the
+     * slots by the golden ratio: sessions that all started at once would otherwise send in
+     * step, a burst of one message from each at every interval (under stages, a ramp from 0
+     * met by one from every session), and the last of a burst leaves a burst's writes late
+     * (20,000 msg/s over 100 sessions, 2 threads: lag p50 130 us in step, 44 us spread). The
+     * count stays the schedule's: slot k's first message is position k of N(t), not N(0). */
     double phase = fmod(0.6180339887498949 * (double)(w->sched_seq++ + 1), 1.0);
+    if (sc->num_stages == 0)
+        return now + (uint64_t)(phase * 1e9 * (double)sc->concurrency / sc->rate);
     ls->sched_pos = scenario_stage_integral(sc, 0, rel_s(w, now)) +
                     (double)sc->concurrency * phase;
     return due_at(w, ls->sched_pos);
