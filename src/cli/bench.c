@@ -289,10 +289,14 @@ static void bench_usage(FILE *out)
                  "  sip_parse_build_per_s         an INVITE with an MSRP SDP offer (src/sip/)\n"
                  "                                parsed, its SDP read, and written out again\n"
                  "                                with a Via added, as a proxy would\n"
+                 "  sip_dialog_find_1k_ns         finding an answering agent's dialog among\n"
+                 "                                1,000 live ones (src/sip/dialog.c): the\n"
+                 "                                limit for the next figure\n"
+                 "  sip_dialog_find_100k_ns       the same among 100,000 live dialogs\n"
                  "Each figure runs for S seconds (default 1). --only runs the groups whose\n"
                  "name starts with PREFIX (parse_small, parse_large, write_small, tcp_raw,\n"
                  "e2e_64k, e2e_ws_64k, tls_raw, e2e_tls_64k, e2e_small, idle_session, run,\n"
-                 "relay, sip_parse_build);\n"
+                 "relay, sip_parse_build, sip_dialog_find);\n"
                  "a figure given as a share of a limit runs that limit too.\n");
 }
 
