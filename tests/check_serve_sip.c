@@ -8,7 +8,8 @@
  * Covered: a call over UDP with a message on its session and the caller's BYE (the SIPp caller
  * waits for the test's INFO before it hangs up), the same over TCP, an offer without MSRP
  * (488), --sip-max-calls (486), the session's end sending BYE, serve as the active side
- * (a=setup:passive offer: serve connects to the test and binds with a SEND), registration
+ * (a=setup:passive offer: serve connects to the test and binds with a SEND), the BYE serve
+ * sends as it shuts down, registration
  * through the proxy and a call to the registered user, and the options' usage errors.
  * Without SIPp or Kamailio a test is a visible skip (a failure under REQUIRE_SIP=1). Every wait
  * is bounded; serve and SIPp die with the test process.
@@ -577,6 +578,22 @@ START_TEST(serve_sip_session_end_sends_bye)
     /* The ACK came: SIPp waits for a BYE now (one before its ACK would be unexpected to it). */
     json_decref(srv_event(&p, "call-established"));
     int fd = tcp_connect((uint16_t)uri_port(path));
+    /* A From-Path other than the offer's path does not bind the call's session: 481 and a
+     * from-path violation (RFC 4975 section 5.4: the identity comes from the SDP). */
+    char req[1024], resp[1024];
+    int n = snprintf(req, sizeof(req),
+                     "MSRP wrongFrom1 SEND\r\nTo-Path: %s\r\n"
+                     "From-Path: msrp://127.0.0.1:9/intruder;tcp\r\nMessage-ID: wrong01\r\n"
+                     "Byte-Range: 1-0/0\r\n-------wrongFrom1$\r\n",
+                     path);
+    ck_assert_int_eq(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    read_until_end(fd, "wrongFrom1", resp, sizeof(resp));
+    ck_assert_msg(strncmp(resp, "MSRP wrongFrom1 481", 19) == 0, "wrong From-Path: %s", resp);
+    json_t *v = srv_event(&p, "violation");
+    ck_assert_str_eq(jstr(v, "session"), path);
+    ck_assert_str_eq(jstr(v, "kind"), "from-path");
+    json_decref(v);
+    /* the offer's path then binds it */
     msrp_send_text(fd, path, c.path, "bye soon");
     json_decref(srv_event(&p, "message"));
     close(fd); /* the session ends (peer-closed), and with it the call */
@@ -594,6 +611,43 @@ START_TEST(serve_sip_session_end_sends_bye)
     ck_assert_msg(rc == 0 && strstr(log, "bye-from-peer"), "sipp exit %d, log: %s", rc, log);
     free(log);
     ck_assert_int_eq(srv_stop(&p), 0);
+    srv_close(&p);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* SIGTERM with a call up: serve hangs up (BYE), then exits 0. */
+START_TEST(serve_sip_shutdown_bye)
+{
+    if (skip_sipp("serve_sip_shutdown_bye"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    struct srv p;
+    srv_start(&p, &t, "sip:127.0.0.1:0", NULL);
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct caller c;
+    call_start(&c, &t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", "wait",
+               false, NULL, NULL, 9);
+    char path[256], call_id[160];
+    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
+    json_decref(srv_event(&p, "call-established"));
+    int fd = tcp_connect((uint16_t)uri_port(path));
+    msrp_send_text(fd, path, c.path, "until shutdown");
+    json_decref(srv_event(&p, "message"));
+    kill(p.pid, SIGTERM);
+    json_t *e = srv_event(&p, "call-ended");
+    ck_assert_str_eq(jstr(e, "why"), "local_bye");
+    ck_assert_int_eq(jint(e, "status"), 200);
+    ck_assert_str_eq(jstr(e, "cause"), "serve is shutting down");
+    json_decref(e);
+    ck_assert_int_eq(srv_stop(&p), 0);
+    close(fd);
+    int rc;
+    char *log = call_finish(&c, &t, &rc);
+    ck_assert_msg(rc == 0 && strstr(log, "bye-from-peer"), "sipp exit %d, log: %s", rc, log);
+    free(log);
     srv_close(&p);
     tmp_remove(&t);
 }
@@ -777,6 +831,7 @@ Suite *make_serve_sip_suite(void)
     tcase_add_test(tc, serve_sip_no_msrp_488);
     tcase_add_test(tc, serve_sip_busy_486);
     tcase_add_test(tc, serve_sip_session_end_sends_bye);
+    tcase_add_test(tc, serve_sip_shutdown_bye);
     tcase_add_test(tc, serve_sip_active_connects);
     tcase_add_test(tc, serve_sip_usage_errors);
     suite_add_tcase(s, tc);

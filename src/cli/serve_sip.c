@@ -422,8 +422,8 @@ void serve_sip_session_ended(struct serve_slot *slot)
     struct serve_call *sc = call_of(slot);
     sc->busy++;
     if (sc->call != NULL) {
-        const char *why = "the MSRP session ended";
-        set_cause(sc, "%s", why);
+        if (sc->cause[0] == '\0') /* else a BYE is out already, for that cause */
+            set_cause(sc, "the MSRP session ended");
         hang_up(sc);
     }
     sc->busy--;
