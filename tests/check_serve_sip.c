@@ -9,7 +9,7 @@
  * waits for the test's INFO before it hangs up), the same over TCP, an offer without MSRP
  * (488), --sip-max-calls (486), the session's end sending BYE, serve as the active side
  * (a=setup:passive offer: serve connects to the test and binds with a SEND), the BYE serve
- * sends as it shuts down, registration
+ * sends as it shuts down or when nobody binds in time, registration
  * through the proxy and a call to the registered user, and the options' usage errors.
  * Without SIPp or Kamailio a test is a visible skip (a failure under REQUIRE_SIP=1). Every wait
  * is bounded; serve and SIPp die with the test process.
@@ -616,6 +616,43 @@ START_TEST(serve_sip_session_end_sends_bye)
 }
 END_TEST
 
+/* Nobody opens the call's MSRP session within --sip-bind-timeout: a bind-timeout line and a
+ * BYE. */
+START_TEST(serve_sip_bind_timeout_bye)
+{
+    if (skip_sipp("serve_sip_bind_timeout_bye"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    struct srv p;
+    const char *extra[] = {"--sip-bind-timeout", "0.5", NULL};
+    srv_start(&p, &t, "sip:127.0.0.1:0", extra);
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct caller c;
+    call_start(&c, &t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", "wait",
+               false, NULL, NULL, 9);
+    char path[256], call_id[160];
+    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
+    json_t *b = srv_event(&p, "bind-timeout");
+    ck_assert_str_eq(jstr(b, "session"), path);
+    ck_assert_str_eq(jstr(b, "call_id"), call_id);
+    json_decref(b);
+    json_t *e = srv_event(&p, "call-ended");
+    ck_assert_str_eq(jstr(e, "why"), "local_bye");
+    ck_assert_msg(strstr(jstr(e, "cause"), "--sip-bind-timeout") != NULL, "cause %s",
+                  jstr(e, "cause"));
+    json_decref(e);
+    int rc;
+    char *log = call_finish(&c, &t, &rc);
+    ck_assert_msg(rc == 0 && strstr(log, "bye-from-peer"), "sipp exit %d, log: %s", rc, log);
+    free(log);
+    ck_assert_int_eq(srv_stop(&p), 0);
+    srv_close(&p);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* SIGTERM with a call up: serve hangs up (BYE), then exits 0. */
 START_TEST(serve_sip_shutdown_bye)
 {
@@ -831,6 +868,7 @@ Suite *make_serve_sip_suite(void)
     tcase_add_test(tc, serve_sip_no_msrp_488);
     tcase_add_test(tc, serve_sip_busy_486);
     tcase_add_test(tc, serve_sip_session_end_sends_bye);
+    tcase_add_test(tc, serve_sip_bind_timeout_bye);
     tcase_add_test(tc, serve_sip_shutdown_bye);
     tcase_add_test(tc, serve_sip_active_connects);
     tcase_add_test(tc, serve_sip_usage_errors);

@@ -74,6 +74,7 @@ struct serve_sip {
     bool registering;    /* --sip-register given and not unregistered */
     bool unregistering;  /* an unregistration waits for its answer */
     bool stopped;
+    bool started; /* set up completely: the summary line is worth printing */
     uint64_t sdp_version;
     uint64_t answered, rejected;
 };
@@ -470,6 +471,7 @@ int serve_sip_start(struct serve *sv, const struct serve_opts *o)
         }
         sip->registering = true;
     }
+    sip->started = true;
     return 0;
 }
 
@@ -550,8 +552,9 @@ void serve_sip_free(struct serve *sv)
     while (sip->calls != NULL)
         call_unlink_free(sip->calls);
     net_tls_destroy(sip->tls_client);
-    fprintf(stderr, "msrpload serve: %" PRIu64 " calls answered, %" PRIu64 " rejected\n",
-            sip->answered, sip->rejected);
+    if (sip->started)
+        fprintf(stderr, "msrpload serve: %" PRIu64 " calls answered, %" PRIu64 " rejected\n",
+                sip->answered, sip->rejected);
     free(sip);
     sv->sip = NULL;
 }
