@@ -479,8 +479,8 @@ static bool valid_sip_user(const char *u)
 
 /*
  * --sip sip:[USER@]HOST[:PORT][;transport=udp|tcp]: HOST an IPv4 literal or [IPv6] (the agent
- * binds it, so no name), PORT 5060 when left out (RFC 3261 section 19.1.1, from memory, as sip_addr_from_uri()).
- * Returns -1, or the exit code of a usage error.
+ * binds it, so no name), PORT 5060 when left out (RFC 3261 section 19.1.1, from memory, as
+ * sip_addr_from_uri()). Returns -1, or the exit code of a usage error.
  */
 static int read_sip_uri(struct serve_opts *o)
 {
@@ -589,7 +589,8 @@ static int read_sip_password(struct serve_opts *o)
 /*
  * What the options name, checked in this order: the listening address (--listen, its host
  * resolved, and --uri-host), the session ids, --alt against --violate, --accept-types
- * (its commas made spaces), --sip's URI and the password file. Returns -1 when all is well, else the exit code.
+ * (its commas made spaces), --sip's URI and the password file. Returns -1 when all is well,
+ * else the exit code.
  */
 static int check_names(struct serve_opts *o)
 {
