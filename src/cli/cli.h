@@ -2,8 +2,8 @@
  * cli.h - subcommands of the msrpload command line. Each returns the process exit code.
  *
  * The contract of src/cli/, the top layer: a subcommand parses its options, calls the layers
- * below (load/, conform/, msrp/, net/, report/, wire/) and turns their results into messages
- * and an exit code. It holds no protocol or report logic of its own, and nothing below
+ * below (load/, conform/, sip/, msrp/, net/, report/, wire/) and turns their results into
+ * messages and an exit code. It holds no protocol or report logic of its own, and nothing below
  * includes from here (what a lower layer needs, such as the version, is passed in).
  */
 #ifndef MSRPLOAD_CLI_CLI_H

@@ -2,11 +2,13 @@
  * serve.c - `msrpload serve`: an answering MSRP endpoint for a user's own client or relay to
  * talk to, which doubles as a checker of that client.
  *
- * There is no SDP here, so every session is announced by printing its URI, and the first
+ * Without SIP there is no SDP, so every session is announced by printing its URI, and the first
  * request on a session binds whatever From-Path it carries (RFC 4975 section 5.4 with no
  * expected peer). Each complete message, each protocol violation by the peer and each session
  * event becomes one JSON line. When a session ends its URI is expected again, so a client can
- * reconnect as often as it likes.
+ * reconnect as often as it likes. With --sip, serve_sip.c answers INVITEs and each call brings
+ * a session of its own (serve_expect / serve_connect with the peer's path from the SDP), which
+ * the same handlers serve; its end is the call's (serve_sip_session_ended).
  *
  * One net_loop in the main thread does everything. Signals only set a flag and wake the loop
  * (both async-signal-safe); the loop notices the flag within one pass and shuts down in order.
@@ -51,50 +53,6 @@
 #define SERVE_CLOSE_GRACE_NS (1000ull * 1000000ull)
 #define SERVE_ALT_DELAY_MAX_NS (100ull * 1000000ull) /* --alt: a 200 waits up to 100 ms */
 
-struct serve;
-
-struct serve_slot {
-    struct serve *sv;
-    char uri[MSRP_URI_MAX + 1];
-    /* The session on an accepted connection (bound or not), NULL while only expected. */
-    struct msrp_session *session;
-};
-
-struct serve {
-    struct net_loop *loop;
-    struct msrp_server *srv;
-    struct net_tls *tls;
-    struct net_ws ws; /* --ws: the WebSocket maker, over TCP or tls */
-    FILE *log;
-    struct serve_slot *slots;
-    size_t nslots;
-    size_t live; /* slots not given up */
-    /* The media types accepted: the options' list, which outlives the run. */
-    const char *accept_types;
-    const char *wrapped_types; /* --accept-wrapped-types; NULL: none */
-    bool no_imdn;
-    const char *violate; /* hidden --violate: the wrong test peer of the conformance suite */
-    bool alt;            /* --alt: answers otherwise, within what the RFC allows */
-    uint64_t bind_timeout_ns;
-    uint64_t idle_timeout_ns, stall_timeout_ns;
-    size_t max_extents;
-    enum log_level log_level;
-    const char *log_path;   /* NULL: standard output */
-    uint64_t log_max_bytes; /* 0: no rotation */
-    bool stopping;
-    bool log_failed;
-    uint64_t bound, messages, violations, reports;
-    uint64_t refused; /* connections the server refused, taken before it goes */
-    char tmpdir[64];  /* the self-signed certificate's folder; "" when none */
-    /* --metrics-listen: the loop thread keeps now (with the counters above) and copies it to
-     * pub after each pass (under pub_lock, which only it and the HTTP thread take) */
-    struct metrics_http *metrics;
-    struct prom_serve_snapshot now, pub;
-    struct prom_serve_meta metrics_meta;
-    char metrics_label[320];
-    pthread_mutex_t pub_lock;
-};
-
 static volatile sig_atomic_t stop_signal;
 static struct net_loop *volatile signal_loop;
 
@@ -119,13 +77,16 @@ static void utc_now(char *out, size_t len)
 }
 
 /* Starts a line: {"event":...,"time":...,"session":... ; event_end closes and flushes it. */
-static FILE *event_begin(struct serve *sv, const char *event, const char *uri)
+FILE *serve_event_begin(struct serve *sv, const char *event, const char *uri)
 {
     char when[48];
     utc_now(when, sizeof(when));
     FILE *f = sv->log;
     fprintf(f, "{\"event\":\"%s\",\"time\":\"%s\",\"session\":", event, when);
-    jsonw_string(f, uri, strlen(uri));
+    if (uri != NULL)
+        jsonw_string(f, uri, strlen(uri));
+    else
+        fputs("null", f);
     return f;
 }
 
@@ -150,7 +111,7 @@ static void rotate_log(struct serve *sv)
     }
 }
 
-static void event_end(struct serve *sv, FILE *f)
+void serve_event_end(struct serve *sv, FILE *f)
 {
     fputs("}\n", f);
     /* Each line is flushed at once: a test or a tail -f sees it as it happens. */
@@ -169,6 +130,11 @@ static void json_field_str(FILE *f, const char *name, const char *s, size_t len)
 {
     fprintf(f, ",\"%s\":", name);
     jsonw_string(f, s, len);
+}
+
+void serve_json_str(FILE *f, const char *name, const char *s)
+{
+    json_field_str(f, name, s, strlen(s));
 }
 
 static void json_u64_or_null(FILE *f, uint64_t v)
@@ -193,6 +159,7 @@ static void serve_session(struct msrp_session *s, void *user)
 {
     struct serve_slot *slot = user;
     slot->session = s;
+    slot->expected = false; /* the server's expectation is the session's now */
 }
 
 static void serve_bound(struct msrp_session *s)
@@ -202,10 +169,10 @@ static void serve_bound(struct msrp_session *s)
     sv->bound++;
     if (sv->log_level > LOG_SESSIONS)
         return;
-    FILE *f = event_begin(sv, "bound", slot->uri);
+    FILE *f = serve_event_begin(sv, "bound", slot->uri);
     const char *peer = msrp_session_peer(s);
     json_field_str(f, "peer", peer, strlen(peer));
-    event_end(sv, f);
+    serve_event_end(sv, f);
 }
 
 static void serve_violation(struct msrp_session *s, const struct msrp_peer_violation *v);
@@ -226,7 +193,7 @@ static void serve_received(struct msrp_session *s, const struct msrp_received *m
     if (sv->log_level > LOG_ALL)
         return;
     const struct msrp_reasm_done *d = m->info;
-    FILE *f = event_begin(sv, "message", slot->uri);
+    FILE *f = serve_event_begin(sv, "message", slot->uri);
     json_field_str(f, "message_id", d->message_id, strlen(d->message_id));
     json_field_str(f, "content_type", m->content_type.ptr, m->content_type.len);
     fprintf(f, ",\"size\":%" PRIu64 ",\"sha256\":", d->total);
@@ -242,7 +209,7 @@ static void serve_received(struct msrp_session *s, const struct msrp_received *m
             m->aborted ? "true" : "false", d->out_of_order ? "true" : "false");
     fprintf(f, ",\"overlap_bytes\":%" PRIu64 ",\"overlap_unchecked\":%" PRIu64, d->overlap_bytes,
             d->overlap_unchecked);
-    event_end(sv, f);
+    serve_event_end(sv, f);
 }
 
 static void serve_report(struct msrp_session *s, const struct msrp_report_in *r)
@@ -252,14 +219,14 @@ static void serve_report(struct msrp_session *s, const struct msrp_report_in *r)
     sv->reports++;
     if (sv->log_level > LOG_ALL)
         return;
-    FILE *f = event_begin(sv, "report", slot->uri);
+    FILE *f = serve_event_begin(sv, "report", slot->uri);
     json_field_str(f, "message_id", r->message_id.ptr, r->message_id.len);
     fprintf(f, ",\"status\":%d,\"byte_range\":[%" PRIu64 ",", r->status, r->range.start);
     json_u64_or_null(f, r->range.end);
     putc(',', f);
     json_u64_or_null(f, r->range.total);
     putc(']', f);
-    event_end(sv, f);
+    serve_event_end(sv, f);
 }
 
 static void serve_violation(struct msrp_session *s, const struct msrp_peer_violation *v)
@@ -270,7 +237,7 @@ static void serve_violation(struct msrp_session *s, const struct msrp_peer_viola
     if (msrp_peer_rules_allows(kind))
         return;
     sv->violations++;
-    FILE *f = event_begin(sv, "violation", slot->uri);
+    FILE *f = serve_event_begin(sv, "violation", slot->uri);
     const char *detail = v->detail != NULL ? v->detail : "";
     json_field_str(f, "kind", kind, strlen(kind));
     json_field_str(f, "detail", detail, strlen(detail));
@@ -279,7 +246,7 @@ static void serve_violation(struct msrp_session *s, const struct msrp_peer_viola
     const char *req = msrp_peer_rules_requirement(kind);
     if (req != NULL)
         json_field_str(f, "requirement", req, strlen(req));
-    event_end(sv, f);
+    serve_event_end(sv, f);
 }
 
 static void serve_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
@@ -291,11 +258,17 @@ static void serve_end(struct msrp_session *s, enum msrp_session_end why, const c
         sv->now.ends[why]++;
     bool orderly = why == MSRP_END_CLOSED || why == MSRP_END_PEER_CLOSED;
     if (sv->log_level <= (orderly ? LOG_SESSIONS : LOG_PROBLEMS)) {
-        FILE *f = event_begin(sv, "end", slot->uri);
+        FILE *f = serve_event_begin(sv, "end", slot->uri);
         const char *reason = msrp_session_end_name(why);
         json_field_str(f, "reason", reason, strlen(reason));
         json_field_str(f, "detail", detail, strlen(detail));
-        event_end(sv, f);
+        serve_event_end(sv, f);
+    }
+    /* A call's session is the call's: its end ends the call (BYE), and its URI is not
+     * expected again (RFC 4975 section 8.2: assigned for this particular session). */
+    if (slot->call != NULL) {
+        serve_sip_session_ended(slot);
+        return;
     }
     /* A client may come back: expect the same URI again, now without a deadline. */
     if (!sv->stopping && expect_slot(slot, 0) != 0) {
@@ -308,12 +281,12 @@ static void serve_refused(struct msrp_session *s, const struct msrp_refusal *r)
 {
     struct serve_slot *slot = slot_of(s);
     struct serve *sv = slot->sv;
-    FILE *f = event_begin(sv, "refused", slot->uri);
+    FILE *f = serve_event_begin(sv, "refused", slot->uri);
     json_field_str(f, "kind", r->kind, strlen(r->kind));
     json_field_str(f, "message_id", r->message_id, strlen(r->message_id));
     fprintf(f, ",\"status\":%d", r->status);
     json_field_str(f, "detail", r->detail, strlen(r->detail));
-    event_end(sv, f);
+    serve_event_end(sv, f);
 }
 
 /* A connection no session took: "session" is null, "peer" says whose it was. */
@@ -329,7 +302,7 @@ static void serve_server_event(const struct msrp_server_event *ev, void *user)
     json_field_str(f, "peer", ev->peer, strlen(ev->peer));
     json_field_str(f, "kind", ev->kind, strlen(ev->kind));
     json_field_str(f, "detail", ev->detail, strlen(ev->detail));
-    event_end(sv, f);
+    serve_event_end(sv, f);
 }
 
 static const struct msrp_session_handlers serve_handlers = {
@@ -346,34 +319,57 @@ static void serve_bind_timeout(void *user)
     struct serve_slot *slot = user;
     struct serve *sv = slot->sv;
     sv->live--; /* given up: not expected any more */
-    FILE *f = event_begin(sv, "bind-timeout", slot->uri);
-    event_end(sv, f);
+    FILE *f = serve_event_begin(sv, "bind-timeout", slot->uri);
+    serve_event_end(sv, f);
 }
 
-static int expect_slot(struct serve_slot *slot, uint64_t bind_timeout_ns)
+/* The settings every answering session of serve gets, for slot's URI. */
+static void session_config(struct serve_slot *slot, struct msrp_session_config *cfg)
 {
     struct serve *sv = slot->sv;
-    struct msrp_session_config cfg;
-    msrp_session_config_default(&cfg);
-    cfg.local_uri = slot->uri;
-    cfg.peer_path = NULL; /* no SDP: the first request binds its From-Path */
-    cfg.accept_types = sv->accept_types;
-    cfg.keep_bodies_max = MSRP_CPIM_KEEP_MAX; /* message/cpim bodies are read (cpim_peer.h) */
-    cfg.keep_bodies_type = "message/cpim";
-    cfg.violate = sv->violate;
+    msrp_session_config_default(cfg);
+    cfg->local_uri = slot->uri;
+    cfg->peer_path = NULL; /* no SDP: the first request binds its From-Path */
+    cfg->accept_types = sv->accept_types;
+    cfg->keep_bodies_max = MSRP_CPIM_KEEP_MAX; /* message/cpim bodies are read (cpim_peer.h) */
+    cfg->keep_bodies_type = "message/cpim";
+    cfg->violate = sv->violate;
     if (sv->alt) {
         /* Per-chunk success REPORTs (RFC 4975 section 7.1.3 allows them), and 200s held back
          * 0 to 100 ms each, drawn per response: they may overtake one another and leave
          * together in one write, far inside the 30 s a sender waits (section 7.1.1). */
-        cfg.violate = "per-chunk-reports";
-        cfg.response_delay_min_ns = 0;
-        cfg.response_delay_max_ns = SERVE_ALT_DELAY_MAX_NS;
+        cfg->violate = "per-chunk-reports";
+        cfg->response_delay_min_ns = 0;
+        cfg->response_delay_max_ns = SERVE_ALT_DELAY_MAX_NS;
     }
-    cfg.idle_timeout_ns = sv->idle_timeout_ns;
-    cfg.stall_timeout_ns = sv->stall_timeout_ns;
-    cfg.reasm.max_extents = sv->max_extents;
-    return msrp_server_expect(sv->srv, &cfg, &serve_handlers, slot, bind_timeout_ns,
-                              serve_bind_timeout);
+    cfg->idle_timeout_ns = sv->idle_timeout_ns;
+    cfg->stall_timeout_ns = sv->stall_timeout_ns;
+    cfg->reasm.max_extents = sv->max_extents;
+}
+
+int serve_expect(struct serve_slot *slot, const char *peer_path, uint64_t bind_timeout_ns,
+                 void (*on_bind_timeout)(void *slot))
+{
+    struct msrp_session_config cfg;
+    session_config(slot, &cfg);
+    cfg.peer_path = peer_path;
+    return msrp_server_expect(slot->sv->srv, &cfg, &serve_handlers, slot, bind_timeout_ns,
+                              on_bind_timeout);
+}
+
+int serve_connect(struct serve_slot *slot, const char *peer_path, const struct sockaddr *sa,
+                  socklen_t salen, struct net_tls *tls)
+{
+    struct msrp_session_config cfg;
+    session_config(slot, &cfg);
+    cfg.peer_path = peer_path;
+    return msrp_session_connect(slot->sv->loop, &cfg, sa, salen, tls, &serve_handlers, slot,
+                                &slot->session);
+}
+
+static int expect_slot(struct serve_slot *slot, uint64_t bind_timeout_ns)
+{
+    return serve_expect(slot, NULL, bind_timeout_ns, serve_bind_timeout);
 }
 
 static size_t sessions_alive(const struct serve *sv)
@@ -381,7 +377,7 @@ static size_t sessions_alive(const struct serve *sv)
     size_t n = 0;
     for (size_t i = 0; i < sv->nslots; i++)
         n += sv->slots[i].session != NULL;
-    return n;
+    return n + serve_sip_sessions(sv);
 }
 
 /* ---- live metrics ------------------------------------------------------------------------- */
@@ -533,7 +529,9 @@ static int start_server(struct serve *sv, const struct serve_opts *o)
 static int expect_slots(struct serve *sv, const struct serve_opts *o)
 {
     uint16_t real_port = msrp_server_port(sv->srv);
-    sv->nslots = o->sessions != 0 ? (size_t)o->sessions : (o->nids > 0 ? o->nids : 1);
+    /* With --sip the calls bring their own sessions: none other unless asked for. */
+    sv->nslots = o->sessions != 0 ? (size_t)o->sessions
+                                  : (o->nids > 0 ? o->nids : (o->sip != NULL ? 0 : 1));
     sv->slots = calloc(sv->nslots, sizeof(*sv->slots));
     struct msrp_idgen ids;
     if (sv->slots == NULL || msrp_idgen_init(&ids) != 0) {
@@ -580,6 +578,9 @@ static int serve_setup(struct serve *sv, const struct serve_opts *o)
     sv->violate = o->violate;
     sv->alt = o->alt;
     sv->accept_types = o->accept_list;
+    sv->tls_on = o->tls;
+    sv->ws_on = o->ws;
+    sv->host_in_uris = o->host_in_uris;
     sv->wrapped_types = o->wrapped_list[0] != '\0' ? o->wrapped_list : NULL;
     sv->no_imdn = o->no_imdn;
     sv->bind_timeout_ns = (uint64_t)(o->bind_timeout * 1e9);
@@ -596,6 +597,8 @@ static int serve_setup(struct serve *sv, const struct serve_opts *o)
         rc = start_server(sv, o);
     if (rc == 0)
         rc = expect_slots(sv, o);
+    if (rc == 0 && o->sip != NULL)
+        rc = serve_sip_start(sv, o);
     if (rc == 0 && o->metrics_listen != NULL)
         rc = metrics_start(sv, o);
     return rc;
@@ -610,7 +613,10 @@ static void announce(struct serve *sv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    /* The URIs come first and alone, so that a script can read them before any event. */
+    /* The URIs come first and alone, so that a script can read them before any event: the SIP
+     * agent's Contact first (with --sip), then the sessions'. */
+    if (sv->sip != NULL)
+        printf("%s\n", serve_sip_contact(sv));
     for (size_t i = 0; i < sv->nslots; i++)
         printf("%s\n", sv->slots[i].uri);
     fflush(stdout);
@@ -628,7 +634,7 @@ static int serve_run(struct serve *sv)
             rc = EXIT_FAILED;
             break;
         }
-        if (sv->live == 0) {
+        if (sv->nslots > 0 && sv->live == 0) {
             fprintf(stderr, "msrpload serve: no session left to serve (bind timeouts)\n");
             rc = EXIT_FAILED;
             break;
@@ -639,16 +645,24 @@ static int serve_run(struct serve *sv)
      * every session flush what it has queued (responses, REPORTs) and close.
      */
     sv->stopping = true;
+    if (sv->sip != NULL)
+        serve_sip_stop(sv); /* BYEs, expectations forgotten, unregistration */
     sv->refused = msrp_server_refused(sv->srv);
     msrp_server_destroy(sv->srv);
     sv->srv = NULL;
     for (size_t i = 0; i < sv->nslots; i++)
         if (sv->slots[i].session != NULL)
             msrp_session_close(sv->slots[i].session);
+    if (sv->sip != NULL)
+        serve_sip_close_sessions(sv);
     uint64_t deadline = net_now_ns() + SERVE_CLOSE_GRACE_NS;
-    while (sessions_alive(sv) > 0 && net_now_ns() < deadline)
+    while ((sessions_alive(sv) > 0 || (sv->sip != NULL && serve_sip_busy(sv))) &&
+           net_now_ns() < deadline)
         if (net_loop_run_once(sv->loop, 20) < 0)
             break;
+    /* Calls whose BYE got no answer in time end now (their lines say so). */
+    if (sv->sip != NULL)
+        serve_sip_end_agent(sv);
     /* Refused connections may still be flushing their 481: give them a moment too. */
     for (int k = 0; k < 3; k++)
         net_loop_run_once(sv->loop, 5);
@@ -677,9 +691,15 @@ static void serve_teardown(struct serve *sv)
         metrics_http_stop(sv->metrics); /* no scrape reads sv after this */
         pthread_mutex_destroy(&sv->pub_lock);
     }
+    if (sv->sip != NULL)
+        serve_sip_stop(sv); /* harmless when done already: only forgets what is left */
     if (sv->srv != NULL)
         msrp_server_destroy(sv->srv);
+    if (sv->sip != NULL)
+        serve_sip_end_agent(sv);
     msrp_session_abort_all();
+    if (sv->sip != NULL)
+        serve_sip_free(sv);
     if (sv->loop != NULL)
         net_loop_destroy(sv->loop);
     free(sv->slots);

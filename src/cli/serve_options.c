@@ -3,14 +3,17 @@
  * bounded, how the options combine, the listening address (split and resolved, not opened)
  * and the session ids.
  *
- * Owns: the options' syntax, their bounds and defaults, and every usage error. May not touch:
+ * Owns: the options' syntax, their bounds and defaults, and every usage error (--sip's URI
+ * and password file included). May not touch:
  * anything that runs (the log file, TLS, the listener and the sessions are serve.c's) or any
  * protocol rule (msrp/ says which --violate names exist; this file only asks).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli.h"
 #include "cli/serve.h"
@@ -23,6 +26,9 @@
 #define SERVE_IDLE_TIMEOUT_S 300.0
 #define SERVE_STALL_TIMEOUT_S 60.0
 #define SERVE_FIRST_REQUEST_TIMEOUT_S 30.0
+#define SERVE_SIP_MAX_CALLS 1000
+#define SERVE_SIP_BIND_TIMEOUT_S 30.0
+#define SERVE_SIP_EXPIRES_S 600
 
 static void serve_usage(FILE *out)
 {
@@ -34,6 +40,9 @@ static void serve_usage(FILE *out)
             "                      [--log-max-bytes N] [--log-level all|sessions|problems]\n"
             "                      [--idle-timeout S] [--stall-timeout S]\n"
             "                      [--first-request-timeout S] [--max-extents N]\n"
+            "                      [--sip URI [--sip-user USER] [--sip-max-calls N]\n"
+            "                       [--sip-bind-timeout S] [--sip-register URI\n"
+            "                       --sip-password-file FILE [--sip-expires S]]]\n"
             "\n"
             "Runs an answering MSRP endpoint (RFC 4975) for your own client or relay to talk to,\n"
             "and checks what that peer does. First it prints the URI of each session it answers,\n"
@@ -41,6 +50,12 @@ static void serve_usage(FILE *out)
             "one of them to your client as the To-Path. The first request on a session binds the\n"
             "peer whose From-Path it carries. After a session ends, the same URI is expected\n"
             "again, so the client may reconnect.\n"
+            "\n"
+            "With --sip, serve is also a SIP user agent that answers calls: each INVITE whose SDP\n"
+            "offers an MSRP stream (RFC 4975 section 8) is answered 200 with an a=path of its own\n"
+            "on the --listen socket, a fresh session id per call, and that session is served like\n"
+            "the others; the caller's MSRP connection must carry the offer's path as From-Path.\n"
+            "A BYE from the caller closes the session; the session's end sends a BYE.\n"
             "\n"
             "options:\n"
             "  --listen HOST:PORT   address to listen on; IPv6 as [::1]:PORT; port 0 picks a free\n"
@@ -102,6 +117,31 @@ static void serve_usage(FILE *out)
             "  --max-extents N      separate out-of-order byte ranges one incoming message may\n"
             "                       have before it is refused with 413 (default 4096; more costs\n"
             "                       CPU per chunk for heavily shuffled messages)\n"
+            "  --sip URI            answer SIP calls on URI: sip:HOST:PORT (UDP) or\n"
+            "                       sip:HOST:PORT;transport=tcp, HOST numeric, port 0 picks a\n"
+            "                       free one; sip:USER@HOST:PORT sets the user. Its Contact\n"
+            "                       (sip:USER@HOST:PORT...) is printed before the session URIs,\n"
+            "                       and no session is answered but the calls' unless\n"
+            "                       --session-id or --sessions asks. An offer serve cannot take\n"
+            "                       (no MSRP stream, no accept-type in common, TCP/TLS/MSRP\n"
+            "                       without --tls or the other way round) gets 488; an offer\n"
+            "                       with a=setup:passive makes serve connect to the caller; an\n"
+            "                       a=msrp-cema offer is answered with CEMA (RFC 6714). Not with\n"
+            "                       --ws; no SIP over TLS\n"
+            "  --sip-user USER      the user part of the agent's address (default: the URI's,\n"
+            "                       else msrpload)\n"
+            "  --sip-max-calls N    calls at once; one more gets 486 (default 1000)\n"
+            "  --sip-bind-timeout S a call whose MSRP session nobody binds within S seconds\n"
+            "                       of its 200 is ended with BYE (default 30; when serve\n"
+            "                       connects, the session's own connect and response\n"
+            "                       timeouts apply)\n"
+            "  --sip-register URI   REGISTER sip:USER@HOST with the registrar at URI (e.g.\n"
+            "                       sip:127.0.0.1:5060), answering its digest challenge, and\n"
+            "                       refresh it at half the granted time; unregistered on exit.\n"
+            "                       Needs --sip-user and --sip-password-file\n"
+            "  --sip-password-file FILE\n"
+            "                       the digest password: the file's first line\n"
+            "  --sip-expires S      the registration time asked for (default 600)\n"
             "  --alt                a testing aid: answer in another way the RFC allows, to\n"
             "                       show a client (or the conform suite) takes it: a success\n"
             "                       REPORT per chunk as it arrives (RFC 4975 7.1.3), and each\n"
@@ -130,13 +170,26 @@ static void serve_usage(FILE *out)
             "  report        a REPORT arrived: message_id, status, byte_range\n"
             "  bound         a peer bound the session: peer (its address)\n"
             "  end           the session ended: reason and detail; its URI is expected again\n"
-            "  bind-timeout  nobody bound the session within --bind-timeout\n"
+            "  bind-timeout  nobody bound the session within --bind-timeout (for a call's\n"
+            "                session: --sip-bind-timeout)\n"
+            "With --sip, lines about calls (\"session\": the call's session URI, null before\n"
+            "it has one), each with call_id:\n"
+            "  call-incoming an INVITE: from (its From URI)\n"
+            "  call-answered the 200 sent: path (our a=path), peer_path (the caller's),\n"
+            "                role (passive: we wait for the caller's connection; active: we\n"
+            "                connect), cema, accept_types (the answer's)\n"
+            "  call-established the ACK came\n"
+            "  call-ended    the call is over: why (local_bye, remote_bye, rejected,\n"
+            "                cancelled, timeout, no_ack, error), status (the final or BYE\n"
+            "                response's code) and reason\n"
+            "  register      the registrar answered a REGISTER: registrar, aor, status and\n"
+            "                expires (0 when refused or unregistered)\n"
             "\n"
             "SIGINT or SIGTERM closes the sessions, prints a summary on standard error and\n"
             "exits 0.\n"
             "exit codes: 0 stopped by a signal, 1 failure (every session given up), 2 usage error\n"
-            "            (bad option or address), 3 cannot listen on the address (--listen or\n"
-            "            --metrics-listen)\n");
+            "            (bad option or address), 3 cannot listen on the address (--listen,\n"
+            "            --metrics-listen or --sip)\n");
 }
 
 /* Seconds: 0 or more, at most 10^9. */
@@ -305,6 +358,25 @@ static int read_option(int argc, char **argv, int *i, struct serve_opts *o)
     } else if ((v = opt_value(argc, argv, i, "--max-extents", &missing)) != NULL) {
         if (!parse_count(v, 1000000, &o->max_extents))
             return serve_usage_error("--max-extents wants a number from 1 to 1000000, not '%s'", v);
+    } else if ((v = opt_value(argc, argv, i, "--sip", &missing)) != NULL) {
+        o->sip = v;
+    } else if ((v = opt_value(argc, argv, i, "--sip-user", &missing)) != NULL) {
+        o->sip_user = v;
+    } else if ((v = opt_value(argc, argv, i, "--sip-register", &missing)) != NULL) {
+        o->sip_register = v;
+    } else if ((v = opt_value(argc, argv, i, "--sip-password-file", &missing)) != NULL) {
+        o->sip_password_file = v;
+    } else if ((v = opt_value(argc, argv, i, "--sip-max-calls", &missing)) != NULL) {
+        if (!parse_count(v, 100000, &o->sip_max_calls))
+            return serve_usage_error("--sip-max-calls wants a number from 1 to 100000, not '%s'",
+                                     v);
+    } else if ((v = opt_value(argc, argv, i, "--sip-expires", &missing)) != NULL) {
+        if (!parse_count(v, 86400, &o->sip_expires) || o->sip_expires < 10)
+            return serve_usage_error("--sip-expires wants seconds from 10 to 86400, not '%s'", v);
+    } else if ((v = opt_value(argc, argv, i, "--sip-bind-timeout", &missing)) != NULL) {
+        if (!parse_seconds(v, &o->sip_bind_timeout) || o->sip_bind_timeout == 0)
+            return serve_usage_error("--sip-bind-timeout wants seconds (more than 0), not '%s'",
+                                     v);
     } else if ((v = opt_value(argc, argv, i, "--bind-timeout", &missing)) != NULL) {
         if (!parse_seconds(v, &o->bind_timeout))
             return serve_usage_error("--bind-timeout wants seconds (0 or more), not '%s'", v);
@@ -330,6 +402,18 @@ static int check_combinations(const struct serve_opts *o)
         return serve_usage_error("%s", "--cert and --key need --tls");
     if (o->sessions != 0 && (size_t)o->sessions < o->nids)
         return serve_usage_error("%s", "--sessions is smaller than the number of --session-id");
+    if (o->sip == NULL && (o->sip_register != NULL || o->sip_user != NULL ||
+                           o->sip_password_file != NULL || o->sip_max_calls != 0 ||
+                           o->sip_bind_timeout != 0 || o->sip_expires != 0))
+        return serve_usage_error("%s", "the --sip-* options need --sip URI");
+    if (o->sip != NULL && o->ws)
+        return serve_usage_error("%s", "--sip does not go with --ws (the SDP of MSRP over "
+                                       "WebSocket is not supported)");
+    if (o->sip_register != NULL && (o->sip_user == NULL || o->sip_password_file == NULL))
+        return serve_usage_error("%s", "--sip-register needs --sip-user and "
+                                       "--sip-password-file");
+    if (o->sip_register == NULL && o->sip_expires != 0)
+        return serve_usage_error("%s", "--sip-expires needs --sip-register");
     return -1;
 }
 
@@ -387,10 +471,126 @@ static bool valid_session_id(const char *id)
     return true;
 }
 
+/* A SIP user part as the agent writes it: no spaces, quotes, angle brackets, '@' or ':'. */
+static bool valid_sip_user(const char *u)
+{
+    return u[0] != '\0' && strlen(u) < 64 && strpbrk(u, " \t\r\n\"<>@:;") == NULL;
+}
+
+/*
+ * --sip sip:[USER@]HOST[:PORT][;transport=udp|tcp]: HOST an IPv4 literal or [IPv6] (the agent
+ * binds it, so no name), PORT 5060 when left out (RFC 3261 section 19.1.1, from memory, as
+ * sip_addr_from_uri()). Returns -1, or the exit code of a usage error.
+ */
+static int read_sip_uri(struct serve_opts *o)
+{
+    const char *u = o->sip;
+    if (strncasecmp(u, "sip:", 4) != 0)
+        return serve_usage_error("--sip wants sip:HOST:PORT[;transport=udp|tcp] (sips: and "
+                                 "TLS are not supported), not '%s'", u);
+    const char *p = u + 4;
+    const char *at = strchr(p, '@');
+    char user[64] = "";
+    if (at != NULL) {
+        if ((size_t)(at - p) >= sizeof(user))
+            return serve_usage_error("--sip %s: the user part is too long", u);
+        memcpy(user, p, (size_t)(at - p));
+        user[at - p] = '\0';
+        if (!valid_sip_user(user))
+            return serve_usage_error("--sip %s: not a usable user part", u);
+        p = at + 1;
+    }
+    const char *params = strchr(p, ';');
+    size_t hp_len = params != NULL ? (size_t)(params - p) : strlen(p);
+    char hostport[128];
+    if (hp_len == 0 || hp_len >= sizeof(hostport))
+        return serve_usage_error("--sip %s: no host, or a host too long", u);
+    memcpy(hostport, p, hp_len);
+    hostport[hp_len] = '\0';
+    char *port_s = NULL;
+    if (hostport[0] == '[') {
+        char *close = strchr(hostport, ']');
+        if (close == NULL)
+            return serve_usage_error("--sip %s: an IPv6 host wants [ADDRESS]", u);
+        *close = '\0';
+        snprintf(o->sip_host, sizeof(o->sip_host), "%s", hostport + 1);
+        if (close[1] == ':')
+            port_s = close + 2;
+        else if (close[1] != '\0')
+            return serve_usage_error("--sip %s: junk after the IPv6 host", u);
+    } else {
+        char *colon = strchr(hostport, ':');
+        if (colon != NULL) {
+            *colon = '\0';
+            port_s = colon + 1;
+        }
+        snprintf(o->sip_host, sizeof(o->sip_host), "%s", hostport);
+    }
+    unsigned char addr[16];
+    if (inet_pton(AF_INET, o->sip_host, addr) != 1 && inet_pton(AF_INET6, o->sip_host, addr) != 1)
+        return serve_usage_error("--sip %s: the host must be a numeric address (the agent "
+                                 "listens on it)", u);
+    o->sip_port = 5060;
+    if (port_s != NULL) {
+        char *end;
+        errno = 0;
+        long port = strtol(port_s, &end, 10);
+        if (errno != 0 || end == port_s || *end != '\0' || port < 0 || port > 65535)
+            return serve_usage_error("--sip %s: the port is not a number from 0 to 65535", u);
+        o->sip_port = (uint16_t)port;
+    }
+    o->sip_kind = SIP_TP_UDP;
+    while (params != NULL) {
+        const char *next = strchr(params + 1, ';');
+        size_t n = next != NULL ? (size_t)(next - params - 1) : strlen(params + 1);
+        const char *param = params + 1;
+        if (n == 13 && strncasecmp(param, "transport=udp", 13) == 0)
+            o->sip_kind = SIP_TP_UDP;
+        else if (n == 13 && strncasecmp(param, "transport=tcp", 13) == 0)
+            o->sip_kind = SIP_TP_TCP;
+        else
+            return serve_usage_error("--sip %s: only the parameter transport=udp or "
+                                     "transport=tcp is understood", u);
+        params = next;
+    }
+    const char *name = o->sip_user != NULL ? o->sip_user : user[0] != '\0' ? user : "msrpload";
+    if (!valid_sip_user(name))
+        return serve_usage_error("--sip-user '%s' is not a usable user part (no spaces, quotes, "
+                                 "<, >, @, : or ;)", name);
+    snprintf(o->sip_user_part, sizeof(o->sip_user_part), "%s", name);
+    return -1;
+}
+
+/* --sip-password-file: its first line, without the line end. Returns -1, or the exit code. */
+static int read_sip_password(struct serve_opts *o)
+{
+    const char *path = o->sip_password_file;
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "msrpload serve: --sip-password-file %s: %s\n", path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    char line[sizeof(o->sip_password) + 2];
+    bool got = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    size_t n = got ? strcspn(line, "\r\n") : 0;
+    if (n == 0 || n >= sizeof(o->sip_password)) {
+        fprintf(stderr,
+                "msrpload serve: --sip-password-file %s: line 1 holds no password, or one "
+                "longer than %zu bytes\n",
+                path, sizeof(o->sip_password) - 1);
+        return EXIT_USAGE;
+    }
+    memcpy(o->sip_password, line, n);
+    o->sip_password[n] = '\0';
+    return -1;
+}
+
 /*
  * What the options name, checked in this order: the listening address (--listen, its host
- * resolved, and --uri-host), the session ids, --alt against --violate, and --accept-types
- * (its commas made spaces). Returns -1 when all is well, else the exit code.
+ * resolved, and --uri-host), the session ids, --alt against --violate, --accept-types
+ * (its commas made spaces), --sip's URI and the password file. Returns -1 when all is well,
+ * else the exit code.
  */
 static int check_names(struct serve_opts *o)
 {
@@ -449,7 +649,10 @@ static int check_names(struct serve_opts *o)
             if (*p == ',')
                 *p = ' ';
     }
-    return -1;
+    int stop = o->sip != NULL ? read_sip_uri(o) : -1;
+    if (stop < 0 && o->sip_password_file != NULL)
+        stop = read_sip_password(o);
+    return stop;
 }
 
 int serve_read_options(int argc, char **argv, struct serve_opts *o)
@@ -469,6 +672,13 @@ int serve_read_options(int argc, char **argv, struct serve_opts *o)
     int stop = check_combinations(o);
     if (stop >= 0)
         return stop;
+    /* Defaults of the --sip-* options, once it is known they were not given. */
+    if (o->sip_max_calls == 0)
+        o->sip_max_calls = SERVE_SIP_MAX_CALLS;
+    if (o->sip_bind_timeout == 0)
+        o->sip_bind_timeout = SERVE_SIP_BIND_TIMEOUT_S;
+    if (o->sip_expires == 0)
+        o->sip_expires = SERVE_SIP_EXPIRES_S;
     return check_names(o);
 }
 

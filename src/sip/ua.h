@@ -119,5 +119,8 @@ void sip_call_set_user(struct sip_call *call, void *user);
 struct sip_ua *sip_call_ua(const struct sip_call *call);
 bool sip_call_outgoing(const struct sip_call *call);
 const char *sip_call_id(const struct sip_call *call);
+/* An incoming call's From URI (its INVITE's), into out; "" once the call is confirmed (the
+ * INVITE is dropped then) or for a call we placed. */
+void sip_call_from(const struct sip_call *call, char *out, size_t cap);
 
 #endif

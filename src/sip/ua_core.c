@@ -528,3 +528,15 @@ const char *sip_call_id(const struct sip_call *c)
     return c->call_id ? c->call_id : "";
 }
 
+void sip_call_from(const struct sip_call *c, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    out[0] = '\0';
+    char *s = NULL;
+    if (c->outgoing || !c->invite || !c->invite->from || !c->invite->from->url ||
+        osip_uri_to_str(c->invite->from->url, &s) != 0 || !s)
+        return;
+    snprintf(out, cap, "%s", s);
+    osip_free(s);
+}

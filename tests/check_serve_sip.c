@@ -1,0 +1,882 @@
+/*
+ * check_serve_sip.c - `msrpload serve --sip` called by a real SIP peer: SIPp
+ * (tests/sip/uac-msrp-call.xml) calls the serve binary straight or through the scripted
+ * Kamailio proxy (tools/sip), and the test opens the MSRP leg itself with a raw client on a
+ * blocking socket, to the a=path serve answered with. serve's JSON lines are read from its
+ * standard output, SIPp's view of the call from its -log_file.
+ *
+ * Covered: a call over UDP with a message on its session and the caller's BYE (the SIPp caller
+ * waits for the test's INFO before it hangs up), the same over TCP, an offer without MSRP
+ * (488), --sip-max-calls (486), the session's end sending BYE, serve as the active side
+ * (a=setup:passive offer: serve connects to the test and binds with a SEND), the BYE serve
+ * sends as it shuts down or when nobody binds in time, registration
+ * through the proxy and a call to the registered user, and the options' usage errors.
+ * Without SIPp or Kamailio a test is a visible skip (a failure under REQUIRE_SIP=1). Every wait
+ * is bounded; serve and SIPp die with the test process.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sip_testutil.h"
+#include "suites.h"
+#include "testutil.h"
+
+#define SCEN "tests/sip/uac-msrp-call.xml"
+#define WAIT_MS 15000
+#define OFFER_SESSION "callerSess1"
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- serve as a child ----------------------------------------------------------------- */
+
+struct srv {
+    pid_t pid;
+    int out;
+    char buf[1 << 16];
+    size_t len;
+    char contact[256]; /* the first line */
+    uint16_t sip_port, msrp_port;
+    char errpath[128];
+};
+
+/* Next stdout line within timeout_ms, or false. */
+static bool srv_line(struct srv *p, char *line, size_t cap, int timeout_ms)
+{
+    uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        char *nl = memchr(p->buf, '\n', p->len);
+        if (nl != NULL) {
+            size_t n = (size_t)(nl - p->buf);
+            size_t c = n < cap - 1 ? n : cap - 1;
+            memcpy(line, p->buf, c);
+            line[c] = '\0';
+            memmove(p->buf, nl + 1, p->len - n - 1);
+            p->len -= n + 1;
+            return true;
+        }
+        uint64_t now = now_ms();
+        if (now >= deadline || p->len == sizeof(p->buf))
+            return false;
+        struct pollfd pfd = {.fd = p->out, .events = POLLIN};
+        int r = poll(&pfd, 1, (int)(deadline - now));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        ssize_t n = read(p->out, p->buf + p->len, sizeof(p->buf) - p->len);
+        if (n <= 0)
+            return false;
+        p->len += (size_t)n;
+    }
+}
+
+/* `msrpload serve --listen 127.0.0.1:0 --sip SIPURI EXTRA...`; reads the Contact line. */
+static void srv_start(struct srv *p, const struct tmp *t, const char *sip_uri,
+                      const char *const *extra)
+{
+    memset(p, 0, sizeof(*p));
+    const char *argv[40] = {msrpload_binary(), "serve", "--listen", "127.0.0.1:0", "--sip",
+                            sip_uri};
+    int argc = 6;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+        ck_assert_int_lt(argc, 38);
+        argv[argc++] = extra[i];
+    }
+    argv[argc] = NULL;
+    snprintf(p->errpath, sizeof(p->errpath), "%s/serve.err", t->dir);
+    int out[2];
+    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int err = open(p->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (dup2(out[1], STDOUT_FILENO) < 0 || err < 0 || dup2(err, STDERR_FILENO) < 0)
+            _exit(127);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    p->pid = pid;
+    p->out = out[0];
+    bool got = srv_line(p, p->contact, sizeof(p->contact), 20000);
+    const char *colon = strrchr(p->contact, ':');
+    unsigned port = 0;
+    if (got && strncmp(p->contact, "sip:", 4) == 0 && colon != NULL)
+        sscanf(colon + 1, "%u", &port);
+    if (port == 0 || port > 65535) {
+        char *err = test_slurp(p->errpath);
+        ck_abort_msg("serve --sip printed no Contact (got \"%s\"), stderr: %s", p->contact, err);
+    }
+    p->sip_port = (uint16_t)port;
+}
+
+/* SIGTERM, then (bounded, 10 s) its exit code; SIGKILL and -1 when it hangs. */
+static int srv_stop(struct srv *p)
+{
+    if (p->pid <= 0)
+        return -1;
+    kill(p->pid, SIGTERM);
+    int st = 0;
+    uint64_t deadline = now_ms() + 10000;
+    pid_t r;
+    while ((r = waitpid(p->pid, &st, WNOHANG)) == 0 && now_ms() < deadline)
+        usleep(10000);
+    if (r != p->pid) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, &st, 0);
+        st = -1;
+    }
+    p->pid = 0;
+    return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void srv_close(struct srv *p)
+{
+    if (p->pid > 0)
+        srv_stop(p);
+    close(p->out);
+}
+
+/* Reads lines until one with "event": event (within WAIT_MS); returns it (decref it). */
+static json_t *srv_event(struct srv *p, const char *event)
+{
+    char line[8192];
+    uint64_t deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        uint64_t now = now_ms();
+        bool got = now < deadline && srv_line(p, line, sizeof(line), (int)(deadline - now));
+        if (!got) {
+            char *err = test_slurp(p->errpath);
+            ck_abort_msg("serve wrote no \"%s\" line within %d ms; stderr: %s", event, WAIT_MS,
+                         err);
+        }
+        json_error_t je;
+        json_t *o = json_loads(line, 0, &je);
+        ck_assert_msg(o != NULL && json_is_object(o), "not a JSON object: %s", line);
+        const char *ev = json_string_value(json_object_get(o, "event"));
+        ck_assert_msg(ev != NULL, "no event in %s", line);
+        if (strcmp(ev, event) == 0)
+            return o;
+        json_decref(o);
+    }
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    ck_assert_msg(v != NULL, "no string \"%s\" in %s", key, json_dumps(o, 0));
+    return v;
+}
+
+static long jint(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    ck_assert_msg(json_is_integer(v), "no number \"%s\" in %s", key, json_dumps(o, 0));
+    return (long)json_integer_value(v);
+}
+
+/* ---- SIPp, the caller ------------------------------------------------------------------- */
+
+struct caller {
+    struct test_sipp proc;
+    uint16_t port;
+    char log[160];
+    char path[128]; /* the offer's a=path */
+};
+
+/*
+ * SIPp calls callee at target (host:port) with uac-msrp-call.xml: mline the m= line, setup the
+ * a=setup value, end bye|info|wait; user/pass answer a proxy's 407 (NULL: none).
+ */
+static void call_start(struct caller *c, const struct tmp *t, const char *name, const char *target,
+                       const char *callee, const char *mline, const char *setup, const char *end,
+                       bool tcp, const char *user, const char *pass, uint16_t offer_port)
+{
+    memset(c, 0, sizeof(*c));
+    char cwd[512], scen[700], port_s[16];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+    snprintf(scen, sizeof(scen), "%s/%s", cwd, SCEN);
+    c->port = test_sip_free_port();
+    ck_assert_uint_ne(c->port, 0);
+    snprintf(port_s, sizeof(port_s), "%u", (unsigned)c->port);
+    snprintf(c->log, sizeof(c->log), "%s/%s.log", t->dir, name);
+    snprintf(c->path, sizeof(c->path), "msrp://127.0.0.1:%u/%s;tcp", (unsigned)offer_port,
+             OFFER_SESSION);
+    static char mline_buf[128];
+    snprintf(mline_buf, sizeof(mline_buf), mline, (unsigned)offer_port);
+    const char *args[48] = {"-sf", scen, "-m", "1", "-s", callee, "-key", "from",
+                            user != NULL ? user : "caller", "-key", "mline", mline_buf,
+                            "-key", "path", c->path, "-key", "setup", setup, "-key", "end", end,
+                            "-i", "127.0.0.1", "-p", port_s, "-t", tcp ? "t1" : "u1",
+                            "-timeout", "25s", "-nostdin", "-trace_err", "-trace_logs", "-log_file",
+                            c->log};
+    size_t n = 34;
+    if (user != NULL) {
+        args[n++] = "-au";
+        args[n++] = user;
+        args[n++] = "-ap";
+        args[n++] = pass;
+    }
+    args[n++] = target;
+    args[n] = NULL;
+    test_sipp_start(&c->proc, t->dir, args);
+}
+
+/* Its exit code (bounded) and its log (free it), with SIPp's error file when it failed. */
+static char *call_finish(struct caller *c, const struct tmp *t, int *rc)
+{
+    int pid = c->proc.pid; /* the wait clears it */
+    *rc = test_sipp_wait(&c->proc, 35);
+    char *log = test_slurp(c->log);
+    if (*rc == 0)
+        return log;
+    char errpath[200];
+    snprintf(errpath, sizeof(errpath), "%s/uac-msrp-call_%d_errors.log", t->dir, pid);
+    char *err = test_slurp(errpath);
+    size_t n = strlen(log) + strlen(err) + 32;
+    char *both = malloc(n);
+    ck_assert_ptr_nonnull(both);
+    snprintf(both, n, "%s\nSIPp errors:\n%s", log, err);
+    free(log);
+    free(err);
+    return both;
+}
+
+/* The value after "key=" in a SIPp log line, "" if absent. */
+static void log_value(const char *log, const char *key, char *out, size_t cap)
+{
+    out[0] = '\0';
+    size_t kl = strlen(key);
+    for (const char *p = strstr(log, key); p != NULL; p = strstr(p + 1, key)) {
+        if ((p == log || p[-1] == ' ' || p[-1] == '\n') && p[kl] == '=') {
+            size_t n = strcspn(p + kl + 1, " \r\n");
+            n = n < cap - 1 ? n : cap - 1;
+            memcpy(out, p + kl + 1, n);
+            out[n] = '\0';
+            return;
+        }
+    }
+}
+
+/* The test's "go on" to a SIPp caller in end=info mode: an INFO with the call's Call-ID. */
+static void send_info(uint16_t sipp_port, const char *call_id)
+{
+    char msg[1024];
+    int n = snprintf(msg, sizeof(msg),
+                     "INFO sip:caller@127.0.0.1:%u SIP/2.0\r\n"
+                     "Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKtestinfo1\r\n"
+                     "Max-Forwards: 70\r\nFrom: <sip:test@127.0.0.1>;tag=t1\r\n"
+                     "To: <sip:caller@127.0.0.1>\r\nCall-ID: %s\r\nCSeq: 1 INFO\r\n"
+                     "Content-Length: 0\r\n\r\n",
+                     (unsigned)sipp_port, call_id);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(sipp_port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&sa, sizeof(sa)), n);
+    close(fd);
+}
+
+/* ---- the MSRP leg ------------------------------------------------------------------------ */
+
+static int tcp_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(fd, 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect to %u: %s",
+                  (unsigned)port, strerror(errno));
+    return fd;
+}
+
+/* Reads until the end-line of transaction tid (bounded by SO_RCVTIMEO); the text in buf. */
+static void read_until_end(int fd, const char *tid, char *buf, size_t cap)
+{
+    char end[64];
+    snprintf(end, sizeof(end), "-------%s", tid);
+    size_t len = 0;
+    buf[0] = '\0';
+    uint64_t deadline = now_ms() + 5000;
+    while (strstr(buf, end) == NULL && len < cap - 1 && now_ms() < deadline) {
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    ck_assert_msg(strstr(buf, end) != NULL, "no end-line %s; got: %s", end, buf);
+}
+
+/* One SEND of body from `from` to `to` on fd, and its 200. */
+static void msrp_send_text(int fd, const char *to, const char *from, const char *body)
+{
+    char req[2048], resp[2048];
+    int n = snprintf(req, sizeof(req),
+                     "MSRP sipTest01 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\n"
+                     "Message-ID: sipTestMsg1\r\nByte-Range: 1-%zu/%zu\r\n"
+                     "Content-Type: text/plain\r\n\r\n%s\r\n-------sipTest01$\r\n",
+                     to, from, strlen(body), strlen(body), body);
+    ck_assert_int_eq(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    read_until_end(fd, "sipTest01", resp, sizeof(resp));
+    ck_assert_msg(strncmp(resp, "MSRP sipTest01 200", 18) == 0, "SEND answered: %s", resp);
+}
+
+/* The port of an MSRP URI (msrp://host:port/...). */
+static unsigned uri_port(const char *uri)
+{
+    const char *p = strstr(uri, "://");
+    ck_assert_ptr_nonnull(p);
+    const char *colon = strchr(p + 3, ':');
+    ck_assert_ptr_nonnull(colon);
+    return (unsigned)atoi(colon + 1);
+}
+
+/* ---- tests ------------------------------------------------------------------------------ */
+
+static bool skip_sipp(const char *test)
+{
+    return test_sipp_skip(test);
+}
+
+/* What serve said of the answered call; the MSRP port is learnt from the path. */
+static void check_answered(struct srv *p, const struct caller *c, char *path, size_t cap,
+                           char *call_id, size_t idcap, const char *role)
+{
+    json_t *in = srv_event(p, "call-incoming");
+    ck_assert(json_is_null(json_object_get(in, "session")));
+    snprintf(call_id, idcap, "%s", jstr(in, "call_id"));
+    json_decref(in);
+    json_t *a = srv_event(p, "call-answered");
+    snprintf(path, cap, "%s", jstr(a, "path"));
+    ck_assert_str_eq(jstr(a, "session"), path);
+    ck_assert_str_eq(jstr(a, "call_id"), call_id);
+    ck_assert_str_eq(jstr(a, "peer_path"), c->path);
+    ck_assert_str_eq(jstr(a, "role"), role);
+    ck_assert_msg(strncmp(path, "msrp://127.0.0.1:", 17) == 0 && strstr(path, ";tcp") != NULL,
+                  "path %s", path);
+    json_decref(a);
+}
+
+/* (a) SIPp calls serve straight; the test sends a message on the answered session; SIPp's
+ * BYE (after the test's INFO) ends call and session. */
+START_TEST(serve_sip_call_message_bye)
+{
+    if (skip_sipp("serve_sip_call_message_bye"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    struct srv p;
+    srv_start(&p, &t, "sip:127.0.0.1:0", NULL);
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct caller c;
+    call_start(&c, &t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", "info",
+               false, NULL, NULL, 9);
+    char path[256], call_id[160];
+    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
+    json_decref(srv_event(&p, "call-established"));
+
+    /* The MSRP leg: to the answer's path, from the offer's, on serve's MSRP port. */
+    int fd = tcp_connect((uint16_t)uri_port(path));
+    msrp_send_text(fd, path, c.path, "hello over SIP");
+    json_t *m = srv_event(&p, "message");
+    ck_assert_str_eq(jstr(m, "session"), path);
+    ck_assert_int_eq(jint(m, "size"), 14);
+    ck_assert_str_eq(jstr(m, "message_id"), "sipTestMsg1");
+    json_decref(m);
+
+    send_info(c.port, call_id); /* SIPp hangs up now */
+    json_t *e = srv_event(&p, "call-ended");
+    ck_assert_str_eq(jstr(e, "why"), "remote_bye");
+    ck_assert_int_eq(jint(e, "status"), 200);
+    ck_assert_str_eq(jstr(e, "session"), path);
+    json_decref(e);
+    /* serve closes the session: our connection sees its end */
+    char buf[256];
+    ck_assert_int_le(recv(fd, buf, sizeof(buf), 0), 0);
+    close(fd);
+
+    int rc;
+    char *log = call_finish(&c, &t, &rc);
+    char v[256];
+    log_value(log, "answer-path", v, sizeof(v));
+    ck_assert_msg(rc == 0 && strcmp(v, path) == 0, "sipp exit %d, answer-path %s, log: %s", rc,
+                  v, log);
+    log_value(log, "answer-setup", v, sizeof(v));
+    ck_assert_str_eq(v, "passive"); /* actpass offered: RFC 4975's answerer is passive */
+    ck_assert_msg(strstr(log, "info=received") && strstr(log, "bye=200"), "log: %s", log);
+    free(log);
+    ck_assert_int_eq(srv_stop(&p), 0);
+    srv_close(&p);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* The same over TCP, hung up at once: the expectation on the listener is forgotten. */
+START_TEST(serve_sip_call_tcp)
+{
+    if (skip_sipp("serve_sip_call_tcp"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    struct srv p;
+    srv_start(&p, &t, "sip:127.0.0.1:0;transport=tcp", NULL);
+    ck_assert_msg(strstr(p.contact, ";transport=tcp") != NULL, "contact %s", p.contact);
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct caller c;
+    call_start(&c, &t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", "bye", true,
+               NULL, NULL, 9);
+    char path[256], call_id[160];
+    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
+    json_t *e = srv_event(&p, "call-ended");
+    ck_assert_str_eq(jstr(e, "why"), "remote_bye");
+    json_decref(e);
+    /* The session's URI is not expected any more: a SEND for it gets 481. */
+    int fd = tcp_connect((uint16_t)uri_port(path));
+    char req[1024], resp[1024];
+    int n = snprintf(req, sizeof(req),
+                     "MSRP late0001 SEND\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: late01\r\n"
+                     "Byte-Range: 1-0/0\r\n-------late0001$\r\n",
+                     path, c.path);
+    ck_assert_int_eq(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    read_until_end(fd, "late0001", resp, sizeof(resp));
+    ck_assert_msg(strncmp(resp, "MSRP late0001 481", 17) == 0, "late SEND answered: %s", resp);
+    close(fd);
+    int rc;
+    char *log = call_finish(&c, &t, &rc);
+    ck_assert_msg(rc == 0 && strstr(log, "final=200") && strstr(log, "bye=200"),
+                  "sipp exit %d, log: %s", rc, log);
+    free(log);
+    ck_assert_int_eq(srv_stop(&p), 0);
+    srv_close(&p);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* (b) An offer without an MSRP stream: 488, and serve says why. */
+START_TEST(serve_sip_no_msrp_488)
+{
+    if (skip_sipp("serve_sip_no_msrp_488"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    struct srv p;
+    srv_start(&p, &t, "sip:127.0.0.1:0", NULL);
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct caller c;
+    call_start(&c, &t, "uac", target, "msrpload", "audio %u RTP/AVP 0", "actpass", "bye", false,
+               NULL, NULL, 9);
+    json_decref(srv_event(&p, "call-incoming"));
+    json_t *e = srv_event(&p, "call-ended");
+    ck_assert_str_eq(jstr(e, "why"), "rejected");
+    ck_assert_int_eq(jint(e, "status"), 488);
+    ck_assert(json_is_null(json_object_get(e, "session")));
+    ck_assert_msg(strstr(jstr(e, "cause"), "MSRP") != NULL, "cause: %s", jstr(e, "cause"));
+    json_decref(e);
+    int rc;
+    char *log = call_finish(&c, &t, &rc);
+    char v[32];
+    log_value(log, "final", v, sizeof(v));
+    ck_assert_msg(rc == 0 && strcmp(v, "488") == 0, "sipp exit %d, log: %s", rc, log);
+    free(log);
+    ck_assert_int_eq(srv_stop(&p), 0);
+    srv_close(&p);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* --sip-max-calls 1: a second call while the first is up gets 486. */
+START_TEST(serve_sip_busy_486)
+{
+    if (skip_sipp("serve_sip_busy_486"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    struct srv p;
+    const char *extra[] = {"--sip-max-calls", "1", NULL};
+    srv_start(&p, &t, "sip:127.0.0.1:0", extra);
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct caller first, second;
+    call_start(&first, &t, "first", target, "msrpload", "message %u TCP/MSRP *", "actpass",
+               "info", false, NULL, NULL, 9);
+    char path[256], call_id[160];
+    check_answered(&p, &first, path, sizeof(path), call_id, sizeof(call_id), "passive");
+    json_decref(srv_event(&p, "call-established"));
+    call_start(&second, &t, "second", target, "msrpload", "message %u TCP/MSRP *", "actpass",
+               "bye", false, NULL, NULL, 9);
+    json_decref(srv_event(&p, "call-incoming"));
+    json_t *e = srv_event(&p, "call-ended");
+    ck_assert_str_eq(jstr(e, "why"), "rejected");
+    ck_assert_int_eq(jint(e, "status"), 486);
+    ck_assert_msg(strstr(jstr(e, "cause"), "busy") != NULL, "cause: %s", jstr(e, "cause"));
+    json_decref(e);
+    int rc;
+    char *log = call_finish(&second, &t, &rc);
+    char v[32];
+    log_value(log, "final", v, sizeof(v));
+    ck_assert_msg(rc == 0 && strcmp(v, "486") == 0, "second: sipp exit %d, log: %s", rc, log);
+    free(log);
+    send_info(first.port, call_id);
+    e = srv_event(&p, "call-ended");
+    ck_assert_str_eq(jstr(e, "call_id"), call_id);
+    ck_assert_str_eq(jstr(e, "why"), "remote_bye");
+    json_decref(e);
+    log = call_finish(&first, &t, &rc);
+    ck_assert_msg(rc == 0 && strstr(log, "bye=200"), "first: sipp exit %d, log: %s", rc, log);
+    free(log);
+    ck_assert_int_eq(srv_stop(&p), 0);
+    srv_close(&p);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* (d) The MSRP session's end ends the call: serve sends BYE. */
+START_TEST(serve_sip_session_end_sends_bye)
+{
+    if (skip_sipp("serve_sip_session_end_sends_bye"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    struct srv p;
+    srv_start(&p, &t, "sip:127.0.0.1:0", NULL);
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct caller c;
+    call_start(&c, &t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", "wait",
+               false, NULL, NULL, 9);
+    char path[256], call_id[160];
+    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
+    /* The ACK came: SIPp waits for a BYE now (one before its ACK would be unexpected to it). */
+    json_decref(srv_event(&p, "call-established"));
+    int fd = tcp_connect((uint16_t)uri_port(path));
+    /* A From-Path other than the offer's path does not bind the call's session: 481 and a
+     * from-path violation (RFC 4975 section 5.4: the identity comes from the SDP). */
+    char req[1024], resp[1024];
+    int n = snprintf(req, sizeof(req),
+                     "MSRP wrongFrom1 SEND\r\nTo-Path: %s\r\n"
+                     "From-Path: msrp://127.0.0.1:9/intruder;tcp\r\nMessage-ID: wrong01\r\n"
+                     "Byte-Range: 1-0/0\r\n-------wrongFrom1$\r\n",
+                     path);
+    ck_assert_int_eq(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    read_until_end(fd, "wrongFrom1", resp, sizeof(resp));
+    ck_assert_msg(strncmp(resp, "MSRP wrongFrom1 481", 19) == 0, "wrong From-Path: %s", resp);
+    json_t *v = srv_event(&p, "violation");
+    ck_assert_str_eq(jstr(v, "session"), path);
+    ck_assert_str_eq(jstr(v, "kind"), "from-path");
+    json_decref(v);
+    /* the offer's path then binds it */
+    msrp_send_text(fd, path, c.path, "bye soon");
+    json_decref(srv_event(&p, "message"));
+    close(fd); /* the session ends (peer-closed), and with it the call */
+    json_t *end = srv_event(&p, "end");
+    ck_assert_str_eq(jstr(end, "session"), path);
+    ck_assert_str_eq(jstr(end, "reason"), "peer-closed");
+    json_decref(end);
+    json_t *e = srv_event(&p, "call-ended");
+    ck_assert_str_eq(jstr(e, "why"), "local_bye");
+    ck_assert_int_eq(jint(e, "status"), 200);
+    ck_assert_str_eq(jstr(e, "cause"), "the MSRP session ended");
+    json_decref(e);
+    int rc;
+    char *log = call_finish(&c, &t, &rc);
+    ck_assert_msg(rc == 0 && strstr(log, "bye-from-peer"), "sipp exit %d, log: %s", rc, log);
+    free(log);
+    ck_assert_int_eq(srv_stop(&p), 0);
+    srv_close(&p);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* Nobody opens the call's MSRP session within --sip-bind-timeout: a bind-timeout line and a
+ * BYE. */
+START_TEST(serve_sip_bind_timeout_bye)
+{
+    if (skip_sipp("serve_sip_bind_timeout_bye"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    struct srv p;
+    const char *extra[] = {"--sip-bind-timeout", "0.5", NULL};
+    srv_start(&p, &t, "sip:127.0.0.1:0", extra);
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct caller c;
+    call_start(&c, &t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", "wait",
+               false, NULL, NULL, 9);
+    char path[256], call_id[160];
+    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
+    json_t *b = srv_event(&p, "bind-timeout");
+    ck_assert_str_eq(jstr(b, "session"), path);
+    ck_assert_str_eq(jstr(b, "call_id"), call_id);
+    json_decref(b);
+    json_t *e = srv_event(&p, "call-ended");
+    ck_assert_str_eq(jstr(e, "why"), "local_bye");
+    ck_assert_msg(strstr(jstr(e, "cause"), "--sip-bind-timeout") != NULL, "cause %s",
+                  jstr(e, "cause"));
+    json_decref(e);
+    int rc;
+    char *log = call_finish(&c, &t, &rc);
+    ck_assert_msg(rc == 0 && strstr(log, "bye-from-peer"), "sipp exit %d, log: %s", rc, log);
+    free(log);
+    ck_assert_int_eq(srv_stop(&p), 0);
+    srv_close(&p);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* SIGTERM with a call up: serve hangs up (BYE), then exits 0. */
+START_TEST(serve_sip_shutdown_bye)
+{
+    if (skip_sipp("serve_sip_shutdown_bye"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    struct srv p;
+    srv_start(&p, &t, "sip:127.0.0.1:0", NULL);
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct caller c;
+    call_start(&c, &t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", "wait",
+               false, NULL, NULL, 9);
+    char path[256], call_id[160];
+    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
+    json_decref(srv_event(&p, "call-established"));
+    int fd = tcp_connect((uint16_t)uri_port(path));
+    msrp_send_text(fd, path, c.path, "until shutdown");
+    json_decref(srv_event(&p, "message"));
+    kill(p.pid, SIGTERM);
+    json_t *e = srv_event(&p, "call-ended");
+    ck_assert_str_eq(jstr(e, "why"), "local_bye");
+    ck_assert_int_eq(jint(e, "status"), 200);
+    ck_assert_str_eq(jstr(e, "cause"), "serve is shutting down");
+    json_decref(e);
+    ck_assert_int_eq(srv_stop(&p), 0);
+    close(fd);
+    int rc;
+    char *log = call_finish(&c, &t, &rc);
+    ck_assert_msg(rc == 0 && strstr(log, "bye-from-peer"), "sipp exit %d, log: %s", rc, log);
+    free(log);
+    srv_close(&p);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* An offer with a=setup:passive: serve answers active and, once ACKed, connects to the offer's
+ * path and binds with a SEND at once (RFC 4975 section 5.4: "the active endpoint MUST
+ * immediately issue a SEND request"). */
+START_TEST(serve_sip_active_connects)
+{
+    if (skip_sipp("serve_sip_active_connects"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t salen = sizeof(sa);
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(lfd, 4), 0);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+    uint16_t offer_port = ntohs(sa.sin_port);
+    struct srv p;
+    srv_start(&p, &t, "sip:127.0.0.1:0", NULL);
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct caller c;
+    call_start(&c, &t, "uac", target, "msrpload", "message %u TCP/MSRP *", "passive", "info",
+               false, NULL, NULL, offer_port);
+    char path[256], call_id[160];
+    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "active");
+    struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+    ck_assert_msg(poll(&pfd, 1, WAIT_MS) == 1, "serve did not connect to the offer's path");
+    int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[4096];
+    ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    /* MSRP TID SEND, To-Path the offer's path, From-Path serve's */
+    char tid[64], to[256], from[256];
+    ck_assert_msg(sscanf(buf, "MSRP %63s SEND", tid) == 1, "serve sent: %s", buf);
+    const char *tp = strstr(buf, "To-Path: "), *fp = strstr(buf, "From-Path: ");
+    ck_assert_msg(tp != NULL && fp != NULL, "serve sent: %s", buf);
+    sscanf(tp + 9, "%255s", to);
+    sscanf(fp + 11, "%255s", from);
+    ck_assert_str_eq(to, c.path);
+    ck_assert_str_eq(from, path);
+    char resp[1024];
+    int rn = snprintf(resp, sizeof(resp), "MSRP %s 200 OK\r\nTo-Path: %s\r\nFrom-Path: %s\r\n"
+                      "-------%s$\r\n", tid, path, c.path, tid);
+    ck_assert_int_eq(send(fd, resp, (size_t)rn, MSG_NOSIGNAL), rn);
+    json_t *b = srv_event(&p, "bound");
+    ck_assert_str_eq(jstr(b, "session"), path);
+    json_decref(b);
+    send_info(c.port, call_id);
+    json_t *e = srv_event(&p, "call-ended");
+    ck_assert_str_eq(jstr(e, "why"), "remote_bye");
+    json_decref(e);
+    close(fd);
+    close(lfd);
+    int rc;
+    char *log = call_finish(&c, &t, &rc);
+    char v[32];
+    log_value(log, "answer-setup", v, sizeof(v));
+    ck_assert_msg(rc == 0 && strcmp(v, "active") == 0, "sipp exit %d, log: %s", rc, log);
+    free(log);
+    ck_assert_int_eq(srv_stop(&p), 0);
+    srv_close(&p);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* (c) serve registers alice with the Kamailio registrar; SIPp (bob) calls alice through the
+ * proxy and gets serve's answer; serve unregisters as it stops. */
+static struct test_sip PROXY;
+
+static void proxy_setup(void)
+{
+    test_sip_start(&PROXY, false, false, "");
+}
+
+static void proxy_teardown(void)
+{
+    test_sip_stop(&PROXY);
+}
+
+START_TEST(serve_sip_register_proxy)
+{
+    if (skip_sipp("serve_sip_register_proxy") ||
+        test_sip_skip(&PROXY, "serve_sip_register_proxy"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char pwfile[128], registrar[64];
+    snprintf(pwfile, sizeof(pwfile), "%s/alice.pw", t.dir);
+    test_write_text(pwfile, "alice-secret\n");
+    snprintf(registrar, sizeof(registrar), "sip:127.0.0.1:%u", (unsigned)PROXY.port);
+    const char *extra[] = {"--sip-register", registrar, "--sip-user", "alice",
+                           "--sip-password-file", pwfile, NULL};
+    struct srv p;
+    srv_start(&p, &t, "sip:127.0.0.1:0", extra);
+    ck_assert_msg(strncmp(p.contact, "sip:alice@127.0.0.1:", 20) == 0, "contact %s", p.contact);
+    json_t *r = srv_event(&p, "register");
+    ck_assert_int_eq(jint(r, "status"), 200);
+    ck_assert_int_gt(jint(r, "expires"), 0);
+    json_decref(r);
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)PROXY.port);
+    struct caller c;
+    call_start(&c, &t, "uac", target, "alice", "message %u TCP/MSRP *", "actpass", "bye", false,
+               "bob", "bob-secret", 9);
+    char path[256], call_id[160];
+    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
+    json_t *e = srv_event(&p, "call-ended");
+    ck_assert_str_eq(jstr(e, "why"), "remote_bye");
+    ck_assert_int_eq(jint(e, "status"), 200);
+    json_decref(e);
+    int rc;
+    char *log = call_finish(&c, &t, &rc);
+    char v[256];
+    log_value(log, "answer-path", v, sizeof(v));
+    ck_assert_msg(rc == 0 && strcmp(v, path) == 0 && strstr(log, "bye=200"),
+                  "sipp exit %d, answer-path %s (serve's %s), log: %s", rc, v, path, log);
+    free(log);
+    /* SIGTERM: serve removes its binding before it exits */
+    kill(p.pid, SIGTERM);
+    r = srv_event(&p, "register");
+    ck_assert_int_eq(jint(r, "status"), 200);
+    ck_assert_int_eq(jint(r, "expires"), 0);
+    json_decref(r);
+    ck_assert_int_eq(srv_stop(&p), 0);
+    srv_close(&p);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* Usage errors: exit 2 and a message naming the option (no SIP peer needed). */
+START_TEST(serve_sip_usage_errors)
+{
+    struct tmp t;
+    tmp_make(&t);
+    static const struct {
+        const char *args, *says;
+    } cases[] = {
+        {"--sip http://127.0.0.1:5060", "--sip wants sip:"},
+        {"--sip sip:localhost:5060", "numeric address"},
+        {"--sip sip:127.0.0.1:99999", "port"},
+        {"--sip 'sip:127.0.0.1:5060;transport=tls'", "transport=udp or transport=tcp"},
+        {"--sip-user alice", "need --sip URI"},
+        {"--sip sip:127.0.0.1:0 --sip-register sip:127.0.0.1:5060", "--sip-user"},
+        {"--sip sip:127.0.0.1:0 --sip-user a --sip-register sip:127.0.0.1:5060 "
+         "--sip-password-file /nonexistent/pw",
+         "--sip-password-file /nonexistent/pw"},
+        {"--sip sip:127.0.0.1:0 --ws", "--ws"},
+        {"--sip sip:127.0.0.1:0 --sip-max-calls 0", "--sip-max-calls"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char cmd[1024], errf[160];
+        snprintf(errf, sizeof(errf), "%s/err%zu", t.dir, i);
+        snprintf(cmd, sizeof(cmd), "%s serve --listen 127.0.0.1:0 %s >/dev/null 2>%s",
+                 msrpload_binary(), cases[i].args, errf);
+        int rc = test_run_shell(cmd);
+        char *err = test_read_text(errf);
+        ck_assert_msg(rc == 2 && strstr(err, cases[i].says) != NULL,
+                      "serve %s: exit %d, stderr: %s", cases[i].args, rc, err);
+        free(err);
+    }
+    tmp_remove(&t);
+}
+END_TEST
+
+Suite *make_serve_sip_suite(void)
+{
+    Suite *s = suite_create("serve_sip");
+    TCase *tc = tcase_create("direct");
+    tcase_set_timeout(tc, 90);
+    tcase_add_test(tc, serve_sip_call_message_bye);
+    tcase_add_test(tc, serve_sip_call_tcp);
+    tcase_add_test(tc, serve_sip_no_msrp_488);
+    tcase_add_test(tc, serve_sip_busy_486);
+    tcase_add_test(tc, serve_sip_session_end_sends_bye);
+    tcase_add_test(tc, serve_sip_bind_timeout_bye);
+    tcase_add_test(tc, serve_sip_shutdown_bye);
+    tcase_add_test(tc, serve_sip_active_connects);
+    tcase_add_test(tc, serve_sip_usage_errors);
+    suite_add_tcase(s, tc);
+    TCase *px = tcase_create("proxy");
+    tcase_set_timeout(px, 120);
+    tcase_add_unchecked_fixture(px, proxy_setup, proxy_teardown);
+    tcase_add_test(px, serve_sip_register_proxy);
+    suite_add_tcase(s, px);
+    return s;
+}
