@@ -54,6 +54,8 @@ struct run_config {
     unsigned shard_index, shard_count;
     /* relay topology (sc->relay says where and who): the password of every account */
     const char *relay_password;
+    /* sip topology (sc->sip says where and who): the password of every SIP user */
+    const char *sip_password;
     /* live metrics (--metrics-listen): what the workers publish every tick; NULL: none */
     struct runner_live *live;
     /* run's hidden --violate: the one RFC rule every calling session breaks on purpose
