@@ -15,8 +15,10 @@
  * The per-phase times (REGISTER, INVITE to 1xx and 2xx, 2xx to MSRP bind, BYE) and the
  * INVITEs' final statuses go to run_stats (stats.h LAT_SIP_*, run_stats.sip).
  *
- * Not done here: --relay with CEMA (RFC 6714), SIP over TLS, and unREGISTERing at the end (the
- * bindings expire at the registrar).
+ * At the worker's end (fini) the answering agents unREGISTER and the loop runs on for at most
+ * SIP_END_WAIT_NS, so that those and the last BYEs get their answers.
+ *
+ * Not done here: --relay with CEMA (RFC 6714), SIP over TLS.
  *
  * Owns: the worker's agents and their users, the calls and their per-session state (which
  * outlives its slot until both calls have ended), the listener of the answering ends.
@@ -38,6 +40,7 @@
 
 #define SIP_REGISTER_EXPIRES 600
 #define SIP_OFFER_MAX 2048
+#define SIP_END_WAIT_NS (1000ull * 1000000ull)
 
 struct sip_state;
 
@@ -63,6 +66,9 @@ struct sip_state {
     unsigned nagents;
     struct pending_map calls;        /* sessions by their Call-ID (its first 32 characters) */
     char domain[256];
+    /* at the end: unREGISTERs (and BYEs) still waiting for their answers (fini) */
+    bool ending;
+    unsigned unregistering;
 };
 
 /* One session's signalling: lives until the slot let go and both calls have ended. */
@@ -450,6 +456,11 @@ static void agent_registered(void *ctx, struct sip_ua *ua, int status, int expir
     struct worker *w = a->st->w;
     uint64_t now = net_now_ns();
     bool ok = status >= 200 && status < 300;
+    if (a->st->ending) { /* the unREGISTER at the end (sip_fini) */
+        if (a->st->unregistering > 0)
+            a->st->unregistering--;
+        return;
+    }
     if (ok)
         w->stats.sip.register_ok++;
     else
@@ -741,6 +752,24 @@ static void sip_fini(struct worker *w)
     struct sip_state *st = w->topo_state;
     if (st == NULL)
         return;
+    /* The bindings go (a next run with the same users would have the proxy fork its INVITEs
+     * to these agents' dead addresses too), and the last BYEs are answered: the loop runs on,
+     * bounded in passes and time, with nothing else left on it (every session has ended). */
+    st->ending = true;
+    for (unsigned i = 0; i < st->nagents; i++)
+        if (st->agents[i].answerer != NULL && sip_ua_registered(st->agents[i].answerer) &&
+            sip_ua_unregister(st->agents[i].answerer) == 0)
+            st->unregistering++;
+    uint64_t deadline = net_now_ns() + SIP_END_WAIT_NS;
+    for (unsigned pass = 0; pass < 1000 && net_now_ns() < deadline; pass++) {
+        size_t calls = 0;
+        for (unsigned i = 0; i < st->nagents; i++)
+            calls += st->agents[i].caller != NULL ? sip_ua_calls(st->agents[i].caller) : 0;
+        if (st->unregistering == 0 && calls == 0)
+            break;
+        if (net_loop_run_once(w->loop, 10) < 0)
+            break;
+    }
     /* Calls still going end here (on_ended with an error, nothing sent). */
     for (unsigned i = 0; i < st->nagents; i++) {
         struct sip_agent *a = &st->agents[i];
