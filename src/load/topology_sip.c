@@ -175,11 +175,18 @@ static void sess_slot_end(struct sip_sess *ss, bool failed)
         w->stats.sessions_unfinished++;
         w->stats.session_ends[MSRP_END_CLOSED]++;
         char what[400];
-        snprintf(what, sizeof(what), "session %s: still being set up by SIP (INVITE %.200s) "
-                 "when the run ended", ls->local_uri, ss->target);
+        if (ss->waiting)
+            snprintf(what, sizeof(what), "session %s: waiting for the REGISTER of the called "
+                     "user %.100s (no final answer) when the run ended", ls->local_uri,
+                     ss->to->user);
+        else
+            snprintf(what, sizeof(what), "session %s: still being set up by SIP (INVITE "
+                     "%.200s) when the run ended", ls->local_uri, ss->target);
         note_error(w, what);
         failure_note(w->failures, FAILURE_UNBOUND_AT_END, now, ls->local_uri, peer,
-                     "no answer to its INVITE by the end of the run", NULL);
+                     ss->waiting ? "no answer to the called user's REGISTER by the end of the run"
+                                 : "no answer to its INVITE by the end of the run",
+                     NULL);
     }
     w->stats.session_endings[STATS_ENDINGS - 1]++; /* not by a lifetime */
     struct stats_second *sec = second(w, now);
