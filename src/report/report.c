@@ -127,7 +127,7 @@ static json_t *sip_json(const struct run_stats *st)
     for (int c = STATS_SIP_STATUS_MIN; c <= STATS_SIP_STATUS_MAX; c++) {
         uint64_t n = p->invite_final[c - STATS_SIP_STATUS_MIN];
         if (n > 0) {
-            char key[8];
+            char key[16];
             snprintf(key, sizeof(key), "%d", c);
             json_object_set_new(finals, key, json_integer((json_int_t)n));
         }
