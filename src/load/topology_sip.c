@@ -7,8 +7,10 @@
  * a=path: the calling end on the worker's listener address); the answering agent's
  * on_incoming expects the answering end on the worker's msrp_server (as topology_embedded.c
  * does) and answers 200 with its path; on the 2xx the caller opens the MSRP session as the
- * exchange settled (we offer without a=setup, so the offerer connects: RFC 4975 section 8.5's
- * default, read through sdp_msrp.c) and the runner's steps run; the session's end sends BYE.
+ * exchange settled (we offer without a=setup, so the offerer connects: RFC 4975 section 5.4,
+ * MUST, "the initiating endpoint MUST act as the 'active' endpoint", and section 8.5, no
+ * keyword, "The party that sent the original offer is responsible for connecting to its
+ * peer"; read through sdp_msrp.c) and the runner's steps run; the session's end sends BYE.
  *
  * A session that fails before it has an MSRP session (REGISTER or INVITE refused, no answer,
  * an unusable SDP) ends its slot as connect-failed, its failure example naming the SIP status.
@@ -292,7 +294,7 @@ static void caller_established(struct sip_sess *ss, const char *sdp, size_t len)
                   200, res->reason);
     } else if (!res->active) {
         sess_note(ss, "the answer of %.200s (status %d) makes us passive: %s", ss->target, 200,
-                  "this topology only connects (offerer active, RFC 4975 section 8.5)");
+                  "this topology only connects (offerer active, RFC 4975 sections 5.4, 8.5)");
     } else {
         struct sockaddr_storage addr;
         socklen_t alen = 0;
