@@ -341,9 +341,9 @@ static void caller_ended(struct sip_sess *ss, enum sip_call_end why, int status,
     ss->out = NULL;
     sess_unfile(ss);
     if (!ss->established) {
-        if (why == SIP_END_ERROR && status == 500 && ss->ls == NULL) {
-            w->stats.sip.calls_unfinished++; /* the agent went with the run's end */
-        } else if (why == SIP_END_CANCELLED && ss->ls == NULL) {
+        if (ss->ls == NULL) {
+            /* Its slot was given up by the end of the run (cancelled, or the agent went with
+             * the run): cut off, whatever final status came meanwhile. */
             w->stats.sip.calls_unfinished++;
         } else {
             w->stats.sip.calls_failed++;

@@ -154,7 +154,7 @@ struct run_stats {
      * failed; calls (INVITEs) made = established + failed + unfinished; BYEs sent at the
      * sessions' ends answered 2xx, failed (another final response or none in time), or cut off
      * by the end of the run; invite_final counts each INVITE's final status (100..699; a
-     * local timeout is 408), warm-up included */
+     * local timeout is 408) of the calls established or failed, warm-up included */
     struct stats_sip {
         uint64_t register_ok, register_failed;
         uint64_t calls, calls_established, calls_failed, calls_unfinished;
