@@ -3,10 +3,10 @@
  * Kamailio SIP registrar and proxy (tools/sip/start.sh): `msrpload run scenarios/sip-chat.json
  * --sip-proxy ...` as a user runs it, its exit code and summary.json read back with jansson.
  *
- *  - over UDP and over TCP to the proxy: every answering agent registers, every session is set
- *    up (INVITE through the proxy, 200, ACK), chats with every message delivered and checked
- *    by SHA-256 at our answering end, and ends with a BYE that is answered; the counts add up
- *    and every SIP phase has its latencies;
+ *  - over UDP and over TCP to the proxy (and once with the MSRP sessions over TLS): every
+ *    answering agent registers, every session is set up (INVITE through the proxy, 200, ACK),
+ *    chats with every message delivered and checked by SHA-256 at our answering end, and ends
+ *    with a BYE that is answered; the counts add up and every SIP phase has its latencies;
  *  - a wrong password: every REGISTER gets 403, no session is called, every session fails
  *    with the status in its failure and the run exits 3 (README "Exit codes": no session
  *    bound);
@@ -180,6 +180,28 @@ START_TEST(sip_run_tcp)
 }
 END_TEST
 
+/* MSRP over TLS (TCP/TLS/MSRP offered and answered, msrps paths), SIP over TCP. */
+START_TEST(sip_run_tls_msrp)
+{
+    if (test_sip_skip(&P, "sip_run_tls_msrp"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char pw[512], args[1200];
+    password_file(&t, "sippass", pw, sizeof(pw));
+    snprintf(args, sizeof(args),
+             "--transport tls --sip-proxy 'sip:127.0.0.1:%u;transport=tcp' "
+             "--sip-password-file '%s'",
+             (unsigned)P.port, pw);
+    struct run_out r;
+    run_sip(&t, "tls-msrp", args, &r);
+    check_clean_run(&r);
+    ck_assert_int_eq(jint(&r, "latency_us.tls-handshake.count"), SESSIONS);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(sip_run_wrong_password)
 {
     if (test_sip_skip(&P, "sip_run_wrong_password"))
@@ -248,6 +270,7 @@ Suite *make_sip_run_suite(void)
     tcase_add_unchecked_fixture(tc, proxy_setup, proxy_teardown);
     tcase_add_test(tc, sip_run_udp);
     tcase_add_test(tc, sip_run_tcp);
+    tcase_add_test(tc, sip_run_tls_msrp);
     tcase_add_test(tc, sip_run_wrong_password);
     tcase_add_test(tc, sip_run_target_not_found);
     suite_add_tcase(s, tc);
