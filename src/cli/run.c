@@ -347,7 +347,9 @@ static uint64_t descriptors_needed(const struct scenario *sc, bool metrics)
 {
     uint64_t per_session = sc->topology == SCENARIO_TARGET ? 1 : 2;
     uint64_t threads = sc->threads < sc->concurrency ? sc->threads : sc->concurrency;
-    return per_session * sc->concurrency + FDS_PER_THREAD * threads + FDS_SLACK +
+    /* sip: per user a calling and an answering agent's socket, and a connection to the proxy */
+    uint64_t sip = sc->topology == SCENARIO_SIP ? 3ull * (sc->sip.users ? sc->sip.users : 1) : 0;
+    return per_session * sc->concurrency + FDS_PER_THREAD * threads + FDS_SLACK + sip +
            (metrics ? FDS_METRICS : 0);
 }
 
