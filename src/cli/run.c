@@ -217,10 +217,7 @@ static char *config_json(const struct scenario *sc, unsigned shard_index, unsign
                                       "users", (json_int_t)sc->relay.users, "expires",
                                       (json_int_t)sc->relay.expires));
     if (sc->topology == SCENARIO_SIP)
-        json_object_set_new(o, "sip",
-                            json_pack("{s:s, s:s, s:I, s:s, s:s}", "proxy", sc->sip.proxy,
-                                      "user", sc->sip.user, "users", (json_int_t)sc->sip.users,
-                                      "domain", sc->sip.domain, "target", sc->sip.target));
+        json_object_set_new(o, "sip", run_sip_config_json(sc));
     /* --data: which file, its columns and order; never a value (passwords) */
     if (sc->data != NULL) {
         json_t *cols = json_array();
@@ -334,7 +331,8 @@ static int relay_password(const struct scenario *sc, const char *file, const cha
 /*
  * Descriptors a run needs at most: per session at once, 2 in the embedded topology (the
  * calling end and the accepted answering end), 2 through a relay (both ends connect to it),
- * 1 to external targets; per worker thread its epoll, wake-up and listening descriptors; and
+ * 1 to external targets; per worker thread its epoll, wake-up and listening descriptors; per
+ * SIP user a calling and an answering agent's socket and a connection to the proxy; and
  * room for standard streams, TLS files and the report.
  */
 #define FDS_PER_THREAD 4
@@ -347,7 +345,6 @@ static uint64_t descriptors_needed(const struct scenario *sc, bool metrics)
 {
     uint64_t per_session = sc->topology == SCENARIO_TARGET ? 1 : 2;
     uint64_t threads = sc->threads < sc->concurrency ? sc->threads : sc->concurrency;
-    /* sip: per user a calling and an answering agent's socket, and a connection to the proxy */
     uint64_t sip = sc->topology == SCENARIO_SIP ? 3ull * (sc->sip.users ? sc->sip.users : 1) : 0;
     return per_session * sc->concurrency + FDS_PER_THREAD * threads + FDS_SLACK + sip +
            (metrics ? FDS_METRICS : 0);

@@ -174,6 +174,13 @@ int run_sip_apply(struct scenario *sc, const struct run_sip_options *o, char *er
     return 0;
 }
 
+json_t *run_sip_config_json(const struct scenario *sc)
+{
+    return json_pack("{s:s, s:s, s:I, s:s, s:s}", "proxy", sc->sip.proxy, "user", sc->sip.user,
+                     "users", (json_int_t)sc->sip.users, "domain", sc->sip.domain, "target",
+                     sc->sip.target);
+}
+
 int run_sip_password(const struct scenario *sc, const struct run_sip_options *o, char *out,
                      size_t cap)
 {

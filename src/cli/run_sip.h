@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "scenario/scenario.h"
 
 struct run_sip_options {
@@ -29,6 +31,8 @@ int run_sip_apply(struct scenario *sc, const struct run_sip_options *o, char *er
  * scenario's topology.sip.password_file; its first line. 0, or -1 after saying why. */
 int run_sip_password(const struct scenario *sc, const struct run_sip_options *o, char *out,
                      size_t cap);
+/* summary.json's config.sip: where and who, never the password. */
+json_t *run_sip_config_json(const struct scenario *sc);
 /* The options' lines of run --help. */
 void run_sip_usage(FILE *out);
 
