@@ -113,6 +113,8 @@ static void some_stats(struct run_stats *st)
     st->wire_bytes_in = 123;
     st->wire_bytes_out = 4567;
     st->relay_auth_ok = 4;
+    st->sip.calls_established = 6;
+    st->sip.bye_failed = 1;
     for (int k = 0; k < LAT__COUNT; k++)
         for (uint64_t v = 1; v <= (uint64_t)(k + 1) * 10; v++)
             histogram_record(&st->lat[k], v * 137);
@@ -151,6 +153,7 @@ START_TEST(snapshot_from_stats_and_sum)
     ck_assert_uint_eq(a.session_ends[3], 4);
     ck_assert_uint_eq(a.status_counts[408 - STATS_STATUS_MIN], 2);
     ck_assert_uint_eq(a.relay_auth_ok, 8);
+    ck_assert_uint_eq(a.sip_calls_established, 12);
     ck_assert_uint_eq(a.wire_bytes_out, 2 * 4567);
     ck_assert_uint_eq(a.sessions_open, 6);
     ck_assert_double_eq(a.target_rate, 100);
@@ -246,6 +249,10 @@ START_TEST(run_text_families_and_names)
     ck_assert_double_eq(sample(text, key), 4567);
     snprintf(key, sizeof(key), "msrpload_relay_auth_total%s,outcome=\"ok\"}", L);
     ck_assert_double_eq(sample(text, key), 4);
+    snprintf(key, sizeof(key), "msrpload_sip_calls_total%s,outcome=\"established\"}", L);
+    ck_assert_double_eq(sample(text, key), 6);
+    snprintf(key, sizeof(key), "msrpload_sip_bye_total%s,outcome=\"failed\"}", L);
+    ck_assert_double_eq(sample(text, key), 1);
     snprintf(key, sizeof(key), "msrpload_messages_in_flight%s}", L);
     ck_assert_double_eq(sample(text, key), 9);
     snprintf(key, sizeof(key), "msrpload_run_finished%s}", L);

@@ -700,9 +700,21 @@ static const struct bad_case {
     {WITH_TOPO("\"embedded\""), "$.topology: expected an object, got a string"},
     {WITH_TOPO("{\"target\":[]}"),
      "$.topology: unknown key \"target\"; allowed keys: \"kind\", \"transport\", "
-     "\"caller_transport\", \"answerer_transport\", \"targets\", \"ca_file\", \"relay\""},
+     "\"caller_transport\", \"answerer_transport\", \"targets\", \"ca_file\", \"relay\", "
+     "\"sip\""},
     {WITH_TOPO("{\"kind\":\"remote\"}"),
-     "$.topology.kind: expected one of \"embedded\", \"target\", \"relay\", got \"remote\""},
+     "$.topology.kind: expected one of \"embedded\", \"target\", \"relay\", \"sip\", got "
+     "\"remote\""},
+    {WITH_TOPO("{\"sip\":{}}"), "$.topology.sip: \"sip\" is only allowed when kind is \"sip\""},
+    {WITH_TOPO("{\"kind\":\"sip\",\"sip\":{\"password\":\"x\"}}"),
+     "$.topology.sip: unknown key \"password\"; allowed keys: \"proxy\", \"user\", \"users\", "
+     "\"domain\", \"target\", \"password_file\""},
+    {WITH_TOPO("{\"kind\":\"sip\",\"sip\":{\"proxy\":\"127.0.0.1:5060\"}}"),
+     "$.topology.sip.proxy: expected a SIP URI (sip:HOST:PORT), got \"127.0.0.1:5060\""},
+    {WITH_TOPO("{\"kind\":\"sip\",\"sip\":{\"users\":0}}"),
+     "$.topology.sip.users: expected an integer 1..100000, got 0"},
+    {WITH_TOPO("{\"kind\":\"sip\",\"transport\":\"ws\"}"),
+     "$.topology: kind \"sip\" runs its MSRP sessions over \"tcp\" or \"tls\", not \"ws\""},
     {WITH_TOPO("{\"relay\":{}}"),
      "$.topology.relay: \"relay\" is only allowed when kind is \"relay\""},
     {WITH_TOPO("{\"kind\":\"relay\",\"relay\":[]}"),

@@ -22,6 +22,7 @@
 #include "cli/metrics_http.h"
 #include "cli/relay_state.h"
 #include "cli/run_capacity.h"
+#include "cli/run_sip.h"
 #include "cli/start_at.h"
 #include "load/runner.h"
 #include "scenario/scenario.h"
@@ -78,6 +79,9 @@ static void run_usage(FILE *out)
             "                       MSRPLOAD_RELAY_PASSWORD; --relay-password PW also works\n"
             "                       but shows it to every user of ps, with a warning)\n"
             "  --relay-expires S    Expires asked for in AUTH (default: the relay's)\n"
+            "");
+    run_sip_usage(out);
+    fprintf(out,
             "  --batch-window auto|S\n"
             "                       wake at most once every S seconds while events come\n"
             "                       faster, so each wake-up reads and answers more frames\n"
@@ -171,7 +175,8 @@ static void run_usage(FILE *out)
             "exit codes: 0 every expectation met, 1 some failed (or sessions failed, or no\n"
             "            message met its expectation, or the report could not be written\n"
             "            whole), 2 usage or scenario error (before anything starts), 3 no\n"
-            "            session bound (target or relay unreachable, AUTH refused),\n"
+            "            session bound (target or relay unreachable, AUTH refused, every\n"
+            "            SIP REGISTER or INVITE refused),\n"
             "            130 interrupted by SIGINT, 143 by SIGTERM (an interruption comes\n"
             "            before every other code); with --find-capacity: 0 a capacity was\n"
             "            found, 1 the first step failed the SLO (or a file could not be\n"
@@ -192,6 +197,7 @@ static char *config_json(const struct scenario *sc, unsigned shard_index, unsign
         "rate", sc->rate, "topology",
         sc->topology == SCENARIO_TARGET  ? "target"
         : sc->topology == SCENARIO_RELAY ? "relay"
+        : sc->topology == SCENARIO_SIP   ? "sip"
                                          : "embedded",
         "transport", scenario_transport_name(sc->transport), "targets", targets);
     /* Each end's, as it ran (they differ only through a relay). */
@@ -210,6 +216,8 @@ static char *config_json(const struct scenario *sc, unsigned shard_index, unsign
                                       "ws_uri", sc->relay.ws_uri, "user", sc->relay.user,
                                       "users", (json_int_t)sc->relay.users, "expires",
                                       (json_int_t)sc->relay.expires));
+    if (sc->topology == SCENARIO_SIP)
+        json_object_set_new(o, "sip", run_sip_config_json(sc));
     /* --data: which file, its columns and order; never a value (passwords) */
     if (sc->data != NULL) {
         json_t *cols = json_array();
@@ -249,7 +257,10 @@ static int setup_tls(const struct scenario *sc, struct run_config *rc, char *tmp
     char err[512];
     if (!sc->tls)
         return 0;
-    if (sc->topology != SCENARIO_EMBEDDED) {
+    /* the sip topology's answering ends are ours too, unless it calls a --sip-target */
+    bool ours = sc->topology == SCENARIO_EMBEDDED ||
+                (sc->topology == SCENARIO_SIP && sc->sip.target[0] == '\0');
+    if (!ours) {
         if (net_tls_client_create(&rc->client_tls, sc->ca_file[0] ? sc->ca_file : NULL, NULL,
                                   NULL, err, sizeof(err)) != 0) {
             fprintf(stderr, "msrpload run: %s\n", err);
@@ -320,7 +331,8 @@ static int relay_password(const struct scenario *sc, const char *file, const cha
 /*
  * Descriptors a run needs at most: per session at once, 2 in the embedded topology (the
  * calling end and the accepted answering end), 2 through a relay (both ends connect to it),
- * 1 to external targets; per worker thread its epoll, wake-up and listening descriptors; and
+ * 1 to external targets; per worker thread its epoll, wake-up and listening descriptors; per
+ * SIP user a calling and an answering agent's socket and a connection to the proxy; and
  * room for standard streams, TLS files and the report.
  */
 #define FDS_PER_THREAD 4
@@ -333,7 +345,8 @@ static uint64_t descriptors_needed(const struct scenario *sc, bool metrics)
 {
     uint64_t per_session = sc->topology == SCENARIO_TARGET ? 1 : 2;
     uint64_t threads = sc->threads < sc->concurrency ? sc->threads : sc->concurrency;
-    return per_session * sc->concurrency + FDS_PER_THREAD * threads + FDS_SLACK +
+    uint64_t sip = sc->topology == SCENARIO_SIP ? 3ull * (sc->sip.users ? sc->sip.users : 1) : 0;
+    return per_session * sc->concurrency + FDS_PER_THREAD * threads + FDS_SLACK + sip +
            (metrics ? FDS_METRICS : 0);
 }
 
@@ -407,6 +420,7 @@ struct run_options {
     const char *data_order;             /* --data-order, or NULL (sequential) */
     struct capacity_options cap; /* --find-capacity and its options */
     struct relay_state_opts rstate; /* --relay-state and its options */
+    struct run_sip_options sip;     /* --sip-* */
 };
 
 /* Reads the command line into ro. Returns -1 to go on, or the exit code (usage, --help). */
@@ -447,6 +461,15 @@ static int read_options(int argc, char **argv, struct run_options *ro)
             return EXIT_USAGE;
         }
         if (rs > 0) {
+            i++;
+            continue;
+        }
+        int sip = run_sip_option(&ro->sip, a, v, err, sizeof(err));
+        if (sip < 0) {
+            fprintf(stderr, "msrpload run: %s\n", err);
+            return EXIT_USAGE;
+        }
+        if (sip > 0) {
             i++;
             continue;
         }
@@ -584,6 +607,7 @@ static int live_metrics_start(struct live_metrics *lm, const struct scenario *sc
     lm->meta.shard = lm->shard;
     lm->meta.topology = sc->topology == SCENARIO_TARGET  ? "target"
                         : sc->topology == SCENARIO_RELAY ? "relay"
+                        : sc->topology == SCENARIO_SIP   ? "sip"
                                                          : "embedded";
     for (int i = 0; i < STATS_END_KINDS; i++) /* "none" is no way to end */
         lm->meta.end_names[i] = i == MSRP_END_NONE ? NULL : runner_end_name((unsigned)i);
@@ -792,7 +816,8 @@ int cmd_run(int argc, char **argv)
         scenario_free(&sc);
         return EXIT_USAGE;
     }
-    if (scenario_apply_overrides(&sc, over, err, sizeof(err)) != 0) {
+    if (scenario_apply_overrides(&sc, over, err, sizeof(err)) != 0 ||
+        run_sip_apply(&sc, &ro.sip, err, sizeof(err)) != 0) {
         fprintf(stderr, "msrpload run: %s\n", err);
         scenario_free(&sc);
         return EXIT_USAGE;
@@ -829,6 +854,12 @@ int cmd_run(int argc, char **argv)
         scenario_free(&sc);
         return EXIT_USAGE;
     }
+    static char sip_password[512];
+    if (sc.topology == SCENARIO_SIP &&
+        run_sip_password(&sc, &ro.sip, sip_password, sizeof(sip_password)) != 0) {
+        scenario_free(&sc);
+        return EXIT_USAGE;
+    }
     if (memory_enough(&sc) != 0 || descriptors_enough(&sc, ro.metrics_listen != NULL) != 0) {
         scenario_free(&sc);
         return EXIT_USAGE;
@@ -842,7 +873,8 @@ int cmd_run(int argc, char **argv)
 
     struct run_config rc = {.sc = &sc, .stop = &stop_requests, .drain_s = 2,
                             .shard_index = over->shard_index, .shard_count = over->shard_count,
-                            .relay_password = password, .live = lm.live,
+                            .relay_password = password, .sip_password = sip_password,
+                            .live = lm.live,
                             .violate = ro.violate};
     rc.progress = !quiet && isatty(STDERR_FILENO);
     char tmpdir[64];
@@ -893,6 +925,7 @@ int cmd_run(int argc, char **argv)
                 sc.threads, sc.mode == SCENARIO_OPEN ? "open" : "closed",
                 sc.topology == SCENARIO_TARGET  ? "external targets"
                 : sc.topology == SCENARIO_RELAY ? "both ends through the relay"
+                : sc.topology == SCENARIO_SIP   ? "sessions set up by SIP"
                                                 : "embedded endpoints",
                 shard_note, (unsigned long long)sc.seed);
     /* --relay-state: the first sample before the load; a command that fails now is a usage
@@ -933,6 +966,7 @@ int cmd_run(int argc, char **argv)
     struct run_outcome outcome;
     int rc_run = runner_run(&rc, &stats, &outcome, err, sizeof(err));
     explicit_bzero(password, sizeof(password));
+    explicit_bzero(sip_password, sizeof(sip_password));
     net_tls_destroy(rc.server_tls);
     net_tls_destroy(rc.client_tls);
     if (rc_run != 0) {

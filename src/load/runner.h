@@ -19,7 +19,7 @@
  *
  * Its files: runner.c (workers, slots, the clock, the drain, the run), runner_steps.c (a
  * calling session walking the steps, outcomes counted), topology.h and topology_*.c (where
- * sessions go: embedded, target, relay), pending.c (messages found again by Message-ID),
+ * sessions go: embedded, target, relay, sip), pending.c (messages found again by Message-ID),
  * failures.c (the failure log), live.c (live metrics), schedule.c (the open loop's send
  * times, load.stages, schedule-lag), runner_int.h (what they share;
  * private to the layer).
@@ -54,6 +54,8 @@ struct run_config {
     unsigned shard_index, shard_count;
     /* relay topology (sc->relay says where and who): the password of every account */
     const char *relay_password;
+    /* sip topology (sc->sip says where and who): the password of every SIP user */
+    const char *sip_password;
     /* live metrics (--metrics-listen): what the workers publish every tick; NULL: none */
     struct runner_live *live;
     /* run's hidden --violate: the one RFC rule every calling session breaks on purpose

@@ -10,6 +10,7 @@ static const struct topology_ops *const topologies[] = {
     [SCENARIO_EMBEDDED] = &topology_embedded,
     [SCENARIO_TARGET] = &topology_target,
     [SCENARIO_RELAY] = &topology_relay,
+    [SCENARIO_SIP] = &topology_sip,
 };
 
 const struct topology_ops *topology_for(enum scenario_topology kind)

@@ -7,6 +7,8 @@
  *                                  picks the target)
  *   relay     topology_relay.c     both ends AUTH with the relay (RFC 4976), then the sessions
  *                                  open through it; delivery is tracked to our answering end
+ *   sip       topology_sip.c       each session set up by SIP (INVITE through a proxy, our
+ *                                  agents answer from the worker's msrp_server), BYE at its end
  *
  * The runner core (runner.c: workers, slots, the clock, the drain; runner_steps.c: the calling
  * session walking the steps and counting outcomes) knows topologies only through this table.
@@ -86,6 +88,7 @@ struct topology_ops {
 extern const struct topology_ops topology_embedded;
 extern const struct topology_ops topology_target;
 extern const struct topology_ops topology_relay;
+extern const struct topology_ops topology_sip;
 
 /* The row for a scenario's topology; NULL for a kind the table lacks. */
 const struct topology_ops *topology_for(enum scenario_topology kind);

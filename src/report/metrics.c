@@ -53,6 +53,14 @@ void metrics_from_stats(struct metrics_snapshot *m, const struct run_stats *s, b
     m->relay_auth_failed = s->relay_auth_failed;
     m->relay_refresh_ok = s->relay_refresh_ok;
     m->relay_refresh_failed = s->relay_refresh_failed;
+    m->sip_register_ok = s->sip.register_ok;
+    m->sip_register_failed = s->sip.register_failed;
+    m->sip_calls_established = s->sip.calls_established;
+    m->sip_calls_failed = s->sip.calls_failed;
+    m->sip_calls_unfinished = s->sip.calls_unfinished;
+    m->sip_bye_ok = s->sip.bye_ok;
+    m->sip_bye_failed = s->sip.bye_failed;
+    m->sip_bye_unfinished = s->sip.bye_unfinished;
     for (int k = 0; latency && k < LAT__COUNT; k++) {
         struct metrics_latency *l = &m->lat[k];
         histogram_cumulative(&s->lat[k], metrics_lat_bounds_us, METRICS_LAT_BUCKETS, l->cum,

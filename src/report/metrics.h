@@ -44,6 +44,9 @@ struct metrics_snapshot {
     uint64_t chunks_sent, payload_bytes, wire_bytes_in, wire_bytes_out;
     uint64_t expect_failures, reports_ok, reports_missing;
     uint64_t relay_auth_ok, relay_auth_failed, relay_refresh_ok, relay_refresh_failed;
+    uint64_t sip_register_ok, sip_register_failed; /* run_stats.sip */
+    uint64_t sip_calls_established, sip_calls_failed, sip_calls_unfinished;
+    uint64_t sip_bye_ok, sip_bye_failed, sip_bye_unfinished;
     struct metrics_latency lat[LAT__COUNT];
     /* Gauges the runner fills in (not in run_stats). */
     uint64_t sessions_open;  /* calling sessions open now */

@@ -234,6 +234,20 @@ char *prom_render_run(const struct metrics_snapshot *s, const struct prom_run_me
            "Relay topology: re-AUTHs before Expires ran out, by outcome");
     u64(f, "msrpload_relay_refresh_total", &b, "outcome", "ok", s->relay_refresh_ok);
     u64(f, "msrpload_relay_refresh_total", &b, "outcome", "failed", s->relay_refresh_failed);
+    family(f, "msrpload_sip_register_total", "counter",
+           "SIP topology: REGISTERs of the answering agents (refreshes included), by outcome");
+    u64(f, "msrpload_sip_register_total", &b, "outcome", "ok", s->sip_register_ok);
+    u64(f, "msrpload_sip_register_total", &b, "outcome", "failed", s->sip_register_failed);
+    family(f, "msrpload_sip_calls_total", "counter",
+           "SIP topology: calls (INVITEs) by outcome: established, failed, unfinished");
+    u64(f, "msrpload_sip_calls_total", &b, "outcome", "established", s->sip_calls_established);
+    u64(f, "msrpload_sip_calls_total", &b, "outcome", "failed", s->sip_calls_failed);
+    u64(f, "msrpload_sip_calls_total", &b, "outcome", "unfinished", s->sip_calls_unfinished);
+    family(f, "msrpload_sip_bye_total", "counter",
+           "SIP topology: BYEs sent at the sessions' ends, by outcome: ok, failed, unfinished");
+    u64(f, "msrpload_sip_bye_total", &b, "outcome", "ok", s->sip_bye_ok);
+    u64(f, "msrpload_sip_bye_total", &b, "outcome", "failed", s->sip_bye_failed);
+    u64(f, "msrpload_sip_bye_total", &b, "outcome", "unfinished", s->sip_bye_unfinished);
     latency(f, s, &b);
     gauge(f, "msrpload_sessions_open", "Calling sessions open now", &b,
           (double)s->sessions_open);

@@ -594,6 +594,28 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
         st->relay_refresh_ok = jcount(&c, root, "relay.refresh_ok");
         st->relay_refresh_failed = jcount(&c, root, "relay.refresh_failed");
     }
+    /* Reports of other topologies, or from before SIP was measured: zeros. */
+    if (jpath(root, "sip") != NULL) {
+        struct stats_sip *p = &st->sip;
+        p->register_ok = jcount(&c, root, "sip.register_ok");
+        p->register_failed = jcount(&c, root, "sip.register_failed");
+        p->calls = jcount(&c, root, "sip.calls");
+        p->calls_established = jcount(&c, root, "sip.calls_established");
+        p->calls_failed = jcount(&c, root, "sip.calls_failed");
+        p->calls_unfinished = jcount(&c, root, "sip.calls_unfinished");
+        p->bye_ok = jcount(&c, root, "sip.bye_ok");
+        p->bye_failed = jcount(&c, root, "sip.bye_failed");
+        p->bye_unfinished = jcount(&c, root, "sip.bye_unfinished");
+        const char *code_text;
+        json_t *n;
+        json_object_foreach(jpath(root, "sip.invite_final"), code_text, n)
+        {
+            int code = atoi(code_text);
+            if (code >= STATS_SIP_STATUS_MIN && code <= STATS_SIP_STATUS_MAX && json_is_integer(n) &&
+                json_integer_value(n) >= 0)
+                p->invite_final[code - STATS_SIP_STATUS_MIN] = (uint64_t)json_integer_value(n);
+        }
+    }
     /* Reports from before the open loop was measured, or of closed-loop runs: zeros. */
     if (jpath(root, "open_loop") != NULL) {
         st->sched_sent = jcount(&c, root, "open_loop.sent");

@@ -114,6 +114,34 @@ static double memory_per_end(const struct run_stats *st)
     return (double)(st->mem_rss_peak_open - st->mem_rss_start) / (double)st->mem_ends_peak_open;
 }
 
+/* Topology sip: its REGISTERs, calls, BYEs and the INVITEs' final statuses. */
+bool report_sip_used(const struct run_stats *st)
+{
+    return st->sip.calls > 0 || st->sip.register_ok > 0 || st->sip.register_failed > 0;
+}
+
+static json_t *sip_json(const struct run_stats *st)
+{
+    const struct stats_sip *p = &st->sip;
+    json_t *finals = json_object();
+    for (int c = STATS_SIP_STATUS_MIN; c <= STATS_SIP_STATUS_MAX; c++) {
+        uint64_t n = p->invite_final[c - STATS_SIP_STATUS_MIN];
+        if (n > 0) {
+            char key[16];
+            snprintf(key, sizeof(key), "%d", c);
+            json_object_set_new(finals, key, json_integer((json_int_t)n));
+        }
+    }
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "register_ok",
+                     (json_int_t)p->register_ok, "register_failed",
+                     (json_int_t)p->register_failed, "calls", (json_int_t)p->calls,
+                     "calls_established", (json_int_t)p->calls_established, "calls_failed",
+                     (json_int_t)p->calls_failed, "calls_unfinished",
+                     (json_int_t)p->calls_unfinished, "bye_ok", (json_int_t)p->bye_ok,
+                     "bye_failed", (json_int_t)p->bye_failed, "bye_unfinished",
+                     (json_int_t)p->bye_unfinished, "invite_final", finals);
+}
+
 static json_t *memory_json(const struct run_stats *st)
 {
     return json_pack("{s:I, s:I, s:I, s:f}", "rss_start_bytes", (json_int_t)st->mem_rss_start,
@@ -258,6 +286,8 @@ static char *summary_json(const struct run_stats *st, const struct report_meta *
                                   (json_int_t)st->relay_auth_failed, "refresh_ok",
                                   (json_int_t)st->relay_refresh_ok, "refresh_failed",
                                   (json_int_t)st->relay_refresh_failed));
+    if (report_sip_used(st))
+        json_object_set_new(root, "sip", sip_json(st));
     json_object_set_new(root, "memory", memory_json(st));
     if (st->files.transfers > 0)
         json_object_set_new(root, "files", report_files_json(&st->files));
@@ -497,6 +527,27 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
             fprintf(out, "; %llu the relay accepted never did (counted as failed)",
                     (unsigned long long)st->msgs_undelivered);
         fputc('\n', out);
+    }
+    if (report_sip_used(st)) {
+        const struct stats_sip *p = &st->sip;
+        fprintf(out, "sip:        %llu REGISTER ok, %llu failed; %llu calls: %llu set up, %llu "
+                     "failed, %llu cut off; BYE %llu ok, %llu failed, %llu cut off\n",
+                (unsigned long long)p->register_ok, (unsigned long long)p->register_failed,
+                (unsigned long long)p->calls, (unsigned long long)p->calls_established,
+                (unsigned long long)p->calls_failed, (unsigned long long)p->calls_unfinished,
+                (unsigned long long)p->bye_ok, (unsigned long long)p->bye_failed,
+                (unsigned long long)p->bye_unfinished);
+        bool any_final = false;
+        for (int c = STATS_SIP_STATUS_MIN; c <= STATS_SIP_STATUS_MAX; c++) {
+            uint64_t n = p->invite_final[c - STATS_SIP_STATUS_MIN];
+            if (n > 0) {
+                fprintf(out, "%s %d x%llu", any_final ? "," : "sip final: ", c,
+                        (unsigned long long)n);
+                any_final = true;
+            }
+        }
+        if (any_final)
+            fputs(" (the INVITEs' final statuses)\n", out);
     }
     if (st->sched_requested > 0) {
         const struct histogram *lag = &st->lat[LAT_SCHEDULE_LAG];

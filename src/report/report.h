@@ -120,6 +120,9 @@ int report_write(const struct run_stats *st, const struct report_meta *meta,
                  const char *results_root, const char *out_dir, char *dir, size_t dirlen,
                  char *err, size_t errlen);
 
+/* True when the run was set up by SIP (topology sip): summary.json's "sip" and its line. */
+bool report_sip_used(const struct run_stats *st);
+
 /* The h2load-style summary for a terminal. dir may be NULL when nothing was written. */
 void report_print(FILE *out, const struct run_stats *st, const struct report_meta *meta,
                   const char *dir);

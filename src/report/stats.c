@@ -34,6 +34,16 @@ const char *lat_kind_name(enum lat_kind k)
         return "schedule-lag";
     case LAT_IMDN_DELIVERY:
         return "imdn-delivery";
+    case LAT_SIP_REGISTER:
+        return "sip-register";
+    case LAT_SIP_INVITE_1XX:
+        return "sip-invite-1xx";
+    case LAT_SIP_INVITE_2XX:
+        return "sip-invite-2xx";
+    case LAT_SIP_SETUP_BIND:
+        return "sip-setup-bind";
+    case LAT_SIP_BYE:
+        return "sip-bye";
     case LAT__COUNT:
         break;
     }
@@ -125,6 +135,17 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
             return e;
     }
 #define ADD(f) dst->f += src->f
+    ADD(sip.register_ok);
+    ADD(sip.register_failed);
+    ADD(sip.calls);
+    ADD(sip.calls_established);
+    ADD(sip.calls_failed);
+    ADD(sip.calls_unfinished);
+    ADD(sip.bye_ok);
+    ADD(sip.bye_failed);
+    ADD(sip.bye_unfinished);
+    for (size_t i = 0; i < sizeof(dst->sip.invite_final) / sizeof(dst->sip.invite_final[0]); i++)
+        ADD(sip.invite_final[i]);
     ADD(sessions_started);
     ADD(sessions_bound);
     ADD(sessions_completed);

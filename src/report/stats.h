@@ -25,6 +25,12 @@ enum lat_kind {
     LAT_SCHEDULE_LAG,      /* open mode: a message's intended send time -> handed to its
                               session (how far the scheduler lags) */
     LAT_IMDN_DELIVERY,     /* a cpim message queued -> its delivery notification received */
+    /* topology sip (topology_sip.c): the signalling's phases */
+    LAT_SIP_REGISTER,      /* REGISTER sent -> its 2xx (the digest round included) */
+    LAT_SIP_INVITE_1XX,    /* INVITE sent -> its first provisional response */
+    LAT_SIP_INVITE_2XX,    /* INVITE sent -> its 2xx (the proxy's 407 round included) */
+    LAT_SIP_SETUP_BIND,    /* the 2xx (ACK sent) -> the MSRP session bound */
+    LAT_SIP_BYE,           /* BYE sent -> its final response */
     LAT__COUNT
 };
 const char *lat_kind_name(enum lat_kind k); /* "chunk", "message", ... (file and JSON names) */
@@ -62,6 +68,10 @@ struct stats_second {
      * summed and the largest, so that the mean (sum / msgs_ok) and the maximum merge exactly */
     uint64_t msg_latency_sum_us, msg_latency_max_us;
 };
+
+/* SIP final statuses counted one by one (run_stats.sip.invite_final). */
+#define STATS_SIP_STATUS_MIN 100
+#define STATS_SIP_STATUS_MAX 699
 
 /* send.file transfers listed one by one in the report, at most (the first ones started). */
 #define STATS_FILES_LISTED 100
@@ -140,6 +150,17 @@ struct run_stats {
     /* relay topology: AUTH exchanges (both ends of each session) and refreshes (re-AUTH
      * before Expires runs out) that succeeded and failed */
     uint64_t relay_auth_ok, relay_auth_failed, relay_refresh_ok, relay_refresh_failed;
+    /* topology sip: REGISTERs of the answering agents (refreshes included) that got a 2xx or
+     * failed; calls (INVITEs) made = established + failed + unfinished; BYEs sent at the
+     * sessions' ends answered 2xx, failed (another final response or none in time), or cut off
+     * by the end of the run; invite_final counts each INVITE's final status (100..699; a
+     * local timeout is 408) of the calls established or failed, warm-up included */
+    struct stats_sip {
+        uint64_t register_ok, register_failed;
+        uint64_t calls, calls_established, calls_failed, calls_unfinished;
+        uint64_t bye_ok, bye_failed, bye_unfinished;
+        uint64_t invite_final[STATS_SIP_STATUS_MAX - STATS_SIP_STATUS_MIN + 1];
+    } sip;
     /* the largest Expires a relay's AUTH 200 granted (run --relay-state-grace expires); the
      * maximum when merged; 0: none seen */
     uint64_t relay_expires_max;

@@ -55,7 +55,7 @@
 #define SCENARIO_RAW_MESSAGE_ID_LEN 16
 
 enum scenario_mode { SCENARIO_CLOSED = 0, SCENARIO_OPEN };
-enum scenario_topology { SCENARIO_EMBEDDED = 0, SCENARIO_TARGET, SCENARIO_RELAY };
+enum scenario_topology { SCENARIO_EMBEDDED = 0, SCENARIO_TARGET, SCENARIO_RELAY, SCENARIO_SIP };
 /* How one end of a session travels: MSRP over TCP, over TLS (msrps), or over a WebSocket (RFC
  * 7977) on TCP (ws) or on TLS (wss). Names: scenario_transport_name. */
 enum scenario_transport { SCENARIO_TCP = 0, SCENARIO_TLS, SCENARIO_WS, SCENARIO_WSS };
@@ -561,6 +561,18 @@ struct scenario {
         bool ws_parsed_ok;        /* ws_msrp_uri, the same way */
         struct msrp_uri ws_parsed;
     } relay;
+    /* kind "sip": every session is set up by SIP (INVITE through the proxy, topology_sip.c).
+     * Empty strings: not in the file (run's --sip-* options may give them). */
+    struct {
+        char proxy[512];          /* the outbound proxy and registrar, a SIP URI ("": none,
+                                     only with target) */
+        char user[128];           /* may hold one printf integer conversion, e.g. sip%04d */
+        uint32_t users;           /* SIP users the pattern spreads over; 0 and 1: one */
+        char domain[256];         /* the AOR's domain; "": the proxy's host */
+        char target[512];         /* call this SIP URI instead of users of our own (an
+                                     external service that answers with its own MSRP end) */
+        char password_file[512];  /* the password is read at run time, never kept here */
+    } sip;
 
     /* steps */
     struct step steps[SCENARIO_MAX_STEPS];

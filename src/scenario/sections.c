@@ -7,6 +7,7 @@
  */
 #include "scenario/internal.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -359,6 +360,49 @@ static int check_relay(struct scn__ctx *c, const json_t *relay)
     return SCN__READ_KEYS(c, relay, keys, c->sc);
 }
 
+static bool sip_uri_valid(const char *s)
+{
+    if (strncmp(s, "sip:", 4) != 0 && strncmp(s, "sips:", 5) != 0)
+        return false;
+    for (const char *p = s; *p != '\0'; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '<' || *p == '>' ||
+            *p == '"')
+            return false;
+    return true;
+}
+
+static bool sip_domain_valid(const char *s)
+{
+    for (const char *p = s; *p != '\0'; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-' || *p == ':' || *p == '[' ||
+              *p == ']'))
+            return false;
+    return true;
+}
+
+/* topology.sip: the SIP side of kind "sip" (topology_sip.c). */
+static int check_sip(struct scn__ctx *c, const json_t *sip)
+{
+    static const char *const allowed[] = {"proxy",  "user",          "users", "domain",
+                                          "target", "password_file", NULL};
+    static const struct scn__key keys[] = {
+        SCN_KEY_STRING("proxy", struct scenario, sip.proxy, "a SIP URI (sip:HOST:PORT)", true,
+                       sip_uri_valid),
+        SCN_KEY_STRING("user", struct scenario, sip.user, RELAY_USER_WHAT, true,
+                       relay_user_valid),
+        SCN_KEY_INT("users", struct scenario, sip.users, 1, 100000),
+        SCN_KEY_STRING("domain", struct scenario, sip.domain, "a host name or address", true,
+                       sip_domain_valid),
+        SCN_KEY_STRING("target", struct scenario, sip.target, "a SIP URI (sip:USER@HOST:PORT)",
+                       true, sip_uri_valid),
+        SCN_KEY_STRING("password_file", struct scenario, sip.password_file, FILE_WHAT, true,
+                       NULL),
+    };
+    if (scn__need_object(c, sip) != 0 || scn__check_keys(c, sip, allowed) != 0)
+        return -1;
+    return SCN__READ_KEYS(c, sip, keys, c->sc);
+}
+
 static int check_targets(struct scn__ctx *c, const json_t *targets)
 {
     struct scenario *sc = c->sc;
@@ -383,9 +427,9 @@ int scn__check_topology(struct scn__ctx *c, const json_t *topo)
 {
     static const char *const allowed[] = {"kind",    "transport",         "caller_transport",
                                           "answerer_transport", "targets", "ca_file",
-                                          "relay",   NULL};
+                                          "relay",   "sip",             NULL};
     /* In the order of enum scenario_topology, and of enum scenario_transport. */
-    static const char *const kinds[] = {"embedded", "target", "relay", NULL};
+    static const char *const kinds[] = {"embedded", "target", "relay", "sip", NULL};
     static const char *const transports[] = {"tcp", "tls", "ws", "wss", NULL};
     static const struct scn__key keys[] = {
         SCN_KEY_ENUM("kind", struct scenario, topology, kinds, NULL),
@@ -419,6 +463,20 @@ int scn__check_topology(struct scn__ctx *c, const json_t *topo)
             return -1;
         scn__path_pop(c, mark);
     }
+
+    if ((v = json_object_get(topo, "sip")) != NULL) {
+        mark = scn__path_push(c, ".sip");
+        if (sc->topology != SCENARIO_SIP)
+            return scn__fail(c, "\"sip\" is only allowed when kind is \"sip\"");
+        if (check_sip(c, v) != 0)
+            return -1;
+        scn__path_pop(c, mark);
+    }
+    /* The SIP-signalled MSRP streams run over TCP or TLS (RFC 4975 section 8's TCP/MSRP and
+     * TCP/TLS/MSRP); WebSocket ends are not offered by this topology. */
+    if (sc->topology == SCENARIO_SIP && scenario_transport_ws(sc->transport))
+        return scn__fail(c, "kind \"sip\" runs its MSRP sessions over \"tcp\" or \"tls\", "
+                            "not \"%s\"", scenario_transport_name(sc->transport));
 
     if ((v = json_object_get(topo, "ca_file")) != NULL) {
         mark = scn__path_push(c, ".ca_file");

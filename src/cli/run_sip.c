@@ -1,0 +1,213 @@
+/*
+ * run_sip.c - run's SIP options (run_sip.h): each session set up by SIP through a proxy
+ * (topology sip, src/load/topology_sip.c). The options follow the relay's conventions: a user
+ * pattern with one %d or %0Nd spread over --sip-users accounts, the password from a file or
+ * the environment, never from the command line.
+ *
+ * Owns: the options' parsing, their checks against the scenario, the password's reading, their
+ * --help lines. May not touch: the sessions (load/), the scenario's loading (scenario/).
+ */
+#include "cli/run_sip.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SIP_USERS_MAX 100000u
+
+void run_sip_usage(FILE *out)
+{
+    fprintf(out,
+            "  --sip-proxy URI      set up every session by SIP through this outbound proxy and\n"
+            "                       registrar (sip:HOST:PORT, ;transport=tcp for TCP; UDP\n"
+            "                       otherwise); switches the topology to sip: each worker's\n"
+            "                       answering agents REGISTER there, its calling agents INVITE\n"
+            "                       them with an MSRP offer and BYE at the session's end\n"
+            "  --sip-user PATTERN   the SIP users (AOR user and digest name); may hold one %%d\n"
+            "                       or %%0Nd (e.g. sip%%04d)\n"
+            "  --sip-users N        users 0..N-1 of the pattern, split among the threads (each\n"
+            "                       worker registers its own: N >= --threads)\n"
+            "  --sip-password-file FILE\n"
+            "                       the users' password, on the first line of FILE (or set\n"
+            "                       MSRPLOAD_SIP_PASSWORD)\n"
+            "  --sip-domain D       the users' domain (default: the proxy's host)\n"
+            "  --sip-target URI     INVITE this SIP URI instead of users of our own: an\n"
+            "                       external service that answers with its own MSRP end (no\n"
+            "                       answering agents, no REGISTER; with --sip-proxy the\n"
+            "                       INVITEs go through it, else straight to URI's host)\n");
+}
+
+static bool sip_uri_ok(const char *s)
+{
+    if (strncmp(s, "sip:", 4) != 0 || s[4] == '\0')
+        return false;
+    for (const char *p = s; *p != '\0'; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '<' || *p == '>' ||
+            *p == '"')
+            return false;
+    return true;
+}
+
+int run_sip_option(struct run_sip_options *o, const char *opt, const char *v, char *err,
+                   size_t errlen)
+{
+    if (strncmp(opt, "--sip-", 6) != 0)
+        return 0;
+    if (strcmp(opt, "--sip-proxy") == 0 || strcmp(opt, "--sip-target") == 0) {
+        if (strncmp(v, "sips:", 5) == 0) {
+            snprintf(err, errlen, "%s %s: SIP over TLS is not supported by run yet (give a "
+                     "sip: URI, UDP or ;transport=tcp)", opt, v);
+            return -1;
+        }
+        if (!sip_uri_ok(v) || strlen(v) >= 400) {
+            snprintf(err, errlen, "%s %s: expected a SIP URI such as sip:127.0.0.1:5060 or "
+                     "sip:127.0.0.1:5060;transport=tcp", opt, v);
+            return -1;
+        }
+        if (opt[6] == 'p')
+            o->proxy = v;
+        else
+            o->target = v;
+        return 1;
+    }
+    if (strcmp(opt, "--sip-user") == 0) {
+        if (!scenario_relay_user_ok(v, NULL) || strlen(v) >= 100) {
+            snprintf(err, errlen, "--sip-user %s: expected a user name (printable, no quotes, "
+                     "at most one %%d or %%0Nd, under 100 characters)", v);
+            return -1;
+        }
+        o->user = v;
+        return 1;
+    }
+    if (strcmp(opt, "--sip-users") == 0) {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || v[0] == '-' || n < 1 ||
+            n > SIP_USERS_MAX) {
+            snprintf(err, errlen, "--sip-users %s: expected a whole number from 1 to %u", v,
+                     SIP_USERS_MAX);
+            return -1;
+        }
+        o->users = n;
+        return 1;
+    }
+    if (strcmp(opt, "--sip-domain") == 0) {
+        bool ok = v[0] != '\0' && strlen(v) < 200;
+        for (const char *p = v; *p != '\0' && ok; p++)
+            ok = isalnum((unsigned char)*p) || strchr(".-:[]", *p) != NULL;
+        if (!ok) {
+            snprintf(err, errlen, "--sip-domain %s: expected a host name or address", v);
+            return -1;
+        }
+        o->domain = v;
+        return 1;
+    }
+    if (strcmp(opt, "--sip-password-file") == 0) {
+        o->password_file = v;
+        return 1;
+    }
+    return 0;
+}
+
+int run_sip_apply(struct scenario *sc, const struct run_sip_options *o, char *err,
+                  size_t errlen)
+{
+    bool any = o->proxy || o->user || o->domain || o->target || o->password_file || o->users;
+    if (any) {
+        if (sc->topology != SCENARIO_EMBEDDED && sc->topology != SCENARIO_SIP) {
+            snprintf(err, errlen, "--sip-* options set sessions up by SIP; %s's topology is "
+                     "\"%s\" (--relay and --target do not go with them)", sc->path,
+                     sc->topology == SCENARIO_RELAY ? "relay" : "target");
+            return -1;
+        }
+        sc->topology = SCENARIO_SIP;
+    }
+    if (sc->topology != SCENARIO_SIP)
+        return 0;
+    if (o->proxy)
+        snprintf(sc->sip.proxy, sizeof(sc->sip.proxy), "%s", o->proxy);
+    if (o->target)
+        snprintf(sc->sip.target, sizeof(sc->sip.target), "%s", o->target);
+    if (o->user)
+        snprintf(sc->sip.user, sizeof(sc->sip.user), "%s", o->user);
+    if (o->domain)
+        snprintf(sc->sip.domain, sizeof(sc->sip.domain), "%s", o->domain);
+    if (o->users)
+        sc->sip.users = (uint32_t)o->users;
+    if (sc->sip.proxy[0] == '\0' && sc->sip.target[0] == '\0') {
+        snprintf(err, errlen, "the sip topology needs a proxy (--sip-proxy URI or "
+                 "topology.sip.proxy in %s), or a --sip-target URI", sc->path);
+        return -1;
+    }
+    if (sc->sip.user[0] == '\0') {
+        snprintf(err, errlen, "the sip topology needs its users: --sip-user PATTERN (e.g. "
+                 "sip%%04d with --sip-users N) or topology.sip.user in %s", sc->path);
+        return -1;
+    }
+    bool pattern = false;
+    scenario_relay_user_ok(sc->sip.user, &pattern);
+    if (sc->sip.users > 1 && !pattern) {
+        snprintf(err, errlen, "--sip-users %u: the user %s has no %%d or %%0Nd to number them",
+                 (unsigned)sc->sip.users, sc->sip.user);
+        return -1;
+    }
+    if (scenario_transport_ws(sc->transport)) {
+        snprintf(err, errlen, "the sip topology runs its MSRP sessions over tcp or tls, not %s",
+                 scenario_transport_name(sc->transport));
+        return -1;
+    }
+    /* Each worker registers users of its own (two workers binding one AOR would have the
+     * proxy fork every INVITE to both). */
+    uint64_t users = sc->sip.users > 0 ? sc->sip.users : 1;
+    uint64_t threads = sc->threads < sc->concurrency ? sc->threads : sc->concurrency;
+    if (sc->sip.target[0] == '\0' && users < threads) {
+        snprintf(err, errlen, "%llu SIP user%s for %llu threads: each worker registers users "
+                 "of its own, so give --sip-users %llu or more (or --threads %llu)",
+                 (unsigned long long)users, users == 1 ? "" : "s", (unsigned long long)threads,
+                 (unsigned long long)threads, (unsigned long long)users);
+        return -1;
+    }
+    return 0;
+}
+
+json_t *run_sip_config_json(const struct scenario *sc)
+{
+    return json_pack("{s:s, s:s, s:I, s:s, s:s}", "proxy", sc->sip.proxy, "user", sc->sip.user,
+                     "users", (json_int_t)sc->sip.users, "domain", sc->sip.domain, "target",
+                     sc->sip.target);
+}
+
+int run_sip_password(const struct scenario *sc, const struct run_sip_options *o, char *out,
+                     size_t cap)
+{
+    const char *file = o->password_file;
+    const char *env = getenv("MSRPLOAD_SIP_PASSWORD");
+    if (file == NULL && env != NULL && env[0] != '\0') {
+        snprintf(out, cap, "%s", env);
+        return 0;
+    }
+    if (file == NULL && sc->sip.password_file[0] != '\0')
+        file = sc->sip.password_file;
+    if (file == NULL) {
+        fprintf(stderr, "msrpload run: the SIP users need a password: --sip-password-file FILE, "
+                        "or MSRPLOAD_SIP_PASSWORD in the environment\n");
+        return -1;
+    }
+    FILE *f = fopen(file, "r");
+    if (f == NULL) {
+        fprintf(stderr, "msrpload run: SIP password file %s: %s\n", file, strerror(errno));
+        return -1;
+    }
+    bool got = fgets(out, (int)cap, f) != NULL;
+    fclose(f);
+    out[got ? strcspn(out, "\r\n") : 0] = '\0';
+    if (out[0] == '\0') {
+        fprintf(stderr, "msrpload run: SIP password file %s: the first line is empty\n", file);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,278 @@
+/*
+ * check_sip_run.c - whole runs of the sip topology (src/load/topology_sip.c) through a real
+ * Kamailio SIP registrar and proxy (tools/sip/start.sh): `msrpload run scenarios/sip-chat.json
+ * --sip-proxy ...` as a user runs it, its exit code and summary.json read back with jansson.
+ *
+ *  - over UDP and over TCP to the proxy (and once with the MSRP sessions over TLS): every
+ *    answering agent registers, every session is set up (INVITE through the proxy, 200, ACK),
+ *    chats with every message delivered and checked by SHA-256 at our answering end, and ends
+ *    with a BYE that is answered; the counts add up and every SIP phase has its latencies;
+ *  - a wrong password: every REGISTER gets 403, no session is called, every session fails
+ *    with the status in its failure and the run exits 3 (README "Exit codes": no session
+ *    bound);
+ *  - a --sip-target nobody registered: every INVITE gets 404 through the proxy, counted by
+ *    status, and the run exits 3.
+ *
+ * One proxy for the suite's tcase (unchecked fixture). Every msrpload run is under
+ * `timeout 60`. Without Kamailio every test prints why it is skipped and returns (a counted
+ * skip; a failure under REQUIRE_SIP=1, see tests/sip_testutil.h).
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sip_testutil.h"
+#include "suites.h"
+#include "testutil.h"
+
+static struct test_sip P;
+
+static void proxy_setup(void)
+{
+    test_sip_start(&P, false, false, "");
+}
+
+static void proxy_teardown(void)
+{
+    test_sip_stop(&P);
+}
+
+struct run_out {
+    int code;
+    char dir[400];
+    char *err;
+    json_t *summary;
+};
+
+/* `timeout 60 msrpload run scenarios/sip-chat.json ARGS --out DIR --quiet`. */
+static void run_sip(const struct tmp *t, const char *tag, const char *args, struct run_out *r)
+{
+    memset(r, 0, sizeof(*r));
+    snprintf(r->dir, sizeof(r->dir), "%s/%s", t->dir, tag);
+    char cmd[4096], errpath[512];
+    snprintf(errpath, sizeof(errpath), "%s/%s.stderr", t->dir, tag);
+    snprintf(cmd, sizeof(cmd),
+             "env -u MSRPLOAD_SIP_PASSWORD timeout 60 %s run scenarios/sip-chat.json %s "
+             "--out '%s' --quiet >/dev/null 2>'%s'",
+             msrpload_binary(), args, r->dir, errpath);
+    int st = system(cmd);
+    ck_assert_msg(WIFEXITED(st), "%s: not exited (status %d)", cmd, st);
+    r->code = WEXITSTATUS(st);
+    r->err = test_read_text(errpath);
+    ck_assert_msg(r->code != 124, "%s: msrpload did not finish within 60 s; stderr: %s", tag,
+                  r->err);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/summary.json", r->dir);
+    json_error_t jerr;
+    r->summary = json_load_file(path, 0, &jerr);
+    ck_assert_msg(r->summary != NULL, "%s: %s; stderr: %s", path, jerr.text, r->err);
+    char *sip = json_dumps(json_object_get(r->summary, "sip"), JSON_COMPACT);
+    fprintf(stderr, "sip_run: %s: exit %d, sip %s\n", tag, r->code, sip ? sip : "(none)");
+    free(sip);
+}
+
+static void run_free(struct run_out *r)
+{
+    free(r->err);
+    json_decref(r->summary);
+}
+
+/* An integer at a dotted path of summary.json (a key may not hold a dot); the test fails when
+ * it is missing. */
+static long long jint(const struct run_out *r, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    json_t *v = r->summary;
+    char *save = NULL;
+    for (char *k = strtok_r(buf, ".", &save); k != NULL; k = strtok_r(NULL, ".", &save)) {
+        v = json_object_get(v, k);
+        ck_assert_msg(v != NULL, "summary.json: %s missing", path);
+    }
+    ck_assert_msg(json_is_integer(v), "summary.json: %s is not an integer", path);
+    return (long long)json_integer_value(v);
+}
+
+static void password_file(const struct tmp *t, const char *pass, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/password", t->dir);
+    char text[128];
+    snprintf(text, sizeof(text), "%s\n", pass);
+    test_write_text(path, text);
+}
+
+/* scenarios/sip-chat.json: 20 sessions of 5 messages, users sip0000..0003 over 2 threads. */
+#define SESSIONS 20
+#define MESSAGES 100
+#define USERS 4
+
+static void check_clean_run(const struct run_out *r)
+{
+    ck_assert_msg(r->code == 0, "exit %d; stderr: %s", r->code, r->err);
+    /* every answering agent registered (refreshes come after 300 s: none here) */
+    ck_assert_int_eq(jint(r, "sip.register_ok"), USERS);
+    ck_assert_int_eq(jint(r, "sip.register_failed"), 0);
+    /* every session set up by one INVITE answered 200, ended by a BYE answered 2xx */
+    ck_assert_int_eq(jint(r, "sessions.started"), SESSIONS);
+    ck_assert_int_eq(jint(r, "sessions.bound"), SESSIONS);
+    ck_assert_int_eq(jint(r, "sessions.completed"), SESSIONS);
+    ck_assert_int_eq(jint(r, "sip.calls"), SESSIONS);
+    ck_assert_int_eq(jint(r, "sip.calls_established"), SESSIONS);
+    ck_assert_int_eq(jint(r, "sip.calls_failed"), 0);
+    ck_assert_int_eq(jint(r, "sip.calls_unfinished"), 0);
+    ck_assert_int_eq(jint(r, "sip.invite_final.200"), SESSIONS);
+    ck_assert_int_eq(jint(r, "sip.bye_ok"), SESSIONS);
+    ck_assert_int_eq(jint(r, "sip.bye_failed") + jint(r, "sip.bye_unfinished"), 0);
+    /* every message answered, delivered to our answering end and its SHA-256 checked */
+    ck_assert_int_eq(jint(r, "messages.sent"), MESSAGES);
+    ck_assert_int_eq(jint(r, "messages.ok"), MESSAGES);
+    ck_assert_int_eq(jint(r, "messages.delivered"), MESSAGES);
+    ck_assert_int_eq(jint(r, "messages.checked"), MESSAGES);
+    ck_assert_int_eq(jint(r, "expectations.failures"), 0);
+    /* each phase measured once per registration or call */
+    ck_assert_int_eq(jint(r, "latency_us.sip-register.count"), USERS);
+    ck_assert_int_eq(jint(r, "latency_us.sip-invite-1xx.count"), SESSIONS);
+    ck_assert_int_eq(jint(r, "latency_us.sip-invite-2xx.count"), SESSIONS);
+    ck_assert_int_eq(jint(r, "latency_us.sip-setup-bind.count"), SESSIONS);
+    ck_assert_int_eq(jint(r, "latency_us.sip-bye.count"), SESSIONS);
+    /* the 2xx comes after the first 1xx of the same INVITE */
+    ck_assert_int_ge(jint(r, "latency_us.sip-invite-2xx.min"),
+                     jint(r, "latency_us.sip-invite-1xx.min"));
+}
+
+START_TEST(sip_run_udp)
+{
+    if (test_sip_skip(&P, "sip_run_udp"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char pw[512], args[1200];
+    password_file(&t, "sippass", pw, sizeof(pw));
+    snprintf(args, sizeof(args), "--sip-proxy sip:127.0.0.1:%u --sip-password-file '%s'",
+             (unsigned)P.port, pw);
+    struct run_out r;
+    run_sip(&t, "udp", args, &r);
+    check_clean_run(&r);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(sip_run_tcp)
+{
+    if (test_sip_skip(&P, "sip_run_tcp"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char pw[512], args[1200];
+    password_file(&t, "sippass", pw, sizeof(pw));
+    snprintf(args, sizeof(args),
+             "--sip-proxy 'sip:127.0.0.1:%u;transport=tcp' --sip-password-file '%s'",
+             (unsigned)P.port, pw);
+    struct run_out r;
+    run_sip(&t, "tcp", args, &r);
+    check_clean_run(&r);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* MSRP over TLS (TCP/TLS/MSRP offered and answered, msrps paths), SIP over TCP. */
+START_TEST(sip_run_tls_msrp)
+{
+    if (test_sip_skip(&P, "sip_run_tls_msrp"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char pw[512], args[1200];
+    password_file(&t, "sippass", pw, sizeof(pw));
+    snprintf(args, sizeof(args),
+             "--transport tls --sip-proxy 'sip:127.0.0.1:%u;transport=tcp' "
+             "--sip-password-file '%s'",
+             (unsigned)P.port, pw);
+    struct run_out r;
+    run_sip(&t, "tls-msrp", args, &r);
+    check_clean_run(&r);
+    ck_assert_int_eq(jint(&r, "latency_us.tls-handshake.count"), SESSIONS);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(sip_run_wrong_password)
+{
+    if (test_sip_skip(&P, "sip_run_wrong_password"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char pw[512], args[1200];
+    password_file(&t, "not-the-password", pw, sizeof(pw));
+    snprintf(args, sizeof(args), "--sip-proxy sip:127.0.0.1:%u --sip-password-file '%s'",
+             (unsigned)P.port, pw);
+    struct run_out r;
+    run_sip(&t, "wrong-password", args, &r);
+    ck_assert_msg(r.code == 3, "exit %d (expected 3: no session bound); stderr: %s", r.code,
+                  r.err);
+    /* the proxy answers a wrong digest with 403 (tools/sip/README.md) */
+    ck_assert_int_eq(jint(&r, "sip.register_ok"), 0);
+    ck_assert_int_eq(jint(&r, "sip.register_failed"), USERS);
+    ck_assert_int_eq(jint(&r, "sip.calls"), 0);
+    ck_assert_int_eq(jint(&r, "sessions.started"), SESSIONS);
+    ck_assert_int_eq(jint(&r, "sessions.failed"), SESSIONS);
+    ck_assert_int_eq(jint(&r, "sessions.bound"), 0);
+    ck_assert_int_eq(jint(&r, "sessions.ends.connect-failed"), SESSIONS);
+    const char *fe = json_string_value(json_object_get(r.summary, "first_error"));
+    ck_assert_msg(fe != NULL && strstr(fe, "REGISTER") != NULL && strstr(fe, "403") != NULL,
+                  "first_error: %s", fe ? fe : "(none)");
+    ck_assert_msg(strstr(r.err, "403") != NULL, "stderr names no 403: %s", r.err);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
+START_TEST(sip_run_target_not_found)
+{
+    if (test_sip_skip(&P, "sip_run_target_not_found"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char pw[512], args[1200];
+    password_file(&t, "sippass", pw, sizeof(pw));
+    /* sip0090 is a user of the proxy's, registered by nobody: the proxy's lookup fails */
+    snprintf(args, sizeof(args),
+             "--sip-proxy sip:127.0.0.1:%u --sip-password-file '%s' "
+             "--sip-target sip:sip0090@msrpload.test",
+             (unsigned)P.port, pw);
+    struct run_out r;
+    run_sip(&t, "not-found", args, &r);
+    ck_assert_msg(r.code == 3, "exit %d (expected 3); stderr: %s", r.code, r.err);
+    ck_assert_int_eq(jint(&r, "sip.register_ok") + jint(&r, "sip.register_failed"), 0);
+    ck_assert_int_eq(jint(&r, "sip.calls"), SESSIONS);
+    ck_assert_int_eq(jint(&r, "sip.calls_failed"), SESSIONS);
+    ck_assert_int_eq(jint(&r, "sip.invite_final.404"), SESSIONS);
+    ck_assert_int_eq(jint(&r, "sessions.failed"), SESSIONS);
+    const char *fe = json_string_value(json_object_get(r.summary, "first_error"));
+    ck_assert_msg(fe != NULL && strstr(fe, "INVITE") != NULL && strstr(fe, "404") != NULL,
+                  "first_error: %s", fe ? fe : "(none)");
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
+Suite *make_sip_run_suite(void)
+{
+    Suite *s = suite_create("sip_run");
+    TCase *tc = tcase_create("proxy");
+    tcase_set_timeout(tc, 240);
+    tcase_add_unchecked_fixture(tc, proxy_setup, proxy_teardown);
+    tcase_add_test(tc, sip_run_udp);
+    tcase_add_test(tc, sip_run_tcp);
+    tcase_add_test(tc, sip_run_tls_msrp);
+    tcase_add_test(tc, sip_run_wrong_password);
+    tcase_add_test(tc, sip_run_target_not_found);
+    suite_add_tcase(s, tc);
+    return s;
+}
