@@ -210,7 +210,7 @@ static char *config_json(const struct scenario *sc, unsigned shard_index, unsign
                                                ? json_string("auto")
                                                : json_real(sc->batch_window_s));
     /* Who authenticated where, never with what password. */
-    if (sc->topology == SCENARIO_RELAY)
+    if (scenario_has_relay(sc))
         json_object_set_new(o, "relay",
                             json_pack("{s:s, s:s, s:s, s:I, s:I}", "uri", sc->relay.uri,
                                       "ws_uri", sc->relay.ws_uri, "user", sc->relay.user,
@@ -259,7 +259,8 @@ static int setup_tls(const struct scenario *sc, struct run_config *rc, char *tmp
         return 0;
     /* the sip topology's answering ends are ours too, unless it calls a --sip-target */
     bool ours = sc->topology == SCENARIO_EMBEDDED ||
-                (sc->topology == SCENARIO_SIP && sc->sip.target[0] == '\0');
+                (sc->topology == SCENARIO_SIP && sc->sip.target[0] == '\0' &&
+                 !scenario_has_relay(sc));
     if (!ours) {
         if (net_tls_client_create(&rc->client_tls, sc->ca_file[0] ? sc->ca_file : NULL, NULL,
                                   NULL, err, sizeof(err)) != 0) {
@@ -838,7 +839,7 @@ int cmd_run(int argc, char **argv)
         scenario_free(&sc);
         return EXIT_USAGE;
     }
-    if (ro.rstate.grace_expires && sc.topology != SCENARIO_RELAY) {
+    if (ro.rstate.grace_expires && !scenario_has_relay(&sc)) {
         fprintf(stderr, "msrpload run: --relay-state-grace %s: only through a relay (--relay "
                         "or topology.kind relay), whose AUTH grants the Expires\n",
                 ro.rstate.grace_spec);
@@ -849,7 +850,7 @@ int cmd_run(int argc, char **argv)
         sc.seed = draw_seed();
     static char password[512];
     /* run --data's password column gives every account's password */
-    if (sc.topology == SCENARIO_RELAY && !(run_data != NULL && run_data->col_password >= 0) &&
+    if (scenario_has_relay(&sc) && !(run_data != NULL && run_data->col_password >= 0) &&
         relay_password(&sc, ro.relay_pw_file, ro.relay_pw, password, sizeof(password)) != 0) {
         scenario_free(&sc);
         return EXIT_USAGE;

@@ -118,10 +118,10 @@ int run_sip_apply(struct scenario *sc, const struct run_sip_options *o, char *er
 {
     bool any = o->proxy || o->user || o->domain || o->target || o->password_file || o->users;
     if (any) {
-        if (sc->topology != SCENARIO_EMBEDDED && sc->topology != SCENARIO_SIP) {
+        /* kind "relay" (the file's, or --relay's) becomes sip through that relay */
+        if (sc->topology == SCENARIO_TARGET) {
             snprintf(err, errlen, "--sip-* options set sessions up by SIP; %s's topology is "
-                     "\"%s\" (--relay and --target do not go with them)", sc->path,
-                     sc->topology == SCENARIO_RELAY ? "relay" : "target");
+                     "\"target\" (--target does not go with them)", sc->path);
             return -1;
         }
         sc->topology = SCENARIO_SIP;
@@ -159,6 +159,22 @@ int run_sip_apply(struct scenario *sc, const struct run_sip_options *o, char *er
         snprintf(err, errlen, "the sip topology runs its MSRP sessions over tcp or tls, not %s",
                  scenario_transport_name(sc->transport));
         return -1;
+    }
+    if (scenario_has_relay(sc)) {
+        /* Through a relay both ends are ours, over the relay's TCP (or TLS) address. */
+        if (sc->sip.target[0] != '\0') {
+            snprintf(err, errlen, "--sip-target %s and the relay %s: through a relay both ends "
+                     "are msrpload's own (AUTH each), so the sip topology calls its own users "
+                     "through --sip-proxy", sc->sip.target, sc->relay.uri);
+            return -1;
+        }
+        for (int i = 0; i < 2; i++)
+            if (scenario_transport_ws(sc->end_transport[i]) || sc->relay.uri[0] == '\0') {
+                snprintf(err, errlen, "the sip topology through a relay runs both ends over tcp "
+                         "or tls to the relay's msrp:// or msrps:// address (--relay URI or "
+                         "topology.relay.uri), not over a WebSocket");
+                return -1;
+            }
     }
     /* Each worker registers users of its own (two workers binding one AOR would have the
      * proxy fork every INVITE to both). */

@@ -401,7 +401,7 @@ static int worker_setup(struct worker *w, const struct run_config *cfg, int inde
     if (getrandom(&w->uri_seed, sizeof(w->uri_seed), 0) != sizeof(w->uri_seed) ||
         w->uri_seed == 0)
         w->uri_seed = net_now_ns() | 1; /* any nonzero seed will do for the URIs' tokens */
-    w->topo = topology_for(sc->topology);
+    w->topo = topology_for_scenario(sc);
     if (w->topo == NULL) {
         snprintf(err, errlen, "%s: no such topology", sc->path);
         return -1;

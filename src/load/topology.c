@@ -13,6 +13,14 @@ static const struct topology_ops *const topologies[] = {
     [SCENARIO_SIP] = &topology_sip,
 };
 
+const struct topology_ops *topology_for_scenario(const struct scenario *sc)
+{
+    /* kind "sip" through a relay tracks delivery: a row of its own */
+    if (sc->topology == SCENARIO_SIP && scenario_has_relay(sc))
+        return &topology_sip_relay;
+    return topology_for(sc->topology);
+}
+
 const struct topology_ops *topology_for(enum scenario_topology kind)
 {
     if ((unsigned)kind >= sizeof(topologies) / sizeof(topologies[0]))

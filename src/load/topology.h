@@ -8,7 +8,9 @@
  *   relay     topology_relay.c     both ends AUTH with the relay (RFC 4976), then the sessions
  *                                  open through it; delivery is tracked to our answering end
  *   sip       topology_sip.c       each session set up by SIP (INVITE through a proxy, our
- *                                  agents answer from the worker's msrp_server), BYE at its end
+ *                                  agents answer from the worker's msrp_server), BYE at its end;
+ *             topology_sip_relay.c with a relay: both ends AUTH first (relay_pair.c, shared
+ *                                  with relay), the SDP carries their paths, delivery tracked
  *
  * The runner core (runner.c: workers, slots, the clock, the drain; runner_steps.c: the calling
  * session walking the steps and counting outcomes) knows topologies only through this table.
@@ -89,9 +91,12 @@ extern const struct topology_ops topology_embedded;
 extern const struct topology_ops topology_target;
 extern const struct topology_ops topology_relay;
 extern const struct topology_ops topology_sip;
+extern const struct topology_ops topology_sip_relay; /* sip through a relay */
 
 /* The row for a scenario's topology; NULL for a kind the table lacks. */
 const struct topology_ops *topology_for(enum scenario_topology kind);
+/* The row for a scenario: its kind's, or sip through a relay's. */
+const struct topology_ops *topology_for_scenario(const struct scenario *sc);
 
 /* ---- what the core offers a topology (runner.c, runner_steps.c) ---- */
 

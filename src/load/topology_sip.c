@@ -34,66 +34,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "load/topology.h"
-#include "msrp/server.h"
+#include "load/topology_sip_int.h"
 #include "net/conn.h"
-#include "sip/sdp_msrp.h"
-#include "sip/ua.h"
-
-#define SIP_REGISTER_EXPIRES 600
-#define SIP_OFFER_MAX 2048
-#define SIP_END_WAIT_NS (1000ull * 1000000ull)
-
-struct sip_state;
-
-/* One SIP user the worker plays: its calling agent, and its answering agent (none with a
- * target), with the sessions that wait for that agent's registration. */
-struct sip_agent {
-    struct sip_state *st;
-    char user[128];
-    struct sip_ua *caller, *answerer;
-    uint64_t register_sent_ns;
-    bool registered, register_done; /* a final answer came (registered says which) */
-    int register_status;
-    struct sip_sess *waiting;       /* sessions calling this user, until it is registered */
-};
-
-struct sip_state {
-    struct worker *w;
-    struct msrp_server *srv;         /* the answering ends (none with a target) */
-    uint16_t port;
-    struct net_transport_setup client;
-    struct msrp_session_handlers calling; /* the core's, with on_bound timed here */
-    struct sip_agent *agents;
-    unsigned nagents;
-    struct pending_map calls;        /* sessions by their Call-ID (its first 32 characters) */
-    char domain[256];
-    /* at the end: unREGISTERs (and BYEs) still waiting for their answers (fini) */
-    bool ending;
-    unsigned unregistering;
-};
-
-/* One session's signalling: lives until the slot let go and both calls have ended. */
-struct sip_sess {
-    struct worker *w;
-    struct lsession *ls;             /* NULL once the slot has let go */
-    uint64_t n;
-    struct sip_agent *from, *to;     /* to: NULL with a target */
-    struct sip_call *out, *in;
-    struct sip_sess *wait_next;
-    bool waiting, filed, expected, established, bye_sent, failed_slot;
-    uint64_t invite_ns, established_ns, bye_ns;
-    bool got_1xx;
-    struct net_timer defer;          /* ends a failed slot outside the agent's callbacks */
-    char key[PENDING_ID_MAX + 1];
-    char target[400];
-    char path[128];                  /* our a=path */
-    struct sip_sdp_msrp_local local;
-    char why[300];
-    struct msrp_session_config cfg;  /* the core's, for the calling session */
-    char expect_uri[96];
-    char *peer_path;                 /* the answer's path: the calling session's To-Path */
-};
 
 /* ---- a session's life ----------------------------------------------------------------------- */
 
@@ -103,6 +45,7 @@ static void sess_put(struct sip_sess *ss)
         return;
     net_timer_stop(ss->w->loop, &ss->defer);
     free(ss->peer_path);
+    free(ss->offer_path);
     free(ss);
 }
 
@@ -136,15 +79,18 @@ static void sess_detach(struct sip_sess *ss)
     if (ss->expected && (ls == NULL || !ls->bound) && st != NULL && st->srv != NULL)
         msrp_server_forget(st->srv, ss->expect_uri);
     ss->expected = false;
+    if (ss->rp != NULL) { /* AUTHs still going end; adopted sessions live on in the pair */
+        relay_pair_stop(ss->rp);
+        relay_pair_release(ss->rp);
+        ss->rp = NULL;
+    }
     if (ls != NULL)
         ls->topo = NULL;
     ss->ls = NULL;
     sess_put(ss);
 }
 
-/* The first reason a session failed, for its failure example (truncated to fit). */
-__attribute__((format(printf, 2, 3))) static void sess_note(struct sip_sess *ss,
-                                                            const char *fmt, ...)
+void sip_sess_note(struct sip_sess *ss, const char *fmt, ...)
 {
     if (ss->why[0] != '\0')
         return;
@@ -166,13 +112,14 @@ static void sess_slot_end(struct sip_sess *ss, bool failed)
     const char *peer = ss->target;
     if (failed) {
         w->stats.sessions_failed++;
-        w->stats.session_ends[MSRP_END_CONNECT_FAILED]++;
+        w->stats.session_ends[ss->fail_kind]++;
         char what[420];
         snprintf(what, sizeof(what), "session %.96s: %.300s", ls->local_uri,
                  ss->why[0] ? ss->why : "SIP set-up failed");
         note_error(w, what);
-        failure_note(w->failures, MSRP_END_CONNECT_FAILED, now, ls->local_uri, peer,
-                     ss->why[0] ? ss->why : "SIP set-up failed", NULL);
+        failure_note(w->failures, ss->fail_kind, now, ls->local_uri, peer,
+                     ss->why[0] ? ss->why : "SIP set-up failed",
+                     ss->rp != NULL ? ss->rp->auth_trace : NULL);
     } else {
         w->stats.sessions_unfinished++;
         w->stats.session_ends[MSRP_END_CLOSED]++;
@@ -181,6 +128,9 @@ static void sess_slot_end(struct sip_sess *ss, bool failed)
             snprintf(what, sizeof(what), "session %s: waiting for the REGISTER of the called "
                      "user %.100s (no final answer) when the run ended", ls->local_uri,
                      ss->to->user);
+        else if (ss->rp != NULL && ss->out == NULL)
+            snprintf(what, sizeof(what), "session %s: still authenticating with the relay "
+                     "%.100s when the run ended", ls->local_uri, w->sc->relay.uri);
         else
             snprintf(what, sizeof(what), "session %s: still being set up by SIP (INVITE "
                      "%.200s) when the run ended", ls->local_uri, ss->target);
@@ -208,7 +158,7 @@ static void defer_fired(struct net_loop *loop, struct net_timer *t)
 
 /* Fails the slot from the loop, not from inside an agent's callback (the next session starts
  * from runner_slot_ended, and its INVITE would go out from the agent's own code). */
-static void sess_fail(struct sip_sess *ss)
+void sip_sess_fail(struct sip_sess *ss)
 {
     if (ss->ls == NULL || ss->failed_slot)
         return;
@@ -225,15 +175,15 @@ static void sess_invite(struct sip_sess *ss)
     size_t len = 0;
     int e = sip_sdp_msrp_offer(&ss->local, offer, sizeof(offer), &len, why, sizeof(why));
     if (e != 0) {
-        sess_note(ss, "cannot make the SDP offer for %.200s (%d): %.60s", ss->target, e, why);
-        sess_fail(ss);
+        sip_sess_note(ss, "cannot make the SDP offer for %.200s (%d): %.60s", ss->target, e, why);
+        sip_sess_fail(ss);
         return;
     }
     ss->invite_ns = net_now_ns();
     ss->out = sip_ua_call(ss->from->caller, ss->target, offer, len, ss);
     if (ss->out == NULL) {
-        sess_note(ss, "cannot send the INVITE to %.200s (errno %d)%s", ss->target, errno, "");
-        sess_fail(ss);
+        sip_sess_note(ss, "cannot send the INVITE to %.200s (errno %d)%s", ss->target, errno, "");
+        sip_sess_fail(ss);
         return;
     }
     ss->w->stats.sip.calls++;
@@ -284,22 +234,25 @@ static void caller_established(struct sip_sess *ss, const char *sdp, size_t len)
     struct sip_sdp_msrp_result *res = malloc(sizeof(*res));
     char why[200] = "";
     if (answer == NULL || res == NULL) {
-        sess_note(ss, "the answer of %.200s (status %d): %s", ss->target, 200, "out of memory");
+        sip_sess_note(ss, "the answer of %.200s (status %d): %s", ss->target, 200, "out of memory");
     } else if (sip_sdp_msrp_parse(sdp, len, answer, why, sizeof(why)) != SIP_SDP_OK) {
-        sess_note(ss, "the 2xx of %.200s carries no usable MSRP SDP (status %d): %.80s",
+        sip_sess_note(ss, "the 2xx of %.200s carries no usable MSRP SDP (status %d): %.80s",
                   ss->target, 200, why);
     } else if (sip_sdp_msrp_take_answer(&ss->local, answer, res) != 0 ||
                res->verdict != SIP_SDP_ACCEPT) {
-        sess_note(ss, "the answer of %.200s (status %d) is not accepted: %.80s", ss->target,
+        sip_sess_note(ss, "the answer of %.200s (status %d) is not accepted: %.80s", ss->target,
                   200, res->reason);
     } else if (!res->active) {
-        sess_note(ss, "the answer of %.200s (status %d) makes us passive: %s", ss->target, 200,
+        sip_sess_note(ss, "the answer of %.200s (status %d) makes us passive: %s", ss->target, 200,
                   "this topology only connects (offerer active, RFC 4975 sections 5.4, 8.5)");
+    } else if (ss->rp != NULL) {
+        if (sip_relay_open(ss, answer, res) == 0)
+            goto done;
     } else {
         struct sockaddr_storage addr;
         socklen_t alen = 0;
         if (net_addr_resolve(res->connect_host, res->connect_port, &addr, &alen) != 0) {
-            sess_note(ss, "the answer of %.200s (status %d) names %.60s, which does not "
+            sip_sess_note(ss, "the answer of %.200s (status %d) names %.60s, which does not "
                       "resolve", ss->target, 200, res->connect_host);
         } else {
             free(ss->peer_path);
@@ -309,10 +262,10 @@ static void caller_established(struct sip_sess *ss, const char *sdp, size_t len)
             const struct net_transport_setup *ts =
                 res->connect_tls ? &st->client : &tcp;
             if (ss->peer_path == NULL) {
-                sess_note(ss, "the answer of %.200s (status %d): %s", ss->target, 200,
+                sip_sess_note(ss, "the answer of %.200s (status %d): %s", ss->target, 200,
                           "out of memory");
             } else if (res->connect_tls && w->cfg->client_tls == NULL) {
-                sess_note(ss, "the answer of %.200s (status %d) asks for %s", ss->target, 200,
+                sip_sess_note(ss, "the answer of %.200s (status %d) asks for %s", ss->target, 200,
                           "TCP/TLS/MSRP, and this run has no TLS (--transport tls)");
             } else {
                 int e = msrp_session_connect_via(w->loop, &ss->cfg, (struct sockaddr *)&addr,
@@ -320,14 +273,14 @@ static void caller_established(struct sip_sess *ss, const char *sdp, size_t len)
                 if (e == 0)
                     goto done;
                 snprintf(why, sizeof(why), "%s", strerror(e));
-                sess_note(ss, "cannot connect to the MSRP end %.200s answered (%d): %.60s",
+                sip_sess_note(ss, "cannot connect to the MSRP end %.200s answered (%d): %.60s",
                           res->peer_path, e, why);
             }
         }
     }
     ss->bye_sent = sip_call_bye(ss->out) == 0;
     ss->bye_ns = net_now_ns();
-    sess_fail(ss);
+    sip_sess_fail(ss);
 done:
     free(answer);
     free(res);
@@ -348,8 +301,8 @@ static void caller_ended(struct sip_sess *ss, enum sip_call_end why, int status,
         } else {
             w->stats.sip.calls_failed++;
             count_final(w, status);
-            sess_note(ss, "INVITE %.200s: %d %.60s", ss->target, status, reason);
-            sess_fail(ss);
+            sip_sess_note(ss, "INVITE %.200s: %d %.60s", ss->target, status, reason);
+            sip_sess_fail(ss);
         }
     } else if (ss->bye_sent) {
         if (why == SIP_END_LOCAL_BYE && status >= 200 && status < 300) {
@@ -417,20 +370,29 @@ static void answerer_incoming(struct sip_state *st, struct sip_call *call, const
         reject = 488; /* an offer we cannot use (RFC 3261 section 13.3.1.3, from memory) */
     } else {
         struct lsession *ls = ss->ls;
-        runner_name_answering_end(ls, st->port, ss->n, false);
-        snprintf(ss->expect_uri, sizeof(ss->expect_uri), "%s", ls->expect_uri);
         struct msrp_session_config acfg;
-        runner_answer_config(w, ls, ss->n, &acfg);
         struct sip_sdp_msrp_local local = {.path = ls->expect_uri,
                                            .accept_types = w->sc->accept_types,
                                            .accept_wrapped_types = w->sc->accept_wrapped_types,
                                            .user = "msrpload",
                                            .sess_id = ss->n + 1,
                                            .sess_version = 1};
-        if (sip_sdp_msrp_answer(offer, &local, false, answer, SIP_OFFER_MAX, &alen, res) != 0 ||
+        char rpath[SIP_SDP_PATH_MAX];
+        if (ss->rp == NULL) {
+            runner_name_answering_end(ls, st->port, ss->n, false);
+            snprintf(ss->expect_uri, sizeof(ss->expect_uri), "%s", ls->expect_uri);
+            runner_answer_config(w, ls, ss->n, &acfg);
+        }
+        if (ss->rp != NULL &&
+            (reject = sip_relay_answer(ss, offer, &local, rpath, sizeof(rpath), why,
+                                       sizeof(why))) != 0) {
+            /* refused by the relay part (why says) */
+        } else if (sip_sdp_msrp_answer(offer, &local, false, answer, SIP_OFFER_MAX, &alen, res) != 0 ||
             res->verdict != SIP_SDP_ACCEPT) {
             snprintf(why, sizeof(why), "%.190s", res->reason);
             reject = 488;
+        } else if (ss->rp != NULL) {
+            /* its answering end is the relay's connection, adopted on the caller's 2xx */
         } else if (msrp_server_expect(st->srv, &acfg, &answering_handlers, w, 0, NULL) != 0) {
             snprintf(why, sizeof(why), "cannot expect its answering end");
             reject = 500;
@@ -439,7 +401,7 @@ static void answerer_incoming(struct sip_state *st, struct sip_call *call, const
         }
     }
     if (reject != 0) {
-        sess_note(ss, "our answering end refused the offer of %.200s (%d): %.80s", ss->target,
+        sip_sess_note(ss, "our answering end refused the offer of %.200s (%d): %.80s", ss->target,
                   reject, why);
         sip_call_reject(call, reject);
     } else {
@@ -494,9 +456,9 @@ static void agent_registered(void *ctx, struct sip_ua *ua, int status, int expir
         if (ok) {
             sess_invite(ss);
         } else {
-            sess_note(ss, "REGISTER of the called user %.120s: %d%s", a->user, status,
+            sip_sess_note(ss, "REGISTER of the called user %.120s: %d%s", a->user, status,
                       " (the session was not called)");
-            sess_fail(ss);
+            sip_sess_fail(ss);
         }
     }
 }
@@ -620,7 +582,10 @@ static int sip_init(struct worker *w, char *err, size_t errlen)
     st->calling.on_bound = sip_on_bound;
     st->client = w->cfg->client_tls != NULL ? net_transport_tls(w->cfg->client_tls)
                                             : net_transport_tcp();
-    if (!target) {
+    if (scenario_has_relay(sc)) {
+        if (sip_relay_init(st, err, errlen) != 0)
+            return -1;
+    } else if (!target) {
         struct net_transport_setup server = w->cfg->server_tls != NULL
                                                 ? net_transport_tls(w->cfg->server_tls)
                                                 : net_transport_tcp();
@@ -689,6 +654,7 @@ static int sip_start(struct lsession *ls, uint64_t n, struct msrp_session_config
     ss->ls = ls;
     ss->n = n;
     ss->cfg = *cfg;
+    ss->fail_kind = MSRP_END_CONNECT_FAILED;
     ss->defer.fn = defer_fired;
     ss->defer.arg = ss;
     ss->from = &st->agents[n % st->nagents];
@@ -697,6 +663,20 @@ static int sip_start(struct lsession *ls, uint64_t n, struct msrp_session_config
     } else {
         ss->to = &st->agents[(n + 1) % st->nagents];
         snprintf(ss->target, sizeof(ss->target), "sip:%s@%s", ss->to->user, st->domain);
+    }
+    if (st->relay != NULL) {
+        /* both ends AUTH first; the INVITE leaves once both have their Use-Path */
+        ls->topo = ss;
+        int e = sip_relay_start(ss, cfg);
+        if (e != 0) {
+            ls->topo = NULL;
+            free(ss);
+            why->what = "cannot start its AUTHs";
+            why->peer = sc->relay.uri;
+        }
+        return e;
+    }
+    if (ss->to != NULL) {
         /* Our calling end's path names the worker's listener address (the offer's c= and
          * m= port), with the session's own id. */
         const char *slash = strrchr(ls->local_uri, '/');
@@ -714,20 +694,25 @@ static int sip_start(struct lsession *ls, uint64_t n, struct msrp_session_config
                                             .sess_version = 1};
     ls->topo = ss;
     runner_slot_begin(ls);
+    sip_sess_call(ss);
+    return 0;
+}
+
+void sip_sess_call(struct sip_sess *ss)
+{
     if (ss->to != NULL && !ss->to->register_done) {
         ss->waiting = true;
         ss->wait_next = ss->to->waiting;
         ss->to->waiting = ss;
-        return 0;
+        return;
     }
     if (ss->to != NULL && !ss->to->registered) {
-        sess_note(ss, "REGISTER of the called user %.120s: %d%s", ss->to->user,
-                  ss->to->register_status, " (the session was not called)");
-        sess_fail(ss);
-        return 0;
+        sip_sess_note(ss, "REGISTER of the called user %.120s: %d%s", ss->to->user,
+                      ss->to->register_status, " (the session was not called)");
+        sip_sess_fail(ss);
+        return;
     }
     sess_invite(ss);
-    return 0;
 }
 
 /* The run stops while the slot is still being set up: its INVITE is cancelled. */
@@ -749,11 +734,21 @@ static void sip_session_ended(struct lsession *ls)
     struct sip_sess *ss = ls->topo;
     if (ss == NULL)
         return;
+    if (ss->rp != NULL) /* the answering end through the relay closes too */
+        relay_pair_calling_ended(ss->rp);
     if (ss->out != NULL && ss->established && !ss->bye_sent) {
         ss->bye_ns = net_now_ns();
         ss->bye_sent = sip_call_bye(ss->out) == 0;
     }
     sess_detach(ss);
+}
+
+/* The relay's refresh AUTH on the calling session. */
+static bool sip_raw_result(struct lsession *ls, void *cookie, bool closed,
+                           const struct msrp_chunk *response)
+{
+    struct sip_sess *ss = ls->topo;
+    return ss != NULL && ss->rp != NULL && relay_pair_raw_result(ss->rp, cookie, closed, response);
 }
 
 static void sip_fini(struct worker *w)
@@ -791,6 +786,7 @@ static void sip_fini(struct worker *w)
     }
     if (st->srv != NULL)
         msrp_server_destroy(st->srv);
+    sip_relay_fini(st);
     pending_free(&st->calls);
     free(st->agents);
     free(st);
@@ -802,6 +798,18 @@ const struct topology_ops topology_sip = {
     .init = sip_init,
     .start_session = sip_start,
     .abandon = sip_abandon,
+    .session_ended = sip_session_ended,
+    .fini = sip_fini,
+};
+
+/* Through a relay the relay's 200 is hop-by-hop: delivery is tracked, as in topology_relay.c. */
+const struct topology_ops topology_sip_relay = {
+    .name = "sip",
+    .tracks_delivery = true,
+    .init = sip_init,
+    .start_session = sip_start,
+    .abandon = sip_abandon,
+    .raw_result = sip_raw_result,
     .session_ended = sip_session_ended,
     .fini = sip_fini,
 };

@@ -606,6 +606,13 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
         p->bye_ok = jcount(&c, root, "sip.bye_ok");
         p->bye_failed = jcount(&c, root, "sip.bye_failed");
         p->bye_unfinished = jcount(&c, root, "sip.bye_unfinished");
+        /* absent from reports before the sip topology went through relays: zeros */
+        if (jpath(root, "sip.relay") != NULL) {
+            p->offer_sent_cema = jcount(&c, root, "sip.relay.offers_sent_cema");
+            p->offer_cema = jcount(&c, root, "sip.relay.offers_cema");
+            p->offer_relay_first = jcount(&c, root, "sip.relay.offers_relay_first");
+            p->answer_cema = jcount(&c, root, "sip.relay.answers_cema");
+        }
         const char *code_text;
         json_t *n;
         json_object_foreach(jpath(root, "sip.invite_final"), code_text, n)

@@ -132,14 +132,19 @@ static json_t *sip_json(const struct run_stats *st)
             json_object_set_new(finals, key, json_integer((json_int_t)n));
         }
     }
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "register_ok",
+    json_t *relay = json_pack("{s:I, s:I, s:I, s:I}", "offers_sent_cema",
+                              (json_int_t)p->offer_sent_cema, "offers_cema",
+                              (json_int_t)p->offer_cema, "offers_relay_first",
+                              (json_int_t)p->offer_relay_first, "answers_cema",
+                              (json_int_t)p->answer_cema);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "register_ok",
                      (json_int_t)p->register_ok, "register_failed",
                      (json_int_t)p->register_failed, "calls", (json_int_t)p->calls,
                      "calls_established", (json_int_t)p->calls_established, "calls_failed",
                      (json_int_t)p->calls_failed, "calls_unfinished",
                      (json_int_t)p->calls_unfinished, "bye_ok", (json_int_t)p->bye_ok,
                      "bye_failed", (json_int_t)p->bye_failed, "bye_unfinished",
-                     (json_int_t)p->bye_unfinished, "invite_final", finals);
+                     (json_int_t)p->bye_unfinished, "invite_final", finals, "relay", relay);
 }
 
 static json_t *memory_json(const struct run_stats *st)

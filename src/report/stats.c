@@ -144,6 +144,10 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     ADD(sip.bye_ok);
     ADD(sip.bye_failed);
     ADD(sip.bye_unfinished);
+    ADD(sip.offer_sent_cema);
+    ADD(sip.offer_cema);
+    ADD(sip.offer_relay_first);
+    ADD(sip.answer_cema);
     for (size_t i = 0; i < sizeof(dst->sip.invite_final) / sizeof(dst->sip.invite_final[0]); i++)
         ADD(sip.invite_final[i]);
     ADD(sessions_started);

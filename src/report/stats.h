@@ -159,6 +159,10 @@ struct run_stats {
         uint64_t register_ok, register_failed;
         uint64_t calls, calls_established, calls_failed, calls_unfinished;
         uint64_t bye_ok, bye_failed, bye_unfinished;
+        /* through a relay (topology_sip_relay.c): offers sent with a=msrp-cema; offers our
+         * answering agents read with a=msrp-cema, and with an a=path of two URIs or more
+         * whose first is the relay's; answers our calling agents read with a=msrp-cema */
+        uint64_t offer_sent_cema, offer_cema, offer_relay_first, answer_cema;
         uint64_t invite_final[STATS_SIP_STATUS_MAX - STATS_SIP_STATUS_MIN + 1];
     } sip;
     /* the largest Expires a relay's AUTH 200 granted (run --relay-state-grace expires); the

@@ -326,7 +326,8 @@ static int apply_relay_uris(struct scenario *sc, const struct scenario_overrides
             snprintf(sc->relay.uri, sizeof(sc->relay.uri), "%s", o->relay_uri);
             scenario_relay_parse(sc);
         }
-        sc->topology = SCENARIO_RELAY;
+        if (sc->topology != SCENARIO_SIP) /* sip through the relay stays sip */
+            sc->topology = SCENARIO_RELAY;
         if (!o->transport_given)
             sc->transport = relay_kind(sc, relay_ws);
     }
@@ -346,7 +347,8 @@ static int apply_relay_uris(struct scenario *sc, const struct scenario_overrides
             snprintf(err, errlen, "--relay-ws %s", why);
             return -1;
         }
-        sc->topology = SCENARIO_RELAY;
+        if (sc->topology != SCENARIO_SIP)
+            sc->topology = SCENARIO_RELAY;
     }
     return 0;
 }
@@ -432,10 +434,11 @@ static int apply_relay(struct scenario *sc, const struct scenario_overrides *o, 
             sc->end_transport_given[i] = true;
         }
     scenario_transports_settle(sc);
-    if (sc->topology != SCENARIO_RELAY) {
+    if (!scenario_has_relay(sc)) {
         if (o->relay_user != NULL || o->relay_users > 0 || o->relay_expires > 0) {
             snprintf(err, errlen, "--relay-user, --relay-users and --relay-expires need a relay "
-                                  "(--relay URI or topology kind \"relay\")");
+                                  "(--relay URI, topology kind \"relay\", or topology.relay "
+                                  "with kind \"sip\")");
             return -1;
         }
         if (o->end_transport_given[0] || o->end_transport_given[1]) {

@@ -620,6 +620,14 @@ int scenario_parse_with_data(const char *path, const char *text, size_t len,
 /* The same from text in memory (path only names it in messages). */
 int scenario_parse(const char *path, const char *text, size_t len, struct scenario *sc,
                    char *err, size_t errlen);
+/* Both ends go through the relay: kind "relay", or kind "sip" given a relay (the sessions set
+ * up by SIP, then through the relay: topology_sip_relay.c). */
+static inline bool scenario_has_relay(const struct scenario *sc)
+{
+    return sc->topology == SCENARIO_RELAY ||
+           (sc->topology == SCENARIO_SIP && (sc->relay.uri[0] != '\0' || sc->relay.ws_uri[0] != '\0'));
+}
+
 /* True when user is usable as a relay user name (printable ASCII, no quote or backslash, at
  * most one %d / %u / %0Nd conversion); *has_pattern (may be NULL) says whether it has one. */
 bool scenario_relay_user_ok(const char *user, bool *has_pattern);

@@ -457,8 +457,8 @@ int scn__check_topology(struct scn__ctx *c, const json_t *topo)
 
     if ((v = json_object_get(topo, "relay")) != NULL) {
         mark = scn__path_push(c, ".relay");
-        if (sc->topology != SCENARIO_RELAY)
-            return scn__fail(c, "\"relay\" is only allowed when kind is \"relay\"");
+        if (sc->topology != SCENARIO_RELAY && sc->topology != SCENARIO_SIP)
+            return scn__fail(c, "\"relay\" is only allowed when kind is \"relay\" or \"sip\"");
         if (check_relay(c, v) != 0)
             return -1;
         scn__path_pop(c, mark);
