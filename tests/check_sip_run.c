@@ -11,9 +11,17 @@
  *    with the status in its failure and the run exits 3 (README "Exit codes": no session
  *    bound);
  *  - a --sip-target nobody registered: every INVITE gets 404 through the proxy, counted by
- *    status, and the run exits 3.
+ *    status, and the run exits 3;
+ *  - scenarios/sip-relay.json with --relay: the same Kamailio is the proxy and the RFC 4976
+ *    relay (topology_sip_relay.c): both ends of every session AUTH, every offer that reached
+ *    our answering agent through the proxy carried a=msrp-cema and an a=path beginning at the
+ *    relay, every answer came back without a=msrp-cema (RFC 6714 section 4.3, criterion 1:
+ *    both ends use relays, so the answerer MUST fall back and MUST NOT insert it), and every
+ *    message went through the relay, delivered (tracked: the relay's 200 is hop-by-hop) and
+ *    checked by SHA-256, then BYE.
  *
- * One proxy for the suite's tcase (unchecked fixture). Every msrpload run is under
+ * One proxy, with the MSRP relay in the same instance, for the suite's tcase (unchecked
+ * fixture). Every msrpload run is under
  * `timeout 60`. Without Kamailio every test prints why it is skipped and returns (a counted
  * skip; a failure under REQUIRE_SIP=1, see tests/sip_testutil.h).
  */
@@ -32,7 +40,7 @@ static struct test_sip P;
 
 static void proxy_setup(void)
 {
-    test_sip_start(&P, false, false, "");
+    test_sip_start(&P, false, true, "");
 }
 
 static void proxy_teardown(void)
@@ -47,17 +55,18 @@ struct run_out {
     json_t *summary;
 };
 
-/* `timeout 60 msrpload run scenarios/sip-chat.json ARGS --out DIR --quiet`. */
-static void run_sip(const struct tmp *t, const char *tag, const char *args, struct run_out *r)
+/* `timeout 60 msrpload run SCENARIO ARGS --out DIR --quiet`. */
+static void run_scenario(const struct tmp *t, const char *tag, const char *scenario,
+                         const char *args, struct run_out *r)
 {
     memset(r, 0, sizeof(*r));
     snprintf(r->dir, sizeof(r->dir), "%s/%s", t->dir, tag);
     char cmd[4096], errpath[512];
     snprintf(errpath, sizeof(errpath), "%s/%s.stderr", t->dir, tag);
     snprintf(cmd, sizeof(cmd),
-             "env -u MSRPLOAD_SIP_PASSWORD timeout 60 %s run scenarios/sip-chat.json %s "
+             "env -u MSRPLOAD_SIP_PASSWORD -u MSRPLOAD_RELAY_PASSWORD timeout 60 %s run %s %s "
              "--out '%s' --quiet >/dev/null 2>'%s'",
-             msrpload_binary(), args, r->dir, errpath);
+             msrpload_binary(), scenario, args, r->dir, errpath);
     int st = system(cmd);
     ck_assert_msg(WIFEXITED(st), "%s: not exited (status %d)", cmd, st);
     r->code = WEXITSTATUS(st);
@@ -72,6 +81,12 @@ static void run_sip(const struct tmp *t, const char *tag, const char *args, stru
     char *sip = json_dumps(json_object_get(r->summary, "sip"), JSON_COMPACT);
     fprintf(stderr, "sip_run: %s: exit %d, sip %s\n", tag, r->code, sip ? sip : "(none)");
     free(sip);
+}
+
+/* `timeout 60 msrpload run scenarios/sip-chat.json ARGS --out DIR --quiet`. */
+static void run_sip(const struct tmp *t, const char *tag, const char *args, struct run_out *r)
+{
+    run_scenario(t, tag, "scenarios/sip-chat.json", args, r);
 }
 
 static void run_free(struct run_out *r)
@@ -98,7 +113,7 @@ static long long jint(const struct run_out *r, const char *path)
 
 static void password_file(const struct tmp *t, const char *pass, char *path, size_t cap)
 {
-    snprintf(path, cap, "%s/password", t->dir);
+    snprintf(path, cap, "%s/password-%s", t->dir, pass);
     char text[128];
     snprintf(text, sizeof(text), "%s\n", pass);
     test_write_text(path, text);
@@ -262,6 +277,41 @@ START_TEST(sip_run_target_not_found)
 }
 END_TEST
 
+/* scenarios/sip-relay.json: the same counts as sip-chat.json, through the relay. */
+START_TEST(sip_run_relay_cema)
+{
+    if (test_sip_skip(&P, "sip_run_relay_cema"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char pw[512], rpw[512], args[1600];
+    password_file(&t, "sippass", pw, sizeof(pw));
+    password_file(&t, "loadpass", rpw, sizeof(rpw));
+    snprintf(args, sizeof(args),
+             "--sip-proxy sip:127.0.0.1:%u --sip-password-file '%s' "
+             "--relay 'msrp://127.0.0.1:%u;tcp' --relay-password-file '%s'",
+             (unsigned)P.port, pw, (unsigned)P.msrp_port, rpw);
+    struct run_out r;
+    run_scenario(&t, "relay-cema", "scenarios/sip-relay.json", args, &r);
+    check_clean_run(&r);
+    /* both ends of every session authenticated with the relay, none failed */
+    ck_assert_int_eq(jint(&r, "relay.auth_ok"), 2 * SESSIONS);
+    ck_assert_int_eq(jint(&r, "relay.auth_failed"), 0);
+    /* the relay's 200 is hop-by-hop: each message was tracked to our answering end, with its
+     * success REPORT (the scenario's expectations) */
+    ck_assert_int_eq(jint(&r, "messages.undelivered"), 0);
+    ck_assert_int_eq(jint(&r, "latency_us.auth.count"), 2 * SESSIONS);
+    /* the offers as the answering agents read them, after the proxy: CEMA, relay first */
+    ck_assert_int_eq(jint(&r, "sip.relay.offers_sent_cema"), SESSIONS);
+    ck_assert_int_eq(jint(&r, "sip.relay.offers_cema"), SESSIONS);
+    ck_assert_int_eq(jint(&r, "sip.relay.offers_relay_first"), SESSIONS);
+    /* RFC 6714 section 4.3: both ends use relays, so no answer carries a=msrp-cema */
+    ck_assert_int_eq(jint(&r, "sip.relay.answers_cema"), 0);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
 Suite *make_sip_run_suite(void)
 {
     Suite *s = suite_create("sip_run");
@@ -273,6 +323,7 @@ Suite *make_sip_run_suite(void)
     tcase_add_test(tc, sip_run_tls_msrp);
     tcase_add_test(tc, sip_run_wrong_password);
     tcase_add_test(tc, sip_run_target_not_found);
+    tcase_add_test(tc, sip_run_relay_cema);
     suite_add_tcase(s, tc);
     return s;
 }
