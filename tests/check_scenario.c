@@ -716,7 +716,7 @@ static const struct bad_case {
     {WITH_TOPO("{\"kind\":\"sip\",\"transport\":\"ws\"}"),
      "$.topology: kind \"sip\" runs its MSRP sessions over \"tcp\" or \"tls\", not \"ws\""},
     {WITH_TOPO("{\"relay\":{}}"),
-     "$.topology.relay: \"relay\" is only allowed when kind is \"relay\""},
+     "$.topology.relay: \"relay\" is only allowed when kind is \"relay\" or \"sip\""},
     {WITH_TOPO("{\"kind\":\"relay\",\"relay\":[]}"),
      "$.topology.relay: expected an object, got an empty array"},
     {WITH_TOPO("{\"kind\":\"relay\",\"relay\":{\"password\":\"x\"}}"),

@@ -312,6 +312,109 @@ START_TEST(sip_run_relay_cema)
 }
 END_TEST
 
+/* kind "sip" with topology.relay.uri and topology.sip.proxy in the file, no option: the same
+ * run through the relay. */
+START_TEST(sip_run_relay_in_scenario)
+{
+    if (test_sip_skip(&P, "sip_run_relay_in_scenario"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char pw[512], rpw[512], args[1600], scn[512], uri[128];
+    password_file(&t, "sippass", pw, sizeof(pw));
+    password_file(&t, "loadpass", rpw, sizeof(rpw));
+    json_error_t jerr;
+    json_t *root = json_load_file("scenarios/sip-relay.json", 0, &jerr);
+    ck_assert_msg(root != NULL, "scenarios/sip-relay.json: %s", jerr.text);
+    json_t *topo = json_object_get(root, "topology");
+    snprintf(uri, sizeof(uri), "msrp://127.0.0.1:%u;tcp", (unsigned)P.msrp_port);
+    json_object_set_new(json_object_get(topo, "relay"), "uri", json_string(uri));
+    snprintf(uri, sizeof(uri), "sip:127.0.0.1:%u", (unsigned)P.port);
+    json_object_set_new(json_object_get(topo, "sip"), "proxy", json_string(uri));
+    snprintf(scn, sizeof(scn), "%s/sip-relay-file.json", t.dir);
+    ck_assert_int_eq(json_dump_file(root, scn, 0), 0);
+    json_decref(root);
+    snprintf(args, sizeof(args), "--sip-password-file '%s' --relay-password-file '%s'", pw, rpw);
+    struct run_out r;
+    run_scenario(&t, "relay-file", scn, args, &r);
+    check_clean_run(&r);
+    ck_assert_int_eq(jint(&r, "relay.auth_ok"), 2 * SESSIONS);
+    ck_assert_int_eq(jint(&r, "sip.relay.offers_relay_first"), SESSIONS);
+    ck_assert_int_eq(jint(&r, "messages.undelivered"), 0);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* A wrong relay password: every AUTH is refused, so no session INVITEs, each fails as
+ * auth-failed with the relay's answer in its failure, and the run exits 3. */
+START_TEST(sip_run_relay_wrong_password)
+{
+    if (test_sip_skip(&P, "sip_run_relay_wrong_password"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char pw[512], rpw[512], args[1600];
+    password_file(&t, "sippass", pw, sizeof(pw));
+    password_file(&t, "not-loadpass", rpw, sizeof(rpw));
+    snprintf(args, sizeof(args),
+             "--sip-proxy sip:127.0.0.1:%u --sip-password-file '%s' "
+             "--relay 'msrp://127.0.0.1:%u;tcp' --relay-password-file '%s'",
+             (unsigned)P.port, pw, (unsigned)P.msrp_port, rpw);
+    struct run_out r;
+    run_scenario(&t, "relay-wrong-password", "scenarios/sip-relay.json", args, &r);
+    ck_assert_msg(r.code == 3, "exit %d (expected 3); stderr: %s", r.code, r.err);
+    ck_assert_int_eq(jint(&r, "relay.auth_ok"), 0);
+    ck_assert_int_eq(jint(&r, "relay.auth_failed"), 2 * SESSIONS);
+    ck_assert_int_eq(jint(&r, "sip.calls"), 0);
+    ck_assert_int_eq(jint(&r, "sessions.failed"), SESSIONS);
+    ck_assert_int_eq(jint(&r, "sessions.ends.auth-failed"), SESSIONS);
+    const char *fe = json_string_value(json_object_get(r.summary, "first_error"));
+    ck_assert_msg(fe != NULL && strstr(fe, "forbidden") != NULL, "first_error: %s",
+                  fe ? fe : "(none)");
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* What cannot go through a relay is refused before anything starts (exit 2, a usage error
+ * naming the options); no proxy or relay is reached. */
+START_TEST(sip_run_relay_refused)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char pw[512], args[1600];
+    password_file(&t, "sippass", pw, sizeof(pw));
+    static const struct {
+        const char *tag, *args, *says;
+    } cases[] = {
+        {"relay-target", "--relay 'msrp://127.0.0.1:9;tcp' --sip-target sip:x@127.0.0.1",
+         "--sip-target sip:x@127.0.0.1 and the relay"},
+        {"relay-no-uri", "", "kind \"sip\" with topology.relay runs through that relay"},
+        {"relay-ws", "--relay ws://127.0.0.1:9/msrp", "not ws"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(args, sizeof(args),
+                 "--sip-proxy sip:127.0.0.1:9 --sip-password-file '%s' "
+                 "--relay-password-file '%s' %s",
+                 pw, pw, cases[i].args);
+        char cmd[4096], errpath[512];
+        snprintf(errpath, sizeof(errpath), "%s/%s.stderr", t.dir, cases[i].tag);
+        snprintf(cmd, sizeof(cmd), "timeout 60 %s run scenarios/sip-relay.json %s --out '%s/%s' "
+                 "--quiet >/dev/null 2>'%s'", msrpload_binary(), args, t.dir, cases[i].tag,
+                 errpath);
+        int st = system(cmd);
+        char *err = test_read_text(errpath);
+        ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 2, "%s: status %d; stderr: %s",
+                      cases[i].tag, st, err);
+        ck_assert_msg(strstr(err, cases[i].says) != NULL, "%s: stderr lacks \"%s\": %s",
+                      cases[i].tag, cases[i].says, err);
+        free(err);
+    }
+    tmp_remove(&t);
+}
+END_TEST
+
 Suite *make_sip_run_suite(void)
 {
     Suite *s = suite_create("sip_run");
@@ -324,6 +427,9 @@ Suite *make_sip_run_suite(void)
     tcase_add_test(tc, sip_run_wrong_password);
     tcase_add_test(tc, sip_run_target_not_found);
     tcase_add_test(tc, sip_run_relay_cema);
+    tcase_add_test(tc, sip_run_relay_in_scenario);
+    tcase_add_test(tc, sip_run_relay_refused);
+    tcase_add_test(tc, sip_run_relay_wrong_password);
     suite_add_tcase(s, tc);
     return s;
 }

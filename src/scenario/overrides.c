@@ -434,6 +434,12 @@ static int apply_relay(struct scenario *sc, const struct scenario_overrides *o, 
             sc->end_transport_given[i] = true;
         }
     scenario_transports_settle(sc);
+    if (sc->topology == SCENARIO_SIP && sc->relay.user[0] != '\0' && !scenario_has_relay(sc)) {
+        /* topology.relay's accounts without its address: the sessions would skip the relay */
+        snprintf(err, errlen, "%s: kind \"sip\" with topology.relay runs through that relay and "
+                 "needs its address: --relay URI (or topology.relay.uri)", sc->path);
+        return -1;
+    }
     if (!scenario_has_relay(sc)) {
         if (o->relay_user != NULL || o->relay_users > 0 || o->relay_expires > 0) {
             snprintf(err, errlen, "--relay-user, --relay-users and --relay-expires need a relay "
