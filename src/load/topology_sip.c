@@ -20,7 +20,9 @@
  * At the worker's end (fini) the answering agents unREGISTER and the loop runs on for at most
  * SIP_END_WAIT_NS, so that those and the last BYEs get their answers.
  *
- * Not done here: --relay with CEMA (RFC 6714), SIP over TLS.
+ * Through a relay (run --relay, topology.relay) both ends AUTH first and the sessions run
+ * through it: topology_sip_relay.c, which this file calls at a few points (ss->rp set).
+ * Not done here: SIP over TLS.
  *
  * Owns: the worker's agents and their users, the calls and their per-session state (which
  * outlives its slot until both calls have ended), the listener of the answering ends.
