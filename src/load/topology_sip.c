@@ -139,7 +139,9 @@ static void sess_slot_end(struct sip_sess *ss, bool failed)
         note_error(w, what);
         failure_note(w->failures, FAILURE_UNBOUND_AT_END, now, ls->local_uri, peer,
                      ss->waiting ? "no answer to the called user's REGISTER by the end of the run"
-                                 : "no answer to its INVITE by the end of the run",
+                     : ss->rp != NULL && ss->out == NULL
+                         ? "no answer to AUTH by the end of the run"
+                         : "no answer to its INVITE by the end of the run",
                      NULL);
     }
     w->stats.session_endings[STATS_ENDINGS - 1]++; /* not by a lifetime */
