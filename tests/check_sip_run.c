@@ -20,11 +20,15 @@
  *    message went through the relay, delivered (tracked: the relay's 200 is hop-by-hop) and
  *    checked by SHA-256, then BYE.
  *
- * One proxy, with the MSRP relay in the same instance, for the suite's tcase (unchecked
- * fixture). Every msrpload run is under
+ *  - (tcase sdp_path, no peer) the a=path an end offers through its relay: its Use-Path
+ *    reversed, then its own URI (RFC 4976 section 5.1's example).
+ *
+ * One proxy, with the MSRP relay in the same instance, for the suite's tcase "proxy"
+ * (unchecked fixture). Every msrpload run is under
  * `timeout 60`. Without Kamailio every test prints why it is skipped and returns (a counted
  * skip; a failure under REQUIRE_SIP=1, see tests/sip_testutil.h).
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "load/relay_pair.h"
 #include "sip_testutil.h"
 #include "suites.h"
 #include "testutil.h"
@@ -415,6 +420,34 @@ START_TEST(sip_run_relay_refused)
 }
 END_TEST
 
+/* The a=path an end offers through its relays (RFC 4976 section 5.1: the Use-Path reversed,
+ * then its own URI), pure: relay_pair_sdp_path on a pair filled by hand. */
+START_TEST(sip_relay_sdp_path)
+{
+    struct relay_pair *rp = calloc(1, sizeof(*rp));
+    ck_assert_ptr_nonnull(rp);
+    char out[512];
+    snprintf(rp->side[0].local_uri, sizeof(rp->side[0].local_uri), "msrp://a.example:9/a;tcp");
+    snprintf(rp->side[0].use_path, sizeof(rp->side[0].use_path), "msrp://b.example:1/x;tcp");
+    ck_assert_int_eq(relay_pair_sdp_path(rp, 0, out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "msrp://b.example:1/x;tcp msrp://a.example:9/a;tcp");
+    /* the RFC's example: Use-Path "B C" from the client A gives "C B A" */
+    snprintf(rp->side[1].local_uri, sizeof(rp->side[1].local_uri), "msrp://a.example:9/A;tcp");
+    snprintf(rp->side[1].use_path, sizeof(rp->side[1].use_path),
+             "msrp://b.example:1/B;tcp  msrp://c.example:2/C;tcp ");
+    ck_assert_int_eq(relay_pair_sdp_path(rp, 1, out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "msrp://c.example:2/C;tcp msrp://b.example:1/B;tcp "
+                          "msrp://a.example:9/A;tcp");
+    /* too small: ENOSPC, never a cut path */
+    ck_assert_int_eq(relay_pair_sdp_path(rp, 1, out, 40), ENOSPC);
+    ck_assert_int_eq(relay_pair_sdp_path(rp, 1, out, strlen("msrp://c.example:2/C;tcp "
+                                                            "msrp://b.example:1/B;tcp "
+                                                            "msrp://a.example:9/A;tcp")),
+                     ENOSPC);
+    free(rp);
+}
+END_TEST
+
 Suite *make_sip_run_suite(void)
 {
     Suite *s = suite_create("sip_run");
@@ -431,5 +464,8 @@ Suite *make_sip_run_suite(void)
     tcase_add_test(tc, sip_run_relay_refused);
     tcase_add_test(tc, sip_run_relay_wrong_password);
     suite_add_tcase(s, tc);
+    TCase *tp = tcase_create("sdp_path");
+    tcase_add_test(tp, sip_relay_sdp_path);
+    suite_add_tcase(s, tp);
     return s;
 }
