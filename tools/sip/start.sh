@@ -16,6 +16,10 @@
 #   SIP_VERBOSE=1      log every SIP request (INFO)
 #   SIP_FR_TIMER / SIP_FR_INV_TIMER   tm timers in ms (5000 / 30000): no reply -> 408
 #   SIP_TCP_CHILDREN / SIP_UDP_CHILDREN   worker processes (4 / 4)
+#   SIP_SHM_MB         shared memory in MB (kamailio -m; default 1024): tm keeps each
+#                      transaction SIP_WAIT_TIMER ms after it ends, so sustained calls/s need
+#                      about calls/s * (wait s + call s) * 2 transactions * ~17 KB
+#   SIP_WAIT_TIMER     tm wait_timer in ms (Kamailio's default 5000)
 #   SIP_REALM          digest realm (default msrpload.test)
 #   KAMAILIO           kamailio binary (default: kamailio in PATH, else /usr/sbin/kamailio)
 #
@@ -96,8 +100,12 @@ fi
 [ -n "${SIP_TCP_CHILDREN:-}" ] && defs+=(-A "TCP_CHILDREN=$SIP_TCP_CHILDREN")
 [ -n "${SIP_UDP_CHILDREN:-}" ] && defs+=(-A "UDP_CHILDREN=$SIP_UDP_CHILDREN")
 [ -n "${SIP_REALM:-}" ] && defs+=(-A "AUTH_REALM=\"$SIP_REALM\"")
+[ -n "${SIP_WAIT_TIMER:-}" ] && defs+=(-A "WAIT_TIMER=$SIP_WAIT_TIMER")
+shm_mb=${SIP_SHM_MB:-1024}
+case "$shm_mb" in ''|*[!0-9]*) die "SIP_SHM_MB '$shm_mb': expected a whole number of MB" ;; esac
+[ "$shm_mb" -ge 16 ] || die "SIP_SHM_MB $shm_mb: Kamailio needs 16 MB or more"
 
-setsid "$kam" -DD -E -f "$cfg" -P "$pidfile" -Y "$dir" -w "$dir" "${defs[@]}" \
+setsid "$kam" -DD -E -m "$shm_mb" -f "$cfg" -P "$pidfile" -Y "$dir" -w "$dir" "${defs[@]}" \
     </dev/null >"$log" 2>&1 &
 pid=$!
 
