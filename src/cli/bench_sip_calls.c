@@ -13,11 +13,15 @@
  * Owns: that figure group's set-up and timing. May not touch: load/ internals (it runs a
  * scenario through runner.h as `msrpload run` does).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cli/bench.h"
@@ -119,6 +123,31 @@ static int run_calls(const char *proxy, double seconds, long pgid)
     return rc_out;
 }
 
+/* A loopback port that UDP and TCP sockets can both bind right now (0: none found). */
+static unsigned free_port(void)
+{
+    for (int i = 0; i < 20; i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(a);
+        int t = socket(AF_INET, SOCK_STREAM, 0);
+        if (t < 0)
+            return 0;
+        if (bind(t, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+            getsockname(t, (struct sockaddr *)&a, &len) != 0) {
+            close(t);
+            return 0;
+        }
+        int u = socket(AF_INET, SOCK_DGRAM, 0);
+        bool ok = u >= 0 && bind(u, (struct sockaddr *)&a, sizeof(a)) == 0;
+        if (u >= 0)
+            close(u);
+        close(t);
+        if (ok)
+            return ntohs(a.sin_port);
+    }
+    return 0;
+}
+
 void bench_sip_calls(double seconds, const char *only)
 {
     if (!bench_selected("sip_calls", only))
@@ -131,19 +160,27 @@ void bench_sip_calls(double seconds, const char *only)
                         "(tools/install-deps.sh --sip)\n");
         return;
     }
-    /* A port of its own beside the relay figures' 29000..29999 (UDP and TCP on it). */
-    unsigned port = 28000u + (unsigned)getpid() % 500u * 2u;
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "timeout 30 %s/start.sh %u 2>&1", tools, port);
-    FILE *p = popen(cmd, "r");
-    char line[1024], uri[256] = "", pidfile[512] = "", pid_text[32] = "";
-    while (p != NULL && fgets(line, sizeof(line), p) != NULL) {
-        line[strcspn(line, "\r\n")] = '\0';
-        bench_start_value(line, "SIP_URI", uri, sizeof(uri));
-        bench_start_value(line, "SIP_PIDFILE", pidfile, sizeof(pidfile));
-        bench_start_value(line, "SIP_PID", pid_text, sizeof(pid_text));
+    /* A port free for UDP and TCP now; tried again (bounded) when start.sh fails, which it
+     * does when another process took the port meanwhile. */
+    char cmd[1024], uri[256] = "", pidfile[512] = "", pid_text[32] = "";
+    for (int attempt = 0; attempt < 3 && pid_text[0] == '\0'; attempt++) {
+        unsigned port = free_port();
+        if (port == 0)
+            break;
+        snprintf(cmd, sizeof(cmd), "timeout 30 %s/start.sh %u 2>&1", tools, port);
+        FILE *p = popen(cmd, "r");
+        char line[1024];
+        uri[0] = pidfile[0] = pid_text[0] = '\0';
+        while (p != NULL && fgets(line, sizeof(line), p) != NULL) {
+            line[strcspn(line, "\r\n")] = '\0';
+            bench_start_value(line, "SIP_URI", uri, sizeof(uri));
+            bench_start_value(line, "SIP_PIDFILE", pidfile, sizeof(pidfile));
+            bench_start_value(line, "SIP_PID", pid_text, sizeof(pid_text));
+        }
+        if (p == NULL || pclose(p) != 0 || uri[0] == '\0')
+            pid_text[0] = '\0';
     }
-    if (p == NULL || pclose(p) != 0 || uri[0] == '\0' || pid_text[0] == '\0') {
+    if (pid_text[0] == '\0') {
         fprintf(stderr, "bench: sip_calls figures skipped: %s/start.sh failed\n", tools);
         return;
     }

@@ -71,6 +71,9 @@ if [ -n "$msrp_tls_port" ]; then
     [ -n "$msrp_port" ] && [ -n "$tls_port" ] || die "SIP_MSRP_TLS_PORT needs SIP_MSRP_PORT and a TLS port"
 fi
 
+shm_mb=${SIP_SHM_MB:-1024}
+case "$shm_mb" in ''|*[!0-9]*) die "SIP_SHM_MB '$shm_mb': expected a whole number of MB" ;; esac
+[ "$shm_mb" -ge 16 ] || die "SIP_SHM_MB $shm_mb: Kamailio needs 16 MB or more"
 kam=${KAMAILIO:-$(command -v kamailio || echo /usr/sbin/kamailio)}
 [ -x "$kam" ] || die "kamailio not found (apt-get install kamailio kamailio-tls-modules)"
 [ -r "$cfg" ] || die "missing $cfg"
@@ -101,9 +104,6 @@ fi
 [ -n "${SIP_UDP_CHILDREN:-}" ] && defs+=(-A "UDP_CHILDREN=$SIP_UDP_CHILDREN")
 [ -n "${SIP_REALM:-}" ] && defs+=(-A "AUTH_REALM=\"$SIP_REALM\"")
 [ -n "${SIP_WAIT_TIMER:-}" ] && defs+=(-A "WAIT_TIMER=$SIP_WAIT_TIMER")
-shm_mb=${SIP_SHM_MB:-1024}
-case "$shm_mb" in ''|*[!0-9]*) die "SIP_SHM_MB '$shm_mb': expected a whole number of MB" ;; esac
-[ "$shm_mb" -ge 16 ] || die "SIP_SHM_MB $shm_mb: Kamailio needs 16 MB or more"
 
 setsid "$kam" -DD -E -m "$shm_mb" -f "$cfg" -P "$pidfile" -Y "$dir" -w "$dir" "${defs[@]}" \
     </dev/null >"$log" 2>&1 &
