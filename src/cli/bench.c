@@ -295,7 +295,7 @@ static void bench_usage(FILE *out)
                  "  sip_dialog_find_100k_ns       the same among 100,000 live dialogs\n"
                  "  sip_calls_per_s               whole calls through the scripted Kamailio\n"
                  "                                proxy of tools/sip (run's topology sip over\n"
-                 "                                UDP, 2 threads, 50 at once, after 100\n"
+                 "                                UDP, 2 threads, 10 at once, after 100\n"
                  "                                REGISTERs): INVITE, 407 and digest, 200,\n"
                  "                                ACK, the MSRP session bound, one 100-byte\n"
                  "                                message answered 200, BYE\n"
