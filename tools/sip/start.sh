@@ -16,10 +16,10 @@
 #   SIP_VERBOSE=1      log every SIP request (INFO)
 #   SIP_FR_TIMER / SIP_FR_INV_TIMER   tm timers in ms (5000 / 30000): no reply -> 408
 #   SIP_TCP_CHILDREN / SIP_UDP_CHILDREN   worker processes (4 / 4)
-#   SIP_SHM_MB         shared memory in MB (kamailio -m; default 1024): tm keeps each
-#                      transaction SIP_WAIT_TIMER ms after it ends, so sustained calls/s need
-#                      about calls/s * (wait s + call s) * 2 transactions * ~17 KB
-#   SIP_WAIT_TIMER     tm wait_timer in ms (Kamailio's default 5000)
+#   SIP_SHM_MB         shared memory in MB (kamailio -m; default 1024, at least 16): tm keeps
+#                      each transaction (~15 KB, 2 a call) SIP_WAIT_TIMER ms after it ends, so
+#                      R calls/s sustained hold about R * 150 KB (tools/sip/README.md)
+#   SIP_WAIT_TIMER     tm wt_timer in ms (5000, Kamailio's default)
 #   SIP_REALM          digest realm (default msrpload.test)
 #   KAMAILIO           kamailio binary (default: kamailio in PATH, else /usr/sbin/kamailio)
 #
