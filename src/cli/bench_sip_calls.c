@@ -4,7 +4,7 @@
  * --sip-proxy` over UDP) first REGISTERs 100 users, then each session is one call: INVITE (the
  * proxy's 407 answered with digest), 100, 200, ACK, the MSRP session connected and bound, one
  * 100-byte message sent and answered 200, BYE and its 200. The figures:
- *   sip_calls_per_s    calls completed so over the run's measured time
+ *   sip_calls_per_s    calls completed so (BYE answered) over the run's measured time
  *   sip_setup_p99_us   p99 from a session's start (INVITE sent) to its MSRP session bound
  *   sip_cpu_ratio      msrpload's CPU seconds over all Kamailio processes' for the same run
  * Issue 20's goal is that the proxy, not msrpload, is the limit. Skipped, with a note, when
@@ -48,7 +48,8 @@ static void calls_scenario(struct scenario *sc, const char *proxy, double second
     sc->concurrency = SIP_BENCH_CONCURRENCY;
     sc->concurrency_given = true;
     sc->duration_s = seconds;
-    sc->warm_up_s = 0; /* the SIP latencies are kept from the start; the REGISTERs take ~20 ms */
+    /* no warm-up: the SIP latencies are kept from the start, and the REGISTERs take ms */
+    sc->warm_up_s = 0;
     sc->mode = SCENARIO_CLOSED;
     sc->outstanding = 1;
     sc->batch_window_auto = true;
@@ -91,7 +92,8 @@ static int run_calls(const char *proxy, double seconds, long pgid)
         fprintf(stderr, "bench: the runner failed: %s\n", err);
         return -1;
     }
-    double ours = bench_self_cpu_seconds() - ours0, theirs = bench_group_cpu_seconds(pgid) - theirs0;
+    double ours = bench_self_cpu_seconds() - ours0;
+    double theirs = bench_group_cpu_seconds(pgid) - theirs0;
     int rc_out = 0;
     if (st.sessions_failed > 0 || st.msgs_failed > 0 || st.sip.register_failed > 0 ||
         st.sip.bye_failed > 0) {
