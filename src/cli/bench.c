@@ -293,10 +293,19 @@ static void bench_usage(FILE *out)
                  "                                1,000 live ones (src/sip/dialog.c): the\n"
                  "                                limit for the next figure\n"
                  "  sip_dialog_find_100k_ns       the same among 100,000 live dialogs\n"
+                 "  sip_calls_per_s               whole calls through the scripted Kamailio\n"
+                 "                                proxy of tools/sip (run's topology sip over\n"
+                 "                                UDP, 2 threads, 10 at once, after 100\n"
+                 "                                REGISTERs): INVITE, 407 and digest, 200,\n"
+                 "                                ACK, the MSRP session bound, one 100-byte\n"
+                 "                                message answered 200, BYE\n"
+                 "  sip_setup_p99_us              p99 of INVITE sent -> MSRP session bound\n"
+                 "  sip_cpu_ratio                 msrpload's CPU seconds over Kamailio's for\n"
+                 "                                those calls (skipped without kamailio)\n"
                  "Each figure runs for S seconds (default 1). --only runs the groups whose\n"
                  "name starts with PREFIX (parse_small, parse_large, write_small, tcp_raw,\n"
                  "e2e_64k, e2e_ws_64k, tls_raw, e2e_tls_64k, e2e_small, idle_session, run,\n"
-                 "relay, sip_parse_build, sip_dialog_find);\n"
+                 "relay, sip_parse_build, sip_dialog_find, sip_calls);\n"
                  "a figure given as a share of a limit runs that limit too.\n");
 }
 

@@ -7,6 +7,7 @@
 #define MSRPLOAD_CLI_BENCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Seconds on CLOCK_MONOTONIC. */
 double bench_now(void);
@@ -36,5 +37,14 @@ void bench_run(double seconds, const char *only);
 void bench_sip(double seconds, const char *only);
 /* The load runner through a real Kamailio relay (bench_run.c): skipped without one. */
 void bench_relay(double seconds, const char *only);
+/* Whole calls through the scripted Kamailio SIP proxy (bench_sip_calls.c): skipped without. */
+void bench_sip_calls(double seconds, const char *only);
+
+/* What the Kamailio figures share (bench_run.c): CPU seconds (user + system) of every live
+ * process in process group pgid, from /proc; this process's, from getrusage; NAME='value'
+ * read from a tools/.../start.sh output line into out (left alone when line is another). */
+double bench_group_cpu_seconds(long pgid);
+double bench_self_cpu_seconds(void);
+void bench_start_value(const char *line, const char *key, char *out, size_t cap);
 
 #endif

@@ -12,6 +12,8 @@
  * run the same traffic through it, both ends of every session authenticated, once over TCP and
  * once with both ends over WebSocket (RFC 7977, the relay's ws port, when Kamailio's
  * websocket module is there); they are skipped with a note when Kamailio is not installed.
+ * The Kamailio helpers here (CPU of a process group, start.sh's output) serve
+ * bench_sip_calls.c too (bench.h).
  *
  * Owns: the runner figures' set-up and timing. May not touch: load/ internals (it runs
  * scenarios through runner.h as `msrpload run` does).
@@ -305,7 +307,7 @@ void bench_run(double seconds, const char *only)
 /* ---- through a real relay ------------------------------------------------------------------ */
 
 /* CPU seconds (user + system) of every live process in process group pgid, from /proc. */
-static double group_cpu_seconds(long pgid)
+double bench_group_cpu_seconds(long pgid)
 {
     double total = 0;
     long tick = sysconf(_SC_CLK_TCK);
@@ -343,7 +345,7 @@ static double group_cpu_seconds(long pgid)
     return total;
 }
 
-static double self_cpu_seconds(void)
+double bench_self_cpu_seconds(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -352,7 +354,7 @@ static double self_cpu_seconds(void)
 }
 
 /* Reads NAME='value' from start.sh's output. */
-static void start_value(const char *line, const char *key, char *out, size_t cap)
+void bench_start_value(const char *line, const char *key, char *out, size_t cap)
 {
     size_t kl = strlen(key);
     if (strncmp(line, key, kl) != 0 || line[kl] != '=' || line[kl + 1] != '\'')
@@ -390,10 +392,10 @@ void bench_relay(double seconds, const char *only)
     char line[1024], uri[256] = "", ws_uri[256] = "", pidfile[512] = "", pid_text[32] = "";
     while (p != NULL && fgets(line, sizeof(line), p) != NULL) {
         line[strcspn(line, "\r\n")] = '\0';
-        start_value(line, "RELAY_URI", uri, sizeof(uri));
-        start_value(line, "RELAY_WS_URI", ws_uri, sizeof(ws_uri));
-        start_value(line, "RELAY_PIDFILE", pidfile, sizeof(pidfile));
-        start_value(line, "RELAY_PID", pid_text, sizeof(pid_text));
+        bench_start_value(line, "RELAY_URI", uri, sizeof(uri));
+        bench_start_value(line, "RELAY_WS_URI", ws_uri, sizeof(ws_uri));
+        bench_start_value(line, "RELAY_PIDFILE", pidfile, sizeof(pidfile));
+        bench_start_value(line, "RELAY_PID", pid_text, sizeof(pid_text));
     }
     if (p == NULL || pclose(p) != 0 || uri[0] == '\0' || pid_text[0] == '\0') {
         fprintf(stderr, "bench: relay figures skipped: %s/start.sh failed\n", tools);
@@ -412,10 +414,11 @@ void bench_relay(double seconds, const char *only)
         }
         snprintf(target, sizeof(target), "%s:%s", over_ws ? "relay-ws" : "relay",
                  over_ws ? ws_uri : uri);
-        double ours0 = self_cpu_seconds(), theirs0 = group_cpu_seconds(pgid);
+        double ours0 = bench_self_cpu_seconds(), theirs0 = bench_group_cpu_seconds(pgid);
         double p99;
         double rate = run_small(1, 100, secs, 1, target, &p99);
-        double ours = self_cpu_seconds() - ours0, theirs = group_cpu_seconds(pgid) - theirs0;
+        double ours = bench_self_cpu_seconds() - ours0;
+        double theirs = bench_group_cpu_seconds(pgid) - theirs0;
         const char *pre = over_ws ? "relay_ws" : "relay";
         char name[64];
         snprintf(name, sizeof(name), "%s_tx_per_s", pre);

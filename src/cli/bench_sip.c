@@ -118,6 +118,7 @@ static void bench_sip_dialogs(double seconds)
 
 void bench_sip(double seconds, const char *only)
 {
+    bench_sip_calls(seconds, only); /* through a real proxy: bench_sip_calls.c */
     if (bench_selected("sip_dialog_find", only))
         bench_sip_dialogs(seconds);
     if (!bench_selected("sip_parse_build", only))

@@ -16,6 +16,10 @@
 #   SIP_VERBOSE=1      log every SIP request (INFO)
 #   SIP_FR_TIMER / SIP_FR_INV_TIMER   tm timers in ms (5000 / 30000): no reply -> 408
 #   SIP_TCP_CHILDREN / SIP_UDP_CHILDREN   worker processes (4 / 4)
+#   SIP_SHM_MB         shared memory in MB (kamailio -m; default 1024, at least 16): tm keeps
+#                      each transaction (~15 KB, 2 a call) SIP_WAIT_TIMER ms after it ends, so
+#                      R calls/s sustained hold about R * 150 KB (tools/sip/README.md)
+#   SIP_WAIT_TIMER     tm wt_timer in ms (5000, Kamailio's default)
 #   SIP_REALM          digest realm (default msrpload.test)
 #   KAMAILIO           kamailio binary (default: kamailio in PATH, else /usr/sbin/kamailio)
 #
@@ -67,6 +71,9 @@ if [ -n "$msrp_tls_port" ]; then
     [ -n "$msrp_port" ] && [ -n "$tls_port" ] || die "SIP_MSRP_TLS_PORT needs SIP_MSRP_PORT and a TLS port"
 fi
 
+shm_mb=${SIP_SHM_MB:-1024}
+case "$shm_mb" in ''|*[!0-9]*) die "SIP_SHM_MB '$shm_mb': expected a whole number of MB" ;; esac
+[ "$shm_mb" -ge 16 ] || die "SIP_SHM_MB $shm_mb: Kamailio needs 16 MB or more"
 kam=${KAMAILIO:-$(command -v kamailio || echo /usr/sbin/kamailio)}
 [ -x "$kam" ] || die "kamailio not found (apt-get install kamailio kamailio-tls-modules)"
 [ -r "$cfg" ] || die "missing $cfg"
@@ -96,8 +103,9 @@ fi
 [ -n "${SIP_TCP_CHILDREN:-}" ] && defs+=(-A "TCP_CHILDREN=$SIP_TCP_CHILDREN")
 [ -n "${SIP_UDP_CHILDREN:-}" ] && defs+=(-A "UDP_CHILDREN=$SIP_UDP_CHILDREN")
 [ -n "${SIP_REALM:-}" ] && defs+=(-A "AUTH_REALM=\"$SIP_REALM\"")
+[ -n "${SIP_WAIT_TIMER:-}" ] && defs+=(-A "WAIT_TIMER=$SIP_WAIT_TIMER")
 
-setsid "$kam" -DD -E -f "$cfg" -P "$pidfile" -Y "$dir" -w "$dir" "${defs[@]}" \
+setsid "$kam" -DD -E -m "$shm_mb" -f "$cfg" -P "$pidfile" -Y "$dir" -w "$dir" "${defs[@]}" \
     </dev/null >"$log" 2>&1 &
 pid=$!
 
