@@ -61,5 +61,6 @@ Suite *make_churn_suite(void);
 Suite *make_data_suite(void);
 Suite *make_relay_state_suite(void);
 Suite *make_sip_peers_suite(void); /* check_sip_peers.c: Kamailio proxy + SIPp peers */
+Suite *make_conform_sip_suite(void); /* check_conform_sip.c: conform --sip-target vs SIPp */
 
 #endif
