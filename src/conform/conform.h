@@ -9,7 +9,8 @@
  * responses to REPORTs, responses despite Failure-Report no, REPORTs nobody asked for.
  *
  * The contract of src/conform/: it sits beside load/, above msrp/, net/, wire/ and report/, and
- * includes only from those and from the scenario loader (case files are scenarios); nothing
+ * includes only from those and from the scenario loader (case files are scenarios), and
+ * sip_exec.c / sip_cases.c (the --sip-target cases) from src/sip/ too; nothing
  * below includes from it, and it never includes cli/. Its public headers are this one (a
  * case run, its verdict, the coverage table) and results.h (the case lines, TAP, JUnit and
  * JSON); cx.h is private to its files. It never exits and never prints on its own: a call
