@@ -58,7 +58,8 @@ static const struct variant VARIANTS[] = {
       {"4975-8.2/answer-path-unique", "unobservable"}},
      1},
     {"no-accept-types",
-     {{"      a=accept-types:text/plain message/cpim\n      a=accept-wrapped", "      a=accept-wrapped"}},
+     {{"      a=accept-types:text/plain message/cpim\n      a=accept-wrapped",
+       "      a=accept-wrapped"}},
      {{"4975-8.6/answer-accept-types", "fail"}},
      1},
     {"media-text", {{"m=message [msrp_port] TCP/MSRP *", "m=text [msrp_port] TCP/MSRP *"}},
@@ -89,7 +90,8 @@ static const struct variant VARIANTS[] = {
      {{"6714-4.3/cema-answer-setup", "fail"}}, 1},
     {"cema-to-relay", {{"a=path:[^\\r\\n ]+ [^\\r\\n]", "a=path:NEVER"}},
      {{"6714-4.3/no-cema-offerer-relay-active", "fail"}}, 1},
-    {"takes-middlebox", {{"  <nop next=\"refuse\"/>\n  <label id=\"routed\"/>", "  <label id=\"routed\"/>"}},
+    {"takes-middlebox",
+     {{"  <nop next=\"refuse\"/>\n  <label id=\"routed\"/>", "  <label id=\"routed\"/>"}},
      {{"6714-4.3/reject-middlebox-offer", "fail"}}, 1},
     /* without CEMA support: info where RFC 6714 binds only CEMA-enabled answerers */
     {"no-cema", {{"      a=msrp-cema\n", ""}},
@@ -128,8 +130,9 @@ static char *edited(const struct variant *v)
     return text;
 }
 
-/* Starts SIPp with the answerer text on a free UDP port (written to dir). Returns the port. */
-static uint16_t start_uas(struct test_sipp *p, const struct tmp *t, const char *text)
+/* Starts SIPp with the answerer text on a free port (UDP, or TCP with tcp; the text written
+ * to dir). Returns the port. */
+static uint16_t start_uas_on(struct test_sipp *p, const struct tmp *t, const char *text, bool tcp)
 {
     char file[600], msrp_port[16], port_s[16];
     snprintf(file, sizeof file, "%s/uas.xml", t->dir);
@@ -139,10 +142,16 @@ static uint16_t start_uas(struct test_sipp *p, const struct tmp *t, const char *
     snprintf(port_s, sizeof port_s, "%u", (unsigned)port);
     snprintf(msrp_port, sizeof msrp_port, "%u", (unsigned)mport);
     const char *args[] = {"-sf", file, "-key", "msrp_port", msrp_port, "-i", "127.0.0.1", "-p",
-                          port_s, "-timeout", "300s", "-nostdin", NULL};
+                          port_s, "-t", tcp ? "t1" : "u1", "-timeout", "300s", "-nostdin",
+                          NULL};
     test_sipp_start(p, t->dir, args);
-    ck_assert_msg(test_sipp_wait_bound(port, false), "SIPp did not bind UDP port %u", port);
+    ck_assert_msg(test_sipp_wait_bound(port, tcp), "SIPp did not bind port %u", port);
     return port;
+}
+
+static uint16_t start_uas(struct test_sipp *p, const struct tmp *t, const char *text)
+{
+    return start_uas_on(p, t, text, false);
 }
 
 /* Runs conform with extra options; returns its exit code, its standard output in *out. */
@@ -258,6 +267,34 @@ START_TEST(formats)
                       NULL, "%s", out);
     free(out);
     test_sipp_wait(&p, 0);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* SIP over TCP: the target URI's ;transport=tcp picks the agent's transport. */
+START_TEST(over_tcp)
+{
+    if (test_sipp_skip("conform_sip over_tcp"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char *text = edited(&VARIANTS[0]);
+    struct test_sipp p;
+    uint16_t port = start_uas_on(&p, &t, text, true);
+    free(text);
+    char extra[300], *out = NULL;
+    snprintf(extra, sizeof extra, "--sip-target 'sip:answer@127.0.0.1:%u;transport=tcp' --case "
+             "4975-8.2/ --verbose", (unsigned)port);
+    int rc = conform(&t, extra, &out);
+    ck_assert_msg(rc == 0 && strstr(out, "3 cases: 3 passed") != NULL, "exit %d\n%s", rc, out);
+    test_sipp_wait(&p, 0);
+    /* and the same target over UDP is not there: nothing answers */
+    snprintf(extra, sizeof extra, "--sip-target sip:answer@127.0.0.1:%u --case 4975-8.2/answer-path"
+             " --timeout-scale 0.1", (unsigned)port);
+    free(out);
+    rc = conform(&t, extra, &out);
+    ck_assert_msg(rc == 3, "exit %d\n%s", rc, out);
+    free(out);
     tmp_remove(&t);
 }
 END_TEST
@@ -378,6 +415,7 @@ Suite *make_conform_sip_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, answerers, 0, (int)(sizeof VARIANTS / sizeof VARIANTS[0]));
     tcase_add_test(tc, formats);
+    tcase_add_test(tc, over_tcp);
     suite_add_tcase(s, tc);
     TCase *tu = tcase_create("usage");
     tcase_set_timeout(tu, 60);
