@@ -32,13 +32,13 @@ struct edit {
  * listed ones. */
 struct variant {
     const char *name;
-    struct edit edits[2];
+    struct edit edits[4];
     const char *changed[5][2]; /* case id, verdict */
     int exit_code;
 };
 
 /* The good answerer's verdicts: it uses no relay, so the two cases about an answerer's relay
- * are skipped. */
+ * are skipped (RELAY_EDITS make it answer through one). */
 static const char *good_verdict(const char *id)
 {
     if (strcmp(id, "6714-4.3/cema-relay-answer") == 0 ||
@@ -46,6 +46,15 @@ static const char *good_verdict(const char *id)
         return "skip";
     return "pass";
 }
+
+/* The answerer with a relay: a path of two URIs (the relay first) and c=/m= the relay's. */
+#define RELAY_EDITS                                                                              \
+    {"a=path:msrp://[local_ip]:[msrp_port]/",                                                    \
+     "a=path:msrp://[local_ip]:2855/relay;tcp msrp://[local_ip]:[msrp_port]/"},                  \
+        {"m=message [msrp_port]", "m=message 2855"}
+#define RELAY_CHANGED                                                                            \
+    {"6714-4.3/answer-msrp-cema", "skip"}, {"6714-4.3/cema-answer-setup", "skip"},                \
+        {"6714-4.3/cema-relay-answer", "pass"}, {"6714-4.3/no-cema-both-relays", "pass"}
 
 static const struct variant VARIANTS[] = {
     {"good", {{NULL, NULL}}, {{NULL, NULL}}, 0},
@@ -93,6 +102,21 @@ static const struct variant VARIANTS[] = {
     {"takes-middlebox",
      {{"  <nop next=\"refuse\"/>\n  <label id=\"routed\"/>", "  <label id=\"routed\"/>"}},
      {{"6714-4.3/reject-middlebox-offer", "fail"}}, 1},
+    /* an answerer that uses a relay, and two that break RFC 6714's rules for one */
+    {"relay", {RELAY_EDITS}, {RELAY_CHANGED}, 0},
+    {"relay-active", {RELAY_EDITS, {"a=setup:passive", "a=setup:active"}},
+     {{"6714-4.3/answer-msrp-cema", "skip"},
+      {"6714-4.3/cema-answer-setup", "skip"},
+      {"6714-4.3/cema-relay-answer", "fail"},
+      {"6714-4.3/no-cema-both-relays", "pass"}},
+     1},
+    /* falls back for an active relayed offerer only, so CEMA with both ends relayed */
+    {"relay-both-cema", {RELAY_EDITS, {"a=path:[^\\r\\n ]+ [^\\r\\n]", "a=setup:active"}},
+     {{"6714-4.3/answer-msrp-cema", "skip"},
+      {"6714-4.3/cema-answer-setup", "skip"},
+      {"6714-4.3/cema-relay-answer", "pass"},
+      {"6714-4.3/no-cema-both-relays", "fail"}},
+     1},
     /* without CEMA support: info where RFC 6714 binds only CEMA-enabled answerers */
     {"no-cema", {{"      a=msrp-cema\n", ""}},
      {{"6714-4.3/answer-msrp-cema", "info"},
@@ -106,7 +130,7 @@ static char *edited(const struct variant *v)
 {
     char *text = test_read_text(GOOD_UAS);
     ck_assert_ptr_nonnull(text);
-    for (size_t e = 0; e < 2 && v->edits[e].from != NULL; e++) {
+    for (size_t e = 0; e < 4 && v->edits[e].from != NULL; e++) {
         const char *from = v->edits[e].from, *to = v->edits[e].to;
         size_t fl = strlen(from), tl = strlen(to), hits = 0;
         for (const char *p = strstr(text, from); p != NULL; p = strstr(p + fl, from))
