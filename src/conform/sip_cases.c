@@ -630,9 +630,15 @@ static void not_understood(struct sipx *x, const struct scenario_case *k,
         pass(r);
         return;
     }
-    if (c->status >= 300) {
+    if (c->status == 415 || c->status == 606) {
+        /* refused for its media, but not with the response the sentence names */
         say(r, conform_verdict_unmet(k->level), "an offer of only %s refused with %d, not 488",
             UNKNOWN_TYPE, c->status);
+        return;
+    }
+    if (c->status >= 300) {
+        say(r, CONFORM_UNOBSERVABLE, "refused with %d, a failure not about the offer's types",
+            c->status);
         return;
     }
     sv_read(&v, c->answer, c->answer_len);
@@ -801,11 +807,12 @@ static void middlebox(struct sipx *x, const struct scenario_case *k, struct conf
     if (c == NULL)
         return;
     if (c->status >= 300) {
+        /* another failure (busy, unavailable) says nothing of how the offer was judged */
         if (c->status == 488)
             pass(r);
         else
-            say(r, CONFORM_FAIL, "refused with %d; the sentence names 488 (or port 0)",
-                c->status);
+            say(r, CONFORM_UNOBSERVABLE, "refused with %d, not 488: a failure that need not be "
+                "about the offer", c->status);
         return;
     }
     sv_read(&v, c->answer, c->answer_len);
