@@ -64,5 +64,6 @@ Suite *make_sip_peers_suite(void); /* check_sip_peers.c: Kamailio proxy + SIPp p
 Suite *make_serve_sip_suite(void); /* check_serve_sip.c: serve --sip called by SIPp */
 Suite *make_sip_run_suite(void);   /* check_sip_run.c: run --sip-proxy through Kamailio */
 Suite *make_sip_bench_suite(void); /* check_sip_bench.c: bench sip_calls, SIP_SHM_MB */
+Suite *make_conform_sip_suite(void); /* check_conform_sip.c: conform --sip-target vs SIPp */
 
 #endif

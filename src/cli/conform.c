@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli.h"
 #include "conform/conform.h"
@@ -44,6 +45,8 @@ static void conform_usage(FILE *out)
             "       msrpload conform --listen HOST:PORT [--client-cmd TEMPLATE]\n"
             "                        [--session-id ID] [--timeout S] [the run options above]\n"
             "                        [--as-relay --relay-user USER --relay-password-file FILE]\n"
+            "       msrpload conform --sip-target URI [--sip-proxy URI --sip-user USER\n"
+            "                        --sip-password-file FILE] [the run options above]\n"
             "       msrpload conform --coverage [--markdown] [--cases DIR]\n"
             "\n"
             "Checks an MSRP endpoint (RFC 4975) or relay (RFC 4976; over WebSocket, RFC 7977)\n"
@@ -101,6 +104,18 @@ static void conform_usage(FILE *out)
             "                       random one per case)\n"
             "  --timeout S          with --listen: the most seconds a case waits for the client\n"
             "                       (default: the case's own, 30 s without --client-cmd)\n"
+            "  --sip-target URI     play the SIP caller: INVITE this SIP URI with MSRP SDP\n"
+            "                       offers and judge each answer (RFC 4975 section 8, RFC\n"
+            "                       6714): runs the SIP cases (needs \"sip\"), skips the\n"
+            "                       others; e.g. sip:answer@127.0.0.1:5062 (UDP), or with\n"
+            "                       ;transport=tcp. Each call is ACKed and ended with BYE\n"
+            "  --sip-proxy URI      with --sip-target: send every INVITE through this outbound\n"
+            "                       proxy (e.g. sip:127.0.0.1:5060; its ;transport= picks\n"
+            "                       the transport)\n"
+            "  --sip-user USER      with --sip-target: our From user and digest username\n"
+            "                       (default msrpload)\n"
+            "  --sip-password-file FILE\n"
+            "                       its password (first line), for 401 / 407 challenges\n"
             "  --relay-b URI        endpoint b connects here instead (same forms), e.g. the\n"
             "                       relay's plain TCP URI beside a WebSocket --relay: a over\n"
             "                       WebSocket, b over TCP through a bridging relay; the cases\n"
@@ -217,6 +232,15 @@ static int load_cases(const char *dir, struct conform_item **items, size_t cap)
             rc = -1;
             continue;
         }
+        if (it->sc.kase != NULL && it->sc.kase->needs == CASE_SIP &&
+            !conform_sip_check_known(it->sc.kase->sip_check)) {
+            fprintf(stderr, "msrpload conform: %s: $.case.sip.check: no SIP check named \"%s\"\n",
+                    path, it->sc.kase->sip_check);
+            scenario_free(&it->sc);
+            free(it);
+            rc = -1;
+            continue;
+        }
         if (it->sc.kase == NULL) {
             fprintf(stderr, "msrpload conform: %s: not a case file (no top-level \"case\")\n",
                     path);
@@ -286,6 +310,8 @@ struct conform_opts {
     const char *password_file, *junit, *json, *dir;
     const char *expect, *write_expect, *name; /* --expect, --write-expect, --name */
     const char *listen, *client_cmd, *session_id; /* --listen and its options */
+    struct conform_sip_peer sip;                  /* --sip-target and its options */
+    const char *sip_password_file;
     double timeout;                               /* --timeout (with --listen) */
     char *sel[MAX_SELECT];
     size_t nsel;
@@ -298,6 +324,20 @@ static int set_option(struct conform_opts *o, const char *a, char *v)
 {
     if (strcmp(a, "--target") == 0) {
         o->peer.target_uri = v;
+    } else if (strcmp(a, "--sip-target") == 0 || strcmp(a, "--sip-proxy") == 0) {
+        if (strncasecmp(v, "sip:", 4) != 0 || strlen(v) > 250)
+            return usage_error("expected a sip: URI of at most 250 characters, got '%s'", v);
+        *(a[6] == 't' ? &o->sip.target : &o->sip.proxy) = v;
+    } else if (strcmp(a, "--sip-user") == 0) {
+        /* a SIP user part kept to unreserved characters: it goes into From and the digest */
+        if (v[0] == '\0' || strlen(v) > 64 ||
+            strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'+") !=
+                strlen(v))
+            return usage_error("--sip-user: expected 1 to 64 letters, digits or -_.!~*'+, got "
+                               "'%s'", v);
+        o->sip.user = v;
+    } else if (strcmp(a, "--sip-password-file") == 0) {
+        o->sip_password_file = v;
     } else if (strcmp(a, "--relay") == 0) {
         o->peer.relay_uri = v;
     } else if (strcmp(a, "--relay-b") == 0) {
@@ -386,7 +426,8 @@ static int parse_options(int argc, char **argv, struct conform_opts *o)
         "--target", "--relay", "--relay-b", "--relay-user", "--relay-password-file", "--case",
         "--junit",  "--json",  "--cases",      "--timeout-scale",       "--refused-type",
         "--delivery", "--expect", "--write-expect", "--name", "--listen", "--client-cmd",
-        "--session-id", "--timeout", NULL};
+        "--session-id", "--timeout", "--sip-target", "--sip-proxy", "--sip-user",
+        "--sip-password-file", NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -413,8 +454,8 @@ static int parse_options(int argc, char **argv, struct conform_opts *o)
     }
     if (o->markdown && !o->coverage)
         return usage_error("--markdown goes with --coverage%s", "");
-    if (o->coverage &&
-        (o->list || o->nsel > 0 || o->peer.target_uri != NULL || o->peer.relay_uri != NULL))
+    if (o->coverage && (o->list || o->nsel > 0 || o->peer.target_uri != NULL ||
+                        o->peer.relay_uri != NULL || o->sip.target != NULL))
         return usage_error("--coverage takes only --cases and --markdown%s", "");
     if ((o->list || o->coverage) && (o->expect != NULL || o->write_expect != NULL))
         return usage_error("--expect and --write-expect go with a run, not --list or "
@@ -429,14 +470,24 @@ static int parse_options(int argc, char **argv, struct conform_opts *o)
     if (o->as_relay && !o->list && (o->peer.user == NULL || o->password_file == NULL))
         return usage_error("--as-relay needs --relay-user and --relay-password-file (the "
                            "relay's one account)%s", "");
+    if ((o->sip.proxy != NULL || o->sip.user != NULL || o->sip_password_file != NULL) &&
+        o->sip.target == NULL)
+        return usage_error("--sip-proxy, --sip-user and --sip-password-file go with "
+                           "--sip-target%s", "");
+    if (o->sip.target != NULL &&
+        (o->listen != NULL || o->peer.target_uri != NULL || o->peer.relay_uri != NULL))
+        return usage_error("--sip-target checks SIP offer/answer: it does not go with --target, "
+                           "--relay or --listen%s", "");
+    if (o->sip.target != NULL && o->peer.delivery != CONFORM_DELIVER_WHOLE)
+        return usage_error("--delivery is for --target and --relay runs%s", "");
     if (o->listen != NULL && (o->peer.target_uri != NULL || o->peer.relay_uri != NULL))
         return usage_error("--listen checks a client: it does not go with --target or "
                            "--relay%s", "");
     if (o->listen != NULL && o->peer.delivery != CONFORM_DELIVER_WHOLE)
         return usage_error("--delivery is for --target and --relay runs%s", "");
-    if (!o->list && !o->coverage && o->listen == NULL) {
+    if (!o->list && !o->coverage && o->listen == NULL && o->sip.target == NULL) {
         if ((o->peer.target_uri == NULL) == (o->peer.relay_uri == NULL))
-            return usage_error("give either --target, --relay or --listen%s", "");
+            return usage_error("give either --target, --relay, --listen or --sip-target%s", "");
         if (o->peer.relay_uri != NULL && (o->peer.user == NULL || o->password_file == NULL))
             return usage_error("--relay needs --relay-user and --relay-password-file%s", "");
         if (o->peer.relay_b_uri != NULL && o->peer.relay_uri == NULL)
@@ -515,6 +566,9 @@ static int run_cases(const struct conform_opts *o, const struct conform_peer *pe
         } else if (listener != NULL) {
             conform_listen_run_case(listener, &it->sc, &it->r);
             it->ran = true;
+        } else if (o->sip.target != NULL) {
+            conform_sip_run_case(&it->sc, &o->sip, &it->r);
+            it->ran = true;
         } else {
             conform_run_case(&it->sc, peer, &it->r);
             it->ran = true;
@@ -524,6 +578,7 @@ static int run_cases(const struct conform_opts *o, const struct conform_peer *pe
             unreachable = true;
             fprintf(stderr, "msrpload conform: %s: %s\n",
                     listener != NULL            ? listen_text
+                    : o->sip.target != NULL    ? o->sip.target
                     : peer->target_uri != NULL ? peer->target_uri
                                                : peer->relay_uri,
                     it->r.observed);
@@ -540,6 +595,7 @@ static int run_cases(const struct conform_opts *o, const struct conform_peer *pe
     int rc = EXIT_OK;
     char err[4200];
     const char *peer_text = listener != NULL          ? listen_text
+                            : o->sip.target != NULL    ? o->sip.target
                             : peer->target_uri != NULL ? peer->target_uri
                                                        : peer->relay_uri;
     const char *name = o->name != NULL ? o->name : peer_text;
@@ -609,8 +665,11 @@ int cmd_conform(int argc, char **argv)
         bool client = items[i]->sc.kase->needs == CASE_CLIENT;
         /* --as-relay runs the relay-client cases only, --listen without it the others */
         bool relay_client = client && items[i]->sc.kase->client.relay != 0;
+        /* --sip-target runs the SIP cases only, and nothing else runs them */
+        bool sip = items[i]->sc.kase->needs == CASE_SIP;
         if (selected(items[i]->sc.kase, o.sel, o.nsel) &&
-            (o.coverage || (client == (o.listen != NULL) && relay_client == o.as_relay))) {
+            (o.coverage || (client == (o.listen != NULL) && relay_client == o.as_relay &&
+                            sip == (o.sip.target != NULL)))) {
             items[n++] = items[i];
         } else {
             scenario_free(&items[i]->sc);
@@ -630,12 +689,22 @@ int cmd_conform(int argc, char **argv)
             printf("%-48s %-6s %-6s %s\n", k->id, conform_level_name(k->level),
                    k->needs == CASE_TARGET ? "target"
                    : k->needs == CASE_RELAY ? "relay"
+                   : k->needs == CASE_SIP   ? "sip"
                                             : "client",
                    k->title);
         }
     } else if (o.password_file != NULL &&
                read_password(o.password_file, password, sizeof password) != 0) {
         rc = EXIT_USAGE;
+    } else if (o.sip.target != NULL) {
+        if (o.sip_password_file != NULL &&
+            read_password(o.sip_password_file, password, sizeof password) != 0) {
+            rc = EXIT_USAGE;
+        } else {
+            o.sip.password = o.sip_password_file != NULL ? password : NULL;
+            o.sip.timeout_scale = o.peer.timeout_scale;
+            rc = run_cases(&o, &o.peer, NULL, items, n, have_expect ? &expect : NULL);
+        }
     } else if (o.listen != NULL) {
         struct conform_listener l = {.session_id = o.session_id, .client_cmd = o.client_cmd,
                                      .timeout = o.timeout,

@@ -9,7 +9,8 @@
  * responses to REPORTs, responses despite Failure-Report no, REPORTs nobody asked for.
  *
  * The contract of src/conform/: it sits beside load/, above msrp/, net/, wire/ and report/, and
- * includes only from those and from the scenario loader (case files are scenarios); nothing
+ * includes only from those and from the scenario loader (case files are scenarios), and
+ * sip_exec.c / sip_cases.c (the --sip-target cases) from src/sip/ too; nothing
  * below includes from it, and it never includes cli/. Its public headers are this one (a
  * case run, its verdict, the coverage table) and results.h (the case lines, TAP, JUnit and
  * JSON); cx.h is private to its files. It never exits and never prints on its own: a call
@@ -187,6 +188,26 @@ void conform_listen_run_case(struct conform_listener *l, const struct scenario *
  * what follows), then judges each of the n cases into results[i]. */
 void conform_listen_passive(struct conform_listener *l, const struct scenario *const *cases,
                             size_t n, struct conform_result *results);
+
+/*
+ * conform --sip-target (sip_exec.c, sip_cases.c): the checker plays the SIP caller, sends the
+ * target INVITEs with MSRP SDP offers and judges each answer against RFC 4975 section 8 and
+ * RFC 6714 (the SIP cases, needs "sip"), then ACK and BYE. Each case runs on its own user
+ * agent and loop; every wait is bounded (10 s for a final response, times timeout_scale).
+ */
+struct conform_sip_peer {
+    const char *target;     /* the SIP URI called, e.g. sip:answer@127.0.0.1:5062 (with
+                               ;transport=tcp: over TCP; UDP otherwise) */
+    const char *proxy;      /* outbound proxy (every INVITE routed through it), or NULL */
+    const char *user;       /* our From user and digest username; NULL: "msrpload" */
+    const char *password;   /* for 401 / 407 challenges; NULL: none answered */
+    double timeout_scale;   /* 0 means 1 */
+};
+/* Whether a case file's "sip": {"check"} names a check this build has. */
+bool conform_sip_check_known(const char *name);
+/* Runs one SIP case. Never fails as a call: the outcome is in *r. */
+void conform_sip_run_case(const struct scenario *sc, const struct conform_sip_peer *p,
+                          struct conform_result *r);
 
 /*
  * Prints the coverage table of the requirements list at path (requirements.json) against the

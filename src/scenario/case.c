@@ -88,15 +88,30 @@ static int check_client(struct scn__ctx *c, const json_t *obj, struct case_clien
     return 0;
 }
 
+/* The "sip" object of a SIP case: which check of src/conform/sip_cases.c it runs (the name is
+ * looked up there when conform loads its cases). */
+static int check_sip(struct scn__ctx *c, const json_t *obj, struct scenario_case *k)
+{
+    static const char *const allowed[] = {"check", NULL};
+    size_t mark = scn__path_push(c, ".sip");
+    if (scn__need_object(c, obj) != 0 || scn__check_keys(c, obj, allowed) != 0)
+        return -1;
+    if (case_string(c, obj, "check", true, k->sip_check, sizeof k->sip_check) != 0)
+        return -1;
+    scn__path_pop(c, mark);
+    return 0;
+}
+
 int scn__check_case(struct scn__ctx *c, const json_t *obj)
 {
     static const char *const allowed[] = {"id",       "rfc",   "section",   "title",
                                           "requirement", "level", "expected", "needs",
                                           "bind",     "endpoints", "wrong_peer", "aliases",
-                                          "requirements", "slow", "websocket", "client", NULL};
+                                          "requirements", "slow", "websocket", "client", "sip",
+                                          NULL};
     static const char *const levels[] = {"MUST", "SHOULD", "MAY", "none", NULL};
     /* In the order of enum case_needs. */
-    static const char *const need_names[] = {"target", "relay", "client", NULL};
+    static const char *const need_names[] = {"target", "relay", "client", "sip", NULL};
     /* In the order of enum case_websocket. */
     static const char *const ws_names[] = {"any", "ws", "raw", "raw-text", "raw-fragmented",
                                            NULL};
@@ -135,9 +150,10 @@ int scn__check_case(struct scn__ctx *c, const json_t *obj)
             return scn__fail(c, "expected an id of lower-case letters, digits, '-', '.' and '/'");
         }
     if (strcmp(k->rfc, "4975") != 0 && strcmp(k->rfc, "4976") != 0 &&
-        strcmp(k->rfc, "7977") != 0) {
+        strcmp(k->rfc, "7977") != 0 && strcmp(k->rfc, "6714") != 0) {
         scn__path_push(c, ".rfc");
-        return scn__fail(c, "expected \"4975\", \"4976\" or \"7977\", got \"%s\"", k->rfc);
+        return scn__fail(c, "expected \"4975\", \"4976\", \"6714\" or \"7977\", got \"%s\"",
+                         k->rfc);
     }
     if ((v = json_object_get(obj, "level")) == NULL)
         return scn__fail(c, "required key \"level\" missing");
@@ -159,6 +175,14 @@ int scn__check_case(struct scn__ctx *c, const json_t *obj)
             return -1;
     } else if (k->needs == CASE_CLIENT) {
         return scn__fail(c, "a client case needs its \"client\" object");
+    }
+    if ((v = json_object_get(obj, "sip")) != NULL) {
+        if (k->needs != CASE_SIP)
+            return scn__fail(c, "\"sip\" is for SIP offer/answer cases (needs \"sip\")");
+        if (check_sip(c, v, k) != 0)
+            return -1;
+    } else if (k->needs == CASE_SIP) {
+        return scn__fail(c, "a SIP case needs its \"sip\" object");
     }
     if ((v = json_object_get(obj, "bind")) != NULL) {
         mark = scn__path_push(c, ".bind");

@@ -140,6 +140,10 @@ static int check_root(struct scn__ctx *c, const json_t *root)
     /* A client case (conform --listen) has no steps: the client under test acts, the
      * checker answers (its "client" object says how). */
     bool client_case = sc->kase != NULL && sc->kase->needs == CASE_CLIENT;
+    /* A SIP case (conform --sip-target) neither: its check is code (src/conform/sip_cases.c). */
+    if (sc->kase != NULL && sc->kase->needs == CASE_SIP && json_object_get(root, "steps") != NULL)
+        return scn__fail(c, "a SIP case has no \"steps\" (its \"case\".\"sip\" names its check)");
+    client_case = client_case || (sc->kase != NULL && sc->kase->needs == CASE_SIP);
     if ((v = json_object_get(root, "steps")) == NULL) {
         if (!client_case)
             return scn__fail(c, "required key \"steps\" missing");

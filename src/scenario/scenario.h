@@ -348,7 +348,9 @@ struct step {
 /* A conformance case: the top-level "case" object (scenarios/conformance/README.md). */
 /* The keyword of the RFC sentence a case checks; CASE_NONE: a sentence without one. */
 enum case_level { CASE_MUST = 0, CASE_SHOULD, CASE_MAY, CASE_NONE };
-enum case_needs { CASE_TARGET = 0, CASE_RELAY, CASE_CLIENT };
+/* sip: an SDP offer/answer case (conform --sip-target): the checker calls the SIP target with
+ * an MSRP offer and judges its answer (src/conform/sip_cases.c runs the named check). */
+enum case_needs { CASE_TARGET = 0, CASE_RELAY, CASE_CLIENT, CASE_SIP };
 /* What a client case (needs "client", conform --listen) asks of the implementation under test
  * through --client-cmd, and how the checker answers it (scenarios/conformance/README.md). */
 enum case_answer { CASE_ANSWER_200 = 0, CASE_ANSWER_413, CASE_ANSWER_REPORT_413 };
@@ -399,6 +401,7 @@ struct scenario_case {
     char requirements[SCENARIO_CASE_MAX_NAMES][SCENARIO_CASE_NAME_LEN];
     unsigned num_requirements;
     struct case_client client; /* needs "client" only */
+    char sip_check[48];        /* needs "sip" only: the check's name ("sip": {"check"}) */
 };
 
 /*
