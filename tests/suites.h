@@ -63,5 +63,6 @@ Suite *make_relay_state_suite(void);
 Suite *make_sip_peers_suite(void); /* check_sip_peers.c: Kamailio proxy + SIPp peers */
 Suite *make_serve_sip_suite(void); /* check_serve_sip.c: serve --sip called by SIPp */
 Suite *make_sip_run_suite(void);   /* check_sip_run.c: run --sip-proxy through Kamailio */
+Suite *make_sip_interop_suite(void); /* check_sip_interop.c: run --sip-target, serve --sip, SIPp */
 
 #endif
