@@ -312,7 +312,10 @@ static void run_calls_serve(bool tcp)
     ck_assert_int_eq(jint(&r, "sip.calls"), SESSIONS);
     ck_assert_int_eq(jint(&r, "sip.calls_established"), SESSIONS);
     ck_assert_int_eq(jint(&r, "sip.invite_final.200"), SESSIONS);
-    ck_assert_int_eq(jint(&r, "sip.bye_ok"), SESSIONS);
+    /* Every BYE answered: 200, or over TCP possibly 481 (below) */
+    ck_assert_int_eq(jint(&r, "sip.bye_ok") + jint(&r, "sip.bye_failed"), SESSIONS);
+    if (!tcp)
+        ck_assert_int_eq(jint(&r, "sip.bye_ok"), SESSIONS);
     ck_assert_int_eq(jint(&r, "messages.ok"), MESSAGES);
     ck_assert_int_eq(jint(&r, "latency_us.sip-setup-bind.count"), SESSIONS);
     /* serve's side: every call answered and ACKed, every session bound with its 5 messages */
@@ -327,8 +330,10 @@ static void run_calls_serve(bool tcp)
     ck_assert_int_eq(srv_count(&sv, "message", "size", "500"), MESSAGES);
     ck_assert_int_eq(srv_count(&sv, "violation", NULL, NULL), 0);
     /* Each call ended by run's BYE (remote_bye), or by serve's own BYE as the MSRP connection
-     * closed: crossing run's over UDP, it is answered 200 (sip/ua.c); over TCP it may come
-     * after run's BYE ended the dialog, and 481 is then the right answer. */
+     * closed: crossing run's over UDP, both are answered 200 (sip/ua.c). Over TCP the two BYEs
+     * travel on two connections (run's to serve, serve's to run's Contact) with no order
+     * between them: one side's BYE may be read after the other's has ended the dialog, and
+     * 481 is then the right answer, on either side. */
     int remote = srv_count(&sv, "call-ended", "why", "remote_bye");
     int local = srv_count(&sv, "call-ended", "why", "local_bye");
     ck_assert_int_eq(remote + local, SESSIONS);
