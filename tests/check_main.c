@@ -60,6 +60,7 @@ int main(void)
     srunner_add_suite(sr, make_sip_run_suite());
     srunner_add_suite(sr, make_sip_bench_suite());
     srunner_add_suite(sr, make_conform_sip_suite());
+    srunner_add_suite(sr, make_sip_interop_suite());
     srunner_add_suite(sr, make_cpim_suite());
     srunner_add_suite(sr, make_file_transfer_suite());
     srunner_add_suite(sr, make_skips_suite());

@@ -283,6 +283,36 @@ START_TEST(calls_both_ways)
 }
 END_TEST
 
+/* Both ends hang up at once (serve closing on the MSRP connection's end while the caller BYEs):
+ * each BYE finds the dialog the other is ending and gets 200, not 481. Over UDP on one loop
+ * both BYEs arrive before either answer; over TCP the answerer's BYE opens a connection of its
+ * own and may come after the caller's call has ended, when 481 is the right answer. */
+START_TEST(bye_glare)
+{
+    open_party(&alice, "alice", SIP_TP_UDP, NULL);
+    open_party(&bob, "bob", SIP_TP_UDP, NULL);
+    char target[300];
+    target_of(&bob, target, sizeof target);
+    size_t len = 0;
+    const char *sdp = offer(alice.path, "text/plain", &len);
+    ck_assert_ptr_nonnull(sip_ua_call(alice.ua, target, sdp, len, NULL));
+    ck_assert_msg(run_until(&bob.established, 1, 3000), "answerer never got the ACK");
+    ck_assert_int_eq(sip_call_bye(alice.call), 0);
+    ck_assert_int_eq(sip_call_bye(bob.call), 0);
+    ck_assert_int_eq(sip_call_bye(bob.call), EINVAL); /* one BYE per call */
+    ck_assert(run_until(&alice.ended, 1, 3000));
+    ck_assert(run_until(&bob.ended, 1, 3000));
+    ck_assert_int_eq(alice.why, SIP_END_LOCAL_BYE);
+    ck_assert_int_eq(alice.end_status, 200);
+    ck_assert_int_eq(bob.why, SIP_END_LOCAL_BYE);
+    ck_assert_int_eq(bob.end_status, 200);
+    ck_assert_uint_eq(sip_ua_dialogs(alice.ua), 0);
+    ck_assert_uint_eq(sip_ua_dialogs(bob.ua), 0);
+    ck_assert_uint_eq(sip_ua_calls(alice.ua), 0);
+    ck_assert_uint_eq(sip_ua_calls(bob.ua), 0);
+}
+END_TEST
+
 START_TEST(busy_486)
 {
     open_party(&alice, "alice", SIP_TP_UDP, NULL);
@@ -952,6 +982,7 @@ Suite *make_sip_ua_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, calls_both_ways, SIP_TP_UDP, SIP_TP_TLS + 1);
+    tcase_add_test(tc, bye_glare);
     tcase_add_test(tc, busy_486);
     tcase_add_test(tc, unacceptable_offer_488);
     tcase_add_loop_test(tc, cancel_before_answer, SIP_TP_UDP, SIP_TP_TCP + 1);

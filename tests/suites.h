@@ -65,5 +65,6 @@ Suite *make_serve_sip_suite(void); /* check_serve_sip.c: serve --sip called by S
 Suite *make_sip_run_suite(void);   /* check_sip_run.c: run --sip-proxy through Kamailio */
 Suite *make_sip_bench_suite(void); /* check_sip_bench.c: bench sip_calls, SIP_SHM_MB */
 Suite *make_conform_sip_suite(void); /* check_conform_sip.c: conform --sip-target vs SIPp */
+Suite *make_sip_interop_suite(void); /* check_sip_interop.c: run --sip-target, serve --sip, SIPp */
 
 #endif

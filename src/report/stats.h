@@ -151,7 +151,7 @@ struct run_stats {
      * before Expires runs out) that succeeded and failed */
     uint64_t relay_auth_ok, relay_auth_failed, relay_refresh_ok, relay_refresh_failed;
     /* topology sip: REGISTERs of the answering agents (refreshes included) that got a 2xx or
-     * failed; calls (INVITEs) made = established + failed + unfinished; BYEs sent at the
+     * failed (another final response, or a first REGISTER without one by the run's end); calls (INVITEs) made = established + failed + unfinished; BYEs sent at the
      * sessions' ends answered 2xx, failed (another final response or none in time), or cut off
      * by the end of the run; invite_final counts each INVITE's final status (100..699; a
      * local timeout is 408) of the calls established or failed, warm-up included */

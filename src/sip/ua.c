@@ -351,11 +351,10 @@ int sip_call_bye(struct sip_call *c)
         ua_call_end(c, SIP_END_ERROR, 500, "could not send BYE");
         return r;
     }
-    /* From here the dialog is over for the peer's requests (they get 481). */
+    /* The dialog stays until the BYE's answer (ua_call_end removes it): a BYE of the peer's
+     * that crosses ours must still find it and get 200, not 481 (incoming_bye). */
     net_timer_stop(ua->loop, &c->retx);
     net_timer_stop(ua->loop, &c->guard);
-    sip_dialog_remove(ua->dialogs, c->dialog);
-    c->dialog = NULL;
     c->st = CS_BYE_SENT;
     return 0;
 }
@@ -550,6 +549,9 @@ static void incoming_bye(struct sip_ua *ua, struct sip_txn *t, const osip_messag
         return;
     }
     respond(ua, t, m, 200, NULL, NULL, 0, NULL, NULL, NULL, NULL);
+    /* Both sides hung up at once: the call ends with the answer to our own BYE. */
+    if (((struct sip_call *)d->user)->st == CS_BYE_SENT)
+        return;
     ua_call_end(d->user, SIP_END_REMOTE_BYE, 200, "BYE from the peer");
 }
 
