@@ -169,21 +169,25 @@ static int sip_tls_check(const struct scenario *sc, char *err, size_t errlen)
     if (!run_sip_tls(sc)) {
         if (ca || sc->sip.insecure) {
             snprintf(err, errlen, "%s: the SIP %s %s is not SIP over TLS (sips: or "
-                     ";transport=tls), so there is no certificate to verify", ca ? "--sip-ca"
-                     : "--sip-insecure", sc->sip.proxy[0] ? "proxy" : "target", via);
+                     ";transport=tls), so there is no certificate to verify",
+                     ca ? "--sip-ca (or topology.sip.ca_file)"
+                        : "--sip-insecure (or topology.sip.insecure)",
+                     sc->sip.proxy[0] ? "proxy" : "target", via);
             return -1;
         }
         return 0;
     }
     if (ca && sc->sip.insecure) {
-        snprintf(err, errlen, "--sip-ca %s and --sip-insecure: give one (verify the SIP proxy's "
-                 "certificate against the file, or do not verify it)", sc->sip.ca_file);
+        snprintf(err, errlen, "--sip-ca %s and --sip-insecure (or topology.sip's ca_file and "
+                 "insecure in %s): give one (verify the SIP proxy's certificate against the "
+                 "file, or do not verify it)", sc->sip.ca_file, sc->path);
         return -1;
     }
     if (!ca && !sc->sip.insecure) {
         snprintf(err, errlen, "%s %s is SIP over TLS: give --sip-ca FILE to verify its "
                  "certificate (tools/sip/start.sh prints its own as SIP_CERT), or --sip-insecure "
-                 "not to verify it", which, via);
+                 "not to verify it (topology.sip's ca_file or insecure in the scenario)", which,
+                 via);
         return -1;
     }
     return 0;
@@ -215,9 +219,11 @@ int run_sip_apply(struct scenario *sc, const struct run_sip_options *o, char *er
         snprintf(sc->sip.domain, sizeof(sc->sip.domain), "%s", o->domain);
     if (o->users)
         sc->sip.users = (uint32_t)o->users;
-    if (o->ca_file)
-        snprintf(sc->sip.ca_file, sizeof(sc->sip.ca_file), "%s", o->ca_file);
-    sc->sip.insecure = sc->sip.insecure || o->insecure;
+    /* the command line's choice replaces the scenario's (both on it: sip_tls_check says) */
+    if (o->ca_file || o->insecure) {
+        snprintf(sc->sip.ca_file, sizeof(sc->sip.ca_file), "%s", o->ca_file ? o->ca_file : "");
+        sc->sip.insecure = o->insecure;
+    }
     if (sc->sip.proxy[0] == '\0' && sc->sip.target[0] == '\0') {
         snprintf(err, errlen, "the sip topology needs a proxy (--sip-proxy URI or "
                  "topology.sip.proxy in %s), or a --sip-target URI", sc->path);
