@@ -602,6 +602,11 @@ static int sip_init(struct worker *w, char *err, size_t errlen)
     /* every request of ours goes to the proxy (or the target): its host is the TLS name */
     uri_host(sc->sip.proxy[0] ? sc->sip.proxy : sc->sip.target, st->proxy_host,
              sizeof(st->proxy_host));
+    size_t hl = strlen(st->proxy_host);
+    if (hl >= 2 && st->proxy_host[0] == '[' && st->proxy_host[hl - 1] == ']') {
+        memmove(st->proxy_host, st->proxy_host + 1, hl - 2); /* an IPv6 literal, bare */
+        st->proxy_host[hl - 2] = '\0';
+    }
     st->calling = runner_calling_handlers;
     st->calling.on_bound = sip_on_bound;
     st->client = w->cfg->client_tls != NULL ? net_transport_tls(w->cfg->client_tls)
