@@ -708,9 +708,19 @@ static const struct bad_case {
     {WITH_TOPO("{\"sip\":{}}"), "$.topology.sip: \"sip\" is only allowed when kind is \"sip\""},
     {WITH_TOPO("{\"kind\":\"sip\",\"sip\":{\"password\":\"x\"}}"),
      "$.topology.sip: unknown key \"password\"; allowed keys: \"proxy\", \"user\", \"users\", "
-     "\"domain\", \"target\", \"password_file\""},
+     "\"domain\", \"target\", \"password_file\", \"ca_file\", \"insecure\""},
     {WITH_TOPO("{\"kind\":\"sip\",\"sip\":{\"proxy\":\"127.0.0.1:5060\"}}"),
-     "$.topology.sip.proxy: expected a SIP URI (sip:HOST:PORT), got \"127.0.0.1:5060\""},
+     "$.topology.sip.proxy: expected a SIP URI (sip:HOST:PORT, ;transport=udp, tcp or tls, "
+     "or sips:), got \"127.0.0.1:5060\""},
+    /* a transport the agents do not have, and sips: over UDP */
+    {WITH_TOPO("{\"kind\":\"sip\",\"sip\":{\"proxy\":\"sip:h:1;transport=sctp\"}}"),
+     "$.topology.sip.proxy: expected a SIP URI (sip:HOST:PORT, ;transport=udp, tcp or tls, "
+     "or sips:), got \"sip:h:1;transport=sctp\""},
+    {WITH_TOPO("{\"kind\":\"sip\",\"sip\":{\"proxy\":\"sips:h:1;transport=udp\"}}"),
+     "$.topology.sip.proxy: expected a SIP URI (sip:HOST:PORT, ;transport=udp, tcp or tls, "
+     "or sips:), got \"sips:h:1;transport=udp\""},
+    {WITH_TOPO("{\"kind\":\"sip\",\"sip\":{\"insecure\":1}}"),
+     "$.topology.sip.insecure: expected true or false, got 1"},
     {WITH_TOPO("{\"kind\":\"sip\",\"sip\":{\"users\":0}}"),
      "$.topology.sip.users: expected an integer 1..100000, got 0"},
     {WITH_TOPO("{\"kind\":\"sip\",\"transport\":\"ws\"}"),

@@ -124,6 +124,7 @@ void test_sip_start(struct test_sip *s, bool tls, bool msrp, const char *env)
         while (fgets(line, sizeof(line), p) != NULL) {
             line[strcspn(line, "\r\n")] = '\0';
             test_line_value(line, "SIP_PIDFILE", s->pidfile, sizeof(s->pidfile));
+            test_line_value(line, "SIP_CERT", s->cert, sizeof(s->cert));
             if (strncmp(line, "start.sh: ", 10) == 0)
                 snprintf(why, sizeof(why), "%.300s", line);
         }

@@ -19,6 +19,7 @@ struct test_sip {
     char skip[512];
     uint16_t port, tls_port, msrp_port;
     char pidfile[512];
+    char cert[512]; /* with tls: start.sh's certificate (SIP_CERT), the CA to verify it */
 };
 void test_sip_start(struct test_sip *s, bool tls, bool msrp, const char *env);
 void test_sip_stop(struct test_sip *s);

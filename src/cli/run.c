@@ -293,6 +293,14 @@ static int setup_tls(const struct scenario *sc, struct run_config *rc, char *tmp
     return 0;
 }
 
+static void tls_free(struct run_config *rc)
+{
+    net_tls_destroy(rc->server_tls);
+    net_tls_destroy(rc->client_tls);
+    net_tls_destroy(rc->sip_tls_server);
+    net_tls_destroy(rc->sip_tls_client);
+}
+
 /* The relay password: --relay-password-file, else MSRPLOAD_RELAY_PASSWORD, else the
  * scenario's password_file, else --relay-password. Its first line, without the line end. */
 static int relay_password(const struct scenario *sc, const char *file, const char *on_cmdline,
@@ -452,6 +460,15 @@ static int read_options(int argc, char **argv, struct run_options *ro)
             i += cap == 1;
             continue;
         }
+        int sip = run_sip_option(&ro->sip, a, v, err, sizeof(err));
+        if (sip < 0) {
+            fprintf(stderr, "msrpload run: %s\n", err);
+            return EXIT_USAGE;
+        }
+        if (sip > 0) {
+            i += sip == 1;
+            continue;
+        }
         if (a[0] == '-' && v == NULL) {
             fprintf(stderr, "msrpload run: %s needs a value\n", a);
             return EXIT_USAGE;
@@ -462,15 +479,6 @@ static int read_options(int argc, char **argv, struct run_options *ro)
             return EXIT_USAGE;
         }
         if (rs > 0) {
-            i++;
-            continue;
-        }
-        int sip = run_sip_option(&ro->sip, a, v, err, sizeof(err));
-        if (sip < 0) {
-            fprintf(stderr, "msrpload run: %s\n", err);
-            return EXIT_USAGE;
-        }
-        if (sip > 0) {
             i++;
             continue;
         }
@@ -879,7 +887,9 @@ int cmd_run(int argc, char **argv)
                             .violate = ro.violate};
     rc.progress = !quiet && isatty(STDERR_FILENO);
     char tmpdir[64];
-    if (setup_tls(&sc, &rc, tmpdir) != 0) {
+    if (setup_tls(&sc, &rc, tmpdir) != 0 ||
+        run_sip_tls_setup(&sc, &rc.sip_tls_client, &rc.sip_tls_server) != 0) {
+        tls_free(&rc);
         live_metrics_stop(&lm);
         scenario_free(&sc);
         return EXIT_USAGE;
@@ -893,8 +903,7 @@ int cmd_run(int argc, char **argv)
                                err, sizeof(err));
     if (derr != 0) {
         fprintf(stderr, "msrpload run: %s%s\n", out_dir != NULL ? "--out: " : "", err);
-        net_tls_destroy(rc.server_tls);
-        net_tls_destroy(rc.client_tls);
+        tls_free(&rc);
         live_metrics_stop(&lm);
         scenario_free(&sc);
         return EXIT_USAGE;
@@ -907,8 +916,7 @@ int cmd_run(int argc, char **argv)
     if (ro.cap.on) {
         int code = run_capacity(&sc, over, &rc, &ro.cap, dir, quiet);
         explicit_bzero(password, sizeof(password));
-        net_tls_destroy(rc.server_tls);
-        net_tls_destroy(rc.client_tls);
+        tls_free(&rc);
         scenario_free(&sc);
         return code;
     }
@@ -936,8 +944,7 @@ int cmd_run(int argc, char **argv)
         relay_sampler_start(&sampler, &ro.rstate, &stop_requests, quiet, err, sizeof(err)) != 0) {
         fprintf(stderr, "msrpload run: %s\n", err);
         report_discard_dir(dir);
-        net_tls_destroy(rc.server_tls);
-        net_tls_destroy(rc.client_tls);
+        tls_free(&rc);
         live_metrics_stop(&lm);
         scenario_free(&sc);
         return EXIT_USAGE;
@@ -949,8 +956,7 @@ int cmd_run(int argc, char **argv)
         if (start_at_wait(ro.start_at, &stop_requests) != 0) {
             report_discard_dir(dir); /* nothing ran: nothing to report */
             relay_sampler_free(sampler);
-            net_tls_destroy(rc.server_tls);
-            net_tls_destroy(rc.client_tls);
+            tls_free(&rc);
             live_metrics_stop(&lm);
             scenario_free(&sc);
             return 128 + stop_signal;
@@ -968,8 +974,7 @@ int cmd_run(int argc, char **argv)
     int rc_run = runner_run(&rc, &stats, &outcome, err, sizeof(err));
     explicit_bzero(password, sizeof(password));
     explicit_bzero(sip_password, sizeof(sip_password));
-    net_tls_destroy(rc.server_tls);
-    net_tls_destroy(rc.client_tls);
+    tls_free(&rc);
     if (rc_run != 0) {
         fprintf(stderr, "msrpload run: %s\n", err);
         report_discard_dir(dir); /* nothing ran: nothing to report */

@@ -4,8 +4,11 @@
  * pattern with one %d or %0Nd spread over --sip-users accounts, the password from a file or
  * the environment, never from the command line.
  *
- * Owns: the options' parsing, their checks against the scenario, the password's reading, their
- * --help lines. May not touch: the sessions (load/), the scenario's loading (scenario/).
+ * Over SIP TLS (a sips: or ;transport=tls URI) the proxy's certificate is verified against
+ * --sip-ca FILE unless --sip-insecure says not to: one of the two must be given.
+ *
+ * Owns: the options' parsing, their checks against the scenario, the password's reading, the
+ * SIP TLS contexts' making, their --help lines. May not touch: the sessions (load/), the scenario's loading (scenario/).
  */
 #include "cli/run_sip.h"
 
@@ -15,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+
+#include "net/tls.h"
 
 #define SIP_USERS_MAX 100000u
 
@@ -22,8 +28,9 @@ void run_sip_usage(FILE *out)
 {
     fprintf(out,
             "  --sip-proxy URI      set up every session by SIP through this outbound proxy and\n"
-            "                       registrar (sip:HOST:PORT, ;transport=tcp for TCP; UDP\n"
-            "                       otherwise); switches the topology to sip: each worker's\n"
+            "                       registrar (sip:HOST:PORT, ;transport=tcp for TCP,\n"
+            "                       ;transport=tls or sips:HOST:PORT for TLS; UDP otherwise);\n"
+            "                       switches the topology to sip: each worker's\n"
             "                       answering agents REGISTER there, its calling agents INVITE\n"
             "                       them with an MSRP offer and BYE at the session's end; with\n"
             "                       --relay both ends AUTH with the relay first and the\n"
@@ -39,13 +46,31 @@ void run_sip_usage(FILE *out)
             "  --sip-target URI     INVITE this SIP URI instead of users of our own: an\n"
             "                       external service that answers with its own MSRP end (no\n"
             "                       answering agents, no REGISTER; with --sip-proxy the\n"
-            "                       INVITEs go through it, else straight to URI's host)\n");
+            "                       INVITEs go through it, else straight to URI's host)\n"
+            "  --sip-ca FILE        SIP over TLS: verify the proxy's (or target's) certificate\n"
+            "                       against the CA certificates in FILE (PEM), and that it\n"
+            "                       names the URI's host; a failed check fails each REGISTER\n"
+            "                       and INVITE, and the run, naming the TLS error\n"
+            "  --sip-insecure       SIP over TLS: do not verify the certificate (one of the\n"
+            "                       two is required with a sips: or ;transport=tls URI); the\n"
+            "                       answering agents' own certificate is made for the run\n");
 }
 
 static bool sip_uri_ok(const char *s)
 {
-    if (strncmp(s, "sip:", 4) != 0 || s[4] == '\0')
+    size_t skip = strncmp(s, "sips:", 5) == 0 ? 5 : 4;
+    if ((skip == 4 && strncmp(s, "sip:", 4) != 0) || s[skip] == '\0')
         return false;
+    /* the transports run's agents have: udp, tcp, tls (sips: over TCP means TLS too) */
+    const char *t = strcasestr(s, ";transport=");
+    if (t != NULL) {
+        size_t n = strcspn(t + 11, ";?>");
+        bool known = n == 3 && (strncasecmp(t + 11, "udp", 3) == 0 ||
+                                strncasecmp(t + 11, "tcp", 3) == 0 ||
+                                strncasecmp(t + 11, "tls", 3) == 0);
+        if (!known || (skip == 5 && strncasecmp(t + 11, "udp", 3) == 0))
+            return false;
+    }
     for (const char *p = s; *p != '\0'; p++)
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '<' || *p == '>' ||
             *p == '"')
@@ -58,15 +83,19 @@ int run_sip_option(struct run_sip_options *o, const char *opt, const char *v, ch
 {
     if (strncmp(opt, "--sip-", 6) != 0)
         return 0;
+    if (strcmp(opt, "--sip-insecure") == 0) {
+        o->insecure = true;
+        return 2;
+    }
+    if (v == NULL) {
+        snprintf(err, errlen, "%s needs a value", opt);
+        return -1;
+    }
     if (strcmp(opt, "--sip-proxy") == 0 || strcmp(opt, "--sip-target") == 0) {
-        if (strncmp(v, "sips:", 5) == 0) {
-            snprintf(err, errlen, "%s %s: SIP over TLS is not supported by run yet (give a "
-                     "sip: URI, UDP or ;transport=tcp)", opt, v);
-            return -1;
-        }
         if (!sip_uri_ok(v) || strlen(v) >= 400) {
-            snprintf(err, errlen, "%s %s: expected a SIP URI such as sip:127.0.0.1:5060 or "
-                     "sip:127.0.0.1:5060;transport=tcp", opt, v);
+            snprintf(err, errlen, "%s %s: expected a SIP URI such as sip:127.0.0.1:5060, "
+                     "sip:127.0.0.1:5060;transport=tcp or sips:127.0.0.1:5061 (transports: "
+                     "udp, tcp, tls)", opt, v);
             return -1;
         }
         if (opt[6] == 'p')
@@ -112,13 +141,63 @@ int run_sip_option(struct run_sip_options *o, const char *opt, const char *v, ch
         o->password_file = v;
         return 1;
     }
+    if (strcmp(opt, "--sip-ca") == 0) {
+        if (v[0] == '\0' || strlen(v) >= 500) {
+            snprintf(err, errlen, "--sip-ca %s: expected a PEM file of CA certificates", v);
+            return -1;
+        }
+        o->ca_file = v;
+        return 1;
+    }
+    return 0;
+}
+
+bool run_sip_tls(const struct scenario *sc)
+{
+    const char *via = sc->sip.proxy[0] ? sc->sip.proxy : sc->sip.target;
+    const char *t = strcasestr(via, ";transport=");
+    return strncasecmp(via, "sips:", 5) == 0 || (t != NULL && strncasecmp(t + 11, "tls", 3) == 0);
+}
+
+/* SIP over TLS verifies the proxy unless told not to (MSRP's ca_file is optional, but a SIP
+ * user's digest goes over this connection: not checking must be asked for). */
+static int sip_tls_check(const struct scenario *sc, char *err, size_t errlen)
+{
+    const char *via = sc->sip.proxy[0] ? sc->sip.proxy : sc->sip.target;
+    const char *which = sc->sip.proxy[0] ? "--sip-proxy" : "--sip-target";
+    bool ca = sc->sip.ca_file[0] != '\0';
+    if (!run_sip_tls(sc)) {
+        if (ca || sc->sip.insecure) {
+            snprintf(err, errlen, "%s: the SIP %s %s is not SIP over TLS (sips: or "
+                     ";transport=tls), so there is no certificate to verify",
+                     ca ? "--sip-ca (or topology.sip.ca_file)"
+                        : "--sip-insecure (or topology.sip.insecure)",
+                     sc->sip.proxy[0] ? "proxy" : "target", via);
+            return -1;
+        }
+        return 0;
+    }
+    if (ca && sc->sip.insecure) {
+        snprintf(err, errlen, "--sip-ca %s and --sip-insecure (or topology.sip's ca_file and "
+                 "insecure in %s): give one (verify the SIP proxy's certificate against the "
+                 "file, or do not verify it)", sc->sip.ca_file, sc->path);
+        return -1;
+    }
+    if (!ca && !sc->sip.insecure) {
+        snprintf(err, errlen, "%s %s is SIP over TLS: give --sip-ca FILE to verify its "
+                 "certificate (tools/sip/start.sh prints its own as SIP_CERT), or --sip-insecure "
+                 "not to verify it (topology.sip's ca_file or insecure in the scenario)", which,
+                 via);
+        return -1;
+    }
     return 0;
 }
 
 int run_sip_apply(struct scenario *sc, const struct run_sip_options *o, char *err,
                   size_t errlen)
 {
-    bool any = o->proxy || o->user || o->domain || o->target || o->password_file || o->users;
+    bool any = o->proxy || o->user || o->domain || o->target || o->password_file || o->users ||
+               o->ca_file || o->insecure;
     if (any) {
         /* kind "relay" (the file's, or --relay's) becomes sip through that relay */
         if (sc->topology == SCENARIO_TARGET) {
@@ -140,6 +219,11 @@ int run_sip_apply(struct scenario *sc, const struct run_sip_options *o, char *er
         snprintf(sc->sip.domain, sizeof(sc->sip.domain), "%s", o->domain);
     if (o->users)
         sc->sip.users = (uint32_t)o->users;
+    /* the command line's choice replaces the scenario's (both on it: sip_tls_check says) */
+    if (o->ca_file || o->insecure) {
+        snprintf(sc->sip.ca_file, sizeof(sc->sip.ca_file), "%s", o->ca_file ? o->ca_file : "");
+        sc->sip.insecure = o->insecure;
+    }
     if (sc->sip.proxy[0] == '\0' && sc->sip.target[0] == '\0') {
         snprintf(err, errlen, "the sip topology needs a proxy (--sip-proxy URI or "
                  "topology.sip.proxy in %s), or a --sip-target URI", sc->path);
@@ -150,6 +234,8 @@ int run_sip_apply(struct scenario *sc, const struct run_sip_options *o, char *er
                  "sip%%04d with --sip-users N) or topology.sip.user in %s", sc->path);
         return -1;
     }
+    if (sip_tls_check(sc, err, errlen) != 0)
+        return -1;
     bool pattern = false;
     scenario_relay_user_ok(sc->sip.user, &pattern);
     if (sc->sip.users > 1 && !pattern) {
@@ -194,9 +280,46 @@ int run_sip_apply(struct scenario *sc, const struct run_sip_options *o, char *er
 
 json_t *run_sip_config_json(const struct scenario *sc)
 {
-    return json_pack("{s:s, s:s, s:I, s:s, s:s}", "proxy", sc->sip.proxy, "user", sc->sip.user,
-                     "users", (json_int_t)sc->sip.users, "domain", sc->sip.domain, "target",
-                     sc->sip.target);
+    bool tls = run_sip_tls(sc);
+    return json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:s, s:b}", "proxy", sc->sip.proxy, "user",
+                     sc->sip.user, "users", (json_int_t)sc->sip.users, "domain", sc->sip.domain,
+                     "target", sc->sip.target, "tls", tls, "ca_file", sc->sip.ca_file,
+                     "tls_verified", tls && !sc->sip.insecure);
+}
+
+int run_sip_tls_setup(const struct scenario *sc, struct net_tls **client, struct net_tls **server)
+{
+    *client = *server = NULL;
+    if (sc->topology != SCENARIO_SIP || !run_sip_tls(sc))
+        return 0;
+    char err[512], dir[] = "/tmp/msrpload-sip-XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        fprintf(stderr, "msrpload run: cannot create a temporary directory: %s\n",
+                strerror(errno));
+        return -1;
+    }
+    /* the answering agents' listener: the proxy opens TLS to their Contact */
+    char cert[64], key[64];
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    int e = net_tls_make_self_signed(cert, key, "localhost", err, sizeof(err));
+    if (e == 0)
+        e = net_tls_server_create(server, cert, key, NULL, err, sizeof(err));
+    unlink(cert);
+    unlink(key);
+    rmdir(dir);
+    if (e == 0)
+        e = net_tls_client_create(client, sc->sip.insecure ? NULL : sc->sip.ca_file, NULL, NULL,
+                                  err, sizeof(err));
+    if (e != 0) {
+        fprintf(stderr, "msrpload run: SIP over TLS%s%s: %s\n",
+                *server != NULL && !sc->sip.insecure ? ", --sip-ca " : "",
+                *server != NULL && !sc->sip.insecure ? sc->sip.ca_file : "", err);
+        net_tls_destroy(*server);
+        *server = NULL;
+        return -1;
+    }
+    return 0;
 }
 
 int run_sip_password(const struct scenario *sc, const struct run_sip_options *o, char *out,

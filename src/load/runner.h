@@ -56,6 +56,10 @@ struct run_config {
     const char *relay_password;
     /* sip topology (sc->sip says where and who): the password of every SIP user */
     const char *sip_password;
+    /* sip topology over SIP TLS (a sips: or ;transport=tls proxy or target): the agents'
+     * contexts, to the proxy (verifying it unless run was told not to) and for what the
+     * proxy opens to them (a certificate made for the run); NULL otherwise */
+    struct net_tls *sip_tls_client, *sip_tls_server;
     /* live metrics (--metrics-listen): what the workers publish every tick; NULL: none */
     struct runner_live *live;
     /* run's hidden --violate: the one RFC rule every calling session breaks on purpose

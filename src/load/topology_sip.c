@@ -22,7 +22,9 @@
  *
  * Through a relay (run --relay, topology.relay) both ends AUTH first and the sessions run
  * through it: topology_sip_relay.c, which this file calls at a few points (ss->rp set).
- * Not done here: SIP over TLS.
+ * Over SIP TLS (a sips: or ;transport=tls proxy) every agent's transport is TLS: to the proxy
+ * with run's client context (the proxy's host is the name its certificate must carry when it
+ * is verified), and a listener with a certificate made for the run for what the proxy opens.
  *
  * Owns: the worker's agents and their users, the calls and their per-session state (which
  * outlives its slot until both calls have ended), the listener of the answering ends.
@@ -425,7 +427,6 @@ static void answerer_incoming(struct sip_state *st, struct sip_call *call, const
 
 static void agent_registered(void *ctx, struct sip_ua *ua, int status, int expires)
 {
-    (void)ua;
     (void)expires;
     struct sip_agent *a = ctx;
     struct worker *w = a->st->w;
@@ -448,8 +449,14 @@ static void agent_registered(void *ctx, struct sip_ua *ua, int status, int expir
     if (ok)
         histogram_record(&w->stats.lat[LAT_SIP_REGISTER], (now - a->register_sent_ns) / 1000);
     else {
-        char what[300];
-        snprintf(what, sizeof(what), "REGISTER %.120s: %d", a->user, status);
+        /* a failed connection (503 from our own agent): the transport says why, e.g. TLS */
+        const char *tp_why = "";
+        if (status == 503)
+            sip_ua_transport_errors(ua, &tp_why);
+        snprintf(a->register_why, sizeof(a->register_why), "%s%.200s", tp_why[0] ? " " : "",
+                 tp_why);
+        char what[400];
+        snprintf(what, sizeof(what), "REGISTER %.120s: %d%s", a->user, status, a->register_why);
         note_error(w, what);
     }
     /* The sessions waiting for this user call it now, or fail. */
@@ -460,8 +467,8 @@ static void agent_registered(void *ctx, struct sip_ua *ua, int status, int expir
         if (ok) {
             sess_invite(ss);
         } else {
-            sip_sess_note(ss, "REGISTER of the called user %.120s: %d%s", a->user, status,
-                      " (the session was not called)");
+            sip_sess_note(ss, "REGISTER of the called user %.120s: %d%s%s", a->user, status,
+                      a->register_why, " (the session was not called)");
             sip_sess_fail(ss);
         }
     }
@@ -528,11 +535,17 @@ static void uri_host(const char *uri, char *out, size_t cap)
     snprintf(out, cap, "%.*s", (int)n, p);
 }
 
+/* sips: is TLS (RFC 3261 section 19.1, from memory: SIPS over TLS to the next hop), as is
+ * ;transport=tls (run_sip.c lets no other transport through). */
 static enum sip_tp_kind uri_transport(const char *uri)
 {
+    if (strncasecmp(uri, "sips:", 5) == 0)
+        return SIP_TP_TLS;
     const char *t = strcasestr(uri, ";transport=");
     if (t != NULL && strncasecmp(t + 11, "tcp", 3) == 0)
         return SIP_TP_TCP;
+    if (t != NULL && strncasecmp(t + 11, "tls", 3) == 0)
+        return SIP_TP_TLS;
     return SIP_TP_UDP;
 }
 
@@ -543,8 +556,12 @@ static int make_agent(struct sip_state *st, struct sip_agent *a, bool answering,
 {
     const struct scenario *sc = st->w->sc;
     const char *via = sc->sip.proxy[0] ? sc->sip.proxy : sc->sip.target;
+    const struct run_config *rc = st->w->cfg;
     struct sip_ua_config c = {
-        .transport = {.kind = uri_transport(via)},
+        .transport = {.kind = uri_transport(via),
+                      .tls_server = rc->sip_tls_server,
+                      .tls_client = rc->sip_tls_client,
+                      .tls_server_name = st->proxy_host},
         .user = a->user,
         .domain = st->domain,
         .password = st->w->cfg->sip_password,
@@ -582,6 +599,14 @@ static int sip_init(struct worker *w, char *err, size_t errlen)
     else
         uri_host(sc->sip.proxy[0] ? sc->sip.proxy : sc->sip.target, st->domain,
                  sizeof(st->domain));
+    /* every request of ours goes to the proxy (or the target): its host is the TLS name */
+    uri_host(sc->sip.proxy[0] ? sc->sip.proxy : sc->sip.target, st->proxy_host,
+             sizeof(st->proxy_host));
+    size_t hl = strlen(st->proxy_host);
+    if (hl >= 2 && st->proxy_host[0] == '[' && st->proxy_host[hl - 1] == ']') {
+        memmove(st->proxy_host, st->proxy_host + 1, hl - 2); /* an IPv6 literal, bare */
+        st->proxy_host[hl - 2] = '\0';
+    }
     st->calling = runner_calling_handlers;
     st->calling.on_bound = sip_on_bound;
     st->client = w->cfg->client_tls != NULL ? net_transport_tls(w->cfg->client_tls)
@@ -711,8 +736,9 @@ void sip_sess_call(struct sip_sess *ss)
         return;
     }
     if (ss->to != NULL && !ss->to->registered) {
-        sip_sess_note(ss, "REGISTER of the called user %.120s: %d%s", ss->to->user,
-                      ss->to->register_status, " (the session was not called)");
+        sip_sess_note(ss, "REGISTER of the called user %.120s: %d%s%s", ss->to->user,
+                      ss->to->register_status, ss->to->register_why,
+                      " (the session was not called)");
         sip_sess_fail(ss);
         return;
     }

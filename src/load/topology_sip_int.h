@@ -27,6 +27,7 @@ struct sip_agent {
     uint64_t register_sent_ns;
     bool registered, register_done; /* a final answer came (registered says which) */
     int register_status;
+    char register_why[208];   /* " " and the transport's reason after a 503, else "" */
     struct sip_sess *waiting;       /* sessions calling this user, until it is registered */
 };
 
@@ -40,6 +41,7 @@ struct sip_state {
     unsigned nagents;
     struct pending_map calls;        /* sessions by their Call-ID (its first 32 characters) */
     char domain[256];
+    char proxy_host[256]; /* over TLS: the name the proxy's certificate must carry */
     /* at the end: unREGISTERs (and BYEs) still waiting for their answers (fini) */
     bool ending;
     unsigned unregistering;

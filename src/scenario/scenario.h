@@ -575,6 +575,10 @@ struct scenario {
         char target[512];         /* call this SIP URI instead of users of our own (an
                                      external service that answers with its own MSRP end) */
         char password_file[512];  /* the password is read at run time, never kept here */
+        /* SIP over TLS (run --sip-ca / --sip-insecure): the CA file the proxy's certificate
+         * is verified against, or insecure: not verified */
+        char ca_file[512];
+        bool insecure;
     } sip;
 
     /* steps */

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "wire/uri.h"
 #include "wire/values.h"
@@ -362,8 +363,18 @@ static int check_relay(struct scn__ctx *c, const json_t *relay)
 
 static bool sip_uri_valid(const char *s)
 {
-    if (strncmp(s, "sip:", 4) != 0 && strncmp(s, "sips:", 5) != 0)
+    bool sips = strncmp(s, "sips:", 5) == 0;
+    if (strncmp(s, "sip:", 4) != 0 && !sips)
         return false;
+    /* the agents' transports: udp, tcp, tls (sips: is TLS, never UDP) */
+    const char *t = strcasestr(s, ";transport=");
+    if (t != NULL) {
+        size_t n = strcspn(t + 11, ";?");
+        bool udp = n == 3 && strncasecmp(t + 11, "udp", 3) == 0;
+        if (n != 3 || (sips && udp) ||
+            !(udp || strncasecmp(t + 11, "tcp", 3) == 0 || strncasecmp(t + 11, "tls", 3) == 0))
+            return false;
+    }
     for (const char *p = s; *p != '\0'; p++)
         if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '<' || *p == '>' ||
             *p == '"')
@@ -383,10 +394,12 @@ static bool sip_domain_valid(const char *s)
 /* topology.sip: the SIP side of kind "sip" (topology_sip.c). */
 static int check_sip(struct scn__ctx *c, const json_t *sip)
 {
-    static const char *const allowed[] = {"proxy",  "user",          "users", "domain",
-                                          "target", "password_file", NULL};
+    static const char *const allowed[] = {"proxy",         "user",    "users",    "domain",
+                                          "target",        "password_file", "ca_file",
+                                          "insecure",      NULL};
     static const struct scn__key keys[] = {
-        SCN_KEY_STRING("proxy", struct scenario, sip.proxy, "a SIP URI (sip:HOST:PORT)", true,
+        SCN_KEY_STRING("proxy", struct scenario, sip.proxy,
+                       "a SIP URI (sip:HOST:PORT, ;transport=udp, tcp or tls, or sips:)", true,
                        sip_uri_valid),
         SCN_KEY_STRING("user", struct scenario, sip.user, RELAY_USER_WHAT, true,
                        relay_user_valid),
@@ -397,6 +410,9 @@ static int check_sip(struct scn__ctx *c, const json_t *sip)
                        true, sip_uri_valid),
         SCN_KEY_STRING("password_file", struct scenario, sip.password_file, FILE_WHAT, true,
                        NULL),
+        /* SIP over TLS: run_sip.c checks they go with a sips: or ;transport=tls URI */
+        SCN_KEY_STRING("ca_file", struct scenario, sip.ca_file, FILE_WHAT, true, NULL),
+        SCN_KEY_BOOL("insecure", struct scenario, sip.insecure),
     };
     if (scn__need_object(c, sip) != 0 || scn__check_keys(c, sip, allowed) != 0)
         return -1;

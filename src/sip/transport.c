@@ -251,8 +251,16 @@ static void on_stream_close(struct net_conn *nc, int err, const char *why)
                  why ? why : strerror(err));
         c->tp->h.on_error(c->tp->ctx, what);
     }
+    struct sip_tp *tp = c->tp;
+    struct sip_addr peer = c->peer;
     net_conn_set_user(nc, NULL);
-    conn_remove(c->tp, c);
+    conn_remove(tp, c);
+    if (err && tp->h.on_conn_failed) {
+        char what[200];
+        snprintf(what, sizeof what, "SIP connection to %s closed: %s", net_conn_peer(nc),
+                 why ? why : strerror(err));
+        tp->h.on_conn_failed(tp->ctx, &peer, what);
+    }
 }
 
 static const struct net_conn_handlers stream_handlers = {
@@ -450,8 +458,9 @@ int sip_tp_send(struct sip_tp *tp, const struct sip_addr *to, const char *buf, s
         struct net_transport_setup ts = tp->cfg.kind == SIP_TP_TLS
                                             ? net_transport_tls(tp->cfg.tls_client)
                                             : net_transport_tcp();
+        const char *name = tp->cfg.kind == SIP_TP_TLS ? tp->cfg.tls_server_name : NULL;
         int r = net_conn_connect_via(tp->loop, (const struct sockaddr *)&to->ss, to->len, &ts,
-                                     NULL, &stream_handlers, c, NULL, &c->conn);
+                                     name, &stream_handlers, c, NULL, &c->conn);
         if (r) {
             conn_remove(tp, c);
             report(tp, "SIP connect failed");

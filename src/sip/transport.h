@@ -39,6 +39,9 @@ struct sip_tp_handlers {
     /* Something was received that is not SIP, or could not be sent (for counting; may be
      * NULL). */
     void (*on_error)(void *ctx, const char *what);
+    /* A stream connection to peer failed or closed with an error (after on_error with the
+     * same what): what was waiting on it will not be answered. May be NULL. */
+    void (*on_conn_failed)(void *ctx, const struct sip_addr *peer, const char *what);
 };
 
 struct sip_tp_config {
@@ -47,6 +50,11 @@ struct sip_tp_config {
     uint16_t port;               /* 0: any free port */
     struct net_tls *tls_server;  /* SIP_TP_TLS: accepted connections */
     struct net_tls *tls_client;  /* SIP_TP_TLS: outgoing connections */
+    /* SIP_TP_TLS: the name sent (SNI) on outgoing connections and, when tls_client verifies,
+     * the one the peer's certificate must carry (a host name or IP literal); NULL: none sent,
+     * only the chain is checked. Outgoing connections all go to one next hop then (an
+     * outbound proxy). */
+    const char *tls_server_name;
 };
 
 /* Returns 0 or an errno value with err filled (naming what failed). */

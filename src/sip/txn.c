@@ -208,6 +208,25 @@ size_t sip_txn_buckets(const struct sip_txn_table *tab)
     return tab->chain.nbuckets;
 }
 
+size_t sip_txn_client_fail(struct sip_txn_table *tab, bool (*match)(void *user, void *arg),
+                           void *arg)
+{
+    size_t n = 0;
+    /* only timers are armed here: the chain is not changed while it is walked */
+    for (size_t i = 0; i < tab->chain.nbuckets; i++)
+        for (struct sip_chain_link *l = tab->chain.buckets[i]; l != NULL; l = l->next) {
+            struct sip_txn *t = SIP_CHAIN_ENTRY(l, struct sip_txn, link);
+            if (t->server || (t->state != SIP_TXN_CALLING && t->state != SIP_TXN_PROCEEDING) ||
+                !match(t->user, arg))
+                continue;
+            t->last_code = 503;
+            net_timer_stop(tab->loop, &t->retx);
+            net_timer_start(tab->loop, &t->end, 0);
+            n++;
+        }
+    return n;
+}
+
 enum sip_txn_state sip_txn_state(const struct sip_txn *t)
 {
     return t->state;

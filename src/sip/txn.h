@@ -102,6 +102,12 @@ void sip_txn_server_respond(struct sip_txn_table *tab, struct sip_txn *t, int co
 struct sip_txn *sip_txn_server_find(struct sip_txn_table *tab, const char *branch,
                                     const char *method);
 
+/* The connection the client transactions whose user match() accepts were sent on failed:
+ * each still waiting for a final response ends from the loop as a timeout would (on_timeout),
+ * with sip_txn_last_code() 503 (RFC 3261 section 8.1.3.1, from memory: a transport failure
+ * is treated as a 503). Returns how many. */
+size_t sip_txn_client_fail(struct sip_txn_table *tab, bool (*match)(void *user, void *arg),
+                           void *arg);
 enum sip_txn_state sip_txn_state(const struct sip_txn *t);
 void *sip_txn_user(const struct sip_txn *t);
 /* Sets the TU's pointer (a server transaction's, which sip_txn_server_request leaves NULL). */

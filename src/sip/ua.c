@@ -307,19 +307,23 @@ void ua_io_timeout(void *ctx, struct sip_txn *t)
     struct ua_req *r = sip_txn_user(t);
     if (!r)
         return;
+    /* 503: its connection failed (sip_txn_client_fail), the reason is the transport's */
+    bool tp = sip_txn_last_code(t) == 503;
     switch (r->kind) {
     case RQ_REGISTER:
         ua->reg.registered = false;
         if (ua->cfg.cb.on_registered)
-            ua->cfg.cb.on_registered(ua->cfg.ctx, ua, 408, 0);
+            ua->cfg.cb.on_registered(ua->cfg.ctx, ua, tp ? 503 : 408, 0);
         break;
     case RQ_INVITE:
         if (r->call->inv_txn == t)
-            ua_call_end(r->call, SIP_END_TIMEOUT, 408, "no final response (Timer B)");
+            ua_call_end(r->call, tp ? SIP_END_ERROR : SIP_END_TIMEOUT, tp ? 503 : 408,
+                        tp ? ua->tp_last_error : "no final response (Timer B)");
         break;
     case RQ_BYE:
         if (r->call)
-            ua_call_end(r->call, SIP_END_LOCAL_BYE, 408, "no response to BYE (Timer F)");
+            ua_call_end(r->call, SIP_END_LOCAL_BYE, tp ? 503 : 408,
+                        tp ? ua->tp_last_error : "no response to BYE (Timer F)");
         break;
     case RQ_CANCEL:
     case RQ_SERVER:

@@ -375,6 +375,20 @@ static void on_tp_error(void *ctx, const char *what)
     snprintf(ua->tp_last_error, sizeof ua->tp_last_error, "%s", what);
 }
 
+static bool req_to(void *user, void *arg)
+{
+    const struct ua_req *r = user;
+    return r != NULL && sip_addr_equal(&r->dest, arg);
+}
+
+/* What was sent on a connection that failed gets no answer: its transactions end now. */
+static void on_tp_conn_failed(void *ctx, const struct sip_addr *peer, const char *what)
+{
+    (void)what;
+    struct sip_ua *ua = ctx;
+    sip_txn_client_fail(ua->txns, req_to, (void *)peer);
+}
+
 uint64_t sip_ua_transport_errors(const struct sip_ua *ua, const char **last)
 {
     if (last)
@@ -422,7 +436,7 @@ int sip_ua_create(struct net_loop *loop, const struct sip_ua_config *cfg, struct
         free(ua);
         return EIO;
     }
-    static const struct sip_tp_handlers th = {ua_on_message, on_tp_error};
+    static const struct sip_tp_handlers th = {ua_on_message, on_tp_error, on_tp_conn_failed};
     int r = sip_tp_create(loop, &cfg->transport, &th, ua, &ua->tp, err, errlen);
     if (r) {
         free(ua);

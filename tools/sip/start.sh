@@ -15,7 +15,8 @@
 #   SIP_DIR            runtime directory (default: a new mktemp -d /tmp/msrpload-sip.XXXXXX)
 #   SIP_VERBOSE=1      log every SIP request (INFO)
 #   SIP_FR_TIMER / SIP_FR_INV_TIMER   tm timers in ms (5000 / 30000): no reply -> 408
-#   SIP_TCP_CHILDREN / SIP_UDP_CHILDREN   worker processes (4 / 4)
+#   SIP_TCP_CHILDREN / SIP_UDP_CHILDREN   worker processes (4 / 4; TCP 1 with TLS: several
+#                      crash Kamailio 5.6.3 on OpenSSL 3, tools/sip/README.md)
 #   SIP_SHM_MB         shared memory in MB (kamailio -m; default 1024, at least 16): tm keeps
 #                      each transaction (~15 KB, 2 a call) SIP_WAIT_TIMER ms after it ends, so
 #                      R calls/s sustained hold about R * 150 KB (tools/sip/README.md)
