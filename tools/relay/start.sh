@@ -15,7 +15,8 @@
 #   RELAY_DIR           runtime directory (pid file, log, cert); created if missing;
 #                       default: a new mktemp -d /tmp/msrpload-relay.XXXXXX
 #   RELAY_VERBOSE=1     log every MSRP frame to the log (Kamailio INFO level)
-#   RELAY_TCP_CHILDREN  TCP worker processes (default 4)
+#   RELAY_TCP_CHILDREN  TCP worker processes (default 4; 1 with a TLS port: Kamailio 5.6.3 on
+#                       OpenSSL 3 crashes with several, tools/sip/README.md)
 #   RELAY_EXPIRES_MIN / RELAY_EXPIRES_DEFAULT / RELAY_EXPIRES_MAX   (30 / 600 / 3600)
 #   RELAY_REALM         digest realm (default msrpload.test)
 #   KAMAILIO            kamailio binary (default: kamailio in PATH, else /usr/sbin/kamailio)
