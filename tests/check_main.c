@@ -55,6 +55,7 @@ int main(void)
     srunner_add_suite(sr, make_sip_msg_suite());
     srunner_add_suite(sr, make_sip_txn_suite());
     srunner_add_suite(sr, make_sip_ua_suite());
+    srunner_add_suite(sr, make_sip_ua_bye_suite());
     srunner_add_suite(sr, make_sip_dialog_suite());
     srunner_add_suite(sr, make_sip_peers_suite());
     srunner_add_suite(sr, make_sip_run_suite());

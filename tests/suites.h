@@ -47,6 +47,7 @@ Suite *make_sdp_msrp_suite(void);
 Suite *make_sip_msg_suite(void);
 Suite *make_sip_txn_suite(void);
 Suite *make_sip_ua_suite(void);
+Suite *make_sip_ua_bye_suite(void); /* check_sip_ua_bye.c: the answerer's BYE held until the ACK */
 Suite *make_sip_dialog_suite(void);
 Suite *make_stages_suite(void);
 Suite *make_capacity_suite(void);
