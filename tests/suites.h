@@ -63,6 +63,7 @@ Suite *make_data_suite(void);
 Suite *make_relay_state_suite(void);
 Suite *make_sip_peers_suite(void); /* check_sip_peers.c: Kamailio proxy + SIPp peers */
 Suite *make_serve_sip_suite(void); /* check_serve_sip.c: serve --sip called by SIPp */
+Suite *make_serve_sip_calls_suite(void); /* check_serve_sip_calls.c: serve --sip called by a raw SIP caller */
 Suite *make_sip_run_suite(void);   /* check_sip_run.c: run --sip-proxy through Kamailio */
 
 #endif

@@ -505,7 +505,8 @@ void serve_sip_stop(struct serve *sv)
         for (struct serve_call *sc = sip->calls, *next; sc != NULL; sc = next) {
             sc->busy++;
             if (sc->call != NULL) {
-                set_cause(sc, "serve is shutting down");
+                if (sc->cause[0] == '\0') /* else a BYE is out already, for that cause */
+                    set_cause(sc, "serve is shutting down");
                 hang_up(sc);
             }
             sc->busy--;
