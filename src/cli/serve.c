@@ -634,7 +634,8 @@ static int serve_run(struct serve *sv)
             rc = EXIT_FAILED;
             break;
         }
-        if (sv->nslots > 0 && sv->live == 0) {
+        /* With --sip the calls are served whatever became of the static slots. */
+        if (sv->nslots > 0 && sv->live == 0 && sv->sip == NULL) {
             fprintf(stderr, "msrpload serve: no session left to serve (bind timeouts)\n");
             rc = EXIT_FAILED;
             break;
