@@ -842,6 +842,9 @@ START_TEST(serve_sip_usage_errors)
          "--sip-password-file /nonexistent/pw"},
         {"--sip sip:127.0.0.1:0 --ws", "--ws"},
         {"--sip sip:127.0.0.1:0 --sip-max-calls 0", "--sip-max-calls"},
+        /* RFC 4975 section 8.1: c= and a=path would name the unspecified address */
+        {"--listen 0.0.0.0:0 --sip sip:127.0.0.1:0", "--uri-host"},
+        {"--listen [::]:0 --sip sip:127.0.0.1:0", "--uri-host"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char cmd[1024], errf[160];
