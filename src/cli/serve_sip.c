@@ -57,6 +57,9 @@ struct serve_call {
     uint16_t connect_port;
     bool connect_tls;
     char *peer_path;
+    /* the answer's accept-types and accept-wrapped-types: the session's (slot points here) */
+    char types[SIP_SDP_TYPES_MAX];
+    char wrapped[SIP_SDP_TYPES_MAX];
 };
 
 struct serve_sip {
@@ -255,6 +258,12 @@ static void answer_offer(struct serve_call *sc, const char *sdp, size_t len)
         sc->connect_port = res.connect_port;
         sc->connect_tls = res.connect_tls;
     }
+    /* RFC 4975 section 8.6: the offerer "MUST NOT send content of a type not signaled by the
+     * peer": the call's session takes what the answer signalled, not all of --accept-types. */
+    snprintf(sc->types, sizeof(sc->types), "%s", res.types);
+    snprintf(sc->wrapped, sizeof(sc->wrapped), "%s", res.wrapped_types);
+    sc->slot.accept_types = sc->types;
+    sc->slot.wrapped_types = sc->wrapped[0] != '\0' ? sc->wrapped : NULL;
     sc->peer_path = strdup(res.peer_path);
     if (sc->peer_path == NULL) {
         set_cause(sc, "out of memory");
