@@ -20,6 +20,7 @@
  * A call's struct lives while its SIP call, its expectation on the listener or its MSRP
  * session does; a callback that may end one of them from inside another holds it (busy).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -188,6 +189,18 @@ static void on_bind_timeout(void *user)
     maybe_free(sc);
 }
 
+/* An IPv4 or IPv6 literal (brackets taken off into bare): no name to resolve. */
+static bool numeric_host(const char *host, char *bare, size_t cap)
+{
+    size_t n = strlen(host);
+    if (host[0] == '[' && n >= 2 && host[n - 1] == ']')
+        snprintf(bare, cap, "%.*s", (int)(n - 2), host + 1);
+    else
+        snprintf(bare, cap, "%s", host);
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, bare, buf) == 1 || inet_pton(AF_INET6, bare, buf) == 1;
+}
+
 /* Reads the offer and answers: 200 with our SDP, or 486 / 488 / 500 with the cause. */
 static void answer_offer(struct serve_call *sc, const char *sdp, size_t len)
 {
@@ -253,8 +266,14 @@ static void answer_offer(struct serve_call *sc, const char *sdp, size_t len)
         return;
     }
     sc->active = res.active;
+    if (res.active && !numeric_host(res.connect_host, sc->connect_host, sizeof(sc->connect_host))) {
+        /* Resolving a name would block the loop every call and session shares. */
+        set_cause(sc, "the offer has serve connect to the host name '%s'; serve connects to "
+                  "numeric addresses only", res.connect_host);
+        reject(sc, 488);
+        return;
+    }
     if (res.active) {
-        snprintf(sc->connect_host, sizeof(sc->connect_host), "%s", res.connect_host);
         sc->connect_port = res.connect_port;
         sc->connect_tls = res.connect_tls;
     }
