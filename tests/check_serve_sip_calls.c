@@ -505,7 +505,9 @@ START_TEST(serve_sip_wrong_from_keeps_expectation)
     uac_wait_bye(&u, true); /* the session's end ends the call */
     close(u.fd);
 
-    /* The second call: only the intruder connects, and keeps its connection open. */
+    /* The second call: one connection is handed the session (its first To-Path URI names
+     * it) but does not bind it (a second To-Path URI: 481 from the session) and stays open;
+     * the bind deadline still holds, and serve closes that connection. */
     struct uac v;
     uac_open(&v, p.sip_port, "wrongfrom2");
     uac_invite(&v, sdp);
@@ -513,13 +515,15 @@ START_TEST(serve_sip_wrong_from_keeps_expectation)
     uac_ack(&v);
     answer_path(&v, path, sizeof(path));
     intruder = tcp_connect(path);
-    ck_assert_int_eq(msrp_send(intruder, "intrude2", path, "msrp://127.0.0.1:9/intruder;tcp",
-                               "text/plain", "x"),
-                     481);
+    char two[600];
+    snprintf(two, sizeof(two), "%s msrp://127.0.0.1:9/beyond;tcp", path);
+    ck_assert_int_eq(msrp_send(intruder, "twoUris1", two, OFFER_PATH, "text/plain", "x"), 481);
     json_t *b = srv_event(&p, "bind-timeout");
     ck_assert_str_eq(jstr(b, "session"), path);
     json_decref(b);
     uac_wait_bye(&v, true);
+    char buf[64];
+    ck_assert_int_le(recv(intruder, buf, sizeof(buf), 0), 0); /* closed by serve */
     close(intruder);
     ck_assert_int_eq(srv_stop(&p), 0);
     close(v.fd);
