@@ -546,6 +546,11 @@ uint64_t msrp_server_refused(const struct msrp_server *srv)
     return srv->refused;
 }
 
+static void note_gone(void *arg)
+{
+    *(bool *)arg = true;
+}
+
 static void expect_timeout(struct net_loop *loop, struct net_timer *t)
 {
     (void)loop;
@@ -554,8 +559,10 @@ static void expect_timeout(struct net_loop *loop, struct net_timer *t)
     struct msrp_session *s = e->session;
     if (s != NULL && !msrp_session_binding(s))
         return; /* bound in time (the entry stays for the 506), or already going */
+    /* fn may end the session (its owner hanging up): the release hook says whether it did. */
+    bool gone = false;
     if (s != NULL)
-        msrp_session_on_release(s, NULL, NULL);
+        msrp_session_on_release(s, note_gone, &gone);
     unlink_expect(srv, e);
     void (*fn)(void *) = e->on_timeout;
     void *user = e->user;
@@ -563,8 +570,10 @@ static void expect_timeout(struct net_loop *loop, struct net_timer *t)
     if (fn != NULL)
         fn(user);
     /* A connection was handed over but did not bind the session within its deadline. */
-    if (s != NULL)
+    if (s != NULL && !gone) {
+        msrp_session_on_release(s, NULL, NULL);
         msrp_session_close(s);
+    }
 }
 
 int msrp_server_expect(struct msrp_server *srv, const struct msrp_session_config *cfg,

@@ -10,7 +10,7 @@
  * expected for its rightful peer. An expected session that nobody binds within its bind
  * timeout (counted from msrp_server_expect, also while a connection handed over has not bound
  * it) is reported through on_bind_timeout and forgotten; a session on a connection that did
- * not bind it is closed after that call (which must not close it itself).
+ * not bind it is closed after that call, unless the call ended it.
  *
  * Thread safety: a server belongs to its loop's thread.
  */
