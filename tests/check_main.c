@@ -55,6 +55,7 @@ int main(void)
     srunner_add_suite(sr, make_sip_msg_suite());
     srunner_add_suite(sr, make_sip_txn_suite());
     srunner_add_suite(sr, make_sip_ua_suite());
+    srunner_add_suite(sr, make_sip_ua_bye_suite());
     srunner_add_suite(sr, make_sip_dialog_suite());
     srunner_add_suite(sr, make_sip_peers_suite());
     srunner_add_suite(sr, make_sip_run_suite());
@@ -72,6 +73,7 @@ int main(void)
     srunner_add_suite(sr, make_churn_suite());
     srunner_add_suite(sr, make_relay_state_suite());
     srunner_add_suite(sr, make_serve_sip_suite());
+    srunner_add_suite(sr, make_serve_sip_calls_suite());
     test_skips_init(); /* before any test is forked, so that every child shares it */
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

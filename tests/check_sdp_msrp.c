@@ -461,6 +461,42 @@ START_TEST(test_answer_types)
 }
 END_TEST
 
+/* RFC 4975 section 8.6: the answer's accept-wrapped-types only beside a container type in its
+ * accept-types, and without the accept-types' own entries. */
+START_TEST(test_answer_wrapped)
+{
+    static const struct {
+        const char *offer, *ours, *wrapped, *want;
+    } cases[] = {
+        /* message/cpim narrowed away: no wrapped types */
+        {"text/plain", "text/plain message/cpim", "image/png", ""},
+        {"text/plain", "text/plain message/cpim", "image/png text/plain", ""},
+        /* a container left: kept, but not text/plain, which accept-types lists */
+        {"text/plain message/cpim image/png", "text/plain message/cpim", "image/png text/plain",
+         "image/png"},
+        {"multipart/mixed image/png", "multipart/* text/plain", "image/png", "image/png"},
+    };
+    struct sip_sdp_msrp_desc *off = new_desc(), *ans = new_desc();
+    for (size_t i = 0; i < NELEM(cases); i++) {
+        ck_assert_int_eq(parse_crlf(offer_with_types(cases[i].offer), off), SIP_SDP_OK);
+        struct sip_sdp_msrp_local l = local_of("msrp://127.0.0.1:7002/ans;tcp", cases[i].ours);
+        l.accept_wrapped_types = cases[i].wrapped;
+        struct sip_sdp_msrp_result res;
+        char out[2048];
+        ck_assert_int_eq(sip_sdp_msrp_answer(off, &l, false, out, sizeof out, NULL, &res), 0);
+        ck_assert_msg(res.verdict == SIP_SDP_ACCEPT, "case %zu: %s", i, res.reason);
+        ck_assert_int_eq(parse_crlf(out, ans), SIP_SDP_OK);
+        ck_assert_msg(strcmp(ans->accept_wrapped_types, cases[i].want) == 0,
+                      "case %zu: wrapped \"%s\", want \"%s\"", i, ans->accept_wrapped_types,
+                      cases[i].want);
+        ck_assert_str_eq(res.wrapped_types, cases[i].want);
+        ck_assert_int_eq(strstr(out, "accept-wrapped-types") != NULL, cases[i].want[0] != '\0');
+    }
+    free(off);
+    free(ans);
+}
+END_TEST
+
 START_TEST(test_answer_rfc_example)
 {
     struct sip_sdp_msrp_desc *off = new_desc(), *ans = new_desc();
@@ -652,6 +688,19 @@ START_TEST(test_answer_cema)
     ck_assert(!res.cema);
     ck_assert_int_eq(parse_crlf(out, ans), SIP_SDP_OK);
     ck_assert(!ans->cema);
+
+    /* Criterion 2 with actpass: we stay passive, so the relayed offerer becomes active: no
+     * CEMA either. Had we taken active, the offerer would be passive and CEMA would stand. */
+    ck_assert_int_eq(parse_crlf(cema_offer("actpass", relayed, true), off), SIP_SDP_OK);
+    l.setup = SIP_SDP_SETUP_NONE;
+    ck_assert_int_eq(sip_sdp_msrp_answer(off, &l, false, out, sizeof out, NULL, &res), 0);
+    ck_assert_int_eq(res.verdict, SIP_SDP_ACCEPT);
+    ck_assert(!res.cema && !res.active);
+    ck_assert_int_eq(parse_crlf(out, ans), SIP_SDP_OK);
+    ck_assert(!ans->cema);
+    l.setup = SIP_SDP_SETUP_ACTIVE;
+    ck_assert_int_eq(sip_sdp_msrp_answer(off, &l, false, out, sizeof out, NULL, &res), 0);
+    ck_assert(res.cema && res.active);
 
     /* Criterion 1: both use relays. */
     struct sip_sdp_msrp_local lr =
@@ -920,6 +969,7 @@ Suite *make_sdp_msrp_suite(void)
 
     tc = tcase_create("Answer");
     tcase_add_loop_test(tc, test_answer_types, 0, NELEM(isect_cases));
+    tcase_add_test(tc, test_answer_wrapped);
     tcase_add_test(tc, test_answer_rfc_example);
     tcase_add_test(tc, test_answer_decline);
     tcase_add_loop_test(tc, test_answer_role, 0, NELEM(role_cases));

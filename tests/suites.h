@@ -47,6 +47,7 @@ Suite *make_sdp_msrp_suite(void);
 Suite *make_sip_msg_suite(void);
 Suite *make_sip_txn_suite(void);
 Suite *make_sip_ua_suite(void);
+Suite *make_sip_ua_bye_suite(void); /* check_sip_ua_bye.c: the answerer's BYE held until the ACK */
 Suite *make_sip_dialog_suite(void);
 Suite *make_stages_suite(void);
 Suite *make_capacity_suite(void);
@@ -62,6 +63,7 @@ Suite *make_data_suite(void);
 Suite *make_relay_state_suite(void);
 Suite *make_sip_peers_suite(void); /* check_sip_peers.c: Kamailio proxy + SIPp peers */
 Suite *make_serve_sip_suite(void); /* check_serve_sip.c: serve --sip called by SIPp */
+Suite *make_serve_sip_calls_suite(void); /* check_serve_sip_calls.c: serve --sip called by a raw SIP caller */
 Suite *make_sip_run_suite(void);   /* check_sip_run.c: run --sip-proxy through Kamailio */
 Suite *make_sip_bench_suite(void); /* check_sip_bench.c: bench sip_calls, SIP_SHM_MB */
 Suite *make_conform_sip_suite(void); /* check_conform_sip.c: conform --sip-target vs SIPp */

@@ -185,7 +185,9 @@ static void serve_received(struct msrp_session *s, const struct msrp_received *m
     sv->messages++;
     sv->now.payload_bytes += done != NULL ? done->total : 0;
     struct msrp_cpim_result cr;
-    msrp_cpim_handle(s, m, sv->accept_types, sv->wrapped_types, !sv->no_imdn, &cr);
+    msrp_cpim_handle(s, m, slot->accept_types ? slot->accept_types : sv->accept_types,
+                     slot->accept_types ? slot->wrapped_types : sv->wrapped_types, !sv->no_imdn,
+                     &cr);
     if (cr.verdict == MSRP_CPIM_MALFORMED) {
         struct msrp_peer_violation v = {"cpim", cr.detail};
         serve_violation(s, &v);
@@ -330,7 +332,7 @@ static void session_config(struct serve_slot *slot, struct msrp_session_config *
     msrp_session_config_default(cfg);
     cfg->local_uri = slot->uri;
     cfg->peer_path = NULL; /* no SDP: the first request binds its From-Path */
-    cfg->accept_types = sv->accept_types;
+    cfg->accept_types = slot->accept_types ? slot->accept_types : sv->accept_types;
     cfg->keep_bodies_max = MSRP_CPIM_KEEP_MAX; /* message/cpim bodies are read (cpim_peer.h) */
     cfg->keep_bodies_type = "message/cpim";
     cfg->violate = sv->violate;
@@ -634,7 +636,8 @@ static int serve_run(struct serve *sv)
             rc = EXIT_FAILED;
             break;
         }
-        if (sv->nslots > 0 && sv->live == 0) {
+        /* With --sip the calls are served whatever became of the static slots. */
+        if (sv->nslots > 0 && sv->live == 0 && sv->sip == NULL) {
             fprintf(stderr, "msrpload serve: no session left to serve (bind timeouts)\n");
             rc = EXIT_FAILED;
             break;

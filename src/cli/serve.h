@@ -100,6 +100,9 @@ struct serve_slot {
     struct msrp_session *session;
     struct serve_call *call; /* serve_sip.c's, for a session a SIP call set up */
     bool expected;           /* SIP slots: expected on the listener, not yet taken or forgotten */
+    /* A call's types as its SDP answer negotiated them (RFC 4975 section 8.6); NULL: serve's
+     * --accept-types / --accept-wrapped-types. They outlive the session (the call's). */
+    const char *accept_types, *wrapped_types;
 };
 
 struct serve {

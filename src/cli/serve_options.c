@@ -125,8 +125,12 @@ static void serve_usage(FILE *out)
             "                       --session-id or --sessions asks. An offer serve cannot take\n"
             "                       (no MSRP stream, no accept-type in common, TCP/TLS/MSRP\n"
             "                       without --tls or the other way round) gets 488; an offer\n"
-            "                       with a=setup:passive makes serve connect to the caller; an\n"
-            "                       a=msrp-cema offer is answered with CEMA (RFC 6714). Not with\n"
+            "                       with a=setup:passive makes serve connect to the caller\n"
+            "                       (numeric hosts only: a name gets 488); serve's msrps\n"
+            "                       connections do not verify the peer's certificate; an\n"
+            "                       a=msrp-cema offer is answered with CEMA (RFC 6714). A call's\n"
+            "                       session accepts the types its answer negotiated. With\n"
+            "                       --listen 0.0.0.0 or [::] it needs --uri-host. Not with\n"
             "                       --ws; no SIP over TLS\n"
             "  --sip-user USER      the user part of the agent's address (default: the URI's,\n"
             "                       else msrpload)\n"
@@ -586,6 +590,26 @@ static int read_sip_password(struct serve_opts *o)
     return -1;
 }
 
+/* Is host (as written in URIs, IPv6 in brackets) 0.0.0.0 or ::, the "any" address? */
+static bool host_unspecified(const char *host)
+{
+    char bare[INET6_ADDRSTRLEN + 2];
+    size_t n = strlen(host);
+    if (host[0] == '[' && n >= 2 && n - 2 < sizeof(bare)) {
+        memcpy(bare, host + 1, n - 2);
+        bare[n - 2] = '\0';
+    } else if (n < sizeof(bare)) {
+        memcpy(bare, host, n + 1);
+    } else {
+        return false; /* too long for an address */
+    }
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, bare, &a4) == 1)
+        return a4.s_addr == htonl(INADDR_ANY);
+    return inet_pton(AF_INET6, bare, &a6) == 1 && IN6_IS_ADDR_UNSPECIFIED(&a6);
+}
+
 /*
  * What the options name, checked in this order: the listening address (--listen, its host
  * resolved, and --uri-host), the session ids, --alt against --violate, --accept-types
@@ -602,6 +626,13 @@ static int check_names(struct serve_opts *o)
         bool v6 = strchr(o->uri_host, ':') != NULL && o->uri_host[0] != '[';
         snprintf(o->host_in_uris, sizeof(o->host_in_uris), v6 ? "[%s]" : "%s", o->uri_host);
     }
+    if (o->sip != NULL && host_unspecified(o->host_in_uris))
+        /* RFC 4975 section 8.1 (MUST): c= is set to the address from the a=path URI, and a
+         * peer connects to that URI: 0.0.0.0 / :: there reach nobody. */
+        return serve_usage_error("--sip with --listen %s would write an unspecified address "
+                                 "into the SDP's c= and a=path; give --uri-host HOST (the "
+                                 "address callers reach serve at) or --listen on one address",
+                                 o->listen);
     struct sockaddr_storage ss;
     socklen_t sslen;
     if (net_addr_resolve(o->host, o->port, &ss, &sslen) != 0) {

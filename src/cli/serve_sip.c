@@ -20,6 +20,7 @@
  * A call's struct lives while its SIP call, its expectation on the listener or its MSRP
  * session does; a callback that may end one of them from inside another holds it (busy).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -57,6 +58,9 @@ struct serve_call {
     uint16_t connect_port;
     bool connect_tls;
     char *peer_path;
+    /* the answer's accept-types and accept-wrapped-types: the session's (slot points here) */
+    char types[SIP_SDP_TYPES_MAX];
+    char wrapped[SIP_SDP_TYPES_MAX];
 };
 
 struct serve_sip {
@@ -185,6 +189,18 @@ static void on_bind_timeout(void *user)
     maybe_free(sc);
 }
 
+/* An IPv4 or IPv6 literal (brackets taken off into bare): no name to resolve. */
+static bool numeric_host(const char *host, char *bare, size_t cap)
+{
+    size_t n = strlen(host);
+    if (host[0] == '[' && n >= 2 && host[n - 1] == ']')
+        snprintf(bare, cap, "%.*s", (int)(n - 2), host + 1);
+    else
+        snprintf(bare, cap, "%s", host);
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, bare, buf) == 1 || inet_pton(AF_INET6, bare, buf) == 1;
+}
+
 /* Reads the offer and answers: 200 with our SDP, or 486 / 488 / 500 with the cause. */
 static void answer_offer(struct serve_call *sc, const char *sdp, size_t len)
 {
@@ -250,11 +266,23 @@ static void answer_offer(struct serve_call *sc, const char *sdp, size_t len)
         return;
     }
     sc->active = res.active;
+    if (res.active && !numeric_host(res.connect_host, sc->connect_host, sizeof(sc->connect_host))) {
+        /* Resolving a name would block the loop every call and session shares. */
+        set_cause(sc, "the offer has serve connect to the host name '%s'; serve connects to "
+                  "numeric addresses only", res.connect_host);
+        reject(sc, 488);
+        return;
+    }
     if (res.active) {
-        snprintf(sc->connect_host, sizeof(sc->connect_host), "%s", res.connect_host);
         sc->connect_port = res.connect_port;
         sc->connect_tls = res.connect_tls;
     }
+    /* RFC 4975 section 8.6: the offerer "MUST NOT send content of a type not signaled by the
+     * peer": the call's session takes what the answer signalled, not all of --accept-types. */
+    snprintf(sc->types, sizeof(sc->types), "%s", res.types);
+    snprintf(sc->wrapped, sizeof(sc->wrapped), "%s", res.wrapped_types);
+    sc->slot.accept_types = sc->types;
+    sc->slot.wrapped_types = sc->wrapped[0] != '\0' ? sc->wrapped : NULL;
     sc->peer_path = strdup(res.peer_path);
     if (sc->peer_path == NULL) {
         set_cause(sc, "out of memory");
@@ -505,7 +533,8 @@ void serve_sip_stop(struct serve *sv)
         for (struct serve_call *sc = sip->calls, *next; sc != NULL; sc = next) {
             sc->busy++;
             if (sc->call != NULL) {
-                set_cause(sc, "serve is shutting down");
+                if (sc->cause[0] == '\0') /* else a BYE is out already, for that cause */
+                    set_cause(sc, "serve is shutting down");
                 hang_up(sc);
             }
             sc->busy--;

@@ -106,15 +106,18 @@ static size_t discard_data(struct net_conn *c, const char *buf, size_t len)
 
 static const struct net_conn_handlers discard_handlers = {.on_data = discard_data};
 
-/* status 481: the session does not exist; 506: it is bound to another connection. */
-static void refuse(struct pending *p, const struct msrp_chunk *c, int status)
+/* status 481: the session does not exist (or not for this From-Path: said, the caller's event
+ * said so); 506: it is bound to another connection. */
+static void refuse(struct pending *p, const struct msrp_chunk *c, int status, bool said)
 {
     struct msrp_server *srv = p->srv;
     struct net_conn *conn = p->conn;
     const struct msrp_header *from = msrp_chunk_header(c, MSRP_H_FROM_PATH);
     const struct msrp_header *to = msrp_chunk_header(c, MSRP_H_TO_PATH);
     srv->refused++;
-    if (status == 506)
+    if (said)
+        ; /* the caller's event names the reason */
+    else if (status == 506)
         server_event(srv, "refused", "session-in-use", net_conn_peer(conn),
                      "the first request's To-Path names a session bound to another "
                      "connection: 506");
@@ -220,11 +223,56 @@ static void bound_released(void *arg)
     free(e);
 }
 
+/* The session on a connection handed over keeps the entry; the entry's bind deadline runs on
+ * until the session binds (expect_timeout looks), so a connection that never binds it does not
+ * hold the session past that deadline. */
 static void hold_bound(struct msrp_server *srv, struct expect *e, struct msrp_session *s)
 {
-    net_timer_stop(srv->loop, &e->timer);
+    (void)srv;
     e->session = s;
     msrp_session_on_release(s, bound_released, e);
+}
+
+/* A path as RFC 4975 section 6.1 compares URIs, entry by entry. */
+static bool path_equal(struct msrp_span a, struct msrp_span b)
+{
+    if (msrp_span_eq(a, b))
+        return true;
+    struct msrp_uri ua, ub;
+    for (int i = 0; i < 64; i++) {
+        int ra = msrp_uri_list_next(&a, &ua), rb = msrp_uri_list_next(&b, &ub);
+        if (ra != rb)
+            return false;
+        if (ra <= 0)
+            return ra == 0;
+        if (!msrp_uri_equal(&ua, &ub))
+            return false;
+    }
+    return false;
+}
+
+/*
+ * A first request naming an expected, unbound session whose From-Path is not the path the
+ * session was set up with (its SDP, RFC 4975 section 5.4: without mutual TLS the listening
+ * device "infers the identity of the connecting device from the associated session
+ * description"): 481 and the connection closed, the session still expected with its deadline.
+ * Handing the connection over instead would make the rightful peer's own connection get 506
+ * ("If the session is already in use, it MUST reject the request with a 506 response"), when
+ * this connection never bound it. Returns true when refused.
+ */
+static bool wrong_from(struct msrp_server *srv, struct expect *e, const struct msrp_chunk *c,
+                       struct net_conn *conn)
+{
+    const struct msrp_header *from = msrp_chunk_header(c, MSRP_H_FROM_PATH);
+    if (e->cfg.peer_path == NULL || from == NULL ||
+        path_equal(from->value, msrp_span_cstr(e->peer_path)))
+        return false;
+    server_event(srv, "violation", "from-path", net_conn_peer(conn),
+                 "a first request for %s with a From-Path other than the session's peer path: "
+                 "481, the session still expected",
+                 e->local_uri);
+    refuse(net_conn_user(conn), c, 481, true);
+    return true;
 }
 
 /* A sink session's entry (its URI as the first To-Path URI named it); NULL when the URI does
@@ -315,15 +363,17 @@ static size_t pending_data(struct net_conn *conn, const char *buf, size_t len)
     if (e != NULL && e->session != NULL) {
         /* The wrong test peer of the conformance case (serve --violate 481-for-506) answers
          * as if the session did not exist. */
-        refuse(p, &c, e->violation == MSRP_VIOLATE_481_FOR_506 ? 481 : 506);
+        refuse(p, &c, e->violation == MSRP_VIOLATE_481_FOR_506 ? 481 : 506, false);
         return len;
     }
     if (e == NULL && p->srv->has_any && to != NULL)
         return accept_any(p, conn, to->value, buf, len);
     if (e == NULL) {
-        refuse(p, &c, 481);
+        refuse(p, &c, 481, false);
         return len;
     }
+    if (wrong_from(p->srv, e, &c, conn))
+        return len;
     struct msrp_server *srv = p->srv;
     pending_free(p);
     struct msrp_session *s;
@@ -496,17 +546,34 @@ uint64_t msrp_server_refused(const struct msrp_server *srv)
     return srv->refused;
 }
 
+static void note_gone(void *arg)
+{
+    *(bool *)arg = true;
+}
+
 static void expect_timeout(struct net_loop *loop, struct net_timer *t)
 {
     (void)loop;
     struct expect *e = t->arg;
     struct msrp_server *srv = e->srv;
+    struct msrp_session *s = e->session;
+    if (s != NULL && !msrp_session_binding(s))
+        return; /* bound in time (the entry stays for the 506), or already going */
+    /* fn may end the session (its owner hanging up): the release hook says whether it did. */
+    bool gone = false;
+    if (s != NULL)
+        msrp_session_on_release(s, note_gone, &gone);
     unlink_expect(srv, e);
     void (*fn)(void *) = e->on_timeout;
     void *user = e->user;
     free(e);
     if (fn != NULL)
         fn(user);
+    /* A connection was handed over but did not bind the session within its deadline. */
+    if (s != NULL && !gone) {
+        msrp_session_on_release(s, NULL, NULL);
+        msrp_session_close(s);
+    }
 }
 
 int msrp_server_expect(struct msrp_server *srv, const struct msrp_session_config *cfg,

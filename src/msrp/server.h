@@ -5,8 +5,12 @@
  * Each expected session is registered with its local URI. An incoming connection is held
  * until its first request's head has arrived; its To-Path names the session it binds to
  * (compared per RFC 4975 section 6.1), which then takes the connection over. A request for no
- * expected session is answered 481 and the connection closed. An expected session that nobody
- * binds within its bind timeout is reported through on_bind_timeout and forgotten.
+ * expected session is answered 481 and the connection closed; so is one whose first request's
+ * From-Path is not the peer path the session expects (cfg->peer_path), and the session stays
+ * expected for its rightful peer. An expected session that nobody binds within its bind
+ * timeout (counted from msrp_server_expect, also while a connection handed over has not bound
+ * it) is reported through on_bind_timeout and forgotten; a session on a connection that did
+ * not bind it is closed after that call, unless the call ended it.
  *
  * Thread safety: a server belongs to its loop's thread.
  */

@@ -669,6 +669,11 @@ bool msrp_session_bound(const struct msrp_session *s)
     return s->state == S_BOUND;
 }
 
+bool msrp_session_binding(const struct msrp_session *s)
+{
+    return s->state == S_BINDING;
+}
+
 const char *msrp_session_end_detail(const struct msrp_session *s)
 {
     return s->ended ? s->end_detail : "";

@@ -506,6 +506,8 @@ unsigned msrp_session_peer_close_code(const struct msrp_session *s);
 void msrp_session_wire_bytes(const struct msrp_session *s, uint64_t *in, uint64_t *out);
 
 bool msrp_session_bound(const struct msrp_session *s);
+/* Answering side: has a connection, not bound yet, not closing or ended. */
+bool msrp_session_binding(const struct msrp_session *s);
 /* fn(arg) is called once when the session ends (before on_end) or is freed, NULL: none. For
  * the server that handed it a connection, which refuses a second one meanwhile (506). */
 void msrp_session_on_release(struct msrp_session *s, void (*fn)(void *arg), void *arg);

@@ -244,6 +244,40 @@ static bool types_intersect(const char *ours, const char *offer, char *out, size
     return true;
 }
 
+/* A container type (RFC 4975 section 8.6: "MIME formats that contain other types
+ * internally"): message/cpim, message/ *, multipart/ *, or "*", which admits them all. */
+static bool is_container(const struct fentry *e)
+{
+    if (e->any || msrp_span_eq_nocase(e->type, msrp_span_cstr("multipart")))
+        return true;
+    return msrp_span_eq_nocase(e->type, msrp_span_cstr("message")) &&
+           (sub_any(e) || msrp_span_eq_nocase(e->sub, msrp_span_cstr("cpim")));
+}
+
+static bool has_container(const char *list)
+{
+    const char *p = list, *s;
+    size_t n;
+    struct fentry e;
+    while (next_entry(&p, &s, &n))
+        if (parse_entry(s, n, &e) && is_container(&e))
+            return true;
+    return false;
+}
+
+/* Removes from list (in place) the entries that types already covers. */
+static void drop_covered(char *list, const char *types)
+{
+    char kept[SIP_SDP_TYPES_MAX] = "";
+    const char *p = list, *s;
+    size_t n;
+    struct fentry e;
+    while (next_entry(&p, &s, &n))
+        if (!parse_entry(s, n, &e) || !entry_within(&e, types))
+            list_add(kept, sizeof kept, s, n);
+    memcpy(list, kept, strlen(kept) + 1);
+}
+
 /* ---- addresses ---------------------------------------------------------------------------- */
 
 /* Host equality as RFC 6714 section 4.4 asks, without DNS: IP literals by address (so IPv6
@@ -796,10 +830,6 @@ int sip_sdp_msrp_answer(const struct sip_sdp_msrp_desc *offer,
                 "section 8.1)" : "the offer's MSRP stream has port 0");
         return put_declined(offer, l, &v, out, cap, len);
     }
-    /* The offerer's role (RFC 4975 section 8.5: "The party that sent the original offer is
-     * responsible for connecting to its peer" when nothing else is said). */
-    bool offerer_active = offer->setup == SIP_SDP_SETUP_NONE ||
-                          offer->setup == SIP_SDP_SETUP_ACTIVE;
     if (offer->setup == SIP_SDP_SETUP_HOLDCONN) {
         verdict(res, SIP_SDP_REJECT, "the offer has a=setup:holdconn: it wants no connection "
                 "yet (RFC 4145 section 4, from memory), and no MSRP session can start");
@@ -811,6 +841,10 @@ int sip_sdp_msrp_answer(const struct sip_sdp_msrp_desc *offer,
     res->active = offer->setup == SIP_SDP_SETUP_PASSIVE ||
                   (offer->setup == SIP_SDP_SETUP_ACTPASS && l->setup == SIP_SDP_SETUP_ACTIVE);
     bool offer_relay = offer->path_count > 1, our_relay = v.path_count > 1;
+    /* The offerer's role as settled: active unless we are (RFC 4975 section 8.5: "The party
+     * that sent the original offer is responsible for connecting to its peer" when nothing else
+     * is said; and an actpass offer answered passive makes it active too). */
+    bool offerer_active = !res->active;
     if (offer->cema && l->cema) {
         /* RFC 6714 section 4.3: fall back to RFC 4975 and "MUST NOT insert an SDP 'msrp-cema'
          * attribute" when 1. both use relays, 2. the offerer uses a relay and will become
@@ -853,7 +887,15 @@ int sip_sdp_msrp_answer(const struct sip_sdp_msrp_desc *offer,
         snprintf(both, sizeof both, "%s %s", offer->accept_types, offer->accept_wrapped_types);
         if (!types_intersect(l->accept_wrapped_types, both, wrapped, sizeof wrapped))
             wrapped[0] = '\0';
+        /* RFC 4975 section 8.6: wrapped types "may only be used when wrapped inside container
+         * types listed in the accept-types attribute" (none left: they say nothing), and
+         * "format entries from accept-types SHOULD NOT be repeated in this attribute". */
+        if (!has_container(res->types))
+            wrapped[0] = '\0';
+        else
+            drop_covered(wrapped, res->types);
     }
+    copy_str(res->wrapped_types, sizeof res->wrapped_types, wrapped);
     /* a=setup goes into the answer when the offer had one (RFC 4145 section 4.1, from
      * memory), and always with CEMA: RFC 6714 section 4.3 items 2 and 3. */
     enum sip_sdp_setup setup = SIP_SDP_SETUP_NONE;

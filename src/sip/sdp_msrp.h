@@ -129,6 +129,7 @@ struct sip_sdp_msrp_result {
     bool connect_tls;
     char peer_path[SIP_SDP_PATH_MAX]; /* the To-Path for our requests (RFC 4975 section 8.2) */
     char types[SIP_SDP_TYPES_MAX];    /* the answer's accept-types (what the offerer may send) */
+    char wrapped_types[SIP_SDP_TYPES_MAX]; /* sip_sdp_msrp_answer: its accept-wrapped-types, "" */
 };
 
 /*

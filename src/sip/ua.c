@@ -333,11 +333,9 @@ void ua_io_timeout(void *ctx, struct sip_txn *t)
 
 /* ---- both sides ----------------------------------------------------------------------------- */
 
-int sip_call_bye(struct sip_call *c)
+static int send_bye(struct sip_call *c)
 {
     struct sip_ua *ua = c->ua;
-    if (c->ended || !c->dialog || (c->st != CS_CONFIRMED && c->st != CS_WAIT_ACK))
-        return EINVAL;
     char branch[40], hop[512], buf[4096];
     size_t len = 0;
     struct sip_addr dest;
@@ -361,6 +359,20 @@ int sip_call_bye(struct sip_call *c)
     net_timer_stop(ua->loop, &c->guard);
     c->st = CS_BYE_SENT;
     return 0;
+}
+
+int sip_call_bye(struct sip_call *c)
+{
+    if (c->ended || !c->dialog || c->bye_wanted || (c->st != CS_CONFIRMED && c->st != CS_WAIT_ACK))
+        return EINVAL;
+    if (c->st == CS_WAIT_ACK) {
+        /* RFC 3261 section 15 (from memory): the callee MUST NOT send BYE on a confirmed
+         * dialog before the ACK for its 2xx came or the server transaction timed out; the ACK
+         * (incoming_ack_2xx) or the 64*T1 guard (on_call_guard) sends it. */
+        c->bye_wanted = true;
+        return 0;
+    }
+    return send_bye(c);
 }
 
 /* ---- the answering side --------------------------------------------------------------------- */
@@ -422,7 +434,7 @@ static void on_call_guard(struct net_loop *loop, struct net_timer *tm)
         /* No ACK for our 2xx within 64*T1: the dialog is ended with a BYE (RFC 3261 section
          * 13.3.1.4, from memory). The BYE's own answer is not waited for. */
         c->refs++;
-        sip_call_bye(c);
+        send_bye(c);
         ua_call_end(c, SIP_END_NO_ACK, 408, "no ACK for the 2xx within 64*T1");
         ua_call_unref(c);
         return;
@@ -570,6 +582,14 @@ static void incoming_ack_2xx(struct sip_ua *ua, const osip_message_t *m)
     net_timer_stop(ua->loop, &c->retx);
     net_timer_stop(ua->loop, &c->guard);
     c->st = CS_CONFIRMED;
+    if (c->bye_wanted) {
+        /* The owner hung up while the ACK was awaited: now the BYE may go (sip_call_bye). */
+        c->refs++;
+        send_bye(c);
+        settle(c);
+        ua_call_unref(c);
+        return;
+    }
     c->refs++; /* the callback may end the call */
     if (ua->cfg.cb.on_established)
         ua->cfg.cb.on_established(ua->cfg.ctx, c, c->peer_sdp, c->peer_sdp_len);

@@ -111,7 +111,10 @@ int sip_call_reject(struct sip_call *call, int status);
 /* The calling side, before the final response: CANCEL (sent once a 1xx came, RFC 3261 9.1,
  * from memory). */
 int sip_call_cancel(struct sip_call *call);
-/* Either side, once established (or the answerer waiting for its ACK): BYE. */
+/* Either side, once established: BYE. The answerer still waiting for the ACK of its 2xx holds
+ * the BYE and sends it when the ACK comes, or when none came within 64*T1 (RFC 3261 section
+ * 15, from memory: the callee must not send BYE before the ACK or that timeout); on_established
+ * is not called then. 0, or EINVAL when no BYE can be sent (or one is out or held already). */
 int sip_call_bye(struct sip_call *call);
 
 void *sip_call_user(const struct sip_call *call);

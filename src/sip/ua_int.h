@@ -49,6 +49,7 @@ struct sip_call {
     int refs;
     enum call_state st;
     bool outgoing, got_1xx, cancel_wanted, cancel_sent, ended;
+    bool bye_wanted; /* answerer: sip_call_bye before the ACK, held until it (or no ACK) */
     struct sip_txn *inv_txn;  /* the live INVITE transaction (client or server), or NULL */
     osip_message_t *invite;   /* as sent (latest, after a challenge) or as received */
     struct sip_dialog *dialog;
