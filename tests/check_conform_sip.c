@@ -123,17 +123,17 @@ static const struct variant VARIANTS[] = {
      0},
 };
 
-/* The good answerer's text with v's edits, each of which must apply. */
-static char *edited(const struct variant *v)
+/* The text of base with edits, each of which must apply. */
+static char *edited_from(const char *base, const char *name, const struct edit *edits)
 {
-    char *text = test_read_text(GOOD_UAS);
+    char *text = test_read_text(base);
     ck_assert_ptr_nonnull(text);
-    for (size_t e = 0; e < 4 && v->edits[e].from != NULL; e++) {
-        const char *from = v->edits[e].from, *to = v->edits[e].to;
+    for (size_t e = 0; e < 4 && edits[e].from != NULL; e++) {
+        const char *from = edits[e].from, *to = edits[e].to;
         size_t fl = strlen(from), tl = strlen(to), hits = 0;
         for (const char *p = strstr(text, from); p != NULL; p = strstr(p + fl, from))
             hits++;
-        ck_assert_msg(hits > 0, "%s: '%s' is not in %s", v->name, from, GOOD_UAS);
+        ck_assert_msg(hits > 0, "%s: '%s' is not in %s", name, from, base);
         char *out = malloc(strlen(text) + hits * tl + 1);
         ck_assert_ptr_nonnull(out);
         char *o = out;
@@ -150,6 +150,12 @@ static char *edited(const struct variant *v)
         text = out;
     }
     return text;
+}
+
+/* The good answerer's text with v's edits. */
+static char *edited(const struct variant *v)
+{
+    return edited_from(GOOD_UAS, v->name, v->edits);
 }
 
 /* Starts SIPp with the answerer text on a free port (UDP, or TCP with tcp; the text written
@@ -321,6 +327,101 @@ START_TEST(over_tcp)
 }
 END_TEST
 
+/* The good answerer's CEMA answer (a=msrp-cema, one URI, its own c=/m=), whole, so that an
+ * edit changes that answer alone. */
+#define CEMA_ANSWER                                                                              \
+    "c=IN IP4 [local_ip]\n      t=0 0\n      m=message [msrp_port] TCP/MSRP *\n"                \
+    "      a=path:msrp://[local_ip]:[msrp_port]/u[pid]x[call_number];tcp\n"                      \
+    "      a=accept-types:text/plain message/cpim\n      a=msrp-cema"
+/* Its plain answer's SDP, with its Content-Type, to be cut off (a 2xx without SDP). */
+#define PLAIN_BODY                                                                               \
+    "Content-Type: application/sdp\n      Content-Length: [len]\n\n      v=0\n"                   \
+    "      o=answer [call_number] 1 IN IP4 [local_ip]\n      s=-\n      c=IN IP4 [local_ip]\n"   \
+    "      t=0 0\n      m=message [msrp_port] TCP/MSRP *\n"                                     \
+    "      a=path:msrp://[local_ip]:[msrp_port]/u[pid]x[call_number];tcp\n"                      \
+    "      a=accept-types:text/plain message/cpim\n      a=accept-wrapped-types:text/html\n"
+#define NO_BODY "Content-Length: 0\n"
+#define TAKES_MIDDLEBOX {"  <nop next=\"refuse\"/>\n  <label id=\"routed\"/>", "  <label id=\"routed\"/>"}
+#define TAKES_UNKNOWN {"a=accept-types:[^\\r\\n]*(text/plain|\\*)", "a=accept-types:()"}
+/* Its refusal (488) turned into ringing until our CANCEL. */
+#define RING_EDITS                                                                               \
+    {"SIP/2.0 488 Not Acceptable Here", "SIP/2.0 180 Ringing"},                                  \
+        {"  <recv request=\"ACK\"/>\n  <label id=\"done\"/>",                                     \
+         "  <recv request=\"CANCEL\"><action><ereg regexp=\"[0-9]+\" search_in=\"hdr\" "          \
+         "header=\"CSeq:\" check_it=\"true\" assign_to=\"cseq\"/></action></recv>\n"             \
+         "  <send><![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n"      \
+         "      [last_To:];tag=[pid]uas[call_number]\n      [last_Call-ID:]\n      [last_CSeq:]\n" \
+         "      Content-Length: 0\n\n    ]]></send>\n"                                           \
+         "  <send><![CDATA[\n      SIP/2.0 487 Request Terminated\n      [last_Via:]\n"          \
+         "      [last_From:]\n      [last_To:];tag=[pid]uas[call_number]\n"                      \
+         "      [last_Call-ID:]\n      CSeq: [$cseq] INVITE\n      Content-Length: 0\n\n"         \
+         "    ]]></send>\n  <recv request=\"ACK\"/>\n  <label id=\"done\"/>"}
+
+/* One case against an answerer (base with edits): its verdict, a piece of what it observed,
+ * and the run's exit code. */
+struct judged {
+    const char *name, *base;
+    struct edit edits[4];
+    const char *cases; /* --case arguments; the first is the one judged */
+    const char *options;
+    const char *verdict, *observed;
+    int exit_code;
+};
+
+static const struct judged JUDGED[] = {
+    /* a target that rings and never answers: unobservable, the run goes on (not unreachable) */
+    {"ring", "tests/sip/uas-target-ring.xml", {{NULL, NULL}},
+     "4975-8.1/answer-media-message --case 4975-8.1/answer-protocol", "--timeout-scale 0.1",
+     "unobservable", "rang (180), no final response within 1 s", 0},
+    /* the second call rings after an answered first one: not unreachable either */
+    {"ring-second", GOOD_UAS, {RING_EDITS},
+     "6714-4.3/reject-middlebox-offer", "--timeout-scale 0.2", "unobservable", "second call: rang", 0},
+};
+
+START_TEST(judged)
+{
+    const struct judged *j = &JUDGED[_i];
+    char test[96];
+    snprintf(test, sizeof test, "conform_sip judged %s", j->name);
+    if (test_sipp_skip(test))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char *text = edited_from(j->base, j->name, j->edits);
+    struct test_sipp p;
+    uint16_t port = start_uas(&p, &t, text);
+    free(text);
+    char extra[1200], json[600], *out = NULL;
+    snprintf(json, sizeof json, "%s/r.json", t.dir);
+    snprintf(extra, sizeof extra, "--sip-target sip:answer@127.0.0.1:%u --json %s --case %s %s",
+             (unsigned)port, json, j->cases, j->options != NULL ? j->options : "");
+    int rc = conform(&t, extra, &out);
+    json_error_t je;
+    json_t *root = json_load_file(json, 0, &je);
+    ck_assert_msg(root != NULL, "%s: %s\n%s", json, je.text, out);
+    json_t *cases = json_object_get(root, "cases"), *c = NULL;
+    size_t idlen = strcspn(j->cases, " ");
+    for (size_t i = 0; c == NULL && i < json_array_size(cases); i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(cases, i), "id"));
+        if (id != NULL && strlen(id) == idlen && strncmp(id, j->cases, idlen) == 0)
+            c = json_array_get(cases, i);
+    }
+    ck_assert_msg(c != NULL, "%s: no case %.*s\n%s", j->name, (int)idlen, j->cases, out);
+    const char *got = json_string_value(json_object_get(c, "result"));
+    const char *seen = json_string_value(json_object_get(c, "observed"));
+    ck_assert_msg(got != NULL && strcmp(got, j->verdict) == 0, "%s: %s (%s), expected %s\n%s",
+                  j->name, got, seen, j->verdict, out);
+    ck_assert_msg(seen != NULL && strstr(seen, j->observed) != NULL, "%s: observed '%s'\n%s",
+                  j->name, seen, out);
+    ck_assert_msg(rc == j->exit_code && strstr(out, "not run:") == NULL, "%s: exit %d\n%s",
+                  j->name, rc, out);
+    json_decref(root);
+    free(out);
+    test_sipp_wait(&p, 0);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* Nobody answers: exit 3 after the first case, the rest not run. */
 START_TEST(unreachable)
 {
@@ -438,6 +539,7 @@ Suite *make_conform_sip_suite(void)
     tcase_add_loop_test(tc, answerers, 0, (int)(sizeof VARIANTS / sizeof VARIANTS[0]));
     tcase_add_test(tc, formats);
     tcase_add_test(tc, over_tcp);
+    tcase_add_loop_test(tc, judged, 0, (int)(sizeof JUDGED / sizeof JUDGED[0]));
     suite_add_tcase(s, tc);
     TCase *tu = tcase_create("usage");
     tcase_set_timeout(tu, 60);

@@ -250,8 +250,10 @@ static struct sipx_call *place(struct sipx *x, const struct offer *o, struct con
                      o->types != NULL ? o->types : "message/cpim text/plain", attrs,
                      o->extra_line ? EXTRA_LINE "\r\n" : "");
     c->offer_len = n > 0 && (size_t)n < sizeof c->offer ? (size_t)n : 0;
-    if (sipx_call(x, c, r->observed, sizeof r->observed) != 0) {
-        r->verdict = CONFORM_UNREACHABLE;
+    int rc = sipx_call(x, c, r->observed, sizeof r->observed);
+    if (rc != 0) {
+        /* silence is unreachable; a target that rang is there, it just did not answer */
+        r->verdict = rc > 0 ? CONFORM_UNOBSERVABLE : CONFORM_UNREACHABLE;
         return NULL;
     }
     return c;
@@ -526,8 +528,8 @@ static void path_unique(struct sipx *x, const struct scenario_case *k, struct co
     if (n2 == 0) {
         char why[sizeof r->observed];
         snprintf(why, sizeof why, "%s", r->observed);
-        say(r, r->verdict == CONFORM_UNREACHABLE ? CONFORM_UNREACHABLE : CONFORM_UNOBSERVABLE,
-            "second call: %s", why);
+        /* the first call was answered: the target is reachable whatever the second did */
+        say(r, CONFORM_UNOBSERVABLE, "second call: %s", why);
         return;
     }
     if (msrp_uri_equal(&u1[n1 - 1].u, &u2[n2 - 1].u))
@@ -799,8 +801,12 @@ static void middlebox(struct sipx *x, const struct scenario_case *k, struct conf
     }
     sipx_note(x, "CEMA supported; now an offer without it whose c=/m= a middlebox rewrote");
     const struct sipx_call *c = place(x, &(struct offer){.middlebox = true}, r);
-    if (c == NULL)
+    if (c == NULL) {
+        char why[sizeof r->observed];
+        snprintf(why, sizeof why, "%s", r->observed);
+        say(r, CONFORM_UNOBSERVABLE, "second call: %.1900s", why); /* the first was answered */
         return;
+    }
     if (c->status >= 300) {
         /* another failure (busy, unavailable) says nothing of how the offer was judged */
         if (c->status == 488)
