@@ -376,6 +376,14 @@ static const struct judged JUDGED[] = {
     /* the second call rings after an answered first one: not unreachable either */
     {"ring-second", GOOD_UAS, {RING_EDITS},
      "6714-4.3/reject-middlebox-offer", "--timeout-scale 0.2", "unobservable", "second call: rang", 0},
+    /* a CEMA answer through a relay whose first path URI does not parse (read uninitialised
+     * before: valgrind saw it) */
+    {"relay-unparsed",
+     GOOD_UAS,
+     {{CEMA_ANSWER, "c=IN IP4 [local_ip]\n      t=0 0\n      m=message 2855 TCP/MSRP *\n"
+                    "      a=path:relay.example:2855 msrp://[local_ip]:[msrp_port]/u[pid];tcp\n"
+                    "      a=accept-types:text/plain message/cpim\n      a=msrp-cema"}},
+     "6714-4.3/cema-relay-answer", NULL, "unobservable", "relay.example:2855 does not parse", 0},
 };
 
 START_TEST(judged)

@@ -144,6 +144,7 @@ static unsigned path_uris(const char *path, struct path_uri *out, unsigned cap)
             break;
         if (n < cap) {
             struct path_uri *pu = &out[n];
+            memset(pu, 0, sizeof(*pu)); /* a URI that does not parse leaves no garbage */
             size_t keep = len < sizeof pu->text - 1 ? len : sizeof pu->text - 1;
             memcpy(pu->text, p, keep);
             pu->text[keep] = '\0';
@@ -722,8 +723,9 @@ static void cema_relay(struct sipx *x, const struct scenario_case *k, struct con
         return;
     }
     const char *setup = sv_attr(m, "setup", NULL), *c = c_of(&v, m);
-    char host[256];
-    host_text(&uris[0].u, host, sizeof host);
+    char host[256] = "";
+    if (uris[0].ok)
+        host_text(&uris[0].u, host, sizeof host);
     if (!uris[0].ok || !uris[0].u.has_port) {
         say(r, CONFORM_UNOBSERVABLE, "the path's first URI %s does not parse or has no port",
             uris[0].text);
