@@ -357,6 +357,23 @@ END_TEST
          "      [last_Call-ID:]\n      CSeq: [$cseq] INVITE\n      Content-Length: 0\n\n"         \
          "    ]]></send>\n  <recv request=\"ACK\"/>\n  <label id=\"done\"/>"}
 
+/* It hangs up each call itself (BYE) once the ACK came, and answers the next call 300 ms
+ * later, so the first session is over before the second is answered. */
+#define HANGS_UP                                                                                 \
+    {"assign_to=\"relayed\"/>",                                                                 \
+     "assign_to=\"relayed\"/>\n      <ereg regexp=\".*\" search_in=\"hdr\" header=\"From:\" "  \
+     "check_it=\"true\" assign_to=\"caller\"/>\n      <ereg regexp=\"sip:[^&gt;;]*\" "            \
+     "search_in=\"hdr\" header=\"Contact:\" check_it=\"true\" assign_to=\"contact\"/>"},         \
+        {"  <label id=\"plain\"/>\n", "  <label id=\"plain\"/>\n  <pause milliseconds=\"300\"/>\n"}, \
+        {"  <recv request=\"ACK\"/>\n  <recv request=\"BYE\"/>\n  <send next=\"done\">",          \
+         "  <recv request=\"ACK\"/>\n  <send retrans=\"500\"><![CDATA[\n"                         \
+         "      BYE [$contact] SIP/2.0\n"                                                          \
+         "      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"               \
+         "      From: <sip:answer@[local_ip]:[local_port]>;tag=[pid]uas[call_number]\n"           \
+         "      To:[$caller]\n      [last_Call-ID:]\n      CSeq: 7 BYE\n      Max-Forwards: 70\n" \
+         "      Content-Length: 0\n\n    ]]></send>\n"                                           \
+         "  <recv response=\"200\" next=\"done\"/>\n  <send next=\"done\">"}
+
 /* One case against an answerer (base with edits): its verdict, a piece of what it observed,
  * and the run's exit code. */
 struct judged {
@@ -384,6 +401,10 @@ static const struct judged JUDGED[] = {
                     "      a=path:relay.example:2855 msrp://[local_ip]:[msrp_port]/u[pid];tcp\n"
                     "      a=accept-types:text/plain message/cpim\n      a=msrp-cema"}},
      "6714-4.3/cema-relay-answer", NULL, "unobservable", "relay.example:2855 does not parse", 0},
+    /* the first session is over (the target's BYE) when the second is answered with the same
+     * URI: RFC 4975 8.2 forbids reuse only for sessions still going on */
+    {"same-uri-after-bye", GOOD_UAS, {{"u[pid]x[call_number]", "u[pid]"}, HANGS_UP},
+     "4975-8.2/answer-path-unique", NULL, "unobservable", "the first call had ended", 0},
 };
 
 START_TEST(judged)

@@ -533,6 +533,14 @@ static void path_unique(struct sipx *x, const struct scenario_case *k, struct co
         say(r, CONFORM_UNOBSERVABLE, "second call: %s", why);
         return;
     }
+    /* Reuse is forbidden only while the first session is one the endpoint "is currently
+     * participating" in: once the target hung it up (BYE), its URI is free again. */
+    const struct sipx_call *c1 = &x->calls[0];
+    if (c1->ended || !c1->established) {
+        say(r, CONFORM_UNOBSERVABLE, "the first call had ended (the target sent BYE) when the "
+            "second was answered: its URI was no longer in use");
+        return;
+    }
     if (msrp_uri_equal(&u1[n1 - 1].u, &u2[n2 - 1].u))
         say(r, CONFORM_FAIL, "two sessions at once, both answered with the endpoint URI %s",
             u2[n2 - 1].text);
