@@ -343,6 +343,14 @@ END_TEST
 #define NO_BODY "Content-Length: 0\n"
 #define TAKES_MIDDLEBOX {"  <nop next=\"refuse\"/>\n  <label id=\"routed\"/>", "  <label id=\"routed\"/>"}
 #define TAKES_UNKNOWN {"a=accept-types:[^\\r\\n]*(text/plain|\\*)", "a=accept-types:()"}
+#define X10 "xxxxxxxxxx"
+#define X100 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define X1000 X100 X100 X100 X100 X100 X100 X100 X100 X100 X100
+/* An attribute that makes the plain answer larger than the 8 KB conform keeps. */
+#define PAD_EDIT                                                                                 \
+    {"      a=accept-wrapped-types:text/html\n",                                                 \
+     "      a=accept-wrapped-types:text/html\n      a=x-pad:" X1000 X1000 X1000 X1000 X1000      \
+     X1000 X1000 X1000 X1000 "\n"}
 /* Its refusal (488) turned into ringing until our CANCEL. */
 #define RING_EDITS                                                                               \
     {"SIP/2.0 488 Not Acceptable Here", "SIP/2.0 180 Ringing"},                                  \
@@ -401,6 +409,13 @@ static const struct judged JUDGED[] = {
                     "      a=path:relay.example:2855 msrp://[local_ip]:[msrp_port]/u[pid];tcp\n"
                     "      a=accept-types:text/plain message/cpim\n      a=msrp-cema"}},
      "6714-4.3/cema-relay-answer", NULL, "unobservable", "relay.example:2855 does not parse", 0},
+    /* a 2xx without SDP, or with one too large to keep, is unobservable, never judged */
+    {"middlebox-no-sdp", GOOD_UAS, {TAKES_MIDDLEBOX, {PLAIN_BODY, NO_BODY}},
+     "6714-4.3/reject-middlebox-offer", NULL, "unobservable", "no SDP answer", 0},
+    {"unknown-no-sdp", GOOD_UAS, {TAKES_UNKNOWN, {PLAIN_BODY, NO_BODY}},
+     "4975-8.6/488-no-understood-type", NULL, "unobservable", "no SDP answer", 0},
+    {"oversized", GOOD_UAS, {PAD_EDIT}, "4975-8.1/answer-media-message", NULL, "unobservable",
+     "larger than the 8191 bytes kept", 0},
     /* the first session is over (the target's BYE) when the second is answered with the same
      * URI: RFC 4975 8.2 forbids reuse only for sessions still going on */
     {"same-uri-after-bye", GOOD_UAS, {{"u[pid]x[call_number]", "u[pid]"}, HANGS_UP},

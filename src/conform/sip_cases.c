@@ -260,6 +260,20 @@ static struct sipx_call *place(struct sipx *x, const struct offer *o, struct con
     return c;
 }
 
+/* Whether a 2xx came without an SDP answer to judge (none, or one larger than we keep);
+ * says so in r. */
+static bool no_sdp(const struct sipx_call *c, struct conform_result *r)
+{
+    if (c->answer_len > 0)
+        return false;
+    if (c->too_big)
+        say(r, CONFORM_UNOBSERVABLE, "the 2xx's SDP answer is larger than the %d bytes kept: "
+            "not judged", SIPX_SDP_MAX - 1);
+    else
+        say(r, CONFORM_UNOBSERVABLE, "the 2xx carried no SDP answer");
+    return true;
+}
+
 /* The answer's MSRP line (the first, as in every offer here) when the call was taken and the
  * stream accepted; NULL with r unobservable (refused, no SDP, declined) otherwise. */
 static const struct sv_media *accepted(const struct sipx_call *c, struct sv *v,
@@ -270,10 +284,8 @@ static const struct sv_media *accepted(const struct sipx_call *c, struct sv *v,
             c->status);
         return NULL;
     }
-    if (c->answer_len == 0) {
-        say(r, CONFORM_UNOBSERVABLE, "the 2xx carried no SDP answer");
+    if (no_sdp(c, r))
         return NULL;
-    }
     sv_read(v, c->answer, c->answer_len);
     if (v->nm == 0) {
         say(r, CONFORM_UNOBSERVABLE, "the answer has no m= line for the offered MSRP stream");
@@ -450,8 +462,8 @@ static void decline_zero(struct sipx *x, const struct scenario_case *k,
         return;
     }
     sv_read(&v, c->answer, c->answer_len);
-    if (c->answer_len == 0) {
-        say(r, CONFORM_UNOBSERVABLE, "the 2xx carried no SDP answer");
+    if (no_sdp(c, r)) {
+        return;
     } else if (v.nm < 2) {
         say(r, CONFORM_FAIL, "the offer's second m= line (" EXTRA_LINE ") has no line in the "
             "answer, let alone one with port 0 (%u m= line%s)", v.nm, v.nm == 1 ? "" : "s");
@@ -652,6 +664,8 @@ static void not_understood(struct sipx *x, const struct scenario_case *k,
             c->status);
         return;
     }
+    if (no_sdp(c, r))
+        return;
     sv_read(&v, c->answer, c->answer_len);
     const char *t = v.nm > 0 ? sv_attr(&v.m[0], "accept-types", NULL) : NULL;
     if (v.nm > 0 && port_of(&v.m[0]) == 0)
@@ -826,6 +840,8 @@ static void middlebox(struct sipx *x, const struct scenario_case *k, struct conf
                 "about the offer", c->status);
         return;
     }
+    if (no_sdp(c, r))
+        return;
     sv_read(&v, c->answer, c->answer_len);
     if (v.nm > 0 && port_of(&v.m[0]) == 0)
         pass(r);
