@@ -416,6 +416,13 @@ static const struct judged JUDGED[] = {
      "4975-8.6/488-no-understood-type", NULL, "unobservable", "no SDP answer", 0},
     {"oversized", GOOD_UAS, {PAD_EDIT}, "4975-8.1/answer-media-message", NULL, "unobservable",
      "larger than the 8191 bytes kept", 0},
+    /* TLS offered, answered without TLS on both counts: allowed; with msrp: and TCP/TLS/MSRP:
+     * protocol and scheme disagree */
+    {"tls-declined-tcp", GOOD_UAS,
+     {{"TCP/TLS/MSRP *", "TCP/MSRP *"}, {"a=path:msrps://", "a=path:msrp://"}},
+     "4975-8.1/answer-tls-protocol", NULL, "unobservable", "not TLS", 0},
+    {"tls-msrp-path", GOOD_UAS, {{"a=path:msrps://", "a=path:msrp://"}},
+     "4975-8.1/answer-tls-protocol", NULL, "fail", "but the path URI msrp://", 1},
     /* the first session is over (the target's BYE) when the second is answered with the same
      * URI: RFC 4975 8.2 forbids reuse only for sessions still going on */
     {"same-uri-after-bye", GOOD_UAS, {{"u[pid]x[call_number]", "u[pid]"}, HANGS_UP},

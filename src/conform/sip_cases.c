@@ -337,17 +337,29 @@ static void protocol(struct sipx *x, const struct scenario_case *k, struct confo
         pass(r);
 }
 
-/* The same sentence for TLS: an accepted TCP/TLS/MSRP offer is answered TCP/TLS/MSRP. */
+static unsigned answer_path(const struct sv_media *m, struct path_uri *uris, unsigned cap,
+                            struct conform_result *r);
+
+/* The same sentence ties TCP/TLS/MSRP to TLS, which an msrps URI asks for (6: "A scheme of
+ * "msrps" indicates that the underlying connection MUST be protected with TLS"): to a
+ * TCP/TLS/MSRP offer, protocol and path scheme must agree. An answer without TLS on both
+ * (TCP/MSRP, msrp:) is one the sentence does not forbid. */
 static void tls_protocol(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
     struct sv v;
+    struct path_uri uris[8];
     const struct sv_media *m = plain(x, &(struct offer){.tls = true}, &v, r);
-    if (m == NULL)
+    unsigned n = m != NULL ? answer_path(m, uris, 8, r) : 0;
+    if (n == 0)
         return; /* declining TLS (port 0 or 488) is the target's right */
-    if (strcmp(m->proto, "TCP/TLS/MSRP") != 0)
-        say(r, CONFORM_FAIL, "a TCP/TLS/MSRP offer accepted with the protocol \"%s\"",
-            m->proto);
+    bool tls = strcmp(m->proto, "TCP/TLS/MSRP") == 0, secure = uris[n - 1].u.secure;
+    if (tls != secure && (tls || strcmp(m->proto, "TCP/MSRP") == 0))
+        say(r, CONFORM_FAIL, "a TCP/TLS/MSRP offer accepted with the protocol \"%s\" but the "
+            "path URI %s", m->proto, uris[n - 1].text);
+    else if (!tls)
+        say(r, CONFORM_UNOBSERVABLE, "answered with \"%s\" and the path URI %s: not TLS, which "
+            "the sentence does not forbid", m->proto, uris[n - 1].text);
     else
         pass(r);
 }
