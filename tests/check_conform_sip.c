@@ -47,11 +47,17 @@ static const char *good_verdict(const char *id)
     return "pass";
 }
 
-/* The answerer with a relay: a path of two URIs (the relay first) and c=/m= the relay's. */
+/* The answerer with a relay: a path of two URIs (the relay first), c=/m= the endpoint's
+ * (RFC 4976's examples) but in the CEMA answer, where they are the relay's (RFC 6714 4.3). */
 #define RELAY_EDITS                                                                              \
-    {"a=path:msrp://[local_ip]:[msrp_port]/",                                                    \
-     "a=path:msrp://[local_ip]:2855/relay;tcp msrp://[local_ip]:[msrp_port]/"},                  \
-        {"m=message [msrp_port]", "m=message 2855"}
+    {"m=message [msrp_port] TCP/MSRP *\n"                                                        \
+     "      a=path:msrp://[local_ip]:[msrp_port]/u[pid]x[call_number];tcp\n"                     \
+     "      a=accept-types:text/plain message/cpim\n      a=msrp-cema",                          \
+     "m=message 2855 TCP/MSRP *\n"                                                               \
+     "      a=path:msrp://[local_ip]:[msrp_port]/u[pid]x[call_number];tcp\n"                     \
+     "      a=accept-types:text/plain message/cpim\n      a=msrp-cema"},                         \
+        {"a=path:msrp://[local_ip]:[msrp_port]/",                                                \
+         "a=path:msrp://[local_ip]:2855/relay;tcp msrp://[local_ip]:[msrp_port]/"}
 #define RELAY_CHANGED                                                                            \
     {"6714-4.3/cema-answer-setup", "skip"}, {"6714-4.3/cema-relay-answer", "pass"},               \
         {"6714-4.3/no-cema-both-relays", "pass"}
@@ -423,6 +429,25 @@ static const struct judged JUDGED[] = {
      "4975-8.1/answer-tls-protocol", NULL, "unobservable", "not TLS", 0},
     {"tls-msrp-path", GOOD_UAS, {{"a=path:msrps://", "a=path:msrp://"}},
      "4975-8.1/answer-tls-protocol", NULL, "fail", "but the path URI msrp://", 1},
+    /* a relay's address or port in c=/m= of an answer without a=msrp-cema: RFC 4975 8.1 asks
+     * for the endpoint's; only a CEMA answer (RFC 6714 4.3 item 3) puts the relay's there */
+    {"relay-port-no-cema", GOOD_UAS,
+     {{"a=path:msrp://[local_ip]:[msrp_port]/",
+       "a=path:msrp://[local_ip]:2855/relay;tcp msrp://[local_ip]:[msrp_port]/"},
+      {"m=message [msrp_port]", "m=message 2855"}},
+     "4975-8.1/answer-port-matches-path", NULL, "fail", "m= port 2855", 1},
+    {"relay-c-no-cema", GOOD_UAS,
+     {{"a=path:msrp://[local_ip]:[msrp_port]/",
+       "a=path:msrp://127.0.0.9:2855/relay;tcp msrp://[local_ip]:[msrp_port]/"},
+      {"c=IN IP4 [local_ip]", "c=IN IP4 127.0.0.9"}},
+     "4975-8.1/answer-c-line-path-host", NULL, "fail", "c= address 127.0.0.9", 1},
+    {"relay-c-cema", GOOD_UAS,
+     {{"a=path:msrp://[local_ip]:[msrp_port]/",
+       "a=path:msrp://127.0.0.9:2855/relay;tcp msrp://[local_ip]:[msrp_port]/"},
+      {"c=IN IP4 [local_ip]", "c=IN IP4 127.0.0.9"},
+      {"      a=accept-wrapped-types:text/html\n",
+       "      a=accept-wrapped-types:text/html\n      a=msrp-cema\n"}},
+     "4975-8.1/answer-c-line-path-host", NULL, "pass", NULL, 0},
     /* the first session is over (the target's BYE) when the second is answered with the same
      * URI: RFC 4975 8.2 forbids reuse only for sessions still going on */
     {"same-uri-after-bye", GOOD_UAS, {{"u[pid]x[call_number]", "u[pid]"}, HANGS_UP},
@@ -462,8 +487,8 @@ START_TEST(judged)
     const char *seen = json_string_value(json_object_get(c, "observed"));
     ck_assert_msg(got != NULL && strcmp(got, j->verdict) == 0, "%s: %s (%s), expected %s\n%s",
                   j->name, got, seen, j->verdict, out);
-    ck_assert_msg(seen != NULL && strstr(seen, j->observed) != NULL, "%s: observed '%s'\n%s",
-                  j->name, seen, out);
+    ck_assert_msg(j->observed == NULL || (seen != NULL && strstr(seen, j->observed) != NULL),
+                  "%s: observed '%s'\n%s", j->name, seen, out);
     ck_assert_msg(rc == j->exit_code && strstr(out, "not run:") == NULL, "%s: exit %d\n%s",
                   j->name, rc, out);
     json_decref(root);

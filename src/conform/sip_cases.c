@@ -413,12 +413,14 @@ static void c_line(struct sipx *x, const struct scenario_case *k, struct conform
         say(r, CONFORM_UNOBSERVABLE, "the answer has no c= line for the MSRP stream");
         return;
     }
-    /* The endpoint's URI is the rightmost; with relays in the path the first hop's address
-     * is accepted too (RFC 6714 4.3 item 3 puts the relay's there). */
+    /* The endpoint's URI is the rightmost (RFC 4976's relayed answers keep the endpoint's
+     * c=). Only a CEMA answer puts the first hop's, the relay's, there (RFC 6714 4.3 item 3,
+     * which binds answers with a=msrp-cema): then that is accepted too. */
+    bool cema = sv_attr(m, "msrp-cema", NULL) != NULL;
     char host[256];
     int same = 0;
     for (unsigned i = 0; i < n; i++) {
-        if (i != 0 && i != n - 1)
+        if (i != n - 1 && !(i == 0 && cema))
             continue;
         host_text(&uris[i].u, host, sizeof host);
         int s = same_addr(c, host);
@@ -451,7 +453,9 @@ static void port_match(struct sipx *x, const struct scenario_case *k, struct con
         say(r, CONFORM_UNOBSERVABLE, "the path's endpoint URI has no port to compare with");
         return;
     }
-    if (port == ep->port || (n > 1 && hop->has_port && port == hop->port))
+    /* the relay's port only in a CEMA answer (RFC 6714 4.3 item 3), as for c= */
+    bool cema = sv_attr(m, "msrp-cema", NULL) != NULL;
+    if (port == ep->port || (cema && n > 1 && hop->has_port && port == hop->port))
         pass(r);
     else
         say(r, CONFORM_FAIL, "m= port %s, but the path's endpoint URI %s has port %u",
