@@ -516,6 +516,31 @@ START_TEST(unreachable)
 }
 END_TEST
 
+/* --quick skips the SIP cases that may wait longer than 20 s: at the default scale the two-call
+ * ones (2 x 10 s and 5 s for the hang-ups); a case under the bound runs. */
+START_TEST(quick)
+{
+    struct tmp t;
+    tmp_make(&t);
+    uint16_t port = test_sip_free_port();
+    char extra[300], *out = NULL;
+    snprintf(extra, sizeof extra, "--sip-target sip:answer@127.0.0.1:%u --quick --case "
+             "4975-8.2/answer-path-unique --case 6714-4.3/reject-middlebox-offer", (unsigned)port);
+    int rc = conform(&t, extra, &out);
+    ck_assert_msg(rc == 0 && strstr(out, "2 cases: 0 passed") != NULL &&
+                      strstr(out, "--quick skips cases marked slow or that may wait over 20 s") !=
+                          NULL, "exit %d\n%s", rc, out);
+    free(out);
+    snprintf(extra, sizeof extra, "--sip-target sip:answer@127.0.0.1:%u --quick --case "
+             "4975-8.2/answer-path-explicit-port --timeout-scale 0.3", (unsigned)port);
+    rc = conform(&t, extra, &out);
+    ck_assert_msg(rc == 3 && strstr(out, "no final response to the INVITE within 3 s") != NULL,
+                  "exit %d\n%s", rc, out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(usage)
 {
     struct tmp t;
@@ -621,6 +646,7 @@ Suite *make_conform_sip_suite(void)
     tcase_set_timeout(tu, 60);
     tcase_add_test(tu, unreachable);
     tcase_add_test(tu, usage);
+    tcase_add_test(tu, quick);
     suite_add_tcase(s, tu);
     TCase *tp = tcase_create("proxy");
     tcase_set_timeout(tp, 120);

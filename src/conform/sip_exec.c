@@ -223,6 +223,13 @@ static enum sip_tp_kind kind_of(const char *uri)
     return SIP_TP_UDP;
 }
 
+double conform_sip_case_max_wait(const struct scenario *sc, double timeout_scale)
+{
+    /* each call's wait for its final response, then one bounded wait for the hang-ups */
+    unsigned calls = sc->kase != NULL ? sipx_check_calls(sc->kase->sip_check) : 0;
+    return calls * FINAL_WAIT_S * (timeout_scale > 0 ? timeout_scale : 1) + BYE_WAIT_S;
+}
+
 bool conform_sip_check_known(const char *name)
 {
     return sipx_check_find(name) != NULL;

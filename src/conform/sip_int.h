@@ -61,5 +61,7 @@ void sipx_quote(struct sipx *x, const char *marker, const char *text, size_t len
 typedef void (*sipx_check_fn)(struct sipx *x, const struct scenario_case *k,
                               struct conform_result *r);
 sipx_check_fn sipx_check_find(const char *name);
+/* How many calls the check places at most (0: no such check). */
+unsigned sipx_check_calls(const char *name);
 
 #endif
