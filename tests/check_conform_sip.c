@@ -47,11 +47,17 @@ static const char *good_verdict(const char *id)
     return "pass";
 }
 
-/* The answerer with a relay: a path of two URIs (the relay first) and c=/m= the relay's. */
+/* The answerer with a relay: a path of two URIs (the relay first), c=/m= the endpoint's
+ * (RFC 4976's examples) but in the CEMA answer, where they are the relay's (RFC 6714 4.3). */
 #define RELAY_EDITS                                                                              \
-    {"a=path:msrp://[local_ip]:[msrp_port]/",                                                    \
-     "a=path:msrp://[local_ip]:2855/relay;tcp msrp://[local_ip]:[msrp_port]/"},                  \
-        {"m=message [msrp_port]", "m=message 2855"}
+    {"m=message [msrp_port] TCP/MSRP *\n"                                                        \
+     "      a=path:msrp://[local_ip]:[msrp_port]/u[pid]x[call_number];tcp\n"                     \
+     "      a=accept-types:text/plain message/cpim\n      a=msrp-cema",                          \
+     "m=message 2855 TCP/MSRP *\n"                                                               \
+     "      a=path:msrp://[local_ip]:[msrp_port]/u[pid]x[call_number];tcp\n"                     \
+     "      a=accept-types:text/plain message/cpim\n      a=msrp-cema"},                         \
+        {"a=path:msrp://[local_ip]:[msrp_port]/",                                                \
+         "a=path:msrp://[local_ip]:2855/relay;tcp msrp://[local_ip]:[msrp_port]/"}
 #define RELAY_CHANGED                                                                            \
     {"6714-4.3/cema-answer-setup", "skip"}, {"6714-4.3/cema-relay-answer", "pass"},               \
         {"6714-4.3/no-cema-both-relays", "pass"}
@@ -92,8 +98,9 @@ static const struct variant VARIANTS[] = {
     /* SHOULDs: non-strict, which fails the run only under --strict */
     {"wrapped-repeat", {{"a=accept-wrapped-types:text/html", "a=accept-wrapped-types:text/plain"}},
      {{"4975-8.6/answer-wrapped-not-repeated", "non-strict"}}, 0},
+    /* every type taken: accepting the stream shows nothing of not understanding the type */
     {"takes-unknown", {{"a=accept-types:[^\\r\\n]*(text/plain|\\*)", "a=accept-types:()"}},
-     {{"4975-8.6/488-no-understood-type", "non-strict"}}, 0},
+     {{"4975-8.6/488-no-understood-type", "unobservable"}}, 0},
     /* RFC 6714 */
     {"cema-no-setup", {{"      a=setup:passive\n", ""}},
      {{"6714-4.3/cema-answer-setup", "fail"}}, 1},
@@ -123,17 +130,17 @@ static const struct variant VARIANTS[] = {
      0},
 };
 
-/* The good answerer's text with v's edits, each of which must apply. */
-static char *edited(const struct variant *v)
+/* The text of base with edits, each of which must apply. */
+static char *edited_from(const char *base, const char *name, const struct edit *edits)
 {
-    char *text = test_read_text(GOOD_UAS);
+    char *text = test_read_text(base);
     ck_assert_ptr_nonnull(text);
-    for (size_t e = 0; e < 4 && v->edits[e].from != NULL; e++) {
-        const char *from = v->edits[e].from, *to = v->edits[e].to;
+    for (size_t e = 0; e < 4 && edits[e].from != NULL; e++) {
+        const char *from = edits[e].from, *to = edits[e].to;
         size_t fl = strlen(from), tl = strlen(to), hits = 0;
         for (const char *p = strstr(text, from); p != NULL; p = strstr(p + fl, from))
             hits++;
-        ck_assert_msg(hits > 0, "%s: '%s' is not in %s", v->name, from, GOOD_UAS);
+        ck_assert_msg(hits > 0, "%s: '%s' is not in %s", name, from, base);
         char *out = malloc(strlen(text) + hits * tl + 1);
         ck_assert_ptr_nonnull(out);
         char *o = out;
@@ -150,6 +157,12 @@ static char *edited(const struct variant *v)
         text = out;
     }
     return text;
+}
+
+/* The good answerer's text with v's edits. */
+static char *edited(const struct variant *v)
+{
+    return edited_from(GOOD_UAS, v->name, v->edits);
 }
 
 /* Starts SIPp with the answerer text on a free port (UDP, or TCP with tcp; the text written
@@ -321,6 +334,186 @@ START_TEST(over_tcp)
 }
 END_TEST
 
+/* The good answerer's CEMA answer (a=msrp-cema, one URI, its own c=/m=), whole, so that an
+ * edit changes that answer alone. */
+#define CEMA_ANSWER                                                                              \
+    "c=IN IP4 [local_ip]\n      t=0 0\n      m=message [msrp_port] TCP/MSRP *\n"                \
+    "      a=path:msrp://[local_ip]:[msrp_port]/u[pid]x[call_number];tcp\n"                      \
+    "      a=accept-types:text/plain message/cpim\n      a=msrp-cema"
+/* Its plain answer's SDP, with its Content-Type, to be cut off (a 2xx without SDP). */
+#define PLAIN_BODY                                                                               \
+    "Content-Type: application/sdp\n      Content-Length: [len]\n\n      v=0\n"                   \
+    "      o=answer [call_number] 1 IN IP4 [local_ip]\n      s=-\n      c=IN IP4 [local_ip]\n"   \
+    "      t=0 0\n      m=message [msrp_port] TCP/MSRP *\n"                                     \
+    "      a=path:msrp://[local_ip]:[msrp_port]/u[pid]x[call_number];tcp\n"                      \
+    "      a=accept-types:text/plain message/cpim\n      a=accept-wrapped-types:text/html\n"
+#define NO_BODY "Content-Length: 0\n"
+#define TAKES_MIDDLEBOX                                                                          \
+    {"  <nop next=\"refuse\"/>\n  <label id=\"routed\"/>", "  <label id=\"routed\"/>"}
+#define TAKES_UNKNOWN {"a=accept-types:[^\\r\\n]*(text/plain|\\*)", "a=accept-types:()"}
+#define X10 "xxxxxxxxxx"
+#define X100 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define X1000 X100 X100 X100 X100 X100 X100 X100 X100 X100 X100
+/* An attribute that makes the plain answer larger than the 8 KB conform keeps. */
+#define PAD_EDIT                                                                                 \
+    {"      a=accept-wrapped-types:text/html\n",                                                 \
+     "      a=accept-wrapped-types:text/html\n      a=x-pad:" X1000 X1000 X1000 X1000 X1000      \
+     X1000 X1000 X1000 X1000 "\n"}
+/* Its refusal (488) turned into ringing until our CANCEL. */
+#define RING_EDITS                                                                               \
+    {"SIP/2.0 488 Not Acceptable Here", "SIP/2.0 180 Ringing"},                                  \
+        {"  <recv request=\"ACK\"/>\n  <label id=\"done\"/>",                                     \
+         "  <recv request=\"CANCEL\"><action><ereg regexp=\"[0-9]+\" search_in=\"hdr\" "          \
+         "header=\"CSeq:\" check_it=\"true\" assign_to=\"cseq\"/></action></recv>\n"             \
+         "  <send><![CDATA[\n      SIP/2.0 200 OK\n      [last_Via:]\n      [last_From:]\n"      \
+         "      [last_To:];tag=[pid]uas[call_number]\n      [last_Call-ID:]\n      [last_CSeq:]\n" \
+         "      Content-Length: 0\n\n    ]]></send>\n"                                           \
+         "  <send><![CDATA[\n      SIP/2.0 487 Request Terminated\n      [last_Via:]\n"          \
+         "      [last_From:]\n      [last_To:];tag=[pid]uas[call_number]\n"                      \
+         "      [last_Call-ID:]\n      CSeq: [$cseq] INVITE\n      Content-Length: 0\n\n"         \
+         "    ]]></send>\n  <recv request=\"ACK\"/>\n  <label id=\"done\"/>"}
+
+/* It hangs up each call itself (BYE) once the ACK came, and answers the next call 300 ms
+ * later, so the first session is over before the second is answered. */
+#define HANGS_UP                                                                                 \
+    {"assign_to=\"relayed\"/>",                                                                 \
+     "assign_to=\"relayed\"/>\n      <ereg regexp=\".*\" search_in=\"hdr\" header=\"From:\" "  \
+     "check_it=\"true\" assign_to=\"caller\"/>\n      <ereg regexp=\"sip:[^&gt;;]*\" "            \
+     "search_in=\"hdr\" header=\"Contact:\" check_it=\"true\" assign_to=\"contact\"/>"},         \
+        {"  <label id=\"plain\"/>\n",                                                           \
+         "  <label id=\"plain\"/>\n  <pause milliseconds=\"300\"/>\n"},                            \
+        {"  <recv request=\"ACK\"/>\n  <recv request=\"BYE\"/>\n  <send next=\"done\">",          \
+         "  <recv request=\"ACK\"/>\n  <send retrans=\"500\"><![CDATA[\n"                         \
+         "      BYE [$contact] SIP/2.0\n"                                                          \
+         "      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"               \
+         "      From: <sip:answer@[local_ip]:[local_port]>;tag=[pid]uas[call_number]\n"           \
+         "      To:[$caller]\n      [last_Call-ID:]\n      CSeq: 7 BYE\n      Max-Forwards: 70\n" \
+         "      Content-Length: 0\n\n    ]]></send>\n"                                           \
+         "  <recv response=\"200\" next=\"done\"/>\n  <send next=\"done\">"}
+
+/* One case against an answerer (base with edits): its verdict, a piece of what it observed,
+ * and the run's exit code. */
+struct judged {
+    const char *name, *base;
+    struct edit edits[4];
+    const char *cases; /* --case arguments; the first is the one judged */
+    const char *options;
+    const char *verdict, *observed;
+    int exit_code;
+};
+
+static const struct judged JUDGED[] = {
+    /* a target that rings and never answers: unobservable, the run goes on (not unreachable) */
+    {"ring", "tests/sip/uas-target-ring.xml", {{NULL, NULL}},
+     "4975-8.1/answer-media-message --case 4975-8.1/answer-protocol", "--timeout-scale 0.1",
+     "unobservable", "rang (180), no final response within 1 s", 0},
+    /* the second call rings after an answered first one: not unreachable either */
+    {"ring-second", GOOD_UAS, {RING_EDITS},
+     "6714-4.3/reject-middlebox-offer", "--timeout-scale 0.2", "unobservable",
+     "second call: rang", 0},
+    /* a CEMA answer through a relay whose first path URI does not parse (read uninitialised
+     * before: valgrind saw it) */
+    {"relay-unparsed",
+     GOOD_UAS,
+     {{CEMA_ANSWER, "c=IN IP4 [local_ip]\n      t=0 0\n      m=message 2855 TCP/MSRP *\n"
+                    "      a=path:relay.example:2855 msrp://[local_ip]:[msrp_port]/u[pid];tcp\n"
+                    "      a=accept-types:text/plain message/cpim\n      a=msrp-cema"}},
+     "6714-4.3/cema-relay-answer", NULL, "unobservable", "relay.example:2855 does not parse", 0},
+    /* a 2xx without SDP, or with one too large to keep, is unobservable, never judged */
+    {"middlebox-no-sdp", GOOD_UAS, {TAKES_MIDDLEBOX, {PLAIN_BODY, NO_BODY}},
+     "6714-4.3/reject-middlebox-offer", NULL, "unobservable", "no SDP answer", 0},
+    {"unknown-no-sdp", GOOD_UAS, {TAKES_UNKNOWN, {PLAIN_BODY, NO_BODY}},
+     "4975-8.6/488-no-understood-type", NULL, "unobservable", "no SDP answer", 0},
+    {"oversized", GOOD_UAS, {PAD_EDIT}, "4975-8.1/answer-media-message", NULL, "unobservable",
+     "larger than the 8191 bytes kept", 0},
+    /* TLS offered, answered without TLS on both counts: allowed; with msrp: and TCP/TLS/MSRP:
+     * protocol and scheme disagree */
+    {"tls-declined-tcp", GOOD_UAS,
+     {{"TCP/TLS/MSRP *", "TCP/MSRP *"}, {"a=path:msrps://", "a=path:msrp://"}},
+     "4975-8.1/answer-tls-protocol", NULL, "unobservable", "not TLS", 0},
+    {"tls-msrp-path", GOOD_UAS, {{"a=path:msrps://", "a=path:msrp://"}},
+     "4975-8.1/answer-tls-protocol", NULL, "fail", "but the path URI msrp://", 1},
+    /* a relay's address or port in c=/m= of an answer without a=msrp-cema: RFC 4975 8.1 asks
+     * for the endpoint's; only a CEMA answer (RFC 6714 4.3 item 3) puts the relay's there */
+    {"relay-port-no-cema", GOOD_UAS,
+     {{"a=path:msrp://[local_ip]:[msrp_port]/",
+       "a=path:msrp://[local_ip]:2855/relay;tcp msrp://[local_ip]:[msrp_port]/"},
+      {"m=message [msrp_port]", "m=message 2855"}},
+     "4975-8.1/answer-port-matches-path", NULL, "fail", "m= port 2855", 1},
+    {"relay-c-no-cema", GOOD_UAS,
+     {{"a=path:msrp://[local_ip]:[msrp_port]/",
+       "a=path:msrp://127.0.0.9:2855/relay;tcp msrp://[local_ip]:[msrp_port]/"},
+      {"c=IN IP4 [local_ip]", "c=IN IP4 127.0.0.9"}},
+     "4975-8.1/answer-c-line-path-host", NULL, "fail", "c= address 127.0.0.9", 1},
+    {"relay-c-cema", GOOD_UAS,
+     {{"a=path:msrp://[local_ip]:[msrp_port]/",
+       "a=path:msrp://127.0.0.9:2855/relay;tcp msrp://[local_ip]:[msrp_port]/"},
+      {"c=IN IP4 [local_ip]", "c=IN IP4 127.0.0.9"},
+      {"      a=accept-wrapped-types:text/html\n",
+       "      a=accept-wrapped-types:text/html\n      a=msrp-cema\n"}},
+     "4975-8.1/answer-c-line-path-host", NULL, "pass", NULL, 0},
+    /* 415 is about the SIP body, not the SDP's payload types */
+    {"unknown-415", GOOD_UAS,
+     {{"SIP/2.0 488 Not Acceptable Here", "SIP/2.0 415 Unsupported Media Type"}},
+     "4975-8.6/488-no-understood-type", NULL, "unobservable", "refused with 415", 0},
+    /* a CEMA relay answer naming the relay by one name and c= by another: not compared
+     * without DNS (RFC 6714 4.4) */
+    {"relay-names", GOOD_UAS,
+     {{CEMA_ANSWER, "c=IN IP4 other.example\n      t=0 0\n      m=message 2855 TCP/MSRP *\n"
+                    "      a=path:msrp://relay.example:2855/r;tcp "
+                    "msrp://[local_ip]:[msrp_port]/u[pid];tcp\n"
+                    "      a=accept-types:text/plain message/cpim\n      a=msrp-cema"}},
+     "6714-4.3/cema-relay-answer", NULL, "unobservable", "not compared without DNS", 0},
+    /* the first session is over (the target's BYE) when the second is answered with the same
+     * URI: RFC 4975 8.2 forbids reuse only for sessions still going on */
+    {"same-uri-after-bye", GOOD_UAS, {{"u[pid]x[call_number]", "u[pid]"}, HANGS_UP},
+     "4975-8.2/answer-path-unique", NULL, "unobservable", "the first call had ended", 0},
+};
+
+START_TEST(judged)
+{
+    const struct judged *j = &JUDGED[_i];
+    char test[96];
+    snprintf(test, sizeof test, "conform_sip judged %s", j->name);
+    if (test_sipp_skip(test))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char *text = edited_from(j->base, j->name, j->edits);
+    struct test_sipp p;
+    uint16_t port = start_uas(&p, &t, text);
+    free(text);
+    char extra[1200], json[600], *out = NULL;
+    snprintf(json, sizeof json, "%s/r.json", t.dir);
+    snprintf(extra, sizeof extra, "--sip-target sip:answer@127.0.0.1:%u --json %s --case %s %s",
+             (unsigned)port, json, j->cases, j->options != NULL ? j->options : "");
+    int rc = conform(&t, extra, &out);
+    json_error_t je;
+    json_t *root = json_load_file(json, 0, &je);
+    ck_assert_msg(root != NULL, "%s: %s\n%s", json, je.text, out);
+    json_t *cases = json_object_get(root, "cases"), *c = NULL;
+    size_t idlen = strcspn(j->cases, " ");
+    for (size_t i = 0; c == NULL && i < json_array_size(cases); i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(cases, i), "id"));
+        if (id != NULL && strlen(id) == idlen && strncmp(id, j->cases, idlen) == 0)
+            c = json_array_get(cases, i);
+    }
+    ck_assert_msg(c != NULL, "%s: no case %.*s\n%s", j->name, (int)idlen, j->cases, out);
+    const char *got = json_string_value(json_object_get(c, "result"));
+    const char *seen = json_string_value(json_object_get(c, "observed"));
+    ck_assert_msg(got != NULL && strcmp(got, j->verdict) == 0, "%s: %s (%s), expected %s\n%s",
+                  j->name, got, seen, j->verdict, out);
+    ck_assert_msg(j->observed == NULL || (seen != NULL && strstr(seen, j->observed) != NULL),
+                  "%s: observed '%s'\n%s", j->name, seen, out);
+    ck_assert_msg(rc == j->exit_code && strstr(out, "not run:") == NULL, "%s: exit %d\n%s",
+                  j->name, rc, out);
+    json_decref(root);
+    free(out);
+    test_sipp_wait(&p, 0);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* Nobody answers: exit 3 after the first case, the rest not run. */
 START_TEST(unreachable)
 {
@@ -334,6 +527,31 @@ START_TEST(unreachable)
     ck_assert_msg(rc == 3, "exit %d\n%s", rc, out);
     ck_assert_msg(strstr(out, "no final response to the INVITE within 1 s") != NULL, "%s", out);
     ck_assert_msg(strstr(out, "not run: the peer is unreachable") != NULL, "%s", out);
+    free(out);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* --quick skips the SIP cases that may wait longer than 20 s: at the default scale the two-call
+ * ones (2 x 10 s and 5 s for the hang-ups); a case under the bound runs. */
+START_TEST(quick)
+{
+    struct tmp t;
+    tmp_make(&t);
+    uint16_t port = test_sip_free_port();
+    char extra[300], *out = NULL;
+    snprintf(extra, sizeof extra, "--sip-target sip:answer@127.0.0.1:%u --quick --case "
+             "4975-8.2/answer-path-unique --case 6714-4.3/reject-middlebox-offer", (unsigned)port);
+    int rc = conform(&t, extra, &out);
+    ck_assert_msg(rc == 0 && strstr(out, "2 cases: 0 passed") != NULL &&
+                      strstr(out, "--quick skips cases marked slow or that may wait over 20 s") !=
+                          NULL, "exit %d\n%s", rc, out);
+    free(out);
+    snprintf(extra, sizeof extra, "--sip-target sip:answer@127.0.0.1:%u --quick --case "
+             "4975-8.2/answer-path-explicit-port --timeout-scale 0.3", (unsigned)port);
+    rc = conform(&t, extra, &out);
+    ck_assert_msg(rc == 3 && strstr(out, "no final response to the INVITE within 3 s") != NULL,
+                  "exit %d\n%s", rc, out);
     free(out);
     tmp_remove(&t);
 }
@@ -438,11 +656,13 @@ Suite *make_conform_sip_suite(void)
     tcase_add_loop_test(tc, answerers, 0, (int)(sizeof VARIANTS / sizeof VARIANTS[0]));
     tcase_add_test(tc, formats);
     tcase_add_test(tc, over_tcp);
+    tcase_add_loop_test(tc, judged, 0, (int)(sizeof JUDGED / sizeof JUDGED[0]));
     suite_add_tcase(s, tc);
     TCase *tu = tcase_create("usage");
     tcase_set_timeout(tu, 60);
     tcase_add_test(tu, unreachable);
     tcase_add_test(tu, usage);
+    tcase_add_test(tu, quick);
     suite_add_tcase(s, tu);
     TCase *tp = tcase_create("proxy");
     tcase_set_timeout(tp, 120);

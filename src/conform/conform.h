@@ -142,7 +142,8 @@ void conform_result_free(struct conform_result *r);
 
 /* The longest a case may wait on its peer, in seconds: its step timeouts and pauses added
  * up, times the peer's timeout_scale (conform --quick skips cases above
- * CONFORM_QUICK_MAX_WAIT_S, e.g. the 31 s wait for a relay's 30 s probation). */
+ * CONFORM_QUICK_MAX_WAIT_S, e.g. the 31 s wait for a relay's 30 s probation); for a SIP case
+ * (needs "sip"), conform_sip_case_max_wait(). */
 #define CONFORM_QUICK_MAX_WAIT_S 20.0
 double conform_case_max_wait(const struct scenario *sc, const struct conform_peer *p);
 
@@ -203,6 +204,9 @@ struct conform_sip_peer {
     const char *password;   /* for 401 / 407 challenges; NULL: none answered */
     double timeout_scale;   /* 0 means 1 */
 };
+/* The longest a SIP case may take (seconds): its calls' waits for a final response (10 s
+ * each, times timeout_scale) and the wait for the hang-ups. */
+double conform_sip_case_max_wait(const struct scenario *sc, double timeout_scale);
 /* Whether a case file's "sip": {"check"} names a check this build has. */
 bool conform_sip_check_known(const char *name);
 /* Runs one SIP case. Never fails as a call: the outcome is in *r. */

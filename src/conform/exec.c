@@ -557,6 +557,9 @@ void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
 
 double conform_case_max_wait(const struct scenario *sc, const struct conform_peer *p)
 {
+    /* a SIP case has no steps: its waits are its calls' */
+    if (sc->kase != NULL && sc->kase->needs == CASE_SIP)
+        return conform_sip_case_max_wait(sc, p->timeout_scale);
     uint64_t ns = 0;
     for (unsigned i = 0; i < sc->num_steps; i++) {
         const struct step *st = &sc->steps[i];

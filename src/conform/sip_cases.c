@@ -144,6 +144,7 @@ static unsigned path_uris(const char *path, struct path_uri *out, unsigned cap)
             break;
         if (n < cap) {
             struct path_uri *pu = &out[n];
+            memset(pu, 0, sizeof(*pu)); /* a URI that does not parse leaves no garbage */
             size_t keep = len < sizeof pu->text - 1 ? len : sizeof pu->text - 1;
             memcpy(pu->text, p, keep);
             pu->text[keep] = '\0';
@@ -171,6 +172,17 @@ static int same_addr(const char *a, const char *b)
     if (fa != 0 || fb != 0)
         return -1;
     return strcasecmp(a1, b1) == 0;
+}
+
+/* same_addr for RFC 6714 4.4's matching, which resolves names (DNS): two different names may
+ * still be one address, so they too are -1. */
+static int same_addr_resolved(const char *a, const char *b)
+{
+    unsigned char x[16];
+    int s = same_addr(a, b);
+    bool ip_a = inet_pton(AF_INET, a, x) == 1 || inet_pton(AF_INET6, a, x) == 1;
+    bool ip_b = inet_pton(AF_INET, b, x) == 1 || inet_pton(AF_INET6, b, x) == 1;
+    return s == 0 && !ip_a && !ip_b ? -1 : s;
 }
 
 static void host_text(const struct msrp_uri *u, char *out, size_t cap)
@@ -250,11 +262,27 @@ static struct sipx_call *place(struct sipx *x, const struct offer *o, struct con
                      o->types != NULL ? o->types : "message/cpim text/plain", attrs,
                      o->extra_line ? EXTRA_LINE "\r\n" : "");
     c->offer_len = n > 0 && (size_t)n < sizeof c->offer ? (size_t)n : 0;
-    if (sipx_call(x, c, r->observed, sizeof r->observed) != 0) {
-        r->verdict = CONFORM_UNREACHABLE;
+    int rc = sipx_call(x, c, r->observed, sizeof r->observed);
+    if (rc != 0) {
+        /* silence is unreachable; a target that rang is there, it just did not answer */
+        r->verdict = rc > 0 ? CONFORM_UNOBSERVABLE : CONFORM_UNREACHABLE;
         return NULL;
     }
     return c;
+}
+
+/* Whether a 2xx came without an SDP answer to judge (none, or one larger than we keep);
+ * says so in r. */
+static bool no_sdp(const struct sipx_call *c, struct conform_result *r)
+{
+    if (c->answer_len > 0)
+        return false;
+    if (c->too_big)
+        say(r, CONFORM_UNOBSERVABLE, "the 2xx's SDP answer is larger than the %d bytes kept: "
+            "not judged", SIPX_SDP_MAX - 1);
+    else
+        say(r, CONFORM_UNOBSERVABLE, "the 2xx carried no SDP answer");
+    return true;
 }
 
 /* The answer's MSRP line (the first, as in every offer here) when the call was taken and the
@@ -267,10 +295,8 @@ static const struct sv_media *accepted(const struct sipx_call *c, struct sv *v,
             c->status);
         return NULL;
     }
-    if (c->answer_len == 0) {
-        say(r, CONFORM_UNOBSERVABLE, "the 2xx carried no SDP answer");
+    if (no_sdp(c, r))
         return NULL;
-    }
     sv_read(v, c->answer, c->answer_len);
     if (v->nm == 0) {
         say(r, CONFORM_UNOBSERVABLE, "the answer has no m= line for the offered MSRP stream");
@@ -322,17 +348,29 @@ static void protocol(struct sipx *x, const struct scenario_case *k, struct confo
         pass(r);
 }
 
-/* The same sentence for TLS: an accepted TCP/TLS/MSRP offer is answered TCP/TLS/MSRP. */
+static unsigned answer_path(const struct sv_media *m, struct path_uri *uris, unsigned cap,
+                            struct conform_result *r);
+
+/* The same sentence ties TCP/TLS/MSRP to TLS, which an msrps URI asks for (6: "A scheme of
+ * "msrps" indicates that the underlying connection MUST be protected with TLS"): to a
+ * TCP/TLS/MSRP offer, protocol and path scheme must agree. An answer without TLS on both
+ * (TCP/MSRP, msrp:) is one the sentence does not forbid. */
 static void tls_protocol(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
     struct sv v;
+    struct path_uri uris[8];
     const struct sv_media *m = plain(x, &(struct offer){.tls = true}, &v, r);
-    if (m == NULL)
+    unsigned n = m != NULL ? answer_path(m, uris, 8, r) : 0;
+    if (n == 0)
         return; /* declining TLS (port 0 or 488) is the target's right */
-    if (strcmp(m->proto, "TCP/TLS/MSRP") != 0)
-        say(r, CONFORM_FAIL, "a TCP/TLS/MSRP offer accepted with the protocol \"%s\"",
-            m->proto);
+    bool tls = strcmp(m->proto, "TCP/TLS/MSRP") == 0, secure = uris[n - 1].u.secure;
+    if (tls != secure && (tls || strcmp(m->proto, "TCP/MSRP") == 0))
+        say(r, CONFORM_FAIL, "a TCP/TLS/MSRP offer accepted with the protocol \"%s\" but the "
+            "path URI %s", m->proto, uris[n - 1].text);
+    else if (!tls)
+        say(r, CONFORM_UNOBSERVABLE, "answered with \"%s\" and the path URI %s: not TLS, which "
+            "the sentence does not forbid", m->proto, uris[n - 1].text);
     else
         pass(r);
 }
@@ -386,12 +424,14 @@ static void c_line(struct sipx *x, const struct scenario_case *k, struct conform
         say(r, CONFORM_UNOBSERVABLE, "the answer has no c= line for the MSRP stream");
         return;
     }
-    /* The endpoint's URI is the rightmost; with relays in the path the first hop's address
-     * is accepted too (RFC 6714 4.3 item 3 puts the relay's there). */
+    /* The endpoint's URI is the rightmost (RFC 4976's relayed answers keep the endpoint's
+     * c=). Only a CEMA answer puts the first hop's, the relay's, there (RFC 6714 4.3 item 3,
+     * which binds answers with a=msrp-cema): then that is accepted too. */
+    bool cema = sv_attr(m, "msrp-cema", NULL) != NULL;
     char host[256];
     int same = 0;
     for (unsigned i = 0; i < n; i++) {
-        if (i != 0 && i != n - 1)
+        if (i != n - 1 && !(i == 0 && cema))
             continue;
         host_text(&uris[i].u, host, sizeof host);
         int s = same_addr(c, host);
@@ -424,7 +464,9 @@ static void port_match(struct sipx *x, const struct scenario_case *k, struct con
         say(r, CONFORM_UNOBSERVABLE, "the path's endpoint URI has no port to compare with");
         return;
     }
-    if (port == ep->port || (n > 1 && hop->has_port && port == hop->port))
+    /* the relay's port only in a CEMA answer (RFC 6714 4.3 item 3), as for c= */
+    bool cema = sv_attr(m, "msrp-cema", NULL) != NULL;
+    if (port == ep->port || (cema && n > 1 && hop->has_port && port == hop->port))
         pass(r);
     else
         say(r, CONFORM_FAIL, "m= port %s, but the path's endpoint URI %s has port %u",
@@ -447,8 +489,8 @@ static void decline_zero(struct sipx *x, const struct scenario_case *k,
         return;
     }
     sv_read(&v, c->answer, c->answer_len);
-    if (c->answer_len == 0) {
-        say(r, CONFORM_UNOBSERVABLE, "the 2xx carried no SDP answer");
+    if (no_sdp(c, r)) {
+        return;
     } else if (v.nm < 2) {
         say(r, CONFORM_FAIL, "the offer's second m= line (" EXTRA_LINE ") has no line in the "
             "answer, let alone one with port 0 (%u m= line%s)", v.nm, v.nm == 1 ? "" : "s");
@@ -526,8 +568,16 @@ static void path_unique(struct sipx *x, const struct scenario_case *k, struct co
     if (n2 == 0) {
         char why[sizeof r->observed];
         snprintf(why, sizeof why, "%s", r->observed);
-        say(r, r->verdict == CONFORM_UNREACHABLE ? CONFORM_UNREACHABLE : CONFORM_UNOBSERVABLE,
-            "second call: %s", why);
+        /* the first call was answered: the target is reachable whatever the second did */
+        say(r, CONFORM_UNOBSERVABLE, "second call: %s", why);
+        return;
+    }
+    /* Reuse is forbidden only while the first session is one the endpoint "is currently
+     * participating" in: once the target hung it up (BYE), its URI is free again. */
+    const struct sipx_call *c1 = &x->calls[0];
+    if (c1->ended || !c1->established) {
+        say(r, CONFORM_UNOBSERVABLE, "the first call had ended (the target sent BYE) when the "
+            "second was answered: its URI was no longer in use");
         return;
     }
     if (msrp_uri_equal(&u1[n1 - 1].u, &u2[n2 - 1].u))
@@ -630,17 +680,21 @@ static void not_understood(struct sipx *x, const struct scenario_case *k,
         pass(r);
         return;
     }
-    if (c->status == 415 || c->status == 606) {
+    if (c->status == 606) {
         /* refused for its media, but not with the response the sentence names */
         say(r, conform_verdict_unmet(k->level), "an offer of only %s refused with %d, not 488",
             UNKNOWN_TYPE, c->status);
         return;
     }
     if (c->status >= 300) {
+        /* 415 too: it is about the SIP body's type (RFC 3261 21.4.13, from memory), not the
+         * payload types the SDP offers */
         say(r, CONFORM_UNOBSERVABLE, "refused with %d, a failure not about the offer's types",
             c->status);
         return;
     }
+    if (no_sdp(c, r))
+        return;
     sv_read(&v, c->answer, c->answer_len);
     const char *t = v.nm > 0 ? sv_attr(&v.m[0], "accept-types", NULL) : NULL;
     if (v.nm > 0 && port_of(&v.m[0]) == 0)
@@ -649,8 +703,10 @@ static void not_understood(struct sipx *x, const struct scenario_case *k,
     else if (t != NULL && covers(t, UNKNOWN_TYPE))
         pass(r); /* it says it takes the type: it understands it */
     else
-        say(r, conform_verdict_unmet(k->level), "an offer of only %s accepted (2xx) though "
-            "the answer's accept-types (%s) do not take it", UNKNOWN_TYPE, t != NULL ? t : "none");
+        /* accepting the stream says nothing of not understanding the offered type */
+        say(r, CONFORM_UNOBSERVABLE, "an offer of only %s accepted (2xx) with accept-types %s: "
+            "whether the target understands the type is not shown", UNKNOWN_TYPE,
+            t != NULL ? t : "(none)");
 }
 
 /* ---- RFC 6714 section 4.3 ----------------------------------------------------------------- */
@@ -720,17 +776,21 @@ static void cema_relay(struct sipx *x, const struct scenario_case *k, struct con
         return;
     }
     const char *setup = sv_attr(m, "setup", NULL), *c = c_of(&v, m);
-    char host[256];
-    host_text(&uris[0].u, host, sizeof host);
+    char host[256] = "";
+    if (uris[0].ok)
+        host_text(&uris[0].u, host, sizeof host);
     if (!uris[0].ok || !uris[0].u.has_port) {
         say(r, CONFORM_UNOBSERVABLE, "the path's first URI %s does not parse or has no port",
             uris[0].text);
     } else if (setup == NULL || strcasecmp(setup, "passive") != 0) {
         say(r, CONFORM_FAIL, "a CEMA answer through a relay with %s%s, not a=setup:passive",
             setup != NULL ? "a=setup:" : "no a=setup", setup != NULL ? setup : "");
-    } else if (c == NULL || same_addr(c, host) == 0 || port_of(m) != uris[0].u.port) {
+    } else if (c == NULL || same_addr_resolved(c, host) == 0 || port_of(m) != uris[0].u.port) {
         say(r, CONFORM_FAIL, "a CEMA answer through a relay: c=/m= %s:%s, the relay (first "
             "path URI) %s", c != NULL ? c : "(none)", m->port, uris[0].text);
+    } else if (same_addr_resolved(c, host) < 0) {
+        say(r, CONFORM_UNOBSERVABLE, "c= %s and the relay's host %s are not compared without "
+            "DNS (RFC 6714 4.4 resolves names)", c, host);
     } else {
         pass(r);
     }
@@ -799,8 +859,12 @@ static void middlebox(struct sipx *x, const struct scenario_case *k, struct conf
     }
     sipx_note(x, "CEMA supported; now an offer without it whose c=/m= a middlebox rewrote");
     const struct sipx_call *c = place(x, &(struct offer){.middlebox = true}, r);
-    if (c == NULL)
+    if (c == NULL) {
+        char why[sizeof r->observed];
+        snprintf(why, sizeof why, "%s", r->observed);
+        say(r, CONFORM_UNOBSERVABLE, "second call: %.1900s", why); /* the first was answered */
         return;
+    }
     if (c->status >= 300) {
         /* another failure (busy, unavailable) says nothing of how the offer was judged */
         if (c->status == 488)
@@ -810,6 +874,8 @@ static void middlebox(struct sipx *x, const struct scenario_case *k, struct conf
                 "about the offer", c->status);
         return;
     }
+    if (no_sdp(c, r))
+        return;
     sv_read(&v, c->answer, c->answer_len);
     if (v.nm > 0 && port_of(&v.m[0]) == 0)
         pass(r);
@@ -821,20 +887,31 @@ static void middlebox(struct sipx *x, const struct scenario_case *k, struct conf
 
 /* ---- the table ---------------------------------------------------------------------------- */
 
+/* Each check with the most calls it places (--quick counts their waits). */
 static const struct {
     const char *name;
     sipx_check_fn fn;
+    unsigned calls;
 } CHECKS[] = {
-    {"media-message", media_message},   {"protocol", protocol},
-    {"tls-protocol", tls_protocol},     {"format-star", format_star},
-    {"c-line", c_line},                 {"port-match", port_match},
-    {"decline-zero", decline_zero},     {"path", path_present},
-    {"path-port", path_port},           {"path-unique", path_unique},
-    {"accept-types", accept_types},     {"wrapped-repeat", wrapped_repeat},
-    {"not-understood", not_understood}, {"cema-answer", cema_answer},
-    {"cema-setup", cema_setup},         {"cema-relay", cema_relay},
-    {"no-cema-active", no_cema_active}, {"no-cema-relays", no_cema_relays},
-    {"middlebox", middlebox},
+    {"media-message", media_message, 1},
+    {"protocol", protocol, 1},
+    {"tls-protocol", tls_protocol, 1},
+    {"format-star", format_star, 1},
+    {"c-line", c_line, 1},
+    {"port-match", port_match, 1},
+    {"decline-zero", decline_zero, 1},
+    {"path", path_present, 1},
+    {"path-port", path_port, 1},
+    {"path-unique", path_unique, 2},
+    {"accept-types", accept_types, 1},
+    {"wrapped-repeat", wrapped_repeat, 1},
+    {"not-understood", not_understood, 1},
+    {"cema-answer", cema_answer, 1},
+    {"cema-setup", cema_setup, 1},
+    {"cema-relay", cema_relay, 1},
+    {"no-cema-active", no_cema_active, 1},
+    {"no-cema-relays", no_cema_relays, 1},
+    {"middlebox", middlebox, 2},
 };
 
 sipx_check_fn sipx_check_find(const char *name)
@@ -843,4 +920,12 @@ sipx_check_fn sipx_check_find(const char *name)
         if (strcmp(CHECKS[i].name, name) == 0)
             return CHECKS[i].fn;
     return NULL;
+}
+
+unsigned sipx_check_calls(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < sizeof CHECKS / sizeof CHECKS[0]; i++)
+        if (strcmp(CHECKS[i].name, name) == 0)
+            return CHECKS[i].calls;
+    return 0;
 }

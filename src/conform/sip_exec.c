@@ -87,6 +87,7 @@ static void on_established(void *ctx, struct sip_call *call, const char *sdp, si
         return;
     c->status = 200;
     c->established = true;
+    c->too_big = sdp != NULL && len >= sizeof c->answer;
     if (sdp != NULL && len < sizeof c->answer) {
         memcpy(c->answer, sdp, len);
         c->answer[len] = '\0';
@@ -95,8 +96,21 @@ static void on_established(void *ctx, struct sip_call *call, const char *sdp, si
     sipx_note(x, "2xx to INVITE %u, ACK sent; its SDP answer:", (unsigned)(c - x->calls) + 1);
     if (c->answer_len > 0)
         sipx_quote(x, "a< ", c->answer, c->answer_len);
+    else if (c->too_big)
+        sipx_note(x, "(a body of %zu bytes, over the %d kept: not judged)", len, SIPX_SDP_MAX - 1);
     else
         sipx_note(x, "(no body)");
+}
+
+static void on_progress(void *ctx, struct sip_call *call, int status)
+{
+    struct sipx *x = ctx;
+    struct sipx_call *c = sip_call_user(call);
+    if (c == NULL)
+        return;
+    if (c->progress == 0)
+        sipx_note(x, "%d to INVITE %u", status, (unsigned)(c - x->calls) + 1);
+    c->progress = status;
 }
 
 static void on_ended(void *ctx, struct sip_call *call, enum sip_call_end why, int status,
@@ -142,6 +156,12 @@ int sipx_call(struct sipx *x, struct sipx_call *c, char *observed, size_t cap)
     while (c->status == 0 && !c->ended && net_now_ns() < end)
         if (net_loop_run_once(x->loop, 20) < 0)
             break;
+    if (c->status == 0 && c->progress > 0) {
+        /* It is there but did not answer in time: not unreachable; the case's end cancels. */
+        snprintf(observed, cap, "rang (%d), no final response within %.0f s", c->progress,
+                 x->wait_s);
+        return 1;
+    }
     if (c->status == 0) {
         const char *last = NULL;
         sip_ua_transport_errors(x->ua, &last);
@@ -203,6 +223,13 @@ static enum sip_tp_kind kind_of(const char *uri)
     return SIP_TP_UDP;
 }
 
+double conform_sip_case_max_wait(const struct scenario *sc, double timeout_scale)
+{
+    /* each call's wait for its final response, then one bounded wait for the hang-ups */
+    unsigned calls = sc->kase != NULL ? sipx_check_calls(sc->kase->sip_check) : 0;
+    return calls * FINAL_WAIT_S * (timeout_scale > 0 ? timeout_scale : 1) + BYE_WAIT_S;
+}
+
 bool conform_sip_check_known(const char *name)
 {
     return sipx_check_find(name) != NULL;
@@ -240,7 +267,8 @@ void conform_sip_run_case(const struct scenario *sc, const struct conform_sip_pe
         .user = p->user != NULL ? p->user : "msrpload",
         .password = p->password,
         .outbound_proxy = p->proxy,
-        .cb = {.on_established = on_established, .on_ended = on_ended},
+        .cb = {.on_progress = on_progress, .on_established = on_established,
+               .on_ended = on_ended},
         .ctx = x,
     };
     if (net_loop_create(&x->loop, 64) != 0) {

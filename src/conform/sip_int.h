@@ -23,6 +23,8 @@ struct sipx_call {
     int status;           /* the final response: 200 for a 2xx, the code of a failure, 0 none */
     char answer[SIPX_SDP_MAX]; /* the 2xx's body (NUL-terminated), "" when it had none */
     size_t answer_len;
+    int progress;         /* the latest 1xx heard, 0 none */
+    bool too_big;         /* the 2xx had a body larger than answer[] (answer_len 0) */
     bool established;     /* 2xx received and ACKed: a BYE is owed */
     bool ended;
     struct sip_call *call;
@@ -46,7 +48,8 @@ struct sipx {
 
 /* Sends an INVITE with c->offer to the target and waits (bounded by x->wait_s) for its final
  * response, which stays established until the runner hangs up after the judge. Returns 0 with
- * c->status set, or -1 when none came (the target is unreachable; observed says so). */
+ * c->status set; 1 when only a 1xx came (it rang: the call is cancelled at the case's end);
+ * -1 when nothing came (the target is unreachable). observed says which. */
 int sipx_call(struct sipx *x, struct sipx_call *c, char *observed, size_t cap);
 /* A new call slot of the case (NULL when the case has used them all). */
 struct sipx_call *sipx_new_call(struct sipx *x);
@@ -58,5 +61,7 @@ void sipx_quote(struct sipx *x, const char *marker, const char *text, size_t len
 typedef void (*sipx_check_fn)(struct sipx *x, const struct scenario_case *k,
                               struct conform_result *r);
 sipx_check_fn sipx_check_find(const char *name);
+/* How many calls the check places at most (0: no such check). */
+unsigned sipx_check_calls(const char *name);
 
 #endif
