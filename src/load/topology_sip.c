@@ -43,7 +43,7 @@
 
 static void sess_put(struct sip_sess *ss)
 {
-    if (ss->ls != NULL || ss->out != NULL || ss->in != NULL || ss->waiting)
+    if (ss->ls != NULL || ss->out != NULL || ss->in != NULL || ss->waiting || ss->held)
         return;
     net_timer_stop(ss->w->loop, &ss->defer);
     free(ss->peer_path);
@@ -230,8 +230,13 @@ static void caller_established(struct sip_sess *ss, const char *sdp, size_t len)
         histogram_record(&w->stats.lat[LAT_SIP_INVITE_2XX], (now - ss->invite_ns) / 1000);
     struct lsession *ls = ss->ls;
     if (ls == NULL) { /* the slot gave up meanwhile: the call is not wanted */
+        /* Held over the BYE: one that cannot leave ends the call at once (caller_ended),
+         * which would otherwise let go of ss while it is still written here. */
+        ss->held = true;
         ss->bye_sent = sip_call_bye(ss->out) == 0;
         ss->bye_ns = now;
+        ss->held = false;
+        sess_put(ss);
         return;
     }
     struct sip_sdp_msrp_desc *answer = malloc(sizeof(*answer));
