@@ -10,7 +10,7 @@
  *    running `serve --session-id 's%d'`: signalling by SIPp, media by serve, as a B2BUA or SBC
  *    anchoring the media elsewhere would;
  *  - negative cases of run --sip-target against SIPp: 486, 488, a callee that rings and is
- *    cancelled by the run's end, one that never answers (cut off by the run's end, or Timer B:
+ *    cancelled by the run's end, one whose 200 crosses that CANCEL (cut off, not set up), one that never answers (cut off by the run's end, or Timer B:
  *    408), a proxy and a registrar that swallow everything; and serve --sip facing a SIPp
  *    caller that never ACKs (serve BYEs after 64*T1 and logs no_ack).
  *
@@ -494,6 +494,37 @@ START_TEST(target_ringing_cancelled)
 }
 END_TEST
 
+/* A callee whose 200 crosses the CANCEL of the run's end: the call is cut off (README
+ * "Reports": answered only after the session gave up), not set up; it is ACKed and BYEd. */
+START_TEST(target_answers_after_cancel)
+{
+    if (test_sipp_skip("target_answers_after_cancel"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    struct sipp uas;
+    sipp_uas(&uas, &t, "uas-target-late-answer.xml", "2", false, NULL);
+    char args[600];
+    snprintf(args, sizeof(args), SMALL " --duration 2 --sip-target sip:service@127.0.0.1:%u",
+             (unsigned)uas.port);
+    struct run_out r;
+    run_sip(&t, "late-answer", args, &r);
+    int rc = test_sipp_wait(&uas.proc, 20);
+    ck_assert_int_eq(jint(&r, "sip.calls"), 2);
+    ck_assert_int_eq(jint(&r, "sip.calls_unfinished"), 2);
+    ck_assert_int_eq(jint(&r, "sip.calls_established"), 0);
+    ck_assert_msg(json_object_get(json_object_get(json_object_get(r.summary, "sip"),
+                                                  "invite_final"), "200") == NULL ||
+                      jint(&r, "sip.invite_final.200") == 0,
+                  "a 2xx after the session gave up has its status counted");
+    ck_assert_int_eq(jint(&r, "sessions.unfinished"), 2);
+    ck_assert_msg(rc == 0, "SIPp exit %d", rc);
+    ck_assert_int_eq(log_count(uas.log, "bye=received"), 2);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* A callee that never answers at all: no 1xx, so no CANCEL (RFC 3261 section 9.1, from
  * memory); the run's end cuts the calls off, bounded. */
 START_TEST(target_silent_cut_off)
@@ -695,6 +726,7 @@ Suite *make_sip_interop_suite(void)
     tcase_add_test(neg, target_busy_486);
     tcase_add_test(neg, target_reject_488);
     tcase_add_test(neg, target_ringing_cancelled);
+    tcase_add_test(neg, target_answers_after_cancel);
     tcase_add_test(neg, target_silent_cut_off);
     tcase_add_test(neg, target_silent_timer_b);
     tcase_add_test(neg, registrar_never_answers);

@@ -224,12 +224,11 @@ static void caller_established(struct sip_sess *ss, const char *sdp, size_t len)
     uint64_t now = net_now_ns();
     ss->established = true;
     ss->established_ns = now;
-    w->stats.sip.calls_established++;
-    count_final(w, 200);
-    if (counting(w, now))
-        histogram_record(&w->stats.lat[LAT_SIP_INVITE_2XX], (now - ss->invite_ns) / 1000);
     struct lsession *ls = ss->ls;
-    if (ls == NULL) { /* the slot gave up meanwhile: the call is not wanted */
+    if (ls == NULL) {
+        /* The slot gave up meanwhile (the run's end): the call is not wanted, and counts as
+         * cut off, its status and time not counted (README "Reports"). */
+        w->stats.sip.calls_unfinished++;
         /* Held over the BYE: one that cannot leave ends the call at once (caller_ended),
          * which would otherwise let go of ss while it is still written here. */
         ss->held = true;
@@ -239,6 +238,10 @@ static void caller_established(struct sip_sess *ss, const char *sdp, size_t len)
         sess_put(ss);
         return;
     }
+    w->stats.sip.calls_established++;
+    count_final(w, 200);
+    if (counting(w, now))
+        histogram_record(&w->stats.lat[LAT_SIP_INVITE_2XX], (now - ss->invite_ns) / 1000);
     struct sip_sdp_msrp_desc *answer = malloc(sizeof(*answer));
     struct sip_sdp_msrp_result *res = malloc(sizeof(*res));
     char why[200] = "";
