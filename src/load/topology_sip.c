@@ -448,14 +448,17 @@ static void agent_registered(void *ctx, struct sip_ua *ua, int status, int expir
         w->stats.sip.register_ok++;
     else
         w->stats.sip.register_failed++;
-    if (a->register_done) /* a refresh: only counted */
-        return;
+    /* Every final answer says whether the user is registered now: a first REGISTER that
+     * failed is tried again by the agent (408, 5xx), and a later 2xx lets the sessions that
+     * come after it call the user; a refresh that failed stops them. Only the first
+     * REGISTER's time is a latency sample (README "Reports"). */
+    bool first = !a->register_done;
     a->register_done = true;
     a->registered = ok;
     a->register_status = status;
-    if (ok)
+    if (ok && first)
         histogram_record(&w->stats.lat[LAT_SIP_REGISTER], (now - a->register_sent_ns) / 1000);
-    else {
+    else if (!ok) {
         char what[300];
         snprintf(what, sizeof(what), "REGISTER %.120s: %d", a->user, status);
         note_error(w, what);
