@@ -10,6 +10,8 @@
  *  - a wrong password: every REGISTER gets 403, no session is called, every session fails
  *    with the status in its failure and the run exits 3 (README "Exit codes": no session
  *    bound);
+ *  - the same with a share of 100,000 sessions in 2 s: the runner waits between sessions
+ *    calling a user whose REGISTER failed instead of burning the share;
  *  - a --sip-target nobody registered: every INVITE gets 404 through the proxy, counted by
  *    status, and the run exits 3;
  *  - scenarios/sip-relay.json with --relay: the same Kamailio is the proxy and the RFC 4976
@@ -253,6 +255,32 @@ START_TEST(sip_run_wrong_password)
 }
 END_TEST
 
+/* A registrar refusing every REGISTER and a share of 100,000 sessions: the sessions calling a
+ * user whose REGISTER failed fail at their start, and the runner waits before the next
+ * (topology.h, ECONNREFUSED), so the 2 s run does not burn its whole share in a blink. */
+START_TEST(sip_run_refused_no_storm)
+{
+    if (test_sip_skip(&P, "sip_run_refused_no_storm"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char pw[512], args[1200];
+    password_file(&t, "not-the-password", pw, sizeof(pw));
+    snprintf(args, sizeof(args), "--sip-proxy sip:127.0.0.1:%u --sip-password-file '%s' "
+             "--sessions 100000 --duration 2", (unsigned)P.port, pw);
+    struct run_out r;
+    run_sip(&t, "refused-storm", args, &r);
+    ck_assert_msg(r.code == 3, "exit %d (expected 3); stderr: %s", r.code, r.err);
+    ck_assert_int_eq(jint(&r, "sip.register_ok"), 0);
+    long long started = jint(&r, "sessions.started");
+    ck_assert_msg(started < 100000, "%lld sessions started and failed in a 2 s run", started);
+    ck_assert_int_eq(jint(&r, "sessions.failed"), started);
+    ck_assert_int_eq(jint(&r, "sessions.ends.connect-failed"), started);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
 START_TEST(sip_run_target_not_found)
 {
     if (test_sip_skip(&P, "sip_run_target_not_found"))
@@ -458,6 +486,7 @@ Suite *make_sip_run_suite(void)
     tcase_add_test(tc, sip_run_tcp);
     tcase_add_test(tc, sip_run_tls_msrp);
     tcase_add_test(tc, sip_run_wrong_password);
+    tcase_add_test(tc, sip_run_refused_no_storm);
     tcase_add_test(tc, sip_run_target_not_found);
     tcase_add_test(tc, sip_run_relay_cema);
     tcase_add_test(tc, sip_run_relay_in_scenario);
