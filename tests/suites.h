@@ -47,6 +47,7 @@ Suite *make_sdp_msrp_suite(void);
 Suite *make_sip_msg_suite(void);
 Suite *make_sip_txn_suite(void);
 Suite *make_sip_ua_suite(void);
+TCase *make_sip_ua_reg_tcase(void); /* check_sip_ua_reg.c, in the sip_ua suite */
 Suite *make_sip_dialog_suite(void);
 Suite *make_stages_suite(void);
 Suite *make_capacity_suite(void);

@@ -251,8 +251,13 @@ static void on_stream_close(struct net_conn *nc, int err, const char *why)
                  why ? why : strerror(err));
         c->tp->h.on_error(c->tp->ctx, what);
     }
+    struct sip_tp *tp = c->tp;
+    struct sip_addr peer = c->peer;
     net_conn_set_user(nc, NULL);
-    conn_remove(c->tp, c);
+    conn_remove(tp, c);
+    /* After the removal: the TU's answer to it may send to peer again (a new connection). */
+    if (err && tp->h.on_conn_failed)
+        tp->h.on_conn_failed(tp->ctx, &peer);
 }
 
 static const struct net_conn_handlers stream_handlers = {

@@ -39,6 +39,9 @@ struct sip_tp_handlers {
     /* Something was received that is not SIP, or could not be sent (for counting; may be
      * NULL). */
     void (*on_error)(void *ctx, const char *what);
+    /* A stream connection to peer failed or closed with an error (a refused connect among
+     * them): what was sent on it will get no answer. May be NULL. */
+    void (*on_conn_failed)(void *ctx, const struct sip_addr *peer);
 };
 
 struct sip_tp_config {

@@ -25,6 +25,7 @@ struct sip_txn {
     char *branch;
     char method[16];      /* the request's; "INVITE" for its ACK's lookup */
     bool server, invite;
+    bool failing;         /* client: picked by sip_txn_client_transport_error */
     enum sip_txn_state state;
     char *request;        /* client: the request as sent */
     size_t request_len;
@@ -196,6 +197,42 @@ void sip_txn_table_destroy(struct sip_txn_table *tab)
             end_txn(SIP_CHAIN_ENTRY(tab->chain.buckets[i], struct sip_txn, link));
     sip_chain_free(&tab->chain);
     free(tab);
+}
+
+/* The next live client transaction marked failing, or NULL. */
+static struct sip_txn *next_failing(struct sip_txn_table *tab)
+{
+    for (size_t b = 0; b < tab->chain.nbuckets; b++)
+        for (struct sip_chain_link *l = tab->chain.buckets[b]; l; l = l->next) {
+            struct sip_txn *t = SIP_CHAIN_ENTRY(l, struct sip_txn, link);
+            if (t->failing)
+                return t;
+        }
+    return NULL;
+}
+
+size_t sip_txn_client_transport_error(struct sip_txn_table *tab,
+                                      bool (*pick)(struct sip_txn *t, void *arg), void *arg)
+{
+    /* Marked first, then told one at a time: the TU's callbacks may start or end others. */
+    size_t n = 0;
+    for (size_t b = 0; b < tab->chain.nbuckets; b++)
+        for (struct sip_chain_link *l = tab->chain.buckets[b]; l; l = l->next) {
+            struct sip_txn *t = SIP_CHAIN_ENTRY(l, struct sip_txn, link);
+            if (!t->server && (t->state == SIP_TXN_CALLING || t->state == SIP_TXN_PROCEEDING) &&
+                pick(t, arg)) {
+                t->failing = true;
+                n++;
+            }
+        }
+    struct sip_txn *t;
+    for (size_t i = 0; i < n && (t = next_failing(tab)) != NULL; i++) {
+        t->failing = false;
+        if (tab->io.on_transport_error)
+            tab->io.on_transport_error(tab->ctx, t);
+        end_txn(t);
+    }
+    return n;
 }
 
 size_t sip_txn_count(const struct sip_txn_table *tab)

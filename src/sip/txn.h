@@ -48,6 +48,10 @@ struct sip_txn_io {
     void (*on_timeout)(void *ctx, struct sip_txn *t);
     /* t is about to be freed (any state); after this call t must not be used. May be NULL. */
     void (*on_end)(void *ctx, struct sip_txn *t);
+    /* Client: the transport failed for t before its final response (the TU treats it as a
+     * 503, RFC 3261 sections 8.1.3.1 and 17.1.4, from memory). The transaction ends right
+     * after. May be NULL. */
+    void (*on_transport_error)(void *ctx, struct sip_txn *t);
 };
 
 struct sip_txn_config {
@@ -101,6 +105,12 @@ void sip_txn_server_respond(struct sip_txn_table *tab, struct sip_txn *t, int co
  * by the INVITE's branch, RFC 3261 section 9.2, from memory), or NULL. */
 struct sip_txn *sip_txn_server_find(struct sip_txn_table *tab, const char *branch,
                                     const char *method);
+
+/* Client: the transport failed for the transactions pick chooses among those still waiting
+ * for their final response (e.g. those whose connection was refused): each is told
+ * (on_transport_error) and ends at once, instead of waiting for Timer B or F. Returns how many. */
+size_t sip_txn_client_transport_error(struct sip_txn_table *tab,
+                                      bool (*pick)(struct sip_txn *t, void *arg), void *arg);
 
 enum sip_txn_state sip_txn_state(const struct sip_txn *t);
 void *sip_txn_user(const struct sip_txn *t);

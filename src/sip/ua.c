@@ -309,9 +309,7 @@ void ua_io_timeout(void *ctx, struct sip_txn *t)
         return;
     switch (r->kind) {
     case RQ_REGISTER:
-        ua->reg.registered = false;
-        if (ua->cfg.cb.on_registered)
-            ua->cfg.cb.on_registered(ua->cfg.ctx, ua, 408, 0);
+        ua_reg_failed(ua, 408);
         break;
     case RQ_INVITE:
         if (r->call->inv_txn == t)
@@ -324,6 +322,32 @@ void ua_io_timeout(void *ctx, struct sip_txn *t)
     case RQ_CANCEL:
     case RQ_SERVER:
         break; /* Timer H of a failure with no ACK: the call ended when it was rejected */
+    }
+}
+
+/* The transport failed before the final response: a 503 of our own (RFC 3261 sections
+ * 8.1.3.1 and 17.1.4, from memory). */
+void ua_io_transport_error(void *ctx, struct sip_txn *t)
+{
+    struct sip_ua *ua = ctx;
+    struct ua_req *r = sip_txn_user(t);
+    if (!r)
+        return;
+    switch (r->kind) {
+    case RQ_REGISTER:
+        ua_reg_failed(ua, 503);
+        break;
+    case RQ_INVITE:
+        if (r->call->inv_txn == t)
+            ua_call_end(r->call, SIP_END_ERROR, 503, "the connection to the next hop failed");
+        break;
+    case RQ_BYE:
+        if (r->call)
+            ua_call_end(r->call, SIP_END_LOCAL_BYE, 503, "the connection to the next hop failed");
+        break;
+    case RQ_CANCEL:
+    case RQ_SERVER:
+        break;
     }
 }
 

@@ -301,6 +301,14 @@ static int granted_expires(struct sip_ua *ua, const osip_message_t *resp)
     return ua->reg.expires;
 }
 
+void ua_reg_failed(struct sip_ua *ua, int code)
+{
+    ua->reg.registered = false;
+    reg_retry_later(ua, code); /* a timeout or a transport error is tried again, as a 5xx */
+    if (ua->cfg.cb.on_registered)
+        ua->cfg.cb.on_registered(ua->cfg.ctx, ua, code, 0);
+}
+
 void ua_reg_response(struct sip_ua *ua, const osip_message_t *resp)
 {
     int code = resp->status_code;
@@ -375,6 +383,22 @@ static void on_tp_error(void *ctx, const char *what)
     snprintf(ua->tp_last_error, sizeof ua->tp_last_error, "%s", what);
 }
 
+static bool txn_to(struct sip_txn *t, void *arg)
+{
+    const struct ua_req *r = sip_txn_user(t);
+    return r && sip_addr_equal(&r->dest, arg);
+}
+
+/* A connection to peer failed: the requests sent on it that still wait for their final
+ * response fail now as 503 (RFC 3261 sections 8.1.3.1 and 17.1.4, from memory), not after
+ * Timer B or F. */
+static void on_tp_conn_failed(void *ctx, const struct sip_addr *peer)
+{
+    struct sip_ua *ua = ctx;
+    struct sip_addr p = *peer;
+    sip_txn_client_transport_error(ua->txns, txn_to, &p);
+}
+
 uint64_t sip_ua_transport_errors(const struct sip_ua *ua, const char **last)
 {
     if (last)
@@ -422,7 +446,7 @@ int sip_ua_create(struct net_loop *loop, const struct sip_ua_config *cfg, struct
         free(ua);
         return EIO;
     }
-    static const struct sip_tp_handlers th = {ua_on_message, on_tp_error};
+    static const struct sip_tp_handlers th = {ua_on_message, on_tp_error, on_tp_conn_failed};
     int r = sip_tp_create(loop, &cfg->transport, &th, ua, &ua->tp, err, errlen);
     if (r) {
         free(ua);
@@ -430,7 +454,8 @@ int sip_ua_create(struct net_loop *loop, const struct sip_ua_config *cfg, struct
     }
     struct sip_txn_config tc = {cfg->t1_ns, cfg->t2_ns, cfg->t4_ns, cfg->timer_d_ns,
                                 sip_tp_reliable(ua->tp)};
-    static const struct sip_txn_io io = {io_send, ua_io_response, ua_io_timeout, io_end};
+    static const struct sip_txn_io io = {io_send, ua_io_response, ua_io_timeout, io_end,
+                                         ua_io_transport_error};
     ua->txns = sip_txn_table_create(loop, &tc, &io, ua);
     ua->dialogs = sip_dialog_table_create();
     if (!ua->txns || !ua->dialogs) {
