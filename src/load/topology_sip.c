@@ -783,11 +783,13 @@ static void sip_fini(struct worker *w)
      * to these agents' dead addresses too), and the last BYEs are answered: the loop runs on,
      * bounded in passes and time, with nothing else left on it (every session has ended). */
     st->ending = true;
-    /* A first REGISTER still without a final answer failed (none before the end): counted, so
-     * that the report shows the registrar that never answered. */
+    /* A first REGISTER still without a final answer (none before the end): counted apart, so
+     * that the report shows the registrar that never answered; and the report has its sip
+     * object even when nothing was answered. */
+    w->stats.sip.topology = 1;
     for (unsigned i = 0; i < st->nagents; i++)
         if (st->agents[i].answerer != NULL && !st->agents[i].register_done)
-            w->stats.sip.register_failed++;
+            w->stats.sip.register_unfinished++;
     for (unsigned i = 0; i < st->nagents; i++)
         if (st->agents[i].answerer != NULL && sip_ua_registered(st->agents[i].answerer) &&
             sip_ua_unregister(st->agents[i].answerer) == 0)
