@@ -316,6 +316,23 @@ static void caller_ended(struct sip_sess *ss, enum sip_call_end why, int status,
             sip_sess_note(ss, "INVITE %.200s: %d %.60s", ss->target, status, reason);
             sip_sess_fail(ss);
         }
+    } else if (why == SIP_END_REMOTE_BYE || (ss->bye_sent && why == SIP_END_LOCAL_BYE &&
+                                              status == 481)) {
+        /* The peer ended the call: its BYE came first, or crossed ours (which then finds no
+         * dialog: 481, RFC 3261 section 15.1.2, from memory). A session still open ends as
+         * the peer closing it (sip_on_end). */
+        w->stats.sip.bye_remote++;
+        struct lsession *ls = ss->ls;
+        if (ls != NULL && !ss->bye_sent) {
+            ss->remote_bye = true;
+            if (ls->s != NULL) {
+                msrp_session_close(ls->s);
+            } else {
+                sip_sess_note(ss, "the peer %.200s ended the call (BYE) before the MSRP session "
+                              "opened", ss->target);
+                sip_sess_fail(ss);
+            }
+        }
     } else if (ss->bye_sent) {
         if (why == SIP_END_LOCAL_BYE && status >= 200 && status < 300) {
             w->stats.sip.bye_ok++;
@@ -525,6 +542,20 @@ static void sip_on_bound(struct msrp_session *s)
     runner_calling_handlers.on_bound(s);
 }
 
+/* The peer's BYE closed the session before its steps were done: counted as the peer ending
+ * it (peer-closed), not as our own orderly close. */
+static void sip_on_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
+{
+    struct lsession *ls = msrp_session_user(s);
+    struct sip_sess *ss = ls->topo;
+    if (ss != NULL && ss->remote_bye && why == MSRP_END_CLOSED && !ls->finished &&
+        !ls->w->stopping) {
+        why = MSRP_END_PEER_CLOSED;
+        detail = "the peer ended the call (SIP BYE)";
+    }
+    runner_calling_handlers.on_end(s, why, detail);
+}
+
 /* ---- the topology's operations ----------------------------------------------------------------- */
 
 /* The host of a SIP URI (sip:[user@]host[:port][;params]), for the AOR's domain. */
@@ -595,6 +626,7 @@ static int sip_init(struct worker *w, char *err, size_t errlen)
                  sizeof(st->domain));
     st->calling = runner_calling_handlers;
     st->calling.on_bound = sip_on_bound;
+    st->calling.on_end = sip_on_end;
     st->client = w->cfg->client_tls != NULL ? net_transport_tls(w->cfg->client_tls)
                                             : net_transport_tcp();
     if (scenario_has_relay(sc)) {

@@ -56,6 +56,7 @@ struct sip_sess {
     struct sip_sess *wait_next;
     bool waiting, filed, expected, established, bye_sent, failed_slot;
     bool held;                       /* in use across a call that may end the call */
+    bool remote_bye;                 /* the peer ended the call first */
     uint64_t invite_ns, established_ns, bye_ns;
     bool got_1xx;
     struct net_timer defer;          /* ends a failed slot outside the agent's callbacks */

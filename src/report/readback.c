@@ -610,6 +610,8 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
         p->bye_ok = jcount(&c, root, "sip.bye_ok");
         p->bye_failed = jcount(&c, root, "sip.bye_failed");
         p->bye_unfinished = jcount(&c, root, "sip.bye_unfinished");
+        if (jpath(root, "sip.bye_remote") != NULL) /* absent from older reports: zero */
+            p->bye_remote = jcount(&c, root, "sip.bye_remote");
         /* absent from reports before the sip topology went through relays: zeros */
         if (jpath(root, "sip.relay") != NULL) {
             p->offer_sent_cema = jcount(&c, root, "sip.relay.offers_sent_cema");

@@ -146,6 +146,7 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     ADD(sip.bye_ok);
     ADD(sip.bye_failed);
     ADD(sip.bye_unfinished);
+    ADD(sip.bye_remote);
     ADD(sip.offer_sent_cema);
     ADD(sip.offer_cema);
     ADD(sip.offer_relay_first);

@@ -164,6 +164,8 @@ struct run_stats {
         uint64_t topology;
         uint64_t calls, calls_established, calls_failed, calls_unfinished;
         uint64_t bye_ok, bye_failed, bye_unfinished;
+        /* calls the peer ended: its BYE came first (or crossed ours, which then got 481) */
+        uint64_t bye_remote;
         /* through a relay (topology_sip_relay.c): offers sent with a=msrp-cema; offers our
          * answering agents read with a=msrp-cema, and with an a=path of two URIs or more
          * whose first is the relay's; answers our calling agents read with a=msrp-cema */
