@@ -594,6 +594,21 @@ START_TEST(target_silent_cut_off)
     ck_assert_int_eq(jint(&r, "sip.calls_unfinished"), 2);
     ck_assert_int_eq(jint(&r, "sessions.unfinished"), 2);
     ck_assert_int_eq(log_count(uas.log, "offer-path="), 2);
+    /* RFC 4975 section 8.2: our a=path names our own listener (not the discard port 9 of a
+     * made-up address) and a session id with random characters, one per session */
+    char *log = test_slurp(uas.log), ids[2][80] = {"", ""};
+    const char *p = log;
+    for (int i = 0; i < 2 && (p = strstr(p, "offer-path=msrp://127.0.0.1:")) != NULL; i++) {
+        p += strlen("offer-path=msrp://127.0.0.1:");
+        unsigned port = (unsigned)strtoul(p, NULL, 10);
+        ck_assert_msg(port != 9 && port != 0, "offer path port %u: %.80s", port, p);
+        const char *slash = strchr(p, '/'), *dash = slash ? strchr(slash, '-') : NULL;
+        ck_assert_msg(dash != NULL && strcspn(dash + 1, ";") == 12, "offer path id: %.80s", p);
+        snprintf(ids[i], sizeof(ids[i]), "%.*s", (int)strcspn(dash + 1, ";"), dash + 1);
+    }
+    ck_assert_msg(ids[0][0] != '\0' && ids[1][0] != '\0' && strcmp(ids[0], ids[1]) != 0,
+                  "offer paths: %s / %s", ids[0], ids[1]);
+    free(log);
     run_free(&r);
     tmp_remove(&t);
 }

@@ -618,6 +618,10 @@ static int sip_init(struct worker *w, char *err, size_t errlen)
     st->w = w;
     w->topo_state = st;
     pending_init(&st->calls);
+    if (msrp_idgen_init(&st->ids) != 0) {
+        snprintf(err, errlen, "the random generator failed");
+        return -1;
+    }
     bool target = sc->sip.target[0] != '\0';
     if (sc->sip.domain[0])
         snprintf(st->domain, sizeof(st->domain), "%s", sc->sip.domain);
@@ -632,7 +636,9 @@ static int sip_init(struct worker *w, char *err, size_t errlen)
     if (scenario_has_relay(sc)) {
         if (sip_relay_init(st, err, errlen) != 0)
             return -1;
-    } else if (!target) {
+    } else {
+        /* The answering ends' listener; with a target it answers nothing, but our offers'
+         * a=path names it (sip_start). */
         struct net_transport_setup server = w->cfg->server_tls != NULL
                                                 ? net_transport_tls(w->cfg->server_tls)
                                                 : net_transport_tcp();
@@ -731,15 +737,26 @@ static int sip_start(struct lsession *ls, uint64_t n, struct msrp_session_config
         }
         return e;
     }
-    if (ss->to != NULL) {
+    {
         /* Our calling end's path names the worker's listener address (the offer's c= and
-         * m= port), with the session's own id. */
+         * m= port), and a session id that is the runner's name with random characters from
+         * the CSPRNG added: RFC 4975 section 8.2, MUST, "The rightmost URI in the path
+         * attribute MUST identify the endpoint that generated the SDP document", and SHOULD,
+         * "It SHOULD be hard to guess". */
         const char *slash = strrchr(ls->local_uri, '/');
-        char id[sizeof(ls->local_uri)];
-        snprintf(id, sizeof(id), "%s", slash != NULL ? slash : "/x;tcp");
-        snprintf(ls->local_uri, sizeof(ls->local_uri), "%s://127.0.0.1:%u%.60s",
+        char name[sizeof(ls->local_uri)], rnd[13];
+        snprintf(name, sizeof(name), "%s", slash != NULL ? slash + 1 : "x;tcp");
+        size_t nlen = strcspn(name, ";");
+        const char *params = name[nlen] == ';' ? name + nlen : ";tcp";
+        if (msrp_idgen_ident(&st->ids, rnd, 12) != 0) {
+            free(ss);
+            why->what = "cannot draw its session id (CSPRNG)";
+            return EIO;
+        }
+        rnd[12] = '\0';
+        snprintf(ls->local_uri, sizeof(ls->local_uri), "%s://127.0.0.1:%u/%.*s-%s%.20s",
                  scenario_transport_secure(sc->transport) ? "msrps" : "msrp", (unsigned)st->port,
-                 id);
+                 (int)(nlen < 40 ? nlen : 40), name, rnd, params);
     }
     snprintf(ss->path, sizeof(ss->path), "%s", ls->local_uri);
     ss->local = (struct sip_sdp_msrp_local){.path = ss->path,

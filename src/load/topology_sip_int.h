@@ -11,6 +11,7 @@
 #include "msrp/server.h"
 #include "sip/sdp_msrp.h"
 #include "sip/ua.h"
+#include "wire/idgen.h"
 
 #define SIP_REGISTER_EXPIRES 600
 #define SIP_OFFER_MAX 2048
@@ -44,6 +45,7 @@ struct sip_state {
     bool ending;
     unsigned unregistering;
     struct relay_state *relay;       /* through a relay (topology_sip_relay.c), else NULL */
+    struct msrp_idgen ids;           /* the random part of our offers' session ids */
 };
 
 /* One session's signalling: lives until the slot let go and both calls have ended. */
