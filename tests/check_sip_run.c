@@ -22,6 +22,8 @@
  *    message went through the relay, delivered (tracked: the relay's 200 is hop-by-hop) and
  *    checked by SHA-256, then BYE.
  *
+ *  - (tcase options, no peer) run's usage errors for the SIP options name the scenario's
+ *    topology.sip.users, this --shard's slice, an unresolvable --sip-proxy, and exit 2;
  *  - (tcase sdp_path, no peer) the a=path an end offers through its relay: its Use-Path
  *    reversed, then its own URI (RFC 4976 section 5.1's example).
  *
@@ -476,6 +478,53 @@ START_TEST(sip_relay_sdp_path)
 }
 END_TEST
 
+/* ---- run's checks of the SIP options (no proxy: each run stops before any worker) ---- */
+
+/* `msrpload run scenarios/sip-chat.json ARGS`: its exit code, its stderr in *err (free it). */
+static int run_cli(const struct tmp *t, const char *args, char **err)
+{
+    char cmd[2048], errpath[512];
+    snprintf(errpath, sizeof(errpath), "%s/cli.stderr", t->dir);
+    snprintf(cmd, sizeof(cmd),
+             "MSRPLOAD_SIP_PASSWORD=unused timeout 30 %s run scenarios/sip-chat.json %s "
+             "--out '%s/cli' --quiet >/dev/null 2>'%s'",
+             msrpload_binary(), args, t->dir, errpath);
+    int st = system(cmd);
+    ck_assert_msg(WIFEXITED(st), "%s: not exited (status %d)", cmd, st);
+    *err = test_read_text(errpath);
+    return WEXITSTATUS(st);
+}
+
+/* Usage errors (exit 2, README "Exit codes") that name where the value came from: the
+ * scenario's topology.sip.users, this shard's slice of the users, an unresolvable
+ * --sip-proxy. */
+START_TEST(sip_run_option_errors)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char *err = NULL;
+    /* sip-chat.json has topology.sip.users 4: 8 threads (concurrency 10) need 8 */
+    int code = run_cli(&t, "--sip-proxy sip:127.0.0.1:9 --threads 8", &err);
+    ck_assert_msg(code == 2 && strstr(err, "topology.sip.users 4") != NULL &&
+                      strstr(err, "sip-chat.json") != NULL,
+                  "exit %d: %s", code, err);
+    free(err);
+    /* 3 users over 2 shards: shard 1 plays 1 of them, for 2 threads */
+    code = run_cli(&t, "--sip-proxy sip:127.0.0.1:9 --sip-users 3 --threads 2 --shard 1/2",
+                   &err);
+    ck_assert_msg(code == 2 && strstr(err, "--sip-users 3") != NULL &&
+                      strstr(err, "shard 1/2") != NULL,
+                  "exit %d: %s", code, err);
+    free(err);
+    code = run_cli(&t, "--sip-proxy sip:no-such-host.invalid:5060", &err);
+    ck_assert_msg(code == 2 && strstr(err, "--sip-proxy") != NULL &&
+                      strstr(err, "no-such-host.invalid") != NULL,
+                  "exit %d: %s", code, err);
+    free(err);
+    tmp_remove(&t);
+}
+END_TEST
+
 Suite *make_sip_run_suite(void)
 {
     Suite *s = suite_create("sip_run");
@@ -496,5 +545,9 @@ Suite *make_sip_run_suite(void)
     TCase *tp = tcase_create("sdp_path");
     tcase_add_test(tp, sip_relay_sdp_path);
     suite_add_tcase(s, tp);
+    TCase *to = tcase_create("options");
+    tcase_set_timeout(to, 120);
+    tcase_add_test(to, sip_run_option_errors);
+    suite_add_tcase(s, to);
     return s;
 }

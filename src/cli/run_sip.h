@@ -17,6 +17,7 @@
 struct run_sip_options {
     const char *proxy, *user, *domain, *target, *password_file; /* NULL: not given */
     uint64_t users;                                              /* 0: not given */
+    unsigned shard_index, shard_count; /* run's --shard (count 0: none), set by run */
 };
 
 /* Reads one SIP option with its value v: 1 when taken, 0 when opt is none of them, -1 when v
