@@ -22,6 +22,8 @@
  *    message went through the relay, delivered (tracked: the relay's 200 is hop-by-hop) and
  *    checked by SHA-256, then BYE.
  *
+ *  - (tcase recovery, its own proxy started late) the first REGISTERs refused, retried,
+ *    registered, and the sessions after that set up;
  *  - (tcase options, no peer) run's usage errors for the SIP options name the scenario's
  *    topology.sip.users, this --shard's slice, an unresolvable --sip-proxy, and exit 2;
  *  - (tcase sdp_path, no peer) the a=path an end offers through its relay: its Use-Path
@@ -38,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "load/relay_pair.h"
@@ -478,6 +481,69 @@ START_TEST(sip_relay_sdp_path)
 }
 END_TEST
 
+/* The proxy comes up only after the run started: every first REGISTER (over TCP) meets a
+ * refused connection (503 at once), the sessions calling those users fail at their start
+ * (the runner waiting between them), the agents try again 32 s later (a 5xx's retry: a
+ * quarter of the 600 s asked, at most 32 s), register, and the sessions after that are set
+ * up and complete. */
+START_TEST(sip_run_register_recovers)
+{
+    if (system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") != 0) {
+        struct test_sip none = {.up = false};
+        snprintf(none.skip, sizeof(none.skip), "kamailio is not installed");
+        test_sip_skip(&none, "sip_run_register_recovers");
+        return;
+    }
+    struct tmp t;
+    tmp_make(&t);
+    uint16_t port = test_sip_free_port();
+    ck_assert_uint_ne(port, 0);
+    char pw[512], args[1200];
+    password_file(&t, "sippass", pw, sizeof(pw));
+    snprintf(args, sizeof(args), "--sip-proxy 'sip:127.0.0.1:%u;transport=tcp' "
+             "--sip-password-file '%s' --threads 1 --sip-users 2 --concurrency 2 "
+             "--sessions 100000 --duration 42", (unsigned)port, pw);
+    /* A child starts the proxy 3 s into the run and leaves its pidfile's name in a file. */
+    char note[600];
+    snprintf(note, sizeof(note), "%s/late-proxy", t.dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct timespec ts = {.tv_sec = 3};
+        nanosleep(&ts, NULL);
+        struct test_sip late;
+        test_sip_start_on(&late, port, false, false, "");
+        FILE *f = fopen(note, "w");
+        if (f != NULL) {
+            fprintf(f, "%s", late.up ? late.pidfile : "");
+            fclose(f);
+        }
+        _exit(late.up ? 0 : 1);
+    }
+    struct run_out r;
+    run_sip(&t, "recovers", args, &r);
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    struct test_sip late = {.up = true};
+    char *pidfile = test_read_text(note);
+    snprintf(late.pidfile, sizeof(late.pidfile), "%s", pidfile);
+    free(pidfile);
+    if (late.pidfile[0] != '\0')
+        test_sip_stop(&late);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the proxy did not start on port %u",
+                  (unsigned)port);
+    ck_assert_msg(r.code == 1, "exit %d (expected 1: some failed, some bound); stderr: %s",
+                  r.code, r.err);
+    ck_assert_int_eq(jint(&r, "sip.register_failed"), 2); /* the refused connections */
+    ck_assert_int_eq(jint(&r, "sip.register_ok"), 2);    /* the retries */
+    ck_assert_int_gt(jint(&r, "sessions.failed"), 0);
+    ck_assert_int_gt(jint(&r, "sessions.completed"), 0);
+    ck_assert_int_eq(jint(&r, "sessions.ends.connect-failed"), jint(&r, "sessions.failed"));
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* ---- run's checks of the SIP options (no proxy: each run stops before any worker) ---- */
 
 /* `msrpload run scenarios/sip-chat.json ARGS`: its exit code, its stderr in *err (free it). */
@@ -545,6 +611,10 @@ Suite *make_sip_run_suite(void)
     TCase *tp = tcase_create("sdp_path");
     tcase_add_test(tp, sip_relay_sdp_path);
     suite_add_tcase(s, tp);
+    TCase *tr = tcase_create("recovery");
+    tcase_set_timeout(tr, 150);
+    tcase_add_test(tr, sip_run_register_recovers);
+    suite_add_tcase(s, tr);
     TCase *to = tcase_create("options");
     tcase_set_timeout(to, 120);
     tcase_add_test(to, sip_run_option_errors);
