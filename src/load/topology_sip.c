@@ -46,6 +46,7 @@ static void sess_put(struct sip_sess *ss)
     if (ss->ls != NULL || ss->out != NULL || ss->in != NULL || ss->waiting || ss->held)
         return;
     net_timer_stop(ss->w->loop, &ss->defer);
+    net_timer_stop(ss->w->loop, &ss->hangup);
     free(ss->peer_path);
     free(ss->offer_path);
     free(ss);
@@ -158,6 +159,15 @@ static void defer_fired(struct net_loop *loop, struct net_timer *t)
 {
     (void)loop;
     sess_slot_end(t->arg, true);
+}
+
+/* The peer's BYE ended the call: its MSRP session closes, from the loop (as sip_sess_fail). */
+static void hangup_fired(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct sip_sess *ss = t->arg;
+    if (ss->ls != NULL && ss->ls->s != NULL)
+        msrp_session_close(ss->ls->s);
 }
 
 /* Fails the slot from the loop, not from inside an agent's callback (the next session starts
@@ -326,7 +336,7 @@ static void caller_ended(struct sip_sess *ss, enum sip_call_end why, int status,
         if (ls != NULL && !ss->bye_sent) {
             ss->remote_bye = true;
             if (ls->s != NULL) {
-                msrp_session_close(ls->s);
+                net_timer_start(w->loop, &ss->hangup, 0); /* from the loop: hangup_fired */
             } else {
                 sip_sess_note(ss, "the peer %.200s ended the call (BYE) before the MSRP session "
                               "opened", ss->target);
@@ -718,6 +728,8 @@ static int sip_start(struct lsession *ls, uint64_t n, struct msrp_session_config
     ss->fail_kind = MSRP_END_CONNECT_FAILED;
     ss->defer.fn = defer_fired;
     ss->defer.arg = ss;
+    ss->hangup.fn = hangup_fired;
+    ss->hangup.arg = ss;
     ss->from = &st->agents[n % st->nagents];
     if (sc->sip.target[0]) {
         snprintf(ss->target, sizeof(ss->target), "%.399s", sc->sip.target);

@@ -62,6 +62,7 @@ struct sip_sess {
     uint64_t invite_ns, established_ns, bye_ns;
     bool got_1xx;
     struct net_timer defer;          /* ends a failed slot outside the agent's callbacks */
+    struct net_timer hangup;         /* closes the MSRP session after the peer's BYE, likewise */
     char key[PENDING_ID_MAX + 1];
     char target[400];
     char path[128];                  /* our a=path */
