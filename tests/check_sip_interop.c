@@ -10,7 +10,8 @@
  *    running `serve --session-id 's%d'`: signalling by SIPp, media by serve, as a B2BUA or SBC
  *    anchoring the media elsewhere would;
  *  - negative cases of run --sip-target against SIPp: 486, 488, a callee that rings and is
- *    cancelled by the run's end, one that never answers (cut off by the run's end, or Timer B:
+ *    cancelled by the run's end, one whose 200 crosses that CANCEL (cut off, not set up), one that hangs up first
+ *    (its BYE ends the MSRP session as the peer's close), one that never answers (cut off by the run's end, or Timer B:
  *    408), a proxy and a registrar that swallow everything; and serve --sip facing a SIPp
  *    caller that never ACKs (serve BYEs after 64*T1 and logs no_ack).
  *
@@ -312,8 +313,10 @@ static void run_calls_serve(bool tcp)
     ck_assert_int_eq(jint(&r, "sip.calls"), SESSIONS);
     ck_assert_int_eq(jint(&r, "sip.calls_established"), SESSIONS);
     ck_assert_int_eq(jint(&r, "sip.invite_final.200"), SESSIONS);
-    /* Every BYE answered: 200, or over TCP possibly 481 (below) */
-    ck_assert_int_eq(jint(&r, "sip.bye_ok") + jint(&r, "sip.bye_failed"), SESSIONS);
+    /* Every BYE answered: 200, or over TCP possibly 481 (below: serve's BYE ended the call
+     * first, counted as the peer's) */
+    ck_assert_int_eq(jint(&r, "sip.bye_ok") + jint(&r, "sip.bye_remote"), SESSIONS);
+    ck_assert_int_eq(jint(&r, "sip.bye_failed"), 0);
     if (!tcp)
         ck_assert_int_eq(jint(&r, "sip.bye_ok"), SESSIONS);
     ck_assert_int_eq(jint(&r, "messages.ok"), MESSAGES);
@@ -494,6 +497,80 @@ START_TEST(target_ringing_cancelled)
 }
 END_TEST
 
+/* A callee whose 200 crosses the CANCEL of the run's end: the call is cut off (README
+ * "Reports": answered only after the session gave up), not set up; it is ACKed and BYEd. */
+START_TEST(target_answers_after_cancel)
+{
+    if (test_sipp_skip("target_answers_after_cancel"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    struct sipp uas;
+    sipp_uas(&uas, &t, "uas-target-late-answer.xml", "2", false, NULL);
+    char args[600];
+    snprintf(args, sizeof(args), SMALL " --duration 2 --sip-target sip:service@127.0.0.1:%u",
+             (unsigned)uas.port);
+    struct run_out r;
+    run_sip(&t, "late-answer", args, &r);
+    int rc = test_sipp_wait(&uas.proc, 20);
+    ck_assert_int_eq(jint(&r, "sip.calls"), 2);
+    ck_assert_int_eq(jint(&r, "sip.calls_unfinished"), 2);
+    ck_assert_int_eq(jint(&r, "sip.calls_established"), 0);
+    ck_assert_msg(json_object_get(json_object_get(json_object_get(r.summary, "sip"),
+                                                  "invite_final"), "200") == NULL ||
+                      jint(&r, "sip.invite_final.200") == 0,
+                  "a 2xx after the session gave up has its status counted");
+    ck_assert_int_eq(jint(&r, "sessions.unfinished"), 2);
+    ck_assert_msg(rc == 0, "SIPp exit %d", rc);
+    ck_assert_int_eq(log_count(uas.log, "bye=received"), 2);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* A callee that hangs up first (its BYE after the ACK) while the MSRP session is still
+ * binding (its MSRP end, a listener of the test's, never reads): the BYE is counted
+ * (bye_remote) and ends the session as the peer closing it, at once. */
+START_TEST(target_hangs_up_first)
+{
+    if (test_sipp_skip("target_hangs_up_first"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(lfd, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(lfd, 16), 0); /* connections complete in the backlog, unread */
+    socklen_t al = sizeof(a);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+    char msrp_port[16];
+    snprintf(msrp_port, sizeof(msrp_port), "%u", (unsigned)ntohs(a.sin_port));
+    const char *extra[] = {"-key", "msrp_port", msrp_port, NULL};
+    struct sipp uas;
+    sipp_uas(&uas, &t, "uas-target-bye-first.xml", "2", false, extra);
+    char args[600];
+    snprintf(args, sizeof(args),
+             "--threads 1 --sessions 2 --concurrency 2 --duration 20 "
+             "--sip-target sip:service@127.0.0.1:%u", (unsigned)uas.port);
+    struct run_out r;
+    run_sip(&t, "bye-first", args, &r);
+    int rc = test_sipp_wait(&uas.proc, 20);
+    close(lfd);
+    ck_assert_msg(r.code == 3, "exit %d (expected 3); stderr: %s", r.code, r.err);
+    ck_assert_int_eq(jint(&r, "sip.calls_established"), 2);
+    ck_assert_int_eq(jint(&r, "sip.bye_remote"), 2);
+    ck_assert_int_eq(jint(&r, "sip.bye_failed"), 0);
+    ck_assert_int_eq(jint(&r, "sessions.failed"), 2);
+    ck_assert_int_eq(jint(&r, "sessions.ends.peer-closed"), 2);
+    first_error_has(&r, "peer ended the call", NULL);
+    ck_assert_msg(rc == 0, "SIPp exit %d", rc);
+    ck_assert_int_eq(log_count(uas.log, "bye-answered"), 2);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
 /* A callee that never answers at all: no 1xx, so no CANCEL (RFC 3261 section 9.1, from
  * memory); the run's end cuts the calls off, bounded. */
 START_TEST(target_silent_cut_off)
@@ -517,6 +594,21 @@ START_TEST(target_silent_cut_off)
     ck_assert_int_eq(jint(&r, "sip.calls_unfinished"), 2);
     ck_assert_int_eq(jint(&r, "sessions.unfinished"), 2);
     ck_assert_int_eq(log_count(uas.log, "offer-path="), 2);
+    /* RFC 4975 section 8.2: our a=path names our own listener (not the discard port 9 of a
+     * made-up address) and a session id with random characters, one per session */
+    char *log = test_slurp(uas.log), ids[2][80] = {"", ""};
+    const char *p = log;
+    for (int i = 0; i < 2 && (p = strstr(p, "offer-path=msrp://127.0.0.1:")) != NULL; i++) {
+        p += strlen("offer-path=msrp://127.0.0.1:");
+        unsigned port = (unsigned)strtoul(p, NULL, 10);
+        ck_assert_msg(port != 9 && port != 0, "offer path port %u: %.80s", port, p);
+        const char *slash = strchr(p, '/'), *dash = slash ? strchr(slash, '-') : NULL;
+        ck_assert_msg(dash != NULL && strcspn(dash + 1, ";") == 12, "offer path id: %.80s", p);
+        snprintf(ids[i], sizeof(ids[i]), "%.*s", (int)strcspn(dash + 1, ";"), dash + 1);
+    }
+    ck_assert_msg(ids[0][0] != '\0' && ids[1][0] != '\0' && strcmp(ids[0], ids[1]) != 0,
+                  "offer paths: %s / %s", ids[0], ids[1]);
+    free(log);
     run_free(&r);
     tmp_remove(&t);
 }
@@ -602,7 +694,9 @@ START_TEST(registrar_never_answers)
     black_hole_end(bh);
     ck_assert_msg(r.code == 3, "exit %d (expected 3); stderr: %s", r.code, r.err);
     ck_assert_int_eq(jint(&r, "sip.register_ok"), 0);
-    ck_assert_int_eq(jint(&r, "sip.register_failed"), 2); /* none by the end: failed */
+    /* none by the end: unanswered, not failed (the sip object is there all the same) */
+    ck_assert_int_eq(jint(&r, "sip.register_unfinished"), 2);
+    ck_assert_int_eq(jint(&r, "sip.register_failed"), 0);
     ck_assert_int_eq(jint(&r, "sip.calls"), 0);
     ck_assert_int_eq(jint(&r, "sessions.unfinished"), 2);
     ck_assert_int_eq(jint(&r, "sessions.bound"), 0);
@@ -695,6 +789,8 @@ Suite *make_sip_interop_suite(void)
     tcase_add_test(neg, target_busy_486);
     tcase_add_test(neg, target_reject_488);
     tcase_add_test(neg, target_ringing_cancelled);
+    tcase_add_test(neg, target_answers_after_cancel);
+    tcase_add_test(neg, target_hangs_up_first);
     tcase_add_test(neg, target_silent_cut_off);
     tcase_add_test(neg, target_silent_timer_b);
     tcase_add_test(neg, registrar_never_answers);

@@ -10,6 +10,8 @@
  *  - a wrong password: every REGISTER gets 403, no session is called, every session fails
  *    with the status in its failure and the run exits 3 (README "Exit codes": no session
  *    bound);
+ *  - the same with a share of 100,000 sessions in 2 s: the runner waits between sessions
+ *    calling a user whose REGISTER failed instead of burning the share;
  *  - a --sip-target nobody registered: every INVITE gets 404 through the proxy, counted by
  *    status, and the run exits 3;
  *  - scenarios/sip-relay.json with --relay: the same Kamailio is the proxy and the RFC 4976
@@ -26,6 +28,10 @@
  *    fails every REGISTER at once (503, OpenSSL's reason in first_error and on stderr) and the
  *    run exits 3; neither option: exit 2 naming both.
  *
+ *  - (tcase recovery, its own proxy started late) the first REGISTERs refused, retried,
+ *    registered, and the sessions after that set up;
+ *  - (tcase options, no peer) run's usage errors for the SIP options name the scenario's
+ *    topology.sip.users, this --shard's slice, an unresolvable --sip-proxy, and exit 2;
  *  - (tcase sdp_path, no peer) the a=path an end offers through its relay: its Use-Path
  *    reversed, then its own URI (RFC 4976 section 5.1's example).
  *
@@ -40,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "load/relay_pair.h"
@@ -255,6 +262,32 @@ START_TEST(sip_run_wrong_password)
     ck_assert_msg(fe != NULL && strstr(fe, "REGISTER") != NULL && strstr(fe, "403") != NULL,
                   "first_error: %s", fe ? fe : "(none)");
     ck_assert_msg(strstr(r.err, "403") != NULL, "stderr names no 403: %s", r.err);
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* A registrar refusing every REGISTER and a share of 100,000 sessions: the sessions calling a
+ * user whose REGISTER failed fail at their start, and the runner waits before the next
+ * (topology.h, ECONNREFUSED), so the 2 s run does not burn its whole share in a blink. */
+START_TEST(sip_run_refused_no_storm)
+{
+    if (test_sip_skip(&P, "sip_run_refused_no_storm"))
+        return;
+    struct tmp t;
+    tmp_make(&t);
+    char pw[512], args[1200];
+    password_file(&t, "not-the-password", pw, sizeof(pw));
+    snprintf(args, sizeof(args), "--sip-proxy sip:127.0.0.1:%u --sip-password-file '%s' "
+             "--sessions 100000 --duration 2", (unsigned)P.port, pw);
+    struct run_out r;
+    run_sip(&t, "refused-storm", args, &r);
+    ck_assert_msg(r.code == 3, "exit %d (expected 3); stderr: %s", r.code, r.err);
+    ck_assert_int_eq(jint(&r, "sip.register_ok"), 0);
+    long long started = jint(&r, "sessions.started");
+    ck_assert_msg(started < 100000, "%lld sessions started and failed in a 2 s run", started);
+    ck_assert_int_eq(jint(&r, "sessions.failed"), started);
+    ck_assert_int_eq(jint(&r, "sessions.ends.connect-failed"), started);
     run_free(&r);
     tmp_remove(&t);
 }
@@ -560,6 +593,116 @@ START_TEST(sip_relay_sdp_path)
 }
 END_TEST
 
+/* The proxy comes up only after the run started: every first REGISTER (over TCP) meets a
+ * refused connection (503 at once), the sessions calling those users fail at their start
+ * (the runner waiting between them), the agents try again 32 s later (a 5xx's retry: a
+ * quarter of the 600 s asked, at most 32 s), register, and the sessions after that are set
+ * up and complete. */
+START_TEST(sip_run_register_recovers)
+{
+    if (system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") != 0) {
+        struct test_sip none = {.up = false};
+        snprintf(none.skip, sizeof(none.skip), "kamailio is not installed");
+        test_sip_skip(&none, "sip_run_register_recovers");
+        return;
+    }
+    struct tmp t;
+    tmp_make(&t);
+    uint16_t port = test_sip_free_port();
+    ck_assert_uint_ne(port, 0);
+    char pw[512], args[1200];
+    password_file(&t, "sippass", pw, sizeof(pw));
+    snprintf(args, sizeof(args), "--sip-proxy 'sip:127.0.0.1:%u;transport=tcp' "
+             "--sip-password-file '%s' --threads 1 --sip-users 2 --concurrency 2 "
+             "--sessions 100000 --duration 42", (unsigned)port, pw);
+    /* A child starts the proxy 3 s into the run and leaves its pidfile's name in a file. */
+    char note[600];
+    snprintf(note, sizeof(note), "%s/late-proxy", t.dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct timespec ts = {.tv_sec = 3};
+        nanosleep(&ts, NULL);
+        struct test_sip late;
+        test_sip_start_on(&late, port, false, false, "");
+        FILE *f = fopen(note, "w");
+        if (f != NULL) {
+            fprintf(f, "%s", late.up ? late.pidfile : "");
+            fclose(f);
+        }
+        _exit(late.up ? 0 : 1);
+    }
+    struct run_out r;
+    run_sip(&t, "recovers", args, &r);
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    struct test_sip late = {.up = true};
+    char *pidfile = test_read_text(note);
+    snprintf(late.pidfile, sizeof(late.pidfile), "%s", pidfile);
+    free(pidfile);
+    if (late.pidfile[0] != '\0')
+        test_sip_stop(&late);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the proxy did not start on port %u",
+                  (unsigned)port);
+    ck_assert_msg(r.code == 1, "exit %d (expected 1: some failed, some bound); stderr: %s",
+                  r.code, r.err);
+    ck_assert_int_eq(jint(&r, "sip.register_failed"), 2); /* the refused connections */
+    ck_assert_int_eq(jint(&r, "sip.register_ok"), 2);    /* the retries */
+    ck_assert_int_gt(jint(&r, "sessions.failed"), 0);
+    ck_assert_int_gt(jint(&r, "sessions.completed"), 0);
+    ck_assert_int_eq(jint(&r, "sessions.ends.connect-failed"), jint(&r, "sessions.failed"));
+    run_free(&r);
+    tmp_remove(&t);
+}
+END_TEST
+
+/* ---- run's checks of the SIP options (no proxy: each run stops before any worker) ---- */
+
+/* `msrpload run scenarios/sip-chat.json ARGS`: its exit code, its stderr in *err (free it). */
+static int run_cli(const struct tmp *t, const char *args, char **err)
+{
+    char cmd[2048], errpath[512];
+    snprintf(errpath, sizeof(errpath), "%s/cli.stderr", t->dir);
+    snprintf(cmd, sizeof(cmd),
+             "MSRPLOAD_SIP_PASSWORD=unused timeout 30 %s run scenarios/sip-chat.json %s "
+             "--out '%s/cli' --quiet >/dev/null 2>'%s'",
+             msrpload_binary(), args, t->dir, errpath);
+    int st = system(cmd);
+    ck_assert_msg(WIFEXITED(st), "%s: not exited (status %d)", cmd, st);
+    *err = test_read_text(errpath);
+    return WEXITSTATUS(st);
+}
+
+/* Usage errors (exit 2, README "Exit codes") that name where the value came from: the
+ * scenario's topology.sip.users, this shard's slice of the users, an unresolvable
+ * --sip-proxy. */
+START_TEST(sip_run_option_errors)
+{
+    struct tmp t;
+    tmp_make(&t);
+    char *err = NULL;
+    /* sip-chat.json has topology.sip.users 4: 8 threads (concurrency 10) need 8 */
+    int code = run_cli(&t, "--sip-proxy sip:127.0.0.1:9 --threads 8", &err);
+    ck_assert_msg(code == 2 && strstr(err, "topology.sip.users 4") != NULL &&
+                      strstr(err, "sip-chat.json") != NULL,
+                  "exit %d: %s", code, err);
+    free(err);
+    /* 3 users over 2 shards: shard 1 plays 1 of them, for 2 threads */
+    code = run_cli(&t, "--sip-proxy sip:127.0.0.1:9 --sip-users 3 --threads 2 --shard 1/2",
+                   &err);
+    ck_assert_msg(code == 2 && strstr(err, "--sip-users 3") != NULL &&
+                      strstr(err, "shard 1/2") != NULL,
+                  "exit %d: %s", code, err);
+    free(err);
+    code = run_cli(&t, "--sip-proxy sip:no-such-host.invalid:5060", &err);
+    ck_assert_msg(code == 2 && strstr(err, "--sip-proxy") != NULL &&
+                      strstr(err, "no-such-host.invalid") != NULL,
+                  "exit %d: %s", code, err);
+    free(err);
+    tmp_remove(&t);
+}
+END_TEST
+
 Suite *make_sip_run_suite(void)
 {
     Suite *s = suite_create("sip_run");
@@ -570,6 +713,7 @@ Suite *make_sip_run_suite(void)
     tcase_add_test(tc, sip_run_tcp);
     tcase_add_test(tc, sip_run_tls_msrp);
     tcase_add_test(tc, sip_run_wrong_password);
+    tcase_add_test(tc, sip_run_refused_no_storm);
     tcase_add_test(tc, sip_run_target_not_found);
     tcase_add_test(tc, sip_run_relay_cema);
     tcase_add_test(tc, sip_run_relay_in_scenario);
@@ -585,5 +729,13 @@ Suite *make_sip_run_suite(void)
     TCase *tp = tcase_create("sdp_path");
     tcase_add_test(tp, sip_relay_sdp_path);
     suite_add_tcase(s, tp);
+    TCase *tr = tcase_create("recovery");
+    tcase_set_timeout(tr, 150);
+    tcase_add_test(tr, sip_run_register_recovers);
+    suite_add_tcase(s, tr);
+    TCase *to = tcase_create("options");
+    tcase_set_timeout(to, 120);
+    tcase_add_test(to, sip_run_option_errors);
+    suite_add_tcase(s, to);
     return s;
 }

@@ -996,5 +996,6 @@ Suite *make_sip_ua_suite(void)
     tcase_add_test(tc, forked_second_2xx_ended);
     tcase_add_test(tc, bye_challenged);
     suite_add_tcase(s, tc);
+    suite_add_tcase(s, make_sip_ua_reg_tcase());
     return s;
 }

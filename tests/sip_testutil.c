@@ -76,6 +76,12 @@ uint16_t test_sip_free_port(void)
 
 void test_sip_start(struct test_sip *s, bool tls, bool msrp, const char *env)
 {
+    test_sip_start_on(s, 0, tls, msrp, env);
+}
+
+void test_sip_start_on(struct test_sip *s, uint16_t fixed_port, bool tls, bool msrp,
+                       const char *env)
+{
     memset(s, 0, sizeof(*s));
     if (system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") != 0) {
         snprintf(s->skip, sizeof(s->skip),
@@ -103,7 +109,8 @@ void test_sip_start(struct test_sip *s, bool tls, bool msrp, const char *env)
     }
     char why[400] = "no free port";
     for (int attempt = 0; attempt < 5 && !s->up; attempt++) {
-        uint16_t port = test_sip_free_port(), mport = msrp ? test_sip_free_port() : 0;
+        uint16_t port = fixed_port ? fixed_port : test_sip_free_port();
+        uint16_t mport = msrp ? test_sip_free_port() : 0;
         uint16_t tport = tls ? test_sip_free_port() : 0;
         if (port == 0 || (msrp && (mport == 0 || mport == port)) ||
             (tls && (tport == 0 || tport == port || tport == mport)))

@@ -22,6 +22,9 @@ struct test_sip {
     char cert[512]; /* with tls: start.sh's certificate (SIP_CERT), the CA to verify it */
 };
 void test_sip_start(struct test_sip *s, bool tls, bool msrp, const char *env);
+/* The same on a given UDP/TCP port (tried again on a failure, on that port). */
+void test_sip_start_on(struct test_sip *s, uint16_t fixed_port, bool tls, bool msrp,
+                       const char *env);
 void test_sip_stop(struct test_sip *s);
 bool test_sip_skip(const struct test_sip *s, const char *test);
 

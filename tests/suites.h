@@ -48,6 +48,7 @@ Suite *make_sip_msg_suite(void);
 Suite *make_sip_txn_suite(void);
 Suite *make_sip_ua_suite(void);
 Suite *make_sip_ua_bye_suite(void); /* check_sip_ua_bye.c: the answerer's BYE held until the ACK */
+TCase *make_sip_ua_reg_tcase(void); /* check_sip_ua_reg.c, in the sip_ua suite */
 Suite *make_sip_dialog_suite(void);
 Suite *make_stages_suite(void);
 Suite *make_capacity_suite(void);

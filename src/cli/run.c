@@ -825,6 +825,8 @@ int cmd_run(int argc, char **argv)
         scenario_free(&sc);
         return EXIT_USAGE;
     }
+    ro.sip.shard_index = over->shard_index;
+    ro.sip.shard_count = over->shard_count;
     if (scenario_apply_overrides(&sc, over, err, sizeof(err)) != 0 ||
         run_sip_apply(&sc, &ro.sip, err, sizeof(err)) != 0) {
         fprintf(stderr, "msrpload run: %s\n", err);

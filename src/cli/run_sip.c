@@ -11,6 +11,7 @@
  * SIP TLS contexts' making, their --help lines. May not touch: the sessions (load/), the scenario's loading (scenario/).
  */
 #include "cli/run_sip.h"
+#include "sip/transport.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -236,11 +237,25 @@ int run_sip_apply(struct scenario *sc, const struct run_sip_options *o, char *er
     }
     if (sip_tls_check(sc, err, errlen) != 0)
         return -1;
+    /* Where the number of users came from, for the errors about it. */
+    char users_from[300];
+    if (o->users)
+        snprintf(users_from, sizeof(users_from), "--sip-users %u", (unsigned)sc->sip.users);
+    else
+        snprintf(users_from, sizeof(users_from), "%.200s: topology.sip.users %u", sc->path,
+                 (unsigned)sc->sip.users);
     bool pattern = false;
     scenario_relay_user_ok(sc->sip.user, &pattern);
     if (sc->sip.users > 1 && !pattern) {
-        snprintf(err, errlen, "--sip-users %u: the user %s has no %%d or %%0Nd to number them",
-                 (unsigned)sc->sip.users, sc->sip.user);
+        snprintf(err, errlen, "%s: the user %s has no %%d or %%0Nd to number them", users_from,
+                 sc->sip.user);
+        return -1;
+    }
+    /* The proxy's host resolves here, not in each worker (which would only exit 1). */
+    struct sip_addr proxy_addr;
+    if (sc->sip.proxy[0] != '\0' && sip_addr_from_uri(&proxy_addr, sc->sip.proxy) != 0) {
+        snprintf(err, errlen, "%s%.200s %s: not a SIP URI whose host resolves", o->proxy ? "" : sc->path,
+                 o->proxy ? "--sip-proxy" : ": topology.sip.proxy", sc->sip.proxy);
         return -1;
     }
     if (scenario_transport_ws(sc->transport)) {
@@ -268,11 +283,25 @@ int run_sip_apply(struct scenario *sc, const struct run_sip_options *o, char *er
      * proxy fork every INVITE to both). */
     uint64_t users = sc->sip.users > 0 ? sc->sip.users : 1;
     uint64_t threads = sc->threads < sc->concurrency ? sc->threads : sc->concurrency;
-    if (sc->sip.target[0] == '\0' && users < threads) {
-        snprintf(err, errlen, "%llu SIP user%s for %llu threads: each worker registers users "
-                 "of its own, so give --sip-users %llu or more (or --threads %llu)",
-                 (unsigned long long)users, users == 1 ? "" : "s", (unsigned long long)threads,
-                 (unsigned long long)threads, (unsigned long long)users);
+    /* With --shard each shard plays its slice of the users (topology_sip.c sip_init): this
+     * shard's must cover its threads. */
+    uint64_t slice = users;
+    if (o->shard_count > 1 && o->shard_index >= 1)
+        slice = users * o->shard_index / o->shard_count -
+                users * (o->shard_index - 1) / o->shard_count;
+    if (sc->sip.target[0] == '\0' && slice < threads) {
+        if (o->shard_count > 1)
+            snprintf(err, errlen, "%s: shard %u/%u plays %llu of the SIP users, for %llu "
+                     "threads: each worker registers users of its own, so give at least %llu "
+                     "users per shard (or fewer --threads)", users_from, o->shard_index,
+                     o->shard_count, (unsigned long long)slice, (unsigned long long)threads,
+                     (unsigned long long)threads);
+        else
+            snprintf(err, errlen, "%s: %llu SIP user%s for %llu threads: each worker registers "
+                     "users of its own, so give --sip-users %llu or more (or --threads %llu)",
+                     users_from, (unsigned long long)users, users == 1 ? "" : "s",
+                     (unsigned long long)threads, (unsigned long long)threads,
+                     (unsigned long long)users);
         return -1;
     }
     return 0;

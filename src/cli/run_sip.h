@@ -20,6 +20,7 @@ struct run_sip_options {
     uint64_t users;                                              /* 0: not given */
     const char *ca_file;                                         /* --sip-ca */
     bool insecure;                                               /* --sip-insecure */
+    unsigned shard_index, shard_count; /* run's --shard (count 0: none), set by run */
 };
 
 /* Reads one SIP option with its value v (NULL: none followed): 1 when taken with v, 2 when a

@@ -166,7 +166,7 @@ static bool local_errno(int e)
 /*
  * A session that could not even start: it is started and failed at once, so that the counts
  * still add up (started = completed + failed + unfinished). Returns whether it was for want of
- * local resources (the caller then waits before starting another).
+ * local resources, or refused (ECONNREFUSED): the caller then waits before starting another.
  */
 static bool start_failed(struct worker *w, struct lsession *ls, int e, const char *what,
                          const char *peer)
@@ -194,7 +194,9 @@ static bool start_failed(struct worker *w, struct lsession *ls, int e, const cha
     snprintf(detail, sizeof(detail), "%s: %s", what, strerror(e));
     failure_note(w->failures, local ? RUNNER_END_LOCAL_ERROR : MSRP_END_CONNECT_FAILED, now,
                  ls->local_uri, peer, detail, NULL);
-    return local;
+    /* ECONNREFUSED: the topology knows the peer refuses now (topology.h): wait too, rather
+     * than fail the rest of the share in a blink. */
+    return local || e == ECONNREFUSED;
 }
 
 enum start_result { START_OK, START_FAILED, START_NO_RESOURCES };

@@ -31,7 +31,8 @@
  *                  may keep its own per-session state in ls->topo. Returns 0 (the core counts
  *                  the session started), or an errno value with *why filled (the core counts it
  *                  started and failed; ENOMEM, EMFILE and the like make it wait before the
- *                  next). On failure the topology has undone what it set up, ls->topo included.
+ *                  next, counted local-error; ECONNREFUSED, a refusal already known (sip: the
+ *                  called user's REGISTER failed), waits too, counted connect-failed). On failure the topology has undone what it set up, ls->topo included.
  *   abandon        optional; a slot whose session does not exist yet (ls->s == NULL) must end
  *                  because the run stops: the topology ends the slot itself (counting it,
  *                  then runner_slot_ended). On the loop thread, from the drain or the worker's

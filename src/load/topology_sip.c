@@ -45,9 +45,10 @@
 
 static void sess_put(struct sip_sess *ss)
 {
-    if (ss->ls != NULL || ss->out != NULL || ss->in != NULL || ss->waiting)
+    if (ss->ls != NULL || ss->out != NULL || ss->in != NULL || ss->waiting || ss->held)
         return;
     net_timer_stop(ss->w->loop, &ss->defer);
+    net_timer_stop(ss->w->loop, &ss->hangup);
     free(ss->peer_path);
     free(ss->offer_path);
     free(ss);
@@ -162,6 +163,15 @@ static void defer_fired(struct net_loop *loop, struct net_timer *t)
     sess_slot_end(t->arg, true);
 }
 
+/* The peer's BYE ended the call: its MSRP session closes, from the loop (as sip_sess_fail). */
+static void hangup_fired(struct net_loop *loop, struct net_timer *t)
+{
+    (void)loop;
+    struct sip_sess *ss = t->arg;
+    if (ss->ls != NULL && ss->ls->s != NULL)
+        msrp_session_close(ss->ls->s);
+}
+
 /* Fails the slot from the loop, not from inside an agent's callback (the next session starts
  * from runner_slot_ended, and its INVITE would go out from the agent's own code). */
 void sip_sess_fail(struct sip_sess *ss)
@@ -226,16 +236,24 @@ static void caller_established(struct sip_sess *ss, const char *sdp, size_t len)
     uint64_t now = net_now_ns();
     ss->established = true;
     ss->established_ns = now;
+    struct lsession *ls = ss->ls;
+    if (ls == NULL) {
+        /* The slot gave up meanwhile (the run's end): the call is not wanted, and counts as
+         * cut off, its status and time not counted (README "Reports"). */
+        w->stats.sip.calls_unfinished++;
+        /* Held over the BYE: one that cannot leave ends the call at once (caller_ended),
+         * which would otherwise let go of ss while it is still written here. */
+        ss->held = true;
+        ss->bye_sent = sip_call_bye(ss->out) == 0;
+        ss->bye_ns = now;
+        ss->held = false;
+        sess_put(ss);
+        return;
+    }
     w->stats.sip.calls_established++;
     count_final(w, 200);
     if (counting(w, now))
         histogram_record(&w->stats.lat[LAT_SIP_INVITE_2XX], (now - ss->invite_ns) / 1000);
-    struct lsession *ls = ss->ls;
-    if (ls == NULL) { /* the slot gave up meanwhile: the call is not wanted */
-        ss->bye_sent = sip_call_bye(ss->out) == 0;
-        ss->bye_ns = now;
-        return;
-    }
     struct sip_sdp_msrp_desc *answer = malloc(sizeof(*answer));
     struct sip_sdp_msrp_result *res = malloc(sizeof(*res));
     char why[200] = "";
@@ -309,6 +327,23 @@ static void caller_ended(struct sip_sess *ss, enum sip_call_end why, int status,
             count_final(w, status);
             sip_sess_note(ss, "INVITE %.200s: %d %.60s", ss->target, status, reason);
             sip_sess_fail(ss);
+        }
+    } else if (why == SIP_END_REMOTE_BYE || (ss->bye_sent && why == SIP_END_LOCAL_BYE &&
+                                              status == 481)) {
+        /* The peer ended the call: its BYE came first, or crossed ours (which then finds no
+         * dialog: 481, RFC 3261 section 15.1.2, from memory). A session still open ends as
+         * the peer closing it (sip_on_end). */
+        w->stats.sip.bye_remote++;
+        struct lsession *ls = ss->ls;
+        if (ls != NULL && !ss->bye_sent) {
+            ss->remote_bye = true;
+            if (ls->s != NULL) {
+                net_timer_start(w->loop, &ss->hangup, 0); /* from the loop: hangup_fired */
+            } else {
+                sip_sess_note(ss, "the peer %.200s ended the call (BYE) before the MSRP session "
+                              "opened", ss->target);
+                sip_sess_fail(ss);
+            }
         }
     } else if (ss->bye_sent) {
         if (why == SIP_END_LOCAL_BYE && status >= 200 && status < 300) {
@@ -441,14 +476,17 @@ static void agent_registered(void *ctx, struct sip_ua *ua, int status, int expir
         w->stats.sip.register_ok++;
     else
         w->stats.sip.register_failed++;
-    if (a->register_done) /* a refresh: only counted */
-        return;
+    /* Every final answer says whether the user is registered now: a first REGISTER that
+     * failed is tried again by the agent (408, 5xx), and a later 2xx lets the sessions that
+     * come after it call the user; a refresh that failed stops them. Only the first
+     * REGISTER's time is a latency sample (README "Reports"). */
+    bool first = !a->register_done;
     a->register_done = true;
     a->registered = ok;
     a->register_status = status;
-    if (ok)
+    if (ok && first)
         histogram_record(&w->stats.lat[LAT_SIP_REGISTER], (now - a->register_sent_ns) / 1000);
-    else {
+    else if (!ok) {
         /* a failed connection (503 from our own agent): the transport says why, e.g. TLS */
         const char *tp_why = "";
         if (status == 503)
@@ -519,6 +557,20 @@ static void sip_on_bound(struct msrp_session *s)
         histogram_record(&ls->w->stats.lat[LAT_SIP_SETUP_BIND],
                          (now - ss->established_ns) / 1000);
     runner_calling_handlers.on_bound(s);
+}
+
+/* The peer's BYE closed the session before its steps were done: counted as the peer ending
+ * it (peer-closed), not as our own orderly close. */
+static void sip_on_end(struct msrp_session *s, enum msrp_session_end why, const char *detail)
+{
+    struct lsession *ls = msrp_session_user(s);
+    struct sip_sess *ss = ls->topo;
+    if (ss != NULL && ss->remote_bye && why == MSRP_END_CLOSED && !ls->finished &&
+        !ls->w->stopping) {
+        why = MSRP_END_PEER_CLOSED;
+        detail = "the peer ended the call (SIP BYE)";
+    }
+    runner_calling_handlers.on_end(s, why, detail);
 }
 
 /* ---- the topology's operations ----------------------------------------------------------------- */
@@ -593,6 +645,10 @@ static int sip_init(struct worker *w, char *err, size_t errlen)
     st->w = w;
     w->topo_state = st;
     pending_init(&st->calls);
+    if (msrp_idgen_init(&st->ids) != 0) {
+        snprintf(err, errlen, "the random generator failed");
+        return -1;
+    }
     bool target = sc->sip.target[0] != '\0';
     if (sc->sip.domain[0])
         snprintf(st->domain, sizeof(st->domain), "%s", sc->sip.domain);
@@ -609,12 +665,15 @@ static int sip_init(struct worker *w, char *err, size_t errlen)
     }
     st->calling = runner_calling_handlers;
     st->calling.on_bound = sip_on_bound;
+    st->calling.on_end = sip_on_end;
     st->client = w->cfg->client_tls != NULL ? net_transport_tls(w->cfg->client_tls)
                                             : net_transport_tcp();
     if (scenario_has_relay(sc)) {
         if (sip_relay_init(st, err, errlen) != 0)
             return -1;
-    } else if (!target) {
+    } else {
+        /* The answering ends' listener; with a target it answers nothing, but our offers'
+         * a=path names it (sip_start). */
         struct net_transport_setup server = w->cfg->server_tls != NULL
                                                 ? net_transport_tls(w->cfg->server_tls)
                                                 : net_transport_tcp();
@@ -674,6 +733,14 @@ static int sip_start(struct lsession *ls, uint64_t n, struct msrp_session_config
     struct worker *w = ls->w;
     struct sip_state *st = w->topo_state;
     const struct scenario *sc = w->sc;
+    struct sip_agent *to = sc->sip.target[0] ? NULL : &st->agents[(n + 1) % st->nagents];
+    if (to != NULL && to->register_done && !to->registered) {
+        /* Known to fail: the core waits before the next (topology.h), instead of a storm of
+         * sessions failed in a blink while the registrar refuses; the agent tries again. */
+        why->what = "not called: the REGISTER of the called user failed";
+        why->peer = to->user;
+        return ECONNREFUSED;
+    }
     struct sip_sess *ss = calloc(1, sizeof(*ss));
     if (ss == NULL) {
         why->what = "cannot start its INVITE";
@@ -686,11 +753,13 @@ static int sip_start(struct lsession *ls, uint64_t n, struct msrp_session_config
     ss->fail_kind = MSRP_END_CONNECT_FAILED;
     ss->defer.fn = defer_fired;
     ss->defer.arg = ss;
+    ss->hangup.fn = hangup_fired;
+    ss->hangup.arg = ss;
     ss->from = &st->agents[n % st->nagents];
     if (sc->sip.target[0]) {
         snprintf(ss->target, sizeof(ss->target), "%.399s", sc->sip.target);
     } else {
-        ss->to = &st->agents[(n + 1) % st->nagents];
+        ss->to = to;
         snprintf(ss->target, sizeof(ss->target), "sip:%s@%s", ss->to->user, st->domain);
     }
     if (st->relay != NULL) {
@@ -705,15 +774,26 @@ static int sip_start(struct lsession *ls, uint64_t n, struct msrp_session_config
         }
         return e;
     }
-    if (ss->to != NULL) {
+    {
         /* Our calling end's path names the worker's listener address (the offer's c= and
-         * m= port), with the session's own id. */
+         * m= port), and a session id that is the runner's name with random characters from
+         * the CSPRNG added: RFC 4975 section 8.2, MUST, "The rightmost URI in the path
+         * attribute MUST identify the endpoint that generated the SDP document", and SHOULD,
+         * "It SHOULD be hard to guess". */
         const char *slash = strrchr(ls->local_uri, '/');
-        char id[sizeof(ls->local_uri)];
-        snprintf(id, sizeof(id), "%s", slash != NULL ? slash : "/x;tcp");
-        snprintf(ls->local_uri, sizeof(ls->local_uri), "%s://127.0.0.1:%u%.60s",
+        char name[sizeof(ls->local_uri)], rnd[13];
+        snprintf(name, sizeof(name), "%s", slash != NULL ? slash + 1 : "x;tcp");
+        size_t nlen = strcspn(name, ";");
+        const char *params = name[nlen] == ';' ? name + nlen : ";tcp";
+        if (msrp_idgen_ident(&st->ids, rnd, 12) != 0) {
+            free(ss);
+            why->what = "cannot draw its session id (CSPRNG)";
+            return EIO;
+        }
+        rnd[12] = '\0';
+        snprintf(ls->local_uri, sizeof(ls->local_uri), "%s://127.0.0.1:%u/%.*s-%s%.20s",
                  scenario_transport_secure(sc->transport) ? "msrps" : "msrp", (unsigned)st->port,
-                 id);
+                 (int)(nlen < 40 ? nlen : 40), name, rnd, params);
     }
     snprintf(ss->path, sizeof(ss->path), "%s", ls->local_uri);
     ss->local = (struct sip_sdp_msrp_local){.path = ss->path,
@@ -790,11 +870,13 @@ static void sip_fini(struct worker *w)
      * to these agents' dead addresses too), and the last BYEs are answered: the loop runs on,
      * bounded in passes and time, with nothing else left on it (every session has ended). */
     st->ending = true;
-    /* A first REGISTER still without a final answer failed (none before the end): counted, so
-     * that the report shows the registrar that never answered. */
+    /* A first REGISTER still without a final answer (none before the end): counted apart, so
+     * that the report shows the registrar that never answered; and the report has its sip
+     * object even when nothing was answered. */
+    w->stats.sip.topology = 1;
     for (unsigned i = 0; i < st->nagents; i++)
         if (st->agents[i].answerer != NULL && !st->agents[i].register_done)
-            w->stats.sip.register_failed++;
+            w->stats.sip.register_unfinished++;
     for (unsigned i = 0; i < st->nagents; i++)
         if (st->agents[i].answerer != NULL && sip_ua_registered(st->agents[i].answerer) &&
             sip_ua_unregister(st->agents[i].answerer) == 0)

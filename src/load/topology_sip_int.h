@@ -11,6 +11,7 @@
 #include "msrp/server.h"
 #include "sip/sdp_msrp.h"
 #include "sip/ua.h"
+#include "wire/idgen.h"
 
 #define SIP_REGISTER_EXPIRES 600
 #define SIP_OFFER_MAX 2048
@@ -46,6 +47,7 @@ struct sip_state {
     bool ending;
     unsigned unregistering;
     struct relay_state *relay;       /* through a relay (topology_sip_relay.c), else NULL */
+    struct msrp_idgen ids;           /* the random part of our offers' session ids */
 };
 
 /* One session's signalling: lives until the slot let go and both calls have ended. */
@@ -57,9 +59,12 @@ struct sip_sess {
     struct sip_call *out, *in;
     struct sip_sess *wait_next;
     bool waiting, filed, expected, established, bye_sent, failed_slot;
+    bool held;                       /* in use across a call that may end the call */
+    bool remote_bye;                 /* the peer ended the call first */
     uint64_t invite_ns, established_ns, bye_ns;
     bool got_1xx;
     struct net_timer defer;          /* ends a failed slot outside the agent's callbacks */
+    struct net_timer hangup;         /* closes the MSRP session after the peer's BYE, likewise */
     char key[PENDING_ID_MAX + 1];
     char target[400];
     char path[128];                  /* our a=path */

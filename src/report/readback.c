@@ -599,6 +599,10 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
         struct stats_sip *p = &st->sip;
         p->register_ok = jcount(&c, root, "sip.register_ok");
         p->register_failed = jcount(&c, root, "sip.register_failed");
+        p->topology = 1;
+        /* absent from reports before it was counted apart: zero */
+        if (jpath(root, "sip.register_unfinished") != NULL)
+            p->register_unfinished = jcount(&c, root, "sip.register_unfinished");
         p->calls = jcount(&c, root, "sip.calls");
         p->calls_established = jcount(&c, root, "sip.calls_established");
         p->calls_failed = jcount(&c, root, "sip.calls_failed");
@@ -606,6 +610,8 @@ static int read_summary(const char *dir, const char *const end_names[STATS_END_K
         p->bye_ok = jcount(&c, root, "sip.bye_ok");
         p->bye_failed = jcount(&c, root, "sip.bye_failed");
         p->bye_unfinished = jcount(&c, root, "sip.bye_unfinished");
+        if (jpath(root, "sip.bye_remote") != NULL) /* absent from older reports: zero */
+            p->bye_remote = jcount(&c, root, "sip.bye_remote");
         /* absent from reports before the sip topology went through relays: zeros */
         if (jpath(root, "sip.relay") != NULL) {
             p->offer_sent_cema = jcount(&c, root, "sip.relay.offers_sent_cema");

@@ -117,7 +117,8 @@ static double memory_per_end(const struct run_stats *st)
 /* Topology sip: its REGISTERs, calls, BYEs and the INVITEs' final statuses. */
 bool report_sip_used(const struct run_stats *st)
 {
-    return st->sip.calls > 0 || st->sip.register_ok > 0 || st->sip.register_failed > 0;
+    return st->sip.topology > 0 || st->sip.calls > 0 || st->sip.register_ok > 0 ||
+           st->sip.register_failed > 0 || st->sip.register_unfinished > 0;
 }
 
 static json_t *sip_json(const struct run_stats *st)
@@ -137,14 +138,16 @@ static json_t *sip_json(const struct run_stats *st)
                               (json_int_t)p->offer_cema, "offers_relay_first",
                               (json_int_t)p->offer_relay_first, "answers_cema",
                               (json_int_t)p->answer_cema);
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "register_ok",
-                     (json_int_t)p->register_ok, "register_failed",
-                     (json_int_t)p->register_failed, "calls", (json_int_t)p->calls,
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+                     "register_ok", (json_int_t)p->register_ok, "register_failed",
+                     (json_int_t)p->register_failed, "register_unfinished",
+                     (json_int_t)p->register_unfinished, "calls", (json_int_t)p->calls,
                      "calls_established", (json_int_t)p->calls_established, "calls_failed",
                      (json_int_t)p->calls_failed, "calls_unfinished",
                      (json_int_t)p->calls_unfinished, "bye_ok", (json_int_t)p->bye_ok,
                      "bye_failed", (json_int_t)p->bye_failed, "bye_unfinished",
-                     (json_int_t)p->bye_unfinished, "invite_final", finals, "relay", relay);
+                     (json_int_t)p->bye_unfinished, "bye_remote", (json_int_t)p->bye_remote,
+                     "invite_final", finals, "relay", relay);
 }
 
 static json_t *memory_json(const struct run_stats *st)
@@ -535,13 +538,15 @@ void report_print(FILE *out, const struct run_stats *st, const struct report_met
     }
     if (report_sip_used(st)) {
         const struct stats_sip *p = &st->sip;
-        fprintf(out, "sip:        %llu REGISTER ok, %llu failed; %llu calls: %llu set up, %llu "
-                     "failed, %llu cut off; BYE %llu ok, %llu failed, %llu cut off\n",
+        fprintf(out, "sip:        %llu REGISTER ok, %llu failed, %llu unanswered; %llu calls: %llu "
+                     "set up, %llu failed, %llu cut off; BYE %llu ok, %llu failed, %llu cut off, %llu "
+                     "by the peer\n",
                 (unsigned long long)p->register_ok, (unsigned long long)p->register_failed,
+                (unsigned long long)p->register_unfinished,
                 (unsigned long long)p->calls, (unsigned long long)p->calls_established,
                 (unsigned long long)p->calls_failed, (unsigned long long)p->calls_unfinished,
                 (unsigned long long)p->bye_ok, (unsigned long long)p->bye_failed,
-                (unsigned long long)p->bye_unfinished);
+                (unsigned long long)p->bye_unfinished, (unsigned long long)p->bye_remote);
         bool any_final = false;
         for (int c = STATS_SIP_STATUS_MIN; c <= STATS_SIP_STATUS_MAX; c++) {
             uint64_t n = p->invite_final[c - STATS_SIP_STATUS_MIN];

@@ -137,6 +137,8 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
 #define ADD(f) dst->f += src->f
     ADD(sip.register_ok);
     ADD(sip.register_failed);
+    ADD(sip.register_unfinished);
+    ADD(sip.topology);
     ADD(sip.calls);
     ADD(sip.calls_established);
     ADD(sip.calls_failed);
@@ -144,6 +146,7 @@ int stats_merge_at(struct run_stats *dst, const struct run_stats *src, size_t of
     ADD(sip.bye_ok);
     ADD(sip.bye_failed);
     ADD(sip.bye_unfinished);
+    ADD(sip.bye_remote);
     ADD(sip.offer_sent_cema);
     ADD(sip.offer_cema);
     ADD(sip.offer_relay_first);

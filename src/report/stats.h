@@ -150,15 +150,22 @@ struct run_stats {
     /* relay topology: AUTH exchanges (both ends of each session) and refreshes (re-AUTH
      * before Expires runs out) that succeeded and failed */
     uint64_t relay_auth_ok, relay_auth_failed, relay_refresh_ok, relay_refresh_failed;
-    /* topology sip: REGISTERs of the answering agents (refreshes included) that got a 2xx or
-     * failed (another final response, or a first REGISTER without one by the run's end); calls (INVITEs) made = established + failed + unfinished; BYEs sent at the
+    /* topology sip: REGISTERs of the answering agents (refreshes and retries included) that
+     * got a 2xx or failed (another final response, or 408 / 503 of our own: no answer in time,
+     * the connection failed); first REGISTERs with no final answer by the run's end
+     * (register_unfinished); calls (INVITEs) made = established + failed + unfinished; BYEs sent at the
      * sessions' ends answered 2xx, failed (another final response or none in time), or cut off
      * by the end of the run; invite_final counts each INVITE's final status (100..699; a
      * local timeout is 408) of the calls established or failed, warm-up included */
     struct stats_sip {
-        uint64_t register_ok, register_failed;
+        uint64_t register_ok, register_failed, register_unfinished;
+        /* non-zero: some worker ran the sip topology (report_sip_used; readback sets it when
+         * the report has a sip object); not written itself */
+        uint64_t topology;
         uint64_t calls, calls_established, calls_failed, calls_unfinished;
         uint64_t bye_ok, bye_failed, bye_unfinished;
+        /* calls the peer ended: its BYE came first (or crossed ours, which then got 481) */
+        uint64_t bye_remote;
         /* through a relay (topology_sip_relay.c): offers sent with a=msrp-cema; offers our
          * answering agents read with a=msrp-cema, and with an a=path of two URIs or more
          * whose first is the relay's; answers our calling agents read with a=msrp-cema */

@@ -311,9 +311,7 @@ void ua_io_timeout(void *ctx, struct sip_txn *t)
     bool tp = sip_txn_last_code(t) == 503;
     switch (r->kind) {
     case RQ_REGISTER:
-        ua->reg.registered = false;
-        if (ua->cfg.cb.on_registered)
-            ua->cfg.cb.on_registered(ua->cfg.ctx, ua, tp ? 503 : 408, 0);
+        ua_reg_failed(ua, tp ? 503 : 408);
         break;
     case RQ_INVITE:
         if (r->call->inv_txn == t)

@@ -301,6 +301,14 @@ static int granted_expires(struct sip_ua *ua, const osip_message_t *resp)
     return ua->reg.expires;
 }
 
+void ua_reg_failed(struct sip_ua *ua, int code)
+{
+    ua->reg.registered = false;
+    reg_retry_later(ua, code); /* a timeout or a transport error is tried again, as a 5xx */
+    if (ua->cfg.cb.on_registered)
+        ua->cfg.cb.on_registered(ua->cfg.ctx, ua, code, 0);
+}
+
 void ua_reg_response(struct sip_ua *ua, const osip_message_t *resp)
 {
     int code = resp->status_code;

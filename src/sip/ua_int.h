@@ -116,6 +116,9 @@ struct sip_txn *ua_start_client(struct sip_ua *ua, enum req_kind kind, struct si
 struct sip_dialog_via ua_our_via(struct sip_ua *ua, const char *branch);
 bool ua_retry_with_auth(struct sip_ua *ua, struct ua_req *r, const osip_message_t *resp);
 void ua_reg_response(struct sip_ua *ua, const osip_message_t *resp);
+/* The REGISTER had no final answer: 408 (Timer F) or 503 (the transport failed), and is
+ * tried again later. */
+void ua_reg_failed(struct sip_ua *ua, int code);
 
 /* ua.c */
 void ua_call_unref(struct sip_call *c);
