@@ -367,18 +367,28 @@ void bench_start_value(const char *line, const char *key, char *out, size_t cap)
     }
 }
 
+const char *bench_kamailio_tools(const char *env, const char *dflt, const char *group,
+                                 const char *install)
+{
+    const char *tools = getenv(env);
+    if (tools == NULL)
+        tools = dflt;
+    if (system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") != 0) {
+        fprintf(stderr, "bench: %s figures skipped: kamailio is not installed (%s)\n", group,
+                install);
+        return NULL;
+    }
+    return tools;
+}
+
 void bench_relay(double seconds, const char *only)
 {
     if (!bench_selected("relay", only))
         return;
-    const char *tools = getenv("MSRPLOAD_RELAY_TOOLS");
+    const char *tools = bench_kamailio_tools("MSRPLOAD_RELAY_TOOLS", "tools/relay", "relay",
+                                             "apt-get install kamailio");
     if (tools == NULL)
-        tools = "tools/relay";
-    if (system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") != 0) {
-        fprintf(stderr, "bench: relay figures skipped: kamailio is not installed "
-                        "(apt-get install kamailio)\n");
         return;
-    }
     /* The WebSocket port too when Kamailio's websocket module is there (start.sh refuses it
      * otherwise, and the WS figures are skipped with a note). */
     bool ws = system("find /usr/lib /usr/local/lib -path '*kamailio/modules/websocket.so' "

@@ -155,14 +155,10 @@ void bench_sip_calls(double seconds, const char *only)
 {
     if (!bench_selected("sip_calls", only))
         return;
-    const char *tools = getenv("MSRPLOAD_SIP_TOOLS");
+    const char *tools = bench_kamailio_tools("MSRPLOAD_SIP_TOOLS", "tools/sip", "sip_calls",
+                                             "tools/install-deps.sh --sip");
     if (tools == NULL)
-        tools = "tools/sip";
-    if (system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") != 0) {
-        fprintf(stderr, "bench: sip_calls figures skipped: kamailio is not installed "
-                        "(tools/install-deps.sh --sip)\n");
         return;
-    }
     /* A port free for UDP and TCP now; tried again (bounded) when start.sh fails, which it
      * does when another process took the port meanwhile. */
     char cmd[1024], uri[256] = "", pidfile[512] = "", pid_text[32] = "";

@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,18 +294,29 @@ static const struct sv_media *plain(struct sipx *x, const struct offer *o, struc
 
 /* ---- RFC 4975 section 8.1 ----------------------------------------------------------------- */
 
+/* Places a plain call with offer o and passes when the accepted line's field (the char array
+ * at offset off in struct sv_media) is want or alt (when not NULL); else fails with what and
+ * the value. */
+static void field_is(struct sipx *x, const struct offer *o, size_t off, const char *want,
+                     const char *alt, const char *what, struct conform_result *r)
+{
+    struct sv v;
+    const struct sv_media *m = plain(x, o, &v, r);
+    if (m == NULL)
+        return; /* for a TLS offer, declining (port 0 or 488) is the target's right */
+    const char *f = (const char *)m + off;
+    if (strcmp(f, want) != 0 && (alt == NULL || strcmp(f, alt) != 0))
+        say(r, CONFORM_FAIL, "%s \"%s\"", what, f);
+    else
+        pass(r);
+}
+
 /* 8.1: "The media field value MUST be "message"." */
 static void media_message(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v;
-    const struct sv_media *m = plain(x, &(struct offer){0}, &v, r);
-    if (m == NULL)
-        return;
-    if (strcmp(m->media, "message") != 0)
-        say(r, CONFORM_FAIL, "the accepted MSRP line's media field is \"%s\"", m->media);
-    else
-        pass(r);
+    field_is(x, &(struct offer){0}, offsetof(struct sv_media, media), "message", NULL,
+             "the accepted MSRP line's media field is", r);
 }
 
 /* 8.1: "An offered or accepted media-line for MSRP over TCP MUST include a protocol field
@@ -312,43 +324,24 @@ static void media_message(struct sipx *x, const struct scenario_case *k, struct 
 static void protocol(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v;
-    const struct sv_media *m = plain(x, &(struct offer){0}, &v, r);
-    if (m == NULL)
-        return;
-    if (strcmp(m->proto, "TCP/MSRP") != 0 && strcmp(m->proto, "TCP/TLS/MSRP") != 0)
-        say(r, CONFORM_FAIL, "the accepted MSRP line's protocol is \"%s\"", m->proto);
-    else
-        pass(r);
+    field_is(x, &(struct offer){0}, offsetof(struct sv_media, proto), "TCP/MSRP", "TCP/TLS/MSRP",
+             "the accepted MSRP line's protocol is", r);
 }
 
 /* The same sentence for TLS: an accepted TCP/TLS/MSRP offer is answered TCP/TLS/MSRP. */
 static void tls_protocol(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v;
-    const struct sv_media *m = plain(x, &(struct offer){.tls = true}, &v, r);
-    if (m == NULL)
-        return; /* declining TLS (port 0 or 488) is the target's right */
-    if (strcmp(m->proto, "TCP/TLS/MSRP") != 0)
-        say(r, CONFORM_FAIL, "a TCP/TLS/MSRP offer accepted with the protocol \"%s\"",
-            m->proto);
-    else
-        pass(r);
+    field_is(x, &(struct offer){.tls = true}, offsetof(struct sv_media, proto), "TCP/TLS/MSRP",
+             NULL, "a TCP/TLS/MSRP offer accepted with the protocol", r);
 }
 
 /* 8.1: "The format list field MUST be set to "*"." */
 static void format_star(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v;
-    const struct sv_media *m = plain(x, &(struct offer){0}, &v, r);
-    if (m == NULL)
-        return;
-    if (strcmp(m->fmts, "*") != 0)
-        say(r, CONFORM_FAIL, "the accepted MSRP line's format list is \"%s\"", m->fmts);
-    else
-        pass(r);
+    field_is(x, &(struct offer){0}, offsetof(struct sv_media, fmts), "*", NULL,
+             "the accepted MSRP line's format list is", r);
 }
 
 /* The answer's a=path URIs, or NULL with r unobservable when it has none that parse. */
@@ -370,6 +363,16 @@ static unsigned answer_path(const struct sv_media *m, struct path_uri *uris, uns
     return n < cap ? n : cap;
 }
 
+/* Places a plain call with offer o and reads the accepted line's a=path into uris: their
+ * count, or 0 with r said. */
+static unsigned plain_path(struct sipx *x, const struct offer *o, struct sv *v,
+                           const struct sv_media **m, struct path_uri uris[8],
+                           struct conform_result *r)
+{
+    *m = plain(x, o, v, r);
+    return *m != NULL ? answer_path(*m, uris, 8, r) : 0;
+}
+
 /* 8.1: "The connection address field MUST be set to the IP address or fully qualified domain
  * name from the MSRP URI identifying the endpoint in its path attribute." */
 static void c_line(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
@@ -377,8 +380,8 @@ static void c_line(struct sipx *x, const struct scenario_case *k, struct conform
     (void)k;
     struct sv v;
     struct path_uri uris[8];
-    const struct sv_media *m = plain(x, &(struct offer){0}, &v, r);
-    unsigned n = m != NULL ? answer_path(m, uris, 8, r) : 0;
+    const struct sv_media *m;
+    unsigned n = plain_path(x, &(struct offer){0}, &v, &m, uris, r);
     if (n == 0)
         return;
     const char *c = c_of(&v, m);
@@ -414,8 +417,8 @@ static void port_match(struct sipx *x, const struct scenario_case *k, struct con
     (void)k;
     struct sv v;
     struct path_uri uris[8];
-    const struct sv_media *m = plain(x, &(struct offer){0}, &v, r);
-    unsigned n = m != NULL ? answer_path(m, uris, 8, r) : 0;
+    const struct sv_media *m;
+    unsigned n = plain_path(x, &(struct offer){0}, &v, &m, uris, r);
     if (n == 0)
         return;
     long port = port_of(m);
@@ -497,8 +500,8 @@ static void path_port(struct sipx *x, const struct scenario_case *k, struct conf
     (void)k;
     struct sv v;
     struct path_uri uris[8];
-    const struct sv_media *m = plain(x, &(struct offer){0}, &v, r);
-    unsigned n = m != NULL ? answer_path(m, uris, 8, r) : 0;
+    const struct sv_media *m;
+    unsigned n = plain_path(x, &(struct offer){0}, &v, &m, uris, r);
     if (n == 0)
         return;
     for (unsigned i = 0; i < n; i++)
@@ -516,13 +519,12 @@ static void path_unique(struct sipx *x, const struct scenario_case *k, struct co
     (void)k;
     struct sv v1, v2;
     struct path_uri u1[8], u2[8];
-    const struct sv_media *m1 = plain(x, &(struct offer){0}, &v1, r);
-    unsigned n1 = m1 != NULL ? answer_path(m1, u1, 8, r) : 0;
+    const struct sv_media *m1, *m2;
+    unsigned n1 = plain_path(x, &(struct offer){0}, &v1, &m1, u1, r);
     if (n1 == 0)
         return;
     sipx_note(x, "the first session stays up while a second call is placed");
-    const struct sv_media *m2 = plain(x, &(struct offer){0}, &v2, r);
-    unsigned n2 = m2 != NULL ? answer_path(m2, u2, 8, r) : 0;
+    unsigned n2 = plain_path(x, &(struct offer){0}, &v2, &m2, u2, r);
     if (n2 == 0) {
         char why[sizeof r->observed];
         snprintf(why, sizeof why, "%s", r->observed);
@@ -655,6 +657,13 @@ static void not_understood(struct sipx *x, const struct scenario_case *k,
 
 /* ---- RFC 6714 section 4.3 ----------------------------------------------------------------- */
 
+/* How many URIs the line's a=path holds (up to 8 read into uris), 0 without one. */
+static unsigned path_count(const struct sv_media *m, struct path_uri uris[8])
+{
+    const char *path = sv_attr(m, "path", NULL);
+    return path != NULL ? path_uris(path, uris, 8) : 0;
+}
+
 /* A CEMA offer (RFC 6714 4.2: msrp-cema, and a=setup, actpass here, without a relay). */
 static const struct offer CEMA_OFFER = {.cema = true, .setup = "actpass"};
 
@@ -687,10 +696,9 @@ static void cema_setup(struct sipx *x, const struct scenario_case *k, struct con
     if (m == NULL)
         return;
     struct path_uri uris[8];
-    const char *path = sv_attr(m, "path", NULL);
     if (sv_attr(m, "msrp-cema", NULL) == NULL)
         say(r, CONFORM_SKIP, "the answer has no a=msrp-cema (the target does not use CEMA)");
-    else if (path != NULL && path_uris(path, uris, 8) > 1)
+    else if (path_count(m, uris) > 1)
         say(r, CONFORM_SKIP, "the target answers through a relay (another case's rule)");
     else if (sv_attr(m, "setup", NULL) == NULL)
         say(r, CONFORM_FAIL, "a CEMA answer without a relay and without a=setup");
@@ -709,8 +717,7 @@ static void cema_relay(struct sipx *x, const struct scenario_case *k, struct con
     const struct sv_media *m = plain(x, &CEMA_OFFER, &v, r);
     if (m == NULL)
         return;
-    const char *path = sv_attr(m, "path", NULL);
-    unsigned n = path != NULL ? path_uris(path, uris, 8) : 0;
+    unsigned n = path_count(m, uris);
     if (sv_attr(m, "msrp-cema", NULL) == NULL) {
         say(r, CONFORM_SKIP, "the answer has no a=msrp-cema (the target does not use CEMA)");
         return;
@@ -750,8 +757,7 @@ static void no_cema(struct sipx *x, const struct scenario_case *k, struct confor
     if (m == NULL)
         return;
     struct path_uri uris[8];
-    const char *path = sv_attr(m, "path", NULL);
-    if (both_relays && (path == NULL || path_uris(path, uris, 8) < 2)) {
+    if (both_relays && path_count(m, uris) < 2) {
         say(r, CONFORM_SKIP, "the target answers without a relay (a path of one URI): "
             "criterion 1 does not apply");
         return;
