@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 /*
  * A real Kamailio SIP registrar/proxy on loopback (tools/sip/start.sh): UDP and TCP on port,
  * with tls also TLS on tls_port (start.sh's self-signed certificate), and with msrp the MSRP relay of tools/relay in the same instance on msrp_port. The ports are
@@ -47,5 +49,39 @@ bool test_sipp_wait_bound(uint16_t port, bool tcp);
 
 /* The whole file as a string ("" when it cannot be read); free it. */
 char *test_slurp(const char *path);
+
+/*
+ * `msrpload serve --listen 127.0.0.1:0 --sip SIPURI EXTRA...` as a child (extra
+ * NULL-terminated, or NULL), its stderr in DIR/serve.err. test_sip_serve_start reads the
+ * Contact line it prints first (bounded, 20 s) and its SIP port, or fails the test;
+ * test_sip_serve_line, stdout's next line within timeout_ms (false when none came);
+ * test_sip_serve_event, lines until one with "event": event (within
+ * TEST_SIP_SERVE_WAIT_MS, else the test fails), returned (decref it); test_sip_serve_stop,
+ * SIGTERM and (bounded, 10 s) its exit code, -1 when it had to be killed;
+ * test_sip_serve_close, stopped if need be and the pipe closed.
+ */
+#define TEST_SIP_SERVE_WAIT_MS 15000
+struct tmp;
+struct test_sip_serve {
+    int pid;
+    int out;
+    char buf[1 << 16];
+    size_t len;
+    char contact[256]; /* the first line */
+    uint16_t sip_port;
+    char errpath[128];
+};
+void test_sip_serve_start(struct test_sip_serve *p, const struct tmp *t, const char *sip_uri,
+                          const char *const *extra);
+bool test_sip_serve_line(struct test_sip_serve *p, char *line, size_t cap, int timeout_ms);
+json_t *test_sip_serve_event(struct test_sip_serve *p, const char *event);
+int test_sip_serve_stop(struct test_sip_serve *p);
+void test_sip_serve_close(struct test_sip_serve *p);
+/* The integer at a dotted path (no key holds a dot) of a run's summary.json, as loaded; the
+ * test fails when it is missing or not an integer. */
+long long test_summary_int(json_t *summary, const char *path);
+/* A JSON object's string or integer member; the test fails when it is not one. */
+const char *test_jstr(json_t *o, const char *key);
+long test_jint(json_t *o, const char *key);
 
 #endif
