@@ -246,9 +246,18 @@ static void serve_done(struct test_sip_serve *p, struct tmp *t)
 static void plain_call(struct caller *c, const struct tmp *t, const char *target, const char *end,
                        bool tcp, struct test_sip_serve *p, char *path, char *call_id)
 {
-    call_start(c, t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", end, tcp,
-               NULL, NULL, 9);
+    call_start(c, t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", end, tcp, NULL,
+               NULL, 9);
     check_answered(p, c, path, 256, call_id, 160, "passive");
+}
+
+/* serve_direct on sip:127.0.0.1:0 with extra, and plain_call to it. */
+static void serve_and_call(struct tmp *t, struct test_sip_serve *p, const char *const *extra,
+                           struct caller *c, const char *end, char *path, char *call_id)
+{
+    char target[64];
+    serve_direct(t, p, "sip:127.0.0.1:0", extra, target);
+    plain_call(c, t, target, end, false, p, path, call_id);
 }
 
 /* SIPp exited 0 and its log holds needle. */
@@ -268,11 +277,9 @@ START_TEST(serve_sip_call_message_bye)
         return;
     struct tmp t;
     struct test_sip_serve p;
-    char target[64];
-    serve_direct(&t, &p, "sip:127.0.0.1:0", NULL, target);
     struct caller c;
     char path[256], call_id[160];
-    plain_call(&c, &t, target, "info", false, &p, path, call_id);
+    serve_and_call(&t, &p, NULL, &c, "info", path, call_id);
     json_decref(test_sip_serve_event(&p, "call-established"));
 
     /* The MSRP leg: to the answer's path, from the offer's, on serve's MSRP port. */
@@ -362,7 +369,8 @@ START_TEST(serve_sip_no_msrp_488)
     ck_assert_str_eq(test_jstr(e, "why"), "rejected");
     ck_assert_int_eq(test_jint(e, "status"), 488);
     ck_assert(json_is_null(json_object_get(e, "session")));
-    ck_assert_msg(strstr(test_jstr(e, "cause"), "MSRP") != NULL, "cause: %s", test_jstr(e, "cause"));
+    ck_assert_msg(strstr(test_jstr(e, "cause"), "MSRP") != NULL, "cause: %s",
+                  test_jstr(e, "cause"));
     json_decref(e);
     int rc;
     char *log = call_finish(&c, &t, &rc);
@@ -396,7 +404,8 @@ START_TEST(serve_sip_busy_486)
     json_t *e = test_sip_serve_event(&p, "call-ended");
     ck_assert_str_eq(test_jstr(e, "why"), "rejected");
     ck_assert_int_eq(test_jint(e, "status"), 486);
-    ck_assert_msg(strstr(test_jstr(e, "cause"), "busy") != NULL, "cause: %s", test_jstr(e, "cause"));
+    ck_assert_msg(strstr(test_jstr(e, "cause"), "busy") != NULL, "cause: %s",
+                  test_jstr(e, "cause"));
     json_decref(e);
     int rc;
     char *log = call_finish(&second, &t, &rc);
@@ -423,11 +432,9 @@ START_TEST(serve_sip_session_end_sends_bye)
         return;
     struct tmp t;
     struct test_sip_serve p;
-    char target[64];
-    serve_direct(&t, &p, "sip:127.0.0.1:0", NULL, target);
     struct caller c;
     char path[256], call_id[160];
-    plain_call(&c, &t, target, "wait", false, &p, path, call_id);
+    serve_and_call(&t, &p, NULL, &c, "wait", path, call_id);
     /* The ACK came: SIPp waits for a BYE now (one before its ACK would be unexpected to it). */
     json_decref(test_sip_serve_event(&p, "call-established"));
     int fd = tcp_connect((uint16_t)uri_port(path));
@@ -445,7 +452,8 @@ START_TEST(serve_sip_session_end_sends_bye)
     ck_assert_msg(strncmp(resp, "MSRP wrongFrom1 481", 19) == 0, "wrong From-Path: %s", resp);
     json_t *v = test_sip_serve_event(&p, "violation");
     ck_assert_str_eq(test_jstr(v, "kind"), "from-path");
-    ck_assert_msg(strstr(test_jstr(v, "detail"), path) != NULL, "detail %s", test_jstr(v, "detail"));
+    ck_assert_msg(strstr(test_jstr(v, "detail"), path) != NULL, "detail %s",
+                  test_jstr(v, "detail"));
     json_decref(v);
     close(fd);
     /* the offer's path then binds it, on the caller's own connection */
@@ -476,11 +484,9 @@ START_TEST(serve_sip_bind_timeout_bye)
     const char *extra[] = {"--sip-bind-timeout", "0.5", NULL};
     struct tmp t;
     struct test_sip_serve p;
-    char target[64];
-    serve_direct(&t, &p, "sip:127.0.0.1:0", extra, target);
     struct caller c;
     char path[256], call_id[160];
-    plain_call(&c, &t, target, "wait", false, &p, path, call_id);
+    serve_and_call(&t, &p, extra, &c, "wait", path, call_id);
     json_t *b = test_sip_serve_event(&p, "bind-timeout");
     ck_assert_str_eq(test_jstr(b, "session"), path);
     ck_assert_str_eq(test_jstr(b, "call_id"), call_id);
@@ -502,11 +508,9 @@ START_TEST(serve_sip_shutdown_bye)
         return;
     struct tmp t;
     struct test_sip_serve p;
-    char target[64];
-    serve_direct(&t, &p, "sip:127.0.0.1:0", NULL, target);
     struct caller c;
     char path[256], call_id[160];
-    plain_call(&c, &t, target, "wait", false, &p, path, call_id);
+    serve_and_call(&t, &p, NULL, &c, "wait", path, call_id);
     json_decref(test_sip_serve_event(&p, "call-established"));
     int fd = tcp_connect((uint16_t)uri_port(path));
     msrp_send_text(fd, path, c.path, "until shutdown");

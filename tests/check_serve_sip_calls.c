@@ -279,7 +279,8 @@ START_TEST(serve_sip_slot_timeout_keeps_serving)
     ck_assert(test_sip_serve_line(&p, line, sizeof(line), WAIT_MS)); /* the slot's URI */
     ck_assert_msg(strstr(line, "fixedSlot1") != NULL, "slot URI: %s", line);
     json_t *b = test_sip_serve_event(&p, "bind-timeout");
-    ck_assert_msg(strstr(test_jstr(b, "session"), "fixedSlot1") != NULL, "%s", test_jstr(b, "session"));
+    ck_assert_msg(strstr(test_jstr(b, "session"), "fixedSlot1") != NULL, "%s",
+                  test_jstr(b, "session"));
     json_decref(b);
     struct uac u;
     uac_open(&u, p.sip_port, "afterslot");
@@ -289,7 +290,8 @@ START_TEST(serve_sip_slot_timeout_keeps_serving)
     ck_assert_int_eq(u.status, 200);
     uac_ack(&u);
     json_decref(test_sip_serve_event(&p, "call-established"));
-    ck_assert_int_eq(test_sip_serve_stop(&p), 0); /* its BYE goes unanswered: ended as serve exits */
+    /* its BYE goes unanswered: ended as serve exits */
+    ck_assert_int_eq(test_sip_serve_stop(&p), 0);
     close(u.fd);
     test_sip_serve_close(&p);
     tmp_remove(&t);

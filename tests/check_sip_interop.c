@@ -124,21 +124,7 @@ static void srv_start(struct srv *p, const struct tmp *t, const char *tag,
     for (size_t i = 0; args[i] != NULL && argc < 31; i++)
         argv[argc++] = args[i];
     argv[argc] = NULL;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        int o = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, STDOUT_FILENO) < 0 || dup2(e, STDERR_FILENO) < 0)
-            _exit(127);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    p->pid = pid;
+    p->pid = test_spawn(argv, p->out, p->err, NULL);
     /* its first line, within 20 s */
     for (int i = 0; i < 400 && p->port == 0; i++) {
         char *text = test_slurp(p->out);
@@ -481,8 +467,7 @@ START_TEST(target_silent_cut_off)
     struct tmp t;
     struct sipp uas;
     struct run_out r;
-    run_to_uas(&t, &uas, "uas-target-silent.xml", "2", extra, "silent", SMALL " --duration 2",
-               &r);
+    run_to_uas(&t, &uas, "uas-target-silent.xml", "2", extra, "silent", SMALL " --duration 2", &r);
     kill(uas.proc.pid, SIGKILL);
     test_sipp_wait(&uas.proc, 5);
     ck_assert_msg(r.code == 3, "exit %d (expected 3); stderr: %s", r.code, r.err);

@@ -294,8 +294,8 @@ void test_sip_serve_start(struct test_sip_serve *p, const struct tmp *t, const c
                           const char *const *extra)
 {
     memset(p, 0, sizeof(*p));
-    const char *argv[40] = {msrpload_binary(), "serve", "--listen", "127.0.0.1:0", "--sip",
-                            sip_uri};
+    const char *argv[40] = {msrpload_binary(), "serve", "--listen",
+                            "127.0.0.1:0",     "--sip", sip_uri};
     int argc = 6;
     for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
         ck_assert_int_lt(argc, 38);
@@ -303,7 +303,7 @@ void test_sip_serve_start(struct test_sip_serve *p, const struct tmp *t, const c
     }
     argv[argc] = NULL;
     snprintf(p->errpath, sizeof(p->errpath), "%s/serve.err", t->dir);
-    p->pid = test_spawn(argv, p->errpath, &p->out);
+    p->pid = test_spawn(argv, NULL, p->errpath, &p->out);
     bool got = test_sip_serve_line(p, p->contact, sizeof(p->contact), 20000);
     const char *colon = strrchr(p->contact, ':');
     unsigned port = 0;

@@ -177,10 +177,11 @@ uint64_t test_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int test_spawn(const char *const *argv, const char *errpath, int *out)
+int test_spawn(const char *const *argv, const char *outpath, const char *errpath, int *out)
 {
-    int fds[2];
-    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+    int fds[2] = {-1, -1};
+    if (out != NULL)
+        ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
     pid_t parent = getpid();
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -188,14 +189,17 @@ int test_spawn(const char *const *argv, const char *errpath, int *out)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
+        int o = out != NULL ? fds[1] : open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         int err = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (dup2(fds[1], STDOUT_FILENO) < 0 || err < 0 || dup2(err, STDERR_FILENO) < 0)
+        if (o < 0 || dup2(o, STDOUT_FILENO) < 0 || err < 0 || dup2(err, STDERR_FILENO) < 0)
             _exit(127);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    close(fds[1]);
-    *out = fds[0];
+    if (out != NULL) {
+        close(fds[1]);
+        *out = fds[0];
+    }
     return pid;
 }
 
@@ -235,7 +239,7 @@ void test_serve_start(struct test_serve *s, const char *const *args)
     }
     argv[argc] = NULL;
     int out;
-    pid_t pid = test_spawn(argv, "/dev/null", &out);
+    pid_t pid = test_spawn(argv, NULL, "/dev/null", &out);
     char line[sizeof(s->uri)];
     size_t len = 0;
     uint64_t deadline = test_now_ms() + 20000;

@@ -55,9 +55,10 @@ void tmp_remove(struct tmp *t);
  */
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t test_now_ms(void);
-/* Forks argv[0] (argv NULL-terminated) with stdout on a pipe (its read end in *out) and stderr
- * into errpath (created or truncated); the child is killed if the test process dies. Its pid. */
-int test_spawn(const char *const *argv, const char *errpath, int *out);
+/* Forks argv[0] (argv NULL-terminated) with stdout on a pipe (its read end in *out) or, when
+ * out is NULL, into outpath, and stderr into errpath (files created or truncated); the child is
+ * killed if the test process dies. Its pid. */
+int test_spawn(const char *const *argv, const char *outpath, const char *errpath, int *out);
 /* SIGTERM to *pid, then (bounded, 10 s) its exit code; SIGKILL and -1 when it hangs; *pid = 0
  * (-1 at once when *pid is not a child). */
 int test_child_stop(int *pid);

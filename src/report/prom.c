@@ -245,12 +245,12 @@ char *prom_render_run(const struct metrics_snapshot *s, const struct prom_run_me
     by_outcome(f, "msrpload_sip_register_total",
                "SIP topology: REGISTERs of the answering agents (refreshes included), by outcome",
                &b, OK_FAILED, (const uint64_t[]){s->sip_register_ok, s->sip_register_failed}, 2);
-    by_outcome(f, "msrpload_sip_calls_total",
-               "SIP topology: calls (INVITEs) by outcome: established, failed, unfinished", &b,
-               (const char *const[]){"established", "failed", "unfinished"},
-               (const uint64_t[]){s->sip_calls_established, s->sip_calls_failed,
-                                  s->sip_calls_unfinished},
-               3);
+    by_outcome(
+        f, "msrpload_sip_calls_total",
+        "SIP topology: calls (INVITEs) by outcome: established, failed, unfinished", &b,
+        (const char *const[]){"established", "failed", "unfinished"},
+        (const uint64_t[]){s->sip_calls_established, s->sip_calls_failed, s->sip_calls_unfinished},
+        3);
     by_outcome(f, "msrpload_sip_bye_total",
                "SIP topology: BYEs sent at the sessions' ends, by outcome: ok, failed, unfinished",
                &b, OK_FAILED,
