@@ -364,17 +364,3 @@ long test_jint(json_t *o, const char *key)
     ck_assert_msg(json_is_integer(v), "no number \"%s\" in %s", key, json_dumps(o, 0));
     return (long)json_integer_value(v);
 }
-
-long long test_summary_int(json_t *summary, const char *path)
-{
-    char buf[256];
-    snprintf(buf, sizeof(buf), "%s", path);
-    json_t *v = summary;
-    char *save = NULL;
-    for (char *k = strtok_r(buf, ".", &save); k != NULL; k = strtok_r(NULL, ".", &save)) {
-        v = json_object_get(v, k);
-        ck_assert_msg(v != NULL, "summary.json: %s missing", path);
-    }
-    ck_assert_msg(json_is_integer(v), "summary.json: %s is not an integer", path);
-    return (long long)json_integer_value(v);
-}

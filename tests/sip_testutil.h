@@ -77,9 +77,6 @@ bool test_sip_serve_line(struct test_sip_serve *p, char *line, size_t cap, int t
 json_t *test_sip_serve_event(struct test_sip_serve *p, const char *event);
 int test_sip_serve_stop(struct test_sip_serve *p);
 void test_sip_serve_close(struct test_sip_serve *p);
-/* The integer at a dotted path (no key holds a dot) of a run's summary.json, as loaded; the
- * test fails when it is missing or not an integer. */
-long long test_summary_int(json_t *summary, const char *path);
 /* A JSON object's string or integer member; the test fails when it is not one. */
 const char *test_jstr(json_t *o, const char *key);
 long test_jint(json_t *o, const char *key);

@@ -598,3 +598,25 @@ bool test_relay_ws_skip(const struct test_relay *r, const char *test)
     test_skip(test, "%s", r->ws_skip);
     return true;
 }
+
+/* ---- summary.json ------------------------------------------------------------------------- */
+
+json_t *test_summary_get(json_t *summary, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    json_t *v = summary;
+    char *save = NULL;
+    for (char *k = strtok_r(buf, ".", &save); k != NULL; k = strtok_r(NULL, ".", &save)) {
+        v = json_object_get(v, k);
+        ck_assert_msg(v != NULL, "summary.json: %s missing", path);
+    }
+    return v;
+}
+
+long long test_summary_int(json_t *summary, const char *path)
+{
+    json_t *v = test_summary_get(summary, path);
+    ck_assert_msg(json_is_integer(v), "summary.json: %s is not an integer", path);
+    return (long long)json_integer_value(v);
+}
