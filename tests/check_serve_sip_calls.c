@@ -237,22 +237,44 @@ static int msrp_send(int fd, const char *tid, const char *to, const char *from, 
 
 /* ---- tests ------------------------------------------------------------------------------ */
 
+/* A test's temporary directory and serve --sip sip:127.0.0.1:0 EXTRA in it; serve_end: serve
+ * exits 0 on SIGTERM, the caller's socket fd is closed and all is removed. */
+static void serve_begin(struct tmp *t, struct test_sip_serve *p, const char *const *extra)
+{
+    tmp_make(t);
+    test_sip_serve_start(p, t, "sip:127.0.0.1:0", extra);
+}
+
+static void serve_end(struct test_sip_serve *p, int fd, struct tmp *t)
+{
+    ck_assert_int_eq(test_sip_serve_stop(p), 0);
+    close(fd);
+    test_sip_serve_close(p);
+    tmp_remove(t);
+}
+
+/* A call (call_id) to serve's port offering text/plain at OFFER_PATH (the offer in sdp[1024]),
+ * answered 200 and ACKed. */
+static void plain_invite(struct uac *u, uint16_t port, const char *call_id, char *sdp)
+{
+    uac_open(u, port, call_id);
+    make_offer(sdp, 1024, OFFER_PATH, "text/plain", NULL);
+    uac_invite(u, sdp);
+    ck_assert_int_eq(u->status, 200);
+    uac_ack(u);
+}
+
 /* A BYE is out for the bind timeout and unanswered when serve stops: the call's line keeps that
  * cause, not "serve is shutting down". */
 START_TEST(serve_sip_stop_keeps_cause)
 {
-    struct tmp t;
-    tmp_make(&t);
-    struct test_sip_serve p;
     const char *extra[] = {"--sip-bind-timeout", "0.3", NULL};
-    test_sip_serve_start(&p, &t, "sip:127.0.0.1:0", extra);
+    struct tmp t;
+    struct test_sip_serve p;
+    serve_begin(&t, &p, extra);
     struct uac u;
-    uac_open(&u, p.sip_port, "keepcause");
     char sdp[1024];
-    make_offer(sdp, sizeof(sdp), OFFER_PATH, "text/plain", NULL);
-    uac_invite(&u, sdp);
-    ck_assert_int_eq(u.status, 200);
-    uac_ack(&u);
+    plain_invite(&u, p.sip_port, "keepcause", sdp);
     json_decref(test_sip_serve_event(&p, "bind-timeout"));
     uac_wait_bye(&u, false); /* left unanswered: the BYE stays out */
     kill(p.pid, SIGTERM);
@@ -260,21 +282,17 @@ START_TEST(serve_sip_stop_keeps_cause)
     ck_assert_msg(strstr(test_jstr(e, "cause"), "--sip-bind-timeout") != NULL, "cause: %s",
                   test_jstr(e, "cause"));
     json_decref(e);
-    ck_assert_int_eq(test_sip_serve_stop(&p), 0);
-    close(u.fd);
-    test_sip_serve_close(&p);
-    tmp_remove(&t);
+    serve_end(&p, u.fd, &t);
 }
 END_TEST
 
 /* A static --session-id that nobody bound in time does not end serve --sip: calls go on. */
 START_TEST(serve_sip_slot_timeout_keeps_serving)
 {
-    struct tmp t;
-    tmp_make(&t);
-    struct test_sip_serve p;
     const char *extra[] = {"--session-id", "fixedSlot1", "--bind-timeout", "0.2", NULL};
-    test_sip_serve_start(&p, &t, "sip:127.0.0.1:0", extra);
+    struct tmp t;
+    struct test_sip_serve p;
+    serve_begin(&t, &p, extra);
     char line[1024];
     ck_assert(test_sip_serve_line(&p, line, sizeof(line), WAIT_MS)); /* the slot's URI */
     ck_assert_msg(strstr(line, "fixedSlot1") != NULL, "slot URI: %s", line);
@@ -283,18 +301,11 @@ START_TEST(serve_sip_slot_timeout_keeps_serving)
                   test_jstr(b, "session"));
     json_decref(b);
     struct uac u;
-    uac_open(&u, p.sip_port, "afterslot");
     char sdp[1024];
-    make_offer(sdp, sizeof(sdp), OFFER_PATH, "text/plain", NULL);
-    uac_invite(&u, sdp);
-    ck_assert_int_eq(u.status, 200);
-    uac_ack(&u);
+    plain_invite(&u, p.sip_port, "afterslot", sdp);
     json_decref(test_sip_serve_event(&p, "call-established"));
     /* its BYE goes unanswered: ended as serve exits */
-    ck_assert_int_eq(test_sip_serve_stop(&p), 0);
-    close(u.fd);
-    test_sip_serve_close(&p);
-    tmp_remove(&t);
+    serve_end(&p, u.fd, &t);
 }
 END_TEST
 
@@ -302,11 +313,10 @@ END_TEST
  * accepts what the answer negotiated (RFC 4975 section 8.6), so message/cpim gets 415. */
 START_TEST(serve_sip_negotiated_types_enforced)
 {
-    struct tmp t;
-    tmp_make(&t);
-    struct test_sip_serve p;
     const char *extra[] = {"--accept-types", "text/plain,message/cpim", NULL};
-    test_sip_serve_start(&p, &t, "sip:127.0.0.1:0", extra);
+    struct tmp t;
+    struct test_sip_serve p;
+    serve_begin(&t, &p, extra);
     struct uac u;
     uac_open(&u, p.sip_port, "types");
     char sdp[1024], path[256];
@@ -323,10 +333,7 @@ START_TEST(serve_sip_negotiated_types_enforced)
                                "From: <sip:a@b>\r\n\r\nContent-Type: text/plain\r\n\r\nx"),
                      415);
     close(fd);
-    ck_assert_int_eq(test_sip_serve_stop(&p), 0);
-    close(u.fd);
-    test_sip_serve_close(&p);
-    tmp_remove(&t);
+    serve_end(&p, u.fd, &t);
 }
 END_TEST
 
@@ -335,18 +342,13 @@ END_TEST
  * wrong From-Path still meets its bind deadline while that connection stays open. */
 START_TEST(serve_sip_wrong_from_keeps_expectation)
 {
-    struct tmp t;
-    tmp_make(&t);
-    struct test_sip_serve p;
     const char *extra[] = {"--sip-bind-timeout", "2", NULL};
-    test_sip_serve_start(&p, &t, "sip:127.0.0.1:0", extra);
+    struct tmp t;
+    struct test_sip_serve p;
+    serve_begin(&t, &p, extra);
     struct uac u;
-    uac_open(&u, p.sip_port, "wrongfrom");
     char sdp[1024], path[256];
-    make_offer(sdp, sizeof(sdp), OFFER_PATH, "text/plain", NULL);
-    uac_invite(&u, sdp);
-    ck_assert_int_eq(u.status, 200);
-    uac_ack(&u);
+    plain_invite(&u, p.sip_port, "wrongfrom", sdp);
     answer_path(&u, path, sizeof(path));
     int intruder = tcp_connect(path);
     ck_assert_int_eq(msrp_send(intruder, "intrude1", path, "msrp://127.0.0.1:9/intruder;tcp",
@@ -382,10 +384,7 @@ START_TEST(serve_sip_wrong_from_keeps_expectation)
     char buf[64];
     ck_assert_int_le(recv(intruder, buf, sizeof(buf), 0), 0); /* closed by serve */
     close(intruder);
-    ck_assert_int_eq(test_sip_serve_stop(&p), 0);
-    close(v.fd);
-    test_sip_serve_close(&p);
-    tmp_remove(&t);
+    serve_end(&p, v.fd, &t);
 }
 END_TEST
 
@@ -394,9 +393,8 @@ END_TEST
 START_TEST(serve_sip_active_name_488)
 {
     struct tmp t;
-    tmp_make(&t);
     struct test_sip_serve p;
-    test_sip_serve_start(&p, &t, "sip:127.0.0.1:0", NULL);
+    serve_begin(&t, &p, NULL);
     struct uac u;
     uac_open(&u, p.sip_port, "byname");
     /* c=/m= name the path's host and port, as RFC 4975 section 8.1 has them */
@@ -410,10 +408,7 @@ START_TEST(serve_sip_active_name_488)
     ck_assert_msg(strstr(test_jstr(e, "cause"), "peer.example.invalid") != NULL, "cause: %s",
                   test_jstr(e, "cause"));
     json_decref(e);
-    ck_assert_int_eq(test_sip_serve_stop(&p), 0);
-    close(u.fd);
-    test_sip_serve_close(&p);
-    tmp_remove(&t);
+    serve_end(&p, u.fd, &t);
 }
 END_TEST
 
