@@ -363,14 +363,21 @@ static unsigned answer_path(const struct sv_media *m, struct path_uri *uris, uns
     return n < cap ? n : cap;
 }
 
-/* Places a plain call with offer o and reads the accepted line's a=path into uris: their
- * count, or 0 with r said. */
-static unsigned plain_path(struct sipx *x, const struct offer *o, struct sv *v,
-                           const struct sv_media **m, struct path_uri uris[8],
-                           struct conform_result *r)
+/* A plain call's accepted line and its a=path URIs (n of them). */
+struct pathed {
+    struct sv v;
+    const struct sv_media *m;
+    struct path_uri uris[8];
+    unsigned n;
+};
+
+/* Places a plain call and reads the accepted line's a=path into a: the URIs' count, or 0 with
+ * r said. */
+static unsigned plain_path(struct sipx *x, struct pathed *a, struct conform_result *r)
 {
-    *m = plain(x, o, v, r);
-    return *m != NULL ? answer_path(*m, uris, 8, r) : 0;
+    a->m = plain(x, &(struct offer){0}, &a->v, r);
+    a->n = a->m != NULL ? answer_path(a->m, a->uris, 8, r) : 0;
+    return a->n;
 }
 
 /* 8.1: "The connection address field MUST be set to the IP address or fully qualified domain
@@ -378,13 +385,11 @@ static unsigned plain_path(struct sipx *x, const struct offer *o, struct sv *v,
 static void c_line(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v;
-    struct path_uri uris[8];
-    const struct sv_media *m;
-    unsigned n = plain_path(x, &(struct offer){0}, &v, &m, uris, r);
+    struct pathed a;
+    unsigned n = plain_path(x, &a, r);
     if (n == 0)
         return;
-    const char *c = c_of(&v, m);
+    const char *c = c_of(&a.v, a.m);
     if (c == NULL) {
         say(r, CONFORM_UNOBSERVABLE, "the answer has no c= line for the MSRP stream");
         return;
@@ -396,11 +401,11 @@ static void c_line(struct sipx *x, const struct scenario_case *k, struct conform
     for (unsigned i = 0; i < n; i++) {
         if (i != 0 && i != n - 1)
             continue;
-        host_text(&uris[i].u, host, sizeof host);
+        host_text(&a.uris[i].u, host, sizeof host);
         int s = same_addr(c, host);
         same = s == 1 || same == 1 ? 1 : s < 0 ? -1 : same;
     }
-    host_text(&uris[n - 1].u, host, sizeof host);
+    host_text(&a.uris[n - 1].u, host, sizeof host);
     if (same == 1)
         pass(r);
     else if (same < 0)
@@ -415,14 +420,12 @@ static void c_line(struct sipx *x, const struct scenario_case *k, struct conform
 static void port_match(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v;
-    struct path_uri uris[8];
-    const struct sv_media *m;
-    unsigned n = plain_path(x, &(struct offer){0}, &v, &m, uris, r);
+    struct pathed a;
+    unsigned n = plain_path(x, &a, r);
     if (n == 0)
         return;
-    long port = port_of(m);
-    const struct msrp_uri *ep = &uris[n - 1].u, *hop = &uris[0].u;
+    long port = port_of(a.m);
+    const struct msrp_uri *ep = &a.uris[n - 1].u, *hop = &a.uris[0].u;
     if (!ep->has_port) {
         say(r, CONFORM_UNOBSERVABLE, "the path's endpoint URI has no port to compare with");
         return;
@@ -431,7 +434,7 @@ static void port_match(struct sipx *x, const struct scenario_case *k, struct con
         pass(r);
     else
         say(r, CONFORM_FAIL, "m= port %s, but the path's endpoint URI %s has port %u",
-            m->port, uris[n - 1].text, (unsigned)ep->port);
+            a.m->port, a.uris[n - 1].text, (unsigned)ep->port);
 }
 
 /* 8.1: "a user agent that wishes to accept an offer, but not a specific media-line, MUST set
@@ -498,15 +501,13 @@ static void path_present(struct sipx *x, const struct scenario_case *k,
 static void path_port(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v;
-    struct path_uri uris[8];
-    const struct sv_media *m;
-    unsigned n = plain_path(x, &(struct offer){0}, &v, &m, uris, r);
+    struct pathed a;
+    unsigned n = plain_path(x, &a, r);
     if (n == 0)
         return;
     for (unsigned i = 0; i < n; i++)
-        if (!uris[i].u.has_port) {
-            say(r, CONFORM_FAIL, "a=path URI %s has no explicit port", uris[i].text);
+        if (!a.uris[i].u.has_port) {
+            say(r, CONFORM_FAIL, "a=path URI %s has no explicit port", a.uris[i].text);
             return;
         }
     pass(r);
@@ -517,14 +518,12 @@ static void path_port(struct sipx *x, const struct scenario_case *k, struct conf
 static void path_unique(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v1, v2;
-    struct path_uri u1[8], u2[8];
-    const struct sv_media *m1, *m2;
-    unsigned n1 = plain_path(x, &(struct offer){0}, &v1, &m1, u1, r);
+    struct pathed a1, a2;
+    unsigned n1 = plain_path(x, &a1, r);
     if (n1 == 0)
         return;
     sipx_note(x, "the first session stays up while a second call is placed");
-    unsigned n2 = plain_path(x, &(struct offer){0}, &v2, &m2, u2, r);
+    unsigned n2 = plain_path(x, &a2, r);
     if (n2 == 0) {
         char why[sizeof r->observed];
         snprintf(why, sizeof why, "%s", r->observed);
@@ -532,9 +531,9 @@ static void path_unique(struct sipx *x, const struct scenario_case *k, struct co
             "second call: %s", why);
         return;
     }
-    if (msrp_uri_equal(&u1[n1 - 1].u, &u2[n2 - 1].u))
+    if (msrp_uri_equal(&a1.uris[n1 - 1].u, &a2.uris[n2 - 1].u))
         say(r, CONFORM_FAIL, "two sessions at once, both answered with the endpoint URI %s",
-            u2[n2 - 1].text);
+            a2.uris[n2 - 1].text);
     else
         pass(r);
 }
