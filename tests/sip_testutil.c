@@ -1,7 +1,7 @@
 /*
  * sip_testutil.c - the scripted Kamailio SIP registrar/proxy (tools/sip/start.sh) on free
  * loopback ports, SIPp processes run and waited for with bounds, and the skips when either is
- * not installed.
+ * not installed; `msrpload serve --sip` as a child whose JSON event lines the tests read.
  */
 #include "sip_testutil.h"
 

@@ -1,4 +1,5 @@
-/* sip_testutil.h - the scripted Kamailio SIP proxy (tools/sip) and SIPp peers (tests/sip) for tests. */
+/* sip_testutil.h - the scripted Kamailio SIP proxy (tools/sip), SIPp peers (tests/sip) and
+ * serve --sip as a child, for tests. */
 #ifndef MSRPLOAD_TESTS_SIP_TESTUTIL_H
 #define MSRPLOAD_TESTS_SIP_TESTUTIL_H
 
