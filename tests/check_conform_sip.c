@@ -184,9 +184,15 @@ static uint16_t start_uas_on(struct test_sipp *p, const struct tmp *t, const cha
     return port;
 }
 
-static uint16_t start_uas(struct test_sipp *p, const struct tmp *t, const char *text)
+/* A test's temporary directory t, and SIPp in it answering as variant v (over TCP with tcp):
+ * the port it listens on. */
+static uint16_t variant_uas(struct test_sipp *p, struct tmp *t, const struct variant *v, bool tcp)
 {
-    return start_uas_on(p, t, text, false);
+    tmp_make(t);
+    char *text = edited(v);
+    uint16_t port = start_uas_on(p, t, text, tcp);
+    free(text);
+    return port;
 }
 
 /* Runs conform with extra options; returns its exit code, its standard output in *out. */
@@ -233,11 +239,8 @@ START_TEST(answerers)
     if (test_sipp_skip(test))
         return;
     struct tmp t;
-    tmp_make(&t);
-    char *text = edited(v);
     struct test_sipp p;
-    uint16_t port = start_uas(&p, &t, text);
-    free(text);
+    uint16_t port = variant_uas(&p, &t, v, false);
     char extra[1200], *out = NULL;
     snprintf(extra, sizeof extra, "--sip-target sip:answer@127.0.0.1:%u --json %s/r.json",
              (unsigned)port, t.dir);
@@ -266,14 +269,11 @@ START_TEST(formats)
 {
     if (test_sipp_skip("conform_sip formats"))
         return;
-    struct tmp t;
-    tmp_make(&t);
     const struct variant *bad = &VARIANTS[2];
     ck_assert_str_eq(bad->name, "no-accept-types");
-    char *text = edited(bad);
+    struct tmp t;
     struct test_sipp p;
-    uint16_t port = start_uas(&p, &t, text);
-    free(text);
+    uint16_t port = variant_uas(&p, &t, bad, false);
     char extra[1200], *out = NULL;
     snprintf(extra, sizeof extra,
              "--sip-target sip:answer@127.0.0.1:%u --case 4975-8.6/ --tap --junit %s/r.xml",
@@ -312,11 +312,8 @@ START_TEST(over_tcp)
     if (test_sipp_skip("conform_sip over_tcp"))
         return;
     struct tmp t;
-    tmp_make(&t);
-    char *text = edited(&VARIANTS[0]);
     struct test_sipp p;
-    uint16_t port = start_uas_on(&p, &t, text, true);
-    free(text);
+    uint16_t port = variant_uas(&p, &t, &VARIANTS[0], true);
     char extra[300], *out = NULL;
     snprintf(extra, sizeof extra, "--sip-target 'sip:answer@127.0.0.1:%u;transport=tcp' --case "
              "4975-8.2/ --verbose", (unsigned)port);
@@ -611,12 +608,9 @@ START_TEST(through_proxy)
     if (test_sip_skip(&s, "conform_sip through_proxy"))
         return;
     struct tmp t;
-    tmp_make(&t);
-    /* the answerer registers itself first (uac-register.xml, as check_sip_peers does) */
-    char *text = edited(&VARIANTS[0]);
     struct test_sipp p;
-    uint16_t port = start_uas(&p, &t, text);
-    free(text);
+    uint16_t port = variant_uas(&p, &t, &VARIANTS[0], false);
+    /* the answerer registers itself first (uac-register.xml, as check_sip_peers does) */
     char cwd[512], reg[700], proxy[64], contact[96], lport[16], log[600];
     ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
     snprintf(reg, sizeof reg, "%s/tests/sip/uac-register.xml", cwd);

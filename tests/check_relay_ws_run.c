@@ -91,15 +91,7 @@ static void run_free(struct run_out *r)
 static json_t *jget(const struct run_out *r, const char *path)
 {
     ck_assert_msg(r->summary != NULL, "no summary.json in %s; stderr: %s", r->dir, r->err);
-    char buf[256];
-    snprintf(buf, sizeof(buf), "%s", path);
-    json_t *v = r->summary;
-    char *save = NULL;
-    for (char *k = strtok_r(buf, ".", &save); k != NULL; k = strtok_r(NULL, ".", &save)) {
-        v = json_object_get(v, k);
-        ck_assert_msg(v != NULL, "summary.json: %s missing", path);
-    }
-    return v;
+    return test_summary_get(r->summary, path);
 }
 
 static long long jint(const struct run_out *r, const char *path)

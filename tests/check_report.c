@@ -872,24 +872,13 @@ static void first_from_path(struct tmp *t, const char *shard, char *from, size_t
           " \"steps\": [{\"send\": {}}]}",
           f);
     fclose(f);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        if (shard != NULL)
-            execl(msrpload_binary(), msrpload_binary(), "run", sc, "--quiet", "--target", target, "--out", out,
-                  "--shard", shard, (char *)NULL);
-        else
-            execl(msrpload_binary(), msrpload_binary(), "run", sc, "--quiet", "--target", target, "--out", out,
-                  (char *)NULL);
-        _exit(127);
+    const char *argv[12] = {msrpload_binary(), "run",  sc,      "--quiet",
+                            "--target",        target, "--out", out};
+    if (shard != NULL) {
+        argv[8] = "--shard";
+        argv[9] = shard;
     }
+    pid_t pid = test_spawn(argv, "/dev/null", "/dev/null", NULL);
     struct pollfd p = {.fd = ls, .events = POLLIN};
     ck_assert_msg(poll(&p, 1, 20000) == 1, "msrpload run did not connect");
     int c = accept(ls, NULL, NULL);

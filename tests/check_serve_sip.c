@@ -35,167 +35,8 @@
 #include "testutil.h"
 
 #define SCEN "tests/sip/uac-msrp-call.xml"
-#define WAIT_MS 15000
+#define WAIT_MS TEST_SIP_SERVE_WAIT_MS
 #define OFFER_SESSION "callerSess1"
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* ---- serve as a child ----------------------------------------------------------------- */
-
-struct srv {
-    pid_t pid;
-    int out;
-    char buf[1 << 16];
-    size_t len;
-    char contact[256]; /* the first line */
-    uint16_t sip_port, msrp_port;
-    char errpath[128];
-};
-
-/* Next stdout line within timeout_ms, or false. */
-static bool srv_line(struct srv *p, char *line, size_t cap, int timeout_ms)
-{
-    uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
-    for (;;) {
-        char *nl = memchr(p->buf, '\n', p->len);
-        if (nl != NULL) {
-            size_t n = (size_t)(nl - p->buf);
-            size_t c = n < cap - 1 ? n : cap - 1;
-            memcpy(line, p->buf, c);
-            line[c] = '\0';
-            memmove(p->buf, nl + 1, p->len - n - 1);
-            p->len -= n + 1;
-            return true;
-        }
-        uint64_t now = now_ms();
-        if (now >= deadline || p->len == sizeof(p->buf))
-            return false;
-        struct pollfd pfd = {.fd = p->out, .events = POLLIN};
-        int r = poll(&pfd, 1, (int)(deadline - now));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        ssize_t n = read(p->out, p->buf + p->len, sizeof(p->buf) - p->len);
-        if (n <= 0)
-            return false;
-        p->len += (size_t)n;
-    }
-}
-
-/* `msrpload serve --listen 127.0.0.1:0 --sip SIPURI EXTRA...`; reads the Contact line. */
-static void srv_start(struct srv *p, const struct tmp *t, const char *sip_uri,
-                      const char *const *extra)
-{
-    memset(p, 0, sizeof(*p));
-    const char *argv[40] = {msrpload_binary(), "serve", "--listen", "127.0.0.1:0", "--sip",
-                            sip_uri};
-    int argc = 6;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
-        ck_assert_int_lt(argc, 38);
-        argv[argc++] = extra[i];
-    }
-    argv[argc] = NULL;
-    snprintf(p->errpath, sizeof(p->errpath), "%s/serve.err", t->dir);
-    int out[2];
-    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        int err = open(p->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (dup2(out[1], STDOUT_FILENO) < 0 || err < 0 || dup2(err, STDERR_FILENO) < 0)
-            _exit(127);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(out[1]);
-    p->pid = pid;
-    p->out = out[0];
-    bool got = srv_line(p, p->contact, sizeof(p->contact), 20000);
-    const char *colon = strrchr(p->contact, ':');
-    unsigned port = 0;
-    if (got && strncmp(p->contact, "sip:", 4) == 0 && colon != NULL)
-        sscanf(colon + 1, "%u", &port);
-    if (port == 0 || port > 65535) {
-        char *err = test_slurp(p->errpath);
-        ck_abort_msg("serve --sip printed no Contact (got \"%s\"), stderr: %s", p->contact, err);
-    }
-    p->sip_port = (uint16_t)port;
-}
-
-/* SIGTERM, then (bounded, 10 s) its exit code; SIGKILL and -1 when it hangs. */
-static int srv_stop(struct srv *p)
-{
-    if (p->pid <= 0)
-        return -1;
-    kill(p->pid, SIGTERM);
-    int st = 0;
-    uint64_t deadline = now_ms() + 10000;
-    pid_t r;
-    while ((r = waitpid(p->pid, &st, WNOHANG)) == 0 && now_ms() < deadline)
-        usleep(10000);
-    if (r != p->pid) {
-        kill(p->pid, SIGKILL);
-        waitpid(p->pid, &st, 0);
-        st = -1;
-    }
-    p->pid = 0;
-    return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void srv_close(struct srv *p)
-{
-    if (p->pid > 0)
-        srv_stop(p);
-    close(p->out);
-}
-
-/* Reads lines until one with "event": event (within WAIT_MS); returns it (decref it). */
-static json_t *srv_event(struct srv *p, const char *event)
-{
-    char line[8192];
-    uint64_t deadline = now_ms() + WAIT_MS;
-    for (;;) {
-        uint64_t now = now_ms();
-        bool got = now < deadline && srv_line(p, line, sizeof(line), (int)(deadline - now));
-        if (!got) {
-            char *err = test_slurp(p->errpath);
-            ck_abort_msg("serve wrote no \"%s\" line within %d ms; stderr: %s", event, WAIT_MS,
-                         err);
-        }
-        json_error_t je;
-        json_t *o = json_loads(line, 0, &je);
-        ck_assert_msg(o != NULL && json_is_object(o), "not a JSON object: %s", line);
-        const char *ev = json_string_value(json_object_get(o, "event"));
-        ck_assert_msg(ev != NULL, "no event in %s", line);
-        if (strcmp(ev, event) == 0)
-            return o;
-        json_decref(o);
-    }
-}
-
-static const char *jstr(json_t *o, const char *key)
-{
-    const char *v = json_string_value(json_object_get(o, key));
-    ck_assert_msg(v != NULL, "no string \"%s\" in %s", key, json_dumps(o, 0));
-    return v;
-}
-
-static long jint(json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    ck_assert_msg(json_is_integer(v), "no number \"%s\" in %s", key, json_dumps(o, 0));
-    return (long)json_integer_value(v);
-}
 
 /* ---- SIPp, the caller ------------------------------------------------------------------- */
 
@@ -322,8 +163,8 @@ static void read_until_end(int fd, const char *tid, char *buf, size_t cap)
     snprintf(end, sizeof(end), "-------%s", tid);
     size_t len = 0;
     buf[0] = '\0';
-    uint64_t deadline = now_ms() + 5000;
-    while (strstr(buf, end) == NULL && len < cap - 1 && now_ms() < deadline) {
+    uint64_t deadline = test_now_ms() + 5000;
+    while (strstr(buf, end) == NULL && len < cap - 1 && test_now_ms() < deadline) {
         ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
         if (n <= 0)
             break;
@@ -365,22 +206,67 @@ static bool skip_sipp(const char *test)
 }
 
 /* What serve said of the answered call; the MSRP port is learnt from the path. */
-static void check_answered(struct srv *p, const struct caller *c, char *path, size_t cap,
+static void check_answered(struct test_sip_serve *p, const struct caller *c, char *path, size_t cap,
                            char *call_id, size_t idcap, const char *role)
 {
-    json_t *in = srv_event(p, "call-incoming");
+    json_t *in = test_sip_serve_event(p, "call-incoming");
     ck_assert(json_is_null(json_object_get(in, "session")));
-    snprintf(call_id, idcap, "%s", jstr(in, "call_id"));
+    snprintf(call_id, idcap, "%s", test_jstr(in, "call_id"));
     json_decref(in);
-    json_t *a = srv_event(p, "call-answered");
-    snprintf(path, cap, "%s", jstr(a, "path"));
-    ck_assert_str_eq(jstr(a, "session"), path);
-    ck_assert_str_eq(jstr(a, "call_id"), call_id);
-    ck_assert_str_eq(jstr(a, "peer_path"), c->path);
-    ck_assert_str_eq(jstr(a, "role"), role);
+    json_t *a = test_sip_serve_event(p, "call-answered");
+    snprintf(path, cap, "%s", test_jstr(a, "path"));
+    ck_assert_str_eq(test_jstr(a, "session"), path);
+    ck_assert_str_eq(test_jstr(a, "call_id"), call_id);
+    ck_assert_str_eq(test_jstr(a, "peer_path"), c->path);
+    ck_assert_str_eq(test_jstr(a, "role"), role);
     ck_assert_msg(strncmp(path, "msrp://127.0.0.1:", 17) == 0 && strstr(path, ";tcp") != NULL,
                   "path %s", path);
     json_decref(a);
+}
+
+/* A test's temporary directory and serve --sip sip_uri EXTRA in it; target is where SIPp
+ * reaches serve (127.0.0.1:PORT). serve_done: serve exits 0 on SIGTERM; all is removed. */
+static void serve_direct(struct tmp *t, struct test_sip_serve *p, const char *sip_uri,
+                         const char *const *extra, char target[64])
+{
+    tmp_make(t);
+    test_sip_serve_start(p, t, sip_uri, extra);
+    snprintf(target, 64, "127.0.0.1:%u", (unsigned)p->sip_port);
+}
+
+static void serve_done(struct test_sip_serve *p, struct tmp *t)
+{
+    ck_assert_int_eq(test_sip_serve_stop(p), 0);
+    test_sip_serve_close(p);
+    tmp_remove(t);
+}
+
+/* SIPp offers an actpass TCP/MSRP session to msrpload at target (end as call_start's); serve
+ * answers it passive (check_answered): its path[256] and call_id[160]. */
+static void plain_call(struct caller *c, const struct tmp *t, const char *target, const char *end,
+                       bool tcp, struct test_sip_serve *p, char *path, char *call_id)
+{
+    call_start(c, t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", end, tcp, NULL,
+               NULL, 9);
+    check_answered(p, c, path, 256, call_id, 160, "passive");
+}
+
+/* serve_direct on sip:127.0.0.1:0 with extra, and plain_call to it. */
+static void serve_and_call(struct tmp *t, struct test_sip_serve *p, const char *const *extra,
+                           struct caller *c, const char *end, char *path, char *call_id)
+{
+    char target[64];
+    serve_direct(t, p, "sip:127.0.0.1:0", extra, target);
+    plain_call(c, t, target, end, false, p, path, call_id);
+}
+
+/* SIPp exited 0 and its log holds needle. */
+static void call_finish_has(struct caller *c, const struct tmp *t, const char *needle)
+{
+    int rc;
+    char *log = call_finish(c, t, &rc);
+    ck_assert_msg(rc == 0 && strstr(log, needle), "sipp exit %d, log: %s", rc, log);
+    free(log);
 }
 
 /* (a) SIPp calls serve straight; the test sends a message on the answered session; SIPp's
@@ -390,32 +276,26 @@ START_TEST(serve_sip_call_message_bye)
     if (skip_sipp("serve_sip_call_message_bye"))
         return;
     struct tmp t;
-    tmp_make(&t);
-    struct srv p;
-    srv_start(&p, &t, "sip:127.0.0.1:0", NULL);
-    char target[64];
-    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct test_sip_serve p;
     struct caller c;
-    call_start(&c, &t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", "info",
-               false, NULL, NULL, 9);
     char path[256], call_id[160];
-    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
-    json_decref(srv_event(&p, "call-established"));
+    serve_and_call(&t, &p, NULL, &c, "info", path, call_id);
+    json_decref(test_sip_serve_event(&p, "call-established"));
 
     /* The MSRP leg: to the answer's path, from the offer's, on serve's MSRP port. */
     int fd = tcp_connect((uint16_t)uri_port(path));
     msrp_send_text(fd, path, c.path, "hello over SIP");
-    json_t *m = srv_event(&p, "message");
-    ck_assert_str_eq(jstr(m, "session"), path);
-    ck_assert_int_eq(jint(m, "size"), 14);
-    ck_assert_str_eq(jstr(m, "message_id"), "sipTestMsg1");
+    json_t *m = test_sip_serve_event(&p, "message");
+    ck_assert_str_eq(test_jstr(m, "session"), path);
+    ck_assert_int_eq(test_jint(m, "size"), 14);
+    ck_assert_str_eq(test_jstr(m, "message_id"), "sipTestMsg1");
     json_decref(m);
 
     send_info(c.port, call_id); /* SIPp hangs up now */
-    json_t *e = srv_event(&p, "call-ended");
-    ck_assert_str_eq(jstr(e, "why"), "remote_bye");
-    ck_assert_int_eq(jint(e, "status"), 200);
-    ck_assert_str_eq(jstr(e, "session"), path);
+    json_t *e = test_sip_serve_event(&p, "call-ended");
+    ck_assert_str_eq(test_jstr(e, "why"), "remote_bye");
+    ck_assert_int_eq(test_jint(e, "status"), 200);
+    ck_assert_str_eq(test_jstr(e, "session"), path);
     json_decref(e);
     /* serve closes the session: our connection sees its end */
     char buf[256];
@@ -432,9 +312,7 @@ START_TEST(serve_sip_call_message_bye)
     ck_assert_str_eq(v, "passive"); /* actpass offered: RFC 4975's answerer is passive */
     ck_assert_msg(strstr(log, "info=received") && strstr(log, "bye=200"), "log: %s", log);
     free(log);
-    ck_assert_int_eq(srv_stop(&p), 0);
-    srv_close(&p);
-    tmp_remove(&t);
+    serve_done(&p, &t);
 }
 END_TEST
 
@@ -444,19 +322,15 @@ START_TEST(serve_sip_call_tcp)
     if (skip_sipp("serve_sip_call_tcp"))
         return;
     struct tmp t;
-    tmp_make(&t);
-    struct srv p;
-    srv_start(&p, &t, "sip:127.0.0.1:0;transport=tcp", NULL);
-    ck_assert_msg(strstr(p.contact, ";transport=tcp") != NULL, "contact %s", p.contact);
+    struct test_sip_serve p;
     char target[64];
-    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    serve_direct(&t, &p, "sip:127.0.0.1:0;transport=tcp", NULL, target);
+    ck_assert_msg(strstr(p.contact, ";transport=tcp") != NULL, "contact %s", p.contact);
     struct caller c;
-    call_start(&c, &t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", "bye", true,
-               NULL, NULL, 9);
     char path[256], call_id[160];
-    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
-    json_t *e = srv_event(&p, "call-ended");
-    ck_assert_str_eq(jstr(e, "why"), "remote_bye");
+    plain_call(&c, &t, target, "bye", true, &p, path, call_id);
+    json_t *e = test_sip_serve_event(&p, "call-ended");
+    ck_assert_str_eq(test_jstr(e, "why"), "remote_bye");
     json_decref(e);
     /* The session's URI is not expected any more: a SEND for it gets 481. */
     int fd = tcp_connect((uint16_t)uri_port(path));
@@ -474,9 +348,7 @@ START_TEST(serve_sip_call_tcp)
     ck_assert_msg(rc == 0 && strstr(log, "final=200") && strstr(log, "bye=200"),
                   "sipp exit %d, log: %s", rc, log);
     free(log);
-    ck_assert_int_eq(srv_stop(&p), 0);
-    srv_close(&p);
-    tmp_remove(&t);
+    serve_done(&p, &t);
 }
 END_TEST
 
@@ -486,20 +358,19 @@ START_TEST(serve_sip_no_msrp_488)
     if (skip_sipp("serve_sip_no_msrp_488"))
         return;
     struct tmp t;
-    tmp_make(&t);
-    struct srv p;
-    srv_start(&p, &t, "sip:127.0.0.1:0", NULL);
+    struct test_sip_serve p;
     char target[64];
-    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    serve_direct(&t, &p, "sip:127.0.0.1:0", NULL, target);
     struct caller c;
     call_start(&c, &t, "uac", target, "msrpload", "audio %u RTP/AVP 0", "actpass", "bye", false,
                NULL, NULL, 9);
-    json_decref(srv_event(&p, "call-incoming"));
-    json_t *e = srv_event(&p, "call-ended");
-    ck_assert_str_eq(jstr(e, "why"), "rejected");
-    ck_assert_int_eq(jint(e, "status"), 488);
+    json_decref(test_sip_serve_event(&p, "call-incoming"));
+    json_t *e = test_sip_serve_event(&p, "call-ended");
+    ck_assert_str_eq(test_jstr(e, "why"), "rejected");
+    ck_assert_int_eq(test_jint(e, "status"), 488);
     ck_assert(json_is_null(json_object_get(e, "session")));
-    ck_assert_msg(strstr(jstr(e, "cause"), "MSRP") != NULL, "cause: %s", jstr(e, "cause"));
+    ck_assert_msg(strstr(test_jstr(e, "cause"), "MSRP") != NULL, "cause: %s",
+                  test_jstr(e, "cause"));
     json_decref(e);
     int rc;
     char *log = call_finish(&c, &t, &rc);
@@ -507,9 +378,7 @@ START_TEST(serve_sip_no_msrp_488)
     log_value(log, "final", v, sizeof(v));
     ck_assert_msg(rc == 0 && strcmp(v, "488") == 0, "sipp exit %d, log: %s", rc, log);
     free(log);
-    ck_assert_int_eq(srv_stop(&p), 0);
-    srv_close(&p);
-    tmp_remove(&t);
+    serve_done(&p, &t);
 }
 END_TEST
 
@@ -518,26 +387,25 @@ START_TEST(serve_sip_busy_486)
 {
     if (skip_sipp("serve_sip_busy_486"))
         return;
-    struct tmp t;
-    tmp_make(&t);
-    struct srv p;
     const char *extra[] = {"--sip-max-calls", "1", NULL};
-    srv_start(&p, &t, "sip:127.0.0.1:0", extra);
+    struct tmp t;
+    struct test_sip_serve p;
     char target[64];
-    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    serve_direct(&t, &p, "sip:127.0.0.1:0", extra, target);
     struct caller first, second;
     call_start(&first, &t, "first", target, "msrpload", "message %u TCP/MSRP *", "actpass",
                "info", false, NULL, NULL, 9);
     char path[256], call_id[160];
     check_answered(&p, &first, path, sizeof(path), call_id, sizeof(call_id), "passive");
-    json_decref(srv_event(&p, "call-established"));
+    json_decref(test_sip_serve_event(&p, "call-established"));
     call_start(&second, &t, "second", target, "msrpload", "message %u TCP/MSRP *", "actpass",
                "bye", false, NULL, NULL, 9);
-    json_decref(srv_event(&p, "call-incoming"));
-    json_t *e = srv_event(&p, "call-ended");
-    ck_assert_str_eq(jstr(e, "why"), "rejected");
-    ck_assert_int_eq(jint(e, "status"), 486);
-    ck_assert_msg(strstr(jstr(e, "cause"), "busy") != NULL, "cause: %s", jstr(e, "cause"));
+    json_decref(test_sip_serve_event(&p, "call-incoming"));
+    json_t *e = test_sip_serve_event(&p, "call-ended");
+    ck_assert_str_eq(test_jstr(e, "why"), "rejected");
+    ck_assert_int_eq(test_jint(e, "status"), 486);
+    ck_assert_msg(strstr(test_jstr(e, "cause"), "busy") != NULL, "cause: %s",
+                  test_jstr(e, "cause"));
     json_decref(e);
     int rc;
     char *log = call_finish(&second, &t, &rc);
@@ -546,16 +414,14 @@ START_TEST(serve_sip_busy_486)
     ck_assert_msg(rc == 0 && strcmp(v, "486") == 0, "second: sipp exit %d, log: %s", rc, log);
     free(log);
     send_info(first.port, call_id);
-    e = srv_event(&p, "call-ended");
-    ck_assert_str_eq(jstr(e, "call_id"), call_id);
-    ck_assert_str_eq(jstr(e, "why"), "remote_bye");
+    e = test_sip_serve_event(&p, "call-ended");
+    ck_assert_str_eq(test_jstr(e, "call_id"), call_id);
+    ck_assert_str_eq(test_jstr(e, "why"), "remote_bye");
     json_decref(e);
     log = call_finish(&first, &t, &rc);
     ck_assert_msg(rc == 0 && strstr(log, "bye=200"), "first: sipp exit %d, log: %s", rc, log);
     free(log);
-    ck_assert_int_eq(srv_stop(&p), 0);
-    srv_close(&p);
-    tmp_remove(&t);
+    serve_done(&p, &t);
 }
 END_TEST
 
@@ -565,18 +431,12 @@ START_TEST(serve_sip_session_end_sends_bye)
     if (skip_sipp("serve_sip_session_end_sends_bye"))
         return;
     struct tmp t;
-    tmp_make(&t);
-    struct srv p;
-    srv_start(&p, &t, "sip:127.0.0.1:0", NULL);
-    char target[64];
-    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct test_sip_serve p;
     struct caller c;
-    call_start(&c, &t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", "wait",
-               false, NULL, NULL, 9);
     char path[256], call_id[160];
-    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
+    serve_and_call(&t, &p, NULL, &c, "wait", path, call_id);
     /* The ACK came: SIPp waits for a BYE now (one before its ACK would be unexpected to it). */
-    json_decref(srv_event(&p, "call-established"));
+    json_decref(test_sip_serve_event(&p, "call-established"));
     int fd = tcp_connect((uint16_t)uri_port(path));
     /* A From-Path other than the offer's path does not bind the call's session: 481, a
      * from-path violation and the connection closed (RFC 4975 section 5.4: the identity comes
@@ -590,32 +450,28 @@ START_TEST(serve_sip_session_end_sends_bye)
     ck_assert_int_eq(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
     read_until_end(fd, "wrongFrom1", resp, sizeof(resp));
     ck_assert_msg(strncmp(resp, "MSRP wrongFrom1 481", 19) == 0, "wrong From-Path: %s", resp);
-    json_t *v = srv_event(&p, "violation");
-    ck_assert_str_eq(jstr(v, "kind"), "from-path");
-    ck_assert_msg(strstr(jstr(v, "detail"), path) != NULL, "detail %s", jstr(v, "detail"));
+    json_t *v = test_sip_serve_event(&p, "violation");
+    ck_assert_str_eq(test_jstr(v, "kind"), "from-path");
+    ck_assert_msg(strstr(test_jstr(v, "detail"), path) != NULL, "detail %s",
+                  test_jstr(v, "detail"));
     json_decref(v);
     close(fd);
     /* the offer's path then binds it, on the caller's own connection */
     fd = tcp_connect((uint16_t)uri_port(path));
     msrp_send_text(fd, path, c.path, "bye soon");
-    json_decref(srv_event(&p, "message"));
+    json_decref(test_sip_serve_event(&p, "message"));
     close(fd); /* the session ends (peer-closed), and with it the call */
-    json_t *end = srv_event(&p, "end");
-    ck_assert_str_eq(jstr(end, "session"), path);
-    ck_assert_str_eq(jstr(end, "reason"), "peer-closed");
+    json_t *end = test_sip_serve_event(&p, "end");
+    ck_assert_str_eq(test_jstr(end, "session"), path);
+    ck_assert_str_eq(test_jstr(end, "reason"), "peer-closed");
     json_decref(end);
-    json_t *e = srv_event(&p, "call-ended");
-    ck_assert_str_eq(jstr(e, "why"), "local_bye");
-    ck_assert_int_eq(jint(e, "status"), 200);
-    ck_assert_str_eq(jstr(e, "cause"), "the MSRP session ended");
+    json_t *e = test_sip_serve_event(&p, "call-ended");
+    ck_assert_str_eq(test_jstr(e, "why"), "local_bye");
+    ck_assert_int_eq(test_jint(e, "status"), 200);
+    ck_assert_str_eq(test_jstr(e, "cause"), "the MSRP session ended");
     json_decref(e);
-    int rc;
-    char *log = call_finish(&c, &t, &rc);
-    ck_assert_msg(rc == 0 && strstr(log, "bye-from-peer"), "sipp exit %d, log: %s", rc, log);
-    free(log);
-    ck_assert_int_eq(srv_stop(&p), 0);
-    srv_close(&p);
-    tmp_remove(&t);
+    call_finish_has(&c, &t, "bye-from-peer");
+    serve_done(&p, &t);
 }
 END_TEST
 
@@ -625,34 +481,23 @@ START_TEST(serve_sip_bind_timeout_bye)
 {
     if (skip_sipp("serve_sip_bind_timeout_bye"))
         return;
-    struct tmp t;
-    tmp_make(&t);
-    struct srv p;
     const char *extra[] = {"--sip-bind-timeout", "0.5", NULL};
-    srv_start(&p, &t, "sip:127.0.0.1:0", extra);
-    char target[64];
-    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct tmp t;
+    struct test_sip_serve p;
     struct caller c;
-    call_start(&c, &t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", "wait",
-               false, NULL, NULL, 9);
     char path[256], call_id[160];
-    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
-    json_t *b = srv_event(&p, "bind-timeout");
-    ck_assert_str_eq(jstr(b, "session"), path);
-    ck_assert_str_eq(jstr(b, "call_id"), call_id);
+    serve_and_call(&t, &p, extra, &c, "wait", path, call_id);
+    json_t *b = test_sip_serve_event(&p, "bind-timeout");
+    ck_assert_str_eq(test_jstr(b, "session"), path);
+    ck_assert_str_eq(test_jstr(b, "call_id"), call_id);
     json_decref(b);
-    json_t *e = srv_event(&p, "call-ended");
-    ck_assert_str_eq(jstr(e, "why"), "local_bye");
-    ck_assert_msg(strstr(jstr(e, "cause"), "--sip-bind-timeout") != NULL, "cause %s",
-                  jstr(e, "cause"));
+    json_t *e = test_sip_serve_event(&p, "call-ended");
+    ck_assert_str_eq(test_jstr(e, "why"), "local_bye");
+    ck_assert_msg(strstr(test_jstr(e, "cause"), "--sip-bind-timeout") != NULL, "cause %s",
+                  test_jstr(e, "cause"));
     json_decref(e);
-    int rc;
-    char *log = call_finish(&c, &t, &rc);
-    ck_assert_msg(rc == 0 && strstr(log, "bye-from-peer"), "sipp exit %d, log: %s", rc, log);
-    free(log);
-    ck_assert_int_eq(srv_stop(&p), 0);
-    srv_close(&p);
-    tmp_remove(&t);
+    call_finish_has(&c, &t, "bye-from-peer");
+    serve_done(&p, &t);
 }
 END_TEST
 
@@ -662,33 +507,24 @@ START_TEST(serve_sip_shutdown_bye)
     if (skip_sipp("serve_sip_shutdown_bye"))
         return;
     struct tmp t;
-    tmp_make(&t);
-    struct srv p;
-    srv_start(&p, &t, "sip:127.0.0.1:0", NULL);
-    char target[64];
-    snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
+    struct test_sip_serve p;
     struct caller c;
-    call_start(&c, &t, "uac", target, "msrpload", "message %u TCP/MSRP *", "actpass", "wait",
-               false, NULL, NULL, 9);
     char path[256], call_id[160];
-    check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
-    json_decref(srv_event(&p, "call-established"));
+    serve_and_call(&t, &p, NULL, &c, "wait", path, call_id);
+    json_decref(test_sip_serve_event(&p, "call-established"));
     int fd = tcp_connect((uint16_t)uri_port(path));
     msrp_send_text(fd, path, c.path, "until shutdown");
-    json_decref(srv_event(&p, "message"));
+    json_decref(test_sip_serve_event(&p, "message"));
     kill(p.pid, SIGTERM);
-    json_t *e = srv_event(&p, "call-ended");
-    ck_assert_str_eq(jstr(e, "why"), "local_bye");
-    ck_assert_int_eq(jint(e, "status"), 200);
-    ck_assert_str_eq(jstr(e, "cause"), "serve is shutting down");
+    json_t *e = test_sip_serve_event(&p, "call-ended");
+    ck_assert_str_eq(test_jstr(e, "why"), "local_bye");
+    ck_assert_int_eq(test_jint(e, "status"), 200);
+    ck_assert_str_eq(test_jstr(e, "cause"), "serve is shutting down");
     json_decref(e);
-    ck_assert_int_eq(srv_stop(&p), 0);
+    ck_assert_int_eq(test_sip_serve_stop(&p), 0);
     close(fd);
-    int rc;
-    char *log = call_finish(&c, &t, &rc);
-    ck_assert_msg(rc == 0 && strstr(log, "bye-from-peer"), "sipp exit %d, log: %s", rc, log);
-    free(log);
-    srv_close(&p);
+    call_finish_has(&c, &t, "bye-from-peer");
+    test_sip_serve_close(&p);
     tmp_remove(&t);
 }
 END_TEST
@@ -709,8 +545,8 @@ START_TEST(serve_sip_active_connects)
     ck_assert_int_eq(listen(lfd, 4), 0);
     ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
     uint16_t offer_port = ntohs(sa.sin_port);
-    struct srv p;
-    srv_start(&p, &t, "sip:127.0.0.1:0", NULL);
+    struct test_sip_serve p;
+    test_sip_serve_start(&p, &t, "sip:127.0.0.1:0", NULL);
     char target[64];
     snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)p.sip_port);
     struct caller c;
@@ -741,12 +577,12 @@ START_TEST(serve_sip_active_connects)
     int rn = snprintf(resp, sizeof(resp), "MSRP %s 200 OK\r\nTo-Path: %s\r\nFrom-Path: %s\r\n"
                       "-------%s$\r\n", tid, path, c.path, tid);
     ck_assert_int_eq(send(fd, resp, (size_t)rn, MSG_NOSIGNAL), rn);
-    json_t *b = srv_event(&p, "bound");
-    ck_assert_str_eq(jstr(b, "session"), path);
+    json_t *b = test_sip_serve_event(&p, "bound");
+    ck_assert_str_eq(test_jstr(b, "session"), path);
     json_decref(b);
     send_info(c.port, call_id);
-    json_t *e = srv_event(&p, "call-ended");
-    ck_assert_str_eq(jstr(e, "why"), "remote_bye");
+    json_t *e = test_sip_serve_event(&p, "call-ended");
+    ck_assert_str_eq(test_jstr(e, "why"), "remote_bye");
     json_decref(e);
     close(fd);
     close(lfd);
@@ -756,9 +592,7 @@ START_TEST(serve_sip_active_connects)
     log_value(log, "answer-setup", v, sizeof(v));
     ck_assert_msg(rc == 0 && strcmp(v, "active") == 0, "sipp exit %d, log: %s", rc, log);
     free(log);
-    ck_assert_int_eq(srv_stop(&p), 0);
-    srv_close(&p);
-    tmp_remove(&t);
+    serve_done(&p, &t);
 }
 END_TEST
 
@@ -789,12 +623,12 @@ START_TEST(serve_sip_register_proxy)
     snprintf(registrar, sizeof(registrar), "sip:127.0.0.1:%u", (unsigned)PROXY.port);
     const char *extra[] = {"--sip-register", registrar, "--sip-user", "alice",
                            "--sip-password-file", pwfile, NULL};
-    struct srv p;
-    srv_start(&p, &t, "sip:127.0.0.1:0", extra);
+    struct test_sip_serve p;
+    test_sip_serve_start(&p, &t, "sip:127.0.0.1:0", extra);
     ck_assert_msg(strncmp(p.contact, "sip:alice@127.0.0.1:", 20) == 0, "contact %s", p.contact);
-    json_t *r = srv_event(&p, "register");
-    ck_assert_int_eq(jint(r, "status"), 200);
-    ck_assert_int_gt(jint(r, "expires"), 0);
+    json_t *r = test_sip_serve_event(&p, "register");
+    ck_assert_int_eq(test_jint(r, "status"), 200);
+    ck_assert_int_gt(test_jint(r, "expires"), 0);
     json_decref(r);
     char target[64];
     snprintf(target, sizeof(target), "127.0.0.1:%u", (unsigned)PROXY.port);
@@ -803,9 +637,9 @@ START_TEST(serve_sip_register_proxy)
                "bob", "bob-secret", 9);
     char path[256], call_id[160];
     check_answered(&p, &c, path, sizeof(path), call_id, sizeof(call_id), "passive");
-    json_t *e = srv_event(&p, "call-ended");
-    ck_assert_str_eq(jstr(e, "why"), "remote_bye");
-    ck_assert_int_eq(jint(e, "status"), 200);
+    json_t *e = test_sip_serve_event(&p, "call-ended");
+    ck_assert_str_eq(test_jstr(e, "why"), "remote_bye");
+    ck_assert_int_eq(test_jint(e, "status"), 200);
     json_decref(e);
     int rc;
     char *log = call_finish(&c, &t, &rc);
@@ -816,13 +650,11 @@ START_TEST(serve_sip_register_proxy)
     free(log);
     /* SIGTERM: serve removes its binding before it exits */
     kill(p.pid, SIGTERM);
-    r = srv_event(&p, "register");
-    ck_assert_int_eq(jint(r, "status"), 200);
-    ck_assert_int_eq(jint(r, "expires"), 0);
+    r = test_sip_serve_event(&p, "register");
+    ck_assert_int_eq(test_jint(r, "status"), 200);
+    ck_assert_int_eq(test_jint(r, "expires"), 0);
     json_decref(r);
-    ck_assert_int_eq(srv_stop(&p), 0);
-    srv_close(&p);
-    tmp_remove(&t);
+    serve_done(&p, &t);
 }
 END_TEST
 

@@ -30,153 +30,8 @@
 #include "suites.h"
 #include "testutil.h"
 
-#define WAIT_MS 15000
+#define WAIT_MS TEST_SIP_SERVE_WAIT_MS
 #define OFFER_PATH "msrp://127.0.0.1:9/rawCaller1;tcp"
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* ---- serve as a child ------------------------------------------------------------------- */
-
-struct srv {
-    pid_t pid;
-    int out;
-    char buf[1 << 16];
-    size_t len;
-    uint16_t sip_port;
-    char errpath[128];
-};
-
-static bool srv_line(struct srv *p, char *line, size_t cap, int timeout_ms)
-{
-    uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
-    for (;;) {
-        char *nl = memchr(p->buf, '\n', p->len);
-        if (nl != NULL) {
-            size_t n = (size_t)(nl - p->buf);
-            size_t c = n < cap - 1 ? n : cap - 1;
-            memcpy(line, p->buf, c);
-            line[c] = '\0';
-            memmove(p->buf, nl + 1, p->len - n - 1);
-            p->len -= n + 1;
-            return true;
-        }
-        uint64_t now = now_ms();
-        if (now >= deadline || p->len == sizeof(p->buf))
-            return false;
-        struct pollfd pfd = {.fd = p->out, .events = POLLIN};
-        int r = poll(&pfd, 1, (int)(deadline - now));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return false;
-        ssize_t n = read(p->out, p->buf + p->len, sizeof(p->buf) - p->len);
-        if (n <= 0)
-            return false;
-        p->len += (size_t)n;
-    }
-}
-
-/* `msrpload serve --listen 127.0.0.1:0 --sip sip:127.0.0.1:0 EXTRA...`; reads the Contact. */
-static void srv_start(struct srv *p, const struct tmp *t, const char *const *extra)
-{
-    memset(p, 0, sizeof(*p));
-    const char *argv[40] = {msrpload_binary(), "serve", "--listen", "127.0.0.1:0", "--sip",
-                            "sip:127.0.0.1:0"};
-    int argc = 6;
-    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
-        ck_assert_int_lt(argc, 38);
-        argv[argc++] = extra[i];
-    }
-    argv[argc] = NULL;
-    snprintf(p->errpath, sizeof(p->errpath), "%s/serve.err", t->dir);
-    int out[2];
-    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        int err = open(p->errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (dup2(out[1], STDOUT_FILENO) < 0 || err < 0 || dup2(err, STDERR_FILENO) < 0)
-            _exit(127);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(out[1]);
-    p->pid = pid;
-    p->out = out[0];
-    char contact[256] = "";
-    bool got = srv_line(p, contact, sizeof(contact), 20000);
-    const char *colon = strrchr(contact, ':');
-    unsigned port = 0;
-    if (got && strncmp(contact, "sip:", 4) == 0 && colon != NULL)
-        sscanf(colon + 1, "%u", &port);
-    if (port == 0 || port > 65535)
-        ck_abort_msg("serve --sip printed no Contact (got \"%s\"), stderr: %s", contact,
-                     test_slurp(p->errpath));
-    p->sip_port = (uint16_t)port;
-}
-
-/* SIGTERM, then (bounded, 10 s) its exit code; -1 when it had to be killed. */
-static int srv_stop(struct srv *p)
-{
-    if (p->pid <= 0)
-        return -1;
-    kill(p->pid, SIGTERM);
-    int st = 0;
-    uint64_t deadline = now_ms() + 10000;
-    pid_t r;
-    while ((r = waitpid(p->pid, &st, WNOHANG)) == 0 && now_ms() < deadline)
-        usleep(10000);
-    if (r != p->pid) {
-        kill(p->pid, SIGKILL);
-        waitpid(p->pid, &st, 0);
-        st = -1;
-    }
-    p->pid = 0;
-    return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void srv_close(struct srv *p)
-{
-    if (p->pid > 0)
-        srv_stop(p);
-    close(p->out);
-}
-
-/* Reads lines until one with "event": event (within WAIT_MS); returns it (decref it). */
-static json_t *srv_event(struct srv *p, const char *event)
-{
-    char line[8192];
-    uint64_t deadline = now_ms() + WAIT_MS;
-    for (;;) {
-        uint64_t now = now_ms();
-        if (now >= deadline || !srv_line(p, line, sizeof(line), (int)(deadline - now)))
-            ck_abort_msg("serve wrote no \"%s\" line within %d ms; stderr: %s", event, WAIT_MS,
-                         test_slurp(p->errpath));
-        json_t *o = json_loads(line, 0, NULL);
-        ck_assert_msg(o != NULL && json_is_object(o), "not a JSON object: %s", line);
-        const char *ev = json_string_value(json_object_get(o, "event"));
-        ck_assert_msg(ev != NULL, "no event in %s", line);
-        if (strcmp(ev, event) == 0)
-            return o;
-        json_decref(o);
-    }
-}
-
-static const char *jstr(json_t *o, const char *key)
-{
-    const char *v = json_string_value(json_object_get(o, key));
-    ck_assert_msg(v != NULL, "no string \"%s\" in %s", key, json_dumps(o, 0));
-    return v;
-}
 
 /* ---- the raw SIP caller ------------------------------------------------------------------ */
 
@@ -262,8 +117,8 @@ static void uac_invite(struct uac *u, const char *sdp)
     char uri[64];
     snprintf(uri, sizeof(uri), "sip:msrpload@127.0.0.1:%u", (unsigned)u->serve_port);
     uac_request(u, "INVITE", uri, 1, sdp);
-    uint64_t deadline = now_ms() + WAIT_MS;
-    while (now_ms() < deadline) {
+    uint64_t deadline = test_now_ms() + WAIT_MS;
+    while (test_now_ms() < deadline) {
         osip_message_t *m = uac_read(u, 200);
         if (m == NULL)
             continue;
@@ -298,8 +153,8 @@ static void uac_ack(struct uac *u)
 /* Waits (bounded) for serve's BYE; answers it 200 when answer. */
 static void uac_wait_bye(struct uac *u, bool answer)
 {
-    uint64_t deadline = now_ms() + WAIT_MS;
-    while (now_ms() < deadline) {
+    uint64_t deadline = test_now_ms() + WAIT_MS;
+    while (test_now_ms() < deadline) {
         osip_message_t *m = uac_read(u, 200);
         if (m == NULL)
             continue;
@@ -365,8 +220,8 @@ static int msrp_send(int fd, const char *tid, const char *to, const char *from, 
     snprintf(end, sizeof(end), "-------%s", tid);
     size_t len = 0;
     resp[0] = '\0';
-    uint64_t deadline = now_ms() + 5000;
-    while (strstr(resp, end) == NULL && len < sizeof(resp) - 1 && now_ms() < deadline) {
+    uint64_t deadline = test_now_ms() + 5000;
+    while (strstr(resp, end) == NULL && len < sizeof(resp) - 1 && test_now_ms() < deadline) {
         ssize_t r = recv(fd, resp + len, sizeof(resp) - 1 - len, 0);
         if (r <= 0)
             break;
@@ -382,62 +237,75 @@ static int msrp_send(int fd, const char *tid, const char *to, const char *from, 
 
 /* ---- tests ------------------------------------------------------------------------------ */
 
+/* A test's temporary directory and serve --sip sip:127.0.0.1:0 EXTRA in it; serve_end: serve
+ * exits 0 on SIGTERM, the caller's socket fd is closed and all is removed. */
+static void serve_begin(struct tmp *t, struct test_sip_serve *p, const char *const *extra)
+{
+    tmp_make(t);
+    test_sip_serve_start(p, t, "sip:127.0.0.1:0", extra);
+}
+
+static void serve_end(struct test_sip_serve *p, int fd, struct tmp *t)
+{
+    ck_assert_int_eq(test_sip_serve_stop(p), 0);
+    close(fd);
+    test_sip_serve_close(p);
+    tmp_remove(t);
+}
+
+/* A call (call_id) to serve's port offering text/plain at OFFER_PATH (the offer in sdp[1024]),
+ * answered 200 and ACKed. */
+static void plain_invite(struct uac *u, uint16_t port, const char *call_id, char *sdp)
+{
+    uac_open(u, port, call_id);
+    make_offer(sdp, 1024, OFFER_PATH, "text/plain", NULL);
+    uac_invite(u, sdp);
+    ck_assert_int_eq(u->status, 200);
+    uac_ack(u);
+}
+
 /* A BYE is out for the bind timeout and unanswered when serve stops: the call's line keeps that
  * cause, not "serve is shutting down". */
 START_TEST(serve_sip_stop_keeps_cause)
 {
-    struct tmp t;
-    tmp_make(&t);
-    struct srv p;
     const char *extra[] = {"--sip-bind-timeout", "0.3", NULL};
-    srv_start(&p, &t, extra);
+    struct tmp t;
+    struct test_sip_serve p;
+    serve_begin(&t, &p, extra);
     struct uac u;
-    uac_open(&u, p.sip_port, "keepcause");
     char sdp[1024];
-    make_offer(sdp, sizeof(sdp), OFFER_PATH, "text/plain", NULL);
-    uac_invite(&u, sdp);
-    ck_assert_int_eq(u.status, 200);
-    uac_ack(&u);
-    json_decref(srv_event(&p, "bind-timeout"));
+    plain_invite(&u, p.sip_port, "keepcause", sdp);
+    json_decref(test_sip_serve_event(&p, "bind-timeout"));
     uac_wait_bye(&u, false); /* left unanswered: the BYE stays out */
     kill(p.pid, SIGTERM);
-    json_t *e = srv_event(&p, "call-ended");
-    ck_assert_msg(strstr(jstr(e, "cause"), "--sip-bind-timeout") != NULL, "cause: %s",
-                  jstr(e, "cause"));
+    json_t *e = test_sip_serve_event(&p, "call-ended");
+    ck_assert_msg(strstr(test_jstr(e, "cause"), "--sip-bind-timeout") != NULL, "cause: %s",
+                  test_jstr(e, "cause"));
     json_decref(e);
-    ck_assert_int_eq(srv_stop(&p), 0);
-    close(u.fd);
-    srv_close(&p);
-    tmp_remove(&t);
+    serve_end(&p, u.fd, &t);
 }
 END_TEST
 
 /* A static --session-id that nobody bound in time does not end serve --sip: calls go on. */
 START_TEST(serve_sip_slot_timeout_keeps_serving)
 {
-    struct tmp t;
-    tmp_make(&t);
-    struct srv p;
     const char *extra[] = {"--session-id", "fixedSlot1", "--bind-timeout", "0.2", NULL};
-    srv_start(&p, &t, extra);
+    struct tmp t;
+    struct test_sip_serve p;
+    serve_begin(&t, &p, extra);
     char line[1024];
-    ck_assert(srv_line(&p, line, sizeof(line), WAIT_MS)); /* the slot's URI */
+    ck_assert(test_sip_serve_line(&p, line, sizeof(line), WAIT_MS)); /* the slot's URI */
     ck_assert_msg(strstr(line, "fixedSlot1") != NULL, "slot URI: %s", line);
-    json_t *b = srv_event(&p, "bind-timeout");
-    ck_assert_msg(strstr(jstr(b, "session"), "fixedSlot1") != NULL, "%s", jstr(b, "session"));
+    json_t *b = test_sip_serve_event(&p, "bind-timeout");
+    ck_assert_msg(strstr(test_jstr(b, "session"), "fixedSlot1") != NULL, "%s",
+                  test_jstr(b, "session"));
     json_decref(b);
     struct uac u;
-    uac_open(&u, p.sip_port, "afterslot");
     char sdp[1024];
-    make_offer(sdp, sizeof(sdp), OFFER_PATH, "text/plain", NULL);
-    uac_invite(&u, sdp);
-    ck_assert_int_eq(u.status, 200);
-    uac_ack(&u);
-    json_decref(srv_event(&p, "call-established"));
-    ck_assert_int_eq(srv_stop(&p), 0); /* its BYE goes unanswered: ended as serve exits */
-    close(u.fd);
-    srv_close(&p);
-    tmp_remove(&t);
+    plain_invite(&u, p.sip_port, "afterslot", sdp);
+    json_decref(test_sip_serve_event(&p, "call-established"));
+    /* its BYE goes unanswered: ended as serve exits */
+    serve_end(&p, u.fd, &t);
 }
 END_TEST
 
@@ -445,11 +313,10 @@ END_TEST
  * accepts what the answer negotiated (RFC 4975 section 8.6), so message/cpim gets 415. */
 START_TEST(serve_sip_negotiated_types_enforced)
 {
-    struct tmp t;
-    tmp_make(&t);
-    struct srv p;
     const char *extra[] = {"--accept-types", "text/plain,message/cpim", NULL};
-    srv_start(&p, &t, extra);
+    struct tmp t;
+    struct test_sip_serve p;
+    serve_begin(&t, &p, extra);
     struct uac u;
     uac_open(&u, p.sip_port, "types");
     char sdp[1024], path[256];
@@ -466,10 +333,7 @@ START_TEST(serve_sip_negotiated_types_enforced)
                                "From: <sip:a@b>\r\n\r\nContent-Type: text/plain\r\n\r\nx"),
                      415);
     close(fd);
-    ck_assert_int_eq(srv_stop(&p), 0);
-    close(u.fd);
-    srv_close(&p);
-    tmp_remove(&t);
+    serve_end(&p, u.fd, &t);
 }
 END_TEST
 
@@ -478,18 +342,13 @@ END_TEST
  * wrong From-Path still meets its bind deadline while that connection stays open. */
 START_TEST(serve_sip_wrong_from_keeps_expectation)
 {
-    struct tmp t;
-    tmp_make(&t);
-    struct srv p;
     const char *extra[] = {"--sip-bind-timeout", "2", NULL};
-    srv_start(&p, &t, extra);
+    struct tmp t;
+    struct test_sip_serve p;
+    serve_begin(&t, &p, extra);
     struct uac u;
-    uac_open(&u, p.sip_port, "wrongfrom");
     char sdp[1024], path[256];
-    make_offer(sdp, sizeof(sdp), OFFER_PATH, "text/plain", NULL);
-    uac_invite(&u, sdp);
-    ck_assert_int_eq(u.status, 200);
-    uac_ack(&u);
+    plain_invite(&u, p.sip_port, "wrongfrom", sdp);
     answer_path(&u, path, sizeof(path));
     int intruder = tcp_connect(path);
     ck_assert_int_eq(msrp_send(intruder, "intrude1", path, "msrp://127.0.0.1:9/intruder;tcp",
@@ -497,8 +356,8 @@ START_TEST(serve_sip_wrong_from_keeps_expectation)
                      481);
     int fd = tcp_connect(path);
     ck_assert_int_eq(msrp_send(fd, "caller01", path, OFFER_PATH, "text/plain", "mine"), 200);
-    json_t *bd = srv_event(&p, "bound");
-    ck_assert_str_eq(jstr(bd, "session"), path);
+    json_t *bd = test_sip_serve_event(&p, "bound");
+    ck_assert_str_eq(test_jstr(bd, "session"), path);
     json_decref(bd);
     close(fd);
     close(intruder);
@@ -518,17 +377,14 @@ START_TEST(serve_sip_wrong_from_keeps_expectation)
     char two[600];
     snprintf(two, sizeof(two), "%s msrp://127.0.0.1:9/beyond;tcp", path);
     ck_assert_int_eq(msrp_send(intruder, "twoUris1", two, OFFER_PATH, "text/plain", "x"), 481);
-    json_t *b = srv_event(&p, "bind-timeout");
-    ck_assert_str_eq(jstr(b, "session"), path);
+    json_t *b = test_sip_serve_event(&p, "bind-timeout");
+    ck_assert_str_eq(test_jstr(b, "session"), path);
     json_decref(b);
     uac_wait_bye(&v, true);
     char buf[64];
     ck_assert_int_le(recv(intruder, buf, sizeof(buf), 0), 0); /* closed by serve */
     close(intruder);
-    ck_assert_int_eq(srv_stop(&p), 0);
-    close(v.fd);
-    srv_close(&p);
-    tmp_remove(&t);
+    serve_end(&p, v.fd, &t);
 }
 END_TEST
 
@@ -537,9 +393,8 @@ END_TEST
 START_TEST(serve_sip_active_name_488)
 {
     struct tmp t;
-    tmp_make(&t);
-    struct srv p;
-    srv_start(&p, &t, NULL);
+    struct test_sip_serve p;
+    serve_begin(&t, &p, NULL);
     struct uac u;
     uac_open(&u, p.sip_port, "byname");
     /* c=/m= name the path's host and port, as RFC 4975 section 8.1 has them */
@@ -549,14 +404,11 @@ START_TEST(serve_sip_active_name_488)
                       "a=setup:passive\r\na=path:msrp://peer.example.invalid:2855/byName1;tcp\r\n";
     uac_invite(&u, sdp);
     ck_assert_int_eq(u.status, 488);
-    json_t *e = srv_event(&p, "call-ended");
-    ck_assert_msg(strstr(jstr(e, "cause"), "peer.example.invalid") != NULL, "cause: %s",
-                  jstr(e, "cause"));
+    json_t *e = test_sip_serve_event(&p, "call-ended");
+    ck_assert_msg(strstr(test_jstr(e, "cause"), "peer.example.invalid") != NULL, "cause: %s",
+                  test_jstr(e, "cause"));
     json_decref(e);
-    ck_assert_int_eq(srv_stop(&p), 0);
-    close(u.fd);
-    srv_close(&p);
-    tmp_remove(&t);
+    serve_end(&p, u.fd, &t);
 }
 END_TEST
 

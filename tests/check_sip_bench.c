@@ -48,6 +48,14 @@ static int run_cmd(const struct tmp *t, const char *cmd, char **out, char **err)
     return WEXITSTATUS(st);
 }
 
+/* run_cmd's texts freed and t removed. */
+static void run_done(struct tmp *t, char *out, char *err)
+{
+    free(out);
+    free(err);
+    tmp_remove(t);
+}
+
 START_TEST(sip_shm_size)
 {
     if (test_sip_skip(&P, "sip_bench sip_shm_size"))
@@ -69,9 +77,7 @@ START_TEST(sip_shm_size)
     int code = run_cmd(&t, cmd, &out, &err);
     ck_assert_msg(code == 0, "%s: exit %d: %s", cmd, code, err);
     ck_assert_msg(strstr(out, "total: 50331648") != NULL, "%s: not 48 MB: %s", cmd, out);
-    free(out);
-    free(err);
-    tmp_remove(&t);
+    run_done(&t, out, err);
 }
 END_TEST
 
@@ -93,9 +99,7 @@ START_TEST(sip_shm_refused)
         ck_assert_msg(code == 1, "%s: exit %d (stdout %s)", cmd, code, out);
         ck_assert_msg(strstr(err, bad[i][1]) != NULL, "%s: stderr %s", cmd, err);
         ck_assert_msg(strstr(out, "SIP_PID=") == NULL, "%s started: %s", cmd, out);
-        free(out);
-        free(err);
-        tmp_remove(&t);
+        run_done(&t, out, err);
     }
 }
 END_TEST
@@ -125,9 +129,7 @@ START_TEST(sip_bench_figures)
         lines++;
     }
     ck_assert_int_eq(lines, 3);
-    free(out);
-    free(err);
-    tmp_remove(&t);
+    run_done(&t, out, err);
 }
 END_TEST
 

@@ -46,13 +46,6 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ---- msrpload run ------------------------------------------------------------------------- */
 
 struct run_out {
@@ -74,9 +67,9 @@ static void run_sip(const struct tmp *t, const char *tag, const char *args, stru
              "MSRPLOAD_SIP_PASSWORD=unused timeout 90 %s run " SCENARIO " %s --out '%s' --quiet "
              ">/dev/null 2>'%s'",
              msrpload_binary(), args, dir, errpath);
-    uint64_t t0 = now_ms();
+    uint64_t t0 = test_now_ms();
     int st = system(cmd);
-    r->ms = now_ms() - t0;
+    r->ms = test_now_ms() - t0;
     ck_assert_msg(WIFEXITED(st), "%s: not exited (status %d)", cmd, st);
     r->code = WEXITSTATUS(st);
     r->err = test_read_text(errpath);
@@ -102,16 +95,7 @@ static void run_free(struct run_out *r)
 /* An integer at a dotted path of summary.json; absent fails the test. */
 static long long jint(const struct run_out *r, const char *path)
 {
-    char buf[256];
-    snprintf(buf, sizeof(buf), "%s", path);
-    json_t *v = r->summary;
-    char *save = NULL;
-    for (char *k = strtok_r(buf, ".", &save); k != NULL; k = strtok_r(NULL, ".", &save)) {
-        v = json_object_get(v, k);
-        ck_assert_msg(v != NULL, "summary.json: %s missing", path);
-    }
-    ck_assert_msg(json_is_integer(v), "summary.json: %s is not an integer", path);
-    return (long long)json_integer_value(v);
+    return test_summary_int(r->summary, path);
 }
 
 static void first_error_has(const struct run_out *r, const char *a, const char *b)
@@ -141,21 +125,7 @@ static void srv_start(struct srv *p, const struct tmp *t, const char *tag,
     for (size_t i = 0; args[i] != NULL && argc < 31; i++)
         argv[argc++] = args[i];
     argv[argc] = NULL;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        int o = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(p->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, STDOUT_FILENO) < 0 || dup2(e, STDERR_FILENO) < 0)
-            _exit(127);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    p->pid = pid;
+    p->pid = test_spawn(argv, p->out, p->err, NULL);
     /* its first line, within 20 s */
     for (int i = 0; i < 400 && p->port == 0; i++) {
         char *text = test_slurp(p->out);
@@ -184,20 +154,7 @@ static void srv_start(struct srv *p, const struct tmp *t, const char *tag,
 /* SIGTERM, bounded wait (10 s, then SIGKILL); its exit code or -1. */
 static int srv_stop(struct srv *p)
 {
-    if (p->pid <= 0)
-        return -1;
-    kill(p->pid, SIGTERM);
-    int st = 0;
-    pid_t r = 0;
-    for (int i = 0; i < 200 && (r = waitpid(p->pid, &st, WNOHANG)) == 0; i++)
-        sleep_ms(50);
-    if (r != p->pid) {
-        kill(p->pid, SIGKILL);
-        waitpid(p->pid, &st, 0);
-        st = -1;
-    }
-    p->pid = 0;
-    return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return test_child_stop(&p->pid);
 }
 
 /* How many of serve's JSON lines have "event": event, and (when key is not NULL) key's value
@@ -423,19 +380,30 @@ END_TEST
 /* 4 sessions, 2 at once, one thread. */
 #define SMALL "--threads 1 --sessions 4 --concurrency 2"
 
+/* A test's temporary directory t and SIPp running tests/sip/scen as the target (UDP, at most
+ * calls calls, extra arguments or NULL); then `msrpload run` (tag) with
+ * "HEAD --sip-target sip:service@127.0.0.1:PORT", into r. */
+static void run_to_uas(struct tmp *t, struct sipp *uas, const char *scen, const char *calls,
+                       const char *const *extra, const char *tag, const char *head,
+                       struct run_out *r)
+{
+    tmp_make(t);
+    sipp_uas(uas, t, scen, calls, false, extra);
+    char args[600];
+    snprintf(args, sizeof(args), "%s --sip-target sip:service@127.0.0.1:%u", head,
+             (unsigned)uas->port);
+    run_sip(t, tag, args, r);
+}
+
 static void refused(const char *test, const char *scen, const char *code)
 {
     if (test_sipp_skip(test))
         return;
     struct tmp t;
-    tmp_make(&t);
     struct sipp uas;
-    sipp_uas(&uas, &t, scen, "4", false, NULL);
-    char args[600], key[64];
-    snprintf(args, sizeof(args), SMALL " --sip-target sip:service@127.0.0.1:%u",
-             (unsigned)uas.port);
     struct run_out r;
-    run_sip(&t, code, args, &r);
+    char key[64];
+    run_to_uas(&t, &uas, scen, "4", NULL, code, SMALL, &r);
     int rc = test_sipp_wait(&uas.proc, 20);
     /* README "Through SIP", outcomes: every session failed, none bound: exit 3 */
     ck_assert_msg(r.code == 3, "exit %d (expected 3); stderr: %s", r.code, r.err);
@@ -472,14 +440,9 @@ START_TEST(target_ringing_cancelled)
     if (test_sipp_skip("target_ringing_cancelled"))
         return;
     struct tmp t;
-    tmp_make(&t);
     struct sipp uas;
-    sipp_uas(&uas, &t, "uas-target-ring.xml", "2", false, NULL);
-    char args[600];
-    snprintf(args, sizeof(args), SMALL " --duration 2 --sip-target sip:service@127.0.0.1:%u",
-             (unsigned)uas.port);
     struct run_out r;
-    run_sip(&t, "ring", args, &r);
+    run_to_uas(&t, &uas, "uas-target-ring.xml", "2", NULL, "ring", SMALL " --duration 2", &r);
     int rc = test_sipp_wait(&uas.proc, 20);
     ck_assert_msg(r.code == 3, "exit %d (expected 3); stderr: %s", r.code, r.err);
     ck_assert_int_eq(jint(&r, "sip.calls"), 2);
@@ -577,16 +540,11 @@ START_TEST(target_silent_cut_off)
 {
     if (test_sipp_skip("target_silent_cut_off"))
         return;
-    struct tmp t;
-    tmp_make(&t);
-    struct sipp uas;
     const char *extra[] = {"-d", "20000", NULL};
-    sipp_uas(&uas, &t, "uas-target-silent.xml", "2", false, extra);
-    char args[600];
-    snprintf(args, sizeof(args), SMALL " --duration 2 --sip-target sip:service@127.0.0.1:%u",
-             (unsigned)uas.port);
+    struct tmp t;
+    struct sipp uas;
     struct run_out r;
-    run_sip(&t, "silent", args, &r);
+    run_to_uas(&t, &uas, "uas-target-silent.xml", "2", extra, "silent", SMALL " --duration 2", &r);
     kill(uas.proc.pid, SIGKILL);
     test_sipp_wait(&uas.proc, 5);
     ck_assert_msg(r.code == 3, "exit %d (expected 3); stderr: %s", r.code, r.err);
@@ -619,18 +577,12 @@ START_TEST(target_silent_timer_b)
 {
     if (test_sipp_skip("target_silent_timer_b"))
         return;
-    struct tmp t;
-    tmp_make(&t);
-    struct sipp uas;
     const char *extra[] = {"-d", "50000", NULL};
-    sipp_uas(&uas, &t, "uas-target-silent.xml", "1", false, extra);
-    char args[600];
-    snprintf(args, sizeof(args),
-             "--threads 1 --sessions 1 --concurrency 1 --duration 60 "
-             "--sip-target sip:service@127.0.0.1:%u",
-             (unsigned)uas.port);
+    struct tmp t;
+    struct sipp uas;
     struct run_out r;
-    run_sip(&t, "timer-b", args, &r);
+    run_to_uas(&t, &uas, "uas-target-silent.xml", "1", extra, "timer-b",
+               "--threads 1 --sessions 1 --concurrency 1 --duration 60", &r);
     kill(uas.proc.pid, SIGKILL);
     test_sipp_wait(&uas.proc, 5);
     ck_assert_msg(r.code == 3, "exit %d (expected 3); stderr: %s", r.code, r.err);
@@ -754,10 +706,10 @@ START_TEST(serve_no_ack_bye)
                           "-i", "127.0.0.1", "-p", port_s, "-t", "u1", "-timeout", "60s",
                           "-nostdin", "-trace_logs", "-log_file", log, target, NULL};
     struct test_sipp uac;
-    uint64_t t0 = now_ms();
+    uint64_t t0 = test_now_ms();
     test_sipp_start(&uac, t.dir, args);
     int rc = test_sipp_wait(&uac, 60);
-    uint64_t took = now_ms() - t0;
+    uint64_t took = test_now_ms() - t0;
     ck_assert_msg(srv_wait(&sv, "call-ended", 1, 5), "serve wrote no call-ended");
     ck_assert_int_eq(srv_stop(&sv), 0);
     ck_assert_msg(rc == 0, "SIPp exit %d", rc);

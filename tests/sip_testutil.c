@@ -1,7 +1,7 @@
 /*
  * sip_testutil.c - the scripted Kamailio SIP registrar/proxy (tools/sip/start.sh) on free
  * loopback ports, SIPp processes run and waited for with bounds, and the skips when either is
- * not installed.
+ * not installed; `msrpload serve --sip` as a child whose JSON event lines the tests read.
  */
 #include "sip_testutil.h"
 
@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,4 +263,111 @@ char *test_slurp(const char *path)
     }
     buf[n] = '\0';
     return buf;
+}
+
+/* ---- serve --sip as a child --------------------------------------------------------------- */
+
+bool test_sip_serve_line(struct test_sip_serve *p, char *line, size_t cap, int timeout_ms)
+{
+    uint64_t deadline = test_now_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        char *nl = memchr(p->buf, '\n', p->len);
+        if (nl != NULL) {
+            size_t n = (size_t)(nl - p->buf);
+            size_t c = n < cap - 1 ? n : cap - 1;
+            memcpy(line, p->buf, c);
+            line[c] = '\0';
+            memmove(p->buf, nl + 1, p->len - n - 1);
+            p->len -= n + 1;
+            return true;
+        }
+        uint64_t now = test_now_ms();
+        if (now >= deadline || p->len == sizeof(p->buf))
+            return false;
+        struct pollfd pfd = {.fd = p->out, .events = POLLIN};
+        int r = poll(&pfd, 1, (int)(deadline - now));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        ssize_t n = read(p->out, p->buf + p->len, sizeof(p->buf) - p->len);
+        if (n <= 0)
+            return false;
+        p->len += (size_t)n;
+    }
+}
+
+void test_sip_serve_start(struct test_sip_serve *p, const struct tmp *t, const char *sip_uri,
+                          const char *const *extra)
+{
+    memset(p, 0, sizeof(*p));
+    const char *argv[40] = {msrpload_binary(), "serve", "--listen",
+                            "127.0.0.1:0",     "--sip", sip_uri};
+    int argc = 6;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL; i++) {
+        ck_assert_int_lt(argc, 38);
+        argv[argc++] = extra[i];
+    }
+    argv[argc] = NULL;
+    snprintf(p->errpath, sizeof(p->errpath), "%s/serve.err", t->dir);
+    p->pid = test_spawn(argv, NULL, p->errpath, &p->out);
+    bool got = test_sip_serve_line(p, p->contact, sizeof(p->contact), 20000);
+    const char *colon = strrchr(p->contact, ':');
+    unsigned port = 0;
+    if (got && strncmp(p->contact, "sip:", 4) == 0 && colon != NULL)
+        sscanf(colon + 1, "%u", &port);
+    if (port == 0 || port > 65535) {
+        char *err = test_slurp(p->errpath);
+        ck_abort_msg("serve --sip printed no Contact (got \"%s\"), stderr: %s", p->contact, err);
+    }
+    p->sip_port = (uint16_t)port;
+}
+
+int test_sip_serve_stop(struct test_sip_serve *p)
+{
+    return test_child_stop(&p->pid);
+}
+
+void test_sip_serve_close(struct test_sip_serve *p)
+{
+    if (p->pid > 0)
+        test_sip_serve_stop(p);
+    close(p->out);
+}
+
+json_t *test_sip_serve_event(struct test_sip_serve *p, const char *event)
+{
+    char line[8192];
+    uint64_t deadline = test_now_ms() + TEST_SIP_SERVE_WAIT_MS;
+    for (;;) {
+        uint64_t now = test_now_ms();
+        bool got =
+            now < deadline && test_sip_serve_line(p, line, sizeof(line), (int)(deadline - now));
+        if (!got) {
+            char *err = test_slurp(p->errpath);
+            ck_abort_msg("serve wrote no \"%s\" line within %d ms; stderr: %s", event,
+                         TEST_SIP_SERVE_WAIT_MS, err);
+        }
+        json_t *o = json_loads(line, 0, NULL);
+        ck_assert_msg(o != NULL && json_is_object(o), "not a JSON object: %s", line);
+        const char *ev = json_string_value(json_object_get(o, "event"));
+        ck_assert_msg(ev != NULL, "no event in %s", line);
+        if (strcmp(ev, event) == 0)
+            return o;
+        json_decref(o);
+    }
+}
+
+const char *test_jstr(json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    ck_assert_msg(v != NULL, "no string \"%s\" in %s", key, json_dumps(o, 0));
+    return v;
+}
+
+long test_jint(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    ck_assert_msg(json_is_integer(v), "no number \"%s\" in %s", key, json_dumps(o, 0));
+    return (long)json_integer_value(v);
 }

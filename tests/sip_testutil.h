@@ -1,10 +1,13 @@
-/* sip_testutil.h - the scripted Kamailio SIP proxy (tools/sip) and SIPp peers (tests/sip) for tests. */
+/* sip_testutil.h - the scripted Kamailio SIP proxy (tools/sip), SIPp peers (tests/sip) and
+ * serve --sip as a child, for tests. */
 #ifndef MSRPLOAD_TESTS_SIP_TESTUTIL_H
 #define MSRPLOAD_TESTS_SIP_TESTUTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 /*
  * A real Kamailio SIP registrar/proxy on loopback (tools/sip/start.sh): UDP and TCP on port,
@@ -50,5 +53,36 @@ bool test_sipp_wait_bound(uint16_t port, bool tcp);
 
 /* The whole file as a string ("" when it cannot be read); free it. */
 char *test_slurp(const char *path);
+
+/*
+ * `msrpload serve --listen 127.0.0.1:0 --sip SIPURI EXTRA...` as a child (extra
+ * NULL-terminated, or NULL), its stderr in DIR/serve.err. test_sip_serve_start reads the
+ * Contact line it prints first (bounded, 20 s) and its SIP port, or fails the test;
+ * test_sip_serve_line, stdout's next line within timeout_ms (false when none came);
+ * test_sip_serve_event, lines until one with "event": event (within
+ * TEST_SIP_SERVE_WAIT_MS, else the test fails), returned (decref it); test_sip_serve_stop,
+ * SIGTERM and (bounded, 10 s) its exit code, -1 when it had to be killed;
+ * test_sip_serve_close, stopped if need be and the pipe closed.
+ */
+#define TEST_SIP_SERVE_WAIT_MS 15000
+struct tmp;
+struct test_sip_serve {
+    int pid;
+    int out;
+    char buf[1 << 16];
+    size_t len;
+    char contact[256]; /* the first line */
+    uint16_t sip_port;
+    char errpath[128];
+};
+void test_sip_serve_start(struct test_sip_serve *p, const struct tmp *t, const char *sip_uri,
+                          const char *const *extra);
+bool test_sip_serve_line(struct test_sip_serve *p, char *line, size_t cap, int timeout_ms);
+json_t *test_sip_serve_event(struct test_sip_serve *p, const char *event);
+int test_sip_serve_stop(struct test_sip_serve *p);
+void test_sip_serve_close(struct test_sip_serve *p);
+/* A JSON object's string or integer member; the test fails when it is not one. */
+const char *test_jstr(json_t *o, const char *key);
+long test_jint(json_t *o, const char *key);
 
 #endif

@@ -170,11 +170,56 @@ void tmp_remove(struct tmp *t)
 
 /* ---- msrpload serve on a port of the kernel's choosing ----------------------------------------- */
 
-static uint64_t monotonic_ms(void)
+uint64_t test_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int test_spawn(const char *const *argv, const char *outpath, const char *errpath, int *out)
+{
+    int fds[2] = {-1, -1};
+    if (out != NULL)
+        ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int o = out != NULL ? fds[1] : open(outpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int err = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (o < 0 || dup2(o, STDOUT_FILENO) < 0 || err < 0 || dup2(err, STDERR_FILENO) < 0)
+            _exit(127);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    if (out != NULL) {
+        close(fds[1]);
+        *out = fds[0];
+    }
+    return pid;
+}
+
+int test_child_stop(int *pid)
+{
+    if (*pid <= 0)
+        return -1;
+    kill(*pid, SIGTERM);
+    int st = 0;
+    uint64_t deadline = test_now_ms() + 10000;
+    pid_t r;
+    while ((r = waitpid(*pid, &st, WNOHANG)) == 0 && test_now_ms() < deadline)
+        usleep(10000);
+    if (r != *pid) {
+        kill(*pid, SIGKILL);
+        waitpid(*pid, &st, 0);
+        st = -1;
+    }
+    *pid = 0;
+    return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 void test_serve_start(struct test_serve *s, const char *const *args)
@@ -193,36 +238,22 @@ void test_serve_start(struct test_serve *s, const char *const *args)
         argv[argc++] = "/dev/null";
     }
     argv[argc] = NULL;
-    int out[2];
-    ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        int devnull = open("/dev/null", O_WRONLY);
-        if (dup2(out[1], STDOUT_FILENO) < 0 || devnull < 0 || dup2(devnull, STDERR_FILENO) < 0)
-            _exit(127);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(out[1]);
+    int out;
+    pid_t pid = test_spawn(argv, NULL, "/dev/null", &out);
     char line[sizeof(s->uri)];
     size_t len = 0;
-    uint64_t deadline = monotonic_ms() + 20000;
+    uint64_t deadline = test_now_ms() + 20000;
     while (len < sizeof(line) - 1 && memchr(line, '\n', len) == NULL) {
-        uint64_t now = monotonic_ms();
-        struct pollfd p = {.fd = out[0], .events = POLLIN};
+        uint64_t now = test_now_ms();
+        struct pollfd p = {.fd = out, .events = POLLIN};
         if (now >= deadline || poll(&p, 1, (int)(deadline - now)) != 1)
             break;
-        ssize_t n = read(out[0], line + len, sizeof(line) - 1 - len);
+        ssize_t n = read(out, line + len, sizeof(line) - 1 - len);
         if (n <= 0)
             break;
         len += (size_t)n;
     }
-    close(out[0]);
+    close(out);
     line[len] = '\0';
     line[strcspn(line, "\r\n")] = '\0';
     s->pid = pid;
@@ -243,9 +274,9 @@ int test_serve_stop(struct test_serve *s)
         return -1;
     kill(s->pid, SIGTERM);
     int st = 0;
-    uint64_t deadline = monotonic_ms() + 10000;
+    uint64_t deadline = test_now_ms() + 10000;
     pid_t got;
-    while ((got = waitpid(s->pid, &st, WNOHANG)) == 0 && monotonic_ms() < deadline)
+    while ((got = waitpid(s->pid, &st, WNOHANG)) == 0 && test_now_ms() < deadline)
         usleep(10000);
     if (got == 0) {
         kill(s->pid, SIGKILL);
@@ -566,4 +597,26 @@ bool test_relay_ws_skip(const struct test_relay *r, const char *test)
                      r->ws_skip);
     test_skip(test, "%s", r->ws_skip);
     return true;
+}
+
+/* ---- summary.json ------------------------------------------------------------------------- */
+
+json_t *test_summary_get(json_t *summary, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    json_t *v = summary;
+    char *save = NULL;
+    for (char *k = strtok_r(buf, ".", &save); k != NULL; k = strtok_r(NULL, ".", &save)) {
+        v = json_object_get(v, k);
+        ck_assert_msg(v != NULL, "summary.json: %s missing", path);
+    }
+    return v;
+}
+
+long long test_summary_int(json_t *summary, const char *path)
+{
+    json_t *v = test_summary_get(summary, path);
+    ck_assert_msg(json_is_integer(v), "summary.json: %s is not an integer", path);
+    return (long long)json_integer_value(v);
 }

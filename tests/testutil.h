@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 /*
  * Copies len bytes so that the last one sits right before a PROT_NONE page: reading one byte
  * too far crashes the test. Free with guarded_free().
@@ -53,6 +55,21 @@ void tmp_remove(struct tmp *t);
  * the pipe; stderr goes to /dev/null. serve is killed if the test process dies.
  * test_serve_stop sends SIGTERM, SIGKILL after 10 s; returns the exit code, -1 if killed.
  */
+/* The value, or the integer, at a dotted path (no key holds a dot) of a run's summary.json,
+ * as loaded; the test fails when it is missing (or not an integer). */
+json_t *test_summary_get(json_t *summary, const char *path);
+long long test_summary_int(json_t *summary, const char *path);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t test_now_ms(void);
+/* Forks argv[0] (argv NULL-terminated) with stdout on a pipe (its read end in *out) or, when
+ * out is NULL, into outpath, and stderr into errpath (files created or truncated); the child is
+ * killed if the test process dies. Its pid. */
+int test_spawn(const char *const *argv, const char *outpath, const char *errpath, int *out);
+/* SIGTERM to *pid, then (bounded, 10 s) its exit code; SIGKILL and -1 when it hangs; *pid = 0
+ * (-1 at once when *pid is not a child). */
+int test_child_stop(int *pid);
+
 struct test_serve {
     int pid;
     uint16_t port;

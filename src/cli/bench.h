@@ -46,5 +46,14 @@ void bench_sip_calls(double seconds, const char *only);
 double bench_group_cpu_seconds(long pgid);
 double bench_self_cpu_seconds(void);
 void bench_start_value(const char *line, const char *key, char *out, size_t cap);
+/* The figures' message: send becomes one SEND of 100 bytes of text/plain in 2048-byte chunks,
+ * asking for failure REPORTs; sc answers 200 and accepts every type and size. */
+struct scenario;
+struct step;
+void bench_message_step(struct scenario *sc, struct step *send);
+/* The tools folder of a Kamailio figure group: $env, else dflt; NULL, with a note on stderr
+ * naming the group and how to install it, when kamailio is not installed. */
+const char *bench_kamailio_tools(const char *env, const char *dflt, const char *group,
+                                 const char *install);
 
 #endif

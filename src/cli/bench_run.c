@@ -45,6 +45,21 @@ static void figure(const char *name, double value, const char *unit)
     fflush(stdout);
 }
 
+void bench_message_step(struct scenario *sc, struct step *send)
+{
+    sc->answer_status = 200;
+    snprintf(sc->accept_types, sizeof(sc->accept_types), "*");
+    sc->max_message = 1ull << 40;
+    send->kind = SCN_STEP_SEND;
+    send->u.send.count = 1;
+    send->u.send.size_min = send->u.send.size_max = 100;
+    send->u.send.size = (struct distrib){.kind = DISTRIB_FIXED, .value = 100, .min = 100,
+                                         .max = 100};
+    snprintf(send->u.send.content_type, sizeof(send->u.send.content_type), "text/plain");
+    send->u.send.chunk_size = 2048;
+    send->u.send.failure_report = MSRP_REPORT_YES;
+}
+
 /* The scenario of the figures, built in memory: every session repeats one send forever. */
 static void small_scenario(struct scenario *sc, unsigned threads, uint64_t sessions,
                            double seconds)
@@ -61,21 +76,11 @@ static void small_scenario(struct scenario *sc, unsigned threads, uint64_t sessi
     sc->outstanding = 4;
     sc->batch_window_auto = true; /* as msrpload run does by default */
     sc->topology = SCENARIO_EMBEDDED;
-    sc->answer_status = 200;
-    snprintf(sc->accept_types, sizeof(sc->accept_types), "*");
-    sc->max_message = 1ull << 40;
     struct step *s = sc->steps;
     s[0].kind = SCN_STEP_REPEAT_BEGIN;
     s[0].u.repeat.times = 0;
     s[0].u.repeat.other = 2;
-    s[1].kind = SCN_STEP_SEND;
-    s[1].u.send.count = 1;
-    s[1].u.send.size_min = s[1].u.send.size_max = 100;
-    s[1].u.send.size = (struct distrib){.kind = DISTRIB_FIXED, .value = 100, .min = 100,
-                                        .max = 100};
-    snprintf(s[1].u.send.content_type, sizeof(s[1].u.send.content_type), "text/plain");
-    s[1].u.send.chunk_size = 2048;
-    s[1].u.send.failure_report = MSRP_REPORT_YES;
+    bench_message_step(sc, &s[1]);
     s[2].kind = SCN_STEP_REPEAT_END;
     s[2].u.repeat.other = 0;
     sc->num_steps = 3;
@@ -367,18 +372,28 @@ void bench_start_value(const char *line, const char *key, char *out, size_t cap)
     }
 }
 
+const char *bench_kamailio_tools(const char *env, const char *dflt, const char *group,
+                                 const char *install)
+{
+    const char *tools = getenv(env);
+    if (tools == NULL)
+        tools = dflt;
+    if (system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") != 0) {
+        fprintf(stderr, "bench: %s figures skipped: kamailio is not installed (%s)\n", group,
+                install);
+        return NULL;
+    }
+    return tools;
+}
+
 void bench_relay(double seconds, const char *only)
 {
     if (!bench_selected("relay", only))
         return;
-    const char *tools = getenv("MSRPLOAD_RELAY_TOOLS");
+    const char *tools = bench_kamailio_tools("MSRPLOAD_RELAY_TOOLS", "tools/relay", "relay",
+                                             "apt-get install kamailio");
     if (tools == NULL)
-        tools = "tools/relay";
-    if (system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") != 0) {
-        fprintf(stderr, "bench: relay figures skipped: kamailio is not installed "
-                        "(apt-get install kamailio)\n");
         return;
-    }
     /* The WebSocket port too when Kamailio's websocket module is there (start.sh refuses it
      * otherwise, and the WS figures are skipped with a note). */
     bool ws = system("find /usr/lib /usr/local/lib -path '*kamailio/modules/websocket.so' "

@@ -58,18 +58,8 @@ static void calls_scenario(struct scenario *sc, const char *proxy, double second
     snprintf(sc->sip.user, sizeof(sc->sip.user), "sip%%04d");
     sc->sip.users = SIP_BENCH_USERS;
     snprintf(sc->sip.domain, sizeof(sc->sip.domain), "msrpload.test");
-    sc->answer_status = 200;
-    snprintf(sc->accept_types, sizeof(sc->accept_types), "*");
-    sc->max_message = 1ull << 40;
     struct step *s = sc->steps;
-    s[0].kind = SCN_STEP_SEND;
-    s[0].u.send.count = 1;
-    s[0].u.send.size_min = s[0].u.send.size_max = 100;
-    s[0].u.send.size = (struct distrib){.kind = DISTRIB_FIXED, .value = 100, .min = 100,
-                                        .max = 100};
-    snprintf(s[0].u.send.content_type, sizeof(s[0].u.send.content_type), "text/plain");
-    s[0].u.send.chunk_size = 2048;
-    s[0].u.send.failure_report = MSRP_REPORT_YES;
+    bench_message_step(sc, &s[0]);
     s[1].kind = SCN_STEP_EXPECT;
     s[1].u.expect = (struct step_expect){.statuses = {200}, .num_statuses = 1,
                                          .timeout_ns = 30ull * 1000000000ull, .answered = -1};
@@ -155,14 +145,10 @@ void bench_sip_calls(double seconds, const char *only)
 {
     if (!bench_selected("sip_calls", only))
         return;
-    const char *tools = getenv("MSRPLOAD_SIP_TOOLS");
+    const char *tools = bench_kamailio_tools("MSRPLOAD_SIP_TOOLS", "tools/sip", "sip_calls",
+                                             "tools/install-deps.sh --sip");
     if (tools == NULL)
-        tools = "tools/sip";
-    if (system("command -v kamailio >/dev/null 2>&1 || test -x /usr/sbin/kamailio") != 0) {
-        fprintf(stderr, "bench: sip_calls figures skipped: kamailio is not installed "
-                        "(tools/install-deps.sh --sip)\n");
         return;
-    }
     /* A port free for UDP and TCP now; tried again (bounded) when start.sh fails, which it
      * does when another process took the port meanwhile. */
     char cmd[1024], uri[256] = "", pidfile[512] = "", pid_text[32] = "";

@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,35 @@ int serve_usage_error(const char *fmt, const char *arg)
     return EXIT_USAGE;
 }
 
+/* The options without a value (each sets its flag) and those whose value is kept as given. */
+struct named_field {
+    const char *name;
+    size_t off; /* in struct serve_opts */
+};
+
+static const struct named_field FLAGS[] = {
+    {"--tls", offsetof(struct serve_opts, tls)},
+    {"--ws", offsetof(struct serve_opts, ws)},
+    {"--alt", offsetof(struct serve_opts, alt)},
+    {"--no-imdn", offsetof(struct serve_opts, no_imdn)},
+};
+
+static const struct named_field TEXTS[] = {
+    {"--listen", offsetof(struct serve_opts, listen)},
+    {"--cert", offsetof(struct serve_opts, cert)},
+    {"--key", offsetof(struct serve_opts, key)},
+    {"--accept-types", offsetof(struct serve_opts, accept_types)},
+    {"--accept-wrapped-types", offsetof(struct serve_opts, accept_wrapped_types)},
+    {"--log", offsetof(struct serve_opts, log)},
+    /* checked as it is opened (serve.c): one parser, metrics_http.c */
+    {"--metrics-listen", offsetof(struct serve_opts, metrics_listen)},
+    {"--uri-host", offsetof(struct serve_opts, uri_host)},
+    {"--sip", offsetof(struct serve_opts, sip)},
+    {"--sip-user", offsetof(struct serve_opts, sip_user)},
+    {"--sip-register", offsetof(struct serve_opts, sip_register)},
+    {"--sip-password-file", offsetof(struct serve_opts, sip_password_file)},
+};
+
 /*
  * Reads the option at argv[*i], and its value (advancing *i), into o. Returns -1 to go on, or
  * the exit code to stop with (--help, a usage error).
@@ -298,49 +328,27 @@ static int read_option(int argc, char **argv, int *i, struct serve_opts *o)
         serve_usage(stdout);
         return EXIT_OK;
     }
-    if (strcmp(argv[*i], "--tls") == 0) {
-        o->tls = true;
-        return -1;
-    }
-    if (strcmp(argv[*i], "--ws") == 0) {
-        o->ws = true;
-        return -1;
-    }
-    if (strcmp(argv[*i], "--alt") == 0) {
-        o->alt = true;
-        return -1;
-    }
-    if (strcmp(argv[*i], "--no-imdn") == 0) {
-        o->no_imdn = true;
-        return -1;
-    }
-    if ((v = opt_value(argc, argv, i, "--listen", &missing)) != NULL) {
-        o->listen = v;
-    } else if ((v = opt_value(argc, argv, i, "--session-id", &missing)) != NULL) {
+    for (size_t k = 0; k < sizeof FLAGS / sizeof FLAGS[0]; k++)
+        if (strcmp(argv[*i], FLAGS[k].name) == 0) {
+            *(bool *)((char *)o + FLAGS[k].off) = true;
+            return -1;
+        }
+    for (size_t k = 0; k < sizeof TEXTS / sizeof TEXTS[0]; k++)
+        if ((v = opt_value(argc, argv, i, TEXTS[k].name, &missing)) != NULL) {
+            *(const char **)((char *)o + TEXTS[k].off) = v;
+            return -1;
+        }
+    if ((v = opt_value(argc, argv, i, "--session-id", &missing)) != NULL) {
         o->ids[o->nids++] = v;
     } else if ((v = opt_value(argc, argv, i, "--sessions", &missing)) != NULL) {
         if (!parse_count(v, SERVE_MAX_SESSIONS, &o->sessions))
             return serve_usage_error("--sessions wants a number from 1 to 100000, not '%s'", v);
-    } else if ((v = opt_value(argc, argv, i, "--cert", &missing)) != NULL) {
-        o->cert = v;
-    } else if ((v = opt_value(argc, argv, i, "--key", &missing)) != NULL) {
-        o->key = v;
-    } else if ((v = opt_value(argc, argv, i, "--accept-types", &missing)) != NULL) {
-        o->accept_types = v;
-    } else if ((v = opt_value(argc, argv, i, "--accept-wrapped-types", &missing)) != NULL) {
-        o->accept_wrapped_types = v;
     } else if ((v = opt_value(argc, argv, i, "--violate", &missing)) != NULL) {
         /* Not in --help: it makes serve break one RFC rule on purpose, for the tests that
          * prove each conformance case can fail (msrp_session_violations lists them). */
         if (!msrp_session_violation_known(v))
             return serve_usage_error("--violate: unknown violation '%s'", v);
         o->violate = v;
-    } else if ((v = opt_value(argc, argv, i, "--log", &missing)) != NULL) {
-        o->log = v;
-    } else if ((v = opt_value(argc, argv, i, "--metrics-listen", &missing)) != NULL) {
-        o->metrics_listen = v; /* checked as it is opened (serve.c): one parser, metrics_http.c */
-    } else if ((v = opt_value(argc, argv, i, "--uri-host", &missing)) != NULL) {
-        o->uri_host = v;
     } else if ((v = opt_value(argc, argv, i, "--idle-timeout", &missing)) != NULL) {
         if (!parse_seconds(v, &o->idle_timeout))
             return serve_usage_error("--idle-timeout wants seconds (0 or more), not '%s'", v);
@@ -362,14 +370,6 @@ static int read_option(int argc, char **argv, int *i, struct serve_opts *o)
     } else if ((v = opt_value(argc, argv, i, "--max-extents", &missing)) != NULL) {
         if (!parse_count(v, 1000000, &o->max_extents))
             return serve_usage_error("--max-extents wants a number from 1 to 1000000, not '%s'", v);
-    } else if ((v = opt_value(argc, argv, i, "--sip", &missing)) != NULL) {
-        o->sip = v;
-    } else if ((v = opt_value(argc, argv, i, "--sip-user", &missing)) != NULL) {
-        o->sip_user = v;
-    } else if ((v = opt_value(argc, argv, i, "--sip-register", &missing)) != NULL) {
-        o->sip_register = v;
-    } else if ((v = opt_value(argc, argv, i, "--sip-password-file", &missing)) != NULL) {
-        o->sip_password_file = v;
     } else if ((v = opt_value(argc, argv, i, "--sip-max-calls", &missing)) != NULL) {
         if (!parse_count(v, 100000, &o->sip_max_calls))
             return serve_usage_error("--sip-max-calls wants a number from 1 to 100000, not '%s'",

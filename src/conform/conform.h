@@ -140,6 +140,12 @@ void conform_run_case(const struct scenario *sc, const struct conform_peer *p,
 
 void conform_result_free(struct conform_result *r);
 
+/* Appends s[0..n) to a malloc'd NUL-terminated wire record (*wire, *len bytes in *cap),
+ * growing it by doubling from first bytes; false, with nothing appended, when memory runs
+ * out. The callers (wirelog.c, sip_exec.c) keep their own limits on the record's size. */
+bool conform_wire_append(char **wire, size_t *len, size_t *cap, size_t first, const char *s,
+                         size_t n);
+
 /* The longest a case may wait on its peer, in seconds: its step timeouts and pauses added
  * up, times the peer's timeout_scale (conform --quick skips cases above
  * CONFORM_QUICK_MAX_WAIT_S, e.g. the 31 s wait for a relay's 30 s probation); for a SIP case

@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,18 +320,29 @@ static const struct sv_media *plain(struct sipx *x, const struct offer *o, struc
 
 /* ---- RFC 4975 section 8.1 ----------------------------------------------------------------- */
 
+/* Places a plain call with offer o and passes when the accepted line's field (the char array
+ * at offset off in struct sv_media) is want or alt (when not NULL); else fails with what and
+ * the value. */
+static void field_is(struct sipx *x, const struct offer *o, size_t off, const char *want,
+                     const char *alt, const char *what, struct conform_result *r)
+{
+    struct sv v;
+    const struct sv_media *m = plain(x, o, &v, r);
+    if (m == NULL)
+        return; /* for a TLS offer, declining (port 0 or 488) is the target's right */
+    const char *f = (const char *)m + off;
+    if (strcmp(f, want) != 0 && (alt == NULL || strcmp(f, alt) != 0))
+        say(r, CONFORM_FAIL, "%s \"%s\"", what, f);
+    else
+        pass(r);
+}
+
 /* 8.1: "The media field value MUST be "message"." */
 static void media_message(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v;
-    const struct sv_media *m = plain(x, &(struct offer){0}, &v, r);
-    if (m == NULL)
-        return;
-    if (strcmp(m->media, "message") != 0)
-        say(r, CONFORM_FAIL, "the accepted MSRP line's media field is \"%s\"", m->media);
-    else
-        pass(r);
+    field_is(x, &(struct offer){0}, offsetof(struct sv_media, media), "message", NULL,
+             "the accepted MSRP line's media field is", r);
 }
 
 /* 8.1: "An offered or accepted media-line for MSRP over TCP MUST include a protocol field
@@ -338,14 +350,8 @@ static void media_message(struct sipx *x, const struct scenario_case *k, struct 
 static void protocol(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v;
-    const struct sv_media *m = plain(x, &(struct offer){0}, &v, r);
-    if (m == NULL)
-        return;
-    if (strcmp(m->proto, "TCP/MSRP") != 0 && strcmp(m->proto, "TCP/TLS/MSRP") != 0)
-        say(r, CONFORM_FAIL, "the accepted MSRP line's protocol is \"%s\"", m->proto);
-    else
-        pass(r);
+    field_is(x, &(struct offer){0}, offsetof(struct sv_media, proto), "TCP/MSRP", "TCP/TLS/MSRP",
+             "the accepted MSRP line's protocol is", r);
 }
 
 static unsigned answer_path(const struct sv_media *m, struct path_uri *uris, unsigned cap,
@@ -379,14 +385,8 @@ static void tls_protocol(struct sipx *x, const struct scenario_case *k, struct c
 static void format_star(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v;
-    const struct sv_media *m = plain(x, &(struct offer){0}, &v, r);
-    if (m == NULL)
-        return;
-    if (strcmp(m->fmts, "*") != 0)
-        say(r, CONFORM_FAIL, "the accepted MSRP line's format list is \"%s\"", m->fmts);
-    else
-        pass(r);
+    field_is(x, &(struct offer){0}, offsetof(struct sv_media, fmts), "*", NULL,
+             "the accepted MSRP line's format list is", r);
 }
 
 /* The answer's a=path URIs, or NULL with r unobservable when it has none that parse. */
@@ -408,18 +408,33 @@ static unsigned answer_path(const struct sv_media *m, struct path_uri *uris, uns
     return n < cap ? n : cap;
 }
 
+/* A plain call's accepted line and its a=path URIs (n of them). */
+struct pathed {
+    struct sv v;
+    const struct sv_media *m;
+    struct path_uri uris[8];
+    unsigned n;
+};
+
+/* Places a plain call and reads the accepted line's a=path into a: the URIs' count, or 0 with
+ * r said. */
+static unsigned plain_path(struct sipx *x, struct pathed *a, struct conform_result *r)
+{
+    a->m = plain(x, &(struct offer){0}, &a->v, r);
+    a->n = a->m != NULL ? answer_path(a->m, a->uris, 8, r) : 0;
+    return a->n;
+}
+
 /* 8.1: "The connection address field MUST be set to the IP address or fully qualified domain
  * name from the MSRP URI identifying the endpoint in its path attribute." */
 static void c_line(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v;
-    struct path_uri uris[8];
-    const struct sv_media *m = plain(x, &(struct offer){0}, &v, r);
-    unsigned n = m != NULL ? answer_path(m, uris, 8, r) : 0;
+    struct pathed a;
+    unsigned n = plain_path(x, &a, r);
     if (n == 0)
         return;
-    const char *c = c_of(&v, m);
+    const char *c = c_of(&a.v, a.m);
     if (c == NULL) {
         say(r, CONFORM_UNOBSERVABLE, "the answer has no c= line for the MSRP stream");
         return;
@@ -427,17 +442,17 @@ static void c_line(struct sipx *x, const struct scenario_case *k, struct conform
     /* The endpoint's URI is the rightmost (RFC 4976's relayed answers keep the endpoint's
      * c=). Only a CEMA answer puts the first hop's, the relay's, there (RFC 6714 4.3 item 3,
      * which binds answers with a=msrp-cema): then that is accepted too. */
-    bool cema = sv_attr(m, "msrp-cema", NULL) != NULL;
+    bool cema = sv_attr(a.m, "msrp-cema", NULL) != NULL;
     char host[256];
     int same = 0;
     for (unsigned i = 0; i < n; i++) {
         if (i != n - 1 && !(i == 0 && cema))
             continue;
-        host_text(&uris[i].u, host, sizeof host);
+        host_text(&a.uris[i].u, host, sizeof host);
         int s = same_addr(c, host);
         same = s == 1 || same == 1 ? 1 : s < 0 ? -1 : same;
     }
-    host_text(&uris[n - 1].u, host, sizeof host);
+    host_text(&a.uris[n - 1].u, host, sizeof host);
     if (same == 1)
         pass(r);
     else if (same < 0)
@@ -452,25 +467,23 @@ static void c_line(struct sipx *x, const struct scenario_case *k, struct conform
 static void port_match(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v;
-    struct path_uri uris[8];
-    const struct sv_media *m = plain(x, &(struct offer){0}, &v, r);
-    unsigned n = m != NULL ? answer_path(m, uris, 8, r) : 0;
+    struct pathed a;
+    unsigned n = plain_path(x, &a, r);
     if (n == 0)
         return;
-    long port = port_of(m);
-    const struct msrp_uri *ep = &uris[n - 1].u, *hop = &uris[0].u;
+    long port = port_of(a.m);
+    const struct msrp_uri *ep = &a.uris[n - 1].u, *hop = &a.uris[0].u;
     if (!ep->has_port) {
         say(r, CONFORM_UNOBSERVABLE, "the path's endpoint URI has no port to compare with");
         return;
     }
     /* the relay's port only in a CEMA answer (RFC 6714 4.3 item 3), as for c= */
-    bool cema = sv_attr(m, "msrp-cema", NULL) != NULL;
+    bool cema = sv_attr(a.m, "msrp-cema", NULL) != NULL;
     if (port == ep->port || (cema && n > 1 && hop->has_port && port == hop->port))
         pass(r);
     else
         say(r, CONFORM_FAIL, "m= port %s, but the path's endpoint URI %s has port %u",
-            m->port, uris[n - 1].text, (unsigned)ep->port);
+            a.m->port, a.uris[n - 1].text, (unsigned)ep->port);
 }
 
 /* 8.1: "a user agent that wishes to accept an offer, but not a specific media-line, MUST set
@@ -537,15 +550,13 @@ static void path_present(struct sipx *x, const struct scenario_case *k,
 static void path_port(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v;
-    struct path_uri uris[8];
-    const struct sv_media *m = plain(x, &(struct offer){0}, &v, r);
-    unsigned n = m != NULL ? answer_path(m, uris, 8, r) : 0;
+    struct pathed a;
+    unsigned n = plain_path(x, &a, r);
     if (n == 0)
         return;
     for (unsigned i = 0; i < n; i++)
-        if (!uris[i].u.has_port) {
-            say(r, CONFORM_FAIL, "a=path URI %s has no explicit port", uris[i].text);
+        if (!a.uris[i].u.has_port) {
+            say(r, CONFORM_FAIL, "a=path URI %s has no explicit port", a.uris[i].text);
             return;
         }
     pass(r);
@@ -556,15 +567,12 @@ static void path_port(struct sipx *x, const struct scenario_case *k, struct conf
 static void path_unique(struct sipx *x, const struct scenario_case *k, struct conform_result *r)
 {
     (void)k;
-    struct sv v1, v2;
-    struct path_uri u1[8], u2[8];
-    const struct sv_media *m1 = plain(x, &(struct offer){0}, &v1, r);
-    unsigned n1 = m1 != NULL ? answer_path(m1, u1, 8, r) : 0;
+    struct pathed a1, a2;
+    unsigned n1 = plain_path(x, &a1, r);
     if (n1 == 0)
         return;
     sipx_note(x, "the first session stays up while a second call is placed");
-    const struct sv_media *m2 = plain(x, &(struct offer){0}, &v2, r);
-    unsigned n2 = m2 != NULL ? answer_path(m2, u2, 8, r) : 0;
+    unsigned n2 = plain_path(x, &a2, r);
     if (n2 == 0) {
         char why[sizeof r->observed];
         snprintf(why, sizeof why, "%s", r->observed);
@@ -580,9 +588,9 @@ static void path_unique(struct sipx *x, const struct scenario_case *k, struct co
             "second was answered: its URI was no longer in use");
         return;
     }
-    if (msrp_uri_equal(&u1[n1 - 1].u, &u2[n2 - 1].u))
+    if (msrp_uri_equal(&a1.uris[n1 - 1].u, &a2.uris[n2 - 1].u))
         say(r, CONFORM_FAIL, "two sessions at once, both answered with the endpoint URI %s",
-            u2[n2 - 1].text);
+            a2.uris[n2 - 1].text);
     else
         pass(r);
 }
@@ -711,6 +719,13 @@ static void not_understood(struct sipx *x, const struct scenario_case *k,
 
 /* ---- RFC 6714 section 4.3 ----------------------------------------------------------------- */
 
+/* How many URIs the line's a=path holds (up to 8 read into uris), 0 without one. */
+static unsigned path_count(const struct sv_media *m, struct path_uri uris[8])
+{
+    const char *path = sv_attr(m, "path", NULL);
+    return path != NULL ? path_uris(path, uris, 8) : 0;
+}
+
 /* A CEMA offer (RFC 6714 4.2: msrp-cema, and a=setup, actpass here, without a relay). */
 static const struct offer CEMA_OFFER = {.cema = true, .setup = "actpass"};
 
@@ -743,10 +758,9 @@ static void cema_setup(struct sipx *x, const struct scenario_case *k, struct con
     if (m == NULL)
         return;
     struct path_uri uris[8];
-    const char *path = sv_attr(m, "path", NULL);
     if (sv_attr(m, "msrp-cema", NULL) == NULL)
         say(r, CONFORM_SKIP, "the answer has no a=msrp-cema (the target does not use CEMA)");
-    else if (path != NULL && path_uris(path, uris, 8) > 1)
+    else if (path_count(m, uris) > 1)
         say(r, CONFORM_SKIP, "the target answers through a relay (another case's rule)");
     else if (sv_attr(m, "setup", NULL) == NULL)
         say(r, CONFORM_FAIL, "a CEMA answer without a relay and without a=setup");
@@ -765,8 +779,7 @@ static void cema_relay(struct sipx *x, const struct scenario_case *k, struct con
     const struct sv_media *m = plain(x, &CEMA_OFFER, &v, r);
     if (m == NULL)
         return;
-    const char *path = sv_attr(m, "path", NULL);
-    unsigned n = path != NULL ? path_uris(path, uris, 8) : 0;
+    unsigned n = path_count(m, uris);
     if (sv_attr(m, "msrp-cema", NULL) == NULL) {
         say(r, CONFORM_SKIP, "the answer has no a=msrp-cema (the target does not use CEMA)");
         return;
@@ -810,8 +823,7 @@ static void no_cema(struct sipx *x, const struct scenario_case *k, struct confor
     if (m == NULL)
         return;
     struct path_uri uris[8];
-    const char *path = sv_attr(m, "path", NULL);
-    if (both_relays && (path == NULL || path_uris(path, uris, 8) < 2)) {
+    if (both_relays && path_count(m, uris) < 2) {
         say(r, CONFORM_SKIP, "the target answers without a relay (a path of one URI): "
             "criterion 1 does not apply");
         return;

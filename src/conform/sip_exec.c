@@ -32,19 +32,7 @@ static void wire_put(struct sipx *x, const char *s, size_t n)
 {
     if (x->wire_len + n + 1 > WIRE_MAX)
         return;
-    if (x->wire_len + n + 1 > x->wire_cap) {
-        size_t nc = x->wire_cap == 0 ? 4096 : x->wire_cap;
-        while (nc < x->wire_len + n + 1)
-            nc *= 2;
-        char *nw = realloc(x->wire, nc);
-        if (nw == NULL)
-            return;
-        x->wire = nw;
-        x->wire_cap = nc;
-    }
-    memcpy(x->wire + x->wire_len, s, n);
-    x->wire_len += n;
-    x->wire[x->wire_len] = '\0';
+    (void)conform_wire_append(&x->wire, &x->wire_len, &x->wire_cap, 4096, s, n);
 }
 
 void sipx_note(struct sipx *x, const char *fmt, ...)

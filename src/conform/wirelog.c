@@ -3,7 +3,8 @@
  * receive, quoted line by line behind its direction marker, and the notes ("# ...") that say
  * what happened between them, up to WIRE_CAP in all; cx_fail, the first unmet check, is a note
  * too. It owns struct cx's wire fields and observed text; it opens no connection and reads no
- * frame (endpoints.c does), and decides no verdict (exec.c does).
+ * frame (endpoints.c does), and decides no verdict (exec.c does). conform_wire_append, the
+ * growing record itself, serves sip_exec.c's wire record too.
  */
 #include "conform/cx.h"
 
@@ -23,21 +24,27 @@ static void wire_put(struct cx *x, const char *s, size_t n)
         s = "[... wire record full ...]\n";
         n = strlen(s);
     }
-    if (x->wire_len + n + 1 > x->wire_cap) {
-        size_t nc = x->wire_cap == 0 ? 8192 : x->wire_cap;
-        while (nc < x->wire_len + n + 1)
+    if (!conform_wire_append(&x->wire, &x->wire_len, &x->wire_cap, 8192, s, n))
+        x->wire_full = true;
+}
+
+bool conform_wire_append(char **wire, size_t *len, size_t *cap, size_t first, const char *s,
+                         size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t nc = *cap == 0 ? first : *cap;
+        while (nc < *len + n + 1)
             nc *= 2;
-        char *nw = realloc(x->wire, nc);
-        if (nw == NULL) {
-            x->wire_full = true;
-            return;
-        }
-        x->wire = nw;
-        x->wire_cap = nc;
+        char *nw = realloc(*wire, nc);
+        if (nw == NULL)
+            return false;
+        *wire = nw;
+        *cap = nc;
     }
-    memcpy(x->wire + x->wire_len, s, n);
-    x->wire_len += n;
-    x->wire[x->wire_len] = '\0';
+    memcpy(*wire + *len, s, n);
+    *len += n;
+    (*wire)[*len] = '\0';
+    return true;
 }
 
 void cx_wire_note(struct cx *x, const char *fmt, ...)

@@ -95,6 +95,15 @@ static void counter(FILE *f, const char *name, const char *help, const struct ba
     u64(f, name, b, NULL, NULL, v);
 }
 
+/* A counter family with an outcome label: n series, outcome=names[i] counting v[i]. */
+static void by_outcome(FILE *f, const char *name, const char *help, const struct base *b,
+                       const char *const names[], const uint64_t v[], unsigned n)
+{
+    family(f, name, "counter", help);
+    for (unsigned i = 0; i < n; i++)
+        u64(f, name, b, "outcome", names[i], v[i]);
+}
+
 static void gauge(FILE *f, const char *name, const char *help, const struct base *b, double v)
 {
     family(f, name, "gauge", help);
@@ -226,28 +235,26 @@ char *prom_render_run(const struct metrics_snapshot *s, const struct prom_run_me
     counter(f, "msrpload_reports_ok_total", "REPORTs received as expected", &b, s->reports_ok);
     counter(f, "msrpload_reports_missing_total", "REPORTs expected that never came", &b,
             s->reports_missing);
-    family(f, "msrpload_relay_auth_total", "counter",
-           "Relay topology: AUTH exchanges (both ends of each session), by outcome");
-    u64(f, "msrpload_relay_auth_total", &b, "outcome", "ok", s->relay_auth_ok);
-    u64(f, "msrpload_relay_auth_total", &b, "outcome", "failed", s->relay_auth_failed);
-    family(f, "msrpload_relay_refresh_total", "counter",
-           "Relay topology: re-AUTHs before Expires ran out, by outcome");
-    u64(f, "msrpload_relay_refresh_total", &b, "outcome", "ok", s->relay_refresh_ok);
-    u64(f, "msrpload_relay_refresh_total", &b, "outcome", "failed", s->relay_refresh_failed);
-    family(f, "msrpload_sip_register_total", "counter",
-           "SIP topology: REGISTERs of the answering agents (refreshes included), by outcome");
-    u64(f, "msrpload_sip_register_total", &b, "outcome", "ok", s->sip_register_ok);
-    u64(f, "msrpload_sip_register_total", &b, "outcome", "failed", s->sip_register_failed);
-    family(f, "msrpload_sip_calls_total", "counter",
-           "SIP topology: calls (INVITEs) by outcome: established, failed, unfinished");
-    u64(f, "msrpload_sip_calls_total", &b, "outcome", "established", s->sip_calls_established);
-    u64(f, "msrpload_sip_calls_total", &b, "outcome", "failed", s->sip_calls_failed);
-    u64(f, "msrpload_sip_calls_total", &b, "outcome", "unfinished", s->sip_calls_unfinished);
-    family(f, "msrpload_sip_bye_total", "counter",
-           "SIP topology: BYEs sent at the sessions' ends, by outcome: ok, failed, unfinished");
-    u64(f, "msrpload_sip_bye_total", &b, "outcome", "ok", s->sip_bye_ok);
-    u64(f, "msrpload_sip_bye_total", &b, "outcome", "failed", s->sip_bye_failed);
-    u64(f, "msrpload_sip_bye_total", &b, "outcome", "unfinished", s->sip_bye_unfinished);
+    static const char *const OK_FAILED[] = {"ok", "failed", "unfinished"};
+    by_outcome(f, "msrpload_relay_auth_total",
+               "Relay topology: AUTH exchanges (both ends of each session), by outcome", &b,
+               OK_FAILED, (const uint64_t[]){s->relay_auth_ok, s->relay_auth_failed}, 2);
+    by_outcome(f, "msrpload_relay_refresh_total",
+               "Relay topology: re-AUTHs before Expires ran out, by outcome", &b, OK_FAILED,
+               (const uint64_t[]){s->relay_refresh_ok, s->relay_refresh_failed}, 2);
+    by_outcome(f, "msrpload_sip_register_total",
+               "SIP topology: REGISTERs of the answering agents (refreshes included), by outcome",
+               &b, OK_FAILED, (const uint64_t[]){s->sip_register_ok, s->sip_register_failed}, 2);
+    by_outcome(
+        f, "msrpload_sip_calls_total",
+        "SIP topology: calls (INVITEs) by outcome: established, failed, unfinished", &b,
+        (const char *const[]){"established", "failed", "unfinished"},
+        (const uint64_t[]){s->sip_calls_established, s->sip_calls_failed, s->sip_calls_unfinished},
+        3);
+    by_outcome(f, "msrpload_sip_bye_total",
+               "SIP topology: BYEs sent at the sessions' ends, by outcome: ok, failed, unfinished",
+               &b, OK_FAILED,
+               (const uint64_t[]){s->sip_bye_ok, s->sip_bye_failed, s->sip_bye_unfinished}, 3);
     latency(f, s, &b);
     gauge(f, "msrpload_sessions_open", "Calling sessions open now", &b,
           (double)s->sessions_open);
