@@ -478,7 +478,7 @@ START_TEST(judged)
     tmp_make(&t);
     char *text = edited_from(j->base, j->name, j->edits);
     struct test_sipp p;
-    uint16_t port = start_uas(&p, &t, text);
+    uint16_t port = start_uas_on(&p, &t, text, false);
     free(text);
     char extra[1200], json[600], *out = NULL;
     snprintf(json, sizeof json, "%s/r.json", t.dir);

@@ -309,7 +309,11 @@ int relay_pair_adopt(struct relay_pair *rp, const char *const to_path[2])
     cfg.peer_path = rp->to_path[0];
     c = a->held;
     a->held = NULL;
+    /* Held across the adopt: the calling session may end inside it (its binding SEND failing),
+     * and the slot's let-go with it would free the pair under us. */
+    rp->refs++;
     e = msrp_session_adopt(c, &cfg, true, rp->calling_handlers, ls, &a->s);
+    rp->refs--;
     if (e != 0) {
         rp->refs--;
         char what[128];
@@ -317,8 +321,10 @@ int relay_pair_adopt(struct relay_pair *rp, const char *const to_path[2])
         relay_note(rp, what);
         return -1;
     }
-    if (a->s == NULL)
-        return 0; /* on_end has run already */
+    if (a->s == NULL) {
+        relay_pair_put(rp); /* on_end has run already, and the slot may have let go */
+        return 0;
+    }
     ls->s = a->s;
     relay_refresh_schedule(a, a->granted);
     relay_refresh_schedule(b, b->granted);

@@ -203,6 +203,8 @@ static void sess_invite(struct sip_sess *ss)
         return;
     }
     ss->w->stats.sip.calls++;
+    if (ss->local.cema)
+        ss->w->stats.sip.offer_sent_cema++; /* through a relay: the offer left with a=msrp-cema */
     /* The answering agent finds the session again by the Call-ID the proxy passes on. */
     snprintf(ss->key, sizeof(ss->key), "%.*s", PENDING_ID_MAX, sip_call_id(ss->out));
     if (ss->to != NULL && pending_put(&st->calls, ss->key, strlen(ss->key), ss) == 0)

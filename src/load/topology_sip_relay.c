@@ -77,8 +77,7 @@ static void sip_relay_ready(struct relay_pair *rp, void *user)
         sip_sess_fail(ss);
         return;
     }
-    ss->local.cema = true; /* RFC 6714 section 4.2 item 1 */
-    ss->w->stats.sip.offer_sent_cema++;
+    ss->local.cema = true; /* RFC 6714 section 4.2 item 1; counted once the INVITE leaves */
     sip_sess_call(ss);
 }
 
