@@ -118,16 +118,7 @@ static void run_free(struct run_out *r)
  * it is missing. */
 static long long jint(const struct run_out *r, const char *path)
 {
-    char buf[256];
-    snprintf(buf, sizeof(buf), "%s", path);
-    json_t *v = r->summary;
-    char *save = NULL;
-    for (char *k = strtok_r(buf, ".", &save); k != NULL; k = strtok_r(NULL, ".", &save)) {
-        v = json_object_get(v, k);
-        ck_assert_msg(v != NULL, "summary.json: %s missing", path);
-    }
-    ck_assert_msg(json_is_integer(v), "summary.json: %s is not an integer", path);
-    return (long long)json_integer_value(v);
+    return test_summary_int(r->summary, path);
 }
 
 static void password_file(const struct tmp *t, const char *pass, char *path, size_t cap)
