@@ -313,22 +313,29 @@ START_TEST(sip_run_target_not_found)
 }
 END_TEST
 
+/* scenarios/sip-relay.json through the proxy and its relay, the relay's accounts with rpass. */
+static void run_relay_scenario(struct tmp *t, const char *rpass, const char *name,
+                               struct run_out *r)
+{
+    tmp_make(t);
+    char pw[512], rpw[512], args[1600];
+    password_file(t, "sippass", pw, sizeof(pw));
+    password_file(t, rpass, rpw, sizeof(rpw));
+    snprintf(args, sizeof(args),
+             "--sip-proxy sip:127.0.0.1:%u --sip-password-file '%s' "
+             "--relay 'msrp://127.0.0.1:%u;tcp' --relay-password-file '%s'",
+             (unsigned)P.port, pw, (unsigned)P.msrp_port, rpw);
+    run_scenario(t, name, "scenarios/sip-relay.json", args, r);
+}
+
 /* scenarios/sip-relay.json: the same counts as sip-chat.json, through the relay. */
 START_TEST(sip_run_relay_cema)
 {
     if (test_sip_skip(&P, "sip_run_relay_cema"))
         return;
     struct tmp t;
-    tmp_make(&t);
-    char pw[512], rpw[512], args[1600];
-    password_file(&t, "sippass", pw, sizeof(pw));
-    password_file(&t, "loadpass", rpw, sizeof(rpw));
-    snprintf(args, sizeof(args),
-             "--sip-proxy sip:127.0.0.1:%u --sip-password-file '%s' "
-             "--relay 'msrp://127.0.0.1:%u;tcp' --relay-password-file '%s'",
-             (unsigned)P.port, pw, (unsigned)P.msrp_port, rpw);
     struct run_out r;
-    run_scenario(&t, "relay-cema", "scenarios/sip-relay.json", args, &r);
+    run_relay_scenario(&t, "loadpass", "relay-cema", &r);
     check_clean_run(&r);
     /* both ends of every session authenticated with the relay, none failed */
     ck_assert_int_eq(jint(&r, "relay.auth_ok"), 2 * SESSIONS);
@@ -389,16 +396,8 @@ START_TEST(sip_run_relay_wrong_password)
     if (test_sip_skip(&P, "sip_run_relay_wrong_password"))
         return;
     struct tmp t;
-    tmp_make(&t);
-    char pw[512], rpw[512], args[1600];
-    password_file(&t, "sippass", pw, sizeof(pw));
-    password_file(&t, "not-loadpass", rpw, sizeof(rpw));
-    snprintf(args, sizeof(args),
-             "--sip-proxy sip:127.0.0.1:%u --sip-password-file '%s' "
-             "--relay 'msrp://127.0.0.1:%u;tcp' --relay-password-file '%s'",
-             (unsigned)P.port, pw, (unsigned)P.msrp_port, rpw);
     struct run_out r;
-    run_scenario(&t, "relay-wrong-password", "scenarios/sip-relay.json", args, &r);
+    run_relay_scenario(&t, "not-loadpass", "relay-wrong-password", &r);
     ck_assert_msg(r.code == 3, "exit %d (expected 3); stderr: %s", r.code, r.err);
     ck_assert_int_eq(jint(&r, "relay.auth_ok"), 0);
     ck_assert_int_eq(jint(&r, "relay.auth_failed"), 2 * SESSIONS);
